@@ -1,0 +1,26 @@
+#pragma once
+// Periodic table H–Rn (Z = 1…86): symbol, standard atomic mass (amu) and
+// covalent radius (Å, Cordero et al., Dalton Trans. 2008).
+
+#include <string>
+#include <string_view>
+
+namespace otfgp {
+
+struct Element {
+  int number;
+  const char* symbol;
+  double mass;             // amu
+  double covalent_radius;  // Å
+};
+
+inline constexpr int max_atomic_number = 86;
+
+// Throws otfgp::Error for Z outside 1…max_atomic_number.
+const Element& element(int atomic_number);
+// Case-sensitive symbol ("Ba", "O"); throws otfgp::Error naming the symbol if unknown.
+int atomic_number(std::string_view symbol);
+// Non-throwing variant: 0 when the symbol is unknown.
+int find_atomic_number(std::string_view symbol);
+
+}  // namespace otfgp

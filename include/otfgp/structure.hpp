@@ -1,0 +1,57 @@
+#pragma once
+// An atomic configuration on the host: cell, positions, species, periodicity,
+// and optional labels (energy, forces, stress) with the extra metadata that
+// file formats carry. Units: Å, eV, eV/Å, stress in eV/Å³ (ASE's sign: σ = (1/V) ∂E/∂ε).
+
+#include <Eigen/Core>
+#include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace otfgp {
+
+// N×3, one row per atom.
+using Positions = Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>;
+// Voigt order xx yy zz yz xz xy.
+using Voigt = Eigen::Matrix<double, 6, 1>;
+
+// A per-atom column that otfgp does not interpret, kept verbatim for round trips
+// (extended XYZ Properties entries such as "tags:I:1").
+struct ExtraProperty {
+  std::string name;
+  char type = 'S';                  // ASE type letter: R, I, S, L
+  int columns = 1;
+  std::vector<std::string> values;  // atoms × columns, row-major, as written in the file
+};
+
+struct Structure {
+  Eigen::Matrix3d cell = Eigen::Matrix3d::Zero();  // rows are lattice vectors a, b, c (Å)
+  Positions positions;                             // Cartesian (Å)
+  std::vector<int> numbers;                        // atomic numbers
+  std::array<bool, 3> pbc{true, true, true};
+
+  std::optional<double> energy;     // eV
+  std::optional<Positions> forces;  // eV/Å
+  std::optional<Voigt> stress;      // eV/Å³
+
+  // Ordered key/value pairs of the comment line that otfgp does not interpret;
+  // values are kept as the text that followed "key=" (quotes removed).
+  std::vector<std::pair<std::string, std::string>> info;
+  std::vector<ExtraProperty> extra_properties;
+
+  int size() const { return static_cast<int>(numbers.size()); }
+  double volume() const;
+  // Hill-ordered formula with the full counts, e.g. "BaO3Rh", "CH4".
+  std::string formula() const;
+  // Distinct atomic numbers in ascending order.
+  std::vector<int> species() const;
+  // Throws otfgp::Error when sizes disagree, a number is not an element, or the
+  // cell is singular along a periodic direction.
+  void validate() const;
+  // Returns the value of an info key, if present.
+  std::optional<std::string> info_value(const std::string& key) const;
+};
+
+}  // namespace otfgp
