@@ -294,7 +294,7 @@ void NeighborList::build_brute_force(AtomState& state) {
     offsets[i + 1] = static_cast<int>(index.size());
   }
   auto to_device = [](const std::vector<int>& values, const char* label) {
-    Kokkos::View<int*, MemSpace> view(label, values.size());
+    Kokkos::View<int*, MemSpace> view(std::string(label), values.size());
     auto host = Kokkos::create_mirror_view(view);
     for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
     Kokkos::deep_copy(view, host);

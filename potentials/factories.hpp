@@ -1,0 +1,13 @@
+#pragma once
+// One factory per potential file; registry.cpp lists them by name.
+
+#include <memory>
+#include <string>
+
+#include "otfgp/potential.hpp"
+
+namespace otfgp {
+
+std::unique_ptr<Potential> make_lennard_jones(const std::string& arguments);
+
+}  // namespace otfgp

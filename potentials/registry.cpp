@@ -1,0 +1,38 @@
+#include <algorithm>
+
+#include "factories.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/spec_arguments.hpp"
+
+namespace otfgp {
+
+namespace {
+
+struct Registration {
+  const char* name;
+  std::unique_ptr<Potential> (*make)(const std::string& arguments);
+};
+
+// Adding a potential: one line here and its factory in factories.hpp.
+constexpr Registration registry[] = {
+    {"lj", make_lennard_jones},
+};
+
+}  // namespace
+
+std::vector<std::string> potential_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : registry) names.emplace_back(entry.name);
+  return names;
+}
+
+std::unique_ptr<Potential> make_potential(const std::string& spec) {
+  const auto [name, arguments] = split_spec(spec);
+  for (const auto& entry : registry)
+    if (name == entry.name) return entry.make(arguments);
+  std::string known;
+  for (const auto& entry : registry) known += (known.empty() ? "" : ", ") + std::string(entry.name);
+  throw Error("unknown potential '" + name + "' in spec '" + spec + "' (known: " + known + ")");
+}
+
+}  // namespace otfgp

@@ -1,0 +1,15 @@
+#pragma once
+// Each verb adds its subcommand and options to the app and its action to the
+// list; main runs the action of the subcommand that was chosen, after parsing
+// and inside the Kokkos scope.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace otfgp::cli {
+
+using Commands = std::vector<std::pair<CLI::App*, std::function<void()>>>;
+
+}  // namespace otfgp::cli

@@ -1,0 +1,42 @@
+// The otfgp command line: one subcommand per verb, each in its own file.
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <exception>
+#include <iostream>
+
+#include "commands.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/version.hpp"
+
+int main(int argc, char* argv[]) {
+  CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};
+  app.set_version_flag("--version", std::string("otfgp ") + otfgp::version);
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log debugging detail");
+  app.add_flag("-q,--quiet", quiet, "Log only warnings and errors");
+  otfgp::cli::Commands commands;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  otfgp::logger().set_level(verbose ? spdlog::level::debug
+                                    : (quiet ? spdlog::level::warn : spdlog::level::info));
+  // Kokkos reads its own --kokkos-* options; the CLI passes none of ours.
+  int kokkos_argc = 1;
+  Kokkos::ScopeGuard kokkos(kokkos_argc, argv);
+  try {
+    for (const auto& [command, action] : commands)
+      if (command->parsed()) action();
+  } catch (const otfgp::Error& error) {
+    std::cerr << "otfgp: error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "otfgp: internal error: " << error.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
