@@ -1,5 +1,6 @@
 #include "otfgp/structure.hpp"
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <map>
