@@ -1,0 +1,72 @@
+#pragma once
+// Kernels between per-atom descriptors for the sparse GP. Every kernel here is
+// the signal variance σ² times a shape k̃ without hyperparameters of its own,
+// k(d, d') = σ² k̃(d, d'); the sparse GP keeps σ outside so that changing it
+// rescales stored matrices instead of recomputing them. A kernel acts only
+// between environments of the same species; the sparse GP takes care of that.
+//
+// A new kernel implements the shape, its gradient with respect to the first
+// argument (for force and stress labels) and, where the mean can be written as
+// a quadratic form of the descriptor, the map to that form (for fast MD).
+
+#include <Eigen/Core>
+#include <memory>
+#include <string>
+
+namespace otfgp {
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+
+  // Name and integer parameter as stored in model files, e.g. ("normalized_dot_product", 2).
+  virtual std::string name() const = 0;
+  virtual int power() const = 0;
+  // Human-readable form for logs, e.g. "σ²(d̂·d̂')²".
+  virtual std::string description() const = 0;
+
+  // k̃ between every row of a (n_a × D) and every row of b (n_b × D): n_a × n_b.
+  virtual Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const = 0;
+  // k̃(x, x) for every row x of a.
+  virtual Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const = 0;
+  // k̃(u_m, d) for every row u_m of `sparse` (values, length M) and its
+  // gradient with respect to d (M × D, row m is ∂k̃(u_m, d)/∂d).
+  virtual void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& sparse,
+                                  Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const = 0;
+
+  // True when Σ_m w_m k̃(u_m, d) is a quadratic form d̂ᵀ β d̂ of the normalised descriptor.
+  virtual bool has_quadratic_map() const { return false; }
+  // β = Σ_m w_m û_m û_mᵀ (D × D) for the rows u_m of `sparse`; throws when
+  // has_quadratic_map() is false.
+  virtual Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
+                                        const Eigen::VectorXd& weights) const;
+};
+
+// k̃ = (d̂·d̂')^p with d̂ = d/|d|, p = 1 or 2. A zero descriptor (an atom with no
+// neighbours) has no direction; its kernel with anything is 0, so it carries only
+// the species' reference energy.
+class NormalizedDotProductKernel final : public Kernel {
+ public:
+  explicit NormalizedDotProductKernel(int power);
+  std::string name() const override { return "normalized_dot_product"; }
+  int power() const override { return power_; }
+  std::string description() const override;
+  Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const override;
+  Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const override;
+  void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& sparse,
+                          Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
+  bool has_quadratic_map() const override { return power_ == 2; }
+  Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
+                                const Eigen::VectorXd& weights) const override;
+
+ private:
+  int power_;
+};
+
+// Rows divided by their norms; zero rows stay zero.
+Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows);
+
+// The kernel stored under `name` with `power`; throws otfgp::Error for an unknown one.
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int power);
+
+}  // namespace otfgp
