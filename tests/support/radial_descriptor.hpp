@@ -1,0 +1,28 @@
+#pragma once
+// A small two-body descriptor for testing the sparse GP without B2: for atom i
+// and each species b, d_i[b·n + k] = Σ_{j of species b} g_k(r_ij) f_c(r_ij) with
+// Gaussians g_k centred on an even grid over [0, r_c] and the cosine cutoff
+// f_c = (cos(π r/r_c) + 1)/2. Analytic gradients ∂d_i/∂r_ij = (g_k f_c)'(r) r̂.
+
+#include <vector>
+
+#include "otfgp/descriptor.hpp"
+
+namespace otfgp::testing {
+
+class RadialDescriptor final : public Descriptor {
+ public:
+  RadialDescriptor(std::vector<int> species, int radial_functions, double cutoff);
+  int size() const override { return static_cast<int>(species_.size()) * radial_functions_; }
+  double cutoff() const override { return cutoff_; }
+  const std::vector<int>& species() const override { return species_; }
+  DescriptorValues compute(const AtomState& state, const NeighborList& list,
+                           bool gradients) const override;
+
+ private:
+  std::vector<int> species_;
+  int radial_functions_;
+  double cutoff_;
+};
+
+}  // namespace otfgp::testing
