@@ -1,0 +1,187 @@
+// Hyperparameter optimisation, reference energies, sparse selection and the
+// training driver.
+
+#include <Eigen/Dense>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_training.hpp"
+#include "otfgp/reference_energies.hpp"
+#include "support/radial_descriptor.hpp"
+#include "support/structures.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+const std::string reference_spec =
+    "lj:eps=0.0104,sigma=3.4,rc=7.0,eps.Ar-Kr=0.0125,sigma.Ar-Kr=3.55,eps.Kr-Kr=0.0141,sigma.Kr-Kr="
+    "3.65";
+
+// Rattled and strained fcc Ar with a quarter of the atoms Kr, labelled by
+// Lennard-Jones, with Gaussian noise of known size on the forces.
+std::vector<Structure> lj_frames(int count, std::uint64_t seed, double force_noise = 0.0) {
+  auto potential = make_potential(reference_spec);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> strain(-0.02, 0.02);
+  const double basis[4][3] = {{0, 0, 0}, {0, 0.5, 0.5}, {0.5, 0, 0.5}, {0.5, 0.5, 0}};
+  std::vector<Structure> frames;
+  for (int f = 0; f < count; ++f) {
+    Structure s;
+    const double a = 5.4;
+    Eigen::Matrix3d deformation = Eigen::Matrix3d::Identity();
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) deformation(i, j) += strain(rng);
+    s.cell = 2 * a * deformation;
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j)
+        for (int k = 0; k < 2; ++k)
+          for (const auto& b : basis) {
+            s.positions.conservativeResize(s.size() + 1, 3);
+            s.positions.row(s.size()) =
+                Eigen::RowVector3d(i + b[0], j + b[1], k + b[2]) * a * deformation;
+            s.numbers.push_back(s.size() % 4 == 1 ? 36 : 18);
+          }
+    rattle(s, 0.2, seed * 1000 + f);
+    attach_labels(s, evaluate(*potential, s));
+    for (int i = 0; i < s.size(); ++i)
+      for (int c = 0; c < 3; ++c) (*s.forces)(i, c) += force_noise * normal(rng);
+    frames.push_back(s);
+  }
+  return frames;
+}
+
+std::shared_ptr<const Descriptor> descriptor() {
+  return std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 10, 6.0);
+}
+
+}  // namespace
+
+TEST_CASE("hyperparameter optimisation raises the likelihood and stops at a stationary point",
+          "[gp_training]") {
+  const auto frames = lj_frames(8, 3, 0.005);
+  GpTrainingSettings settings;
+  settings.optimize_hyperparameters = false;
+  settings.sparse.count = 4;
+  settings.hyperparameters = {1.0, 0.01, 0.1, 0.01};
+  SparseGp gp = train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
+                                frames, settings);
+  const HyperparameterReport report = optimize_hyperparameters(gp);
+  CHECK(report.success);
+  CHECK(report.end_likelihood > report.start_likelihood);
+  CHECK(report.evaluations > 1);
+  CHECK(gp.log_marginal_likelihood().value == Approx(report.end_likelihood).epsilon(1e-12));
+  const LikelihoodTerms terms = gp.log_marginal_likelihood();
+  // Every parameter inside its bounds has a vanishing gradient (relative to the size of the terms).
+  for (int k = 0; k < 4; ++k) CHECK(std::abs(terms.gradient[k]) < 1e-3 * gp.num_labels());
+  // The force noise it finds is of the order of the noise that was added (and the model error).
+  CHECK(gp.hyperparameters().force_noise > 0.003);
+  CHECK(gp.hyperparameters().force_noise < 0.02);
+
+  // Bounds hold: a force noise forced below what the data say ends at its upper bound.
+  HyperparameterOptimization tight;
+  tight.upper.force_noise = 0.001;
+  tight.lower.force_noise = 0.0005;
+  const HyperparameterReport bounded = optimize_hyperparameters(gp, tight);
+  CHECK(gp.hyperparameters().force_noise == Approx(0.001).epsilon(1e-6));
+  CHECK(bounded.end.force_noise <= 0.001 * (1 + 1e-12));
+
+  HyperparameterOptimization nothing;
+  nothing.optimize_signal = false;
+  nothing.optimize_noises = false;
+  CHECK(optimize_hyperparameters(gp, nothing).result == "nothing to optimise");
+  CHECK_THROWS(optimize_hyperparameters(gp, [] {
+    HyperparameterOptimization bad;
+    bad.lower.signal_std = -1;
+    return bad;
+  }()));
+}
+
+TEST_CASE("reference energies: least squares, minimum norm when compositions do not span",
+          "[gp_training]") {
+  // Ba–Rh–O compositions lie in the plane of BaO and RhO₂.
+  const std::vector<std::vector<int>> formulas = {
+      {56, 8}, {45, 8, 8}, {56, 45, 8, 8, 8}, {56, 56, 45, 8, 8, 8, 8}};
+  const Eigen::Vector3d truth(-2.0, -5.0, -4.0);  // Ba, Rh, O ordered by Z: O, Rh, Ba
+  std::vector<Structure> frames;
+  for (const auto& numbers : formulas) {
+    Structure s;
+    s.numbers = numbers;
+    s.positions = Positions::Zero(static_cast<int>(numbers.size()), 3);
+    double e = 0;
+    for (int z : numbers) e += z == 8 ? truth[0] : (z == 45 ? truth[1] : truth[2]);
+    s.energy = e;
+    frames.push_back(s);
+  }
+  const Eigen::VectorXd fitted = fit_reference_energies(frames, {8, 45, 56});
+  for (const auto& s : frames) {
+    double e = 0;
+    for (int z : s.numbers) e += z == 8 ? fitted[0] : (z == 45 ? fitted[1] : fitted[2]);
+    CHECK(e == Approx(*s.energy).epsilon(1e-12));
+  }
+  // Minimum norm: orthogonal to the null direction (O +1, Rh −2, Ba −1).
+  CHECK(std::abs(fitted[0] - 2 * fitted[1] - fitted[2]) < 1e-10);
+  // One species: the mean energy per atom.
+  std::vector<Structure> silicon(2);
+  silicon[0].numbers = {14, 14};
+  silicon[0].energy = -10.0;
+  silicon[1].numbers = {14, 14, 14};
+  silicon[1].energy = -15.3;
+  CHECK(fit_reference_energies(silicon, {14})[0] ==
+        Approx((2 * -10.0 + 3 * -15.3) / 13.0).epsilon(1e-12));
+  CHECK_THROWS_WITH(fit_reference_energies(silicon, {8}), Catch::Contains("Si"));
+}
+
+TEST_CASE("sparse selection methods", "[gp_training]") {
+  std::mt19937_64 rng(5);
+  const Eigen::VectorXd uncertainty =
+      (Eigen::VectorXd(6) << 0.05, 0.4, 0.2, 0.01, 0.3, 0.15).finished();
+  SparseSelection all{SparseSelectionMethod::all};
+  CHECK(select_sparse_atoms(all, 6, uncertainty, rng) == std::vector<int>{0, 1, 2, 3, 4, 5});
+  SparseSelection random{SparseSelectionMethod::random, 3};
+  const auto picked = select_sparse_atoms(random, 6, Eigen::VectorXd(), rng);
+  CHECK(picked.size() == 3);
+  SparseSelection uncertain{SparseSelectionMethod::uncertain, 2};
+  CHECK(select_sparse_atoms(uncertain, 6, uncertainty, rng) == std::vector<int>{1, 4});
+  SparseSelection threshold{SparseSelectionMethod::threshold, 0, 0, 0.12};
+  CHECK(select_sparse_atoms(threshold, 6, uncertainty, rng) == std::vector<int>{1, 4, 2, 5});
+  threshold.count = 3;
+  CHECK(select_sparse_atoms(threshold, 6, uncertainty, rng) == std::vector<int>{1, 4, 2});
+  CHECK_THROWS_WITH(parse_sparse_selection_method("uncertian"), Catch::Contains("uncertian"));
+}
+
+TEST_CASE("training by uncertainty replays frames on the fly and learns Lennard-Jones",
+          "[gp_training]") {
+  const auto train = lj_frames(12, 7);
+  const auto test = lj_frames(4, 8);
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::uncertain, 4};
+  settings.hyperparameters = {0.1, 0.001, 0.01, 0.001};
+  GpTrainingReport report;
+  SparseGp gp = train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
+                                train, settings, &report);
+  CHECK(report.frames == 12);
+  CHECK(report.labels[0] == 12);
+  CHECK(report.labels[1] == 12 * 96);
+  CHECK(report.labels[2] == 12 * 6);
+  CHECK(report.sparse > 12);
+  REQUIRE(report.hyperparameters.has_value());
+  // Held-out force error well below the force scale of the data.
+  double error = 0, scale = 0;
+  for (const auto& s : test) {
+    const GpPrediction p = gp.predict(s, false);
+    error += (p.forces - *s.forces).cwiseAbs().sum();
+    scale += s.forces->cwiseAbs().sum();
+  }
+  INFO("force MAE / mean |F| = " << error / scale);
+  CHECK(error / scale < 0.15);
+  // Sparse sources point at the training frames.
+  for (const auto& source : gp.sparse_sources()) {
+    CHECK(source.frame >= 0);
+    CHECK(source.frame < 12);
+  }
+}
