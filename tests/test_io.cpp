@@ -19,8 +19,8 @@
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
-using otfgp::test::python_output;
-using otfgp::test::TemporaryDirectory;
+using otfgp::testing::python_output;
+using otfgp::testing::TemporaryDirectory;
 using Json = nlohmann::ordered_json;
 
 namespace {

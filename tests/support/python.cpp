@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 namespace {
 
@@ -82,4 +82,4 @@ std::string python_output(const std::string& code, const std::vector<std::string
   return result.output;
 }
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing

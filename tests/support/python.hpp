@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 inline constexpr const char* python_interpreter = "/usr/bin/python3";
 
@@ -26,4 +26,4 @@ PythonResult run_python(const std::string& code, const std::vector<std::string>&
 // status and stderr when the script fails.
 std::string python_output(const std::string& code, const std::vector<std::string>& arguments = {});
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing

@@ -5,7 +5,7 @@
 #include <system_error>
 #include <vector>
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 TemporaryDirectory::TemporaryDirectory(const std::string& prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
@@ -21,4 +21,4 @@ TemporaryDirectory::~TemporaryDirectory() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing

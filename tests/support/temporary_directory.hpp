@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 class TemporaryDirectory {
  public:
@@ -21,4 +21,4 @@ class TemporaryDirectory {
   std::filesystem::path path_;
 };
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing
