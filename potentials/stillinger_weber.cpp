@@ -90,6 +90,13 @@ class StillingerWeber final : public Potential {
       for (int b = 0; b < n; ++b)
         range = std::max(range, std::sqrt(host((a * n + b) * n + b).cutsq));
     Kokkos::deep_copy(params_, host);
+    reach_sq_ = Kokkos::View<double*, MemSpace>("StillingerWeber::reach_sq", n);
+    auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    for (int a = 0; a < n; ++a) {
+      reach_host(a) = 0;
+      for (int b = 0; b < n; ++b) reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
+    }
+    Kokkos::deep_copy(reach_sq_, reach_host);
     num_types_ = n;
     cutoff_ = range;
     warn_if_asymmetric(species, host);
@@ -111,6 +118,7 @@ class StillingerWeber final : public Potential {
     const VecView x = state.x;
     const IntView type = state.type;
     const auto params = params_;
+    const auto reach = reach_sq_;
     const int n = num_types_;
     const auto legs = legs_.rows(state.natoms, max_neighbors_per_atom(neighbors, state.natoms));
     const ForceScatter scatter = forces_.begin(state.f);
@@ -127,10 +135,13 @@ class StillingerWeber final : public Potential {
           // Two-body terms, full list: i takes half the energy and virial of each
           // pair and its whole force, so it writes only to itself. Pairs in range
           // are kept with their exponential for the three-body loop.
+          // Most list entries lie in the skin: reject them before touching types.
+          const double reach_sq = reach(ti);
           for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
             double dr[3];
             neighbors.delta(x, i, k, dr);
             const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
+            if (rsq >= reach_sq) continue;
             const int j = neighbors.index(k);
             const SwTriplet& p = params((ti * n + type(j)) * n + type(j));
             if (rsq >= p.cutsq) continue;
@@ -272,6 +283,7 @@ class StillingerWeber final : public Potential {
   double cutoff_ = 0;
   int num_types_ = -1;
   Kokkos::View<SwTriplet*, MemSpace> params_;
+  Kokkos::View<double*, MemSpace> reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
   ScratchRows<SwLeg> legs_;
   ForceAccumulator forces_;
 };

@@ -103,6 +103,18 @@ TEST_CASE("Stillinger-Weber matches LAMMPS pair_style sw", "[sw][lammps]") {
   }
 }
 
+TEST_CASE("Stillinger-Weber tol shortens the range as LAMMPS does", "[sw][lammps]") {
+  TemporaryFile file(
+      "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
+      "0.005\n");
+  auto potential = make_potential("sw:" + file.path.string());
+  CHECK(potential->cutoff() < 2.0951 * 1.80 - 0.1);
+  check_lammps_parity(*potential,
+                      random_structure(triclinic_cell(9, 9.5, 8.8, 0.2, -0.3, 0.25),
+                                       std::vector<int>(30, 14), 2.0, 27),
+                      sw_setup(file.path.string()));
+}
+
 TEST_CASE("Stillinger-Weber per-atom energies sum to the total", "[sw]") {
   auto potential = make_potential("sw:" + gan_file);
   const Structure s = random_structure(triclinic_cell(8, 7.5, 8.2, 0.2, -0.3, 0.1),
