@@ -8,6 +8,7 @@
 
 #include <Kokkos_ScatterView.hpp>
 #include <algorithm>
+#include <optional>
 
 #include "otfgp/neighbor_list.hpp"
 #include "otfgp/types.hpp"
@@ -51,19 +52,29 @@ inline int max_neighbors_per_atom(const NeighborView& neighbors, int natoms) {
   return most;
 }
 
-// Per-atom scratch rows (atom × slot) of a plain struct, grown on demand.
+// Scratch rows of a plain struct, one per thread that can run at once (one on
+// Serial, a few on OpenMP, one per resident thread on a GPU), so the scratch
+// stays small and hot whatever the number of atoms. A kernel takes a row with
+// token().acquire() and gives it back with token().release(row).
 template <class Row>
 class ScratchRows {
  public:
   using View = Kokkos::View<Row**, MemSpace>;
-  const View& rows(int natoms, int slots) {
-    if (static_cast<int>(view_.extent(0)) < natoms || static_cast<int>(view_.extent(1)) < slots)
-      view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), natoms,
+  using Token = Kokkos::Experimental::UniqueToken<ExecSpace>;
+
+  // Makes every row at least `slots` long; call on the host before the kernel.
+  void reserve(int slots) {
+    if (!token_) token_.emplace();
+    const int rows = token_->size();
+    if (static_cast<int>(view_.extent(0)) < rows || static_cast<int>(view_.extent(1)) < slots)
+      view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), rows,
                    std::max(slots, 1));
-    return view_;
   }
+  const View& view() const { return view_; }
+  const Token& token() const { return *token_; }
 
  private:
+  std::optional<Token> token_;  // made on first use: a GPU token needs Kokkos initialised
   View view_;
 };
 

@@ -94,7 +94,8 @@ class StillingerWeber final : public Potential {
     auto reach_host = Kokkos::create_mirror_view(reach_sq_);
     for (int a = 0; a < n; ++a) {
       reach_host(a) = 0;
-      for (int b = 0; b < n; ++b) reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
+      for (int b = 0; b < n; ++b)
+        reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
     }
     Kokkos::deep_copy(reach_sq_, reach_host);
     num_types_ = n;
@@ -120,7 +121,9 @@ class StillingerWeber final : public Potential {
     const auto params = params_;
     const auto reach = reach_sq_;
     const int n = num_types_;
-    const auto legs = legs_.rows(state.natoms, max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    const auto scratch = legs_.view();
+    const auto token = legs_.token();
     const ForceScatter scatter = forces_.begin(state.f);
 
     EnergyVirial total;
@@ -128,6 +131,7 @@ class StillingerWeber final : public Potential {
         "StillingerWeber::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
           auto f = scatter.access();
+          const int row = token.acquire();
           const int ti = type(i);
           double fi[3] = {0, 0, 0}, ei = 0.0;
           double w[6] = {0, 0, 0, 0, 0, 0};
@@ -137,12 +141,15 @@ class StillingerWeber final : public Potential {
           // are kept with their exponential for the three-body loop.
           // Most list entries lie in the skin: reject them before touching types.
           const double reach_sq = reach(ti);
-          for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
+          const double xi[3] = {x(i, 0), x(i, 1), x(i, 2)};
+          const int end = neighbors.offsets(i + 1);
+          for (int k = neighbors.offsets(i); k < end; ++k) {
+            // NeighborView::delta with x_i held in registers.
+            const int j = neighbors.index(k), image = neighbors.image(k);
             double dr[3];
-            neighbors.delta(x, i, k, dr);
+            for (int d = 0; d < 3; ++d) dr[d] = x(j, d) + neighbors.image_vector(image, d) - xi[d];
             const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
             if (rsq >= reach_sq) continue;
-            const int j = neighbors.index(k);
             const SwTriplet& p = params((ti * n + type(j)) * n + type(j));
             if (rsq >= p.cutsq) continue;
             const double r = kmath::sqrt(rsq);
@@ -165,7 +172,7 @@ class StillingerWeber final : public Potential {
             w[4] += half * dr[0] * dr[2];
             w[5] += half * dr[0] * dr[1];
 
-            SwLeg& leg = legs(i, count++);
+            SwLeg& leg = scratch(row, count++);
             for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
             const double gsrainv = p.sigma_gamma * rainv;
             leg.rinv = rinv;
@@ -177,11 +184,11 @@ class StillingerWeber final : public Potential {
 
           // Three-body terms centred on i, each unordered pair (j, k) once.
           for (int a = 0; a + 1 < count; ++a) {
-            const SwLeg& one = legs(i, a);
+            const SwLeg& one = scratch(row, a);
             const int tj = type(one.j);
             double fj_sum[3] = {0, 0, 0};
             for (int b = a + 1; b < count; ++b) {
-              const SwLeg& two = legs(i, b);
+              const SwLeg& two = scratch(row, b);
               const SwTriplet& p = params((ti * n + tj) * n + type(two.j));
               const double rinv12 = one.rinv * two.rinv;
               const double cs =
@@ -215,6 +222,7 @@ class StillingerWeber final : public Potential {
             }
             for (int d = 0; d < 3; ++d) f(one.j, d) += fj_sum[d];
           }
+          token.release(row);
           for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
           sum.energy += ei;
           for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
@@ -283,7 +291,8 @@ class StillingerWeber final : public Potential {
   double cutoff_ = 0;
   int num_types_ = -1;
   Kokkos::View<SwTriplet*, MemSpace> params_;
-  Kokkos::View<double*, MemSpace> reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
+  Kokkos::View<double*, MemSpace>
+      reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
   ScratchRows<SwLeg> legs_;
   ForceAccumulator forces_;
 };

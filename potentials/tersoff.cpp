@@ -165,7 +165,9 @@ class Tersoff final : public Potential {
     const auto params = params_;
     const auto short_cutsq = short_cutsq_;
     const int n = num_types_;
-    const auto legs = legs_.rows(state.natoms, max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    const auto scratch = legs_.view();
+    const auto token = legs_.token();
     const ForceScatter scatter = forces_.begin(state.f);
 
     EnergyVirial total;
@@ -173,6 +175,7 @@ class Tersoff final : public Potential {
         "Tersoff::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
           auto f = scatter.access();
+          const int row = token.acquire();
           const int ti = type(i);
           double fi[3] = {0, 0, 0}, ei = 0.0;
           double w[6] = {0, 0, 0, 0, 0, 0};
@@ -185,7 +188,7 @@ class Tersoff final : public Potential {
             const int k = neighbors.index(s);
             const int tk = type(k);
             if (rsq >= short_cutsq(ti * n + tk)) continue;
-            TersoffLeg& leg = legs(i, count++);
+            TersoffLeg& leg = scratch(row, count++);
             leg.r = kmath::sqrt(rsq);
             leg.rinv = 1.0 / leg.r;
             leg.rsq = rsq;
@@ -198,7 +201,7 @@ class Tersoff final : public Potential {
           }
 
           for (int a = 0; a < count; ++a) {
-            const TersoffLeg& bond = legs(i, a);
+            const TersoffLeg& bond = scratch(row, a);
             const TersoffTriplet& pij = params((ti * n + bond.type) * n + bond.type);
             if (bond.rsq >= pij.cutsq) continue;
             double fc, dfc;
@@ -219,7 +222,7 @@ class Tersoff final : public Potential {
             double zeta = 0.0, dzeta_j[3] = {0, 0, 0};
             for (int b = 0; b < count; ++b) {
               if (b == a) continue;
-              TersoffLeg& other = legs(i, b);
+              TersoffLeg& other = scratch(row, b);
               const TersoffTriplet& p = params((ti * n + bond.type) * n + other.type);
               other.in_zeta = other.rsq < p.cutsq;
               if (!other.in_zeta) continue;
@@ -271,7 +274,7 @@ class Tersoff final : public Potential {
             }
             add_virial(w, bond.dr, fj, 1.0);
             for (int b = 0; b < count; ++b) {
-              const TersoffLeg& other = legs(i, b);
+              const TersoffLeg& other = scratch(row, b);
               if (b == a || !other.in_zeta) continue;
               double fk[3];
               for (int d = 0; d < 3; ++d) {
@@ -282,6 +285,7 @@ class Tersoff final : public Potential {
               add_virial(w, other.dr, fk, 1.0);
             }
           }
+          token.release(row);
           for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
           sum.energy += ei;
           for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
