@@ -84,22 +84,20 @@ class StillingerWeber final : public Potential {
     const std::vector<int> table = file_.triplet_table(species);
     params_ = Kokkos::View<SwTriplet*, MemSpace>("StillingerWeber::params", table.size());
     auto host = Kokkos::create_mirror_view(params_);
-    double range = 0;
     for (std::size_t t = 0; t < table.size(); ++t) host(t) = derive(file_.entries()[table[t]]);
-    for (int a = 0; a < n; ++a)
-      for (int b = 0; b < n; ++b)
-        range = std::max(range, std::sqrt(host((a * n + b) * n + b).cutsq));
     Kokkos::deep_copy(params_, host);
     reach_sq_ = Kokkos::View<double*, MemSpace>("StillingerWeber::reach_sq", n);
     auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    double range_sq = 0;
     for (int a = 0; a < n; ++a) {
       reach_host(a) = 0;
       for (int b = 0; b < n; ++b)
         reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
+      range_sq = std::max(range_sq, reach_host(a));
     }
     Kokkos::deep_copy(reach_sq_, reach_host);
     num_types_ = n;
-    cutoff_ = range;
+    cutoff_ = std::sqrt(range_sq);
     warn_if_asymmetric(species, host);
   }
 
