@@ -1,4 +1,3 @@
-#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +7,7 @@
 #include "otfgp/potential.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -28,15 +28,13 @@ std::vector<int> alternating(int count, int first, int second) {
   return numbers;
 }
 
-// A temporary .sw file that is removed with the object.
+// A parameter file in a temporary directory, removed with the object.
 struct TemporaryFile {
+  TemporaryDirectory directory{"otfgp-sw-test"};
   std::filesystem::path path;
-  explicit TemporaryFile(const std::string& text)
-      : path(std::filesystem::temp_directory_path() /
-             ("otfgp-sw-test-" + std::to_string(::getpid()) + ".sw")) {
+  explicit TemporaryFile(const std::string& text) : path(directory / "test.sw") {
     std::ofstream(path) << text;
   }
-  ~TemporaryFile() { std::filesystem::remove(path); }
 };
 
 }  // namespace

@@ -1,4 +1,3 @@
-#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +7,7 @@
 #include "otfgp/potential.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -26,14 +26,13 @@ std::vector<int> alternating(int count, int first, int second) {
   return numbers;
 }
 
+// A parameter file in a temporary directory, removed with the object.
 struct TemporaryFile {
+  TemporaryDirectory directory{"otfgp-tersoff-test"};
   std::filesystem::path path;
-  explicit TemporaryFile(const std::string& text)
-      : path(std::filesystem::temp_directory_path() /
-             ("otfgp-tersoff-test-" + std::to_string(::getpid()) + ".tersoff")) {
+  explicit TemporaryFile(const std::string& text) : path(directory / "test.tersoff") {
     std::ofstream(path) << text;
   }
-  ~TemporaryFile() { std::filesystem::remove(path); }
 };
 
 }  // namespace
