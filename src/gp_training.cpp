@@ -16,9 +16,9 @@ double seconds_since(Clock::time_point start) {
 }
 
 // Logs about ten progress lines per phase.
-class Progress {
+class PhaseLog {
  public:
-  Progress(const char* phase, int total) : phase_(phase), total_(total), start_(Clock::now()) {}
+  PhaseLog(const char* phase, int total) : phase_(phase), total_(total), start_(Clock::now()) {}
   void step(int done) {
     const int every = std::max(1, total_ / 10);
     if (done % every == 0 || done == total_)
@@ -72,7 +72,7 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
   std::mt19937_64 rng(settings.sparse.seed);
 
   if (needs_uncertainty(settings.sparse.method)) {
-    Progress progress("training (sparse set chosen by uncertainty, frame by frame)",
+    PhaseLog progress("training (sparse set chosen by uncertainty, frame by frame)",
                       static_cast<int>(frames.size()));
     for (std::size_t f = 0; f < frames.size(); ++f) {
       add_frame_with_sparse_selection(gp, frames[f], settings.sparse, rng, settings.labels,
@@ -118,7 +118,7 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
         "sparse set: {} environments ({} candidates, {} near-duplicates skipped), {:.1f} s", added,
         chosen.size(), chosen.size() - added, report.seconds_sparse);
     const auto frames_start = Clock::now();
-    Progress progress("training", static_cast<int>(frames.size()));
+    PhaseLog progress("training", static_cast<int>(frames.size()));
     for (std::size_t f = 0; f < frames.size(); ++f) {
       gp.add_frame(frames[f], settings.labels);
       progress.step(static_cast<int>(f) + 1);

@@ -656,7 +656,8 @@ MappedGp SparseGp::mapped() const {
 
 void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection> labels,
                        Eigen::MatrixXd sparse_descriptors, std::vector<int> sparse_species,
-                       std::vector<SparseEnvironmentSource> sources, Factors factors) {
+                       std::vector<SparseEnvironmentSource> sources, Factors factors,
+                       std::optional<Solution> solution) {
   const int m = static_cast<int>(sparse_species.size());
   if (frames.size() != labels.size() || sparse_descriptors.rows() != m ||
       sources.size() != sparse_species.size() || factors.kernel_factor.rows() != m ||
@@ -671,6 +672,13 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
   sparse_sources_ = std::move(sources);
   factors_ = std::move(factors);
   solution_.valid = false;
+  if (solution) {
+    if (solution->r.rows() != m || solution->r.cols() != m || solution->z.size() != m ||
+        solution->alpha.size() != m)
+      throw Error("GP model: the stored solution has the wrong size");
+    solution_ = std::move(*solution);
+    solution_.valid = true;
+  }
 }
 
 void SparseGp::make_growable() {

@@ -151,31 +151,34 @@ class SparseGp {
   MappedGp mapped() const;
 
   // --- state for the model file ---
+  // The solve at the current hyperparameters: Σ⁻¹ = RᵀR, Rα = z.
+  struct Solution {
+    Eigen::MatrixXd r;  // M × M upper triangular
+    Eigen::VectorXd z;
+    Eigen::VectorXd alpha;
+    double data_fit = 0.0;  // yᵀ(Q_ff + Λ)⁻¹y
+    bool valid = false;
+  };
+  const Solution& solution() const;
   struct Factors {
     std::array<GrowingQr, label_kind_count> labels;
     Eigen::MatrixXd kernel_factor;  // upper triangular F with FᵀF = K̃_uu
     double energy_log_atoms = 0.0;  // Σ over energy rows of log N_atoms (enters log|Λ|)
   };
   const Factors& factors() const { return factors_; }
-  // A model restored from its file: frames, sparse set and factors as saved.
-  // The factors cannot grow; the first add_frame or add_sparse_* rebuilds them
-  // from the stored frames (O(N·M²), once).
+  // A model restored from its file: frames, sparse set, factors and solution
+  // as saved, so that predictions are bit for bit those of the saved model. The factors cannot
+  // grow; the first add_frame or add_sparse_* rebuilds them from the stored frames (O(N·M²), once).
   void restore(std::vector<Structure> frames, std::vector<LabelSelection> labels,
                Eigen::MatrixXd sparse_descriptors, std::vector<int> sparse_species,
-               std::vector<SparseEnvironmentSource> sources, Factors factors);
+               std::vector<SparseEnvironmentSource> sources, Factors factors,
+               std::optional<Solution> solution);
   // Recomputes every factor from the stored frames and sparse set.
   void rebuild();
   // Bytes held by the factors (the O(N·M) part of the memory).
   std::size_t memory_bytes() const;
 
  private:
-  struct Solution {
-    Eigen::MatrixXd r;  // M × M, Σ⁻¹ = RᵀR
-    Eigen::VectorXd z;  // Rα = z
-    Eigen::VectorXd alpha;
-    double data_fit = 0.0;
-    bool valid = false;
-  };
   // Kernel rows of one frame's labels against sparse columns `columns`.
   struct LabelRows {
     std::array<Eigen::MatrixXd, label_kind_count> kernel;  // weighted k̃ rows per label kind
@@ -185,7 +188,6 @@ class SparseGp {
                        const LabelSelection& labels, const Eigen::MatrixXd& sparse,
                        const std::vector<int>& species) const;
   Solution solve(const GpHyperparameters& hyperparameters) const;
-  const Solution& solution() const;
   void make_growable();
 
   std::shared_ptr<const Descriptor> descriptor_;

@@ -16,6 +16,7 @@ class RadialDescriptor final : public Descriptor {
   int size() const override { return static_cast<int>(species_.size()) * radial_functions_; }
   double cutoff() const override { return cutoff_; }
   const std::vector<int>& species() const override { return species_; }
+  int radial_functions() const { return radial_functions_; }
   DescriptorValues compute(const AtomState& state, const NeighborList& list,
                            bool gradients) const override;
 

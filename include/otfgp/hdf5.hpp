@@ -1,0 +1,108 @@
+#pragma once
+// A thin RAII layer over the HDF5 C API for otfgp's files (GP models, training
+// databases): groups, numeric datasets of any rank stored row-major (as h5py
+// and numpy see them), and scalar or string attributes. Every failure is an
+// otfgp::Error naming the file and the object; HDF5's own error printing is off.
+
+#include <hdf5.h>
+
+#include <Eigen/Core>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace otfgp::hdf5 {
+
+// Owns one HDF5 identifier and closes it.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t id() const { return id_; }
+  void reset();
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using IntMatrix = Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// A file's root or one of its groups.
+class Group {
+ public:
+  Group(Handle handle, std::string file, std::string path);
+
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  Group create_group(const std::string& name) const;
+  // Throws otfgp::Error naming the file and the missing group.
+  Group open_group(const std::string& name) const;
+  bool contains(const std::string& name) const;
+  bool has_attribute(const std::string& name) const;
+
+  // Datasets. Matrices keep their shape (rows, cols) on disk; large ones are
+  // chunked and compressed (shuffle + deflate), which h5py reads transparently.
+  void write(const std::string& name, const Eigen::MatrixXd& matrix) const;
+  void write(const std::string& name, const Eigen::VectorXd& vector) const;
+  void write(const std::string& name, const std::vector<double>& values,
+             const std::vector<hsize_t>& shape) const;
+  void write(const std::string& name, const std::vector<int>& values,
+             const std::vector<hsize_t>& shape) const;
+  void write(const std::string& name, const std::vector<int>& values) const;
+
+  // Reading checks the rank (and, where given, the shape) and names the dataset on failure.
+  Eigen::MatrixXd read_matrix(const std::string& name) const;
+  Eigen::VectorXd read_vector(const std::string& name) const;
+  std::vector<double> read_doubles(const std::string& name,
+                                   std::vector<hsize_t>* shape = nullptr) const;
+  std::vector<int> read_ints(const std::string& name, std::vector<hsize_t>* shape = nullptr) const;
+
+  // Attributes on this group.
+  void set_attribute(const std::string& name, double value) const;
+  void set_attribute(const std::string& name, int value) const;
+  void set_attribute(const std::string& name, const std::string& value) const;
+  void set_attribute(const std::string& name, const char* value) const {
+    set_attribute(name, std::string(value));
+  }
+  double double_attribute(const std::string& name) const;
+  int int_attribute(const std::string& name) const;
+  std::string string_attribute(const std::string& name) const;
+
+  hid_t id() const { return handle_.id(); }
+
+ protected:
+  void release() { handle_.reset(); }
+
+ private:
+  std::string where(const std::string& name) const;
+  Handle open_dataset(const std::string& name, int rank, std::vector<hsize_t>& shape) const;
+  Handle open_attribute(const std::string& name) const;
+  void write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
+                 const std::vector<hsize_t>& shape) const;
+
+  Handle handle_;
+  std::string file_;
+  std::string path_;
+};
+
+class File : public Group {
+ public:
+  // Creates (or truncates) a file for writing.
+  static File create(const std::filesystem::path& path);
+  // Opens an existing file read-only; throws otfgp::Error when it is missing or not HDF5.
+  static File open(const std::filesystem::path& path);
+  // Flushes and closes; errors surface here rather than in the destructor.
+  void close();
+
+ private:
+  File(Handle handle, const std::string& file);
+};
+
+}  // namespace otfgp::hdf5

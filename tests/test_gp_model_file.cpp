@@ -1,0 +1,197 @@
+// The HDF5 model file: round trip bit for bit, continued training, h5py, errors.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_model_file.hpp"
+#include "otfgp/gp_training.hpp"
+#include "support/python.hpp"
+#include "support/radial_descriptor.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+// The test descriptor's settings in a model file.
+class RadialFormat final : public DescriptorFormat {
+ public:
+  std::string type() const override { return "radial_test"; }
+  void write(const Descriptor& descriptor, const hdf5::Group& group) const override {
+    const auto* radial = dynamic_cast<const RadialDescriptor*>(&descriptor);
+    if (!radial) throw Error("not a radial test descriptor");
+    if (fail_) throw Error("simulated failure while writing");
+    group.set_attribute("type", type());
+    group.write("species", radial->species());
+    group.set_attribute("radial_functions", radial->radial_functions());
+    group.set_attribute("cutoff", radial->cutoff());
+  }
+  std::shared_ptr<const Descriptor> read(const hdf5::Group& group) const override {
+    return std::make_shared<RadialDescriptor>(group.read_ints("species"),
+                                              group.int_attribute("radial_functions"),
+                                              group.double_attribute("cutoff"));
+  }
+  bool fail_ = false;
+};
+
+const std::string reference_spec =
+    "lj:eps=0.0104,sigma=3.4,rc=7.0,eps.Ar-Kr=0.0125,sigma.Ar-Kr=3.55,eps.Kr-Kr=0.0141,sigma.Kr-Kr="
+    "3.65";
+
+Structure frame(std::uint64_t seed) {
+  std::vector<int> numbers(9, 18);
+  for (int i = 0; i < 9; i += 3) numbers[i] = 36;
+  Structure s =
+      random_structure(triclinic_cell(9.0, 8.5, 9.2, 0.1, -0.15, 0.05), numbers, 3.0, seed);
+  auto potential = make_potential(reference_spec);
+  attach_labels(s, evaluate(*potential, s));
+  return s;
+}
+
+SparseGp trained(int power) {
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::random, 4};
+  settings.hyperparameters = {0.3, 0.002, 0.02, 0.002};
+  std::vector<Structure> frames = {frame(1), frame(2), frame(3)};
+  frames[1].stress.reset();  // a frame without stress
+  frames[2].pbc = {true, true, true};
+  // Irrational-looking cutoff: must come back to the last bit.
+  auto descriptor =
+      std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 8, 6.123456789012345);
+  return train_sparse_gp(descriptor, std::make_shared<NormalizedDotProductKernel>(power), frames,
+                         settings);
+}
+
+void require_identical(const GpPrediction& a, const GpPrediction& b) {
+  CHECK(a.energy == b.energy);
+  CHECK((a.forces.array() == b.forces.array()).all());
+  CHECK((*a.stress).cwiseEqual(*b.stress).all());
+  CHECK((a.atom_std.array() == b.atom_std.array()).all());
+  CHECK(*a.energy_std == *b.energy_std);
+}
+
+}  // namespace
+
+TEST_CASE("a saved and loaded GP predicts bit for bit the same", "[gp_model_file]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  for (int power : {1, 2}) {
+    const SparseGp gp = trained(power);
+    const auto path = directory / ("model" + std::to_string(power) + ".h5");
+    save_gp_model(path, gp, format);
+    const SparseGp loaded = load_gp_model(path, format);
+    CHECK(loaded.num_frames() == gp.num_frames());
+    CHECK(loaded.num_sparse() == gp.num_sparse());
+    CHECK(loaded.descriptor().cutoff() == gp.descriptor().cutoff());
+    CHECK(loaded.kernel().power() == power);
+    CHECK_FALSE(loaded.frame(1).stress.has_value());
+    const Structure test = frame(9);
+    require_identical(loaded.predict(test, true), gp.predict(test, true));
+    CHECK(loaded.log_marginal_likelihood().value == gp.log_marginal_likelihood().value);
+    CHECK((loaded.alpha().array() == gp.alpha().array()).all());
+    if (power == 2) {
+      const MappedGp a = gp.mapped(), b = loaded.mapped();
+      for (std::size_t s = 0; s < a.beta.size(); ++s)
+        CHECK((a.beta[s].array() == b.beta[s].array()).all());
+    }
+  }
+}
+
+TEST_CASE("training continues from a loaded model as if it had never been saved",
+          "[gp_model_file]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  SparseGp gp = trained(2);
+  save_gp_model(directory / "model.h5", gp, format);
+  SparseGp loaded = load_gp_model(directory / "model.h5", format);
+  std::mt19937_64 rng_a(3), rng_b(3);
+  const SparseSelection selection{SparseSelectionMethod::uncertain, 3};
+  add_frame_with_sparse_selection(gp, frame(20), selection, rng_a);
+  add_frame_with_sparse_selection(loaded, frame(20), selection, rng_b);
+  REQUIRE(loaded.num_sparse() == gp.num_sparse());
+  CHECK((loaded.alpha() - gp.alpha()).norm() <= 1e-8 * gp.alpha().norm());
+  const Structure test = frame(21);
+  CHECK(loaded.predict(test).energy == Approx(gp.predict(test).energy).epsilon(1e-10));
+}
+
+TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][python]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  const SparseGp gp = trained(2);
+  const auto path = directory / "model.h5";
+  save_gp_model(path, gp, format);
+  const std::string script = R"(
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    assert f.attrs["format_version"] == 1
+    assert f.attrs["kind"] == "otfgp sparse GP model"
+    assert list(f["species"][:]) == [18, 36]
+    d = f["descriptor"]
+    assert d.attrs["type"] == "radial_test"
+    assert d.attrs["cutoff"] == 6.123456789012345, repr(d.attrs["cutoff"])
+    assert f["kernel"].attrs["type"] == "normalized_dot_product" and f["kernel"].attrs["power"] == 2
+    h = f["hyperparameters"].attrs
+    m, dim = f["sparse/descriptors"].shape
+    assert f["solution/alpha"].shape == (m,)
+    assert f["factors/kernel_factor"].shape == (m, m)
+    assert f["mapped/Ar/beta"].shape == (dim, dim)
+    beta = f["mapped/Ar/beta"][:]
+    assert np.allclose(beta, beta.T, atol=0)
+    assert f["training/cells"].shape == (3, 3, 3)
+    assert np.isnan(f["training/stress"][1]).all()
+    print(len(f["training/natoms"]), m, h["signal_std"], h["force_noise"])
+)";
+  const std::string output = python_output(script, {path.string()});
+  std::istringstream in(output);
+  int frames = 0, sparse = 0;
+  double signal = 0, force_noise = 0;
+  in >> frames >> sparse >> signal >> force_noise;
+  CHECK(frames == 3);
+  CHECK(sparse == gp.num_sparse());
+  CHECK(signal == Approx(gp.hyperparameters().signal_std).epsilon(1e-12));
+  CHECK(force_noise == Approx(gp.hyperparameters().force_noise).epsilon(1e-12));
+}
+
+TEST_CASE("model files are written atomically and read with clear errors", "[gp_model_file]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  const SparseGp gp = trained(2);
+  const auto path = directory / "model.h5";
+  save_gp_model(path, gp, format);
+  const auto size = std::filesystem::file_size(path);
+  // A failure half-way leaves the old file and no temporary behind.
+  RadialFormat failing;
+  failing.fail_ = true;
+  CHECK_THROWS_WITH(save_gp_model(path, gp, failing), Catch::Contains("simulated failure"));
+  CHECK(std::filesystem::file_size(path) == size);
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory.path()))
+    ++entries;
+  CHECK(entries == 1);
+  CHECK_THROWS_WITH(save_gp_model(directory / "missing" / "model.h5", gp, format),
+                    Catch::Contains("missing"));
+
+  CHECK_THROWS_WITH(load_gp_model(directory / "nothing.h5", format),
+                    Catch::Contains("no such file"));
+  std::ofstream(directory / "text.h5") << "not hdf5\n";
+  CHECK_THROWS_WITH(load_gp_model(directory / "text.h5", format),
+                    Catch::Contains("not an HDF5 file"));
+  // A radial model is not a B2 model.
+  CHECK_THROWS_WITH(load_mapped_gp(path), Catch::Contains("expected 'b2'"));
+  {
+    hdf5::File bad = hdf5::File::create(directory / "future.h5");
+    bad.set_attribute("format_version", 99);
+  }
+  CHECK_THROWS_WITH(load_gp_model(directory / "future.h5", format),
+                    Catch::Contains("format_version 99"));
+  {
+    hdf5::File bad = hdf5::File::create(directory / "empty.h5");
+    bad.set_attribute("format_version", 1);
+  }
+  CHECK_THROWS_WITH(load_gp_model(directory / "empty.h5", format),
+                    Catch::Contains("/descriptor: missing group"));
+}
