@@ -49,6 +49,11 @@ struct BuckinghamParameters {
   std::map<std::pair<int, int>, BuckinghamPair> pairs;  // (smaller Z, larger Z)
 };
 
+// (smaller Z, larger Z); by value, because std::minmax of temporaries dangles.
+std::pair<int, int> ordered_pair(int a, int b) {
+  return {std::min(a, b), std::max(a, b)};
+}
+
 BuckinghamParameters read_buck_file(const std::string& name) {
   const auto path = find_parameter_file(name, "buck");
   ParameterFileReader reader(path, "buck");
@@ -59,7 +64,8 @@ BuckinghamParameters read_buck_file(const std::string& name) {
     if (z == 0) throw Error(reader.where() + "'" + symbol + "' is not an element symbol");
     return z;
   };
-  auto scalar = [&](const std::vector<std::string>& words, double& target, const std::string& what) {
+  auto scalar = [&](const std::vector<std::string>& words, double& target,
+                    const std::string& what) {
     if (words.size() != 2) throw Error(reader.where() + "expected '" + words[0] + " VALUE'");
     if (target >= 0) throw Error(reader.where() + "'" + words[0] + "' given twice");
     target = reader.to_number(words[1], what);
@@ -71,7 +77,8 @@ BuckinghamParameters read_buck_file(const std::string& name) {
     if (key == "charge") {
       if (words.size() != 3) throw Error(reader.where() + "expected 'charge ELEMENT Q'");
       const int z = species(words[1]);
-      if (parameters.charges.count(z)) throw Error(reader.where() + "second charge for " + words[1]);
+      if (parameters.charges.count(z))
+        throw Error(reader.where() + "second charge for " + words[1]);
       parameters.charges[z] = reader.to_number(words[2], "charge of " + words[1]);
     } else if (key == "alpha") {
       scalar(words, parameters.alpha, "alpha (1/Å)");
@@ -80,10 +87,12 @@ BuckinghamParameters read_buck_file(const std::string& name) {
     } else if (key == "buckingham_cutoff") {
       scalar(words, parameters.buckingham_cutoff, "buckingham_cutoff (Å)");
     } else if (key == "pair") {
-      if (words.size() != 6) throw Error(reader.where() + "expected 'pair ELEMENT ELEMENT A RHO C'");
-      const auto key_pair = std::minmax(species(words[1]), species(words[2]));
+      if (words.size() != 6)
+        throw Error(reader.where() + "expected 'pair ELEMENT ELEMENT A RHO C'");
+      const auto key_pair = ordered_pair(species(words[1]), species(words[2]));
       const std::string label = words[1] + "-" + words[2];
-      if (parameters.pairs.count(key_pair)) throw Error(reader.where() + "second Buckingham pair " + label);
+      if (parameters.pairs.count(key_pair))
+        throw Error(reader.where() + "second Buckingham pair " + label);
       BuckinghamPair pair;
       pair.a = reader.to_number(words[3], "A of " + label);
       pair.rho = reader.to_number(words[4], "rho of " + label);
@@ -103,8 +112,8 @@ BuckinghamParameters read_buck_file(const std::string& name) {
   for (const auto& [pair, values] : parameters.pairs)
     for (int z : {pair.first, pair.second})
       if (!parameters.charges.count(z))
-        throw Error(in + "pair " + element(pair.first).symbol + "-" + element(pair.second).symbol + " names " +
-                    element(z).symbol + ", which has no 'charge' line");
+        throw Error(in + "pair " + element(pair.first).symbol + "-" + element(pair.second).symbol +
+                    " names " + element(z).symbol + ", which has no 'charge' line");
   return parameters;
 }
 
@@ -116,17 +125,20 @@ class BuckinghamCoulomb final : public Potential {
     const auto comma = arguments.find(',');
     const std::string file = arguments.substr(0, comma);
     if (file.empty() || file.find('=') != std::string::npos)
-      throw Error("buck: expected buck:FILE[,key=value…], e.g. buck:BaRhO.buck,alpha=0.25; got '" + arguments + "'");
+      throw Error("buck: expected buck:FILE[,key=value…], e.g. buck:BaRhO.buck,alpha=0.25; got '" +
+                  arguments + "'");
     parameters_ = read_buck_file(file);
     SpecArguments args("buck", comma == std::string::npos ? "" : arguments.substr(comma + 1));
     parameters_.alpha = args.number("alpha", parameters_.alpha);
     if (args.has("cutoff") && (args.has("coulomb_cutoff") || args.has("buckingham_cutoff")))
       throw Error("buck: give either cutoff or coulomb_cutoff/buckingham_cutoff, not both");
-    if (args.has("cutoff")) parameters_.coulomb_cutoff = parameters_.buckingham_cutoff = args.number("cutoff");
+    if (args.has("cutoff"))
+      parameters_.coulomb_cutoff = parameters_.buckingham_cutoff = args.number("cutoff");
     parameters_.coulomb_cutoff = args.number("coulomb_cutoff", parameters_.coulomb_cutoff);
     parameters_.buckingham_cutoff = args.number("buckingham_cutoff", parameters_.buckingham_cutoff);
     const std::string erfc = args.text("erfc", "exact");
-    if (erfc != "exact" && erfc != "lammps") throw Error("buck: erfc must be exact or lammps, got '" + erfc + "'");
+    if (erfc != "exact" && erfc != "lammps")
+      throw Error("buck: erfc must be exact or lammps, got '" + erfc + "'");
     lammps_erfc_ = erfc == "lammps";
     args.finish();
     if (!(parameters_.alpha >= 0)) throw Error("buck: alpha must not be negative");
@@ -135,7 +147,9 @@ class BuckinghamCoulomb final : public Potential {
   }
 
   std::string spec() const override { return "buck:" + arguments_; }
-  double cutoff() const override { return std::max(parameters_.coulomb_cutoff, parameters_.buckingham_cutoff); }
+  double cutoff() const override {
+    return std::max(parameters_.coulomb_cutoff, parameters_.buckingham_cutoff);
+  }
   std::vector<int> elements() const override {
     std::vector<int> numbers;
     for (const auto& [z, q] : parameters_.charges) numbers.push_back(z);
@@ -146,9 +160,10 @@ class BuckinghamCoulomb final : public Potential {
     for (int z : species)
       if (!parameters_.charges.count(z)) {
         std::string known;
-        for (const auto& [number, q] : parameters_.charges) known += (known.empty() ? "" : ", ") + std::string(element(number).symbol);
-        throw Error("buck: element " + std::string(element(z).symbol) + " has no charge in " + parameters_.path +
-                    " (it has " + known + ")");
+        for (const auto& [number, q] : parameters_.charges)
+          known += (known.empty() ? "" : ", ") + std::string(element(number).symbol);
+        throw Error("buck: element " + std::string(element(z).symbol) + " has no charge in " +
+                    parameters_.path + " (it has " + known + ")");
       }
     const int n = static_cast<int>(species.size());
     charge_ = Kokkos::View<double*, MemSpace>("BuckinghamCoulomb::charge", n);
@@ -162,9 +177,10 @@ class BuckinghamCoulomb final : public Potential {
     for (int s = 0; s < n; ++s) {
       q(s) = parameters_.charges.at(species[s]);
       for (int t = 0; t < n; ++t) {
-        const auto found = parameters_.pairs.find(std::minmax(species[s], species[t]));
+        const auto found = parameters_.pairs.find(ordered_pair(species[s], species[t]));
         // Pairs without a Buckingham line interact by Coulomb alone (A = C = 0).
-        const BuckinghamPair pair = found != parameters_.pairs.end() ? found->second : BuckinghamPair{0, 1, 0};
+        const BuckinghamPair pair =
+            found != parameters_.pairs.end() ? found->second : BuckinghamPair{0, 1, 0};
         a(s, t) = pair.a;
         inverse_rho(s, t) = 1.0 / pair.rho;
         c(s, t) = pair.c;
@@ -176,10 +192,12 @@ class BuckinghamCoulomb final : public Potential {
     Kokkos::deep_copy(c_, c);
   }
 
-  ComputeResult compute(AtomState& state, const NeighborList& list, const ComputeRequest& request) override {
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
     if (charge_.extent(0) == 0) throw Error("buck: compute() before bind()");
     ComputeResult result;
-    if (request.per_atom_energy) result.per_atom_energy = ScalarView("BuckinghamCoulomb::per_atom_energy", state.natoms);
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("BuckinghamCoulomb::per_atom_energy", state.natoms);
     const ScalarView per_atom = result.per_atom_energy;
     const NeighborView neighbors = list.view();
     const VecView x = state.x, f = state.f;
@@ -191,11 +209,13 @@ class BuckinghamCoulomb final : public Potential {
     const double rc_coulomb2 = rc * rc;
     const double rc_buckingham2 = parameters_.buckingham_cutoff * parameters_.buckingham_cutoff;
     const double sqrt_pi = std::sqrt(units::pi);
-    const double f_shift = -(std::erfc(alpha * rc) / (rc * rc) + 2.0 / sqrt_pi * alpha * std::exp(-alpha * alpha * rc * rc) / rc);
+    const double f_shift = -(std::erfc(alpha * rc) / (rc * rc) +
+                             2.0 / sqrt_pi * alpha * std::exp(-alpha * alpha * rc * rc) / rc);
     const double e_shift = std::erfc(alpha * rc) / rc - f_shift * rc;
     const double self_factor = -(0.5 * e_shift + alpha / sqrt_pi) * coulomb_constant;
     const double two_alpha_over_sqrt_pi = 2.0 * alpha / sqrt_pi;
     const bool lammps_erfc = lammps_erfc_;
+    const double k_coulomb = coulomb_constant;
 
     EnergyVirial total;
     Kokkos::parallel_reduce(
@@ -214,19 +234,23 @@ class BuckinghamCoulomb final : public Potential {
             double force_over_r2 = 0.0, energy = 0.0;
             if (r2 < rc_coulomb2) {
               const double distance = kmath::sqrt(r2);
-              const double prefactor = coulomb_constant * qi * charge(tj) / distance;
+              const double prefactor = k_coulomb * qi * charge(tj) / distance;
               const double gaussian = kmath::exp(-alpha * alpha * r2);
               double complementary;
               if (lammps_erfc) {
                 // Abramowitz & Stegun 7.1.26, as LAMMPS's coul/dsf.
                 const double t = 1.0 / (1.0 + 0.3275911 * alpha * distance);
                 complementary =
-                    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+                    t *
+                    (0.254829592 + t * (-0.284496736 +
+                                        t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
                     gaussian;
               } else {
                 complementary = kmath::erfc(alpha * distance);
               }
-              force_over_r2 += prefactor * (complementary / distance + two_alpha_over_sqrt_pi * gaussian + distance * f_shift) *
+              force_over_r2 += prefactor *
+                               (complementary / distance + two_alpha_over_sqrt_pi * gaussian +
+                                distance * f_shift) *
                                distance / r2;
               energy += prefactor * (complementary - distance * e_shift - r2 * f_shift);
             }
@@ -235,7 +259,9 @@ class BuckinghamCoulomb final : public Potential {
               const double inverse_r6 = inverse_r2 * inverse_r2 * inverse_r2;
               const double distance = kmath::sqrt(r2);
               const double repulsion = a(ti, tj) * kmath::exp(-distance * inverse_rho(ti, tj));
-              force_over_r2 += (repulsion * inverse_rho(ti, tj) * distance - 6.0 * c(ti, tj) * inverse_r6) * inverse_r2;
+              force_over_r2 +=
+                  (repulsion * inverse_rho(ti, tj) * distance - 6.0 * c(ti, tj) * inverse_r6) *
+                  inverse_r2;
               energy += repulsion - c(ti, tj) * inverse_r6;
             }
             double fij[3];

@@ -28,6 +28,7 @@
 #include "factories.hpp"
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
+#include "otfgp/log.hpp"
 #include "parameter_file.hpp"
 
 namespace otfgp {
@@ -54,9 +55,9 @@ struct SetflFile {
   std::vector<int> numbers;
   double drho = 0, dr = 0, cut = 0;
   int nrho = 0, nr = 0;
-  std::vector<Table> frho;               // per element
-  std::vector<Table> rhor;               // alloy: per element; fs: [i·n + j], density of i's block j
-  std::vector<std::vector<Table>> z2r;   // r·φ, z2r[i][j] for j ≤ i
+  std::vector<Table> frho;  // per element
+  std::vector<Table> rhor;  // alloy: per element; fs: [i·n + j], density of i's block j
+  std::vector<std::vector<Table>> z2r;  // r·φ, z2r[i][j] for j ≤ i
 };
 
 // LAMMPS's "standard array format" for the species bound to one calculation.
@@ -64,9 +65,9 @@ struct EamArrays {
   int nrho = 0, nr = 0;
   double drho = 0, dr = 0, rhomax = 0, cutoff = 0;
   std::vector<Table> frho, rhor, z2r;
-  std::vector<int> type2frho;                   // [type]
-  std::vector<std::vector<int>> type2rhor;      // [source type][target type]
-  std::vector<std::vector<int>> type2z2r;       // [type][type]
+  std::vector<int> type2frho;               // [type]
+  std::vector<std::vector<int>> type2rhor;  // [source type][target type]
+  std::vector<std::vector<int>> type2z2r;   // [type][type]
 };
 
 int lower_triangle_index(int a, int b) {
@@ -144,7 +145,8 @@ SetflFile read_setfl(const std::string& name, bool finnis_sinclair) {
     file.frho.push_back(reader.next_table(file.nrho, "F(rho) of " + symbol));
     if (finnis_sinclair) {
       for (int f = 0; f < count; ++f)
-        file.rhor.push_back(reader.next_table(file.nr, "rho(r) of " + symbol + "-" + file.symbols[f]));
+        file.rhor.push_back(
+            reader.next_table(file.nr, "rho(r) of " + symbol + "-" + file.symbols[f]));
     } else {
       file.rhor.push_back(reader.next_table(file.nr, "rho(r) of " + symbol));
     }
@@ -152,7 +154,8 @@ SetflFile read_setfl(const std::string& name, bool finnis_sinclair) {
   file.z2r.resize(count);
   for (int i = 0; i < count; ++i)
     for (int j = 0; j <= i; ++j)
-      file.z2r[i].push_back(reader.next_table(file.nr, "r*phi(r) of " + file.symbols[i] + "-" + file.symbols[j]));
+      file.z2r[i].push_back(
+          reader.next_table(file.nr, "r*phi(r) of " + file.symbols[i] + "-" + file.symbols[j]));
   return file;
 }
 
@@ -261,7 +264,8 @@ EamArrays arrays_from_setfl(const SetflFile& file, const std::vector<int>& type_
 // derivative's quadratic in p (already divided by the spacing), [3..6] the value's cubic.
 using SplineView = Kokkos::View<double** [7], Kokkos::LayoutRight, MemSpace>;
 
-SplineView make_splines(const std::string& label, const std::vector<Table>& tables, int n, double delta) {
+SplineView make_splines(const std::string& label, const std::vector<Table>& tables, int n,
+                        double delta) {
   SplineView splines(label, tables.size(), n + 1);
   auto host = Kokkos::create_mirror_view(splines);
   for (std::size_t t = 0; t < tables.size(); ++t) {
@@ -315,6 +319,31 @@ struct EamKernelData {
   }
 };
 
+// Pass 1's reduction: embedding energy and the number of atoms beyond ρ_max.
+struct EmbeddingSum {
+  double energy = 0.0;
+  int beyond_rhomax = 0;
+  KOKKOS_INLINE_FUNCTION EmbeddingSum() = default;
+  KOKKOS_INLINE_FUNCTION EmbeddingSum& operator+=(const EmbeddingSum& other) {
+    energy += other.energy;
+    beyond_rhomax += other.beyond_rhomax;
+    return *this;
+  }
+};
+
+}  // namespace
+}  // namespace otfgp
+
+namespace Kokkos {
+template <>
+struct reduction_identity<otfgp::EmbeddingSum> {
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::EmbeddingSum sum() { return otfgp::EmbeddingSum(); }
+};
+}  // namespace Kokkos
+
+namespace otfgp {
+namespace {
+
 enum class EamFormat { funcfl, setfl, finnis_sinclair };
 
 class Eam final : public Potential {
@@ -328,13 +357,16 @@ class Eam final : public Potential {
         std::string name = item;
         if (const auto equals = item.find('='); equals != std::string::npos) {
           forced = find_atomic_number(item.substr(0, equals));
-          if (forced == 0) throw Error("eam: '" + item.substr(0, equals) + "' in '" + item + "' is not an element symbol");
+          if (forced == 0)
+            throw Error("eam: '" + item.substr(0, equals) + "' in '" + item +
+                        "' is not an element symbol");
           name = item.substr(equals + 1);
         }
         FuncflFile file = read_funcfl(name, forced);
         for (const auto& other : funcfl_)
           if (other.number == file.number)
-            throw Error("eam: two files for " + std::string(element(file.number).symbol) + ": " + other.path + " and " + file.path);
+            throw Error("eam: two files for " + std::string(element(file.number).symbol) + ": " +
+                        other.path + " and " + file.path);
         funcfl_.push_back(std::move(file));
       }
       if (funcfl_.empty()) throw Error("eam: expected eam:FILE[,FILE…], e.g. eam:Cu_u3.eam");
@@ -368,8 +400,9 @@ class Eam final : public Potential {
     for (int z : species) {
       const auto found = std::find(known.begin(), known.end(), z);
       if (found == known.end())
-        throw Error(name() + ": element " + std::string(element(z).symbol) + " is not described by " +
-                    source_description() + " (it has " + join_symbols(known) + ")");
+        throw Error(name() + ": element " + std::string(element(z).symbol) +
+                    " is not described by " + source_description() + " (it has " +
+                    join_symbols(known) + ")");
       index.push_back(static_cast<int>(found - known.begin()));
     }
     EamArrays arrays;
@@ -381,7 +414,8 @@ class Eam final : public Potential {
     } else {
       arrays = arrays_from_setfl(setfl_, index);
     }
-    if (arrays.nr < 5 || arrays.nrho < 5) throw Error(name() + ": tables of " + source_description() + " are too short");
+    if (arrays.nr < 5 || arrays.nrho < 5)
+      throw Error(name() + ": tables of " + source_description() + " are too short");
 
     EamKernelData data;
     data.frho = make_splines("Eam::frho", arrays.frho, arrays.nrho, arrays.drho);
@@ -414,10 +448,12 @@ class Eam final : public Potential {
     bound_ = true;
   }
 
-  ComputeResult compute(AtomState& state, const NeighborList& list, const ComputeRequest& request) override {
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
     if (!bound_) throw Error(name() + ": compute() before bind()");
     ComputeResult result;
-    if (request.per_atom_energy) result.per_atom_energy = ScalarView("Eam::per_atom_energy", state.natoms);
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("Eam::per_atom_energy", state.natoms);
     if (static_cast<int>(embedding_slope_.extent(0)) != state.natoms)
       embedding_slope_ = ScalarView("Eam::embedding_slope", state.natoms);
     const ScalarView per_atom = result.per_atom_energy, fp = embedding_slope_;
@@ -427,10 +463,10 @@ class Eam final : public Potential {
     const EamKernelData d = data_;
 
     // Pass 1: density at each atom, embedding energy and F'(ρ).
-    double embedding = 0.0;
+    EmbeddingSum embedding;
     Kokkos::parallel_reduce(
         "Eam::embedding", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, double& sum) {
+        KOKKOS_LAMBDA(int i, EmbeddingSum& sum) {
           const int ti = type(i);
           double rho = 0.0;
           for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
@@ -452,11 +488,21 @@ class Eam final : public Potential {
           const int t = d.type2frho(ti);
           fp(i) = EamKernelData::slope(d.frho, t, m, p);
           double energy = EamKernelData::value(d.frho, t, m, p);
-          if (rho > d.rhomax) energy += fp(i) * (rho - d.rhomax);
+          if (rho > d.rhomax) {
+            energy += fp(i) * (rho - d.rhomax);
+            ++sum.beyond_rhomax;
+          }
           if (per_atom.extent(0) > 0) per_atom(i) = energy;
-          sum += energy;
+          sum.energy += energy;
         },
-        embedding);
+        Kokkos::Sum<EmbeddingSum>(embedding));
+    if (embedding.beyond_rhomax > 0 && !warned_rhomax_) {
+      warned_rhomax_ = true;
+      logger().warn(
+          "{}: {} atom(s) with a density beyond rho_max = {} of {}; F(rho) continued linearly "
+          "(warned once)",
+          name(), embedding.beyond_rhomax, data_.rhomax, source_description());
+    }
 
     // Pass 2: forces. The full list lets each atom collect its own force from
     // both F'(ρ_i)·ρ'_{j→i} and F'(ρ_j)·ρ'_{i→j}: no scatter.
@@ -498,7 +544,7 @@ class Eam final : public Potential {
           if (per_atom.extent(0) > 0) per_atom(i) += ei;
         },
         Kokkos::Sum<EnergyVirial>(total));
-    result.energy = embedding + total.energy;
+    result.energy = embedding.energy + total.energy;
     for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
     return result;
   }
@@ -506,9 +552,12 @@ class Eam final : public Potential {
  private:
   std::string name() const {
     switch (format_) {
-      case EamFormat::funcfl: return "eam";
-      case EamFormat::setfl: return "eam/alloy";
-      case EamFormat::finnis_sinclair: return "eam/fs";
+      case EamFormat::funcfl:
+        return "eam";
+      case EamFormat::setfl:
+        return "eam/alloy";
+      case EamFormat::finnis_sinclair:
+        return "eam/fs";
     }
     return "eam";
   }
@@ -526,6 +575,7 @@ class Eam final : public Potential {
   SetflFile setfl_;
   EamKernelData data_;
   bool bound_ = false;
+  bool warned_rhomax_ = false;
   ScalarView embedding_slope_;
 };
 

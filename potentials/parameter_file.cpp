@@ -56,7 +56,8 @@ std::string ParameterFileReader::where() const {
 }
 
 void ParameterFileReader::skip_line() {
-  if (next_ >= lines_.size()) throw Error(owner_ + ": " + path_.string() + " ends inside its header");
+  if (next_ >= lines_.size())
+    throw Error(owner_ + ": " + path_.string() + " ends inside its header");
   ++next_;
 }
 
@@ -85,11 +86,11 @@ std::vector<double> ParameterFileReader::next_table(int n, const std::string& wh
   std::vector<std::string> words;
   while (filled < n) {
     if (!next_words(words))
-      throw Error(owner_ + ": " + path_.string() + " ends after " + std::to_string(filled) + " of the " +
-                  std::to_string(n) + " values of " + what);
+      throw Error(owner_ + ": " + path_.string() + " ends after " + std::to_string(filled) +
+                  " of the " + std::to_string(n) + " values of " + what);
     if (static_cast<int>(words.size()) > n - filled)
-      throw Error(where() + std::to_string(words.size()) + " values where " + what + " needs only " +
-                  std::to_string(n - filled) + " more");
+      throw Error(where() + std::to_string(words.size()) + " values where " + what +
+                  " needs only " + std::to_string(n - filled) + " more");
     for (const auto& word : words) values[++filled] = to_number(word, what);
   }
   return values;
@@ -109,7 +110,8 @@ int ParameterFileReader::to_integer(const std::string& word, const std::string& 
   errno = 0;
   char* end = nullptr;
   const long value = std::strtol(word.c_str(), &end, 10);
-  if (word.empty() || *end != '\0' || errno == ERANGE || value < -2147483647L || value > 2147483647L)
+  if (word.empty() || *end != '\0' || errno == ERANGE || value < -2147483647L ||
+      value > 2147483647L)
     throw Error(where() + "'" + word + "' is not an integer (" + what + ")");
   return static_cast<int>(value);
 }
