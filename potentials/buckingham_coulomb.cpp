@@ -43,7 +43,7 @@ struct BuckinghamPair {
 };
 
 struct BuckinghamParameters {
-  std::string path;
+  std::string path, spec_argument;
   std::map<int, double> charges;  // atomic number → e
   double alpha = -1, coulomb_cutoff = -1, buckingham_cutoff = -1;
   std::map<std::pair<int, int>, BuckinghamPair> pairs;  // (smaller Z, larger Z)
@@ -55,10 +55,11 @@ std::pair<int, int> ordered_pair(int a, int b) {
 }
 
 BuckinghamParameters read_buck_file(const std::string& name) {
-  const auto path = find_parameter_file(name, "buck");
-  ParameterFileReader reader(path, "buck");
+  const auto location = find_parameter_file(name, "buck");
+  ParameterFileReader reader(location.path, "buck");
   BuckinghamParameters parameters;
-  parameters.path = path.string();
+  parameters.path = location.path.string();
+  parameters.spec_argument = location.spec_argument;
   auto species = [&](const std::string& symbol) {
     const int z = find_atomic_number(symbol);
     if (z == 0) throw Error(reader.where() + "'" + symbol + "' is not an element symbol");
@@ -121,13 +122,14 @@ using PairTable = Kokkos::View<double**, MemSpace>;
 
 class BuckinghamCoulomb final : public Potential {
  public:
-  explicit BuckinghamCoulomb(const std::string& arguments) : arguments_(arguments) {
+  explicit BuckinghamCoulomb(const std::string& arguments) {
     const auto comma = arguments.find(',');
     const std::string file = arguments.substr(0, comma);
     if (file.empty() || file.find('=') != std::string::npos)
       throw Error("buck: expected buck:FILE[,key=value…], e.g. buck:BaRhO.buck,alpha=0.25; got '" +
                   arguments + "'");
     parameters_ = read_buck_file(file);
+    spec_argument_ = parameters_.spec_argument + arguments.substr(file.size());
     SpecArguments args("buck", comma == std::string::npos ? "" : arguments.substr(comma + 1));
     parameters_.alpha = args.number("alpha", parameters_.alpha);
     if (args.has("cutoff") && (args.has("coulomb_cutoff") || args.has("buckingham_cutoff")))
@@ -146,7 +148,7 @@ class BuckinghamCoulomb final : public Potential {
       throw Error("buck: cutoffs must be positive");
   }
 
-  std::string spec() const override { return "buck:" + arguments_; }
+  std::string spec() const override { return "buck:" + spec_argument_; }
   double cutoff() const override {
     return std::max(parameters_.coulomb_cutoff, parameters_.buckingham_cutoff);
   }
@@ -283,7 +285,7 @@ class BuckinghamCoulomb final : public Potential {
   }
 
  private:
-  std::string arguments_;
+  std::string spec_argument_;  // file as found (bare name stays bare) and the options as given
   BuckinghamParameters parameters_;
   bool lammps_erfc_ = false;
   Kokkos::View<double*, MemSpace> charge_;

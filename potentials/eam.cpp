@@ -40,7 +40,7 @@ using Table = std::vector<double>;
 
 // One funcfl file: F(ρ), Z(r) (effective charge, √(Hartree·Bohr)) and ρ(r) of one element.
 struct FuncflFile {
-  std::string path;
+  std::string path, spec_argument;
   int number = 0;  // atomic number
   double mass = 0, drho = 0, dr = 0, cut = 0;
   int nrho = 0, nr = 0;
@@ -49,7 +49,7 @@ struct FuncflFile {
 
 // A setfl (eam/alloy) or Finnis–Sinclair (eam/fs) file.
 struct SetflFile {
-  std::string path;
+  std::string path, spec_argument;
   bool finnis_sinclair = false;
   std::vector<std::string> symbols;
   std::vector<int> numbers;
@@ -82,10 +82,11 @@ std::string join_symbols(const std::vector<int>& numbers) {
 }
 
 FuncflFile read_funcfl(const std::string& name, int forced_number) {
-  const auto path = find_parameter_file(name, "eam");
-  ParameterFileReader reader(path, "eam");
+  const auto location = find_parameter_file(name, "eam");
+  ParameterFileReader reader(location.path, "eam");
   FuncflFile file;
-  file.path = path.string();
+  file.path = location.path.string();
+  file.spec_argument = location.spec_argument;
   reader.skip_line();
   const auto header = reader.next_words("the atomic number and mass");
   if (header.size() < 2) throw Error(reader.where() + "expected the atomic number and the mass");
@@ -114,10 +115,11 @@ FuncflFile read_funcfl(const std::string& name, int forced_number) {
 
 SetflFile read_setfl(const std::string& name, bool finnis_sinclair) {
   const std::string owner = finnis_sinclair ? "eam/fs" : "eam/alloy";
-  const auto path = find_parameter_file(name, owner);
-  ParameterFileReader reader(path, owner);
+  const auto location = find_parameter_file(name, owner);
+  ParameterFileReader reader(location.path, owner);
   SetflFile file;
-  file.path = path.string();
+  file.path = location.path.string();
+  file.spec_argument = location.spec_argument;
   file.finnis_sinclair = finnis_sinclair;
   for (int k = 0; k < 3; ++k) reader.skip_line();
   const auto species = reader.next_words("the element count and names");
@@ -348,7 +350,7 @@ enum class EamFormat { funcfl, setfl, finnis_sinclair };
 
 class Eam final : public Potential {
  public:
-  Eam(EamFormat format, const std::string& arguments) : format_(format), arguments_(arguments) {
+  Eam(EamFormat format, const std::string& arguments) : format_(format) {
     if (format == EamFormat::funcfl) {
       std::stringstream stream(arguments);
       for (std::string item; std::getline(stream, item, ',');) {
@@ -363,6 +365,9 @@ class Eam final : public Potential {
           name = item.substr(equals + 1);
         }
         FuncflFile file = read_funcfl(name, forced);
+        spec_argument_ += (spec_argument_.empty() ? "" : ",") +
+                          (forced ? item.substr(0, item.find('=') + 1) : std::string()) +
+                          file.spec_argument;
         for (const auto& other : funcfl_)
           if (other.number == file.number)
             throw Error("eam: two files for " + std::string(element(file.number).symbol) + ": " +
@@ -375,10 +380,11 @@ class Eam final : public Potential {
         throw Error(name() + ": expected exactly one file, e.g. " + name() + ":" +
                     (format == EamFormat::setfl ? "CuNi.eam.alloy" : "Fe_mm.eam.fs"));
       setfl_ = read_setfl(arguments, format == EamFormat::finnis_sinclair);
+      spec_argument_ = setfl_.spec_argument;
     }
   }
 
-  std::string spec() const override { return name() + ":" + arguments_; }
+  std::string spec() const override { return name() + ":" + spec_argument_; }
 
   double cutoff() const override {
     if (format_ != EamFormat::funcfl) return setfl_.cut;
@@ -570,7 +576,7 @@ class Eam final : public Potential {
   }
 
   EamFormat format_;
-  std::string arguments_;
+  std::string spec_argument_;  // the files as found: bare names stay bare, others absolute
   std::vector<FuncflFile> funcfl_;
   SetflFile setfl_;
   EamKernelData data_;

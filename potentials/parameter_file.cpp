@@ -14,33 +14,31 @@ namespace fs = std::filesystem;
 
 std::vector<fs::path> parameter_search_directories() {
   std::vector<fs::path> directories;
-#ifdef OTFGP_SOURCE_DIR
-  directories.emplace_back(fs::path(OTFGP_SOURCE_DIR) / "potentials" / "params");
-  directories.emplace_back(OTFGP_SOURCE_DIR);
-#endif
-#ifdef OTFGP_DATA_DIR
-  directories.emplace_back(fs::path(OTFGP_DATA_DIR) / "potentials");
-#endif
   if (const char* lammps = std::getenv("LAMMPS_POTENTIALS"); lammps && *lammps)
     directories.emplace_back(lammps);
   directories.emplace_back("/usr/share/lammps/potentials");
+  directories.emplace_back(fs::path(OTFGP_SOURCE_DIR) / "potentials" / "params");
+#ifdef OTFGP_DATA_DIR
+  directories.emplace_back(fs::path(OTFGP_DATA_DIR) / "potentials");
+#endif
   return directories;
 }
 
-fs::path find_parameter_file(const std::string& name, const std::string& owner) {
+ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner) {
   if (name.empty()) throw Error(owner + ": no parameter file given");
-  std::error_code error;
+  std::error_code ignored;
   const fs::path given(name);
-  if (fs::is_regular_file(given, error)) return given;
+  if (fs::is_regular_file(given, ignored))
+    return {fs::absolute(given), fs::absolute(given).string()};
   std::string tried = "'" + name + "'";
-  if (given.is_relative()) {
+  if (!given.has_parent_path()) {
     for (const auto& directory : parameter_search_directories()) {
       const fs::path candidate = directory / given;
-      if (fs::is_regular_file(candidate, error)) return candidate;
-      tried += ", '" + candidate.string() + "'";
+      if (fs::is_regular_file(candidate, ignored)) return {candidate, name};
+      tried += ", " + candidate.string();
     }
   }
-  throw Error(owner + ": cannot find parameter file '" + name + "' (tried " + tried + ")");
+  throw Error(owner + ": cannot find the parameter file " + tried);
 }
 
 ParameterFileReader::ParameterFileReader(const fs::path& path, std::string owner)
@@ -49,6 +47,17 @@ ParameterFileReader::ParameterFileReader(const fs::path& path, std::string owner
   if (!in) throw Error(owner_ + ": cannot open '" + path.string() + "'");
   std::string line;
   while (std::getline(in, line)) lines_.push_back(line);
+  // LAMMPS's PotentialFileReader honours a "UNITS:" tag on the first line; we read metal only.
+  if (!lines_.empty()) {
+    if (const auto tag = lines_[0].find("UNITS:"); tag != std::string::npos) {
+      std::istringstream rest(lines_[0].substr(tag + 6));
+      std::string units;
+      rest >> units;
+      if (units != "metal")
+        throw Error(owner_ + ": " + path_.string() + " line 1: the file is in LAMMPS '" + units +
+                    "' units; only metal units (eV, Å) are supported");
+    }
+  }
 }
 
 std::string ParameterFileReader::where() const {

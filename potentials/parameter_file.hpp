@@ -8,19 +8,28 @@
 
 namespace otfgp {
 
-// Directories searched for a parameter file given by a relative name, in order:
-// the repository's potentials/params and root (OTFGP_SOURCE_DIR), the installed
-// share/otfgp/potentials, $LAMMPS_POTENTIALS, /usr/share/lammps/potentials.
+// Directories searched for a parameter file given by a bare name, in order:
+// $LAMMPS_POTENTIALS, /usr/share/lammps/potentials (Debian's lammps-data), the
+// repository's potentials/params (OTFGP_SOURCE_DIR) and the installed
+// share/otfgp/potentials (OTFGP_DATA_DIR).
 std::vector<std::filesystem::path> parameter_search_directories();
 
-// The file itself when `name` exists (absolute or relative to the working
-// directory), else the first search directory holding it. Throws otfgp::Error
-// naming owner (e.g. "eam/alloy") and every place looked at.
-std::filesystem::path find_parameter_file(const std::string& name, const std::string& owner);
+struct ParameterFileLocation {
+  std::filesystem::path path;  // the file to open
+  // What a spec should say to find it again: the bare name when it was found
+  // on the search path, else the absolute path.
+  std::string spec_argument;
+};
+
+// `name` itself when it exists (absolute, or relative to the working directory),
+// else, for a bare file name, the first search directory holding it. Throws
+// otfgp::Error naming owner (e.g. "eam/alloy") and every place looked at.
+ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner);
 
 // Line-oriented reading with the rules LAMMPS applies to potential files:
-// '#' starts a comment, blank lines are skipped, and a table of n numbers is
-// read from as many lines as it needs, starting on a fresh line.
+// '#' starts a comment, blank lines are skipped, a table of n numbers is read
+// from as many lines as it needs, starting on a fresh line, and a "UNITS:" tag
+// on the first line other than metal is an error.
 class ParameterFileReader {
  public:
   ParameterFileReader(const std::filesystem::path& path, std::string owner);

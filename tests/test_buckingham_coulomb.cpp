@@ -89,7 +89,8 @@ TEST_CASE("Buckingham + DSF Coulomb forces and stress are derivatives of the ene
     check_derivatives(*potential, s);
   }
   SECTION("Ba-Rh-O in a strongly skewed cell, shorter cutoff") {
-    auto potential = make_potential("buck:potentials/params/BaRhO.buck,alpha=0.3,cutoff=8");
+    auto potential = make_potential("buck:" + std::string(OTFGP_SOURCE_DIR) +
+                                    "/potentials/params/BaRhO.buck,alpha=0.3,cutoff=8");
     check_derivatives(*potential,
                       random_barho(triclinic_cell(7.2, 6.9, 7.5, 0.5, -0.4, 0.45), 4, 42));
   }
@@ -140,6 +141,12 @@ TEST_CASE("exact erfc and LAMMPS's polynomial erfc differ by little", "[buck]") 
   CHECK(energy_per_atom < 1e-5);
   CHECK(force < 5e-5);
   CHECK(stress < 1e-6);
+}
+
+TEST_CASE("buck specs find bare names and write them back", "[buck]") {
+  CHECK(make_potential("buck:BaRhO.buck,alpha=0.3")->spec() == "buck:BaRhO.buck,alpha=0.3");
+  const std::string absolute = std::string(OTFGP_SOURCE_DIR) + "/potentials/params/NaCl.buck";
+  CHECK(make_potential("buck:" + absolute)->spec() == "buck:" + absolute);
 }
 
 TEST_CASE("buck per-atom energies add up to the total", "[buck]") {

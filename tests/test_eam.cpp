@@ -154,6 +154,13 @@ TEST_CASE("eam/alloy and eam/fs match LAMMPS", "[eam][lammps]") {
   }
 }
 
+TEST_CASE("EAM specs find bare names and write them back", "[eam]") {
+  CHECK(make_potential("eam:Ni_u3.eam,Cu=Cu_u3.eam")->spec() == "eam:Ni_u3.eam,Cu=Cu_u3.eam");
+  CHECK(make_potential("eam/alloy:CuNi.eam.alloy")->spec() == "eam/alloy:CuNi.eam.alloy");
+  const std::string absolute = lammps_potentials + "CuTa.eam.alloy";
+  CHECK(make_potential("eam/alloy:" + absolute)->spec() == "eam/alloy:" + absolute);
+}
+
 TEST_CASE("EAM per-atom energies add up to the total", "[eam]") {
   auto potential = make_potential("eam/alloy:CuNi.eam.alloy");
   const Structure s = random_structure(triclinic_cell(8, 8.5, 7.5, 0.2, -0.1, 0.3),
@@ -202,6 +209,10 @@ TEST_CASE("EAM user errors name the element, file or line", "[eam]") {
   REQUIRE_THROWS_WITH(make_potential("eam:Cu_u3.eam,Cu_smf7.eam"),
                       Catch::Contains("two files for Cu"));
   REQUIRE_THROWS_WITH(make_potential("eam:Xx=Cu_u3.eam"), Catch::Contains("Xx"));
+  const auto real_units =
+      write_temporary("otfgp-real.eam", "DATE: 2024 UNITS: real\n29 63.5 3.6 fcc\n");
+  REQUIRE_THROWS_WITH(make_potential("eam:" + real_units.string()), Catch::Contains("metal"));
+  std::filesystem::remove(real_units);
 
   const auto truncated = write_temporary(
       "otfgp-truncated.eam.alloy",
