@@ -617,7 +617,18 @@ MappedGp SparseGp::mapped() const {
   const Solution& s = solution();
   const double variance = hyperparameters_.signal_std * hyperparameters_.signal_std;
   const auto columns_of = indices_by_species(sparse_species_, num_species());
-  const Eigen::MatrixXd r_inverse = num_sparse() > 0 ? upper_inverse(s.r) : Eigen::MatrixXd();
+  // The variance factor without forming K_uu⁻¹ − Σ, a difference of two
+  // matrices as large as cond(K_uu): with K_uu = vFᵀF and Σ⁻¹ = RᵀR,
+  //   K_uu⁻¹ − Σ = F⁻¹(I − BBᵀ)F⁻ᵀ/v,   B = √v F R⁻¹,
+  // where I − BBᵀ has its eigenvalues in [0, 1] and is formed to round-off.
+  // F has no cross-species entries, so the species block only needs F_ss.
+  const Eigen::MatrixXd b =
+      num_sparse() > 0
+          ? Eigen::MatrixXd(std::sqrt(variance) * s.r.transpose()
+                                                      .triangularView<Eigen::Lower>()
+                                                      .solve(factors_.kernel_factor.transpose())
+                                                      .transpose())
+          : Eigen::MatrixXd();
   MappedGp out;
   out.signal_std = hyperparameters_.signal_std;
   out.reference_energy.assign(reference_energies_.data(),
@@ -634,22 +645,21 @@ MappedGp SparseGp::mapped() const {
       out.variance_factor.emplace_back(0, 0);
       continue;
     }
-    // (K_uu⁻¹ − Σ)_ss: K_uu has no cross-species entries, so its inverse's
-    // block is that of F_ss; Σ_ss from the rows of R⁻¹.
-    const Eigen::MatrixXd f_inverse = upper_inverse(submatrix(factors_.kernel_factor, cols, cols));
-    const Eigen::MatrixXd r_rows = select_rows(r_inverse, cols);
-    Eigen::MatrixXd q = f_inverse * f_inverse.transpose() / variance - r_rows * r_rows.transpose();
-    q = 0.5 * (q + q.transpose()).eval();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(q);
-    const Eigen::VectorXd& lambda = eigen.eigenvalues();
-    const double cut = 1e-14 * std::max(lambda.cwiseAbs().maxCoeff(), 0.0);
+    const Eigen::MatrixXd b_s = select_rows(b, cols);
+    Eigen::MatrixXd reduction = Eigen::MatrixXd::Identity(ms, ms) - b_s * b_s.transpose();
+    reduction = 0.5 * (reduction + reduction.transpose()).eval();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(reduction);
     std::vector<int> kept;
     for (int p = 0; p < ms; ++p)
-      if (lambda[p] > cut) kept.push_back(p);
-    Eigen::MatrixXd factor(kept.size(), ms);
+      if (eigen.eigenvalues()[p] > 1e-15) kept.push_back(p);
+    Eigen::MatrixXd root(ms, kept.size());
     for (std::size_t p = 0; p < kept.size(); ++p)
-      factor.row(p) = std::sqrt(lambda[kept[p]]) * eigen.eigenvectors().col(kept[p]).transpose();
-    out.variance_factor.push_back(std::move(factor));
+      root.col(p) = std::sqrt(eigen.eigenvalues()[kept[p]]) * eigen.eigenvectors().col(kept[p]);
+    // R_sᵀ = F_ss⁻¹ D_s / √v by back substitution (no explicit inverse).
+    const Eigen::MatrixXd f_ss = submatrix(factors_.kernel_factor, cols, cols);
+    const Eigen::MatrixXd factor_t =
+        f_ss.triangularView<Eigen::Upper>().solve(root) / std::sqrt(variance);
+    out.variance_factor.push_back(factor_t.transpose());
   }
   return out;
 }
