@@ -43,17 +43,20 @@ Eigen::VectorXd NormalizedDotProductKernel::diagonal(const Eigen::MatrixXd& a) c
   return values;
 }
 
+Eigen::MatrixXd NormalizedDotProductKernel::prepare(const Eigen::MatrixXd& sparse) const {
+  return normalized_rows(sparse);
+}
+
 void NormalizedDotProductKernel::value_and_gradient(const Eigen::VectorXd& d,
-                                                    const Eigen::MatrixXd& sparse,
+                                                    const Eigen::MatrixXd& sparse_unit,
                                                     Eigen::VectorXd& values,
                                                     Eigen::MatrixXd& gradient) const {
-  const Eigen::Index m = sparse.rows();
+  const Eigen::Index m = sparse_unit.rows();
   const double norm = d.norm();
   values.setZero(m);
   gradient.setZero(m, d.size());
   if (m == 0 || norm == 0) return;
   const Eigen::VectorXd unit = d / norm;
-  const Eigen::MatrixXd sparse_unit = normalized_rows(sparse);
   const Eigen::VectorXd dot = sparse_unit * unit;
   // ∂(d̂·û)/∂d = (û − (d̂·û) d̂)/|d|; the power adds p (d̂·û)^(p−1).
   Eigen::VectorXd factor(m);

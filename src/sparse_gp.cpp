@@ -1,5 +1,6 @@
 #include "otfgp/sparse_gp.hpp"
 
+#include <cblas.h>
 #include <lapacke.h>
 
 #include <Eigen/Dense>
@@ -49,8 +50,67 @@ void merge_trapezoid(Eigen::MatrixXd& top, Eigen::MatrixXd block) {
   if (info != 0) throw std::runtime_error("SparseGp: dtpqrt failed, info " + std::to_string(info));
 }
 
+// C = A·Bᵀ with B the rows [row, row + rows) of a column-major matrix: the
+// hot product of the label rows, through the optimised BLAS (Eigen's own GEMM
+// runs with whatever vector width the build targets).
+void multiply_by_transposed_rows(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, int row,
+                                 int rows, Eigen::MatrixXd& c) {
+  c.resize(a.rows(), rows);
+  if (a.rows() == 0 || rows == 0) return;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows()), rows,
+              static_cast<int>(a.cols()), 1.0, a.data(), static_cast<int>(a.rows()), b.data() + row,
+              static_cast<int>(b.rows()), 0.0, c.data(), static_cast<int>(a.rows()));
+}
+
+// Dense O(M³) steps go through LAPACK/BLAS rather than Eigen's own kernels,
+// which run with whatever vector width the build targets.
 Eigen::MatrixXd upper_inverse(const Eigen::MatrixXd& r) {
-  return r.triangularView<Eigen::Upper>().solve(Eigen::MatrixXd::Identity(r.rows(), r.cols()));
+  Eigen::MatrixXd inverse = r.triangularView<Eigen::Upper>();
+  if (r.rows() == 0) return inverse;
+  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', static_cast<int>(r.rows()),
+                                         inverse.data(), static_cast<int>(r.rows()));
+  if (info != 0)
+    throw std::runtime_error("SparseGp: singular triangular factor (dtrtri info " +
+                             std::to_string(info) + ")");
+  return inverse;
+}
+
+// B := R⁻¹B, or R⁻ᵀB with `transposed`, for upper-triangular R.
+void solve_upper(const Eigen::MatrixXd& r, Eigen::MatrixXd& b, bool transposed) {
+  if (b.size() == 0) return;
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasUpper, transposed ? CblasTrans : CblasNoTrans,
+              CblasNonUnit, static_cast<int>(b.rows()), static_cast<int>(b.cols()), 1.0, r.data(),
+              static_cast<int>(r.rows()), b.data(), static_cast<int>(b.rows()));
+}
+
+// R·B for upper-triangular R.
+Eigen::MatrixXd upper_times(const Eigen::MatrixXd& r, Eigen::MatrixXd b) {
+  if (b.size() == 0) return b;
+  cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit,
+              static_cast<int>(b.rows()), static_cast<int>(b.cols()), 1.0, r.data(),
+              static_cast<int>(r.rows()), b.data(), static_cast<int>(b.rows()));
+  return b;
+}
+
+// AᵀA (both triangles).
+Eigen::MatrixXd gram(const Eigen::MatrixXd& a) {
+  const int n = static_cast<int>(a.cols());
+  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(n, n);
+  if (n == 0 || a.rows() == 0) return c;
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, n, static_cast<int>(a.rows()), 1.0, a.data(),
+              static_cast<int>(a.rows()), 0.0, c.data(), n);
+  c.triangularView<Eigen::StrictlyLower>() = c.transpose();
+  return c;
+}
+
+// Eigenvalues (ascending) and eigenvectors of a symmetric matrix (LAPACK dsyevd).
+void symmetric_eigen(Eigen::MatrixXd& matrix_then_vectors, Eigen::VectorXd& values) {
+  const int n = static_cast<int>(matrix_then_vectors.rows());
+  values.resize(n);
+  if (n == 0) return;
+  const lapack_int info =
+      LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', n, matrix_then_vectors.data(), n, values.data());
+  if (info != 0) throw std::runtime_error("SparseGp: dsyevd failed, info " + std::to_string(info));
 }
 
 // Rows `rows` and columns `cols` of a matrix.
@@ -156,12 +216,12 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
 
   const auto columns_of = indices_by_species(species, num_species());
   Eigen::VectorXd kernel_values;
-  Eigen::MatrixXd kernel_gradient;
+  Eigen::MatrixXd kernel_gradient, by_pair;
   for (int s = 0; s < num_species(); ++s) {
     const auto& columns = columns_of[s];
     const int ms = static_cast<int>(columns.size());
     if (ms == 0) continue;
-    const Eigen::MatrixXd sparse_s = select_rows(sparse, columns);
+    const Eigen::MatrixXd sparse_s = kernel_->prepare(select_rows(sparse, columns));
     Eigen::RowVectorXd energy_s = Eigen::RowVectorXd::Zero(ms);
     // Transposed (ms × rows) so that the scatter below adds contiguous columns.
     Eigen::MatrixXd forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
@@ -174,8 +234,7 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
       const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
       if (!derivatives || count == 0) continue;
       // ∂k̃(u, d_i)/∂r_k for every entry k of atom i: ms × 3·count.
-      const Eigen::MatrixXd by_pair =
-          kernel_gradient * values.gradient.middleRows(3 * begin, 3 * count).transpose();
+      multiply_by_transposed_rows(kernel_gradient, values.gradient, 3 * begin, 3 * count, by_pair);
       for (int q = 0; q < count; ++q) {
         const int k = begin + q, j = values.neighbor[k];
         const auto d = by_pair.middleCols(3 * q, 3);
@@ -301,9 +360,9 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
           cross(old_of[s][a], new_of[s][b]) = k_on(a, b);
     }
   }
-  Eigen::MatrixXd f12 =
-      factors_.kernel_factor.transpose().triangularView<Eigen::Lower>().solve(cross);
-  const Eigen::MatrixXd schur = block - f12.transpose() * f12;
+  Eigen::MatrixXd f12 = cross;
+  solve_upper(factors_.kernel_factor, f12, true);
+  const Eigen::MatrixXd schur = block - gram(f12);
 
   // Cholesky of S in the given order, skipping candidates whose pivot (the
   // residual variance given everything accepted before them) is too small.
@@ -475,8 +534,7 @@ LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) co
   const Eigen::MatrixXd r_inverse = upper_inverse(s.r);
   const Eigen::VectorXd& a = s.alpha;
   double d_signal = 2.0 * s.z.squaredNorm() + m;
-  const Eigen::MatrixXd kernel_times_inverse =
-      factors_.kernel_factor.triangularView<Eigen::Upper>() * r_inverse;
+  const Eigen::MatrixXd kernel_times_inverse = upper_times(factors_.kernel_factor, r_inverse);
   d_signal -= variance * (factors_.kernel_factor.triangularView<Eigen::Upper>() * a).squaredNorm();
   d_signal -= variance * kernel_times_inverse.squaredNorm();
   for (int g = 0; g < label_kind_count; ++g) {
@@ -484,7 +542,7 @@ LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) co
     if (factor.rows() == 0) continue;
     const double precision = 1.0 / (noise[g] * noise[g]);
     const Eigen::VectorXd fitted = factor.r().triangularView<Eigen::Upper>() * a;
-    const double trace = (factor.r().triangularView<Eigen::Upper>() * r_inverse).squaredNorm();
+    const double trace = upper_times(factor.r(), r_inverse).squaredNorm();
     // |W y_g − v X̃_g a|² from the rotated problem: the top part and the residual.
     const double residual =
         (factor.z() - variance * fitted).squaredNorm() + factor.residual_squared_norm();
@@ -515,10 +573,11 @@ GpPrediction SparseGp::predict(const Structure& structure, const DescriptorValue
   out.local_energy.resize(natoms);
   out.forces = Positions::Zero(natoms, 3);
   Eigen::Matrix3d virial_like = Eigen::Matrix3d::Zero();  // Σ_k ∂ε/∂r_k ⊗ r_k
-  std::vector<Eigen::MatrixXd> sparse_of(num_species());
+  std::vector<Eigen::MatrixXd> sparse_of(num_species()), prepared_of(num_species());
   std::vector<Eigen::VectorXd> alpha_of(num_species());
   for (int sp = 0; sp < num_species(); ++sp) {
     sparse_of[sp] = select_rows(sparse_descriptors_, columns_of[sp]);
+    prepared_of[sp] = kernel_->prepare(sparse_of[sp]);
     alpha_of[sp].resize(columns_of[sp].size());
     for (std::size_t p = 0; p < columns_of[sp].size(); ++p)
       alpha_of[sp][p] = variance * s.alpha[columns_of[sp][p]];
@@ -529,7 +588,7 @@ GpPrediction SparseGp::predict(const Structure& structure, const DescriptorValue
     const int sp = values.species[i];
     out.local_energy[i] = reference_energies_[sp];
     if (sparse_of[sp].rows() == 0) continue;
-    kernel_->value_and_gradient(values.values.row(i).transpose(), sparse_of[sp], kernel_values,
+    kernel_->value_and_gradient(values.values.row(i).transpose(), prepared_of[sp], kernel_values,
                                 kernel_gradient);
     out.local_energy[i] += kernel_values.dot(alpha_of[sp]);
     const Eigen::VectorXd energy_gradient =
@@ -598,9 +657,9 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
       for (std::size_t a = 0; a < columns_of[sp].size(); ++a)
         k(columns_of[sp][a], atoms_of[sp][b]) = block(a, b);
   }
-  const Eigen::MatrixXd nystrom =
-      factors_.kernel_factor.transpose().triangularView<Eigen::Lower>().solve(k);
-  const Eigen::MatrixXd posterior = s.r.transpose().triangularView<Eigen::Lower>().solve(k);
+  Eigen::MatrixXd nystrom = k, posterior = k;
+  solve_upper(factors_.kernel_factor, nystrom, true);
+  solve_upper(s.r, posterior, true);
   for (int i = 0; i < natoms; ++i) {
     // Normalised by σ²: k̃(x,x) − |F⁻ᵀk̃|² + σ²|R⁻ᵀk̃|².
     const double normalised =
@@ -622,13 +681,8 @@ MappedGp SparseGp::mapped() const {
   //   K_uu⁻¹ − Σ = F⁻¹(I − BBᵀ)F⁻ᵀ/v,   B = √v F R⁻¹,
   // where I − BBᵀ has its eigenvalues in [0, 1] and is formed to round-off.
   // F has no cross-species entries, so the species block only needs F_ss.
-  const Eigen::MatrixXd b =
-      num_sparse() > 0
-          ? Eigen::MatrixXd(std::sqrt(variance) * s.r.transpose()
-                                                      .triangularView<Eigen::Lower>()
-                                                      .solve(factors_.kernel_factor.transpose())
-                                                      .transpose())
-          : Eigen::MatrixXd();
+  Eigen::MatrixXd b_transposed = std::sqrt(variance) * factors_.kernel_factor.transpose();
+  solve_upper(s.r, b_transposed, true);  // Bᵀ = √v R⁻ᵀFᵀ
   MappedGp out;
   out.signal_std = hyperparameters_.signal_std;
   out.reference_energy.assign(reference_energies_.data(),
@@ -645,21 +699,20 @@ MappedGp SparseGp::mapped() const {
       out.variance_factor.emplace_back(0, 0);
       continue;
     }
-    const Eigen::MatrixXd b_s = select_rows(b, cols);
-    Eigen::MatrixXd reduction = Eigen::MatrixXd::Identity(ms, ms) - b_s * b_s.transpose();
-    reduction = 0.5 * (reduction + reduction.transpose()).eval();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(reduction);
+    // I − B_sB_sᵀ with B_s the species' rows of B.
+    Eigen::MatrixXd reduction = Eigen::MatrixXd::Identity(ms, ms) -
+                                gram(select_rows(b_transposed.transpose(), cols).transpose());
+    Eigen::VectorXd lambda;
+    symmetric_eigen(reduction, lambda);
     std::vector<int> kept;
     for (int p = 0; p < ms; ++p)
-      if (eigen.eigenvalues()[p] > 1e-15) kept.push_back(p);
+      if (lambda[p] > 1e-15) kept.push_back(p);
     Eigen::MatrixXd root(ms, kept.size());
     for (std::size_t p = 0; p < kept.size(); ++p)
-      root.col(p) = std::sqrt(eigen.eigenvalues()[kept[p]]) * eigen.eigenvectors().col(kept[p]);
+      root.col(p) = std::sqrt(lambda[kept[p]]) * reduction.col(kept[p]);
     // R_sᵀ = F_ss⁻¹ D_s / √v by back substitution (no explicit inverse).
-    const Eigen::MatrixXd f_ss = submatrix(factors_.kernel_factor, cols, cols);
-    const Eigen::MatrixXd factor_t =
-        f_ss.triangularView<Eigen::Upper>().solve(root) / std::sqrt(variance);
-    out.variance_factor.push_back(factor_t.transpose());
+    solve_upper(submatrix(factors_.kernel_factor, cols, cols), root, false);
+    out.variance_factor.push_back(root.transpose() / std::sqrt(variance));
   }
   return out;
 }

@@ -29,9 +29,12 @@ class Kernel {
   virtual Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const = 0;
   // k̃(x, x) for every row x of a.
   virtual Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const = 0;
-  // k̃(u_m, d) for every row u_m of `sparse` (values, length M) and its
-  // gradient with respect to d (M × D, row m is ∂k̃(u_m, d)/∂d).
-  virtual void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& sparse,
+  // The sparse descriptors in the form value_and_gradient works with (for the
+  // normalised dot product: unit rows), computed once per set of rows.
+  virtual Eigen::MatrixXd prepare(const Eigen::MatrixXd& sparse) const { return sparse; }
+  // k̃(u_m, d) for every row u_m of `prepared` = prepare(sparse) (values, length
+  // M) and its gradient with respect to d (M × D, row m is ∂k̃(u_m, d)/∂d).
+  virtual void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& prepared,
                                   Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const = 0;
 
   // True when Σ_m w_m k̃(u_m, d) is a quadratic form d̂ᵀ β d̂ of the normalised descriptor.
@@ -53,7 +56,8 @@ class NormalizedDotProductKernel final : public Kernel {
   std::string description() const override;
   Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const override;
   Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const override;
-  void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& sparse,
+  Eigen::MatrixXd prepare(const Eigen::MatrixXd& sparse) const override;
+  void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& prepared,
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
   bool has_quadratic_map() const override { return power_ == 2; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
