@@ -1,5 +1,7 @@
 #include "otfgp/kernel.hpp"
 
+#include <cblas.h>
+
 #include <Eigen/Dense>
 #include <cmath>
 
@@ -32,7 +34,15 @@ std::string NormalizedDotProductKernel::description() const {
 
 Eigen::MatrixXd NormalizedDotProductKernel::matrix(const Eigen::MatrixXd& a,
                                                    const Eigen::MatrixXd& b) const {
-  Eigen::MatrixXd dot = normalized_rows(a) * normalized_rows(b).transpose();
+  const Eigen::MatrixXd unit_a = normalized_rows(a), unit_b = normalized_rows(b);
+  Eigen::MatrixXd dot(a.rows(), b.rows());
+  if (dot.size() == 0) return dot;
+  if (a.cols() == 0) return dot.setZero();
+  // Through the optimised BLAS: the sparse sets make this M × M × D.
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows()),
+              static_cast<int>(b.rows()), static_cast<int>(a.cols()), 1.0, unit_a.data(),
+              static_cast<int>(a.rows()), unit_b.data(), static_cast<int>(b.rows()), 0.0,
+              dot.data(), static_cast<int>(a.rows()));
   if (power_ == 2) dot = dot.array().square().matrix();
   return dot;
 }
