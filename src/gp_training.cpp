@@ -71,7 +71,7 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
   SparseGp gp(descriptor, kernel, settings.hyperparameters, report.reference_energies);
   std::mt19937_64 rng(settings.sparse.seed);
 
-  if (needs_uncertainty(settings.sparse.method)) {
+  if (needs_uncertainty(settings.sparse.method) && settings.replay) {
     PhaseLog progress("training (sparse set chosen by uncertainty, frame by frame)",
                       static_cast<int>(frames.size()));
     for (std::size_t f = 0; f < frames.size(); ++f) {
@@ -84,7 +84,30 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
     // Sparse set first (descriptors only), then one pass of label rows.
     const auto sparse_start = Clock::now();
     std::vector<std::pair<int, int>> chosen;  // (frame, atom)
-    if (settings.sparse.method == SparseSelectionMethod::random && settings.sparse.total > 0) {
+    if (needs_uncertainty(settings.sparse.method)) {
+      // Frame by frame, each frame's least represented atoms join at once.
+      const bool threshold = settings.sparse.method == SparseSelectionMethod::threshold;
+      int added = 0;
+      for (std::size_t f = 0; f < frames.size(); ++f) {
+        const DescriptorValues values = gp.describe(frames[f], false);
+        const std::vector<int> atoms = gp.least_represented_atoms(
+            values, settings.sparse.count, threshold ? settings.sparse.threshold : 0.0);
+        Eigen::MatrixXd rows(atoms.size(), values.size);
+        std::vector<int> species(atoms.size());
+        std::vector<SparseEnvironmentSource> sources(atoms.size());
+        for (std::size_t a = 0; a < atoms.size(); ++a) {
+          rows.row(a) = values.values.row(atoms[a]);
+          species[a] = values.species[atoms[a]];
+          sources[a] = {static_cast<int>(f), atoms[a]};
+        }
+        added += gp.add_sparse_environments(rows, species, sources, settings.min_residual);
+      }
+      report.seconds_sparse = seconds_since(sparse_start);
+      logger().info("sparse set: {} environments chosen greedily frame by frame ({}), {:.1f} s",
+                    added, sparse_selection_method_name(settings.sparse.method),
+                    report.seconds_sparse);
+    } else if (settings.sparse.method == SparseSelectionMethod::random &&
+               settings.sparse.total > 0) {
       std::vector<std::pair<int, int>> every;
       for (std::size_t f = 0; f < frames.size(); ++f)
         for (int i = 0; i < frames[f].size(); ++i) every.emplace_back(static_cast<int>(f), i);
@@ -98,25 +121,27 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
              select_sparse_atoms(settings.sparse, frames[f].size(), Eigen::VectorXd(), rng))
           chosen.emplace_back(static_cast<int>(f), atom);
     }
-    Eigen::MatrixXd rows(chosen.size(), descriptor->size());
-    std::vector<int> sparse_species(chosen.size());
-    std::vector<SparseEnvironmentSource> sources(chosen.size());
-    std::size_t next = 0;
-    for (std::size_t f = 0; f < frames.size() && next < chosen.size(); ++f) {
-      if (chosen[next].first != static_cast<int>(f)) continue;
-      const DescriptorValues values = gp.describe(frames[f], false);
-      for (; next < chosen.size() && chosen[next].first == static_cast<int>(f); ++next) {
-        rows.row(next) = values.values.row(chosen[next].second);
-        sparse_species[next] = values.species[chosen[next].second];
-        sources[next] = {chosen[next].first, chosen[next].second};
+    if (!needs_uncertainty(settings.sparse.method)) {
+      Eigen::MatrixXd rows(chosen.size(), descriptor->size());
+      std::vector<int> sparse_species(chosen.size());
+      std::vector<SparseEnvironmentSource> sources(chosen.size());
+      std::size_t next = 0;
+      for (std::size_t f = 0; f < frames.size() && next < chosen.size(); ++f) {
+        if (chosen[next].first != static_cast<int>(f)) continue;
+        const DescriptorValues values = gp.describe(frames[f], false);
+        for (; next < chosen.size() && chosen[next].first == static_cast<int>(f); ++next) {
+          rows.row(next) = values.values.row(chosen[next].second);
+          sparse_species[next] = values.species[chosen[next].second];
+          sources[next] = {chosen[next].first, chosen[next].second};
+        }
       }
+      const int added =
+          gp.add_sparse_environments(rows, sparse_species, sources, settings.min_residual);
+      report.seconds_sparse = seconds_since(sparse_start);
+      logger().info(
+          "sparse set: {} environments ({} candidates, {} near-duplicates skipped), {:.1f} s",
+          added, chosen.size(), chosen.size() - added, report.seconds_sparse);
     }
-    const int added =
-        gp.add_sparse_environments(rows, sparse_species, sources, settings.min_residual);
-    report.seconds_sparse = seconds_since(sparse_start);
-    logger().info(
-        "sparse set: {} environments ({} candidates, {} near-duplicates skipped), {:.1f} s", added,
-        chosen.size(), chosen.size() - added, report.seconds_sparse);
     const auto frames_start = Clock::now();
     PhaseLog progress("training", static_cast<int>(frames.size()));
     for (std::size_t f = 0; f < frames.size(); ++f) {

@@ -669,6 +669,57 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
   return result;
 }
 
+std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& values, int max_count,
+                                                   double min_residual_std) const {
+  const int natoms = static_cast<int>(values.values.rows());
+  const int m = num_sparse();
+  // c_i = F⁻ᵀk̃_i and residuals r_i = k̃_ii − |c_i|², all atoms at once.
+  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(m, natoms);
+  const auto columns_of = indices_by_species(sparse_species_, num_species());
+  const auto atoms_of = indices_by_species(values.species, num_species());
+  for (int sp = 0; sp < num_species(); ++sp) {
+    if (atoms_of[sp].empty() || columns_of[sp].empty()) continue;
+    const Eigen::MatrixXd block = kernel_->matrix(select_rows(sparse_descriptors_, columns_of[sp]),
+                                                  select_rows(values.values, atoms_of[sp]));
+    for (std::size_t b = 0; b < atoms_of[sp].size(); ++b)
+      for (std::size_t a = 0; a < columns_of[sp].size(); ++a)
+        c(columns_of[sp][a], atoms_of[sp][b]) = block(a, b);
+  }
+  solve_upper(factors_.kernel_factor, c, true);
+  Eigen::VectorXd residual = kernel_->diagonal(values.values);
+  for (int i = 0; i < natoms; ++i) residual[i] -= c.col(i).squaredNorm();
+  // Pivoted Cholesky over the frame's atoms: each chosen atom lowers the
+  // residuals of the atoms of its species that resemble it.
+  std::vector<int> chosen;
+  std::vector<Eigen::VectorXd> columns;  // Cholesky columns of the chosen atoms over all atoms
+  const double floor = min_residual_std * min_residual_std;
+  while (max_count <= 0 || static_cast<int>(chosen.size()) < max_count) {
+    int pivot = -1;
+    for (int i = 0; i < natoms; ++i)
+      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end() &&
+          (pivot < 0 || residual[i] > residual[pivot]))
+        pivot = i;
+    if (pivot < 0 || !(residual[pivot] > floor) ||
+        !(residual[pivot] > 1e-8 * kernel_->diagonal(values.values.row(pivot))[0]))
+      break;
+    const int sp = values.species[pivot];
+    const Eigen::MatrixXd same = select_rows(values.values, atoms_of[sp]);
+    const Eigen::VectorXd k_pivot = kernel_->matrix(same, values.values.row(pivot)).col(0);
+    Eigen::VectorXd column = Eigen::VectorXd::Zero(natoms);
+    const double root = std::sqrt(residual[pivot]);
+    for (std::size_t a = 0; a < atoms_of[sp].size(); ++a) {
+      const int i = atoms_of[sp][a];
+      double value = k_pivot[a] - c.col(i).dot(c.col(pivot));
+      for (const auto& previous : columns) value -= previous[i] * previous[pivot];
+      column[i] = value / root;
+    }
+    for (int i = 0; i < natoms; ++i) residual[i] -= column[i] * column[i];
+    columns.push_back(std::move(column));
+    chosen.push_back(pivot);
+  }
+  return chosen;
+}
+
 MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +

@@ -160,6 +160,7 @@ TEST_CASE("training by uncertainty replays frames on the fly and learns Lennard-
   const auto test = lj_frames(4, 8);
   GpTrainingSettings settings;
   settings.sparse = {SparseSelectionMethod::uncertain, 4};
+  settings.replay = true;
   settings.hyperparameters = {0.1, 0.001, 0.01, 0.001};
   GpTrainingReport report;
   SparseGp gp = train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
@@ -184,4 +185,41 @@ TEST_CASE("training by uncertainty replays frames on the fly and learns Lennard-
     CHECK(source.frame >= 0);
     CHECK(source.frame < 12);
   }
+}
+
+TEST_CASE("the greedy choice within a frame equals adding the least represented atom one at a time",
+          "[gp_training]") {
+  const auto frames = lj_frames(2, 11);
+  GpTrainingSettings settings;
+  settings.sparse.count = 3;
+  settings.optimize_hyperparameters = false;
+  SparseGp gp = train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
+                                {frames[0]}, settings);
+  const DescriptorValues values = gp.describe(frames[1], false);
+  const std::vector<int> chosen = gp.least_represented_atoms(values, 6, 0.0);
+  REQUIRE(chosen.size() == 6);
+  SparseGp one_by_one = gp;
+  for (int atom : chosen) {
+    CHECK(one_by_one.least_represented_atoms(values, 1, 0.0) == std::vector<int>{atom});
+    CHECK(one_by_one.add_sparse_environments(values.values.row(atom), {values.species[atom]}) == 1);
+  }
+  // A threshold stops the choice: nothing is left above a residual std of 1.
+  CHECK(gp.least_represented_atoms(values, 0, 1.0).empty());
+}
+
+TEST_CASE("offline training with the greedy sparse choice", "[gp_training]") {
+  const auto train = lj_frames(10, 17);
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::threshold, 5, 0, 0.01};
+  settings.hyperparameters = {0.5, 0.001, 0.01, 0.001};
+  GpTrainingReport report;
+  SparseGp gp = train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
+                                train, settings, &report);
+  CHECK(report.sparse > 5);
+  CHECK(report.sparse <= 50);
+  for (const auto& source : gp.sparse_sources()) CHECK(source.frame >= 0);
+  // Every stored environment is now represented: a second pass would add nothing above the
+  // threshold.
+  for (const auto& frame : train)
+    CHECK(gp.least_represented_atoms(gp.describe(frame, false), 0, 0.01).empty());
 }

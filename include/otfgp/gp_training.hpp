@@ -1,10 +1,15 @@
 #pragma once
 // Training a sparse GP from labelled frames, offline (`otfgp train`) or one
-// frame at a time (on the fly). The offline path with `all` or `random`
-// sparse selection picks the sparse set first and then streams the frames
-// through the factorisation once (O(N·M²)); `uncertain` and `threshold` replay
-// the frames as on the fly, each frame's atoms judged by the model trained on
-// the frames before it.
+// frame at a time (on the fly).
+//
+// Offline, the sparse set is chosen first and the frames then stream through
+// the factorisation once (O(N·M²)). `uncertain` and `threshold` judge each
+// frame's atoms, frame after frame, by how little the sparse set chosen so far
+// represents them (SparseGp::least_represented_atoms: a label-free residual
+// variance, greedy within the frame). With `replay` they instead replay the
+// frames as on the fly — each frame's atoms judged by the DTC uncertainty of
+// the model trained on the frames before it — which recomputes the
+// descriptors of every earlier frame at every step (O(frames²) descriptor work).
 
 #include <array>
 #include <memory>
@@ -25,6 +30,7 @@ struct GpTrainingSettings {
   LabelSelection labels;
   SparseSelection sparse;
   double min_residual = 1e-8;  // see SparseGp::add_sparse_environments
+  bool replay = false;         // uncertain/threshold: replay as on the fly (see above)
   // Per descriptor species (eV); fitted by least squares when absent (reference_energies.hpp).
   std::optional<Eigen::VectorXd> reference_energies;
 };

@@ -136,6 +136,15 @@ class SparseGp {
                        bool uncertainty = false) const;
   // Per-atom normalised DTC standard deviation from descriptors alone (no gradients needed).
   Eigen::VectorXd atom_std(const DescriptorValues& values) const;
+  // Greedy choice of new sparse environments among a frame's atoms, without
+  // labels: repeatedly the atom whose environment the sparse set (with the
+  // atoms already chosen) represents least, i.e. with the largest residual
+  // √(k̃(x,x) − k̃_xᵀK̃⁻¹k̃_x) (a pivoted Cholesky over the frame), until
+  // `max_count` atoms are chosen (0: no limit) or the largest residual falls to
+  // `min_residual_std` (dimensionless, like the normalised std). O(N_atoms·M)
+  // per atom chosen after one O(N_atoms·M²) solve.
+  std::vector<int> least_represented_atoms(const DescriptorValues& values, int max_count,
+                                           double min_residual_std) const;
 
   // --- solution and likelihood ---
   // Weights of the sparse environments: ε(x) = Σ_m k(x, u_m) α_m (+ reference energy).
