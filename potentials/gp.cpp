@@ -167,8 +167,19 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   Kokkos::deep_copy(state.f, 0.0);
   auto forces = Kokkos::Experimental::create_scatter_view(state.f);
 
-  const std::size_t scratch_bytes =
-      ScratchView::shmem_size(density_size) * 2 + ScratchView::shmem_size(size) * 2;
+  // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
+  int max_pairs = 0;
+  Kokkos::parallel_reduce(
+      "GpPotential::max_pairs", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, int& most) {
+        const int count = neighbors.offsets(i + 1) - neighbors.offsets(i);
+        if (count > most) most = count;
+      },
+      Kokkos::Max<int>(max_pairs));
+  const int stride = basis.terms_stride;
+  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
+                                    ScratchView::shmem_size(size) * 2 +
+                                    ScratchView::shmem_size(std::size_t(max_pairs) * stride);
   const int level = scratch_bytes <= level0_limit ? 0 : 1;
   EnergyVirial total;
   Kokkos::parallel_reduce(
@@ -182,14 +193,19 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         ScratchView dE_dA(team.team_scratch(level), density_size);
         ScratchView d(team.team_scratch(level), size);
         ScratchView w(team.team_scratch(level), size);
+        ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
 
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
                              [&](int a) { A(a) = 0.0; });
         team.team_barrier();
+        // Terms with gradients once per neighbour, kept for the force pass; a
+        // negative distance marks a pair beyond its cutoff.
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
-          b2::NeighborTerms terms;
-          if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms))
-            basis.add_density(team, terms, A.data());
+          double* t = &cache(std::size_t(k - begin) * stride);
+          if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, t))
+            basis.add_density(team, t, A.data());
+          else
+            t[3] = -1.0;
         });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
@@ -220,7 +236,18 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
           const double* beta_s = &beta(s_i, 0, 0);
           double* KOKKOS_RESTRICT out = w.data();
           for (int r = lo; r < hi; ++r) out[r] = 0.0;
-          for (int j = 0; j < size; ++j) {
+          // Four rows of β per sweep: one load and store of w per four products.
+          int j = 0;
+          for (; j + 4 <= size; j += 4) {
+            const double d0 = d(j), d1 = d(j + 1), d2 = d(j + 2), d3 = d(j + 3);
+            const double* KOKKOS_RESTRICT row0 = beta_s + std::size_t(j) * size;
+            const double* KOKKOS_RESTRICT row1 = row0 + size;
+            const double* KOKKOS_RESTRICT row2 = row1 + size;
+            const double* KOKKOS_RESTRICT row3 = row2 + size;
+            for (int r = lo; r < hi; ++r)
+              out[r] += row0[r] * d0 + row1[r] * d1 + row2[r] * d2 + row3[r] * d3;
+          }
+          for (; j < size; ++j) {
             const double dj = d(j);
             const double* KOKKOS_RESTRICT row = beta_s + std::size_t(j) * size;
             for (int r = lo; r < hi; ++r) out[r] += row[r] * dj;
@@ -246,17 +273,17 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, begin, end),
             [&](int k, EnergyVirial& local) {
-              b2::NeighborTerms terms;
-              if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms)) return;
+              const double* t = &cache(std::size_t(k - begin) * stride);
+              if (t[3] < 0.0) return;
               double g[3];
-              basis.contract_gradient(terms, dE_dA.data(), g);
+              basis.contract_gradient(t, dE_dA.data(), g);
               auto f = forces.access();
-              const int j = neighbors.index(k);
+              const int j = b2::B2Basis::term_atom(t);
               for (int c = 0; c < 3; ++c) {
                 f(i, c) += g[c];
                 f(j, c) -= g[c];
               }
-              local.add_pair_virial(terms.r, g, -1.0);
+              local.add_pair_virial(t, g, -1.0);
             },
             Kokkos::Sum<EnergyVirial>(pair_sum));
         Kokkos::single(Kokkos::PerTeam(team), [&]() {

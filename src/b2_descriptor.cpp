@@ -91,6 +91,7 @@ B2Basis B2Basis::create(const B2Settings& settings) {
   basis.n_harmonics = (settings.l_max + 1) * (settings.l_max + 1);
   basis.density_size = basis.n_radial * basis.n_harmonics;
   basis.size = settings.descriptor_size();
+  basis.terms_stride = b2::terms_header + 2 * basis.n_max + 4 * basis.n_harmonics;
   basis.r_min = settings.r_min;
   basis.harmonics = SphericalHarmonics::create(settings.l_max);
   Kokkos::View<double**, MemSpace> cutoff("B2Basis::cutoff", basis.n_species, basis.n_species);
@@ -203,9 +204,10 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
           b2::NeighborTerms terms;
           const int k = entry_pair(e);
-          basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms);
-          basis.add_density(team, terms, A.data());
-          for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.r[c];
+          // Entries lie within their cutoff by construction; the test is the same one.
+          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms.data)) return;
+          basis.add_density(team, terms.data, A.data());
+          for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.data[c];
           neighbor(e) = neighbors.index(k);
         });
         team.team_barrier();
@@ -214,8 +216,9 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
         if (gradient.extent(0) == 0) return;
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
           b2::NeighborTerms terms;
-          basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms);
-          basis.pair_gradient(terms, A.data(), [&](int c, int column) -> double& {
+          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms.data))
+            return;
+          basis.pair_gradient(terms.data, A.data(), [&](int c, int column) -> double& {
             return gradient(3 * e + c, column);
           });
         });

@@ -63,10 +63,11 @@ struct SphericalHarmonics {
 
   static SphericalHarmonics create(int l_max);  // host; throws for l_max outside 0 … max_l
 
-  // Y[lm] and, when gradient is non-null, gradient[3 lm + c] = ∂Y_lm(r̂)/∂r_c (1/Å).
-  KOKKOS_INLINE_FUNCTION void evaluate(const double r[3], double* Y, double* gradient) const {
-    const double inv_r = 1.0 / kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
-    const double u[3] = {r[0] * inv_r, r[1] * inv_r, r[2] * inv_r};
+  // Y[lm] at the unit vector u and, when polynomial_gradient is non-null,
+  // polynomial_gradient[3 lm + c] = ∂F_lm/∂u_c at u. Its tangential part over |r|
+  // is ∂Y/∂r; callers that sum over lm first project the sum once (see project()).
+  KOKKOS_INLINE_FUNCTION void evaluate_unit(const double u[3], double* Y,
+                                            double* polynomial_gradient) const {
     const double x = u[0], y = u[1], z = u[2];
     constexpr double y00 = 0.28209479177387814;  // 1/√(4π)
     constexpr double sqrt2 = 1.4142135623730951;
@@ -92,33 +93,52 @@ struct SphericalHarmonics {
     }
 
     for (int l = 0; l <= l_max; ++l) {
-      Y[harmonic_index(l, 0)] = P[legendre_index(l, 0)];
+      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
+      Y[l_base] = P[p_base];
       for (int m = 1; m <= l; ++m) {
-        const double p = sqrt2 * P[legendre_index(l, m)];
-        Y[harmonic_index(l, m)] = p * C[m];
-        Y[harmonic_index(l, -m)] = p * S[m];
+        const double p = sqrt2 * P[p_base + m];
+        Y[l_base + m] = p * C[m];
+        Y[l_base - m] = p * S[m];
       }
     }
-    if (gradient == nullptr) return;
+    if (polynomial_gradient == nullptr) return;
 
-    // Tangential projection (G − r̂ (r̂·G)) / |r| of the polynomial gradient G.
-    auto store = [&](int lm, double gx, double gy, double gz) {
-      const double radial = x * gx + y * gy + z * gz;
-      gradient[3 * lm + 0] = (gx - x * radial) * inv_r;
-      gradient[3 * lm + 1] = (gy - y * radial) * inv_r;
-      gradient[3 * lm + 2] = (gz - z * radial) * inv_r;
-    };
+    double* G = polynomial_gradient;
     for (int l = 0; l <= l_max; ++l) {
-      const double dz0 = l > 0 ? derivative[legendre_index(l, 0)] * P[legendre_index(l, 1)] : 0.0;
-      store(harmonic_index(l, 0), 0.0, 0.0, dz0);
+      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
+      G[3 * l_base + 0] = 0.0;
+      G[3 * l_base + 1] = 0.0;
+      G[3 * l_base + 2] = l > 0 ? derivative[p_base] * P[p_base + 1] : 0.0;
       for (int m = 1; m <= l; ++m) {
-        const double p = sqrt2 * P[legendre_index(l, m)] * m;
-        const double dz =
-            m < l ? sqrt2 * derivative[legendre_index(l, m)] * P[legendre_index(l, m + 1)] : 0.0;
-        store(harmonic_index(l, m), p * C[m - 1], -p * S[m - 1], dz * C[m]);
-        store(harmonic_index(l, -m), p * S[m - 1], p * C[m - 1], dz * S[m]);
+        const double p = sqrt2 * m * P[p_base + m];
+        const double dz = m < l ? sqrt2 * derivative[p_base + m] * P[p_base + m + 1] : 0.0;
+        double* cosine = G + 3 * (l_base + m);
+        double* sine = G + 3 * (l_base - m);
+        cosine[0] = p * C[m - 1];
+        cosine[1] = -p * S[m - 1];
+        cosine[2] = dz * C[m];
+        sine[0] = p * S[m - 1];
+        sine[1] = p * C[m - 1];
+        sine[2] = dz * S[m];
       }
     }
+  }
+
+  // The gradient with respect to r of a function of r̂ whose polynomial
+  // extension has gradient g at u = r̂: (g − u (u·g)) / |r|, in place.
+  KOKKOS_INLINE_FUNCTION static void project(const double u[3], double inv_r, double g[3]) {
+    const double along = u[0] * g[0] + u[1] * g[1] + u[2] * g[2];
+    for (int c = 0; c < 3; ++c) g[c] = (g[c] - u[c] * along) * inv_r;
+  }
+
+  // Y[lm] and, when gradient is non-null, gradient[3 lm + c] = ∂Y_lm(r̂)/∂r_c (1/Å).
+  KOKKOS_INLINE_FUNCTION void evaluate(const double r[3], double* Y, double* gradient) const {
+    const double inv_r = 1.0 / kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    const double u[3] = {r[0] * inv_r, r[1] * inv_r, r[2] * inv_r};
+    evaluate_unit(u, Y, gradient);
+    if (gradient == nullptr) return;
+    const int count = (l_max + 1) * (l_max + 1);
+    for (int lm = 0; lm < count; ++lm) project(u, inv_r, gradient + 3 * lm);
   }
 };
 
@@ -168,15 +188,17 @@ KOKKOS_INLINE_FUNCTION void radial_basis(double r, double r_min, double r_cut, i
   }
 }
 
-// One neighbour's basis terms: R_n f_c, their r-slopes, Y_lm and ∂Y_lm/∂r.
+// One neighbour's basis terms, flat so that a team can keep them in scratch
+// between the density pass and the force pass:
+//   [0, 3) r_ij   [3] |r_ij|   [4] neighbour's descriptor species   [5] neighbour atom j
+//   then R_n f_c (n_max), their r-slopes (n_max), Y_lm (n_harmonics), and the polynomial
+//   gradients ∂F_lm/∂u_c at r̂ (3 n_harmonics; SphericalHarmonics::project gives ∂Y/∂r).
+inline constexpr int terms_header = 6;
+inline constexpr int max_terms = terms_header + 2 * max_radial + 4 * max_harmonics;
+
+// Terms of one neighbour on the stack of the thread that uses them.
 struct NeighborTerms {
-  double r[3];
-  double distance;
-  int species;  // descriptor species of the neighbour
-  double radial[max_radial];
-  double radial_slope[max_radial];
-  double harmonic[max_harmonics];
-  double harmonic_gradient[3 * max_harmonics];
+  double data[max_terms];
 };
 
 // What the kernels need of a B2Settings and one atom state, as plain views.
@@ -187,7 +209,8 @@ struct B2Basis {
   int n_radial = 0;     // n_species · n_max channels p
   int n_harmonics = 0;  // (l_max + 1)²
   int density_size = 0;
-  int size = 0;  // D
+  int size = 0;          // D
+  int terms_stride = 0;  // doubles per neighbour's terms
   double r_min = 0.0;
   SphericalHarmonics harmonics;
   Kokkos::View<const double**, MemSpace> cutoff;  // [s_i][s_j], Å
@@ -203,6 +226,19 @@ struct B2Basis {
     return p * n_radial - p * (p - 1) / 2 + (q - p);
   }
 
+  KOKKOS_INLINE_FUNCTION static int term_species(const double* t) { return static_cast<int>(t[4]); }
+  KOKKOS_INLINE_FUNCTION static int term_atom(const double* t) { return static_cast<int>(t[5]); }
+  KOKKOS_INLINE_FUNCTION const double* term_radial(const double* t) const { return t + terms_header; }
+  KOKKOS_INLINE_FUNCTION const double* term_slope(const double* t) const {
+    return t + terms_header + n_max;
+  }
+  KOKKOS_INLINE_FUNCTION const double* term_harmonic(const double* t) const {
+    return t + terms_header + 2 * n_max;
+  }
+  KOKKOS_INLINE_FUNCTION const double* term_polynomial_gradient(const double* t) const {
+    return t + terms_header + 2 * n_max + n_harmonics;
+  }
+
   // Whether pair k of atom i (descriptor species s_i) lies within its pair cutoff.
   KOKKOS_INLINE_FUNCTION bool within_cutoff(const NeighborView& neighbors, const VecView& x,
                                             const IntView& type, int i, int s_i, int k) const {
@@ -212,41 +248,63 @@ struct B2Basis {
     return r[0] * r[0] + r[1] * r[1] + r[2] * r[2] < rc * rc;
   }
 
-  // The terms of pair k of atom i (descriptor species s_i) when it lies within
-  // the pair cutoff; false otherwise. Harmonic gradients only when asked.
+  // Fills t with the terms of pair k of atom i (descriptor species s_i) when it
+  // lies within the pair cutoff; returns false otherwise. Harmonic gradients
+  // only when asked.
   KOKKOS_INLINE_FUNCTION bool neighbor_terms(const NeighborView& neighbors, const VecView& x,
                                              const IntView& type, int i, int s_i, int k,
-                                             bool gradients, NeighborTerms& terms) const {
-    neighbors.delta(x, i, k, terms.r);
-    const double r2 = terms.r[0] * terms.r[0] + terms.r[1] * terms.r[1] + terms.r[2] * terms.r[2];
-    terms.species = type_map(type(neighbors.index(k)));
-    const double rc = cutoff(s_i, terms.species);
+                                             bool gradients, double* t) const {
+    neighbors.delta(x, i, k, t);
+    const double r2 = t[0] * t[0] + t[1] * t[1] + t[2] * t[2];
+    const int j = neighbors.index(k);
+    const int s_j = type_map(type(j));
+    const double rc = cutoff(s_i, s_j);
     if (r2 >= rc * rc) return false;
-    terms.distance = kmath::sqrt(r2);
-    radial_basis(terms.distance, r_min, rc, n_max, terms.radial, terms.radial_slope);
-    harmonics.evaluate(terms.r, terms.harmonic, gradients ? terms.harmonic_gradient : nullptr);
+    t[3] = kmath::sqrt(r2);
+    t[4] = s_j;
+    t[5] = j;
+    double* radial = t + terms_header;
+    radial_basis(t[3], r_min, rc, n_max, radial, radial + n_max);
+    double* harmonic = radial + 2 * n_max;
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    harmonics.evaluate_unit(u, harmonic, gradients ? harmonic + n_harmonics : nullptr);
     return true;
   }
 
   // A_{s n lm} += R_n Y_lm for the neighbour's species block.
   template <class Team>
-  KOKKOS_INLINE_FUNCTION void add_density(const Team& team, const NeighborTerms& terms,
-                                          double* A) const {
-    double* block = A + terms.species * n_max * n_harmonics;
-    for (int n = 0; n < n_max; ++n)
-      for (int lm = 0; lm < n_harmonics; ++lm)
-        team_add(team, &block[n * n_harmonics + lm], terms.radial[n] * terms.harmonic[lm]);
+  KOKKOS_INLINE_FUNCTION void add_density(const Team& team, const double* t, double* A) const {
+    double* block = A + term_species(t) * n_max * n_harmonics;
+    const double* radial = term_radial(t);
+    const double* harmonic = term_harmonic(t);
+    if (team.team_size() > 1) {
+      for (int n = 0; n < n_max; ++n)
+        for (int lm = 0; lm < n_harmonics; ++lm)
+          Kokkos::atomic_add(&block[n * n_harmonics + lm], radial[n] * harmonic[lm]);
+      return;
+    }
+    const int count = n_harmonics;
+    for (int n = 0; n < n_max; ++n) {
+      double* KOKKOS_RESTRICT row = block + n * count;
+      const double radial_n = radial[n];
+      for (int lm = 0; lm < count; ++lm) row[lm] += radial_n * harmonic[lm];
+    }
   }
 
-  // d = B2(A) for the channels p handled by this thread.
+  // d = B2(A) for the channels p handled by this thread. (Sizes are copied to
+  // locals throughout: GCC vectorises loops whose bounds it can keep in registers.)
   KOKKOS_INLINE_FUNCTION void power_spectrum_row(int p, const double* A, double* d) const {
-    const double* Ap = A + p * n_harmonics;
-    for (int q = p; q < n_radial; ++q) {
-      const double* Aq = A + q * n_harmonics;
-      double* out = d + pair_index(p, q) * (l_max + 1);
-      for (int l = 0; l <= l_max; ++l) {
+    const int count = n_harmonics, degrees = l_max + 1, channels = n_radial;
+    const double* KOKKOS_RESTRICT Ap = A + p * count;
+    for (int q = p; q < channels; ++q) {
+      const double* KOKKOS_RESTRICT Aq = A + q * count;
+      double product[max_harmonics];
+      for (int lm = 0; lm < count; ++lm) product[lm] = Ap[lm] * Aq[lm];
+      double* out = d + pair_index(p, q) * degrees;
+      for (int l = 0; l < degrees; ++l) {
         double sum = 0.0;
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += Ap[lm] * Aq[lm];
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += product[lm];
         out[l] = sum;
       }
     }
@@ -255,64 +313,81 @@ struct B2Basis {
   // Adjoint of B2: ∂ε/∂A_p = Σ_q ∂ε/∂d_{pair(p,q), l} A_q (twice for q = p), row p.
   KOKKOS_INLINE_FUNCTION void power_spectrum_adjoint_row(int p, const double* A,
                                                          const double* dE_dd, double* dE_dA) const {
-    double* out = dE_dA + p * n_harmonics;
-    for (int lm = 0; lm < n_harmonics; ++lm) out[lm] = 0.0;
-    for (int q = 0; q < n_radial; ++q) {
-      const double* Aq = A + q * n_harmonics;
-      const double* w = dE_dd + (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);
+    const int count = n_harmonics, degrees = l_max + 1, channels = n_radial;
+    double* KOKKOS_RESTRICT out = dE_dA + p * count;
+    for (int lm = 0; lm < count; ++lm) out[lm] = 0.0;
+    for (int q = 0; q < channels; ++q) {
+      const double* KOKKOS_RESTRICT Aq = A + q * count;
+      const double* w = dE_dd + (p <= q ? pair_index(p, q) : pair_index(q, p)) * degrees;
       const double factor = q == p ? 2.0 : 1.0;
-      for (int l = 0; l <= l_max; ++l) {
+      // Weights spread over lm first, so the update below is one flat loop.
+      double weight[max_harmonics];
+      for (int l = 0; l < degrees; ++l) {
         const double wl = factor * w[l];
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) out[lm] += wl * Aq[lm];
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) weight[lm] = wl;
       }
+      for (int lm = 0; lm < count; ++lm) out[lm] += weight[lm] * Aq[lm];
     }
   }
 
   // ∂ε/∂r_ij = Σ_{n lm} ∂ε/∂A_{s_j n lm} ∂(R_n Y_lm)/∂r_ij, factored as
-  // r̂ Σ_n R′_n (Σ_lm w_nlm Y_lm) + Σ_lm ∇Y_lm (Σ_n R_n w_nlm).
-  KOKKOS_INLINE_FUNCTION void contract_gradient(const NeighborTerms& terms, const double* dE_dA,
+  // r̂ Σ_lm Y_lm (Σ_n R′_n w_nlm) + Σ_lm ∇Y_lm (Σ_n R_n w_nlm): two sweeps over
+  // w that vectorise, then sums over lm only; the tangential projection of the
+  // harmonics' gradients is linear, so it is applied once to their sum.
+  KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA,
                                                 double g[3]) const {
-    const double* w = dE_dA + terms.species * n_max * n_harmonics;
-    double radial_part = 0.0;
-    double angular[max_harmonics];
-    for (int lm = 0; lm < n_harmonics; ++lm) angular[lm] = 0.0;
-    for (int n = 0; n < n_max; ++n) {
-      const double* wn = w + n * n_harmonics;
-      const double Rn = terms.radial[n];
-      double wy = 0.0;
-      for (int lm = 0; lm < n_harmonics; ++lm) {
-        wy += wn[lm] * terms.harmonic[lm];
-        angular[lm] += Rn * wn[lm];
+    const double* w = dE_dA + term_species(t) * n_max * n_harmonics;
+    const double* radial = term_radial(t);
+    const double* slope = term_slope(t);
+    const double* harmonic = term_harmonic(t);
+    const double* polynomial_gradient = term_polynomial_gradient(t);
+    const int count = n_harmonics, radial_count = n_max;
+    double angular[max_harmonics], along[max_harmonics];
+    for (int lm = 0; lm < count; ++lm) angular[lm] = along[lm] = 0.0;
+    for (int n = 0; n < radial_count; ++n) {
+      const double* KOKKOS_RESTRICT wn = w + n * count;
+      const double radial_n = radial[n], slope_n = slope[n];
+      for (int lm = 0; lm < count; ++lm) {
+        angular[lm] += radial_n * wn[lm];
+        along[lm] += slope_n * wn[lm];
       }
-      radial_part += terms.radial_slope[n] * wy;
     }
-    const double scale = radial_part / terms.distance;
-    g[0] = scale * terms.r[0];
-    g[1] = scale * terms.r[1];
-    g[2] = scale * terms.r[2];
-    for (int lm = 0; lm < n_harmonics; ++lm) {
-      g[0] += angular[lm] * terms.harmonic_gradient[3 * lm + 0];
-      g[1] += angular[lm] * terms.harmonic_gradient[3 * lm + 1];
-      g[2] += angular[lm] * terms.harmonic_gradient[3 * lm + 2];
+    double radial_part = 0.0;
+    for (int lm = 0; lm < count; ++lm) radial_part += along[lm] * harmonic[lm];
+    double tangential[3] = {0.0, 0.0, 0.0};
+    for (int lm = 0; lm < count; ++lm) {
+      tangential[0] += angular[lm] * polynomial_gradient[3 * lm + 0];
+      tangential[1] += angular[lm] * polynomial_gradient[3 * lm + 1];
+      tangential[2] += angular[lm] * polynomial_gradient[3 * lm + 2];
     }
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    SphericalHarmonics::project(u, inv_r, tangential);
+    for (int c = 0; c < 3; ++c) g[c] = radial_part * u[c] + tangential[c];
   }
 
   // The full ∂d/∂r_ij (3 × D) for the training path: out(c, e) for c = x, y, z.
   // Only channels p of the neighbour's species have ∂A_p/∂r_ij ≠ 0.
   template <class Out>
-  KOKKOS_INLINE_FUNCTION void pair_gradient(const NeighborTerms& terms, const double* A,
+  KOKKOS_INLINE_FUNCTION void pair_gradient(const double* t, const double* A,
                                             const Out& out) const {
     for (int c = 0; c < 3; ++c)
       for (int e = 0; e < size; ++e) out(c, e) = 0.0;
-    const double u[3] = {terms.r[0] / terms.distance, terms.r[1] / terms.distance,
-                         terms.r[2] / terms.distance};
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    const double* radial = term_radial(t);
+    const double* slope = term_slope(t);
+    const double* harmonic = term_harmonic(t);
+    double harmonic_gradient[3 * max_harmonics];
+    for (int k = 0; k < 3 * n_harmonics; ++k) harmonic_gradient[k] = term_polynomial_gradient(t)[k];
+    for (int lm = 0; lm < n_harmonics; ++lm)
+      SphericalHarmonics::project(u, inv_r, harmonic_gradient + 3 * lm);
     for (int n = 0; n < n_max; ++n) {
-      const int p = terms.species * n_max + n;
+      const int p = term_species(t) * n_max + n;
       double dA[3][max_harmonics];
       for (int lm = 0; lm < n_harmonics; ++lm)
         for (int c = 0; c < 3; ++c)
-          dA[c][lm] = terms.radial_slope[n] * u[c] * terms.harmonic[lm] +
-                      terms.radial[n] * terms.harmonic_gradient[3 * lm + c];
+          dA[c][lm] = slope[n] * u[c] * harmonic[lm] + radial[n] * harmonic_gradient[3 * lm + c];
       for (int q = 0; q < n_radial; ++q) {
         const double* Aq = A + q * n_harmonics;
         const int first = (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);
