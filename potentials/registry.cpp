@@ -16,6 +16,12 @@ struct Registration {
 // Adding a potential: one line here and its factory in factories.hpp.
 constexpr Registration registry[] = {
     {"lj", make_lennard_jones},
+    {"sw", make_stillinger_weber},
+    {"tersoff", make_tersoff},
+    {"eam", make_eam},
+    {"eam/alloy", make_eam_alloy},
+    {"eam/fs", make_eam_fs},
+    {"buck", make_buckingham_coulomb},
 };
 
 }  // namespace
