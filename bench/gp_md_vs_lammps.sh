@@ -41,10 +41,13 @@ last=${sparse##*,}
 atoms=$(value atoms)
 gp_first=$(value "gp_rate_M$first")
 gp_last=$(value "gp_rate_M$last")
+gp_first_cpu=$(value "gp_processor_rate_M$first")
 unc_first=$(value "gp_uncertainty_rate_M$first")
 unc_last=$(value "gp_uncertainty_rate_M$last")
 step_ratio=$(value "gp_step_ratio_M${last}_over_M$first")
+processor_step_ratio=$(value "gp_processor_step_ratio_M${last}_over_M$first")
 sw_rate=$(value reference_rate)
+sw_rate_cpu=$(value reference_processor_rate)
 
 cat > "$work/in.lmp" << EOF
 units metal
@@ -68,11 +71,14 @@ lammps_cpu=$(awk '/% CPU use with/ {sub("%", "", $1); print $1}' "$work/log.lamm
 lammps_version=$(head -1 "$work/log.lammps")
 
 awk -v atoms="$atoms" -v steps="$lammps_steps" -v pair="$pair_seconds" -v cpu="${lammps_cpu:-100}" \
-    -v gp1="$gp_first" -v gp2="$gp_last" -v u1="$unc_first" -v u2="$unc_last" -v m1="$first" -v m2="$last" \
-    -v ratio="$step_ratio" -v sw="$sw_rate" -v version="$lammps_version" 'BEGIN {
+    -v gp1="$gp_first" -v gp2="$gp_last" -v gp1cpu="$gp_first_cpu" -v u1="$unc_first" -v u2="$unc_last" \
+    -v m1="$first" -v m2="$last" -v ratio="$step_ratio" -v pratio="$processor_step_ratio" \
+    -v sw="$sw_rate" -v swcpu="$sw_rate_cpu" -v version="$lammps_version" 'BEGIN {
   lammps = atoms * steps / pair
+  lammpscpu = lammps * 100 / cpu
   printf "LAMMPS (%s) sw: Pair %.4f s for %d steps: %.4e atom-steps/s (%.1f%% CPU)\n", version, pair, steps, lammps, cpu
-  printf "gp M=%d / otfgp sw = %.3f;  gp M=%d / LAMMPS sw = %.3f;  otfgp sw / LAMMPS sw = %.3f\n", m1, gp1 / sw, m1, gp1 / lammps, sw / lammps
-  printf "step time M=%d / M=%d = %.3f (target <= 1.1)\n", m2, m1, ratio
-  printf "| gp (B2 n_max 8, l_max 3, 5 Å), Si %d atoms, one core | M=%d: %.3e atom-steps/s; M=%d: %.3e (step ratio %.3f) | with uncertainty every step: M=%d %.3e, M=%d %.3e | otfgp sw %.3e, LAMMPS sw %.3e | gp/otfgp-sw %.3f, gp/LAMMPS-sw %.3f |\n", atoms, m1, gp1, m2, gp2, ratio, m1, u1, m2, u2, sw, lammps, gp1 / sw, gp1 / lammps
+  printf "per wall second:      gp M=%d / otfgp sw = %.4f;  gp M=%d / LAMMPS sw = %.4f;  otfgp sw / LAMMPS sw = %.3f\n", m1, gp1 / sw, m1, gp1 / lammps, sw / lammps
+  printf "per processor second: gp M=%d / otfgp sw = %.4f;  gp M=%d / LAMMPS sw = %.4f;  otfgp sw / LAMMPS sw = %.3f\n", m1, gp1cpu / swcpu, m1, gp1cpu / lammpscpu, swcpu / lammpscpu
+  printf "step time M=%d / M=%d = %.3f wall, %.3f processor (target <= 1.1)\n", m2, m1, ratio, pratio
+  printf "| gp (B2 n_max 8, l_max 3, 5 Å) vs sw, Si %d atoms, one core | gp M=%d %.3e atom-steps/s, M=%d %.3e; step ratio %.2f wall, %.2f processor | with uncertainty every step: M=%d %.3e, M=%d %.3e | otfgp sw %.3e, LAMMPS sw %.3e | gp/otfgp-sw %.3f, gp/LAMMPS-sw %.3f (per processor second %.3f, %.3f) |\n", atoms, m1, gp1, m2, gp2, ratio, pratio, m1, u1, m2, u2, sw, lammps, gp1 / sw, gp1 / lammps, gp1cpu / swcpu, gp1cpu / lammpscpu
 }'

@@ -266,3 +266,31 @@ TEST_CASE("mapped GP model errors are clear", "[gp]") {
   GpPotential potential(synthetic.model);
   REQUIRE_THROWS_WITH(potential.bind({8, 26}), Catch::Contains("no species Fe"));
 }
+
+TEST_CASE("mapped GP on a Verlet list with skin after atoms moved equals a fresh evaluation",
+          "[gp]") {
+  const Synthetic synthetic = synthetic_model(61);
+  GpPotential potential(synthetic.model);
+  Structure structure = test_structure(62);
+  AtomState state = AtomState::from_structure(structure);
+  potential.bind(state.species);
+  NeighborList list(potential.cutoff(), 1.0);
+  list.build(state);
+  rattle(structure, 0.2, 63);
+  state.set_positions(structure);
+  REQUIRE_FALSE(list.update(state));  // still valid: no rebuild
+  const ComputeResult stale = potential.compute(state, list, {false, true});
+  auto forces = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.f);
+  auto uncertainty = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), stale.uncertainty);
+  const Evaluation fresh = evaluate(potential, structure, {false, true});
+  CHECK(stale.energy == Approx(fresh.energy).epsilon(1e-12));
+  double force_error = 0.0, uncertainty_error = 0.0;
+  for (int i = 0; i < structure.size(); ++i) {
+    for (int c = 0; c < 3; ++c)
+      force_error = std::max(force_error, std::abs(forces(i, c) - fresh.forces(i, c)));
+    uncertainty_error =
+        std::max(uncertainty_error, std::abs(uncertainty(i) - (*fresh.uncertainty)[i]));
+  }
+  CHECK(force_error < 1e-10);
+  CHECK(uncertainty_error < 1e-12);
+}

@@ -228,7 +228,9 @@ struct B2Basis {
 
   KOKKOS_INLINE_FUNCTION static int term_species(const double* t) { return static_cast<int>(t[4]); }
   KOKKOS_INLINE_FUNCTION static int term_atom(const double* t) { return static_cast<int>(t[5]); }
-  KOKKOS_INLINE_FUNCTION const double* term_radial(const double* t) const { return t + terms_header; }
+  KOKKOS_INLINE_FUNCTION const double* term_radial(const double* t) const {
+    return t + terms_header;
+  }
   KOKKOS_INLINE_FUNCTION const double* term_slope(const double* t) const {
     return t + terms_header + n_max;
   }
