@@ -170,7 +170,7 @@ std::vector<nlohmann::json> run_pymatgen(const std::vector<EntrySet>& sets) {
   REQUIRE(script_file);
   const std::string script((std::istreambuf_iterator<char>(script_file)),
                            std::istreambuf_iterator<char>());
-  const auto output = nlohmann::json::parse(test::run_python(script, input.dump()));
+  const auto output = nlohmann::json::parse(testing::run_python(script, input.dump()));
   return output["sets"].get<std::vector<nlohmann::json>>();
 }
 

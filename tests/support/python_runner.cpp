@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 namespace {
 
@@ -60,4 +60,4 @@ bool python_has_modules(const std::string& modules) {
   }
 }
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing

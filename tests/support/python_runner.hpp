@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace otfgp::test {
+namespace otfgp::testing {
 
 inline constexpr const char* system_python = "/usr/bin/python3";
 
@@ -15,4 +15,4 @@ std::string run_python(const std::string& script, const std::string& input = "")
 // True when /usr/bin/python3 can import every module in the space-separated list.
 bool python_has_modules(const std::string& modules);
 
-}  // namespace otfgp::test
+}  // namespace otfgp::testing
