@@ -16,7 +16,6 @@ extern "C" {
 
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
 
 namespace otfgp {
 
@@ -411,10 +410,6 @@ Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& opti
     prepared.entry.push_back(i);
     included_compositions.push_back(entry.composition);
   }
-  for (std::size_t i = 0; i < entries.size(); ++i)
-    if (!hull.entries[i].included)
-      logger().warn("hull: entry '{}' ({}) left out: {}", entries[i].id,
-                    entries[i].composition.reduced_formula(), hull.entries[i].exclusion);
   const int n = static_cast<int>(rows.size());
   if (n == 0)
     throw Error("hull: no entry lies in the space of the references " +

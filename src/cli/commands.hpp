@@ -12,4 +12,7 @@ namespace otfgp::cli {
 
 using Commands = std::vector<std::pair<CLI::App*, std::function<void()>>>;
 
+void add_hull_command(CLI::App& app, Commands& commands);
+void add_relax_command(CLI::App& app, Commands& commands);
+
 }  // namespace otfgp::cli
