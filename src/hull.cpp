@@ -331,7 +331,12 @@ Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& opti
   if (elemental) {
     std::sort(elements.begin(), elements.end());
     elements.erase(std::unique(elements.begin(), elements.end()), elements.end());
-    for (int z : elements) hull.references.push_back(Composition({{z, 1.0}}));
+    // Electronegativity order, as formulas are written: Ba–Rh–O.
+    std::vector<int> order = elements;
+    std::stable_sort(order.begin(), order.end(), [](int a, int b) {
+      return ordering_electronegativity(a) < ordering_electronegativity(b);
+    });
+    for (int z : order) hull.references.push_back(Composition({{z, 1.0}}));
   } else {
     hull.references = options.references;
     for (const auto& reference : hull.references) {

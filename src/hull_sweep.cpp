@@ -17,13 +17,14 @@ double parse_gpa(const std::string& text, const std::string& whole) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
-    throw Error("pressure '" + whole + "': '" + text + "' is not a number of GPa (expected P or START:STOP:STEP)");
+    throw Error("pressure '" + whole + "': '" + text +
+                "' is not a number of GPa (expected P or START:STOP:STEP)");
   return value;
 }
 
 // H of phase i at pressure p inside grid interval k (Hermite with dH/dP = V).
-double interpolated_enthalpy(const SweepPhase& phase, const std::vector<double>& pressures, std::size_t k,
-                             double p) {
+double interpolated_enthalpy(const SweepPhase& phase, const std::vector<double>& pressures,
+                             std::size_t k, double p) {
   const double p0 = pressures[k], p1 = pressures[k + 1];
   const double h0 = phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
   const double h1 = phase.enthalpy_per_atom[static_cast<Eigen::Index>(k + 1)];
@@ -31,17 +32,20 @@ double interpolated_enthalpy(const SweepPhase& phase, const std::vector<double>&
   const double v0 = phase.volume_per_atom[static_cast<Eigen::Index>(k)];
   const double v1 = phase.volume_per_atom[static_cast<Eigen::Index>(k + 1)];
   if (!std::isfinite(v0) || !std::isfinite(v1)) return (1 - t) * h0 + t * h1;
-  const double slope0 = v0 * units::gpa_in_ev_per_a3 * width, slope1 = v1 * units::gpa_in_ev_per_a3 * width;
+  const double slope0 = v0 * units::gpa_in_ev_per_a3 * width,
+               slope1 = v1 * units::gpa_in_ev_per_a3 * width;
   const double t2 = t * t, t3 = t2 * t;
-  return (2 * t3 - 3 * t2 + 1) * h0 + (t3 - 2 * t2 + t) * slope0 + (-2 * t3 + 3 * t2) * h1 + (t3 - t2) * slope1;
+  return (2 * t3 - 3 * t2 + 1) * h0 + (t3 - 2 * t2 + t) * slope0 + (-2 * t3 + 3 * t2) * h1 +
+         (t3 - t2) * slope1;
 }
 
-bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures, std::size_t k,
-               double p, std::size_t entry, const HullOptions& options) {
+bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+               std::size_t k, double p, std::size_t entry, const HullOptions& options) {
   std::vector<HullEntry> entries;
   entries.reserve(phases.size());
   for (const auto& phase : phases)
-    entries.push_back({phase.id, phase.composition, interpolated_enthalpy(phase, pressures, k, p), std::nullopt});
+    entries.push_back(
+        {phase.id, phase.composition, interpolated_enthalpy(phase, pressures, k, p), std::nullopt});
   return compute_hull(entries, options).entries[entry].stable;
 }
 
@@ -52,13 +56,16 @@ std::vector<double> parse_pressure_grid(const std::string& text) {
   std::size_t start = 0;
   while (true) {
     const auto colon = text.find(':', start);
-    parts.push_back(text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    parts.push_back(
+        text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
   if (parts.size() == 1) return {parse_gpa(parts[0], text)};
-  if (parts.size() != 3) throw Error("pressure '" + text + "': expected P or START:STOP:STEP (GPa)");
-  const double first = parse_gpa(parts[0], text), last = parse_gpa(parts[1], text), step = parse_gpa(parts[2], text);
+  if (parts.size() != 3)
+    throw Error("pressure '" + text + "': expected P or START:STOP:STEP (GPa)");
+  const double first = parse_gpa(parts[0], text), last = parse_gpa(parts[1], text),
+               step = parse_gpa(parts[2], text);
   if (!(step > 0)) throw Error("pressure '" + text + "': the step must be positive");
   if (last < first) throw Error("pressure '" + text + "': the end is below the start");
   const double intervals = (last - first) / step;
@@ -73,8 +80,8 @@ std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std:
   std::vector<HullEntry> entries;
   entries.reserve(phases.size());
   for (const auto& phase : phases)
-    entries.push_back({phase.id, phase.composition, phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)],
-                       phase.std_per_atom});
+    entries.push_back({phase.id, phase.composition,
+                       phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)], phase.std_per_atom});
   return entries;
 }
 
@@ -87,10 +94,12 @@ Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double
   for (const auto& phase : phases)
     if (phase.enthalpy_per_atom.size() != static_cast<Eigen::Index>(pressures.size()) ||
         phase.volume_per_atom.size() != static_cast<Eigen::Index>(pressures.size()))
-      throw Error("hull sweep: phase '" + phase.id + "' does not have one enthalpy and volume per pressure");
+      throw Error("hull sweep: phase '" + phase.id +
+                  "' does not have one enthalpy and volume per pressure");
   Sweep sweep;
   sweep.pressures = pressures;
-  for (std::size_t k = 0; k < pressures.size(); ++k) sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
+  for (std::size_t k = 0; k < pressures.size(); ++k)
+    sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
 
   for (std::size_t k = 0; k + 1 < pressures.size(); ++k) {
     const Hull &below = sweep.hulls[k], &above = sweep.hulls[k + 1];
@@ -105,14 +114,18 @@ Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double
       double low = pressures[k], high = pressures[k + 1];
       while (high - low > options.transition_tolerance) {
         const double middle = 0.5 * (low + high);
-        if (stable_at(phases, pressures, k, middle, i, options.hull) == was) low = middle;
-        else high = middle;
+        if (stable_at(phases, pressures, k, middle, i, options.hull) == was)
+          low = middle;
+        else
+          high = middle;
       }
       sweep.transitions.push_back({i, is, 0.5 * (low + high), k});
     }
   }
   std::stable_sort(sweep.transitions.begin(), sweep.transitions.end(),
-                   [](const PhaseTransition& a, const PhaseTransition& b) { return a.pressure_gpa < b.pressure_gpa; });
+                   [](const PhaseTransition& a, const PhaseTransition& b) {
+                     return a.pressure_gpa < b.pressure_gpa;
+                   });
   return sweep;
 }
 

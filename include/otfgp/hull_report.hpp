@@ -16,20 +16,20 @@
 namespace otfgp {
 
 struct StudyPhase {
-  SweepPhase phase;                // id, composition, H and V per pressure, std
-  std::string source;              // "phases.csv line 4", "BaRhO3.vasp"
-  std::string origin;              // how its energies came about, e.g. "table: E and V fixed"
+  SweepPhase phase;                 // id, composition, H and V per pressure, std
+  std::string source;               // "phases.csv line 4", "BaRhO3.vasp"
+  std::string origin;               // how its energies came about, e.g. "table: E and V fixed"
   Eigen::VectorXd energy_per_atom;  // eV/atom per pressure (NaN: unknown)
   std::vector<std::string> notes;   // e.g. "relaxation at 10 GPa did not converge"
 };
 
 struct RecheckResult {
-  std::string spec;    // the second model
+  std::string spec;     // the second model
   double within = 0.0;  // eV/atom: entries this close to the first hull were re-checked
   std::vector<std::vector<char>> rechecked;  // [pressure][phase]
-  Eigen::MatrixXd energy_per_atom;           // phases × pressures, eV/atom (NaN where not re-checked)
-  Eigen::MatrixXd enthalpy_per_atom;         // phases × pressures, eV/atom
-  std::vector<Hull> hulls;                   // per pressure, over the re-checked entries only
+  Eigen::MatrixXd energy_per_atom;    // phases × pressures, eV/atom (NaN where not re-checked)
+  Eigen::MatrixXd enthalpy_per_atom;  // phases × pressures, eV/atom
+  std::vector<Hull> hulls;            // per pressure, over the re-checked entries only
 };
 
 struct HullStudy {
@@ -50,6 +50,7 @@ void write_study_csv(const HullStudy& study, const std::filesystem::path& path);
 std::string study_text(const HullStudy& study);
 
 // "0.6 BaRhO3 + 0.4 BaO" with ids.
-std::string decomposition_text(const Hull& hull, const std::vector<StudyPhase>& phases, std::size_t entry);
+std::string decomposition_text(const Hull& hull, const std::vector<StudyPhase>& phases,
+                               std::size_t entry);
 
 }  // namespace otfgp

@@ -20,15 +20,16 @@ struct SweepPhase {
   std::string id;
   Composition composition;
   Eigen::VectorXd enthalpy_per_atom;  // eV/atom at each grid pressure (NaN: not available)
-  Eigen::VectorXd volume_per_atom;    // Å³/atom at each grid pressure (NaN: interpolate H linearly)
+  Eigen::VectorXd volume_per_atom;  // Å³/atom at each grid pressure (NaN: interpolate H linearly)
   std::optional<double> std_per_atom;
 };
 
 struct PhaseTransition {
   std::size_t entry = 0;
-  bool enters = false;          // true: becomes stable with increasing pressure
-  double pressure_gpa = 0.0;    // refined
-  std::size_t grid_interval = 0;  // between pressures[grid_interval] and pressures[grid_interval + 1]
+  bool enters = false;        // true: becomes stable with increasing pressure
+  double pressure_gpa = 0.0;  // refined
+  std::size_t grid_interval =
+      0;  // between pressures[grid_interval] and pressures[grid_interval + 1]
 };
 
 struct SweepOptions {
@@ -37,8 +38,8 @@ struct SweepOptions {
 };
 
 struct Sweep {
-  std::vector<double> pressures;  // GPa, ascending
-  std::vector<Hull> hulls;        // one per grid pressure
+  std::vector<double> pressures;             // GPa, ascending
+  std::vector<Hull> hulls;                   // one per grid pressure
   std::vector<PhaseTransition> transitions;  // by pressure
 };
 

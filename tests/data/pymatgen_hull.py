@@ -1,4 +1,5 @@
-# Cross-check for tests/test_hull.cpp: reads sets of entries (JSON on stdin:
+# Cross-check for tests/test_hull.cpp: reads sets of entries (JSON file named
+# by the first argument:
 # {"sets": [{"references": [...], "pressure_gpa": P, "entries": [...]}]}), builds
 # pymatgen's PhaseDiagram (elemental references) or CompoundPhaseDiagram
 # (terminal compounds, normalised to one atom) from H = E + PV, and prints
@@ -48,4 +49,6 @@ def analyse(data):
     return {"entries": result}
 
 
-json.dump({"sets": [analyse(data) for data in json.load(sys.stdin)["sets"]]}, sys.stdout)
+with open(sys.argv[1]) as stream:
+    sets = json.load(stream)["sets"]
+json.dump({"sets": [analyse(data) for data in sets]}, sys.stdout)
