@@ -7,13 +7,24 @@
 
 namespace otfgp {
 
+void check_writable(const std::filesystem::path& target) {
+  const auto directory =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(directory))
+    throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
+                "' does not exist");
+  if (std::filesystem::is_directory(target))
+    throw Error("cannot write '" + target.string() + "': it is a directory");
+  if (::access(directory.c_str(), W_OK) != 0)
+    throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
+                "' is not writable");
+}
+
 OutputFile::OutputFile(std::filesystem::path target, std::ios::openmode mode)
     : target_(std::move(target)) {
+  check_writable(target_);
   const auto directory =
       target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::is_directory(directory))
-    throw Error("cannot write '" + target_.string() + "': directory '" + directory.string() +
-                "' does not exist");
   temporary_ =
       directory / ("." + target_.filename().string() + ".tmp" + std::to_string(::getpid()));
   stream_.open(temporary_, mode | std::ios::out | std::ios::trunc);
