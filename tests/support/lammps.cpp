@@ -10,7 +10,6 @@
 #include <stdexcept>
 
 #include "otfgp/elements.hpp"
-#include "otfgp/units.hpp"
 
 namespace otfgp::testing {
 
@@ -120,9 +119,10 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
     }
   }
   if (!found) throw std::runtime_error("could not read the thermo line from LAMMPS's log:\n" + log);
-  // LAMMPS's virial pressure (bar) is the positive-for-compression tensor; ASE stress is its
-  // negative.
-  const double bar_in_ev_per_a3 = 1e-4 * units::gpa_in_ev_per_a3;
+  // LAMMPS's virial pressure (bar) is the positive-for-compression tensor; ASE stress is its negative.
+  // LAMMPS converts with its own metal-units constant (update.cpp: nktv2p = 1.6021765e6 bar per
+  // eV/Å³), which differs from CODATA in the 8th digit: use it to recover its virial exactly.
+  const double bar_in_ev_per_a3 = 1.0 / 1.6021765e6;
   Eigen::Matrix3d stress_lammps;
   stress_lammps << virial_bar[0], virial_bar[5], virial_bar[4], virial_bar[5], virial_bar[1],
       virial_bar[3], virial_bar[4], virial_bar[3], virial_bar[2];
