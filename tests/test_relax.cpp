@@ -136,3 +136,36 @@ TEST_CASE("relaxation stops at the step limit and rejects impossible requests", 
   CHECK_THROWS_AS(relax(*potential, molecule, options), Error);
   CHECK_THROWS_AS(parse_relax_algorithm("bfgs"), Error);
 }
+
+TEST_CASE("Stillinger-Weber Si diamond relaxed at 10 GPa ends at the target pressure", "[relax]") {
+  auto potential = make_potential("sw:/usr/share/lammps/potentials/Si.sw");
+  // Reference: the lattice constant minimising H(a) = E(a) + P·a³ of the perfect cubic cell.
+  const double pressure = 10.0 * units::gpa_in_ev_per_a3;
+  auto enthalpy = [&](double a) {
+    return evaluate(*potential, testing::diamond(14, a, 1)).energy + pressure * a * a * a;
+  };
+  double low = 5.0, high = 5.6;
+  const double ratio = (std::sqrt(5.0) - 1) / 2;
+  while (high - low > 1e-9) {
+    const double left = high - ratio * (high - low), right = low + ratio * (high - low);
+    if (enthalpy(left) < enthalpy(right))
+      high = right;
+    else
+      low = left;
+  }
+  const double reference = 0.5 * (low + high);
+  for (const auto algorithm : {RelaxAlgorithm::fire, RelaxAlgorithm::lbfgs}) {
+    INFO(relax_algorithm_name(algorithm));
+    Structure start = testing::diamond(14, 5.431, 1);
+    testing::rattle(start, 0.05, 1);
+    RelaxOptions options;
+    options.algorithm = algorithm;
+    options.relax_cell = true;
+    options.pressure_gpa = 10.0;
+    const RelaxResult result = relax(*potential, start, options);
+    CHECK(result.converged);
+    CHECK(result.pressure == Approx(10.0).margin(0.01));
+    CHECK(result.max_force < options.force_tolerance);
+    CHECK(std::cbrt(result.structure.volume()) == Approx(reference).epsilon(1e-4));
+  }
+}
