@@ -120,10 +120,18 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   out << fmt::format("  {:<{}}  {:<12} {:>12} {:>12} {:>10}{}  {}\n", "id", width, "formula",
                      "H eV/atom", "ΔH_f eV/atom", "E_hull meV", probabilities ? "  P(stable)" : "",
                      "decomposition");
+  // Long lists: every stable entry, the closest ones above the hull, and
+  // the first entries left out; the files have the rest.
+  constexpr std::size_t shown_unstable = 40, shown_excluded = 20;
+  std::size_t unstable = 0, excluded = 0, hidden = 0;
   for (std::size_t i : display_order(hull)) {
     const StudyPhase& phase = phases[i];
     const HullEntryResult& entry = hull.entries[i];
     const double enthalpy = phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
+    if ((!entry.included && ++excluded > shown_excluded) || (entry.included && !entry.stable && ++unstable > shown_unstable)) {
+      ++hidden;
+      continue;
+    }
     if (!entry.included) {
       out << fmt::format("  {:<{}}  {:<12} {:>12} {:>12} {:>10}{}  left out: {}\n", phase.phase.id,
                          width, formula_of(phase),
@@ -139,6 +147,7 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
                        1000.0 * entry.e_above_hull,
                        probabilities ? fmt::format("  {:>9}", probability_text(entry)) : "", state);
   }
+  if (hidden > 0) out << fmt::format("  … and {} more entries further from the hull (all of them are in --json and --csv)\n", hidden);
 }
 
 void sweep_summary(std::ostream& out, const HullStudy& study) {
