@@ -24,7 +24,8 @@ using namespace otfgp;
 
 namespace {
 
-std::vector<HullEntry> random_entries(const std::vector<int>& elements, int count, std::uint64_t seed) {
+std::vector<HullEntry> random_entries(const std::vector<int>& elements, int count,
+                                      std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> atoms(0, 12);
   std::uniform_real_distribution<double> formation(-1.0, 0.3);
@@ -32,7 +33,8 @@ std::vector<HullEntry> random_entries(const std::vector<int>& elements, int coun
   std::vector<double> potential;
   for (std::size_t e = 0; e < elements.size(); ++e) {
     potential.push_back(-2.0 - static_cast<double>(e));
-    entries.push_back({"el" + std::to_string(e), Composition({{elements[e], 1.0}}), potential.back(), std::nullopt});
+    entries.push_back({"el" + std::to_string(e), Composition({{elements[e], 1.0}}),
+                       potential.back(), std::nullopt});
   }
   while (static_cast<int>(entries.size()) < count) {
     std::map<int, double> amounts;
@@ -45,8 +47,8 @@ std::vector<HullEntry> random_entries(const std::vector<int>& elements, int coun
       reference += n * potential[e];
     }
     if (amounts.size() < 2) continue;
-    entries.push_back({"c" + std::to_string(entries.size()), Composition(amounts), reference / total + formation(rng),
-                       std::nullopt});
+    entries.push_back({"c" + std::to_string(entries.size()), Composition(amounts),
+                       reference / total + formation(rng), std::nullopt});
   }
   return entries;
 }
@@ -55,7 +57,8 @@ void write_csv(const std::filesystem::path& path, const std::vector<HullEntry>& 
   std::ofstream out(path);
   out.precision(17);
   out << "id,formula,energy_per_atom\n";
-  for (const auto& entry : entries) out << entry.id << "," << entry.composition.formula() << "," << entry.energy_per_atom << "\n";
+  for (const auto& entry : entries)
+    out << entry.id << "," << entry.composition.formula() << "," << entry.energy_per_atom << "\n";
 }
 
 void time_hull(const char* label, const std::vector<HullEntry>& entries) {
@@ -64,11 +67,12 @@ void time_hull(const char* label, const std::vector<HullEntry>& entries) {
   for (int repeat = 0; repeat < 3; ++repeat) {
     const auto start = std::chrono::steady_clock::now();
     hull = compute_hull(entries);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best = std::min(best, seconds);
   }
-  std::printf("%-11s %7zu entries  %4zu stable  %5zu facets  compute_hull %.3f s (best of 3)\n", label, entries.size(),
-              hull.stable.size(), hull.facets.size(), best);
+  std::printf("%-11s %7zu entries  %4zu stable  %5zu facets  compute_hull %.3f s (best of 3)\n",
+              label, entries.size(), hull.stable.size(), hull.facets.size(), best);
 }
 
 }  // namespace
@@ -82,9 +86,12 @@ int main(int argc, char* argv[]) {
       std::fprintf(stderr, "usage: bench_hull [--ternary N] [--quaternary N] [--write-csv DIR]\n");
       return 2;
     }
-    if (argument == "--ternary") ternary = std::atoi(argv[++a]);
-    else if (argument == "--quaternary") quaternary = std::atoi(argv[++a]);
-    else if (argument == "--write-csv") csv_folder = argv[++a];
+    if (argument == "--ternary")
+      ternary = std::atoi(argv[++a]);
+    else if (argument == "--quaternary")
+      quaternary = std::atoi(argv[++a]);
+    else if (argument == "--write-csv")
+      csv_folder = argv[++a];
     else {
       std::fprintf(stderr, "unknown option %s\n", argument.c_str());
       return 2;

@@ -128,7 +128,8 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
     const StudyPhase& phase = phases[i];
     const HullEntryResult& entry = hull.entries[i];
     const double enthalpy = phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
-    if ((!entry.included && ++excluded > shown_excluded) || (entry.included && !entry.stable && ++unstable > shown_unstable)) {
+    if ((!entry.included && ++excluded > shown_excluded) ||
+        (entry.included && !entry.stable && ++unstable > shown_unstable)) {
       ++hidden;
       continue;
     }
@@ -147,7 +148,10 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
                        1000.0 * entry.e_above_hull,
                        probabilities ? fmt::format("  {:>9}", probability_text(entry)) : "", state);
   }
-  if (hidden > 0) out << fmt::format("  … and {} more entries further from the hull (all of them are in --json and --csv)\n", hidden);
+  if (hidden > 0)
+    out << fmt::format(
+        "  … and {} more entries further from the hull (all of them are in --json and --csv)\n",
+        hidden);
 }
 
 void sweep_summary(std::ostream& out, const HullStudy& study) {

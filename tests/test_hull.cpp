@@ -16,7 +16,9 @@
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/hull.hpp"
+#include "otfgp/hull_sweep.hpp"
 #include "otfgp/phase_table.hpp"
+#include "otfgp/units.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -427,4 +429,49 @@ TEST_CASE("stability probability by sampling matches the normal distribution", "
   Hull again = compute_hull(entries);
   sample_stability(again, entries, options);
   CHECK(again.entries[2].stability_probability == hull.entries[2].stability_probability);
+}
+
+TEST_CASE("pressure grids parse and reject nonsense", "[hull][sweep]") {
+  const auto grid = parse_pressure_grid("0:20:0.5");
+  REQUIRE(grid.size() == 41);
+  CHECK(grid.back() == Approx(20.0));
+  CHECK(parse_pressure_grid("10") == std::vector<double>{10.0});
+  CHECK(parse_pressure_grid("0:1:0.3").size() == 4);
+  CHECK_THROWS_WITH(parse_pressure_grid("0:20"), Contains("START:STOP:STEP"));
+  CHECK_THROWS_WITH(parse_pressure_grid("0:20:0"), Contains("step must be positive"));
+  CHECK_THROWS_WITH(parse_pressure_grid("a"), Contains("not a number"));
+  CHECK_THROWS_WITH(parse_pressure_grid("0:1e9:1"), Contains("10000"));
+}
+
+TEST_CASE("sweep transitions are exact for enthalpies quadratic in pressure", "[hull][sweep]") {
+  // A and B fixed; AB has H(P) = h₀ + v₀·P − ½κP² (P in eV/Å³ units), so
+  // dH/dP = V(P) = v₀ − κP and the Hermite interpolant reproduces it exactly.
+  // With h_A = h_B = 0 (no volume), AB is stable where H(P) < 0.
+  const double h0 = 0.05, v0 = -8.0, kappa = -40.0;  // Å³/atom, Å³/atom per (eV/Å³)
+  const std::vector<double> pressures = {0.0, 5.0, 10.0};
+  auto phase = [&](const std::string& id, const std::string& formula, bool compound) {
+    SweepPhase result;
+    result.id = id;
+    result.composition = parse_formula(formula);
+    result.enthalpy_per_atom.resize(3);
+    result.volume_per_atom.resize(3);
+    for (int k = 0; k < 3; ++k) {
+      const double p = pressures[static_cast<std::size_t>(k)] * units::gpa_in_ev_per_a3;
+      result.enthalpy_per_atom[k] = compound ? h0 + v0 * p - 0.5 * kappa * p * p : 0.0;
+      result.volume_per_atom[k] = compound ? v0 - kappa * p : 0.0;
+    }
+    return result;
+  };
+  const std::vector<SweepPhase> phases = {phase("A", "Ba", false), phase("B", "O", false),
+                                          phase("AB", "BaO", true)};
+  const Sweep sweep = sweep_hull(phases, pressures);
+  // Root of h0 + v0 p − ½κp² = 0 (the smaller positive one), in GPa.
+  const double root =
+      (-v0 - std::sqrt(v0 * v0 + 2 * kappa * h0)) / (-kappa) * units::ev_per_a3_in_gpa;
+  REQUIRE(sweep.transitions.size() == 1);
+  CHECK(sweep.transitions[0].entry == 2);
+  CHECK(sweep.transitions[0].enters);
+  CHECK(sweep.transitions[0].pressure_gpa == Approx(root).margin(1e-4));
+  CHECK(sweep.hulls[0].stable == std::vector<std::size_t>{0, 1});
+  CHECK(sweep.hulls[2].stable == std::vector<std::size_t>{0, 1, 2});
 }
