@@ -249,6 +249,8 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   fails_with("id,formula,energy\na,Si,-1\n", "--recheck-within 0.1", "go together");
   fails_with("id,formula,energy,volume\na,Si,-1,20\n", "--references Si Si2",
              "not linearly independent");
+  fails_with("id,formula,energy\na,Si,-1\n", "--recheck-within 0.1 --recheck-with lj:eps=1,sigma=2,rc=5",
+             "comes from a table");
   const auto missing = run_otfgp("hull " + quoted(folder / "nothing.csv"));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.output, Contains("does not exist"));

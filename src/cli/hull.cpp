@@ -223,6 +223,11 @@ RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
   for (std::size_t k = 0; k < grid; ++k) {
     const double pressure = study.sweep.pressures[k];
     const Hull& first = study.sweep.hulls[k];
+    for (std::size_t reference : first.reference_entries)
+      if (!structures[reference])
+        throw Error("--recheck-with needs a structure for every reference: '" + study.phases[reference].phase.id +
+                    "' (" + study.phases[reference].source +
+                    ") comes from a table; give the references as structure files");
     std::vector<char> checked(count, 0);
     std::vector<HullEntry> entries;
     for (std::size_t i = 0; i < count; ++i) {
