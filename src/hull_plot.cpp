@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
@@ -132,37 +133,45 @@ void hull_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
                             hull.entries[i].formation_energy_per_atom);
     std::sort(vertices.begin(), vertices.end());
     for (const auto& [x, y] : vertices) lines << x << " " << y << "\n";
-    double lowest = 0.0;
+    // Labels alternate below and above the hull, left to right, so that
+    // neighbouring phases do not print over each other.
+    std::vector<std::tuple<double, double, std::string>> stable_labels;
     for (std::size_t i = 0; i < phases.size(); ++i) {
       const HullEntryResult& entry = hull.entries[i];
       if (!entry.included) continue;
-      lowest = std::min(lowest, entry.formation_energy_per_atom);
       const double x = entry.coordinates[1], y = entry.formation_energy_per_atom;
       if (entry.stable) {
         stable_points << x << " " << y << "\n";
-        labels << x << " " << y << " "
-               << quoted_label(enhanced_formula(phases[i].phase.composition.reduced_formula()))
-               << "\n";
+        stable_labels.emplace_back(x, y,
+                                   enhanced_formula(phases[i].phase.composition.reduced_formula()));
       } else {
         unstable_points << x << " " << y << " " << 1000.0 * entry.e_above_hull << "\n";
       }
+    }
+    std::sort(stable_labels.begin(), stable_labels.end());
+    std::ostringstream labels_above;
+    for (std::size_t n = 0; n < stable_labels.size(); ++n) {
+      const auto& [x, y, text] = stable_labels[n];
+      (n % 2 == 0 ? labels : labels_above) << x << " " << y << " " << quoted_label(text) << "\n";
     }
     script << "set xlabel "
            << quoted_label("fraction of " + enhanced_formula(hull.references[1].reduced_formula()) +
                            " (per atom)")
            << "\nset ylabel 'formation enthalpy (eV/atom)'\nset xrange [-0.05:1.05]\nset grid\nset "
               "key off\n"
-           << "set offsets 0, 0, graph 0.06, graph 0.1\n";
+           << "set offsets 0, 0, graph 0.08, graph 0.1\n";
     const std::string hull_file = job.data("hull" + tag + ".dat", lines.str());
     const std::string stable_file = job.data("stable" + tag + ".dat", stable_points.str());
     const std::string unstable_file =
         job.data("unstable" + tag + ".dat", unstable_points.str() + "nan nan nan\n");
     const std::string label_file = job.data("labels" + tag + ".dat", labels.str());
+    const std::string above_file =
+        job.data("labels_above" + tag + ".dat", labels_above.str() + "nan nan \"\"\n");
     script << "plot " << hull_file << " using 1:2 with lines lw 2 lc rgb 'black', \\\n  "
            << unstable_file << " using 1:2:3 with points pt 7 ps 1.0 lc palette, \\\n  "
            << stable_file << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  "
-           << label_file << " using 1:2:3 with labels offset 0,-1.2 font 'Sans,9'\n";
-    (void)lowest;
+           << label_file << " using 1:2:3 with labels offset 0,-1.2 font 'Sans,9', \\\n  "
+           << above_file << " using 1:2:3 with labels offset 0,1.2 font 'Sans,9'\n";
     return;
   }
   // Ternary: (a, b, c) → (b + c/2, c·√3/2).
@@ -320,12 +329,32 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
          << "set lmargin at screen 0.2\nset rmargin at screen 0.8\n";
   script << "set ylabel 'E above hull (meV/atom)'\nset key outside right top noenhanced\nunset "
             "xlabel\n";
-  script << "plot ";
-  for (std::size_t row = 0; row < count; ++row)
-    script << (row ? ", \\\n  " : "") << energy_file << " index " << row
+  // Phases far above the hull at every pressure would squash the rest.
+  constexpr double far_above = 100.0;  // meV/atom
+  std::string hidden;
+  bool first_plotted = true;
+  std::ostringstream curves;
+  for (std::size_t row = 0; row < count; ++row) {
+    double closest = 1e300;
+    for (const auto& hull : sweep.hulls)
+      if (hull.entries[shown[row]].included)
+        closest = std::min(closest, 1000.0 * hull.entries[shown[row]].e_above_hull);
+    if (closest > far_above) {
+      hidden += (hidden.empty() ? "" : ", ") + study.phases[shown[row]].phase.id;
+      continue;
+    }
+    curves << (first_plotted ? "" : ", \\\n  ") << energy_file << " index " << row
            << " using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 title "
            << quoted_label(study.phases[shown[row]].phase.id);
-  script << "\n";
+    first_plotted = false;
+  }
+  if (!hidden.empty())
+    script << "set title "
+           << quoted_label(fmt::format("not shown, > {:g} meV/atom above the hull throughout: {}",
+                                       far_above, hidden))
+           << " noenhanced font 'Sans,9'\n";
+  script << "plot " << curves.str() << "\n";
+  script << "unset title\n";
   script << "set xlabel 'pressure (GPa)'\nset ylabel ''\nset key off\nset yrange [-0.7:"
          << count - 0.3 << "]\n"
          << "set ytics (" << names.str() << ")\nset grid xtics\n"

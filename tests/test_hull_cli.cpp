@@ -249,8 +249,8 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   fails_with("id,formula,energy\na,Si,-1\n", "--recheck-within 0.1", "go together");
   fails_with("id,formula,energy,volume\na,Si,-1,20\n", "--references Si Si2",
              "not linearly independent");
-  fails_with("id,formula,energy\na,Si,-1\n", "--recheck-within 0.1 --recheck-with lj:eps=1,sigma=2,rc=5",
-             "comes from a table");
+  fails_with("id,formula,energy\na,Si,-1\n",
+             "--recheck-within 0.1 --recheck-with lj:eps=1,sigma=2,rc=5", "comes from a table");
   const auto missing = run_otfgp("hull " + quoted(folder / "nothing.csv"));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.output, Contains("does not exist"));
@@ -283,4 +283,26 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");
   CHECK(limited.exit_code == 1);
   CHECK_THAT(limited.output, Contains("NOT converged") && Contains("--max-steps"));
+}
+
+TEST_CASE("the Ba-Rh-O example relaxes and builds its hull on the BaO-RhO2 join",
+          "[hull][cli][example]") {
+  const std::filesystem::path structures =
+      std::filesystem::path(OTFGP_SOURCE_DIR) / "examples/hull-barho/structures";
+  std::string inputs;
+  for (const auto& file : std::filesystem::directory_iterator(structures))
+    inputs += quoted(file.path()) + " ";
+  testing::TemporaryDirectory folder("otfgp-hull-barho");
+  const auto result = run_otfgp(
+      "hull " + inputs + "--references BaO RhO2 --relax-with buck:BaRhO.buck " +
+      "--relax-algorithm lbfgs --fmax 0.005 --pressure 10 --json " + quoted(folder / "h.json"));
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.output, !Contains("did not converge"));
+  const auto hull = read_json(folder / "h.json")["hulls"][0];
+  CHECK(hull["entries"].size() == 8);
+  for (const std::string id : {"BaO", "RhO2", "Ba2RhO4", "BaRhO3-cubic"})
+    CHECK(entry_of(hull, id)["stable"] == true);
+  CHECK(entry_of(hull, "BaRhO3-2H")["stable"] == false);
+  CHECK(entry_of(hull, "BaRhO3-2H")["duplicate_of"] == "BaRhO3-cubic");
 }

@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/examples/hull-barho"
 otfgp="${1:-$root/build}/otfgp"
-potential=${POTENTIAL:-buck:$root/potentials/params/BaRhO.buck}
+potential=${POTENTIAL:-buck:BaRhO.buck}
 pressures=${PRESSURES:-0:20:0.5}
 [[ -x "$otfgp" ]] || { echo "missing $otfgp: build first (scripts/build)" >&2; exit 2; }
 
