@@ -225,8 +225,8 @@ RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
     const Hull& first = study.sweep.hulls[k];
     for (std::size_t reference : first.reference_entries)
       if (!structures[reference])
-        throw Error("--recheck-with needs a structure for every reference: '" + study.phases[reference].phase.id +
-                    "' (" + study.phases[reference].source +
+        throw Error("--recheck-with needs a structure for every reference: '" +
+                    study.phases[reference].phase.id + "' (" + study.phases[reference].source +
                     ") comes from a table; give the references as structure files");
     std::vector<char> checked(count, 0);
     std::vector<HullEntry> entries;
@@ -276,11 +276,17 @@ RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
   return recheck;
 }
 
-void run_hull(const HullSettings& settings) {
+void run_hull(HullSettings settings) {
+  // "--references BaO RhO2 a.csv b.csv": the option takes every word after it,
+  // so words that name existing files are inputs, not formulas.
+  std::vector<std::string> formulas;
+  for (const auto& word : settings.references)
+    (std::filesystem::is_regular_file(word) ? settings.inputs : formulas).push_back(word);
+  if (settings.inputs.empty())
+    throw Error("no inputs: give tables (*.csv, *.json) or structure files");
   const std::vector<double> pressures = parse_pressure_grid(settings.pressure);
   HullOptions hull_options;
-  for (const auto& formula : settings.references)
-    hull_options.references.push_back(parse_formula(formula));
+  for (const auto& formula : formulas) hull_options.references.push_back(parse_formula(formula));
   if ((settings.recheck_within >= 0) != !settings.recheck_with.empty())
     throw Error("--recheck-within and --recheck-with go together");
   if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
@@ -387,13 +393,11 @@ void add_hull_command(CLI::App& app, Commands& commands) {
       app.add_subcommand("hull",
                          "Convex hull of formation enthalpy at pressure, with sweeps, "
                          "stability probabilities and re-checks (docs/hull.md)");
-  command
-      ->add_option(
-          "inputs", settings->inputs,
-          "Tables (*.csv, *.json: id, formula, energy or energy_per_atom, volume or "
-          "volume_per_atom, std) "
-          "and structure files (extended XYZ with energies, POSCAR; relaxed with --relax-with)")
-      ->required();
+  command->add_option(
+      "inputs", settings->inputs,
+      "Tables (*.csv, *.json: id, formula, energy or energy_per_atom, volume or "
+      "volume_per_atom, std) "
+      "and structure files (extended XYZ with energies, POSCAR; relaxed with --relax-with)");
   command
       ->add_option("-P,--pressure", settings->pressure,
                    "Pressure in GPa, or a sweep START:STOP:STEP")
