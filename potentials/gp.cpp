@@ -76,13 +76,15 @@ GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spe
 
 void GpPotential::remap(MappedGp model) {
   validate(model);
+  // Everything that can throw happens before the potential changes.
+  b2::B2Basis basis = b2::B2Basis::create(model.descriptor);
+  if (bound_) basis.bind(model.descriptor, bound_species_);
   model_ = std::move(model);
+  basis_ = basis;
   upload();
-  if (bound_) bind(bound_species_);
 }
 
 void GpPotential::upload() {
-  basis_ = b2::B2Basis::create(model_.descriptor);
   const int n = basis_.n_species, size = basis_.size;
 
   beta_ = decltype(beta_)("GpPotential::beta", n, size, size);

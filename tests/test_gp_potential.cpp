@@ -247,6 +247,19 @@ TEST_CASE("remap swaps the model and keeps the binding", "[gp]") {
   const DescriptorValues values = describe(first.model.descriptor, structure, false);
   for (int s : values.species) reference += first.model.reference_energy[s];
   CHECK(after - reference == Approx(2.0 * (before - reference)).epsilon(1e-12));
+
+  // A model without a bound species is refused and leaves the potential as it was.
+  MappedGp silicon_only;
+  silicon_only.descriptor = first.model.descriptor;
+  silicon_only.descriptor.species = {14};
+  silicon_only.descriptor.pair_cutoffs.clear();
+  const int size = silicon_only.descriptor.descriptor_size();
+  silicon_only.reference_energy = {-5.0};
+  silicon_only.beta = {Eigen::MatrixXd::Identity(size, size)};
+  silicon_only.sparse_normalised = {Eigen::MatrixXd(0, size)};
+  silicon_only.variance_factor = {Eigen::MatrixXd(0, 0)};
+  REQUIRE_THROWS_WITH(potential.remap(silicon_only), Catch::Contains("no species O"));
+  CHECK(potential.compute(state, list, {}).energy == Approx(after).epsilon(1e-14));
 }
 
 TEST_CASE("mapped GP model errors are clear", "[gp]") {

@@ -39,7 +39,7 @@ class GpPotential final : public Potential {
   bool provides_uncertainty() const override { return true; }
 
  private:
-  void upload();
+  void upload();  // model_ matrices to the device
   void compute_uncertainty(const AtomState& state, ScalarView uncertainty);
 
   MappedGp model_;
