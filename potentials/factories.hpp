@@ -15,5 +15,6 @@ std::unique_ptr<Potential> make_eam(const std::string& arguments);
 std::unique_ptr<Potential> make_eam_alloy(const std::string& arguments);
 std::unique_ptr<Potential> make_eam_fs(const std::string& arguments);
 std::unique_ptr<Potential> make_buckingham_coulomb(const std::string& arguments);
+std::unique_ptr<Potential> make_gp_model(const std::string& arguments);
 
 }  // namespace otfgp

@@ -22,6 +22,7 @@ constexpr Registration registry[] = {
     {"eam/alloy", make_eam_alloy},
     {"eam/fs", make_eam_fs},
     {"buck", make_buckingham_coulomb},
+    {"gp", make_gp_model},
 };
 
 }  // namespace

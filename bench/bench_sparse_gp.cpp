@@ -1,0 +1,270 @@
+// Cost of training the sparse GP (B2 descriptor, power-2 kernel).
+//
+//   bench_sparse_gp scratch [--frames 200] [--sparse 2000] [--n-max 8] [--l-max 3]
+//                           [--cutoff 5.0] [--no-stress] [--seed 1]
+//       Ba–Rh–O: rattled, strained 100-atom BaRhO₃ perovskite cells (5×2×2)
+//       labelled by buck:BaRhO.buck, trained from scratch with `sparse` random
+//       environments. Prints one JSON line: labels N, M, seconds per phase,
+//       peak resident memory of the process (run one configuration per process).
+//
+//   bench_sparse_gp incremental [--frames 60] [--per-frame 8] [--n-max 8] [--l-max 3]
+//                               [--cutoff 4.0] [--seed 1]
+//       Si: 64-atom diamond cells rattled and strained, labelled by sw:Si.sw,
+//       added one at a time as on the fly (sparse columns for `per-frame`
+//       environments of the new frame, then its rows). Prints one JSON line per
+//       frame: frames already in the model, M, seconds for the new columns,
+//       the new rows, the solve (α) and the mapped form (β and variance factors).
+
+#include <sys/resource.h>
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_training.hpp"
+#include "otfgp/log.hpp"
+
+namespace {
+
+using namespace otfgp;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double peak_memory_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // kB on Linux
+}
+
+struct Options {
+  std::string mode;
+  int frames = -1;
+  int sparse = 2000;
+  int per_frame = 8;
+  int n_max = 8;
+  int l_max = 3;
+  double cutoff = -1;
+  bool stress = true;
+  unsigned seed = 1;
+};
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) throw Error("usage: bench_sparse_gp scratch|incremental [options]");
+  Options o;
+  o.mode = argv[1];
+  for (int k = 2; k < argc; ++k) {
+    const std::string a = argv[k];
+    auto value = [&]() -> std::string {
+      if (k + 1 >= argc) throw Error(a + " needs a value");
+      return argv[++k];
+    };
+    if (a == "--frames")
+      o.frames = std::stoi(value());
+    else if (a == "--sparse")
+      o.sparse = std::stoi(value());
+    else if (a == "--per-frame")
+      o.per_frame = std::stoi(value());
+    else if (a == "--n-max")
+      o.n_max = std::stoi(value());
+    else if (a == "--l-max")
+      o.l_max = std::stoi(value());
+    else if (a == "--cutoff")
+      o.cutoff = std::stod(value());
+    else if (a == "--no-stress")
+      o.stress = false;
+    else if (a == "--seed")
+      o.seed = static_cast<unsigned>(std::stoul(value()));
+    else
+      throw Error("unknown option " + a);
+  }
+  return o;
+}
+
+void deform(Structure& s, std::mt19937_64& rng, double strain, double rattle) {
+  std::uniform_real_distribution<double> uniform(-strain, strain);
+  std::normal_distribution<double> normal(0.0, rattle);
+  Eigen::Matrix3d deformation = Eigen::Matrix3d::Identity();
+  for (int a = 0; a < 3; ++a)
+    for (int b = a; b < 3; ++b)
+      deformation(a, b) = deformation(b, a) = (a == b ? 1.0 : 0.0) + uniform(rng);
+  s.cell = s.cell * deformation;
+  s.positions = s.positions * deformation;
+  for (int i = 0; i < s.size(); ++i)
+    for (int d = 0; d < 3; ++d) s.positions(i, d) += normal(rng);
+}
+
+// Cubic perovskite ABO₃ (a = 4.093 Å, buck:BaRhO.buck's minimum), nx×ny×nz cells.
+Structure perovskite(int nx, int ny, int nz) {
+  const double a = 4.093;
+  const double basis[5][3] = {
+      {0, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+  const int numbers[5] = {56, 45, 8, 8, 8};
+  Structure s;
+  s.cell = Eigen::Vector3d(nx * a, ny * a, nz * a).asDiagonal();
+  s.positions.resize(5 * nx * ny * nz, 3);
+  for (int i = 0; i < nx; ++i)
+    for (int j = 0; j < ny; ++j)
+      for (int k = 0; k < nz; ++k)
+        for (int b = 0; b < 5; ++b) {
+          s.positions.row(s.size()) =
+              Eigen::RowVector3d(i + basis[b][0], j + basis[b][1], k + basis[b][2]) * a;
+          s.numbers.push_back(numbers[b]);
+        }
+  return s;
+}
+
+Structure diamond_si(int n) {
+  const double a = 5.431;
+  const double basis[8][3] = {{0, 0, 0},          {0, 0.5, 0.5},      {0.5, 0, 0.5},
+                              {0.5, 0.5, 0},      {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75},
+                              {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * a * n;
+  s.positions.resize(8 * n * n * n, 3);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < n; ++k)
+        for (const auto& b : basis) {
+          s.positions.row(s.size()) = Eigen::RowVector3d(i + b[0], j + b[1], k + b[2]) * a;
+          s.numbers.push_back(14);
+        }
+  return s;
+}
+
+void run_scratch(const Options& o) {
+  const int count = o.frames > 0 ? o.frames : 200;
+  const auto start = Clock::now();
+  auto reference = make_potential("buck:BaRhO.buck");
+  std::mt19937_64 rng(o.seed);
+  std::vector<Structure> frames;
+  for (int f = 0; f < count; ++f) {
+    Structure s = perovskite(5, 2, 2);
+    deform(s, rng, 0.02, 0.04 + 0.02 * (f % 4));
+    attach_labels(s, evaluate(*reference, s));
+    if (!o.stress) s.stress.reset();
+    frames.push_back(std::move(s));
+  }
+  const double seconds_labels = seconds_since(start);
+  B2Settings b2;
+  b2.species = {8, 45, 56};
+  b2.n_max = o.n_max;
+  b2.l_max = o.l_max;
+  b2.cutoff = o.cutoff > 0 ? o.cutoff : 5.0;
+  auto descriptor = std::make_shared<B2Descriptor>(b2);
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::random, 0, o.sparse, 0.1, o.seed};
+  settings.optimize_hyperparameters = false;
+  settings.hyperparameters = {1.0, 0.002, 0.05, 0.002};
+  GpTrainingReport report;
+  const double memory_before = peak_memory_mb();
+  const auto train_start = Clock::now();
+  SparseGp gp = train_sparse_gp(descriptor, std::make_shared<NormalizedDotProductKernel>(2), frames,
+                                settings, &report);
+  const double seconds_train = seconds_since(train_start);
+  const auto h_start = Clock::now();
+  const LikelihoodTerms likelihood = gp.log_marginal_likelihood();
+  const double seconds_likelihood = seconds_since(h_start);
+  nlohmann::json j;
+  j["mode"] = "scratch";
+  j["frames"] = count;
+  j["atoms_per_frame"] = frames[0].size();
+  j["descriptor_size"] = descriptor->size();
+  j["labels"] = gp.num_labels();
+  j["sparse"] = gp.num_sparse();
+  j["seconds_labels_reference"] = seconds_labels;
+  j["seconds_sparse_set"] = report.seconds_sparse;
+  j["seconds_rows"] = report.seconds_frames;
+  j["seconds_train_total"] = seconds_train;
+  j["seconds_likelihood_and_gradient"] = seconds_likelihood;
+  j["log_marginal_likelihood"] = likelihood.value;
+  j["factor_mb"] = gp.memory_bytes() / 1e6;
+  j["peak_memory_mb_before_training"] = memory_before;
+  j["peak_memory_mb"] = peak_memory_mb();
+  std::printf("%s\n", j.dump().c_str());
+}
+
+void run_incremental(const Options& o) {
+  const int count = o.frames > 0 ? o.frames : 60;
+  auto reference = make_potential("sw:Si.sw");
+  std::mt19937_64 rng(o.seed);
+  B2Settings b2;
+  b2.species = {14};
+  b2.n_max = o.n_max;
+  b2.l_max = o.l_max;
+  b2.cutoff = o.cutoff > 0 ? o.cutoff : 4.0;
+  SparseGp gp(std::make_shared<B2Descriptor>(b2), std::make_shared<NormalizedDotProductKernel>(2),
+              GpHyperparameters{1.0, 0.002, 0.05, 0.002}, Eigen::VectorXd::Constant(1, -4.3));
+  const SparseSelection selection{SparseSelectionMethod::random, o.per_frame, 0, 0.1, o.seed};
+  for (int f = 0; f < count; ++f) {
+    Structure s = diamond_si(2);
+    deform(s, rng, 0.01, 0.03 + 0.03 * (f % 4));
+    attach_labels(s, evaluate(*reference, s));
+    const int before = gp.num_frames();
+    // The on-the-fly update, phase by phase (add_frame_with_sparse_selection does the same in one
+    // call).
+    auto t = Clock::now();
+    const DescriptorValues values = gp.describe(s, true);
+    const double seconds_descriptor = seconds_since(t);
+    t = Clock::now();
+    const std::vector<int> atoms = select_sparse_atoms(selection, s.size(), Eigen::VectorXd(), rng);
+    Eigen::MatrixXd rows(atoms.size(), values.size);
+    std::vector<int> species(atoms.size());
+    for (std::size_t a = 0; a < atoms.size(); ++a) {
+      rows.row(a) = values.values.row(atoms[a]);
+      species[a] = values.species[atoms[a]];
+    }
+    gp.add_sparse_environments(rows, species, {}, 1e-8);
+    const double seconds_columns = seconds_since(t);
+    t = Clock::now();
+    gp.add_frame(s, values);
+    const double seconds_rows = seconds_since(t);
+    t = Clock::now();
+    gp.alpha();
+    const double seconds_solve = seconds_since(t);
+    t = Clock::now();
+    const MappedGp mapped = gp.mapped();
+    const double seconds_map = seconds_since(t);
+    nlohmann::json j;
+    j["mode"] = "incremental";
+    j["frames_before"] = before;
+    j["sparse"] = gp.num_sparse();
+    j["labels"] = gp.num_labels();
+    j["seconds_descriptor"] = seconds_descriptor;
+    j["seconds_new_columns"] = seconds_columns;
+    j["seconds_new_rows"] = seconds_rows;
+    j["seconds_solve"] = seconds_solve;
+    j["seconds_map"] = seconds_map;
+    j["factor_mb"] = gp.memory_bytes() / 1e6;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  otfgp::logger().set_level(spdlog::level::warn);
+  try {
+    const Options options = parse(argc, argv);
+    if (options.mode == "scratch")
+      run_scratch(options);
+    else if (options.mode == "incremental")
+      run_incremental(options);
+    else
+      throw Error("unknown mode " + options.mode);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "bench_sparse_gp: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

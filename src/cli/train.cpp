@@ -1,0 +1,181 @@
+// otfgp train: a sparse GP from labelled extended XYZ frames, written as an
+// HDF5 model that `gp:MODEL.h5` evaluates in every verb.
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.hpp"
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/gp_model_file.hpp"
+#include "otfgp/gp_train_config.hpp"
+#include "otfgp/gp_validation.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/output_file.hpp"
+#include "otfgp/sparse_gp_potential.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct TrainOptions {
+  std::string data;
+  std::string config;
+  std::string output;
+  std::string test;
+  std::string summary;
+  std::string format = "auto";
+};
+
+nlohmann::json summary_json(const ErrorSummary& s) {
+  nlohmann::json j;
+  j["frames"] = s.frames;
+  j["atoms"] = s.atoms;
+  if (s.energy_mae) j["energy_mae_ev_per_atom"] = *s.energy_mae;
+  if (s.force_mae) j["force_mae_ev_per_a"] = *s.force_mae;
+  if (s.force_rmse) j["force_rmse_ev_per_a"] = *s.force_rmse;
+  if (s.stress_mae) j["stress_mae_gpa"] = *s.stress_mae * units::ev_per_a3_in_gpa;
+  if (s.uncertainty_spearman) j["uncertainty_force_error_spearman"] = *s.uncertainty_spearman;
+  return j;
+}
+
+void log_errors(const std::string& name, const ErrorSummary& s) {
+  std::string line = name + ": " + std::to_string(s.frames) + " frames";
+  if (s.energy_mae) line += fmt::format(", energy MAE {:.3f} meV/atom", 1e3 * *s.energy_mae);
+  if (s.force_mae)
+    line += fmt::format(", force MAE {:.4f} eV/Å (RMSE {:.4f})", *s.force_mae, *s.force_rmse);
+  if (s.stress_mae)
+    line += fmt::format(", stress MAE {:.4f} GPa", *s.stress_mae * units::ev_per_a3_in_gpa);
+  if (s.uncertainty_spearman)
+    line += fmt::format(", Spearman(std, |ΔF|) {:.3f}", *s.uncertainty_spearman);
+  logger().info("{}", line);
+}
+
+void run_train(const TrainOptions& options) {
+  check_writable(options.output);
+  if (!options.summary.empty()) check_writable(options.summary);
+  const std::vector<Structure> frames = read_structures(options.data, options.format);
+  if (frames.empty()) throw Error(options.data + ": no frames");
+  std::set<int> elements;
+  int energies = 0, forces = 0, stresses = 0;
+  long atoms = 0;
+  for (const auto& f : frames) {
+    elements.insert(f.numbers.begin(), f.numbers.end());
+    energies += f.energy ? 1 : 0;
+    forces += f.forces ? 1 : 0;
+    stresses += f.stress ? 1 : 0;
+    atoms += f.size();
+  }
+  if (energies + forces + stresses == 0)
+    throw Error(options.data +
+                ": the frames carry no labels (energy, forces or stress) to learn from");
+  logger().info("read {} frames ({} atoms) from {}: {} with energy, {} with forces, {} with stress",
+                frames.size(), atoms, options.data, energies, forces, stresses);
+  const std::vector<int> data_species(elements.begin(), elements.end());
+  const GpTrainConfig config = options.config.empty()
+                                   ? default_gp_train_config(data_species)
+                                   : read_gp_train_config(options.config, data_species);
+
+  auto descriptor = std::make_shared<B2Descriptor>(config.descriptor);
+  auto kernel = std::make_shared<NormalizedDotProductKernel>(config.kernel_power);
+  GpTrainingSettings settings = config.training;
+  if (!config.reference_energies.empty()) {
+    Eigen::VectorXd given(config.descriptor.species.size());
+    for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
+      given[s] = config.reference_energies.at(config.descriptor.species[s]);
+    settings.reference_energies = given;
+  }
+  std::string species_text;
+  for (int z : config.descriptor.species)
+    species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
+  logger().info(
+      "B2 descriptor: species {}, n_max {}, l_max {}, cutoff {} Å, size {}; kernel {}; sparse "
+      "selection {}",
+      species_text, config.descriptor.n_max, config.descriptor.l_max,
+      config.descriptor.max_cutoff(), descriptor->size(), kernel->description(),
+      sparse_selection_method_name(settings.sparse.method));
+
+  GpTrainingReport report;
+  SparseGp gp = train_sparse_gp(descriptor, kernel, frames, settings, &report);
+  for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
+    logger().info("reference energy {}: {:.6f} eV{}", element(config.descriptor.species[s]).symbol,
+                  report.reference_energies[s],
+                  settings.reference_energies ? " (given)" : " (least squares)");
+  logger().info(
+      "timings: sparse set {:.2f} s, label rows and factors {:.2f} s, hyperparameters {:.2f} s, "
+      "total {:.2f} s",
+      report.seconds_sparse, report.seconds_frames, report.seconds_hyperparameters,
+      report.seconds_total);
+  logger().info("factor memory {:.1f} MB", report.factor_bytes / 1e6);
+  save_gp_model(options.output, gp);
+  logger().info("wrote {}", options.output);
+
+  nlohmann::json summary;
+  summary["model"] = options.output;
+  summary["frames"] = report.frames;
+  summary["sparse"] = report.sparse;
+  summary["labels"] = {
+      {"energy", report.labels[0]}, {"force", report.labels[1]}, {"stress", report.labels[2]}};
+  const GpHyperparameters& h = gp.hyperparameters();
+  summary["hyperparameters"] = {{"signal_std", h.signal_std},
+                                {"energy_noise", h.energy_noise},
+                                {"force_noise", h.force_noise},
+                                {"stress_noise", h.stress_noise}};
+  summary["log_marginal_likelihood"] = gp.log_marginal_likelihood().value;
+  summary["seconds"] = {{"sparse", report.seconds_sparse},
+                        {"frames", report.seconds_frames},
+                        {"hyperparameters", report.seconds_hyperparameters},
+                        {"total", report.seconds_total}};
+  summary["factor_bytes"] = report.factor_bytes;
+
+  if (!options.test.empty()) {
+    const std::vector<Structure> test = read_structures(options.test, options.format);
+    auto shared = std::make_shared<const SparseGp>(std::move(gp));
+    auto potential = make_sparse_gp_potential(shared, "gp:" + options.output + ",mapped=no");
+    const ValidationReport validation = validate_potential(*potential, test);
+    log_errors("held-out " + options.test, validation.total);
+    summary["test"] = summary_json(validation.total);
+    for (const auto& [formula, errors] : validation.by_composition) {
+      if (validation.by_composition.size() > 1) log_errors("  " + formula, errors);
+      summary["test_by_composition"][formula] = summary_json(errors);
+    }
+  }
+  if (!options.summary.empty()) {
+    OutputFile file(options.summary);
+    file.stream() << summary.dump(2) << "\n";
+    file.commit();
+  }
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, Commands& commands) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* command = app.add_subcommand("train",
+                                         "Train a sparse GP (B2 descriptor) on labelled frames and "
+                                         "write an HDF5 model for gp:MODEL.h5");
+  command
+      ->add_option("--data", options->data,
+                   "Labelled frames (extended XYZ with energy, forces, stress)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("--config", options->config, "Training settings (YAML; keys in docs/gp.md)")
+      ->check(CLI::ExistingFile);
+  command->add_option("-o,--output", options->output, "Model file to write (HDF5)")->required();
+  command
+      ->add_option("--test", options->test,
+                   "Held-out labelled frames: report errors and uncertainty quality")
+      ->check(CLI::ExistingFile);
+  command->add_option("--summary", options->summary,
+                      "Write a JSON summary (counts, hyperparameters, timings, errors)");
+  command->add_option("--format", options->format, "Input format: auto, extxyz, poscar")
+      ->capture_default_str();
+  commands.emplace_back(command, [options] { run_train(*options); });
+}
+
+}  // namespace otfgp::cli
