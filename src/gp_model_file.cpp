@@ -17,7 +17,8 @@ namespace otfgp {
 
 namespace {
 
-const char* const kind_groups[label_kind_count] = {"energy", "force", "stress"};
+// The label factors, then the split pseudo-labels.
+const char* const kind_groups[label_kind_count + 1] = {"energy", "force", "stress", "splits"};
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
 
 std::string utc_now() {
@@ -232,6 +233,8 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
       group.write("r", solution.r);
       group.write("z", solution.z);
       group.set_attribute("data_fit", solution.data_fit);
+      group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
+      if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
       group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
     }
     {
@@ -239,8 +242,8 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
       const hdf5::Group group = file.create_group("factors");
       group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
       group.write("kernel_factor", factors.kernel_factor);
-      for (int g = 0; g < label_kind_count; ++g) {
-        const GrowingQr& qr = factors.labels[g];
+      for (int g = 0; g <= label_kind_count; ++g) {
+        const GrowingQr& qr = g < label_kind_count ? factors.labels[g] : factors.splits;
         const hdf5::Group kind = group.create_group(kind_groups[g]);
         kind.set_attribute("rows", qr.rows());
         kind.set_attribute("residual_squared_norm", qr.residual_squared_norm());
@@ -303,9 +306,9 @@ SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat
   SparseGp::Factors factors;
   factors.energy_log_atoms = factors_group.double_attribute("energy_log_atoms");
   factors.kernel_factor = factors_group.read_matrix("kernel_factor");
-  for (int g = 0; g < label_kind_count; ++g) {
+  for (int g = 0; g <= label_kind_count; ++g) {
     const hdf5::Group kind = factors_group.open_group(kind_groups[g]);
-    factors.labels[g] =
+    (g < label_kind_count ? factors.labels[g] : factors.splits) =
         GrowingQr::restored(kind.read_matrix("r"), kind.read_vector("z"),
                             kind.double_attribute("residual_squared_norm"),
                             kind.double_attribute("rhs_squared_norm"), kind.int_attribute("rows"));
@@ -316,6 +319,9 @@ SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat
   solution.r = solution_group.read_matrix("r");
   solution.z = solution_group.read_vector("z");
   solution.data_fit = solution_group.double_attribute("data_fit");
+  if (solution_group.contains("r_variance"))
+    solution.r_variance = solution_group.read_matrix("r_variance");
+  gp.set_split_conditioning(solution_group.int_attribute("split_conditioning") != 0);
   auto [frames, labels] = read_frames(file.open_group("training"));
   gp.restore(std::move(frames), std::move(labels), sparse_descriptors, sparse_species,
              std::move(sources), std::move(factors), std::move(solution));

@@ -214,6 +214,25 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
   rows.kernel[stress_kind] = Eigen::MatrixXd::Zero(used.stress ? 6 : 0, m);
   const double volume = used.stress ? frame.volume() : 1.0;
 
+  // Directions orthogonal to the frame's composition over the species it
+  // contains: the splits of its energy that no label fixes.
+  Eigen::VectorXd counts = Eigen::VectorXd::Zero(num_species());
+  for (int i = 0; i < natoms; ++i) counts[values.species[i]] += 1.0;
+  std::vector<int> present;
+  for (int sp = 0; sp < num_species(); ++sp)
+    if (counts[sp] > 0) present.push_back(sp);
+  const int p_count = static_cast<int>(present.size());
+  Eigen::MatrixXd split_directions = Eigen::MatrixXd::Zero(num_species(), std::max(p_count - 1, 0));
+  if (p_count > 1) {
+    Eigen::MatrixXd composition(p_count, 1);
+    for (int a = 0; a < p_count; ++a) composition(a, 0) = counts[present[a]];
+    // The last p − 1 columns of the Householder Q of the composition vector.
+    const Eigen::HouseholderQR<Eigen::MatrixXd> qr(composition);
+    const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(p_count, p_count);
+    for (int a = 0; a < p_count; ++a) split_directions.row(present[a]) = q.row(a).tail(p_count - 1);
+  }
+  rows.splits = Eigen::MatrixXd::Zero(split_directions.cols(), m);
+
   const auto columns_of = indices_by_species(species, num_species());
   Eigen::VectorXd kernel_values;
   Eigen::MatrixXd kernel_gradient, by_pair;
@@ -223,6 +242,7 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
     if (ms == 0) continue;
     const Eigen::MatrixXd sparse_s = kernel_->prepare(select_rows(sparse, columns));
     Eigen::RowVectorXd energy_s = Eigen::RowVectorXd::Zero(ms);
+    Eigen::MatrixXd splits_s = Eigen::MatrixXd::Zero(split_directions.cols(), ms);
     // Transposed (ms × rows) so that the scatter below adds contiguous columns.
     Eigen::MatrixXd forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
     Eigen::MatrixXd stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
@@ -231,6 +251,8 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
       kernel_->value_and_gradient(values.values.row(i).transpose(), sparse_s, kernel_values,
                                   kernel_gradient);
       energy_s += kernel_values.transpose();
+      for (Eigen::Index c = 0; c < split_directions.cols(); ++c)
+        splits_s.row(c) += split_directions(s, c) * kernel_values.transpose();
       const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
       if (!derivatives || count == 0) continue;
       // ∂k̃(u, d_i)/∂r_k for every entry k of atom i: ms × 3·count.
@@ -258,6 +280,7 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
     }
     for (int p = 0; p < ms; ++p) {
       if (used.energy) rows.kernel[energy_kind](0, columns[p]) = energy_s[p];
+      rows.splits.col(columns[p]) = splits_s.col(p) / std::sqrt(static_cast<double>(natoms));
       if (used.forces) rows.kernel[force_kind].col(columns[p]) = forces_t.row(p).transpose();
       if (used.stress)
         rows.kernel[stress_kind].col(columns[p]) = stress_t.row(p).transpose() / volume;
@@ -297,6 +320,7 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
   LabelRows rows = label_rows(frame, values, labels, sparse_descriptors_, sparse_species_);
   for (int g = 0; g < label_kind_count; ++g)
     factors_.labels[g].add_rows(rows.kernel[g], rows.target[g]);
+  factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
   if (used.energy) factors_.energy_log_atoms += std::log(static_cast<double>(frame.size()));
   frames_.push_back(frame);
   frame_labels_.push_back(labels);
@@ -418,6 +442,8 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
   std::array<Eigen::MatrixXd, label_kind_count> columns;
   for (int g = 0; g < label_kind_count; ++g) columns[g].resize(factors_.labels[g].rows(), added);
   std::array<int, label_kind_count> offset{0, 0, 0};
+  Eigen::MatrixXd split_columns(factors_.splits.rows(), added);
+  int split_offset = 0;
   for (int f = 0; f < num_frames(); ++f) {
     const UsedLabels used = used_labels(frames_[f], frame_labels_[f]);
     const DescriptorValues values = describe(frames_[f], used.forces || used.stress);
@@ -427,7 +453,12 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
       columns[g].middleRows(offset[g], rows.kernel[g].rows()) = rows.kernel[g];
       offset[g] += static_cast<int>(rows.kernel[g].rows());
     }
+    split_columns.middleRows(split_offset, rows.splits.rows()) = rows.splits;
+    split_offset += static_cast<int>(rows.splits.rows());
   }
+  if (split_offset != factors_.splits.rows())
+    throw std::logic_error("SparseGp: stored frames and split rows disagree");
+  factors_.splits.add_columns(split_columns);
   for (int g = 0; g < label_kind_count; ++g) {
     if (offset[g] != factors_.labels[g].rows())
       throw std::logic_error("SparseGp: stored frames and label rows disagree");
@@ -485,8 +516,20 @@ SparseGp::Solution SparseGp::solve(const GpHyperparameters& h) const {
   s.z = augmented.col(m).head(m);
   s.data_fit = augmented(m, m) * augmented(m, m) + residual_fit;
   s.alpha = s.r.triangularView<Eigen::Upper>().solve(s.z);
+  if (split_conditioning_ && factors_.splits.rows() > 0) {
+    // The split pseudo-labels (noise σ_e√N; the 1/√N is in the rows) on top of Σ⁻¹.
+    s.r_variance = s.r;
+    const int rows = std::min(factors_.splits.rows(), m);
+    merge_trapezoid(s.r_variance, (variance / h.energy_noise) * factors_.splits.r().topRows(rows));
+    s.r_variance = s.r_variance.triangularView<Eigen::Upper>();
+  }
   s.valid = true;
   return s;
+}
+
+void SparseGp::set_split_conditioning(bool on) {
+  if (on != split_conditioning_) solution_.valid = false;
+  split_conditioning_ = on;
 }
 
 const SparseGp::Solution& SparseGp::solution() const {
@@ -629,7 +672,9 @@ GpPrediction SparseGp::predict(const Structure& structure, const DescriptorValue
   if (m > 0) {
     const Eigen::VectorXd nystrom =
         factors_.kernel_factor.transpose().triangularView<Eigen::Lower>().solve(k_total);
-    const Eigen::VectorXd posterior = s.r.transpose().triangularView<Eigen::Lower>().solve(k_total);
+    const Eigen::MatrixXd& r_variance = s.r_variance.size() ? s.r_variance : s.r;
+    const Eigen::VectorXd posterior =
+        r_variance.transpose().triangularView<Eigen::Lower>().solve(k_total);
     energy_variance +=
         -variance * nystrom.squaredNorm() + variance * variance * posterior.squaredNorm();
   }
@@ -659,7 +704,7 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
   }
   Eigen::MatrixXd nystrom = k, posterior = k;
   solve_upper(factors_.kernel_factor, nystrom, true);
-  solve_upper(s.r, posterior, true);
+  solve_upper(s.r_variance.size() ? s.r_variance : s.r, posterior, true);
   for (int i = 0; i < natoms; ++i) {
     // Normalised by σ²: k̃(x,x) − |F⁻ᵀk̃|² + σ²|R⁻ᵀk̃|².
     const double normalised =
@@ -733,7 +778,7 @@ MappedGp SparseGp::mapped() const {
   // where I − BBᵀ has its eigenvalues in [0, 1] and is formed to round-off.
   // F has no cross-species entries, so the species block only needs F_ss.
   Eigen::MatrixXd b_transposed = std::sqrt(variance) * factors_.kernel_factor.transpose();
-  solve_upper(s.r, b_transposed, true);  // Bᵀ = √v R⁻ᵀFᵀ
+  solve_upper(s.r_variance.size() ? s.r_variance : s.r, b_transposed, true);  // Bᵀ = √v R⁻ᵀFᵀ
   MappedGp out;
   out.signal_std = hyperparameters_.signal_std;
   out.reference_energy.assign(reference_energies_.data(),
@@ -779,6 +824,8 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
     throw Error("GP model: stored frames, sparse set and factors have inconsistent sizes");
   for (const auto& f : factors.labels)
     if (f.cols() != m) throw Error("GP model: a stored label factor has the wrong size");
+  if (factors.splits.cols() != m)
+    throw Error("GP model: the stored split factor has the wrong size");
   frames_ = std::move(frames);
   frame_labels_ = std::move(labels);
   sparse_descriptors_ = std::move(sparse_descriptors);
@@ -790,14 +837,18 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
     if (solution->r.rows() != m || solution->r.cols() != m || solution->z.size() != m ||
         solution->alpha.size() != m)
       throw Error("GP model: the stored solution has the wrong size");
+    if (solution->r_variance.size() != 0 &&
+        (solution->r_variance.rows() != m || solution->r_variance.cols() != m))
+      throw Error("GP model: the stored variance factor has the wrong size");
     solution_ = std::move(*solution);
     solution_.valid = true;
   }
 }
 
 void SparseGp::make_growable() {
-  for (const auto& f : factors_.labels)
-    if (!f.can_grow()) {
+  for (const auto* f :
+       {&factors_.labels[0], &factors_.labels[1], &factors_.labels[2], &factors_.splits})
+    if (!f->can_grow()) {
       logger().info("SparseGp: rebuilding the factors of {} frames before the first update",
                     num_frames());
       rebuild();
@@ -830,6 +881,7 @@ std::size_t SparseGp::memory_bytes() const {
   std::size_t bytes =
       factors_.kernel_factor.size() * sizeof(double) + sparse_descriptors_.size() * sizeof(double);
   for (const auto& f : factors_.labels) bytes += f.memory_bytes();
+  bytes += factors_.splits.memory_bytes();
   if (solution_.valid) bytes += (solution_.r.size() + 2 * solution_.z.size()) * sizeof(double);
   return bytes;
 }

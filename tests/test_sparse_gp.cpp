@@ -183,6 +183,7 @@ TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", 
                                          labelled_frame(23)};
   for (int power : {1, 2}) {
     SparseGp gp = trained_gp(frames, power);
+    gp.set_split_conditioning(false);  // the textbook DTC first
     REQUIRE(gp.num_sparse() == 12);
     std::vector<DenseLabels> parts;
     for (const auto& f : frames) parts.push_back(dense_rows(gp, f, false));
@@ -250,6 +251,58 @@ TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", 
     const double energy_variance =
         prior_energy - static_cast<double>(q_energy.dot(c_solver.solve(q_energy)));
     CHECK(std::pow(*prediction.energy_std, 2) == Approx(energy_variance).epsilon(1e-8));
+
+    // Split conditioning: the variances (never the mean) conditioned on the
+    // pseudo-labels Σ_i c_{s_i} ε_i = 0 (noise σ_e²N) of every training frame,
+    // c orthogonal to the frame's composition.
+    gp.set_split_conditioning(true);
+    const GpPrediction conditioned = gp.predict(test, true);
+    CHECK(conditioned.energy == prediction.energy);
+    CHECK((conditioned.forces.array() == prediction.forces.array()).all());
+    const double energy_noise = gp.hyperparameters().energy_noise;
+    std::vector<Eigen::VectorXd> pseudo_rows;
+    std::vector<double> pseudo_noise;
+    for (const auto& f : frames) {
+      const DescriptorValues fv = gp.describe(f, false);
+      const Eigen::RowVector2d composition(std::count(fv.species.begin(), fv.species.end(), 0),
+                                           std::count(fv.species.begin(), fv.species.end(), 1));
+      Eigen::JacobiSVD<Eigen::MatrixXd> svd(Eigen::MatrixXd(composition), Eigen::ComputeFullV);
+      const Eigen::Vector2d c = svd.matrixV().col(1);
+      Eigen::VectorXd row = Eigen::VectorXd::Zero(gp.num_sparse());
+      for (int i = 0; i < f.size(); ++i)
+        for (int u = 0; u < gp.num_sparse(); ++u)
+          if (gp.sparse_species()[u] == fv.species[i])
+            row[u] += c[fv.species[i]] * s2 *
+                      shape(fv.values.row(i).transpose(),
+                            gp.sparse_descriptors().row(u).transpose(), power);
+      pseudo_rows.push_back(row);
+      pseudo_noise.push_back(energy_noise * energy_noise * f.size());
+    }
+    const int n_labels = static_cast<int>(k_fu.rows()),
+              n_all = n_labels + static_cast<int>(pseudo_rows.size());
+    MatrixL k_all(n_all, gp.num_sparse());
+    VectorL noise_all(n_all);
+    k_all.topRows(n_labels) = k_fu;
+    noise_all.head(n_labels) = train.noise.cast<long double>();
+    for (std::size_t r = 0; r < pseudo_rows.size(); ++r) {
+      k_all.row(n_labels + r) = pseudo_rows[r].cast<long double>().transpose();
+      noise_all[n_labels + r] = pseudo_noise[r];
+    }
+    const Eigen::LDLT<MatrixL> all_solver(k_all * kuu_inverse * k_all.transpose() +
+                                          MatrixL(noise_all.asDiagonal()));
+    const MatrixL q_all = k_atoms.cast<long double>() * kuu_inverse * k_all.transpose();
+    for (int i = 0; i < test.size(); ++i) {
+      const VectorL q = q_all.row(i).transpose();
+      const double dense_variance = s2 - static_cast<double>(q.dot(all_solver.solve(q)));
+      CHECK(std::pow(conditioned.atom_std[i], 2) * s2 ==
+            Approx(dense_variance).epsilon(1e-8).margin(1e-13));
+      CHECK(conditioned.atom_std[i] <= prediction.atom_std[i] * (1 + 1e-12));
+    }
+    const VectorL q_all_energy = q_all.colwise().sum().transpose();
+    CHECK(
+        std::pow(*conditioned.energy_std, 2) ==
+        Approx(prior_energy - static_cast<double>(q_all_energy.dot(all_solver.solve(q_all_energy))))
+            .epsilon(1e-8));
   }
 }
 
@@ -259,6 +312,7 @@ TEST_CASE("with every atom sparse and energy labels only the SGP is the full GP"
   LabelSelection energy_only{true, false, false};
   SparseGp gp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
               test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+  gp.set_split_conditioning(false);
   for (const auto& f : frames) {
     const int index = gp.add_frame(f, energy_only);
     gp.add_sparse_atoms(index, {0, 1, 2, 3, 4, 5}, -1.0);

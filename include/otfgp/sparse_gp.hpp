@@ -166,11 +166,30 @@ class SparseGp {
     Eigen::VectorXd z;
     Eigen::VectorXd alpha;
     double data_fit = 0.0;  // yᵀ(Q_ff + Λ)⁻¹y
+    // Σ⁻¹ with the split conditions below folded in (M × M upper triangular);
+    // the variances use it. Empty when there are none (then r serves).
+    Eigen::MatrixXd r_variance;
     bool valid = false;
   };
   const Solution& solution() const;
+
+  // The split of a frame's energy between its species is fixed by no label:
+  // forces and total energies do not change when the local energies of one
+  // species in a compound rise and another's fall by the same total. The DTC
+  // variance of a local energy therefore keeps much of its prior variance
+  // along such splits in every compound, and that part, which says nothing
+  // about forces, swamps the uncertainty that does. With split conditioning on
+  // (the default) the variances — never the mean — are conditioned on each
+  // training frame's split being that of the reference energies: for every
+  // direction c orthogonal to the frame's composition (over the species it
+  // contains), the pseudo-label Σ_i c_{s_i} ε_i = 0 with the energy noise
+  // σ_e√N. Single-species frames have none. Costs one more small per-kind
+  // factor and one more O(M³) merge per solve.
+  void set_split_conditioning(bool on);
+  bool split_conditioning() const { return split_conditioning_; }
   struct Factors {
     std::array<GrowingQr, label_kind_count> labels;
+    GrowingQr splits;  // the split pseudo-labels (see set_split_conditioning), unit noise
     Eigen::MatrixXd kernel_factor;  // upper triangular F with FᵀF = K̃_uu
     double energy_log_atoms = 0.0;  // Σ over energy rows of log N_atoms (enters log|Λ|)
   };
@@ -192,6 +211,7 @@ class SparseGp {
   struct LabelRows {
     std::array<Eigen::MatrixXd, label_kind_count> kernel;  // weighted k̃ rows per label kind
     std::array<Eigen::VectorXd, label_kind_count> target;  // weighted targets
+    Eigen::MatrixXd splits;  // weighted k̃ rows of the split pseudo-labels
   };
   LabelRows label_rows(const Structure& frame, const DescriptorValues& values,
                        const LabelSelection& labels, const Eigen::MatrixXd& sparse,
@@ -212,6 +232,7 @@ class SparseGp {
   Factors factors_;
 
   mutable Solution solution_;  // for hyperparameters_, computed on first use
+  bool split_conditioning_ = true;
 };
 
 // Checks that σ and the noises are positive and finite; names the bad one.
