@@ -222,7 +222,9 @@ void run_incremental(const Options& o) {
       rows.row(a) = values.values.row(atoms[a]);
       species[a] = values.species[atoms[a]];
     }
-    gp.add_sparse_environments(rows, species, {}, 1e-8);
+    // Every chosen environment is kept (rattled frames have no exact duplicates),
+    // so that each update adds the same number of columns.
+    gp.add_sparse_environments(rows, species, {}, 1e-12);
     const double seconds_columns = seconds_since(t);
     t = Clock::now();
     gp.add_frame(s, values);

@@ -53,7 +53,8 @@ void GrowingQr::add_rows(const Eigen::MatrixXd& block, const Eigen::VectorXd& rh
     b.top_count = n;
     b.row_begin = rows_;
     b.row_count = k;
-    b.block_size = std::min(max_block_size, n);
+    // T is block_size × n: small blocks (an energy row, six stress rows) get a small T.
+    b.block_size = std::max(1, std::min({max_block_size, n, k}));
     b.v = block;
     b.t.resize(b.block_size, n);
     check_lapack(LAPACKE_dtpqrt(LAPACK_COL_MAJOR, k, n, 0, b.block_size, r_.data(), n, b.v.data(),
