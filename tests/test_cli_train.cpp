@@ -1,0 +1,170 @@
+// otfgp train end to end: frames in, model out, the model in every verb
+// through gp:MODEL.h5, and clear errors for bad configs.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_model_file.hpp"
+#include "otfgp/gp_train_config.hpp"
+#include "otfgp/io.hpp"
+#include "support/cli.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+std::vector<Structure> silicon_frames(int count, std::uint64_t seed) {
+  auto sw = make_potential("sw:Si.sw");
+  std::vector<Structure> frames;
+  for (int f = 0; f < count; ++f) {
+    Structure s = diamond(14, 5.431, 1);
+    rattle(s, 0.08 + 0.04 * (f % 3), seed * 100 + f);
+    attach_labels(s, evaluate(*sw, s));
+    frames.push_back(s);
+  }
+  return frames;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+const std::string config = R"(# a small model
+descriptor: {n_max: 4, l_max: 3, cutoff: 3.9}
+kernel: {power: 2}
+sparse: {method: uncertain, count: 4}
+hyperparameters:
+  signal_std: 1.0
+  force_noise: 0.05
+  max_evaluations: 50
+reference_energies: fit
+)";
+
+}  // namespace
+
+TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]") {
+  TemporaryDirectory dir;
+  write_structures(dir / "train.xyz", silicon_frames(8, 1));
+  write_structures(dir / "test.xyz", silicon_frames(3, 2));
+  write_text(dir / "train.yaml", config);
+  const CommandResult run =
+      run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                (dir / "train.yaml").string() + " -o " + (dir / "model.h5").string() + " --test " +
+                (dir / "test.xyz").string() + " --summary " + (dir / "summary.json").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.output, Catch::Contains("hyperparameters:") && Catch::Contains("timings:") &&
+                             Catch::Contains("held-out") && Catch::Contains("training:"));
+  std::ifstream summary_file(dir / "summary.json");
+  const nlohmann::json summary = nlohmann::json::parse(summary_file);
+  CHECK(summary["frames"] == 8);
+  CHECK(summary["labels"]["force"] == 8 * 8 * 3);
+  CHECK(summary["test"]["force_mae_ev_per_a"].get<double>() > 0);
+  CHECK(summary["test"].contains("uncertainty_force_error_spearman"));
+
+  // The same model in eval, mapped (default) and direct, with an uncertainty column.
+  for (const std::string& spec :
+       {"gp:" + (dir / "model.h5").string(), "gp:" + (dir / "model.h5").string() + ",mapped=no"}) {
+    const CommandResult eval = run_otfgp("eval -p " + spec + " " + (dir / "test.xyz").string() +
+                                         " -o " + (dir / "out.xyz").string());
+    INFO(eval.output);
+    REQUIRE(eval.exit_code == 0);
+    const auto out = read_structures(dir / "out.xyz");
+    REQUIRE(out.size() == 3);
+    bool has_uncertainty = false;
+    for (const auto& p : out[0].extra_properties)
+      has_uncertainty = has_uncertainty || p.name == "uncertainty";
+    CHECK(has_uncertainty);
+  }
+  // The file names its descriptor settings as given.
+  const SparseGp gp = load_gp_model(dir / "model.h5");
+  CHECK(gp.descriptor().cutoff() == 3.9);
+  CHECK(gp.num_frames() == 8);
+}
+
+TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]") {
+  TemporaryDirectory dir;
+  write_structures(dir / "train.xyz", silicon_frames(2, 3));
+  const auto train = [&](const std::string& yaml) {
+    write_text(dir / "bad.yaml", yaml);
+    return run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                     (dir / "bad.yaml").string() + " -o " + (dir / "model.h5").string());
+  };
+  CommandResult r = train("descriptor: {n_max: 4, lmax: 3}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("bad.yaml, line 1") && Catch::Contains("descriptor.lmax") &&
+                           Catch::Contains("unknown key"));
+  r = train("sparse:\n  method: uncertian\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("line 2") && Catch::Contains("sparse.method") &&
+                           Catch::Contains("uncertian"));
+  r = train("hyperparameters: {force_noise: -0.1}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output,
+             Catch::Contains("hyperparameters.force_noise") && Catch::Contains("positive"));
+  r = train("species: [O]\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("contain Si"));
+  r = train("reference_energies: {Si: -4.3, O: 1}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("O is not among the species"));
+  r = train("descriptor: {cutoff: 0.0}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("cutoff"));
+  CHECK_FALSE(std::filesystem::exists(dir / "model.h5"));
+
+  // Frames without labels.
+  Structure bare = diamond(14, 5.431, 1);
+  write_structures(dir / "bare.xyz", {bare});
+  r = run_otfgp("train --data " + (dir / "bare.xyz").string() + " -o " +
+                (dir / "model.h5").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("no labels"));
+  // A missing model in a potential spec.
+  r = run_otfgp("eval -p gp:" + (dir / "missing.h5").string() + " " + (dir / "train.xyz").string() +
+                " -o " + (dir / "out.xyz").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("missing.h5") && Catch::Contains("no such file"));
+}
+
+TEST_CASE("train config: defaults and values", "[train_config]") {
+  const GpTrainConfig defaults = parse_gp_train_config("", "empty.yaml", {8, 56});
+  CHECK(defaults.descriptor.species == std::vector<int>{8, 56});
+  CHECK(defaults.kernel_power == 2);
+  CHECK(defaults.training.optimize_hyperparameters);
+  const GpTrainConfig c = parse_gp_train_config(R"(
+species: [Ba, Rh, O]
+descriptor: {n_max: 6, l_max: 4, r_min: 0.5, cutoff: 5.123456789012345, pair_cutoffs: {O-O: 4.5, Ba-O: 5.75}}
+kernel: {power: 1}
+labels: {stress: false}
+sparse: {method: threshold, count: 5, threshold: 0.05, seed: 7, min_residual: 1e-6}
+hyperparameters: {signal_std: 2, optimize: false, lower: {force_noise: 0.01}, upper: {signal_std: 50}}
+reference_energies: {Ba: -1.5, Rh: -7.25, O: -4.75}
+)",
+                                                "c.yaml", {8, 56});
+  CHECK(c.descriptor.species == std::vector<int>{8, 45, 56});
+  CHECK(c.descriptor.cutoff == 5.123456789012345);
+  CHECK(c.descriptor.pair_cutoffs.at({8, 8}) == 4.5);
+  CHECK(c.descriptor.pair_cutoffs.at({8, 56}) == 5.75);
+  CHECK(c.kernel_power == 1);
+  CHECK_FALSE(c.training.labels.stress);
+  CHECK(c.training.sparse.method == SparseSelectionMethod::threshold);
+  CHECK(c.training.sparse.threshold == 0.05);
+  CHECK(c.training.sparse.seed == 7);
+  CHECK(c.training.min_residual == 1e-6);
+  CHECK(c.training.hyperparameters.signal_std == 2.0);
+  CHECK_FALSE(c.training.optimize_hyperparameters);
+  CHECK(c.training.optimization.lower.force_noise == 0.01);
+  CHECK(c.training.optimization.upper.signal_std == 50.0);
+  CHECK(c.reference_energies.at(45) == -7.25);
+  CHECK_THROWS_WITH(parse_gp_train_config("sparse: {method: random, replay: true}", "r.yaml", {8}),
+                    Catch::Contains("sparse.replay"));
+  CHECK_THROWS_WITH(parse_gp_train_config("kernel: {power: 3}", "k.yaml", {8}),
+                    Catch::Contains("kernel.power"));
+}

@@ -1,0 +1,182 @@
+// Small but real learning runs (the long ones are bench/gp_learning.py): the
+// B2 sparse GP learns Stillinger–Weber Si and the Buckingham + DSF Ba–Rh–O
+// model from a handful of frames, its uncertainty ranks its errors, and the
+// mapped potential MD runs on reproduces the sparse GP it came from.
+
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_potential.hpp"
+#include "otfgp/gp_training.hpp"
+#include "otfgp/gp_validation.hpp"
+#include "otfgp/sparse_gp_potential.hpp"
+#include "support/structures.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+// Rattled (Gaussian, per component) and strained copies of `base`, labelled by `reference`.
+std::vector<Structure> frames_of(const Structure& base, const std::string& reference, int count,
+                                 const std::vector<double>& amplitudes, std::uint64_t seed) {
+  auto potential = make_potential(reference);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> strain(-0.01, 0.01);
+  std::vector<Structure> frames;
+  for (int f = 0; f < count; ++f) {
+    std::normal_distribution<double> normal(0.0, amplitudes[f % amplitudes.size()]);
+    Structure s = base;
+    Eigen::Matrix3d deformation = Eigen::Matrix3d::Identity();
+    for (int a = 0; a < 3; ++a)
+      for (int b = a; b < 3; ++b) deformation(a, b) = deformation(b, a) = (a == b) + strain(rng);
+    s.cell = s.cell * deformation;
+    s.positions = s.positions * deformation;
+    for (int i = 0; i < s.size(); ++i)
+      for (int d = 0; d < 3; ++d) s.positions(i, d) += normal(rng);
+    attach_labels(s, evaluate(*potential, s));
+    frames.push_back(std::move(s));
+  }
+  return frames;
+}
+
+Structure perovskite(int n) {
+  const double a = 4.093;  // buck:BaRhO.buck's minimum
+  const double basis[5][3] = {
+      {0, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+  const int numbers[5] = {56, 45, 8, 8, 8};
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * a * n;
+  s.positions.resize(5 * n * n * n, 3);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < n; ++k)
+        for (int b = 0; b < 5; ++b) {
+          s.positions.row(s.size()) =
+              Eigen::RowVector3d(i + basis[b][0], j + basis[b][1], k + basis[b][2]) * a;
+          s.numbers.push_back(numbers[b]);
+        }
+  return s;
+}
+
+Structure rocksalt_bao(int n) {
+  const double a = 5.514;
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * a * n;
+  const double fcc[4][3] = {{0, 0, 0}, {0, 0.5, 0.5}, {0.5, 0, 0.5}, {0.5, 0.5, 0}};
+  s.positions.resize(8 * n * n * n, 3);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < n; ++k)
+        for (const auto& f : fcc) {
+          s.positions.row(s.size()) = Eigen::RowVector3d(i + f[0], j + f[1], k + f[2]) * a;
+          s.numbers.push_back(56);
+          s.positions.row(s.size()) = Eigen::RowVector3d(i + f[0] + 0.5, j + f[1], k + f[2]) * a;
+          s.numbers.push_back(8);
+        }
+  return s;
+}
+
+// The mapped potential (what MD runs) against the sparse GP it was mapped from.
+void check_mapped_matches(const SparseGp& gp, const B2Settings& settings,
+                          const std::vector<Structure>& frames) {
+  MappedGp mapped = gp.mapped();
+  mapped.descriptor = settings;
+  auto fast = make_gp_potential(mapped, "gp:test");
+  auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp:test,mapped=no");
+  ComputeRequest request;
+  request.uncertainty = true;
+  request.per_atom_energy = true;
+  for (const auto& frame : frames) {
+    const Evaluation a = evaluate(*fast, frame, request), b = evaluate(*direct, frame, request);
+    CHECK(std::abs(a.energy - b.energy) <= 1e-10 * std::abs(b.energy));
+    // Per atom, relative to the size of the kernel sum's terms Σ_u |α_u k(x_i, u)|
+    // (that sum cancels heavily, so this is the scale of its own rounding).
+    const DescriptorValues values = gp.describe(frame, false);
+    const double variance = std::pow(gp.hyperparameters().signal_std, 2);
+    double worst = 0;
+    for (int i = 0; i < frame.size(); ++i) {
+      double terms = 0;
+      const Eigen::VectorXd unit = values.values.row(i).transpose().normalized();
+      for (int u = 0; u < gp.num_sparse(); ++u)
+        if (gp.sparse_species()[u] == values.species[i])
+          terms += std::abs(gp.alpha()[u]) * variance *
+                   std::pow(gp.sparse_descriptors().row(u).normalized().dot(unit), 2);
+      worst = std::max(worst, std::abs((*a.per_atom_energy)[i] - (*b.per_atom_energy)[i]) / terms);
+    }
+    INFO("largest |ε_mapped − ε_sum| / Σ_u |α_u k(x, u)|: " << worst);
+    CHECK(worst <= 1e-10);
+    CHECK((a.forces - b.forces).cwiseAbs().maxCoeff() <= 1e-8 * b.forces.cwiseAbs().maxCoeff());
+    CHECK((*a.stress - *b.stress).cwiseAbs().maxCoeff() <=
+          1e-8 * b.stress->cwiseAbs().maxCoeff() + 1e-12);
+    CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() <= 1e-7);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
+  const Structure crystal = diamond(14, 5.431, 2);  // 64 atoms
+  const auto train = frames_of(crystal, "sw:Si.sw", 12, {0.04, 0.08, 0.12, 0.16}, 1);
+  const auto test = frames_of(crystal, "sw:Si.sw", 8, {0.04, 0.08, 0.12, 0.16}, 2);
+  B2Settings settings;
+  settings.species = {14};
+  settings.n_max = 6;
+  settings.l_max = 4;
+  settings.cutoff = 4.0;
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 12};
+  training.hyperparameters = {2.0, 0.001, 0.03, 0.0005};
+  GpTrainingReport report;
+  const SparseGp gp =
+      train_sparse_gp(std::make_shared<B2Descriptor>(settings),
+                      std::make_shared<NormalizedDotProductKernel>(2), train, training, &report);
+  auto potential = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
+  const ValidationReport validation = validate_potential(*potential, test);
+  INFO("sparse " << report.sparse << ", force MAE " << *validation.total.force_mae
+                 << " eV/Å, energy MAE " << *validation.total.energy_mae * 1e3
+                 << " meV/atom, Spearman " << *validation.total.uncertainty_spearman);
+  CHECK(*validation.total.force_mae < 0.05);
+  CHECK(*validation.total.energy_mae < 0.002);
+  CHECK(*validation.total.stress_mae < 0.003);  // eV/Å³ (0.5 GPa)
+  CHECK(*validation.total.uncertainty_spearman > 0.3);
+  check_mapped_matches(gp, settings, {test[0], test[3]});
+}
+
+TEST_CASE("the B2 sparse GP learns a Ba-Rh-O rigid-ion model across compositions",
+          "[gp_learning]") {
+  std::vector<Structure> train =
+      frames_of(perovskite(2), "buck:BaRhO.buck", 8, {0.03, 0.06, 0.09}, 3);
+  std::vector<Structure> test =
+      frames_of(perovskite(2), "buck:BaRhO.buck", 4, {0.03, 0.06, 0.09}, 4);
+  for (auto& f : frames_of(rocksalt_bao(1), "buck:BaRhO.buck", 8, {0.03, 0.06, 0.09}, 5))
+    train.push_back(f);
+  for (auto& f : frames_of(rocksalt_bao(1), "buck:BaRhO.buck", 4, {0.03, 0.06, 0.09}, 6))
+    test.push_back(f);
+  B2Settings settings;
+  settings.species = {8, 45, 56};
+  settings.n_max = 5;
+  settings.l_max = 3;
+  settings.cutoff = 5.5;
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 10};
+  training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
+  GpTrainingReport report;
+  const SparseGp gp =
+      train_sparse_gp(std::make_shared<B2Descriptor>(settings),
+                      std::make_shared<NormalizedDotProductKernel>(2), train, training, &report);
+  auto potential = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
+  const ValidationReport validation = validate_potential(*potential, test);
+  for (const auto& [formula, errors] : validation.by_composition) {
+    INFO(formula << ": force MAE " << *errors.force_mae
+                 << " eV/Å (mean |F| scale ~0.3-0.6), energy MAE " << *errors.energy_mae * 1e3
+                 << " meV/atom");
+    CHECK(*errors.force_mae < 0.1);
+    CHECK(*errors.energy_mae < 0.005);
+  }
+  INFO("Spearman " << *validation.total.uncertainty_spearman);
+  CHECK(*validation.total.uncertainty_spearman > 0.2);
+  check_mapped_matches(gp, settings, {test[0], test[5]});
+}
