@@ -27,9 +27,11 @@ for line in sys.stdin:
         print("| {frames} × {atoms_per_frame} | {labels} | {sparse} | {s:.1f} | {r:.1f} | {pf:.2f} | {l:.2f} | {f:.0f} | {p:.0f} |".format(
             s=j["seconds_sparse_set"], r=j["seconds_rows"], pf=j["seconds_rows"] / j["frames"],
             l=j["seconds_likelihood_and_gradient"], f=j["factor_mb"], p=j["peak_memory_mb"], **j))
+    elif j["mode"] == "rebuild":
+        print("\nRebuilding the final model ({frames} frames, M = {sparse}) from scratch instead: {seconds_rebuild_and_solve:.2f} s.".format(**j))
     elif j["frames_before"] in (0, 1, 5, 10, 20, 40, 60, 80, 100, 120, 149):
-        print("| {frames_before} | {sparse} | {seconds_descriptor:.3f} | {seconds_new_columns:.3f} | {seconds_new_rows:.3f} "
-              "| {seconds_solve:.3f} | {seconds_map:.3f} |".format(**j))
+        print("| {frames_before} | {sparse} | {labels} | {seconds_descriptor:.3f} | {seconds_new_columns:.3f} | {seconds_new_rows:.3f} "
+              "| {seconds_solve:.3f} | {seconds_map:.3f} | {factor_mb:.0f} |".format(**j))
 PY
 
 row() {  # frames sparse
@@ -48,6 +50,6 @@ row 200 2030
 echo
 echo "On-the-fly updates (Si, 64-atom frames, 8 new sparse environments per frame):"
 echo
-echo "| frames already in the model | M after | descriptors (s) | new columns (s) | new rows (s) | solve α (s) | mapped β, R_s (s) |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| frames already in the model | M after | labels after | descriptors (s) | new columns (s) | new rows (s) | solve α (s) | mapped β, R_s (s) | factors (MB) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 "$bench" incremental --frames 150 --per-frame 8 | tee -a /dev/stderr | /usr/bin/python3 "$work/format.py" incremental
