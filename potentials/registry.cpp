@@ -1,4 +1,4 @@
-#include <algorithm>
+// The name → factory table behind make_potential() (otfgp/potential.hpp).
 
 #include "factories.hpp"
 #include "otfgp/error.hpp"
@@ -14,6 +14,8 @@ struct Registration {
 };
 
 // Adding a potential: one line here and its factory in factories.hpp.
+// One registration per line, whatever clang-format would pack together.
+// clang-format off
 constexpr Registration registry[] = {
     {"lj", make_lennard_jones},
     {"sw", make_stillinger_weber},
@@ -23,6 +25,7 @@ constexpr Registration registry[] = {
     {"eam/fs", make_eam_fs},
     {"buck", make_buckingham_coulomb},
 };
+// clang-format on
 
 }  // namespace
 
