@@ -10,6 +10,7 @@
 #include "otfgp/error.hpp"
 #include "otfgp/io.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/output_file.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/relax.hpp"
 
@@ -53,6 +54,9 @@ void run_relax(const RelaxSettings& settings) {
   options.max_steps = settings.max_steps;
   options.max_step = settings.max_step;
 
+  // Refuse unwritable outputs now, not after the relaxations.
+  if (!settings.output.empty()) check_writable(settings.output);
+  if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
   const std::vector<Structure> frames = read_structures(settings.input);
   if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
