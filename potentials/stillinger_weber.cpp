@@ -52,6 +52,9 @@ KOKKOS_INLINE_FUNCTION double inverse_power(double rinv, double exponent, int in
   return integer_exponent >= 0 ? integer_power(rinv, integer_exponent) : kmath::pow(rinv, exponent);
 }
 
+// p and q are small integers in the usual SW files (4 and 0 for Si): then
+// repeated squaring, several times cheaper than pow(), gives the power to a few
+// units in the last place.
 int small_integer(double exponent) {
   return exponent == std::floor(exponent) && exponent >= 0 && exponent <= 64
              ? static_cast<int>(exponent)

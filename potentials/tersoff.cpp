@@ -25,6 +25,7 @@
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/units.hpp"
 
 namespace otfgp {
 
@@ -59,7 +60,7 @@ KOKKOS_INLINE_FUNCTION void cutoff_function(double r, const TersoffTriplet& p, d
     fc = 0.0;
     dfc = 0.0;
   } else {
-    const double half_pi = 0.5 * M_PI, quarter_pi = 0.25 * M_PI;
+    const double half_pi = 0.5 * units::pi, quarter_pi = 0.25 * units::pi;
     const double phase = half_pi * (r - p.bigr) / p.bigd;
     fc = 0.5 * (1.0 - kmath::sin(phase));
     dfc = -(quarter_pi / p.bigd) * kmath::cos(phase);
