@@ -305,6 +305,22 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
   CHECK(-(sigma[0] + sigma[1] + sigma[2]) / 3 * units::ev_per_a3_in_gpa ==
         Approx(0.5).margin(0.005));
   CHECK(read_structures(folder / "traj.xyz").size() > 2);
+  // Relaxing the output again replaces its labels rather than repeating them.
+  const auto again =
+      run_otfgp("relax " + quoted(folder / "out.xyz") +
+                " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 1 -o " + quoted(folder / "again.xyz"));
+  REQUIRE(again.exit_code == 0);
+  std::ifstream again_file(folder / "again.xyz");
+  std::string count_line, comment;
+  std::getline(again_file, count_line);
+  std::getline(again_file, comment);
+  INFO(comment);
+  for (const std::string key : {" enthalpy=", " converged=", " target_pressure_gpa="}) {
+    const auto first = comment.find(key);
+    CHECK(first != std::string::npos);
+    CHECK(comment.find(key, first + 1) == std::string::npos);
+  }
+  CHECK_THAT(comment, Contains(" target_pressure_gpa=1 "));
 
   const auto limited = run_otfgp("relax " + quoted(folder / "ar.vasp") +
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");

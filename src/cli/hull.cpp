@@ -206,8 +206,8 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     relaxed.push_back(result.structure);
     if (!settings.relaxed_dir.empty()) {
       Structure labelled = result.structure;
-      labelled.info.emplace_back("id", input.id);
-      labelled.info.emplace_back("pressure_gpa", fmt::format("{:g}", pressures[k]));
+      labelled.set_info_value("id", input.id);
+      labelled.set_info_value("pressure_gpa", fmt::format("{:g}", pressures[k]));
       write_structure(std::filesystem::path(settings.relaxed_dir) /
                           (input.id + "_" + pressure_tag(pressures[k]) + ".xyz"),
                       labelled, "extxyz");

@@ -68,9 +68,9 @@ void run_relax(const RelaxSettings& settings) {
       options.observer = [&](const RelaxStep& step) {
         if (step.step % settings.trajectory_every != 0) return;
         Structure frame = *step.structure;
-        frame.info.emplace_back("step", std::to_string(step.step));
-        frame.info.emplace_back("frame_index", std::to_string(f));
-        frame.info.emplace_back("enthalpy", fmt::format("{:.10g}", step.enthalpy));
+        frame.set_info_value("step", std::to_string(step.step));
+        frame.set_info_value("frame_index", std::to_string(f));
+        frame.set_info_value("enthalpy", fmt::format("{:.10g}", step.enthalpy));
         write_structures(settings.trajectory, {frame}, "extxyz", trajectory_started);
         trajectory_started = true;
       };
@@ -88,9 +88,9 @@ void run_relax(const RelaxSettings& settings) {
         options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
                            : "");
     Structure out = result.structure;
-    out.info.emplace_back("converged", result.converged ? "T" : "F");
-    out.info.emplace_back("enthalpy", fmt::format("{:.10g}", result.enthalpy));
-    out.info.emplace_back("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
+    out.set_info_value("converged", result.converged ? "T" : "F");
+    out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
+    out.set_info_value("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
     relaxed.push_back(std::move(out));
   }
   if (!settings.output.empty()) {
