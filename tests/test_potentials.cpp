@@ -37,9 +37,8 @@ TEST_CASE("per-atom energies of every potential add up to the total", "[potentia
   for (const Case& test : cases()) {
     INFO(test.spec);
     auto potential = make_potential(test.spec);
-    const Structure structure =
-        random_structure(triclinic_cell(9.5, 9.0, 9.2, 0.2, -0.1, 0.15), test.numbers,
-                         test.min_distance, 7);
+    const Structure structure = random_structure(triclinic_cell(9.5, 9.0, 9.2, 0.2, -0.1, 0.15),
+                                                 test.numbers, test.min_distance, 7);
     ComputeRequest request;
     request.per_atom_energy = true;
     const Evaluation evaluation = evaluate(*potential, structure, request);
