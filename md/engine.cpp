@@ -6,7 +6,9 @@
 #include <cstdio>
 
 #include "otfgp/error.hpp"
+#include "otfgp/extra_property.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/number_text.hpp"
 #include "otfgp/units.hpp"
 
 namespace otfgp::md {
@@ -33,7 +35,7 @@ class PhaseClock {
 
 std::string number_text(double value) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
   return buffer;
 }
 
@@ -237,12 +239,11 @@ Structure Engine::frame() const {
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
   auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.mass);
   Positions forces(state_.natoms, 3);
-  ExtraProperty momenta{"momenta", 'R', 3, {}};
-  momenta.values.reserve(3 * state_.natoms);
+  Eigen::MatrixXd momenta(state_.natoms, 3);
   for (int i = 0; i < state_.natoms; ++i)
     for (int d = 0; d < 3; ++d) {
       forces(i, d) = f(i, d);
-      momenta.values.push_back(number_text(mass(i) * v(i, d) * ase_momentum_per_amu_a_per_fs));
+      momenta(i, d) = mass(i) * v(i, d) * ase_momentum_per_amu_a_per_fs;
     }
   structure.forces = forces;
   if (state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]) {
@@ -250,10 +251,10 @@ Structure Engine::frame() const {
     for (int k = 0; k < 6; ++k) stress[k] = -forces_.virial[k] / state_.box.volume();
     structure.stress = stress;
   }
-  structure.extra_properties.push_back(std::move(momenta));
+  set_real_property(structure, "momenta", momenta);
   structure.info.emplace_back("step", std::to_string(step_));
-  structure.info.emplace_back("time", number_text(time()));
-  structure.info.emplace_back("temperature", number_text(integrator_.temperature()));
+  structure.info.emplace_back("time", format_real(time()));
+  structure.info.emplace_back("temperature", format_real(integrator_.temperature()));
   return structure;
 }
 

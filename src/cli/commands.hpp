@@ -12,4 +12,6 @@ namespace otfgp::cli {
 
 using Commands = std::vector<std::pair<CLI::App*, std::function<void()>>>;
 
+void add_md_command(CLI::App& app, Commands& commands);
+
 }  // namespace otfgp::cli
