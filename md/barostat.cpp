@@ -12,9 +12,12 @@ namespace {
 
 int coupling_components(PressureCoupling coupling) {
   switch (coupling) {
-    case PressureCoupling::isotropic: return 1;
-    case PressureCoupling::anisotropic: return 3;
-    case PressureCoupling::triclinic: return 6;
+    case PressureCoupling::isotropic:
+      return 1;
+    case PressureCoupling::anisotropic:
+      return 3;
+    case PressureCoupling::triclinic:
+      return 6;
   }
   return 1;
 }
@@ -48,7 +51,8 @@ MtkBarostat::MtkBarostat(const BarostatSettings& settings, int natoms, double de
       mass_((natoms + 1) * kT * settings.damping * settings.damping),
       dof_(degrees_of_freedom),
       momentum_(coupling_components(settings.coupling), 0.0),
-      chain_(settings.chain_length, 1, coupling_components(settings.coupling), kT, settings.damping) {
+      chain_(settings.chain_length, 1, coupling_components(settings.coupling), kT,
+             settings.damping) {
   if (coupling_ == PressureCoupling::isotropic) mass_ *= 3.0;
 }
 
@@ -63,9 +67,15 @@ Eigen::Matrix3d MtkBarostat::strain_rate() const {
   Eigen::Matrix3d b = Eigen::Matrix3d::Zero();
   const auto& p = momentum_;
   switch (coupling_) {
-    case PressureCoupling::isotropic: b.diagonal().setConstant(p[0]); break;
-    case PressureCoupling::anisotropic: b.diagonal() << p[0], p[1], p[2]; break;
-    case PressureCoupling::triclinic: b << p[0], p[5], p[4], p[5], p[1], p[3], p[4], p[3], p[2]; break;
+    case PressureCoupling::isotropic:
+      b.diagonal().setConstant(p[0]);
+      break;
+    case PressureCoupling::anisotropic:
+      b.diagonal() << p[0], p[1], p[2];
+      break;
+    case PressureCoupling::triclinic:
+      b << p[0], p[5], p[4], p[5], p[1], p[3], p[4], p[3], p[2];
+      break;
   }
   return b / mass_;
 }
@@ -91,15 +101,18 @@ void MtkBarostat::chain_half_step(double timestep) {
   for (double& p : momentum_) p *= factor;
 }
 
-void MtkBarostat::momentum_half_step(const KineticTensor& kinetic, const std::array<double, 6>& virial,
-                                     double volume, double timestep) {
+void MtkBarostat::momentum_half_step(const KineticTensor& kinetic,
+                                     const std::array<double, 6>& virial, double volume,
+                                     double timestep) {
   // G = V(P − P₀) + (2K/N_f) I with V·P = Σ m v⊗v + W; Voigt order xx yy zz yz xz xy.
   const double isotropic_part = 2.0 * kinetic.kinetic_energy() / dof_ - pressure_ * volume;
   double g[6];
   for (int k = 0; k < 6; ++k) g[k] = kinetic.mvv[k] + virial[k] + (k < 3 ? isotropic_part : 0.0);
   const double half = 0.5 * timestep;
   switch (coupling_) {
-    case PressureCoupling::isotropic: momentum_[0] += half * (g[0] + g[1] + g[2]); break;
+    case PressureCoupling::isotropic:
+      momentum_[0] += half * (g[0] + g[1] + g[2]);
+      break;
     case PressureCoupling::anisotropic:
       for (int k = 0; k < 3; ++k) momentum_[k] += half * g[k];
       break;

@@ -9,16 +9,17 @@ namespace otfgp::md {
 
 void check_atom_distances(AtomState& state, std::optional<double> min_distance) {
   if (state.natoms < 1) return;
-  if (min_distance && !(*min_distance > 0.0)) throw Error("the minimum distance must be positive (Å)");
+  if (min_distance && !(*min_distance > 0.0))
+    throw Error("the minimum distance must be positive (Å)");
   const int nspecies = static_cast<int>(state.species.size());
   Kokkos::View<double**, MemSpace> threshold("check_atom_distances::threshold", nspecies, nspecies);
   auto threshold_host = Kokkos::create_mirror_view(threshold);
   double largest = 0.0;
   for (int a = 0; a < nspecies; ++a)
     for (int b = 0; b < nspecies; ++b) {
-      threshold_host(a, b) =
-          min_distance ? *min_distance
-                       : 0.5 * (element(state.species[a]).covalent_radius + element(state.species[b]).covalent_radius);
+      threshold_host(a, b) = min_distance ? *min_distance
+                                          : 0.5 * (element(state.species[a]).covalent_radius +
+                                                   element(state.species[b]).covalent_radius);
       largest = std::max(largest, threshold_host(a, b));
     }
   Kokkos::deep_copy(threshold, threshold_host);
@@ -76,7 +77,8 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   std::snprintf(message, sizeof message,
                 "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s; "
                 "the structure is broken (overlapping atoms, wrong units or cell)",
-                i, element(zi).symbol, partner, element(zj).symbol, closest, threshold_host(th(i), th(partner)),
+                i, element(zi).symbol, partner, element(zj).symbol, closest,
+                threshold_host(th(i), th(partner)),
                 min_distance ? "" : " (half the sum of their covalent radii)");
   throw Error(message);
 }

@@ -22,7 +22,8 @@ class PhaseClock {
       : timers_(timers), phase_(phase), start_(std::chrono::steady_clock::now()) {}
   ~PhaseClock() {
     Kokkos::fence();
-    timers_[phase_] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    timers_[phase_] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   PhaseClock(const PhaseClock&) = delete;
   PhaseClock& operator=(const PhaseClock&) = delete;
@@ -43,11 +44,16 @@ std::string number_text(double value) {
 
 const char* phase_name(Phase phase) {
   switch (phase) {
-    case Phase::initial_integrate: return "initial_integrate";
-    case Phase::neighbor: return "neighbor";
-    case Phase::force: return "force";
-    case Phase::final_integrate: return "final_integrate";
-    case Phase::output: return "output";
+    case Phase::initial_integrate:
+      return "initial_integrate";
+    case Phase::neighbor:
+      return "neighbor";
+    case Phase::force:
+      return "force";
+    case Phase::final_integrate:
+      return "final_integrate";
+    case Phase::output:
+      return "output";
   }
   return "?";
 }
@@ -80,7 +86,9 @@ void Engine::potential_changed() {
   ready_ = false;
 }
 
-void Engine::add_observer(StepObserver& observer) { observers_.push_back(&observer); }
+void Engine::add_observer(StepObserver& observer) {
+  observers_.push_back(&observer);
+}
 
 void Engine::remove_observer(StepObserver& observer) {
   observers_.erase(std::remove(observers_.begin(), observers_.end(), &observer), observers_.end());
@@ -109,11 +117,13 @@ void Engine::setup() {
   compute_forces();
   const int bad = find_bad_force(state_, settings_.max_force);
   if (bad >= 0 || !std::isfinite(forces_.energy)) {
-    std::string what = bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
-    throw Error("step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
-                (bad >= 0 ? "not finite or above the limit of " + number_text(settings_.max_force) + " eV/Å"
-                          : std::string("not finite")) +
-                "; check the structure and the potential");
+    std::string what =
+        bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
+    throw Error(
+        "step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
+        (bad >= 0 ? "not finite or above the limit of " + number_text(settings_.max_force) + " eV/Å"
+                  : std::string("not finite")) +
+        "; check the structure and the potential");
   }
   integrator_.refresh_kinetic(state_);
   if (fresh_ && statistics_.samples == 0) {
@@ -135,7 +145,8 @@ bool Engine::notify_observers(bool initial) {
   const std::vector<StepObserver*> observers = observers_;  // an observer may remove itself
   for (StepObserver* observer : observers) {
     const long interval = observer->interval();
-    if (initial || (interval > 0 && step_ % interval == 0)) keep_going = observer->observe(*this) && keep_going;
+    if (initial || (interval > 0 && step_ % interval == 0))
+      keep_going = observer->observe(*this) && keep_going;
   }
   return keep_going;
 }
@@ -190,11 +201,13 @@ void Engine::check_step(const ForceCheck& check) {
   std::string problem;
   if (forces_bad) {
     const int atom = find_bad_force(state_, limit);
-    auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Kokkos::subview(state_.f, atom, Kokkos::ALL));
+    auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                 Kokkos::subview(state_.f, atom, Kokkos::ALL));
     const double norm = std::sqrt(f(0) * f(0) + f(1) * f(1) + f(2) * f(2));
-    problem = std::isfinite(norm) ? "the force on atom " + std::to_string(atom) + " is " + number_text(norm) +
-                                        " eV/Å, above the limit of " + number_text(limit) + " eV/Å"
-                                  : "the force on atom " + std::to_string(atom) + " is not finite";
+    problem = std::isfinite(norm)
+                  ? "the force on atom " + std::to_string(atom) + " is " + number_text(norm) +
+                        " eV/Å, above the limit of " + number_text(limit) + " eV/Å"
+                  : "the force on atom " + std::to_string(atom) + " is not finite";
   } else {
     problem = "the potential energy is not finite";
   }
@@ -226,7 +239,8 @@ ThermoSample Engine::thermo() const {
   sample.volume = state_.box.volume();
   // Pressure tensor (Σ m v⊗v + W)/V; stress in ASE's sign is its negative.
   for (int k = 0; k < 6; ++k)
-    sample.stress[k] = -(kinetic.mvv[k] + forces_.virial[k]) / sample.volume * units::ev_per_a3_in_gpa;
+    sample.stress[k] =
+        -(kinetic.mvv[k] + forces_.virial[k]) / sample.volume * units::ev_per_a3_in_gpa;
   sample.pressure = -(sample.stress[0] + sample.stress[1] + sample.stress[2]) / 3.0;
   sample.conserved = sample.total_energy + integrator_.extended_energy(sample.volume);
   return sample;
@@ -275,12 +289,13 @@ RestartData Engine::restart_data() const {
 
 void Engine::restore(const RestartData& data) {
   if (data.structure.size() != state_.natoms)
-    throw Error("the restart holds " + std::to_string(data.structure.size()) + " atoms, the run has " +
-                std::to_string(state_.natoms));
+    throw Error("the restart holds " + std::to_string(data.structure.size()) +
+                " atoms, the run has " + std::to_string(state_.natoms));
   const Structure current = state_.to_structure();
   if (data.structure.numbers != current.numbers)
     throw Error("the restart's atoms (species or order) differ from the run's");
-  if (data.velocities.rows() != state_.natoms) throw Error("the restart's velocities do not match its atoms");
+  if (data.velocities.rows() != state_.natoms)
+    throw Error("the restart's velocities do not match its atoms");
   state_.set_positions(data.structure);
   auto v = Kokkos::create_mirror_view(state_.v);
   for (int i = 0; i < state_.natoms; ++i)
@@ -309,7 +324,8 @@ void RunStatistics::add(const ThermoSample& sample) {
   sum_kinetic += sample.kinetic_energy;
   sum_kinetic2 += sample.kinetic_energy * sample.kinetic_energy;
   last_conserved = sample.conserved;
-  max_conserved_deviation = std::max(max_conserved_deviation, std::abs(sample.conserved - initial_conserved));
+  max_conserved_deviation =
+      std::max(max_conserved_deviation, std::abs(sample.conserved - initial_conserved));
   // Centred on the start so that the sums stay well conditioned.
   const double t = sample.time, c = sample.conserved - initial_conserved;
   sum_t += t;
@@ -319,7 +335,9 @@ void RunStatistics::add(const ThermoSample& sample) {
 }
 
 namespace {
-double mean(double sum, long n) { return n > 0 ? sum / n : 0.0; }
+double mean(double sum, long n) {
+  return n > 0 ? sum / n : 0.0;
+}
 double variance(double sum, double sum2, long n) {
   if (n < 2) return 0.0;
   const double m = sum / n;
@@ -327,13 +345,27 @@ double variance(double sum, double sum2, long n) {
 }
 }  // namespace
 
-double RunStatistics::mean_temperature() const { return mean(sum_temperature, samples); }
-double RunStatistics::std_temperature() const { return std::sqrt(variance(sum_temperature, sum_temperature2, samples)); }
-double RunStatistics::mean_pressure() const { return mean(sum_pressure, samples); }
-double RunStatistics::mean_volume() const { return mean(sum_volume, samples); }
-double RunStatistics::mean_potential_energy() const { return mean(sum_potential, samples); }
-double RunStatistics::mean_kinetic_energy() const { return mean(sum_kinetic, samples); }
-double RunStatistics::kinetic_energy_variance() const { return variance(sum_kinetic, sum_kinetic2, samples); }
+double RunStatistics::mean_temperature() const {
+  return mean(sum_temperature, samples);
+}
+double RunStatistics::std_temperature() const {
+  return std::sqrt(variance(sum_temperature, sum_temperature2, samples));
+}
+double RunStatistics::mean_pressure() const {
+  return mean(sum_pressure, samples);
+}
+double RunStatistics::mean_volume() const {
+  return mean(sum_volume, samples);
+}
+double RunStatistics::mean_potential_energy() const {
+  return mean(sum_potential, samples);
+}
+double RunStatistics::mean_kinetic_energy() const {
+  return mean(sum_kinetic, samples);
+}
+double RunStatistics::kinetic_energy_variance() const {
+  return variance(sum_kinetic, sum_kinetic2, samples);
+}
 
 double RunStatistics::conserved_slope() const {
   if (samples < 2) return 0.0;
@@ -343,9 +375,23 @@ double RunStatistics::conserved_slope() const {
 }
 
 std::vector<double> RunStatistics::to_vector() const {
-  return {static_cast<double>(samples), sum_temperature, sum_temperature2, sum_pressure, sum_pressure2,
-          sum_volume, sum_volume2, sum_potential, sum_kinetic, sum_kinetic2, initial_conserved,
-          last_conserved, max_conserved_deviation, sum_t, sum_t2, sum_c, sum_tc};
+  return {static_cast<double>(samples),
+          sum_temperature,
+          sum_temperature2,
+          sum_pressure,
+          sum_pressure2,
+          sum_volume,
+          sum_volume2,
+          sum_potential,
+          sum_kinetic,
+          sum_kinetic2,
+          initial_conserved,
+          last_conserved,
+          max_conserved_deviation,
+          sum_t,
+          sum_t2,
+          sum_c,
+          sum_tc};
 }
 
 RunStatistics RunStatistics::from_vector(const std::vector<double>& values) {
@@ -355,10 +401,10 @@ RunStatistics RunStatistics::from_vector(const std::vector<double>& values) {
                 std::to_string(s.to_vector().size()));
   int k = 0;
   s.samples = static_cast<long>(values[k++]);
-  for (double* field : {&s.sum_temperature, &s.sum_temperature2, &s.sum_pressure, &s.sum_pressure2,
-                        &s.sum_volume, &s.sum_volume2, &s.sum_potential, &s.sum_kinetic, &s.sum_kinetic2,
-                        &s.initial_conserved, &s.last_conserved, &s.max_conserved_deviation, &s.sum_t,
-                        &s.sum_t2, &s.sum_c, &s.sum_tc})
+  for (double* field :
+       {&s.sum_temperature, &s.sum_temperature2, &s.sum_pressure, &s.sum_pressure2, &s.sum_volume,
+        &s.sum_volume2, &s.sum_potential, &s.sum_kinetic, &s.sum_kinetic2, &s.initial_conserved,
+        &s.last_conserved, &s.max_conserved_deviation, &s.sum_t, &s.sum_t2, &s.sum_c, &s.sum_tc})
     *field = values[k++];
   return s;
 }

@@ -13,8 +13,11 @@ Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(s
   dof_ = 3.0 * natoms - 3.0;
   const double kT = units::boltzmann * settings.thermostat.temperature;
   switch (settings.thermostat.type) {
-    case ThermostatType::none: break;
-    case ThermostatType::langevin: langevin_.emplace(kT, settings.thermostat.damping, settings.seed); break;
+    case ThermostatType::none:
+      break;
+    case ThermostatType::langevin:
+      langevin_.emplace(kT, settings.thermostat.damping, settings.seed);
+      break;
     case ThermostatType::nose_hoover_chain:
       chain_.emplace(settings.thermostat.chain_length, settings.thermostat.chain_steps, dof_, kT,
                      settings.thermostat.damping);
@@ -23,7 +26,9 @@ Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(s
   if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
 }
 
-void Integrator::refresh_kinetic(const AtomState& state) { kinetic_ = kinetic_tensor(state); }
+void Integrator::refresh_kinetic(const AtomState& state) {
+  kinetic_ = kinetic_tensor(state);
+}
 
 double Integrator::temperature() const {
   return 2.0 * kinetic_.kinetic_energy() / (dof_ * units::boltzmann);
@@ -122,7 +127,8 @@ void Integrator::restore_state(const std::map<std::string, std::vector<double>>&
                   " integrator with these settings needs");
     return found->second;
   };
-  if (chain_) chain_->set_state(get("thermostat_chain_positions"), get("thermostat_chain_velocities"));
+  if (chain_)
+    chain_->set_state(get("thermostat_chain_positions"), get("thermostat_chain_velocities"));
   if (langevin_) {
     const auto& heat = get("langevin_heat");
     if (heat.size() != 1) throw Error("restart state: 'langevin_heat' must hold one number");

@@ -9,7 +9,8 @@ namespace otfgp::md {
 
 LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t seed)
     : kT_(kT), gamma_(1.0 / damping), random_(seed, RandomStream::langevin) {
-  if (!(kT > 0) || !(damping > 0)) throw Error("the Langevin thermostat needs a positive temperature and damping");
+  if (!(kT > 0) || !(damping > 0))
+    throw Error("the Langevin thermostat needs a positive temperature and damping");
 }
 
 KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,

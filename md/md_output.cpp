@@ -9,7 +9,8 @@
 
 namespace otfgp::md {
 
-ThermoOutput::ThermoOutput(long interval, const std::filesystem::path& path, std::ostream* echo, bool append)
+ThermoOutput::ThermoOutput(long interval, const std::filesystem::path& path, std::ostream* echo,
+                           bool append)
     : interval_(interval), path_(path), echo_(echo) {
   if (!path_.empty()) {
     file_.open(path_, append ? std::ios::app : std::ios::trunc);
@@ -20,16 +21,16 @@ ThermoOutput::ThermoOutput(long interval, const std::filesystem::path& path, std
 
 std::string ThermoOutput::header() {
   char text[200];
-  std::snprintf(text, sizeof text, "#%11s %12s %10s %17s %17s %11s %14s %17s", "step", "time[ps]", "T[K]",
-                "E_pot[eV]", "E_tot[eV]", "P[GPa]", "V[A^3]", "conserved[eV]");
+  std::snprintf(text, sizeof text, "#%11s %12s %10s %17s %17s %11s %14s %17s", "step", "time[ps]",
+                "T[K]", "E_pot[eV]", "E_tot[eV]", "P[GPa]", "V[A^3]", "conserved[eV]");
   return text;
 }
 
 std::string ThermoOutput::line(const ThermoSample& s) {
   char text[256];
   std::snprintf(text, sizeof text, "%12ld %12.5f %10.3f %17.8f %17.8f %11.5f %14.4f %17.8f", s.step,
-                s.time * 1e-3, s.temperature, s.potential_energy, s.total_energy, s.pressure, s.volume,
-                s.conserved);
+                s.time * 1e-3, s.temperature, s.potential_energy, s.total_energy, s.pressure,
+                s.volume, s.conserved);
   return text;
 }
 
@@ -99,15 +100,17 @@ void truncate_output(const std::filesystem::path& path, long size) {
   std::error_code error;
   const auto bytes = std::filesystem::file_size(path, error);
   if (error)
-    throw Error("cannot continue '" + path.string() + "': the file is missing (the restart expects " +
-                std::to_string(size) + " bytes)");
+    throw Error("cannot continue '" + path.string() +
+                "': the file is missing (the restart expects " + std::to_string(size) + " bytes)");
   if (static_cast<long>(bytes) < size)
     throw Error("cannot continue '" + path.string() + "': it has " + std::to_string(bytes) +
                 " bytes, fewer than the " + std::to_string(size) +
                 " it had when the restart was written (replaced or truncated since?)");
   if (static_cast<long>(bytes) > size) {
     std::filesystem::resize_file(path, static_cast<std::uintmax_t>(size), error);
-    if (error) throw Error("cannot cut '" + path.string() + "' back to the restart step: " + error.message());
+    if (error)
+      throw Error("cannot cut '" + path.string() +
+                  "' back to the restart step: " + error.message());
   }
 }
 

@@ -1,8 +1,8 @@
+#include <unistd.h>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <unistd.h>
 
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
@@ -30,18 +30,21 @@ std::map<std::string, std::string> settings_lines(const std::string& yaml) {
 
 // A continued run must integrate the same dynamics; name the first difference.
 void check_same_dynamics(const RunConfig& config, const RestartData& restart) {
-  const auto before = settings_lines(restart.settings), now = settings_lines(dynamics_settings(config));
+  const auto before = settings_lines(restart.settings),
+             now = settings_lines(dynamics_settings(config));
   for (const auto& [key, value] : before) {
     const auto found = now.find(key);
     if (found == now.end() || found->second != value)
-      throw Error(config.source + ": restart file '" + config.restart->string() + "' was written with " + key +
-                  " = " + value + ", the config has " + (found == now.end() ? "none" : found->second) +
+      throw Error(config.source + ": restart file '" + config.restart->string() +
+                  "' was written with " + key + " = " + value + ", the config has " +
+                  (found == now.end() ? "none" : found->second) +
                   "; a continued run must keep the settings that shape the dynamics");
   }
   for (const auto& [key, value] : now)
     if (!before.count(key))
-      throw Error(config.source + ": restart file '" + config.restart->string() + "' was written without " + key +
-                  ", the config sets it to " + value + "; a continued run must keep the settings that shape the dynamics");
+      throw Error(config.source + ": restart file '" + config.restart->string() +
+                  "' was written without " + key + ", the config sets it to " + value +
+                  "; a continued run must keep the settings that shape the dynamics");
 }
 
 void prepare_directory(const std::filesystem::path& directory) {
@@ -58,7 +61,8 @@ void prepare_directory(const std::filesystem::path& directory) {
   std::filesystem::remove(probe, error);
 }
 
-nlohmann::json summary(const RunConfig& config, const Engine& engine, long first_step, double wall_seconds) {
+nlohmann::json summary(const RunConfig& config, const Engine& engine, long first_step,
+                       double wall_seconds) {
   const RunStatistics& s = engine.statistics();
   const int n = engine.state().natoms;
   const double dof = 3.0 * n - 3.0;
@@ -91,7 +95,8 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
   json["conserved_slope_eV_per_atom_per_ps"] = s.conserved_slope() * 1e3 / n;
   const PhaseTimers& timers = engine.timers();
   nlohmann::json phases;
-  for (int k = 0; k < phase_count; ++k) phases[phase_name(static_cast<Phase>(k))] = timers.seconds[k];
+  for (int k = 0; k < phase_count; ++k)
+    phases[phase_name(static_cast<Phase>(k))] = timers.seconds[k];
   phases["total"] = timers.total();
   json["timings_s"] = phases;
   json["steps_this_run"] = timers.steps;
@@ -117,8 +122,8 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
     check_same_dynamics(config, *restart);
     if (restart->step >= config.steps)
       throw Error(config.source + ": restart file '" + config.restart->string() + "' is at step " +
-                  std::to_string(restart->step) + ", not before steps: " + std::to_string(config.steps) +
-                  "; raise 'steps' to continue the run");
+                  std::to_string(restart->step) + ", not before steps: " +
+                  std::to_string(config.steps) + "; raise 'steps' to continue the run");
     structure = restart->structure;
   } else {
     structure = starting_structure(config);
@@ -143,18 +148,23 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   if (trajectory_size) truncate_output(path(out.trajectory_file), *trajectory_size);
   if (out.trajectory_interval > 0 && !trajectory_size) {
     std::error_code ignored;
-    std::filesystem::remove(path(out.trajectory_file), ignored);  // a fresh run starts a fresh trajectory
+    std::filesystem::remove(path(out.trajectory_file),
+                            ignored);  // a fresh run starts a fresh trajectory
   }
 
-  ThermoOutput thermo(out.thermo_interval, out.thermo_interval > 0 ? path(out.thermo_file) : std::filesystem::path(),
+  ThermoOutput thermo(out.thermo_interval,
+                      out.thermo_interval > 0 ? path(out.thermo_file) : std::filesystem::path(),
                       thermo_echo, thermo_size.has_value());
   TrajectoryOutput trajectory(out.trajectory_interval, path(out.trajectory_file));
   const std::string settings = dynamics_settings(config);
-  RestartOutput restart_output(out.restart_interval, path(out.restart_file), [&](RestartData& data) {
-    data.settings = settings;
-    if (out.thermo_interval > 0) data.output_sizes["thermo"] = thermo.flush();
-    if (out.trajectory_interval > 0) data.output_sizes["trajectory"] = trajectory.size();
-  });
+  RestartOutput restart_output(out.restart_interval, path(out.restart_file),
+                               [&](RestartData& data) {
+                                 data.settings = settings;
+                                 if (out.thermo_interval > 0)
+                                   data.output_sizes["thermo"] = thermo.flush();
+                                 if (out.trajectory_interval > 0)
+                                   data.output_sizes["trajectory"] = trajectory.size();
+                               });
   engine.add_observer(thermo);
   if (out.trajectory_interval > 0) engine.add_observer(trajectory);
   if (progress) engine.add_observer(*progress);
@@ -168,14 +178,16 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
     thermo.flush();
     if (engine.last_good_frame()) {
       write_frame_file(path(out.last_good_file), *engine.last_good_frame());
-      throw Error(std::string(error.what()) + "; its frame is in '" + path(out.last_good_file).string() + "'");
+      throw Error(std::string(error.what()) + "; its frame is in '" +
+                  path(out.last_good_file).string() + "'");
     }
     throw;
   }
   thermo.flush();
   if (restart_output.last_step() != engine.step()) restart_output.write(engine);
 
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json result = summary(config, engine, first_step, wall);
   OutputFile file(path(out.summary_file));
   file.stream() << result.dump(2) << '\n';

@@ -17,7 +17,8 @@ const std::vector<std::string> couplings = {"isotropic", "anisotropic", "triclin
 
 double positive_number(const ConfigSection& section, const std::string& key, double fallback) {
   const double value = section.number(key, fallback);
-  if (!(value > 0.0)) section.fail(key, "must be positive, got " + section.node()[key].as<std::string>(""));
+  if (!(value > 0.0))
+    section.fail(key, "must be positive, got " + section.node()[key].as<std::string>(""));
   return value;
 }
 
@@ -29,14 +30,16 @@ long non_negative_integer(const ConfigSection& section, const std::string& key, 
 
 void read_structure_section(const ConfigSection& root, RunConfig& config, bool restarting) {
   if (!root.has("structure")) {
-    if (!restarting) throw Error(root.location() + ": missing required key 'structure' (a file or a lattice)");
+    if (!restarting)
+      throw Error(root.location() + ": missing required key 'structure' (a file or a lattice)");
     return;
   }
   ConfigSection structure = root.section("structure");
   structure.expect_keys({"file", "format", "lattice", "elements", "a", "c", "repeat"});
   const bool has_file = structure.has("file"), has_lattice = structure.has("lattice");
   if (has_file == has_lattice)
-    throw Error(structure.location() + ": key 'structure' needs exactly one of 'structure.file' and 'structure.lattice'");
+    throw Error(structure.location() +
+                ": key 'structure' needs exactly one of 'structure.file' and 'structure.lattice'");
   if (has_file) {
     config.structure_file = structure.text("file");
     config.structure_format = structure.text("format", "auto");
@@ -53,7 +56,8 @@ void read_structure_section(const ConfigSection& root, RunConfig& config, bool r
   }
   if (structure.has("repeat")) {
     const auto repeat = structure.integers("repeat");
-    if (repeat.size() != 1 && repeat.size() != 3) structure.fail("repeat", "expected one count or three");
+    if (repeat.size() != 1 && repeat.size() != 3)
+      structure.fail("repeat", "expected one count or three");
     for (int d = 0; d < 3; ++d) {
       const long n = repeat[repeat.size() == 1 ? 0 : d];
       if (n < 1 || n > 1000) structure.fail("repeat", "counts must be between 1 and 1000");
@@ -92,26 +96,33 @@ RunConfig from_section(ConfigSection root) {
   const auto temperature = root.optional_number("temperature");
   if (temperature && !(*temperature >= 0.0)) root.fail("temperature", "must not be negative (K)");
   if (ensemble != "nve" && !temperature)
-    throw Error(root.location() + ": missing required key 'temperature' (the target of " + ensemble + ", K)");
-  if (ensemble != "nve" && !(*temperature > 0.0)) root.fail("temperature", "must be positive for " + ensemble);
+    throw Error(root.location() + ": missing required key 'temperature' (the target of " +
+                ensemble + ", K)");
+  if (ensemble != "nve" && !(*temperature > 0.0))
+    root.fail("temperature", "must be positive for " + ensemble);
   const auto initial = root.optional_number("initial_temperature");
   if (initial && !(*initial >= 0.0)) root.fail("initial_temperature", "must not be negative (K)");
   if (!temperature && !initial)
     throw Error(root.location() +
-                ": missing required key 'temperature' (for nve: the temperature of the initial velocities, K; 0 starts at rest)");
+                ": missing required key 'temperature' (for nve: the temperature of the initial "
+                "velocities, K; 0 starts at rest)");
   config.initial_temperature = initial ? *initial : *temperature;
 
   if (ensemble == "nve") {
-    if (root.has("thermostat")) root.fail("thermostat", "does not apply to ensemble nve; remove it or use nvt");
-    if (root.has("barostat")) root.fail("barostat", "does not apply to ensemble nve; remove it or use npt");
+    if (root.has("thermostat"))
+      root.fail("thermostat", "does not apply to ensemble nve; remove it or use nvt");
+    if (root.has("barostat"))
+      root.fail("barostat", "does not apply to ensemble nve; remove it or use npt");
   } else {
     engine.thermostat.temperature = *temperature;
     if (!root.has("thermostat"))
-      throw Error(root.location() + ": missing required key 'thermostat' (ensemble " + ensemble + ")");
+      throw Error(root.location() + ": missing required key 'thermostat' (ensemble " + ensemble +
+                  ")");
     ConfigSection thermostat = root.section("thermostat");
     thermostat.expect_keys({"type", "damping", "chain_length", "chain_steps"});
     const std::string type = thermostat.choice("type", thermostat_types);
-    engine.thermostat.type = type == "langevin" ? ThermostatType::langevin : ThermostatType::nose_hoover_chain;
+    engine.thermostat.type =
+        type == "langevin" ? ThermostatType::langevin : ThermostatType::nose_hoover_chain;
     engine.thermostat.damping = positive_number(thermostat, "damping", 100.0);
     if (engine.thermostat.type == ThermostatType::nose_hoover_chain) {
       engine.thermostat.chain_length = static_cast<int>(thermostat.integer("chain_length", 3));
@@ -125,7 +136,8 @@ RunConfig from_section(ConfigSection root) {
     if (ensemble == "nvt" && root.has("barostat"))
       root.fail("barostat", "does not apply to ensemble nvt; remove it or use npt");
     if (ensemble == "npt") {
-      if (!root.has("barostat")) throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
+      if (!root.has("barostat"))
+        throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
       ConfigSection barostat = root.section("barostat");
       barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
       engine.barostat.enabled = true;
@@ -152,25 +164,29 @@ RunConfig from_section(ConfigSection root) {
   if (const auto checks = root.optional_section("checks")) {
     ConfigSection section = *checks;
     section.expect_keys({"min_distance", "max_force"});
-    if (section.has("min_distance")) engine.min_distance = positive_number(section, "min_distance", 1.0);
+    if (section.has("min_distance"))
+      engine.min_distance = positive_number(section, "min_distance", 1.0);
     engine.max_force = positive_number(section, "max_force", engine.max_force);
     section.finish();
   }
   if (const auto output = root.optional_section("output")) {
     ConfigSection section = *output;
-    section.expect_keys({"directory", "thermo_interval", "thermo_file", "trajectory_interval", "trajectory_file",
-                         "restart_interval", "restart_file", "summary_file", "last_good_file"});
+    section.expect_keys({"directory", "thermo_interval", "thermo_file", "trajectory_interval",
+                         "trajectory_file", "restart_interval", "restart_file", "summary_file",
+                         "last_good_file"});
     OutputSettings& out = config.output;
     out.directory = section.text("directory", ".");
     out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
     out.thermo_file = section.text("thermo_file", out.thermo_file);
-    out.trajectory_interval = non_negative_integer(section, "trajectory_interval", out.trajectory_interval);
+    out.trajectory_interval =
+        non_negative_integer(section, "trajectory_interval", out.trajectory_interval);
     out.trajectory_file = section.text("trajectory_file", out.trajectory_file);
     out.restart_interval = non_negative_integer(section, "restart_interval", out.restart_interval);
     out.restart_file = section.text("restart_file", out.restart_file);
     out.summary_file = section.text("summary_file", out.summary_file);
     out.last_good_file = section.text("last_good_file", out.last_good_file);
-    for (const char* key : {"thermo_file", "trajectory_file", "restart_file", "summary_file", "last_good_file"})
+    for (const char* key :
+         {"thermo_file", "trajectory_file", "restart_file", "summary_file", "last_good_file"})
       if (section.has(key) && std::filesystem::path(section.text(key)).has_parent_path())
         section.fail(key, "must be a file name; put the folder in output.directory");
     section.finish();
@@ -186,7 +202,9 @@ RunConfig from_section(ConfigSection root) {
 
 }  // namespace
 
-RunConfig read_run_config(const std::filesystem::path& file) { return from_section(ConfigSection::load(file)); }
+RunConfig read_run_config(const std::filesystem::path& file) {
+  return from_section(ConfigSection::load(file));
+}
 
 RunConfig parse_run_config(const std::string& text, const std::string& source) {
   return from_section(ConfigSection::parse(text, source));
@@ -200,7 +218,9 @@ std::string dynamics_settings(const RunConfig& config) {
     return std::string(text);
   };
   std::string yaml;
-  auto line = [&](const std::string& key, const std::string& value) { yaml += key + ": " + value + "\n"; };
+  auto line = [&](const std::string& key, const std::string& value) {
+    yaml += key + ": " + value + "\n";
+  };
   line("potential", "'" + config.potential + "'");
   line("ensemble", ensemble_name(e));
   line("timestep", number(e.timestep));
@@ -227,7 +247,8 @@ std::string dynamics_settings(const RunConfig& config) {
 
 Structure starting_structure(const RunConfig& config) {
   if (config.lattice) return build_lattice(*config.lattice);
-  if (!config.structure_file) throw Error(config.source + ": no starting structure (structure.file or structure.lattice)");
+  if (!config.structure_file)
+    throw Error(config.source + ": no starting structure (structure.file or structure.lattice)");
   Structure structure = otfgp::read_structure(*config.structure_file, config.structure_format);
   structure.validate();
   return structure;

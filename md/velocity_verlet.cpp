@@ -34,7 +34,6 @@ void Snapshot::allocate(int natoms) {
   x = VecView(Kokkos::ViewAllocateWithoutInitializing("Snapshot::x"), natoms);
   v = VecView(Kokkos::ViewAllocateWithoutInitializing("Snapshot::v"), natoms);
   f = VecView(Kokkos::ViewAllocateWithoutInitializing("Snapshot::f"), natoms);
-  step = -1;
 }
 
 namespace {
@@ -127,8 +126,10 @@ ForceCheck second_half(AtomState& state, double timestep, const Matrix3* velocit
         for (int d = 0; d < 3; ++d) fi[d] = f(i, d);
         const double f2 = fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2];
         // NaN and ∞ fail this comparison.
-        if (!(f2 <= DBL_MAX)) ++sum.non_finite;
-        else if (f2 > sum.max_force_squared) sum.max_force_squared = f2;
+        if (!(f2 <= DBL_MAX))
+          ++sum.non_finite;
+        else if (f2 > sum.max_force_squared)
+          sum.max_force_squared = f2;
         const double kick = half / mass(i);
         for (int d = 0; d < 3; ++d) vi[d] = v(i, d) + kick * fi[d];
         if (transform) {

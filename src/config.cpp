@@ -33,8 +33,8 @@ int edit_distance(const std::string& a, const std::string& b) {
   for (std::size_t i = 1; i <= a.size(); ++i) {
     current[0] = static_cast<int>(i);
     for (std::size_t j = 1; j <= b.size(); ++j)
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1,
-                             previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      current[j] = std::min(
+          {previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     std::swap(previous, current);
   }
   return previous[b.size()];
@@ -78,7 +78,8 @@ ConfigSection ConfigSection::parse(const std::string& text, const std::string& s
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
-    throw Error(source + ", line " + std::to_string(error.mark.line + 1) + ": not valid YAML: " + error.msg);
+    throw Error(source + ", line " + std::to_string(error.mark.line + 1) +
+                ": not valid YAML: " + error.msg);
   }
   if (root.IsNull()) throw Error(source + ": the config is empty");
   if (!root.IsMap()) throw Error(source + ": the config must be a mapping of keys to values");
@@ -88,7 +89,8 @@ ConfigSection ConfigSection::parse(const std::string& text, const std::string& s
 ConfigSection ConfigSection::load(const std::filesystem::path& file) {
   std::ifstream input(file);
   if (!input) {
-    if (!std::filesystem::exists(file)) throw Error("config file '" + file.string() + "' does not exist");
+    if (!std::filesystem::exists(file))
+      throw Error("config file '" + file.string() + "' does not exist");
     throw Error("cannot read config file '" + file.string() + "'");
   }
   std::stringstream text;
@@ -104,7 +106,7 @@ std::string ConfigSection::location(const std::string& key) const {
   if (!key.empty())
     for (const auto& entry : node_)
       if (entry.first.Scalar() == key) return *file_ + line_of(entry.first);
-  return *file_ + line_of(node_);
+  return prefix_.empty() ? *file_ : *file_ + line_of(node_);
 }
 
 void ConfigSection::fail(const std::string& key, const std::string& message) const {
@@ -142,8 +144,9 @@ YAML::Node ConfigSection::value(const std::string& key) const {
 
 std::string ConfigSection::scalar(const std::string& key, const YAML::Node& node,
                                   const char* expected) const {
-  if (!node.IsScalar()) fail(key, std::string("expected ") + expected + ", got a " +
-                                      (node.IsMap() ? "mapping" : "sequence"));
+  if (!node.IsScalar())
+    fail(key, std::string("expected ") + expected + ", got a " +
+                  (node.IsMap() ? "mapping" : "sequence"));
   return node.Scalar();
 }
 
@@ -176,7 +179,8 @@ std::optional<long> parse_integer(const std::string& text) {
   if (text.empty() || *end != '\0' || errno != 0) {
     // 1e6 is a common way to write a step count; accept it when it is whole.
     const auto real = parse_number(text);
-    if (real && std::abs(*real) < 9e15 && *real == std::round(*real)) return static_cast<long>(*real);
+    if (real && std::abs(*real) < 9e15 && *real == std::round(*real))
+      return static_cast<long>(*real);
     return std::nullopt;
   }
   return number;
@@ -242,17 +246,20 @@ bool ConfigSection::flag(const std::string& key, bool fallback) const {
   const YAML::Node found = value(key);
   if (!found.IsDefined()) return fallback;
   std::string text = scalar(key, found, "true or false");
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (text == "true" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "no" || text == "off") return false;
   fail(key, "expected true or false, got '" + found.Scalar() + "'");
 }
 
-std::string ConfigSection::choice(const std::string& key, const std::vector<std::string>& choices) const {
+std::string ConfigSection::choice(const std::string& key,
+                                  const std::vector<std::string>& choices) const {
   const std::string given = text(key);
   if (std::find(choices.begin(), choices.end(), given) != choices.end()) return given;
   std::string message = "unknown value '" + given + "'";
-  if (const auto suggestion = closest_match(given, choices)) message += " (did you mean '" + *suggestion + "'?)";
+  if (const auto suggestion = closest_match(given, choices))
+    message += " (did you mean '" + *suggestion + "'?)";
   fail(key, message + "; choose one of: " + join(choices));
 }
 
@@ -265,8 +272,8 @@ std::string ConfigSection::choice(const std::string& key, const std::vector<std:
 namespace {
 
 template <class T, class Parse>
-std::vector<T> read_sequence(const ConfigSection& section, const YAML::Node& found, const std::string& key,
-                             int count, const char* expected, Parse parse) {
+std::vector<T> read_sequence(const ConfigSection& section, const YAML::Node& found,
+                             const std::string& key, int count, const char* expected, Parse parse) {
   std::vector<YAML::Node> items;
   if (found.IsScalar())
     items.push_back(found);
@@ -277,12 +284,14 @@ std::vector<T> read_sequence(const ConfigSection& section, const YAML::Node& fou
   if (count > 0 && static_cast<int>(items.size()) != count)
     section.fail(key, "expected " + std::to_string(count) + " " + expected + ", got " +
                           std::to_string(items.size()));
-  if (items.empty()) section.fail(key, std::string("expected a list of ") + expected + ", got an empty list");
+  if (items.empty())
+    section.fail(key, std::string("expected a list of ") + expected + ", got an empty list");
   std::vector<T> values;
   for (const auto& item : items) {
     if (!item.IsScalar()) section.fail(key, std::string("expected a list of ") + expected);
     const auto parsed = parse(item.Scalar());
-    if (!parsed) section.fail(key, std::string("expected ") + expected + ", got '" + item.Scalar() + "'");
+    if (!parsed)
+      section.fail(key, std::string("expected ") + expected + ", got '" + item.Scalar() + "'");
     values.push_back(*parsed);
   }
   return values;
@@ -305,8 +314,9 @@ std::vector<long> ConfigSection::integers(const std::string& key, int count) con
 std::vector<std::string> ConfigSection::texts(const std::string& key, int count) const {
   const YAML::Node found = value(key);
   if (!found.IsDefined()) throw Error(location() + ": missing required key '" + name(key) + "'");
-  return read_sequence<std::string>(*this, found, key, count, "strings",
-                                    [](const std::string& text) { return std::optional<std::string>(text); });
+  return read_sequence<std::string>(
+      *this, found, key, count, "strings",
+      [](const std::string& text) { return std::optional<std::string>(text); });
 }
 
 void ConfigSection::finish(const std::string& context) const {

@@ -71,7 +71,8 @@ const LatticeType& find_lattice(const std::string& name) {
   for (const auto& type : lattice_types())
     if (name == type.name) return type;
   std::string known;
-  for (const auto& type : lattice_types()) known += (known.empty() ? "" : ", ") + std::string(type.name);
+  for (const auto& type : lattice_types())
+    known += (known.empty() ? "" : ", ") + std::string(type.name);
   throw Error("unknown lattice '" + name + "' (known: " + known + ")");
 }
 
@@ -83,7 +84,9 @@ std::vector<std::string> lattice_names() {
   return names;
 }
 
-int lattice_site_count(const std::string& lattice) { return find_lattice(lattice).sublattices; }
+int lattice_site_count(const std::string& lattice) {
+  return find_lattice(lattice).sublattices;
+}
 
 Structure build_lattice(const LatticeSpec& spec) {
   const LatticeType& type = find_lattice(spec.lattice);
@@ -96,9 +99,11 @@ Structure build_lattice(const LatticeSpec& spec) {
   if (!(spec.a > 0.0) || !std::isfinite(spec.a))
     throw Error("lattice constant a must be positive, got " + std::to_string(spec.a));
   const bool hexagonal = spec.lattice == "hcp";
-  if (spec.c && !hexagonal) throw Error("lattice constant c applies to hcp only, not to '" + spec.lattice + "'");
+  if (spec.c && !hexagonal)
+    throw Error("lattice constant c applies to hcp only, not to '" + spec.lattice + "'");
   const double c = spec.c.value_or(spec.a * std::sqrt(8.0 / 3.0));
-  if (!(c > 0.0) || !std::isfinite(c)) throw Error("lattice constant c must be positive, got " + std::to_string(c));
+  if (!(c > 0.0) || !std::isfinite(c))
+    throw Error("lattice constant c must be positive, got " + std::to_string(c));
   for (int n : spec.repeat)
     if (n < 1) throw Error("lattice repeat counts must be at least 1, got " + std::to_string(n));
 
@@ -109,8 +114,10 @@ Structure build_lattice(const LatticeSpec& spec) {
     unit = Eigen::Matrix3d::Identity() * spec.a;
 
   Structure structure;
-  const long count = static_cast<long>(type.basis.size()) * spec.repeat[0] * spec.repeat[1] * spec.repeat[2];
-  if (count > 100'000'000L) throw Error("lattice repeat gives " + std::to_string(count) + " atoms, too many");
+  const long count =
+      static_cast<long>(type.basis.size()) * spec.repeat[0] * spec.repeat[1] * spec.repeat[2];
+  if (count > 100'000'000L)
+    throw Error("lattice repeat gives " + std::to_string(count) + " atoms, too many");
   structure.positions.resize(count, 3);
   structure.numbers.reserve(count);
   long k = 0;
@@ -118,7 +125,8 @@ Structure build_lattice(const LatticeSpec& spec) {
     for (int j = 0; j < spec.repeat[1]; ++j)
       for (int l = 0; l < spec.repeat[2]; ++l)
         for (const Site& site : type.basis) {
-          const Eigen::RowVector3d s(i + site.fractional[0], j + site.fractional[1], l + site.fractional[2]);
+          const Eigen::RowVector3d s(i + site.fractional[0], j + site.fractional[1],
+                                     l + site.fractional[2]);
           structure.positions.row(k++) = s * unit;
           structure.numbers.push_back(numbers[site.sublattice]);
         }

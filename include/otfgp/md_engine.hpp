@@ -105,8 +105,8 @@ class StepObserver {
 // Everything a restart file holds.
 struct RestartData {
   long step = 0;
-  double time = 0.0;  // fs
-  Structure structure;  // positions, numbers, cell, pbc
+  double time = 0.0;     // fs
+  Structure structure;   // positions, numbers, cell, pbc
   Positions velocities;  // Å/fs
   std::map<std::string, std::vector<double>> integrator;
   RunStatistics statistics;

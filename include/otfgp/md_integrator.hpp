@@ -33,7 +33,8 @@ class Integrator {
   // First half of step number `step` (the step being made), from the forces
   // and virial of the current positions. Moves x, v and the cell; with
   // `capture`, saves x, v, f as they were before.
-  void initial_integrate(AtomState& state, long step, const ComputeResult& forces, Snapshot* capture);
+  void initial_integrate(AtomState& state, long step, const ComputeResult& forces,
+                         Snapshot* capture);
   // Second half, after the forces of the new positions. Returns the force check.
   ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces);
 
@@ -52,7 +53,8 @@ class Integrator {
   void restore_state(const std::map<std::string, std::vector<double>>& variables);
 
  private:
-  void thermostat_half(AtomState& state, long step, int half, Snapshot* capture, double& velocity_scale);
+  void thermostat_half(AtomState& state, long step, int half, Snapshot* capture,
+                       double& velocity_scale);
 
   EngineSettings settings_;
   double dof_;

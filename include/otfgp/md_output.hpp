@@ -57,7 +57,8 @@ class TrajectoryOutput final : public StepObserver {
 // `complete` fills in what the engine does not know (settings, output sizes).
 class RestartOutput final : public StepObserver {
  public:
-  RestartOutput(long interval, std::filesystem::path path, std::function<void(RestartData&)> complete);
+  RestartOutput(long interval, std::filesystem::path path,
+                std::function<void(RestartData&)> complete);
   long interval() const override { return interval_; }
   bool observe(Engine& engine) override;
   // Writes one now (used at the end of a run); does not reseat.

@@ -21,7 +21,8 @@ struct ThermostatSettings {
   // (LAMMPS fix nvt's Tdamp).
   double damping = 100.0;  // fs
   int chain_length = 3;    // Nosé–Hoover chain: thermostats in the chain
-  int chain_steps = 1;     // Nosé–Hoover chain: sub-steps n_c per half step (each a 3-stage Suzuki–Yoshida product)
+  int chain_steps =
+      1;  // Nosé–Hoover chain: sub-steps n_c per half step (each a 3-stage Suzuki–Yoshida product)
 };
 
 // Martyna–Tobias–Klein barostat with its own Nosé–Hoover chain (LAMMPS fix
@@ -41,7 +42,7 @@ struct EngineSettings {
   double timestep = 1.0;  // fs
   ThermostatSettings thermostat;
   BarostatSettings barostat;
-  std::uint64_t seed = 1;  // Langevin noise (initial velocities take their own seed)
+  std::uint64_t seed = 1;      // Langevin noise (initial velocities take their own seed)
   double neighbor_skin = 1.0;  // Verlet buffer, Å
   // A step whose largest force exceeds this (or is not finite) stops the run:
   // the dynamics has exploded or the potential failed.

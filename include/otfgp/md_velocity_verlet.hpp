@@ -58,7 +58,8 @@ struct ForceCheck {
   KOKKOS_INLINE_FUNCTION ForceCheck() = default;
   KOKKOS_INLINE_FUNCTION ForceCheck& operator+=(const ForceCheck& other) {
     kinetic += other.kinetic;
-    max_force_squared = max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
+    max_force_squared =
+        max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
     return *this;
   }
@@ -116,11 +117,15 @@ inline constexpr double force_to_acceleration = 1.0 / 103.642696527;
 namespace Kokkos {
 template <>
 struct reduction_identity<otfgp::md::KineticTensor> {
-  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::KineticTensor sum() { return otfgp::md::KineticTensor(); }
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::KineticTensor sum() {
+    return otfgp::md::KineticTensor();
+  }
 };
 template <>
 struct reduction_identity<otfgp::md::MomentumSum> {
-  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::MomentumSum sum() { return otfgp::md::MomentumSum(); }
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::MomentumSum sum() {
+    return otfgp::md::MomentumSum();
+  }
 };
 template <>
 struct reduction_identity<otfgp::md::ForceCheck> {

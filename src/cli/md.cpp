@@ -40,9 +40,11 @@ class ProgressLine final : public md::StepObserver {
     const double rate = seconds > 0 ? (engine.step() - first_step_) / seconds : 0.0;
     const long remaining = final_step_ - engine.step();
     const long eta = rate > 0 ? static_cast<long>(remaining / rate + 0.5) : 0;
-    std::fprintf(stderr, "\rmd: step %ld/%ld (%5.1f%%)  %.4g steps/s  %.4g atom-steps/s  ETA %ld:%02ld:%02ld  ",
-                 engine.step(), final_step_, 100.0 * engine.step() / final_step_, rate,
-                 rate * engine.state().natoms, eta / 3600, eta / 60 % 60, eta % 60);
+    std::fprintf(
+        stderr,
+        "\rmd: step %ld/%ld (%5.1f%%)  %.4g steps/s  %.4g atom-steps/s  ETA %ld:%02ld:%02ld  ",
+        engine.step(), final_step_, 100.0 * engine.step() / final_step_, rate,
+        rate * engine.state().natoms, eta / 3600, eta / 60 % 60, eta % 60);
     std::fflush(stderr);
     shown_ = true;
     return true;
@@ -58,21 +60,25 @@ class ProgressLine final : public md::StepObserver {
 void run_md(const std::string& file) {
   const md::RunConfig config = md::read_run_config(file);
   std::unique_ptr<ProgressLine> progress;
-  if (::isatty(STDERR_FILENO) && config.steps > 0) progress = std::make_unique<ProgressLine>(config.steps);
+  if (::isatty(STDERR_FILENO) && config.steps > 0)
+    progress = std::make_unique<ProgressLine>(config.steps);
   const nlohmann::json summary = md::run(config, &std::cout, progress.get());
   progress.reset();
   std::cout << std::flush;
-  logger().info("md: {} steps, mean T {:.2f} K, mean P {:.4f} GPa, mean V {:.3f} Å³, {:.4g} atom-steps/s; summary in {}",
-                summary["steps_this_run"].get<long>(), summary["mean_temperature_K"].get<double>(),
-                summary["mean_pressure_GPa"].get<double>(), summary["mean_volume_A3"].get<double>(),
-                summary["atom_steps_per_second"].get<double>(),
-                (config.output.directory / config.output.summary_file).string());
+  logger().info(
+      "md: {} steps, mean T {:.2f} K, mean P {:.4f} GPa, mean V {:.3f} Å³, {:.4g} atom-steps/s; "
+      "summary in {}",
+      summary["steps_this_run"].get<long>(), summary["mean_temperature_K"].get<double>(),
+      summary["mean_pressure_GPa"].get<double>(), summary["mean_volume_A3"].get<double>(),
+      summary["atom_steps_per_second"].get<double>(),
+      (config.output.directory / config.output.summary_file).string());
 }
 
 }  // namespace
 
 void add_md_command(CLI::App& app, Commands& commands) {
-  CLI::App* command = app.add_subcommand("md", "Run molecular dynamics as configured in a YAML file (docs/md.md)");
+  CLI::App* command =
+      app.add_subcommand("md", "Run molecular dynamics as configured in a YAML file (docs/md.md)");
   auto file = std::make_shared<std::string>();
   command->add_option("config", *file, "YAML config file")->required();
   commands.emplace_back(command, [file] { run_md(*file); });
