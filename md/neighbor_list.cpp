@@ -12,7 +12,9 @@ namespace {
 
 using DeviceVec3 = Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace>;
 
-KOKKOS_INLINE_FUNCTION int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+KOKKOS_INLINE_FUNCTION int floor_div(int a, int b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 // Visits every (j, image) candidate of atom i from the bins within reach, with
 // the pair vector already formed. Used twice: count, then fill.
@@ -194,7 +196,8 @@ void NeighborList::build(AtomState& state) {
   set_images(search.image_reach[0], search.image_reach[1], search.image_reach[2]);
 
   // Counting sort of atoms into bins.
-  search.atom_bin = Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>("NeighborList::atom_bin", n);
+  search.atom_bin =
+      Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>("NeighborList::atom_bin", n);
   Kokkos::View<int*, MemSpace> bin_count("NeighborList::bin_count", total_bins);
   const auto atom_bin = search.atom_bin;
   const int nb0 = search.nbins[0], nb1 = search.nbins[1], nb2 = search.nbins[2];
@@ -245,8 +248,10 @@ void NeighborList::build(AtomState& state) {
       });
   int pairs = 0;
   Kokkos::deep_copy(pairs, Kokkos::subview(offsets, n));
-  Kokkos::View<int*, MemSpace> index(Kokkos::ViewAllocateWithoutInitializing("NeighborList::index"), pairs);
-  Kokkos::View<int*, MemSpace> image(Kokkos::ViewAllocateWithoutInitializing("NeighborList::image"), pairs);
+  Kokkos::View<int*, MemSpace> index(Kokkos::ViewAllocateWithoutInitializing("NeighborList::index"),
+                                     pairs);
+  Kokkos::View<int*, MemSpace> image(Kokkos::ViewAllocateWithoutInitializing("NeighborList::image"),
+                                     pairs);
   Kokkos::parallel_for(
       "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
         int k = offsets(i);

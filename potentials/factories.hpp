@@ -9,5 +9,7 @@
 namespace otfgp {
 
 std::unique_ptr<Potential> make_lennard_jones(const std::string& arguments);
+std::unique_ptr<Potential> make_stillinger_weber(const std::string& arguments);
+std::unique_ptr<Potential> make_tersoff(const std::string& arguments);
 
 }  // namespace otfgp

@@ -28,8 +28,10 @@ class LennardJones final : public Potential {
     cutoff_ = args.number("rc");
     shift_ = args.flag("shift", true);
     if (!(sigma_ > 0) || !(cutoff_ > 0)) throw Error("lj: sigma and rc must be positive");
-    for (const auto& [pair, value] : args.take_prefixed("eps")) epsilon_pairs_[parse_pair(pair)] = parse_spec_number("lj", pair, value);
-    for (const auto& [pair, value] : args.take_prefixed("sigma")) sigma_pairs_[parse_pair(pair)] = parse_spec_number("lj", pair, value);
+    for (const auto& [pair, value] : args.take_prefixed("eps"))
+      epsilon_pairs_[parse_pair(pair)] = parse_spec_number("lj", pair, value);
+    for (const auto& [pair, value] : args.take_prefixed("sigma"))
+      sigma_pairs_[parse_pair(pair)] = parse_spec_number("lj", pair, value);
     args.finish();
   }
 
@@ -63,7 +65,8 @@ class LennardJones final : public Potential {
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
     ComputeResult result;
-    if (request.per_atom_energy) result.per_atom_energy = ScalarView("LennardJones::per_atom_energy", state.natoms);
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("LennardJones::per_atom_energy", state.natoms);
     const auto per_atom = result.per_atom_energy;
     const NeighborView neighbors = list.view();
     const VecView x = state.x, f = state.f;
@@ -71,7 +74,8 @@ class LennardJones final : public Potential {
     const PairTable eps = epsilon_table_, sig = sigma_table_, shift = shift_table_;
     const double rc2 = cutoff_ * cutoff_;
     EnergyVirial total;
-    // Full list: each atom sums its own force (no scatter) and half of each pair's energy and virial.
+    // Full list: each atom sums its own force (no scatter) and half of each pair's energy and
+    // virial.
     Kokkos::parallel_reduce(
         "LennardJones::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
@@ -109,7 +113,8 @@ class LennardJones final : public Potential {
  private:
   static std::pair<int, int> parse_pair(const std::string& pair) {
     const auto dash = pair.find('-');
-    if (dash == std::string::npos) throw Error("lj: expected a species pair like Ar-Kr, got '" + pair + "'");
+    if (dash == std::string::npos)
+      throw Error("lj: expected a species pair like Ar-Kr, got '" + pair + "'");
     return std::minmax(atomic_number(pair.substr(0, dash)), atomic_number(pair.substr(dash + 1)));
   }
 

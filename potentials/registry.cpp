@@ -16,6 +16,8 @@ struct Registration {
 // Adding a potential: one line here and its factory in factories.hpp.
 constexpr Registration registry[] = {
     {"lj", make_lennard_jones},
+    {"sw", make_stillinger_weber},
+    {"tersoff", make_tersoff},
 };
 
 }  // namespace

@@ -49,7 +49,9 @@ Eigen::Matrix3d Box::user_cell() const {
   return m;
 }
 
-double Box::volume() const { return std::abs(cell().determinant()); }
+double Box::volume() const {
+  return std::abs(cell().determinant());
+}
 
 Eigen::Vector3d Box::widths() const {
   const Eigen::Matrix3d m = cell();

@@ -9,7 +9,8 @@
 
 namespace otfgp {
 
-SpecArguments::SpecArguments(std::string owner, const std::string& text) : owner_(std::move(owner)) {
+SpecArguments::SpecArguments(std::string owner, const std::string& text)
+    : owner_(std::move(owner)) {
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
@@ -23,7 +24,9 @@ SpecArguments::SpecArguments(std::string owner, const std::string& text) : owner
   }
 }
 
-bool SpecArguments::has(const std::string& key) const { return values_.count(key) > 0; }
+bool SpecArguments::has(const std::string& key) const {
+  return values_.count(key) > 0;
+}
 
 std::optional<std::string> SpecArguments::take(const std::string& key) {
   const auto found = values_.find(key);
@@ -33,7 +36,8 @@ std::optional<std::string> SpecArguments::take(const std::string& key) {
   return value;
 }
 
-double parse_spec_number(const std::string& owner, const std::string& key, const std::string& value) {
+double parse_spec_number(const std::string& owner, const std::string& key,
+                         const std::string& value) {
   errno = 0;
   char* end = nullptr;
   const double number = std::strtod(value.c_str(), &end);

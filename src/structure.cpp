@@ -10,7 +10,9 @@
 
 namespace otfgp {
 
-double Structure::volume() const { return std::abs(cell.determinant()); }
+double Structure::volume() const {
+  return std::abs(cell.determinant());
+}
 
 std::string Structure::formula() const {
   std::map<std::string, int> counts;

@@ -52,7 +52,8 @@ TEST_CASE("cell-list neighbour list equals the brute-force list in random tricli
   for (std::uint64_t seed = 1; seed <= 12; ++seed) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> length(4.0, 14.0), tilt(-0.45, 0.45);
-    const Eigen::Matrix3d cell = triclinic_cell(length(rng), length(rng), length(rng), tilt(rng), tilt(rng), tilt(rng));
+    const Eigen::Matrix3d cell =
+        triclinic_cell(length(rng), length(rng), length(rng), tilt(rng), tilt(rng), tilt(rng));
     const int n = 10 + static_cast<int>(seed * 7 % 40);
     std::vector<int> numbers(n, 14);
     for (int i = 0; i < n; i += 3) numbers[i] = 8;
@@ -73,9 +74,11 @@ TEST_CASE("cells shorter than the cutoff see many images, their own included", "
 }
 
 TEST_CASE("strongly skewed and non-periodic directions", "[neighbor]") {
-  Structure skewed = random_structure(triclinic_cell(9, 9, 9, 0.5, 0.5, -0.5), std::vector<int>(60, 29), 1.5, 3);
+  Structure skewed =
+      random_structure(triclinic_cell(9, 9, 9, 0.5, 0.5, -0.5), std::vector<int>(60, 29), 1.5, 3);
   check_same_as_brute_force(skewed, 4.5, 0.4);
-  Structure slab = random_structure(triclinic_cell(8, 8, 8, 0.2, 0.0, 0.1), std::vector<int>(40, 29), 1.5, 4);
+  Structure slab =
+      random_structure(triclinic_cell(8, 8, 8, 0.2, 0.0, 0.1), std::vector<int>(40, 29), 1.5, 4);
   slab.pbc = {true, true, false};
   check_same_as_brute_force(slab, 4.0, 0.3);
   Structure cluster = slab;
@@ -85,7 +88,8 @@ TEST_CASE("strongly skewed and non-periodic directions", "[neighbor]") {
 }
 
 TEST_CASE("Verlet skin: rebuild only after a displacement beyond half the skin", "[neighbor]") {
-  Structure s = random_structure(Eigen::Matrix3d::Identity() * 10, std::vector<int>(50, 18), 2.0, 11);
+  Structure s =
+      random_structure(Eigen::Matrix3d::Identity() * 10, std::vector<int>(50, 18), 2.0, 11);
   AtomState state = AtomState::from_structure(s);
   NeighborList list(4.0, 1.0);
   REQUIRE(list.update(state));

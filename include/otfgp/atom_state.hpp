@@ -14,11 +14,11 @@ namespace otfgp {
 struct AtomState {
   int natoms = 0;
   Box box;
-  VecView x;            // positions, Å (not wrapped between neighbour-list builds)
-  VecView v;            // velocities, Å/fs
-  VecView f;            // forces, eV/Å (written by Potential::compute)
-  IntView type;         // species index of each atom
-  ScalarView mass;      // amu, per atom
+  VecView x;                 // positions, Å (not wrapped between neighbour-list builds)
+  VecView v;                 // velocities, Å/fs
+  VecView f;                 // forces, eV/Å (written by Potential::compute)
+  IntView type;              // species index of each atom
+  ScalarView mass;           // amu, per atom
   std::vector<int> species;  // atomic number of each species index, ascending
 
   // Copies cell, positions and numbers to the device; velocities start at zero.

@@ -18,8 +18,8 @@ struct B2Settings {
   std::vector<int> species;  // atomic numbers, ascending
   int n_max = 8;             // radial functions n = 0 … n_max − 1
   int l_max = 3;
-  double r_min = 0.0;        // Å, start of the radial basis
-  double cutoff = 5.0;       // Å, every species pair unless overridden
+  double r_min = 0.0;   // Å, start of the radial basis
+  double cutoff = 5.0;  // Å, every species pair unless overridden
   // Per species-pair cutoff keyed by (Z_a, Z_b) with Z_a ≤ Z_b; kept at full precision everywhere.
   std::map<std::pair<int, int>, double> pair_cutoffs;
 

@@ -15,13 +15,13 @@ namespace otfgp {
 
 // One structure's descriptors on the host (training path).
 struct DescriptorValues {
-  int size = 0;                 // descriptor length D
-  std::vector<int> species;     // per atom: index into Descriptor::species()
-  Eigen::MatrixXd values;       // natoms × D
+  int size = 0;              // descriptor length D
+  std::vector<int> species;  // per atom: index into Descriptor::species()
+  Eigen::MatrixXd values;    // natoms × D
   // Derivatives, CSR over central atoms i: entries k in [offsets[i], offsets[i+1])
   // are the neighbours j within the cutoff (images are separate entries).
-  std::vector<int> offsets;     // natoms + 1
-  std::vector<int> neighbor;    // atom j of entry k
+  std::vector<int> offsets;                                               // natoms + 1
+  std::vector<int> neighbor;                                              // atom j of entry k
   Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor> pair_vector;  // r_ij of entry k (Å)
   // ∂d_i/∂r_ij of entry k: rows 3k, 3k+1, 3k+2 are the x, y, z derivatives (D columns).
   // The derivative with respect to x_i itself is minus the sum over its entries.

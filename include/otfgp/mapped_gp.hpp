@@ -16,9 +16,9 @@ namespace otfgp {
 
 struct MappedGp {
   B2Settings descriptor;
-  double signal_std = 1.0;                       // σ (eV)
-  std::vector<double> reference_energy;          // per species (eV), added to every atom's local energy
-  std::vector<Eigen::MatrixXd> beta;             // per species, D × D symmetric (eV), σ² included
+  double signal_std = 1.0;               // σ (eV)
+  std::vector<double> reference_energy;  // per species (eV), added to every atom's local energy
+  std::vector<Eigen::MatrixXd> beta;     // per species, D × D symmetric (eV), σ² included
   std::vector<Eigen::MatrixXd> sparse_normalised;  // per species, M_s × D rows d̂_u
   std::vector<Eigen::MatrixXd> variance_factor;    // per species, R_s (rank × M_s)
 };

@@ -10,6 +10,9 @@
 
 namespace otfgp {
 
+// Throws otfgp::Error now, before long work, when `target` could not be written later.
+void check_writable(const std::filesystem::path& target);
+
 class OutputFile {
  public:
   // Throws otfgp::Error when the directory is not writable.

@@ -32,7 +32,8 @@ class SpecArguments {
 };
 
 // Parses a finite number; the message names owner and key on failure.
-double parse_spec_number(const std::string& owner, const std::string& key, const std::string& value);
+double parse_spec_number(const std::string& owner, const std::string& key,
+                         const std::string& value);
 
 // Splits "name:arguments" at the first colon; arguments may be empty.
 std::pair<std::string, std::string> split_spec(const std::string& spec);

@@ -21,7 +21,7 @@ using Voigt = Eigen::Matrix<double, 6, 1>;
 // (extended XYZ Properties entries such as "tags:I:1").
 struct ExtraProperty {
   std::string name;
-  char type = 'S';                  // ASE type letter: R, I, S, L
+  char type = 'S';  // ASE type letter: R, I, S, L
   int columns = 1;
   std::vector<std::string> values;  // atoms × columns, row-major, as written in the file
 };

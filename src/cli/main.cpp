@@ -18,6 +18,7 @@ int main(int argc, char* argv[]) {
   app.add_flag("-v,--verbose", verbose, "Log debugging detail");
   app.add_flag("-q,--quiet", quiet, "Log only warnings and errors");
   otfgp::cli::Commands commands;
+  otfgp::cli::add_eval_command(app, commands);
   otfgp::cli::add_md_command(app, commands);
   try {
     app.parse(argc, argv);

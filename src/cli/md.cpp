@@ -2,68 +2,70 @@
 // Thermo lines go to stdout and the thermo file; on a terminal, a progress
 // line (rate, ETA) on stderr.
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "commands.hpp"
 #include "otfgp/log.hpp"
 #include "otfgp/md_run.hpp"
+#include "otfgp/progress.hpp"
 
 namespace otfgp::cli {
 
 namespace {
 
-// Rewrites one line on stderr at most twice a second.
-class ProgressLine final : public md::StepObserver {
+// Feeds the shared progress line (drawn only when stderr is a terminal) and
+// passes the thermo lines on to stdout, clearing the progress line first so
+// the two never share a line. It starts counting at the first step it sees:
+// step 0 of a fresh run, or the step after the restart of a continued one.
+class ProgressObserver final : public md::StepObserver {
  public:
-  explicit ProgressLine(long final_step) : final_step_(final_step) {}
-  ~ProgressLine() override {
-    if (shown_) std::fputc('\n', stderr);
-  }
+  explicit ProgressObserver(long final_step) : final_step_(final_step) {}
+  ~ProgressObserver() override { finish(); }
   long interval() const override { return 1; }
+  std::ostream& thermo() { return thermo_; }
 
   bool observe(md::Engine& engine) override {
-    const auto now = std::chrono::steady_clock::now();
-    if (first_step_ < 0) {
-      first_step_ = engine.step();
-      start_ = now;
-      return true;
+    if (!progress_) {
+      first_step_ = engine.step() == 0 ? 0 : engine.step() - 1;
+      progress_ = std::make_unique<Progress>("md", final_step_ - first_step_, "steps");
     }
-    const bool last = engine.step() >= final_step_;
-    if (!last && now - shown_at_ < std::chrono::milliseconds(500)) return true;
-    shown_at_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? (engine.step() - first_step_) / seconds : 0.0;
-    const long remaining = final_step_ - engine.step();
-    const long eta = rate > 0 ? static_cast<long>(remaining / rate + 0.5) : 0;
-    std::fprintf(
-        stderr,
-        "\rmd: step %ld/%ld (%5.1f%%)  %.4g steps/s  %.4g atom-steps/s  ETA %ld:%02ld:%02ld  ",
-        engine.step(), final_step_, 100.0 * engine.step() / final_step_, rate,
-        rate * engine.state().natoms, eta / 3600, eta / 60 % 60, eta % 60);
-    std::fflush(stderr);
-    shown_ = true;
+    flush_thermo();
+    progress_->update(engine.step() - first_step_);
     return true;
   }
 
+  void finish() {
+    flush_thermo();
+    if (progress_) progress_->finish();
+  }
+
  private:
+  void flush_thermo() {
+    if (thermo_.tellp() <= 0) return;
+    if (progress_) progress_->finish();
+    std::cout << thermo_.str() << std::flush;
+    thermo_.str("");
+  }
+
   long final_step_;
-  long first_step_ = -1;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point start_, shown_at_;
+  long first_step_ = 0;
+  std::unique_ptr<Progress> progress_;
+  std::ostringstream thermo_;
 };
 
 void run_md(const std::string& file) {
   const md::RunConfig config = md::read_run_config(file);
-  std::unique_ptr<ProgressLine> progress;
-  if (::isatty(STDERR_FILENO) && config.steps > 0)
-    progress = std::make_unique<ProgressLine>(config.steps);
-  const nlohmann::json summary = md::run(config, &std::cout, progress.get());
-  progress.reset();
+  ProgressObserver progress(config.steps);
+  nlohmann::json summary;
+  try {
+    summary = md::run(config, &progress.thermo(), &progress);
+  } catch (...) {
+    progress.finish();
+    throw;
+  }
+  progress.finish();
   std::cout << std::flush;
   logger().info(
       "md: {} steps, mean T {:.2f} K, mean P {:.4f} GPa, mean V {:.3f} Å³, {:.4g} atom-steps/s; "

@@ -12,7 +12,8 @@ void check_derivatives(Potential& potential, const Structure& structure, double 
   const Evaluation analytic = evaluate(potential, structure);
   const Positions numeric = numerical_forces(potential, structure);
   const double force_error = (analytic.forces - numeric).cwiseAbs().maxCoeff();
-  INFO("max |F − F_fd| = " << force_error << " eV/Å, max |F| = " << analytic.forces.cwiseAbs().maxCoeff());
+  INFO("max |F − F_fd| = " << force_error
+                           << " eV/Å, max |F| = " << analytic.forces.cwiseAbs().maxCoeff());
   CHECK(force_error < force_tolerance);
   REQUIRE(analytic.stress.has_value());
   const Voigt numeric_stress = numerical_stress(potential, structure);
@@ -21,7 +22,8 @@ void check_derivatives(Potential& potential, const Structure& structure, double 
   CHECK(stress_error < stress_tolerance);
 }
 
-void check_lammps_parity(Potential& potential, const Structure& structure, const LammpsSetup& setup) {
+void check_lammps_parity(Potential& potential, const Structure& structure,
+                         const LammpsSetup& setup) {
   const Evaluation ours = evaluate(potential, structure);
   const LammpsResult lammps = run_lammps(structure, setup);
   INFO("energy otfgp " << ours.energy << " lammps " << lammps.energy);
@@ -30,7 +32,8 @@ void check_lammps_parity(Potential& potential, const Structure& structure, const
   INFO("max force difference " << force_error << " eV/Å");
   CHECK(force_error < 1e-6);
   const double stress_error = (*ours.stress - lammps.stress).cwiseAbs().maxCoeff();
-  INFO("stress otfgp " << ours.stress->transpose() << "\nstress lammps " << lammps.stress.transpose());
+  INFO("stress otfgp " << ours.stress->transpose() << "\nstress lammps "
+                       << lammps.stress.transpose());
   CHECK(stress_error < 1e-8);
 }
 

@@ -14,6 +14,7 @@ namespace otfgp::testing {
 void check_derivatives(Potential& potential, const Structure& structure,
                        double force_tolerance = 1e-6, double stress_tolerance = 1e-7);
 // Energy to a relative 1e-8 and forces to 1e-6 eV/Å of LAMMPS; stress to 1e-8 eV/Å³.
-void check_lammps_parity(Potential& potential, const Structure& structure, const LammpsSetup& setup);
+void check_lammps_parity(Potential& potential, const Structure& structure,
+                         const LammpsSetup& setup);
 
 }  // namespace otfgp::testing

@@ -54,8 +54,9 @@ Structure random_structure(const Eigen::Matrix3d& cell, const std::vector<int>& 
 }
 
 Structure diamond(int z, double a, int n) {
-  const double basis[8][3] = {{0, 0, 0}, {0, 0.5, 0.5}, {0.5, 0, 0.5}, {0.5, 0.5, 0},
-                              {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75}, {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
+  const double basis[8][3] = {{0, 0, 0},          {0, 0.5, 0.5},      {0.5, 0, 0.5},
+                              {0.5, 0.5, 0},      {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75},
+                              {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
   Structure s;
   s.cell = Eigen::Matrix3d::Identity() * a * n;
   s.positions.resize(8 * n * n * n, 3);

@@ -1,0 +1,205 @@
+#include "lammps_parameter_file.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+
+namespace otfgp {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) items.push_back(item);
+  return items;
+}
+
+std::vector<fs::path> search_directories() {
+  std::vector<fs::path> directories;
+  if (const char* env = std::getenv("LAMMPS_POTENTIALS"); env && *env)
+    directories.emplace_back(env);
+  directories.emplace_back("/usr/share/lammps/potentials");
+  directories.emplace_back(fs::path(OTFGP_SOURCE_DIR) / "potentials" / "params");
+  return directories;
+}
+
+std::vector<std::string> words_of(const std::string& line) {
+  std::istringstream stream(line.substr(0, line.find('#')));
+  std::vector<std::string> words;
+  for (std::string word; stream >> word;) words.push_back(word);
+  return words;
+}
+
+}  // namespace
+
+TripletParameterFile::TripletParameterFile(const std::string& owner, const std::string& arguments,
+                                           const std::vector<std::string>& value_names)
+    : owner_(owner) {
+  const std::vector<std::string> items = split_commas(arguments);
+  if (items.empty() || items[0].empty())
+    throw Error(owner_ + ": expected a parameter file, e.g. '" + owner_ + ":Si." + owner_ + "'");
+  const std::string& name = items[0];
+
+  // Locate the file: as given, else (bare names only) along the search path.
+  const fs::path given(name);
+  std::error_code ignored;
+  if (fs::is_regular_file(given, ignored)) {
+    path_ = fs::absolute(given);
+    spec_argument_ = path_.string();
+  } else if (!given.has_parent_path()) {
+    for (const auto& directory : search_directories())
+      if (fs::is_regular_file(directory / given, ignored)) {
+        path_ = directory / given;
+        spec_argument_ = name;
+        break;
+      }
+  }
+  if (path_.empty()) {
+    std::string looked = "'" + name + "'";
+    if (!given.has_parent_path())
+      for (const auto& directory : search_directories())
+        looked += ", " + (directory / given).string();
+    throw Error(owner_ + ": cannot find the parameter file " + looked);
+  }
+
+  for (std::size_t k = 1; k < items.size(); ++k) {
+    const auto equals = items[k].find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == items[k].size())
+      throw Error(owner_ + ": expected Symbol=label after the file name (e.g. Si=Si(D)), got '" +
+                  items[k] + "'");
+    const int z = atomic_number(items[k].substr(0, equals));
+    for (const auto& [known, label] : aliases_)
+      if (known == z)
+        throw Error(owner_ + ": element " + items[k].substr(0, equals) + " given twice");
+    aliases_.emplace_back(z, items[k].substr(equals + 1));
+    spec_argument_ += "," + items[k];
+  }
+
+  std::ifstream in(path_);
+  if (!in) throw Error(owner_ + ": cannot open " + path_.string());
+  const std::size_t words_per_entry = 3 + value_names.size();
+  std::vector<std::string> pending;
+  int pending_line = 0;
+  std::string line;
+  for (int line_number = 1; std::getline(in, line); ++line_number) {
+    // LAMMPS's PotentialFileReader reads a "UNITS:" tag on the first line only.
+    if (line_number == 1) {
+      const auto tag = line.find("UNITS:");
+      if (tag != std::string::npos) {
+        std::istringstream rest(line.substr(tag + 6));
+        std::string units;
+        rest >> units;
+        if (units != "metal")
+          throw Error(where(1) + "the file is in LAMMPS '" + units +
+                      "' units; only metal units (eV, Å) are supported");
+      }
+    }
+    const std::vector<std::string> words = words_of(line);
+    if (words.empty()) continue;
+    if (pending.empty()) pending_line = line_number;
+    pending.insert(pending.end(), words.begin(), words.end());
+    if (pending.size() < words_per_entry) continue;
+    if (pending.size() > words_per_entry)
+      throw Error(where(pending_line) + "entry " + pending[0] + " " + pending[1] + " " +
+                  pending[2] + " has " + std::to_string(pending.size()) + " words by line " +
+                  std::to_string(line_number) + ", expected 3 element names and " +
+                  std::to_string(value_names.size()) + " numbers");
+    TripletEntry entry;
+    entry.line = pending_line;
+    for (int k = 0; k < 3; ++k) entry.labels[k] = pending[k];
+    for (std::size_t k = 0; k < value_names.size(); ++k) {
+      const std::string& text = pending[3 + k];
+      errno = 0;
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (*end != '\0' || errno != 0 || !std::isfinite(value))
+        throw Error(where(pending_line) + "'" + text + "' is not a number (" + value_names[k] +
+                    " of " + pending[0] + " " + pending[1] + " " + pending[2] + ")");
+      entry.values.push_back(value);
+    }
+    entries_.push_back(std::move(entry));
+    pending.clear();
+  }
+  if (!pending.empty())
+    throw Error(where(pending_line) +
+                "the file ends inside an entry: " + std::to_string(pending.size()) + " of " +
+                std::to_string(words_per_entry) + " words");
+  if (entries_.empty()) throw Error(owner_ + ": " + path_.string() + " holds no parameter entries");
+
+  for (const auto& [z, label] : aliases_)
+    if (std::none_of(entries_.begin(), entries_.end(),
+                     [&](const TripletEntry& e) { return e.labels[0] == label; }))
+      throw Error(owner_ + ": no entry of " + path_.string() + " starts with '" + label +
+                  "' (given as " + element(z).symbol + "=" + label + ")");
+}
+
+std::string TripletParameterFile::where(int line) const {
+  return owner_ + ": " + path_.string() + " line " + std::to_string(line) + ": ";
+}
+
+std::string TripletParameterFile::label_of(int atomic_number) const {
+  for (const auto& [z, label] : aliases_)
+    if (z == atomic_number) return label;
+  return element(atomic_number).symbol;
+}
+
+std::vector<int> TripletParameterFile::elements() const {
+  std::set<std::string> leading;
+  for (const auto& entry : entries_) leading.insert(entry.labels[0]);
+  std::vector<int> numbers;
+  for (int z = 1; z <= max_atomic_number; ++z)
+    if (leading.count(label_of(z))) numbers.push_back(z);
+  return numbers;
+}
+
+std::vector<int> TripletParameterFile::triplet_table(const std::vector<int>& species) const {
+  const int n = static_cast<int>(species.size());
+  std::vector<std::string> labels;
+  for (int z : species) {
+    labels.push_back(label_of(z));
+    if (std::none_of(entries_.begin(), entries_.end(),
+                     [&](const TripletEntry& e) { return e.labels[0] == labels.back(); })) {
+      std::string available;
+      for (int known : elements())
+        available += std::string(available.empty() ? "" : " ") + element(known).symbol;
+      throw Error(owner_ + ": element " + element(z).symbol + " is not in " + path_.string() +
+                  " (it describes: " + (available.empty() ? "no known element" : available) + ")");
+    }
+  }
+  std::vector<int> table(static_cast<std::size_t>(n) * n * n, -1);
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b)
+      for (int c = 0; c < n; ++c) {
+        int& slot = table[(static_cast<std::size_t>(a) * n + b) * n + c];
+        for (std::size_t m = 0; m < entries_.size(); ++m) {
+          const auto& entry = entries_[m];
+          if (entry.labels[0] != labels[a] || entry.labels[1] != labels[b] ||
+              entry.labels[2] != labels[c])
+            continue;
+          if (slot >= 0)
+            throw Error(owner_ + ": " + path_.string() + " has two entries for " + labels[a] + " " +
+                        labels[b] + " " + labels[c] + " (lines " +
+                        std::to_string(entries_[slot].line) + " and " + std::to_string(entry.line) +
+                        ")");
+          slot = static_cast<int>(m);
+        }
+        if (slot < 0)
+          throw Error(owner_ + ": " + path_.string() + " has no entry for " + labels[a] + " " +
+                      labels[b] + " " + labels[c] +
+                      " (every triplet of the elements used must be listed)");
+      }
+  return table;
+}
+
+}  // namespace otfgp

@@ -1,0 +1,304 @@
+// Stillinger–Weber, any number of elements, exactly as LAMMPS's pair_style sw.
+//
+// Spec: sw:FILE[,Symbol=label,...] with FILE in LAMMPS's .sw format (see
+// lammps_parameter_file.hpp for the look-up). Each entry: three elements i j k,
+// then epsilon sigma a lambda gamma costheta0 A B p q tol.
+//
+//   E = Σ_i Σ_{j≠i} ½ φ2(r_ij) + Σ_i Σ_{j<k} φ3(r_ij, r_ik, θ_jik)
+//   φ2 = A ε (B (σ/r)^p − (σ/r)^q) exp(σ/(r − aσ))                 [entry (i,j,j)]
+//   φ3 = λ_ijk ε_ijk (cos θ − cos θ0_ijk)² exp(γσ/(r_ij − aσ))_ij exp(γσ/(r_ik − aσ))_ik
+// Pairs interact within aσ, shortened by LAMMPS's tol shortcut when tol > 0.
+// Where the file gives different two-body parameters for (i,j,j) and (j,i,i),
+// each atom takes half of its own entry's φ2 (LAMMPS picks one by atom tags).
+// Per-atom energies are site energies: ½ Σ_j φ2 + the φ3 terms centred on i.
+
+#include <cmath>
+
+#include "factories.hpp"
+#include "lammps_parameter_file.hpp"
+#include "manybody_support.hpp"
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/log.hpp"
+
+namespace otfgp {
+
+namespace {
+
+// Parameters of one (i,j,k) entry with LAMMPS's derived constants. Two-body
+// and leg quantities are read from (i,j,j) entries, the angular ones from (i,j,k).
+struct SwTriplet {
+  double cut = 0;    // aσ: where the exponentials vanish
+  double cutsq = 0;  // interaction range², shortened by tol
+  double sigma = 0, sigma_gamma = 0;
+  double c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0;
+  double p = 0, q = 0;
+  int p_integer = -1, q_integer = -1;  // ≥ 0 when the exponent is a small integer
+  double lambda_epsilon = 0, lambda_epsilon2 = 0, costheta = 0;
+};
+
+// What the three-body loop needs of one short-list neighbour.
+struct SwLeg {
+  double dr[3];      // r_ij (Å)
+  double rinv;       // 1/r
+  double rinvsq;     // 1/r²
+  double expg;       // exp(γσ/(r − aσ))
+  double gsrainvsq;  // γσ/((r − aσ)² r): −d ln(expg)/dr / r
+  int j;
+};
+
+KOKKOS_INLINE_FUNCTION double inverse_power(double rinv, double exponent, int integer_exponent) {
+  return integer_exponent >= 0 ? integer_power(rinv, integer_exponent) : kmath::pow(rinv, exponent);
+}
+
+int small_integer(double exponent) {
+  return exponent == std::floor(exponent) && exponent >= 0 && exponent <= 64
+             ? static_cast<int>(exponent)
+             : -1;
+}
+
+const std::vector<std::string> sw_value_names = {
+    "epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol"};
+
+class StillingerWeber final : public Potential {
+ public:
+  explicit StillingerWeber(const std::string& arguments) : file_("sw", arguments, sw_value_names) {
+    for (const auto& entry : file_.entries())
+      for (std::size_t k = 0; k < entry.values.size(); ++k)
+        if (entry.values[k] < 0 && sw_value_names[k] != "costheta0")
+          throw Error(file_.where(entry.line) + sw_value_names[k] + " of " + entry.labels[0] + " " +
+                      entry.labels[1] + " " + entry.labels[2] +
+                      " is negative (LAMMPS: illegal Stillinger-Weber parameter)");
+    // Only (i,j,j) entries set interaction ranges; (i,j,k) entries give angular terms.
+    for (const auto& entry : file_.entries())
+      if (entry.labels[1] == entry.labels[2])
+        cutoff_ = std::max(cutoff_, std::sqrt(derive(entry).cutsq));
+  }
+
+  std::string spec() const override { return "sw:" + file_.spec_argument(); }
+  double cutoff() const override { return cutoff_; }
+  std::vector<int> elements() const override { return file_.elements(); }
+
+  void bind(const std::vector<int>& species) override {
+    const int n = static_cast<int>(species.size());
+    const std::vector<int> table = file_.triplet_table(species);
+    params_ = Kokkos::View<SwTriplet*, MemSpace>("StillingerWeber::params", table.size());
+    auto host = Kokkos::create_mirror_view(params_);
+    for (std::size_t t = 0; t < table.size(); ++t) host(t) = derive(file_.entries()[table[t]]);
+    Kokkos::deep_copy(params_, host);
+    reach_sq_ = Kokkos::View<double*, MemSpace>("StillingerWeber::reach_sq", n);
+    auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    double range_sq = 0;
+    for (int a = 0; a < n; ++a) {
+      reach_host(a) = 0;
+      for (int b = 0; b < n; ++b)
+        reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
+      range_sq = std::max(range_sq, reach_host(a));
+    }
+    Kokkos::deep_copy(reach_sq_, reach_host);
+    num_types_ = n;
+    cutoff_ = std::sqrt(range_sq);
+    warn_if_asymmetric(species, host);
+  }
+
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    if (num_types_ != static_cast<int>(state.species.size()))
+      throw Error("sw: compute() called before bind() with this state's species");
+    if (list.cutoff() < cutoff_ - 1e-12)
+      throw Error("sw: the neighbour list's cutoff " + std::to_string(list.cutoff()) +
+                  " Å is shorter than the potential's " + std::to_string(cutoff_) + " Å");
+    ComputeResult result;
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("StillingerWeber::per_atom_energy", state.natoms);
+    const auto per_atom = result.per_atom_energy;
+    const bool want_per_atom = request.per_atom_energy;
+    const NeighborView neighbors = list.view();
+    const VecView x = state.x;
+    const IntView type = state.type;
+    const auto params = params_;
+    const auto reach = reach_sq_;
+    const int n = num_types_;
+    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    const auto scratch = legs_.view();
+    const auto token = legs_.token();
+    const ForceScatter scatter = forces_.begin(state.f);
+
+    EnergyVirial total;
+    Kokkos::parallel_reduce(
+        "StillingerWeber::compute", RangePolicy(0, state.natoms),
+        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          auto f = scatter.access();
+          const int row = token.acquire();
+          const int ti = type(i);
+          double fi[3] = {0, 0, 0}, ei = 0.0;
+          double w[6] = {0, 0, 0, 0, 0, 0};
+          int count = 0;
+          // Two-body terms, full list: i takes half the energy and virial of each
+          // pair and its whole force, so it writes only to itself. Pairs in range
+          // are kept with their exponential for the three-body loop.
+          // Most list entries lie in the skin: reject them before touching types.
+          const double reach_sq = reach(ti);
+          const double xi[3] = {x(i, 0), x(i, 1), x(i, 2)};
+          const int end = neighbors.offsets(i + 1);
+          for (int k = neighbors.offsets(i); k < end; ++k) {
+            // NeighborView::delta with x_i held in registers.
+            const int j = neighbors.index(k), image = neighbors.image(k);
+            double dr[3];
+            for (int d = 0; d < 3; ++d) dr[d] = x(j, d) + neighbors.image_vector(image, d) - xi[d];
+            const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
+            if (rsq >= reach_sq) continue;
+            const SwTriplet& p = params((ti * n + type(j)) * n + type(j));
+            if (rsq >= p.cutsq) continue;
+            const double r = kmath::sqrt(rsq);
+            const double rinv = 1.0 / r, rinvsq = rinv * rinv;
+            const double rainv = 1.0 / (r - p.cut);
+            const double rp = inverse_power(rinv, p.p, p.p_integer);
+            const double rq = inverse_power(rinv, p.q, p.q_integer);
+            const double expsrainv = kmath::exp(p.sigma * rainv);
+            // −(dφ2/dr)/r, LAMMPS's fpair: the force on i is −fpair r_ij.
+            const double fpair =
+                (p.c1 * rp - p.c2 * rq + (p.c3 * rp - p.c4 * rq) * rainv * rainv * r) * expsrainv *
+                rinvsq;
+            ei += 0.5 * (p.c5 * rp - p.c6 * rq) * expsrainv;
+            for (int d = 0; d < 3; ++d) fi[d] -= fpair * dr[d];
+            const double half = 0.5 * fpair;
+            w[0] += half * dr[0] * dr[0];
+            w[1] += half * dr[1] * dr[1];
+            w[2] += half * dr[2] * dr[2];
+            w[3] += half * dr[1] * dr[2];
+            w[4] += half * dr[0] * dr[2];
+            w[5] += half * dr[0] * dr[1];
+
+            SwLeg& leg = scratch(row, count++);
+            for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
+            const double gsrainv = p.sigma_gamma * rainv;
+            leg.rinv = rinv;
+            leg.rinvsq = rinvsq;
+            leg.expg = kmath::exp(gsrainv);
+            leg.gsrainvsq = gsrainv * rainv * rinv;
+            leg.j = j;
+          }
+
+          // Three-body terms centred on i, each unordered pair (j, k) once.
+          for (int a = 0; a + 1 < count; ++a) {
+            const SwLeg& one = scratch(row, a);
+            const int tj = type(one.j);
+            double fj_sum[3] = {0, 0, 0};
+            for (int b = a + 1; b < count; ++b) {
+              const SwLeg& two = scratch(row, b);
+              const SwTriplet& p = params((ti * n + tj) * n + type(two.j));
+              const double rinv12 = one.rinv * two.rinv;
+              const double cs =
+                  (one.dr[0] * two.dr[0] + one.dr[1] * two.dr[1] + one.dr[2] * two.dr[2]) * rinv12;
+              const double delcs = cs - p.costheta;
+              const double facexp = one.expg * two.expg;
+              const double facrad = p.lambda_epsilon * facexp * delcs * delcs;
+              const double frad1 = facrad * one.gsrainvsq;
+              const double frad2 = facrad * two.gsrainvsq;
+              const double facang = p.lambda_epsilon2 * facexp * delcs;
+              const double facang12 = rinv12 * facang;
+              const double csfacang = cs * facang;
+              const double s1 = frad1 + one.rinvsq * csfacang;
+              const double s2 = frad2 + two.rinvsq * csfacang;
+              double fj[3], fk[3];
+              for (int d = 0; d < 3; ++d) {
+                fj[d] = one.dr[d] * s1 - two.dr[d] * facang12;
+                fk[d] = two.dr[d] * s2 - one.dr[d] * facang12;
+                fi[d] -= fj[d] + fk[d];
+                fj_sum[d] += fj[d];
+                f(two.j, d) += fk[d];
+              }
+              ei += facrad;
+              // W = r_ij ⊗ F_j + r_ik ⊗ F_k (i at the origin).
+              w[0] += one.dr[0] * fj[0] + two.dr[0] * fk[0];
+              w[1] += one.dr[1] * fj[1] + two.dr[1] * fk[1];
+              w[2] += one.dr[2] * fj[2] + two.dr[2] * fk[2];
+              w[3] += one.dr[1] * fj[2] + two.dr[1] * fk[2];
+              w[4] += one.dr[0] * fj[2] + two.dr[0] * fk[2];
+              w[5] += one.dr[0] * fj[1] + two.dr[0] * fk[1];
+            }
+            for (int d = 0; d < 3; ++d) f(one.j, d) += fj_sum[d];
+          }
+          token.release(row);
+          for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
+          sum.energy += ei;
+          for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
+          if (want_per_atom) per_atom(i) = ei;
+        },
+        Kokkos::Sum<EnergyVirial>(total));
+    forces_.finish(state.f);
+
+    result.energy = total.energy;
+    for (int c = 0; c < 6; ++c) result.virial[c] = total.virial[c];
+    return result;
+  }
+
+ private:
+  // LAMMPS's PairSW::setup_params for one entry.
+  static SwTriplet derive(const TripletEntry& entry) {
+    const auto& v = entry.values;
+    const double epsilon = v[0], sigma = v[1], a = v[2], lambda = v[3], gamma = v[4],
+                 costheta = v[5];
+    const double biga = v[6], bigb = v[7], p = v[8], q = v[9];
+    double tol = v[10];
+    SwTriplet t;
+    t.cut = sigma * a;
+    double range = t.cut;
+    if (tol > 0.0) {
+      if (tol > 0.01) tol = 0.01;
+      range += (gamma < 1.0 ? gamma * sigma : sigma) / std::log(tol);
+    }
+    t.cutsq = range * range;
+    t.sigma = sigma;
+    t.sigma_gamma = sigma * gamma;
+    t.lambda_epsilon = lambda * epsilon;
+    t.lambda_epsilon2 = 2.0 * lambda * epsilon;
+    t.costheta = costheta;
+    t.c1 = biga * epsilon * p * bigb * std::pow(sigma, p);
+    t.c2 = biga * epsilon * q * std::pow(sigma, q);
+    t.c3 = biga * epsilon * bigb * std::pow(sigma, p + 1.0);
+    t.c4 = biga * epsilon * std::pow(sigma, q + 1.0);
+    t.c5 = biga * epsilon * bigb * std::pow(sigma, p);
+    t.c6 = biga * epsilon * std::pow(sigma, q);
+    t.p = p;
+    t.q = q;
+    t.p_integer = small_integer(p);
+    t.q_integer = small_integer(q);
+    return t;
+  }
+
+  void warn_if_asymmetric(const std::vector<int>& species,
+                          const Kokkos::View<SwTriplet*, MemSpace>::HostMirror& host) const {
+    const int n = static_cast<int>(species.size());
+    for (int a = 0; a < n; ++a)
+      for (int b = a + 1; b < n; ++b) {
+        const SwTriplet& ab = host((a * n + b) * n + b);
+        const SwTriplet& ba = host((b * n + a) * n + a);
+        if (ab.cutsq != ba.cutsq || ab.c5 != ba.c5 || ab.c6 != ba.c6 || ab.sigma != ba.sigma ||
+            ab.cut != ba.cut)
+          logger().warn(
+              "sw: {} gives different two-body parameters for {}-{} and {}-{}; otfgp averages "
+              "them, LAMMPS uses one or the other depending on atom IDs",
+              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
+              element(species[b]).symbol, element(species[a]).symbol);
+      }
+  }
+
+  TripletParameterFile file_;
+  double cutoff_ = 0;
+  int num_types_ = -1;
+  Kokkos::View<SwTriplet*, MemSpace> params_;
+  Kokkos::View<double*, MemSpace>
+      reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
+  ScratchRows<SwLeg> legs_;
+  ForceAccumulator forces_;
+};
+
+}  // namespace
+
+std::unique_ptr<Potential> make_stillinger_weber(const std::string& arguments) {
+  return std::make_unique<StillingerWeber>(arguments);
+}
+
+}  // namespace otfgp

@@ -1,0 +1,359 @@
+// Tersoff, any number of elements, exactly as LAMMPS's pair_style tersoff
+// (the default form, not shift or tersoff/mod).
+//
+// Spec: tersoff:FILE[,Symbol=label,...] with FILE in LAMMPS's .tersoff format
+// (see lammps_parameter_file.hpp for the look-up). Each entry: three elements
+// i j k, then m gamma lambda3 c d costheta0 n beta lambda2 B R D lambda1 A.
+//
+//   E = Σ_i Σ_{j≠i} ½ [f_C(r_ij) A e^{−λ1 r_ij} − b_ij f_C(r_ij) B e^{−λ2 r_ij}]   [entry (i,j,j)]
+//   b_ij = (1 + (β ζ_ij)^n)^{−1/2n}                                               [entry (i,j,j)]
+//   ζ_ij = Σ_{k≠i,j} f_C(r_ik) g(θ_ijk) exp((λ3 (r_ij − r_ik))^m)                 [entry (i,j,k)]
+//   g(θ) = γ (1 + c²/d² − c²/(d² + (cos θ0 − cos θ)²)),  f_C: sine switch over R ± D.
+// LAMMPS's shortcuts are kept so that results agree to rounding: b_ij switches
+// to its asymptotic forms where (βζ)^n is below 1e-8/1e-16 or above their
+// inverses, and exp() of the ζ exponent is clamped beyond ±69.0776.
+// Where the file gives different repulsive parameters for (i,j,j) and (j,i,i),
+// each atom takes half of its own entry's term (LAMMPS picks one by atom tags).
+// Per-atom energies are Tersoff's site energies: the sum above over j for atom i.
+
+#include <cmath>
+
+#include "factories.hpp"
+#include "lammps_parameter_file.hpp"
+#include "manybody_support.hpp"
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/log.hpp"
+
+namespace otfgp {
+
+namespace {
+
+struct TersoffTriplet {
+  int m = 3;  // 1 or 3
+  double gamma = 0, lam3 = 0, c2 = 0, d2 = 0, h = 0, n = 0, beta = 0, lam2 = 0, bigb = 0;
+  double bigr = 0, bigd = 0, lam1 = 0, biga = 0;
+  double cutsq = 0;
+  // (βζ) thresholds of LAMMPS's ters_bij: c1 > c2 mark "large", c4 < c3 "small".
+  double bij_c1 = 0, bij_c2 = 0, bij_c3 = 0, bij_c4 = 0;
+};
+
+struct TersoffLeg {
+  double dr[3];    // r_ik (Å)
+  double rhat[3];  // r_ik / r
+  double r, rinv, rsq;
+  double dzeta[3];  // ∂ζ_ij/∂r_k for the current j
+  int k;
+  int type;
+  int in_zeta;  // whether k is within the (i,j,k) range of the current j
+};
+
+// f_C and its derivative.
+KOKKOS_INLINE_FUNCTION void cutoff_function(double r, const TersoffTriplet& p, double& fc,
+                                            double& dfc) {
+  if (r < p.bigr - p.bigd) {
+    fc = 1.0;
+    dfc = 0.0;
+  } else if (r > p.bigr + p.bigd) {
+    fc = 0.0;
+    dfc = 0.0;
+  } else {
+    const double half_pi = 0.5 * M_PI, quarter_pi = 0.25 * M_PI;
+    const double phase = half_pi * (r - p.bigr) / p.bigd;
+    fc = 0.5 * (1.0 - kmath::sin(phase));
+    dfc = -(quarter_pi / p.bigd) * kmath::cos(phase);
+  }
+}
+
+// b_ij and db_ij/dζ as LAMMPS's ters_bij / ters_bij_d.
+KOKKOS_INLINE_FUNCTION void bond_order(double zeta, const TersoffTriplet& p, double& b,
+                                       double& db) {
+  const double tmp = p.beta * zeta;
+  if (tmp > p.bij_c1) {
+    const double root = kmath::sqrt(tmp);
+    b = 1.0 / root;
+    db = p.beta * -0.5 / (tmp * root);
+  } else if (tmp > p.bij_c2) {
+    const double root = kmath::sqrt(tmp);
+    const double tmp_minus_n = kmath::pow(tmp, -p.n);
+    b = (1.0 - tmp_minus_n / (2.0 * p.n)) / root;
+    db = p.beta * (-0.5 / (tmp * root) * (1.0 - (1.0 + 1.0 / (2.0 * p.n)) * tmp_minus_n));
+  } else if (tmp < p.bij_c4) {
+    b = 1.0;
+    db = 0.0;
+  } else if (tmp < p.bij_c3) {
+    b = 1.0 - kmath::pow(tmp, p.n) / (2.0 * p.n);
+    db = -0.5 * p.beta * kmath::pow(tmp, p.n - 1.0);
+  } else {
+    const double tmp_n = kmath::pow(tmp, p.n);
+    b = kmath::pow(1.0 + tmp_n, -1.0 / (2.0 * p.n));
+    // (1 + tⁿ)^(−1−1/2n) = b / (1 + tⁿ): saves a pow.
+    db = -0.5 * b / (1.0 + tmp_n) * tmp_n / zeta;
+  }
+}
+
+const std::vector<std::string> tersoff_value_names = {
+    "m",    "gamma",   "lambda3", "c", "d", "costheta0", "n",
+    "beta", "lambda2", "B",       "R", "D", "lambda1",   "A"};
+
+class Tersoff final : public Potential {
+ public:
+  explicit Tersoff(const std::string& arguments)
+      : file_("tersoff", arguments, tersoff_value_names) {
+    for (const auto& entry : file_.entries()) {
+      check(entry);
+      cutoff_ = std::max(cutoff_, entry.values[10] + entry.values[11]);
+    }
+  }
+
+  std::string spec() const override { return "tersoff:" + file_.spec_argument(); }
+  double cutoff() const override { return cutoff_; }
+  std::vector<int> elements() const override { return file_.elements(); }
+
+  void bind(const std::vector<int>& species) override {
+    const int n = static_cast<int>(species.size());
+    const std::vector<int> table = file_.triplet_table(species);
+    params_ = Kokkos::View<TersoffTriplet*, MemSpace>("Tersoff::params", table.size());
+    auto host = Kokkos::create_mirror_view(params_);
+    double range = 0;
+    for (std::size_t t = 0; t < table.size(); ++t) {
+      host(t) = derive(file_.entries()[table[t]]);
+      range = std::max(range, std::sqrt(host(t).cutsq));
+    }
+    // Atom k takes part in i's terms within (i,k,k)'s range as a bond partner and
+    // within (i,j,k)'s range for some j in ζ_ij: the short list keeps both.
+    short_cutsq_ = Kokkos::View<double*, MemSpace>("Tersoff::short_cutsq", n * n);
+    auto short_host = Kokkos::create_mirror_view(short_cutsq_);
+    for (int a = 0; a < n; ++a)
+      for (int c = 0; c < n; ++c) {
+        double most = 0;
+        for (int b = 0; b < n; ++b) most = std::max(most, host((a * n + b) * n + c).cutsq);
+        short_host(a * n + c) = most;
+      }
+    Kokkos::deep_copy(params_, host);
+    Kokkos::deep_copy(short_cutsq_, short_host);
+    num_types_ = n;
+    cutoff_ = range;
+    for (int a = 0; a < n; ++a)
+      for (int b = a + 1; b < n; ++b) {
+        const TersoffTriplet& ab = host((a * n + b) * n + b);
+        const TersoffTriplet& ba = host((b * n + a) * n + a);
+        if (ab.biga != ba.biga || ab.lam1 != ba.lam1 || ab.bigr != ba.bigr || ab.bigd != ba.bigd)
+          logger().warn(
+              "tersoff: {} gives different repulsive parameters for {}-{} and {}-{}; otfgp "
+              "averages them, LAMMPS uses one or the other depending on atom IDs",
+              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
+              element(species[b]).symbol, element(species[a]).symbol);
+      }
+  }
+
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    if (num_types_ != static_cast<int>(state.species.size()))
+      throw Error("tersoff: compute() called before bind() with this state's species");
+    if (list.cutoff() < cutoff_ - 1e-12)
+      throw Error("tersoff: the neighbour list's cutoff " + std::to_string(list.cutoff()) +
+                  " Å is shorter than the potential's " + std::to_string(cutoff_) + " Å");
+    ComputeResult result;
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("Tersoff::per_atom_energy", state.natoms);
+    const auto per_atom = result.per_atom_energy;
+    const bool want_per_atom = request.per_atom_energy;
+    const NeighborView neighbors = list.view();
+    const VecView x = state.x;
+    const IntView type = state.type;
+    const auto params = params_;
+    const auto short_cutsq = short_cutsq_;
+    const int n = num_types_;
+    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    const auto scratch = legs_.view();
+    const auto token = legs_.token();
+    const ForceScatter scatter = forces_.begin(state.f);
+
+    EnergyVirial total;
+    Kokkos::parallel_reduce(
+        "Tersoff::compute", RangePolicy(0, state.natoms),
+        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          auto f = scatter.access();
+          const int row = token.acquire();
+          const int ti = type(i);
+          double fi[3] = {0, 0, 0}, ei = 0.0;
+          double w[6] = {0, 0, 0, 0, 0, 0};
+
+          int count = 0;
+          for (int s = neighbors.offsets(i); s < neighbors.offsets(i + 1); ++s) {
+            double dr[3];
+            neighbors.delta(x, i, s, dr);
+            const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
+            const int k = neighbors.index(s);
+            const int tk = type(k);
+            if (rsq >= short_cutsq(ti * n + tk)) continue;
+            TersoffLeg& leg = scratch(row, count++);
+            leg.r = kmath::sqrt(rsq);
+            leg.rinv = 1.0 / leg.r;
+            leg.rsq = rsq;
+            for (int d = 0; d < 3; ++d) {
+              leg.dr[d] = dr[d];
+              leg.rhat[d] = dr[d] * leg.rinv;
+            }
+            leg.k = k;
+            leg.type = tk;
+          }
+
+          for (int a = 0; a < count; ++a) {
+            const TersoffLeg& bond = scratch(row, a);
+            const TersoffTriplet& pij = params((ti * n + bond.type) * n + bond.type);
+            if (bond.rsq >= pij.cutsq) continue;
+            double fc, dfc;
+            cutoff_function(bond.r, pij, fc, dfc);
+
+            // Repulsion, full list: half its energy and virial, i's whole force.
+            const double repulsion = pij.biga * kmath::exp(-pij.lam1 * bond.r);
+            const double frep = -repulsion * (dfc - fc * pij.lam1) * bond.rinv;
+            ei += 0.5 * fc * repulsion;
+            double fpair[3];
+            for (int d = 0; d < 3; ++d) {
+              fpair[d] = frep * bond.dr[d];
+              fi[d] -= fpair[d];
+            }
+            add_virial(w, bond.dr, fpair, 0.5);
+
+            // ζ_ij and its derivatives with respect to r_j and each r_k.
+            double zeta = 0.0, dzeta_j[3] = {0, 0, 0};
+            for (int b = 0; b < count; ++b) {
+              if (b == a) continue;
+              TersoffLeg& other = scratch(row, b);
+              const TersoffTriplet& p = params((ti * n + bond.type) * n + other.type);
+              other.in_zeta = other.rsq < p.cutsq;
+              if (!other.in_zeta) continue;
+              double fck, dfck;
+              cutoff_function(other.r, p, fck, dfck);
+              const double difference = bond.r - other.r;
+              const double linear = p.lam3 * difference;
+              const double argument = p.m == 3 ? linear * linear * linear : linear;
+              const double ex = argument > 69.0776    ? 1.e30
+                                : argument < -69.0776 ? 0.0
+                                                      : kmath::exp(argument);
+              const double ex_d =
+                  p.m == 3 ? 3.0 * p.lam3 * p.lam3 * p.lam3 * difference * difference * ex
+                           : p.lam3 * ex;
+              const double cos_theta = bond.rhat[0] * other.rhat[0] + bond.rhat[1] * other.rhat[1] +
+                                       bond.rhat[2] * other.rhat[2];
+              const double hcth = p.h - cos_theta;
+              const double inverse = 1.0 / (p.d2 + hcth * hcth);
+              const double g = p.gamma * (1.0 + p.c2 / p.d2 - p.c2 * inverse);
+              const double dg = p.gamma * (-2.0 * p.c2 * hcth) * inverse * inverse;
+              zeta += fck * g * ex;
+              const double angular = fck * dg * ex;
+              const double radial = fck * g * ex_d;
+              const double cutoff_term = dfck * g * ex;
+              for (int d = 0; d < 3; ++d) {
+                const double dcos_j = (other.rhat[d] - cos_theta * bond.rhat[d]) * bond.rinv;
+                const double dcos_k = (bond.rhat[d] - cos_theta * other.rhat[d]) * other.rinv;
+                dzeta_j[d] += angular * dcos_j + radial * bond.rhat[d];
+                other.dzeta[d] =
+                    cutoff_term * other.rhat[d] + angular * dcos_k - radial * other.rhat[d];
+              }
+            }
+
+            // Attraction b_ij f_A(r_ij) with f_A = −B e^{−λ2 r} f_C.
+            const double attraction = pij.bigb * kmath::exp(-pij.lam2 * bond.r);
+            const double fa = -attraction * fc;
+            const double fa_d = attraction * (pij.lam2 * fc - dfc);
+            double bij, dbij;
+            bond_order(zeta, pij, bij, dbij);
+            ei += 0.5 * bij * fa;
+            const double fattr = 0.5 * bij * fa_d * bond.rinv;
+            // −∂E/∂ζ_ij: scales ∂ζ/∂r into forces.
+            const double prefactor = -0.5 * fa * dbij;
+            double fj[3];
+            for (int d = 0; d < 3; ++d) {
+              fj[d] = -fattr * bond.dr[d] + prefactor * dzeta_j[d];
+              fi[d] -= fj[d];
+              f(bond.k, d) += fj[d];
+            }
+            add_virial(w, bond.dr, fj, 1.0);
+            for (int b = 0; b < count; ++b) {
+              const TersoffLeg& other = scratch(row, b);
+              if (b == a || !other.in_zeta) continue;
+              double fk[3];
+              for (int d = 0; d < 3; ++d) {
+                fk[d] = prefactor * other.dzeta[d];
+                fi[d] -= fk[d];
+                f(other.k, d) += fk[d];
+              }
+              add_virial(w, other.dr, fk, 1.0);
+            }
+          }
+          token.release(row);
+          for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
+          sum.energy += ei;
+          for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
+          if (want_per_atom) per_atom(i) = ei;
+        },
+        Kokkos::Sum<EnergyVirial>(total));
+    forces_.finish(state.f);
+
+    result.energy = total.energy;
+    for (int c = 0; c < 6; ++c) result.virial[c] = total.virial[c];
+    return result;
+  }
+
+ private:
+  // LAMMPS's PairTersoff::read_file checks.
+  void check(const TripletEntry& entry) const {
+    const auto& v = entry.values;
+    const std::string triplet = entry.labels[0] + " " + entry.labels[1] + " " + entry.labels[2];
+    auto fail = [&](const std::string& why) {
+      throw Error(file_.where(entry.line) + why + " for " + triplet +
+                  " (LAMMPS: illegal Tersoff parameter)");
+    };
+    if (v[0] != 1.0 && v[0] != 3.0) fail("m must be 1 or 3");
+    for (int k : {1, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13})
+      if (v[k] < 0) fail(tersoff_value_names[k] + " is negative");
+    if (v[11] > v[10]) fail("D is larger than R");
+  }
+
+  // LAMMPS's PairTersoff::setup_params for one entry.
+  static TersoffTriplet derive(const TripletEntry& entry) {
+    const auto& v = entry.values;
+    TersoffTriplet t;
+    t.m = static_cast<int>(v[0]);
+    t.gamma = v[1];
+    t.lam3 = v[2];
+    t.c2 = v[3] * v[3];
+    t.d2 = v[4] * v[4];
+    t.h = v[5];
+    t.n = v[6];
+    t.beta = v[7];
+    t.lam2 = v[8];
+    t.bigb = v[9];
+    t.bigr = v[10];
+    t.bigd = v[11];
+    t.lam1 = v[12];
+    t.biga = v[13];
+    const double cut = t.bigr + t.bigd;
+    t.cutsq = cut * cut;
+    t.bij_c1 = std::pow(2.0 * t.n * 1.0e-16, -1.0 / t.n);
+    t.bij_c2 = std::pow(2.0 * t.n * 1.0e-8, -1.0 / t.n);
+    t.bij_c3 = 1.0 / t.bij_c2;
+    t.bij_c4 = 1.0 / t.bij_c1;
+    return t;
+  }
+
+  TripletParameterFile file_;
+  double cutoff_ = 0;
+  int num_types_ = -1;
+  Kokkos::View<TersoffTriplet*, MemSpace> params_;
+  Kokkos::View<double*, MemSpace> short_cutsq_;
+  ScratchRows<TersoffLeg> legs_;
+  ForceAccumulator forces_;
+};
+
+}  // namespace
+
+std::unique_ptr<Potential> make_tersoff(const std::string& arguments) {
+  return std::make_unique<Tersoff>(arguments);
+}
+
+}  // namespace otfgp

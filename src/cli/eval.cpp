@@ -1,0 +1,115 @@
+// otfgp eval: energy, forces and stress (and GP uncertainty) of every frame.
+
+#include <cmath>
+#include <memory>
+
+#include "commands.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/extra_property.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/output_file.hpp"
+#include "otfgp/progress.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct EvalOptions {
+  std::string potential;
+  std::string input;
+  std::string output;
+  std::string format = "auto";
+  bool per_atom_energy = false;
+};
+
+// Mean absolute errors of predictions against the labels the input carried.
+struct ErrorTally {
+  int energy_count = 0, force_count = 0, stress_count = 0;
+  double energy_per_atom = 0, force_component = 0, stress = 0;
+
+  void add(const Structure& reference, const Evaluation& predicted) {
+    if (reference.energy) {
+      energy_per_atom += std::abs(predicted.energy - *reference.energy) / reference.size();
+      ++energy_count;
+    }
+    if (reference.forces) {
+      force_component += (predicted.forces - *reference.forces).cwiseAbs().sum();
+      force_count += 3 * reference.size();
+    }
+    if (reference.stress && predicted.stress) {
+      stress += (*predicted.stress - *reference.stress).cwiseAbs().sum();
+      stress_count += 6;
+    }
+  }
+  void report() const {
+    if (energy_count)
+      logger().info("energy MAE vs input labels: {:.3f} meV/atom over {} frames",
+                    1e3 * energy_per_atom / energy_count, energy_count);
+    if (force_count)
+      logger().info("force MAE vs input labels: {:.4f} eV/Å over {} components",
+                    force_component / force_count, force_count);
+    if (stress_count)
+      logger().info("stress MAE vs input labels: {:.4f} GPa over {} components",
+                    units::ev_per_a3_in_gpa * stress / stress_count, stress_count);
+  }
+};
+
+void run_eval(const EvalOptions& options) {
+  check_writable(options.output);
+  std::vector<Structure> frames = read_structures(options.input, options.format);
+  auto potential = make_potential(options.potential);
+  ComputeRequest request;
+  request.per_atom_energy = options.per_atom_energy;
+  request.uncertainty = potential->provides_uncertainty();
+  logger().info("evaluating {} frame(s) from {} with {}", frames.size(), options.input,
+                potential->spec());
+
+  ErrorTally errors;
+  long atoms = 0;
+  Progress progress("eval", static_cast<long>(frames.size()), "frames");
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    Structure& frame = frames[k];
+    const Evaluation evaluation = evaluate(*potential, frame, request);
+    errors.add(frame, evaluation);
+    attach_labels(frame, evaluation);
+    if (evaluation.uncertainty)
+      set_real_property(frame, "uncertainty", Eigen::MatrixXd(*evaluation.uncertainty));
+    if (evaluation.per_atom_energy)
+      set_real_property(frame, "energies", Eigen::MatrixXd(*evaluation.per_atom_energy));
+    atoms += frame.size();
+    progress.update(static_cast<long>(k + 1));
+  }
+  progress.finish();
+  write_structures(options.output, frames);
+  const double seconds = progress.elapsed_seconds();
+  logger().info("wrote {} ({} frames, {} atoms) in {:.3f} s ({:.3g} atoms/s)", options.output,
+                frames.size(), atoms, seconds, seconds > 0 ? atoms / seconds : 0.0);
+  errors.report();
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, Commands& commands) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* command =
+      app.add_subcommand("eval",
+                         "Energy, forces and stress of every frame with a potential (plus per-atom "
+                         "uncertainty for GP potentials), written as extended XYZ");
+  command
+      ->add_option("-p,--potential", options->potential,
+                   "Potential spec, e.g. sw:/usr/share/lammps/potentials/Si.sw or gp:model.h5")
+      ->required();
+  command->add_option("input", options->input, "Structure file: extended XYZ or POSCAR")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("-o,--output", options->output, "Output extended XYZ file")->required();
+  command->add_option("--format", options->format, "Input format: auto, extxyz, poscar")
+      ->capture_default_str();
+  command->add_flag("--per-atom-energy", options->per_atom_energy,
+                    "Also write each atom's energy as an 'energies' column");
+  commands.emplace_back(command, [options] { run_eval(*options); });
+}
+
+}  // namespace otfgp::cli

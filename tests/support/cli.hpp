@@ -1,0 +1,17 @@
+#pragma once
+// Runs the otfgp command line (the binary built beside the tests) and captures
+// what it printed, for end-to-end tests of the verbs.
+
+#include <string>
+
+namespace otfgp::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `otfgp <arguments>` through the shell (quote arguments yourself).
+CommandResult run_otfgp(const std::string& arguments);
+
+}  // namespace otfgp::testing

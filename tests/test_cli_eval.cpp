@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <sstream>
+
+#include "otfgp/evaluate.hpp"
+#include "otfgp/io.hpp"
+#include "support/cli.hpp"
+#include "support/python.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+const std::string spec = "lj:eps=0.0104,sigma=3.4,rc=8.5";
+}
+
+TEST_CASE("otfgp eval labels every frame and ASE reads the result", "[cli][eval]") {
+  TemporaryDirectory dir;
+  std::vector<Structure> frames;
+  for (int k = 0; k < 3; ++k)
+    frames.push_back(random_structure(triclinic_cell(10, 10.5, 11, 0.1 * k, 0.2, -0.1),
+                                      std::vector<int>(12, 18), 3.0, 20 + k));
+  write_structures(dir / "in.xyz", frames);
+
+  const CommandResult run = run_otfgp("eval -p " + spec + " " + (dir / "in.xyz").string() + " -o " +
+                                      (dir / "out.xyz").string() + " --per-atom-energy");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+
+  auto potential = make_potential(spec);
+  const std::vector<Structure> labelled = read_structures(dir / "out.xyz");
+  REQUIRE(labelled.size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Evaluation expected = evaluate(*potential, frames[k]);
+    CHECK(*labelled[k].energy == expected.energy);
+    CHECK((*labelled[k].forces - expected.forces).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((*labelled[k].stress - *expected.stress).cwiseAbs().maxCoeff() == 0.0);
+  }
+  // ASE sees the same energies and the per-atom energies sum to the total.
+  const std::string check = python_output(R"(
+import sys, ase.io
+for atoms in ase.io.read(sys.argv[1], ':'):
+    print(repr(atoms.get_potential_energy()), repr(atoms.arrays['energies'].sum()))
+)",
+                                          {(dir / "out.xyz").string()});
+  std::istringstream lines(check);
+  for (std::size_t k = 0; k < 3; ++k) {
+    double energy, sum;
+    lines >> energy >> sum;
+    CHECK(energy == *labelled[k].energy);
+    CHECK(sum == Approx(energy).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("otfgp eval rejects bad input with one clear message", "[cli][eval]") {
+  TemporaryDirectory dir;
+  write_structures(dir / "in.xyz", {random_structure(Eigen::Matrix3d::Identity() * 9,
+                                                     std::vector<int>(4, 18), 3.0, 1)});
+  const std::string input = (dir / "in.xyz").string();
+
+  CommandResult run =
+      run_otfgp("eval -p lj:eps=0.01 " + input + " -o " + (dir / "out.xyz").string());
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Catch::Contains("missing required key 'sigma'"));
+
+  run =
+      run_otfgp("eval -p " + spec + " " + input + " -o " + (dir / "missing" / "out.xyz").string());
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Catch::Contains("does not exist"));
+
+  run = run_otfgp("eval -p " + spec + " " + (dir / "nothere.xyz").string() + " -o out.xyz");
+  CHECK(run.exit_code != 0);
+  CHECK_THAT(run.output, Catch::Contains("nothere.xyz"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
+}

@@ -1,0 +1,162 @@
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/potential.hpp"
+#include "support/checks.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+const std::string potentials = "/usr/share/lammps/potentials/";
+
+LammpsSetup tersoff_setup(const std::string& file) {
+  return {{"pair_style tersoff", "pair_coeff * * " + file + " {elements}"}, {}};
+}
+
+std::vector<int> alternating(int count, int first, int second) {
+  std::vector<int> numbers(count, first);
+  for (int i = 1; i < count; i += 2) numbers[i] = second;
+  return numbers;
+}
+
+// A parameter file in a temporary directory, removed with the object.
+struct TemporaryFile {
+  TemporaryDirectory directory{"otfgp-tersoff-test"};
+  std::filesystem::path path;
+  explicit TemporaryFile(const std::string& text) : path(directory / "test.tersoff") {
+    std::ofstream(path) << text;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Tersoff forces and stress are derivatives of the energy", "[tersoff]") {
+  SECTION("Si.tersoff, cubic cell shorter than twice the cutoff") {
+    auto potential = make_potential("tersoff:" + potentials + "Si.tersoff");
+    check_derivatives(*potential, random_structure(Eigen::Matrix3d::Identity() * 6.6,
+                                                   std::vector<int>(16, 14), 2.0, 41));
+  }
+  SECTION("SiC.tersoff, strongly skewed triclinic cell") {
+    auto potential = make_potential("tersoff:" + potentials + "SiC.tersoff");
+    check_derivatives(*potential, random_structure(triclinic_cell(6.5, 6.2, 6.8, 0.5, -0.45, 0.4),
+                                                   alternating(20, 14, 6), 1.6, 42));
+  }
+  SECTION("GaN.tersoff (m = 1), rattled crystal") {
+    auto potential = make_potential("tersoff:" + potentials + "GaN.tersoff");
+    Structure crystal = diamond(31, 4.5, 2);
+    for (int i = 4; i < crystal.size(); i += 8)
+      for (int k = 0; k < 4; ++k) crystal.numbers[i + k] = 7;  // zincblende GaN
+    rattle(crystal, 0.15, 43);
+    check_derivatives(*potential, crystal);
+  }
+}
+
+TEST_CASE("Tersoff matches LAMMPS pair_style tersoff", "[tersoff][lammps]") {
+  SECTION("SiC.tersoff") {
+    const std::string file = potentials + "SiC.tersoff";
+    auto potential = make_potential("tersoff:" + file);
+    check_lammps_parity(*potential,
+                        random_structure(triclinic_cell(9, 8.5, 9.5, 0.3, -0.25, 0.2),
+                                         alternating(48, 14, 6), 1.6, 51),
+                        tersoff_setup(file));
+    std::vector<int> carbon_rich(24, 6);
+    for (int i = 0; i < 24; i += 3) carbon_rich[i] = 14;
+    check_lammps_parity(
+        *potential,
+        random_structure(triclinic_cell(5.6, 5.9, 5.4, -0.45, 0.3, 0.35), carbon_rich, 1.4, 52),
+        tersoff_setup(file));
+  }
+  SECTION("Si.tersoff") {
+    const std::string file = potentials + "Si.tersoff";
+    auto potential = make_potential("tersoff:" + file);
+    check_lammps_parity(*potential,
+                        random_structure(triclinic_cell(10, 9.5, 10.5, 0.2, 0.3, -0.25),
+                                         std::vector<int>(44, 14), 2.0, 53),
+                        tersoff_setup(file));
+    check_lammps_parity(*potential,
+                        random_structure(triclinic_cell(6.0, 6.3, 5.9, 0.45, -0.3, 0.4),
+                                         std::vector<int>(11, 14), 2.0, 54),
+                        tersoff_setup(file));
+    Structure crystal = diamond(14, 5.431, 2);
+    rattle(crystal, 0.2, 55);
+    check_lammps_parity(*potential, crystal, tersoff_setup(file));
+  }
+  SECTION("GaN.tersoff, m = 1") {
+    const std::string file = potentials + "GaN.tersoff";
+    auto potential = make_potential("tersoff:" + file);
+    check_lammps_parity(*potential,
+                        random_structure(triclinic_cell(8.5, 8, 9, 0.25, -0.3, 0.3),
+                                         alternating(36, 31, 7), 1.8, 56),
+                        tersoff_setup(file));
+  }
+}
+
+TEST_CASE("Tersoff per-atom energies sum to the total", "[tersoff]") {
+  auto potential = make_potential("tersoff:SiC.tersoff");
+  const Structure s = random_structure(triclinic_cell(7, 7.5, 7.2, 0.2, -0.3, 0.1),
+                                       alternating(24, 14, 6), 1.6, 61);
+  ComputeRequest request;
+  request.per_atom_energy = true;
+  const Evaluation evaluation = evaluate(*potential, s, request);
+  REQUIRE(evaluation.per_atom_energy.has_value());
+  CHECK(evaluation.per_atom_energy->sum() == Approx(evaluation.energy).epsilon(1e-12));
+}
+
+TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
+  SECTION("bare names, elements and cutoff") {
+    auto potential = make_potential("tersoff:SiC.tersoff");
+    CHECK(potential->spec() == "tersoff:SiC.tersoff");
+    CHECK(potential->elements() == std::vector<int>{6, 14});
+    CHECK(potential->cutoff() == Approx(3.0));
+    potential->bind({6});
+    CHECK(potential->cutoff() == Approx(2.1));
+  }
+  SECTION("a species the file lacks names the element and the file") {
+    auto potential = make_potential("tersoff:" + potentials + "SiC.tersoff");
+    REQUIRE_THROWS_WITH(potential->bind({6, 8, 14}),
+                        Catch::Contains("element O") && Catch::Contains("SiC.tersoff"));
+  }
+  SECTION("labels that are not element symbols need an alias") {
+    auto plain = make_potential("tersoff:SiCGe.tersoff");
+    REQUIRE_THROWS_WITH(plain->bind({14}), Catch::Contains("element Si"));
+    auto aliased = make_potential("tersoff:SiCGe.tersoff,Si=Si(D)");
+    CHECK(aliased->elements() == std::vector<int>{6, 14, 32});
+    // SiCGe's Si(D) Si(D) Si(D) entry is SiC.tersoff's Si Si Si, written to fewer digits.
+    Structure crystal = diamond(14, 5.431, 1);
+    rattle(crystal, 0.1, 5);
+    auto reference = make_potential("tersoff:SiC.tersoff");
+    CHECK(evaluate(*aliased, crystal).energy ==
+          Approx(evaluate(*reference, crystal).energy).epsilon(1e-3));
+  }
+  SECTION("illegal parameters name the file and line") {
+    {
+      TemporaryFile file(
+          "# Si\n\nSi Si Si 2.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 3.0 "
+          "0.2 3.2394 3264.7\n");
+      REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),
+                          Catch::Contains(file.path.string()) && Catch::Contains("line 3") &&
+                              Catch::Contains("m must be 1 or 3"));
+    }
+    {
+      TemporaryFile file(
+          "Si Si Si 3.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 0.1 0.2 3.2394 "
+          "3264.7\n");
+      REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),
+                          Catch::Contains("line 1") && Catch::Contains("D is larger than R"));
+    }
+    {
+      TemporaryFile file(
+          "Si Si Si 3.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 3.0 0.2 "
+          "3.2394\n");
+      REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),
+                          Catch::Contains("ends inside"));
+    }
+  }
+}
