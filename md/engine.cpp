@@ -154,8 +154,13 @@ bool Engine::notify_observers(bool initial) {
 long Engine::run_until(long final_step) {
   const long start = step_;
   {
+    if (!ready_) {
+      const auto start = std::chrono::steady_clock::now();
+      setup();
+      timers_.setup +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
     PhaseClock clock(timers_, Phase::output);
-    setup();
     if (fresh_) {
       fresh_ = false;
       if (!notify_observers(true)) return 0;

@@ -1,5 +1,6 @@
 #include <unistd.h>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -16,6 +17,12 @@
 namespace otfgp::md {
 
 namespace {
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
 
 std::map<std::string, std::string> settings_lines(const std::string& yaml) {
   std::map<std::string, std::string> values;
@@ -62,7 +69,7 @@ void prepare_directory(const std::filesystem::path& directory) {
 }
 
 nlohmann::json summary(const RunConfig& config, const Engine& engine, long first_step,
-                       double wall_seconds) {
+                       double wall_seconds, double loop_cpu_seconds) {
   const RunStatistics& s = engine.statistics();
   const int n = engine.state().natoms;
   const double dof = 3.0 * n - 3.0;
@@ -98,10 +105,12 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
   for (int k = 0; k < phase_count; ++k)
     phases[phase_name(static_cast<Phase>(k))] = timers.seconds[k];
   phases["total"] = timers.total();
+  phases["setup"] = timers.setup;
   json["timings_s"] = phases;
   json["steps_this_run"] = timers.steps;
   json["neighbor_builds"] = engine.neighbor_list() ? engine.neighbor_list()->num_builds() : 0;
   json["wall_time_s"] = wall_seconds;
+  json["loop_cpu_seconds"] = loop_cpu_seconds;
   const double loop = timers.total();
   json["atom_steps_per_second"] = loop > 0 ? static_cast<double>(timers.steps) * n / loop : 0.0;
   return json;
@@ -172,6 +181,7 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
 
   logger().info("md: {} atoms, {} from step {} to {}, dt = {} fs", engine.state().natoms,
                 ensemble_name(config.engine), first_step, config.steps, config.engine.timestep);
+  const double cpu_start = process_cpu_seconds();
   try {
     engine.run_until(config.steps);
   } catch (const Error& error) {
@@ -183,12 +193,13 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
     }
     throw;
   }
+  const double loop_cpu_seconds = process_cpu_seconds() - cpu_start;
   thermo.flush();
   if (restart_output.last_step() != engine.step()) restart_output.write(engine);
 
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::json result = summary(config, engine, first_step, wall);
+  nlohmann::json result = summary(config, engine, first_step, wall, loop_cpu_seconds);
   OutputFile file(path(out.summary_file));
   file.stream() << result.dump(2) << '\n';
   file.commit();

@@ -41,9 +41,11 @@ enum class Phase : int { initial_integrate = 0, neighbor, force, final_integrate
 inline constexpr int phase_count = 5;
 const char* phase_name(Phase phase);
 
-// Wall-clock seconds spent in each phase by this engine object.
+// Wall-clock seconds spent in each phase by this engine object; the set-up
+// (binding, first neighbour list and forces) is counted apart from the loop.
 struct PhaseTimers {
   std::array<double, phase_count> seconds{};
+  double setup = 0.0;
   long steps = 0;
 
   double& operator[](Phase phase) { return seconds[static_cast<int>(phase)]; }
