@@ -106,6 +106,7 @@ void Engine::compute_forces() {
 
 void Engine::setup() {
   if (ready_) return;
+  const auto start = std::chrono::steady_clock::now();
   if (needs_rebind_) {
     potential_->bind(state_.species);
     needs_rebind_ = false;
@@ -132,6 +133,8 @@ void Engine::setup() {
     statistics_.last_conserved = conserved;
   }
   ready_ = true;
+  Kokkos::fence();
+  timers_.setup += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void Engine::reseat() {
@@ -154,12 +157,7 @@ bool Engine::notify_observers(bool initial) {
 long Engine::run_until(long final_step) {
   const long start = step_;
   {
-    if (!ready_) {
-      const auto start = std::chrono::steady_clock::now();
-      setup();
-      timers_.setup +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
+    setup();
     PhaseClock clock(timers_, Phase::output);
     if (fresh_) {
       fresh_ = false;
