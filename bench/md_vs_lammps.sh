@@ -13,7 +13,8 @@
 # both sides): wall time, and per processor second (wall rate divided by the
 # share of the core the process got), which is the fairer figure on a machine
 # that others use at the same time. Peak memory is the maximum resident set
-# size from /usr/bin/time -v, divided by the number of atoms.
+# size from /usr/bin/time -v, and its growth per atom between 512 atoms and
+# the benchmark size (the fixed footprint of libraries and code left out).
 set -euo pipefail
 
 build=${1:-build}
@@ -33,8 +34,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=1
 
+write_inputs() {  # $1: cells per direction
 cat > "$work/md.yaml" << EOF
-structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: $cells}
+structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: $1}
 potential: sw:$potential
 ensemble: nve
 temperature: 2000
@@ -50,7 +52,7 @@ units metal
 atom_style atomic
 boundary p p p
 lattice diamond 5.431
-region box block 0 $cells 0 $cells 0 $cells
+region box block 0 $1 0 $1 0 $1
 create_box 1 box
 create_atoms 1 box
 mass 1 28.0855
@@ -64,6 +66,7 @@ timestep 0.001
 thermo 100
 run $steps
 EOF
+}
 
 # Prints "wall_rate cpu_rate peak_kib atoms" for one run of each program.
 run_otfgp() {
@@ -94,6 +97,13 @@ print(atoms * steps / seconds, atoms * steps / (seconds * cpu), peak, atoms)
 PY
 }
 
+# Memory per atom without the programs' fixed footprint: the growth of the
+# peak between a small crystal (4×4×4 cells, 512 atoms) and the benchmark one.
+write_inputs 4
+small_otfgp=$(run_otfgp)
+small_lammps=$(run_lammps)
+
+write_inputs "$cells"
 : > "$work/results"
 for ((r = 1; r <= runs; ++r)); do
   echo "otfgp $(run_otfgp)" >> "$work/results"
@@ -104,7 +114,7 @@ cat "$work/results"
 lammps_version=$(head -1 "$work/log.lammps")
 machine=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 date=$(date -u +%Y-%m-%d)
-row=$(/usr/bin/python3 - "$work/results" "$lammps_version" "$machine" "$date" "$cells" "$steps" "$runs" << 'PY'
+row=$(/usr/bin/python3 - "$work/results" "$lammps_version" "$machine" "$date" "$cells" "$steps" "$runs" "$small_otfgp" "$small_lammps" << 'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 def column(program, k):
@@ -116,12 +126,17 @@ median = statistics.median
 ratio_wall = median(o / l for o, l in zip(ours_wall, lmp_wall))
 ratio_cpu = median(o / l for o, l in zip(ours_cpu, lmp_cpu))
 version, machine, date, cells, steps, runs = sys.argv[2:8]
+small_ours, small_lmp = sys.argv[8].split(), sys.argv[9].split()
+def marginal(peaks, small):  # bytes per atom added between the two sizes
+    return (max(peaks) - float(small[2])) * 1024 / (atoms - float(small[3]))
+ours_marginal, lmp_marginal = marginal(ours_peak, small_ours), marginal(lmp_peak, small_lmp)
 print(f"otfgp  median {median(ours_wall):.4g} atom-steps/s wall, {median(ours_cpu):.4g} per processor second, peak {max(ours_peak) / 1024:.1f} MiB ({max(ours_peak) * 1024 / atoms:.0f} B/atom)", file=sys.stderr)
 print(f"LAMMPS median {median(lmp_wall):.4g} atom-steps/s wall, {median(lmp_cpu):.4g} per processor second, peak {max(lmp_peak) / 1024:.1f} MiB ({max(lmp_peak) * 1024 / atoms:.0f} B/atom)", file=sys.stderr)
 print(f"ratio otfgp/LAMMPS: {ratio_wall:.3f} (wall), {ratio_cpu:.3f} (per processor second)", file=sys.stderr)
+print(f"memory per atom beyond the fixed footprint: otfgp {ours_marginal:.0f} B, LAMMPS {lmp_marginal:.0f} B", file=sys.stderr)
 print(f"| {date} | SW Si NVE, {atoms} atoms, {steps} steps, one core | {median(ours_wall):.3g} ({median(ours_cpu):.3g}) "
       f"| {median(lmp_wall):.3g} ({median(lmp_cpu):.3g}) | **{ratio_wall:.2f}** ({ratio_cpu:.2f}) "
-      f"| {max(ours_peak) * 1024 / atoms / 1024:.1f} / {max(lmp_peak) * 1024 / atoms / 1024:.1f} | {machine}; {version}; median of {runs} |")
+      f"| {max(ours_peak) / 1024:.1f} / {max(lmp_peak) / 1024:.1f} | {ours_marginal:.0f} / {lmp_marginal:.0f} | {machine}; {version}; median of {runs} |")
 PY
 )
 echo "$row"
@@ -137,11 +152,11 @@ header = (
     "Stillinger–Weber Si (Si.sw), diamond 8×8×8 cells, 2000 K start, dt = 1 fs, Verlet skin 1.0 Å "
     "checked every step, both serial on the same core, alternating runs. Rates in atom-steps/s "
     "of wall time (per processor second in brackets); ratio > 1 means otfgp is faster. "
-    "Peak memory: maximum resident set size per atom in KiB (otfgp / LAMMPS), the programs' "
-    "fixed footprint included.\n\n"
+    "Peak memory: maximum resident set size in MiB (otfgp / LAMMPS), and the bytes per atom it "
+    "grows by between 512 and 4096 atoms (the programs' fixed footprint left out).\n\n"
     f"Command: `{command}`\n\n"
-    "| date | case | otfgp | LAMMPS | ratio | peak KiB/atom | machine, LAMMPS, runs |\n"
-    "| --- | --- | --- | --- | --- | --- | --- |\n")
+    "| date | case | otfgp | LAMMPS | ratio | peak MiB | B/atom | machine, LAMMPS, runs |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nMeasured ratios against peers; each section names the script that made it.\n"
 if begin in text:
     head, rest = text.split(begin, 1)
