@@ -11,5 +11,9 @@ namespace otfgp {
 std::unique_ptr<Potential> make_lennard_jones(const std::string& arguments);
 std::unique_ptr<Potential> make_stillinger_weber(const std::string& arguments);
 std::unique_ptr<Potential> make_tersoff(const std::string& arguments);
+std::unique_ptr<Potential> make_eam(const std::string& arguments);
+std::unique_ptr<Potential> make_eam_alloy(const std::string& arguments);
+std::unique_ptr<Potential> make_eam_fs(const std::string& arguments);
+std::unique_ptr<Potential> make_buckingham_coulomb(const std::string& arguments);
 
 }  // namespace otfgp

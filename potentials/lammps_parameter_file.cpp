@@ -10,6 +10,7 @@
 
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
+#include "parameter_file.hpp"
 
 namespace otfgp {
 
@@ -25,14 +26,8 @@ std::vector<std::string> split_commas(const std::string& text) {
   return items;
 }
 
-std::vector<fs::path> search_directories() {
-  std::vector<fs::path> directories;
-  if (const char* env = std::getenv("LAMMPS_POTENTIALS"); env && *env)
-    directories.emplace_back(env);
-  directories.emplace_back("/usr/share/lammps/potentials");
-  directories.emplace_back(fs::path(OTFGP_SOURCE_DIR) / "potentials" / "params");
-  return directories;
-}
+// One search path for every potential (parameter_file.hpp).
+std::vector<fs::path> search_directories() { return parameter_search_directories(); }
 
 std::vector<std::string> words_of(const std::string& line) {
   std::istringstream stream(line.substr(0, line.find('#')));

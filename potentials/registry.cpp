@@ -18,6 +18,10 @@ constexpr Registration registry[] = {
     {"lj", make_lennard_jones},
     {"sw", make_stillinger_weber},
     {"tersoff", make_tersoff},
+    {"eam", make_eam},
+    {"eam/alloy", make_eam_alloy},
+    {"eam/fs", make_eam_fs},
+    {"buck", make_buckingham_coulomb},
 };
 
 }  // namespace

@@ -19,6 +19,8 @@ int main(int argc, char* argv[]) {
   app.add_flag("-q,--quiet", quiet, "Log only warnings and errors");
   otfgp::cli::Commands commands;
   otfgp::cli::add_eval_command(app, commands);
+  otfgp::cli::add_hull_command(app, commands);
+  otfgp::cli::add_relax_command(app, commands);
   otfgp::cli::add_md_command(app, commands);
   try {
     app.parse(argc, argv);

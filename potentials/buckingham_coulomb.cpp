@@ -1,0 +1,301 @@
+// Rigid-ion model: Buckingham short-range pairs plus damped shifted-force (DSF)
+// Coulomb (Fennell & Gezelter, J. Chem. Phys. 124, 234104 (2006)) between
+// fixed per-species charges. Equals LAMMPS's
+//   pair_style hybrid/overlay buck RB coul/dsf ALPHA RC
+// with atom_style charge in metal units:
+//
+//   E = Σ_{i<j, r<RB} [A exp(−r/ρ) − C/r⁶]                      (unshifted, as buck)
+//     + Σ_{i<j, r<RC} k q_i q_j [erfc(αr)/r − e_s − f_s·r]
+//     − Σ_i (e_s/2 + α/√π) k q_i²                              (self term, as coul/dsf)
+//   f_s = −[erfc(αRC)/RC² + 2α/√π·exp(−α²RC²)/RC],  e_s = erfc(αRC)/RC − f_s·RC
+//
+// so the Coulomb energy and force go to zero at RC. k = 14.399645 eV·Å/e² is
+// LAMMPS's qqr2e in metal units. LAMMPS evaluates erfc(αr) in the pair loop with
+// the Abramowitz–Stegun 7.1.26 polynomial (|error| ≤ 1.5e-7) but differentiates
+// the exact erfc, so its forces are not quite −∇E; we use the exact erfc unless
+// the spec says erfc=lammps.
+//
+// Spec: buck:FILE[,alpha=A][,cutoff=R][,coulomb_cutoff=R][,buckingham_cutoff=R][,erfc=exact|lammps]
+// FILE is our .buck format (docs/potentials.md); a bare name is looked up in
+// potentials/params. Spec values override the file's.
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "factories.hpp"
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/spec_arguments.hpp"
+#include "otfgp/units.hpp"
+#include "parameter_file.hpp"
+
+namespace otfgp {
+
+namespace {
+
+// LAMMPS's force->qqr2e for units metal (e²/(4πε₀) in eV·Å, as LAMMPS rounds it).
+constexpr double coulomb_constant = 14.399645;
+
+struct BuckinghamPair {
+  double a = 0, rho = 0, c = 0;  // eV, Å, eV·Å⁶
+};
+
+struct BuckinghamParameters {
+  std::string path, spec_argument;
+  std::map<int, double> charges;  // atomic number → e
+  double alpha = -1, coulomb_cutoff = -1, buckingham_cutoff = -1;
+  std::map<std::pair<int, int>, BuckinghamPair> pairs;  // (smaller Z, larger Z)
+};
+
+// (smaller Z, larger Z); by value, because std::minmax of temporaries dangles.
+std::pair<int, int> ordered_pair(int a, int b) {
+  return {std::min(a, b), std::max(a, b)};
+}
+
+BuckinghamParameters read_buck_file(const std::string& name) {
+  const auto location = find_parameter_file(name, "buck");
+  ParameterFileReader reader(location.path, "buck");
+  BuckinghamParameters parameters;
+  parameters.path = location.path.string();
+  parameters.spec_argument = location.spec_argument;
+  auto species = [&](const std::string& symbol) {
+    const int z = find_atomic_number(symbol);
+    if (z == 0) throw Error(reader.where() + "'" + symbol + "' is not an element symbol");
+    return z;
+  };
+  auto scalar = [&](const std::vector<std::string>& words, double& target,
+                    const std::string& what) {
+    if (words.size() != 2) throw Error(reader.where() + "expected '" + words[0] + " VALUE'");
+    if (target >= 0) throw Error(reader.where() + "'" + words[0] + "' given twice");
+    target = reader.to_number(words[1], what);
+    if (!(target > 0)) throw Error(reader.where() + what + " must be positive");
+  };
+  std::vector<std::string> words;
+  while (reader.next_words(words)) {
+    const std::string& key = words[0];
+    if (key == "charge") {
+      if (words.size() != 3) throw Error(reader.where() + "expected 'charge ELEMENT Q'");
+      const int z = species(words[1]);
+      if (parameters.charges.count(z))
+        throw Error(reader.where() + "second charge for " + words[1]);
+      parameters.charges[z] = reader.to_number(words[2], "charge of " + words[1]);
+    } else if (key == "alpha") {
+      scalar(words, parameters.alpha, "alpha (1/Å)");
+    } else if (key == "coulomb_cutoff") {
+      scalar(words, parameters.coulomb_cutoff, "coulomb_cutoff (Å)");
+    } else if (key == "buckingham_cutoff") {
+      scalar(words, parameters.buckingham_cutoff, "buckingham_cutoff (Å)");
+    } else if (key == "pair") {
+      if (words.size() != 6)
+        throw Error(reader.where() + "expected 'pair ELEMENT ELEMENT A RHO C'");
+      const auto key_pair = ordered_pair(species(words[1]), species(words[2]));
+      const std::string label = words[1] + "-" + words[2];
+      if (parameters.pairs.count(key_pair))
+        throw Error(reader.where() + "second Buckingham pair " + label);
+      BuckinghamPair pair;
+      pair.a = reader.to_number(words[3], "A of " + label);
+      pair.rho = reader.to_number(words[4], "rho of " + label);
+      pair.c = reader.to_number(words[5], "C of " + label);
+      if (!(pair.rho > 0)) throw Error(reader.where() + "rho of " + label + " must be positive");
+      parameters.pairs[key_pair] = pair;
+    } else {
+      throw Error(reader.where() + "unknown keyword '" + key +
+                  "' (known: charge, alpha, coulomb_cutoff, buckingham_cutoff, pair)");
+    }
+  }
+  const std::string in = "buck: " + parameters.path + ": ";
+  if (parameters.charges.empty()) throw Error(in + "no 'charge' lines");
+  if (parameters.alpha < 0) throw Error(in + "missing 'alpha'");
+  if (parameters.coulomb_cutoff < 0) throw Error(in + "missing 'coulomb_cutoff'");
+  if (parameters.buckingham_cutoff < 0) parameters.buckingham_cutoff = parameters.coulomb_cutoff;
+  for (const auto& [pair, values] : parameters.pairs)
+    for (int z : {pair.first, pair.second})
+      if (!parameters.charges.count(z))
+        throw Error(in + "pair " + element(pair.first).symbol + "-" + element(pair.second).symbol +
+                    " names " + element(z).symbol + ", which has no 'charge' line");
+  return parameters;
+}
+
+using PairTable = Kokkos::View<double**, MemSpace>;
+
+class BuckinghamCoulomb final : public Potential {
+ public:
+  explicit BuckinghamCoulomb(const std::string& arguments) {
+    const auto comma = arguments.find(',');
+    const std::string file = arguments.substr(0, comma);
+    if (file.empty() || file.find('=') != std::string::npos)
+      throw Error("buck: expected buck:FILE[,key=value…], e.g. buck:BaRhO.buck,alpha=0.25; got '" +
+                  arguments + "'");
+    parameters_ = read_buck_file(file);
+    spec_argument_ = parameters_.spec_argument + arguments.substr(file.size());
+    SpecArguments args("buck", comma == std::string::npos ? "" : arguments.substr(comma + 1));
+    parameters_.alpha = args.number("alpha", parameters_.alpha);
+    if (args.has("cutoff") && (args.has("coulomb_cutoff") || args.has("buckingham_cutoff")))
+      throw Error("buck: give either cutoff or coulomb_cutoff/buckingham_cutoff, not both");
+    if (args.has("cutoff"))
+      parameters_.coulomb_cutoff = parameters_.buckingham_cutoff = args.number("cutoff");
+    parameters_.coulomb_cutoff = args.number("coulomb_cutoff", parameters_.coulomb_cutoff);
+    parameters_.buckingham_cutoff = args.number("buckingham_cutoff", parameters_.buckingham_cutoff);
+    const std::string erfc = args.text("erfc", "exact");
+    if (erfc != "exact" && erfc != "lammps")
+      throw Error("buck: erfc must be exact or lammps, got '" + erfc + "'");
+    lammps_erfc_ = erfc == "lammps";
+    args.finish();
+    if (!(parameters_.alpha >= 0)) throw Error("buck: alpha must not be negative");
+    if (!(parameters_.coulomb_cutoff > 0) || !(parameters_.buckingham_cutoff > 0))
+      throw Error("buck: cutoffs must be positive");
+  }
+
+  std::string spec() const override { return "buck:" + spec_argument_; }
+  double cutoff() const override {
+    return std::max(parameters_.coulomb_cutoff, parameters_.buckingham_cutoff);
+  }
+  std::vector<int> elements() const override {
+    std::vector<int> numbers;
+    for (const auto& [z, q] : parameters_.charges) numbers.push_back(z);
+    return numbers;
+  }
+
+  void bind(const std::vector<int>& species) override {
+    for (int z : species)
+      if (!parameters_.charges.count(z)) {
+        std::string known;
+        for (const auto& [number, q] : parameters_.charges)
+          known += (known.empty() ? "" : ", ") + std::string(element(number).symbol);
+        throw Error("buck: element " + std::string(element(z).symbol) + " has no charge in " +
+                    parameters_.path + " (it has " + known + ")");
+      }
+    const int n = static_cast<int>(species.size());
+    charge_ = Kokkos::View<double*, MemSpace>("BuckinghamCoulomb::charge", n);
+    a_ = PairTable("BuckinghamCoulomb::a", n, n);
+    inverse_rho_ = PairTable("BuckinghamCoulomb::inverse_rho", n, n);
+    c_ = PairTable("BuckinghamCoulomb::c", n, n);
+    auto q = Kokkos::create_mirror_view(charge_);
+    auto a = Kokkos::create_mirror_view(a_);
+    auto inverse_rho = Kokkos::create_mirror_view(inverse_rho_);
+    auto c = Kokkos::create_mirror_view(c_);
+    for (int s = 0; s < n; ++s) {
+      q(s) = parameters_.charges.at(species[s]);
+      for (int t = 0; t < n; ++t) {
+        const auto found = parameters_.pairs.find(ordered_pair(species[s], species[t]));
+        // Pairs without a Buckingham line interact by Coulomb alone (A = C = 0).
+        const BuckinghamPair pair =
+            found != parameters_.pairs.end() ? found->second : BuckinghamPair{0, 1, 0};
+        a(s, t) = pair.a;
+        inverse_rho(s, t) = 1.0 / pair.rho;
+        c(s, t) = pair.c;
+      }
+    }
+    Kokkos::deep_copy(charge_, q);
+    Kokkos::deep_copy(a_, a);
+    Kokkos::deep_copy(inverse_rho_, inverse_rho);
+    Kokkos::deep_copy(c_, c);
+  }
+
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    if (charge_.extent(0) == 0) throw Error("buck: compute() before bind()");
+    ComputeResult result;
+    if (request.per_atom_energy)
+      result.per_atom_energy = ScalarView("BuckinghamCoulomb::per_atom_energy", state.natoms);
+    const ScalarView per_atom = result.per_atom_energy;
+    const NeighborView neighbors = list.view();
+    const VecView x = state.x, f = state.f;
+    const IntView type = state.type;
+    const auto charge = charge_;
+    const PairTable a = a_, inverse_rho = inverse_rho_, c = c_;
+
+    const double alpha = parameters_.alpha, rc = parameters_.coulomb_cutoff;
+    const double rc_coulomb2 = rc * rc;
+    const double rc_buckingham2 = parameters_.buckingham_cutoff * parameters_.buckingham_cutoff;
+    const double sqrt_pi = std::sqrt(units::pi);
+    const double f_shift = -(std::erfc(alpha * rc) / (rc * rc) +
+                             2.0 / sqrt_pi * alpha * std::exp(-alpha * alpha * rc * rc) / rc);
+    const double e_shift = std::erfc(alpha * rc) / rc - f_shift * rc;
+    const double self_factor = -(0.5 * e_shift + alpha / sqrt_pi) * coulomb_constant;
+    const double two_alpha_over_sqrt_pi = 2.0 * alpha / sqrt_pi;
+    const bool lammps_erfc = lammps_erfc_;
+    const double k_coulomb = coulomb_constant;
+
+    EnergyVirial total;
+    Kokkos::parallel_reduce(
+        "BuckinghamCoulomb::compute", RangePolicy(0, state.natoms),
+        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          const int ti = type(i);
+          const double qi = charge(ti);
+          double fi[3] = {0, 0, 0};
+          double ei = self_factor * qi * qi;
+          for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
+            double r[3];
+            neighbors.delta(x, i, k, r);
+            const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+            const int tj = type(neighbors.index(k));
+            // The force on i is force_over_r2 · (x_i − x_j), LAMMPS's fpair·del.
+            double force_over_r2 = 0.0, energy = 0.0;
+            if (r2 < rc_coulomb2) {
+              const double distance = kmath::sqrt(r2);
+              const double prefactor = k_coulomb * qi * charge(tj) / distance;
+              const double gaussian = kmath::exp(-alpha * alpha * r2);
+              double complementary;
+              if (lammps_erfc) {
+                // Abramowitz & Stegun 7.1.26, as LAMMPS's coul/dsf.
+                const double t = 1.0 / (1.0 + 0.3275911 * alpha * distance);
+                complementary =
+                    t *
+                    (0.254829592 + t * (-0.284496736 +
+                                        t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+                    gaussian;
+              } else {
+                complementary = kmath::erfc(alpha * distance);
+              }
+              force_over_r2 += prefactor *
+                               (complementary / distance + two_alpha_over_sqrt_pi * gaussian +
+                                distance * f_shift) *
+                               distance / r2;
+              energy += prefactor * (complementary - distance * e_shift - r2 * f_shift);
+            }
+            if (r2 < rc_buckingham2) {
+              const double inverse_r2 = 1.0 / r2;
+              const double inverse_r6 = inverse_r2 * inverse_r2 * inverse_r2;
+              const double distance = kmath::sqrt(r2);
+              const double repulsion = a(ti, tj) * kmath::exp(-distance * inverse_rho(ti, tj));
+              force_over_r2 +=
+                  (repulsion * inverse_rho(ti, tj) * distance - 6.0 * c(ti, tj) * inverse_r6) *
+                  inverse_r2;
+              energy += repulsion - c(ti, tj) * inverse_r6;
+            }
+            double fij[3];
+            for (int d = 0; d < 3; ++d) {
+              fij[d] = -force_over_r2 * r[d];
+              fi[d] += fij[d];
+            }
+            ei += 0.5 * energy;
+            sum.add_pair_virial(r, fij, -0.5);
+          }
+          for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
+          sum.energy += ei;
+          if (per_atom.extent(0) > 0) per_atom(i) = ei;
+        },
+        Kokkos::Sum<EnergyVirial>(total));
+    result.energy = total.energy;
+    for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
+    return result;
+  }
+
+ private:
+  std::string spec_argument_;  // file as found (bare name stays bare) and the options as given
+  BuckinghamParameters parameters_;
+  bool lammps_erfc_ = false;
+  Kokkos::View<double*, MemSpace> charge_;
+  PairTable a_, inverse_rho_, c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Potential> make_buckingham_coulomb(const std::string& arguments) {
+  return std::make_unique<BuckinghamCoulomb>(arguments);
+}
+
+}  // namespace otfgp

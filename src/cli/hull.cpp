@@ -1,0 +1,439 @@
+// otfgp hull: stability of compounds at pressure — convex hull of formation
+// enthalpy from tables, labelled frames or structures relaxed on the spot,
+// pressure sweeps with transition pressures, stability probabilities and a
+// re-check with a second energy model. Options: docs/hull.md.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <optional>
+
+#include "commands.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/hull.hpp"
+#include "otfgp/hull_plot.hpp"
+#include "otfgp/hull_report.hpp"
+#include "otfgp/hull_sweep.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/phase_table.hpp"
+#include "otfgp/potential.hpp"
+#include "otfgp/relax.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct HullSettings {
+  std::vector<std::string> inputs;
+  std::string pressure = "0";
+  std::vector<std::string> references;
+  std::string relax_with;
+  std::string relax_algorithm = "fire";
+  bool fixed_cell = false;
+  double force_tolerance = 0.01;
+  double stress_tolerance = 0.005;
+  int max_steps = 1000;
+  std::string relaxed_dir;
+  int samples = 2000;
+  std::uint64_t seed = 20240501;
+  double recheck_within = -1.0;
+  std::string recheck_with;
+  bool recheck_relax = false;
+  std::string json_path, csv_path, plot_prefix;
+};
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+bool is_table(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return extension == ".csv" || extension == ".json";
+}
+
+// A structure input: its id, where it came from, and the structure itself.
+struct StructureInput {
+  std::string id;
+  std::string source;
+  Structure structure;
+};
+
+std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& path) {
+  const std::vector<Structure> frames = read_structures(path);
+  if (frames.empty()) throw Error("'" + path.string() + "' has no structures");
+  std::vector<StructureInput> inputs;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    StructureInput input;
+    input.structure = frames[f];
+    const auto named =
+        frames[f].info_value("id") ? frames[f].info_value("id") : frames[f].info_value("name");
+    input.id = named ? *named
+                     : (frames.size() == 1 ? path.stem().string()
+                                           : path.stem().string() + "_" + std::to_string(f));
+    if (input.id.empty() || input.id == "POSCAR" || input.id == "CONTCAR")
+      input.id = frames[f].formula() + (frames.size() == 1 ? "" : "_" + std::to_string(f));
+    input.source = frames.size() == 1 ? path.filename().string()
+                                      : fmt::format("{} frame {}", path.filename().string(), f);
+    inputs.push_back(std::move(input));
+  }
+  return inputs;
+}
+
+// The energy of a labelled frame per atom, and its standard deviation from the
+// info key "std" (eV/atom) when present.
+StudyPhase phase_from_frame(const StructureInput& input, const std::vector<double>& pressures) {
+  const Structure& structure = input.structure;
+  if (!structure.energy)
+    throw Error(input.source +
+                " has no energy: give --relax-with SPEC to relax and evaluate the structures");
+  StudyPhase phase;
+  phase.phase.id = input.id;
+  phase.phase.composition = Composition::from_numbers(structure.numbers);
+  phase.source = input.source;
+  phase.origin = "frame energy; E and V fixed at every pressure";
+  const double atoms = structure.size();
+  const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];
+  const double energy = *structure.energy / atoms;
+  const double volume = periodic ? structure.volume() / atoms : nan;
+  if (const auto text = structure.info_value("std")) {
+    char* end = nullptr;
+    const double value = std::strtod(text->c_str(), &end);
+    if (*end != '\0' || !(value >= 0))
+      throw Error(input.source + ": info 'std' must be a non-negative number (eV/atom)");
+    phase.phase.std_per_atom = value;
+  }
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom = Eigen::VectorXd::Constant(n, energy);
+  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, volume);
+  phase.phase.enthalpy_per_atom.resize(n);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    if (pressures[static_cast<std::size_t>(k)] != 0.0 && !periodic)
+      throw Error(input.source + " is not periodic: it has no volume for H = E + PV");
+    phase.phase.enthalpy_per_atom[k] =
+        energy + (pressures[static_cast<std::size_t>(k)] == 0.0
+                      ? 0.0
+                      : pressures[static_cast<std::size_t>(k)] * units::gpa_in_ev_per_a3 * volume);
+  }
+  return phase;
+}
+
+StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double>& pressures) {
+  StudyPhase phase;
+  phase.phase.id = record.id;
+  phase.phase.composition = record.composition;
+  phase.phase.std_per_atom = record.std_per_atom;
+  phase.source = record.source;
+  phase.origin = "table; E and V fixed at every pressure";
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom = Eigen::VectorXd::Constant(n, record.energy_per_atom);
+  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, record.volume_per_atom.value_or(nan));
+  phase.phase.enthalpy_per_atom.resize(n);
+  for (Eigen::Index k = 0; k < n; ++k)
+    phase.phase.enthalpy_per_atom[k] =
+        enthalpy_per_atom(record, pressures[static_cast<std::size_t>(k)]);
+  return phase;
+}
+
+RelaxOptions relax_options(const HullSettings& settings, double pressure) {
+  RelaxOptions options;
+  options.algorithm = parse_relax_algorithm(settings.relax_algorithm);
+  options.relax_cell = !settings.fixed_cell;
+  options.pressure_gpa = pressure;
+  options.force_tolerance = settings.force_tolerance;
+  options.stress_tolerance = settings.stress_tolerance;
+  options.max_steps = settings.max_steps;
+  return options;
+}
+
+std::string pressure_tag(double pressure) {
+  return fmt::format("{:g}GPa", pressure);
+}
+
+// Relaxes one structure at every grid pressure in turn, each from the previous
+// result, and keeps the relaxed structures for the re-check.
+StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
+                         const HullSettings& settings, const std::vector<double>& pressures,
+                         std::vector<Structure>& relaxed) {
+  StudyPhase phase;
+  phase.phase.id = input.id;
+  phase.phase.composition = Composition::from_numbers(input.structure.numbers);
+  phase.source = input.source;
+  phase.origin =
+      fmt::format("relaxed with {} ({}, {}) at each pressure", potential.spec(),
+                  settings.relax_algorithm, settings.fixed_cell ? "fixed cell" : "full cell");
+  if (const auto text = input.structure.info_value("std"))
+    phase.phase.std_per_atom = std::stod(*text);
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom.resize(n);
+  phase.phase.enthalpy_per_atom.resize(n);
+  phase.phase.volume_per_atom.resize(n);
+  Structure current = input.structure;
+  const double atoms = current.size();
+  for (std::size_t k = 0; k < pressures.size(); ++k) {
+    const RelaxResult result = relax(potential, current, relax_options(settings, pressures[k]));
+    if (!result.converged) {
+      const std::string note = fmt::format(
+          "relaxation at {:g} GPa did not converge in {} steps (max force {:.3g} eV/Å, stress "
+          "deviation {:.3g} GPa)",
+          pressures[k], result.steps, result.max_force, result.max_stress_deviation);
+      logger().warn("{}: {}", input.id, note);
+      phase.notes.push_back(note);
+    }
+    logger().info(
+        "relaxed {} at {:g} GPa: {} steps, E = {:.6f} eV/atom, V = {:.4f} Å³/atom, P = {:.4f} GPa",
+        input.id, pressures[k], result.steps, result.energy / atoms,
+        result.structure.volume() / atoms, result.pressure);
+    const auto index = static_cast<Eigen::Index>(k);
+    phase.energy_per_atom[index] = result.energy / atoms;
+    phase.phase.volume_per_atom[index] = result.structure.volume() / atoms;
+    phase.phase.enthalpy_per_atom[index] = result.enthalpy / atoms;
+    current = result.structure;
+    relaxed.push_back(result.structure);
+    if (!settings.relaxed_dir.empty()) {
+      Structure labelled = result.structure;
+      labelled.info.emplace_back("id", input.id);
+      labelled.info.emplace_back("pressure_gpa", fmt::format("{:g}", pressures[k]));
+      write_structure(std::filesystem::path(settings.relaxed_dir) /
+                          (input.id + "_" + pressure_tag(pressures[k]) + ".xyz"),
+                      labelled, "extxyz");
+    }
+  }
+  return phase;
+}
+
+RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
+                          const std::vector<std::optional<std::vector<Structure>>>& structures,
+                          const HullOptions& hull_options) {
+  auto potential = make_potential(settings.recheck_with);
+  RecheckResult recheck;
+  recheck.spec = potential->spec();
+  recheck.within = settings.recheck_within;
+  const std::size_t count = study.phases.size(), grid = study.sweep.pressures.size();
+  recheck.energy_per_atom = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(count),
+                                                      static_cast<Eigen::Index>(grid), nan);
+  recheck.enthalpy_per_atom = recheck.energy_per_atom;
+  for (std::size_t k = 0; k < grid; ++k) {
+    const double pressure = study.sweep.pressures[k];
+    const Hull& first = study.sweep.hulls[k];
+    for (std::size_t reference : first.reference_entries)
+      if (!structures[reference])
+        throw Error("--recheck-with needs a structure for every reference: '" +
+                    study.phases[reference].phase.id + "' (" + study.phases[reference].source +
+                    ") comes from a table; give the references as structure files");
+    std::vector<char> checked(count, 0);
+    std::vector<HullEntry> entries;
+    for (std::size_t i = 0; i < count; ++i) {
+      const StudyPhase& phase = study.phases[i];
+      entries.push_back({phase.phase.id, phase.phase.composition, nan, std::nullopt});
+      if (!first.entries[i].included || first.entries[i].e_above_hull > settings.recheck_within)
+        continue;
+      if (!structures[i]) {
+        logger().warn(
+            "re-check: {} ({}) is within {:g} eV/atom of the hull but has no structure to "
+            "re-evaluate",
+            phase.phase.id, phase.source, settings.recheck_within);
+        continue;
+      }
+      Structure structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
+      const double atoms = structure.size();
+      double energy = 0.0, volume = structure.volume();
+      if (settings.recheck_relax) {
+        const RelaxResult result = relax(*potential, structure, relax_options(settings, pressure));
+        if (!result.converged)
+          logger().warn("re-check: relaxation of {} at {:g} GPa did not converge", phase.phase.id,
+                        pressure);
+        energy = result.energy;
+        volume = result.structure.volume();
+      } else {
+        energy = evaluate(*potential, structure).energy;
+      }
+      const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
+      recheck.energy_per_atom(row, column) = energy / atoms;
+      recheck.enthalpy_per_atom(row, column) =
+          (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
+      entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
+      checked[i] = 1;
+    }
+    Hull hull;
+    try {
+      hull = compute_hull(entries, hull_options);
+    } catch (const Error& error) {
+      throw Error(fmt::format("re-check at {:g} GPa: {}", pressure, error.what()));
+    }
+    for (std::size_t i = 0; i < count; ++i)
+      if (!checked[i] && !hull.entries[i].included) hull.entries[i].exclusion = "not re-checked";
+    recheck.rechecked.push_back(checked);
+    recheck.hulls.push_back(std::move(hull));
+  }
+  return recheck;
+}
+
+void run_hull(HullSettings settings) {
+  // "--references BaO RhO2 a.csv b.csv": the option takes every word after it,
+  // so words that name existing files are inputs, not formulas.
+  std::vector<std::string> formulas;
+  for (const auto& word : settings.references)
+    (std::filesystem::is_regular_file(word) ? settings.inputs : formulas).push_back(word);
+  if (settings.inputs.empty())
+    throw Error("no inputs: give tables (*.csv, *.json) or structure files");
+  const std::vector<double> pressures = parse_pressure_grid(settings.pressure);
+  HullOptions hull_options;
+  for (const auto& formula : formulas) hull_options.references.push_back(parse_formula(formula));
+  if ((settings.recheck_within >= 0) != !settings.recheck_with.empty())
+    throw Error("--recheck-within and --recheck-with go together");
+  if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
+    throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
+
+  std::unique_ptr<Potential> relax_potential;
+  if (!settings.relax_with.empty()) relax_potential = make_potential(settings.relax_with);
+
+  HullStudy study;
+  std::vector<std::optional<std::vector<Structure>>> structures;
+  bool any_table = false, any_fixed = false;
+  for (const auto& name : settings.inputs) {
+    const std::filesystem::path path(name);
+    if (!std::filesystem::exists(path)) throw Error("input '" + name + "' does not exist");
+    if (is_table(path)) {
+      for (const auto& record : read_phase_table(path)) {
+        study.phases.push_back(phase_from_record(record, pressures));
+        structures.emplace_back();
+      }
+      any_table = any_fixed = true;
+      continue;
+    }
+    for (const auto& input : read_structure_inputs(path)) {
+      if (relax_potential) {
+        std::vector<Structure> relaxed;
+        study.phases.push_back(
+            relaxed_phase(input, *relax_potential, settings, pressures, relaxed));
+        structures.emplace_back(std::move(relaxed));
+      } else {
+        study.phases.push_back(phase_from_frame(input, pressures));
+        structures.emplace_back(std::vector<Structure>{input.structure});
+        any_fixed = true;
+      }
+    }
+  }
+  std::vector<PhaseRecord> ids;
+  for (const auto& phase : study.phases)
+    ids.push_back({phase.phase.id, {}, 0.0, {}, {}, phase.source, {}});
+  check_unique_ids(ids);
+  if (any_fixed && (pressures.size() > 1 || pressures.front() != 0.0))
+    logger().info(
+        "{} entries keep their energy and volume at every pressure (H = E + PV); only structures "
+        "given "
+        "with --relax-with are relaxed at each pressure",
+        any_table ? "table and frame" : "frame");
+
+  SweepOptions sweep_options;
+  sweep_options.hull = hull_options;
+  study.sweep = sweep_hull(
+      [&] {
+        std::vector<SweepPhase> phases;
+        for (const auto& phase : study.phases) phases.push_back(phase.phase);
+        return phases;
+      }(),
+      pressures, sweep_options);
+  for (std::size_t i = 0; i < study.phases.size(); ++i)
+    if (!study.sweep.hulls.front().entries[i].included)
+      logger().warn("{} ({}) left out: {}", study.phases[i].phase.id, study.phases[i].source,
+                    study.sweep.hulls.front().entries[i].exclusion);
+
+  const bool uncertain =
+      std::any_of(study.phases.begin(), study.phases.end(),
+                  [](const StudyPhase& phase) { return phase.phase.std_per_atom.has_value(); });
+  if (uncertain) {
+    SamplingOptions sampling;
+    sampling.samples = settings.samples;
+    sampling.seed = settings.seed;
+    std::vector<SweepPhase> phases;
+    for (const auto& phase : study.phases) phases.push_back(phase.phase);
+    for (std::size_t k = 0; k < pressures.size(); ++k)
+      sample_stability(study.sweep.hulls[k], sweep_entries(phases, k), sampling);
+  }
+
+  if (!settings.recheck_with.empty())
+    study.recheck = run_recheck(settings, study, structures, hull_options);
+
+  std::cout << study_text(study) << std::flush;
+  if (!settings.json_path.empty()) {
+    write_study_json(study, settings.json_path);
+    logger().info("wrote {}", settings.json_path);
+  }
+  if (!settings.csv_path.empty()) {
+    write_study_csv(study, settings.csv_path);
+    logger().info("wrote {}", settings.csv_path);
+  }
+  if (!settings.plot_prefix.empty()) {
+    const std::string prefix = settings.plot_prefix;
+    std::vector<std::size_t> shown = {0};
+    if (pressures.size() > 1) shown.push_back(pressures.size() - 1);
+    for (std::size_t k : shown) {
+      const std::string tag = pressures.size() > 1 ? "_" + pressure_tag(pressures[k]) : "";
+      plot_hull(study, k, prefix + "_hull" + tag + ".png");
+      if (study.recheck) plot_recheck(study, k, prefix + "_recheck" + tag + ".png");
+    }
+    if (pressures.size() > 1) plot_sweep(study, prefix + "_sweep.png");
+  }
+}
+
+}  // namespace
+
+void add_hull_command(CLI::App& app, Commands& commands) {
+  auto settings = std::make_shared<HullSettings>();
+  CLI::App* command =
+      app.add_subcommand("hull",
+                         "Convex hull of formation enthalpy at pressure, with sweeps, "
+                         "stability probabilities and re-checks (docs/hull.md)");
+  command->add_option(
+      "inputs", settings->inputs,
+      "Tables (*.csv, *.json: id, formula, energy or energy_per_atom, volume or "
+      "volume_per_atom, std) "
+      "and structure files (extended XYZ with energies, POSCAR; relaxed with --relax-with)");
+  command
+      ->add_option("-P,--pressure", settings->pressure,
+                   "Pressure in GPa, or a sweep START:STOP:STEP")
+      ->capture_default_str();
+  command->add_option("-r,--references", settings->references,
+                      "Reference compositions (end members), e.g. BaO RhO2; default: the elements");
+  command->add_option("--relax-with", settings->relax_with,
+                      "Potential spec to relax every structure at each pressure");
+  command->add_option("--relax-algorithm", settings->relax_algorithm, "fire or lbfgs")
+      ->capture_default_str();
+  command->add_flag("--fixed-cell", settings->fixed_cell,
+                    "Relax positions only (default: full cell at the pressure)");
+  command->add_option("--fmax", settings->force_tolerance, "Force tolerance of relaxations (eV/Å)")
+      ->capture_default_str();
+  command->add_option("--smax", settings->stress_tolerance, "Stress tolerance of relaxations (GPa)")
+      ->capture_default_str();
+  command->add_option("--max-steps", settings->max_steps, "Step limit of each relaxation")
+      ->capture_default_str();
+  command->add_option("--relaxed-dir", settings->relaxed_dir,
+                      "Write each relaxed structure here (extended XYZ)");
+  command
+      ->add_option("--samples", settings->samples,
+                   "Draws for stability probabilities (entries with std)")
+      ->capture_default_str();
+  command->add_option("--seed", settings->seed, "Random seed of the draws")->capture_default_str();
+  command->add_option("--recheck-within", settings->recheck_within,
+                      "Re-evaluate entries within this distance of the hull (eV/atom)");
+  command->add_option("--recheck-with", settings->recheck_with,
+                      "Potential spec of the trusted second model");
+  command->add_flag("--recheck-relax", settings->recheck_relax,
+                    "Relax with the second model before re-evaluating");
+  command->add_option("--json", settings->json_path, "Write the results as JSON");
+  command->add_option("--csv", settings->csv_path, "Write the results as CSV");
+  command->add_option("--plot", settings->plot_prefix,
+                      "Write PNG plots PREFIX_hull*.png, PREFIX_sweep.png, PREFIX_recheck*.png");
+  commands.emplace_back(command, [settings] { run_hull(*settings); });
+}
+
+}  // namespace otfgp::cli

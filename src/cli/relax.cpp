@@ -1,0 +1,142 @@
+// otfgp relax: geometry optimisation of every structure in a file with a
+// potential, at fixed cell or at a target pressure with a free cell.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/potential.hpp"
+#include "otfgp/relax.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct RelaxSettings {
+  std::string input;
+  std::string potential;
+  std::string output;
+  std::string algorithm = "fire";
+  std::string cell = "auto";
+  double pressure = 0.0;
+  double force_tolerance = 0.01;
+  double stress_tolerance = 0.005;
+  int max_steps = 1000;
+  double max_step = 0.2;
+  std::string trajectory;
+  int trajectory_every = 1;
+  bool pressure_given = false;
+};
+
+void run_relax(const RelaxSettings& settings) {
+  RelaxOptions options;
+  options.algorithm = parse_relax_algorithm(settings.algorithm);
+  if (settings.cell == "auto")
+    options.relax_cell = settings.pressure_given;
+  else if (settings.cell == "full")
+    options.relax_cell = true;
+  else if (settings.cell == "fixed")
+    options.relax_cell = false;
+  else
+    throw Error("--cell must be fixed, full or auto, not '" + settings.cell + "'");
+  if (settings.pressure_given && !options.relax_cell)
+    logger().warn("--pressure with a fixed cell only adds P·V to the reported enthalpy");
+  if (settings.trajectory_every < 1) throw Error("--trajectory-every must be at least 1");
+  options.pressure_gpa = settings.pressure;
+  options.force_tolerance = settings.force_tolerance;
+  options.stress_tolerance = settings.stress_tolerance;
+  options.max_steps = settings.max_steps;
+  options.max_step = settings.max_step;
+
+  auto potential = make_potential(settings.potential);
+  const std::vector<Structure> frames = read_structures(settings.input);
+  if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
+  std::vector<Structure> relaxed;
+  bool all_converged = true;
+  bool trajectory_started = false;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (!settings.trajectory.empty()) {
+      options.observer = [&](const RelaxStep& step) {
+        if (step.step % settings.trajectory_every != 0) return;
+        Structure frame = *step.structure;
+        frame.info.emplace_back("step", std::to_string(step.step));
+        frame.info.emplace_back("frame_index", std::to_string(f));
+        frame.info.emplace_back("enthalpy", fmt::format("{:.10g}", step.enthalpy));
+        write_structures(settings.trajectory, {frame}, "extxyz", trajectory_started);
+        trajectory_started = true;
+      };
+    }
+    const RelaxResult result = relax(*potential, frames[f], options);
+    all_converged = all_converged && result.converged;
+    const double atoms = result.structure.size();
+    std::cout << fmt::format(
+        "frame {}: {} in {} steps ({} evaluations), {} — E = {:.6f} eV ({:.6f} eV/atom), H = "
+        "{:.6f} eV, V = {:.4f} Å³, "
+        "P = {:.4f} GPa, max force {:.2e} eV/Å{}\n",
+        f, result.converged ? "converged" : "NOT converged", result.steps, result.evaluations,
+        relax_algorithm_name(options.algorithm), result.energy, result.energy / atoms,
+        result.enthalpy, result.structure.volume(), result.pressure, result.max_force,
+        options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
+                           : "");
+    Structure out = result.structure;
+    out.info.emplace_back("converged", result.converged ? "T" : "F");
+    out.info.emplace_back("enthalpy", fmt::format("{:.10g}", result.enthalpy));
+    out.info.emplace_back("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
+    relaxed.push_back(std::move(out));
+  }
+  if (!settings.output.empty()) {
+    write_structures(settings.output, relaxed);
+    logger().info("wrote {}", settings.output);
+  }
+  if (!all_converged)
+    throw Error("not every structure converged within --max-steps " +
+                std::to_string(settings.max_steps));
+}
+
+}  // namespace
+
+void add_relax_command(CLI::App& app, Commands& commands) {
+  auto settings = std::make_shared<RelaxSettings>();
+  CLI::App* command = app.add_subcommand(
+      "relax", "Relax positions (and the cell at a pressure) with FIRE or L-BFGS");
+  command->add_option("input", settings->input, "Structure file (extended XYZ, POSCAR)")
+      ->required();
+  command
+      ->add_option("-p,--potential", settings->potential,
+                   "Potential spec, e.g. sw:/usr/share/lammps/potentials/Si.sw")
+      ->required();
+  command->add_option("-o,--output", settings->output, "Relaxed structures (format from the name)");
+  command->add_option("-a,--algorithm", settings->algorithm, "fire or lbfgs")
+      ->capture_default_str();
+  auto* pressure = command->add_option("-P,--pressure", settings->pressure,
+                                       "Target pressure (GPa); frees the cell");
+  command
+      ->add_option("--cell", settings->cell, "fixed, full, or auto (full when --pressure is given)")
+      ->capture_default_str();
+  command
+      ->add_option("--fmax", settings->force_tolerance,
+                   "Converged when every force is below this (eV/Å)")
+      ->capture_default_str();
+  command
+      ->add_option("--smax", settings->stress_tolerance,
+                   "… and every |σ_ij + P δ_ij| below this (GPa)")
+      ->capture_default_str();
+  command->add_option("--max-steps", settings->max_steps, "Step limit")->capture_default_str();
+  command->add_option("--max-step", settings->max_step, "Largest move of an atom per step (Å)")
+      ->capture_default_str();
+  command->add_option("--trajectory", settings->trajectory,
+                      "Write every step to this extended XYZ file");
+  command->add_option("--trajectory-every", settings->trajectory_every, "Write every N-th step")
+      ->capture_default_str();
+  commands.emplace_back(command, [settings, pressure] {
+    settings->pressure_given = pressure->count() > 0;
+    run_relax(*settings);
+  });
+}
+
+}  // namespace otfgp::cli

@@ -1,0 +1,456 @@
+#include <Eigen/Dense>
+#include <Eigen/Eigenvalues>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/b2_kernels.hpp"
+#include "otfgp/error.hpp"
+#include "support/structures.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+constexpr double pi = 3.14159265358979323846;
+
+DescriptorValues describe(const B2Descriptor& descriptor, const Structure& structure,
+                          bool gradients) {
+  AtomState state = AtomState::from_structure(structure);
+  NeighborList list(descriptor.cutoff(), 0.0);
+  list.build(state);
+  return descriptor.compute(state, list, gradients);
+}
+
+B2Settings silicon_settings() {
+  B2Settings settings;
+  settings.species = {14};
+  settings.n_max = 6;
+  settings.l_max = 4;
+  settings.r_min = 0.5;
+  settings.cutoff = 4.2;
+  return settings;
+}
+
+// Three species with a cutoff per pair, some shorter and one longer than the default.
+B2Settings oxide_settings() {
+  B2Settings settings;
+  settings.species = {8, 45, 56};
+  settings.n_max = 4;
+  settings.l_max = 3;
+  settings.r_min = 0.3;
+  settings.cutoff = 4.5;
+  settings.pair_cutoffs[{8, 8}] = 3.7;
+  settings.pair_cutoffs[{8, 56}] = 4.9123456789012345;
+  settings.pair_cutoffs[{45, 45}] = 4.0;
+  return settings;
+}
+
+Structure oxide_structure(const Eigen::Matrix3d& cell, int atoms, std::uint64_t seed) {
+  std::vector<int> numbers(atoms);
+  for (int i = 0; i < atoms; ++i) numbers[i] = i % 3 == 0 ? 56 : (i % 3 == 1 ? 45 : 8);
+  return random_structure(cell, numbers, 1.7, seed);
+}
+
+Eigen::Matrix3d random_rotation(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Eigen::Matrix3d m;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) m(a, b) = normal(rng);
+  Eigen::HouseholderQR<Eigen::Matrix3d> qr(m);
+  Eigen::Matrix3d q = qr.householderQ();
+  if (q.determinant() < 0) q.col(0) *= -1.0;
+  return q;
+}
+
+double max_abs(const Eigen::MatrixXd& m) {
+  return m.cwiseAbs().maxCoeff();
+}
+
+// Values and, when asked, gradients of the kernels' harmonics at unit vectors (rows of u).
+void harmonics_at(int l_max, const Eigen::MatrixXd& points, Eigen::MatrixXd& values,
+                  Eigen::MatrixXd* gradients) {
+  const int n = static_cast<int>(points.rows()), count = (l_max + 1) * (l_max + 1);
+  Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> r("points", n);
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> y("values", n, count);
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> dy("gradients", n, 3 * count);
+  auto r_host = Kokkos::create_mirror_view(r);
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < 3; ++c) r_host(i, c) = points(i, c);
+  Kokkos::deep_copy(r, r_host);
+  const b2::SphericalHarmonics harmonics = b2::SphericalHarmonics::create(l_max);
+  Kokkos::parallel_for(
+      "harmonics_at", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const double point[3] = {r(i, 0), r(i, 1), r(i, 2)};
+        harmonics.evaluate(point, &y(i, 0), &dy(i, 0));
+      });
+  auto y_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
+  auto dy_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dy);
+  values.resize(n, count);
+  for (int i = 0; i < n; ++i)
+    for (int k = 0; k < count; ++k) values(i, k) = y_host(i, k);
+  if (gradients) {
+    gradients->resize(n, 3 * count);
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < 3 * count; ++k) (*gradients)(i, k) = dy_host(i, k);
+  }
+}
+
+// Gauss–Legendre nodes and weights on [−1, 1] (Golub–Welsch).
+void gauss_legendre(int n, Eigen::VectorXd& nodes, Eigen::VectorXd& weights) {
+  Eigen::MatrixXd jacobi = Eigen::MatrixXd::Zero(n, n);
+  for (int k = 1; k < n; ++k)
+    jacobi(k, k - 1) = jacobi(k - 1, k) = k / std::sqrt(4.0 * k * k - 1.0);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(jacobi);
+  nodes = solver.eigenvalues();
+  weights = 2.0 * solver.eigenvectors().row(0).array().square().transpose();
+}
+
+// ∂d_i/∂x_a (3 × D per atom a) assembled from the pair-vector gradients.
+Eigen::MatrixXd position_gradient(const DescriptorValues& values, int i, int a) {
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(3, values.size);
+  for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+    const Eigen::MatrixXd block = values.gradient.middleRows(3 * e, 3);
+    if (values.neighbor[e] == a) g += block;
+    if (i == a) g -= block;
+  }
+  return g;
+}
+
+// (1/…) ∂d_i/∂ε_ab through the pair vectors: Σ_e r_a ∂d_i/∂r_b, symmetrised.
+Eigen::RowVectorXd strain_gradient(const DescriptorValues& values, int i, int a, int b) {
+  Eigen::RowVectorXd g = Eigen::RowVectorXd::Zero(values.size);
+  for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e)
+    g += 0.5 * (values.pair_vector(e, a) * values.gradient.row(3 * e + b) +
+                values.pair_vector(e, b) * values.gradient.row(3 * e + a));
+  return g;
+}
+
+Structure strained(const Structure& structure, int a, int b, double e) {
+  Eigen::Matrix3d deformation = Eigen::Matrix3d::Identity();
+  deformation(a, b) += a == b ? e : 0.5 * e;
+  if (a != b) deformation(b, a) += 0.5 * e;
+  Structure s = structure;
+  s.cell = structure.cell * deformation;
+  s.positions = structure.positions * deformation;
+  return s;
+}
+
+void check_invariances(const B2Descriptor& descriptor, const Structure& structure,
+                       std::uint64_t seed) {
+  const Eigen::MatrixXd reference = describe(descriptor, structure, false).values;
+  const double tolerance = 1e-10 * max_abs(reference);
+  REQUIRE(max_abs(reference) > 0.0);
+
+  SECTION("rotation") {
+    const Eigen::Matrix3d q = random_rotation(seed);
+    Structure rotated = structure;
+    rotated.cell = structure.cell * q.transpose();
+    rotated.positions = structure.positions * q.transpose();
+    CHECK(max_abs(describe(descriptor, rotated, false).values - reference) < tolerance);
+  }
+  SECTION("translation") {
+    Structure moved = structure;
+    moved.positions.rowwise() += Eigen::RowVector3d(0.37, -1.91, 12.5);
+    CHECK(max_abs(describe(descriptor, moved, false).values - reference) < tolerance);
+  }
+  SECTION("permutation of the atoms") {
+    std::vector<int> order(structure.size());
+    for (int i = 0; i < structure.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+    Structure permuted = structure;
+    for (int i = 0; i < structure.size(); ++i) {
+      permuted.positions.row(i) = structure.positions.row(order[i]);
+      permuted.numbers[i] = structure.numbers[order[i]];
+    }
+    const Eigen::MatrixXd values = describe(descriptor, permuted, false).values;
+    double error = 0.0;
+    for (int i = 0; i < structure.size(); ++i)
+      error = std::max(error, (values.row(i) - reference.row(order[i])).cwiseAbs().maxCoeff());
+    CHECK(error < tolerance);
+  }
+  SECTION("choice of periodic image and of the cell") {
+    Structure imaged = structure;
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> shift(-2, 2);
+    for (int i = 0; i < structure.size(); ++i)
+      imaged.positions.row(i) += double(shift(rng)) * structure.cell.row(0) +
+                                 double(shift(rng)) * structure.cell.row(1) +
+                                 double(shift(rng)) * structure.cell.row(2);
+    // The same lattice spanned by other vectors: a, b + a, c − b.
+    imaged.cell.row(1) = structure.cell.row(1) + structure.cell.row(0);
+    imaged.cell.row(2) = structure.cell.row(2) - structure.cell.row(1);
+    CHECK(max_abs(describe(descriptor, imaged, false).values - reference) < tolerance);
+  }
+}
+
+void check_derivatives(const B2Descriptor& descriptor, const Structure& structure) {
+  const DescriptorValues values = describe(descriptor, structure, true);
+  REQUIRE(values.gradient.rows() == 3 * static_cast<Eigen::Index>(values.neighbor.size()));
+  const double step = 1e-5;
+  const double scale = max_abs(values.gradient);
+  REQUIRE(scale > 0.0);
+  double worst = 0.0;
+  for (int a = 0; a < structure.size(); ++a)
+    for (int c = 0; c < 3; ++c) {
+      Structure plus = structure, minus = structure;
+      plus.positions(a, c) += step;
+      minus.positions(a, c) -= step;
+      const Eigen::MatrixXd numeric =
+          (describe(descriptor, plus, false).values - describe(descriptor, minus, false).values) /
+          (2 * step);
+      for (int i = 0; i < structure.size(); ++i)
+        worst = std::max(
+            worst, (position_gradient(values, i, a).row(c) - numeric.row(i)).cwiseAbs().maxCoeff());
+    }
+  INFO("max |∂d/∂x − finite difference| = " << worst << ", max |∂d/∂r| = " << scale);
+  CHECK(worst < 1e-7 * scale);
+
+  constexpr int voigt[6][2] = {{0, 0}, {1, 1}, {2, 2}, {1, 2}, {0, 2}, {0, 1}};
+  double worst_strain = 0.0, strain_scale = 0.0;
+  for (const auto& [a, b] : voigt) {
+    const Eigen::MatrixXd numeric =
+        (describe(descriptor, strained(structure, a, b, 1e-6), false).values -
+         describe(descriptor, strained(structure, a, b, -1e-6), false).values) /
+        2e-6;
+    for (int i = 0; i < structure.size(); ++i) {
+      const Eigen::RowVectorXd analytic = strain_gradient(values, i, a, b);
+      strain_scale = std::max(strain_scale, analytic.cwiseAbs().maxCoeff());
+      worst_strain = std::max(worst_strain, (analytic - numeric.row(i)).cwiseAbs().maxCoeff());
+    }
+  }
+  INFO("max |∂d/∂ε − finite difference| = " << worst_strain << " of " << strain_scale);
+  CHECK(worst_strain < 1e-6 * strain_scale);
+}
+
+}  // namespace
+
+TEST_CASE("descriptor size follows (N n_max)(N n_max + 1)/2 (l_max + 1)", "[b2]") {
+  B2Settings settings = silicon_settings();
+  settings.n_max = 8;
+  settings.l_max = 3;
+  CHECK(settings.descriptor_size() == 144);
+  CHECK(B2Descriptor(settings).size() == 144);
+  const B2Settings oxide = oxide_settings();
+  CHECK(oxide.descriptor_size() == 12 * 13 / 2 * 4);
+  const B2Descriptor descriptor(oxide);
+  const DescriptorValues values =
+      describe(descriptor, oxide_structure(Eigen::Matrix3d::Identity() * 7.0, 9, 3), false);
+  CHECK(values.size == descriptor.size());
+  CHECK(values.values.cols() == descriptor.size());
+  CHECK(values.values.rows() == 9);
+  CHECK(descriptor.cutoff() == 4.9123456789012345);  // full precision, largest pair
+}
+
+TEST_CASE("real spherical harmonics match their closed forms for l ≤ 2", "[b2][harmonics]") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd points(50, 3);
+  for (int i = 0; i < 50; ++i)
+    points.row(i) = Eigen::RowVector3d(normal(rng), normal(rng), normal(rng)) * (0.5 + i * 0.1);
+  Eigen::MatrixXd values, gradients;
+  harmonics_at(2, points, values, &gradients);
+  for (int i = 0; i < 50; ++i) {
+    const Eigen::RowVector3d u = points.row(i).normalized();
+    const double x = u[0], y = u[1], z = u[2];
+    const double expected[9] = {0.5 / std::sqrt(pi),
+                                std::sqrt(3 / (4 * pi)) * y,
+                                std::sqrt(3 / (4 * pi)) * z,
+                                std::sqrt(3 / (4 * pi)) * x,
+                                0.5 * std::sqrt(15 / pi) * x * y,
+                                0.5 * std::sqrt(15 / pi) * y * z,
+                                0.25 * std::sqrt(5 / pi) * (3 * z * z - 1),
+                                0.5 * std::sqrt(15 / pi) * x * z,
+                                0.25 * std::sqrt(15 / pi) * (x * x - y * y)};
+    for (int k = 0; k < 9; ++k) CHECK(values(i, k) == Approx(expected[k]).margin(1e-14));
+  }
+}
+
+TEST_CASE("real spherical harmonics are orthonormal and their gradients exact", "[b2][harmonics]") {
+  const int l_max = b2::max_l;
+  const int count = (l_max + 1) * (l_max + 1);
+  // Gauss–Legendre in z and equal steps in φ integrate these polynomials exactly.
+  Eigen::VectorXd nodes, weights;
+  gauss_legendre(l_max + 2, nodes, weights);
+  const int n_phi = 2 * l_max + 3;
+  Eigen::MatrixXd points(nodes.size() * n_phi, 3);
+  Eigen::VectorXd w(points.rows());
+  for (int a = 0; a < nodes.size(); ++a)
+    for (int b = 0; b < n_phi; ++b) {
+      const double phi = 2 * pi * b / n_phi, s = std::sqrt(1 - nodes[a] * nodes[a]);
+      points.row(a * n_phi + b) =
+          Eigen::RowVector3d(s * std::cos(phi), s * std::sin(phi), nodes[a]);
+      w[a * n_phi + b] = weights[a] * 2 * pi / n_phi;
+    }
+  Eigen::MatrixXd values;
+  harmonics_at(l_max, points, values, nullptr);
+  const Eigen::MatrixXd gram = values.transpose() * w.asDiagonal() * values;
+  CHECK(max_abs(gram - Eigen::MatrixXd::Identity(count, count)) < 1e-12);
+
+  // Gradients at points off the sphere against central differences.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd off(20, 3);
+  for (int i = 0; i < 20; ++i)
+    off.row(i) = Eigen::RowVector3d(normal(rng), normal(rng), normal(rng)) * 2.0;
+  Eigen::MatrixXd y0, gradients;
+  harmonics_at(l_max, off, y0, &gradients);
+  double worst = 0.0;
+  for (int c = 0; c < 3; ++c) {
+    Eigen::MatrixXd plus = off, minus = off, y_plus, y_minus;
+    plus.col(c).array() += 1e-6;
+    minus.col(c).array() -= 1e-6;
+    harmonics_at(l_max, plus, y_plus, nullptr);
+    harmonics_at(l_max, minus, y_minus, nullptr);
+    const Eigen::MatrixXd numeric = (y_plus - y_minus) / 2e-6;
+    for (int i = 0; i < 20; ++i)
+      for (int k = 0; k < count; ++k)
+        worst = std::max(worst, std::abs(numeric(i, k) - gradients(i, 3 * k + c)));
+  }
+  CHECK(worst < 1e-7);
+}
+
+TEST_CASE("radial basis is Chebyshev times a cutoff with zero value and slope at r_cut", "[b2]") {
+  const double r_min = 0.7, r_cut = 4.3;
+  const int n_max = 12;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> out("radial", 3, 2 * n_max);
+  const double radii[3] = {1.3, 3.9, r_cut};
+  Kokkos::parallel_for(
+      "radial", RangePolicy(0, 3), KOKKOS_LAMBDA(int i) {
+        const double r = i == 0 ? radii[0] : (i == 1 ? radii[1] : radii[2]);
+        b2::radial_basis(r, r_min, r_cut, n_max, &out(i, 0), &out(i, n_max));
+      });
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  for (int i = 0; i < 2; ++i) {
+    const double r = radii[i], xi = 2 * (r - r_min) / (r_cut - r_min) - 1;
+    for (int n = 0; n < n_max; ++n) {
+      const double value = [&](double rr) {
+        const double t = std::cos(n * std::acos(2 * (rr - r_min) / (r_cut - r_min) - 1));
+        return t * (r_cut - rr) * (r_cut - rr);
+      }(r);
+      CHECK(host(i, n) == Approx(value).margin(1e-12));
+      const double h = 1e-6;
+      const auto f = [&](double rr) {
+        return std::cos(n * std::acos(2 * (rr - r_min) / (r_cut - r_min) - 1)) * (r_cut - rr) *
+               (r_cut - rr);
+      };
+      CHECK(host(i, n_max + n) == Approx((f(r + h) - f(r - h)) / (2 * h)).margin(1e-6));
+      (void)xi;
+    }
+  }
+  for (int n = 0; n < n_max; ++n) {
+    CHECK(host(2, n) == 0.0);
+    CHECK(host(2, n_max + n) == 0.0);
+  }
+}
+
+TEST_CASE("B2 of a dimer equals the definition by hand, with the pair's own cutoff", "[b2]") {
+  B2Settings settings;
+  settings.species = {8, 45};
+  settings.n_max = 3;
+  settings.l_max = 2;
+  settings.r_min = 0.5;
+  settings.cutoff = 5.0;
+  settings.pair_cutoffs[{8, 45}] = 3.0;
+  const B2Descriptor descriptor(settings);
+  Structure dimer;
+  dimer.cell = Eigen::Matrix3d::Identity() * 30.0;
+  dimer.pbc = {false, false, false};
+  dimer.numbers = {8, 45};
+  dimer.positions.resize(2, 3);
+  const Eigen::RowVector3d r(1.1, -1.3, 1.7);  // |r| ≈ 2.41 Å < 3.0
+  dimer.positions << 5, 5, 5, 5 + r[0], 5 + r[1], 5 + r[2];
+  const DescriptorValues values = describe(descriptor, dimer, false);
+  // One neighbour: A_{s n lm} = g_n f_c Y_lm, so B2_{(s n)(s n′) l} = g_n g_n′ f_c² Σ_m Y_lm² =
+  // g_n g_n′ f_c² (2l + 1)/(4π) for the neighbour's species s, zero otherwise.
+  const double distance = r.norm(), rc = 3.0;
+  const auto g = [&](int n) {
+    return std::cos(n * std::acos(2 * (distance - 0.5) / (rc - 0.5) - 1)) * (rc - distance) *
+           (rc - distance);
+  };
+  const int channels = 6;
+  for (int atom = 0; atom < 2; ++atom) {
+    const int s = atom == 0 ? 1 : 0;  // the neighbour's species
+    int q = 0;
+    for (int p = 0; p < channels; ++p)
+      for (int p2 = p; p2 < channels; ++p2, ++q)
+        for (int l = 0; l <= 2; ++l) {
+          const bool both = p / 3 == s && p2 / 3 == s;
+          const double expected = both ? g(p % 3) * g(p2 % 3) * (2 * l + 1) / (4 * pi) : 0.0;
+          CHECK(values.values(atom, q * 3 + l) == Approx(expected).margin(1e-12));
+        }
+  }
+  // Beyond the O–Rh cutoff (but inside the default) the atoms do not see each other.
+  dimer.positions.row(1) = Eigen::RowVector3d(5, 5, 5) + r * (3.05 / distance);
+  const DescriptorValues apart = describe(descriptor, dimer, true);
+  CHECK(max_abs(apart.values) == 0.0);
+  CHECK(apart.neighbor.empty());
+  CHECK(apart.offsets == std::vector<int>({0, 0, 0}));
+}
+
+TEST_CASE("B2 is invariant under rotation, translation, permutation and image choice", "[b2]") {
+  SECTION("silicon, triclinic cell") {
+    const B2Descriptor descriptor(silicon_settings());
+    check_invariances(descriptor,
+                      random_structure(triclinic_cell(8.5, 7.9, 8.2, 0.3, -0.2, 0.25),
+                                       std::vector<int>(14, 14), 2.0, 21),
+                      22);
+  }
+  SECTION("three species with pair cutoffs, triclinic cell") {
+    const B2Descriptor descriptor(oxide_settings());
+    check_invariances(descriptor,
+                      oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 23), 24);
+  }
+  SECTION("cell smaller than the cutoff") {
+    const B2Descriptor descriptor(oxide_settings());
+    check_invariances(descriptor,
+                      oxide_structure(triclinic_cell(3.3, 3.6, 3.4, 0.2, -0.1, 0.3), 3, 25), 26);
+  }
+}
+
+TEST_CASE("B2 pair-vector gradients equal central differences", "[b2]") {
+  SECTION("silicon") {
+    const B2Descriptor descriptor(silicon_settings());
+    check_derivatives(descriptor, random_structure(triclinic_cell(6.2, 6.0, 6.4, 0.2, -0.15, 0.1),
+                                                   std::vector<int>(6, 14), 2.0, 31));
+  }
+  SECTION("three species with pair cutoffs, cell smaller than the cutoff") {
+    const B2Descriptor descriptor(oxide_settings());
+    check_derivatives(descriptor,
+                      oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 32));
+  }
+}
+
+TEST_CASE("B2 settings and species errors are clear", "[b2]") {
+  B2Settings settings = silicon_settings();
+  settings.n_max = 0;
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("n_max"));
+  settings = silicon_settings();
+  settings.l_max = b2::max_l + 1;
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("l_max"));
+  settings = silicon_settings();
+  settings.r_min = 5.0;
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("cutoff"));
+  settings = silicon_settings();
+  settings.species = {14, 8};
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("ascending"));
+  settings = silicon_settings();
+  settings.pair_cutoffs[{8, 14}] = 3.0;
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("O-Si"));
+  settings = silicon_settings();
+  settings.species.clear();
+  REQUIRE_THROWS_WITH(B2Descriptor(settings), Catch::Contains("species"));
+
+  const B2Descriptor descriptor(silicon_settings());
+  Structure water = random_structure(Eigen::Matrix3d::Identity() * 6, {8, 1, 1}, 1.0, 3);
+  REQUIRE_THROWS_WITH(describe(descriptor, water, false), Catch::Contains("no species H"));
+  AtomState state = AtomState::from_structure(
+      random_structure(Eigen::Matrix3d::Identity() * 6, {14, 14}, 2.0, 4));
+  NeighborList short_list(3.0, 0.0);
+  short_list.build(state);
+  REQUIRE_THROWS_WITH(descriptor.compute(state, short_list, false),
+                      Catch::Contains("neighbour list"));
+}

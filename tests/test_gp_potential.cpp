@@ -1,0 +1,309 @@
+#include <Eigen/Dense>
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
+#include "otfgp/gp_potential.hpp"
+#include "support/checks.hpp"
+#include "support/structures.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+B2Settings settings() {
+  B2Settings s;
+  s.species = {8, 14, 45};
+  s.n_max = 3;
+  s.l_max = 3;
+  s.r_min = 0.4;
+  s.cutoff = 4.2;
+  s.pair_cutoffs[{8, 8}] = 3.6;
+  s.pair_cutoffs[{14, 45}] = 4.6;
+  return s;
+}
+
+std::vector<int> numbers(int oxygen, int silicon, int rhodium) {
+  std::vector<int> z(oxygen, 8);
+  z.insert(z.end(), silicon, 14);
+  z.insert(z.end(), rhodium, 45);
+  return z;
+}
+
+DescriptorValues describe(const B2Settings& s, const Structure& structure, bool gradients) {
+  const B2Descriptor descriptor(s);
+  AtomState state = AtomState::from_structure(structure);
+  NeighborList list(descriptor.cutoff(), 0.0);
+  list.build(state);
+  return descriptor.compute(state, list, gradients);
+}
+
+// A model with what SparseGP would hand over, from explicit pieces kept for the checks.
+struct Synthetic {
+  MappedGp model;
+  std::vector<Eigen::VectorXd> alpha;                // per species
+  std::vector<Eigen::MatrixXd> kuu_inv_minus_sigma;  // per species, K_uu⁻¹ − Σ
+};
+
+Eigen::MatrixXd kernel(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, double sigma) {
+  return sigma * sigma * (a * b.transpose()).array().square().matrix();
+}
+
+// Sparse points are normalised descriptors of random environments (rhodium gets
+// none); β_s = σ² Σ_u α_u d̂_u d̂_uᵀ; Σ = (K_uu + B Bᵀ)⁻¹ for a random B, as a
+// posterior with some labels would have.
+Synthetic synthetic_model(std::uint64_t seed) {
+  Synthetic synthetic;
+  MappedGp& model = synthetic.model;
+  model.descriptor = settings();
+  model.signal_std = 1.7;
+  model.reference_energy = {-4.25, -5.5, -7.125};
+  const Structure pool = random_structure(triclinic_cell(9.0, 8.5, 9.5, 0.2, -0.1, 0.15),
+                                          numbers(30, 20, 6), 1.8, seed);
+  const DescriptorValues values = describe(model.descriptor, pool, false);
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<double> normal;
+  const int size = model.descriptor.descriptor_size();
+  const int sparse_count[3] = {25, 15, 0};
+  for (int s = 0; s < 3; ++s) {
+    Eigen::MatrixXd u(sparse_count[s], size);
+    int row = 0;
+    for (int i = 0; i < pool.size() && row < sparse_count[s]; ++i)
+      if (values.species[i] == s) u.row(row++) = values.values.row(i).normalized();
+    REQUIRE(row == sparse_count[s]);
+    const double sigma = model.signal_std;
+    Eigen::VectorXd alpha(sparse_count[s]);
+    for (int j = 0; j < alpha.size(); ++j) alpha[j] = 0.3 * normal(rng);
+    Eigen::MatrixXd beta = Eigen::MatrixXd::Zero(size, size);
+    for (int j = 0; j < alpha.size(); ++j)
+      beta += sigma * sigma * alpha[j] * u.row(j).transpose() * u.row(j);
+    const int m = sparse_count[s];
+    Eigen::MatrixXd q = Eigen::MatrixXd::Zero(m, m);
+    if (m > 0) {
+      const Eigen::MatrixXd kuu = kernel(u, u, sigma) + 1e-8 * Eigen::MatrixXd::Identity(m, m);
+      Eigen::MatrixXd b(m, 3 * m);
+      for (int a = 0; a < b.rows(); ++a)
+        for (int c = 0; c < b.cols(); ++c) b(a, c) = 0.5 * normal(rng);
+      const Eigen::MatrixXd kuu_inv = kuu.ldlt().solve(Eigen::MatrixXd::Identity(m, m));
+      const Eigen::MatrixXd sigma_post =
+          (kuu + b * b.transpose()).ldlt().solve(Eigen::MatrixXd::Identity(m, m));
+      q = kuu_inv - sigma_post;
+      q = 0.5 * (q + q.transpose()).eval();
+    }
+    // R_s from the eigen-decomposition; species 1 keeps only its leading 10 directions
+    // (a truncated factor), so the direct check below uses RᵀR as the model does.
+    Eigen::MatrixXd factor(0, m);
+    if (m > 0) {
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(q);
+      const int keep = s == 1 ? 10 : m;
+      factor.resize(keep, m);
+      for (int k = 0; k < keep; ++k) {
+        const int column = m - 1 - k;  // largest first
+        factor.row(k) = std::sqrt(std::max(0.0, solver.eigenvalues()[column])) *
+                        solver.eigenvectors().col(column).transpose();
+      }
+      q = factor.transpose() * factor;
+    }
+    model.beta.push_back(beta);
+    model.sparse_normalised.push_back(u);
+    model.variance_factor.push_back(factor);
+    synthetic.alpha.push_back(alpha);
+    synthetic.kuu_inv_minus_sigma.push_back(q);
+  }
+  return synthetic;
+}
+
+Structure test_structure(std::uint64_t seed) {
+  return random_structure(triclinic_cell(8.0, 7.5, 8.4, 0.25, -0.2, 0.1), numbers(26, 14, 5), 1.8,
+                          seed);
+}
+
+}  // namespace
+
+TEST_CASE("mapped GP energy equals the explicit kernel sum", "[gp]") {
+  const Synthetic synthetic = synthetic_model(7);
+  GpPotential potential(synthetic.model, "gp:synthetic.h5");
+  CHECK(potential.spec() == "gp:synthetic.h5");
+  CHECK(potential.provides_uncertainty());
+  CHECK(potential.cutoff() == 4.6);
+  const Structure structure = test_structure(8);
+  const Evaluation evaluation = evaluate(potential, structure, {true, false});
+
+  const DescriptorValues values = describe(synthetic.model.descriptor, structure, false);
+  const double sigma = synthetic.model.signal_std;
+  double expected = 0.0;
+  Eigen::VectorXd local(structure.size());
+  for (int i = 0; i < structure.size(); ++i) {
+    const int s = values.species[i];
+    const Eigen::RowVectorXd unit = values.values.row(i).normalized();
+    local[i] = synthetic.model.reference_energy[s];
+    for (int j = 0; j < synthetic.alpha[s].size(); ++j) {
+      const double dot = unit.dot(synthetic.model.sparse_normalised[s].row(j));
+      local[i] += synthetic.alpha[s][j] * sigma * sigma * dot * dot;
+    }
+    expected += local[i];
+  }
+  INFO("energy " << evaluation.energy << " expected " << expected);
+  CHECK(std::abs(evaluation.energy - expected) <= 1e-10 * std::abs(expected));
+  REQUIRE(evaluation.per_atom_energy.has_value());
+  CHECK((*evaluation.per_atom_energy - local).cwiseAbs().maxCoeff() <=
+        1e-10 * local.cwiseAbs().maxCoeff());
+}
+
+TEST_CASE("mapped GP forces and stress are derivatives of the energy", "[gp]") {
+  GpPotential potential(synthetic_model(11).model);
+  SECTION("triclinic cell") {
+    check_derivatives(potential, test_structure(12), 1e-6, 1e-7);
+  }
+  SECTION("cell smaller than the cutoff") {
+    check_derivatives(
+        potential,
+        random_structure(triclinic_cell(3.9, 4.1, 3.8, 0.2, 0.1, -0.25), numbers(2, 1, 1), 1.8, 13),
+        1e-6, 1e-7);
+  }
+}
+
+TEST_CASE("mapped GP forces agree with the training path's full descriptor gradients", "[gp]") {
+  const Synthetic synthetic = synthetic_model(17);
+  GpPotential potential(synthetic.model);
+  const Structure structure = test_structure(18);
+  const Evaluation evaluation = evaluate(potential, structure);
+  const DescriptorValues values = describe(synthetic.model.descriptor, structure, true);
+  Positions forces = Positions::Zero(structure.size(), 3);
+  for (int i = 0; i < structure.size(); ++i) {
+    const Eigen::MatrixXd& beta = synthetic.model.beta[values.species[i]];
+    const Eigen::VectorXd d = values.values.row(i).transpose();
+    const Eigen::VectorXd unit = d.normalized();
+    const Eigen::VectorXd dE_dd = 2.0 * (beta * unit - unit.dot(beta * unit) * unit) / d.norm();
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+      const Eigen::Vector3d g = values.gradient.middleRows(3 * e, 3) * dE_dd;
+      forces.row(values.neighbor[e]) -= g.transpose();
+      forces.row(i) += g.transpose();
+    }
+  }
+  CHECK((evaluation.forces - forces).cwiseAbs().maxCoeff() < 1e-10 * forces.cwiseAbs().maxCoeff());
+}
+
+TEST_CASE("mapped GP uncertainty equals k(x,x) − kᵀ(K_uu⁻¹ − Σ)k", "[gp]") {
+  const Synthetic synthetic = synthetic_model(21);
+  GpPotential potential(synthetic.model);
+  // More than one block of 32 atoms of one species.
+  const Structure structure = random_structure(triclinic_cell(10.5, 10.0, 10.8, 0.1, -0.1, 0.2),
+                                               numbers(70, 20, 6), 1.8, 22);
+  const Evaluation evaluation = evaluate(potential, structure, {false, true});
+  REQUIRE(evaluation.uncertainty.has_value());
+  const DescriptorValues values = describe(synthetic.model.descriptor, structure, false);
+  const double sigma = synthetic.model.signal_std;
+  double worst = 0.0, smallest = 1.0;
+  for (int i = 0; i < structure.size(); ++i) {
+    const int s = values.species[i];
+    const Eigen::RowVectorXd unit = values.values.row(i).normalized();
+    const Eigen::VectorXd k = kernel(unit, synthetic.model.sparse_normalised[s], sigma).transpose();
+    const double variance = sigma * sigma - k.dot(synthetic.kuu_inv_minus_sigma[s] * k);
+    const double expected = std::sqrt(std::max(variance, 0.0)) / sigma;
+    worst = std::max(worst, std::abs((*evaluation.uncertainty)[i] - expected));
+    smallest = std::min(smallest, expected);
+    if (s == 2) CHECK((*evaluation.uncertainty)[i] == 1.0);  // no sparse points: prior std
+  }
+  INFO("smallest normalised std " << smallest);
+  CHECK(worst < 1e-9);
+  CHECK(smallest < 0.9);  // the sparse points do explain some environments
+}
+
+TEST_CASE("an atom without neighbours has its reference energy, no force and zero uncertainty",
+          "[gp]") {
+  const Synthetic synthetic = synthetic_model(31);
+  GpPotential potential(synthetic.model);
+  Structure structure;
+  structure.cell = Eigen::Matrix3d::Identity() * 20.0;
+  structure.numbers = {14, 8, 8};
+  structure.positions.resize(3, 3);
+  structure.positions << 2, 2, 2, 12, 12, 12, 13.1, 12.4, 11.5;
+  const Evaluation evaluation = evaluate(potential, structure, {true, true});
+  CHECK((*evaluation.per_atom_energy)[0] == synthetic.model.reference_energy[1]);
+  CHECK(evaluation.forces.row(0).norm() == 0.0);
+  CHECK((*evaluation.uncertainty)[0] == 0.0);
+  CHECK(evaluation.forces.row(1).norm() > 0.0);
+  CHECK((evaluation.forces.row(1) + evaluation.forces.row(2)).norm() < 1e-12);
+}
+
+TEST_CASE("remap swaps the model and keeps the binding", "[gp]") {
+  Synthetic first = synthetic_model(41);
+  GpPotential potential(first.model);
+  const Structure structure = test_structure(42);
+  AtomState state = AtomState::from_structure(structure);
+  potential.bind(state.species);
+  NeighborList list(potential.cutoff(), 0.3);
+  list.build(state);
+  const double before = potential.compute(state, list, {}).energy;
+  MappedGp doubled = first.model;
+  for (auto& beta : doubled.beta) beta *= 2.0;
+  potential.remap(doubled);
+  const double after = potential.compute(state, list, {}).energy;
+  double reference = 0.0;
+  const DescriptorValues values = describe(first.model.descriptor, structure, false);
+  for (int s : values.species) reference += first.model.reference_energy[s];
+  CHECK(after - reference == Approx(2.0 * (before - reference)).epsilon(1e-12));
+
+  // A model without a bound species is refused and leaves the potential as it was.
+  MappedGp silicon_only;
+  silicon_only.descriptor = first.model.descriptor;
+  silicon_only.descriptor.species = {14};
+  silicon_only.descriptor.pair_cutoffs.clear();
+  const int size = silicon_only.descriptor.descriptor_size();
+  silicon_only.reference_energy = {-5.0};
+  silicon_only.beta = {Eigen::MatrixXd::Identity(size, size)};
+  silicon_only.sparse_normalised = {Eigen::MatrixXd(0, size)};
+  silicon_only.variance_factor = {Eigen::MatrixXd(0, 0)};
+  REQUIRE_THROWS_WITH(potential.remap(silicon_only), Catch::Contains("no species O"));
+  CHECK(potential.compute(state, list, {}).energy == Approx(after).epsilon(1e-14));
+}
+
+TEST_CASE("mapped GP model errors are clear", "[gp]") {
+  Synthetic synthetic = synthetic_model(51);
+  MappedGp wrong = synthetic.model;
+  wrong.beta[1] = Eigen::MatrixXd::Zero(3, 3);
+  REQUIRE_THROWS_WITH(GpPotential(wrong), Catch::Contains("beta of Si"));
+  wrong = synthetic.model;
+  wrong.reference_energy.pop_back();
+  REQUIRE_THROWS_WITH(GpPotential(wrong), Catch::Contains("reference energies"));
+  wrong = synthetic.model;
+  wrong.variance_factor[0] = Eigen::MatrixXd::Zero(4, 7);
+  REQUIRE_THROWS_WITH(GpPotential(wrong), Catch::Contains("variance_factor of O"));
+  wrong = synthetic.model;
+  wrong.signal_std = 0.0;
+  REQUIRE_THROWS_WITH(GpPotential(wrong), Catch::Contains("signal_std"));
+  GpPotential potential(synthetic.model);
+  REQUIRE_THROWS_WITH(potential.bind({8, 26}), Catch::Contains("no species Fe"));
+}
+
+TEST_CASE("mapped GP on a Verlet list with skin after atoms moved equals a fresh evaluation",
+          "[gp]") {
+  const Synthetic synthetic = synthetic_model(61);
+  GpPotential potential(synthetic.model);
+  Structure structure = test_structure(62);
+  AtomState state = AtomState::from_structure(structure);
+  potential.bind(state.species);
+  NeighborList list(potential.cutoff(), 1.0);
+  list.build(state);
+  rattle(structure, 0.2, 63);
+  state.set_positions(structure);
+  REQUIRE_FALSE(list.update(state));  // still valid: no rebuild
+  const ComputeResult stale = potential.compute(state, list, {false, true});
+  auto forces = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.f);
+  auto uncertainty = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), stale.uncertainty);
+  const Evaluation fresh = evaluate(potential, structure, {false, true});
+  CHECK(stale.energy == Approx(fresh.energy).epsilon(1e-12));
+  double force_error = 0.0, uncertainty_error = 0.0;
+  for (int i = 0; i < structure.size(); ++i) {
+    for (int c = 0; c < 3; ++c)
+      force_error = std::max(force_error, std::abs(forces(i, c) - fresh.forces(i, c)));
+    uncertainty_error =
+        std::max(uncertainty_error, std::abs(uncertainty(i) - (*fresh.uncertainty)[i]));
+  }
+  CHECK(force_error < 1e-10);
+  CHECK(uncertainty_error < 1e-12);
+}

@@ -1,0 +1,477 @@
+// Convex hull: agreement with pymatgen's PhaseDiagram / CompoundPhaseDiagram on
+// random entry sets (2–5 components, elemental and compound references, at
+// pressure), plus the degenerate and malformed inputs.
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/hull.hpp"
+#include "otfgp/hull_sweep.hpp"
+#include "otfgp/phase_table.hpp"
+#include "otfgp/units.hpp"
+#include "support/python.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct EntrySet {
+  std::vector<PhaseRecord> records;
+  std::vector<std::string> references;  // formulas; empty for elements
+  double pressure_gpa = 0.0;
+};
+
+Composition counts_to_composition(const std::map<int, int>& counts) {
+  std::map<int, double> amounts;
+  for (const auto& [z, count] : counts)
+    if (count > 0) amounts[z] = count;
+  return Composition(amounts);
+}
+
+// Elements with one or two polymorphs each and random compounds below and above
+// the elements' plane; some compositions appear twice (scaled cells).
+EntrySet random_elemental_set(const std::vector<int>& elements, int compounds,
+                              std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::uniform_int_distribution<int> count(0, 4);
+  EntrySet set;
+  std::map<int, double> chemical_potential;
+  for (int z : elements) {
+    chemical_potential[z] = -3.0 + 2.0 * uniform(rng);
+    const int polymorphs = uniform(rng) < 0.5 ? 1 : 2;
+    for (int p = 0; p < polymorphs; ++p) {
+      PhaseRecord record;
+      record.id = std::string(element(z).symbol) + "_" + std::to_string(p);
+      record.composition = Composition({{z, 1.0 + p}});
+      record.energy_per_atom = chemical_potential[z] + (p == 0 ? 0.0 : 0.01 + 0.3 * uniform(rng));
+      record.volume_per_atom = 8.0 + 20.0 * uniform(rng);
+      set.records.push_back(record);
+    }
+  }
+  for (int c = 0; c < compounds; ++c) {
+    std::map<int, int> counts;
+    int nonzero = 0;
+    while (nonzero < 2) {
+      counts.clear();
+      nonzero = 0;
+      for (int z : elements) {
+        counts[z] = count(rng);
+        nonzero += counts[z] > 0;
+      }
+    }
+    PhaseRecord record;
+    record.id = "c" + std::to_string(c);
+    record.composition = counts_to_composition(counts);
+    double reference = 0.0;
+    for (const auto& [z, n] : counts) reference += n * chemical_potential[z];
+    record.energy_per_atom = reference / record.composition.total() - 1.0 + 1.25 * uniform(rng);
+    record.volume_per_atom = 8.0 + 20.0 * uniform(rng);
+    set.records.push_back(record);
+    if (uniform(rng) < 0.15) {  // the same composition in a doubled cell, another energy
+      PhaseRecord twin = record;
+      twin.id += "_twin";
+      std::map<int, double> doubled;
+      for (const auto& [z, amount] : record.composition.amounts()) doubled[z] = 2 * amount;
+      twin.composition = Composition(doubled);
+      twin.energy_per_atom += 0.2 * (uniform(rng) - 0.5);
+      set.records.push_back(twin);
+    }
+  }
+  return set;
+}
+
+// Entries made of whole multiples of the reference compounds, plus entries
+// outside their space (which both codes must leave out).
+EntrySet random_compound_set(const std::vector<std::string>& references,
+                             const std::vector<std::string>& outside, int compounds,
+                             std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::uniform_int_distribution<int> count(0, 3);
+  EntrySet set;
+  set.references = references;
+  std::vector<Composition> terminals;
+  std::vector<double> potential;
+  for (std::size_t r = 0; r < references.size(); ++r) {
+    terminals.push_back(parse_formula(references[r]));
+    potential.push_back(-4.0 + 2.0 * uniform(rng));
+    const int polymorphs = uniform(rng) < 0.5 ? 1 : 2;
+    for (int p = 0; p < polymorphs; ++p) {
+      PhaseRecord record;
+      record.id = references[r] + "_" + std::to_string(p);
+      record.composition = terminals.back();
+      record.energy_per_atom = potential.back() + (p == 0 ? 0.0 : 0.02 + 0.2 * uniform(rng));
+      set.records.push_back(record);
+    }
+  }
+  for (int c = 0; c < compounds; ++c) {
+    std::vector<int> multiples;
+    int nonzero = 0;
+    while (nonzero < 2) {
+      multiples.clear();
+      nonzero = 0;
+      for (std::size_t r = 0; r < references.size(); ++r) {
+        multiples.push_back(count(rng));
+        nonzero += multiples.back() > 0;
+      }
+    }
+    std::map<int, double> amounts;
+    double reference_energy = 0.0, atoms = 0.0;
+    for (std::size_t r = 0; r < references.size(); ++r) {
+      for (const auto& [z, amount] : terminals[r].amounts()) amounts[z] += multiples[r] * amount;
+      reference_energy += multiples[r] * terminals[r].total() * potential[r];
+      atoms += multiples[r] * terminals[r].total();
+    }
+    PhaseRecord record;
+    record.id = "c" + std::to_string(c);
+    record.composition = Composition(amounts);
+    record.energy_per_atom = reference_energy / atoms - 0.6 + 0.8 * uniform(rng);
+    set.records.push_back(record);
+  }
+  for (std::size_t o = 0; o < outside.size(); ++o) {
+    PhaseRecord record;
+    record.id = "outside" + std::to_string(o);
+    record.composition = parse_formula(outside[o]);
+    record.energy_per_atom = -5.0;
+    set.records.push_back(record);
+  }
+  return set;
+}
+
+nlohmann::json to_json(const EntrySet& set) {
+  nlohmann::json data;
+  data["references"] = set.references;
+  data["pressure_gpa"] = set.pressure_gpa;
+  data["entries"] = nlohmann::json::array();
+  for (const auto& record : set.records) {
+    nlohmann::json item;
+    item["id"] = record.id;
+    for (const auto& [z, amount] : record.composition.amounts())
+      item["composition"][element(z).symbol] = amount;
+    item["energy_per_atom"] = record.energy_per_atom;
+    if (record.volume_per_atom) item["volume_per_atom"] = *record.volume_per_atom;
+    data["entries"].push_back(item);
+  }
+  return data;
+}
+
+std::vector<nlohmann::json> run_pymatgen(const std::vector<EntrySet>& sets) {
+  nlohmann::json input;
+  for (const auto& set : sets) input["sets"].push_back(to_json(set));
+  std::ifstream script_file(std::string(OTFGP_TEST_DATA_DIR) + "/pymatgen_hull.py");
+  REQUIRE(script_file);
+  const std::string script((std::istreambuf_iterator<char>(script_file)),
+                           std::istreambuf_iterator<char>());
+  testing::TemporaryDirectory folder("otfgp-hull");
+  std::ofstream(folder / "sets.json") << input.dump();
+  const auto output =
+      nlohmann::json::parse(testing::python_output(script, {(folder / "sets.json").string()}));
+  return output["sets"].get<std::vector<nlohmann::json>>();
+}
+
+Hull our_hull(const EntrySet& set) {
+  HullOptions options;
+  for (const auto& formula : set.references) options.references.push_back(parse_formula(formula));
+  return compute_hull(hull_entries_at(set.records, set.pressure_gpa), options);
+}
+
+// Compares every entry: included or not, e_above_hull, stability, decomposition.
+void check_against_pymatgen(const EntrySet& set, const Hull& hull,
+                            const nlohmann::json& reference) {
+  const auto& expected = reference["entries"];
+  int compared = 0, stable = 0, unstable = 0;
+  for (std::size_t i = 0; i < set.records.size(); ++i) {
+    const std::string& id = set.records[i].id;
+    const HullEntryResult& ours = hull.entries[i];
+    INFO("entry " << id << " (" << set.records[i].composition.formula() << ")");
+    REQUIRE(ours.included == expected.contains(id));
+    if (!ours.included) continue;
+    const auto& theirs = expected[id];
+    CHECK(ours.e_above_hull == Approx(theirs["e_above_hull"].get<double>()).margin(1e-6));
+    CHECK(ours.stable == theirs["stable"].get<bool>());
+    std::map<std::string, double> our_parts, their_parts;
+    for (const auto& part : ours.decomposition)
+      if (part.fraction > 1e-6) our_parts[set.records[part.entry].id] = part.fraction;
+    for (const auto& [part, fraction] : theirs["decomposition"].items())
+      if (fraction.get<double>() > 1e-6) their_parts[part] = fraction.get<double>();
+    REQUIRE(our_parts.size() == their_parts.size());
+    for (const auto& [part, fraction] : their_parts) {
+      INFO("decomposition part " << part);
+      REQUIRE(our_parts.count(part) == 1);
+      CHECK(our_parts[part] == Approx(fraction).margin(1e-6));
+    }
+    ++compared;
+    (ours.stable ? stable : unstable)++;
+  }
+  CHECK(compared == static_cast<int>(expected.size()));
+  // A meaningful set has both stable compounds and decompositions.
+  CHECK(stable > static_cast<int>(hull.num_components()));
+  CHECK(unstable > 0);
+}
+
+std::vector<int> numbers_of(const std::vector<std::string>& symbols) {
+  std::vector<int> numbers;
+  for (const auto& symbol : symbols) numbers.push_back(atomic_number(symbol));
+  return numbers;
+}
+
+HullEntry entry(const std::string& id, const std::string& formula, double energy_per_atom,
+                std::optional<double> std_per_atom = std::nullopt) {
+  return {id, parse_formula(formula), energy_per_atom, std_per_atom};
+}
+
+}  // namespace
+
+TEST_CASE("hull with elemental references matches pymatgen for 2 to 5 components",
+          "[hull][pymatgen]") {
+  const std::vector<std::vector<std::string>> systems = {
+      {"Ba", "O"}, {"Ba", "Rh", "O"}, {"Li", "Fe", "P", "O"}, {"Li", "Na", "Fe", "Mn", "O"}};
+  const std::vector<int> compounds = {30, 80, 150, 220};
+  std::vector<EntrySet> sets;
+  for (std::size_t s = 0; s < systems.size(); ++s)
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      std::mt19937_64 rng(1000 * s + seed);
+      sets.push_back(random_elemental_set(numbers_of(systems[s]), compounds[s], rng));
+    }
+  const auto references = run_pymatgen(sets);
+  REQUIRE(references.size() == sets.size());
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    INFO("set " << s << " with " << sets[s].records.size() << " entries");
+    const Hull hull = our_hull(sets[s]);
+    CHECK(hull.num_components() == systems[s / 3].size());
+    check_against_pymatgen(sets[s], hull, references[s]);
+  }
+}
+
+TEST_CASE("hull with terminal compounds as references matches pymatgen's CompoundPhaseDiagram",
+          "[hull][pymatgen]") {
+  struct System {
+    std::vector<std::string> references, outside;
+    int compounds;
+  };
+  const std::vector<System> systems = {{{"BaO", "RhO2"}, {"Ba", "Rh2O3", "BaO2"}, 25},
+                                       {{"Li2O", "FeO", "P2O5"}, {"Fe3O4", "Li", "LiFe"}, 60},
+                                       {{"Li2O", "Na2O", "FeO", "MnO2"}, {"Fe2O3", "Na"}, 120},
+                                       {{"Li2O", "Na2O", "FeO", "MnO2", "P2O5"}, {"Mn"}, 200}};
+  std::vector<EntrySet> sets;
+  for (std::size_t s = 0; s < systems.size(); ++s)
+    for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+      std::mt19937_64 rng(5000 + 100 * s + seed);
+      sets.push_back(random_compound_set(systems[s].references, systems[s].outside,
+                                         systems[s].compounds, rng));
+    }
+  const auto references = run_pymatgen(sets);
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    INFO("set " << s);
+    const Hull hull = our_hull(sets[s]);
+    for (std::size_t i = 0; i < sets[s].records.size(); ++i)
+      if (sets[s].records[i].id.rfind("outside", 0) == 0) {
+        CHECK_FALSE(hull.entries[i].included);
+        CHECK_FALSE(hull.entries[i].exclusion.empty());
+      }
+    check_against_pymatgen(sets[s], hull, references[s]);
+  }
+}
+
+TEST_CASE("the hull at pressure is pymatgen's hull of E + PV", "[hull][pymatgen]") {
+  std::vector<EntrySet> sets;
+  for (double pressure : {10.0, 35.0}) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(pressure));
+    EntrySet set = random_elemental_set(numbers_of({"Ba", "Rh", "O"}), 80, rng);
+    set.pressure_gpa = pressure;
+    sets.push_back(set);
+  }
+  const auto references = run_pymatgen(sets);
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    const Hull at_pressure = our_hull(sets[s]);
+    check_against_pymatgen(sets[s], at_pressure, references[s]);
+    // Pressure matters here: the stable set differs from the one at 0 GPa.
+    EntrySet ambient = sets[s];
+    ambient.pressure_gpa = 0.0;
+    CHECK(our_hull(ambient).stable != at_pressure.stable);
+  }
+}
+
+TEST_CASE("a single element: the lowest polymorph is stable", "[hull]") {
+  const Hull hull =
+      compute_hull({entry("a", "Si", -5.40), entry("b", "Si2", -5.42), entry("c", "Si8", -5.30)});
+  REQUIRE(hull.num_components() == 1);
+  CHECK(hull.stable == std::vector<std::size_t>{1});
+  CHECK(hull.entries[0].e_above_hull == Approx(0.02));
+  CHECK(hull.entries[2].e_above_hull == Approx(0.12));
+  REQUIRE(hull.entries[0].decomposition.size() == 1);
+  CHECK(hull.entries[0].decomposition[0].entry == 1);
+  CHECK(hull.entries[0].duplicate_of == std::size_t{1});
+}
+
+TEST_CASE("all points on the references' plane: only the references are stable", "[hull]") {
+  // Binary, every formation energy exactly zero (all points collinear).
+  const Hull binary = compute_hull({entry("A", "Ba", -2.0), entry("B", "O", -4.0),
+                                    entry("AB", "BaO", -3.0), entry("AB3", "BaO3", -3.5)});
+  CHECK(binary.stable == std::vector<std::size_t>{0, 1});
+  CHECK(binary.entries[2].e_above_hull == Approx(0.0).margin(1e-12));
+  REQUIRE(binary.entries[3].decomposition.size() == 2);
+  CHECK(binary.entries[3].decomposition[0].entry == 1);
+  CHECK(binary.entries[3].decomposition[0].fraction == Approx(0.75));
+
+  // Ternary: every point on the plane (coplanar), and a set whose compositions
+  // all lie on one line through the triangle.
+  const Hull ternary =
+      compute_hull({entry("A", "Ba", -2.0), entry("B", "Rh", -7.0), entry("C", "O", -4.0),
+                    entry("D", "BaRhO", -13.0 / 3.0), entry("E", "BaO", -3.0)});
+  CHECK(ternary.stable == std::vector<std::size_t>{0, 1, 2});
+  CHECK(ternary.entries[3].e_above_hull == Approx(0.0).margin(1e-12));
+  CHECK(ternary.entries[3].decomposition.size() == 3);
+
+  const Hull line =
+      compute_hull({entry("A", "Ba", -2.0), entry("B", "Rh", -7.0), entry("C", "O", -4.0),
+                    entry("D", "BaO", -3.5), entry("E", "Ba2O2", -3.4), entry("F", "BaO2", -3.9)});
+  CHECK(line.stable == std::vector<std::size_t>{0, 1, 2, 3, 5});
+  CHECK(line.entries[4].duplicate_of == std::size_t{3});
+  CHECK(line.entries[4].e_above_hull == Approx(0.1));
+}
+
+TEST_CASE("every point on the hull, and many duplicate points", "[hull]") {
+  std::vector<HullEntry> entries = {entry("A", "Ba", 0.0), entry("B", "O", 0.0)};
+  for (int n = 1; n < 10; ++n) {  // a parabola: every compound is a vertex
+    const double x = n / 10.0;
+    entries.push_back(entry("x" + std::to_string(n),
+                            "Ba" + std::to_string(10 - n) + "O" + std::to_string(n), -x * (1 - x)));
+  }
+  const Hull convex = compute_hull(entries);
+  CHECK(convex.stable.size() == entries.size());
+
+  std::vector<HullEntry> copies = {entry("A", "Ba", -1.0), entry("B", "Rh", -2.0),
+                                   entry("C", "O", -3.0)};
+  for (int n = 0; n < 2000; ++n)
+    copies.push_back(entry("d" + std::to_string(n), "BaRhO3", -3.0 - 1e-4 * (n % 7)));
+  const Hull duplicates = compute_hull(copies);
+  CHECK(duplicates.stable == std::vector<std::size_t>{0, 1, 2, 9});
+  CHECK(duplicates.entries[3].duplicate_of == std::size_t{9});
+  CHECK(duplicates.entries[3].e_above_hull == Approx(6e-4));
+  CHECK(duplicates.entries[16].e_above_hull == Approx(0.0).margin(1e-12));  // same energy as d6
+  CHECK_FALSE(duplicates.entries[16].stable);
+}
+
+TEST_CASE("a missing elemental reference names the element and suggests terminal compounds",
+          "[hull]") {
+  const std::vector<HullEntry> join = {entry("BaO", "BaO", -5.0), entry("RhO2", "RhO2", -6.0),
+                                       entry("BaRhO3", "BaRhO3", -5.9),
+                                       entry("Ba2RhO4", "Ba2RhO4", -5.6)};
+  CHECK_THROWS_WITH(compute_hull(join),
+                    Contains("references Ba, Rh, O") && Contains("--references BaO RhO2"));
+  HullOptions options;
+  options.references = {parse_formula("BaO"), parse_formula("RhO2")};
+  const Hull hull = compute_hull(join, options);
+  CHECK(hull.stable == std::vector<std::size_t>{0, 1, 2});
+  CHECK(hull.entries[3].e_above_hull > 0);
+  CHECK(hull.entries[2].formation_energy_per_atom == Approx(-5.9 - (0.4 * -5.0 + 0.6 * -6.0)));
+
+  options.references = {parse_formula("BaO"), parse_formula("BaO2")};
+  CHECK_THROWS_WITH(compute_hull(join, options), Contains("BaO2"));
+  options.references = {parse_formula("BaO"), parse_formula("Ba2O2")};
+  CHECK_THROWS_WITH(compute_hull(join, options), Contains("not linearly independent"));
+}
+
+TEST_CASE("entries with NaN energies or outside the references are reported and left out",
+          "[hull]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<HullEntry> entries = {entry("BaO", "BaO", -5.0), entry("RhO2", "RhO2", -6.0),
+                                    entry("bad", "BaRhO3", nan), entry("Ba", "Ba", -1.9),
+                                    entry("BaRh2O5", "BaRh2O5", -5.8)};
+  HullOptions options;
+  options.references = {parse_formula("BaO"), parse_formula("RhO2")};
+  const Hull hull = compute_hull(entries, options);
+  CHECK_FALSE(hull.entries[2].included);
+  CHECK_THAT(hull.entries[2].exclusion, Contains("not a number"));
+  CHECK_FALSE(hull.entries[3].included);
+  CHECK_THAT(hull.entries[3].exclusion, Contains("not a combination of the references BaO–RhO2"));
+  CHECK(hull.entries[4].included);
+
+  HullOptions barium_oxides;
+  barium_oxides.references = {parse_formula("BaO"), parse_formula("BaO2")};
+  const Hull oxides = compute_hull({entry("BaO", "BaO", -5.0), entry("BaO2", "BaO2", -5.2),
+                                    entry("O", "O2", -4.9), entry("Ba2O3", "Ba2O3", -5.3)},
+                                   barium_oxides);
+  CHECK_THAT(oxides.entries[2].exclusion, Contains("outside the BaO–BaO2 range"));
+  CHECK(oxides.stable == std::vector<std::size_t>{0, 1, 3});
+
+  entries[1].energy_per_atom = nan;
+  CHECK_THROWS_WITH(compute_hull(entries, options), Contains("RhO2"));
+  CHECK_THROWS_WITH(compute_hull({entry("a", "Si", -1.0, -0.1)}), Contains("standard deviation"));
+  CHECK_THROWS_AS(compute_hull({}), Error);
+}
+
+TEST_CASE("stability probability by sampling matches the normal distribution", "[hull]") {
+  // AB is 0.1 eV/atom below the A–B line with σ = 0.1: P(on hull) = Φ(1) = 0.8413.
+  std::vector<HullEntry> entries = {entry("A", "Ba", -1.0), entry("B", "O", -2.0),
+                                    entry("AB", "BaO", -1.6, 0.1), entry("far", "BaO3", 0.0, 0.01)};
+  Hull hull = compute_hull(entries);
+  SamplingOptions options;
+  options.samples = 20000;
+  options.seed = 7;
+  sample_stability(hull, entries, options);
+  CHECK(hull.entries[0].stability_probability == Approx(1.0));
+  CHECK(hull.entries[2].stability_probability.value() == Approx(0.8413).margin(0.01));
+  CHECK(hull.entries[3].stability_probability == Approx(0.0));
+
+  Hull again = compute_hull(entries);
+  sample_stability(again, entries, options);
+  CHECK(again.entries[2].stability_probability == hull.entries[2].stability_probability);
+}
+
+TEST_CASE("pressure grids parse and reject nonsense", "[hull][sweep]") {
+  const auto grid = parse_pressure_grid("0:20:0.5");
+  REQUIRE(grid.size() == 41);
+  CHECK(grid.back() == Approx(20.0));
+  CHECK(parse_pressure_grid("10") == std::vector<double>{10.0});
+  CHECK(parse_pressure_grid("0:1:0.3").size() == 4);
+  CHECK_THROWS_WITH(parse_pressure_grid("0:20"), Contains("START:STOP:STEP"));
+  CHECK_THROWS_WITH(parse_pressure_grid("0:20:0"), Contains("step must be positive"));
+  CHECK_THROWS_WITH(parse_pressure_grid("a"), Contains("not a number"));
+  CHECK_THROWS_WITH(parse_pressure_grid("0:1e9:1"), Contains("10000"));
+}
+
+TEST_CASE("sweep transitions are exact for enthalpies quadratic in pressure", "[hull][sweep]") {
+  // A and B fixed; AB has H(P) = h₀ + v₀·P − ½κP² (P in eV/Å³ units), so
+  // dH/dP = V(P) = v₀ − κP and the Hermite interpolant reproduces it exactly.
+  // With h_A = h_B = 0 (no volume), AB is stable where H(P) < 0.
+  const double h0 = 0.05, v0 = -8.0, kappa = -40.0;  // Å³/atom, Å³/atom per (eV/Å³)
+  const std::vector<double> pressures = {0.0, 5.0, 10.0};
+  auto phase = [&](const std::string& id, const std::string& formula, bool compound) {
+    SweepPhase result;
+    result.id = id;
+    result.composition = parse_formula(formula);
+    result.enthalpy_per_atom.resize(3);
+    result.volume_per_atom.resize(3);
+    for (int k = 0; k < 3; ++k) {
+      const double p = pressures[static_cast<std::size_t>(k)] * units::gpa_in_ev_per_a3;
+      result.enthalpy_per_atom[k] = compound ? h0 + v0 * p - 0.5 * kappa * p * p : 0.0;
+      result.volume_per_atom[k] = compound ? v0 - kappa * p : 0.0;
+    }
+    return result;
+  };
+  const std::vector<SweepPhase> phases = {phase("A", "Ba", false), phase("B", "O", false),
+                                          phase("AB", "BaO", true)};
+  const Sweep sweep = sweep_hull(phases, pressures);
+  // Root of h0 + v0 p − ½κp² = 0 (the smaller positive one), in GPa.
+  const double root =
+      (-v0 - std::sqrt(v0 * v0 + 2 * kappa * h0)) / (-kappa) * units::ev_per_a3_in_gpa;
+  REQUIRE(sweep.transitions.size() == 1);
+  CHECK(sweep.transitions[0].entry == 2);
+  CHECK(sweep.transitions[0].enters);
+  CHECK(sweep.transitions[0].pressure_gpa == Approx(root).margin(1e-4));
+  CHECK(sweep.hulls[0].stable == std::vector<std::size_t>{0, 1});
+  CHECK(sweep.hulls[2].stable == std::vector<std::size_t>{0, 1, 2});
+}
