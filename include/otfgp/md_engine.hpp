@@ -12,10 +12,11 @@
 // again: the dynamics continues from the same state.
 //
 // Restarts are exact: restart_data() holds every number the dynamics depends
-// on, and after writing one the engine rebuilds its neighbour list and
-// recomputes the forces, exactly as a run resumed from that file does first.
-// An uninterrupted run and a stopped-and-resumed one therefore follow the same
-// trajectory bit for bit (given a deterministic backend).
+// on, and after a restart file is written (RestartOutput in md_output.hpp)
+// reseat() rebuilds the neighbour list and recomputes the forces, exactly as a
+// run resumed from that file with restore() does first. An uninterrupted run
+// and a stopped-and-resumed one therefore follow the same trajectory bit for
+// bit (given a deterministic backend).
 
 #include <Eigen/Core>
 #include <array>
