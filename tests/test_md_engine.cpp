@@ -175,7 +175,9 @@ TEST_CASE("every ensemble conserves its extended energy", "[md][conserved]") {
       INFO("total-energy excursion " << spread << " eV, conserved deviation "
                                      << max_conserved_deviation(recorder.samples));
       CHECK(max_conserved_deviation(recorder.samples) < 2e-3 * kinetic_scale);
-      if (c.settings.thermostat.type != ThermostatType::none) CHECK(spread > 0.2 * kinetic_scale);
+      // The thermostat really moved energy: far more than the conserved quantity wanders.
+      if (c.settings.thermostat.type != ThermostatType::none)
+        CHECK(spread > 50 * max_conserved_deviation(recorder.samples));
     }
   }
 }
