@@ -199,9 +199,11 @@ TEST_CASE("the triclinic barostat deforms a skewed cell without rotating it", "[
   engine.run(1799);
   const Eigen::Matrix3d after = engine.state().box.cell();
   // The shear stress is driven towards zero: the cell relaxes the imposed skew.
-  CHECK(std::abs(after(1, 0) / after(1, 1)) < 0.08);
+  INFO("skew b_x/b_y " << after(1, 0) / after(1, 1) << ", mean pressure "
+                       << engine.statistics().mean_pressure() << " GPa");
+  CHECK(std::abs(after(1, 0) / after(1, 1)) < 0.06);
   // And the pressure settles at the target over the run.
-  CHECK(engine.statistics().mean_pressure() == Approx(0.2).margin(0.05));
+  CHECK(engine.statistics().mean_pressure() == Approx(0.2).margin(0.03));
 }
 
 TEST_CASE("a run resumed from restart data follows the uninterrupted one bit for bit",
