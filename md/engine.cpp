@@ -138,6 +138,10 @@ void Engine::setup() {
 }
 
 void Engine::reseat() {
+  if (!ready_) {  // set-up does the same work, and binds the potential first
+    setup();
+    return;
+  }
   list_->build(state_);
   compute_forces();
   integrator_.refresh_kinetic(state_);
