@@ -144,6 +144,12 @@ void NeighborList::finish_build(const AtomState& state, Kokkos::View<int*, MemSp
 }
 
 void NeighborList::build(AtomState& state) {
+  // The old pairs are not needed any more: free them before the new ones are
+  // allocated, so that the peak memory holds one list, not two.
+  view_.index = {};
+  view_.image = {};
+  view_.offsets = {};
+  fractional_at_build_ = VecView();
   wrap_positions(state);
   const int n = state.natoms;
   const double range = cutoff_ + skin_;

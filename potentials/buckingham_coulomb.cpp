@@ -29,6 +29,7 @@
 #include "otfgp/error.hpp"
 #include "otfgp/spec_arguments.hpp"
 #include "otfgp/units.hpp"
+#include "pair_loop.hpp"
 #include "parameter_file.hpp"
 
 namespace otfgp {
@@ -120,6 +121,57 @@ BuckinghamParameters read_buck_file(const std::string& name) {
 
 using PairTable = Kokkos::View<double**, MemSpace>;
 
+// Buckingham plus DSF Coulomb for one pair (the formulas at the top of the file).
+struct BuckinghamCoulombPair {
+  Kokkos::View<double*, MemSpace> charge;  // e, per species
+  PairTable a, inverse_rho, c;
+  double alpha = 0, coulomb_cutoff_squared = 0, buckingham_cutoff_squared = 0;
+  double force_shift = 0, energy_shift = 0;  // f_s and e_s
+  double self_factor = 0;                    // −(e_s/2 + α/√π)·k
+  double two_alpha_over_sqrt_pi = 0;
+  bool lammps_erfc = false;
+
+  KOKKOS_INLINE_FUNCTION double site_energy(int, int ti) const {
+    return self_factor * charge(ti) * charge(ti);
+  }
+
+  KOKKOS_INLINE_FUNCTION PairTerm operator()(int, int, int ti, int tj, double r2) const {
+    PairTerm term;
+    if (r2 < coulomb_cutoff_squared) {
+      const double distance = kmath::sqrt(r2);
+      const double prefactor = coulomb_constant * charge(ti) * charge(tj) / distance;
+      const double gaussian = kmath::exp(-alpha * alpha * r2);
+      double complementary;
+      if (lammps_erfc) {
+        // Abramowitz & Stegun 7.1.26, as LAMMPS's coul/dsf.
+        const double t = 1.0 / (1.0 + 0.3275911 * alpha * distance);
+        complementary =
+            t *
+            (0.254829592 +
+             t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+            gaussian;
+      } else {
+        complementary = kmath::erfc(alpha * distance);
+      }
+      term.force_over_r =
+          prefactor *
+          (complementary / distance + two_alpha_over_sqrt_pi * gaussian + distance * force_shift) *
+          distance / r2;
+      term.energy = prefactor * (complementary - distance * energy_shift - r2 * force_shift);
+    }
+    if (r2 < buckingham_cutoff_squared) {
+      const double inverse_r2 = 1.0 / r2;
+      const double inverse_r6 = inverse_r2 * inverse_r2 * inverse_r2;
+      const double distance = kmath::sqrt(r2);
+      const double repulsion = a(ti, tj) * kmath::exp(-distance * inverse_rho(ti, tj));
+      term.force_over_r +=
+          (repulsion * inverse_rho(ti, tj) * distance - 6.0 * c(ti, tj) * inverse_r6) * inverse_r2;
+      term.energy += repulsion - c(ti, tj) * inverse_r6;
+    }
+    return term;
+  }
+};
+
 class BuckinghamCoulomb final : public Potential {
  public:
   explicit BuckinghamCoulomb(const std::string& arguments) {
@@ -196,92 +248,24 @@ class BuckinghamCoulomb final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    if (charge_.extent(0) == 0) throw Error("buck: compute() before bind()");
-    ComputeResult result;
-    if (request.per_atom_energy)
-      result.per_atom_energy = ScalarView("BuckinghamCoulomb::per_atom_energy", state.natoms);
-    const ScalarView per_atom = result.per_atom_energy;
-    const NeighborView neighbors = list.view();
-    const VecView x = state.x, f = state.f;
-    const IntView type = state.type;
-    const auto charge = charge_;
-    const PairTable a = a_, inverse_rho = inverse_rho_, c = c_;
-
+    check_ready_to_compute("buck", charge_.extent(0) == state.species.size(), list, cutoff());
     const double alpha = parameters_.alpha, rc = parameters_.coulomb_cutoff;
-    const double rc_coulomb2 = rc * rc;
-    const double rc_buckingham2 = parameters_.buckingham_cutoff * parameters_.buckingham_cutoff;
     const double sqrt_pi = std::sqrt(units::pi);
-    const double f_shift = -(std::erfc(alpha * rc) / (rc * rc) +
-                             2.0 / sqrt_pi * alpha * std::exp(-alpha * alpha * rc * rc) / rc);
-    const double e_shift = std::erfc(alpha * rc) / rc - f_shift * rc;
-    const double self_factor = -(0.5 * e_shift + alpha / sqrt_pi) * coulomb_constant;
-    const double two_alpha_over_sqrt_pi = 2.0 * alpha / sqrt_pi;
-    const bool lammps_erfc = lammps_erfc_;
-    const double k_coulomb = coulomb_constant;
-
-    EnergyVirial total;
-    Kokkos::parallel_reduce(
-        "BuckinghamCoulomb::compute", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          const int ti = type(i);
-          const double qi = charge(ti);
-          double fi[3] = {0, 0, 0};
-          double ei = self_factor * qi * qi;
-          for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
-            double r[3];
-            neighbors.delta(x, i, k, r);
-            const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
-            const int tj = type(neighbors.index(k));
-            // The force on i is force_over_r2 · (x_i − x_j), LAMMPS's fpair·del.
-            double force_over_r2 = 0.0, energy = 0.0;
-            if (r2 < rc_coulomb2) {
-              const double distance = kmath::sqrt(r2);
-              const double prefactor = k_coulomb * qi * charge(tj) / distance;
-              const double gaussian = kmath::exp(-alpha * alpha * r2);
-              double complementary;
-              if (lammps_erfc) {
-                // Abramowitz & Stegun 7.1.26, as LAMMPS's coul/dsf.
-                const double t = 1.0 / (1.0 + 0.3275911 * alpha * distance);
-                complementary =
-                    t *
-                    (0.254829592 + t * (-0.284496736 +
-                                        t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
-                    gaussian;
-              } else {
-                complementary = kmath::erfc(alpha * distance);
-              }
-              force_over_r2 += prefactor *
-                               (complementary / distance + two_alpha_over_sqrt_pi * gaussian +
-                                distance * f_shift) *
-                               distance / r2;
-              energy += prefactor * (complementary - distance * e_shift - r2 * f_shift);
-            }
-            if (r2 < rc_buckingham2) {
-              const double inverse_r2 = 1.0 / r2;
-              const double inverse_r6 = inverse_r2 * inverse_r2 * inverse_r2;
-              const double distance = kmath::sqrt(r2);
-              const double repulsion = a(ti, tj) * kmath::exp(-distance * inverse_rho(ti, tj));
-              force_over_r2 +=
-                  (repulsion * inverse_rho(ti, tj) * distance - 6.0 * c(ti, tj) * inverse_r6) *
-                  inverse_r2;
-              energy += repulsion - c(ti, tj) * inverse_r6;
-            }
-            double fij[3];
-            for (int d = 0; d < 3; ++d) {
-              fij[d] = -force_over_r2 * r[d];
-              fi[d] += fij[d];
-            }
-            ei += 0.5 * energy;
-            sum.add_pair_virial(r, fij, -0.5);
-          }
-          for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
-          sum.energy += ei;
-          if (per_atom.extent(0) > 0) per_atom(i) = ei;
-        },
-        Kokkos::Sum<EnergyVirial>(total));
-    result.energy = total.energy;
-    for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
-    return result;
+    BuckinghamCoulombPair pair;
+    pair.charge = charge_;
+    pair.a = a_;
+    pair.inverse_rho = inverse_rho_;
+    pair.c = c_;
+    pair.alpha = alpha;
+    pair.coulomb_cutoff_squared = rc * rc;
+    pair.buckingham_cutoff_squared = parameters_.buckingham_cutoff * parameters_.buckingham_cutoff;
+    pair.force_shift = -(std::erfc(alpha * rc) / (rc * rc) +
+                         2.0 / sqrt_pi * alpha * std::exp(-alpha * alpha * rc * rc) / rc);
+    pair.energy_shift = std::erfc(alpha * rc) / rc - pair.force_shift * rc;
+    pair.self_factor = -(0.5 * pair.energy_shift + alpha / sqrt_pi) * coulomb_constant;
+    pair.two_alpha_over_sqrt_pi = 2.0 * alpha / sqrt_pi;
+    pair.lammps_erfc = lammps_erfc_;
+    return compute_pair_potential("BuckinghamCoulomb", state, list, request, cutoff(), pair);
   }
 
  private:

@@ -29,6 +29,7 @@
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
+#include "pair_loop.hpp"
 #include "parameter_file.hpp"
 
 namespace otfgp {
@@ -38,23 +39,26 @@ namespace {
 // 1-based tables as in LAMMPS (index 0 unused), so its index arithmetic carries over verbatim.
 using Table = std::vector<double>;
 
+// The tabulation grid line every EAM file has: "nrho drho nr dr cutoff".
+struct EamGrid {
+  int nrho = 0, nr = 0;
+  double drho = 0, dr = 0, cut = 0;  // ρ spacing, r spacing (Å), cutoff (Å)
+};
+
 // One funcfl file: F(ρ), Z(r) (effective charge, √(Hartree·Bohr)) and ρ(r) of one element.
-struct FuncflFile {
+struct FuncflFile : EamGrid {
   std::string path, spec_argument;
   int number = 0;  // atomic number
-  double mass = 0, drho = 0, dr = 0, cut = 0;
-  int nrho = 0, nr = 0;
+  double mass = 0;
   Table frho, zr, rhor;
 };
 
 // A setfl (eam/alloy) or Finnis–Sinclair (eam/fs) file.
-struct SetflFile {
+struct SetflFile : EamGrid {
   std::string path, spec_argument;
   bool finnis_sinclair = false;
   std::vector<std::string> symbols;
   std::vector<int> numbers;
-  double drho = 0, dr = 0, cut = 0;
-  int nrho = 0, nr = 0;
   std::vector<Table> frho;  // per element
   std::vector<Table> rhor;  // alloy: per element; fs: [i·n + j], density of i's block j
   std::vector<std::vector<Table>> z2r;  // r·φ, z2r[i][j] for j ≤ i
@@ -81,6 +85,19 @@ std::string join_symbols(const std::vector<int>& numbers) {
   return text;
 }
 
+void read_grid(ParameterFileReader& reader, EamGrid& grid) {
+  const auto words = reader.next_words("nrho drho nr dr cutoff");
+  if (words.size() < 5) throw Error(reader.where() + "expected nrho drho nr dr cutoff");
+  grid.nrho = reader.to_integer(words[0], "nrho");
+  grid.drho = reader.to_number(words[1], "drho");
+  grid.nr = reader.to_integer(words[2], "nr");
+  grid.dr = reader.to_number(words[3], "dr");
+  grid.cut = reader.to_number(words[4], "cutoff");
+  // make_splines needs five points for its 5-point slopes.
+  if (grid.nrho < 5 || grid.nr < 5 || !(grid.drho > 0) || !(grid.dr > 0) || !(grid.cut > 0))
+    throw Error(reader.where() + "need nrho, nr ≥ 5 and positive drho, dr, cutoff");
+}
+
 FuncflFile read_funcfl(const std::string& name, int forced_number) {
   const auto location = find_parameter_file(name, "eam");
   ParameterFileReader reader(location.path, "eam");
@@ -98,15 +115,7 @@ FuncflFile read_funcfl(const std::string& name, int forced_number) {
     throw Error(reader.where() + "atomic number " + header[0] +
                 " is not an element; name it in the spec as Symbol=" + name);
   }
-  const auto grid = reader.next_words("nrho drho nr dr cutoff");
-  if (grid.size() < 5) throw Error(reader.where() + "expected nrho drho nr dr cutoff");
-  file.nrho = reader.to_integer(grid[0], "nrho");
-  file.drho = reader.to_number(grid[1], "drho");
-  file.nr = reader.to_integer(grid[2], "nr");
-  file.dr = reader.to_number(grid[3], "dr");
-  file.cut = reader.to_number(grid[4], "cutoff");
-  if (file.nrho < 5 || file.nr < 5 || !(file.drho > 0) || !(file.dr > 0) || !(file.cut > 0))
-    throw Error(reader.where() + "need nrho, nr ≥ 5 and positive drho, dr, cutoff");
+  read_grid(reader, file);
   file.frho = reader.next_table(file.nrho, "F(rho)");
   file.zr = reader.next_table(file.nr, "Z(r)");
   file.rhor = reader.next_table(file.nr, "rho(r)");
@@ -132,15 +141,7 @@ SetflFile read_setfl(const std::string& name, bool finnis_sinclair) {
     file.symbols.push_back(species[e + 1]);
     file.numbers.push_back(z);
   }
-  const auto grid = reader.next_words("nrho drho nr dr cutoff");
-  if (grid.size() < 5) throw Error(reader.where() + "expected nrho drho nr dr cutoff");
-  file.nrho = reader.to_integer(grid[0], "nrho");
-  file.drho = reader.to_number(grid[1], "drho");
-  file.nr = reader.to_integer(grid[2], "nr");
-  file.dr = reader.to_number(grid[3], "dr");
-  file.cut = reader.to_number(grid[4], "cutoff");
-  if (file.nrho < 5 || file.nr < 5 || !(file.drho > 0) || !(file.dr > 0) || !(file.cut > 0))
-    throw Error(reader.where() + "need nrho, nr ≥ 5 and positive drho, dr, cutoff");
+  read_grid(reader, file);
   for (int e = 0; e < count; ++e) {
     const std::string& symbol = file.symbols[e];
     reader.next_words("the header line of " + symbol);  // Z mass a0 lattice: not needed here
@@ -313,6 +314,15 @@ struct EamKernelData {
     p -= m;
     p = p < 1.0 ? p : 1.0;
   }
+  // The same for F(ρ), also clamped to the first interval.
+  KOKKOS_INLINE_FUNCTION void density_index(double rho, int& m, double& p) const {
+    p = rho * rdrho + 1.0;
+    m = static_cast<int>(p);
+    m = m < nrho - 1 ? m : nrho - 1;
+    m = m > 1 ? m : 1;
+    p -= m;
+    p = p < 1.0 ? p : 1.0;
+  }
   KOKKOS_INLINE_FUNCTION static double value(const SplineView& s, int t, int m, double p) {
     return ((s(t, m, 3) * p + s(t, m, 4)) * p + s(t, m, 5)) * p + s(t, m, 6);
   }
@@ -321,30 +331,34 @@ struct EamKernelData {
   }
 };
 
-// Pass 1's reduction: embedding energy and the number of atoms beyond ρ_max.
-struct EmbeddingSum {
-  double energy = 0.0;
-  int beyond_rhomax = 0;
-  KOKKOS_INLINE_FUNCTION EmbeddingSum() = default;
-  KOKKOS_INLINE_FUNCTION EmbeddingSum& operator+=(const EmbeddingSum& other) {
-    energy += other.energy;
-    beyond_rhomax += other.beyond_rhomax;
-    return *this;
+// Pair term of pass 2: φ_ij from r·φ, plus the embedding forces through F'(ρ)
+// at both ends; the site energy is F(ρ_i) from pass 1.
+struct EamPair {
+  EamKernelData d;
+  ScalarView embedding_energy;  // F(ρ_i), eV
+  ScalarView embedding_slope;   // F'(ρ_i)
+
+  KOKKOS_INLINE_FUNCTION double site_energy(int i, int) const { return embedding_energy(i); }
+
+  KOKKOS_INLINE_FUNCTION PairTerm operator()(int i, int j, int ti, int tj, double r2) const {
+    const double distance = kmath::sqrt(r2);
+    int m;
+    double p;
+    d.radial_index(distance, m, p);
+    const double drho_i_to_j = EamKernelData::slope(d.rhor, d.type2rhor(ti, tj), m, p);
+    const double drho_j_to_i = EamKernelData::slope(d.rhor, d.type2rhor(tj, ti), m, p);
+    const int t = d.type2z2r(ti, tj);
+    const double z2 = EamKernelData::value(d.z2r, t, m, p);
+    const double dz2 = EamKernelData::slope(d.z2r, t, m, p);
+    const double inverse = 1.0 / distance;
+    PairTerm term;
+    term.energy = z2 * inverse;
+    const double dphi = dz2 * inverse - term.energy * inverse;
+    const double dE_dr = embedding_slope(i) * drho_j_to_i + embedding_slope(j) * drho_i_to_j + dphi;
+    term.force_over_r = -dE_dr * inverse;
+    return term;
   }
 };
-
-}  // namespace
-}  // namespace otfgp
-
-namespace Kokkos {
-template <>
-struct reduction_identity<otfgp::EmbeddingSum> {
-  KOKKOS_FORCEINLINE_FUNCTION static otfgp::EmbeddingSum sum() { return otfgp::EmbeddingSum(); }
-};
-}  // namespace Kokkos
-
-namespace otfgp {
-namespace {
 
 enum class EamFormat { funcfl, setfl, finnis_sinclair };
 
@@ -451,28 +465,28 @@ class Eam final : public Potential {
     data.rhomax = arrays.rhomax;
     data.cutoff_squared = arrays.cutoff * arrays.cutoff;
     data_ = data;
-    bound_ = true;
+    bound_cutoff_ = arrays.cutoff;
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    if (!bound_) throw Error(name() + ": compute() before bind()");
-    ComputeResult result;
-    if (request.per_atom_energy)
-      result.per_atom_energy = ScalarView("Eam::per_atom_energy", state.natoms);
-    if (static_cast<int>(embedding_slope_.extent(0)) != state.natoms)
+    check_ready_to_compute(name(), data_.type2frho.extent(0) == state.species.size(), list,
+                           bound_cutoff_);
+    if (static_cast<int>(embedding_slope_.extent(0)) != state.natoms) {
+      embedding_energy_ = ScalarView("Eam::embedding_energy", state.natoms);
       embedding_slope_ = ScalarView("Eam::embedding_slope", state.natoms);
-    const ScalarView per_atom = result.per_atom_energy, fp = embedding_slope_;
+    }
+    const ScalarView embedding_energy = embedding_energy_, fp = embedding_slope_;
     const NeighborView neighbors = list.view();
-    const VecView x = state.x, f = state.f;
+    const VecView x = state.x;
     const IntView type = state.type;
     const EamKernelData d = data_;
 
-    // Pass 1: density at each atom, embedding energy and F'(ρ).
-    EmbeddingSum embedding;
+    // Pass 1: density at each atom, embedding energy F(ρ) and F'(ρ).
+    int beyond_rhomax = 0;
     Kokkos::parallel_reduce(
         "Eam::embedding", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EmbeddingSum& sum) {
+        KOKKOS_LAMBDA(int i, int& beyond) {
           const int ti = type(i);
           double rho = 0.0;
           for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
@@ -485,74 +499,31 @@ class Eam final : public Potential {
             d.radial_index(kmath::sqrt(r2), m, p);
             rho += EamKernelData::value(d.rhor, d.type2rhor(type(neighbors.index(k)), ti), m, p);
           }
-          double p = rho * d.rdrho + 1.0;
-          int m = static_cast<int>(p);
-          m = m < d.nrho - 1 ? m : d.nrho - 1;
-          m = m > 1 ? m : 1;
-          p -= m;
-          p = p < 1.0 ? p : 1.0;
+          int m;
+          double p;
+          d.density_index(rho, m, p);
           const int t = d.type2frho(ti);
           fp(i) = EamKernelData::slope(d.frho, t, m, p);
           double energy = EamKernelData::value(d.frho, t, m, p);
           if (rho > d.rhomax) {
             energy += fp(i) * (rho - d.rhomax);
-            ++sum.beyond_rhomax;
+            ++beyond;
           }
-          if (per_atom.extent(0) > 0) per_atom(i) = energy;
-          sum.energy += energy;
+          embedding_energy(i) = energy;
         },
-        Kokkos::Sum<EmbeddingSum>(embedding));
-    if (embedding.beyond_rhomax > 0 && !warned_rhomax_) {
+        Kokkos::Sum<int>(beyond_rhomax));
+    if (beyond_rhomax > 0 && !warned_rhomax_) {
       warned_rhomax_ = true;
       logger().warn(
           "{}: {} atom(s) with a density beyond rho_max = {} of {}; F(rho) continued linearly "
           "(warned once)",
-          name(), embedding.beyond_rhomax, data_.rhomax, source_description());
+          name(), beyond_rhomax, data_.rhomax, source_description());
     }
 
-    // Pass 2: forces. The full list lets each atom collect its own force from
-    // both F'(ρ_i)·ρ'_{j→i} and F'(ρ_j)·ρ'_{i→j}: no scatter.
-    EnergyVirial total;
-    Kokkos::parallel_reduce(
-        "Eam::forces", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          const int ti = type(i);
-          double fi[3] = {0, 0, 0}, ei = 0.0;
-          for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
-            double r[3];
-            neighbors.delta(x, i, k, r);
-            const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
-            if (r2 >= d.cutoff_squared) continue;
-            const int j = neighbors.index(k), tj = type(j);
-            const double distance = kmath::sqrt(r2);
-            int m;
-            double p;
-            d.radial_index(distance, m, p);
-            const double drho_i_to_j = EamKernelData::slope(d.rhor, d.type2rhor(ti, tj), m, p);
-            const double drho_j_to_i = EamKernelData::slope(d.rhor, d.type2rhor(tj, ti), m, p);
-            const int t = d.type2z2r(ti, tj);
-            const double z2 = EamKernelData::value(d.z2r, t, m, p);
-            const double dz2 = EamKernelData::slope(d.z2r, t, m, p);
-            const double inverse = 1.0 / distance;
-            const double phi = z2 * inverse;
-            const double dphi = dz2 * inverse - phi * inverse;
-            const double dE_dr = fp(i) * drho_j_to_i + fp(j) * drho_i_to_j + dphi;
-            double fij[3];
-            for (int c = 0; c < 3; ++c) {
-              fij[c] = dE_dr * inverse * r[c];
-              fi[c] += fij[c];
-            }
-            ei += 0.5 * phi;
-            sum.add_pair_virial(r, fij, -0.5);
-          }
-          for (int c = 0; c < 3; ++c) f(i, c) = fi[c];
-          sum.energy += ei;
-          if (per_atom.extent(0) > 0) per_atom(i) += ei;
-        },
-        Kokkos::Sum<EnergyVirial>(total));
-    result.energy = embedding.energy + total.energy;
-    for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
-    return result;
+    // Pass 2: forces and pair energies. The full list lets each atom collect its
+    // own force from both F'(ρ_i)·ρ'_{j→i} and F'(ρ_j)·ρ'_{i→j}: no scatter.
+    return compute_pair_potential("Eam", state, list, request, bound_cutoff_,
+                                  EamPair{data_, embedding_energy_, embedding_slope_});
   }
 
  private:
@@ -580,9 +551,9 @@ class Eam final : public Potential {
   std::vector<FuncflFile> funcfl_;
   SetflFile setfl_;
   EamKernelData data_;
-  bool bound_ = false;
+  double bound_cutoff_ = 0;  // Å, of the tables bound (funcfl: only the files in use)
   bool warned_rhomax_ = false;
-  ScalarView embedding_slope_;
+  ScalarView embedding_energy_, embedding_slope_;  // F(ρ_i) and F'(ρ_i) from pass 1
 };
 
 }  // namespace

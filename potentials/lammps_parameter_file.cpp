@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -13,8 +12,6 @@
 #include "parameter_file.hpp"
 
 namespace otfgp {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -26,16 +23,6 @@ std::vector<std::string> split_commas(const std::string& text) {
   return items;
 }
 
-// One search path for every potential (parameter_file.hpp).
-std::vector<fs::path> search_directories() { return parameter_search_directories(); }
-
-std::vector<std::string> words_of(const std::string& line) {
-  std::istringstream stream(line.substr(0, line.find('#')));
-  std::vector<std::string> words;
-  for (std::string word; stream >> word;) words.push_back(word);
-  return words;
-}
-
 }  // namespace
 
 TripletParameterFile::TripletParameterFile(const std::string& owner, const std::string& arguments,
@@ -44,29 +31,9 @@ TripletParameterFile::TripletParameterFile(const std::string& owner, const std::
   const std::vector<std::string> items = split_commas(arguments);
   if (items.empty() || items[0].empty())
     throw Error(owner_ + ": expected a parameter file, e.g. '" + owner_ + ":Si." + owner_ + "'");
-  const std::string& name = items[0];
-
-  // Locate the file: as given, else (bare names only) along the search path.
-  const fs::path given(name);
-  std::error_code ignored;
-  if (fs::is_regular_file(given, ignored)) {
-    path_ = fs::absolute(given);
-    spec_argument_ = path_.string();
-  } else if (!given.has_parent_path()) {
-    for (const auto& directory : search_directories())
-      if (fs::is_regular_file(directory / given, ignored)) {
-        path_ = directory / given;
-        spec_argument_ = name;
-        break;
-      }
-  }
-  if (path_.empty()) {
-    std::string looked = "'" + name + "'";
-    if (!given.has_parent_path())
-      for (const auto& directory : search_directories())
-        looked += ", " + (directory / given).string();
-    throw Error(owner_ + ": cannot find the parameter file " + looked);
-  }
+  const ParameterFileLocation location = find_parameter_file(items[0], owner_);
+  path_ = location.path;
+  spec_argument_ = location.spec_argument;
 
   for (std::size_t k = 1; k < items.size(); ++k) {
     const auto equals = items[k].find('=');
@@ -81,34 +48,20 @@ TripletParameterFile::TripletParameterFile(const std::string& owner, const std::
     spec_argument_ += "," + items[k];
   }
 
-  std::ifstream in(path_);
-  if (!in) throw Error(owner_ + ": cannot open " + path_.string());
+  // Reads lines as LAMMPS's PotentialFileReader: '#' comments, a UNITS: tag on line 1.
+  ParameterFileReader reader(path_, owner_);
   const std::size_t words_per_entry = 3 + value_names.size();
   std::vector<std::string> pending;
   int pending_line = 0;
-  std::string line;
-  for (int line_number = 1; std::getline(in, line); ++line_number) {
-    // LAMMPS's PotentialFileReader reads a "UNITS:" tag on the first line only.
-    if (line_number == 1) {
-      const auto tag = line.find("UNITS:");
-      if (tag != std::string::npos) {
-        std::istringstream rest(line.substr(tag + 6));
-        std::string units;
-        rest >> units;
-        if (units != "metal")
-          throw Error(where(1) + "the file is in LAMMPS '" + units +
-                      "' units; only metal units (eV, Å) are supported");
-      }
-    }
-    const std::vector<std::string> words = words_of(line);
-    if (words.empty()) continue;
-    if (pending.empty()) pending_line = line_number;
+  std::vector<std::string> words;
+  while (reader.next_words(words)) {
+    if (pending.empty()) pending_line = reader.line_number();
     pending.insert(pending.end(), words.begin(), words.end());
     if (pending.size() < words_per_entry) continue;
     if (pending.size() > words_per_entry)
       throw Error(where(pending_line) + "entry " + pending[0] + " " + pending[1] + " " +
                   pending[2] + " has " + std::to_string(pending.size()) + " words by line " +
-                  std::to_string(line_number) + ", expected 3 element names and " +
+                  std::to_string(reader.line_number()) + ", expected 3 element names and " +
                   std::to_string(value_names.size()) + " numbers");
     TripletEntry entry;
     entry.line = pending_line;

@@ -5,14 +5,15 @@
 // Stillinger–Weber and Tersoff potentials; read once on the host.
 //
 // Spec argument: "FILE[,Symbol=label,...]". FILE is a path, or a bare file
-// name looked up in the current directory, $LAMMPS_POTENTIALS,
-// /usr/share/lammps/potentials and the repository's potentials/params/.
+// name looked up in the current directory and then along the search path of
+// parameter_file.hpp ($LAMMPS_POTENTIALS, /usr/share/lammps/potentials, …).
 // "Si=Si(D)" makes entries labelled "Si(D)" (SiCGe.tersoff) stand for silicon;
 // without it, labels are element symbols.
 
 #include <array>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace otfgp {

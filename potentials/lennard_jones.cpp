@@ -12,12 +12,29 @@
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/spec_arguments.hpp"
+#include "pair_loop.hpp"
 
 namespace otfgp {
 
 namespace {
 
 using PairTable = Kokkos::View<double**, MemSpace>;
+
+// φ(r) = 4ε((σ/r)¹² − (σ/r)⁶) − φ(rc) for one species pair.
+struct LennardJonesPair {
+  PairTable epsilon, sigma, shift;
+
+  KOKKOS_INLINE_FUNCTION double site_energy(int, int) const { return 0.0; }
+  KOKKOS_INLINE_FUNCTION PairTerm operator()(int, int, int ti, int tj, double r2) const {
+    const double s2 = sigma(ti, tj) * sigma(ti, tj) / r2;
+    const double s6 = s2 * s2 * s2;
+    const double e4 = 4.0 * epsilon(ti, tj);
+    PairTerm term;
+    term.energy = e4 * (s6 * s6 - s6) - shift(ti, tj);
+    term.force_over_r = e4 * (12.0 * s6 * s6 - 6.0 * s6) / r2;
+    return term;
+  }
+};
 
 class LennardJones final : public Potential {
  public:
@@ -64,50 +81,9 @@ class LennardJones final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    ComputeResult result;
-    if (request.per_atom_energy)
-      result.per_atom_energy = ScalarView("LennardJones::per_atom_energy", state.natoms);
-    const auto per_atom = result.per_atom_energy;
-    const NeighborView neighbors = list.view();
-    const VecView x = state.x, f = state.f;
-    const IntView type = state.type;
-    const PairTable eps = epsilon_table_, sig = sigma_table_, shift = shift_table_;
-    const double rc2 = cutoff_ * cutoff_;
-    EnergyVirial total;
-    // Full list: each atom sums its own force (no scatter) and half of each pair's energy and
-    // virial.
-    Kokkos::parallel_reduce(
-        "LennardJones::compute", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          double fi[3] = {0, 0, 0}, ei = 0.0;
-          const int ti = type(i);
-          for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
-            double r[3];
-            neighbors.delta(x, i, k, r);
-            const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
-            if (r2 >= rc2) continue;
-            const int tj = type(neighbors.index(k));
-            const double s2 = sig(ti, tj) * sig(ti, tj) / r2;
-            const double s6 = s2 * s2 * s2;
-            const double e4 = 4.0 * eps(ti, tj);
-            ei += 0.5 * (e4 * (s6 * s6 - s6) - shift(ti, tj));
-            // dφ/dr · 1/r, so that the force on i from j is (dφ/dr / r) r_ij.
-            const double dphi_over_r = -e4 * (12.0 * s6 * s6 - 6.0 * s6) / r2;
-            double fij[3];
-            for (int d = 0; d < 3; ++d) {
-              fij[d] = dphi_over_r * r[d];
-              fi[d] += fij[d];
-            }
-            sum.add_pair_virial(r, fij, -0.5);
-          }
-          for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
-          sum.energy += ei;
-          if (per_atom.extent(0) > 0) per_atom(i) = ei;
-        },
-        Kokkos::Sum<EnergyVirial>(total));
-    result.energy = total.energy;
-    for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
-    return result;
+    check_ready_to_compute("lj", epsilon_table_.extent(0) == state.species.size(), list, cutoff_);
+    return compute_pair_potential("LennardJones", state, list, request, cutoff_,
+                                  LennardJonesPair{epsilon_table_, sigma_table_, shift_table_});
   }
 
  private:

@@ -46,8 +46,10 @@ class ParameterFileReader {
 
   double to_number(const std::string& word, const std::string& what) const;
   int to_integer(const std::string& word, const std::string& what) const;
-  // "owner: path line N: " for messages.
+  // "owner: path line N: " for messages, N the line last read.
   std::string where() const;
+  // 1-based number of the line last read (0 before the first).
+  int line_number() const { return static_cast<int>(next_); }
   const std::filesystem::path& path() const { return path_; }
 
  private:

@@ -1,4 +1,4 @@
-#include <algorithm>
+// The name → factory table behind make_potential() (otfgp/potential.hpp).
 
 #include "factories.hpp"
 #include "otfgp/error.hpp"
@@ -14,6 +14,8 @@ struct Registration {
 };
 
 // Adding a potential: one line here and its factory in factories.hpp.
+// One registration per line, whatever clang-format would pack together.
+// clang-format off
 constexpr Registration registry[] = {
     {"lj", make_lennard_jones},
     {"sw", make_stillinger_weber},
@@ -24,6 +26,7 @@ constexpr Registration registry[] = {
     {"buck", make_buckingham_coulomb},
     {"gp", make_gp_model},
 };
+// clang-format on
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "compute_support.hpp"
 #include "factories.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
@@ -51,6 +52,9 @@ KOKKOS_INLINE_FUNCTION double inverse_power(double rinv, double exponent, int in
   return integer_exponent >= 0 ? integer_power(rinv, integer_exponent) : kmath::pow(rinv, exponent);
 }
 
+// p and q are small integers in the usual SW files (4 and 0 for Si): then
+// repeated squaring, several times cheaper than pow(), gives the power to a few
+// units in the last place.
 int small_integer(double exponent) {
   return exponent == std::floor(exponent) && exponent >= 0 && exponent <= 64
              ? static_cast<int>(exponent)
@@ -103,14 +107,10 @@ class StillingerWeber final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    if (num_types_ != static_cast<int>(state.species.size()))
-      throw Error("sw: compute() called before bind() with this state's species");
-    if (list.cutoff() < cutoff_ - 1e-12)
-      throw Error("sw: the neighbour list's cutoff " + std::to_string(list.cutoff()) +
-                  " Å is shorter than the potential's " + std::to_string(cutoff_) + " Å");
+    check_ready_to_compute("sw", num_types_ == static_cast<int>(state.species.size()), list,
+                           cutoff_);
     ComputeResult result;
-    if (request.per_atom_energy)
-      result.per_atom_energy = ScalarView("StillingerWeber::per_atom_energy", state.natoms);
+    result.per_atom_energy = per_atom_energy_view("StillingerWeber", request, state.natoms);
     const auto per_atom = result.per_atom_energy;
     const bool want_per_atom = request.per_atom_energy;
     const NeighborView neighbors = list.view();
@@ -162,13 +162,7 @@ class StillingerWeber final : public Potential {
                 rinvsq;
             ei += 0.5 * (p.c5 * rp - p.c6 * rq) * expsrainv;
             for (int d = 0; d < 3; ++d) fi[d] -= fpair * dr[d];
-            const double half = 0.5 * fpair;
-            w[0] += half * dr[0] * dr[0];
-            w[1] += half * dr[1] * dr[1];
-            w[2] += half * dr[2] * dr[2];
-            w[3] += half * dr[1] * dr[2];
-            w[4] += half * dr[0] * dr[2];
-            w[5] += half * dr[0] * dr[1];
+            add_virial(w, dr, dr, 0.5 * fpair);
 
             SwLeg& leg = scratch(row, count++);
             for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
@@ -211,12 +205,8 @@ class StillingerWeber final : public Potential {
               }
               ei += facrad;
               // W = r_ij ⊗ F_j + r_ik ⊗ F_k (i at the origin).
-              w[0] += one.dr[0] * fj[0] + two.dr[0] * fk[0];
-              w[1] += one.dr[1] * fj[1] + two.dr[1] * fk[1];
-              w[2] += one.dr[2] * fj[2] + two.dr[2] * fk[2];
-              w[3] += one.dr[1] * fj[2] + two.dr[1] * fk[2];
-              w[4] += one.dr[0] * fj[2] + two.dr[0] * fk[2];
-              w[5] += one.dr[0] * fj[1] + two.dr[0] * fk[1];
+              add_virial(w, one.dr, fj, 1.0);
+              add_virial(w, two.dr, fk, 1.0);
             }
             for (int d = 0; d < 3; ++d) f(one.j, d) += fj_sum[d];
           }
@@ -229,8 +219,7 @@ class StillingerWeber final : public Potential {
         Kokkos::Sum<EnergyVirial>(total));
     forces_.finish(state.f);
 
-    result.energy = total.energy;
-    for (int c = 0; c < 6; ++c) result.virial[c] = total.virial[c];
+    set_energy_and_virial(result, total);
     return result;
   }
 

@@ -18,12 +18,14 @@
 
 #include <cmath>
 
+#include "compute_support.hpp"
 #include "factories.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/units.hpp"
 
 namespace otfgp {
 
@@ -58,7 +60,7 @@ KOKKOS_INLINE_FUNCTION void cutoff_function(double r, const TersoffTriplet& p, d
     fc = 0.0;
     dfc = 0.0;
   } else {
-    const double half_pi = 0.5 * M_PI, quarter_pi = 0.25 * M_PI;
+    const double half_pi = 0.5 * units::pi, quarter_pi = 0.25 * units::pi;
     const double phase = half_pi * (r - p.bigr) / p.bigd;
     fc = 0.5 * (1.0 - kmath::sin(phase));
     dfc = -(quarter_pi / p.bigd) * kmath::cos(phase);
@@ -149,14 +151,10 @@ class Tersoff final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    if (num_types_ != static_cast<int>(state.species.size()))
-      throw Error("tersoff: compute() called before bind() with this state's species");
-    if (list.cutoff() < cutoff_ - 1e-12)
-      throw Error("tersoff: the neighbour list's cutoff " + std::to_string(list.cutoff()) +
-                  " Å is shorter than the potential's " + std::to_string(cutoff_) + " Å");
+    check_ready_to_compute("tersoff", num_types_ == static_cast<int>(state.species.size()), list,
+                           cutoff_);
     ComputeResult result;
-    if (request.per_atom_energy)
-      result.per_atom_energy = ScalarView("Tersoff::per_atom_energy", state.natoms);
+    result.per_atom_energy = per_atom_energy_view("Tersoff", request, state.natoms);
     const auto per_atom = result.per_atom_energy;
     const bool want_per_atom = request.per_atom_energy;
     const NeighborView neighbors = list.view();
@@ -294,8 +292,7 @@ class Tersoff final : public Potential {
         Kokkos::Sum<EnergyVirial>(total));
     forces_.finish(state.f);
 
-    result.energy = total.energy;
-    for (int c = 0; c < 6; ++c) result.virial[c] = total.virial[c];
+    set_energy_and_virial(result, total);
     return result;
   }
 

@@ -288,26 +288,9 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
     }
     energies << "\n\n";
     // Stable ranges with their refined ends.
-    std::size_t k = 0;
-    while (k < sweep.pressures.size()) {
-      if (!sweep.hulls[k].entries[i].stable) {
-        ++k;
-        continue;
-      }
-      std::size_t end = k;
-      while (end + 1 < sweep.pressures.size() && sweep.hulls[end + 1].entries[i].stable) ++end;
-      double from = sweep.pressures[k], to = sweep.pressures[end];
-      for (const auto& transition : sweep.transitions) {
-        if (transition.entry != i) continue;
-        if (k > 0 && transition.grid_interval == k - 1 && transition.enters)
-          from = transition.pressure_gpa;
-        if (end + 1 < sweep.pressures.size() && transition.grid_interval == end &&
-            !transition.enters)
-          to = transition.pressure_gpa;
-      }
-      bars << from << " " << row << "\n" << to << " " << row << "\n\n";
-      k = end + 1;
-    }
+    for (const StableRange& range : stable_ranges(sweep, i))
+      bars << range.from_gpa.value_or(sweep.pressures[range.first]) << " " << row << "\n"
+           << range.to_gpa.value_or(sweep.pressures[range.last]) << " " << row << "\n\n";
     const std::string formula = study.phases[i].phase.composition.reduced_formula();
     const std::string& id = study.phases[i].phase.id;
     names << (row > 0 ? ", " : "")

@@ -161,28 +161,17 @@ void sweep_summary(std::ostream& out, const HullStudy& study) {
   const std::size_t width = id_width(study.phases);
   for (std::size_t i = 0; i < study.phases.size(); ++i) {
     std::string ranges;
-    std::size_t k = 0;
-    while (k < sweep.pressures.size()) {
-      if (!sweep.hulls[k].entries[i].stable) {
-        ++k;
-        continue;
-      }
-      std::size_t end = k;
-      while (end + 1 < sweep.pressures.size() && sweep.hulls[end + 1].entries[i].stable) ++end;
-      auto boundary = [&](std::size_t interval, bool enters) -> std::string {
-        for (const auto& transition : sweep.transitions)
-          if (transition.entry == i && transition.grid_interval == interval &&
-              transition.enters == enters)
-            return fmt::format("{:.3f}", transition.pressure_gpa);
-        return "?";
+    for (const StableRange& range : stable_ranges(sweep, i)) {
+      const auto text = [](const std::optional<double>& pressure) -> std::string {
+        return pressure ? fmt::format("{:.3f}", *pressure) : "?";
       };
+      // The grid's ends are shown as given, refined transitions to 1 MPa.
       const std::string from =
-          k == 0 ? fmt::format("{:g}", sweep.pressures.front()) : boundary(k - 1, true);
-      const std::string to = end + 1 == sweep.pressures.size()
-                                 ? fmt::format("{:g}", sweep.pressures.back())
-                                 : boundary(end, false);
+          range.first == 0 ? fmt::format("{:g}", *range.from_gpa) : text(range.from_gpa);
+      const std::string to = range.last + 1 == sweep.pressures.size()
+                                 ? fmt::format("{:g}", *range.to_gpa)
+                                 : text(range.to_gpa);
       ranges += (ranges.empty() ? "" : ", ") + from + "–" + to + " GPa";
-      k = end + 1;
     }
     out << fmt::format("  {:<{}}  {:<12} {}\n", study.phases[i].phase.id, width,
                        formula_of(study.phases[i]), ranges.empty() ? "never stable" : ranges);

@@ -129,4 +129,35 @@ Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double
   return sweep;
 }
 
+std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry) {
+  const std::size_t count = sweep.pressures.size();
+  const auto transition_at = [&](std::size_t interval, bool enters) -> std::optional<double> {
+    for (const auto& transition : sweep.transitions)
+      if (transition.entry == entry && transition.grid_interval == interval &&
+          transition.enters == enters)
+        return transition.pressure_gpa;
+    return std::nullopt;
+  };
+  std::vector<StableRange> ranges;
+  std::size_t k = 0;
+  while (k < count) {
+    if (!sweep.hulls[k].entries[entry].stable) {
+      ++k;
+      continue;
+    }
+    StableRange range;
+    range.first = k;
+    range.last = k;
+    while (range.last + 1 < count && sweep.hulls[range.last + 1].entries[entry].stable)
+      ++range.last;
+    range.from_gpa =
+        k == 0 ? std::optional<double>(sweep.pressures.front()) : transition_at(k - 1, true);
+    range.to_gpa = range.last + 1 == count ? std::optional<double>(sweep.pressures.back())
+                                           : transition_at(range.last, false);
+    ranges.push_back(range);
+    k = range.last + 1;
+  }
+  return ranges;
+}
+
 }  // namespace otfgp

@@ -61,4 +61,13 @@ std::optional<std::string> Structure::info_value(const std::string& key) const {
   return std::nullopt;
 }
 
+void Structure::set_info_value(const std::string& key, std::string value) {
+  for (auto& [name, existing] : info)
+    if (name == key) {
+      existing = std::move(value);
+      return;
+    }
+  info.emplace_back(key, std::move(value));
+}
+
 }  // namespace otfgp

@@ -1,12 +1,11 @@
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 
 #include "otfgp/evaluate.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/units.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -71,12 +70,6 @@ Structure random_nacl(const Eigen::Matrix3d& cell, int pairs, std::uint64_t seed
 
 double max_abs_stress_gpa(const Evaluation& evaluation) {
   return evaluation.stress->cwiseAbs().maxCoeff() * units::ev_per_a3_in_gpa;
-}
-
-std::filesystem::path write_temporary(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / name;
-  std::ofstream(path) << text;
-  return path;
 }
 
 }  // namespace
@@ -185,21 +178,19 @@ TEST_CASE("buck user errors name the element, key or line", "[buck]") {
   REQUIRE_THROWS_WITH(make_potential("buck:alpha=0.3"), Catch::Contains("buck:FILE"));
   REQUIRE_THROWS_WITH(make_potential("buck:Missing.buck"), Catch::Contains("Missing.buck"));
 
-  const auto unknown =
-      write_temporary("otfgp-unknown.buck",
-                      "charge Na 1\ncharge Cl -1\nalpha 0.2\ncoulomb_cutoff 9\nsigma Na Cl 3\n");
-  REQUIRE_THROWS_WITH(make_potential("buck:" + unknown.string()),
+  const TemporaryFile unknown(
+      "unknown.buck", "charge Na 1\ncharge Cl -1\nalpha 0.2\ncoulomb_cutoff 9\nsigma Na Cl 3\n");
+  REQUIRE_THROWS_WITH(make_potential("buck:" + unknown.path.string()),
                       Catch::Contains("line 5") && Catch::Contains("sigma"));
-  const auto uncharged = write_temporary(
-      "otfgp-uncharged.buck", "charge Na 1\nalpha 0.2\ncoulomb_cutoff 9\npair Na Cl 1000 0.3 0\n");
-  REQUIRE_THROWS_WITH(make_potential("buck:" + uncharged.string()),
+  const TemporaryFile uncharged(
+      "uncharged.buck", "charge Na 1\nalpha 0.2\ncoulomb_cutoff 9\npair Na Cl 1000 0.3 0\n");
+  REQUIRE_THROWS_WITH(make_potential("buck:" + uncharged.path.string()),
                       Catch::Contains("Cl") && Catch::Contains("no 'charge'"));
-  const auto no_alpha =
-      write_temporary("otfgp-no-alpha.buck", "charge Na 1\ncharge Cl -1\ncoulomb_cutoff 9\n");
-  REQUIRE_THROWS_WITH(make_potential("buck:" + no_alpha.string()), Catch::Contains("alpha"));
-  const auto bad_rho = write_temporary(
-      "otfgp-bad-rho.buck",
+  const TemporaryFile no_alpha("no-alpha.buck", "charge Na 1\ncharge Cl -1\ncoulomb_cutoff 9\n");
+  REQUIRE_THROWS_WITH(make_potential("buck:" + no_alpha.path.string()), Catch::Contains("alpha"));
+  const TemporaryFile bad_rho(
+      "bad-rho.buck",
       "charge Na 1\ncharge Cl -1\nalpha 0.2\ncoulomb_cutoff 9\npair Na Cl 1000 0 0\n");
-  REQUIRE_THROWS_WITH(make_potential("buck:" + bad_rho.string()), Catch::Contains("rho of Na-Cl"));
-  for (const auto& path : {unknown, uncharged, no_alpha, bad_rho}) std::filesystem::remove(path);
+  REQUIRE_THROWS_WITH(make_potential("buck:" + bad_rho.path.string()),
+                      Catch::Contains("rho of Na-Cl"));
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "otfgp/evaluate.hpp"
@@ -73,5 +75,12 @@ TEST_CASE("otfgp eval rejects bad input with one clear message", "[cli][eval]") 
   run = run_otfgp("eval -p " + spec + " " + (dir / "nothere.xyz").string() + " -o out.xyz");
   CHECK(run.exit_code != 0);
   CHECK_THAT(run.output, Catch::Contains("nothere.xyz"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
+
+  std::ofstream(dir / "empty.xyz") << "\n";
+  run = run_otfgp("eval -p " + spec + " " + (dir / "empty.xyz").string() + " -o " +
+                  (dir / "out.xyz").string());
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Catch::Contains("has no structures"));
   CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
 }

@@ -1,12 +1,12 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 
 #include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
 #include "otfgp/potential.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -15,38 +15,9 @@ namespace {
 
 const std::string lammps_potentials = "/usr/share/lammps/potentials/";
 
-// fcc crystal of element z, lattice constant a, n×n×n conventional cells.
-Structure fcc(int z, double a, int n) {
-  const double basis[4][3] = {{0, 0, 0}, {0, 0.5, 0.5}, {0.5, 0, 0.5}, {0.5, 0.5, 0}};
-  Structure s;
-  s.cell = Eigen::Matrix3d::Identity() * a * n;
-  s.positions.resize(4 * n * n * n, 3);
-  int k = 0;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j)
-      for (int l = 0; l < n; ++l)
-        for (const auto& b : basis) {
-          s.positions.row(k++) = Eigen::RowVector3d(i + b[0], j + b[1], l + b[2]) * a;
-          s.numbers.push_back(z);
-        }
-  return s;
-}
-
-std::vector<int> alternating(int count, int first, int second) {
-  std::vector<int> numbers(count, first);
-  for (int i = 1; i < count; i += 2) numbers[i] = second;
-  return numbers;
-}
-
 LammpsSetup alloy_setup(const std::string& style, const std::string& file) {
   return {{"pair_style " + style, "pair_coeff * * " + lammps_potentials + file + " {elements}"},
           {}};
-}
-
-std::filesystem::path write_temporary(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / name;
-  std::ofstream(path) << text;
-  return path;
 }
 
 }  // namespace
@@ -209,20 +180,15 @@ TEST_CASE("EAM user errors name the element, file or line", "[eam]") {
   REQUIRE_THROWS_WITH(make_potential("eam:Cu_u3.eam,Cu_smf7.eam"),
                       Catch::Contains("two files for Cu"));
   REQUIRE_THROWS_WITH(make_potential("eam:Xx=Cu_u3.eam"), Catch::Contains("Xx"));
-  const auto real_units =
-      write_temporary("otfgp-real.eam", "DATE: 2024 UNITS: real\n29 63.5 3.6 fcc\n");
-  REQUIRE_THROWS_WITH(make_potential("eam:" + real_units.string()), Catch::Contains("metal"));
-  std::filesystem::remove(real_units);
+  const TemporaryFile real_units("real.eam", "DATE: 2024 UNITS: real\n29 63.5 3.6 fcc\n");
+  REQUIRE_THROWS_WITH(make_potential("eam:" + real_units.path.string()), Catch::Contains("metal"));
 
-  const auto truncated = write_temporary(
-      "otfgp-truncated.eam.alloy",
+  const TemporaryFile truncated(
+      "truncated.eam.alloy",
       "c1\nc2\nc3\n1 Cu\n10 0.1 10 0.5 4.5\n29 63.5 3.6 fcc\n1 2 3 4 5\n6 7 8 9 10\n1 2 3\n");
-  REQUIRE_THROWS_WITH(make_potential("eam/alloy:" + truncated.string()),
+  REQUIRE_THROWS_WITH(make_potential("eam/alloy:" + truncated.path.string()),
                       Catch::Contains("rho(r) of Cu"));
-  const auto garbage =
-      write_temporary("otfgp-garbage.eam", "c1\n29 63.5 3.6 fcc\n10 0.1 10 0.5 4.5\n1 2 x 4 5\n");
-  REQUIRE_THROWS_WITH(make_potential("eam:" + garbage.string()),
+  const TemporaryFile garbage("garbage.eam", "c1\n29 63.5 3.6 fcc\n10 0.1 10 0.5 4.5\n1 2 x 4 5\n");
+  REQUIRE_THROWS_WITH(make_potential("eam:" + garbage.path.string()),
                       Catch::Contains("line 4") && Catch::Contains("'x'"));
-  std::filesystem::remove(truncated);
-  std::filesystem::remove(garbage);
 }

@@ -260,6 +260,33 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   CHECK_THAT(single.output, Contains("1 stable"));
 }
 
+TEST_CASE("otfgp hull and relax refuse bad structure labels and unwritable outputs up front",
+          "[hull][relax][cli]") {
+  testing::TemporaryDirectory folder("otfgp-hull-cli");
+  Structure argon = crystal(5.3, fcc_sites, {18, 18, 18, 18});
+  write_structures(folder / "ar.xyz", {argon});
+  argon.energy = -0.3;
+  argon.info.emplace_back("std", "large");
+  write_structures(folder / "ar-std.xyz", {argon});
+  const std::string lj = " lj:eps=0.0104,sigma=3.4,rc=8.0";
+  // With and without relaxation: one clear message, not an internal error.
+  for (const std::string& relax : {std::string(), " --relax-with" + lj}) {
+    const auto result = run_otfgp("hull " + quoted(folder / "ar-std.xyz") + relax);
+    INFO(result.output);
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("info 'std'") && Contains("large"));
+  }
+  const auto missing_folder = folder / "no-such-folder";
+  const auto hull = run_otfgp("hull " + quoted(folder / "ar.xyz") + " --relax-with" + lj +
+                              " --json " + quoted(missing_folder / "h.json"));
+  CHECK(hull.exit_code == 1);
+  CHECK_THAT(hull.output, Contains("no-such-folder") && !Contains("relaxed"));
+  const auto relax = run_otfgp("relax " + quoted(folder / "ar.xyz") + " -p" + lj + " -o " +
+                               quoted(missing_folder / "out.xyz"));
+  CHECK(relax.exit_code == 1);
+  CHECK_THAT(relax.output, Contains("no-such-folder") && !Contains("frame 0"));
+}
+
 TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajectory",
           "[relax][cli]") {
   testing::TemporaryDirectory folder("otfgp-relax-cli");
@@ -278,6 +305,22 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
   CHECK(-(sigma[0] + sigma[1] + sigma[2]) / 3 * units::ev_per_a3_in_gpa ==
         Approx(0.5).margin(0.005));
   CHECK(read_structures(folder / "traj.xyz").size() > 2);
+  // Relaxing the output again replaces its labels rather than repeating them.
+  const auto again =
+      run_otfgp("relax " + quoted(folder / "out.xyz") +
+                " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 1 -o " + quoted(folder / "again.xyz"));
+  REQUIRE(again.exit_code == 0);
+  std::ifstream again_file(folder / "again.xyz");
+  std::string count_line, comment;
+  std::getline(again_file, count_line);
+  std::getline(again_file, comment);
+  INFO(comment);
+  for (const std::string key : {" enthalpy=", " converged=", " target_pressure_gpa="}) {
+    const auto first = comment.find(key);
+    CHECK(first != std::string::npos);
+    CHECK(comment.find(key, first + 1) == std::string::npos);
+  }
+  CHECK_THAT(comment, Contains(" target_pressure_gpa=1 "));
 
   const auto limited = run_otfgp("relax " + quoted(folder / "ar.vasp") +
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");

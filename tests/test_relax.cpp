@@ -20,31 +20,16 @@ namespace {
 
 const char* argon = "lj:eps=0.0104,sigma=3.4,rc=8.5";
 
-Structure fcc(int z, double a, int n) {
-  Structure structure;
-  structure.cell = Eigen::Matrix3d::Identity() * a * n;
-  const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
-  structure.positions.resize(4 * n * n * n, 3);
-  int atom = 0;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j)
-      for (int k = 0; k < n; ++k)
-        for (const auto& b : basis) {
-          structure.positions.row(atom) << (i + b[0]) * a, (j + b[1]) * a, (k + b[2]) * a;
-          structure.numbers.push_back(z);
-          ++atom;
-        }
-  return structure;
-}
-
-// H(a) = E(a) + P·a³ of the 4-atom cubic cell, minimised by golden section: an
-// independent reference for the relaxed lattice constant.
-double cubic_lattice_constant(Potential& potential, double pressure_gpa) {
+// The lattice constant a in [low, high] minimising H(a) = E(a) + P·a³ of one
+// conventional cubic cell, by golden section: an independent reference for
+// what a free-cell relaxation must reach.
+template <class Crystal>
+double cubic_lattice_constant(Potential& potential, Crystal crystal, double pressure_gpa,
+                              double low, double high) {
   const double pressure = pressure_gpa * units::gpa_in_ev_per_a3;
   auto enthalpy = [&](double a) {
-    return evaluate(potential, fcc(18, a, 1)).energy + pressure * a * a * a;
+    return evaluate(potential, crystal(a)).energy + pressure * a * a * a;
   };
-  double low = 4.5, high = 6.0;
   const double ratio = (std::sqrt(5.0) - 1) / 2;
   while (high - low > 1e-9) {
     const double left = high - ratio * (high - low), right = low + ratio * (high - low);
@@ -56,11 +41,16 @@ double cubic_lattice_constant(Potential& potential, double pressure_gpa) {
   return 0.5 * (low + high);
 }
 
+double argon_lattice_constant(Potential& potential, double pressure_gpa) {
+  return cubic_lattice_constant(
+      potential, [](double a) { return testing::fcc(18, a, 1); }, pressure_gpa, 4.5, 6.0);
+}
+
 }  // namespace
 
 TEST_CASE("fixed-cell relaxation brings rattled fcc argon back to the perfect lattice", "[relax]") {
   auto potential = make_potential(argon);
-  const Structure perfect = fcc(18, 5.3, 2);
+  const Structure perfect = testing::fcc(18, 5.3, 2);
   const double perfect_energy = evaluate(*potential, perfect).energy;
   for (const auto algorithm : {RelaxAlgorithm::fire, RelaxAlgorithm::lbfgs}) {
     INFO(relax_algorithm_name(algorithm));
@@ -87,11 +77,11 @@ TEST_CASE("fixed-cell relaxation brings rattled fcc argon back to the perfect la
 TEST_CASE("free-cell relaxation reaches the target pressure and the enthalpy minimum", "[relax]") {
   auto potential = make_potential(argon);
   for (const double pressure : {0.0, 1.0}) {
-    const double reference = cubic_lattice_constant(*potential, pressure);
+    const double reference = argon_lattice_constant(*potential, pressure);
     for (const auto algorithm : {RelaxAlgorithm::fire, RelaxAlgorithm::lbfgs}) {
       INFO(relax_algorithm_name(algorithm) << " at " << pressure << " GPa");
       // A sheared, stretched, rattled start: the cell has to change shape.
-      Structure start = fcc(18, 5.5, 1);
+      Structure start = testing::fcc(18, 5.5, 1);
       Eigen::Matrix3d strain = Eigen::Matrix3d::Identity();
       strain(0, 1) = 0.04;
       strain(2, 2) = 1.03;
@@ -121,7 +111,7 @@ TEST_CASE("free-cell relaxation reaches the target pressure and the enthalpy min
 
 TEST_CASE("relaxation stops at the step limit and rejects impossible requests", "[relax]") {
   auto potential = make_potential(argon);
-  Structure rattled = fcc(18, 5.3, 2);
+  Structure rattled = testing::fcc(18, 5.3, 2);
   testing::rattle(rattled, 0.2, 5);
   RelaxOptions options;
   options.max_steps = 3;
@@ -130,7 +120,7 @@ TEST_CASE("relaxation stops at the step limit and rejects impossible requests", 
   CHECK_FALSE(limited.converged);
   CHECK(limited.steps == 3);
 
-  Structure molecule = fcc(18, 5.3, 1);
+  Structure molecule = testing::fcc(18, 5.3, 1);
   molecule.pbc = {false, false, false};
   options.relax_cell = true;
   CHECK_THROWS_AS(relax(*potential, molecule, options), Error);
@@ -139,21 +129,8 @@ TEST_CASE("relaxation stops at the step limit and rejects impossible requests", 
 
 TEST_CASE("Stillinger-Weber Si diamond relaxed at 10 GPa ends at the target pressure", "[relax]") {
   auto potential = make_potential("sw:/usr/share/lammps/potentials/Si.sw");
-  // Reference: the lattice constant minimising H(a) = E(a) + P·a³ of the perfect cubic cell.
-  const double pressure = 10.0 * units::gpa_in_ev_per_a3;
-  auto enthalpy = [&](double a) {
-    return evaluate(*potential, testing::diamond(14, a, 1)).energy + pressure * a * a * a;
-  };
-  double low = 5.0, high = 5.6;
-  const double ratio = (std::sqrt(5.0) - 1) / 2;
-  while (high - low > 1e-9) {
-    const double left = high - ratio * (high - low), right = low + ratio * (high - low);
-    if (enthalpy(left) < enthalpy(right))
-      high = right;
-    else
-      low = left;
-  }
-  const double reference = 0.5 * (low + high);
+  const double reference = cubic_lattice_constant(
+      *potential, [](double a) { return testing::diamond(14, a, 1); }, 10.0, 5.0, 5.6);
   for (const auto algorithm : {RelaxAlgorithm::fire, RelaxAlgorithm::lbfgs}) {
     INFO(relax_algorithm_name(algorithm));
     Structure start = testing::diamond(14, 5.431, 1);

@@ -1,6 +1,4 @@
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 
 #include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
@@ -21,21 +19,6 @@ const std::string cdte_file = "/usr/share/lammps/potentials/CdTe.sw";
 LammpsSetup sw_setup(const std::string& file) {
   return {{"pair_style sw", "pair_coeff * * " + file + " {elements}"}, {}};
 }
-
-std::vector<int> alternating(int count, int first, int second) {
-  std::vector<int> numbers(count, first);
-  for (int i = 1; i < count; i += 2) numbers[i] = second;
-  return numbers;
-}
-
-// A parameter file in a temporary directory, removed with the object.
-struct TemporaryFile {
-  TemporaryDirectory directory{"otfgp-sw-test"};
-  std::filesystem::path path;
-  explicit TemporaryFile(const std::string& text) : path(directory / "test.sw") {
-    std::ofstream(path) << text;
-  }
-};
 
 }  // namespace
 
@@ -103,6 +86,7 @@ TEST_CASE("Stillinger-Weber matches LAMMPS pair_style sw", "[sw][lammps]") {
 
 TEST_CASE("Stillinger-Weber tol shortens the range as LAMMPS does", "[sw][lammps]") {
   TemporaryFile file(
+      "test.sw",
       "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
       "0.005\n");
   auto potential = make_potential("sw:" + file.path.string());
@@ -147,6 +131,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     REQUIRE_THROWS_WITH(make_potential("sw:"), Catch::Contains("parameter file"));
     {
       TemporaryFile file(
+          "test.sw",
           "# comment\n\nSi Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333\n  7.049556277 "
           "0.6022245584 4.0 0.0 x.0\n");
       REQUIRE_THROWS_WITH(make_potential("sw:" + file.path.string()),
@@ -155,6 +140,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     }
     {
       TemporaryFile file(
+          "test.sw",
           "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333\n 7.049556277 0.6022245584 4.0 "
           "0.0\n");
       REQUIRE_THROWS_WITH(make_potential("sw:" + file.path.string()),
@@ -162,6 +148,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     }
     {
       TemporaryFile file(
+          "test.sw",
           "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
           "0.0 1.0\n");
       REQUIRE_THROWS_WITH(make_potential("sw:" + file.path.string()),
@@ -169,6 +156,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     }
     {
       TemporaryFile file(
+          "test.sw",
           "Si Si Si 2.1683 -2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
           "0.0\n");
       REQUIRE_THROWS_WITH(make_potential("sw:" + file.path.string()),
@@ -177,6 +165,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     {
       // Ge is described on its own but the Si–Ge triplets are missing.
       TemporaryFile file(
+          "test.sw",
           "Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
           "0.0\n"
           "Ge Ge Ge 1.93 2.181 1.80 31.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 "
@@ -188,6 +177,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
     }
     {
       TemporaryFile file(
+          "test.sw",
           "# UNITS: real\nSi Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 "
           "0.6022245584 4.0 0.0 0.0\n");
       REQUIRE_THROWS_WITH(make_potential("sw:" + file.path.string()), Catch::Contains("metal"));
@@ -197,6 +187,7 @@ TEST_CASE("Stillinger-Weber spec, look-up and file errors", "[sw]") {
 
 TEST_CASE("Stillinger-Weber with an element alias reads labelled entries", "[sw]") {
   TemporaryFile file(
+      "test.sw",
       "Si(a) Si(a) Si(a) 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333 7.049556277 0.6022245584 4.0 "
       "0.0 0.0\n");
   auto aliased = make_potential("sw:" + file.path.string() + ",Si=Si(a)");

@@ -1,6 +1,4 @@
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 
 #include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
@@ -19,21 +17,6 @@ const std::string potentials = "/usr/share/lammps/potentials/";
 LammpsSetup tersoff_setup(const std::string& file) {
   return {{"pair_style tersoff", "pair_coeff * * " + file + " {elements}"}, {}};
 }
-
-std::vector<int> alternating(int count, int first, int second) {
-  std::vector<int> numbers(count, first);
-  for (int i = 1; i < count; i += 2) numbers[i] = second;
-  return numbers;
-}
-
-// A parameter file in a temporary directory, removed with the object.
-struct TemporaryFile {
-  TemporaryDirectory directory{"otfgp-tersoff-test"};
-  std::filesystem::path path;
-  explicit TemporaryFile(const std::string& text) : path(directory / "test.tersoff") {
-    std::ofstream(path) << text;
-  }
-};
 
 }  // namespace
 
@@ -138,6 +121,7 @@ TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
   SECTION("illegal parameters name the file and line") {
     {
       TemporaryFile file(
+          "test.tersoff",
           "# Si\n\nSi Si Si 2.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 3.0 "
           "0.2 3.2394 3264.7\n");
       REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),
@@ -146,6 +130,7 @@ TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
     }
     {
       TemporaryFile file(
+          "test.tersoff",
           "Si Si Si 3.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 0.1 0.2 3.2394 "
           "3264.7\n");
       REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),
@@ -153,6 +138,7 @@ TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
     }
     {
       TemporaryFile file(
+          "test.tersoff",
           "Si Si Si 3.0 1.0 1.3258 4.8381 2.0417 0.0 22.956\n 0.33675 1.3258 95.373 3.0 0.2 "
           "3.2394\n");
       REQUIRE_THROWS_WITH(make_potential("tersoff:" + file.path.string()),

@@ -51,6 +51,18 @@ std::vector<double> parse_pressure_grid(const std::string& text);
 // Hull entries at grid point k.
 std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std::size_t k);
 
+// A run of consecutive grid points at which one entry is on the hull.
+struct StableRange {
+  std::size_t first = 0, last = 0;  // grid indices, both included
+  // Where the entry enters and leaves the hull (GPa): the refined transition in
+  // the grid interval before `first` / after `last`, the grid's own end when the
+  // run reaches it, and empty when no transition was recorded there.
+  std::optional<double> from_gpa, to_gpa;
+};
+
+// The stable runs of entry `entry`, in order of pressure.
+std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry);
+
 // Throws otfgp::Error when the phases' arrays do not match the grid.
 Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
                  const SweepOptions& options = {});

@@ -52,6 +52,8 @@ struct Structure {
   void validate() const;
   // Returns the value of an info key, if present.
   std::optional<std::string> info_value(const std::string& key) const;
+  // Sets an info key: replaces its value in place, or appends the pair.
+  void set_info_value(const std::string& key, std::string value);
 };
 
 }  // namespace otfgp

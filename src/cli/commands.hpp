@@ -16,6 +16,7 @@ using Commands = std::vector<std::pair<CLI::App*, std::function<void()>>>;
 void add_eval_command(CLI::App& app, Commands& commands);
 void add_hull_command(CLI::App& app, Commands& commands);
 void add_relax_command(CLI::App& app, Commands& commands);
+void add_md_command(CLI::App& app, Commands& commands);
 void add_train_command(CLI::App& app, Commands& commands);
 
 }  // namespace otfgp::cli

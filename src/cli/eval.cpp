@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
 #include "otfgp/extra_property.hpp"
 #include "otfgp/io.hpp"
@@ -59,6 +60,7 @@ struct ErrorTally {
 void run_eval(const EvalOptions& options) {
   check_writable(options.output);
   std::vector<Structure> frames = read_structures(options.input, options.format);
+  if (frames.empty()) throw Error("'" + options.input + "' has no structures");
   auto potential = make_potential(options.potential);
   ComputeRequest request;
   request.per_atom_energy = options.per_atom_energy;

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -22,6 +23,8 @@
 #include "otfgp/hull_sweep.hpp"
 #include "otfgp/io.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/number_text.hpp"
+#include "otfgp/output_file.hpp"
 #include "otfgp/phase_table.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/relax.hpp"
@@ -87,8 +90,19 @@ std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& p
   return inputs;
 }
 
-// The energy of a labelled frame per atom, and its standard deviation from the
-// info key "std" (eV/atom) when present.
+// The standard deviation of a structure's energy per atom from its info key
+// "std" (eV/atom), when present.
+std::optional<double> std_per_atom(const StructureInput& input) {
+  const auto text = input.structure.info_value("std");
+  if (!text) return std::nullopt;
+  const auto value = parse_real(*text);
+  if (!value || !std::isfinite(*value) || *value < 0)
+    throw Error(input.source + ": info 'std' must be a non-negative number (eV/atom), not '" +
+                *text + "'");
+  return value;
+}
+
+// The energy of a labelled frame per atom, and its standard deviation.
 StudyPhase phase_from_frame(const StructureInput& input, const std::vector<double>& pressures) {
   const Structure& structure = input.structure;
   if (!structure.energy)
@@ -103,13 +117,7 @@ StudyPhase phase_from_frame(const StructureInput& input, const std::vector<doubl
   const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];
   const double energy = *structure.energy / atoms;
   const double volume = periodic ? structure.volume() / atoms : nan;
-  if (const auto text = structure.info_value("std")) {
-    char* end = nullptr;
-    const double value = std::strtod(text->c_str(), &end);
-    if (*end != '\0' || !(value >= 0))
-      throw Error(input.source + ": info 'std' must be a non-negative number (eV/atom)");
-    phase.phase.std_per_atom = value;
-  }
+  phase.phase.std_per_atom = std_per_atom(input);
   const auto n = static_cast<Eigen::Index>(pressures.size());
   phase.energy_per_atom = Eigen::VectorXd::Constant(n, energy);
   phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, volume);
@@ -169,8 +177,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   phase.origin =
       fmt::format("relaxed with {} ({}, {}) at each pressure", potential.spec(),
                   settings.relax_algorithm, settings.fixed_cell ? "fixed cell" : "full cell");
-  if (const auto text = input.structure.info_value("std"))
-    phase.phase.std_per_atom = std::stod(*text);
+  phase.phase.std_per_atom = std_per_atom(input);
   const auto n = static_cast<Eigen::Index>(pressures.size());
   phase.energy_per_atom.resize(n);
   phase.phase.enthalpy_per_atom.resize(n);
@@ -199,8 +206,8 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     relaxed.push_back(result.structure);
     if (!settings.relaxed_dir.empty()) {
       Structure labelled = result.structure;
-      labelled.info.emplace_back("id", input.id);
-      labelled.info.emplace_back("pressure_gpa", fmt::format("{:g}", pressures[k]));
+      labelled.set_info_value("id", input.id);
+      labelled.set_info_value("pressure_gpa", fmt::format("{:g}", pressures[k]));
       write_structure(std::filesystem::path(settings.relaxed_dir) /
                           (input.id + "_" + pressure_tag(pressures[k]) + ".xyz"),
                       labelled, "extxyz");
@@ -291,6 +298,10 @@ void run_hull(HullSettings settings) {
     throw Error("--recheck-within and --recheck-with go together");
   if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
     throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
+  // Refuse unwritable outputs now, not after the relaxations.
+  if (!settings.json_path.empty()) check_writable(settings.json_path);
+  if (!settings.csv_path.empty()) check_writable(settings.csv_path);
+  if (!settings.plot_prefix.empty()) check_writable(settings.plot_prefix + "_hull.png");
 
   std::unique_ptr<Potential> relax_potential;
   if (!settings.relax_with.empty()) relax_potential = make_potential(settings.relax_with);

@@ -10,6 +10,7 @@
 #include "otfgp/error.hpp"
 #include "otfgp/io.hpp"
 #include "otfgp/log.hpp"
+#include "otfgp/output_file.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/relax.hpp"
 
@@ -53,6 +54,9 @@ void run_relax(const RelaxSettings& settings) {
   options.max_steps = settings.max_steps;
   options.max_step = settings.max_step;
 
+  // Refuse unwritable outputs now, not after the relaxations.
+  if (!settings.output.empty()) check_writable(settings.output);
+  if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
   const std::vector<Structure> frames = read_structures(settings.input);
   if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
@@ -64,9 +68,9 @@ void run_relax(const RelaxSettings& settings) {
       options.observer = [&](const RelaxStep& step) {
         if (step.step % settings.trajectory_every != 0) return;
         Structure frame = *step.structure;
-        frame.info.emplace_back("step", std::to_string(step.step));
-        frame.info.emplace_back("frame_index", std::to_string(f));
-        frame.info.emplace_back("enthalpy", fmt::format("{:.10g}", step.enthalpy));
+        frame.set_info_value("step", std::to_string(step.step));
+        frame.set_info_value("frame_index", std::to_string(f));
+        frame.set_info_value("enthalpy", fmt::format("{:.10g}", step.enthalpy));
         write_structures(settings.trajectory, {frame}, "extxyz", trajectory_started);
         trajectory_started = true;
       };
@@ -84,9 +88,9 @@ void run_relax(const RelaxSettings& settings) {
         options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
                            : "");
     Structure out = result.structure;
-    out.info.emplace_back("converged", result.converged ? "T" : "F");
-    out.info.emplace_back("enthalpy", fmt::format("{:.10g}", result.enthalpy));
-    out.info.emplace_back("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
+    out.set_info_value("converged", result.converged ? "T" : "F");
+    out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
+    out.set_info_value("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
     relaxed.push_back(std::move(out));
   }
   if (!settings.output.empty()) {

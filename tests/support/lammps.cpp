@@ -119,9 +119,10 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
     }
   }
   if (!found) throw std::runtime_error("could not read the thermo line from LAMMPS's log:\n" + log);
-  // LAMMPS's virial pressure (bar) is the positive-for-compression tensor; ASE stress is its negative.
-  // LAMMPS converts with its own metal-units constant (update.cpp: nktv2p = 1.6021765e6 bar per
-  // eV/Å³), which differs from CODATA in the 8th digit: use it to recover its virial exactly.
+  // LAMMPS's virial pressure (bar) is the positive-for-compression tensor; ASE stress is its
+  // negative. LAMMPS converts with its own metal-units constant (update.cpp: nktv2p = 1.6021765e6
+  // bar per eV/Å³), which differs from CODATA in the 8th digit: use it to recover its virial
+  // exactly.
   const double bar_in_ev_per_a3 = 1.0 / 1.6021765e6;
   Eigen::Matrix3d stress_lammps;
   stress_lammps << virial_bar[0], virial_bar[5], virial_bar[4], virial_bar[5], virial_bar[1],

@@ -53,13 +53,13 @@ Structure random_structure(const Eigen::Matrix3d& cell, const std::vector<int>& 
   return s;
 }
 
-Structure diamond(int z, double a, int n) {
-  const double basis[8][3] = {{0, 0, 0},          {0, 0.5, 0.5},      {0.5, 0, 0.5},
-                              {0.5, 0.5, 0},      {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75},
-                              {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
+namespace {
+// n×n×n conventional cubic cells of side a, each holding the fractional `basis` sites.
+template <std::size_t sites>
+Structure cubic_crystal(const double (&basis)[sites][3], int z, double a, int n) {
   Structure s;
   s.cell = Eigen::Matrix3d::Identity() * a * n;
-  s.positions.resize(8 * n * n * n, 3);
+  s.positions.resize(static_cast<int>(sites) * n * n * n, 3);
   int k = 0;
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j)
@@ -69,6 +69,25 @@ Structure diamond(int z, double a, int n) {
           s.numbers.push_back(z);
         }
   return s;
+}
+}  // namespace
+
+Structure diamond(int z, double a, int n) {
+  const double basis[8][3] = {{0, 0, 0},          {0, 0.5, 0.5},      {0.5, 0, 0.5},
+                              {0.5, 0.5, 0},      {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75},
+                              {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
+  return cubic_crystal(basis, z, a, n);
+}
+
+Structure fcc(int z, double a, int n) {
+  const double basis[4][3] = {{0, 0, 0}, {0, 0.5, 0.5}, {0.5, 0, 0.5}, {0.5, 0.5, 0}};
+  return cubic_crystal(basis, z, a, n);
+}
+
+std::vector<int> alternating(int count, int first, int second) {
+  std::vector<int> numbers(count, first);
+  for (int i = 1; i < count; i += 2) numbers[i] = second;
+  return numbers;
 }
 
 void rattle(Structure& structure, double amplitude, std::uint64_t seed) {

@@ -1,6 +1,7 @@
 #include "support/temporary_directory.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
@@ -19,6 +20,13 @@ TemporaryDirectory::TemporaryDirectory(const std::string& prefix) {
 TemporaryDirectory::~TemporaryDirectory() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+TemporaryFile::TemporaryFile(const std::string& name, const std::string& text)
+    : path(directory / name) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
 }  // namespace otfgp::testing

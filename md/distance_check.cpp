@@ -1,0 +1,86 @@
+#include <cmath>
+#include <cstdio>
+
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/md_engine.hpp"
+
+namespace otfgp::md {
+
+void check_atom_distances(AtomState& state, std::optional<double> min_distance) {
+  if (state.natoms < 1) return;
+  if (min_distance && !(*min_distance > 0.0))
+    throw Error("the minimum distance must be positive (Å)");
+  const int nspecies = static_cast<int>(state.species.size());
+  Kokkos::View<double**, MemSpace> threshold("check_atom_distances::threshold", nspecies, nspecies);
+  auto threshold_host = Kokkos::create_mirror_view(threshold);
+  double largest = 0.0;
+  for (int a = 0; a < nspecies; ++a)
+    for (int b = 0; b < nspecies; ++b) {
+      threshold_host(a, b) = min_distance ? *min_distance
+                                          : 0.5 * (element(state.species[a]).covalent_radius +
+                                                   element(state.species[b]).covalent_radius);
+      largest = std::max(largest, threshold_host(a, b));
+    }
+  Kokkos::deep_copy(threshold, threshold_host);
+
+  // The list builder wraps positions; work on a copy so the state stays bit for bit as given.
+  AtomState copy = state;
+  copy.x = VecView("check_atom_distances::x", state.natoms);
+  Kokkos::deep_copy(copy.x, state.x);
+  NeighborList list(largest, 0.0);
+  list.build(copy);
+  const NeighborView neighbors = list.view();
+  const VecView x = copy.x;
+  const IntView type = copy.type;
+
+  using Worst = Kokkos::MinLoc<double, int>;
+  typename Worst::value_type worst;
+  Kokkos::parallel_reduce(
+      "md::check_atom_distances", RangePolicy(0, state.natoms),
+      KOKKOS_LAMBDA(int i, typename Worst::value_type& value) {
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
+          double r[3];
+          neighbors.delta(x, i, k, r);
+          const double ratio = kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]) /
+                               threshold(type(i), type(neighbors.index(k)));
+          if (ratio < value.val) {
+            value.val = ratio;
+            value.loc = i;
+          }
+        }
+      },
+      Worst(worst));
+  if (!(worst.val < 1.0)) return;
+
+  // Name the pair: the closest partner of the worst atom.
+  const int i = worst.loc;
+  auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbors.offsets);
+  auto index = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbors.index);
+  auto image = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbors.image);
+  auto images = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbors.image_vector);
+  auto xh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  auto th = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), type);
+  int partner = -1;
+  double closest = 1e300;
+  for (int k = offsets(i); k < offsets(i + 1); ++k) {
+    const int j = index(k), m = image(k);
+    double r2 = 0.0;
+    for (int d = 0; d < 3; ++d) r2 += std::pow(xh(j, d) + images(m, d) - xh(i, d), 2);
+    if (std::sqrt(r2) < closest) {
+      closest = std::sqrt(r2);
+      partner = j;
+    }
+  }
+  const int zi = state.species[th(i)], zj = state.species[th(partner)];
+  char message[320];
+  std::snprintf(message, sizeof message,
+                "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s; "
+                "the structure is broken (overlapping atoms, wrong units or cell)",
+                i, element(zi).symbol, partner, element(zj).symbol, closest,
+                threshold_host(th(i), th(partner)),
+                min_distance ? "" : " (half the sum of their covalent radii)");
+  throw Error(message);
+}
+
+}  // namespace otfgp::md

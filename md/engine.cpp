@@ -1,0 +1,419 @@
+#include "otfgp/md_engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "otfgp/error.hpp"
+#include "otfgp/extra_property.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/number_text.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::md {
+
+namespace {
+
+// Times one phase; the fence makes device work count where it was launched.
+class PhaseClock {
+ public:
+  PhaseClock(PhaseTimers& timers, Phase phase)
+      : timers_(timers), phase_(phase), start_(std::chrono::steady_clock::now()) {}
+  ~PhaseClock() {
+    Kokkos::fence();
+    timers_[phase_] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  PhaseClock(const PhaseClock&) = delete;
+  PhaseClock& operator=(const PhaseClock&) = delete;
+
+ private:
+  PhaseTimers& timers_;
+  Phase phase_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string number_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
+}
+
+}  // namespace
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::initial_integrate:
+      return "initial_integrate";
+    case Phase::neighbor:
+      return "neighbor";
+    case Phase::force:
+      return "force";
+    case Phase::final_integrate:
+      return "final_integrate";
+    case Phase::output:
+      return "output";
+  }
+  return "?";
+}
+
+double PhaseTimers::total() const {
+  double sum = 0.0;
+  for (double s : seconds) sum += s;
+  return sum;
+}
+
+Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSettings settings)
+    : state_(std::move(state)),
+      potential_(std::move(potential)),
+      settings_(settings),
+      integrator_(settings, state_.natoms) {
+  if (!potential_) throw Error("the MD engine needs a potential");
+  if (settings_.barostat.enabled && !(state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]))
+    throw Error("constant pressure needs a cell periodic in all three directions");
+  integrator_.refresh_kinetic(state_);
+}
+
+void Engine::set_potential(std::shared_ptr<Potential> potential) {
+  if (!potential) throw Error("set_potential: no potential given");
+  potential_ = std::move(potential);
+  potential_changed();
+}
+
+void Engine::potential_changed() {
+  needs_rebind_ = true;
+  ready_ = false;
+}
+
+void Engine::add_observer(StepObserver& observer) {
+  observers_.push_back(&observer);
+}
+
+void Engine::remove_observer(StepObserver& observer) {
+  observers_.erase(std::remove(observers_.begin(), observers_.end(), &observer), observers_.end());
+}
+
+void Engine::set_compute_request(const ComputeRequest& request, long interval) {
+  request_ = request;
+  request_interval_ = interval;
+}
+
+void Engine::compute_forces() {
+  const bool requested = request_interval_ > 0 && step_ % request_interval_ == 0;
+  forces_ = potential_->compute(state_, *list_, requested ? request_ : ComputeRequest{});
+}
+
+void Engine::setup() {
+  if (ready_) return;
+  const auto start = std::chrono::steady_clock::now();
+  if (needs_rebind_) {
+    potential_->bind(state_.species);
+    needs_rebind_ = false;
+  }
+  if (!list_ || list_->cutoff() != potential_->cutoff())
+    list_ = std::make_unique<NeighborList>(potential_->cutoff(), settings_.neighbor_skin);
+  if (fresh_) check_atom_distances(state_, settings_.min_distance);
+  list_->build(state_);
+  compute_forces();
+  const int bad = find_bad_force(state_, settings_.max_force);
+  if (bad >= 0 || !std::isfinite(forces_.energy)) {
+    std::string what =
+        bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
+    throw Error(
+        "step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
+        (bad >= 0 ? "not finite or above the limit of " + number_text(settings_.max_force) + " eV/Å"
+                  : std::string("not finite")) +
+        "; check the structure and the potential");
+  }
+  integrator_.refresh_kinetic(state_);
+  if (fresh_ && statistics_.samples == 0) {
+    const double conserved = thermo().conserved;
+    statistics_.initial_conserved = conserved;
+    statistics_.last_conserved = conserved;
+  }
+  ready_ = true;
+  Kokkos::fence();
+  timers_.setup += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Engine::reseat() {
+  if (!ready_) {  // set-up does the same work, and binds the potential first
+    setup();
+    return;
+  }
+  list_->build(state_);
+  compute_forces();
+  integrator_.refresh_kinetic(state_);
+}
+
+bool Engine::notify_observers(bool initial) {
+  bool keep_going = true;
+  const std::vector<StepObserver*> observers = observers_;  // an observer may remove itself
+  for (StepObserver* observer : observers) {
+    const long interval = observer->interval();
+    if (initial || (interval > 0 && step_ % interval == 0))
+      keep_going = observer->observe(*this) && keep_going;
+  }
+  return keep_going;
+}
+
+long Engine::run_until(long final_step) {
+  const long start = step_;
+  {
+    setup();
+    PhaseClock clock(timers_, Phase::output);
+    if (fresh_) {
+      fresh_ = false;
+      if (!notify_observers(true)) return 0;
+    }
+  }
+  while (step_ < final_step) {
+    snapshot_.step = step_;
+    snapshot_.potential_energy = forces_.energy;
+    snapshot_.virial = forces_.virial;
+    {
+      PhaseClock clock(timers_, Phase::initial_integrate);
+      integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+    }
+    ++step_;
+    {
+      PhaseClock clock(timers_, Phase::neighbor);
+      list_->update(state_);
+    }
+    {
+      PhaseClock clock(timers_, Phase::force);
+      compute_forces();
+    }
+    ForceCheck check;
+    {
+      PhaseClock clock(timers_, Phase::final_integrate);
+      check = integrator_.final_integrate(state_, step_, forces_);
+    }
+    check_step(check);
+    ++timers_.steps;
+    const ThermoSample sample = thermo();
+    statistics_.add(sample);
+    PhaseClock clock(timers_, Phase::output);
+    if (!notify_observers(false)) break;
+  }
+  return step_ - start;
+}
+
+void Engine::check_step(const ForceCheck& check) {
+  const double limit = settings_.max_force;
+  const bool forces_bad = check.non_finite > 0 || check.max_force_squared > limit * limit;
+  if (!forces_bad && std::isfinite(forces_.energy)) return;
+  const long failed_step = step_;
+  std::string problem;
+  if (forces_bad) {
+    const int atom = find_bad_force(state_, limit);
+    auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                 Kokkos::subview(state_.f, atom, Kokkos::ALL));
+    const double norm = std::sqrt(f(0) * f(0) + f(1) * f(1) + f(2) * f(2));
+    problem = std::isfinite(norm)
+                  ? "the force on atom " + std::to_string(atom) + " is " + number_text(norm) +
+                        " eV/Å, above the limit of " + number_text(limit) + " eV/Å"
+                  : "the force on atom " + std::to_string(atom) + " is not finite";
+  } else {
+    problem = "the potential energy is not finite";
+  }
+  // Back to the last good step: its positions, velocities, forces and cell.
+  Kokkos::deep_copy(state_.x, snapshot_.x);
+  Kokkos::deep_copy(state_.v, snapshot_.v);
+  Kokkos::deep_copy(state_.f, snapshot_.f);
+  state_.box = snapshot_.box;
+  step_ = snapshot_.step;
+  forces_.energy = snapshot_.potential_energy;
+  forces_.virial = snapshot_.virial;
+  integrator_.refresh_kinetic(state_);
+  last_good_frame_ = frame();
+  ready_ = false;
+  throw Error("step " + std::to_string(failed_step) + ": " + problem +
+              " (the dynamics exploded or the potential failed); stopped at the last good step " +
+              std::to_string(step_));
+}
+
+ThermoSample Engine::thermo() const {
+  ThermoSample sample;
+  sample.step = step_;
+  sample.time = time();
+  const KineticTensor& kinetic = integrator_.kinetic();
+  sample.kinetic_energy = kinetic.kinetic_energy();
+  sample.temperature = integrator_.temperature();
+  sample.potential_energy = forces_.energy;
+  sample.total_energy = sample.potential_energy + sample.kinetic_energy;
+  sample.volume = state_.box.volume();
+  // Pressure tensor (Σ m v⊗v + W)/V; stress in ASE's sign is its negative.
+  for (int k = 0; k < 6; ++k)
+    sample.stress[k] =
+        -(kinetic.mvv[k] + forces_.virial[k]) / sample.volume * units::ev_per_a3_in_gpa;
+  sample.pressure = -(sample.stress[0] + sample.stress[1] + sample.stress[2]) / 3.0;
+  sample.conserved = sample.total_energy + integrator_.extended_energy(sample.volume);
+  return sample;
+}
+
+Structure Engine::frame() const {
+  Structure structure = state_.to_structure();
+  structure.energy = forces_.energy;
+  auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.f);
+  auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
+  auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.mass);
+  Positions forces(state_.natoms, 3);
+  Eigen::MatrixXd momenta(state_.natoms, 3);
+  for (int i = 0; i < state_.natoms; ++i)
+    for (int d = 0; d < 3; ++d) {
+      forces(i, d) = f(i, d);
+      momenta(i, d) = mass(i) * v(i, d) * ase_momentum_per_amu_a_per_fs;
+    }
+  structure.forces = forces;
+  if (state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]) {
+    Voigt stress;
+    for (int k = 0; k < 6; ++k) stress[k] = -forces_.virial[k] / state_.box.volume();
+    structure.stress = stress;
+  }
+  set_real_property(structure, "momenta", momenta);
+  structure.info.emplace_back("step", std::to_string(step_));
+  structure.info.emplace_back("time", format_real(time()));
+  structure.info.emplace_back("temperature", format_real(integrator_.temperature()));
+  return structure;
+}
+
+RestartData Engine::restart_data() const {
+  RestartData data;
+  data.step = step_;
+  data.time = time();
+  data.structure = state_.to_structure();
+  auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
+  data.velocities.resize(state_.natoms, 3);
+  for (int i = 0; i < state_.natoms; ++i)
+    for (int d = 0; d < 3; ++d) data.velocities(i, d) = v(i, d);
+  data.integrator = integrator_.save_state();
+  data.statistics = statistics_;
+  data.potential = potential_->spec();
+  return data;
+}
+
+void Engine::restore(const RestartData& data) {
+  if (data.structure.size() != state_.natoms)
+    throw Error("the restart holds " + std::to_string(data.structure.size()) +
+                " atoms, the run has " + std::to_string(state_.natoms));
+  const Structure current = state_.to_structure();
+  if (data.structure.numbers != current.numbers)
+    throw Error("the restart's atoms (species or order) differ from the run's");
+  if (data.velocities.rows() != state_.natoms)
+    throw Error("the restart's velocities do not match its atoms");
+  state_.set_positions(data.structure);
+  auto v = Kokkos::create_mirror_view(state_.v);
+  for (int i = 0; i < state_.natoms; ++i)
+    for (int d = 0; d < 3; ++d) v(i, d) = data.velocities(i, d);
+  Kokkos::deep_copy(state_.v, v);
+  integrator_.restore_state(data.integrator);
+  integrator_.refresh_kinetic(state_);
+  statistics_ = data.statistics;
+  step_ = data.step;
+  fresh_ = false;
+  ready_ = false;
+  last_good_frame_.reset();
+}
+
+// ---------------------------------------------------------------------------
+
+void RunStatistics::add(const ThermoSample& sample) {
+  ++samples;
+  sum_temperature += sample.temperature;
+  sum_temperature2 += sample.temperature * sample.temperature;
+  sum_pressure += sample.pressure;
+  sum_pressure2 += sample.pressure * sample.pressure;
+  sum_volume += sample.volume;
+  sum_volume2 += sample.volume * sample.volume;
+  sum_potential += sample.potential_energy;
+  sum_kinetic += sample.kinetic_energy;
+  sum_kinetic2 += sample.kinetic_energy * sample.kinetic_energy;
+  last_conserved = sample.conserved;
+  max_conserved_deviation =
+      std::max(max_conserved_deviation, std::abs(sample.conserved - initial_conserved));
+  // Centred on the start so that the sums stay well conditioned.
+  const double t = sample.time, c = sample.conserved - initial_conserved;
+  sum_t += t;
+  sum_t2 += t * t;
+  sum_c += c;
+  sum_tc += t * c;
+}
+
+namespace {
+double mean(double sum, long n) {
+  return n > 0 ? sum / n : 0.0;
+}
+double variance(double sum, double sum2, long n) {
+  if (n < 2) return 0.0;
+  const double m = sum / n;
+  return std::max(0.0, (sum2 - n * m * m) / (n - 1));
+}
+}  // namespace
+
+double RunStatistics::mean_temperature() const {
+  return mean(sum_temperature, samples);
+}
+double RunStatistics::std_temperature() const {
+  return std::sqrt(variance(sum_temperature, sum_temperature2, samples));
+}
+double RunStatistics::mean_pressure() const {
+  return mean(sum_pressure, samples);
+}
+double RunStatistics::mean_volume() const {
+  return mean(sum_volume, samples);
+}
+double RunStatistics::mean_potential_energy() const {
+  return mean(sum_potential, samples);
+}
+double RunStatistics::mean_kinetic_energy() const {
+  return mean(sum_kinetic, samples);
+}
+double RunStatistics::kinetic_energy_variance() const {
+  return variance(sum_kinetic, sum_kinetic2, samples);
+}
+
+double RunStatistics::conserved_slope() const {
+  if (samples < 2) return 0.0;
+  const double n = static_cast<double>(samples);
+  const double denominator = n * sum_t2 - sum_t * sum_t;
+  return denominator > 0.0 ? (n * sum_tc - sum_t * sum_c) / denominator : 0.0;
+}
+
+std::vector<double> RunStatistics::to_vector() const {
+  return {static_cast<double>(samples),
+          sum_temperature,
+          sum_temperature2,
+          sum_pressure,
+          sum_pressure2,
+          sum_volume,
+          sum_volume2,
+          sum_potential,
+          sum_kinetic,
+          sum_kinetic2,
+          initial_conserved,
+          last_conserved,
+          max_conserved_deviation,
+          sum_t,
+          sum_t2,
+          sum_c,
+          sum_tc};
+}
+
+RunStatistics RunStatistics::from_vector(const std::vector<double>& values) {
+  RunStatistics s;
+  if (values.size() != s.to_vector().size())
+    throw Error("run statistics hold " + std::to_string(values.size()) + " numbers, expected " +
+                std::to_string(s.to_vector().size()));
+  int k = 0;
+  s.samples = static_cast<long>(values[k++]);
+  for (double* field :
+       {&s.sum_temperature, &s.sum_temperature2, &s.sum_pressure, &s.sum_pressure2, &s.sum_volume,
+        &s.sum_volume2, &s.sum_potential, &s.sum_kinetic, &s.sum_kinetic2, &s.initial_conserved,
+        &s.last_conserved, &s.max_conserved_deviation, &s.sum_t, &s.sum_t2, &s.sum_c, &s.sum_tc})
+    *field = values[k++];
+  return s;
+}
+
+}  // namespace otfgp::md

@@ -1,0 +1,143 @@
+#include "otfgp/md_integrator.hpp"
+
+#include <algorithm>
+
+#include "otfgp/error.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::md {
+
+Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(settings) {
+  settings.validate();
+  if (natoms < 2) throw Error("molecular dynamics needs at least two atoms");
+  dof_ = 3.0 * natoms - 3.0;
+  const double kT = units::boltzmann * settings.thermostat.temperature;
+  switch (settings.thermostat.type) {
+    case ThermostatType::none:
+      break;
+    case ThermostatType::langevin:
+      langevin_.emplace(kT, settings.thermostat.damping, settings.seed);
+      break;
+    case ThermostatType::nose_hoover_chain:
+      chain_.emplace(settings.thermostat.chain_length, settings.thermostat.chain_steps, dof_, kT,
+                     settings.thermostat.damping);
+      break;
+  }
+  if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
+}
+
+void Integrator::refresh_kinetic(const AtomState& state) {
+  kinetic_ = kinetic_tensor(state);
+}
+
+double Integrator::temperature() const {
+  return 2.0 * kinetic_.kinetic_energy() / (dof_ * units::boltzmann);
+}
+
+double Integrator::extended_energy(double volume) const {
+  double energy = 0.0;
+  if (chain_) energy += chain_->energy();
+  if (langevin_) energy -= langevin_->heat();
+  if (barostat_) energy += barostat_->energy(volume);
+  return energy;
+}
+
+void Integrator::initial_integrate(AtomState& state, long step, const ComputeResult& forces,
+                                   Snapshot* capture) {
+  const double dt = settings_.timestep;
+  if (capture) capture->box = state.box;
+  if (barostat_) barostat_->chain_half_step(dt);
+
+  FirstHalf half;
+  half.timestep = dt;
+  Snapshot* kernel_capture = capture;
+  if (langevin_) {
+    kinetic_ = langevin_->half_step(state, step, 0, dt, kinetic_.kinetic_energy(), capture);
+    kernel_capture = nullptr;
+  } else if (chain_) {
+    half.velocity_scale = chain_->half_step(kinetic_.kinetic_energy(), dt);
+    kinetic_ = kinetic_.scaled(half.velocity_scale);
+  }
+
+  if (barostat_) {
+    barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
+    Eigen::Matrix3d velocity_transform, unused, position_transform, drift_transform;
+    symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, velocity_transform, unused);
+    symmetric_exponentials(barostat_->strain_rate(), dt, position_transform, drift_transform);
+    half.barostat = true;
+    half.velocity_transform = Matrix3::from(velocity_transform);
+    half.position_transform = Matrix3::from(position_transform);
+    half.drift_transform = Matrix3::from(drift_transform);
+    const bool periodic[3] = {state.box.pbc[0], state.box.pbc[1], state.box.pbc[2]};
+    state.box = Box::from_cell(state.box.cell() * position_transform, periodic);
+  }
+  first_half(state, half, kernel_capture);
+}
+
+ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces) {
+  const double dt = settings_.timestep;
+  Matrix3 velocity_transform;
+  if (barostat_) {
+    Eigen::Matrix3d transform, unused;
+    symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, transform, unused);
+    velocity_transform = Matrix3::from(transform);
+  }
+  const ForceCheck check = second_half(state, dt, barostat_ ? &velocity_transform : nullptr);
+  // A failed step stops here; the engine restores the last good state.
+  const double limit = settings_.max_force;
+  if (check.non_finite > 0 || check.max_force_squared > limit * limit) return check;
+  kinetic_ = check.kinetic;
+  if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
+  if (langevin_) {
+    kinetic_ = langevin_->half_step(state, step, 1, dt, kinetic_.kinetic_energy(), nullptr);
+  } else if (chain_) {
+    const double scale = chain_->half_step(kinetic_.kinetic_energy(), dt);
+    scale_velocities(state, scale);
+    kinetic_ = kinetic_.scaled(scale);
+  }
+  if (barostat_) barostat_->chain_half_step(dt);
+  return check;
+}
+
+std::map<std::string, std::vector<double>> Integrator::save_state() const {
+  std::map<std::string, std::vector<double>> variables;
+  if (chain_) {
+    variables["thermostat_chain_positions"] = chain_->positions();
+    variables["thermostat_chain_velocities"] = chain_->velocities();
+  }
+  if (langevin_) variables["langevin_heat"] = {langevin_->heat()};
+  if (barostat_) {
+    variables["barostat_momentum"] = barostat_->momentum();
+    variables["barostat_chain_positions"] = barostat_->chain().positions();
+    variables["barostat_chain_velocities"] = barostat_->chain().velocities();
+  }
+  return variables;
+}
+
+void Integrator::restore_state(const std::map<std::string, std::vector<double>>& variables) {
+  const auto expected = save_state();
+  for (const auto& [name, values] : variables)
+    if (!expected.count(name))
+      throw Error("restart state holds '" + name + "', which the " + ensemble_name(settings_) +
+                  " integrator with these settings does not have");
+  auto get = [&](const std::string& name) -> const std::vector<double>& {
+    const auto found = variables.find(name);
+    if (found == variables.end())
+      throw Error("restart state lacks '" + name + "', which the " + ensemble_name(settings_) +
+                  " integrator with these settings needs");
+    return found->second;
+  };
+  if (chain_)
+    chain_->set_state(get("thermostat_chain_positions"), get("thermostat_chain_velocities"));
+  if (langevin_) {
+    const auto& heat = get("langevin_heat");
+    if (heat.size() != 1) throw Error("restart state: 'langevin_heat' must hold one number");
+    langevin_->set_heat(heat[0]);
+  }
+  if (barostat_) {
+    barostat_->set_momentum(get("barostat_momentum"));
+    barostat_->chain().set_state(get("barostat_chain_positions"), get("barostat_chain_velocities"));
+  }
+}
+
+}  // namespace otfgp::md

@@ -1,0 +1,76 @@
+#include "otfgp/md_langevin.hpp"
+
+#include <cmath>
+
+#include "otfgp/error.hpp"
+#include "otfgp/units.hpp"
+
+namespace otfgp::md {
+
+LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t seed)
+    : kT_(kT), gamma_(1.0 / damping), random_(seed, RandomStream::langevin) {
+  if (!(kT > 0) || !(damping > 0))
+    throw Error("the Langevin thermostat needs a positive temperature and damping");
+}
+
+KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,
+                                            double kinetic_before, Snapshot* capture) {
+  const double c = std::exp(-gamma_ * 0.5 * timestep);
+  // Velocity variance kT/m in (Å/fs)² is kT·force_to_acceleration/m.
+  const double noise2 = (1.0 - c * c) * kT_ * force_to_acceleration;
+  const VecView x = state.x, v = state.v, f = state.f;
+  const ScalarView mass = state.mass;
+  const CounterRandom random = random_;
+  const bool take = capture != nullptr;
+  VecView x0, v0, f0;
+  if (take) {
+    capture->allocate(state.natoms);
+    x0 = capture->x;
+    v0 = capture->v;
+    f0 = capture->f;
+  }
+  const std::uint64_t counter = static_cast<std::uint64_t>(step);
+  const std::uint64_t phase = static_cast<std::uint64_t>(half);
+  MomentumSum total;
+  Kokkos::parallel_reduce(
+      "LangevinThermostat::half_step", RangePolicy(0, state.natoms),
+      KOKKOS_LAMBDA(int i, MomentumSum& sum) {
+        if (take)
+          for (int d = 0; d < 3; ++d) {
+            x0(i, d) = x(i, d);
+            v0(i, d) = v(i, d);
+            f0(i, d) = f(i, d);
+          }
+        double xi[3];
+        random.normal3(counter, static_cast<std::uint64_t>(i), phase, xi);
+        const double sigma = kmath::sqrt(noise2 / mass(i));
+        for (int d = 0; d < 3; ++d) {
+          const double vd = c * v(i, d) + sigma * xi[d];
+          v(i, d) = vd;
+          sum.momentum[d] += mass(i) * vd;
+        }
+        sum.mass += mass(i);
+      },
+      Kokkos::Sum<MomentumSum>(total));
+  const double u0 = total.momentum[0] / total.mass, u1 = total.momentum[1] / total.mass,
+               u2 = total.momentum[2] / total.mass;
+  KineticTensor kinetic;
+  Kokkos::parallel_reduce(
+      "LangevinThermostat::remove_momentum", RangePolicy(0, state.natoms),
+      KOKKOS_LAMBDA(int i, KineticTensor& sum) {
+        const double vi[3] = {v(i, 0) - u0, v(i, 1) - u1, v(i, 2) - u2};
+        for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
+        const double e = mass(i) * units::amu_a2_per_fs2_in_ev;
+        sum.mvv[0] += e * vi[0] * vi[0];
+        sum.mvv[1] += e * vi[1] * vi[1];
+        sum.mvv[2] += e * vi[2] * vi[2];
+        sum.mvv[3] += e * vi[1] * vi[2];
+        sum.mvv[4] += e * vi[0] * vi[2];
+        sum.mvv[5] += e * vi[0] * vi[1];
+      },
+      Kokkos::Sum<KineticTensor>(kinetic));
+  heat_ += kinetic.kinetic_energy() - kinetic_before;
+  return kinetic;
+}
+
+}  // namespace otfgp::md

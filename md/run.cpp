@@ -1,0 +1,209 @@
+#include <unistd.h>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "otfgp/error.hpp"
+#include "otfgp/log.hpp"
+#include "otfgp/md_output.hpp"
+#include "otfgp/md_restart.hpp"
+#include "otfgp/md_run.hpp"
+#include "otfgp/output_file.hpp"
+#include "otfgp/units.hpp"
+#include "otfgp/version.hpp"
+
+namespace otfgp::md {
+
+namespace {
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+std::map<std::string, std::string> settings_lines(const std::string& yaml) {
+  std::map<std::string, std::string> values;
+  std::istringstream lines(yaml);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto colon = line.find(": ");
+    if (colon != std::string::npos) values[line.substr(0, colon)] = line.substr(colon + 2);
+  }
+  return values;
+}
+
+// A continued run must integrate the same dynamics; name the first difference.
+void check_same_dynamics(const RunConfig& config, const RestartData& restart) {
+  const auto before = settings_lines(restart.settings),
+             now = settings_lines(dynamics_settings(config));
+  for (const auto& [key, value] : before) {
+    const auto found = now.find(key);
+    if (found == now.end() || found->second != value)
+      throw Error(config.source + ": restart file '" + config.restart->string() +
+                  "' was written with " + key + " = " + value + ", the config has " +
+                  (found == now.end() ? "none" : found->second) +
+                  "; a continued run must keep the settings that shape the dynamics");
+  }
+  for (const auto& [key, value] : now)
+    if (!before.count(key))
+      throw Error(config.source + ": restart file '" + config.restart->string() +
+                  "' was written without " + key + ", the config sets it to " + value +
+                  "; a continued run must keep the settings that shape the dynamics");
+}
+
+void prepare_directory(const std::filesystem::path& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error || !std::filesystem::is_directory(directory))
+    throw Error("cannot create output directory '" + directory.string() + "'" +
+                (error ? ": " + error.message() : std::string()));
+  const auto probe = directory / (".otfgp-write-test-" + std::to_string(::getpid()));
+  {
+    std::ofstream file(probe);
+    if (!file) throw Error("output directory '" + directory.string() + "' is not writable");
+  }
+  std::filesystem::remove(probe, error);
+}
+
+nlohmann::json summary(const RunConfig& config, const Engine& engine, long first_step,
+                       double wall_seconds, double loop_cpu_seconds) {
+  const RunStatistics& s = engine.statistics();
+  const int n = engine.state().natoms;
+  const double dof = 3.0 * n - 3.0;
+  nlohmann::json json;
+  json["program"] = std::string("otfgp ") + otfgp::version;
+  json["config"] = config.source;
+  json["ensemble"] = ensemble_name(config.engine);
+  json["potential"] = config.potential;
+  json["atoms"] = n;
+  json["timestep_fs"] = config.engine.timestep;
+  json["first_step"] = first_step;
+  json["final_step"] = engine.step();
+  json["time_fs"] = engine.time();
+  json["samples"] = s.samples;
+  json["mean_temperature_K"] = s.mean_temperature();
+  json["std_temperature_K"] = s.std_temperature();
+  json["mean_pressure_GPa"] = s.mean_pressure();
+  json["mean_volume_A3"] = s.mean_volume();
+  json["mean_potential_energy_eV"] = s.mean_potential_energy();
+  json["mean_kinetic_energy_eV"] = s.mean_kinetic_energy();
+  json["kinetic_energy_variance_eV2"] = s.kinetic_energy_variance();
+  if (config.engine.thermostat.type != ThermostatType::none) {
+    const double kT = units::boltzmann * config.engine.thermostat.temperature;
+    json["canonical_kinetic_energy_variance_eV2"] = 0.5 * dof * kT * kT;
+  }
+  json["conserved_initial_eV"] = s.initial_conserved;
+  json["conserved_final_eV"] = s.last_conserved;
+  json["conserved_drift_eV_per_atom"] = (s.last_conserved - s.initial_conserved) / n;
+  json["conserved_max_deviation_eV_per_atom"] = s.max_conserved_deviation / n;
+  json["conserved_slope_eV_per_atom_per_ps"] = s.conserved_slope() * 1e3 / n;
+  const PhaseTimers& timers = engine.timers();
+  nlohmann::json phases;
+  for (int k = 0; k < phase_count; ++k)
+    phases[phase_name(static_cast<Phase>(k))] = timers.seconds[k];
+  phases["total"] = timers.total();
+  phases["setup"] = timers.setup;
+  json["timings_s"] = phases;
+  json["steps_this_run"] = timers.steps;
+  json["neighbor_builds"] = engine.neighbor_list() ? engine.neighbor_list()->num_builds() : 0;
+  json["wall_time_s"] = wall_seconds;
+  json["loop_cpu_seconds"] = loop_cpu_seconds;
+  const double loop = timers.total();
+  json["atom_steps_per_second"] = loop > 0 ? static_cast<double>(timers.steps) * n / loop : 0.0;
+  return json;
+}
+
+}  // namespace
+
+nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObserver* progress) {
+  const auto start = std::chrono::steady_clock::now();
+  const OutputSettings& out = config.output;
+
+  // Everything that can be wrong with the input is found before any output is touched.
+  std::shared_ptr<Potential> potential = make_potential(config.potential);
+  std::optional<RestartData> restart;
+  Structure structure;
+  if (config.restart) {
+    restart = read_restart_file(*config.restart);
+    check_same_dynamics(config, *restart);
+    if (restart->step >= config.steps)
+      throw Error(config.source + ": restart file '" + config.restart->string() + "' is at step " +
+                  std::to_string(restart->step) + ", not before steps: " +
+                  std::to_string(config.steps) + "; raise 'steps' to continue the run");
+    structure = restart->structure;
+  } else {
+    structure = starting_structure(config);
+  }
+  AtomState state = AtomState::from_structure(structure);
+  if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
+  Engine engine(std::move(state), potential, config.engine);
+  if (restart) engine.restore(*restart);
+  engine.setup();
+  const long first_step = engine.step();
+
+  prepare_directory(out.directory);
+  const auto path = [&](const std::string& name) { return out.directory / name; };
+  auto recorded = [&](const char* key) -> std::optional<long> {
+    if (!restart) return std::nullopt;
+    const auto found = restart->output_sizes.find(key);
+    return found == restart->output_sizes.end() ? std::nullopt : std::optional<long>(found->second);
+  };
+  const auto thermo_size = out.thermo_interval > 0 ? recorded("thermo") : std::nullopt;
+  const auto trajectory_size = out.trajectory_interval > 0 ? recorded("trajectory") : std::nullopt;
+  if (thermo_size) truncate_output(path(out.thermo_file), *thermo_size);
+  if (trajectory_size) truncate_output(path(out.trajectory_file), *trajectory_size);
+  if (out.trajectory_interval > 0 && !trajectory_size) {
+    std::error_code ignored;
+    std::filesystem::remove(path(out.trajectory_file),
+                            ignored);  // a fresh run starts a fresh trajectory
+  }
+
+  ThermoOutput thermo(out.thermo_interval,
+                      out.thermo_interval > 0 ? path(out.thermo_file) : std::filesystem::path(),
+                      thermo_echo, thermo_size.has_value());
+  TrajectoryOutput trajectory(out.trajectory_interval, path(out.trajectory_file));
+  const std::string settings = dynamics_settings(config);
+  RestartOutput restart_output(out.restart_interval, path(out.restart_file),
+                               [&](RestartData& data) {
+                                 data.settings = settings;
+                                 if (out.thermo_interval > 0)
+                                   data.output_sizes["thermo"] = thermo.flush();
+                                 if (out.trajectory_interval > 0)
+                                   data.output_sizes["trajectory"] = trajectory.size();
+                               });
+  engine.add_observer(thermo);
+  if (out.trajectory_interval > 0) engine.add_observer(trajectory);
+  if (progress) engine.add_observer(*progress);
+  engine.add_observer(restart_output);  // last: it reseats the engine
+
+  logger().info("md: {} atoms, {} from step {} to {}, dt = {} fs", engine.state().natoms,
+                ensemble_name(config.engine), first_step, config.steps, config.engine.timestep);
+  const double cpu_start = process_cpu_seconds();
+  try {
+    engine.run_until(config.steps);
+  } catch (const Error& error) {
+    thermo.flush();
+    if (engine.last_good_frame()) {
+      write_frame_file(path(out.last_good_file), *engine.last_good_frame());
+      throw Error(std::string(error.what()) + "; its frame is in '" +
+                  path(out.last_good_file).string() + "'");
+    }
+    throw;
+  }
+  const double loop_cpu_seconds = process_cpu_seconds() - cpu_start;
+  thermo.flush();
+  if (restart_output.last_step() != engine.step()) restart_output.write(engine);
+
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json result = summary(config, engine, first_step, wall, loop_cpu_seconds);
+  OutputFile file(path(out.summary_file));
+  file.stream() << result.dump(2) << '\n';
+  file.commit();
+  return result;
+}
+
+}  // namespace otfgp::md

@@ -1,0 +1,257 @@
+#include <cmath>
+#include <cstdio>
+
+#include "otfgp/config.hpp"
+#include "otfgp/elements.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/md_run.hpp"
+
+namespace otfgp::md {
+
+namespace {
+
+const std::vector<std::string> ensembles = {"nve", "nvt", "npt"};
+const std::vector<std::string> thermostat_types = {"langevin", "nose-hoover-chain"};
+const std::vector<std::string> couplings = {"isotropic", "anisotropic", "triclinic"};
+
+double positive_number(const ConfigSection& section, const std::string& key, double fallback) {
+  const double value = section.number(key, fallback);
+  if (!(value > 0.0))
+    section.fail(key, "must be positive, got " + section.node()[key].as<std::string>(""));
+  return value;
+}
+
+long non_negative_integer(const ConfigSection& section, const std::string& key, long fallback) {
+  const long value = section.integer(key, fallback);
+  if (value < 0) section.fail(key, "must not be negative");
+  return value;
+}
+
+void read_structure_section(const ConfigSection& root, RunConfig& config, bool restarting) {
+  if (!root.has("structure")) {
+    if (!restarting)
+      throw Error(root.location() + ": missing required key 'structure' (a file or a lattice)");
+    return;
+  }
+  ConfigSection structure = root.section("structure");
+  structure.expect_keys({"file", "format", "lattice", "elements", "a", "c", "repeat"});
+  const bool has_file = structure.has("file"), has_lattice = structure.has("lattice");
+  if (has_file == has_lattice)
+    throw Error(structure.location() +
+                ": key 'structure' needs exactly one of 'structure.file' and 'structure.lattice'");
+  if (has_file) {
+    config.structure_file = structure.text("file");
+    config.structure_format = structure.text("format", "auto");
+    structure.finish("with structure.file (it belongs to structure.lattice)");
+    return;
+  }
+  LatticeSpec spec;
+  spec.lattice = structure.choice("lattice", lattice_names());
+  spec.elements = structure.texts("elements", lattice_site_count(spec.lattice));
+  spec.a = positive_number(structure, "a", 0.0);
+  if (structure.has("c")) {
+    if (spec.lattice != "hcp") structure.fail("c", "applies to the hcp lattice only");
+    spec.c = positive_number(structure, "c", 0.0);
+  }
+  if (structure.has("repeat")) {
+    const auto repeat = structure.integers("repeat");
+    if (repeat.size() != 1 && repeat.size() != 3)
+      structure.fail("repeat", "expected one count or three");
+    for (int d = 0; d < 3; ++d) {
+      const long n = repeat[repeat.size() == 1 ? 0 : d];
+      if (n < 1 || n > 1000) structure.fail("repeat", "counts must be between 1 and 1000");
+      spec.repeat[d] = static_cast<int>(n);
+    }
+  }
+  try {
+    for (const auto& symbol : spec.elements) atomic_number(symbol);
+  } catch (const Error& error) {
+    structure.fail("elements", error.what());
+  }
+  config.lattice = spec;
+  structure.finish("with structure.lattice");
+}
+
+RunConfig from_section(ConfigSection root) {
+  const std::string source = root.file();
+  root.expect_keys({"structure", "potential", "ensemble", "timestep", "steps", "temperature",
+                    "initial_temperature", "seed", "thermostat", "barostat", "neighbor", "checks",
+                    "restart", "output"});
+  RunConfig config;
+  config.source = source;
+  if (root.has("restart")) config.restart = root.text("restart");
+  read_structure_section(root, config, config.restart.has_value());
+  config.potential = root.text("potential");
+  const std::string ensemble = root.choice("ensemble", ensembles);
+  EngineSettings& engine = config.engine;
+  engine.timestep = positive_number(root, "timestep", 1.0);
+  config.steps = root.integer("steps");
+  if (config.steps < 0) root.fail("steps", "must not be negative");
+  const long seed = root.integer("seed", 1);
+  if (seed < 0) root.fail("seed", "must not be negative");
+  config.seed = static_cast<std::uint64_t>(seed);
+  engine.seed = config.seed;
+
+  const auto temperature = root.optional_number("temperature");
+  if (temperature && !(*temperature >= 0.0)) root.fail("temperature", "must not be negative (K)");
+  if (ensemble != "nve" && !temperature)
+    throw Error(root.location() + ": missing required key 'temperature' (the target of " +
+                ensemble + ", K)");
+  if (ensemble != "nve" && !(*temperature > 0.0))
+    root.fail("temperature", "must be positive for " + ensemble);
+  const auto initial = root.optional_number("initial_temperature");
+  if (initial && !(*initial >= 0.0)) root.fail("initial_temperature", "must not be negative (K)");
+  if (!temperature && !initial)
+    throw Error(root.location() +
+                ": missing required key 'temperature' (for nve: the temperature of the initial "
+                "velocities, K; 0 starts at rest)");
+  config.initial_temperature = initial ? *initial : *temperature;
+
+  if (ensemble == "nve") {
+    if (root.has("thermostat"))
+      root.fail("thermostat", "does not apply to ensemble nve; remove it or use nvt");
+    if (root.has("barostat"))
+      root.fail("barostat", "does not apply to ensemble nve; remove it or use npt");
+  } else {
+    engine.thermostat.temperature = *temperature;
+    if (!root.has("thermostat"))
+      throw Error(root.location() + ": missing required key 'thermostat' (ensemble " + ensemble +
+                  ")");
+    ConfigSection thermostat = root.section("thermostat");
+    thermostat.expect_keys({"type", "damping", "chain_length", "chain_steps"});
+    const std::string type = thermostat.choice("type", thermostat_types);
+    engine.thermostat.type =
+        type == "langevin" ? ThermostatType::langevin : ThermostatType::nose_hoover_chain;
+    engine.thermostat.damping = positive_number(thermostat, "damping", 100.0);
+    if (engine.thermostat.type == ThermostatType::nose_hoover_chain) {
+      engine.thermostat.chain_length = static_cast<int>(thermostat.integer("chain_length", 3));
+      engine.thermostat.chain_steps = static_cast<int>(thermostat.integer("chain_steps", 1));
+      if (engine.thermostat.chain_length < 1 || engine.thermostat.chain_length > 20)
+        thermostat.fail("chain_length", "must be between 1 and 20");
+      if (engine.thermostat.chain_steps < 1 || engine.thermostat.chain_steps > 100)
+        thermostat.fail("chain_steps", "must be between 1 and 100");
+    }
+    thermostat.finish("with thermostat type " + type);
+    if (ensemble == "nvt" && root.has("barostat"))
+      root.fail("barostat", "does not apply to ensemble nvt; remove it or use npt");
+    if (ensemble == "npt") {
+      if (!root.has("barostat"))
+        throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
+      ConfigSection barostat = root.section("barostat");
+      barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
+      engine.barostat.enabled = true;
+      engine.barostat.pressure = barostat.number("pressure");
+      const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
+      engine.barostat.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
+                                 : coupling == "anisotropic" ? PressureCoupling::anisotropic
+                                                             : PressureCoupling::triclinic;
+      engine.barostat.damping = positive_number(barostat, "damping", 1000.0);
+      engine.barostat.chain_length = static_cast<int>(barostat.integer("chain_length", 3));
+      if (engine.barostat.chain_length < 1 || engine.barostat.chain_length > 20)
+        barostat.fail("chain_length", "must be between 1 and 20");
+      barostat.finish();
+    }
+  }
+
+  if (const auto neighbor = root.optional_section("neighbor")) {
+    ConfigSection section = *neighbor;
+    section.expect_keys({"skin"});
+    engine.neighbor_skin = section.number("skin", 1.0);
+    if (!(engine.neighbor_skin >= 0.0)) section.fail("skin", "must not be negative (Å)");
+    section.finish();
+  }
+  if (const auto checks = root.optional_section("checks")) {
+    ConfigSection section = *checks;
+    section.expect_keys({"min_distance", "max_force"});
+    if (section.has("min_distance"))
+      engine.min_distance = positive_number(section, "min_distance", 1.0);
+    engine.max_force = positive_number(section, "max_force", engine.max_force);
+    section.finish();
+  }
+  if (const auto output = root.optional_section("output")) {
+    ConfigSection section = *output;
+    section.expect_keys({"directory", "thermo_interval", "thermo_file", "trajectory_interval",
+                         "trajectory_file", "restart_interval", "restart_file", "summary_file",
+                         "last_good_file"});
+    OutputSettings& out = config.output;
+    out.directory = section.text("directory", ".");
+    out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
+    out.thermo_file = section.text("thermo_file", out.thermo_file);
+    out.trajectory_interval =
+        non_negative_integer(section, "trajectory_interval", out.trajectory_interval);
+    out.trajectory_file = section.text("trajectory_file", out.trajectory_file);
+    out.restart_interval = non_negative_integer(section, "restart_interval", out.restart_interval);
+    out.restart_file = section.text("restart_file", out.restart_file);
+    out.summary_file = section.text("summary_file", out.summary_file);
+    out.last_good_file = section.text("last_good_file", out.last_good_file);
+    for (const char* key :
+         {"thermo_file", "trajectory_file", "restart_file", "summary_file", "last_good_file"})
+      if (section.has(key) && std::filesystem::path(section.text(key)).has_parent_path())
+        section.fail(key, "must be a file name; put the folder in output.directory");
+    section.finish();
+  }
+  root.finish();
+  try {
+    engine.validate();
+  } catch (const Error& error) {
+    throw Error(source + ": " + error.what());
+  }
+  return config;
+}
+
+}  // namespace
+
+RunConfig read_run_config(const std::filesystem::path& file) {
+  return from_section(ConfigSection::load(file));
+}
+
+RunConfig parse_run_config(const std::string& text, const std::string& source) {
+  return from_section(ConfigSection::parse(text, source));
+}
+
+std::string dynamics_settings(const RunConfig& config) {
+  const EngineSettings& e = config.engine;
+  auto number = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return std::string(text);
+  };
+  std::string yaml;
+  auto line = [&](const std::string& key, const std::string& value) {
+    yaml += key + ": " + value + "\n";
+  };
+  line("potential", "'" + config.potential + "'");
+  line("ensemble", ensemble_name(e));
+  line("timestep", number(e.timestep));
+  line("seed", std::to_string(config.seed));
+  line("neighbor.skin", number(e.neighbor_skin));
+  line("checks.max_force", number(e.max_force));
+  if (e.thermostat.type != ThermostatType::none) {
+    line("temperature", number(e.thermostat.temperature));
+    line("thermostat.type", to_string(e.thermostat.type));
+    line("thermostat.damping", number(e.thermostat.damping));
+    if (e.thermostat.type == ThermostatType::nose_hoover_chain) {
+      line("thermostat.chain_length", std::to_string(e.thermostat.chain_length));
+      line("thermostat.chain_steps", std::to_string(e.thermostat.chain_steps));
+    }
+  }
+  if (e.barostat.enabled) {
+    line("barostat.pressure", number(e.barostat.pressure));
+    line("barostat.coupling", to_string(e.barostat.coupling));
+    line("barostat.damping", number(e.barostat.damping));
+    line("barostat.chain_length", std::to_string(e.barostat.chain_length));
+  }
+  return yaml;
+}
+
+Structure starting_structure(const RunConfig& config) {
+  if (config.lattice) return build_lattice(*config.lattice);
+  if (!config.structure_file)
+    throw Error(config.source + ": no starting structure (structure.file or structure.lattice)");
+  Structure structure = otfgp::read_structure(*config.structure_file, config.structure_format);
+  structure.validate();
+  return structure;
+}
+
+}  // namespace otfgp::md

@@ -1,0 +1,72 @@
+#include <cmath>
+
+#include "otfgp/error.hpp"
+#include "otfgp/md_settings.hpp"
+
+namespace otfgp::md {
+
+namespace {
+bool positive(double value) {
+  return std::isfinite(value) && value > 0.0;
+}
+}  // namespace
+
+std::string to_string(ThermostatType type) {
+  switch (type) {
+    case ThermostatType::none:
+      return "none";
+    case ThermostatType::langevin:
+      return "langevin";
+    case ThermostatType::nose_hoover_chain:
+      return "nose-hoover-chain";
+  }
+  return "?";
+}
+
+std::string to_string(PressureCoupling coupling) {
+  switch (coupling) {
+    case PressureCoupling::isotropic:
+      return "isotropic";
+    case PressureCoupling::anisotropic:
+      return "anisotropic";
+    case PressureCoupling::triclinic:
+      return "triclinic";
+  }
+  return "?";
+}
+
+std::string ensemble_name(const EngineSettings& settings) {
+  if (settings.barostat.enabled) return "npt";
+  return settings.thermostat.type == ThermostatType::none ? "nve" : "nvt";
+}
+
+void EngineSettings::validate() const {
+  if (!positive(timestep)) throw Error("the time step must be positive (fs)");
+  if (!positive(neighbor_skin) && neighbor_skin != 0.0)
+    throw Error("the neighbour skin must not be negative (Å)");
+  if (!positive(max_force)) throw Error("the force limit must be positive (eV/Å)");
+  if (thermostat.type != ThermostatType::none) {
+    if (!positive(thermostat.temperature))
+      throw Error("the thermostat needs a positive target temperature (K)");
+    if (!positive(thermostat.damping)) throw Error("the thermostat damping must be positive (fs)");
+    if (thermostat.chain_length < 1) throw Error("the Nosé–Hoover chain length must be at least 1");
+    if (thermostat.chain_steps < 1)
+      throw Error("the Nosé–Hoover chain needs at least one sub-step");
+    if (thermostat.damping < timestep)
+      throw Error("the thermostat damping (" + std::to_string(thermostat.damping) +
+                  " fs) is shorter than the time step: the thermostat would not be resolved");
+  }
+  if (barostat.enabled) {
+    if (thermostat.type == ThermostatType::none)
+      throw Error("constant pressure needs a thermostat as well (npt): set the thermostat type");
+    if (!std::isfinite(barostat.pressure))
+      throw Error("the target pressure must be a finite number (GPa)");
+    if (!positive(barostat.damping)) throw Error("the barostat damping must be positive (fs)");
+    if (barostat.chain_length < 1) throw Error("the barostat's chain length must be at least 1");
+    if (barostat.damping < 10.0 * timestep)
+      throw Error("the barostat damping (" + std::to_string(barostat.damping) +
+                  " fs) must be at least ten time steps");
+  }
+}
+
+}  // namespace otfgp::md

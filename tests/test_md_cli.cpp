@@ -1,0 +1,229 @@
+// `otfgp md CONFIG.yaml` end to end (Lennard-Jones argon, seconds): the output
+// files, an exact restart through the config's `restart:` key, and bad input
+// that must end in one clear message, a non-zero exit and no stray outputs.
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "otfgp/io.hpp"
+#include "otfgp/md_restart.hpp"
+#include "support/python.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using Catch::Contains;
+using otfgp::testing::TemporaryDirectory;
+
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output, error;
+};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// Runs `otfgp md config` in `directory`.
+CliResult run_md(const TemporaryDirectory& directory, const std::string& config) {
+  const std::string command = "cd '" + directory.path().string() + "' && '" + OTFGP_CLI_PATH +
+                              "' md " + config + " > cli.stdout 2> cli.stderr";
+  const int status = std::system(command.c_str());
+  CliResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.output = read_text(directory / "cli.stdout");
+  result.error = read_text(directory / "cli.stderr");
+  std::filesystem::remove(directory / "cli.stdout");
+  std::filesystem::remove(directory / "cli.stderr");
+  return result;
+}
+
+const std::string argon_nvt =
+    "structure: {lattice: fcc, elements: [Ar], a: 5.30, repeat: 3}\n"
+    "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\n"
+    "ensemble: npt\n"
+    "temperature: 70\n"
+    "timestep: 4\n"
+    "seed: 17\n"
+    "thermostat: {type: langevin, damping: 150}\n"
+    "barostat: {pressure: 0.1, coupling: triclinic, damping: 1000}\n";
+
+std::vector<std::string> files_in(const std::filesystem::path& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(directory))
+    names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("otfgp md writes thermo, trajectory, restart and summary", "[md][cli]") {
+  TemporaryDirectory directory("otfgp-md-cli");
+  write_text(
+      directory / "md.yaml",
+      argon_nvt +
+          "steps: 200\noutput: {directory: out, thermo_interval: 50, trajectory_interval: 100}\n");
+  const CliResult result = run_md(directory, "md.yaml");
+  INFO(result.error);
+  REQUIRE(result.exit_code == 0);
+  CHECK(files_in(directory / "out") ==
+        std::vector<std::string>{"restart.h5", "summary.json", "thermo.dat", "trajectory.xyz"});
+  // stdout: the header and one line per thermo step (0, 50, …, 200).
+  std::istringstream lines(result.output);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) count += line.rfind('#', 0) == 0 ? 0 : 1;
+  CHECK(count == 5);
+  CHECK(read_text(directory / "out/thermo.dat") == result.output);
+  const auto frames = read_structures(directory / "out/trajectory.xyz");
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[2].info_value("step") == std::optional<std::string>("200"));
+  // ASE reads the frames with energies, forces, stress and velocities; its
+  // temperature counts 3N degrees of freedom, ours 3N − 3.
+  const std::string check = R"(
+import sys, json
+from ase.io import read
+atoms = read(sys.argv[1], index=-1)
+summary = json.load(open(sys.argv[2]))
+n = len(atoms)
+print(atoms.get_temperature() * 3 * n / (3 * n - 3) / float(atoms.info['temperature']), len(atoms.get_forces()), summary['final_step'])
+)";
+  std::istringstream ase(otfgp::testing::python_output(
+      check,
+      {(directory / "out/trajectory.xyz").string(), (directory / "out/summary.json").string()}));
+  double ratio = 0;
+  int forces = 0, final_step = 0;
+  ase >> ratio >> forces >> final_step;
+  CHECK(ratio == Approx(1.0).epsilon(1e-5));  // ASE's masses differ in the sixth digit
+  CHECK(forces == 108);
+  CHECK(final_step == 200);
+}
+
+TEST_CASE("otfgp md continues from a restart exactly as an uninterrupted run",
+          "[md][cli][restart]") {
+  TemporaryDirectory directory("otfgp-md-cli-restart");
+  const std::string output =
+      "output: {directory: out, thermo_interval: 20, trajectory_interval: 40, restart_interval: "
+      "120}\n";
+  write_text(directory / "straight.yaml", argon_nvt + "steps: 240\n" + output);
+  REQUIRE(run_md(directory, "straight.yaml").exit_code == 0);
+  std::filesystem::rename(directory / "out", directory / "straight");
+
+  // The same run stopped at step 120 (its last restart), then continued.
+  write_text(directory / "first.yaml", argon_nvt + "steps: 120\n" + output);
+  REQUIRE(run_md(directory, "first.yaml").exit_code == 0);
+  // A crash after the restart leaves extra lines and frames; they are cut back.
+  std::ofstream(directory / "out/thermo.dat", std::ios::app) << "   999 partial line\n";
+  write_text(directory / "continued.yaml",
+             argon_nvt + "steps: 240\nrestart: out/restart.h5\n" + output);
+  const CliResult continued = run_md(directory, "continued.yaml");
+  INFO(continued.error);
+  REQUIRE(continued.exit_code == 0);
+
+  CHECK(read_text(directory / "out/thermo.dat") == read_text(directory / "straight/thermo.dat"));
+  CHECK(read_text(directory / "out/trajectory.xyz") ==
+        read_text(directory / "straight/trajectory.xyz"));
+  const md::RestartData a = md::read_restart_file(directory / "out/restart.h5");
+  const md::RestartData b = md::read_restart_file(directory / "straight/restart.h5");
+  CHECK(a.step == 240);
+  CHECK(a.structure.positions == b.structure.positions);
+  CHECK(a.velocities == b.velocities);
+  CHECK(a.structure.cell == b.structure.cell);
+  CHECK(a.integrator == b.integrator);
+
+  // A continued run must keep the dynamics: a changed damping is refused.
+  std::string changed = argon_nvt;
+  changed.replace(changed.find("damping: 150"), 12, "damping: 151");
+  write_text(directory / "changed.yaml",
+             changed + "steps: 480\nrestart: out/restart.h5\n" + output);
+  const CliResult refused = run_md(directory, "changed.yaml");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.error, Contains("thermostat.damping = 150, the config has 151"));
+  const CliResult done = run_md(directory, "continued.yaml");
+  CHECK(done.exit_code == 1);
+  CHECK_THAT(done.error, Contains("is at step 240, not before steps: 240"));
+}
+
+TEST_CASE("bad input ends in one clear error, a non-zero exit and no outputs",
+          "[md][cli][failure]") {
+  TemporaryDirectory directory("otfgp-md-cli-bad");
+  struct Case {
+    std::string name, config, message;
+  };
+  write_text(directory / "overlap.xyz",
+             "3\nLattice=\"10 0 0 0 10 0 0 0 10\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+             "Ar 0 0 0\nAr 0.5 0 0\nAr 5 5 5\n");
+  write_text(directory / "blocker", "a file where a directory should be\n");
+  const std::string tail =
+      "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\nensemble: nve\ntemperature: 50\nsteps: 10\n";
+  const std::vector<Case> cases = {
+      {"unknown key", argon_nvt + "steps: 10\nthermstat: {type: langevin}\n",
+       "md.yaml, line 10: unknown key 'thermstat' (did you mean 'thermostat'?)"},
+      {"missing structure file", "structure: {file: missing.xyz}\n" + tail, "missing.xyz"},
+      {"overlapping atoms", "structure: {file: overlap.xyz}\n" + tail,
+       "atoms 0 (Ar) and 1 (Ar) are 0.500 Å apart"},
+      {"unwritable output", argon_nvt + "steps: 10\noutput: {directory: blocker/out}\n",
+       "cannot create output directory 'blocker/out'"},
+      {"missing restart", argon_nvt + "steps: 10\nrestart: nowhere.h5\n",
+       "restart file 'nowhere.h5' does not exist"},
+      {"not a restart", argon_nvt + "steps: 10\nrestart: overlap.xyz\n",
+       "'overlap.xyz' is not an HDF5 file"},
+      {"unknown potential",
+       "structure: {file: overlap.xyz}\npotential: ljj:eps=1\nensemble: nve\ntemperature: "
+       "5\nsteps: 1\n",
+       "unknown potential 'ljj'"},
+  };
+  const auto before = files_in(directory.path());
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      write_text(directory / "md.yaml", c.config);
+      const CliResult result = run_md(directory, "md.yaml");
+      CHECK(result.exit_code == 1);
+      CHECK_THAT(result.error, Contains("otfgp: error: ") && Contains(c.message));
+      // One message, and nothing written besides it.
+      CHECK(std::count(result.error.begin(), result.error.end(), '\n') == 1);
+      auto after = files_in(directory.path());
+      after.erase(std::remove(after.begin(), after.end(), "md.yaml"), after.end());
+      CHECK(after == before);
+      std::filesystem::remove(directory / "md.yaml");
+    }
+  }
+}
+
+TEST_CASE("a run that explodes stops with the last good frame", "[md][cli][failure]") {
+  TemporaryDirectory directory("otfgp-md-cli-explode");
+  // 40 fs steps for argon at 700 K: atoms run into each other after a few steps.
+  write_text(
+      directory / "md.yaml",
+      "structure: {lattice: fcc, elements: [Ar], a: 5.30, repeat: 3}\n"
+      "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\nensemble: nve\ntemperature: 700\ntimestep: 40\n"
+      "steps: 5000\nchecks: {max_force: 5}\noutput: {directory: out, thermo_interval: 1, "
+      "trajectory_interval: 0}\n");
+  const CliResult result = run_md(directory, "md.yaml");
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.error, Contains("above the limit of 5 eV/Å") && Contains("last good step") &&
+                               Contains("its frame is in 'out/last_good.xyz'"));
+  const Structure frame = read_structure(directory / "out/last_good.xyz");
+  const long step = std::stol(*frame.info_value("step"));
+  CHECK(step > 0);
+  CHECK(frame.forces->rowwise().norm().maxCoeff() <= 5.0);
+  // The thermo file ends with the last good step.
+  std::istringstream thermo(read_text(directory / "out/thermo.dat"));
+  std::string line, last;
+  while (std::getline(thermo, line)) last = line;
+  CHECK(std::stol(last) == step);
+  CHECK(!std::filesystem::exists(directory / "out/summary.json"));
+}

@@ -1,0 +1,348 @@
+// The MD engine's parts on a Lennard-Jones argon crystal (fast): random
+// numbers, initial velocities, conserved quantities of every ensemble, the cell
+// under a triclinic barostat, exact restarts, and failures (overlapping atoms,
+// forces that turn NaN).
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <numeric>
+
+#include "otfgp/counter_random.hpp"
+#include "otfgp/error.hpp"
+#include "otfgp/lattice.hpp"
+#include "otfgp/md_engine.hpp"
+#include "otfgp/md_restart.hpp"
+#include "otfgp/units.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::md;
+using otfgp::testing::TemporaryDirectory;
+
+namespace {
+
+const char* const argon = "lj:eps=0.0104,sigma=3.4,rc=7.5";
+
+Structure argon_crystal(int repeat = 3) {
+  return build_lattice({"fcc", {"Ar"}, 5.30, std::nullopt, {repeat, repeat, repeat}});
+}
+
+// Collects the thermo sample of every step.
+struct Recorder final : StepObserver {
+  std::vector<ThermoSample> samples;
+  long interval() const override { return 1; }
+  bool observe(Engine& engine) override {
+    samples.push_back(engine.thermo());
+    return true;
+  }
+};
+
+double max_conserved_deviation(const std::vector<ThermoSample>& samples) {
+  double worst = 0.0;
+  for (const auto& s : samples)
+    worst = std::max(worst, std::abs(s.conserved - samples.front().conserved));
+  return worst;
+}
+
+Engine make_engine(const Structure& structure, const EngineSettings& settings, double temperature,
+                   std::uint64_t seed) {
+  AtomState state = AtomState::from_structure(structure);
+  maxwell_boltzmann(state, temperature, seed);
+  return Engine(std::move(state), make_potential(argon), settings);
+}
+
+EngineSettings nvt(ThermostatType type, double temperature = 60.0) {
+  EngineSettings settings;
+  settings.timestep = 4.0;
+  settings.thermostat.type = type;
+  settings.thermostat.temperature = temperature;
+  settings.thermostat.damping = 200.0;
+  settings.seed = 11;
+  return settings;
+}
+
+EngineSettings npt(PressureCoupling coupling) {
+  EngineSettings settings = nvt(ThermostatType::nose_hoover_chain);
+  settings.barostat.enabled = true;
+  settings.barostat.pressure = 0.2;
+  settings.barostat.coupling = coupling;
+  settings.barostat.damping = 1000.0;
+  return settings;
+}
+
+Positions host_positions(const Engine& engine) {
+  return engine.state().to_structure().positions;
+}
+
+}  // namespace
+
+TEST_CASE("counter-based random numbers are a pure function of their counters", "[md][random]") {
+  const CounterRandom a(42, RandomStream::langevin), b(42, RandomStream::langevin);
+  const CounterRandom other_seed(43, RandomStream::langevin),
+      other_stream(42, RandomStream::initial_velocities);
+  CHECK(a.bits(7, 3, 1) == b.bits(7, 3, 1));
+  CHECK(a.bits(7, 3, 1) != a.bits(7, 3, 2));
+  CHECK(a.bits(7, 3, 1) != a.bits(8, 3, 1));
+  CHECK(a.bits(7, 3, 1) != other_seed.bits(7, 3, 1));
+  CHECK(a.bits(7, 3, 1) != other_stream.bits(7, 3, 1));
+  // Moments and the tails of the normal deviates.
+  double sum = 0, sum2 = 0, sum4 = 0;
+  long beyond3 = 0;
+  const long n = 200000;
+  for (long atom = 0; atom < n / 3; ++atom) {
+    double xi[3];
+    a.normal3(5, atom, 0, xi);
+    for (double x : xi) {
+      sum += x;
+      sum2 += x * x;
+      sum4 += x * x * x * x;
+      beyond3 += std::abs(x) > 3.0;
+    }
+  }
+  const double count = 3.0 * (n / 3);
+  CHECK(std::abs(sum / count) < 0.01);
+  CHECK(sum2 / count == Approx(1.0).epsilon(0.01));
+  CHECK(sum4 / count == Approx(3.0).epsilon(0.03));
+  CHECK(beyond3 / count == Approx(0.0027).epsilon(0.15));
+}
+
+TEST_CASE("Maxwell-Boltzmann velocities: exact temperature, zero momentum, reproducible", "[md]") {
+  const Structure crystal =
+      build_lattice({"rocksalt", {"Na", "Cl"}, 5.64, std::nullopt, {3, 3, 3}});
+  AtomState first = AtomState::from_structure(crystal), second = AtomState::from_structure(crystal),
+            other = AtomState::from_structure(crystal);
+  maxwell_boltzmann(first, 300.0, 5);
+  maxwell_boltzmann(second, 300.0, 5);
+  maxwell_boltzmann(other, 300.0, 6);
+  const double dof = 3.0 * first.natoms - 3.0;
+  CHECK(2.0 * kinetic_tensor(first).kinetic_energy() / (dof * units::boltzmann) ==
+        Approx(300.0).epsilon(1e-12));
+  double total_mass = 0;
+  const Eigen::Vector3d p = total_momentum(first, &total_mass);
+  CHECK(p.norm() / total_mass < 1e-14);
+  auto v1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), first.v);
+  auto v2 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), second.v);
+  auto v3 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), other.v);
+  bool same = true, differs = false;
+  for (int i = 0; i < first.natoms; ++i)
+    for (int d = 0; d < 3; ++d) {
+      same = same && v1(i, d) == v2(i, d);
+      differs = differs || v1(i, d) != v3(i, d);
+    }
+  CHECK(same);
+  CHECK(differs);
+  // Lighter atoms move faster: ⟨m v²⟩ is the same for both species.
+  auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), first.mass);
+  double mv2[2] = {0, 0};
+  int count[2] = {0, 0};
+  for (int i = 0; i < first.natoms; ++i) {
+    const int s = mass(i) < 30 ? 0 : 1;
+    mv2[s] += mass(i) * (v1(i, 0) * v1(i, 0) + v1(i, 1) * v1(i, 1) + v1(i, 2) * v1(i, 2));
+    ++count[s];
+  }
+  CHECK(mv2[0] / count[0] == Approx(mv2[1] / count[1]).epsilon(0.25));
+}
+
+TEST_CASE("every ensemble conserves its extended energy", "[md][conserved]") {
+  const Structure crystal = argon_crystal();
+  struct Case {
+    const char* name;
+    EngineSettings settings;
+  };
+  EngineSettings nve = nvt(ThermostatType::none);
+  nve.thermostat = ThermostatSettings{};
+  const std::vector<Case> cases = {
+      {"nve", nve},
+      {"nvt langevin", nvt(ThermostatType::langevin)},
+      {"nvt nose-hoover-chain", nvt(ThermostatType::nose_hoover_chain)},
+      {"npt isotropic", npt(PressureCoupling::isotropic)},
+      {"npt anisotropic", npt(PressureCoupling::anisotropic)},
+      {"npt triclinic", npt(PressureCoupling::triclinic)}};
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      Engine engine = make_engine(crystal, c.settings, 120.0, 3);
+      Recorder recorder;
+      engine.add_observer(recorder);
+      engine.run(1500);
+      const double kinetic_scale = 0.5 * (3.0 * crystal.size() - 3.0) * units::boltzmann * 60.0;
+      // The thermostats move a good fraction of the kinetic energy around; the
+      // extended energy stays put to a small fraction of it.
+      double spread = 0;
+      for (const auto& s : recorder.samples)
+        spread = std::max(spread, std::abs(s.total_energy - recorder.samples[0].total_energy));
+      INFO("total-energy excursion " << spread << " eV, conserved deviation "
+                                     << max_conserved_deviation(recorder.samples));
+      CHECK(max_conserved_deviation(recorder.samples) < 2e-3 * kinetic_scale);
+      // The thermostat really moved energy: far more than the conserved quantity wanders.
+      if (c.settings.thermostat.type != ThermostatType::none)
+        CHECK(spread > 50 * max_conserved_deviation(recorder.samples));
+    }
+  }
+}
+
+TEST_CASE("the triclinic barostat deforms a skewed cell without rotating it", "[md][npt]") {
+  Structure crystal = argon_crystal();
+  Eigen::Matrix3d shear = Eigen::Matrix3d::Identity();
+  shear(1, 0) = 0.08;  // b gets an x component: a skewed cell
+  crystal.cell = crystal.cell * shear;
+  crystal.positions = crystal.positions * shear;
+  Engine engine = make_engine(crystal, npt(PressureCoupling::triclinic), 60.0, 4);
+  engine.run(200);
+  // Each step stretches the cell by a symmetric matrix E (h ← h·E): no rotation.
+  const Eigen::Matrix3d before = engine.state().box.cell();
+  engine.run(1);
+  const Eigen::Matrix3d strain = before.inverse() * engine.state().box.cell();
+  CHECK((strain - strain.transpose()).norm() < 1e-14);
+  CHECK((strain - Eigen::Matrix3d::Identity()).norm() > 1e-7);
+  engine.run(1799);
+  const Eigen::Matrix3d after = engine.state().box.cell();
+  // The shear stress is driven towards zero: the cell relaxes the imposed skew.
+  INFO("skew b_x/b_y " << after(1, 0) / after(1, 1) << ", mean pressure "
+                       << engine.statistics().mean_pressure() << " GPa");
+  CHECK(std::abs(after(1, 0) / after(1, 1)) < 0.06);
+  // And the pressure settles at the target over the run.
+  CHECK(engine.statistics().mean_pressure() == Approx(0.2).margin(0.03));
+}
+
+TEST_CASE("a run resumed from restart data follows the uninterrupted one bit for bit",
+          "[md][restart]") {
+  const Structure crystal = argon_crystal();
+  for (const auto& [name, settings] : std::vector<std::pair<std::string, EngineSettings>>{
+           {"langevin npt",
+            [] {
+              EngineSettings s = npt(PressureCoupling::triclinic);
+              s.thermostat.type = ThermostatType::langevin;
+              return s;
+            }()},
+           {"nose-hoover-chain npt", npt(PressureCoupling::anisotropic)}}) {
+    SECTION(name) {
+      TemporaryDirectory directory("otfgp-md-restart");
+      Engine straight = make_engine(crystal, settings, 80.0, 9);
+      straight.run(300);
+      const RestartData middle = straight.restart_data();
+      write_restart_file(directory / "restart.h5", middle);
+      straight.reseat();  // what writing a restart does inside a run
+      straight.run(300);
+
+      const RestartData loaded = read_restart_file(directory / "restart.h5");
+      CHECK(loaded.step == 300);
+      CHECK(loaded.integrator == middle.integrator);
+      CHECK(loaded.velocities == middle.velocities);
+      AtomState state = AtomState::from_structure(loaded.structure);
+      Engine resumed(std::move(state), make_potential(argon), settings);
+      resumed.restore(loaded);
+      resumed.run_until(600);
+      CHECK(resumed.step() == 600);
+      CHECK((host_positions(resumed) - host_positions(straight)).cwiseAbs().maxCoeff() == 0.0);
+      CHECK(resumed.state().box.cell() == straight.state().box.cell());
+      CHECK(resumed.thermo().conserved == straight.thermo().conserved);
+      CHECK(resumed.statistics().to_vector() == straight.statistics().to_vector());
+    }
+  }
+}
+
+namespace {
+
+// Lennard-Jones whose forces turn NaN on a chosen call: a potential that fails mid-run.
+class FailingPotential final : public Potential {
+ public:
+  explicit FailingPotential(int failing_call)
+      : inner_(make_potential(argon)), failing_call_(failing_call) {}
+  std::string spec() const override { return "failing"; }
+  double cutoff() const override { return inner_->cutoff(); }
+  std::vector<int> elements() const override { return {}; }
+  void bind(const std::vector<int>& species) override { inner_->bind(species); }
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    ComputeResult result = inner_->compute(state, list, request);
+    if (++calls_ == failing_call_) {
+      const auto f = state.f;
+      const double nan = std::nan("");
+      Kokkos::parallel_for(
+          "FailingPotential::poison", RangePolicy(5, 6), KOKKOS_LAMBDA(int i) { f(i, 1) = nan; });
+    }
+    return result;
+  }
+
+ private:
+  std::unique_ptr<Potential> inner_;
+  int failing_call_;
+  int calls_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[md][failure]") {
+  AtomState state = AtomState::from_structure(argon_crystal());
+  maxwell_boltzmann(state, 60.0, 2);
+  EngineSettings settings = nvt(ThermostatType::langevin);
+  // Call 1 is the set-up; call 21 is step 20.
+  Engine engine(std::move(state), std::make_shared<FailingPotential>(21), settings);
+  Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
+  reference.run(19);
+  REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains("atom 5") &&
+                                           Catch::Contains("not finite") &&
+                                           Catch::Contains("last good step 19"));
+  REQUIRE(engine.last_good_frame());
+  const Structure& frame = *engine.last_good_frame();
+  CHECK(frame.info_value("step") == std::optional<std::string>("19"));
+  CHECK(frame.forces->allFinite());
+  CHECK(engine.step() == 19);
+  CHECK((frame.positions - host_positions(reference)).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(*frame.energy == reference.thermo().potential_energy);
+}
+
+TEST_CASE("forces above the limit stop the run", "[md][failure]") {
+  EngineSettings settings = nvt(ThermostatType::none);
+  settings.thermostat = ThermostatSettings{};
+  settings.timestep = 40.0;  // far too long for argon at 700 K: atoms run into each other
+  settings.max_force = 5.0;
+  Engine limited = make_engine(argon_crystal(), settings, 700.0, 1);
+  REQUIRE_THROWS_WITH(limited.run(2000), Catch::Contains("above the limit of 5 eV/Å"));
+  REQUIRE(limited.last_good_frame());
+  CHECK(limited.last_good_frame()->forces->rowwise().norm().maxCoeff() <= 5.0);
+  CHECK(limited.step() > 0);
+  CHECK(limited.last_good_frame()->info_value("step") ==
+        std::optional<std::string>(std::to_string(limited.step())));
+}
+
+TEST_CASE("overlapping atoms are refused before any step", "[md][failure]") {
+  Structure crystal = argon_crystal(2);
+  crystal.positions.row(7) = crystal.positions.row(3) + Eigen::RowVector3d(0.3, 0.2, 0.0);
+  AtomState state = AtomState::from_structure(crystal);
+  Engine engine(std::move(state), make_potential(argon), nvt(ThermostatType::langevin));
+  REQUIRE_THROWS_WITH(engine.run(10),
+                      Catch::Contains("atoms 3 (Ar) and 7 (Ar) are 0.361 Å apart") &&
+                          Catch::Contains("covalent radii"));
+  EngineSettings strict = nvt(ThermostatType::langevin);
+  strict.min_distance = 4.0;  // the crystal's own 3.75 Å neighbours are too close now
+  Engine refusing(AtomState::from_structure(argon_crystal(2)), make_potential(argon), strict);
+  REQUIRE_THROWS_WITH(refusing.run(10),
+                      Catch::Contains("3.748 Å apart") && Catch::Contains("minimum of 4.000 Å"));
+}
+
+TEST_CASE("observers see the steps they ask for and can stop the run", "[md]") {
+  struct Stopper final : StepObserver {
+    std::vector<long> seen;
+    long interval() const override { return 7; }
+    bool observe(Engine& engine) override {
+      seen.push_back(engine.step());
+      return engine.step() < 21;
+    }
+  } stopper;
+  Engine engine = make_engine(argon_crystal(2), nvt(ThermostatType::nose_hoover_chain), 60.0, 1);
+  engine.add_observer(stopper);
+  CHECK(engine.run(100) == 21);
+  CHECK(stopper.seen == std::vector<long>{0, 7, 14, 21});
+  // The on-the-fly loop's pattern: swap the potential and carry on from the same state.
+  engine.remove_observer(stopper);
+  engine.set_potential(make_potential("lj:eps=0.0104,sigma=3.4,rc=6.0"));
+  engine.set_compute_request({true, false}, 5);
+  engine.run(4);
+  CHECK(engine.step() == 25);
+  REQUIRE(engine.last_compute().per_atom_energy.extent(0) ==
+          static_cast<std::size_t>(engine.state().natoms));
+  CHECK(engine.neighbor_list()->cutoff() == 6.0);
+}
