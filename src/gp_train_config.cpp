@@ -1,11 +1,9 @@
 #include "otfgp/gp_train_config.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cmath>
 
+#include "otfgp/config.hpp"
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 
@@ -13,118 +11,86 @@ namespace otfgp {
 
 namespace {
 
-// A YAML mapping read against the keys it may hold (kept small on purpose:
-// the shared config reader takes over once it is on main).
-class Section {
- public:
-  Section(YAML::Node node, std::string source, std::string prefix,
-          const std::vector<std::string>& known)
-      : node_(std::move(node)), source_(std::move(source)), prefix_(std::move(prefix)) {
-    if (!node_.IsMap())
-      fail_at(node_, prefix_.empty() ? "the file" : prefix_, "expected a mapping of keys");
-    for (const auto& entry : node_) {
-      const std::string key = entry.first.as<std::string>();
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        fail_at(entry.first, name(key), "unknown key (known here: " + list + ")");
-      }
-    }
-  }
+const std::vector<std::string> hyperparameter_keys = {"signal_std", "energy_noise", "force_noise",
+                                                      "stress_noise"};
 
-  bool has(const std::string& key) const { return static_cast<bool>(node_[key]); }
-  YAML::Node get(const std::string& key) const { return node_[key]; }
-  std::string name(const std::string& key) const {
-    return prefix_.empty() ? key : prefix_ + "." + key;
-  }
-
-  [[noreturn]] void fail_at(const YAML::Node& node, const std::string& key,
-                            const std::string& message) const {
-    const YAML::Mark mark = node.Mark();
-    std::string where = source_;
-    if (!mark.is_null()) where += ", line " + std::to_string(mark.line + 1);
-    throw Error(where + ": key '" + key + "': " + message);
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    fail_at(node_[key] ? node_[key] : node_, name(key), message);
-  }
-
-  double number(const std::string& key, double fallback) const {
-    if (!has(key)) return fallback;
-    try {
-      return node_[key].as<double>();
-    } catch (const YAML::Exception&) {
-      fail(key, "expected a number");
-    }
-  }
-  double positive(const std::string& key, double fallback) const {
-    const double value = number(key, fallback);
-    if (!(value > 0) || !std::isfinite(value)) fail(key, "must be a positive number");
-    return value;
-  }
-  long integer(const std::string& key, long fallback) const {
-    if (!has(key)) return fallback;
-    try {
-      return node_[key].as<long>();
-    } catch (const YAML::Exception&) {
-      fail(key, "expected an integer");
-    }
-  }
-  bool flag(const std::string& key, bool fallback) const {
-    if (!has(key)) return fallback;
-    try {
-      return node_[key].as<bool>();
-    } catch (const YAML::Exception&) {
-      fail(key, "expected true or false");
-    }
-  }
-  std::string text(const std::string& key, const std::string& fallback) const {
-    if (!has(key)) return fallback;
-    if (!node_[key].IsScalar()) fail(key, "expected a word");
-    return node_[key].as<std::string>();
-  }
-  Section section(const std::string& key, const std::vector<std::string>& known) const {
-    return Section(node_[key], source_, name(key), known);
-  }
-  const std::string& source() const { return source_; }
-
- private:
-  YAML::Node node_;
-  std::string source_;
-  std::string prefix_;
-};
-
-int element_number(const Section& section, const std::string& key, const std::string& symbol) {
+int element_of(const ConfigSection& section, const std::string& key, const std::string& symbol) {
   const int z = find_atomic_number(symbol);
   if (z == 0) section.fail(key, "unknown element '" + symbol + "'");
   return z;
 }
 
-void read_hyperparameter_values(const Section& s, GpHyperparameters& h) {
-  h.signal_std = s.positive("signal_std", h.signal_std);
-  h.energy_noise = s.positive("energy_noise", h.energy_noise);
-  h.force_noise = s.positive("force_noise", h.force_noise);
-  h.stress_noise = s.positive("stress_noise", h.stress_noise);
+double positive(const ConfigSection& section, const std::string& key, double fallback) {
+  const double value = section.number(key, fallback);
+  if (!(value > 0)) section.fail(key, "must be a positive number");
+  return value;
 }
 
-const std::vector<std::string> hyperparameter_keys = {"signal_std", "energy_noise", "force_noise",
-                                                      "stress_noise"};
+void read_hyperparameter_values(ConfigSection section, GpHyperparameters& h) {
+  section.expect_keys(hyperparameter_keys);
+  h.signal_std = positive(section, "signal_std", h.signal_std);
+  h.energy_noise = positive(section, "energy_noise", h.energy_noise);
+  h.force_noise = positive(section, "force_noise", h.force_noise);
+  h.stress_noise = positive(section, "stress_noise", h.stress_noise);
+  section.finish();
+}
 
-GpTrainConfig parse(const YAML::Node& root_node, const std::string& source,
-                    const std::vector<int>& data_species) {
+void read_descriptor(ConfigSection d, B2Settings& b2) {
+  d.expect_keys({"type", "n_max", "l_max", "r_min", "cutoff", "pair_cutoffs"});
+  d.choice("type", {"b2"}, "b2");
+  b2.n_max = static_cast<int>(d.integer("n_max", b2.n_max));
+  b2.l_max = static_cast<int>(d.integer("l_max", b2.l_max));
+  b2.r_min = d.number("r_min", b2.r_min);
+  b2.cutoff = d.number("cutoff", b2.cutoff);
+  if (auto pairs = d.optional_section("pair_cutoffs")) {
+    // Keys are species pairs such as Ba-O; every one is read, so none is "unknown".
+    for (const auto& entry : pairs->node()) {
+      const std::string pair = entry.first.Scalar();
+      const auto dash = pair.find('-');
+      if (dash == std::string::npos) pairs->fail(pair, "expected a species pair like Ba-O");
+      const int a = element_of(*pairs, pair, pair.substr(0, dash));
+      const int b = element_of(*pairs, pair, pair.substr(dash + 1));
+      b2.pair_cutoffs[std::minmax(a, b)] = pairs->number(pair);
+    }
+  }
+  d.finish();
+}
+
+void read_sparse(ConfigSection s, GpTrainingSettings& t) {
+  s.expect_keys({"method", "count", "total", "threshold", "seed", "min_residual", "replay"});
+  t.sparse.method =
+      parse_sparse_selection_method(s.choice("method", {"all", "random", "uncertain", "threshold"},
+                                             sparse_selection_method_name(t.sparse.method)));
+  const std::string context =
+      std::string("with sparse method ") + sparse_selection_method_name(t.sparse.method);
+  if (t.sparse.method != SparseSelectionMethod::all) {
+    t.sparse.count = static_cast<int>(s.integer("count", t.sparse.count));
+    if (t.sparse.count < 0) s.fail("count", "must not be negative");
+  }
+  if (t.sparse.method == SparseSelectionMethod::random) {
+    t.sparse.total = static_cast<int>(s.integer("total", t.sparse.total));
+    if (t.sparse.total < 0) s.fail("total", "must not be negative");
+  }
+  if (t.sparse.method == SparseSelectionMethod::threshold) {
+    t.sparse.threshold = s.number("threshold", t.sparse.threshold);
+    if (!(t.sparse.threshold >= 0)) s.fail("threshold", "must not be negative");
+  }
+  if (needs_uncertainty(t.sparse.method)) t.replay = s.flag("replay", t.replay);
+  t.sparse.seed = static_cast<std::uint64_t>(s.integer("seed", static_cast<long>(t.sparse.seed)));
+  t.min_residual = s.number("min_residual", t.min_residual);
+  if (!(t.min_residual >= 0) || t.min_residual >= 1) s.fail("min_residual", "must be in [0, 1)");
+  s.finish(context);
+}
+
+GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
   GpTrainConfig config = default_gp_train_config(data_species);
-  if (!root_node || root_node.IsNull()) return config;
-  const Section root(root_node, source, "",
-                     {"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
-                      "reference_energies"});
+  root.expect_keys({"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
+                    "reference_energies"});
 
   if (root.has("species")) {
-    const YAML::Node list = root.get("species");
-    if (!list.IsSequence())
-      root.fail("species", "expected a list of element symbols, e.g. [Ba, Rh, O]");
     std::vector<int> species;
-    for (const auto& item : list)
-      species.push_back(element_number(root, "species", item.as<std::string>()));
+    for (const auto& symbol : root.texts("species"))
+      species.push_back(element_of(root, "species", symbol));
     std::sort(species.begin(), species.end());
     if (std::adjacent_find(species.begin(), species.end()) != species.end())
       root.fail("species", "an element is listed twice");
@@ -134,125 +100,74 @@ GpTrainConfig parse(const YAML::Node& root_node, const std::string& source,
                                  ", which is not listed");
     config.descriptor.species = species;
   }
-
-  if (root.has("descriptor")) {
-    const Section d =
-        root.section("descriptor", {"type", "n_max", "l_max", "r_min", "cutoff", "pair_cutoffs"});
-    if (d.text("type", "b2") != "b2") d.fail("type", "the only descriptor is b2");
-    config.descriptor.n_max = static_cast<int>(d.integer("n_max", config.descriptor.n_max));
-    config.descriptor.l_max = static_cast<int>(d.integer("l_max", config.descriptor.l_max));
-    config.descriptor.r_min = d.number("r_min", config.descriptor.r_min);
-    config.descriptor.cutoff = d.positive("cutoff", config.descriptor.cutoff);
-    if (d.has("pair_cutoffs")) {
-      const YAML::Node pairs = d.get("pair_cutoffs");
-      if (!pairs.IsMap()) d.fail("pair_cutoffs", "expected a mapping like {Ba-O: 5.5, O-O: 4.0}");
-      for (const auto& entry : pairs) {
-        const std::string pair = entry.first.as<std::string>();
-        const auto dash = pair.find('-');
-        if (dash == std::string::npos)
-          d.fail("pair_cutoffs", "expected a species pair like Ba-O, got '" + pair + "'");
-        const int a = element_number(d, "pair_cutoffs", pair.substr(0, dash));
-        const int b = element_number(d, "pair_cutoffs", pair.substr(dash + 1));
-        double value = 0;
-        try {
-          value = entry.second.as<double>();
-        } catch (const YAML::Exception&) {
-          d.fail("pair_cutoffs", "the cutoff of " + pair + " must be a number");
-        }
-        config.descriptor.pair_cutoffs[std::minmax(a, b)] = value;
-      }
-    }
-  }
+  if (auto d = root.optional_section("descriptor")) read_descriptor(*d, config.descriptor);
   try {
     config.descriptor.validate();
   } catch (const Error& error) {
-    throw Error(source + ": " + error.what());
+    throw Error(root.file() + ": " + error.what());
   }
 
-  if (root.has("kernel")) {
-    const Section k = root.section("kernel", {"type", "power"});
-    if (k.text("type", "normalized_dot_product") != "normalized_dot_product")
-      k.fail("type", "the only kernel is normalized_dot_product");
-    config.kernel_power = static_cast<int>(k.integer("power", config.kernel_power));
-    if (config.kernel_power != 1 && config.kernel_power != 2) k.fail("power", "must be 1 or 2");
+  if (auto k = root.optional_section("kernel")) {
+    k->expect_keys({"type", "power"});
+    k->choice("type", {"normalized_dot_product"}, "normalized_dot_product");
+    config.kernel_power = static_cast<int>(k->integer("power", config.kernel_power));
+    if (config.kernel_power != 1 && config.kernel_power != 2) k->fail("power", "must be 1 or 2");
+    k->finish();
   }
 
   GpTrainingSettings& t = config.training;
-  if (root.has("hyperparameters")) {
+  if (auto h = root.optional_section("hyperparameters")) {
     std::vector<std::string> keys = hyperparameter_keys;
     keys.insert(keys.end(), {"optimize", "max_evaluations", "tolerance", "lower", "upper"});
-    const Section h = root.section("hyperparameters", keys);
-    read_hyperparameter_values(h, t.hyperparameters);
-    t.optimize_hyperparameters = h.flag("optimize", t.optimize_hyperparameters);
-    t.optimization.max_evaluations =
-        static_cast<int>(h.integer("max_evaluations", t.optimization.max_evaluations));
-    if (t.optimization.max_evaluations < 1) h.fail("max_evaluations", "must be at least 1");
-    t.optimization.relative_tolerance = h.positive("tolerance", t.optimization.relative_tolerance);
-    if (h.has("lower"))
-      read_hyperparameter_values(h.section("lower", hyperparameter_keys), t.optimization.lower);
-    if (h.has("upper"))
-      read_hyperparameter_values(h.section("upper", hyperparameter_keys), t.optimization.upper);
-  }
-
-  if (root.has("labels")) {
-    const Section l = root.section("labels", {"energy", "forces", "stress"});
-    t.labels.energy = l.flag("energy", t.labels.energy);
-    t.labels.forces = l.flag("forces", t.labels.forces);
-    t.labels.stress = l.flag("stress", t.labels.stress);
-  }
-
-  if (root.has("sparse")) {
-    const Section s = root.section(
-        "sparse", {"method", "count", "total", "threshold", "seed", "min_residual", "replay"});
-    if (s.has("method")) {
-      try {
-        t.sparse.method = parse_sparse_selection_method(s.text("method", "random"));
-      } catch (const Error& error) {
-        s.fail("method", error.what());
-      }
+    h->expect_keys(keys);
+    t.hyperparameters.signal_std = positive(*h, "signal_std", t.hyperparameters.signal_std);
+    t.hyperparameters.energy_noise = positive(*h, "energy_noise", t.hyperparameters.energy_noise);
+    t.hyperparameters.force_noise = positive(*h, "force_noise", t.hyperparameters.force_noise);
+    t.hyperparameters.stress_noise = positive(*h, "stress_noise", t.hyperparameters.stress_noise);
+    t.optimize_hyperparameters = h->flag("optimize", t.optimize_hyperparameters);
+    if (t.optimize_hyperparameters) {
+      t.optimization.max_evaluations =
+          static_cast<int>(h->integer("max_evaluations", t.optimization.max_evaluations));
+      if (t.optimization.max_evaluations < 1) h->fail("max_evaluations", "must be at least 1");
+      t.optimization.relative_tolerance =
+          positive(*h, "tolerance", t.optimization.relative_tolerance);
+      if (auto lower = h->optional_section("lower"))
+        read_hyperparameter_values(*lower, t.optimization.lower);
+      if (auto upper = h->optional_section("upper"))
+        read_hyperparameter_values(*upper, t.optimization.upper);
     }
-    t.sparse.count = static_cast<int>(s.integer("count", t.sparse.count));
-    t.sparse.total = static_cast<int>(s.integer("total", t.sparse.total));
-    if (t.sparse.count < 0) s.fail("count", "must not be negative");
-    if (t.sparse.total < 0) s.fail("total", "must not be negative");
-    if (t.sparse.total > 0 && t.sparse.method != SparseSelectionMethod::random)
-      s.fail("total", "applies to method random only");
-    t.sparse.threshold = s.number("threshold", t.sparse.threshold);
-    t.sparse.seed = static_cast<std::uint64_t>(s.integer("seed", static_cast<long>(t.sparse.seed)));
-    t.replay = s.flag("replay", t.replay);
-    if (t.replay && !needs_uncertainty(t.sparse.method))
-      s.fail("replay", "applies to methods uncertain and threshold");
-    t.min_residual = s.number("min_residual", t.min_residual);
-    if (!(t.min_residual >= 0) || t.min_residual >= 1) s.fail("min_residual", "must be in [0, 1)");
+    h->finish("with optimize: false");
   }
+
+  if (auto l = root.optional_section("labels")) {
+    l->expect_keys({"energy", "forces", "stress"});
+    t.labels.energy = l->flag("energy", t.labels.energy);
+    t.labels.forces = l->flag("forces", t.labels.forces);
+    t.labels.stress = l->flag("stress", t.labels.stress);
+    l->finish();
+  }
+
+  if (auto s = root.optional_section("sparse")) read_sparse(*s, t);
 
   if (root.has("reference_energies")) {
-    const YAML::Node node = root.get("reference_energies");
-    if (node.IsScalar()) {
-      if (node.as<std::string>() != "fit")
-        root.fail("reference_energies", "expected 'fit' or a mapping of element to energy (eV)");
+    if (root.node()["reference_energies"].IsScalar()) {
+      root.choice("reference_energies", {"fit"});
     } else {
-      if (!node.IsMap())
-        root.fail("reference_energies", "expected 'fit' or a mapping of element to energy (eV)");
-      for (const auto& entry : node) {
-        const int z = element_number(root, "reference_energies", entry.first.as<std::string>());
-        try {
-          config.reference_energies[z] = entry.second.as<double>();
-        } catch (const YAML::Exception&) {
-          root.fail("reference_energies",
-                    "the energy of " + entry.first.as<std::string>() + " must be a number");
-        }
+      ConfigSection given = root.section("reference_energies");
+      for (const auto& entry : given.node()) {
+        const std::string symbol = entry.first.Scalar();
+        const int z = element_of(given, symbol, symbol);
+        if (!std::binary_search(config.descriptor.species.begin(), config.descriptor.species.end(),
+                                z))
+          given.fail(symbol, symbol + " is not among the species");
+        config.reference_energies[z] = given.number(symbol);
       }
       for (int z : config.descriptor.species)
         if (!config.reference_energies.count(z))
           root.fail("reference_energies", std::string("no energy given for ") + element(z).symbol);
-      for (const auto& [z, value] : config.reference_energies)
-        if (!std::binary_search(config.descriptor.species.begin(), config.descriptor.species.end(),
-                                z))
-          root.fail("reference_energies",
-                    std::string(element(z).symbol) + " is not among the species");
     }
   }
+  root.finish();
   return config;
 }
 
@@ -268,22 +183,12 @@ GpTrainConfig default_gp_train_config(const std::vector<int>& data_species) {
 
 GpTrainConfig parse_gp_train_config(const std::string& text, const std::string& source,
                                     const std::vector<int>& data_species) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& error) {
-    throw Error(source + ", line " + std::to_string(error.mark.line + 1) + ": " + error.msg);
-  }
-  return parse(root, source, data_species);
+  return parse(ConfigSection::parse(text, source), data_species);
 }
 
 GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
                                    const std::vector<int>& data_species) {
-  std::ifstream in(path);
-  if (!in) throw Error(path.string() + ": cannot read the config file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_gp_train_config(text.str(), path.string(), data_species);
+  return parse(ConfigSection::load(path), data_species);
 }
 
 }  // namespace otfgp

@@ -134,7 +134,7 @@ TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]"
 }
 
 TEST_CASE("train config: defaults and values", "[train_config]") {
-  const GpTrainConfig defaults = parse_gp_train_config("", "empty.yaml", {8, 56});
+  const GpTrainConfig defaults = default_gp_train_config({56, 8});
   CHECK(defaults.descriptor.species == std::vector<int>{8, 56});
   CHECK(defaults.kernel_power == 2);
   CHECK(defaults.training.optimize_hyperparameters);
@@ -144,7 +144,7 @@ descriptor: {n_max: 6, l_max: 4, r_min: 0.5, cutoff: 5.123456789012345, pair_cut
 kernel: {power: 1}
 labels: {stress: false}
 sparse: {method: threshold, count: 5, threshold: 0.05, seed: 7, min_residual: 1e-6}
-hyperparameters: {signal_std: 2, optimize: false, lower: {force_noise: 0.01}, upper: {signal_std: 50}}
+hyperparameters: {signal_std: 2, optimize: true, lower: {force_noise: 0.01}, upper: {signal_std: 50}}
 reference_energies: {Ba: -1.5, Rh: -7.25, O: -4.75}
 )",
                                                 "c.yaml", {8, 56});
@@ -159,12 +159,21 @@ reference_energies: {Ba: -1.5, Rh: -7.25, O: -4.75}
   CHECK(c.training.sparse.seed == 7);
   CHECK(c.training.min_residual == 1e-6);
   CHECK(c.training.hyperparameters.signal_std == 2.0);
-  CHECK_FALSE(c.training.optimize_hyperparameters);
+  CHECK(c.training.optimize_hyperparameters);
   CHECK(c.training.optimization.lower.force_noise == 0.01);
   CHECK(c.training.optimization.upper.signal_std == 50.0);
   CHECK(c.reference_energies.at(45) == -7.25);
   CHECK_THROWS_WITH(parse_gp_train_config("sparse: {method: random, replay: true}", "r.yaml", {8}),
-                    Catch::Contains("sparse.replay"));
+                    Catch::Contains("sparse.replay") && Catch::Contains("does not apply"));
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("sparse: {method: random, threshold: 0.1}", "t.yaml", {8}),
+      Catch::Contains("sparse.threshold") && Catch::Contains("with sparse method random"));
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("hyperparameters: {optimize: false, upper: {signal_std: 5}}", "h.yaml",
+                            {8}),
+      Catch::Contains("hyperparameters.upper") && Catch::Contains("optimize: false"));
+  CHECK_THROWS_WITH(parse_gp_train_config("descriptor: {n_max: 4, nmax: 5}", "d.yaml", {8}),
+                    Catch::Contains("did you mean 'descriptor.n_max'"));
   CHECK_THROWS_WITH(parse_gp_train_config("kernel: {power: 3}", "k.yaml", {8}),
                     Catch::Contains("kernel.power"));
 }

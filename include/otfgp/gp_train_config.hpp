@@ -1,7 +1,9 @@
 #pragma once
-// The settings of `otfgp train` (train.yaml; every key in docs/gp.md). Keys are
-// checked: an unknown or misspelled key, a wrong type or an invalid value is an
-// otfgp::Error naming the file, the key and its line.
+// The settings of `otfgp train` (train.yaml; every key in docs/gp.md), read
+// through the shared ConfigSection: an unknown or misspelled key, a wrong type,
+// an invalid value or a key that does not apply (sparse.threshold with method
+// random, bounds with optimize: false) is an otfgp::Error naming the file, the
+// key and its line.
 
 #include <filesystem>
 #include <map>
