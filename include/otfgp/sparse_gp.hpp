@@ -18,6 +18,13 @@
 // changing hyperparameters never touches the labels.
 //
 // The SparseGp knows neither the descriptor's nor the kernel's internals.
+// The solve is cached on first use after a change (so const methods fill a
+// cache): one SparseGp must not be used from several threads at once.
+//
+// On the fly: construct with the reference energies (fit_reference_energies
+// on the first frames, or given), then add_frame_with_sparse_selection
+// (gp_training.hpp) per DFT frame, optimize_hyperparameters now and then,
+// mapped() for the MD potential (GpPotential::remap) and save_gp_model.
 
 #include <Eigen/Core>
 #include <array>
