@@ -78,17 +78,6 @@ class ScratchRows {
   View view_;
 };
 
-// w += scale · r ⊗ f in Voigt order xx yy zz yz xz xy.
-KOKKOS_INLINE_FUNCTION void add_virial(double w[6], const double r[3], const double f[3],
-                                       double scale) {
-  w[0] += scale * r[0] * f[0];
-  w[1] += scale * r[1] * f[1];
-  w[2] += scale * r[2] * f[2];
-  w[3] += scale * r[1] * f[2];
-  w[4] += scale * r[0] * f[2];
-  w[5] += scale * r[0] * f[1];
-}
-
 // v^n for a small non-negative integer n without pow().
 KOKKOS_INLINE_FUNCTION double integer_power(double v, int n) {
   double result = 1.0;

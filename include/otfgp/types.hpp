@@ -24,6 +24,17 @@ using ScalarView = Kokkos::View<double*, MemSpace>;
 using IntView = Kokkos::View<int*, MemSpace>;
 using RangePolicy = Kokkos::RangePolicy<ExecSpace>;
 
+// w += scale · r ⊗ f in Voigt order xx yy zz yz xz xy.
+KOKKOS_INLINE_FUNCTION void add_virial(double w[6], const double r[3], const double f[3],
+                                       double scale) {
+  w[0] += scale * r[0] * f[0];
+  w[1] += scale * r[1] * f[1];
+  w[2] += scale * r[2] * f[2];
+  w[3] += scale * r[1] * f[2];
+  w[4] += scale * r[0] * f[2];
+  w[5] += scale * r[0] * f[1];
+}
+
 // Energy plus the six virial components (xx yy zz yz xz xy) reduced together.
 struct EnergyVirial {
   double energy = 0.0;
@@ -37,12 +48,7 @@ struct EnergyVirial {
   }
   // Adds the virial of a pair force: f acts on the atom at +r relative to its partner.
   KOKKOS_INLINE_FUNCTION void add_pair_virial(const double r[3], const double f[3], double scale) {
-    virial[0] += scale * r[0] * f[0];
-    virial[1] += scale * r[1] * f[1];
-    virial[2] += scale * r[2] * f[2];
-    virial[3] += scale * r[1] * f[2];
-    virial[4] += scale * r[0] * f[2];
-    virial[5] += scale * r[0] * f[1];
+    add_virial(virial, r, f, scale);
   }
 };
 
