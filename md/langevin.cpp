@@ -22,13 +22,8 @@ KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int hal
   const ScalarView mass = state.mass;
   const CounterRandom random = random_;
   const bool take = capture != nullptr;
-  VecView x0, v0, f0;
-  if (take) {
-    capture->allocate(state.natoms);
-    x0 = capture->x;
-    v0 = capture->v;
-    f0 = capture->f;
-  }
+  const Snapshot target = snapshot_target(capture, state.natoms);
+  const VecView x0 = target.x, v0 = target.v, f0 = target.f;
   const std::uint64_t counter = static_cast<std::uint64_t>(step);
   const std::uint64_t phase = static_cast<std::uint64_t>(half);
   MomentumSum total;

@@ -36,6 +36,12 @@ void Snapshot::allocate(int natoms) {
   f = VecView(Kokkos::ViewAllocateWithoutInitializing("Snapshot::f"), natoms);
 }
 
+Snapshot snapshot_target(Snapshot* capture, int natoms) {
+  if (!capture) return Snapshot();
+  capture->allocate(natoms);
+  return *capture;
+}
+
 namespace {
 
 KOKKOS_INLINE_FUNCTION void add_outer(KineticTensor& sum, double m, const double v[3]) {
@@ -96,13 +102,8 @@ struct FirstHalfKernel {
 
 void first_half(AtomState& state, const FirstHalf& step, Snapshot* capture) {
   const bool take = capture != nullptr;
-  VecView x0, v0, f0;
-  if (take) {
-    capture->allocate(state.natoms);
-    x0 = capture->x;
-    v0 = capture->v;
-    f0 = capture->f;
-  }
+  const Snapshot target = snapshot_target(capture, state.natoms);
+  const VecView x0 = target.x, v0 = target.v, f0 = target.f;
   if (step.barostat) {
     FirstHalfKernel<true> kernel{state.x, state.v, state.f, state.mass, step, take, x0, v0, f0};
     Kokkos::parallel_for("VelocityVerlet::first_half", RangePolicy(0, state.natoms), kernel);

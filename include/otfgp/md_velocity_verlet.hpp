@@ -77,6 +77,10 @@ struct Snapshot {
   void allocate(int natoms);
 };
 
+// Where a kernel writes the snapshot: `capture` allocated for natoms atoms, or
+// empty views when there is nothing to capture.
+Snapshot snapshot_target(Snapshot* capture, int natoms);
+
 // The first half of a step, in this order per atom:
 //   v ← velocity_scale · (v − velocity_shift)       (thermostat factor, Langevin momentum fix)
 //   v ← v · velocity_transform                       (barostat coupling, when `barostat`)
