@@ -1,0 +1,45 @@
+#include "otfgp/oracle/potential_oracle.hpp"
+
+#include <cmath>
+
+#include "otfgp/evaluate.hpp"
+#include "otfgp/potential.hpp"
+
+namespace otfgp::oracle {
+
+namespace {
+
+class PotentialOracle final : public Oracle {
+ public:
+  explicit PotentialOracle(std::unique_ptr<Potential> potential)
+      : potential_(std::move(potential)) {}
+
+  std::string kind() const override { return "potential"; }
+
+  void check(const std::vector<int>& species) const override { potential_->bind(species); }
+
+  Structure label(const Structure& structure, const std::filesystem::path& /*workdir*/,
+                  int /*attempt*/) override {
+    const Evaluation evaluation = evaluate(*potential_, structure);
+    if (!std::isfinite(evaluation.energy) || !evaluation.forces.allFinite())
+      throw OracleFailure(FailureKind::unparsable_output,
+                          "potential " + potential_->spec() + " gave non-finite energy or forces");
+    Structure labelled = structure;
+    attach_labels(labelled, evaluation);
+    return labelled;
+  }
+
+ private:
+  // Binding is cheap and stateless for the caller, so check() may rebind.
+  mutable std::unique_ptr<Potential> potential_;
+};
+
+}  // namespace
+
+std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& section,
+                                              const std::filesystem::path& /*base_dir*/) {
+  auto potential = make_potential(section.text("potential"));
+  return std::make_unique<PotentialOracle>(std::move(potential));
+}
+
+}  // namespace otfgp::oracle
