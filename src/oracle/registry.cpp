@@ -9,8 +9,8 @@ namespace otfgp::oracle {
 
 namespace {
 
-using Factory = std::function<std::unique_ptr<Oracle>(const ConfigSection&,
-                                                       const std::filesystem::path&)>;
+using Factory =
+    std::function<std::unique_ptr<Oracle>(const ConfigSection&, const std::filesystem::path&)>;
 
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> table = {
@@ -23,10 +23,14 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
 
 const char* failure_kind_name(FailureKind kind) {
   switch (kind) {
-    case FailureKind::timeout: return "timeout";
-    case FailureKind::nonzero_exit: return "non-zero exit";
-    case FailureKind::unparsable_output: return "unparsable output";
-    case FailureKind::not_converged: return "not converged";
+    case FailureKind::timeout:
+      return "timeout";
+    case FailureKind::nonzero_exit:
+      return "non-zero exit";
+    case FailureKind::unparsable_output:
+      return "unparsable output";
+    case FailureKind::not_converged:
+      return "not converged";
   }
   return "unknown";
 }

@@ -14,19 +14,19 @@
 namespace otfgp {
 
 struct ProcessOptions {
-  std::filesystem::path working_directory;            // empty: the current one
+  std::filesystem::path working_directory;           // empty: the current one
   std::map<std::string, std::string> environment;    // added to (or replacing in) the inherited one
-  std::optional<std::filesystem::path> stdin_file;    // default: /dev/null
-  std::optional<std::filesystem::path> stdout_file;   // default: discarded
+  std::optional<std::filesystem::path> stdin_file;   // default: /dev/null
+  std::optional<std::filesystem::path> stdout_file;  // default: discarded
   std::optional<std::chrono::duration<double>> timeout;  // default: none
-  std::size_t stderr_tail_bytes = 4096;               // how much of stderr to keep
+  std::size_t stderr_tail_bytes = 4096;                  // how much of stderr to keep
 };
 
 struct ProcessResult {
-  int exit_status = 0;       // exit code; 128 + signal when killed by a signal
-  bool timed_out = false;    // killed because the timeout passed
-  double seconds = 0.0;      // wall time
-  std::string stderr_tail;   // the last stderr_tail_bytes of standard error
+  int exit_status = 0;      // exit code; 128 + signal when killed by a signal
+  bool timed_out = false;   // killed because the timeout passed
+  double seconds = 0.0;     // wall time
+  std::string stderr_tail;  // the last stderr_tail_bytes of standard error
 };
 
 // Throws otfgp::Error when the program cannot be started (not found, not

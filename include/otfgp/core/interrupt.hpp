@@ -1,0 +1,38 @@
+#pragma once
+// Clean stops on SIGINT and SIGTERM for long verbs (md, train, relax, hull,
+// otf, search). While an InterruptGuard lives, the first such signal only
+// sets a flag: the work finishes its current step, writes resumable state and
+// ends with InterruptedError. A second signal ends the process at once (the
+// default action), for a user who does not want to wait.
+
+#include <string>
+
+#include "otfgp/error.hpp"
+
+namespace otfgp {
+
+class InterruptGuard {
+ public:
+  InterruptGuard();   // installs the handlers and clears the flag
+  ~InterruptGuard();  // restores the previous handlers
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+};
+
+// True once SIGINT or SIGTERM arrived under a guard.
+bool interrupt_requested();
+// The signal that arrived (SIGINT, SIGTERM), 0 when none.
+int interrupt_signal();
+
+// Thrown by long verbs after they stopped cleanly on a signal; the CLI exits
+// with 128 + signal (130 for SIGINT, 143 for SIGTERM), as shells expect.
+class InterruptedError : public Error {
+ public:
+  InterruptedError(int signal, const std::string& message) : Error(message), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+}  // namespace otfgp
