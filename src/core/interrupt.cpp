@@ -1,0 +1,48 @@
+#include "otfgp/core/interrupt.hpp"
+
+#include <csignal>
+
+namespace otfgp {
+
+namespace {
+
+volatile std::sig_atomic_t received_signal = 0;
+struct sigaction previous_int {};
+struct sigaction previous_term {};
+
+extern "C" void on_signal(int signal) {
+  if (received_signal != 0) {
+    // Second signal: take the default action now.
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+    return;
+  }
+  received_signal = signal;
+}
+
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+  received_signal = 0;
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, &previous_int);
+  sigaction(SIGTERM, &action, &previous_term);
+}
+
+InterruptGuard::~InterruptGuard() {
+  sigaction(SIGINT, &previous_int, nullptr);
+  sigaction(SIGTERM, &previous_term, nullptr);
+}
+
+bool interrupt_requested() {
+  return received_signal != 0;
+}
+
+int interrupt_signal() {
+  return received_signal;
+}
+
+}  // namespace otfgp
