@@ -19,7 +19,7 @@
 #include <random>
 #include <string>
 
-#include "otfgp/hull.hpp"
+#include "otfgp/analysis/hull.hpp"
 
 using namespace otfgp;
 

@@ -25,11 +25,11 @@
 #include <random>
 #include <string>
 
-#include "otfgp/b2_descriptor.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/gp_training.hpp"
-#include "otfgp/log.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/core/log.hpp"
 
 namespace {
 

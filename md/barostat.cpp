@@ -1,10 +1,10 @@
-#include "otfgp/md_barostat.hpp"
+#include "otfgp/md/barostat.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <cmath>
 
-#include "otfgp/error.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

@@ -1,9 +1,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/md_engine.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/md/engine.hpp"
 
 namespace otfgp::md {
 

@@ -1,15 +1,15 @@
-#include "otfgp/md_engine.hpp"
+#include "otfgp/md/engine.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
-#include "otfgp/error.hpp"
-#include "otfgp/extra_property.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/number_text.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

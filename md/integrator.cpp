@@ -1,9 +1,9 @@
-#include "otfgp/md_integrator.hpp"
+#include "otfgp/md/integrator.hpp"
 
 #include <algorithm>
 
-#include "otfgp/error.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

@@ -1,9 +1,9 @@
-#include "otfgp/md_langevin.hpp"
+#include "otfgp/md/langevin.hpp"
 
 #include <cmath>
 
-#include "otfgp/error.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

@@ -1,9 +1,9 @@
 #include <cmath>
 
-#include "otfgp/counter_random.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/md_engine.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/counter_random.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/md/engine.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

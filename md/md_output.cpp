@@ -1,11 +1,11 @@
-#include "otfgp/md_output.hpp"
+#include "otfgp/md/output.hpp"
 
 #include <cstdio>
 #include <system_error>
 
-#include "otfgp/error.hpp"
-#include "otfgp/extxyz.hpp"
-#include "otfgp/md_restart.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/extxyz.hpp"
+#include "otfgp/md/restart.hpp"
 
 namespace otfgp::md {
 

@@ -1,8 +1,8 @@
-#include "otfgp/md_nose_hoover_chain.hpp"
+#include "otfgp/md/nose_hoover_chain.hpp"
 
 #include <cmath>
 
-#include "otfgp/error.hpp"
+#include "otfgp/core/error.hpp"
 
 namespace otfgp::md {
 

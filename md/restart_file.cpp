@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <system_error>
 
-#include "otfgp/error.hpp"
-#include "otfgp/md_restart.hpp"
-#include "otfgp/version.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/md/restart.hpp"
+#include "otfgp/core/version.hpp"
 
 namespace otfgp::md {
 

@@ -5,14 +5,14 @@
 #include <map>
 #include <sstream>
 
-#include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/md_output.hpp"
-#include "otfgp/md_restart.hpp"
-#include "otfgp/md_run.hpp"
-#include "otfgp/output_file.hpp"
-#include "otfgp/units.hpp"
-#include "otfgp/version.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/md/output.hpp"
+#include "otfgp/md/restart.hpp"
+#include "otfgp/md/run.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/core/version.hpp"
 
 namespace otfgp::md {
 

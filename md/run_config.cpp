@@ -1,11 +1,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "otfgp/config.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/io.hpp"
-#include "otfgp/md_run.hpp"
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/md/run.hpp"
 
 namespace otfgp::md {
 

@@ -1,7 +1,7 @@
 #include <cmath>
 
-#include "otfgp/error.hpp"
-#include "otfgp/md_settings.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/md/settings.hpp"
 
 namespace otfgp::md {
 

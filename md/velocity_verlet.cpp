@@ -1,8 +1,8 @@
-#include "otfgp/md_velocity_verlet.hpp"
+#include "otfgp/md/velocity_verlet.hpp"
 
 #include <cfloat>
 
-#include "otfgp/units.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 

@@ -25,10 +25,10 @@
 #include <utility>
 
 #include "factories.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/spec_arguments.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/spec_arguments.hpp"
+#include "otfgp/core/units.hpp"
 #include "pair_loop.hpp"
 #include "parameter_file.hpp"
 

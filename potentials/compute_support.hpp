@@ -6,10 +6,10 @@
 
 #include <string>
 
-#include "otfgp/error.hpp"
-#include "otfgp/neighbor_list.hpp"
-#include "otfgp/potential.hpp"
-#include "otfgp/types.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/types.hpp"
 
 namespace otfgp {
 

@@ -26,9 +26,9 @@
 #include <sstream>
 
 #include "factories.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 #include "pair_loop.hpp"
 #include "parameter_file.hpp"
 

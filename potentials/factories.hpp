@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "otfgp/potential.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

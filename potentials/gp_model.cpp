@@ -1,17 +1,17 @@
 // gp:MODEL.h5[,mapped=yes|no] — a trained sparse GP from its model file
-// (gp_model_file.hpp). mapped=yes (the default for power-2 kernels) runs the
+// (gp/model_file.hpp). mapped=yes (the default for power-2 kernels) runs the
 // fast mapped potential (gp_potential.hpp) whose cost per atom does not depend
 // on the number of sparse environments; mapped=no evaluates the sparse GP
 // directly (any kernel, exact DTC uncertainty, cost per atom O(M)), which is
 // the reference the mapped form is checked and timed against.
 
 #include "factories.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/gp_model_file.hpp"
-#include "otfgp/gp_potential.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/sparse_gp_potential.hpp"
-#include "otfgp/spec_arguments.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/core/spec_arguments.hpp"
 
 namespace otfgp {
 

@@ -7,8 +7,8 @@
 #include <set>
 #include <sstream>
 
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
 #include "parameter_file.hpp"
 
 namespace otfgp {

@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "factories.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/spec_arguments.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/spec_arguments.hpp"
 #include "pair_loop.hpp"
 
 namespace otfgp {

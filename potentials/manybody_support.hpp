@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "otfgp/neighbor_list.hpp"
-#include "otfgp/types.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/core/types.hpp"
 
 namespace otfgp {
 

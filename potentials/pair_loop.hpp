@@ -8,9 +8,9 @@
 #include <string>
 
 #include "compute_support.hpp"
-#include "otfgp/neighbor_list.hpp"
-#include "otfgp/potential.hpp"
-#include "otfgp/types.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/types.hpp"
 
 namespace otfgp {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/error.hpp"
+#include "otfgp/core/error.hpp"
 
 namespace otfgp {
 

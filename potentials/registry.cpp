@@ -1,8 +1,8 @@
-// The name → factory table behind make_potential() (otfgp/potential.hpp).
+// The name → factory table behind make_potential() (otfgp/potentials/potential.hpp).
 
 #include "factories.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/spec_arguments.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/spec_arguments.hpp"
 
 namespace otfgp {
 

@@ -18,9 +18,9 @@
 #include "factories.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 
 namespace otfgp {
 

@@ -22,10 +22,10 @@
 #include "factories.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp {
 

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/potential.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"

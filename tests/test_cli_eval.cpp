@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/io.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/core/io.hpp"
 #include "support/cli.hpp"
 #include "support/python.hpp"
 #include "support/structures.hpp"

@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/gp_model_file.hpp"
-#include "otfgp/gp_train_config.hpp"
-#include "otfgp/io.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/train_config.hpp"
+#include "otfgp/core/io.hpp"
 #include "support/cli.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"

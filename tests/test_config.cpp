@@ -5,9 +5,9 @@
 
 #include <fstream>
 
-#include "otfgp/config.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/md_run.hpp"
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/md/run.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "otfgp/error.hpp"
-#include "otfgp/formula.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/formula.hpp"
 
 using otfgp::Composition;
 using otfgp::parse_formula;

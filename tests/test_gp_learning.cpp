@@ -6,12 +6,12 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "otfgp/b2_descriptor.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/gp_potential.hpp"
-#include "otfgp/gp_training.hpp"
-#include "otfgp/gp_validation.hpp"
-#include "otfgp/sparse_gp_potential.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/gp/validation.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;

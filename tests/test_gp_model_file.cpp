@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "otfgp/error.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/gp_model_file.hpp"
-#include "otfgp/gp_training.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/training.hpp"
 #include "support/python.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"

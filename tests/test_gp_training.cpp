@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/gp_training.hpp"
-#include "otfgp/reference_energies.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/gp/reference_energies.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"
 

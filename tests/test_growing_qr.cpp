@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "otfgp/growing_qr.hpp"
+#include "otfgp/gp/growing_qr.hpp"
 
 using namespace otfgp;
 

@@ -13,12 +13,12 @@
 #include <random>
 #include <set>
 
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/hull.hpp"
-#include "otfgp/hull_sweep.hpp"
-#include "otfgp/phase_table.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/analysis/hull.hpp"
+#include "otfgp/analysis/hull_sweep.hpp"
+#include "otfgp/analysis/phase_table.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/io.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/cli.hpp"
 #include "support/temporary_directory.hpp"
 

@@ -11,10 +11,10 @@
 #include <random>
 #include <sstream>
 
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/io.hpp"
-#include "otfgp/number_text.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 

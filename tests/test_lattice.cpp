@@ -6,8 +6,8 @@
 #include <Eigen/Dense>
 #include <sstream>
 
-#include "otfgp/error.hpp"
-#include "otfgp/lattice.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/lattice.hpp"
 #include "support/python.hpp"
 
 using namespace otfgp;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "otfgp/potential.hpp"
+#include "otfgp/potentials/potential.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/io.hpp"
-#include "otfgp/md_restart.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/md/restart.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 

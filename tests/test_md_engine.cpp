@@ -9,12 +9,12 @@
 #include <cmath>
 #include <numeric>
 
-#include "otfgp/counter_random.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/lattice.hpp"
-#include "otfgp/md_engine.hpp"
-#include "otfgp/md_restart.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/counter_random.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/lattice.hpp"
+#include "otfgp/md/engine.hpp"
+#include "otfgp/md/restart.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;

@@ -15,10 +15,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/lattice.hpp"
-#include "otfgp/md_engine.hpp"
-#include "otfgp/md_run.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/lattice.hpp"
+#include "otfgp/md/engine.hpp"
+#include "otfgp/md/run.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;

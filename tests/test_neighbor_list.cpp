@@ -3,7 +3,7 @@
 #include <random>
 #include <tuple>
 
-#include "otfgp/neighbor_list.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;

@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "otfgp/error.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/potential.hpp"
-#include "otfgp/relax.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;

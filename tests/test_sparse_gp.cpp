@@ -5,10 +5,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/sparse_gp.hpp"
-#include "otfgp/sparse_gp_potential.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/sparse_gp.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/core/units.hpp"
 #include "support/checks.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"

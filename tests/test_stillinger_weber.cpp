@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "otfgp/error.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/potential.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/potential.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"

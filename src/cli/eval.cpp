@@ -4,14 +4,14 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/evaluate.hpp"
-#include "otfgp/extra_property.hpp"
-#include "otfgp/io.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/output_file.hpp"
-#include "otfgp/progress.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/progress.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::cli {
 

@@ -6,9 +6,9 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/version.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/version.hpp"
 
 int main(int argc, char* argv[]) {
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};

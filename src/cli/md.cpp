@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/md_run.hpp"
-#include "otfgp/progress.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/md/run.hpp"
+#include "otfgp/core/progress.hpp"
 
 namespace otfgp::cli {
 

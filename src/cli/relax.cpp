@@ -7,12 +7,12 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/io.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/output_file.hpp"
-#include "otfgp/potential.hpp"
-#include "otfgp/relax.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/analysis/relax.hpp"
 
 namespace otfgp::cli {
 

@@ -7,17 +7,17 @@
 #include <set>
 
 #include "commands.hpp"
-#include "otfgp/b2_descriptor.hpp"
-#include "otfgp/elements.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/gp_model_file.hpp"
-#include "otfgp/gp_train_config.hpp"
-#include "otfgp/gp_validation.hpp"
-#include "otfgp/io.hpp"
-#include "otfgp/log.hpp"
-#include "otfgp/output_file.hpp"
-#include "otfgp/sparse_gp_potential.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/train_config.hpp"
+#include "otfgp/gp/validation.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::cli {
 

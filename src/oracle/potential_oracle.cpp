@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "otfgp/evaluate.hpp"
-#include "otfgp/potential.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp::oracle {
 

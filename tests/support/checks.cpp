@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "otfgp/evaluate.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/finite_difference.hpp"
 
 namespace otfgp::testing {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "otfgp/potential.hpp"
+#include "otfgp/potentials/potential.hpp"
 #include "support/lammps.hpp"
 
 namespace otfgp::testing {

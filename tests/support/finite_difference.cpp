@@ -1,6 +1,6 @@
 #include "support/finite_difference.hpp"
 
-#include "otfgp/evaluate.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp::testing {
 

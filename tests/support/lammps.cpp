@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "otfgp/elements.hpp"
+#include "otfgp/core/elements.hpp"
 
 namespace otfgp::testing {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/structure.hpp"
+#include "otfgp/core/structure.hpp"
 
 namespace otfgp::testing {
 

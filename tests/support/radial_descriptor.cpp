@@ -4,8 +4,8 @@
 #include <array>
 #include <cmath>
 
-#include "otfgp/error.hpp"
-#include "otfgp/units.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::testing {
 

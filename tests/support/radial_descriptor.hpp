@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "otfgp/descriptor.hpp"
+#include "otfgp/gp/descriptor.hpp"
 
 namespace otfgp::testing {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "otfgp/structure.hpp"
+#include "otfgp/core/structure.hpp"
 
 namespace otfgp::testing {
 

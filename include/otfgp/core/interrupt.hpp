@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "otfgp/error.hpp"
+#include "otfgp/core/error.hpp"
 
 namespace otfgp {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/config.hpp"
-#include "otfgp/error.hpp"
-#include "otfgp/structure.hpp"
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/structure.hpp"
 
 namespace otfgp::oracle {
 

@@ -1,0 +1,70 @@
+#pragma once
+// Hulls over a pressure grid and the pressures at which phases enter or leave
+// the hull. Each phase has its enthalpy per atom and volume per atom at every
+// grid pressure (relaxed there, or E + PV with fixed E and V for table
+// entries). Between grid points H(P) is the cubic Hermite interpolant with
+// dH/dP = V (exact for fixed E and V, where H is linear); transitions are
+// refined by bisection on that interpolant to transition_tolerance.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "otfgp/analysis/hull.hpp"
+
+namespace otfgp {
+
+struct SweepPhase {
+  std::string id;
+  Composition composition;
+  Eigen::VectorXd enthalpy_per_atom;  // eV/atom at each grid pressure (NaN: not available)
+  Eigen::VectorXd volume_per_atom;  // Å³/atom at each grid pressure (NaN: interpolate H linearly)
+  std::optional<double> std_per_atom;
+};
+
+struct PhaseTransition {
+  std::size_t entry = 0;
+  bool enters = false;        // true: becomes stable with increasing pressure
+  double pressure_gpa = 0.0;  // refined
+  std::size_t grid_interval =
+      0;  // between pressures[grid_interval] and pressures[grid_interval + 1]
+};
+
+struct SweepOptions {
+  HullOptions hull;
+  double transition_tolerance = 1e-5;  // GPa
+};
+
+struct Sweep {
+  std::vector<double> pressures;             // GPa, ascending
+  std::vector<Hull> hulls;                   // one per grid pressure
+  std::vector<PhaseTransition> transitions;  // by pressure
+};
+
+// Grid "A:B:STEP" (GPa, both ends included when B − A is a multiple of STEP)
+// or a single number. Throws otfgp::Error for malformed text, STEP ≤ 0, B < A
+// or more than 10⁴ points.
+std::vector<double> parse_pressure_grid(const std::string& text);
+
+// Hull entries at grid point k.
+std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std::size_t k);
+
+// A run of consecutive grid points at which one entry is on the hull.
+struct StableRange {
+  std::size_t first = 0, last = 0;  // grid indices, both included
+  // Where the entry enters and leaves the hull (GPa): the refined transition in
+  // the grid interval before `first` / after `last`, the grid's own end when the
+  // run reaches it, and empty when no transition was recorded there.
+  std::optional<double> from_gpa, to_gpa;
+};
+
+// The stable runs of entry `entry`, in order of pressure.
+std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry);
+
+// Throws otfgp::Error when the phases' arrays do not match the grid.
+Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+                 const SweepOptions& options = {});
+
+}  // namespace otfgp

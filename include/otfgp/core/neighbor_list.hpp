@@ -1,0 +1,70 @@
+#pragma once
+// Full neighbour lists (every pair i–j appears for i and for j) in CSR form on
+// the device. Pairs carry a periodic image index, so any triclinic cell works,
+// including cells shorter than the cutoff where an atom meets many images of
+// the same partner, and an atom may meet its own images. The list holds every
+// pair within cutoff + skin; potentials apply their own cutoff.
+
+#include <vector>
+
+#include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/types.hpp"
+
+namespace otfgp {
+
+// What kernels see: plain views, copyable by value into a KOKKOS_LAMBDA.
+struct NeighborView {
+  Kokkos::View<const int*, MemSpace> offsets;  // natoms + 1
+  Kokkos::View<const int*, MemSpace> index;    // neighbour atom j of each pair
+  Kokkos::View<const int*, MemSpace> image;    // row of image_vector for each pair
+  Kokkos::View<const double* [3], Kokkos::LayoutRight, MemSpace> image_vector;  // S·h (Å)
+
+  // r = x_j + S·h − x_i for pair k of atom i.
+  KOKKOS_INLINE_FUNCTION void delta(const VecView& x, int i, int k, double r[3]) const {
+    const int j = index(k), m = image(k);
+    for (int d = 0; d < 3; ++d) r[d] = x(j, d) + image_vector(m, d) - x(i, d);
+  }
+};
+
+class NeighborList {
+ public:
+  // cutoff: the potential's interaction range; skin: Verlet buffer (Å).
+  NeighborList(double cutoff, double skin);
+
+  double cutoff() const { return cutoff_; }
+  double skin() const { return skin_; }
+  // Rebuilds (cell list, O(N)) when never built or when some atom may have come
+  // within the cutoff of a partner not on the list: 2·max displacement plus the
+  // cell strain's effect on a pair at cutoff + skin exceeds the skin. Otherwise
+  // refreshes the image vectors for the current cell. Returns true on rebuild.
+  // A rebuild wraps positions back into the cell along periodic directions.
+  bool update(AtomState& state);
+  void build(AtomState& state);
+  // O(N² × images) reference builder with the same result (up to pair order).
+  void build_brute_force(AtomState& state);
+
+  const NeighborView& view() const { return view_; }
+  int num_pairs() const { return num_pairs_; }
+  int num_builds() const { return num_builds_; }
+
+ private:
+  bool needs_rebuild(const AtomState& state) const;
+  void wrap_positions(AtomState& state) const;
+  void set_images(int reach_a, int reach_b, int reach_c);
+  void refresh_image_vectors(const Box& box);
+  void finish_build(const AtomState& state, Kokkos::View<int*, MemSpace> offsets,
+                    Kokkos::View<int*, MemSpace> index, Kokkos::View<int*, MemSpace> image);
+
+  double cutoff_;
+  double skin_;
+  int num_pairs_ = 0;
+  int num_builds_ = 0;
+  int image_reach_[3] = {0, 0, 0};
+  Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> image_vector_;
+  NeighborView view_;
+  Box box_at_build_;
+  Box box_at_refresh_;
+  VecView fractional_at_build_;
+};
+
+}  // namespace otfgp

@@ -1,0 +1,408 @@
+#pragma once
+// The device side of the B2 descriptor: radial basis, cutoff, real spherical
+// harmonics, the density A_{s n l m}, the power spectrum B2 and the two
+// contractions of its chain rule. B2Descriptor::compute (training: values and
+// full gradients copied to the host) and the mapped GP potential (MD: the
+// energy gradient contracted on the fly) both call these and nothing else, so
+// there is one implementation of the descriptor.
+//
+// Layouts (every caller relies on them):
+//   harmonic index      lm = l² + l + m,  m = −l … l,  n_harmonics = (l_max + 1)²
+//   radial channel      p  = s · n_max + n  (s: descriptor species, n: radial function)
+//   density             A[p · n_harmonics + lm]
+//   descriptor          d[pair(p, p′) · (l_max + 1) + l] for p ≤ p′, pair() row-major upper
+//   triangle pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
+
+#include <cmath>
+#include <vector>
+
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/core/types.hpp"
+
+namespace otfgp::b2 {
+
+// Limits of the fixed-size per-thread arrays (B2Settings::validate enforces them).
+inline constexpr int max_l = 10;
+inline constexpr int max_radial = 24;
+inline constexpr int max_harmonics = (max_l + 1) * (max_l + 1);
+inline constexpr int max_legendre = (max_l + 1) * (max_l + 2) / 2;
+
+KOKKOS_INLINE_FUNCTION int harmonic_index(int l, int m) {
+  return l * l + l + m;
+}
+KOKKOS_INLINE_FUNCTION int legendre_index(int l, int m) {
+  return l * (l + 1) / 2 + m;
+}
+
+// Adds v to *target; atomically only when several threads of a team may touch it.
+template <class Team>
+KOKKOS_INLINE_FUNCTION void team_add(const Team& team, double* target, double v) {
+  if (team.team_size() > 1)
+    Kokkos::atomic_add(target, v);
+  else
+    *target += v;
+}
+
+// Real spherical harmonics without the Condon–Shortley phase (Y_11 ∝ x, Y_1−1 ∝ y,
+// Y_10 ∝ z), orthonormal on the unit sphere. Built from normalised associated
+// Legendre functions P̄_l^m(z) (the factor (1 − z²)^{m/2} left out) by the stable
+// upward recurrence in l, and from (x + iy)^m = C_m + i S_m by complex
+// multiplication, so every l is the same code:
+//   Y_l0 = P̄_l^0,  Y_lm = √2 P̄_l^m C_m,  Y_l,−m = √2 P̄_l^m S_m.
+// Those are polynomials F(x, y, z) that equal Y on the sphere; the gradient with
+// respect to r is the tangential part of ∇F at r̂ divided by |r|, so dP̄_l^m/dz =
+// √((l − m)(l + m + 1)) P̄_l^{m+1} and ∂(C_m, S_m)/∂(x, y) give it exactly.
+struct SphericalHarmonics {
+  int l_max = 0;
+  double diagonal[max_l + 1] = {};      // P̄_m^m / P̄_{m−1}^{m−1}
+  double off_diagonal[max_l + 1] = {};  // P̄_{m+1}^m / (z P̄_m^m)
+  double upward_a[max_legendre] = {};   // P̄_l^m = a (z P̄_{l−1}^m − b P̄_{l−2}^m)
+  double upward_b[max_legendre] = {};
+  double derivative[max_legendre] = {};  // dP̄_l^m/dz = derivative · P̄_l^{m+1}
+
+  static SphericalHarmonics create(int l_max);  // host; throws for l_max outside 0 … max_l
+
+  // Y[lm] at the unit vector u and, when polynomial_gradient is non-null,
+  // polynomial_gradient[3 lm + c] = ∂F_lm/∂u_c at u. Its tangential part over |r|
+  // is ∂Y/∂r; callers that sum over lm first project the sum once (see project()).
+  KOKKOS_INLINE_FUNCTION void evaluate_unit(const double u[3], double* Y,
+                                            double* polynomial_gradient) const {
+    const double x = u[0], y = u[1], z = u[2];
+    constexpr double y00 = 0.28209479177387814;  // 1/√(4π)
+    constexpr double sqrt2 = 1.4142135623730951;
+
+    double P[max_legendre];
+    P[0] = y00;
+    for (int m = 1; m <= l_max; ++m)
+      P[legendre_index(m, m)] = diagonal[m] * P[legendre_index(m - 1, m - 1)];
+    for (int m = 0; m < l_max; ++m)
+      P[legendre_index(m + 1, m)] = off_diagonal[m] * z * P[legendre_index(m, m)];
+    for (int m = 0; m <= l_max; ++m)
+      for (int l = m + 2; l <= l_max; ++l) {
+        const int k = legendre_index(l, m);
+        P[k] = upward_a[k] *
+               (z * P[legendre_index(l - 1, m)] - upward_b[k] * P[legendre_index(l - 2, m)]);
+      }
+    double C[max_l + 1], S[max_l + 1];
+    C[0] = 1.0;
+    S[0] = 0.0;
+    for (int m = 1; m <= l_max; ++m) {
+      C[m] = x * C[m - 1] - y * S[m - 1];
+      S[m] = x * S[m - 1] + y * C[m - 1];
+    }
+
+    for (int l = 0; l <= l_max; ++l) {
+      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
+      Y[l_base] = P[p_base];
+      for (int m = 1; m <= l; ++m) {
+        const double p = sqrt2 * P[p_base + m];
+        Y[l_base + m] = p * C[m];
+        Y[l_base - m] = p * S[m];
+      }
+    }
+    if (polynomial_gradient == nullptr) return;
+
+    double* G = polynomial_gradient;
+    for (int l = 0; l <= l_max; ++l) {
+      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
+      G[3 * l_base + 0] = 0.0;
+      G[3 * l_base + 1] = 0.0;
+      G[3 * l_base + 2] = l > 0 ? derivative[p_base] * P[p_base + 1] : 0.0;
+      for (int m = 1; m <= l; ++m) {
+        const double p = sqrt2 * m * P[p_base + m];
+        const double dz = m < l ? sqrt2 * derivative[p_base + m] * P[p_base + m + 1] : 0.0;
+        double* cosine = G + 3 * (l_base + m);
+        double* sine = G + 3 * (l_base - m);
+        cosine[0] = p * C[m - 1];
+        cosine[1] = -p * S[m - 1];
+        cosine[2] = dz * C[m];
+        sine[0] = p * S[m - 1];
+        sine[1] = p * C[m - 1];
+        sine[2] = dz * S[m];
+      }
+    }
+  }
+
+  // The gradient with respect to r of a function of r̂ whose polynomial
+  // extension has gradient g at u = r̂: (g − u (u·g)) / |r|, in place.
+  KOKKOS_INLINE_FUNCTION static void project(const double u[3], double inv_r, double g[3]) {
+    const double along = u[0] * g[0] + u[1] * g[1] + u[2] * g[2];
+    for (int c = 0; c < 3; ++c) g[c] = (g[c] - u[c] * along) * inv_r;
+  }
+
+  // Y[lm] and, when gradient is non-null, gradient[3 lm + c] = ∂Y_lm(r̂)/∂r_c (1/Å).
+  KOKKOS_INLINE_FUNCTION void evaluate(const double r[3], double* Y, double* gradient) const {
+    const double inv_r = 1.0 / kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    const double u[3] = {r[0] * inv_r, r[1] * inv_r, r[2] * inv_r};
+    evaluate_unit(u, Y, gradient);
+    if (gradient == nullptr) return;
+    const int count = (l_max + 1) * (l_max + 1);
+    for (int lm = 0; lm < count; ++lm) project(u, inv_r, gradient + 3 * lm);
+  }
+};
+
+inline SphericalHarmonics SphericalHarmonics::create(int l_max) {
+  SphericalHarmonics table;
+  table.l_max = l_max;
+  for (int m = 1; m <= l_max; ++m) table.diagonal[m] = std::sqrt((2.0 * m + 1.0) / (2.0 * m));
+  for (int m = 0; m < l_max; ++m) table.off_diagonal[m] = std::sqrt(2.0 * m + 3.0);
+  for (int l = 0; l <= l_max; ++l)
+    for (int m = 0; m <= l; ++m) {
+      const int k = legendre_index(l, m);
+      const double ll = double(l) * l, mm = double(m) * m;
+      if (l >= m + 2) {
+        table.upward_a[k] = std::sqrt((4.0 * ll - 1.0) / (ll - mm));
+        const double lm1 = double(l - 1) * (l - 1);
+        table.upward_b[k] = std::sqrt((lm1 - mm) / (4.0 * lm1 - 1.0));
+      }
+      table.derivative[k] = std::sqrt(double(l - m) * double(l + m + 1));
+    }
+  return table;
+}
+
+// Chebyshev polynomials T_n(ξ), ξ = 2(r − r_min)/(r_cut − r_min) − 1 ∈ [−1, 1], times
+// the cutoff f_c = (r_cut − r)², whose value and slope vanish at r_cut:
+// value[n] = T_n(ξ) f_c(r) and slope[n] = d value[n]/dr for n < n_max.
+KOKKOS_INLINE_FUNCTION void radial_basis(double r, double r_min, double r_cut, int n_max,
+                                         double* value, double* slope) {
+  const double scale = 2.0 / (r_cut - r_min);
+  const double xi = (r - r_min) * scale - 1.0;
+  const double gap = r_cut - r;
+  const double fc = gap * gap, dfc = -2.0 * gap;
+  // T_n = 2ξ T_{n−1} − T_{n−2};  T′_n = 2 T_{n−1} + 2ξ T′_{n−1} − T′_{n−2}.
+  double t_prev = 1.0, t = xi, dt_prev = 0.0, dt = 1.0;
+  value[0] = fc;
+  slope[0] = dfc;
+  for (int n = 1; n < n_max; ++n) {
+    if (n > 1) {
+      const double t_next = 2.0 * xi * t - t_prev;
+      const double dt_next = 2.0 * t + 2.0 * xi * dt - dt_prev;
+      t_prev = t;
+      t = t_next;
+      dt_prev = dt;
+      dt = dt_next;
+    }
+    value[n] = t * fc;
+    slope[n] = dt * scale * fc + t * dfc;
+  }
+}
+
+// One neighbour's basis terms, flat so that a team can keep them in scratch
+// between the density pass and the force pass:
+//   [0, 3) r_ij   [3] |r_ij|   [4] neighbour's descriptor species   [5] neighbour atom j
+//   then R_n f_c (n_max), their r-slopes (n_max), Y_lm (n_harmonics), and the polynomial
+//   gradients ∂F_lm/∂u_c at r̂ (3 n_harmonics; SphericalHarmonics::project gives ∂Y/∂r).
+inline constexpr int terms_header = 6;
+inline constexpr int max_terms = terms_header + 2 * max_radial + 4 * max_harmonics;
+
+// Terms of one neighbour on the stack of the thread that uses them.
+struct NeighborTerms {
+  double data[max_terms];
+};
+
+// What the kernels need of a B2Settings and one atom state, as plain views.
+struct B2Basis {
+  int n_species = 0;
+  int n_max = 0;
+  int l_max = 0;
+  int n_radial = 0;     // n_species · n_max channels p
+  int n_harmonics = 0;  // (l_max + 1)²
+  int density_size = 0;
+  int size = 0;          // D
+  int terms_stride = 0;  // doubles per neighbour's terms
+  double r_min = 0.0;
+  SphericalHarmonics harmonics;
+  Kokkos::View<const double**, MemSpace> cutoff;  // [s_i][s_j], Å
+  Kokkos::View<const int*, MemSpace> type_map;    // state species index → descriptor species
+
+  // Host: tables from validated settings; bind() fills type_map for a state.
+  static B2Basis create(const B2Settings& settings);
+  // Maps the state's atomic numbers onto the descriptor's species; throws
+  // otfgp::Error naming an element the descriptor lacks.
+  void bind(const B2Settings& settings, const std::vector<int>& state_species);
+
+  KOKKOS_INLINE_FUNCTION int pair_index(int p, int q) const {
+    return p * n_radial - p * (p - 1) / 2 + (q - p);
+  }
+
+  KOKKOS_INLINE_FUNCTION static int term_species(const double* t) { return static_cast<int>(t[4]); }
+  KOKKOS_INLINE_FUNCTION static int term_atom(const double* t) { return static_cast<int>(t[5]); }
+  KOKKOS_INLINE_FUNCTION const double* term_radial(const double* t) const {
+    return t + terms_header;
+  }
+  KOKKOS_INLINE_FUNCTION const double* term_slope(const double* t) const {
+    return t + terms_header + n_max;
+  }
+  KOKKOS_INLINE_FUNCTION const double* term_harmonic(const double* t) const {
+    return t + terms_header + 2 * n_max;
+  }
+  KOKKOS_INLINE_FUNCTION const double* term_polynomial_gradient(const double* t) const {
+    return t + terms_header + 2 * n_max + n_harmonics;
+  }
+
+  // Whether pair k of atom i (descriptor species s_i) lies within its pair cutoff.
+  KOKKOS_INLINE_FUNCTION bool within_cutoff(const NeighborView& neighbors, const VecView& x,
+                                            const IntView& type, int i, int s_i, int k) const {
+    double r[3];
+    neighbors.delta(x, i, k, r);
+    const double rc = cutoff(s_i, type_map(type(neighbors.index(k))));
+    return r[0] * r[0] + r[1] * r[1] + r[2] * r[2] < rc * rc;
+  }
+
+  // Fills t with the terms of pair k of atom i (descriptor species s_i) when it
+  // lies within the pair cutoff; returns false otherwise. Harmonic gradients
+  // only when asked.
+  KOKKOS_INLINE_FUNCTION bool neighbor_terms(const NeighborView& neighbors, const VecView& x,
+                                             const IntView& type, int i, int s_i, int k,
+                                             bool gradients, double* t) const {
+    neighbors.delta(x, i, k, t);
+    const double r2 = t[0] * t[0] + t[1] * t[1] + t[2] * t[2];
+    const int j = neighbors.index(k);
+    const int s_j = type_map(type(j));
+    const double rc = cutoff(s_i, s_j);
+    if (r2 >= rc * rc) return false;
+    t[3] = kmath::sqrt(r2);
+    t[4] = s_j;
+    t[5] = j;
+    double* radial = t + terms_header;
+    radial_basis(t[3], r_min, rc, n_max, radial, radial + n_max);
+    double* harmonic = radial + 2 * n_max;
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    harmonics.evaluate_unit(u, harmonic, gradients ? harmonic + n_harmonics : nullptr);
+    return true;
+  }
+
+  // A_{s n lm} += R_n Y_lm for the neighbour's species block.
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION void add_density(const Team& team, const double* t, double* A) const {
+    double* block = A + term_species(t) * n_max * n_harmonics;
+    const double* radial = term_radial(t);
+    const double* harmonic = term_harmonic(t);
+    if (team.team_size() > 1) {
+      for (int n = 0; n < n_max; ++n)
+        for (int lm = 0; lm < n_harmonics; ++lm)
+          Kokkos::atomic_add(&block[n * n_harmonics + lm], radial[n] * harmonic[lm]);
+      return;
+    }
+    const int count = n_harmonics;
+    for (int n = 0; n < n_max; ++n) {
+      double* KOKKOS_RESTRICT row = block + n * count;
+      const double radial_n = radial[n];
+      for (int lm = 0; lm < count; ++lm) row[lm] += radial_n * harmonic[lm];
+    }
+  }
+
+  // d = B2(A) for the channels p handled by this thread. (Sizes are copied to
+  // locals throughout: GCC vectorises loops whose bounds it can keep in registers.)
+  KOKKOS_INLINE_FUNCTION void power_spectrum_row(int p, const double* A, double* d) const {
+    const int count = n_harmonics, degrees = l_max + 1, channels = n_radial;
+    const double* KOKKOS_RESTRICT Ap = A + p * count;
+    for (int q = p; q < channels; ++q) {
+      const double* KOKKOS_RESTRICT Aq = A + q * count;
+      double product[max_harmonics];
+      for (int lm = 0; lm < count; ++lm) product[lm] = Ap[lm] * Aq[lm];
+      double* out = d + pair_index(p, q) * degrees;
+      for (int l = 0; l < degrees; ++l) {
+        double sum = 0.0;
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += product[lm];
+        out[l] = sum;
+      }
+    }
+  }
+
+  // Adjoint of B2: ∂ε/∂A_p = Σ_q ∂ε/∂d_{pair(p,q), l} A_q (twice for q = p), row p.
+  KOKKOS_INLINE_FUNCTION void power_spectrum_adjoint_row(int p, const double* A,
+                                                         const double* dE_dd, double* dE_dA) const {
+    const int count = n_harmonics, degrees = l_max + 1, channels = n_radial;
+    double* KOKKOS_RESTRICT out = dE_dA + p * count;
+    for (int lm = 0; lm < count; ++lm) out[lm] = 0.0;
+    for (int q = 0; q < channels; ++q) {
+      const double* KOKKOS_RESTRICT Aq = A + q * count;
+      const double* w = dE_dd + (p <= q ? pair_index(p, q) : pair_index(q, p)) * degrees;
+      const double factor = q == p ? 2.0 : 1.0;
+      // Weights spread over lm first, so the update below is one flat loop.
+      double weight[max_harmonics];
+      for (int l = 0; l < degrees; ++l) {
+        const double wl = factor * w[l];
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) weight[lm] = wl;
+      }
+      for (int lm = 0; lm < count; ++lm) out[lm] += weight[lm] * Aq[lm];
+    }
+  }
+
+  // ∂ε/∂r_ij = Σ_{n lm} ∂ε/∂A_{s_j n lm} ∂(R_n Y_lm)/∂r_ij, factored as
+  // r̂ Σ_lm Y_lm (Σ_n R′_n w_nlm) + Σ_lm ∇Y_lm (Σ_n R_n w_nlm): two sweeps over
+  // w that vectorise, then sums over lm only; the tangential projection of the
+  // harmonics' gradients is linear, so it is applied once to their sum.
+  KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA,
+                                                double g[3]) const {
+    const double* w = dE_dA + term_species(t) * n_max * n_harmonics;
+    const double* radial = term_radial(t);
+    const double* slope = term_slope(t);
+    const double* harmonic = term_harmonic(t);
+    const double* polynomial_gradient = term_polynomial_gradient(t);
+    const int count = n_harmonics, radial_count = n_max;
+    double angular[max_harmonics], along[max_harmonics];
+    for (int lm = 0; lm < count; ++lm) angular[lm] = along[lm] = 0.0;
+    for (int n = 0; n < radial_count; ++n) {
+      const double* KOKKOS_RESTRICT wn = w + n * count;
+      const double radial_n = radial[n], slope_n = slope[n];
+      for (int lm = 0; lm < count; ++lm) {
+        angular[lm] += radial_n * wn[lm];
+        along[lm] += slope_n * wn[lm];
+      }
+    }
+    double radial_part = 0.0;
+    for (int lm = 0; lm < count; ++lm) radial_part += along[lm] * harmonic[lm];
+    double tangential[3] = {0.0, 0.0, 0.0};
+    for (int lm = 0; lm < count; ++lm) {
+      tangential[0] += angular[lm] * polynomial_gradient[3 * lm + 0];
+      tangential[1] += angular[lm] * polynomial_gradient[3 * lm + 1];
+      tangential[2] += angular[lm] * polynomial_gradient[3 * lm + 2];
+    }
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    SphericalHarmonics::project(u, inv_r, tangential);
+    for (int c = 0; c < 3; ++c) g[c] = radial_part * u[c] + tangential[c];
+  }
+
+  // The full ∂d/∂r_ij (3 × D) for the training path: out(c, e) for c = x, y, z.
+  // Only channels p of the neighbour's species have ∂A_p/∂r_ij ≠ 0.
+  template <class Out>
+  KOKKOS_INLINE_FUNCTION void pair_gradient(const double* t, const double* A,
+                                            const Out& out) const {
+    for (int c = 0; c < 3; ++c)
+      for (int e = 0; e < size; ++e) out(c, e) = 0.0;
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    const double* radial = term_radial(t);
+    const double* slope = term_slope(t);
+    const double* harmonic = term_harmonic(t);
+    double harmonic_gradient[3 * max_harmonics];
+    for (int k = 0; k < 3 * n_harmonics; ++k) harmonic_gradient[k] = term_polynomial_gradient(t)[k];
+    for (int lm = 0; lm < n_harmonics; ++lm)
+      SphericalHarmonics::project(u, inv_r, harmonic_gradient + 3 * lm);
+    for (int n = 0; n < n_max; ++n) {
+      const int p = term_species(t) * n_max + n;
+      double dA[3][max_harmonics];
+      for (int lm = 0; lm < n_harmonics; ++lm)
+        for (int c = 0; c < 3; ++c)
+          dA[c][lm] = slope[n] * u[c] * harmonic[lm] + radial[n] * harmonic_gradient[3 * lm + c];
+      for (int q = 0; q < n_radial; ++q) {
+        const double* Aq = A + q * n_harmonics;
+        const int first = (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);
+        const double factor = q == p ? 2.0 : 1.0;
+        for (int l = 0; l <= l_max; ++l)
+          for (int c = 0; c < 3; ++c) {
+            double sum = 0.0;
+            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += dA[c][lm] * Aq[lm];
+            out(c, first + l) += factor * sum;
+          }
+      }
+    }
+  }
+};
+
+}  // namespace otfgp::b2

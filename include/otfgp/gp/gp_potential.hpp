@@ -1,0 +1,66 @@
+#pragma once
+// The GP force field in MD: a mapped sparse GP (mapped_gp.hpp) evaluated in
+// Kokkos kernels. Per atom: B2 descriptor d, d̂ = d/|d|, local energy
+// ε = d̂ᵀβ_s d̂ + e_ref(s) (eV); forces and virial through the adjoint
+// ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| contracted with the descriptor's chain
+// rule neighbour by neighbour, so the pairs × 3 × D gradient never exists and
+// the cost per atom does not depend on the number of sparse points M. On
+// request, the per-atom uncertainty √(σ² − ‖R_s k‖²)/σ with k_u = σ²(d̂·d̂_u)²
+// over the species' sparse points (dimensionless; cost O(M·(D + rank R_s)) per
+// atom, independent of the number of training labels).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "otfgp/gp/b2_kernels.hpp"
+#include "otfgp/gp/mapped_gp.hpp"
+#include "otfgp/potentials/potential.hpp"
+
+namespace otfgp {
+
+class GpPotential final : public Potential {
+ public:
+  // spec: what spec() returns (the file the model came from, e.g. "gp:model.h5").
+  // Throws otfgp::Error when the model's matrices disagree in size.
+  explicit GpPotential(MappedGp model, std::string spec = "gp");
+
+  // Swaps in a retrained model (on-the-fly learning) and keeps the species
+  // binding, so MD resumes from the same state with the new β.
+  void remap(MappedGp model);
+  const MappedGp& model() const { return model_; }
+
+  std::string spec() const override { return spec_; }
+  double cutoff() const override { return model_.descriptor.max_cutoff(); }
+  std::vector<int> elements() const override { return model_.descriptor.species; }
+  void bind(const std::vector<int>& species) override;
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override;
+  bool provides_uncertainty() const override { return true; }
+
+ private:
+  void upload();  // model_ matrices to the device
+  void compute_uncertainty(const AtomState& state, ScalarView uncertainty);
+
+  MappedGp model_;
+  std::string spec_;
+  std::vector<int> bound_species_;
+  bool bound_ = false;
+
+  b2::B2Basis basis_;
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D × D
+  Kokkos::View<double*, MemSpace> reference_energy_;
+  // Sparse points of every species stacked (rows sparse_offset[s] …), and the
+  // variance factors R_s packed row-major at factor_offset[s].
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;
+  Kokkos::View<double*, MemSpace> factor_;
+  std::vector<int> sparse_offset_, factor_offset_, rank_;
+  // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
+  ScalarView descriptor_norm_;
+};
+
+// The factory the "gp" spec uses once the model file is read.
+std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec = "gp");
+
+}  // namespace otfgp

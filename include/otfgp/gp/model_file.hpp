@@ -1,0 +1,52 @@
+#pragma once
+// The GP model file (HDF5, readable with h5py; layout in docs/gp.md): species,
+// descriptor settings at full precision, kernel, hyperparameters, reference
+// energies, the sparse set and its weights α, the mapped form MD needs (β,
+// normalised sparse descriptors, variance factors), and everything needed to
+// continue training (the label factors, the solve and the training frames with
+// their labels). Written atomically (temporary file, then rename). Loading
+// reproduces the saved model's predictions bit for bit.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "otfgp/core/hdf5.hpp"
+#include "otfgp/gp/mapped_gp.hpp"
+#include "otfgp/gp/sparse_gp.hpp"
+
+namespace otfgp {
+
+inline constexpr int gp_model_format_version = 1;
+
+// How one kind of descriptor is written to and read from the model's
+// /descriptor group (attribute "type" names it).
+class DescriptorFormat {
+ public:
+  virtual ~DescriptorFormat() = default;
+  virtual std::string type() const = 0;
+  // Throws otfgp::Error when `descriptor` is not of this format's kind.
+  virtual void write(const Descriptor& descriptor, const hdf5::Group& group) const = 0;
+  virtual std::shared_ptr<const Descriptor> read(const hdf5::Group& group) const = 0;
+};
+
+// The B2 descriptor (b2_descriptor.hpp), the one otfgp trains with.
+const DescriptorFormat& b2_descriptor_format();
+// B2 settings alone, as stored in a model's /descriptor group.
+void write_b2_settings(const B2Settings& settings, const hdf5::Group& group);
+B2Settings read_b2_settings(const hdf5::Group& group);
+
+void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
+                   const DescriptorFormat& format = b2_descriptor_format());
+// Throws otfgp::Error naming the file and the object for a missing or
+// malformed entry, and for a format_version this build does not know.
+SparseGp load_gp_model(const std::filesystem::path& path,
+                       const DescriptorFormat& format = b2_descriptor_format());
+// Only what MD needs (B2 models with a power-2 kernel): reads the descriptor
+// settings, σ, reference energies and the /mapped group.
+MappedGp load_mapped_gp(const std::filesystem::path& path);
+// The kernel named in a model file ("normalized_dot_product", power), to
+// decide how to evaluate it without loading everything.
+std::pair<std::string, int> gp_model_kernel(const std::filesystem::path& path);
+
+}  // namespace otfgp

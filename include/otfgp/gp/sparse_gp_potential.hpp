@@ -1,0 +1,20 @@
+#pragma once
+// The sparse GP evaluated directly on the host: descriptors with gradients,
+// then Σ_m k(d_i, u_m) α_m and its derivatives for every atom, with the exact
+// DTC uncertainty. Any kernel works; the cost per atom grows with M. This is
+// the reference the fast mapped potential (gp_potential.hpp) is checked and
+// timed against, and the path for kernels without a quadratic map.
+
+#include <memory>
+#include <string>
+
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/gp/sparse_gp.hpp"
+
+namespace otfgp {
+
+// `spec` is what spec() returns (e.g. "gp:model.h5,mapped=no").
+std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
+                                                    std::string spec);
+
+}  // namespace otfgp

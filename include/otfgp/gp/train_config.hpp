@@ -1,0 +1,35 @@
+#pragma once
+// The settings of `otfgp train` (train.yaml; every key in docs/gp.md), read
+// through the shared ConfigSection: an unknown or misspelled key, a wrong type,
+// an invalid value or a key that does not apply (sparse.threshold with method
+// random, bounds with optimize: false) is an otfgp::Error naming the file, the
+// key and its line.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/training.hpp"
+
+namespace otfgp {
+
+struct GpTrainConfig {
+  B2Settings descriptor;  // species filled from the data when the config names none
+  int kernel_power = 2;
+  GpTrainingSettings training;
+  // Given per atomic number; fitted when empty.
+  std::map<int, double> reference_energies;
+};
+
+// Defaults for every key, species from `data_species` (atomic numbers).
+GpTrainConfig default_gp_train_config(const std::vector<int>& data_species);
+// Reads a config file over the defaults. `data_species` are the elements of
+// the training data, which the config's species (if any) must include.
+GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
+                                   const std::vector<int>& data_species);
+GpTrainConfig parse_gp_train_config(const std::string& text, const std::string& source,
+                                    const std::vector<int>& data_species);
+
+}  // namespace otfgp

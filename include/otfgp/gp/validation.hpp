@@ -1,0 +1,41 @@
+#pragma once
+// How well a potential reproduces labelled frames it was not trained on:
+// mean absolute errors of energies (per atom), force components and stress
+// components, overall and per composition, and — for potentials with an
+// uncertainty — the Spearman rank correlation between each atom's predicted
+// standard deviation and its force error |F_pred − F_ref|.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/structure.hpp"
+
+namespace otfgp {
+
+struct ErrorSummary {
+  int frames = 0;
+  int atoms = 0;
+  std::optional<double> energy_mae;            // eV/atom
+  std::optional<double> force_mae;             // eV/Å per component
+  std::optional<double> force_rmse;            // eV/Å per component
+  std::optional<double> stress_mae;            // eV/Å³ per component
+  std::optional<double> uncertainty_spearman;  // per-atom std vs per-atom force error
+};
+
+struct ValidationReport {
+  ErrorSummary total;
+  std::map<std::string, ErrorSummary> by_composition;  // key: reduced formula, e.g. "BaO3Rh"
+  double seconds = 0.0;
+};
+
+ValidationReport validate_potential(Potential& potential, const std::vector<Structure>& frames);
+
+// Spearman's rank correlation (average ranks for ties); NaN for fewer than two points.
+double spearman_correlation(const std::vector<double>& x, const std::vector<double>& y);
+// Hill formula with the counts divided by their greatest common divisor: Ba2Rh2O6 → "BaO3Rh".
+std::string reduced_formula(const Structure& structure);
+
+}  // namespace otfgp

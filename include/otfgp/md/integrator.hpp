@@ -1,0 +1,67 @@
+#pragma once
+// The time step as a symmetric Trotter product (Tuckerman et al. 2006, as
+// LAMMPS fix nh orders it):
+//   cell chain ½ · atom thermostat ½ · cell momentum ½ · barostat velocity
+//   scaling ½ · kick ½ · drift (with cell dilation) 1 · [forces] · kick ½ ·
+//   barostat velocity scaling ½ · cell momentum ½ · atom thermostat ½ · cell chain ½
+// where absent pieces are identities: NVE is plain velocity Verlet, NVT adds a
+// Langevin or Nosé–Hoover-chain thermostat, NPT the MTK barostat. The engine
+// calls initial_integrate, moves the neighbour list, computes forces, and calls
+// final_integrate. Velocities keep zero total momentum throughout, so
+// temperatures count 3N − 3 degrees of freedom.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "otfgp/core/atom_state.hpp"
+#include "otfgp/md/barostat.hpp"
+#include "otfgp/md/langevin.hpp"
+#include "otfgp/md/nose_hoover_chain.hpp"
+#include "otfgp/md/settings.hpp"
+#include "otfgp/md/velocity_verlet.hpp"
+#include "otfgp/potentials/potential.hpp"
+
+namespace otfgp::md {
+
+class Integrator {
+ public:
+  Integrator(const EngineSettings& settings, int natoms);
+
+  // First half of step number `step` (the step being made), from the forces
+  // and virial of the current positions. Moves x, v and the cell; with
+  // `capture`, saves x, v, f as they were before.
+  void initial_integrate(AtomState& state, long step, const ComputeResult& forces,
+                         Snapshot* capture);
+  // Second half, after the forces of the new positions. Returns the force check.
+  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces);
+
+  // The kinetic tensor of the current velocities (kept up to date by the steps).
+  const KineticTensor& kinetic() const { return kinetic_; }
+  // Recomputes it from the velocities (after they were set from outside).
+  void refresh_kinetic(const AtomState& state);
+  double degrees_of_freedom() const { return dof_; }
+  double temperature() const;  // K
+  // The thermostats' and barostat's share of the conserved quantity (eV).
+  double extended_energy(double volume) const;
+
+  // Every integrator variable by name (chains, cell momentum, thermostat heat),
+  // for restart files; restore_state takes back exactly what save_state gave.
+  std::map<std::string, std::vector<double>> save_state() const;
+  void restore_state(const std::map<std::string, std::vector<double>>& variables);
+
+ private:
+  void thermostat_half(AtomState& state, long step, int half, Snapshot* capture,
+                       double& velocity_scale);
+
+  EngineSettings settings_;
+  double dof_;
+  KineticTensor kinetic_;
+  std::optional<NoseHooverChain> chain_;
+  std::optional<LangevinThermostat> langevin_;
+  std::optional<MtkBarostat> barostat_;
+};
+
+}  // namespace otfgp::md

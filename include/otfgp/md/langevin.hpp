@@ -1,0 +1,41 @@
+#pragma once
+// Langevin thermostat as the exact Ornstein–Uhlenbeck update of the velocities
+// over half a step at each end of the step (the "OBABO" splitting of Bussi &
+// Parrinello, Phys. Rev. E 75, 056707 (2007)):
+//   v ← c·v + √((1 − c²) kT/m) ξ,   c = exp(−γ dt/2),  γ = 1/damping.
+// The centre-of-mass velocity the noise adds is removed again, which is the
+// same update projected onto zero total momentum: the velocities keep 3N − 3
+// degrees of freedom and sample the canonical distribution on them.
+// The noise is a counter-based hash of (seed, step, atom, half), so restarts
+// are exact. The energy the thermostat puts in is summed so that E − heat is
+// the conserved quantity.
+
+#include <cstdint>
+
+#include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/counter_random.hpp"
+#include "otfgp/md/velocity_verlet.hpp"
+
+namespace otfgp::md {
+
+class LangevinThermostat {
+ public:
+  LangevinThermostat(double kT, double damping, std::uint64_t seed);
+
+  // One half-step O update for step `step`; `half` is 0 at the start of the
+  // step and 1 at its end. `kinetic_before` is the kinetic energy of the
+  // current velocities; returns the new kinetic tensor. With `capture`, the
+  // velocities before the update (with x and f) go to the snapshot.
+  KineticTensor half_step(AtomState& state, long step, int half, double timestep,
+                          double kinetic_before, Snapshot* capture);
+
+  double heat() const { return heat_; }  // eV added by the thermostat so far
+  void set_heat(double heat) { heat_ = heat; }
+
+ private:
+  double kT_, gamma_;
+  CounterRandom random_;
+  double heat_ = 0.0;
+};
+
+}  // namespace otfgp::md

@@ -1,0 +1,28 @@
+#pragma once
+// One-shot evaluation of a structure with a potential (no MD state kept):
+// what `otfgp eval`, relaxation, hulls and training-label generation use.
+
+#include <optional>
+
+#include <Eigen/Core>
+
+#include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/structure.hpp"
+
+namespace otfgp {
+
+struct Evaluation {
+  double energy = 0.0;          // eV
+  Positions forces;             // eV/Å
+  std::optional<Voigt> stress;  // eV/Å³, ASE sign; only when periodic in all three directions
+  std::optional<Eigen::VectorXd> per_atom_energy;  // eV
+  std::optional<Eigen::VectorXd> uncertainty;      // per-atom normalised std
+};
+
+Evaluation evaluate(Potential& potential, const Structure& structure,
+                    const ComputeRequest& request = {});
+
+// Copies energy, forces and stress of an evaluation into the structure's labels.
+void attach_labels(Structure& structure, const Evaluation& evaluation);
+
+}  // namespace otfgp

@@ -1,0 +1,163 @@
+#include "otfgp/analysis/hull_sweep.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
+
+namespace otfgp {
+
+namespace {
+
+double parse_gpa(const std::string& text, const std::string& whole) {
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
+    throw Error("pressure '" + whole + "': '" + text +
+                "' is not a number of GPa (expected P or START:STOP:STEP)");
+  return value;
+}
+
+// H of phase i at pressure p inside grid interval k (Hermite with dH/dP = V).
+double interpolated_enthalpy(const SweepPhase& phase, const std::vector<double>& pressures,
+                             std::size_t k, double p) {
+  const double p0 = pressures[k], p1 = pressures[k + 1];
+  const double h0 = phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
+  const double h1 = phase.enthalpy_per_atom[static_cast<Eigen::Index>(k + 1)];
+  const double width = p1 - p0, t = (p - p0) / width;
+  const double v0 = phase.volume_per_atom[static_cast<Eigen::Index>(k)];
+  const double v1 = phase.volume_per_atom[static_cast<Eigen::Index>(k + 1)];
+  if (!std::isfinite(v0) || !std::isfinite(v1)) return (1 - t) * h0 + t * h1;
+  const double slope0 = v0 * units::gpa_in_ev_per_a3 * width,
+               slope1 = v1 * units::gpa_in_ev_per_a3 * width;
+  const double t2 = t * t, t3 = t2 * t;
+  return (2 * t3 - 3 * t2 + 1) * h0 + (t3 - 2 * t2 + t) * slope0 + (-2 * t3 + 3 * t2) * h1 +
+         (t3 - t2) * slope1;
+}
+
+bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+               std::size_t k, double p, std::size_t entry, const HullOptions& options) {
+  std::vector<HullEntry> entries;
+  entries.reserve(phases.size());
+  for (const auto& phase : phases)
+    entries.push_back(
+        {phase.id, phase.composition, interpolated_enthalpy(phase, pressures, k, p), std::nullopt});
+  return compute_hull(entries, options).entries[entry].stable;
+}
+
+}  // namespace
+
+std::vector<double> parse_pressure_grid(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = text.find(':', start);
+    parts.push_back(
+        text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() == 1) return {parse_gpa(parts[0], text)};
+  if (parts.size() != 3)
+    throw Error("pressure '" + text + "': expected P or START:STOP:STEP (GPa)");
+  const double first = parse_gpa(parts[0], text), last = parse_gpa(parts[1], text),
+               step = parse_gpa(parts[2], text);
+  if (!(step > 0)) throw Error("pressure '" + text + "': the step must be positive");
+  if (last < first) throw Error("pressure '" + text + "': the end is below the start");
+  const double intervals = (last - first) / step;
+  if (intervals > 1e4) throw Error("pressure '" + text + "': more than 10000 grid points");
+  const long count = static_cast<long>(std::floor(intervals + 1e-9)) + 1;
+  std::vector<double> grid;
+  for (long i = 0; i < count; ++i) grid.push_back(first + static_cast<double>(i) * step);
+  return grid;
+}
+
+std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std::size_t k) {
+  std::vector<HullEntry> entries;
+  entries.reserve(phases.size());
+  for (const auto& phase : phases)
+    entries.push_back({phase.id, phase.composition,
+                       phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)], phase.std_per_atom});
+  return entries;
+}
+
+Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+                 const SweepOptions& options) {
+  if (pressures.empty()) throw Error("hull sweep: no pressures");
+  if (!std::is_sorted(pressures.begin(), pressures.end()) ||
+      std::adjacent_find(pressures.begin(), pressures.end()) != pressures.end())
+    throw Error("hull sweep: the pressures must be strictly increasing");
+  for (const auto& phase : phases)
+    if (phase.enthalpy_per_atom.size() != static_cast<Eigen::Index>(pressures.size()) ||
+        phase.volume_per_atom.size() != static_cast<Eigen::Index>(pressures.size()))
+      throw Error("hull sweep: phase '" + phase.id +
+                  "' does not have one enthalpy and volume per pressure");
+  Sweep sweep;
+  sweep.pressures = pressures;
+  for (std::size_t k = 0; k < pressures.size(); ++k)
+    sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
+
+  for (std::size_t k = 0; k + 1 < pressures.size(); ++k) {
+    const Hull &below = sweep.hulls[k], &above = sweep.hulls[k + 1];
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      const bool was = below.entries[i].stable, is = above.entries[i].stable;
+      if (was == is) continue;
+      // Entries with a NaN enthalpy at either end have no interpolant to bisect.
+      if (!below.entries[i].included || !above.entries[i].included) {
+        sweep.transitions.push_back({i, is, 0.5 * (pressures[k] + pressures[k + 1]), k});
+        continue;
+      }
+      double low = pressures[k], high = pressures[k + 1];
+      while (high - low > options.transition_tolerance) {
+        const double middle = 0.5 * (low + high);
+        if (stable_at(phases, pressures, k, middle, i, options.hull) == was)
+          low = middle;
+        else
+          high = middle;
+      }
+      sweep.transitions.push_back({i, is, 0.5 * (low + high), k});
+    }
+  }
+  std::stable_sort(sweep.transitions.begin(), sweep.transitions.end(),
+                   [](const PhaseTransition& a, const PhaseTransition& b) {
+                     return a.pressure_gpa < b.pressure_gpa;
+                   });
+  return sweep;
+}
+
+std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry) {
+  const std::size_t count = sweep.pressures.size();
+  const auto transition_at = [&](std::size_t interval, bool enters) -> std::optional<double> {
+    for (const auto& transition : sweep.transitions)
+      if (transition.entry == entry && transition.grid_interval == interval &&
+          transition.enters == enters)
+        return transition.pressure_gpa;
+    return std::nullopt;
+  };
+  std::vector<StableRange> ranges;
+  std::size_t k = 0;
+  while (k < count) {
+    if (!sweep.hulls[k].entries[entry].stable) {
+      ++k;
+      continue;
+    }
+    StableRange range;
+    range.first = k;
+    range.last = k;
+    while (range.last + 1 < count && sweep.hulls[range.last + 1].entries[entry].stable)
+      ++range.last;
+    range.from_gpa =
+        k == 0 ? std::optional<double>(sweep.pressures.front()) : transition_at(k - 1, true);
+    range.to_gpa = range.last + 1 == count ? std::optional<double>(sweep.pressures.back())
+                                           : transition_at(range.last, false);
+    ranges.push_back(range);
+    k = range.last + 1;
+  }
+  return ranges;
+}
+
+}  // namespace otfgp

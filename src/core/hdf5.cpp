@@ -1,0 +1,292 @@
+#include "otfgp/core/hdf5.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "otfgp/core/error.hpp"
+
+namespace otfgp::hdf5 {
+
+namespace {
+
+// HDF5 prints a stack of errors on stderr by default; otfgp reports its own.
+void silence_hdf5() {
+  static const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
+hsize_t element_count(const std::vector<hsize_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), hsize_t{1}, std::multiplies<hsize_t>());
+}
+
+std::string shape_text(const std::vector<hsize_t>& shape) {
+  std::string text = "(";
+  for (std::size_t k = 0; k < shape.size(); ++k) text += (k ? ", " : "") + std::to_string(shape[k]);
+  return text + ")";
+}
+
+constexpr hsize_t compress_above = 1 << 16;  // elements
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    close_ = other.close_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && close_) close_(id_);
+  id_ = -1;
+}
+
+Group::Group(Handle handle, std::string file, std::string path)
+    : handle_(std::move(handle)), file_(std::move(file)), path_(std::move(path)) {}
+
+std::string Group::where(const std::string& name) const {
+  return file_ + ": " + (path_ == "/" ? "/" : path_ + "/") + name;
+}
+
+Group Group::create_group(const std::string& name) const {
+  const hid_t id = H5Gcreate2(handle_.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw Error(where(name) + ": cannot create group");
+  return Group(Handle(id, H5Gclose), file_, (path_ == "/" ? "/" : path_ + "/") + name);
+}
+
+Group Group::open_group(const std::string& name) const {
+  if (!contains(name)) throw Error(where(name) + ": missing group");
+  const hid_t id = H5Gopen2(handle_.id(), name.c_str(), H5P_DEFAULT);
+  if (id < 0) throw Error(where(name) + ": not a group");
+  return Group(Handle(id, H5Gclose), file_, (path_ == "/" ? "/" : path_ + "/") + name);
+}
+
+bool Group::contains(const std::string& name) const {
+  return H5Lexists(handle_.id(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+bool Group::has_attribute(const std::string& name) const {
+  return H5Aexists(handle_.id(), name.c_str()) > 0;
+}
+
+void Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
+                      const std::vector<hsize_t>& shape) const {
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
+  Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  const hsize_t count = element_count(shape);
+  if (count > compress_above && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+    // Chunks of whole rows, about a megabyte each.
+    std::vector<hsize_t> chunk = shape;
+    const hsize_t row = count / std::max<hsize_t>(shape[0], 1);
+    chunk[0] = std::clamp<hsize_t>((hsize_t{1} << 17) / std::max<hsize_t>(row, 1), 1, shape[0]);
+    H5Pset_chunk(properties.id(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(properties.id());
+    H5Pset_deflate(properties.id(), 1);
+  }
+  Handle dataset(H5Dcreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
+                            properties.id(), H5P_DEFAULT),
+                 H5Dclose);
+  if (dataset.id() < 0) throw Error(where(name) + ": cannot create dataset");
+  if (count > 0 && H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw Error(where(name) + ": cannot write dataset");
+}
+
+void Group::write(const std::string& name, const Eigen::MatrixXd& matrix) const {
+  const RowMajorMatrix row_major = matrix;
+  write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, row_major.data(),
+            {static_cast<hsize_t>(matrix.rows()), static_cast<hsize_t>(matrix.cols())});
+}
+
+void Group::write(const std::string& name, const Eigen::VectorXd& vector) const {
+  write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, vector.data(),
+            {static_cast<hsize_t>(vector.size())});
+}
+
+void Group::write(const std::string& name, const std::vector<double>& values,
+                  const std::vector<hsize_t>& shape) const {
+  if (element_count(shape) != values.size())
+    throw std::invalid_argument("hdf5: shape does not match the data");
+  write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, values.data(), shape);
+}
+
+void Group::write(const std::string& name, const std::vector<int>& values,
+                  const std::vector<hsize_t>& shape) const {
+  if (element_count(shape) != values.size())
+    throw std::invalid_argument("hdf5: shape does not match the data");
+  write_raw(name, H5T_NATIVE_INT, H5T_STD_I32LE, values.data(), shape);
+}
+
+void Group::write(const std::string& name, const std::vector<int>& values) const {
+  write(name, values, {static_cast<hsize_t>(values.size())});
+}
+
+Handle Group::open_dataset(const std::string& name, int rank, std::vector<hsize_t>& shape) const {
+  if (!contains(name)) throw Error(where(name) + ": missing dataset");
+  Handle dataset(H5Dopen2(handle_.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (dataset.id() < 0) throw Error(where(name) + ": not a dataset");
+  Handle space(H5Dget_space(dataset.id()), H5Sclose);
+  const int actual = H5Sget_simple_extent_ndims(space.id());
+  if (actual < 0 || (rank >= 0 && actual != rank))
+    throw Error(where(name) + ": expected " + std::to_string(rank) + " dimensions, found " +
+                std::to_string(actual));
+  shape.assign(actual, 0);
+  H5Sget_simple_extent_dims(space.id(), shape.data(), nullptr);
+  return dataset;
+}
+
+std::vector<double> Group::read_doubles(const std::string& name,
+                                        std::vector<hsize_t>* shape_out) const {
+  std::vector<hsize_t> shape;
+  Handle dataset = open_dataset(name, -1, shape);
+  std::vector<double> values(element_count(shape));
+  if (!values.empty() &&
+      H5Dread(dataset.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    throw Error(where(name) + ": cannot read as numbers");
+  if (shape_out) *shape_out = shape;
+  return values;
+}
+
+std::vector<int> Group::read_ints(const std::string& name, std::vector<hsize_t>* shape_out) const {
+  std::vector<hsize_t> shape;
+  Handle dataset = open_dataset(name, -1, shape);
+  std::vector<int> values(element_count(shape));
+  if (!values.empty() &&
+      H5Dread(dataset.id(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    throw Error(where(name) + ": cannot read as integers");
+  if (shape_out) *shape_out = shape;
+  return values;
+}
+
+Eigen::MatrixXd Group::read_matrix(const std::string& name) const {
+  std::vector<hsize_t> shape;
+  const std::vector<double> values = read_doubles(name, &shape);
+  if (shape.size() != 2)
+    throw Error(where(name) + ": expected a matrix, found shape " + shape_text(shape));
+  Eigen::MatrixXd matrix = Eigen::Map<const RowMajorMatrix>(values.data(), shape[0], shape[1]);
+  return matrix;
+}
+
+Eigen::VectorXd Group::read_vector(const std::string& name) const {
+  std::vector<hsize_t> shape;
+  const std::vector<double> values = read_doubles(name, &shape);
+  if (shape.size() != 1)
+    throw Error(where(name) + ": expected a vector, found shape " + shape_text(shape));
+  return Eigen::Map<const Eigen::VectorXd>(values.data(), values.size());
+}
+
+void Group::set_attribute(const std::string& name, double value) const {
+  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(
+      H5Acreate2(handle_.id(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  if (attribute.id() < 0 || H5Awrite(attribute.id(), H5T_NATIVE_DOUBLE, &value) < 0)
+    throw Error(where(name) + ": cannot write attribute");
+}
+
+void Group::set_attribute(const std::string& name, int value) const {
+  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(
+      H5Acreate2(handle_.id(), name.c_str(), H5T_STD_I32LE, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  if (attribute.id() < 0 || H5Awrite(attribute.id(), H5T_NATIVE_INT, &value) < 0)
+    throw Error(where(name) + ": cannot write attribute");
+}
+
+void Group::set_attribute(const std::string& name, const std::string& value) const {
+  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
+  // Variable-length UTF-8, which h5py returns as str.
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(
+      H5Acreate2(handle_.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
+  const char* text = value.c_str();
+  if (attribute.id() < 0 || H5Awrite(attribute.id(), type.id(), &text) < 0)
+    throw Error(where(name) + ": cannot write attribute");
+}
+
+Handle Group::open_attribute(const std::string& name) const {
+  if (!has_attribute(name)) throw Error(where(name) + ": missing attribute");
+  Handle attribute(H5Aopen(handle_.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (attribute.id() < 0) throw Error(where(name) + ": cannot open attribute");
+  return attribute;
+}
+
+double Group::double_attribute(const std::string& name) const {
+  Handle attribute = open_attribute(name);
+  double value = 0;
+  if (H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value) < 0)
+    throw Error(where(name) + ": not a number");
+  return value;
+}
+
+int Group::int_attribute(const std::string& name) const {
+  Handle attribute = open_attribute(name);
+  Handle type(H5Aget_type(attribute.id()), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_INTEGER) throw Error(where(name) + ": not an integer");
+  int value = 0;
+  if (H5Aread(attribute.id(), H5T_NATIVE_INT, &value) < 0)
+    throw Error(where(name) + ": not an integer");
+  return value;
+}
+
+std::string Group::string_attribute(const std::string& name) const {
+  Handle attribute = open_attribute(name);
+  Handle type(H5Aget_type(attribute.id()), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_STRING) throw Error(where(name) + ": not a string");
+  if (H5Tis_variable_str(type.id()) > 0) {
+    Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(memory.id(), H5T_VARIABLE);
+    H5Tset_cset(memory.id(), H5Tget_cset(type.id()));
+    char* text = nullptr;
+    if (H5Aread(attribute.id(), memory.id(), &text) < 0)
+      throw Error(where(name) + ": cannot read string");
+    std::string value = text ? text : "";
+    Handle space(H5Aget_space(attribute.id()), H5Sclose);
+    H5Dvlen_reclaim(memory.id(), space.id(), H5P_DEFAULT, &text);
+    return value;
+  }
+  // Fixed-length strings (as h5py writes numpy bytes).
+  const std::size_t size = H5Tget_size(type.id());
+  std::string value(size, '\0');
+  if (H5Aread(attribute.id(), type.id(), value.data()) < 0)
+    throw Error(where(name) + ": cannot read string");
+  value.resize(std::strlen(value.c_str()));
+  return value;
+}
+
+File::File(Handle handle, const std::string& file) : Group(std::move(handle), file, "/") {}
+
+File File::create(const std::filesystem::path& path) {
+  silence_hdf5();
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw Error(path.string() + ": cannot create HDF5 file");
+  return File(Handle(id, H5Fclose), path.string());
+}
+
+File File::open(const std::filesystem::path& path) {
+  silence_hdf5();
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) throw Error(path.string() + ": cannot open HDF5 file");
+  return File(Handle(id, H5Fclose), path.string());
+}
+
+void File::close() {
+  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file() + ": cannot write HDF5 file");
+  release();
+}
+
+}  // namespace otfgp::hdf5

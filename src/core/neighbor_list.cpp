@@ -1,0 +1,361 @@
+#include "otfgp/core/neighbor_list.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+
+#include "otfgp/core/error.hpp"
+
+namespace otfgp {
+
+namespace {
+
+using DeviceVec3 = Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace>;
+
+KOKKOS_INLINE_FUNCTION int floor_div(int a, int b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Visits every (j, image) candidate of atom i from the bins within reach, with
+// the pair vector already formed. Used twice: count, then fill.
+struct BinnedPairSearch {
+  VecView x;
+  Box box;
+  Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace> atom_bin;
+  Kokkos::View<int*, MemSpace> bin_offsets;
+  Kokkos::View<int*, MemSpace> bin_atoms;
+  int nbins[3];
+  int reach[3];
+  int image_reach[3];
+  double range_squared;
+
+  template <class Accept>
+  KOKKOS_INLINE_FUNCTION void visit(int i, const Accept& accept) const {
+    const double xi[3] = {x(i, 0), x(i, 1), x(i, 2)};
+    for (int oa = -reach[0]; oa <= reach[0]; ++oa) {
+      int shift[3], target[3];
+      for (int ob = -reach[1]; ob <= reach[1]; ++ob) {
+        for (int oc = -reach[2]; oc <= reach[2]; ++oc) {
+          const int o[3] = {oa, ob, oc};
+          bool inside = true;
+          for (int d = 0; d < 3; ++d) {
+            const int t = atom_bin(i, d) + o[d];
+            if (box.pbc[d]) {
+              shift[d] = floor_div(t, nbins[d]);
+              target[d] = t - shift[d] * nbins[d];
+            } else {
+              shift[d] = 0;
+              target[d] = t;
+              inside = inside && t >= 0 && t < nbins[d];
+            }
+          }
+          if (!inside) continue;
+          double translation[3];
+          const double s[3] = {double(shift[0]), double(shift[1]), double(shift[2])};
+          box.cartesian(s, translation);
+          const int image = ((shift[0] + image_reach[0]) * (2 * image_reach[1] + 1) +
+                             (shift[1] + image_reach[1])) *
+                                (2 * image_reach[2] + 1) +
+                            (shift[2] + image_reach[2]);
+          const bool home = shift[0] == 0 && shift[1] == 0 && shift[2] == 0;
+          const int bin = (target[0] * nbins[1] + target[1]) * nbins[2] + target[2];
+          for (int k = bin_offsets(bin); k < bin_offsets(bin + 1); ++k) {
+            const int j = bin_atoms(k);
+            if (home && j == i) continue;
+            double r2 = 0.0;
+            for (int d = 0; d < 3; ++d) {
+              const double r = x(j, d) + translation[d] - xi[d];
+              r2 += r * r;
+            }
+            if (r2 < range_squared) accept(j, image);
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+NeighborList::NeighborList(double cutoff, double skin) : cutoff_(cutoff), skin_(skin) {
+  if (!(cutoff > 0.0)) throw Error("neighbour list cutoff must be positive");
+  if (!(skin >= 0.0)) throw Error("neighbour list skin must not be negative");
+}
+
+void NeighborList::wrap_positions(AtomState& state) const {
+  const Box box = state.box;
+  const VecView x = state.x;
+  Kokkos::parallel_for(
+      "NeighborList::wrap_positions", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3], wrapped[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d)
+          if (box.pbc[d]) s[d] -= kmath::floor(s[d]);
+        box.cartesian(s, wrapped);
+        for (int d = 0; d < 3; ++d) x(i, d) = wrapped[d];
+      });
+}
+
+void NeighborList::set_images(int reach_a, int reach_b, int reach_c) {
+  image_reach_[0] = reach_a;
+  image_reach_[1] = reach_b;
+  image_reach_[2] = reach_c;
+  const int count = (2 * reach_a + 1) * (2 * reach_b + 1) * (2 * reach_c + 1);
+  image_vector_ = DeviceVec3("NeighborList::image_vector", count);
+}
+
+void NeighborList::refresh_image_vectors(const Box& box) {
+  auto host = Kokkos::create_mirror_view(image_vector_);
+  const int* reach = image_reach_;
+  int m = 0;
+  for (int a = -reach[0]; a <= reach[0]; ++a)
+    for (int b = -reach[1]; b <= reach[1]; ++b)
+      for (int c = -reach[2]; c <= reach[2]; ++c, ++m) {
+        const double s[3] = {double(a), double(b), double(c)};
+        double r[3];
+        box.cartesian(s, r);
+        for (int d = 0; d < 3; ++d) host(m, d) = r[d];
+      }
+  Kokkos::deep_copy(image_vector_, host);
+  box_at_refresh_ = box;
+  view_.image_vector = image_vector_;
+}
+
+void NeighborList::finish_build(const AtomState& state, Kokkos::View<int*, MemSpace> offsets,
+                                Kokkos::View<int*, MemSpace> index,
+                                Kokkos::View<int*, MemSpace> image) {
+  view_.offsets = offsets;
+  view_.index = index;
+  view_.image = image;
+  refresh_image_vectors(state.box);
+  box_at_build_ = state.box;
+  fractional_at_build_ = VecView("NeighborList::fractional_at_build", state.natoms);
+  const Box box = state.box;
+  const VecView x = state.x, s0 = fractional_at_build_;
+  Kokkos::parallel_for(
+      "NeighborList::record_positions", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d) s0(i, d) = s[d];
+      });
+  ++num_builds_;
+}
+
+void NeighborList::build(AtomState& state) {
+  // The old pairs are not needed any more: free them before the new ones are
+  // allocated, so that the peak memory holds one list, not two.
+  view_.index = {};
+  view_.image = {};
+  view_.offsets = {};
+  fractional_at_build_ = VecView();
+  wrap_positions(state);
+  const int n = state.natoms;
+  const double range = cutoff_ + skin_;
+  const Box box = state.box;
+  const Eigen::Vector3d widths = box.widths();
+
+  // Fractional extent along each direction: the unit interval when periodic,
+  // the atoms' spread when free.
+  DeviceVec3 fractional("NeighborList::fractional", n);
+  const VecView x = state.x;
+  Kokkos::parallel_for(
+      "NeighborList::fractional", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d) fractional(i, d) = s[d];
+      });
+  double low[3] = {0, 0, 0}, span[3] = {1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    if (box.pbc[d] || n == 0) continue;
+    Kokkos::MinMaxScalar<double> extent;
+    Kokkos::parallel_reduce(
+        "NeighborList::extent", RangePolicy(0, n),
+        KOKKOS_LAMBDA(int i, Kokkos::MinMaxScalar<double>& value) {
+          value.min_val = kmath::fmin(value.min_val, fractional(i, d));
+          value.max_val = kmath::fmax(value.max_val, fractional(i, d));
+        },
+        Kokkos::MinMax<double>(extent));
+    low[d] = extent.min_val;
+    span[d] = std::max(extent.max_val - extent.min_val, 1e-12);
+  }
+
+  BinnedPairSearch search;
+  search.x = x;
+  search.box = box;
+  search.range_squared = range * range;
+  long total_bins = 1;
+  for (int d = 0; d < 3; ++d) {
+    const double extent = span[d] * widths[d];
+    // Bins no narrower than the range, and not vastly more bins than atoms.
+    const long cap = std::max<long>(1, 4 * static_cast<long>(std::cbrt(double(n)) + 1));
+    search.nbins[d] = static_cast<int>(std::clamp<long>(long(extent / range), 1, cap));
+    const double bin_width = extent / search.nbins[d];
+    search.reach[d] = static_cast<int>(std::ceil(range / bin_width - 1e-12));
+    if (!box.pbc[d]) search.reach[d] = std::min(search.reach[d], search.nbins[d] - 1);
+    search.image_reach[d] =
+        box.pbc[d] ? (search.reach[d] + search.nbins[d] - 1) / search.nbins[d] : 0;
+    total_bins *= search.nbins[d];
+  }
+  set_images(search.image_reach[0], search.image_reach[1], search.image_reach[2]);
+
+  // Counting sort of atoms into bins.
+  search.atom_bin =
+      Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>("NeighborList::atom_bin", n);
+  Kokkos::View<int*, MemSpace> bin_count("NeighborList::bin_count", total_bins);
+  const auto atom_bin = search.atom_bin;
+  const int nb0 = search.nbins[0], nb1 = search.nbins[1], nb2 = search.nbins[2];
+  const double lo0 = low[0], lo1 = low[1], lo2 = low[2];
+  const double sp0 = span[0], sp1 = span[1], sp2 = span[2];
+  Kokkos::parallel_for(
+      "NeighborList::assign_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const int nb[3] = {nb0, nb1, nb2};
+        const double lo[3] = {lo0, lo1, lo2}, sp[3] = {sp0, sp1, sp2};
+        for (int d = 0; d < 3; ++d) {
+          int b = static_cast<int>(kmath::floor((fractional(i, d) - lo[d]) / sp[d] * nb[d]));
+          atom_bin(i, d) = b < 0 ? 0 : (b >= nb[d] ? nb[d] - 1 : b);
+        }
+        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
+        Kokkos::atomic_increment(&bin_count(bin));
+      });
+  search.bin_offsets = Kokkos::View<int*, MemSpace>("NeighborList::bin_offsets", total_bins + 1);
+  const auto bin_offsets = search.bin_offsets;
+  Kokkos::parallel_scan(
+      "NeighborList::scan_bins", RangePolicy(0, total_bins),
+      KOKKOS_LAMBDA(int b, int& sum, bool final) {
+        sum += bin_count(b);
+        if (final) bin_offsets(b + 1) = sum;
+      });
+  search.bin_atoms = Kokkos::View<int*, MemSpace>("NeighborList::bin_atoms", n);
+  const auto bin_atoms = search.bin_atoms;
+  Kokkos::deep_copy(bin_count, 0);
+  // Atoms enter their bin in index order on serial backends; on parallel ones
+  // the order within a bin is arbitrary, which only permutes pairs.
+  Kokkos::parallel_for(
+      "NeighborList::fill_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
+        bin_atoms(bin_offsets(bin) + Kokkos::atomic_fetch_add(&bin_count(bin), 1)) = i;
+      });
+
+  // Count, scan, fill.
+  Kokkos::View<int*, MemSpace> offsets("NeighborList::offsets", n + 1);
+  Kokkos::parallel_for(
+      "NeighborList::count_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        int count = 0;
+        search.visit(i, [&](int, int) { ++count; });
+        offsets(i + 1) = count;
+      });
+  Kokkos::parallel_scan(
+      "NeighborList::scan_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i, int& sum, bool final) {
+        sum += offsets(i + 1);
+        if (final) offsets(i + 1) = sum;
+      });
+  int pairs = 0;
+  Kokkos::deep_copy(pairs, Kokkos::subview(offsets, n));
+  Kokkos::View<int*, MemSpace> index(Kokkos::ViewAllocateWithoutInitializing("NeighborList::index"),
+                                     pairs);
+  Kokkos::View<int*, MemSpace> image(Kokkos::ViewAllocateWithoutInitializing("NeighborList::image"),
+                                     pairs);
+  Kokkos::parallel_for(
+      "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        int k = offsets(i);
+        search.visit(i, [&](int j, int m) {
+          index(k) = j;
+          image(k) = m;
+          ++k;
+        });
+      });
+  num_pairs_ = pairs;
+  finish_build(state, offsets, index, image);
+}
+
+void NeighborList::build_brute_force(AtomState& state) {
+  wrap_positions(state);
+  const int n = state.natoms;
+  const double range = cutoff_ + skin_;
+  const Box box = state.box;
+  const Eigen::Vector3d widths = box.widths();
+  int reach[3];
+  for (int d = 0; d < 3; ++d)
+    reach[d] = box.pbc[d] ? static_cast<int>(std::ceil(range / widths[d])) + 1 : 0;
+  set_images(reach[0], reach[1], reach[2]);
+
+  auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.x);
+  std::vector<int> offsets(n + 1, 0), index, image;
+  for (int i = 0; i < n; ++i) {
+    int m = 0;
+    for (int a = -reach[0]; a <= reach[0]; ++a)
+      for (int b = -reach[1]; b <= reach[1]; ++b)
+        for (int c = -reach[2]; c <= reach[2]; ++c, ++m) {
+          const double s[3] = {double(a), double(b), double(c)};
+          double t[3];
+          box.cartesian(s, t);
+          for (int j = 0; j < n; ++j) {
+            if (j == i && a == 0 && b == 0 && c == 0) continue;
+            double r2 = 0;
+            for (int d = 0; d < 3; ++d) r2 += std::pow(x(j, d) + t[d] - x(i, d), 2);
+            if (r2 < range * range) {
+              index.push_back(j);
+              image.push_back(m);
+            }
+          }
+        }
+    offsets[i + 1] = static_cast<int>(index.size());
+  }
+  auto to_device = [](const std::vector<int>& values, const char* label) {
+    Kokkos::View<int*, MemSpace> view(std::string(label), values.size());
+    auto host = Kokkos::create_mirror_view(view);
+    for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
+    Kokkos::deep_copy(view, host);
+    return view;
+  };
+  num_pairs_ = static_cast<int>(index.size());
+  finish_build(state, to_device(offsets, "NeighborList::offsets"),
+               to_device(index, "NeighborList::index"), to_device(image, "NeighborList::image"));
+}
+
+bool NeighborList::needs_rebuild(const AtomState& state) const {
+  if (num_builds_ == 0 || !fractional_at_build_.is_allocated() ||
+      fractional_at_build_.extent(0) != static_cast<std::size_t>(state.natoms))
+    return true;
+  const Box box = state.box;
+  const VecView x = state.x, s0 = fractional_at_build_;
+  double max_displacement = 0.0;
+  Kokkos::parallel_reduce(
+      "NeighborList::max_displacement", RangePolicy(0, state.natoms),
+      KOKKOS_LAMBDA(int i, double& largest) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3], ds[3], dr[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
+        box.cartesian(ds, dr);
+        largest = kmath::fmax(largest, kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]));
+      },
+      Kokkos::Max<double>(max_displacement));
+  // A pair off the list had |r₀| ≥ cutoff + skin; after the cell went from h₀
+  // to h it is at least |r₀|(1 − ‖h₀⁻¹h − I‖) − 2·max displacement away.
+  Eigen::Matrix3d hinv0, h;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) {
+      hinv0(a, b) = box_at_build_.hinv[a][b];
+      h(a, b) = box.h[a][b];
+    }
+  const double strain = (hinv0 * h - Eigen::Matrix3d::Identity()).norm();
+  return 2.0 * max_displacement + (cutoff_ + skin_) * strain >= skin_;
+}
+
+bool NeighborList::update(AtomState& state) {
+  if (needs_rebuild(state)) {
+    build(state);
+    return true;
+  }
+  bool cell_changed = false;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) cell_changed |= state.box.h[a][b] != box_at_refresh_.h[a][b];
+  if (cell_changed) refresh_image_vectors(state.box);
+  return false;
+}
+
+}  // namespace otfgp

@@ -1,0 +1,56 @@
+#include "otfgp/core/output_file.hpp"
+
+#include <unistd.h>
+#include <system_error>
+
+#include "otfgp/core/error.hpp"
+
+namespace otfgp {
+
+void check_writable(const std::filesystem::path& target) {
+  const auto directory =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(directory))
+    throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
+                "' does not exist");
+  if (std::filesystem::is_directory(target))
+    throw Error("cannot write '" + target.string() + "': it is a directory");
+  if (::access(directory.c_str(), W_OK) != 0)
+    throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
+                "' is not writable");
+}
+
+OutputFile::OutputFile(std::filesystem::path target, std::ios::openmode mode)
+    : target_(std::move(target)) {
+  check_writable(target_);
+  const auto directory =
+      target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
+  temporary_ =
+      directory / ("." + target_.filename().string() + ".tmp" + std::to_string(::getpid()));
+  stream_.open(temporary_, mode | std::ios::out | std::ios::trunc);
+  if (!stream_)
+    throw Error("cannot write '" + target_.string() + "': permission denied or disk full");
+  // 17 significant digits: every double written through stream() reads back exactly.
+  stream_.precision(17);
+}
+
+OutputFile::~OutputFile() {
+  if (committed_) return;
+  stream_.close();
+  std::error_code ignored;
+  std::filesystem::remove(temporary_, ignored);
+}
+
+void OutputFile::commit() {
+  stream_.flush();
+  const bool good = static_cast<bool>(stream_);
+  stream_.close();
+  if (!good) throw Error("writing '" + target_.string() + "' failed (disk full?)");
+  std::error_code error;
+  std::filesystem::rename(temporary_, target_, error);
+  if (error)
+    throw Error("cannot move the finished file to '" + target_.string() + "': " + error.message());
+  committed_ = true;
+}
+
+}  // namespace otfgp

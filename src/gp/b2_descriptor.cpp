@@ -1,0 +1,254 @@
+#include "otfgp/gp/b2_descriptor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "otfgp/gp/b2_kernels.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+
+namespace otfgp {
+
+namespace {
+
+std::string pair_name(int z_a, int z_b) {
+  return std::string(element(z_a).symbol) + "-" + element(z_b).symbol;
+}
+
+std::string number_text(double value) {
+  std::ostringstream out;
+  out.precision(17);
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+double B2Settings::pair_cutoff(int z_a, int z_b) const {
+  const auto found = pair_cutoffs.find(std::minmax(z_a, z_b));
+  return found != pair_cutoffs.end() ? found->second : cutoff;
+}
+
+double B2Settings::max_cutoff() const {
+  double largest = 0.0;
+  for (std::size_t a = 0; a < species.size(); ++a)
+    for (std::size_t b = a; b < species.size(); ++b)
+      largest = std::max(largest, pair_cutoff(species[a], species[b]));
+  return largest;
+}
+
+int B2Settings::descriptor_size() const {
+  const int channels = static_cast<int>(species.size()) * n_max;
+  return channels * (channels + 1) / 2 * (l_max + 1);
+}
+
+void B2Settings::validate() const {
+  const std::string where = "B2 descriptor: ";
+  if (species.empty()) throw Error(where + "species must list at least one element");
+  for (std::size_t a = 0; a < species.size(); ++a) {
+    element(species[a]);  // throws for a Z that is no element
+    if (a > 0 && species[a] <= species[a - 1])
+      throw Error(where + "species must be distinct atomic numbers in ascending order");
+  }
+  if (n_max < 1 || n_max > b2::max_radial)
+    throw Error(where + "n_max must be between 1 and " + std::to_string(b2::max_radial) + ", got " +
+                std::to_string(n_max));
+  if (l_max < 0 || l_max > b2::max_l)
+    throw Error(where + "l_max must be between 0 and " + std::to_string(b2::max_l) + ", got " +
+                std::to_string(l_max));
+  if (!std::isfinite(r_min) || r_min < 0.0)
+    throw Error(where + "r_min must be a finite non-negative distance, got " + number_text(r_min));
+  if (!std::isfinite(cutoff) || cutoff <= r_min)
+    throw Error(where + "cutoff must be finite and larger than r_min (" + number_text(r_min) +
+                " Å), got " + number_text(cutoff));
+  for (const auto& [pair, value] : pair_cutoffs) {
+    const auto [z_a, z_b] = pair;
+    if (z_a > z_b)
+      throw Error(where + "pair cutoff keys must be ordered (Z_a ≤ Z_b), got (" +
+                  std::to_string(z_a) + ", " + std::to_string(z_b) + ")");
+    const bool known = std::binary_search(species.begin(), species.end(), z_a) &&
+                       std::binary_search(species.begin(), species.end(), z_b);
+    if (!known)
+      throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
+                  " names an element that is not among the species");
+    if (!std::isfinite(value) || value <= r_min)
+      throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
+                  " must be finite and larger than r_min, got " + number_text(value));
+  }
+}
+
+namespace b2 {
+
+B2Basis B2Basis::create(const B2Settings& settings) {
+  settings.validate();
+  B2Basis basis;
+  basis.n_species = static_cast<int>(settings.species.size());
+  basis.n_max = settings.n_max;
+  basis.l_max = settings.l_max;
+  basis.n_radial = basis.n_species * basis.n_max;
+  basis.n_harmonics = (settings.l_max + 1) * (settings.l_max + 1);
+  basis.density_size = basis.n_radial * basis.n_harmonics;
+  basis.size = settings.descriptor_size();
+  basis.terms_stride = b2::terms_header + 2 * basis.n_max + 4 * basis.n_harmonics;
+  basis.r_min = settings.r_min;
+  basis.harmonics = SphericalHarmonics::create(settings.l_max);
+  Kokkos::View<double**, MemSpace> cutoff("B2Basis::cutoff", basis.n_species, basis.n_species);
+  auto host = Kokkos::create_mirror_view(cutoff);
+  for (int a = 0; a < basis.n_species; ++a)
+    for (int b = 0; b < basis.n_species; ++b)
+      host(a, b) = settings.pair_cutoff(settings.species[a], settings.species[b]);
+  Kokkos::deep_copy(cutoff, host);
+  basis.cutoff = cutoff;
+  return basis;
+}
+
+void B2Basis::bind(const B2Settings& settings, const std::vector<int>& state_species) {
+  Kokkos::View<int*, MemSpace> map("B2Basis::type_map", state_species.size());
+  auto host = Kokkos::create_mirror_view(map);
+  for (std::size_t t = 0; t < state_species.size(); ++t) {
+    const auto found =
+        std::lower_bound(settings.species.begin(), settings.species.end(), state_species[t]);
+    if (found == settings.species.end() || *found != state_species[t]) {
+      std::string known;
+      for (int z : settings.species)
+        known += (known.empty() ? "" : " ") + std::string(element(z).symbol);
+      throw Error("B2 descriptor has no species " + std::string(element(state_species[t]).symbol) +
+                  " (it describes: " + known + ")");
+    }
+    host(t) = static_cast<int>(found - settings.species.begin());
+  }
+  Kokkos::deep_copy(map, host);
+  type_map = map;
+}
+
+}  // namespace b2
+
+B2Descriptor::B2Descriptor(B2Settings settings) : settings_(std::move(settings)) {
+  settings_.validate();
+}
+
+int B2Descriptor::size() const {
+  return settings_.descriptor_size();
+}
+
+double B2Descriptor::cutoff() const {
+  return settings_.max_cutoff();
+}
+
+DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
+                                       bool gradients) const {
+  if (list.cutoff() < cutoff())
+    throw Error("B2 descriptor needs a neighbour list of at least " + number_text(cutoff()) +
+                " Å, the list has " + number_text(list.cutoff()) + " Å");
+  b2::B2Basis basis = b2::B2Basis::create(settings_);
+  basis.bind(settings_, state.species);
+
+  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+  using Member = TeamPolicy::member_type;
+  using ScratchView = Kokkos::View<double*, ExecSpace::scratch_memory_space,
+                                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  const int natoms = state.natoms;
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+
+  // Entries: the list's pairs that lie within the pair cutoff, CSR per atom.
+  Kokkos::View<int*, MemSpace> offsets("B2Descriptor::offsets", natoms + 1);
+  Kokkos::parallel_for(
+      "B2Descriptor::count_entries", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
+        const int s_i = basis.type_map(type(i));
+        int count = 0;
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
+          if (basis.within_cutoff(neighbors, x, type, i, s_i, k)) ++count;
+        offsets(i) = count;
+      });
+  int num_entries = 0;
+  Kokkos::parallel_scan(
+      "B2Descriptor::scan_entries", RangePolicy(0, natoms + 1),
+      KOKKOS_LAMBDA(int i, int& partial, bool final) {
+        const int count = i < natoms ? offsets(i) : 0;
+        if (final) offsets(i) = partial;
+        partial += count;
+      },
+      num_entries);
+  Kokkos::View<int*, MemSpace> entry_pair("B2Descriptor::entry_pair", num_entries);
+  Kokkos::parallel_for(
+      "B2Descriptor::fill_entries", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
+        const int s_i = basis.type_map(type(i));
+        int e = offsets(i);
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
+          if (basis.within_cutoff(neighbors, x, type, i, s_i, k)) entry_pair(e++) = k;
+      });
+
+  const int size = basis.size;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values("B2Descriptor::values", natoms,
+                                                               size);
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> gradient(
+      "B2Descriptor::gradient", gradients ? 3 * num_entries : 0, size);
+  Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> pair_vector("B2Descriptor::pair_vector",
+                                                                       num_entries);
+  Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
+  const int density_size = basis.density_size;
+  const auto scratch = Kokkos::PerTeam(ScratchView::shmem_size(density_size));
+  Kokkos::parallel_for(
+      "B2Descriptor::compute", TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(0, scratch),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int s_i = basis.type_map(type(i));
+        ScratchView A(team.team_scratch(0), density_size);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                             [&](int a) { A(a) = 0.0; });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
+          b2::NeighborTerms terms;
+          const int k = entry_pair(e);
+          // Entries lie within their cutoff by construction; the test is the same one.
+          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms.data)) return;
+          basis.add_density(team, terms.data, A.data());
+          for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.data[c];
+          neighbor(e) = neighbors.index(k);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                             [&](int p) { basis.power_spectrum_row(p, A.data(), &values(i, 0)); });
+        if (gradient.extent(0) == 0) return;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
+          b2::NeighborTerms terms;
+          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms.data))
+            return;
+          basis.pair_gradient(terms.data, A.data(), [&](int c, int column) -> double& {
+            return gradient(3 * e + c, column);
+          });
+        });
+      });
+
+  DescriptorValues result;
+  result.size = size;
+  auto values_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
+  result.values.resize(natoms, size);
+  for (int i = 0; i < natoms; ++i)
+    for (int e = 0; e < size; ++e) result.values(i, e) = values_host(i, e);
+  auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), type);
+  auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis.type_map);
+  result.species.resize(natoms);
+  for (int i = 0; i < natoms; ++i) result.species[i] = map_host(type_host(i));
+  auto offsets_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), offsets);
+  result.offsets.assign(offsets_host.data(), offsets_host.data() + natoms + 1);
+  auto neighbor_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbor);
+  result.neighbor.assign(neighbor_host.data(), neighbor_host.data() + num_entries);
+  auto pair_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pair_vector);
+  result.pair_vector.resize(num_entries, 3);
+  for (int e = 0; e < num_entries; ++e)
+    for (int c = 0; c < 3; ++c) result.pair_vector(e, c) = pair_host(e, c);
+  if (gradients) {
+    auto gradient_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+    result.gradient.resize(3 * num_entries, size);
+    for (int row = 0; row < 3 * num_entries; ++row)
+      for (int e = 0; e < size; ++e) result.gradient(row, e) = gradient_host(row, e);
+  }
+  return result;
+}
+
+}  // namespace otfgp

@@ -1,0 +1,415 @@
+// The mapped GP force field (see include/otfgp/gp/gp_potential.hpp). One team per
+// atom: density A, power spectrum d, the quadratic form with β_s, its adjoint
+// back to ∂ε/∂A, and the per-neighbour contraction that scatters forces. On the
+// host a team is one thread and its scratch stays in cache from atom to atom; on
+// a GPU the team's threads share the neighbours, channels and rows of β.
+
+#include "otfgp/gp/gp_potential.hpp"
+
+#include <Kokkos_ScatterView.hpp>
+#include <algorithm>
+#include <cmath>
+
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+
+namespace otfgp {
+
+namespace {
+
+using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+using Member = TeamPolicy::member_type;
+using ScratchView =
+    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+// Team scratch beyond this many bytes goes to level 1 (a GPU's level 0 is small).
+constexpr std::size_t level0_limit = 32 * 1024;
+// Atoms of one species whose uncertainty one team computes together, so that
+// each row of R_s is read once per block rather than once per atom.
+constexpr int uncertainty_block = 32;
+// |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
+constexpr double empty_norm_squared = 1e-24;
+
+std::string describe_shape(const Eigen::MatrixXd& m) {
+  return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
+}
+
+void validate(const MappedGp& model) {
+  model.descriptor.validate();
+  const std::size_t n = model.descriptor.species.size();
+  const Eigen::Index size = model.descriptor.descriptor_size();
+  const std::string where = "mapped GP model: ";
+  if (!std::isfinite(model.signal_std) || model.signal_std <= 0.0)
+    throw Error(where + "signal_std must be positive");
+  if (model.reference_energy.size() != n)
+    throw Error(where + "expected " + std::to_string(n) + " reference energies, got " +
+                std::to_string(model.reference_energy.size()));
+  if (model.beta.size() != n || model.sparse_normalised.size() != n ||
+      model.variance_factor.size() != n)
+    throw Error(where + "beta, sparse_normalised and variance_factor need one entry per species (" +
+                std::to_string(n) + ")");
+  for (std::size_t s = 0; s < n; ++s) {
+    const std::string name = element(model.descriptor.species[s]).symbol;
+    if (model.beta[s].rows() != size || model.beta[s].cols() != size)
+      throw Error(where + "beta of " + name + " is " + describe_shape(model.beta[s]) +
+                  ", the descriptor has size " + std::to_string(size));
+    if (model.sparse_normalised[s].rows() > 0 && model.sparse_normalised[s].cols() != size)
+      throw Error(where + "sparse_normalised of " + name + " is " +
+                  describe_shape(model.sparse_normalised[s]) + ", expected " +
+                  std::to_string(size) + " columns");
+    if (model.variance_factor[s].size() > 0 &&
+        model.variance_factor[s].cols() != model.sparse_normalised[s].rows())
+      throw Error(where + "variance_factor of " + name + " is " +
+                  describe_shape(model.variance_factor[s]) + ", expected " +
+                  std::to_string(model.sparse_normalised[s].rows()) + " columns (sparse points)");
+    if (!model.beta[s].allFinite() || !model.variance_factor[s].allFinite() ||
+        !model.sparse_normalised[s].allFinite())
+      throw Error(where + "matrices of " + name + " contain non-finite numbers");
+  }
+}
+
+}  // namespace
+
+GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spec)) {
+  remap(std::move(model));
+}
+
+void GpPotential::remap(MappedGp model) {
+  validate(model);
+  // Everything that can throw happens before the potential changes.
+  b2::B2Basis basis = b2::B2Basis::create(model.descriptor);
+  if (bound_) basis.bind(model.descriptor, bound_species_);
+  model_ = std::move(model);
+  basis_ = basis;
+  upload();
+}
+
+void GpPotential::upload() {
+  const int n = basis_.n_species, size = basis_.size;
+
+  beta_ = decltype(beta_)("GpPotential::beta", n, size, size);
+  auto beta = Kokkos::create_mirror_view(beta_);
+  for (int s = 0; s < n; ++s)
+    for (int a = 0; a < size; ++a)
+      for (int b = 0; b < size; ++b)
+        // The kernels use ∂(d̂ᵀβd̂)/∂d̂ = 2βd̂, true for the symmetric part, which is all the form
+        // sees.
+        beta(s, a, b) = 0.5 * (model_.beta[s](a, b) + model_.beta[s](b, a));
+  Kokkos::deep_copy(beta_, beta);
+
+  reference_energy_ = ScalarView("GpPotential::reference_energy", n);
+  auto reference = Kokkos::create_mirror_view(reference_energy_);
+  for (int s = 0; s < n; ++s) reference(s) = model_.reference_energy[s];
+  Kokkos::deep_copy(reference_energy_, reference);
+
+  sparse_offset_.assign(n + 1, 0);
+  factor_offset_.assign(n + 1, 0);
+  rank_.assign(n, 0);
+  for (int s = 0; s < n; ++s) {
+    sparse_offset_[s + 1] =
+        sparse_offset_[s] + static_cast<int>(model_.sparse_normalised[s].rows());
+    rank_[s] = static_cast<int>(model_.variance_factor[s].rows());
+    factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(model_.variance_factor[s].size());
+  }
+  sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], size);
+  factor_ = decltype(factor_)("GpPotential::variance_factor", factor_offset_[n]);
+  auto sparse = Kokkos::create_mirror_view(sparse_);
+  auto factor = Kokkos::create_mirror_view(factor_);
+  for (int s = 0; s < n; ++s) {
+    const Eigen::MatrixXd& u = model_.sparse_normalised[s];
+    for (Eigen::Index j = 0; j < u.rows(); ++j)
+      for (int e = 0; e < size; ++e) sparse(sparse_offset_[s] + j, e) = u(j, e);
+    const Eigen::MatrixXd& r = model_.variance_factor[s];
+    for (Eigen::Index a = 0; a < r.rows(); ++a)
+      for (Eigen::Index j = 0; j < r.cols(); ++j)
+        factor(factor_offset_[s] + a * r.cols() + j) = r(a, j);
+  }
+  Kokkos::deep_copy(sparse_, sparse);
+  Kokkos::deep_copy(factor_, factor);
+}
+
+void GpPotential::bind(const std::vector<int>& species) {
+  basis_.bind(model_.descriptor, species);
+  bound_species_ = species;
+  bound_ = true;
+}
+
+ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
+                                   const ComputeRequest& request) {
+  if (!bound_) throw Error("gp potential: bind() must be called before compute()");
+  if (list.cutoff() < cutoff())
+    throw Error("gp potential needs a neighbour list of at least " + std::to_string(cutoff()) +
+                " Å");
+  ComputeResult result;
+  const int natoms = state.natoms;
+  if (request.per_atom_energy)
+    result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
+  const bool keep_unit = request.uncertainty;
+  if (keep_unit) {
+    if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
+        unit_descriptor_.extent(1) != std::size_t(basis_.size))
+      unit_descriptor_ = decltype(unit_descriptor_)(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::unit_descriptor"), natoms,
+          basis_.size);
+    if (descriptor_norm_.extent(0) != std::size_t(natoms))
+      descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
+  }
+
+  const b2::B2Basis basis = basis_;
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+  const auto beta = beta_;
+  const auto reference = reference_energy_;
+  const auto per_atom = result.per_atom_energy;
+  const auto unit = unit_descriptor_;
+  const auto norm = descriptor_norm_;
+  const int size = basis.size, density_size = basis.density_size;
+
+  Kokkos::deep_copy(state.f, 0.0);
+  auto forces = Kokkos::Experimental::create_scatter_view(state.f);
+
+  // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
+  int max_pairs = 0;
+  Kokkos::parallel_reduce(
+      "GpPotential::max_pairs", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, int& most) {
+        const int count = neighbors.offsets(i + 1) - neighbors.offsets(i);
+        if (count > most) most = count;
+      },
+      Kokkos::Max<int>(max_pairs));
+  const int stride = basis.terms_stride;
+  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
+                                    ScratchView::shmem_size(size) * 2 +
+                                    ScratchView::shmem_size(std::size_t(max_pairs) * stride);
+  const int level = scratch_bytes <= level0_limit ? 0 : 1;
+  EnergyVirial total;
+  Kokkos::parallel_reduce(
+      "GpPotential::compute",
+      TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
+        const int i = team.league_rank();
+        const int s_i = basis.type_map(type(i));
+        const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+        ScratchView A(team.team_scratch(level), density_size);
+        ScratchView dE_dA(team.team_scratch(level), density_size);
+        ScratchView d(team.team_scratch(level), size);
+        ScratchView w(team.team_scratch(level), size);
+        ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
+
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                             [&](int a) { A(a) = 0.0; });
+        team.team_barrier();
+        // Terms with gradients once per neighbour, kept for the force pass; a
+        // negative distance marks a pair beyond its cutoff.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
+          double* t = &cache(std::size_t(k - begin) * stride);
+          if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, t))
+            basis.add_density(team, t, A.data());
+          else
+            t[3] = -1.0;
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                             [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
+        team.team_barrier();
+        double norm_squared = 0.0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
+            norm_squared);
+        if (norm_squared <= empty_norm_squared) {
+          Kokkos::single(Kokkos::PerTeam(team), [&]() {
+            sum.energy += reference(s_i);
+            if (per_atom.extent(0) > 0) per_atom(i) = reference(s_i);
+            if (keep_unit) norm(i) = 0.0;
+          });
+          return;
+        }
+        const double inv_norm = 1.0 / kmath::sqrt(norm_squared);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { d(e) *= inv_norm; });
+        team.team_barrier();
+
+        // w = β_s d̂ by rows of this thread's contiguous chunk; β is symmetric,
+        // so column j is row j and the inner loop runs over contiguous memory.
+        {
+          const int threads = team.team_size(), chunk = (size + threads - 1) / threads;
+          const int lo = team.team_rank() * chunk < size ? team.team_rank() * chunk : size;
+          const int hi = lo + chunk < size ? lo + chunk : size;
+          const double* beta_s = &beta(s_i, 0, 0);
+          double* KOKKOS_RESTRICT out = w.data();
+          for (int r = lo; r < hi; ++r) out[r] = 0.0;
+          // Four rows of β per sweep: one load and store of w per four products.
+          int j = 0;
+          for (; j + 4 <= size; j += 4) {
+            const double d0 = d(j), d1 = d(j + 1), d2 = d(j + 2), d3 = d(j + 3);
+            const double* KOKKOS_RESTRICT row0 = beta_s + std::size_t(j) * size;
+            const double* KOKKOS_RESTRICT row1 = row0 + size;
+            const double* KOKKOS_RESTRICT row2 = row1 + size;
+            const double* KOKKOS_RESTRICT row3 = row2 + size;
+            for (int r = lo; r < hi; ++r)
+              out[r] += row0[r] * d0 + row1[r] * d1 + row2[r] * d2 + row3[r] * d3;
+          }
+          for (; j < size; ++j) {
+            const double dj = d(j);
+            const double* KOKKOS_RESTRICT row = beta_s + std::size_t(j) * size;
+            for (int r = lo; r < hi; ++r) out[r] += row[r] * dj;
+          }
+        }
+        team.team_barrier();
+        double quadratic = 0.0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * w(e); },
+            quadratic);
+        // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d|.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+          if (keep_unit) unit(i, e) = d(e);
+          w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm;
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+          basis.power_spectrum_adjoint_row(p, A.data(), w.data(), dE_dA.data());
+        });
+        team.team_barrier();
+
+        EnergyVirial pair_sum;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, begin, end),
+            [&](int k, EnergyVirial& local) {
+              const double* t = &cache(std::size_t(k - begin) * stride);
+              if (t[3] < 0.0) return;
+              double g[3];
+              basis.contract_gradient(t, dE_dA.data(), g);
+              auto f = forces.access();
+              const int j = b2::B2Basis::term_atom(t);
+              for (int c = 0; c < 3; ++c) {
+                f(i, c) += g[c];
+                f(j, c) -= g[c];
+              }
+              local.add_pair_virial(t, g, -1.0);
+            },
+            Kokkos::Sum<EnergyVirial>(pair_sum));
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          const double energy = quadratic + reference(s_i);
+          pair_sum.energy = energy;
+          sum += pair_sum;
+          if (per_atom.extent(0) > 0) per_atom(i) = energy;
+          if (keep_unit) norm(i) = 1.0 / inv_norm;
+        });
+      },
+      Kokkos::Sum<EnergyVirial>(total));
+  Kokkos::Experimental::contribute(state.f, forces);
+
+  result.energy = total.energy;
+  for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
+  if (request.uncertainty) {
+    result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
+    compute_uncertainty(state, result.uncertainty);
+  }
+  return result;
+}
+
+void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty) {
+  const int natoms = state.natoms, n_species = basis_.n_species;
+  // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
+  auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
+  auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
+  std::vector<std::vector<int>> members(n_species);
+  for (int i = 0; i < natoms; ++i) members[map_host(type_host(i))].push_back(i);
+  std::vector<int> order_list, block_list;  // block: species, first position in order, count
+  for (int s = 0; s < n_species; ++s)
+    for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {
+      const std::size_t count = std::min<std::size_t>(uncertainty_block, members[s].size() - first);
+      block_list.insert(block_list.end(), {s, int(order_list.size()), int(count)});
+      order_list.insert(order_list.end(), members[s].begin() + first,
+                        members[s].begin() + first + count);
+    }
+  const int n_blocks = int(block_list.size() / 3);
+  Kokkos::View<int*, MemSpace> order("GpPotential::uncertainty_order", order_list.size());
+  Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace> blocks("GpPotential::uncertainty_blocks",
+                                                               n_blocks);
+  Kokkos::View<int*, MemSpace> sparse_offset("GpPotential::sparse_offset", n_species + 1);
+  Kokkos::View<int*, MemSpace> factor_offset("GpPotential::factor_offset", n_species + 1);
+  {
+    auto o = Kokkos::create_mirror_view(order);
+    auto b = Kokkos::create_mirror_view(blocks);
+    auto so = Kokkos::create_mirror_view(sparse_offset);
+    auto fo = Kokkos::create_mirror_view(factor_offset);
+    for (std::size_t k = 0; k < order_list.size(); ++k) o(k) = order_list[k];
+    for (int k = 0; k < n_blocks; ++k)
+      for (int c = 0; c < 3; ++c) b(k, c) = block_list[3 * k + c];
+    for (int s = 0; s <= n_species; ++s) {
+      so(s) = sparse_offset_[s];
+      fo(s) = factor_offset_[s];
+    }
+    Kokkos::deep_copy(order, o);
+    Kokkos::deep_copy(blocks, b);
+    Kokkos::deep_copy(sparse_offset, so);
+    Kokkos::deep_copy(factor_offset, fo);
+  }
+  int max_sparse = 0;
+  for (int s = 0; s < n_species; ++s)
+    max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
+
+  const auto unit = unit_descriptor_;
+  const auto norm = descriptor_norm_;
+  const auto sparse = sparse_;
+  const auto factor = factor_;
+  const int size = basis_.size;
+  const double signal_variance = model_.signal_std * model_.signal_std;
+  const double inv_signal_std = 1.0 / model_.signal_std;
+  constexpr int block = uncertainty_block;
+  const std::size_t scratch_bytes =
+      ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
+  Kokkos::parallel_for(
+      "GpPotential::uncertainty",
+      TeamPolicy(n_blocks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(scratch_bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int s = blocks(team.league_rank(), 0), first = blocks(team.league_rank(), 1);
+        const int count = blocks(team.league_rank(), 2);
+        const int m_s = sparse_offset(s + 1) - sparse_offset(s);
+        const int rank = m_s > 0 ? (factor_offset(s + 1) - factor_offset(s)) / m_s : 0;
+        ScratchView kernel(team.team_scratch(1), std::size_t(m_s > 0 ? m_s : 1) * block);
+        ScratchView explained(team.team_scratch(1), block);
+        // k_u(x_b) = σ²(d̂_b·d̂_u)², stored u-major so the R_s pass runs over atoms innermost.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, m_s), [&](int u) {
+          const double* du = &sparse(sparse_offset(s) + u, 0);
+          for (int b = 0; b < block; ++b) {
+            double dot = 0.0;
+            if (b < count) {
+              const double* db = &unit(order(first + b), 0);
+              for (int e = 0; e < size; ++e) dot += db[e] * du[e];
+            }
+            kernel(u * block + b) = signal_variance * dot * dot;
+          }
+        });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
+                             [&](int b) { explained(b) = 0.0; });
+        team.team_barrier();
+        // ‖R_s k‖² = Σ_a (Σ_u R_au k_u)², one row a of R_s at a time for the whole block.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rank), [&](int a) {
+          const double* row = &factor(factor_offset(s) + std::size_t(a) * m_s);
+          double projection[block];
+          for (int b = 0; b < block; ++b) projection[b] = 0.0;
+          for (int u = 0; u < m_s; ++u) {
+            const double r = row[u];
+            const double* k = &kernel(u * block);
+            for (int b = 0; b < block; ++b) projection[b] += r * k[b];
+          }
+          for (int b = 0; b < count; ++b)
+            b2::team_add(team, &explained(b), projection[b] * projection[b]);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
+          const int i = order(first + b);
+          const double variance = signal_variance - explained(b);
+          uncertainty(i) =
+              norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) * inv_signal_std : 0.0;
+        });
+      });
+}
+
+std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec) {
+  return std::make_unique<GpPotential>(std::move(model), std::move(spec));
+}
+
+}  // namespace otfgp

@@ -1,0 +1,179 @@
+#include "otfgp/gp/hyperparameter_optimizer.hpp"
+
+#include <nlopt.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+
+namespace otfgp {
+
+namespace {
+
+std::array<double, 4> as_array(const GpHyperparameters& h) {
+  return {h.signal_std, h.energy_noise, h.force_noise, h.stress_noise};
+}
+
+GpHyperparameters from_array(const std::array<double, 4>& a) {
+  return {a[0], a[1], a[2], a[3]};
+}
+
+constexpr const char* parameter_names[4] = {"signal_std", "energy_noise", "force_noise",
+                                            "stress_noise"};
+
+struct Objective {
+  const SparseGp* gp;
+  std::array<double, 4> fixed;  // full parameter vector; free entries overwritten
+  std::vector<int> free;        // indices into the 4 parameters
+  int evaluations = 0;
+  double best_value = -std::numeric_limits<double>::infinity();
+  std::array<double, 4> best{};
+  bool failed = false;
+  std::string failure;
+};
+
+double objective(unsigned n, const double* x, double* gradient, void* data) {
+  auto& o = *static_cast<Objective*>(data);
+  std::array<double, 4> values = o.fixed;
+  for (unsigned k = 0; k < n; ++k) values[o.free[k]] = std::exp(x[k]);
+  ++o.evaluations;
+  try {
+    const LikelihoodTerms terms = o.gp->log_marginal_likelihood(from_array(values));
+    if (!std::isfinite(terms.value)) throw std::runtime_error("non-finite likelihood");
+    if (gradient)
+      for (unsigned k = 0; k < n; ++k) gradient[k] = terms.gradient[o.free[k]];
+    logger().debug(
+        "hyperparameters σ={:.6g} σ_e={:.6g} σ_f={:.6g} σ_s={:.6g}: log likelihood {:.10g}",
+        values[0], values[1], values[2], values[3], terms.value);
+    if (terms.value > o.best_value) {
+      o.best_value = terms.value;
+      o.best = values;
+    }
+    return terms.value;
+  } catch (const std::exception& error) {
+    // NLopt is C: nothing may be thrown through it.
+    o.failed = true;
+    o.failure = error.what();
+    return -std::numeric_limits<double>::max();
+  }
+}
+
+std::string describe(nlopt_result result) {
+  switch (result) {
+    case NLOPT_SUCCESS:
+      return "converged";
+    case NLOPT_STOPVAL_REACHED:
+      return "reached the stop value";
+    case NLOPT_FTOL_REACHED:
+      return "converged (relative change of the likelihood)";
+    case NLOPT_XTOL_REACHED:
+      return "converged (relative change of the parameters)";
+    case NLOPT_MAXEVAL_REACHED:
+      return "stopped at the evaluation limit";
+    case NLOPT_MAXTIME_REACHED:
+      return "stopped at the time limit";
+    case NLOPT_FAILURE:
+      return "failed";
+    case NLOPT_INVALID_ARGS:
+      return "invalid arguments";
+    case NLOPT_OUT_OF_MEMORY:
+      return "out of memory";
+    case NLOPT_ROUNDOFF_LIMITED:
+      return "stopped by round-off (no further progress possible)";
+    case NLOPT_FORCED_STOP:
+      return "stopped";
+    default:
+      return "NLopt result " + std::to_string(static_cast<int>(result));
+  }
+}
+
+}  // namespace
+
+HyperparameterReport optimize_hyperparameters(SparseGp& gp,
+                                              const HyperparameterOptimization& settings) {
+  const auto clock_start = std::chrono::steady_clock::now();
+  const auto lower = as_array(settings.lower), upper = as_array(settings.upper);
+  for (int k = 0; k < 4; ++k)
+    if (!(lower[k] > 0) || !(upper[k] >= lower[k]) || !std::isfinite(upper[k]))
+      throw Error(std::string("hyperparameter bounds for ") + parameter_names[k] +
+                  " must satisfy 0 < lower ≤ upper < ∞");
+
+  HyperparameterReport report;
+  report.start = gp.hyperparameters();
+  report.start_likelihood = gp.log_marginal_likelihood().value;
+
+  Objective o;
+  o.gp = &gp;
+  o.fixed = as_array(report.start);
+  const LabelKind kinds[3] = {LabelKind::energy, LabelKind::force, LabelKind::stress};
+  if (settings.optimize_signal && gp.num_sparse() > 0) o.free.push_back(0);
+  if (settings.optimize_noises)
+    for (int g = 0; g < 3; ++g)
+      if (gp.num_labels(kinds[g]) > 0) o.free.push_back(1 + g);
+
+  std::vector<double> x, lo, hi;
+  for (int k : o.free) {
+    lo.push_back(std::log(lower[k]));
+    hi.push_back(std::log(upper[k]));
+    // Start inside the box.
+    x.push_back(std::clamp(std::log(o.fixed[k]), lo.back(), hi.back()));
+  }
+  if (o.free.empty()) {
+    report.end = report.start;
+    report.end_likelihood = report.start_likelihood;
+    report.result = "nothing to optimise";
+    report.success = true;
+    return report;
+  }
+
+  nlopt_opt optimizer = nlopt_create(NLOPT_LD_LBFGS, static_cast<unsigned>(o.free.size()));
+  nlopt_set_lower_bounds(optimizer, lo.data());
+  nlopt_set_upper_bounds(optimizer, hi.data());
+  nlopt_set_max_objective(optimizer, objective, &o);
+  nlopt_set_maxeval(optimizer, settings.max_evaluations);
+  nlopt_set_xtol_rel(optimizer, settings.relative_tolerance);
+  nlopt_set_ftol_rel(optimizer, 1e-12);
+  double value = 0.0;
+  const nlopt_result result = nlopt_optimize(optimizer, x.data(), &value);
+  nlopt_destroy(optimizer);
+
+  report.evaluations = o.evaluations;
+  report.result = describe(result);
+  if (o.failed) report.result += " (an evaluation failed: " + o.failure + ")";
+  // The best point seen (always inside the bounds; NLopt evaluates the
+  // clamped start first), whatever NLopt's verdict: it may stop on round-off
+  // after improving.
+  if (o.best_value > -std::numeric_limits<double>::infinity()) {
+    report.end = from_array(o.best);
+    report.end_likelihood = o.best_value;
+  } else {
+    throw Error("hyperparameter optimisation: no likelihood could be evaluated (" + o.failure +
+                ")");
+  }
+  report.success = result > 0 || result == NLOPT_ROUNDOFF_LIMITED;
+  gp.set_hyperparameters(report.end);
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count();
+
+  const auto s = as_array(report.start), e = as_array(report.end);
+  logger().info("hyperparameters: {} after {} likelihood evaluations in {:.2f} s", report.result,
+                report.evaluations, report.seconds);
+  logger().info("  log likelihood {:.8g} -> {:.8g}", report.start_likelihood,
+                report.end_likelihood);
+  for (int k = 0; k < 4; ++k) {
+    const bool free = std::find(o.free.begin(), o.free.end(), k) != o.free.end();
+    const bool at_bound = free && (std::abs(std::log(e[k] / lower[k])) < 1e-6 ||
+                                   std::abs(std::log(e[k] / upper[k])) < 1e-6);
+    logger().info("  {:13s} {:.6g} -> {:.6g}{}", parameter_names[k], s[k], e[k],
+                  !free ? " (fixed)" : (at_bound ? " (at its bound)" : ""));
+  }
+  return report;
+}
+
+}  // namespace otfgp

@@ -1,0 +1,364 @@
+#include "otfgp/gp/model_file.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <limits>
+
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/version.hpp"
+
+namespace otfgp {
+
+namespace {
+
+// The label factors, then the split pseudo-labels.
+const char* const kind_groups[label_kind_count + 1] = {"energy", "force", "stress", "splits"};
+constexpr double missing = std::numeric_limits<double>::quiet_NaN();
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+void write_frames(const SparseGp& gp, const hdf5::Group& group) {
+  const int frames = gp.num_frames();
+  std::vector<int> natoms, numbers, pbc, labels;
+  std::vector<double> positions, cells, energy, forces, stress;
+  for (int f = 0; f < frames; ++f) {
+    const Structure& s = gp.frame(f);
+    natoms.push_back(s.size());
+    numbers.insert(numbers.end(), s.numbers.begin(), s.numbers.end());
+    for (int i = 0; i < s.size(); ++i)
+      for (int d = 0; d < 3; ++d) {
+        positions.push_back(s.positions(i, d));
+        forces.push_back(s.forces ? (*s.forces)(i, d) : missing);
+      }
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) cells.push_back(s.cell(a, b));
+    for (int d = 0; d < 3; ++d) pbc.push_back(s.pbc[d] ? 1 : 0);
+    energy.push_back(s.energy ? *s.energy : missing);
+    for (int k = 0; k < 6; ++k) stress.push_back(s.stress ? (*s.stress)[k] : missing);
+    const LabelSelection& used = gp.frame_labels(f);
+    labels.insert(labels.end(), {used.energy ? 1 : 0, used.forces ? 1 : 0, used.stress ? 1 : 0});
+  }
+  const auto f = static_cast<hsize_t>(frames);
+  const auto atoms = static_cast<hsize_t>(numbers.size());
+  group.write("natoms", natoms);
+  group.write("numbers", numbers);
+  group.write("positions", positions, {atoms, 3});
+  group.write("cells", cells, {f, 3, 3});
+  group.write("pbc", pbc, {f, 3});
+  group.write("energy", energy, {f});
+  group.write("forces", forces, {atoms, 3});
+  group.write("stress", stress, {f, 6});
+  group.write("labels_used", labels, {f, 3});
+}
+
+std::pair<std::vector<Structure>, std::vector<LabelSelection>> read_frames(
+    const hdf5::Group& group) {
+  const std::vector<int> natoms = group.read_ints("natoms");
+  const std::vector<int> numbers = group.read_ints("numbers");
+  const std::vector<double> positions = group.read_doubles("positions");
+  const std::vector<double> cells = group.read_doubles("cells");
+  const std::vector<int> pbc = group.read_ints("pbc");
+  const std::vector<double> energy = group.read_doubles("energy");
+  const std::vector<double> forces = group.read_doubles("forces");
+  const std::vector<double> stress = group.read_doubles("stress");
+  const std::vector<int> labels = group.read_ints("labels_used");
+  const std::size_t frames = natoms.size();
+  std::size_t total = 0;
+  for (int n : natoms) total += n;
+  if (numbers.size() != total || positions.size() != 3 * total || forces.size() != 3 * total ||
+      cells.size() != 9 * frames || pbc.size() != 3 * frames || energy.size() != frames ||
+      stress.size() != 6 * frames || labels.size() != 3 * frames)
+    throw Error(group.file() + ": " + group.path() + " has datasets of inconsistent sizes");
+  std::vector<Structure> structures(frames);
+  std::vector<LabelSelection> used(frames);
+  std::size_t atom = 0;
+  for (std::size_t f = 0; f < frames; ++f) {
+    Structure& s = structures[f];
+    const int n = natoms[f];
+    s.numbers.assign(numbers.begin() + atom, numbers.begin() + atom + n);
+    s.positions.resize(n, 3);
+    Positions frame_forces(n, 3);
+    bool has_forces = n > 0;
+    for (int i = 0; i < n; ++i)
+      for (int d = 0; d < 3; ++d) {
+        s.positions(i, d) = positions[3 * (atom + i) + d];
+        frame_forces(i, d) = forces[3 * (atom + i) + d];
+        has_forces = has_forces && !std::isnan(frame_forces(i, d));
+      }
+    if (has_forces) s.forces = frame_forces;
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) s.cell(a, b) = cells[9 * f + 3 * a + b];
+    for (int d = 0; d < 3; ++d) s.pbc[d] = pbc[3 * f + d] != 0;
+    if (!std::isnan(energy[f])) s.energy = energy[f];
+    Voigt v;
+    bool has_stress = true;
+    for (int k = 0; k < 6; ++k) {
+      v[k] = stress[6 * f + k];
+      has_stress = has_stress && !std::isnan(v[k]);
+    }
+    if (has_stress) s.stress = v;
+    used[f] = {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0};
+    atom += n;
+  }
+  return {std::move(structures), std::move(used)};
+}
+
+void check_version(const hdf5::Group& root) {
+  if (!root.has_attribute("format_version"))
+    throw Error(root.file() + ": not an otfgp GP model (no format_version attribute)");
+  const int version = root.int_attribute("format_version");
+  if (version != gp_model_format_version)
+    throw Error(root.file() + ": GP model format_version " + std::to_string(version) +
+                ", this otfgp reads version " + std::to_string(gp_model_format_version));
+}
+
+GpHyperparameters read_hyperparameters(const hdf5::Group& root) {
+  const hdf5::Group h = root.open_group("hyperparameters");
+  GpHyperparameters values{h.double_attribute("signal_std"), h.double_attribute("energy_noise"),
+                           h.double_attribute("force_noise"), h.double_attribute("stress_noise")};
+  try {
+    validate(values);
+  } catch (const Error& error) {
+    throw Error(root.file() + ": " + error.what());
+  }
+  return values;
+}
+
+std::string species_group_name(int z) {
+  return element(z).symbol;
+}
+
+}  // namespace
+
+void write_b2_settings(const B2Settings& settings, const hdf5::Group& group) {
+  group.set_attribute("type", "b2");
+  group.write("species", settings.species);
+  group.set_attribute("n_max", settings.n_max);
+  group.set_attribute("l_max", settings.l_max);
+  group.set_attribute("r_min", settings.r_min);
+  group.set_attribute("cutoff", settings.cutoff);
+  std::vector<int> pairs;
+  std::vector<double> values;
+  for (const auto& [pair, value] : settings.pair_cutoffs) {
+    pairs.insert(pairs.end(), {pair.first, pair.second});
+    values.push_back(value);
+  }
+  group.write("pair_cutoff_species", pairs, {static_cast<hsize_t>(values.size()), 2});
+  group.write("pair_cutoff_values", values, {static_cast<hsize_t>(values.size())});
+}
+
+B2Settings read_b2_settings(const hdf5::Group& group) {
+  const std::string type = group.string_attribute("type");
+  if (type != "b2") throw Error(group.file() + ": descriptor type '" + type + "', expected 'b2'");
+  B2Settings settings;
+  settings.species = group.read_ints("species");
+  settings.n_max = group.int_attribute("n_max");
+  settings.l_max = group.int_attribute("l_max");
+  settings.r_min = group.double_attribute("r_min");
+  settings.cutoff = group.double_attribute("cutoff");
+  const std::vector<int> pairs = group.read_ints("pair_cutoff_species");
+  const std::vector<double> values = group.read_doubles("pair_cutoff_values");
+  if (pairs.size() != 2 * values.size())
+    throw Error(group.file() + ": pair cutoffs of inconsistent sizes");
+  for (std::size_t k = 0; k < values.size(); ++k)
+    settings.pair_cutoffs[{pairs[2 * k], pairs[2 * k + 1]}] = values[k];
+  return settings;
+}
+
+void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
+                   const DescriptorFormat& format) {
+  check_writable(path);
+  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  // Removes the temporary unless the rename happened.
+  struct Cleanup {
+    std::filesystem::path file;
+    bool armed = true;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (armed) std::filesystem::remove(file, ignored);
+    }
+  } cleanup{temporary};
+  {
+    hdf5::File file = hdf5::File::create(temporary);
+    file.set_attribute("format_version", gp_model_format_version);
+    file.set_attribute("kind", "otfgp sparse GP model");
+    file.set_attribute("otfgp_version", version);
+    file.set_attribute("created", utc_now());
+    const std::vector<int>& species = gp.descriptor().species();
+    file.write("species", species);
+    format.write(gp.descriptor(), file.create_group("descriptor"));
+    {
+      const hdf5::Group kernel = file.create_group("kernel");
+      kernel.set_attribute("type", gp.kernel().name());
+      kernel.set_attribute("power", gp.kernel().power());
+    }
+    {
+      const hdf5::Group h = file.create_group("hyperparameters");
+      const GpHyperparameters& values = gp.hyperparameters();
+      h.set_attribute("signal_std", values.signal_std);
+      h.set_attribute("energy_noise", values.energy_noise);
+      h.set_attribute("force_noise", values.force_noise);
+      h.set_attribute("stress_noise", values.stress_noise);
+      h.set_attribute("energy_noise_convention",
+                      "per atom: a total energy of N atoms has noise energy_noise*sqrt(N)");
+    }
+    file.write("reference_energies", gp.reference_energies());
+    {
+      const hdf5::Group sparse = file.create_group("sparse");
+      sparse.write("descriptors", gp.sparse_descriptors());
+      sparse.write("species", gp.sparse_species());
+      std::vector<int> frames, atoms;
+      for (const auto& source : gp.sparse_sources()) {
+        frames.push_back(source.frame);
+        atoms.push_back(source.atom);
+      }
+      sparse.write("source_frame", frames);
+      sparse.write("source_atom", atoms);
+    }
+    {
+      const SparseGp::Solution& solution = gp.solution();
+      const hdf5::Group group = file.create_group("solution");
+      group.write("alpha", solution.alpha);
+      group.write("r", solution.r);
+      group.write("z", solution.z);
+      group.set_attribute("data_fit", solution.data_fit);
+      group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
+      if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
+      group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
+    }
+    {
+      const SparseGp::Factors& factors = gp.factors();
+      const hdf5::Group group = file.create_group("factors");
+      group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
+      group.write("kernel_factor", factors.kernel_factor);
+      for (int g = 0; g <= label_kind_count; ++g) {
+        const GrowingQr& qr = g < label_kind_count ? factors.labels[g] : factors.splits;
+        const hdf5::Group kind = group.create_group(kind_groups[g]);
+        kind.set_attribute("rows", qr.rows());
+        kind.set_attribute("residual_squared_norm", qr.residual_squared_norm());
+        kind.set_attribute("rhs_squared_norm", qr.rhs_squared_norm());
+        kind.write("r", qr.r());
+        kind.write("z", qr.z());
+      }
+    }
+    if (gp.kernel().has_quadratic_map()) {
+      const MappedGp mapped = gp.mapped();
+      const hdf5::Group group = file.create_group("mapped");
+      for (std::size_t s = 0; s < species.size(); ++s) {
+        const hdf5::Group one = group.create_group(species_group_name(species[s]));
+        one.write("beta", mapped.beta[s]);
+        one.write("sparse_normalised", mapped.sparse_normalised[s]);
+        one.write("variance_factor", mapped.variance_factor[s]);
+      }
+    }
+    write_frames(gp, file.create_group("training"));
+    file.close();
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) throw Error(path.string() + ": cannot write (" + error.message() + ")");
+  cleanup.armed = false;
+}
+
+SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {
+  const hdf5::File file = hdf5::File::open(path);
+  check_version(file);
+  const hdf5::Group descriptor_group = file.open_group("descriptor");
+  const std::string type = descriptor_group.string_attribute("type");
+  if (type != format.type())
+    throw Error(path.string() + ": descriptor type '" + type + "', this reader knows '" +
+                format.type() + "'");
+  std::shared_ptr<const Descriptor> descriptor = format.read(descriptor_group);
+  if (file.read_ints("species") != descriptor->species())
+    throw Error(path.string() + ": /species disagrees with the descriptor's species");
+  const hdf5::Group kernel_group = file.open_group("kernel");
+  std::shared_ptr<const Kernel> kernel =
+      make_kernel(kernel_group.string_attribute("type"), kernel_group.int_attribute("power"));
+  SparseGp gp(descriptor, kernel, read_hyperparameters(file),
+              file.read_vector("reference_energies"));
+
+  const hdf5::Group sparse = file.open_group("sparse");
+  const Eigen::MatrixXd sparse_descriptors = sparse.read_matrix("descriptors");
+  const std::vector<int> sparse_species = sparse.read_ints("species");
+  const std::vector<int> source_frame = sparse.read_ints("source_frame");
+  const std::vector<int> source_atom = sparse.read_ints("source_atom");
+  if (source_frame.size() != sparse_species.size() || source_atom.size() != sparse_species.size())
+    throw Error(path.string() + ": /sparse datasets of inconsistent sizes");
+  for (int s : sparse_species)
+    if (s < 0 || s >= gp.num_species())
+      throw Error(path.string() + ": /sparse/species out of range");
+  std::vector<SparseEnvironmentSource> sources;
+  for (std::size_t k = 0; k < source_frame.size(); ++k)
+    sources.push_back({source_frame[k], source_atom[k]});
+
+  const hdf5::Group factors_group = file.open_group("factors");
+  SparseGp::Factors factors;
+  factors.energy_log_atoms = factors_group.double_attribute("energy_log_atoms");
+  factors.kernel_factor = factors_group.read_matrix("kernel_factor");
+  for (int g = 0; g <= label_kind_count; ++g) {
+    const hdf5::Group kind = factors_group.open_group(kind_groups[g]);
+    (g < label_kind_count ? factors.labels[g] : factors.splits) =
+        GrowingQr::restored(kind.read_matrix("r"), kind.read_vector("z"),
+                            kind.double_attribute("residual_squared_norm"),
+                            kind.double_attribute("rhs_squared_norm"), kind.int_attribute("rows"));
+  }
+  const hdf5::Group solution_group = file.open_group("solution");
+  SparseGp::Solution solution;
+  solution.alpha = solution_group.read_vector("alpha");
+  solution.r = solution_group.read_matrix("r");
+  solution.z = solution_group.read_vector("z");
+  solution.data_fit = solution_group.double_attribute("data_fit");
+  if (solution_group.contains("r_variance"))
+    solution.r_variance = solution_group.read_matrix("r_variance");
+  gp.set_split_conditioning(solution_group.int_attribute("split_conditioning") != 0);
+  auto [frames, labels] = read_frames(file.open_group("training"));
+  gp.restore(std::move(frames), std::move(labels), sparse_descriptors, sparse_species,
+             std::move(sources), std::move(factors), std::move(solution));
+  return gp;
+}
+
+MappedGp load_mapped_gp(const std::filesystem::path& path) {
+  const hdf5::File file = hdf5::File::open(path);
+  check_version(file);
+  MappedGp mapped;
+  mapped.descriptor = read_b2_settings(file.open_group("descriptor"));
+  mapped.signal_std = read_hyperparameters(file).signal_std;
+  const Eigen::VectorXd reference = file.read_vector("reference_energies");
+  mapped.reference_energy.assign(reference.data(), reference.data() + reference.size());
+  if (mapped.reference_energy.size() != mapped.descriptor.species.size())
+    throw Error(path.string() + ": one reference energy per species expected");
+  if (!file.contains("mapped")) {
+    const hdf5::Group kernel = file.open_group("kernel");
+    throw Error(path.string() + ": the model's kernel (" + kernel.string_attribute("type") +
+                ", power " + std::to_string(kernel.int_attribute("power")) +
+                ") has no mapped form; evaluate it with gp:" + path.string() + ",mapped=no");
+  }
+  const hdf5::Group group = file.open_group("mapped");
+  for (int z : mapped.descriptor.species) {
+    const hdf5::Group one = group.open_group(species_group_name(z));
+    mapped.beta.push_back(one.read_matrix("beta"));
+    mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
+    mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
+  }
+  return mapped;
+}
+
+std::pair<std::string, int> gp_model_kernel(const std::filesystem::path& path) {
+  const hdf5::File file = hdf5::File::open(path);
+  check_version(file);
+  const hdf5::Group kernel = file.open_group("kernel");
+  return {kernel.string_attribute("type"), kernel.int_attribute("power")};
+}
+
+}  // namespace otfgp

@@ -1,0 +1,194 @@
+#include "otfgp/gp/train_config.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+
+namespace otfgp {
+
+namespace {
+
+const std::vector<std::string> hyperparameter_keys = {"signal_std", "energy_noise", "force_noise",
+                                                      "stress_noise"};
+
+int element_of(const ConfigSection& section, const std::string& key, const std::string& symbol) {
+  const int z = find_atomic_number(symbol);
+  if (z == 0) section.fail(key, "unknown element '" + symbol + "'");
+  return z;
+}
+
+double positive(const ConfigSection& section, const std::string& key, double fallback) {
+  const double value = section.number(key, fallback);
+  if (!(value > 0)) section.fail(key, "must be a positive number");
+  return value;
+}
+
+void read_hyperparameter_values(ConfigSection section, GpHyperparameters& h) {
+  section.expect_keys(hyperparameter_keys);
+  h.signal_std = positive(section, "signal_std", h.signal_std);
+  h.energy_noise = positive(section, "energy_noise", h.energy_noise);
+  h.force_noise = positive(section, "force_noise", h.force_noise);
+  h.stress_noise = positive(section, "stress_noise", h.stress_noise);
+  section.finish();
+}
+
+void read_descriptor(ConfigSection d, B2Settings& b2) {
+  d.expect_keys({"type", "n_max", "l_max", "r_min", "cutoff", "pair_cutoffs"});
+  d.choice("type", {"b2"}, "b2");
+  b2.n_max = static_cast<int>(d.integer("n_max", b2.n_max));
+  b2.l_max = static_cast<int>(d.integer("l_max", b2.l_max));
+  b2.r_min = d.number("r_min", b2.r_min);
+  b2.cutoff = d.number("cutoff", b2.cutoff);
+  if (auto pairs = d.optional_section("pair_cutoffs")) {
+    // Keys are species pairs such as Ba-O; every one is read, so none is "unknown".
+    for (const auto& entry : pairs->node()) {
+      const std::string pair = entry.first.Scalar();
+      const auto dash = pair.find('-');
+      if (dash == std::string::npos) pairs->fail(pair, "expected a species pair like Ba-O");
+      const int a = element_of(*pairs, pair, pair.substr(0, dash));
+      const int b = element_of(*pairs, pair, pair.substr(dash + 1));
+      b2.pair_cutoffs[std::minmax(a, b)] = pairs->number(pair);
+    }
+  }
+  d.finish();
+}
+
+void read_sparse(ConfigSection s, GpTrainingSettings& t) {
+  s.expect_keys({"method", "count", "total", "threshold", "seed", "min_residual", "replay"});
+  t.sparse.method =
+      parse_sparse_selection_method(s.choice("method", {"all", "random", "uncertain", "threshold"},
+                                             sparse_selection_method_name(t.sparse.method)));
+  const std::string context =
+      std::string("with sparse method ") + sparse_selection_method_name(t.sparse.method);
+  if (t.sparse.method != SparseSelectionMethod::all) {
+    t.sparse.count = static_cast<int>(s.integer("count", t.sparse.count));
+    if (t.sparse.count < 0) s.fail("count", "must not be negative");
+  }
+  if (t.sparse.method == SparseSelectionMethod::random) {
+    t.sparse.total = static_cast<int>(s.integer("total", t.sparse.total));
+    if (t.sparse.total < 0) s.fail("total", "must not be negative");
+  }
+  if (t.sparse.method == SparseSelectionMethod::threshold) {
+    t.sparse.threshold = s.number("threshold", t.sparse.threshold);
+    if (!(t.sparse.threshold >= 0)) s.fail("threshold", "must not be negative");
+  }
+  if (needs_uncertainty(t.sparse.method)) t.replay = s.flag("replay", t.replay);
+  t.sparse.seed = static_cast<std::uint64_t>(s.integer("seed", static_cast<long>(t.sparse.seed)));
+  t.min_residual = s.number("min_residual", t.min_residual);
+  if (!(t.min_residual >= 0) || t.min_residual >= 1) s.fail("min_residual", "must be in [0, 1)");
+  s.finish(context);
+}
+
+GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
+  GpTrainConfig config = default_gp_train_config(data_species);
+  root.expect_keys({"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
+                    "reference_energies"});
+
+  if (root.has("species")) {
+    std::vector<int> species;
+    for (const auto& symbol : root.texts("species"))
+      species.push_back(element_of(root, "species", symbol));
+    std::sort(species.begin(), species.end());
+    if (std::adjacent_find(species.begin(), species.end()) != species.end())
+      root.fail("species", "an element is listed twice");
+    for (int z : data_species)
+      if (!std::binary_search(species.begin(), species.end(), z))
+        root.fail("species", std::string("the training data contain ") + element(z).symbol +
+                                 ", which is not listed");
+    config.descriptor.species = species;
+  }
+  if (auto d = root.optional_section("descriptor")) read_descriptor(*d, config.descriptor);
+  try {
+    config.descriptor.validate();
+  } catch (const Error& error) {
+    throw Error(root.file() + ": " + error.what());
+  }
+
+  if (auto k = root.optional_section("kernel")) {
+    k->expect_keys({"type", "power"});
+    k->choice("type", {"normalized_dot_product"}, "normalized_dot_product");
+    config.kernel_power = static_cast<int>(k->integer("power", config.kernel_power));
+    if (config.kernel_power != 1 && config.kernel_power != 2) k->fail("power", "must be 1 or 2");
+    k->finish();
+  }
+
+  GpTrainingSettings& t = config.training;
+  if (auto h = root.optional_section("hyperparameters")) {
+    std::vector<std::string> keys = hyperparameter_keys;
+    keys.insert(keys.end(), {"optimize", "max_evaluations", "tolerance", "lower", "upper"});
+    h->expect_keys(keys);
+    t.hyperparameters.signal_std = positive(*h, "signal_std", t.hyperparameters.signal_std);
+    t.hyperparameters.energy_noise = positive(*h, "energy_noise", t.hyperparameters.energy_noise);
+    t.hyperparameters.force_noise = positive(*h, "force_noise", t.hyperparameters.force_noise);
+    t.hyperparameters.stress_noise = positive(*h, "stress_noise", t.hyperparameters.stress_noise);
+    t.optimize_hyperparameters = h->flag("optimize", t.optimize_hyperparameters);
+    if (t.optimize_hyperparameters) {
+      t.optimization.max_evaluations =
+          static_cast<int>(h->integer("max_evaluations", t.optimization.max_evaluations));
+      if (t.optimization.max_evaluations < 1) h->fail("max_evaluations", "must be at least 1");
+      t.optimization.relative_tolerance =
+          positive(*h, "tolerance", t.optimization.relative_tolerance);
+      if (auto lower = h->optional_section("lower"))
+        read_hyperparameter_values(*lower, t.optimization.lower);
+      if (auto upper = h->optional_section("upper"))
+        read_hyperparameter_values(*upper, t.optimization.upper);
+    }
+    h->finish("with optimize: false");
+  }
+
+  if (auto l = root.optional_section("labels")) {
+    l->expect_keys({"energy", "forces", "stress"});
+    t.labels.energy = l->flag("energy", t.labels.energy);
+    t.labels.forces = l->flag("forces", t.labels.forces);
+    t.labels.stress = l->flag("stress", t.labels.stress);
+    l->finish();
+  }
+
+  if (auto s = root.optional_section("sparse")) read_sparse(*s, t);
+
+  if (root.has("reference_energies")) {
+    if (root.node()["reference_energies"].IsScalar()) {
+      root.choice("reference_energies", {"fit"});
+    } else {
+      ConfigSection given = root.section("reference_energies");
+      for (const auto& entry : given.node()) {
+        const std::string symbol = entry.first.Scalar();
+        const int z = element_of(given, symbol, symbol);
+        if (!std::binary_search(config.descriptor.species.begin(), config.descriptor.species.end(),
+                                z))
+          given.fail(symbol, symbol + " is not among the species");
+        config.reference_energies[z] = given.number(symbol);
+      }
+      for (int z : config.descriptor.species)
+        if (!config.reference_energies.count(z))
+          root.fail("reference_energies", std::string("no energy given for ") + element(z).symbol);
+    }
+  }
+  root.finish();
+  return config;
+}
+
+}  // namespace
+
+GpTrainConfig default_gp_train_config(const std::vector<int>& data_species) {
+  GpTrainConfig config;
+  config.descriptor.species = data_species;
+  std::sort(config.descriptor.species.begin(), config.descriptor.species.end());
+  config.training.hyperparameters = {1.0, 0.001, 0.05, 0.001};
+  return config;
+}
+
+GpTrainConfig parse_gp_train_config(const std::string& text, const std::string& source,
+                                    const std::vector<int>& data_species) {
+  return parse(ConfigSection::parse(text, source), data_species);
+}
+
+GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
+                                   const std::vector<int>& data_species) {
+  return parse(ConfigSection::load(path), data_species);
+}
+
+}  // namespace otfgp
