@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/elements.hpp"

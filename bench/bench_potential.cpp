@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"

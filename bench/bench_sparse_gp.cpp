@@ -25,6 +25,7 @@
 #include <random>
 #include <string>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/potentials/evaluate.hpp"

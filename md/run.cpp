@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/md/output.hpp"

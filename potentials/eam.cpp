@@ -25,7 +25,6 @@
 #include <map>
 #include <sstream>
 
-#include "factories.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"

@@ -8,7 +8,6 @@
 #include <map>
 #include <utility>
 
-#include "factories.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/spec_arguments.hpp"

@@ -19,7 +19,6 @@
 #include <cmath>
 
 #include "compute_support.hpp"
-#include "factories.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
 #include "otfgp/core/elements.hpp"

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/io.hpp"
 #include "support/cli.hpp"

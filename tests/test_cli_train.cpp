@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/train_config.hpp"

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/gp_potential.hpp"

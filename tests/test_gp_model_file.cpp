@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/model_file.hpp"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/gp/reference_energies.hpp"

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/counter_random.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/lattice.hpp"

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/run.hpp"

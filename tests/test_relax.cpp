@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"

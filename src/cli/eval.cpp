@@ -4,13 +4,14 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "otfgp/core/progress.hpp"
+#include "progress.hpp"
 #include "otfgp/core/units.hpp"
 
 namespace otfgp::cli {

@@ -9,7 +9,7 @@
 #include "commands.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/md/run.hpp"
-#include "otfgp/core/progress.hpp"
+#include "progress.hpp"
 
 namespace otfgp::cli {
 

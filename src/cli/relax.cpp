@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"

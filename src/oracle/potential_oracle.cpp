@@ -1,3 +1,4 @@
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/potential_oracle.hpp"
 
 #include <cmath>

@@ -48,10 +48,7 @@ class Potential {
   virtual bool provides_uncertainty() const { return false; }
 };
 
-// Creates a potential from "name:arguments" (see docs/potentials.md), e.g.
-// "lj:eps=0.0104,sigma=3.4,rc=8.5", "sw:/usr/share/lammps/potentials/Si.sw".
-std::unique_ptr<Potential> make_potential(const std::string& spec);
-// Names known to make_potential, for help texts and error messages.
-std::vector<std::string> potential_names();
+// make_potential(spec), the registry of every potential, is in
+// otfgp/gp/potential_registry.hpp (it builds gp: potentials too).
 
 }  // namespace otfgp

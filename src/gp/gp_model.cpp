@@ -5,7 +5,6 @@
 // directly (any kernel, exact DTC uncertainty, cost per atom O(M)), which is
 // the reference the mapped form is checked and timed against.
 
-#include "factories.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/gp_potential.hpp"

@@ -1,4 +1,4 @@
-#include "otfgp/core/progress.hpp"
+#include "progress.hpp"
 
 #include <unistd.h>
 #include <cstdio>
