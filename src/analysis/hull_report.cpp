@@ -150,7 +150,8 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   }
   if (hidden > 0)
     out << fmt::format(
-        "  … and {} more entries further from the hull (all of them are in --json and --csv)\n",
+        "  … and {} more entries further from the hull (all of them are in the JSON and CSV "
+        "outputs)\n",
         hidden);
 }
 

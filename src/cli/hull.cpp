@@ -8,27 +8,24 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <limits>
 #include <optional>
 
 #include "commands.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/analysis/hull.hpp"
+#include "otfgp/analysis/hull_phases.hpp"
 #include "otfgp/analysis/hull_plot.hpp"
 #include "otfgp/analysis/hull_report.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
-#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "otfgp/analysis/relax.hpp"
-#include "otfgp/core/units.hpp"
 
 namespace otfgp::cli {
 
@@ -53,8 +50,6 @@ struct HullSettings {
   std::string json_path, csv_path, plot_prefix;
 };
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
 bool is_table(const std::filesystem::path& path) {
   std::string extension = path.extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
@@ -62,225 +57,29 @@ bool is_table(const std::filesystem::path& path) {
   return extension == ".csv" || extension == ".json";
 }
 
-// A structure input: its id, where it came from, and the structure itself.
-struct StructureInput {
-  std::string id;
-  std::string source;
-  Structure structure;
-};
-
-std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& path) {
-  const std::vector<Structure> frames = read_structures(path);
-  if (frames.empty()) throw Error("'" + path.string() + "' has no structures");
-  std::vector<StructureInput> inputs;
-  for (std::size_t f = 0; f < frames.size(); ++f) {
-    StructureInput input;
-    input.structure = frames[f];
-    const auto named =
-        frames[f].info_value("id") ? frames[f].info_value("id") : frames[f].info_value("name");
-    input.id = named ? *named
-                     : (frames.size() == 1 ? path.stem().string()
-                                           : path.stem().string() + "_" + std::to_string(f));
-    if (input.id.empty() || input.id == "POSCAR" || input.id == "CONTCAR")
-      input.id = frames[f].formula() + (frames.size() == 1 ? "" : "_" + std::to_string(f));
-    input.source = frames.size() == 1 ? path.filename().string()
-                                      : fmt::format("{} frame {}", path.filename().string(), f);
-    inputs.push_back(std::move(input));
-  }
-  return inputs;
-}
-
-// The standard deviation of a structure's energy per atom from its info key
-// "std" (eV/atom), when present.
-std::optional<double> std_per_atom(const StructureInput& input) {
-  const auto text = input.structure.info_value("std");
-  if (!text) return std::nullopt;
-  const auto value = parse_real(*text);
-  if (!value || !std::isfinite(*value) || *value < 0)
-    throw Error(input.source + ": info 'std' must be a non-negative number (eV/atom), not '" +
-                *text + "'");
-  return value;
-}
-
-// The energy of a labelled frame per atom, and its standard deviation.
-StudyPhase phase_from_frame(const StructureInput& input, const std::vector<double>& pressures) {
-  const Structure& structure = input.structure;
-  if (!structure.energy)
-    throw Error(input.source +
-                " has no energy: give --relax-with SPEC to relax and evaluate the structures");
-  StudyPhase phase;
-  phase.phase.id = input.id;
-  phase.phase.composition = Composition::from_numbers(structure.numbers);
-  phase.source = input.source;
-  phase.origin = "frame energy; E and V fixed at every pressure";
-  const double atoms = structure.size();
-  const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];
-  const double energy = *structure.energy / atoms;
-  const double volume = periodic ? structure.volume() / atoms : nan;
-  phase.phase.std_per_atom = std_per_atom(input);
-  const auto n = static_cast<Eigen::Index>(pressures.size());
-  phase.energy_per_atom = Eigen::VectorXd::Constant(n, energy);
-  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, volume);
-  phase.phase.enthalpy_per_atom.resize(n);
-  for (Eigen::Index k = 0; k < n; ++k) {
-    if (pressures[static_cast<std::size_t>(k)] != 0.0 && !periodic)
-      throw Error(input.source + " is not periodic: it has no volume for H = E + PV");
-    phase.phase.enthalpy_per_atom[k] =
-        energy + (pressures[static_cast<std::size_t>(k)] == 0.0
-                      ? 0.0
-                      : pressures[static_cast<std::size_t>(k)] * units::gpa_in_ev_per_a3 * volume);
-  }
-  return phase;
-}
-
-StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double>& pressures) {
-  StudyPhase phase;
-  phase.phase.id = record.id;
-  phase.phase.composition = record.composition;
-  phase.phase.std_per_atom = record.std_per_atom;
-  phase.source = record.source;
-  phase.origin = "table; E and V fixed at every pressure";
-  const auto n = static_cast<Eigen::Index>(pressures.size());
-  phase.energy_per_atom = Eigen::VectorXd::Constant(n, record.energy_per_atom);
-  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, record.volume_per_atom.value_or(nan));
-  phase.phase.enthalpy_per_atom.resize(n);
-  for (Eigen::Index k = 0; k < n; ++k)
-    phase.phase.enthalpy_per_atom[k] =
-        enthalpy_per_atom(record, pressures[static_cast<std::size_t>(k)]);
-  return phase;
-}
-
-RelaxOptions relax_options(const HullSettings& settings, double pressure) {
+RelaxOptions relax_options(const HullSettings& settings) {
   RelaxOptions options;
   options.algorithm = parse_relax_algorithm(settings.relax_algorithm);
   options.relax_cell = !settings.fixed_cell;
-  options.pressure_gpa = pressure;
   options.force_tolerance = settings.force_tolerance;
   options.stress_tolerance = settings.stress_tolerance;
   options.max_steps = settings.max_steps;
   return options;
 }
 
-std::string pressure_tag(double pressure) {
-  return fmt::format("{:g}GPa", pressure);
-}
-
-// Relaxes one structure at every grid pressure in turn, each from the previous
-// result, and keeps the relaxed structures for the re-check.
-StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
-                         const HullSettings& settings, const std::vector<double>& pressures,
-                         std::vector<Structure>& relaxed) {
-  StudyPhase phase;
-  phase.phase.id = input.id;
-  phase.phase.composition = Composition::from_numbers(input.structure.numbers);
-  phase.source = input.source;
-  phase.origin =
-      fmt::format("relaxed with {} ({}, {}) at each pressure", potential.spec(),
-                  settings.relax_algorithm, settings.fixed_cell ? "fixed cell" : "full cell");
-  phase.phase.std_per_atom = std_per_atom(input);
-  const auto n = static_cast<Eigen::Index>(pressures.size());
-  phase.energy_per_atom.resize(n);
-  phase.phase.enthalpy_per_atom.resize(n);
-  phase.phase.volume_per_atom.resize(n);
-  Structure current = input.structure;
-  const double atoms = current.size();
-  for (std::size_t k = 0; k < pressures.size(); ++k) {
-    const RelaxResult result = relax(potential, current, relax_options(settings, pressures[k]));
-    if (!result.converged) {
-      const std::string note = fmt::format(
-          "relaxation at {:g} GPa did not converge in {} steps (max force {:.3g} eV/Å, stress "
-          "deviation {:.3g} GPa)",
-          pressures[k], result.steps, result.max_force, result.max_stress_deviation);
-      logger().warn("{}: {}", input.id, note);
-      phase.notes.push_back(note);
-    }
-    logger().info(
-        "relaxed {} at {:g} GPa: {} steps, E = {:.6f} eV/atom, V = {:.4f} Å³/atom, P = {:.4f} GPa",
-        input.id, pressures[k], result.steps, result.energy / atoms,
-        result.structure.volume() / atoms, result.pressure);
-    const auto index = static_cast<Eigen::Index>(k);
-    phase.energy_per_atom[index] = result.energy / atoms;
-    phase.phase.volume_per_atom[index] = result.structure.volume() / atoms;
-    phase.phase.enthalpy_per_atom[index] = result.enthalpy / atoms;
-    current = result.structure;
-    relaxed.push_back(result.structure);
-    if (!settings.relaxed_dir.empty()) {
-      Structure labelled = result.structure;
-      labelled.set_info_value("id", input.id);
-      labelled.set_info_value("pressure_gpa", fmt::format("{:g}", pressures[k]));
-      write_structure(std::filesystem::path(settings.relaxed_dir) /
-                          (input.id + "_" + pressure_tag(pressures[k]) + ".xyz"),
-                      labelled, "extxyz");
-    }
-  }
-  return phase;
-}
-
 RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
                           const std::vector<std::optional<std::vector<Structure>>>& structures,
                           const HullOptions& hull_options) {
   auto potential = make_potential(settings.recheck_with);
-  RecheckResult recheck;
-  recheck.spec = potential->spec();
-  recheck.within = settings.recheck_within;
-  const std::size_t count = study.phases.size(), grid = study.sweep.pressures.size();
-  recheck.energy_per_atom = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(count),
-                                                      static_cast<Eigen::Index>(grid), nan);
-  recheck.enthalpy_per_atom = recheck.energy_per_atom;
-  for (std::size_t k = 0; k < grid; ++k) {
-    const double pressure = study.sweep.pressures[k];
-    const Hull& first = study.sweep.hulls[k];
-    for (std::size_t reference : first.reference_entries)
-      if (!structures[reference])
-        throw Error("--recheck-with needs a structure for every reference: '" +
-                    study.phases[reference].phase.id + "' (" + study.phases[reference].source +
-                    ") comes from a table; give the references as structure files");
-    std::vector<char> checked(count, 0);
-    std::vector<HullEntry> entries;
-    for (std::size_t i = 0; i < count; ++i) {
-      const StudyPhase& phase = study.phases[i];
-      entries.push_back({phase.phase.id, phase.phase.composition, nan, std::nullopt});
-      if (!first.entries[i].included || first.entries[i].e_above_hull > settings.recheck_within)
-        continue;
-      if (!structures[i]) {
-        logger().warn(
-            "re-check: {} ({}) is within {:g} eV/atom of the hull but has no structure to "
-            "re-evaluate",
-            phase.phase.id, phase.source, settings.recheck_within);
-        continue;
-      }
-      Structure structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
-      const double atoms = structure.size();
-      double energy = 0.0, volume = structure.volume();
-      if (settings.recheck_relax) {
-        const RelaxResult result = relax(*potential, structure, relax_options(settings, pressure));
-        if (!result.converged)
-          logger().warn("re-check: relaxation of {} at {:g} GPa did not converge", phase.phase.id,
-                        pressure);
-        energy = result.energy;
-        volume = result.structure.volume();
-      } else {
-        energy = evaluate(*potential, structure).energy;
-      }
-      const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
-      recheck.energy_per_atom(row, column) = energy / atoms;
-      recheck.enthalpy_per_atom(row, column) =
-          (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
-      entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
-      checked[i] = 1;
-    }
-    Hull hull;
-    try {
-      hull = compute_hull(entries, hull_options);
-    } catch (const Error& error) {
-      throw Error(fmt::format("re-check at {:g} GPa: {}", pressure, error.what()));
-    }
-    for (std::size_t i = 0; i < count; ++i)
-      if (!checked[i] && !hull.entries[i].included) hull.entries[i].exclusion = "not re-checked";
-    recheck.rechecked.push_back(checked);
-    recheck.hulls.push_back(std::move(hull));
+  RecheckOptions options;
+  options.within = settings.recheck_within;
+  options.relax = settings.recheck_relax;
+  options.relax_options = relax_options(settings);
+  try {
+    return recheck_study(*potential, study, structures, hull_options, options);
+  } catch (const Error& error) {
+    throw Error(std::string("--recheck-with: ") + error.what());
   }
-  return recheck;
 }
 
 void run_hull(HullSettings settings) {
@@ -304,7 +103,12 @@ void run_hull(HullSettings settings) {
   if (!settings.plot_prefix.empty()) check_writable(settings.plot_prefix + "_hull.png");
 
   std::unique_ptr<Potential> relax_potential;
-  if (!settings.relax_with.empty()) relax_potential = make_potential(settings.relax_with);
+  PressureRelaxation relaxation;
+  if (!settings.relax_with.empty()) {
+    relax_potential = make_potential(settings.relax_with);
+    relaxation.relax = relax_options(settings);
+    relaxation.relaxed_dir = settings.relaxed_dir;
+  }
 
   HullStudy study;
   std::vector<std::optional<std::vector<Structure>>> structures;
@@ -324,9 +128,12 @@ void run_hull(HullSettings settings) {
       if (relax_potential) {
         std::vector<Structure> relaxed;
         study.phases.push_back(
-            relaxed_phase(input, *relax_potential, settings, pressures, relaxed));
+            relaxed_phase(input, *relax_potential, relaxation, pressures, relaxed));
         structures.emplace_back(std::move(relaxed));
       } else {
+        if (!input.structure.energy)
+          throw Error(input.source +
+                      " has no energy: give --relax-with SPEC to relax and evaluate the structures");
         study.phases.push_back(phase_from_frame(input, pressures));
         structures.emplace_back(std::vector<Structure>{input.structure});
         any_fixed = true;

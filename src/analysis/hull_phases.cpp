@@ -1,0 +1,243 @@
+#include "otfgp/analysis/hull_phases.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+
+namespace otfgp {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+RelaxOptions at_pressure(RelaxOptions options, double pressure) {
+  options.pressure_gpa = pressure;
+  return options;
+}
+
+// The phase's E, H and V at grid pressure k from one relaxation.
+void record_relaxation(StudyPhase& phase, std::size_t k, const RelaxResult& result) {
+  const double atoms = result.structure.size();
+  const auto index = static_cast<Eigen::Index>(k);
+  phase.energy_per_atom[index] = result.energy / atoms;
+  phase.phase.volume_per_atom[index] = result.structure.volume() / atoms;
+  phase.phase.enthalpy_per_atom[index] = result.enthalpy / atoms;
+}
+
+void write_relaxed(const std::filesystem::path& folder, const StructureInput& input,
+                   double pressure, const Structure& structure) {
+  Structure labelled = structure;
+  labelled.set_info_value("id", input.id);
+  labelled.set_info_value("pressure_gpa", fmt::format("{:g}", pressure));
+  write_structure(folder / (input.id + "_" + pressure_tag(pressure) + ".xyz"), labelled, "extxyz");
+}
+
+}  // namespace
+
+std::string pressure_tag(double pressure) {
+  return fmt::format("{:g}GPa", pressure);
+}
+
+std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& path) {
+  const std::vector<Structure> frames = read_structures(path);
+  if (frames.empty()) throw Error("'" + path.string() + "' has no structures");
+  std::vector<StructureInput> inputs;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    StructureInput input;
+    input.structure = frames[f];
+    const auto named =
+        frames[f].info_value("id") ? frames[f].info_value("id") : frames[f].info_value("name");
+    input.id = named ? *named
+                     : (frames.size() == 1 ? path.stem().string()
+                                           : path.stem().string() + "_" + std::to_string(f));
+    if (input.id.empty() || input.id == "POSCAR" || input.id == "CONTCAR")
+      input.id = frames[f].formula() + (frames.size() == 1 ? "" : "_" + std::to_string(f));
+    input.source = frames.size() == 1 ? path.filename().string()
+                                      : fmt::format("{} frame {}", path.filename().string(), f);
+    inputs.push_back(std::move(input));
+  }
+  return inputs;
+}
+
+std::optional<double> std_per_atom(const StructureInput& input) {
+  const auto text = input.structure.info_value("std");
+  if (!text) return std::nullopt;
+  const auto value = parse_real(*text);
+  if (!value || !std::isfinite(*value) || *value < 0)
+    throw Error(input.source + ": info 'std' must be a non-negative number (eV/atom), not '" +
+                *text + "'");
+  return value;
+}
+
+StudyPhase phase_from_frame(const StructureInput& input, const std::vector<double>& pressures) {
+  const Structure& structure = input.structure;
+  if (!structure.energy)
+    throw Error(input.source + " has no energy: relax and evaluate it with a potential");
+  StudyPhase phase;
+  phase.phase.id = input.id;
+  phase.phase.composition = Composition::from_numbers(structure.numbers);
+  phase.source = input.source;
+  phase.origin = "frame energy; E and V fixed at every pressure";
+  const double atoms = structure.size();
+  const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];
+  const double energy = *structure.energy / atoms;
+  const double volume = periodic ? structure.volume() / atoms : nan;
+  phase.phase.std_per_atom = std_per_atom(input);
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom = Eigen::VectorXd::Constant(n, energy);
+  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, volume);
+  phase.phase.enthalpy_per_atom.resize(n);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    if (pressures[static_cast<std::size_t>(k)] != 0.0 && !periodic)
+      throw Error(input.source + " is not periodic: it has no volume for H = E + PV");
+    phase.phase.enthalpy_per_atom[k] =
+        energy + (pressures[static_cast<std::size_t>(k)] == 0.0
+                      ? 0.0
+                      : pressures[static_cast<std::size_t>(k)] * units::gpa_in_ev_per_a3 * volume);
+  }
+  return phase;
+}
+
+StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double>& pressures) {
+  StudyPhase phase;
+  phase.phase.id = record.id;
+  phase.phase.composition = record.composition;
+  phase.phase.std_per_atom = record.std_per_atom;
+  phase.source = record.source;
+  phase.origin = "table; E and V fixed at every pressure";
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom = Eigen::VectorXd::Constant(n, record.energy_per_atom);
+  phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, record.volume_per_atom.value_or(nan));
+  phase.phase.enthalpy_per_atom.resize(n);
+  for (Eigen::Index k = 0; k < n; ++k)
+    phase.phase.enthalpy_per_atom[k] =
+        enthalpy_per_atom(record, pressures[static_cast<std::size_t>(k)]);
+  return phase;
+}
+
+StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
+                         const PressureRelaxation& options, const std::vector<double>& pressures,
+                         std::vector<Structure>& relaxed) {
+  StudyPhase phase;
+  phase.phase.id = input.id;
+  phase.phase.composition = Composition::from_numbers(input.structure.numbers);
+  phase.source = input.source;
+  phase.origin = fmt::format("relaxed with {} ({}, {}) at each pressure", potential.spec(),
+                             relax_algorithm_name(options.relax.algorithm),
+                             options.relax.relax_cell ? "full cell" : "fixed cell");
+  phase.phase.std_per_atom = std_per_atom(input);
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.energy_per_atom.resize(n);
+  phase.phase.enthalpy_per_atom.resize(n);
+  phase.phase.volume_per_atom.resize(n);
+  Structure current = input.structure;
+  const double atoms = current.size();
+  for (std::size_t k = 0; k < pressures.size(); ++k) {
+    const RelaxResult result = relax(potential, current, at_pressure(options.relax, pressures[k]));
+    if (!result.converged) {
+      const std::string note = fmt::format(
+          "relaxation at {:g} GPa did not converge in {} steps (max force {:.3g} eV/Å, stress "
+          "deviation {:.3g} GPa)",
+          pressures[k], result.steps, result.max_force, result.max_stress_deviation);
+      logger().warn("{}: {}", input.id, note);
+      phase.notes.push_back(note);
+    }
+    logger().info(
+        "relaxed {} at {:g} GPa: {} steps, E = {:.6f} eV/atom, V = {:.4f} Å³/atom, P = {:.4f} GPa",
+        input.id, pressures[k], result.steps, result.energy / atoms,
+        result.structure.volume() / atoms, result.pressure);
+    record_relaxation(phase, k, result);
+    current = result.structure;
+    relaxed.push_back(result.structure);
+    if (!options.relaxed_dir.empty())
+      write_relaxed(options.relaxed_dir, input, pressures[k], result.structure);
+  }
+  return phase;
+}
+
+namespace {
+
+void require_reference_structures(
+    const HullStudy& study, const Hull& first,
+    const std::vector<std::optional<std::vector<Structure>>>& structures) {
+  for (std::size_t reference : first.reference_entries)
+    if (!structures[reference])
+      throw Error("the re-check needs a structure for every reference: '" +
+                  study.phases[reference].phase.id + "' (" + study.phases[reference].source +
+                  ") comes from a table; give the references as structure files");
+}
+
+// Energy and volume of one structure under the second model at `pressure`.
+std::pair<double, double> recheck_energy(Potential& potential, const Structure& structure,
+                                         const std::string& id, double pressure,
+                                         const RecheckOptions& options) {
+  if (!options.relax) return {evaluate(potential, structure).energy, structure.volume()};
+  const RelaxResult result = relax(potential, structure, at_pressure(options.relax_options, pressure));
+  if (!result.converged)
+    logger().warn("re-check: relaxation of {} at {:g} GPa did not converge", id, pressure);
+  return {result.energy, result.structure.volume()};
+}
+
+}  // namespace
+
+RecheckResult recheck_study(Potential& potential, const HullStudy& study,
+                            const std::vector<std::optional<std::vector<Structure>>>& structures,
+                            const HullOptions& hull_options, const RecheckOptions& options) {
+  RecheckResult recheck;
+  recheck.spec = potential.spec();
+  recheck.within = options.within;
+  const std::size_t count = study.phases.size(), grid = study.sweep.pressures.size();
+  recheck.energy_per_atom = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(count),
+                                                      static_cast<Eigen::Index>(grid), nan);
+  recheck.enthalpy_per_atom = recheck.energy_per_atom;
+  for (std::size_t k = 0; k < grid; ++k) {
+    const double pressure = study.sweep.pressures[k];
+    const Hull& first = study.sweep.hulls[k];
+    require_reference_structures(study, first, structures);
+    std::vector<char> checked(count, 0);
+    std::vector<HullEntry> entries;
+    for (std::size_t i = 0; i < count; ++i) {
+      const StudyPhase& phase = study.phases[i];
+      entries.push_back({phase.phase.id, phase.phase.composition, nan, std::nullopt});
+      if (!first.entries[i].included || first.entries[i].e_above_hull > options.within) continue;
+      if (!structures[i]) {
+        logger().warn(
+            "re-check: {} ({}) is within {:g} eV/atom of the hull but has no structure to "
+            "re-evaluate",
+            phase.phase.id, phase.source, options.within);
+        continue;
+      }
+      const Structure& structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
+      const double atoms = structure.size();
+      const auto [energy, volume] =
+          recheck_energy(potential, structure, phase.phase.id, pressure, options);
+      const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
+      recheck.energy_per_atom(row, column) = energy / atoms;
+      recheck.enthalpy_per_atom(row, column) =
+          (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
+      entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
+      checked[i] = 1;
+    }
+    Hull hull;
+    try {
+      hull = compute_hull(entries, hull_options);
+    } catch (const Error& error) {
+      throw Error(fmt::format("re-check at {:g} GPa: {}", pressure, error.what()));
+    }
+    for (std::size_t i = 0; i < count; ++i)
+      if (!checked[i] && !hull.entries[i].included) hull.entries[i].exclusion = "not re-checked";
+    recheck.rechecked.push_back(checked);
+    recheck.hulls.push_back(std::move(hull));
+  }
+  return recheck;
+}
+
+}  // namespace otfgp
