@@ -34,12 +34,6 @@ class PhaseClock {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string number_text(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", value);
-  return buffer;
-}
-
 }  // namespace
 
 const char* phase_name(Phase phase) {
@@ -120,11 +114,11 @@ void Engine::setup() {
   if (bad >= 0 || !std::isfinite(forces_.energy)) {
     std::string what =
         bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
-    throw Error(
-        "step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
-        (bad >= 0 ? "not finite or above the limit of " + number_text(settings_.max_force) + " eV/Å"
-                  : std::string("not finite")) +
-        "; check the structure and the potential");
+    throw Error("step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
+                (bad >= 0 ? "not finite or above the limit of " +
+                                format_significant(settings_.max_force, 6) + " eV/Å"
+                          : std::string("not finite")) +
+                "; check the structure and the potential");
   }
   integrator_.refresh_kinetic(state_);
   if (fresh_ && statistics_.samples == 0) {
@@ -211,10 +205,10 @@ void Engine::check_step(const ForceCheck& check) {
     auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
                                                  Kokkos::subview(state_.f, atom, Kokkos::ALL));
     const double norm = std::sqrt(f(0) * f(0) + f(1) * f(1) + f(2) * f(2));
-    problem = std::isfinite(norm)
-                  ? "the force on atom " + std::to_string(atom) + " is " + number_text(norm) +
-                        " eV/Å, above the limit of " + number_text(limit) + " eV/Å"
-                  : "the force on atom " + std::to_string(atom) + " is not finite";
+    problem = std::isfinite(norm) ? "the force on atom " + std::to_string(atom) + " is " +
+                                        format_significant(norm, 6) + " eV/Å, above the limit of " +
+                                        format_significant(limit, 6) + " eV/Å"
+                                  : "the force on atom " + std::to_string(atom) + " is not finite";
   } else {
     problem = "the potential energy is not finite";
   }

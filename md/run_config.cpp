@@ -1,10 +1,10 @@
 #include <cmath>
-#include <cstdio>
 
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/md/run.hpp"
 
 namespace otfgp::md {
@@ -212,11 +212,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
 
 std::string dynamics_settings(const RunConfig& config) {
   const EngineSettings& e = config.engine;
-  auto number = [](double value) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.17g", value);
-    return std::string(text);
-  };
+  auto number = [](double value) { return format_significant(value, 17); };
   std::string yaml;
   auto line = [&](const std::string& key, const std::string& value) {
     yaml += key + ": " + value + "\n";

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <stdexcept>
 
@@ -310,161 +311,192 @@ std::string references_label(const std::vector<Composition>& references) {
   return label;
 }
 
-Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& options) {
+namespace {
+
+void validate_entries(const std::vector<HullEntry>& entries) {
   if (entries.empty()) throw Error("hull: no entries");
-  Hull hull;
-  hull.entries.resize(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const HullEntry& entry = entries[i];
+  for (const HullEntry& entry : entries) {
     if (entry.composition.empty() || !(entry.composition.total() > 0))
       throw Error("hull: entry '" + entry.id + "' has an empty composition");
     if (entry.std_per_atom && !(std::isfinite(*entry.std_per_atom) && *entry.std_per_atom >= 0))
       throw Error("hull: entry '" + entry.id + "' has a standard deviation of " +
                   std::to_string(*entry.std_per_atom) + " eV/atom; it must be finite and ≥ 0");
   }
+}
 
-  // References, each normalised to one atom.
-  std::vector<int> elements;
+// The references as columns of element fractions, and its QR for projecting
+// entries onto them.
+struct ReferenceSpace {
+  std::vector<Composition> references;
+  std::vector<int> elements;  // ascending
+  bool elemental = false;     // the references are the entries' elements
+  Eigen::MatrixXd basis;      // elements × references
+  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr;
+  int size() const { return static_cast<int>(references.size()); }
+};
+
+// References, each normalised to one atom: the given ones, or the entries'
+// elements in electronegativity order, as formulas are written (Ba–Rh–O).
+ReferenceSpace reference_space(const std::vector<HullEntry>& entries, const HullOptions& options) {
+  ReferenceSpace space;
+  std::vector<int>& elements = space.elements;
   for (const auto& entry : entries)
     for (int z : entry.composition.elements()) elements.push_back(z);
-  const bool elemental = options.references.empty();
-  if (elemental) {
+  space.elemental = options.references.empty();
+  if (space.elemental) {
     std::sort(elements.begin(), elements.end());
     elements.erase(std::unique(elements.begin(), elements.end()), elements.end());
-    // Electronegativity order, as formulas are written: Ba–Rh–O.
     std::vector<int> order = elements;
     std::stable_sort(order.begin(), order.end(), [](int a, int b) {
       return ordering_electronegativity(a) < ordering_electronegativity(b);
     });
-    for (int z : order) hull.references.push_back(Composition({{z, 1.0}}));
+    for (int z : order) space.references.push_back(Composition({{z, 1.0}}));
   } else {
-    hull.references = options.references;
-    for (const auto& reference : hull.references) {
+    space.references = options.references;
+    for (const auto& reference : space.references) {
       if (reference.empty()) throw Error("hull: a reference composition is empty");
       for (int z : reference.elements()) elements.push_back(z);
     }
     std::sort(elements.begin(), elements.end());
     elements.erase(std::unique(elements.begin(), elements.end()), elements.end());
   }
-  const int k = static_cast<int>(hull.references.size());
+  const int k = space.size();
   const int m = static_cast<int>(elements.size());
-  Eigen::MatrixXd basis(m, k);
+  space.basis.resize(m, k);
   for (int j = 0; j < k; ++j) {
-    const Composition fractions = hull.references[static_cast<std::size_t>(j)].fractional();
+    const Composition fractions = space.references[static_cast<std::size_t>(j)].fractional();
     for (int e = 0; e < m; ++e)
-      basis(e, j) = fractions.amount(elements[static_cast<std::size_t>(e)]);
+      space.basis(e, j) = fractions.amount(elements[static_cast<std::size_t>(e)]);
   }
-  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(basis);
-  qr.setThreshold(1e-10);
-  if (qr.rank() < k)
-    throw Error("hull: the references " + references_label(hull.references) +
+  space.qr.compute(space.basis);
+  space.qr.setThreshold(1e-10);
+  if (space.qr.rank() < k)
+    throw Error("hull: the references " + references_label(space.references) +
                 " are not linearly independent: one of them is a mixture of the others");
+  return space;
+}
 
-  // Each entry as atomic fractions of the references.
+// The entry as atomic fractions of the references (summing to one, snapped to
+// exact corners), or, in `exclusion`, why it has none.
+std::optional<Eigen::VectorXd> project_entry(const HullEntry& entry, const ReferenceSpace& space,
+                                             std::string& exclusion) {
+  if (!std::isfinite(entry.energy_per_atom)) {
+    exclusion = "its energy is not a number (" + std::to_string(entry.energy_per_atom) + ")";
+    return std::nullopt;
+  }
+  const std::string label = references_label(space.references);
+  const Composition fractions = entry.composition.fractional();
+  std::string foreign;
+  for (int z : fractions.elements())
+    if (!std::binary_search(space.elements.begin(), space.elements.end(), z))
+      foreign += (foreign.empty() ? "" : ", ") + std::string(element(z).symbol);
+  if (!foreign.empty()) {
+    exclusion = "it contains " + foreign + ", which no reference (" + label + ") has";
+    return std::nullopt;
+  }
+  const int m = static_cast<int>(space.elements.size());
+  Eigen::VectorXd target(m);
+  for (int e = 0; e < m; ++e)
+    target[e] = fractions.amount(space.elements[static_cast<std::size_t>(e)]);
+  Eigen::VectorXd amounts = space.qr.solve(target);
+  if ((space.basis * amounts - target).norm() > composition_tolerance) {
+    exclusion = "its composition is not a combination of the references " + label;
+    return std::nullopt;
+  }
+  if (amounts.minCoeff() < -composition_tolerance) {
+    int worst = 0;
+    amounts.minCoeff(&worst);
+    exclusion = "it lies outside the " + label + " range (it would need " +
+                std::to_string(amounts[worst]) + " of " +
+                reference_name(space.references[static_cast<std::size_t>(worst)]) + ")";
+    return std::nullopt;
+  }
+  amounts = amounts.cwiseMax(0.0);
+  amounts /= amounts.sum();
+  // Snap to exact corners so that a reference compound is recognised as one.
+  for (int j = 0; j < space.size(); ++j)
+    if (amounts[j] > 1.0 - composition_tolerance) {
+      amounts.setZero();
+      amounts[j] = 1.0;
+    }
+  return amounts;
+}
+
+// The included entries as hull points; marks each entry included or excluded.
+PreparedEntries project_entries(const std::vector<HullEntry>& entries, const ReferenceSpace& space,
+                                Hull& hull) {
   PreparedEntries prepared;
-  prepared.points.dimension = k;
+  prepared.points.dimension = space.size();
   std::vector<Eigen::VectorXd> rows;
   std::vector<double> energies;
-  std::vector<Composition> included_compositions;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const HullEntry& entry = entries[i];
     HullEntryResult& result = hull.entries[i];
-    if (!std::isfinite(entry.energy_per_atom)) {
-      result.exclusion =
-          "its energy is not a number (" + std::to_string(entry.energy_per_atom) + ")";
-      continue;
-    }
-    const Composition fractions = entry.composition.fractional();
-    std::string foreign;
-    for (int z : fractions.elements())
-      if (!std::binary_search(elements.begin(), elements.end(), z))
-        foreign += (foreign.empty() ? "" : ", ") + std::string(element(z).symbol);
-    if (!foreign.empty()) {
-      result.exclusion = "it contains " + foreign + ", which no reference (" +
-                         references_label(hull.references) + ") has";
-      continue;
-    }
-    Eigen::VectorXd target(m);
-    for (int e = 0; e < m; ++e) target[e] = fractions.amount(elements[static_cast<std::size_t>(e)]);
-    Eigen::VectorXd amounts = qr.solve(target);
-    if ((basis * amounts - target).norm() > composition_tolerance) {
-      result.exclusion = "its composition is not a combination of the references " +
-                         references_label(hull.references);
-      continue;
-    }
-    if (amounts.minCoeff() < -composition_tolerance) {
-      int worst = 0;
-      amounts.minCoeff(&worst);
-      result.exclusion = "it lies outside the " + references_label(hull.references) +
-                         " range (it would need " + std::to_string(amounts[worst]) + " of " +
-                         reference_name(hull.references[static_cast<std::size_t>(worst)]) + ")";
-      continue;
-    }
-    amounts = amounts.cwiseMax(0.0);
-    amounts /= amounts.sum();
-    // Snap to exact corners so that a reference compound is recognised as one.
-    for (int j = 0; j < k; ++j)
-      if (amounts[j] > 1.0 - composition_tolerance) {
-        amounts.setZero();
-        amounts[j] = 1.0;
-      }
+    const auto amounts = project_entry(entries[i], space, result.exclusion);
+    if (!amounts) continue;
     result.included = true;
-    result.coordinates = amounts;
-    rows.push_back(amounts);
-    energies.push_back(entry.energy_per_atom);
+    result.coordinates = *amounts;
+    rows.push_back(*amounts);
+    energies.push_back(entries[i].energy_per_atom);
     prepared.entry.push_back(i);
-    included_compositions.push_back(entry.composition);
   }
   const int n = static_cast<int>(rows.size());
   if (n == 0)
     throw Error("hull: no entry lies in the space of the references " +
-                references_label(hull.references));
-  prepared.points.fractions.resize(n, k);
+                references_label(space.references));
+  prepared.points.fractions.resize(n, space.size());
   prepared.points.energy.resize(n);
   for (int p = 0; p < n; ++p) {
     prepared.points.fractions.row(p) = rows[static_cast<std::size_t>(p)].transpose();
     prepared.points.energy[p] = energies[static_cast<std::size_t>(p)];
   }
+  return prepared;
+}
 
-  HullGeometry geometry = build_geometry(prepared.points);
-  if (!geometry.complete()) {
-    std::string missing;
-    for (int j = 0; j < k; ++j)
-      if (geometry.corner[static_cast<std::size_t>(j)] < 0)
-        missing += (missing.empty() ? "" : ", ") +
-                   reference_name(hull.references[static_cast<std::size_t>(j)]);
-    std::string message =
-        "hull: no entry (with a finite energy) has the composition of the reference" +
-        std::string(missing.find(',') != std::string::npos ? "s " : " ") + missing + ".";
-    if (elemental) {
-      auto end_members = suggest_end_members(included_compositions);
-      std::sort(end_members.begin(), end_members.end(),
-                [](const Composition& a, const Composition& b) {
-                  return a.reduced_formula() < b.reduced_formula();
-                });
-      if (!end_members.empty() && static_cast<int>(end_members.size()) < k + 1) {
-        std::vector<std::string> names;
-        for (const auto& member : end_members) names.push_back(reference_name(member));
-        std::string list;
-        for (const auto& name : names) list += (list.empty() ? "" : " ") + name;
-        message +=
-            " Add an elemental entry, or use terminal compounds as references: the entries lie "
-            "between " +
-            references_label(end_members) + " (e.g. --references " + list + ")";
-      } else {
-        message +=
-            " Add an elemental entry, or choose terminal compounds that enclose the entries as "
-            "references (--references).";
-      }
-    } else {
-      message += " Add an entry with that composition or choose other references.";
-    }
+// A reference without an entry: name it and, for elemental references,
+// suggest terminal compounds that span the entries.
+[[noreturn]] void throw_missing_reference(const ReferenceSpace& space, const HullGeometry& geometry,
+                                          const std::vector<HullEntry>& entries,
+                                          const PreparedEntries& prepared) {
+  const int k = space.size();
+  std::string missing;
+  for (int j = 0; j < k; ++j)
+    if (geometry.corner[static_cast<std::size_t>(j)] < 0)
+      missing += (missing.empty() ? "" : ", ") +
+                 reference_name(space.references[static_cast<std::size_t>(j)]);
+  std::string message =
+      "hull: no entry (with a finite energy) has the composition of the reference" +
+      std::string(missing.find(',') != std::string::npos ? "s " : " ") + missing + ".";
+  if (!space.elemental) {
+    message += " Add an entry with that composition or choose other references.";
     throw Error(message);
   }
+  std::vector<Composition> included_compositions;
+  for (std::size_t i : prepared.entry) included_compositions.push_back(entries[i].composition);
+  auto end_members = suggest_end_members(included_compositions);
+  std::sort(end_members.begin(), end_members.end(),
+            [](const Composition& a, const Composition& b) {
+              return a.reduced_formula() < b.reduced_formula();
+            });
+  if (!end_members.empty() && static_cast<int>(end_members.size()) < k + 1) {
+    std::string list;
+    for (const auto& member : end_members) list += (list.empty() ? "" : " ") + reference_name(member);
+    message +=
+        " Add an elemental entry, or use terminal compounds as references: the entries lie "
+        "between " +
+        references_label(end_members) + " (e.g. --references " + list + ")";
+  } else {
+    message +=
+        " Add an elemental entry, or choose terminal compounds that enclose the entries as "
+        "references (--references).";
+  }
+  throw Error(message);
+}
 
-  for (int j = 0; j < k; ++j)
-    hull.reference_entries.push_back(
-        prepared.entry[static_cast<std::size_t>(geometry.corner[static_cast<std::size_t>(j)])]);
+// Reference entries, stable entries and facets as entry indices.
+void record_vertices(Hull& hull, const PreparedEntries& prepared, const HullGeometry& geometry) {
+  const int n = static_cast<int>(prepared.entry.size());
+  for (std::size_t j = 0; j < hull.references.size(); ++j)
+    hull.reference_entries.push_back(prepared.entry[static_cast<std::size_t>(geometry.corner[j])]);
   for (int p = 0; p < n; ++p)
     if (geometry.stable[static_cast<std::size_t>(p)])
       hull.stable.push_back(prepared.entry[static_cast<std::size_t>(p)]);
@@ -474,9 +506,39 @@ Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& opti
     for (int v : facet.vertices) vertices.push_back(prepared.entry[static_cast<std::size_t>(v)]);
     hull.facets.push_back(std::move(vertices));
   }
+}
 
+// Energy above the hull and decomposition of an unstable point p, from the
+// facet below it.
+void decompose(HullEntryResult& result, int p, const PreparedEntries& prepared,
+               const HullGeometry& geometry) {
+  const int k = prepared.points.dimension;
   Eigen::VectorXd lifted(k);
-  for (int p = 0; p < n; ++p) {
+  for (int j = 1; j < k; ++j) lifted[j - 1] = prepared.points.fractions(p, j);
+  lifted[k - 1] = 1.0;
+  const Location location = locate(geometry, lifted);
+  result.e_above_hull = std::max(0.0, geometry.formation[p] - location.hull_energy);
+  const LowerFacet& facet = geometry.facets[static_cast<std::size_t>(location.facet)];
+  double total = 0.0;
+  for (int v = 0; v < k; ++v) {
+    const double fraction = location.barycentric[v];
+    if (fraction <= barycentric_tolerance) continue;
+    result.decomposition.push_back(
+        {prepared.entry[static_cast<std::size_t>(facet.vertices[static_cast<std::size_t>(v)])],
+         fraction});
+    total += fraction;
+  }
+  for (auto& part : result.decomposition) part.fraction /= total;
+  std::sort(result.decomposition.begin(), result.decomposition.end(),
+            [](const DecompositionPart& a, const DecompositionPart& b) {
+              return a.fraction > b.fraction;
+            });
+}
+
+void record_entry_results(Hull& hull, const PreparedEntries& prepared,
+                          const HullGeometry& geometry) {
+  const int k = prepared.points.dimension;
+  for (int p = 0; p < static_cast<int>(prepared.entry.size()); ++p) {
     HullEntryResult& result = hull.entries[prepared.entry[static_cast<std::size_t>(p)]];
     result.formation_energy_per_atom = geometry.formation[p];
     const int representative = geometry.representative[static_cast<std::size_t>(p)];
@@ -486,33 +548,29 @@ Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& opti
       result.stable = true;
       result.e_above_hull = 0.0;
       result.decomposition = {{prepared.entry[static_cast<std::size_t>(p)], 1.0}};
-      continue;
-    }
-    if (k == 1) {
+    } else if (k == 1) {
       result.e_above_hull = std::max(0.0, geometry.formation[p]);
       result.decomposition = {{prepared.entry[static_cast<std::size_t>(geometry.corner[0])], 1.0}};
-      continue;
+    } else {
+      decompose(result, p, prepared, geometry);
     }
-    for (int j = 1; j < k; ++j) lifted[j - 1] = prepared.points.fractions(p, j);
-    lifted[k - 1] = 1.0;
-    const Location location = locate(geometry, lifted);
-    result.e_above_hull = std::max(0.0, geometry.formation[p] - location.hull_energy);
-    const LowerFacet& facet = geometry.facets[static_cast<std::size_t>(location.facet)];
-    double total = 0.0;
-    for (int v = 0; v < k; ++v) {
-      const double fraction = location.barycentric[v];
-      if (fraction <= barycentric_tolerance) continue;
-      result.decomposition.push_back(
-          {prepared.entry[static_cast<std::size_t>(facet.vertices[static_cast<std::size_t>(v)])],
-           fraction});
-      total += fraction;
-    }
-    for (auto& part : result.decomposition) part.fraction /= total;
-    std::sort(result.decomposition.begin(), result.decomposition.end(),
-              [](const DecompositionPart& a, const DecompositionPart& b) {
-                return a.fraction > b.fraction;
-              });
   }
+}
+
+}  // namespace
+
+// Validation, projection onto the references, then the hull.
+Hull compute_hull(const std::vector<HullEntry>& entries, const HullOptions& options) {
+  validate_entries(entries);
+  const ReferenceSpace space = reference_space(entries, options);
+  Hull hull;
+  hull.references = space.references;
+  hull.entries.resize(entries.size());
+  const PreparedEntries prepared = project_entries(entries, space, hull);
+  const HullGeometry geometry = build_geometry(prepared.points);
+  if (!geometry.complete()) throw_missing_reference(space, geometry, entries, prepared);
+  record_vertices(hull, prepared, geometry);
+  record_entry_results(hull, prepared, geometry);
   return hull;
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 
 namespace otfgp {
@@ -221,7 +222,7 @@ std::string csv_field(const std::string& text) {
 }
 
 std::string csv_number(double value) {
-  return std::isfinite(value) ? fmt::format("{:.10g}", value) : "";
+  return std::isfinite(value) ? format_significant(value, 10) : "";
 }
 
 void csv_rows(std::ostream& out, const std::string& model, const HullStudy& study,

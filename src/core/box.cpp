@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/structure.hpp"
 
 namespace otfgp {
 
@@ -18,7 +19,7 @@ Box Box::from_cell(const Eigen::Matrix3d& cell, const bool periodic[3]) {
       h.row(d) = candidate.transpose();
     }
   }
-  if (!(std::abs(h.determinant()) > 1e-10))
+  if (!(std::abs(h.determinant()) > singular_cell_volume))
     throw Error("cell is singular (volume " + std::to_string(std::abs(h.determinant())) + " Å³)");
   Box box;
   const Eigen::Matrix3d inverse = h.inverse();

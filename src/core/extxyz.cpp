@@ -380,6 +380,175 @@ void write_frame(std::ostream& output, const Structure& frame) {
   output << text;
 }
 
+// ASE's vec_cell variant: lattice vectors as pseudo-atoms VEC1..VEC3 after the atoms.
+struct VecCell {
+  Eigen::Matrix3d cell = Eigen::Matrix3d::Zero();
+  std::array<bool, 3> pbc{false, false, false};
+  int vectors = 0;
+};
+
+VecCell read_vec_lines(LineReader& lines, const std::string& frame_name) {
+  VecCell vec;
+  std::string line;
+  while (lines.next(line)) {
+    const auto tokens = split_whitespace(line);
+    if (tokens.empty() || tokens[0].substr(0, 3) != "VEC") {
+      lines.unread();
+      break;
+    }
+    const int vectors = vec.vectors;
+    if (vectors == 3) throw lines.error("more than 3 VEC lines after " + frame_name);
+    if (tokens[0] != "VEC" + std::to_string(vectors + 1) || tokens.size() != 4)
+      throw lines.error("expected 'VEC" + std::to_string(vectors + 1) + " x y z', found '" + line +
+                        "'");
+    for (int k = 0; k < 3; ++k) {
+      const auto value = parse_real(tokens[1 + k]);
+      if (!value)
+        throw lines.error("VEC" + std::to_string(vectors + 1) + " has '" +
+                          std::string(tokens[1 + k]) + "' where a number was expected");
+      vec.cell(vectors, k) = *value;
+    }
+    vec.pbc[vectors] = true;
+    ++vec.vectors;
+  }
+  return vec;
+}
+
+// With VEC lines the comment line is plain text (as ASE reads it).
+FrameHeader plain_comment_header(std::string_view text) {
+  FrameHeader header;
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  header.info.emplace_back("comment", std::string(text));
+  return header;
+}
+
+// Whether one token of an extra column has the column's type.
+bool valid_extra_value(char type, std::string_view value) {
+  return type == 'R'   ? parse_real(value).has_value()
+         : type == 'I' ? parse_integer(value).has_value()
+         : type == 'L' ? parse_logical(value).has_value()
+                       : true;
+}
+
+// The per-atom columns of one frame, filled atom line by atom line. Errors
+// name the atom and the column; the caller adds the file and line.
+class AtomColumns {
+ public:
+  AtomColumns(int atoms, const std::vector<ColumnSpec>& specs) : atoms_(atoms) {
+    result_.numbers.assign(atoms, 0);
+    result_.positions.setZero(atoms, 3);
+    for (const auto& spec : specs) {
+      expected_tokens_ += spec.columns;
+      if (spec.role == ColumnRole::force) {
+        forces_.setZero(atoms, 3);
+        has_forces_ = true;
+      }
+      if (spec.role == ColumnRole::atomic_number) atomic_numbers_from_z_.assign(atoms, 0);
+      if (spec.role == ColumnRole::extra) {
+        ExtraProperty property;
+        property.name = spec.name;
+        property.type = spec.type;
+        property.columns = spec.columns;
+        property.values.reserve(static_cast<std::size_t>(atoms) * spec.columns);
+        result_.extra_properties.push_back(std::move(property));
+      }
+    }
+  }
+
+  void parse(int atom, const std::string& line, const std::vector<ColumnSpec>& specs,
+             const std::string& properties) {
+    const auto tokens = split_whitespace(line);
+    if (static_cast<int>(tokens.size()) != expected_tokens_)
+      throw Error("expected " + std::to_string(expected_tokens_) + " columns (Properties=" +
+                  properties + ") for atom " + std::to_string(atom + 1) + " of " +
+                  std::to_string(atoms_) + ", found " + std::to_string(tokens.size()));
+    std::size_t token = 0, extra = 0;
+    for (const auto& spec : specs) {
+      parse_column(atom, spec, &tokens[token], extra);
+      token += spec.columns;
+    }
+  }
+
+  // The frame's atoms; as in ASE, a Z column overrides the species column.
+  Structure structure() {
+    if (!atomic_numbers_from_z_.empty()) result_.numbers = atomic_numbers_from_z_;
+    if (has_forces_) result_.forces = std::move(forces_);
+    return std::move(result_);
+  }
+
+ private:
+  double real(int atom, const ColumnSpec& spec, std::string_view token) const {
+    const auto value = parse_real(token);
+    if (!value)
+      throw Error("column '" + spec.name + "' of atom " + std::to_string(atom + 1) + " has '" +
+                  std::string(token) + "' where a number was expected");
+    return *value;
+  }
+
+  void parse_column(int atom, const ColumnSpec& spec, const std::string_view* tokens,
+                    std::size_t& extra) {
+    switch (spec.role) {
+      case ColumnRole::species: {
+        const int z = parse_species(tokens[0]);
+        if (z == 0)
+          throw Error("unknown element '" + std::string(tokens[0]) + "' for atom " +
+                      std::to_string(atom + 1));
+        result_.numbers[atom] = z;
+        break;
+      }
+      case ColumnRole::atomic_number: {
+        const auto z = parse_integer(tokens[0]);
+        if (!z || *z < 1 || *z > max_atomic_number)
+          throw Error("column '" + spec.name + "' of atom " + std::to_string(atom + 1) + " has '" +
+                      std::string(tokens[0]) + "'; expected an atomic number from 1 to " +
+                      std::to_string(max_atomic_number));
+        atomic_numbers_from_z_[atom] = static_cast<int>(*z);
+        break;
+      }
+      case ColumnRole::position:
+        for (int k = 0; k < 3; ++k) result_.positions(atom, k) = real(atom, spec, tokens[k]);
+        break;
+      case ColumnRole::force:
+        for (int k = 0; k < 3; ++k) forces_(atom, k) = real(atom, spec, tokens[k]);
+        break;
+      case ColumnRole::extra:
+        for (int k = 0; k < spec.columns; ++k) {
+          if (!valid_extra_value(spec.type, tokens[k]))
+            throw Error("column '" + spec.name + "' of atom " + std::to_string(atom + 1) +
+                        " has '" + std::string(tokens[k]) + "'; expected " +
+                        (spec.type == 'R'   ? "a real number"
+                         : spec.type == 'I' ? "an integer"
+                                            : "T or F"));
+          result_.extra_properties[extra].values.emplace_back(tokens[k]);
+        }
+        ++extra;
+        break;
+    }
+  }
+
+  int atoms_;
+  int expected_tokens_ = 0;
+  Structure result_;
+  Positions forces_;
+  bool has_forces_ = false;
+  std::vector<int> atomic_numbers_from_z_;
+};
+
+// The cell from the Lattice key, else from VEC lines, else none.
+void set_cell(Structure& result, const FrameHeader& header, const VecCell& vec) {
+  if (header.lattice) {
+    result.cell = *header.lattice;
+    result.pbc = header.pbc.value_or(std::array<bool, 3>{true, true, true});
+  } else if (vec.vectors > 0) {
+    result.cell = vec.cell;
+    result.pbc = vec.pbc;
+  } else {
+    result.cell.setZero();
+    result.pbc = header.pbc.value_or(std::array<bool, 3>{false, false, false});
+  }
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> parse_extxyz_comment(std::string_view line) {
@@ -480,159 +649,32 @@ bool ExtxyzReader::next(Structure& frame) {
       throw lines_.error_at(lines_.line_number() + 1,
                             "the file ends after " + std::to_string(atom) + " of " +
                                 std::to_string(atoms) + " atom lines of " + frame_name);
-  const auto atom_error = [&](int atom, const std::string& message) {
-    return lines_.error_at(comment_line + 1 + atom, message);
-  };
-
-  // ASE's vec_cell variant: lattice vectors as pseudo-atoms VEC1..VEC3 after the atoms.
-  Eigen::Matrix3d vec_cell = Eigen::Matrix3d::Zero();
-  std::array<bool, 3> vec_pbc{false, false, false};
-  int vectors = 0;
-  while (lines_.next(line)) {
-    const auto tokens = split_whitespace(line);
-    if (tokens.empty() || tokens[0].substr(0, 3) != "VEC") {
-      lines_.unread();
-      break;
-    }
-    if (vectors == 3) throw lines_.error("more than 3 VEC lines after " + frame_name);
-    if (tokens[0] != "VEC" + std::to_string(vectors + 1) || tokens.size() != 4)
-      throw lines_.error("expected 'VEC" + std::to_string(vectors + 1) + " x y z', found '" + line +
-                         "'");
-    for (int k = 0; k < 3; ++k) {
-      const auto value = parse_real(tokens[1 + k]);
-      if (!value)
-        throw lines_.error("VEC" + std::to_string(vectors + 1) + " has '" +
-                           std::string(tokens[1 + k]) + "' where a number was expected");
-      vec_cell(vectors, k) = *value;
-    }
-    vec_pbc[vectors] = true;
-    ++vectors;
-  }
+  const VecCell vec = read_vec_lines(lines_, frame_name);
 
   FrameHeader header;
   std::vector<ColumnSpec> specs;
   try {
-    if (vectors > 0) {
-      std::string_view text = comment;
-      while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-      while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-      header.info.emplace_back("comment", std::string(text));
-    } else {
-      header = parse_header(comment);
-    }
+    header = vec.vectors > 0 ? plain_comment_header(comment) : parse_header(comment);
     specs = parse_properties(header.properties);
   } catch (const Error& error) {
     throw lines_.error_at(comment_line, error.what());
   }
-  int expected_tokens = 0;
-  for (const auto& spec : specs) expected_tokens += spec.columns;
 
-  Structure result;
-  result.numbers.assign(atoms, 0);
-  result.positions.setZero(atoms, 3);
-  Positions forces;
-  std::vector<int> atomic_numbers_from_z;
-  for (const auto& spec : specs) {
-    if (spec.role == ColumnRole::force) forces.setZero(atoms, 3);
-    if (spec.role == ColumnRole::atomic_number) atomic_numbers_from_z.assign(atoms, 0);
-    if (spec.role == ColumnRole::extra) {
-      ExtraProperty property;
-      property.name = spec.name;
-      property.type = spec.type;
-      property.columns = spec.columns;
-      property.values.reserve(static_cast<std::size_t>(atoms) * spec.columns);
-      result.extra_properties.push_back(std::move(property));
-    }
-  }
-
+  AtomColumns columns(atoms, specs);
   for (int atom = 0; atom < atoms; ++atom) {
-    const auto tokens = split_whitespace(atom_lines[atom]);
-    if (static_cast<int>(tokens.size()) != expected_tokens)
-      throw atom_error(atom, "expected " + std::to_string(expected_tokens) +
-                                 " columns (Properties=" + header.properties + ") for atom " +
-                                 std::to_string(atom + 1) + " of " + std::to_string(atoms) +
-                                 ", found " + std::to_string(tokens.size()));
-    std::size_t token = 0;
-    std::size_t extra = 0;
-    for (const auto& spec : specs) {
-      const auto real = [&](int column) {
-        const auto value = parse_real(tokens[token + column]);
-        if (!value)
-          throw atom_error(atom, "column '" + spec.name + "' of atom " + std::to_string(atom + 1) +
-                                     " has '" + std::string(tokens[token + column]) +
-                                     "' where a number was expected");
-        return *value;
-      };
-      switch (spec.role) {
-        case ColumnRole::species: {
-          const int z = parse_species(tokens[token]);
-          if (z == 0)
-            throw atom_error(atom, "unknown element '" + std::string(tokens[token]) +
-                                       "' for atom " + std::to_string(atom + 1));
-          result.numbers[atom] = z;
-          break;
-        }
-        case ColumnRole::atomic_number: {
-          const auto z = parse_integer(tokens[token]);
-          if (!z || *z < 1 || *z > max_atomic_number)
-            throw atom_error(
-                atom, "column '" + spec.name + "' of atom " + std::to_string(atom + 1) + " has '" +
-                          std::string(tokens[token]) + "'; expected an atomic number from 1 to " +
-                          std::to_string(max_atomic_number));
-          atomic_numbers_from_z[atom] = static_cast<int>(*z);
-          break;
-        }
-        case ColumnRole::position:
-          for (int k = 0; k < 3; ++k) result.positions(atom, k) = real(k);
-          break;
-        case ColumnRole::force:
-          for (int k = 0; k < 3; ++k) forces(atom, k) = real(k);
-          break;
-        case ColumnRole::extra: {
-          for (int k = 0; k < spec.columns; ++k) {
-            const std::string_view value = tokens[token + k];
-            const bool valid = spec.type == 'R'   ? parse_real(value).has_value()
-                               : spec.type == 'I' ? parse_integer(value).has_value()
-                               : spec.type == 'L' ? parse_logical(value).has_value()
-                                                  : true;
-            if (!valid)
-              throw atom_error(atom, "column '" + spec.name + "' of atom " +
-                                         std::to_string(atom + 1) + " has '" + std::string(value) +
-                                         "'; expected " +
-                                         (spec.type == 'R'   ? "a real number"
-                                          : spec.type == 'I' ? "an integer"
-                                                             : "T or F"));
-            result.extra_properties[extra].values.emplace_back(value);
-          }
-          ++extra;
-          break;
-        }
-      }
-      token += spec.columns;
+    try {
+      columns.parse(atom, atom_lines[atom], specs, header.properties);
+    } catch (const Error& error) {
+      throw lines_.error_at(comment_line + 1 + atom, error.what());
     }
   }
-  // As in ASE, a Z column overrides the species column.
-  if (!atomic_numbers_from_z.empty()) result.numbers = atomic_numbers_from_z;
-
-  if (header.lattice) {
-    result.cell = *header.lattice;
-    result.pbc = header.pbc.value_or(std::array<bool, 3>{true, true, true});
-  } else if (vectors > 0) {
-    result.cell = vec_cell;
-    result.pbc = vec_pbc;
-  } else {
-    result.cell.setZero();
-    result.pbc = header.pbc.value_or(std::array<bool, 3>{false, false, false});
-  }
-  const bool has_forces = std::any_of(specs.begin(), specs.end(), [](const ColumnSpec& spec) {
-    return spec.role == ColumnRole::force;
-  });
-  if (has_forces) result.forces = std::move(forces);
+  Structure result = columns.structure();
+  set_cell(result, header, vec);
   result.energy = header.energy;
   result.stress = header.stress;
   result.info = std::move(header.info);
   const bool periodic = result.pbc[0] || result.pbc[1] || result.pbc[2];
-  if (periodic && !header.lattice && vectors == 0)
+  if (periodic && !header.lattice && vec.vectors == 0)
     throw lines_.error_at(comment_line, "pbc is periodic but the comment line gives no Lattice");
   try {
     check_consistent(result);

@@ -4,11 +4,11 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 
@@ -35,9 +35,7 @@ std::string format_count(double count) {
     if (rounded == 1.0) return "";
     return std::to_string(static_cast<long long>(rounded));
   }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", count);
-  return buffer;
+  return format_significant(count, 6);
 }
 
 class FormulaParser {

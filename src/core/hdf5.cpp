@@ -76,6 +76,35 @@ bool Group::has_attribute(const std::string& name) const {
   return H5Aexists(handle_.id(), name.c_str()) > 0;
 }
 
+std::vector<std::string> Group::member_names() const {
+  // H5Gget_info and H5Lget_name_by_idx are unchanged from HDF5 1.10 to 1.14.
+  H5G_info_t info;
+  if (H5Gget_info(handle_.id(), &info) < 0) throw Error(where("") + ": cannot list the group");
+  std::vector<std::string> names;
+  for (hsize_t k = 0; k < info.nlinks; ++k) {
+    const ssize_t size = H5Lget_name_by_idx(handle_.id(), ".", H5_INDEX_NAME, H5_ITER_INC, k,
+                                            nullptr, 0, H5P_DEFAULT);
+    if (size < 0) continue;
+    std::string name(static_cast<std::size_t>(size) + 1, '\0');
+    H5Lget_name_by_idx(handle_.id(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name.data(), name.size(),
+                       H5P_DEFAULT);
+    name.resize(static_cast<std::size_t>(size));
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::string> Group::attribute_names() const {
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+  };
+  if (H5Aiterate2(handle_.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names) < 0)
+    throw Error(where("") + ": cannot list the attributes");
+  return names;
+}
+
 void Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
                       const std::vector<hsize_t>& shape) const {
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
@@ -181,39 +210,36 @@ Eigen::VectorXd Group::read_vector(const std::string& name) const {
   return Eigen::Map<const Eigen::VectorXd>(values.data(), values.size());
 }
 
-void Group::set_attribute(const std::string& name, double value) const {
+void Group::write_attribute(const std::string& name, hid_t file_type, hid_t memory_type,
+                            const void* value) const {
   if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attribute(
-      H5Acreate2(handle_.id(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Acreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
       H5Aclose);
-  if (attribute.id() < 0 || H5Awrite(attribute.id(), H5T_NATIVE_DOUBLE, &value) < 0)
+  if (attribute.id() < 0 || H5Awrite(attribute.id(), memory_type, value) < 0)
     throw Error(where(name) + ": cannot write attribute");
+}
+
+void Group::set_attribute(const std::string& name, double value) const {
+  write_attribute(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
 void Group::set_attribute(const std::string& name, int value) const {
-  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(
-      H5Acreate2(handle_.id(), name.c_str(), H5T_STD_I32LE, space.id(), H5P_DEFAULT, H5P_DEFAULT),
-      H5Aclose);
-  if (attribute.id() < 0 || H5Awrite(attribute.id(), H5T_NATIVE_INT, &value) < 0)
-    throw Error(where(name) + ": cannot write attribute");
+  write_attribute(name, H5T_STD_I32LE, H5T_NATIVE_INT, &value);
+}
+
+void Group::set_attribute(const std::string& name, std::int64_t value) const {
+  write_attribute(name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
 }
 
 void Group::set_attribute(const std::string& name, const std::string& value) const {
-  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
   // Variable-length UTF-8, which h5py returns as str.
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.id(), H5T_VARIABLE);
   H5Tset_cset(type.id(), H5T_CSET_UTF8);
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(
-      H5Acreate2(handle_.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT),
-      H5Aclose);
   const char* text = value.c_str();
-  if (attribute.id() < 0 || H5Awrite(attribute.id(), type.id(), &text) < 0)
-    throw Error(where(name) + ": cannot write attribute");
+  write_attribute(name, type.id(), type.id(), &text);
 }
 
 Handle Group::open_attribute(const std::string& name) const {
@@ -231,13 +257,24 @@ double Group::double_attribute(const std::string& name) const {
   return value;
 }
 
-int Group::int_attribute(const std::string& name) const {
+void Group::read_integer_attribute(const std::string& name, hid_t memory_type,
+                                   void* value) const {
   Handle attribute = open_attribute(name);
   Handle type(H5Aget_type(attribute.id()), H5Tclose);
   if (H5Tget_class(type.id()) != H5T_INTEGER) throw Error(where(name) + ": not an integer");
-  int value = 0;
-  if (H5Aread(attribute.id(), H5T_NATIVE_INT, &value) < 0)
+  if (H5Aread(attribute.id(), memory_type, value) < 0)
     throw Error(where(name) + ": not an integer");
+}
+
+int Group::int_attribute(const std::string& name) const {
+  int value = 0;
+  read_integer_attribute(name, H5T_NATIVE_INT, &value);
+  return value;
+}
+
+std::int64_t Group::int64_attribute(const std::string& name) const {
+  std::int64_t value = 0;
+  read_integer_attribute(name, H5T_NATIVE_INT64, &value);
   return value;
 }
 
@@ -273,6 +310,11 @@ File File::create(const std::filesystem::path& path) {
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (id < 0) throw Error(path.string() + ": cannot create HDF5 file");
   return File(Handle(id, H5Fclose), path.string());
+}
+
+bool is_hdf5_file(const std::filesystem::path& path) {
+  silence_hdf5();
+  return H5Fis_hdf5(path.c_str()) > 0;
 }
 
 File File::open(const std::filesystem::path& path) {

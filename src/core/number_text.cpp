@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
 namespace otfgp {
 
 namespace {
@@ -77,6 +79,10 @@ std::string format_real(double value) {
   std::string text(buffer, error == std::errc() ? end : buffer);
   if (text.find_first_of(".e") == std::string::npos) text += ".0";
   return text;
+}
+
+std::string format_significant(double value, int digits) {
+  return fmt::format("{:.{}g}", value, digits);
 }
 
 std::vector<std::string_view> split_whitespace(std::string_view text) {

@@ -20,37 +20,48 @@ void check_writable(const std::filesystem::path& target) {
                 "' is not writable");
 }
 
-OutputFile::OutputFile(std::filesystem::path target, std::ios::openmode mode)
-    : target_(std::move(target)) {
+ReplacingFile::ReplacingFile(std::filesystem::path target) : target_(std::move(target)) {
   check_writable(target_);
   const auto directory =
       target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
   temporary_ =
       directory / ("." + target_.filename().string() + ".tmp" + std::to_string(::getpid()));
-  stream_.open(temporary_, mode | std::ios::out | std::ios::trunc);
+}
+
+ReplacingFile::~ReplacingFile() {
+  if (committed_) return;
+  std::error_code ignored;
+  std::filesystem::remove(temporary_, ignored);
+}
+
+void ReplacingFile::commit() {
+  std::error_code error;
+  std::filesystem::rename(temporary_, target_, error);
+  if (error)
+    throw Error("cannot move the finished file to '" + target_.string() + "': " + error.message());
+  committed_ = true;
+}
+
+OutputFile::OutputFile(std::filesystem::path target, std::ios::openmode mode)
+    : file_(std::move(target)) {
+  stream_.open(file_.temporary(), mode | std::ios::out | std::ios::trunc);
   if (!stream_)
-    throw Error("cannot write '" + target_.string() + "': permission denied or disk full");
+    throw Error("cannot write '" + file_.target().string() + "': permission denied or disk full");
   // 17 significant digits: every double written through stream() reads back exactly.
   stream_.precision(17);
 }
 
+// Closes the stream before file_ removes an uncommitted temporary.
 OutputFile::~OutputFile() {
-  if (committed_) return;
   stream_.close();
-  std::error_code ignored;
-  std::filesystem::remove(temporary_, ignored);
 }
 
 void OutputFile::commit() {
   stream_.flush();
   const bool good = static_cast<bool>(stream_);
   stream_.close();
-  if (!good) throw Error("writing '" + target_.string() + "' failed (disk full?)");
-  std::error_code error;
-  std::filesystem::rename(temporary_, target_, error);
-  if (error)
-    throw Error("cannot move the finished file to '" + target_.string() + "': " + error.message());
-  committed_ = true;
+  if (!good) throw Error("writing '" + file_.target().string() + "' failed (disk full?)");
+  file_.commit();
 }
 
 }  // namespace otfgp

@@ -272,7 +272,7 @@ void write_poscar(std::ostream& output, const Structure& structure,
   structure.validate();
   if (structure.size() == 0) throw Error("cannot write a POSCAR with no atoms");
   const double volume = structure.volume();
-  if (!(volume > 1e-8))
+  if (!(volume > singular_cell_volume))
     throw Error("cannot write a POSCAR for a cell with no volume (POSCAR is always periodic)");
   if (!(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
     logger().warn(

@@ -50,7 +50,7 @@ void Structure::validate() const {
                 std::to_string(forces->rows()) + " force rows");
   if (!positions.allFinite()) throw Error("structure has non-finite positions");
   const bool periodic = pbc[0] || pbc[1] || pbc[2];
-  if (periodic && !(std::abs(cell.determinant()) > 1e-8))
+  if (periodic && !(std::abs(cell.determinant()) > singular_cell_volume))
     throw Error("periodic structure has a singular cell (volume " +
                 std::to_string(std::abs(cell.determinant())) + " Å³)");
 }

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 
-#include "otfgp/gp/b2_kernels.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
+#include "otfgp/gp/b2_kernels.hpp"
 
 namespace otfgp {
 
@@ -15,13 +15,6 @@ namespace {
 
 std::string pair_name(int z_a, int z_b) {
   return std::string(element(z_a).symbol) + "-" + element(z_b).symbol;
-}
-
-std::string number_text(double value) {
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  return out.str();
 }
 
 }  // namespace
@@ -59,10 +52,11 @@ void B2Settings::validate() const {
     throw Error(where + "l_max must be between 0 and " + std::to_string(b2::max_l) + ", got " +
                 std::to_string(l_max));
   if (!std::isfinite(r_min) || r_min < 0.0)
-    throw Error(where + "r_min must be a finite non-negative distance, got " + number_text(r_min));
+    throw Error(where + "r_min must be a finite non-negative distance, got " +
+                format_significant(r_min, 17));
   if (!std::isfinite(cutoff) || cutoff <= r_min)
-    throw Error(where + "cutoff must be finite and larger than r_min (" + number_text(r_min) +
-                " Å), got " + number_text(cutoff));
+    throw Error(where + "cutoff must be finite and larger than r_min (" +
+                format_significant(r_min, 17) + " Å), got " + format_significant(cutoff, 17));
   for (const auto& [pair, value] : pair_cutoffs) {
     const auto [z_a, z_b] = pair;
     if (z_a > z_b)
@@ -75,7 +69,7 @@ void B2Settings::validate() const {
                   " names an element that is not among the species");
     if (!std::isfinite(value) || value <= r_min)
       throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
-                  " must be finite and larger than r_min, got " + number_text(value));
+                  " must be finite and larger than r_min, got " + format_significant(value, 17));
   }
 }
 
@@ -140,8 +134,9 @@ double B2Descriptor::cutoff() const {
 DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
                                        bool gradients) const {
   if (list.cutoff() < cutoff())
-    throw Error("B2 descriptor needs a neighbour list of at least " + number_text(cutoff()) +
-                " Å, the list has " + number_text(list.cutoff()) + " Å");
+    throw Error("B2 descriptor needs a neighbour list of at least " +
+                format_significant(cutoff(), 17) + " Å, the list has " +
+                format_significant(list.cutoff(), 17) + " Å");
   b2::B2Basis basis = b2::B2Basis::create(settings_);
   basis.bind(settings_, state.species);
 

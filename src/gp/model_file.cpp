@@ -178,19 +178,9 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
 
 void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
                    const DescriptorFormat& format) {
-  check_writable(path);
-  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
-  // Removes the temporary unless the rename happened.
-  struct Cleanup {
-    std::filesystem::path file;
-    bool armed = true;
-    ~Cleanup() {
-      std::error_code ignored;
-      if (armed) std::filesystem::remove(file, ignored);
-    }
-  } cleanup{temporary};
+  ReplacingFile output(path);
   {
-    hdf5::File file = hdf5::File::create(temporary);
+    hdf5::File file = hdf5::File::create(output.temporary());
     file.set_attribute("format_version", gp_model_format_version);
     file.set_attribute("kind", "otfgp sparse GP model");
     file.set_attribute("otfgp_version", version);
@@ -265,10 +255,7 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
     write_frames(gp, file.create_group("training"));
     file.close();
   }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) throw Error(path.string() + ": cannot write (" + error.message() + ")");
-  cleanup.armed = false;
+  output.commit();
 }
 
 SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {

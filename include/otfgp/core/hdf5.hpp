@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <Eigen/Core>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ class Group {
   Group open_group(const std::string& name) const;
   bool contains(const std::string& name) const;
   bool has_attribute(const std::string& name) const;
+  // Names of the links (groups, datasets) and of the attributes here, in name order.
+  std::vector<std::string> member_names() const;
+  std::vector<std::string> attribute_names() const;
 
   // Datasets. Matrices keep their shape (rows, cols) on disk; large ones are
   // chunked and compressed (shuffle + deflate), which h5py reads transparently.
@@ -67,12 +71,14 @@ class Group {
   // Attributes on this group.
   void set_attribute(const std::string& name, double value) const;
   void set_attribute(const std::string& name, int value) const;
+  void set_attribute(const std::string& name, std::int64_t value) const;
   void set_attribute(const std::string& name, const std::string& value) const;
   void set_attribute(const std::string& name, const char* value) const {
     set_attribute(name, std::string(value));
   }
   double double_attribute(const std::string& name) const;
   int int_attribute(const std::string& name) const;
+  std::int64_t int64_attribute(const std::string& name) const;
   std::string string_attribute(const std::string& name) const;
 
   hid_t id() const { return handle_.id(); }
@@ -84,6 +90,9 @@ class Group {
   std::string where(const std::string& name) const;
   Handle open_dataset(const std::string& name, int rank, std::vector<hsize_t>& shape) const;
   Handle open_attribute(const std::string& name) const;
+  void write_attribute(const std::string& name, hid_t file_type, hid_t memory_type,
+                       const void* value) const;
+  void read_integer_attribute(const std::string& name, hid_t memory_type, void* value) const;
   void write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
                  const std::vector<hsize_t>& shape) const;
 
@@ -91,6 +100,9 @@ class Group {
   std::string file_;
   std::string path_;
 };
+
+// Whether `path` is an HDF5 file (without HDF5 printing its error stack).
+bool is_hdf5_file(const std::filesystem::path& path);
 
 class File : public Group {
  public:

@@ -20,6 +20,11 @@ std::optional<long long> parse_integer(std::string_view token);
 // real (a ".0" is added to integral values, as Python's repr does): "2.715",
 // "0.0", "-1e-05", "1.2345678901234567e+20".
 std::string format_real(double value);
+// printf's %.<digits>g without the locale: "5", "0.001", "1e-05",
+// "0.10000000000000001" (17 digits). For messages ("above the limit of 5
+// eV/Å") and texts compared as strings, where format_real's ".0" or shortest
+// form would change what was written before.
+std::string format_significant(double value, int digits);
 
 // Splits on spaces, tabs and other ASCII whitespace; empty tokens are dropped.
 std::vector<std::string_view> split_whitespace(std::string_view text);

@@ -13,6 +13,31 @@ namespace otfgp {
 // Throws otfgp::Error now, before long work, when `target` could not be written later.
 void check_writable(const std::filesystem::path& target);
 
+// The one write-to-a-temporary-then-rename: a hidden temporary path beside
+// `target` (same file system, so the rename is atomic) for any writer (a
+// stream, HDF5), and commit() renames it over the target. Without commit()
+// (an error on the way) the temporary is removed and the target is left as
+// it was.
+class ReplacingFile {
+ public:
+  // Throws otfgp::Error (see check_writable) when the target cannot be written.
+  explicit ReplacingFile(std::filesystem::path target);
+  ~ReplacingFile();
+  ReplacingFile(const ReplacingFile&) = delete;
+  ReplacingFile& operator=(const ReplacingFile&) = delete;
+
+  const std::filesystem::path& target() const { return target_; }
+  const std::filesystem::path& temporary() const { return temporary_; }
+  // Renames the temporary over the target; throws otfgp::Error naming the target.
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temporary_;
+  bool committed_ = false;
+};
+
+// Text through a ReplacingFile.
 class OutputFile {
  public:
   // Throws otfgp::Error when the directory is not writable.
@@ -26,10 +51,8 @@ class OutputFile {
   void commit();
 
  private:
-  std::filesystem::path target_;
-  std::filesystem::path temporary_;
+  ReplacingFile file_;
   std::ofstream stream_;
-  bool committed_ = false;
 };
 
 }  // namespace otfgp

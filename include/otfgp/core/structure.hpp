@@ -12,6 +12,10 @@
 
 namespace otfgp {
 
+// A periodic cell whose volume |det h| (Å³) is not above this is singular:
+// Box::from_cell, Structure::validate and write_poscar refuse it.
+inline constexpr double singular_cell_volume = 1e-8;
+
 // N×3, one row per atom.
 using Positions = Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>;
 // Voigt order xx yy zz yz xz xy.
