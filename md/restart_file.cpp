@@ -32,8 +32,8 @@ void write_contents(const hdf5::File& file, const RestartData& data) {
   for (int a = 0; a < 3; ++a)
     for (int b = 0; b < 3; ++b) cell[3 * a + b] = data.structure.cell(a, b);
   file.write("cell", cell, {3, 3});
-  file.write("pbc", std::vector<int>{data.structure.pbc[0], data.structure.pbc[1],
-                                     data.structure.pbc[2]});
+  file.write("pbc",
+             std::vector<int>{data.structure.pbc[0], data.structure.pbc[1], data.structure.pbc[2]});
 
   const hdf5::Group integrator = file.create_group("integrator");
   for (const auto& [name, values] : data.integrator)

@@ -108,16 +108,12 @@ std::vector<long long> composition_key(const Eigen::MatrixXd& fractions, int row
   return key;
 }
 
-HullGeometry build_geometry(const HullPoints& points) {
+// Groups equal compositions; the lowest energy (first on ties) represents
+// them. Sets geometry.representative and geometry.corner; returns the
+// representatives.
+std::vector<int> group_compositions(const HullPoints& points, HullGeometry& geometry) {
   const int k = points.dimension;
   const int n = static_cast<int>(points.energy.size());
-  HullGeometry geometry;
-  geometry.corner.assign(static_cast<std::size_t>(k), -1);
-  geometry.representative.assign(static_cast<std::size_t>(n), -1);
-  geometry.stable.assign(static_cast<std::size_t>(n), 0);
-  geometry.formation = Eigen::VectorXd::Zero(n);
-
-  // Group equal compositions; the lowest energy (first on ties) represents them.
   std::vector<std::vector<long long>> keys(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
     keys[static_cast<std::size_t>(i)] = composition_key(points.fractions, i);
@@ -142,25 +138,17 @@ HullGeometry build_geometry(const HullPoints& points) {
     for (int j = 0; j < k; ++j)
       if (keys[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)] == whole)
         geometry.corner[static_cast<std::size_t>(j)] = i;
-  if (!geometry.complete()) return geometry;
+  return representatives;
+}
 
-  Eigen::VectorXd corner_energy(k);
-  for (int j = 0; j < k; ++j)
-    corner_energy[j] = points.energy[geometry.corner[static_cast<std::size_t>(j)]];
-  geometry.formation = points.energy - points.fractions * corner_energy;
-
-  if (k == 1) {
-    geometry.stable[static_cast<std::size_t>(geometry.corner[0])] = 1;
-    return geometry;
-  }
-
-  // Only points below the references' plane can be vertices; the corners close
-  // the hull, and a point far above the centre makes the set full-dimensional
-  // even when every formation energy is zero (all points coplanar).
-  std::vector<int> candidates;
-  for (int i : representatives)
-    if (geometry.formation[i] < -formation_energy_tolerance) candidates.push_back(i);
-  for (int c : geometry.corner) candidates.push_back(c);
+// The facets of the lower hull of the candidate points (fractions but the
+// first, formation energy), from qhull. A point far above the centre makes
+// the set full-dimensional even when every formation energy is zero (all
+// points coplanar); facets through it, facets facing up and degenerate
+// simplices are dropped, as pymatgen does.
+void add_lower_facets(const HullPoints& points, const std::vector<int>& candidates,
+                      HullGeometry& geometry) {
+  const int k = points.dimension;
   std::vector<double> coordinates;
   coordinates.reserve(
       static_cast<std::size_t>((candidates.size() + 1) * static_cast<std::size_t>(k)));
@@ -197,6 +185,36 @@ HullGeometry build_geometry(const HullPoints& points) {
     for (int i : lower.vertices) geometry.stable[static_cast<std::size_t>(i)] = 1;
     geometry.facets.push_back(std::move(lower));
   }
+}
+
+HullGeometry build_geometry(const HullPoints& points) {
+  const int k = points.dimension;
+  const int n = static_cast<int>(points.energy.size());
+  HullGeometry geometry;
+  geometry.corner.assign(static_cast<std::size_t>(k), -1);
+  geometry.representative.assign(static_cast<std::size_t>(n), -1);
+  geometry.stable.assign(static_cast<std::size_t>(n), 0);
+  geometry.formation = Eigen::VectorXd::Zero(n);
+  const std::vector<int> representatives = group_compositions(points, geometry);
+  if (!geometry.complete()) return geometry;
+
+  Eigen::VectorXd corner_energy(k);
+  for (int j = 0; j < k; ++j)
+    corner_energy[j] = points.energy[geometry.corner[static_cast<std::size_t>(j)]];
+  geometry.formation = points.energy - points.fractions * corner_energy;
+
+  if (k == 1) {
+    geometry.stable[static_cast<std::size_t>(geometry.corner[0])] = 1;
+    return geometry;
+  }
+
+  // Only points below the references' plane can be vertices; the corners close
+  // the hull.
+  std::vector<int> candidates;
+  for (int i : representatives)
+    if (geometry.formation[i] < -formation_energy_tolerance) candidates.push_back(i);
+  for (int c : geometry.corner) candidates.push_back(c);
+  add_lower_facets(points, candidates, geometry);
   if (geometry.facets.empty()) throw std::runtime_error("hull: qhull returned no lower facet");
   return geometry;
 }
@@ -473,13 +491,13 @@ PreparedEntries project_entries(const std::vector<HullEntry>& entries, const Ref
   std::vector<Composition> included_compositions;
   for (std::size_t i : prepared.entry) included_compositions.push_back(entries[i].composition);
   auto end_members = suggest_end_members(included_compositions);
-  std::sort(end_members.begin(), end_members.end(),
-            [](const Composition& a, const Composition& b) {
-              return a.reduced_formula() < b.reduced_formula();
-            });
+  std::sort(end_members.begin(), end_members.end(), [](const Composition& a, const Composition& b) {
+    return a.reduced_formula() < b.reduced_formula();
+  });
   if (!end_members.empty() && static_cast<int>(end_members.size()) < k + 1) {
     std::string list;
-    for (const auto& member : end_members) list += (list.empty() ? "" : " ") + reference_name(member);
+    for (const auto& member : end_members)
+      list += (list.empty() ? "" : " ") + reference_name(member);
     message +=
         " Add an elemental entry, or use terminal compounds as references: the entries lie "
         "between " +

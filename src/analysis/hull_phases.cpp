@@ -180,7 +180,8 @@ std::pair<double, double> recheck_energy(Potential& potential, const Structure& 
                                          const std::string& id, double pressure,
                                          const RecheckOptions& options) {
   if (!options.relax) return {evaluate(potential, structure).energy, structure.volume()};
-  const RelaxResult result = relax(potential, structure, at_pressure(options.relax_options, pressure));
+  const RelaxResult result =
+      relax(potential, structure, at_pressure(options.relax_options, pressure));
   if (!result.converged)
     logger().warn("re-check: relaxation of {} at {:g} GPa did not converge", id, pressure);
   return {result.energy, result.structure.volume()};

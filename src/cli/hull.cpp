@@ -13,19 +13,19 @@
 #include <optional>
 
 #include "commands.hpp"
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/core/error.hpp"
 #include "otfgp/analysis/hull.hpp"
 #include "otfgp/analysis/hull_phases.hpp"
 #include "otfgp/analysis/hull_plot.hpp"
 #include "otfgp/analysis/hull_report.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
+#include "otfgp/analysis/phase_table.hpp"
+#include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "otfgp/analysis/phase_table.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
-#include "otfgp/analysis/relax.hpp"
 
 namespace otfgp::cli {
 
@@ -132,8 +132,9 @@ void run_hull(HullSettings settings) {
         structures.emplace_back(std::move(relaxed));
       } else {
         if (!input.structure.energy)
-          throw Error(input.source +
-                      " has no energy: give --relax-with SPEC to relax and evaluate the structures");
+          throw Error(
+              input.source +
+              " has no energy: give --relax-with SPEC to relax and evaluate the structures");
         study.phases.push_back(phase_from_frame(input, pressures));
         structures.emplace_back(std::vector<Structure>{input.structure});
         any_fixed = true;

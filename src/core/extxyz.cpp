@@ -460,9 +460,9 @@ class AtomColumns {
              const std::string& properties) {
     const auto tokens = split_whitespace(line);
     if (static_cast<int>(tokens.size()) != expected_tokens_)
-      throw Error("expected " + std::to_string(expected_tokens_) + " columns (Properties=" +
-                  properties + ") for atom " + std::to_string(atom + 1) + " of " +
-                  std::to_string(atoms_) + ", found " + std::to_string(tokens.size()));
+      throw Error("expected " + std::to_string(expected_tokens_) +
+                  " columns (Properties=" + properties + ") for atom " + std::to_string(atom + 1) +
+                  " of " + std::to_string(atoms_) + ", found " + std::to_string(tokens.size()));
     std::size_t token = 0, extra = 0;
     for (const auto& spec : specs) {
       parse_column(atom, spec, &tokens[token], extra);

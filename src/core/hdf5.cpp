@@ -257,8 +257,7 @@ double Group::double_attribute(const std::string& name) const {
   return value;
 }
 
-void Group::read_integer_attribute(const std::string& name, hid_t memory_type,
-                                   void* value) const {
+void Group::read_integer_attribute(const std::string& name, hid_t memory_type, void* value) const {
   Handle attribute = open_attribute(name);
   Handle type(H5Aget_type(attribute.id()), H5Tclose);
   if (H5Tget_class(type.id()) != H5T_INTEGER) throw Error(where(name) + ": not an integer");

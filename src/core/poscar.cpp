@@ -78,11 +78,9 @@ std::vector<int> species_from_title(std::string title) {
   return species;
 }
 
-Structure read(LineReader& lines, const PoscarReadOptions& options) {
-  const std::string title = next_line(lines, "the title line");
-
-  // Scaling factor: one number, or three per-axis factors.
-  std::string line = next_line(lines, "the scaling factor");
+// Scaling factor: one number (negative: the wanted volume), or three per-axis factors.
+std::vector<double> read_scale(LineReader& lines) {
+  const std::string line = next_line(lines, "the scaling factor");
   const auto scale_tokens = split_whitespace(without_comment(line));
   std::vector<double> scale;
   for (std::size_t i = 0; i < scale_tokens.size() && i < 3; ++i) {
@@ -98,12 +96,14 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
     throw lines.error("three scaling factors must all be positive");
   if (scale.size() == 1 && (scale[0] == 0.0 || !std::isfinite(scale[0])))
     throw lines.error("the scaling factor must be a nonzero number, found '" + line + "'");
-  const int scale_line = lines.line_number();
+  return scale;
+}
 
+Eigen::Matrix3d read_lattice(LineReader& lines) {
   Eigen::Matrix3d lattice;
   const char* vector_names[3] = {"a", "b", "c"};
   for (int row = 0; row < 3; ++row) {
-    line = next_line(lines, std::string("lattice vector ") + vector_names[row]);
+    const std::string line = next_line(lines, std::string("lattice vector ") + vector_names[row]);
     const auto tokens = split_whitespace(line);
     for (int k = 0; k < 3; ++k) {
       const auto value = k < static_cast<int>(tokens.size()) ? parse_real(tokens[k]) : std::nullopt;
@@ -113,40 +113,17 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
       lattice(row, k) = *value;
     }
   }
+  return lattice;
+}
 
-  // Species line (VASP 5) or straight to the counts (VASP 4).
-  line = next_line(lines, "the species or the atom counts");
-  auto tokens = split_whitespace(without_comment(line));
-  if (tokens.empty())
-    throw lines.error("expected the species or the atom counts, found an empty line");
-  std::vector<int> species;
-  std::vector<std::string> labels;
-  int species_line = 0;
-  if (!parse_integer(tokens[0])) {
-    species_line = lines.line_number();
-    for (const auto token : tokens) {
-      const int z = species_from_label(token);
-      if (z == 0)
-        throw lines.error("unknown element '" + std::string(token) + "' in the species line");
-      species.push_back(z);
-      labels.emplace_back(token);
-    }
-    line = next_line(lines, "the atom counts");
-    tokens = split_whitespace(without_comment(line));
-  }
-  std::vector<int> counts;
-  for (const auto token : tokens) {
-    const auto count = parse_integer(token);
-    if (!count || *count < 0 || *count > 100000000)
-      throw lines.error("expected atom counts (non-negative integers), found '" +
-                        std::string(token) + "'");
-    counts.push_back(static_cast<int>(*count));
-  }
-  const int counts_line = lines.line_number();
+struct SpeciesCounts {
+  std::vector<int> species;  // atomic number per group
+  std::vector<int> counts;   // atoms per group
   int atoms = 0;
-  for (int count : counts) atoms += count;
-  if (atoms == 0) throw lines.error("the atom counts add up to zero atoms");
+};
 
+// Atomic numbers of options.species; throws naming the file.
+std::vector<int> given_species(const LineReader& lines, const PoscarReadOptions& options) {
   std::vector<int> given;
   for (const auto& symbol : options.species) {
     const int z = find_atomic_number(symbol);
@@ -155,6 +132,44 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
                   "'");
     given.push_back(z);
   }
+  return given;
+}
+
+// Species line (VASP 5) or straight to the counts (VASP 4); without a species
+// line the species come from the options or the title.
+SpeciesCounts read_species_and_counts(LineReader& lines, const std::string& title,
+                                      const PoscarReadOptions& options) {
+  SpeciesCounts result;
+  std::vector<int>& species = result.species;
+  std::string line = next_line(lines, "the species or the atom counts");
+  auto tokens = split_whitespace(without_comment(line));
+  if (tokens.empty())
+    throw lines.error("expected the species or the atom counts, found an empty line");
+  int species_line = 0;
+  if (!parse_integer(tokens[0])) {
+    species_line = lines.line_number();
+    for (const auto token : tokens) {
+      const int z = species_from_label(token);
+      if (z == 0)
+        throw lines.error("unknown element '" + std::string(token) + "' in the species line");
+      species.push_back(z);
+    }
+    line = next_line(lines, "the atom counts");
+    tokens = split_whitespace(without_comment(line));
+  }
+  for (const auto token : tokens) {
+    const auto count = parse_integer(token);
+    if (!count || *count < 0 || *count > 100000000)
+      throw lines.error("expected atom counts (non-negative integers), found '" +
+                        std::string(token) + "'");
+    result.counts.push_back(static_cast<int>(*count));
+  }
+  const std::vector<int>& counts = result.counts;
+  const int counts_line = lines.line_number();
+  for (int count : counts) result.atoms += count;
+  if (result.atoms == 0) throw lines.error("the atom counts add up to zero atoms");
+
+  const std::vector<int> given = given_species(lines, options);
   if (species_line != 0) {
     if (species.size() != counts.size())
       throw lines.error_at(counts_line, "the species line names " + std::to_string(species.size()) +
@@ -177,29 +192,37 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
                                   " elements in order; add a species line or give the species");
     species.resize(counts.size());
   }
+  return result;
+}
 
-  // Optional "Selective dynamics", then the coordinate mode.
-  line = next_line(lines, "'Direct' or 'Cartesian'");
-  auto first_letter = [](const std::string& text) {
-    for (char c : text)
-      if (!std::isspace(static_cast<unsigned char>(c)))
-        return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return '\0';
-  };
-  const bool selective = first_letter(line) == 's';
+char first_letter(const std::string& text) {
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return '\0';
+}
+
+// Optional "Selective dynamics", then the coordinate mode; true for Cartesian.
+bool read_coordinate_mode(LineReader& lines, bool& selective) {
+  std::string line = next_line(lines, "'Direct' or 'Cartesian'");
+  selective = first_letter(line) == 's';
   if (selective) line = next_line(lines, "'Direct' or 'Cartesian'");
   const char mode = first_letter(line);
   if (mode != 'd' && mode != 'c' && mode != 'k')
     throw lines.error("expected 'Direct' or 'Cartesian', found '" + line + "'");
-  const bool cartesian = mode == 'c' || mode == 'k';
+  return mode == 'c' || mode == 'k';
+}
 
+// The coordinate lines as read (atoms × 3) and, with selective dynamics, the
+// flags in move_mask.
+Positions read_coordinates(LineReader& lines, int atoms, bool selective, ExtraProperty& move_mask) {
   // Grown line by line: a corrupt count must not allocate memory up front.
   std::vector<double> coordinates;
-  ExtraProperty move_mask{"move_mask", 'L', 3, {}};
   for (int atom = 0; atom < atoms; ++atom) {
-    line = next_line(lines, "the coordinates of atom " + std::to_string(atom + 1) + " of " +
-                                std::to_string(atoms));
-    tokens = split_whitespace(line);
+    const std::string line =
+        next_line(lines, "the coordinates of atom " + std::to_string(atom + 1) + " of " +
+                             std::to_string(atoms));
+    const auto tokens = split_whitespace(line);
     for (int k = 0; k < 3; ++k) {
       const auto value = k < static_cast<int>(tokens.size()) ? parse_real(tokens[k]) : std::nullopt;
       if (!value)
@@ -207,21 +230,22 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
                           std::to_string(atoms) + ", found '" + line + "'");
       coordinates.push_back(*value);
     }
-    if (selective) {
-      for (int k = 3; k < 6; ++k) {
-        const std::string_view flag = k < static_cast<int>(tokens.size()) ? tokens[k] : "";
-        if (flag != "T" && flag != "F" && flag != "t" && flag != "f")
-          throw lines.error(
-              "expected 3 selective-dynamics flags (T or F) after the coordinates of atom " +
-              std::to_string(atom + 1) + ", found '" + line + "'");
-        move_mask.values.push_back(flag == "T" || flag == "t" ? "T" : "F");
-      }
+    if (!selective) continue;
+    for (int k = 3; k < 6; ++k) {
+      const std::string_view flag = k < static_cast<int>(tokens.size()) ? tokens[k] : "";
+      if (flag != "T" && flag != "F" && flag != "t" && flag != "f")
+        throw lines.error(
+            "expected 3 selective-dynamics flags (T or F) after the coordinates of atom " +
+            std::to_string(atom + 1) + ", found '" + line + "'");
+      move_mask.values.push_back(flag == "T" || flag == "t" ? "T" : "F");
     }
   }
+  return Eigen::Map<const Positions>(coordinates.data(), atoms, 3);
+}
 
-  const Positions raw = Eigen::Map<const Positions>(coordinates.data(), atoms, 3);
-  Structure structure;
-  structure.pbc = {true, true, true};
+// The cell and positions from the file's lattice, scaling factor(s) and coordinates.
+void place_atoms(Structure& structure, const Eigen::Matrix3d& lattice, std::vector<double> scale,
+                 const Positions& raw, bool cartesian, const LineReader& lines, int scale_line) {
   if (scale.size() == 3) {
     structure.cell = lattice * Eigen::Vector3d(scale[0], scale[1], scale[2]).asDiagonal();
   } else if (scale[0] < 0) {
@@ -243,8 +267,24 @@ Structure read(LineReader& lines, const PoscarReadOptions& options) {
   } else {
     structure.positions = raw * structure.cell;
   }
-  for (std::size_t group = 0; group < counts.size(); ++group)
-    structure.numbers.insert(structure.numbers.end(), counts[group], species[group]);
+}
+
+Structure read(LineReader& lines, const PoscarReadOptions& options) {
+  const std::string title = next_line(lines, "the title line");
+  const std::vector<double> scale = read_scale(lines);
+  const int scale_line = lines.line_number();
+  const Eigen::Matrix3d lattice = read_lattice(lines);
+  const SpeciesCounts groups = read_species_and_counts(lines, title, options);
+  bool selective = false;
+  const bool cartesian = read_coordinate_mode(lines, selective);
+  ExtraProperty move_mask{"move_mask", 'L', 3, {}};
+  const Positions raw = read_coordinates(lines, groups.atoms, selective, move_mask);
+
+  Structure structure;
+  structure.pbc = {true, true, true};
+  place_atoms(structure, lattice, scale, raw, cartesian, lines, scale_line);
+  for (std::size_t group = 0; group < groups.counts.size(); ++group)
+    structure.numbers.insert(structure.numbers.end(), groups.counts[group], groups.species[group]);
   if (selective) structure.extra_properties.push_back(std::move(move_mask));
   try {
     structure.validate();

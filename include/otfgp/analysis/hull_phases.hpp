@@ -53,8 +53,8 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
                          std::vector<Structure>& relaxed);
 
 struct RecheckOptions {
-  double within = 0.0;  // eV/atom: re-check entries this close to the first hull
-  bool relax = false;   // relax with the second model before evaluating
+  double within = 0.0;         // eV/atom: re-check entries this close to the first hull
+  bool relax = false;          // relax with the second model before evaluating
   RelaxOptions relax_options;  // when relaxing; pressure_gpa is each grid pressure
 };
 
