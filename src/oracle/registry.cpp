@@ -4,6 +4,7 @@
 
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/potential_oracle.hpp"
+#include "otfgp/oracle/qe_oracle.hpp"
 
 namespace otfgp::oracle {
 
@@ -15,6 +16,7 @@ using Factory =
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> table = {
       {"potential", make_potential_oracle},
+      {"qe", make_qe_oracle},
   };
   return table;
 }
