@@ -37,9 +37,18 @@ ExternalCommand read_external_command(const ConfigSection& section,
   command.key = section.name("command");
   command.words = split_command(section.text("command", default_command));
   if (command.words.empty()) section.fail("command", "empty command");
-  const std::filesystem::path first = command.words.front();
-  if (command.words.front().find('/') != std::string::npos && first.is_relative())
-    command.words.front() = (base_dir / first).lexically_normal().string();
+  // The program runs in the oracle's working directory: paths relative to
+  // the config's folder are made absolute (the program when it has a slash,
+  // any other word that names an existing file there).
+  for (std::size_t i = 0; i < command.words.size(); ++i) {
+    std::string& word = command.words[i];
+    const std::filesystem::path path = word;
+    if (word.empty() || word[0] == '-' || path.is_absolute() || word.find('{') != std::string::npos)
+      continue;
+    const bool has_slash = word.find('/') != std::string::npos;
+    if ((i == 0 && has_slash) || (i > 0 && std::filesystem::is_regular_file(base_dir / path)))
+      word = std::filesystem::absolute(base_dir / path).lexically_normal().string();
+  }
   if (auto timeout = section.optional_number("timeout")) {
     if (!(*timeout > 0)) section.fail("timeout", "must be a positive number of seconds");
     command.timeout = *timeout;

@@ -2,6 +2,7 @@
 #include <functional>
 #include <utility>
 
+#include "otfgp/oracle/command_oracle.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/potential_oracle.hpp"
 #include "otfgp/oracle/qe_oracle.hpp"
@@ -17,6 +18,7 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> table = {
       {"potential", make_potential_oracle},
       {"qe", make_qe_oracle},
+      {"command", make_command_oracle},
   };
   return table;
 }

@@ -23,8 +23,10 @@ struct ExternalCommand {
 };
 
 // Reads `command` (default `default_command`), `timeout` (seconds, > 0) and
-// `environment` (a mapping of variable → value). A first word with a slash
-// that is relative is taken relative to `base_dir`.
+// `environment` (a mapping of variable → value). The program runs in the
+// oracle's working directory, so relative paths are made absolute against
+// `base_dir`: the program when it contains a slash, any later word that
+// names an existing file there (a script, a parameter file).
 ExternalCommand read_external_command(const ConfigSection& section,
                                       const std::filesystem::path& base_dir,
                                       const std::string& default_command);
