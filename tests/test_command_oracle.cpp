@@ -126,6 +126,13 @@ write(sys.argv[2], atoms, format='extxyz')
       make("nostress.py", no_stress, "stress: false\n")->label(copper(), directory / "f", 0);
   CHECK(labelled.energy);
   CHECK_FALSE(labelled.stress);
+  // The retry is announced to the program: this one works only on the retry.
+  const auto retry_only =
+      make("retry_only.py",
+           "import os, sys\nif os.environ['OTFGP_ORACLE_ATTEMPT'] != '1': sys.exit(5)\n" +
+               std::string(emt_script));
+  CHECK(failure_of(*retry_only, directory / "h0") == oracle::FailureKind::nonzero_exit);
+  CHECK(retry_only->label(copper(), directory / "h1", 1).energy);
   CHECK(failure_of(*make("hang.py", "import time\ntime.sleep(60)\n", "timeout: 0.5\n"),
                    directory / "g") == oracle::FailureKind::timeout);
 

@@ -76,11 +76,11 @@ TEST_CASE("cp2k oracle forces and stress are finite differences of CP2K's energi
   const double numeric =
       testing::oracle_force_difference(*oracle, si, 1, 0, 0.003, directory.path());
   INFO("force: analytic " << (*labelled.forces)(1, 0) << " numeric " << numeric);
-  CHECK((*labelled.forces)(1, 0) == Approx(numeric).margin(2e-3));
+  CHECK((*labelled.forces)(1, 0) == Approx(numeric).margin(1e-3));
   const double xx = testing::oracle_stress_difference(*oracle, si, 0, 0, 0.002, directory.path());
   INFO("stress xx: analytic " << (*labelled.stress)[0] << " numeric " << xx);
   CHECK(std::abs((*labelled.stress)[0]) > 0.02);
-  CHECK((*labelled.stress)[0] == Approx(xx).margin(0.004));
+  CHECK((*labelled.stress)[0] == Approx(xx).margin(5e-4));
 }
 
 TEST_CASE("cp2k oracle parses CP2K output units and signs", "[oracle][cp2k]") {

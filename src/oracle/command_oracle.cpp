@@ -40,7 +40,7 @@ class CommandOracle final : public Oracle {
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
-                  int /*attempt*/) override {
+                  int attempt) override {
     structure.validate();
     prepare_workdir(workdir);
     // Only what defines the frame goes out: no stale labels for the program to echo back.
@@ -54,6 +54,7 @@ class CommandOracle final : public Oracle {
     write_extxyz(workdir / settings_.input_file, frame);
 
     ExternalCommand command = settings_.command;
+    command.environment["OTFGP_ORACLE_ATTEMPT"] = std::to_string(attempt);
     std::vector<std::string> arguments;
     if (settings_.placeholders) {
       for (auto& word : command.words)
