@@ -96,7 +96,9 @@ void run_label(const LabelOptions& options) {
                              fmt::format("interrupted after {} labelled frame(s), written to {}",
                                          labelled, options.output));
   }
-  if (!options.keep && std::filesystem::is_empty(workdir)) std::filesystem::remove(workdir);
+  std::error_code ignored;
+  if (!options.keep && std::filesystem::is_directory(workdir) && std::filesystem::is_empty(workdir))
+    std::filesystem::remove(workdir, ignored);
   logger().info("wrote {} labelled frame(s) to {}; {:.2f} s per frame on average", labelled,
                 options.output, labelled > 0 ? seconds / labelled : 0.0);
   if (!skipped.empty()) {
