@@ -264,7 +264,9 @@ class QeOracle final : public Oracle {
     Structure labelled = structure;
     labelled.energy = parsed.energy;
     labelled.forces = parsed.forces;
-    labelled.stress = parsed.stress;
+    // pw.x always computes a 3D-periodic stress; like otfgp's own potentials,
+    // report one only for structures periodic in all three directions.
+    if (structure.pbc[0] && structure.pbc[1] && structure.pbc[2]) labelled.stress = parsed.stress;
     return labelled;
   }
 
