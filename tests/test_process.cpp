@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/process.hpp"
 #include "otfgp/error.hpp"
 #include "support/temporary_directory.hpp"
@@ -136,6 +138,23 @@ TEST_CASE("run_process ends a cooperative program with SIGTERM", "[process]") {
   CHECK(result.exit_status == 128 + SIGTERM);
   CHECK(seconds < 1.5);
   CHECK(result.seconds == Approx(seconds).margin(0.1));
+}
+
+TEST_CASE("run_process ends the program and throws on Ctrl-C", "[process]") {
+  otfgp::InterruptGuard guard;
+  std::thread signaller([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(::getpid(), SIGINT);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    run_process({"sleep", "30"}, {});
+    FAIL("no interrupt");
+  } catch (const otfgp::InterruptedError& error) {
+    CHECK(error.signal() == SIGINT);
+  }
+  signaller.join();
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 3.0);
 }
 
 TEST_CASE("run_process does not leave background helpers behind", "[process]") {

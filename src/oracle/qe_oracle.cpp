@@ -137,11 +137,8 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   return settings;
 }
 
-const std::string& symbol_of(int z) {
-  static std::map<int, std::string> symbols;
-  auto found = symbols.find(z);
-  if (found == symbols.end()) found = symbols.emplace(z, element(z).symbol).first;
-  return found->second;
+std::string symbol_of(int z) {
+  return element(z).symbol;
 }
 
 std::string write_input(const QeSettings& settings, const Structure& structure, int attempt) {
