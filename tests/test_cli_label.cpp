@@ -92,3 +92,46 @@ write(sys.argv[2], atoms, format='extxyz')
   CHECK_THAT(missing.output, Contains("no pseudopotential for Si"));
   CHECK_FALSE(std::filesystem::exists(directory / "none.xyz"));
 }
+
+TEST_CASE("otfgp label retries an unconverged pw.x with safer settings", "[oracle][cli][qe]") {
+  TemporaryDirectory directory("otfgp-label-qe");
+  Structure si;
+  si.cell = Eigen::Matrix3d::Identity() * 5.431;
+  si.positions.resize(2, 3);
+  si.positions << 0, 0, 0, 1.4, 1.3, 1.35;
+  si.numbers = {14, 14};
+  write_extxyz(directory / "frame.xyz", si);
+  // Converges only with the retry's local-TF mixing; otherwise never.
+  const auto program = directory / "pw.x";
+  std::ofstream(program) << R"(#!/bin/sh
+if grep -q "local-TF" "$2"; then
+  echo "     End of self-consistent calculation"
+  echo "!    total energy              =     -15.80000000 Ry"
+  echo "     Forces acting on atoms (cartesian axes, Ry/au):"
+  echo "     atom    1 type  1   force =     0.01000000    0.00000000    0.00000000"
+  echo "     atom    2 type  1   force =    -0.01000000    0.00000000    0.00000000"
+  echo "     total   stress  (Ry/bohr**3)                   (kbar)     P=  -10.00"
+  echo "  -0.00010000   0.00000000   0.00000000        -10.00        0.00        0.00"
+  echo "   0.00000000  -0.00010000   0.00000000          0.00      -10.00        0.00"
+  echo "   0.00000000   0.00000000  -0.00010000          0.00        0.00      -10.00"
+  echo "     JOB DONE."
+else
+  echo "     convergence NOT achieved after 100 iterations: stopping"
+fi
+)";
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  std::ofstream(directory / "qe.yaml")
+      << "oracle:\n  kind: qe\n  command: " << program.string()
+      << "\n  pseudopotentials: {Si: Si.pbe-rrkj.UPF}\n  ecutwfc: 20\n";
+  const auto run = testing::run_otfgp("label " + (directory / "qe.yaml").string() + " " +
+                                      (directory / "frame.xyz").string() + " -o " +
+                                      (directory / "out.xyz").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.output, Contains("attempt 1: not converged") && Contains("on the retry"));
+  const auto labelled = read_extxyz(directory / "out.xyz");
+  REQUIRE(labelled.size() == 1);
+  CHECK(*labelled[0].energy == Approx(-15.8 * 13.605693122994));
+  // The scratch folders of a labelled frame are removed.
+  CHECK_FALSE(std::filesystem::exists(directory / "out.xyz.work"));
+}

@@ -82,7 +82,11 @@ void run_label(const LabelOptions& options) {
         logger().info("frame {}/{} ({} atoms) labelled in {:.2f} s{}", k + 1, frames.size(),
                       frames[k].size(), elapsed, attempt > 0 ? " on the retry" : "");
       }
-      if (result && !options.keep) std::filesystem::remove_all(frame_dir);
+      // A labelled frame's scratch goes, failed attempts' included; frames
+      // that fail twice keep theirs for inspection.
+      if (result && !options.keep)
+        for (int done = 0; done <= attempt; ++done)
+          std::filesystem::remove_all(workdir / fmt::format("frame-{}-attempt-{}", k, done));
       if (interrupt_requested()) break;
     }
     if (result) {
