@@ -15,6 +15,7 @@ using Commands = std::vector<std::pair<CLI::App*, std::function<void()>>>;
 // One per verb file in src/cli/.
 void add_eval_command(CLI::App& app, Commands& commands);
 void add_hull_command(CLI::App& app, Commands& commands);
+void add_label_command(CLI::App& app, Commands& commands);
 void add_relax_command(CLI::App& app, Commands& commands);
 void add_md_command(CLI::App& app, Commands& commands);
 void add_train_command(CLI::App& app, Commands& commands);

@@ -20,6 +20,7 @@ int main(int argc, char* argv[]) {
   otfgp::cli::Commands commands;
   otfgp::cli::add_eval_command(app, commands);
   otfgp::cli::add_hull_command(app, commands);
+  otfgp::cli::add_label_command(app, commands);
   otfgp::cli::add_relax_command(app, commands);
   otfgp::cli::add_md_command(app, commands);
   otfgp::cli::add_train_command(app, commands);

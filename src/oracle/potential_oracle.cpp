@@ -37,9 +37,12 @@ class PotentialOracle final : public Oracle {
 
 }  // namespace
 
-std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& section,
+std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& given,
                                               const std::filesystem::path& /*base_dir*/) {
+  ConfigSection section = given;
+  section.expect_keys({"kind", "potential"});
   auto potential = make_potential(section.text("potential"));
+  section.finish();
   return std::make_unique<PotentialOracle>(std::move(potential));
 }
 

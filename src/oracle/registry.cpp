@@ -2,8 +2,12 @@
 #include <functional>
 #include <utility>
 
+#include "otfgp/oracle/command_oracle.hpp"
+#include "otfgp/oracle/cp2k_oracle.hpp"
+#include "otfgp/oracle/lammps_oracle.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/potential_oracle.hpp"
+#include "otfgp/oracle/qe_oracle.hpp"
 
 namespace otfgp::oracle {
 
@@ -14,7 +18,9 @@ using Factory =
 
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> table = {
-      {"potential", make_potential_oracle},
+      {"potential", make_potential_oracle}, {"qe", make_qe_oracle},
+      {"cp2k", make_cp2k_oracle},           {"lammps", make_lammps_oracle},
+      {"command", make_command_oracle},
   };
   return table;
 }

@@ -31,6 +31,9 @@ struct ProcessResult {
 
 // Throws otfgp::Error when the program cannot be started (not found, not
 // executable); a program that starts and fails is reported in the result.
+// When SIGINT/SIGTERM arrives under an InterruptGuard (core/interrupt.hpp)
+// while it runs, the program's group is ended as on a timeout and
+// InterruptedError is thrown.
 ProcessResult run_process(const std::vector<std::string>& arguments, const ProcessOptions& options);
 
 // The full path of `program` searched on PATH (or itself when it contains a

@@ -1,0 +1,28 @@
+#pragma once
+// The `qe` oracle: Quantum ESPRESSO's pw.x, one SCF single point per frame
+// (tprnfor, tstress), energy in Ry, forces in Ry/bohr and stress in Ry/bohr³
+// converted to eV, eV/Å and eV/Å³ (ASE's sign). Keys in docs/oracles.md.
+
+#include <memory>
+#include <string>
+
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/core/structure.hpp"
+
+namespace otfgp::oracle {
+
+std::unique_ptr<Oracle> make_qe_oracle(const ConfigSection& section,
+                                       const std::filesystem::path& base_dir);
+
+// pw.x's output parsed (exposed for tests): the labels in eV, eV/Å, eV/Å³.
+// Throws OracleFailure(not_converged) when the SCF did not converge and
+// OracleFailure(unparsable_output) when a value is missing; `atoms` is the
+// number of atoms the run had.
+struct QeResult {
+  double energy = 0.0;
+  Positions forces;
+  Voigt stress = Voigt::Zero();
+};
+QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source);
+
+}  // namespace otfgp::oracle

@@ -1,0 +1,141 @@
+// otfgp label: energy, forces and stress of every frame from an oracle (QE,
+// CP2K, LAMMPS, an otfgp potential, an external command), with the on-the-fly
+// loop's retry policy; for held-out sets labelled by DFT and for timing the
+// oracle on its own.
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include "commands.hpp"
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/extxyz.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/core/output_file.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct LabelOptions {
+  std::string config;
+  std::string input;
+  std::string output;
+  std::string format = "auto";
+  std::string workdir;
+  bool keep = false;
+};
+
+void run_label(const LabelOptions& options) {
+  check_writable(options.output);
+  // The `oracle:` section of any config (an otfgp otf config, or a file
+  // holding only that section); the rest of the file is not read here.
+  const ConfigSection root = ConfigSection::load(options.config);
+  if (!root.has("oracle"))
+    throw Error(options.config + ": no 'oracle:' section (kinds: " + [] {
+      std::string text;
+      for (const auto& kind : oracle::oracle_kinds()) text += (text.empty() ? "" : ", ") + kind;
+      return text;
+    }() + ")");
+  auto oracle = oracle::make_oracle(root.section("oracle"),
+                                    std::filesystem::absolute(options.config).parent_path());
+
+  std::vector<Structure> frames = read_structures(options.input, options.format);
+  if (frames.empty()) throw Error("'" + options.input + "' has no structures");
+  std::set<int> species;
+  for (const auto& frame : frames)
+    for (int z : frame.species()) species.insert(z);
+  oracle->check(std::vector<int>(species.begin(), species.end()));
+
+  const std::filesystem::path workdir =
+      std::filesystem::path(options.workdir.empty() ? options.output + ".work" : options.workdir);
+  logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
+                options.input, oracle->kind(), workdir.string());
+  // Each labelled frame is appended at once: a DFT result is never lost to a
+  // later failure or an interrupt.
+  std::filesystem::remove(options.output);
+  InterruptGuard guard;
+  int labelled = 0;
+  std::vector<std::size_t> skipped;
+  double seconds = 0.0;
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    std::optional<Structure> result;
+    for (int attempt = 0; attempt < 2 && !result; ++attempt) {
+      const auto frame_dir = workdir / fmt::format("frame-{}-attempt-{}", k, attempt);
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        result = oracle->label(frames[k], frame_dir, attempt);
+      } catch (const oracle::OracleFailure& failure) {
+        logger().warn("frame {} attempt {}: {} — {}", k + 1, attempt + 1,
+                      oracle::failure_kind_name(failure.kind()), failure.what());
+      }
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (result) {
+        seconds += elapsed;
+        logger().info("frame {}/{} ({} atoms) labelled in {:.2f} s{}", k + 1, frames.size(),
+                      frames[k].size(), elapsed, attempt > 0 ? " on the retry" : "");
+      }
+      // A labelled frame's scratch goes, failed attempts' included; frames
+      // that fail twice keep theirs for inspection.
+      if (result && !options.keep)
+        for (int done = 0; done <= attempt; ++done)
+          std::filesystem::remove_all(workdir / fmt::format("frame-{}-attempt-{}", k, done));
+      if (interrupt_requested()) break;
+    }
+    if (result) {
+      write_extxyz(options.output, *result, /*append=*/true);
+      ++labelled;
+    } else if (!interrupt_requested()) {
+      skipped.push_back(k + 1);
+    }
+    if (interrupt_requested())
+      throw InterruptedError(interrupt_signal(),
+                             fmt::format("interrupted after {} labelled frame(s), written to {}",
+                                         labelled, options.output));
+  }
+  std::error_code ignored;
+  if (!options.keep && std::filesystem::is_directory(workdir) && std::filesystem::is_empty(workdir))
+    std::filesystem::remove(workdir, ignored);
+  logger().info("wrote {} labelled frame(s) to {}; {:.2f} s per frame on average", labelled,
+                options.output, labelled > 0 ? seconds / labelled : 0.0);
+  if (!skipped.empty()) {
+    std::string list;
+    for (auto k : skipped) list += (list.empty() ? "" : ", ") + std::to_string(k);
+    throw Error(
+        fmt::format("{} of {} frame(s) could not be labelled after a retry (frames {}); "
+                    "their scratch folders are in {}",
+                    skipped.size(), frames.size(), list, workdir.string()));
+  }
+}
+
+}  // namespace
+
+void add_label_command(CLI::App& app, Commands& commands) {
+  auto options = std::make_shared<LabelOptions>();
+  CLI::App* command = app.add_subcommand(
+      "label",
+      "Label every frame with an oracle (qe, cp2k, lammps, potential, command) read from the "
+      "'oracle:' section of a config; failed calls are retried once with safer settings");
+  command->add_option("config", options->config, "YAML file with an 'oracle:' section")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("input", options->input, "Structure file: extended XYZ or POSCAR")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("-o,--output", options->output, "Output extended XYZ file")->required();
+  command->add_option("--format", options->format, "Input format: auto, extxyz, poscar")
+      ->capture_default_str();
+  command->add_option("--workdir", options->workdir,
+                      "Scratch folder for the oracle's files (default: OUTPUT.work)");
+  command->add_flag("--keep", options->keep, "Keep the scratch folders of labelled frames");
+  commands.emplace_back(command, [options] { run_label(*options); });
+}
+
+}  // namespace otfgp::cli

@@ -1,0 +1,165 @@
+#include "otfgp/oracle/external.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "otfgp/core/units.hpp"
+
+namespace otfgp::oracle {
+
+namespace {
+
+bool is_launcher(const std::string& word) {
+  static const std::set<std::string> launchers = {"mpirun", "mpiexec", "orterun", "srun",
+                                                  "aprun",  "env",     "nice",    "taskset",
+                                                  "time",   "numactl", "timeout", "stdbuf"};
+  return launchers.count(std::filesystem::path(word).filename().string()) > 0;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+}  // namespace
+
+ExternalCommand read_external_command(const ConfigSection& section,
+                                      const std::filesystem::path& base_dir,
+                                      const std::string& default_command) {
+  ExternalCommand command;
+  command.key = section.name("command");
+  command.words = split_command(section.text("command", default_command));
+  if (command.words.empty()) section.fail("command", "empty command");
+  // The program runs in the oracle's working directory: paths relative to
+  // the config's folder are made absolute (the program when it has a slash,
+  // any other word that names an existing file there).
+  for (std::size_t i = 0; i < command.words.size(); ++i) {
+    std::string& word = command.words[i];
+    const std::filesystem::path path = word;
+    if (word.empty() || word[0] == '-' || path.is_absolute() || word.find('{') != std::string::npos)
+      continue;
+    const bool has_slash = word.find('/') != std::string::npos;
+    if ((i == 0 && has_slash) || (i > 0 && std::filesystem::is_regular_file(base_dir / path)))
+      word = std::filesystem::absolute(base_dir / path).lexically_normal().string();
+  }
+  if (auto timeout = section.optional_number("timeout")) {
+    if (!(*timeout > 0)) section.fail("timeout", "must be a positive number of seconds");
+    command.timeout = *timeout;
+  }
+  if (auto environment = section.optional_section("environment")) {
+    if (!environment->node().IsMap())
+      section.fail("environment", "expected a mapping of variable names to values");
+    for (const auto& entry : environment->node())
+      command.environment[entry.first.as<std::string>()] = entry.second.as<std::string>();
+  }
+  return command;
+}
+
+void check_external_command(const ExternalCommand& command) {
+  const std::string text = joined(command.words);
+  if (!find_executable(command.words.front()))
+    throw Error(fmt::format(
+        "{}: program '{}' of command '{}' not found{}", command.key, command.words.front(), text,
+        command.words.front().find('/') == std::string::npos ? " on PATH" : ""));
+  if (!is_launcher(command.words.front())) return;
+  // Behind a launcher, the first later word that names a program is the code.
+  for (std::size_t i = 1; i < command.words.size(); ++i) {
+    const std::string& word = command.words[i];
+    if (word.empty() || word[0] == '-' || word.find('=') != std::string::npos) continue;
+    if (is_launcher(word)) continue;
+    if (find_executable(word)) return;
+  }
+  throw Error(
+      fmt::format("{}: no program found after '{}' in command '{}' (the code it launches "
+                  "is not on PATH)",
+                  command.key, command.words.front(), text));
+}
+
+std::array<int, 3> kpoint_mesh(const Structure& structure, double spacing) {
+  const Eigen::Matrix3d reciprocal = structure.cell.inverse().transpose();
+  std::array<int, 3> mesh{1, 1, 1};
+  for (int i = 0; i < 3; ++i)
+    if (structure.pbc[i])
+      mesh[i] = std::max(
+          1,
+          static_cast<int>(std::ceil(2 * units::pi * reciprocal.row(i).norm() / spacing - 1e-9)));
+  return mesh;
+}
+
+void prepare_workdir(const std::filesystem::path& workdir) {
+  std::error_code error;
+  std::filesystem::create_directories(workdir, error);
+  if (error || !std::filesystem::is_directory(workdir))
+    throw Error("cannot create the oracle's working directory " + workdir.string() + ": " +
+                error.message());
+}
+
+std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+std::string read_output(const std::filesystem::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw OracleFailure(FailureKind::unparsable_output,
+                        what + " wrote no output file " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string failure_details(const ProcessResult& result, const std::filesystem::path& workdir,
+                            const std::filesystem::path& stdout_file) {
+  std::string text;
+  if (!result.stderr_tail.empty()) text += "\n--- stderr (tail) ---\n" + result.stderr_tail;
+  const std::string output = file_tail(workdir / stdout_file);
+  if (!output.empty()) text += "\n--- " + stdout_file.string() + " (tail) ---\n" + output;
+  return text;
+}
+
+ProcessResult run_external(const ExternalCommand& command,
+                           const std::vector<std::string>& arguments,
+                           const std::filesystem::path& workdir,
+                           const std::filesystem::path& stdout_file, const std::string& what,
+                           bool check_exit_status,
+                           const std::optional<std::filesystem::path>& stdin_file) {
+  std::vector<std::string> words = command.words;
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  ProcessOptions options;
+  options.working_directory = workdir;
+  options.environment = command.environment;
+  options.stdout_file = workdir / stdout_file;
+  options.stdin_file = stdin_file;
+  if (command.timeout) options.timeout = std::chrono::duration<double>(*command.timeout);
+  const ProcessResult result = run_process(words, options);
+  if (result.timed_out)
+    throw OracleFailure(FailureKind::timeout,
+                        fmt::format("{} in {} timed out after {:.0f} s ({}){}", what,
+                                    workdir.string(), *command.timeout, joined(words),
+                                    failure_details(result, workdir, stdout_file)));
+  if (check_exit_status && result.exit_status != 0)
+    fail_nonzero_exit(result, workdir, stdout_file, what);
+  return result;
+}
+
+void fail_nonzero_exit(const ProcessResult& result, const std::filesystem::path& workdir,
+                       const std::filesystem::path& stdout_file, const std::string& what) {
+  throw OracleFailure(
+      FailureKind::nonzero_exit,
+      fmt::format("{} in {} exited with status {}{}", what, workdir.string(), result.exit_status,
+                  failure_details(result, workdir, stdout_file)));
+}
+
+}  // namespace otfgp::oracle

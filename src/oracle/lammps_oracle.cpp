@@ -1,0 +1,274 @@
+#include "otfgp/oracle/lammps_oracle.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/number_text.hpp"
+#include "otfgp/oracle/external.hpp"
+
+namespace otfgp::oracle {
+
+namespace {
+
+const char* const lammps_potentials = "/usr/share/lammps/potentials";
+// LAMMPS's own conversion of eV/Å³ to bar in metal units (update.cpp,
+// nktv2p), which differs from CODATA in the 8th digit: dividing by it
+// recovers LAMMPS's virial exactly.
+constexpr double lammps_bar_per_ev_a3 = 1.6021765e6;
+
+struct LammpsSettings {
+  ExternalCommand command;
+  std::string pair_style;
+  std::vector<std::string> pair_coeff;
+  std::vector<std::string> extra_commands;
+  std::vector<int> elements;      // LAMMPS type order; empty: the structure's species by Z
+  std::map<int, double> charges;  // atomic number → charge (atom_style charge)
+  std::string key;                // "oracle", for messages
+};
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// Words of a LAMMPS command that name files in the config's folder become absolute.
+std::string resolve_files(const std::string& line, const std::filesystem::path& base_dir) {
+  std::string result;
+  for (auto word : split_whitespace(line)) {
+    std::string text(word);
+    const std::filesystem::path path = text;
+    if (path.is_relative() && text.find('{') == std::string::npos &&
+        std::filesystem::is_regular_file(base_dir / path))
+      text = std::filesystem::absolute(base_dir / path).lexically_normal().string();
+    result += (result.empty() ? "" : " ") + text;
+  }
+  return result;
+}
+
+[[noreturn]] void unparsable(const std::filesystem::path& file, const std::string& what) {
+  throw OracleFailure(FailureKind::unparsable_output, file.string() + ": " + what);
+}
+
+class LammpsOracle final : public Oracle {
+ public:
+  explicit LammpsOracle(LammpsSettings settings) : settings_(std::move(settings)) {}
+
+  std::string kind() const override { return "lammps"; }
+
+  void check(const std::vector<int>& species) const override {
+    check_external_command(settings_.command);
+    if (!settings_.elements.empty())
+      for (int z : species)
+        if (std::find(settings_.elements.begin(), settings_.elements.end(), z) ==
+            settings_.elements.end())
+          throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
+                                  settings_.key, element(z).symbol));
+    if (!settings_.charges.empty())
+      for (int z : species)
+        if (!settings_.charges.count(z))
+          throw Error(
+              fmt::format("{}.charges: no charge for {}", settings_.key, element(z).symbol));
+  }
+
+  Structure label(const Structure& structure, const std::filesystem::path& workdir,
+                  int /*attempt*/) override {
+    structure.validate();
+    prepare_workdir(workdir);
+    const std::vector<int> types =
+        settings_.elements.empty() ? structure.species() : settings_.elements;
+    for (int z : structure.numbers)
+      if (std::find(types.begin(), types.end(), z) == types.end())
+        throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
+                                settings_.key, element(z).symbol));
+
+    // Lower-triangular cell with the same lengths and angles; `rotation`
+    // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
+    const Eigen::Matrix3d& cell = structure.cell;
+    const Eigen::Vector3d a = cell.row(0), b = cell.row(1), c = cell.row(2);
+    const double lx = a.norm();
+    const double xy = b.dot(a) / lx;
+    const double ly = std::sqrt(b.squaredNorm() - xy * xy);
+    const double xz = c.dot(a) / lx;
+    const double yz = (b.dot(c) - xy * xz) / ly;
+    const double lz = std::sqrt(c.squaredNorm() - xz * xz - yz * yz);
+    Eigen::Matrix3d lower;
+    lower << lx, 0, 0, xy, ly, 0, xz, yz, lz;
+    if (a.cross(b).dot(c) <= 0)
+      throw Error(
+          "lammps oracle: the cell is left-handed (a × b · c < 0); LAMMPS needs a "
+          "right-handed cell");
+    const Eigen::Matrix3d rotation = cell.inverse() * lower;
+    const bool charged = !settings_.charges.empty();
+
+    std::string elements;
+    for (int z : types) elements += std::string(elements.empty() ? "" : " ") + element(z).symbol;
+    {
+      std::ofstream data(workdir / "data.lmp");
+      data << "otfgp lammps oracle frame\n\n"
+           << structure.size() << " atoms\n"
+           << types.size() << " atom types\n\n"
+           << fmt::format("0 {:.17g} xlo xhi\n0 {:.17g} ylo yhi\n0 {:.17g} zlo zhi\n", lx, ly, lz)
+           << fmt::format("{:.17g} {:.17g} {:.17g} xy xz yz\n\nMasses\n\n", xy, xz, yz);
+      for (std::size_t t = 0; t < types.size(); ++t)
+        data << t + 1 << " " << format_real(element(types[t]).mass) << "\n";
+      data << "\nAtoms # " << (charged ? "charge" : "atomic") << "\n\n";
+      for (int i = 0; i < structure.size(); ++i) {
+        const Eigen::RowVector3d r = structure.positions.row(i) * rotation;
+        const int type =
+            static_cast<int>(std::find(types.begin(), types.end(), structure.numbers[i]) -
+                             types.begin()) +
+            1;
+        data << i + 1 << " " << type << " ";
+        if (charged) data << format_real(settings_.charges.at(structure.numbers[i])) << " ";
+        data << fmt::format("{:.17g} {:.17g} {:.17g}\n", r[0], r[1], r[2]);
+      }
+    }
+    {
+      std::ofstream input(workdir / "in.lmp");
+      input << "units metal\natom_style " << (charged ? "charge" : "atomic") << "\n"
+            << fmt::format("boundary {} {} {}\n", structure.pbc[0] ? "p" : "f",
+                           structure.pbc[1] ? "p" : "f", structure.pbc[2] ? "p" : "f")
+            << "box tilt large\nread_data data.lmp\n"
+            << replace_all(settings_.pair_style, "{elements}", elements) << "\n";
+      for (const auto& line : settings_.pair_coeff)
+        input << replace_all(line, "{elements}", elements) << "\n";
+      for (const auto& line : settings_.extra_commands)
+        input << replace_all(line, "{elements}", elements) << "\n";
+      // Atoms have no velocities, so the pressure is the virial alone; the
+      // compute makes that explicit.
+      input << "compute otfgp_virial all pressure NULL virial\n"
+            << "thermo_style custom step pe c_otfgp_virial[1] c_otfgp_virial[2] "
+               "c_otfgp_virial[3] c_otfgp_virial[6] c_otfgp_virial[5] c_otfgp_virial[4]\n"
+            << "thermo_modify format float %.17g\n"
+            << "dump otfgp_forces all custom 1 forces.dump id fx fy fz\n"
+            << "dump_modify otfgp_forces format float %.17g sort id\n"
+            << "run 0\n";
+    }
+    std::filesystem::remove(workdir / "forces.dump");
+    run_external(settings_.command, {"-in", "in.lmp", "-log", "none", "-nocite"}, workdir,
+                 "lammps.out", "lmp");
+    return read_results(structure, workdir, rotation);
+  }
+
+ private:
+  static Structure read_results(const Structure& structure, const std::filesystem::path& workdir,
+                                const Eigen::Matrix3d& rotation) {
+    const auto out_path = workdir / "lammps.out";
+    std::istringstream lines(read_output(out_path, "lmp"));
+    std::string line;
+    std::optional<std::vector<double>> thermo;
+    bool header = false;
+    while (std::getline(lines, line)) {
+      const auto words = split_whitespace(line);
+      if (!words.empty() && words[0] == "Step") {
+        header = true;
+        continue;
+      }
+      if (header && !thermo && words.size() == 8) {
+        std::vector<double> values;
+        for (auto word : words)
+          if (auto value = parse_real(word)) values.push_back(*value);
+        if (values.size() == 8) thermo = values;
+      }
+    }
+    if (!thermo) unparsable(out_path, "no thermo line after 'Step'");
+
+    Structure labelled = structure;
+    labelled.energy = (*thermo)[1];
+    // LAMMPS's pressure tensor is positive under compression; ASE's stress is its negative.
+    Eigen::Matrix3d stress;
+    const auto& v = *thermo;
+    stress << v[2], v[7], v[6], v[7], v[3], v[5], v[6], v[5], v[4];
+    stress *= -1.0 / lammps_bar_per_ev_a3;
+    stress = rotation * stress * rotation.transpose();
+    Voigt voigt;
+    voigt << stress(0, 0), stress(1, 1), stress(2, 2), stress(1, 2), stress(0, 2), stress(0, 1);
+    if (structure.pbc[0] && structure.pbc[1] && structure.pbc[2]) labelled.stress = voigt;
+
+    const auto dump_path = workdir / "forces.dump";
+    std::ifstream dump(dump_path);
+    if (!dump) unparsable(dump_path, "missing");
+    while (std::getline(dump, line) && line.rfind("ITEM: ATOMS", 0) != 0) {
+    }
+    Positions forces(structure.size(), 3);
+    std::vector<bool> seen(structure.size(), false);
+    for (int i = 0; i < structure.size(); ++i) {
+      if (!std::getline(dump, line)) unparsable(dump_path, "fewer force lines than atoms");
+      const auto words = split_whitespace(line);
+      const auto id = words.size() == 4 ? parse_integer(words[0]) : std::nullopt;
+      if (!id || *id < 1 || *id > structure.size() || seen[*id - 1])
+        unparsable(dump_path, "bad line: " + line);
+      Eigen::RowVector3d f;
+      for (int k = 0; k < 3; ++k) {
+        const auto value = parse_real(words[k + 1]);
+        if (!value) unparsable(dump_path, "bad line: " + line);
+        f[k] = *value;
+      }
+      seen[*id - 1] = true;
+      forces.row(*id - 1) = f * rotation.transpose();
+    }
+    labelled.forces = forces;
+    if (!std::isfinite(*labelled.energy) || !forces.allFinite())
+      unparsable(out_path, "non-finite energy or forces");
+    return labelled;
+  }
+
+  LammpsSettings settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
+                                           const std::filesystem::path& base_dir) {
+  ConfigSection section = given;
+  section.expect_keys({"kind", "command", "timeout", "environment", "pair_style", "pair_coeff",
+                       "commands", "elements", "charges"});
+  LammpsSettings settings;
+  settings.key = section.name("kind").substr(0, section.name("kind").rfind('.'));
+  if (settings.key == "kind") settings.key = "oracle";
+  settings.command = read_external_command(section, base_dir, "lmp");
+  // LAMMPS finds bare parameter file names in $LAMMPS_POTENTIALS.
+  if (!settings.command.environment.count("LAMMPS_POTENTIALS") &&
+      !std::getenv("LAMMPS_POTENTIALS") && std::filesystem::is_directory(lammps_potentials))
+    settings.command.environment["LAMMPS_POTENTIALS"] = lammps_potentials;
+  settings.pair_style = section.text("pair_style");
+  if (settings.pair_style.rfind("pair_style", 0) != 0)
+    settings.pair_style = "pair_style " + settings.pair_style;
+  for (auto line : section.texts("pair_coeff")) {
+    if (line.rfind("pair_coeff", 0) != 0) line = "pair_coeff " + line;
+    settings.pair_coeff.push_back(resolve_files(line, base_dir));
+  }
+  if (settings.pair_coeff.empty()) section.fail("pair_coeff", "at least one pair_coeff line");
+  if (section.has("commands"))
+    for (const auto& line : section.texts("commands"))
+      settings.extra_commands.push_back(resolve_files(line, base_dir));
+  if (section.has("elements"))
+    for (const auto& symbol : section.texts("elements")) {
+      const int z = find_atomic_number(symbol);
+      if (z == 0) section.fail("elements", "unknown element '" + symbol + "'");
+      settings.elements.push_back(z);
+    }
+  if (auto charges = section.optional_section("charges")) {
+    if (!charges->node().IsMap()) section.fail("charges", "expected a mapping element → charge");
+    for (const auto& entry : charges->node()) {
+      const std::string symbol = entry.first.as<std::string>();
+      const int z = find_atomic_number(symbol);
+      if (z == 0) charges->fail(symbol, "unknown element '" + symbol + "'");
+      const auto value = parse_real(entry.second.as<std::string>());
+      if (!value) charges->fail(symbol, "expected a number");
+      settings.charges[z] = *value;
+    }
+  }
+  section.finish();
+  return std::make_unique<LammpsOracle>(std::move(settings));
+}
+
+}  // namespace otfgp::oracle

@@ -1,0 +1,138 @@
+// otfgp label end to end, and the table of oracle kinds: labels equal the
+// in-process potential's, a frame that fails twice is skipped and reported
+// with a non-zero exit while the others are written.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/core/extxyz.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/potentials/potential.hpp"
+#include "support/cli.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using Catch::Matchers::Contains;
+using otfgp::testing::TemporaryDirectory;
+
+TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
+  const auto kinds = oracle::oracle_kinds();
+  for (const char* kind : {"potential", "qe", "cp2k", "lammps", "command"})
+    CHECK(std::find(kinds.begin(), kinds.end(), kind) != kinds.end());
+  CHECK_THROWS_WITH(oracle::make_oracle(ConfigSection::parse("kind: vasp\n", "o.yaml"), "."),
+                    Contains("vasp") && Contains("cp2k"));
+  CHECK_THROWS_WITH(
+      oracle::make_oracle(ConfigSection::parse("kind: potential\npotental: sw:Si.sw\n", "o.yaml"),
+                          "."),
+      Contains("potential"));
+}
+
+TEST_CASE("otfgp label labels frames with an oracle and reports skipped ones", "[oracle][cli]") {
+  TemporaryDirectory directory("otfgp-label");
+  std::vector<Structure> frames;
+  for (int k = 0; k < 3; ++k) {
+    Structure si = testing::diamond(14, 5.431, 1);
+    testing::rattle(si, 0.1, 40 + k);
+    frames.push_back(si);
+  }
+  write_extxyz(directory / "frames.xyz", frames);
+  std::ofstream(directory / "sw.yaml") << "structure: ignored.xyz\n"
+                                       << "oracle:\n  kind: potential\n  potential: sw:Si.sw\n";
+  const auto run = testing::run_otfgp("label " + (directory / "sw.yaml").string() + " " +
+                                      (directory / "frames.xyz").string() + " -o " +
+                                      (directory / "labelled.xyz").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const auto labelled = read_extxyz(directory / "labelled.xyz");
+  REQUIRE(labelled.size() == 3);
+  auto potential = make_potential("sw:Si.sw");
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Evaluation reference = evaluate(*potential, frames[k]);
+    REQUIRE(labelled[k].energy);
+    CHECK(*labelled[k].energy == Approx(reference.energy).epsilon(1e-12));
+    CHECK((*labelled[k].forces - reference.forces).cwiseAbs().maxCoeff() < 1e-10);
+  }
+
+  // A command oracle that fails on the second frame, on both attempts.
+  std::ofstream(directory / "flaky.py") << R"(import sys
+from ase.io import read, write
+from ase.calculators.lj import LennardJones
+from ase.calculators.singlepoint import SinglePointCalculator
+atoms = read(sys.argv[1])
+if abs(atoms.positions[0][0] - )" << frames[1].positions(0, 0)
+                                        << R"() < 1e-6:
+    sys.exit(7)
+atoms.calc = LennardJones(sigma=2.1, epsilon=0.1, rc=4.5)
+e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f, stress=s)
+write(sys.argv[2], atoms, format='extxyz')
+)";
+  std::ofstream(directory / "flaky.yaml")
+      << "oracle:\n  kind: command\n  command: /usr/bin/python3 -I flaky.py\n";
+  const auto flaky = testing::run_otfgp("label " + (directory / "flaky.yaml").string() + " " +
+                                        (directory / "frames.xyz").string() + " -o " +
+                                        (directory / "partial.xyz").string());
+  INFO(flaky.output);
+  CHECK(flaky.exit_code != 0);
+  CHECK_THAT(flaky.output, Contains("1 of 3 frame(s)") && Contains("frames 2") &&
+                               Contains("attempt 2") && Contains("non-zero exit"));
+  CHECK(read_extxyz(directory / "partial.xyz").size() == 2);
+
+  // A set-up problem stops before any frame.
+  std::ofstream(directory / "missing.yaml")
+      << "oracle:\n  kind: qe\n  pseudopotentials: {O: O.pbe-rrkjus.UPF}\n  ecutwfc: 30\n";
+  const auto missing = testing::run_otfgp("label " + (directory / "missing.yaml").string() + " " +
+                                          (directory / "frames.xyz").string() + " -o " +
+                                          (directory / "none.xyz").string());
+  CHECK(missing.exit_code != 0);
+  CHECK_THAT(missing.output, Contains("no pseudopotential for Si"));
+  CHECK_FALSE(std::filesystem::exists(directory / "none.xyz"));
+}
+
+TEST_CASE("otfgp label retries an unconverged pw.x with safer settings", "[oracle][cli][qe]") {
+  TemporaryDirectory directory("otfgp-label-qe");
+  Structure si;
+  si.cell = Eigen::Matrix3d::Identity() * 5.431;
+  si.positions.resize(2, 3);
+  si.positions << 0, 0, 0, 1.4, 1.3, 1.35;
+  si.numbers = {14, 14};
+  write_extxyz(directory / "frame.xyz", si);
+  // Converges only with the retry's local-TF mixing; otherwise never.
+  const auto program = directory / "pw.x";
+  std::ofstream(program) << R"(#!/bin/sh
+if grep -q "local-TF" "$2"; then
+  echo "     End of self-consistent calculation"
+  echo "!    total energy              =     -15.80000000 Ry"
+  echo "     Forces acting on atoms (cartesian axes, Ry/au):"
+  echo "     atom    1 type  1   force =     0.01000000    0.00000000    0.00000000"
+  echo "     atom    2 type  1   force =    -0.01000000    0.00000000    0.00000000"
+  echo "     total   stress  (Ry/bohr**3)                   (kbar)     P=  -10.00"
+  echo "  -0.00010000   0.00000000   0.00000000        -10.00        0.00        0.00"
+  echo "   0.00000000  -0.00010000   0.00000000          0.00      -10.00        0.00"
+  echo "   0.00000000   0.00000000  -0.00010000          0.00        0.00      -10.00"
+  echo "     JOB DONE."
+else
+  echo "     convergence NOT achieved after 100 iterations: stopping"
+fi
+)";
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  std::ofstream(directory / "qe.yaml")
+      << "oracle:\n  kind: qe\n  command: " << program.string()
+      << "\n  pseudopotentials: {Si: Si.pbe-rrkj.UPF}\n  ecutwfc: 20\n";
+  const auto run = testing::run_otfgp("label " + (directory / "qe.yaml").string() + " " +
+                                      (directory / "frame.xyz").string() + " -o " +
+                                      (directory / "out.xyz").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.output, Contains("attempt 1: not converged") && Contains("on the retry"));
+  const auto labelled = read_extxyz(directory / "out.xyz");
+  REQUIRE(labelled.size() == 1);
+  CHECK(*labelled[0].energy == Approx(-15.8 * 13.605693122994));
+  // The scratch folders of a labelled frame are removed.
+  CHECK_FALSE(std::filesystem::exists(directory / "out.xyz.work"));
+}
