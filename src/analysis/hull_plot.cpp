@@ -269,24 +269,32 @@ bool plot_recheck(const HullStudy& study, std::size_t k, const std::filesystem::
   return job.run(png, "re-check");
 }
 
-bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
-  const Sweep& sweep = study.sweep;
-  if (sweep.pressures.size() < 2) return false;
-  GnuplotJob job;
-  // Phases that are in the references' space somewhere on the grid; row r of
-  // the bar chart is shown[r].
+namespace {
+
+// Phases that are in the references' space somewhere on the grid; row r of
+// the sweep's bar chart is shown[r].
+std::vector<std::size_t> sweep_rows(const HullStudy& study) {
   std::vector<std::size_t> shown;
   for (std::size_t i = 0; i < study.phases.size(); ++i)
-    for (const auto& hull : sweep.hulls)
+    for (const auto& hull : study.sweep.hulls)
       if (hull.entries[i].included) {
         shown.push_back(i);
         break;
       }
-  const std::size_t count = shown.size();
-  if (count == 0) return false;
-  job.size(1000, 500 + 22 * static_cast<int>(count));
-  std::ostringstream energies, bars, ticks, names;
-  for (std::size_t row = 0; row < count; ++row) {
+  return shown;
+}
+
+// The sweep's data files: energies above the hull per row, stable ranges as
+// bars, transition ticks; `names` gets the rows' tic labels.
+struct SweepFiles {
+  std::string energies, bars, ticks;
+};
+
+SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
+                            const std::vector<std::size_t>& shown, std::ostringstream& names) {
+  const Sweep& sweep = study.sweep;
+  std::ostringstream energies, bars, ticks;
+  for (std::size_t row = 0; row < shown.size(); ++row) {
     const std::size_t i = shown[row];
     for (std::size_t k = 0; k < sweep.pressures.size(); ++k) {
       const auto& entry = sweep.hulls[k].entries[i];
@@ -306,27 +314,22 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
     for (const auto& transition : sweep.transitions)
       if (transition.entry == i) ticks << transition.pressure_gpa << " " << row << "\n";
   }
-  const std::string energy_file = job.data("energies.dat", energies.str());
-  const std::string bar_file = job.data("bars.dat", bars.str() + "nan nan\n");
-  const std::string tick_file = job.data("ticks.dat", ticks.str() + "nan nan\n");
-  auto& script = job.script();
-  script << "set multiplot layout 2,1 title "
-         << quoted_label(fmt::format("{} hull vs pressure",
-                                     references_label(sweep.hulls.front().references)))
-         << "\n";
-  script << "set xrange [" << sweep.pressures.front() << ":" << sweep.pressures.back()
-         << "]\nset grid\n"
-         << "set lmargin at screen 0.2\nset rmargin at screen 0.8\n";
-  script << "set ylabel 'E above hull (meV/atom)'\nset key outside right top noenhanced\nunset "
-            "xlabel\n";
-  // Phases far above the hull at every pressure would squash the rest.
+  return {job.data("energies.dat", energies.str()), job.data("bars.dat", bars.str() + "nan nan\n"),
+          job.data("ticks.dat", ticks.str() + "nan nan\n")};
+}
+
+// The upper panel: E above the hull against pressure, without the phases far
+// above the hull at every pressure (named in the title), which would squash
+// the rest.
+void sweep_energy_panel(std::ostream& script, const HullStudy& study,
+                        const std::vector<std::size_t>& shown, const std::string& energy_file) {
   constexpr double far_above = 100.0;  // meV/atom
   std::string hidden;
   bool first_plotted = true;
   std::ostringstream curves;
-  for (std::size_t row = 0; row < count; ++row) {
+  for (std::size_t row = 0; row < shown.size(); ++row) {
     double closest = 1e300;
-    for (const auto& hull : sweep.hulls)
+    for (const auto& hull : study.sweep.hulls)
       if (hull.entries[shown[row]].included)
         closest = std::min(closest, 1000.0 * hull.entries[shown[row]].e_above_hull);
     if (closest > far_above) {
@@ -344,12 +347,37 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
                                        far_above, hidden))
            << " noenhanced font 'Sans,9'\n";
   script << "plot " << curves.str() << "\n";
+}
+
+}  // namespace
+
+bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
+  const Sweep& sweep = study.sweep;
+  if (sweep.pressures.size() < 2) return false;
+  GnuplotJob job;
+  const std::vector<std::size_t> shown = sweep_rows(study);
+  const std::size_t count = shown.size();
+  if (count == 0) return false;
+  job.size(1000, 500 + 22 * static_cast<int>(count));
+  std::ostringstream names;
+  const SweepFiles files = write_sweep_data(job, study, shown, names);
+  auto& script = job.script();
+  script << "set multiplot layout 2,1 title "
+         << quoted_label(fmt::format("{} hull vs pressure",
+                                     references_label(sweep.hulls.front().references)))
+         << "\n";
+  script << "set xrange [" << sweep.pressures.front() << ":" << sweep.pressures.back()
+         << "]\nset grid\n"
+         << "set lmargin at screen 0.2\nset rmargin at screen 0.8\n";
+  script << "set ylabel 'E above hull (meV/atom)'\nset key outside right top noenhanced\nunset "
+            "xlabel\n";
+  sweep_energy_panel(script, study, shown, files.energies);
   script << "unset title\n";
   script << "set xlabel 'pressure (GPa)'\nset ylabel ''\nset key off\nset yrange [-0.7:"
          << count - 0.3 << "]\n"
          << "set ytics (" << names.str() << ")\nset grid xtics\n"
-         << "plot " << bar_file << " using 1:2 with lines lw 8 lc rgb '#2166ac', \\\n  "
-         << tick_file << " using 1:2 with points pt 2 ps 1.5 lc rgb '#b2182b'\n";
+         << "plot " << files.bars << " using 1:2 with lines lw 8 lc rgb '#2166ac', \\\n  "
+         << files.ticks << " using 1:2 with points pt 2 ps 1.5 lc rgb '#b2182b'\n";
   script << "unset multiplot\n";
   return job.run(png, "sweep");
 }
