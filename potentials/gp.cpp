@@ -144,6 +144,8 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const int natoms = state.natoms;
   if (request.per_atom_energy)
     result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
+  if (request.per_atom_virial)
+    result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
   const bool keep_unit = request.uncertainty;
   if (keep_unit) {
     if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
@@ -162,6 +164,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto beta = beta_;
   const auto reference = reference_energy_;
   const auto per_atom = result.per_atom_energy;
+  const auto per_atom_virial = result.per_atom_virial;
   const auto unit = unit_descriptor_;
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
@@ -293,6 +296,9 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
           pair_sum.energy = energy;
           sum += pair_sum;
           if (per_atom.extent(0) > 0) per_atom(i) = energy;
+          // The site's own virial: W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j.
+          if (per_atom_virial.extent(0) > 0)
+            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
           if (keep_unit) norm(i) = 1.0 / inv_norm;
         });
       },
