@@ -302,14 +302,15 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
     for (int i = 0; i < nlocal; ++i) stored[i] = std_dev(i);
   }
 
-  // The fix's energy is taken as global (compute pe adds it after its own sum
-  // over ranks): every rank sets the total. Its virial is not: compute pressure
-  // sums the fixes' virials over ranks, so each rank sets its own share.
-  double total_energy = 0.0;
-  MPI_Allreduce(&rank_energy, &total_energy, 1, MPI_DOUBLE, MPI_SUM, lmp->world);
+  // Both are global values in this fix external: every rank sets the totals.
+  // (Measured with -np 2: setting each rank's own share of the virial gives
+  // half the pressure, so LAMMPS 2022-01 takes the mean over ranks, not the sum.)
+  double rank_sums[7] = {rank_energy, 0, 0, 0, 0, 0, 0}, totals[7];
+  for (int c = 0; c < 6; ++c) rank_sums[1 + c] = rank_virial[c];
+  MPI_Allreduce(rank_sums, totals, 7, MPI_DOUBLE, MPI_SUM, lmp->world);
   const char* id = settings_.fix_id.c_str();
-  lammps_fix_external_set_energy_global(handle_, id, total_energy);
-  lammps_fix_external_set_virial_global(handle_, id, rank_virial);
+  lammps_fix_external_set_energy_global(handle_, id, totals[0]);
+  lammps_fix_external_set_virial_global(handle_, id, totals + 1);
   lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
   lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
   const double done = MPI_Wtime();
