@@ -165,6 +165,8 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto reference = reference_energy_;
   const auto per_atom = result.per_atom_energy;
   const auto per_atom_virial = result.per_atom_virial;
+  const auto centres = request.centres;
+  const bool all_centres = centres.extent(0) == 0;
   const auto unit = unit_descriptor_;
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
@@ -192,6 +194,12 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
       TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
         const int i = team.league_rank();
+        if (!all_centres && !centres(i)) {
+          Kokkos::single(Kokkos::PerTeam(team), [&]() {
+            if (keep_unit) norm(i) = 0.0;
+          });
+          return;
+        }
         const int s_i = basis.type_map(type(i));
         const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
         ScratchView A(team.team_scratch(level), density_size);
@@ -309,18 +317,23 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
   if (request.uncertainty) {
     result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
-    compute_uncertainty(state, result.uncertainty);
+    compute_uncertainty(state, request.centres, result.uncertainty);
   }
   return result;
 }
 
-void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty) {
+void GpPotential::compute_uncertainty(const AtomState& state,
+                                      Kokkos::View<const int*, MemSpace> centres,
+                                      ScalarView uncertainty) {
   const int natoms = state.natoms, n_species = basis_.n_species;
   // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
   auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
+  auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
+  const bool all_centres = centres.extent(0) == 0;
   std::vector<std::vector<int>> members(n_species);
-  for (int i = 0; i < natoms; ++i) members[map_host(type_host(i))].push_back(i);
+  for (int i = 0; i < natoms; ++i)
+    if (all_centres || centre_host(i)) members[map_host(type_host(i))].push_back(i);
   std::vector<int> order_list, block_list;  // block: species, first position in order, count
   for (int s = 0; s < n_species; ++s)
     for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {

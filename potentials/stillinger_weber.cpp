@@ -116,6 +116,8 @@ class StillingerWeber final : public Potential {
     result.per_atom_virial = per_atom_virial_view("StillingerWeber", request, state.natoms);
     const VirialView per_atom_virial = result.per_atom_virial;
     const bool want_per_atom_virial = request.per_atom_virial;
+    const auto centres = request.centres;
+    const bool all_centres = centres.extent(0) == 0;
     const NeighborView neighbors = list.view();
     const VecView x = state.x;
     const IntView type = state.type;
@@ -131,6 +133,7 @@ class StillingerWeber final : public Potential {
     Kokkos::parallel_reduce(
         "StillingerWeber::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          if (!all_centres && !centres(i)) return;
           auto f = scatter.access();
           const int row = token.acquire();
           const int ti = type(i);

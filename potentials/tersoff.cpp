@@ -160,6 +160,8 @@ class Tersoff final : public Potential {
     result.per_atom_virial = per_atom_virial_view("Tersoff", request, state.natoms);
     const VirialView per_atom_virial = result.per_atom_virial;
     const bool want_per_atom_virial = request.per_atom_virial;
+    const auto centres = request.centres;
+    const bool all_centres = centres.extent(0) == 0;
     const NeighborView neighbors = list.view();
     const VecView x = state.x;
     const IntView type = state.type;
@@ -175,6 +177,7 @@ class Tersoff final : public Potential {
     Kokkos::parallel_reduce(
         "Tersoff::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          if (!all_centres && !centres(i)) return;
           auto f = scatter.access();
           const int row = token.acquire();
           const int ti = type(i);

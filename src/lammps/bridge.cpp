@@ -248,10 +248,37 @@ void Bridge::load_cluster(int nlocal, int nghost, const int* types, const int* t
     list_->build(cluster_);
     cluster_tags_.assign(tags, tags + n);
     ++timings_.neighbor_builds;
+    mark_centres(nlocal);
   } else if (list_->update(cluster_)) {
     ++timings_.neighbor_builds;
+    mark_centres(nlocal);
   }
   timings_.neighbor_s += MPI_Wtime() - list_start;
+}
+
+void Bridge::mark_centres(int nlocal) {
+  const int n = cluster_.natoms;
+  if (settings_.all_ghost_sites) {
+    centres_ = IntView();
+    centre_count_ = n;
+    return;
+  }
+  centres_ = IntView("otfgp-lammps::centres", n);
+  const IntView centres = centres_;
+  const NeighborView neighbors = list_->view();
+  // The list holds every pair within cutoff + skin, so an atom that comes within
+  // the cutoff of an owned atom before the next build is already marked.
+  Kokkos::parallel_for(
+      "otfgp-lammps::mark_centres", RangePolicy(0, nlocal), KOKKOS_LAMBDA(int i) {
+        Kokkos::atomic_exchange(&centres(i), 1);
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
+          Kokkos::atomic_exchange(&centres(neighbors.index(k)), 1);
+      });
+  int count = 0;
+  Kokkos::parallel_reduce(
+      "otfgp-lammps::count_centres", RangePolicy(0, n),
+      KOKKOS_LAMBDA(int i, int& sum) { sum += centres(i); }, count);
+  centre_count_ = count;
 }
 
 void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
@@ -267,6 +294,7 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
   request.per_atom_energy = true;
   request.per_atom_virial = true;
   request.uncertainty = settings_.std_every > 0 && step % settings_.std_every == 0;
+  request.centres = centres_;
   const ComputeResult result = potential_->compute(cluster_, *list_, request);
   if (result.per_atom_energy.extent(0) != std::size_t(cluster_.natoms) ||
       result.per_atom_virial.extent(0) != std::size_t(cluster_.natoms))
@@ -322,6 +350,7 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
   timings_.total_s += done - start;
   timings_.owned_atom_calls += nlocal;
   timings_.cluster_atom_calls += nlocal + nghost;
+  timings_.centre_atom_calls += centre_count_;
 }
 
 }  // namespace otfgp::lammps

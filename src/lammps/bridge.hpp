@@ -25,6 +25,9 @@ struct BridgeSettings {
   std::vector<std::string> type_symbols;   // element of LAMMPS type 1, 2, …
   long std_every = 0;                      // store the GP std every this many steps (0: never)
   std::string std_property = "otfgp_std";  // custom per-atom double (fix property/atom d_otfgp_std)
+  // Site energies of every ghost too, not only of those within reach of owned
+  // atoms (same results, more work): for measuring what the restriction saves.
+  bool all_ghost_sites = false;
 };
 
 // Seconds and counts a rank spent in the callback, for the benchmark.
@@ -32,6 +35,7 @@ struct BridgeTimings {
   double total_s = 0, copy_s = 0, neighbor_s = 0, compute_s = 0, reduce_s = 0;
   long calls = 0, neighbor_builds = 0;
   double owned_atom_calls = 0, cluster_atom_calls = 0;  // Σ owned, Σ owned + ghost
+  double centre_atom_calls = 0;  // Σ atoms whose site energies were computed
 };
 
 class Bridge {
@@ -75,6 +79,11 @@ class Bridge {
   AtomState cluster_;
   std::unique_ptr<NeighborList> list_;
   std::vector<int> cluster_tags_;  // tags of the cluster at the last list build
+  // 1 for owned atoms and for ghosts within cutoff + skin of one at the last list
+  // build: the atoms whose site energies touch an owned atom until the next build.
+  IntView centres_;
+  int centre_count_ = 0;
+  void mark_centres(int nlocal);
   std::vector<double> owned_energy_;
   std::vector<double> owned_virial_;  // nlocal × 6, LAMMPS order xx yy zz xy xz yz
   std::vector<double*> owned_virial_rows_;

@@ -28,6 +28,7 @@ using otfgp::lammps::BridgeSettings;
 constexpr const char* usage =
     R"(usage: otfgp-lammps -in IN.lmp --potential SPEC --fix ID --types EL1 [EL2 …]
                     [--std-every N] [--std-property NAME] [--report FILE.json]
+                    [--all-ghost-sites]
                     [LAMMPS options: -var NAME VALUE…, -log FILE, -screen FILE, -echo …]
 
 Runs the LAMMPS input IN.lmp with the otfgp potential SPEC (gp:model.h5,
@@ -35,7 +36,8 @@ sw:Si.sw, tersoff:SiC.tersoff, eam:Cu_u3.eam, buck:BaRhO.buck, …) as the force
 of `fix ID all external pf/callback 1 1`. --types gives the element of LAMMPS
 atom types 1, 2, … . --std-every N stores the GP's per-atom uncertainty every N
 steps in the per-atom property d_otfgp_std (`fix s all property/atom d_otfgp_std`).
---report writes per-rank timings and memory as JSON. Under MPI: mpirun -np N
+--report writes per-rank timings and memory as JSON. --all-ghost-sites computes
+site energies of all ghosts, not only those near owned atoms (for measurement). Under MPI: mpirun -np N
 otfgp-lammps … . See docs/lammps.md.
 )";
 
@@ -85,6 +87,8 @@ Options parse(int argc, char** argv) {
       std::string name = value(k, word);
       if (name.rfind("d_", 0) == 0) name = name.substr(2);
       options.settings.std_property = name;
+    } else if (word == "--all-ghost-sites") {
+      options.settings.all_ghost_sites = true;
     } else if (word == "--report") {
       options.report = value(k, word);
     } else if (word.rfind("--", 0) == 0) {
@@ -115,30 +119,33 @@ double peak_memory_mib() {
 void write_report(const Options& options, const Bridge& bridge, MPI_Comm world, int rank,
                   int ranks) {
   const auto& t = bridge.timings();
-  const double mine[10] = {t.total_s,
-                           t.copy_s,
-                           t.neighbor_s,
-                           t.compute_s,
-                           t.reduce_s,
-                           double(t.calls),
-                           double(t.neighbor_builds),
-                           t.owned_atom_calls,
-                           t.cluster_atom_calls,
-                           peak_memory_mib()};
-  std::vector<double> all(std::size_t(ranks) * 10);
-  MPI_Gather(mine, 10, MPI_DOUBLE, all.data(), 10, MPI_DOUBLE, 0, world);
+  constexpr int fields = 11;
+  const double mine[fields] = {t.total_s,
+                               t.copy_s,
+                               t.neighbor_s,
+                               t.compute_s,
+                               t.reduce_s,
+                               double(t.calls),
+                               double(t.neighbor_builds),
+                               t.owned_atom_calls,
+                               t.cluster_atom_calls,
+                               t.centre_atom_calls,
+                               peak_memory_mib()};
+  std::vector<double> all(std::size_t(ranks) * fields);
+  MPI_Gather(mine, fields, MPI_DOUBLE, all.data(), fields, MPI_DOUBLE, 0, world);
   if (rank != 0) return;
   nlohmann::json report;
   report["potential"] = bridge.potential().spec();
   report["potential_cutoff_A"] = bridge.potential_cutoff();
   report["ranks"] = ranks;
   report["input"] = options.input;
-  const char* keys[10] = {
-      "callback_s", "copy_and_list_s", "neighbor_s",       "compute_s",          "reduce_s",
-      "calls",      "neighbor_builds", "owned_atom_calls", "cluster_atom_calls", "peak_memory_mib"};
+  const char* keys[fields] = {"callback_s",        "copy_and_list_s",  "neighbor_s",
+                              "compute_s",         "reduce_s",         "calls",
+                              "neighbor_builds",   "owned_atom_calls", "cluster_atom_calls",
+                              "centre_atom_calls", "peak_memory_mib"};
   for (int r = 0; r < ranks; ++r) {
     nlohmann::json entry;
-    for (int k = 0; k < 10; ++k) entry[keys[k]] = all[std::size_t(r) * 10 + k];
+    for (int k = 0; k < fields; ++k) entry[keys[k]] = all[std::size_t(r) * fields + k];
     report["per_rank"].push_back(entry);
   }
   const std::string temporary = options.report + ".tmp";
