@@ -16,16 +16,16 @@ namespace otfgp {
 
 struct ComputeRequest {
   bool per_atom_energy = false;
+  bool uncertainty = false;
   // Per-atom virials: what a domain-decomposed caller (otfgp-lammps) sums over
   // its own atoms to get its share of the virial.
   bool per_atom_virial = false;
-  bool uncertainty = false;
   // Optional, one entry per atom: only atoms marked non-zero are centres whose
   // site energies (and per-atom values) are computed; the others serve only as
   // neighbours and get zeros. A centre's force, energy and virial are exact when
   // every atom within one cutoff of it is a centre and every atom within two
   // cutoffs is present (otfgp-lammps: its own atoms among its ghosts). Empty: all.
-  Kokkos::View<const int*, MemSpace> centres;
+  Kokkos::View<const int*, MemSpace> centres{};
 };
 
 // Per-atom virial W_i (eV), Voigt order xx yy zz yz xz xy.

@@ -93,6 +93,24 @@ std::array<LAMMPS_NS::Input::CommandCreator, sizeof...(Slot)> hooked_creators(
 // otfgp's Voigt order is xx yy zz yz xz xy, LAMMPS's xx yy zz xy xz yz.
 constexpr int lammps_from_voigt[6] = {0, 1, 2, 5, 4, 3};
 
+// Marks the owned atoms (0 … nlocal − 1) and every atom on their lists. The
+// list holds every pair within cutoff + skin, so an atom that comes within the
+// cutoff of an owned atom before the next build is already marked. Returns the
+// number marked. (A free function: nvcc refuses lambdas in private members.)
+int mark_near_owned(const NeighborView& neighbors, int nlocal, const IntView& centres) {
+  Kokkos::parallel_for(
+      "otfgp-lammps::mark_centres", RangePolicy(0, nlocal), KOKKOS_LAMBDA(int i) {
+        Kokkos::atomic_exchange(&centres(i), 1);
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
+          Kokkos::atomic_exchange(&centres(neighbors.index(k)), 1);
+      });
+  int count = 0;
+  Kokkos::parallel_reduce(
+      "otfgp-lammps::count_centres", RangePolicy(0, int(centres.extent(0))),
+      KOKKOS_LAMBDA(int i, int& sum) { sum += centres(i); }, count);
+  return count;
+}
+
 }  // namespace
 
 Bridge::Bridge(BridgeSettings settings) : settings_(std::move(settings)) {
@@ -257,28 +275,13 @@ void Bridge::load_cluster(int nlocal, int nghost, const int* types, const int* t
 }
 
 void Bridge::mark_centres(int nlocal) {
-  const int n = cluster_.natoms;
   if (settings_.all_ghost_sites) {
     centres_ = IntView();
-    centre_count_ = n;
+    centre_count_ = cluster_.natoms;
     return;
   }
-  centres_ = IntView("otfgp-lammps::centres", n);
-  const IntView centres = centres_;
-  const NeighborView neighbors = list_->view();
-  // The list holds every pair within cutoff + skin, so an atom that comes within
-  // the cutoff of an owned atom before the next build is already marked.
-  Kokkos::parallel_for(
-      "otfgp-lammps::mark_centres", RangePolicy(0, nlocal), KOKKOS_LAMBDA(int i) {
-        Kokkos::atomic_exchange(&centres(i), 1);
-        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
-          Kokkos::atomic_exchange(&centres(neighbors.index(k)), 1);
-      });
-  int count = 0;
-  Kokkos::parallel_reduce(
-      "otfgp-lammps::count_centres", RangePolicy(0, n),
-      KOKKOS_LAMBDA(int i, int& sum) { sum += centres(i); }, count);
-  centre_count_ = count;
+  centres_ = IntView("otfgp-lammps::centres", cluster_.natoms);
+  centre_count_ = mark_near_owned(list_->view(), nlocal, centres_);
 }
 
 void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
