@@ -94,7 +94,8 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 
 struct LammpsResult {
   double energy = 0;
-  Voigt virial = Voigt::Zero();  // eV, otfgp's Voigt order
+  Voigt virial = Voigt::Zero();               // eV, otfgp's Voigt order
+  Voigt per_atom_virial_sum = Voigt::Zero();  // −Σ compute stress/atom (eV), otfgp's order
   Positions forces;
   Eigen::VectorXd per_atom_energy, std_dev;
 };
@@ -107,14 +108,16 @@ neighbor 1.0 bin
 fix ext all external pf/callback 1 1
 compute pe_atom all pe/atom
 compute vir all pressure NULL virial
-thermo_style custom step pe c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6] vol
+compute stress_atom all stress/atom NULL virial
+compute stress_sum all reduce sum c_stress_atom[1] c_stress_atom[2] c_stress_atom[3] c_stress_atom[4] c_stress_atom[5] c_stress_atom[6]
+thermo_style custom step pe c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6] vol c_stress_sum[1] c_stress_sum[2] c_stress_sum[3] c_stress_sum[4] c_stress_sum[5] c_stress_sum[6]
 )";
 
 const std::string single_point_run =
     R"lammps(dump forces all custom 1 forces.dump id fx fy fz c_pe_atom ${extra}
 dump_modify forces sort id format float %.17g
 run 0
-print "$(pe:%.17g) $(c_vir[1]:%.17g) $(c_vir[2]:%.17g) $(c_vir[3]:%.17g) $(c_vir[4]:%.17g) $(c_vir[5]:%.17g) $(c_vir[6]:%.17g) $(vol:%.17g)" file result.txt screen no
+print "$(pe:%.17g) $(c_vir[1]:%.17g) $(c_vir[2]:%.17g) $(c_vir[3]:%.17g) $(c_vir[4]:%.17g) $(c_vir[5]:%.17g) $(c_vir[6]:%.17g) $(vol:%.17g) $(c_stress_sum[1]:%.17g) $(c_stress_sum[2]:%.17g) $(c_stress_sum[3]:%.17g) $(c_stress_sum[4]:%.17g) $(c_stress_sum[5]:%.17g) $(c_stress_sum[6]:%.17g)" file result.txt screen no
 )lammps";
 
 // Runs `run 0` of `structure` in LAMMPS with the potential `spec`.
@@ -139,11 +142,16 @@ LammpsResult run_single_point(const std::filesystem::path& directory, const Stru
   numbers >> result.energy;
   for (double& p : pressure) numbers >> p;
   numbers >> volume;
+  double stress_sum[6];
+  for (double& p : stress_sum) numbers >> p;
   REQUIRE(numbers);
   const double lammps_virial[6] = {pressure[0], pressure[1], pressure[2],
                                    pressure[3], pressure[4], pressure[5]};  // xx yy zz xy xz yz
   const int order[6] = {0, 1, 2, 5, 4, 3};
-  for (int c = 0; c < 6; ++c) result.virial[c] = lammps_virial[order[c]] * volume / nktv2p;
+  for (int c = 0; c < 6; ++c) {
+    result.virial[c] = lammps_virial[order[c]] * volume / nktv2p;
+    result.per_atom_virial_sum[c] = -stress_sum[order[c]] / nktv2p;
+  }
 
   const int n = structure.size();
   result.forces.resize(n, 3);
@@ -182,6 +190,9 @@ void check_parity(const std::string& spec, const Structure& structure,
   CHECK(std::abs(lammps.energy - reference.energy) <= 1e-10 * std::abs(reference.energy));
   const double virial_scale = std::max(1.0, reference_virial.cwiseAbs().maxCoeff());
   CHECK((lammps.virial - reference_virial).cwiseAbs().maxCoeff() <= 1e-10 * virial_scale);
+  // Per-atom virials (compute stress/atom) add up to the virial.
+  CHECK((lammps.per_atom_virial_sum - reference_virial).cwiseAbs().maxCoeff() <=
+        1e-10 * virial_scale);
   CHECK((lammps.forces - reference.forces).cwiseAbs().maxCoeff() <= 1e-10);
   CHECK((lammps.per_atom_energy - *reference.per_atom_energy).cwiseAbs().maxCoeff() <=
         1e-10 * std::max(1.0, reference.per_atom_energy->cwiseAbs().maxCoeff()));
