@@ -32,6 +32,13 @@ inline ScalarView per_atom_energy_view(const std::string& label, const ComputeRe
   return ScalarView(label + "::per_atom_energy", natoms);
 }
 
+// A zeroed view for per-atom virials when the request asks for them, else an empty one.
+inline VirialView per_atom_virial_view(const std::string& label, const ComputeRequest& request,
+                                       int natoms) {
+  if (!request.per_atom_virial) return VirialView();
+  return VirialView(label + "::per_atom_virial", natoms);
+}
+
 inline void set_energy_and_virial(ComputeResult& result, const EnergyVirial& total) {
   result.energy = total.energy;
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];

@@ -480,12 +480,19 @@ class Eam final : public Potential {
     const VecView x = state.x;
     const IntView type = state.type;
     const EamKernelData d = data_;
+    const auto centres = request.centres;
+    const bool all_centres = centres.extent(0) == 0;
 
     // Pass 1: density at each atom, embedding energy F(ρ) and F'(ρ).
     int beyond_rhomax = 0;
     Kokkos::parallel_reduce(
         "Eam::embedding", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, int& beyond) {
+          if (!all_centres && !centres(i)) {
+            fp(i) = 0.0;
+            embedding_energy(i) = 0.0;
+            return;
+          }
           const int ti = type(i);
           double rho = 0.0;
           for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {

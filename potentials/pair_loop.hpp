@@ -36,6 +36,11 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
   result.per_atom_energy = per_atom_energy_view(label, request, state.natoms);
   const ScalarView per_atom = result.per_atom_energy;
   const bool want_per_atom = request.per_atom_energy;
+  result.per_atom_virial = per_atom_virial_view(label, request, state.natoms);
+  const VirialView per_atom_virial = result.per_atom_virial;
+  const bool want_per_atom_virial = request.per_atom_virial;
+  const auto centres = request.centres;
+  const bool all_centres = centres.extent(0) == 0;
   const NeighborView neighbors = list.view();
   const VecView x = state.x, f = state.f;
   const IntView type = state.type;
@@ -44,6 +49,10 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
   Kokkos::parallel_reduce(
       label + "::compute", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+        if (!all_centres && !centres(i)) {
+          for (int d = 0; d < 3; ++d) f(i, d) = 0.0;
+          return;
+        }
         const int ti = type(i);
         // Sums over the pairs of i, in registers rather than in the reduction's storage.
         double fi[3] = {0, 0, 0}, pair_energy = 0.0;
@@ -70,6 +79,8 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
         sum.energy += ei;
         for (int c = 0; c < 6; ++c) sum.virial[c] += 0.5 * own.virial[c];
         if (want_per_atom) per_atom(i) = ei;
+        if (want_per_atom_virial)
+          for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = 0.5 * own.virial[c];
       },
       Kokkos::Sum<EnergyVirial>(total));
   set_energy_and_virial(result, total);

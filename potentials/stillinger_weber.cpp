@@ -112,6 +112,11 @@ class StillingerWeber final : public Potential {
     result.per_atom_energy = per_atom_energy_view("StillingerWeber", request, state.natoms);
     const auto per_atom = result.per_atom_energy;
     const bool want_per_atom = request.per_atom_energy;
+    result.per_atom_virial = per_atom_virial_view("StillingerWeber", request, state.natoms);
+    const VirialView per_atom_virial = result.per_atom_virial;
+    const bool want_per_atom_virial = request.per_atom_virial;
+    const auto centres = request.centres;
+    const bool all_centres = centres.extent(0) == 0;
     const NeighborView neighbors = list.view();
     const VecView x = state.x;
     const IntView type = state.type;
@@ -127,6 +132,7 @@ class StillingerWeber final : public Potential {
     Kokkos::parallel_reduce(
         "StillingerWeber::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+          if (!all_centres && !centres(i)) return;
           auto f = scatter.access();
           const int row = token.acquire();
           const int ti = type(i);
@@ -214,6 +220,8 @@ class StillingerWeber final : public Potential {
           sum.energy += ei;
           for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
           if (want_per_atom) per_atom(i) = ei;
+          if (want_per_atom_virial)
+            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = w[c];
         },
         Kokkos::Sum<EnergyVirial>(total));
     forces_.finish(state.f);

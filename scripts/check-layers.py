@@ -28,6 +28,8 @@ LAYERS = [
     ("otf", ["include/otfgp/otf", "src/otf"]),
     ("search", ["include/otfgp/search", "src/search"]),
     ("cli", ["src/cli"]),
+    # otfgp-lammps: a second executable beside the CLI (docs/lammps.md).
+    ("lammps", ["src/lammps"]),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 # Files that belong to no layer must not sit where layers live.

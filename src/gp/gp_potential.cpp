@@ -144,6 +144,8 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const int natoms = state.natoms;
   if (request.per_atom_energy)
     result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
+  if (request.per_atom_virial)
+    result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
   const bool keep_unit = request.uncertainty;
   if (keep_unit) {
     if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
@@ -162,6 +164,9 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto beta = beta_;
   const auto reference = reference_energy_;
   const auto per_atom = result.per_atom_energy;
+  const auto per_atom_virial = result.per_atom_virial;
+  const auto centres = request.centres;
+  const bool all_centres = centres.extent(0) == 0;
   const auto unit = unit_descriptor_;
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
@@ -189,6 +194,12 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
       TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
         const int i = team.league_rank();
+        if (!all_centres && !centres(i)) {
+          Kokkos::single(Kokkos::PerTeam(team), [&]() {
+            if (keep_unit) norm(i) = 0.0;
+          });
+          return;
+        }
         const int s_i = basis.type_map(type(i));
         const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
         ScratchView A(team.team_scratch(level), density_size);
@@ -293,6 +304,9 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
           pair_sum.energy = energy;
           sum += pair_sum;
           if (per_atom.extent(0) > 0) per_atom(i) = energy;
+          // The site's own virial: W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j.
+          if (per_atom_virial.extent(0) > 0)
+            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
           if (keep_unit) norm(i) = 1.0 / inv_norm;
         });
       },
@@ -303,18 +317,23 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
   if (request.uncertainty) {
     result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
-    compute_uncertainty(state, result.uncertainty);
+    compute_uncertainty(state, request.centres, result.uncertainty);
   }
   return result;
 }
 
-void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty) {
+void GpPotential::compute_uncertainty(const AtomState& state,
+                                      Kokkos::View<const int*, MemSpace> centres,
+                                      ScalarView uncertainty) {
   const int natoms = state.natoms, n_species = basis_.n_species;
   // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
   auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
+  auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
+  const bool all_centres = centres.extent(0) == 0;
   std::vector<std::vector<int>> members(n_species);
-  for (int i = 0; i < natoms; ++i) members[map_host(type_host(i))].push_back(i);
+  for (int i = 0; i < natoms; ++i)
+    if (all_centres || centre_host(i)) members[map_host(type_host(i))].push_back(i);
   std::vector<int> order_list, block_list;  // block: species, first position in order, count
   for (int s = 0; s < n_species; ++s)
     for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {

@@ -40,7 +40,9 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
-  void compute_uncertainty(const AtomState& state, ScalarView uncertainty);
+  // Atoms that are not centres keep the zero the view starts with.
+  void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,
+                           ScalarView uncertainty);
 
   MappedGp model_;
   std::string spec_;

@@ -17,7 +17,19 @@ namespace otfgp {
 struct ComputeRequest {
   bool per_atom_energy = false;
   bool uncertainty = false;
+  // Per-atom virials: what a domain-decomposed caller (otfgp-lammps) sums over
+  // its own atoms to get its share of the virial.
+  bool per_atom_virial = false;
+  // Optional, one entry per atom: only atoms marked non-zero are centres whose
+  // site energies (and per-atom values) are computed; the others serve only as
+  // neighbours and get zeros. A centre's force, energy and virial are exact when
+  // every atom within one cutoff of it is a centre and every atom within two
+  // cutoffs is present (otfgp-lammps: its own atoms among its ghosts). Empty: all.
+  Kokkos::View<const int*, MemSpace> centres{};
 };
+
+// Per-atom virial W_i (eV), Voigt order xx yy zz yz xz xy.
+using VirialView = Kokkos::View<double* [6], Kokkos::LayoutRight, MemSpace>;
 
 struct ComputeResult {
   double energy = 0.0;  // eV
@@ -26,6 +38,11 @@ struct ComputeResult {
   std::array<double, 6> virial{0, 0, 0, 0, 0, 0};
   ScalarView per_atom_energy;  // eV, when requested
   ScalarView uncertainty;      // dimensionless per-atom std, when requested and provided
+  // When requested and provided: W_i with Σ_i W_i = virial, where W_i depends only
+  // on atoms within two cutoffs of atom i (a site's own terms, or half of each
+  // pair's), so the atoms of a cluster that holds everything within two cutoffs
+  // of its core get their exact share.
+  VirialView per_atom_virial;
 };
 
 class Potential {
