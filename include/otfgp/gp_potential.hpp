@@ -43,6 +43,9 @@ class GpPotential final : public Potential {
   void upload();  // model_ matrices to the device
   // Fills the std in eV and the std ÷ σ.
   void compute_uncertainty(const AtomState& state, ScalarView uncertainty, ScalarView normalised);
+  // Flags atoms closer to a neighbour than the training data and raises their std to σ.
+  void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
+                  ScalarView normalised, ScalarView novel);
 
   MappedGp model_;
   std::string spec_;
@@ -52,6 +55,9 @@ class GpPotential final : public Potential {
   b2::B2Basis basis_;
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D × D
   Kokkos::View<double*, MemSpace> reference_energy_;
+  // (1 − margin) × the shortest training distance per species pair (Å), S × S;
+  // extent 0 when the model has none.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> novelty_distance_;
   // Sparse points of every species stacked (rows sparse_offset[s] …), and the
   // variance factors R_s packed row-major at factor_offset[s].
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;

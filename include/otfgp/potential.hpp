@@ -31,6 +31,15 @@ struct ComputeResult {
   // The same divided by the model's prior std (GP: by the signal std σ), in
   // [0, 1]: 1 means nothing like this environment was seen. Dimensionless.
   ScalarView uncertainty_normalised;
+  // With the uncertainty, from potentials that know their training data (GP):
+  // 1 for an atom with a neighbour closer than any distance of that species
+  // pair in the training data (by a margin), else 0. Such atoms also carry the
+  // prior std as their uncertainty (and 1 as the normalised one).
+  ScalarView novel;
+  // With the uncertainty, from models calibrated against held-out forces (GP,
+  // docs/gp.md "Calibration"): the per-atom force standard deviation (eV/Å),
+  // one value for each Cartesian component of the atom's force.
+  ScalarView force_uncertainty;
 };
 
 class Potential {
