@@ -256,7 +256,9 @@ def uncertainty_quality(reference, prediction):
     std = np.concatenate([p.arrays["uncertainty"] for p in prediction])
     error = np.concatenate([np.linalg.norm(r.get_forces() - p.get_forces(), axis=1)
                             for r, p in zip(reference, prediction)])
-    out = {"std": std, "error": error, "spearman": spearman(std, error)}
+    out = {"std": std, "error": error, "spearman": spearman(std, error),
+           "energy_error": float(np.mean([(p.get_potential_energy() - r.get_potential_energy()) / len(r)
+                                          for r, p in zip(reference, prediction)]))}
     if "force_std" in prediction[0].arrays:
         force_std = np.concatenate([p.arrays["force_std"] for p in prediction])
         components = np.concatenate([(r.get_forces() - p.get_forces()) for r, p in zip(reference, prediction)])
@@ -342,29 +344,32 @@ def main():
           f"`/usr/bin/python3 bench/gp_learning.py {args.system}`\n")
     print(f"Held-out force RMS {force_rms:.3f} eV/Å.\n")
     print("| training frames | sparse M | labels | force RMSE (eV/Å) | RMSE ÷ RMS | force MAE (eV/Å) "
-          "| energy MAE (meV/atom) | stress MAE (GPa) | Spearman(std, \\|ΔF\\|) | coverage 1σ / 2σ "
+          "| energy MAE (meV/atom) | stress MAE (GPa) | Spearman(std, \\|ΔF\\|) | Spearman(σ_F, \\|ΔF\\|) | coverage 1σ / 2σ "
           "| σ, σ_e, σ_f, σ_s | train time (s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size, s in rows:
         t, h, labels, q = s["test"], s["hyperparameters"], s["labels"], s["quality"]
         coverage = f"{q['coverage1']:.2f} / {q['coverage2']:.2f}" if "coverage1" in q else "—"
         print(f"| {size} | {s['sparse']} | {labels['energy'] + labels['force'] + labels['stress']} "
               f"| {s['force_rmse']:.4f} | {100 * s['force_rmse'] / force_rms:.1f} % "
               f"| {t['force_mae_ev_per_a']:.4f} | {1e3 * t['energy_mae_ev_per_atom']:.2f} | {t['stress_mae_gpa']:.3f} "
-              f"| {q['spearman']:.2f} | {coverage} | {h['signal_std']:.3g}, {h['energy_noise']:.2g}, "
+              f"| {q['spearman']:.2f} | {q.get('spearman_force_std', float('nan')):.2f} | {coverage} | {h['signal_std']:.3g}, {h['energy_noise']:.2g}, "
               f"{h['force_noise']:.2g}, {h['stress_noise']:.2g} | {s['seconds']['total']:.1f} |")
     size, s = rows[-1]
     if s["extra"]:
         held = s["quality"]
         print(f"\nOut of distribution with {size} training frames: mean std ÷ held-out mean std "
               f"({held['std'].mean():.4g} eV), fraction of atoms flagged novel:\n")
-        print("| structure | mean std (eV) | ratio | novel atoms | force MAE (eV/Å) |")
-        print("| --- | --- | --- | --- | --- |")
+        print("| structure | mean std (eV) | ratio | novel atoms | mean σ_F (eV/Å) | force RMSE (eV/Å) "
+              "| energy error (eV/atom) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         print(f"| held-out | {held['std'].mean():.4g} | 1 | {held.get('novel', float('nan')):.2f} "
-              f"| {held['error'].mean() / np.sqrt(3):.3f} |")
+              f"| {held.get('force_std', np.array([np.nan])).mean():.3f} "
+              f"| {np.sqrt(np.mean(held['error'] ** 2) / 3):.3f} | |")
         for name, q in s["extra"].items():
             print(f"| {name} | {q['std'].mean():.4g} | {q['std'].mean() / held['std'].mean():.1f} "
-                  f"| {q.get('novel', float('nan')):.2f} | {q['error'].mean() / np.sqrt(3):.3f} |")
+                  f"| {q.get('novel', float('nan')):.2f} | {q.get('force_std', np.array([np.nan])).mean():.3f} "
+                  f"| {np.sqrt(np.mean(q['error'] ** 2) / 3):.3f} | {q['energy_error']:+.3f} |")
     print(f"\nHeld-out errors per composition with {size} training frames:\n")
     print("| composition | frames | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) | Spearman |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -376,7 +381,7 @@ def main():
     prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}.xyz"), ":")
     print(f"\nHeld-out errors per MD run with {size} training frames (mapped potential, `otfgp eval`):\n")
     print("| run | frames | force RMSE ÷ RMS | force MAE (eV/Å) | energy MAE (meV/atom) | mean std (eV) "
-          "| Spearman | coverage 1σ / 2σ |")
+          "| Spearman std / σ_F | coverage 1σ / 2σ |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in [r[0] for r in runs]:
         pairs = [(r, p) for r, p in zip(reference, prediction) if r.info["run"] == name]
@@ -389,10 +394,12 @@ def main():
         q = uncertainty_quality(rr, pp)
         coverage = f"{q['coverage1']:.2f} / {q['coverage2']:.2f}" if "coverage1" in q else "—"
         print(f"| {name} | {len(pairs)} | {100 * np.sqrt(np.mean(e ** 2) / np.mean(f ** 2)):.1f} % "
-              f"| {np.abs(e).mean():.4f} | {1e3 * energy:.2f} | {q['std'].mean():.4g} | {q['spearman']:.2f} "
+              f"| {np.abs(e).mean():.4f} | {1e3 * energy:.2f} | {q['std'].mean():.4g} "
+              f"| {q['spearman']:.2f} / {q.get('spearman_force_std', float('nan')):.2f} "
               f"| {coverage} |")
     q = s["quality"]
-    print(f"| all | {len(reference)} | | | | {q['std'].mean():.4g} | {q['spearman']:.2f} | "
+    print(f"| all | {len(reference)} | | | | {q['std'].mean():.4g} "
+          f"| {q['spearman']:.2f} / {q.get('spearman_force_std', float('nan')):.2f} | "
           + (f"{q['coverage1']:.2f} / {q['coverage2']:.2f} |" if "coverage1" in q else "— |"))
 
 
