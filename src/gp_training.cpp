@@ -343,11 +343,31 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
   } else {
     logger().warn("calibration: the held-out frames carry too few forces; not calibrated");
   }
-  // The held-out frames join as on the fly: their least covered atoms, then their labels.
+  // The held-out frames join: their atoms chosen as offline (least represented by the sparse
+  // set for uncertain/threshold, else random/all), added as columns in one step (one pass
+  // over the stored frames, whose descriptors that recomputes), then their label rows.
   std::mt19937_64 rng(settings.sparse.seed + 1);
-  for (const Structure& frame : held)
-    add_frame_with_sparse_selection(gp, frame, settings.sparse, rng, settings.labels,
-                                    settings.min_residual);
+  std::vector<Eigen::RowVectorXd> rows;
+  std::vector<int> new_species;
+  std::vector<SparseEnvironmentSource> sources;
+  const bool threshold = settings.sparse.method == SparseSelectionMethod::threshold;
+  for (std::size_t h = 0; h < held.size(); ++h) {
+    const DescriptorValues values = gp.describe(held[h], false);
+    const std::vector<int> atoms =
+        needs_uncertainty(settings.sparse.method)
+            ? gp.least_represented_atoms(values, settings.sparse.count,
+                                         threshold ? settings.sparse.threshold : 0.0)
+            : select_sparse_atoms(settings.sparse, held[h].size(), Eigen::VectorXd(), rng);
+    for (int atom : atoms) {
+      rows.push_back(values.values.row(atom));
+      new_species.push_back(values.species[atom]);
+      sources.push_back({gp.num_frames() + static_cast<int>(h), atom});
+    }
+  }
+  Eigen::MatrixXd block(rows.size(), descriptor->size());
+  for (std::size_t r = 0; r < rows.size(); ++r) block.row(r) = rows[r];
+  gp.add_sparse_environments(block, new_species, sources, settings.min_residual);
+  for (const Structure& frame : held) gp.add_frame(frame, settings.labels);
   if (settings.optimize_hyperparameters) {
     const auto h_start = Clock::now();
     report.hyperparameters = optimize_hyperparameters(gp, settings.optimization);

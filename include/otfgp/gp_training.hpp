@@ -36,8 +36,9 @@ struct GpTrainingSettings {
   // Force-uncertainty calibration: this fraction of the frames (every k-th,
   // k = round(1/fraction)) is held out, the model trained on the rest predicts
   // them, the calibration is fitted to its force errors, and the held-out
-  // frames then join the model (sparse selection as on the fly, then the
-  // hyperparameters once more). 0: off. Needs at least 5 frames.
+  // frames then join the model (their sparse atoms chosen as offline and added
+  // in one step, then their labels; then the hyperparameters once more).
+  // 0: off. Needs at least 5 frames.
   double calibration_holdout = 0.0;
 };
 
