@@ -18,7 +18,7 @@ namespace otfgp {
 // (eV) and its predicted force F_i:
 //   σ_F,i² = (a·u_i)² + b² + (c·|F_i|)²,
 // with a (1/Å), b (eV/Å) and c fitted by maximum likelihood of force errors on
-// frames the model was not trained on (docs/gp.md, "Calibration"): each error
+// frames the model was not trained on (docs/gp.md, "Force uncertainty in eV/Å"): each error
 // component taken as Gaussian with variance σ_F,i². Not calibrated: frames = 0.
 struct ForceUncertaintyCalibration {
   double energy_scale = 0.0;  // a (1/Å)

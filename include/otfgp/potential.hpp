@@ -37,8 +37,8 @@ struct ComputeResult {
   // prior std as their uncertainty (and 1 as the normalised one).
   ScalarView novel;
   // With the uncertainty, from models calibrated against held-out forces (GP,
-  // docs/gp.md "Calibration"): the per-atom force standard deviation (eV/Å),
-  // one value for each Cartesian component of the atom's force.
+  // docs/gp.md "Force uncertainty in eV/Å"): per atom, the standard deviation
+  // of each Cartesian component of its force (eV/Å).
   ScalarView force_uncertainty;
 };
 
