@@ -3,6 +3,8 @@
 
   /usr/bin/python3 bench/gp_learning.py si    [--build build] [--work DIR] [--sizes 5,10,20,30,50]
   /usr/bin/python3 bench/gp_learning.py barho [--build build] [--work DIR] [--sizes 16,32,48]
+  /usr/bin/python3 bench/gp_learning.py cuni  [--sizes 10,25,50] [--config train.yaml]
+  /usr/bin/python3 bench/gp_learning.py sic   [--sizes 10,25,50]
 
 si:    Si labelled by Stillinger-Weber (sw:Si.sw). LAMMPS (lmp, pair_style sw)
        runs 64-atom NPT MD at 0 bar: diamond crystal at 300, 600, 900, 1200 and
@@ -14,6 +16,15 @@ barho: Ba-Rh-O labelled by Buckingham + DSF Coulomb (buck:BaRhO.buck; charges
        NPT MD at 0 and 10 GPa, 300 and 800 K, of BaO rocksalt (64 atoms), RhO2
        rutile (72), BaRhO3 cubic perovskite (60) and K2NiF4-type Ba2RhO4 (56).
        Per run: 12 pool frames, 6 held-out frames.
+cuni:  random Cu54Ni54 fcc labelled by eam/alloy CuNi.eam.alloy: crystal at 300 and 1000 K and a liquid
+       (2000 K) train, a crystal at 1500 K is held out; bcc, hcp and 15 % compressed fcc out of distribution.
+sic:   SiC zincblende (Tersoff SiC.tersoff) at 300, 1000 and 2000 K; wurtzite and 15 % compressed
+       zincblende out of distribution.
+
+Besides errors, reports the force RMSE relative to the held-out force RMS, the
+Spearman correlation of the per-atom std with |ΔF|, the coverage of force error
+components by the calibrated force std at 1σ and 2σ (when the model has one),
+and the mean std out of distribution relative to the held-out mean.
 
 All labels come from `otfgp eval` with the reference potential, the models from
 `otfgp train --data POOL_SUBSET --test HELD_OUT --summary`, so the whole CLI
@@ -112,6 +123,67 @@ def silicon_runs(work):
     return runs, "sw:Si.sw"
 
 
+def cuni_runs(work):
+    """Random Cu54Ni54 fcc: crystal at 300 and 1000 K and a liquid (melted at 3000 K, run at 2000 K) form
+    the training pool; a crystal at 1500 K is held out (issue 9)."""
+    from ase.build import bulk
+    crystal = bulk("Cu", "fcc", a=3.57, cubic=True).repeat((3, 3, 3))
+    rng = np.random.default_rng(9)
+    symbols = np.array(["Cu"] * 54 + ["Ni"] * 54)
+    rng.shuffle(symbols)
+    crystal.set_chemical_symbols(list(symbols))
+    pair = ["pair_style eam/alloy", "pair_coeff * * /usr/share/lammps/potentials/CuNi.eam.alloy Cu Ni"]
+    runs = []
+    for k, (temperature, melt, train) in enumerate([(300, None, True), (1000, None, True), (2000, 3000, True),
+                                                    (1500, None, False)]):
+        name = f"CuNi_{temperature}K" + ("_liquid" if melt else "")
+        frames = lammps_md(work, name, data_file(crystal, {"Cu": 1, "Ni": 2}), pair, [63.546, 58.693], 4000, 8000,
+                           200, temperature, 0.0, 3000 + k, melt=melt)
+        frames = set_symbols(frames[1:], {1: "Cu", 2: "Ni"})
+        runs.append((name, frames[:25] if train else [], frames[-15:]))
+    # Out of distribution: the alloy 15 % compressed in volume, and bcc and hcp arrangements.
+    extra = {}
+    compressed = crystal.copy()
+    compressed.set_cell(crystal.cell * 0.85 ** (1 / 3), scale_atoms=True)
+    extra["fcc, volume -15 %"] = [rattled(compressed, 0.05, 1)]
+    bcc = bulk("Cu", "bcc", a=2.84, cubic=True).repeat((4, 4, 4))
+    bcc.set_chemical_symbols(list(rng.permutation(["Cu"] * 64 + ["Ni"] * 64)))
+    extra["bcc"] = [rattled(bcc, 0.05, 2)]
+    hcp = bulk("Cu", "hcp", a=2.52, c=4.12, orthorhombic=True).repeat((3, 2, 2))
+    hcp.set_chemical_symbols(list(rng.permutation(["Cu", "Ni"] * (len(hcp) // 2))))
+    extra["hcp"] = [rattled(hcp, 0.05, 3)]
+    return runs, "eam/alloy:CuNi.eam.alloy", extra
+
+
+def sic_runs(work):
+    """SiC zincblende (64 atoms, Tersoff) at 300, 1000 and 2000 K; wurtzite (energy-degenerate with
+    zincblende in this potential) and 15 % compressed zincblende out of distribution."""
+    from ase.build import bulk
+    crystal = bulk("SiC", "zincblende", a=4.36, cubic=True).repeat((2, 2, 2))
+    pair = ["pair_style tersoff", "pair_coeff * * /usr/share/lammps/potentials/SiC.tersoff Si C"]
+    runs = []
+    for k, temperature in enumerate([300, 1000, 2000]):
+        name = f"SiC_{temperature}K"
+        frames = lammps_md(work, name, data_file(crystal, {"Si": 1, "C": 2}), pair, [28.0855, 12.011], 4000, 8000,
+                           200, temperature, 0.0, 4000 + k)
+        frames = set_symbols(frames[1:], {1: "Si", 2: "C"})
+        runs.append((name, frames[:25], frames[-15:]))
+    extra = {}
+    compressed = crystal.copy()
+    compressed.set_cell(crystal.cell * 0.85 ** (1 / 3), scale_atoms=True)
+    extra["zincblende, volume -15 %"] = [rattled(compressed, 0.03, 1)]
+    wurtzite = bulk("SiC", "wurtzite", a=3.08, c=5.04).repeat((3, 3, 2))
+    extra["wurtzite"] = [rattled(wurtzite, 0.03, 2)]
+    return runs, "tersoff:SiC.tersoff", extra
+
+
+def rattled(atoms, amplitude, seed):
+    atoms = atoms.copy()
+    atoms.pbc = True
+    atoms.positions += np.random.default_rng(seed).normal(0.0, amplitude, atoms.positions.shape)
+    return atoms
+
+
 def barho_runs(work):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import check_buck_params as buck  # builders of the phases (same cells as docs/potentials.md)
@@ -162,68 +234,142 @@ kernel: {power: 2}
 sparse: {method: uncertain, count: 30}
 hyperparameters: {signal_std: 2.0, energy_noise: 0.002, force_noise: 0.05, stress_noise: 0.001}
 """,
+    # The quickstart's settings with a cutoff that suits each system (what issue 9 measured).
+    "cuni": """descriptor: {n_max: 8, l_max: 4, cutoff: 5.0}
+kernel: {power: 2}
+sparse: {method: uncertain, count: 8}
+hyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.03, stress_noise: 0.0005}
+""",
+    "sic": """descriptor: {n_max: 8, l_max: 4, cutoff: 4.5}
+kernel: {power: 2}
+sparse: {method: uncertain, count: 10}
+hyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.05, stress_noise: 0.001}
+""",
 }
+
+SYSTEMS = {"si": silicon_runs, "barho": barho_runs, "cuni": cuni_runs, "sic": sic_runs}
+DEFAULT_SIZES = {"si": "5,10,20,30,50", "barho": "16,32,48", "cuni": "10,25,50", "sic": "10,25,50"}
+
+
+def uncertainty_quality(reference, prediction):
+    """Per-atom std (eV), force std (eV/Å, when the model is calibrated) and force errors of paired frames."""
+    std = np.concatenate([p.arrays["uncertainty"] for p in prediction])
+    error = np.concatenate([np.linalg.norm(r.get_forces() - p.get_forces(), axis=1)
+                            for r, p in zip(reference, prediction)])
+    out = {"std": std, "error": error, "spearman": spearman(std, error),
+           "energy_error": float(np.mean([(p.get_potential_energy() - r.get_potential_energy()) / len(r)
+                                          for r, p in zip(reference, prediction)]))}
+    if "force_std" in prediction[0].arrays:
+        force_std = np.concatenate([p.arrays["force_std"] for p in prediction])
+        components = np.concatenate([(r.get_forces() - p.get_forces()) for r, p in zip(reference, prediction)])
+        z = np.abs(components) / force_std[:, None]
+        out.update(force_std=force_std, coverage1=float(np.mean(z <= 1)), coverage2=float(np.mean(z <= 2)),
+                   spearman_force_std=spearman(force_std, error))
+    if "novel" in prediction[0].arrays:
+        out["novel"] = float(np.mean(np.concatenate([p.arrays["novel"] for p in prediction])))
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("system", choices=["si", "barho"])
+    parser.add_argument("system", choices=sorted(SYSTEMS))
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--work", default=None, help="keep frames and models here (default: a temporary directory)")
     parser.add_argument("--sizes", default=None, help="training-set sizes, comma separated")
+    parser.add_argument("--config", default=None, help="training config (default: the system's, see TRAIN_CONFIG)")
     args = parser.parse_args()
     otfgp = os.path.join(args.build, "otfgp")
-    sizes = [int(s) for s in (args.sizes or ("5,10,20,30,50" if args.system == "si" else "16,32,48")).split(",")]
+    sizes = [int(s) for s in (args.sizes or DEFAULT_SIZES[args.system]).split(",")]
     work = args.work or tempfile.mkdtemp(prefix=f"otfgp-learning-{args.system}-")
     os.makedirs(work, exist_ok=True)
 
     start = time.time()
-    runs, spec = silicon_runs(work) if args.system == "si" else barho_runs(work)
+    produced = SYSTEMS[args.system](work)
+    runs, spec = produced[0], produced[1]
+    extra = produced[2] if len(produced) > 2 else {}
     pool, held_out = [], []
     for name, train, test in runs:
         for atoms in train + test:
             atoms.info["run"] = name
-        pool.append(train)
+        if train:
+            pool.append(train)
         held_out += test
     test_path = os.path.join(work, "held_out.xyz")
     label(otfgp, spec, held_out, test_path, work)
+    extra_paths = {}
+    for k, (name, frames) in enumerate(extra.items()):
+        extra_paths[name] = os.path.join(work, f"extra_{k}.xyz")
+        label(otfgp, spec, frames, extra_paths[name], work)
     print(f"# {len(runs)} MD runs, {sum(len(p) for p in pool)} pool frames, {len(held_out)} held-out frames "
           f"({time.time() - start:.0f} s for MD and labels)", file=sys.stderr)
 
     config = os.path.join(work, "train.yaml")
     with open(config, "w") as f:
-        f.write(TRAIN_CONFIG[args.system])
+        f.write(open(args.config).read() if args.config else TRAIN_CONFIG[args.system])
+    reference = ase.io.read(test_path, ":")
+    force_rms = float(np.sqrt(np.mean(np.concatenate([r.get_forces().ravel() for r in reference]) ** 2)))
     rows = []
     for size in sizes:
         subset = [pool[k % len(pool)][k // len(pool)] for k in range(size)]
         data = os.path.join(work, f"train_{size}.xyz")
         label(otfgp, spec, subset, data, work)
         summary = os.path.join(work, f"summary_{size}.json")
+        model = os.path.join(work, f"model_{size}.h5")
         t0 = time.time()
-        run([otfgp, "-q", "train", "--data", data, "--config", config, "--test", test_path, "-o",
-             os.path.join(work, f"model_{size}.h5"), "--summary", summary])
+        run([otfgp, "-q", "train", "--data", data, "--config", config, "--test", test_path, "-o", model,
+             "--summary", summary])
         with open(summary) as f:
             s = json.load(f)
         s["wall_seconds"] = time.time() - t0
+        predicted = os.path.join(work, f"held_out_predicted_{size}.xyz")
+        run([otfgp, "-q", "eval", "-p", "gp:" + model, test_path, "-o", predicted])
+        prediction = ase.io.read(predicted, ":")
+        q = uncertainty_quality(reference, prediction)
+        errors = np.concatenate([(r.get_forces() - p.get_forces()).ravel() for r, p in zip(reference, prediction)])
+        s["force_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
+        s["quality"] = q
+        s["extra"] = {}
+        for name, path in extra_paths.items():
+            out = os.path.join(work, f"extra_predicted_{size}.xyz")
+            run([otfgp, "-q", "eval", "-p", "gp:" + model, path, "-o", out])
+            s["extra"][name] = uncertainty_quality(ase.io.read(path, ":"), ase.io.read(out, ":"))
         rows.append((size, s))
-        t = s["test"]
-        print(f"# {size} frames: force MAE {t['force_mae_ev_per_a']:.4f} eV/A, energy MAE "
-              f"{1e3 * t['energy_mae_ev_per_atom']:.2f} meV/atom, Spearman {t['uncertainty_force_error_spearman']:.3f}",
+        print(f"# {size} frames: force RMSE {s['force_rmse']:.4f} eV/A ({100 * s['force_rmse'] / force_rms:.1f} % of "
+              f"RMS {force_rms:.3f}), Spearman {q['spearman']:.3f}"
+              + (f", coverage {q['coverage1']:.3f}/{q['coverage2']:.3f}" if "coverage1" in q else ""),
               file=sys.stderr)
 
     date = datetime.date.today().isoformat()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {date}; "
           f"`/usr/bin/python3 bench/gp_learning.py {args.system}`\n")
-    print("| training frames | sparse M | labels | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) "
-          "| Spearman(std, \\|ΔF\\|) | σ, σ_e, σ_f, σ_s | train time (s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"Held-out force RMS {force_rms:.3f} eV/Å.\n")
+    print("| training frames | sparse M | labels | force RMSE (eV/Å) | RMSE ÷ RMS | force MAE (eV/Å) "
+          "| energy MAE (meV/atom) | stress MAE (GPa) | Spearman(std, \\|ΔF\\|) | Spearman(σ_F, \\|ΔF\\|) | coverage 1σ / 2σ "
+          "| σ, σ_e, σ_f, σ_s | train time (s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size, s in rows:
-        t, h, labels = s["test"], s["hyperparameters"], s["labels"]
+        t, h, labels, q = s["test"], s["hyperparameters"], s["labels"], s["quality"]
+        coverage = f"{q['coverage1']:.2f} / {q['coverage2']:.2f}" if "coverage1" in q else "—"
         print(f"| {size} | {s['sparse']} | {labels['energy'] + labels['force'] + labels['stress']} "
+              f"| {s['force_rmse']:.4f} | {100 * s['force_rmse'] / force_rms:.1f} % "
               f"| {t['force_mae_ev_per_a']:.4f} | {1e3 * t['energy_mae_ev_per_atom']:.2f} | {t['stress_mae_gpa']:.3f} "
-              f"| {t['uncertainty_force_error_spearman']:.2f} | {h['signal_std']:.3g}, {h['energy_noise']:.2g}, "
+              f"| {q['spearman']:.2f} | {q.get('spearman_force_std', float('nan')):.2f} | {coverage} | {h['signal_std']:.3g}, {h['energy_noise']:.2g}, "
               f"{h['force_noise']:.2g}, {h['stress_noise']:.2g} | {s['seconds']['total']:.1f} |")
     size, s = rows[-1]
+    if s["extra"]:
+        held = s["quality"]
+        print(f"\nOut of distribution with {size} training frames: mean std ÷ held-out mean std "
+              f"({held['std'].mean():.4g} eV), fraction of atoms flagged novel:\n")
+        print("| structure | mean std (eV) | ratio | novel atoms | mean σ_F (eV/Å) | force RMSE (eV/Å) "
+              "| energy error (eV/atom) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print(f"| held-out | {held['std'].mean():.4g} | 1 | {held.get('novel', float('nan')):.2f} "
+              f"| {held.get('force_std', np.array([np.nan])).mean():.3f} "
+              f"| {np.sqrt(np.mean(held['error'] ** 2) / 3):.3f} | |")
+        for name, q in s["extra"].items():
+            print(f"| {name} | {q['std'].mean():.4g} | {q['std'].mean() / held['std'].mean():.1f} "
+                  f"| {q.get('novel', float('nan')):.2f} | {q.get('force_std', np.array([np.nan])).mean():.3f} "
+                  f"| {np.sqrt(np.mean(q['error'] ** 2) / 3):.3f} | {q['energy_error']:+.3f} |")
     print(f"\nHeld-out errors per composition with {size} training frames:\n")
     print("| composition | frames | force MAE (eV/Å) | energy MAE (meV/atom) | stress MAE (GPa) | Spearman |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -232,26 +378,29 @@ def main():
               f"| {t['stress_mae_gpa']:.3f} | {t.get('uncertainty_force_error_spearman', float('nan')):.2f} |")
 
     # Per MD run (temperature, phase, pressure), from the mapped potential in `otfgp eval`.
-    predicted = os.path.join(work, "held_out_predicted.xyz")
-    run([otfgp, "-q", "eval", "-p", "gp:" + os.path.join(work, f"model_{size}.h5"), test_path, "-o", predicted])
-    reference = ase.io.read(test_path, ":")
-    prediction = ase.io.read(predicted, ":")
+    prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}.xyz"), ":")
     print(f"\nHeld-out errors per MD run with {size} training frames (mapped potential, `otfgp eval`):\n")
-    print("| run | frames | force MAE (eV/Å) | mean \\|F\\| (eV/Å) | energy MAE (meV/atom) | mean std | Spearman |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    std_all, error_all = [], []
+    print("| run | frames | force RMSE ÷ RMS | force MAE (eV/Å) | energy MAE (meV/atom) | mean std (eV) "
+          "| Spearman std / σ_F | coverage 1σ / 2σ |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in [r[0] for r in runs]:
         pairs = [(r, p) for r, p in zip(reference, prediction) if r.info["run"] == name]
-        force = np.mean([np.abs(r.get_forces() - p.get_forces()).mean() for r, p in pairs])
-        scale = np.mean([np.abs(r.get_forces()).mean() for r, p in pairs])
+        if not pairs:
+            continue
+        rr, pp = [r for r, p in pairs], [p for r, p in pairs]
+        e = np.concatenate([(r.get_forces() - p.get_forces()).ravel() for r, p in pairs])
+        f = np.concatenate([r.get_forces().ravel() for r in rr])
         energy = np.mean([abs(r.get_potential_energy() - p.get_potential_energy()) / len(r) for r, p in pairs])
-        std = np.concatenate([p.arrays["uncertainty"] for r, p in pairs])
-        error = np.concatenate([np.linalg.norm(r.get_forces() - p.get_forces(), axis=1) for r, p in pairs])
-        std_all.append(std)
-        error_all.append(error)
-        print(f"| {name} | {len(pairs)} | {force:.4f} | {scale:.3f} | {1e3 * energy:.2f} | {std.mean():.4f} "
-              f"| {spearman(std, error):.2f} |")
-    print(f"| all | {len(reference)} | | | | | {spearman(np.concatenate(std_all), np.concatenate(error_all)):.2f} |")
+        q = uncertainty_quality(rr, pp)
+        coverage = f"{q['coverage1']:.2f} / {q['coverage2']:.2f}" if "coverage1" in q else "—"
+        print(f"| {name} | {len(pairs)} | {100 * np.sqrt(np.mean(e ** 2) / np.mean(f ** 2)):.1f} % "
+              f"| {np.abs(e).mean():.4f} | {1e3 * energy:.2f} | {q['std'].mean():.4g} "
+              f"| {q['spearman']:.2f} / {q.get('spearman_force_std', float('nan')):.2f} "
+              f"| {coverage} |")
+    q = s["quality"]
+    print(f"| all | {len(reference)} | | | | {q['std'].mean():.4g} "
+          f"| {q['spearman']:.2f} / {q.get('spearman_force_std', float('nan')):.2f} | "
+          + (f"{q['coverage1']:.2f} / {q['coverage2']:.2f} |" if "coverage1" in q else "— |"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/train_config.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/extra_property.hpp"
 #include "support/cli.hpp"
+#include "support/python.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -44,6 +46,7 @@ hyperparameters:
   signal_std: 1.0
   force_noise: 0.05
   max_evaluations: 50
+calibration: {holdout: 0.25}
 reference_energies: fit
 )";
 
@@ -68,6 +71,9 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
   CHECK(summary["labels"]["force"] == 8 * 8 * 3);
   CHECK(summary["test"]["force_mae_ev_per_a"].get<double>() > 0);
   CHECK(summary["test"].contains("uncertainty_force_error_spearman"));
+  REQUIRE(summary.contains("calibration"));
+  CHECK(summary["calibration"]["frames"] == 2);
+  CHECK(summary["test"].contains("force_std_coverage_2sigma"));
 
   // The same model in eval, mapped (default) and direct, with an uncertainty column.
   for (const std::string& spec :
@@ -78,13 +84,39 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
     REQUIRE(eval.exit_code == 0);
     const auto out = read_structures(dir / "out.xyz");
     REQUIRE(out.size() == 3);
-    bool has_uncertainty = false;
-    for (const auto& p : out[0].extra_properties)
-      has_uncertainty = has_uncertainty || p.name == "uncertainty";
-    CHECK(has_uncertainty);
+    // The std in eV and the normalised std, related by the model's signal std.
+    const Eigen::MatrixXd std_ev = real_property(out[0], "uncertainty");
+    const Eigen::MatrixXd normalised = real_property(out[0], "uncertainty_normalised");
+    REQUIRE(std_ev.rows() == out[0].size());
+    REQUIRE(normalised.rows() == out[0].size());
+    const double sigma = load_gp_model(dir / "model.h5").hyperparameters().signal_std;
+    CHECK((std_ev - sigma * normalised).cwiseAbs().maxCoeff() <= 1e-6 * sigma);
+    CHECK(normalised.maxCoeff() <= 1.0);
+    CHECK(normalised.maxCoeff() > 0.0);
+    // Calibrated on 2 of the 8 frames: a per-atom force std in eV/Å, the same both ways.
+    const Eigen::MatrixXd force_std = real_property(out[0], "force_std");
+    REQUIRE(force_std.rows() == out[0].size());
+    CHECK(force_std.minCoeff() >= summary["calibration"]["floor_ev_per_a"].get<double>() * 0.999);
+    CHECK_THAT(eval.output, Catch::Contains("force std vs errors: coverage"));
   }
+  // The shortest training distances travel in the file; a version-1 file (without them) gets
+  // them from its stored training frames.
+  const MappedGp mapped = load_mapped_gp(dir / "model.h5");
+  REQUIRE(mapped.shortest_pair_distance.rows() == 1);
+  CHECK(mapped.shortest_pair_distance(0, 0) > 1.5);
+  CHECK(mapped.shortest_pair_distance(0, 0) < 2.4);
+  python_output(R"(
+import sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["format_version"] = 1
+    del f["novelty"]
+)",
+                {(dir / "model.h5").string()});
+  CHECK(load_mapped_gp(dir / "model.h5").shortest_pair_distance(0, 0) ==
+        mapped.shortest_pair_distance(0, 0));
   // The file names its descriptor settings as given.
   const SparseGp gp = load_gp_model(dir / "model.h5");
+  CHECK(gp.shortest_pair_distance()(0, 0) == mapped.shortest_pair_distance(0, 0));
   CHECK(gp.descriptor().cutoff() == 3.9);
   CHECK(gp.num_frames() == 8);
 }

@@ -3,6 +3,7 @@
 // model from a handful of frames, its uncertainty ranks its errors, and the
 // mapped potential MD runs on reproduces the sparse GP it came from.
 
+#include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <random>
 
@@ -112,7 +113,13 @@ void check_mapped_matches(const SparseGp& gp, const B2Settings& settings,
     CHECK((a.forces - b.forces).cwiseAbs().maxCoeff() <= 1e-8 * b.forces.cwiseAbs().maxCoeff());
     CHECK((*a.stress - *b.stress).cwiseAbs().maxCoeff() <=
           1e-8 * b.stress->cwiseAbs().maxCoeff() + 1e-12);
-    CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() <= 1e-7);
+    CHECK((*a.uncertainty_normalised - *b.uncertainty_normalised).cwiseAbs().maxCoeff() <= 1e-7);
+    CHECK(*a.novel == *b.novel);
+    CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() <=
+          1e-7 * gp.hyperparameters().signal_std);
+    CHECK((*a.uncertainty - gp.hyperparameters().signal_std * *a.uncertainty_normalised)
+              .cwiseAbs()
+              .maxCoeff() <= 1e-12 * gp.hyperparameters().signal_std);
   }
 }
 
@@ -144,6 +151,90 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
   CHECK(*validation.total.stress_mae < 0.003);  // eV/Å³ (0.5 GPa)
   CHECK(*validation.total.uncertainty_spearman > 0.3);
   check_mapped_matches(gp, settings, {test[0], test[3]});
+
+  // Novelty: the shortest Si–Si distance of the training frames, brute force.
+  double shortest = 1e9;
+  for (const Structure& frame : train) {
+    const Structure big = frame;  // 64 atoms in a 10.9 Å cell: the nearest image suffices
+    for (int i = 0; i < big.size(); ++i)
+      for (int j = 0; j < big.size(); ++j) {
+        Eigen::Vector3d r = (big.positions.row(j) - big.positions.row(i)).transpose();
+        Eigen::Vector3d f = big.cell.transpose().inverse() * r;
+        for (int d = 0; d < 3; ++d) f[d] -= std::round(f[d]);
+        r = big.cell.transpose() * f;
+        if (i != j) shortest = std::min(shortest, r.norm());
+      }
+  }
+  REQUIRE(gp.shortest_pair_distance().size() == 1);
+  CHECK(gp.shortest_pair_distance()(0, 0) == Approx(shortest).epsilon(1e-12));
+  MappedGp mapped = gp.mapped();
+  mapped.descriptor = settings;
+  CHECK(mapped.shortest_pair_distance(0, 0) == gp.shortest_pair_distance()(0, 0));
+  GpPotential fast(mapped);
+  // The crystal compressed until its bonds (5.431·√3/4 Å) are 0.9 × the shortest seen: every
+  // atom is novel and carries the prior std; the uncompressed crystal is not.
+  const double scale = 0.9 * shortest / (5.431 * std::sqrt(3.0) / 4);
+  Structure compressed = crystal;
+  compressed.cell *= scale;
+  compressed.positions *= scale;
+  ComputeRequest request;
+  request.uncertainty = true;
+  const double sigma = gp.hyperparameters().signal_std;
+  for (Potential* p : {static_cast<Potential*>(&fast), potential.get()}) {
+    const Evaluation squeezed = evaluate(*p, compressed, request);
+    CHECK(squeezed.novel->minCoeff() == 1.0);
+    CHECK(squeezed.uncertainty->minCoeff() == Approx(sigma).epsilon(1e-12));
+    CHECK(squeezed.uncertainty_normalised->minCoeff() == 1.0);
+    const Evaluation usual = evaluate(*p, crystal, request);
+    CHECK(usual.novel->maxCoeff() == 0.0);
+    CHECK(usual.uncertainty->maxCoeff() < sigma);
+  }
+}
+
+TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]") {
+  const Structure crystal = diamond(14, 5.431, 2);  // 64 atoms
+  const auto train = frames_of(crystal, "sw:Si.sw", 16, {0.04, 0.08, 0.12, 0.16}, 11);
+  const auto test = frames_of(crystal, "sw:Si.sw", 8, {0.04, 0.08, 0.12, 0.16}, 12);
+  B2Settings settings;
+  settings.species = {14};
+  settings.n_max = 6;
+  settings.l_max = 4;
+  settings.cutoff = 4.0;
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 12};
+  training.hyperparameters = {2.0, 0.001, 0.03, 0.0005};
+  training.calibration_holdout = 0.25;  // frames 3, 7, 11, 15
+  GpTrainingReport report;
+  const SparseGp gp =
+      train_sparse_gp(std::make_shared<B2Descriptor>(settings),
+                      std::make_shared<NormalizedDotProductKernel>(2), train, training, &report);
+  CHECK(report.frames == 16);  // the held-out frames joined after the calibration
+  const ForceUncertaintyCalibration& c = gp.force_calibration();
+  REQUIRE(c.valid());
+  CHECK(c.frames == 4);
+  CHECK(c.atoms == 4 * 64);
+  CHECK(c.coverage_2 > 0.85);
+  auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
+  const ValidationReport validation = validate_potential(*direct, test);
+  INFO("calibration a " << c.energy_scale << " b " << c.floor << " c " << c.relative
+                        << "; held-out coverage " << *validation.total.force_std_coverage_1
+                        << " / " << *validation.total.force_std_coverage_2 << ", Spearman "
+                        << *validation.total.force_std_spearman);
+  CHECK(*validation.total.force_std_coverage_2 > 0.85);
+  CHECK(*validation.total.force_std_coverage_2 < 0.995);
+  CHECK(*validation.total.force_std_coverage_1 > 0.5);
+  // The mapped potential gives the same force std.
+  MappedGp mapped = gp.mapped();
+  mapped.descriptor = settings;
+  GpPotential fast(mapped);
+  ComputeRequest request;
+  request.uncertainty = true;
+  const Evaluation a = evaluate(fast, test[1], request), b = evaluate(*direct, test[1], request);
+  REQUIRE(a.force_uncertainty.has_value());
+  REQUIRE(b.force_uncertainty.has_value());
+  CHECK((*a.force_uncertainty - *b.force_uncertainty).cwiseAbs().maxCoeff() <=
+        1e-6 * b.force_uncertainty->maxCoeff());
+  CHECK(a.force_uncertainty->minCoeff() >= c.floor);
 }
 
 TEST_CASE("the B2 sparse GP learns a Ba-Rh-O rigid-ion model across compositions",

@@ -224,3 +224,41 @@ TEST_CASE("offline training with the greedy sparse choice", "[gp_training]") {
   for (const auto& frame : train)
     CHECK(gp.least_represented_atoms(gp.describe(frame, false), 0, 0.01).empty());
 }
+
+TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with", "[gp_training]") {
+  // σ_F² = (a u)² + b² + (c |F|)² with a = 3/Å, b = 0.02 eV/Å, c = 0.05.
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> energy_std(0.0, 0.05), force(0.0, 3.0);
+  std::normal_distribution<double> normal;
+  ForceErrorSample sample;
+  ForceUncertaintyCalibration truth;
+  truth.energy_scale = 3.0;
+  truth.floor = 0.02;
+  truth.relative = 0.05;
+  for (int i = 0; i < 20000; ++i) {
+    sample.energy_std.push_back(energy_std(rng));
+    sample.force_norm.push_back(force(rng));
+    const double sigma = truth.force_std(sample.energy_std.back(), sample.force_norm.back());
+    sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
+  }
+  const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 7);
+  CHECK(fit.energy_scale == Approx(3.0).epsilon(0.05));
+  CHECK(fit.floor == Approx(0.02).epsilon(0.1));
+  CHECK(fit.relative == Approx(0.05).epsilon(0.05));
+  CHECK(fit.frames == 7);
+  CHECK(fit.atoms == 20000);
+  CHECK(fit.coverage_1 == Approx(0.6827).margin(0.01));
+  CHECK(fit.coverage_2 == Approx(0.9545).margin(0.005));
+  CHECK(fit.spearman > 0.3);
+  // Errors unrelated to u and |F| leave only the floor.
+  ForceErrorSample flat = sample;
+  for (auto& e : flat.error) e = 0.1 * Eigen::Vector3d(normal(rng), normal(rng), normal(rng));
+  const ForceUncertaintyCalibration constant = fit_force_uncertainty(flat, 7);
+  CHECK(constant.floor == Approx(0.1).epsilon(0.02));
+  CHECK(constant.energy_scale * 0.05 < 0.01);
+  CHECK(constant.relative * 3.0 < 0.01);
+  sample.energy_std.resize(5);
+  sample.force_norm.resize(5);
+  sample.error.resize(5);
+  CHECK_THROWS_WITH(fit_force_uncertainty(sample, 1), Catch::Contains("at least 10 atoms"));
+}

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include "commands.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -13,6 +14,7 @@
 #include "otfgp/core/output_file.hpp"
 #include "progress.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/gp/validation.hpp"
 
 namespace otfgp::cli {
 
@@ -29,7 +31,10 @@ struct EvalOptions {
 // Mean absolute errors of predictions against the labels the input carried.
 struct ErrorTally {
   int energy_count = 0, force_count = 0, stress_count = 0;
-  double energy_per_atom = 0, force_component = 0, stress = 0;
+  double energy_per_atom = 0, force_component = 0, force_squared = 0, stress = 0;
+  // Calibrated force std against the errors: components within 1σ and 2σ, per-atom pairs.
+  int within_1 = 0, within_2 = 0;
+  std::vector<double> force_std, force_error;
 
   void add(const Structure& reference, const Evaluation& predicted) {
     if (reference.energy) {
@@ -37,8 +42,20 @@ struct ErrorTally {
       ++energy_count;
     }
     if (reference.forces) {
-      force_component += (predicted.forces - *reference.forces).cwiseAbs().sum();
+      const Positions difference = predicted.forces - *reference.forces;
+      force_component += difference.cwiseAbs().sum();
+      force_squared += difference.squaredNorm();
       force_count += 3 * reference.size();
+      if (predicted.force_uncertainty)
+        for (int i = 0; i < reference.size(); ++i) {
+          const double sigma = (*predicted.force_uncertainty)[i];
+          force_std.push_back(sigma);
+          force_error.push_back(difference.row(i).norm());
+          for (int d = 0; d < 3; ++d) {
+            within_1 += std::abs(difference(i, d)) <= sigma;
+            within_2 += std::abs(difference(i, d)) <= 2.0 * sigma;
+          }
+        }
     }
     if (reference.stress && predicted.stress) {
       stress += (*predicted.stress - *reference.stress).cwiseAbs().sum();
@@ -50,8 +67,15 @@ struct ErrorTally {
       logger().info("energy MAE vs input labels: {:.3f} meV/atom over {} frames",
                     1e3 * energy_per_atom / energy_count, energy_count);
     if (force_count)
-      logger().info("force MAE vs input labels: {:.4f} eV/Å over {} components",
-                    force_component / force_count, force_count);
+      logger().info("force MAE vs input labels: {:.4f} eV/Å (RMSE {:.4f}) over {} components",
+                    force_component / force_count, std::sqrt(force_squared / force_count),
+                    force_count);
+    if (!force_std.empty())
+      logger().info(
+          "force std vs errors: coverage {:.3f} within 1σ, {:.3f} within 2σ; Spearman(σ_F, "
+          "|ΔF|) {:.3f}",
+          within_1 / (3.0 * force_std.size()), within_2 / (3.0 * force_std.size()),
+          spearman_correlation(force_std, force_error));
     if (stress_count)
       logger().info("stress MAE vs input labels: {:.4f} GPa over {} components",
                     units::ev_per_a3_in_gpa * stress / stress_count, stress_count);
@@ -70,7 +94,7 @@ void run_eval(const EvalOptions& options) {
                 potential->spec());
 
   ErrorTally errors;
-  long atoms = 0;
+  long atoms = 0, novel_atoms = 0;
   Progress progress("eval", static_cast<long>(frames.size()), "frames");
   for (std::size_t k = 0; k < frames.size(); ++k) {
     Structure& frame = frames[k];
@@ -79,6 +103,15 @@ void run_eval(const EvalOptions& options) {
     attach_labels(frame, evaluation);
     if (evaluation.uncertainty)
       set_real_property(frame, "uncertainty", Eigen::MatrixXd(*evaluation.uncertainty));
+    if (evaluation.uncertainty_normalised)
+      set_real_property(frame, "uncertainty_normalised",
+                        Eigen::MatrixXd(*evaluation.uncertainty_normalised));
+    if (evaluation.force_uncertainty)
+      set_real_property(frame, "force_std", Eigen::MatrixXd(*evaluation.force_uncertainty));
+    if (evaluation.novel) {
+      set_real_property(frame, "novel", Eigen::MatrixXd(*evaluation.novel));
+      novel_atoms += static_cast<long>(evaluation.novel->sum());
+    }
     if (evaluation.per_atom_energy)
       set_real_property(frame, "energies", Eigen::MatrixXd(*evaluation.per_atom_energy));
     atoms += frame.size();
@@ -90,6 +123,11 @@ void run_eval(const EvalOptions& options) {
   logger().info("wrote {} ({} frames, {} atoms) in {:.3f} s ({:.3g} atoms/s)", options.output,
                 frames.size(), atoms, seconds, seconds > 0 ? atoms / seconds : 0.0);
   errors.report();
+  if (novel_atoms > 0)
+    logger().warn(
+        "{} of {} atoms have a neighbour closer than the training data has for that species pair "
+        "(column 'novel'): the model extrapolates there",
+        novel_atoms, atoms);
 }
 
 }  // namespace

@@ -41,6 +41,12 @@ nlohmann::json summary_json(const ErrorSummary& s) {
   if (s.force_rmse) j["force_rmse_ev_per_a"] = *s.force_rmse;
   if (s.stress_mae) j["stress_mae_gpa"] = *s.stress_mae * units::ev_per_a3_in_gpa;
   if (s.uncertainty_spearman) j["uncertainty_force_error_spearman"] = *s.uncertainty_spearman;
+  if (s.force_std_coverage_1) {
+    j["force_std_mean_ev_per_a"] = *s.force_std_mean;
+    j["force_std_coverage_1sigma"] = *s.force_std_coverage_1;
+    j["force_std_coverage_2sigma"] = *s.force_std_coverage_2;
+  }
+  if (s.force_std_spearman) j["force_std_force_error_spearman"] = *s.force_std_spearman;
   return j;
 }
 
@@ -53,6 +59,11 @@ void log_errors(const std::string& name, const ErrorSummary& s) {
     line += fmt::format(", stress MAE {:.4f} GPa", *s.stress_mae * units::ev_per_a3_in_gpa);
   if (s.uncertainty_spearman)
     line += fmt::format(", Spearman(std, |ΔF|) {:.3f}", *s.uncertainty_spearman);
+  if (s.force_std_coverage_1)
+    line += fmt::format(", force std mean {:.4f} eV/Å, coverage {:.3f} (1σ) {:.3f} (2σ)",
+                        *s.force_std_mean, *s.force_std_coverage_1, *s.force_std_coverage_2);
+  if (s.force_std_spearman)
+    line += fmt::format(", Spearman(σ_F, |ΔF|) {:.3f}", *s.force_std_spearman);
   logger().info("{}", line);
 }
 
@@ -132,6 +143,17 @@ void run_train(const TrainOptions& options) {
                         {"hyperparameters", report.seconds_hyperparameters},
                         {"total", report.seconds_total}};
   summary["factor_bytes"] = report.factor_bytes;
+  if (report.calibration.valid()) {
+    const ForceUncertaintyCalibration& c = report.calibration;
+    summary["calibration"] = {{"energy_scale_per_a", c.energy_scale},
+                              {"floor_ev_per_a", c.floor},
+                              {"relative", c.relative},
+                              {"frames", c.frames},
+                              {"atoms", c.atoms},
+                              {"coverage_1sigma", c.coverage_1},
+                              {"coverage_2sigma", c.coverage_2},
+                              {"spearman", c.spearman}};
+  }
 
   if (!options.test.empty()) {
     const std::vector<Structure> test = read_structures(options.test, options.format);

@@ -1,4 +1,4 @@
-// gp:MODEL.h5[,mapped=yes|no] — a trained sparse GP from its model file
+// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05] — a trained sparse GP from its model file
 // (gp/model_file.hpp). mapped=yes (the default for power-2 kernels) runs the
 // fast mapped potential (gp_potential.hpp) whose cost per atom does not depend
 // on the number of sparse environments; mapped=no evaluates the sparse GP
@@ -18,23 +18,29 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   // The model path comes first; options follow after a comma.
   const auto comma = arguments.find(',');
   const std::string path = arguments.substr(0, comma);
-  if (path.empty()) throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no]");
+  if (path.empty()) throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F]");
   SpecArguments options("gp", comma == std::string::npos ? "" : arguments.substr(comma + 1));
   const auto [kernel, power] = gp_model_kernel(path);
   const bool mappable = kernel == "normalized_dot_product" && power == 2;
   const bool mapped = options.flag("mapped", mappable);
+  const double margin = options.number("novelty_margin", 0.05);
+  if (!(margin >= 0.0 && margin < 1.0))
+    throw Error("gp: novelty_margin must lie in [0, 1), got " + std::to_string(margin));
   options.finish();
   const std::string spec = "gp:" + arguments;
   if (mapped) {
     if (!mappable)
       throw Error("gp: " + path + " uses a kernel (" + kernel + ", power " + std::to_string(power) +
                   ") without a mapped form; use gp:" + path + ",mapped=no");
-    return make_gp_potential(load_mapped_gp(path), spec);
+    MappedGp model = load_mapped_gp(path);
+    model.novelty_margin = margin;
+    return make_gp_potential(std::move(model), spec);
   }
   if (mappable)
     logger().info("gp: evaluating {} without the mapped form (cost grows with the sparse set)",
                   path);
-  return make_sparse_gp_potential(std::make_shared<const SparseGp>(load_gp_model(path)), spec);
+  return make_sparse_gp_potential(std::make_shared<const SparseGp>(load_gp_model(path)), spec,
+                                  margin);
 }
 
 }  // namespace otfgp

@@ -48,6 +48,15 @@ void validate(const MappedGp& model) {
       model.variance_factor.size() != n)
     throw Error(where + "beta, sparse_normalised and variance_factor need one entry per species (" +
                 std::to_string(n) + ")");
+  const Eigen::MatrixXd& shortest = model.shortest_pair_distance;
+  if (shortest.size() > 0 &&
+      (shortest.rows() != Eigen::Index(n) || shortest.cols() != Eigen::Index(n)))
+    throw Error(where + "shortest_pair_distance is " + describe_shape(shortest) + ", expected " +
+                std::to_string(n) + "×" + std::to_string(n));
+  if (shortest.size() > 0 && !(shortest.array() >= 0.0).all())
+    throw Error(where + "shortest_pair_distance must be non-negative (+inf for unseen pairs)");
+  if (!(model.novelty_margin >= 0.0 && model.novelty_margin < 1.0))
+    throw Error(where + "novelty_margin must lie in [0, 1)");
   for (std::size_t s = 0; s < n; ++s) {
     const std::string name = element(model.descriptor.species[s]).symbol;
     if (model.beta[s].rows() != size || model.beta[s].cols() != size)
@@ -101,6 +110,15 @@ void GpPotential::upload() {
   auto reference = Kokkos::create_mirror_view(reference_energy_);
   for (int s = 0; s < n; ++s) reference(s) = model_.reference_energy[s];
   Kokkos::deep_copy(reference_energy_, reference);
+
+  const Eigen::MatrixXd& shortest = model_.shortest_pair_distance;
+  novelty_distance_ = decltype(novelty_distance_)("GpPotential::novelty_distance",
+                                                  shortest.size() ? n : 0, shortest.size() ? n : 0);
+  auto novelty = Kokkos::create_mirror_view(novelty_distance_);
+  for (std::size_t a = 0; a < novelty.extent(0); ++a)
+    for (std::size_t b = 0; b < novelty.extent(1); ++b)
+      novelty(a, b) = (1.0 - model_.novelty_margin) * shortest(a, b);
+  Kokkos::deep_copy(novelty_distance_, novelty);
 
   sparse_offset_.assign(n + 1, 0);
   factor_offset_.assign(n + 1, 0);
@@ -317,14 +335,31 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
   if (request.uncertainty) {
     result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
-    compute_uncertainty(state, request.centres, result.uncertainty);
+    result.uncertainty_normalised = ScalarView("GpPotential::uncertainty_normalised", natoms);
+    compute_uncertainty(state, request.centres, result.uncertainty, result.uncertainty_normalised);
+    result.novel = ScalarView("GpPotential::novel", natoms);
+    flag_novel(state, list, result.uncertainty, result.uncertainty_normalised, result.novel);
+    const ForceUncertaintyCalibration& calibration = model_.force_calibration;
+    if (calibration.valid()) {
+      result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
+      const double a = calibration.energy_scale, b = calibration.floor, c = calibration.relative;
+      const auto energy_std = result.uncertainty;
+      const auto force_std = result.force_uncertainty;
+      const VecView f = state.f;
+      Kokkos::parallel_for(
+          "GpPotential::force_uncertainty", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
+            const double au = a * energy_std(i);
+            const double force2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
+            force_std(i) = kmath::sqrt(au * au + b * b + c * c * force2);
+          });
+    }
   }
   return result;
 }
 
 void GpPotential::compute_uncertainty(const AtomState& state,
                                       Kokkos::View<const int*, MemSpace> centres,
-                                      ScalarView uncertainty) {
+                                      ScalarView uncertainty, ScalarView normalised) {
   const int natoms = state.natoms, n_species = basis_.n_species;
   // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
@@ -421,9 +456,38 @@ void GpPotential::compute_uncertainty(const AtomState& state,
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
           const int i = order(first + b);
           const double variance = signal_variance - explained(b);
-          uncertainty(i) =
-              norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) * inv_signal_std : 0.0;
+          const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
+          uncertainty(i) = std;
+          normalised(i) = std * inv_signal_std;
         });
+      });
+}
+
+void GpPotential::flag_novel(const AtomState& state, const NeighborList& list,
+                             ScalarView uncertainty, ScalarView normalised, ScalarView novel) {
+  if (novelty_distance_.extent(0) == 0) return;  // zeros: the model has no training distances
+  const b2::B2Basis basis = basis_;
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+  const auto closest = novelty_distance_;
+  const double sigma = model_.signal_std;
+  Kokkos::parallel_for(
+      "GpPotential::novel", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
+        const int s_i = basis.type_map(type(i));
+        bool flagged = false;
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1) && !flagged; ++k) {
+          double r[3];
+          neighbors.delta(x, i, k, r);
+          const int s_j = basis.type_map(type(neighbors.index(k)));
+          const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+          const double rc = basis.cutoff(s_i, s_j), limit = closest(s_i, s_j);
+          flagged = r2 < rc * rc && r2 < limit * limit;
+        }
+        if (!flagged) return;
+        novel(i) = 1.0;
+        if (uncertainty(i) < sigma) uncertainty(i) = sigma;
+        if (normalised(i) < 1.0) normalised(i) = 1.0;
       });
 }
 

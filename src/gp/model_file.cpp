@@ -114,13 +114,30 @@ std::pair<std::vector<Structure>, std::vector<LabelSelection>> read_frames(
   return {std::move(structures), std::move(used)};
 }
 
+ForceUncertaintyCalibration read_calibration(const hdf5::Group& root) {
+  ForceUncertaintyCalibration c;
+  if (!root.contains("calibration")) return c;
+  const hdf5::Group group = root.open_group("calibration");
+  c.energy_scale = group.double_attribute("energy_scale");
+  c.floor = group.double_attribute("floor");
+  c.relative = group.double_attribute("relative");
+  c.frames = group.int_attribute("frames");
+  c.atoms = group.int_attribute("atoms");
+  c.coverage_1 = group.double_attribute("coverage_1");
+  c.coverage_2 = group.double_attribute("coverage_2");
+  c.spearman = group.double_attribute("spearman");
+  if (!(c.energy_scale >= 0) || !(c.floor >= 0) || !(c.relative >= 0) || c.frames < 1)
+    throw Error(root.file() + ": /calibration: scales must be non-negative, frames at least 1");
+  return c;
+}
+
 void check_version(const hdf5::Group& root) {
   if (!root.has_attribute("format_version"))
     throw Error(root.file() + ": not an otfgp GP model (no format_version attribute)");
   const int version = root.int_attribute("format_version");
-  if (version != gp_model_format_version)
+  if (version < 1 || version > gp_model_format_version)
     throw Error(root.file() + ": GP model format_version " + std::to_string(version) +
-                ", this otfgp reads version " + std::to_string(gp_model_format_version));
+                ", this otfgp reads versions 1 to " + std::to_string(gp_model_format_version));
 }
 
 GpHyperparameters read_hyperparameters(const hdf5::Group& root) {
@@ -252,6 +269,25 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
         one.write("variance_factor", mapped.variance_factor[s]);
       }
     }
+    if (gp.force_calibration().valid()) {
+      const ForceUncertaintyCalibration& c = gp.force_calibration();
+      const hdf5::Group group = file.create_group("calibration");
+      group.set_attribute("energy_scale", c.energy_scale);
+      group.set_attribute("floor", c.floor);
+      group.set_attribute("relative", c.relative);
+      group.set_attribute("frames", c.frames);
+      group.set_attribute("atoms", c.atoms);
+      group.set_attribute("coverage_1", c.coverage_1);
+      group.set_attribute("coverage_2", c.coverage_2);
+      group.set_attribute("spearman", c.spearman);
+      group.set_attribute("formula",
+                          "force std per component = sqrt((energy_scale*u)^2 + floor^2 + "
+                          "(relative*|F|)^2), u = local-energy std (eV)");
+    }
+    {
+      const hdf5::Group group = file.create_group("novelty");
+      group.write("shortest_pair_distance", gp.shortest_pair_distance());
+    }
     write_frames(gp, file.create_group("training"));
     file.close();
   }
@@ -312,6 +348,7 @@ SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat
   auto [frames, labels] = read_frames(file.open_group("training"));
   gp.restore(std::move(frames), std::move(labels), sparse_descriptors, sparse_species,
              std::move(sources), std::move(factors), std::move(solution));
+  gp.set_force_calibration(read_calibration(file));
   return gp;
 }
 
@@ -337,6 +374,27 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
     mapped.beta.push_back(one.read_matrix("beta"));
     mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
     mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
+  }
+  mapped.force_calibration = read_calibration(file);
+  const std::size_t n = mapped.descriptor.species.size();
+  if (file.contains("novelty")) {
+    mapped.shortest_pair_distance =
+        file.open_group("novelty").read_matrix("shortest_pair_distance");
+    if (mapped.shortest_pair_distance.rows() != Eigen::Index(n) ||
+        mapped.shortest_pair_distance.cols() != Eigen::Index(n))
+      throw Error(path.string() + ": /novelty/shortest_pair_distance must be species × species");
+  } else {
+    // Format version 1: from the stored training frames.
+    const B2Descriptor descriptor(mapped.descriptor);
+    mapped.shortest_pair_distance =
+        Eigen::MatrixXd::Constant(n, n, std::numeric_limits<double>::infinity());
+    for (const Structure& frame : read_frames(file.open_group("training")).first) {
+      AtomState state = AtomState::from_structure(frame);
+      NeighborList list(descriptor.cutoff(), 0.0);
+      list.build(state);
+      update_shortest_pair_distance(descriptor.compute(state, list, false),
+                                    mapped.shortest_pair_distance);
+    }
   }
   return mapped;
 }

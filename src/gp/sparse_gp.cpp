@@ -6,6 +6,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "otfgp/core/error.hpp"
@@ -174,6 +175,37 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
     throw Error("SparseGp: " + std::to_string(reference_energies_.size()) +
                 " reference energies for " + std::to_string(num_species()) + " species");
   sparse_descriptors_.resize(0, descriptor_->size());
+  shortest_pair_distance_ = Eigen::MatrixXd::Constant(num_species(), num_species(),
+                                                      std::numeric_limits<double>::infinity());
+}
+
+double ForceUncertaintyCalibration::force_std(double energy_std, double force_norm) const {
+  const double a = energy_scale * energy_std, c = relative * force_norm;
+  return std::sqrt(a * a + floor * floor + c * c);
+}
+
+Eigen::VectorXd novel_atoms(const DescriptorValues& values, const Eigen::MatrixXd& shortest,
+                            double margin) {
+  const int natoms = static_cast<int>(values.species.size());
+  Eigen::VectorXd novel = Eigen::VectorXd::Zero(natoms);
+  if (shortest.size() == 0 || values.offsets.size() != std::size_t(natoms) + 1) return novel;
+  for (int i = 0; i < natoms; ++i)
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e)
+      if (values.pair_vector.row(e).norm() <
+          (1.0 - margin) * shortest(values.species[i], values.species[values.neighbor[e]]))
+        novel[i] = 1.0;
+  return novel;
+}
+
+void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest) {
+  const int natoms = static_cast<int>(values.species.size());
+  if (values.offsets.size() != std::size_t(natoms) + 1) return;  // no entries
+  for (int i = 0; i < natoms; ++i)
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+      const int a = values.species[i], b = values.species[values.neighbor[e]];
+      const double r = values.pair_vector.row(e).norm();
+      if (r < shortest(a, b)) shortest(a, b) = shortest(b, a) = r;
+    }
 }
 
 void SparseGp::set_hyperparameters(const GpHyperparameters& hyperparameters) {
@@ -322,6 +354,7 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
     factors_.labels[g].add_rows(rows.kernel[g], rows.target[g]);
   factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
   if (used.energy) factors_.energy_log_atoms += std::log(static_cast<double>(frame.size()));
+  update_shortest_pair_distance(values, shortest_pair_distance_);
   frames_.push_back(frame);
   frame_labels_.push_back(labels);
   solution_.valid = false;
@@ -781,6 +814,8 @@ MappedGp SparseGp::mapped() const {
   solve_upper(s.r_variance.size() ? s.r_variance : s.r, b_transposed, true);  // Bᵀ = √v R⁻ᵀFᵀ
   MappedGp out;
   out.signal_std = hyperparameters_.signal_std;
+  out.shortest_pair_distance = shortest_pair_distance_;
+  out.force_calibration = force_calibration_;
   out.reference_energy.assign(reference_energies_.data(),
                               reference_energies_.data() + reference_energies_.size());
   for (int sp = 0; sp < num_species(); ++sp) {
@@ -828,6 +863,9 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
     throw Error("GP model: the stored split factor has the wrong size");
   frames_ = std::move(frames);
   frame_labels_ = std::move(labels);
+  shortest_pair_distance_.setConstant(std::numeric_limits<double>::infinity());
+  for (const Structure& frame : frames_)
+    update_shortest_pair_distance(describe(frame, false), shortest_pair_distance_);
   sparse_descriptors_ = std::move(sparse_descriptors);
   sparse_species_ = std::move(sparse_species);
   sparse_sources_ = std::move(sources);

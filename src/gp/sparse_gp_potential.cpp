@@ -11,8 +11,8 @@ namespace {
 
 class SparseGpPotential final : public Potential {
  public:
-  SparseGpPotential(std::shared_ptr<const SparseGp> gp, std::string spec)
-      : gp_(std::move(gp)), spec_(std::move(spec)) {}
+  SparseGpPotential(std::shared_ptr<const SparseGp> gp, std::string spec, double novelty_margin)
+      : gp_(std::move(gp)), spec_(std::move(spec)), novelty_margin_(novelty_margin) {}
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return gp_->descriptor().cutoff(); }
@@ -43,8 +43,27 @@ class SparseGpPotential final : public Potential {
     if (request.per_atom_energy)
       result.per_atom_energy =
           to_view("SparseGpPotential::per_atom_energy", prediction.local_energy);
-    if (request.uncertainty)
-      result.uncertainty = to_view("SparseGpPotential::uncertainty", prediction.atom_std);
+    if (request.uncertainty) {
+      // Novel atoms (closer than the training data) carry the prior std, as in the mapped form.
+      const Eigen::VectorXd novel =
+          novel_atoms(values, gp_->shortest_pair_distance(), novelty_margin_);
+      Eigen::VectorXd normalised = prediction.atom_std;
+      for (Eigen::Index i = 0; i < normalised.size(); ++i)
+        if (novel[i] > 0) normalised[i] = std::max(normalised[i], 1.0);
+      result.uncertainty =
+          to_view("SparseGpPotential::uncertainty", gp_->hyperparameters().signal_std * normalised);
+      result.uncertainty_normalised =
+          to_view("SparseGpPotential::uncertainty_normalised", normalised);
+      result.novel = to_view("SparseGpPotential::novel", novel);
+      const ForceUncertaintyCalibration& calibration = gp_->force_calibration();
+      if (calibration.valid()) {
+        Eigen::VectorXd force_std(normalised.size());
+        for (Eigen::Index i = 0; i < normalised.size(); ++i)
+          force_std[i] = calibration.force_std(gp_->hyperparameters().signal_std * normalised[i],
+                                               prediction.forces.row(i).norm());
+        result.force_uncertainty = to_view("SparseGpPotential::force_uncertainty", force_std);
+      }
+    }
     return result;
   }
 
@@ -59,14 +78,15 @@ class SparseGpPotential final : public Potential {
 
   std::shared_ptr<const SparseGp> gp_;
   std::string spec_;
+  double novelty_margin_;
 };
 
 }  // namespace
 
 std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
-                                                    std::string spec) {
+                                                    std::string spec, double novelty_margin) {
   if (!gp) throw std::invalid_argument("make_sparse_gp_potential: no GP");
-  return std::make_unique<SparseGpPotential>(std::move(gp), std::move(spec));
+  return std::make_unique<SparseGpPotential>(std::move(gp), std::move(spec), novelty_margin);
 }
 
 }  // namespace otfgp

@@ -85,7 +85,7 @@ void read_sparse(ConfigSection s, GpTrainingSettings& t) {
 GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
   GpTrainConfig config = default_gp_train_config(data_species);
   root.expect_keys({"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
-                    "reference_energies"});
+                    "calibration", "reference_energies"});
 
   if (root.has("species")) {
     std::vector<int> species;
@@ -149,6 +149,14 @@ GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
 
   if (auto s = root.optional_section("sparse")) read_sparse(*s, t);
 
+  if (auto c = root.optional_section("calibration")) {
+    c->expect_keys({"holdout"});
+    t.calibration_holdout = c->number("holdout", t.calibration_holdout);
+    if (!(t.calibration_holdout >= 0.0 && t.calibration_holdout < 0.5))
+      c->fail("holdout", "must be in [0, 0.5) (0: no calibration)");
+    c->finish();
+  }
+
   if (root.has("reference_energies")) {
     if (root.node()["reference_energies"].IsScalar()) {
       root.choice("reference_energies", {"fit"});
@@ -178,6 +186,7 @@ GpTrainConfig default_gp_train_config(const std::vector<int>& data_species) {
   config.descriptor.species = data_species;
   std::sort(config.descriptor.species.begin(), config.descriptor.species.end());
   config.training.hyperparameters = {1.0, 0.001, 0.05, 0.001};
+  config.training.calibration_holdout = 0.2;
   return config;
 }
 

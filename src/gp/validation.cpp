@@ -33,6 +33,8 @@ struct Tally {
   int energies = 0, force_components = 0, stress_components = 0;
   double energy = 0, force = 0, force_squared = 0, stress = 0;
   std::vector<double> atom_std, atom_force_error;
+  std::vector<double> force_std, force_std_error;  // calibrated σ_F per atom, |ΔF| per atom
+  int within_1 = 0, within_2 = 0;
 
   void add(const Structure& reference, const Evaluation& predicted) {
     ++frames;
@@ -50,6 +52,16 @@ struct Tally {
         for (int i = 0; i < reference.size(); ++i) {
           atom_std.push_back((*predicted.uncertainty)[i]);
           atom_force_error.push_back(difference.row(i).norm());
+        }
+      if (predicted.force_uncertainty)
+        for (int i = 0; i < reference.size(); ++i) {
+          const double sigma = (*predicted.force_uncertainty)[i];
+          force_std.push_back(sigma);
+          force_std_error.push_back(difference.row(i).norm());
+          for (int d = 0; d < 3; ++d) {
+            within_1 += std::abs(difference(i, d)) <= sigma;
+            within_2 += std::abs(difference(i, d)) <= 2.0 * sigma;
+          }
         }
     }
     if (reference.stress && predicted.stress) {
@@ -70,6 +82,15 @@ struct Tally {
     if (stress_components) s.stress_mae = stress / stress_components;
     if (atom_std.size() >= 2)
       s.uncertainty_spearman = spearman_correlation(atom_std, atom_force_error);
+    if (!force_std.empty()) {
+      s.force_std_coverage_1 = within_1 / (3.0 * force_std.size());
+      s.force_std_coverage_2 = within_2 / (3.0 * force_std.size());
+      double total = 0.0;
+      for (double v : force_std) total += v;
+      s.force_std_mean = total / force_std.size();
+      if (force_std.size() >= 2)
+        s.force_std_spearman = spearman_correlation(force_std, force_std_error);
+    }
     return s;
   }
 };

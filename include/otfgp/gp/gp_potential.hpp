@@ -5,9 +5,10 @@
 // ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| contracted with the descriptor's chain
 // rule neighbour by neighbour, so the pairs × 3 × D gradient never exists and
 // the cost per atom does not depend on the number of sparse points M. On
-// request, the per-atom uncertainty √(σ² − ‖R_s k‖²)/σ with k_u = σ²(d̂·d̂_u)²
-// over the species' sparse points (dimensionless; cost O(M·(D + rank R_s)) per
-// atom, independent of the number of training labels).
+// request, the per-atom local-energy std √(σ² − ‖R_s k‖²) (eV) with
+// k_u = σ²(d̂·d̂_u)² over the species' sparse points, and the same divided by σ
+// (dimensionless); cost O(M·(D + rank R_s)) per atom, independent of the number
+// of training labels.
 
 #include <memory>
 #include <string>
@@ -40,9 +41,13 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
-  // Atoms that are not centres keep the zero the view starts with.
+  // Fills the std in eV and the std ÷ σ; atoms that are not centres keep the
+  // zero the views start with.
   void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,
-                           ScalarView uncertainty);
+                           ScalarView uncertainty, ScalarView normalised);
+  // Flags atoms closer to a neighbour than the training data and raises their std to σ.
+  void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
+                  ScalarView normalised, ScalarView novel);
 
   MappedGp model_;
   std::string spec_;
@@ -52,6 +57,9 @@ class GpPotential final : public Potential {
   b2::B2Basis basis_;
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D × D
   Kokkos::View<double*, MemSpace> reference_energy_;
+  // (1 − margin) × the shortest training distance per species pair (Å), S × S;
+  // extent 0 when the model has none.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> novelty_distance_;
   // Sparse points of every species stacked (rows sparse_offset[s] …), and the
   // variance factors R_s packed row-major at factor_offset[s].
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;

@@ -14,6 +14,27 @@
 
 namespace otfgp {
 
+// The per-atom force uncertainty (eV/Å) from the atom's local-energy std u
+// (eV) and its predicted force F_i:
+//   σ_F,i² = (a·u_i)² + b² + (c·|F_i|)²,
+// with a (1/Å), b (eV/Å) and c fitted by maximum likelihood of force errors on
+// frames the model was not trained on (docs/gp.md, "Force uncertainty in eV/Å"): each error
+// component taken as Gaussian with variance σ_F,i². Not calibrated: frames = 0.
+struct ForceUncertaintyCalibration {
+  double energy_scale = 0.0;  // a (1/Å)
+  double floor = 0.0;         // b (eV/Å)
+  double relative = 0.0;      // c
+  int frames = 0;             // frames it was fitted on
+  int atoms = 0;
+  // On those frames: fraction of force components within 1σ and 2σ, and
+  // Spearman(σ_F,i, |ΔF_i|).
+  double coverage_1 = 0.0;
+  double coverage_2 = 0.0;
+  double spearman = 0.0;
+  bool valid() const { return frames > 0; }
+  double force_std(double energy_std, double force_norm) const;
+};
+
 struct MappedGp {
   B2Settings descriptor;
   double signal_std = 1.0;               // σ (eV)
@@ -21,6 +42,14 @@ struct MappedGp {
   std::vector<Eigen::MatrixXd> beta;     // per species, D × D symmetric (eV), σ² included
   std::vector<Eigen::MatrixXd> sparse_normalised;  // per species, M_s × D rows d̂_u
   std::vector<Eigen::MatrixXd> variance_factor;    // per species, R_s (rank × M_s)
+  // Novelty: per pair of species (indices as above, symmetric) the shortest
+  // distance seen in the training frames within the pair cutoff (Å; +∞ for a
+  // pair never seen). An atom with a neighbour closer than
+  // (1 − novelty_margin) × that distance is novel: the potential flags it and
+  // raises its uncertainty to the prior std σ. Empty: no novelty check.
+  Eigen::MatrixXd shortest_pair_distance;
+  double novelty_margin = 0.05;
+  ForceUncertaintyCalibration force_calibration;  // per-atom force std, when valid()
 };
 
 }  // namespace otfgp

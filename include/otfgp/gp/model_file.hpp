@@ -17,7 +17,9 @@
 
 namespace otfgp {
 
-inline constexpr int gp_model_format_version = 1;
+// 2: adds /novelty/shortest_pair_distance (computed from /training for version 1)
+//    and the optional /calibration group (force-uncertainty calibration).
+inline constexpr int gp_model_format_version = 2;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).

@@ -116,6 +116,19 @@ class SparseGp {
   // The frame's descriptors (with gradients when asked) on a fresh neighbour list.
   DescriptorValues describe(const Structure& structure, bool gradients) const;
 
+  // Novelty: per pair of species indices (a, b), symmetric, the shortest
+  // distance between an atom of a and a neighbour of b within their pair
+  // cutoff over every training frame (Å); +∞ where no such pair was seen.
+  // Kept up to date by add_frame and recomputed by restore.
+  const Eigen::MatrixXd& shortest_pair_distance() const { return shortest_pair_distance_; }
+
+  // The force-uncertainty calibration (mapped_gp.hpp), kept with the model and
+  // passed on by mapped(); set by training (calibrate_force_uncertainty).
+  const ForceUncertaintyCalibration& force_calibration() const { return force_calibration_; }
+  void set_force_calibration(const ForceUncertaintyCalibration& calibration) {
+    force_calibration_ = calibration;
+  }
+
   // Adds a labelled frame: one row per selected label present (energy, 3N force
   // components, 6 stress components for cells periodic in 3D), with the current
   // sparse set as columns; O(rows·M²). `values` must hold gradients.
@@ -237,6 +250,8 @@ class SparseGp {
   std::vector<int> sparse_species_;
   std::vector<SparseEnvironmentSource> sparse_sources_;
   Factors factors_;
+  Eigen::MatrixXd shortest_pair_distance_;  // S × S (Å), see shortest_pair_distance()
+  ForceUncertaintyCalibration force_calibration_;
 
   mutable Solution solution_;  // for hyperparameters_, computed on first use
   bool split_conditioning_ = true;
@@ -244,5 +259,14 @@ class SparseGp {
 
 // Checks that σ and the noises are positive and finite; names the bad one.
 void validate(const GpHyperparameters& hyperparameters);
+
+// Lowers `shortest` (S × S over species indices, symmetric) to the pair
+// distances of one structure's descriptor entries (the neighbours within their
+// pair cutoffs; `values` need not hold gradients).
+void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest);
+// Per atom 1 when some neighbour within its pair cutoff is closer than
+// (1 − margin) × shortest(s_i, s_j), else 0 (all 0 for an empty `shortest`).
+Eigen::VectorXd novel_atoms(const DescriptorValues& values, const Eigen::MatrixXd& shortest,
+                            double margin);
 
 }  // namespace otfgp

@@ -33,9 +33,17 @@ struct GpTrainingSettings {
   bool replay = false;         // uncertain/threshold: replay as on the fly (see above)
   // Per descriptor species (eV); fitted by least squares when absent (reference_energies.hpp).
   std::optional<Eigen::VectorXd> reference_energies;
+  // Force-uncertainty calibration: this fraction of the frames (every k-th,
+  // k = round(1/fraction)) is held out, the model trained on the rest predicts
+  // them, the calibration is fitted to its force errors, and the held-out
+  // frames then join the model (their sparse atoms chosen as offline and added
+  // in one step, then their labels; then the hyperparameters once more).
+  // 0: off. Needs at least 5 frames.
+  double calibration_holdout = 0.0;
 };
 
 struct GpTrainingReport {
+  ForceUncertaintyCalibration calibration;  // valid() when calibrated
   int frames = 0;
   int sparse = 0;
   std::array<int, label_kind_count> labels{0, 0, 0};
@@ -51,6 +59,23 @@ struct GpTrainingReport {
 SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
                          std::shared_ptr<const Kernel> kernel, const std::vector<Structure>& frames,
                          const GpTrainingSettings& settings, GpTrainingReport* report = nullptr);
+
+// Per-atom data of predictions against labelled frames for the force-uncertainty
+// calibration: local-energy std (eV, raised to σ for novel atoms as the
+// potentials do), |F_pred| and the force error F_pred − F_ref.
+struct ForceErrorSample {
+  std::vector<double> energy_std;
+  std::vector<double> force_norm;
+  std::vector<Eigen::Vector3d> error;
+};
+// Predicts `frames` (with force labels) with `gp` and collects the samples.
+ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
+                                    double novelty_margin = 0.05);
+// Maximum-likelihood a, b, c of ForceUncertaintyCalibration for the samples,
+// with its coverage and Spearman on them. Throws otfgp::Error for fewer than
+// 10 atoms. On the fly, each new labelled frame is such a held-out sample for
+// the model that has not seen it yet.
+ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames);
 
 // One on-the-fly update: the frame's atoms are judged by the current model,
 // the selected ones join the sparse set (new columns on the stored frames),

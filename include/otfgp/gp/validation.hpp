@@ -23,6 +23,12 @@ struct ErrorSummary {
   std::optional<double> force_rmse;            // eV/Å per component
   std::optional<double> stress_mae;            // eV/Å³ per component
   std::optional<double> uncertainty_spearman;  // per-atom std vs per-atom force error
+  // With a calibrated force std (eV/Å): fraction of force components whose error
+  // lies within 1σ and 2σ, and Spearman(σ_F, |ΔF|) per atom.
+  std::optional<double> force_std_coverage_1;
+  std::optional<double> force_std_coverage_2;
+  std::optional<double> force_std_spearman;
+  std::optional<double> force_std_mean;  // eV/Å
 };
 
 struct ValidationReport {

@@ -16,7 +16,10 @@ struct Evaluation {
   Positions forces;             // eV/Å
   std::optional<Voigt> stress;  // eV/Å³, ASE sign; only when periodic in all three directions
   std::optional<Eigen::VectorXd> per_atom_energy;  // eV
-  std::optional<Eigen::VectorXd> uncertainty;      // per-atom normalised std
+  std::optional<Eigen::VectorXd> uncertainty;      // per-atom std in eV (GP: of the local energy)
+  std::optional<Eigen::VectorXd> uncertainty_normalised;  // the same ÷ the prior std
+  std::optional<Eigen::VectorXd> novel;  // 1 for atoms closer to a neighbour than training data
+  std::optional<Eigen::VectorXd> force_uncertainty;  // per-atom force std (eV/Å), calibrated GP
 };
 
 Evaluation evaluate(Potential& potential, const Structure& structure,

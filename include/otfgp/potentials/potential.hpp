@@ -37,7 +37,21 @@ struct ComputeResult {
   // xx yy zz yz xz xy. Stress σ = −W/V; pressure from the potential tr(W)/(3V).
   std::array<double, 6> virial{0, 0, 0, 0, 0, 0};
   ScalarView per_atom_energy;  // eV, when requested
-  ScalarView uncertainty;      // dimensionless per-atom std, when requested and provided
+  // Per-atom uncertainty, when requested and provided, in physical units: for
+  // the GP the posterior standard deviation of the atom's local energy (eV).
+  ScalarView uncertainty;
+  // The same divided by the model's prior std (GP: by the signal std σ), in
+  // [0, 1]: 1 means nothing like this environment was seen. Dimensionless.
+  ScalarView uncertainty_normalised;
+  // With the uncertainty, from potentials that know their training data (GP):
+  // 1 for an atom with a neighbour closer than any distance of that species
+  // pair in the training data (by a margin), else 0. Such atoms also carry the
+  // prior std as their uncertainty (and 1 as the normalised one).
+  ScalarView novel;
+  // With the uncertainty, from models calibrated against held-out forces (GP,
+  // docs/gp.md "Force uncertainty in eV/Å"): per atom, the standard deviation
+  // of each Cartesian component of its force (eV/Å).
+  ScalarView force_uncertainty;
   // When requested and provided: W_i with Σ_i W_i = virial, where W_i depends only
   // on atoms within two cutoffs of atom i (a site's own terms, or half of each
   // pair's), so the atoms of a cluster that holds everything within two cutoffs
