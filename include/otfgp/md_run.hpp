@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "otfgp/config.hpp"
 #include "otfgp/lattice.hpp"
 #include "otfgp/md_engine.hpp"
 #include "otfgp/md_settings.hpp"
@@ -48,6 +49,10 @@ struct RunConfig {
 // Reads and validates a config; every error names the key and the file.
 RunConfig read_run_config(const std::filesystem::path& file);
 RunConfig parse_run_config(const std::string& text, const std::string& source);
+// The `md:` section of an `otfgp otf` config: the keys of an `otfgp md`
+// config except structure, potential and restart (the loop owns them) and
+// output.directory / restart_* (the loop's output directory and checkpoints).
+RunConfig read_md_section(ConfigSection section);
 
 // The settings that shape the dynamics, resolved (defaults filled in), as YAML
 // with one key per line: stored in restart files and compared on resume.
