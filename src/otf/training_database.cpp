@@ -40,12 +40,12 @@ Structure mirror_frame(const TrainingRecord& record) {
   frame.energy = record.frame.energy;
   frame.forces = record.frame.forces;
   frame.stress = record.frame.stress;
-  frame.info = {{"otf_stage", std::to_string(record.stage)},
-                {"otf_step", std::to_string(record.step)},
-                {"otf_max_std", std::isnan(record.max_std) ? "nan" : format_real(record.max_std)},
-                {"otf_labels", std::string(record.labels.energy ? "E" : "") +
-                                   (record.labels.forces ? "F" : "") +
-                                   (record.labels.stress ? "S" : "")}};
+  frame.info = {
+      {"otf_stage", std::to_string(record.stage)},
+      {"otf_step", std::to_string(record.step)},
+      {"otf_max_std", std::isnan(record.max_std) ? "nan" : format_real(record.max_std)},
+      {"otf_labels", std::string(record.labels.energy ? "E" : "") +
+                         (record.labels.forces ? "F" : "") + (record.labels.stress ? "S" : "")}};
   return frame;
 }
 
@@ -80,7 +80,8 @@ TrainingRecord record_from_mirror(const Structure& frame, const std::string& sou
 
 void append_bytes(const std::filesystem::path& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  if (fd < 0) throw Error(path.string() + ": cannot open for appending (" + std::strerror(errno) + ")");
+  if (fd < 0)
+    throw Error(path.string() + ": cannot open for appending (" + std::strerror(errno) + ")");
   std::size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
@@ -278,8 +279,8 @@ TrainingDatabase TrainingDatabase::open(const std::filesystem::path& path,
   const std::uintmax_t end = complete_mirror_frames(mirror, database.mirror_bytes_, extra);
   if (end != on_disk) std::filesystem::resize_file(mirror, end);
   if (!extra.empty() || end != on_disk)
-    logger().info("{}: repaired after an interrupted append ({} frame(s) recovered)",
-                  path.string(), extra.size());
+    logger().info("{}: repaired after an interrupted append ({} frame(s) recovered)", path.string(),
+                  extra.size());
   if (!extra.empty()) {
     database.records_.insert(database.records_.end(), extra.begin(), extra.end());
     database.mirror_bytes_ = end;
