@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
 #include "otfgp/version.hpp"
@@ -37,6 +38,9 @@ int main(int argc, char* argv[]) {
   try {
     for (const auto& [command, action] : commands)
       if (command->parsed()) action();
+  } catch (const otfgp::InterruptedError& error) {
+    std::cerr << "otfgp: " << error.what() << "\n";
+    return 128 + error.signal();
   } catch (const otfgp::Error& error) {
     std::cerr << "otfgp: error: " << error.what() << "\n";
     return 1;

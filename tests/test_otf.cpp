@@ -1,0 +1,332 @@
+// The on-the-fly loop (otfgp otf) on 64-atom silicon with the Stillinger-Weber
+// oracle: the append-only training database and its crash repair, config
+// errors, failing oracles (retried, skipped, logged), exact resume after
+// kill -9 at random points (during MD, during an oracle call, anywhere), and
+// the quickstart's acceptance (held-out force MAE ≤ 0.1 eV/Å with ≤ 30 calls).
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "otfgp/error.hpp"
+#include "otfgp/gp_model_file.hpp"
+#include "otfgp/io.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/otf/otf_config.hpp"
+#include "otfgp/otf/otf_loop.hpp"
+#include "otfgp/otf/training_database.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::otf;
+using Catch::Contains;
+using otfgp::testing::TemporaryDirectory;
+
+namespace {
+
+const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
+const std::string sw = "/usr/share/lammps/potentials/Si.sw";
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A short, cheap run: small descriptor, 600 steps, a low threshold so that
+// the oracle is called a handful of times.
+std::string small_config(const std::string& output, long steps = 600,
+                         const std::string& extra_otf = "") {
+  return "structure: " + si64 +
+         "\n"
+         "md:\n  ensemble: nvt\n  temperature: 1000\n  seed: 5\n  timestep: 1.0\n  steps: " +
+         std::to_string(steps) +
+         "\n  thermostat: {type: langevin, damping: 100}\n"
+         "  output: {trajectory_interval: 50}\n"
+         "model:\n  descriptor: {n_max: 5, l_max: 2, cutoff: 4.5}\n"
+         "  hyperparameters: {max_evaluations: 20}\n"
+         "oracle: {kind: potential, potential: 'sw:" +
+         sw +
+         "'}\n"
+         "otf:\n  check_interval: 5\n  std_threshold: 0.012\n  min_steps_between_calls: 20\n"
+         "  max_sparse_per_frame: 8\n  checkpoint_interval: 100\n" +
+         extra_otf + "output: " + output + "\n";
+}
+
+OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text) {
+  std::ofstream(dir / "otf.yaml") << text;
+  return read_otf_config(dir / "otf.yaml");
+}
+
+// Labels with the SW potential through the real oracle, optionally slowly
+// (announcing the call with a marker file), or failing on chosen calls.
+class TestOracle final : public oracle::Oracle {
+ public:
+  TestOracle(std::shared_ptr<oracle::Oracle> inner, std::filesystem::path marker = {})
+      : inner_(std::move(inner)), marker_(std::move(marker)) {}
+  std::string kind() const override { return "test"; }
+  void check(const std::vector<int>& species) const override { inner_->check(species); }
+  Structure label(const Structure& structure, const std::filesystem::path& workdir,
+                  int attempt) override {
+    ++calls;
+    attempts.push_back(attempt);
+    const int call = calls;
+    if (fail_from > 0 && call >= fail_from) {
+      if (mode == "throw") throw Error("test oracle: crashed");
+      if (mode == "flaky" && attempt == 1) return inner_->label(structure, workdir, attempt);
+      throw oracle::OracleFailure(oracle::FailureKind::not_converged, "test oracle: no SCF");
+    }
+    if (!marker_.empty()) {
+      std::ofstream(marker_) << call;
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    Structure labelled = inner_->label(structure, workdir, attempt);
+    if (!marker_.empty()) std::filesystem::remove(marker_);
+    return labelled;
+  }
+  int calls = 0;
+  std::vector<int> attempts;
+  int fail_from = 0;  // the call number from which on every attempt fails
+  std::string mode = "fail";
+
+ private:
+  std::shared_ptr<oracle::Oracle> inner_;
+  std::filesystem::path marker_;
+};
+
+TrainingRecord record_of(const Structure& frame, int step) {
+  TrainingRecord r;
+  r.frame = frame;
+  r.step = step;
+  r.stage = 0;
+  r.max_std = step == 0 ? NAN : 0.1 * step;
+  return r;
+}
+
+Structure labelled_si(int seed) {
+  Structure s = read_structure(si64);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.1, 0.1);
+  for (int i = 0; i < s.size(); ++i)
+    for (int d = 0; d < 3; ++d) s.positions(i, d) += u(rng);
+  s.energy = -270.0 + seed;
+  Positions forces(s.size(), 3);
+  for (int i = 0; i < s.size(); ++i)
+    for (int d = 0; d < 3; ++d) forces(i, d) = 10 * u(rng);
+  s.forces = forces;
+  s.stress = Voigt::Constant(0.01 * seed);
+  return s;
+}
+
+void check_same_records(const std::vector<TrainingRecord>& a,
+                        const std::vector<TrainingRecord>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t f = 0; f < a.size(); ++f) {
+    INFO("frame " << f);
+    CHECK(a[f].step == b[f].step);
+    CHECK(a[f].stage == b[f].stage);
+    CHECK(a[f].frame.numbers == b[f].frame.numbers);
+    CHECK((a[f].frame.positions - b[f].frame.positions).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((*a[f].frame.forces - *b[f].frame.forces).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(*a[f].frame.energy == *b[f].frame.energy);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("training database: appended frames read back exactly, from HDF5 and mirror", "[otf]") {
+  TemporaryDirectory dir;
+  std::vector<TrainingRecord> written;
+  {
+    TrainingDatabase db = TrainingDatabase::create(dir / "t.h5", dir / "t.xyz");
+    for (int k = 0; k < 3; ++k) {
+      written.push_back(record_of(labelled_si(k), 10 * k));
+      db.append(written.back());
+      CHECK(read_training_database(dir / "t.h5").size() == static_cast<std::size_t>(k + 1));
+    }
+  }
+  check_same_records(read_training_database(dir / "t.h5"), written);
+  CHECK(read_extxyz(dir / "t.xyz").size() == 3);
+  const TrainingDatabase reopened = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+  check_same_records(reopened.records(), written);
+  CHECK(std::isnan(reopened.records()[0].max_std));
+  CHECK(reopened.records()[2].max_std == 2.0);
+}
+
+TEST_CASE("training database: what a crash leaves is repaired on open", "[otf]") {
+  TemporaryDirectory dir;
+  std::vector<TrainingRecord> written;
+  {
+    TrainingDatabase db = TrainingDatabase::create(dir / "t.h5", dir / "t.xyz");
+    for (int k = 0; k < 2; ++k) {
+      written.push_back(record_of(labelled_si(k), k));
+      db.append(written.back());
+    }
+  }
+  const std::string mirror_two = read_text(dir / "t.xyz");
+  SECTION("a frame cut short in the mirror is dropped") {
+    std::ofstream(dir / "t.xyz", std::ios::app) << "64\nLattice=\"10.8 0 0 0 10.8 0 0 0 10.8\" "
+                                                   "Properties=species:S:1:pos:R:3\nSi 0 0";
+    TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    CHECK(db.size() == 2);
+    CHECK(read_text(dir / "t.xyz") == mirror_two);
+    written.push_back(record_of(labelled_si(7), 7));
+    db.append(written.back());
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+  SECTION("a complete frame that reached only the mirror is kept") {
+    written.push_back(record_of(labelled_si(5), 5));
+    {
+      TrainingDatabase other = TrainingDatabase::create(dir / "o.h5", dir / "o.xyz");
+      other.append(written.back());
+    }
+    std::ofstream(dir / "t.xyz", std::ios::app) << read_text(dir / "o.xyz");
+    const TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    check_same_records(db.records(), written);
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+  SECTION("an unreadable HDF5 file is rebuilt from the mirror") {
+    std::ofstream(dir / "t.h5", std::ios::trunc) << "garbage";
+    const TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    check_same_records(db.records(), written);
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+}
+
+TEST_CASE("otf config: unknown keys and misplaced keys are errors that name them", "[otf]") {
+  TemporaryDirectory dir;
+  const std::string good = small_config((dir / "out").string());
+  CHECK_NOTHROW(write_and_read(dir, good));
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  CHECK_THROWS_WITH(write_and_read(dir, replace("std_threshold", "std_treshold")),
+                    Contains("std_treshold") && Contains("std_threshold"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("n_max", "nmax")),
+                    Contains("model.descriptor") && Contains("n_max"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("  seed: 5\n", "  seed: 5\n  potential: 'lj:x'\n")),
+                    Contains("md.potential") && Contains("top level"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("kind: potential", "kind: vasp")),
+                    Contains("oracle.kind") && Contains("potential"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("structure: ", "structur: ")),
+                    Contains("structur") && Contains("structure"));
+  CHECK_THROWS_WITH(
+      write_and_read(dir, "campaign:\n  - {structure: " + si64 +
+                              ", temperature: 900, pressure: 1}\n" + good.substr(good.find("md:"))),
+      Contains("pressure") && Contains("npt"));
+}
+
+TEST_CASE("otf: a failing oracle is retried once, then the frame is skipped and logged", "[otf]") {
+  TemporaryDirectory dir;
+  for (const std::string mode : {"fail", "throw", "flaky"}) {
+    INFO(mode);
+    OtfConfig config = write_and_read(dir, small_config((dir / mode).string(), 300));
+    auto oracle = std::make_shared<TestOracle>(config.oracle);
+    oracle->fail_from = 3;  // the starting frame and one MD frame succeed
+    oracle->mode = mode;
+    config.oracle = oracle;
+    const nlohmann::json summary = run_otf(config, false);
+    CHECK(summary["finished"] == true);
+    CHECK(summary["steps"] == 300);
+    const std::string calls = read_text(dir / mode / "calls.csv");
+    if (mode == "flaky") {
+      CHECK(summary["skipped_calls"] == 0);
+      CHECK(summary["frames"].get<int>() == summary["oracle_calls"].get<int>());
+      CHECK(std::count(oracle->attempts.begin(), oracle->attempts.end(), 1) ==
+            summary["oracle_calls"].get<int>() - 2);
+    } else {
+      CHECK(summary["frames"] == 2);
+      CHECK(summary["skipped_calls"].get<int>() >= 1);
+      CHECK(summary["skipped_calls"].get<int>() == summary["oracle_calls"].get<int>() - 2);
+      // two attempts per skipped call: the retry is attempt 1
+      CHECK(oracle->calls == 2 + 2 * summary["skipped_calls"].get<int>());
+      CHECK(oracle->attempts.back() == 1);
+      CHECK_THAT(calls, Contains(mode == "fail" ? "skipped (not converged)" : "skipped (error)"));
+    }
+    CHECK(read_training_database(dir / mode / "training.h5").size() ==
+          summary["frames"].get<std::size_t>());
+  }
+}
+
+TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run", "[otf]") {
+  TemporaryDirectory dir;
+  // The uninterrupted reference.
+  OtfConfig reference = write_and_read(dir, small_config((dir / "reference").string()));
+  const nlohmann::json expected = run_otf(reference, false);
+  REQUIRE(expected["oracle_calls"].get<int>() >= 4);
+
+  OtfConfig config = write_and_read(dir, small_config((dir / "killed").string()));
+  const auto marker = dir / "in_oracle";
+  config.oracle = std::make_shared<TestOracle>(config.oracle, marker);
+  std::mt19937 rng(12345);
+  int kills = 0, kills_in_oracle = 0, runs = 0;
+  bool finished = false;
+  while (!finished && runs < 40) {
+    const bool resume = runs++ > 0;
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      try {
+        run_otf(config, resume);
+        ::_exit(0);
+      } catch (...) {
+        ::_exit(3);
+      }
+    }
+    // Kill points: while the oracle works (the marker exists), or after a random delay.
+    const bool in_oracle = runs % 2 == 0;
+    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 900)(rng));
+    const auto start = std::chrono::steady_clock::now();
+    int status = 0;
+    bool exited = false;
+    while (!exited) {
+      if (::waitpid(child, &status, WNOHANG) == child) {
+        exited = true;
+        break;
+      }
+      const bool due = in_oracle ? std::filesystem::exists(marker)
+                                 : std::chrono::steady_clock::now() - start > delay;
+      if (due) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        ++kills;
+        kills_in_oracle += in_oracle ? 1 : 0;
+        std::filesystem::remove(marker);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (exited) {
+      REQUIRE(WIFEXITED(status));
+      REQUIRE(WEXITSTATUS(status) == 0);
+      finished = true;
+    }
+  }
+  REQUIRE(finished);
+  CHECK(kills >= 3);
+  CHECK(kills_in_oracle >= 1);
+  check_same_records(read_training_database(dir / "killed" / "training.h5"),
+                     read_training_database(dir / "reference" / "training.h5"));
+  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
+  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  const nlohmann::json summary = nlohmann::json::parse(read_text(dir / "killed" / "summary.json"));
+  CHECK(summary["oracle_calls"] == expected["oracle_calls"]);
+  CHECK(summary["frames"] == expected["frames"]);
+  CHECK(summary["sparse_size"] == expected["sparse_size"]);
+  CHECK(read_text(dir / "killed" / "calls.csv").size() > 0);
+}
