@@ -330,3 +330,95 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
   CHECK(summary["sparse_size"] == expected["sparse_size"]);
   CHECK(read_text(dir / "killed" / "calls.csv").size() > 0);
 }
+
+namespace {
+
+int shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string cli() {
+  return std::string("'") + OTFGP_CLI_PATH + "'";
+}
+
+}  // namespace
+
+TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and model", "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "reference.yaml") << small_config((dir / "reference").string());
+  std::ofstream(dir / "killed.yaml") << small_config((dir / "killed").string());
+  REQUIRE(shell(cli() + " -q otf '" + (dir / "reference.yaml").string() + "' 2> /dev/null") == 0);
+  std::mt19937 rng(7);
+  int kills = 0;
+  bool finished = false;
+  for (int run = 0; run < 30 && !finished; ++run) {
+    const int delay_ms = std::uniform_int_distribution<int>(100, 1200)(rng);
+    // Exit status 137 (killed) or the run's own.
+    const int code =
+        shell("cd '" + dir.path().string() + "' && (" + cli() + " -q otf killed.yaml" +
+              (run > 0 ? " --resume" : "") + " 2> /dev/null & pid=$!; sleep " +
+              std::to_string(delay_ms / 1000.0) + "; kill -9 $pid 2> /dev/null; wait $pid)");
+    if (code == 0)
+      finished = true;
+    else {
+      REQUIRE(code == 137);
+      ++kills;
+    }
+  }
+  REQUIRE(finished);
+  CHECK(kills >= 2);
+  check_same_records(read_training_database(dir / "killed" / "training.h5"),
+                     read_training_database(dir / "reference" / "training.h5"));
+  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
+  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+}
+
+TEST_CASE("otfgp otf CLI: Ctrl-C stops with a checkpoint and exit 130, --resume finishes",
+          "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "otf.yaml") << small_config((dir / "out").string(), 3000);
+  const int code = shell("cd '" + dir.path().string() + "' && (" + cli() +
+                         " otf otf.yaml 2> stderr.txt & pid=$!; sleep 1.5; kill -INT $pid; wait "
+                         "$pid)");
+  CHECK(code == 130);
+  CHECK_THAT(read_text(dir / "stderr.txt"), Contains("--resume"));
+  REQUIRE(std::filesystem::exists(dir / "out" / "checkpoint" / "state.json"));
+  const auto state = nlohmann::json::parse(read_text(dir / "out" / "checkpoint" / "state.json"));
+  CHECK(state["step"].get<long>() > 0);
+  CHECK(state["step"].get<long>() < 3000);
+  CHECK(nlohmann::json::parse(read_text(dir / "out" / "summary.json"))["finished"] == false);
+  REQUIRE(shell("cd '" + dir.path().string() + "' && " + cli() +
+                " -q otf otf.yaml --resume 2> /dev/null") == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 3000);
+  CHECK(read_training_database(dir / "out" / "training.h5").size() ==
+        summary["frames"].get<std::size_t>());
+}
+
+TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <= 30 calls",
+          "[otf]") {
+  // The example's own configs, run in a scratch folder.
+  TemporaryDirectory dir;
+  const std::filesystem::path example = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart";
+  for (const char* file : {"otf.yaml", "sample_held_out.yaml", "si64.xyz"})
+    std::filesystem::copy_file(example / file, dir / file);
+  REQUIRE(shell("cd '" + dir.path().string() + "' && " + cli() +
+                " -q md sample_held_out.yaml > /dev/null && " + cli() +
+                " -q otf otf.yaml 2> otf.log") == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "otf" / "summary.json"));
+  const int calls = summary["oracle_calls"];
+  const double mae = summary["held_out"]["force_mae_ev_per_a"];
+  const int held_out = summary["held_out"]["frames"];
+  INFO("oracle calls " << calls << ", held-out force MAE " << mae << " eV/Å");
+  CHECK(held_out == 21);
+  CHECK(calls >= 2);
+  CHECK(calls <= 30);
+  CHECK(mae <= 0.1);
+  CHECK(summary["steps"] == 5000);
+  for (const char* png : {"uncertainty.png", "held_out.png", "parity.png"})
+    CHECK(std::filesystem::file_size(dir / "out" / "otf" / png) > 1000);
+}
