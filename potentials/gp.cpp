@@ -303,12 +303,14 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
   if (request.uncertainty) {
     result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
-    compute_uncertainty(state, result.uncertainty);
+    result.uncertainty_normalised = ScalarView("GpPotential::uncertainty_normalised", natoms);
+    compute_uncertainty(state, result.uncertainty, result.uncertainty_normalised);
   }
   return result;
 }
 
-void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty) {
+void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty,
+                                      ScalarView normalised) {
   const int natoms = state.natoms, n_species = basis_.n_species;
   // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
@@ -402,8 +404,9 @@ void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncerta
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
           const int i = order(first + b);
           const double variance = signal_variance - explained(b);
-          uncertainty(i) =
-              norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) * inv_signal_std : 0.0;
+          const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
+          uncertainty(i) = std;
+          normalised(i) = std * inv_signal_std;
         });
       });
 }

@@ -43,8 +43,12 @@ class SparseGpPotential final : public Potential {
     if (request.per_atom_energy)
       result.per_atom_energy =
           to_view("SparseGpPotential::per_atom_energy", prediction.local_energy);
-    if (request.uncertainty)
-      result.uncertainty = to_view("SparseGpPotential::uncertainty", prediction.atom_std);
+    if (request.uncertainty) {
+      result.uncertainty = to_view("SparseGpPotential::uncertainty",
+                                   gp_->hyperparameters().signal_std * prediction.atom_std);
+      result.uncertainty_normalised =
+          to_view("SparseGpPotential::uncertainty_normalised", prediction.atom_std);
+    }
     return result;
   }
 

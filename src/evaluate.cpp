@@ -34,6 +34,8 @@ Evaluation evaluate(Potential& potential, const Structure& structure,
   if (result.per_atom_energy.extent(0) > 0)
     evaluation.per_atom_energy = to_host_vector(result.per_atom_energy);
   if (result.uncertainty.extent(0) > 0) evaluation.uncertainty = to_host_vector(result.uncertainty);
+  if (result.uncertainty_normalised.extent(0) > 0)
+    evaluation.uncertainty_normalised = to_host_vector(result.uncertainty_normalised);
   return evaluation;
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "otfgp/evaluate.hpp"
+#include "otfgp/extra_property.hpp"
 #include "otfgp/gp_model_file.hpp"
 #include "otfgp/gp_train_config.hpp"
 #include "otfgp/io.hpp"
@@ -77,10 +78,15 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
     REQUIRE(eval.exit_code == 0);
     const auto out = read_structures(dir / "out.xyz");
     REQUIRE(out.size() == 3);
-    bool has_uncertainty = false;
-    for (const auto& p : out[0].extra_properties)
-      has_uncertainty = has_uncertainty || p.name == "uncertainty";
-    CHECK(has_uncertainty);
+    // The std in eV and the normalised std, related by the model's signal std.
+    const Eigen::MatrixXd std_ev = real_property(out[0], "uncertainty");
+    const Eigen::MatrixXd normalised = real_property(out[0], "uncertainty_normalised");
+    REQUIRE(std_ev.rows() == out[0].size());
+    REQUIRE(normalised.rows() == out[0].size());
+    const double sigma = load_gp_model(dir / "model.h5").hyperparameters().signal_std;
+    CHECK((std_ev - sigma * normalised).cwiseAbs().maxCoeff() <= 1e-6 * sigma);
+    CHECK(normalised.maxCoeff() <= 1.0);
+    CHECK(normalised.maxCoeff() > 0.0);
   }
   // The file names its descriptor settings as given.
   const SparseGp gp = load_gp_model(dir / "model.h5");

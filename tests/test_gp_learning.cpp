@@ -111,7 +111,12 @@ void check_mapped_matches(const SparseGp& gp, const B2Settings& settings,
     CHECK((a.forces - b.forces).cwiseAbs().maxCoeff() <= 1e-8 * b.forces.cwiseAbs().maxCoeff());
     CHECK((*a.stress - *b.stress).cwiseAbs().maxCoeff() <=
           1e-8 * b.stress->cwiseAbs().maxCoeff() + 1e-12);
-    CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() <= 1e-7);
+    CHECK((*a.uncertainty_normalised - *b.uncertainty_normalised).cwiseAbs().maxCoeff() <= 1e-7);
+    CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() <=
+          1e-7 * gp.hyperparameters().signal_std);
+    CHECK((*a.uncertainty - gp.hyperparameters().signal_std * *a.uncertainty_normalised)
+              .cwiseAbs()
+              .maxCoeff() <= 1e-12 * gp.hyperparameters().signal_std);
   }
 }
 

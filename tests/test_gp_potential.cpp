@@ -195,21 +195,29 @@ TEST_CASE("mapped GP uncertainty equals k(x,x) − kᵀ(K_uu⁻¹ − Σ)k", "[g
                                                numbers(70, 20, 6), 1.8, 22);
   const Evaluation evaluation = evaluate(potential, structure, {false, true});
   REQUIRE(evaluation.uncertainty.has_value());
+  REQUIRE(evaluation.uncertainty_normalised.has_value());
   const DescriptorValues values = describe(synthetic.model.descriptor, structure, false);
   const double sigma = synthetic.model.signal_std;
-  double worst = 0.0, smallest = 1.0;
+  REQUIRE(sigma != 1.0);  // so that eV and normalised differ
+  double worst = 0.0, worst_ev = 0.0, smallest = 1.0;
   for (int i = 0; i < structure.size(); ++i) {
     const int s = values.species[i];
     const Eigen::RowVectorXd unit = values.values.row(i).normalized();
     const Eigen::VectorXd k = kernel(unit, synthetic.model.sparse_normalised[s], sigma).transpose();
     const double variance = sigma * sigma - k.dot(synthetic.kuu_inv_minus_sigma[s] * k);
     const double expected = std::sqrt(std::max(variance, 0.0)) / sigma;
-    worst = std::max(worst, std::abs((*evaluation.uncertainty)[i] - expected));
+    worst = std::max(worst, std::abs((*evaluation.uncertainty_normalised)[i] - expected));
+    // The physical std is the local-energy std in eV: σ times the normalised one.
+    worst_ev = std::max(worst_ev, std::abs((*evaluation.uncertainty)[i] - sigma * expected));
     smallest = std::min(smallest, expected);
-    if (s == 2) CHECK((*evaluation.uncertainty)[i] == 1.0);  // no sparse points: prior std
+    if (s == 2) {  // no sparse points: prior std
+      CHECK((*evaluation.uncertainty_normalised)[i] == 1.0);
+      CHECK((*evaluation.uncertainty)[i] == Approx(sigma).epsilon(1e-14));
+    }
   }
   INFO("smallest normalised std " << smallest);
   CHECK(worst < 1e-9);
+  CHECK(worst_ev < 1e-9 * sigma);
   CHECK(smallest < 0.9);  // the sparse points do explain some environments
 }
 
@@ -226,6 +234,7 @@ TEST_CASE("an atom without neighbours has its reference energy, no force and zer
   CHECK((*evaluation.per_atom_energy)[0] == synthetic.model.reference_energy[1]);
   CHECK(evaluation.forces.row(0).norm() == 0.0);
   CHECK((*evaluation.uncertainty)[0] == 0.0);
+  CHECK((*evaluation.uncertainty_normalised)[0] == 0.0);
   CHECK(evaluation.forces.row(1).norm() > 0.0);
   CHECK((evaluation.forces.row(1) + evaluation.forces.row(2)).norm() < 1e-12);
 }

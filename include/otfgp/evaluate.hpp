@@ -16,7 +16,8 @@ struct Evaluation {
   Positions forces;             // eV/Å
   std::optional<Voigt> stress;  // eV/Å³, ASE sign; only when periodic in all three directions
   std::optional<Eigen::VectorXd> per_atom_energy;  // eV
-  std::optional<Eigen::VectorXd> uncertainty;      // per-atom normalised std
+  std::optional<Eigen::VectorXd> uncertainty;      // per-atom std in eV (GP: of the local energy)
+  std::optional<Eigen::VectorXd> uncertainty_normalised;  // the same ÷ the prior std
 };
 
 Evaluation evaluate(Potential& potential, const Structure& structure,

@@ -5,9 +5,10 @@
 // ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| contracted with the descriptor's chain
 // rule neighbour by neighbour, so the pairs × 3 × D gradient never exists and
 // the cost per atom does not depend on the number of sparse points M. On
-// request, the per-atom uncertainty √(σ² − ‖R_s k‖²)/σ with k_u = σ²(d̂·d̂_u)²
-// over the species' sparse points (dimensionless; cost O(M·(D + rank R_s)) per
-// atom, independent of the number of training labels).
+// request, the per-atom local-energy std √(σ² − ‖R_s k‖²) (eV) with
+// k_u = σ²(d̂·d̂_u)² over the species' sparse points, and the same divided by σ
+// (dimensionless); cost O(M·(D + rank R_s)) per atom, independent of the number
+// of training labels.
 
 #include <memory>
 #include <string>
@@ -40,7 +41,8 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
-  void compute_uncertainty(const AtomState& state, ScalarView uncertainty);
+  // Fills the std in eV and the std ÷ σ.
+  void compute_uncertainty(const AtomState& state, ScalarView uncertainty, ScalarView normalised);
 
   MappedGp model_;
   std::string spec_;

@@ -25,7 +25,12 @@ struct ComputeResult {
   // xx yy zz yz xz xy. Stress σ = −W/V; pressure from the potential tr(W)/(3V).
   std::array<double, 6> virial{0, 0, 0, 0, 0, 0};
   ScalarView per_atom_energy;  // eV, when requested
-  ScalarView uncertainty;      // dimensionless per-atom std, when requested and provided
+  // Per-atom uncertainty, when requested and provided, in physical units: for
+  // the GP the posterior standard deviation of the atom's local energy (eV).
+  ScalarView uncertainty;
+  // The same divided by the model's prior std (GP: by the signal std σ), in
+  // [0, 1]: 1 means nothing like this environment was seen. Dimensionless.
+  ScalarView uncertainty_normalised;
 };
 
 class Potential {

@@ -78,6 +78,9 @@ void run_eval(const EvalOptions& options) {
     attach_labels(frame, evaluation);
     if (evaluation.uncertainty)
       set_real_property(frame, "uncertainty", Eigen::MatrixXd(*evaluation.uncertainty));
+    if (evaluation.uncertainty_normalised)
+      set_real_property(frame, "uncertainty_normalised",
+                        Eigen::MatrixXd(*evaluation.uncertainty_normalised));
     if (evaluation.per_atom_energy)
       set_real_property(frame, "energies", Eigen::MatrixXd(*evaluation.per_atom_energy));
     atoms += frame.size();
