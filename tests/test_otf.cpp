@@ -58,7 +58,7 @@ std::string small_config(const std::string& output, long steps = 600,
          "oracle: {kind: potential, potential: 'sw:" +
          sw +
          "'}\n"
-         "otf:\n  check_interval: 5\n  std_threshold: 0.012\n  min_steps_between_calls: 20\n"
+         "otf:\n  check_interval: 5\n  std_threshold: 0.015\n  min_steps_between_calls: 20\n"
          "  max_sparse_per_frame: 8\n  checkpoint_interval: 100\n" +
          extra_otf + "output: " + output + "\n";
 }

@@ -15,14 +15,24 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
-  section.expect_keys({"check_interval", "std_threshold", "min_steps_between_calls",
-                       "max_sparse_per_frame", "sparse_residual_threshold",
-                       "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
-                       "log_interval", "bitwise_resume"});
+  section.expect_keys({"check_interval", "std_threshold", "std_threshold_normalised",
+                       "min_steps_between_calls", "max_sparse_per_frame",
+                       "sparse_residual_threshold", "hyperparameter_updates", "max_oracle_calls",
+                       "checkpoint_interval", "log_interval", "bitwise_resume"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
-  otf.std_threshold = section.number("std_threshold", otf.std_threshold);
-  if (!(otf.std_threshold > 0)) section.fail("std_threshold", "must be positive");
+  if (section.has("std_threshold") && section.has("std_threshold_normalised"))
+    section.fail("std_threshold_normalised",
+                 "give one of std_threshold (eV) and std_threshold_normalised (std/σ)");
+  if (section.has("std_threshold_normalised")) {
+    otf.normalised_threshold = true;
+    otf.std_threshold = section.number("std_threshold_normalised");
+    if (!(otf.std_threshold > 0 && otf.std_threshold < 1))
+      section.fail("std_threshold_normalised", "must be in (0, 1)");
+  } else {
+    otf.std_threshold = section.number("std_threshold", otf.std_threshold);
+    if (!(otf.std_threshold > 0)) section.fail("std_threshold", "must be positive (eV)");
+  }
   otf.min_steps_between_calls =
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)

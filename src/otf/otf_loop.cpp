@@ -503,10 +503,12 @@ bool OtfLoop::observe(md::Engine& engine) {
   const auto observe_start = Clock::now();
   const long step = engine.step();
   const ComputeResult& result = engine.last_compute();
-  if (result.uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
+  const ScalarView& uncertainty =
+      config_.otf.normalised_threshold ? result.uncertainty_normalised : result.uncertainty;
+  if (uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
     throw Error("otf: the potential returned no per-atom uncertainty at step " +
                 std::to_string(step));
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.uncertainty);
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
   double max_std = 0.0;
   for (std::size_t i = 0; i < host.extent(0); ++i) max_std = std::max(max_std, host(i));
   last_max_std_ = max_std;
@@ -660,7 +662,10 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   if (parity.empty())
     for (const auto& record : database_->records()) parity.push_back(record.frame);
   auto final_model = make_gp_potential(mapped(), "gp:" + (config_.output / "model.h5").string());
-  plot_otf_run(config_.output, config_.otf.std_threshold, parity, *final_model);
+  plot_otf_run(config_.output, config_.otf.std_threshold,
+               config_.otf.normalised_threshold ? "largest per-atom std / σ"
+                                                : "largest per-atom local-energy std (eV)",
+               parity, *final_model);
   return summary(true);
 }
 

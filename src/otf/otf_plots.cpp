@@ -27,13 +27,14 @@ int data_rows(const std::filesystem::path& csv) {
 }  // namespace
 
 void plot_otf_run(const std::filesystem::path& output, double std_threshold,
-                  const std::vector<Structure>& parity_frames, Potential& model) {
+                  const std::string& std_label, const std::vector<Structure>& parity_frames,
+                  Potential& model) {
   const auto uncertainty = output / "uncertainty.csv", calls = output / "calls.csv",
              held_out = output / "held_out.csv";
   if (data_rows(uncertainty) > 0) {
     GnuplotJob job;
     job.script() << "set datafile separator ','\nset key top right\nset xlabel 'MD step'\n"
-                 << "set ylabel 'largest per-atom std'\nset logscale y\nset grid\n"
+                 << "set ylabel '" << std_label << "'\nset logscale y\nset grid\n"
                  << "plot " << quoted(uncertainty)
                  << " every ::1 using 3:7 with lines lc rgb '#1f77b4' title 'max std', "
                  << std_threshold << " with lines dt 2 lc rgb 'black' title 'threshold', "

@@ -32,9 +32,12 @@ struct CampaignStage {
 
 struct OtfSettings {
   long check_interval = 1;  // steps between uncertainty checks
-  // A frame is labelled when the largest per-atom uncertainty (the GP
-  // potential's ComputeResult::uncertainty) exceeds this.
-  double std_threshold = 0.05;
+  // A frame is labelled when the largest per-atom uncertainty exceeds the
+  // threshold: by default the posterior std of an atom's local energy
+  // (ComputeResult::uncertainty, eV); with `normalised_threshold` that std
+  // divided by the signal std σ (ComputeResult::uncertainty_normalised).
+  double std_threshold = 0.02;  // eV, or dimensionless when normalised_threshold
+  bool normalised_threshold = false;
   long min_steps_between_calls = 1;
   int max_sparse_per_frame = 10;  // sparse environments added per labelled frame (0: no cap)
   double sparse_residual_threshold =

@@ -8,6 +8,7 @@
 // A plot that cannot be drawn is a logged warning; the CSV files hold the data.
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "otfgp/potential.hpp"
@@ -15,7 +16,9 @@
 
 namespace otfgp::otf {
 
+// `std_label` names the plotted uncertainty and its unit.
 void plot_otf_run(const std::filesystem::path& output, double std_threshold,
-                  const std::vector<Structure>& parity_frames, Potential& model);
+                  const std::string& std_label, const std::vector<Structure>& parity_frames,
+                  Potential& model);
 
 }  // namespace otfgp::otf
