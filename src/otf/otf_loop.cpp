@@ -127,6 +127,14 @@ class OtfLoop final : public md::StepObserver {
   std::unique_ptr<md::Engine> make_engine(const CampaignStage& stage, int index);
   // Labels `frame` (or takes it from the database when replaying): true when it was learnt.
   bool call_oracle(const Structure& frame, long step, double max_std);
+  // Labels a frame (or, replaying after a resume, takes it from the database)
+  // and appends it; nullopt when the oracle failed twice (logged and counted).
+  std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
+                                      std::string& result);
+  void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
+                double update_seconds);
+  long stage_steps_before(int stage) const;
+  void label_starting_structures();
   void learn(const TrainingRecord& record);
   void remap();
   MappedGp mapped() const;  // the model in the form MD evaluates
@@ -146,6 +154,8 @@ class OtfLoop final : public md::StepObserver {
 
   // Loop state (checkpointed).
   int stage_ = 0;
+  int labelled_ = 0;  // frames labelled (or replayed) so far: the next database index
+  std::optional<Eigen::VectorXd> reference_energies_;
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
   long steps_before_stage_ = 0;  // MD steps of the finished stages
@@ -223,6 +233,7 @@ void OtfLoop::resume() {
   database_ =
       TrainingDatabase::open(config_.output / "training.h5", config_.output / "training.xyz");
   const int frames = state.at("frames_learnt");
+  labelled_ = frames;
   if (database_->size() < frames)
     throw Error(database_->path().string() + ": holds " + std::to_string(database_->size()) +
                 " frames, the checkpoint learnt from " + std::to_string(frames));
@@ -279,9 +290,8 @@ void OtfLoop::learn(const TrainingRecord& record) {
   const Structure& frame = record.frame;
   if (!gp_) {
     const Eigen::VectorXd reference =
-        config_.training.reference_energies
-            ? *config_.training.reference_energies
-            : fit_reference_energies({frame}, config_.model.descriptor.species);
+        reference_energies_ ? *reference_energies_
+                            : fit_reference_energies({frame}, config_.model.descriptor.species);
     gp_ =
         std::make_unique<SparseGp>(make_gp_descriptor(config_.model), make_gp_kernel(config_.model),
                                    config_.training.hyperparameters, reference);
@@ -320,15 +330,15 @@ void OtfLoop::learn(const TrainingRecord& record) {
                 optimise ? ", hyperparameters re-optimised" : "");
 }
 
-bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
-  const int index = gp_ ? gp_->num_frames() : 0;
+std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, double max_std,
+                                             std::string& result) {
+  const int index = labelled_;
   TrainingRecord record;
   record.stage = stage_;
   record.step = step;
   record.max_std = max_std;
   record.labels = config_.training.labels;
   const auto start = Clock::now();
-  std::string result;
   if (database_->size() > index) {
     // Replaying after a resume: this frame was labelled before the kill.
     const TrainingRecord& stored = database_->records()[index];
@@ -385,20 +395,41 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
                           << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
                           << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
                           << "\n";
-      return false;
+      return std::nullopt;
     }
     database_->append(record);
     result = "labelled";
     record = database_->records().back();
   }
   if (result == "replayed") ++oracle_calls_;
+  ++labelled_;
+  return record;
+}
+
+void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
+                       double oracle_seconds, double update_seconds) {
+  calls_log_.stream() << oracle_calls_ << "," << record.stage << "," << record.step << ","
+                      << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
+                      << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
+                      << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
+                      << "\n";
+}
+
+long OtfLoop::stage_steps_before(int stage) const {
+  long steps = 0;
+  for (int k = 0; k < stage; ++k) steps += config_.stages[k].steps;
+  return steps;
+}
+
+bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
+  const auto start = Clock::now();
+  std::string result;
+  const std::optional<TrainingRecord> record = label(frame, step, max_std, result);
+  if (!record) return false;
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
-  learn(record);
-  calls_log_.stream() << oracle_calls_ << "," << stage_ << "," << step << "," << number(max_std)
-                      << "," << result << "," << number(oracle_seconds, 4) << ","
-                      << number(seconds_since(update_start), 4) << "," << gp_->num_frames() << ","
-                      << gp_->num_sparse() << "," << steps_before_stage_ + step << "\n";
+  learn(*record);
+  log_call(*record, result, oracle_seconds, seconds_since(update_start));
   evaluate_held_out();
   return true;
 }
@@ -547,6 +578,46 @@ bool OtfLoop::observe(md::Engine& engine) {
   return !stop;
 }
 
+void OtfLoop::label_starting_structures() {
+  // The starting structure of every stage is labelled before any MD: the GP
+  // needs a first frame, and the reference energies are fitted to all of them,
+  // so that every composition of a campaign is in their span from the start.
+  std::vector<std::pair<TrainingRecord, std::string>> labelled;
+  std::vector<double> seconds;
+  for (stage_ = 0; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
+    const CampaignStage& stage = config_.stages[stage_];
+    const Structure structure = read_structure(stage.structure, stage.format);
+    logger().info("labelling the starting structure of stage {}: {} ({} atoms)", stage_ + 1,
+                  stage.structure.string(), structure.size());
+    const auto start = Clock::now();
+    std::string result;
+    if (auto record = label(structure, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
+      labelled.emplace_back(std::move(*record), result);
+      seconds.push_back(seconds_since(start));
+    }
+  }
+  stage_ = 0;
+  if (labelled.empty())
+    throw Error(
+        "the oracle could not label any starting structure (see the log); nothing to "
+        "learn from");
+  if (config_.training.reference_energies) {
+    reference_energies_ = config_.training.reference_energies;
+  } else {
+    std::vector<Structure> frames;
+    for (const auto& entry : labelled) frames.push_back(entry.first.frame);
+    reference_energies_ = fit_reference_energies(frames, config_.model.descriptor.species);
+  }
+  for (std::size_t k = 0; k < labelled.size(); ++k) {
+    const auto update_start = Clock::now();
+    learn(labelled[k].first);
+    log_call(labelled[k].first, labelled[k].second, seconds[k], seconds_since(update_start));
+    evaluate_held_out();
+  }
+  last_call_step_ = 0;
+  checkpoint(nullptr, true);
+}
+
 nlohmann::json OtfLoop::summary(bool finished) const {
   nlohmann::json s;
   s["finished"] = finished;
@@ -597,19 +668,7 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   trajectory_.open(config_.output / "trajectory.xyz", "", length("trajectory"));
   config_.oracle->check(config_.species);
 
-  // The first frame of the run is labelled before any MD: the GP needs one to exist.
-  if (!gp_) {
-    const CampaignStage& first = config_.stages.front();
-    const Structure structure = read_structure(first.structure, first.format);
-    logger().info("labelling the starting structure {} ({} atoms)", first.structure.string(),
-                  structure.size());
-    stage_ = 0;
-    if (!call_oracle(structure, 0, std::numeric_limits<double>::quiet_NaN()))
-      throw Error("the oracle could not label the starting structure " + first.structure.string() +
-                  " (see the log); nothing to learn from");
-    last_call_step_ = 0;
-    checkpoint(nullptr, true);
-  }
+  if (!gp_) label_starting_structures();
 
   for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
     const CampaignStage& stage = config_.stages[stage_];
