@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quickstart: otfgp's main job, on-the-fly learning, on the embedded
 # reference oracle (the Stillinger-Weber Si potential stands in for DFT).
-# About 20 s on two cores after the build.
+# Well under 2 minutes on two cores after the build.
 #
 #   examples/quickstart/run.sh [BUILD_DIR]     (from anywhere)
 #
