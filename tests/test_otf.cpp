@@ -422,3 +422,33 @@ TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <=
   for (const char* png : {"uncertainty.png", "held_out.png", "parity.png"})
     CHECK(std::filesystem::file_size(dir / "out" / "otf" / png) > 1000);
 }
+
+TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
+  TemporaryDirectory dir;
+  std::string text = small_config((dir / "out").string(), 200);
+  text.replace(text.find("structure: "), text.find('\n') + 1,
+               "campaign:\n  - {structure: " + si64 + ", temperature: 600, name: cold}\n" +
+                   "  - {structure: " + si64 + ", temperature: 1400, steps: 300}\n");
+  const OtfConfig config = write_and_read(dir, text);
+  REQUIRE(config.stages.size() == 2);
+  CHECK(config.stages[0].name == "cold");
+  CHECK(config.stages[0].steps == 200);
+  CHECK(config.stages[1].temperature == 1400.0);
+  const nlohmann::json summary = run_otf(config, false);
+  CHECK(summary["stages"] == 2);
+  CHECK(summary["steps"] == 500);
+  const auto records = read_training_database(dir / "out" / "training.h5");
+  // Both starting structures are labelled before any MD, then MD frames of both stages.
+  REQUIRE(records.size() >= 3);
+  CHECK(records[0].stage == 0);
+  CHECK(records[1].stage == 1);
+  CHECK(records[0].step == 0);
+  CHECK(records[1].step == 0);
+  bool hot_md_frame = false;
+  for (const auto& r : records) hot_md_frame = hot_md_frame || (r.stage == 1 && r.step > 0);
+  CHECK(hot_md_frame);
+  // The trajectory holds frames of both stages, the uncertainty log every check of both.
+  const std::string log = read_text(dir / "out" / "uncertainty.csv");
+  CHECK_THAT(log, Contains("\n1,300,500,"));
+  CHECK_THAT(log, Contains("\n0,200,200,"));
+}

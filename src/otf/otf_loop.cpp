@@ -167,6 +167,8 @@ class OtfLoop final : public md::StepObserver {
   // Loop state (checkpointed).
   int stage_ = 0;
   int labelled_ = 0;  // frames labelled (or replayed) so far: the next database index
+  int md_frames_learnt_ =
+      0;  // learnt frames the MD's uncertainty asked for (the schedule's position)
   std::optional<Eigen::VectorXd> reference_energies_;
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
@@ -267,6 +269,7 @@ void OtfLoop::resume() {
     for (int f = 0; f < frames; ++f) {
       stored.push_back(database_->records()[f].frame);
       labels.push_back(database_->records()[f].labels);
+      if (!std::isnan(database_->records()[f].max_std)) ++md_frames_learnt_;
     }
     gp_ = std::make_unique<SparseGp>(
         load_gp_model(checkpoint_dir() / model_file_, std::move(stored), std::move(labels)));
@@ -325,12 +328,16 @@ void OtfLoop::learn(const TrainingRecord& record) {
   gp_->add_frame(frame, values, record.labels);
   const int learnt = gp_->num_frames();
   const OtfSettings& otf = config_.otf;
-  // One frame cannot tell signal from noise (a perfect crystal has no force
-  // to fit): the schedule starts with the second frame.
-  const bool optimise = config_.training.optimize_hyperparameters && learnt >= 2 &&
-                        (learnt <= otf.hyperparameters_first ||
+  // The schedule counts frames the MD's uncertainty asked for: starting
+  // structures (often relaxed crystals with no force to fit) cannot tell signal
+  // from noise, and hyperparameters fitted to them alone are degenerate.
+  const bool from_md = !std::isnan(record.max_std);
+  if (from_md) ++md_frames_learnt_;
+  const int k = md_frames_learnt_;
+  const bool optimise = config_.training.optimize_hyperparameters && from_md &&
+                        (k <= otf.hyperparameters_first ||
                          (otf.hyperparameters_every > 0 &&
-                          (learnt - otf.hyperparameters_first) % otf.hyperparameters_every == 0));
+                          (k - otf.hyperparameters_first) % otf.hyperparameters_every == 0));
   if (optimise) {
     optimize_hyperparameters(*gp_, config_.training.optimization);
     ++hyperparameter_updates_;
