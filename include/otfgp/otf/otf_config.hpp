@@ -42,8 +42,8 @@ struct OtfSettings {
   int max_sparse_per_frame = 10;  // sparse environments added per labelled frame (0: no cap)
   double sparse_residual_threshold =
       0.0;  // or every atom whose residual exceeds this (dimensionless)
-  // Hyperparameters re-optimised after calls 1…first, then after every `every`-th call (0: never
-  // again).
+  // Hyperparameters re-optimised after MD-triggered frames 1…first, then after
+  // every `every`-th of them (0: never again); starting structures do not count.
   int hyperparameters_first = 5;
   int hyperparameters_every = 10;
   long max_oracle_calls = 0;        // 0: no cap
