@@ -184,9 +184,13 @@ RunConfig from_section(ConfigSection root, bool embedded) {
                          "last_good_file"});
     OutputSettings& out = config.output;
     if (embedded)
-      for (const char* key : {"directory", "restart_interval", "restart_file"})
+      for (const char* key : {"directory", "restart_interval", "restart_file", "thermo_interval",
+                              "thermo_file", "trajectory_file", "summary_file", "last_good_file"})
         if (section.has(key))
-          section.fail(key, "set by the otf loop (its output directory and checkpoints)");
+          section.fail(key,
+                       "set by the otf loop (output directory, checkpoints, uncertainty.csv with "
+                       "the thermo of every check, trajectory.xyz, summary.json); only "
+                       "trajectory_interval applies here");
     out.directory = section.text("directory", ".");
     out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
     out.thermo_file = section.text("thermo_file", out.thermo_file);

@@ -51,7 +51,7 @@ RunConfig read_run_config(const std::filesystem::path& file);
 RunConfig parse_run_config(const std::string& text, const std::string& source);
 // The `md:` section of an `otfgp otf` config: the keys of an `otfgp md`
 // config except structure, potential and restart (the loop owns them) and
-// output.directory / restart_* (the loop's output directory and checkpoints).
+// every output key but trajectory_interval (the loop writes its own outputs).
 RunConfig read_md_section(ConfigSection section);
 
 // The settings that shape the dynamics, resolved (defaults filled in), as YAML

@@ -143,6 +143,16 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
 
   if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
+  // The loop sees the MD only at its checks.
+  const long check = config.otf.check_interval;
+  const auto multiple = [&](long value, const std::string& key) {
+    if (value > 0 && value % check != 0)
+      throw Error(root.file() + ": " + key + " (" + std::to_string(value) +
+                  ") must be a multiple of otf.check_interval (" + std::to_string(check) + ")");
+  };
+  multiple(config.md.output.trajectory_interval, "md.output.trajectory_interval");
+  multiple(config.otf.log_interval, "otf.log_interval");
+  multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
   config.output = resolve(std::filesystem::current_path(), root.text("output", "otf-output"));
   root.finish();
   return config;
