@@ -221,6 +221,11 @@ TEST_CASE("otf config: unknown keys and misplaced keys are errors that name them
                     Contains("md.potential") && Contains("top level"));
   CHECK_THROWS_WITH(write_and_read(dir, replace("kind: potential", "kind: vasp")),
                     Contains("oracle.kind") && Contains("potential"));
+  CHECK_THROWS_WITH(
+      write_and_read(dir, replace("trajectory_interval: 50", "trajectory_interval: 7")),
+      Contains("multiple of otf.check_interval"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("trajectory_interval: 50", "thermo_interval: 50")),
+                    Contains("md.output.thermo_interval") && Contains("set by the otf loop"));
   CHECK_THROWS_WITH(write_and_read(dir, replace("structure: ", "structur: ")),
                     Contains("structur") && Contains("structure"));
   CHECK_THROWS_WITH(
