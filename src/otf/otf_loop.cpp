@@ -8,6 +8,7 @@
 
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/error.hpp"
+#include "otfgp/evaluate.hpp"
 #include "otfgp/extxyz.hpp"
 #include "otfgp/gp_model_file.hpp"
 #include "otfgp/gp_potential.hpp"
@@ -149,7 +150,9 @@ class OtfLoop final : public md::StepObserver {
   void label_starting_structures();
   void learn(const TrainingRecord& record);
   void remap();
-  MappedGp mapped() const;  // the model in the form MD evaluates
+  MappedGp mapped() const;                           // the model in the form MD evaluates
+  double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
+  void check_update(const TrainingRecord& record);
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
@@ -343,10 +346,41 @@ void OtfLoop::learn(const TrainingRecord& record) {
     ++hyperparameter_updates_;
   }
   remap();
+  check_update(record);
   timings_.update += seconds_since(start);
   logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
                 learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
                 optimise ? ", hyperparameters re-optimised" : "");
+}
+
+double OtfLoop::force_error(const Structure& frame) const {
+  auto potential = make_gp_potential(mapped(), "gp:otf");
+  const Evaluation e = evaluate(*potential, frame);
+  return (e.forces - *frame.forces).cwiseAbs().mean();
+}
+
+void OtfLoop::check_update(const TrainingRecord& record) {
+  // A frame just learnt is fitted closely; a model that predicts its forces
+  // worse than zero forces would has lost its numerical footing (an update of
+  // an ill-conditioned factor): refactorise from the stored frames once, and
+  // stop if that does not help rather than run MD on it.
+  if (!record.frame.forces || !record.labels.forces) return;
+  const double scale = record.frame.forces->cwiseAbs().mean();
+  const double error = force_error(record.frame);
+  if (error < std::max(scale, 1e-3)) return;
+  logger().warn(
+      "frame {}: the updated model's force error on it is {:.3g} eV/Å (mean |F| {:.3g}); "
+      "refactorising the model from its {} frames",
+      gp_->num_frames(), error, scale, gp_->num_frames());
+  gp_->rebuild();
+  remap();
+  const double again = force_error(record.frame);
+  if (!(again < std::max(scale, 1e-3)))
+    throw Error("the model became numerically unusable after learning frame " +
+                std::to_string(gp_->num_frames()) + " (force error " + number(again) +
+                " eV/Å on it even after refactorising); check the hyperparameters (noises much "
+                "smaller than the signal std make the solve ill-conditioned)");
+  logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
 std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, double max_std,
