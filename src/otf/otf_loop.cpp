@@ -365,9 +365,12 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   // an ill-conditioned factor): refactorise from the stored frames once, and
   // stop if that does not help rather than run MD on it.
   if (!record.frame.forces || !record.labels.forces) return;
+  // Worse than zero forces, and than a few times the force noise (a relaxed
+  // crystal's forces are all but zero).
   const double scale = record.frame.forces->cwiseAbs().mean();
+  const double limit = std::max(scale, 3.0 * gp_->hyperparameters().force_noise);
   const double error = force_error(record.frame);
-  if (error < std::max(scale, 1e-3)) return;
+  if (error < limit) return;
   logger().warn(
       "frame {}: the updated model's force error on it is {:.3g} eV/Å (mean |F| {:.3g}); "
       "refactorising the model from its {} frames",
@@ -375,7 +378,7 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   gp_->rebuild();
   remap();
   const double again = force_error(record.frame);
-  if (!(again < std::max(scale, 1e-3)))
+  if (!(again < limit))
     throw Error("the model became numerically unusable after learning frame " +
                 std::to_string(gp_->num_frames()) + " (force error " + number(again) +
                 " eV/Å on it even after refactorising); check the hyperparameters (noises much "
