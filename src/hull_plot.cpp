@@ -11,7 +11,6 @@
 #include <system_error>
 #include <tuple>
 
-#include "otfgp/core/gnuplot.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
 #include "otfgp/output_file.hpp"
@@ -19,6 +18,69 @@
 namespace otfgp {
 
 namespace {
+
+// A scratch folder with data files and a gnuplot script; removed on destruction.
+class GnuplotJob {
+ public:
+  GnuplotJob() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "otfgp-plot-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary folder for gnuplot");
+    folder_ = pattern;
+  }
+  ~GnuplotJob() {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+  GnuplotJob(const GnuplotJob&) = delete;
+  GnuplotJob& operator=(const GnuplotJob&) = delete;
+
+  // Writes a data file and returns its name, quoted for the script.
+  std::string data(const std::string& name, const std::string& content) {
+    std::ofstream(folder_ / name) << content;
+    return "'" + (folder_ / name).string() + "'";
+  }
+  std::ostringstream& script() { return script_; }
+
+  // Runs gnuplot; true when it exited cleanly and produced the image.
+  bool run(const std::filesystem::path& png, const std::string& what) {
+    const auto image = folder_ / "plot.png";
+    std::ofstream(folder_ / "plot.gp")
+        << "set terminal pngcairo size " << width_ << "," << height_
+        << " enhanced font 'Sans,10'\nset output '" << image.string() << "'\n"
+        << script_.str() << "\nunset output\n";
+    const std::string command = "gnuplot '" + (folder_ / "plot.gp").string() + "' > '" +
+                                (folder_ / "gnuplot.log").string() + "' 2>&1";
+    const int status = std::system(command.c_str());
+    if (status != 0 || !std::filesystem::exists(image)) {
+      std::ifstream log(folder_ / "gnuplot.log");
+      std::stringstream text;
+      text << log.rdbuf();
+      logger().warn("{} plot not written to {}: gnuplot failed (status {}): {}", what, png.string(),
+                    status, text.str().substr(0, 600));
+      return false;
+    }
+    try {
+      OutputFile file(png, std::ios::binary);
+      std::ifstream source(image, std::ios::binary);
+      file.stream() << source.rdbuf();
+      file.commit();
+    } catch (const Error& error) {
+      logger().warn("{} plot not written: {}", what, error.what());
+      return false;
+    }
+    logger().info("wrote {} plot {}", what, png.string());
+    return true;
+  }
+  void size(int width, int height) {
+    width_ = width;
+    height_ = height;
+  }
+
+ private:
+  std::filesystem::path folder_;
+  std::ostringstream script_;
+  int width_ = 900, height_ = 650;
+};
 
 // "Ba2RhO4" → "Ba_{2}RhO_{4}" for gnuplot's enhanced text.
 std::string enhanced_formula(const std::string& formula) {
