@@ -163,6 +163,9 @@ long Engine::run_until(long final_step) {
     }
   }
   while (step_ < final_step) {
+    // An observer may have swapped or retrained the potential (on-the-fly
+    // learning): rebind and recompute the forces before they drive a step.
+    setup();
     snapshot_.step = step_;
     snapshot_.potential_energy = forces_.energy;
     snapshot_.virial = forces_.virial;

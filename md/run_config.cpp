@@ -73,16 +73,24 @@ void read_structure_section(const ConfigSection& root, RunConfig& config, bool r
   structure.finish("with structure.lattice");
 }
 
-RunConfig from_section(ConfigSection root) {
+RunConfig from_section(ConfigSection root, bool embedded) {
   const std::string source = root.file();
+  if (embedded)
+    for (const char* key : {"structure", "potential", "restart"})
+      if (root.has(key))
+        root.fail(key, std::string("belongs to the top level of the otfgp otf config, not to ") +
+                           "its md section (the potential is the GP being learnt; --resume "
+                           "restarts)");
   root.expect_keys({"structure", "potential", "ensemble", "timestep", "steps", "temperature",
                     "initial_temperature", "seed", "thermostat", "barostat", "neighbor", "checks",
                     "restart", "output"});
   RunConfig config;
   config.source = source;
-  if (root.has("restart")) config.restart = root.text("restart");
-  read_structure_section(root, config, config.restart.has_value());
-  config.potential = root.text("potential");
+  if (!embedded) {
+    if (root.has("restart")) config.restart = root.text("restart");
+    read_structure_section(root, config, config.restart.has_value());
+    config.potential = root.text("potential");
+  }
   const std::string ensemble = root.choice("ensemble", ensembles);
   EngineSettings& engine = config.engine;
   engine.timestep = positive_number(root, "timestep", 1.0);
@@ -175,6 +183,14 @@ RunConfig from_section(ConfigSection root) {
                          "trajectory_file", "restart_interval", "restart_file", "summary_file",
                          "last_good_file"});
     OutputSettings& out = config.output;
+    if (embedded)
+      for (const char* key : {"directory", "restart_interval", "restart_file", "thermo_interval",
+                              "thermo_file", "trajectory_file", "summary_file", "last_good_file"})
+        if (section.has(key))
+          section.fail(key,
+                       "set by the otf loop (output directory, checkpoints, uncertainty.csv with "
+                       "the thermo of every check, trajectory.xyz, summary.json); only "
+                       "trajectory_interval applies here");
     out.directory = section.text("directory", ".");
     out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
     out.thermo_file = section.text("thermo_file", out.thermo_file);
@@ -203,11 +219,15 @@ RunConfig from_section(ConfigSection root) {
 }  // namespace
 
 RunConfig read_run_config(const std::filesystem::path& file) {
-  return from_section(ConfigSection::load(file));
+  return from_section(ConfigSection::load(file), false);
 }
 
 RunConfig parse_run_config(const std::string& text, const std::string& source) {
-  return from_section(ConfigSection::parse(text, source));
+  return from_section(ConfigSection::parse(text, source), false);
+}
+
+RunConfig read_md_section(ConfigSection section) {
+  return from_section(std::move(section), true);
 }
 
 std::string dynamics_settings(const RunConfig& config) {

@@ -16,6 +16,7 @@
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/restart.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -345,5 +346,30 @@ TEST_CASE("observers see the steps they ask for and can stop the run", "[md]") {
   CHECK(engine.step() == 25);
   REQUIRE(engine.last_compute().per_atom_energy.extent(0) ==
           static_cast<std::size_t>(engine.state().natoms));
+  CHECK(engine.neighbor_list()->cutoff() == 6.0);
+}
+
+TEST_CASE("a potential swapped inside observe() drives the very next step", "[md]") {
+  // The on-the-fly loop retrains inside an observer and keeps running: the
+  // step after the swap must already use the new potential's forces.
+  struct Swapper final : StepObserver {
+    std::vector<Structure> frames;
+    long interval() const override { return 1; }
+    bool observe(Engine& engine) override {
+      if (engine.step() == 5) engine.set_potential(make_potential("lj:eps=0.02,sigma=3.2,rc=6.0"));
+      if (engine.step() == 6) frames.push_back(engine.frame());
+      return true;
+    }
+  } swapper;
+  Engine engine = make_engine(argon_crystal(2), nvt(ThermostatType::langevin), 60.0, 3);
+  engine.add_observer(swapper);
+  engine.run(10);
+  REQUIRE(swapper.frames.size() == 1);
+  const Structure& frame = swapper.frames.front();
+  const Evaluation fresh = evaluate(*make_potential("lj:eps=0.02,sigma=3.2,rc=6.0"), frame);
+  const Evaluation old = evaluate(*make_potential(argon), frame);
+  CHECK((*frame.forces - fresh.forces).cwiseAbs().maxCoeff() < 1e-10);
+  CHECK((*frame.forces - old.forces).cwiseAbs().maxCoeff() > 1e-3);
+  CHECK(std::abs(*frame.energy - fresh.energy) < 1e-10);
   CHECK(engine.neighbor_list()->cutoff() == 6.0);
 }

@@ -9,6 +9,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/version.hpp"
+#include "otfgp/core/interrupt.hpp"
 
 int main(int argc, char* argv[]) {
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};
@@ -24,6 +25,7 @@ int main(int argc, char* argv[]) {
   otfgp::cli::add_relax_command(app, commands);
   otfgp::cli::add_md_command(app, commands);
   otfgp::cli::add_train_command(app, commands);
+  otfgp::cli::add_otf_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -37,6 +39,9 @@ int main(int argc, char* argv[]) {
   try {
     for (const auto& [command, action] : commands)
       if (command->parsed()) action();
+  } catch (const otfgp::InterruptedError& error) {
+    std::cerr << "otfgp: " << error.what() << "\n";
+    return 128 + error.signal();
   } catch (const otfgp::Error& error) {
     std::cerr << "otfgp: error: " << error.what() << "\n";
     return 1;

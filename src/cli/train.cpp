@@ -92,24 +92,10 @@ void run_train(const TrainOptions& options) {
                                    ? default_gp_train_config(data_species)
                                    : read_gp_train_config(options.config, data_species);
 
-  auto descriptor = std::make_shared<B2Descriptor>(config.descriptor);
-  auto kernel = std::make_shared<NormalizedDotProductKernel>(config.kernel_power);
-  GpTrainingSettings settings = config.training;
-  if (!config.reference_energies.empty()) {
-    Eigen::VectorXd given(config.descriptor.species.size());
-    for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
-      given[s] = config.reference_energies.at(config.descriptor.species[s]);
-    settings.reference_energies = given;
-  }
-  std::string species_text;
-  for (int z : config.descriptor.species)
-    species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
-  logger().info(
-      "B2 descriptor: species {}, n_max {}, l_max {}, cutoff {} Å, size {}; kernel {}; sparse "
-      "selection {}",
-      species_text, config.descriptor.n_max, config.descriptor.l_max,
-      config.descriptor.max_cutoff(), descriptor->size(), kernel->description(),
-      sparse_selection_method_name(settings.sparse.method));
+  const auto descriptor = make_gp_descriptor(config);
+  const auto kernel = make_gp_kernel(config);
+  const GpTrainingSettings settings = gp_training_settings(config);
+  logger().info("{}", describe_gp_config(config));
 
   GpTrainingReport report;
   SparseGp gp = train_sparse_gp(descriptor, kernel, frames, settings, &report);

@@ -162,6 +162,20 @@ std::optional<ConfigSection> ConfigSection::optional_section(const std::string& 
   return section(key);
 }
 
+std::vector<ConfigSection> ConfigSection::sections(const std::string& key) const {
+  const YAML::Node found = value(key);
+  if (!found.IsDefined()) throw Error(location() + ": missing required key '" + name(key) + "'");
+  if (!found.IsSequence()) fail(key, "expected a list of mappings");
+  std::vector<ConfigSection> entries;
+  for (std::size_t k = 0; k < found.size(); ++k) {
+    if (!found[k].IsMap())
+      fail(key, "entry " + std::to_string(k + 1) + " is not a mapping of keys to values");
+    entries.push_back(
+        ConfigSection(found[k], name(key) + "[" + std::to_string(k + 1) + "]", file_));
+  }
+  return entries;
+}
+
 namespace {
 
 std::optional<double> parse_number(const std::string& text) {

@@ -156,6 +156,61 @@ void Group::write(const std::string& name, const std::vector<int>& values) const
   write(name, values, {static_cast<hsize_t>(values.size())});
 }
 
+void Group::append_raw(const std::string& name, hid_t memory_type, hid_t file_type,
+                       const void* data, std::size_t count,
+                       const std::vector<hsize_t>& row_shape) const {
+  const hsize_t row = element_count(row_shape);
+  if (row == 0 || count % row != 0)
+    throw std::invalid_argument("hdf5: appended values are not whole rows");
+  std::vector<hsize_t> added = {count / row};
+  added.insert(added.end(), row_shape.begin(), row_shape.end());
+  const int rank = static_cast<int>(added.size());
+  Handle dataset;
+  std::vector<hsize_t> start(rank, 0);
+  if (!contains(name)) {
+    std::vector<hsize_t> maximum = added, chunk = added, empty = added;
+    maximum[0] = H5S_UNLIMITED;
+    empty[0] = 0;
+    chunk[0] = std::clamp<hsize_t>(4096 / row, 1, 4096);
+    Handle space(H5Screate_simple(rank, empty.data(), maximum.data()), H5Sclose);
+    Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(properties.id(), rank, chunk.data());
+    dataset = Handle(H5Dcreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
+                                properties.id(), H5P_DEFAULT),
+                     H5Dclose);
+    if (dataset.id() < 0) throw Error(where(name) + ": cannot create dataset");
+  } else {
+    std::vector<hsize_t> shape;
+    dataset = open_dataset(name, rank, shape);
+    for (int k = 1; k < rank; ++k)
+      if (shape[k] != added[k])
+        throw Error(where(name) + ": rows of shape " + shape_text(shape) + " cannot take " +
+                    shape_text(added));
+    start[0] = shape[0];
+  }
+  if (added[0] == 0) return;
+  std::vector<hsize_t> total = added;
+  total[0] += start[0];
+  if (H5Dset_extent(dataset.id(), total.data()) < 0) throw Error(where(name) + ": cannot grow");
+  Handle file_space(H5Dget_space(dataset.id()), H5Sclose);
+  H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, added.data(),
+                      nullptr);
+  Handle memory_space(H5Screate_simple(rank, added.data(), nullptr), H5Sclose);
+  if (H5Dwrite(dataset.id(), memory_type, memory_space.id(), file_space.id(), H5P_DEFAULT, data) <
+      0)
+    throw Error(where(name) + ": cannot append");
+}
+
+void Group::append(const std::string& name, const std::vector<double>& values,
+                   const std::vector<hsize_t>& row_shape) const {
+  append_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, values.data(), values.size(), row_shape);
+}
+
+void Group::append(const std::string& name, const std::vector<int>& values,
+                   const std::vector<hsize_t>& row_shape) const {
+  append_raw(name, H5T_NATIVE_INT, H5T_STD_I32LE, values.data(), values.size(), row_shape);
+}
+
 Handle Group::open_dataset(const std::string& name, int rank, std::vector<hsize_t>& shape) const {
   if (!contains(name)) throw Error(where(name) + ": missing dataset");
   Handle dataset(H5Dopen2(handle_.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -323,6 +378,19 @@ File File::open(const std::filesystem::path& path) {
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) throw Error(path.string() + ": cannot open HDF5 file");
   return File(Handle(id, H5Fclose), path.string());
+}
+
+File File::open_for_writing(const std::filesystem::path& path) {
+  silence_hdf5();
+  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (id < 0) throw Error(path.string() + ": cannot open HDF5 file for writing");
+  return File(Handle(id, H5Fclose), path.string());
+}
+
+void File::flush() const {
+  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file() + ": cannot write HDF5 file");
 }
 
 void File::close() {

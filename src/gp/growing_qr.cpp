@@ -56,7 +56,8 @@ void GrowingQr::add_rows(const Eigen::MatrixXd& block, const Eigen::VectorXd& rh
     // T is block_size × n: small blocks (an energy row, six stress rows) get a small T.
     b.block_size = std::max(1, std::min({max_block_size, n, k}));
     b.v = block;
-    b.t.resize(b.block_size, n);
+    b.t.setZero(b.block_size,
+                n);  // dtpqrt leaves the parts below its blocks; LAPACKE checks them for NaN
     check_lapack(LAPACKE_dtpqrt(LAPACK_COL_MAJOR, k, n, 0, b.block_size, r_.data(), n, b.v.data(),
                                 k, b.t.data(), b.block_size),
                  "dtpqrt");
@@ -95,7 +96,7 @@ void GrowingQr::add_columns(const Eigen::MatrixXd& columns) {
     b.row_count = rows_;
     b.block_size = std::min(max_block_size, m);
     b.v = std::move(lower);
-    b.t.resize(b.block_size, m);
+    b.t.setZero(b.block_size, m);
     Eigen::MatrixXd r_new = Eigen::MatrixXd::Zero(m, m);
     check_lapack(LAPACKE_dtpqrt(LAPACK_COL_MAJOR, rows_, m, 0, b.block_size, r_new.data(), m,
                                 b.v.data(), rows_, b.t.data(), b.block_size),

@@ -193,8 +193,10 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
   return settings;
 }
 
-void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
-                   const DescriptorFormat& format) {
+namespace {
+
+void save_model(const std::filesystem::path& path, const SparseGp& gp,
+                const DescriptorFormat& format, bool with_frames) {
   ReplacingFile output(path);
   {
     hdf5::File file = hdf5::File::create(output.temporary());
@@ -288,13 +290,35 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
       const hdf5::Group group = file.create_group("novelty");
       group.write("shortest_pair_distance", gp.shortest_pair_distance());
     }
-    write_frames(gp, file.create_group("training"));
+    const hdf5::Group training = file.create_group("training");
+    if (with_frames) {
+      write_frames(gp, training);
+    } else {
+      training.set_attribute("external_frames", gp.num_frames());
+    }
     file.close();
   }
   output.commit();
 }
 
-SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {
+}  // namespace
+
+void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
+                   const DescriptorFormat& format) {
+  save_model(path, gp, format, true);
+}
+
+void save_gp_model_without_frames(const std::filesystem::path& path, const SparseGp& gp,
+                                  const DescriptorFormat& format) {
+  save_model(path, gp, format, false);
+}
+
+namespace {
+
+using FramesAndLabels = std::pair<std::vector<Structure>, std::vector<LabelSelection>>;
+
+SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& format,
+                    FramesAndLabels* external) {
   const hdf5::File file = hdf5::File::open(path);
   check_version(file);
   const hdf5::Group descriptor_group = file.open_group("descriptor");
@@ -345,11 +369,39 @@ SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat
   if (solution_group.contains("r_variance"))
     solution.r_variance = solution_group.read_matrix("r_variance");
   gp.set_split_conditioning(solution_group.int_attribute("split_conditioning") != 0);
-  auto [frames, labels] = read_frames(file.open_group("training"));
+  const hdf5::Group training = file.open_group("training");
+  FramesAndLabels stored;
+  if (training.has_attribute("external_frames")) {
+    if (!external)
+      throw Error(path.string() +
+                  ": the model's training frames live in its training database (otfgp otf); "
+                  "load it with them");
+    const int count = training.int_attribute("external_frames");
+    if (static_cast<int>(external->first.size()) != count ||
+        external->second.size() != external->first.size())
+      throw Error(path.string() + ": the model was trained on " + std::to_string(count) +
+                  " frames, " + std::to_string(external->first.size()) + " given");
+    stored = std::move(*external);
+  } else {
+    stored = read_frames(training);
+  }
+  auto& [frames, labels] = stored;
   gp.restore(std::move(frames), std::move(labels), sparse_descriptors, sparse_species,
              std::move(sources), std::move(factors), std::move(solution));
   gp.set_force_calibration(read_calibration(file));
   return gp;
+}
+
+}  // namespace
+
+SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {
+  return load_model(path, format, nullptr);
+}
+
+SparseGp load_gp_model(const std::filesystem::path& path, std::vector<Structure> frames,
+                       std::vector<LabelSelection> labels, const DescriptorFormat& format) {
+  FramesAndLabels external{std::move(frames), std::move(labels)};
+  return load_model(path, format, &external);
 }
 
 MappedGp load_mapped_gp(const std::filesystem::path& path) {

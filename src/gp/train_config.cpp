@@ -6,6 +6,7 @@
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 
@@ -198,6 +199,42 @@ GpTrainConfig parse_gp_train_config(const std::string& text, const std::string& 
 GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
                                    const std::vector<int>& data_species) {
   return parse(ConfigSection::load(path), data_species);
+}
+
+GpTrainConfig read_gp_train_config(ConfigSection section, const std::vector<int>& data_species) {
+  return parse(std::move(section), data_species);
+}
+
+std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& config) {
+  return std::make_shared<B2Descriptor>(config.descriptor);
+}
+
+std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config) {
+  return std::make_shared<NormalizedDotProductKernel>(config.kernel_power);
+}
+
+GpTrainingSettings gp_training_settings(const GpTrainConfig& config) {
+  GpTrainingSettings settings = config.training;
+  if (!config.reference_energies.empty()) {
+    Eigen::VectorXd given(config.descriptor.species.size());
+    for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
+      given[s] = config.reference_energies.at(config.descriptor.species[s]);
+    settings.reference_energies = given;
+  }
+  return settings;
+}
+
+std::string describe_gp_config(const GpTrainConfig& config) {
+  std::string species_text;
+  for (int z : config.descriptor.species)
+    species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
+  const auto descriptor = make_gp_descriptor(config);
+  return "B2 descriptor: species " + species_text + ", n_max " +
+         std::to_string(config.descriptor.n_max) + ", l_max " +
+         std::to_string(config.descriptor.l_max) + ", cutoff " +
+         format_real(config.descriptor.max_cutoff()) + " Å, size " +
+         std::to_string(descriptor->size()) + "; kernel " + make_gp_kernel(config)->description() +
+         "; sparse selection " + sparse_selection_method_name(config.training.sparse.method);
 }
 
 }  // namespace otfgp

@@ -39,6 +39,8 @@ class ConfigSection {
   // Sub-mappings; reading one marks its key as used.
   ConfigSection section(const std::string& key) const;
   std::optional<ConfigSection> optional_section(const std::string& key) const;
+  // A sequence of mappings (e.g. the stages of a campaign), named key[1], key[2], ….
+  std::vector<ConfigSection> sections(const std::string& key) const;
 
   // Scalars; the forms without a fallback throw when the key is missing.
   double number(const std::string& key) const;

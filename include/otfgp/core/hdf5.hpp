@@ -60,6 +60,13 @@ class Group {
   void write(const std::string& name, const std::vector<int>& values,
              const std::vector<hsize_t>& shape) const;
   void write(const std::string& name, const std::vector<int>& values) const;
+  // Appends rows to a dataset that grows along its first dimension (chunked,
+  // unlimited; created on the first append). `row_shape` is the shape of one
+  // row (empty for a vector); values.size() must be a multiple of its size.
+  void append(const std::string& name, const std::vector<double>& values,
+              const std::vector<hsize_t>& row_shape = {}) const;
+  void append(const std::string& name, const std::vector<int>& values,
+              const std::vector<hsize_t>& row_shape = {}) const;
 
   // Reading checks the rank (and, where given, the shape) and names the dataset on failure.
   Eigen::MatrixXd read_matrix(const std::string& name) const;
@@ -95,6 +102,8 @@ class Group {
   void read_integer_attribute(const std::string& name, hid_t memory_type, void* value) const;
   void write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
                  const std::vector<hsize_t>& shape) const;
+  void append_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
+                  std::size_t count, const std::vector<hsize_t>& row_shape) const;
 
   Handle handle_;
   std::string file_;
@@ -110,6 +119,10 @@ class File : public Group {
   static File create(const std::filesystem::path& path);
   // Opens an existing file read-only; throws otfgp::Error when it is missing or not HDF5.
   static File open(const std::filesystem::path& path);
+  // Opens an existing file for reading and writing (appending to datasets).
+  static File open_for_writing(const std::filesystem::path& path);
+  // Pushes everything written so far to the file (H5Fflush).
+  void flush() const;
   // Flushes and closes; errors surface here rather than in the destructor.
   void close();
 

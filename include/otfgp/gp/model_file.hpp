@@ -40,9 +40,19 @@ B2Settings read_b2_settings(const hdf5::Group& group);
 
 void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
                    const DescriptorFormat& format = b2_descriptor_format());
+// The same without the training frames: /training holds only the attribute
+// `external_frames` (their count). The on-the-fly loop keeps its frames in the
+// append-only training database, so that a checkpoint never rewrites them.
+void save_gp_model_without_frames(const std::filesystem::path& path, const SparseGp& gp,
+                                  const DescriptorFormat& format = b2_descriptor_format());
 // Throws otfgp::Error naming the file and the object for a missing or
 // malformed entry, and for a format_version this build does not know.
 SparseGp load_gp_model(const std::filesystem::path& path,
+                       const DescriptorFormat& format = b2_descriptor_format());
+// A model saved without frames, with its frames (and the labels each was
+// trained on) from the training database; their count must match.
+SparseGp load_gp_model(const std::filesystem::path& path, std::vector<Structure> frames,
+                       std::vector<LabelSelection> labels,
                        const DescriptorFormat& format = b2_descriptor_format());
 // Only what MD needs (B2 models with a power-2 kernel): reads the descriptor
 // settings, σ, reference energies and the /mapped group.

@@ -12,6 +12,8 @@
 
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/training.hpp"
+#include "otfgp/core/config.hpp"
+#include "otfgp/gp/kernel.hpp"
 
 namespace otfgp {
 
@@ -31,5 +33,17 @@ GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
                                    const std::vector<int>& data_species);
 GpTrainConfig parse_gp_train_config(const std::string& text, const std::string& source,
                                     const std::vector<int>& data_species);
+// The same from a section of a larger config (the `model:` section of
+// `otfgp otf`): exactly the keys of a train.yaml.
+GpTrainConfig read_gp_train_config(ConfigSection section, const std::vector<int>& data_species);
+
+// What a config builds, shared by `otfgp train` and the on-the-fly loop: the
+// B2 descriptor, the kernel, and the training settings with the given
+// reference energies (if any) in descriptor-species order.
+std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& config);
+std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config);
+GpTrainingSettings gp_training_settings(const GpTrainConfig& config);
+// One log line: species, descriptor size, kernel, sparse selection.
+std::string describe_gp_config(const GpTrainConfig& config);
 
 }  // namespace otfgp

@@ -15,6 +15,7 @@
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/settings.hpp"
+#include "otfgp/core/config.hpp"
 
 namespace otfgp::md {
 
@@ -48,6 +49,10 @@ struct RunConfig {
 // Reads and validates a config; every error names the key and the file.
 RunConfig read_run_config(const std::filesystem::path& file);
 RunConfig parse_run_config(const std::string& text, const std::string& source);
+// The `md:` section of an `otfgp otf` config: the keys of an `otfgp md`
+// config except structure, potential and restart (the loop owns them) and
+// every output key but trajectory_interval (the loop writes its own outputs).
+RunConfig read_md_section(ConfigSection section);
 
 // The settings that shape the dynamics, resolved (defaults filled in), as YAML
 // with one key per line: stored in restart files and compared on resume.

@@ -1,0 +1,71 @@
+// The on-the-fly loop's MD overhead apart from the oracle: the same NVT run on
+// a trained GP model (mapped), plain, with the per-atom uncertainty every 10
+// steps, and every step (as `otf.check_interval` 10 and 1 ask), each timed over
+// the whole time-step loop. Prints one line per variant and the ratios.
+//
+//   bench_otf_overhead MODEL.h5 [--cells 3] [--steps 500] [--temperature 1000]
+//
+// MODEL.h5: a Si model, e.g. examples/quickstart/out/otf/model.h5.
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/core/lattice.hpp"
+#include "otfgp/md/engine.hpp"
+
+int main(int argc, char* argv[]) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench_otf_overhead MODEL.h5 [--cells N] [--steps N]\n");
+    return 2;
+  }
+  const std::string model = argv[1];
+  int cells = 3;
+  long steps = 500;
+  double temperature = 1000.0;
+  for (int k = 2; k + 1 < argc; k += 2) {
+    const std::string key = argv[k];
+    if (key == "--cells") cells = std::stoi(argv[k + 1]);
+    if (key == "--steps") steps = std::stol(argv[k + 1]);
+    if (key == "--temperature") temperature = std::stod(argv[k + 1]);
+  }
+  try {
+    const otfgp::MappedGp mapped = otfgp::load_mapped_gp(model);
+    int sparse = 0;
+    for (const auto& s : mapped.sparse_normalised) sparse += static_cast<int>(s.rows());
+    const otfgp::Structure crystal =
+        otfgp::build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {cells, cells, cells}});
+    double plain_rate = 0.0;
+    for (long interval : {0L, 10L, 1L}) {
+      otfgp::md::EngineSettings settings;
+      settings.thermostat.type = otfgp::md::ThermostatType::langevin;
+      settings.thermostat.temperature = temperature;
+      otfgp::AtomState state = otfgp::AtomState::from_structure(crystal);
+      otfgp::md::maxwell_boltzmann(state, temperature, 7);
+      otfgp::md::Engine engine(std::move(state), otfgp::make_gp_potential(mapped, "gp:" + model),
+                               settings);
+      if (interval > 0) engine.set_compute_request({false, true}, interval);
+      engine.setup();
+      const auto start = std::chrono::steady_clock::now();
+      engine.run(steps);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double rate = steps * static_cast<double>(crystal.size()) / seconds;
+      if (interval == 0) plain_rate = rate;
+      std::printf("%-28s atoms=%d M=%d steps=%ld seconds=%.3f atom_steps_per_s=%.4g ratio=%.3f\n",
+                  interval == 0 ? "plain mapped MD"
+                                : (std::string("uncertainty every ") + std::to_string(interval) +
+                                   (interval == 1 ? " step" : " steps"))
+                                      .c_str(),
+                  crystal.size(), sparse, steps, seconds, rate, rate / plain_rate);
+    }
+  } catch (const otfgp::Error& error) {
+    std::fprintf(stderr, "bench_otf_overhead: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

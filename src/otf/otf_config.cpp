@@ -1,0 +1,161 @@
+#include "otfgp/otf/otf_config.hpp"
+
+#include <set>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+
+namespace otfgp::otf {
+
+namespace {
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() ? p : base / p;
+}
+
+void read_otf_section(ConfigSection section, OtfSettings& otf) {
+  section.expect_keys({"check_interval", "std_threshold", "std_threshold_normalised",
+                       "min_steps_between_calls", "max_sparse_per_frame",
+                       "sparse_residual_threshold", "hyperparameter_updates", "max_oracle_calls",
+                       "checkpoint_interval", "log_interval", "bitwise_resume"});
+  otf.check_interval = section.integer("check_interval", otf.check_interval);
+  if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
+  if (section.has("std_threshold") && section.has("std_threshold_normalised"))
+    section.fail("std_threshold_normalised",
+                 "give one of std_threshold (eV) and std_threshold_normalised (std/σ)");
+  if (section.has("std_threshold_normalised")) {
+    otf.normalised_threshold = true;
+    otf.std_threshold = section.number("std_threshold_normalised");
+    if (!(otf.std_threshold > 0 && otf.std_threshold < 1))
+      section.fail("std_threshold_normalised", "must be in (0, 1)");
+  } else {
+    otf.std_threshold = section.number("std_threshold", otf.std_threshold);
+    if (!(otf.std_threshold > 0)) section.fail("std_threshold", "must be positive (eV)");
+  }
+  otf.min_steps_between_calls =
+      section.integer("min_steps_between_calls", otf.min_steps_between_calls);
+  if (otf.min_steps_between_calls < 0)
+    section.fail("min_steps_between_calls", "must not be negative");
+  otf.max_sparse_per_frame =
+      static_cast<int>(section.integer("max_sparse_per_frame", otf.max_sparse_per_frame));
+  if (otf.max_sparse_per_frame < 0) section.fail("max_sparse_per_frame", "must not be negative");
+  otf.sparse_residual_threshold =
+      section.number("sparse_residual_threshold", otf.sparse_residual_threshold);
+  if (!(otf.sparse_residual_threshold >= 0 && otf.sparse_residual_threshold < 1))
+    section.fail("sparse_residual_threshold", "must be in [0, 1)");
+  if (otf.max_sparse_per_frame == 0 && otf.sparse_residual_threshold == 0)
+    section.fail("max_sparse_per_frame",
+                 "0 (no cap) needs sparse_residual_threshold > 0, or every atom of every frame "
+                 "would join the sparse set");
+  if (auto h = section.optional_section("hyperparameter_updates")) {
+    h->expect_keys({"first", "every"});
+    otf.hyperparameters_first = static_cast<int>(h->integer("first", otf.hyperparameters_first));
+    otf.hyperparameters_every = static_cast<int>(h->integer("every", otf.hyperparameters_every));
+    if (otf.hyperparameters_first < 0) h->fail("first", "must not be negative");
+    if (otf.hyperparameters_every < 0) h->fail("every", "must not be negative");
+    h->finish();
+  }
+  otf.max_oracle_calls = section.integer("max_oracle_calls", otf.max_oracle_calls);
+  if (otf.max_oracle_calls < 0) section.fail("max_oracle_calls", "must not be negative");
+  otf.checkpoint_interval = section.integer("checkpoint_interval", otf.checkpoint_interval);
+  if (otf.checkpoint_interval < 0) section.fail("checkpoint_interval", "must not be negative");
+  otf.log_interval = section.integer("log_interval", otf.log_interval);
+  if (otf.log_interval < 1) section.fail("log_interval", "must be at least 1 (steps)");
+  otf.bitwise_resume = section.flag("bitwise_resume", otf.bitwise_resume);
+  section.finish();
+}
+
+std::string stem_of(const std::filesystem::path& path) {
+  return path.stem().string();
+}
+
+}  // namespace
+
+OtfConfig read_otf_config(const std::filesystem::path& path) {
+  ConfigSection root = ConfigSection::load(path);
+  root.expect_keys({"structure", "md", "model", "oracle", "otf", "campaign", "held_out", "output"});
+  OtfConfig config;
+  config.source = path;
+  const std::filesystem::path base = path.parent_path().empty() ? "." : path.parent_path();
+
+  if (!root.has("md")) throw Error(root.location() + ": missing required key 'md'");
+  config.md = md::read_md_section(root.section("md"));
+  const md::EngineSettings& engine = config.md.engine;
+  const bool npt = engine.barostat.enabled;
+
+  if (root.has("structure") == root.has("campaign"))
+    throw Error(root.location() +
+                ": give exactly one of 'structure' (one run) and 'campaign' (a list of stages)");
+  if (root.has("structure")) {
+    CampaignStage stage;
+    stage.structure = resolve(base, root.text("structure"));
+    stage.name = stem_of(stage.structure);
+    stage.temperature = config.md.initial_temperature;
+    if (npt) stage.pressure = engine.barostat.pressure;
+    stage.steps = config.md.steps;
+    config.stages.push_back(stage);
+  } else {
+    std::vector<ConfigSection> entries = root.sections("campaign");
+    if (entries.empty()) root.fail("campaign", "expected at least one stage");
+    for (ConfigSection& entry : entries) {
+      entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name"});
+      CampaignStage stage;
+      stage.structure = resolve(base, entry.text("structure"));
+      stage.format = entry.text("format", "auto");
+      stage.name = entry.text("name", stem_of(stage.structure));
+      stage.temperature = entry.number("temperature", config.md.initial_temperature);
+      if (!(stage.temperature > 0) && engine.thermostat.type != md::ThermostatType::none)
+        entry.fail("temperature", "must be positive with a thermostat");
+      if (entry.has("pressure")) {
+        if (!npt) entry.fail("pressure", "needs md.ensemble npt");
+        stage.pressure = entry.number("pressure");
+      } else if (npt) {
+        stage.pressure = engine.barostat.pressure;
+      }
+      stage.steps = entry.integer("steps", config.md.steps);
+      if (stage.steps < 0) entry.fail("steps", "must not be negative");
+      entry.finish();
+      config.stages.push_back(stage);
+    }
+  }
+
+  std::set<int> species;
+  for (const auto& stage : config.stages) {
+    if (!std::filesystem::exists(stage.structure))
+      throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
+    const Structure structure = read_structure(stage.structure, stage.format);
+    structure.validate();
+    species.insert(structure.numbers.begin(), structure.numbers.end());
+  }
+  if (root.has("held_out")) {
+    config.held_out = resolve(base, root.text("held_out"));
+    if (!std::filesystem::exists(*config.held_out))
+      root.fail("held_out", "file " + config.held_out->string() + " not found");
+  }
+  config.species.assign(species.begin(), species.end());
+
+  config.model = root.has("model") ? read_gp_train_config(root.section("model"), config.species)
+                                   : default_gp_train_config(config.species);
+  config.training = gp_training_settings(config.model);
+
+  if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");
+  config.oracle = oracle::make_oracle(root.section("oracle"), base);
+
+  if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
+  // The loop sees the MD only at its checks.
+  const long check = config.otf.check_interval;
+  const auto multiple = [&](long value, const std::string& key) {
+    if (value > 0 && value % check != 0)
+      throw Error(root.file() + ": " + key + " (" + std::to_string(value) +
+                  ") must be a multiple of otf.check_interval (" + std::to_string(check) + ")");
+  };
+  multiple(config.md.output.trajectory_interval, "md.output.trajectory_interval");
+  multiple(config.otf.log_interval, "otf.log_interval");
+  multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
+  config.output = resolve(std::filesystem::current_path(), root.text("output", "otf-output"));
+  root.finish();
+  return config;
+}
+
+}  // namespace otfgp::otf

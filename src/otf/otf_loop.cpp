@@ -1,0 +1,816 @@
+#include "otfgp/otf/otf_loop.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/core/extxyz.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/validation.hpp"
+#include "otfgp/gp/hyperparameter_optimizer.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/md/restart.hpp"
+#include "otfgp/otf/otf_plots.hpp"
+#include "otfgp/otf/training_database.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/gp/reference_energies.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/core/version.hpp"
+
+namespace otfgp::otf {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+constexpr long no_call = std::numeric_limits<long>::min() / 2;
+
+// The GP potential with its compute time split by whether the uncertainty was
+// requested, so that the summary can report the uncertainty's cost.
+class TimedPotential final : public Potential {
+ public:
+  explicit TimedPotential(std::shared_ptr<GpPotential> inner) : inner_(std::move(inner)) {}
+  GpPotential& inner() { return *inner_; }
+  std::string spec() const override { return inner_->spec(); }
+  double cutoff() const override { return inner_->cutoff(); }
+  std::vector<int> elements() const override { return inner_->elements(); }
+  void bind(const std::vector<int>& species) override { inner_->bind(species); }
+  bool provides_uncertainty() const override { return true; }
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    if (request.uncertainty && calls_with_uncertainty % 50 == 0) {
+      // Every 50th checked step also times a plain call (its result is
+      // overwritten below), so that the uncertainty's cost is known even when
+      // every step is checked.
+      const auto plain_start = Clock::now();
+      inner_->compute(state, list, ComputeRequest{request.per_atom_energy, false});
+      Kokkos::fence();
+      plain += seconds_since(plain_start);
+      plain_calls += 1;
+      calibration += seconds_since(plain_start);
+    }
+    const auto start = Clock::now();
+    ComputeResult result = inner_->compute(state, list, request);
+    Kokkos::fence();
+    (request.uncertainty ? with_uncertainty : plain) += seconds_since(start);
+    (request.uncertainty ? calls_with_uncertainty : plain_calls) += 1;
+    return result;
+  }
+  double with_uncertainty = 0.0, plain = 0.0;
+  double calibration = 0.0;  // the extra plain calls themselves (not MD)
+  long calls_with_uncertainty = 0, plain_calls = 0;
+
+ private:
+  std::shared_ptr<GpPotential> inner_;
+};
+
+struct Timings {
+  double md = 0, uncertainty = 0, oracle = 0, update = 0, checkpoint = 0, held_out = 0;
+  nlohmann::json to_json() const {
+    return {{"md", md},         {"uncertainty", uncertainty}, {"oracle", oracle},
+            {"update", update}, {"checkpoint", checkpoint},   {"held_out", held_out}};
+  }
+  static Timings from_json(const nlohmann::json& j) {
+    Timings t;
+    t.md = j.at("md");
+    t.uncertainty = j.at("uncertainty");
+    t.oracle = j.at("oracle");
+    t.update = j.at("update");
+    t.checkpoint = j.at("checkpoint");
+    t.held_out = j.at("held_out");
+    return t;
+  }
+};
+
+// An output file the loop appends to; its length at each checkpoint is kept,
+// so that a resumed run first cuts off what was written after it.
+class AppendFile {
+ public:
+  void open(const std::filesystem::path& path, const std::string& header,
+            std::optional<std::uintmax_t> length) {
+    path_ = path;
+    if (length) {
+      if (!std::filesystem::exists(path) || std::filesystem::file_size(path) < *length)
+        throw Error(path.string() + ": shorter than at the checkpoint; cannot resume");
+      std::filesystem::resize_file(path, *length);
+    } else {
+      std::ofstream(path, std::ios::trunc) << header;
+    }
+    stream_.open(path, std::ios::app);
+    if (!stream_) throw Error(path.string() + ": cannot open for writing");
+  }
+  std::ofstream& stream() { return stream_; }
+  std::uintmax_t flushed_length() {
+    stream_.flush();
+    if (!stream_) throw Error(path_.string() + ": write failed");
+    return std::filesystem::file_size(path_);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::ofstream stream_;
+};
+
+std::string number(double value, int digits = 6) {
+  return fmt::format("{:.{}g}", value, digits);
+}
+
+class OtfLoop final : public md::StepObserver {
+ public:
+  OtfLoop(const OtfConfig& config, bool resume);
+  nlohmann::json run(md::StepObserver* progress);
+
+  long interval() const override { return config_.otf.check_interval; }
+  bool observe(md::Engine& engine) override;
+
+ private:
+  std::filesystem::path checkpoint_dir() const { return config_.output / "checkpoint"; }
+  void start_fresh();
+  void resume();
+  std::unique_ptr<md::Engine> make_engine(const CampaignStage& stage, int index);
+  // Labels `frame` (or takes it from the database when replaying): true when it was learnt.
+  bool call_oracle(const Structure& frame, long step, double max_std);
+  // Labels a frame (or, replaying after a resume, takes it from the database)
+  // and appends it; nullopt when the oracle failed twice (logged and counted).
+  std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
+                                      std::string& result);
+  void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
+                double update_seconds);
+  long stage_steps_before(int stage) const;
+  void label_starting_structures();
+  void learn(const TrainingRecord& record);
+  void remap();
+  MappedGp mapped() const;                           // the model in the form MD evaluates
+  double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
+  void check_update(const TrainingRecord& record);
+  void evaluate_held_out();
+  void checkpoint(md::Engine* engine, bool model_changed);
+  void log_line(md::Engine& engine, double max_std);
+  nlohmann::json summary(bool finished) const;
+  void write_summary(bool finished);
+
+  const OtfConfig& config_;
+  bool resuming_;
+  std::optional<TrainingDatabase> database_;
+  std::unique_ptr<SparseGp> gp_;
+  std::shared_ptr<GpPotential> gp_potential_;
+  std::shared_ptr<TimedPotential> potential_;
+  std::vector<Structure> held_out_;
+
+  // Loop state (checkpointed).
+  int stage_ = 0;
+  int labelled_ = 0;  // frames labelled (or replayed) so far: the next database index
+  int md_frames_learnt_ =
+      0;  // learnt frames the MD's uncertainty asked for (the schedule's position)
+  std::optional<Eigen::VectorXd> reference_energies_;
+  long last_call_step_ = no_call;
+  long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
+  long steps_before_stage_ = 0;  // MD steps of the finished stages
+  int hyperparameter_updates_ = 0;
+  Timings timings_;
+  std::string model_file_;  // in checkpoint_dir(), of the current model
+  std::optional<md::RestartData> restart_;
+
+  AppendFile uncertainty_log_, calls_log_, held_out_log_, trajectory_;
+  std::map<std::string, std::uintmax_t> resume_lengths_;
+  md::Engine* engine_ = nullptr;
+  Clock::time_point md_clock_;
+  double md_excluded_ = 0;  // loop work inside observe(), not MD
+  long checkpoints_ = 0;
+  bool interrupted_ = false;
+  double last_max_std_ = 0.0;
+};
+
+OtfLoop::OtfLoop(const OtfConfig& config, bool resume) : config_(config), resuming_(resume) {
+  if (config_.held_out) {
+    held_out_ = read_structures(*config_.held_out);
+    for (const auto& frame : held_out_)
+      if (!frame.forces)
+        throw Error(config_.held_out->string() + ": held-out frames need forces to compare");
+  }
+}
+
+std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int index) {
+  md::EngineSettings settings = config_.md.engine;
+  if (settings.thermostat.type != md::ThermostatType::none)
+    settings.thermostat.temperature = stage.temperature;
+  if (stage.pressure) settings.barostat.pressure = *stage.pressure;
+  settings.seed = config_.md.seed + static_cast<std::uint64_t>(index);
+  Structure structure = read_structure(stage.structure, stage.format);
+  AtomState state = AtomState::from_structure(structure);
+  md::maxwell_boltzmann(state, stage.temperature, settings.seed);
+  auto engine = std::make_unique<md::Engine>(std::move(state), potential_, settings);
+  engine->set_compute_request({false, true}, config_.otf.check_interval);
+  return engine;
+}
+
+void OtfLoop::start_fresh() {
+  std::filesystem::create_directories(config_.output);
+  std::filesystem::remove_all(checkpoint_dir());
+  std::filesystem::create_directories(checkpoint_dir());
+  database_ =
+      TrainingDatabase::create(config_.output / "training.h5", config_.output / "training.xyz");
+}
+
+void OtfLoop::resume() {
+  const auto state_path = checkpoint_dir() / "state.json";
+  if (!std::filesystem::exists(state_path)) {
+    logger().info("{}: no checkpoint yet; starting from the beginning", state_path.string());
+    resuming_ = false;
+    // Keep the database: frames labelled before the first checkpoint are replayed from it.
+    std::filesystem::create_directories(checkpoint_dir());
+    const auto path = config_.output / "training.h5";
+    database_ = std::filesystem::exists(path)
+                    ? TrainingDatabase::open(path, config_.output / "training.xyz")
+                    : TrainingDatabase::create(path, config_.output / "training.xyz");
+    return;
+  }
+  nlohmann::json state;
+  try {
+    std::ifstream(state_path) >> state;
+  } catch (const std::exception& error) {
+    throw Error(state_path.string() + ": unreadable checkpoint (" + error.what() + ")");
+  }
+  if (state.value("format_version", 0) != checkpoint_format_version)
+    throw Error(state_path.string() + ": checkpoint format_version " +
+                std::to_string(state.value("format_version", 0)) + ", this build reads " +
+                std::to_string(checkpoint_format_version));
+  if (state.at("config").get<std::string>() != std::filesystem::absolute(config_.source).string())
+    logger().warn("resuming a run started with {}", state.at("config").get<std::string>());
+  database_ =
+      TrainingDatabase::open(config_.output / "training.h5", config_.output / "training.xyz");
+  const int frames = state.at("frames_learnt");
+  labelled_ = frames;
+  if (database_->size() < frames)
+    throw Error(database_->path().string() + ": holds " + std::to_string(database_->size()) +
+                " frames, the checkpoint learnt from " + std::to_string(frames));
+  stage_ = state.at("stage");
+  last_call_step_ = state.at("last_call_step");
+  oracle_calls_ = state.at("oracle_calls");
+  skipped_calls_ = state.at("skipped_calls");
+  replayed_calls_ = state.value("replayed_calls", 0L);
+  steps_before_stage_ = state.at("steps_before_stage");
+  hyperparameter_updates_ = state.at("hyperparameter_updates");
+  timings_ = Timings::from_json(state.at("timings"));
+  checkpoints_ = state.value("checkpoints", 0L);
+  for (const auto& [name, length] : state.at("file_lengths").items())
+    resume_lengths_[name] = length.get<std::uintmax_t>();
+  if (frames > 0) {
+    model_file_ = state.at("model").get<std::string>();
+    std::vector<Structure> stored;
+    std::vector<LabelSelection> labels;
+    for (int f = 0; f < frames; ++f) {
+      stored.push_back(database_->records()[f].frame);
+      labels.push_back(database_->records()[f].labels);
+      if (!std::isnan(database_->records()[f].max_std)) ++md_frames_learnt_;
+    }
+    gp_ = std::make_unique<SparseGp>(
+        load_gp_model(checkpoint_dir() / model_file_, std::move(stored), std::move(labels)));
+    remap();
+  }
+  if (state.contains("md") && !state.at("md").is_null())
+    restart_ = md::read_restart_file(checkpoint_dir() / state.at("md").get<std::string>());
+  logger().info(
+      "resuming from {}: stage {} of {}, {} frames learnt ({} more in the database), {} oracle "
+      "calls",
+      state_path.string(), stage_ + 1, config_.stages.size(), frames, database_->size() - frames,
+      oracle_calls_);
+}
+
+MappedGp OtfLoop::mapped() const {
+  MappedGp mapped = gp_->mapped();
+  mapped.descriptor = config_.model.descriptor;
+  return mapped;
+}
+
+void OtfLoop::remap() {
+  MappedGp mapped = this->mapped();
+  if (!gp_potential_) {
+    gp_potential_ = std::make_shared<GpPotential>(std::move(mapped), "gp:otf");
+    potential_ = std::make_shared<TimedPotential>(gp_potential_);
+  } else {
+    gp_potential_->remap(std::move(mapped));
+  }
+}
+
+void OtfLoop::learn(const TrainingRecord& record) {
+  const auto start = Clock::now();
+  const Structure& frame = record.frame;
+  if (!gp_) {
+    const Eigen::VectorXd reference =
+        reference_energies_ ? *reference_energies_
+                            : fit_reference_energies({frame}, config_.model.descriptor.species);
+    gp_ =
+        std::make_unique<SparseGp>(make_gp_descriptor(config_.model), make_gp_kernel(config_.model),
+                                   config_.training.hyperparameters, reference);
+  }
+  const DescriptorValues values = gp_->describe(frame, true);
+  const std::vector<int> atoms = gp_->least_represented_atoms(
+      values, config_.otf.max_sparse_per_frame, config_.otf.sparse_residual_threshold);
+  const int frame_index = gp_->num_frames();
+  Eigen::MatrixXd rows(atoms.size(), values.size);
+  std::vector<int> species(atoms.size());
+  std::vector<SparseEnvironmentSource> sources(atoms.size());
+  for (std::size_t a = 0; a < atoms.size(); ++a) {
+    rows.row(a) = values.values.row(atoms[a]);
+    species[a] = values.species[atoms[a]];
+    sources[a] = {frame_index, atoms[a]};
+  }
+  const int added =
+      gp_->add_sparse_environments(rows, species, sources, config_.training.min_residual);
+  gp_->add_frame(frame, values, record.labels);
+  const int learnt = gp_->num_frames();
+  const OtfSettings& otf = config_.otf;
+  // The schedule counts frames the MD's uncertainty asked for: starting
+  // structures (often relaxed crystals with no force to fit) cannot tell signal
+  // from noise, and hyperparameters fitted to them alone are degenerate.
+  const bool from_md = !std::isnan(record.max_std);
+  if (from_md) ++md_frames_learnt_;
+  const int k = md_frames_learnt_;
+  const bool optimise = config_.training.optimize_hyperparameters && from_md &&
+                        (k <= otf.hyperparameters_first ||
+                         (otf.hyperparameters_every > 0 &&
+                          (k - otf.hyperparameters_first) % otf.hyperparameters_every == 0));
+  if (optimise) {
+    optimize_hyperparameters(*gp_, config_.training.optimization);
+    ++hyperparameter_updates_;
+  }
+  remap();
+  check_update(record);
+  timings_.update += seconds_since(start);
+  logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
+                learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
+                optimise ? ", hyperparameters re-optimised" : "");
+}
+
+double OtfLoop::force_error(const Structure& frame) const {
+  auto potential = make_gp_potential(mapped(), "gp:otf");
+  const Evaluation e = evaluate(*potential, frame);
+  return (e.forces - *frame.forces).cwiseAbs().mean();
+}
+
+void OtfLoop::check_update(const TrainingRecord& record) {
+  // A frame just learnt is fitted closely; a model that predicts its forces
+  // worse than zero forces would has lost its numerical footing (an update of
+  // an ill-conditioned factor): refactorise from the stored frames once, and
+  // stop if that does not help rather than run MD on it.
+  if (!record.frame.forces || !record.labels.forces) return;
+  // Worse than zero forces, and than a few times the force noise (a relaxed
+  // crystal's forces are all but zero).
+  const double scale = record.frame.forces->cwiseAbs().mean();
+  const double limit = std::max(scale, 3.0 * gp_->hyperparameters().force_noise);
+  const double error = force_error(record.frame);
+  if (error < limit) return;
+  logger().warn(
+      "frame {}: the updated model's force error on it is {:.3g} eV/Å (mean |F| {:.3g}); "
+      "refactorising the model from its {} frames",
+      gp_->num_frames(), error, scale, gp_->num_frames());
+  gp_->rebuild();
+  remap();
+  const double again = force_error(record.frame);
+  if (!(again < limit))
+    throw Error("the model became numerically unusable after learning frame " +
+                std::to_string(gp_->num_frames()) + " (force error " + number(again) +
+                " eV/Å on it even after refactorising); check the hyperparameters (noises much "
+                "smaller than the signal std make the solve ill-conditioned)");
+  logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
+}
+
+std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, double max_std,
+                                             std::string& result) {
+  const int index = labelled_;
+  TrainingRecord record;
+  record.stage = stage_;
+  record.step = step;
+  record.max_std = max_std;
+  record.labels = config_.training.labels;
+  const auto start = Clock::now();
+  if (database_->size() > index) {
+    // Replaying after a resume: this frame was labelled before the kill.
+    const TrainingRecord& stored = database_->records()[index];
+    const bool same = stored.stage == stage_ && stored.step == step &&
+                      stored.frame.numbers == frame.numbers &&
+                      (stored.frame.positions - frame.positions).cwiseAbs().maxCoeff() < 1e-8;
+    if (!same)
+      throw Error(database_->path().string() + ": frame " + std::to_string(index + 1) + " (stage " +
+                  std::to_string(stored.stage + 1) + ", step " + std::to_string(stored.step) +
+                  ") does not match the resumed run's call at stage " + std::to_string(stage_ + 1) +
+                  ", step " + std::to_string(step) +
+                  "; was the config changed? (resume needs the same config and build)");
+    record = stored;
+    ++replayed_calls_;
+    result = "replayed";
+  } else {
+    bool labelled = false;
+    for (int attempt = 0; attempt < 2 && !labelled; ++attempt) {
+      const auto workdir = config_.output / "oracle" /
+                           fmt::format("call-{:06d}-attempt-{}", oracle_calls_ + 1, attempt);
+      try {
+        Structure input = frame;
+        input.energy.reset();
+        input.forces.reset();
+        input.stress.reset();
+        record.frame = config_.oracle->label(input, workdir, attempt);
+        if (!record.frame.energy && !record.frame.forces)
+          throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,
+                                      "the oracle returned neither energy nor forces");
+        labelled = true;
+        std::error_code ignored;
+        std::filesystem::remove_all(workdir, ignored);
+      } catch (const oracle::OracleFailure& failure) {
+        logger().warn("oracle call {} (stage {}, step {}), attempt {}: {} ({})", oracle_calls_ + 1,
+                      stage_ + 1, step, attempt + 1, failure.what(),
+                      oracle::failure_kind_name(failure.kind()));
+        result = oracle::failure_kind_name(failure.kind());
+      } catch (const InterruptedError&) {
+        throw;
+      } catch (const Error& error) {
+        logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
+                      stage_ + 1, step, attempt + 1, error.what());
+        result = "error";
+      }
+    }
+    timings_.oracle += seconds_since(start);
+    ++oracle_calls_;
+    if (!labelled) {
+      ++skipped_calls_;
+      logger().warn("oracle call {} failed twice: frame at stage {}, step {} skipped",
+                    oracle_calls_, stage_ + 1, step);
+      calls_log_.stream() << oracle_calls_ << "," << stage_ << "," << step << "," << number(max_std)
+                          << ",skipped (" << result << ")," << number(seconds_since(start), 4)
+                          << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
+                          << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
+                          << "\n";
+      return std::nullopt;
+    }
+    database_->append(record);
+    result = "labelled";
+    record = database_->records().back();
+  }
+  if (result == "replayed") ++oracle_calls_;
+  ++labelled_;
+  return record;
+}
+
+void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
+                       double oracle_seconds, double update_seconds) {
+  calls_log_.stream() << oracle_calls_ << "," << record.stage << "," << record.step << ","
+                      << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
+                      << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
+                      << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
+                      << "\n";
+}
+
+long OtfLoop::stage_steps_before(int stage) const {
+  long steps = 0;
+  for (int k = 0; k < stage; ++k) steps += config_.stages[k].steps;
+  return steps;
+}
+
+bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
+  const auto start = Clock::now();
+  std::string result;
+  const std::optional<TrainingRecord> record = label(frame, step, max_std, result);
+  if (!record) return false;
+  const double oracle_seconds = seconds_since(start);
+  const auto update_start = Clock::now();
+  learn(*record);
+  log_call(*record, result, oracle_seconds, seconds_since(update_start));
+  evaluate_held_out();
+  return true;
+}
+
+void OtfLoop::evaluate_held_out() {
+  if (held_out_.empty()) return;
+  const auto start = Clock::now();
+  auto potential = make_gp_potential(mapped(), "gp:otf");
+  const ValidationReport report = validate_potential(*potential, held_out_);
+  held_out_log_.stream() << gp_->num_frames() << "," << oracle_calls_ << ","
+                         << number(report.total.force_mae.value_or(NAN)) << ","
+                         << number(report.total.energy_mae.value_or(NAN)) << ","
+                         << number(report.total.stress_mae.value_or(NAN) * units::ev_per_a3_in_gpa)
+                         << "\n";
+  logger().info("held-out: force MAE {:.4f} eV/Å, energy MAE {:.2f} meV/atom ({} frames learnt)",
+                report.total.force_mae.value_or(NAN), 1e3 * report.total.energy_mae.value_or(NAN),
+                gp_->num_frames());
+  timings_.held_out += seconds_since(start);
+}
+
+void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
+  const auto start = Clock::now();
+  const auto dir = checkpoint_dir();
+  ++checkpoints_;
+  if (model_changed && gp_) {
+    const std::string name = fmt::format("model-{:06d}.h5", gp_->num_frames());
+    save_gp_model_without_frames(dir / name, *gp_);
+    model_file_ = name;
+  }
+  std::string md_file;
+  if (engine) {
+    md_file = fmt::format("md-stage{:03d}-step{:09d}.h5", stage_, engine->step());
+    md::RestartData data = engine->restart_data();
+    data.settings = md::dynamics_settings(config_.md);
+    md::write_restart_file(dir / md_file, data);
+  }
+  nlohmann::json state;
+  state["format_version"] = checkpoint_format_version;
+  state["config"] = std::filesystem::absolute(config_.source).string();
+  state["stage"] = stage_;
+  state["frames_learnt"] = gp_ ? gp_->num_frames() : 0;
+  state["model"] = model_file_;
+  state["md"] = engine ? nlohmann::json(md_file) : nlohmann::json(nullptr);
+  state["step"] = engine ? engine->step() : 0;
+  state["last_call_step"] = last_call_step_;
+  state["oracle_calls"] = oracle_calls_;
+  state["skipped_calls"] = skipped_calls_;
+  state["replayed_calls"] = replayed_calls_;
+  state["steps_before_stage"] = steps_before_stage_;
+  state["hyperparameter_updates"] = hyperparameter_updates_;
+  state["checkpoints"] = checkpoints_;
+  Timings timings = timings_;
+  timings.checkpoint += seconds_since(start);
+  state["timings"] = timings.to_json();
+  state["file_lengths"] = {{"uncertainty", uncertainty_log_.flushed_length()},
+                           {"calls", calls_log_.flushed_length()},
+                           {"held_out", held_out_log_.flushed_length()},
+                           {"trajectory", trajectory_.flushed_length()}};
+  {
+    OutputFile file(dir / "state.json");
+    file.stream() << state.dump(2) << "\n";
+    file.commit();
+  }
+  // Older models and MD states are no longer named by the checkpoint.
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "state.json" && name != model_file_ && name != md_file &&
+        entry.path().extension() == ".h5") {
+      std::error_code ignored;
+      std::filesystem::remove(entry.path(), ignored);
+    }
+  }
+  if (model_changed && gp_ && config_.otf.bitwise_resume) {
+    // Continue with the model exactly as a resumed run reloads it.
+    std::vector<Structure> stored;
+    std::vector<LabelSelection> labels;
+    for (int f = 0; f < gp_->num_frames(); ++f) {
+      stored.push_back(database_->records()[f].frame);
+      labels.push_back(database_->records()[f].labels);
+    }
+    gp_ = std::make_unique<SparseGp>(
+        load_gp_model(dir / model_file_, std::move(stored), std::move(labels)));
+    remap();
+  }
+  if (engine) {
+    if (model_changed) engine->potential_changed();
+    engine->reseat();  // as a run resumed from this checkpoint starts
+  }
+  timings_.checkpoint += seconds_since(start);
+}
+
+void OtfLoop::log_line(md::Engine& engine, double max_std) {
+  const md::ThermoSample t = engine.thermo();
+  logger().info(
+      "stage {} step {:>7}: T {:7.1f} K, P {:8.3f} GPa, E {:.4f} eV, max std {:.4f}, oracle "
+      "calls {}",
+      stage_ + 1, engine.step(), t.temperature, t.pressure, t.potential_energy, max_std,
+      oracle_calls_);
+}
+
+bool OtfLoop::observe(md::Engine& engine) {
+  const auto observe_start = Clock::now();
+  const long step = engine.step();
+  const ComputeResult& result = engine.last_compute();
+  const ScalarView& uncertainty =
+      config_.otf.normalised_threshold ? result.uncertainty_normalised : result.uncertainty;
+  if (uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
+    throw Error("otf: the potential returned no per-atom uncertainty at step " +
+                std::to_string(step));
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
+  double max_std = 0.0;
+  for (std::size_t i = 0; i < host.extent(0); ++i) max_std = std::max(max_std, host(i));
+  last_max_std_ = max_std;
+  const md::ThermoSample thermo = engine.thermo();
+  uncertainty_log_.stream() << stage_ << "," << step << "," << steps_before_stage_ + step << ","
+                            << number(thermo.temperature) << "," << number(thermo.pressure) << ","
+                            << number(thermo.potential_energy, 10) << "," << number(max_std) << ","
+                            << oracle_calls_ << "\n";
+  const CampaignStage& stage = config_.stages[stage_];
+  if (config_.md.output.trajectory_interval > 0 &&
+      step % config_.md.output.trajectory_interval == 0) {
+    Structure frame = engine.frame();
+    frame.set_info_value("stage", std::to_string(stage_));
+    frame.set_info_value("max_std", number(max_std));
+    write_extxyz(trajectory_.stream(), frame);
+  }
+  if (step % config_.otf.log_interval == 0 || step == stage.steps) log_line(engine, max_std);
+
+  const bool allowed =
+      config_.otf.max_oracle_calls == 0 || oracle_calls_ < config_.otf.max_oracle_calls;
+  bool changed = false;
+  if (allowed && max_std > config_.otf.std_threshold &&
+      step - last_call_step_ >= config_.otf.min_steps_between_calls) {
+    logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle", stage_ + 1,
+                  step, max_std, config_.otf.std_threshold);
+    last_call_step_ = step;
+    changed = call_oracle(engine.frame(), step, max_std);
+    if (changed) engine.potential_changed();
+  }
+  const bool periodic = config_.otf.checkpoint_interval > 0 && step > 0 &&
+                        step % config_.otf.checkpoint_interval == 0;
+  const bool stop = interrupt_requested();
+  if (changed || periodic || stop) checkpoint(&engine, changed);
+  md_excluded_ += seconds_since(observe_start);
+  if (stop) interrupted_ = true;
+  return !stop;
+}
+
+void OtfLoop::label_starting_structures() {
+  // The starting structure of every stage is labelled before any MD: the GP
+  // needs a first frame, and the reference energies are fitted to all of them,
+  // so that every composition of a campaign is in their span from the start.
+  std::vector<std::pair<TrainingRecord, std::string>> labelled;
+  std::vector<double> seconds;
+  for (stage_ = 0; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
+    const CampaignStage& stage = config_.stages[stage_];
+    const Structure structure = read_structure(stage.structure, stage.format);
+    logger().info("labelling the starting structure of stage {}: {} ({} atoms)", stage_ + 1,
+                  stage.structure.string(), structure.size());
+    const auto start = Clock::now();
+    std::string result;
+    if (auto record = label(structure, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
+      labelled.emplace_back(std::move(*record), result);
+      seconds.push_back(seconds_since(start));
+    }
+  }
+  stage_ = 0;
+  if (labelled.empty())
+    throw Error(
+        "the oracle could not label any starting structure (see the log); nothing to "
+        "learn from");
+  if (config_.training.reference_energies) {
+    reference_energies_ = config_.training.reference_energies;
+  } else {
+    std::vector<Structure> frames;
+    for (const auto& entry : labelled) frames.push_back(entry.first.frame);
+    reference_energies_ = fit_reference_energies(frames, config_.model.descriptor.species);
+  }
+  for (std::size_t k = 0; k < labelled.size(); ++k) {
+    const auto update_start = Clock::now();
+    learn(labelled[k].first);
+    log_call(labelled[k].first, labelled[k].second, seconds[k], seconds_since(update_start));
+    evaluate_held_out();
+  }
+  last_call_step_ = 0;
+  checkpoint(nullptr, true);
+}
+
+nlohmann::json OtfLoop::summary(bool finished) const {
+  nlohmann::json s;
+  s["finished"] = finished;
+  s["oracle_calls"] = oracle_calls_;
+  s["skipped_calls"] = skipped_calls_;
+  s["replayed_calls"] = replayed_calls_;
+  s["frames"] = gp_ ? gp_->num_frames() : 0;
+  s["sparse_size"] = gp_ ? gp_->num_sparse() : 0;
+  s["steps"] = steps_before_stage_;
+  s["stages"] = config_.stages.size();
+  s["hyperparameter_updates"] = hyperparameter_updates_;
+  s["checkpoints"] = checkpoints_;
+  s["timings_seconds"] = timings_.to_json();
+  if (gp_) {
+    const GpHyperparameters& h = gp_->hyperparameters();
+    s["hyperparameters"] = {{"signal_std", h.signal_std},
+                            {"energy_noise", h.energy_noise},
+                            {"force_noise", h.force_noise},
+                            {"stress_noise", h.stress_noise}};
+  }
+  s["otfgp_version"] = version;
+  return s;
+}
+
+nlohmann::json OtfLoop::run(md::StepObserver* progress) {
+  InterruptGuard guard;
+  if (resuming_) {
+    resume();
+  } else {
+    start_fresh();
+  }
+  auto length = [&](const std::string& name) -> std::optional<std::uintmax_t> {
+    if (!resuming_) return std::nullopt;
+    return resume_lengths_.at(name);
+  };
+  uncertainty_log_.open(config_.output / "uncertainty.csv",
+                        "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,"
+                        "max_std,oracle_calls\n",
+                        length("uncertainty"));
+  calls_log_.open(config_.output / "calls.csv",
+                  "call,stage,step,max_std,result,oracle_seconds,update_seconds,frames,"
+                  "sparse_size,total_step\n",
+                  length("calls"));
+  held_out_log_.open(config_.output / "held_out.csv",
+                     "frames,oracle_calls,force_mae_eV_per_A,energy_mae_eV_per_atom,"
+                     "stress_mae_GPa\n",
+                     length("held_out"));
+  trajectory_.open(config_.output / "trajectory.xyz", "", length("trajectory"));
+  config_.oracle->check(config_.species);
+
+  if (!gp_) label_starting_structures();
+
+  for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
+    const CampaignStage& stage = config_.stages[stage_];
+    std::unique_ptr<md::Engine> engine = make_engine(stage, stage_);
+    if (restart_) {
+      engine->restore(*restart_);
+      restart_.reset();
+    }
+    logger().info(
+        "stage {} of {}: {} ({} atoms), {} K{}, {} steps", stage_ + 1, config_.stages.size(),
+        stage.name, engine->state().natoms, number(stage.temperature),
+        stage.pressure ? ", " + number(*stage.pressure) + " GPa" : std::string(), stage.steps);
+    engine->add_observer(*this);
+    if (progress) engine->add_observer(*progress);
+    const auto start = Clock::now();
+    md_excluded_ = 0;
+    const double uncertainty_before = potential_->with_uncertainty;
+    const double calibration_before = potential_->calibration;
+    const long calls_before = potential_->calls_with_uncertainty;
+    engine->run_until(stage.steps);
+    const double elapsed = seconds_since(start);
+    // The uncertainty's own cost: compute calls that asked for it, less what
+    // the same number of plain calls cost.
+    const long with = potential_->calls_with_uncertainty - calls_before;
+    const double plain_each =
+        potential_->plain_calls > 0 ? potential_->plain / potential_->plain_calls : 0.0;
+    const double uncertainty =
+        std::max(0.0, potential_->with_uncertainty - uncertainty_before - with * plain_each);
+    timings_.uncertainty += uncertainty;
+    timings_.md += std::max(
+        0.0, elapsed - md_excluded_ - uncertainty - (potential_->calibration - calibration_before));
+    if (interrupted_) {
+      write_summary(false);
+      throw InterruptedError(interrupt_signal(), "stopped at stage " + std::to_string(stage_ + 1) +
+                                                     ", step " + std::to_string(engine->step()) +
+                                                     " with a checkpoint; continue with --resume");
+    }
+    steps_before_stage_ += stage.steps;
+    last_call_step_ = no_call;
+    if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
+      ++stage_;
+      checkpoint(nullptr, false);
+      --stage_;
+    }
+  }
+  stage_ = static_cast<int>(config_.stages.size()) - 1;
+  save_gp_model(config_.output / "model.h5", *gp_);
+  logger().info("wrote {} ({} frames, {} sparse environments)",
+                (config_.output / "model.h5").string(), gp_->num_frames(), gp_->num_sparse());
+  write_summary(true);
+  std::vector<Structure> parity = held_out_;
+  if (parity.empty())
+    for (const auto& record : database_->records()) parity.push_back(record.frame);
+  auto final_model = make_gp_potential(mapped(), "gp:" + (config_.output / "model.h5").string());
+  plot_otf_run(config_.output, config_.otf.std_threshold,
+               config_.otf.normalised_threshold ? "largest per-atom std / σ"
+                                                : "largest per-atom local-energy std (eV)",
+               parity, *final_model);
+  return summary(true);
+}
+
+void OtfLoop::write_summary(bool finished) {
+  nlohmann::json s = summary(finished);
+  if (!held_out_.empty() && gp_) {
+    auto potential = make_gp_potential(mapped(), "gp:otf");
+    const ValidationReport report = validate_potential(*potential, held_out_);
+    nlohmann::json h;
+    h["frames"] = report.total.frames;
+    if (report.total.force_mae) h["force_mae_ev_per_a"] = *report.total.force_mae;
+    if (report.total.energy_mae) h["energy_mae_ev_per_atom"] = *report.total.energy_mae;
+    if (report.total.stress_mae)
+      h["stress_mae_gpa"] = *report.total.stress_mae * units::ev_per_a3_in_gpa;
+    for (const auto& [formula, errors] : report.by_composition)
+      if (errors.force_mae) h["force_mae_by_composition"][formula] = *errors.force_mae;
+    s["held_out"] = h;
+  }
+  OutputFile file(config_.output / "summary.json");
+  file.stream() << s.dump(2) << "\n";
+  file.commit();
+}
+
+}  // namespace
+
+nlohmann::json run_otf(const OtfConfig& config, bool resume, md::StepObserver* progress) {
+  OtfLoop loop(config, resume);
+  return loop.run(progress);
+}
+
+}  // namespace otfgp::otf

@@ -1,0 +1,459 @@
+// The on-the-fly loop (otfgp otf) on 64-atom silicon with the Stillinger-Weber
+// oracle: the append-only training database and its crash repair, config
+// errors, failing oracles (retried, skipped, logged), exact resume after
+// kill -9 at random points (during MD, during an oracle call, anywhere), and
+// the quickstart's acceptance (held-out force MAE ≤ 0.1 eV/Å with ≤ 30 calls).
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/otf/otf_config.hpp"
+#include "otfgp/otf/otf_loop.hpp"
+#include "otfgp/otf/training_database.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::otf;
+using Catch::Contains;
+using otfgp::testing::TemporaryDirectory;
+
+namespace {
+
+const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
+const std::string sw = "/usr/share/lammps/potentials/Si.sw";
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A short, cheap run: small descriptor, 600 steps, a low threshold so that
+// the oracle is called a handful of times.
+std::string small_config(const std::string& output, long steps = 600,
+                         const std::string& extra_otf = "") {
+  return "structure: " + si64 +
+         "\n"
+         "md:\n  ensemble: nvt\n  temperature: 1000\n  seed: 5\n  timestep: 1.0\n  steps: " +
+         std::to_string(steps) +
+         "\n  thermostat: {type: langevin, damping: 100}\n"
+         "  output: {trajectory_interval: 50}\n"
+         "model:\n  descriptor: {n_max: 5, l_max: 2, cutoff: 4.5}\n"
+         "  hyperparameters: {max_evaluations: 20}\n"
+         "oracle: {kind: potential, potential: 'sw:" +
+         sw +
+         "'}\n"
+         "otf:\n  check_interval: 5\n  std_threshold: 0.015\n  min_steps_between_calls: 20\n"
+         "  max_sparse_per_frame: 8\n  checkpoint_interval: 100\n" +
+         extra_otf + "output: " + output + "\n";
+}
+
+OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text) {
+  std::ofstream(dir / "otf.yaml") << text;
+  return read_otf_config(dir / "otf.yaml");
+}
+
+// Labels with the SW potential through the real oracle, optionally slowly
+// (announcing the call with a marker file), or failing on chosen calls.
+class TestOracle final : public oracle::Oracle {
+ public:
+  TestOracle(std::shared_ptr<oracle::Oracle> inner, std::filesystem::path marker = {})
+      : inner_(std::move(inner)), marker_(std::move(marker)) {}
+  std::string kind() const override { return "test"; }
+  void check(const std::vector<int>& species) const override { inner_->check(species); }
+  Structure label(const Structure& structure, const std::filesystem::path& workdir,
+                  int attempt) override {
+    ++calls;
+    attempts.push_back(attempt);
+    const int call = calls;
+    if (fail_from > 0 && call >= fail_from) {
+      if (mode == "throw") throw Error("test oracle: crashed");
+      if (mode == "flaky" && attempt == 1) return inner_->label(structure, workdir, attempt);
+      throw oracle::OracleFailure(oracle::FailureKind::not_converged, "test oracle: no SCF");
+    }
+    if (!marker_.empty()) {
+      std::ofstream(marker_) << call;
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    Structure labelled = inner_->label(structure, workdir, attempt);
+    if (!marker_.empty()) std::filesystem::remove(marker_);
+    return labelled;
+  }
+  int calls = 0;
+  std::vector<int> attempts;
+  int fail_from = 0;  // the call number from which on every attempt fails
+  std::string mode = "fail";
+
+ private:
+  std::shared_ptr<oracle::Oracle> inner_;
+  std::filesystem::path marker_;
+};
+
+TrainingRecord record_of(const Structure& frame, int step) {
+  TrainingRecord r;
+  r.frame = frame;
+  r.step = step;
+  r.stage = 0;
+  r.max_std = step == 0 ? NAN : 0.1 * step;
+  return r;
+}
+
+Structure labelled_si(int seed) {
+  Structure s = read_structure(si64);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.1, 0.1);
+  for (int i = 0; i < s.size(); ++i)
+    for (int d = 0; d < 3; ++d) s.positions(i, d) += u(rng);
+  s.energy = -270.0 + seed;
+  Positions forces(s.size(), 3);
+  for (int i = 0; i < s.size(); ++i)
+    for (int d = 0; d < 3; ++d) forces(i, d) = 10 * u(rng);
+  s.forces = forces;
+  s.stress = Voigt::Constant(0.01 * seed);
+  return s;
+}
+
+void check_same_records(const std::vector<TrainingRecord>& a,
+                        const std::vector<TrainingRecord>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t f = 0; f < a.size(); ++f) {
+    INFO("frame " << f);
+    CHECK(a[f].step == b[f].step);
+    CHECK(a[f].stage == b[f].stage);
+    CHECK(a[f].frame.numbers == b[f].frame.numbers);
+    CHECK((a[f].frame.positions - b[f].frame.positions).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((*a[f].frame.forces - *b[f].frame.forces).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(*a[f].frame.energy == *b[f].frame.energy);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("training database: appended frames read back exactly, from HDF5 and mirror", "[otf]") {
+  TemporaryDirectory dir;
+  std::vector<TrainingRecord> written;
+  {
+    TrainingDatabase db = TrainingDatabase::create(dir / "t.h5", dir / "t.xyz");
+    for (int k = 0; k < 3; ++k) {
+      written.push_back(record_of(labelled_si(k), 10 * k));
+      db.append(written.back());
+      CHECK(read_training_database(dir / "t.h5").size() == static_cast<std::size_t>(k + 1));
+    }
+  }
+  check_same_records(read_training_database(dir / "t.h5"), written);
+  CHECK(read_extxyz(dir / "t.xyz").size() == 3);
+  const TrainingDatabase reopened = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+  check_same_records(reopened.records(), written);
+  CHECK(std::isnan(reopened.records()[0].max_std));
+  CHECK(reopened.records()[2].max_std == 2.0);
+}
+
+TEST_CASE("training database: what a crash leaves is repaired on open", "[otf]") {
+  TemporaryDirectory dir;
+  std::vector<TrainingRecord> written;
+  {
+    TrainingDatabase db = TrainingDatabase::create(dir / "t.h5", dir / "t.xyz");
+    for (int k = 0; k < 2; ++k) {
+      written.push_back(record_of(labelled_si(k), k));
+      db.append(written.back());
+    }
+  }
+  const std::string mirror_two = read_text(dir / "t.xyz");
+  SECTION("a frame cut short in the mirror is dropped") {
+    std::ofstream(dir / "t.xyz", std::ios::app) << "64\nLattice=\"10.8 0 0 0 10.8 0 0 0 10.8\" "
+                                                   "Properties=species:S:1:pos:R:3\nSi 0 0";
+    TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    CHECK(db.size() == 2);
+    CHECK(read_text(dir / "t.xyz") == mirror_two);
+    written.push_back(record_of(labelled_si(7), 7));
+    db.append(written.back());
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+  SECTION("a complete frame that reached only the mirror is kept") {
+    written.push_back(record_of(labelled_si(5), 5));
+    {
+      TrainingDatabase other = TrainingDatabase::create(dir / "o.h5", dir / "o.xyz");
+      other.append(written.back());
+    }
+    std::ofstream(dir / "t.xyz", std::ios::app) << read_text(dir / "o.xyz");
+    const TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    check_same_records(db.records(), written);
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+  SECTION("an unreadable HDF5 file is rebuilt from the mirror") {
+    std::ofstream(dir / "t.h5", std::ios::trunc) << "garbage";
+    const TrainingDatabase db = TrainingDatabase::open(dir / "t.h5", dir / "t.xyz");
+    check_same_records(db.records(), written);
+    check_same_records(read_training_database(dir / "t.h5"), written);
+  }
+}
+
+TEST_CASE("otf config: unknown keys and misplaced keys are errors that name them", "[otf]") {
+  TemporaryDirectory dir;
+  const std::string good = small_config((dir / "out").string());
+  CHECK_NOTHROW(write_and_read(dir, good));
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  CHECK_THROWS_WITH(write_and_read(dir, replace("std_threshold", "std_treshold")),
+                    Contains("std_treshold") && Contains("std_threshold"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("n_max", "nmax")),
+                    Contains("model.descriptor") && Contains("n_max"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("  seed: 5\n", "  seed: 5\n  potential: 'lj:x'\n")),
+                    Contains("md.potential") && Contains("top level"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("kind: potential", "kind: vasp")),
+                    Contains("oracle.kind") && Contains("potential"));
+  CHECK_THROWS_WITH(
+      write_and_read(dir, replace("trajectory_interval: 50", "trajectory_interval: 7")),
+      Contains("multiple of otf.check_interval"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("trajectory_interval: 50", "thermo_interval: 50")),
+                    Contains("md.output.thermo_interval") && Contains("set by the otf loop"));
+  CHECK_THROWS_WITH(write_and_read(dir, replace("structure: ", "structur: ")),
+                    Contains("structur") && Contains("structure"));
+  CHECK_THROWS_WITH(
+      write_and_read(dir, "campaign:\n  - {structure: " + si64 +
+                              ", temperature: 900, pressure: 1}\n" + good.substr(good.find("md:"))),
+      Contains("pressure") && Contains("npt"));
+}
+
+TEST_CASE("otf: a failing oracle is retried once, then the frame is skipped and logged", "[otf]") {
+  TemporaryDirectory dir;
+  for (const std::string mode : {"fail", "throw", "flaky"}) {
+    INFO(mode);
+    OtfConfig config = write_and_read(dir, small_config((dir / mode).string(), 300));
+    auto oracle = std::make_shared<TestOracle>(config.oracle);
+    oracle->fail_from = 3;  // the starting frame and one MD frame succeed
+    oracle->mode = mode;
+    config.oracle = oracle;
+    const nlohmann::json summary = run_otf(config, false);
+    CHECK(summary["finished"] == true);
+    CHECK(summary["steps"] == 300);
+    const std::string calls = read_text(dir / mode / "calls.csv");
+    if (mode == "flaky") {
+      CHECK(summary["skipped_calls"] == 0);
+      CHECK(summary["frames"].get<int>() == summary["oracle_calls"].get<int>());
+      CHECK(std::count(oracle->attempts.begin(), oracle->attempts.end(), 1) ==
+            summary["oracle_calls"].get<int>() - 2);
+    } else {
+      CHECK(summary["frames"] == 2);
+      CHECK(summary["skipped_calls"].get<int>() >= 1);
+      CHECK(summary["skipped_calls"].get<int>() == summary["oracle_calls"].get<int>() - 2);
+      // two attempts per skipped call: the retry is attempt 1
+      CHECK(oracle->calls == 2 + 2 * summary["skipped_calls"].get<int>());
+      CHECK(oracle->attempts.back() == 1);
+      CHECK_THAT(calls, Contains(mode == "fail" ? "skipped (not converged)" : "skipped (error)"));
+    }
+    CHECK(read_training_database(dir / mode / "training.h5").size() ==
+          summary["frames"].get<std::size_t>());
+  }
+}
+
+TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run", "[otf]") {
+  TemporaryDirectory dir;
+  // The uninterrupted reference.
+  OtfConfig reference = write_and_read(dir, small_config((dir / "reference").string()));
+  const nlohmann::json expected = run_otf(reference, false);
+  REQUIRE(expected["oracle_calls"].get<int>() >= 4);
+
+  OtfConfig config = write_and_read(dir, small_config((dir / "killed").string()));
+  const auto marker = dir / "in_oracle";
+  config.oracle = std::make_shared<TestOracle>(config.oracle, marker);
+  std::mt19937 rng(12345);
+  int kills = 0, kills_in_oracle = 0, runs = 0;
+  bool finished = false;
+  while (!finished && runs < 40) {
+    const bool resume = runs++ > 0;
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      try {
+        run_otf(config, resume);
+        ::_exit(0);
+      } catch (...) {
+        ::_exit(3);
+      }
+    }
+    // Kill points: while the oracle works (the marker exists), or after a random delay.
+    const bool in_oracle = runs % 2 == 0;
+    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 900)(rng));
+    const auto start = std::chrono::steady_clock::now();
+    int status = 0;
+    bool exited = false;
+    while (!exited) {
+      if (::waitpid(child, &status, WNOHANG) == child) {
+        exited = true;
+        break;
+      }
+      const bool due = in_oracle ? std::filesystem::exists(marker)
+                                 : std::chrono::steady_clock::now() - start > delay;
+      if (due) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        ++kills;
+        kills_in_oracle += in_oracle ? 1 : 0;
+        std::filesystem::remove(marker);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (exited) {
+      REQUIRE(WIFEXITED(status));
+      REQUIRE(WEXITSTATUS(status) == 0);
+      finished = true;
+    }
+  }
+  REQUIRE(finished);
+  CHECK(kills >= 3);
+  CHECK(kills_in_oracle >= 1);
+  check_same_records(read_training_database(dir / "killed" / "training.h5"),
+                     read_training_database(dir / "reference" / "training.h5"));
+  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
+  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  const nlohmann::json summary = nlohmann::json::parse(read_text(dir / "killed" / "summary.json"));
+  CHECK(summary["oracle_calls"] == expected["oracle_calls"]);
+  CHECK(summary["frames"] == expected["frames"]);
+  CHECK(summary["sparse_size"] == expected["sparse_size"]);
+  CHECK(read_text(dir / "killed" / "calls.csv").size() > 0);
+}
+
+namespace {
+
+int shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string cli() {
+  return std::string("'") + OTFGP_CLI_PATH + "'";
+}
+
+}  // namespace
+
+TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and model", "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "reference.yaml") << small_config((dir / "reference").string());
+  std::ofstream(dir / "killed.yaml") << small_config((dir / "killed").string());
+  REQUIRE(shell(cli() + " -q otf '" + (dir / "reference.yaml").string() + "' 2> /dev/null") == 0);
+  std::mt19937 rng(7);
+  int kills = 0;
+  bool finished = false;
+  for (int run = 0; run < 30 && !finished; ++run) {
+    const int delay_ms = std::uniform_int_distribution<int>(100, 1200)(rng);
+    // Exit status 137 (killed) or the run's own.
+    const int code =
+        shell("cd '" + dir.path().string() + "' && (" + cli() + " -q otf killed.yaml" +
+              (run > 0 ? " --resume" : "") + " 2> /dev/null & pid=$!; sleep " +
+              std::to_string(delay_ms / 1000.0) + "; kill -9 $pid 2> /dev/null; wait $pid)");
+    if (code == 0)
+      finished = true;
+    else {
+      REQUIRE(code == 137);
+      ++kills;
+    }
+  }
+  REQUIRE(finished);
+  CHECK(kills >= 2);
+  check_same_records(read_training_database(dir / "killed" / "training.h5"),
+                     read_training_database(dir / "reference" / "training.h5"));
+  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
+  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+}
+
+TEST_CASE("otfgp otf CLI: Ctrl-C stops with a checkpoint and exit 130, --resume finishes",
+          "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "otf.yaml") << small_config((dir / "out").string(), 3000);
+  const int code = shell("cd '" + dir.path().string() + "' && (" + cli() +
+                         " otf otf.yaml 2> stderr.txt & pid=$!; sleep 1.5; kill -INT $pid; wait "
+                         "$pid)");
+  CHECK(code == 130);
+  CHECK_THAT(read_text(dir / "stderr.txt"), Contains("--resume"));
+  REQUIRE(std::filesystem::exists(dir / "out" / "checkpoint" / "state.json"));
+  const auto state = nlohmann::json::parse(read_text(dir / "out" / "checkpoint" / "state.json"));
+  CHECK(state["step"].get<long>() > 0);
+  CHECK(state["step"].get<long>() < 3000);
+  CHECK(nlohmann::json::parse(read_text(dir / "out" / "summary.json"))["finished"] == false);
+  REQUIRE(shell("cd '" + dir.path().string() + "' && " + cli() +
+                " -q otf otf.yaml --resume 2> /dev/null") == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 3000);
+  CHECK(read_training_database(dir / "out" / "training.h5").size() ==
+        summary["frames"].get<std::size_t>());
+}
+
+TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <= 30 calls",
+          "[otf]") {
+  // The example's own configs, run in a scratch folder.
+  TemporaryDirectory dir;
+  const std::filesystem::path example = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart";
+  for (const char* file : {"otf.yaml", "sample_held_out.yaml", "si64.xyz"})
+    std::filesystem::copy_file(example / file, dir / file);
+  REQUIRE(shell("cd '" + dir.path().string() + "' && " + cli() +
+                " -q md sample_held_out.yaml > /dev/null && " + cli() +
+                " -q otf otf.yaml 2> otf.log") == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "otf" / "summary.json"));
+  const int calls = summary["oracle_calls"];
+  const double mae = summary["held_out"]["force_mae_ev_per_a"];
+  const int held_out = summary["held_out"]["frames"];
+  INFO("oracle calls " << calls << ", held-out force MAE " << mae << " eV/Å");
+  CHECK(held_out == 21);
+  CHECK(calls >= 2);
+  CHECK(calls <= 30);
+  CHECK(mae <= 0.1);
+  CHECK(summary["steps"] == 5000);
+  for (const char* png : {"uncertainty.png", "held_out.png", "parity.png"})
+    CHECK(std::filesystem::file_size(dir / "out" / "otf" / png) > 1000);
+}
+
+TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
+  TemporaryDirectory dir;
+  std::string text = small_config((dir / "out").string(), 200);
+  text.replace(text.find("structure: "), text.find('\n') + 1,
+               "campaign:\n  - {structure: " + si64 + ", temperature: 600, name: cold}\n" +
+                   "  - {structure: " + si64 + ", temperature: 1400, steps: 300}\n");
+  const OtfConfig config = write_and_read(dir, text);
+  REQUIRE(config.stages.size() == 2);
+  CHECK(config.stages[0].name == "cold");
+  CHECK(config.stages[0].steps == 200);
+  CHECK(config.stages[1].temperature == 1400.0);
+  const nlohmann::json summary = run_otf(config, false);
+  CHECK(summary["stages"] == 2);
+  CHECK(summary["steps"] == 500);
+  const auto records = read_training_database(dir / "out" / "training.h5");
+  // Both starting structures are labelled before any MD, then MD frames of both stages.
+  REQUIRE(records.size() >= 3);
+  CHECK(records[0].stage == 0);
+  CHECK(records[1].stage == 1);
+  CHECK(records[0].step == 0);
+  CHECK(records[1].step == 0);
+  bool hot_md_frame = false;
+  for (const auto& r : records) hot_md_frame = hot_md_frame || (r.stage == 1 && r.step > 0);
+  CHECK(hot_md_frame);
+  // The trajectory holds frames of both stages, the uncertainty log every check of both.
+  const std::string log = read_text(dir / "out" / "uncertainty.csv");
+  CHECK_THAT(log, Contains("\n1,300,500,"));
+  CHECK_THAT(log, Contains("\n0,200,200,"));
+}
