@@ -351,8 +351,9 @@ std::string cli() {
 
 TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and model", "[otf]") {
   TemporaryDirectory dir;
-  std::ofstream(dir / "reference.yaml") << small_config((dir / "reference").string());
-  std::ofstream(dir / "killed.yaml") << small_config((dir / "killed").string());
+  // Long enough (1500 steps) that most random delays land inside a run.
+  std::ofstream(dir / "reference.yaml") << small_config((dir / "reference").string(), 1500);
+  std::ofstream(dir / "killed.yaml") << small_config((dir / "killed").string(), 1500);
   REQUIRE(shell(cli() + " -q otf '" + (dir / "reference.yaml").string() + "' 2> /dev/null") == 0);
   std::mt19937 rng(7);
   int kills = 0;
@@ -384,22 +385,24 @@ TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and m
 TEST_CASE("otfgp otf CLI: Ctrl-C stops with a checkpoint and exit 130, --resume finishes",
           "[otf]") {
   TemporaryDirectory dir;
-  std::ofstream(dir / "otf.yaml") << small_config((dir / "out").string(), 3000);
+  std::ofstream(dir / "otf.yaml") << small_config((dir / "out").string(), 6000);
+  // SIGINT once the MD is under way (the uncertainty log has grown past its first rows).
   const int code = shell("cd '" + dir.path().string() + "' && (" + cli() +
-                         " otf otf.yaml 2> stderr.txt & pid=$!; sleep 1.5; kill -INT $pid; wait "
-                         "$pid)");
+                         " otf otf.yaml 2> stderr.txt & pid=$!; for i in $(seq 400); do "
+                         "[ $(cat out/uncertainty.csv 2> /dev/null | wc -l) -gt 20 ] && break; "
+                         "sleep 0.02; done; kill -INT $pid; wait $pid)");
   CHECK(code == 130);
   CHECK_THAT(read_text(dir / "stderr.txt"), Contains("--resume"));
   REQUIRE(std::filesystem::exists(dir / "out" / "checkpoint" / "state.json"));
   const auto state = nlohmann::json::parse(read_text(dir / "out" / "checkpoint" / "state.json"));
   CHECK(state["step"].get<long>() > 0);
-  CHECK(state["step"].get<long>() < 3000);
+  CHECK(state["step"].get<long>() < 6000);
   CHECK(nlohmann::json::parse(read_text(dir / "out" / "summary.json"))["finished"] == false);
   REQUIRE(shell("cd '" + dir.path().string() + "' && " + cli() +
                 " -q otf otf.yaml --resume 2> /dev/null") == 0);
   const auto summary = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
   CHECK(summary["finished"] == true);
-  CHECK(summary["steps"] == 3000);
+  CHECK(summary["steps"] == 6000);
   CHECK(read_training_database(dir / "out" / "training.h5").size() ==
         summary["frames"].get<std::size_t>());
 }
