@@ -1,0 +1,61 @@
+// otfgp search: crystal structure search (random, LAQA, shotgun) at a target
+// pressure with any potential; see docs/search.md.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+#include "otfgp/search/search.hpp"
+#include "otfgp/search/space_group.hpp"
+
+namespace otfgp::cli {
+
+namespace {
+
+struct SearchSettings {
+  std::string config;
+  std::string output;
+  bool resume = false;
+};
+
+void run_search_command(const SearchSettings& settings) {
+  search::SearchConfig config = search::read_search_config(settings.config);
+  if (!settings.output.empty()) config.output = settings.output;
+  const search::SearchResult result = search::run_search(config, settings.resume);
+  const auto& s = result.statistics;
+  std::cout << fmt::format("{} at {:g} GPa, {} search of {} candidates (seed {}):\n",
+                           config.stoichiometry.formula(), config.pressure_gpa,
+                           search::strategy_name(config.strategy), config.candidates, config.seed);
+  std::cout << search::ranking_text(result, config.top);
+  std::cout << fmt::format(
+      "{} converged ({} unique), {} unconverged, {} failed; {} optimisation steps, {} "
+      "evaluations, {:.1f} s\n",
+      s.converged, s.unique, s.unconverged, s.failed, s.total_steps, s.total_evaluations,
+      s.wall_seconds);
+  if (s.best_candidate >= 0)
+    std::cout << fmt::format("best first found after {} steps ({:.1f} s)\n", s.steps_to_best,
+                             s.seconds_to_best);
+  if (config.ground_state)
+    std::cout << (s.steps_to_ground_state ? fmt::format("ground state reached after {} steps\n",
+                                                        *s.steps_to_ground_state)
+                                          : std::string("ground state not reached\n"));
+  std::cout << "results in " << config.output << "/\n";
+}
+
+}  // namespace
+
+void add_search_command(CLI::App& app, Commands& commands) {
+  auto settings = std::make_shared<SearchSettings>();
+  CLI::App* command = app.add_subcommand(
+      "search", "Crystal structure search (random, LAQA, shotgun) at a target pressure");
+  command->add_option("config", settings->config, "Search config (YAML, see docs/search.md)")
+      ->required();
+  command->add_flag("--resume", settings->resume,
+                    "Continue from the checkpoint in the output folder");
+  command->add_option("-o,--output", settings->output, "Output folder (overrides output.folder)");
+  commands.emplace_back(command, [settings] { run_search_command(*settings); });
+}
+
+}  // namespace otfgp::cli

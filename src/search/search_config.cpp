@@ -1,0 +1,178 @@
+// Reads `otfgp search` configs: every key validated through ConfigSection
+// (unknown keys answered with "did you mean"), ranges checked up front.
+
+#include <cmath>
+
+#include "otfgp/error.hpp"
+#include "otfgp/search/search.hpp"
+
+namespace otfgp::search {
+
+namespace {
+
+// A number or a two-entry [min, max] list.
+std::pair<double, double> range(const ConfigSection& section, const std::string& key, double low,
+                                double high) {
+  if (!section.has(key)) return {low, high};
+  const std::vector<double> values = section.numbers(key);
+  if (values.size() == 1) return {values[0], values[0]};
+  if (values.size() != 2 || values[0] > values[1])
+    section.fail(key, "expected a number or [min, max] with min <= max");
+  return {values[0], values[1]};
+}
+
+int positive(const ConfigSection& section, const std::string& key, long fallback) {
+  const long value = section.integer(key, fallback);
+  if (value < 1 || value > 100000000) section.fail(key, "must be a positive whole number");
+  return static_cast<int>(value);
+}
+
+double positive_number(const ConfigSection& section, const std::string& key, double fallback) {
+  const double value = section.number(key, fallback);
+  if (!(value > 0) || !std::isfinite(value)) section.fail(key, "must be a positive number");
+  return value;
+}
+
+}  // namespace
+
+std::string strategy_name(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::random:
+      return "random";
+    case Strategy::laqa:
+      return "laqa";
+    case Strategy::shotgun:
+      return "shotgun";
+  }
+  return "?";
+}
+
+std::string stress_score_name(StressScore stress) {
+  switch (stress) {
+    case StressScore::none:
+      return "none";
+    case StressScore::raw:
+      return "raw";
+    case StressScore::deviation:
+      return "deviation";
+  }
+  return "?";
+}
+
+SearchConfig parse_search_config(ConfigSection root) {
+  SearchConfig config;
+  config.source = root.file();
+  root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
+                    "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
+                    "output", "ground_state"});
+  const std::string formula = root.text("composition");
+  try {
+    config.stoichiometry = Stoichiometry::parse(formula);
+  } catch (const Error& error) {
+    root.fail("composition", error.what());
+  }
+  const auto [units_min, units_max] = range(root, "formula_units", 1, 1);
+  if (units_min < 1 || units_max > 64 || units_min != std::floor(units_min) ||
+      units_max != std::floor(units_max))
+    root.fail("formula_units", "must be whole numbers between 1 and 64");
+  config.generator.min_formula_units = static_cast<int>(units_min);
+  config.generator.max_formula_units = static_cast<int>(units_max);
+  config.potential = root.text("potential");
+  config.pressure_gpa = root.number("pressure", 0.0);
+  if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
+  const long seed = root.integer("seed", 1);
+  if (seed < 0) root.fail("seed", "must not be negative");
+  config.seed = static_cast<std::uint64_t>(seed);
+  config.candidates = positive(root, "candidates", 20);
+  const std::string algorithm = root.choice("algorithm", {"random", "laqa", "shotgun"}, "laqa");
+  config.strategy = algorithm == "random" ? Strategy::random
+                    : algorithm == "laqa" ? Strategy::laqa
+                                          : Strategy::shotgun;
+  config.max_total_steps = root.integer("max_total_steps", 0);
+  if (config.max_total_steps < 0)
+    root.fail("max_total_steps", "must not be negative (0: no limit)");
+  if (root.has("ground_state")) config.ground_state = root.number("ground_state");
+
+  if (auto structure = root.optional_section("structure")) {
+    structure->expect_keys({"space_groups", "volume_factor", "distance_tolerance", "p1_fallback",
+                            "attempts_per_group", "groups_to_try"});
+    if (structure->has("space_groups")) {
+      for (const long number : structure->integers("space_groups")) {
+        if (number < 1 || number > 230) structure->fail("space_groups", "numbers must be 1–230");
+        config.generator.space_groups.push_back(static_cast<int>(number));
+      }
+    }
+    const auto [low, high] = range(*structure, "volume_factor", 2.0, 3.0);
+    if (!(low > 0)) structure->fail("volume_factor", "must be positive");
+    config.generator.volume_factor_min = low;
+    config.generator.volume_factor_max = high;
+    config.generator.distance_tolerance = structure->number("distance_tolerance", 0.7);
+    if (!(config.generator.distance_tolerance >= 0) || config.generator.distance_tolerance > 2)
+      structure->fail("distance_tolerance", "must be between 0 and 2");
+    config.generator.p1_fallback = structure->flag("p1_fallback", true);
+    config.generator.attempts_per_group = positive(*structure, "attempts_per_group", 20);
+    config.generator.groups_to_try = positive(*structure, "groups_to_try", 30);
+    structure->finish();
+  }
+
+  config.relax.relax_cell = true;
+  config.relax.pressure_gpa = config.pressure_gpa;
+  config.relax.force_tolerance = 0.02;
+  config.relax.stress_tolerance = 0.05;
+  config.relax.max_steps = 500;
+  if (auto relax = root.optional_section("relax")) {
+    relax->expect_keys(
+        {"algorithm", "force_tolerance", "stress_tolerance", "max_steps", "max_step"});
+    config.relax.algorithm =
+        parse_relax_algorithm(relax->choice("algorithm", {"fire", "lbfgs"}, "fire"));
+    config.relax.force_tolerance = positive_number(*relax, "force_tolerance", 0.02);
+    config.relax.stress_tolerance = positive_number(*relax, "stress_tolerance", 0.05);
+    config.relax.max_steps = positive(*relax, "max_steps", 500);
+    config.relax.max_step = positive_number(*relax, "max_step", 0.2);
+    relax->finish();
+  }
+
+  if (auto laqa = root.optional_section("laqa")) {
+    laqa->expect_keys(
+        {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
+    config.laqa.initial_steps = positive(*laqa, "initial_steps", 10);
+    config.laqa.n_select = positive(*laqa, "n_select", 5);
+    config.laqa.n_steps = positive(*laqa, "n_steps", 10);
+    config.laqa.weight_force = laqa->number("weight_force", 0.1);
+    config.laqa.weight_stress = laqa->number("weight_stress", 10.0);
+    if (config.laqa.weight_force < 0) laqa->fail("weight_force", "must not be negative");
+    if (config.laqa.weight_stress < 0) laqa->fail("weight_stress", "must not be negative");
+    const std::string stress = laqa->choice("stress", {"deviation", "raw", "none"}, "deviation");
+    config.laqa.stress = stress == "raw"    ? StressScore::raw
+                         : stress == "none" ? StressScore::none
+                                            : StressScore::deviation;
+    laqa->finish(config.strategy == Strategy::laqa ? "" : "with algorithm " + algorithm);
+  }
+  if (auto shotgun = root.optional_section("shotgun")) {
+    shotgun->expect_keys({"pre_steps", "keep"});
+    config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
+    config.shotgun.keep = positive(*shotgun, "keep", 5);
+    shotgun->finish(config.strategy == Strategy::shotgun ? "" : "with algorithm " + algorithm);
+  }
+  if (auto output = root.optional_section("output")) {
+    output->expect_keys({"folder", "top", "duplicate_enthalpy", "duplicate_fingerprint", "symprec",
+                         "collapse_tolerance", "plots"});
+    config.output = output->text("folder", "search");
+    config.top = positive(*output, "top", 5);
+    config.duplicate_enthalpy = positive_number(*output, "duplicate_enthalpy", 0.002);
+    config.duplicate_fingerprint = positive_number(*output, "duplicate_fingerprint", 0.01);
+    config.symprec = positive_number(*output, "symprec", 0.1);
+    config.collapse_tolerance = output->number("collapse_tolerance", 0.5);
+    config.plots = output->flag("plots", true);
+    output->finish();
+  }
+  // Unread known sections (laqa with algorithm random, …) are reported above.
+  root.finish();
+  return config;
+}
+
+SearchConfig read_search_config(const std::filesystem::path& file) {
+  return parse_search_config(ConfigSection::load(file));
+}
+
+}  // namespace otfgp::search
