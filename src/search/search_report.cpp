@@ -236,6 +236,7 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
     minima.push_back(labelled(config, result.candidates[static_cast<std::size_t>(k)], 0));
   if (!minima.empty()) write_structures(folder / "minima.xyz", minima);
   const std::filesystem::path top = folder / "top";
+  std::filesystem::remove_all(top);  // no stale files from an earlier search
   std::filesystem::create_directories(top);
   int rank = 0;
   for (const int k : result.ranking) {
