@@ -246,3 +246,25 @@ TEST_CASE("the pair-distance fingerprint ignores the choice of cell", "[search]"
   CHECK(fingerprint_distance(reference, pair_distance_fingerprint(testing::diamond(14, 5.6, 1))) >
         0.05);
 }
+
+TEST_CASE("the result does not depend on the number of worker processes", "[search]") {
+  testing::TemporaryDirectory directory;
+  SearchConfig config = config_from(silicon_config, directory / "serial");
+  config.candidates = 16;
+  config.strategy = Strategy::laqa;
+  const SearchResult serial = run_search(config, false, 1);
+  config.output = (directory / "pool").string();
+  const SearchResult pool = run_search(config, false, 3);
+  REQUIRE(serial.candidates.size() == pool.candidates.size());
+  for (std::size_t k = 0; k < serial.candidates.size(); ++k) {
+    INFO("candidate " << k);
+    CHECK(serial.candidates[k].steps == pool.candidates[k].steps);
+    CHECK(serial.candidates[k].found_at_steps == pool.candidates[k].found_at_steps);
+    CHECK(serial.candidates[k].enthalpy_per_atom == pool.candidates[k].enthalpy_per_atom);
+  }
+  CHECK(serial.statistics.total_steps == pool.statistics.total_steps);
+  CHECK(read_text(directory / "serial" / "ranking.csv") ==
+        read_text(directory / "pool" / "ranking.csv"));
+  config.max_total_steps = 100;
+  CHECK_THROWS_AS(run_search(config, false, 2), Error);
+}

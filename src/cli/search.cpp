@@ -18,12 +18,13 @@ struct SearchSettings {
   std::string config;
   std::string output;
   bool resume = false;
+  int workers = 1;
 };
 
 void run_search_command(const SearchSettings& settings) {
   search::SearchConfig config = search::read_search_config(settings.config);
   if (!settings.output.empty()) config.output = settings.output;
-  const search::SearchResult result = search::run_search(config, settings.resume);
+  const search::SearchResult result = search::run_search(config, settings.resume, settings.workers);
   const auto& s = result.statistics;
   std::cout << fmt::format("{} at {:g} GPa, {} search of {} candidates (seed {}):\n",
                            config.stoichiometry.formula(), config.pressure_gpa,
@@ -54,6 +55,10 @@ void add_search_command(CLI::App& app, Commands& commands) {
       ->required();
   command->add_flag("--resume", settings->resume,
                     "Continue from the checkpoint in the output folder");
+  command
+      ->add_option("--np", settings->workers,
+                   "Worker processes (fork pool); the result does not depend on it")
+      ->capture_default_str();
   command->add_option("-o,--output", settings->output, "Output folder (overrides output.folder)");
   commands.emplace_back(command, [settings] { run_search_command(*settings); });
 }

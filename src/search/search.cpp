@@ -10,6 +10,9 @@
 #include <fstream>
 #include <limits>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
@@ -101,8 +104,12 @@ struct Entry {
 
 class Engine {
  public:
-  Engine(const SearchConfig& config)
-      : config_(config), potential_(make_potential(config.potential)) {
+  Engine(const SearchConfig& config, int workers)
+      : config_(config), potential_(make_potential(config.potential)), workers_(workers) {
+    if (workers > 1 && config.max_total_steps > 0)
+      throw Error(
+          "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
+          "without the budget");
     potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
     entries_.resize(static_cast<std::size_t>(config.candidates));
     for (int k = 0; k < config.candidates; ++k) {
@@ -221,34 +228,182 @@ class Engine {
     return config_.max_total_steps > 0 && total_steps_ >= config_.max_total_steps;
   }
 
-  // Starts or advances a candidate by up to `steps` (within the budget).
-  void advance(Entry& entry, int steps) {
-    if (config_.max_total_steps > 0)
-      steps = static_cast<int>(std::min<long>(steps, config_.max_total_steps - total_steps_));
-    int steps_before = entry.relaxer ? entry.relaxer->steps() : 0;
+  // What one unit of work did to a candidate: its relaxer state afterwards
+  // (or the error that stopped it) and the steps it took.
+  struct Outcome {
+    bool failed = false;
+    std::string error;
+    nlohmann::json relaxer;         // from a worker; null when failed
+    std::optional<Relaxer> object;  // in this process
+    int taken = 0;
+    double delta_force = 0.0;
+  };
+
+  // Starts or advances a candidate by up to `steps`. In a worker the
+  // relaxer is rebuilt from its state (exactly, see Relaxer) and returned as
+  // JSON; in this process it is taken from the entry and handed back.
+  Outcome work(Entry& entry, int steps, bool in_worker) const {
+    Outcome outcome;
+    std::optional<Relaxer> relaxer;
+    int steps_before = 0;
     try {
-      if (!entry.relaxer) {
-        entry.relaxer.emplace(*potential_, entry.initial, config_.relax);
-        entry.summary.status = CandidateStatus::active;
-      }
-      const double before = entry.relaxer->current().mean_force;
-      const int taken = entry.relaxer->advance(steps);
-      total_steps_ += taken;
-      entry.summary.steps = entry.relaxer->steps();
-      entry.delta_force = before - entry.relaxer->current().mean_force;
-      if (entry.relaxer->finished()) finish(entry);
+      if (entry.relaxer && in_worker)
+        relaxer.emplace(*potential_, entry.relaxer->to_json(), config_.relax);
+      else if (entry.relaxer)
+        relaxer = std::move(entry.relaxer);
+      else
+        relaxer.emplace(*potential_, entry.initial, config_.relax);
+      steps_before = relaxer->steps();
+      const double before = relaxer->current().mean_force;
+      outcome.taken = relaxer->advance(steps);
+      outcome.delta_force = before - relaxer->current().mean_force;
+      if (in_worker)
+        outcome.relaxer = relaxer->to_json();
+      else
+        outcome.object = std::move(relaxer);
     } catch (const Error& error) {
-      if (entry.relaxer) {
-        total_steps_ += entry.relaxer->steps() - steps_before;
-        entry.summary.steps = entry.relaxer->steps();
-      }
+      outcome.failed = true;
+      outcome.error = error.what();
+      if (relaxer) outcome.taken = relaxer->steps() - steps_before;
+    }
+    return outcome;
+  }
+
+  void apply(Entry& entry, Outcome& outcome) {
+    total_steps_ += outcome.taken;
+    if (outcome.failed) {
+      entry.summary.steps += outcome.taken;
       entry.relaxer.reset();
       entry.summary.status = CandidateStatus::failed;
-      entry.summary.note = error.what();
+      entry.summary.note = outcome.error;
       entry.summary.found_at_steps = total_steps_;
       entry.summary.found_at_seconds = elapsed();
-      logger().info("candidate {} failed: {}", entry.summary.index, error.what());
+      logger().info("candidate {} failed: {}", entry.summary.index, outcome.error);
+      return;
     }
+    if (outcome.object)
+      entry.relaxer = std::move(outcome.object);
+    else
+      entry.relaxer.emplace(*potential_, outcome.relaxer, config_.relax);
+    entry.summary.status = CandidateStatus::active;
+    entry.summary.steps = entry.relaxer->steps();
+    entry.delta_force = outcome.delta_force;
+    if (entry.relaxer->finished()) finish(entry);
+  }
+
+  // Advances the candidates (in this order) by up to `steps` each: in this
+  // process, or over a pool of forked workers; either way the outcomes are
+  // applied in order, so the state does not depend on the number of workers.
+  void advance(const std::vector<int>& indices, int steps) {
+    if (workers_ <= 1 || indices.size() <= 1) {
+      for (const int k : indices) {
+        if (over_budget()) break;
+        Entry& entry = entries_[static_cast<std::size_t>(k)];
+        int allowed = steps;
+        if (config_.max_total_steps > 0)
+          allowed = static_cast<int>(std::min<long>(steps, config_.max_total_steps - total_steps_));
+        Outcome outcome = work(entry, allowed, false);
+        apply(entry, outcome);
+      }
+      return;
+    }
+    std::vector<Outcome> outcomes = work_in_parallel(indices, steps);
+    for (std::size_t t = 0; t < indices.size(); ++t)
+      apply(entries_[static_cast<std::size_t>(indices[t])], outcomes[t]);
+  }
+
+  std::vector<Outcome> work_in_parallel(const std::vector<int>& indices, int steps) {
+    const int pool = std::min<int>(workers_, static_cast<int>(indices.size()));
+    std::vector<pid_t> children;
+    std::vector<int> pipes;
+    for (int w = 0; w < pool; ++w) {
+      int ends[2];
+      if (::pipe(ends) != 0) throw Error("search: cannot create a pipe for the worker pool");
+      const pid_t pid = ::fork();
+      if (pid < 0) throw Error("search: cannot fork a worker");
+      if (pid == 0) {
+        ::close(ends[0]);
+        nlohmann::json results = nlohmann::json::array();
+        for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+             t += static_cast<std::size_t>(pool)) {
+          Outcome outcome;
+          try {
+            outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
+          } catch (const std::exception& error) {
+            outcome.failed = true;
+            outcome.error = std::string("worker: ") + error.what();
+          }
+          results.push_back({{"failed", outcome.failed},
+                             {"error", outcome.error},
+                             {"relaxer", outcome.relaxer},
+                             {"taken", outcome.taken},
+                             {"delta_force", outcome.delta_force}});
+        }
+        const std::string text = results.dump();
+        std::size_t written = 0;
+        while (written < text.size()) {
+          const ssize_t n = ::write(ends[1], text.data() + written, text.size() - written);
+          if (n <= 0) ::_exit(3);
+          written += static_cast<std::size_t>(n);
+        }
+        ::close(ends[1]);
+        ::_exit(0);  // no destructors or atexit handlers of the parent's objects
+      }
+      ::close(ends[1]);
+      children.push_back(pid);
+      pipes.push_back(ends[0]);
+    }
+    std::vector<Outcome> outcomes(indices.size());
+    bool broken = false;
+    for (int w = 0; w < pool; ++w) {
+      std::string text;
+      char buffer[65536];
+      ssize_t n;
+      while ((n = ::read(pipes[static_cast<std::size_t>(w)], buffer, sizeof buffer)) > 0)
+        text.append(buffer, static_cast<std::size_t>(n));
+      ::close(pipes[static_cast<std::size_t>(w)]);
+      int status = 0;
+      ::waitpid(children[static_cast<std::size_t>(w)], &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        broken = true;
+        continue;
+      }
+      const nlohmann::json results = nlohmann::json::parse(text);
+      std::size_t r = 0;
+      for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+           t += static_cast<std::size_t>(pool), ++r) {
+        const auto& j = results.at(r);
+        Outcome& outcome = outcomes[t];
+        outcome.failed = j.at("failed").get<bool>();
+        outcome.error = j.at("error").get<std::string>();
+        outcome.relaxer = j.at("relaxer");
+        outcome.taken = j.at("taken").get<int>();
+        outcome.delta_force = j.at("delta_force").get<double>();
+      }
+    }
+    if (broken) throw Error("search: a worker process died; rerun with --resume");
+    return outcomes;
+  }
+
+  // The candidates in `candidates` cut into batches of the pool's size.
+  std::vector<std::vector<int>> batches(const std::vector<int>& candidates) const {
+    std::vector<std::vector<int>> out;
+    const std::size_t size = static_cast<std::size_t>(std::max(1, workers_));
+    for (std::size_t k = 0; k < candidates.size(); k += size)
+      out.emplace_back(
+          candidates.begin() + static_cast<long>(k),
+          candidates.begin() + static_cast<long>(std::min(candidates.size(), k + size)));
+    return out;
+  }
+
+  std::vector<int> with_status(std::initializer_list<CandidateStatus> statuses,
+                               bool kept_only = false) const {
+    std::vector<int> out;
+    for (const Entry& entry : entries_)
+      if (std::find(statuses.begin(), statuses.end(), entry.summary.status) != statuses.end() &&
+          (!kept_only || entry.kept))
+        out.push_back(entry.summary.index);
+    return out;
   }
 
   void fill_summary(Entry& entry) const {
@@ -284,12 +439,10 @@ class Engine {
   }
 
   void run_random() {
-    for (Entry& entry : entries_) {
+    for (const auto& batch :
+         batches(with_status({CandidateStatus::pending, CandidateStatus::active}))) {
       if (over_budget()) break;
-      if (entry.summary.status != CandidateStatus::pending &&
-          entry.summary.status != CandidateStatus::active)
-        continue;
-      advance(entry, config_.relax.max_steps);
+      advance(batch, config_.relax.max_steps);
       save_checkpoint();
     }
   }
@@ -310,10 +463,9 @@ class Engine {
 
   void run_laqa() {
     if (phase_ == "initial") {
-      for (Entry& entry : entries_) {
+      for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        if (entry.summary.status != CandidateStatus::pending) continue;
-        advance(entry, config_.laqa.initial_steps);
+        advance(batch, config_.laqa.initial_steps);
         save_checkpoint();
       }
       if (!over_budget()) phase_ = "rounds";
@@ -328,18 +480,18 @@ class Engine {
       std::sort(pool.begin(), pool.end());
       const std::size_t chosen =
           std::min<std::size_t>(pool.size(), static_cast<std::size_t>(config_.laqa.n_select));
-      for (std::size_t k = 0; k < chosen && !over_budget(); ++k)
-        advance(entries_[static_cast<std::size_t>(pool[k].second)], config_.laqa.n_steps);
+      std::vector<int> selected;
+      for (std::size_t k = 0; k < chosen; ++k) selected.push_back(pool[k].second);
+      advance(selected, config_.laqa.n_steps);
       save_checkpoint();
     }
   }
 
   void run_shotgun() {
     if (phase_ == "initial") {
-      for (Entry& entry : entries_) {
+      for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        if (entry.summary.status != CandidateStatus::pending) continue;
-        advance(entry, config_.shotgun.pre_steps);
+        advance(batch, config_.shotgun.pre_steps);
         save_checkpoint();
       }
       if (over_budget()) return;
@@ -363,10 +515,9 @@ class Engine {
       phase_ = "relax";
       save_checkpoint();
     }
-    for (Entry& entry : entries_) {
+    for (const auto& batch : batches(with_status({CandidateStatus::active}, true))) {
       if (over_budget()) break;
-      if (!entry.kept || entry.summary.status != CandidateStatus::active) continue;
-      advance(entry, config_.relax.max_steps);
+      advance(batch, config_.relax.max_steps);
       save_checkpoint();
     }
   }
@@ -391,6 +542,7 @@ class Engine {
 
   const SearchConfig& config_;
   std::unique_ptr<Potential> potential_;
+  int workers_ = 1;
   std::vector<Entry> entries_;
   std::string phase_ = "start";
   long total_steps_ = 0;
@@ -474,10 +626,11 @@ void rank(const SearchConfig& config, SearchResult& result) {
 
 }  // namespace
 
-SearchResult run_search(const SearchConfig& config, bool resume) {
+SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
+  if (workers < 1) throw Error("search: --np must be at least 1");
   std::filesystem::create_directories(config.output);
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
-  Engine engine(config);
+  Engine engine(config, workers);
   if (resume) engine.load_checkpoint();
   SearchResult result = engine.run();
   rank(config, result);

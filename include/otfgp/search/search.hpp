@@ -120,9 +120,11 @@ struct SearchResult {
 };
 
 // Runs (or with resume, continues) the search; writes the checkpoint, the
-// ranked table, the top structures and plots under config.output. Throws
-// otfgp::Error for unusable input or a checkpoint of another config.
-SearchResult run_search(const SearchConfig& config, bool resume);
+// ranked table, the top structures and plots under config.output. `workers`
+// > 1 advances the candidates of each batch or LAQA round in forked
+// processes; the result is the same for any number. Throws otfgp::Error for
+// unusable input or a checkpoint of another config.
+SearchResult run_search(const SearchConfig& config, bool resume, int workers = 1);
 
 // The report files alone from a finished result (run_search calls it).
 void write_search_report(const SearchConfig& config, const SearchResult& result);
