@@ -46,7 +46,7 @@ TEST_CASE("every space group that fits the counts yields a structure of that gro
   RandomStructureOptions options;
   options.distance_tolerance = 0.6;
   options.volume_factor_min = options.volume_factor_max = 3.0;
-  options.attempts_per_group = 40;
+  options.attempts_per_group = 20;
   for (const std::string formula : {"Si8", "Na4Cl4", "Ba2Rh2O6", "Si12"}) {
     const Stoichiometry stoichiometry = Stoichiometry::parse(formula);
     int fitting = 0, made = 0, supergroup_only = 0;

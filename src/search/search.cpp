@@ -18,6 +18,7 @@
 #include "otfgp/log.hpp"
 #include "otfgp/output_file.hpp"
 #include "otfgp/search/space_group.hpp"
+#include "otfgp/search/template.hpp"
 #include "otfgp/units.hpp"
 
 namespace otfgp::search {
@@ -59,6 +60,7 @@ nlohmann::json config_identity(const SearchConfig& config) {
           {"pressure", config.pressure_gpa},
           {"seed", config.seed},
           {"candidates", config.candidates},
+          {"templates", config.templates},
           {"algorithm", strategy_name(config.strategy)},
           {"max_total_steps", config.max_total_steps},
           {"space_groups", g.space_groups},
@@ -111,16 +113,46 @@ class Engine {
           "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
           "without the budget");
     potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
-    entries_.resize(static_cast<std::size_t>(config.candidates));
+    std::vector<std::filesystem::path> template_paths;
+    for (const auto& path : config.templates) {
+      // Relative to the config file, as the user reads it.
+      std::filesystem::path p = path;
+      if (p.is_relative() && !config.source.empty())
+        p = std::filesystem::path(config.source).parent_path() / p;
+      template_paths.push_back(p);
+    }
+    for (const Template& found : read_templates(template_paths)) {
+      const auto substituted = found.structure.size() > 0
+                                   ? substitute(found.structure, config.stoichiometry)
+                                   : std::nullopt;
+      if (!substituted) {
+        logger().info("template {} ({}) does not match {}", found.name, found.structure.formula(),
+                      config.stoichiometry.formula());
+        continue;
+      }
+      Entry entry;
+      entry.initial = *substituted;
+      entry.summary.origin = "template " + found.name;
+      const auto symmetry = find_symmetry(*substituted, 1e-2);
+      entry.summary.generated_space_group = symmetry ? symmetry->number : 1;
+      entries_.push_back(std::move(entry));
+    }
+    if (!config.templates.empty() && entries_.empty())
+      throw Error("no template matches the stoichiometry pattern of " +
+                  config.stoichiometry.formula());
     for (int k = 0; k < config.candidates; ++k) {
       const GeneratedStructure made = generate_random_structure(
           config.stoichiometry, config.generator, config.seed, static_cast<std::uint64_t>(k));
-      Entry& entry = entries_[static_cast<std::size_t>(k)];
+      Entry entry;
       entry.initial = made.structure;
-      entry.summary.index = k;
       entry.summary.generated_space_group = made.space_group;
       entry.summary.p1_fallback = made.fallback;
-      entry.summary.atoms = made.structure.size();
+      entry.summary.origin = "random";
+      entries_.push_back(std::move(entry));
+    }
+    for (std::size_t k = 0; k < entries_.size(); ++k) {
+      entries_[k].summary.index = static_cast<int>(k);
+      entries_[k].summary.atoms = entries_[k].initial.size();
     }
   }
 

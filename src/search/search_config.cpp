@@ -64,7 +64,7 @@ SearchConfig parse_search_config(ConfigSection root) {
   config.source = root.file();
   root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
                     "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
-                    "output", "ground_state"});
+                    "output", "ground_state", "templates"});
   const std::string formula = root.text("composition");
   try {
     config.stoichiometry = Stoichiometry::parse(formula);
@@ -83,11 +83,20 @@ SearchConfig parse_search_config(ConfigSection root) {
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);
-  config.candidates = positive(root, "candidates", 20);
-  const std::string algorithm = root.choice("algorithm", {"random", "laqa", "shotgun"}, "laqa");
-  config.strategy = algorithm == "random" ? Strategy::random
-                    : algorithm == "laqa" ? Strategy::laqa
-                                          : Strategy::shotgun;
+  if (root.has("templates")) config.templates = root.texts("templates");
+  const std::string algorithm =
+      root.choice("algorithm", {"random", "laqa", "shotgun", "template"}, "laqa");
+  // `template`: the substituted templates alone, each relaxed fully.
+  if (algorithm == "template" && config.templates.empty())
+    root.fail("algorithm", "algorithm template needs a templates: list of files or folders");
+  config.candidates =
+      static_cast<int>(root.integer("candidates", algorithm == "template" ? 0 : 20));
+  if (config.candidates < 0 || config.candidates > 100000000 ||
+      (config.candidates == 0 && config.templates.empty()))
+    root.fail("candidates", "must be positive (or 0 with templates)");
+  config.strategy = algorithm == "random" || algorithm == "template" ? Strategy::random
+                    : algorithm == "laqa"                            ? Strategy::laqa
+                                                                     : Strategy::shotgun;
   config.max_total_steps = root.integer("max_total_steps", 0);
   if (config.max_total_steps < 0)
     root.fail("max_total_steps", "must not be negative (0: no limit)");

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "otfgp/core/cif.hpp"
 #include "otfgp/core/gnuplot.hpp"
 #include "otfgp/io.hpp"
 #include "otfgp/log.hpp"
@@ -246,6 +247,7 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
     const std::string stem = fmt::format("rank{:02d}_candidate{:04d}", rank, c.index);
     write_structure(top / (stem + ".vasp"), s);
     write_structure(top / (stem + ".xyz"), s);
+    write_cif(top / (stem + ".cif"), s, stem);
   }
   if (config.plots) {
     plot_best(config, result, folder / "best_enthalpy.png");

@@ -52,7 +52,8 @@ struct SearchConfig {
   std::string potential;  // spec string
   double pressure_gpa = 0.0;
   std::uint64_t seed = 1;
-  int candidates = 20;
+  int candidates = 20;                 // random ones, after the templates
+  std::vector<std::string> templates;  // files or folders (template.hpp)
   Strategy strategy = Strategy::laqa;
   RandomStructureOptions generator;
   RelaxOptions relax;        // max_steps is the limit per candidate
@@ -84,6 +85,7 @@ struct CandidateSummary {
   CandidateStatus status = CandidateStatus::pending;
   int generated_space_group = 0;
   bool p1_fallback = false;
+  std::string origin;  // "random" or "template <name>"
   int steps = 0;
   int atoms = 0;
   double enthalpy_per_atom = 0.0;  // eV
