@@ -21,24 +21,26 @@ cli="$build/otfgp"
 mkdir -p "$out"
 
 config() {  # system variant seed
-  local system=$1 variant=$2 seed=$3 algorithm=laqa stress=deviation weight_stress=10
+  local system=$1 variant=$2 seed=$3 algorithm=laqa stress=deviation weight_stress=10 initial=10
   case $variant in
     random) algorithm=random ;;
     laqa) ;;
     laqa_no_stress) stress=none ;;
     laqa_raw_stress) stress=raw ;;
+    laqa_initial3) initial=3 ;;
   esac
   case $system in
     Si8_0GPa) printf 'composition: Si\nformula_units: 8\npotential: sw:/usr/share/lammps/potentials/Si.sw\npressure: 0\ncandidates: %s\n' "${CANDIDATES_SI:-40}" ;;
     Na4Cl4_0GPa) printf 'composition: NaCl\nformula_units: 4\npotential: buck:NaCl.buck\npressure: 0\ncandidates: %s\n' "${CANDIDATES_NACL:-30}" ;;
     Na4Cl4_10GPa) printf 'composition: NaCl\nformula_units: 4\npotential: buck:NaCl.buck\npressure: 10\ncandidates: %s\n' "${CANDIDATES_NACL:-30}" ;;
   esac
-  printf 'seed: %s\nalgorithm: %s\nrelax:\n  max_steps: 400\nlaqa:\n  initial_steps: 10\n  n_select: 5\n  n_steps: 10\n  weight_force: 0.1\n  weight_stress: %s\n  stress: %s\noutput:\n  plots: false\n' \
-    "$seed" "$algorithm" "$weight_stress" "$stress"
+  printf 'seed: %s\nalgorithm: %s\nrelax:\n  max_steps: 400\nlaqa:\n  initial_steps: %s\n  n_select: 5\n  n_steps: 10\n  weight_force: 0.1\n  weight_stress: %s\n  stress: %s\noutput:\n  plots: false\n' \
+    "$seed" "$algorithm" "$initial" "$weight_stress" "$stress"
 }
 
 for system in Si8_0GPa Na4Cl4_0GPa Na4Cl4_10GPa; do
   variants="random laqa"
+  [[ $system == Si8* ]] && variants="random laqa laqa_initial3"
   [[ $system == *10GPa ]] && variants="random laqa laqa_no_stress laqa_raw_stress"
   for variant in $variants; do
     for seed in $(seq 1 "$seeds"); do

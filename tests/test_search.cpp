@@ -22,6 +22,7 @@
 #include "otfgp/config.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/io.hpp"
+#include "otfgp/phase_table.hpp"
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "support/cli.hpp"
@@ -289,4 +290,41 @@ TEST_CASE("LAQA on Si16 reaches the diamond energy", "[search]") {
   CHECK(diamond);
   REQUIRE(result.statistics.steps_to_ground_state);
   CHECK(*result.statistics.steps_to_ground_state < result.statistics.total_steps);
+}
+
+TEST_CASE("a variable-composition search feeds the hull", "[search]") {
+  testing::TemporaryDirectory directory;
+  const std::string text = R"(
+compositions: [BaO, RhO2, BaRhO3]
+hull_references: [BaO, RhO2]
+potential: buck:BaRhO.buck
+seed: 1
+candidates: 6
+algorithm: laqa
+relax:
+  max_steps: 300
+output:
+  plots: false
+)";
+  SearchConfig config = parse_search_config(ConfigSection::parse(text, "vc.yaml"));
+  config.output = (directory / "out").string();
+  const VariableCompositionResult result = run_variable_composition(config, false);
+  REQUIRE(result.searches.size() == 3);
+  // The table is what `otfgp hull` reads; its hull at 0 GPa has the two end
+  // members' lowest minima on it.
+  const auto records = read_phase_table(directory / "out" / "hull_entries.csv");
+  std::size_t minima = 0;
+  for (const auto& [formula, one] : result.searches) minima += one.ranking.size();
+  CHECK(records.size() == minima);
+  for (const auto& [formula, one] : result.searches) {
+    if (formula == "BaRhO3") continue;
+    const std::string best_id = formula + "_" + std::to_string(one.ranking.front());
+    CHECK(std::find(result.stable.begin(), result.stable.end(), best_id) != result.stable.end());
+  }
+  const auto hull = testing::run_otfgp("hull " + (directory / "out" / "hull_entries.csv").string() +
+                                       " --references BaO RhO2");
+  CHECK(hull.exit_code == 0);
+  CHECK_THROWS_WITH(parse_search_config(ConfigSection::parse(
+                        "composition: BaO\ncompositions: [BaO]\npotential: lj\n", "x.yaml")),
+                    Catch::Contains("exactly one"));
 }

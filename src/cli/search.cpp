@@ -24,6 +24,21 @@ struct SearchSettings {
 void run_search_command(const SearchSettings& settings) {
   search::SearchConfig config = search::read_search_config(settings.config);
   if (!settings.output.empty()) config.output = settings.output;
+  if (config.compositions.size() > 1 || !config.hull_references.empty()) {
+    const auto result = search::run_variable_composition(config, settings.resume, settings.workers);
+    for (const auto& [formula, one] : result.searches) {
+      std::cout << fmt::format(
+          "{}: {} unique minima, best {:.5f} eV/atom ({}), {} steps\n", formula,
+          one.statistics.unique, one.statistics.best_enthalpy_per_atom,
+          one.ranking.empty()
+              ? std::string("-")
+              : one.candidates[static_cast<std::size_t>(one.ranking.front())].space_group_symbol,
+          one.statistics.total_steps);
+    }
+    std::cout << result.hull_text << "hull entries in " << config.output
+              << "/hull_entries.csv (otfgp hull reads them)\n";
+    return;
+  }
   const search::SearchResult result = search::run_search(config, settings.resume, settings.workers);
   const auto& s = result.statistics;
   std::cout << fmt::format("{} at {:g} GPa, {} search of {} candidates (seed {}):\n",

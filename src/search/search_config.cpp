@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "otfgp/error.hpp"
+#include "otfgp/formula.hpp"
 #include "otfgp/search/search.hpp"
 
 namespace otfgp::search {
@@ -64,12 +65,30 @@ SearchConfig parse_search_config(ConfigSection root) {
   config.source = root.file();
   root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
                     "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
-                    "output", "ground_state", "templates"});
-  const std::string formula = root.text("composition");
-  try {
-    config.stoichiometry = Stoichiometry::parse(formula);
-  } catch (const Error& error) {
-    root.fail("composition", error.what());
+                    "output", "ground_state", "templates", "compositions", "hull_references"});
+  if (root.has("composition") == root.has("compositions"))
+    root.fail(root.has("composition") ? "composition" : "",
+              "give exactly one of composition (one formula) and compositions (a list)");
+  const bool variable = root.has("compositions");
+  for (const std::string& formula :
+       variable ? root.texts("compositions") : std::vector<std::string>{root.text("composition")}) {
+    try {
+      config.compositions.push_back(Stoichiometry::parse(formula));
+    } catch (const Error& error) {
+      root.fail(variable ? "compositions" : "composition", error.what());
+    }
+  }
+  config.stoichiometry = config.compositions.front();
+  if (root.has("hull_references")) {
+    if (!variable) root.fail("hull_references", "applies to compositions: runs only");
+    config.hull_references = root.texts("hull_references");
+    for (const auto& reference : config.hull_references) {
+      try {
+        parse_formula(reference);
+      } catch (const Error& error) {
+        root.fail("hull_references", error.what());
+      }
+    }
   }
   const auto [units_min, units_max] = range(root, "formula_units", 1, 1);
   if (units_min < 1 || units_max > 64 || units_min != std::floor(units_min) ||

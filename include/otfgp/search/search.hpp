@@ -47,9 +47,13 @@ struct ShotgunSettings {
 };
 
 struct SearchConfig {
-  std::string source;  // the config file, for messages
-  Stoichiometry stoichiometry;
-  std::string potential;  // spec string
+  std::string source;           // the config file, for messages
+  Stoichiometry stoichiometry;  // the one searched (the first of `compositions`)
+  // `compositions:` runs: every formula searched in turn (output/<formula>/),
+  // the unique minima collected as hull entries.
+  std::vector<Stoichiometry> compositions;
+  std::vector<std::string> hull_references;  // formulas; empty: the elements
+  std::string potential;                     // spec string
   double pressure_gpa = 0.0;
   std::uint64_t seed = 1;
   int candidates = 20;                 // random ones, after the templates
@@ -127,6 +131,18 @@ struct SearchResult {
 // processes; the result is the same for any number. Throws otfgp::Error for
 // unusable input or a checkpoint of another config.
 SearchResult run_search(const SearchConfig& config, bool resume, int workers = 1);
+
+// A variable-composition run: run_search for every composition in
+// config.compositions (in output/<formula>/), then the unique minima as
+// `otfgp hull` entries (output/hull_entries.csv: id, formula, energy_per_atom,
+// volume_per_atom) and their hull at the target pressure (output/hull.csv).
+struct VariableCompositionResult {
+  std::vector<std::pair<std::string, SearchResult>> searches;  // formula, result
+  std::vector<std::string> stable;                             // ids of stable minima
+  std::string hull_text;
+};
+VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
+                                                   int workers = 1);
 
 // The report files alone from a finished result (run_search calls it).
 void write_search_report(const SearchConfig& config, const SearchResult& result);
