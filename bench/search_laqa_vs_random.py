@@ -48,7 +48,7 @@ def laqa_bound(random_summary, target, initial):
 rows = []
 plot_rows = []
 variants = ["random", "laqa", "laqa_initial3", "laqa_no_stress", "laqa_raw_stress"]
-for system in ["Si8_0GPa", "Na4Cl4_0GPa", "Na4Cl4_10GPa"]:
+for system in ["Si8_0GPa", "Si8_0GPa_pool120", "Na4Cl4_0GPa", "Na4Cl4_10GPa"]:
     data = {v: load(system, v) for v in variants}
     everything = [s for v in variants for s in data[v].values()]
     if not everything:

@@ -4,7 +4,9 @@
 # (random) or under LAQA's selection, and the cumulative optimisation steps
 # until the ground state is first reached are compared. The ground state is
 # the lowest enthalpy per atom found by any run of that system. At 10 GPa
-# LAQA also runs without the stress term and with CrySPY's raw stress.
+# LAQA also runs without the stress term and with CrySPY's raw stress; Si8
+# also with 3 initial steps instead of 10, and with a pool of 120 candidates
+# (POOL_SEEDS seeds, default 5) to see how the saving grows with the pool.
 #
 #   bench/search_laqa_vs_random.sh [BUILD_DIR] [OUT_DIR]
 #
@@ -30,6 +32,7 @@ config() {  # system variant seed
     laqa_initial3) initial=3 ;;
   esac
   case $system in
+    Si8_0GPa_pool120) printf 'composition: Si\nformula_units: 8\npotential: sw:/usr/share/lammps/potentials/Si.sw\npressure: 0\ncandidates: 120\n' ;;
     Si8_0GPa) printf 'composition: Si\nformula_units: 8\npotential: sw:/usr/share/lammps/potentials/Si.sw\npressure: 0\ncandidates: %s\n' "${CANDIDATES_SI:-40}" ;;
     Na4Cl4_0GPa) printf 'composition: NaCl\nformula_units: 4\npotential: buck:NaCl.buck\npressure: 0\ncandidates: %s\n' "${CANDIDATES_NACL:-30}" ;;
     Na4Cl4_10GPa) printf 'composition: NaCl\nformula_units: 4\npotential: buck:NaCl.buck\npressure: 10\ncandidates: %s\n' "${CANDIDATES_NACL:-30}" ;;
@@ -38,12 +41,14 @@ config() {  # system variant seed
     "$seed" "$algorithm" "$initial" "$weight_stress" "$stress"
 }
 
-for system in Si8_0GPa Na4Cl4_0GPa Na4Cl4_10GPa; do
+for system in Si8_0GPa Na4Cl4_0GPa Na4Cl4_10GPa Si8_0GPa_pool120; do
   variants="random laqa"
-  [[ $system == Si8* ]] && variants="random laqa laqa_initial3"
+  [[ $system == Si8_0GPa ]] && variants="random laqa laqa_initial3"
   [[ $system == *10GPa ]] && variants="random laqa laqa_no_stress laqa_raw_stress"
   for variant in $variants; do
-    for seed in $(seq 1 "$seeds"); do
+    count=$seeds
+    [[ $system == *pool120 ]] && count=${POOL_SEEDS:-5}
+    for seed in $(seq 1 "$count"); do
       dir="$out/$system/$variant/seed$seed"
       [[ -f "$dir/summary.json" ]] && continue
       mkdir -p "$dir"
