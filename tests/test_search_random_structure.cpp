@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cmath>
+#include <ctime>
 
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
@@ -122,7 +122,9 @@ TEST_CASE("at least 100 valid 20-atom structures per second", "[search][benchmar
   const Stoichiometry stoichiometry = Stoichiometry::parse("Mg2SiO2");  // 5 × 4 = 20 atoms
   generate_random_structure(stoichiometry, options, 0, 0);              // derives the groups once
   const int count = 200;
-  const auto start = std::chrono::steady_clock::now();
+  // Processor time of this process: "per second on one core", whatever else
+  // the machine is running.
+  const std::clock_t start = std::clock();
   int fallbacks = 0;
   for (int k = 1; k <= count; ++k) {
     const GeneratedStructure made =
@@ -130,9 +132,8 @@ TEST_CASE("at least 100 valid 20-atom structures per second", "[search][benchmar
     REQUIRE(made.structure.size() == 20);
     fallbacks += made.fallback ? 1 : 0;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WARN("random 20-atom Mg8Si4O8 structures: " << count / seconds << " per second, " << fallbacks
-                                              << " P1 fallbacks");
+  const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+  WARN("random 20-atom Mg8Si4O8 structures: " << count / seconds << " per second of CPU time, "
+                                              << fallbacks << " P1 fallbacks");
   CHECK(count / seconds >= 100);
 }
