@@ -108,6 +108,8 @@ set ylabel 'mean optimisation steps until the ground state'
 set xtics rotate by -35 noenhanced
 set grid ytics
 set bmargin 12
+set rmargin 14
+set yrange [0:*]
 plot '{data_file}' using 1:3:xtic(2) with boxes notitle
 """
 subprocess.run(["gnuplot"], input=script.encode(), check=True)
