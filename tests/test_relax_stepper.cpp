@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <Kokkos_Core.hpp>
+
 #include "otfgp/error.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/relax.hpp"
@@ -109,4 +111,58 @@ TEST_CASE("each step reports energy, enthalpy, mean and max force and stress", "
   CHECK(result.converged);
   CHECK(reports == result.steps + 1);
   CHECK(result.pressure == Approx(10.0).margin(0.01));
+}
+
+namespace {
+
+// Lennard-Jones argon that also reports a per-atom "uncertainty" (0.1 × the
+// atom's index) and counts how often it is bound.
+class CountingPotential final : public Potential {
+ public:
+  CountingPotential() : inner_(make_potential("lj:eps=0.0104,sigma=3.4,rc=8.5")) {}
+  std::string spec() const override { return "counting"; }
+  double cutoff() const override { return inner_->cutoff(); }
+  std::vector<int> elements() const override { return {}; }
+  void bind(const std::vector<int>& species) override {
+    ++binds;
+    inner_->bind(species);
+  }
+  ComputeResult compute(AtomState& state, const NeighborList& list,
+                        const ComputeRequest& request) override {
+    ++computes;
+    ComputeResult result = inner_->compute(state, list, request);
+    if (request.uncertainty) {
+      result.uncertainty = ScalarView("CountingPotential::uncertainty", state.natoms);
+      auto host = Kokkos::create_mirror_view(result.uncertainty);
+      for (int i = 0; i < state.natoms; ++i) host(i) = 0.1 * i;
+      Kokkos::deep_copy(result.uncertainty, host);
+    }
+    return result;
+  }
+  bool provides_uncertainty() const override { return true; }
+  int binds = 0, computes = 0;
+
+ private:
+  std::unique_ptr<Potential> inner_;
+};
+
+}  // namespace
+
+TEST_CASE("the stepper binds once per round and reports the uncertainty", "[relax]") {
+  CountingPotential potential;
+  Structure start = testing::fcc(18, 5.4, 1);
+  testing::rattle(start, 0.1, 3);
+  RelaxOptions options;
+  options.force_tolerance = 1e-6;
+  options.max_steps = 30;
+  Relaxer relaxer(potential, start, options);
+  CHECK(potential.binds == 1);
+  CHECK(relaxer.advance(10) == 10);
+  CHECK(relaxer.advance(10) == 10);
+  CHECK(potential.binds == 3);  // construction + two rounds, not one per step
+  CHECK(potential.computes == relaxer.evaluations());
+  const RelaxStep& step = relaxer.current();
+  REQUIRE(step.max_uncertainty);
+  CHECK(*step.max_uncertainty == Approx(0.3));  // 4 atoms: 0, 0.1, 0.2, 0.3
+  CHECK(*step.mean_uncertainty == Approx(0.15));
 }
