@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"
 
@@ -22,6 +23,7 @@ struct SearchSettings {
 };
 
 void run_search_command(const SearchSettings& settings) {
+  const InterruptGuard guard;  // Ctrl-C: finish the current unit, checkpoint, stop
   search::SearchConfig config = search::read_search_config(settings.config);
   if (!settings.output.empty()) config.output = settings.output;
   if (config.compositions.size() > 1 || !config.hull_references.empty()) {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
@@ -231,6 +232,12 @@ class Engine {
     OutputFile out(checkpoint_file());
     out.stream() << j.dump();
     out.commit();
+    // A first Ctrl-C (or SIGTERM) under the CLI's guard stops here, with
+    // nothing to lose: the state just written is where --resume continues.
+    if (interrupt_requested())
+      throw InterruptedError(interrupt_signal(), "search interrupted after writing " +
+                                                     checkpoint_file().string() +
+                                                     "; continue with --resume");
   }
 
   SearchResult run() {
