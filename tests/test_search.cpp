@@ -328,3 +328,22 @@ output:
                         "composition: BaO\ncompositions: [BaO]\npotential: lj\n", "x.yaml")),
                     Catch::Contains("exactly one"));
 }
+
+TEST_CASE("a grid over a join lists every reduced mixture once", "[search]") {
+  const auto grid =
+      composition_grid({Stoichiometry::parse("BaO"), Stoichiometry::parse("RhO2")}, 3);
+  std::vector<std::string> formulas;
+  for (const auto& s : grid) formulas.push_back(s.formula());
+  std::sort(formulas.begin(), formulas.end());
+  CHECK(formulas == std::vector<std::string>{"Ba2RhO4", "BaO", "BaRh2O5", "BaRhO3", "RhO2"});
+  const auto ternary = composition_grid(
+      {Stoichiometry::parse("Na"), Stoichiometry::parse("Cl"), Stoichiometry::parse("K")}, 2);
+  CHECK(ternary.size() == 6);  // Na, Cl, K, NaCl, NaK, KCl
+  const SearchConfig config = parse_search_config(ConfigSection::parse(
+      "grid:\n  end_members: [BaO, RhO2]\n  max_units: 3\npotential: buck:BaRhO.buck\n", "g.yaml"));
+  CHECK(config.compositions.size() == 5);
+  CHECK(config.hull_references == std::vector<std::string>{"BaO", "RhO2"});
+  CHECK_THROWS_WITH(parse_search_config(ConfigSection::parse(
+                        "grid:\n  end_members: [BaO]\npotential: lj\n", "g.yaml")),
+                    Catch::Contains("2 or 3"));
+}

@@ -1,7 +1,11 @@
 // Reads `otfgp search` configs: every key validated through ConfigSection
 // (unknown keys answered with "did you mean"), ranges checked up front.
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
 
 #include "otfgp/error.hpp"
 #include "otfgp/formula.hpp"
@@ -60,27 +64,85 @@ std::string stress_score_name(StressScore stress) {
   return "?";
 }
 
+std::vector<Stoichiometry> composition_grid(const std::vector<Stoichiometry>& ends, int max_units) {
+  std::vector<Stoichiometry> out;
+  std::vector<std::string> seen;
+  std::vector<int> amounts(ends.size(), 0);
+  // Every mixture Σ a_k·end_k with 1 ≤ Σ a_k ≤ max_units, reduced by the gcd.
+  std::function<void(std::size_t, int)> visit = [&](std::size_t k, int left) {
+    if (k == ends.size()) {
+      std::map<int, int> counts;
+      for (std::size_t e = 0; e < ends.size(); ++e)
+        for (std::size_t s = 0; s < ends[e].numbers.size(); ++s)
+          counts[ends[e].numbers[s]] += amounts[e] * ends[e].counts[s];
+      int divisor = 0;
+      for (const auto& [z, n] : counts) divisor = std::gcd(divisor, n);
+      if (divisor == 0) return;
+      Stoichiometry mixture;
+      for (const auto& [z, n] : counts)
+        if (n > 0) {
+          mixture.numbers.push_back(z);
+          mixture.counts.push_back(n / divisor);
+        }
+      const std::string formula = mixture.formula();
+      if (std::find(seen.begin(), seen.end(), formula) != seen.end()) return;
+      seen.push_back(formula);
+      out.push_back(mixture);
+      return;
+    }
+    for (int a = 0; a <= left; ++a) {
+      amounts[k] = a;
+      visit(k + 1, left - a);
+    }
+  };
+  visit(0, max_units);
+  return out;
+}
+
 SearchConfig parse_search_config(ConfigSection root) {
   SearchConfig config;
   config.source = root.file();
   root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
                     "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
-                    "output", "ground_state", "templates", "compositions", "hull_references"});
-  if (root.has("composition") == root.has("compositions"))
+                    "output", "ground_state", "templates", "compositions", "hull_references",
+                    "grid"});
+  const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
+                    (root.has("grid") ? 1 : 0);
+  if (given != 1)
     root.fail(root.has("composition") ? "composition" : "",
-              "give exactly one of composition (one formula) and compositions (a list)");
-  const bool variable = root.has("compositions");
-  for (const std::string& formula :
-       variable ? root.texts("compositions") : std::vector<std::string>{root.text("composition")}) {
-    try {
-      config.compositions.push_back(Stoichiometry::parse(formula));
-    } catch (const Error& error) {
-      root.fail(variable ? "compositions" : "composition", error.what());
+              "give exactly one of composition (one formula), compositions (a list) and grid");
+  const bool variable = !root.has("composition");
+  if (auto grid = root.optional_section("grid")) {
+    grid->expect_keys({"end_members", "max_units"});
+    const std::vector<std::string> ends = grid->texts("end_members");
+    if (ends.size() < 2 || ends.size() > 3)
+      grid->fail("end_members", "a binary or ternary grid takes 2 or 3 end members");
+    const int units = positive(*grid, "max_units", 4);
+    if (units > 12) grid->fail("max_units", "at most 12");
+    for (const auto& end : ends) {
+      try {
+        config.compositions.push_back(Stoichiometry::parse(end));
+      } catch (const Error& error) {
+        grid->fail("end_members", error.what());
+      }
+    }
+    config.compositions = composition_grid(config.compositions, units);
+    config.hull_references = ends;
+    grid->finish();
+  } else {
+    for (const std::string& formula : variable
+                                          ? root.texts("compositions")
+                                          : std::vector<std::string>{root.text("composition")}) {
+      try {
+        config.compositions.push_back(Stoichiometry::parse(formula));
+      } catch (const Error& error) {
+        root.fail(variable ? "compositions" : "composition", error.what());
+      }
     }
   }
   config.stoichiometry = config.compositions.front();
   if (root.has("hull_references")) {
-    if (!variable) root.fail("hull_references", "applies to compositions: runs only");
+    if (!variable) root.fail("hull_references", "applies to compositions: or grid: runs only");
     config.hull_references = root.texts("hull_references");
     for (const auto& reference : config.hull_references) {
       try {

@@ -78,6 +78,11 @@ struct SearchConfig {
 SearchConfig read_search_config(const std::filesystem::path& file);
 SearchConfig parse_search_config(ConfigSection root);
 std::string strategy_name(Strategy strategy);
+// The compositions Σ a_k·end_k (a_k ≥ 0, 1 ≤ Σ a_k ≤ max_units) of a binary or
+// ternary grid, each reduced to its smallest whole formula, without repeats,
+// e.g. BaO–RhO2 up to 3: RhO2, BaO, BaRh2O5, BaRhO3, Ba2RhO4, …
+std::vector<Stoichiometry> composition_grid(const std::vector<Stoichiometry>& end_members,
+                                            int max_units);
 std::string stress_score_name(StressScore stress);
 
 enum class CandidateStatus { pending, active, converged, unconverged, failed };
