@@ -153,7 +153,7 @@ TEST_CASE("LAQA and shotgun reach the same minimum as random search", "[search]"
   CHECK(relaxed_fully <= 10);
 }
 
-TEST_CASE("a search killed with SIGKILL and resumed ends with the uninterrupted ranking",
+TEST_CASE("a search killed (SIGKILL) or stopped (SIGINT) and resumed ends with the same ranking",
           "[search]") {
   testing::TemporaryDirectory directory;
   std::string text = silicon_config;
@@ -167,42 +167,55 @@ TEST_CASE("a search killed with SIGKILL and resumed ends with the uninterrupted 
       testing::run_otfgp("search " + config_path + " -o " + (directory / "whole").string());
   REQUIRE(whole.exit_code == 0);
 
-  // Start it again, kill it in the middle of the LAQA rounds.
-  const std::string cli = OTFGP_CLI_PATH;
-  std::vector<std::string> arguments = {cli, "-q", "search", config_path};
-  std::vector<char*> argv;
-  for (auto& a : arguments) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  const auto checkpoint = directory / "out" / "checkpoint.json";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool in_rounds = false;
-  while (!in_rounds && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    try {
-      const auto state = nlohmann::json::parse(read_text(checkpoint));
-      in_rounds = state["phase"] == "rounds" && state["total_steps"].get<long>() > 600;
-    } catch (const std::exception&) {
-    }
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(in_rounds);
-  REQUIRE(WIFSIGNALED(status));  // it was killed, not finished
-  CHECK_FALSE(std::filesystem::exists(directory / "out" / "ranking.csv"));
-
-  const auto resumed = testing::run_otfgp("search " + config_path + " --resume");
-  REQUIRE(resumed.exit_code == 0);
-  CHECK(resumed.output.find("resumed") != std::string::npos);
   const std::string expected = read_text(directory / "whole" / "ranking.csv");
   CHECK(expected.size() > 100);
-  CHECK(read_text(directory / "out" / "ranking.csv") == expected);
+  // Killed outright (SIGKILL: no chance to save anything) and, in a second
+  // run, asked to stop (SIGINT: finishes its unit and checkpoints), both in
+  // the middle of the LAQA rounds; each resumed run ends with the same table.
+  for (const int signal : {SIGKILL, SIGINT}) {
+    INFO("signal " << signal);
+    std::filesystem::remove_all(directory / "out");
+    const std::string cli = OTFGP_CLI_PATH;
+    std::vector<std::string> arguments = {cli, "-q", "search", config_path};
+    std::vector<char*> argv;
+    for (auto& a : arguments) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    const auto checkpoint = directory / "out" / "checkpoint.json";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool in_rounds = false;
+    while (!in_rounds && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      try {
+        const auto state = nlohmann::json::parse(read_text(checkpoint));
+        in_rounds = state["phase"] == "rounds" && state["total_steps"].get<long>() > 600;
+      } catch (const std::exception&) {
+      }
+    }
+    kill(pid, signal);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(in_rounds);
+    if (signal == SIGKILL) REQUIRE(WIFSIGNALED(status));  // killed, not finished
+    if (signal == SIGINT) {
+      REQUIRE(WIFEXITED(status));  // stopped itself, after a checkpoint
+      CHECK(WEXITSTATUS(status) != 0);
+      const auto state = nlohmann::json::parse(read_text(checkpoint));
+      CHECK(state["phase"] == "rounds");
+    }
+    CHECK_FALSE(std::filesystem::exists(directory / "out" / "ranking.csv"));
+
+    const auto resumed = testing::run_otfgp("search " + config_path + " --resume");
+    REQUIRE(resumed.exit_code == 0);
+    CHECK(resumed.output.find("resumed") != std::string::npos);
+    CHECK(read_text(directory / "out" / "ranking.csv") == expected);
+  }
 }
 
 TEST_CASE("search configs are validated key by key", "[search]") {
