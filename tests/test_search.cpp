@@ -360,3 +360,30 @@ TEST_CASE("a grid over a join lists every reduced mixture once", "[search]") {
                         "grid:\n  end_members: [BaO]\npotential: lj\n", "g.yaml")),
                     Catch::Contains("2 or 3"));
 }
+
+TEST_CASE("the top minima are re-checked with an oracle", "[search]") {
+  testing::TemporaryDirectory directory;
+  std::string text = silicon_config;
+  text.replace(text.find("candidates: 30"), 14, "candidates: 8");
+  for (const std::string spec : {"sw:/usr/share/lammps/potentials/Si.sw",
+                                 "tersoff:/usr/share/lammps/potentials/Si.tersoff"}) {
+    INFO(spec);
+    const std::string with_recheck =
+        text + "recheck:\n  top: 2\n  oracle:\n    kind: potential\n    potential: " + spec + "\n";
+    const SearchResult result = run_search(config_from(with_recheck, directory / "out"), false);
+    int checked = 0;
+    for (std::size_t r = 0; r < result.ranking.size(); ++r) {
+      const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
+      CHECK(c.recheck_enthalpy_per_atom.has_value() == (r < 2));
+      if (!c.recheck_enthalpy_per_atom) continue;
+      ++checked;
+      if (spec.rfind("sw:", 0) == 0)  // the same potential at the same geometry
+        CHECK(*c.recheck_enthalpy_per_atom == Approx(c.enthalpy_per_atom).margin(1e-9));
+      else
+        CHECK(std::abs(*c.recheck_enthalpy_per_atom - c.enthalpy_per_atom) > 1e-3);
+    }
+    CHECK(checked == 2);
+  }
+  CHECK_THROWS_WITH(config_from(text + "recheck:\n  oracle:\n    kind: vasp\n", directory / "x"),
+                    Catch::Contains("kind"));
+}

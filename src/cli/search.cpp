@@ -59,6 +59,15 @@ void run_search_command(const SearchSettings& settings) {
     std::cout << (s.steps_to_ground_state ? fmt::format("ground state reached after {} steps\n",
                                                         *s.steps_to_ground_state)
                                           : std::string("ground state not reached\n"));
+  for (const int k : result.ranking) {
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    if (c.recheck_enthalpy_per_atom)
+      std::cout << fmt::format("recheck ({}) of candidate {}: H = {:.6f} eV/atom ({:+.6f})\n",
+                               config.recheck_oracle->kind(), k, *c.recheck_enthalpy_per_atom,
+                               *c.recheck_enthalpy_per_atom - c.enthalpy_per_atom);
+    else if (!c.recheck_error.empty())
+      std::cout << fmt::format("recheck of candidate {} failed: {}\n", k, c.recheck_error);
+  }
   std::cout << "results in " << config.output << "/\n";
 }
 

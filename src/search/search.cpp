@@ -4,6 +4,8 @@
 
 #include "otfgp/search/search.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -663,16 +665,47 @@ void rank(const SearchConfig& config, SearchResult& result) {
   }
 }
 
+// Single points of the top unique minima with the recheck oracle.
+void recheck(const SearchConfig& config, SearchResult& result) {
+  if (!config.recheck_oracle) return;
+  const double pressure = config.pressure_gpa * units::gpa_in_ev_per_a3;
+  int done = 0;
+  for (const int k : result.ranking) {
+    if (done++ >= config.recheck_top) break;
+    auto& c = result.candidates[static_cast<std::size_t>(k)];
+    const auto workdir =
+        std::filesystem::path(config.output) / "recheck" / fmt::format("candidate{:04d}", k);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        const Structure labelled = config.recheck_oracle->label(c.structure, workdir, attempt);
+        if (!labelled.energy) throw Error("the oracle returned no energy");
+        c.recheck_enthalpy_per_atom =
+            (*labelled.energy + pressure * labelled.volume()) / labelled.size();
+        c.recheck_error.clear();
+        logger().info("recheck of candidate {}: H = {:.5f} eV/atom ({} {:.5f})", k,
+                      *c.recheck_enthalpy_per_atom, config.potential, c.enthalpy_per_atom);
+        break;
+      } catch (const oracle::OracleFailure& failure) {
+        c.recheck_error = failure.what();
+        logger().warn("recheck of candidate {} (attempt {}) failed: {}", k, attempt + 1,
+                      failure.what());
+      }
+    }
+  }
+}
+
 }  // namespace
 
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   if (workers < 1) throw Error("search: --np must be at least 1");
   std::filesystem::create_directories(config.output);
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
+  if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);
   Engine engine(config, workers);
   if (resume) engine.load_checkpoint();
   SearchResult result = engine.run();
   rank(config, result);
+  recheck(config, result);
   write_search_report(config, result);
   return result;
 }

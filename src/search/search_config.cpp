@@ -105,7 +105,7 @@ SearchConfig parse_search_config(ConfigSection root) {
   root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
                     "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
                     "output", "ground_state", "templates", "compositions", "hull_references",
-                    "grid"});
+                    "grid", "recheck"});
   const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
                     (root.has("grid") ? 1 : 0);
   if (given != 1)
@@ -222,6 +222,15 @@ SearchConfig parse_search_config(ConfigSection root) {
     relax->finish();
   }
 
+  if (auto recheck = root.optional_section("recheck")) {
+    recheck->expect_keys({"top", "oracle"});
+    config.recheck_top = positive(*recheck, "top", 3);
+    const std::filesystem::path base = std::filesystem::path(config.source).has_parent_path()
+                                           ? std::filesystem::path(config.source).parent_path()
+                                           : std::filesystem::path(".");
+    config.recheck_oracle = oracle::make_oracle(recheck->section("oracle"), base);
+    recheck->finish();
+  }
   if (auto laqa = root.optional_section("laqa")) {
     laqa->expect_keys(
         {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});

@@ -105,6 +105,8 @@ nlohmann::json candidate_json(const SearchConfig& config, const CandidateSummary
     j["space_group_symbol"] = c.space_group_symbol;
   }
   if (!c.note.empty()) j["note"] = c.note;
+  if (c.recheck_enthalpy_per_atom) j["recheck_enthalpy_per_atom"] = *c.recheck_enthalpy_per_atom;
+  if (!c.recheck_error.empty()) j["recheck_error"] = c.recheck_error;
   return j;
 }
 
@@ -189,14 +191,15 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
   {
     OutputFile out(folder / "ranking.csv");
     out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
-                    "space_group_number,steps,found_at_steps,how_found\n";
+                    "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom\n";
     int rank = 0;
     for (const int k : result.ranking) {
       const auto& c = result.candidates[static_cast<std::size_t>(k)];
-      out.stream() << fmt::format("{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{}\n", ++rank, c.index,
-                                  c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
-                                  c.space_group_symbol, c.space_group, c.steps, c.found_at_steps,
-                                  how_found(config, c));
+      out.stream() << fmt::format(
+          "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{}\n", ++rank, c.index, c.enthalpy_per_atom,
+          c.energy_per_atom, c.volume_per_atom, c.space_group_symbol, c.space_group, c.steps,
+          c.found_at_steps, how_found(config, c),
+          c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "");
     }
     out.commit();
   }

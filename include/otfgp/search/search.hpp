@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "otfgp/config.hpp"
+#include "otfgp/oracle/oracle.hpp"
 #include "otfgp/potential.hpp"
 #include "otfgp/relax.hpp"
 #include "otfgp/search/random_structure.hpp"
@@ -72,6 +74,10 @@ struct SearchConfig {
   double collapse_tolerance = 0.5;  // relaxed distance below this × (r_cov,i + r_cov,j): collapsed
   bool plots = true;
   std::optional<double> ground_state;  // eV/atom; reports when it was first reached
+  // `recheck:`: the top `recheck_top` unique minima labelled by this oracle
+  // (single points at the relaxed geometry) once the search is done.
+  std::shared_ptr<oracle::Oracle> recheck_oracle;
+  int recheck_top = 0;
 };
 
 // Reads and validates a search config (every key checked; see docs/search.md).
@@ -107,7 +113,9 @@ struct CandidateSummary {
   long found_at_steps = 0;  // cumulative optimisation steps when it finished
   double found_at_seconds = 0.0;
   int duplicate_of = -1;  // index of the lower-enthalpy candidate it repeats, or −1
-  Structure structure;    // final
+  std::optional<double> recheck_enthalpy_per_atom;  // eV, from the recheck oracle
+  std::string recheck_error;                        // why the oracle could not label it
+  Structure structure;                              // final
 };
 
 struct SearchStatistics {
