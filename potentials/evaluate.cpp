@@ -13,8 +13,13 @@ Eigen::VectorXd to_host_vector(const ScalarView& view) {
 
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request) {
+  potential.bind(structure.species());
+  return evaluate_bound(potential, structure, request);
+}
+
+Evaluation evaluate_bound(Potential& potential, const Structure& structure,
+                          const ComputeRequest& request) {
   AtomState state = AtomState::from_structure(structure);
-  potential.bind(state.species);
   NeighborList list(potential.cutoff(), 0.0);
   list.build(state);
   const ComputeResult result = potential.compute(state, list, request);

@@ -20,5 +20,6 @@ void add_relax_command(CLI::App& app, Commands& commands);
 void add_md_command(CLI::App& app, Commands& commands);
 void add_train_command(CLI::App& app, Commands& commands);
 void add_otf_command(CLI::App& app, Commands& commands);
+void add_search_command(CLI::App& app, Commands& commands);
 
 }  // namespace otfgp::cli

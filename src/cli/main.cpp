@@ -26,6 +26,7 @@ int main(int argc, char* argv[]) {
   otfgp::cli::add_md_command(app, commands);
   otfgp::cli::add_train_command(app, commands);
   otfgp::cli::add_otf_command(app, commands);
+  otfgp::cli::add_search_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

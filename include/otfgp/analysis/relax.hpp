@@ -10,8 +10,13 @@
 // Converged when every atomic force is below force_tolerance and (with a free
 // cell) every component of σ + P·I is below stress_tolerance.
 
+#include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/structure.hpp"
@@ -27,10 +32,17 @@ std::string relax_algorithm_name(RelaxAlgorithm algorithm);
 // State after each step, for logging and trajectories.
 struct RelaxStep {
   int step = 0;
-  double energy = 0.0;                   // eV
-  double enthalpy = 0.0;                 // eV, E + PV
-  double max_force = 0.0;                // eV/Å
-  double max_stress_deviation = 0.0;     // GPa, max |σ_ij + P δ_ij| (0 for a fixed cell)
+  double energy = 0.0;                    // eV
+  double enthalpy = 0.0;                  // eV, E + PV
+  double max_force = 0.0;                 // eV/Å
+  double mean_force = 0.0;                // eV/Å, mean over atoms of |f_i|
+  double max_stress_deviation = 0.0;      // GPa, max |σ_ij + P δ_ij| (0 for a fixed cell)
+  double mean_stress_deviation = 0.0;     // GPa, mean of |σ_ij + P δ_ij| over the 6 components
+  double mean_stress = 0.0;               // GPa, mean of |σ_ij| over the 6 components
+  double pressure = 0.0;                  // GPa, −tr(σ)/3 (0 if not periodic)
+  double volume = 0.0;                    // Å³ (0 if not periodic)
+  std::optional<double> max_uncertainty;  // per-atom normalised std, when the potential has one
+  std::optional<double> mean_uncertainty;
   const Structure* structure = nullptr;  // labelled with energy, forces, stress
 };
 
@@ -55,6 +67,47 @@ struct RelaxResult {
   double max_force = 0.0;             // eV/Å
   double max_stress_deviation = 0.0;  // GPa
   double pressure = 0.0;              // GPa, −tr(σ)/3 of the final structure (0 if not periodic)
+};
+
+// A relaxation advanced in rounds: FIRE's velocity and time step or L-BFGS's
+// curvature pairs are kept between calls, so advance(5) twice walks the same
+// path as advance(10). The potential is bound to the species once per
+// advance(), not at every evaluation. The state (not the potential or the
+// observer) round-trips through JSON, so a relaxation can resume from a file
+// and continue exactly as if it had not stopped.
+class Relaxer {
+ public:
+  // Evaluates the start (step 0, reported to the observer). Throws
+  // otfgp::Error as relax() does.
+  Relaxer(Potential& potential, const Structure& structure, const RelaxOptions& options);
+  // Restores a state written by to_json(); re-evaluates the current point
+  // (not counted). Throws otfgp::Error for a malformed state.
+  Relaxer(Potential& potential, const nlohmann::json& state, const RelaxOptions& options);
+  ~Relaxer();
+  Relaxer(Relaxer&&) noexcept;
+  Relaxer& operator=(Relaxer&&) noexcept;
+
+  // Takes up to `steps` steps; stops early when converged, at
+  // options.max_steps, or when L-BFGS gives up. Returns the steps taken.
+  int advance(int steps);
+  // Converged, at the step limit, or given up: advance() does nothing more.
+  bool finished() const;
+  bool converged() const;
+  int steps() const;
+  int evaluations() const;
+  // The current point (its structure pointer lives as long as the Relaxer).
+  const RelaxStep& current() const;
+  RelaxResult result() const;
+
+  nlohmann::json to_json() const;
+  // Atomic write (temporary file, then rename).
+  void save(const std::filesystem::path& file) const;
+  static Relaxer load(Potential& potential, const std::filesystem::path& file,
+                      const RelaxOptions& options);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // Throws otfgp::Error when a free cell is asked for a structure that is not

@@ -1,8 +1,10 @@
 #pragma once
-// PNG plots drawn by gnuplot (pngcairo): the data and the script go to a
-// temporary folder, gnuplot runs there, and the finished image is moved into
-// place. A plot that cannot be made is a logged warning and a false return,
-// never lost data (the CSV and JSON files beside it hold everything).
+// A gnuplot run that cannot leave a half-written image: data files and the
+// script go to a scratch folder, gnuplot (pngcairo) draws there, and the
+// finished PNG is moved into place atomically. A failed plot is a logged
+// warning and a false return, never an exception: plots sit beside files that
+// hold all the numbers. (The same scheme as hull_plot.cpp's private helper,
+// which can move onto this one.)
 
 #include <filesystem>
 #include <sstream>
@@ -10,24 +12,23 @@
 
 namespace otfgp {
 
-// A scratch folder with data files and a gnuplot script; removed on destruction.
 class GnuplotJob {
  public:
+  // Throws otfgp::Error when no scratch folder can be made.
   GnuplotJob();
   ~GnuplotJob();
   GnuplotJob(const GnuplotJob&) = delete;
   GnuplotJob& operator=(const GnuplotJob&) = delete;
 
-  // Writes a data file and returns its name, quoted for the script.
+  // Writes a data file and returns its path quoted for the script.
   std::string data(const std::string& name, const std::string& content);
   std::ostringstream& script() { return script_; }
-
-  // Runs gnuplot; true when it exited cleanly and produced the image.
-  bool run(const std::filesystem::path& png, const std::string& what);
   void size(int width, int height) {
     width_ = width;
     height_ = height;
   }
+  // Runs gnuplot; true when it exited cleanly and the image is in place.
+  bool run(const std::filesystem::path& png, const std::string& what);
 
  private:
   std::filesystem::path folder_;

@@ -24,6 +24,10 @@ struct Evaluation {
 
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request = {});
+// The same without binding: the potential must already be bound to the
+// structure's species (relaxations bind once, not at every step).
+Evaluation evaluate_bound(Potential& potential, const Structure& structure,
+                          const ComputeRequest& request = {});
 
 // Copies energy, forces and stress of an evaluation into the structure's labels.
 void attach_labels(Structure& structure, const Evaluation& evaluation);

@@ -1,0 +1,714 @@
+// The search loop: candidates generated from the seed, advanced by the
+// relaxation stepper under the chosen strategy, the state checkpointed after
+// every unit of work so that a resumed run repeats exactly what was lost.
+
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/search/search.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/search/space_group.hpp"
+#include "otfgp/search/template.hpp"
+#include "otfgp/core/units.hpp"
+
+namespace otfgp::search {
+
+std::string status_name(CandidateStatus status) {
+  switch (status) {
+    case CandidateStatus::pending:
+      return "pending";
+    case CandidateStatus::active:
+      return "active";
+    case CandidateStatus::converged:
+      return "converged";
+    case CandidateStatus::unconverged:
+      return "unconverged";
+    case CandidateStatus::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int checkpoint_version = 1;
+
+CandidateStatus status_from_name(const std::string& name) {
+  for (const auto status :
+       {CandidateStatus::pending, CandidateStatus::active, CandidateStatus::converged,
+        CandidateStatus::unconverged, CandidateStatus::failed})
+    if (status_name(status) == name) return status;
+  throw Error("search checkpoint: unknown candidate status '" + name + "'");
+}
+
+// What must agree between a checkpoint and the config that resumes it.
+nlohmann::json config_identity(const SearchConfig& config) {
+  const auto& g = config.generator;
+  return {{"composition", config.stoichiometry.formula()},
+          {"formula_units", {g.min_formula_units, g.max_formula_units}},
+          {"potential", config.potential},
+          {"pressure", config.pressure_gpa},
+          {"seed", config.seed},
+          {"candidates", config.candidates},
+          {"templates", config.templates},
+          {"algorithm", strategy_name(config.strategy)},
+          {"max_total_steps", config.max_total_steps},
+          {"space_groups", g.space_groups},
+          {"volume_factor", {g.volume_factor_min, g.volume_factor_max}},
+          {"distance_tolerance", g.distance_tolerance},
+          {"relax",
+           {relax_algorithm_name(config.relax.algorithm), config.relax.force_tolerance,
+            config.relax.stress_tolerance, config.relax.max_steps, config.relax.max_step}},
+          {"laqa",
+           {config.laqa.initial_steps, config.laqa.n_select, config.laqa.n_steps,
+            config.laqa.weight_force, config.laqa.weight_stress,
+            stress_score_name(config.laqa.stress)}},
+          {"shotgun", {config.shotgun.pre_steps, config.shotgun.keep}}};
+}
+
+double shortest_scaled_distance(const Structure& structure) {
+  // min over pairs of d_ij / (r_i + r_j), images within one cell.
+  double shortest = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < structure.size(); ++i)
+    for (int j = i; j < structure.size(); ++j) {
+      const double radii = element(structure.numbers[static_cast<std::size_t>(i)]).covalent_radius +
+                           element(structure.numbers[static_cast<std::size_t>(j)]).covalent_radius;
+      for (int a = -1; a <= 1; ++a)
+        for (int b = -1; b <= 1; ++b)
+          for (int c = -1; c <= 1; ++c) {
+            if (i == j && a == 0 && b == 0 && c == 0) continue;
+            const Eigen::RowVector3d d = structure.positions.row(j) - structure.positions.row(i) +
+                                         a * structure.cell.row(0) + b * structure.cell.row(1) +
+                                         c * structure.cell.row(2);
+            shortest = std::min(shortest, d.norm() / radii);
+          }
+    }
+  return shortest;
+}
+
+struct Entry {
+  CandidateSummary summary;
+  Structure initial;
+  std::optional<Relaxer> relaxer;
+  double delta_force = std::numeric_limits<double>::quiet_NaN();  // F drop over the last round
+  bool kept = false;  // shotgun: chosen for full relaxation
+};
+
+class Engine {
+ public:
+  Engine(const SearchConfig& config, int workers)
+      : config_(config), potential_(make_potential(config.potential)), workers_(workers) {
+    if (workers > 1 && config.max_total_steps > 0)
+      throw Error(
+          "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
+          "without the budget");
+    potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
+    std::vector<std::filesystem::path> template_paths;
+    for (const auto& path : config.templates) {
+      // Relative to the config file, as the user reads it.
+      std::filesystem::path p = path;
+      if (p.is_relative() && !config.source.empty())
+        p = std::filesystem::path(config.source).parent_path() / p;
+      template_paths.push_back(p);
+    }
+    for (const Template& found : read_templates(template_paths)) {
+      const auto substituted = found.structure.size() > 0
+                                   ? substitute(found.structure, config.stoichiometry)
+                                   : std::nullopt;
+      if (!substituted) {
+        logger().info("template {} ({}) does not match {}", found.name, found.structure.formula(),
+                      config.stoichiometry.formula());
+        continue;
+      }
+      Entry entry;
+      entry.initial = *substituted;
+      entry.summary.origin = "template " + found.name;
+      const auto symmetry = find_symmetry(*substituted, 1e-2);
+      entry.summary.generated_space_group = symmetry ? symmetry->number : 1;
+      entries_.push_back(std::move(entry));
+    }
+    if (!config.templates.empty() && entries_.empty())
+      throw Error("no template matches the stoichiometry pattern of " +
+                  config.stoichiometry.formula());
+    for (int k = 0; k < config.candidates; ++k) {
+      const GeneratedStructure made = generate_random_structure(
+          config.stoichiometry, config.generator, config.seed, static_cast<std::uint64_t>(k));
+      Entry entry;
+      entry.initial = made.structure;
+      entry.summary.generated_space_group = made.space_group;
+      entry.summary.p1_fallback = made.fallback;
+      entry.summary.origin = "random";
+      entries_.push_back(std::move(entry));
+    }
+    for (std::size_t k = 0; k < entries_.size(); ++k) {
+      entries_[k].summary.index = static_cast<int>(k);
+      entries_[k].summary.atoms = entries_[k].initial.size();
+    }
+  }
+
+  std::filesystem::path checkpoint_file() const {
+    return std::filesystem::path(config_.output) / "checkpoint.json";
+  }
+
+  void load_checkpoint() {
+    std::ifstream in(checkpoint_file());
+    if (!in) {
+      logger().info("no checkpoint at {}; starting afresh", checkpoint_file().string());
+      return;
+    }
+    nlohmann::json j;
+    try {
+      in >> j;
+      if (j.at("format_version").get<int>() != checkpoint_version)
+        throw Error("search checkpoint " + checkpoint_file().string() + ": unknown format version");
+      if (j.at("config") != config_identity(config_))
+        throw Error("search checkpoint " + checkpoint_file().string() +
+                    " was written by a different search config; remove it or use another output "
+                    "folder");
+      phase_ = j.at("phase").get<std::string>();
+      total_steps_ = j.at("total_steps").get<long>();
+      elapsed_before_ = j.at("elapsed_seconds").get<double>();
+      const auto& list = j.at("candidates");
+      if (list.size() != entries_.size())
+        throw Error("search checkpoint: wrong number of candidates");
+      for (std::size_t k = 0; k < entries_.size(); ++k) {
+        const auto& c = list[k];
+        Entry& entry = entries_[k];
+        entry.summary.status = status_from_name(c.at("status").get<std::string>());
+        entry.summary.note = c.at("note").get<std::string>();
+        entry.summary.found_at_steps = c.at("found_at_steps").get<long>();
+        entry.summary.found_at_seconds = c.at("found_at_seconds").get<double>();
+        entry.summary.steps = c.at("steps").get<int>();
+        entry.delta_force = c.at("delta_force").is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                                          : c.at("delta_force").get<double>();
+        entry.kept = c.at("kept").get<bool>();
+        if (c.contains("relaxer")) {
+          entry.relaxer.emplace(*potential_, c.at("relaxer"), config_.relax);
+          if (entry.summary.status == CandidateStatus::converged ||
+              entry.summary.status == CandidateStatus::unconverged)
+            fill_summary(entry);
+        }
+      }
+    } catch (const nlohmann::json::exception& error) {
+      throw Error("search checkpoint " + checkpoint_file().string() + ": " + error.what());
+    }
+    logger().info("resumed {} at phase '{}' after {} optimisation steps",
+                  checkpoint_file().string(), phase_, total_steps_);
+  }
+
+  void save_checkpoint() const {
+    nlohmann::json j;
+    j["format_version"] = checkpoint_version;
+    j["config"] = config_identity(config_);
+    j["phase"] = phase_;
+    j["total_steps"] = total_steps_;
+    j["elapsed_seconds"] = elapsed();
+    nlohmann::json list = nlohmann::json::array();
+    for (const Entry& entry : entries_) {
+      nlohmann::json c;
+      c["status"] = status_name(entry.summary.status);
+      c["note"] = entry.summary.note;
+      c["found_at_steps"] = entry.summary.found_at_steps;
+      c["found_at_seconds"] = entry.summary.found_at_seconds;
+      c["steps"] = entry.summary.steps;
+      c["delta_force"] = std::isfinite(entry.delta_force) ? nlohmann::json(entry.delta_force)
+                                                          : nlohmann::json(nullptr);
+      c["kept"] = entry.kept;
+      if (entry.relaxer) c["relaxer"] = entry.relaxer->to_json();
+      list.push_back(std::move(c));
+    }
+    j["candidates"] = std::move(list);
+    OutputFile out(checkpoint_file());
+    out.stream() << j.dump();
+    out.commit();
+    // A first Ctrl-C (or SIGTERM) under the CLI's guard stops here, with
+    // nothing to lose: the state just written is where --resume continues.
+    if (interrupt_requested())
+      throw InterruptedError(interrupt_signal(), "search interrupted after writing " +
+                                                     checkpoint_file().string() +
+                                                     "; continue with --resume");
+  }
+
+  SearchResult run() {
+    if (phase_ == "start") phase_ = config_.strategy == Strategy::random ? "relax" : "initial";
+    switch (config_.strategy) {
+      case Strategy::random:
+        run_random();
+        break;
+      case Strategy::laqa:
+        run_laqa();
+        break;
+      case Strategy::shotgun:
+        run_shotgun();
+        break;
+    }
+    phase_ = "done";
+    save_checkpoint();
+    return result();
+  }
+
+ private:
+  double elapsed() const {
+    return elapsed_before_ +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  }
+  bool over_budget() const {
+    return config_.max_total_steps > 0 && total_steps_ >= config_.max_total_steps;
+  }
+
+  // What one unit of work did to a candidate: its relaxer state afterwards
+  // (or the error that stopped it) and the steps it took.
+  struct Outcome {
+    bool failed = false;
+    std::string error;
+    nlohmann::json relaxer;         // from a worker; null when failed
+    std::optional<Relaxer> object;  // in this process
+    int taken = 0;
+    double delta_force = 0.0;
+  };
+
+  // Starts or advances a candidate by up to `steps`. In a worker the
+  // relaxer is rebuilt from its state (exactly, see Relaxer) and returned as
+  // JSON; in this process it is taken from the entry and handed back.
+  Outcome work(Entry& entry, int steps, bool in_worker) const {
+    Outcome outcome;
+    std::optional<Relaxer> relaxer;
+    int steps_before = 0;
+    try {
+      if (entry.relaxer && in_worker)
+        relaxer.emplace(*potential_, entry.relaxer->to_json(), config_.relax);
+      else if (entry.relaxer)
+        relaxer = std::move(entry.relaxer);
+      else
+        relaxer.emplace(*potential_, entry.initial, config_.relax);
+      steps_before = relaxer->steps();
+      const double before = relaxer->current().mean_force;
+      outcome.taken = relaxer->advance(steps);
+      outcome.delta_force = before - relaxer->current().mean_force;
+      if (in_worker)
+        outcome.relaxer = relaxer->to_json();
+      else
+        outcome.object = std::move(relaxer);
+    } catch (const Error& error) {
+      outcome.failed = true;
+      outcome.error = error.what();
+      if (relaxer) outcome.taken = relaxer->steps() - steps_before;
+    }
+    return outcome;
+  }
+
+  void apply(Entry& entry, Outcome& outcome) {
+    total_steps_ += outcome.taken;
+    if (outcome.failed) {
+      entry.summary.steps += outcome.taken;
+      entry.relaxer.reset();
+      entry.summary.status = CandidateStatus::failed;
+      entry.summary.note = outcome.error;
+      entry.summary.found_at_steps = total_steps_;
+      entry.summary.found_at_seconds = elapsed();
+      logger().info("candidate {} failed: {}", entry.summary.index, outcome.error);
+      return;
+    }
+    if (outcome.object)
+      entry.relaxer = std::move(outcome.object);
+    else
+      entry.relaxer.emplace(*potential_, outcome.relaxer, config_.relax);
+    entry.summary.status = CandidateStatus::active;
+    entry.summary.steps = entry.relaxer->steps();
+    entry.delta_force = outcome.delta_force;
+    if (entry.relaxer->finished()) finish(entry);
+  }
+
+  // Advances the candidates (in this order) by up to `steps` each: in this
+  // process, or over a pool of forked workers; either way the outcomes are
+  // applied in order, so the state does not depend on the number of workers.
+  void advance(const std::vector<int>& indices, int steps) {
+    if (workers_ <= 1 || indices.size() <= 1) {
+      for (const int k : indices) {
+        if (over_budget()) break;
+        Entry& entry = entries_[static_cast<std::size_t>(k)];
+        int allowed = steps;
+        if (config_.max_total_steps > 0)
+          allowed = static_cast<int>(std::min<long>(steps, config_.max_total_steps - total_steps_));
+        Outcome outcome = work(entry, allowed, false);
+        apply(entry, outcome);
+      }
+      return;
+    }
+    std::vector<Outcome> outcomes = work_in_parallel(indices, steps);
+    for (std::size_t t = 0; t < indices.size(); ++t)
+      apply(entries_[static_cast<std::size_t>(indices[t])], outcomes[t]);
+  }
+
+  std::vector<Outcome> work_in_parallel(const std::vector<int>& indices, int steps) {
+    const int pool = std::min<int>(workers_, static_cast<int>(indices.size()));
+    std::vector<pid_t> children;
+    std::vector<int> pipes;
+    for (int w = 0; w < pool; ++w) {
+      int ends[2];
+      if (::pipe(ends) != 0) throw Error("search: cannot create a pipe for the worker pool");
+      const pid_t pid = ::fork();
+      if (pid < 0) throw Error("search: cannot fork a worker");
+      if (pid == 0) {
+        ::close(ends[0]);
+        nlohmann::json results = nlohmann::json::array();
+        for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+             t += static_cast<std::size_t>(pool)) {
+          Outcome outcome;
+          try {
+            outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
+          } catch (const std::exception& error) {
+            outcome.failed = true;
+            outcome.error = std::string("worker: ") + error.what();
+          }
+          results.push_back({{"failed", outcome.failed},
+                             {"error", outcome.error},
+                             {"relaxer", outcome.relaxer},
+                             {"taken", outcome.taken},
+                             {"delta_force", outcome.delta_force}});
+        }
+        const std::string text = results.dump();
+        std::size_t written = 0;
+        while (written < text.size()) {
+          const ssize_t n = ::write(ends[1], text.data() + written, text.size() - written);
+          if (n <= 0) ::_exit(3);
+          written += static_cast<std::size_t>(n);
+        }
+        ::close(ends[1]);
+        ::_exit(0);  // no destructors or atexit handlers of the parent's objects
+      }
+      ::close(ends[1]);
+      children.push_back(pid);
+      pipes.push_back(ends[0]);
+    }
+    std::vector<Outcome> outcomes(indices.size());
+    bool broken = false;
+    for (int w = 0; w < pool; ++w) {
+      std::string text;
+      char buffer[65536];
+      ssize_t n;
+      while ((n = ::read(pipes[static_cast<std::size_t>(w)], buffer, sizeof buffer)) > 0)
+        text.append(buffer, static_cast<std::size_t>(n));
+      ::close(pipes[static_cast<std::size_t>(w)]);
+      int status = 0;
+      ::waitpid(children[static_cast<std::size_t>(w)], &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        broken = true;
+        continue;
+      }
+      const nlohmann::json results = nlohmann::json::parse(text);
+      std::size_t r = 0;
+      for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+           t += static_cast<std::size_t>(pool), ++r) {
+        const auto& j = results.at(r);
+        Outcome& outcome = outcomes[t];
+        outcome.failed = j.at("failed").get<bool>();
+        outcome.error = j.at("error").get<std::string>();
+        outcome.relaxer = j.at("relaxer");
+        outcome.taken = j.at("taken").get<int>();
+        outcome.delta_force = j.at("delta_force").get<double>();
+      }
+    }
+    if (broken) throw Error("search: a worker process died; rerun with --resume");
+    return outcomes;
+  }
+
+  // The candidates in `candidates` cut into batches of the pool's size.
+  std::vector<std::vector<int>> batches(const std::vector<int>& candidates) const {
+    std::vector<std::vector<int>> out;
+    const std::size_t size = static_cast<std::size_t>(std::max(1, workers_));
+    for (std::size_t k = 0; k < candidates.size(); k += size)
+      out.emplace_back(
+          candidates.begin() + static_cast<long>(k),
+          candidates.begin() + static_cast<long>(std::min(candidates.size(), k + size)));
+    return out;
+  }
+
+  std::vector<int> with_status(std::initializer_list<CandidateStatus> statuses,
+                               bool kept_only = false) const {
+    std::vector<int> out;
+    for (const Entry& entry : entries_)
+      if (std::find(statuses.begin(), statuses.end(), entry.summary.status) != statuses.end() &&
+          (!kept_only || entry.kept))
+        out.push_back(entry.summary.index);
+    return out;
+  }
+
+  void fill_summary(Entry& entry) const {
+    const RelaxResult result = entry.relaxer->result();
+    CandidateSummary& s = entry.summary;
+    s.steps = result.steps;
+    s.structure = result.structure;
+    s.atoms = result.structure.size();
+    s.enthalpy_per_atom = result.enthalpy / s.atoms;
+    s.energy_per_atom = result.energy / s.atoms;
+    s.volume_per_atom = result.structure.volume() / s.atoms;
+    s.max_force = result.max_force;
+    if (const auto found = find_symmetry(result.structure, config_.symprec)) {
+      s.space_group = found->number;
+      s.space_group_symbol = found->symbol;
+    }
+  }
+
+  void finish(Entry& entry) {
+    CandidateSummary& s = entry.summary;
+    s.status =
+        entry.relaxer->converged() ? CandidateStatus::converged : CandidateStatus::unconverged;
+    s.found_at_steps = total_steps_;
+    s.found_at_seconds = elapsed();
+    fill_summary(entry);
+    if (shortest_scaled_distance(s.structure) < config_.collapse_tolerance) {
+      s.status = CandidateStatus::failed;
+      s.note = "collapsed: atoms closer than collapse_tolerance × the sum of covalent radii";
+    }
+    logger().info("candidate {} {} after {} steps: H = {:.5f} eV/atom, {} (total {} steps)",
+                  s.index, status_name(s.status), s.steps, s.enthalpy_per_atom,
+                  s.space_group_symbol, total_steps_);
+  }
+
+  void run_random() {
+    for (const auto& batch :
+         batches(with_status({CandidateStatus::pending, CandidateStatus::active}))) {
+      if (over_budget()) break;
+      advance(batch, config_.relax.max_steps);
+      save_checkpoint();
+    }
+  }
+
+  double score(const Entry& entry) const {
+    const RelaxStep& step = entry.relaxer->current();
+    const double atoms = entry.summary.atoms;
+    double value = -step.enthalpy / atoms;
+    if (std::isfinite(entry.delta_force)) {
+      const double drop = std::max(std::abs(entry.delta_force), 1e-8);
+      value += config_.laqa.weight_force * step.mean_force * step.mean_force / (2.0 * drop);
+    }
+    double stress = 0.0;
+    if (config_.laqa.stress == StressScore::raw) stress = step.mean_stress;
+    if (config_.laqa.stress == StressScore::deviation) stress = step.mean_stress_deviation;
+    return value + config_.laqa.weight_stress * stress * units::gpa_in_ev_per_a3;
+  }
+
+  void run_laqa() {
+    if (phase_ == "initial") {
+      for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
+        if (over_budget()) break;
+        advance(batch, config_.laqa.initial_steps);
+        save_checkpoint();
+      }
+      if (!over_budget()) phase_ = "rounds";
+      save_checkpoint();
+    }
+    while (phase_ == "rounds" && !over_budget()) {
+      std::vector<std::pair<double, int>> pool;
+      for (const Entry& entry : entries_)
+        if (entry.summary.status == CandidateStatus::active)
+          pool.emplace_back(-score(entry), entry.summary.index);
+      if (pool.empty()) break;
+      std::sort(pool.begin(), pool.end());
+      const std::size_t chosen =
+          std::min<std::size_t>(pool.size(), static_cast<std::size_t>(config_.laqa.n_select));
+      std::vector<int> selected;
+      for (std::size_t k = 0; k < chosen; ++k) selected.push_back(pool[k].second);
+      advance(selected, config_.laqa.n_steps);
+      save_checkpoint();
+    }
+  }
+
+  void run_shotgun() {
+    if (phase_ == "initial") {
+      for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
+        if (over_budget()) break;
+        advance(batch, config_.shotgun.pre_steps);
+        save_checkpoint();
+      }
+      if (over_budget()) return;
+      // The `keep` lowest enthalpies per atom after the pre-relaxation.
+      std::vector<std::pair<double, int>> ranked;
+      for (const Entry& entry : entries_)
+        if (entry.relaxer && (entry.summary.status == CandidateStatus::active ||
+                              entry.summary.status == CandidateStatus::converged))
+          ranked.emplace_back(entry.relaxer->current().enthalpy / entry.summary.atoms,
+                              entry.summary.index);
+      std::sort(ranked.begin(), ranked.end());
+      for (std::size_t k = 0; k < ranked.size(); ++k) {
+        Entry& entry = entries_[static_cast<std::size_t>(ranked[k].second)];
+        if (k < static_cast<std::size_t>(config_.shotgun.keep)) {
+          entry.kept = true;
+        } else if (entry.summary.status == CandidateStatus::active) {
+          finish(entry);
+          entry.summary.note = "screened out after the pre-relaxation";
+        }
+      }
+      phase_ = "relax";
+      save_checkpoint();
+    }
+    for (const auto& batch : batches(with_status({CandidateStatus::active}, true))) {
+      if (over_budget()) break;
+      advance(batch, config_.relax.max_steps);
+      save_checkpoint();
+    }
+  }
+
+  SearchResult result() {
+    SearchResult out;
+    for (Entry& entry : entries_) {
+      if (entry.summary.status == CandidateStatus::active && entry.relaxer) {
+        // Stopped by the budget: report where it stands.
+        fill_summary(entry);
+        entry.summary.status = CandidateStatus::unconverged;
+        entry.summary.note = "stopped by max_total_steps";
+        entry.summary.found_at_steps = total_steps_;
+      }
+      out.candidates.push_back(entry.summary);
+      if (entry.relaxer) out.statistics.total_evaluations += entry.relaxer->evaluations();
+    }
+    out.statistics.total_steps = total_steps_;
+    out.statistics.wall_seconds = elapsed();
+    return out;
+  }
+
+  const SearchConfig& config_;
+  std::unique_ptr<Potential> potential_;
+  int workers_ = 1;
+  std::vector<Entry> entries_;
+  std::string phase_ = "start";
+  long total_steps_ = 0;
+  double elapsed_before_ = 0.0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+// Duplicates, ranking and the statistics that depend on them.
+void rank(const SearchConfig& config, SearchResult& result) {
+  std::vector<int> order;
+  for (const auto& c : result.candidates)
+    if (c.status == CandidateStatus::converged) order.push_back(c.index);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return result.candidates[static_cast<std::size_t>(a)].enthalpy_per_atom <
+           result.candidates[static_cast<std::size_t>(b)].enthalpy_per_atom;
+  });
+  std::vector<std::vector<double>> fingerprints(result.candidates.size());
+  for (const int k : order)
+    fingerprints[static_cast<std::size_t>(k)] =
+        pair_distance_fingerprint(result.candidates[static_cast<std::size_t>(k)].structure);
+  for (const int k : order) {
+    auto& candidate = result.candidates[static_cast<std::size_t>(k)];
+    for (const int u : result.ranking) {
+      const auto& unique = result.candidates[static_cast<std::size_t>(u)];
+      if (unique.space_group == candidate.space_group &&
+          std::abs(unique.enthalpy_per_atom - candidate.enthalpy_per_atom) <
+              config.duplicate_enthalpy &&
+          fingerprint_distance(fingerprints[static_cast<std::size_t>(u)],
+                               fingerprints[static_cast<std::size_t>(k)]) <
+              config.duplicate_fingerprint) {
+        candidate.duplicate_of = u;
+        break;
+      }
+    }
+    if (candidate.duplicate_of < 0) result.ranking.push_back(k);
+  }
+
+  SearchStatistics& stats = result.statistics;
+  for (const auto& c : result.candidates) {
+    if (c.status == CandidateStatus::converged) ++stats.converged;
+    if (c.status == CandidateStatus::unconverged) ++stats.unconverged;
+    if (c.status == CandidateStatus::failed) ++stats.failed;
+  }
+  stats.unique = static_cast<int>(result.ranking.size());
+  // Best-so-far after each finished candidate, in the order they finished.
+  std::vector<int> finished = order;
+  std::stable_sort(finished.begin(), finished.end(), [&](int a, int b) {
+    return result.candidates[static_cast<std::size_t>(a)].found_at_steps <
+           result.candidates[static_cast<std::size_t>(b)].found_at_steps;
+  });
+  double best = std::numeric_limits<double>::infinity();
+  for (const int k : finished) {
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    best = std::min(best, c.enthalpy_per_atom);
+    stats.best_history.emplace_back(c.found_at_steps, best);
+  }
+  if (result.ranking.empty()) return;
+  const auto& top = result.candidates[static_cast<std::size_t>(result.ranking.front())];
+  stats.best_candidate = top.index;
+  stats.best_enthalpy_per_atom = top.enthalpy_per_atom;
+  // First reached: the earliest-finishing candidate that is the best or its duplicate.
+  stats.steps_to_best = std::numeric_limits<long>::max();
+  for (const int k : order) {
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    if (c.index != top.index && c.duplicate_of != top.index) continue;
+    if (c.found_at_steps < stats.steps_to_best) {
+      stats.steps_to_best = c.found_at_steps;
+      stats.seconds_to_best = c.found_at_seconds;
+    }
+  }
+  if (config.ground_state) {
+    for (const int k : finished) {
+      const auto& c = result.candidates[static_cast<std::size_t>(k)];
+      if (c.enthalpy_per_atom < *config.ground_state + config.duplicate_enthalpy) {
+        stats.steps_to_ground_state = c.found_at_steps;
+        break;
+      }
+    }
+  }
+}
+
+// Single points of the top unique minima with the recheck oracle.
+void recheck(const SearchConfig& config, SearchResult& result) {
+  if (!config.recheck_oracle) return;
+  const double pressure = config.pressure_gpa * units::gpa_in_ev_per_a3;
+  int done = 0;
+  for (const int k : result.ranking) {
+    if (done++ >= config.recheck_top) break;
+    auto& c = result.candidates[static_cast<std::size_t>(k)];
+    const auto workdir =
+        std::filesystem::path(config.output) / "recheck" / fmt::format("candidate{:04d}", k);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        const Structure labelled = config.recheck_oracle->label(c.structure, workdir, attempt);
+        if (!labelled.energy) throw Error("the oracle returned no energy");
+        c.recheck_enthalpy_per_atom =
+            (*labelled.energy + pressure * labelled.volume()) / labelled.size();
+        c.recheck_error.clear();
+        logger().info("recheck of candidate {}: H = {:.5f} eV/atom ({} {:.5f})", k,
+                      *c.recheck_enthalpy_per_atom, config.potential, c.enthalpy_per_atom);
+        break;
+      } catch (const oracle::OracleFailure& failure) {
+        c.recheck_error = failure.what();
+        logger().warn("recheck of candidate {} (attempt {}) failed: {}", k, attempt + 1,
+                      failure.what());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
+  if (workers < 1) throw Error("search: --np must be at least 1");
+  std::filesystem::create_directories(config.output);
+  check_writable(std::filesystem::path(config.output) / "checkpoint.json");
+  if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);
+  Engine engine(config, workers);
+  if (resume) engine.load_checkpoint();
+  SearchResult result = engine.run();
+  rank(config, result);
+  recheck(config, result);
+  write_search_report(config, result);
+  return result;
+}
+
+}  // namespace otfgp::search

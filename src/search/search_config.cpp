@@ -1,0 +1,277 @@
+// Reads `otfgp search` configs: every key validated through ConfigSection
+// (unknown keys answered with "did you mean"), ranges checked up front.
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/formula.hpp"
+#include "otfgp/search/search.hpp"
+
+namespace otfgp::search {
+
+namespace {
+
+// A number or a two-entry [min, max] list.
+std::pair<double, double> range(const ConfigSection& section, const std::string& key, double low,
+                                double high) {
+  if (!section.has(key)) return {low, high};
+  const std::vector<double> values = section.numbers(key);
+  if (values.size() == 1) return {values[0], values[0]};
+  if (values.size() != 2 || values[0] > values[1])
+    section.fail(key, "expected a number or [min, max] with min <= max");
+  return {values[0], values[1]};
+}
+
+int positive(const ConfigSection& section, const std::string& key, long fallback) {
+  const long value = section.integer(key, fallback);
+  if (value < 1 || value > 100000000) section.fail(key, "must be a positive whole number");
+  return static_cast<int>(value);
+}
+
+double positive_number(const ConfigSection& section, const std::string& key, double fallback) {
+  const double value = section.number(key, fallback);
+  if (!(value > 0) || !std::isfinite(value)) section.fail(key, "must be a positive number");
+  return value;
+}
+
+}  // namespace
+
+std::string strategy_name(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::random:
+      return "random";
+    case Strategy::laqa:
+      return "laqa";
+    case Strategy::shotgun:
+      return "shotgun";
+  }
+  return "?";
+}
+
+std::string stress_score_name(StressScore stress) {
+  switch (stress) {
+    case StressScore::none:
+      return "none";
+    case StressScore::raw:
+      return "raw";
+    case StressScore::deviation:
+      return "deviation";
+  }
+  return "?";
+}
+
+std::vector<Stoichiometry> composition_grid(const std::vector<Stoichiometry>& ends, int max_units) {
+  std::vector<Stoichiometry> out;
+  std::vector<std::string> seen;
+  std::vector<int> amounts(ends.size(), 0);
+  // Every mixture Σ a_k·end_k with 1 ≤ Σ a_k ≤ max_units, reduced by the gcd.
+  std::function<void(std::size_t, int)> visit = [&](std::size_t k, int left) {
+    if (k == ends.size()) {
+      std::map<int, int> counts;
+      for (std::size_t e = 0; e < ends.size(); ++e)
+        for (std::size_t s = 0; s < ends[e].numbers.size(); ++s)
+          counts[ends[e].numbers[s]] += amounts[e] * ends[e].counts[s];
+      int divisor = 0;
+      for (const auto& [z, n] : counts) divisor = std::gcd(divisor, n);
+      if (divisor == 0) return;
+      Stoichiometry mixture;
+      for (const auto& [z, n] : counts)
+        if (n > 0) {
+          mixture.numbers.push_back(z);
+          mixture.counts.push_back(n / divisor);
+        }
+      const std::string formula = mixture.formula();
+      if (std::find(seen.begin(), seen.end(), formula) != seen.end()) return;
+      seen.push_back(formula);
+      out.push_back(mixture);
+      return;
+    }
+    for (int a = 0; a <= left; ++a) {
+      amounts[k] = a;
+      visit(k + 1, left - a);
+    }
+  };
+  visit(0, max_units);
+  return out;
+}
+
+SearchConfig parse_search_config(ConfigSection root) {
+  SearchConfig config;
+  config.source = root.file();
+  root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
+                    "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
+                    "output", "ground_state", "templates", "compositions", "hull_references",
+                    "grid", "recheck"});
+  const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
+                    (root.has("grid") ? 1 : 0);
+  if (given != 1)
+    root.fail(root.has("composition") ? "composition" : "",
+              "give exactly one of composition (one formula), compositions (a list) and grid");
+  const bool variable = !root.has("composition");
+  if (auto grid = root.optional_section("grid")) {
+    grid->expect_keys({"end_members", "max_units"});
+    const std::vector<std::string> ends = grid->texts("end_members");
+    if (ends.size() < 2 || ends.size() > 3)
+      grid->fail("end_members", "a binary or ternary grid takes 2 or 3 end members");
+    const int units = positive(*grid, "max_units", 4);
+    if (units > 12) grid->fail("max_units", "at most 12");
+    for (const auto& end : ends) {
+      try {
+        config.compositions.push_back(Stoichiometry::parse(end));
+      } catch (const Error& error) {
+        grid->fail("end_members", error.what());
+      }
+    }
+    config.compositions = composition_grid(config.compositions, units);
+    config.hull_references = ends;
+    grid->finish();
+  } else {
+    for (const std::string& formula : variable
+                                          ? root.texts("compositions")
+                                          : std::vector<std::string>{root.text("composition")}) {
+      try {
+        config.compositions.push_back(Stoichiometry::parse(formula));
+      } catch (const Error& error) {
+        root.fail(variable ? "compositions" : "composition", error.what());
+      }
+    }
+  }
+  config.stoichiometry = config.compositions.front();
+  if (root.has("hull_references")) {
+    if (!variable) root.fail("hull_references", "applies to compositions: or grid: runs only");
+    config.hull_references = root.texts("hull_references");
+    for (const auto& reference : config.hull_references) {
+      try {
+        parse_formula(reference);
+      } catch (const Error& error) {
+        root.fail("hull_references", error.what());
+      }
+    }
+  }
+  const auto [units_min, units_max] = range(root, "formula_units", 1, 1);
+  if (units_min < 1 || units_max > 64 || units_min != std::floor(units_min) ||
+      units_max != std::floor(units_max))
+    root.fail("formula_units", "must be whole numbers between 1 and 64");
+  config.generator.min_formula_units = static_cast<int>(units_min);
+  config.generator.max_formula_units = static_cast<int>(units_max);
+  config.potential = root.text("potential");
+  config.pressure_gpa = root.number("pressure", 0.0);
+  if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
+  const long seed = root.integer("seed", 1);
+  if (seed < 0) root.fail("seed", "must not be negative");
+  config.seed = static_cast<std::uint64_t>(seed);
+  if (root.has("templates")) config.templates = root.texts("templates");
+  const std::string algorithm =
+      root.choice("algorithm", {"random", "laqa", "shotgun", "template"}, "laqa");
+  // `template`: the substituted templates alone, each relaxed fully.
+  if (algorithm == "template" && config.templates.empty())
+    root.fail("algorithm", "algorithm template needs a templates: list of files or folders");
+  config.candidates =
+      static_cast<int>(root.integer("candidates", algorithm == "template" ? 0 : 20));
+  if (config.candidates < 0 || config.candidates > 100000000 ||
+      (config.candidates == 0 && config.templates.empty()))
+    root.fail("candidates", "must be positive (or 0 with templates)");
+  config.strategy = algorithm == "random" || algorithm == "template" ? Strategy::random
+                    : algorithm == "laqa"                            ? Strategy::laqa
+                                                                     : Strategy::shotgun;
+  config.max_total_steps = root.integer("max_total_steps", 0);
+  if (config.max_total_steps < 0)
+    root.fail("max_total_steps", "must not be negative (0: no limit)");
+  if (root.has("ground_state")) config.ground_state = root.number("ground_state");
+
+  if (auto structure = root.optional_section("structure")) {
+    structure->expect_keys({"space_groups", "volume_factor", "distance_tolerance", "p1_fallback",
+                            "attempts_per_group", "groups_to_try"});
+    if (structure->has("space_groups")) {
+      for (const long number : structure->integers("space_groups")) {
+        if (number < 1 || number > 230) structure->fail("space_groups", "numbers must be 1–230");
+        config.generator.space_groups.push_back(static_cast<int>(number));
+      }
+    }
+    const auto [low, high] = range(*structure, "volume_factor", 2.0, 3.0);
+    if (!(low > 0)) structure->fail("volume_factor", "must be positive");
+    config.generator.volume_factor_min = low;
+    config.generator.volume_factor_max = high;
+    config.generator.distance_tolerance = structure->number("distance_tolerance", 0.7);
+    if (!(config.generator.distance_tolerance >= 0) || config.generator.distance_tolerance > 2)
+      structure->fail("distance_tolerance", "must be between 0 and 2");
+    config.generator.p1_fallback = structure->flag("p1_fallback", true);
+    config.generator.attempts_per_group = positive(*structure, "attempts_per_group", 20);
+    config.generator.groups_to_try = positive(*structure, "groups_to_try", 30);
+    structure->finish();
+  }
+
+  config.relax.relax_cell = true;
+  config.relax.pressure_gpa = config.pressure_gpa;
+  config.relax.force_tolerance = 0.02;
+  config.relax.stress_tolerance = 0.05;
+  config.relax.max_steps = 500;
+  if (auto relax = root.optional_section("relax")) {
+    relax->expect_keys(
+        {"algorithm", "force_tolerance", "stress_tolerance", "max_steps", "max_step"});
+    config.relax.algorithm =
+        parse_relax_algorithm(relax->choice("algorithm", {"fire", "lbfgs"}, "fire"));
+    config.relax.force_tolerance = positive_number(*relax, "force_tolerance", 0.02);
+    config.relax.stress_tolerance = positive_number(*relax, "stress_tolerance", 0.05);
+    config.relax.max_steps = positive(*relax, "max_steps", 500);
+    config.relax.max_step = positive_number(*relax, "max_step", 0.2);
+    relax->finish();
+  }
+
+  if (auto recheck = root.optional_section("recheck")) {
+    recheck->expect_keys({"top", "oracle"});
+    config.recheck_top = positive(*recheck, "top", 3);
+    const std::filesystem::path base = std::filesystem::path(config.source).has_parent_path()
+                                           ? std::filesystem::path(config.source).parent_path()
+                                           : std::filesystem::path(".");
+    config.recheck_oracle = oracle::make_oracle(recheck->section("oracle"), base);
+    recheck->finish();
+  }
+  if (auto laqa = root.optional_section("laqa")) {
+    laqa->expect_keys(
+        {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
+    config.laqa.initial_steps = positive(*laqa, "initial_steps", 10);
+    config.laqa.n_select = positive(*laqa, "n_select", 5);
+    config.laqa.n_steps = positive(*laqa, "n_steps", 10);
+    config.laqa.weight_force = laqa->number("weight_force", 0.1);
+    config.laqa.weight_stress = laqa->number("weight_stress", 10.0);
+    if (config.laqa.weight_force < 0) laqa->fail("weight_force", "must not be negative");
+    if (config.laqa.weight_stress < 0) laqa->fail("weight_stress", "must not be negative");
+    const std::string stress = laqa->choice("stress", {"deviation", "raw", "none"}, "deviation");
+    config.laqa.stress = stress == "raw"    ? StressScore::raw
+                         : stress == "none" ? StressScore::none
+                                            : StressScore::deviation;
+    laqa->finish(config.strategy == Strategy::laqa ? "" : "with algorithm " + algorithm);
+  }
+  if (auto shotgun = root.optional_section("shotgun")) {
+    shotgun->expect_keys({"pre_steps", "keep"});
+    config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
+    config.shotgun.keep = positive(*shotgun, "keep", 5);
+    shotgun->finish(config.strategy == Strategy::shotgun ? "" : "with algorithm " + algorithm);
+  }
+  if (auto output = root.optional_section("output")) {
+    output->expect_keys({"folder", "top", "duplicate_enthalpy", "duplicate_fingerprint", "symprec",
+                         "collapse_tolerance", "plots"});
+    config.output = output->text("folder", "search");
+    config.top = positive(*output, "top", 5);
+    config.duplicate_enthalpy = positive_number(*output, "duplicate_enthalpy", 0.002);
+    config.duplicate_fingerprint = positive_number(*output, "duplicate_fingerprint", 0.01);
+    config.symprec = positive_number(*output, "symprec", 0.1);
+    config.collapse_tolerance = output->number("collapse_tolerance", 0.5);
+    config.plots = output->flag("plots", true);
+    output->finish();
+  }
+  // Unread known sections (laqa with algorithm random, …) are reported above.
+  root.finish();
+  return config;
+}
+
+SearchConfig read_search_config(const std::filesystem::path& file) {
+  return parse_search_config(ConfigSection::load(file));
+}
+
+}  // namespace otfgp::search

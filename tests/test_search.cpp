@@ -1,0 +1,389 @@
+// Crystal structure search end to end with small budgets: Si8 (Stillinger–
+// Weber) finds diamond, Na4Cl4 (Buckingham + DSF) finds rocksalt at 0 and
+// 10 GPa, LAQA and shotgun spend fewer steps, a search killed with SIGKILL
+// and resumed ends with the same ranked table, configs are validated.
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <Eigen/Geometry>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "otfgp/core/config.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/analysis/phase_table.hpp"
+#include "otfgp/search/search.hpp"
+#include "otfgp/search/space_group.hpp"
+#include "support/cli.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::search;
+
+namespace {
+
+const char* silicon_config = R"(
+composition: Si
+formula_units: 8
+potential: sw:/usr/share/lammps/potentials/Si.sw
+seed: 1
+candidates: 30
+algorithm: random
+relax:
+  max_steps: 300
+output:
+  plots: false
+)";
+
+SearchConfig config_from(const std::string& text, const std::filesystem::path& output) {
+  SearchConfig config = parse_search_config(ConfigSection::parse(text, "test.yaml"));
+  config.output = output.string();
+  return config;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+const CandidateSummary& best(const SearchResult& result) {
+  REQUIRE_FALSE(result.ranking.empty());
+  return result.candidates[static_cast<std::size_t>(result.ranking.front())];
+}
+
+}  // namespace
+
+TEST_CASE("random search finds diamond silicon with Stillinger-Weber", "[search]") {
+  testing::TemporaryDirectory directory;
+  const SearchConfig config = config_from(silicon_config, directory / "out");
+  const SearchResult result = run_search(config, false);
+  const auto& top = best(result);
+  CHECK(top.space_group == 227);
+  CHECK(top.space_group_symbol == "Fd-3m");
+  // Diamond Si with SW (Stillinger & Weber 1985): −4.3366 eV/atom, a = 5.431 Å.
+  CHECK(top.enthalpy_per_atom == Approx(-4.3366).margin(2e-4));
+  CHECK(std::cbrt(8 * top.volume_per_atom) == Approx(5.431).margin(0.002));
+  const auto& s = result.statistics;
+  CHECK(s.converged + s.unconverged + s.failed == 30);
+  long steps = 0;
+  for (const auto& c : result.candidates) steps += c.steps;
+  CHECK(s.total_steps == steps);
+  CHECK(s.steps_to_best <= s.total_steps);
+  CHECK(s.steps_to_best == top.found_at_steps);
+  // Duplicates point at a lower-enthalpy unique minimum of the same group.
+  for (const auto& c : result.candidates)
+    if (c.duplicate_of >= 0) {
+      const auto& unique = result.candidates[static_cast<std::size_t>(c.duplicate_of)];
+      CHECK(unique.duplicate_of == -1);
+      CHECK(unique.space_group == c.space_group);
+      CHECK(unique.enthalpy_per_atom <= c.enthalpy_per_atom);
+    }
+  // Report files: the top structure reads back as diamond.
+  const Structure written = read_structure(directory / "out" / "top" /
+                                           fmt::format("rank01_candidate{:04d}.vasp", top.index));
+  CHECK(find_symmetry(written, 0.1)->number == 227);
+  CHECK(read_structures(directory / "out" / "minima.xyz").size() == result.ranking.size());
+  const auto summary = nlohmann::json::parse(read_text(directory / "out" / "summary.json"));
+  CHECK(summary["statistics"]["total_steps"] == s.total_steps);
+}
+
+TEST_CASE("Na4Cl4 with Buckingham + DSF finds rocksalt at 0 and 10 GPa", "[search]") {
+  for (const double pressure : {0.0, 10.0}) {
+    INFO(pressure << " GPa");
+    testing::TemporaryDirectory directory;
+    const std::string text = fmt::format(R"(
+composition: NaCl
+formula_units: 4
+potential: buck:NaCl.buck
+pressure: {}
+seed: 1
+candidates: 30
+algorithm: random
+relax:
+  max_steps: 400
+output:
+  plots: false
+)",
+                                         pressure);
+    const SearchResult result = run_search(config_from(text, directory / "out"), false);
+    const auto& top = best(result);
+    CHECK(top.space_group == 225);
+    // Rocksalt: a = 5.638 Å at 0 GPa (potentials/params/NaCl.buck); compressed at 10 GPa.
+    const double a = std::cbrt(8 * top.volume_per_atom);
+    if (pressure == 0.0) CHECK(a == Approx(5.638).margin(0.005));
+    if (pressure == 10.0) CHECK(a < 5.4);
+  }
+}
+
+TEST_CASE("LAQA and shotgun reach the same minimum as random search", "[search]") {
+  testing::TemporaryDirectory directory;
+  SearchConfig config = config_from(silicon_config, directory / "random");
+  const SearchResult random = run_search(config, false);
+  config.strategy = Strategy::laqa;
+  config.output = (directory / "laqa").string();
+  const SearchResult laqa = run_search(config, false);
+  // Run to the end, LAQA relaxes the same candidates to the same minima; it
+  // only changes the order, so the ground state is reached earlier or later.
+  CHECK(best(laqa).index == best(random).index);
+  CHECK(best(laqa).enthalpy_per_atom == Approx(best(random).enthalpy_per_atom).margin(1e-6));
+  CHECK(laqa.statistics.steps_to_best < random.statistics.steps_to_best);
+
+  config.strategy = Strategy::shotgun;
+  config.shotgun.pre_steps = 30;
+  config.shotgun.keep = 10;
+  config.output = (directory / "shotgun").string();
+  const SearchResult shotgun = run_search(config, false);
+  CHECK(shotgun.statistics.total_steps < random.statistics.total_steps);
+  int relaxed_fully = 0;
+  for (const auto& c : shotgun.candidates) relaxed_fully += c.steps > 30 ? 1 : 0;
+  CHECK(relaxed_fully <= 10);
+}
+
+TEST_CASE("a search killed (SIGKILL) or stopped (SIGINT) and resumed ends with the same ranking",
+          "[search]") {
+  testing::TemporaryDirectory directory;
+  std::string text = silicon_config;
+  text += "  folder: " + (directory / "out").string() + "\n";
+  text.replace(text.find("algorithm: random"), 17, "algorithm: laqa");
+  text.replace(text.find("candidates: 30"), 14, "candidates: 40");
+  std::ofstream(directory / "search.yaml") << text;
+  const auto config_path = (directory / "search.yaml").string();
+
+  const auto whole =
+      testing::run_otfgp("search " + config_path + " -o " + (directory / "whole").string());
+  REQUIRE(whole.exit_code == 0);
+
+  const std::string expected = read_text(directory / "whole" / "ranking.csv");
+  CHECK(expected.size() > 100);
+  // Killed outright (SIGKILL: no chance to save anything) and, in a second
+  // run, asked to stop (SIGINT: finishes its unit and checkpoints), both in
+  // the middle of the LAQA rounds; each resumed run ends with the same table.
+  for (const int signal : {SIGKILL, SIGINT}) {
+    INFO("signal " << signal);
+    std::filesystem::remove_all(directory / "out");
+    const std::string cli = OTFGP_CLI_PATH;
+    std::vector<std::string> arguments = {cli, "-q", "search", config_path};
+    std::vector<char*> argv;
+    for (auto& a : arguments) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    const auto checkpoint = directory / "out" / "checkpoint.json";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool in_rounds = false;
+    while (!in_rounds && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      try {
+        const auto state = nlohmann::json::parse(read_text(checkpoint));
+        in_rounds = state["phase"] == "rounds" && state["total_steps"].get<long>() > 600;
+      } catch (const std::exception&) {
+      }
+    }
+    kill(pid, signal);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(in_rounds);
+    if (signal == SIGKILL) REQUIRE(WIFSIGNALED(status));  // killed, not finished
+    if (signal == SIGINT) {
+      REQUIRE(WIFEXITED(status));  // stopped itself, after a checkpoint
+      CHECK(WEXITSTATUS(status) != 0);
+      const auto state = nlohmann::json::parse(read_text(checkpoint));
+      CHECK(state["phase"] == "rounds");
+    }
+    CHECK_FALSE(std::filesystem::exists(directory / "out" / "ranking.csv"));
+
+    const auto resumed = testing::run_otfgp("search " + config_path + " --resume");
+    REQUIRE(resumed.exit_code == 0);
+    CHECK(resumed.output.find("resumed") != std::string::npos);
+    CHECK(read_text(directory / "out" / "ranking.csv") == expected);
+  }
+}
+
+TEST_CASE("search configs are validated key by key", "[search]") {
+  auto parse = [](const std::string& text) {
+    return parse_search_config(ConfigSection::parse(text, "bad.yaml"));
+  };
+  const std::string base = "composition: Si\npotential: sw:/usr/share/lammps/potentials/Si.sw\n";
+  CHECK_NOTHROW(parse(base));
+  CHECK_THROWS_WITH(parse(base + "candiates: 5\n"), Catch::Contains("candidates"));
+  CHECK_THROWS_WITH(parse(base + "algorithm: laqq\n"), Catch::Contains("laqa"));
+  CHECK_THROWS_WITH(parse(base + "laqa:\n  n_selct: 3\n"), Catch::Contains("n_select"));
+  CHECK_THROWS_WITH(parse(base + "formula_units: [4, 2]\n"), Catch::Contains("formula_units"));
+  CHECK_THROWS_WITH(parse("composition: Xx\npotential: lj\n"), Catch::Contains("composition"));
+  CHECK_THROWS_AS(parse(base + "structure:\n  space_groups: [231]\n"), Error);
+  const SearchConfig defaults = parse(base);
+  CHECK(defaults.strategy == Strategy::laqa);
+  CHECK(defaults.laqa.weight_force == 0.1);
+  CHECK(defaults.laqa.weight_stress == 10.0);
+  CHECK(defaults.laqa.stress == StressScore::deviation);
+  CHECK(defaults.relax.relax_cell);
+
+  // A checkpoint of another config is refused, not silently continued.
+  testing::TemporaryDirectory directory;
+  SearchConfig config = parse(base + "formula_units: 2\ncandidates: 2\noutput:\n  plots: false\n");
+  config.output = (directory / "out").string();
+  run_search(config, false);
+  config.seed = 2;
+  CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("different search config"));
+}
+
+TEST_CASE("the pair-distance fingerprint ignores the choice of cell", "[search]") {
+  const Structure small = testing::diamond(14, 5.43, 1);
+  const Structure large = testing::diamond(14, 5.43, 2);
+  Structure rotated = small;
+  const Eigen::Matrix3d rotation =
+      Eigen::AngleAxisd(0.7, Eigen::Vector3d(1, 2, 3).normalized()).toRotationMatrix();
+  rotated.cell = small.cell * rotation.transpose();
+  rotated.positions = small.positions * rotation.transpose();
+  const auto reference = pair_distance_fingerprint(small);
+  CHECK(fingerprint_distance(reference, pair_distance_fingerprint(large)) < 1e-9);
+  CHECK(fingerprint_distance(reference, pair_distance_fingerprint(rotated)) < 1e-9);
+  CHECK(fingerprint_distance(reference, pair_distance_fingerprint(testing::diamond(14, 5.6, 1))) >
+        0.05);
+}
+
+TEST_CASE("the result does not depend on the number of worker processes", "[search]") {
+  testing::TemporaryDirectory directory;
+  SearchConfig config = config_from(silicon_config, directory / "serial");
+  config.candidates = 16;
+  config.strategy = Strategy::laqa;
+  const SearchResult serial = run_search(config, false, 1);
+  config.output = (directory / "pool").string();
+  const SearchResult pool = run_search(config, false, 3);
+  REQUIRE(serial.candidates.size() == pool.candidates.size());
+  for (std::size_t k = 0; k < serial.candidates.size(); ++k) {
+    INFO("candidate " << k);
+    CHECK(serial.candidates[k].steps == pool.candidates[k].steps);
+    CHECK(serial.candidates[k].found_at_steps == pool.candidates[k].found_at_steps);
+    CHECK(serial.candidates[k].enthalpy_per_atom == pool.candidates[k].enthalpy_per_atom);
+  }
+  CHECK(serial.statistics.total_steps == pool.statistics.total_steps);
+  CHECK(read_text(directory / "serial" / "ranking.csv") ==
+        read_text(directory / "pool" / "ranking.csv"));
+  config.max_total_steps = 100;
+  CHECK_THROWS_AS(run_search(config, false, 2), Error);
+}
+
+TEST_CASE("LAQA on Si16 reaches the diamond energy", "[search]") {
+  testing::TemporaryDirectory directory;
+  std::string text = silicon_config;
+  text.replace(text.find("formula_units: 8"), 16, "formula_units: 16");
+  text.replace(text.find("candidates: 30"), 14, "candidates: 60");
+  text.replace(text.find("algorithm: random"), 17, "algorithm: laqa\nground_state: -4.3366");
+  const SearchResult result = run_search(config_from(text, directory / "out"), false);
+  // With Stillinger–Weber (nearest neighbours only) cubic and hexagonal
+  // diamond (P6_3/mmc) have the same energy: either may rank first, and
+  // cubic diamond must be among the minima at that energy.
+  const auto& top = best(result);
+  CHECK(top.enthalpy_per_atom == Approx(-4.3366).margin(2e-4));
+  bool diamond = false;
+  for (const int k : result.ranking) {
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    if (c.space_group == 227 && c.enthalpy_per_atom < top.enthalpy_per_atom + 1e-3) diamond = true;
+  }
+  CHECK(diamond);
+  REQUIRE(result.statistics.steps_to_ground_state);
+  CHECK(*result.statistics.steps_to_ground_state < result.statistics.total_steps);
+}
+
+TEST_CASE("a variable-composition search feeds the hull", "[search]") {
+  testing::TemporaryDirectory directory;
+  const std::string text = R"(
+compositions: [BaO, RhO2, BaRhO3]
+hull_references: [BaO, RhO2]
+potential: buck:BaRhO.buck
+seed: 1
+candidates: 6
+algorithm: laqa
+relax:
+  max_steps: 300
+output:
+  plots: false
+)";
+  SearchConfig config = parse_search_config(ConfigSection::parse(text, "vc.yaml"));
+  config.output = (directory / "out").string();
+  const VariableCompositionResult result = run_variable_composition(config, false);
+  REQUIRE(result.searches.size() == 3);
+  // The table is what `otfgp hull` reads; its hull at 0 GPa has the two end
+  // members' lowest minima on it.
+  const auto records = read_phase_table(directory / "out" / "hull_entries.csv");
+  std::size_t minima = 0;
+  for (const auto& [formula, one] : result.searches) minima += one.ranking.size();
+  CHECK(records.size() == minima);
+  for (const auto& [formula, one] : result.searches) {
+    if (formula == "BaRhO3") continue;
+    const std::string best_id = formula + "_" + std::to_string(one.ranking.front());
+    CHECK(std::find(result.stable.begin(), result.stable.end(), best_id) != result.stable.end());
+  }
+  const auto hull = testing::run_otfgp("hull " + (directory / "out" / "hull_entries.csv").string() +
+                                       " --references BaO RhO2");
+  CHECK(hull.exit_code == 0);
+  CHECK_THROWS_WITH(parse_search_config(ConfigSection::parse(
+                        "composition: BaO\ncompositions: [BaO]\npotential: lj\n", "x.yaml")),
+                    Catch::Contains("exactly one"));
+}
+
+TEST_CASE("a grid over a join lists every reduced mixture once", "[search]") {
+  const auto grid =
+      composition_grid({Stoichiometry::parse("BaO"), Stoichiometry::parse("RhO2")}, 3);
+  std::vector<std::string> formulas;
+  for (const auto& s : grid) formulas.push_back(s.formula());
+  std::sort(formulas.begin(), formulas.end());
+  CHECK(formulas == std::vector<std::string>{"Ba2RhO4", "BaO", "BaRh2O5", "BaRhO3", "RhO2"});
+  const auto ternary = composition_grid(
+      {Stoichiometry::parse("Na"), Stoichiometry::parse("Cl"), Stoichiometry::parse("K")}, 2);
+  CHECK(ternary.size() == 6);  // Na, Cl, K, NaCl, NaK, KCl
+  const SearchConfig config = parse_search_config(ConfigSection::parse(
+      "grid:\n  end_members: [BaO, RhO2]\n  max_units: 3\npotential: buck:BaRhO.buck\n", "g.yaml"));
+  CHECK(config.compositions.size() == 5);
+  CHECK(config.hull_references == std::vector<std::string>{"BaO", "RhO2"});
+  CHECK_THROWS_WITH(parse_search_config(ConfigSection::parse(
+                        "grid:\n  end_members: [BaO]\npotential: lj\n", "g.yaml")),
+                    Catch::Contains("2 or 3"));
+}
+
+TEST_CASE("the top minima are re-checked with an oracle", "[search]") {
+  testing::TemporaryDirectory directory;
+  std::string text = silicon_config;
+  text.replace(text.find("candidates: 30"), 14, "candidates: 8");
+  for (const std::string spec : {"sw:/usr/share/lammps/potentials/Si.sw",
+                                 "tersoff:/usr/share/lammps/potentials/Si.tersoff"}) {
+    INFO(spec);
+    const std::string with_recheck =
+        text + "recheck:\n  top: 2\n  oracle:\n    kind: potential\n    potential: " + spec + "\n";
+    const SearchResult result = run_search(config_from(with_recheck, directory / "out"), false);
+    int checked = 0;
+    for (std::size_t r = 0; r < result.ranking.size(); ++r) {
+      const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
+      CHECK(c.recheck_enthalpy_per_atom.has_value() == (r < 2));
+      if (!c.recheck_enthalpy_per_atom) continue;
+      ++checked;
+      if (spec.rfind("sw:", 0) == 0)  // the same potential at the same geometry
+        CHECK(*c.recheck_enthalpy_per_atom == Approx(c.enthalpy_per_atom).margin(1e-9));
+      else
+        CHECK(std::abs(*c.recheck_enthalpy_per_atom - c.enthalpy_per_atom) > 1e-3);
+    }
+    CHECK(checked == 2);
+  }
+  CHECK_THROWS_WITH(config_from(text + "recheck:\n  oracle:\n    kind: vasp\n", directory / "x"),
+                    Catch::Contains("kind"));
+}
