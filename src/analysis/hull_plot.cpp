@@ -12,82 +12,13 @@
 #include <tuple>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/gnuplot.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "otfgp/core/process.hpp"
 
 namespace otfgp {
 
 namespace {
-
-// A scratch folder with data files and a gnuplot script; removed on destruction.
-class GnuplotJob {
- public:
-  GnuplotJob() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "otfgp-plot-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary folder for gnuplot");
-    folder_ = pattern;
-  }
-  ~GnuplotJob() {
-    std::error_code ignored;
-    std::filesystem::remove_all(folder_, ignored);
-  }
-  GnuplotJob(const GnuplotJob&) = delete;
-  GnuplotJob& operator=(const GnuplotJob&) = delete;
-
-  // Writes a data file and returns its name, quoted for the script.
-  std::string data(const std::string& name, const std::string& content) {
-    std::ofstream(folder_ / name) << content;
-    return "'" + (folder_ / name).string() + "'";
-  }
-  std::ostringstream& script() { return script_; }
-
-  // Runs gnuplot; true when it exited cleanly and produced the image.
-  bool run(const std::filesystem::path& png, const std::string& what) {
-    const auto image = folder_ / "plot.png";
-    std::ofstream(folder_ / "plot.gp")
-        << "set terminal pngcairo size " << width_ << "," << height_
-        << " enhanced font 'Sans,10'\nset output '" << image.string() << "'\n"
-        << script_.str() << "\nunset output\n";
-    ProcessOptions options;
-    options.working_directory = folder_;
-    options.stdout_file = folder_ / "gnuplot.log";
-    options.timeout = std::chrono::seconds(120);
-    ProcessResult result;
-    try {
-      result = run_process({"gnuplot", (folder_ / "plot.gp").string()}, options);
-    } catch (const Error& error) {
-      logger().warn("{} plot not written to {}: {}", what, png.string(), error.what());
-      return false;
-    }
-    if (result.exit_status != 0 || !std::filesystem::exists(image)) {
-      logger().warn("{} plot not written to {}: gnuplot failed (status {}{}): {}", what,
-                    png.string(), result.exit_status, result.timed_out ? ", timed out" : "",
-                    result.stderr_tail.substr(0, 600));
-      return false;
-    }
-    try {
-      OutputFile file(png, std::ios::binary);
-      std::ifstream source(image, std::ios::binary);
-      file.stream() << source.rdbuf();
-      file.commit();
-    } catch (const Error& error) {
-      logger().warn("{} plot not written: {}", what, error.what());
-      return false;
-    }
-    logger().info("wrote {} plot {}", what, png.string());
-    return true;
-  }
-  void size(int width, int height) {
-    width_ = width;
-    height_ = height;
-  }
-
- private:
-  std::filesystem::path folder_;
-  std::ostringstream script_;
-  int width_ = 900, height_ = 650;
-};
 
 // "Ba2RhO4" → "Ba_{2}RhO_{4}" for gnuplot's enhanced text.
 std::string enhanced_formula(const std::string& formula) {

@@ -2,13 +2,14 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
+#include <chrono>
 #include <fstream>
 #include <system_error>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/process.hpp"
 
 namespace otfgp {
 
@@ -34,15 +35,21 @@ bool GnuplotJob::run(const std::filesystem::path& png, const std::string& what) 
       << "set terminal pngcairo size " << width_ << "," << height_
       << " enhanced font 'Sans,10'\nset output '" << image.string() << "'\n"
       << script_.str() << "\nunset output\n";
-  const std::string command = "gnuplot '" + (folder_ / "plot.gp").string() + "' > '" +
-                              (folder_ / "gnuplot.log").string() + "' 2>&1";
-  const int status = std::system(command.c_str());
-  if (status != 0 || !std::filesystem::exists(image)) {
-    std::ifstream log(folder_ / "gnuplot.log");
-    std::stringstream text;
-    text << log.rdbuf();
-    logger().warn("{} plot not written to {}: gnuplot failed (status {}): {}", what, png.string(),
-                  status, text.str().substr(0, 600));
+  ProcessOptions options;
+  options.working_directory = folder_;
+  options.stdout_file = folder_ / "gnuplot.log";
+  options.timeout = std::chrono::seconds(120);
+  ProcessResult result;
+  try {
+    result = run_process({"gnuplot", (folder_ / "plot.gp").string()}, options);
+  } catch (const Error& error) {
+    logger().warn("{} plot not written to {}: {}", what, png.string(), error.what());
+    return false;
+  }
+  if (result.exit_status != 0 || !std::filesystem::exists(image)) {
+    logger().warn("{} plot not written to {}: gnuplot failed (status {}{}): {}", what,
+                  png.string(), result.exit_status, result.timed_out ? ", timed out" : "",
+                  result.stderr_tail.substr(0, 600));
     return false;
   }
   try {

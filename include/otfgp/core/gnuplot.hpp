@@ -3,8 +3,7 @@
 // script go to a scratch folder, gnuplot (pngcairo) draws there, and the
 // finished PNG is moved into place atomically. A failed plot is a logged
 // warning and a false return, never an exception: plots sit beside files that
-// hold all the numbers. (The same scheme as hull_plot.cpp's private helper,
-// which can move onto this one.)
+// hold all the numbers.
 
 #include <filesystem>
 #include <sstream>
