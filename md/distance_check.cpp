@@ -74,6 +74,13 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   }
   const int zi = state.species[th(i)], zj = state.species[th(partner)];
   char message[320];
+  if (partner == i) {
+    std::snprintf(message, sizeof message,
+                  "atom %d (%s) is %.3g Å from its own periodic image, closer than the minimum of "
+                  "%.3f Å: the cell is too thin along one direction (check the cell vectors)",
+                  i, element(zi).symbol, closest, threshold_host(th(i), th(i)));
+    throw Error(message);
+  }
   std::snprintf(message, sizeof message,
                 "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s; "
                 "the structure is broken (overlapping atoms, wrong units or cell)",

@@ -1,5 +1,7 @@
 #include "otfgp/structure.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -48,7 +50,21 @@ void Structure::validate() const {
   if (forces && forces->rows() != size())
     throw Error("structure has " + std::to_string(size()) + " atoms but " +
                 std::to_string(forces->rows()) + " force rows");
-  if (!positions.allFinite()) throw Error("structure has non-finite positions");
+  // Beyond this a coordinate loses its sub-Å digits when wrapped into the cell
+  // (and along a free direction the atoms no longer form one structure).
+  constexpr double max_coordinate = 1e8;  // Å
+  if (!cell.allFinite() || cell.cwiseAbs().maxCoeff() > max_coordinate)
+    throw Error(
+        fmt::format("structure has a cell vector component of {:g} Å: cell components "
+                    "must be finite and within ±{:g} Å",
+                    cell.cwiseAbs().maxCoeff(), max_coordinate));
+  for (int i = 0; i < size(); ++i)
+    for (int d = 0; d < 3; ++d)
+      if (!std::isfinite(positions(i, d)) || std::abs(positions(i, d)) > max_coordinate)
+        throw Error(
+            fmt::format("atom {} has coordinate {:g} Å: positions must be finite and "
+                        "within ±{:g} Å (wrong units or a corrupt file?)",
+                        i, positions(i, d), max_coordinate));
   const bool periodic = pbc[0] || pbc[1] || pbc[2];
   if (periodic && !(std::abs(cell.determinant()) > 1e-8))
     throw Error("periodic structure has a singular cell (volume " +
