@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <system_error>
 
+#include "otfgp/core/hdf5_image.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/md_restart.hpp"
+#include "otfgp/output_file.hpp"
 #include "otfgp/version.hpp"
 
 namespace otfgp::md {
@@ -202,13 +204,12 @@ void write_restart_file(const std::filesystem::path& path, const RestartData& da
   if (!std::filesystem::is_directory(directory))
     throw Error("cannot write restart file '" + path.string() + "': directory '" +
                 directory.string() + "' does not exist");
-  const auto temporary =
-      directory / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
   const Writer writer(path);
   const int n = data.structure.size();
   try {
     {
-      Handle file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+      // Built in memory and written whole by write_hdf5_image (temporary + rename).
+      Handle file(create_memory_hdf5_file(path.string()), H5Fclose);
       if (!file.valid())
         throw Error("cannot write restart file '" + path.string() +
                     "': permission denied or disk full");
@@ -253,17 +254,10 @@ void write_restart_file(const std::filesystem::path& path, const RestartData& da
         const std::int64_t bytes = size;
         writer.attribute(outputs, name.c_str(), H5T_STD_I64LE, H5T_NATIVE_INT64, &bytes);
       }
-      writer.check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing");
+      write_hdf5_image(file, path);
     }
-    std::error_code error;
-    std::filesystem::rename(temporary, path, error);
-    if (error)
-      throw Error("cannot move the restart file into place at '" + path.string() +
-                  "': " + error.message());
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw;
+  } catch (const Error& error) {
+    throw Error(std::string("restart file: ") + error.what());
   }
 }
 

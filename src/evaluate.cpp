@@ -42,8 +42,14 @@ Eigen::VectorXd to_host_vector(const ScalarView& view) {
 }
 }  // namespace
 
+void check_no_coincident_atoms(const Structure& structure) {
+  AtomState state = AtomState::from_structure(structure);
+  md::check_atom_distances(state, coincident_distance);
+}
+
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request) {
+  if (structure.size() == 0) throw Error("the structure has no atoms: nothing to evaluate");
   AtomState state = AtomState::from_structure(structure);
   md::check_atom_distances(state, coincident_distance);
   potential.bind(state.species);

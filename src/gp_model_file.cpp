@@ -7,6 +7,8 @@
 #include <ctime>
 #include <limits>
 
+#include "otfgp/b2_descriptor.hpp"
+#include "otfgp/core/hdf5_checksum.hpp"
 #include "otfgp/elements.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/log.hpp"
@@ -20,6 +22,7 @@ namespace {
 // The label factors, then the split pseudo-labels.
 const char* const kind_groups[label_kind_count + 1] = {"energy", "force", "stress", "splits"};
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* model_kind = "otfgp sparse GP model";
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
@@ -121,6 +124,12 @@ void check_version(const hdf5::Group& root) {
   if (version != gp_model_format_version)
     throw Error(root.file() + ": GP model format_version " + std::to_string(version) +
                 ", this otfgp reads version " + std::to_string(gp_model_format_version));
+  const std::string kind = root.has_attribute("kind") ? root.string_attribute("kind") : "";
+  if (kind != model_kind)
+    throw Error(root.file() + ": the file's kind is '" + kind + "', not '" + model_kind +
+                "': not an otfgp GP model");
+  // Models written before checksums existed still load; every newer one is checked.
+  verify_hdf5_checksum(root, false);
 }
 
 GpHyperparameters read_hyperparameters(const hdf5::Group& root) {
@@ -179,20 +188,11 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
 void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
                    const DescriptorFormat& format) {
   check_writable(path);
-  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
-  // Removes the temporary unless the rename happened.
-  struct Cleanup {
-    std::filesystem::path file;
-    bool armed = true;
-    ~Cleanup() {
-      std::error_code ignored;
-      if (armed) std::filesystem::remove(file, ignored);
-    }
-  } cleanup{temporary};
   {
-    hdf5::File file = hdf5::File::create(temporary);
+    // In memory until close() writes the whole image (temporary + rename).
+    hdf5::File file = hdf5::File::create(path);
     file.set_attribute("format_version", gp_model_format_version);
-    file.set_attribute("kind", "otfgp sparse GP model");
+    file.set_attribute("kind", model_kind);
     file.set_attribute("otfgp_version", version);
     file.set_attribute("created", utc_now());
     const std::vector<int>& species = gp.descriptor().species();
@@ -263,12 +263,9 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
       }
     }
     write_frames(gp, file.create_group("training"));
+    write_hdf5_checksum(file);
     file.close();
   }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) throw Error(path.string() + ": cannot write (" + error.message() + ")");
-  cleanup.armed = false;
 }
 
 SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {
@@ -344,12 +341,29 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
                 ", power " + std::to_string(kernel.int_attribute("power")) +
                 ") has no mapped form; evaluate it with gp:" + path.string() + ",mapped=no");
   }
+  if (file.read_ints("species") != mapped.descriptor.species)
+    throw Error(path.string() + ": /species disagrees with the descriptor's species");
+  const int size = B2Descriptor(mapped.descriptor).size();
   const hdf5::Group group = file.open_group("mapped");
   for (int z : mapped.descriptor.species) {
     const hdf5::Group one = group.open_group(species_group_name(z));
     mapped.beta.push_back(one.read_matrix("beta"));
     mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
     mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
+    const std::string where = path.string() + ": /mapped/" + species_group_name(z);
+    const Eigen::MatrixXd &beta = mapped.beta.back(), &sparse = mapped.sparse_normalised.back(),
+                          &variance = mapped.variance_factor.back();
+    if (beta.rows() != size || beta.cols() != size)
+      throw Error(where + "/beta has shape (" + std::to_string(beta.rows()) + ", " +
+                  std::to_string(beta.cols()) + "), the descriptor needs (" + std::to_string(size) +
+                  ", " + std::to_string(size) + ")");
+    if (sparse.rows() > 0 && sparse.cols() != size)
+      throw Error(where + "/sparse_normalised has " + std::to_string(sparse.cols()) +
+                  " columns, the descriptor needs " + std::to_string(size));
+    if (variance.rows() != sparse.rows() || variance.cols() != sparse.rows())
+      throw Error(where + "/variance_factor does not match sparse_normalised");
+    if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
+      throw Error(where + ": non-finite values");
   }
   return mapped;
 }

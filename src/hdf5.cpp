@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "otfgp/core/hdf5_image.hpp"
 #include "otfgp/error.hpp"
 
 namespace otfgp::hdf5 {
@@ -270,7 +271,8 @@ File::File(Handle handle, const std::string& file) : Group(std::move(handle), fi
 
 File File::create(const std::filesystem::path& path) {
   silence_hdf5();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // Built in memory; close() writes the finished image (core/hdf5_image.hpp).
+  const hid_t id = create_memory_hdf5_file(path.string());
   if (id < 0) throw Error(path.string() + ": cannot create HDF5 file");
   return File(Handle(id, H5Fclose), path.string());
 }
@@ -285,7 +287,7 @@ File File::open(const std::filesystem::path& path) {
 }
 
 void File::close() {
-  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file() + ": cannot write HDF5 file");
+  write_hdf5_image(id(), file());
   release();
 }
 

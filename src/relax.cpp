@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
 #include "otfgp/log.hpp"
@@ -143,7 +144,7 @@ int run_fire(Objective& objective, Point& point, const RelaxOptions& options) {
   int positive_steps = 0;
   Eigen::VectorXd velocity = Eigen::VectorXd::Zero(point.x.size());
   int step = 0;
-  while (step < options.max_steps && !objective.converged(point)) {
+  while (step < options.max_steps && !objective.converged(point) && !interrupt_requested()) {
     const Eigen::VectorXd force = -point.gradient;
     if (step > 0) {
       if (velocity.dot(force) > 0.0) {
@@ -184,7 +185,7 @@ int run_lbfgs(Objective& objective, Point& point, const RelaxOptions& options) {
   std::deque<Eigen::VectorXd> s_history, y_history;
   std::deque<double> rho_history;
   int step = 0, failures = 0;
-  while (step < options.max_steps && !objective.converged(point)) {
+  while (step < options.max_steps && !objective.converged(point) && !interrupt_requested()) {
     // Two-loop recursion: direction = −H·g.
     Eigen::VectorXd q = point.gradient;
     std::vector<double> alphas(s_history.size());

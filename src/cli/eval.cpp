@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "otfgp/core/output_paths.hpp"
 #include "otfgp/error.hpp"
 #include "otfgp/evaluate.hpp"
 #include "otfgp/extra_property.hpp"
@@ -58,6 +59,9 @@ struct ErrorTally {
 };
 
 void run_eval(const EvalOptions& options) {
+  check_output_paths(
+      {{"input", options.input}, {"--potential", potential_spec_file(options.potential)}},
+      {{"-o", options.output}});
   check_writable(options.output);
   std::vector<Structure> frames = read_structures(options.input, options.format);
   if (frames.empty()) throw Error("'" + options.input + "' has no structures");
@@ -73,7 +77,13 @@ void run_eval(const EvalOptions& options) {
   Progress progress("eval", static_cast<long>(frames.size()), "frames");
   for (std::size_t k = 0; k < frames.size(); ++k) {
     Structure& frame = frames[k];
-    const Evaluation evaluation = evaluate(*potential, frame, request);
+    const Evaluation evaluation = [&] {
+      try {
+        return evaluate(*potential, frame, request);
+      } catch (const Error& error) {
+        throw Error(options.input + ", frame " + std::to_string(k + 1) + ": " + error.what());
+      }
+    }();
     errors.add(frame, evaluation);
     attach_labels(frame, evaluation);
     if (evaluation.uncertainty)
