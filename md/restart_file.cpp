@@ -109,6 +109,7 @@ class Reader {
     Handle set(H5Dopen2(location, name, H5P_DEFAULT), H5Dclose);
     if (!set.valid()) fail(std::string("missing dataset '") + name + "'");
     const auto dims = shape(set);
+    checked_element_count(set, "restart file '" + path_.string() + "': " + name);
     if (!expected.empty() && dims != expected)
       fail(std::string("dataset '") + name + "' has the wrong shape");
     std::size_t count = 1;
@@ -124,6 +125,7 @@ class Reader {
     Handle set(H5Dopen2(location, name, H5P_DEFAULT), H5Dclose);
     if (!set.valid()) fail(std::string("missing dataset '") + name + "'");
     const auto dims = shape(set);
+    checked_element_count(set, "restart file '" + path_.string() + "': " + name);
     if (dims.size() != 1) fail(std::string("dataset '") + name + "' must be one-dimensional");
     std::vector<int> values(dims[0]);
     if (dims[0] > 0 &&
@@ -265,6 +267,11 @@ RestartData read_restart_file(const std::filesystem::path& path) {
   const QuietHdf5 quiet;
   if (!std::filesystem::exists(path))
     throw Error("restart file '" + path.string() + "' does not exist");
+  try {
+    verify_hdf5_image(path);
+  } catch (const Error& error) {
+    throw Error(std::string("restart file ") + error.what());
+  }
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw Error("restart file '" + path.string() +
                 "' is not an HDF5 file (damaged, or not a restart file)");

@@ -139,6 +139,7 @@ Handle Group::open_dataset(const std::string& name, int rank, std::vector<hsize_
                 std::to_string(actual));
   shape.assign(actual, 0);
   H5Sget_simple_extent_dims(space.id(), shape.data(), nullptr);
+  checked_element_count(dataset.id(), where(name));
   return dataset;
 }
 
@@ -280,6 +281,7 @@ File File::create(const std::filesystem::path& path) {
 File File::open(const std::filesystem::path& path) {
   silence_hdf5();
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  verify_hdf5_image(path);
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) throw Error(path.string() + ": cannot open HDF5 file");

@@ -189,7 +189,7 @@ std::vector<PhaseRecord> read_json(const std::filesystem::path& path, std::istre
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
     throw Error(name + ": not valid JSON: " + error.what());
   }
   const nlohmann::json* list = &document;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "otfgp/core/hdf5_image.hpp"
 #include "otfgp/error.hpp"
 
 namespace otfgp {
@@ -98,9 +99,11 @@ herr_t visit_attribute(hid_t object, const char* name, const H5A_info_t*, void* 
   if (attribute < 0) return -1;
   const hid_t type = H5Aget_type(attribute), space = H5Aget_space(attribute);
   const hsize_t count = space_count(space, walk.hash);
-  const bool good = hash_values(walk.hash, type, count, [&](hid_t memory, void* buffer) {
-    return H5Aread(attribute, memory, buffer);
-  });
+  // Attributes live in object headers of at most 64 KiB: a larger claim is damage.
+  const bool good =
+      count <= (1 << 16) && hash_values(walk.hash, type, count, [&](hid_t memory, void* buffer) {
+        return H5Aread(attribute, memory, buffer);
+      });
   H5Sclose(space);
   H5Tclose(type);
   H5Aclose(attribute);
@@ -122,6 +125,14 @@ herr_t visit_object(hid_t root, const char* name, const H5O_info_t* info, void* 
     if (dataset < 0) {
       walk.failed = true;
       walk.failure = std::string("dataset '") + name + "' cannot be opened";
+      return -1;
+    }
+    try {
+      checked_element_count(dataset, name);
+    } catch (const Error& error) {
+      H5Dclose(dataset);
+      walk.failed = true;
+      walk.failure = error.what();
       return -1;
     }
     const hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset);
