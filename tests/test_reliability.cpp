@@ -478,3 +478,21 @@ TEST_CASE("signals stop md and relax cleanly, killed writers leave nothing behin
   CHECK(run.exit_code == 0);
   CHECK(hidden_temporaries(dir.path()).empty());
 }
+
+// Found by the fuzz run (10 000 cases, seed 2026): an EAM grid spacing of
+// 1e308 overflowed the resampled table (std::length_error, not an otfgp::Error).
+TEST_CASE("EAM tables of absurd extent are a clear error", "[reliability][fuzz-found]") {
+  std::ifstream original("/usr/share/lammps/potentials/Cu_u3.eam");
+  std::string text, line;
+  for (int k = 0; std::getline(original, line); ++k) {
+    if (k == 2) {
+      std::istringstream words(line);
+      std::string nrho, drho, nr, dr, cutoff;
+      words >> nrho >> drho >> nr >> dr >> cutoff;
+      line = nrho + " " + drho + " " + nr + " 1e308 " + cutoff;
+    }
+    text += line + "\n";
+  }
+  TemporaryFile file("Cu.eam", text);
+  CHECK_THROWS_WITH(make_potential("eam:" + file.path.string()), Contains("absurdly large"));
+}
