@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
@@ -340,7 +341,8 @@ void RunStatistics::add(const ThermoSample& sample) {
 
 namespace {
 double mean(double sum, long n) {
-  return n > 0 ? sum / n : 0.0;
+  // No samples: no mean, rather than a plausible-looking 0 K or 0 GPa.
+  return n > 0 ? sum / n : std::numeric_limits<double>::quiet_NaN();
 }
 double variance(double sum, double sum2, long n) {
   if (n < 2) return 0.0;

@@ -37,7 +37,8 @@ std::string ThermoOutput::line(const ThermoSample& s) {
 bool ThermoOutput::observe(Engine& engine) {
   const std::string text = line(engine.thermo());
   if (file_.is_open()) {
-    file_ << text << '\n';
+    // Flushed at every line: a killed run keeps its thermo up to the last line.
+    file_ << text << '\n' << std::flush;
     if (!file_) throw Error("writing thermo file '" + path_.string() + "' failed (disk full?)");
   }
   if (echo_) {

@@ -14,6 +14,8 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/core/version.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::md {
 
@@ -119,11 +121,38 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
 
 }  // namespace
 
+// No output may be an input or another output. The restart file alone may be
+// read and then replaced: that is how a run is continued.
+static void check_run_paths(const RunConfig& config) {
+  const OutputSettings& out = config.output;
+  const auto path = [&](const std::string& name) { return out.directory / name; };
+  std::vector<NamedPath> inputs = {{"the config", config.source},
+                                   {"potential", potential_spec_file(config.potential)}};
+  if (config.structure_file) inputs.push_back({"structure", *config.structure_file});
+  std::vector<NamedPath> outputs = {
+      {"thermo_file", out.thermo_interval > 0 ? path(out.thermo_file) : std::filesystem::path()},
+      {"trajectory_file",
+       out.trajectory_interval > 0 ? path(out.trajectory_file) : std::filesystem::path()},
+      {"summary_file", path(out.summary_file)},
+      {"last_good_file", path(out.last_good_file)}};
+  if (config.restart) outputs.push_back({"restart (input)", *config.restart});
+  outputs.push_back({"restart_file", path(out.restart_file)});
+  // The restart input is listed among the outputs, ahead of restart_file, so that
+  // it may coincide only with restart_file: the check skips that one pair.
+  std::vector<NamedPath> before_restart(outputs.begin(), outputs.end() - 1);
+  check_output_paths(inputs, before_restart);
+  std::vector<NamedPath> without_restart_input;
+  for (const auto& output : outputs)
+    if (output.role != "restart (input)") without_restart_input.push_back(output);
+  check_output_paths(inputs, without_restart_input);
+}
+
 nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObserver* progress) {
   const auto start = std::chrono::steady_clock::now();
   const OutputSettings& out = config.output;
 
   // Everything that can be wrong with the input is found before any output is touched.
+  check_run_paths(config);
   std::shared_ptr<Potential> potential = make_potential(config.potential);
   std::optional<RestartData> restart;
   Structure structure;
@@ -178,6 +207,14 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   engine.add_observer(thermo);
   if (out.trajectory_interval > 0) engine.add_observer(trajectory);
   if (progress) engine.add_observer(*progress);
+  // SIGINT/SIGTERM: the step in hand finishes, then the run stops like a
+  // finished one (restart and summary written) and says how to continue.
+  const InterruptGuard interrupt_guard;
+  struct InterruptObserver final : StepObserver {
+    long interval() const override { return 1; }
+    bool observe(Engine&) override { return !interrupt_requested(); }
+  } interrupt_observer;
+  engine.add_observer(interrupt_observer);
   engine.add_observer(restart_output);  // last: it reseats the engine
 
   logger().info("md: {} atoms, {} from step {} to {}, dt = {} fs", engine.state().natoms,
@@ -201,9 +238,18 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json result = summary(config, engine, first_step, wall, loop_cpu_seconds);
+  if (interrupt_requested()) result["interrupted_by_signal"] = interrupt_signal();
   OutputFile file(path(out.summary_file));
   file.stream() << result.dump(2) << '\n';
   file.commit();
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "md stopped at step " + std::to_string(engine.step()) + " of " +
+                               std::to_string(config.steps) + "; restart written to '" +
+                               path(out.restart_file).string() + "', summary to '" +
+                               path(out.summary_file).string() +
+                               "'. To continue, set 'restart: " + path(out.restart_file).string() +
+                               "' in " + config.source + " and run it again");
   return result;
 }
 

@@ -95,7 +95,10 @@ RunConfig from_section(ConfigSection root, bool embedded) {
   EngineSettings& engine = config.engine;
   engine.timestep = positive_number(root, "timestep", 1.0);
   config.steps = root.integer("steps");
-  if (config.steps < 0) root.fail("steps", "must not be negative");
+  if (config.steps < 1)
+    root.fail("steps",
+              "must be at least 1 (a run of no steps has no temperature, pressure or "
+              "volume to average)");
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);
@@ -267,6 +270,9 @@ Structure starting_structure(const RunConfig& config) {
     throw Error(config.source + ": no starting structure (structure.file or structure.lattice)");
   Structure structure = otfgp::read_structure(*config.structure_file, config.structure_format);
   structure.validate();
+  if (structure.size() == 0)
+    throw Error(config.source + ": the structure in '" + config.structure_file->string() +
+                "' has no atoms");
   return structure;
 }
 

@@ -95,6 +95,13 @@ void read_grid(ParameterFileReader& reader, EamGrid& grid) {
   // make_splines needs five points for its 5-point slopes.
   if (grid.nrho < 5 || grid.nr < 5 || !(grid.drho > 0) || !(grid.dr > 0) || !(grid.cut > 0))
     throw Error(reader.where() + "need nrho, nr ≥ 5 and positive drho, dr, cutoff");
+  // Tables are resampled onto one grid: absurd extents would overflow it.
+  constexpr int max_points = 10000000;
+  constexpr double max_range = 1e4;  // Å
+  if (grid.nrho > max_points || grid.nr > max_points || !((grid.nr - 1) * grid.dr <= max_range) ||
+      !std::isfinite((grid.nrho - 1) * grid.drho) || !(grid.cut <= max_range))
+    throw Error(reader.where() + "the tables are absurdly large (at most " +
+                std::to_string(max_points) + " points, r and the cutoff up to 1e4 Å)");
 }
 
 FuncflFile read_funcfl(const std::string& name, int forced_number) {

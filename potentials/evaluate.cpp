@@ -1,8 +1,39 @@
 #include "otfgp/potentials/evaluate.hpp"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/distance_check.hpp"
+
 namespace otfgp {
 
 namespace {
+// Closer than this, two atoms are one atom written twice: every potential's
+// result would be infinite or NaN there.
+constexpr double coincident_distance = 0.01;  // Å
+
+// Non-finite numbers are never handed out as results: name what and where.
+void check_finite(const Evaluation& evaluation, const Potential& potential) {
+  auto fail = [&](const std::string& what) {
+    throw Error("the potential " + potential.spec() + " gave a non-finite " + what +
+                " (atoms too close, or parameters outside their valid range)");
+  };
+  if (!std::isfinite(evaluation.energy)) fail("energy");
+  for (int i = 0; i < evaluation.forces.rows(); ++i)
+    if (!evaluation.forces.row(i).allFinite()) fail(fmt::format("force on atom {}", i));
+  if (evaluation.stress && !evaluation.stress->allFinite()) fail("stress");
+  if (evaluation.per_atom_energy)
+    for (int i = 0; i < evaluation.per_atom_energy->size(); ++i)
+      if (!std::isfinite((*evaluation.per_atom_energy)[i]))
+        fail(fmt::format("energy of atom {}", i));
+  if (evaluation.uncertainty)
+    for (int i = 0; i < evaluation.uncertainty->size(); ++i)
+      if (!std::isfinite((*evaluation.uncertainty)[i]))
+        fail(fmt::format("uncertainty of atom {}", i));
+}
+
 Eigen::VectorXd to_host_vector(const ScalarView& view) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
   Eigen::VectorXd values(host.extent(0));
@@ -11,8 +42,14 @@ Eigen::VectorXd to_host_vector(const ScalarView& view) {
 }
 }  // namespace
 
+void check_no_coincident_atoms(const Structure& structure) {
+  AtomState state = AtomState::from_structure(structure);
+  check_atom_distances(state, coincident_distance);
+}
+
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request) {
+  if (structure.size() == 0) throw Error("the structure has no atoms: nothing to evaluate");
   potential.bind(structure.species());
   return evaluate_bound(potential, structure, request);
 }
@@ -20,6 +57,7 @@ Evaluation evaluate(Potential& potential, const Structure& structure,
 Evaluation evaluate_bound(Potential& potential, const Structure& structure,
                           const ComputeRequest& request) {
   AtomState state = AtomState::from_structure(structure);
+  check_atom_distances(state, coincident_distance);
   NeighborList list(potential.cutoff(), 0.0);
   list.build(state);
   const ComputeResult result = potential.compute(state, list, request);
@@ -44,6 +82,7 @@ Evaluation evaluate_bound(Potential& potential, const Structure& structure,
   if (result.novel.extent(0) > 0) evaluation.novel = to_host_vector(result.novel);
   if (result.force_uncertainty.extent(0) > 0)
     evaluation.force_uncertainty = to_host_vector(result.force_uncertainty);
+  check_finite(evaluation, potential);
   return evaluation;
 }
 

@@ -30,6 +30,8 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
   const fs::path given(name);
   if (fs::is_regular_file(given, ignored))
     return {fs::absolute(given), fs::absolute(given).string()};
+  if (fs::is_directory(given, ignored))
+    throw Error(owner + ": '" + name + "' is a directory, not a parameter file");
   std::string tried = "'" + name + "'";
   if (!given.has_parent_path()) {
     for (const auto& directory : parameter_search_directories()) {

@@ -187,12 +187,15 @@ TEST_CASE("model files are written atomically and read with clear errors", "[gp_
   {
     hdf5::File bad = hdf5::File::create(directory / "future.h5");
     bad.set_attribute("format_version", 99);
+    bad.close();  // files are built in memory and written by close()
   }
   CHECK_THROWS_WITH(load_gp_model(directory / "future.h5", format),
                     Catch::Contains("format_version 99"));
   {
     hdf5::File bad = hdf5::File::create(directory / "empty.h5");
     bad.set_attribute("format_version", 1);
+    bad.set_attribute("kind", "otfgp sparse GP model");
+    bad.close();
   }
   CHECK_THROWS_WITH(load_gp_model(directory / "empty.h5", format),
                     Catch::Contains("/descriptor: missing group"));

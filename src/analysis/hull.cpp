@@ -1,5 +1,7 @@
 #include "otfgp/analysis/hull.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -339,6 +341,19 @@ void validate_entries(const std::vector<HullEntry>& entries) {
     if (entry.std_per_atom && !(std::isfinite(*entry.std_per_atom) && *entry.std_per_atom >= 0))
       throw Error("hull: entry '" + entry.id + "' has a standard deviation of " +
                   std::to_string(*entry.std_per_atom) + " eV/atom; it must be finite and ≥ 0");
+    // Beyond these no number is an energy per atom (an all-electron total energy
+    // of a heavy element is ~2e5 eV/atom), and qhull's round-off breaks down.
+    constexpr double max_magnitude = 1e6;
+    if (std::abs(entry.energy_per_atom) > max_magnitude && std::isfinite(entry.energy_per_atom))
+      throw Error(
+          fmt::format("hull: entry '{}' has an energy of {:g} eV/atom, beyond ±{:g}: wrong "
+                      "units or a corrupt table",
+                      entry.id, entry.energy_per_atom, max_magnitude));
+    if (entry.std_per_atom && *entry.std_per_atom > max_magnitude)
+      throw Error(
+          fmt::format("hull: entry '{}' has a standard deviation of {:g} eV/atom, beyond "
+                      "{:g}: wrong units or a corrupt table",
+                      entry.id, *entry.std_per_atom, max_magnitude));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
@@ -15,6 +16,17 @@
 namespace otfgp {
 
 namespace {
+
+// Ctrl-C ends a relaxation early (relax() returns it unconverged); the study
+// stops there instead of reporting that structure.
+void stop_if_interrupted(const std::string& id) {
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "hull stopped while relaxing '" + id +
+                               "'; no results were written (structures already relaxed are in "
+                               "the relaxed-structures folder when one was given): run the same "
+                               "command again");
+}
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
@@ -142,6 +154,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   const double atoms = current.size();
   for (std::size_t k = 0; k < pressures.size(); ++k) {
     const RelaxResult result = relax(potential, current, at_pressure(options.relax, pressures[k]));
+    stop_if_interrupted(input.id);
     if (!result.converged) {
       const std::string note = fmt::format(
           "relaxation at {:g} GPa did not converge in {} steps (max force {:.3g} eV/Å, stress "
@@ -182,6 +195,7 @@ std::pair<double, double> recheck_energy(Potential& potential, const Structure& 
   if (!options.relax) return {evaluate(potential, structure).energy, structure.volume()};
   const RelaxResult result =
       relax(potential, structure, at_pressure(options.relax_options, pressure));
+  stop_if_interrupted(id);
   if (!result.converged)
     logger().warn("re-check: relaxation of {} at {:g} GPa did not converge", id, pressure);
   return {result.energy, result.structure.volume()};

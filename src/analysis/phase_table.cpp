@@ -123,7 +123,16 @@ PhaseRecord make_record(const RawRow& row, std::size_t index) {
   if (record.volume_per_atom &&
       !(std::isfinite(*record.volume_per_atom) && *record.volume_per_atom > 0))
     throw Error(row.where + ": the volume must be positive");
+  // The hull refuses numbers beyond these (no energy per atom is that large);
+  // say so here, where the file and line are known.
+  constexpr double max_magnitude = 1e6;
+  if (record.volume_per_atom && *record.volume_per_atom > max_magnitude)
+    throw Error(row.where + ": the volume per atom exceeds 1e6 Å³ (wrong units?)");
+  if (std::abs(record.energy_per_atom) > max_magnitude && std::isfinite(record.energy_per_atom))
+    throw Error(row.where + ": the energy per atom is beyond ±1e6 eV (wrong units?)");
   record.std_per_atom = value("std");
+  if (record.std_per_atom && *record.std_per_atom > max_magnitude)
+    throw Error(row.where + ": 'std' is beyond 1e6 eV/atom (wrong units?)");
   if (record.std_per_atom && !(std::isfinite(*record.std_per_atom) && *record.std_per_atom >= 0))
     throw Error(row.where + ": 'std' must be a non-negative number of eV/atom");
   return record;
@@ -180,7 +189,7 @@ std::vector<PhaseRecord> read_json(const std::filesystem::path& path, std::istre
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
     throw Error(name + ": not valid JSON: " + error.what());
   }
   const nlohmann::json* list = &document;

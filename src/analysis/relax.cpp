@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
@@ -515,7 +516,10 @@ Relaxer Relaxer::load(Potential& potential, const std::filesystem::path& file,
 
 RelaxResult relax(Potential& potential, const Structure& structure, const RelaxOptions& options) {
   Relaxer relaxer(potential, structure, options);
-  relaxer.advance(options.max_steps);
+  // In short rounds, so that Ctrl-C (core/interrupt.hpp) ends a long relaxation
+  // with the structure reached so far, reported as not converged.
+  constexpr int round = 10;
+  while (!relaxer.finished() && !interrupt_requested()) relaxer.advance(round);
   return relaxer.result();
 }
 

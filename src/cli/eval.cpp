@@ -15,6 +15,7 @@
 #include "progress.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/validation.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::cli {
 
@@ -83,6 +84,9 @@ struct ErrorTally {
 };
 
 void run_eval(const EvalOptions& options) {
+  check_output_paths(
+      {{"input", options.input}, {"--potential", potential_spec_file(options.potential)}},
+      {{"-o", options.output}});
   check_writable(options.output);
   std::vector<Structure> frames = read_structures(options.input, options.format);
   if (frames.empty()) throw Error("'" + options.input + "' has no structures");
@@ -98,7 +102,13 @@ void run_eval(const EvalOptions& options) {
   Progress progress("eval", static_cast<long>(frames.size()), "frames");
   for (std::size_t k = 0; k < frames.size(); ++k) {
     Structure& frame = frames[k];
-    const Evaluation evaluation = evaluate(*potential, frame, request);
+    const Evaluation evaluation = [&] {
+      try {
+        return evaluate(*potential, frame, request);
+      } catch (const Error& error) {
+        throw Error(options.input + ", frame " + std::to_string(k + 1) + ": " + error.what());
+      }
+    }();
     errors.add(frame, evaluation);
     attach_labels(frame, evaluation);
     if (evaluation.uncertainty)

@@ -26,11 +26,18 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/output_paths.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/core/number_text.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::cli {
 
 namespace {
 
+// Relaxations stop at the step in hand on SIGINT/SIGTERM; the hull is then
+// not computed (it would mix relaxed and unrelaxed entries).
 struct HullSettings {
   std::vector<std::string> inputs;
   std::string pressure = "0";
@@ -45,6 +52,7 @@ struct HullSettings {
   int samples = 2000;
   std::uint64_t seed = 20240501;
   double recheck_within = -1.0;
+  bool recheck_within_given = false;
   std::string recheck_with;
   bool recheck_relax = false;
   std::string json_path, csv_path, plot_prefix;
@@ -83,6 +91,9 @@ RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
 }
 
 void run_hull(HullSettings settings) {
+  // Only relaxations stop cleanly on a signal; a plain hull ends as usual.
+  std::optional<InterruptGuard> interrupt_guard;
+  if (!settings.relax_with.empty() || settings.recheck_relax) interrupt_guard.emplace();
   // "--references BaO RhO2 a.csv b.csv": the option takes every word after it,
   // so words that name existing files are inputs, not formulas.
   std::vector<std::string> formulas;
@@ -93,11 +104,21 @@ void run_hull(HullSettings settings) {
   const std::vector<double> pressures = parse_pressure_grid(settings.pressure);
   HullOptions hull_options;
   for (const auto& formula : formulas) hull_options.references.push_back(parse_formula(formula));
-  if ((settings.recheck_within >= 0) != !settings.recheck_with.empty())
+  if (settings.recheck_within_given && !(settings.recheck_within >= 0))
+    throw Error("--recheck-within must be a non-negative energy above the hull (eV/atom)");
+  if (settings.recheck_within_given != !settings.recheck_with.empty())
     throw Error("--recheck-within and --recheck-with go together");
   if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
     throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
-  // Refuse unwritable outputs now, not after the relaxations.
+  // Refuse colliding or unwritable outputs now, not after the relaxations.
+  std::vector<NamedPath> inputs = {{"--relax-with", potential_spec_file(settings.relax_with)},
+                                   {"--recheck-with", potential_spec_file(settings.recheck_with)}};
+  for (const auto& input : settings.inputs) inputs.push_back({"input", input});
+  std::vector<NamedPath> outputs = {{"--json", settings.json_path}, {"--csv", settings.csv_path}};
+  if (!settings.plot_prefix.empty())
+    for (const char* plot : {"_hull.png", "_recheck.png", "_sweep.png"})
+      outputs.push_back({"--plot", settings.plot_prefix + plot});
+  check_output_paths(inputs, outputs);
   if (!settings.json_path.empty()) check_writable(settings.json_path);
   if (!settings.csv_path.empty()) check_writable(settings.csv_path);
   if (!settings.plot_prefix.empty()) check_writable(settings.plot_prefix + "_hull.png");
@@ -242,8 +263,9 @@ void add_hull_command(CLI::App& app, Commands& commands) {
                    "Draws for stability probabilities (entries with std)")
       ->capture_default_str();
   command->add_option("--seed", settings->seed, "Random seed of the draws")->capture_default_str();
-  command->add_option("--recheck-within", settings->recheck_within,
-                      "Re-evaluate entries within this distance of the hull (eV/atom)");
+  auto* recheck_within =
+      command->add_option("--recheck-within", settings->recheck_within,
+                          "Re-evaluate entries within this distance of the hull (eV/atom)");
   command->add_option("--recheck-with", settings->recheck_with,
                       "Potential spec of the trusted second model");
   command->add_flag("--recheck-relax", settings->recheck_relax,
@@ -252,7 +274,10 @@ void add_hull_command(CLI::App& app, Commands& commands) {
   command->add_option("--csv", settings->csv_path, "Write the results as CSV");
   command->add_option("--plot", settings->plot_prefix,
                       "Write PNG plots PREFIX_hull*.png, PREFIX_sweep.png, PREFIX_recheck*.png");
-  commands.emplace_back(command, [settings] { run_hull(*settings); });
+  commands.emplace_back(command, [settings, recheck_within] {
+    settings->recheck_within_given = recheck_within->count() > 0;
+    run_hull(*settings);
+  });
 }
 
 }  // namespace otfgp::cli

@@ -4,6 +4,7 @@
 #include <Kokkos_Core.hpp>
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "commands.hpp"
 #include "otfgp/core/error.hpp"
@@ -29,8 +30,14 @@ int main(int argc, char* argv[]) {
   otfgp::cli::add_search_command(app, commands);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& done) {
+    return app.exit(done);  // --help, --version
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // One line in the form of every other error, and exit 1 as documented
+    // (CLI11's own codes are 100 and up).
+    std::cerr << "otfgp: error: " << error.what()
+              << " (run 'otfgp --help' or 'otfgp VERB --help')\n";
+    return 1;
   }
   otfgp::logger().set_level(verbose ? spdlog::level::debug
                                     : (quiet ? spdlog::level::warn : spdlog::level::info));
@@ -41,14 +48,19 @@ int main(int argc, char* argv[]) {
     for (const auto& [command, action] : commands)
       if (command->parsed()) action();
   } catch (const otfgp::InterruptedError& error) {
-    std::cerr << "otfgp: " << error.what() << "\n";
+    std::cerr << "otfgp: interrupted: " << error.what() << "\n";
     return 128 + error.signal();
   } catch (const otfgp::Error& error) {
     std::cerr << "otfgp: error: " << error.what() << "\n";
     return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "otfgp: error: out of memory (the structure, cutoff or data set is too large "
+                 "for this machine)\n";
+    return 1;
   } catch (const std::exception& error) {
+    // A bug, not the input's fault; still exit 1, the one failure status.
     std::cerr << "otfgp: internal error: " << error.what() << "\n";
-    return 2;
+    return 1;
   }
   return 0;
 }

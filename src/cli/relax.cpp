@@ -14,6 +14,8 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::cli {
 
@@ -36,6 +38,7 @@ struct RelaxSettings {
 };
 
 void run_relax(const RelaxSettings& settings) {
+  const InterruptGuard interrupt_guard;
   RelaxOptions options;
   options.algorithm = parse_relax_algorithm(settings.algorithm);
   if (settings.cell == "auto")
@@ -56,6 +59,9 @@ void run_relax(const RelaxSettings& settings) {
   options.max_step = settings.max_step;
 
   // Refuse unwritable outputs now, not after the relaxations.
+  check_output_paths(
+      {{"input", settings.input}, {"--potential", potential_spec_file(settings.potential)}},
+      {{"-o", settings.output}, {"--trajectory", settings.trajectory}});
   if (!settings.output.empty()) check_writable(settings.output);
   if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
@@ -93,6 +99,17 @@ void run_relax(const RelaxSettings& settings) {
     out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
     out.set_info_value("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
     relaxed.push_back(std::move(out));
+    if (interrupt_requested()) break;
+  }
+  if (interrupt_requested()) {
+    std::string done = "stopped after " + std::to_string(relaxed.size()) + " of " +
+                       std::to_string(frames.size()) + " structures";
+    if (!settings.output.empty()) {
+      write_structures(settings.output, relaxed);
+      done += "; '" + settings.output + "' holds them (converged=F marks one cut short): relax " +
+              "those and the rest again";
+    }
+    throw InterruptedError(interrupt_signal(), "relax " + done);
   }
   if (!settings.output.empty()) {
     write_structures(settings.output, relaxed);

@@ -18,6 +18,8 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::cli {
 
@@ -68,6 +70,10 @@ void log_errors(const std::string& name, const ErrorSummary& s) {
 }
 
 void run_train(const TrainOptions& options) {
+  const InterruptGuard interrupt_guard;
+  check_output_paths(
+      {{"--data", options.data}, {"--config", options.config}, {"--test", options.test}},
+      {{"-o", options.output}, {"--summary", options.summary}});
   check_writable(options.output);
   if (!options.summary.empty()) check_writable(options.summary);
   const std::vector<Structure> frames = read_structures(options.data, options.format);
@@ -81,6 +87,11 @@ void run_train(const TrainOptions& options) {
     forces += f.forces ? 1 : 0;
     stresses += f.stress ? 1 : 0;
     atoms += f.size();
+  }
+  try {
+    check_training_frames(frames);
+  } catch (const Error& error) {
+    throw Error(options.data + ": " + error.what());
   }
   if (energies + forces + stresses == 0)
     throw Error(options.data +
@@ -153,11 +164,17 @@ void run_train(const TrainOptions& options) {
       summary["test_by_composition"][formula] = summary_json(errors);
     }
   }
+  if (interrupt_requested()) summary["interrupted_by_signal"] = interrupt_signal();
   if (!options.summary.empty()) {
     OutputFile file(options.summary);
     file.stream() << summary.dump(2) << "\n";
     file.commit();
   }
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "the hyperparameter search stopped early; '" + options.output +
+                               "' holds the model with the best hyperparameters found so far; "
+                               "run the same command again to optimise them fully");
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
 #include "otfgp/core/extxyz.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -259,7 +264,7 @@ void check_consistent(const Structure& frame) {
     throw Error("structure has " + std::to_string(frame.size()) + " atoms but " +
                 std::to_string(frame.forces->rows()) + " force rows");
   for (int z : frame.numbers) element(z);
-  if (!frame.positions.allFinite()) throw Error("structure has non-finite positions");
+  frame.validate_numbers();
   const char* names[3] = {"a", "b", "c"};
   for (int i = 0; i < 3; ++i)
     if (frame.pbc[i] && frame.cell.row(i).isZero(0.0))
@@ -731,12 +736,22 @@ void write_extxyz(const std::filesystem::path& path, const std::vector<Structure
     throw Error("cannot write '" + path.string() + "': it is a directory");
   const bool existed = std::filesystem::exists(path, error);
   const auto old_size = existed ? std::filesystem::file_size(path, error) : 0;
-  std::ofstream file(path, std::ios::out | std::ios::app | std::ios::binary);
-  if (!file) throw Error("cannot append to '" + path.string() + "': permission denied");
-  file.write(content.data(), static_cast<std::streamsize>(content.size()));
-  file.flush();
-  const bool good = static_cast<bool>(file);
-  file.close();
+  // The frame goes out in one write() call (looping only on a short write): a
+  // process killed while appending leaves either the whole frame or none of
+  // it, so readers of a growing trajectory never meet half a frame.
+  const int descriptor = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  if (descriptor < 0) throw Error("cannot append to '" + path.string() + "': permission denied");
+  bool good = true;
+  for (std::size_t written = 0; written < content.size();) {
+    const ssize_t count = ::write(descriptor, content.data() + written, content.size() - written);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) {
+      good = false;
+      break;
+    }
+    written += static_cast<std::size_t>(count);
+  }
+  good = ::close(descriptor) == 0 && good;
   if (!good) {
     std::error_code ignored;
     if (existed)

@@ -50,12 +50,19 @@ class FormulaParser {
       const char c = text_[position_];
       if (c == ')' || c == ']')
         fail(position_, std::string("'") + c + "' closes a bracket that was never opened");
-      fail(position_, std::string("unexpected character '") + c + "'");
+      fail(position_, "unexpected character '" + character_at(position_) + "'");
     }
     return Composition(amounts);
   }
 
  private:
+  // The whole UTF-8 sequence that starts at `at`, never a lone byte of it.
+  std::string character_at(std::size_t at) const {
+    std::size_t end = at + 1;
+    while (end < text_.size() && (static_cast<unsigned char>(text_[end]) & 0xC0) == 0x80) ++end;
+    return std::string(text_.substr(at, end - at));
+  }
+
   [[noreturn]] void fail(std::size_t at, const std::string& what) const {
     throw Error("cannot parse formula '" + std::string(text_) + "': " + what + " (at character " +
                 std::to_string(at + 1) + ")");
@@ -91,11 +98,11 @@ class FormulaParser {
         group[parse_element()] = 1.0;
       } else if (std::islower(static_cast<unsigned char>(c))) {
         fail(position_,
-             std::string("element symbols start with a capital letter, got '") + c + "'");
+             "element symbols start with a capital letter, got '" + character_at(position_) + "'");
       } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') {
         fail(position_, "a count must follow an element or a closing bracket");
       } else {
-        fail(position_, std::string("unexpected character '") + c + "'");
+        fail(position_, "unexpected character '" + character_at(position_) + "'");
       }
       const double count = parse_count();
       for (const auto& [z, amount] : group) amounts[z] += amount * count;

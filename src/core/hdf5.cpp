@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/hdf5_image.hpp"
 
 namespace otfgp::hdf5 {
 
@@ -222,6 +223,7 @@ Handle Group::open_dataset(const std::string& name, int rank, std::vector<hsize_
                 std::to_string(actual));
   shape.assign(actual, 0);
   H5Sget_simple_extent_dims(space.id(), shape.data(), nullptr);
+  checked_element_count(dataset.id(), where(name));
   return dataset;
 }
 
@@ -361,7 +363,8 @@ File::File(Handle handle, const std::string& file) : Group(std::move(handle), fi
 
 File File::create(const std::filesystem::path& path) {
   silence_hdf5();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // Built in memory; close() writes the finished image (core/hdf5_image.hpp).
+  const hid_t id = create_memory_hdf5_file(path.string());
   if (id < 0) throw Error(path.string() + ": cannot create HDF5 file");
   return File(Handle(id, H5Fclose), path.string());
 }
@@ -374,6 +377,7 @@ bool is_hdf5_file(const std::filesystem::path& path) {
 File File::open(const std::filesystem::path& path) {
   silence_hdf5();
   if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  verify_hdf5_image(path);
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) throw Error(path.string() + ": cannot open HDF5 file");
@@ -394,7 +398,7 @@ void File::flush() const {
 }
 
 void File::close() {
-  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) throw Error(file() + ": cannot write HDF5 file");
+  write_hdf5_image(id(), file());
   release();
 }
 

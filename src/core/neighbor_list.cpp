@@ -2,7 +2,10 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "otfgp/core/error.hpp"
 
@@ -74,6 +77,62 @@ struct BinnedPairSearch {
     }
   }
 };
+
+// Beyond these a cell is too thin for the cutoff (or the cutoff absurd for the
+// cell): the image index and the pair count would overflow 32-bit integers and
+// the list would not fit in memory. Ordinary inputs stay far below: a one-atom
+// cell of 2.5 Å with a 10 Å cutoff needs 9 images per direction, 729 in all.
+constexpr double max_image_reach = 1000;
+constexpr double max_images = 1e6;
+
+// Throws otfgp::Error, before any allocation, when the periodic images that
+// `range` reaches along the periodic directions of `box` are absurdly many.
+void check_image_count(const Box& box, double range) {
+  const Eigen::Vector3d widths = box.widths();
+  const char* const names[3] = {"a", "b", "c"};
+  double total = 1;
+  for (int d = 0; d < 3; ++d) {
+    if (!box.pbc[d]) continue;
+    const double reach = range / widths[d];
+    char message[400];
+    if (!std::isfinite(widths[d]) || !(reach <= max_image_reach)) {
+      std::snprintf(
+          message, sizeof message,
+          "the cell is too thin along %s for the neighbour cutoff: its width there is "
+          "%.3g Å, so cutoff + skin = %.6g Å needs %.3g periodic images in that direction "
+          "(at most %.0f are allowed); check the cell vectors or the cutoff",
+          names[d], widths[d], range, reach, max_image_reach);
+      throw Error(message);
+    }
+    total *= 2 * std::ceil(reach) + 3;
+  }
+  if (total > max_images) {
+    char message[400];
+    std::snprintf(message, sizeof message,
+                  "the cell is too thin for the neighbour cutoff: cutoff + skin = %.6g Å with "
+                  "widths %.3g, %.3g, %.3g Å needs %.3g periodic images (at most %.0f are "
+                  "allowed); check the cell vectors or the cutoff",
+                  range, widths[0], widths[1], widths[2], total, max_images);
+    throw Error(message);
+  }
+}
+
+// Allocation of the pair arrays, with Kokkos's failure turned into a clear error.
+Kokkos::View<int*, MemSpace> pair_array(const char* label, long pairs) {
+  try {
+    return Kokkos::View<int*, MemSpace>(Kokkos::ViewAllocateWithoutInitializing(label), pairs);
+  } catch (const std::exception&) {
+    throw Error("cannot allocate the neighbour list (" + std::to_string(pairs) +
+                " pairs): the cutoff is too large for this many atoms");
+  }
+}
+
+[[noreturn]] void throw_too_many_pairs(long pairs, int atoms) {
+  throw Error("the neighbour list would hold " + std::to_string(pairs) + " pairs for " +
+              std::to_string(atoms) +
+              " atoms, more than 32-bit indices can address: the cutoff is far too large for "
+              "this structure (or atoms are piled on top of each other)");
+}
 
 }  // namespace
 
@@ -150,9 +209,10 @@ void NeighborList::build(AtomState& state) {
   view_.image = {};
   view_.offsets = {};
   fractional_at_build_ = VecView();
+  const double range = cutoff_ + skin_;
+  check_image_count(state.box, range);
   wrap_positions(state);
   const int n = state.natoms;
-  const double range = cutoff_ + skin_;
   const Box box = state.box;
   const Eigen::Vector3d widths = box.widths();
 
@@ -241,12 +301,17 @@ void NeighborList::build(AtomState& state) {
 
   // Count, scan, fill.
   Kokkos::View<int*, MemSpace> offsets("NeighborList::offsets", n + 1);
-  Kokkos::parallel_for(
-      "NeighborList::count_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        int count = 0;
+  long total_pairs = 0;
+  Kokkos::parallel_reduce(
+      "NeighborList::count_pairs", RangePolicy(0, n),
+      KOKKOS_LAMBDA(int i, long& sum) {
+        long count = 0;
         search.visit(i, [&](int, int) { ++count; });
-        offsets(i + 1) = count;
-      });
+        offsets(i + 1) = count < INT_MAX ? static_cast<int>(count) : INT_MAX;
+        sum += count;
+      },
+      total_pairs);
+  if (total_pairs >= INT_MAX) throw_too_many_pairs(total_pairs, n);
   Kokkos::parallel_scan(
       "NeighborList::scan_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i, int& sum, bool final) {
         sum += offsets(i + 1);
@@ -254,10 +319,8 @@ void NeighborList::build(AtomState& state) {
       });
   int pairs = 0;
   Kokkos::deep_copy(pairs, Kokkos::subview(offsets, n));
-  Kokkos::View<int*, MemSpace> index(Kokkos::ViewAllocateWithoutInitializing("NeighborList::index"),
-                                     pairs);
-  Kokkos::View<int*, MemSpace> image(Kokkos::ViewAllocateWithoutInitializing("NeighborList::image"),
-                                     pairs);
+  Kokkos::View<int*, MemSpace> index = pair_array("NeighborList::index", pairs);
+  Kokkos::View<int*, MemSpace> image = pair_array("NeighborList::image", pairs);
   Kokkos::parallel_for(
       "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
         int k = offsets(i);
@@ -272,9 +335,10 @@ void NeighborList::build(AtomState& state) {
 }
 
 void NeighborList::build_brute_force(AtomState& state) {
+  const double range = cutoff_ + skin_;
+  check_image_count(state.box, range);
   wrap_positions(state);
   const int n = state.natoms;
-  const double range = cutoff_ + skin_;
   const Box box = state.box;
   const Eigen::Vector3d widths = box.widths();
   int reach[3];
@@ -297,6 +361,7 @@ void NeighborList::build_brute_force(AtomState& state) {
             double r2 = 0;
             for (int d = 0; d < 3; ++d) r2 += std::pow(x(j, d) + t[d] - x(i, d), 2);
             if (r2 < range * range) {
+              if (index.size() >= INT_MAX) throw_too_many_pairs(long(index.size()) + 1, n);
               index.push_back(j);
               image.push_back(m);
             }

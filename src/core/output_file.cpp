@@ -1,6 +1,10 @@
 #include "otfgp/core/output_file.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <string>
 #include <system_error>
 
 #include "otfgp/core/error.hpp"
@@ -20,12 +24,36 @@ void check_writable(const std::filesystem::path& target) {
                 "' is not writable");
 }
 
+std::filesystem::path temporary_path(const std::filesystem::path& target) {
+  const auto directory =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  return directory / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
+}
+
+void remove_stale_temporaries(const std::filesystem::path& target) {
+  const auto directory =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  const std::string prefix = "." + target.filename().string() + ".tmp";
+  std::error_code error;
+  std::filesystem::directory_iterator entries(directory, error);
+  if (error) return;
+  for (const auto& entry : entries) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    // A writer that still runs (or one we may not signal) keeps its file.
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    std::filesystem::remove(entry.path(), ignored);
+  }
+}
+
 ReplacingFile::ReplacingFile(std::filesystem::path target) : target_(std::move(target)) {
   check_writable(target_);
-  const auto directory =
-      target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
-  temporary_ =
-      directory / ("." + target_.filename().string() + ".tmp" + std::to_string(::getpid()));
+  remove_stale_temporaries(target_);
+  temporary_ = temporary_path(target_);
 }
 
 ReplacingFile::~ReplacingFile() {

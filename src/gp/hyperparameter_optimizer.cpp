@@ -11,6 +11,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/interrupt.hpp"
 
 namespace otfgp {
 
@@ -36,12 +37,19 @@ struct Objective {
   std::array<double, 4> best{};
   bool failed = false;
   std::string failure;
+  nlopt_opt optimizer = nullptr;
 };
 
 double objective(unsigned n, const double* x, double* gradient, void* data) {
   auto& o = *static_cast<Objective*>(data);
   std::array<double, 4> values = o.fixed;
   for (unsigned k = 0; k < n; ++k) values[o.free[k]] = std::exp(x[k]);
+  // A signal ends the search at once with the best point so far, which the
+  // caller keeps and reports.
+  if (interrupt_requested() && o.best_value > -std::numeric_limits<double>::infinity()) {
+    nlopt_force_stop(o.optimizer);
+    return o.best_value;
+  }
   ++o.evaluations;
   try {
     const LikelihoodTerms terms = o.gp->log_marginal_likelihood(from_array(values));
@@ -135,6 +143,7 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   nlopt_opt optimizer = nlopt_create(NLOPT_LD_LBFGS, static_cast<unsigned>(o.free.size()));
   nlopt_set_lower_bounds(optimizer, lo.data());
   nlopt_set_upper_bounds(optimizer, hi.data());
+  o.optimizer = optimizer;
   nlopt_set_max_objective(optimizer, objective, &o);
   nlopt_set_maxeval(optimizer, settings.max_evaluations);
   nlopt_set_xtol_rel(optimizer, settings.relative_tolerance);

@@ -12,6 +12,8 @@
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/version.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/core/hdf5_checksum.hpp"
 
 namespace otfgp {
 
@@ -20,6 +22,7 @@ namespace {
 // The label factors, then the split pseudo-labels.
 const char* const kind_groups[label_kind_count + 1] = {"energy", "force", "stress", "splits"};
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* model_kind = "otfgp sparse GP model";
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
@@ -138,6 +141,12 @@ void check_version(const hdf5::Group& root) {
   if (version < 1 || version > gp_model_format_version)
     throw Error(root.file() + ": GP model format_version " + std::to_string(version) +
                 ", this otfgp reads versions 1 to " + std::to_string(gp_model_format_version));
+  const std::string kind = root.has_attribute("kind") ? root.string_attribute("kind") : "";
+  if (kind != model_kind)
+    throw Error(root.file() + ": the file's kind is '" + kind + "', not '" + model_kind +
+                "': not an otfgp GP model");
+  // Models written before checksums existed still load; every newer one is checked.
+  verify_hdf5_checksum(root, false);
 }
 
 GpHyperparameters read_hyperparameters(const hdf5::Group& root) {
@@ -197,11 +206,12 @@ namespace {
 
 void save_model(const std::filesystem::path& path, const SparseGp& gp,
                 const DescriptorFormat& format, bool with_frames) {
-  ReplacingFile output(path);
+  check_writable(path);
   {
-    hdf5::File file = hdf5::File::create(output.temporary());
+    // In memory until close() writes the whole image (temporary + rename).
+    hdf5::File file = hdf5::File::create(path);
     file.set_attribute("format_version", gp_model_format_version);
-    file.set_attribute("kind", "otfgp sparse GP model");
+    file.set_attribute("kind", model_kind);
     file.set_attribute("otfgp_version", version);
     file.set_attribute("created", utc_now());
     const std::vector<int>& species = gp.descriptor().species();
@@ -296,9 +306,9 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
     } else {
       training.set_attribute("external_frames", gp.num_frames());
     }
+    write_hdf5_checksum(file);
     file.close();
   }
-  output.commit();
 }
 
 }  // namespace
@@ -420,12 +430,29 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
                 ", power " + std::to_string(kernel.int_attribute("power")) +
                 ") has no mapped form; evaluate it with gp:" + path.string() + ",mapped=no");
   }
+  if (file.read_ints("species") != mapped.descriptor.species)
+    throw Error(path.string() + ": /species disagrees with the descriptor's species");
+  const int size = B2Descriptor(mapped.descriptor).size();
   const hdf5::Group group = file.open_group("mapped");
   for (int z : mapped.descriptor.species) {
     const hdf5::Group one = group.open_group(species_group_name(z));
     mapped.beta.push_back(one.read_matrix("beta"));
     mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
     mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
+    const std::string where = path.string() + ": /mapped/" + species_group_name(z);
+    const Eigen::MatrixXd &beta = mapped.beta.back(), &sparse = mapped.sparse_normalised.back(),
+                          &variance = mapped.variance_factor.back();
+    if (beta.rows() != size || beta.cols() != size)
+      throw Error(where + "/beta has shape (" + std::to_string(beta.rows()) + ", " +
+                  std::to_string(beta.cols()) + "), the descriptor needs (" + std::to_string(size) +
+                  ", " + std::to_string(size) + ")");
+    if (sparse.rows() > 0 && sparse.cols() != size)
+      throw Error(where + "/sparse_normalised has " + std::to_string(sparse.cols()) +
+                  " columns, the descriptor needs " + std::to_string(size));
+    if (variance.rows() != sparse.rows() || variance.cols() != sparse.rows())
+      throw Error(where + "/variance_factor does not match sparse_normalised");
+    if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
+      throw Error(where + ": non-finite values");
   }
   mapped.force_calibration = read_calibration(file);
   const std::size_t n = mapped.descriptor.species.size();

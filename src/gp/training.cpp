@@ -3,6 +3,8 @@
 #include <nlopt.h>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/gp/reference_energies.hpp"
 #include <algorithm>
@@ -153,13 +155,34 @@ std::vector<int> add_frame_with_sparse_selection(SparseGp& gp, const Structure& 
   return atoms;
 }
 
+void check_training_frames(const std::vector<Structure>& frames) {
+  // Bad labels or a broken frame end here, named, not deep in the factorisation.
+  for (std::size_t f = 0; f < frames.size(); ++f) try {
+      frames[f].validate();
+      check_no_coincident_atoms(frames[f]);
+    } catch (const Error& error) {
+      throw Error("frame " + std::to_string(f + 1) + " (" + frames[f].formula() +
+                  "): " + error.what());
+    }
+}
+
 namespace {
+
+void stop_if_interrupted(std::size_t done, std::size_t total) {
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "training stopped after " + std::to_string(done) + " of " +
+                               std::to_string(total) +
+                               " frames; no model was written (training has no partial state to "
+                               "resume from): run the same command again");
+}
 
 SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
                     std::shared_ptr<const Kernel> kernel, const std::vector<Structure>& frames,
                     const GpTrainingSettings& settings, GpTrainingReport* report_out) {
   const auto start = Clock::now();
   if (frames.empty()) throw Error("no training frames");
+  check_training_frames(frames);
   GpTrainingReport report;
   const std::vector<int>& species = descriptor->species();
   report.reference_energies = settings.reference_energies ? *settings.reference_energies
@@ -176,6 +199,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
       add_frame_with_sparse_selection(gp, frames[f], settings.sparse, rng, settings.labels,
                                       settings.min_residual);
       progress.step(static_cast<int>(f) + 1);
+      stop_if_interrupted(f + 1, frames.size());
     }
     report.seconds_frames = seconds_since(start);
   } else {
@@ -245,6 +269,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
     for (std::size_t f = 0; f < frames.size(); ++f) {
       gp.add_frame(frames[f], settings.labels);
       progress.step(static_cast<int>(f) + 1);
+      stop_if_interrupted(f + 1, frames.size());
     }
     report.seconds_frames = seconds_since(frames_start);
   }

@@ -13,6 +13,13 @@ namespace otfgp {
 // Throws otfgp::Error now, before long work, when `target` could not be written later.
 void check_writable(const std::filesystem::path& target);
 
+// The hidden temporary beside `target` that this process writes before the
+// rename: "DIR/.NAME.tmpPID".
+std::filesystem::path temporary_path(const std::filesystem::path& target);
+// Removes the temporaries of `target` left by processes that no longer run
+// (killed mid-write): every writer calls it, so leftovers never accumulate.
+void remove_stale_temporaries(const std::filesystem::path& target);
+
 // The one write-to-a-temporary-then-rename: a hidden temporary path beside
 // `target` (same file system, so the rename is atomic) for any writer (a
 // stream, HDF5), and commit() renames it over the target. Without commit()

@@ -54,6 +54,9 @@ struct Structure {
   // Throws otfgp::Error when sizes disagree, a number is not an element, or the
   // cell is singular along a periodic direction.
   void validate() const;
+  // The numeric part of validate(): cell and positions finite and within
+  // ±1e8 Å, labels (energy, forces, stress) finite; the error names the atom.
+  void validate_numbers() const;
   // Returns the value of an info key, if present.
   std::optional<std::string> info_value(const std::string& key) const;
   // Sets an info key: replaces its value in place, or appends the pair.

@@ -56,6 +56,10 @@ struct GpTrainingReport {
   std::optional<HyperparameterReport> hyperparameters;
 };
 
+// Throws otfgp::Error naming the frame (counted from 1) and the atom when a
+// frame is inconsistent, carries a non-finite label or has coincident atoms.
+void check_training_frames(const std::vector<Structure>& frames);
+
 SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
                          std::shared_ptr<const Kernel> kernel, const std::vector<Structure>& frames,
                          const GpTrainingSettings& settings, GpTrainingReport* report = nullptr);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/distance_check.hpp"
 #include "otfgp/md/integrator.hpp"
 #include "otfgp/md/settings.hpp"
 #include "otfgp/md/velocity_verlet.hpp"
@@ -200,11 +201,6 @@ class Engine {
 // scaled so that the temperature over 3N − 3 degrees of freedom is exactly
 // `temperature`. Zero temperature gives zero velocities.
 void maxwell_boltzmann(AtomState& state, double temperature, std::uint64_t seed);
-
-// Throws otfgp::Error naming the closest pair when two atoms (any periodic
-// images) are closer than `min_distance` (Å), or, when that is not given,
-// closer than half the sum of their covalent radii.
-void check_atom_distances(AtomState& state, std::optional<double> min_distance);
 
 // 1 Å/fs × 1 amu in ASE's momentum unit (amu·Å per ASE time unit, 1 ASE time
 // unit = 1/ase.units.fs = 10.1805 fs): extended-XYZ "momenta" columns use it.

@@ -29,6 +29,11 @@ Evaluation evaluate(Potential& potential, const Structure& structure,
 Evaluation evaluate_bound(Potential& potential, const Structure& structure,
                           const ComputeRequest& request = {});
 
+// Throws otfgp::Error naming the pair when two atoms (or an atom and its own
+// periodic image) are closer than 0.01 Å: one atom written twice, where every
+// potential and descriptor is infinite or NaN.
+void check_no_coincident_atoms(const Structure& structure);
+
 // Copies energy, forces and stress of an evaluation into the structure's labels.
 void attach_labels(Structure& structure, const Evaluation& evaluation);
 

@@ -1,11 +1,13 @@
+#include "otfgp/core/distance_check.hpp"
+
 #include <cmath>
 #include <cstdio>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/md/engine.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 
-namespace otfgp::md {
+namespace otfgp {
 
 void check_atom_distances(AtomState& state, std::optional<double> min_distance) {
   if (state.natoms < 1) return;
@@ -37,7 +39,7 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   using Worst = Kokkos::MinLoc<double, int>;
   typename Worst::value_type worst;
   Kokkos::parallel_reduce(
-      "md::check_atom_distances", RangePolicy(0, state.natoms),
+      "check_atom_distances", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, typename Worst::value_type& value) {
         for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
           double r[3];
@@ -74,6 +76,13 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   }
   const int zi = state.species[th(i)], zj = state.species[th(partner)];
   char message[320];
+  if (partner == i) {
+    std::snprintf(message, sizeof message,
+                  "atom %d (%s) is %.3g Å from its own periodic image, closer than the minimum of "
+                  "%.3f Å: the cell is too thin along one direction (check the cell vectors)",
+                  i, element(zi).symbol, closest, threshold_host(th(i), th(i)));
+    throw Error(message);
+  }
   std::snprintf(message, sizeof message,
                 "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s; "
                 "the structure is broken (overlapping atoms, wrong units or cell)",
@@ -83,4 +92,4 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   throw Error(message);
 }
 
-}  // namespace otfgp::md
+}  // namespace otfgp

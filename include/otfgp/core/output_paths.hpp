@@ -1,0 +1,26 @@
+#pragma once
+// One check, made by every verb before it writes anything: no output file may
+// be an input file or another output, after resolving relative paths, `..`,
+// symbolic links and hard links. A collision is an otfgp::Error naming both
+// roles, so a typo can never interleave two outputs or replace an input.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace otfgp {
+
+struct NamedPath {
+  std::string role;  // how the user gave it: "-o", "--summary", "trajectory_file", …
+  std::filesystem::path path;
+};
+
+// Empty paths are skipped (an output that is not asked for).
+void check_output_paths(const std::vector<NamedPath>& inputs,
+                        const std::vector<NamedPath>& outputs);
+
+// The file a potential spec reads ("sw:/path/Si.sw" → /path/Si.sw, "gp:model.h5,mapped=no"
+// → model.h5), or an empty path when the spec names no existing file.
+std::filesystem::path potential_spec_file(const std::string& spec);
+
+}  // namespace otfgp
