@@ -166,8 +166,14 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
 
+  // The scatter (per-thread copies on OpenMP) is kept between steps, not allocated each step.
+  if (scatter_target_.data() != state.f.data() || scatter_target_.extent(0) != state.f.extent(0)) {
+    scatter_ = decltype(scatter_)(state.f);
+    scatter_target_ = state.f;
+  }
   Kokkos::deep_copy(state.f, 0.0);
-  auto forces = Kokkos::Experimental::create_scatter_view(state.f);
+  scatter_.reset_except(state.f);
+  const auto forces = scatter_;
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
   int max_pairs = 0;
@@ -297,7 +303,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         });
       },
       Kokkos::Sum<EnergyVirial>(total));
-  Kokkos::Experimental::contribute(state.f, forces);
+  scatter_.contribute_into(state.f);
 
   result.energy = total.energy;
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
@@ -307,6 +313,16 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   }
   return result;
 }
+
+void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                           const ScalarView& norm,
+                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
+                           const Kokkos::View<double*, MemSpace>& factor,
+                           const Kokkos::View<int*, MemSpace>& order,
+                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+                           const Kokkos::View<int*, MemSpace>& sparse_offset,
+                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
+                           int size, double signal_std, const ScalarView& uncertainty);
 
 void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncertainty) {
   const int natoms = state.natoms, n_species = basis_.n_species;
@@ -350,13 +366,25 @@ void GpPotential::compute_uncertainty(const AtomState& state, ScalarView uncerta
   for (int s = 0; s < n_species; ++s)
     max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
 
-  const auto unit = unit_descriptor_;
-  const auto norm = descriptor_norm_;
-  const auto sparse = sparse_;
-  const auto factor = factor_;
-  const int size = basis_.size;
-  const double signal_variance = model_.signal_std * model_.signal_std;
-  const double inv_signal_std = 1.0 / model_.signal_std;
+  gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
+                        sparse_offset, factor_offset, max_sparse, basis_.size, model_.signal_std,
+                        uncertainty);
+}
+
+// The uncertainty kernel as a free function of the views it reads and writes: nvcc
+// does not allow a KOKKOS_LAMBDA in a private member function (docs/gpu.md).
+void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                           const ScalarView& norm,
+                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
+                           const Kokkos::View<double*, MemSpace>& factor,
+                           const Kokkos::View<int*, MemSpace>& order,
+                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+                           const Kokkos::View<int*, MemSpace>& sparse_offset,
+                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
+                           int size, double signal_std, const ScalarView& uncertainty) {
+  const int n_blocks = int(blocks.extent(0));
+  const double signal_variance = signal_std * signal_std;
+  const double inv_signal_std = 1.0 / signal_std;
   constexpr int block = uncertainty_block;
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
