@@ -27,8 +27,10 @@ for threads in 1 2; do
   for ((r = 0; r < repeats; ++r)); do
     (cd "$work" && rm -rf out &&
       OMP_NUM_THREADS=$threads OMP_PROC_BIND=false "$cli" -q md md.yaml > /dev/null)
-    rate=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["atom_steps_per_second"])' "$work/out/summary.json")
-    echo "threads=$threads run=$r atom-steps/s=$rate"
+    read -r rate cpu loop < <(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["atom_steps_per_second"], j["loop_cpu_seconds"], j["timings_s"]["total"])' "$work/out/summary.json")
+    # CPU seconds of all threads over loop wall seconds: how many cores the run got
+    # (below the thread count on a loaded machine, where wall-clock speedups shrink).
+    echo "threads=$threads run=$r atom-steps/s=$rate loop_wall_s=$loop loop_cpu_s=$cpu cores_used=$(/usr/bin/python3 -c "print(f'{$cpu/$loop:.2f}')")"
     if [ -z "${best[$threads]:-}" ] || /usr/bin/python3 -c "import sys; sys.exit(not ($rate > ${best[$threads]}))"; then
       best[$threads]=$rate
     fi
