@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <cstdlib>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
@@ -16,13 +17,16 @@ namespace otfgp::md {
 
 namespace {
 
-// Times one phase; the fence makes device work count where it was launched.
+// Times one phase. Without a fence, device work launched in a phase counts in
+// the phase whose host code waits for it (a reduction to the host, a copy);
+// with fences (Engine::set_fence_phases, OTFGP_FENCE_PHASES=1) every phase
+// waits for its own kernels, exact per phase but a host sync each time.
 class PhaseClock {
  public:
-  PhaseClock(PhaseTimers& timers, Phase phase)
-      : timers_(timers), phase_(phase), start_(std::chrono::steady_clock::now()) {}
+  PhaseClock(PhaseTimers& timers, Phase phase, bool fence)
+      : timers_(timers), phase_(phase), fence_(fence), start_(std::chrono::steady_clock::now()) {}
   ~PhaseClock() {
-    Kokkos::fence();
+    if (fence_) Kokkos::fence();
     timers_[phase_] +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -32,8 +36,20 @@ class PhaseClock {
  private:
   PhaseTimers& timers_;
   Phase phase_;
+  bool fence_;
   std::chrono::steady_clock::time_point start_;
 };
+
+bool fence_phases_from_environment() {
+  const char* value = std::getenv("OTFGP_FENCE_PHASES");
+  return value && *value && std::string(value) != "0";
+}
+
+std::string number_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
+}
 
 }  // namespace
 
@@ -63,7 +79,8 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
     : state_(std::move(state)),
       potential_(std::move(potential)),
       settings_(settings),
-      integrator_(settings, state_.natoms) {
+      integrator_(settings, state_.natoms),
+      fence_phases_(fence_phases_from_environment()) {
   if (!potential_) throw Error("the MD engine needs a potential");
   if (settings_.barostat.enabled && !(state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]))
     throw Error("constant pressure needs a cell periodic in all three directions");
@@ -157,7 +174,7 @@ long Engine::run_until(long final_step) {
   const long start = step_;
   {
     setup();
-    PhaseClock clock(timers_, Phase::output);
+    PhaseClock clock(timers_, Phase::output, fence_phases_);
     if (fresh_) {
       fresh_ = false;
       if (!notify_observers(true)) return 0;
@@ -171,28 +188,28 @@ long Engine::run_until(long final_step) {
     snapshot_.potential_energy = forces_.energy;
     snapshot_.virial = forces_.virial;
     {
-      PhaseClock clock(timers_, Phase::initial_integrate);
+      PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
     }
     ++step_;
     {
-      PhaseClock clock(timers_, Phase::neighbor);
+      PhaseClock clock(timers_, Phase::neighbor, fence_phases_);
       list_->update(state_);
     }
     {
-      PhaseClock clock(timers_, Phase::force);
+      PhaseClock clock(timers_, Phase::force, fence_phases_);
       compute_forces();
     }
     ForceCheck check;
     {
-      PhaseClock clock(timers_, Phase::final_integrate);
+      PhaseClock clock(timers_, Phase::final_integrate, fence_phases_);
       check = integrator_.final_integrate(state_, step_, forces_);
     }
     check_step(check);
     ++timers_.steps;
     const ThermoSample sample = thermo();
     statistics_.add(sample);
-    PhaseClock clock(timers_, Phase::output);
+    PhaseClock clock(timers_, Phase::output, fence_phases_);
     if (!notify_observers(false)) break;
   }
   return step_ - start;

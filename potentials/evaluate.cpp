@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "otfgp/core/error.hpp"
 #include "otfgp/core/distance_check.hpp"
+#include "otfgp/core/error.hpp"
 
 namespace otfgp {
 

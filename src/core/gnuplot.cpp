@@ -47,8 +47,8 @@ bool GnuplotJob::run(const std::filesystem::path& png, const std::string& what) 
     return false;
   }
   if (result.exit_status != 0 || !std::filesystem::exists(image)) {
-    logger().warn("{} plot not written to {}: gnuplot failed (status {}{}): {}", what,
-                  png.string(), result.exit_status, result.timed_out ? ", timed out" : "",
+    logger().warn("{} plot not written to {}: gnuplot failed (status {}{}): {}", what, png.string(),
+                  result.exit_status, result.timed_out ? ", timed out" : "",
                   result.stderr_tail.substr(0, 600));
     return false;
   }

@@ -141,11 +141,9 @@ NeighborList::NeighborList(double cutoff, double skin) : cutoff_(cutoff), skin_(
   if (!(skin >= 0.0)) throw Error("neighbour list skin must not be negative");
 }
 
-void NeighborList::wrap_positions(AtomState& state) const {
-  const Box box = state.box;
-  const VecView x = state.x;
+void wrap_into_cell(const Box& box, const VecView& x, int natoms) {
   Kokkos::parallel_for(
-      "NeighborList::wrap_positions", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
+      "NeighborList::wrap_positions", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
         const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
         double s[3], wrapped[3];
         box.fractional(r, s);
@@ -154,6 +152,36 @@ void NeighborList::wrap_positions(AtomState& state) const {
         box.cartesian(s, wrapped);
         for (int d = 0; d < 3; ++d) x(i, d) = wrapped[d];
       });
+}
+
+void fractional_positions(const Box& box, const VecView& x, int natoms, const VecView& s0) {
+  Kokkos::parallel_for(
+      "NeighborList::record_positions", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d) s0(i, d) = s[d];
+      });
+}
+
+double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0) {
+  double max_displacement = 0.0;
+  Kokkos::parallel_reduce(
+      "NeighborList::max_displacement", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, double& largest) {
+        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+        double s[3], ds[3], dr[3];
+        box.fractional(r, s);
+        for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
+        box.cartesian(ds, dr);
+        largest = kmath::fmax(largest, kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]));
+      },
+      Kokkos::Max<double>(max_displacement));
+  return max_displacement;
+}
+
+void NeighborList::wrap_positions(AtomState& state) const {
+  wrap_into_cell(state.box, state.x, state.natoms);
 }
 
 void NeighborList::set_images(int reach_a, int reach_b, int reach_c) {
@@ -190,15 +218,7 @@ void NeighborList::finish_build(const AtomState& state, Kokkos::View<int*, MemSp
   refresh_image_vectors(state.box);
   box_at_build_ = state.box;
   fractional_at_build_ = VecView("NeighborList::fractional_at_build", state.natoms);
-  const Box box = state.box;
-  const VecView x = state.x, s0 = fractional_at_build_;
-  Kokkos::parallel_for(
-      "NeighborList::record_positions", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
-        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-        double s[3];
-        box.fractional(r, s);
-        for (int d = 0; d < 3; ++d) s0(i, d) = s[d];
-      });
+  fractional_positions(state.box, state.x, state.natoms, fractional_at_build_);
   ++num_builds_;
 }
 
@@ -278,7 +298,7 @@ void NeighborList::build(AtomState& state) {
           atom_bin(i, d) = b < 0 ? 0 : (b >= nb[d] ? nb[d] - 1 : b);
         }
         const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
-        Kokkos::atomic_increment(&bin_count(bin));
+        Kokkos::atomic_add(&bin_count(bin), 1);
       });
   search.bin_offsets = Kokkos::View<int*, MemSpace>("NeighborList::bin_offsets", total_bins + 1);
   const auto bin_offsets = search.bin_offsets;
@@ -386,19 +406,7 @@ bool NeighborList::needs_rebuild(const AtomState& state) const {
       fractional_at_build_.extent(0) != static_cast<std::size_t>(state.natoms))
     return true;
   const Box box = state.box;
-  const VecView x = state.x, s0 = fractional_at_build_;
-  double max_displacement = 0.0;
-  Kokkos::parallel_reduce(
-      "NeighborList::max_displacement", RangePolicy(0, state.natoms),
-      KOKKOS_LAMBDA(int i, double& largest) {
-        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-        double s[3], ds[3], dr[3];
-        box.fractional(r, s);
-        for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
-        box.cartesian(ds, dr);
-        largest = kmath::fmax(largest, kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]));
-      },
-      Kokkos::Max<double>(max_displacement));
+  const double moved = max_displacement(box, state.x, state.natoms, fractional_at_build_);
   // A pair off the list had |r₀| ≥ cutoff + skin; after the cell went from h₀
   // to h it is at least |r₀|(1 − ‖h₀⁻¹h − I‖) − 2·max displacement away.
   Eigen::Matrix3d hinv0, h;
@@ -408,7 +416,7 @@ bool NeighborList::needs_rebuild(const AtomState& state) const {
       h(a, b) = box.h[a][b];
     }
   const double strain = (hinv0 * h - Eigen::Matrix3d::Identity()).norm();
-  return 2.0 * max_displacement + (cutoff_ + skin_) * strain >= skin_;
+  return 2.0 * moved + (cutoff_ + skin_) * strain >= skin_;
 }
 
 bool NeighborList::update(AtomState& state) {

@@ -189,8 +189,14 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
 
+  // The scatter (per-thread copies on OpenMP) is kept between steps, not allocated each step.
+  if (scatter_target_.data() != state.f.data() || scatter_target_.extent(0) != state.f.extent(0)) {
+    scatter_ = decltype(scatter_)(state.f);
+    scatter_target_ = state.f;
+  }
   Kokkos::deep_copy(state.f, 0.0);
-  auto forces = Kokkos::Experimental::create_scatter_view(state.f);
+  scatter_.reset_except(state.f);
+  const auto forces = scatter_;
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
   int max_pairs = 0;
@@ -329,7 +335,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         });
       },
       Kokkos::Sum<EnergyVirial>(total));
-  Kokkos::Experimental::contribute(state.f, forces);
+  scatter_.contribute_into(state.f);
 
   result.energy = total.energy;
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
@@ -356,6 +362,24 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   }
   return result;
 }
+
+void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                           const ScalarView& norm,
+                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
+                           const Kokkos::View<double*, MemSpace>& factor,
+                           const Kokkos::View<int*, MemSpace>& order,
+                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+                           const Kokkos::View<int*, MemSpace>& sparse_offset,
+                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
+                           int size, double signal_std, const ScalarView& uncertainty,
+                           const ScalarView& normalised);
+
+// The novelty flag as a free function too (same reason).
+void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
+                       const IntView& type,
+                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& closest,
+                       double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
+                       const ScalarView& novel);
 
 void GpPotential::compute_uncertainty(const AtomState& state,
                                       Kokkos::View<const int*, MemSpace> centres,
@@ -404,13 +428,26 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   for (int s = 0; s < n_species; ++s)
     max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
 
-  const auto unit = unit_descriptor_;
-  const auto norm = descriptor_norm_;
-  const auto sparse = sparse_;
-  const auto factor = factor_;
-  const int size = basis_.size;
-  const double signal_variance = model_.signal_std * model_.signal_std;
-  const double inv_signal_std = 1.0 / model_.signal_std;
+  gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
+                        sparse_offset, factor_offset, max_sparse, basis_.size, model_.signal_std,
+                        uncertainty, normalised);
+}
+
+// The uncertainty kernel as a free function of the views it reads and writes: nvcc
+// does not allow a KOKKOS_LAMBDA in a private member function (docs/gpu.md).
+void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                           const ScalarView& norm,
+                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
+                           const Kokkos::View<double*, MemSpace>& factor,
+                           const Kokkos::View<int*, MemSpace>& order,
+                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+                           const Kokkos::View<int*, MemSpace>& sparse_offset,
+                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
+                           int size, double signal_std, const ScalarView& uncertainty,
+                           const ScalarView& normalised) {
+  const int n_blocks = int(blocks.extent(0));
+  const double signal_variance = signal_std * signal_std;
+  const double inv_signal_std = 1.0 / signal_std;
   constexpr int block = uncertainty_block;
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
@@ -466,14 +503,18 @@ void GpPotential::compute_uncertainty(const AtomState& state,
 void GpPotential::flag_novel(const AtomState& state, const NeighborList& list,
                              ScalarView uncertainty, ScalarView normalised, ScalarView novel) {
   if (novelty_distance_.extent(0) == 0) return;  // zeros: the model has no training distances
-  const b2::B2Basis basis = basis_;
-  const NeighborView neighbors = list.view();
-  const VecView x = state.x;
-  const IntView type = state.type;
-  const auto closest = novelty_distance_;
-  const double sigma = model_.signal_std;
+  gp_novelty_kernel(basis_, list.view(), state.x, state.type, novelty_distance_, model_.signal_std,
+                    uncertainty, normalised, novel);
+}
+
+void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
+                       const IntView& type,
+                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& closest,
+                       double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
+                       const ScalarView& novel) {
+  const int natoms = int(novel.extent(0));
   Kokkos::parallel_for(
-      "GpPotential::novel", RangePolicy(0, state.natoms), KOKKOS_LAMBDA(int i) {
+      "GpPotential::novel", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
         const int s_i = basis.type_map(type(i));
         bool flagged = false;
         for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1) && !flagged; ++k) {

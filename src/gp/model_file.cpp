@@ -9,11 +9,11 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/hdf5_checksum.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/version.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
-#include "otfgp/core/hdf5_checksum.hpp"
 
 namespace otfgp {
 

@@ -2,14 +2,14 @@
 
 #include <nlopt.h>
 
-#include "otfgp/core/error.hpp"
-#include "otfgp/core/interrupt.hpp"
-#include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/core/log.hpp"
-#include "otfgp/gp/reference_energies.hpp"
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/gp/reference_energies.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/gp/validation.hpp"

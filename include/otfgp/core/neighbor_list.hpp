@@ -26,6 +26,16 @@ struct NeighborView {
   }
 };
 
+// The kernels of the list's bookkeeping, as free functions: nvcc does not allow
+// a KOKKOS_LAMBDA in a private or protected member function (docs/gpu.md).
+// Wraps every position back into the cell along the periodic directions.
+void wrap_into_cell(const Box& box, const VecView& x, int natoms);
+// s(i) = h⁻¹ x(i), the fractional coordinates, into `fractional` (natoms × 3).
+void fractional_positions(const Box& box, const VecView& x, int natoms, const VecView& fractional);
+// The largest Cartesian displacement |h (s(i) − s0(i))| of any atom since `s0`
+// (fractional coordinates) was recorded, measured with the current cell.
+double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0);
+
 class NeighborList {
  public:
   // cutoff: the potential's interaction range; skin: Verlet buffer (Å).

@@ -10,6 +10,7 @@
 // (dimensionless); cost O(M·(D + rank R_s)) per atom, independent of the number
 // of training labels.
 
+#include <Kokkos_ScatterView.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,9 @@ class GpPotential final : public Potential {
   // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;
+  // The force scatter, reused while the force view stays the same.
+  Kokkos::Experimental::ScatterView<double* [3], Kokkos::LayoutRight, ExecSpace> scatter_;
+  VecView scatter_target_;
 };
 
 // The factory the "gp" spec uses once the model file is read.

@@ -156,6 +156,9 @@ class Engine {
   ThermoSample thermo() const;
   const RunStatistics& statistics() const { return statistics_; }
   const PhaseTimers& timers() const { return timers_; }
+  // Fence the device after every phase so that each phase's timer holds its own
+  // kernels (default: no, unless OTFGP_FENCE_PHASES=1; see md/engine.cpp).
+  void set_fence_phases(bool fence) { fence_phases_ = fence; }
   // The current frame on the host: positions, cell, energy, forces, stress
   // (potential part), and velocities as ASE momenta (extra column "momenta").
   Structure frame() const;
@@ -181,6 +184,7 @@ class Engine {
   std::shared_ptr<Potential> potential_;
   EngineSettings settings_;
   Integrator integrator_;
+  bool fence_phases_ = false;
   std::unique_ptr<NeighborList> list_;
   ComputeResult forces_;
   ComputeRequest request_;
