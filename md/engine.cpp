@@ -45,12 +45,6 @@ bool fence_phases_from_environment() {
   return value && *value && std::string(value) != "0";
 }
 
-std::string number_text(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", value);
-  return buffer;
-}
-
 }  // namespace
 
 const char* phase_name(Phase phase) {

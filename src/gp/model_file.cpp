@@ -17,6 +17,52 @@
 
 namespace otfgp {
 
+FrameArrays FrameArrays::read(const hdf5::Group& group) {
+  FrameArrays a;
+  a.natoms = group.read_ints("natoms");
+  a.numbers = group.read_ints("numbers");
+  a.pbc = group.read_ints("pbc");
+  a.labels = group.read_ints("labels_used");
+  a.positions = group.read_doubles("positions");
+  a.cells = group.read_doubles("cells");
+  a.energy = group.read_doubles("energy");
+  a.forces = group.read_doubles("forces");
+  a.stress = group.read_doubles("stress");
+  return a;
+}
+
+Structure FrameArrays::frame(std::size_t f, std::size_t first_atom) const {
+  Structure s;
+  const int n = natoms[f];
+  s.numbers.assign(numbers.begin() + first_atom, numbers.begin() + first_atom + n);
+  s.positions.resize(n, 3);
+  Positions frame_forces(n, 3);
+  bool has_forces = n > 0;
+  for (int i = 0; i < n; ++i)
+    for (int d = 0; d < 3; ++d) {
+      s.positions(i, d) = positions[3 * (first_atom + i) + d];
+      frame_forces(i, d) = forces[3 * (first_atom + i) + d];
+      has_forces = has_forces && !std::isnan(frame_forces(i, d));
+    }
+  if (has_forces) s.forces = frame_forces;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) s.cell(a, b) = cells[9 * f + 3 * a + b];
+  for (int d = 0; d < 3; ++d) s.pbc[d] = pbc[3 * f + d] != 0;
+  if (!std::isnan(energy[f])) s.energy = energy[f];
+  Voigt v;
+  bool has_stress = true;
+  for (int k = 0; k < 6; ++k) {
+    v[k] = stress[6 * f + k];
+    has_stress = has_stress && !std::isnan(v[k]);
+  }
+  if (has_stress) s.stress = v;
+  return s;
+}
+
+LabelSelection FrameArrays::labels_used(std::size_t f) const {
+  return {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0};
+}
+
 namespace {
 
 // The label factors, then the split pseudo-labels.
@@ -67,15 +113,8 @@ void write_frames(const SparseGp& gp, const hdf5::Group& group) {
 
 std::pair<std::vector<Structure>, std::vector<LabelSelection>> read_frames(
     const hdf5::Group& group) {
-  const std::vector<int> natoms = group.read_ints("natoms");
-  const std::vector<int> numbers = group.read_ints("numbers");
-  const std::vector<double> positions = group.read_doubles("positions");
-  const std::vector<double> cells = group.read_doubles("cells");
-  const std::vector<int> pbc = group.read_ints("pbc");
-  const std::vector<double> energy = group.read_doubles("energy");
-  const std::vector<double> forces = group.read_doubles("forces");
-  const std::vector<double> stress = group.read_doubles("stress");
-  const std::vector<int> labels = group.read_ints("labels_used");
+  const FrameArrays arrays = FrameArrays::read(group);
+  const auto& [natoms, numbers, pbc, labels, positions, cells, energy, forces, stress] = arrays;
   const std::size_t frames = natoms.size();
   std::size_t total = 0;
   for (int n : natoms) total += n;
@@ -87,31 +126,9 @@ std::pair<std::vector<Structure>, std::vector<LabelSelection>> read_frames(
   std::vector<LabelSelection> used(frames);
   std::size_t atom = 0;
   for (std::size_t f = 0; f < frames; ++f) {
-    Structure& s = structures[f];
+    structures[f] = arrays.frame(f, atom);
+    used[f] = arrays.labels_used(f);
     const int n = natoms[f];
-    s.numbers.assign(numbers.begin() + atom, numbers.begin() + atom + n);
-    s.positions.resize(n, 3);
-    Positions frame_forces(n, 3);
-    bool has_forces = n > 0;
-    for (int i = 0; i < n; ++i)
-      for (int d = 0; d < 3; ++d) {
-        s.positions(i, d) = positions[3 * (atom + i) + d];
-        frame_forces(i, d) = forces[3 * (atom + i) + d];
-        has_forces = has_forces && !std::isnan(frame_forces(i, d));
-      }
-    if (has_forces) s.forces = frame_forces;
-    for (int a = 0; a < 3; ++a)
-      for (int b = 0; b < 3; ++b) s.cell(a, b) = cells[9 * f + 3 * a + b];
-    for (int d = 0; d < 3; ++d) s.pbc[d] = pbc[3 * f + d] != 0;
-    if (!std::isnan(energy[f])) s.energy = energy[f];
-    Voigt v;
-    bool has_stress = true;
-    for (int k = 0; k < 6; ++k) {
-      v[k] = stress[6 * f + k];
-      has_stress = has_stress && !std::isnan(v[k]);
-    }
-    if (has_stress) s.stress = v;
-    used[f] = {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0};
     atom += n;
   }
   return {std::move(structures), std::move(used)};

@@ -16,6 +16,7 @@
 #include "otfgp/core/hdf5.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/gp/model_file.hpp"
 
 namespace otfgp::otf {
 
@@ -177,15 +178,8 @@ std::vector<TrainingRecord> read_training_database(const std::filesystem::path& 
   const std::size_t frames = static_cast<std::size_t>(file.int_attribute("frames"));
   std::vector<TrainingRecord> records;
   if (frames == 0) return records;
-  const std::vector<int> natoms = file.read_ints("natoms");
-  const std::vector<int> numbers = file.read_ints("numbers");
-  const std::vector<double> positions = file.read_doubles("positions");
-  const std::vector<double> forces = file.read_doubles("forces");
-  const std::vector<double> cells = file.read_doubles("cells");
-  const std::vector<int> pbc = file.read_ints("pbc");
-  const std::vector<double> energy = file.read_doubles("energy");
-  const std::vector<double> stress = file.read_doubles("stress");
-  const std::vector<int> labels = file.read_ints("labels_used");
+  const FrameArrays arrays = FrameArrays::read(file);
+  const auto& [natoms, numbers, pbc, labels, positions, cells, energy, forces, stress] = arrays;
   const std::vector<int> stage = file.read_ints("stage");
   const std::vector<int> step = file.read_ints("step");
   const std::vector<double> max_std = file.read_doubles("max_std");
@@ -201,31 +195,9 @@ std::vector<TrainingRecord> read_training_database(const std::filesystem::path& 
   std::size_t atom = 0;
   for (std::size_t f = 0; f < frames; ++f) {
     TrainingRecord record;
-    Structure& s = record.frame;
+    record.frame = arrays.frame(f, atom);
+    record.labels = arrays.labels_used(f);
     const int n = natoms[f];
-    s.numbers.assign(numbers.begin() + atom, numbers.begin() + atom + n);
-    s.positions.resize(n, 3);
-    Positions frame_forces(n, 3);
-    bool has_forces = n > 0;
-    for (int i = 0; i < n; ++i)
-      for (int d = 0; d < 3; ++d) {
-        s.positions(i, d) = positions[3 * (atom + i) + d];
-        frame_forces(i, d) = forces[3 * (atom + i) + d];
-        has_forces = has_forces && !std::isnan(frame_forces(i, d));
-      }
-    if (has_forces) s.forces = frame_forces;
-    for (int a = 0; a < 3; ++a)
-      for (int b = 0; b < 3; ++b) s.cell(a, b) = cells[9 * f + 3 * a + b];
-    for (int d = 0; d < 3; ++d) s.pbc[d] = pbc[3 * f + d] != 0;
-    if (!std::isnan(energy[f])) s.energy = energy[f];
-    Voigt v;
-    bool has_stress = true;
-    for (int k = 0; k < 6; ++k) {
-      v[k] = stress[6 * f + k];
-      has_stress = has_stress && !std::isnan(v[k]);
-    }
-    if (has_stress) s.stress = v;
-    record.labels = {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0};
     record.stage = stage[f];
     record.step = step[f];
     record.max_std = max_std[f];

@@ -17,6 +17,20 @@
 
 namespace otfgp {
 
+// Labelled frames as flat arrays: the layout of a model file's /training group
+// and of the on-the-fly training database (otf/training_database.hpp).
+struct FrameArrays {
+  std::vector<int> natoms, numbers, pbc, labels;
+  std::vector<double> positions, cells, energy, forces, stress;
+
+  // The datasets natoms, numbers, positions, cells, pbc, energy, forces,
+  // stress, labels_used of `group` (sizes are checked by the caller).
+  static FrameArrays read(const hdf5::Group& group);
+  // Frame f, whose atoms start at `first_atom`; NaN marks a label it lacks.
+  Structure frame(std::size_t f, std::size_t first_atom) const;
+  LabelSelection labels_used(std::size_t f) const;
+};
+
 // 2: adds /novelty/shortest_pair_distance (computed from /training for version 1)
 //    and the optional /calibration group (force-uncertainty calibration).
 inline constexpr int gp_model_format_version = 2;
