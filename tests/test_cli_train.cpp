@@ -105,11 +105,20 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
   REQUIRE(mapped.shortest_pair_distance.rows() == 1);
   CHECK(mapped.shortest_pair_distance(0, 0) > 1.5);
   CHECK(mapped.shortest_pair_distance(0, 0) < 2.4);
+  // A version-1 file as older otfgp wrote it: no novelty group, no checksummed header
+  // (copied object by object into a plain HDF5 file).
   python_output(R"(
-import sys, h5py
-with h5py.File(sys.argv[1], "a") as f:
-    f.attrs["format_version"] = 1
-    del f["novelty"]
+import os, sys, h5py
+path = sys.argv[1]
+with h5py.File(path, "r") as source, h5py.File(path + ".v1", "w") as target:
+    for name in source:
+        if name != "novelty":
+            source.copy(name, target)
+    for key, value in source.attrs.items():
+        if key not in ("checksum", "checksum_algorithm"):
+            target.attrs[key] = value
+    target.attrs["format_version"] = 1
+os.replace(path + ".v1", path)
 )",
                 {(dir / "model.h5").string()});
   CHECK(load_mapped_gp(dir / "model.h5").shortest_pair_distance(0, 0) ==

@@ -197,7 +197,12 @@ void check_parity(const std::string& spec, const Structure& structure,
   CHECK((lammps.forces - reference.forces).cwiseAbs().maxCoeff() <= 1e-10);
   CHECK((lammps.per_atom_energy - *reference.per_atom_energy).cwiseAbs().maxCoeff() <=
         1e-10 * std::max(1.0, reference.per_atom_energy->cwiseAbs().maxCoeff()));
-  if (with_std) CHECK((lammps.std_dev - *reference.uncertainty).cwiseAbs().maxCoeff() <= 1e-10);
+  if (with_std) {
+    // The std is in eV: σ times the normalised std, so the 1e-10 of the latter scales with σ.
+    const double sigma =
+        reference.uncertainty->maxCoeff() / reference.uncertainty_normalised->maxCoeff();
+    CHECK((lammps.std_dev - *reference.uncertainty).cwiseAbs().maxCoeff() <= 1e-10 * sigma);
+  }
   // The test must be able to fail: the forces are not all zero.
   CHECK(reference.forces.cwiseAbs().maxCoeff() > 1e-3);
 }
