@@ -23,13 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/atom_state.hpp"
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 
 namespace {

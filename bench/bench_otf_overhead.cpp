@@ -12,9 +12,9 @@
 #include <string>
 
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/model_file.hpp"
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/core/lattice.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/md/engine.hpp"
 
 int main(int argc, char* argv[]) {

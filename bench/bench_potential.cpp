@@ -16,11 +16,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 
 namespace {

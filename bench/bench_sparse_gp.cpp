@@ -25,12 +25,12 @@
 #include <random>
 #include <string>
 
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/gp/training.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace {
 

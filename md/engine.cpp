@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"

@@ -2,8 +2,8 @@
 
 #include "otfgp/core/counter_random.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/md/engine.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/md/engine.hpp"
 
 namespace otfgp::md {
 

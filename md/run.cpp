@@ -5,17 +5,17 @@
 #include <map>
 #include <sstream>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/core/version.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/md/output.hpp"
 #include "otfgp/md/restart.hpp"
 #include "otfgp/md/run.hpp"
-#include "otfgp/core/output_file.hpp"
-#include "otfgp/core/units.hpp"
-#include "otfgp/core/version.hpp"
-#include "otfgp/core/interrupt.hpp"
-#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::md {
 

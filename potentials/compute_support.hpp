@@ -8,8 +8,8 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/neighbor_list.hpp"
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/types.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

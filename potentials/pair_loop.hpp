@@ -9,8 +9,8 @@
 
 #include "compute_support.hpp"
 #include "otfgp/core/neighbor_list.hpp"
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/types.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

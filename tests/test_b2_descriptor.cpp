@@ -4,9 +4,9 @@
 #include <cmath>
 #include <random>
 
+#include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
-#include "otfgp/core/error.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;

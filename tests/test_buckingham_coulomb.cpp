@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
-#include "otfgp/core/units.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "otfgp/core/io.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/core/io.hpp"
 #include "support/cli.hpp"
 #include "support/python.hpp"
 #include "support/structures.hpp"

@@ -7,10 +7,10 @@
 
 #include <fstream>
 
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/extxyz.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/cli.hpp"
 #include "support/structures.hpp"

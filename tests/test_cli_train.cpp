@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/gp/model_file.hpp"
-#include "otfgp/gp/train_config.hpp"
-#include "otfgp/core/io.hpp"
 #include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/train_config.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
 #include "support/python.hpp"
 #include "support/structures.hpp"

@@ -7,13 +7,13 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/gp/validation.hpp"
-#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;
@@ -217,8 +217,8 @@ TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]"
   auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
   const ValidationReport validation = validate_potential(*direct, test);
   INFO("calibration a " << c.energy_scale << " b " << c.floor << " c " << c.relative
-                        << "; held-out coverage " << *validation.total.force_std_coverage_1
-                        << " / " << *validation.total.force_std_coverage_2 << ", Spearman "
+                        << "; held-out coverage " << *validation.total.force_std_coverage_1 << " / "
+                        << *validation.total.force_std_coverage_2 << ", Spearman "
                         << *validation.total.force_std_spearman);
   CHECK(*validation.total.force_std_coverage_2 > 0.85);
   CHECK(*validation.total.force_std_coverage_2 < 0.995);

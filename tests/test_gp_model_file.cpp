@@ -3,11 +3,11 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/training.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/python.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"

@@ -2,10 +2,10 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/checks.hpp"
 #include "support/structures.hpp"
 

@@ -7,9 +7,9 @@
 #include <random>
 
 #include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/gp/training.hpp"
 #include "otfgp/gp/reference_energies.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"
 

@@ -13,11 +13,11 @@
 #include <random>
 #include <set>
 
-#include "otfgp/core/elements.hpp"
-#include "otfgp/core/error.hpp"
 #include "otfgp/analysis/hull.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
 #include "otfgp/analysis/phase_table.hpp"
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"

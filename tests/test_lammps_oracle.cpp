@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"

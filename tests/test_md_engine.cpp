@@ -16,7 +16,6 @@
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/restart.hpp"
-#include "otfgp/core/units.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/repeatability.hpp"
 #include "support/temporary_directory.hpp"

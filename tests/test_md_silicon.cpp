@@ -15,11 +15,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/lattice.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/run.hpp"
-#include "otfgp/core/units.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;

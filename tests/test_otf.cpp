@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/model_file.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/otf/otf_config.hpp"
 #include "otfgp/otf/otf_loop.hpp"

@@ -9,9 +9,9 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/structures.hpp"
 

@@ -9,9 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/process.hpp"
-#include "otfgp/core/error.hpp"
 #include "support/temporary_directory.hpp"
 
 using otfgp::ProcessOptions;

@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
-#include "otfgp/analysis/relax.hpp"
-#include "otfgp/core/units.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;

@@ -8,11 +8,11 @@
 
 #include <Kokkos_Core.hpp>
 
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/core/error.hpp"
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/potentials/potential.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 

@@ -12,14 +12,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
-#include "otfgp/core/formula.hpp"
 #include "otfgp/analysis/hull.hpp"
-#include "otfgp/core/io.hpp"
-#include "otfgp/md/run.hpp"
 #include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/formula.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/md/run.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
 #include "support/python.hpp"
 #include "support/structures.hpp"
@@ -404,9 +404,8 @@ TEST_CASE("a full disk during writes is a clear error, not a crash", "[reliabili
   run = run_bash("trap \"\" XFSZ; ulimit -f 4; $OTFGP -q md " + d + "/md.yaml");
   INFO(run.output);
   CHECK(run.exit_code == 1);  // not 139: no crash at exit
-  CHECK_THAT(run.output,
-             Contains("otfgp: error: cannot write restart file") && !Contains("Segmentation") &&
-                 !Contains("HDF5-DIAG"));
+  CHECK_THAT(run.output, Contains("otfgp: error: cannot write restart file") &&
+                             !Contains("Segmentation") && !Contains("HDF5-DIAG"));
   CHECK(hidden_temporaries(dir / "out").empty());
 
   // An append that does not fit leaves the trajectory as it was.

@@ -19,10 +19,10 @@
 #include <sstream>
 #include <thread>
 
+#include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
-#include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "support/cli.hpp"

@@ -6,8 +6,8 @@
 
 #include <fstream>
 
-#include "otfgp/core/config.hpp"
 #include "otfgp/core/cif.hpp"
+#include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"

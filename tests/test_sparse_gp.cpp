@@ -5,11 +5,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
-#include "otfgp/core/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/checks.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/checks.hpp"

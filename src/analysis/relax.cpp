@@ -7,10 +7,10 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp {
 

@@ -5,17 +5,17 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "progress.hpp"
-#include "otfgp/core/units.hpp"
-#include "otfgp/gp/validation.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/validation.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "progress.hpp"
 
 namespace otfgp::cli {
 

@@ -21,16 +21,16 @@
 #include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
-#include "otfgp/core/output_file.hpp"
-#include "otfgp/gp/potential_registry.hpp"
-#include "otfgp/potentials/potential.hpp"
-#include "otfgp/core/interrupt.hpp"
-#include "otfgp/core/output_paths.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_paths.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp::cli {
 

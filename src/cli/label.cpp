@@ -11,13 +11,13 @@
 
 #include "commands.hpp"
 #include "otfgp/core/config.hpp"
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
-#include "otfgp/oracle/oracle.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::cli {
 

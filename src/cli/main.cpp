@@ -8,9 +8,9 @@
 
 #include "commands.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/version.hpp"
-#include "otfgp/core/interrupt.hpp"
 
 int main(int argc, char* argv[]) {
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};

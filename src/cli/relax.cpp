@@ -7,15 +7,15 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "otfgp/potentials/potential.hpp"
-#include "otfgp/analysis/relax.hpp"
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp::cli {
 

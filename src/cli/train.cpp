@@ -7,19 +7,19 @@
 #include <set>
 
 #include "commands.hpp"
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/model_file.hpp"
-#include "otfgp/gp/train_config.hpp"
-#include "otfgp/gp/validation.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
-#include "otfgp/gp/sparse_gp_potential.hpp"
-#include "otfgp/core/units.hpp"
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/gp/train_config.hpp"
+#include "otfgp/gp/validation.hpp"
 
 namespace otfgp::cli {
 

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "otfgp/core/hdf5_image.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/hdf5_image.hpp"
 
 namespace otfgp {
 

@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 
 extern char** environ;
 

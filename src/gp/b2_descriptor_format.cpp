@@ -1,7 +1,7 @@
 // The B2 descriptor's part of a GP model file: its settings, cutoffs at full precision.
 
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/model_file.hpp"
 
 namespace otfgp {

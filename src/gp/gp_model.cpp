@@ -6,11 +6,11 @@
 // the reference the mapped form is checked and timed against.
 
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/model_file.hpp"
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/core/log.hpp"
-#include "otfgp/gp/sparse_gp_potential.hpp"
 #include "otfgp/core/spec_arguments.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
 
 namespace otfgp {
 

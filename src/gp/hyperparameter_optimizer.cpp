@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
 #include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/log.hpp"
 
 namespace otfgp {
 

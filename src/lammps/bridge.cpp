@@ -11,9 +11,9 @@
 #include "lammps_headers.hpp"
 #define LAMMPS_LIB_MPI  // declares lammps_open with an MPI communicator
 #include "library.h"
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 
 namespace otfgp::lammps {
 

@@ -10,8 +10,8 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/number_text.hpp"
-#include "otfgp/oracle/external.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/oracle/external.hpp"
 
 namespace otfgp::oracle {
 

@@ -1,5 +1,5 @@
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/potential_oracle.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 
 #include <cmath>
 

@@ -6,23 +6,23 @@
 #include <fstream>
 #include <limits>
 
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/extxyz.hpp"
-#include "otfgp/gp/model_file.hpp"
-#include "otfgp/gp/gp_potential.hpp"
-#include "otfgp/gp/validation.hpp"
-#include "otfgp/gp/hyperparameter_optimizer.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/output_file.hpp"
+#include "otfgp/core/units.hpp"
+#include "otfgp/core/version.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/hyperparameter_optimizer.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/reference_energies.hpp"
+#include "otfgp/gp/validation.hpp"
 #include "otfgp/md/restart.hpp"
 #include "otfgp/otf/otf_plots.hpp"
 #include "otfgp/otf/training_database.hpp"
-#include "otfgp/core/output_file.hpp"
-#include "otfgp/gp/reference_energies.hpp"
-#include "otfgp/core/units.hpp"
-#include "otfgp/core/version.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp::otf {
 

@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "otfgp/core/gnuplot.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp::otf {
 

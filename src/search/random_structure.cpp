@@ -12,8 +12,8 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
-#include "otfgp/search/space_group.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/search/space_group.hpp"
 
 namespace otfgp::search {
 

@@ -2,8 +2,8 @@
 // relaxation stepper under the chosen strategy, the state checkpointed after
 // every unit of work so that a resumed run repeats exactly what was lost.
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/search/search.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 
 #include <fmt/format.h>
 
@@ -16,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "otfgp/search/template.hpp"
-#include "otfgp/core/units.hpp"
 
 namespace otfgp::search {
 

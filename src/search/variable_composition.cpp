@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "otfgp/analysis/hull.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
-#include "otfgp/analysis/hull.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/search/search.hpp"

@@ -14,10 +14,10 @@
 #include <map>
 #include <sstream>
 
-#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/core/elements.hpp"
-#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/cli.hpp"
 #include "support/structures.hpp"

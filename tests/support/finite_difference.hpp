@@ -2,8 +2,8 @@
 // Central-difference references for forces (−∂E/∂x) and stress ((1/V)∂E/∂ε),
 // used to check every potential and descriptor.
 
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp::testing {
 

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/core/formula.hpp"
 #include "otfgp/analysis/hull.hpp"
+#include "otfgp/core/formula.hpp"
 #include "otfgp/core/structure.hpp"
 
 namespace otfgp {

@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

@@ -16,9 +16,9 @@
 #include <cmath>
 #include <vector>
 
-#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 
 namespace otfgp::b2 {
 

@@ -32,11 +32,11 @@
 #include <optional>
 #include <vector>
 
+#include "otfgp/core/structure.hpp"
 #include "otfgp/gp/descriptor.hpp"
 #include "otfgp/gp/growing_qr.hpp"
 #include "otfgp/gp/kernel.hpp"
 #include "otfgp/gp/mapped_gp.hpp"
-#include "otfgp/core/structure.hpp"
 
 namespace otfgp {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/gp/b2_descriptor.hpp"
-#include "otfgp/gp/training.hpp"
 #include "otfgp/core/config.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/kernel.hpp"
+#include "otfgp/gp/training.hpp"
 
 namespace otfgp {
 

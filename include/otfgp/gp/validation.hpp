@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

@@ -28,12 +28,12 @@
 
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/distance_check.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/core/structure.hpp"
 #include "otfgp/md/integrator.hpp"
 #include "otfgp/md/settings.hpp"
 #include "otfgp/md/velocity_verlet.hpp"
-#include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/potentials/potential.hpp"
-#include "otfgp/core/structure.hpp"
 
 namespace otfgp::md {
 

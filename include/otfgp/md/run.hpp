@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "otfgp/core/config.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/settings.hpp"
-#include "otfgp/core/config.hpp"
 
 namespace otfgp::md {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "otfgp/oracle/oracle.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::oracle {
 

@@ -30,8 +30,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/gp/sparse_gp.hpp"
 
 namespace otfgp::otf {
 

@@ -6,8 +6,8 @@
 
 #include <Eigen/Core>
 
-#include "otfgp/potentials/potential.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
 

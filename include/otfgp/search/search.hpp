@@ -22,10 +22,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/config.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/potentials/potential.hpp"
-#include "otfgp/analysis/relax.hpp"
 #include "otfgp/search/random_structure.hpp"
 
 namespace otfgp::search {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "otfgp/search/random_structure.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/search/random_structure.hpp"
 
 namespace otfgp::search {
 
