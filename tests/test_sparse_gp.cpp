@@ -12,6 +12,7 @@
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/checks.hpp"
 #include "support/radial_descriptor.hpp"
+#include "support/repeatability.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;
@@ -258,8 +259,10 @@ TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", 
     // c orthogonal to the frame's composition.
     gp.set_split_conditioning(true);
     const GpPrediction conditioned = gp.predict(test, true);
-    CHECK(conditioned.energy == prediction.energy);
-    CHECK((conditioned.forces.array() == prediction.forces.array()).all());
+    // The mean is untouched: bit for bit on Serial, to rounding where threads
+    // change the order of the descriptor sums between the two predictions.
+    CHECK(testing::repeats(conditioned.energy, prediction.energy));
+    CHECK(testing::repeats(conditioned.forces, prediction.forces));
     const double energy_noise = gp.hyperparameters().energy_noise;
     std::vector<Eigen::VectorXd> pseudo_rows;
     std::vector<double> pseudo_noise;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <type_traits>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "otfgp/search/template.hpp"
@@ -355,6 +357,11 @@ class Engine {
   }
 
   std::vector<Outcome> work_in_parallel(const std::vector<int>& indices, int steps) {
+    // A forked child of a threaded Kokkos (OpenMP, CUDA) cannot use the
+    // runtime its parent started: workers are for the Serial backend.
+    if (!std::is_same<ExecSpace, Kokkos::Serial>::value)
+      throw Error("search: --np above 1 needs otfgp built with Kokkos Serial (this build uses " +
+                  std::string(ExecSpace::name()) + "); run with --np 1, which threads already use");
     const int pool = std::min<int>(workers_, static_cast<int>(indices.size()));
     std::vector<pid_t> children;
     std::vector<int> pipes;
