@@ -50,6 +50,7 @@ void check_no_coincident_atoms(const Structure& structure) {
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request) {
   if (structure.size() == 0) throw Error("the structure has no atoms: nothing to evaluate");
+  check_no_coincident_atoms(structure);
   potential.bind(structure.species());
   return evaluate_bound(potential, structure, request);
 }
@@ -57,7 +58,6 @@ Evaluation evaluate(Potential& potential, const Structure& structure,
 Evaluation evaluate_bound(Potential& potential, const Structure& structure,
                           const ComputeRequest& request) {
   AtomState state = AtomState::from_structure(structure);
-  check_atom_distances(state, coincident_distance);
   NeighborList list(potential.cutoff(), 0.0);
   list.build(state);
   const ComputeResult result = potential.compute(state, list, request);

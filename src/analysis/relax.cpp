@@ -187,6 +187,8 @@ Eigen::VectorXd vector_from_json(const nlohmann::json& j) {
 void check_relax_input(const Structure& structure, const RelaxOptions& options) {
   structure.validate();
   if (structure.size() == 0) throw Error("relax: the structure has no atoms");
+  // Once per relaxation; the steps (evaluate_bound) do not repeat the overlap check.
+  check_no_coincident_atoms(structure);
   if (options.relax_cell && !(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
     throw Error("relax: a free cell needs a structure periodic in all three directions");
   if (!(options.force_tolerance > 0) || !(options.stress_tolerance > 0))

@@ -135,4 +135,17 @@ Structure build_lattice(const LatticeSpec& spec) {
   return structure;
 }
 
+Eigen::Matrix3d lower_triangular_cell(const Eigen::Matrix3d& cell) {
+  const Eigen::Vector3d a = cell.row(0), b = cell.row(1), c = cell.row(2);
+  const double lx = a.norm();
+  const double xy = b.dot(a) / lx;
+  const double ly = std::sqrt(b.squaredNorm() - xy * xy);
+  const double xz = c.dot(a) / lx;
+  const double yz = (b.dot(c) - xy * xz) / ly;
+  const double lz = std::sqrt(c.squaredNorm() - xz * xz - yz * yz);
+  Eigen::Matrix3d lower;
+  lower << lx, 0, 0, xy, ly, 0, xz, yz, lz;
+  return lower;
+}
+
 }  // namespace otfgp

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/oracle/external.hpp"
 
@@ -92,16 +93,8 @@ class LammpsOracle final : public Oracle {
     // Lower-triangular cell with the same lengths and angles; `rotation`
     // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
     const Eigen::Matrix3d& cell = structure.cell;
-    const Eigen::Vector3d a = cell.row(0), b = cell.row(1), c = cell.row(2);
-    const double lx = a.norm();
-    const double xy = b.dot(a) / lx;
-    const double ly = std::sqrt(b.squaredNorm() - xy * xy);
-    const double xz = c.dot(a) / lx;
-    const double yz = (b.dot(c) - xy * xz) / ly;
-    const double lz = std::sqrt(c.squaredNorm() - xz * xz - yz * yz);
-    Eigen::Matrix3d lower;
-    lower << lx, 0, 0, xy, ly, 0, xz, yz, lz;
-    if (a.cross(b).dot(c) <= 0)
+    const Eigen::Matrix3d lower = lower_triangular_cell(cell);
+    if (cell.determinant() <= 0)
       throw Error(
           "lammps oracle: the cell is left-handed (a × b · c < 0); LAMMPS needs a "
           "right-handed cell");
@@ -115,8 +108,10 @@ class LammpsOracle final : public Oracle {
       data << "otfgp lammps oracle frame\n\n"
            << structure.size() << " atoms\n"
            << types.size() << " atom types\n\n"
-           << fmt::format("0 {:.17g} xlo xhi\n0 {:.17g} ylo yhi\n0 {:.17g} zlo zhi\n", lx, ly, lz)
-           << fmt::format("{:.17g} {:.17g} {:.17g} xy xz yz\n\nMasses\n\n", xy, xz, yz);
+           << fmt::format("0 {:.17g} xlo xhi\n0 {:.17g} ylo yhi\n0 {:.17g} zlo zhi\n", lower(0, 0),
+                          lower(1, 1), lower(2, 2))
+           << fmt::format("{:.17g} {:.17g} {:.17g} xy xz yz\n\nMasses\n\n", lower(1, 0),
+                          lower(2, 0), lower(2, 1));
       for (std::size_t t = 0; t < types.size(); ++t)
         data << t + 1 << " " << format_real(element(types[t]).mass) << "\n";
       data << "\nAtoms # " << (charged ? "charge" : "atomic") << "\n\n";

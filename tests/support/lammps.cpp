@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/lattice.hpp"
 
 namespace otfgp::testing {
 
@@ -34,15 +35,7 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
   // Lower-triangular cell L with the same lengths and angles; R maps our
   // Cartesian frame onto LAMMPS's (row vectors: L = cell · R).
   const Eigen::Matrix3d& cell = structure.cell;
-  const Eigen::Vector3d a = cell.row(0), b = cell.row(1), c = cell.row(2);
-  const double lx = a.norm();
-  const double xy = b.dot(a) / lx;
-  const double ly = std::sqrt(b.squaredNorm() - xy * xy);
-  const double xz = c.dot(a) / lx;
-  const double yz = (b.dot(c) - xy * xz) / ly;
-  const double lz = std::sqrt(c.squaredNorm() - xz * xz - yz * yz);
-  Eigen::Matrix3d lower;
-  lower << lx, 0, 0, xy, ly, 0, xz, yz, lz;
+  const Eigen::Matrix3d lower = lower_triangular_cell(cell);
   const Eigen::Matrix3d rotation = cell.inverse() * lower;
 
   const std::vector<int> species = structure.species();
@@ -57,8 +50,9 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
     data << "otfgp parity test\n\n"
          << structure.size() << " atoms\n"
          << species.size() << " atom types\n\n";
-    data << "0 " << lx << " xlo xhi\n0 " << ly << " ylo yhi\n0 " << lz << " zlo zhi\n";
-    data << xy << " " << xz << " " << yz << " xy xz yz\n\nMasses\n\n";
+    data << "0 " << lower(0, 0) << " xlo xhi\n0 " << lower(1, 1) << " ylo yhi\n0 " << lower(2, 2)
+         << " zlo zhi\n";
+    data << lower(1, 0) << " " << lower(2, 0) << " " << lower(2, 1) << " xy xz yz\n\nMasses\n\n";
     for (std::size_t t = 0; t < species.size(); ++t)
       data << t + 1 << " " << element(species[t]).mass << "\n";
     data << "\nAtoms # " << (setup.charges.empty() ? "atomic" : "charge") << "\n\n";

@@ -38,4 +38,9 @@ std::vector<std::string> lattice_names();
 // How many element symbols the lattice takes; throws for an unknown lattice.
 int lattice_site_count(const std::string& lattice);
 
+// The same cell as a lower-triangular matrix (LAMMPS's restricted triclinic
+// form: a along x, b in the xy plane), with equal lengths and angles.
+// Cartesian rows map onto it by r · cell⁻¹ · lower.
+Eigen::Matrix3d lower_triangular_cell(const Eigen::Matrix3d& cell);
+
 }  // namespace otfgp

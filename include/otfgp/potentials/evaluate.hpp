@@ -24,8 +24,9 @@ struct Evaluation {
 
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request = {});
-// The same without binding: the potential must already be bound to the
-// structure's species (relaxations bind once, not at every step).
+// The same without binding and without the overlap check: the potential must
+// already be bound to the structure's species and the caller has checked the
+// starting structure (relaxations do both once, not at every step).
 Evaluation evaluate_bound(Potential& potential, const Structure& structure,
                           const ComputeRequest& request = {});
 
