@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -58,7 +59,7 @@ std::string small_config(const std::string& output, long steps = 600,
          "oracle: {kind: potential, potential: 'sw:" +
          sw +
          "'}\n"
-         "otf:\n  check_interval: 5\n  std_threshold: 0.015\n  min_steps_between_calls: 20\n"
+         "otf:\n  check_interval: 5\n  min_steps_between_calls: 20\n"
          "  max_sparse_per_frame: 8\n  checkpoint_interval: 100\n" +
          extra_otf + "output: " + output + "\n";
 }
@@ -213,8 +214,9 @@ TEST_CASE("otf config: unknown keys and misplaced keys are errors that name them
     REQUIRE(at != std::string::npos);
     return text.replace(at, from.size(), to);
   };
-  CHECK_THROWS_WITH(write_and_read(dir, replace("std_threshold", "std_treshold")),
-                    Contains("std_treshold") && Contains("std_threshold"));
+  CHECK_THROWS_WITH(
+      write_and_read(dir, replace("min_steps_between_calls", "min_steps_between_call")),
+      Contains("min_steps_between_call") && Contains("min_steps_between_calls"));
   CHECK_THROWS_WITH(write_and_read(dir, replace("n_max", "nmax")),
                     Contains("model.descriptor") && Contains("n_max"));
   CHECK_THROWS_WITH(write_and_read(dir, replace("  seed: 5\n", "  seed: 5\n  potential: 'lj:x'\n")),
@@ -427,8 +429,93 @@ TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <=
   CHECK(calls <= 30);
   CHECK(mae <= 0.1);
   CHECK(summary["steps"] == 5000);
-  for (const char* png : {"uncertainty.png", "held_out.png", "parity.png"})
+  // The online calibration of the force std holds on the frames it was fitted on.
+  const auto& calibration = summary["force_calibration"];
+  CHECK(calibration["frames"].get<int>() >= 2);
+  CHECK(calibration["coverage_2sigma"].get<double>() >= 0.85);
+  CHECK(calibration["coverage_2sigma"].get<double>() <= 0.995);
+  for (const char* png : {"uncertainty.png", "learning.png", "parity.png"})
     CHECK(std::filesystem::file_size(dir / "out" / "otf" / png) > 1000);
+}
+
+TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in eV/A decides",
+          "[otf]") {
+  TemporaryDirectory dir;
+  const OtfConfig config = write_and_read(dir, small_config((dir / "out").string(), 600));
+  CHECK(config.otf.threshold == OtfSettings::Threshold::force_relative);
+  CHECK(config.otf.std_threshold == 2.0);
+  const nlohmann::json summary = run_otf(config, false);
+  // calls.csv: call 1 is the starting frame (nan); the next calibration_frames
+  // are warm-up calls (inf); every later call had a finite std above the
+  // threshold that uncertainty.csv logged at that step.
+  std::map<long, std::pair<double, double>> checks;  // step → (max std, threshold)
+  std::istringstream uncertainty(read_text(dir / "out" / "uncertainty.csv"));
+  std::string line;
+  std::getline(uncertainty, line);
+  CHECK(line == "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,max_std,"
+                "threshold,oracle_calls");
+  while (std::getline(uncertainty, line)) {
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+    REQUIRE(cells.size() == 9);
+    checks[std::stol(cells[1])] = {std::stod(cells[6]), std::stod(cells[7])};
+  }
+  std::istringstream calls(read_text(dir / "out" / "calls.csv"));
+  std::getline(calls, line);
+  int row = 0, after_warm_up = 0;
+  while (std::getline(calls, line)) {
+    ++row;
+    std::vector<std::string> cells;
+    std::istringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+    const long step = std::stol(cells[2]);
+    const double max_std = std::stod(cells[3]);
+    INFO("call " << row << " at step " << step);
+    if (row == 1) {
+      CHECK(std::isnan(max_std));
+    } else if (row <= 1 + config.otf.calibration_frames) {
+      CHECK(std::isinf(max_std));
+      CHECK(std::isnan(checks.at(step).first));
+    } else {
+      ++after_warm_up;
+      CHECK(std::isfinite(max_std));
+      CHECK(max_std == Approx(checks.at(step).first).epsilon(1e-12));
+      CHECK(max_std > checks.at(step).second);
+      // the threshold is 2 × the force noise of the model at that moment (eV/Å)
+      CHECK(checks.at(step).second > 0.002);
+      CHECK(checks.at(step).second < 0.5);
+    }
+  }
+  CHECK(after_warm_up >= 1);
+  // The quiet checks stayed below their threshold.
+  int quiet = 0;
+  for (const auto& [step, check] : checks)
+    if (std::isfinite(check.first) && check.first <= check.second) ++quiet;
+  CHECK(quiet >= 10);
+  CHECK(summary["force_calibration"]["frames"].get<int>() ==
+        summary["oracle_calls"].get<int>() - 1);
+}
+
+TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]") {
+  TemporaryDirectory dir;
+  const std::string base = small_config((dir / "out").string(), 100);
+  auto with = [&](const std::string& otf_lines) {
+    std::string text = base;
+    text.replace(text.find("otf:\n") + 5, 0, otf_lines);
+    return write_and_read(dir, text);
+  };
+  CHECK(with("  std_threshold: 0.05\n").otf.threshold == OtfSettings::Threshold::force);
+  CHECK(with("  std_threshold_relative: 3\n").otf.std_threshold == 3.0);
+  CHECK(with("  std_threshold_normalised: 0.1\n").otf.threshold ==
+        OtfSettings::Threshold::normalised);
+  CHECK_THROWS_WITH(with("  std_threshold: 0.05\n  std_threshold_relative: 2\n"),
+                    Contains("give one of"));
+  CHECK_THROWS_WITH(with("  std_threshold: -1\n"), Contains("positive force std (eV/Å)"));
+  CHECK_THROWS_WITH(with("  std_threshold_relative: 0\n"), Contains("positive multiple"));
+  CHECK_THROWS_WITH(with("  calibration_frames: 0\n"), Contains("at least 1"));
+  CHECK_THROWS_WITH(with("  calibration_frames: 5\n  calibration_window: 3\n"),
+                    Contains("calibration_window") && Contains("at least calibration_frames"));
 }
 
 TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {

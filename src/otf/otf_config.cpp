@@ -1,5 +1,6 @@
 #include "otfgp/otf/otf_config.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "otfgp/core/error.hpp"
@@ -15,24 +16,50 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
-  section.expect_keys({"check_interval", "std_threshold", "std_threshold_normalised",
+  section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
+                       "std_threshold_normalised", "calibration_frames", "calibration_window",
+                       "target_force_error", "audit_interval",
                        "min_steps_between_calls", "max_sparse_per_frame",
                        "sparse_residual_threshold", "hyperparameter_updates", "max_oracle_calls",
                        "checkpoint_interval", "log_interval", "bitwise_resume"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
-  if (section.has("std_threshold") && section.has("std_threshold_normalised"))
-    section.fail("std_threshold_normalised",
-                 "give one of std_threshold (eV) and std_threshold_normalised (std/σ)");
+  const char* kinds[] = {"std_threshold", "std_threshold_relative", "std_threshold_normalised"};
+  int given = 0;
+  for (const char* kind : kinds) given += section.has(kind);
+  if (given > 1)
+    section.fail(section.has("std_threshold_normalised") ? "std_threshold_normalised"
+                                                         : "std_threshold_relative",
+                 "give one of std_threshold (eV/Å), std_threshold_relative (× force noise) and "
+                 "std_threshold_normalised (std/σ)");
   if (section.has("std_threshold_normalised")) {
-    otf.normalised_threshold = true;
+    otf.threshold = OtfSettings::Threshold::normalised;
     otf.std_threshold = section.number("std_threshold_normalised");
     if (!(otf.std_threshold > 0 && otf.std_threshold < 1))
       section.fail("std_threshold_normalised", "must be in (0, 1)");
+  } else if (section.has("std_threshold")) {
+    otf.threshold = OtfSettings::Threshold::force;
+    otf.std_threshold = section.number("std_threshold");
+    if (!(otf.std_threshold > 0 && std::isfinite(otf.std_threshold)))
+      section.fail("std_threshold", "must be a positive force std (eV/Å)");
   } else {
-    otf.std_threshold = section.number("std_threshold", otf.std_threshold);
-    if (!(otf.std_threshold > 0)) section.fail("std_threshold", "must be positive (eV)");
+    otf.std_threshold = section.number("std_threshold_relative", otf.std_threshold);
+    if (!(otf.std_threshold > 0 && std::isfinite(otf.std_threshold)))
+      section.fail("std_threshold_relative", "must be a positive multiple of the force noise");
   }
+  otf.calibration_frames =
+      static_cast<int>(section.integer("calibration_frames", otf.calibration_frames));
+  if (otf.calibration_frames < 1) section.fail("calibration_frames", "must be at least 1");
+  otf.calibration_window =
+      static_cast<int>(section.integer("calibration_window", otf.calibration_window));
+  if (otf.calibration_window < otf.calibration_frames)
+    section.fail("calibration_window", "must be at least calibration_frames (" +
+                                           std::to_string(otf.calibration_frames) + ")");
+  otf.target_force_error = section.number("target_force_error", otf.target_force_error);
+  if (!(otf.target_force_error > 0 && otf.target_force_error < 10))
+    section.fail("target_force_error", "must be a fraction of the force RMS in (0, 10)");
+  otf.audit_interval = section.integer("audit_interval", otf.audit_interval);
+  if (otf.audit_interval < 0) section.fail("audit_interval", "must not be negative (0: no audits)");
   otf.min_steps_between_calls =
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)

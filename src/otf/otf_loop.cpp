@@ -20,6 +20,7 @@
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/gp/validation.hpp"
 #include "otfgp/md/restart.hpp"
+#include "otfgp/otf/online_calibration.hpp"
 #include "otfgp/otf/otf_plots.hpp"
 #include "otfgp/otf/training_database.hpp"
 #include "otfgp/potentials/evaluate.hpp"
@@ -145,7 +146,8 @@ class OtfLoop final : public md::StepObserver {
   std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
                                       std::string& result);
   void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
-                double update_seconds);
+                double update_seconds,
+                double rmse_before = std::numeric_limits<double>::quiet_NaN());
   long stage_steps_before(int stage) const;
   void label_starting_structures();
   void learn(const TrainingRecord& record);
@@ -156,6 +158,14 @@ class OtfLoop final : public md::StepObserver {
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
+  // The frame, before the model learns it, tests the model: its errors join
+  // the force-std calibration. Returns the force-component RMSE (eV/Å; NaN
+  // without forces).
+  double calibrate(const Structure& frame);
+  double threshold() const;  // in the units of max_uncertainty()
+  // The largest per-atom uncertainty of the last compute in the threshold's
+  // units; +∞ while the force calibration is not fitted (every check calls).
+  double max_uncertainty(const md::Engine& engine) const;
   nlohmann::json summary(bool finished) const;
   void write_summary(bool finished);
 
@@ -189,9 +199,16 @@ class OtfLoop final : public md::StepObserver {
   long checkpoints_ = 0;
   bool interrupted_ = false;
   double last_max_std_ = 0.0;
+  // The model's force RMSE on the last MD frame it was sent before learning it,
+  // over that frame's force RMS (0 until one is known): drives the audits.
+  double last_error_ratio_ = 0.0;
+  OnlineCalibration calibration_;
 };
 
-OtfLoop::OtfLoop(const OtfConfig& config, bool resume) : config_(config), resuming_(resume) {
+OtfLoop::OtfLoop(const OtfConfig& config, bool resume)
+    : config_(config),
+      resuming_(resume),
+      calibration_(config.otf.calibration_frames, config.otf.calibration_window) {
   if (config_.held_out) {
     held_out_ = read_structures(*config_.held_out);
     for (const auto& frame : held_out_)
@@ -256,6 +273,7 @@ void OtfLoop::resume() {
                 " frames, the checkpoint learnt from " + std::to_string(frames));
   stage_ = state.at("stage");
   last_call_step_ = state.at("last_call_step");
+  last_error_ratio_ = state.at("last_error_ratio");
   oracle_calls_ = state.at("oracle_calls");
   skipped_calls_ = state.at("skipped_calls");
   replayed_calls_ = state.value("replayed_calls", 0L);
@@ -263,6 +281,7 @@ void OtfLoop::resume() {
   hyperparameter_updates_ = state.at("hyperparameter_updates");
   timings_ = Timings::from_json(state.at("timings"));
   checkpoints_ = state.value("checkpoints", 0L);
+  calibration_.restore(state.value("calibration_sample", nlohmann::json::array()));
   for (const auto& [name, length] : state.at("file_lengths").items())
     resume_lengths_[name] = length.get<std::uintmax_t>();
   if (frames > 0) {
@@ -345,12 +364,24 @@ void OtfLoop::learn(const TrainingRecord& record) {
     optimize_hyperparameters(*gp_, config_.training.optimization);
     ++hyperparameter_updates_;
   }
+  if (calibration_.ready())
+    gp_->set_force_calibration(calibration_.for_signal_std(gp_->hyperparameters().signal_std));
   remap();
   check_update(record);
   timings_.update += seconds_since(start);
   logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
                 learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
                 optimise ? ", hyperparameters re-optimised" : "");
+}
+
+double OtfLoop::calibrate(const Structure& frame) {
+  if (!gp_ || !frame.forces) return std::numeric_limits<double>::quiet_NaN();
+  ForceErrorSample sample = force_error_sample(*gp_, {frame});
+  double squared = 0.0;
+  for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
+  for (double& u : sample.energy_std) u /= gp_->hyperparameters().signal_std;
+  calibration_.add(std::move(sample));
+  return std::sqrt(squared / (3.0 * frame.size()));
 }
 
 double OtfLoop::force_error(const Structure& frame) const {
@@ -450,7 +481,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                           << ",skipped (" << result << ")," << number(seconds_since(start), 4)
                           << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
                           << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
-                          << "\n";
+                          << ",nan\n";
       return std::nullopt;
     }
     database_->append(record);
@@ -463,12 +494,12 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
 }
 
 void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
-                       double oracle_seconds, double update_seconds) {
+                       double oracle_seconds, double update_seconds, double rmse_before) {
   calls_log_.stream() << oracle_calls_ << "," << record.stage << "," << record.step << ","
                       << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
                       << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
                       << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
-                      << "\n";
+                      << "," << number(rmse_before) << "\n";
 }
 
 long OtfLoop::stage_steps_before(int stage) const {
@@ -484,8 +515,14 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
   if (!record) return false;
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
+  const double rmse_before = calibrate(record->frame);
+  const double force_rms = record->frame.forces
+                               ? std::sqrt(record->frame.forces->squaredNorm() /
+                                           (3.0 * record->frame.size()))
+                               : 0.0;
+  if (std::isfinite(rmse_before) && force_rms > 0) last_error_ratio_ = rmse_before / force_rms;
   learn(*record);
-  log_call(*record, result, oracle_seconds, seconds_since(update_start));
+  log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
   evaluate_held_out();
   return true;
 }
@@ -531,12 +568,14 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["md"] = engine ? nlohmann::json(md_file) : nlohmann::json(nullptr);
   state["step"] = engine ? engine->step() : 0;
   state["last_call_step"] = last_call_step_;
+  state["last_error_ratio"] = last_error_ratio_;
   state["oracle_calls"] = oracle_calls_;
   state["skipped_calls"] = skipped_calls_;
   state["replayed_calls"] = replayed_calls_;
   state["steps_before_stage"] = steps_before_stage_;
   state["hyperparameter_updates"] = hyperparameter_updates_;
   state["checkpoints"] = checkpoints_;
+  state["calibration_sample"] = calibration_.to_json();
   Timings timings = timings_;
   timings.checkpoint += seconds_since(start);
   state["timings"] = timings.to_json();
@@ -586,24 +625,38 @@ void OtfLoop::log_line(md::Engine& engine, double max_std) {
       oracle_calls_);
 }
 
+double OtfLoop::threshold() const {
+  if (config_.otf.threshold == OtfSettings::Threshold::force_relative)
+    return config_.otf.std_threshold * gp_->hyperparameters().force_noise;
+  return config_.otf.std_threshold;
+}
+
+double OtfLoop::max_uncertainty(const md::Engine& engine) const {
+  const ComputeResult& result = engine.last_compute();
+  const bool normalised = config_.otf.threshold == OtfSettings::Threshold::normalised;
+  const ScalarView& uncertainty = result.uncertainty_normalised;
+  if (uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
+    throw Error("otf: the potential returned no per-atom uncertainty at step " +
+                std::to_string(engine.step()));
+  if (!normalised && !calibration_.ready()) return std::numeric_limits<double>::infinity();
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
+  double largest = 0.0;
+  for (std::size_t i = 0; i < host.extent(0); ++i) largest = std::max(largest, host(i));
+  return normalised ? largest : calibration_.calibration().energy_scale * largest;
+}
+
 bool OtfLoop::observe(md::Engine& engine) {
   const auto observe_start = Clock::now();
   const long step = engine.step();
-  const ComputeResult& result = engine.last_compute();
-  const ScalarView& uncertainty =
-      config_.otf.normalised_threshold ? result.uncertainty_normalised : result.uncertainty;
-  if (uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
-    throw Error("otf: the potential returned no per-atom uncertainty at step " +
-                std::to_string(step));
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
-  double max_std = 0.0;
-  for (std::size_t i = 0; i < host.extent(0); ++i) max_std = std::max(max_std, host(i));
+  const double max_std = max_uncertainty(engine);
+  const double limit = threshold();
   last_max_std_ = max_std;
   const md::ThermoSample thermo = engine.thermo();
   uncertainty_log_.stream() << stage_ << "," << step << "," << steps_before_stage_ + step << ","
                             << number(thermo.temperature) << "," << number(thermo.pressure) << ","
-                            << number(thermo.potential_energy, 10) << "," << number(max_std) << ","
-                            << oracle_calls_ << "\n";
+                            << number(thermo.potential_energy, 10) << ","
+                            << (std::isinf(max_std) ? "nan" : number(max_std)) << ","
+                            << number(limit) << "," << oracle_calls_ << "\n";
   const CampaignStage& stage = config_.stages[stage_];
   if (config_.md.output.trajectory_interval > 0 &&
       step % config_.md.output.trajectory_interval == 0) {
@@ -614,13 +667,27 @@ bool OtfLoop::observe(md::Engine& engine) {
   }
   if (step % config_.otf.log_interval == 0 || step == stage.steps) log_line(engine, max_std);
 
-  const bool allowed =
-      config_.otf.max_oracle_calls == 0 || oracle_calls_ < config_.otf.max_oracle_calls;
+  const OtfSettings& otf = config_.otf;
+  const bool allowed = otf.max_oracle_calls == 0 || oracle_calls_ < otf.max_oracle_calls;
+  const long since = step - last_call_step_;
+  // An audit: the model missed the last labelled frame by more than the
+  // target, so a frame is labelled every audit_interval steps whatever the std
+  // says, until the model predicts new frames within the target.
+  const bool audit = otf.audit_interval > 0 && last_error_ratio_ > otf.target_force_error &&
+                     since >= otf.audit_interval;
   bool changed = false;
-  if (allowed && max_std > config_.otf.std_threshold &&
-      step - last_call_step_ >= config_.otf.min_steps_between_calls) {
-    logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle", stage_ + 1,
-                  step, max_std, config_.otf.std_threshold);
+  if (allowed && (max_std > limit || audit) && since >= otf.min_steps_between_calls) {
+    if (!(max_std > limit))
+      logger().info("stage {} step {}: audit: the model's force RMSE on the last labelled frame "
+                    "was {:.1f}% of its force RMS (target {:.1f}%): calling the oracle",
+                    stage_ + 1, step, 100 * last_error_ratio_, 100 * otf.target_force_error);
+    else if (std::isinf(max_std))
+      logger().info("stage {} step {}: calibrating the force std ({} of {} frames): calling the "
+                    "oracle",
+                    stage_ + 1, step, calibration_.frames(), config_.otf.calibration_frames);
+    else
+      logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle",
+                    stage_ + 1, step, max_std, limit);
     last_call_step_ = step;
     changed = call_oracle(engine.frame(), step, max_std);
     if (changed) engine.potential_changed();
@@ -687,6 +754,17 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["hyperparameter_updates"] = hyperparameter_updates_;
   s["checkpoints"] = checkpoints_;
   s["timings_seconds"] = timings_.to_json();
+  if (calibration_.ready()) {
+    const ForceUncertaintyCalibration& c = calibration_.calibration();
+    s["force_calibration"] = {{"normalised_std_scale_ev_per_a", c.energy_scale},
+                              {"floor_ev_per_a", c.floor},
+                              {"relative", c.relative},
+                              {"frames", c.frames},
+                              {"atoms", c.atoms},
+                              {"coverage_1sigma", c.coverage_1},
+                              {"coverage_2sigma", c.coverage_2},
+                              {"spearman", c.spearman}};
+  }
   if (gp_) {
     const GpHyperparameters& h = gp_->hyperparameters();
     s["hyperparameters"] = {{"signal_std", h.signal_std},
@@ -711,11 +789,11 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   };
   uncertainty_log_.open(config_.output / "uncertainty.csv",
                         "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,"
-                        "max_std,oracle_calls\n",
+                        "max_std,threshold,oracle_calls\n",
                         length("uncertainty"));
   calls_log_.open(config_.output / "calls.csv",
                   "call,stage,step,max_std,result,oracle_seconds,update_seconds,frames,"
-                  "sparse_size,total_step\n",
+                  "sparse_size,total_step,force_rmse_before\n",
                   length("calls"));
   held_out_log_.open(config_.output / "held_out.csv",
                      "frames,oracle_calls,force_mae_eV_per_A,energy_mae_eV_per_atom,"
@@ -779,9 +857,10 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   if (parity.empty())
     for (const auto& record : database_->records()) parity.push_back(record.frame);
   auto final_model = make_gp_potential(mapped(), "gp:" + (config_.output / "model.h5").string());
-  plot_otf_run(config_.output, config_.otf.std_threshold,
-               config_.otf.normalised_threshold ? "largest per-atom std / σ"
-                                                : "largest per-atom local-energy std (eV)",
+  plot_otf_run(config_.output,
+               config_.otf.threshold == OtfSettings::Threshold::normalised
+                   ? "largest per-atom std / σ"
+                   : "largest per-atom model force std (eV/Å)",
                parity, *final_model);
   return summary(true);
 }

@@ -26,8 +26,7 @@ int data_rows(const std::filesystem::path& csv) {
 
 }  // namespace
 
-void plot_otf_run(const std::filesystem::path& output, double std_threshold,
-                  const std::string& std_label, const std::vector<Structure>& parity_frames,
+void plot_otf_run(const std::filesystem::path& output, const std::string& std_label, const std::vector<Structure>& parity_frames,
                   Potential& model) {
   const auto uncertainty = output / "uncertainty.csv", calls = output / "calls.csv",
              held_out = output / "held_out.csv";
@@ -37,19 +36,28 @@ void plot_otf_run(const std::filesystem::path& output, double std_threshold,
                  << "set ylabel '" << std_label << "'\nset logscale y\nset grid\n"
                  << "plot " << quoted(uncertainty)
                  << " every ::1 using 3:7 with lines lc rgb '#1f77b4' title 'max std', "
-                 << std_threshold << " with lines dt 2 lc rgb 'black' title 'threshold', "
+                 << quoted(uncertainty)
+                 << " every ::1 using 3:8 with lines dt 2 lc rgb 'black' title 'threshold', "
                  << quoted(calls)
                  << " every ::1 using 10:(strstrt(strcol(5),'skipped') > 0 ? 1/0 : $4) with points "
                     "pt 7 ps 0.8 "
                     "lc rgb '#d62728' title 'oracle calls'\n";
     job.run(output / "uncertainty.png", "uncertainty");
   }
-  if (data_rows(held_out) > 0) {
+  const bool with_held_out = data_rows(held_out) > 0;
+  if (with_held_out || data_rows(calls) > 1) {
     GnuplotJob job;
     job.script() << "set datafile separator ','\nset xlabel 'oracle calls'\n"
-                 << "set ylabel 'held-out force MAE (eV/Å)'\nset grid\nset key off\n"
-                 << "plot " << quoted(held_out) << " every ::1 using 2:3 with linespoints pt 7\n";
-    job.run(output / "held_out.png", "held-out error");
+                 << "set ylabel 'force error (eV/Å)'\nset grid\nset key top right\n"
+                 << "set logscale y\nplot " << quoted(calls)
+                 << " every ::1 using 1:11 with points pt 6 lc rgb '#d62728' "
+                    "title 'RMSE on each new frame before learning it'";
+    if (with_held_out)
+      job.script() << ", " << quoted(held_out)
+                   << " every ::1 using 2:3 with linespoints pt 7 lc rgb '#1f77b4' "
+                      "title 'held-out MAE'";
+    job.script() << "\n";
+    job.run(output / "learning.png", "learning curve");
   }
   if (!parity_frames.empty()) {
     std::ostringstream points;

@@ -32,12 +32,25 @@ struct CampaignStage {
 
 struct OtfSettings {
   long check_interval = 1;  // steps between uncertainty checks
-  // A frame is labelled when the largest per-atom uncertainty exceeds the
-  // threshold: by default the posterior std of an atom's local energy
-  // (ComputeResult::uncertainty, eV); with `normalised_threshold` that std
-  // divided by the signal std σ (ComputeResult::uncertainty_normalised).
-  double std_threshold = 0.02;  // eV, or dimensionless when normalised_threshold
-  bool normalised_threshold = false;
+  // What is compared with the threshold (docs/otf.md "When the oracle is
+  // called"): the largest per-atom model force std a·u (eV/Å, u the local-energy
+  // std, a from the online calibration) against `std_threshold` (eV/Å) or
+  // against `std_threshold` × the GP's current force noise (relative); or the
+  // normalised std u/σ (no calibration) against a number in (0, 1).
+  enum class Threshold { force_relative, force, normalised };
+  Threshold threshold = Threshold::force_relative;
+  double std_threshold = 2.0;  // × force noise, eV/Å, or dimensionless (see `threshold`)
+  // The calibration is fitted on the last `calibration_window` MD frames sent
+  // to the oracle; until `calibration_frames` of them are held, every check
+  // calls the oracle (force thresholds only).
+  int calibration_frames = 2;
+  int calibration_window = 20;
+  // Audits: while the model's force RMSE on the last frame it was sent (before
+  // learning it) exceeds target_force_error × that frame's force RMS, a frame
+  // is labelled every audit_interval steps even when the std stays below the
+  // threshold — the guard for a std that does not see the model's errors.
+  double target_force_error = 0.1;
+  long audit_interval = 100;  // steps (0: no audits)
   long min_steps_between_calls = 1;
   int max_sparse_per_frame = 10;  // sparse environments added per labelled frame (0: no cap)
   double sparse_residual_threshold =

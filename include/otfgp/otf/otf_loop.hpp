@@ -22,7 +22,7 @@
 
 namespace otfgp::otf {
 
-inline constexpr int checkpoint_format_version = 1;
+inline constexpr int checkpoint_format_version = 2;
 
 // Runs (or, with `resume`, continues) the loop the config describes. Writes
 // everything under config.output; returns the summary also written to

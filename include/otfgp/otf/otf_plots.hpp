@@ -2,7 +2,9 @@
 // The PNG plots of an `otfgp otf` run, drawn with gnuplot from the CSV files
 // the loop wrote in its output directory:
 //   uncertainty.png  largest per-atom std vs MD step, oracle calls marked, threshold line
-//   held_out.png     held-out force MAE vs number of oracle calls (with a held-out set)
+//   learning.png     vs number of oracle calls: the force RMSE of the model on each
+//                    newly labelled frame before it learnt it, and the held-out force MAE
+//                    (with a held-out set)
 //   parity.png       predicted vs reference force components of the final model on the
 //                    held-out frames (or, without them, on the training frames)
 // A plot that cannot be drawn is a logged warning; the CSV files hold the data.
@@ -17,8 +19,7 @@
 namespace otfgp::otf {
 
 // `std_label` names the plotted uncertainty and its unit.
-void plot_otf_run(const std::filesystem::path& output, double std_threshold,
-                  const std::string& std_label, const std::vector<Structure>& parity_frames,
+void plot_otf_run(const std::filesystem::path& output, const std::string& std_label, const std::vector<Structure>& parity_frames,
                   Potential& model);
 
 }  // namespace otfgp::otf

@@ -1,0 +1,50 @@
+#pragma once
+// The on-the-fly loop's force-uncertainty calibration. Every frame the MD sends
+// to the oracle is, before the model learns it, a held-out test of that model:
+// its per-atom normalised local-energy std n = u/σ, predicted |F| and force
+// error are kept (the last `window` frames), and the calibration
+// σ_F² = (a n)² + b² + (c|F|)² of fit_force_uncertainty (gp/training.hpp) is
+// refitted after each call. The normalised std is kept, not u in eV, because
+// σ changes whenever the hyperparameters are re-optimised while n does not
+// depend on σ: samples from before and after stay comparable. The loop's
+// trigger is the model part a·n (eV/Å), the force error more data removes; b
+// and c|F| are errors of the model's form that labelling more frames of the
+// same kind does not remove (docs/otf.md "When the oracle is called").
+
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
+#include "otfgp/gp/training.hpp"
+
+namespace otfgp::otf {
+
+class OnlineCalibration {
+ public:
+  OnlineCalibration(int min_frames, int window) : min_frames_(min_frames), window_(window) {}
+
+  // Adds the samples of one frame, `energy_std` holding the normalised std n
+  // (dropping the oldest frame beyond the window), and refits once at least
+  // min_frames frames are held.
+  void add(ForceErrorSample frame);
+  bool ready() const { return calibration_.valid(); }
+  // a in eV/Å per unit of n.
+  const ForceUncertaintyCalibration& calibration() const { return calibration_; }
+  // The same for u = σ n in eV (a/σ per eV), the form the GP potential applies.
+  ForceUncertaintyCalibration for_signal_std(double signal_std) const;
+  int frames() const { return static_cast<int>(frames_.size()); }
+
+  // Exact round trip (shortest decimal form of every double), for checkpoints.
+  nlohmann::json to_json() const;
+  void restore(const nlohmann::json& state);  // throws otfgp::Error when malformed
+
+ private:
+  void fit();
+
+  int min_frames_;
+  int window_;
+  std::deque<ForceErrorSample> frames_;
+  ForceUncertaintyCalibration calibration_;
+};
+
+}  // namespace otfgp::otf

@@ -1,0 +1,66 @@
+#include "otfgp/otf/online_calibration.hpp"
+
+#include "otfgp/core/error.hpp"
+
+namespace otfgp::otf {
+
+void OnlineCalibration::add(ForceErrorSample frame) {
+  if (frame.energy_std.empty()) return;
+  frames_.push_back(std::move(frame));
+  while (static_cast<int>(frames_.size()) > window_) frames_.pop_front();
+  fit();
+}
+
+void OnlineCalibration::fit() {
+  if (frames() < min_frames_) return;
+  ForceErrorSample all;
+  for (const ForceErrorSample& f : frames_) {
+    all.energy_std.insert(all.energy_std.end(), f.energy_std.begin(), f.energy_std.end());
+    all.force_norm.insert(all.force_norm.end(), f.force_norm.begin(), f.force_norm.end());
+    all.error.insert(all.error.end(), f.error.begin(), f.error.end());
+  }
+  if (all.energy_std.size() < 10) return;
+  calibration_ = fit_force_uncertainty(all, frames());
+}
+
+ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
+  ForceUncertaintyCalibration c = calibration_;
+  c.energy_scale /= signal_std;
+  return c;
+}
+
+nlohmann::json OnlineCalibration::to_json() const {
+  nlohmann::json frames = nlohmann::json::array();
+  for (const ForceErrorSample& f : frames_) {
+    nlohmann::json error = nlohmann::json::array();
+    for (const Eigen::Vector3d& e : f.error) error.push_back({e[0], e[1], e[2]});
+    frames.push_back({{"energy_std", f.energy_std}, {"force_norm", f.force_norm}, {"error", error}});
+  }
+  return frames;
+}
+
+void OnlineCalibration::restore(const nlohmann::json& state) {
+  frames_.clear();
+  calibration_ = {};
+  try {
+    for (const auto& f : state) {
+      ForceErrorSample sample;
+      sample.energy_std = f.at("energy_std").get<std::vector<double>>();
+      sample.force_norm = f.at("force_norm").get<std::vector<double>>();
+      for (const auto& e : f.at("error")) {
+        const auto v = e.get<std::vector<double>>();
+        if (v.size() != 3) throw Error("a force error is not 3 numbers");
+        sample.error.emplace_back(v[0], v[1], v[2]);
+      }
+      if (sample.force_norm.size() != sample.energy_std.size() ||
+          sample.error.size() != sample.energy_std.size())
+        throw Error("arrays of different lengths");
+      frames_.push_back(std::move(sample));
+    }
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(std::string("calibration sample: ") + error.what());
+  }
+  fit();
+}
+
+}  // namespace otfgp::otf
