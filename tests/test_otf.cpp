@@ -463,7 +463,17 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
   }
   std::istringstream calls(read_text(dir / "out" / "calls.csv"));
   std::getline(calls, line);
-  int row = 0, after_warm_up = 0;
+  int row = 0, after_warm_up = 0, audits = 0;
+  long previous_step = 0;
+  double previous_error = 0.0, previous_rms = 1.0;
+  // The force RMS of the labelled frame of a step, from the training database.
+  const auto database = read_training_database(dir / "out" / "training.h5");
+  auto rms_of_frame = [&](long step) {
+    for (const TrainingRecord& r : database)
+      if (r.step == step && r.frame.forces)
+        return std::sqrt(r.frame.forces->squaredNorm() / (3.0 * r.frame.size()));
+    return 1.0;
+  };
   while (std::getline(calls, line)) {
     ++row;
     std::vector<std::string> cells;
@@ -481,13 +491,23 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
       ++after_warm_up;
       CHECK(std::isfinite(max_std));
       CHECK(max_std == Approx(checks.at(step).first).epsilon(1e-12));
-      CHECK(max_std > checks.at(step).second);
       // the threshold is 2 × the force noise of the model at that moment (eV/Å)
       CHECK(checks.at(step).second > 0.002);
       CHECK(checks.at(step).second < 0.5);
+      // Above the threshold, or an audit: the previous frame's error before
+      // learning it was above the target and audit_interval steps passed.
+      if (max_std <= checks.at(step).second) {
+        ++audits;
+        CHECK(step - previous_step >= config.otf.audit_interval);
+        CHECK(previous_error / previous_rms > config.otf.target_force_error);
+      }
     }
+    previous_step = step;
+    previous_error = cells[10] == "nan" ? 0.0 : std::stod(cells[10]);
+    previous_rms = rms_of_frame(step);
   }
   CHECK(after_warm_up >= 1);
+  CHECK(after_warm_up > audits);
   // The quiet checks stayed below their threshold.
   int quiet = 0;
   for (const auto& [step, check] : checks)
