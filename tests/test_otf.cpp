@@ -6,7 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -384,6 +388,102 @@ TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and m
   CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
 }
 
+namespace {
+
+// Runs `otfgp -q otf CONFIG [--resume]` in `folder` and kills it with SIGKILL as
+// soon as the (skip + 1)-th temporary file appears in `watched` (inotify), i.e.
+// while a checkpoint file is being written. Returns whether the temporary was still
+// there after the kill (the write was cut off), or nullopt when the run ended
+// by itself (exit status in *status).
+std::optional<bool> kill_during_checkpoint_write(const std::filesystem::path& folder,
+                                                 const std::filesystem::path& watched, bool resume,
+                                                 int skip, int* status) {
+  const int watch_fd = inotify_init1(IN_NONBLOCK);
+  REQUIRE(watch_fd >= 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (chdir(folder.c_str()) != 0) _exit(120);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    execl(OTFGP_CLI_PATH, "otfgp", "-q", "otf", "killed.yaml", resume ? "--resume" : nullptr,
+          nullptr);
+    _exit(121);
+  }
+  // A fresh run recreates the folder: watch it once it exists.
+  while (inotify_add_watch(watch_fd, watched.c_str(), IN_CREATE) < 0) {
+    if (waitpid(pid, status, WNOHANG) == pid) {
+      close(watch_fd);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  std::optional<std::filesystem::path> cut;
+  alignas(inotify_event) char buffer[4096];
+  while (!cut) {
+    pollfd poll_fd{watch_fd, POLLIN, 0};
+    if (poll(&poll_fd, 1, 20) > 0) {
+      const ssize_t length = read(watch_fd, buffer, sizeof buffer);
+      for (ssize_t at = 0; at < length && !cut;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        const std::string name = event->len > 0 ? event->name : "";
+        if (name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos && skip-- == 0) {
+          kill(pid, SIGKILL);
+          cut = watched / name;
+        }
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    if (!cut && waitpid(pid, status, WNOHANG) == pid) {
+      close(watch_fd);
+      return std::nullopt;
+    }
+  }
+  waitpid(pid, status, 0);
+  close(watch_fd);
+  return std::filesystem::exists(*cut);
+}
+
+}  // namespace
+
+TEST_CASE("otfgp otf CLI: kill -9 during checkpoint writes, --resume, same database and model",
+          "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "reference.yaml") << small_config((dir / "reference").string(), 800);
+  std::ofstream(dir / "killed.yaml") << small_config((dir / "killed").string(), 800);
+  REQUIRE(shell(cli() + " -q otf '" + (dir / "reference.yaml").string() + "' 2> /dev/null") == 0);
+  int kills = 0, cut_off = 0, status = 0;
+  bool finished = false;
+  std::mt19937 rng(11);
+  for (int run = 0; run < 200 && !finished; ++run) {
+    const auto killed =
+        kill_during_checkpoint_write(dir.path(), dir / "killed" / "checkpoint", run > 0,
+                                     std::uniform_int_distribution<int>(0, 8)(rng), &status);
+    if (!killed) {
+      REQUIRE(WIFEXITED(status));
+      REQUIRE(WEXITSTATUS(status) == 0);
+      finished = true;
+    } else {
+      REQUIRE(WIFSIGNALED(status));
+      ++kills;
+      cut_off += *killed;
+    }
+  }
+  REQUIRE(finished);
+  INFO(kills << " kills, " << cut_off << " with a checkpoint file half written");
+  CHECK(kills >= 5);
+  CHECK(cut_off >= 1);
+  check_same_records(read_training_database(dir / "killed" / "training.h5"),
+                     read_training_database(dir / "reference" / "training.h5"));
+  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
+  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  // No temporary is left behind once the run finished.
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "killed" / "checkpoint"))
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
+}
+
 TEST_CASE("otfgp otf CLI: Ctrl-C stops with a checkpoint and exit 130, --resume finishes",
           "[otf]") {
   TemporaryDirectory dir;
@@ -452,8 +552,9 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
   std::istringstream uncertainty(read_text(dir / "out" / "uncertainty.csv"));
   std::string line;
   std::getline(uncertainty, line);
-  CHECK(line == "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,max_std,"
-                "threshold,oracle_calls");
+  CHECK(line ==
+        "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,max_std,"
+        "threshold,oracle_calls");
   while (std::getline(uncertainty, line)) {
     std::vector<std::string> cells;
     std::istringstream row(line);

@@ -588,11 +588,13 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     file.stream() << state.dump(2) << "\n";
     file.commit();
   }
-  // Older models and MD states are no longer named by the checkpoint.
+  // Older models and MD states are no longer named by the checkpoint, and
+  // temporaries are what a killed run was writing (this run's are renamed).
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (name != "state.json" && name != model_file_ && name != md_file &&
-        entry.path().extension() == ".h5") {
+    const bool temporary = name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos;
+    if (temporary || (name != "state.json" && name != model_file_ && name != md_file &&
+                      entry.path().extension() == ".h5")) {
       std::error_code ignored;
       std::filesystem::remove(entry.path(), ignored);
     }
