@@ -44,11 +44,14 @@ class PhaseLog {
 // variance (a u)² + b² + (c |F|)², θ = log(a, b, c).
 struct CalibrationObjective {
   const ForceErrorSample* sample;
+  bool relative;  // c free; otherwise c = 0 and θ has two entries
 };
 
 double calibration_nll(unsigned, const double* theta, double*, void* data) {
-  const ForceErrorSample& s = *static_cast<CalibrationObjective*>(data)->sample;
-  const double a = std::exp(theta[0]), b = std::exp(theta[1]), c = std::exp(theta[2]);
+  const auto& objective = *static_cast<CalibrationObjective*>(data);
+  const ForceErrorSample& s = *objective.sample;
+  const double a = std::exp(theta[0]), b = std::exp(theta[1]);
+  const double c = objective.relative ? std::exp(theta[2]) : 0.0;
   double sum = 0.0;
   for (std::size_t i = 0; i < s.energy_std.size(); ++i) {
     const double au = a * s.energy_std[i], cf = c * s.force_norm[i];
@@ -80,7 +83,8 @@ ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Struct
   return sample;
 }
 
-ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames) {
+ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
+                                                  bool relative_term) {
   const std::size_t n = sample.energy_std.size();
   if (n < 10) throw Error("force-uncertainty calibration needs at least 10 atoms with forces");
   double error2 = 0.0, u2 = 0.0, f2 = 0.0;
@@ -96,8 +100,12 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
                                std::log(rms / std::sqrt(3.0 * f2 / n + 1e-300))};
   for (double& t : theta) t = std::clamp(t, -30.0, 30.0);
   std::vector<double> lower(3, -30.0), upper(3, 30.0);
-  CalibrationObjective objective{&sample};
-  nlopt_opt optimizer = nlopt_create(NLOPT_LN_NELDERMEAD, 3);
+  const unsigned dimensions = relative_term ? 3 : 2;
+  theta.resize(dimensions);
+  lower.resize(dimensions);
+  upper.resize(dimensions);
+  CalibrationObjective objective{&sample, relative_term};
+  nlopt_opt optimizer = nlopt_create(NLOPT_LN_NELDERMEAD, dimensions);
   nlopt_set_lower_bounds(optimizer, lower.data());
   nlopt_set_upper_bounds(optimizer, upper.data());
   nlopt_set_min_objective(optimizer, calibration_nll, &objective);
@@ -112,7 +120,7 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   ForceUncertaintyCalibration c;
   c.energy_scale = std::exp(theta[0]);
   c.floor = std::exp(theta[1]);
-  c.relative = std::exp(theta[2]);
+  c.relative = relative_term ? std::exp(theta[2]) : 0.0;
   c.frames = frames;
   c.atoms = static_cast<int>(n);
   std::vector<double> std_values(n), error_norms(n);

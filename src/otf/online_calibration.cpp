@@ -21,6 +21,7 @@ void OnlineCalibration::fit() {
   }
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
+  trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
 }
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
@@ -42,6 +43,7 @@ nlohmann::json OnlineCalibration::to_json() const {
 void OnlineCalibration::restore(const nlohmann::json& state) {
   frames_.clear();
   calibration_ = {};
+  trigger_scale_ = 0.0;
   try {
     for (const auto& f : state) {
       ForceErrorSample sample;

@@ -644,7 +644,7 @@ double OtfLoop::max_uncertainty(const md::Engine& engine) const {
   const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
   double largest = 0.0;
   for (std::size_t i = 0; i < host.extent(0); ++i) largest = std::max(largest, host(i));
-  return normalised ? largest : calibration_.calibration().energy_scale * largest;
+  return normalised ? largest : calibration_.trigger_scale() * largest;
 }
 
 bool OtfLoop::observe(md::Engine& engine) {
@@ -758,7 +758,8 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["timings_seconds"] = timings_.to_json();
   if (calibration_.ready()) {
     const ForceUncertaintyCalibration& c = calibration_.calibration();
-    s["force_calibration"] = {{"normalised_std_scale_ev_per_a", c.energy_scale},
+    s["force_calibration"] = {{"trigger_scale_ev_per_a", calibration_.trigger_scale()},
+                              {"normalised_std_scale_ev_per_a", c.energy_scale},
                               {"floor_ev_per_a", c.floor},
                               {"relative", c.relative},
                               {"frames", c.frames},

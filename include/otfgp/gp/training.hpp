@@ -79,7 +79,11 @@ ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Struct
 // with its coverage and Spearman on them. Throws otfgp::Error for fewer than
 // 10 atoms. On the fly, each new labelled frame is such a held-out sample for
 // the model that has not seen it yet.
-ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames);
+// Without `relative_term` c is fixed at 0: a·u then has to explain all the
+// error variance above the floor b (the on-the-fly trigger's scale, where |F|
+// must not absorb what the std sees).
+ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
+                                                  bool relative_term = true);
 
 // One on-the-fly update: the frame's atoms are judged by the current model,
 // the selected ones join the sparse set (new columns on the stored frames),

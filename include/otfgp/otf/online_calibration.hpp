@@ -7,9 +7,11 @@
 // refitted after each call. The normalised std is kept, not u in eV, because
 // σ changes whenever the hyperparameters are re-optimised while n does not
 // depend on σ: samples from before and after stay comparable. The loop's
-// trigger is the model part a·n (eV/Å), the force error more data removes; b
-// and c|F| are errors of the model's form that labelling more frames of the
-// same kind does not remove (docs/otf.md "When the oracle is called").
+// trigger is a model part a′·n (eV/Å), the force error more data removes, with
+// a′ from a second fit without the |F| term, σ² = (a′ n)² + b′²: an underfit
+// model's errors grow with |F|, and with c free the fit gives the std nothing
+// (a → 0) even where n does rank the errors across frames (docs/otf.md "When
+// the oracle is called").
 
 #include <deque>
 
@@ -32,6 +34,8 @@ class OnlineCalibration {
   const ForceUncertaintyCalibration& calibration() const { return calibration_; }
   // The same for u = σ n in eV (a/σ per eV), the form the GP potential applies.
   ForceUncertaintyCalibration for_signal_std(double signal_std) const;
+  // a′ (eV/Å per unit of n) of the fit without the |F| term: the trigger's scale.
+  double trigger_scale() const { return trigger_scale_; }
   int frames() const { return static_cast<int>(frames_.size()); }
 
   // Exact round trip (shortest decimal form of every double), for checkpoints.
@@ -45,6 +49,7 @@ class OnlineCalibration {
   int window_;
   std::deque<ForceErrorSample> frames_;
   ForceUncertaintyCalibration calibration_;
+  double trigger_scale_ = 0.0;
 };
 
 }  // namespace otfgp::otf
