@@ -35,7 +35,8 @@ nlohmann::json OnlineCalibration::to_json() const {
   for (const ForceErrorSample& f : frames_) {
     nlohmann::json error = nlohmann::json::array();
     for (const Eigen::Vector3d& e : f.error) error.push_back({e[0], e[1], e[2]});
-    frames.push_back({{"energy_std", f.energy_std}, {"force_norm", f.force_norm}, {"error", error}});
+    frames.push_back(
+        {{"energy_std", f.energy_std}, {"force_norm", f.force_norm}, {"error", error}});
   }
   return frames;
 }

@@ -18,10 +18,10 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
   section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
                        "std_threshold_normalised", "calibration_frames", "calibration_window",
-                       "target_force_error", "audit_interval",
-                       "min_steps_between_calls", "max_sparse_per_frame",
-                       "sparse_residual_threshold", "hyperparameter_updates", "max_oracle_calls",
-                       "checkpoint_interval", "log_interval", "bitwise_resume"});
+                       "target_force_error", "audit_interval", "min_steps_between_calls",
+                       "max_sparse_per_frame", "sparse_residual_threshold",
+                       "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
+                       "log_interval", "bitwise_resume"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   const char* kinds[] = {"std_threshold", "std_threshold_relative", "std_threshold_normalised"};

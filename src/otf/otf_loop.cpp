@@ -516,10 +516,10 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
   const double rmse_before = calibrate(record->frame);
-  const double force_rms = record->frame.forces
-                               ? std::sqrt(record->frame.forces->squaredNorm() /
-                                           (3.0 * record->frame.size()))
-                               : 0.0;
+  const double force_rms =
+      record->frame.forces
+          ? std::sqrt(record->frame.forces->squaredNorm() / (3.0 * record->frame.size()))
+          : 0.0;
   if (std::isfinite(rmse_before) && force_rms > 0) last_error_ratio_ = rmse_before / force_rms;
   learn(*record);
   log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
@@ -680,16 +680,18 @@ bool OtfLoop::observe(md::Engine& engine) {
   bool changed = false;
   if (allowed && (max_std > limit || audit) && since >= otf.min_steps_between_calls) {
     if (!(max_std > limit))
-      logger().info("stage {} step {}: audit: the model's force RMSE on the last labelled frame "
-                    "was {:.1f}% of its force RMS (target {:.1f}%): calling the oracle",
-                    stage_ + 1, step, 100 * last_error_ratio_, 100 * otf.target_force_error);
+      logger().info(
+          "stage {} step {}: audit: the model's force RMSE on the last labelled frame "
+          "was {:.1f}% of its force RMS (target {:.1f}%): calling the oracle",
+          stage_ + 1, step, 100 * last_error_ratio_, 100 * otf.target_force_error);
     else if (std::isinf(max_std))
-      logger().info("stage {} step {}: calibrating the force std ({} of {} frames): calling the "
-                    "oracle",
-                    stage_ + 1, step, calibration_.frames(), config_.otf.calibration_frames);
+      logger().info(
+          "stage {} step {}: calibrating the force std ({} of {} frames): calling the "
+          "oracle",
+          stage_ + 1, step, calibration_.frames(), config_.otf.calibration_frames);
     else
-      logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle",
-                    stage_ + 1, step, max_std, limit);
+      logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle", stage_ + 1,
+                    step, max_std, limit);
     last_call_step_ = step;
     changed = call_oracle(engine.frame(), step, max_std);
     if (changed) engine.potential_changed();

@@ -26,8 +26,8 @@ int data_rows(const std::filesystem::path& csv) {
 
 }  // namespace
 
-void plot_otf_run(const std::filesystem::path& output, const std::string& std_label, const std::vector<Structure>& parity_frames,
-                  Potential& model) {
+void plot_otf_run(const std::filesystem::path& output, const std::string& std_label,
+                  const std::vector<Structure>& parity_frames, Potential& model) {
   const auto uncertainty = output / "uncertainty.csv", calls = output / "calls.csv",
              held_out = output / "held_out.csv";
   if (data_rows(uncertainty) > 0) {

@@ -33,8 +33,8 @@ struct CampaignStage {
 struct OtfSettings {
   long check_interval = 1;  // steps between uncertainty checks
   // What is compared with the threshold (docs/otf.md "When the oracle is
-  // called"): the largest per-atom model force std a·u (eV/Å, u the local-energy
-  // std, a from the online calibration) against `std_threshold` (eV/Å) or
+  // called"): the largest per-atom model force std a′·n (eV/Å, n the normalised
+  // local-energy std, a′ from the online calibration) against `std_threshold` (eV/Å) or
   // against `std_threshold` × the GP's current force noise (relative); or the
   // normalised std u/σ (no calibration) against a number in (0, 1).
   enum class Threshold { force_relative, force, normalised };

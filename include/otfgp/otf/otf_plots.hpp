@@ -19,7 +19,7 @@
 namespace otfgp::otf {
 
 // `std_label` names the plotted uncertainty and its unit.
-void plot_otf_run(const std::filesystem::path& output, const std::string& std_label, const std::vector<Structure>& parity_frames,
-                  Potential& model);
+void plot_otf_run(const std::filesystem::path& output, const std::string& std_label,
+                  const std::vector<Structure>& parity_frames, Potential& model);
 
 }  // namespace otfgp::otf
