@@ -140,17 +140,8 @@ std::vector<int> add_frame_with_sparse_selection(SparseGp& gp, const Structure& 
   const Eigen::VectorXd uncertainty =
       needs_uncertainty(selection.method) ? gp.atom_std(values) : Eigen::VectorXd();
   const std::vector<int> atoms = select_sparse_atoms(selection, frame.size(), uncertainty, rng);
-  const int frame_index = gp.num_frames();
-  Eigen::MatrixXd rows(atoms.size(), values.size);
-  std::vector<int> species(atoms.size());
-  std::vector<SparseEnvironmentSource> sources(atoms.size());
-  for (std::size_t a = 0; a < atoms.size(); ++a) {
-    rows.row(a) = values.values.row(atoms[a]);
-    species[a] = values.species[atoms[a]];
-    sources[a] = {frame_index, atoms[a]};
-  }
   // Columns first: the new frame's rows then come in with every column at once.
-  gp.add_sparse_environments(rows, species, sources, min_residual);
+  gp.add_sparse_atoms(values, gp.num_frames(), atoms, min_residual);
   gp.add_frame(frame, values, labels);
   return atoms;
 }
@@ -214,15 +205,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
         const DescriptorValues values = gp.describe(frames[f], false);
         const std::vector<int> atoms = gp.least_represented_atoms(
             values, settings.sparse.count, threshold ? settings.sparse.threshold : 0.0);
-        Eigen::MatrixXd rows(atoms.size(), values.size);
-        std::vector<int> species(atoms.size());
-        std::vector<SparseEnvironmentSource> sources(atoms.size());
-        for (std::size_t a = 0; a < atoms.size(); ++a) {
-          rows.row(a) = values.values.row(atoms[a]);
-          species[a] = values.species[atoms[a]];
-          sources[a] = {static_cast<int>(f), atoms[a]};
-        }
-        added += gp.add_sparse_environments(rows, species, sources, settings.min_residual);
+        added += gp.add_sparse_atoms(values, static_cast<int>(f), atoms, settings.min_residual);
       }
       report.seconds_sparse = seconds_since(sparse_start);
       logger().info("sparse set: {} environments chosen greedily frame by frame ({}), {:.1f} s",
