@@ -116,7 +116,7 @@ class StillingerWeber final : public Potential {
     const auto params = params_;
     const auto reach = reach_sq_;
     const int n = num_types_;
-    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(list.max_neighbors());
     const auto scratch = legs_.view();
     const auto token = legs_.token();
 

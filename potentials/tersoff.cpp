@@ -160,7 +160,7 @@ class Tersoff final : public Potential {
     const auto params = params_;
     const auto short_cutsq = short_cutsq_;
     const int n = num_types_;
-    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(list.max_neighbors());
     const auto scratch = legs_.view();
     const auto token = legs_.token();
 

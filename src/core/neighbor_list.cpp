@@ -145,13 +145,7 @@ FractionalExtent fractional_extent(const Box& box, const VecView& x, int n) {
   FractionalExtent result;
   DeviceVec3 fractional("NeighborList::fractional", n);
   result.fractional = fractional;
-  Kokkos::parallel_for(
-      "NeighborList::fractional", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-        double s[3];
-        box.fractional(r, s);
-        for (int d = 0; d < 3; ++d) fractional(i, d) = s[d];
-      });
+  fractional_positions(box, x, n, fractional);
   for (int d = 0; d < 3; ++d) {
     if (box.pbc[d] || n == 0) continue;
     Kokkos::MinMaxScalar<double> extent;
@@ -347,12 +341,25 @@ void NeighborList::refresh_image_vectors(const Box& box) {
   view_.image_vector = image_vector_;
 }
 
+int max_entries_per_atom(const Kokkos::View<const int*, MemSpace>& offsets, int natoms) {
+  int most = 0;
+  Kokkos::parallel_reduce(
+      "NeighborList::max_neighbors", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, int& m) {
+        const int count = offsets(i + 1) - offsets(i);
+        if (count > m) m = count;
+      },
+      Kokkos::Max<int>(most));
+  return most;
+}
+
 void NeighborList::finish_build(const AtomState& state, Kokkos::View<int*, MemSpace> offsets,
                                 Kokkos::View<int*, MemSpace> index,
                                 Kokkos::View<int*, MemSpace> image) {
   view_.offsets = offsets;
   view_.index = index;
   view_.image = image;
+  max_neighbors_ = max_entries_per_atom(offsets, state.natoms);
   refresh_image_vectors(state.box);
   box_at_build_ = state.box;
   fractional_at_build_ = VecView("NeighborList::fractional_at_build", state.natoms);

@@ -156,8 +156,10 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const ForceScatter forces = forces_.begin("gp", bound_, list, cutoff(), state);
   ComputeResult result;
   const int natoms = state.natoms;
-  result.per_atom_energy = per_atom_energy_view("GpPotential", request, natoms);
-  result.per_atom_virial = per_atom_virial_view("GpPotential", request, natoms);
+  if (request.per_atom_energy)
+    result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
+  if (request.per_atom_virial)
+    result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
   const bool keep_unit = request.uncertainty;
   if (keep_unit) {
     if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
@@ -184,7 +186,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const int size = basis.size, density_size = basis.density_size;
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
-  const int max_pairs = max_neighbors_per_atom(neighbors, natoms);
+  const int max_pairs = list.max_neighbors();
   const int stride = basis.terms_stride;
   const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
                                     ScratchView::shmem_size(size) * 2 +

@@ -7,7 +7,8 @@
 // Terms centred on atom i put forces on its neighbours j and k, so several
 // threads may add to one atom. ScatterView picks the right tool for the
 // backend: plain adds on Serial, per-thread copies on OpenMP, atomics on GPUs.
-// Host code, except max_neighbors_per_atom's kernel.
+// Host code. The bound on one atom's neighbours that sizes per-atom scratch
+// is NeighborList::max_neighbors(), counted once per list build.
 
 #include <Kokkos_ScatterView.hpp>
 #include <string>
@@ -46,19 +47,5 @@ class ManyBodyForces {
   ForceScatter scatter_;
   VecView target_;
 };
-
-// Largest number of list entries of one atom: bounds its short list.
-inline int max_neighbors_per_atom(const NeighborView& neighbors, int natoms) {
-  int most = 0;
-  const auto offsets = neighbors.offsets;
-  Kokkos::parallel_reduce(
-      "max_neighbors_per_atom", RangePolicy(0, natoms),
-      KOKKOS_LAMBDA(int i, int& m) {
-        const int count = offsets(i + 1) - offsets(i);
-        if (count > m) m = count;
-      },
-      Kokkos::Max<int>(most));
-  return most;
-}
 
 }  // namespace otfgp
