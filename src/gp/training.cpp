@@ -23,6 +23,16 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The model's size into the report, and the time since `start` as its total.
+void record_model(const SparseGp& gp, Clock::time_point start, GpTrainingReport& report) {
+  report.frames = gp.num_frames();
+  report.sparse = gp.num_sparse();
+  for (int g = 0; g < label_kind_count; ++g)
+    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
+  report.factor_bytes = gp.memory_bytes();
+  report.seconds_total = seconds_since(start);
+}
+
 // Logs about ten progress lines per phase.
 class PhaseLog {
  public:
@@ -263,12 +273,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
     report.seconds_hyperparameters = seconds_since(h_start);
   }
   gp.alpha();  // solve now, so that the timing below includes it
-  report.frames = gp.num_frames();
-  report.sparse = gp.num_sparse();
-  for (int g = 0; g < label_kind_count; ++g)
-    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
-  report.factor_bytes = gp.memory_bytes();
-  report.seconds_total = seconds_since(start);
+  record_model(gp, start, report);
   logger().info(
       "trained on {} frames: {} energy, {} force and {} stress labels, {} sparse environments, "
       "{:.1f} s",
@@ -384,12 +389,7 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
   gp.set_force_calibration(calibration);
   gp.alpha();
   report.calibration = calibration;
-  report.frames = gp.num_frames();
-  report.sparse = gp.num_sparse();
-  for (int g = 0; g < label_kind_count; ++g)
-    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
-  report.factor_bytes = gp.memory_bytes();
-  report.seconds_total = seconds_since(start);
+  record_model(gp, start, report);
   logger().info("with the {} calibration frames: {} frames, {} sparse environments, {:.1f} s",
                 held.size(), report.frames, report.sparse, report.seconds_total);
   if (report_out) *report_out = report;
