@@ -12,17 +12,11 @@ Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(s
   if (natoms < 2) throw Error("molecular dynamics needs at least two atoms");
   dof_ = 3.0 * natoms - 3.0;
   const double kT = units::boltzmann * settings.thermostat.temperature;
-  switch (settings.thermostat.type) {
-    case ThermostatType::none:
-      break;
-    case ThermostatType::langevin:
-      langevin_.emplace(kT, settings.thermostat.damping, settings.seed);
-      break;
-    case ThermostatType::nose_hoover_chain:
-      chain_.emplace(settings.thermostat.chain_length, settings.thermostat.chain_steps, dof_, kT,
-                     settings.thermostat.damping);
-      break;
-  }
+  ThermostatContext context;
+  context.kT = kT;
+  context.degrees_of_freedom = dof_;
+  context.seed = settings.seed;
+  thermostat_ = make_thermostat(settings.thermostat, context);
   if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
 }
 
@@ -36,8 +30,7 @@ double Integrator::temperature() const {
 
 double Integrator::extended_energy(double volume) const {
   double energy = 0.0;
-  if (chain_) energy += chain_->energy();
-  if (langevin_) energy -= langevin_->heat();
+  if (thermostat_) energy += thermostat_->energy();
   if (barostat_) energy += barostat_->energy(volume);
   return energy;
 }
@@ -51,12 +44,10 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   FirstHalf half;
   half.timestep = dt;
   Snapshot* kernel_capture = capture;
-  if (langevin_) {
-    kinetic_ = langevin_->half_step(state, step, 0, dt, kinetic_.kinetic_energy(), capture);
-    kernel_capture = nullptr;
-  } else if (chain_) {
-    half.velocity_scale = chain_->half_step(kinetic_.kinetic_energy(), dt);
-    kinetic_ = kinetic_.scaled(half.velocity_scale);
+  if (thermostat_) {
+    const ThermostatKick kick = thermostat_->begin_step(state, step, dt, kinetic_, capture);
+    half.velocity_scale = kick.velocity_scale;
+    if (kick.captured) kernel_capture = nullptr;
   }
 
   if (barostat_) {
@@ -88,24 +79,14 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
   if (check.non_finite > 0 || check.max_force_squared > limit * limit) return check;
   kinetic_ = check.kinetic;
   if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
-  if (langevin_) {
-    kinetic_ = langevin_->half_step(state, step, 1, dt, kinetic_.kinetic_energy(), nullptr);
-  } else if (chain_) {
-    const double scale = chain_->half_step(kinetic_.kinetic_energy(), dt);
-    scale_velocities(state, scale);
-    kinetic_ = kinetic_.scaled(scale);
-  }
+  if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);
   return check;
 }
 
-std::map<std::string, std::vector<double>> Integrator::save_state() const {
-  std::map<std::string, std::vector<double>> variables;
-  if (chain_) {
-    variables["thermostat_chain_positions"] = chain_->positions();
-    variables["thermostat_chain_velocities"] = chain_->velocities();
-  }
-  if (langevin_) variables["langevin_heat"] = {langevin_->heat()};
+IntegratorVariables Integrator::save_state() const {
+  IntegratorVariables variables;
+  if (thermostat_) thermostat_->save_state(variables);
   if (barostat_) {
     variables["barostat_momentum"] = barostat_->momentum();
     variables["barostat_chain_positions"] = barostat_->chain().positions();
@@ -114,7 +95,7 @@ std::map<std::string, std::vector<double>> Integrator::save_state() const {
   return variables;
 }
 
-void Integrator::restore_state(const std::map<std::string, std::vector<double>>& variables) {
+void Integrator::restore_state(const IntegratorVariables& variables) {
   const auto expected = save_state();
   for (const auto& [name, values] : variables)
     if (!expected.count(name))
@@ -127,13 +108,7 @@ void Integrator::restore_state(const std::map<std::string, std::vector<double>>&
                   " integrator with these settings needs");
     return found->second;
   };
-  if (chain_)
-    chain_->set_state(get("thermostat_chain_positions"), get("thermostat_chain_velocities"));
-  if (langevin_) {
-    const auto& heat = get("langevin_heat");
-    if (heat.size() != 1) throw Error("restart state: 'langevin_heat' must hold one number");
-    langevin_->set_heat(heat[0]);
-  }
+  if (thermostat_) thermostat_->restore_state(get);
   if (barostat_) {
     barostat_->set_momentum(get("barostat_momentum"));
     barostat_->chain().set_state(get("barostat_chain_positions"), get("barostat_chain_velocities"));

@@ -55,17 +55,44 @@ KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int hal
       KOKKOS_LAMBDA(int i, KineticTensor& sum) {
         const double vi[3] = {v(i, 0) - u0, v(i, 1) - u1, v(i, 2) - u2};
         for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
-        const double e = mass(i) * units::amu_a2_per_fs2_in_ev;
-        sum.mvv[0] += e * vi[0] * vi[0];
-        sum.mvv[1] += e * vi[1] * vi[1];
-        sum.mvv[2] += e * vi[2] * vi[2];
-        sum.mvv[3] += e * vi[1] * vi[2];
-        sum.mvv[4] += e * vi[0] * vi[2];
-        sum.mvv[5] += e * vi[0] * vi[1];
+        sum.add_atom(mass(i), vi);
       },
       Kokkos::Sum<KineticTensor>(kinetic));
   heat_ += kinetic.kinetic_energy() - kinetic_before;
   return kinetic;
+}
+
+ThermostatKick LangevinThermostat::begin_step(AtomState& state, long step, double timestep,
+                                              KineticTensor& kinetic, Snapshot* capture) {
+  kinetic = half_step(state, step, 0, timestep, kinetic.kinetic_energy(), capture);
+  ThermostatKick kick;
+  kick.captured = true;  // half_step saved the snapshot (when asked) before moving v
+  return kick;
+}
+
+void LangevinThermostat::end_step(AtomState& state, long step, double timestep,
+                                  KineticTensor& kinetic) {
+  kinetic = half_step(state, step, 1, timestep, kinetic.kinetic_energy(), nullptr);
+}
+
+void LangevinThermostat::save_state(IntegratorVariables& variables) const {
+  variables["langevin_heat"] = {heat_};
+}
+
+void LangevinThermostat::restore_state(
+    const std::function<const std::vector<double>&(const std::string&)>& get) {
+  const auto& heat = get("langevin_heat");
+  if (heat.size() != 1) throw Error("restart state: 'langevin_heat' must hold one number");
+  heat_ = heat[0];
+}
+
+ThermostatKind langevin_thermostat() {
+  ThermostatKind kind;
+  kind.name = "langevin";
+  kind.make = [](const ThermostatSettings& settings, const ThermostatContext& context) {
+    return std::make_unique<LangevinThermostat>(context.kT, settings.damping, context.seed);
+  };
+  return kind;
 }
 
 }  // namespace otfgp::md

@@ -147,6 +147,93 @@ static void check_run_paths(const RunConfig& config) {
   check_output_paths(inputs, without_restart_input);
 }
 
+namespace {
+
+// The restart file of a continued run, checked against the config; none for a fresh run.
+std::optional<RestartData> read_restart(const RunConfig& config) {
+  if (!config.restart) return std::nullopt;
+  RestartData restart = read_restart_file(*config.restart);
+  check_same_dynamics(config, restart);
+  if (restart.step >= config.steps)
+    throw Error(config.source + ": restart file '" + config.restart->string() + "' is at step " +
+                std::to_string(restart.step) + ", not before steps: " +
+                std::to_string(config.steps) + "; raise 'steps' to continue the run");
+  return restart;
+}
+
+// The lengths the thermo and trajectory files had when the restart file was
+// written (a continued run cuts them back there and appends); none when fresh.
+struct OutputSizes {
+  std::optional<long> thermo, trajectory;
+};
+
+// Makes the output directory and brings the thermo and trajectory files to
+// where the run starts.
+OutputSizes prepare_outputs(const OutputSettings& out, const std::optional<RestartData>& restart) {
+  prepare_directory(out.directory);
+  const auto recorded = [&](const char* key) -> std::optional<long> {
+    if (!restart) return std::nullopt;
+    const auto found = restart->output_sizes.find(key);
+    return found == restart->output_sizes.end() ? std::nullopt : std::optional<long>(found->second);
+  };
+  OutputSizes sizes;
+  if (out.thermo_interval > 0) sizes.thermo = recorded("thermo");
+  if (out.trajectory_interval > 0) sizes.trajectory = recorded("trajectory");
+  if (sizes.thermo) truncate_output(out.directory / out.thermo_file, *sizes.thermo);
+  if (sizes.trajectory) truncate_output(out.directory / out.trajectory_file, *sizes.trajectory);
+  if (out.trajectory_interval > 0 && !sizes.trajectory) {
+    std::error_code ignored;  // a fresh run starts a fresh trajectory
+    std::filesystem::remove(out.directory / out.trajectory_file, ignored);
+  }
+  return sizes;
+}
+
+// SIGINT/SIGTERM: the step in hand finishes, then the run stops like a
+// finished one (restart and summary written) and says how to continue.
+struct InterruptObserver final : StepObserver {
+  long interval() const override { return 1; }
+  bool observe(Engine&) override { return !interrupt_requested(); }
+};
+
+// Runs the engine to the last step; a failed step leaves its last good frame
+// in last_good_file and names it. Returns the process CPU time of the loop (s).
+double run_steps(Engine& engine, const RunConfig& config, ThermoOutput& thermo) {
+  const OutputSettings& out = config.output;
+  const double cpu_start = process_cpu_seconds();
+  try {
+    engine.run_until(config.steps);
+  } catch (const Error& error) {
+    thermo.flush();
+    if (engine.last_good_frame()) {
+      write_frame_file(out.directory / out.last_good_file, *engine.last_good_frame());
+      throw Error(std::string(error.what()) + "; its frame is in '" +
+                  (out.directory / out.last_good_file).string() + "'");
+    }
+    throw;
+  }
+  return process_cpu_seconds() - cpu_start;
+}
+
+// Writes the summary; after a signal, throws InterruptedError saying how to continue.
+void finish_run(const RunConfig& config, const Engine& engine, nlohmann::json& result) {
+  const OutputSettings& out = config.output;
+  const auto summary_path = out.directory / out.summary_file;
+  const auto restart_path = out.directory / out.restart_file;
+  if (interrupt_requested()) result["interrupted_by_signal"] = interrupt_signal();
+  OutputFile file(summary_path);
+  file.stream() << result.dump(2) << '\n';
+  file.commit();
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "md stopped at step " + std::to_string(engine.step()) + " of " +
+                               std::to_string(config.steps) + "; restart written to '" +
+                               restart_path.string() + "', summary to '" + summary_path.string() +
+                               "'. To continue, set 'restart: " + restart_path.string() + "' in " +
+                               config.source + " and run it again");
+}
+
+}  // namespace
+
 nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObserver* progress) {
   const auto start = std::chrono::steady_clock::now();
   const OutputSettings& out = config.output;
@@ -154,49 +241,23 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   // Everything that can be wrong with the input is found before any output is touched.
   check_run_paths(config);
   std::shared_ptr<Potential> potential = make_potential(config.potential);
-  std::optional<RestartData> restart;
-  Structure structure;
-  if (config.restart) {
-    restart = read_restart_file(*config.restart);
-    check_same_dynamics(config, *restart);
-    if (restart->step >= config.steps)
-      throw Error(config.source + ": restart file '" + config.restart->string() + "' is at step " +
-                  std::to_string(restart->step) + ", not before steps: " +
-                  std::to_string(config.steps) + "; raise 'steps' to continue the run");
-    structure = restart->structure;
-  } else {
-    structure = starting_structure(config);
-  }
-  AtomState state = AtomState::from_structure(structure);
+  const std::optional<RestartData> restart = read_restart(config);
+  AtomState state =
+      AtomState::from_structure(restart ? restart->structure : starting_structure(config));
   if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
   Engine engine(std::move(state), potential, config.engine);
   if (restart) engine.restore(*restart);
   engine.setup();
   const long first_step = engine.step();
 
-  prepare_directory(out.directory);
-  const auto path = [&](const std::string& name) { return out.directory / name; };
-  auto recorded = [&](const char* key) -> std::optional<long> {
-    if (!restart) return std::nullopt;
-    const auto found = restart->output_sizes.find(key);
-    return found == restart->output_sizes.end() ? std::nullopt : std::optional<long>(found->second);
-  };
-  const auto thermo_size = out.thermo_interval > 0 ? recorded("thermo") : std::nullopt;
-  const auto trajectory_size = out.trajectory_interval > 0 ? recorded("trajectory") : std::nullopt;
-  if (thermo_size) truncate_output(path(out.thermo_file), *thermo_size);
-  if (trajectory_size) truncate_output(path(out.trajectory_file), *trajectory_size);
-  if (out.trajectory_interval > 0 && !trajectory_size) {
-    std::error_code ignored;
-    std::filesystem::remove(path(out.trajectory_file),
-                            ignored);  // a fresh run starts a fresh trajectory
-  }
-
-  ThermoOutput thermo(out.thermo_interval,
-                      out.thermo_interval > 0 ? path(out.thermo_file) : std::filesystem::path(),
-                      thermo_echo, thermo_size.has_value());
-  TrajectoryOutput trajectory(out.trajectory_interval, path(out.trajectory_file));
+  const OutputSizes sizes = prepare_outputs(out, restart);
+  ThermoOutput thermo(
+      out.thermo_interval,
+      out.thermo_interval > 0 ? out.directory / out.thermo_file : std::filesystem::path(),
+      thermo_echo, sizes.thermo.has_value());
+  TrajectoryOutput trajectory(out.trajectory_interval, out.directory / out.trajectory_file);
   const std::string settings = dynamics_settings(config);
-  RestartOutput restart_output(out.restart_interval, path(out.restart_file),
+  RestartOutput restart_output(out.restart_interval, out.directory / out.restart_file,
                                [&](RestartData& data) {
                                  data.settings = settings;
                                  if (out.thermo_interval > 0)
@@ -207,49 +268,21 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   engine.add_observer(thermo);
   if (out.trajectory_interval > 0) engine.add_observer(trajectory);
   if (progress) engine.add_observer(*progress);
-  // SIGINT/SIGTERM: the step in hand finishes, then the run stops like a
-  // finished one (restart and summary written) and says how to continue.
   const InterruptGuard interrupt_guard;
-  struct InterruptObserver final : StepObserver {
-    long interval() const override { return 1; }
-    bool observe(Engine&) override { return !interrupt_requested(); }
-  } interrupt_observer;
+  InterruptObserver interrupt_observer;
   engine.add_observer(interrupt_observer);
   engine.add_observer(restart_output);  // last: it reseats the engine
 
   logger().info("md: {} atoms, {} from step {} to {}, dt = {} fs", engine.state().natoms,
                 ensemble_name(config.engine), first_step, config.steps, config.engine.timestep);
-  const double cpu_start = process_cpu_seconds();
-  try {
-    engine.run_until(config.steps);
-  } catch (const Error& error) {
-    thermo.flush();
-    if (engine.last_good_frame()) {
-      write_frame_file(path(out.last_good_file), *engine.last_good_frame());
-      throw Error(std::string(error.what()) + "; its frame is in '" +
-                  path(out.last_good_file).string() + "'");
-    }
-    throw;
-  }
-  const double loop_cpu_seconds = process_cpu_seconds() - cpu_start;
+  const double loop_cpu_seconds = run_steps(engine, config, thermo);
   thermo.flush();
   if (restart_output.last_step() != engine.step()) restart_output.write(engine);
 
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json result = summary(config, engine, first_step, wall, loop_cpu_seconds);
-  if (interrupt_requested()) result["interrupted_by_signal"] = interrupt_signal();
-  OutputFile file(path(out.summary_file));
-  file.stream() << result.dump(2) << '\n';
-  file.commit();
-  if (interrupt_requested())
-    throw InterruptedError(interrupt_signal(),
-                           "md stopped at step " + std::to_string(engine.step()) + " of " +
-                               std::to_string(config.steps) + "; restart written to '" +
-                               path(out.restart_file).string() + "', summary to '" +
-                               path(out.summary_file).string() +
-                               "'. To continue, set 'restart: " + path(out.restart_file).string() +
-                               "' in " + config.source + " and run it again");
+  finish_run(config, engine, result);
   return result;
 }
 

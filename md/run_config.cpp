@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "otfgp/core/config.hpp"
@@ -6,13 +7,13 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/md/run.hpp"
+#include "otfgp/md/thermostat.hpp"
 
 namespace otfgp::md {
 
 namespace {
 
 const std::vector<std::string> ensembles = {"nve", "nvt", "npt"};
-const std::vector<std::string> thermostat_types = {"langevin", "nose-hoover-chain"};
 const std::vector<std::string> couplings = {"isotropic", "anisotropic", "triclinic"};
 
 double positive_number(const ConfigSection& section, const std::string& key, double fallback) {
@@ -73,8 +74,7 @@ void read_structure_section(const ConfigSection& root, RunConfig& config, bool r
   structure.finish("with structure.lattice");
 }
 
-RunConfig from_section(ConfigSection root, bool embedded) {
-  const std::string source = root.file();
+void check_top_level_keys(ConfigSection& root, bool embedded) {
   if (embedded)
     for (const char* key : {"structure", "potential", "restart"})
       if (root.has(key))
@@ -84,16 +84,10 @@ RunConfig from_section(ConfigSection root, bool embedded) {
   root.expect_keys({"structure", "potential", "ensemble", "timestep", "steps", "temperature",
                     "initial_temperature", "seed", "thermostat", "barostat", "neighbor", "checks",
                     "restart", "output"});
-  RunConfig config;
-  config.source = source;
-  if (!embedded) {
-    if (root.has("restart")) config.restart = root.text("restart");
-    read_structure_section(root, config, config.restart.has_value());
-    config.potential = root.text("potential");
-  }
-  const std::string ensemble = root.choice("ensemble", ensembles);
-  EngineSettings& engine = config.engine;
-  engine.timestep = positive_number(root, "timestep", 1.0);
+}
+
+void read_steps_and_seed(const ConfigSection& root, RunConfig& config) {
+  config.engine.timestep = positive_number(root, "timestep", 1.0);
   config.steps = root.integer("steps");
   if (config.steps < 1)
     root.fail("steps",
@@ -102,8 +96,12 @@ RunConfig from_section(ConfigSection root, bool embedded) {
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);
-  engine.seed = config.seed;
+  config.engine.seed = config.seed;
+}
 
+// Sets the initial temperature; returns the target (required unless nve).
+std::optional<double> read_temperatures(const ConfigSection& root, const std::string& ensemble,
+                                        RunConfig& config) {
   const auto temperature = root.optional_number("temperature");
   if (temperature && !(*temperature >= 0.0)) root.fail("temperature", "must not be negative (K)");
   if (ensemble != "nve" && !temperature)
@@ -118,53 +116,65 @@ RunConfig from_section(ConfigSection root, bool embedded) {
                 ": missing required key 'temperature' (for nve: the temperature of the initial "
                 "velocities, K; 0 starts at rest)");
   config.initial_temperature = initial ? *initial : *temperature;
+  return temperature;
+}
 
+// The thermostat section: type and damping, then the keys its kind reads.
+void read_thermostat(const ConfigSection& root, const std::string& ensemble,
+                     ThermostatSettings& settings) {
+  if (!root.has("thermostat"))
+    throw Error(root.location() + ": missing required key 'thermostat' (ensemble " + ensemble +
+                ")");
+  ConfigSection thermostat = root.section("thermostat");
+  std::vector<std::string> keys = {"type", "damping"};
+  for (const auto& kind : thermostat_kinds())
+    for (const auto& key : kind.keys)
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  thermostat.expect_keys(keys);
+  const std::string type = thermostat.choice("type", thermostat_names());
+  settings.type = ThermostatType(type);
+  settings.damping = positive_number(thermostat, "damping", 100.0);
+  const ThermostatKind& kind = find_thermostat(type);
+  if (kind.read_keys) kind.read_keys(thermostat, settings);
+  thermostat.finish("with thermostat type " + type);
+}
+
+void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
+  if (!root.has("barostat"))
+    throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
+  ConfigSection barostat = root.section("barostat");
+  barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
+  settings.enabled = true;
+  settings.pressure = barostat.number("pressure");
+  const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
+  settings.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
+                      : coupling == "anisotropic" ? PressureCoupling::anisotropic
+                                                  : PressureCoupling::triclinic;
+  settings.damping = positive_number(barostat, "damping", 1000.0);
+  settings.chain_length = static_cast<int>(barostat.integer("chain_length", 3));
+  if (settings.chain_length < 1 || settings.chain_length > 20)
+    barostat.fail("chain_length", "must be between 1 and 20");
+  barostat.finish();
+}
+
+// The thermostat and barostat sections the ensemble needs, refusing the others.
+void read_ensemble(const ConfigSection& root, const std::string& ensemble,
+                   std::optional<double> temperature, EngineSettings& engine) {
   if (ensemble == "nve") {
     if (root.has("thermostat"))
       root.fail("thermostat", "does not apply to ensemble nve; remove it or use nvt");
     if (root.has("barostat"))
       root.fail("barostat", "does not apply to ensemble nve; remove it or use npt");
-  } else {
-    engine.thermostat.temperature = *temperature;
-    if (!root.has("thermostat"))
-      throw Error(root.location() + ": missing required key 'thermostat' (ensemble " + ensemble +
-                  ")");
-    ConfigSection thermostat = root.section("thermostat");
-    thermostat.expect_keys({"type", "damping", "chain_length", "chain_steps"});
-    const std::string type = thermostat.choice("type", thermostat_types);
-    engine.thermostat.type =
-        type == "langevin" ? ThermostatType::langevin : ThermostatType::nose_hoover_chain;
-    engine.thermostat.damping = positive_number(thermostat, "damping", 100.0);
-    if (engine.thermostat.type == ThermostatType::nose_hoover_chain) {
-      engine.thermostat.chain_length = static_cast<int>(thermostat.integer("chain_length", 3));
-      engine.thermostat.chain_steps = static_cast<int>(thermostat.integer("chain_steps", 1));
-      if (engine.thermostat.chain_length < 1 || engine.thermostat.chain_length > 20)
-        thermostat.fail("chain_length", "must be between 1 and 20");
-      if (engine.thermostat.chain_steps < 1 || engine.thermostat.chain_steps > 100)
-        thermostat.fail("chain_steps", "must be between 1 and 100");
-    }
-    thermostat.finish("with thermostat type " + type);
-    if (ensemble == "nvt" && root.has("barostat"))
-      root.fail("barostat", "does not apply to ensemble nvt; remove it or use npt");
-    if (ensemble == "npt") {
-      if (!root.has("barostat"))
-        throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
-      ConfigSection barostat = root.section("barostat");
-      barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
-      engine.barostat.enabled = true;
-      engine.barostat.pressure = barostat.number("pressure");
-      const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
-      engine.barostat.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
-                                 : coupling == "anisotropic" ? PressureCoupling::anisotropic
-                                                             : PressureCoupling::triclinic;
-      engine.barostat.damping = positive_number(barostat, "damping", 1000.0);
-      engine.barostat.chain_length = static_cast<int>(barostat.integer("chain_length", 3));
-      if (engine.barostat.chain_length < 1 || engine.barostat.chain_length > 20)
-        barostat.fail("chain_length", "must be between 1 and 20");
-      barostat.finish();
-    }
+    return;
   }
+  engine.thermostat.temperature = *temperature;
+  read_thermostat(root, ensemble, engine.thermostat);
+  if (ensemble == "nvt" && root.has("barostat"))
+    root.fail("barostat", "does not apply to ensemble nvt; remove it or use npt");
+  if (ensemble == "npt") read_barostat(root, engine.barostat);
+}
 
+void read_neighbor_and_checks(const ConfigSection& root, EngineSettings& engine) {
   if (const auto neighbor = root.optional_section("neighbor")) {
     ConfigSection section = *neighbor;
     section.expect_keys({"skin"});
@@ -180,41 +190,60 @@ RunConfig from_section(ConfigSection root, bool embedded) {
     engine.max_force = positive_number(section, "max_force", engine.max_force);
     section.finish();
   }
-  if (const auto output = root.optional_section("output")) {
-    ConfigSection section = *output;
-    section.expect_keys({"directory", "thermo_interval", "thermo_file", "trajectory_interval",
-                         "trajectory_file", "restart_interval", "restart_file", "summary_file",
-                         "last_good_file"});
-    OutputSettings& out = config.output;
-    if (embedded)
-      for (const char* key : {"directory", "restart_interval", "restart_file", "thermo_interval",
-                              "thermo_file", "trajectory_file", "summary_file", "last_good_file"})
-        if (section.has(key))
-          section.fail(key,
-                       "set by the otf loop (output directory, checkpoints, uncertainty.csv with "
-                       "the thermo of every check, trajectory.xyz, summary.json); only "
-                       "trajectory_interval applies here");
-    out.directory = section.text("directory", ".");
-    out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
-    out.thermo_file = section.text("thermo_file", out.thermo_file);
-    out.trajectory_interval =
-        non_negative_integer(section, "trajectory_interval", out.trajectory_interval);
-    out.trajectory_file = section.text("trajectory_file", out.trajectory_file);
-    out.restart_interval = non_negative_integer(section, "restart_interval", out.restart_interval);
-    out.restart_file = section.text("restart_file", out.restart_file);
-    out.summary_file = section.text("summary_file", out.summary_file);
-    out.last_good_file = section.text("last_good_file", out.last_good_file);
-    for (const char* key :
-         {"thermo_file", "trajectory_file", "restart_file", "summary_file", "last_good_file"})
-      if (section.has(key) && std::filesystem::path(section.text(key)).has_parent_path())
-        section.fail(key, "must be a file name; put the folder in output.directory");
-    section.finish();
+}
+
+void read_output(const ConfigSection& root, bool embedded, OutputSettings& out) {
+  const auto output = root.optional_section("output");
+  if (!output) return;
+  ConfigSection section = *output;
+  section.expect_keys({"directory", "thermo_interval", "thermo_file", "trajectory_interval",
+                       "trajectory_file", "restart_interval", "restart_file", "summary_file",
+                       "last_good_file"});
+  if (embedded)
+    for (const char* key : {"directory", "restart_interval", "restart_file", "thermo_interval",
+                            "thermo_file", "trajectory_file", "summary_file", "last_good_file"})
+      if (section.has(key))
+        section.fail(key,
+                     "set by the otf loop (output directory, checkpoints, uncertainty.csv with "
+                     "the thermo of every check, trajectory.xyz, summary.json); only "
+                     "trajectory_interval applies here");
+  out.directory = section.text("directory", ".");
+  out.thermo_interval = non_negative_integer(section, "thermo_interval", out.thermo_interval);
+  out.thermo_file = section.text("thermo_file", out.thermo_file);
+  out.trajectory_interval =
+      non_negative_integer(section, "trajectory_interval", out.trajectory_interval);
+  out.trajectory_file = section.text("trajectory_file", out.trajectory_file);
+  out.restart_interval = non_negative_integer(section, "restart_interval", out.restart_interval);
+  out.restart_file = section.text("restart_file", out.restart_file);
+  out.summary_file = section.text("summary_file", out.summary_file);
+  out.last_good_file = section.text("last_good_file", out.last_good_file);
+  for (const char* key :
+       {"thermo_file", "trajectory_file", "restart_file", "summary_file", "last_good_file"})
+    if (section.has(key) && std::filesystem::path(section.text(key)).has_parent_path())
+      section.fail(key, "must be a file name; put the folder in output.directory");
+  section.finish();
+}
+
+RunConfig from_section(ConfigSection root, bool embedded) {
+  check_top_level_keys(root, embedded);
+  RunConfig config;
+  config.source = root.file();
+  if (!embedded) {
+    if (root.has("restart")) config.restart = root.text("restart");
+    read_structure_section(root, config, config.restart.has_value());
+    config.potential = root.text("potential");
   }
+  const std::string ensemble = root.choice("ensemble", ensembles);
+  read_steps_and_seed(root, config);
+  const std::optional<double> temperature = read_temperatures(root, ensemble, config);
+  read_ensemble(root, ensemble, temperature, config.engine);
+  read_neighbor_and_checks(root, config.engine);
+  read_output(root, embedded, config.output);
   root.finish();
   try {
-    engine.validate();
+    config.engine.validate();
   } catch (const Error& error) {
-    throw Error(source + ": " + error.what());
+    throw Error(config.source + ": " + error.what());
   }
   return config;
 }
@@ -250,10 +279,10 @@ std::string dynamics_settings(const RunConfig& config) {
     line("temperature", number(e.thermostat.temperature));
     line("thermostat.type", to_string(e.thermostat.type));
     line("thermostat.damping", number(e.thermostat.damping));
-    if (e.thermostat.type == ThermostatType::nose_hoover_chain) {
-      line("thermostat.chain_length", std::to_string(e.thermostat.chain_length));
-      line("thermostat.chain_steps", std::to_string(e.thermostat.chain_steps));
-    }
+    const ThermostatKind& kind = find_thermostat(e.thermostat.type.name());
+    if (kind.write_keys)
+      for (const auto& [key, value] : kind.write_keys(e.thermostat))
+        line("thermostat." + key, value);
   }
   if (e.barostat.enabled) {
     line("barostat.pressure", number(e.barostat.pressure));

@@ -2,6 +2,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/md/settings.hpp"
+#include "otfgp/md/thermostat.hpp"
 
 namespace otfgp::md {
 
@@ -11,16 +12,12 @@ bool positive(double value) {
 }
 }  // namespace
 
-std::string to_string(ThermostatType type) {
-  switch (type) {
-    case ThermostatType::none:
-      return "none";
-    case ThermostatType::langevin:
-      return "langevin";
-    case ThermostatType::nose_hoover_chain:
-      return "nose-hoover-chain";
-  }
-  return "?";
+const ThermostatType ThermostatType::none{"none"};
+const ThermostatType ThermostatType::langevin{"langevin"};
+const ThermostatType ThermostatType::nose_hoover_chain{"nose-hoover-chain"};
+
+std::string to_string(const ThermostatType& type) {
+  return type.name();
 }
 
 std::string to_string(PressureCoupling coupling) {
@@ -46,6 +43,7 @@ void EngineSettings::validate() const {
     throw Error("the neighbour skin must not be negative (Å)");
   if (!positive(max_force)) throw Error("the force limit must be positive (eV/Å)");
   if (thermostat.type != ThermostatType::none) {
+    find_thermostat(thermostat.type.name());  // throws naming the known ones
     if (!positive(thermostat.temperature))
       throw Error("the thermostat needs a positive target temperature (K)");
     if (!positive(thermostat.damping)) throw Error("the thermostat damping must be positive (fs)");

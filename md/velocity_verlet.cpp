@@ -44,16 +44,6 @@ Snapshot snapshot_target(Snapshot* capture, int natoms) {
 
 namespace {
 
-KOKKOS_INLINE_FUNCTION void add_outer(KineticTensor& sum, double m, const double v[3]) {
-  const double e = m * units::amu_a2_per_fs2_in_ev;
-  sum.mvv[0] += e * v[0] * v[0];
-  sum.mvv[1] += e * v[1] * v[1];
-  sum.mvv[2] += e * v[2] * v[2];
-  sum.mvv[3] += e * v[1] * v[2];
-  sum.mvv[4] += e * v[0] * v[2];
-  sum.mvv[5] += e * v[0] * v[1];
-}
-
 template <bool Barostat>
 struct FirstHalfKernel {
   VecView x, v, f;
@@ -139,7 +129,7 @@ ForceCheck second_half(AtomState& state, double timestep, const Matrix3* velocit
           for (int d = 0; d < 3; ++d) vi[d] = t[d];
         }
         for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
-        add_outer(sum.kinetic, mass(i), vi);
+        sum.kinetic.add_atom(mass(i), vi);
       },
       Kokkos::Sum<ForceCheck>(check));
   return check;
@@ -153,7 +143,7 @@ KineticTensor kinetic_tensor(const AtomState& state) {
       "VelocityVerlet::kinetic_tensor", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, KineticTensor& sum) {
         const double vi[3] = {v(i, 0), v(i, 1), v(i, 2)};
-        add_outer(sum, mass(i), vi);
+        sum.add_atom(mass(i), vi);
       },
       Kokkos::Sum<KineticTensor>(total));
   return total;

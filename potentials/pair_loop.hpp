@@ -7,9 +7,9 @@
 
 #include <string>
 
-#include "compute_support.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
+#include "otfgp/potentials/compute_support.hpp"
 #include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
@@ -33,14 +33,7 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
                                      const NeighborList& list, const ComputeRequest& request,
                                      double cutoff, const Pair& pair) {
   ComputeResult result;
-  result.per_atom_energy = per_atom_energy_view(label, request, state.natoms);
-  const ScalarView per_atom = result.per_atom_energy;
-  const bool want_per_atom = request.per_atom_energy;
-  result.per_atom_virial = per_atom_virial_view(label, request, state.natoms);
-  const VirialView per_atom_virial = result.per_atom_virial;
-  const bool want_per_atom_virial = request.per_atom_virial;
-  const auto centres = request.centres;
-  const bool all_centres = centres.extent(0) == 0;
+  const SiteOutputs sites = site_outputs(label, request, state.natoms, result);
   const NeighborView neighbors = list.view();
   const VecView x = state.x, f = state.f;
   const IntView type = state.type;
@@ -49,7 +42,7 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
   Kokkos::parallel_reduce(
       label + "::compute", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-        if (!all_centres && !centres(i)) {
+        if (!sites.is_centre(i)) {
           for (int d = 0; d < 3; ++d) f(i, d) = 0.0;
           return;
         }
@@ -76,11 +69,11 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
         for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
         // Each pair is met from both ends of the full list: half to each.
         const double ei = pair.site_energy(i, ti) + 0.5 * pair_energy;
+        double w[6];
+        for (int c = 0; c < 6; ++c) w[c] = 0.5 * own.virial[c];
         sum.energy += ei;
-        for (int c = 0; c < 6; ++c) sum.virial[c] += 0.5 * own.virial[c];
-        if (want_per_atom) per_atom(i) = ei;
-        if (want_per_atom_virial)
-          for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = 0.5 * own.virial[c];
+        for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
+        sites.store(i, ei, w);
       },
       Kokkos::Sum<EnergyVirial>(total));
   set_energy_and_virial(result, total);

@@ -14,12 +14,12 @@
 
 #include <cmath>
 
-#include "compute_support.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/potentials/compute_support.hpp"
 
 namespace otfgp {
 
@@ -106,33 +106,25 @@ class StillingerWeber final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    check_ready_to_compute("sw", num_types_ == static_cast<int>(state.species.size()), list,
-                           cutoff_);
+    const ForceScatter scatter = forces_.begin(
+        "sw", num_types_ == static_cast<int>(state.species.size()), list, cutoff_, state);
     ComputeResult result;
-    result.per_atom_energy = per_atom_energy_view("StillingerWeber", request, state.natoms);
-    const auto per_atom = result.per_atom_energy;
-    const bool want_per_atom = request.per_atom_energy;
-    result.per_atom_virial = per_atom_virial_view("StillingerWeber", request, state.natoms);
-    const VirialView per_atom_virial = result.per_atom_virial;
-    const bool want_per_atom_virial = request.per_atom_virial;
-    const auto centres = request.centres;
-    const bool all_centres = centres.extent(0) == 0;
+    const SiteOutputs sites = site_outputs("StillingerWeber", request, state.natoms, result);
     const NeighborView neighbors = list.view();
     const VecView x = state.x;
     const IntView type = state.type;
     const auto params = params_;
     const auto reach = reach_sq_;
     const int n = num_types_;
-    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(list.max_neighbors());
     const auto scratch = legs_.view();
     const auto token = legs_.token();
-    const ForceScatter scatter = forces_.begin(state.f);
 
     EnergyVirial total;
     Kokkos::parallel_reduce(
         "StillingerWeber::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          if (!all_centres && !centres(i)) return;
+          if (!sites.is_centre(i)) return;
           auto f = scatter.access();
           const int row = token.acquire();
           const int ti = type(i);
@@ -219,12 +211,10 @@ class StillingerWeber final : public Potential {
           for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
           sum.energy += ei;
           for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
-          if (want_per_atom) per_atom(i) = ei;
-          if (want_per_atom_virial)
-            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = w[c];
+          sites.store(i, ei, w);
         },
         Kokkos::Sum<EnergyVirial>(total));
-    forces_.finish(state.f);
+    forces_.finish(state);
 
     set_energy_and_virial(result, total);
     return result;
@@ -288,7 +278,7 @@ class StillingerWeber final : public Potential {
   Kokkos::View<double*, MemSpace>
       reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
   ScratchRows<SwLeg> legs_;
-  ForceAccumulator forces_;
+  ManyBodyForces forces_;
 };
 
 }  // namespace

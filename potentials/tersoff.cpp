@@ -18,13 +18,13 @@
 
 #include <cmath>
 
-#include "compute_support.hpp"
 #include "lammps_parameter_file.hpp"
 #include "manybody_support.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/potentials/compute_support.hpp"
 
 namespace otfgp {
 
@@ -150,33 +150,25 @@ class Tersoff final : public Potential {
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    check_ready_to_compute("tersoff", num_types_ == static_cast<int>(state.species.size()), list,
-                           cutoff_);
+    const ForceScatter scatter = forces_.begin(
+        "tersoff", num_types_ == static_cast<int>(state.species.size()), list, cutoff_, state);
     ComputeResult result;
-    result.per_atom_energy = per_atom_energy_view("Tersoff", request, state.natoms);
-    const auto per_atom = result.per_atom_energy;
-    const bool want_per_atom = request.per_atom_energy;
-    result.per_atom_virial = per_atom_virial_view("Tersoff", request, state.natoms);
-    const VirialView per_atom_virial = result.per_atom_virial;
-    const bool want_per_atom_virial = request.per_atom_virial;
-    const auto centres = request.centres;
-    const bool all_centres = centres.extent(0) == 0;
+    const SiteOutputs sites = site_outputs("Tersoff", request, state.natoms, result);
     const NeighborView neighbors = list.view();
     const VecView x = state.x;
     const IntView type = state.type;
     const auto params = params_;
     const auto short_cutsq = short_cutsq_;
     const int n = num_types_;
-    legs_.reserve(max_neighbors_per_atom(neighbors, state.natoms));
+    legs_.reserve(list.max_neighbors());
     const auto scratch = legs_.view();
     const auto token = legs_.token();
-    const ForceScatter scatter = forces_.begin(state.f);
 
     EnergyVirial total;
     Kokkos::parallel_reduce(
         "Tersoff::compute", RangePolicy(0, state.natoms),
         KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          if (!all_centres && !centres(i)) return;
+          if (!sites.is_centre(i)) return;
           auto f = scatter.access();
           const int row = token.acquire();
           const int ti = type(i);
@@ -292,12 +284,10 @@ class Tersoff final : public Potential {
           for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
           sum.energy += ei;
           for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
-          if (want_per_atom) per_atom(i) = ei;
-          if (want_per_atom_virial)
-            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = w[c];
+          sites.store(i, ei, w);
         },
         Kokkos::Sum<EnergyVirial>(total));
-    forces_.finish(state.f);
+    forces_.finish(state);
 
     set_energy_and_virial(result, total);
     return result;
@@ -351,7 +341,7 @@ class Tersoff final : public Potential {
   Kokkos::View<TersoffTriplet*, MemSpace> params_;
   Kokkos::View<double*, MemSpace> short_cutsq_;
   ScratchRows<TersoffLeg> legs_;
-  ForceAccumulator forces_;
+  ManyBodyForces forces_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "otfgp/oracle/cp2k_oracle.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "support/oracle_finite_difference.hpp"
+#include "support/oracle_setup.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -18,26 +19,11 @@ using otfgp::testing::TemporaryDirectory;
 
 namespace {
 
+using testing::read_text;
+using testing::silicon_pair;
+
 std::unique_ptr<oracle::Oracle> cp2k_oracle(const std::string& yaml) {
-  return oracle::make_oracle(ConfigSection::parse(yaml, "oracle.yaml"), ".");
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// Two silicon atoms in a compressed, sheared primitive cell, off their sites.
-Structure silicon_pair() {
-  Structure si;
-  const double a = 5.30;
-  si.cell << 0, a / 2, a / 2, a / 2, 0, a / 2, a / 2 + 0.08, a / 2, 0.05;
-  si.positions.resize(2, 3);
-  si.positions << 0.03, -0.02, 0.01, a / 4 - 0.05, a / 4 + 0.04, a / 4 + 0.02;
-  si.numbers = {14, 14};
-  return si;
+  return testing::oracle_from_yaml(yaml);
 }
 
 // Cheap settings: the differences test consistency, not accuracy.
@@ -122,11 +108,10 @@ TEST_CASE("cp2k oracle parses CP2K output units and signs", "[oracle][cp2k]") {
 TEST_CASE("cp2k oracle reports an SCF that never converges and retries gentler", "[oracle][cp2k]") {
   TemporaryDirectory directory("otfgp-cp2k-fake");
   const auto received = directory / "received.txt";
-  const auto program = directory / "cp2k";
-  std::ofstream(program) << "#!/bin/sh\ncat \"$2\" >> " << received.string() << "\necho ===== >> "
-                         << received.string()
-                         << "\necho ' *** SCF run NOT converged ***'\nexit 0\n";
-  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  const auto program = testing::fake_program(
+      directory.path(), "cp2k",
+      "cat \"$2\" >> " + received.string() + "\necho ===== >> " + received.string() +
+          "\necho ' *** SCF run NOT converged ***'\nexit 0\n");
   auto oracle = cp2k_oracle(std::string(silicon_cp2k) + "command: " + program.string() +
                             "\nmixing_alpha: 0.4\nmax_scf: 60\n");
   for (int attempt : {0, 1}) {
@@ -155,9 +140,7 @@ TEST_CASE("cp2k oracle reports an SCF that never converges and retries gentler",
 TEST_CASE("cp2k oracle looks basis sets and pseudopotentials up per element", "[oracle][cp2k]") {
   TemporaryDirectory directory("otfgp-cp2k-fake");
   // Ba, Rh and O all have DZVP-MOLOPT-SR-GTH; the pseudopotentials follow its valence.
-  const auto program = directory / "cp2k";
-  std::ofstream(program) << "#!/bin/sh\nexit 0\n";
-  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  const auto program = testing::fake_program(directory.path(), "cp2k", "exit 0\n");
   auto oracle = cp2k_oracle("kind: cp2k\ncommand: " + program.string() + "\n");
   oracle->check({8, 45, 56});
   Structure barho;

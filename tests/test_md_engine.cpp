@@ -7,6 +7,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 
 #include "otfgp/core/counter_random.hpp"
@@ -374,4 +375,74 @@ TEST_CASE("a potential swapped inside observe() drives the very next step", "[md
   CHECK((*frame.forces - old.forces).cwiseAbs().maxCoeff() > 1e-3);
   CHECK(std::abs(*frame.energy - fresh.energy) < 1e-10);
   CHECK(engine.neighbor_list()->cutoff() == 6.0);
+}
+
+namespace {
+
+// What Kokkos Tools report while a KokkosEvents object lives: view
+// allocations and parallel_reduce launches. Every reduction of the MD step
+// returns its value to the host, which is one host synchronisation on a GPU.
+int kokkos_allocations = 0;
+int kokkos_reductions = 0;
+
+void count_allocation(Kokkos::Profiling::SpaceHandle, const char*, const void*, std::uint64_t) {
+  ++kokkos_allocations;
+}
+void count_reduction(const char*, std::uint32_t, std::uint64_t* id) {
+  ++kokkos_reductions;
+  *id = 0;
+}
+
+struct KokkosEvents {
+  KokkosEvents() {
+    kokkos_allocations = kokkos_reductions = 0;
+    Kokkos::Tools::Experimental::set_allocate_data_callback(count_allocation);
+    Kokkos::Tools::Experimental::set_begin_parallel_reduce_callback(count_reduction);
+  }
+  ~KokkosEvents() {
+    Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
+    Kokkos::Tools::Experimental::set_begin_parallel_reduce_callback(nullptr);
+  }
+  KokkosEvents(const KokkosEvents&) = delete;
+  KokkosEvents& operator=(const KokkosEvents&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("an MD step allocates nothing and reduces to the host only where it must", "[md]") {
+  // Stillinger–Weber silicon: a many-body potential with a force scatter and
+  // per-atom scratch. Host reductions per step: the neighbour list's
+  // displacement check, the potential's energy and virial, and the second
+  // half-step's kinetic tensor with the force check; Langevin adds its
+  // momentum and kinetic sums at each end of the step. The neighbour-count
+  // bound of the scratch is taken once per list build, not every step.
+  struct Case {
+    const char* name;
+    EngineSettings settings;
+    int reductions_per_step;
+  };
+  EngineSettings nve;
+  nve.neighbor_skin = 2.0;  // no rebuild in the window counted
+  EngineSettings langevin = nvt(ThermostatType::langevin, 300.0);
+  langevin.neighbor_skin = 2.0;
+  EngineSettings chain = nvt(ThermostatType::nose_hoover_chain, 300.0);
+  chain.neighbor_skin = 2.0;
+  for (const Case& c : {Case{"nve", nve, 3}, Case{"nvt langevin", langevin, 7},
+                        Case{"nvt nose-hoover-chain", chain, 3}}) {
+    INFO(c.name);
+    AtomState state = AtomState::from_structure(
+        build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
+    maxwell_boltzmann(state, 300.0, 11);
+    Engine engine(std::move(state), make_potential("sw:Si.sw"), c.settings);
+    engine.run(3);  // first steps size the scratch, the scatter and the snapshot
+    const int builds = engine.neighbor_list()->num_builds();
+    const int steps = 10;
+    {
+      KokkosEvents events;
+      engine.run(steps);
+      CHECK(kokkos_allocations == 0);
+      CHECK(kokkos_reductions == c.reductions_per_step * steps);
+    }
+    REQUIRE(engine.neighbor_list()->num_builds() == builds);
+  }
 }

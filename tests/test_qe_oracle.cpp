@@ -10,6 +10,7 @@
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/qe_oracle.hpp"
 #include "support/oracle_finite_difference.hpp"
+#include "support/oracle_setup.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -19,38 +20,13 @@ using otfgp::testing::TemporaryDirectory;
 
 namespace {
 
+using testing::fake_program;
+using testing::read_text;
+using testing::silicon_pair;
+
 std::unique_ptr<oracle::Oracle> qe_oracle(const std::string& yaml,
                                           const std::filesystem::path& base = ".") {
-  return oracle::make_oracle(ConfigSection::parse(yaml, "oracle.yaml"), base);
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// A shell script standing in for pw.x.
-std::filesystem::path fake_program(const TemporaryDirectory& directory, const std::string& name,
-                                   const std::string& body) {
-  const auto path = directory / name;
-  std::ofstream(path) << "#!/bin/sh\n" << body;
-  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
-  return path;
-}
-
-// Two silicon atoms in the primitive fcc cell, moved off their sites so that
-// forces are non-zero, in a slightly sheared and compressed cell so that the
-// stress has off-diagonal parts.
-Structure silicon_pair() {
-  Structure si;
-  const double a = 5.30;
-  si.cell << 0, a / 2, a / 2, a / 2, 0, a / 2, a / 2 + 0.08, a / 2, 0.05;
-  si.positions.resize(2, 3);
-  si.positions << 0.03, -0.02, 0.01, a / 4 - 0.05, a / 4 + 0.04, a / 4 + 0.02;
-  si.numbers = {14, 14};
-  return si;
+  return testing::oracle_from_yaml(yaml, base);
 }
 
 const char* const silicon_qe =
@@ -156,7 +132,7 @@ TEST_CASE("qe oracle parses pw.x output units and signs", "[oracle][qe]") {
 
 TEST_CASE("qe oracle reports a pw.x that exits non-zero", "[oracle][qe]") {
   TemporaryDirectory directory("otfgp-qe-fake");
-  const auto program = fake_program(directory, "pw.x",
+  const auto program = fake_program(directory.path(), "pw.x",
                                     "echo 'Error in routine cdiaghg (1): S matrix' >&2\nexit 3\n");
   auto oracle = qe_oracle(std::string(silicon_qe) + "command: " + program.string() + "\n");
   oracle->check({14});
@@ -174,7 +150,7 @@ TEST_CASE("qe oracle reports an SCF that never converges, and retries with safer
   TemporaryDirectory directory("otfgp-qe-fake");
   const auto received = directory / "received.txt";
   const auto program = fake_program(
-      directory, "pw.x",
+      directory.path(), "pw.x",
       "cat \"$2\" >> " + received.string() + "\necho '=====' >> " + received.string() +
           "\necho '     convergence NOT achieved after 100 iterations: stopping'\nexit 0\n");
   auto oracle = qe_oracle(std::string(silicon_qe) + "command: " + program.string() +
@@ -197,7 +173,7 @@ TEST_CASE("qe oracle reports an SCF that never converges, and retries with safer
 
 TEST_CASE("qe oracle kills a pw.x that hangs past the timeout", "[oracle][qe]") {
   TemporaryDirectory directory("otfgp-qe-fake");
-  const auto program = fake_program(directory, "pw.x", "sleep 60\n");
+  const auto program = fake_program(directory.path(), "pw.x", "sleep 60\n");
   auto oracle = qe_oracle(
       "kind: qe\npseudopotentials: {Si: Si.pbe-rrkj.UPF}\necutwfc: 20\ntimeout: 1\ncommand: " +
       program.string() + "\n");

@@ -53,65 +53,65 @@ double largest_e_above_hull(const Hull& hull) {
   return largest > 0 ? 1000.0 * largest : 1.0;
 }
 
-// Commands for one binary or ternary panel; data files go into the job.
-void hull_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
-                const std::string& tag) {
-  const Hull& hull = *view.hull;
+// The binary panel: formation enthalpy against composition, the hull as a line.
+void binary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
+                  const std::string& tag) {
   const auto& phases = study.phases;
   auto& script = job.script();
-  const std::string palette = "set palette defined (0 '#2166ac', 0.5 '#fddb7a', 1 '#b2182b')\n";
-  script << "set title " << quoted_label(view.title) << " noenhanced\n" << palette;
-  script << "set cblabel 'E above hull (meV/atom)'\nset cbrange [0:" << largest_e_above_hull(hull)
-         << "]\n";
   std::ostringstream stable_points, unstable_points, labels, lines;
-  if (hull.num_components() == 2) {
-    std::vector<std::pair<double, double>> vertices;
-    for (std::size_t i : hull.stable)
-      vertices.emplace_back(hull.entries[i].coordinates[1],
-                            hull.entries[i].formation_energy_per_atom);
-    std::sort(vertices.begin(), vertices.end());
-    for (const auto& [x, y] : vertices) lines << x << " " << y << "\n";
-    // Labels alternate below and above the hull, left to right, so that
-    // neighbouring phases do not print over each other.
-    std::vector<std::tuple<double, double, std::string>> stable_labels;
-    for (std::size_t i = 0; i < phases.size(); ++i) {
-      const HullEntryResult& entry = hull.entries[i];
-      if (!entry.included) continue;
-      const double x = entry.coordinates[1], y = entry.formation_energy_per_atom;
-      if (entry.stable) {
-        stable_points << x << " " << y << "\n";
-        stable_labels.emplace_back(x, y,
-                                   enhanced_formula(phases[i].phase.composition.reduced_formula()));
-      } else {
-        unstable_points << x << " " << y << " " << 1000.0 * entry.e_above_hull << "\n";
-      }
+  std::vector<std::pair<double, double>> vertices;
+  for (std::size_t i : hull.stable)
+    vertices.emplace_back(hull.entries[i].coordinates[1],
+                          hull.entries[i].formation_energy_per_atom);
+  std::sort(vertices.begin(), vertices.end());
+  for (const auto& [x, y] : vertices) lines << x << " " << y << "\n";
+  // Labels alternate below and above the hull, left to right, so that
+  // neighbouring phases do not print over each other.
+  std::vector<std::tuple<double, double, std::string>> stable_labels;
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    const HullEntryResult& entry = hull.entries[i];
+    if (!entry.included) continue;
+    const double x = entry.coordinates[1], y = entry.formation_energy_per_atom;
+    if (entry.stable) {
+      stable_points << x << " " << y << "\n";
+      stable_labels.emplace_back(x, y,
+                                 enhanced_formula(phases[i].phase.composition.reduced_formula()));
+    } else {
+      unstable_points << x << " " << y << " " << 1000.0 * entry.e_above_hull << "\n";
     }
-    std::sort(stable_labels.begin(), stable_labels.end());
-    std::ostringstream labels_above;
-    for (std::size_t n = 0; n < stable_labels.size(); ++n) {
-      const auto& [x, y, text] = stable_labels[n];
-      (n % 2 == 0 ? labels : labels_above) << x << " " << y << " " << quoted_label(text) << "\n";
-    }
-    script << "set xlabel "
-           << quoted_label("fraction of " + enhanced_formula(hull.references[1].reduced_formula()) +
-                           " (per atom)")
-           << "\nset ylabel 'formation enthalpy (eV/atom)'\nset xrange [-0.05:1.05]\nset grid\nset "
-              "key off\n"
-           << "set offsets 0, 0, graph 0.08, graph 0.1\n";
-    const std::string hull_file = job.data("hull" + tag + ".dat", lines.str());
-    const std::string stable_file = job.data("stable" + tag + ".dat", stable_points.str());
-    const std::string unstable_file =
-        job.data("unstable" + tag + ".dat", unstable_points.str() + "nan nan nan\n");
-    const std::string label_file = job.data("labels" + tag + ".dat", labels.str());
-    const std::string above_file =
-        job.data("labels_above" + tag + ".dat", labels_above.str() + "nan nan \"\"\n");
-    script << "plot " << hull_file << " using 1:2 with lines lw 2 lc rgb 'black', \\\n  "
-           << unstable_file << " using 1:2:3 with points pt 7 ps 1.0 lc palette, \\\n  "
-           << stable_file << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  "
-           << label_file << " using 1:2:3 with labels offset 0,-1.2 font 'Sans,9', \\\n  "
-           << above_file << " using 1:2:3 with labels offset 0,1.2 font 'Sans,9'\n";
-    return;
   }
+  std::sort(stable_labels.begin(), stable_labels.end());
+  std::ostringstream labels_above;
+  for (std::size_t n = 0; n < stable_labels.size(); ++n) {
+    const auto& [x, y, text] = stable_labels[n];
+    (n % 2 == 0 ? labels : labels_above) << x << " " << y << " " << quoted_label(text) << "\n";
+  }
+  script << "set xlabel "
+         << quoted_label("fraction of " + enhanced_formula(hull.references[1].reduced_formula()) +
+                         " (per atom)")
+         << "\nset ylabel 'formation enthalpy (eV/atom)'\nset xrange [-0.05:1.05]\nset grid\nset "
+            "key off\n"
+         << "set offsets 0, 0, graph 0.08, graph 0.1\n";
+  const std::string hull_file = job.data("hull" + tag + ".dat", lines.str());
+  const std::string stable_file = job.data("stable" + tag + ".dat", stable_points.str());
+  const std::string unstable_file =
+      job.data("unstable" + tag + ".dat", unstable_points.str() + "nan nan nan\n");
+  const std::string label_file = job.data("labels" + tag + ".dat", labels.str());
+  const std::string above_file =
+      job.data("labels_above" + tag + ".dat", labels_above.str() + "nan nan \"\"\n");
+  script << "plot " << hull_file << " using 1:2 with lines lw 2 lc rgb 'black', \\\n  "
+         << unstable_file << " using 1:2:3 with points pt 7 ps 1.0 lc palette, \\\n  "
+         << stable_file << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  " << label_file
+         << " using 1:2:3 with labels offset 0,-1.2 font 'Sans,9', \\\n  " << above_file
+         << " using 1:2:3 with labels offset 0,1.2 font 'Sans,9'\n";
+}
+
+// The ternary panel: the composition triangle with the hull's tie lines.
+void ternary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
+                   const std::string& tag) {
+  const auto& phases = study.phases;
+  auto& script = job.script();
+  std::ostringstream stable_points, unstable_points, labels, lines;
   // Ternary: (a, b, c) → (b + c/2, c·√3/2).
   const double height = std::sqrt(3.0) / 2.0;
   auto point = [&](const Eigen::VectorXd& x) {
@@ -161,6 +161,21 @@ void hull_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
          << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  " << label_file
          << " using 1:2:3 with labels offset 0,0.9 font 'Sans,9'\n";
   script << "unset label 1\nunset label 2\nunset label 3\n";
+}
+
+// Commands for one binary or ternary panel; data files go into the job.
+void hull_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
+                const std::string& tag) {
+  const Hull& hull = *view.hull;
+  auto& script = job.script();
+  const std::string palette = "set palette defined (0 '#2166ac', 0.5 '#fddb7a', 1 '#b2182b')\n";
+  script << "set title " << quoted_label(view.title) << " noenhanced\n" << palette;
+  script << "set cblabel 'E above hull (meV/atom)'\nset cbrange [0:" << largest_e_above_hull(hull)
+         << "]\n";
+  if (hull.num_components() == 2)
+    binary_panel(job, study, hull, tag);
+  else
+    ternary_panel(job, study, hull, tag);
 }
 
 bool plottable(const Hull& hull, const std::string& what) {

@@ -123,23 +123,73 @@ int element_of(const std::string& text, const std::string& source) {
 
 }  // namespace
 
-Structure parse_cif(const std::string& text, const std::string& source) {
+namespace {
+
+// The lines of a CIF without multi-line text fields (not data we need).
+std::vector<std::string> data_lines(const std::string& text) {
   std::vector<std::string> lines;
-  {
-    std::stringstream stream(text);
-    std::string line;
-    bool in_text_field = false;
-    while (std::getline(stream, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty() && line[0] == ';') {  // multi-line text fields are not data we need
-        in_text_field = !in_text_field;
-        continue;
-      }
-      if (!in_text_field) lines.push_back(line);
+  std::stringstream stream(text);
+  std::string line;
+  bool in_text_field = false;
+  while (std::getline(stream, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line[0] == ';') {
+      in_text_field = !in_text_field;
+      continue;
     }
+    if (!in_text_field) lines.push_back(line);
   }
+  return lines;
+}
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(c));
+  return text;
+}
+
+// A loop_: its column names (lower case) and its rows.
+struct CifLoop {
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> rows;
+};
+
+// The first data block: single items by name (lower case) and the loops.
+struct CifBlock {
   std::map<std::string, std::string> items;
-  std::vector<std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>>> loops;
+  std::vector<CifLoop> loops;
+};
+
+// Reads the loop whose names start at lines[k]; leaves k after its values.
+CifLoop read_loop(const std::vector<std::string>& lines, std::size_t& k,
+                  const std::string& source) {
+  CifLoop loop;
+  while (k < lines.size()) {
+    const auto w = tokens(lines[k]);
+    if (w.empty() || w[0][0] != '_') break;
+    loop.names.push_back(lower(w[0]));
+    ++k;
+  }
+  std::vector<std::string> values;
+  while (k < lines.size()) {
+    const auto w = tokens(lines[k]);
+    if (!w.empty()) {
+      const std::string first = lower(w[0]);
+      if (first[0] == '_' || first == "loop_" || first.rfind("data_", 0) == 0) break;
+    }
+    values.insert(values.end(), w.begin(), w.end());
+    ++k;
+  }
+  const std::size_t columns = loop.names.size();
+  if (columns == 0 || values.size() % columns != 0)
+    throw Error(source + ": a loop's values do not fill its columns");
+  for (std::size_t v = 0; v < values.size(); v += columns)
+    loop.rows.emplace_back(values.begin() + static_cast<long>(v),
+                           values.begin() + static_cast<long>(v + columns));
+  return loop;
+}
+
+CifBlock read_first_block(const std::vector<std::string>& lines, const std::string& source) {
+  CifBlock block;
   bool seen_block = false;
   for (std::size_t k = 0; k < lines.size();) {
     const auto words = tokens(lines[k]);
@@ -147,54 +197,32 @@ Structure parse_cif(const std::string& text, const std::string& source) {
       ++k;
       continue;
     }
-    std::string head = words[0];
-    for (auto& c : head) c = static_cast<char>(std::tolower(c));
+    const std::string head = lower(words[0]);
     if (head.rfind("data_", 0) == 0) {
       if (seen_block) break;  // first block only
       seen_block = true;
       ++k;
     } else if (head == "loop_") {
-      std::vector<std::string> names;
       ++k;
-      while (k < lines.size()) {
-        const auto w = tokens(lines[k]);
-        if (w.empty() || w[0][0] != '_') break;
-        std::string name = w[0];
-        for (auto& c : name) c = static_cast<char>(std::tolower(c));
-        names.push_back(name);
-        ++k;
-      }
-      std::vector<std::string> values;
-      while (k < lines.size()) {
-        const auto w = tokens(lines[k]);
-        if (!w.empty()) {
-          std::string first = w[0];
-          for (auto& c : first) c = static_cast<char>(std::tolower(c));
-          if (first[0] == '_' || first == "loop_" || first.rfind("data_", 0) == 0) break;
-        }
-        values.insert(values.end(), w.begin(), w.end());
-        ++k;
-      }
-      if (names.empty() || values.size() % names.size() != 0)
-        throw Error(source + ": a loop's values do not fill its columns");
-      std::vector<std::vector<std::string>> rows;
-      for (std::size_t v = 0; v < values.size(); v += names.size())
-        rows.emplace_back(values.begin() + static_cast<long>(v),
-                          values.begin() + static_cast<long>(v + names.size()));
-      loops.emplace_back(names, rows);
+      block.loops.push_back(read_loop(lines, k, source));
     } else if (head[0] == '_') {
       if (words.size() >= 2)
-        items[head] = words[1];
+        block.items[head] = words[1];
       else if (k + 1 < lines.size() && !tokens(lines[k + 1]).empty())
-        items[head] = tokens(lines[++k])[0];
+        block.items[head] = tokens(lines[++k])[0];
       ++k;
     } else {
       ++k;
     }
   }
+  return block;
+}
+
+// The cell from a, b, c, α, β, γ, lower-triangular (a along x, b in the xy plane).
+Eigen::Matrix3d cif_cell(const CifBlock& block, const std::string& source) {
   auto item = [&](const std::string& key) -> double {
-    const auto it = items.find(key);
-    if (it == items.end()) throw Error(source + ": missing " + key);
+    const auto it = block.items.find(key);
+    if (it == block.items.end()) throw Error(source + ": missing " + key);
     return number(it->second, key, source);
   };
   const double a = item("_cell_length_a"), b = item("_cell_length_b"), c = item("_cell_length_c");
@@ -202,50 +230,66 @@ Structure parse_cif(const std::string& text, const std::string& source) {
   const double alpha = item("_cell_angle_alpha") * to_radians,
                beta = item("_cell_angle_beta") * to_radians,
                gamma = item("_cell_angle_gamma") * to_radians;
-  Structure structure;
   const double cx = c * std::cos(beta);
   const double cy = c * (std::cos(alpha) - std::cos(beta) * std::cos(gamma)) / std::sin(gamma);
   const double cz2 = c * c - cx * cx - cy * cy;
   if (!(a > 0 && b > 0 && c > 0) || !(cz2 > 0))
     throw Error(source + ": impossible cell parameters");
-  structure.cell << a, 0, 0, b * std::cos(gamma), b * std::sin(gamma), 0, cx, cy, std::sqrt(cz2);
+  Eigen::Matrix3d cell;
+  cell << a, 0, 0, b * std::cos(gamma), b * std::sin(gamma), 0, cx, cy, std::sqrt(cz2);
+  return cell;
+}
 
+// The symmetry operations (x,y,z alone when the file lists none) and the
+// atom-site loop with its column of each name.
+struct CifSites {
   std::vector<Operation> operations;
-  const std::vector<std::vector<std::string>>* sites = nullptr;
+  const std::vector<std::vector<std::string>>* rows = nullptr;
   std::map<std::string, std::size_t> columns;
-  for (const auto& [names, rows] : loops) {
-    for (std::size_t n = 0; n < names.size(); ++n) {
-      if (names[n] == "_space_group_symop_operation_xyz" ||
-          names[n] == "_symmetry_equiv_pos_as_xyz")
-        for (const auto& row : rows) operations.push_back(parse_operation(row[n], source));
+  bool has_type = false;
+};
+
+CifSites find_sites(const CifBlock& block, const std::string& source) {
+  CifSites sites;
+  for (const auto& loop : block.loops) {
+    for (std::size_t n = 0; n < loop.names.size(); ++n) {
+      if (loop.names[n] == "_space_group_symop_operation_xyz" ||
+          loop.names[n] == "_symmetry_equiv_pos_as_xyz")
+        for (const auto& row : loop.rows)
+          sites.operations.push_back(parse_operation(row[n], source));
     }
-    if (std::find(names.begin(), names.end(), "_atom_site_fract_x") != names.end()) {
-      sites = &rows;
-      for (std::size_t n = 0; n < names.size(); ++n) columns[names[n]] = n;
+    if (std::find(loop.names.begin(), loop.names.end(), "_atom_site_fract_x") != loop.names.end()) {
+      sites.rows = &loop.rows;
+      for (std::size_t n = 0; n < loop.names.size(); ++n) sites.columns[loop.names[n]] = n;
     }
   }
-  if (!sites) throw Error(source + ": no _atom_site_ loop with fractional coordinates");
-  if (operations.empty()) operations.push_back(parse_operation("x,y,z", source));
+  if (!sites.rows) throw Error(source + ": no _atom_site_ loop with fractional coordinates");
+  if (sites.operations.empty()) sites.operations.push_back(parse_operation("x,y,z", source));
   for (const char* key : {"_atom_site_fract_y", "_atom_site_fract_z"})
-    if (!columns.count(key)) throw Error(source + std::string(": missing ") + key);
-  const bool has_type = columns.count("_atom_site_type_symbol") > 0;
-  if (!has_type && !columns.count("_atom_site_label"))
+    if (!sites.columns.count(key)) throw Error(source + std::string(": missing ") + key);
+  sites.has_type = sites.columns.count("_atom_site_type_symbol") > 0;
+  if (!sites.has_type && !sites.columns.count("_atom_site_label"))
     throw Error(source + ": atom sites need _atom_site_type_symbol or _atom_site_label");
+  return sites;
+}
 
+// Every symmetry image of every site, once (images closer than 0.01 Å merge).
+void place_atoms(CifSites& sites, const std::string& source, Structure& structure) {
+  auto& columns = sites.columns;
   std::vector<Eigen::Vector3d> fractional;
-  for (const auto& row : *sites) {
+  for (const auto& row : *sites.rows) {
     if (columns.count("_atom_site_occupancy")) {
       const std::string& occupancy = row[columns["_atom_site_occupancy"]];
       if (occupancy != "." && occupancy != "?" &&
           std::abs(number(occupancy, "occupancy", source) - 1.0) > 1e-3)
         throw Error(source + ": partial occupancy is not supported (site " + row[0] + ")");
     }
-    const int z =
-        element_of(row[columns[has_type ? "_atom_site_type_symbol" : "_atom_site_label"]], source);
+    const int z = element_of(
+        row[columns[sites.has_type ? "_atom_site_type_symbol" : "_atom_site_label"]], source);
     const Eigen::Vector3d site(number(row[columns["_atom_site_fract_x"]], "x", source),
                                number(row[columns["_atom_site_fract_y"]], "y", source),
                                number(row[columns["_atom_site_fract_z"]], "z", source));
-    for (const auto& op : operations) {
+    for (const auto& op : sites.operations) {
       Eigen::Vector3d image = op.rotation * site + op.translation;
       for (int d = 0; d < 3; ++d) image[d] -= std::floor(image[d]);
       bool known = false;
@@ -266,6 +310,16 @@ Structure parse_cif(const std::string& text, const std::string& source) {
   for (std::size_t i = 0; i < fractional.size(); ++i)
     structure.positions.row(static_cast<Eigen::Index>(i)) =
         fractional[i].transpose() * structure.cell;
+}
+
+}  // namespace
+
+Structure parse_cif(const std::string& text, const std::string& source) {
+  const CifBlock block = read_first_block(data_lines(text), source);
+  Structure structure;
+  structure.cell = cif_cell(block, source);
+  CifSites sites = find_sites(block, source);
+  place_atoms(sites, source, structure);
   return structure;
 }
 

@@ -134,6 +134,138 @@ Kokkos::View<int*, MemSpace> pair_array(const char* label, long pairs) {
               "this structure (or atoms are piled on top of each other)");
 }
 
+// The atoms' fractional coordinates and the box they span along each
+// direction: the unit interval when periodic, the atoms' spread when free.
+struct FractionalExtent {
+  DeviceVec3 fractional;
+  double low[3] = {0, 0, 0}, span[3] = {1, 1, 1};
+};
+
+FractionalExtent fractional_extent(const Box& box, const VecView& x, int n) {
+  FractionalExtent result;
+  DeviceVec3 fractional("NeighborList::fractional", n);
+  result.fractional = fractional;
+  fractional_positions(box, x, n, fractional);
+  for (int d = 0; d < 3; ++d) {
+    if (box.pbc[d] || n == 0) continue;
+    Kokkos::MinMaxScalar<double> extent;
+    Kokkos::parallel_reduce(
+        "NeighborList::extent", RangePolicy(0, n),
+        KOKKOS_LAMBDA(int i, Kokkos::MinMaxScalar<double>& value) {
+          value.min_val = kmath::fmin(value.min_val, fractional(i, d));
+          value.max_val = kmath::fmax(value.max_val, fractional(i, d));
+        },
+        Kokkos::MinMax<double>(extent));
+    result.low[d] = extent.min_val;
+    result.span[d] = std::max(extent.max_val - extent.min_val, 1e-12);
+  }
+  return result;
+}
+
+// Chooses the bins (no narrower than the range, not vastly more than atoms),
+// how many bins and periodic images a search reaches; returns the bin count.
+long size_bins(BinnedPairSearch& search, const FractionalExtent& extent, double range, int n) {
+  const Eigen::Vector3d widths = search.box.widths();
+  long total_bins = 1;
+  for (int d = 0; d < 3; ++d) {
+    const double length = extent.span[d] * widths[d];
+    const long cap = std::max<long>(1, 4 * static_cast<long>(std::cbrt(double(n)) + 1));
+    search.nbins[d] = static_cast<int>(std::clamp<long>(long(length / range), 1, cap));
+    const double bin_width = length / search.nbins[d];
+    search.reach[d] = static_cast<int>(std::ceil(range / bin_width - 1e-12));
+    if (!search.box.pbc[d]) search.reach[d] = std::min(search.reach[d], search.nbins[d] - 1);
+    search.image_reach[d] =
+        search.box.pbc[d] ? (search.reach[d] + search.nbins[d] - 1) / search.nbins[d] : 0;
+    total_bins *= search.nbins[d];
+  }
+  return total_bins;
+}
+
+// Counting sort of the atoms into the bins: fills atom_bin, bin_offsets, bin_atoms.
+void sort_into_bins(BinnedPairSearch& search, const FractionalExtent& extent, long total_bins,
+                    int n) {
+  search.atom_bin =
+      Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>("NeighborList::atom_bin", n);
+  Kokkos::View<int*, MemSpace> bin_count("NeighborList::bin_count", total_bins);
+  const auto atom_bin = search.atom_bin;
+  const DeviceVec3 fractional = extent.fractional;
+  const int nb0 = search.nbins[0], nb1 = search.nbins[1], nb2 = search.nbins[2];
+  const double lo0 = extent.low[0], lo1 = extent.low[1], lo2 = extent.low[2];
+  const double sp0 = extent.span[0], sp1 = extent.span[1], sp2 = extent.span[2];
+  Kokkos::parallel_for(
+      "NeighborList::assign_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const int nb[3] = {nb0, nb1, nb2};
+        const double lo[3] = {lo0, lo1, lo2}, sp[3] = {sp0, sp1, sp2};
+        for (int d = 0; d < 3; ++d) {
+          int b = static_cast<int>(kmath::floor((fractional(i, d) - lo[d]) / sp[d] * nb[d]));
+          atom_bin(i, d) = b < 0 ? 0 : (b >= nb[d] ? nb[d] - 1 : b);
+        }
+        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
+        Kokkos::atomic_add(&bin_count(bin), 1);
+      });
+  search.bin_offsets = Kokkos::View<int*, MemSpace>("NeighborList::bin_offsets", total_bins + 1);
+  const auto bin_offsets = search.bin_offsets;
+  Kokkos::parallel_scan(
+      "NeighborList::scan_bins", RangePolicy(0, total_bins),
+      KOKKOS_LAMBDA(int b, int& sum, bool final) {
+        sum += bin_count(b);
+        if (final) bin_offsets(b + 1) = sum;
+      });
+  search.bin_atoms = Kokkos::View<int*, MemSpace>("NeighborList::bin_atoms", n);
+  const auto bin_atoms = search.bin_atoms;
+  Kokkos::deep_copy(bin_count, 0);
+  // Atoms enter their bin in index order on serial backends; on parallel ones
+  // the order within a bin is arbitrary, which only permutes pairs.
+  Kokkos::parallel_for(
+      "NeighborList::fill_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
+        bin_atoms(bin_offsets(bin) + Kokkos::atomic_fetch_add(&bin_count(bin), 1)) = i;
+      });
+}
+
+struct PairArrays {
+  Kokkos::View<int*, MemSpace> offsets, index, image;
+  int count = 0;
+};
+
+// The list in CSR form: count the pairs of each atom, scan, fill.
+PairArrays find_pairs(const BinnedPairSearch& search, int n) {
+  PairArrays pairs;
+  Kokkos::View<int*, MemSpace> offsets("NeighborList::offsets", n + 1);
+  long total_pairs = 0;
+  Kokkos::parallel_reduce(
+      "NeighborList::count_pairs", RangePolicy(0, n),
+      KOKKOS_LAMBDA(int i, long& sum) {
+        long count = 0;
+        search.visit(i, [&](int, int) { ++count; });
+        offsets(i + 1) = count < INT_MAX ? static_cast<int>(count) : INT_MAX;
+        sum += count;
+      },
+      total_pairs);
+  if (total_pairs >= INT_MAX) throw_too_many_pairs(total_pairs, n);
+  Kokkos::parallel_scan(
+      "NeighborList::scan_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i, int& sum, bool final) {
+        sum += offsets(i + 1);
+        if (final) offsets(i + 1) = sum;
+      });
+  Kokkos::deep_copy(pairs.count, Kokkos::subview(offsets, n));
+  Kokkos::View<int*, MemSpace> index = pair_array("NeighborList::index", pairs.count);
+  Kokkos::View<int*, MemSpace> image = pair_array("NeighborList::image", pairs.count);
+  Kokkos::parallel_for(
+      "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+        int k = offsets(i);
+        search.visit(i, [&](int j, int m) {
+          index(k) = j;
+          image(k) = m;
+          ++k;
+        });
+      });
+  pairs.offsets = offsets;
+  pairs.index = index;
+  pairs.image = image;
+  return pairs;
+}
+
 }  // namespace
 
 NeighborList::NeighborList(double cutoff, double skin) : cutoff_(cutoff), skin_(skin) {
@@ -209,12 +341,25 @@ void NeighborList::refresh_image_vectors(const Box& box) {
   view_.image_vector = image_vector_;
 }
 
+int max_entries_per_atom(const Kokkos::View<const int*, MemSpace>& offsets, int natoms) {
+  int most = 0;
+  Kokkos::parallel_reduce(
+      "NeighborList::max_neighbors", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, int& m) {
+        const int count = offsets(i + 1) - offsets(i);
+        if (count > m) m = count;
+      },
+      Kokkos::Max<int>(most));
+  return most;
+}
+
 void NeighborList::finish_build(const AtomState& state, Kokkos::View<int*, MemSpace> offsets,
                                 Kokkos::View<int*, MemSpace> index,
                                 Kokkos::View<int*, MemSpace> image) {
   view_.offsets = offsets;
   view_.index = index;
   view_.image = image;
+  max_neighbors_ = max_entries_per_atom(offsets, state.natoms);
   refresh_image_vectors(state.box);
   box_at_build_ = state.box;
   fractional_at_build_ = VecView("NeighborList::fractional_at_build", state.natoms);
@@ -233,125 +378,17 @@ void NeighborList::build(AtomState& state) {
   check_image_count(state.box, range);
   wrap_positions(state);
   const int n = state.natoms;
-  const Box box = state.box;
-  const Eigen::Vector3d widths = box.widths();
-
-  // Fractional extent along each direction: the unit interval when periodic,
-  // the atoms' spread when free.
-  DeviceVec3 fractional("NeighborList::fractional", n);
-  const VecView x = state.x;
-  Kokkos::parallel_for(
-      "NeighborList::fractional", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-        double s[3];
-        box.fractional(r, s);
-        for (int d = 0; d < 3; ++d) fractional(i, d) = s[d];
-      });
-  double low[3] = {0, 0, 0}, span[3] = {1, 1, 1};
-  for (int d = 0; d < 3; ++d) {
-    if (box.pbc[d] || n == 0) continue;
-    Kokkos::MinMaxScalar<double> extent;
-    Kokkos::parallel_reduce(
-        "NeighborList::extent", RangePolicy(0, n),
-        KOKKOS_LAMBDA(int i, Kokkos::MinMaxScalar<double>& value) {
-          value.min_val = kmath::fmin(value.min_val, fractional(i, d));
-          value.max_val = kmath::fmax(value.max_val, fractional(i, d));
-        },
-        Kokkos::MinMax<double>(extent));
-    low[d] = extent.min_val;
-    span[d] = std::max(extent.max_val - extent.min_val, 1e-12);
-  }
-
+  const FractionalExtent extent = fractional_extent(state.box, state.x, n);
   BinnedPairSearch search;
-  search.x = x;
-  search.box = box;
+  search.x = state.x;
+  search.box = state.box;
   search.range_squared = range * range;
-  long total_bins = 1;
-  for (int d = 0; d < 3; ++d) {
-    const double extent = span[d] * widths[d];
-    // Bins no narrower than the range, and not vastly more bins than atoms.
-    const long cap = std::max<long>(1, 4 * static_cast<long>(std::cbrt(double(n)) + 1));
-    search.nbins[d] = static_cast<int>(std::clamp<long>(long(extent / range), 1, cap));
-    const double bin_width = extent / search.nbins[d];
-    search.reach[d] = static_cast<int>(std::ceil(range / bin_width - 1e-12));
-    if (!box.pbc[d]) search.reach[d] = std::min(search.reach[d], search.nbins[d] - 1);
-    search.image_reach[d] =
-        box.pbc[d] ? (search.reach[d] + search.nbins[d] - 1) / search.nbins[d] : 0;
-    total_bins *= search.nbins[d];
-  }
+  const long total_bins = size_bins(search, extent, range, n);
   set_images(search.image_reach[0], search.image_reach[1], search.image_reach[2]);
-
-  // Counting sort of atoms into bins.
-  search.atom_bin =
-      Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>("NeighborList::atom_bin", n);
-  Kokkos::View<int*, MemSpace> bin_count("NeighborList::bin_count", total_bins);
-  const auto atom_bin = search.atom_bin;
-  const int nb0 = search.nbins[0], nb1 = search.nbins[1], nb2 = search.nbins[2];
-  const double lo0 = low[0], lo1 = low[1], lo2 = low[2];
-  const double sp0 = span[0], sp1 = span[1], sp2 = span[2];
-  Kokkos::parallel_for(
-      "NeighborList::assign_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        const int nb[3] = {nb0, nb1, nb2};
-        const double lo[3] = {lo0, lo1, lo2}, sp[3] = {sp0, sp1, sp2};
-        for (int d = 0; d < 3; ++d) {
-          int b = static_cast<int>(kmath::floor((fractional(i, d) - lo[d]) / sp[d] * nb[d]));
-          atom_bin(i, d) = b < 0 ? 0 : (b >= nb[d] ? nb[d] - 1 : b);
-        }
-        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
-        Kokkos::atomic_add(&bin_count(bin), 1);
-      });
-  search.bin_offsets = Kokkos::View<int*, MemSpace>("NeighborList::bin_offsets", total_bins + 1);
-  const auto bin_offsets = search.bin_offsets;
-  Kokkos::parallel_scan(
-      "NeighborList::scan_bins", RangePolicy(0, total_bins),
-      KOKKOS_LAMBDA(int b, int& sum, bool final) {
-        sum += bin_count(b);
-        if (final) bin_offsets(b + 1) = sum;
-      });
-  search.bin_atoms = Kokkos::View<int*, MemSpace>("NeighborList::bin_atoms", n);
-  const auto bin_atoms = search.bin_atoms;
-  Kokkos::deep_copy(bin_count, 0);
-  // Atoms enter their bin in index order on serial backends; on parallel ones
-  // the order within a bin is arbitrary, which only permutes pairs.
-  Kokkos::parallel_for(
-      "NeighborList::fill_bins", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        const int bin = (atom_bin(i, 0) * nb1 + atom_bin(i, 1)) * nb2 + atom_bin(i, 2);
-        bin_atoms(bin_offsets(bin) + Kokkos::atomic_fetch_add(&bin_count(bin), 1)) = i;
-      });
-
-  // Count, scan, fill.
-  Kokkos::View<int*, MemSpace> offsets("NeighborList::offsets", n + 1);
-  long total_pairs = 0;
-  Kokkos::parallel_reduce(
-      "NeighborList::count_pairs", RangePolicy(0, n),
-      KOKKOS_LAMBDA(int i, long& sum) {
-        long count = 0;
-        search.visit(i, [&](int, int) { ++count; });
-        offsets(i + 1) = count < INT_MAX ? static_cast<int>(count) : INT_MAX;
-        sum += count;
-      },
-      total_pairs);
-  if (total_pairs >= INT_MAX) throw_too_many_pairs(total_pairs, n);
-  Kokkos::parallel_scan(
-      "NeighborList::scan_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i, int& sum, bool final) {
-        sum += offsets(i + 1);
-        if (final) offsets(i + 1) = sum;
-      });
-  int pairs = 0;
-  Kokkos::deep_copy(pairs, Kokkos::subview(offsets, n));
-  Kokkos::View<int*, MemSpace> index = pair_array("NeighborList::index", pairs);
-  Kokkos::View<int*, MemSpace> image = pair_array("NeighborList::image", pairs);
-  Kokkos::parallel_for(
-      "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
-        int k = offsets(i);
-        search.visit(i, [&](int j, int m) {
-          index(k) = j;
-          image(k) = m;
-          ++k;
-        });
-      });
-  num_pairs_ = pairs;
-  finish_build(state, offsets, index, image);
+  sort_into_bins(search, extent, total_bins, n);
+  PairArrays pairs = find_pairs(search, n);
+  num_pairs_ = pairs.count;
+  finish_build(state, pairs.offsets, pairs.index, pairs.image);
 }
 
 void NeighborList::build_brute_force(AtomState& state) {

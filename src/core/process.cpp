@@ -196,10 +196,12 @@ std::vector<std::string> split_command(const std::string& command) {
   return words;
 }
 
-ProcessResult run_process(const std::vector<std::string>& arguments,
-                          const ProcessOptions& options) {
+namespace {
+
+// The program to run, after checking that it and the working directory exist.
+std::filesystem::path runnable_program(const std::vector<std::string>& arguments,
+                                       const ProcessOptions& options, const std::string& what) {
   if (arguments.empty()) throw Error("run_process: empty command");
-  const std::string what = describe(arguments);
   const auto program = find_executable(arguments[0]);
   if (!program)
     throw Error("cannot run '" + what + "': program '" + arguments[0] +
@@ -209,13 +211,79 @@ ProcessResult run_process(const std::vector<std::string>& arguments,
       !std::filesystem::is_directory(options.working_directory))
     throw Error("cannot run '" + what + "': working directory " +
                 options.working_directory.string() + " does not exist");
+  return *program;
+}
+
+// The error pipe closes on a successful exec (close-on-exec) or carries errno:
+// throws, after reaping the child, when the exec failed.
+void check_exec(pid_t pid, const Descriptor& error_read, const std::string& what,
+                const std::string& working_directory) {
+  int exec_error = 0;
+  ssize_t got;
+  do got = ::read(error_read.get(), &exec_error, sizeof exec_error);
+  while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(sizeof exec_error)) return;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  throw Error("cannot run '" + what + "'" +
+              (working_directory.empty() ? "" : " in " + working_directory) + ": " +
+              std::strerror(exec_error));
+}
+
+// Waits for the child, collecting the tail of its stderr; past the deadline or
+// on an interrupt, SIGTERM to its group and SIGKILL after a grace period.
+// Returns the signal that interrupted the run (0 if none); sets timed_out.
+int supervise(pid_t pid, const Descriptor& stderr_read, std::optional<Clock::time_point> deadline,
+              Tail& tail, bool& stderr_open, ProcessResult& result) {
+  std::optional<Clock::time_point> terminated_at;  // when SIGTERM went to the group
+  int interrupted_by = 0;
+  while (true) {
+    // WNOWAIT leaves the exited child a zombie, so that its pid (the group's
+    // id) cannot be reused before the group is killed below.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid)
+      return interrupted_by;
+
+    const auto now = Clock::now();
+    if (!terminated_at) {
+      const bool expired = deadline && now >= *deadline;
+      if (expired || interrupt_requested()) {
+        if (expired)
+          result.timed_out = true;
+        else
+          interrupted_by = interrupt_signal();
+        ::kill(-pid, SIGTERM);
+        terminated_at = now;
+      }
+    } else if (now - *terminated_at >= termination_grace) {
+      ::kill(-pid, SIGKILL);
+    }
+
+    if (stderr_open) {
+      pollfd entry{stderr_read.get(), POLLIN, 0};
+      const int ready = ::poll(&entry, 1, poll_interval_ms);
+      if (ready > 0) stderr_open = drain(stderr_read.get(), tail);
+    } else {
+      ::usleep(poll_interval_ms * 1000);
+    }
+  }
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& arguments,
+                          const ProcessOptions& options) {
+  const std::string what = arguments.empty() ? std::string() : describe(arguments);
+  const std::filesystem::path program = runnable_program(arguments, options, what);
 
   // Everything the child needs is prepared before fork.
   std::vector<std::string> argument_words = arguments;
   std::vector<char*> argv = pointers(argument_words);
   std::vector<std::string> environment_words = build_environment(options.environment);
   std::vector<char*> envp = pointers(environment_words);
-  const std::string program_path = program->string();
+  const std::string program_path = program.string();
   const std::string working_directory = options.working_directory.string();
 
   const std::string stdin_path = options.stdin_file ? options.stdin_file->string() : "/dev/null";
@@ -247,20 +315,7 @@ ProcessResult run_process(const std::vector<std::string>& arguments,
   stdout_fd.reset();
   stderr_write.reset();
   error_write.reset();
-
-  // The error pipe closes on a successful exec (close-on-exec) or carries errno.
-  int exec_error = 0;
-  ssize_t got;
-  do got = ::read(error_read.get(), &exec_error, sizeof exec_error);
-  while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof exec_error)) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    throw Error("cannot run '" + what + "'" +
-                (working_directory.empty() ? "" : " in " + working_directory) + ": " +
-                std::strerror(exec_error));
-  }
+  check_exec(pid, error_read, what, working_directory);
 
   ::fcntl(stderr_read.get(), F_SETFL, O_NONBLOCK);
   Tail tail(options.stderr_tail_bytes);
@@ -269,43 +324,10 @@ ProcessResult run_process(const std::vector<std::string>& arguments,
   std::optional<Clock::time_point> deadline;
   if (options.timeout)
     deadline = start + std::chrono::duration_cast<Clock::duration>(*options.timeout);
-  std::optional<Clock::time_point> terminated_at;  // when SIGTERM went to the group
-  int interrupted_by = 0;
-  int status = 0;
-
-  while (true) {
-    // WNOWAIT leaves the exited child a zombie, so that its pid (the group's
-    // id) cannot be reused before the group is killed below.
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid)
-      break;
-
-    const auto now = Clock::now();
-    if (!terminated_at) {
-      const bool expired = deadline && now >= *deadline;
-      if (expired || interrupt_requested()) {
-        if (expired)
-          result.timed_out = true;
-        else
-          interrupted_by = interrupt_signal();
-        ::kill(-pid, SIGTERM);
-        terminated_at = now;
-      }
-    } else if (now - *terminated_at >= termination_grace) {
-      ::kill(-pid, SIGKILL);
-    }
-
-    if (stderr_open) {
-      pollfd entry{stderr_read.get(), POLLIN, 0};
-      const int ready = ::poll(&entry, 1, poll_interval_ms);
-      if (ready > 0) stderr_open = drain(stderr_read.get(), tail);
-    } else {
-      ::usleep(poll_interval_ms * 1000);
-    }
-  }
+  const int interrupted_by = supervise(pid, stderr_read, deadline, tail, stderr_open, result);
   // Nothing of the group may outlive the call: helpers left behind (MPI
   // daemons, a shell's background jobs) are killed with it.
+  int status = 0;
   ::kill(-pid, SIGKILL);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -6,7 +6,6 @@
 
 #include "otfgp/gp/gp_potential.hpp"
 
-#include <Kokkos_ScatterView.hpp>
 #include <algorithm>
 #include <cmath>
 
@@ -154,10 +153,7 @@ void GpPotential::bind(const std::vector<int>& species) {
 
 ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
                                    const ComputeRequest& request) {
-  if (!bound_) throw Error("gp potential: bind() must be called before compute()");
-  if (list.cutoff() < cutoff())
-    throw Error("gp potential needs a neighbour list of at least " + std::to_string(cutoff()) +
-                " Å");
+  const ForceScatter forces = forces_.begin("gp", bound_, list, cutoff(), state);
   ComputeResult result;
   const int natoms = state.natoms;
   if (request.per_atom_energy)
@@ -189,24 +185,8 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
 
-  // The scatter (per-thread copies on OpenMP) is kept between steps, not allocated each step.
-  if (scatter_target_.data() != state.f.data() || scatter_target_.extent(0) != state.f.extent(0)) {
-    scatter_ = decltype(scatter_)(state.f);
-    scatter_target_ = state.f;
-  }
-  Kokkos::deep_copy(state.f, 0.0);
-  scatter_.reset_except(state.f);
-  const auto forces = scatter_;
-
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
-  int max_pairs = 0;
-  Kokkos::parallel_reduce(
-      "GpPotential::max_pairs", RangePolicy(0, natoms),
-      KOKKOS_LAMBDA(int i, int& most) {
-        const int count = neighbors.offsets(i + 1) - neighbors.offsets(i);
-        if (count > most) most = count;
-      },
-      Kokkos::Max<int>(max_pairs));
+  const int max_pairs = list.max_neighbors();
   const int stride = basis.terms_stride;
   const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
                                     ScratchView::shmem_size(size) * 2 +
@@ -335,10 +315,9 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         });
       },
       Kokkos::Sum<EnergyVirial>(total));
-  scatter_.contribute_into(state.f);
+  forces_.finish(state);
 
-  result.energy = total.energy;
-  for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
+  set_energy_and_virial(result, total);
   if (request.uncertainty) {
     result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
     result.uncertainty_normalised = ScalarView("GpPotential::uncertainty_normalised", natoms);

@@ -363,14 +363,18 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
 
 int SparseGp::add_sparse_atoms(int frame_index, const std::vector<int>& atoms,
                                double min_residual) {
-  const Structure& frame = frames_.at(frame_index);
-  const DescriptorValues values = describe(frame, false);
+  return add_sparse_atoms(describe(frames_.at(frame_index), false), frame_index, atoms,
+                          min_residual);
+}
+
+int SparseGp::add_sparse_atoms(const DescriptorValues& values, int frame_index,
+                               const std::vector<int>& atoms, double min_residual) {
   Eigen::MatrixXd rows(atoms.size(), values.size);
   std::vector<int> species(atoms.size());
   std::vector<SparseEnvironmentSource> sources(atoms.size());
   for (std::size_t a = 0; a < atoms.size(); ++a) {
     const int i = atoms[a];
-    if (i < 0 || i >= frame.size())
+    if (i < 0 || i >= static_cast<int>(values.species.size()))
       throw std::out_of_range("SparseGp::add_sparse_atoms: atom index");
     rows.row(a) = values.values.row(i);
     species[a] = values.species[i];

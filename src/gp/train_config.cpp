@@ -83,99 +83,105 @@ void read_sparse(ConfigSection s, GpTrainingSettings& t) {
   s.finish(context);
 }
 
+// The species list: every element of the training data, each once.
+std::vector<int> read_species(const ConfigSection& root, const std::vector<int>& data_species) {
+  std::vector<int> species;
+  for (const auto& symbol : root.texts("species"))
+    species.push_back(element_of(root, "species", symbol));
+  std::sort(species.begin(), species.end());
+  if (std::adjacent_find(species.begin(), species.end()) != species.end())
+    root.fail("species", "an element is listed twice");
+  for (int z : data_species)
+    if (!std::binary_search(species.begin(), species.end(), z))
+      root.fail("species", std::string("the training data contain ") + element(z).symbol +
+                               ", which is not listed");
+  return species;
+}
+
+void read_kernel(ConfigSection k, GpTrainConfig& config) {
+  k.expect_keys({"type", "power"});
+  k.choice("type", {"normalized_dot_product"}, "normalized_dot_product");
+  config.kernel_power = static_cast<int>(k.integer("power", config.kernel_power));
+  if (config.kernel_power != 1 && config.kernel_power != 2) k.fail("power", "must be 1 or 2");
+  k.finish();
+}
+
+void read_hyperparameters(ConfigSection h, GpTrainingSettings& t) {
+  std::vector<std::string> keys = hyperparameter_keys;
+  keys.insert(keys.end(), {"optimize", "max_evaluations", "tolerance", "lower", "upper"});
+  h.expect_keys(keys);
+  t.hyperparameters.signal_std = positive(h, "signal_std", t.hyperparameters.signal_std);
+  t.hyperparameters.energy_noise = positive(h, "energy_noise", t.hyperparameters.energy_noise);
+  t.hyperparameters.force_noise = positive(h, "force_noise", t.hyperparameters.force_noise);
+  t.hyperparameters.stress_noise = positive(h, "stress_noise", t.hyperparameters.stress_noise);
+  t.optimize_hyperparameters = h.flag("optimize", t.optimize_hyperparameters);
+  if (t.optimize_hyperparameters) {
+    t.optimization.max_evaluations =
+        static_cast<int>(h.integer("max_evaluations", t.optimization.max_evaluations));
+    if (t.optimization.max_evaluations < 1) h.fail("max_evaluations", "must be at least 1");
+    t.optimization.relative_tolerance = positive(h, "tolerance", t.optimization.relative_tolerance);
+    if (auto lower = h.optional_section("lower"))
+      read_hyperparameter_values(*lower, t.optimization.lower);
+    if (auto upper = h.optional_section("upper"))
+      read_hyperparameter_values(*upper, t.optimization.upper);
+  }
+  h.finish("with optimize: false");
+}
+
+void read_labels(ConfigSection l, GpTrainingSettings& t) {
+  l.expect_keys({"energy", "forces", "stress"});
+  t.labels.energy = l.flag("energy", t.labels.energy);
+  t.labels.forces = l.flag("forces", t.labels.forces);
+  t.labels.stress = l.flag("stress", t.labels.stress);
+  l.finish();
+}
+
+void read_calibration(ConfigSection c, GpTrainingSettings& t) {
+  c.expect_keys({"holdout"});
+  t.calibration_holdout = c.number("holdout", t.calibration_holdout);
+  if (!(t.calibration_holdout >= 0.0 && t.calibration_holdout < 0.5))
+    c.fail("holdout", "must be in [0, 0.5) (0: no calibration)");
+  c.finish();
+}
+
+// reference_energies: "fit", or an energy (eV) for every species.
+void read_reference_energies(const ConfigSection& root, GpTrainConfig& config) {
+  if (root.node()["reference_energies"].IsScalar()) {
+    root.choice("reference_energies", {"fit"});
+    return;
+  }
+  ConfigSection given = root.section("reference_energies");
+  const std::vector<int>& species = config.descriptor.species;
+  for (const auto& entry : given.node()) {
+    const std::string symbol = entry.first.Scalar();
+    const int z = element_of(given, symbol, symbol);
+    if (!std::binary_search(species.begin(), species.end(), z))
+      given.fail(symbol, symbol + " is not among the species");
+    config.reference_energies[z] = given.number(symbol);
+  }
+  for (int z : species)
+    if (!config.reference_energies.count(z))
+      root.fail("reference_energies", std::string("no energy given for ") + element(z).symbol);
+}
+
 GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
   GpTrainConfig config = default_gp_train_config(data_species);
   root.expect_keys({"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
                     "calibration", "reference_energies"});
-
-  if (root.has("species")) {
-    std::vector<int> species;
-    for (const auto& symbol : root.texts("species"))
-      species.push_back(element_of(root, "species", symbol));
-    std::sort(species.begin(), species.end());
-    if (std::adjacent_find(species.begin(), species.end()) != species.end())
-      root.fail("species", "an element is listed twice");
-    for (int z : data_species)
-      if (!std::binary_search(species.begin(), species.end(), z))
-        root.fail("species", std::string("the training data contain ") + element(z).symbol +
-                                 ", which is not listed");
-    config.descriptor.species = species;
-  }
+  if (root.has("species")) config.descriptor.species = read_species(root, data_species);
   if (auto d = root.optional_section("descriptor")) read_descriptor(*d, config.descriptor);
   try {
     config.descriptor.validate();
   } catch (const Error& error) {
     throw Error(root.file() + ": " + error.what());
   }
-
-  if (auto k = root.optional_section("kernel")) {
-    k->expect_keys({"type", "power"});
-    k->choice("type", {"normalized_dot_product"}, "normalized_dot_product");
-    config.kernel_power = static_cast<int>(k->integer("power", config.kernel_power));
-    if (config.kernel_power != 1 && config.kernel_power != 2) k->fail("power", "must be 1 or 2");
-    k->finish();
-  }
-
+  if (auto k = root.optional_section("kernel")) read_kernel(*k, config);
   GpTrainingSettings& t = config.training;
-  if (auto h = root.optional_section("hyperparameters")) {
-    std::vector<std::string> keys = hyperparameter_keys;
-    keys.insert(keys.end(), {"optimize", "max_evaluations", "tolerance", "lower", "upper"});
-    h->expect_keys(keys);
-    t.hyperparameters.signal_std = positive(*h, "signal_std", t.hyperparameters.signal_std);
-    t.hyperparameters.energy_noise = positive(*h, "energy_noise", t.hyperparameters.energy_noise);
-    t.hyperparameters.force_noise = positive(*h, "force_noise", t.hyperparameters.force_noise);
-    t.hyperparameters.stress_noise = positive(*h, "stress_noise", t.hyperparameters.stress_noise);
-    t.optimize_hyperparameters = h->flag("optimize", t.optimize_hyperparameters);
-    if (t.optimize_hyperparameters) {
-      t.optimization.max_evaluations =
-          static_cast<int>(h->integer("max_evaluations", t.optimization.max_evaluations));
-      if (t.optimization.max_evaluations < 1) h->fail("max_evaluations", "must be at least 1");
-      t.optimization.relative_tolerance =
-          positive(*h, "tolerance", t.optimization.relative_tolerance);
-      if (auto lower = h->optional_section("lower"))
-        read_hyperparameter_values(*lower, t.optimization.lower);
-      if (auto upper = h->optional_section("upper"))
-        read_hyperparameter_values(*upper, t.optimization.upper);
-    }
-    h->finish("with optimize: false");
-  }
-
-  if (auto l = root.optional_section("labels")) {
-    l->expect_keys({"energy", "forces", "stress"});
-    t.labels.energy = l->flag("energy", t.labels.energy);
-    t.labels.forces = l->flag("forces", t.labels.forces);
-    t.labels.stress = l->flag("stress", t.labels.stress);
-    l->finish();
-  }
-
+  if (auto h = root.optional_section("hyperparameters")) read_hyperparameters(*h, t);
+  if (auto l = root.optional_section("labels")) read_labels(*l, t);
   if (auto s = root.optional_section("sparse")) read_sparse(*s, t);
-
-  if (auto c = root.optional_section("calibration")) {
-    c->expect_keys({"holdout"});
-    t.calibration_holdout = c->number("holdout", t.calibration_holdout);
-    if (!(t.calibration_holdout >= 0.0 && t.calibration_holdout < 0.5))
-      c->fail("holdout", "must be in [0, 0.5) (0: no calibration)");
-    c->finish();
-  }
-
-  if (root.has("reference_energies")) {
-    if (root.node()["reference_energies"].IsScalar()) {
-      root.choice("reference_energies", {"fit"});
-    } else {
-      ConfigSection given = root.section("reference_energies");
-      for (const auto& entry : given.node()) {
-        const std::string symbol = entry.first.Scalar();
-        const int z = element_of(given, symbol, symbol);
-        if (!std::binary_search(config.descriptor.species.begin(), config.descriptor.species.end(),
-                                z))
-          given.fail(symbol, symbol + " is not among the species");
-        config.reference_energies[z] = given.number(symbol);
-      }
-      for (int z : config.descriptor.species)
-        if (!config.reference_energies.count(z))
-          root.fail("reference_energies", std::string("no energy given for ") + element(z).symbol);
-    }
-  }
+  if (auto c = root.optional_section("calibration")) read_calibration(*c, t);
+  if (root.has("reference_energies")) read_reference_energies(root, config);
   root.finish();
   return config;
 }

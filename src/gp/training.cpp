@@ -23,6 +23,16 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The model's size into the report, and the time since `start` as its total.
+void record_model(const SparseGp& gp, Clock::time_point start, GpTrainingReport& report) {
+  report.frames = gp.num_frames();
+  report.sparse = gp.num_sparse();
+  for (int g = 0; g < label_kind_count; ++g)
+    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
+  report.factor_bytes = gp.memory_bytes();
+  report.seconds_total = seconds_since(start);
+}
+
 // Logs about ten progress lines per phase.
 class PhaseLog {
  public:
@@ -148,17 +158,8 @@ std::vector<int> add_frame_with_sparse_selection(SparseGp& gp, const Structure& 
   const Eigen::VectorXd uncertainty =
       needs_uncertainty(selection.method) ? gp.atom_std(values) : Eigen::VectorXd();
   const std::vector<int> atoms = select_sparse_atoms(selection, frame.size(), uncertainty, rng);
-  const int frame_index = gp.num_frames();
-  Eigen::MatrixXd rows(atoms.size(), values.size);
-  std::vector<int> species(atoms.size());
-  std::vector<SparseEnvironmentSource> sources(atoms.size());
-  for (std::size_t a = 0; a < atoms.size(); ++a) {
-    rows.row(a) = values.values.row(atoms[a]);
-    species[a] = values.species[atoms[a]];
-    sources[a] = {frame_index, atoms[a]};
-  }
   // Columns first: the new frame's rows then come in with every column at once.
-  gp.add_sparse_environments(rows, species, sources, min_residual);
+  gp.add_sparse_atoms(values, gp.num_frames(), atoms, min_residual);
   gp.add_frame(frame, values, labels);
   return atoms;
 }
@@ -222,15 +223,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
         const DescriptorValues values = gp.describe(frames[f], false);
         const std::vector<int> atoms = gp.least_represented_atoms(
             values, settings.sparse.count, threshold ? settings.sparse.threshold : 0.0);
-        Eigen::MatrixXd rows(atoms.size(), values.size);
-        std::vector<int> species(atoms.size());
-        std::vector<SparseEnvironmentSource> sources(atoms.size());
-        for (std::size_t a = 0; a < atoms.size(); ++a) {
-          rows.row(a) = values.values.row(atoms[a]);
-          species[a] = values.species[atoms[a]];
-          sources[a] = {static_cast<int>(f), atoms[a]};
-        }
-        added += gp.add_sparse_environments(rows, species, sources, settings.min_residual);
+        added += gp.add_sparse_atoms(values, static_cast<int>(f), atoms, settings.min_residual);
       }
       report.seconds_sparse = seconds_since(sparse_start);
       logger().info("sparse set: {} environments chosen greedily frame by frame ({}), {:.1f} s",
@@ -288,12 +281,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
     report.seconds_hyperparameters = seconds_since(h_start);
   }
   gp.alpha();  // solve now, so that the timing below includes it
-  report.frames = gp.num_frames();
-  report.sparse = gp.num_sparse();
-  for (int g = 0; g < label_kind_count; ++g)
-    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
-  report.factor_bytes = gp.memory_bytes();
-  report.seconds_total = seconds_since(start);
+  record_model(gp, start, report);
   logger().info(
       "trained on {} frames: {} energy, {} force and {} stress labels, {} sparse environments, "
       "{:.1f} s",
@@ -409,12 +397,7 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
   gp.set_force_calibration(calibration);
   gp.alpha();
   report.calibration = calibration;
-  report.frames = gp.num_frames();
-  report.sparse = gp.num_sparse();
-  for (int g = 0; g < label_kind_count; ++g)
-    report.labels[g] = gp.num_labels(static_cast<LabelKind>(g));
-  report.factor_bytes = gp.memory_bytes();
-  report.seconds_total = seconds_since(start);
+  record_model(gp, start, report);
   logger().info("with the {} calibration frames: {} frames, {} sparse environments, {:.1f} s",
                 held.size(), report.frames, report.sparse, report.seconds_total);
   if (report_out) *report_out = report;

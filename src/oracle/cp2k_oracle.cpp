@@ -120,24 +120,12 @@ class Cp2kOracle final : public Oracle {
     if (!(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
       throw Error(settings_.key + ": the cp2k oracle labels periodic structures only (pbc T T T)");
     prepare_workdir(workdir);
-    {
-      std::ofstream input(workdir / "cp2k.inp");
-      input << write_input(structure, attempt);
-      if (!input) throw Error("cannot write " + (workdir / "cp2k.inp").string());
-    }
-    const ProcessResult result = run_external(settings_.command, {"-i", "cp2k.inp"}, workdir,
-                                              "cp2k.out", "cp2k", /*check_exit_status=*/false);
-    const std::string output = read_output(workdir / "cp2k.out", "cp2k");
-    const bool unconverged = output.find("SCF run NOT converged") != std::string::npos;
-    if (result.exit_status != 0 && !unconverged)
-      fail_nonzero_exit(result, workdir, "cp2k.out", "cp2k");
+    const DftRun run{"cp2k", "cp2k.inp", "cp2k.out", {"-i", "cp2k.inp"}, "SCF run NOT converged"};
+    const std::string output =
+        run_dft(settings_.command, run, write_input(structure, attempt), workdir);
     const Cp2kResult parsed =
         parse_cp2k_output(output, structure.size(), (workdir / "cp2k.out").string());
-    Structure labelled = structure;
-    labelled.energy = parsed.energy;
-    labelled.forces = parsed.forces;
-    labelled.stress = parsed.stress;
-    return labelled;
+    return labelled_structure(structure, parsed, true);
   }
 
  private:
@@ -378,20 +366,9 @@ std::unique_ptr<Oracle> make_cp2k_oracle(const ConfigSection& given,
   if (!(settings.cutoff > 0)) section.fail("cutoff", "must be positive (Ry)");
   settings.rel_cutoff = section.number("rel_cutoff", settings.rel_cutoff);
   if (!(settings.rel_cutoff > 0)) section.fail("rel_cutoff", "must be positive (Ry)");
-  if (section.has("kspacing") && section.has("kpoints"))
-    section.fail("kpoints", "give either kspacing or kpoints, not both");
-  if (section.has("kpoints")) {
-    const auto mesh = section.integers("kpoints", 3);
-    std::array<int, 3> kpoints{};
-    for (int i = 0; i < 3; ++i) {
-      if (mesh[i] < 1) section.fail("kpoints", "divisions must be at least 1");
-      kpoints[i] = static_cast<int>(mesh[i]);
-    }
-    settings.kpoints = kpoints;
-  } else if (auto spacing = section.optional_number("kspacing")) {
-    if (!(*spacing > 0)) section.fail("kspacing", "must be positive (1/Å)");
-    settings.kspacing = *spacing;
-  }
+  const KpointSampling sampling = read_kpoint_sampling(section, std::nullopt);
+  settings.kpoints = sampling.kpoints;
+  settings.kspacing = sampling.kspacing;
   settings.smearing = section.choice("smearing", {"fermi_dirac", "none"}, "fermi_dirac") != "none";
   if (settings.smearing) {
     settings.electronic_temperature =

@@ -162,4 +162,51 @@ void fail_nonzero_exit(const ProcessResult& result, const std::filesystem::path&
                   failure_details(result, workdir, stdout_file)));
 }
 
+KpointSampling read_kpoint_sampling(const ConfigSection& section,
+                                    std::optional<double> default_spacing) {
+  if (section.has("kspacing") && section.has("kpoints"))
+    section.fail("kpoints", "give either kspacing or kpoints, not both");
+  KpointSampling sampling;
+  if (section.has("kpoints")) {
+    const auto mesh = section.integers("kpoints", 3);
+    std::array<int, 3> kpoints{};
+    for (int i = 0; i < 3; ++i) {
+      if (mesh[i] < 1) section.fail("kpoints", "divisions must be at least 1");
+      kpoints[i] = static_cast<int>(mesh[i]);
+    }
+    sampling.kpoints = kpoints;
+    return sampling;
+  }
+  std::optional<double> spacing = section.optional_number("kspacing");
+  if (!spacing) spacing = default_spacing;
+  if (spacing && !(*spacing > 0)) section.fail("kspacing", "must be positive (1/Å)");
+  sampling.kspacing = spacing;
+  return sampling;
+}
+
+Structure labelled_structure(const Structure& structure, const DftLabels& labels,
+                             bool with_stress) {
+  Structure labelled = structure;
+  labelled.energy = labels.energy;
+  labelled.forces = labels.forces;
+  if (with_stress) labelled.stress = labels.stress;
+  return labelled;
+}
+
+std::string run_dft(const ExternalCommand& command, const DftRun& run, const std::string& input,
+                    const std::filesystem::path& workdir) {
+  {
+    std::ofstream file(workdir / run.input_file);
+    file << input;
+    if (!file) throw Error("cannot write " + (workdir / run.input_file).string());
+  }
+  const ProcessResult result = run_external(command, run.arguments, workdir, run.output_file,
+                                            run.what, /*check_exit_status=*/false);
+  std::string output = read_output(workdir / run.output_file, run.what);
+  const bool unconverged = output.find(run.unconverged_marker) != std::string::npos;
+  if (result.exit_status != 0 && !unconverged)
+    fail_nonzero_exit(result, workdir, run.output_file, run.what);
+  return output;
+}
+
 }  // namespace otfgp::oracle

@@ -86,20 +86,9 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   settings.ecutrho = section.number("ecutrho", 4 * settings.ecutwfc);
   if (settings.ecutrho < 4 * settings.ecutwfc - 1e-12)
     section.fail("ecutrho", "must be at least 4 × ecutwfc");
-  if (section.has("kspacing") && section.has("kpoints"))
-    section.fail("kpoints", "give either kspacing or kpoints, not both");
-  if (section.has("kpoints")) {
-    const auto mesh = section.integers("kpoints", 3);
-    std::array<int, 3> kpoints{};
-    for (int i = 0; i < 3; ++i) {
-      if (mesh[i] < 1) section.fail("kpoints", "divisions must be at least 1");
-      kpoints[i] = static_cast<int>(mesh[i]);
-    }
-    settings.kpoints = kpoints;
-  } else {
-    settings.kspacing = section.number("kspacing", 0.3);
-    if (!(*settings.kspacing > 0)) section.fail("kspacing", "must be positive (1/Å)");
-  }
+  const KpointSampling sampling = read_kpoint_sampling(section, 0.3);
+  settings.kpoints = sampling.kpoints;
+  settings.kspacing = sampling.kspacing;
   settings.smearing = section.choice("smearing",
                                      {"none", "gaussian", "methfessel-paxton", "marzari-vanderbilt",
                                       "fermi-dirac", "mp", "mv", "fd", "cold"},
@@ -245,26 +234,15 @@ class QeOracle final : public Oracle {
       if (!settings_.pseudopotentials.count(z))
         throw Error(fmt::format("{}: no pseudopotential for {}", settings_.pseudopotentials_key,
                                 element(z).symbol));
-    {
-      std::ofstream input(workdir / "pw.in");
-      input << write_input(settings_, structure, attempt);
-      if (!input) throw Error("cannot write " + (workdir / "pw.in").string());
-    }
-    const ProcessResult result = run_external(settings_.command, {"-input", "pw.in"}, workdir,
-                                              "pw.out", "pw.x", /*check_exit_status=*/false);
-    const std::string output = read_output(workdir / "pw.out", "pw.x");
-    const bool unconverged = output.find("convergence NOT achieved") != std::string::npos;
-    if (result.exit_status != 0 && !unconverged)
-      fail_nonzero_exit(result, workdir, "pw.out", "pw.x");
+    const DftRun run{"pw.x", "pw.in", "pw.out", {"-input", "pw.in"}, "convergence NOT achieved"};
+    const std::string output =
+        run_dft(settings_.command, run, write_input(settings_, structure, attempt), workdir);
     const QeResult parsed =
         parse_pw_output(output, structure.size(), (workdir / "pw.out").string());
-    Structure labelled = structure;
-    labelled.energy = parsed.energy;
-    labelled.forces = parsed.forces;
     // pw.x always computes a 3D-periodic stress; like otfgp's own potentials,
     // report one only for structures periodic in all three directions.
-    if (structure.pbc[0] && structure.pbc[1] && structure.pbc[2]) labelled.stress = parsed.stress;
-    return labelled;
+    return labelled_structure(structure, parsed,
+                              structure.pbc[0] && structure.pbc[1] && structure.pbc[2]);
   }
 
  private:

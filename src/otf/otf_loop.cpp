@@ -336,17 +336,8 @@ void OtfLoop::learn(const TrainingRecord& record) {
   const DescriptorValues values = gp_->describe(frame, true);
   const std::vector<int> atoms = gp_->least_represented_atoms(
       values, config_.otf.max_sparse_per_frame, config_.otf.sparse_residual_threshold);
-  const int frame_index = gp_->num_frames();
-  Eigen::MatrixXd rows(atoms.size(), values.size);
-  std::vector<int> species(atoms.size());
-  std::vector<SparseEnvironmentSource> sources(atoms.size());
-  for (std::size_t a = 0; a < atoms.size(); ++a) {
-    rows.row(a) = values.values.row(atoms[a]);
-    species[a] = values.species[atoms[a]];
-    sources[a] = {frame_index, atoms[a]};
-  }
   const int added =
-      gp_->add_sparse_environments(rows, species, sources, config_.training.min_residual);
+      gp_->add_sparse_atoms(values, gp_->num_frames(), atoms, config_.training.min_residual);
   gp_->add_frame(frame, values, record.labels);
   const int learnt = gp_->num_frames();
   const OtfSettings& otf = config_.otf;

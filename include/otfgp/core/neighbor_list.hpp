@@ -35,6 +35,8 @@ void fractional_positions(const Box& box, const VecView& x, int natoms, const Ve
 // The largest Cartesian displacement |h (s(i) − s0(i))| of any atom since `s0`
 // (fractional coordinates) was recorded, measured with the current cell.
 double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0);
+// The most list entries any one atom has (0 for no atoms).
+int max_entries_per_atom(const Kokkos::View<const int*, MemSpace>& offsets, int natoms);
 
 class NeighborList {
  public:
@@ -55,6 +57,9 @@ class NeighborList {
 
   const NeighborView& view() const { return view_; }
   int num_pairs() const { return num_pairs_; }
+  // The most pairs any one atom has, counted once per build: it sizes the
+  // many-body kernels' per-atom scratch without a reduction at every step.
+  int max_neighbors() const { return max_neighbors_; }
   int num_builds() const { return num_builds_; }
 
  private:
@@ -68,6 +73,7 @@ class NeighborList {
   double cutoff_;
   double skin_;
   int num_pairs_ = 0;
+  int max_neighbors_ = 0;
   int num_builds_ = 0;
   int image_reach_[3] = {0, 0, 0};
   Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> image_vector_;

@@ -10,13 +10,13 @@
 // (dimensionless); cost O(M·(D + rank R_s)) per atom, independent of the number
 // of training labels.
 
-#include <Kokkos_ScatterView.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "otfgp/gp/b2_kernels.hpp"
 #include "otfgp/gp/mapped_gp.hpp"
+#include "otfgp/potentials/many_body.hpp"
 #include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
@@ -69,9 +69,7 @@ class GpPotential final : public Potential {
   // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;
-  // The force scatter, reused while the force view stays the same.
-  Kokkos::Experimental::ScatterView<double* [3], Kokkos::LayoutRight, ExecSpace> scatter_;
-  VecView scatter_target_;
+  ManyBodyForces forces_;  // the force scatter, reused while the force view stays the same
 };
 
 // The factory the "gp" spec uses once the model file is read.

@@ -149,6 +149,10 @@ class SparseGp {
                               double min_residual = 1e-8);
   // Atoms `atoms` of stored frame `frame_index` as sparse environments.
   int add_sparse_atoms(int frame_index, const std::vector<int>& atoms, double min_residual = 1e-8);
+  // The same from the frame's descriptor values (computed already; the frame
+  // may be added as `frame_index` only afterwards).
+  int add_sparse_atoms(const DescriptorValues& values, int frame_index,
+                       const std::vector<int>& atoms, double min_residual = 1e-8);
 
   // --- prediction ---
   GpPrediction predict(const Structure& structure, bool uncertainty = false) const;

@@ -18,9 +18,8 @@
 
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/md/barostat.hpp"
-#include "otfgp/md/langevin.hpp"
-#include "otfgp/md/nose_hoover_chain.hpp"
 #include "otfgp/md/settings.hpp"
+#include "otfgp/md/thermostat.hpp"
 #include "otfgp/md/velocity_verlet.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -49,18 +48,14 @@ class Integrator {
 
   // Every integrator variable by name (chains, cell momentum, thermostat heat),
   // for restart files; restore_state takes back exactly what save_state gave.
-  std::map<std::string, std::vector<double>> save_state() const;
-  void restore_state(const std::map<std::string, std::vector<double>>& variables);
+  IntegratorVariables save_state() const;
+  void restore_state(const IntegratorVariables& variables);
 
  private:
-  void thermostat_half(AtomState& state, long step, int half, Snapshot* capture,
-                       double& velocity_scale);
-
   EngineSettings settings_;
   double dof_;
   KineticTensor kinetic_;
-  std::optional<NoseHooverChain> chain_;
-  std::optional<LangevinThermostat> langevin_;
+  std::unique_ptr<Thermostat> thermostat_;  // the atom thermostat (none for NVE)
   std::optional<MtkBarostat> barostat_;
 };
 

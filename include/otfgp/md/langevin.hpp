@@ -14,13 +14,23 @@
 
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/counter_random.hpp"
+#include "otfgp/md/thermostat.hpp"
 #include "otfgp/md/velocity_verlet.hpp"
 
 namespace otfgp::md {
 
-class LangevinThermostat {
+// Registered as "langevin" (keys: damping).
+class LangevinThermostat final : public Thermostat {
  public:
   LangevinThermostat(double kT, double damping, std::uint64_t seed);
+
+  ThermostatKick begin_step(AtomState& state, long step, double timestep, KineticTensor& kinetic,
+                            Snapshot* capture) override;
+  void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic) override;
+  double energy() const override { return -heat_; }  // E − heat is conserved
+  void save_state(IntegratorVariables& variables) const override;
+  void restore_state(
+      const std::function<const std::vector<double>&(const std::string&)>& get) override;
 
   // One half-step O update for step `step`; `half` is 0 at the start of the
   // step and 1 at its end. `kinetic_before` is the kinetic energy of the

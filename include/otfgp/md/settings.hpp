@@ -7,10 +7,27 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace otfgp::md {
 
-enum class ThermostatType { none, langevin, nose_hoover_chain };
+// An atom thermostat by its registered name (thermostat.type in a config; the
+// table is md/thermostat_registry.cpp), or none (NVE). The constants name the
+// thermostats the library ships, for code that picks one directly; any
+// registered name works through ThermostatType(name).
+class ThermostatType {
+ public:
+  ThermostatType() = default;
+  explicit ThermostatType(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const { return name_; }
+  bool operator==(const ThermostatType& other) const { return name_ == other.name_; }
+  bool operator!=(const ThermostatType& other) const { return name_ != other.name_; }
+
+  static const ThermostatType none, langevin, nose_hoover_chain;
+
+ private:
+  std::string name_ = "none";
+};
 enum class PressureCoupling { isotropic, anisotropic, triclinic };
 
 struct ThermostatSettings {
@@ -55,7 +72,7 @@ struct EngineSettings {
   void validate() const;
 };
 
-std::string to_string(ThermostatType type);
+std::string to_string(const ThermostatType& type);  // its name
 std::string to_string(PressureCoupling coupling);
 // The ensemble these settings sample: "nve", "nvt" or "npt".
 std::string ensemble_name(const EngineSettings& settings);

@@ -8,6 +8,7 @@
 
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/types.hpp"
+#include "otfgp/core/units.hpp"
 
 namespace otfgp::md {
 
@@ -30,6 +31,16 @@ struct KineticTensor {
   KOKKOS_INLINE_FUNCTION KineticTensor& operator+=(const KineticTensor& other) {
     for (int k = 0; k < 6; ++k) mvv[k] += other.mvv[k];
     return *this;
+  }
+  // Adds m v⊗v of one atom (mass in amu, velocity in Å/fs).
+  KOKKOS_INLINE_FUNCTION void add_atom(double mass, const double v[3]) {
+    const double e = mass * units::amu_a2_per_fs2_in_ev;
+    mvv[0] += e * v[0] * v[0];
+    mvv[1] += e * v[1] * v[1];
+    mvv[2] += e * v[2] * v[2];
+    mvv[3] += e * v[1] * v[2];
+    mvv[4] += e * v[0] * v[2];
+    mvv[5] += e * v[0] * v[1];
   }
   double kinetic_energy() const { return 0.5 * (mvv[0] + mvv[1] + mvv[2]); }
   Eigen::Matrix3d matrix() const;

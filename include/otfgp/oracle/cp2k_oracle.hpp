@@ -9,6 +9,7 @@
 #include <string>
 
 #include "otfgp/core/structure.hpp"
+#include "otfgp/oracle/external.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::oracle {
@@ -19,11 +20,7 @@ std::unique_ptr<Oracle> make_cp2k_oracle(const ConfigSection& section,
 // CP2K's output parsed (exposed for tests): labels in eV, eV/Å, eV/Å³.
 // Throws OracleFailure(not_converged) for "SCF run NOT converged" and
 // OracleFailure(unparsable_output) when a value is missing.
-struct Cp2kResult {
-  double energy = 0.0;
-  Positions forces;
-  Voigt stress = Voigt::Zero();
-};
+using Cp2kResult = DftLabels;
 Cp2kResult parse_cp2k_output(const std::string& text, int atoms, const std::string& source);
 
 }  // namespace otfgp::oracle

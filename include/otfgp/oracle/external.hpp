@@ -73,7 +73,42 @@ inline constexpr double bohr_in_angstrom = 0.529177210903;
 // the reciprocal vectors (rows of cell⁻ᵀ); 1 along non-periodic directions.
 std::array<int, 3> kpoint_mesh(const Structure& structure, double spacing);
 
+// The k-point sampling keys of a DFT oracle: `kpoints` (three divisions) or
+// `kspacing` (Å⁻¹, see kpoint_mesh), not both; without either, kspacing is
+// `default_spacing` (none: Γ only, both left empty).
+struct KpointSampling {
+  std::optional<std::array<int, 3>> kpoints;
+  std::optional<double> kspacing;
+};
+KpointSampling read_kpoint_sampling(const ConfigSection& section,
+                                    std::optional<double> default_spacing);
+
 // Creates `workdir` (and parents); throws otfgp::Error when it cannot.
 void prepare_workdir(const std::filesystem::path& workdir);
+
+// The labels a DFT code's output gives, as its parser returns them: eV, eV/Å,
+// eV/Å³ (ASE's sign).
+struct DftLabels {
+  double energy = 0.0;
+  Positions forces;
+  Voigt stress = Voigt::Zero();
+};
+// `structure` with these labels; the stress only when `with_stress`.
+Structure labelled_structure(const Structure& structure, const DftLabels& labels, bool with_stress);
+
+// How one DFT code runs on one input file in the working directory.
+struct DftRun {
+  std::string what;                     // the code, for messages ("pw.x")
+  std::string input_file, output_file;  // names in the working directory
+  std::vector<std::string> arguments;   // after the command, e.g. {"-input", "pw.in"}
+  std::string unconverged_marker;       // output text of an SCF that did not converge
+};
+// Writes `input` to workdir/input_file, runs the code with its output in
+// workdir/output_file and returns that output. A non-zero exit is
+// OracleFailure(nonzero_exit) unless the output holds unconverged_marker: then
+// the caller's parser throws OracleFailure(not_converged), which the loop
+// answers with one retry at safer settings (`attempt` 1).
+std::string run_dft(const ExternalCommand& command, const DftRun& run, const std::string& input,
+                    const std::filesystem::path& workdir);
 
 }  // namespace otfgp::oracle

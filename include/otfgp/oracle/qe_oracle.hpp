@@ -7,6 +7,7 @@
 #include <string>
 
 #include "otfgp/core/structure.hpp"
+#include "otfgp/oracle/external.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::oracle {
@@ -18,11 +19,7 @@ std::unique_ptr<Oracle> make_qe_oracle(const ConfigSection& section,
 // Throws OracleFailure(not_converged) when the SCF did not converge and
 // OracleFailure(unparsable_output) when a value is missing; `atoms` is the
 // number of atoms the run had.
-struct QeResult {
-  double energy = 0.0;
-  Positions forces;
-  Voigt stress = Voigt::Zero();
-};
+using QeResult = DftLabels;
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source);
 
 }  // namespace otfgp::oracle

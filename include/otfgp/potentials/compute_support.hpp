@@ -39,6 +39,34 @@ inline VirialView per_atom_virial_view(const std::string& label, const ComputeRe
   return VirialView(label + "::per_atom_virial", natoms);
 }
 
+// What a kernel writes per site besides forces: which atoms are centres (all
+// of them unless the request names some), and their energies (eV) and virials
+// (eV, Voigt) when the request asks for them. Copied into kernels.
+struct SiteOutputs {
+  ScalarView energy;  // empty unless requested
+  VirialView virial;  // empty unless requested
+  Kokkos::View<const int*, MemSpace> centres;
+  bool all_centres = true;
+
+  KOKKOS_INLINE_FUNCTION bool is_centre(int i) const { return all_centres || centres(i); }
+  KOKKOS_INLINE_FUNCTION void store(int i, double site_energy, const double site_virial[6]) const {
+    if (energy.extent(0) > 0) energy(i) = site_energy;
+    if (virial.extent(0) > 0)
+      for (int c = 0; c < 6; ++c) virial(i, c) = site_virial[c];
+  }
+};
+
+// The site outputs of `request`; the per-atom views it makes go into `result`.
+inline SiteOutputs site_outputs(const std::string& label, const ComputeRequest& request, int natoms,
+                                ComputeResult& result) {
+  SiteOutputs outputs;
+  outputs.energy = result.per_atom_energy = per_atom_energy_view(label, request, natoms);
+  outputs.virial = result.per_atom_virial = per_atom_virial_view(label, request, natoms);
+  outputs.centres = request.centres;
+  outputs.all_centres = request.centres.extent(0) == 0;
+  return outputs;
+}
+
 inline void set_energy_and_virial(ComputeResult& result, const EnergyVirial& total) {
   result.energy = total.energy;
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
