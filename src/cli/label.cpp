@@ -17,6 +17,7 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_paths.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::cli {
@@ -33,6 +34,8 @@ struct LabelOptions {
 };
 
 void run_label(const LabelOptions& options) {
+  check_output_paths({{"config", options.config}, {"input", options.input}},
+                     {{"-o", options.output}, {"--workdir", options.workdir}});
   check_writable(options.output);
   // The `oracle:` section of any config (an otfgp otf config, or a file
   // holding only that section); the rest of the file is not read here.
