@@ -86,23 +86,39 @@ TEST_CASE("eval stops on SIGINT or SIGTERM with nothing written and exit 128+sig
           "[reliability][signals]") {
   TemporaryDirectory dir;
   const std::string d = dir.path().string();
-  // Enough frames that evaluating them takes several seconds.
+  // A small GP model, and enough frames that evaluating them with it takes
+  // several seconds (the signal comes once evaluation has begun).
+  auto silicon = make_potential(silicon_sw);
   std::vector<Structure> frames;
-  for (int k = 0; k < 6000; ++k) {
+  for (int k = 0; k < 2; ++k) {
+    Structure s = diamond(14, 5.431, 1);
+    rattle(s, 0.1, 20 + k);
+    attach_labels(s, evaluate(*silicon, s));
+    frames.push_back(s);
+  }
+  write_structures(dir / "data.xyz", frames);
+  const CommandResult trained =
+      run_otfgp("-q train --data " + d + "/data.xyz -o " + d + "/model.h5");
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  frames.clear();
+  for (int k = 0; k < 4000; ++k) {
     Structure s = diamond(14, 5.431, 2);
     rattle(s, 0.05, 100 + k);
     frames.push_back(s);
   }
   write_structures(dir / "many.xyz", frames);
+  std::ofstream(dir / "old.xyz") << "an older output\n";
   for (const auto& [signal, status] : {std::pair<std::string, int>{"INT", 130}, {"TERM", 143}}) {
-    const TimedResult run = signal_otfgp(
-        "eval -p " + silicon_sw + " " + d + "/many.xyz -o " + d + "/out.xyz", signal, "true", 1.5);
+    const TimedResult run =
+        signal_otfgp("eval -p gp:" + d + "/model.h5 " + d + "/many.xyz -o " + d + "/old.xyz",
+                     signal, "grep -q evaluating out.log", 0.5);
     INFO(run.output);
     CHECK(run.exit_code == status);
     CHECK_THAT(run.output, Contains("otfgp: interrupted: eval stopped after") &&
                                Contains("nothing was written") && !Contains("internal error"));
     CHECK(run.seconds_after_signal < 2.0);
-    CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
+    CHECK(text_of(dir / "old.xyz") == "an older output\n");
     CHECK(hidden_temporaries(dir.path()).empty());
   }
 }
@@ -301,6 +317,10 @@ TEST_CASE("hostile otf, search and label configs end in one clear error",
       {"search composition Si1000000000", "s2.yaml",
        "composition: Si1000000000\nformula_units: 2\npotential: " + silicon_sw +
            "\ncandidates: 2\noutput: {folder: " + (d / "s2").string() + "}\n",
+       "search", "beyond any cell"},
+      {"search composition Si600, 2 formula units", "s5.yaml",
+       "composition: Si600\nformula_units: 2\npotential: " + silicon_sw +
+           "\ncandidates: 2\noutput: {folder: " + (d / "s5").string() + "}\n",
        "search", "at most 1000"},
       // A volume factor of 1e300 hung the generator (and SIGTERM did not stop it).
       {"search volume_factor 1e300", "s3.yaml",

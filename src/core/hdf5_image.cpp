@@ -89,7 +89,11 @@ void limit_child_memory(std::size_t bytes) {
 
 [[noreturn]] void run_probe_child(const std::vector<char>& image, const std::string& name,
                                   int report, double seconds) {
-  // A hang ends with SIGALRM even if the parent is gone.
+  // A crash is reported by the parent, not by handlers the process had
+  // installed (a test framework's, a debugger's); a hang ends with SIGALRM
+  // even if the parent is gone.
+  for (const int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM})
+    std::signal(signal, SIG_DFL);
   ::alarm(static_cast<unsigned>(std::ceil(seconds)) + 1);
   limit_child_memory(image.size());
   std::string message;
