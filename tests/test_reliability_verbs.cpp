@@ -114,6 +114,8 @@ TEST_CASE("eval stops on SIGINT or SIGTERM with nothing written and exit 128+sig
         signal_otfgp("eval -p gp:" + d + "/model.h5 " + d + "/many.xyz -o " + d + "/old.xyz",
                      signal, "grep -q evaluating out.log", 0.5);
     INFO(run.output);
+    WARN("eval, SIG" << signal << ": exit " << run.exit_code << " " << run.seconds_after_signal
+                     << " s after the signal");
     CHECK(run.exit_code == status);
     CHECK_THAT(run.output, Contains("otfgp: interrupted: eval stopped after") &&
                                Contains("nothing was written") && !Contains("internal error"));
@@ -151,6 +153,9 @@ TEST_CASE("train stops inside a long frame on SIGINT; the previous -o file is in
       "train --data " + d + "/big.xyz --config " + d + "/train.yaml -o " + d + "/model.h5", "INT",
       "grep -q 'read 1 frames' out.log", 1.0);
   INFO(run.output);
+  WARN("train, SIGINT: exit " << run.exit_code << " " << run.seconds_after_signal
+                              << " s after the signal: "
+                              << run.output.substr(run.output.rfind("otfgp:")));
   CHECK(run.exit_code == 130);
   CHECK_THAT(run.output, Contains("otfgp: interrupted: training stopped during") &&
                              Contains("nothing was written to"));
@@ -332,6 +337,11 @@ TEST_CASE("hostile otf, search and label configs end in one clear error",
            "\ncandidates: 2\noutput: {folder: " + (d / "s4").string() +
            ", collapse_tolerance: -1}\n",
        "search", "collapse_tolerance"},
+      // spglib with a tolerance of 1e300 Å reported space groups for anything.
+      {"search symprec 1e300", "s6.yaml",
+       "composition: Si\nformula_units: 2\npotential: " + silicon_sw +
+           "\ncandidates: 2\noutput: {folder: " + (d / "s6").string() + ", symprec: 1e300}\n",
+       "search", "at most 1"},
   };
   for (const Case& c : cases) {
     write(d / c.config_name, c.config);

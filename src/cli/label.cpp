@@ -58,6 +58,10 @@ void run_label(const LabelOptions& options) {
 
   const std::filesystem::path workdir =
       std::filesystem::path(options.workdir.empty() ? options.output + ".work" : options.workdir);
+  if (std::error_code error;
+      std::filesystem::exists(workdir, error) && !std::filesystem::is_directory(workdir, error))
+    throw Error("--workdir '" + workdir.string() +
+                "' is a file, not a folder: give a folder for the oracle's scratch files");
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
                 options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a

@@ -6,6 +6,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
 

@@ -279,6 +279,8 @@ SearchConfig parse_search_config(ConfigSection root) {
     config.duplicate_enthalpy = positive_number(*output, "duplicate_enthalpy", 0.002);
     config.duplicate_fingerprint = positive_number(*output, "duplicate_fingerprint", 0.01);
     config.symprec = positive_number(*output, "symprec", 0.1);
+    // Beyond an ångström every structure looks alike to spglib (1e300 gave nonsense groups).
+    if (config.symprec > 1.0) output->fail("symprec", "must be at most 1 Å");
     config.collapse_tolerance = output->number("collapse_tolerance", 0.5);
     if (!(config.collapse_tolerance >= 0 && config.collapse_tolerance < 1))
       output->fail("collapse_tolerance", "must be in [0, 1) (a fraction of r_cov,i + r_cov,j)");
