@@ -280,7 +280,7 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
     Eigen::MatrixXd forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
     Eigen::MatrixXd stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
     for (int i = 0; i < natoms; ++i) {
-      if (i % 256 == 255)
+      if (i % 64 == 63)
         stop_point("the kernel rows of a " + std::to_string(natoms) + "-atom frame");
       if (values.species[i] != s) continue;
       kernel_->value_and_gradient(values.values.row(i).transpose(), sparse_s, kernel_values,
