@@ -125,7 +125,7 @@ TEST_CASE("eval stops on SIGINT or SIGTERM with nothing written and exit 128+sig
   }
 }
 
-TEST_CASE("train stops inside a long frame on SIGINT; the previous -o file is intact",
+TEST_CASE("train stops inside a long frame on SIGINT and keeps the previous -o file intact",
           "[reliability][signals]") {
   TemporaryDirectory dir;
   const std::string d = dir.path().string();
