@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
@@ -84,6 +85,8 @@ struct ErrorTally {
 };
 
 void run_eval(const EvalOptions& options) {
+  // Ctrl-C or SIGTERM: the frame in hand finishes, nothing is written, exit 128 + signal.
+  const InterruptGuard interrupt_guard;
   check_output_paths(
       {{"input", options.input}, {"--potential", potential_spec_file(options.potential)}},
       {{"-o", options.output}});
@@ -100,7 +103,16 @@ void run_eval(const EvalOptions& options) {
   ErrorTally errors;
   long atoms = 0, novel_atoms = 0;
   Progress progress("eval", static_cast<long>(frames.size()), "frames");
+  auto stop_if_interrupted = [&](std::size_t done) {
+    if (interrupt_requested())
+      throw InterruptedError(interrupt_signal(), "eval stopped after " + std::to_string(done) +
+                                                     " of " + std::to_string(frames.size()) +
+                                                     " frames; nothing was written to '" +
+                                                     options.output +
+                                                     "': run the same command again");
+  };
   for (std::size_t k = 0; k < frames.size(); ++k) {
+    stop_if_interrupted(k);
     Structure& frame = frames[k];
     const Evaluation evaluation = [&] {
       try {
@@ -128,6 +140,7 @@ void run_eval(const EvalOptions& options) {
     progress.update(static_cast<long>(k + 1));
   }
   progress.finish();
+  stop_if_interrupted(frames.size());
   write_structures(options.output, frames);
   const double seconds = progress.elapsed_seconds();
   logger().info("wrote {} ({} frames, {} atoms) in {:.3f} s ({:.3g} atoms/s)", options.output,

@@ -17,6 +17,7 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_paths.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::cli {
@@ -33,6 +34,8 @@ struct LabelOptions {
 };
 
 void run_label(const LabelOptions& options) {
+  check_output_paths({{"config", options.config}, {"input", options.input}},
+                     {{"-o", options.output}, {"--workdir", options.workdir}});
   check_writable(options.output);
   // The `oracle:` section of any config (an otfgp otf config, or a file
   // holding only that section); the rest of the file is not read here.
@@ -55,6 +58,10 @@ void run_label(const LabelOptions& options) {
 
   const std::filesystem::path workdir =
       std::filesystem::path(options.workdir.empty() ? options.output + ".work" : options.workdir);
+  if (std::error_code error;
+      std::filesystem::exists(workdir, error) && !std::filesystem::is_directory(workdir, error))
+    throw Error("--workdir '" + workdir.string() +
+                "' is a file, not a folder: give a folder for the oracle's scratch files");
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
                 options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <new>
 
@@ -52,6 +53,13 @@ int main(int argc, char* argv[]) {
     return 128 + error.signal();
   } catch (const otfgp::Error& error) {
     std::cerr << "otfgp: error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& error) {
+    // A path the user gave that cannot be made or written (a file where a
+    // folder should be, no permission, a full disk): their input, not a bug.
+    std::cerr << "otfgp: error: " << error.code().message() << ": '" << error.path1().string()
+              << "'" << (error.path2().empty() ? "" : " -> '" + error.path2().string() + "'")
+              << " (" << error.what() << ")\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "otfgp: error: out of memory (the structure, cutoff or data set is too large "

@@ -109,7 +109,19 @@ void run_train(const TrainOptions& options) {
   logger().info("{}", describe_gp_config(config));
 
   GpTrainingReport report;
-  SparseGp gp = train_sparse_gp(descriptor, kernel, frames, settings, &report);
+  SparseGp gp = [&] {
+    // A signal stops the frame loops, the factor updates and a likelihood
+    // evaluation where they stand (core/interrupt.hpp), not only between frames.
+    const InterruptibleSection interruptible;
+    try {
+      return train_sparse_gp(descriptor, kernel, frames, settings, &report);
+    } catch (const InterruptedError& error) {
+      throw InterruptedError(
+          error.signal(),
+          std::string("training ") + error.what() + "; nothing was written to '" + options.output +
+              "' (training has no partial state to resume from): run the same command again");
+    }
+  }();
   for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
     logger().info("reference energy {}: {:.6f} eV{}", element(config.descriptor.species[s]).symbol,
                   report.reference_energies[s],

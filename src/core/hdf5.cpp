@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/hdf5_checksum.hpp"
 #include "otfgp/core/hdf5_image.hpp"
 
 namespace otfgp::hdf5 {
@@ -12,8 +13,9 @@ namespace otfgp::hdf5 {
 namespace {
 
 // HDF5 prints a stack of errors on stderr by default; otfgp reports its own.
+// With a thread-safe HDF5 (Debian's) the setting is per thread.
 void silence_hdf5() {
-  static const bool silenced = [] {
+  thread_local const bool silenced = [] {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
@@ -374,23 +376,32 @@ bool is_hdf5_file(const std::filesystem::path& path) {
   return H5Fis_hdf5(path.c_str()) > 0;
 }
 
-File File::open(const std::filesystem::path& path) {
+namespace {
+
+// The file read whole and checked (its otfgp header, or else a walk of it by
+// HDF5 in a child process that may hang or crash without harm), then opened
+// from memory: HDF5 parses exactly the bytes that were checked.
+hid_t open_checked(const std::filesystem::path& path, bool writable) {
   silence_hdf5();
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
-  verify_hdf5_image(path);
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw Error(path.string() + ": cannot open HDF5 file");
-  return File(Handle(id, H5Fclose), path.string());
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) throw Error(path.string() + ": no such file");
+  const Hdf5Image image = read_hdf5_image(path);
+  if (!image.verified) probe_hdf5_image(image.bytes, path.string());
+  const hid_t id = open_memory_hdf5_file(image.bytes, writable);
+  if (id < 0)
+    throw Error(path.string() + ": cannot open HDF5 file" + (writable ? " for writing" : ""));
+  return id;
+}
+
+}  // namespace
+
+File File::open(const std::filesystem::path& path) {
+  return File(Handle(open_checked(path, false), H5Fclose), path.string());
 }
 
 File File::open_for_writing(const std::filesystem::path& path) {
-  silence_hdf5();
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path.string() + ": not an HDF5 file");
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (id < 0) throw Error(path.string() + ": cannot open HDF5 file for writing");
-  return File(Handle(id, H5Fclose), path.string());
+  // Edits stay in memory until close() writes the whole file (hdf5_image.hpp).
+  return File(Handle(open_checked(path, true), H5Fclose), path.string());
 }
 
 void File::flush() const {
@@ -398,6 +409,9 @@ void File::flush() const {
 }
 
 void File::close() {
+  // Every file otfgp writes carries its content checksum (core/hdf5_checksum.hpp),
+  // which guards it even where the header of write_hdf5_image is lost.
+  write_hdf5_checksum(*this);
   write_hdf5_image(id(), file());
   release();
 }

@@ -1,5 +1,6 @@
 #include "otfgp/core/interrupt.hpp"
 
+#include <atomic>
 #include <csignal>
 
 namespace otfgp {
@@ -7,6 +8,7 @@ namespace otfgp {
 namespace {
 
 volatile std::sig_atomic_t received_signal = 0;
+std::atomic<int> interruptible_sections{0};
 struct sigaction previous_int {};
 struct sigaction previous_term {};
 
@@ -43,6 +45,19 @@ bool interrupt_requested() {
 
 int interrupt_signal() {
   return received_signal;
+}
+
+InterruptibleSection::InterruptibleSection() {
+  ++interruptible_sections;
+}
+
+InterruptibleSection::~InterruptibleSection() {
+  --interruptible_sections;
+}
+
+void stop_point(const std::string& during) {
+  if (received_signal != 0 && interruptible_sections.load() > 0)
+    throw InterruptedError(received_signal, "stopped during " + during);
 }
 
 }  // namespace otfgp

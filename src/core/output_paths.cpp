@@ -45,6 +45,37 @@ void check_output_paths(const std::vector<NamedPath>& inputs,
   }
 }
 
+void check_inputs_outside_folder(const std::vector<NamedPath>& inputs, const NamedPath& folder) {
+  if (folder.path.empty()) return;
+  std::error_code error;
+  auto resolved = [&](const std::filesystem::path& path) {
+    std::string text =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(path), error).string();
+    while (text.size() > 1 && text.back() == '/') text.pop_back();
+    return text;
+  };
+  // Whether `inner` is `outer` or lies below it.
+  auto within = [](const std::string& inner, const std::string& outer) {
+    return inner == outer ||
+           (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+            (outer == "/" || inner[outer.size()] == '/'));
+  };
+  const std::string target = resolved(folder.path);
+  if (error) return;
+  for (const NamedPath& input : inputs) {
+    if (input.path.empty()) continue;
+    const std::string source = resolved(input.path);
+    if (error) continue;
+    if (within(source, target))
+      throw Error("the input " + describe(input) + " lies in the output folder " +
+                  describe(folder) +
+                  ", whose contents this run replaces; move the input or choose another output");
+    if (within(target, source))
+      throw Error("the output folder " + describe(folder) + " lies in the input " +
+                  describe(input) + "; choose an output outside it");
+  }
+}
+
 std::filesystem::path potential_spec_file(const std::string& spec) {
   const auto colon = spec.find(':');
   if (colon == std::string::npos) return {};

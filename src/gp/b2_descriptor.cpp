@@ -6,6 +6,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
 
@@ -187,37 +188,52 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
   const int density_size = basis.density_size;
   const auto scratch = Kokkos::PerTeam(ScratchView::shmem_size(density_size));
-  Kokkos::parallel_for(
-      "B2Descriptor::compute", TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(0, scratch),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int s_i = basis.type_map(type(i));
-        ScratchView A(team.team_scratch(0), density_size);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
-                             [&](int a) { A(a) = 0.0; });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-          b2::NeighborTerms terms;
-          const int k = entry_pair(e);
-          // Entries lie within their cutoff by construction; the test is the same one.
-          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms.data)) return;
-          basis.add_density(team, terms.data, A.data());
-          for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.data[c];
-          neighbor(e) = neighbors.index(k);
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
-                             [&](int p) { basis.power_spectrum_row(p, A.data(), &values(i, 0)); });
-        if (gradient.extent(0) == 0) return;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-          b2::NeighborTerms terms;
-          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms.data))
-            return;
-          basis.pair_gradient(terms.data, A.data(), [&](int c, int column) -> double& {
-            return gradient(3 * e + c, column);
+  // In blocks of atoms, so that a long training can stop between them
+  // (core/interrupt.hpp); every atom is computed alone, so the values do not
+  // depend on the blocking.
+  constexpr int block = 512;
+  for (int first = 0; first < natoms; first += block) {
+    if (first > 0) {
+      Kokkos::fence();
+      stop_point("the descriptors of a " + std::to_string(natoms) + "-atom frame");
+    }
+    const int count = std::min(block, natoms - first);
+    Kokkos::parallel_for(
+        "B2Descriptor::compute", TeamPolicy(count, Kokkos::AUTO).set_scratch_size(0, scratch),
+        KOKKOS_LAMBDA(const Member& team) {
+          const int i = first + team.league_rank();
+          const int s_i = basis.type_map(type(i));
+          ScratchView A(team.team_scratch(0), density_size);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                               [&](int a) { A(a) = 0.0; });
+          team.team_barrier();
+          Kokkos::parallel_for(
+              Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
+                b2::NeighborTerms terms;
+                const int k = entry_pair(e);
+                // Entries lie within their cutoff by construction; the test is the same one.
+                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms.data)) return;
+                basis.add_density(team, terms.data, A.data());
+                for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.data[c];
+                neighbor(e) = neighbors.index(k);
+              });
+          team.team_barrier();
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+            basis.power_spectrum_row(p, A.data(), &values(i, 0));
           });
+          if (gradient.extent(0) == 0) return;
+          Kokkos::parallel_for(
+              Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
+                b2::NeighborTerms terms;
+                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true,
+                                          terms.data))
+                  return;
+                basis.pair_gradient(terms.data, A.data(), [&](int c, int column) -> double& {
+                  return gradient(3 * e + c, column);
+                });
+              });
         });
-      });
+  }
 
   DescriptorValues result;
   result.size = size;

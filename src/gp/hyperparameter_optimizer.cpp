@@ -37,6 +37,7 @@ struct Objective {
   std::array<double, 4> best{};
   bool failed = false;
   std::string failure;
+  int interrupted = 0;  // the signal that stopped an evaluation (core/interrupt.hpp)
   nlopt_opt optimizer = nullptr;
 };
 
@@ -64,6 +65,11 @@ double objective(unsigned n, const double* x, double* gradient, void* data) {
       o.best = values;
     }
     return terms.value;
+  } catch (const InterruptedError& error) {
+    // Stopped inside an evaluation (otfgp train): end with the best point so far.
+    o.interrupted = error.signal();
+    nlopt_force_stop(o.optimizer);
+    return -std::numeric_limits<double>::max();
   } catch (const std::exception& error) {
     // NLopt is C: nothing may be thrown through it.
     o.failed = true;
@@ -161,6 +167,8 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   if (o.best_value > -std::numeric_limits<double>::infinity()) {
     report.end = from_array(o.best);
     report.end_likelihood = o.best_value;
+  } else if (o.interrupted) {
+    throw InterruptedError(o.interrupted, "stopped during the first likelihood evaluation");
   } else {
     throw Error("hyperparameter optimisation: no likelihood could be evaluated (" + o.failure +
                 ")");

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
 
@@ -279,6 +280,8 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
     Eigen::MatrixXd forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
     Eigen::MatrixXd stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
     for (int i = 0; i < natoms; ++i) {
+      if (i % 64 == 63)
+        stop_point("the kernel rows of a " + std::to_string(natoms) + "-atom frame");
       if (values.species[i] != s) continue;
       kernel_->value_and_gradient(values.values.row(i).transpose(), sparse_s, kernel_values,
                                   kernel_gradient);
@@ -349,7 +352,10 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
   if (!used.energy && !used.forces && !used.stress)
     logger().warn("SparseGp: frame {} ({}) carries none of the selected labels", frames_.size(),
                   frame.formula());
+  // Stop points (core/interrupt.hpp) only where nothing has changed yet.
+  stop_point("the descriptors of a " + std::to_string(frame.size()) + "-atom frame");
   LabelRows rows = label_rows(frame, values, labels, sparse_descriptors_, sparse_species_);
+  stop_point("the kernel rows of a " + std::to_string(frame.size()) + "-atom frame");
   for (int g = 0; g < label_kind_count; ++g)
     factors_.labels[g].add_rows(rows.kernel[g], rows.target[g]);
   factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
@@ -482,6 +488,7 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
   Eigen::MatrixXd split_columns(factors_.splits.rows(), added);
   int split_offset = 0;
   for (int f = 0; f < num_frames(); ++f) {
+    stop_point("the kernel columns of new sparse environments");
     const UsedLabels used = used_labels(frames_[f], frame_labels_[f]);
     const DescriptorValues values = describe(frames_[f], used.forces || used.stress);
     const LabelRows rows =
@@ -583,7 +590,9 @@ LikelihoodTerms SparseGp::log_marginal_likelihood() const {
 }
 
 LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) const {
+  stop_point("a likelihood evaluation");
   const Solution computed = solve(h);
+  stop_point("a likelihood evaluation");
   const Solution& s = computed;
   const int m = num_sparse();
   const double variance = h.signal_std * h.signal_std;

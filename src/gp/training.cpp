@@ -179,11 +179,8 @@ namespace {
 
 void stop_if_interrupted(std::size_t done, std::size_t total) {
   if (interrupt_requested())
-    throw InterruptedError(interrupt_signal(),
-                           "training stopped after " + std::to_string(done) + " of " +
-                               std::to_string(total) +
-                               " frames; no model was written (training has no partial state to "
-                               "resume from): run the same command again");
+    throw InterruptedError(interrupt_signal(), "stopped after " + std::to_string(done) + " of " +
+                                                   std::to_string(total) + " frames");
 }
 
 SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
@@ -220,6 +217,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
       const bool threshold = settings.sparse.method == SparseSelectionMethod::threshold;
       int added = 0;
       for (std::size_t f = 0; f < frames.size(); ++f) {
+        stop_point("the choice of the sparse set");
         const DescriptorValues values = gp.describe(frames[f], false);
         const std::vector<int> atoms = gp.least_represented_atoms(
             values, settings.sparse.count, threshold ? settings.sparse.threshold : 0.0);
@@ -251,6 +249,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
       std::size_t next = 0;
       for (std::size_t f = 0; f < frames.size() && next < chosen.size(); ++f) {
         if (chosen[next].first != static_cast<int>(f)) continue;
+        stop_point("the descriptors of the sparse set");
         const DescriptorValues values = gp.describe(frames[f], false);
         for (; next < chosen.size() && chosen[next].first == static_cast<int>(f); ++next) {
           rows.row(next) = values.values.row(chosen[next].second);

@@ -5,6 +5,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::otf {
 
@@ -13,6 +14,15 @@ namespace {
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& path) {
   const std::filesystem::path p(path);
   return p.is_absolute() ? p : base / p;
+}
+
+// A count stored as int: negative values and values an int cannot hold are
+// errors (a cast would silently turn 10^13 into some other number).
+int small_count(const ConfigSection& section, const std::string& key, int fallback) {
+  const long value = section.integer(key, fallback);
+  if (value < 0 || value > 1000000000)
+    section.fail(key, "must be a whole number from 0 to 10^9, got " + std::to_string(value));
+  return static_cast<int>(value);
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
@@ -64,9 +74,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
-  otf.max_sparse_per_frame =
-      static_cast<int>(section.integer("max_sparse_per_frame", otf.max_sparse_per_frame));
-  if (otf.max_sparse_per_frame < 0) section.fail("max_sparse_per_frame", "must not be negative");
+  otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
   otf.sparse_residual_threshold =
       section.number("sparse_residual_threshold", otf.sparse_residual_threshold);
   if (!(otf.sparse_residual_threshold >= 0 && otf.sparse_residual_threshold < 1))
@@ -77,10 +85,8 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
                  "would join the sparse set");
   if (auto h = section.optional_section("hyperparameter_updates")) {
     h->expect_keys({"first", "every"});
-    otf.hyperparameters_first = static_cast<int>(h->integer("first", otf.hyperparameters_first));
-    otf.hyperparameters_every = static_cast<int>(h->integer("every", otf.hyperparameters_every));
-    if (otf.hyperparameters_first < 0) h->fail("first", "must not be negative");
-    if (otf.hyperparameters_every < 0) h->fail("every", "must not be negative");
+    otf.hyperparameters_first = small_count(*h, "first", otf.hyperparameters_first);
+    otf.hyperparameters_every = small_count(*h, "every", otf.hyperparameters_every);
     h->finish();
   }
   otf.max_oracle_calls = section.integer("max_oracle_calls", otf.max_oracle_calls);
@@ -180,9 +186,32 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   multiple(config.md.output.trajectory_interval, "md.output.trajectory_interval");
   multiple(config.otf.log_interval, "otf.log_interval");
   multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
-  config.output = resolve(std::filesystem::current_path(), root.text("output", "otf-output"));
+  const std::string output = root.text("output", "otf-output");
+  if (output.empty())
+    root.fail("output", "must name a folder (an empty name would fill the current folder)");
+  config.output = resolve(std::filesystem::current_path(), output);
   root.finish();
+  check_otf_output_paths(config);
   return config;
+}
+
+void check_otf_output_paths(const OtfConfig& config) {
+  std::vector<NamedPath> inputs = {{"config", config.source}};
+  for (const CampaignStage& stage : config.stages) inputs.push_back({"structure", stage.structure});
+  if (config.held_out) inputs.push_back({"held_out", *config.held_out});
+  // The files otf_loop.cpp and otf_plots.cpp write in the output folder.
+  std::vector<NamedPath> outputs = {{"folder", config.output}};
+  for (const char* name :
+       {"training.h5", "training.xyz", "model.h5", "summary.json", "uncertainty.csv", "calls.csv",
+        "held_out.csv", "trajectory.xyz", "uncertainty.png", "held_out.png", "parity.png"})
+    outputs.push_back({std::string(name) + " in output:", config.output / name});
+  try {
+    check_output_paths(inputs, outputs);
+    check_inputs_outside_folder(inputs, {"output/checkpoint", config.output / "checkpoint"});
+    check_inputs_outside_folder(inputs, {"output/oracle", config.output / "oracle"});
+  } catch (const Error& error) {
+    throw Error(config.source.string() + ": " + error.what());
+  }
 }
 
 }  // namespace otfgp::otf

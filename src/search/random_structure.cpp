@@ -24,6 +24,9 @@ Stoichiometry Stoichiometry::parse(const std::string& formula) {
     const long count = std::lround(amount);
     if (count < 1 || std::abs(amount - static_cast<double>(count)) > 1e-9)
       throw Error("composition '" + formula + "': counts must be whole numbers");
+    if (count > 1000000)
+      throw Error("composition '" + formula + "': a count of " + std::to_string(count) +
+                  " atoms per formula unit is beyond any cell a search can make");
     result.numbers.push_back(number);
     result.counts.push_back(static_cast<int>(count));
   }
@@ -217,8 +220,10 @@ void check_options(const Stoichiometry& stoichiometry, const RandomStructureOpti
     throw Error("random structure: the composition is empty");
   if (options.min_formula_units < 1 || options.max_formula_units < options.min_formula_units)
     throw Error("random structure: formula units must satisfy 1 <= min <= max");
-  if (!(options.volume_factor_min > 0) || options.volume_factor_max < options.volume_factor_min)
-    throw Error("random structure: volume factors must satisfy 0 < min <= max");
+  if (!(options.volume_factor_min > 0) ||
+      !(options.volume_factor_max >= options.volume_factor_min) ||
+      !(options.volume_factor_max <= 100))
+    throw Error("random structure: volume factors must satisfy 0 < min <= max <= 100");
   if (!(options.distance_tolerance >= 0))
     throw Error("random structure: negative distance tolerance");
   for (const int number : options.space_groups)

@@ -706,6 +706,7 @@ void recheck(const SearchConfig& config, SearchResult& result) {
 
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   if (workers < 1) throw Error("search: --np must be at least 1");
+  check_search_output_paths(config);
   std::filesystem::create_directories(config.output);
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
   if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);

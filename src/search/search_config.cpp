@@ -1,6 +1,8 @@
 // Reads `otfgp search` configs: every key validated through ConfigSection
 // (unknown keys answered with "did you mean"), ranges checked up front.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,6 +11,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
+#include "otfgp/core/output_paths.hpp"
 #include "otfgp/search/search.hpp"
 
 namespace otfgp::search {
@@ -25,6 +28,8 @@ std::pair<double, double> range(const ConfigSection& section, const std::string&
     section.fail(key, "expected a number or [min, max] with min <= max");
   return {values[0], values[1]};
 }
+
+constexpr int max_atoms_per_cell = 1000;
 
 int positive(const ConfigSection& section, const std::string& key, long fallback) {
   const long value = section.integer(key, fallback);
@@ -158,6 +163,17 @@ SearchConfig parse_search_config(ConfigSection root) {
     root.fail("formula_units", "must be whole numbers between 1 and 64");
   config.generator.min_formula_units = static_cast<int>(units_min);
   config.generator.max_formula_units = static_cast<int>(units_max);
+  // Counts as large as Si1000000000 overflowed the atom count (a crash).
+  for (const Stoichiometry& composition : config.compositions) {
+    double atoms = 0;
+    for (const int count : composition.counts) atoms += count;
+    if (atoms * units_max > max_atoms_per_cell)
+      root.fail(variable ? (root.has("grid") ? "grid" : "compositions") : "composition",
+                composition.formula() + " with up to " +
+                    std::to_string(config.generator.max_formula_units) +
+                    " formula units makes cells of " + fmt::format("{:g}", atoms * units_max) +
+                    " atoms; a search takes at most " + std::to_string(max_atoms_per_cell));
+  }
   config.potential = root.text("potential");
   config.pressure_gpa = root.number("pressure", 0.0);
   if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
@@ -193,7 +209,9 @@ SearchConfig parse_search_config(ConfigSection root) {
       }
     }
     const auto [low, high] = range(*structure, "volume_factor", 2.0, 3.0);
-    if (!(low > 0)) structure->fail("volume_factor", "must be positive");
+    // Far beyond 100 the cell is a gas of isolated atoms (and 1e300 hung the generator).
+    if (!(low > 0) || !(high <= 100))
+      structure->fail("volume_factor", "must be positive and at most 100");
     config.generator.volume_factor_min = low;
     config.generator.volume_factor_max = high;
     config.generator.distance_tolerance = structure->number("distance_tolerance", 0.7);
@@ -261,13 +279,43 @@ SearchConfig parse_search_config(ConfigSection root) {
     config.duplicate_enthalpy = positive_number(*output, "duplicate_enthalpy", 0.002);
     config.duplicate_fingerprint = positive_number(*output, "duplicate_fingerprint", 0.01);
     config.symprec = positive_number(*output, "symprec", 0.1);
+    // Beyond an ångström every structure looks alike to spglib (1e300 gave nonsense groups).
+    if (config.symprec > 1.0) output->fail("symprec", "must be at most 1 Å");
     config.collapse_tolerance = output->number("collapse_tolerance", 0.5);
+    if (!(config.collapse_tolerance >= 0 && config.collapse_tolerance < 1))
+      output->fail("collapse_tolerance", "must be in [0, 1) (a fraction of r_cov,i + r_cov,j)");
     config.plots = output->flag("plots", true);
     output->finish();
   }
   // Unread known sections (laqa with algorithm random, …) are reported above.
   root.finish();
   return config;
+}
+
+void check_search_output_paths(const SearchConfig& config) {
+  const std::filesystem::path folder = config.output;
+  std::vector<NamedPath> inputs = {{"config", config.source},
+                                   {"potential", potential_spec_file(config.potential)}};
+  for (const auto& name : config.templates) {
+    std::filesystem::path path = name;  // relative to the config file, as search.cpp reads it
+    if (path.is_relative() && !config.source.empty())
+      path = std::filesystem::path(config.source).parent_path() / path;
+    inputs.push_back({"template", path});
+  }
+  // The files search_report.cpp, search.cpp and variable_composition.cpp write.
+  std::vector<NamedPath> outputs = {{"folder", folder}};
+  for (const char* name :
+       {"checkpoint.json", "ranking.txt", "ranking.csv", "summary.json", "minima.xyz",
+        "best_enthalpy.png", "energy_volume.png", "hull_entries.csv", "hull.csv"})
+    outputs.push_back({std::string(name) + " in the output folder", folder / name});
+  try {
+    check_output_paths(inputs, outputs);
+    check_inputs_outside_folder(inputs, {"output/top", folder / "top"});
+    check_inputs_outside_folder(inputs, {"output/recheck", folder / "recheck"});
+  } catch (const Error& error) {
+    throw Error((config.source.empty() ? std::string("search") : config.source) + ": " +
+                error.what());
+  }
 }
 
 SearchConfig read_search_config(const std::filesystem::path& file) {

@@ -17,6 +17,7 @@ namespace otfgp::search {
 
 VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
                                                    int workers) {
+  check_search_output_paths(config);
   VariableCompositionResult out;
   std::vector<HullEntry> entries;
   std::ostringstream table;

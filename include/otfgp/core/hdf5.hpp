@@ -117,9 +117,13 @@ class File : public Group {
  public:
   // Creates (or truncates) a file for writing.
   static File create(const std::filesystem::path& path);
-  // Opens an existing file read-only; throws otfgp::Error when it is missing or not HDF5.
+  // Opens an existing file read-only; throws otfgp::Error when it is missing,
+  // not HDF5 or damaged. The file is read whole and checked first (its otfgp
+  // header, or else a walk by HDF5 in a child process: hdf5_image.hpp), then
+  // opened from those bytes in memory.
   static File open(const std::filesystem::path& path);
-  // Opens an existing file for reading and writing (appending to datasets).
+  // The same, for changes (appending to datasets); they stay in memory until
+  // close() writes the whole file.
   static File open_for_writing(const std::filesystem::path& path);
   // Pushes everything written so far to the file (H5Fflush).
   void flush() const;

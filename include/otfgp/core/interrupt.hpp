@@ -24,6 +24,22 @@ bool interrupt_requested();
 // The signal that arrived (SIGINT, SIGTERM), 0 when none.
 int interrupt_signal();
 
+// Stopping inside a long computation. Code that can stop between its parts
+// without leaving a half-changed state (the GP's frame loops and factor
+// updates, a likelihood evaluation) calls stop_point(); it throws
+// InterruptedError once a signal arrived, but only while an
+// InterruptibleSection lives (otfgp train), so that verbs which stop at their
+// own points (md, otf) still finish their step as before.
+class InterruptibleSection {
+ public:
+  InterruptibleSection();
+  ~InterruptibleSection();
+  InterruptibleSection(const InterruptibleSection&) = delete;
+  InterruptibleSection& operator=(const InterruptibleSection&) = delete;
+};
+// `during` says what was stopped ("the label rows of frame 3"), for the message.
+void stop_point(const std::string& during);
+
 // Thrown by long verbs after they stopped cleanly on a signal; the CLI exits
 // with 128 + signal (130 for SIGINT, 143 for SIGTERM), as shells expect.
 class InterruptedError : public Error {

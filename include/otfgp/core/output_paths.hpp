@@ -19,6 +19,10 @@ struct NamedPath {
 void check_output_paths(const std::vector<NamedPath>& inputs,
                         const std::vector<NamedPath>& outputs);
 
+// For folders a verb empties before filling them (search's top/, otf's
+// checkpoint/): no input may lie in `folder` (or be it), nor contain it.
+void check_inputs_outside_folder(const std::vector<NamedPath>& inputs, const NamedPath& folder);
+
 // The file a potential spec reads ("sw:/path/Si.sw" → /path/Si.sw, "gp:model.h5,mapped=no"
 // → model.h5), or an empty path when the spec names no existing file.
 std::filesystem::path potential_spec_file(const std::string& spec);

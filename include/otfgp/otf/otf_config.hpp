@@ -84,4 +84,9 @@ struct OtfConfig {
 // Reads and validates; relative paths are resolved against the config's folder.
 OtfConfig read_otf_config(const std::filesystem::path& path);
 
+// No output (the folder, a file in it) may be an input (the config, a
+// structure, the held-out frames), and no input may lie in the folders the
+// loop empties (checkpoint/, oracle/); called by read_otf_config.
+void check_otf_output_paths(const OtfConfig& config);
+
 }  // namespace otfgp::otf

@@ -83,6 +83,11 @@ struct SearchConfig {
 // Reads and validates a search config (every key checked; see docs/search.md).
 SearchConfig read_search_config(const std::filesystem::path& file);
 SearchConfig parse_search_config(ConfigSection root);
+// Before anything is written: no output (the folder, a file in it) may be an
+// input (the config, a template, the potential's file), and no input may lie
+// in top/ or recheck/, which a search empties. run_search and
+// run_variable_composition call it.
+void check_search_output_paths(const SearchConfig& config);
 std::string strategy_name(Strategy strategy);
 // The compositions Σ a_k·end_k (a_k ≥ 0, 1 ≤ Σ a_k ≤ max_units) of a binary or
 // ternary grid, each reduced to its smallest whole formula, without repeats,
