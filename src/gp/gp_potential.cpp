@@ -88,8 +88,17 @@ void GpPotential::remap(MappedGp model) {
   // Everything that can throw happens before the potential changes.
   b2::B2Basis basis = b2::B2Basis::create(model.descriptor);
   if (bound_) basis.bind(model.descriptor, bound_species_);
+  if (model.variance_rank < 0)
+    throw Error("mapped GP model: variance_rank must be ≥ 0 (0: exact), got " +
+                std::to_string(model.variance_rank));
+  std::vector<TruncatedVarianceFactor> truncated;
+  for (std::size_t s = 0; s < model.variance_factor.size(); ++s)
+    truncated.push_back(truncate_variance_factor(model.variance_factor[s],
+                                                 model.sparse_normalised[s], model.signal_std,
+                                                 model.variance_rank));
   model_ = std::move(model);
   basis_ = basis;
+  truncated_ = std::move(truncated);
   upload();
 }
 
@@ -126,8 +135,8 @@ void GpPotential::upload() {
   for (int s = 0; s < n; ++s) {
     sparse_offset_[s + 1] =
         sparse_offset_[s] + static_cast<int>(model_.sparse_normalised[s].rows());
-    rank_[s] = static_cast<int>(model_.variance_factor[s].rows());
-    factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(model_.variance_factor[s].size());
+    rank_[s] = static_cast<int>(truncated_[s].factor.rows());
+    factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
   sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], size);
   factor_ = decltype(factor_)("GpPotential::variance_factor", factor_offset_[n]);
@@ -137,7 +146,7 @@ void GpPotential::upload() {
     const Eigen::MatrixXd& u = model_.sparse_normalised[s];
     for (Eigen::Index j = 0; j < u.rows(); ++j)
       for (int e = 0; e < size; ++e) sparse(sparse_offset_[s] + j, e) = u(j, e);
-    const Eigen::MatrixXd& r = model_.variance_factor[s];
+    const Eigen::MatrixXd& r = truncated_[s].factor;
     for (Eigen::Index a = 0; a < r.rows(); ++a)
       for (Eigen::Index j = 0; j < r.cols(); ++j)
         factor(factor_offset_[s] + a * r.cols() + j) = r(a, j);
@@ -164,7 +173,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
     result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
   if (request.per_atom_virial)
     result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
-  const bool keep_unit = request.uncertainty;
+  const bool keep_unit = request.uncertainty || request.energy_uncertainty;
   if (keep_unit) {
     if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
         unit_descriptor_.extent(1) != std::size_t(basis_.size))
@@ -360,7 +369,71 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
           });
     }
   }
+  if (request.energy_uncertainty) result.energy_uncertainty = total_energy_std(state);
   return result;
+}
+
+// S_s = Σ_{i∈s} d̂_i d̂_iᵀ over the centres with neighbours (species × D × D).
+void gp_descriptor_outer_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer);
+
+std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
+  const int n_species = basis_.n_species, size = basis_.size;
+  const bool single = n_species == 1;
+  if (!single && model_.energy_variance_factor.size() == 0) {
+    Eigen::Index total = 0;
+    for (const Eigen::MatrixXd& sparse : model_.sparse_normalised) total += sparse.rows();
+    if (total > 0) return std::nullopt;  // a model file without R_E: no total-energy std
+  }
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> outer("GpPotential::descriptor_outer",
+                                                               n_species, size, size);
+  gp_descriptor_outer_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+                             outer);
+  auto outer_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), outer);
+  const double variance = model_.signal_std * model_.signal_std;
+  // Prior: σ² Σ_ij (d̂_i·d̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F².
+  double prior = 0.0;
+  for (std::size_t k = 0; k < outer_host.size(); ++k)
+    prior += outer_host.data()[k] * outer_host.data()[k];
+  prior *= variance;
+  // k_E,u = σ² Σ_i (d̂_u·d̂_i)² = σ² d̂_uᵀ S_s d̂_u, stacked species by species.
+  Eigen::Index total = 0;
+  for (const Eigen::MatrixXd& sparse : model_.sparse_normalised) total += sparse.rows();
+  Eigen::VectorXd k_energy(total);
+  Eigen::Index offset = 0;
+  for (int s = 0; s < n_species; ++s) {
+    const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
+        outer_s(&outer_host(s, 0, 0), size, size);
+    const Eigen::MatrixXd& sparse = model_.sparse_normalised[s];
+    if (sparse.rows() == 0) continue;
+    const Eigen::MatrixXd projected = sparse * outer_s;
+    k_energy.segment(offset, sparse.rows()) =
+        variance * (projected.cwiseProduct(sparse)).rowwise().sum();
+    offset += sparse.rows();
+  }
+  const Eigen::MatrixXd& factor =
+      single ? model_.variance_factor[0] : model_.energy_variance_factor;
+  const double explained = total > 0 ? (factor * k_energy).squaredNorm() : 0.0;
+  return std::sqrt(std::max(prior - explained, 0.0));
+}
+
+void gp_descriptor_outer_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer) {
+  const int natoms = int(unit.extent(0)), size = int(unit.extent(1));
+  const int n_species = int(outer.extent(0));
+  Kokkos::parallel_for(
+      "GpPotential::descriptor_outer",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<3>>({0, 0, 0}, {n_species, size, size}),
+      KOKKOS_LAMBDA(int s, int a, int b) {
+        double sum = 0.0;
+        for (int i = 0; i < natoms; ++i)
+          if (norm(i) > 0.0 && type_map(type(i)) == s) sum += unit(i, a) * unit(i, b);
+        outer(s, a, b) = sum;
+      });
 }
 
 void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,

@@ -1,0 +1,33 @@
+#pragma once
+// The mapped GP's per-atom variance with fewer terms (docs/gp.md, "Truncated
+// variance"). The local-energy variance of an atom of species s with unit
+// descriptor x̂ is
+//   v(x) = σ² − Σ_q (σ² t_q·k̃_x)²,   k̃_x,u = (x̂·û_u)²,
+// over the rows t_q of the factor R_s (mapped_gp.hpp). Any orthogonal rotation
+// of the rows leaves the sum unchanged; the rotation here orders them by how
+// much of the explained part Σ_q (σ² t_q·k̃)² they carry over the species'
+// sparse points (the principal components of the row values there), and the
+// first r rows are kept. Dropping rows can only raise the variance, and by at
+// most the largest eigenvalue of the dropped rows' Gram matrix
+// σ⁴ T_d K̃_ss T_dᵀ for any x̂ (the kernel is a dot product of x̂x̂ᵀ with
+// ‖x̂x̂ᵀ‖_F = 1), which is what `max_error` reports.
+
+#include <Eigen/Core>
+
+namespace otfgp {
+
+struct TruncatedVarianceFactor {
+  Eigen::MatrixXd factor;   // kept rows (r × M_s), best first
+  int full_rank = 0;        // rows of the exact factor
+  double max_error = 0.0;   // eV²: bound on the variance added by the truncation, any atom
+  double mean_error = 0.0;  // eV²: mean variance added at the sparse points
+};
+
+// factor: R_s (rank × M_s); sparse_normalised: the species' d̂_u (M_s × D);
+// signal_std: σ (eV). rank 0, or at least the factor's rows, keeps the factor
+// as it is (errors 0). O(M_s²·(D + rank of R_s)) once per model.
+TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
+                                                 const Eigen::MatrixXd& sparse_normalised,
+                                                 double signal_std, int rank);
+
+}  // namespace otfgp
