@@ -57,10 +57,11 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   TruncatedVarianceFactor out;
   const int full = static_cast<int>(factor.rows());
   out.full_rank = full;
-  if (rank <= 0 || rank >= full) {
+  if (rank <= 0 || full == 0) {
     out.factor = factor;
     return out;
   }
+  rank = std::min(rank, full);
   const int m = static_cast<int>(factor.cols());
   const double variance = signal_std * signal_std;
   // K̃_ss = (ÛÛᵀ)∘².
@@ -74,6 +75,7 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   const Eigen::MatrixXd dropped = rotation.leftCols(full - rank);
   out.factor = product(kept, true, factor, false);
   out.mean_error = std::max(0.0, weight.head(full - rank).sum()) / m;
+  if (rank == full) return out;  // every row, rotated: exact
   // σ⁴ T_d K̃ T_dᵀ = σ² V_dᵀ (T Y) V_d.
   const Eigen::MatrixXd dropped_rows = product(dropped, true, factor, false);  // (R − r) × M
   const Eigen::MatrixXd dropped_y = product(y, false, dropped, false);         // M × (R − r)

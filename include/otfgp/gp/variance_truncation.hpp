@@ -24,8 +24,9 @@ struct TruncatedVarianceFactor {
 };
 
 // factor: R_s (rank × M_s); sparse_normalised: the species' d̂_u (M_s × D);
-// signal_std: σ (eV). rank 0, or at least the factor's rows, keeps the factor
-// as it is (errors 0). O(M_s²·(D + rank of R_s)) once per model.
+// signal_std: σ (eV). rank 0 keeps the factor as it is (errors 0); a rank of
+// at least the factor's rows keeps every row, rotated (exact to rounding).
+// O(M_s²·(D + rank of R_s)) once per model.
 TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
                                                  const Eigen::MatrixXd& sparse_normalised,
                                                  double signal_std, int rank);
