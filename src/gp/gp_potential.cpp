@@ -92,10 +92,13 @@ void GpPotential::remap(MappedGp model) {
     throw Error("mapped GP model: variance_rank must be ≥ 0 (0: exact), got " +
                 std::to_string(model.variance_rank));
   std::vector<TruncatedVarianceFactor> truncated;
-  for (std::size_t s = 0; s < model.variance_factor.size(); ++s)
-    truncated.push_back(truncate_variance_factor(model.variance_factor[s],
-                                                 model.sparse_normalised[s], model.signal_std,
-                                                 model.variance_rank));
+  for (std::size_t s = 0; s < model.variance_factor.size(); ++s) {
+    // A rank at or above the factor's keeps it exact, unrotated (no O(M³) work).
+    const int rows = static_cast<int>(model.variance_factor[s].rows());
+    const int rank = model.variance_rank < rows ? model.variance_rank : 0;
+    truncated.push_back(truncate_variance_factor(
+        model.variance_factor[s], model.sparse_normalised[s], model.signal_std, rank));
+  }
   model_ = std::move(model);
   basis_ = basis;
   truncated_ = std::move(truncated);

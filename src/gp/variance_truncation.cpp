@@ -82,7 +82,9 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   Eigen::MatrixXd gram = variance * product(dropped_rows, false, dropped_y, false);
   gram = 0.5 * (gram + gram.transpose()).eval();
   const Eigen::VectorXd dropped_eigenvalues = eigenvalues(gram, false);
-  out.max_error = std::max(0.0, dropped_eigenvalues[dropped_eigenvalues.size() - 1]);
+  // The truncated variance never exceeds the prior σ², so neither does the rise;
+  // the cap matters where K̃_ss is so ill-conditioned that rounding swamps T_d K̃ T_dᵀ.
+  out.max_error = std::clamp(dropped_eigenvalues[dropped_eigenvalues.size() - 1], 0.0, variance);
   return out;
 }
 

@@ -54,7 +54,7 @@ struct MappedGp {
   // O(M_s·(D + r)) per atom instead of O(M_s·(D + M_s)) and can only raise the
   // std. A model setting, not saved: the spec's `variance_rank=`.
   int variance_rank = default_variance_rank;
-  static constexpr int default_variance_rank = 0;
+  static constexpr int default_variance_rank = 256;
   // Novelty: per pair of species (indices as above, symmetric) the shortest
   // distance seen in the training frames within the pair cutoff (Å; +∞ for a
   // pair never seen). An atom with a neighbour closer than

@@ -10,7 +10,9 @@
 // first r rows are kept. Dropping rows can only raise the variance, and by at
 // most the largest eigenvalue of the dropped rows' Gram matrix
 // σ⁴ T_d K̃_ss T_dᵀ for any x̂ (the kernel is a dot product of x̂x̂ᵀ with
-// ‖x̂x̂ᵀ‖_F = 1), which is what `max_error` reports.
+// ‖x̂x̂ᵀ‖_F = 1), and never by more than σ²: `max_error` reports the smaller.
+// (With thousands of sparse points K̃_ss is so ill-conditioned that rounding
+// swamps the first, and σ² is what remains.)
 
 #include <Eigen/Core>
 
