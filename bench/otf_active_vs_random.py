@@ -163,7 +163,7 @@ set ylabel "held-out force MAE (eV/Å)"
 set xrange [0.5:{len(rows) + 0.5}]
 set yrange [0:*]
 set xtics 1
-set key top right
+set key bottom right
 set style data linespoints
 plot "{data}" using 1:2 title "OTF loop model" pt 7 ps 1.4, \\
      "{data}" using 1:3 title "OTF frames, offline fit" pt 5 ps 1.2, \\
