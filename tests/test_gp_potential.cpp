@@ -393,3 +393,25 @@ TEST_CASE("truncated mapped variance: exact at full rank, within its bound below
     CHECK(truncation[0].mean_error <= truncation[0].max_error + 1e-12);
   }
 }
+
+TEST_CASE("the variance by packed quadratic forms equals the variance by rows", "[gp]") {
+  Synthetic synthetic = synthetic_model(41);
+  const Structure structure = random_structure(triclinic_cell(10.5, 10.0, 10.8, 0.1, -0.1, 0.2),
+                                               numbers(70, 20, 6), 1.8, 42);
+  for (int rank : {0, 4}) {
+    synthetic.model.variance_rank = rank;
+    GpPotential potential(synthetic.model);
+    potential.set_variance_form(GpPotential::VarianceForm::rows);
+    CHECK(potential.quadratic_variance() == std::vector<char>{0, 0, 0});
+    const Evaluation by_rows = evaluate(potential, structure, {false, true});
+    potential.set_variance_form(GpPotential::VarianceForm::quadratic);
+    CHECK(potential.quadratic_variance() == std::vector<char>{1, 1, 0});  // species 2: no rows
+    const Evaluation by_forms = evaluate(potential, structure, {false, true});
+    INFO("rank " << rank);
+    CHECK((*by_rows.uncertainty - *by_forms.uncertainty).cwiseAbs().maxCoeff() <= 1e-9);
+    CHECK((*by_rows.uncertainty_normalised - *by_forms.uncertainty_normalised)
+              .cwiseAbs()
+              .maxCoeff() <= 1e-9);
+    CHECK(by_rows.uncertainty->minCoeff() < 0.9 * synthetic.model.signal_std);
+  }
+}

@@ -156,6 +156,33 @@ void GpPotential::upload() {
   }
   Kokkos::deep_copy(sparse_, sparse);
   Kokkos::deep_copy(factor_, factor);
+
+  const long packed_size = long(size) * (size + 1) / 2;
+  quadratic_species_.assign(n, 0);
+  quadratic_offset_.assign(n + 1, 0);
+  std::vector<Eigen::MatrixXd> forms(n);
+  for (int s = 0; s < n; ++s) {
+    const long m_s = sparse_offset_[s + 1] - sparse_offset_[s], r = rank_[s];
+    const bool cheaper = r * packed_size < m_s * (size + r);
+    quadratic_species_[s] = r > 0 && (variance_form_ == VarianceForm::quadratic ||
+                                      (variance_form_ == VarianceForm::automatic && cheaper));
+    if (quadratic_species_[s])
+      forms[s] = packed_quadratic_forms(truncated_[s].factor, model_.sparse_normalised[s]);
+    quadratic_offset_[s + 1] = quadratic_offset_[s] + static_cast<int>(forms[s].rows());
+  }
+  quadratic_ = decltype(quadratic_)("GpPotential::quadratic_forms", quadratic_offset_[n],
+                                    quadratic_offset_[n] > 0 ? packed_size : 0);
+  auto quadratic = Kokkos::create_mirror_view(quadratic_);
+  for (int s = 0; s < n; ++s)
+    for (Eigen::Index q = 0; q < forms[s].rows(); ++q)
+      for (long k = 0; k < packed_size; ++k)
+        quadratic(quadratic_offset_[s] + q, k) = forms[s](q, k);
+  Kokkos::deep_copy(quadratic_, quadratic);
+}
+
+void GpPotential::set_variance_form(VarianceForm form) {
+  variance_form_ = form;
+  upload();
 }
 
 void GpPotential::bind(const std::vector<int>& species) {
@@ -450,6 +477,14 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
                            int size, double signal_std, const ScalarView& uncertainty,
                            const ScalarView& normalised);
 
+void gp_uncertainty_quadratic_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
+    const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
+    const ScalarView& normalised);
+
 // The novelty flag as a free function too (same reason).
 void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
                        const IntView& type,
@@ -467,8 +502,15 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
   const bool all_centres = centres.extent(0) == 0;
   std::vector<std::vector<int>> members(n_species);
-  for (int i = 0; i < natoms; ++i)
-    if (all_centres || centre_host(i)) members[map_host(type_host(i))].push_back(i);
+  std::vector<int> quadratic_atoms;  // atoms of species evaluated by the quadratic forms
+  for (int i = 0; i < natoms; ++i) {
+    if (!all_centres && !centre_host(i)) continue;
+    const int s = map_host(type_host(i));
+    if (quadratic_species_[s])
+      quadratic_atoms.push_back(i);
+    else
+      members[s].push_back(i);
+  }
   std::vector<int> order_list, block_list;  // block: species, first position in order, count
   for (int s = 0; s < n_species; ++s)
     for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {
@@ -507,6 +549,55 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
                         sparse_offset, factor_offset, max_sparse, basis_.size, model_.signal_std,
                         uncertainty, normalised);
+  if (quadratic_atoms.empty()) return;
+  Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());
+  Kokkos::View<int*, MemSpace> quadratic_offset("GpPotential::quadratic_offset", n_species + 1);
+  {
+    auto a = Kokkos::create_mirror_view(atoms);
+    auto o = Kokkos::create_mirror_view(quadratic_offset);
+    for (std::size_t k = 0; k < quadratic_atoms.size(); ++k) a(k) = quadratic_atoms[k];
+    for (int s = 0; s <= n_species; ++s) o(s) = quadratic_offset_[s];
+    Kokkos::deep_copy(atoms, a);
+    Kokkos::deep_copy(quadratic_offset, o);
+  }
+  gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+                                  atoms, quadratic_, quadratic_offset, model_.signal_std,
+                                  uncertainty, normalised);
+}
+
+// Σ_q (σ² ⟨W_q, x̂x̂ᵀ⟩)² with the packed forms, one atom per thread.
+void gp_uncertainty_quadratic_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
+    const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
+    const ScalarView& normalised) {
+  const int size = int(unit.extent(1));
+  const double signal_variance = signal_std * signal_std, inv_signal_std = 1.0 / signal_std;
+  Kokkos::parallel_for(
+      "GpPotential::uncertainty_quadratic", RangePolicy(0, int(atoms.extent(0))),
+      KOKKOS_LAMBDA(int k) {
+        const int i = atoms(k), s = type_map(type(i));
+        const double* x = &unit(i, 0);
+        double explained = 0.0;
+        for (int q = offset(s); q < offset(s + 1); ++q) {
+          const double* w = &forms(q, 0);
+          double value = 0.0;
+          for (int a = 0; a < size; ++a) {
+            double row = 0.0;
+            for (int b = a; b < size; ++b) row += w[b - a] * x[b];
+            value += x[a] * row;
+            w += size - a;
+          }
+          value *= signal_variance;
+          explained += value * value;
+        }
+        const double variance = signal_variance - explained;
+        const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
+        uncertainty(i) = std;
+        normalised(i) = std * inv_signal_std;
+      });
 }
 
 // The uncertainty kernel as a free function of the views it reads and writes: nvcc

@@ -88,4 +88,19 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   return out;
 }
 
+Eigen::MatrixXd packed_quadratic_forms(const Eigen::MatrixXd& rows,
+                                       const Eigen::MatrixXd& sparse_normalised) {
+  const Eigen::Index size = sparse_normalised.cols();
+  Eigen::MatrixXd packed(rows.rows(), size * (size + 1) / 2);
+  for (Eigen::Index q = 0; q < rows.rows(); ++q) {
+    const Eigen::MatrixXd weighted =
+        sparse_normalised.array().colwise() * rows.row(q).transpose().array();
+    const Eigen::MatrixXd form = product(weighted, true, sparse_normalised, false);  // D × D
+    Eigen::Index k = 0;
+    for (Eigen::Index a = 0; a < size; ++a)
+      for (Eigen::Index b = a; b < size; ++b) packed(q, k++) = a == b ? form(a, a) : 2 * form(a, b);
+  }
+  return packed;
+}
+
 }  // namespace otfgp

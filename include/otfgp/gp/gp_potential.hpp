@@ -39,6 +39,14 @@ class GpPotential final : public Potential {
   // Per species: the variance factor MD evaluates (model().variance_rank
   // terms, or all) and the bound on the variance it adds (eV²).
   const std::vector<TruncatedVarianceFactor>& variance_truncation() const { return truncated_; }
+  // How MD evaluates Σ_q (σ² t_q·k̃)² per species: through the rows against every
+  // sparse point, O(M_s·(D + r)) per atom, or through the packed quadratic forms
+  // (variance_truncation.hpp), O(r·D²/2) per atom whatever M_s is. Automatic
+  // (the default) takes the cheaper; the others are for tests and benchmarks.
+  enum class VarianceForm { automatic, rows, quadratic };
+  void set_variance_form(VarianceForm form);
+  // Per species: whether the quadratic forms are in use.
+  const std::vector<char>& quadratic_variance() const { return quadratic_species_; }
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
@@ -78,6 +86,12 @@ class GpPotential final : public Potential {
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;
   Kokkos::View<double*, MemSpace> factor_;
   std::vector<int> sparse_offset_, factor_offset_, rank_;
+  // The packed quadratic forms of the species that use them, stacked (rows
+  // quadratic_offset_[s] …), D(D+1)/2 columns.
+  VarianceForm variance_form_ = VarianceForm::automatic;
+  std::vector<char> quadratic_species_;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> quadratic_;
+  std::vector<int> quadratic_offset_;
   // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;

@@ -33,4 +33,12 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
                                                  const Eigen::MatrixXd& sparse_normalised,
                                                  double signal_std, int rank);
 
+// The rows as packed quadratic forms in the unit descriptor: row q holds the
+// upper triangle (a ≤ b, row by row) of W_q = Σ_u t_qu û_uû_uᵀ with the
+// off-diagonal entries doubled, so t_q·k̃_x = Σ_{a≤b} P_q,ab x̂_a x̂_b. Evaluating
+// the variance this way costs O(rows·D²/2) per atom whatever M_s is.
+// rows: r × M_s; result r × D(D+1)/2. O(r·M_s·D²).
+Eigen::MatrixXd packed_quadratic_forms(const Eigen::MatrixXd& rows,
+                                       const Eigen::MatrixXd& sparse_normalised);
+
 }  // namespace otfgp
