@@ -585,9 +585,18 @@ void gp_uncertainty_quadratic_kernel(
           const double* w = &forms(q, 0);
           double value = 0.0;
           for (int a = 0; a < size; ++a) {
-            double row = 0.0;
-            for (int b = a; b < size; ++b) row += w[b - a] * x[b];
-            value += x[a] * row;
+            // Four partial sums: independent chains instead of one latency-bound sum.
+            const double* KOKKOS_RESTRICT wa = w - a;
+            double r0 = 0.0, r1 = 0.0, r2 = 0.0, r3 = 0.0;
+            int b = a;
+            for (; b + 4 <= size; b += 4) {
+              r0 += wa[b] * x[b];
+              r1 += wa[b + 1] * x[b + 1];
+              r2 += wa[b + 2] * x[b + 2];
+              r3 += wa[b + 3] * x[b + 3];
+            }
+            for (; b < size; ++b) r0 += wa[b] * x[b];
+            value += x[a] * ((r0 + r1) + (r2 + r3));
             w += size - a;
           }
           value *= signal_variance;
