@@ -32,6 +32,8 @@ void check_finite(const Evaluation& evaluation, const Potential& potential) {
     for (int i = 0; i < evaluation.uncertainty->size(); ++i)
       if (!std::isfinite((*evaluation.uncertainty)[i]))
         fail(fmt::format("uncertainty of atom {}", i));
+  if (evaluation.energy_uncertainty && !std::isfinite(*evaluation.energy_uncertainty))
+    fail("energy uncertainty");
 }
 
 Eigen::VectorXd to_host_vector(const ScalarView& view) {
@@ -82,6 +84,7 @@ Evaluation evaluate_bound(Potential& potential, const Structure& structure,
   if (result.novel.extent(0) > 0) evaluation.novel = to_host_vector(result.novel);
   if (result.force_uncertainty.extent(0) > 0)
     evaluation.force_uncertainty = to_host_vector(result.force_uncertainty);
+  evaluation.energy_uncertainty = result.energy_uncertainty;
   check_finite(evaluation, potential);
   return evaluation;
 }

@@ -316,3 +316,102 @@ TEST_CASE("mapped GP on a Verlet list with skin after atoms moved equals a fresh
   CHECK(force_error < 1e-10);
   CHECK(uncertainty_error < 1e-12);
 }
+
+namespace {
+
+// σ² − Σ_q (σ² t_q·k̃)² on the host, from a factor's rows, for every atom of a structure.
+Eigen::VectorXd host_variance(const MappedGp& model, const std::vector<Eigen::MatrixXd>& factors,
+                              const Structure& structure) {
+  const DescriptorValues values = describe(model.descriptor, structure, false);
+  const double sigma = model.signal_std;
+  Eigen::VectorXd variance(structure.size());
+  for (int i = 0; i < structure.size(); ++i) {
+    const int s = values.species[i];
+    const Eigen::RowVectorXd unit = values.values.row(i).normalized();
+    const Eigen::VectorXd k = kernel(unit, model.sparse_normalised[s], sigma).transpose();
+    variance[i] = sigma * sigma - (factors[s] * k).squaredNorm();
+  }
+  return variance;
+}
+
+}  // namespace
+
+TEST_CASE("truncated mapped variance: exact at full rank, within its bound below", "[gp]") {
+  Synthetic synthetic = synthetic_model(31);
+  const Structure structure = random_structure(triclinic_cell(10.5, 10.0, 10.8, 0.1, -0.1, 0.2),
+                                               numbers(70, 20, 6), 1.8, 32);
+  std::vector<Eigen::MatrixXd> exact_factors = synthetic.model.variance_factor;
+  const Eigen::VectorXd exact = host_variance(synthetic.model, exact_factors, structure);
+  const double sigma = synthetic.model.signal_std;
+  const DescriptorValues values = describe(synthetic.model.descriptor, structure, false);
+
+  // Every row kept (rotated): the variance is unchanged.
+  for (std::size_t s = 0; s < 2; ++s) {
+    const auto& f = synthetic.model.variance_factor[s];
+    const TruncatedVarianceFactor all = truncate_variance_factor(
+        f, synthetic.model.sparse_normalised[s], sigma, static_cast<int>(f.rows()));
+    CHECK(all.factor.rows() == f.rows());
+    CHECK(all.max_error == 0.0);
+    CHECK(((all.factor.transpose() * all.factor) - f.transpose() * f).cwiseAbs().maxCoeff() <
+          1e-10 * (f.transpose() * f).cwiseAbs().maxCoeff());
+  }
+  synthetic.model.variance_rank = 25;  // species 0 has 25 rows, species 1 10
+  GpPotential full(synthetic.model);
+  const Evaluation at_full = evaluate(full, structure, {false, true});
+  for (int i = 0; i < structure.size(); ++i) {
+    const double expected = std::sqrt(std::max(exact[i], 0.0));
+    CHECK((*at_full.uncertainty)[i] == Approx(expected).margin(1e-10));
+  }
+
+  // Few rows: the variance only rises, by at most the reported bound; the
+  // device kernel equals the host formula with the truncated rows.
+  for (int rank : {1, 3, 6}) {
+    synthetic.model.variance_rank = rank;
+    GpPotential truncated(synthetic.model);
+    const auto& truncation = truncated.variance_truncation();
+    REQUIRE(truncation.size() == 3);
+    CHECK(truncation[0].factor.rows() == rank);
+    CHECK(truncation[0].full_rank == 25);
+    CHECK(truncation[2].factor.rows() == 0);  // no sparse points
+    std::vector<Eigen::MatrixXd> kept;
+    for (const auto& t : truncation) kept.push_back(t.factor);
+    const Eigen::VectorXd host = host_variance(synthetic.model, kept, structure);
+    const Evaluation evaluation = evaluate(truncated, structure, {false, true});
+    double largest_rise = 0.0;
+    for (int i = 0; i < structure.size(); ++i) {
+      const int s = values.species[i];
+      const double rise = host[i] - exact[i];
+      INFO("rank " << rank << " atom " << i << " species " << s);
+      CHECK(rise >= -1e-12);
+      CHECK(rise <= truncation[s].max_error + 1e-12);
+      largest_rise = std::max(largest_rise, rise);
+      CHECK((*evaluation.uncertainty)[i] ==
+            Approx(std::sqrt(std::max(host[i], 0.0))).margin(1e-10));
+    }
+    CHECK(largest_rise > 0.0);  // the truncation did drop something
+    // The mean error at the sparse points is what the rotation minimises: ≤ the bound.
+    CHECK(truncation[0].mean_error <= truncation[0].max_error + 1e-12);
+  }
+}
+
+TEST_CASE("the variance by packed quadratic forms equals the variance by rows", "[gp]") {
+  Synthetic synthetic = synthetic_model(41);
+  const Structure structure = random_structure(triclinic_cell(10.5, 10.0, 10.8, 0.1, -0.1, 0.2),
+                                               numbers(70, 20, 6), 1.8, 42);
+  for (int rank : {0, 4}) {
+    synthetic.model.variance_rank = rank;
+    GpPotential potential(synthetic.model);
+    potential.set_variance_form(GpPotential::VarianceForm::rows);
+    CHECK(potential.quadratic_variance() == std::vector<char>{0, 0, 0});
+    const Evaluation by_rows = evaluate(potential, structure, {false, true});
+    potential.set_variance_form(GpPotential::VarianceForm::quadratic);
+    CHECK(potential.quadratic_variance() == std::vector<char>{1, 1, 0});  // species 2: no rows
+    const Evaluation by_forms = evaluate(potential, structure, {false, true});
+    INFO("rank " << rank);
+    CHECK((*by_rows.uncertainty - *by_forms.uncertainty).cwiseAbs().maxCoeff() <= 1e-9);
+    CHECK((*by_rows.uncertainty_normalised - *by_forms.uncertainty_normalised)
+              .cwiseAbs()
+              .maxCoeff() <= 1e-9);
+    CHECK(by_rows.uncertainty->minCoeff() < 0.9 * synthetic.model.signal_std);
+  }
+}

@@ -152,9 +152,26 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   phase.phase.volume_per_atom.resize(n);
   Structure current = input.structure;
   const double atoms = current.size();
+  // A potential with its own uncertainty (the GP) gives each relaxed
+  // structure's total-energy std, which replaces an info 'std'.
+  ComputeRequest energy_std_request;
+  energy_std_request.energy_uncertainty = potential.provides_uncertainty();
   for (std::size_t k = 0; k < pressures.size(); ++k) {
     const RelaxResult result = relax(potential, current, at_pressure(options.relax, pressures[k]));
     stop_if_interrupted(input.id);
+    if (energy_std_request.energy_uncertainty) {
+      const Evaluation evaluation = evaluate(potential, result.structure, energy_std_request);
+      if (evaluation.energy_uncertainty) {
+        if (phase.phase.std_per_atom_by_pressure.size() == 0) {
+          if (phase.phase.std_per_atom)
+            logger().info("{}: the energy std comes from {}, not from info 'std'", input.id,
+                          potential.spec());
+          phase.phase.std_per_atom_by_pressure = Eigen::VectorXd::Constant(n, nan);
+        }
+        phase.phase.std_per_atom_by_pressure[static_cast<Eigen::Index>(k)] =
+            *evaluation.energy_uncertainty / atoms;
+      }
+    }
     if (!result.converged) {
       const std::string note = fmt::format(
           "relaxation at {:g} GPa did not converge in {} steps (max force {:.3g} eV/Å, stress "
@@ -173,6 +190,9 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], result.structure);
   }
+  // The largest over the grid, for reports that give one std per phase.
+  if (phase.phase.std_per_atom_by_pressure.size() > 0)
+    phase.phase.std_per_atom = phase.phase.std_per_atom_by_pressure.maxCoeff();
   return phase;
 }
 

@@ -276,6 +276,10 @@ nlohmann::json study_to_json(const HullStudy& study) {
                            {"source", phase.source},
                            {"origin", phase.origin}};
     if (phase.phase.std_per_atom) item["std_per_atom"] = *phase.phase.std_per_atom;
+    const Eigen::VectorXd& by_pressure = phase.phase.std_per_atom_by_pressure;
+    if (by_pressure.size() > 0)
+      item["std_per_atom_by_pressure"] =
+          std::vector<double>(by_pressure.data(), by_pressure.data() + by_pressure.size());
     if (!phase.notes.empty()) item["notes"] = phase.notes;
     document["phases"].push_back(item);
   }

@@ -79,9 +79,14 @@ std::vector<double> parse_pressure_grid(const std::string& text) {
 std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std::size_t k) {
   std::vector<HullEntry> entries;
   entries.reserve(phases.size());
-  for (const auto& phase : phases)
-    entries.push_back({phase.id, phase.composition,
-                       phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)], phase.std_per_atom});
+  for (const auto& phase : phases) {
+    const auto index = static_cast<Eigen::Index>(k);
+    const std::optional<double> std =
+        index < phase.std_per_atom_by_pressure.size()
+            ? std::optional<double>(phase.std_per_atom_by_pressure[index])
+            : phase.std_per_atom;
+    entries.push_back({phase.id, phase.composition, phase.enthalpy_per_atom[index], std});
+  }
   return entries;
 }
 

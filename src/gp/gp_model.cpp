@@ -1,9 +1,12 @@
-// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05] — a trained sparse GP from its model file
-// (gp/model_file.hpp). mapped=yes (the default for power-2 kernels) runs the
-// fast mapped potential (gp_potential.hpp) whose cost per atom does not depend
-// on the number of sparse environments; mapped=no evaluates the sparse GP
-// directly (any kernel, exact DTC uncertainty, cost per atom O(M)), which is
-// the reference the mapped form is checked and timed against.
+// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05][,variance_rank=R] — a trained sparse GP
+// from its model file (gp/model_file.hpp). variance_rank: terms of the mapped
+// per-atom variance (0: exact; default MappedGp::default_variance_rank). mapped=yes (the default
+// for power-2 kernels) runs the fast mapped potential (gp_potential.hpp) whose cost per atom does
+// not depend on the number of sparse environments; mapped=no evaluates the sparse GP directly (any
+// kernel, exact DTC uncertainty, cost per atom O(M)), which is the reference the mapped form is
+// checked and timed against.
+
+#include <cmath>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
@@ -18,7 +21,8 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   // The model path comes first; options follow after a comma.
   const auto comma = arguments.find(',');
   const std::string path = arguments.substr(0, comma);
-  if (path.empty()) throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F]");
+  if (path.empty())
+    throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F][,variance_rank=R]");
   SpecArguments options("gp", comma == std::string::npos ? "" : arguments.substr(comma + 1));
   const auto [kernel, power] = gp_model_kernel(path);
   const bool mappable = kernel == "normalized_dot_product" && power == 2;
@@ -26,6 +30,13 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   const double margin = options.number("novelty_margin", 0.05);
   if (!(margin >= 0.0 && margin < 1.0))
     throw Error("gp: novelty_margin must lie in [0, 1), got " + std::to_string(margin));
+  const bool rank_given = options.has("variance_rank");
+  const double rank = options.number("variance_rank", MappedGp::default_variance_rank);
+  if (!(rank >= 0 && rank == std::floor(rank) && rank < 1e9))
+    throw Error("gp: variance_rank must be a whole number ≥ 0 (0: exact), got " +
+                std::to_string(rank));
+  if (!mapped && rank_given)
+    throw Error("gp: variance_rank applies to the mapped form only (mapped=no is always exact)");
   options.finish();
   const std::string spec = "gp:" + arguments;
   if (mapped) {
@@ -34,6 +45,7 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
                   ") without a mapped form; use gp:" + path + ",mapped=no");
     MappedGp model = load_mapped_gp(path);
     model.novelty_margin = margin;
+    model.variance_rank = static_cast<int>(rank);
     return make_gp_potential(std::move(model), spec);
   }
   if (mappable)

@@ -87,8 +87,20 @@ void GpPotential::remap(MappedGp model) {
   // Everything that can throw happens before the potential changes.
   b2::B2Basis basis = b2::B2Basis::create(model.descriptor);
   if (bound_) basis.bind(model.descriptor, bound_species_);
+  if (model.variance_rank < 0)
+    throw Error("mapped GP model: variance_rank must be ≥ 0 (0: exact), got " +
+                std::to_string(model.variance_rank));
+  std::vector<TruncatedVarianceFactor> truncated;
+  for (std::size_t s = 0; s < model.variance_factor.size(); ++s) {
+    // A rank at or above the factor's keeps it exact, unrotated (no O(M³) work).
+    const int rows = static_cast<int>(model.variance_factor[s].rows());
+    const int rank = model.variance_rank < rows ? model.variance_rank : 0;
+    truncated.push_back(truncate_variance_factor(
+        model.variance_factor[s], model.sparse_normalised[s], model.signal_std, rank));
+  }
   model_ = std::move(model);
   basis_ = basis;
+  truncated_ = std::move(truncated);
   upload();
 }
 
@@ -125,8 +137,8 @@ void GpPotential::upload() {
   for (int s = 0; s < n; ++s) {
     sparse_offset_[s + 1] =
         sparse_offset_[s] + static_cast<int>(model_.sparse_normalised[s].rows());
-    rank_[s] = static_cast<int>(model_.variance_factor[s].rows());
-    factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(model_.variance_factor[s].size());
+    rank_[s] = static_cast<int>(truncated_[s].factor.rows());
+    factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
   sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], size);
   factor_ = decltype(factor_)("GpPotential::variance_factor", factor_offset_[n]);
@@ -136,13 +148,40 @@ void GpPotential::upload() {
     const Eigen::MatrixXd& u = model_.sparse_normalised[s];
     for (Eigen::Index j = 0; j < u.rows(); ++j)
       for (int e = 0; e < size; ++e) sparse(sparse_offset_[s] + j, e) = u(j, e);
-    const Eigen::MatrixXd& r = model_.variance_factor[s];
+    const Eigen::MatrixXd& r = truncated_[s].factor;
     for (Eigen::Index a = 0; a < r.rows(); ++a)
       for (Eigen::Index j = 0; j < r.cols(); ++j)
         factor(factor_offset_[s] + a * r.cols() + j) = r(a, j);
   }
   Kokkos::deep_copy(sparse_, sparse);
   Kokkos::deep_copy(factor_, factor);
+
+  const long packed_size = long(size) * (size + 1) / 2;
+  quadratic_species_.assign(n, 0);
+  quadratic_offset_.assign(n + 1, 0);
+  std::vector<Eigen::MatrixXd> forms(n);
+  for (int s = 0; s < n; ++s) {
+    const long m_s = sparse_offset_[s + 1] - sparse_offset_[s], r = rank_[s];
+    const bool cheaper = r * packed_size < m_s * (size + r);
+    quadratic_species_[s] = r > 0 && (variance_form_ == VarianceForm::quadratic ||
+                                      (variance_form_ == VarianceForm::automatic && cheaper));
+    if (quadratic_species_[s])
+      forms[s] = packed_quadratic_forms(truncated_[s].factor, model_.sparse_normalised[s]);
+    quadratic_offset_[s + 1] = quadratic_offset_[s] + static_cast<int>(forms[s].rows());
+  }
+  quadratic_ = decltype(quadratic_)("GpPotential::quadratic_forms", quadratic_offset_[n],
+                                    quadratic_offset_[n] > 0 ? packed_size : 0);
+  auto quadratic = Kokkos::create_mirror_view(quadratic_);
+  for (int s = 0; s < n; ++s)
+    for (Eigen::Index q = 0; q < forms[s].rows(); ++q)
+      for (long k = 0; k < packed_size; ++k)
+        quadratic(quadratic_offset_[s] + q, k) = forms[s](q, k);
+  Kokkos::deep_copy(quadratic_, quadratic);
+}
+
+void GpPotential::set_variance_form(VarianceForm form) {
+  variance_form_ = form;
+  upload();
 }
 
 void GpPotential::bind(const std::vector<int>& species) {
@@ -160,7 +199,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
     result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
   if (request.per_atom_virial)
     result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
-  const bool keep_unit = request.uncertainty;
+  const bool keep_unit = request.uncertainty || request.energy_uncertainty;
   if (keep_unit) {
     if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
         unit_descriptor_.extent(1) != std::size_t(basis_.size))
@@ -339,7 +378,71 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
           });
     }
   }
+  if (request.energy_uncertainty) result.energy_uncertainty = total_energy_std(state);
   return result;
+}
+
+// S_s = Σ_{i∈s} d̂_i d̂_iᵀ over the centres with neighbours (species × D × D).
+void gp_descriptor_outer_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer);
+
+std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
+  const int n_species = basis_.n_species, size = basis_.size;
+  const bool single = n_species == 1;
+  if (!single && model_.energy_variance_factor.size() == 0) {
+    Eigen::Index total = 0;
+    for (const Eigen::MatrixXd& sparse : model_.sparse_normalised) total += sparse.rows();
+    if (total > 0) return std::nullopt;  // a model file without R_E: no total-energy std
+  }
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> outer("GpPotential::descriptor_outer",
+                                                               n_species, size, size);
+  gp_descriptor_outer_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+                             outer);
+  auto outer_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), outer);
+  const double variance = model_.signal_std * model_.signal_std;
+  // Prior: σ² Σ_ij (d̂_i·d̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F².
+  double prior = 0.0;
+  for (std::size_t k = 0; k < outer_host.size(); ++k)
+    prior += outer_host.data()[k] * outer_host.data()[k];
+  prior *= variance;
+  // k_E,u = σ² Σ_i (d̂_u·d̂_i)² = σ² d̂_uᵀ S_s d̂_u, stacked species by species.
+  Eigen::Index total = 0;
+  for (const Eigen::MatrixXd& sparse : model_.sparse_normalised) total += sparse.rows();
+  Eigen::VectorXd k_energy(total);
+  Eigen::Index offset = 0;
+  for (int s = 0; s < n_species; ++s) {
+    const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
+        outer_s(&outer_host(s, 0, 0), size, size);
+    const Eigen::MatrixXd& sparse = model_.sparse_normalised[s];
+    if (sparse.rows() == 0) continue;
+    const Eigen::MatrixXd projected = sparse * outer_s;
+    k_energy.segment(offset, sparse.rows()) =
+        variance * (projected.cwiseProduct(sparse)).rowwise().sum();
+    offset += sparse.rows();
+  }
+  const Eigen::MatrixXd& factor =
+      single ? model_.variance_factor[0] : model_.energy_variance_factor;
+  const double explained = total > 0 ? (factor * k_energy).squaredNorm() : 0.0;
+  return std::sqrt(std::max(prior - explained, 0.0));
+}
+
+void gp_descriptor_outer_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer) {
+  const int natoms = int(unit.extent(0)), size = int(unit.extent(1));
+  const int n_species = int(outer.extent(0));
+  Kokkos::parallel_for(
+      "GpPotential::descriptor_outer",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<3>>({0, 0, 0}, {n_species, size, size}),
+      KOKKOS_LAMBDA(int s, int a, int b) {
+        double sum = 0.0;
+        for (int i = 0; i < natoms; ++i)
+          if (norm(i) > 0.0 && type_map(type(i)) == s) sum += unit(i, a) * unit(i, b);
+        outer(s, a, b) = sum;
+      });
 }
 
 void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
@@ -352,6 +455,14 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
                            const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
                            int size, double signal_std, const ScalarView& uncertainty,
                            const ScalarView& normalised);
+
+void gp_uncertainty_quadratic_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
+    const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
+    const ScalarView& normalised);
 
 // The novelty flag as a free function too (same reason).
 void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
@@ -370,8 +481,15 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
   const bool all_centres = centres.extent(0) == 0;
   std::vector<std::vector<int>> members(n_species);
-  for (int i = 0; i < natoms; ++i)
-    if (all_centres || centre_host(i)) members[map_host(type_host(i))].push_back(i);
+  std::vector<int> quadratic_atoms;  // atoms of species evaluated by the quadratic forms
+  for (int i = 0; i < natoms; ++i) {
+    if (!all_centres && !centre_host(i)) continue;
+    const int s = map_host(type_host(i));
+    if (quadratic_species_[s])
+      quadratic_atoms.push_back(i);
+    else
+      members[s].push_back(i);
+  }
   std::vector<int> order_list, block_list;  // block: species, first position in order, count
   for (int s = 0; s < n_species; ++s)
     for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {
@@ -410,6 +528,64 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
                         sparse_offset, factor_offset, max_sparse, basis_.size, model_.signal_std,
                         uncertainty, normalised);
+  if (quadratic_atoms.empty()) return;
+  Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());
+  Kokkos::View<int*, MemSpace> quadratic_offset("GpPotential::quadratic_offset", n_species + 1);
+  {
+    auto a = Kokkos::create_mirror_view(atoms);
+    auto o = Kokkos::create_mirror_view(quadratic_offset);
+    for (std::size_t k = 0; k < quadratic_atoms.size(); ++k) a(k) = quadratic_atoms[k];
+    for (int s = 0; s <= n_species; ++s) o(s) = quadratic_offset_[s];
+    Kokkos::deep_copy(atoms, a);
+    Kokkos::deep_copy(quadratic_offset, o);
+  }
+  gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+                                  atoms, quadratic_, quadratic_offset, model_.signal_std,
+                                  uncertainty, normalised);
+}
+
+// Σ_q (σ² ⟨W_q, x̂x̂ᵀ⟩)² with the packed forms, one atom per thread.
+void gp_uncertainty_quadratic_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
+    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
+    const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
+    const ScalarView& normalised) {
+  const int size = int(unit.extent(1));
+  const double signal_variance = signal_std * signal_std, inv_signal_std = 1.0 / signal_std;
+  Kokkos::parallel_for(
+      "GpPotential::uncertainty_quadratic", RangePolicy(0, int(atoms.extent(0))),
+      KOKKOS_LAMBDA(int k) {
+        const int i = atoms(k), s = type_map(type(i));
+        const double* x = &unit(i, 0);
+        double explained = 0.0;
+        for (int q = offset(s); q < offset(s + 1); ++q) {
+          const double* w = &forms(q, 0);
+          double value = 0.0;
+          for (int a = 0; a < size; ++a) {
+            // Four partial sums: independent chains instead of one latency-bound sum.
+            const double* KOKKOS_RESTRICT wa = w - a;
+            double r0 = 0.0, r1 = 0.0, r2 = 0.0, r3 = 0.0;
+            int b = a;
+            for (; b + 4 <= size; b += 4) {
+              r0 += wa[b] * x[b];
+              r1 += wa[b + 1] * x[b + 1];
+              r2 += wa[b + 2] * x[b + 2];
+              r3 += wa[b + 3] * x[b + 3];
+            }
+            for (; b < size; ++b) r0 += wa[b] * x[b];
+            value += x[a] * ((r0 + r1) + (r2 + r3));
+            w += size - a;
+          }
+          value *= signal_variance;
+          explained += value * value;
+        }
+        const double variance = signal_variance - explained;
+        const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
+        uncertainty(i) = std;
+        normalised(i) = std * inv_signal_std;
+      });
 }
 
 // The uncertainty kernel as a free function of the views it reads and writes: nvcc

@@ -297,6 +297,8 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
         one.write("sparse_normalised", mapped.sparse_normalised[s]);
         one.write("variance_factor", mapped.variance_factor[s]);
       }
+      if (mapped.energy_variance_factor.size() > 0)
+        group.write("energy_variance_factor", mapped.energy_variance_factor);
     }
     if (gp.force_calibration().valid()) {
       const ForceUncertaintyCalibration& c = gp.force_calibration();
@@ -466,10 +468,19 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
     if (sparse.rows() > 0 && sparse.cols() != size)
       throw Error(where + "/sparse_normalised has " + std::to_string(sparse.cols()) +
                   " columns, the descriptor needs " + std::to_string(size));
-    if (variance.rows() != sparse.rows() || variance.cols() != sparse.rows())
+    if (variance.rows() > sparse.rows() || variance.cols() != sparse.rows())
       throw Error(where + "/variance_factor does not match sparse_normalised");
     if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
       throw Error(where + ": non-finite values");
+  }
+  if (group.contains("energy_variance_factor")) {
+    mapped.energy_variance_factor = group.read_matrix("energy_variance_factor");
+    Eigen::Index total = 0;
+    for (const Eigen::MatrixXd& sparse : mapped.sparse_normalised) total += sparse.rows();
+    if (mapped.energy_variance_factor.cols() != total ||
+        mapped.energy_variance_factor.rows() > total || !mapped.energy_variance_factor.allFinite())
+      throw Error(path.string() + ": /mapped/energy_variance_factor must be (rank ≤ " +
+                  std::to_string(total) + ") × " + std::to_string(total) + " and finite");
   }
   mapped.force_calibration = read_calibration(file);
   const std::size_t n = mapped.descriptor.species.size();

@@ -858,6 +858,24 @@ MappedGp SparseGp::mapped() const {
     solve_upper(submatrix(factors_.kernel_factor, cols, cols), root, false);
     out.variance_factor.push_back(root.transpose() / std::sqrt(variance));
   }
+  if (num_species() > 1 && num_sparse() > 0) {
+    // The total-energy variance needs the cross-species blocks too (Σ couples
+    // the species): R_E over all of I − BBᵀ, columns stacked species by species.
+    Eigen::MatrixXd reduction =
+        Eigen::MatrixXd::Identity(num_sparse(), num_sparse()) - gram(b_transposed);
+    Eigen::VectorXd lambda;
+    symmetric_eigen(reduction, lambda);
+    std::vector<int> kept;
+    for (int p = 0; p < num_sparse(); ++p)
+      if (lambda[p] > 1e-15) kept.push_back(p);
+    Eigen::MatrixXd root(num_sparse(), kept.size());
+    for (std::size_t p = 0; p < kept.size(); ++p)
+      root.col(p) = std::sqrt(lambda[kept[p]]) * reduction.col(kept[p]);
+    solve_upper(factors_.kernel_factor, root, false);
+    std::vector<int> stacked;
+    for (const auto& cols : columns_of) stacked.insert(stacked.end(), cols.begin(), cols.end());
+    out.energy_variance_factor = select_rows(root, stacked).transpose() / std::sqrt(variance);
+  }
   return out;
 }
 

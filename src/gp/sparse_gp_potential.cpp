@@ -30,7 +30,8 @@ class SparseGpPotential final : public Potential {
                         const ComputeRequest& request) override {
     const DescriptorValues values = gp_->descriptor().compute(state, list, true);
     const Structure structure = state.to_structure();
-    GpPrediction prediction = gp_->predict(structure, values, request.uncertainty);
+    GpPrediction prediction =
+        gp_->predict(structure, values, request.uncertainty || request.energy_uncertainty);
 
     auto forces = Kokkos::create_mirror_view(state.f);
     for (int i = 0; i < state.natoms; ++i)
@@ -40,6 +41,7 @@ class SparseGpPotential final : public Potential {
     ComputeResult result;
     result.energy = prediction.energy;
     for (int k = 0; k < 6; ++k) result.virial[k] = prediction.virial[k];
+    if (request.energy_uncertainty) result.energy_uncertainty = prediction.energy_std;
     if (request.per_atom_energy)
       result.per_atom_energy =
           to_view("SparseGpPotential::per_atom_energy", prediction.local_energy);

@@ -22,6 +22,9 @@ struct SweepPhase {
   Eigen::VectorXd enthalpy_per_atom;  // eV/atom at each grid pressure (NaN: not available)
   Eigen::VectorXd volume_per_atom;  // Å³/atom at each grid pressure (NaN: interpolate H linearly)
   std::optional<double> std_per_atom;
+  // eV/atom at each grid pressure, from the energy model's own uncertainty
+  // (relaxed with a GP); when set it takes the place of std_per_atom there.
+  Eigen::VectorXd std_per_atom_by_pressure;
 };
 
 struct PhaseTransition {

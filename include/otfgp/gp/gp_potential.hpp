@@ -8,14 +8,19 @@
 // request, the per-atom local-energy std √(σ² − ‖R_s k‖²) (eV) with
 // k_u = σ²(d̂·d̂_u)² over the species' sparse points, and the same divided by σ
 // (dimensionless); cost O(M·(D + rank R_s)) per atom, independent of the number
-// of training labels.
+// of training labels, with R_s truncated to MappedGp::variance_rank terms
+// (variance_truncation.hpp). On request, also the std of the total energy (eV),
+// exact: σ²Σ_s‖S_s‖_F² − ‖R_E k_E‖² with S_s = Σ_{i∈s} d̂_i d̂_iᵀ and
+// k_E,u = σ² d̂_uᵀ S_s d̂_u, O(N·D² + M·D² + M·rank R_E) per call.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "otfgp/gp/b2_kernels.hpp"
 #include "otfgp/gp/mapped_gp.hpp"
+#include "otfgp/gp/variance_truncation.hpp"
 #include "otfgp/potentials/many_body.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -31,6 +36,17 @@ class GpPotential final : public Potential {
   // binding, so MD resumes from the same state with the new β.
   void remap(MappedGp model);
   const MappedGp& model() const { return model_; }
+  // Per species: the variance factor MD evaluates (model().variance_rank
+  // terms, or all) and the bound on the variance it adds (eV²).
+  const std::vector<TruncatedVarianceFactor>& variance_truncation() const { return truncated_; }
+  // How MD evaluates Σ_q (σ² t_q·k̃)² per species: through the rows against every
+  // sparse point, O(M_s·(D + r)) per atom, or through the packed quadratic forms
+  // (variance_truncation.hpp), O(r·D²/2) per atom whatever M_s is. Automatic
+  // (the default) takes the cheaper; the others are for tests and benchmarks.
+  enum class VarianceForm { automatic, rows, quadratic };
+  void set_variance_form(VarianceForm form);
+  // Per species: whether the quadratic forms are in use.
+  const std::vector<char>& quadratic_variance() const { return quadratic_species_; }
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
@@ -46,11 +62,15 @@ class GpPotential final : public Potential {
   // zero the views start with.
   void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,
                            ScalarView uncertainty, ScalarView normalised);
+  // The total energy's std (eV) from the unit descriptors of the last energy
+  // pass; empty for a multi-species model without R_E.
+  std::optional<double> total_energy_std(const AtomState& state);
   // Flags atoms closer to a neighbour than the training data and raises their std to σ.
   void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
                   ScalarView normalised, ScalarView novel);
 
   MappedGp model_;
+  std::vector<TruncatedVarianceFactor> truncated_;  // per species, what factor_ holds
   std::string spec_;
   std::vector<int> bound_species_;
   bool bound_ = false;
@@ -66,6 +86,12 @@ class GpPotential final : public Potential {
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;
   Kokkos::View<double*, MemSpace> factor_;
   std::vector<int> sparse_offset_, factor_offset_, rank_;
+  // The packed quadratic forms of the species that use them, stacked (rows
+  // quadratic_offset_[s] …), D(D+1)/2 columns.
+  VarianceForm variance_form_ = VarianceForm::automatic;
+  std::vector<char> quadratic_species_;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> quadratic_;
+  std::vector<int> quadratic_offset_;
   // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;

@@ -42,6 +42,19 @@ struct MappedGp {
   std::vector<Eigen::MatrixXd> beta;     // per species, D × D symmetric (eV), σ² included
   std::vector<Eigen::MatrixXd> sparse_normalised;  // per species, M_s × D rows d̂_u
   std::vector<Eigen::MatrixXd> variance_factor;    // per species, R_s (rank × M_s)
+  // The total energy's variance couples species (Σ has cross-species blocks):
+  // R_E with K_uu⁻¹ − Σ = R_EᵀR_E over every sparse point, columns stacked
+  // species by species in the order of sparse_normalised. Empty for one species
+  // (R_E is then variance_factor[0]) and for models saved without it (then the
+  // potential gives no total-energy std for compounds).
+  Eigen::MatrixXd energy_variance_factor;
+  // Terms of R_s kept for the per-atom std in MD (docs/gp.md, "Truncated
+  // variance"): 0 keeps every term (exact); r > 0 keeps the r terms that carry
+  // most of the explained variance over the sparse set, which costs
+  // O(M_s·(D + r)) per atom instead of O(M_s·(D + M_s)) and can only raise the
+  // std. A model setting, not saved: the spec's `variance_rank=`.
+  int variance_rank = default_variance_rank;
+  static constexpr int default_variance_rank = 256;
   // Novelty: per pair of species (indices as above, symmetric) the shortest
   // distance seen in the training frames within the pair cutoff (Å; +∞ for a
   // pair never seen). An atom with a neighbour closer than

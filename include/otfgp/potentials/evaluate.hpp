@@ -20,6 +20,7 @@ struct Evaluation {
   std::optional<Eigen::VectorXd> uncertainty_normalised;  // the same ÷ the prior std
   std::optional<Eigen::VectorXd> novel;  // 1 for atoms closer to a neighbour than training data
   std::optional<Eigen::VectorXd> force_uncertainty;  // per-atom force std (eV/Å), calibrated GP
+  std::optional<double> energy_uncertainty;          // std of the total energy (eV), when requested
 };
 
 Evaluation evaluate(Potential& potential, const Structure& structure,

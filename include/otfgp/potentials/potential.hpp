@@ -5,6 +5,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct ComputeRequest {
   // Per-atom virials: what a domain-decomposed caller (otfgp-lammps) sums over
   // its own atoms to get its share of the virial.
   bool per_atom_virial = false;
+  // The standard deviation of the total energy, from potentials that provide
+  // uncertainty (GP: the posterior std of Σ_i ε_i, which is not the sum of
+  // the per-atom stds because local energies are correlated).
+  bool energy_uncertainty = false;
   // Optional, one entry per atom: only atoms marked non-zero are centres whose
   // site energies (and per-atom values) are computed; the others serve only as
   // neighbours and get zeros. A centre's force, energy and virial are exact when
@@ -52,6 +57,8 @@ struct ComputeResult {
   // docs/gp.md "Force uncertainty in eV/Å"): per atom, the standard deviation
   // of each Cartesian component of its force (eV/Å).
   ScalarView force_uncertainty;
+  // When requested and provided: the standard deviation of `energy` (eV).
+  std::optional<double> energy_uncertainty;
   // When requested and provided: W_i with Σ_i W_i = virial, where W_i depends only
   // on atoms within two cutoffs of atom i (a site's own terms, or half of each
   // pair's), so the atoms of a cluster that holds everything within two cutoffs

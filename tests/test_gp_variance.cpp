@@ -1,0 +1,246 @@
+// The GP's total-energy std (Potential interface, ComputeRequest::energy_uncertainty):
+// mapped = direct sparse GP = a brute-force pair sum; it survives the model
+// file; and the hull draws its stability probabilities from it.
+
+#include <Eigen/Dense>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "otfgp/analysis/hull.hpp"
+#include "otfgp/analysis/hull_phases.hpp"
+#include "otfgp/analysis/hull_sweep.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/gp/training.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::testing;
+
+namespace {
+
+// Rattled copies of `base`, labelled by the Buckingham + DSF Ba–Rh–O model.
+std::vector<Structure> rattled(const Structure& base, int count, double amplitude,
+                               std::uint64_t seed) {
+  auto potential = make_potential("buck:BaRhO.buck");
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, amplitude);
+  std::vector<Structure> frames;
+  for (int f = 0; f < count; ++f) {
+    Structure s = base;
+    for (int i = 0; i < s.size(); ++i)
+      for (int d = 0; d < 3; ++d) s.positions(i, d) += normal(rng);
+    attach_labels(s, evaluate(*potential, s));
+    frames.push_back(std::move(s));
+  }
+  return frames;
+}
+
+Structure perovskite() {
+  const double a = 4.093;
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * a;
+  s.positions.resize(5, 3);
+  s.positions << 0, 0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0.5;
+  s.positions *= a;
+  s.numbers = {56, 45, 8, 8, 8};
+  return s;
+}
+
+Structure rocksalt_bao() {
+  const double a = 5.514;
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * a;
+  s.positions.resize(8, 3);
+  s.positions << 0, 0, 0, 0.5, 0, 0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0, 0.5, 0, 0, 0.5, 0.5, 0.5,
+      0, 0, 0.5, 0;
+  s.positions *= a;
+  s.numbers = {56, 8, 56, 8, 56, 8, 56, 8};
+  return s;
+}
+
+B2Settings settings() {
+  B2Settings s;
+  s.species = {8, 45, 56};
+  s.n_max = 3;
+  s.l_max = 2;
+  s.cutoff = 5.0;
+  return s;
+}
+
+// Three species, two compositions (so the split conditioning has pseudo-labels).
+const SparseGp& trained() {
+  static const SparseGp gp = [] {
+    std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
+    for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
+    GpTrainingSettings training;
+    training.sparse = {SparseSelectionMethod::uncertain, 3};
+    training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
+    training.optimize_hyperparameters = false;
+    return train_sparse_gp(std::make_shared<B2Descriptor>(settings()),
+                           std::make_shared<NormalizedDotProductKernel>(2), frames, training);
+  }();
+  return gp;
+}
+
+MappedGp mapped_of(const SparseGp& gp) {
+  MappedGp mapped = gp.mapped();
+  mapped.descriptor = settings();
+  return mapped;
+}
+
+ComputeRequest energy_std_request() {
+  ComputeRequest request;
+  request.energy_uncertainty = true;
+  return request;
+}
+
+// Σ_ij Cov(ε_i, ε_j) pair by pair, in long double, with K_uu⁻¹ − Σ_v formed
+// densely from the factors (F: FᵀF = K̃_uu; R_v: Σ_v⁻¹ = R_vᵀR_v/σ² ... as
+// SparseGp::predict uses them: Cov/σ² = k̃_ij − k̃_iᵀ(FᵀF)⁻¹k̃_j + σ²k̃_iᵀ(R_vᵀR_v)⁻¹k̃_j).
+double brute_force_energy_variance(const SparseGp& gp, const Structure& structure) {
+  using MatrixL = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+  const DescriptorValues values = gp.describe(structure, false);
+  const int m = gp.num_sparse(), n = structure.size();
+  const long double variance = std::pow(gp.hyperparameters().signal_std, 2);
+  const MatrixL f = gp.factors().kernel_factor.cast<long double>();
+  const auto& solution = gp.solution();
+  const MatrixL r =
+      (solution.r_variance.size() ? solution.r_variance : solution.r).cast<long double>();
+  const MatrixL p = (f.transpose() * f).inverse() - variance * (r.transpose() * r).inverse();
+  MatrixL k = MatrixL::Zero(m, n);
+  Eigen::MatrixXd unit(n, values.values.cols());
+  for (int i = 0; i < n; ++i) unit.row(i) = values.values.row(i).normalized();
+  for (int i = 0; i < n; ++i)
+    for (int u = 0; u < m; ++u)
+      if (gp.sparse_species()[u] == values.species[i])
+        k(u, i) = std::pow(gp.sparse_descriptors().row(u).normalized().dot(unit.row(i)), 2);
+  long double total = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const long double prior =
+          values.species[i] == values.species[j] ? std::pow(unit.row(i).dot(unit.row(j)), 2) : 0;
+      total += prior - (k.col(i).transpose() * p * k.col(j))(0, 0);
+    }
+  return static_cast<double>(variance * total);
+}
+
+}  // namespace
+
+TEST_CASE("the GP's total-energy std: mapped = direct = brute-force pair sum", "[gp_variance]") {
+  const SparseGp& gp = trained();
+  REQUIRE(gp.num_species() == 3);
+  const MappedGp mapped = mapped_of(gp);
+  REQUIRE(mapped.energy_variance_factor.cols() == gp.num_sparse());
+  GpPotential fast(mapped, "gp:test");
+  auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp:test,mapped=no");
+  Structure bigger = perovskite();
+  bigger.cell *= 2.0;  // a 2×2×2 supercell
+  const Eigen::MatrixXd base = bigger.positions / 2.0;
+  bigger.positions.resize(40, 3);
+  bigger.numbers.clear();
+  for (int c = 0; c < 8; ++c)
+    for (int b = 0; b < 5; ++b) {
+      bigger.positions.row(5 * c + b) =
+          base.row(b) + 4.093 * Eigen::RowVector3d(c & 1, (c >> 1) & 1, (c >> 2) & 1);
+      bigger.numbers.push_back(perovskite().numbers[b]);
+    }
+  std::vector<Structure> tests = rattled(bigger, 1, 0.15, 7);
+  for (auto& f : rattled(rocksalt_bao(), 1, 0.2, 8)) tests.push_back(f);
+  for (const Structure& test : tests) {
+    ComputeRequest both = energy_std_request();
+    both.uncertainty = true;
+    const Evaluation a = evaluate(fast, test, both), b = evaluate(*direct, test, both);
+    REQUIRE(a.energy_uncertainty.has_value());
+    REQUIRE(b.energy_uncertainty.has_value());
+    const GpPrediction prediction = gp.predict(test, true);
+    CHECK(*b.energy_uncertainty == *prediction.energy_std);
+    const double brute = brute_force_energy_variance(gp, test);
+    INFO(test.formula() << ": mapped " << *a.energy_uncertainty << " eV, direct "
+                        << *b.energy_uncertainty << " eV, brute force " << std::sqrt(brute));
+    CHECK(std::pow(*a.energy_uncertainty, 2) == Approx(brute).epsilon(1e-6));
+    CHECK(std::pow(*b.energy_uncertainty, 2) == Approx(brute).epsilon(1e-6));
+    // Local energies are correlated: the total is not the sum of per-atom variances.
+    const double independent = a.uncertainty->squaredNorm();
+    INFO("Σ_i var(ε_i) = " << independent << " eV², var(E) = " << brute << " eV²");
+    CHECK(std::abs(independent - brute) > 0.05 * brute);
+  }
+  // Only on request.
+  CHECK_FALSE(evaluate(fast, tests[0]).energy_uncertainty.has_value());
+}
+
+TEST_CASE("the total-energy std survives the model file", "[gp_variance]") {
+  TemporaryDirectory directory;
+  const auto path = directory.path() / "model.h5";
+  save_gp_model(path, trained(), b2_descriptor_format());
+  const MappedGp loaded = load_mapped_gp(path);
+  CHECK(loaded.energy_variance_factor == mapped_of(trained()).energy_variance_factor);
+  auto from_file = make_potential("gp:" + path.string());
+  const Structure test = rattled(rocksalt_bao(), 1, 0.2, 9)[0];
+  const Evaluation a = evaluate(*from_file, test, energy_std_request());
+  REQUIRE(a.energy_uncertainty.has_value());
+  CHECK(*a.energy_uncertainty == Approx(*trained().predict(test, true).energy_std).epsilon(1e-7));
+  CHECK_THROWS_WITH(make_potential("gp:" + path.string() + ",mapped=no,variance_rank=4"),
+                    Catch::Contains("mapped form only"));
+  CHECK_THROWS_WITH(make_potential("gp:" + path.string() + ",variance_rank=-2"),
+                    Catch::Contains("variance_rank"));
+}
+
+TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp_variance]") {
+  GpPotential gp(mapped_of(trained()), "gp:test");
+  const std::vector<double> pressures = {0.0, 5.0};
+  PressureRelaxation options;
+  options.relax.max_steps = 30;
+  std::vector<Structure> relaxed;
+  StructureInput input{"BaO", "test", rattled(rocksalt_bao(), 1, 0.05, 11)[0]};
+  input.structure.set_info_value("std", "0.5");  // replaced by the GP's own
+  const StudyPhase phase = relaxed_phase(input, gp, options, pressures, relaxed);
+  REQUIRE(relaxed.size() == 2);
+  REQUIRE(phase.phase.std_per_atom_by_pressure.size() == 2);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const Evaluation evaluation = evaluate(gp, relaxed[k], energy_std_request());
+    CHECK(phase.phase.std_per_atom_by_pressure[static_cast<Eigen::Index>(k)] ==
+          Approx(*evaluation.energy_uncertainty / 8.0).epsilon(1e-12));
+  }
+  REQUIRE(phase.phase.std_per_atom.has_value());
+  CHECK(*phase.phase.std_per_atom == phase.phase.std_per_atom_by_pressure.maxCoeff());
+  CHECK(*phase.phase.std_per_atom < 0.5);
+
+  // Two BaO polymorphs, the second x·s above the first (s: the GP's std per
+  // atom at that pressure, both entries carrying it), and high-lying elements:
+  // the second is on the hull with probability P(N(0, 2s²) > x·s) = Φ(−x/√2).
+  for (std::size_t k = 0; k < 2; ++k) {
+    SweepPhase second = phase.phase;
+    second.id = "BaO-b";
+    const double s = phase.phase.std_per_atom_by_pressure[static_cast<Eigen::Index>(k)];
+    REQUIRE(s > 0.0);
+    const double x = 0.8;
+    second.enthalpy_per_atom = phase.phase.enthalpy_per_atom.array() + x * s;
+    SweepPhase barium, oxygen;
+    barium.id = "Ba";
+    barium.composition = Composition::from_numbers({56});
+    oxygen.id = "O";
+    oxygen.composition = Composition::from_numbers({8});
+    barium.enthalpy_per_atom = oxygen.enthalpy_per_atom =
+        phase.phase.enthalpy_per_atom.array() + 10.0;
+    barium.volume_per_atom = oxygen.volume_per_atom = second.volume_per_atom =
+        phase.phase.volume_per_atom;
+    const std::vector<SweepPhase> phases = {phase.phase, second, barium, oxygen};
+    const std::vector<HullEntry> entries = sweep_entries(phases, k);
+    REQUIRE(entries[1].std_per_atom.has_value());
+    CHECK(*entries[1].std_per_atom == s);
+    Hull hull = compute_hull(entries);
+    SamplingOptions sampling;
+    sampling.samples = 20000;
+    sample_stability(hull, entries, sampling);
+    const double expected = 0.5 * std::erfc(x / 2.0);  // Φ(−x/√2)
+    INFO("pressure " << pressures[k] << " GPa, s = " << s << " eV/atom");
+    CHECK(*hull.entries[1].stability_probability == Approx(expected).margin(0.015));
+    CHECK(*hull.entries[0].stability_probability == Approx(1 - expected).margin(0.015));
+  }
+}
