@@ -58,7 +58,7 @@ CandidateStatus status_from_name(const std::string& name) {
 }
 
 // What must agree between a checkpoint and the config that resumes it.
-nlohmann::json config_identity(const SearchConfig& config) {
+nlohmann::json base_identity(const SearchConfig& config) {
   const auto& g = config.generator;
   return {{"composition", config.stoichiometry.formula()},
           {"formula_units", {g.min_formula_units, g.max_formula_units}},
@@ -80,6 +80,15 @@ nlohmann::json config_identity(const SearchConfig& config) {
             config.laqa.weight_force, config.laqa.weight_stress,
             stress_score_name(config.laqa.stress)}},
           {"shotgun", {config.shotgun.pre_steps, config.shotgun.keep}}};
+}
+
+nlohmann::json config_identity(const SearchConfig& config) {
+  nlohmann::json j = base_identity(config);
+  if (const auto& al = config.active_learning)
+    j["active_learning"] = {al->oracle->kind(),     al->training.string(), al->relative,
+                            al->std_threshold,      al->max_calls,         al->max_sparse_per_frame,
+                            al->calibration_frames, al->calibration_window};
+  return j;
 }
 
 double shortest_scaled_distance(const Structure& structure) {
@@ -107,7 +116,8 @@ struct Entry {
   Structure initial;
   std::optional<Relaxer> relaxer;
   double delta_force = std::numeric_limits<double>::quiet_NaN();  // F drop over the last round
-  bool kept = false;  // shotgun: chosen for full relaxation
+  bool kept = false;       // shotgun: chosen for full relaxation
+  int labelled_step = -1;  // active learning: the relaxation step last labelled
 };
 
 class Engine {
@@ -118,6 +128,7 @@ class Engine {
       throw Error(
           "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
           "without the budget");
+    if (config.active_learning) learner_.emplace(*config.active_learning, config.output);
     potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
     std::vector<std::filesystem::path> template_paths;
     for (const auto& path : config.templates) {
@@ -184,6 +195,13 @@ class Engine {
       phase_ = j.at("phase").get<std::string>();
       total_steps_ = j.at("total_steps").get<long>();
       elapsed_before_ = j.at("elapsed_seconds").get<double>();
+      if (learner_) {
+        // The model the checkpoint names, before any relaxer is evaluated with it.
+        learner_->restore(j.at("active_learning"));
+        learner_started_ = true;
+        potential_ = make_potential(learner_->spec());
+        potential_->bind(config_.stoichiometry.numbers);
+      }
       const auto& list = j.at("candidates");
       if (list.size() != entries_.size())
         throw Error("search checkpoint: wrong number of candidates");
@@ -198,6 +216,7 @@ class Engine {
         entry.delta_force = c.at("delta_force").is_null() ? std::numeric_limits<double>::quiet_NaN()
                                                           : c.at("delta_force").get<double>();
         entry.kept = c.at("kept").get<bool>();
+        entry.labelled_step = c.value("labelled_step", -1);
         if (c.contains("relaxer")) {
           entry.relaxer.emplace(*potential_, c.at("relaxer"), config_.relax);
           if (entry.summary.status == CandidateStatus::converged ||
@@ -230,13 +249,16 @@ class Engine {
       c["delta_force"] = std::isfinite(entry.delta_force) ? nlohmann::json(entry.delta_force)
                                                           : nlohmann::json(nullptr);
       c["kept"] = entry.kept;
+      c["labelled_step"] = entry.labelled_step;
       if (entry.relaxer) c["relaxer"] = entry.relaxer->to_json();
       list.push_back(std::move(c));
     }
     j["candidates"] = std::move(list);
+    if (learner_) j["active_learning"] = learner_->state();
     OutputFile out(checkpoint_file());
     out.stream() << j.dump();
     out.commit();
+    if (learner_) learner_->prune();
     // A first Ctrl-C (or SIGTERM) under the CLI's guard stops here, with
     // nothing to lose: the state just written is where --resume continues.
     if (interrupt_requested())
@@ -247,6 +269,10 @@ class Engine {
 
   SearchResult run() {
     if (phase_ == "start") phase_ = config_.strategy == Strategy::random ? "relax" : "initial";
+    if (learner_ && !learner_started_) {
+      learner_->start();
+      learner_started_ = true;
+    }
     switch (config_.strategy) {
       case Strategy::random:
         run_random();
@@ -488,10 +514,13 @@ class Engine {
   }
 
   void run_random() {
-    for (const auto& batch :
-         batches(with_status({CandidateStatus::pending, CandidateStatus::active}))) {
-      if (over_budget()) break;
-      advance(batch, config_.relax.max_steps);
+    // The next batch is taken afresh each time: active learning may reopen a
+    // converged candidate (its forces under the updated model are not zero).
+    while (!over_budget()) {
+      const auto open = batches(with_status({CandidateStatus::pending, CandidateStatus::active}));
+      if (open.empty()) break;
+      advance(open.front(), config_.relax.max_steps);
+      learn(open.front());
       save_checkpoint();
     }
   }
@@ -515,6 +544,7 @@ class Engine {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
         advance(batch, config_.laqa.initial_steps);
+        learn(batch);
         save_checkpoint();
       }
       if (!over_budget()) phase_ = "rounds";
@@ -532,6 +562,7 @@ class Engine {
       std::vector<int> selected;
       for (std::size_t k = 0; k < chosen; ++k) selected.push_back(pool[k].second);
       advance(selected, config_.laqa.n_steps);
+      learn(selected);
       save_checkpoint();
     }
   }
@@ -541,6 +572,7 @@ class Engine {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
         advance(batch, config_.shotgun.pre_steps);
+        learn(batch);
         save_checkpoint();
       }
       if (over_budget()) return;
@@ -564,10 +596,66 @@ class Engine {
       phase_ = "relax";
       save_checkpoint();
     }
-    for (const auto& batch : batches(with_status({CandidateStatus::active}, true))) {
-      if (over_budget()) break;
-      advance(batch, config_.relax.max_steps);
+    while (!over_budget()) {
+      const auto open = batches(with_status({CandidateStatus::active}, true));
+      if (open.empty()) break;
+      advance(open.front(), config_.relax.max_steps);
+      learn(open.front());
       save_checkpoint();
+    }
+  }
+
+  // Active learning after a unit of work: every active candidate, and those
+  // of the unit that just finished, judged in index order by the current
+  // model; each labelled frame updates the model before the next is judged.
+  void learn(const std::vector<int>& advanced) {
+    if (!learner_) return;
+    for (Entry& entry : entries_) {
+      if (!learner_->can_call()) break;
+      const CandidateStatus status = entry.summary.status;
+      const bool just_finished =
+          (status == CandidateStatus::converged || status == CandidateStatus::unconverged) &&
+          std::find(advanced.begin(), advanced.end(), entry.summary.index) != advanced.end();
+      if (!entry.relaxer || !(status == CandidateStatus::active || just_finished)) continue;
+      if (entry.labelled_step == entry.relaxer->steps()) continue;  // learnt there already
+      const ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      if (!verdict.call) continue;
+      entry.labelled_step = entry.relaxer->steps();
+      if (learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
+                                    entry.relaxer->steps(), verdict))
+        rebind();
+    }
+  }
+
+  // The updated model replaces the potential; every relaxation is restored
+  // on it from its state, re-evaluating its current point (as a resumed
+  // search does), so that scores and enthalpies all come from one model.
+  void rebind() {
+    std::vector<std::optional<nlohmann::json>> states(entries_.size());
+    for (std::size_t k = 0; k < entries_.size(); ++k)
+      if (entries_[k].relaxer) {
+        states[k] = entries_[k].relaxer->to_json();
+        entries_[k].relaxer.reset();
+      }
+    potential_ = make_potential(learner_->spec());
+    potential_->bind(config_.stoichiometry.numbers);
+    for (std::size_t k = 0; k < entries_.size(); ++k) {
+      if (!states[k]) continue;
+      Entry& entry = entries_[k];
+      entry.relaxer.emplace(*potential_, *states[k], config_.relax);
+      CandidateSummary& s = entry.summary;
+      // A converged minimum of the old model with forces under the new one
+      // relaxes on (shotgun: only those chosen for full relaxation).
+      const bool may_continue =
+          config_.strategy != Strategy::shotgun || entry.kept || phase_ == "initial";
+      if (s.status == CandidateStatus::converged && !entry.relaxer->finished() && may_continue) {
+        s.status = CandidateStatus::active;
+        s.note.clear();
+        logger().info("candidate {} reopened: not converged under the updated model", s.index);
+      } else if (s.status == CandidateStatus::converged ||
+                 s.status == CandidateStatus::unconverged) {
+        fill_summary(entry);
+      }
     }
   }
 
@@ -586,11 +674,14 @@ class Engine {
     }
     out.statistics.total_steps = total_steps_;
     out.statistics.wall_seconds = elapsed();
+    if (learner_) out.active_learning = learner_->report();
     return out;
   }
 
   const SearchConfig& config_;
   std::unique_ptr<Potential> potential_;
+  std::optional<ActiveLearner> learner_;
+  bool learner_started_ = false;
   int workers_ = 1;
   std::vector<Entry> entries_;
   std::string phase_ = "start";
@@ -712,6 +803,9 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   Engine engine(config, workers);
   if (resume) engine.load_checkpoint();
   SearchResult result = engine.run();
+  if (const auto& al = result.active_learning)
+    logger().info("active learning: {} oracle calls learnt ({} failed), model {}", al->calls,
+                  al->skipped, al->model);
   rank(config, result);
   recheck(config, result);
   write_search_report(config, result);
