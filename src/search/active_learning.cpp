@@ -11,6 +11,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/training.hpp"
 
@@ -63,6 +64,8 @@ nlohmann::json ActiveLearner::state() const {
                        {"force_std", optional_number(call.force_std)},
                        {"threshold", call.threshold},
                        {"novel", call.novel},
+                       {"audit", call.audit},
+                       {"hyperparameters", call.hyperparameters},
                        {"force_rmse_before", call.force_rmse_before},
                        {"force_rms", call.force_rms},
                        {"sparse_added", call.sparse_added},
@@ -89,6 +92,8 @@ void ActiveLearner::restore(const nlohmann::json& state) {
     call.force_std = number_or_null(j.at("force_std"));
     call.threshold = j.at("threshold").get<double>();
     call.novel = j.at("novel").get<bool>();
+    call.audit = j.at("audit").get<bool>();
+    call.hyperparameters = j.at("hyperparameters").get<bool>();
     call.force_rmse_before = j.at("force_rmse_before").get<double>();
     call.force_rms = j.at("force_rms").get<double>();
     call.sparse_added = j.at("sparse_added").get<int>();
@@ -129,6 +134,13 @@ bool ActiveLearner::can_call() const {
   return report_.calls + report_.skipped < config_.max_calls;
 }
 
+bool ActiveLearner::needs_audit() const {
+  for (auto call = report_.history.rbegin(); call != report_.history.rend(); ++call)
+    if (call->error.empty())
+      return call->force_rmse_before > config_.target_force_error * call->force_rms;
+  return false;
+}
+
 ActiveLearner::Verdict ActiveLearner::judge(const RelaxStep& step) const {
   Verdict verdict;
   const GpHyperparameters& h = gp_->hyperparameters();
@@ -154,6 +166,7 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   call.force_std = verdict.force_std;
   call.threshold = verdict.threshold;
   call.novel = verdict.novel;
+  call.audit = verdict.audit;
   std::optional<Structure> frame;
   if (database_->size() > report_.calls) {
     // Labelled before an interruption, not yet learnt by the checkpointed
@@ -225,15 +238,22 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   call.sparse_added = gp_->add_sparse_environments(rows, species, sources, 1e-8);
   gp_->add_frame(*frame, values);
   ++report_.calls;
+  // otf's schedule: after labelled frames 1 … first, then every `every`-th.
+  const int k = report_.calls;
+  const int first = config_.hyperparameters_first, every = config_.hyperparameters_every;
+  call.hyperparameters = k <= first || (every > 0 && k > first && (k - first) % every == 0);
+  if (call.hyperparameters) optimize_hyperparameters(*gp_);
   save_model();
   logger().info(
       "active learning: labelled candidate {} at step {} ({}; threshold {:.4f} eV/Å): force RMSE "
-      "before learning {:.4f} eV/Å (force RMS {:.4f}), {} sparse environments added, {} calls",
+      "before learning {:.4f} eV/Å (force RMS {:.4f}), {} sparse environments added{}, {} calls",
       candidate, step,
       call.novel       ? std::string("novel atom")
+      : call.audit     ? fmt::format("audit, force std {:.4f} eV/Å", call.force_std.value_or(0.0))
       : call.force_std ? fmt::format("force std {:.4f} eV/Å", *call.force_std)
                        : std::string("calibrating"),
-      call.threshold, call.force_rmse_before, call.force_rms, call.sparse_added, report_.calls);
+      call.threshold, call.force_rmse_before, call.force_rms, call.sparse_added,
+      call.hyperparameters ? ", hyperparameters re-optimised" : "", report_.calls);
   report_.history.push_back(std::move(call));
   return true;
 }

@@ -85,9 +85,15 @@ nlohmann::json base_identity(const SearchConfig& config) {
 nlohmann::json config_identity(const SearchConfig& config) {
   nlohmann::json j = base_identity(config);
   if (const auto& al = config.active_learning)
-    j["active_learning"] = {al->oracle->kind(),     al->training.string(), al->relative,
-                            al->std_threshold,      al->max_calls,         al->max_sparse_per_frame,
-                            al->calibration_frames, al->calibration_window};
+    j["active_learning"] = {{"oracle", al->oracle->kind()},
+                            {"training", al->training.string()},
+                            {"relative", al->relative},
+                            {"std_threshold", al->std_threshold},
+                            {"max_calls", al->max_calls},
+                            {"check_interval", al->check_interval},
+                            {"max_sparse_per_frame", al->max_sparse_per_frame},
+                            {"calibration", {al->calibration_frames, al->calibration_window}},
+                            {"target_force_error", al->target_force_error}};
   return j;
 }
 
@@ -519,8 +525,7 @@ class Engine {
     while (!over_budget()) {
       const auto open = batches(with_status({CandidateStatus::pending, CandidateStatus::active}));
       if (open.empty()) break;
-      advance(open.front(), config_.relax.max_steps);
-      learn(open.front());
+      advance_and_learn(open.front(), config_.relax.max_steps);
       save_checkpoint();
     }
   }
@@ -543,8 +548,7 @@ class Engine {
     if (phase_ == "initial") {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        advance(batch, config_.laqa.initial_steps);
-        learn(batch);
+        advance_and_learn(batch, config_.laqa.initial_steps);
         save_checkpoint();
       }
       if (!over_budget()) phase_ = "rounds";
@@ -561,8 +565,7 @@ class Engine {
           std::min<std::size_t>(pool.size(), static_cast<std::size_t>(config_.laqa.n_select));
       std::vector<int> selected;
       for (std::size_t k = 0; k < chosen; ++k) selected.push_back(pool[k].second);
-      advance(selected, config_.laqa.n_steps);
-      learn(selected);
+      advance_and_learn(selected, config_.laqa.n_steps);
       save_checkpoint();
     }
   }
@@ -571,8 +574,7 @@ class Engine {
     if (phase_ == "initial") {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        advance(batch, config_.shotgun.pre_steps);
-        learn(batch);
+        advance_and_learn(batch, config_.shotgun.pre_steps);
         save_checkpoint();
       }
       if (over_budget()) return;
@@ -599,9 +601,45 @@ class Engine {
     while (!over_budget()) {
       const auto open = batches(with_status({CandidateStatus::active}, true));
       if (open.empty()) break;
-      advance(open.front(), config_.relax.max_steps);
-      learn(open.front());
+      advance_and_learn(open.front(), config_.relax.max_steps);
       save_checkpoint();
+    }
+  }
+
+  // advance(), with active learning in chunks of check_interval steps, each
+  // followed by learn(). The LAQA force drop is then taken over the whole
+  // unit, as without active learning.
+  void advance_and_learn(const std::vector<int>& indices, int steps) {
+    if (!learner_) {
+      advance(indices, steps);
+      return;
+    }
+    const int chunk = config_.active_learning->check_interval;
+    std::vector<double> before(indices.size(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t t = 0; t < indices.size(); ++t) {
+      const Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+      if (entry.relaxer) before[t] = entry.relaxer->current().mean_force;
+    }
+    for (int done = 0; done < steps && !over_budget(); done += chunk) {
+      std::vector<int> open;
+      for (const int k : indices) {
+        const CandidateStatus status = entries_[static_cast<std::size_t>(k)].summary.status;
+        if (status == CandidateStatus::pending || status == CandidateStatus::active)
+          open.push_back(k);
+      }
+      if (open.empty()) break;
+      advance(open, std::min(chunk, steps - done));
+      for (std::size_t t = 0; t < indices.size(); ++t) {
+        const Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+        if (std::isnan(before[t]) && entry.relaxer)  // the start's mean force
+          before[t] = entry.relaxer->current().mean_force + entry.delta_force;
+      }
+      learn(open);
+    }
+    for (std::size_t t = 0; t < indices.size(); ++t) {
+      Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+      if (entry.relaxer && std::isfinite(before[t]))
+        entry.delta_force = before[t] - entry.relaxer->current().mean_force;
     }
   }
 
@@ -610,6 +648,9 @@ class Engine {
   // model; each labelled frame updates the model before the next is judged.
   void learn(const std::vector<int>& advanced) {
     if (!learner_) return;
+    bool called = false;
+    int audit = -1;  // the eligible candidate with the largest std
+    double largest = -1.0;
     for (Entry& entry : entries_) {
       if (!learner_->can_call()) break;
       const CandidateStatus status = entry.summary.status;
@@ -618,13 +659,47 @@ class Engine {
           std::find(advanced.begin(), advanced.end(), entry.summary.index) != advanced.end();
       if (!entry.relaxer || !(status == CandidateStatus::active || just_finished)) continue;
       if (entry.labelled_step == entry.relaxer->steps()) continue;  // learnt there already
+      if (shortest_scaled_distance(*entry.relaxer->current().structure) <
+          config_.collapse_tolerance) {
+        // Collapsed on the model: no label (forces of thousands of eV/Å
+        // would wreck the model), and no more steps on it.
+        CandidateSummary& s = entry.summary;
+        fill_summary(entry);
+        entry.relaxer.reset();
+        s.status = CandidateStatus::failed;
+        s.note = "collapsed on the model before active learning could label it";
+        s.found_at_steps = total_steps_;
+        s.found_at_seconds = elapsed();
+        logger().info("candidate {} failed: {}", s.index, s.note);
+        continue;
+      }
       const ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
-      if (!verdict.call) continue;
-      entry.labelled_step = entry.relaxer->steps();
-      if (learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
-                                    entry.relaxer->steps(), verdict))
-        rebind();
+      if (!verdict.call) {
+        if (*entry.relaxer->current().max_uncertainty > largest) {
+          largest = *entry.relaxer->current().max_uncertainty;
+          audit = entry.summary.index;
+        }
+        continue;
+      }
+      called = true;
+      label(entry, verdict);
     }
+    // An audit: while the model missed the last frame it was sent by more
+    // than target_force_error × its force RMS, the std is not trusted to see
+    // all its errors, and the most uncertain candidate is labelled anyway.
+    if (!called && audit >= 0 && learner_->can_call() && learner_->needs_audit()) {
+      Entry& entry = entries_[static_cast<std::size_t>(audit)];
+      ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      verdict.audit = true;
+      label(entry, verdict);
+    }
+  }
+
+  void label(Entry& entry, const ActiveLearner::Verdict& verdict) {
+    entry.labelled_step = entry.relaxer->steps();
+    if (learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
+                                  entry.relaxer->steps(), verdict))
+      rebind();
   }
 
   // The updated model replaces the potential; every relaxation is restored

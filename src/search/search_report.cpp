@@ -241,6 +241,7 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
                         call.force_std ? nlohmann::json(*call.force_std) : nlohmann::json(nullptr)},
                        {"threshold", call.threshold},
                        {"novel", call.novel},
+                       {"audit", call.audit},
                        {"force_rmse_before", call.force_rmse_before},
                        {"force_rms", call.force_rms},
                        {"sparse_added", call.sparse_added},

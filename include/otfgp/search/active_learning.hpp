@@ -36,9 +36,18 @@ struct ActiveLearningConfig {
   bool relative = true;            // std_threshold × the force noise, else eV/Å
   double std_threshold = 2.0;
   int max_calls = 20;
+  int check_interval = 10;        // relaxation steps between checks
   int max_sparse_per_frame = 10;  // 0: no cap
   int calibration_frames = 2;     // labelled frames before the force std is calibrated
   int calibration_window = 20;
+  // Audits (as otf's): while the model's force RMSE on the last labelled
+  // frame, before learning it, exceeds this × the frame's force RMS, each
+  // check labels the most uncertain candidate even below the threshold.
+  double target_force_error = 0.1;
+  // Hyperparameters re-optimised (maximum likelihood) after labelled frames
+  // 1 … first, then after every `every`-th (0: never again), as otf does.
+  int hyperparameters_first = 5;
+  int hyperparameters_every = 10;
 };
 
 // One labelled (or skipped) candidate structure.
@@ -48,6 +57,8 @@ struct ActiveLearningCall {
   std::optional<double> force_std;  // eV/Å, a·n_max; empty while calibrating or for a novel atom
   double threshold = 0.0;           // eV/Å at the time
   bool novel = false;
+  bool audit = false;              // labelled by an audit, below the threshold
+  bool hyperparameters = false;    // re-optimised after learning it
   double force_rmse_before = 0.0;  // eV/Å, the model's error on the frame before learning it
   double force_rms = 0.0;          // eV/Å, RMS of the oracle's force components
   int sparse_added = 0;
@@ -80,9 +91,12 @@ class ActiveLearner {
   // The potential spec of the current model ("gp:FILE").
   std::string spec() const;
   bool can_call() const;
+  // The last labelled frame was predicted worse than target_force_error × its force RMS.
+  bool needs_audit() const;
   struct Verdict {
     bool call = false;
     bool novel = false;
+    bool audit = false;
     std::optional<double> force_std;  // eV/Å; empty while uncalibrated
     double threshold = 0.0;
   };
