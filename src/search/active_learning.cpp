@@ -249,6 +249,7 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
       "before learning {:.4f} eV/Å (force RMS {:.4f}), {} sparse environments added{}, {} calls",
       candidate, step,
       call.novel       ? std::string("novel atom")
+      : call.minimum   ? std::string("minimum")
       : call.audit     ? fmt::format("audit, force std {:.4f} eV/Å", call.force_std.value_or(0.0))
       : call.force_std ? fmt::format("force std {:.4f} eV/Å", *call.force_std)
                        : std::string("calibrating"),

@@ -93,7 +93,8 @@ nlohmann::json config_identity(const SearchConfig& config) {
                             {"check_interval", al->check_interval},
                             {"max_sparse_per_frame", al->max_sparse_per_frame},
                             {"calibration", {al->calibration_frames, al->calibration_window}},
-                            {"target_force_error", al->target_force_error}};
+                            {"target_force_error", al->target_force_error},
+                            {"label_minima", al->label_minima}};
   return j;
 }
 
@@ -673,7 +674,14 @@ class Engine {
         logger().info("candidate {} failed: {}", s.index, s.note);
         continue;
       }
-      const ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      // A minimum just reached on the model is where the optimiser has
+      // exploited the model's errors: labelled once (label_minima).
+      if (just_finished && status == CandidateStatus::converged &&
+          config_.active_learning->label_minima && !verdict.call) {
+        verdict.call = true;
+        verdict.minimum = true;
+      }
       if (!verdict.call) {
         if (*entry.relaxer->current().max_uncertainty > largest) {
           largest = *entry.relaxer->current().max_uncertainty;

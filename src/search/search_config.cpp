@@ -41,8 +41,8 @@ double positive_number(const ConfigSection& section, const std::string& key, dou
 // `active_learning:` (docs/search.md); paths relative to the config's folder.
 ActiveLearningConfig parse_active_learning(ConfigSection section, const std::string& source) {
   section.expect_keys({"oracle", "model", "training", "std_threshold", "std_threshold_relative",
-                       "max_calls", "check_interval", "target_force_error", "max_sparse_per_frame",
-                       "calibration_frames", "calibration_window"});
+                       "max_calls", "check_interval", "target_force_error", "label_minima",
+                       "max_sparse_per_frame", "calibration_frames", "calibration_window"});
   const std::filesystem::path base = std::filesystem::path(source).has_parent_path()
                                          ? std::filesystem::path(source).parent_path()
                                          : std::filesystem::path(".");
@@ -74,6 +74,7 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
   al.max_calls = positive(section, "max_calls", 20);
   al.check_interval = positive(section, "check_interval", 10);
   al.target_force_error = section.number("target_force_error", 0.1);
+  al.label_minima = section.flag("label_minima", true);
   if (!(al.target_force_error >= 0) || !std::isfinite(al.target_force_error))
     section.fail("target_force_error", "must be a fraction >= 0 (0: no audits)");
   const long sparse = section.integer("max_sparse_per_frame", 10);

@@ -48,6 +48,9 @@ struct ActiveLearningConfig {
   // 1 … first, then after every `every`-th (0: never again), as otf does.
   int hyperparameters_first = 5;
   int hyperparameters_every = 10;
+  // Every minimum the model relaxes a candidate into is labelled once (the
+  // candidate relaxes on if the updated model has forces there).
+  bool label_minima = true;
 };
 
 // One labelled (or skipped) candidate structure.
@@ -58,6 +61,7 @@ struct ActiveLearningCall {
   double threshold = 0.0;           // eV/Å at the time
   bool novel = false;
   bool audit = false;              // labelled by an audit, below the threshold
+  bool minimum = false;            // a converged minimum (label_minima)
   bool hyperparameters = false;    // re-optimised after learning it
   double force_rmse_before = 0.0;  // eV/Å, the model's error on the frame before learning it
   double force_rms = 0.0;          // eV/Å, RMS of the oracle's force components
@@ -97,6 +101,7 @@ class ActiveLearner {
     bool call = false;
     bool novel = false;
     bool audit = false;
+    bool minimum = false;
     std::optional<double> force_std;  // eV/Å; empty while uncalibrated
     double threshold = 0.0;
   };
