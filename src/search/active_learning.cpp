@@ -137,7 +137,10 @@ bool ActiveLearner::can_call() const {
 bool ActiveLearner::needs_audit() const {
   for (auto call = report_.history.rbegin(); call != report_.history.rend(); ++call)
     if (call->error.empty())
-      return call->force_rmse_before > config_.target_force_error * call->force_rms;
+      // An error at the noise level is no reason (a symmetric structure has
+      // forces, and errors, of nearly zero).
+      return call->force_rmse_before > config_.target_force_error * call->force_rms &&
+             call->force_rmse_before > gp_->hyperparameters().force_noise;
   return false;
 }
 

@@ -41,7 +41,8 @@ struct ActiveLearningConfig {
   int calibration_frames = 2;     // labelled frames before the force std is calibrated
   int calibration_window = 20;
   // Audits (as otf's): while the model's force RMSE on the last labelled
-  // frame, before learning it, exceeds this × the frame's force RMS, each
+  // frame, before learning it, exceeds this × the frame's force RMS (and the
+  // GP's force noise), each
   // check labels the most uncertain candidate even below the threshold.
   double target_force_error = 0.1;
   // Hyperparameters re-optimised (maximum likelihood) after labelled frames
