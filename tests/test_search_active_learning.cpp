@@ -238,6 +238,10 @@ TEST_CASE("a search with active learning killed and resumed ends with the same r
   CHECK(read_text(out / "ranking.csv") == expected);
   const auto summary = nlohmann::json::parse(read_text(out / "summary.json"));
   CHECK(summary["active_learning"]["calls"] == expected_calls);
+  int replayed = 0;
+  for (const auto& call : summary["active_learning"]["history"])
+    replayed += call["replayed"].get<bool>() ? 1 : 0;
+  INFO(replayed << " frames taken from the database on resuming");
   // The same frames in the same order, each once.
   const auto a = otf::read_training_database(directory / "whole" / "training.h5");
   const auto b = otf::read_training_database(out / "training.h5");
@@ -285,4 +289,78 @@ TEST_CASE("active_learning configs are checked key by key", "[search_active_lear
       parse_search_config(ConfigSection::parse(
           "composition: Si\nactive_learning:\n  model: " + model.string() + "\n", "al.yaml")),
       Catch::Contains("oracle"));
+}
+
+namespace {
+
+// Delegates to SW and counts; refuses once `allowed` calls are used up.
+class CountingOracle final : public oracle::Oracle {
+ public:
+  explicit CountingOracle(int allowed) : allowed_(allowed) {}
+  std::string kind() const override { return "potential"; }
+  void check(const std::vector<int>&) const override {}
+  Structure label(const Structure& structure, const std::filesystem::path&, int) override {
+    if (++calls > allowed_) throw std::logic_error("the oracle must not be called again");
+    Structure out = structure;
+    attach_labels(out, evaluate(*sw_potential_, structure));
+    return out;
+  }
+  int calls = 0;
+
+ private:
+  int allowed_;
+  std::unique_ptr<Potential> sw_potential_ = make_potential(sw);
+};
+
+Structure rattled_si8(double scale, std::uint64_t seed) {
+  Structure s = testing::diamond(14, 5.431 * scale, 1);
+  testing::rattle(s, 0.2, seed);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("frames labelled after the last checkpoint are taken from the database on resuming",
+          "[search_active_learning]") {
+  testing::TemporaryDirectory directory;
+  ActiveLearningConfig config;
+  config.model = weak_model(directory.path());
+  auto first = std::make_shared<CountingOracle>(2);
+  config.oracle = first;
+  const auto out = directory / "out";
+  std::filesystem::create_directories(out);
+  ActiveLearner learner(config, out);
+  learner.start();
+  const Structure x = rattled_si8(1.0, 21), y = rattled_si8(0.97, 22);
+  ActiveLearner::Verdict verdict;
+  verdict.call = true;
+  REQUIRE(learner.label_and_learn(x, 0, 3, verdict));
+  const nlohmann::json checkpoint = learner.state();   // what the search checkpoint holds
+  REQUIRE(learner.label_and_learn(y, 1, 6, verdict));  // then killed before the next checkpoint
+  CHECK(first->calls == 2);
+
+  auto second = std::make_shared<CountingOracle>(0);
+  config.oracle = second;
+  ActiveLearner resumed(config, out);
+  resumed.restore(checkpoint);
+  CHECK(resumed.report().calls == 1);
+  REQUIRE(resumed.label_and_learn(y, 1, 6, verdict));
+  CHECK(second->calls == 0);
+  CHECK(resumed.report().history.back().replayed);
+  CHECK(resumed.report().calls == 2);
+  CHECK(otf::read_training_database(out / "training.h5").size() == 2);
+  // The same model as the uninterrupted learner's.
+  const Structure probe = rattled_si8(1.02, 23);
+  const GpPrediction a = learner.model().predict(probe);
+  const GpPrediction b = resumed.model().predict(probe);
+  CHECK(a.energy == b.energy);
+  CHECK((a.forces - b.forces).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(resumed.report().history.back().force_rmse_before ==
+        learner.report().history.back().force_rmse_before);
+
+  // A different structure where the database holds another is an error.
+  ActiveLearner wrong(config, out);
+  wrong.restore(checkpoint);
+  CHECK_THROWS_WITH(wrong.label_and_learn(x, 1, 6, verdict),
+                    Catch::Contains("is not the structure"));
 }

@@ -258,6 +258,9 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
                        : std::string("calibrating"),
       call.threshold, call.force_rmse_before, call.force_rms, call.sparse_added,
       call.hyperparameters ? ", hyperparameters re-optimised" : "", report_.calls);
+  if (call.replayed)
+    logger().info("active learning: frame {} taken from {} (labelled before the interruption)",
+                  report_.calls, database_->path().string());
   report_.history.push_back(std::move(call));
   return true;
 }

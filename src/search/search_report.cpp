@@ -243,6 +243,7 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
                        {"novel", call.novel},
                        {"audit", call.audit},
                        {"minimum", call.minimum},
+                       {"replayed", call.replayed},
                        {"force_rmse_before", call.force_rmse_before},
                        {"force_rms", call.force_rms},
                        {"sparse_added", call.sparse_added},
