@@ -58,7 +58,7 @@ CandidateStatus status_from_name(const std::string& name) {
 }
 
 // What must agree between a checkpoint and the config that resumes it.
-nlohmann::json config_identity(const SearchConfig& config) {
+nlohmann::json base_identity(const SearchConfig& config) {
   const auto& g = config.generator;
   return {{"composition", config.stoichiometry.formula()},
           {"formula_units", {g.min_formula_units, g.max_formula_units}},
@@ -80,6 +80,22 @@ nlohmann::json config_identity(const SearchConfig& config) {
             config.laqa.weight_force, config.laqa.weight_stress,
             stress_score_name(config.laqa.stress)}},
           {"shotgun", {config.shotgun.pre_steps, config.shotgun.keep}}};
+}
+
+nlohmann::json config_identity(const SearchConfig& config) {
+  nlohmann::json j = base_identity(config);
+  if (const auto& al = config.active_learning)
+    j["active_learning"] = {{"oracle", al->oracle->kind()},
+                            {"training", al->training.string()},
+                            {"relative", al->relative},
+                            {"std_threshold", al->std_threshold},
+                            {"max_calls", al->max_calls},
+                            {"check_interval", al->check_interval},
+                            {"max_sparse_per_frame", al->max_sparse_per_frame},
+                            {"calibration", {al->calibration_frames, al->calibration_window}},
+                            {"target_force_error", al->target_force_error},
+                            {"label_minima", al->label_minima}};
+  return j;
 }
 
 double shortest_scaled_distance(const Structure& structure) {
@@ -107,7 +123,8 @@ struct Entry {
   Structure initial;
   std::optional<Relaxer> relaxer;
   double delta_force = std::numeric_limits<double>::quiet_NaN();  // F drop over the last round
-  bool kept = false;  // shotgun: chosen for full relaxation
+  bool kept = false;       // shotgun: chosen for full relaxation
+  int labelled_step = -1;  // active learning: the relaxation step last labelled
 };
 
 class Engine {
@@ -118,6 +135,7 @@ class Engine {
       throw Error(
           "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
           "without the budget");
+    if (config.active_learning) learner_.emplace(*config.active_learning, config.output);
     potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
     std::vector<std::filesystem::path> template_paths;
     for (const auto& path : config.templates) {
@@ -184,6 +202,13 @@ class Engine {
       phase_ = j.at("phase").get<std::string>();
       total_steps_ = j.at("total_steps").get<long>();
       elapsed_before_ = j.at("elapsed_seconds").get<double>();
+      if (learner_) {
+        // The model the checkpoint names, before any relaxer is evaluated with it.
+        learner_->restore(j.at("active_learning"));
+        learner_started_ = true;
+        potential_ = make_potential(learner_->spec());
+        potential_->bind(config_.stoichiometry.numbers);
+      }
       const auto& list = j.at("candidates");
       if (list.size() != entries_.size())
         throw Error("search checkpoint: wrong number of candidates");
@@ -198,6 +223,7 @@ class Engine {
         entry.delta_force = c.at("delta_force").is_null() ? std::numeric_limits<double>::quiet_NaN()
                                                           : c.at("delta_force").get<double>();
         entry.kept = c.at("kept").get<bool>();
+        entry.labelled_step = c.value("labelled_step", -1);
         if (c.contains("relaxer")) {
           entry.relaxer.emplace(*potential_, c.at("relaxer"), config_.relax);
           if (entry.summary.status == CandidateStatus::converged ||
@@ -230,13 +256,16 @@ class Engine {
       c["delta_force"] = std::isfinite(entry.delta_force) ? nlohmann::json(entry.delta_force)
                                                           : nlohmann::json(nullptr);
       c["kept"] = entry.kept;
+      c["labelled_step"] = entry.labelled_step;
       if (entry.relaxer) c["relaxer"] = entry.relaxer->to_json();
       list.push_back(std::move(c));
     }
     j["candidates"] = std::move(list);
+    if (learner_) j["active_learning"] = learner_->state();
     OutputFile out(checkpoint_file());
     out.stream() << j.dump();
     out.commit();
+    if (learner_) learner_->prune();
     // A first Ctrl-C (or SIGTERM) under the CLI's guard stops here, with
     // nothing to lose: the state just written is where --resume continues.
     if (interrupt_requested())
@@ -247,6 +276,10 @@ class Engine {
 
   SearchResult run() {
     if (phase_ == "start") phase_ = config_.strategy == Strategy::random ? "relax" : "initial";
+    if (learner_ && !learner_started_) {
+      learner_->start();
+      learner_started_ = true;
+    }
     switch (config_.strategy) {
       case Strategy::random:
         run_random();
@@ -488,10 +521,12 @@ class Engine {
   }
 
   void run_random() {
-    for (const auto& batch :
-         batches(with_status({CandidateStatus::pending, CandidateStatus::active}))) {
-      if (over_budget()) break;
-      advance(batch, config_.relax.max_steps);
+    // The next batch is taken afresh each time: active learning may reopen a
+    // converged candidate (its forces under the updated model are not zero).
+    while (!over_budget()) {
+      const auto open = batches(with_status({CandidateStatus::pending, CandidateStatus::active}));
+      if (open.empty()) break;
+      advance_and_learn(open.front(), config_.relax.max_steps);
       save_checkpoint();
     }
   }
@@ -514,7 +549,7 @@ class Engine {
     if (phase_ == "initial") {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        advance(batch, config_.laqa.initial_steps);
+        advance_and_learn(batch, config_.laqa.initial_steps);
         save_checkpoint();
       }
       if (!over_budget()) phase_ = "rounds";
@@ -531,7 +566,7 @@ class Engine {
           std::min<std::size_t>(pool.size(), static_cast<std::size_t>(config_.laqa.n_select));
       std::vector<int> selected;
       for (std::size_t k = 0; k < chosen; ++k) selected.push_back(pool[k].second);
-      advance(selected, config_.laqa.n_steps);
+      advance_and_learn(selected, config_.laqa.n_steps);
       save_checkpoint();
     }
   }
@@ -540,7 +575,7 @@ class Engine {
     if (phase_ == "initial") {
       for (const auto& batch : batches(with_status({CandidateStatus::pending}))) {
         if (over_budget()) break;
-        advance(batch, config_.shotgun.pre_steps);
+        advance_and_learn(batch, config_.shotgun.pre_steps);
         save_checkpoint();
       }
       if (over_budget()) return;
@@ -564,10 +599,146 @@ class Engine {
       phase_ = "relax";
       save_checkpoint();
     }
-    for (const auto& batch : batches(with_status({CandidateStatus::active}, true))) {
-      if (over_budget()) break;
-      advance(batch, config_.relax.max_steps);
+    while (!over_budget()) {
+      const auto open = batches(with_status({CandidateStatus::active}, true));
+      if (open.empty()) break;
+      advance_and_learn(open.front(), config_.relax.max_steps);
       save_checkpoint();
+    }
+  }
+
+  // advance(), with active learning in chunks of check_interval steps, each
+  // followed by learn(). The LAQA force drop is then taken over the whole
+  // unit, as without active learning.
+  void advance_and_learn(const std::vector<int>& indices, int steps) {
+    if (!learner_) {
+      advance(indices, steps);
+      return;
+    }
+    const int chunk = config_.active_learning->check_interval;
+    std::vector<double> before(indices.size(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t t = 0; t < indices.size(); ++t) {
+      const Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+      if (entry.relaxer) before[t] = entry.relaxer->current().mean_force;
+    }
+    for (int done = 0; done < steps && !over_budget(); done += chunk) {
+      std::vector<int> open;
+      for (const int k : indices) {
+        const CandidateStatus status = entries_[static_cast<std::size_t>(k)].summary.status;
+        if (status == CandidateStatus::pending || status == CandidateStatus::active)
+          open.push_back(k);
+      }
+      if (open.empty()) break;
+      advance(open, std::min(chunk, steps - done));
+      for (std::size_t t = 0; t < indices.size(); ++t) {
+        const Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+        if (std::isnan(before[t]) && entry.relaxer)  // the start's mean force
+          before[t] = entry.relaxer->current().mean_force + entry.delta_force;
+      }
+      learn(open);
+    }
+    for (std::size_t t = 0; t < indices.size(); ++t) {
+      Entry& entry = entries_[static_cast<std::size_t>(indices[t])];
+      if (entry.relaxer && std::isfinite(before[t]))
+        entry.delta_force = before[t] - entry.relaxer->current().mean_force;
+    }
+  }
+
+  // Active learning after a unit of work: every active candidate, and those
+  // of the unit that just finished, judged in index order by the current
+  // model; each labelled frame updates the model before the next is judged.
+  void learn(const std::vector<int>& advanced) {
+    if (!learner_) return;
+    bool called = false;
+    int audit = -1;  // the eligible candidate with the largest std
+    double largest = -1.0;
+    for (Entry& entry : entries_) {
+      if (!learner_->can_call()) break;
+      const CandidateStatus status = entry.summary.status;
+      const bool just_finished =
+          (status == CandidateStatus::converged || status == CandidateStatus::unconverged) &&
+          std::find(advanced.begin(), advanced.end(), entry.summary.index) != advanced.end();
+      if (!entry.relaxer || !(status == CandidateStatus::active || just_finished)) continue;
+      if (entry.labelled_step == entry.relaxer->steps()) continue;  // learnt there already
+      if (shortest_scaled_distance(*entry.relaxer->current().structure) <
+          config_.collapse_tolerance) {
+        // Collapsed on the model: no label (forces of thousands of eV/Å
+        // would wreck the model), and no more steps on it.
+        CandidateSummary& s = entry.summary;
+        fill_summary(entry);
+        entry.relaxer.reset();
+        s.status = CandidateStatus::failed;
+        s.note = "collapsed on the model before active learning could label it";
+        s.found_at_steps = total_steps_;
+        s.found_at_seconds = elapsed();
+        logger().info("candidate {} failed: {}", s.index, s.note);
+        continue;
+      }
+      ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      // A minimum just reached on the model is where the optimiser has
+      // exploited the model's errors: labelled once (label_minima).
+      if (just_finished && status == CandidateStatus::converged &&
+          config_.active_learning->label_minima && !verdict.call) {
+        verdict.call = true;
+        verdict.minimum = true;
+      }
+      if (!verdict.call) {
+        if (*entry.relaxer->current().max_uncertainty > largest) {
+          largest = *entry.relaxer->current().max_uncertainty;
+          audit = entry.summary.index;
+        }
+        continue;
+      }
+      called = true;
+      label(entry, verdict);
+    }
+    // An audit: while the model missed the last frame it was sent by more
+    // than target_force_error × its force RMS, the std is not trusted to see
+    // all its errors, and the most uncertain candidate is labelled anyway.
+    if (!called && audit >= 0 && learner_->can_call() && learner_->needs_audit()) {
+      Entry& entry = entries_[static_cast<std::size_t>(audit)];
+      ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
+      verdict.audit = true;
+      label(entry, verdict);
+    }
+  }
+
+  void label(Entry& entry, const ActiveLearner::Verdict& verdict) {
+    entry.labelled_step = entry.relaxer->steps();
+    if (learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
+                                  entry.relaxer->steps(), verdict))
+      rebind();
+  }
+
+  // The updated model replaces the potential; every relaxation is restored
+  // on it from its state, re-evaluating its current point (as a resumed
+  // search does), so that scores and enthalpies all come from one model.
+  void rebind() {
+    std::vector<std::optional<nlohmann::json>> states(entries_.size());
+    for (std::size_t k = 0; k < entries_.size(); ++k)
+      if (entries_[k].relaxer) {
+        states[k] = entries_[k].relaxer->to_json();
+        entries_[k].relaxer.reset();
+      }
+    potential_ = make_potential(learner_->spec());
+    potential_->bind(config_.stoichiometry.numbers);
+    for (std::size_t k = 0; k < entries_.size(); ++k) {
+      if (!states[k]) continue;
+      Entry& entry = entries_[k];
+      entry.relaxer.emplace(*potential_, *states[k], config_.relax);
+      CandidateSummary& s = entry.summary;
+      // A converged minimum of the old model with forces under the new one
+      // relaxes on (shotgun: only those chosen for full relaxation).
+      const bool may_continue =
+          config_.strategy != Strategy::shotgun || entry.kept || phase_ == "initial";
+      if (s.status == CandidateStatus::converged && !entry.relaxer->finished() && may_continue) {
+        s.status = CandidateStatus::active;
+        s.note.clear();
+        logger().info("candidate {} reopened: not converged under the updated model", s.index);
+      } else if (s.status == CandidateStatus::converged ||
+                 s.status == CandidateStatus::unconverged) {
+        fill_summary(entry);
+      }
     }
   }
 
@@ -586,11 +757,14 @@ class Engine {
     }
     out.statistics.total_steps = total_steps_;
     out.statistics.wall_seconds = elapsed();
+    if (learner_) out.active_learning = learner_->report();
     return out;
   }
 
   const SearchConfig& config_;
   std::unique_ptr<Potential> potential_;
+  std::optional<ActiveLearner> learner_;
+  bool learner_started_ = false;
   int workers_ = 1;
   std::vector<Entry> entries_;
   std::string phase_ = "start";
@@ -713,6 +887,9 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   Engine engine(config, workers);
   if (resume) engine.load_checkpoint();
   SearchResult result = engine.run();
+  if (const auto& al = result.active_learning)
+    logger().info("active learning: {} oracle calls learnt ({} failed), model {}", al->calls,
+                  al->skipped, al->model);
   rank(config, result);
   recheck(config, result);
   write_search_report(config, result);

@@ -43,6 +43,58 @@ double positive_number(const ConfigSection& section, const std::string& key, dou
   return value;
 }
 
+// `active_learning:` (docs/search.md); paths relative to the config's folder.
+ActiveLearningConfig parse_active_learning(ConfigSection section, const std::string& source) {
+  section.expect_keys({"oracle", "model", "training", "std_threshold", "std_threshold_relative",
+                       "max_calls", "check_interval", "target_force_error", "label_minima",
+                       "max_sparse_per_frame", "calibration_frames", "calibration_window"});
+  const std::filesystem::path base = std::filesystem::path(source).has_parent_path()
+                                         ? std::filesystem::path(source).parent_path()
+                                         : std::filesystem::path(".");
+  ActiveLearningConfig al;
+  std::string model = section.text("model");
+  if (model.rfind("gp:", 0) == 0) model = model.substr(3);
+  if (model.empty() || model.find(',') != std::string::npos)
+    section.fail("model", "expected gp:MODEL.h5 (a GP model file, without options)");
+  al.model =
+      std::filesystem::path(model).is_relative() ? base / model : std::filesystem::path(model);
+  if (!std::filesystem::exists(al.model))
+    section.fail("model", "no model file " + al.model.string());
+  if (section.has("training")) {
+    al.training = section.text("training");
+    if (al.training.is_relative()) al.training = base / al.training;
+    if (!std::filesystem::exists(al.training))
+      section.fail("training", "no training database " + al.training.string());
+  }
+  if (section.has("std_threshold") && section.has("std_threshold_relative"))
+    section.fail("std_threshold",
+                 "give one of std_threshold (eV/Å) and std_threshold_relative (× force noise)");
+  al.relative = !section.has("std_threshold");
+  al.std_threshold =
+      al.relative ? section.number("std_threshold_relative", 2.0) : section.number("std_threshold");
+  if (!(al.std_threshold > 0) || !std::isfinite(al.std_threshold))
+    section.fail(al.relative ? "std_threshold_relative" : "std_threshold",
+                 al.relative ? "must be a positive multiple of the force noise"
+                             : "must be a positive force std (eV/Å)");
+  al.max_calls = positive(section, "max_calls", 20);
+  al.check_interval = positive(section, "check_interval", 10);
+  al.target_force_error = section.number("target_force_error", 0.1);
+  al.label_minima = section.flag("label_minima", true);
+  if (!(al.target_force_error >= 0) || !std::isfinite(al.target_force_error))
+    section.fail("target_force_error", "must be a fraction >= 0 (0: no audits)");
+  const long sparse = section.integer("max_sparse_per_frame", 10);
+  if (sparse < 0 || sparse > 100000000)
+    section.fail("max_sparse_per_frame", "must be a whole number >= 0 (0: no cap)");
+  al.max_sparse_per_frame = static_cast<int>(sparse);
+  al.calibration_frames = positive(section, "calibration_frames", 2);
+  al.calibration_window = positive(section, "calibration_window", 20);
+  if (al.calibration_window < al.calibration_frames)
+    section.fail("calibration_window", "must be at least calibration_frames");
+  al.oracle = oracle::make_oracle(section.section("oracle"), base);
+  section.finish();
+  return al;
+}
+
 }  // namespace
 
 std::string strategy_name(Strategy strategy) {
@@ -107,10 +159,26 @@ std::vector<Stoichiometry> composition_grid(const std::vector<Stoichiometry>& en
 SearchConfig parse_search_config(ConfigSection root) {
   SearchConfig config;
   config.source = root.file();
-  root.expect_keys({"composition", "formula_units", "potential", "pressure", "seed", "candidates",
-                    "algorithm", "max_total_steps", "structure", "relax", "laqa", "shotgun",
-                    "output", "ground_state", "templates", "compositions", "hull_references",
-                    "grid", "recheck"});
+  root.expect_keys({"composition",
+                    "formula_units",
+                    "potential",
+                    "pressure",
+                    "seed",
+                    "candidates",
+                    "algorithm",
+                    "max_total_steps",
+                    "structure",
+                    "relax",
+                    "laqa",
+                    "shotgun",
+                    "output",
+                    "ground_state",
+                    "templates",
+                    "compositions",
+                    "hull_references",
+                    "grid",
+                    "recheck",
+                    "active_learning"});
   const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
                     (root.has("grid") ? 1 : 0);
   if (given != 1)
@@ -174,7 +242,16 @@ SearchConfig parse_search_config(ConfigSection root) {
                     " formula units makes cells of " + fmt::format("{:g}", atoms * units_max) +
                     " atoms; a search takes at most " + std::to_string(max_atoms_per_cell));
   }
-  config.potential = root.text("potential");
+  if (root.has("active_learning")) {
+    if (root.has("potential"))
+      root.fail("potential",
+                "with active_learning the potential is its model (active_learning.model); remove "
+                "potential");
+    config.active_learning = parse_active_learning(root.section("active_learning"), config.source);
+    config.potential = "gp:" + config.active_learning->model.string();
+  } else {
+    config.potential = root.text("potential");
+  }
   config.pressure_gpa = root.number("pressure", 0.0);
   if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
   const long seed = root.integer("seed", 1);

@@ -230,6 +230,38 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
   for (const auto& c : result.candidates) candidates.push_back(candidate_json(config, c));
   summary["ranking"] = ranking;
   summary["candidates"] = candidates;
+  if (const auto& al = result.active_learning) {
+    nlohmann::json calls = nlohmann::json::array();
+    double squared = 0.0;
+    int learnt = 0;
+    for (const auto& call : al->history) {
+      calls.push_back({{"candidate", call.candidate},
+                       {"step", call.step},
+                       {"force_std",
+                        call.force_std ? nlohmann::json(*call.force_std) : nlohmann::json(nullptr)},
+                       {"threshold", call.threshold},
+                       {"novel", call.novel},
+                       {"audit", call.audit},
+                       {"minimum", call.minimum},
+                       {"replayed", call.replayed},
+                       {"force_rmse_before", call.force_rmse_before},
+                       {"force_rms", call.force_rms},
+                       {"sparse_added", call.sparse_added},
+                       {"error", call.error}});
+      if (call.error.empty()) {
+        squared += call.force_rmse_before * call.force_rmse_before;
+        ++learnt;
+      }
+    }
+    summary["active_learning"] = {
+        {"calls", al->calls},
+        {"skipped", al->skipped},
+        {"frames", al->calls},
+        {"model", al->model},
+        {"force_rmse_before_learning",
+         learnt > 0 ? nlohmann::json(std::sqrt(squared / learnt)) : nlohmann::json(nullptr)},
+        {"history", calls}};
+  }
   {
     OutputFile out(folder / "summary.json");
     out.stream() << summary.dump(2) << "\n";

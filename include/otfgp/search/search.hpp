@@ -26,6 +26,7 @@
 #include "otfgp/core/config.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/potentials/potential.hpp"
+#include "otfgp/search/active_learning.hpp"
 #include "otfgp/search/random_structure.hpp"
 
 namespace otfgp::search {
@@ -78,6 +79,9 @@ struct SearchConfig {
   // (single points at the relaxed geometry) once the search is done.
   std::shared_ptr<oracle::Oracle> recheck_oracle;
   int recheck_top = 0;
+  // `active_learning:` (active_learning.hpp): the potential is then the GP
+  // model it names, updated during the search.
+  std::optional<ActiveLearningConfig> active_learning;
 };
 
 // Reads and validates a search config (every key checked; see docs/search.md).
@@ -141,6 +145,7 @@ struct SearchResult {
   std::vector<CandidateSummary> candidates;  // by index
   std::vector<int> ranking;                  // unique converged candidates, lowest H first
   SearchStatistics statistics;
+  std::optional<ActiveLearningReport> active_learning;
 };
 
 // Runs (or with resume, continues) the search; writes the checkpoint, the
