@@ -17,6 +17,8 @@
 // are descriptors of atoms of that species). --embedding K > 0: the descriptor uses
 // a species embedding of K channels from element properties (docs/gp.md) instead of
 // species-resolved channels. "uncertainty every 10 steps" is (9 t_mean + t_unc)/10.
+// --model MODEL.h5 --structure FILE: a trained model (its own M) on the first frame
+// of FILE instead of the synthetic model on the rattled crystal (--sparse ignored).
 //
 // Each line "key=value" at the end is for bench/gp_md_vs_lammps.sh.
 
@@ -33,9 +35,11 @@
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -58,6 +62,8 @@ struct Options {
   std::vector<int> species = {14};
   int embedding = 0;
   double contrast = 1.0;
+  std::string model;
+  std::string structure;
 };
 
 std::vector<int> parse_list(const std::string& text) {
@@ -105,6 +111,10 @@ Options parse(int argc, char** argv) {
       options.embedding = std::stoi(value());
     else if (argument == "--contrast")
       options.contrast = std::stod(value());
+    else if (argument == "--model")
+      options.model = value();
+    else if (argument == "--structure")
+      options.structure = value();
     else
       throw otfgp::Error("unknown argument '" + argument + "' (see bench/bench_gp_md.cpp)");
   }
@@ -225,8 +235,10 @@ Timing time_compute(otfgp::Potential& potential, otfgp::AtomState& state,
 int run(const Options& options) {
   std::vector<int> species = options.species;
   std::sort(species.begin(), species.end());
+  const bool trained = !options.model.empty();
   const otfgp::Structure structure =
-      rattled_diamond(options.cells, options.lattice, options.rattle, 1, species);
+      trained ? otfgp::read_structures(options.structure).at(0)
+              : rattled_diamond(options.cells, options.lattice, options.rattle, 1, species);
   if (!options.lammps_data.empty()) write_lammps_data(structure, options.lammps_data);
   otfgp::B2Settings settings;
   settings.species = species;
@@ -236,20 +248,30 @@ int run(const Options& options) {
   if (options.embedding > 0)
     settings.embedding =
         otfgp::species_embedding("elements", species, options.embedding, options.contrast);
+  const otfgp::MappedGp trained_model =
+      trained ? otfgp::load_mapped_gp(options.model) : otfgp::MappedGp{};
+  if (trained) settings = trained_model.descriptor;
   otfgp::AtomState state = otfgp::AtomState::from_structure(structure);
   const int natoms = state.natoms;
   std::printf("atoms %d, %zu species, %s, B2 n_max %d l_max %d r_cut %.3f Å, D = %d, skin %.2f Å\n",
               natoms, species.size(),
-              options.embedding > 0
-                  ? ("embedding of " + std::to_string(options.embedding) + " channels").c_str()
+              settings.embedded()
+                  ? ("embedding of " + std::to_string(settings.channels()) + " channels").c_str()
                   : "species-resolved",
-              options.n_max, options.l_max, options.cutoff, settings.descriptor_size(),
+              settings.n_max, settings.l_max, settings.max_cutoff(), settings.descriptor_size(),
               options.skin);
 
   // Wall and processor seconds per step of every run, printed as key=value at the end.
   std::vector<double> mean_step, uncertainty_step, mean_processor, uncertainty_processor;
-  for (int m : options.sparse) {
-    otfgp::GpPotential potential(synthetic_model(settings, m, 7));
+  std::vector<int> sparse_counts = options.sparse;
+  if (trained) {
+    int total = 0;
+    for (const auto& u : trained_model.sparse_normalised) total += static_cast<int>(u.rows());
+    sparse_counts = {total};
+    std::printf("trained model %s: M = %d\n", options.model.c_str(), total);
+  }
+  for (int m : sparse_counts) {
+    otfgp::GpPotential potential(trained ? trained_model : synthetic_model(settings, m, 7));
     potential.bind(state.species);
     otfgp::NeighborList list(potential.cutoff(), options.skin);
     list.build(state);
@@ -290,23 +312,22 @@ int run(const Options& options) {
   }
 
   // Rates per wall second and per processor second (the latter is fairer on a shared machine).
-  for (std::size_t k = 0; k < options.sparse.size(); ++k) {
-    std::printf("gp_rate_M%d=%.6e\n", options.sparse[k], natoms / mean_step[k]);
-    std::printf("gp_processor_rate_M%d=%.6e\n", options.sparse[k], natoms / mean_processor[k]);
+  for (std::size_t k = 0; k < sparse_counts.size(); ++k) {
+    std::printf("gp_rate_M%d=%.6e\n", sparse_counts[k], natoms / mean_step[k]);
+    std::printf("gp_processor_rate_M%d=%.6e\n", sparse_counts[k], natoms / mean_processor[k]);
     if (!uncertainty_step.empty()) {
-      std::printf("gp_uncertainty_rate_M%d=%.6e\n", options.sparse[k],
-                  natoms / uncertainty_step[k]);
-      std::printf("gp_uncertainty_processor_rate_M%d=%.6e\n", options.sparse[k],
+      std::printf("gp_uncertainty_rate_M%d=%.6e\n", sparse_counts[k], natoms / uncertainty_step[k]);
+      std::printf("gp_uncertainty_processor_rate_M%d=%.6e\n", sparse_counts[k],
                   natoms / uncertainty_processor[k]);
-      std::printf("gp_uncertainty_every10_processor_rate_M%d=%.6e\n", options.sparse[k],
+      std::printf("gp_uncertainty_every10_processor_rate_M%d=%.6e\n", sparse_counts[k],
                   natoms / (0.9 * mean_processor[k] + 0.1 * uncertainty_processor[k]));
     }
   }
-  if (options.sparse.size() > 1) {
-    std::printf("gp_step_ratio_M%d_over_M%d=%.4f\n", options.sparse.back(), options.sparse.front(),
+  if (sparse_counts.size() > 1) {
+    std::printf("gp_step_ratio_M%d_over_M%d=%.4f\n", sparse_counts.back(), sparse_counts.front(),
                 mean_step.back() / mean_step.front());
-    std::printf("gp_processor_step_ratio_M%d_over_M%d=%.4f\n", options.sparse.back(),
-                options.sparse.front(), mean_processor.back() / mean_processor.front());
+    std::printf("gp_processor_step_ratio_M%d_over_M%d=%.4f\n", sparse_counts.back(),
+                sparse_counts.front(), mean_processor.back() / mean_processor.front());
   }
   if (reference_rate > 0) {
     std::printf("reference_rate=%.6e\n", reference_rate);
