@@ -254,7 +254,7 @@ int run(const Options& options) {
   otfgp::AtomState state = otfgp::AtomState::from_structure(structure);
   const int natoms = state.natoms;
   std::printf("atoms %d, %zu species, %s, B2 n_max %d l_max %d r_cut %.3f Å, D = %d, skin %.2f Å\n",
-              natoms, species.size(),
+              natoms, settings.species.size(),
               settings.embedded()
                   ? ("embedding of " + std::to_string(settings.channels()) + " channels").c_str()
                   : "species-resolved",
