@@ -10,10 +10,19 @@
 //   bench_gp_md [--cells 8] [--steps 20] [--uncertainty-steps 3] [--sparse 100,3000]
 //               [--n-max 8] [--l-max 3] [--cutoff 5.0] [--skin 1.0] [--rattle 0.05]
 //               [--reference sw:/usr/share/lammps/potentials/Si.sw] [--reference-steps 200]
-//               [--write-lammps-data FILE]
+//               [--write-lammps-data FILE] [--species 14] [--embedding 0] [--contrast 1]
+//
+// --species Z1,Z2,…: the diamond sites get these elements in turn (seeded shuffle),
+// each with its own β, sparse set and R_s (the synthetic sparse points of a species
+// are descriptors of atoms of that species). --embedding K > 0: the descriptor uses
+// a species embedding of K channels from element properties (docs/gp.md) instead of
+// species-resolved channels. "uncertainty every 10 steps" is (9 t_mean + t_unc)/10.
+// --model MODEL.h5 --structure FILE: a trained model (its own M) on the first frame
+// of FILE instead of the synthetic model on the rattled crystal (--sparse ignored).
 //
 // Each line "key=value" at the end is for bench/gp_md_vs_lammps.sh.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,9 +35,11 @@
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -48,6 +59,11 @@ struct Options {
   std::string reference = "sw:/usr/share/lammps/potentials/Si.sw";
   int reference_steps = 200;
   std::string lammps_data;
+  std::vector<int> species = {14};
+  int embedding = 0;
+  double contrast = 1.0;
+  std::string model;
+  std::string structure;
 };
 
 std::vector<int> parse_list(const std::string& text) {
@@ -89,6 +105,16 @@ Options parse(int argc, char** argv) {
       options.reference_steps = std::stoi(value());
     else if (argument == "--write-lammps-data")
       options.lammps_data = value();
+    else if (argument == "--species")
+      options.species = parse_list(value());
+    else if (argument == "--embedding")
+      options.embedding = std::stoi(value());
+    else if (argument == "--contrast")
+      options.contrast = std::stod(value());
+    else if (argument == "--model")
+      options.model = value();
+    else if (argument == "--structure")
+      options.structure = value();
     else
       throw otfgp::Error("unknown argument '" + argument + "' (see bench/bench_gp_md.cpp)");
   }
@@ -98,7 +124,8 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-otfgp::Structure rattled_diamond(int n, double lattice, double rattle, unsigned seed) {
+otfgp::Structure rattled_diamond(int n, double lattice, double rattle, unsigned seed,
+                                 const std::vector<int>& species = {14}) {
   const double basis[8][3] = {{0, 0, 0},          {0, 0.5, 0.5},      {0.5, 0, 0.5},
                               {0.5, 0.5, 0},      {0.25, 0.25, 0.25}, {0.25, 0.75, 0.75},
                               {0.75, 0.25, 0.75}, {0.75, 0.75, 0.25}};
@@ -114,9 +141,10 @@ otfgp::Structure rattled_diamond(int n, double lattice, double rattle, unsigned 
         for (const auto& site : basis) {
           const double cell[3] = {a + site[0], b + site[1], c + site[2]};
           for (int d = 0; d < 3; ++d) s.positions(atom, d) = cell[d] * lattice + shift(rng);
-          s.numbers.push_back(14);
+          s.numbers.push_back(species[atom % species.size()]);
           ++atom;
         }
+  std::shuffle(s.numbers.begin(), s.numbers.end(), rng);
   return s;
 }
 
@@ -137,34 +165,46 @@ void write_lammps_data(const otfgp::Structure& s, const std::string& path) {
 // M sparse points from normalised descriptors of distinct, strongly rattled environments.
 otfgp::MappedGp synthetic_model(const otfgp::B2Settings& settings, int sparse, unsigned seed) {
   const otfgp::B2Descriptor descriptor(settings);
-  Eigen::MatrixXd pool(0, descriptor.size());
-  for (unsigned round = 0; pool.rows() < sparse; ++round) {
-    const otfgp::Structure structure = rattled_diamond(6, 5.431, 0.4, seed + 100 + round);
+  const int n_species = static_cast<int>(settings.species.size());
+  std::vector<Eigen::MatrixXd> pools(n_species, Eigen::MatrixXd(0, descriptor.size()));
+  const auto full = [&]() {
+    for (const auto& pool : pools)
+      if (pool.rows() < sparse) return false;
+    return true;
+  };
+  for (unsigned round = 0; !full(); ++round) {
+    const otfgp::Structure structure =
+        rattled_diamond(6, 5.431, 0.4, seed + 100 + round, settings.species);
     otfgp::AtomState state = otfgp::AtomState::from_structure(structure);
     otfgp::NeighborList list(descriptor.cutoff(), 0.0);
     list.build(state);
-    const Eigen::MatrixXd values = descriptor.compute(state, list, false).values;
-    const Eigen::Index take = std::min<Eigen::Index>(values.rows(), sparse - pool.rows());
-    pool.conservativeResize(pool.rows() + take, Eigen::NoChange);
-    pool.bottomRows(take) = values.topRows(take);
+    const otfgp::DescriptorValues values = descriptor.compute(state, list, false);
+    for (int i = 0; i < values.values.rows(); ++i) {
+      Eigen::MatrixXd& pool = pools[values.species[i]];
+      if (pool.rows() >= sparse) continue;
+      pool.conservativeResize(pool.rows() + 1, Eigen::NoChange);
+      pool.bottomRows(1) = values.values.row(i);
+    }
   }
-  pool.rowwise().normalize();
 
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal;
   otfgp::MappedGp model;
   model.descriptor = settings;
   model.signal_std = 2.0;
-  model.reference_energy = {-4.6};
   const double sigma2 = model.signal_std * model.signal_std;
-  Eigen::VectorXd alpha(sparse);
-  for (int j = 0; j < sparse; ++j) alpha[j] = normal(rng) / sparse;
-  model.beta.push_back(sigma2 * pool.transpose() * alpha.asDiagonal() * pool);
-  model.sparse_normalised.push_back(pool);
-  Eigen::MatrixXd factor(sparse, sparse);
-  for (int a = 0; a < sparse; ++a)
-    for (int j = 0; j < sparse; ++j) factor(a, j) = normal(rng) / (sigma2 * sparse);
-  model.variance_factor.push_back(factor);
+  for (auto& pool : pools) {
+    pool.rowwise().normalize();
+    model.reference_energy.push_back(-4.6);
+    Eigen::VectorXd alpha(sparse);
+    for (int j = 0; j < sparse; ++j) alpha[j] = normal(rng) / sparse;
+    model.beta.push_back(sigma2 * pool.transpose() * alpha.asDiagonal() * pool);
+    model.sparse_normalised.push_back(pool);
+    Eigen::MatrixXd factor(sparse, sparse);
+    for (int a = 0; a < sparse; ++a)
+      for (int j = 0; j < sparse; ++j) factor(a, j) = normal(rng) / (sigma2 * sparse);
+    model.variance_factor.push_back(factor);
+  }
   return model;
 }
 
@@ -193,24 +233,45 @@ Timing time_compute(otfgp::Potential& potential, otfgp::AtomState& state,
 }
 
 int run(const Options& options) {
+  std::vector<int> species = options.species;
+  std::sort(species.begin(), species.end());
+  const bool trained = !options.model.empty();
   const otfgp::Structure structure =
-      rattled_diamond(options.cells, options.lattice, options.rattle, 1);
+      trained ? otfgp::read_structures(options.structure).at(0)
+              : rattled_diamond(options.cells, options.lattice, options.rattle, 1, species);
   if (!options.lammps_data.empty()) write_lammps_data(structure, options.lammps_data);
   otfgp::B2Settings settings;
-  settings.species = {14};
+  settings.species = species;
   settings.n_max = options.n_max;
   settings.l_max = options.l_max;
   settings.cutoff = options.cutoff;
+  if (options.embedding > 0)
+    settings.embedding =
+        otfgp::species_embedding("elements", species, options.embedding, options.contrast);
+  const otfgp::MappedGp trained_model =
+      trained ? otfgp::load_mapped_gp(options.model) : otfgp::MappedGp{};
+  if (trained) settings = trained_model.descriptor;
   otfgp::AtomState state = otfgp::AtomState::from_structure(structure);
   const int natoms = state.natoms;
-  std::printf("atoms %d, B2 n_max %d l_max %d r_cut %.3f Å, D = %d, skin %.2f Å\n", natoms,
-              options.n_max, options.l_max, options.cutoff, settings.descriptor_size(),
+  std::printf("atoms %d, %zu species, %s, B2 n_max %d l_max %d r_cut %.3f Å, D = %d, skin %.2f Å\n",
+              natoms, settings.species.size(),
+              settings.embedded()
+                  ? ("embedding of " + std::to_string(settings.channels()) + " channels").c_str()
+                  : "species-resolved",
+              settings.n_max, settings.l_max, settings.max_cutoff(), settings.descriptor_size(),
               options.skin);
 
   // Wall and processor seconds per step of every run, printed as key=value at the end.
   std::vector<double> mean_step, uncertainty_step, mean_processor, uncertainty_processor;
-  for (int m : options.sparse) {
-    otfgp::GpPotential potential(synthetic_model(settings, m, 7));
+  std::vector<int> sparse_counts = options.sparse;
+  if (trained) {
+    int total = 0;
+    for (const auto& u : trained_model.sparse_normalised) total += static_cast<int>(u.rows());
+    sparse_counts = {total};
+    std::printf("trained model %s: M = %d\n", options.model.c_str(), total);
+  }
+  for (int m : sparse_counts) {
+    otfgp::GpPotential potential(trained ? trained_model : synthetic_model(settings, m, 7));
     potential.bind(state.species);
     otfgp::NeighborList list(potential.cutoff(), options.skin);
     list.build(state);
@@ -251,27 +312,29 @@ int run(const Options& options) {
   }
 
   // Rates per wall second and per processor second (the latter is fairer on a shared machine).
-  for (std::size_t k = 0; k < options.sparse.size(); ++k) {
-    std::printf("gp_rate_M%d=%.6e\n", options.sparse[k], natoms / mean_step[k]);
-    std::printf("gp_processor_rate_M%d=%.6e\n", options.sparse[k], natoms / mean_processor[k]);
+  for (std::size_t k = 0; k < sparse_counts.size(); ++k) {
+    std::printf("gp_rate_M%d=%.6e\n", sparse_counts[k], natoms / mean_step[k]);
+    std::printf("gp_processor_rate_M%d=%.6e\n", sparse_counts[k], natoms / mean_processor[k]);
     if (!uncertainty_step.empty()) {
-      std::printf("gp_uncertainty_rate_M%d=%.6e\n", options.sparse[k],
-                  natoms / uncertainty_step[k]);
-      std::printf("gp_uncertainty_processor_rate_M%d=%.6e\n", options.sparse[k],
+      std::printf("gp_uncertainty_rate_M%d=%.6e\n", sparse_counts[k], natoms / uncertainty_step[k]);
+      std::printf("gp_uncertainty_processor_rate_M%d=%.6e\n", sparse_counts[k],
                   natoms / uncertainty_processor[k]);
+      std::printf("gp_uncertainty_every10_processor_rate_M%d=%.6e\n", sparse_counts[k],
+                  natoms / (0.9 * mean_processor[k] + 0.1 * uncertainty_processor[k]));
     }
   }
-  if (options.sparse.size() > 1) {
-    std::printf("gp_step_ratio_M%d_over_M%d=%.4f\n", options.sparse.back(), options.sparse.front(),
+  if (sparse_counts.size() > 1) {
+    std::printf("gp_step_ratio_M%d_over_M%d=%.4f\n", sparse_counts.back(), sparse_counts.front(),
                 mean_step.back() / mean_step.front());
-    std::printf("gp_processor_step_ratio_M%d_over_M%d=%.4f\n", options.sparse.back(),
-                options.sparse.front(), mean_processor.back() / mean_processor.front());
+    std::printf("gp_processor_step_ratio_M%d_over_M%d=%.4f\n", sparse_counts.back(),
+                sparse_counts.front(), mean_processor.back() / mean_processor.front());
   }
   if (reference_rate > 0) {
     std::printf("reference_rate=%.6e\n", reference_rate);
     std::printf("reference_processor_rate=%.6e\n", reference_processor_rate);
   }
   std::printf("atoms=%d\n", natoms);
+  std::printf("descriptor_size=%d\n", settings.descriptor_size());
   return 0;
 }
 

@@ -5,6 +5,8 @@
   /usr/bin/python3 bench/gp_learning.py barho [--build build] [--work DIR] [--sizes 16,32,48]
   /usr/bin/python3 bench/gp_learning.py cuni  [--sizes 10,25,50] [--config train.yaml]
   /usr/bin/python3 bench/gp_learning.py sic   [--sizes 10,25,50]
+  common options: [--embedding elements:K[:CONTRAST] | resolved] [--n-max N] [--l-max L] [--sparse-count C]
+                  [--tag NAME]  (override the system's config; models and summaries are named by the tag)
 
 si:    Si labelled by Stillinger-Weber (sw:Si.sw). LAMMPS (lmp, pair_style sw)
        runs 64-atom NPT MD at 0 bar: diamond crystal at 300, 600, 900, 1200 and
@@ -81,10 +83,18 @@ def lammps_md(work, name, data_lines, pair_lines, masses, steps_equilibrate, ste
         f.write(f"run {steps_equilibrate}\n")
         f.write(f"dump frames all custom {every} dump.lammpstrj id type x y z\ndump_modify frames sort id\n")
         f.write(f"run {steps_sample}\n")
-    with open(os.path.join(directory, "data.lmp"), "w") as f:
-        f.write("\n".join(data_lines) + "\n")
-    run(["lmp", "-in", "in.lmp", "-log", "log.lammps", "-screen", "none"], cwd=directory)
-    return ase.io.read(os.path.join(directory, "dump.lammpstrj"), ":", format="lammps-dump-text")
+    data = "\n".join(data_lines) + "\n"
+    dump = os.path.join(directory, "dump.lammpstrj")
+    done = os.path.join(directory, "done")
+    key = open(os.path.join(directory, "in.lmp")).read() + data
+    # A run already made in this --work directory with the same input is reused (seeded: same frames).
+    if not (os.path.exists(done) and open(done).read() == key):
+        with open(os.path.join(directory, "data.lmp"), "w") as f:
+            f.write(data)
+        run(["lmp", "-in", "in.lmp", "-log", "log.lammps", "-screen", "none"], cwd=directory)
+        with open(done, "w") as f:
+            f.write(key)
+    return ase.io.read(dump, ":", format="lammps-dump-text")
 
 
 def data_file(atoms, type_of, charges=None):
@@ -251,6 +261,13 @@ SYSTEMS = {"si": silicon_runs, "barho": barho_runs, "cuni": cuni_runs, "sic": si
 DEFAULT_SIZES = {"si": "5,10,20,30,50", "barho": "16,32,48", "cuni": "10,25,50", "sic": "10,25,50"}
 
 
+def descriptor_size(model):
+    """D of a model file (columns of its sparse descriptors)."""
+    import h5py
+    with h5py.File(model, "r") as f:
+        return int(f["sparse/descriptors"].shape[1])
+
+
 def uncertainty_quality(reference, prediction):
     """Per-atom std (eV), force std (eV/Å, when the model is calibrated) and force errors of paired frames."""
     std = np.concatenate([p.arrays["uncertainty"] for p in prediction])
@@ -277,6 +294,12 @@ def main():
     parser.add_argument("--work", default=None, help="keep frames and models here (default: a temporary directory)")
     parser.add_argument("--sizes", default=None, help="training-set sizes, comma separated")
     parser.add_argument("--config", default=None, help="training config (default: the system's, see TRAIN_CONFIG)")
+    parser.add_argument("--embedding", default=None,
+                        help="descriptor.embedding: 'resolved' or 'elements:K[:CONTRAST]' (docs/gp.md)")
+    parser.add_argument("--n-max", type=int, default=None, help="descriptor.n_max")
+    parser.add_argument("--l-max", type=int, default=None, help="descriptor.l_max")
+    parser.add_argument("--sparse-count", type=int, default=None, help="sparse.count (per frame)")
+    parser.add_argument("--tag", default="", help="suffix of the model and summary files in --work")
     args = parser.parse_args()
     otfgp = os.path.join(args.build, "otfgp")
     sizes = [int(s) for s in (args.sizes or DEFAULT_SIZES[args.system]).split(",")]
@@ -303,9 +326,27 @@ def main():
     print(f"# {len(runs)} MD runs, {sum(len(p) for p in pool)} pool frames, {len(held_out)} held-out frames "
           f"({time.time() - start:.0f} s for MD and labels)", file=sys.stderr)
 
-    config = os.path.join(work, "train.yaml")
+    import yaml
+    settings = yaml.safe_load(open(args.config).read() if args.config else TRAIN_CONFIG[args.system])
+    descriptor = settings.setdefault("descriptor", {})
+    if args.embedding:
+        kind, *rest = args.embedding.split(":")
+        descriptor["embedding"] = {"type": kind}
+        if rest:
+            descriptor["embedding"]["channels"] = int(rest[0])
+        if len(rest) > 1:
+            descriptor["embedding"]["contrast"] = float(rest[1])
+    if args.n_max:
+        descriptor["n_max"] = args.n_max
+    if args.l_max is not None:
+        descriptor["l_max"] = args.l_max
+    if args.sparse_count:
+        settings.setdefault("sparse", {})["count"] = args.sparse_count
+    tag = f"_{args.tag}" if args.tag else ""
+    config = os.path.join(work, f"train{tag}.yaml")
     with open(config, "w") as f:
-        f.write(open(args.config).read() if args.config else TRAIN_CONFIG[args.system])
+        yaml.safe_dump(settings, f, default_flow_style=None, sort_keys=False)
+    print(f"# config: {json.dumps(settings)}", file=sys.stderr)
     reference = ase.io.read(test_path, ":")
     force_rms = float(np.sqrt(np.mean(np.concatenate([r.get_forces().ravel() for r in reference]) ** 2)))
     rows = []
@@ -313,15 +354,15 @@ def main():
         subset = [pool[k % len(pool)][k // len(pool)] for k in range(size)]
         data = os.path.join(work, f"train_{size}.xyz")
         label(otfgp, spec, subset, data, work)
-        summary = os.path.join(work, f"summary_{size}.json")
-        model = os.path.join(work, f"model_{size}.h5")
+        summary = os.path.join(work, f"summary_{size}{tag}.json")
+        model = os.path.join(work, f"model_{size}{tag}.h5")
         t0 = time.time()
         run([otfgp, "-q", "train", "--data", data, "--config", config, "--test", test_path, "-o", model,
              "--summary", summary])
         with open(summary) as f:
             s = json.load(f)
         s["wall_seconds"] = time.time() - t0
-        predicted = os.path.join(work, f"held_out_predicted_{size}.xyz")
+        predicted = os.path.join(work, f"held_out_predicted_{size}{tag}.xyz")
         run([otfgp, "-q", "eval", "-p", "gp:" + model, test_path, "-o", predicted])
         prediction = ase.io.read(predicted, ":")
         q = uncertainty_quality(reference, prediction)
@@ -334,14 +375,15 @@ def main():
             run([otfgp, "-q", "eval", "-p", "gp:" + model, path, "-o", out])
             s["extra"][name] = uncertainty_quality(ase.io.read(path, ":"), ase.io.read(out, ":"))
         rows.append((size, s))
-        print(f"# {size} frames: force RMSE {s['force_rmse']:.4f} eV/A ({100 * s['force_rmse'] / force_rms:.1f} % of "
+        s["descriptor_size"] = descriptor_size(model)
+        print(f"# {size} frames (D = {s['descriptor_size']}, M = {s['sparse']}): force RMSE {s['force_rmse']:.4f} eV/A ({100 * s['force_rmse'] / force_rms:.1f} % of "
               f"RMS {force_rms:.3f}), Spearman {q['spearman']:.3f}"
               + (f", coverage {q['coverage1']:.3f}/{q['coverage2']:.3f}" if "coverage1" in q else ""),
               file=sys.stderr)
 
     date = datetime.date.today().isoformat()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {date}; "
-          f"`/usr/bin/python3 bench/gp_learning.py {args.system}`\n")
+          f"`/usr/bin/python3 bench/gp_learning.py {' '.join(sys.argv[1:])}`\n")
     print(f"Held-out force RMS {force_rms:.3f} eV/Å.\n")
     print("| training frames | sparse M | labels | force RMSE (eV/Å) | RMSE ÷ RMS | force MAE (eV/Å) "
           "| energy MAE (meV/atom) | stress MAE (GPa) | Spearman(std, \\|ΔF\\|) | Spearman(σ_F, \\|ΔF\\|) | coverage 1σ / 2σ "
@@ -378,7 +420,7 @@ def main():
               f"| {t['stress_mae_gpa']:.3f} | {t.get('uncertainty_force_error_spearman', float('nan')):.2f} |")
 
     # Per MD run (temperature, phase, pressure), from the mapped potential in `otfgp eval`.
-    prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}.xyz"), ":")
+    prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}{tag}.xyz"), ":")
     print(f"\nHeld-out errors per MD run with {size} training frames (mapped potential, `otfgp eval`):\n")
     print("| run | frames | force RMSE ÷ RMS | force MAE (eV/Å) | energy MAE (meV/atom) | mean std (eV) "
           "| Spearman std / σ_F | coverage 1σ / 2σ |")

@@ -454,3 +454,104 @@ TEST_CASE("B2 settings and species errors are clear", "[b2]") {
   REQUIRE_THROWS_WITH(descriptor.compute(state, short_list, false),
                       Catch::Contains("neighbour list"));
 }
+
+namespace {
+
+// The oxide settings with a species embedding of two channels from element properties.
+B2Settings embedded_oxide_settings() {
+  B2Settings settings = oxide_settings();
+  settings.embedding = species_embedding("elements", settings.species, 2, 0.7);
+  return settings;
+}
+
+}  // namespace
+
+TEST_CASE("a species embedding sizes the descriptor by channels, not species", "[b2][embedding]") {
+  B2Settings settings = embedded_oxide_settings();
+  CHECK(settings.channels() == 2);
+  CHECK(settings.descriptor_size() == 8 * 9 / 2 * 4);
+  const B2Descriptor descriptor(settings);
+  const DescriptorValues values =
+      describe(descriptor, oxide_structure(Eigen::Matrix3d::Identity() * 7.0, 9, 3), false);
+  CHECK(values.values.cols() == 144);
+  CHECK(descriptor.cutoff() == 4.9123456789012345);  // pair cutoffs still apply
+
+  // Row 0 all ones; row 1 the standardised electronegativity (Ba 0.89, Rh 2.28, O 3.44),
+  // scaled to |row 0| · contrast.
+  const Eigen::MatrixXd& w = settings.embedding;
+  CHECK(w.row(0) == Eigen::RowVector3d(1, 1, 1));
+  const Eigen::RowVector3d chi(3.44, 2.28, 0.89);  // species order O, Rh, Ba
+  const Eigen::RowVector3d centred = chi.array() - chi.mean();
+  CHECK(max_abs(w.row(1) - centred.normalized() * std::sqrt(3.0) * 0.7) < 1e-14);
+  // Three channels: the covalent radius, made orthogonal to the first two rows.
+  const Eigen::MatrixXd three = species_embedding("elements", settings.species, 3);
+  CHECK(std::abs(three.row(2).dot(three.row(0))) < 1e-12);
+  CHECK(std::abs(three.row(2).dot(three.row(1))) < 1e-12);
+  CHECK(three.row(2).norm() == Approx(std::sqrt(3.0)).epsilon(1e-14));
+  CHECK(species_embedding("resolved", settings.species, 3) == Eigen::Matrix3d::Identity());
+  CHECK_THROWS_WITH(species_embedding("elements", settings.species, 4),
+                    Catch::Contains("at most one channel per species"));
+  CHECK_THROWS_WITH(species_embedding("resolved", settings.species, 2),
+                    Catch::Contains("one channel per species"));
+  CHECK_THROWS_WITH(species_embedding("learnt", settings.species, 2),
+                    Catch::Contains("unknown kind"));
+
+  settings.embedding = Eigen::MatrixXd::Ones(2, 2);
+  CHECK_THROWS_WITH(B2Descriptor(settings), Catch::Contains("one per species (3)"));
+  settings.embedding = Eigen::MatrixXd::Ones(2, 3);
+  settings.embedding.col(1).setZero();
+  CHECK_THROWS_WITH(B2Descriptor(settings), Catch::Contains("Rh no weight"));
+  settings.embedding(0, 1) = std::nan("");
+  CHECK_THROWS_WITH(B2Descriptor(settings), Catch::Contains("non-finite"));
+}
+
+TEST_CASE("an identity embedding is the species-resolved B2, bit for bit", "[b2][embedding]") {
+  B2Settings resolved = oxide_settings();
+  B2Settings identity = resolved;
+  identity.embedding = Eigen::MatrixXd::Identity(3, 3);
+  const Structure structure =
+      oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 41);
+  const DescriptorValues a = describe(B2Descriptor(resolved), structure, true);
+  const DescriptorValues b = describe(B2Descriptor(identity), structure, true);
+  REQUIRE(a.values.cols() == b.values.cols());
+  CHECK(max_abs(a.values) > 0.0);
+  CHECK((a.values.array() == b.values.array()).all());
+  CHECK((a.gradient.array() == b.gradient.array()).all());
+  CHECK(a.offsets == b.offsets);
+  CHECK(a.neighbor == b.neighbor);
+}
+
+TEST_CASE("one all-ones channel is the one-species B2 of the same atoms", "[b2][embedding]") {
+  // With W = (1 1 1) every neighbour feeds the same channel: the descriptor of a
+  // structure whose atoms are all one element, given the same (uniform) cutoff.
+  B2Settings mixed = oxide_settings();
+  mixed.pair_cutoffs.clear();
+  mixed.embedding = Eigen::MatrixXd::Ones(1, 3);
+  B2Settings single = mixed;
+  single.species = {8};
+  single.embedding.resize(0, 0);
+  const Structure structure =
+      oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 43);
+  Structure oxygen = structure;
+  oxygen.numbers.assign(structure.numbers.size(), 8);
+  const DescriptorValues a = describe(B2Descriptor(mixed), structure, true);
+  const DescriptorValues b = describe(B2Descriptor(single), oxygen, true);
+  CHECK(max_abs(a.values - b.values) <= 1e-13 * max_abs(b.values));
+  CHECK(max_abs(a.gradient - b.gradient) <= 1e-13 * max_abs(b.gradient));
+  // Weights enter the density linearly, so B2 (quadratic in A) scales by their square.
+  mixed.embedding *= -1.5;
+  const DescriptorValues scaled = describe(B2Descriptor(mixed), structure, false);
+  CHECK(max_abs(scaled.values - 2.25 * b.values) <= 1e-13 * max_abs(b.values));
+}
+
+TEST_CASE("B2 with a species embedding: invariances and gradients", "[b2][embedding]") {
+  const B2Descriptor descriptor(embedded_oxide_settings());
+  SECTION("invariant under rotation, translation, permutation and image choice") {
+    check_invariances(descriptor,
+                      oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 45), 46);
+  }
+  SECTION("pair-vector gradients equal central differences, cell smaller than the cutoff") {
+    check_derivatives(descriptor,
+                      oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 47));
+  }
+}

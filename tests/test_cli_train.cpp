@@ -219,3 +219,39 @@ reference_energies: {Ba: -1.5, Rh: -7.25, O: -4.75}
   CHECK_THROWS_WITH(parse_gp_train_config("kernel: {power: 3}", "k.yaml", {8}),
                     Catch::Contains("kernel.power"));
 }
+
+TEST_CASE("train config: species embedding", "[train_config][embedding]") {
+  const GpTrainConfig resolved = parse_gp_train_config("descriptor: {n_max: 4}", "r.yaml", {8, 56});
+  CHECK_FALSE(resolved.descriptor.embedded());
+  const GpTrainConfig elements = parse_gp_train_config(
+      "species: [Ba, Rh, O]\ndescriptor: {embedding: {type: elements, channels: 2, contrast: "
+      "0.5}}",
+      "e.yaml", {8, 56});
+  CHECK(elements.descriptor.embedding == species_embedding("elements", {8, 45, 56}, 2, 0.5));
+  CHECK_THAT(describe_gp_config(elements), Catch::Contains("species embedding of 2 channels"));
+  const GpTrainConfig weights = parse_gp_train_config(
+      "descriptor:\n  embedding:\n    type: weights\n    weights: {Ba: [1, 0.5], O: [1, -2]}\n",
+      "w.yaml", {8, 56});
+  Eigen::MatrixXd expected(2, 2);
+  expected << 1, 1, -2, 0.5;  // columns O, Ba
+  CHECK(weights.descriptor.embedding == expected);
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("descriptor: {embedding: {type: elements, channels: 3}}", "c.yaml",
+                            {8, 56}),
+      Catch::Contains("descriptor.embedding.channels") && Catch::Contains("between 1 and"));
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("descriptor: {embedding: {channels: 1}}", "d.yaml", {8, 56}),
+      Catch::Contains("does not apply with embedding type resolved"));
+  CHECK_THROWS_WITH(parse_gp_train_config(
+                        "descriptor: {embedding: {type: weights, weights: {O: [1, 2], Ba: [1]}}}",
+                        "n.yaml", {8, 56}),
+                    Catch::Contains("same number of channel weights"));
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("descriptor: {embedding: {type: weights, weights: {O: [1]}}}", "m.yaml",
+                            {8, 56}),
+      Catch::Contains("no weights for Ba"));
+  CHECK_THROWS_WITH(
+      parse_gp_train_config("descriptor: {embedding: {type: weights, weights: {Fe: [1]}}}",
+                            "f.yaml", {8, 56}),
+      Catch::Contains("not among the model's species"));
+}

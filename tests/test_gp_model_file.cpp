@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/training.hpp"
@@ -128,7 +129,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 2
+    assert f.attrs["format_version"] == 3
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -199,4 +200,66 @@ TEST_CASE("model files are written atomically and read with clear errors", "[gp_
   }
   CHECK_THROWS_WITH(load_gp_model(directory / "empty.h5", format),
                     Catch::Contains("/descriptor: missing group"));
+}
+
+TEST_CASE(
+    "a B2 model with a species embedding saves and loads bit for bit; files without one "
+    "load as species-resolved",
+    "[gp_model_file][embedding][python]") {
+  TemporaryDirectory directory;
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::random, 5};
+  settings.hyperparameters = {0.3, 0.002, 0.02, 0.002};
+  settings.optimize_hyperparameters = false;
+  const std::vector<Structure> frames = {frame(1), frame(2)};
+  B2Settings b2;
+  b2.species = {18, 36};
+  b2.n_max = 3;
+  b2.l_max = 2;
+  b2.cutoff = 5.5;
+  b2.pair_cutoffs[{18, 36}] = 5.25;
+  B2Settings embedded = b2;
+  embedded.embedding = species_embedding("elements", b2.species, 1);
+  embedded.embedding(0, 1) = 0.625;  // Kr counts 0.625 of an Ar in the one channel
+  const Structure test = frame(9);
+  for (const B2Settings& descriptor : {embedded, b2}) {
+    const SparseGp gp =
+        train_sparse_gp(std::make_shared<B2Descriptor>(descriptor),
+                        std::make_shared<NormalizedDotProductKernel>(2), frames, settings);
+    const auto path = directory / "b2.h5";
+    save_gp_model(path, gp);
+    const SparseGp loaded = load_gp_model(path);
+    const auto& read = dynamic_cast<const B2Descriptor&>(loaded.descriptor()).settings();
+    CHECK(read.embedding == descriptor.embedding);
+    CHECK(loaded.descriptor().size() == (descriptor.embedded() ? 3 * 4 / 2 * 3 : 6 * 7 / 2 * 3));
+    require_identical(loaded.predict(test, true), gp.predict(test, true));
+    const MappedGp mapped = load_mapped_gp(path);
+    CHECK(mapped.descriptor.embedding == descriptor.embedding);
+    const std::string has = python_output(R"(
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    print(f.attrs["format_version"], "embedding" in f["descriptor"])
+)",
+                                          {path.string()});
+    CHECK(has == (descriptor.embedded() ? "3 True\n" : "3 False\n"));
+  }
+  // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
+  const auto path = directory / "b2.h5";
+  const SparseGp current = load_gp_model(path);
+  python_output(R"(
+import os, sys, h5py
+path = sys.argv[1]
+with h5py.File(path, "r") as source, h5py.File(path + ".v2", "w") as target:
+    for name in source:
+        source.copy(name, target)
+    for key, value in source.attrs.items():
+        if key not in ("checksum", "checksum_algorithm"):
+            target.attrs[key] = value
+    target.attrs["format_version"] = 2
+os.replace(path + ".v2", path)
+)",
+                {path.string()});
+  const SparseGp old = load_gp_model(path);
+  CHECK_FALSE(dynamic_cast<const B2Descriptor&>(old.descriptor()).settings().embedded());
+  require_identical(old.predict(test, true), current.predict(test, true));
 }

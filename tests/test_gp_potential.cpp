@@ -1,4 +1,5 @@
 #include <Eigen/Dense>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
 
@@ -55,10 +56,10 @@ Eigen::MatrixXd kernel(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, doubl
 // Sparse points are normalised descriptors of random environments (rhodium gets
 // none); β_s = σ² Σ_u α_u d̂_u d̂_uᵀ; Σ = (K_uu + B Bᵀ)⁻¹ for a random B, as a
 // posterior with some labels would have.
-Synthetic synthetic_model(std::uint64_t seed) {
+Synthetic synthetic_model(std::uint64_t seed, const B2Settings& descriptor = settings()) {
   Synthetic synthetic;
   MappedGp& model = synthetic.model;
-  model.descriptor = settings();
+  model.descriptor = descriptor;
   model.signal_std = 1.7;
   model.reference_energy = {-4.25, -5.5, -7.125};
   const Structure pool = random_structure(triclinic_cell(9.0, 8.5, 9.5, 0.2, -0.1, 0.15),
@@ -334,6 +335,13 @@ Eigen::VectorXd host_variance(const MappedGp& model, const std::vector<Eigen::Ma
   return variance;
 }
 
+// The three-species settings with a species embedding of two channels (pair cutoffs kept).
+B2Settings embedded_settings() {
+  B2Settings s = settings();
+  s.embedding = species_embedding("elements", s.species, 2, 0.8);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("truncated mapped variance: exact at full rank, within its bound below", "[gp]") {
@@ -414,4 +422,90 @@ TEST_CASE("the variance by packed quadratic forms equals the variance by rows", 
               .maxCoeff() <= 1e-9);
     CHECK(by_rows.uncertainty->minCoeff() < 0.9 * synthetic.model.signal_std);
   }
+}
+
+TEST_CASE("mapped GP with a species embedding: kernel sum, derivatives, training-path forces",
+          "[gp][embedding]") {
+  const Synthetic synthetic = synthetic_model(71, embedded_settings());
+  REQUIRE(synthetic.model.descriptor.descriptor_size() == 6 * 7 / 2 * 4);
+  GpPotential potential(synthetic.model);
+  const Structure structure = test_structure(72);
+  const Evaluation evaluation = evaluate(potential, structure, {true, true});
+  const DescriptorValues values = describe(synthetic.model.descriptor, structure, true);
+  const double sigma = synthetic.model.signal_std;
+  double expected = 0.0;
+  Positions forces = Positions::Zero(structure.size(), 3);
+  for (int i = 0; i < structure.size(); ++i) {
+    const int s = values.species[i];
+    const Eigen::VectorXd d = values.values.row(i).transpose();
+    const Eigen::VectorXd unit = d.normalized();
+    expected += synthetic.model.reference_energy[s];
+    for (int j = 0; j < synthetic.alpha[s].size(); ++j) {
+      const double dot = unit.dot(synthetic.model.sparse_normalised[s].row(j));
+      expected += synthetic.alpha[s][j] * sigma * sigma * dot * dot;
+    }
+    const Eigen::MatrixXd& beta = synthetic.model.beta[s];
+    const Eigen::VectorXd dE_dd = 2.0 * (beta * unit - unit.dot(beta * unit) * unit) / d.norm();
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+      const Eigen::Vector3d g = values.gradient.middleRows(3 * e, 3) * dE_dd;
+      forces.row(values.neighbor[e]) -= g.transpose();
+      forces.row(i) += g.transpose();
+    }
+  }
+  CHECK(std::abs(evaluation.energy - expected) <= 1e-10 * std::abs(expected));
+  CHECK((evaluation.forces - forces).cwiseAbs().maxCoeff() < 1e-10 * forces.cwiseAbs().maxCoeff());
+  // Uncertainty: k(x,x) − kᵀ(K_uu⁻¹ − Σ)k on the embedded descriptor.
+  double worst = 0.0;
+  for (int i = 0; i < structure.size(); ++i) {
+    const int s = values.species[i];
+    const Eigen::RowVectorXd unit = values.values.row(i).normalized();
+    const Eigen::VectorXd k = kernel(unit, synthetic.model.sparse_normalised[s], sigma).transpose();
+    const double variance = sigma * sigma - k.dot(synthetic.kuu_inv_minus_sigma[s] * k);
+    worst = std::max(worst,
+                     std::abs((*evaluation.uncertainty)[i] - std::sqrt(std::max(variance, 0.0))));
+  }
+  CHECK(worst < 1e-9 * sigma);
+  check_derivatives(potential, test_structure(73), 1e-6, 1e-7);
+  check_derivatives(
+      potential,
+      random_structure(triclinic_cell(3.9, 4.1, 3.8, 0.2, 0.1, -0.25), numbers(2, 1, 1), 1.8, 74),
+      1e-6, 1e-7);
+}
+
+TEST_CASE("mapped GP with an identity embedding equals the species-resolved one",
+          "[gp][embedding]") {
+  const Synthetic synthetic = synthetic_model(81);
+  MappedGp identity = synthetic.model;
+  identity.descriptor.embedding = Eigen::MatrixXd::Identity(3, 3);
+  GpPotential resolved_potential(synthetic.model), identity_potential(identity);
+  const Structure structure = test_structure(82);
+  const Evaluation a = evaluate(resolved_potential, structure, {true, true});
+  const Evaluation b = evaluate(identity_potential, structure, {true, true});
+  CHECK(a.energy == b.energy);
+  CHECK((a.forces.array() == b.forces.array()).all());
+  CHECK((*a.uncertainty - *b.uncertainty).cwiseAbs().maxCoeff() == 0.0);
+}
+
+TEST_CASE("mapped GP with an embedding is invariant under permutation of atoms",
+          "[gp][embedding]") {
+  GpPotential potential(synthetic_model(91, embedded_settings()).model);
+  const Structure structure = test_structure(92);
+  std::vector<int> order(structure.size());
+  for (int i = 0; i < structure.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(93));
+  Structure permuted = structure;
+  for (int i = 0; i < structure.size(); ++i) {
+    permuted.numbers[i] = structure.numbers[order[i]];
+    permuted.positions.row(i) = structure.positions.row(order[i]);
+  }
+  const Evaluation a = evaluate(potential, structure, {false, true});
+  const Evaluation b = evaluate(potential, permuted, {false, true});
+  CHECK(b.energy == Approx(a.energy).epsilon(1e-12));
+  double worst = 0.0, worst_std = 0.0;
+  for (int i = 0; i < structure.size(); ++i) {
+    worst = std::max(worst, (b.forces.row(i) - a.forces.row(order[i])).cwiseAbs().maxCoeff());
+    worst_std = std::max(worst_std, std::abs((*b.uncertainty)[i] - (*a.uncertainty)[order[i]]));
+  }
+  CHECK(worst < 1e-10 * a.forces.cwiseAbs().maxCoeff());
+  CHECK(worst_std < 1e-12);
 }

@@ -33,9 +33,13 @@ double B2Settings::max_cutoff() const {
   return largest;
 }
 
+int B2Settings::channels() const {
+  return embedded() ? static_cast<int>(embedding.rows()) : static_cast<int>(species.size());
+}
+
 int B2Settings::descriptor_size() const {
-  const int channels = static_cast<int>(species.size()) * n_max;
-  return channels * (channels + 1) / 2 * (l_max + 1);
+  const int radial = channels() * n_max;
+  return radial * (radial + 1) / 2 * (l_max + 1);
 }
 
 void B2Settings::validate() const {
@@ -72,6 +76,96 @@ void B2Settings::validate() const {
       throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
                   " must be finite and larger than r_min, got " + format_significant(value, 17));
   }
+  if (embedded()) {
+    if (embedding.cols() != static_cast<Eigen::Index>(species.size()))
+      throw Error(where + "the species embedding has " + std::to_string(embedding.cols()) +
+                  " columns, expected one per species (" + std::to_string(species.size()) + ")");
+    if (!embedding.allFinite()) throw Error(where + "the species embedding has non-finite weights");
+    for (Eigen::Index s = 0; s < embedding.cols(); ++s)
+      if (embedding.col(s).squaredNorm() == 0.0)
+        throw Error(where + "the species embedding gives " + element(species[s]).symbol +
+                    " no weight in any channel (its neighbours would be invisible)");
+  }
+}
+
+double pauling_electronegativity(int atomic_number) {
+  // Pauling scale, H–Rn; 0 for He, Ne and Ar (no value defined).
+  static constexpr double values[max_atomic_number] = {
+      2.20, 0.00, 0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0.00,  // H–Ne
+      0.93, 1.31, 1.61, 1.90, 2.19, 2.58, 3.16, 0.00,              // Na–Ar
+      0.82, 1.00, 1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91,  // K–Ni
+      1.90, 1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.00,              // Cu–Kr
+      0.82, 0.95, 1.22, 1.33, 1.60, 2.16, 1.90, 2.20, 2.28, 2.20,  // Rb–Pd
+      1.93, 1.69, 1.78, 1.96, 2.05, 2.10, 2.66, 2.60,              // Ag–Xe
+      0.79, 0.89, 1.10, 1.12, 1.13, 1.14, 1.13, 1.17, 1.20, 1.20,  // Cs–Gd
+      1.10, 1.22, 1.23, 1.24, 1.25, 1.10, 1.27, 1.30, 1.50, 2.36,  // Tb–W
+      1.90, 2.20, 2.20, 2.28, 2.54, 2.00, 2.04, 2.33, 2.02, 2.00,  // Re–Po
+      2.20, 2.20};                                                 // At–Rn
+  element(atomic_number);  // throws outside 1 … max_atomic_number
+  return values[atomic_number - 1];
+}
+
+namespace {
+
+// Period and group (lanthanides in group 3) of element Z ≤ 86.
+std::pair<int, int> period_and_group(int z) {
+  if (z <= 2) return {1, z == 1 ? 1 : 18};
+  if (z <= 18) {
+    const int k = (z - 3) % 8, period = z <= 10 ? 2 : 3;  // k = 0 … 7 across the row
+    return {period, k < 2 ? k + 1 : k + 11};
+  }
+  if (z <= 54) return {z <= 36 ? 4 : 5, (z - 19) % 18 + 1};
+  if (z <= 56) return {6, z - 54};
+  if (z <= 71) return {6, 3};
+  return {6, z - 68};
+}
+
+}  // namespace
+
+Eigen::MatrixXd species_embedding(const std::string& kind, const std::vector<int>& species,
+                                  int channels, double contrast) {
+  const int n = static_cast<int>(species.size());
+  const std::string where = "species embedding '" + kind + "': ";
+  if (n == 0) throw Error(where + "no species");
+  if (channels < 1) throw Error(where + "channels must be at least 1");
+  if (kind == "resolved") {
+    if (channels != n)
+      throw Error(where + "needs one channel per species (" + std::to_string(n) + "), got " +
+                  std::to_string(channels));
+    return Eigen::MatrixXd::Identity(n, n);
+  }
+  if (kind != "elements") throw Error(where + "unknown kind (known: elements, resolved)");
+  if (!(std::isfinite(contrast) && contrast > 0.0))
+    throw Error(where + "contrast must be a positive number");
+  if (channels > n)
+    throw Error(where + std::to_string(channels) + " channels for " + std::to_string(n) +
+                " species: at most one channel per species is independent");
+  Eigen::MatrixXd properties(4, n);
+  for (int s = 0; s < n; ++s) {
+    const auto [period, group] = period_and_group(species[s]);
+    properties.col(s) << pauling_electronegativity(species[s]), element(species[s]).covalent_radius,
+        group, period;
+  }
+  Eigen::MatrixXd embedding(channels, n);
+  embedding.row(0).setOnes();
+  const double scale = std::sqrt(double(n)) * contrast;
+  int row = 1;
+  for (Eigen::Index k = 0; k < properties.rows() && row < channels; ++k) {
+    Eigen::VectorXd v = properties.row(k).transpose();
+    v.array() -= v.mean();
+    // Orthogonal to the rows so far (row 0, all ones, is already taken out by the centring).
+    for (int r = 1; r < row; ++r) {
+      const Eigen::VectorXd u = embedding.row(r).transpose().normalized();
+      v -= u.dot(v) * u;
+    }
+    // Skip a property that does not vary, or varies only along the rows so far.
+    if (v.norm() < 1e-8 * properties.row(k).norm()) continue;
+    embedding.row(row++) = scale * v.normalized().transpose();
+  }
+  if (row < channels)
+    throw Error(where + "the element properties of these species give only " + std::to_string(row) +
+                " independent channels, " + std::to_string(channels) + " asked");
+  return embedding;
 }
 
 namespace b2 {
@@ -82,7 +176,8 @@ B2Basis B2Basis::create(const B2Settings& settings) {
   basis.n_species = static_cast<int>(settings.species.size());
   basis.n_max = settings.n_max;
   basis.l_max = settings.l_max;
-  basis.n_radial = basis.n_species * basis.n_max;
+  basis.n_channels = settings.channels();
+  basis.n_radial = basis.n_channels * basis.n_max;
   basis.n_harmonics = (settings.l_max + 1) * (settings.l_max + 1);
   basis.density_size = basis.n_radial * basis.n_harmonics;
   basis.size = settings.descriptor_size();
@@ -96,6 +191,15 @@ B2Basis B2Basis::create(const B2Settings& settings) {
       host(a, b) = settings.pair_cutoff(settings.species[a], settings.species[b]);
   Kokkos::deep_copy(cutoff, host);
   basis.cutoff = cutoff;
+  if (settings.embedded()) {
+    Kokkos::View<double**, MemSpace> weights("B2Basis::embedding", basis.n_species,
+                                             basis.n_channels);
+    auto weights_host = Kokkos::create_mirror_view(weights);
+    for (int s = 0; s < basis.n_species; ++s)
+      for (int c = 0; c < basis.n_channels; ++c) weights_host(s, c) = settings.embedding(c, s);
+    Kokkos::deep_copy(weights, weights_host);
+    basis.embedding = weights;
+  }
   return basis;
 }
 

@@ -199,6 +199,8 @@ void write_b2_settings(const B2Settings& settings, const hdf5::Group& group) {
   }
   group.write("pair_cutoff_species", pairs, {static_cast<hsize_t>(values.size()), 2});
   group.write("pair_cutoff_values", values, {static_cast<hsize_t>(values.size())});
+  // Format 3: the species embedding W (channels × species), absent when species-resolved.
+  if (settings.embedded()) group.write("embedding", settings.embedding);
 }
 
 B2Settings read_b2_settings(const hdf5::Group& group) {
@@ -216,6 +218,7 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
     throw Error(group.file() + ": pair cutoffs of inconsistent sizes");
   for (std::size_t k = 0; k < values.size(); ++k)
     settings.pair_cutoffs[{pairs[2 * k], pairs[2 * k + 1]}] = values[k];
+  if (group.contains("embedding")) settings.embedding = group.read_matrix("embedding");
   return settings;
 }
 

@@ -36,8 +36,55 @@ void read_hyperparameter_values(ConfigSection section, GpHyperparameters& h) {
   section.finish();
 }
 
+// descriptor.embedding: type resolved (default) | elements (channels, contrast) |
+// weights (one list of channel weights per species).
+void read_embedding(ConfigSection e, B2Settings& b2) {
+  e.expect_keys({"type", "channels", "contrast", "weights"});
+  const std::string type = e.choice("type", {"resolved", "elements", "weights"}, "resolved");
+  const int n = static_cast<int>(b2.species.size());
+  if (type == "resolved") {
+    b2.embedding.resize(0, 0);
+  } else if (type == "elements") {
+    const long channels = e.integer("channels", std::min(n, 2));
+    if (channels < 1 || channels > n)
+      e.fail("channels", "must be between 1 and the number of species (" + std::to_string(n) + ")");
+    const double contrast = e.number("contrast", 1.0);
+    if (!(contrast > 0.0)) e.fail("contrast", "must be a positive number");
+    try {
+      b2.embedding =
+          species_embedding("elements", b2.species, static_cast<int>(channels), contrast);
+    } catch (const Error& error) {
+      e.fail("channels", error.what());
+    }
+  } else {
+    ConfigSection weights = e.section("weights");
+    Eigen::MatrixXd w;
+    std::vector<bool> seen(n, false);
+    for (const auto& entry : weights.node()) {
+      const std::string symbol = entry.first.Scalar();
+      const int z = element_of(weights, symbol, symbol);
+      const auto found = std::lower_bound(b2.species.begin(), b2.species.end(), z);
+      if (found == b2.species.end() || *found != z)
+        weights.fail(symbol, "is not among the model's species");
+      const std::vector<double> row = weights.numbers(symbol);
+      if (w.size() == 0) w.setZero(static_cast<Eigen::Index>(row.size()), n);
+      if (row.empty() || static_cast<Eigen::Index>(row.size()) != w.rows())
+        weights.fail(symbol, "every species needs the same number of channel weights (" +
+                                 std::to_string(w.rows()) + ")");
+      const auto s = found - b2.species.begin();
+      for (std::size_t c = 0; c < row.size(); ++c) w(static_cast<Eigen::Index>(c), s) = row[c];
+      seen[s] = true;
+    }
+    for (int s = 0; s < n; ++s)
+      if (!seen[s])
+        e.fail("weights", std::string("no weights for ") + element(b2.species[s]).symbol);
+    b2.embedding = w;
+  }
+  e.finish("with embedding type " + type);
+}
+
 void read_descriptor(ConfigSection d, B2Settings& b2) {
-  d.expect_keys({"type", "n_max", "l_max", "r_min", "cutoff", "pair_cutoffs"});
+  d.expect_keys({"type", "n_max", "l_max", "r_min", "cutoff", "pair_cutoffs", "embedding"});
   d.choice("type", {"b2"}, "b2");
   b2.n_max = static_cast<int>(d.integer("n_max", b2.n_max));
   b2.l_max = static_cast<int>(d.integer("l_max", b2.l_max));
@@ -54,6 +101,7 @@ void read_descriptor(ConfigSection d, B2Settings& b2) {
       b2.pair_cutoffs[std::minmax(a, b)] = pairs->number(pair);
     }
   }
+  if (auto e = d.optional_section("embedding")) read_embedding(*e, b2);
   d.finish();
 }
 
@@ -235,7 +283,11 @@ std::string describe_gp_config(const GpTrainConfig& config) {
   for (int z : config.descriptor.species)
     species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
   const auto descriptor = make_gp_descriptor(config);
-  return "B2 descriptor: species " + species_text + ", n_max " +
+  const std::string embedding =
+      config.descriptor.embedded()
+          ? ", species embedding of " + std::to_string(config.descriptor.channels()) + " channels"
+          : "";
+  return "B2 descriptor: species " + species_text + embedding + ", n_max " +
          std::to_string(config.descriptor.n_max) + ", l_max " +
          std::to_string(config.descriptor.l_max) + ", cutoff " +
          format_real(config.descriptor.max_cutoff()) + " Å, size " +

@@ -5,8 +5,18 @@
 // harmonics and a smooth cutoff; B2 = Σ_m A_{s n l m} A_{s' n' l m} for
 // (s n) ≤ (s' n') and l ≤ l_max. One implementation (Kokkos kernels) serves
 // training on the host and MD on any device.
+//
+// Species embedding (optional): instead of one block of radial channels per
+// species, K channels c = 0 … K−1 that every neighbour feeds with a weight of
+// its species, A_{c n l m} = Σ_j W_{c s_j} g_n(r_ij) Y_lm(r̂_ij) f_c(r_ij), so
+// D = (K·n_max)(K·n_max + 1)/2 · (l_max + 1) grows with K, not with the number
+// of species. W = identity (K = number of species) is the species-resolved B2.
+// The central atom's species still selects its pair cutoffs and, in the GP,
+// its own sparse set and β.
 
+#include <Eigen/Core>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,14 +32,35 @@ struct B2Settings {
   double cutoff = 5.0;  // Å, every species pair unless overridden
   // Per species-pair cutoff keyed by (Z_a, Z_b) with Z_a ≤ Z_b; kept at full precision everywhere.
   std::map<std::pair<int, int>, double> pair_cutoffs;
+  // Species embedding W (K channels × N species, columns in `species` order);
+  // empty: species-resolved channels (W = identity, the default).
+  Eigen::MatrixXd embedding;
 
   double pair_cutoff(int z_a, int z_b) const;
   double max_cutoff() const;
-  // (N·n_max)(N·n_max + 1)/2 · (l_max + 1) for N species.
+  bool embedded() const { return embedding.size() > 0; }
+  // Radial channel blocks K: rows of the embedding, else the number of species N.
+  int channels() const;
+  // (K·n_max)(K·n_max + 1)/2 · (l_max + 1).
   int descriptor_size() const;
-  // Throws otfgp::Error for empty species, n_max < 1, l_max < 0, r_min ≥ cutoff, …
+  // Throws otfgp::Error for empty species, n_max < 1, l_max < 0, r_min ≥ cutoff,
+  // an embedding whose columns are not the species or with non-finite weights, …
   void validate() const;
 };
+
+// Species embeddings from element properties (docs/gp.md, "Species embedding"),
+// for `species` (atomic numbers, ascending) and K = `channels`:
+//   "elements": row 0 all ones (the total neighbour density); rows 1, 2, … the
+//     Pauling electronegativity, covalent radius, group and period of the
+//     species, each standardised over the species (mean 0, std 1; a property
+//     that does not vary is skipped), then made orthogonal to the rows before
+//     it (Gram–Schmidt) and scaled to the norm of row 0 times `contrast`.
+//   "resolved": the identity (K must equal the number of species).
+// Throws otfgp::Error when K exceeds the independent rows available (N).
+Eigen::MatrixXd species_embedding(const std::string& kind, const std::vector<int>& species,
+                                  int channels, double contrast = 1.0);
+// Pauling electronegativity of element Z (0 where none is defined: He, Ne, Ar).
+double pauling_electronegativity(int atomic_number);
 
 class B2Descriptor final : public Descriptor {
  public:

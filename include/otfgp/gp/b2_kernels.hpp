@@ -8,7 +8,9 @@
 //
 // Layouts (every caller relies on them):
 //   harmonic index      lm = l² + l + m,  m = −l … l,  n_harmonics = (l_max + 1)²
-//   radial channel      p  = s · n_max + n  (s: descriptor species, n: radial function)
+//   radial channel      p  = c · n_max + n  (c: channel block, n: radial function); species-
+//                       resolved: c = s, the neighbour's descriptor species; with an
+//                       embedding W: every c, the neighbour weighted by W_{c s}
 //   density             A[p · n_harmonics + lm]
 //   descriptor          d[pair(p, p′) · (l_max + 1) + l] for p ≤ p′, pair() row-major upper
 //   triangle pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
@@ -206,7 +208,8 @@ struct B2Basis {
   int n_species = 0;
   int n_max = 0;
   int l_max = 0;
-  int n_radial = 0;     // n_species · n_max channels p
+  int n_channels = 0;   // channel blocks c: n_species, or the embedding's rows
+  int n_radial = 0;     // n_channels · n_max channels p
   int n_harmonics = 0;  // (l_max + 1)²
   int density_size = 0;
   int size = 0;          // D
@@ -215,6 +218,8 @@ struct B2Basis {
   SphericalHarmonics harmonics;
   Kokkos::View<const double**, MemSpace> cutoff;  // [s_i][s_j], Å
   Kokkos::View<const int*, MemSpace> type_map;    // state species index → descriptor species
+  // [s][c] = W_{c s}; empty: species-resolved (W = identity, only c = s).
+  Kokkos::View<const double**, MemSpace> embedding;
 
   // Host: tables from validated settings; bind() fills type_map for a state.
   static B2Basis create(const B2Settings& settings);
@@ -224,6 +229,14 @@ struct B2Basis {
 
   KOKKOS_INLINE_FUNCTION int pair_index(int p, int q) const {
     return p * n_radial - p * (p - 1) / 2 + (q - p);
+  }
+
+  // The channel blocks [first, last) a neighbour of species s feeds, and its weight in c.
+  KOKKOS_INLINE_FUNCTION bool embedded() const { return embedding.extent(0) > 0; }
+  KOKKOS_INLINE_FUNCTION int first_channel(int s) const { return embedded() ? 0 : s; }
+  KOKKOS_INLINE_FUNCTION int last_channel(int s) const { return embedded() ? n_channels : s + 1; }
+  KOKKOS_INLINE_FUNCTION double channel_weight(int s, int c) const {
+    return embedded() ? embedding(s, c) : 1.0;
   }
 
   KOKKOS_INLINE_FUNCTION static int term_species(const double* t) { return static_cast<int>(t[4]); }
@@ -274,23 +287,28 @@ struct B2Basis {
     return true;
   }
 
-  // A_{s n lm} += R_n Y_lm for the neighbour's species block.
+  // A_{c n lm} += W_{c s_j} R_n Y_lm for the channel blocks the neighbour feeds.
   template <class Team>
   KOKKOS_INLINE_FUNCTION void add_density(const Team& team, const double* t, double* A) const {
-    double* block = A + term_species(t) * n_max * n_harmonics;
+    const int s = term_species(t);
     const double* radial = term_radial(t);
     const double* harmonic = term_harmonic(t);
-    if (team.team_size() > 1) {
-      for (int n = 0; n < n_max; ++n)
-        for (int lm = 0; lm < n_harmonics; ++lm)
-          Kokkos::atomic_add(&block[n * n_harmonics + lm], radial[n] * harmonic[lm]);
-      return;
-    }
-    const int count = n_harmonics;
-    for (int n = 0; n < n_max; ++n) {
-      double* KOKKOS_RESTRICT row = block + n * count;
-      const double radial_n = radial[n];
-      for (int lm = 0; lm < count; ++lm) row[lm] += radial_n * harmonic[lm];
+    for (int c = first_channel(s); c < last_channel(s); ++c) {
+      const double weight = channel_weight(s, c);
+      if (weight == 0.0) continue;
+      double* block = A + c * n_max * n_harmonics;
+      if (team.team_size() > 1) {
+        for (int n = 0; n < n_max; ++n)
+          for (int lm = 0; lm < n_harmonics; ++lm)
+            Kokkos::atomic_add(&block[n * n_harmonics + lm], weight * radial[n] * harmonic[lm]);
+        continue;
+      }
+      const int count = n_harmonics;
+      for (int n = 0; n < n_max; ++n) {
+        double* KOKKOS_RESTRICT row = block + n * count;
+        const double radial_n = weight * radial[n];
+        for (int lm = 0; lm < count; ++lm) row[lm] += radial_n * harmonic[lm];
+      }
     }
   }
 
@@ -332,13 +350,13 @@ struct B2Basis {
     }
   }
 
-  // ∂ε/∂r_ij = Σ_{n lm} ∂ε/∂A_{s_j n lm} ∂(R_n Y_lm)/∂r_ij, factored as
-  // r̂ Σ_lm Y_lm (Σ_n R′_n w_nlm) + Σ_lm ∇Y_lm (Σ_n R_n w_nlm): two sweeps over
+  // ∂ε/∂r_ij = Σ_{c n lm} ∂ε/∂A_{c n lm} W_{c s_j} ∂(R_n Y_lm)/∂r_ij, factored as
+  // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm): sweeps over
   // w that vectorise, then sums over lm only; the tangential projection of the
   // harmonics' gradients is linear, so it is applied once to their sum.
   KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA,
                                                 double g[3]) const {
-    const double* w = dE_dA + term_species(t) * n_max * n_harmonics;
+    const int s = term_species(t);
     const double* radial = term_radial(t);
     const double* slope = term_slope(t);
     const double* harmonic = term_harmonic(t);
@@ -346,12 +364,17 @@ struct B2Basis {
     const int count = n_harmonics, radial_count = n_max;
     double angular[max_harmonics], along[max_harmonics];
     for (int lm = 0; lm < count; ++lm) angular[lm] = along[lm] = 0.0;
-    for (int n = 0; n < radial_count; ++n) {
-      const double* KOKKOS_RESTRICT wn = w + n * count;
-      const double radial_n = radial[n], slope_n = slope[n];
-      for (int lm = 0; lm < count; ++lm) {
-        angular[lm] += radial_n * wn[lm];
-        along[lm] += slope_n * wn[lm];
+    for (int c = first_channel(s); c < last_channel(s); ++c) {
+      const double weight = channel_weight(s, c);
+      if (weight == 0.0) continue;
+      const double* w = dE_dA + c * radial_count * count;
+      for (int n = 0; n < radial_count; ++n) {
+        const double* KOKKOS_RESTRICT wn = w + n * count;
+        const double radial_n = weight * radial[n], slope_n = weight * slope[n];
+        for (int lm = 0; lm < count; ++lm) {
+          angular[lm] += radial_n * wn[lm];
+          along[lm] += slope_n * wn[lm];
+        }
       }
     }
     double radial_part = 0.0;
@@ -369,7 +392,7 @@ struct B2Basis {
   }
 
   // The full ∂d/∂r_ij (3 × D) for the training path: out(c, e) for c = x, y, z.
-  // Only channels p of the neighbour's species have ∂A_p/∂r_ij ≠ 0.
+  // Only channels p of the blocks the neighbour feeds have ∂A_p/∂r_ij ≠ 0.
   template <class Out>
   KOKKOS_INLINE_FUNCTION void pair_gradient(const double* t, const double* A,
                                             const Out& out) const {
@@ -384,24 +407,29 @@ struct B2Basis {
     for (int k = 0; k < 3 * n_harmonics; ++k) harmonic_gradient[k] = term_polynomial_gradient(t)[k];
     for (int lm = 0; lm < n_harmonics; ++lm)
       SphericalHarmonics::project(u, inv_r, harmonic_gradient + 3 * lm);
-    for (int n = 0; n < n_max; ++n) {
-      const int p = term_species(t) * n_max + n;
-      double dA[3][max_harmonics];
-      for (int lm = 0; lm < n_harmonics; ++lm)
-        for (int c = 0; c < 3; ++c)
-          dA[c][lm] = slope[n] * u[c] * harmonic[lm] + radial[n] * harmonic_gradient[3 * lm + c];
-      for (int q = 0; q < n_radial; ++q) {
-        const double* Aq = A + q * n_harmonics;
-        const int first = (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);
-        const double factor = q == p ? 2.0 : 1.0;
-        for (int l = 0; l <= l_max; ++l)
-          for (int c = 0; c < 3; ++c) {
-            double sum = 0.0;
-            for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += dA[c][lm] * Aq[lm];
-            out(c, first + l) += factor * sum;
-          }
+    const int s = term_species(t);
+    for (int block = first_channel(s); block < last_channel(s); ++block)
+      for (int n = 0; n < n_max; ++n) {
+        const double weight = channel_weight(s, block);
+        if (weight == 0.0) continue;
+        const int p = block * n_max + n;
+        double dA[3][max_harmonics];
+        for (int lm = 0; lm < n_harmonics; ++lm)
+          for (int c = 0; c < 3; ++c)
+            dA[c][lm] = weight * (slope[n] * u[c] * harmonic[lm] +
+                                  radial[n] * harmonic_gradient[3 * lm + c]);
+        for (int q = 0; q < n_radial; ++q) {
+          const double* Aq = A + q * n_harmonics;
+          const int first = (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);
+          const double factor = q == p ? 2.0 : 1.0;
+          for (int l = 0; l <= l_max; ++l)
+            for (int c = 0; c < 3; ++c) {
+              double sum = 0.0;
+              for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += dA[c][lm] * Aq[lm];
+              out(c, first + l) += factor * sum;
+            }
+        }
       }
-    }
   }
 };
 

@@ -33,7 +33,9 @@ struct FrameArrays {
 
 // 2: adds /novelty/shortest_pair_distance (computed from /training for version 1)
 //    and the optional /calibration group (force-uncertainty calibration).
-inline constexpr int gp_model_format_version = 2;
+// 3: adds the optional /descriptor/embedding (species embedding W, channels × species);
+//    files without it are species-resolved, as every file of versions 1 and 2.
+inline constexpr int gp_model_format_version = 3;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).
