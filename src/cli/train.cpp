@@ -153,15 +153,8 @@ void run_train(const TrainOptions& options) {
                         {"total", report.seconds_total}};
   summary["factor_bytes"] = report.factor_bytes;
   if (report.calibration.valid()) {
-    const ForceUncertaintyCalibration& c = report.calibration;
-    summary["calibration"] = {{"energy_scale_per_a", c.energy_scale},
-                              {"floor_ev_per_a", c.floor},
-                              {"relative", c.relative},
-                              {"frames", c.frames},
-                              {"atoms", c.atoms},
-                              {"coverage_1sigma", c.coverage_1},
-                              {"coverage_2sigma", c.coverage_2},
-                              {"spearman", c.spearman}};
+    summary["calibration"] = calibration_summary(report.calibration);
+    summary["calibration"]["energy_scale_per_a"] = report.calibration.energy_scale;
   }
 
   if (!options.test.empty()) {

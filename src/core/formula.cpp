@@ -151,8 +151,12 @@ class FormulaParser {
 
 }  // namespace
 
+double pauling_electronegativity(int atomic_number) {
+  return pauling.at(static_cast<std::size_t>(element(atomic_number).number - 1));
+}
+
 double ordering_electronegativity(int atomic_number) {
-  const double value = pauling.at(static_cast<std::size_t>(element(atomic_number).number - 1));
+  const double value = pauling_electronegativity(atomic_number);
   return value > 0 ? value : 10.0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/formula.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
@@ -86,23 +87,6 @@ void B2Settings::validate() const {
         throw Error(where + "the species embedding gives " + element(species[s]).symbol +
                     " no weight in any channel (its neighbours would be invisible)");
   }
-}
-
-double pauling_electronegativity(int atomic_number) {
-  // Pauling scale, H–Rn; 0 for He, Ne and Ar (no value defined).
-  static constexpr double values[max_atomic_number] = {
-      2.20, 0.00, 0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0.00,  // H–Ne
-      0.93, 1.31, 1.61, 1.90, 2.19, 2.58, 3.16, 0.00,              // Na–Ar
-      0.82, 1.00, 1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91,  // K–Ni
-      1.90, 1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.00,              // Cu–Kr
-      0.82, 0.95, 1.22, 1.33, 1.60, 2.16, 1.90, 2.20, 2.28, 2.20,  // Rb–Pd
-      1.93, 1.69, 1.78, 1.96, 2.05, 2.10, 2.66, 2.60,              // Ag–Xe
-      0.79, 0.89, 1.10, 1.12, 1.13, 1.14, 1.13, 1.17, 1.20, 1.20,  // Cs–Gd
-      1.10, 1.22, 1.23, 1.24, 1.25, 1.10, 1.27, 1.30, 1.50, 2.36,  // Tb–W
-      1.90, 2.20, 2.20, 2.28, 2.54, 2.00, 2.04, 2.33, 2.02, 2.00,  // Re–Po
-      2.20, 2.20};                                                 // At–Rn
-  element(atomic_number);  // throws outside 1 … max_atomic_number
-  return values[atomic_number - 1];
 }
 
 namespace {

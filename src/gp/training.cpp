@@ -150,6 +150,16 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   return c;
 }
 
+nlohmann::json calibration_summary(const ForceUncertaintyCalibration& c) {
+  return {{"floor_ev_per_a", c.floor},
+          {"relative", c.relative},
+          {"frames", c.frames},
+          {"atoms", c.atoms},
+          {"coverage_1sigma", c.coverage_1},
+          {"coverage_2sigma", c.coverage_2},
+          {"spearman", c.spearman}};
+}
+
 std::vector<int> add_frame_with_sparse_selection(SparseGp& gp, const Structure& frame,
                                                  const SparseSelection& selection,
                                                  std::mt19937_64& rng, const LabelSelection& labels,

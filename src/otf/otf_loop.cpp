@@ -750,16 +750,9 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["checkpoints"] = checkpoints_;
   s["timings_seconds"] = timings_.to_json();
   if (calibration_.ready()) {
-    const ForceUncertaintyCalibration& c = calibration_.calibration();
-    s["force_calibration"] = {{"trigger_scale_ev_per_a", calibration_.trigger_scale()},
-                              {"normalised_std_scale_ev_per_a", c.energy_scale},
-                              {"floor_ev_per_a", c.floor},
-                              {"relative", c.relative},
-                              {"frames", c.frames},
-                              {"atoms", c.atoms},
-                              {"coverage_1sigma", c.coverage_1},
-                              {"coverage_2sigma", c.coverage_2},
-                              {"spearman", c.spearman}};
+    nlohmann::json& c = s["force_calibration"] = calibration_summary(calibration_.calibration());
+    c["trigger_scale_ev_per_a"] = calibration_.trigger_scale();
+    c["normalised_std_scale_ev_per_a"] = calibration_.calibration().energy_scale;
   }
   if (gp_) {
     const GpHyperparameters& h = gp_->hyperparameters();

@@ -50,5 +50,7 @@ Composition parse_formula(std::string_view text);
 // Pauling electronegativity used for ordering formulas; elements without one
 // (He, Ne, Ar) sort last.
 double ordering_electronegativity(int atomic_number);
+// Pauling electronegativity of element Z (0 where none is defined: He, Ne, Ar).
+double pauling_electronegativity(int atomic_number);
 
 }  // namespace otfgp

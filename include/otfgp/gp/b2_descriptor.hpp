@@ -59,8 +59,6 @@ struct B2Settings {
 // Throws otfgp::Error when K exceeds the independent rows available (N).
 Eigen::MatrixXd species_embedding(const std::string& kind, const std::vector<int>& species,
                                   int channels, double contrast = 1.0);
-// Pauling electronegativity of element Z (0 where none is defined: He, Ne, Ar).
-double pauling_electronegativity(int atomic_number);
 
 class B2Descriptor final : public Descriptor {
  public:

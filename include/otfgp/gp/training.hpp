@@ -17,6 +17,8 @@
 #include <random>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/gp/sparse_selection.hpp"
@@ -84,6 +86,9 @@ ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Struct
 // must not absorb what the std sees).
 ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
                                                   bool relative_term = true);
+// The calibration's floor, relative term, sample size, coverage and Spearman
+// for summary files (the scale a is added by the caller, whose units differ).
+nlohmann::json calibration_summary(const ForceUncertaintyCalibration& calibration);
 
 // One on-the-fly update: the frame's atoms are judged by the current model,
 // the selected ones join the sparse set (new columns on the stored frames),
