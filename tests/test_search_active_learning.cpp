@@ -270,6 +270,10 @@ TEST_CASE("active_learning configs are checked key by key", "[search_active_lear
   CHECK(parse("  std_threshold: 0.2\n").active_learning->std_threshold == 0.2);
   CHECK_FALSE(parse("  std_threshold: 0.2\n").active_learning->relative);
   CHECK_THROWS_WITH(parse("  max_cals: 3\n"), Catch::Contains("max_calls"));
+  // A fork pool would make the result depend on --np (measured): refused.
+  SearchConfig pooled = parse("");
+  pooled.output = (directory / "pooled").string();
+  CHECK_THROWS_WITH(run_search(pooled, false, 2), Catch::Contains("run with --np 1"));
   CHECK_THROWS_WITH(parse("  std_threshold: 0.2\n  std_threshold_relative: 2\n"),
                     Catch::Contains("give one of"));
   CHECK_THROWS_WITH(parse("  std_threshold_relative: -1\n"),

@@ -135,6 +135,13 @@ class Engine {
       throw Error(
           "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
           "without the budget");
+    // The model changes between chunks of work, and which worker's candidate
+    // is labelled first decides what the others relax on: measured, --np 2 gave
+    // another ranking than --np 1. One process keeps the result well defined.
+    if (workers > 1 && config.active_learning)
+      throw Error(
+          "search: active_learning runs in one process (the model changes as candidates are "
+          "labelled, so the result would depend on --np); run with --np 1");
     if (config.active_learning) learner_.emplace(*config.active_learning, config.output);
     potential_->bind(config.stoichiometry.numbers);  // an unsupported element fails now
     std::vector<std::filesystem::path> template_paths;
