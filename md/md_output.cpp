@@ -1,9 +1,11 @@
 #include "otfgp/md/output.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <system_error>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/md/restart.hpp"
 
@@ -60,7 +62,20 @@ TrajectoryOutput::TrajectoryOutput(long interval, std::filesystem::path path)
     : interval_(interval), path_(std::move(path)) {}
 
 bool TrajectoryOutput::observe(Engine& engine) {
-  append_trajectory_frame(path_, engine.frame());
+  Structure frame = engine.frame();
+  // Per-atom columns of a potential that computed its uncertainty this step
+  // (a GP): local-energy std (eV), calibrated force std (eV/Å), novelty flag.
+  const ComputeResult& result = engine.last_compute();
+  const auto natoms = static_cast<std::size_t>(frame.size());
+  auto column = [&](const char* name, const ScalarView& view) {
+    if (view.extent(0) != natoms) return;
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
+    set_real_property(frame, name, std::vector<double>(host.data(), host.data() + natoms));
+  };
+  column("energy_std", result.uncertainty);
+  column("force_std", result.force_uncertainty);
+  column("novel", result.novel);
+  append_trajectory_frame(path_, frame);
   return true;
 }
 

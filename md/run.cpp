@@ -247,6 +247,10 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
   Engine engine(std::move(state), potential, config.engine);
   if (restart) engine.restore(*restart);
+  // A GP's per-atom uncertainty goes into the trajectory frames: asked for at
+  // the trajectory's steps only, so the other steps cost what they did.
+  if (out.trajectory_interval > 0 && potential->provides_uncertainty())
+    engine.set_compute_request({false, true}, out.trajectory_interval);
   engine.setup();
   const long first_step = engine.step();
 

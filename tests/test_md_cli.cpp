@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/md/restart.hpp"
 #include "support/python.hpp"
@@ -234,4 +235,47 @@ TEST_CASE("a run that explodes stops with the last good frame", "[md][cli][failu
   while (std::getline(thermo, line)) last = line;
   CHECK(std::stol(last) == step);
   CHECK(!std::filesystem::exists(directory / "out/summary.json"));
+}
+
+TEST_CASE("otfgp md with a GP writes per-atom energy std, force std and novelty in the trajectory",
+          "[md][cli][gp]") {
+  TemporaryDirectory directory;
+  const std::string silicon =
+      "structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: 2}\n"
+      "ensemble: nvt\ntemperature: 1200\ntimestep: 1\nseed: 5\n"
+      "thermostat: {type: langevin, damping: 100}\n";
+  // Frames from SW, a small GP trained on them, then MD on the GP.
+  write_text(directory / "sw.yaml",
+             silicon +
+                 "potential: sw:/usr/share/lammps/potentials/Si.sw\n"
+                 "steps: 200\noutput: {directory: sw, trajectory_interval: 40}\n");
+  REQUIRE(run_md(directory, "sw.yaml").exit_code == 0);
+  const std::string train = "cd '" + directory.path().string() + "' && '" + OTFGP_CLI_PATH +
+                            "' -q train --data sw/trajectory.xyz -o model.h5 > /dev/null 2>&1";
+  REQUIRE(std::system(train.c_str()) == 0);
+  write_text(directory / "gp.yaml",
+             silicon +
+                 "potential: gp:model.h5\nsteps: 20\n"
+                 "output: {directory: gp, thermo_interval: 10, trajectory_interval: 10}\n");
+  const CliResult result = run_md(directory, "gp.yaml");
+  INFO(result.error);
+  REQUIRE(result.exit_code == 0);
+  const auto frames = read_structures(directory / "gp" / "trajectory.xyz");
+  REQUIRE(frames.size() == 3);
+  for (const Structure& frame : frames) {
+    const Eigen::MatrixXd energy_std = real_property(frame, "energy_std");
+    const Eigen::MatrixXd force_std = real_property(frame, "force_std");
+    const Eigen::MatrixXd novel = real_property(frame, "novel");
+    REQUIRE(energy_std.rows() == frame.size());
+    CHECK(energy_std.minCoeff() >= 0.0);
+    CHECK(energy_std.maxCoeff() > 0.0);
+    // The calibrated force std (eV/Å) of a model trained on this very system
+    // is finite, positive and well below the ~1 eV/Å forces at 1200 K.
+    CHECK(force_std.minCoeff() > 0.0);
+    CHECK(force_std.maxCoeff() < 1.0);
+    CHECK(novel.maxCoeff() <= 1.0);
+  }
+  // SW MD writes no such columns (it has no uncertainty).
+  CHECK_THROWS(
+      real_property(read_structures(directory / "sw" / "trajectory.xyz")[0], "energy_std"));
 }
