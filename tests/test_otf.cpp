@@ -147,6 +147,17 @@ void check_same_records(const std::vector<TrainingRecord>& a,
   }
 }
 
+// A killed-and-resumed run against the uninterrupted one: the same training
+// database frame for frame and the same final model (α to 1e-8).
+void check_same_run(const std::filesystem::path& killed, const std::filesystem::path& reference) {
+  check_same_records(read_training_database(killed / "training.h5"),
+                     read_training_database(reference / "training.h5"));
+  const SparseGp a = load_gp_model(reference / "model.h5");
+  const SparseGp b = load_gp_model(killed / "model.h5");
+  REQUIRE(a.alpha().size() == b.alpha().size());
+  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+}
+
 }  // namespace
 
 TEST_CASE("training database: appended frames read back exactly, from HDF5 and mirror", "[otf]") {
@@ -329,12 +340,7 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
   REQUIRE(finished);
   CHECK(kills >= 3);
   CHECK(kills_in_oracle >= 1);
-  check_same_records(read_training_database(dir / "killed" / "training.h5"),
-                     read_training_database(dir / "reference" / "training.h5"));
-  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
-  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
-  REQUIRE(a.alpha().size() == b.alpha().size());
-  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  check_same_run(dir / "killed", dir / "reference");
   const nlohmann::json summary = nlohmann::json::parse(read_text(dir / "killed" / "summary.json"));
   CHECK(summary["oracle_calls"] == expected["oracle_calls"]);
   CHECK(summary["frames"] == expected["frames"]);
@@ -380,12 +386,7 @@ TEST_CASE("otfgp otf CLI: kill -9 at random times, --resume, same database and m
   }
   REQUIRE(finished);
   CHECK(kills >= 2);
-  check_same_records(read_training_database(dir / "killed" / "training.h5"),
-                     read_training_database(dir / "reference" / "training.h5"));
-  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
-  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
-  REQUIRE(a.alpha().size() == b.alpha().size());
-  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  check_same_run(dir / "killed", dir / "reference");
 }
 
 namespace {
@@ -473,12 +474,7 @@ TEST_CASE("otfgp otf CLI: kill -9 during checkpoint writes, --resume, same datab
   INFO(kills << " kills, " << cut_off << " with a checkpoint file half written");
   CHECK(kills >= 5);
   CHECK(cut_off >= 1);
-  check_same_records(read_training_database(dir / "killed" / "training.h5"),
-                     read_training_database(dir / "reference" / "training.h5"));
-  const SparseGp a = load_gp_model(dir / "reference" / "model.h5");
-  const SparseGp b = load_gp_model(dir / "killed" / "model.h5");
-  REQUIRE(a.alpha().size() == b.alpha().size());
-  CHECK((a.alpha() - b.alpha()).cwiseAbs().maxCoeff() <= 1e-8 * a.alpha().cwiseAbs().maxCoeff());
+  check_same_run(dir / "killed", dir / "reference");
   // No temporary is left behind once the run finished.
   for (const auto& entry : std::filesystem::directory_iterator(dir / "killed" / "checkpoint"))
     CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);

@@ -76,21 +76,24 @@ double calibration_nll(unsigned, const double* theta, double*, void* data) {
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
                                     double novelty_margin) {
   ForceErrorSample sample;
-  const double sigma = gp.hyperparameters().signal_std;
-  for (const Structure& frame : frames) {
-    if (!frame.forces) continue;
-    const DescriptorValues values = gp.describe(frame, true);
-    const GpPrediction prediction = gp.predict(frame, values, true);
-    const Eigen::VectorXd novel = novel_atoms(values, gp.shortest_pair_distance(), novelty_margin);
-    for (int i = 0; i < frame.size(); ++i) {
-      const double normalised =
-          novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i];
-      sample.energy_std.push_back(sigma * normalised);
-      sample.force_norm.push_back(prediction.forces.row(i).norm());
-      sample.error.push_back((prediction.forces.row(i) - frame.forces->row(i)).transpose());
-    }
-  }
+  for (const Structure& frame : frames)
+    if (frame.forces) add_force_errors(sample, gp, frame, gp.describe(frame, true), novelty_margin);
   return sample;
+}
+
+void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Structure& frame,
+                      const DescriptorValues& values, double novelty_margin) {
+  if (!frame.forces) return;
+  const double sigma = gp.hyperparameters().signal_std;
+  const GpPrediction prediction = gp.predict(frame, values, true);
+  const Eigen::VectorXd novel = novel_atoms(values, gp.shortest_pair_distance(), novelty_margin);
+  for (int i = 0; i < frame.size(); ++i) {
+    const double normalised =
+        novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i];
+    sample.energy_std.push_back(sigma * normalised);
+    sample.force_norm.push_back(prediction.forces.row(i).norm());
+    sample.error.push_back((prediction.forces.row(i) - frame.forces->row(i)).transpose());
+  }
 }
 
 ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,

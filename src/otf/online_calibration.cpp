@@ -1,5 +1,8 @@
 #include "otfgp/otf/online_calibration.hpp"
 
+#include <cmath>
+#include <limits>
+
 #include "otfgp/core/error.hpp"
 
 namespace otfgp::otf {
@@ -9,6 +12,18 @@ void OnlineCalibration::add(ForceErrorSample frame) {
   frames_.push_back(std::move(frame));
   while (static_cast<int>(frames_.size()) > window_) frames_.pop_front();
   fit();
+}
+
+double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
+                               const DescriptorValues& values) {
+  if (!frame.forces) return std::numeric_limits<double>::quiet_NaN();
+  ForceErrorSample sample;
+  add_force_errors(sample, gp, frame, values);
+  double squared = 0.0;
+  for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
+  for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
+  add(std::move(sample));
+  return std::sqrt(squared / (3.0 * frame.size()));
 }
 
 void OnlineCalibration::fit() {

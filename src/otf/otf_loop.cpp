@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
@@ -150,7 +151,8 @@ class OtfLoop final : public md::StepObserver {
                 double rmse_before = std::numeric_limits<double>::quiet_NaN());
   long stage_steps_before(int stage) const;
   void label_starting_structures();
-  void learn(const TrainingRecord& record);
+  // `values`: the frame's descriptors with gradients when computed already.
+  void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
   void remap();
   MappedGp mapped() const;                           // the model in the form MD evaluates
   double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
@@ -158,10 +160,6 @@ class OtfLoop final : public md::StepObserver {
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
-  // The frame, before the model learns it, tests the model: its errors join
-  // the force-std calibration. Returns the force-component RMSE (eV/Å; NaN
-  // without forces).
-  double calibrate(const Structure& frame);
   double threshold() const;  // in the units of max_uncertainty()
   // The largest per-atom uncertainty of the last compute in the threshold's
   // units; +∞ while the force calibration is not fitted (every check calls).
@@ -322,7 +320,7 @@ void OtfLoop::remap() {
   }
 }
 
-void OtfLoop::learn(const TrainingRecord& record) {
+void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given) {
   const auto start = Clock::now();
   const Structure& frame = record.frame;
   if (!gp_) {
@@ -333,7 +331,9 @@ void OtfLoop::learn(const TrainingRecord& record) {
         std::make_unique<SparseGp>(make_gp_descriptor(config_.model), make_gp_kernel(config_.model),
                                    config_.training.hyperparameters, reference);
   }
-  const DescriptorValues values = gp_->describe(frame, true);
+  std::optional<DescriptorValues> own;
+  if (!given) own = gp_->describe(frame, true);
+  const DescriptorValues& values = given ? *given : *own;
   const std::vector<int> atoms = gp_->least_represented_atoms(
       values, config_.otf.max_sparse_per_frame, config_.otf.sparse_residual_threshold);
   const int added =
@@ -363,16 +363,6 @@ void OtfLoop::learn(const TrainingRecord& record) {
   logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
                 learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
                 optimise ? ", hyperparameters re-optimised" : "");
-}
-
-double OtfLoop::calibrate(const Structure& frame) {
-  if (!gp_ || !frame.forces) return std::numeric_limits<double>::quiet_NaN();
-  ForceErrorSample sample = force_error_sample(*gp_, {frame});
-  double squared = 0.0;
-  for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
-  for (double& u : sample.energy_std) u /= gp_->hyperparameters().signal_std;
-  calibration_.add(std::move(sample));
-  return std::sqrt(squared / (3.0 * frame.size()));
 }
 
 double OtfLoop::force_error(const Structure& frame) const {
@@ -506,13 +496,14 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
   if (!record) return false;
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
-  const double rmse_before = calibrate(record->frame);
+  const DescriptorValues values = gp_->describe(record->frame, true);
+  const double rmse_before = calibration_.test(*gp_, record->frame, values);
   const double force_rms =
       record->frame.forces
           ? std::sqrt(record->frame.forces->squaredNorm() / (3.0 * record->frame.size()))
           : 0.0;
   if (std::isfinite(rmse_before) && force_rms > 0) last_error_ratio_ = rmse_before / force_rms;
-  learn(*record);
+  learn(*record, &values);
   log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
   evaluate_held_out();
   return true;

@@ -155,8 +155,7 @@ ActiveLearner::Verdict ActiveLearner::judge(const RelaxStep& step) const {
   // that the training data covers reaches it.
   const double normalised = *step.max_uncertainty / h.signal_std;
   verdict.novel = normalised >= 1.0 - 1e-9;
-  if (calibration_.ready())
-    verdict.force_std = calibration_.trigger_scale() * normalised;
+  if (calibration_.ready()) verdict.force_std = calibration_.trigger_scale() * normalised;
   verdict.call = verdict.novel || !verdict.force_std || *verdict.force_std > verdict.threshold;
   return verdict;
 }
@@ -208,13 +207,9 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   // The frame tests the model before it learns it: its errors join the
   // force-std calibration (normalised std, as in otf) and give the honest
   // test error.
-  ForceErrorSample sample = force_error_sample(*gp_, {*frame});
-  double squared = 0.0;
-  for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
-  call.force_rmse_before = std::sqrt(squared / (3.0 * frame->size()));
+  const DescriptorValues values = gp_->describe(*frame, true);
+  call.force_rmse_before = calibration_.test(*gp_, *frame, values);
   call.force_rms = std::sqrt(frame->forces->squaredNorm() / (3.0 * frame->size()));
-  for (double& u : sample.energy_std) u /= gp_->hyperparameters().signal_std;
-  calibration_.add(std::move(sample));
 
   if (!call.replayed) {
     otf::TrainingRecord record;
@@ -226,19 +221,9 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
     database_->append(record);
   }
 
-  const DescriptorValues values = gp_->describe(*frame, true);
   const std::vector<int> atoms =
       gp_->least_represented_atoms(values, config_.max_sparse_per_frame, 0.0);
-  const int frame_index = gp_->num_frames();
-  Eigen::MatrixXd rows(static_cast<Eigen::Index>(atoms.size()), values.size);
-  std::vector<int> species(atoms.size());
-  std::vector<SparseEnvironmentSource> sources(atoms.size());
-  for (std::size_t a = 0; a < atoms.size(); ++a) {
-    rows.row(static_cast<Eigen::Index>(a)) = values.values.row(atoms[a]);
-    species[a] = values.species[static_cast<std::size_t>(atoms[a])];
-    sources[a] = {frame_index, atoms[a]};
-  }
-  call.sparse_added = gp_->add_sparse_environments(rows, species, sources, 1e-8);
+  call.sparse_added = gp_->add_sparse_atoms(values, gp_->num_frames(), atoms, 1e-8);
   gp_->add_frame(*frame, values);
   ++report_.calls;
   // otf's schedule: after labelled frames 1 … first, then every `every`-th.

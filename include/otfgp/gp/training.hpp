@@ -77,6 +77,9 @@ struct ForceErrorSample {
 // Predicts `frames` (with force labels) with `gp` and collects the samples.
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
                                     double novelty_margin = 0.05);
+// One frame whose descriptors (with gradients) are computed already; appended to `sample`.
+void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Structure& frame,
+                      const DescriptorValues& values, double novelty_margin = 0.05);
 // Maximum-likelihood a, b, c of ForceUncertaintyCalibration for the samples,
 // with its coverage and Spearman on them. Throws otfgp::Error for fewer than
 // 10 atoms. On the fly, each new labelled frame is such a held-out sample for

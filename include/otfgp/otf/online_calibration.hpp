@@ -29,6 +29,10 @@ class OnlineCalibration {
   // (dropping the oldest frame beyond the window), and refits once at least
   // min_frames frames are held.
   void add(ForceErrorSample frame);
+  // The frame (with forces; descriptors with gradients computed already) tests
+  // `gp` before it learns it: its normalised sample is added. Returns the
+  // model's force-component RMSE on it (eV/Å), NaN without forces.
+  double test(const SparseGp& gp, const Structure& frame, const DescriptorValues& values);
   bool ready() const { return calibration_.valid(); }
   // a in eV/Å per unit of n.
   const ForceUncertaintyCalibration& calibration() const { return calibration_; }
