@@ -150,12 +150,21 @@ TEST_CASE("active learning labels uncertain candidates and the model learns them
   INFO("force RMSE on the labelled frames: start " << before << ", final " << after);
   CHECK(after < 0.5 * before);
   // The held-out errors reported: the model's error on each frame before it was learnt.
+  // High-symmetry candidates have forces that vanish by symmetry (to round-off,
+  // which differs between backends), so only the distorted ones must show an error.
+  int distorted = 0;
   for (const auto& call : al.history) {
-    CHECK(call.force_rmse_before > 0);
-    CHECK(call.force_rms > 0);
+    CHECK(std::isfinite(call.force_rmse_before));
+    CHECK(call.force_rmse_before >= 0);
+    CHECK(call.force_rms >= 0);
+    if (call.force_rms > 0.1) {
+      ++distorted;
+      CHECK(call.force_rmse_before > 1e-3);
+    }
   }
+  CHECK(distorted >= 1);
   CHECK(al.history.front().force_rmse_before ==
-        Approx(force_rmse(start, {labelled.front()})).epsilon(1e-9));
+        Approx(force_rmse(start, {labelled.front()})).epsilon(1e-9).margin(1e-9));
   const auto summary = nlohmann::json::parse(read_text(out / "summary.json"));
   CHECK(summary["active_learning"]["calls"] == al.calls);
   CHECK(summary["active_learning"]["history"].size() == al.history.size());
