@@ -43,14 +43,19 @@ double positive_number(const ConfigSection& section, const std::string& key, dou
   return value;
 }
 
+// The folder a config's relative paths are read from.
+std::filesystem::path config_folder(const std::string& source) {
+  return std::filesystem::path(source).has_parent_path()
+             ? std::filesystem::path(source).parent_path()
+             : std::filesystem::path(".");
+}
+
 // `active_learning:` (docs/search.md); paths relative to the config's folder.
 ActiveLearningConfig parse_active_learning(ConfigSection section, const std::string& source) {
   section.expect_keys({"oracle", "model", "training", "std_threshold", "std_threshold_relative",
                        "max_calls", "check_interval", "target_force_error", "label_minima",
                        "max_sparse_per_frame", "calibration_frames", "calibration_window"});
-  const std::filesystem::path base = std::filesystem::path(source).has_parent_path()
-                                         ? std::filesystem::path(source).parent_path()
-                                         : std::filesystem::path(".");
+  const std::filesystem::path base = config_folder(source);
   ActiveLearningConfig al;
   std::string model = section.text("model");
   if (model.rfind("gp:", 0) == 0) model = model.substr(3);
@@ -93,6 +98,218 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
   al.oracle = oracle::make_oracle(section.section("oracle"), base);
   section.finish();
   return al;
+}
+
+// `grid:` (end members and max_units): every reduced mixture, and the end
+// members as hull references.
+void read_grid(ConfigSection grid, SearchConfig& config) {
+  grid.expect_keys({"end_members", "max_units"});
+  const std::vector<std::string> ends = grid.texts("end_members");
+  if (ends.size() < 2 || ends.size() > 3)
+    grid.fail("end_members", "a binary or ternary grid takes 2 or 3 end members");
+  const int units = positive(grid, "max_units", 4);
+  if (units > 12) grid.fail("max_units", "at most 12");
+  for (const auto& end : ends) {
+    try {
+      config.compositions.push_back(Stoichiometry::parse(end));
+    } catch (const Error& error) {
+      grid.fail("end_members", error.what());
+    }
+  }
+  config.compositions = composition_grid(config.compositions, units);
+  config.hull_references = ends;
+  grid.finish();
+}
+
+// `formula_units:`, and the largest cell it makes for each composition.
+void read_formula_units(const ConfigSection& root, SearchConfig& config, bool variable) {
+  const auto [units_min, units_max] = range(root, "formula_units", 1, 1);
+  if (units_min < 1 || units_max > 64 || units_min != std::floor(units_min) ||
+      units_max != std::floor(units_max))
+    root.fail("formula_units", "must be whole numbers between 1 and 64");
+  config.generator.min_formula_units = static_cast<int>(units_min);
+  config.generator.max_formula_units = static_cast<int>(units_max);
+  // Counts as large as Si1000000000 overflowed the atom count (a crash).
+  for (const Stoichiometry& composition : config.compositions) {
+    double atoms = 0;
+    for (const int count : composition.counts) atoms += count;
+    if (atoms * units_max > max_atoms_per_cell)
+      root.fail(variable ? (root.has("grid") ? "grid" : "compositions") : "composition",
+                composition.formula() + " with up to " +
+                    std::to_string(config.generator.max_formula_units) +
+                    " formula units makes cells of " + fmt::format("{:g}", atoms * units_max) +
+                    " atoms; a search takes at most " + std::to_string(max_atoms_per_cell));
+  }
+}
+
+// Exactly one of `composition:`, `compositions:` and `grid:`; then
+// `hull_references:` and `formula_units:`.
+void read_compositions(const ConfigSection& root, SearchConfig& config) {
+  const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
+                    (root.has("grid") ? 1 : 0);
+  if (given != 1)
+    root.fail(root.has("composition") ? "composition" : "",
+              "give exactly one of composition (one formula), compositions (a list) and grid");
+  const bool variable = !root.has("composition");
+  if (auto grid = root.optional_section("grid")) {
+    read_grid(*grid, config);
+  } else {
+    for (const std::string& formula : variable
+                                          ? root.texts("compositions")
+                                          : std::vector<std::string>{root.text("composition")}) {
+      try {
+        config.compositions.push_back(Stoichiometry::parse(formula));
+      } catch (const Error& error) {
+        root.fail(variable ? "compositions" : "composition", error.what());
+      }
+    }
+  }
+  config.stoichiometry = config.compositions.front();
+  if (root.has("hull_references")) {
+    if (!variable) root.fail("hull_references", "applies to compositions: or grid: runs only");
+    config.hull_references = root.texts("hull_references");
+    for (const auto& reference : config.hull_references) {
+      try {
+        parse_formula(reference);
+      } catch (const Error& error) {
+        root.fail("hull_references", error.what());
+      }
+    }
+  }
+  read_formula_units(root, config, variable);
+}
+
+// `potential:`, or the model of `active_learning:`.
+void read_potential(const ConfigSection& root, SearchConfig& config) {
+  if (root.has("active_learning")) {
+    if (root.has("potential"))
+      root.fail("potential",
+                "with active_learning the potential is its model (active_learning.model); remove "
+                "potential");
+    config.active_learning = parse_active_learning(root.section("active_learning"), config.source);
+    config.potential = "gp:" + config.active_learning->model.string();
+  } else {
+    config.potential = root.text("potential");
+  }
+}
+
+// The top-level scalars (pressure, seed, templates, algorithm, candidates,
+// budget, ground state); returns the algorithm's name.
+std::string read_run_settings(const ConfigSection& root, SearchConfig& config) {
+  config.pressure_gpa = root.number("pressure", 0.0);
+  if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
+  const long seed = root.integer("seed", 1);
+  if (seed < 0) root.fail("seed", "must not be negative");
+  config.seed = static_cast<std::uint64_t>(seed);
+  if (root.has("templates")) config.templates = root.texts("templates");
+  const std::string algorithm =
+      root.choice("algorithm", {"random", "laqa", "shotgun", "template"}, "laqa");
+  // `template`: the substituted templates alone, each relaxed fully.
+  if (algorithm == "template" && config.templates.empty())
+    root.fail("algorithm", "algorithm template needs a templates: list of files or folders");
+  config.candidates =
+      static_cast<int>(root.integer("candidates", algorithm == "template" ? 0 : 20));
+  if (config.candidates < 0 || config.candidates > 100000000 ||
+      (config.candidates == 0 && config.templates.empty()))
+    root.fail("candidates", "must be positive (or 0 with templates)");
+  config.strategy = algorithm == "random" || algorithm == "template" ? Strategy::random
+                    : algorithm == "laqa"                            ? Strategy::laqa
+                                                                     : Strategy::shotgun;
+  config.max_total_steps = root.integer("max_total_steps", 0);
+  if (config.max_total_steps < 0)
+    root.fail("max_total_steps", "must not be negative (0: no limit)");
+  if (root.has("ground_state")) config.ground_state = root.number("ground_state");
+  return algorithm;
+}
+
+// `structure:`: the random-structure generator's settings.
+void read_structure(ConfigSection structure, RandomStructureOptions& generator) {
+  structure.expect_keys({"space_groups", "volume_factor", "distance_tolerance", "p1_fallback",
+                         "attempts_per_group", "groups_to_try"});
+  if (structure.has("space_groups")) {
+    for (const long number : structure.integers("space_groups")) {
+      if (number < 1 || number > 230) structure.fail("space_groups", "numbers must be 1–230");
+      generator.space_groups.push_back(static_cast<int>(number));
+    }
+  }
+  const auto [low, high] = range(structure, "volume_factor", 2.0, 3.0);
+  // Far beyond 100 the cell is a gas of isolated atoms (and 1e300 hung the generator).
+  if (!(low > 0) || !(high <= 100))
+    structure.fail("volume_factor", "must be positive and at most 100");
+  generator.volume_factor_min = low;
+  generator.volume_factor_max = high;
+  generator.distance_tolerance = structure.number("distance_tolerance", 0.7);
+  if (!(generator.distance_tolerance >= 0) || generator.distance_tolerance > 2)
+    structure.fail("distance_tolerance", "must be between 0 and 2");
+  generator.p1_fallback = structure.flag("p1_fallback", true);
+  generator.attempts_per_group = positive(structure, "attempts_per_group", 20);
+  generator.groups_to_try = positive(structure, "groups_to_try", 30);
+  structure.finish();
+}
+
+// The relaxation of each candidate: search defaults, then `relax:`.
+void read_relax(const ConfigSection& root, SearchConfig& config) {
+  config.relax.relax_cell = true;
+  config.relax.pressure_gpa = config.pressure_gpa;
+  config.relax.force_tolerance = 0.02;
+  config.relax.stress_tolerance = 0.05;
+  config.relax.max_steps = 500;
+  if (auto relax = root.optional_section("relax")) {
+    relax->expect_keys(
+        {"algorithm", "force_tolerance", "stress_tolerance", "max_steps", "max_step"});
+    config.relax.algorithm =
+        parse_relax_algorithm(relax->choice("algorithm", {"fire", "lbfgs"}, "fire"));
+    config.relax.force_tolerance = positive_number(*relax, "force_tolerance", 0.02);
+    config.relax.stress_tolerance = positive_number(*relax, "stress_tolerance", 0.05);
+    config.relax.max_steps = positive(*relax, "max_steps", 500);
+    config.relax.max_step = positive_number(*relax, "max_step", 0.2);
+    relax->finish();
+  }
+}
+
+// `recheck:`: how many of the top minima, and the oracle that labels them.
+void read_recheck(ConfigSection recheck, SearchConfig& config) {
+  recheck.expect_keys({"top", "oracle"});
+  config.recheck_top = positive(recheck, "top", 3);
+  config.recheck_oracle =
+      oracle::make_oracle(recheck.section("oracle"), config_folder(config.source));
+  recheck.finish();
+}
+
+// `laqa:`; its keys apply with algorithm laqa only.
+void read_laqa(ConfigSection laqa, SearchConfig& config, const std::string& algorithm) {
+  laqa.expect_keys(
+      {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
+  config.laqa.initial_steps = positive(laqa, "initial_steps", 10);
+  config.laqa.n_select = positive(laqa, "n_select", 5);
+  config.laqa.n_steps = positive(laqa, "n_steps", 10);
+  config.laqa.weight_force = laqa.number("weight_force", 0.1);
+  config.laqa.weight_stress = laqa.number("weight_stress", 10.0);
+  if (config.laqa.weight_force < 0) laqa.fail("weight_force", "must not be negative");
+  if (config.laqa.weight_stress < 0) laqa.fail("weight_stress", "must not be negative");
+  const std::string stress = laqa.choice("stress", {"deviation", "raw", "none"}, "deviation");
+  config.laqa.stress = stress == "raw"    ? StressScore::raw
+                       : stress == "none" ? StressScore::none
+                                          : StressScore::deviation;
+  laqa.finish(config.strategy == Strategy::laqa ? "" : "with algorithm " + algorithm);
+}
+
+// `output:`: the folder, the ranking and duplicate tolerances, plots.
+void read_output(ConfigSection output, SearchConfig& config) {
+  output.expect_keys({"folder", "top", "duplicate_enthalpy", "duplicate_fingerprint", "symprec",
+                      "collapse_tolerance", "plots"});
+  config.output = output.text("folder", "search");
+  config.top = positive(output, "top", 5);
+  config.duplicate_enthalpy = positive_number(output, "duplicate_enthalpy", 0.002);
+  config.duplicate_fingerprint = positive_number(output, "duplicate_fingerprint", 0.01);
+  config.symprec = positive_number(output, "symprec", 0.1);
+  // Beyond an ångström every structure looks alike to spglib (1e300 gave nonsense groups).
+  if (config.symprec > 1.0) output.fail("symprec", "must be at most 1 Å");
+  config.collapse_tolerance = output.number("collapse_tolerance", 0.5);
+  if (!(config.collapse_tolerance >= 0 && config.collapse_tolerance < 1))
+    output.fail("collapse_tolerance", "must be in [0, 1) (a fraction of r_cov,i + r_cov,j)");
+  config.plots = output.flag("plots", true);
+  output.finish();
 }
 
 }  // namespace
@@ -179,191 +396,21 @@ SearchConfig parse_search_config(ConfigSection root) {
                     "grid",
                     "recheck",
                     "active_learning"});
-  const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
-                    (root.has("grid") ? 1 : 0);
-  if (given != 1)
-    root.fail(root.has("composition") ? "composition" : "",
-              "give exactly one of composition (one formula), compositions (a list) and grid");
-  const bool variable = !root.has("composition");
-  if (auto grid = root.optional_section("grid")) {
-    grid->expect_keys({"end_members", "max_units"});
-    const std::vector<std::string> ends = grid->texts("end_members");
-    if (ends.size() < 2 || ends.size() > 3)
-      grid->fail("end_members", "a binary or ternary grid takes 2 or 3 end members");
-    const int units = positive(*grid, "max_units", 4);
-    if (units > 12) grid->fail("max_units", "at most 12");
-    for (const auto& end : ends) {
-      try {
-        config.compositions.push_back(Stoichiometry::parse(end));
-      } catch (const Error& error) {
-        grid->fail("end_members", error.what());
-      }
-    }
-    config.compositions = composition_grid(config.compositions, units);
-    config.hull_references = ends;
-    grid->finish();
-  } else {
-    for (const std::string& formula : variable
-                                          ? root.texts("compositions")
-                                          : std::vector<std::string>{root.text("composition")}) {
-      try {
-        config.compositions.push_back(Stoichiometry::parse(formula));
-      } catch (const Error& error) {
-        root.fail(variable ? "compositions" : "composition", error.what());
-      }
-    }
-  }
-  config.stoichiometry = config.compositions.front();
-  if (root.has("hull_references")) {
-    if (!variable) root.fail("hull_references", "applies to compositions: or grid: runs only");
-    config.hull_references = root.texts("hull_references");
-    for (const auto& reference : config.hull_references) {
-      try {
-        parse_formula(reference);
-      } catch (const Error& error) {
-        root.fail("hull_references", error.what());
-      }
-    }
-  }
-  const auto [units_min, units_max] = range(root, "formula_units", 1, 1);
-  if (units_min < 1 || units_max > 64 || units_min != std::floor(units_min) ||
-      units_max != std::floor(units_max))
-    root.fail("formula_units", "must be whole numbers between 1 and 64");
-  config.generator.min_formula_units = static_cast<int>(units_min);
-  config.generator.max_formula_units = static_cast<int>(units_max);
-  // Counts as large as Si1000000000 overflowed the atom count (a crash).
-  for (const Stoichiometry& composition : config.compositions) {
-    double atoms = 0;
-    for (const int count : composition.counts) atoms += count;
-    if (atoms * units_max > max_atoms_per_cell)
-      root.fail(variable ? (root.has("grid") ? "grid" : "compositions") : "composition",
-                composition.formula() + " with up to " +
-                    std::to_string(config.generator.max_formula_units) +
-                    " formula units makes cells of " + fmt::format("{:g}", atoms * units_max) +
-                    " atoms; a search takes at most " + std::to_string(max_atoms_per_cell));
-  }
-  if (root.has("active_learning")) {
-    if (root.has("potential"))
-      root.fail("potential",
-                "with active_learning the potential is its model (active_learning.model); remove "
-                "potential");
-    config.active_learning = parse_active_learning(root.section("active_learning"), config.source);
-    config.potential = "gp:" + config.active_learning->model.string();
-  } else {
-    config.potential = root.text("potential");
-  }
-  config.pressure_gpa = root.number("pressure", 0.0);
-  if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
-  const long seed = root.integer("seed", 1);
-  if (seed < 0) root.fail("seed", "must not be negative");
-  config.seed = static_cast<std::uint64_t>(seed);
-  if (root.has("templates")) config.templates = root.texts("templates");
-  const std::string algorithm =
-      root.choice("algorithm", {"random", "laqa", "shotgun", "template"}, "laqa");
-  // `template`: the substituted templates alone, each relaxed fully.
-  if (algorithm == "template" && config.templates.empty())
-    root.fail("algorithm", "algorithm template needs a templates: list of files or folders");
-  config.candidates =
-      static_cast<int>(root.integer("candidates", algorithm == "template" ? 0 : 20));
-  if (config.candidates < 0 || config.candidates > 100000000 ||
-      (config.candidates == 0 && config.templates.empty()))
-    root.fail("candidates", "must be positive (or 0 with templates)");
-  config.strategy = algorithm == "random" || algorithm == "template" ? Strategy::random
-                    : algorithm == "laqa"                            ? Strategy::laqa
-                                                                     : Strategy::shotgun;
-  config.max_total_steps = root.integer("max_total_steps", 0);
-  if (config.max_total_steps < 0)
-    root.fail("max_total_steps", "must not be negative (0: no limit)");
-  if (root.has("ground_state")) config.ground_state = root.number("ground_state");
-
-  if (auto structure = root.optional_section("structure")) {
-    structure->expect_keys({"space_groups", "volume_factor", "distance_tolerance", "p1_fallback",
-                            "attempts_per_group", "groups_to_try"});
-    if (structure->has("space_groups")) {
-      for (const long number : structure->integers("space_groups")) {
-        if (number < 1 || number > 230) structure->fail("space_groups", "numbers must be 1–230");
-        config.generator.space_groups.push_back(static_cast<int>(number));
-      }
-    }
-    const auto [low, high] = range(*structure, "volume_factor", 2.0, 3.0);
-    // Far beyond 100 the cell is a gas of isolated atoms (and 1e300 hung the generator).
-    if (!(low > 0) || !(high <= 100))
-      structure->fail("volume_factor", "must be positive and at most 100");
-    config.generator.volume_factor_min = low;
-    config.generator.volume_factor_max = high;
-    config.generator.distance_tolerance = structure->number("distance_tolerance", 0.7);
-    if (!(config.generator.distance_tolerance >= 0) || config.generator.distance_tolerance > 2)
-      structure->fail("distance_tolerance", "must be between 0 and 2");
-    config.generator.p1_fallback = structure->flag("p1_fallback", true);
-    config.generator.attempts_per_group = positive(*structure, "attempts_per_group", 20);
-    config.generator.groups_to_try = positive(*structure, "groups_to_try", 30);
-    structure->finish();
-  }
-
-  config.relax.relax_cell = true;
-  config.relax.pressure_gpa = config.pressure_gpa;
-  config.relax.force_tolerance = 0.02;
-  config.relax.stress_tolerance = 0.05;
-  config.relax.max_steps = 500;
-  if (auto relax = root.optional_section("relax")) {
-    relax->expect_keys(
-        {"algorithm", "force_tolerance", "stress_tolerance", "max_steps", "max_step"});
-    config.relax.algorithm =
-        parse_relax_algorithm(relax->choice("algorithm", {"fire", "lbfgs"}, "fire"));
-    config.relax.force_tolerance = positive_number(*relax, "force_tolerance", 0.02);
-    config.relax.stress_tolerance = positive_number(*relax, "stress_tolerance", 0.05);
-    config.relax.max_steps = positive(*relax, "max_steps", 500);
-    config.relax.max_step = positive_number(*relax, "max_step", 0.2);
-    relax->finish();
-  }
-
-  if (auto recheck = root.optional_section("recheck")) {
-    recheck->expect_keys({"top", "oracle"});
-    config.recheck_top = positive(*recheck, "top", 3);
-    const std::filesystem::path base = std::filesystem::path(config.source).has_parent_path()
-                                           ? std::filesystem::path(config.source).parent_path()
-                                           : std::filesystem::path(".");
-    config.recheck_oracle = oracle::make_oracle(recheck->section("oracle"), base);
-    recheck->finish();
-  }
-  if (auto laqa = root.optional_section("laqa")) {
-    laqa->expect_keys(
-        {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
-    config.laqa.initial_steps = positive(*laqa, "initial_steps", 10);
-    config.laqa.n_select = positive(*laqa, "n_select", 5);
-    config.laqa.n_steps = positive(*laqa, "n_steps", 10);
-    config.laqa.weight_force = laqa->number("weight_force", 0.1);
-    config.laqa.weight_stress = laqa->number("weight_stress", 10.0);
-    if (config.laqa.weight_force < 0) laqa->fail("weight_force", "must not be negative");
-    if (config.laqa.weight_stress < 0) laqa->fail("weight_stress", "must not be negative");
-    const std::string stress = laqa->choice("stress", {"deviation", "raw", "none"}, "deviation");
-    config.laqa.stress = stress == "raw"    ? StressScore::raw
-                         : stress == "none" ? StressScore::none
-                                            : StressScore::deviation;
-    laqa->finish(config.strategy == Strategy::laqa ? "" : "with algorithm " + algorithm);
-  }
+  read_compositions(root, config);
+  read_potential(root, config);
+  const std::string algorithm = read_run_settings(root, config);
+  if (auto structure = root.optional_section("structure"))
+    read_structure(*structure, config.generator);
+  read_relax(root, config);
+  if (auto recheck = root.optional_section("recheck")) read_recheck(*recheck, config);
+  if (auto laqa = root.optional_section("laqa")) read_laqa(*laqa, config, algorithm);
   if (auto shotgun = root.optional_section("shotgun")) {
     shotgun->expect_keys({"pre_steps", "keep"});
     config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
     config.shotgun.keep = positive(*shotgun, "keep", 5);
     shotgun->finish(config.strategy == Strategy::shotgun ? "" : "with algorithm " + algorithm);
   }
-  if (auto output = root.optional_section("output")) {
-    output->expect_keys({"folder", "top", "duplicate_enthalpy", "duplicate_fingerprint", "symprec",
-                         "collapse_tolerance", "plots"});
-    config.output = output->text("folder", "search");
-    config.top = positive(*output, "top", 5);
-    config.duplicate_enthalpy = positive_number(*output, "duplicate_enthalpy", 0.002);
-    config.duplicate_fingerprint = positive_number(*output, "duplicate_fingerprint", 0.01);
-    config.symprec = positive_number(*output, "symprec", 0.1);
-    // Beyond an ångström every structure looks alike to spglib (1e300 gave nonsense groups).
-    if (config.symprec > 1.0) output->fail("symprec", "must be at most 1 Å");
-    config.collapse_tolerance = output->number("collapse_tolerance", 0.5);
-    if (!(config.collapse_tolerance >= 0 && config.collapse_tolerance < 1))
-      output->fail("collapse_tolerance", "must be in [0, 1) (a fraction of r_cov,i + r_cov,j)");
-    config.plots = output->flag("plots", true);
-    output->finish();
-  }
+  if (auto output = root.optional_section("output")) read_output(*output, config);
   // Unread known sections (laqa with algorithm random, …) are reported above.
   root.finish();
   return config;
