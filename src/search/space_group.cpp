@@ -93,18 +93,15 @@ std::vector<Eigen::Vector3d> fixed_directions(const std::vector<Eigen::Matrix3i>
   return basis;
 }
 
-SpaceGroup derive(int number) {
-  SpaceGroup group;
-  group.number = number;
-  group.hall_number = first_hall_numbers()[static_cast<std::size_t>(number)];
-  const SpglibSpacegroupType type = spg_get_spacegroup_type(group.hall_number);
-  group.symbol = type.international_short;
-
+// spglib's operations of the group's first Hall setting into `group`;
+// returns their translations in grid steps.
+std::vector<Vector3i> read_operations(SpaceGroup& group) {
   int rotations[192][3][3];
   double translations[192][3];
   const int count = spg_get_symmetry_from_database(rotations, translations, group.hall_number);
   if (count <= 0)
-    throw Error("spglib has no symmetry operations for space group " + std::to_string(number));
+    throw Error("spglib has no symmetry operations for space group " +
+                std::to_string(group.number));
   std::vector<Vector3i> shifts;  // translations in grid steps
   for (int k = 0; k < count; ++k) {
     SymmetryOperation op;
@@ -115,17 +112,30 @@ SpaceGroup derive(int number) {
       const double steps = translations[k][a] * grid;
       shift[a] = static_cast<int>(std::lround(steps));
       if (std::abs(steps - shift[a]) > 1e-6)
-        throw Error("space group " + std::to_string(number) +
+        throw Error("space group " + std::to_string(group.number) +
                     ": a translation is not a multiple of 1/24");
     }
     group.operations.push_back(op);
     shifts.push_back(shift);
   }
+  return shifts;
+}
 
-  // Stabiliser of every grid point as (operation, lattice translation) pairs.
+// The grid points grouped by stabiliser, each stabiliser given an id in the
+// order it is first met.
+struct Stabilisers {
+  std::vector<int> key_of_point;                         // grid point → stabiliser id
+  std::vector<int> representative;                       // id → the first grid point with it
+  std::vector<int> order;                                // id → number of operations in it
+  std::vector<std::vector<Eigen::Vector3d>> directions;  // id → directions it leaves fixed
+};
+
+// Stabiliser of every grid point as (operation, lattice translation) pairs.
+Stabilisers find_stabilisers(const SpaceGroup& group, const std::vector<Vector3i>& shifts) {
+  const int count = static_cast<int>(group.operations.size());
+  Stabilisers out;
   std::map<std::vector<int>, int> key_ids;
-  std::vector<int> key_of_point(grid_points);
-  std::vector<int> representative, order;
+  out.key_of_point.resize(grid_points);
   std::vector<int> stabiliser;
   for (int index = 0; index < grid_points; ++index) {
     const Vector3i p = grid_point(index);
@@ -140,62 +150,91 @@ SpaceGroup derive(int number) {
     }
     const auto [it, inserted] = key_ids.emplace(stabiliser, static_cast<int>(key_ids.size()));
     if (inserted) {
-      representative.push_back(index);
-      order.push_back(static_cast<int>(stabiliser.size() / 4));
+      out.representative.push_back(index);
+      out.order.push_back(static_cast<int>(stabiliser.size() / 4));
     }
-    key_of_point[static_cast<std::size_t>(index)] = it->second;
+    out.key_of_point[static_cast<std::size_t>(index)] = it->second;
   }
-  const int keys = static_cast<int>(representative.size());
-  std::vector<std::vector<Eigen::Vector3d>> directions(static_cast<std::size_t>(keys));
+  out.directions.resize(out.representative.size());
   for (const auto& [stabiliser_key, id] : key_ids) {
     std::vector<Eigen::Matrix3i> parts;
     for (std::size_t k = 0; k < stabiliser_key.size(); k += 4)
       parts.push_back(group.operations[static_cast<std::size_t>(stabiliser_key[k])].rotation);
-    directions[static_cast<std::size_t>(id)] = fixed_directions(parts);
+    out.directions[static_cast<std::size_t>(id)] = fixed_directions(parts);
   }
+  return out;
+}
 
+// Joins the stabiliser ids that belong to one Wyckoff position: those the
+// operations map into each other, and pieces of one fixed line or plane.
+UnionFind join_wyckoff_classes(const SpaceGroup& group, const std::vector<Vector3i>& shifts,
+                               const Stabilisers& stabilisers) {
+  const int keys = static_cast<int>(stabilisers.representative.size());
   UnionFind classes(keys);
   for (int id = 0; id < keys; ++id) {
-    const Vector3i p = grid_point(representative[static_cast<std::size_t>(id)]);
-    for (int k = 0; k < count; ++k) {
-      const Vector3i q = group.operations[static_cast<std::size_t>(k)].rotation * p +
-                         shifts[static_cast<std::size_t>(k)];
-      classes.join(id, key_of_point[static_cast<std::size_t>(grid_index(q))]);
+    const Vector3i p = grid_point(stabilisers.representative[static_cast<std::size_t>(id)]);
+    for (std::size_t k = 0; k < group.operations.size(); ++k) {
+      const Vector3i q = group.operations[k].rotation * p + shifts[k];
+      classes.join(id, stabilisers.key_of_point[static_cast<std::size_t>(grid_index(q))]);
     }
     // Pieces of the same fixed line or plane, cut apart by the cell boundary,
     // have stabilisers that differ by lattice translations: join them.
-    const auto& basis = directions[static_cast<std::size_t>(id)];
+    const auto& basis = stabilisers.directions[static_cast<std::size_t>(id)];
     const int dimension = static_cast<int>(basis.size());
     if (dimension == 0 || dimension == 3) continue;
     const Vector3i d1 = basis[0].cast<int>();
     const Vector3i d2 = dimension == 2 ? Vector3i(basis[1].cast<int>()) : Vector3i::Zero();
     for (int a = 0; a < grid; ++a)
       for (int b = 0; b < (dimension == 2 ? grid : 1); ++b) {
-        const int other = key_of_point[static_cast<std::size_t>(grid_index(p + a * d1 + b * d2))];
-        if (order[static_cast<std::size_t>(other)] == order[static_cast<std::size_t>(id)])
+        const int other =
+            stabilisers.key_of_point[static_cast<std::size_t>(grid_index(p + a * d1 + b * d2))];
+        if (stabilisers.order[static_cast<std::size_t>(other)] ==
+            stabilisers.order[static_cast<std::size_t>(id)])
           classes.join(id, other);
       }
   }
+  return classes;
+}
 
+// One Wyckoff position per class (its first stabiliser id), sorted by
+// multiplicity, then dimension.
+std::vector<WyckoffPosition> wyckoff_positions(int operation_count, const Stabilisers& stabilisers,
+                                               UnionFind& classes) {
+  std::vector<WyckoffPosition> positions;
   std::map<int, int> seen;
+  const int keys = static_cast<int>(stabilisers.representative.size());
   for (int id = 0; id < keys; ++id) {
     const int root = classes.find(id);
     if (seen.count(root)) continue;
     seen[root] = id;
     WyckoffPosition position;
-    position.site_symmetry_order = order[static_cast<std::size_t>(id)];
-    position.multiplicity = count / position.site_symmetry_order;
-    position.directions = directions[static_cast<std::size_t>(id)];
+    position.site_symmetry_order = stabilisers.order[static_cast<std::size_t>(id)];
+    position.multiplicity = operation_count / position.site_symmetry_order;
+    position.directions = stabilisers.directions[static_cast<std::size_t>(id)];
     position.dimension = static_cast<int>(position.directions.size());
     position.origin =
-        grid_point(representative[static_cast<std::size_t>(id)]).cast<double>() / grid;
-    group.wyckoff.push_back(position);
+        grid_point(stabilisers.representative[static_cast<std::size_t>(id)]).cast<double>() / grid;
+    positions.push_back(position);
   }
-  std::stable_sort(group.wyckoff.begin(), group.wyckoff.end(),
+  std::stable_sort(positions.begin(), positions.end(),
                    [](const WyckoffPosition& a, const WyckoffPosition& b) {
                      return std::make_pair(a.multiplicity, a.dimension) <
                             std::make_pair(b.multiplicity, b.dimension);
                    });
+  return positions;
+}
+
+SpaceGroup derive(int number) {
+  SpaceGroup group;
+  group.number = number;
+  group.hall_number = first_hall_numbers()[static_cast<std::size_t>(number)];
+  const SpglibSpacegroupType type = spg_get_spacegroup_type(group.hall_number);
+  group.symbol = type.international_short;
+  const std::vector<Vector3i> shifts = read_operations(group);
+  const Stabilisers stabilisers = find_stabilisers(group, shifts);
+  UnionFind classes = join_wyckoff_classes(group, shifts, stabilisers);
+  group.wyckoff =
+      wyckoff_positions(static_cast<int>(group.operations.size()), stabilisers, classes);
   return group;
 }
 
