@@ -161,48 +161,59 @@ void plot_energy_volume(const SearchConfig& config, const SearchResult& result,
   job.run(png, "energy-volume");
 }
 
-}  // namespace
-
-std::string ranking_text(const SearchResult& result, int rows) {
-  std::ostringstream out;
-  out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}\n", "rank", "cand",
-                     "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups");
+void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
+                       const std::filesystem::path& csv) {
+  OutputFile out(csv);
+  out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
+                  "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom\n";
   int rank = 0;
   for (const int k : result.ranking) {
-    if (rows > 0 && rank >= rows) break;
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
-    int duplicates = 0;
-    for (const auto& other : result.candidates) duplicates += other.duplicate_of == k ? 1 : 0;
-    out << fmt::format("{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}\n", ++rank,
-                       c.index, c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
-                       fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
-                       duplicates);
+    out.stream() << fmt::format(
+        "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{}\n", ++rank, c.index, c.enthalpy_per_atom,
+        c.energy_per_atom, c.volume_per_atom, c.space_group_symbol, c.space_group, c.steps,
+        c.found_at_steps, how_found(config, c),
+        c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "");
   }
-  return out.str();
+  out.commit();
 }
 
-void write_search_report(const SearchConfig& config, const SearchResult& result) {
-  const std::filesystem::path folder = config.output;
-  {
-    OutputFile out(folder / "ranking.txt");
-    out.stream() << ranking_text(result);
-    out.commit();
-  }
-  {
-    OutputFile out(folder / "ranking.csv");
-    out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
-                    "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom\n";
-    int rank = 0;
-    for (const int k : result.ranking) {
-      const auto& c = result.candidates[static_cast<std::size_t>(k)];
-      out.stream() << fmt::format(
-          "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{}\n", ++rank, c.index, c.enthalpy_per_atom,
-          c.energy_per_atom, c.volume_per_atom, c.space_group_symbol, c.space_group, c.steps,
-          c.found_at_steps, how_found(config, c),
-          c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "");
+// The oracle calls of an active-learning search, and the force RMSE the model
+// had on the frames it then learnt.
+nlohmann::json active_learning_json(const ActiveLearningReport& al) {
+  nlohmann::json calls = nlohmann::json::array();
+  double squared = 0.0;
+  int learnt = 0;
+  for (const auto& call : al.history) {
+    calls.push_back(
+        {{"candidate", call.candidate},
+         {"step", call.step},
+         {"force_std", call.force_std ? nlohmann::json(*call.force_std) : nlohmann::json(nullptr)},
+         {"threshold", call.threshold},
+         {"novel", call.novel},
+         {"audit", call.audit},
+         {"minimum", call.minimum},
+         {"replayed", call.replayed},
+         {"force_rmse_before", call.force_rmse_before},
+         {"force_rms", call.force_rms},
+         {"sparse_added", call.sparse_added},
+         {"error", call.error}});
+    if (call.error.empty()) {
+      squared += call.force_rmse_before * call.force_rmse_before;
+      ++learnt;
     }
-    out.commit();
   }
+  return {{"calls", al.calls},
+          {"skipped", al.skipped},
+          {"frames", al.calls},
+          {"model", al.model},
+          {"force_rmse_before_learning",
+           learnt > 0 ? nlohmann::json(std::sqrt(squared / learnt)) : nlohmann::json(nullptr)},
+          {"history", calls}};
+}
+
+// summary.json: the settings, the statistics, the ranking and every candidate.
+nlohmann::json summary_json(const SearchConfig& config, const SearchResult& result) {
   const SearchStatistics& s = result.statistics;
   nlohmann::json summary = {
       {"composition", config.stoichiometry.formula()},
@@ -230,48 +241,15 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
   for (const auto& c : result.candidates) candidates.push_back(candidate_json(config, c));
   summary["ranking"] = ranking;
   summary["candidates"] = candidates;
-  if (const auto& al = result.active_learning) {
-    nlohmann::json calls = nlohmann::json::array();
-    double squared = 0.0;
-    int learnt = 0;
-    for (const auto& call : al->history) {
-      calls.push_back({{"candidate", call.candidate},
-                       {"step", call.step},
-                       {"force_std",
-                        call.force_std ? nlohmann::json(*call.force_std) : nlohmann::json(nullptr)},
-                       {"threshold", call.threshold},
-                       {"novel", call.novel},
-                       {"audit", call.audit},
-                       {"minimum", call.minimum},
-                       {"replayed", call.replayed},
-                       {"force_rmse_before", call.force_rmse_before},
-                       {"force_rms", call.force_rms},
-                       {"sparse_added", call.sparse_added},
-                       {"error", call.error}});
-      if (call.error.empty()) {
-        squared += call.force_rmse_before * call.force_rmse_before;
-        ++learnt;
-      }
-    }
-    summary["active_learning"] = {
-        {"calls", al->calls},
-        {"skipped", al->skipped},
-        {"frames", al->calls},
-        {"model", al->model},
-        {"force_rmse_before_learning",
-         learnt > 0 ? nlohmann::json(std::sqrt(squared / learnt)) : nlohmann::json(nullptr)},
-        {"history", calls}};
-  }
-  {
-    OutputFile out(folder / "summary.json");
-    out.stream() << summary.dump(2) << "\n";
-    out.commit();
-  }
-  std::vector<Structure> minima;
-  for (const int k : result.ranking)
-    minima.push_back(labelled(config, result.candidates[static_cast<std::size_t>(k)], 0));
-  if (!minima.empty()) write_structures(folder / "minima.xyz", minima);
-  const std::filesystem::path top = folder / "top";
+  if (result.active_learning)
+    summary["active_learning"] = active_learning_json(*result.active_learning);
+  return summary;
+}
+
+// The best `config.top` minima as POSCAR, extended XYZ and CIF, in a folder
+// emptied first.
+void write_top_structures(const SearchConfig& config, const SearchResult& result,
+                          const std::filesystem::path& top) {
   std::filesystem::remove_all(top);  // no stale files from an earlier search
   std::filesystem::create_directories(top);
   int rank = 0;
@@ -284,6 +262,46 @@ void write_search_report(const SearchConfig& config, const SearchResult& result)
     write_structure(top / (stem + ".xyz"), s);
     write_cif(top / (stem + ".cif"), s, stem);
   }
+}
+
+}  // namespace
+
+std::string ranking_text(const SearchResult& result, int rows) {
+  std::ostringstream out;
+  out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}\n", "rank", "cand",
+                     "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups");
+  int rank = 0;
+  for (const int k : result.ranking) {
+    if (rows > 0 && rank >= rows) break;
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    int duplicates = 0;
+    for (const auto& other : result.candidates) duplicates += other.duplicate_of == k ? 1 : 0;
+    out << fmt::format("{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}\n", ++rank,
+                       c.index, c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
+                       fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
+                       duplicates);
+  }
+  return out.str();
+}
+
+void write_search_report(const SearchConfig& config, const SearchResult& result) {
+  const std::filesystem::path folder = config.output;
+  {
+    OutputFile out(folder / "ranking.txt");
+    out.stream() << ranking_text(result);
+    out.commit();
+  }
+  write_ranking_csv(config, result, folder / "ranking.csv");
+  {
+    OutputFile out(folder / "summary.json");
+    out.stream() << summary_json(config, result).dump(2) << "\n";
+    out.commit();
+  }
+  std::vector<Structure> minima;
+  for (const int k : result.ranking)
+    minima.push_back(labelled(config, result.candidates[static_cast<std::size_t>(k)], 0));
+  if (!minima.empty()) write_structures(folder / "minima.xyz", minima);
+  write_top_structures(config, result, folder / "top");
   if (config.plots) {
     plot_best(config, result, folder / "best_enthalpy.png");
     plot_energy_volume(config, result, folder / "energy_volume.png");
