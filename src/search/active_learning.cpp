@@ -171,31 +171,10 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   call.audit = verdict.audit;
   std::optional<Structure> frame;
   if (database_->size() > report_.calls) {
-    // Labelled before an interruption, not yet learnt by the checkpointed
-    // model: the same structure again (the search is deterministic).
-    frame = database_->records()[static_cast<std::size_t>(report_.calls)].frame;
-    if (frame->size() != structure.size() ||
-        (frame->positions - structure.positions).cwiseAbs().maxCoeff() > 1e-8 ||
-        (frame->cell - structure.cell).cwiseAbs().maxCoeff() > 1e-8)
-      throw Error(database_->path().string() + ": frame " + std::to_string(report_.calls + 1) +
-                  " is not the structure the resumed search labels now (candidate " +
-                  std::to_string(candidate) + "); was the config changed?");
+    frame = replayed_frame(structure, candidate);
     call.replayed = true;
   } else {
-    const auto workdir = output_ / "oracle" / fmt::format("call{:04d}", report_.calls + 1);
-    for (int attempt = 0; attempt < 2 && !frame; ++attempt) {
-      try {
-        Structure labelled = config_.oracle->label(structure, workdir, attempt);
-        if (!labelled.energy || !labelled.forces)
-          throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,
-                                      "the oracle returned no energy or forces");
-        frame = std::move(labelled);
-      } catch (const Error& error) {
-        call.error = error.what();
-        logger().warn("active learning: oracle on candidate {} step {} (attempt {}) failed: {}",
-                      candidate, step, attempt + 1, error.what());
-      }
-    }
+    frame = label_with_retry(structure, candidate, step, call);
     if (!frame) {
       ++report_.skipped;
       report_.history.push_back(std::move(call));
@@ -221,17 +200,7 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
     database_->append(record);
   }
 
-  const std::vector<int> atoms =
-      gp_->least_represented_atoms(values, config_.max_sparse_per_frame, 0.0);
-  call.sparse_added = gp_->add_sparse_atoms(values, gp_->num_frames(), atoms, 1e-8);
-  gp_->add_frame(*frame, values);
-  ++report_.calls;
-  // otf's schedule: after labelled frames 1 … first, then every `every`-th.
-  const int k = report_.calls;
-  const int first = config_.hyperparameters_first, every = config_.hyperparameters_every;
-  call.hyperparameters = k <= first || (every > 0 && k > first && (k - first) % every == 0);
-  if (call.hyperparameters) optimize_hyperparameters(*gp_);
-  save_model();
+  learn(*frame, values, call);
   logger().info(
       "active learning: labelled candidate {} at step {} ({}; threshold {:.4f} eV/Å): force RMSE "
       "before learning {:.4f} eV/Å (force RMS {:.4f}), {} sparse environments added{}, {} calls",
@@ -248,6 +217,54 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
                   report_.calls, database_->path().string());
   report_.history.push_back(std::move(call));
   return true;
+}
+
+Structure ActiveLearner::replayed_frame(const Structure& structure, int candidate) const {
+  // Labelled before an interruption, not yet learnt by the checkpointed
+  // model: the same structure again (the search is deterministic).
+  Structure frame = database_->records()[static_cast<std::size_t>(report_.calls)].frame;
+  if (frame.size() != structure.size() ||
+      (frame.positions - structure.positions).cwiseAbs().maxCoeff() > 1e-8 ||
+      (frame.cell - structure.cell).cwiseAbs().maxCoeff() > 1e-8)
+    throw Error(database_->path().string() + ": frame " + std::to_string(report_.calls + 1) +
+                " is not the structure the resumed search labels now (candidate " +
+                std::to_string(candidate) + "); was the config changed?");
+  return frame;
+}
+
+std::optional<Structure> ActiveLearner::label_with_retry(const Structure& structure, int candidate,
+                                                         int step, ActiveLearningCall& call) const {
+  std::optional<Structure> frame;
+  const auto workdir = output_ / "oracle" / fmt::format("call{:04d}", report_.calls + 1);
+  for (int attempt = 0; attempt < 2 && !frame; ++attempt) {
+    try {
+      Structure labelled = config_.oracle->label(structure, workdir, attempt);
+      if (!labelled.energy || !labelled.forces)
+        throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,
+                                    "the oracle returned no energy or forces");
+      frame = std::move(labelled);
+    } catch (const Error& error) {
+      call.error = error.what();
+      logger().warn("active learning: oracle on candidate {} step {} (attempt {}) failed: {}",
+                    candidate, step, attempt + 1, error.what());
+    }
+  }
+  return frame;
+}
+
+void ActiveLearner::learn(const Structure& frame, const DescriptorValues& values,
+                          ActiveLearningCall& call) {
+  const std::vector<int> atoms =
+      gp_->least_represented_atoms(values, config_.max_sparse_per_frame, 0.0);
+  call.sparse_added = gp_->add_sparse_atoms(values, gp_->num_frames(), atoms, 1e-8);
+  gp_->add_frame(frame, values);
+  ++report_.calls;
+  // otf's schedule: after labelled frames 1 … first, then every `every`-th.
+  const int k = report_.calls;
+  const int first = config_.hyperparameters_first, every = config_.hyperparameters_every;
+  call.hyperparameters = k <= first || (every > 0 && k > first && (k - first) % every == 0);
+  if (call.hyperparameters) optimize_hyperparameters(*gp_);
+  save_model();
 }
 
 void ActiveLearner::save_model() {

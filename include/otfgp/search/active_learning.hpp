@@ -116,6 +116,15 @@ class ActiveLearner {
   const ActiveLearningReport& report() const { return report_; }
 
  private:
+  // The frame labelled before an interruption that this call repeats; throws
+  // when it is not `structure` (the config changed).
+  Structure replayed_frame(const Structure& structure, int candidate) const;
+  // The oracle's label, with one retry; empty (the error in `call`) when both fail.
+  std::optional<Structure> label_with_retry(const Structure& structure, int candidate, int step,
+                                            ActiveLearningCall& call) const;
+  // Adds the frame and its sparse environments, re-optimises the
+  // hyperparameters on otf's schedule, saves and reloads the model.
+  void learn(const Structure& frame, const DescriptorValues& values, ActiveLearningCall& call);
   void save_model();
 
   ActiveLearningConfig config_;
