@@ -103,6 +103,81 @@ std::string stem_of(const std::filesystem::path& path) {
   return path.stem().string();
 }
 
+// One entry of `campaign:`; temperature, pressure and steps default to `md:`'s.
+CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
+                                  const std::filesystem::path& base) {
+  const md::EngineSettings& engine = md.engine;
+  const bool npt = engine.barostat.enabled;
+  entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name"});
+  CampaignStage stage;
+  stage.structure = resolve(base, entry.text("structure"));
+  stage.format = entry.text("format", "auto");
+  stage.name = entry.text("name", stem_of(stage.structure));
+  stage.temperature = entry.number("temperature", md.initial_temperature);
+  if (!(stage.temperature > 0) && engine.thermostat.type != md::ThermostatType::none)
+    entry.fail("temperature", "must be positive with a thermostat");
+  if (entry.has("pressure")) {
+    if (!npt) entry.fail("pressure", "needs md.ensemble npt");
+    stage.pressure = entry.number("pressure");
+  } else if (npt) {
+    stage.pressure = engine.barostat.pressure;
+  }
+  stage.steps = entry.integer("steps", md.steps);
+  if (stage.steps < 0) entry.fail("steps", "must not be negative");
+  entry.finish();
+  return stage;
+}
+
+// Exactly one of `structure:` (one stage with `md:`'s settings) and `campaign:`.
+std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunConfig& md,
+                                       const std::filesystem::path& base) {
+  if (root.has("structure") == root.has("campaign"))
+    throw Error(root.location() +
+                ": give exactly one of 'structure' (one run) and 'campaign' (a list of stages)");
+  std::vector<CampaignStage> stages;
+  if (root.has("structure")) {
+    CampaignStage stage;
+    stage.structure = resolve(base, root.text("structure"));
+    stage.name = stem_of(stage.structure);
+    stage.temperature = md.initial_temperature;
+    if (md.engine.barostat.enabled) stage.pressure = md.engine.barostat.pressure;
+    stage.steps = md.steps;
+    stages.push_back(stage);
+  } else {
+    std::vector<ConfigSection> entries = root.sections("campaign");
+    if (entries.empty()) root.fail("campaign", "expected at least one stage");
+    for (ConfigSection& entry : entries) stages.push_back(read_campaign_stage(entry, md, base));
+  }
+  return stages;
+}
+
+// The atomic numbers of every stage's structure, each file read and validated.
+std::set<int> stage_species(const ConfigSection& root, const std::vector<CampaignStage>& stages) {
+  std::set<int> species;
+  for (const auto& stage : stages) {
+    if (!std::filesystem::exists(stage.structure))
+      throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
+    const Structure structure = read_structure(stage.structure, stage.format);
+    structure.validate();
+    species.insert(structure.numbers.begin(), structure.numbers.end());
+  }
+  return species;
+}
+
+// The loop sees the MD only at its checks: every output interval must be a
+// multiple of otf.check_interval.
+void check_intervals(const ConfigSection& root, const OtfConfig& config) {
+  const long check = config.otf.check_interval;
+  const auto multiple = [&](long value, const std::string& key) {
+    if (value > 0 && value % check != 0)
+      throw Error(root.file() + ": " + key + " (" + std::to_string(value) +
+                  ") must be a multiple of otf.check_interval (" + std::to_string(check) + ")");
+  };
+  multiple(config.md.output.trajectory_interval, "md.output.trajectory_interval");
+  multiple(config.otf.log_interval, "otf.log_interval");
+  multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
+}
+
 }  // namespace
 
 OtfConfig read_otf_config(const std::filesystem::path& path) {
@@ -114,53 +189,8 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
 
   if (!root.has("md")) throw Error(root.location() + ": missing required key 'md'");
   config.md = md::read_md_section(root.section("md"));
-  const md::EngineSettings& engine = config.md.engine;
-  const bool npt = engine.barostat.enabled;
-
-  if (root.has("structure") == root.has("campaign"))
-    throw Error(root.location() +
-                ": give exactly one of 'structure' (one run) and 'campaign' (a list of stages)");
-  if (root.has("structure")) {
-    CampaignStage stage;
-    stage.structure = resolve(base, root.text("structure"));
-    stage.name = stem_of(stage.structure);
-    stage.temperature = config.md.initial_temperature;
-    if (npt) stage.pressure = engine.barostat.pressure;
-    stage.steps = config.md.steps;
-    config.stages.push_back(stage);
-  } else {
-    std::vector<ConfigSection> entries = root.sections("campaign");
-    if (entries.empty()) root.fail("campaign", "expected at least one stage");
-    for (ConfigSection& entry : entries) {
-      entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name"});
-      CampaignStage stage;
-      stage.structure = resolve(base, entry.text("structure"));
-      stage.format = entry.text("format", "auto");
-      stage.name = entry.text("name", stem_of(stage.structure));
-      stage.temperature = entry.number("temperature", config.md.initial_temperature);
-      if (!(stage.temperature > 0) && engine.thermostat.type != md::ThermostatType::none)
-        entry.fail("temperature", "must be positive with a thermostat");
-      if (entry.has("pressure")) {
-        if (!npt) entry.fail("pressure", "needs md.ensemble npt");
-        stage.pressure = entry.number("pressure");
-      } else if (npt) {
-        stage.pressure = engine.barostat.pressure;
-      }
-      stage.steps = entry.integer("steps", config.md.steps);
-      if (stage.steps < 0) entry.fail("steps", "must not be negative");
-      entry.finish();
-      config.stages.push_back(stage);
-    }
-  }
-
-  std::set<int> species;
-  for (const auto& stage : config.stages) {
-    if (!std::filesystem::exists(stage.structure))
-      throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
-    const Structure structure = read_structure(stage.structure, stage.format);
-    structure.validate();
-    species.insert(structure.numbers.begin(), structure.numbers.end());
-  }
+  config.stages = read_stages(root, config.md, base);
+  const std::set<int> species = stage_species(root, config.stages);
   if (root.has("held_out")) {
     config.held_out = resolve(base, root.text("held_out"));
     if (!std::filesystem::exists(*config.held_out))
@@ -176,16 +206,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
 
   if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
-  // The loop sees the MD only at its checks.
-  const long check = config.otf.check_interval;
-  const auto multiple = [&](long value, const std::string& key) {
-    if (value > 0 && value % check != 0)
-      throw Error(root.file() + ": " + key + " (" + std::to_string(value) +
-                  ") must be a multiple of otf.check_interval (" + std::to_string(check) + ")");
-  };
-  multiple(config.md.output.trajectory_interval, "md.output.trajectory_interval");
-  multiple(config.otf.log_interval, "otf.log_interval");
-  multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
+  check_intervals(root, config);
   const std::string output = root.text("output", "otf-output");
   if (output.empty())
     root.fail("output", "must name a folder (an empty name would fill the current folder)");
