@@ -140,6 +140,13 @@ class OtfLoop final : public md::StepObserver {
   void start_fresh();
   void resume();
   std::unique_ptr<md::Engine> make_engine(const CampaignStage& stage, int index);
+  // The CSV logs and the trajectory, cut back to the checkpoint's lengths when resuming.
+  void open_logs();
+  // MD of one stage with the loop observing it; throws InterruptedError (after
+  // writing the summary) when a signal stopped it.
+  void run_stage(const CampaignStage& stage, md::StepObserver* progress);
+  // The final model, summary and plots.
+  void write_final_outputs();
   // Labels `frame` (or takes it from the database when replaying): true when it was learnt.
   bool call_oracle(const Structure& frame, long step, double max_std);
   // Labels a frame (or, replaying after a resume, takes it from the database)
@@ -763,6 +770,28 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   } else {
     start_fresh();
   }
+  open_logs();
+  config_.oracle->check(config_.species);
+
+  if (!gp_) label_starting_structures();
+
+  for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
+    const CampaignStage& stage = config_.stages[stage_];
+    run_stage(stage, progress);
+    steps_before_stage_ += stage.steps;
+    last_call_step_ = no_call;
+    if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
+      ++stage_;
+      checkpoint(nullptr, false);
+      --stage_;
+    }
+  }
+  stage_ = static_cast<int>(config_.stages.size()) - 1;
+  write_final_outputs();
+  return summary(true);
+}
+
+void OtfLoop::open_logs() {
   auto length = [&](const std::string& name) -> std::optional<std::uintmax_t> {
     if (!resuming_) return std::nullopt;
     return resume_lengths_.at(name);
@@ -780,55 +809,46 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
                      "stress_mae_GPa\n",
                      length("held_out"));
   trajectory_.open(config_.output / "trajectory.xyz", "", length("trajectory"));
-  config_.oracle->check(config_.species);
+}
 
-  if (!gp_) label_starting_structures();
-
-  for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
-    const CampaignStage& stage = config_.stages[stage_];
-    std::unique_ptr<md::Engine> engine = make_engine(stage, stage_);
-    if (restart_) {
-      engine->restore(*restart_);
-      restart_.reset();
-    }
-    logger().info(
-        "stage {} of {}: {} ({} atoms), {} K{}, {} steps", stage_ + 1, config_.stages.size(),
-        stage.name, engine->state().natoms, number(stage.temperature),
-        stage.pressure ? ", " + number(*stage.pressure) + " GPa" : std::string(), stage.steps);
-    engine->add_observer(*this);
-    if (progress) engine->add_observer(*progress);
-    const auto start = Clock::now();
-    md_excluded_ = 0;
-    const double uncertainty_before = potential_->with_uncertainty;
-    const double calibration_before = potential_->calibration;
-    const long calls_before = potential_->calls_with_uncertainty;
-    engine->run_until(stage.steps);
-    const double elapsed = seconds_since(start);
-    // The uncertainty's own cost: compute calls that asked for it, less what
-    // the same number of plain calls cost.
-    const long with = potential_->calls_with_uncertainty - calls_before;
-    const double plain_each =
-        potential_->plain_calls > 0 ? potential_->plain / potential_->plain_calls : 0.0;
-    const double uncertainty =
-        std::max(0.0, potential_->with_uncertainty - uncertainty_before - with * plain_each);
-    timings_.uncertainty += uncertainty;
-    timings_.md += std::max(
-        0.0, elapsed - md_excluded_ - uncertainty - (potential_->calibration - calibration_before));
-    if (interrupted_) {
-      write_summary(false);
-      throw InterruptedError(interrupt_signal(), "stopped at stage " + std::to_string(stage_ + 1) +
-                                                     ", step " + std::to_string(engine->step()) +
-                                                     " with a checkpoint; continue with --resume");
-    }
-    steps_before_stage_ += stage.steps;
-    last_call_step_ = no_call;
-    if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
-      ++stage_;
-      checkpoint(nullptr, false);
-      --stage_;
-    }
+void OtfLoop::run_stage(const CampaignStage& stage, md::StepObserver* progress) {
+  std::unique_ptr<md::Engine> engine = make_engine(stage, stage_);
+  if (restart_) {
+    engine->restore(*restart_);
+    restart_.reset();
   }
-  stage_ = static_cast<int>(config_.stages.size()) - 1;
+  logger().info(
+      "stage {} of {}: {} ({} atoms), {} K{}, {} steps", stage_ + 1, config_.stages.size(),
+      stage.name, engine->state().natoms, number(stage.temperature),
+      stage.pressure ? ", " + number(*stage.pressure) + " GPa" : std::string(), stage.steps);
+  engine->add_observer(*this);
+  if (progress) engine->add_observer(*progress);
+  const auto start = Clock::now();
+  md_excluded_ = 0;
+  const double uncertainty_before = potential_->with_uncertainty;
+  const double calibration_before = potential_->calibration;
+  const long calls_before = potential_->calls_with_uncertainty;
+  engine->run_until(stage.steps);
+  const double elapsed = seconds_since(start);
+  // The uncertainty's own cost: compute calls that asked for it, less what
+  // the same number of plain calls cost.
+  const long with = potential_->calls_with_uncertainty - calls_before;
+  const double plain_each =
+      potential_->plain_calls > 0 ? potential_->plain / potential_->plain_calls : 0.0;
+  const double uncertainty =
+      std::max(0.0, potential_->with_uncertainty - uncertainty_before - with * plain_each);
+  timings_.uncertainty += uncertainty;
+  timings_.md += std::max(
+      0.0, elapsed - md_excluded_ - uncertainty - (potential_->calibration - calibration_before));
+  if (interrupted_) {
+    write_summary(false);
+    throw InterruptedError(interrupt_signal(), "stopped at stage " + std::to_string(stage_ + 1) +
+                                                   ", step " + std::to_string(engine->step()) +
+                                                   " with a checkpoint; continue with --resume");
+  }
+}
+
+void OtfLoop::write_final_outputs() {
   save_gp_model(config_.output / "model.h5", *gp_);
   logger().info("wrote {} ({} frames, {} sparse environments)",
                 (config_.output / "model.h5").string(), gp_->num_frames(), gp_->num_sparse());
@@ -842,7 +862,6 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
                    ? "largest per-atom std / σ"
                    : "largest per-atom model force std (eV/Å)",
                parity, *final_model);
-  return summary(true);
 }
 
 void OtfLoop::write_summary(bool finished) {
