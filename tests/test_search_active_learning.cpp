@@ -163,11 +163,17 @@ TEST_CASE("active learning labels uncertain candidates and the model learns them
     }
   }
   CHECK(distorted >= 1);
+  int minima = 0;  // label_minima: calls on a minimum the model relaxed into
+  for (const auto& call : al.history) minima += call.minimum ? 1 : 0;
   CHECK(al.history.front().force_rmse_before ==
         Approx(force_rmse(start, {labelled.front()})).epsilon(1e-9).margin(1e-9));
   const auto summary = nlohmann::json::parse(read_text(out / "summary.json"));
   CHECK(summary["active_learning"]["calls"] == al.calls);
   CHECK(summary["active_learning"]["history"].size() == al.history.size());
+  int minima_in_summary = 0;
+  for (const auto& call : summary["active_learning"]["history"])
+    minima_in_summary += call.at("minimum").get<bool>() ? 1 : 0;
+  CHECK(minima_in_summary == minima);
   // Only the current model file is kept.
   int model_files = 0;
   for (const auto& item : std::filesystem::directory_iterator(out))

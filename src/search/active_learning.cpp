@@ -65,6 +65,7 @@ nlohmann::json ActiveLearner::state() const {
                        {"threshold", call.threshold},
                        {"novel", call.novel},
                        {"audit", call.audit},
+                       {"minimum", call.minimum},
                        {"hyperparameters", call.hyperparameters},
                        {"force_rmse_before", call.force_rmse_before},
                        {"force_rms", call.force_rms},
@@ -93,6 +94,7 @@ void ActiveLearner::restore(const nlohmann::json& state) {
     call.threshold = j.at("threshold").get<double>();
     call.novel = j.at("novel").get<bool>();
     call.audit = j.at("audit").get<bool>();
+    call.minimum = j.value("minimum", false);  // checkpoints before 2026-11-28 lack it
     call.hyperparameters = j.at("hyperparameters").get<bool>();
     call.force_rmse_before = j.at("force_rmse_before").get<double>();
     call.force_rms = j.at("force_rms").get<double>();
@@ -169,6 +171,7 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   call.threshold = verdict.threshold;
   call.novel = verdict.novel;
   call.audit = verdict.audit;
+  call.minimum = verdict.minimum;
   std::optional<Structure> frame;
   if (database_->size() > report_.calls) {
     frame = replayed_frame(structure, candidate);
