@@ -255,3 +255,29 @@ TEST_CASE("train config: species embedding", "[train_config][embedding]") {
                             "f.yaml", {8, 56}),
       Catch::Contains("not among the model's species"));
 }
+
+TEST_CASE(
+    "train config: a sparse GP from a config is the one its descriptor, kernel and "
+    "settings train",
+    "[train_config]") {
+  const std::vector<Structure> frames = silicon_frames(4, 11);
+  const GpTrainConfig c = parse_gp_train_config(R"(
+descriptor: {n_max: 4, l_max: 2, cutoff: 3.9}
+sparse: {method: uncertain, count: 4}
+hyperparameters: {signal_std: 1.0, force_noise: 0.05, optimize: false}
+reference_energies: {Si: -4.25}
+)",
+                                                "c.yaml", {14});
+  GpTrainingReport from_config, from_parts;
+  const SparseGp gp = train_sparse_gp(c, frames, &from_config);
+  const SparseGp parts = train_sparse_gp(make_gp_descriptor(c), make_gp_kernel(c), frames,
+                                         gp_training_settings(c), &from_parts);
+  // The given reference energy is used, not fitted.
+  REQUIRE(from_config.reference_energies.size() == 1);
+  CHECK(from_config.reference_energies[0] == -4.25);
+  CHECK(from_config.sparse == from_parts.sparse);
+  CHECK(gp.log_marginal_likelihood().value == parts.log_marginal_likelihood().value);
+  Structure test = diamond(14, 5.431, 1);
+  rattle(test, 0.1, 99);
+  CHECK(gp.predict(test).energy == parts.predict(test).energy);
+}

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "otfgp/analysis/hull.hpp"
+#include "otfgp/analysis/hull_phases.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
 #include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/core/elements.hpp"
@@ -474,4 +475,54 @@ TEST_CASE("sweep transitions are exact for enthalpies quadratic in pressure", "[
   CHECK(sweep.transitions[0].pressure_gpa == Approx(root).margin(1e-4));
   CHECK(sweep.hulls[0].stable == std::vector<std::size_t>{0, 1});
   CHECK(sweep.hulls[2].stable == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("sweep_study sweeps a study and samples stability only when a phase has a std",
+          "[hull][sweep]") {
+  // AB is 0.1 eV/atom below the A–B line with σ = 0.1 at both pressures
+  // (no volume, so H = E): P(on hull) = Φ(1) = 0.8413 at each.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> pressures = {0.0, 10.0};
+  auto study_phase = [](const std::string& id, const std::string& formula, double h,
+                        std::optional<double> std_per_atom) {
+    StudyPhase phase;
+    phase.phase.id = id;
+    phase.phase.composition = parse_formula(formula);
+    phase.phase.enthalpy_per_atom = Eigen::VectorXd::Constant(2, h);
+    phase.phase.volume_per_atom = Eigen::VectorXd::Zero(2);
+    phase.phase.std_per_atom = std_per_atom;
+    phase.source = id + ".xyz";
+    return phase;
+  };
+  HullStudy study;
+  study.phases = {study_phase("A", "Ba", -1.0, std::nullopt),
+                  study_phase("B", "O", -2.0, std::nullopt), study_phase("AB", "BaO", -1.6, 0.1),
+                  study_phase("bad", "BaO2", nan, 0.1)};
+  SamplingOptions sampling;
+  sampling.samples = 20000;
+  sampling.seed = 7;
+  sweep_study(study, pressures, {}, sampling);
+  REQUIRE(study.sweep.hulls.size() == 2);
+  for (const Hull& hull : study.sweep.hulls) {
+    CHECK(hull.stable == std::vector<std::size_t>{0, 1, 2});
+    CHECK_FALSE(hull.entries[3].included);
+    CHECK(hull.entries[0].stability_probability == Approx(1.0));
+    CHECK(hull.entries[2].stability_probability.value() == Approx(0.8413).margin(0.01));
+  }
+  // The same draws as sampling the sweep's hull directly.
+  std::vector<SweepPhase> phases;
+  for (const auto& phase : study.phases) phases.push_back(phase.phase);
+  Hull direct = sweep_hull(phases, pressures).hulls[1];
+  sample_stability(direct, sweep_entries(phases, 1), sampling);
+  CHECK(direct.entries[2].stability_probability ==
+        study.sweep.hulls[1].entries[2].stability_probability);
+
+  HullStudy certain;
+  certain.phases = {study_phase("A", "Ba", -1.0, std::nullopt),
+                    study_phase("B", "O", -2.0, std::nullopt),
+                    study_phase("AB", "BaO", -1.6, std::nullopt)};
+  sweep_study(certain, pressures, {}, sampling);
+  REQUIRE(certain.sweep.hulls.size() == 2);
+  CHECK(certain.sweep.hulls[0].stable == std::vector<std::size_t>{0, 1, 2});
+  CHECK_FALSE(certain.sweep.hulls[0].entries[2].stability_probability.has_value());
 }

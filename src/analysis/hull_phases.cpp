@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -273,6 +274,23 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
     recheck.hulls.push_back(std::move(hull));
   }
   return recheck;
+}
+
+void sweep_study(HullStudy& study, const std::vector<double>& pressures,
+                 const SweepOptions& options, const SamplingOptions& sampling) {
+  std::vector<SweepPhase> phases;
+  for (const auto& phase : study.phases) phases.push_back(phase.phase);
+  study.sweep = sweep_hull(phases, pressures, options);
+  for (std::size_t i = 0; i < study.phases.size(); ++i)
+    if (!study.sweep.hulls.front().entries[i].included)
+      logger().warn("{} ({}) left out: {}", study.phases[i].phase.id, study.phases[i].source,
+                    study.sweep.hulls.front().entries[i].exclusion);
+  const bool uncertain =
+      std::any_of(study.phases.begin(), study.phases.end(),
+                  [](const StudyPhase& phase) { return phase.phase.std_per_atom.has_value(); });
+  if (!uncertain) return;
+  for (std::size_t k = 0; k < pressures.size(); ++k)
+    sample_stability(study.sweep.hulls[k], sweep_entries(phases, k), sampling);
 }
 
 }  // namespace otfgp

@@ -90,27 +90,15 @@ RecheckResult run_recheck(const HullSettings& settings, const HullStudy& study,
   }
 }
 
-void run_hull(HullSettings settings) {
-  // Only relaxations stop cleanly on a signal; a plain hull ends as usual.
-  std::optional<InterruptGuard> interrupt_guard;
-  if (!settings.relax_with.empty() || settings.recheck_relax) interrupt_guard.emplace();
-  // "--references BaO RhO2 a.csv b.csv": the option takes every word after it,
-  // so words that name existing files are inputs, not formulas.
-  std::vector<std::string> formulas;
-  for (const auto& word : settings.references)
-    (std::filesystem::is_regular_file(word) ? settings.inputs : formulas).push_back(word);
-  if (settings.inputs.empty())
-    throw Error("no inputs: give tables (*.csv, *.json) or structure files");
-  const std::vector<double> pressures = parse_pressure_grid(settings.pressure);
+// What the settings ask for once they are checked: the pressure grid and the
+// reference compositions.
+struct HullRequest {
+  std::vector<double> pressures;
   HullOptions hull_options;
-  for (const auto& formula : formulas) hull_options.references.push_back(parse_formula(formula));
-  if (settings.recheck_within_given && !(settings.recheck_within >= 0))
-    throw Error("--recheck-within must be a non-negative energy above the hull (eV/atom)");
-  if (settings.recheck_within_given != !settings.recheck_with.empty())
-    throw Error("--recheck-within and --recheck-with go together");
-  if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
-    throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
-  // Refuse colliding or unwritable outputs now, not after the relaxations.
+};
+
+// Refuses colliding or unwritable outputs now, not after the relaxations.
+void check_hull_outputs(const HullSettings& settings) {
   std::vector<NamedPath> inputs = {{"--relax-with", potential_spec_file(settings.relax_with)},
                                    {"--recheck-with", potential_spec_file(settings.recheck_with)}};
   for (const auto& input : settings.inputs) inputs.push_back({"input", input});
@@ -122,7 +110,65 @@ void run_hull(HullSettings settings) {
   if (!settings.json_path.empty()) check_writable(settings.json_path);
   if (!settings.csv_path.empty()) check_writable(settings.csv_path);
   if (!settings.plot_prefix.empty()) check_writable(settings.plot_prefix + "_hull.png");
+}
 
+// Checks the options and the outputs; the words of --references that name
+// files join the inputs.
+HullRequest parse_hull_request(HullSettings& settings) {
+  // "--references BaO RhO2 a.csv b.csv": the option takes every word after it,
+  // so words that name existing files are inputs, not formulas.
+  std::vector<std::string> formulas;
+  for (const auto& word : settings.references)
+    (std::filesystem::is_regular_file(word) ? settings.inputs : formulas).push_back(word);
+  if (settings.inputs.empty())
+    throw Error("no inputs: give tables (*.csv, *.json) or structure files");
+  HullRequest request;
+  request.pressures = parse_pressure_grid(settings.pressure);
+  for (const auto& formula : formulas)
+    request.hull_options.references.push_back(parse_formula(formula));
+  if (settings.recheck_within_given && !(settings.recheck_within >= 0))
+    throw Error("--recheck-within must be a non-negative energy above the hull (eV/atom)");
+  if (settings.recheck_within_given != !settings.recheck_with.empty())
+    throw Error("--recheck-within and --recheck-with go together");
+  if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
+    throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
+  check_hull_outputs(settings);
+  return request;
+}
+
+// The study's phases as read: the structures of each phase for the re-check
+// (nothing for a table row), and whether any entry keeps a fixed E and V.
+struct LoadedPhases {
+  std::vector<std::optional<std::vector<Structure>>> structures;
+  bool any_table = false, any_fixed = false;
+};
+
+// One structure file: each structure relaxed at every pressure with
+// --relax-with, else taken as labelled.
+void add_structure_phases(const std::filesystem::path& path, Potential* relax_potential,
+                          const PressureRelaxation& relaxation,
+                          const std::vector<double>& pressures, HullStudy& study,
+                          LoadedPhases& loaded) {
+  for (const auto& input : read_structure_inputs(path)) {
+    if (relax_potential) {
+      std::vector<Structure> relaxed;
+      study.phases.push_back(
+          relaxed_phase(input, *relax_potential, relaxation, pressures, relaxed));
+      loaded.structures.emplace_back(std::move(relaxed));
+    } else {
+      if (!input.structure.energy)
+        throw Error(input.source +
+                    " has no energy: give --relax-with SPEC to relax and evaluate the structures");
+      study.phases.push_back(phase_from_frame(input, pressures));
+      loaded.structures.emplace_back(std::vector<Structure>{input.structure});
+      loaded.any_fixed = true;
+    }
+  }
+}
+
+// Reads every input (tables and structure files) into study.phases.
+LoadedPhases load_phases(const HullSettings& settings, const std::vector<double>& pressures,
+                         HullStudy& study) {
   std::unique_ptr<Potential> relax_potential;
   PressureRelaxation relaxation;
   if (!settings.relax_with.empty()) {
@@ -130,79 +176,45 @@ void run_hull(HullSettings settings) {
     relaxation.relax = relax_options(settings);
     relaxation.relaxed_dir = settings.relaxed_dir;
   }
-
-  HullStudy study;
-  std::vector<std::optional<std::vector<Structure>>> structures;
-  bool any_table = false, any_fixed = false;
+  LoadedPhases loaded;
   for (const auto& name : settings.inputs) {
     const std::filesystem::path path(name);
     if (!std::filesystem::exists(path)) throw Error("input '" + name + "' does not exist");
     if (is_table(path)) {
       for (const auto& record : read_phase_table(path)) {
         study.phases.push_back(phase_from_record(record, pressures));
-        structures.emplace_back();
+        loaded.structures.emplace_back();
       }
-      any_table = any_fixed = true;
+      loaded.any_table = loaded.any_fixed = true;
       continue;
     }
-    for (const auto& input : read_structure_inputs(path)) {
-      if (relax_potential) {
-        std::vector<Structure> relaxed;
-        study.phases.push_back(
-            relaxed_phase(input, *relax_potential, relaxation, pressures, relaxed));
-        structures.emplace_back(std::move(relaxed));
-      } else {
-        if (!input.structure.energy)
-          throw Error(
-              input.source +
-              " has no energy: give --relax-with SPEC to relax and evaluate the structures");
-        study.phases.push_back(phase_from_frame(input, pressures));
-        structures.emplace_back(std::vector<Structure>{input.structure});
-        any_fixed = true;
-      }
-    }
+    add_structure_phases(path, relax_potential.get(), relaxation, pressures, study, loaded);
   }
+  return loaded;
+}
+
+void check_unique_phase_ids(const HullStudy& study) {
   std::vector<PhaseRecord> ids;
   for (const auto& phase : study.phases)
     ids.push_back({phase.phase.id, {}, 0.0, {}, {}, phase.source, {}});
   check_unique_ids(ids);
-  if (any_fixed && (pressures.size() > 1 || pressures.front() != 0.0))
-    logger().info(
-        "{} entries keep their energy and volume at every pressure (H = E + PV); only structures "
-        "given "
-        "with --relax-with are relaxed at each pressure",
-        any_table ? "table and frame" : "frame");
+}
 
-  SweepOptions sweep_options;
-  sweep_options.hull = hull_options;
-  study.sweep = sweep_hull(
-      [&] {
-        std::vector<SweepPhase> phases;
-        for (const auto& phase : study.phases) phases.push_back(phase.phase);
-        return phases;
-      }(),
-      pressures, sweep_options);
-  for (std::size_t i = 0; i < study.phases.size(); ++i)
-    if (!study.sweep.hulls.front().entries[i].included)
-      logger().warn("{} ({}) left out: {}", study.phases[i].phase.id, study.phases[i].source,
-                    study.sweep.hulls.front().entries[i].exclusion);
-
-  const bool uncertain =
-      std::any_of(study.phases.begin(), study.phases.end(),
-                  [](const StudyPhase& phase) { return phase.phase.std_per_atom.has_value(); });
-  if (uncertain) {
-    SamplingOptions sampling;
-    sampling.samples = settings.samples;
-    sampling.seed = settings.seed;
-    std::vector<SweepPhase> phases;
-    for (const auto& phase : study.phases) phases.push_back(phase.phase);
-    for (std::size_t k = 0; k < pressures.size(); ++k)
-      sample_stability(study.sweep.hulls[k], sweep_entries(phases, k), sampling);
+void write_plots(const HullStudy& study, const std::vector<double>& pressures,
+                 const std::string& prefix) {
+  std::vector<std::size_t> shown = {0};
+  if (pressures.size() > 1) shown.push_back(pressures.size() - 1);
+  for (std::size_t k : shown) {
+    const std::string tag = pressures.size() > 1 ? "_" + pressure_tag(pressures[k]) : "";
+    plot_hull(study, k, prefix + "_hull" + tag + ".png");
+    if (study.recheck) plot_recheck(study, k, prefix + "_recheck" + tag + ".png");
   }
+  if (pressures.size() > 1) plot_sweep(study, prefix + "_sweep.png");
+}
 
-  if (!settings.recheck_with.empty())
-    study.recheck = run_recheck(settings, study, structures, hull_options);
-
+// The table on the terminal, then the files asked for.
+void write_study(const HullSettings& settings, const HullStudy& study,
+                 const std::vector<double>& pressures) {
   std::cout << study_text(study) << std::flush;
   if (!settings.json_path.empty()) {
     write_study_json(study, settings.json_path);
@@ -212,17 +224,36 @@ void run_hull(HullSettings settings) {
     write_study_csv(study, settings.csv_path);
     logger().info("wrote {}", settings.csv_path);
   }
-  if (!settings.plot_prefix.empty()) {
-    const std::string prefix = settings.plot_prefix;
-    std::vector<std::size_t> shown = {0};
-    if (pressures.size() > 1) shown.push_back(pressures.size() - 1);
-    for (std::size_t k : shown) {
-      const std::string tag = pressures.size() > 1 ? "_" + pressure_tag(pressures[k]) : "";
-      plot_hull(study, k, prefix + "_hull" + tag + ".png");
-      if (study.recheck) plot_recheck(study, k, prefix + "_recheck" + tag + ".png");
-    }
-    if (pressures.size() > 1) plot_sweep(study, prefix + "_sweep.png");
-  }
+  if (!settings.plot_prefix.empty()) write_plots(study, pressures, settings.plot_prefix);
+}
+
+void run_hull(HullSettings settings) {
+  // Only relaxations stop cleanly on a signal; a plain hull ends as usual.
+  std::optional<InterruptGuard> interrupt_guard;
+  if (!settings.relax_with.empty() || settings.recheck_relax) interrupt_guard.emplace();
+  const HullRequest request = parse_hull_request(settings);
+  const std::vector<double>& pressures = request.pressures;
+
+  HullStudy study;
+  const LoadedPhases loaded = load_phases(settings, pressures, study);
+  check_unique_phase_ids(study);
+  if (loaded.any_fixed && (pressures.size() > 1 || pressures.front() != 0.0))
+    logger().info(
+        "{} entries keep their energy and volume at every pressure (H = E + PV); only structures "
+        "given "
+        "with --relax-with are relaxed at each pressure",
+        loaded.any_table ? "table and frame" : "frame");
+
+  SweepOptions sweep_options;
+  sweep_options.hull = request.hull_options;
+  SamplingOptions sampling;
+  sampling.samples = settings.samples;
+  sampling.seed = settings.seed;
+  sweep_study(study, pressures, sweep_options, sampling);
+
+  if (!settings.recheck_with.empty())
+    study.recheck = run_recheck(settings, study, loaded.structures, request.hull_options);
+  write_study(settings, study, pressures);
 }
 
 }  // namespace

@@ -33,35 +33,84 @@ struct LabelOptions {
   bool keep = false;
 };
 
-void run_label(const LabelOptions& options) {
-  check_output_paths({{"config", options.config}, {"input", options.input}},
-                     {{"-o", options.output}, {"--workdir", options.workdir}});
-  check_writable(options.output);
-  // The `oracle:` section of any config (an otfgp otf config, or a file
-  // holding only that section); the rest of the file is not read here.
-  const ConfigSection root = ConfigSection::load(options.config);
+// The `oracle:` section of any config (an otfgp otf config, or a file
+// holding only that section); the rest of the file is not read here.
+std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config) {
+  const ConfigSection root = ConfigSection::load(config);
   if (!root.has("oracle"))
-    throw Error(options.config + ": no 'oracle:' section (kinds: " + [] {
+    throw Error(config + ": no 'oracle:' section (kinds: " + [] {
       std::string text;
       for (const auto& kind : oracle::oracle_kinds()) text += (text.empty() ? "" : ", ") + kind;
       return text;
     }() + ")");
-  auto oracle = oracle::make_oracle(root.section("oracle"),
-                                    std::filesystem::absolute(options.config).parent_path());
+  return oracle::make_oracle(root.section("oracle"),
+                             std::filesystem::absolute(config).parent_path());
+}
 
+// The frames to label, every species of which the oracle must know.
+std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Oracle& oracle) {
   std::vector<Structure> frames = read_structures(options.input, options.format);
   if (frames.empty()) throw Error("'" + options.input + "' has no structures");
   std::set<int> species;
   for (const auto& frame : frames)
     for (int z : frame.species()) species.insert(z);
-  oracle->check(std::vector<int>(species.begin(), species.end()));
+  oracle.check(std::vector<int>(species.begin(), species.end()));
+  return frames;
+}
 
+std::filesystem::path scratch_folder(const LabelOptions& options) {
   const std::filesystem::path workdir =
       std::filesystem::path(options.workdir.empty() ? options.output + ".work" : options.workdir);
   if (std::error_code error;
       std::filesystem::exists(workdir, error) && !std::filesystem::is_directory(workdir, error))
     throw Error("--workdir '" + workdir.string() +
                 "' is a file, not a folder: give a folder for the oracle's scratch files");
+  return workdir;
+}
+
+std::filesystem::path attempt_folder(const std::filesystem::path& workdir, std::size_t k,
+                                     int attempt) {
+  return workdir / fmt::format("frame-{}-attempt-{}", k, attempt);
+}
+
+// Frame k labelled on the first attempt or the retry (nothing when both fail
+// or a signal came); `seconds` gains the time of the successful call.
+std::optional<Structure> label_frame(oracle::Oracle& oracle, const std::vector<Structure>& frames,
+                                     std::size_t k, const std::filesystem::path& workdir, bool keep,
+                                     double& seconds) {
+  std::optional<Structure> result;
+  for (int attempt = 0; attempt < 2 && !result; ++attempt) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      result = oracle.label(frames[k], attempt_folder(workdir, k, attempt), attempt);
+    } catch (const oracle::OracleFailure& failure) {
+      logger().warn("frame {} attempt {}: {} — {}", k + 1, attempt + 1,
+                    oracle::failure_kind_name(failure.kind()), failure.what());
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (result) {
+      seconds += elapsed;
+      logger().info("frame {}/{} ({} atoms) labelled in {:.2f} s{}", k + 1, frames.size(),
+                    frames[k].size(), elapsed, attempt > 0 ? " on the retry" : "");
+    }
+    // A labelled frame's scratch goes, failed attempts' included; frames
+    // that fail twice keep theirs for inspection.
+    if (result && !keep)
+      for (int done = 0; done <= attempt; ++done)
+        std::filesystem::remove_all(attempt_folder(workdir, k, done));
+    if (interrupt_requested()) break;
+  }
+  return result;
+}
+
+void run_label(const LabelOptions& options) {
+  check_output_paths({{"config", options.config}, {"input", options.input}},
+                     {{"-o", options.output}, {"--workdir", options.workdir}});
+  check_writable(options.output);
+  auto oracle = read_oracle(options.config);
+  const std::vector<Structure> frames = read_frames(options, *oracle);
+  const std::filesystem::path workdir = scratch_folder(options);
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
                 options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a
@@ -72,30 +121,8 @@ void run_label(const LabelOptions& options) {
   std::vector<std::size_t> skipped;
   double seconds = 0.0;
   for (std::size_t k = 0; k < frames.size(); ++k) {
-    std::optional<Structure> result;
-    for (int attempt = 0; attempt < 2 && !result; ++attempt) {
-      const auto frame_dir = workdir / fmt::format("frame-{}-attempt-{}", k, attempt);
-      const auto start = std::chrono::steady_clock::now();
-      try {
-        result = oracle->label(frames[k], frame_dir, attempt);
-      } catch (const oracle::OracleFailure& failure) {
-        logger().warn("frame {} attempt {}: {} — {}", k + 1, attempt + 1,
-                      oracle::failure_kind_name(failure.kind()), failure.what());
-      }
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (result) {
-        seconds += elapsed;
-        logger().info("frame {}/{} ({} atoms) labelled in {:.2f} s{}", k + 1, frames.size(),
-                      frames[k].size(), elapsed, attempt > 0 ? " on the retry" : "");
-      }
-      // A labelled frame's scratch goes, failed attempts' included; frames
-      // that fail twice keep theirs for inspection.
-      if (result && !options.keep)
-        for (int done = 0; done <= attempt; ++done)
-          std::filesystem::remove_all(workdir / fmt::format("frame-{}-attempt-{}", k, done));
-      if (interrupt_requested()) break;
-    }
+    const std::optional<Structure> result =
+        label_frame(*oracle, frames, k, workdir, options.keep, seconds);
     if (result) {
       write_extxyz(options.output, *result, /*append=*/true);
       ++labelled;

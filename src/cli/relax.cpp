@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iostream>
 
 #include "commands.hpp"
@@ -37,8 +38,9 @@ struct RelaxSettings {
   bool pressure_given = false;
 };
 
-void run_relax(const RelaxSettings& settings) {
-  const InterruptGuard interrupt_guard;
+// The relaxation the options ask for (the cell free under --cell auto only
+// when a pressure is given).
+RelaxOptions relax_options(const RelaxSettings& settings) {
   RelaxOptions options;
   options.algorithm = parse_relax_algorithm(settings.algorithm);
   if (settings.cell == "auto")
@@ -57,7 +59,63 @@ void run_relax(const RelaxSettings& settings) {
   options.stress_tolerance = settings.stress_tolerance;
   options.max_steps = settings.max_steps;
   options.max_step = settings.max_step;
+  return options;
+}
 
+// Appends every trajectory_every-th step of frame f to --trajectory; `started`
+// says whether the file has been begun.
+std::function<void(const RelaxStep&)> trajectory_writer(const RelaxSettings& settings,
+                                                        std::size_t f, bool& started) {
+  return [&settings, f, &started](const RelaxStep& step) {
+    if (step.step % settings.trajectory_every != 0) return;
+    Structure frame = *step.structure;
+    frame.set_info_value("step", std::to_string(step.step));
+    frame.set_info_value("frame_index", std::to_string(f));
+    frame.set_info_value("enthalpy", fmt::format("{:.10g}", step.enthalpy));
+    write_structures(settings.trajectory, {frame}, "extxyz", started);
+    started = true;
+  };
+}
+
+void print_result(std::size_t f, const RelaxResult& result, const RelaxOptions& options) {
+  const double atoms = result.structure.size();
+  std::cout << fmt::format(
+      "frame {}: {} in {} steps ({} evaluations), {} — E = {:.6f} eV ({:.6f} eV/atom), H = "
+      "{:.6f} eV, V = {:.4f} Å³, "
+      "P = {:.4f} GPa, max force {:.2e} eV/Å{}\n",
+      f, result.converged ? "converged" : "NOT converged", result.steps, result.evaluations,
+      relax_algorithm_name(options.algorithm), result.energy, result.energy / atoms,
+      result.enthalpy, result.structure.volume(), result.pressure, result.max_force,
+      options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
+                         : "");
+}
+
+// The relaxed structure as written to -o, marked with its convergence,
+// enthalpy and target pressure.
+Structure relaxed_output(const RelaxResult& result, double pressure) {
+  Structure out = result.structure;
+  out.set_info_value("converged", result.converged ? "T" : "F");
+  out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
+  out.set_info_value("target_pressure_gpa", fmt::format("{:g}", pressure));
+  return out;
+}
+
+// After a signal: keeps the structures relaxed so far in -o and stops.
+[[noreturn]] void stop_interrupted(const RelaxSettings& settings,
+                                   const std::vector<Structure>& relaxed, std::size_t frames) {
+  std::string done = "stopped after " + std::to_string(relaxed.size()) + " of " +
+                     std::to_string(frames) + " structures";
+  if (!settings.output.empty()) {
+    write_structures(settings.output, relaxed);
+    done += "; '" + settings.output + "' holds them (converged=F marks one cut short): relax " +
+            "those and the rest again";
+  }
+  throw InterruptedError(interrupt_signal(), "relax " + done);
+}
+
+void run_relax(const RelaxSettings& settings) {
+  const InterruptGuard interrupt_guard;
+  RelaxOptions options = relax_options(settings);
   // Refuse unwritable outputs now, not after the relaxations.
   check_output_paths(
       {{"input", settings.input}, {"--potential", potential_spec_file(settings.potential)}},
@@ -71,46 +129,15 @@ void run_relax(const RelaxSettings& settings) {
   bool all_converged = true;
   bool trajectory_started = false;
   for (std::size_t f = 0; f < frames.size(); ++f) {
-    if (!settings.trajectory.empty()) {
-      options.observer = [&](const RelaxStep& step) {
-        if (step.step % settings.trajectory_every != 0) return;
-        Structure frame = *step.structure;
-        frame.set_info_value("step", std::to_string(step.step));
-        frame.set_info_value("frame_index", std::to_string(f));
-        frame.set_info_value("enthalpy", fmt::format("{:.10g}", step.enthalpy));
-        write_structures(settings.trajectory, {frame}, "extxyz", trajectory_started);
-        trajectory_started = true;
-      };
-    }
+    if (!settings.trajectory.empty())
+      options.observer = trajectory_writer(settings, f, trajectory_started);
     const RelaxResult result = relax(*potential, frames[f], options);
     all_converged = all_converged && result.converged;
-    const double atoms = result.structure.size();
-    std::cout << fmt::format(
-        "frame {}: {} in {} steps ({} evaluations), {} — E = {:.6f} eV ({:.6f} eV/atom), H = "
-        "{:.6f} eV, V = {:.4f} Å³, "
-        "P = {:.4f} GPa, max force {:.2e} eV/Å{}\n",
-        f, result.converged ? "converged" : "NOT converged", result.steps, result.evaluations,
-        relax_algorithm_name(options.algorithm), result.energy, result.energy / atoms,
-        result.enthalpy, result.structure.volume(), result.pressure, result.max_force,
-        options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
-                           : "");
-    Structure out = result.structure;
-    out.set_info_value("converged", result.converged ? "T" : "F");
-    out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
-    out.set_info_value("target_pressure_gpa", fmt::format("{:g}", settings.pressure));
-    relaxed.push_back(std::move(out));
+    print_result(f, result, options);
+    relaxed.push_back(relaxed_output(result, settings.pressure));
     if (interrupt_requested()) break;
   }
-  if (interrupt_requested()) {
-    std::string done = "stopped after " + std::to_string(relaxed.size()) + " of " +
-                       std::to_string(frames.size()) + " structures";
-    if (!settings.output.empty()) {
-      write_structures(settings.output, relaxed);
-      done += "; '" + settings.output + "' holds them (converged=F marks one cut short): relax " +
-              "those and the rest again";
-    }
-    throw InterruptedError(interrupt_signal(), "relax " + done);
-  }
+  if (interrupt_requested()) stop_interrupted(settings, relaxed, frames.size());
   if (!settings.output.empty()) {
     write_structures(settings.output, relaxed);
     logger().info("wrote {}", settings.output);

@@ -69,20 +69,13 @@ void log_errors(const std::string& name, const ErrorSummary& s) {
   logger().info("{}", line);
 }
 
-void run_train(const TrainOptions& options) {
-  const InterruptGuard interrupt_guard;
-  check_output_paths(
-      {{"--data", options.data}, {"--config", options.config}, {"--test", options.test}},
-      {{"-o", options.output}, {"--summary", options.summary}});
-  check_writable(options.output);
-  if (!options.summary.empty()) check_writable(options.summary);
-  const std::vector<Structure> frames = read_structures(options.data, options.format);
+// The frames of --data, checked; their label counts go to the log.
+std::vector<Structure> read_training_frames(const TrainOptions& options) {
+  std::vector<Structure> frames = read_structures(options.data, options.format);
   if (frames.empty()) throw Error(options.data + ": no frames");
-  std::set<int> elements;
   int energies = 0, forces = 0, stresses = 0;
   long atoms = 0;
   for (const auto& f : frames) {
-    elements.insert(f.numbers.begin(), f.numbers.end());
     energies += f.energy ? 1 : 0;
     forces += f.forces ? 1 : 0;
     stresses += f.stress ? 1 : 0;
@@ -98,45 +91,50 @@ void run_train(const TrainOptions& options) {
                 ": the frames carry no labels (energy, forces or stress) to learn from");
   logger().info("read {} frames ({} atoms) from {}: {} with energy, {} with forces, {} with stress",
                 frames.size(), atoms, options.data, energies, forces, stresses);
+  return frames;
+}
+
+// --config over the defaults, with the species of the frames.
+GpTrainConfig training_config(const TrainOptions& options, const std::vector<Structure>& frames) {
+  std::set<int> elements;
+  for (const auto& f : frames) elements.insert(f.numbers.begin(), f.numbers.end());
   const std::vector<int> data_species(elements.begin(), elements.end());
-  const GpTrainConfig config = options.config.empty()
-                                   ? default_gp_train_config(data_species)
-                                   : read_gp_train_config(options.config, data_species);
+  return options.config.empty() ? default_gp_train_config(data_species)
+                                : read_gp_train_config(options.config, data_species);
+}
 
-  const auto descriptor = make_gp_descriptor(config);
-  const auto kernel = make_gp_kernel(config);
-  const GpTrainingSettings settings = gp_training_settings(config);
-  logger().info("{}", describe_gp_config(config));
+SparseGp train_model(const TrainOptions& options, const GpTrainConfig& config,
+                     const std::vector<Structure>& frames, GpTrainingReport& report) {
+  // A signal stops the frame loops, the factor updates and a likelihood
+  // evaluation where they stand (core/interrupt.hpp), not only between frames.
+  const InterruptibleSection interruptible;
+  try {
+    return train_sparse_gp(config, frames, &report);
+  } catch (const InterruptedError& error) {
+    throw InterruptedError(
+        error.signal(),
+        std::string("training ") + error.what() + "; nothing was written to '" + options.output +
+            "' (training has no partial state to resume from): run the same command again");
+  }
+}
 
-  GpTrainingReport report;
-  SparseGp gp = [&] {
-    // A signal stops the frame loops, the factor updates and a likelihood
-    // evaluation where they stand (core/interrupt.hpp), not only between frames.
-    const InterruptibleSection interruptible;
-    try {
-      return train_sparse_gp(descriptor, kernel, frames, settings, &report);
-    } catch (const InterruptedError& error) {
-      throw InterruptedError(
-          error.signal(),
-          std::string("training ") + error.what() + "; nothing was written to '" + options.output +
-              "' (training has no partial state to resume from): run the same command again");
-    }
-  }();
+void log_training(const GpTrainConfig& config, const GpTrainingReport& report) {
+  const bool given = gp_training_settings(config).reference_energies.has_value();
   for (std::size_t s = 0; s < config.descriptor.species.size(); ++s)
     logger().info("reference energy {}: {:.6f} eV{}", element(config.descriptor.species[s]).symbol,
-                  report.reference_energies[s],
-                  settings.reference_energies ? " (given)" : " (least squares)");
+                  report.reference_energies[s], given ? " (given)" : " (least squares)");
   logger().info(
       "timings: sparse set {:.2f} s, label rows and factors {:.2f} s, hyperparameters {:.2f} s, "
       "total {:.2f} s",
       report.seconds_sparse, report.seconds_frames, report.seconds_hyperparameters,
       report.seconds_total);
   logger().info("factor memory {:.1f} MB", report.factor_bytes / 1e6);
-  save_gp_model(options.output, gp);
-  logger().info("wrote {}", options.output);
+}
 
+nlohmann::json training_summary(const std::string& model, const SparseGp& gp,
+                                const GpTrainingReport& report) {
   nlohmann::json summary;
-  summary["model"] = options.output;
+  summary["model"] = model;
   summary["frames"] = report.frames;
   summary["sparse"] = report.sparse;
   summary["labels"] = {
@@ -156,19 +154,43 @@ void run_train(const TrainOptions& options) {
     summary["calibration"] = calibration_summary(report.calibration);
     summary["calibration"]["energy_scale_per_a"] = report.calibration.energy_scale;
   }
+  return summary;
+}
 
-  if (!options.test.empty()) {
-    const std::vector<Structure> test = read_structures(options.test, options.format);
-    auto shared = std::make_shared<const SparseGp>(std::move(gp));
-    auto potential = make_sparse_gp_potential(shared, "gp:" + options.output + ",mapped=no");
-    const ValidationReport validation = validate_potential(*potential, test);
-    log_errors("held-out " + options.test, validation.total);
-    summary["test"] = summary_json(validation.total);
-    for (const auto& [formula, errors] : validation.by_composition) {
-      if (validation.by_composition.size() > 1) log_errors("  " + formula, errors);
-      summary["test_by_composition"][formula] = summary_json(errors);
-    }
+// Errors and uncertainty quality on the held-out frames of --test, in total
+// and per composition.
+void test_model(const TrainOptions& options, SparseGp gp, nlohmann::json& summary) {
+  const std::vector<Structure> test = read_structures(options.test, options.format);
+  auto shared = std::make_shared<const SparseGp>(std::move(gp));
+  auto potential = make_sparse_gp_potential(shared, "gp:" + options.output + ",mapped=no");
+  const ValidationReport validation = validate_potential(*potential, test);
+  log_errors("held-out " + options.test, validation.total);
+  summary["test"] = summary_json(validation.total);
+  for (const auto& [formula, errors] : validation.by_composition) {
+    if (validation.by_composition.size() > 1) log_errors("  " + formula, errors);
+    summary["test_by_composition"][formula] = summary_json(errors);
   }
+}
+
+void run_train(const TrainOptions& options) {
+  const InterruptGuard interrupt_guard;
+  check_output_paths(
+      {{"--data", options.data}, {"--config", options.config}, {"--test", options.test}},
+      {{"-o", options.output}, {"--summary", options.summary}});
+  check_writable(options.output);
+  if (!options.summary.empty()) check_writable(options.summary);
+  const std::vector<Structure> frames = read_training_frames(options);
+  const GpTrainConfig config = training_config(options, frames);
+  logger().info("{}", describe_gp_config(config));
+
+  GpTrainingReport report;
+  SparseGp gp = train_model(options, config, frames, report);
+  log_training(config, report);
+  save_gp_model(options.output, gp);
+  logger().info("wrote {}", options.output);
+
+  nlohmann::json summary = training_summary(options.output, gp, report);
+  if (!options.test.empty()) test_model(options, std::move(gp), summary);
   if (interrupt_requested()) summary["interrupted_by_signal"] = interrupt_signal();
   if (!options.summary.empty()) {
     OutputFile file(options.summary);

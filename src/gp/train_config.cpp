@@ -278,6 +278,12 @@ GpTrainingSettings gp_training_settings(const GpTrainConfig& config) {
   return settings;
 }
 
+SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structure>& frames,
+                         GpTrainingReport* report) {
+  return train_sparse_gp(make_gp_descriptor(config), make_gp_kernel(config), frames,
+                         gp_training_settings(config), report);
+}
+
 std::string describe_gp_config(const GpTrainConfig& config) {
   std::string species_text;
   for (int z : config.descriptor.species)

@@ -1,8 +1,9 @@
 #pragma once
 // Hull phases from structures: labelled frames taken as they are, structures
-// relaxed at every pressure of a grid, and the re-check of the entries near
-// the hull with a second energy model. `otfgp hull`, the on-the-fly loop and
-// structure search build their studies from these.
+// relaxed at every pressure of a grid, the re-check of the entries near the
+// hull with a second energy model, and the sweep of a study over the grid.
+// `otfgp hull`, the on-the-fly loop and structure search build their studies
+// from these.
 
 #include <filesystem>
 #include <optional>
@@ -65,6 +66,12 @@ struct RecheckOptions {
 RecheckResult recheck_study(Potential& potential, const HullStudy& study,
                             const std::vector<std::optional<std::vector<Structure>>>& structures,
                             const HullOptions& hull_options, const RecheckOptions& options);
+
+// Sweeps the study's phases over the pressure grid into study.sweep, with a
+// warning for each entry left out of the first hull, and, when any phase has
+// a standard deviation, samples the stability probabilities at each pressure.
+void sweep_study(HullStudy& study, const std::vector<double>& pressures,
+                 const SweepOptions& options, const SamplingOptions& sampling);
 
 // "5GPa", "0.5GPa": the pressure tag of file names.
 std::string pressure_tag(double pressure);

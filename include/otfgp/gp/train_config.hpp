@@ -43,6 +43,10 @@ GpTrainConfig read_gp_train_config(ConfigSection section, const std::vector<int>
 std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& config);
 std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config);
 GpTrainingSettings gp_training_settings(const GpTrainConfig& config);
+// A sparse GP trained on `frames` as the config says (the descriptor, kernel
+// and settings above); see train_sparse_gp in training.hpp.
+SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structure>& frames,
+                         GpTrainingReport* report = nullptr);
 // One log line: species, descriptor size, kernel, sparse selection.
 std::string describe_gp_config(const GpTrainConfig& config);
 
