@@ -12,14 +12,14 @@
 // each atom takes half of its own entry's φ2 (LAMMPS picks one by atom tags).
 // Per-atom energies are site energies: ½ Σ_j φ2 + the φ3 terms centred on i.
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lammps_parameter_file.hpp"
 #include "many_body_loop.hpp"
 #include "manybody_support.hpp"
-#include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
 
 namespace otfgp {
 
@@ -62,16 +62,8 @@ int small_integer(double exponent) {
 
 // The physics of many_body_loop.hpp: φ2 as each leg is kept, then φ3 over
 // each unordered pair (j, k) of legs.
-struct SwBody {
+struct SwBody : TripletParams<SwTriplet> {
   using Leg = SwLeg;
-  Kokkos::View<const SwTriplet*, MemSpace> params;
-  Kokkos::View<const double*, MemSpace> reach;  // per type: largest pair range²
-  int n;                                        // number of types
-
-  KOKKOS_INLINE_FUNCTION const SwTriplet& triplet(int ti, int tj, int tk) const {
-    return params((ti * n + tj) * n + tk);
-  }
-  KOKKOS_INLINE_FUNCTION double reach_sq(int ti) const { return reach(ti); }
 
   KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int j, int tj, const double dr[3],
                                    double rsq, SwLeg& leg) const {
@@ -163,31 +155,28 @@ class StillingerWeber final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     const int n = static_cast<int>(species.size());
-    const std::vector<int> table = file_.triplet_table(species);
-    params_ = Kokkos::View<SwTriplet*, MemSpace>("StillingerWeber::params", table.size());
-    auto host = Kokkos::create_mirror_view(params_);
-    for (std::size_t t = 0; t < table.size(); ++t) host(t) = derive(file_.entries()[table[t]]);
-    Kokkos::deep_copy(params_, host);
-    reach_sq_ = Kokkos::View<double*, MemSpace>("StillingerWeber::reach_sq", n);
-    auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    const auto triplets = derive_triplets<SwTriplet>(file_, species, derive);
+    // Only (i,j,j) entries set how far a centre reaches.
+    std::vector<double> reach_sq(n, 0.0);
     double range_sq = 0;
     for (int a = 0; a < n; ++a) {
-      reach_host(a) = 0;
       for (int b = 0; b < n; ++b)
-        reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
-      range_sq = std::max(range_sq, reach_host(a));
+        reach_sq[a] = std::max(reach_sq[a], triplets[(a * n + b) * n + b].cutsq);
+      range_sq = std::max(range_sq, reach_sq[a]);
     }
-    Kokkos::deep_copy(reach_sq_, reach_host);
-    num_types_ = n;
+    params_ = triplet_params("StillingerWeber", triplets, reach_sq);
     cutoff_ = std::sqrt(range_sq);
-    warn_if_asymmetric(species, host);
+    warn_if_asymmetric("sw", "two-body", file_, species, triplets,
+                       [](const SwTriplet& ab, const SwTriplet& ba) {
+                         return ab.cutsq != ba.cutsq || ab.c5 != ba.c5 || ab.c6 != ba.c6 ||
+                                ab.sigma != ba.sigma || ab.cut != ba.cut;
+                       });
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    return loop_.compute(SwBody{params_, reach_sq_, num_types_},
-                         num_types_ == static_cast<int>(state.species.size()), cutoff_, state, list,
-                         request);
+    return loop_.compute(SwBody{params_}, params_.n == static_cast<int>(state.species.size()),
+                         cutoff_, state, list, request);
   }
 
  private:
@@ -224,29 +213,9 @@ class StillingerWeber final : public Potential {
     return t;
   }
 
-  void warn_if_asymmetric(const std::vector<int>& species,
-                          const Kokkos::View<SwTriplet*, MemSpace>::HostMirror& host) const {
-    const int n = static_cast<int>(species.size());
-    for (int a = 0; a < n; ++a)
-      for (int b = a + 1; b < n; ++b) {
-        const SwTriplet& ab = host((a * n + b) * n + b);
-        const SwTriplet& ba = host((b * n + a) * n + a);
-        if (ab.cutsq != ba.cutsq || ab.c5 != ba.c5 || ab.c6 != ba.c6 || ab.sigma != ba.sigma ||
-            ab.cut != ba.cut)
-          logger().warn(
-              "sw: {} gives different two-body parameters for {}-{} and {}-{}; otfgp averages "
-              "them, LAMMPS uses one or the other depending on atom IDs",
-              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
-              element(species[b]).symbol, element(species[a]).symbol);
-      }
-  }
-
   TripletParameterFile file_;
   double cutoff_ = 0;
-  int num_types_ = -1;
-  Kokkos::View<SwTriplet*, MemSpace> params_;
-  Kokkos::View<double*, MemSpace>
-      reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
+  TripletParams<SwTriplet> params_;  // reach: the largest pair range² of (i,j,j) entries
   ManyBodyLoop<SwBody> loop_{"sw", "StillingerWeber"};
 };
 

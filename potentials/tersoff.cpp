@@ -16,13 +16,13 @@
 // each atom takes half of its own entry's term (LAMMPS picks one by atom tags).
 // Per-atom energies are Tersoff's site energies: the sum above over j for atom i.
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lammps_parameter_file.hpp"
 #include "many_body_loop.hpp"
-#include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
 
 namespace otfgp {
@@ -94,17 +94,9 @@ KOKKOS_INLINE_FUNCTION void bond_order(double zeta, const TersoffTriplet& p, dou
 
 // The physics of many_body_loop.hpp: for each bond i–j in range, the
 // repulsion, ζ_ij over the other legs k, and the attraction b_ij f_A(r_ij).
-struct TersoffBody {
+struct TersoffBody : TripletParams<TersoffTriplet> {
   using Leg = TersoffLeg;
-  Kokkos::View<const TersoffTriplet*, MemSpace> params;
   Kokkos::View<const double*, MemSpace> short_cutsq;  // per (i, k) types, see bind()
-  Kokkos::View<const double*, MemSpace> reach;        // per i type: its largest short_cutsq
-  int n;                                              // number of types
-
-  KOKKOS_INLINE_FUNCTION const TersoffTriplet& triplet(int ti, int tj, int tk) const {
-    return params((ti * n + tj) * n + tk);
-  }
-  KOKKOS_INLINE_FUNCTION double reach_sq(int ti) const { return reach(ti); }
 
   KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int k, int tk, const double dr[3],
                                    double rsq, TersoffLeg& leg) const {
@@ -222,51 +214,34 @@ class Tersoff final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     const int n = static_cast<int>(species.size());
-    const std::vector<int> table = file_.triplet_table(species);
-    params_ = Kokkos::View<TersoffTriplet*, MemSpace>("Tersoff::params", table.size());
-    auto host = Kokkos::create_mirror_view(params_);
-    double range = 0;
-    for (std::size_t t = 0; t < table.size(); ++t) {
-      host(t) = derive(file_.entries()[table[t]]);
-      range = std::max(range, std::sqrt(host(t).cutsq));
-    }
+    const auto triplets = derive_triplets<TersoffTriplet>(file_, species, derive);
     // Atom k takes part in i's terms within (i,k,k)'s range as a bond partner and
     // within (i,j,k)'s range for some j in ζ_ij: the short list keeps both.
-    short_cutsq_ = Kokkos::View<double*, MemSpace>("Tersoff::short_cutsq", n * n);
-    reach_sq_ = Kokkos::View<double*, MemSpace>("Tersoff::reach_sq", n);
-    auto short_host = Kokkos::create_mirror_view(short_cutsq_);
-    auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    std::vector<double> short_cutsq(n * n, 0.0), reach_sq(n, 0.0);
+    double range_sq = 0;
     for (int a = 0; a < n; ++a) {
-      reach_host(a) = 0;
       for (int c = 0; c < n; ++c) {
-        double most = 0;
-        for (int b = 0; b < n; ++b) most = std::max(most, host((a * n + b) * n + c).cutsq);
-        short_host(a * n + c) = most;
-        reach_host(a) = std::max(reach_host(a), most);
+        for (int b = 0; b < n; ++b)
+          short_cutsq[a * n + c] =
+              std::max(short_cutsq[a * n + c], triplets[(a * n + b) * n + c].cutsq);
+        reach_sq[a] = std::max(reach_sq[a], short_cutsq[a * n + c]);
       }
+      range_sq = std::max(range_sq, reach_sq[a]);
     }
-    Kokkos::deep_copy(params_, host);
-    Kokkos::deep_copy(short_cutsq_, short_host);
-    Kokkos::deep_copy(reach_sq_, reach_host);
-    num_types_ = n;
-    cutoff_ = range;
-    for (int a = 0; a < n; ++a)
-      for (int b = a + 1; b < n; ++b) {
-        const TersoffTriplet& ab = host((a * n + b) * n + b);
-        const TersoffTriplet& ba = host((b * n + a) * n + a);
-        if (ab.biga != ba.biga || ab.lam1 != ba.lam1 || ab.bigr != ba.bigr || ab.bigd != ba.bigd)
-          logger().warn(
-              "tersoff: {} gives different repulsive parameters for {}-{} and {}-{}; otfgp "
-              "averages them, LAMMPS uses one or the other depending on atom IDs",
-              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
-              element(species[b]).symbol, element(species[a]).symbol);
-      }
+    params_ = triplet_params("Tersoff", triplets, reach_sq);
+    short_cutsq_ = to_device("Tersoff::short_cutsq", short_cutsq);
+    cutoff_ = std::sqrt(range_sq);
+    warn_if_asymmetric("tersoff", "repulsive", file_, species, triplets,
+                       [](const TersoffTriplet& ab, const TersoffTriplet& ba) {
+                         return ab.biga != ba.biga || ab.lam1 != ba.lam1 || ab.bigr != ba.bigr ||
+                                ab.bigd != ba.bigd;
+                       });
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    return loop_.compute(TersoffBody{params_, short_cutsq_, reach_sq_, num_types_},
-                         num_types_ == static_cast<int>(state.species.size()), cutoff_, state, list,
+    return loop_.compute(TersoffBody{{params_}, short_cutsq_},
+                         params_.n == static_cast<int>(state.species.size()), cutoff_, state, list,
                          request);
   }
 
@@ -314,10 +289,8 @@ class Tersoff final : public Potential {
 
   TripletParameterFile file_;
   double cutoff_ = 0;
-  int num_types_ = -1;
-  Kokkos::View<TersoffTriplet*, MemSpace> params_;
+  TripletParams<TersoffTriplet> params_;  // reach: the largest of the centre's short_cutsq_ row
   Kokkos::View<double*, MemSpace> short_cutsq_;
-  Kokkos::View<double*, MemSpace> reach_sq_;  // per type: the largest of its short_cutsq_ row
   ManyBodyLoop<TersoffBody> loop_{"tersoff", "Tersoff"};
 };
 
