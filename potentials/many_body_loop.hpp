@@ -16,7 +16,8 @@
 //   // The remaining terms centred on site.i, over legs(0) … legs(count − 1).
 //   void terms(ManyBodySite& site, const ManyBodyLegs<Leg>& legs, int count) const;
 //
-// All three must be KOKKOS_INLINE_FUNCTION. The kernel is a named functor, not
+// All three must be KOKKOS_INLINE_FUNCTION; a body of a LAMMPS triplet file
+// gets reach_sq from TripletParams (manybody_support.hpp). The kernel is a named functor, not
 // a KOKKOS_LAMBDA, so nvcc's rules for extended lambdas do not reach the body.
 
 #include <string>
@@ -45,8 +46,8 @@ struct ManyBodySite {
   double virial[6] = {0, 0, 0, 0, 0, 0};  // eV, Voigt xx yy zz yz xz xy
 
   // A pair term met from i's end of a full list: i takes all of its force and
-  // half of its energy and virial (the other half comes from j's end). energy
-  // is the whole pair's (eV); force_over_r = −(dφ/dr)/r (eV/Å²).
+  // half of its energy and virial (the other half comes from j's end).
+  // pair_energy is the whole pair's (eV); force_over_r = −(dφ/dr)/r (eV/Å²).
   KOKKOS_INLINE_FUNCTION void add_pair(const double dr[3], double pair_energy,
                                        double force_over_r) {
     energy += 0.5 * pair_energy;
