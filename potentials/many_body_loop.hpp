@@ -17,8 +17,9 @@
 //   void terms(ManyBodySite& site, const ManyBodyLegs<Leg>& legs, int count) const;
 //
 // All three must be KOKKOS_INLINE_FUNCTION; a body of a LAMMPS triplet file
-// gets reach_sq from TripletParams (manybody_support.hpp). The kernel is a named functor, not
-// a KOKKOS_LAMBDA, so nvcc's rules for extended lambdas do not reach the body.
+// gets reach_sq from TripletParams (manybody_support.hpp). The kernel is a
+// named functor, not a KOKKOS_LAMBDA, so nvcc's rules for extended lambdas do
+// not reach the body.
 
 #include <string>
 #include <utility>
