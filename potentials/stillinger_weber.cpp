@@ -12,14 +12,14 @@
 // each atom takes half of its own entry's φ2 (LAMMPS picks one by atom tags).
 // Per-atom energies are site energies: ½ Σ_j φ2 + the φ3 terms centred on i.
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lammps_parameter_file.hpp"
+#include "many_body_loop.hpp"
 #include "manybody_support.hpp"
-#include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
-#include "otfgp/potentials/compute_support.hpp"
 
 namespace otfgp {
 
@@ -44,7 +44,7 @@ struct SwLeg {
   double rinvsq;     // 1/r²
   double expg;       // exp(γσ/(r − aσ))
   double gsrainvsq;  // γσ/((r − aσ)² r): −d ln(expg)/dr / r
-  int j;
+  int j, type;
 };
 
 KOKKOS_INLINE_FUNCTION double inverse_power(double rinv, double exponent, int integer_exponent) {
@@ -59,6 +59,77 @@ int small_integer(double exponent) {
              ? static_cast<int>(exponent)
              : -1;
 }
+
+// The physics of many_body_loop.hpp: φ2 as each leg is kept, then φ3 over
+// each unordered pair (j, k) of legs.
+struct SwBody : TripletParams<SwTriplet> {
+  using Leg = SwLeg;
+
+  KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int j, int tj, const double dr[3],
+                                   double rsq, SwLeg& leg) const {
+    const SwTriplet& p = triplet(site.type, tj, tj);
+    if (rsq >= p.cutsq) return false;
+    const double r = kmath::sqrt(rsq);
+    const double rinv = 1.0 / r, rinvsq = rinv * rinv;
+    const double rainv = 1.0 / (r - p.cut);
+    const double rp = inverse_power(rinv, p.p, p.p_integer);
+    const double rq = inverse_power(rinv, p.q, p.q_integer);
+    const double expsrainv = kmath::exp(p.sigma * rainv);
+    // −(dφ2/dr)/r, LAMMPS's fpair.
+    const double fpair =
+        (p.c1 * rp - p.c2 * rq + (p.c3 * rp - p.c4 * rq) * rainv * rainv * r) * expsrainv * rinvsq;
+    site.add_pair(dr, (p.c5 * rp - p.c6 * rq) * expsrainv, fpair);
+
+    for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
+    const double gsrainv = p.sigma_gamma * rainv;
+    leg.rinv = rinv;
+    leg.rinvsq = rinvsq;
+    leg.expg = kmath::exp(gsrainv);
+    leg.gsrainvsq = gsrainv * rainv * rinv;
+    leg.j = j;
+    leg.type = tj;
+    return true;
+  }
+
+  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const ManyBodyLegs<SwLeg>& legs,
+                                    int count) const {
+    for (int a = 0; a + 1 < count; ++a) {
+      const SwLeg& one = legs(a);
+      double fj_sum[3] = {0, 0, 0};
+      for (int b = a + 1; b < count; ++b) {
+        const SwLeg& two = legs(b);
+        const SwTriplet& p = triplet(site.type, one.type, two.type);
+        const double rinv12 = one.rinv * two.rinv;
+        const double cs =
+            (one.dr[0] * two.dr[0] + one.dr[1] * two.dr[1] + one.dr[2] * two.dr[2]) * rinv12;
+        const double delcs = cs - p.costheta;
+        const double facexp = one.expg * two.expg;
+        const double facrad = p.lambda_epsilon * facexp * delcs * delcs;
+        const double frad1 = facrad * one.gsrainvsq;
+        const double frad2 = facrad * two.gsrainvsq;
+        const double facang = p.lambda_epsilon2 * facexp * delcs;
+        const double facang12 = rinv12 * facang;
+        const double csfacang = cs * facang;
+        const double s1 = frad1 + one.rinvsq * csfacang;
+        const double s2 = frad2 + two.rinvsq * csfacang;
+        double fj[3], fk[3];
+        for (int d = 0; d < 3; ++d) {
+          fj[d] = one.dr[d] * s1 - two.dr[d] * facang12;
+          fk[d] = two.dr[d] * s2 - one.dr[d] * facang12;
+          site.force[d] -= fj[d] + fk[d];
+          fj_sum[d] += fj[d];
+          site.f(two.j, d) += fk[d];
+        }
+        site.energy += facrad;
+        // W = r_ij ⊗ F_j + r_ik ⊗ F_k (i at the origin).
+        add_virial(site.virial, one.dr, fj, 1.0);
+        add_virial(site.virial, two.dr, fk, 1.0);
+      }
+      // j's force from all its triplets at once: one scatter add instead of many.
+      for (int d = 0; d < 3; ++d) site.f(one.j, d) += fj_sum[d];
+    }
+  }
+};
 
 const std::vector<std::string> sw_value_names = {
     "epsilon", "sigma", "a", "lambda", "gamma", "costheta0", "A", "B", "p", "q", "tol"};
@@ -84,140 +155,28 @@ class StillingerWeber final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     const int n = static_cast<int>(species.size());
-    const std::vector<int> table = file_.triplet_table(species);
-    params_ = Kokkos::View<SwTriplet*, MemSpace>("StillingerWeber::params", table.size());
-    auto host = Kokkos::create_mirror_view(params_);
-    for (std::size_t t = 0; t < table.size(); ++t) host(t) = derive(file_.entries()[table[t]]);
-    Kokkos::deep_copy(params_, host);
-    reach_sq_ = Kokkos::View<double*, MemSpace>("StillingerWeber::reach_sq", n);
-    auto reach_host = Kokkos::create_mirror_view(reach_sq_);
+    const auto triplets = derive_triplets<SwTriplet>(file_, species, derive);
+    // Only (i,j,j) entries set how far a centre reaches.
+    std::vector<double> reach_sq(n, 0.0);
     double range_sq = 0;
     for (int a = 0; a < n; ++a) {
-      reach_host(a) = 0;
       for (int b = 0; b < n; ++b)
-        reach_host(a) = std::max(reach_host(a), host((a * n + b) * n + b).cutsq);
-      range_sq = std::max(range_sq, reach_host(a));
+        reach_sq[a] = std::max(reach_sq[a], triplets[(a * n + b) * n + b].cutsq);
+      range_sq = std::max(range_sq, reach_sq[a]);
     }
-    Kokkos::deep_copy(reach_sq_, reach_host);
-    num_types_ = n;
+    params_ = triplet_params("StillingerWeber", triplets, reach_sq);
     cutoff_ = std::sqrt(range_sq);
-    warn_if_asymmetric(species, host);
+    warn_if_asymmetric("sw", "two-body", file_, species, triplets,
+                       [](const SwTriplet& ab, const SwTriplet& ba) {
+                         return ab.cutsq != ba.cutsq || ab.c5 != ba.c5 || ab.c6 != ba.c6 ||
+                                ab.sigma != ba.sigma || ab.cut != ba.cut;
+                       });
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    const ForceScatter scatter = forces_.begin(
-        "sw", num_types_ == static_cast<int>(state.species.size()), list, cutoff_, state);
-    ComputeResult result;
-    const SiteOutputs sites = site_outputs("StillingerWeber", request, state.natoms, result);
-    const NeighborView neighbors = list.view();
-    const VecView x = state.x;
-    const IntView type = state.type;
-    const auto params = params_;
-    const auto reach = reach_sq_;
-    const int n = num_types_;
-    legs_.reserve(list.max_neighbors());
-    const auto scratch = legs_.view();
-    const auto token = legs_.token();
-
-    EnergyVirial total;
-    Kokkos::parallel_reduce(
-        "StillingerWeber::compute", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          if (!sites.is_centre(i)) return;
-          auto f = scatter.access();
-          const int row = token.acquire();
-          const int ti = type(i);
-          double fi[3] = {0, 0, 0}, ei = 0.0;
-          double w[6] = {0, 0, 0, 0, 0, 0};
-          int count = 0;
-          // Two-body terms, full list: i takes half the energy and virial of each
-          // pair and its whole force, so it writes only to itself. Pairs in range
-          // are kept with their exponential for the three-body loop.
-          // Most list entries lie in the skin: reject them before touching types.
-          const double reach_sq = reach(ti);
-          const double xi[3] = {x(i, 0), x(i, 1), x(i, 2)};
-          const int end = neighbors.offsets(i + 1);
-          for (int k = neighbors.offsets(i); k < end; ++k) {
-            // NeighborView::delta with x_i held in registers.
-            const int j = neighbors.index(k), image = neighbors.image(k);
-            double dr[3];
-            for (int d = 0; d < 3; ++d) dr[d] = x(j, d) + neighbors.image_vector(image, d) - xi[d];
-            const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
-            if (rsq >= reach_sq) continue;
-            const SwTriplet& p = params((ti * n + type(j)) * n + type(j));
-            if (rsq >= p.cutsq) continue;
-            const double r = kmath::sqrt(rsq);
-            const double rinv = 1.0 / r, rinvsq = rinv * rinv;
-            const double rainv = 1.0 / (r - p.cut);
-            const double rp = inverse_power(rinv, p.p, p.p_integer);
-            const double rq = inverse_power(rinv, p.q, p.q_integer);
-            const double expsrainv = kmath::exp(p.sigma * rainv);
-            // −(dφ2/dr)/r, LAMMPS's fpair: the force on i is −fpair r_ij.
-            const double fpair =
-                (p.c1 * rp - p.c2 * rq + (p.c3 * rp - p.c4 * rq) * rainv * rainv * r) * expsrainv *
-                rinvsq;
-            ei += 0.5 * (p.c5 * rp - p.c6 * rq) * expsrainv;
-            for (int d = 0; d < 3; ++d) fi[d] -= fpair * dr[d];
-            add_virial(w, dr, dr, 0.5 * fpair);
-
-            SwLeg& leg = scratch(row, count++);
-            for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
-            const double gsrainv = p.sigma_gamma * rainv;
-            leg.rinv = rinv;
-            leg.rinvsq = rinvsq;
-            leg.expg = kmath::exp(gsrainv);
-            leg.gsrainvsq = gsrainv * rainv * rinv;
-            leg.j = j;
-          }
-
-          // Three-body terms centred on i, each unordered pair (j, k) once.
-          for (int a = 0; a + 1 < count; ++a) {
-            const SwLeg& one = scratch(row, a);
-            const int tj = type(one.j);
-            double fj_sum[3] = {0, 0, 0};
-            for (int b = a + 1; b < count; ++b) {
-              const SwLeg& two = scratch(row, b);
-              const SwTriplet& p = params((ti * n + tj) * n + type(two.j));
-              const double rinv12 = one.rinv * two.rinv;
-              const double cs =
-                  (one.dr[0] * two.dr[0] + one.dr[1] * two.dr[1] + one.dr[2] * two.dr[2]) * rinv12;
-              const double delcs = cs - p.costheta;
-              const double facexp = one.expg * two.expg;
-              const double facrad = p.lambda_epsilon * facexp * delcs * delcs;
-              const double frad1 = facrad * one.gsrainvsq;
-              const double frad2 = facrad * two.gsrainvsq;
-              const double facang = p.lambda_epsilon2 * facexp * delcs;
-              const double facang12 = rinv12 * facang;
-              const double csfacang = cs * facang;
-              const double s1 = frad1 + one.rinvsq * csfacang;
-              const double s2 = frad2 + two.rinvsq * csfacang;
-              double fj[3], fk[3];
-              for (int d = 0; d < 3; ++d) {
-                fj[d] = one.dr[d] * s1 - two.dr[d] * facang12;
-                fk[d] = two.dr[d] * s2 - one.dr[d] * facang12;
-                fi[d] -= fj[d] + fk[d];
-                fj_sum[d] += fj[d];
-                f(two.j, d) += fk[d];
-              }
-              ei += facrad;
-              // W = r_ij ⊗ F_j + r_ik ⊗ F_k (i at the origin).
-              add_virial(w, one.dr, fj, 1.0);
-              add_virial(w, two.dr, fk, 1.0);
-            }
-            for (int d = 0; d < 3; ++d) f(one.j, d) += fj_sum[d];
-          }
-          token.release(row);
-          for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
-          sum.energy += ei;
-          for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
-          sites.store(i, ei, w);
-        },
-        Kokkos::Sum<EnergyVirial>(total));
-    forces_.finish(state);
-
-    set_energy_and_virial(result, total);
-    return result;
+    return loop_.compute(SwBody{params_}, params_.n == static_cast<int>(state.species.size()),
+                         cutoff_, state, list, request);
   }
 
  private:
@@ -254,31 +213,10 @@ class StillingerWeber final : public Potential {
     return t;
   }
 
-  void warn_if_asymmetric(const std::vector<int>& species,
-                          const Kokkos::View<SwTriplet*, MemSpace>::HostMirror& host) const {
-    const int n = static_cast<int>(species.size());
-    for (int a = 0; a < n; ++a)
-      for (int b = a + 1; b < n; ++b) {
-        const SwTriplet& ab = host((a * n + b) * n + b);
-        const SwTriplet& ba = host((b * n + a) * n + a);
-        if (ab.cutsq != ba.cutsq || ab.c5 != ba.c5 || ab.c6 != ba.c6 || ab.sigma != ba.sigma ||
-            ab.cut != ba.cut)
-          logger().warn(
-              "sw: {} gives different two-body parameters for {}-{} and {}-{}; otfgp averages "
-              "them, LAMMPS uses one or the other depending on atom IDs",
-              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
-              element(species[b]).symbol, element(species[a]).symbol);
-      }
-  }
-
   TripletParameterFile file_;
   double cutoff_ = 0;
-  int num_types_ = -1;
-  Kokkos::View<SwTriplet*, MemSpace> params_;
-  Kokkos::View<double*, MemSpace>
-      reach_sq_;  // per type: largest pair range² of its (i,j,j) entries
-  ScratchRows<SwLeg> legs_;
-  ManyBodyForces forces_;
+  TripletParams<SwTriplet> params_;  // reach: the largest pair range² of (i,j,j) entries
+  ManyBodyLoop<SwBody> loop_{"sw", "StillingerWeber"};
 };
 
 }  // namespace

@@ -16,15 +16,14 @@
 // each atom takes half of its own entry's term (LAMMPS picks one by atom tags).
 // Per-atom energies are Tersoff's site energies: the sum above over j for atom i.
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lammps_parameter_file.hpp"
-#include "manybody_support.hpp"
-#include "otfgp/core/elements.hpp"
+#include "many_body_loop.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
-#include "otfgp/potentials/compute_support.hpp"
 
 namespace otfgp {
 
@@ -93,6 +92,108 @@ KOKKOS_INLINE_FUNCTION void bond_order(double zeta, const TersoffTriplet& p, dou
   }
 }
 
+// The physics of many_body_loop.hpp: for each bond i–j in range, the
+// repulsion, ζ_ij over the other legs k, and the attraction b_ij f_A(r_ij).
+struct TersoffBody : TripletParams<TersoffTriplet> {
+  using Leg = TersoffLeg;
+  Kokkos::View<const double*, MemSpace> short_cutsq;  // per (i, k) types, see bind()
+
+  KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int k, int tk, const double dr[3],
+                                   double rsq, TersoffLeg& leg) const {
+    if (rsq >= short_cutsq(site.type * n + tk)) return false;
+    leg.r = kmath::sqrt(rsq);
+    leg.rinv = 1.0 / leg.r;
+    leg.rsq = rsq;
+    for (int d = 0; d < 3; ++d) {
+      leg.dr[d] = dr[d];
+      leg.rhat[d] = dr[d] * leg.rinv;
+    }
+    leg.k = k;
+    leg.type = tk;
+    return true;
+  }
+
+  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const ManyBodyLegs<TersoffLeg>& legs,
+                                    int count) const {
+    for (int a = 0; a < count; ++a) {
+      const TersoffLeg& bond = legs(a);
+      const TersoffTriplet& pij = triplet(site.type, bond.type, bond.type);
+      if (bond.rsq >= pij.cutsq) continue;
+      double fc, dfc;
+      cutoff_function(bond.r, pij, fc, dfc);
+      const double repulsion = pij.biga * kmath::exp(-pij.lam1 * bond.r);
+      site.add_pair(bond.dr, fc * repulsion, -repulsion * (dfc - fc * pij.lam1) * bond.rinv);
+      double dzeta_j[3];
+      const double zeta = zeta_and_derivatives(site.type, legs, count, a, dzeta_j);
+
+      // Attraction b_ij f_A(r_ij) with f_A = −B e^{−λ2 r} f_C.
+      const double attraction = pij.bigb * kmath::exp(-pij.lam2 * bond.r);
+      const double fa = -attraction * fc;
+      const double fa_d = attraction * (pij.lam2 * fc - dfc);
+      double bij, dbij;
+      bond_order(zeta, pij, bij, dbij);
+      site.energy += 0.5 * bij * fa;
+      const double fattr = 0.5 * bij * fa_d * bond.rinv;
+      // −∂E/∂ζ_ij: scales ∂ζ/∂r into forces.
+      const double prefactor = -0.5 * fa * dbij;
+      double fj[3];
+      for (int d = 0; d < 3; ++d) fj[d] = -fattr * bond.dr[d] + prefactor * dzeta_j[d];
+      site.add_neighbor_force(bond.k, bond.dr, fj);
+      for (int b = 0; b < count; ++b) {
+        const TersoffLeg& other = legs(b);
+        if (b == a || !other.in_zeta) continue;
+        double fk[3];
+        for (int d = 0; d < 3; ++d) fk[d] = prefactor * other.dzeta[d];
+        site.add_neighbor_force(other.k, other.dr, fk);
+      }
+    }
+  }
+
+  // ζ_ij for the bond legs(a), its derivative with respect to r_j into
+  // dzeta_j, and with respect to each r_k into legs(b).dzeta (legs(b).in_zeta
+  // marks the k within range).
+  KOKKOS_INLINE_FUNCTION double zeta_and_derivatives(int ti, const ManyBodyLegs<TersoffLeg>& legs,
+                                                     int count, int a, double dzeta_j[3]) const {
+    const TersoffLeg& bond = legs(a);
+    double zeta = 0.0;
+    for (int d = 0; d < 3; ++d) dzeta_j[d] = 0.0;
+    for (int b = 0; b < count; ++b) {
+      if (b == a) continue;
+      TersoffLeg& other = legs(b);
+      const TersoffTriplet& p = triplet(ti, bond.type, other.type);
+      other.in_zeta = other.rsq < p.cutsq;
+      if (!other.in_zeta) continue;
+      double fck, dfck;
+      cutoff_function(other.r, p, fck, dfck);
+      const double difference = bond.r - other.r;
+      const double linear = p.lam3 * difference;
+      const double argument = p.m == 3 ? linear * linear * linear : linear;
+      const double ex = argument > 69.0776    ? 1.e30
+                        : argument < -69.0776 ? 0.0
+                                              : kmath::exp(argument);
+      const double ex_d =
+          p.m == 3 ? 3.0 * p.lam3 * p.lam3 * p.lam3 * difference * difference * ex : p.lam3 * ex;
+      const double cos_theta = bond.rhat[0] * other.rhat[0] + bond.rhat[1] * other.rhat[1] +
+                               bond.rhat[2] * other.rhat[2];
+      const double hcth = p.h - cos_theta;
+      const double inverse = 1.0 / (p.d2 + hcth * hcth);
+      const double g = p.gamma * (1.0 + p.c2 / p.d2 - p.c2 * inverse);
+      const double dg = p.gamma * (-2.0 * p.c2 * hcth) * inverse * inverse;
+      zeta += fck * g * ex;
+      const double angular = fck * dg * ex;
+      const double radial = fck * g * ex_d;
+      const double cutoff_term = dfck * g * ex;
+      for (int d = 0; d < 3; ++d) {
+        const double dcos_j = (other.rhat[d] - cos_theta * bond.rhat[d]) * bond.rinv;
+        const double dcos_k = (bond.rhat[d] - cos_theta * other.rhat[d]) * other.rinv;
+        dzeta_j[d] += angular * dcos_j + radial * bond.rhat[d];
+        other.dzeta[d] = cutoff_term * other.rhat[d] + angular * dcos_k - radial * other.rhat[d];
+      }
+    }
+    return zeta;
+  }
+};
+
 const std::vector<std::string> tersoff_value_names = {
     "m",    "gamma",   "lambda3", "c", "d", "costheta0", "n",
     "beta", "lambda2", "B",       "R", "D", "lambda1",   "A"};
@@ -113,184 +214,35 @@ class Tersoff final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     const int n = static_cast<int>(species.size());
-    const std::vector<int> table = file_.triplet_table(species);
-    params_ = Kokkos::View<TersoffTriplet*, MemSpace>("Tersoff::params", table.size());
-    auto host = Kokkos::create_mirror_view(params_);
-    double range = 0;
-    for (std::size_t t = 0; t < table.size(); ++t) {
-      host(t) = derive(file_.entries()[table[t]]);
-      range = std::max(range, std::sqrt(host(t).cutsq));
-    }
+    const auto triplets = derive_triplets<TersoffTriplet>(file_, species, derive);
     // Atom k takes part in i's terms within (i,k,k)'s range as a bond partner and
     // within (i,j,k)'s range for some j in ζ_ij: the short list keeps both.
-    short_cutsq_ = Kokkos::View<double*, MemSpace>("Tersoff::short_cutsq", n * n);
-    auto short_host = Kokkos::create_mirror_view(short_cutsq_);
-    for (int a = 0; a < n; ++a)
+    std::vector<double> short_cutsq(n * n, 0.0), reach_sq(n, 0.0);
+    double range_sq = 0;
+    for (int a = 0; a < n; ++a) {
       for (int c = 0; c < n; ++c) {
-        double most = 0;
-        for (int b = 0; b < n; ++b) most = std::max(most, host((a * n + b) * n + c).cutsq);
-        short_host(a * n + c) = most;
+        for (int b = 0; b < n; ++b)
+          short_cutsq[a * n + c] =
+              std::max(short_cutsq[a * n + c], triplets[(a * n + b) * n + c].cutsq);
+        reach_sq[a] = std::max(reach_sq[a], short_cutsq[a * n + c]);
       }
-    Kokkos::deep_copy(params_, host);
-    Kokkos::deep_copy(short_cutsq_, short_host);
-    num_types_ = n;
-    cutoff_ = range;
-    for (int a = 0; a < n; ++a)
-      for (int b = a + 1; b < n; ++b) {
-        const TersoffTriplet& ab = host((a * n + b) * n + b);
-        const TersoffTriplet& ba = host((b * n + a) * n + a);
-        if (ab.biga != ba.biga || ab.lam1 != ba.lam1 || ab.bigr != ba.bigr || ab.bigd != ba.bigd)
-          logger().warn(
-              "tersoff: {} gives different repulsive parameters for {}-{} and {}-{}; otfgp "
-              "averages them, LAMMPS uses one or the other depending on atom IDs",
-              file_.path().string(), element(species[a]).symbol, element(species[b]).symbol,
-              element(species[b]).symbol, element(species[a]).symbol);
-      }
+      range_sq = std::max(range_sq, reach_sq[a]);
+    }
+    params_ = triplet_params("Tersoff", triplets, reach_sq);
+    short_cutsq_ = to_device("Tersoff::short_cutsq", short_cutsq);
+    cutoff_ = std::sqrt(range_sq);
+    warn_if_asymmetric("tersoff", "repulsive", file_, species, triplets,
+                       [](const TersoffTriplet& ab, const TersoffTriplet& ba) {
+                         return ab.biga != ba.biga || ab.lam1 != ba.lam1 || ab.bigr != ba.bigr ||
+                                ab.bigd != ba.bigd;
+                       });
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
-    const ForceScatter scatter = forces_.begin(
-        "tersoff", num_types_ == static_cast<int>(state.species.size()), list, cutoff_, state);
-    ComputeResult result;
-    const SiteOutputs sites = site_outputs("Tersoff", request, state.natoms, result);
-    const NeighborView neighbors = list.view();
-    const VecView x = state.x;
-    const IntView type = state.type;
-    const auto params = params_;
-    const auto short_cutsq = short_cutsq_;
-    const int n = num_types_;
-    legs_.reserve(list.max_neighbors());
-    const auto scratch = legs_.view();
-    const auto token = legs_.token();
-
-    EnergyVirial total;
-    Kokkos::parallel_reduce(
-        "Tersoff::compute", RangePolicy(0, state.natoms),
-        KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-          if (!sites.is_centre(i)) return;
-          auto f = scatter.access();
-          const int row = token.acquire();
-          const int ti = type(i);
-          double fi[3] = {0, 0, 0}, ei = 0.0;
-          double w[6] = {0, 0, 0, 0, 0, 0};
-
-          int count = 0;
-          for (int s = neighbors.offsets(i); s < neighbors.offsets(i + 1); ++s) {
-            double dr[3];
-            neighbors.delta(x, i, s, dr);
-            const double rsq = dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
-            const int k = neighbors.index(s);
-            const int tk = type(k);
-            if (rsq >= short_cutsq(ti * n + tk)) continue;
-            TersoffLeg& leg = scratch(row, count++);
-            leg.r = kmath::sqrt(rsq);
-            leg.rinv = 1.0 / leg.r;
-            leg.rsq = rsq;
-            for (int d = 0; d < 3; ++d) {
-              leg.dr[d] = dr[d];
-              leg.rhat[d] = dr[d] * leg.rinv;
-            }
-            leg.k = k;
-            leg.type = tk;
-          }
-
-          for (int a = 0; a < count; ++a) {
-            const TersoffLeg& bond = scratch(row, a);
-            const TersoffTriplet& pij = params((ti * n + bond.type) * n + bond.type);
-            if (bond.rsq >= pij.cutsq) continue;
-            double fc, dfc;
-            cutoff_function(bond.r, pij, fc, dfc);
-
-            // Repulsion, full list: half its energy and virial, i's whole force.
-            const double repulsion = pij.biga * kmath::exp(-pij.lam1 * bond.r);
-            const double frep = -repulsion * (dfc - fc * pij.lam1) * bond.rinv;
-            ei += 0.5 * fc * repulsion;
-            double fpair[3];
-            for (int d = 0; d < 3; ++d) {
-              fpair[d] = frep * bond.dr[d];
-              fi[d] -= fpair[d];
-            }
-            add_virial(w, bond.dr, fpair, 0.5);
-
-            // ζ_ij and its derivatives with respect to r_j and each r_k.
-            double zeta = 0.0, dzeta_j[3] = {0, 0, 0};
-            for (int b = 0; b < count; ++b) {
-              if (b == a) continue;
-              TersoffLeg& other = scratch(row, b);
-              const TersoffTriplet& p = params((ti * n + bond.type) * n + other.type);
-              other.in_zeta = other.rsq < p.cutsq;
-              if (!other.in_zeta) continue;
-              double fck, dfck;
-              cutoff_function(other.r, p, fck, dfck);
-              const double difference = bond.r - other.r;
-              const double linear = p.lam3 * difference;
-              const double argument = p.m == 3 ? linear * linear * linear : linear;
-              const double ex = argument > 69.0776    ? 1.e30
-                                : argument < -69.0776 ? 0.0
-                                                      : kmath::exp(argument);
-              const double ex_d =
-                  p.m == 3 ? 3.0 * p.lam3 * p.lam3 * p.lam3 * difference * difference * ex
-                           : p.lam3 * ex;
-              const double cos_theta = bond.rhat[0] * other.rhat[0] + bond.rhat[1] * other.rhat[1] +
-                                       bond.rhat[2] * other.rhat[2];
-              const double hcth = p.h - cos_theta;
-              const double inverse = 1.0 / (p.d2 + hcth * hcth);
-              const double g = p.gamma * (1.0 + p.c2 / p.d2 - p.c2 * inverse);
-              const double dg = p.gamma * (-2.0 * p.c2 * hcth) * inverse * inverse;
-              zeta += fck * g * ex;
-              const double angular = fck * dg * ex;
-              const double radial = fck * g * ex_d;
-              const double cutoff_term = dfck * g * ex;
-              for (int d = 0; d < 3; ++d) {
-                const double dcos_j = (other.rhat[d] - cos_theta * bond.rhat[d]) * bond.rinv;
-                const double dcos_k = (bond.rhat[d] - cos_theta * other.rhat[d]) * other.rinv;
-                dzeta_j[d] += angular * dcos_j + radial * bond.rhat[d];
-                other.dzeta[d] =
-                    cutoff_term * other.rhat[d] + angular * dcos_k - radial * other.rhat[d];
-              }
-            }
-
-            // Attraction b_ij f_A(r_ij) with f_A = −B e^{−λ2 r} f_C.
-            const double attraction = pij.bigb * kmath::exp(-pij.lam2 * bond.r);
-            const double fa = -attraction * fc;
-            const double fa_d = attraction * (pij.lam2 * fc - dfc);
-            double bij, dbij;
-            bond_order(zeta, pij, bij, dbij);
-            ei += 0.5 * bij * fa;
-            const double fattr = 0.5 * bij * fa_d * bond.rinv;
-            // −∂E/∂ζ_ij: scales ∂ζ/∂r into forces.
-            const double prefactor = -0.5 * fa * dbij;
-            double fj[3];
-            for (int d = 0; d < 3; ++d) {
-              fj[d] = -fattr * bond.dr[d] + prefactor * dzeta_j[d];
-              fi[d] -= fj[d];
-              f(bond.k, d) += fj[d];
-            }
-            add_virial(w, bond.dr, fj, 1.0);
-            for (int b = 0; b < count; ++b) {
-              const TersoffLeg& other = scratch(row, b);
-              if (b == a || !other.in_zeta) continue;
-              double fk[3];
-              for (int d = 0; d < 3; ++d) {
-                fk[d] = prefactor * other.dzeta[d];
-                fi[d] -= fk[d];
-                f(other.k, d) += fk[d];
-              }
-              add_virial(w, other.dr, fk, 1.0);
-            }
-          }
-          token.release(row);
-          for (int d = 0; d < 3; ++d) f(i, d) += fi[d];
-          sum.energy += ei;
-          for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
-          sites.store(i, ei, w);
-        },
-        Kokkos::Sum<EnergyVirial>(total));
-    forces_.finish(state);
-
-    set_energy_and_virial(result, total);
-    return result;
+    return loop_.compute(TersoffBody{{params_}, short_cutsq_},
+                         params_.n == static_cast<int>(state.species.size()), cutoff_, state, list,
+                         request);
   }
 
  private:
@@ -337,11 +289,9 @@ class Tersoff final : public Potential {
 
   TripletParameterFile file_;
   double cutoff_ = 0;
-  int num_types_ = -1;
-  Kokkos::View<TersoffTriplet*, MemSpace> params_;
+  TripletParams<TersoffTriplet> params_;  // reach: the largest of the centre's short_cutsq_ row
   Kokkos::View<double*, MemSpace> short_cutsq_;
-  ScratchRows<TersoffLeg> legs_;
-  ManyBodyForces forces_;
+  ManyBodyLoop<TersoffBody> loop_{"tersoff", "Tersoff"};
 };
 
 }  // namespace
