@@ -635,6 +635,45 @@ TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]
                     Contains("calibration_window") && Contains("at least calibration_frames"));
 }
 
+TEST_CASE("otf variance_rank: the calibration is fitted to the truncated std the trigger sees",
+          "[otf]") {
+  TemporaryDirectory dir;
+  // The two warm-up calls happen whatever the std says, so both runs label the
+  // same frames there; at the second one the model holds more sparse
+  // environments than 3, so its truncated variance only can be larger.
+  const auto run = [&](const std::string& name, int rank) {
+    const OtfConfig config =
+        write_and_read(dir, small_config((dir / name).string(), 100,
+                                         "  variance_rank: " + std::to_string(rank) + "\n"));
+    CHECK(config.otf.variance_rank == rank);
+    run_otf(config, false);
+    return nlohmann::json::parse(read_text(dir / name / "checkpoint" / "state.json"));
+  };
+  const nlohmann::json exact = run("exact", 0);
+  const nlohmann::json truncated = run("truncated", 3);
+  const auto& a = exact.at("calibration_sample");
+  const auto& b = truncated.at("calibration_sample");
+  REQUIRE(a.size() >= 2);
+  REQUIRE(b.size() >= 2);
+  for (int f = 0; f < 2; ++f) {
+    INFO("warm-up frame " << f);
+    CHECK(a[f].at("error") == b[f].at("error"));  // the same frame, the same model
+    const auto n_exact = a[f].at("energy_std").get<std::vector<double>>();
+    const auto n_truncated = b[f].at("energy_std").get<std::vector<double>>();
+    REQUIRE(n_exact.size() == 64);
+    REQUIRE(n_truncated.size() == 64);
+    int larger = 0;
+    for (std::size_t i = 0; i < n_exact.size(); ++i) {
+      CHECK(n_truncated[i] >= n_exact[i] - 1e-6);
+      if (n_truncated[i] > 1.01 * n_exact[i] + 1e-6) ++larger;
+    }
+    if (f == 1) CHECK(larger > 0);
+  }
+  CHECK_THROWS_WITH(
+      write_and_read(dir, small_config((dir / "x").string(), 100, "  variance_rank: -1\n")),
+      Contains("variance_rank"));
+}
+
 TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
   TemporaryDirectory dir;
   std::string text = small_config((dir / "out").string(), 200);

@@ -15,13 +15,21 @@ void OnlineCalibration::add(ForceErrorSample frame) {
 }
 
 double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
-                               const DescriptorValues& values) {
+                               const DescriptorValues& values, const Eigen::VectorXd* trigger_std) {
   if (!frame.forces) return std::numeric_limits<double>::quiet_NaN();
   ForceErrorSample sample;
   add_force_errors(sample, gp, frame, values);
   double squared = 0.0;
   for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
-  for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
+  if (trigger_std) {
+    if (static_cast<std::size_t>(trigger_std->size()) != sample.energy_std.size())
+      throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
+                  " trigger stds for a frame of " + std::to_string(sample.energy_std.size()) +
+                  " atoms");
+    sample.energy_std.assign(trigger_std->data(), trigger_std->data() + trigger_std->size());
+  } else {
+    for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
+  }
   add(std::move(sample));
   return std::sqrt(squared / (3.0 * frame.size()));
 }

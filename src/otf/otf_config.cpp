@@ -29,7 +29,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
                        "std_threshold_normalised", "calibration_frames", "calibration_window",
                        "target_force_error", "audit_interval", "min_steps_between_calls",
-                       "max_sparse_per_frame", "sparse_residual_threshold",
+                       "max_sparse_per_frame", "sparse_residual_threshold", "variance_rank",
                        "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
                        "log_interval", "bitwise_resume"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
@@ -74,6 +74,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
+  otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
   otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
   otf.sparse_residual_threshold =
       section.number("sparse_residual_threshold", otf.sparse_residual_threshold);

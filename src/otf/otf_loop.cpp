@@ -148,7 +148,12 @@ class OtfLoop final : public md::StepObserver {
   // The final model, summary and plots.
   void write_final_outputs();
   // Labels `frame` (or takes it from the database when replaying): true when it was learnt.
-  bool call_oracle(const Structure& frame, long step, double max_std);
+  bool call_oracle(const Structure& frame, long step, double max_std,
+                   const Eigen::VectorXd* trigger_std);
+  // The MD's per-atom normalised std of the last compute when its variance is
+  // truncated (otf.variance_rank below a species' sparse count), else nothing:
+  // the exact one is what the calibration computes anyway.
+  std::optional<Eigen::VectorXd> truncated_trigger_std(const md::Engine& engine) const;
   // Labels a frame (or, replaying after a resume, takes it from the database)
   // and appends it; nullopt when the oracle failed twice (logged and counted).
   std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
@@ -314,6 +319,7 @@ void OtfLoop::resume() {
 MappedGp OtfLoop::mapped() const {
   MappedGp mapped = gp_->mapped();
   mapped.descriptor = config_.model.descriptor;
+  mapped.variance_rank = config_.otf.variance_rank;
   return mapped;
 }
 
@@ -496,7 +502,8 @@ long OtfLoop::stage_steps_before(int stage) const {
   return steps;
 }
 
-bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
+bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std,
+                          const Eigen::VectorXd* trigger_std) {
   const auto start = Clock::now();
   std::string result;
   const std::optional<TrainingRecord> record = label(frame, step, max_std, result);
@@ -504,7 +511,7 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std) {
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
   const DescriptorValues values = gp_->describe(record->frame, true);
-  const double rmse_before = calibration_.test(*gp_, record->frame, values);
+  const double rmse_before = calibration_.test(*gp_, record->frame, values, trigger_std);
   const double force_rms =
       record->frame.forces
           ? std::sqrt(record->frame.forces->squaredNorm() / (3.0 * record->frame.size()))
@@ -636,6 +643,18 @@ double OtfLoop::max_uncertainty(const md::Engine& engine) const {
   return normalised ? largest : calibration_.trigger_scale() * largest;
 }
 
+std::optional<Eigen::VectorXd> OtfLoop::truncated_trigger_std(const md::Engine& engine) const {
+  bool truncated = false;
+  for (const TruncatedVarianceFactor& t : gp_potential_->variance_truncation())
+    truncated = truncated || t.factor.rows() < t.full_rank;
+  if (!truncated) return std::nullopt;
+  const auto host = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), engine.last_compute().uncertainty_normalised);
+  Eigen::VectorXd n(static_cast<Eigen::Index>(host.extent(0)));
+  for (std::size_t i = 0; i < host.extent(0); ++i) n(static_cast<Eigen::Index>(i)) = host(i);
+  return n;
+}
+
 bool OtfLoop::observe(md::Engine& engine) {
   const auto observe_start = Clock::now();
   const long step = engine.step();
@@ -682,7 +701,8 @@ bool OtfLoop::observe(md::Engine& engine) {
       logger().info("stage {} step {}: max std {:.4f} above {:.4f}: calling the oracle", stage_ + 1,
                     step, max_std, limit);
     last_call_step_ = step;
-    changed = call_oracle(engine.frame(), step, max_std);
+    const std::optional<Eigen::VectorXd> trigger_std = truncated_trigger_std(engine);
+    changed = call_oracle(engine.frame(), step, max_std, trigger_std ? &*trigger_std : nullptr);
     if (changed) engine.potential_changed();
   }
   const bool periodic = config_.otf.checkpoint_interval > 0 && step > 0 &&

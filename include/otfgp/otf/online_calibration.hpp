@@ -32,7 +32,11 @@ class OnlineCalibration {
   // The frame (with forces; descriptors with gradients computed already) tests
   // `gp` before it learns it: its normalised sample is added. Returns the
   // model's force-component RMSE on it (eV/Å), NaN without forces.
-  double test(const SparseGp& gp, const Structure& frame, const DescriptorValues& values);
+  // `trigger_std`, when given (one n per atom), replaces the model's exact n:
+  // the std the caller's trigger saw on this frame (a truncated variance,
+  // otf.variance_rank), so that the fit maps that std to the errors.
+  double test(const SparseGp& gp, const Structure& frame, const DescriptorValues& values,
+              const Eigen::VectorXd* trigger_std = nullptr);
   bool ready() const { return calibration_.valid(); }
   // a in eV/Å per unit of n.
   const ForceUncertaintyCalibration& calibration() const { return calibration_; }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "otfgp/core/config.hpp"
+#include "otfgp/gp/mapped_gp.hpp"
 #include "otfgp/gp/train_config.hpp"
 #include "otfgp/md/run.hpp"
 #include "otfgp/oracle/oracle.hpp"
@@ -52,6 +53,11 @@ struct OtfSettings {
   double target_force_error = 0.1;
   long audit_interval = 100;  // steps (0: no audits)
   long min_steps_between_calls = 1;
+  // Terms of the per-atom variance the MD evaluates (docs/gp.md "Truncated
+  // variance"; 0: exact). Below a species' sparse count the std is truncated,
+  // biased up, and cheaper; the force-std calibration is then fitted to that
+  // same std, so the trigger stays in eV/Å.
+  int variance_rank = MappedGp::default_variance_rank;
   int max_sparse_per_frame = 10;  // sparse environments added per labelled frame (0: no cap)
   double sparse_residual_threshold =
       0.0;  // or every atom whose residual exceeds this (dimensionless)
