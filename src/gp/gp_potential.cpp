@@ -194,8 +194,8 @@ void GpPotential::bind(const std::vector<int>& species) {
 // d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ + e_ref, and scatters the forces; keeps
 // d̂ and |d| in `unit` and `norm` with `keep_unit` (for the uncertainty pass).
 // Per-atom energies and virials go where `per_atom`, `per_atom_virial` are
-// allocated. Returns the total energy and virial. A free function: nvcc
-// refuses device lambdas in private members (docs/gpu.md).
+// allocated. Returns the total energy and virial. One kernel, kept apart from
+// compute's set-up and uncertainty outputs (a free function: docs/gpu.md).
 EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list,
                               const AtomState& state,
                               const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
