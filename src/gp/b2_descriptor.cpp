@@ -220,25 +220,24 @@ double B2Descriptor::cutoff() const {
   return settings_.max_cutoff();
 }
 
-DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
-                                       bool gradients) const {
-  if (list.cutoff() < cutoff())
-    throw Error("B2 descriptor needs a neighbour list of at least " +
-                format_significant(cutoff(), 17) + " Å, the list has " +
-                format_significant(list.cutoff(), 17) + " Å");
-  b2::B2Basis basis = b2::B2Basis::create(settings_);
-  basis.bind(settings_, state.species);
+namespace {
 
-  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
-  using Member = TeamPolicy::member_type;
-  using ScratchView = Kokkos::View<double*, ExecSpace::scratch_memory_space,
-                                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  const int natoms = state.natoms;
-  const NeighborView neighbors = list.view();
-  const VecView x = state.x;
-  const IntView type = state.type;
+using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+using Member = TeamPolicy::member_type;
+using ScratchView =
+    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
-  // Entries: the list's pairs that lie within the pair cutoff, CSR per atom.
+// The descriptor's entries: the list's pairs that lie within their pair
+// cutoff, CSR per atom (`offsets`, natoms + 1) with the list pair of each.
+struct B2Entries {
+  Kokkos::View<int*, MemSpace> offsets;
+  Kokkos::View<int*, MemSpace> entry_pair;
+  int count = 0;
+};
+
+// Built count → scan → fill.
+B2Entries b2_entries(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
+                     const IntView& type, int natoms) {
   Kokkos::View<int*, MemSpace> offsets("B2Descriptor::offsets", natoms + 1);
   Kokkos::parallel_for(
       "B2Descriptor::count_entries", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
@@ -265,8 +264,24 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
         for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
           if (basis.within_cutoff(neighbors, x, type, i, s_i, k)) entry_pair(e++) = k;
       });
+  return {offsets, entry_pair, num_entries};
+}
 
-  const int size = basis.size;
+// What the descriptor kernel fills on the device.
+struct B2DeviceValues {
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values;    // natoms × D
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> gradient;  // 3 per entry × D, or none
+  Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> pair_vector;  // per entry
+  Kokkos::View<int*, MemSpace> neighbor;                                 // per entry
+};
+
+// One team per atom: its density, power spectrum and (with `gradients`) the
+// derivatives per entry.
+B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView& neighbors,
+                                    const VecView& x, const IntView& type, int natoms,
+                                    const B2Entries& entries, bool gradients) {
+  const int size = basis.size, num_entries = entries.count;
+  const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values("B2Descriptor::values", natoms,
                                                                size);
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> gradient(
@@ -322,10 +337,17 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
               });
         });
   }
+  return {values, gradient, pair_vector, neighbor};
+}
 
+// The device values as DescriptorValues, species indices from `type` through the basis.
+DescriptorValues to_host(const B2DeviceValues& device, const B2Entries& entries,
+                         const b2::B2Basis& basis, const IntView& type, int natoms,
+                         bool gradients) {
+  const int size = basis.size, num_entries = entries.count;
   DescriptorValues result;
   result.size = size;
-  auto values_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), values);
+  auto values_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.values);
   result.values.resize(natoms, size);
   for (int i = 0; i < natoms; ++i)
     for (int e = 0; e < size; ++e) result.values(i, e) = values_host(i, e);
@@ -333,21 +355,38 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
   auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis.type_map);
   result.species.resize(natoms);
   for (int i = 0; i < natoms; ++i) result.species[i] = map_host(type_host(i));
-  auto offsets_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), offsets);
+  auto offsets_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), entries.offsets);
   result.offsets.assign(offsets_host.data(), offsets_host.data() + natoms + 1);
-  auto neighbor_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), neighbor);
+  auto neighbor_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.neighbor);
   result.neighbor.assign(neighbor_host.data(), neighbor_host.data() + num_entries);
-  auto pair_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pair_vector);
+  auto pair_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.pair_vector);
   result.pair_vector.resize(num_entries, 3);
   for (int e = 0; e < num_entries; ++e)
     for (int c = 0; c < 3; ++c) result.pair_vector(e, c) = pair_host(e, c);
   if (gradients) {
-    auto gradient_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+    auto gradient_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.gradient);
     result.gradient.resize(3 * num_entries, size);
     for (int row = 0; row < 3 * num_entries; ++row)
       for (int e = 0; e < size; ++e) result.gradient(row, e) = gradient_host(row, e);
   }
   return result;
+}
+
+}  // namespace
+
+DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
+                                       bool gradients) const {
+  if (list.cutoff() < cutoff())
+    throw Error("B2 descriptor needs a neighbour list of at least " +
+                format_significant(cutoff(), 17) + " Å, the list has " +
+                format_significant(list.cutoff(), 17) + " Å");
+  b2::B2Basis basis = b2::B2Basis::create(settings_);
+  basis.bind(settings_, state.species);
+  const NeighborView neighbors = list.view();
+  const B2Entries entries = b2_entries(basis, neighbors, state.x, state.type, state.natoms);
+  const B2DeviceValues device =
+      b2_descriptor_kernel(basis, neighbors, state.x, state.type, state.natoms, entries, gradients);
+  return to_host(device, entries, basis, state.type, state.natoms, gradients);
 }
 
 }  // namespace otfgp

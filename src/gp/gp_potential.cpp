@@ -190,38 +190,26 @@ void GpPotential::bind(const std::vector<int>& species) {
   bound_ = true;
 }
 
-ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
-                                   const ComputeRequest& request) {
-  const ForceScatter forces = forces_.begin("gp", bound_, list, cutoff(), state);
-  ComputeResult result;
+// The energy pass: one team per atom computes its density, descriptor d and
+// d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ + e_ref, and scatters the forces; keeps
+// d̂ and |d| in `unit` and `norm` with `keep_unit` (for the uncertainty pass).
+// Per-atom energies and virials go where `per_atom`, `per_atom_virial` are
+// allocated. Returns the total energy and virial. One kernel, kept apart from
+// compute's set-up and uncertainty outputs (a free function: docs/gpu.md).
+EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list,
+                              const AtomState& state,
+                              const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+                              const Kokkos::View<double*, MemSpace>& reference,
+                              const Kokkos::View<const int*, MemSpace>& centres,
+                              const ScalarView& per_atom, const VirialView& per_atom_virial,
+                              const ForceScatter& forces, bool keep_unit,
+                              const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                              const ScalarView& norm) {
   const int natoms = state.natoms;
-  if (request.per_atom_energy)
-    result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
-  if (request.per_atom_virial)
-    result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
-  const bool keep_unit = request.uncertainty || request.energy_uncertainty;
-  if (keep_unit) {
-    if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
-        unit_descriptor_.extent(1) != std::size_t(basis_.size))
-      unit_descriptor_ = decltype(unit_descriptor_)(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::unit_descriptor"), natoms,
-          basis_.size);
-    if (descriptor_norm_.extent(0) != std::size_t(natoms))
-      descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
-  }
-
-  const b2::B2Basis basis = basis_;
   const NeighborView neighbors = list.view();
   const VecView x = state.x;
   const IntView type = state.type;
-  const auto beta = beta_;
-  const auto reference = reference_energy_;
-  const auto per_atom = result.per_atom_energy;
-  const auto per_atom_virial = result.per_atom_virial;
-  const auto centres = request.centres;
   const bool all_centres = centres.extent(0) == 0;
-  const auto unit = unit_descriptor_;
-  const auto norm = descriptor_norm_;
   const int size = basis.size, density_size = basis.density_size;
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
@@ -354,32 +342,68 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
         });
       },
       Kokkos::Sum<EnergyVirial>(total));
+  return total;
+}
+
+// The calibrated force std per component from the energy std and the force:
+// sqrt((a u)² + b² + (c |F|)²).
+void gp_force_uncertainty_kernel(const ForceUncertaintyCalibration& calibration,
+                                 const ScalarView& energy_std, const VecView& f,
+                                 const ScalarView& force_std) {
+  const double a = calibration.energy_scale, b = calibration.floor, c = calibration.relative;
+  Kokkos::parallel_for(
+      "GpPotential::force_uncertainty", RangePolicy(0, int(energy_std.extent(0))),
+      KOKKOS_LAMBDA(int i) {
+        const double au = a * energy_std(i);
+        const double force2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
+        force_std(i) = kmath::sqrt(au * au + b * b + c * c * force2);
+      });
+}
+
+ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
+                                   const ComputeRequest& request) {
+  const ForceScatter forces = forces_.begin("gp", bound_, list, cutoff(), state);
+  ComputeResult result;
+  const int natoms = state.natoms;
+  if (request.per_atom_energy)
+    result.per_atom_energy = ScalarView("GpPotential::per_atom_energy", natoms);
+  if (request.per_atom_virial)
+    result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
+  const bool keep_unit = request.uncertainty || request.energy_uncertainty;
+  if (keep_unit) {
+    if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
+        unit_descriptor_.extent(1) != std::size_t(basis_.size))
+      unit_descriptor_ = decltype(unit_descriptor_)(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::unit_descriptor"), natoms,
+          basis_.size);
+    if (descriptor_norm_.extent(0) != std::size_t(natoms))
+      descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
+  }
+  const EnergyVirial total = gp_energy_kernel(
+      basis_, list, state, beta_, reference_energy_, request.centres, result.per_atom_energy,
+      result.per_atom_virial, forces, keep_unit, unit_descriptor_, descriptor_norm_);
   forces_.finish(state);
 
   set_energy_and_virial(result, total);
-  if (request.uncertainty) {
-    result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
-    result.uncertainty_normalised = ScalarView("GpPotential::uncertainty_normalised", natoms);
-    compute_uncertainty(state, request.centres, result.uncertainty, result.uncertainty_normalised);
-    result.novel = ScalarView("GpPotential::novel", natoms);
-    flag_novel(state, list, result.uncertainty, result.uncertainty_normalised, result.novel);
-    const ForceUncertaintyCalibration& calibration = model_.force_calibration;
-    if (calibration.valid()) {
-      result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
-      const double a = calibration.energy_scale, b = calibration.floor, c = calibration.relative;
-      const auto energy_std = result.uncertainty;
-      const auto force_std = result.force_uncertainty;
-      const VecView f = state.f;
-      Kokkos::parallel_for(
-          "GpPotential::force_uncertainty", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
-            const double au = a * energy_std(i);
-            const double force2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
-            force_std(i) = kmath::sqrt(au * au + b * b + c * c * force2);
-          });
-    }
-  }
+  if (request.uncertainty) add_uncertainty(state, list, request.centres, result);
   if (request.energy_uncertainty) result.energy_uncertainty = total_energy_std(state);
   return result;
+}
+
+void GpPotential::add_uncertainty(const AtomState& state, const NeighborList& list,
+                                  Kokkos::View<const int*, MemSpace> centres,
+                                  ComputeResult& result) {
+  const int natoms = state.natoms;
+  result.uncertainty = ScalarView("GpPotential::uncertainty", natoms);
+  result.uncertainty_normalised = ScalarView("GpPotential::uncertainty_normalised", natoms);
+  compute_uncertainty(state, centres, result.uncertainty, result.uncertainty_normalised);
+  result.novel = ScalarView("GpPotential::novel", natoms);
+  flag_novel(state, list, result.uncertainty, result.uncertainty_normalised, result.novel);
+  if (model_.force_calibration.valid()) {
+    result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
+    gp_force_uncertainty_kernel(model_.force_calibration, result.uncertainty, state.f,
+                                result.force_uncertainty);
+  }
 }
 
 // S_s = Σ_{i∈s} d̂_i d̂_iᵀ over the centres with neighbours (species × D × D).

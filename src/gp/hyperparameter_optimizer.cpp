@@ -107,6 +107,61 @@ std::string describe(nlopt_result result) {
   }
 }
 
+// The parameters the search moves (indices into as_array): σ when there is a
+// sparse set, each noise when there are labels of its kind.
+std::vector<int> free_parameters(const SparseGp& gp, const HyperparameterOptimization& settings) {
+  std::vector<int> free;
+  const LabelKind kinds[3] = {LabelKind::energy, LabelKind::force, LabelKind::stress};
+  if (settings.optimize_signal && gp.num_sparse() > 0) free.push_back(0);
+  if (settings.optimize_noises)
+    for (int g = 0; g < 3; ++g)
+      if (gp.num_labels(kinds[g]) > 0) free.push_back(1 + g);
+  return free;
+}
+
+// L-BFGS over the logarithms of the free parameters within the bounds, from
+// the current values clamped into them; `o` keeps the best point seen.
+nlopt_result maximise_likelihood(Objective& o, const std::array<double, 4>& lower,
+                                 const std::array<double, 4>& upper,
+                                 const HyperparameterOptimization& settings) {
+  std::vector<double> x, lo, hi;
+  for (int k : o.free) {
+    lo.push_back(std::log(lower[k]));
+    hi.push_back(std::log(upper[k]));
+    // Start inside the box.
+    x.push_back(std::clamp(std::log(o.fixed[k]), lo.back(), hi.back()));
+  }
+  nlopt_opt optimizer = nlopt_create(NLOPT_LD_LBFGS, static_cast<unsigned>(o.free.size()));
+  nlopt_set_lower_bounds(optimizer, lo.data());
+  nlopt_set_upper_bounds(optimizer, hi.data());
+  o.optimizer = optimizer;
+  nlopt_set_max_objective(optimizer, objective, &o);
+  nlopt_set_maxeval(optimizer, settings.max_evaluations);
+  nlopt_set_xtol_rel(optimizer, settings.relative_tolerance);
+  nlopt_set_ftol_rel(optimizer, 1e-12);
+  double value = 0.0;
+  const nlopt_result result = nlopt_optimize(optimizer, x.data(), &value);
+  nlopt_destroy(optimizer);
+  return result;
+}
+
+void log_report(const HyperparameterReport& report, const std::vector<int>& free_parameters,
+                const std::array<double, 4>& lower, const std::array<double, 4>& upper) {
+  const auto s = as_array(report.start), e = as_array(report.end);
+  logger().info("hyperparameters: {} after {} likelihood evaluations in {:.2f} s", report.result,
+                report.evaluations, report.seconds);
+  logger().info("  log likelihood {:.8g} -> {:.8g}", report.start_likelihood,
+                report.end_likelihood);
+  for (int k = 0; k < 4; ++k) {
+    const bool free =
+        std::find(free_parameters.begin(), free_parameters.end(), k) != free_parameters.end();
+    const bool at_bound = free && (std::abs(std::log(e[k] / lower[k])) < 1e-6 ||
+                                   std::abs(std::log(e[k] / upper[k])) < 1e-6);
+    logger().info("  {:13s} {:.6g} -> {:.6g}{}", parameter_names[k], s[k], e[k],
+                  !free ? " (fixed)" : (at_bound ? " (at its bound)" : ""));
+  }
+}
+
 }  // namespace
 
 HyperparameterReport optimize_hyperparameters(SparseGp& gp,
@@ -125,19 +180,7 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   Objective o;
   o.gp = &gp;
   o.fixed = as_array(report.start);
-  const LabelKind kinds[3] = {LabelKind::energy, LabelKind::force, LabelKind::stress};
-  if (settings.optimize_signal && gp.num_sparse() > 0) o.free.push_back(0);
-  if (settings.optimize_noises)
-    for (int g = 0; g < 3; ++g)
-      if (gp.num_labels(kinds[g]) > 0) o.free.push_back(1 + g);
-
-  std::vector<double> x, lo, hi;
-  for (int k : o.free) {
-    lo.push_back(std::log(lower[k]));
-    hi.push_back(std::log(upper[k]));
-    // Start inside the box.
-    x.push_back(std::clamp(std::log(o.fixed[k]), lo.back(), hi.back()));
-  }
+  o.free = free_parameters(gp, settings);
   if (o.free.empty()) {
     report.end = report.start;
     report.end_likelihood = report.start_likelihood;
@@ -145,18 +188,7 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
     report.success = true;
     return report;
   }
-
-  nlopt_opt optimizer = nlopt_create(NLOPT_LD_LBFGS, static_cast<unsigned>(o.free.size()));
-  nlopt_set_lower_bounds(optimizer, lo.data());
-  nlopt_set_upper_bounds(optimizer, hi.data());
-  o.optimizer = optimizer;
-  nlopt_set_max_objective(optimizer, objective, &o);
-  nlopt_set_maxeval(optimizer, settings.max_evaluations);
-  nlopt_set_xtol_rel(optimizer, settings.relative_tolerance);
-  nlopt_set_ftol_rel(optimizer, 1e-12);
-  double value = 0.0;
-  const nlopt_result result = nlopt_optimize(optimizer, x.data(), &value);
-  nlopt_destroy(optimizer);
+  const nlopt_result result = maximise_likelihood(o, lower, upper, settings);
 
   report.evaluations = o.evaluations;
   report.result = describe(result);
@@ -177,19 +209,7 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   gp.set_hyperparameters(report.end);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count();
-
-  const auto s = as_array(report.start), e = as_array(report.end);
-  logger().info("hyperparameters: {} after {} likelihood evaluations in {:.2f} s", report.result,
-                report.evaluations, report.seconds);
-  logger().info("  log likelihood {:.8g} -> {:.8g}", report.start_likelihood,
-                report.end_likelihood);
-  for (int k = 0; k < 4; ++k) {
-    const bool free = std::find(o.free.begin(), o.free.end(), k) != o.free.end();
-    const bool at_bound = free && (std::abs(std::log(e[k] / lower[k])) < 1e-6 ||
-                                   std::abs(std::log(e[k] / upper[k])) < 1e-6);
-    logger().info("  {:13s} {:.6g} -> {:.6g}{}", parameter_names[k], s[k], e[k],
-                  !free ? " (fixed)" : (at_bound ? " (at its bound)" : ""));
-  }
+  log_report(report, o.free, lower, upper);
   return report;
 }
 

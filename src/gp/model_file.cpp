@@ -224,113 +224,120 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
 
 namespace {
 
+void write_kernel(const hdf5::Group& root, const Kernel& kernel) {
+  const hdf5::Group group = root.create_group("kernel");
+  group.set_attribute("type", kernel.name());
+  group.set_attribute("power", kernel.power());
+}
+
+void write_hyperparameters(const hdf5::Group& root, const GpHyperparameters& values) {
+  const hdf5::Group h = root.create_group("hyperparameters");
+  h.set_attribute("signal_std", values.signal_std);
+  h.set_attribute("energy_noise", values.energy_noise);
+  h.set_attribute("force_noise", values.force_noise);
+  h.set_attribute("stress_noise", values.stress_noise);
+  h.set_attribute("energy_noise_convention",
+                  "per atom: a total energy of N atoms has noise energy_noise*sqrt(N)");
+}
+
+void write_sparse_set(const hdf5::Group& root, const SparseGp& gp) {
+  const hdf5::Group sparse = root.create_group("sparse");
+  sparse.write("descriptors", gp.sparse_descriptors());
+  sparse.write("species", gp.sparse_species());
+  std::vector<int> frames, atoms;
+  for (const auto& source : gp.sparse_sources()) {
+    frames.push_back(source.frame);
+    atoms.push_back(source.atom);
+  }
+  sparse.write("source_frame", frames);
+  sparse.write("source_atom", atoms);
+}
+
+void write_solution(const hdf5::Group& root, const SparseGp& gp) {
+  const SparseGp::Solution& solution = gp.solution();
+  const hdf5::Group group = root.create_group("solution");
+  group.write("alpha", solution.alpha);
+  group.write("r", solution.r);
+  group.write("z", solution.z);
+  group.set_attribute("data_fit", solution.data_fit);
+  group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
+  if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
+  group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
+}
+
+void write_factors(const hdf5::Group& root, const SparseGp::Factors& factors) {
+  const hdf5::Group group = root.create_group("factors");
+  group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
+  group.write("kernel_factor", factors.kernel_factor);
+  for (int g = 0; g <= label_kind_count; ++g) {
+    const GrowingQr& qr = g < label_kind_count ? factors.labels[g] : factors.splits;
+    const hdf5::Group kind = group.create_group(kind_groups[g]);
+    kind.set_attribute("rows", qr.rows());
+    kind.set_attribute("residual_squared_norm", qr.residual_squared_norm());
+    kind.set_attribute("rhs_squared_norm", qr.rhs_squared_norm());
+    kind.write("r", qr.r());
+    kind.write("z", qr.z());
+  }
+}
+
+// What load_mapped_gp reads: the model's mapped form (kernels with a quadratic map only).
+void write_mapped(const hdf5::Group& root, const SparseGp& gp) {
+  const std::vector<int>& species = gp.descriptor().species();
+  const MappedGp mapped = gp.mapped();
+  const hdf5::Group group = root.create_group("mapped");
+  for (std::size_t s = 0; s < species.size(); ++s) {
+    const hdf5::Group one = group.create_group(species_group_name(species[s]));
+    one.write("beta", mapped.beta[s]);
+    one.write("sparse_normalised", mapped.sparse_normalised[s]);
+    one.write("variance_factor", mapped.variance_factor[s]);
+  }
+  if (mapped.energy_variance_factor.size() > 0)
+    group.write("energy_variance_factor", mapped.energy_variance_factor);
+}
+
+void write_calibration(const hdf5::Group& root, const ForceUncertaintyCalibration& c) {
+  const hdf5::Group group = root.create_group("calibration");
+  group.set_attribute("energy_scale", c.energy_scale);
+  group.set_attribute("floor", c.floor);
+  group.set_attribute("relative", c.relative);
+  group.set_attribute("frames", c.frames);
+  group.set_attribute("atoms", c.atoms);
+  group.set_attribute("coverage_1", c.coverage_1);
+  group.set_attribute("coverage_2", c.coverage_2);
+  group.set_attribute("spearman", c.spearman);
+  group.set_attribute("formula",
+                      "force std per component = sqrt((energy_scale*u)^2 + floor^2 + "
+                      "(relative*|F|)^2), u = local-energy std (eV)");
+}
+
 void save_model(const std::filesystem::path& path, const SparseGp& gp,
                 const DescriptorFormat& format, bool with_frames) {
   check_writable(path);
-  {
-    // In memory until close() writes the whole image (temporary + rename).
-    hdf5::File file = hdf5::File::create(path);
-    file.set_attribute("format_version", gp_model_format_version);
-    file.set_attribute("kind", model_kind);
-    file.set_attribute("otfgp_version", version);
-    file.set_attribute("created", utc_now());
-    const std::vector<int>& species = gp.descriptor().species();
-    file.write("species", species);
-    format.write(gp.descriptor(), file.create_group("descriptor"));
-    {
-      const hdf5::Group kernel = file.create_group("kernel");
-      kernel.set_attribute("type", gp.kernel().name());
-      kernel.set_attribute("power", gp.kernel().power());
-    }
-    {
-      const hdf5::Group h = file.create_group("hyperparameters");
-      const GpHyperparameters& values = gp.hyperparameters();
-      h.set_attribute("signal_std", values.signal_std);
-      h.set_attribute("energy_noise", values.energy_noise);
-      h.set_attribute("force_noise", values.force_noise);
-      h.set_attribute("stress_noise", values.stress_noise);
-      h.set_attribute("energy_noise_convention",
-                      "per atom: a total energy of N atoms has noise energy_noise*sqrt(N)");
-    }
-    file.write("reference_energies", gp.reference_energies());
-    {
-      const hdf5::Group sparse = file.create_group("sparse");
-      sparse.write("descriptors", gp.sparse_descriptors());
-      sparse.write("species", gp.sparse_species());
-      std::vector<int> frames, atoms;
-      for (const auto& source : gp.sparse_sources()) {
-        frames.push_back(source.frame);
-        atoms.push_back(source.atom);
-      }
-      sparse.write("source_frame", frames);
-      sparse.write("source_atom", atoms);
-    }
-    {
-      const SparseGp::Solution& solution = gp.solution();
-      const hdf5::Group group = file.create_group("solution");
-      group.write("alpha", solution.alpha);
-      group.write("r", solution.r);
-      group.write("z", solution.z);
-      group.set_attribute("data_fit", solution.data_fit);
-      group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
-      if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
-      group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
-    }
-    {
-      const SparseGp::Factors& factors = gp.factors();
-      const hdf5::Group group = file.create_group("factors");
-      group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
-      group.write("kernel_factor", factors.kernel_factor);
-      for (int g = 0; g <= label_kind_count; ++g) {
-        const GrowingQr& qr = g < label_kind_count ? factors.labels[g] : factors.splits;
-        const hdf5::Group kind = group.create_group(kind_groups[g]);
-        kind.set_attribute("rows", qr.rows());
-        kind.set_attribute("residual_squared_norm", qr.residual_squared_norm());
-        kind.set_attribute("rhs_squared_norm", qr.rhs_squared_norm());
-        kind.write("r", qr.r());
-        kind.write("z", qr.z());
-      }
-    }
-    if (gp.kernel().has_quadratic_map()) {
-      const MappedGp mapped = gp.mapped();
-      const hdf5::Group group = file.create_group("mapped");
-      for (std::size_t s = 0; s < species.size(); ++s) {
-        const hdf5::Group one = group.create_group(species_group_name(species[s]));
-        one.write("beta", mapped.beta[s]);
-        one.write("sparse_normalised", mapped.sparse_normalised[s]);
-        one.write("variance_factor", mapped.variance_factor[s]);
-      }
-      if (mapped.energy_variance_factor.size() > 0)
-        group.write("energy_variance_factor", mapped.energy_variance_factor);
-    }
-    if (gp.force_calibration().valid()) {
-      const ForceUncertaintyCalibration& c = gp.force_calibration();
-      const hdf5::Group group = file.create_group("calibration");
-      group.set_attribute("energy_scale", c.energy_scale);
-      group.set_attribute("floor", c.floor);
-      group.set_attribute("relative", c.relative);
-      group.set_attribute("frames", c.frames);
-      group.set_attribute("atoms", c.atoms);
-      group.set_attribute("coverage_1", c.coverage_1);
-      group.set_attribute("coverage_2", c.coverage_2);
-      group.set_attribute("spearman", c.spearman);
-      group.set_attribute("formula",
-                          "force std per component = sqrt((energy_scale*u)^2 + floor^2 + "
-                          "(relative*|F|)^2), u = local-energy std (eV)");
-    }
-    {
-      const hdf5::Group group = file.create_group("novelty");
-      group.write("shortest_pair_distance", gp.shortest_pair_distance());
-    }
-    const hdf5::Group training = file.create_group("training");
-    if (with_frames) {
-      write_frames(gp, training);
-    } else {
-      training.set_attribute("external_frames", gp.num_frames());
-    }
-    write_hdf5_checksum(file);
-    file.close();
+  // In memory until close() writes the whole image (temporary + rename).
+  hdf5::File file = hdf5::File::create(path);
+  file.set_attribute("format_version", gp_model_format_version);
+  file.set_attribute("kind", model_kind);
+  file.set_attribute("otfgp_version", version);
+  file.set_attribute("created", utc_now());
+  file.write("species", gp.descriptor().species());
+  format.write(gp.descriptor(), file.create_group("descriptor"));
+  write_kernel(file, gp.kernel());
+  write_hyperparameters(file, gp.hyperparameters());
+  file.write("reference_energies", gp.reference_energies());
+  write_sparse_set(file, gp);
+  write_solution(file, gp);
+  write_factors(file, gp.factors());
+  if (gp.kernel().has_quadratic_map()) write_mapped(file, gp);
+  if (gp.force_calibration().valid()) write_calibration(file, gp.force_calibration());
+  file.create_group("novelty").write("shortest_pair_distance", gp.shortest_pair_distance());
+  const hdf5::Group training = file.create_group("training");
+  if (with_frames) {
+    write_frames(gp, training);
+  } else {
+    training.set_attribute("external_frames", gp.num_frames());
   }
+  write_hdf5_checksum(file);
+  file.close();
 }
 
 }  // namespace

@@ -137,6 +137,188 @@ std::vector<std::vector<int>> indices_by_species(const std::vector<int>& species
   return out;
 }
 
+// Directions orthogonal to a frame's composition (atoms per species, length S)
+// over the species it contains: the splits of its energy that no label fixes.
+// S × max(p − 1, 0) for p species present.
+Eigen::MatrixXd split_directions(const Eigen::VectorXd& counts) {
+  std::vector<int> present;
+  for (int sp = 0; sp < counts.size(); ++sp)
+    if (counts[sp] > 0) present.push_back(sp);
+  const int p_count = static_cast<int>(present.size());
+  Eigen::MatrixXd directions = Eigen::MatrixXd::Zero(counts.size(), std::max(p_count - 1, 0));
+  if (p_count > 1) {
+    Eigen::MatrixXd composition(p_count, 1);
+    for (int a = 0; a < p_count; ++a) composition(a, 0) = counts[present[a]];
+    // The last p − 1 columns of the Householder Q of the composition vector.
+    const Eigen::HouseholderQR<Eigen::MatrixXd> qr(composition);
+    const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(p_count, p_count);
+    for (int a = 0; a < p_count; ++a) directions.row(present[a]) = q.row(a).tail(p_count - 1);
+  }
+  return directions;
+}
+
+// Unweighted kernel rows of one frame's labels against the sparse
+// environments of one species (ms of them), accumulated over that species'
+// atoms. The force and stress rows are transposed (ms × rows) so that the
+// scatter adds contiguous columns.
+struct SpeciesKernelRows {
+  Eigen::RowVectorXd energy;  // 1 × ms
+  Eigen::MatrixXd splits;     // split directions × ms
+  Eigen::MatrixXd forces_t;   // ms × 3N (empty without force labels)
+  Eigen::MatrixXd stress_t;   // ms × 6 (empty without stress labels)
+};
+
+// Adds atom i's pair derivatives `by_pair` (ms × 3·count, ∂k̃(u, d_i)/∂r_k for
+// its entries k) to the force and stress rows.
+void scatter_pair_derivatives(const DescriptorValues& values, UsedLabels used, int i,
+                              const Eigen::MatrixXd& by_pair, SpeciesKernelRows& rows) {
+  const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
+  for (int q = 0; q < count; ++q) {
+    const int k = begin + q, j = values.neighbor[k];
+    const auto d = by_pair.middleCols(3 * q, 3);
+    if (used.forces) {
+      // F = −∂E/∂x with ∂r_ij/∂x_j = I and ∂r_ij/∂x_i = −I.
+      rows.forces_t.middleCols(3 * j, 3) -= d;
+      rows.forces_t.middleCols(3 * i, 3) += d;
+    }
+    if (used.stress) {
+      // σ = (1/V) Σ_k r_k ⊗ ∂ε/∂r_k, symmetrised, Voigt xx yy zz yz xz xy.
+      const double rx = values.pair_vector(k, 0), ry = values.pair_vector(k, 1),
+                   rz = values.pair_vector(k, 2);
+      rows.stress_t.col(0) += rx * d.col(0);
+      rows.stress_t.col(1) += ry * d.col(1);
+      rows.stress_t.col(2) += rz * d.col(2);
+      rows.stress_t.col(3) += 0.5 * (ry * d.col(2) + rz * d.col(1));
+      rows.stress_t.col(4) += 0.5 * (rx * d.col(2) + rz * d.col(0));
+      rows.stress_t.col(5) += 0.5 * (rx * d.col(1) + ry * d.col(0));
+    }
+  }
+}
+
+// `prepared` = kernel.prepare(the sparse descriptors of species s).
+SpeciesKernelRows species_kernel_rows(const Kernel& kernel, const DescriptorValues& values,
+                                      UsedLabels used, const Eigen::MatrixXd& split_directions,
+                                      int s, const Eigen::MatrixXd& prepared) {
+  const int natoms = static_cast<int>(values.values.rows());
+  const int ms = static_cast<int>(prepared.rows());
+  const bool derivatives = used.forces || used.stress;
+  SpeciesKernelRows rows;
+  rows.energy = Eigen::RowVectorXd::Zero(ms);
+  rows.splits = Eigen::MatrixXd::Zero(split_directions.cols(), ms);
+  rows.forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
+  rows.stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
+  Eigen::VectorXd kernel_values;
+  Eigen::MatrixXd kernel_gradient, by_pair;
+  for (int i = 0; i < natoms; ++i) {
+    if (i % 64 == 63) stop_point("the kernel rows of a " + std::to_string(natoms) + "-atom frame");
+    if (values.species[i] != s) continue;
+    kernel.value_and_gradient(values.values.row(i).transpose(), prepared, kernel_values,
+                              kernel_gradient);
+    rows.energy += kernel_values.transpose();
+    for (Eigen::Index c = 0; c < split_directions.cols(); ++c)
+      rows.splits.row(c) += split_directions(s, c) * kernel_values.transpose();
+    const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
+    if (!derivatives || count == 0) continue;
+    // ∂k̃(u, d_i)/∂r_k for every entry k of atom i: ms × 3·count.
+    multiply_by_transposed_rows(kernel_gradient, values.gradient, 3 * begin, 3 * count, by_pair);
+    scatter_pair_derivatives(values, used, i, by_pair, rows);
+  }
+  return rows;
+}
+
+// The kernel blocks of candidate sparse environments (rows of `descriptors`,
+// species `species`): `block` = K̃_nn among them and `cross` = K̃_on between
+// the current sparse set (`old`, `old_species`) and them; kernels vanish
+// between species.
+void candidate_kernels(const Kernel& kernel, const Eigen::MatrixXd& old,
+                       const std::vector<int>& old_species, const Eigen::MatrixXd& descriptors,
+                       const std::vector<int>& species, int num_species, Eigen::MatrixXd& cross,
+                       Eigen::MatrixXd& block) {
+  const int candidates = static_cast<int>(species.size());
+  cross = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(old_species.size()), candidates);
+  block = Eigen::MatrixXd::Zero(candidates, candidates);
+  const auto old_of = indices_by_species(old_species, num_species);
+  const auto new_of = indices_by_species(species, num_species);
+  for (int s = 0; s < num_species; ++s) {
+    if (new_of[s].empty()) continue;
+    const Eigen::MatrixXd new_s = select_rows(descriptors, new_of[s]);
+    const Eigen::MatrixXd k_nn = kernel.matrix(new_s, new_s);
+    for (std::size_t b = 0; b < new_of[s].size(); ++b)
+      for (std::size_t a = 0; a < new_of[s].size(); ++a)
+        block(new_of[s][a], new_of[s][b]) = k_nn(a, b);
+    if (old_of[s].empty()) continue;
+    const Eigen::MatrixXd k_on = kernel.matrix(select_rows(old, old_of[s]), new_s);
+    for (std::size_t b = 0; b < new_of[s].size(); ++b)
+      for (std::size_t a = 0; a < old_of[s].size(); ++a)
+        cross(old_of[s][a], new_of[s][b]) = k_on(a, b);
+  }
+}
+
+// Cholesky of the residual covariance S (`schur`) in the given order,
+// skipping candidates whose pivot (the residual variance given everything
+// accepted before them) is below min_residual × their prior variance (the
+// diagonal of `block`); min_residual < 0 keeps every candidate, with jitter
+// as a fallback. Returns the accepted candidates; column a of `lower` is the
+// factor column of the a-th accepted one. `old_count` only names them in logs.
+std::vector<int> accept_by_residual(const Eigen::MatrixXd& block, const Eigen::MatrixXd& schur,
+                                    double min_residual, int old_count, Eigen::MatrixXd& lower) {
+  const int candidates = static_cast<int>(block.rows());
+  std::vector<int> accepted;
+  lower = Eigen::MatrixXd::Zero(candidates, candidates);
+  for (int j = 0; j < candidates; ++j) {
+    const int a = static_cast<int>(accepted.size());
+    const double scale = block(j, j);
+    double pivot = schur(j, j) - lower.row(j).head(a).squaredNorm();
+    if (!(scale > 0)) continue;
+    if (min_residual < 0) {
+      // Environments that must be kept (a rebuild): jitter only as a fallback.
+      const double jitter = 1e-12 * scale;
+      if (!(pivot > jitter)) {
+        logger().warn(
+            "SparseGp: sparse environment {} is (nearly) a duplicate; adding jitter {:.1e} to K_uu",
+            old_count + a, jitter);
+        pivot = jitter;
+      }
+    } else if (!(pivot > min_residual * scale)) {
+      continue;
+    }
+    const double root = std::sqrt(pivot);
+    lower(j, a) = root;
+    if (j + 1 < candidates)
+      lower.col(a).tail(candidates - j - 1) =
+          (schur.col(j).tail(candidates - j - 1) -
+           lower.bottomLeftCorner(candidates - j - 1, a) * lower.row(j).head(a).transpose()) /
+          root;
+    accepted.push_back(j);
+  }
+  const int added = static_cast<int>(accepted.size());
+  if (added < candidates)
+    logger().debug(
+        "SparseGp: {} of {} candidate sparse environments skipped (residual variance below {:.1e})",
+        candidates - added, candidates, min_residual);
+  return accepted;
+}
+
+// The factor F of K̃_uu grown by the accepted candidates: [F F12; 0 F22] with
+// the accepted columns of F12 = F⁻ᵀ K̃_on and F22 the transposed rows of their
+// residual Cholesky factor `lower` (see accept_by_residual).
+Eigen::MatrixXd grown_kernel_factor(const Eigen::MatrixXd& factor, const Eigen::MatrixXd& f12,
+                                    const Eigen::MatrixXd& lower,
+                                    const std::vector<int>& accepted) {
+  const int old_count = static_cast<int>(f12.rows());
+  const int added = static_cast<int>(accepted.size());
+  Eigen::MatrixXd f22(added, added);
+  for (int p = 0; p < added; ++p)
+    for (int q = 0; q < added; ++q) f22(q, p) = lower(accepted[p], q);  // transposed: upper
+  Eigen::MatrixXd f12_accepted(old_count, added);
+  for (int p = 0; p < added; ++p) f12_accepted.col(p) = f12.col(accepted[p]);
+  Eigen::MatrixXd grown = Eigen::MatrixXd::Zero(old_count + added, old_count + added);
+  grown.topLeftCorner(old_count, old_count) = factor;
+  grown.topRightCorner(old_count, added) = f12_accepted;
+  grown.bottomRightCorner(added, added) = f22;
+  return grown;
+}
+
 }  // namespace
 
 const char* label_kind_name(LabelKind kind) {
@@ -247,78 +429,27 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
   rows.kernel[stress_kind] = Eigen::MatrixXd::Zero(used.stress ? 6 : 0, m);
   const double volume = used.stress ? frame.volume() : 1.0;
 
-  // Directions orthogonal to the frame's composition over the species it
-  // contains: the splits of its energy that no label fixes.
   Eigen::VectorXd counts = Eigen::VectorXd::Zero(num_species());
   for (int i = 0; i < natoms; ++i) counts[values.species[i]] += 1.0;
-  std::vector<int> present;
-  for (int sp = 0; sp < num_species(); ++sp)
-    if (counts[sp] > 0) present.push_back(sp);
-  const int p_count = static_cast<int>(present.size());
-  Eigen::MatrixXd split_directions = Eigen::MatrixXd::Zero(num_species(), std::max(p_count - 1, 0));
-  if (p_count > 1) {
-    Eigen::MatrixXd composition(p_count, 1);
-    for (int a = 0; a < p_count; ++a) composition(a, 0) = counts[present[a]];
-    // The last p − 1 columns of the Householder Q of the composition vector.
-    const Eigen::HouseholderQR<Eigen::MatrixXd> qr(composition);
-    const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(p_count, p_count);
-    for (int a = 0; a < p_count; ++a) split_directions.row(present[a]) = q.row(a).tail(p_count - 1);
-  }
-  rows.splits = Eigen::MatrixXd::Zero(split_directions.cols(), m);
+  const Eigen::MatrixXd directions = split_directions(counts);
+  rows.splits = Eigen::MatrixXd::Zero(directions.cols(), m);
 
   const auto columns_of = indices_by_species(species, num_species());
-  Eigen::VectorXd kernel_values;
-  Eigen::MatrixXd kernel_gradient, by_pair;
   for (int s = 0; s < num_species(); ++s) {
     const auto& columns = columns_of[s];
     const int ms = static_cast<int>(columns.size());
     if (ms == 0) continue;
-    const Eigen::MatrixXd sparse_s = kernel_->prepare(select_rows(sparse, columns));
-    Eigen::RowVectorXd energy_s = Eigen::RowVectorXd::Zero(ms);
-    Eigen::MatrixXd splits_s = Eigen::MatrixXd::Zero(split_directions.cols(), ms);
-    // Transposed (ms × rows) so that the scatter below adds contiguous columns.
-    Eigen::MatrixXd forces_t = Eigen::MatrixXd::Zero(ms, used.forces ? 3 * natoms : 0);
-    Eigen::MatrixXd stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
-    for (int i = 0; i < natoms; ++i) {
-      if (i % 64 == 63)
-        stop_point("the kernel rows of a " + std::to_string(natoms) + "-atom frame");
-      if (values.species[i] != s) continue;
-      kernel_->value_and_gradient(values.values.row(i).transpose(), sparse_s, kernel_values,
-                                  kernel_gradient);
-      energy_s += kernel_values.transpose();
-      for (Eigen::Index c = 0; c < split_directions.cols(); ++c)
-        splits_s.row(c) += split_directions(s, c) * kernel_values.transpose();
-      const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
-      if (!derivatives || count == 0) continue;
-      // ∂k̃(u, d_i)/∂r_k for every entry k of atom i: ms × 3·count.
-      multiply_by_transposed_rows(kernel_gradient, values.gradient, 3 * begin, 3 * count, by_pair);
-      for (int q = 0; q < count; ++q) {
-        const int k = begin + q, j = values.neighbor[k];
-        const auto d = by_pair.middleCols(3 * q, 3);
-        if (used.forces) {
-          // F = −∂E/∂x with ∂r_ij/∂x_j = I and ∂r_ij/∂x_i = −I.
-          forces_t.middleCols(3 * j, 3) -= d;
-          forces_t.middleCols(3 * i, 3) += d;
-        }
-        if (used.stress) {
-          // σ = (1/V) Σ_k r_k ⊗ ∂ε/∂r_k, symmetrised, Voigt xx yy zz yz xz xy.
-          const double rx = values.pair_vector(k, 0), ry = values.pair_vector(k, 1),
-                       rz = values.pair_vector(k, 2);
-          stress_t.col(0) += rx * d.col(0);
-          stress_t.col(1) += ry * d.col(1);
-          stress_t.col(2) += rz * d.col(2);
-          stress_t.col(3) += 0.5 * (ry * d.col(2) + rz * d.col(1));
-          stress_t.col(4) += 0.5 * (rx * d.col(2) + rz * d.col(0));
-          stress_t.col(5) += 0.5 * (rx * d.col(1) + ry * d.col(0));
-        }
-      }
-    }
+    const SpeciesKernelRows species_rows = species_kernel_rows(
+        *kernel_, values, used, directions, s, kernel_->prepare(select_rows(sparse, columns)));
     for (int p = 0; p < ms; ++p) {
-      if (used.energy) rows.kernel[energy_kind](0, columns[p]) = energy_s[p];
-      rows.splits.col(columns[p]) = splits_s.col(p) / std::sqrt(static_cast<double>(natoms));
-      if (used.forces) rows.kernel[force_kind].col(columns[p]) = forces_t.row(p).transpose();
+      if (used.energy) rows.kernel[energy_kind](0, columns[p]) = species_rows.energy[p];
+      rows.splits.col(columns[p]) =
+          species_rows.splits.col(p) / std::sqrt(static_cast<double>(natoms));
+      if (used.forces)
+        rows.kernel[force_kind].col(columns[p]) = species_rows.forces_t.row(p).transpose();
       if (used.stress)
-        rows.kernel[stress_kind].col(columns[p]) = stress_t.row(p).transpose() / volume;
+        rows.kernel[stress_kind].col(columns[p]) =
+            species_rows.stress_t.row(p).transpose() / volume;
     }
   }
 
@@ -403,85 +534,44 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
       throw std::out_of_range("SparseGp::add_sparse_environments: species index");
   make_growable();
   const int old_count = num_sparse();
-  const int candidates = static_cast<int>(species.size());
 
   // Residual covariance of the candidates given the current sparse set,
-  // S = K̃_nn − F12ᵀF12 with F12 = F⁻ᵀ K̃_on; kernels vanish between species.
-  Eigen::MatrixXd cross = Eigen::MatrixXd::Zero(old_count, candidates);
-  Eigen::MatrixXd block = Eigen::MatrixXd::Zero(candidates, candidates);
-  {
-    const auto old_of = indices_by_species(sparse_species_, num_species());
-    const auto new_of = indices_by_species(species, num_species());
-    for (int s = 0; s < num_species(); ++s) {
-      if (new_of[s].empty()) continue;
-      const Eigen::MatrixXd new_s = select_rows(descriptors, new_of[s]);
-      const Eigen::MatrixXd k_nn = kernel_->matrix(new_s, new_s);
-      for (std::size_t b = 0; b < new_of[s].size(); ++b)
-        for (std::size_t a = 0; a < new_of[s].size(); ++a)
-          block(new_of[s][a], new_of[s][b]) = k_nn(a, b);
-      if (old_of[s].empty()) continue;
-      const Eigen::MatrixXd k_on =
-          kernel_->matrix(select_rows(sparse_descriptors_, old_of[s]), new_s);
-      for (std::size_t b = 0; b < new_of[s].size(); ++b)
-        for (std::size_t a = 0; a < old_of[s].size(); ++a)
-          cross(old_of[s][a], new_of[s][b]) = k_on(a, b);
-    }
-  }
+  // S = K̃_nn − F12ᵀF12 with F12 = F⁻ᵀ K̃_on.
+  Eigen::MatrixXd cross, block;
+  candidate_kernels(*kernel_, sparse_descriptors_, sparse_species_, descriptors, species,
+                    num_species(), cross, block);
   Eigen::MatrixXd f12 = cross;
   solve_upper(factors_.kernel_factor, f12, true);
   const Eigen::MatrixXd schur = block - gram(f12);
-
-  // Cholesky of S in the given order, skipping candidates whose pivot (the
-  // residual variance given everything accepted before them) is too small.
-  std::vector<int> accepted;
-  Eigen::MatrixXd lower = Eigen::MatrixXd::Zero(candidates, candidates);
-  for (int j = 0; j < candidates; ++j) {
-    const int a = static_cast<int>(accepted.size());
-    const double scale = block(j, j);
-    double pivot = schur(j, j) - lower.row(j).head(a).squaredNorm();
-    if (!(scale > 0)) continue;
-    if (min_residual < 0) {
-      // Environments that must be kept (a rebuild): jitter only as a fallback.
-      const double jitter = 1e-12 * scale;
-      if (!(pivot > jitter)) {
-        logger().warn(
-            "SparseGp: sparse environment {} is (nearly) a duplicate; adding jitter {:.1e} to K_uu",
-            old_count + a, jitter);
-        pivot = jitter;
-      }
-    } else if (!(pivot > min_residual * scale)) {
-      continue;
-    }
-    const double root = std::sqrt(pivot);
-    lower(j, a) = root;
-    if (j + 1 < candidates)
-      lower.col(a).tail(candidates - j - 1) =
-          (schur.col(j).tail(candidates - j - 1) -
-           lower.bottomLeftCorner(candidates - j - 1, a) * lower.row(j).head(a).transpose()) /
-          root;
-    accepted.push_back(j);
-  }
+  Eigen::MatrixXd lower;
+  const std::vector<int> accepted =
+      accept_by_residual(block, schur, min_residual, old_count, lower);
   const int added = static_cast<int>(accepted.size());
-  if (added < candidates)
-    logger().debug(
-        "SparseGp: {} of {} candidate sparse environments skipped (residual variance below {:.1e})",
-        candidates - added, candidates, min_residual);
   if (added == 0) return 0;
 
   Eigen::MatrixXd new_descriptors(added, descriptors.cols());
   std::vector<int> new_species(added);
   std::vector<SparseEnvironmentSource> new_sources(added);
-  Eigen::MatrixXd f22(added, added);
   for (int p = 0; p < added; ++p) {
     new_descriptors.row(p) = descriptors.row(accepted[p]);
     new_species[p] = species[accepted[p]];
     if (!sources.empty()) new_sources[p] = sources[accepted[p]];
-    for (int q = 0; q < added; ++q) f22(q, p) = lower(accepted[p], q);  // transposed: upper
   }
-  Eigen::MatrixXd f12_accepted(old_count, added);
-  for (int p = 0; p < added; ++p) f12_accepted.col(p) = f12.col(accepted[p]);
+  add_kernel_columns(new_descriptors, new_species);
+  factors_.kernel_factor = grown_kernel_factor(factors_.kernel_factor, f12, lower, accepted);
 
+  sparse_descriptors_.conservativeResize(old_count + added, Eigen::NoChange);
+  sparse_descriptors_.bottomRows(added) = new_descriptors;
+  sparse_species_.insert(sparse_species_.end(), new_species.begin(), new_species.end());
+  sparse_sources_.insert(sparse_sources_.end(), new_sources.begin(), new_sources.end());
+  solution_.valid = false;
+  return added;
+}
+
+void SparseGp::add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
+                                  const std::vector<int>& new_species) {
   // The new columns on every stored frame, recomputed one frame at a time.
+  const int added = static_cast<int>(new_species.size());
   std::array<Eigen::MatrixXd, label_kind_count> columns;
   for (int g = 0; g < label_kind_count; ++g) columns[g].resize(factors_.labels[g].rows(), added);
   std::array<int, label_kind_count> offset{0, 0, 0};
@@ -508,19 +598,6 @@ int SparseGp::add_sparse_environments(const Eigen::MatrixXd& descriptors,
       throw std::logic_error("SparseGp: stored frames and label rows disagree");
     factors_.labels[g].add_columns(columns[g]);
   }
-
-  Eigen::MatrixXd grown = Eigen::MatrixXd::Zero(old_count + added, old_count + added);
-  grown.topLeftCorner(old_count, old_count) = factors_.kernel_factor;
-  grown.topRightCorner(old_count, added) = f12_accepted;
-  grown.bottomRightCorner(added, added) = f22;
-  factors_.kernel_factor = std::move(grown);
-
-  sparse_descriptors_.conservativeResize(old_count + added, Eigen::NoChange);
-  sparse_descriptors_.bottomRows(added) = new_descriptors;
-  sparse_species_.insert(sparse_species_.end(), new_species.begin(), new_species.end());
-  sparse_sources_.insert(sparse_sources_.end(), new_sources.begin(), new_sources.end());
-  solution_.valid = false;
-  return added;
 }
 
 SparseGp::Solution SparseGp::solve(const GpHyperparameters& h) const {

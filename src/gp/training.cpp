@@ -196,6 +196,105 @@ void stop_if_interrupted(std::size_t done, std::size_t total) {
                                                    std::to_string(total) + " frames");
 }
 
+// The sparse set chosen by uncertainty as each frame joins, as on the fly.
+void train_frame_by_frame(SparseGp& gp, const std::vector<Structure>& frames,
+                          const GpTrainingSettings& settings, std::mt19937_64& rng) {
+  PhaseLog progress("training (sparse set chosen by uncertainty, frame by frame)",
+                    static_cast<int>(frames.size()));
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    add_frame_with_sparse_selection(gp, frames[f], settings.sparse, rng, settings.labels,
+                                    settings.min_residual);
+    progress.step(static_cast<int>(f) + 1);
+    stop_if_interrupted(f + 1, frames.size());
+  }
+}
+
+// Frame by frame, each frame's least represented atoms join the sparse set at
+// once (descriptors only, no labels yet); returns how many joined.
+int add_sparse_greedily(SparseGp& gp, const std::vector<Structure>& frames,
+                        const SparseSelection& selection, double min_residual) {
+  const bool threshold = selection.method == SparseSelectionMethod::threshold;
+  int added = 0;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    stop_point("the choice of the sparse set");
+    const DescriptorValues values = gp.describe(frames[f], false);
+    const std::vector<int> atoms =
+        gp.least_represented_atoms(values, selection.count, threshold ? selection.threshold : 0.0);
+    added += gp.add_sparse_atoms(values, static_cast<int>(f), atoms, min_residual);
+  }
+  return added;
+}
+
+// The (frame, atom) candidates of a sparse set chosen without the model, in
+// frame order: `total` at random over every atom, or frame by frame.
+std::vector<std::pair<int, int>> sparse_candidates(const std::vector<Structure>& frames,
+                                                   const SparseSelection& selection,
+                                                   std::mt19937_64& rng) {
+  std::vector<std::pair<int, int>> chosen;
+  if (selection.method == SparseSelectionMethod::random && selection.total > 0) {
+    for (std::size_t f = 0; f < frames.size(); ++f)
+      for (int i = 0; i < frames[f].size(); ++i) chosen.emplace_back(static_cast<int>(f), i);
+    std::shuffle(chosen.begin(), chosen.end(), rng);
+    chosen.resize(std::min<std::size_t>(chosen.size(), selection.total));
+    std::sort(chosen.begin(), chosen.end());
+  } else {
+    for (std::size_t f = 0; f < frames.size(); ++f)
+      for (int atom : select_sparse_atoms(selection, frames[f].size(), Eigen::VectorXd(), rng))
+        chosen.emplace_back(static_cast<int>(f), atom);
+  }
+  return chosen;
+}
+
+// Adds the candidates `chosen` (sorted by frame) to the sparse set, describing
+// each of their frames once; returns how many joined (near-duplicates do not).
+int add_sparse_candidates(SparseGp& gp, const std::vector<Structure>& frames,
+                          const std::vector<std::pair<int, int>>& chosen, double min_residual) {
+  Eigen::MatrixXd rows(chosen.size(), gp.descriptor().size());
+  std::vector<int> sparse_species(chosen.size());
+  std::vector<SparseEnvironmentSource> sources(chosen.size());
+  std::size_t next = 0;
+  for (std::size_t f = 0; f < frames.size() && next < chosen.size(); ++f) {
+    if (chosen[next].first != static_cast<int>(f)) continue;
+    stop_point("the descriptors of the sparse set");
+    const DescriptorValues values = gp.describe(frames[f], false);
+    for (; next < chosen.size() && chosen[next].first == static_cast<int>(f); ++next) {
+      rows.row(next) = values.values.row(chosen[next].second);
+      sparse_species[next] = values.species[chosen[next].second];
+      sources[next] = {chosen[next].first, chosen[next].second};
+    }
+  }
+  return gp.add_sparse_environments(rows, sparse_species, sources, min_residual);
+}
+
+// Sparse set first (descriptors only), then one pass of label rows.
+void train_sparse_set_first(SparseGp& gp, const std::vector<Structure>& frames,
+                            const GpTrainingSettings& settings, std::mt19937_64& rng,
+                            GpTrainingReport& report) {
+  const auto sparse_start = Clock::now();
+  if (needs_uncertainty(settings.sparse.method)) {
+    const int added = add_sparse_greedily(gp, frames, settings.sparse, settings.min_residual);
+    report.seconds_sparse = seconds_since(sparse_start);
+    logger().info("sparse set: {} environments chosen greedily frame by frame ({}), {:.1f} s",
+                  added, sparse_selection_method_name(settings.sparse.method),
+                  report.seconds_sparse);
+  } else {
+    const std::vector<std::pair<int, int>> chosen = sparse_candidates(frames, settings.sparse, rng);
+    const int added = add_sparse_candidates(gp, frames, chosen, settings.min_residual);
+    report.seconds_sparse = seconds_since(sparse_start);
+    logger().info(
+        "sparse set: {} environments ({} candidates, {} near-duplicates skipped), {:.1f} s", added,
+        chosen.size(), chosen.size() - added, report.seconds_sparse);
+  }
+  const auto frames_start = Clock::now();
+  PhaseLog progress("training", static_cast<int>(frames.size()));
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    gp.add_frame(frames[f], settings.labels);
+    progress.step(static_cast<int>(f) + 1);
+    stop_if_interrupted(f + 1, frames.size());
+  }
+  report.seconds_frames = seconds_since(frames_start);
+}
+
 SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
                     std::shared_ptr<const Kernel> kernel, const std::vector<Structure>& frames,
                     const GpTrainingSettings& settings, GpTrainingReport* report_out) {
@@ -212,79 +311,10 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
   std::mt19937_64 rng(settings.sparse.seed);
 
   if (needs_uncertainty(settings.sparse.method) && settings.replay) {
-    PhaseLog progress("training (sparse set chosen by uncertainty, frame by frame)",
-                      static_cast<int>(frames.size()));
-    for (std::size_t f = 0; f < frames.size(); ++f) {
-      add_frame_with_sparse_selection(gp, frames[f], settings.sparse, rng, settings.labels,
-                                      settings.min_residual);
-      progress.step(static_cast<int>(f) + 1);
-      stop_if_interrupted(f + 1, frames.size());
-    }
+    train_frame_by_frame(gp, frames, settings, rng);
     report.seconds_frames = seconds_since(start);
   } else {
-    // Sparse set first (descriptors only), then one pass of label rows.
-    const auto sparse_start = Clock::now();
-    std::vector<std::pair<int, int>> chosen;  // (frame, atom)
-    if (needs_uncertainty(settings.sparse.method)) {
-      // Frame by frame, each frame's least represented atoms join at once.
-      const bool threshold = settings.sparse.method == SparseSelectionMethod::threshold;
-      int added = 0;
-      for (std::size_t f = 0; f < frames.size(); ++f) {
-        stop_point("the choice of the sparse set");
-        const DescriptorValues values = gp.describe(frames[f], false);
-        const std::vector<int> atoms = gp.least_represented_atoms(
-            values, settings.sparse.count, threshold ? settings.sparse.threshold : 0.0);
-        added += gp.add_sparse_atoms(values, static_cast<int>(f), atoms, settings.min_residual);
-      }
-      report.seconds_sparse = seconds_since(sparse_start);
-      logger().info("sparse set: {} environments chosen greedily frame by frame ({}), {:.1f} s",
-                    added, sparse_selection_method_name(settings.sparse.method),
-                    report.seconds_sparse);
-    } else if (settings.sparse.method == SparseSelectionMethod::random &&
-               settings.sparse.total > 0) {
-      std::vector<std::pair<int, int>> every;
-      for (std::size_t f = 0; f < frames.size(); ++f)
-        for (int i = 0; i < frames[f].size(); ++i) every.emplace_back(static_cast<int>(f), i);
-      std::shuffle(every.begin(), every.end(), rng);
-      every.resize(std::min<std::size_t>(every.size(), settings.sparse.total));
-      std::sort(every.begin(), every.end());
-      chosen = std::move(every);
-    } else {
-      for (std::size_t f = 0; f < frames.size(); ++f)
-        for (int atom :
-             select_sparse_atoms(settings.sparse, frames[f].size(), Eigen::VectorXd(), rng))
-          chosen.emplace_back(static_cast<int>(f), atom);
-    }
-    if (!needs_uncertainty(settings.sparse.method)) {
-      Eigen::MatrixXd rows(chosen.size(), descriptor->size());
-      std::vector<int> sparse_species(chosen.size());
-      std::vector<SparseEnvironmentSource> sources(chosen.size());
-      std::size_t next = 0;
-      for (std::size_t f = 0; f < frames.size() && next < chosen.size(); ++f) {
-        if (chosen[next].first != static_cast<int>(f)) continue;
-        stop_point("the descriptors of the sparse set");
-        const DescriptorValues values = gp.describe(frames[f], false);
-        for (; next < chosen.size() && chosen[next].first == static_cast<int>(f); ++next) {
-          rows.row(next) = values.values.row(chosen[next].second);
-          sparse_species[next] = values.species[chosen[next].second];
-          sources[next] = {chosen[next].first, chosen[next].second};
-        }
-      }
-      const int added =
-          gp.add_sparse_environments(rows, sparse_species, sources, settings.min_residual);
-      report.seconds_sparse = seconds_since(sparse_start);
-      logger().info(
-          "sparse set: {} environments ({} candidates, {} near-duplicates skipped), {:.1f} s",
-          added, chosen.size(), chosen.size() - added, report.seconds_sparse);
-    }
-    const auto frames_start = Clock::now();
-    PhaseLog progress("training", static_cast<int>(frames.size()));
-    for (std::size_t f = 0; f < frames.size(); ++f) {
-      gp.add_frame(frames[f], settings.labels);
-      progress.step(static_cast<int>(f) + 1);
-      stop_if_interrupted(f + 1, frames.size());
-    }
-    report.seconds_frames = seconds_since(frames_start);
+    train_sparse_set_first(gp, frames, settings, rng, report);
   }
 
   if (settings.optimize_hyperparameters) {

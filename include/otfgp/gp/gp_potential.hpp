@@ -58,6 +58,10 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
+  // The uncertainty outputs of compute (std, normalised std, novelty flag and,
+  // with a calibration, the force std) after the energy pass.
+  void add_uncertainty(const AtomState& state, const NeighborList& list,
+                       Kokkos::View<const int*, MemSpace> centres, ComputeResult& result);
   // Fills the std in eV and the std ÷ σ; atoms that are not centres keep the
   // zero the views start with.
   void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,

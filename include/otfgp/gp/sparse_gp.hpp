@@ -240,6 +240,10 @@ class SparseGp {
   LabelRows label_rows(const Structure& frame, const DescriptorValues& values,
                        const LabelSelection& labels, const Eigen::MatrixXd& sparse,
                        const std::vector<int>& species) const;
+  // Appends the kernel columns of new sparse environments to every factor,
+  // recomputing the label rows of each stored frame against them.
+  void add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
+                          const std::vector<int>& new_species);
   Solution solve(const GpHyperparameters& hyperparameters) const;
   void make_growable();
 
