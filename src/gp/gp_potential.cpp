@@ -469,6 +469,8 @@ void gp_descriptor_outer_kernel(
       });
 }
 
+// The uncertainty kernel as a free function of the views it reads and writes: nvcc
+// does not allow a KOKKOS_LAMBDA in a private member function (docs/gpu.md).
 void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
                            const ScalarView& norm,
                            const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
@@ -478,7 +480,61 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
                            const Kokkos::View<int*, MemSpace>& sparse_offset,
                            const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
                            int size, double signal_std, const ScalarView& uncertainty,
-                           const ScalarView& normalised);
+                           const ScalarView& normalised) {
+  const int n_blocks = int(blocks.extent(0));
+  const double signal_variance = signal_std * signal_std;
+  const double inv_signal_std = 1.0 / signal_std;
+  constexpr int block = uncertainty_block;
+  const std::size_t scratch_bytes =
+      ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
+  Kokkos::parallel_for(
+      "GpPotential::uncertainty",
+      TeamPolicy(n_blocks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(scratch_bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int s = blocks(team.league_rank(), 0), first = blocks(team.league_rank(), 1);
+        const int count = blocks(team.league_rank(), 2);
+        const int m_s = sparse_offset(s + 1) - sparse_offset(s);
+        const int rank = m_s > 0 ? (factor_offset(s + 1) - factor_offset(s)) / m_s : 0;
+        ScratchView kernel(team.team_scratch(1), std::size_t(m_s > 0 ? m_s : 1) * block);
+        ScratchView explained(team.team_scratch(1), block);
+        // k_u(x_b) = σ²(d̂_b·d̂_u)², stored u-major so the R_s pass runs over atoms innermost.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, m_s), [&](int u) {
+          const double* du = &sparse(sparse_offset(s) + u, 0);
+          for (int b = 0; b < block; ++b) {
+            double dot = 0.0;
+            if (b < count) {
+              const double* db = &unit(order(first + b), 0);
+              for (int e = 0; e < size; ++e) dot += db[e] * du[e];
+            }
+            kernel(u * block + b) = signal_variance * dot * dot;
+          }
+        });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
+                             [&](int b) { explained(b) = 0.0; });
+        team.team_barrier();
+        // ‖R_s k‖² = Σ_a (Σ_u R_au k_u)², one row a of R_s at a time for the whole block.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rank), [&](int a) {
+          const double* row = &factor(factor_offset(s) + std::size_t(a) * m_s);
+          double projection[block];
+          for (int b = 0; b < block; ++b) projection[b] = 0.0;
+          for (int u = 0; u < m_s; ++u) {
+            const double r = row[u];
+            const double* k = &kernel(u * block);
+            for (int b = 0; b < block; ++b) projection[b] += r * k[b];
+          }
+          for (int b = 0; b < count; ++b)
+            b2::team_add(team, &explained(b), projection[b] * projection[b]);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
+          const int i = order(first + b);
+          const double variance = signal_variance - explained(b);
+          const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
+          uncertainty(i) = std;
+          normalised(i) = std * inv_signal_std;
+        });
+      });
+}
 
 void gp_uncertainty_quadratic_kernel(
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
@@ -609,73 +665,6 @@ void gp_uncertainty_quadratic_kernel(
         const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
         uncertainty(i) = std;
         normalised(i) = std * inv_signal_std;
-      });
-}
-
-// The uncertainty kernel as a free function of the views it reads and writes: nvcc
-// does not allow a KOKKOS_LAMBDA in a private member function (docs/gpu.md).
-void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
-                           const ScalarView& norm,
-                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
-                           const Kokkos::View<double*, MemSpace>& factor,
-                           const Kokkos::View<int*, MemSpace>& order,
-                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
-                           const Kokkos::View<int*, MemSpace>& sparse_offset,
-                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
-                           int size, double signal_std, const ScalarView& uncertainty,
-                           const ScalarView& normalised) {
-  const int n_blocks = int(blocks.extent(0));
-  const double signal_variance = signal_std * signal_std;
-  const double inv_signal_std = 1.0 / signal_std;
-  constexpr int block = uncertainty_block;
-  const std::size_t scratch_bytes =
-      ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
-  Kokkos::parallel_for(
-      "GpPotential::uncertainty",
-      TeamPolicy(n_blocks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(scratch_bytes)),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int s = blocks(team.league_rank(), 0), first = blocks(team.league_rank(), 1);
-        const int count = blocks(team.league_rank(), 2);
-        const int m_s = sparse_offset(s + 1) - sparse_offset(s);
-        const int rank = m_s > 0 ? (factor_offset(s + 1) - factor_offset(s)) / m_s : 0;
-        ScratchView kernel(team.team_scratch(1), std::size_t(m_s > 0 ? m_s : 1) * block);
-        ScratchView explained(team.team_scratch(1), block);
-        // k_u(x_b) = σ²(d̂_b·d̂_u)², stored u-major so the R_s pass runs over atoms innermost.
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, m_s), [&](int u) {
-          const double* du = &sparse(sparse_offset(s) + u, 0);
-          for (int b = 0; b < block; ++b) {
-            double dot = 0.0;
-            if (b < count) {
-              const double* db = &unit(order(first + b), 0);
-              for (int e = 0; e < size; ++e) dot += db[e] * du[e];
-            }
-            kernel(u * block + b) = signal_variance * dot * dot;
-          }
-        });
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
-                             [&](int b) { explained(b) = 0.0; });
-        team.team_barrier();
-        // ‖R_s k‖² = Σ_a (Σ_u R_au k_u)², one row a of R_s at a time for the whole block.
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rank), [&](int a) {
-          const double* row = &factor(factor_offset(s) + std::size_t(a) * m_s);
-          double projection[block];
-          for (int b = 0; b < block; ++b) projection[b] = 0.0;
-          for (int u = 0; u < m_s; ++u) {
-            const double r = row[u];
-            const double* k = &kernel(u * block);
-            for (int b = 0; b < block; ++b) projection[b] += r * k[b];
-          }
-          for (int b = 0; b < count; ++b)
-            b2::team_add(team, &explained(b), projection[b] * projection[b]);
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
-          const int i = order(first + b);
-          const double variance = signal_variance - explained(b);
-          const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
-          uncertainty(i) = std;
-          normalised(i) = std * inv_signal_std;
-        });
       });
 }
 

@@ -805,6 +805,21 @@ GpPrediction SparseGp::predict(const Structure& structure, const DescriptorValue
   return out;
 }
 
+Eigen::MatrixXd SparseGp::sparse_kernel_columns(const DescriptorValues& values) const {
+  Eigen::MatrixXd k = Eigen::MatrixXd::Zero(num_sparse(), values.values.rows());
+  const auto columns_of = indices_by_species(sparse_species_, num_species());
+  const auto atoms_of = indices_by_species(values.species, num_species());
+  for (int sp = 0; sp < num_species(); ++sp) {
+    if (atoms_of[sp].empty() || columns_of[sp].empty()) continue;
+    const Eigen::MatrixXd block = kernel_->matrix(select_rows(sparse_descriptors_, columns_of[sp]),
+                                                  select_rows(values.values, atoms_of[sp]));
+    for (std::size_t b = 0; b < atoms_of[sp].size(); ++b)
+      for (std::size_t a = 0; a < columns_of[sp].size(); ++a)
+        k(columns_of[sp][a], atoms_of[sp][b]) = block(a, b);
+  }
+  return k;
+}
+
 Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
   const int natoms = static_cast<int>(values.values.rows());
   const int m = num_sparse();
@@ -814,17 +829,7 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
   Eigen::VectorXd prior = kernel_->diagonal(values.values);
   Eigen::VectorXd result(natoms);
   if (m == 0) return prior.cwiseSqrt();
-  const auto columns_of = indices_by_species(sparse_species_, num_species());
-  const auto atoms_of = indices_by_species(values.species, num_species());
-  Eigen::MatrixXd k = Eigen::MatrixXd::Zero(m, natoms);
-  for (int sp = 0; sp < num_species(); ++sp) {
-    if (atoms_of[sp].empty() || columns_of[sp].empty()) continue;
-    const Eigen::MatrixXd block = kernel_->matrix(select_rows(sparse_descriptors_, columns_of[sp]),
-                                                  select_rows(values.values, atoms_of[sp]));
-    for (std::size_t b = 0; b < atoms_of[sp].size(); ++b)
-      for (std::size_t a = 0; a < columns_of[sp].size(); ++a)
-        k(columns_of[sp][a], atoms_of[sp][b]) = block(a, b);
-  }
+  const Eigen::MatrixXd k = sparse_kernel_columns(values);
   Eigen::MatrixXd nystrom = k, posterior = k;
   solve_upper(factors_.kernel_factor, nystrom, true);
   solve_upper(s.r_variance.size() ? s.r_variance : s.r, posterior, true);
@@ -840,19 +845,9 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
 std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& values, int max_count,
                                                    double min_residual_std) const {
   const int natoms = static_cast<int>(values.values.rows());
-  const int m = num_sparse();
-  // c_i = F⁻ᵀk̃_i and residuals r_i = k̃_ii − |c_i|², all atoms at once.
-  Eigen::MatrixXd c = Eigen::MatrixXd::Zero(m, natoms);
-  const auto columns_of = indices_by_species(sparse_species_, num_species());
   const auto atoms_of = indices_by_species(values.species, num_species());
-  for (int sp = 0; sp < num_species(); ++sp) {
-    if (atoms_of[sp].empty() || columns_of[sp].empty()) continue;
-    const Eigen::MatrixXd block = kernel_->matrix(select_rows(sparse_descriptors_, columns_of[sp]),
-                                                  select_rows(values.values, atoms_of[sp]));
-    for (std::size_t b = 0; b < atoms_of[sp].size(); ++b)
-      for (std::size_t a = 0; a < columns_of[sp].size(); ++a)
-        c(columns_of[sp][a], atoms_of[sp][b]) = block(a, b);
-  }
+  // c_i = F⁻ᵀk̃_i and residuals r_i = k̃_ii − |c_i|², all atoms at once.
+  Eigen::MatrixXd c = sparse_kernel_columns(values);
   solve_upper(factors_.kernel_factor, c, true);
   Eigen::VectorXd residual = kernel_->diagonal(values.values);
   for (int i = 0; i < natoms; ++i) residual[i] -= c.col(i).squaredNorm();

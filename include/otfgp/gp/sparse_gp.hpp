@@ -231,6 +231,8 @@ class SparseGp {
   std::size_t memory_bytes() const;
 
  private:
+  // k̃(sparse u, atom i) of every atom of `values` (M × atoms; zero across species).
+  Eigen::MatrixXd sparse_kernel_columns(const DescriptorValues& values) const;
   // Kernel rows of one frame's labels against sparse columns `columns`.
   struct LabelRows {
     std::array<Eigen::MatrixXd, label_kind_count> kernel;  // weighted k̃ rows per label kind
