@@ -657,15 +657,22 @@ TEST_CASE("otf variance_rank: the calibration is fitted to the truncated std the
   REQUIRE(b.size() >= 2);
   for (int f = 0; f < 2; ++f) {
     INFO("warm-up frame " << f);
-    CHECK(a[f].at("error") == b[f].at("error"));  // the same frame, the same model
+    // The same frame, the same model (to round-off, which threaded backends
+    // amplify through the first hyperparameter optimisation to ~1e-6 eV/Å).
+    const auto error_a = a[f].at("error").get<std::vector<std::vector<double>>>();
+    const auto error_b = b[f].at("error").get<std::vector<std::vector<double>>>();
+    REQUIRE(error_a.size() == error_b.size());
+    for (std::size_t i = 0; i < error_a.size(); ++i)
+      for (int d = 0; d < 3; ++d)
+        CHECK(error_a[i][d] == Approx(error_b[i][d]).epsilon(1e-3).margin(1e-5));
     const auto n_exact = a[f].at("energy_std").get<std::vector<double>>();
     const auto n_truncated = b[f].at("energy_std").get<std::vector<double>>();
     REQUIRE(n_exact.size() == 64);
     REQUIRE(n_truncated.size() == 64);
     int larger = 0;
     for (std::size_t i = 0; i < n_exact.size(); ++i) {
-      CHECK(n_truncated[i] >= n_exact[i] - 1e-6);
-      if (n_truncated[i] > 1.01 * n_exact[i] + 1e-6) ++larger;
+      CHECK(n_truncated[i] >= (1 - 1e-3) * n_exact[i] - 1e-6);
+      if (n_truncated[i] > 1.05 * n_exact[i] + 1e-6) ++larger;
     }
     if (f == 1) CHECK(larger > 0);
   }
