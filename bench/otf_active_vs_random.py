@@ -138,6 +138,46 @@ def held_out_run(otfgp, work, name, temperature, seed):
     return os.path.join(directory, "trajectory.xyz")
 
 
+def spearman(a, b):
+    import numpy
+    ra, rb = numpy.argsort(numpy.argsort(a)), numpy.argsort(numpy.argsort(b))
+    return float(numpy.corrcoef(ra, rb)[0, 1])
+
+
+def probes(otfgp, work, seeds, held_out, train_config):
+    """On a finished --work folder (with --curve 16): what makes the OTF frames differ from random ones.
+
+    1. Time correlation: 16 consecutive frames of the reference run 20 steps apart (steps
+       2000-2300, as close as the loop's early calls) against 16 frames spread over steps 600-4650.
+    2. Selection bias: the 16-frame OTF model on the reference frames after step 200: Spearman
+       of the frame's largest and mean normalised atom std with its force RMS, and the median force
+       RMS of the 25 frames each statistic ranks highest against all frames'.
+    """
+    import numpy
+    print("\nProbes (force MAE on the 1000 K held-out set, eV/Å):\n")
+    print("| seed | 16 consecutive frames, 20 steps apart | 16 spread frames | "
+          "Spearman(max std, F_rms) | Spearman(mean std, F_rms) | median F_rms: all / top 25 by max / top 25 by mean |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for seed in seeds:
+        directory = os.path.join(work, f"seed{seed}")
+        pool = ase.io.read(os.path.join(directory, "reference", "trajectory.xyz"), ":")
+        consecutive = train_mae(otfgp, pool[200:232:2], train_config, held_out, directory, "consecutive")
+        spread = train_mae(otfgp, pool[60:500:27][:16], train_config, held_out, directory, "spread")
+        model = os.path.join(directory, "otf16.h5")
+        out = os.path.join(directory, "pool.eval.xyz")
+        run([otfgp, "-q", "eval", os.path.join(directory, "reference", "trajectory.xyz"), "-p",
+             "gp:" + model, "-o", out])
+        evaluated = ase.io.read(out, ":")[20:]
+        largest = numpy.array([f.arrays["uncertainty_normalised"].max() for f in evaluated])
+        average = numpy.array([f.arrays["uncertainty_normalised"].mean() for f in evaluated])
+        rms = numpy.array([force_rms(f) for f in pool[20:]])
+        top_max, top_mean = numpy.argsort(-largest)[:25], numpy.argsort(-average)[:25]
+        print(f"| {seed} | {consecutive['1000K']:.4f} | {spread['1000K']:.4f} | "
+              f"{spearman(largest, rms):.2f} | {spearman(average, rms):.2f} | "
+              f"{numpy.median(rms):.3f} / {numpy.median(rms[top_max]):.3f} / {numpy.median(rms[top_mean]):.3f} |",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -148,6 +188,8 @@ def main():
     parser.add_argument("--rattle", type=float, default=0.0,
                         help="start the OTF run from the crystal with Gaussian displacements of this "
                              "std (Å per component, seeded per seed) instead of the perfect crystal")
+    parser.add_argument("--probes-only", action="store_true",
+                        help="only the probes (see probes()) on a finished --work folder")
     parser.add_argument("--png", default=os.path.join(ROOT, "docs", "images", "otf_active_vs_random.png"))
     args = parser.parse_args()
     otfgp = os.path.abspath(os.path.join(args.build, "otfgp"))
@@ -168,6 +210,9 @@ def main():
         f.write(model_section())
         f.write("sparse: {method: uncertain, count: 16, replay: true}\ncalibration: {holdout: 0}\n")
 
+    if args.probes_only:
+        probes(otfgp, work, seeds, held_out, train_config)
+        return
     rows = []
     for seed in seeds:
         directory = os.path.join(work, f"seed{seed}")
