@@ -41,6 +41,40 @@ SparseGp load_start(const ActiveLearningConfig& config) {
 
 }  // namespace
 
+nlohmann::json to_json(const ActiveLearningCall& call) {
+  return {{"candidate", call.candidate},
+          {"step", call.step},
+          {"force_std", optional_number(call.force_std)},
+          {"threshold", call.threshold},
+          {"novel", call.novel},
+          {"audit", call.audit},
+          {"minimum", call.minimum},
+          {"hyperparameters", call.hyperparameters},
+          {"force_rmse_before", call.force_rmse_before},
+          {"force_rms", call.force_rms},
+          {"sparse_added", call.sparse_added},
+          {"replayed", call.replayed},
+          {"error", call.error}};
+}
+
+ActiveLearningCall active_learning_call_from_json(const nlohmann::json& j) {
+  ActiveLearningCall call;
+  call.candidate = j.at("candidate").get<int>();
+  call.step = j.at("step").get<int>();
+  call.force_std = number_or_null(j.at("force_std"));
+  call.threshold = j.at("threshold").get<double>();
+  call.novel = j.at("novel").get<bool>();
+  call.audit = j.at("audit").get<bool>();
+  call.minimum = j.value("minimum", false);  // checkpoints before 2026-11-28 lack it
+  call.hyperparameters = j.at("hyperparameters").get<bool>();
+  call.force_rmse_before = j.at("force_rmse_before").get<double>();
+  call.force_rms = j.at("force_rms").get<double>();
+  call.sparse_added = j.at("sparse_added").get<int>();
+  call.replayed = j.at("replayed").get<bool>();
+  call.error = j.at("error").get<std::string>();
+  return call;
+}
+
 ActiveLearner::ActiveLearner(const ActiveLearningConfig& config,
                              const std::filesystem::path& output)
     : config_(config),
@@ -58,20 +92,7 @@ void ActiveLearner::start() {
 
 nlohmann::json ActiveLearner::state() const {
   nlohmann::json history = nlohmann::json::array();
-  for (const auto& call : report_.history)
-    history.push_back({{"candidate", call.candidate},
-                       {"step", call.step},
-                       {"force_std", optional_number(call.force_std)},
-                       {"threshold", call.threshold},
-                       {"novel", call.novel},
-                       {"audit", call.audit},
-                       {"minimum", call.minimum},
-                       {"hyperparameters", call.hyperparameters},
-                       {"force_rmse_before", call.force_rmse_before},
-                       {"force_rms", call.force_rms},
-                       {"sparse_added", call.sparse_added},
-                       {"replayed", call.replayed},
-                       {"error", call.error}});
+  for (const auto& call : report_.history) history.push_back(to_json(call));
   return {{"calls", report_.calls},
           {"skipped", report_.skipped},
           // null: the starting model of the config
@@ -87,21 +108,7 @@ void ActiveLearner::restore(const nlohmann::json& state) {
   report_.skipped = state.at("skipped").get<int>();
   report_.history.clear();
   for (const auto& j : state.at("history")) {
-    ActiveLearningCall call;
-    call.candidate = j.at("candidate").get<int>();
-    call.step = j.at("step").get<int>();
-    call.force_std = number_or_null(j.at("force_std"));
-    call.threshold = j.at("threshold").get<double>();
-    call.novel = j.at("novel").get<bool>();
-    call.audit = j.at("audit").get<bool>();
-    call.minimum = j.value("minimum", false);  // checkpoints before 2026-11-28 lack it
-    call.hyperparameters = j.at("hyperparameters").get<bool>();
-    call.force_rmse_before = j.at("force_rmse_before").get<double>();
-    call.force_rms = j.at("force_rms").get<double>();
-    call.sparse_added = j.at("sparse_added").get<int>();
-    call.replayed = j.at("replayed").get<bool>();
-    call.error = j.at("error").get<std::string>();
-    report_.history.push_back(std::move(call));
+    report_.history.push_back(active_learning_call_from_json(j));
   }
   calibration_.restore(state.at("calibration_sample"));
   database_ = otf::TrainingDatabase::open(output_ / "training.h5", output_ / "training.xyz");

@@ -185,19 +185,7 @@ nlohmann::json active_learning_json(const ActiveLearningReport& al) {
   double squared = 0.0;
   int learnt = 0;
   for (const auto& call : al.history) {
-    calls.push_back(
-        {{"candidate", call.candidate},
-         {"step", call.step},
-         {"force_std", call.force_std ? nlohmann::json(*call.force_std) : nlohmann::json(nullptr)},
-         {"threshold", call.threshold},
-         {"novel", call.novel},
-         {"audit", call.audit},
-         {"minimum", call.minimum},
-         {"replayed", call.replayed},
-         {"force_rmse_before", call.force_rmse_before},
-         {"force_rms", call.force_rms},
-         {"sparse_added", call.sparse_added},
-         {"error", call.error}});
+    calls.push_back(to_json(call));
     if (call.error.empty()) {
       squared += call.force_rmse_before * call.force_rmse_before;
       ++learnt;

@@ -71,6 +71,11 @@ struct ActiveLearningCall {
   std::string error;      // why the oracle failed (skipped); empty when learnt
 };
 
+// One call as JSON (summary.json and the search checkpoint) and back; from_json
+// throws nlohmann::json errors on a malformed entry.
+nlohmann::json to_json(const ActiveLearningCall& call);
+ActiveLearningCall active_learning_call_from_json(const nlohmann::json& j);
+
 struct ActiveLearningReport {
   int calls = 0;      // learnt frames
   int skipped = 0;    // oracle failures
