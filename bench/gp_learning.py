@@ -387,45 +387,57 @@ def md_timing(otfgp, work, tag, spec, atoms, model, steps):
         print(f"| {name} | {summary['atom_steps_per_second']:.3g} | {loop_cpu:.3g} |")
 
 
-def plot(prefix, rows, reference, work, tag, force_rms, title):
-    """PREFIX.png: force RMSE ÷ RMS against training frames, and the calibration of σ_F (RMS error of the force
-    components in bins of σ_F against σ_F, per training-set size). Data in PREFIX_curve.dat, PREFIX_calib.dat."""
-    with open(prefix + "_curve.dat", "w") as f:
-        f.write("# frames  force_rmse/rms  coverage1  coverage2\n")
-        for size, s in rows:
-            q = s["quality"]
-            f.write(f"{size} {s['force_rmse'] / force_rms} {q.get('coverage1', float('nan'))} "
-                    f"{q.get('coverage2', float('nan'))}\n")
-    with open(prefix + "_calib.dat", "w") as f:
-        f.write("# per size: mean sigma_F of a bin (eV/A), RMS force-component error in it (eV/A); 10 bins by rank\n")
-        for size, s in rows:
+def plot(prefix, sizes, reference, work, tag, title):
+    """PREFIX.png: held-out force RMSE ÷ RMS against training frames (all held-out frames, and split into
+    crystal and liquid runs when there is a liquid), and the calibration of σ_F: the RMS error of the force
+    components in ten bins of σ_F (by rank) against the bin's mean σ_F, per training-set size. Reads the
+    predictions `main` wrote; data in PREFIX_curve.dat and PREFIX_calib.dat."""
+    liquid = np.array(["liquid" in r.info.get("run", "") for r in reference])
+    with open(prefix + "_curve.dat", "w") as curve, open(prefix + "_calib.dat", "w") as calib:
+        curve.write("# frames  force RMSE/RMS: all, crystal runs, liquid runs; coverage 1 sigma, 2 sigma\n")
+        calib.write("# per size: mean sigma_F of a bin (eV/A), RMS force-component error in it (eV/A)\n")
+        for size in sizes:
             prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}{tag}.xyz"), ":")
+            ratios = []
+            for keep in (np.ones_like(liquid), ~liquid, liquid):
+                pairs = [(r, p) for r, p, k in zip(reference, prediction, keep) if k]
+                if not pairs:
+                    ratios.append(float("nan"))
+                    continue
+                e = np.concatenate([(r.get_forces() - p.get_forces()).ravel() for r, p in pairs])
+                f = np.concatenate([r.get_forces().ravel() for r, _ in pairs])
+                ratios.append(float(np.sqrt(np.mean(e ** 2) / np.mean(f ** 2))))
+            q = uncertainty_quality(reference, prediction)
+            curve.write(f"{size} {' '.join(str(x) for x in ratios)} {q.get('coverage1', float('nan'))} "
+                        f"{q.get('coverage2', float('nan'))}\n")
             if "force_std" not in prediction[0].arrays:
                 continue
             sigma = np.concatenate([p.arrays["force_std"] for p in prediction])
             error = np.concatenate([r.get_forces() - p.get_forces() for r, p in zip(reference, prediction)])
-            order = np.argsort(sigma)
-            f.write(f'"{size} frames"\n')
-            for chunk in np.array_split(order, 10):
-                f.write(f"{sigma[chunk].mean()} {np.sqrt(np.mean(error[chunk] ** 2))}\n")
-            f.write("\n\n")
-    sizes = [size for size, _ in rows]
+            calib.write(f'"{size} frames"\n')
+            for chunk in np.array_split(np.argsort(sigma), 10):
+                calib.write(f"{sigma[chunk].mean()} {np.sqrt(np.mean(error[chunk] ** 2))}\n")
+            calib.write("\n\n")
     script = f"""set terminal pngcairo size 1100,450 font ',10'
 set output '{prefix}.png'
 set multiplot layout 1,2 title '{title}: held-out force error and calibration'
 set logscale xy
+set xrange [{min(sizes) * 0.8}:{max(sizes) * 1.25}]
 set xlabel 'training frames'
-set ylabel 'force RMSE / force RMS'
+set ylabel 'force RMSE / force RMS (held-out)'
 set xtics ({', '.join(str(n) for n in sizes)})
 set grid
-plot '{prefix}_curve.dat' using 1:2 with linespoints pt 7 title 'held-out'
+set key top right
+plot '{prefix}_curve.dat' using 1:2 with linespoints pt 7 title 'all', \\
+     '' using 1:3 with linespoints pt 5 title 'crystal runs', \\
+     '' using 1:4 with linespoints pt 9 title 'liquid run'
 unset logscale
-unset xtics
+set xrange [*:*]
 set xtics auto
 set xlabel 'predicted {{/Symbol s}}_F (eV/Å), bin mean'
 set ylabel 'RMS force-component error in the bin (eV/Å)'
 set key top left
-plot for [i=0:{len(rows) - 1}] '{prefix}_calib.dat' index i using 1:2 with linespoints title columnheader(1), \
+plot for [i=0:{len(sizes) - 1}] '{prefix}_calib.dat' index i using 1:2 with linespoints title columnheader(1), \\
      x with lines dt 2 lc rgb 'black' title 'ideal'
 unset multiplot
 """
@@ -583,7 +595,7 @@ def main():
     if args.md_steps:
         md_timing(otfgp, work, tag, spec, reference[-1], os.path.join(work, f"model_{size}{tag}.h5"), args.md_steps)
     if args.plot:
-        plot(args.plot, rows, reference, work, tag, force_rms, f"{args.system}{' ' + args.tag if args.tag else ''}")
+        plot(args.plot, sizes, reference, work, tag, f"{args.system}{' ' + args.tag if args.tag else ''}")
 
     # Per MD run (temperature, phase, pressure), from the mapped potential in `otfgp eval`.
     prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}{tag}.xyz"), ":")
