@@ -31,6 +31,7 @@ cdznhgtese: five components, random zincblende (Cd,Zn,Hg)(Te,Se) (Cd24 Zn12 Hg12
        crystal at 750 K is held out with the last 15 frames of each run; 15 % compressed zincblende out of
        distribution. otfgp's `sw` labels are checked against LAMMPS's (`lammps` oracle, `otfgp label`) on
        every held-out frame. (Debian's LAMMPS lacks the MEAM package, so AlSiMgCuFe.meam cannot be used.)
+       Default model: n_max 4, l_max 4, embedding elements K = 2, γ = 0.25 (D = 180), 10 sparse per frame.
 
 Besides errors, reports the force RMSE relative to the held-out force RMS, the
 Spearman correlation of the per-atom std with |ΔF|, the coverage of force error
@@ -294,7 +295,10 @@ def label(otfgp, spec, frames, path, work):
         for atoms, source in zip(labelled, frames):  # keep the run names for the per-run table
             assert atoms.get_chemical_symbols() == source.get_chemical_symbols()
             atoms.info.update({k: v for k, v in source.info.items() if k == "run"})
-        ase.io.write(path, labelled, format="extxyz")
+        import warnings
+        with warnings.catch_warnings():  # ASE notes that the calculator's forces replace the read ones (equal)
+            warnings.simplefilter("ignore", UserWarning)
+            ase.io.write(path, labelled, format="extxyz")
     else:
         run([otfgp, "-q", "eval", "-p", spec, raw, "-o", path])
 
