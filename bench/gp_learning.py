@@ -237,6 +237,7 @@ def cdznhgtese_runs(work):
 LAMMPS_CHECK = {"cdznhgtese": {"kind": "lammps", "pair_style": "sw", "pair_coeff": "* * CdTeZnSeHgS0.sw {elements}",
                                "elements": II_VI_ELEMENTS}}
 
+
 def rattled(atoms, amplitude, seed):
     atoms = atoms.copy()
     atoms.pbc = True
