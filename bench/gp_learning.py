@@ -5,8 +5,11 @@
   /usr/bin/python3 bench/gp_learning.py barho [--build build] [--work DIR] [--sizes 16,32,48]
   /usr/bin/python3 bench/gp_learning.py cuni  [--sizes 10,25,50] [--config train.yaml]
   /usr/bin/python3 bench/gp_learning.py sic   [--sizes 10,25,50]
+  /usr/bin/python3 bench/gp_learning.py cdznhgtese [--sizes 10,25,50,100,200]
   common options: [--embedding elements:K[:CONTRAST] | resolved] [--n-max N] [--l-max L] [--sparse-count C]
                   [--tag NAME]  (override the system's config; models and summaries are named by the tag)
+                  [--plot PREFIX]  PREFIX.png: learning curve and σ_F calibration (gnuplot)
+                  [--md-steps N]  `otfgp md` atom-steps/s of the largest model and of the reference
 
 si:    Si labelled by Stillinger-Weber (sw:Si.sw). LAMMPS (lmp, pair_style sw)
        runs 64-atom NPT MD at 0 bar: diamond crystal at 300, 600, 900, 1200 and
@@ -22,6 +25,13 @@ cuni:  random Cu54Ni54 fcc labelled by eam/alloy CuNi.eam.alloy: crystal at 300 
        (2000 K) train, a crystal at 1500 K is held out; bcc, hcp and 15 % compressed fcc out of distribution.
 sic:   SiC zincblende (Tersoff SiC.tersoff) at 300, 1000 and 2000 K; wurtzite and 15 % compressed
        zincblende out of distribution.
+cdznhgtese: five components, random zincblende (Cd,Zn,Hg)(Te,Se) (Cd24 Zn12 Hg12 Te36 Se12, 96 atoms)
+       labelled by the Stillinger-Weber CdTeZnSeHgS0.sw of Zhou et al. (2013): crystal at 300, 600, 900 K
+       and a liquid (melted at 2200 K, run at 1600 K) train (50 pool frames each, so up to 200 frames), a
+       crystal at 750 K is held out with the last 15 frames of each run; 15 % compressed zincblende out of
+       distribution. otfgp's `sw` labels are checked against LAMMPS's (`lammps` oracle, `otfgp label`) on
+       every held-out frame. (Debian's LAMMPS lacks the MEAM package, so AlSiMgCuFe.meam cannot be used.)
+       Default model: n_max 4, l_max 4, embedding elements K = 2, γ = 0.25 (D = 180), 10 sparse per frame.
 
 Besides errors, reports the force RMSE relative to the held-out force RMS, the
 Spearman correlation of the per-atom std with |ΔF|, the coverage of force error
@@ -187,6 +197,47 @@ def sic_runs(work):
     return runs, "tersoff:SiC.tersoff", extra
 
 
+II_VI_ELEMENTS = ["Cd", "Zn", "Hg", "Te", "Se"]
+
+
+def cdznhgtese_runs(work):
+    """Random zincblende (Cd,Zn,Hg)(Te,Se): cations Cd24 Zn12 Hg12 on one fcc sublattice, anions Te36 Se12 on
+    the other (96 atoms, 2x2x3 cubic cells), labelled by the Stillinger-Weber potential of Zhou et al.,
+    PRB 88, 085309 (2013) (LAMMPS's CdTeZnSeHgS0.sw). Training pool: crystal at 300, 600 and 900 K and a
+    liquid (melted at 2200 K, run at 1600 K; at 3000 K and 0 bar it boils), 50 frames each; held out: the
+    last 15 frames of each and a crystal at 750 K; zincblende 15 % compressed in volume out of distribution."""
+    from ase.build import bulk
+    crystal = bulk("CdTe", "zincblende", a=6.35, cubic=True).repeat((2, 2, 3))
+    rng = np.random.default_rng(5)
+    cations = rng.permutation(["Cd"] * 24 + ["Zn"] * 12 + ["Hg"] * 12)
+    anions = rng.permutation(["Te"] * 36 + ["Se"] * 12)
+    symbols = np.array(crystal.get_chemical_symbols())
+    symbols[symbols == "Cd"] = cations
+    symbols[symbols == "Te"] = anions
+    crystal.set_chemical_symbols(list(symbols))
+    types = {symbol: k for k, symbol in enumerate(II_VI_ELEMENTS, start=1)}
+    pair = ["pair_style sw",
+            f"pair_coeff * * /usr/share/lammps/potentials/CdTeZnSeHgS0.sw {' '.join(II_VI_ELEMENTS)}"]
+    masses = [112.414, 65.38, 200.59, 127.60, 78.971]
+    runs = []
+    for k, (temperature, melt, train) in enumerate([(300, None, True), (600, None, True), (900, None, True),
+                                                    (1600, 2200, True), (750, None, False)]):
+        name = f"CdZnHgTeSe_{temperature}K" + ("_liquid" if melt else "")
+        frames = lammps_md(work, name, data_file(crystal, types), pair, masses, 4000, 13000 if train else 3000,
+                           200, temperature, 0.0, 5000 + k, melt=melt)
+        frames = set_symbols(frames[1:], dict(enumerate(II_VI_ELEMENTS, start=1)))
+        runs.append((name, frames[:50] if train else [], frames[-15:]))
+    compressed = crystal.copy()
+    compressed.set_cell(crystal.cell * 0.85 ** (1 / 3), scale_atoms=True)
+    extra = {"zincblende, volume -15 %": [rattled(compressed, 0.05, 1)]}
+    return runs, "sw:CdTeZnSeHgS0.sw", extra
+
+
+# Systems whose otfgp reference is checked against LAMMPS itself on the held-out frames (`lammps` oracle).
+LAMMPS_CHECK = {"cdznhgtese": {"kind": "lammps", "pair_style": "sw", "pair_coeff": "* * CdTeZnSeHgS0.sw {elements}",
+                               "elements": II_VI_ELEMENTS}}
+
+
 def rattled(atoms, amplitude, seed):
     atoms = atoms.copy()
     atoms.pbc = True
@@ -228,9 +279,29 @@ def spearman(x, y):
 
 
 def label(otfgp, spec, frames, path, work):
+    """Labels frames with an otfgp potential spec (`otfgp eval -p SPEC`) or, when spec is a mapping, with that
+    oracle section (`otfgp label`, e.g. LAMMPS for a potential otfgp does not have)."""
     raw = os.path.join(work, "raw.xyz")
     ase.io.write(raw, frames, format="extxyz")
-    run([otfgp, "-q", "eval", "-p", spec, raw, "-o", path])
+    if isinstance(spec, dict):
+        import yaml
+        config = os.path.join(work, "oracle.yaml")
+        with open(config, "w") as f:
+            yaml.safe_dump({"oracle": spec}, f, default_flow_style=None, sort_keys=False)
+        if os.path.exists(path):
+            os.remove(path)  # `label` appends
+        run([otfgp, "-q", "label", config, raw, "-o", path])
+        labelled = ase.io.read(path, ":")
+        assert len(labelled) == len(frames), f"{path}: {len(labelled)} of {len(frames)} frames labelled"
+        for atoms, source in zip(labelled, frames):  # keep the run names for the per-run table
+            assert atoms.get_chemical_symbols() == source.get_chemical_symbols()
+            atoms.info.update({k: v for k, v in source.info.items() if k == "run"})
+        import warnings
+        with warnings.catch_warnings():  # ASE notes that the calculator's forces replace the read ones (equal)
+            warnings.simplefilter("ignore", UserWarning)
+            ase.io.write(path, labelled, format="extxyz")
+    else:
+        run([otfgp, "-q", "eval", "-p", spec, raw, "-o", path])
 
 
 TRAIN_CONFIG = {
@@ -255,10 +326,19 @@ kernel: {power: 2}
 sparse: {method: uncertain, count: 10}
 hyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.05, stress_noise: 0.001}
 """,
+    # Five species: the fast embedded setting of docs/gp.md (K = 2, n_max 4, l_max 4: D = 180), γ = 0.25 (best of
+    # the scan in docs/BENCHMARKS.md), 10 sparse points per frame (M = 2000 at 200 frames); SW cutoff 4.63 Å.
+    "cdznhgtese": """descriptor: {n_max: 4, l_max: 4, cutoff: 5.0, embedding: {type: elements, channels: 2, contrast: 0.25}}
+kernel: {power: 2}
+sparse: {method: uncertain, count: 10}
+hyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.03, stress_noise: 0.0005}
+""",
 }
 
-SYSTEMS = {"si": silicon_runs, "barho": barho_runs, "cuni": cuni_runs, "sic": sic_runs}
-DEFAULT_SIZES = {"si": "5,10,20,30,50", "barho": "16,32,48", "cuni": "10,25,50", "sic": "10,25,50"}
+SYSTEMS = {"si": silicon_runs, "barho": barho_runs, "cuni": cuni_runs, "sic": sic_runs,
+           "cdznhgtese": cdznhgtese_runs}
+DEFAULT_SIZES = {"si": "5,10,20,30,50", "barho": "16,32,48", "cuni": "10,25,50", "sic": "10,25,50",
+                 "cdznhgtese": "10,25,50,100,200"}
 
 
 def descriptor_size(model):
@@ -287,6 +367,90 @@ def uncertainty_quality(reference, prediction):
     return out
 
 
+def md_timing(otfgp, work, tag, spec, atoms, model, steps):
+    """Atom-steps per second of `otfgp md` (NVT Langevin, 300 K, forces every step, no trajectory) for the GP
+    (mapped) and for the reference potential, started from one held-out frame."""
+    import yaml
+    structure = os.path.join(work, "md_start.xyz")
+    ase.io.write(structure, atoms, format="extxyz")
+    print(f"\n`otfgp md` timing, {len(atoms)} atoms ({atoms.get_chemical_formula()}), NVT Langevin 300 K, "
+          f"{steps} steps of 1 fs, forces every step:\n")
+    print("| potential | atom-steps/s (wall) | atom-steps/s (loop CPU) |")
+    print("| --- | --- | --- |")
+    for name, potential in [("GP " + os.path.basename(model), "gp:" + model), ("reference " + spec, spec)]:
+        directory = os.path.join(work, f"md_{'gp' if potential.startswith('gp:') else 'reference'}{tag}")
+        config = {"structure": {"file": structure}, "potential": potential, "ensemble": "nvt", "temperature": 300,
+                  "thermostat": {"type": "langevin", "damping": 100}, "timestep": 1.0, "steps": steps, "seed": 1,
+                  "output": {"directory": directory, "thermo_interval": 0, "trajectory_interval": 0}}
+        path = os.path.join(work, f"md{tag}.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(config, f, default_flow_style=None, sort_keys=False)
+        run([otfgp, "-q", "md", path])
+        with open(os.path.join(directory, "summary.json")) as f:
+            summary = json.load(f)
+        loop_cpu = len(atoms) * summary["steps_this_run"] / summary["loop_cpu_seconds"]
+        print(f"| {name} | {summary['atom_steps_per_second']:.3g} | {loop_cpu:.3g} |")
+
+
+def plot(prefix, sizes, reference, work, tag, title):
+    """PREFIX.png: held-out force RMSE ÷ RMS against training frames (all held-out frames, and split into
+    crystal and liquid runs when there is a liquid), and the calibration of σ_F: the RMS error of the force
+    components in ten bins of σ_F (by rank) against the bin's mean σ_F, per training-set size. Reads the
+    predictions `main` wrote; data in PREFIX_curve.dat and PREFIX_calib.dat."""
+    liquid = np.array(["liquid" in r.info.get("run", "") for r in reference])
+    with open(prefix + "_curve.dat", "w") as curve, open(prefix + "_calib.dat", "w") as calib:
+        curve.write("# frames  force RMSE/RMS: all, crystal runs, liquid runs; coverage 1 sigma, 2 sigma\n")
+        calib.write("# per size: mean sigma_F of a bin (eV/A), RMS force-component error in it (eV/A)\n")
+        for size in sizes:
+            prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}{tag}.xyz"), ":")
+            ratios = []
+            for keep in (np.ones_like(liquid), ~liquid, liquid):
+                pairs = [(r, p) for r, p, k in zip(reference, prediction, keep) if k]
+                if not pairs:
+                    ratios.append(float("nan"))
+                    continue
+                e = np.concatenate([(r.get_forces() - p.get_forces()).ravel() for r, p in pairs])
+                f = np.concatenate([r.get_forces().ravel() for r, _ in pairs])
+                ratios.append(float(np.sqrt(np.mean(e ** 2) / np.mean(f ** 2))))
+            q = uncertainty_quality(reference, prediction)
+            curve.write(f"{size} {' '.join(str(x) for x in ratios)} {q.get('coverage1', float('nan'))} "
+                        f"{q.get('coverage2', float('nan'))}\n")
+            if "force_std" not in prediction[0].arrays:
+                continue
+            sigma = np.concatenate([p.arrays["force_std"] for p in prediction])
+            error = np.concatenate([r.get_forces() - p.get_forces() for r, p in zip(reference, prediction)])
+            calib.write(f'"{size} frames"\n')
+            for chunk in np.array_split(np.argsort(sigma), 10):
+                calib.write(f"{sigma[chunk].mean()} {np.sqrt(np.mean(error[chunk] ** 2))}\n")
+            calib.write("\n\n")
+    script = f"""set terminal pngcairo size 1100,450 font ',10'
+set output '{prefix}.png'
+set multiplot layout 1,2 title '{title}: held-out force error and calibration'
+set logscale xy
+set xrange [{min(sizes) * 0.8}:{max(sizes) * 1.25}]
+set xlabel 'training frames'
+set ylabel 'force RMSE / force RMS (held-out)'
+set xtics ({', '.join(str(n) for n in sizes)})
+set grid
+set key top right
+plot '{prefix}_curve.dat' using 1:2 with linespoints pt 7 title 'all', \\
+     '' using 1:3 with linespoints pt 5 title 'crystal runs', \\
+     '' using 1:4 with linespoints pt 9 title 'liquid run'
+unset logscale
+set xrange [*:*]
+set xtics auto
+set xlabel 'predicted {{/Symbol s}}_F (eV/Å), bin mean'
+set ylabel 'RMS force-component error in the bin (eV/Å)'
+set key top left
+plot for [i=0:{len(sizes) - 1}] '{prefix}_calib.dat' index i using 1:2 with linespoints title columnheader(1), \\
+     x with lines dt 2 lc rgb 'black' title 'ideal'
+unset multiplot
+"""
+    with open(prefix + ".gnuplot", "w") as f:
+        f.write(script)
+    run(["gnuplot", prefix + ".gnuplot"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("system", choices=sorted(SYSTEMS))
@@ -300,6 +464,10 @@ def main():
     parser.add_argument("--l-max", type=int, default=None, help="descriptor.l_max")
     parser.add_argument("--sparse-count", type=int, default=None, help="sparse.count (per frame)")
     parser.add_argument("--tag", default="", help="suffix of the model and summary files in --work")
+    parser.add_argument("--plot", default=None,
+                        help="PREFIX: write PREFIX.png (learning curve, calibration) and its data with gnuplot")
+    parser.add_argument("--md-steps", type=int, default=0,
+                        help="time `otfgp md` (NVT) of the largest model and of the reference on a held-out frame")
     args = parser.parse_args()
     otfgp = os.path.join(args.build, "otfgp")
     sizes = [int(s) for s in (args.sizes or DEFAULT_SIZES[args.system]).split(",")]
@@ -319,6 +487,16 @@ def main():
         held_out += test
     test_path = os.path.join(work, "held_out.xyz")
     label(otfgp, spec, held_out, test_path, work)
+    if args.system in LAMMPS_CHECK:
+        # otfgp's reference potential against LAMMPS's own on every held-out frame.
+        lammps_path = os.path.join(work, "held_out_lammps.xyz")
+        label(otfgp, LAMMPS_CHECK[args.system], held_out, lammps_path, work)
+        ours, theirs = ase.io.read(test_path, ":"), ase.io.read(lammps_path, ":")
+        de = max(abs(a.get_potential_energy() - b.get_potential_energy()) / len(a) for a, b in zip(ours, theirs))
+        df = max(np.abs(a.get_forces() - b.get_forces()).max() for a, b in zip(ours, theirs))
+        ds = max(np.abs(a.get_stress() - b.get_stress()).max() for a, b in zip(ours, theirs))
+        print(f"# reference {spec} against LAMMPS on {len(ours)} held-out frames: max |dE| {de:.2e} eV/atom, "
+              f"max |dF| {df:.2e} eV/A, max |dstress| {ds:.2e} eV/A^3", file=sys.stderr)
     extra_paths = {}
     for k, (name, frames) in enumerate(extra.items()):
         extra_paths[name] = os.path.join(work, f"extra_{k}.xyz")
@@ -418,6 +596,11 @@ def main():
     for formula, t in s["test_by_composition"].items():
         print(f"| {formula} | {t['frames']} | {t['force_mae_ev_per_a']:.4f} | {1e3 * t['energy_mae_ev_per_atom']:.2f} "
               f"| {t['stress_mae_gpa']:.3f} | {t.get('uncertainty_force_error_spearman', float('nan')):.2f} |")
+
+    if args.md_steps:
+        md_timing(otfgp, work, tag, spec, reference[-1], os.path.join(work, f"model_{size}{tag}.h5"), args.md_steps)
+    if args.plot:
+        plot(args.plot, sizes, reference, work, tag, f"{args.system}{' ' + args.tag if args.tag else ''}")
 
     # Per MD run (temperature, phase, pressure), from the mapped potential in `otfgp eval`.
     prediction = ase.io.read(os.path.join(work, f"held_out_predicted_{size}{tag}.xyz"), ":")
