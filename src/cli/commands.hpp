@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,5 +22,17 @@ void add_md_command(CLI::App& app, Commands& commands);
 void add_train_command(CLI::App& app, Commands& commands);
 void add_otf_command(CLI::App& app, Commands& commands);
 void add_search_command(CLI::App& app, Commands& commands);
+
+// The frames-in, frames-out options of eval and label: the input structure
+// file, -o/--output (extended XYZ) and --format.
+inline void add_frame_file_options(CLI::App* command, std::string& input, std::string& output,
+                                   std::string& format) {
+  command->add_option("input", input, "Structure file: extended XYZ or POSCAR")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("-o,--output", output, "Output extended XYZ file")->required();
+  command->add_option("--format", format, "Input format: auto, extxyz, poscar")
+      ->capture_default_str();
+}
 
 }  // namespace otfgp::cli

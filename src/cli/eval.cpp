@@ -165,12 +165,7 @@ void add_eval_command(CLI::App& app, Commands& commands) {
       ->add_option("-p,--potential", options->potential,
                    "Potential spec, e.g. sw:/usr/share/lammps/potentials/Si.sw or gp:model.h5")
       ->required();
-  command->add_option("input", options->input, "Structure file: extended XYZ or POSCAR")
-      ->required()
-      ->check(CLI::ExistingFile);
-  command->add_option("-o,--output", options->output, "Output extended XYZ file")->required();
-  command->add_option("--format", options->format, "Input format: auto, extxyz, poscar")
-      ->capture_default_str();
+  add_frame_file_options(command, options->input, options->output, options->format);
   command->add_flag("--per-atom-energy", options->per_atom_energy,
                     "Also write each atom's energy as an 'energies' column");
   commands.emplace_back(command, [options] { run_eval(*options); });

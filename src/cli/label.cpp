@@ -160,12 +160,7 @@ void add_label_command(CLI::App& app, Commands& commands) {
   command->add_option("config", options->config, "YAML file with an 'oracle:' section")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("input", options->input, "Structure file: extended XYZ or POSCAR")
-      ->required()
-      ->check(CLI::ExistingFile);
-  command->add_option("-o,--output", options->output, "Output extended XYZ file")->required();
-  command->add_option("--format", options->format, "Input format: auto, extxyz, poscar")
-      ->capture_default_str();
+  add_frame_file_options(command, options->input, options->output, options->format);
   command->add_option("--workdir", options->workdir,
                       "Scratch folder for the oracle's files (default: OUTPUT.work)");
   command->add_flag("--keep", options->keep, "Keep the scratch folders of labelled frames");
