@@ -262,7 +262,7 @@ void write_solution(const hdf5::Group& root, const SparseGp& gp) {
   group.set_attribute("data_fit", solution.data_fit);
   group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
   if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
-  group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
+  group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood_value());
 }
 
 void write_factors(const hdf5::Group& root, const SparseGp::Factors& factors) {
