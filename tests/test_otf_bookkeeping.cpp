@@ -3,17 +3,20 @@
 // mapped form is cached per solve and follows every change of the model; the
 // likelihood's value for the model file comes from the cached solve; and a
 // mapped potential without its variance factors (the loop's checks and
-// held-out errors) gives the full potential's energies, forces and stress.
+// held-out errors) gives the full potential's energies, forces and stress; a
+// checkpoint's model file leaves out the mapped form, which its solve gives.
 
 #include <catch2/catch.hpp>
 
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -160,4 +163,36 @@ TEST_CASE("a mapped potential without variance factors gives the same energy, fo
   REQUIRE(x.stress.has_value());
   CHECK(*x.stress == *y.stress);
   CHECK(std::abs(x.energy - *frames[2].energy) < 1.0);  // a model, not zeros
+}
+
+TEST_CASE("a checkpoint model has no mapped form and loads to the same model bit for bit",
+          "[otf]") {
+  const std::vector<Structure> frames = {labelled_frame(9), labelled_frame(10)};
+  SparseGp gp = small_gp(frames);
+  gp.add_frame(frames[0]);
+  gp.add_sparse_atoms(0, {1, 3, 5, 7, 9});
+  gp.add_frame(frames[1]);
+  TemporaryDirectory dir;
+  save_gp_model_without_frames(dir / "checkpoint.h5", gp);
+  save_gp_model(dir / "model.h5", gp);
+  CHECK(std::filesystem::file_size(dir / "checkpoint.h5") <
+        std::filesystem::file_size(dir / "model.h5"));
+  {
+    const hdf5::File file = hdf5::File::open(dir / "checkpoint.h5");
+    CHECK_FALSE(file.contains("mapped"));
+    CHECK(file.open_group("solution").double_attribute("log_marginal_likelihood") ==
+          gp.log_marginal_likelihood().value);
+  }
+  CHECK_THROWS_WITH(load_mapped_gp(dir / "checkpoint.h5"),
+                    Catch::Contains("checkpoint model") && Catch::Contains("model.h5"));
+  const SparseGp loaded =
+      load_gp_model(dir / "checkpoint.h5", frames, {LabelSelection{}, LabelSelection{}});
+  check_same_mapped(loaded.mapped(), gp.mapped());
+  // The full model file's mapped form is the one the checkpoint's model gives.
+  MappedGp full = load_mapped_gp(dir / "model.h5");
+  const MappedGp from_checkpoint = loaded.mapped();
+  for (std::size_t s = 0; s < full.beta.size(); ++s) {
+    CHECK(full.beta[s] == from_checkpoint.beta[s]);
+    CHECK(full.variance_factor[s] == from_checkpoint.variance_factor[s]);
+  }
 }
