@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
@@ -267,25 +268,41 @@ B2Entries b2_entries(const b2::B2Basis& basis, const NeighborView& neighbors, co
   return {offsets, entry_pair, num_entries};
 }
 
+// The gradient rows (3 per entry × D). In host memory they are column-major
+// and the kernel writes them straight into the Eigen matrix DescriptorValues
+// returns: copying tens of MB per training frame out of a row-major view cost
+// as much as the kernel (the on-the-fly update recomputes every stored frame).
+// On a device, row-major: each entry's rows contiguous for the team writing them.
+constexpr bool gradient_in_host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
+using GradientView = Kokkos::View<
+    double**, std::conditional_t<gradient_in_host_memory, Kokkos::LayoutLeft, Kokkos::LayoutRight>,
+    MemSpace>;
+
 // What the descriptor kernel fills on the device.
 struct B2DeviceValues {
-  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values;    // natoms × D
-  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> gradient;  // 3 per entry × D, or none
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values;  // natoms × D
+  GradientView gradient;                                         // 3 per entry × D, or none
   Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> pair_vector;  // per entry
   Kokkos::View<int*, MemSpace> neighbor;                                 // per entry
 };
 
 // One team per atom: its density, power spectrum and (with `gradients`) the
-// derivatives per entry.
+// derivatives per entry, in host memory into `host_gradient` (see GradientView).
 B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView& neighbors,
                                     const VecView& x, const IntView& type, int natoms,
-                                    const B2Entries& entries, bool gradients) {
+                                    const B2Entries& entries, bool gradients,
+                                    Eigen::MatrixXd& host_gradient) {
   const int size = basis.size, num_entries = entries.count;
   const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values("B2Descriptor::values", natoms,
                                                                size);
-  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> gradient(
-      "B2Descriptor::gradient", gradients ? 3 * num_entries : 0, size);
+  GradientView gradient;
+  if (gradients && gradient_in_host_memory) {
+    host_gradient.setZero(3 * num_entries, size);
+    gradient = GradientView(host_gradient.data(), 3 * num_entries, size);
+  } else {
+    gradient = GradientView("B2Descriptor::gradient", gradients ? 3 * num_entries : 0, size);
+  }
   Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace> pair_vector("B2Descriptor::pair_vector",
                                                                        num_entries);
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
@@ -342,8 +359,8 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
 
 // The device values as DescriptorValues, species indices from `type` through the basis.
 DescriptorValues to_host(const B2DeviceValues& device, const B2Entries& entries,
-                         const b2::B2Basis& basis, const IntView& type, int natoms,
-                         bool gradients) {
+                         const b2::B2Basis& basis, const IntView& type, int natoms, bool gradients,
+                         Eigen::MatrixXd&& host_gradient) {
   const int size = basis.size, num_entries = entries.count;
   DescriptorValues result;
   result.size = size;
@@ -363,11 +380,20 @@ DescriptorValues to_host(const B2DeviceValues& device, const B2Entries& entries,
   result.pair_vector.resize(num_entries, 3);
   for (int e = 0; e < num_entries; ++e)
     for (int c = 0; c < 3; ++c) result.pair_vector(e, c) = pair_host(e, c);
-  if (gradients) {
+  if (gradients && gradient_in_host_memory) {
+    result.gradient = std::move(host_gradient);  // written there by the kernel
+  } else if (gradients) {
     auto gradient_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.gradient);
-    result.gradient.resize(3 * num_entries, size);
-    for (int row = 0; row < 3 * num_entries; ++row)
-      for (int e = 0; e < size; ++e) result.gradient(row, e) = gradient_host(row, e);
+    // Row-major (device layout) to column-major (Eigen) in tiles that stay in
+    // cache (row by row, every write of these tens of MB missed it).
+    const int rows = 3 * num_entries;
+    constexpr int tile = 32;
+    result.gradient.resize(rows, size);
+    for (int row0 = 0; row0 < rows; row0 += tile)
+      for (int e0 = 0; e0 < size; e0 += tile)
+        for (int e = e0; e < std::min(e0 + tile, size); ++e)
+          for (int row = row0; row < std::min(row0 + tile, rows); ++row)
+            result.gradient(row, e) = gradient_host(row, e);
   }
   return result;
 }
@@ -384,9 +410,12 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
   basis.bind(settings_, state.species);
   const NeighborView neighbors = list.view();
   const B2Entries entries = b2_entries(basis, neighbors, state.x, state.type, state.natoms);
-  const B2DeviceValues device =
-      b2_descriptor_kernel(basis, neighbors, state.x, state.type, state.natoms, entries, gradients);
-  return to_host(device, entries, basis, state.type, state.natoms, gradients);
+  Eigen::MatrixXd host_gradient;
+  const B2DeviceValues device = b2_descriptor_kernel(
+      basis, neighbors, state.x, state.type, state.natoms, entries, gradients, host_gradient);
+  Kokkos::fence();
+  return to_host(device, entries, basis, state.type, state.natoms, gradients,
+                 std::move(host_gradient));
 }
 
 }  // namespace otfgp

@@ -262,7 +262,7 @@ void write_solution(const hdf5::Group& root, const SparseGp& gp) {
   group.set_attribute("data_fit", solution.data_fit);
   group.set_attribute("split_conditioning", gp.split_conditioning() ? 1 : 0);
   if (solution.r_variance.size() > 0) group.write("r_variance", solution.r_variance);
-  group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood().value);
+  group.set_attribute("log_marginal_likelihood", gp.log_marginal_likelihood_value());
 }
 
 void write_factors(const hdf5::Group& root, const SparseGp::Factors& factors) {
@@ -327,7 +327,10 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
   write_sparse_set(file, gp);
   write_solution(file, gp);
   write_factors(file, gp.factors());
-  if (gp.kernel().has_quadratic_map()) write_mapped(file, gp);
+  // A checkpoint's model (without frames) is only ever loaded whole, and the
+  // mapped form follows from the solve bit for bit; leaving it out (β alone is
+  // species × D² doubles) makes the file a fraction of the size.
+  if (with_frames && gp.kernel().has_quadratic_map()) write_mapped(file, gp);
   if (gp.force_calibration().valid()) write_calibration(file, gp.force_calibration());
   file.create_group("novelty").write("shortest_pair_distance", gp.shortest_pair_distance());
   const hdf5::Group training = file.create_group("training");
@@ -454,6 +457,10 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   if (mapped.reference_energy.size() != mapped.descriptor.species.size())
     throw Error(path.string() + ": one reference energy per species expected");
   if (!file.contains("mapped")) {
+    if (file.contains("training") && file.open_group("training").has_attribute("external_frames"))
+      throw Error(path.string() +
+                  ": a checkpoint model of otfgp otf (its frames in the training database, no "
+                  "mapped form): use the run's model.h5");
     const hdf5::Group kernel = file.open_group("kernel");
     throw Error(path.string() + ": the model's kernel (" + kernel.string_attribute("type") +
                 ", power " + std::to_string(kernel.int_attribute("power")) +

@@ -654,7 +654,10 @@ void SparseGp::set_split_conditioning(bool on) {
 }
 
 const SparseGp::Solution& SparseGp::solution() const {
-  if (!solution_.valid) solution_ = solve(hyperparameters_);
+  if (!solution_.valid) {
+    solution_ = solve(hyperparameters_);
+    ++solve_count_;
+  }
   return solution_;
 }
 
@@ -666,11 +669,7 @@ LikelihoodTerms SparseGp::log_marginal_likelihood() const {
   return log_marginal_likelihood(hyperparameters_);
 }
 
-LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) const {
-  stop_point("a likelihood evaluation");
-  const Solution computed = solve(h);
-  stop_point("a likelihood evaluation");
-  const Solution& s = computed;
+LikelihoodTerms SparseGp::likelihood_value(const GpHyperparameters& h, const Solution& s) const {
   const int m = num_sparse();
   const double variance = h.signal_std * h.signal_std;
   const auto noise = noises(h);
@@ -688,6 +687,22 @@ LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) co
   terms.data_fit = s.data_fit;
   terms.complexity = log_det;
   terms.value = -0.5 * s.data_fit - 0.5 * log_det - 0.5 * n * std::log(2.0 * units::pi);
+  return terms;
+}
+
+double SparseGp::log_marginal_likelihood_value() const {
+  return likelihood_value(hyperparameters_, solution()).value;
+}
+
+LikelihoodTerms SparseGp::log_marginal_likelihood(const GpHyperparameters& h) const {
+  stop_point("a likelihood evaluation");
+  const Solution computed = solve(h);
+  stop_point("a likelihood evaluation");
+  const Solution& s = computed;
+  const int m = num_sparse();
+  const double variance = h.signal_std * h.signal_std;
+  const auto noise = noises(h);
+  LikelihoodTerms terms = likelihood_value(h, s);
 
   // Gradient in log space (docs/gp.md): with A = Σ⁻¹ = vK̃ + v²Σ_g s_g P_g,
   // c = vΣ_g s_g c_g, a = A⁻¹c, s_g = 1/σ_g², v = σ².
@@ -887,6 +902,22 @@ MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +
                 " cannot be mapped to a quadratic form (use power 2)");
+  solution();  // numbers the current solve
+  if (mapped_solve_ != solve_count_) {
+    mapped_cache_ = compute_mapped();
+    mapped_solve_ = solve_count_;
+  }
+  MappedGp out = mapped_cache_;
+  // What may change without a new solve.
+  out.signal_std = hyperparameters_.signal_std;
+  out.shortest_pair_distance = shortest_pair_distance_;
+  out.force_calibration = force_calibration_;
+  out.reference_energy.assign(reference_energies_.data(),
+                              reference_energies_.data() + reference_energies_.size());
+  return out;
+}
+
+MappedGp SparseGp::compute_mapped() const {
   const Solution& s = solution();
   const double variance = hyperparameters_.signal_std * hyperparameters_.signal_std;
   const auto columns_of = indices_by_species(sparse_species_, num_species());
@@ -898,11 +929,6 @@ MappedGp SparseGp::mapped() const {
   Eigen::MatrixXd b_transposed = std::sqrt(variance) * factors_.kernel_factor.transpose();
   solve_upper(s.r_variance.size() ? s.r_variance : s.r, b_transposed, true);  // Bᵀ = √v R⁻ᵀFᵀ
   MappedGp out;
-  out.signal_std = hyperparameters_.signal_std;
-  out.shortest_pair_distance = shortest_pair_distance_;
-  out.force_calibration = force_calibration_;
-  out.reference_energy.assign(reference_energies_.data(),
-                              reference_energies_.data() + reference_energies_.size());
   for (int sp = 0; sp < num_species(); ++sp) {
     const auto& cols = columns_of[sp];
     const int ms = static_cast<int>(cols.size());
@@ -983,6 +1009,7 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
       throw Error("GP model: the stored variance factor has the wrong size");
     solution_ = std::move(*solution);
     solution_.valid = true;
+    ++solve_count_;
   }
 }
 

@@ -59,6 +59,8 @@ void save_gp_model(const std::filesystem::path& path, const SparseGp& gp,
 // The same without the training frames: /training holds only the attribute
 // `external_frames` (their count). The on-the-fly loop keeps its frames in the
 // append-only training database, so that a checkpoint never rewrites them.
+// Such a file has no /mapped group either (load_gp_model recomputes the mapped
+// form from the solve, bit for bit; load_mapped_gp refuses it).
 void save_gp_model_without_frames(const std::filesystem::path& path, const SparseGp& gp,
                                   const DescriptorFormat& format = b2_descriptor_format());
 // Throws otfgp::Error naming the file and the object for a missing or

@@ -177,10 +177,16 @@ class SparseGp {
   // hyperparameters, with its gradient in log space. O(M³), independent of N.
   LikelihoodTerms log_marginal_likelihood() const;
   LikelihoodTerms log_marginal_likelihood(const GpHyperparameters& hyperparameters) const;
+  // Only the value at the current hyperparameters, from the cached solve:
+  // O(M) once solved (the terms above solve afresh and take the gradient,
+  // O(M³)); bit for bit log_marginal_likelihood().value.
+  double log_marginal_likelihood_value() const;
 
   // What MD needs (kernel with a quadratic map only): β, reference energies,
   // normalised sparse descriptors and the variance factor per species. The
   // descriptor settings are left for the caller, who knows the descriptor.
+  // O(M³) (eigendecompositions) once per solve: the result is cached with the
+  // solve, so that the MD potential, checks and the model file share it.
   MappedGp mapped() const;
 
   // --- state for the model file ---
@@ -247,6 +253,11 @@ class SparseGp {
   void add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
                           const std::vector<int>& new_species);
   Solution solve(const GpHyperparameters& hyperparameters) const;
+  // The likelihood's value (no gradient) for a solve at `hyperparameters`.
+  LikelihoodTerms likelihood_value(const GpHyperparameters& hyperparameters,
+                                   const Solution& solution) const;
+  // mapped()'s O(M³) part: β, sparse descriptors and variance factors.
+  MappedGp compute_mapped() const;
   void make_growable();
 
   std::shared_ptr<const Descriptor> descriptor_;
@@ -264,6 +275,10 @@ class SparseGp {
   ForceUncertaintyCalibration force_calibration_;
 
   mutable Solution solution_;  // for hyperparameters_, computed on first use
+  // mapped()'s matrices (β, sparse descriptors, variance factors) for the solve
+  // numbered mapped_solve_; solves are numbered by solve_count_.
+  mutable long solve_count_ = 0, mapped_solve_ = -1;
+  mutable MappedGp mapped_cache_;
   bool split_conditioning_ = true;
 };
 
