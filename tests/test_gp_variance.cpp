@@ -101,34 +101,50 @@ ComputeRequest energy_std_request() {
   return request;
 }
 
-// Σ_ij Cov(ε_i, ε_j) pair by pair, in long double, with K_uu⁻¹ − Σ_v formed
-// densely from the factors (F: FᵀF = K̃_uu; R_v: Σ_v⁻¹ = R_vᵀR_v/σ² ... as
-// SparseGp::predict uses them: Cov/σ² = k̃_ij − k̃_iᵀ(FᵀF)⁻¹k̃_j + σ²k̃_iᵀ(R_vᵀR_v)⁻¹k̃_j).
-double brute_force_energy_variance(const SparseGp& gp, const Structure& structure) {
+// Σ_ij Cov(ε_i(a), ε_j(b)) pair by pair over the atoms of two structures, in
+// long double, with K_uu⁻¹ − Σ_v formed densely from the factors (F: FᵀF =
+// K̃_uu; R_v: Σ_v⁻¹ = R_vᵀR_v/σ² ... as SparseGp::predict uses them:
+// Cov/σ² = k̃_ij − k̃_iᵀ(FᵀF)⁻¹k̃_j + σ²k̃_iᵀ(R_vᵀR_v)⁻¹k̃_j).
+long double brute_force_energy_covariance(const SparseGp& gp, const Structure& a,
+                                          const Structure& b) {
   using MatrixL = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
-  const DescriptorValues values = gp.describe(structure, false);
-  const int m = gp.num_sparse(), n = structure.size();
+  const int m = gp.num_sparse();
   const long double variance = std::pow(gp.hyperparameters().signal_std, 2);
   const MatrixL f = gp.factors().kernel_factor.cast<long double>();
   const auto& solution = gp.solution();
   const MatrixL r =
       (solution.r_variance.size() ? solution.r_variance : solution.r).cast<long double>();
   const MatrixL p = (f.transpose() * f).inverse() - variance * (r.transpose() * r).inverse();
-  MatrixL k = MatrixL::Zero(m, n);
-  Eigen::MatrixXd unit(n, values.values.cols());
-  for (int i = 0; i < n; ++i) unit.row(i) = values.values.row(i).normalized();
-  for (int i = 0; i < n; ++i)
-    for (int u = 0; u < m; ++u)
-      if (gp.sparse_species()[u] == values.species[i])
-        k(u, i) = std::pow(gp.sparse_descriptors().row(u).normalized().dot(unit.row(i)), 2);
+  struct Side {
+    DescriptorValues values;
+    Eigen::MatrixXd unit;
+    MatrixL k;
+  };
+  auto side = [&](const Structure& structure) {
+    Side out{gp.describe(structure, false), {}, MatrixL::Zero(m, structure.size())};
+    out.unit = out.values.values;
+    for (int i = 0; i < structure.size(); ++i) out.unit.row(i).normalize();
+    for (int i = 0; i < structure.size(); ++i)
+      for (int u = 0; u < m; ++u)
+        if (gp.sparse_species()[u] == out.values.species[i])
+          out.k(u, i) = std::pow(
+              (long double)(gp.sparse_descriptors().row(u).normalized().dot(out.unit.row(i))), 2);
+    return out;
+  };
+  const Side x = side(a), y = side(b);
   long double total = 0;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      const long double prior =
-          values.species[i] == values.species[j] ? std::pow(unit.row(i).dot(unit.row(j)), 2) : 0;
-      total += prior - (k.col(i).transpose() * p * k.col(j))(0, 0);
+  for (int i = 0; i < a.size(); ++i)
+    for (int j = 0; j < b.size(); ++j) {
+      const long double prior = x.values.species[i] == y.values.species[j]
+                                    ? std::pow((long double)x.unit.row(i).dot(y.unit.row(j)), 2)
+                                    : 0;
+      total += prior - (x.k.col(i).transpose() * p * y.k.col(j))(0, 0);
     }
-  return static_cast<double>(variance * total);
+  return variance * total;
+}
+
+double brute_force_energy_variance(const SparseGp& gp, const Structure& structure) {
+  return static_cast<double>(brute_force_energy_covariance(gp, structure, structure));
 }
 
 }  // namespace
@@ -246,4 +262,27 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
     CHECK(*hull.entries[1].stability_probability == Approx(expected).margin(0.015));
     CHECK(*hull.entries[0].stability_probability == Approx(1 - expected).margin(0.015));
   }
+}
+
+TEST_CASE("the GP's force std is the posterior std of −∂E/∂x (finite differences of the "
+          "energy covariance)",
+          "[gp_variance]") {
+  const SparseGp& gp = trained();
+  const Structure base = rattled(perovskite(), 1, 0.08, 7)[0];
+  const Positions std = gp.force_std(gp.describe(base, true));
+  REQUIRE(std.rows() == base.size());
+  const double h = 1e-3, sigma = gp.hyperparameters().signal_std;
+  for (int i = 0; i < base.size(); ++i)
+    for (int alpha = 0; alpha < 3; ++alpha) {
+      Structure plus = base, minus = base;
+      plus.positions(i, alpha) += h;
+      minus.positions(i, alpha) -= h;
+      // Var(E₊ − E₋) = C₊₊ + C₋₋ − 2C₊₋ ≈ 4h² Var(∂E/∂x).
+      const long double difference = brute_force_energy_covariance(gp, plus, plus) +
+                                     brute_force_energy_covariance(gp, minus, minus) -
+                                     2 * brute_force_energy_covariance(gp, plus, minus);
+      const double expected = std::sqrt(static_cast<double>(difference / (4 * h * h))) / sigma;
+      CAPTURE(i, alpha, expected, std(i, alpha));
+      CHECK(std(i, alpha) == Approx(expected).epsilon(1e-4));
+    }
 }

@@ -81,6 +81,30 @@ void NormalizedDotProductKernel::value_and_gradient(const Eigen::VectorXd& d,
   gradient.noalias() -= (factor.cwiseProduct(dot)) * unit.transpose();
 }
 
+double NormalizedDotProductKernel::derivative_covariance(const Eigen::MatrixXd& points,
+                                                         const Eigen::MatrixXd& directions) const {
+  // With a = x̂_a·x̂_b, h_a = (t_a − (x̂_a·t_a)x̂_a)/|x_a| (the change of x̂_a along
+  // t_a) and tᵀ∂a/∂x_a = h_a·x̂_b, ∂²a/∂x_a∂x_b = P_a P_b/(|x_a||x_b|):
+  //   p = 1: Σ h_a·h_b;   p = 2: Σ 2a(h_a·h_b) + 2(h_a·x̂_b)(h_b·x̂_a).
+  const Eigen::MatrixXd unit = normalized_rows(points);
+  Eigen::MatrixXd tangent = directions;
+  for (Eigen::Index a = 0; a < points.rows(); ++a) {
+    const double norm = points.row(a).norm();
+    if (norm == 0) {
+      tangent.row(a).setZero();  // no direction: k̃ vanishes around it
+      continue;
+    }
+    tangent.row(a) -= tangent.row(a).dot(unit.row(a)) * unit.row(a);
+    tangent.row(a) /= norm;
+  }
+  const Eigen::MatrixXd tangents = tangent * tangent.transpose();
+  if (power_ == 1) return tangents.sum();
+  const Eigen::MatrixXd dots = unit * unit.transpose();
+  const Eigen::MatrixXd cross = tangent * unit.transpose();  // h_a·x̂_b
+  return 2.0 * (dots.cwiseProduct(tangents).sum() +
+                cross.cwiseProduct(cross.transpose()).sum());
+}
+
 Eigen::MatrixXd NormalizedDotProductKernel::quadratic_map(const Eigen::MatrixXd& sparse,
                                                           const Eigen::VectorXd& weights) const {
   if (power_ != 2) return Kernel::quadratic_map(sparse, weights);

@@ -857,6 +857,88 @@ Eigen::VectorXd SparseGp::atom_std(const DescriptorValues& values) const {
   return result;
 }
 
+namespace {
+
+// Per atom x_r, the centres c whose descriptor moves with it and ∂d_c/∂x_r:
+// entry k (centre c, neighbour j) adds +∂d_c/∂r_k to target j and −∂d_c/∂r_k
+// to target c. `touching[r]` lists (centre, entry, sign).
+struct CentreEntry {
+  int centre, entry;
+  double sign;
+};
+
+std::vector<std::vector<CentreEntry>> entries_by_target(const DescriptorValues& values) {
+  const int natoms = static_cast<int>(values.values.rows());
+  std::vector<std::vector<CentreEntry>> touching(natoms);
+  for (int c = 0; c < natoms; ++c)
+    for (int k = values.offsets[c]; k < values.offsets[c + 1]; ++k) {
+      touching[values.neighbor[k]].push_back({c, k, 1.0});
+      touching[c].push_back({c, k, -1.0});
+    }
+  return touching;
+}
+
+}  // namespace
+
+Positions SparseGp::force_std(const DescriptorValues& values) const {
+  const int natoms = static_cast<int>(values.values.rows());
+  if (values.gradient.rows() != 3 * values.pair_vector.rows())
+    throw std::invalid_argument("SparseGp::force_std: descriptor gradients are needed");
+  const int m = num_sparse();
+  const int dim = values.size;
+  const double variance = hyperparameters_.signal_std * hyperparameters_.signal_std;
+  // Prior: Σ_cc' t_cᵀ ∂²k̃ t_c' over same-species centres, t_c = ∂d_c/∂x_iα.
+  Positions prior = Positions::Zero(natoms, 3);
+  const auto touching = entries_by_target(values);
+  for (int i = 0; i < natoms; ++i) {
+    std::vector<int> centres;
+    for (const CentreEntry& e : touching[i])
+      if (std::find(centres.begin(), centres.end(), e.centre) == centres.end())
+        centres.push_back(e.centre);
+    for (int sp = 0; sp < num_species(); ++sp) {
+      std::vector<int> of_species;
+      for (int c : centres)
+        if (values.species[c] == sp) of_species.push_back(c);
+      if (of_species.empty()) continue;
+      const Eigen::MatrixXd points = select_rows(values.values, of_species);
+      for (int alpha = 0; alpha < 3; ++alpha) {
+        Eigen::MatrixXd directions = Eigen::MatrixXd::Zero(points.rows(), dim);
+        for (const CentreEntry& e : touching[i]) {
+          const auto at = std::find(of_species.begin(), of_species.end(), e.centre);
+          if (at == of_species.end()) continue;
+          directions.row(at - of_species.begin()) += e.sign * values.gradient.row(3 * e.entry + alpha);
+        }
+        prior(i, alpha) += kernel_->derivative_covariance(points, directions);
+      }
+    }
+  }
+  if (m == 0) return prior.cwiseMax(0.0).cwiseSqrt();
+  // Explained: the force rows against the sparse set, f (M × 3N), as for labels.
+  Eigen::MatrixXd f = Eigen::MatrixXd::Zero(m, 3 * natoms);
+  const auto columns_of = indices_by_species(sparse_species_, num_species());
+  const Eigen::MatrixXd no_splits(num_species(), 0);
+  for (int sp = 0; sp < num_species(); ++sp) {
+    if (columns_of[sp].empty()) continue;
+    const SpeciesKernelRows rows =
+        species_kernel_rows(*kernel_, values, {false, true, false}, no_splits, sp,
+                            kernel_->prepare(select_rows(sparse_descriptors_, columns_of[sp])));
+    for (std::size_t p = 0; p < columns_of[sp].size(); ++p) f.row(columns_of[sp][p]) = rows.forces_t.row(p);
+  }
+  const Solution& s = solution();
+  Eigen::MatrixXd nystrom = f, posterior = f;
+  solve_upper(factors_.kernel_factor, nystrom, true);
+  solve_upper(s.r_variance.size() ? s.r_variance : s.r, posterior, true);
+  Positions result(natoms, 3);
+  for (int i = 0; i < natoms; ++i)
+    for (int alpha = 0; alpha < 3; ++alpha) {
+      const int col = 3 * i + alpha;
+      const double normalised = prior(i, alpha) - nystrom.col(col).squaredNorm() +
+                                variance * posterior.col(col).squaredNorm();
+      result(i, alpha) = std::sqrt(std::max(normalised, 0.0));
+    }
+  return result;
+}
+
 std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& values, int max_count,
                                                    double min_residual_std) const {
   const int natoms = static_cast<int>(values.values.rows());

@@ -37,6 +37,13 @@ class Kernel {
   virtual void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& prepared,
                                   Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const = 0;
 
+  // Σ_a Σ_b t_aᵀ ∂²k̃(x_a, x_b)/∂x_a∂x_b t_b over the rows x_a of `points` and
+  // t_a of `directions` (same shape): the prior variance, in units of σ², of
+  // the derivative Σ_a t_a·∇ε(x_a) of a sum of local energies — with t_a =
+  // ∂x_a/∂r for one atom coordinate r, that of a force component.
+  virtual double derivative_covariance(const Eigen::MatrixXd& points,
+                                       const Eigen::MatrixXd& directions) const = 0;
+
   // True when Σ_m w_m k̃(u_m, d) is a quadratic form d̂ᵀ β d̂ of the normalised descriptor.
   virtual bool has_quadratic_map() const { return false; }
   // β = Σ_m w_m û_m û_mᵀ (D × D) for the rows u_m of `sparse`; throws when
@@ -59,6 +66,8 @@ class NormalizedDotProductKernel final : public Kernel {
   Eigen::MatrixXd prepare(const Eigen::MatrixXd& sparse) const override;
   void value_and_gradient(const Eigen::VectorXd& d, const Eigen::MatrixXd& prepared,
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
+  double derivative_covariance(const Eigen::MatrixXd& points,
+                               const Eigen::MatrixXd& directions) const override;
   bool has_quadratic_map() const override { return power_ == 2; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                 const Eigen::VectorXd& weights) const override;

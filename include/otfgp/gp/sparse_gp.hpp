@@ -160,6 +160,11 @@ class SparseGp {
                        bool uncertainty = false) const;
   // Per-atom normalised DTC standard deviation from descriptors alone (no gradients needed).
   Eigen::VectorXd atom_std(const DescriptorValues& values) const;
+  // Per-atom, per-component DTC standard deviation of the force (N × 3),
+  // divided by σ: the posterior of F_iα = −∂E/∂x_iα itself, over every local
+  // energy that depends on x_i (docs/gp.md, "Force variance"). Needs gradients;
+  // O(N·(n_nb·M·D + M²)) for n_nb neighbours per atom.
+  Positions force_std(const DescriptorValues& values) const;
   // Greedy choice of new sparse environments among a frame's atoms, without
   // labels: repeatedly the atom whose environment the sparse set (with the
   // atoms already chosen) represents least, i.e. with the largest residual
