@@ -574,3 +574,62 @@ TEST_CASE("B2 with a species embedding: invariances and gradients", "[b2][embedd
                       oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 47));
   }
 }
+
+TEST_CASE("the two-body block is the l = 0 density, after an unchanged power spectrum",
+          "[b2][two_body]") {
+  B2Settings settings;
+  settings.species = {8, 45};
+  settings.n_max = 3;
+  settings.l_max = 2;
+  settings.r_min = 0.5;
+  settings.cutoff = 5.0;
+  settings.pair_cutoffs[{8, 45}] = 3.0;
+  B2Settings with_pairs = settings;
+  with_pairs.two_body = true;
+  REQUIRE(with_pairs.two_body_size() == 6);
+  REQUIRE(with_pairs.descriptor_size() == settings.descriptor_size() + 6);
+  Structure dimer;
+  dimer.cell = Eigen::Matrix3d::Identity() * 30.0;
+  dimer.pbc = {false, false, false};
+  dimer.numbers = {8, 45};
+  dimer.positions.resize(2, 3);
+  const Eigen::RowVector3d r(1.1, -1.3, 1.7);
+  dimer.positions << 5, 5, 5, 5 + r[0], 5 + r[1], 5 + r[2];
+  const DescriptorValues plain = describe(B2Descriptor(settings), dimer, true);
+  const DescriptorValues values = describe(B2Descriptor(with_pairs), dimer, true);
+  const int power = settings.descriptor_size();
+  CHECK(values.values.leftCols(power) == plain.values);
+  CHECK(values.gradient.leftCols(power) == plain.gradient);
+  // A_{(s n), 00} = Y_00 g_n f_c for the neighbour's species s, zero for the other.
+  const double distance = r.norm(), rc = 3.0;
+  const auto g = [&](int n) {
+    return std::cos(n * std::acos(2 * (distance - 0.5) / (rc - 0.5) - 1)) * (rc - distance) *
+           (rc - distance);
+  };
+  const double y00 = 0.5 / std::sqrt(pi);
+  for (int atom = 0; atom < 2; ++atom) {
+    const int s = atom == 0 ? 1 : 0;
+    for (int p = 0; p < 6; ++p) {
+      const double expected = p / 3 == s ? y00 * g(p % 3) : 0.0;
+      CHECK(values.values(atom, power + p) == Approx(expected).margin(1e-13));
+    }
+  }
+}
+
+TEST_CASE("B2 with the two-body block: invariances and gradients", "[b2][two_body]") {
+  SECTION("three species with pair cutoffs, cell smaller than the cutoff") {
+    B2Settings settings = oxide_settings();
+    settings.two_body = true;
+    const B2Descriptor descriptor(settings);
+    check_invariances(descriptor,
+                      oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 48), 49);
+    check_derivatives(descriptor,
+                      oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 50));
+  }
+  SECTION("with a species embedding") {
+    B2Settings settings = embedded_oxide_settings();
+    settings.two_body = true;
+    check_derivatives(B2Descriptor(settings),
+                      oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 51));
+  }
+}

@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "otfgp/core/extra_property.hpp"
@@ -282,4 +284,57 @@ reference_energies: {Si: -4.25}
   Structure test = diamond(14, 5.431, 1);
   rattle(test, 0.1, 99);
   CHECK(repeats(gp.predict(test).energy, parts.predict(test).energy));
+}
+
+TEST_CASE("train config: the kernel's two-body part", "[train_config][two_body]") {
+  const GpTrainConfig plain = parse_gp_train_config("kernel: {power: 2}", "p.yaml", {8, 56});
+  CHECK_FALSE(plain.descriptor.two_body);
+  CHECK(make_gp_kernel(plain)->two_body_columns() == 0);
+  const GpTrainConfig fixed = parse_gp_train_config(
+      "descriptor: {n_max: 4}\nkernel: {two_body: 2.5e-4}", "f.yaml", {8, 56});
+  CHECK(fixed.descriptor.two_body);
+  CHECK(fixed.two_body_weight == 2.5e-4);
+  CHECK(make_gp_kernel(fixed)->two_body_columns() == 8);
+  CHECK(make_gp_descriptor(fixed)->size() == fixed.descriptor.power_spectrum_size() + 8);
+  CHECK_THAT(describe_gp_config(fixed), Catch::Contains("0.00025 q·q'"));
+  const GpTrainConfig automatic = parse_gp_train_config("kernel: {two_body: auto}", "a.yaml", {8});
+  CHECK(automatic.two_body_auto);
+  CHECK(automatic.descriptor.two_body);
+  CHECK_FALSE(parse_gp_train_config("kernel: {two_body: 0}", "z.yaml", {8}).descriptor.two_body);
+  CHECK_THROWS_WITH(parse_gp_train_config("kernel: {two_body: -1}", "n.yaml", {8}),
+                    Catch::Contains("kernel.two_body") && Catch::Contains("non-negative"));
+  CHECK_THROWS_WITH(parse_gp_train_config("kernel: {two_body: lots}", "l.yaml", {8}),
+                    Catch::Contains("kernel.two_body"));
+}
+
+TEST_CASE("two_body: auto picks the weight of the highest marginal likelihood",
+          "[train_config][two_body]") {
+  // Frames of a pair potential (Lennard-Jones argon), which a pair term describes exactly.
+  auto potential = make_potential("lj:eps=0.0104,sigma=3.4,rc=7.0");
+  std::vector<Structure> frames;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Structure s = random_structure(triclinic_cell(10.0, 9.7, 10.3, 0.1, 0.0, -0.1),
+                                   std::vector<int>(16, 18), 3.0, seed);
+    attach_labels(s, evaluate(*potential, s));
+    frames.push_back(s);
+  }
+  const GpTrainConfig config = parse_gp_train_config(
+      "descriptor: {n_max: 4, l_max: 2, cutoff: 6.0}\nkernel: {two_body: auto}\n"
+      "sparse: {method: uncertain, count: 6}\n"
+      "hyperparameters: {optimize: false, signal_std: 1.0, energy_noise: 0.001, force_noise: 0.01}",
+      "a.yaml", {18});
+  std::optional<SparseGp> best;
+  const auto trials = choose_two_body_weight(config, frames, best, nullptr);
+  REQUIRE(trials.size() == 7);
+  REQUIRE(best);
+  double highest = -std::numeric_limits<double>::infinity();
+  for (const auto& t : trials) highest = std::max(highest, t.log_likelihood);
+  CHECK(best->log_marginal_likelihood_value() == highest);
+  CHECK(best->kernel().two_body_columns() == 4);
+  // Consecutive decades: w grows ×10; the best is not the smallest (a pair potential's data
+  // want the pair term).
+  CHECK(trials[1].weight == Approx(10 * trials[0].weight));
+  CHECK(best->kernel().two_body_weight() > trials[0].weight);
+  const SparseGp trained = train_sparse_gp(config, frames);
+  CHECK(trained.kernel().two_body_weight() == best->kernel().two_body_weight());
 }

@@ -55,7 +55,8 @@ Structure frame(std::uint64_t seed) {
   return s;
 }
 
-SparseGp trained(int power) {
+// two_body_columns > 0: the kernel's two-body part on the descriptor's last columns.
+SparseGp trained(int power, int two_body_columns = 0) {
   GpTrainingSettings settings;
   settings.sparse = {SparseSelectionMethod::random, 4};
   settings.hyperparameters = {0.3, 0.002, 0.02, 0.002};
@@ -65,8 +66,10 @@ SparseGp trained(int power) {
   // Irrational-looking cutoff: must come back to the last bit.
   auto descriptor =
       std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 8, 6.123456789012345);
-  return train_sparse_gp(descriptor, std::make_shared<NormalizedDotProductKernel>(power), frames,
-                         settings);
+  return train_sparse_gp(descriptor,
+                         std::make_shared<NormalizedDotProductKernel>(
+                             power, two_body_columns, two_body_columns > 0 ? 0.0123456789 : 0.0),
+                         frames, settings);
 }
 
 // The stored model is exact, so the predictions differ only by the order of
@@ -85,21 +88,25 @@ void require_identical(const GpPrediction& a, const GpPrediction& b) {
 TEST_CASE("a saved and loaded GP predicts bit for bit the same", "[gp_model_file]") {
   TemporaryDirectory directory;
   RadialFormat format;
-  for (int power : {1, 2}) {
-    const SparseGp gp = trained(power);
-    const auto path = directory / ("model" + std::to_string(power) + ".h5");
+  for (const auto& [power, two_body] : {std::pair{1, 0}, {2, 0}, {2, 3}}) {
+    const SparseGp gp = trained(power, two_body);
+    const auto path =
+        directory / ("model" + std::to_string(power) + "_" + std::to_string(two_body) + ".h5");
     save_gp_model(path, gp, format);
     const SparseGp loaded = load_gp_model(path, format);
     CHECK(loaded.num_frames() == gp.num_frames());
     CHECK(loaded.num_sparse() == gp.num_sparse());
     CHECK(loaded.descriptor().cutoff() == gp.descriptor().cutoff());
     CHECK(loaded.kernel().power() == power);
+    CHECK(loaded.kernel().two_body_columns() == two_body);
+    CHECK(loaded.kernel().two_body_weight() == gp.kernel().two_body_weight());
+    CHECK(gp_model_kernel(path).mappable() == (power == 2 && two_body == 0));
     CHECK_FALSE(loaded.frame(1).stress.has_value());
     const Structure test = frame(9);
     require_identical(loaded.predict(test, true), gp.predict(test, true));
     CHECK(loaded.log_marginal_likelihood().value == gp.log_marginal_likelihood().value);
     CHECK((loaded.alpha().array() == gp.alpha().array()).all());
-    if (power == 2) {
+    if (power == 2 && two_body == 0) {
       const MappedGp a = gp.mapped(), b = loaded.mapped();
       for (std::size_t s = 0; s < a.beta.size(); ++s)
         CHECK((a.beta[s].array() == b.beta[s].array()).all());
@@ -133,7 +140,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 3
+    assert f.attrs["format_version"] == 4
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -141,6 +148,7 @@ with h5py.File(sys.argv[1], "r") as f:
     assert d.attrs["type"] == "radial_test"
     assert d.attrs["cutoff"] == 6.123456789012345, repr(d.attrs["cutoff"])
     assert f["kernel"].attrs["type"] == "normalized_dot_product" and f["kernel"].attrs["power"] == 2
+    assert f["kernel"].attrs["two_body_columns"] == 0 and f["kernel"].attrs["two_body_weight"] == 0
     h = f["hyperparameters"].attrs
     m, dim = f["sparse/descriptors"].shape
     assert f["solution/alpha"].shape == (m,)
@@ -245,7 +253,7 @@ with h5py.File(sys.argv[1], "r") as f:
     print(f.attrs["format_version"], "embedding" in f["descriptor"])
 )",
                                           {path.string()});
-    CHECK(has == (descriptor.embedded() ? "3 True\n" : "3 False\n"));
+    CHECK(has == (descriptor.embedded() ? "4 True\n" : "4 False\n"));
   }
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";

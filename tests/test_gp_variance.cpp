@@ -89,6 +89,25 @@ const SparseGp& trained() {
   return gp;
 }
 
+// The same frames with the descriptor's two-body block and the kernel's two-body part.
+const SparseGp& trained_two_body() {
+  static const SparseGp gp = [] {
+    std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
+    for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
+    GpTrainingSettings training;
+    training.sparse = {SparseSelectionMethod::uncertain, 3};
+    training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
+    training.optimize_hyperparameters = false;
+    B2Settings with_pairs = settings();
+    with_pairs.two_body = true;
+    return train_sparse_gp(
+        std::make_shared<B2Descriptor>(with_pairs),
+        std::make_shared<NormalizedDotProductKernel>(2, with_pairs.two_body_size(), 0.05), frames,
+        training);
+  }();
+  return gp;
+}
+
 MappedGp mapped_of(const SparseGp& gp) {
   MappedGp mapped = gp.mapped();
   mapped.descriptor = settings();
@@ -102,45 +121,32 @@ ComputeRequest energy_std_request() {
 }
 
 // Σ_ij Cov(ε_i(a), ε_j(b)) pair by pair over the atoms of two structures, in
-// long double, with K_uu⁻¹ − Σ_v formed densely from the factors (F: FᵀF =
-// K̃_uu; R_v: Σ_v⁻¹ = R_vᵀR_v/σ² ... as SparseGp::predict uses them:
-// Cov/σ² = k̃_ij − k̃_iᵀ(FᵀF)⁻¹k̃_j + σ²k̃_iᵀ(R_vᵀR_v)⁻¹k̃_j).
+// long double from the kernel's matrices, with K_uu⁻¹ − Σ_v formed densely
+// from the factors (F: FᵀF = K̃_uu; R_v: Σ_v⁻¹ = R_vᵀR_v/σ² ... as
+// SparseGp::predict uses them: Cov/σ² = k̃_ij − k̃_iᵀ(FᵀF)⁻¹k̃_j + σ²k̃_iᵀ(R_vᵀR_v)⁻¹k̃_j).
 long double brute_force_energy_covariance(const SparseGp& gp, const Structure& a,
                                           const Structure& b) {
   using MatrixL = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
-  const int m = gp.num_sparse();
   const long double variance = std::pow(gp.hyperparameters().signal_std, 2);
   const MatrixL f = gp.factors().kernel_factor.cast<long double>();
   const auto& solution = gp.solution();
   const MatrixL r =
       (solution.r_variance.size() ? solution.r_variance : solution.r).cast<long double>();
   const MatrixL p = (f.transpose() * f).inverse() - variance * (r.transpose() * r).inverse();
-  struct Side {
-    DescriptorValues values;
-    Eigen::MatrixXd unit;
-    MatrixL k;
+  const DescriptorValues x = gp.describe(a, false), y = gp.describe(b, false);
+  // Kernel values, zero between different species.
+  auto same_species = [&](const Eigen::MatrixXd& rows, const std::vector<int>& row_species,
+                          const DescriptorValues& atoms) {
+    MatrixL k = gp.kernel().matrix(rows, atoms.values).cast<long double>();
+    for (Eigen::Index u = 0; u < k.rows(); ++u)
+      for (Eigen::Index i = 0; i < k.cols(); ++i)
+        if (row_species[u] != atoms.species[i]) k(u, i) = 0;
+    return k;
   };
-  auto side = [&](const Structure& structure) {
-    Side out{gp.describe(structure, false), {}, MatrixL::Zero(m, structure.size())};
-    out.unit = out.values.values;
-    for (int i = 0; i < structure.size(); ++i) out.unit.row(i).normalize();
-    for (int i = 0; i < structure.size(); ++i)
-      for (int u = 0; u < m; ++u)
-        if (gp.sparse_species()[u] == out.values.species[i])
-          out.k(u, i) = std::pow(
-              (long double)(gp.sparse_descriptors().row(u).normalized().dot(out.unit.row(i))), 2);
-    return out;
-  };
-  const Side x = side(a), y = side(b);
-  long double total = 0;
-  for (int i = 0; i < a.size(); ++i)
-    for (int j = 0; j < b.size(); ++j) {
-      const long double prior = x.values.species[i] == y.values.species[j]
-                                    ? std::pow((long double)x.unit.row(i).dot(y.unit.row(j)), 2)
-                                    : 0;
-      total += prior - (x.k.col(i).transpose() * p * y.k.col(j))(0, 0);
-    }
-  return variance * total;
+  const MatrixL k_x = same_species(gp.sparse_descriptors(), gp.sparse_species(), x);
+  const MatrixL k_y = same_species(gp.sparse_descriptors(), gp.sparse_species(), y);
+  const MatrixL prior = same_species(x.values, x.species, y);
+  return variance * (prior.sum() - (k_x.transpose() * p * k_y).sum());
 }
 
 double brute_force_energy_variance(const SparseGp& gp, const Structure& structure) {
@@ -264,10 +270,13 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
   }
 }
 
-TEST_CASE("the GP's force std is the posterior std of −∂E/∂x (finite differences of the "
-          "energy covariance)",
-          "[gp_variance]") {
-  const SparseGp& gp = trained();
+TEST_CASE(
+    "the GP's force std is the posterior std of −∂E/∂x (finite differences of the "
+    "energy covariance)",
+    "[gp_variance]") {
+  const bool two_body = GENERATE(false, true);
+  CAPTURE(two_body);
+  const SparseGp& gp = two_body ? trained_two_body() : trained();
   const Structure base = rattled(perovskite(), 1, 0.08, 7)[0];
   const Positions std = gp.force_std(gp.describe(base, true));
   REQUIRE(std.rows() == base.size());

@@ -149,9 +149,12 @@ DenseLabels stack(const std::vector<DenseLabels>& parts) {
 }
 
 // Sparse set: every third atom of every frame.
-SparseGp trained_gp(const std::vector<Structure>& frames, int power, LabelSelection labels = {}) {
-  SparseGp gp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(power),
-              test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+SparseGp trained_gp(const std::vector<Structure>& frames, int power, LabelSelection labels = {},
+                    int two_body_columns = 0, double two_body_weight = 0.0) {
+  SparseGp gp(
+      test_descriptor(),
+      std::make_shared<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight),
+      test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
   for (const auto& f : frames) {
     const int index = gp.add_frame(f, labels);
     gp.add_sparse_atoms(index, {0, 1, 4, 7}, -1.0);
@@ -178,6 +181,19 @@ TEST_CASE("sparse GP forces are -dE/dx and stress is (1/V) dE/depsilon", "[spars
     CHECK_FALSE(e.stress.has_value());
     CHECK(e.forces.colwise().sum().norm() < 1e-12);
   }
+}
+
+TEST_CASE("with a two-body kernel part, forces are -dE/dx and stress (1/V) dE/depsilon",
+          "[sparse_gp][two_body]") {
+  // The last 4 numbers of the test descriptor play the two-body block.
+  SparseGp gp =
+      trained_gp({labelled_frame(1), labelled_frame(2), labelled_frame(3)}, 2, {}, 4, 0.3);
+  const SparseGp plain = trained_gp({labelled_frame(1), labelled_frame(2), labelled_frame(3)}, 2);
+  CHECK(gp.predict(labelled_frame(10)).energy != plain.predict(labelled_frame(10)).energy);
+  CHECK_THROWS_WITH(gp.mapped(), Catch::Contains("without a two-body part"));
+  auto shared = std::make_shared<const SparseGp>(std::move(gp));
+  auto potential = make_sparse_gp_potential(shared, "gp:test");
+  check_derivatives(*potential, labelled_frame(10), 1e-7, 1e-8);
 }
 
 TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", "[sparse_gp]") {

@@ -39,9 +39,17 @@ int B2Settings::channels() const {
   return embedded() ? static_cast<int>(embedding.rows()) : static_cast<int>(species.size());
 }
 
-int B2Settings::descriptor_size() const {
+int B2Settings::power_spectrum_size() const {
   const int radial = channels() * n_max;
   return radial * (radial + 1) / 2 * (l_max + 1);
+}
+
+int B2Settings::two_body_size() const {
+  return two_body ? channels() * n_max : 0;
+}
+
+int B2Settings::descriptor_size() const {
+  return power_spectrum_size() + two_body_size();
 }
 
 void B2Settings::validate() const {
@@ -165,6 +173,7 @@ B2Basis B2Basis::create(const B2Settings& settings) {
   basis.n_radial = basis.n_channels * basis.n_max;
   basis.n_harmonics = (settings.l_max + 1) * (settings.l_max + 1);
   basis.density_size = basis.n_radial * basis.n_harmonics;
+  basis.power_size = settings.power_spectrum_size();
   basis.size = settings.descriptor_size();
   basis.terms_stride = b2::terms_header + 2 * basis.n_max + 4 * basis.n_harmonics;
   basis.r_min = settings.r_min;
@@ -340,6 +349,8 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
           team.team_barrier();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
             basis.power_spectrum_row(p, A.data(), &values(i, 0));
+            if (basis.size > basis.power_size)
+              values(i, basis.power_size + p) = A(p * basis.n_harmonics);
           });
           if (gradient.extent(0) == 0) return;
           Kokkos::parallel_for(

@@ -24,8 +24,8 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   if (path.empty())
     throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F][,variance_rank=R]");
   SpecArguments options("gp", comma == std::string::npos ? "" : arguments.substr(comma + 1));
-  const auto [kernel, power] = gp_model_kernel(path);
-  const bool mappable = kernel == "normalized_dot_product" && power == 2;
+  const GpModelKernel kernel = gp_model_kernel(path);
+  const bool mappable = kernel.mappable();
   const bool mapped = options.flag("mapped", mappable);
   const double margin = options.number("novelty_margin", 0.05);
   if (!(margin >= 0.0 && margin < 1.0))
@@ -41,7 +41,7 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   const std::string spec = "gp:" + arguments;
   if (mapped) {
     if (!mappable)
-      throw Error("gp: " + path + " uses a kernel (" + kernel + ", power " + std::to_string(power) +
+      throw Error("gp: " + path + " uses a kernel (" + kernel.description() +
                   ") without a mapped form; use gp:" + path + ",mapped=no");
     MappedGp model = load_mapped_gp(path);
     model.novelty_margin = margin;

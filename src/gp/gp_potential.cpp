@@ -38,6 +38,9 @@ void validate(const MappedGp& model) {
   const std::size_t n = model.descriptor.species.size();
   const Eigen::Index size = model.descriptor.descriptor_size();
   const std::string where = "mapped GP model: ";
+  if (model.descriptor.two_body)
+    throw Error(where + "the kernel's two-body part has no mapped form; evaluate the model "
+                        "with gp:MODEL.h5,mapped=no");
   if (!std::isfinite(model.signal_std) || model.signal_std <= 0.0)
     throw Error(where + "signal_std must be positive");
   if (model.reference_energy.size() != n)

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 
@@ -22,74 +23,116 @@ Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows) {
   return result;
 }
 
-NormalizedDotProductKernel::NormalizedDotProductKernel(int power) : power_(power) {
+NormalizedDotProductKernel::NormalizedDotProductKernel(int power, int two_body_columns,
+                                                       double two_body_weight)
+    : power_(power), two_body_columns_(two_body_columns), two_body_weight_(two_body_weight) {
   if (power != 1 && power != 2)
     throw Error("normalized dot-product kernel: power must be 1 or 2, got " +
                 std::to_string(power));
+  if (two_body_columns < 0)
+    throw Error("normalized dot-product kernel: two_body_columns must be ≥ 0");
+  if (two_body_columns > 0 && !(std::isfinite(two_body_weight) && two_body_weight > 0.0))
+    throw Error("normalized dot-product kernel: the two-body weight must be finite and positive");
 }
 
 std::string NormalizedDotProductKernel::description() const {
-  return power_ == 1 ? "σ²(d̂·d̂')" : "σ²(d̂·d̂')²";
+  const std::string many_body = power_ == 1 ? "(b̂·b̂')" : "(b̂·b̂')²";
+  if (two_body_columns_ == 0) return power_ == 1 ? "σ²(d̂·d̂')" : "σ²(d̂·d̂')²";
+  return "σ²[" + many_body + " + " + format_significant(two_body_weight_, 4) + " q·q']";
 }
+
+namespace {
+
+// The many-body part's columns of descriptor rows (all but the last `two_body`).
+auto many_body_columns(const Eigen::MatrixXd& rows, int two_body) {
+  return rows.leftCols(rows.cols() - two_body);
+}
+
+}  // namespace
 
 Eigen::MatrixXd NormalizedDotProductKernel::matrix(const Eigen::MatrixXd& a,
                                                    const Eigen::MatrixXd& b) const {
-  const Eigen::MatrixXd unit_a = normalized_rows(a), unit_b = normalized_rows(b);
+  const int l = two_body_columns_;
+  const Eigen::MatrixXd unit_a = normalized_rows(many_body_columns(a, l)),
+                        unit_b = normalized_rows(many_body_columns(b, l));
   Eigen::MatrixXd dot(a.rows(), b.rows());
   if (dot.size() == 0) return dot;
-  if (a.cols() == 0) return dot.setZero();
-  // Through the optimised BLAS: the sparse sets make this M × M × D.
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows()),
-              static_cast<int>(b.rows()), static_cast<int>(a.cols()), 1.0, unit_a.data(),
-              static_cast<int>(a.rows()), unit_b.data(), static_cast<int>(b.rows()), 0.0,
-              dot.data(), static_cast<int>(a.rows()));
-  if (power_ == 2) dot = dot.array().square().matrix();
+  if (unit_a.cols() == 0) {
+    dot.setZero();
+  } else {
+    // Through the optimised BLAS: the sparse sets make this M × M × D.
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows()),
+                static_cast<int>(b.rows()), static_cast<int>(unit_a.cols()), 1.0, unit_a.data(),
+                static_cast<int>(a.rows()), unit_b.data(), static_cast<int>(b.rows()), 0.0,
+                dot.data(), static_cast<int>(a.rows()));
+    if (power_ == 2) dot = dot.array().square().matrix();
+  }
+  if (l > 0) dot.noalias() += two_body_weight_ * a.rightCols(l) * b.rightCols(l).transpose();
   return dot;
 }
 
 Eigen::VectorXd NormalizedDotProductKernel::diagonal(const Eigen::MatrixXd& a) const {
+  const int l = two_body_columns_;
   Eigen::VectorXd values(a.rows());
-  for (Eigen::Index i = 0; i < a.rows(); ++i) values[i] = a.row(i).squaredNorm() > 0 ? 1.0 : 0.0;
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    values[i] = a.row(i).head(a.cols() - l).squaredNorm() > 0 ? 1.0 : 0.0;
+    if (l > 0) values[i] += two_body_weight_ * a.row(i).tail(l).squaredNorm();
+  }
   return values;
 }
 
 Eigen::MatrixXd NormalizedDotProductKernel::prepare(const Eigen::MatrixXd& sparse) const {
-  return normalized_rows(sparse);
+  const int l = two_body_columns_;
+  Eigen::MatrixXd prepared(sparse.rows(), sparse.cols());
+  prepared.leftCols(sparse.cols() - l) = normalized_rows(many_body_columns(sparse, l));
+  prepared.rightCols(l) = sparse.rightCols(l);
+  return prepared;
 }
 
 void NormalizedDotProductKernel::value_and_gradient(const Eigen::VectorXd& d,
-                                                    const Eigen::MatrixXd& sparse_unit,
+                                                    const Eigen::MatrixXd& prepared,
                                                     Eigen::VectorXd& values,
                                                     Eigen::MatrixXd& gradient) const {
-  const Eigen::Index m = sparse_unit.rows();
-  const double norm = d.norm();
+  const Eigen::Index m = prepared.rows();
+  const int l = two_body_columns_;
+  const Eigen::Index width = d.size() - l;
   values.setZero(m);
   gradient.setZero(m, d.size());
-  if (m == 0 || norm == 0) return;
-  const Eigen::VectorXd unit = d / norm;
+  if (m == 0) return;
+  if (l > 0) {
+    // w q_u·q and its gradient w q_u.
+    values.noalias() += two_body_weight_ * prepared.rightCols(l) * d.tail(l);
+    gradient.rightCols(l) = two_body_weight_ * prepared.rightCols(l);
+  }
+  const double norm = d.head(width).norm();
+  if (norm == 0) return;
+  const Eigen::VectorXd unit = d.head(width) / norm;
+  const auto sparse_unit = prepared.leftCols(width);
   const Eigen::VectorXd dot = sparse_unit * unit;
   // ∂(d̂·û)/∂d = (û − (d̂·û) d̂)/|d|; the power adds p (d̂·û)^(p−1).
   Eigen::VectorXd factor(m);
   if (power_ == 1) {
-    values = dot;
+    values += dot;
     factor.setConstant(1.0 / norm);
   } else {
-    values = dot.array().square().matrix();
+    values += dot.array().square().matrix();
     factor = 2.0 * dot / norm;
   }
-  gradient = factor.asDiagonal() * sparse_unit;
-  gradient.noalias() -= (factor.cwiseProduct(dot)) * unit.transpose();
+  gradient.leftCols(width) = factor.asDiagonal() * sparse_unit;
+  gradient.leftCols(width).noalias() -= (factor.cwiseProduct(dot)) * unit.transpose();
 }
 
 double NormalizedDotProductKernel::derivative_covariance(const Eigen::MatrixXd& points,
                                                          const Eigen::MatrixXd& directions) const {
   // With a = x̂_a·x̂_b, h_a = (t_a − (x̂_a·t_a)x̂_a)/|x_a| (the change of x̂_a along
   // t_a) and tᵀ∂a/∂x_a = h_a·x̂_b, ∂²a/∂x_a∂x_b = P_a P_b/(|x_a||x_b|):
-  //   p = 1: Σ h_a·h_b;   p = 2: Σ 2a(h_a·h_b) + 2(h_a·x̂_b)(h_b·x̂_a).
-  const Eigen::MatrixXd unit = normalized_rows(points);
-  Eigen::MatrixXd tangent = directions;
+  //   p = 1: Σ h_a·h_b;   p = 2: Σ 2a(h_a·h_b) + 2(h_a·x̂_b)(h_b·x̂_a);
+  // the two-body part adds w|Σ_a t_a^q|² (t^q: the direction's last L columns).
+  const int l = two_body_columns_;
+  const Eigen::MatrixXd unit = normalized_rows(many_body_columns(points, l));
+  Eigen::MatrixXd tangent = many_body_columns(directions, l);
   for (Eigen::Index a = 0; a < points.rows(); ++a) {
-    const double norm = points.row(a).norm();
+    const double norm = points.row(a).head(unit.cols()).norm();
     if (norm == 0) {
       tangent.row(a).setZero();  // no direction: k̃ vanishes around it
       continue;
@@ -97,25 +140,29 @@ double NormalizedDotProductKernel::derivative_covariance(const Eigen::MatrixXd& 
     tangent.row(a) -= tangent.row(a).dot(unit.row(a)) * unit.row(a);
     tangent.row(a) /= norm;
   }
+  const double two_body =
+      l > 0 ? two_body_weight_ * directions.rightCols(l).colwise().sum().squaredNorm() : 0.0;
   const Eigen::MatrixXd tangents = tangent * tangent.transpose();
-  if (power_ == 1) return tangents.sum();
+  if (power_ == 1) return tangents.sum() + two_body;
   const Eigen::MatrixXd dots = unit * unit.transpose();
   const Eigen::MatrixXd cross = tangent * unit.transpose();  // h_a·x̂_b
-  return 2.0 * (dots.cwiseProduct(tangents).sum() +
-                cross.cwiseProduct(cross.transpose()).sum());
+  return 2.0 * (dots.cwiseProduct(tangents).sum() + cross.cwiseProduct(cross.transpose()).sum()) +
+         two_body;
 }
 
 Eigen::MatrixXd NormalizedDotProductKernel::quadratic_map(const Eigen::MatrixXd& sparse,
                                                           const Eigen::VectorXd& weights) const {
-  if (power_ != 2) return Kernel::quadratic_map(sparse, weights);
+  if (!has_quadratic_map()) return Kernel::quadratic_map(sparse, weights);
   const Eigen::MatrixXd unit = normalized_rows(sparse);
   Eigen::MatrixXd beta = unit.transpose() * weights.asDiagonal() * unit;
   // Symmetric by construction; make it so to the last bit for the mapped potential.
   return 0.5 * (beta + beta.transpose());
 }
 
-std::unique_ptr<Kernel> make_kernel(const std::string& name, int power) {
-  if (name == "normalized_dot_product") return std::make_unique<NormalizedDotProductKernel>(power);
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int power, int two_body_columns,
+                                    double two_body_weight) {
+  if (name == "normalized_dot_product")
+    return std::make_unique<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight);
   throw Error("unknown kernel '" + name + "' (known: normalized_dot_product)");
 }
 

@@ -11,6 +11,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/hdf5_checksum.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/version.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
@@ -201,6 +202,7 @@ void write_b2_settings(const B2Settings& settings, const hdf5::Group& group) {
   group.write("pair_cutoff_values", values, {static_cast<hsize_t>(values.size())});
   // Format 3: the species embedding W (channels × species), absent when species-resolved.
   if (settings.embedded()) group.write("embedding", settings.embedding);
+  group.set_attribute("two_body", settings.two_body ? 1 : 0);  // format 4
 }
 
 B2Settings read_b2_settings(const hdf5::Group& group) {
@@ -219,6 +221,7 @@ B2Settings read_b2_settings(const hdf5::Group& group) {
   for (std::size_t k = 0; k < values.size(); ++k)
     settings.pair_cutoffs[{pairs[2 * k], pairs[2 * k + 1]}] = values[k];
   if (group.contains("embedding")) settings.embedding = group.read_matrix("embedding");
+  if (group.has_attribute("two_body")) settings.two_body = group.int_attribute("two_body") != 0;
   return settings;
 }
 
@@ -228,6 +231,21 @@ void write_kernel(const hdf5::Group& root, const Kernel& kernel) {
   const hdf5::Group group = root.create_group("kernel");
   group.set_attribute("type", kernel.name());
   group.set_attribute("power", kernel.power());
+  group.set_attribute("two_body_columns", kernel.two_body_columns());  // format 4
+  group.set_attribute("two_body_weight", kernel.two_body_weight());
+}
+
+GpModelKernel read_kernel(const hdf5::Group& root) {
+  const hdf5::Group group = root.open_group("kernel");
+  GpModelKernel kernel{group.string_attribute("type"), group.int_attribute("power")};
+  if (group.has_attribute("two_body_weight"))
+    kernel.two_body_weight = group.double_attribute("two_body_weight");
+  return kernel;
+}
+
+int read_two_body_columns(const hdf5::Group& root) {
+  const hdf5::Group group = root.open_group("kernel");
+  return group.has_attribute("two_body_columns") ? group.int_attribute("two_body_columns") : 0;
 }
 
 void write_hyperparameters(const hdf5::Group& root, const GpHyperparameters& values) {
@@ -371,9 +389,14 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   std::shared_ptr<const Descriptor> descriptor = format.read(descriptor_group);
   if (file.read_ints("species") != descriptor->species())
     throw Error(path.string() + ": /species disagrees with the descriptor's species");
-  const hdf5::Group kernel_group = file.open_group("kernel");
-  std::shared_ptr<const Kernel> kernel =
-      make_kernel(kernel_group.string_attribute("type"), kernel_group.int_attribute("power"));
+  const GpModelKernel kernel_kind = read_kernel(file);
+  std::shared_ptr<const Kernel> kernel;
+  try {
+    kernel = make_kernel(kernel_kind.type, kernel_kind.power, read_two_body_columns(file),
+                         kernel_kind.two_body_weight);
+  } catch (const Error& error) {
+    throw Error(path.string() + ": " + error.what());
+  }
   SparseGp gp(descriptor, kernel, read_hyperparameters(file),
               file.read_vector("reference_energies"));
 
@@ -461,9 +484,7 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
       throw Error(path.string() +
                   ": a checkpoint model of otfgp otf (its frames in the training database, no "
                   "mapped form): use the run's model.h5");
-    const hdf5::Group kernel = file.open_group("kernel");
-    throw Error(path.string() + ": the model's kernel (" + kernel.string_attribute("type") +
-                ", power " + std::to_string(kernel.int_attribute("power")) +
+    throw Error(path.string() + ": the model's kernel (" + read_kernel(file).description() +
                 ") has no mapped form; evaluate it with gp:" + path.string() + ",mapped=no");
   }
   if (file.read_ints("species") != mapped.descriptor.species)
@@ -523,11 +544,16 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   return mapped;
 }
 
-std::pair<std::string, int> gp_model_kernel(const std::filesystem::path& path) {
+std::string GpModelKernel::description() const {
+  std::string text = type + ", power " + std::to_string(power);
+  if (two_body_weight > 0.0) text += ", two-body weight " + format_significant(two_body_weight, 6);
+  return text;
+}
+
+GpModelKernel gp_model_kernel(const std::filesystem::path& path) {
   const hdf5::File file = hdf5::File::open(path);
   check_version(file);
-  const hdf5::Group kernel = file.open_group("kernel");
-  return {kernel.string_attribute("type"), kernel.int_attribute("power")};
+  return read_kernel(file);
 }
 
 }  // namespace otfgp

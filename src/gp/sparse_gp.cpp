@@ -906,7 +906,8 @@ Positions SparseGp::force_std(const DescriptorValues& values) const {
         for (const CentreEntry& e : touching[i]) {
           const auto at = std::find(of_species.begin(), of_species.end(), e.centre);
           if (at == of_species.end()) continue;
-          directions.row(at - of_species.begin()) += e.sign * values.gradient.row(3 * e.entry + alpha);
+          directions.row(at - of_species.begin()) +=
+              e.sign * values.gradient.row(3 * e.entry + alpha);
         }
         prior(i, alpha) += kernel_->derivative_covariance(points, directions);
       }
@@ -922,7 +923,8 @@ Positions SparseGp::force_std(const DescriptorValues& values) const {
     const SpeciesKernelRows rows =
         species_kernel_rows(*kernel_, values, {false, true, false}, no_splits, sp,
                             kernel_->prepare(select_rows(sparse_descriptors_, columns_of[sp])));
-    for (std::size_t p = 0; p < columns_of[sp].size(); ++p) f.row(columns_of[sp][p]) = rows.forces_t.row(p);
+    for (std::size_t p = 0; p < columns_of[sp].size(); ++p)
+      f.row(columns_of[sp][p]) = rows.forces_t.row(p);
   }
   const Solution& s = solution();
   Eigen::MatrixXd nystrom = f, posterior = f;
@@ -983,7 +985,7 @@ std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& value
 MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +
-                " cannot be mapped to a quadratic form (use power 2)");
+                " cannot be mapped to a quadratic form (only power 2 without a two-body part can)");
   solution();  // numbers the current solve
   if (mapped_solve_ != solve_count_) {
     mapped_cache_ = compute_mapped();

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
@@ -147,10 +150,20 @@ std::vector<int> read_species(const ConfigSection& root, const std::vector<int>&
 }
 
 void read_kernel(ConfigSection k, GpTrainConfig& config) {
-  k.expect_keys({"type", "power"});
+  k.expect_keys({"type", "power", "two_body"});
   k.choice("type", {"normalized_dot_product"}, "normalized_dot_product");
   config.kernel_power = static_cast<int>(k.integer("power", config.kernel_power));
   if (config.kernel_power != 1 && config.kernel_power != 2) k.fail("power", "must be 1 or 2");
+  if (k.has("two_body")) {
+    if (k.text("two_body", "") == "auto") {
+      config.two_body_auto = true;
+    } else {
+      config.two_body_weight = k.number("two_body", 0.0);
+      if (!(config.two_body_weight >= 0.0))
+        k.fail("two_body", "must be a non-negative weight (Å⁻⁴; 0: none) or 'auto'");
+    }
+    config.descriptor.two_body = config.two_body_auto || config.two_body_weight > 0.0;
+  }
   k.finish();
 }
 
@@ -264,7 +277,8 @@ std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& conf
 }
 
 std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config) {
-  return std::make_shared<NormalizedDotProductKernel>(config.kernel_power);
+  return std::make_shared<NormalizedDotProductKernel>(
+      config.kernel_power, config.descriptor.two_body_size(), config.two_body_weight);
 }
 
 GpTrainingSettings gp_training_settings(const GpTrainConfig& config) {
@@ -280,8 +294,76 @@ GpTrainingSettings gp_training_settings(const GpTrainConfig& config) {
 
 SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structure>& frames,
                          GpTrainingReport* report) {
+  if (config.two_body_auto) {
+    std::optional<SparseGp> best;
+    choose_two_body_weight(config, frames, best, report);
+    return std::move(*best);
+  }
   return train_sparse_gp(make_gp_descriptor(config), make_gp_kernel(config), frames,
                          gp_training_settings(config), report);
+}
+
+namespace {
+
+// ⟨|q|²⟩ over the atoms of `frames`, q the descriptor's two-body block.
+double mean_two_body_norm2(const GpTrainConfig& config, const std::vector<Structure>& frames) {
+  const auto descriptor = make_gp_descriptor(config);
+  const int columns = config.descriptor.two_body_size();
+  double sum = 0.0;
+  double atoms = 0.0;
+  for (const Structure& frame : frames) {
+    AtomState state = AtomState::from_structure(frame);
+    NeighborList list(descriptor->cutoff(), 0.0);
+    list.build(state);
+    const DescriptorValues values = descriptor->compute(state, list, false);
+    sum += values.values.rightCols(columns).rowwise().squaredNorm().sum();
+    atoms += static_cast<double>(values.values.rows());
+  }
+  return atoms > 0.0 ? sum / atoms : 0.0;
+}
+
+}  // namespace
+
+std::vector<TwoBodyWeightTrial> choose_two_body_weight(const GpTrainConfig& config,
+                                                       const std::vector<Structure>& frames,
+                                                       std::optional<SparseGp>& best,
+                                                       GpTrainingReport* report) {
+  GpTrainConfig fixed = config;
+  fixed.two_body_auto = false;
+  fixed.descriptor.two_body = true;
+  const double mean = mean_two_body_norm2(fixed, frames);
+  if (!(mean > 0.0))
+    throw Error(
+        "kernel.two_body: auto: no atom of the training frames has a neighbour within "
+        "the cutoff, so there is no pair term to weigh");
+  const double scale = 1.0 / mean;  // w₀
+  std::vector<TwoBodyWeightTrial> trials;
+  double best_exponent = 0.0;
+  auto trial = [&](double exponent) {
+    fixed.two_body_weight = scale * std::pow(10.0, exponent);
+    GpTrainingReport trial_report;
+    SparseGp gp = train_sparse_gp(fixed, frames, &trial_report);
+    const double value = gp.log_marginal_likelihood_value();
+    logger().info(
+        "two-body weight {:.4g} (w₀·10^{:+.1f}, w₀ = 1/⟨|q|²⟩ = {:.4g}): log likelihood {:.10g}",
+        fixed.two_body_weight, exponent, scale, value);
+    const bool better =
+        std::isfinite(value) && (!best || value > best->log_marginal_likelihood_value());
+    trials.push_back({fixed.two_body_weight, value});
+    if (!better) return;
+    best.emplace(std::move(gp));
+    best_exponent = exponent;
+    if (report) *report = std::move(trial_report);
+  };
+  for (int k = -3; k <= 1; ++k) trial(k);
+  if (!best) throw Error("kernel.two_body: auto: no two-body weight gave a finite log likelihood");
+  const double centre = best_exponent;
+  trial(centre - 0.5);
+  trial(centre + 0.5);
+  logger().info("two-body weight: chose {:.4g} (log likelihood {:.10g}) of {} tried",
+                best->kernel().two_body_weight(), best->log_marginal_likelihood_value(),
+                trials.size());
+  return trials;
 }
 
 std::string describe_gp_config(const GpTrainConfig& config) {

@@ -201,6 +201,11 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
 
   config.model = root.has("model") ? read_gp_train_config(root.section("model"), config.species)
                                    : default_gp_train_config(config.species);
+  if (config.model.descriptor.two_body)
+    root.section("model").section("kernel").fail(
+        "two_body",
+        "the on-the-fly loop runs MD on the GP's mapped form, which a kernel with a two-body part "
+        "does not have yet (docs/gp.md, \"Two-body part\"); train such a model with otfgp train");
   config.training = gp_training_settings(config.model);
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");

@@ -13,6 +13,11 @@
 // of species. W = identity (K = number of species) is the species-resolved B2.
 // The central atom's species still selects its pair cutoffs and, in the GP,
 // its own sparse set and β.
+//
+// Two-body block (optional, `two_body`): the l = 0 densities
+// A_{p,00} = Y_00 Σ_j W_{c s_j} g_n(r_ij) f_c(r_ij), one per radial channel p,
+// appended after the power spectrum. A kernel linear in them (kernel.hpp)
+// learns a pair potential Σ_j φ_{s_i c}(r_ij) of the neighbours' distances.
 
 #include <Eigen/Core>
 #include <map>
@@ -35,13 +40,19 @@ struct B2Settings {
   // Species embedding W (K channels × N species, columns in `species` order);
   // empty: species-resolved channels (W = identity, the default).
   Eigen::MatrixXd embedding;
+  // Append the l = 0 densities (channels()·n_max numbers) after the power spectrum.
+  bool two_body = false;
 
   double pair_cutoff(int z_a, int z_b) const;
   double max_cutoff() const;
   bool embedded() const { return embedding.size() > 0; }
   // Radial channel blocks K: rows of the embedding, else the number of species N.
   int channels() const;
-  // (K·n_max)(K·n_max + 1)/2 · (l_max + 1).
+  // The power spectrum's (K·n_max)(K·n_max + 1)/2 · (l_max + 1) numbers.
+  int power_spectrum_size() const;
+  // The two-body block's K·n_max numbers, or 0 without it.
+  int two_body_size() const;
+  // power_spectrum_size() + two_body_size().
   int descriptor_size() const;
   // Throws otfgp::Error for empty species, n_max < 1, l_max < 0, r_min ≥ cutoff,
   // an embedding whose columns are not the species or with non-finite weights, …

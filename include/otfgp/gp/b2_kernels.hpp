@@ -13,7 +13,9 @@
 //                       embedding W: every c, the neighbour weighted by W_{c s}
 //   density             A[p · n_harmonics + lm]
 //   descriptor          d[pair(p, p′) · (l_max + 1) + l] for p ≤ p′, pair() row-major upper
-//   triangle pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
+//                       triangle; then, with the two-body block, d[power_size + p] = A[p ·
+//                       n_harmonics]
+//   pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
 
 #include <cmath>
 #include <vector>
@@ -212,7 +214,8 @@ struct B2Basis {
   int n_radial = 0;     // n_channels · n_max channels p
   int n_harmonics = 0;  // (l_max + 1)²
   int density_size = 0;
-  int size = 0;          // D
+  int power_size = 0;    // the power spectrum's numbers
+  int size = 0;          // D: power_size, plus n_radial with the two-body block
   int terms_stride = 0;  // doubles per neighbour's terms
   double r_min = 0.0;
   SphericalHarmonics harmonics;
@@ -418,6 +421,8 @@ struct B2Basis {
           for (int c = 0; c < 3; ++c)
             dA[c][lm] = weight * (slope[n] * u[c] * harmonic[lm] +
                                   radial[n] * harmonic_gradient[3 * lm + c]);
+        if (size > power_size)
+          for (int c = 0; c < 3; ++c) out(c, power_size + p) += dA[c][0];
         for (int q = 0; q < n_radial; ++q) {
           const double* Aq = A + q * n_harmonics;
           const int first = (p <= q ? pair_index(p, q) : pair_index(q, p)) * (l_max + 1);

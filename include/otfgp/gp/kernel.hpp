@@ -24,6 +24,9 @@ class Kernel {
   virtual int power() const = 0;
   // Human-readable form for logs, e.g. "σ²(d̂·d̂')²".
   virtual std::string description() const = 0;
+  // The two-body part (below): the descriptor's last columns it is linear in, and its weight w.
+  virtual int two_body_columns() const { return 0; }
+  virtual double two_body_weight() const { return 0.0; }
 
   // k̃ between every row of a (n_a × D) and every row of b (n_b × D): n_a × n_b.
   virtual Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const = 0;
@@ -55,12 +58,24 @@ class Kernel {
 // k̃ = (d̂·d̂')^p with d̂ = d/|d|, p = 1 or 2. A zero descriptor (an atom with no
 // neighbours) has no direction; its kernel with anything is 0, so it carries only
 // the species' reference energy.
+//
+// With a two-body part (two_body_columns L > 0): the descriptor is [b; q], b
+// the many-body part (the first D − L columns, normalised as above) and q the
+// last L columns (the B2 descriptor's l = 0 densities, b2_descriptor.hpp), and
+//   k̃ = (b̂·b̂')^p + w q·q',
+// so the mean gains a term linear in q — a pair potential — whose prior
+// variance w|q|² grows with the neighbour density (a compressed structure is
+// new to it, unlike to the normalised part). w (Å⁻⁴, for the B2 densities) is
+// the ratio of the two signal variances.
 class NormalizedDotProductKernel final : public Kernel {
  public:
-  explicit NormalizedDotProductKernel(int power);
+  explicit NormalizedDotProductKernel(int power, int two_body_columns = 0,
+                                      double two_body_weight = 0.0);
   std::string name() const override { return "normalized_dot_product"; }
   int power() const override { return power_; }
   std::string description() const override;
+  int two_body_columns() const override { return two_body_columns_; }
+  double two_body_weight() const override { return two_body_weight_; }
   Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const override;
   Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const override;
   Eigen::MatrixXd prepare(const Eigen::MatrixXd& sparse) const override;
@@ -68,18 +83,22 @@ class NormalizedDotProductKernel final : public Kernel {
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
   double derivative_covariance(const Eigen::MatrixXd& points,
                                const Eigen::MatrixXd& directions) const override;
-  bool has_quadratic_map() const override { return power_ == 2; }
+  bool has_quadratic_map() const override { return power_ == 2 && two_body_columns_ == 0; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                 const Eigen::VectorXd& weights) const override;
 
  private:
   int power_;
+  int two_body_columns_;
+  double two_body_weight_;
 };
 
 // Rows divided by their norms; zero rows stay zero.
 Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows);
 
-// The kernel stored under `name` with `power`; throws otfgp::Error for an unknown one.
-std::unique_ptr<Kernel> make_kernel(const std::string& name, int power);
+// The kernel stored under `name` with `power` (and two-body part); throws
+// otfgp::Error for an unknown one.
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int power, int two_body_columns = 0,
+                                    double two_body_weight = 0.0);
 
 }  // namespace otfgp

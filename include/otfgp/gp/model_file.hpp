@@ -35,7 +35,9 @@ struct FrameArrays {
 //    and the optional /calibration group (force-uncertainty calibration).
 // 3: adds the optional /descriptor/embedding (species embedding W, channels × species);
 //    files without it are species-resolved, as every file of versions 1 and 2.
-inline constexpr int gp_model_format_version = 3;
+// 4: adds /descriptor attribute two_body and /kernel attributes two_body_columns and
+//    two_body_weight (the kernel's two-body part, kernel.hpp); absent: none.
+inline constexpr int gp_model_format_version = 4;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).
@@ -75,8 +77,18 @@ SparseGp load_gp_model(const std::filesystem::path& path, std::vector<Structure>
 // Only what MD needs (B2 models with a power-2 kernel): reads the descriptor
 // settings, σ, reference energies and the /mapped group.
 MappedGp load_mapped_gp(const std::filesystem::path& path);
-// The kernel named in a model file ("normalized_dot_product", power), to
-// decide how to evaluate it without loading everything.
-std::pair<std::string, int> gp_model_kernel(const std::filesystem::path& path);
+// The kernel named in a model file, to decide how to evaluate it without
+// loading everything.
+struct GpModelKernel {
+  std::string type;  // "normalized_dot_product"
+  int power = 2;
+  double two_body_weight = 0.0;  // 0: no two-body part
+  // Whether the model has the mapped form MD evaluates fast (gp_potential.hpp).
+  bool mappable() const {
+    return type == "normalized_dot_product" && power == 2 && two_body_weight == 0.0;
+  }
+  std::string description() const;  // e.g. "normalized_dot_product, power 2, two-body weight 1e-4"
+};
+GpModelKernel gp_model_kernel(const std::filesystem::path& path);
 
 }  // namespace otfgp

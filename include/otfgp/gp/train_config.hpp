@@ -20,6 +20,11 @@ namespace otfgp {
 struct GpTrainConfig {
   B2Settings descriptor;  // species filled from the data when the config names none
   int kernel_power = 2;
+  // kernel.two_body: the weight w of the kernel's two-body part (kernel.hpp;
+  // turns on the descriptor's two_body block); 0: none. With two_body_auto
+  // (`two_body: auto`), w is chosen by the marginal likelihood when training.
+  double two_body_weight = 0.0;
+  bool two_body_auto = false;
   GpTrainingSettings training;
   // Given per atomic number; fitted when empty.
   std::map<int, double> reference_energies;
@@ -44,9 +49,31 @@ std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& conf
 std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config);
 GpTrainingSettings gp_training_settings(const GpTrainConfig& config);
 // A sparse GP trained on `frames` as the config says (the descriptor, kernel
-// and settings above); see train_sparse_gp in training.hpp.
+// and settings above); see train_sparse_gp in training.hpp. With
+// `two_body: auto` the two-body weight w is chosen by the marginal likelihood
+// (choose_two_body_weight) and the model of the chosen w is returned.
 SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structure>& frames,
                          GpTrainingReport* report = nullptr);
+
+// One candidate of the two-body weight scan: w and the log marginal
+// likelihood of the model trained with it (hyperparameters optimised when the
+// config says so).
+struct TwoBodyWeightTrial {
+  double weight = 0.0;
+  double log_likelihood = 0.0;
+};
+// The scan behind `two_body: auto`: a profile of the marginal likelihood over
+// w. The scale w₀ = 1/⟨|q|²⟩ over the training atoms' two-body blocks makes
+// the two parts' prior variances equal; the candidates are w₀·10^k for
+// k = −3 … 1, then w₀·10^(k*±½) around the best k*. Every candidate trains the
+// whole model, so this costs 7 trainings. Returns the trials in the order
+// tried and leaves the model with the highest likelihood in `best` (and its
+// training report in `report`). Throws otfgp::Error when the frames have no
+// pairs within the cutoff or no candidate gives a finite likelihood.
+std::vector<TwoBodyWeightTrial> choose_two_body_weight(const GpTrainConfig& config,
+                                                       const std::vector<Structure>& frames,
+                                                       std::optional<SparseGp>& best,
+                                                       GpTrainingReport* report = nullptr);
 // One log line: species, descriptor size, kernel, sparse selection.
 std::string describe_gp_config(const GpTrainConfig& config);
 
