@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/gp/training.hpp"
@@ -100,6 +101,74 @@ TEST_CASE("hyperparameter optimisation raises the likelihood and stops at a stat
     bad.lower.signal_std = -1;
     return bad;
   }()));
+}
+
+TEST_CASE("two-start hyperparameter search keeps the better basin and leaves the model there",
+          "[gp_training]") {
+  // Eight LJ frames have (at least) two optima: σ_e ≈ 2.7e-4 (log likelihood
+  // 3207.7) and σ_e at its 1e-6 bound (3195.2). A search started with σ_e at
+  // the bound, as after fitting a handful of energies, stays there.
+  const auto frames = lj_frames(8, 3, 0.005);
+  GpTrainingSettings settings;
+  settings.optimize_hyperparameters = false;
+  settings.sparse.count = 4;
+  const GpHyperparameters configured{1.0, 0.01, 0.1, 0.01};
+  const GpHyperparameters stuck{1.0, 1e-6, 0.1, 0.01};
+  settings.hyperparameters = configured;
+  const SparseGp trained = train_sparse_gp(
+      descriptor(), std::make_shared<NormalizedDotProductKernel>(2), frames, settings);
+  // One search from each start, on copies.
+  SparseGp from_stuck = trained, from_configured = trained;
+  from_stuck.set_hyperparameters(stuck);
+  const double stuck_optimum = optimize_hyperparameters(from_stuck).end_likelihood;
+  const HyperparameterReport single = optimize_hyperparameters(from_configured);
+  const double configured_optimum = single.end_likelihood;
+  INFO("optimum from σ_e at its bound " << stuck_optimum << ", from the configured start "
+                                        << configured_optimum);
+  REQUIRE(configured_optimum > stuck_optimum + 5.0);  // two basins: the premise of the test
+  CHECK(from_stuck.hyperparameters().energy_noise < 1.1e-6);
+  CHECK(from_configured.hyperparameters().energy_noise > 1e-4);
+
+  auto same = [](const GpHyperparameters& a, const GpHyperparameters& b) {
+    return a.signal_std == Approx(b.signal_std).epsilon(1e-10) &&
+           a.energy_noise == Approx(b.energy_noise).epsilon(1e-10) &&
+           a.force_noise == Approx(b.force_noise).epsilon(1e-10) &&
+           a.stress_noise == Approx(b.stress_noise).epsilon(1e-10);
+  };
+
+  // Current values in the worse basin: the configured start wins.
+  SparseGp gp = trained;
+  gp.set_hyperparameters(stuck);
+  const TwoStartHyperparameterReport up = optimize_hyperparameters_two_starts(gp, configured);
+  REQUIRE(up.from_configured.has_value());
+  CHECK(up.configured_won);
+  CHECK(up.from_current.end_likelihood == Approx(stuck_optimum).epsilon(1e-10));
+  CHECK(up.from_configured->end_likelihood == Approx(configured_optimum).epsilon(1e-10));
+  CHECK(up.kept().end_likelihood == up.from_configured->end_likelihood);
+  CHECK(same(gp.hyperparameters(), from_configured.hyperparameters()));
+  CHECK(gp.log_marginal_likelihood().value == Approx(configured_optimum).epsilon(1e-10));
+
+  // The other way round (the configured start is the worse one): the current
+  // values' optimum is kept, and the model goes back to it after the second search.
+  gp = trained;
+  const TwoStartHyperparameterReport down = optimize_hyperparameters_two_starts(gp, stuck);
+  REQUIRE(down.from_configured.has_value());
+  CHECK_FALSE(down.configured_won);
+  CHECK(down.from_current.end_likelihood == Approx(configured_optimum).epsilon(1e-10));
+  CHECK(down.from_configured->end_likelihood == Approx(stuck_optimum).epsilon(1e-10));
+  CHECK(down.kept().end_likelihood == down.from_current.end_likelihood);
+  CHECK(same(gp.hyperparameters(), from_configured.hyperparameters()));
+  CHECK(gp.log_marginal_likelihood().value == Approx(configured_optimum).epsilon(1e-10));
+
+  // Current values equal to the configured start: one search only.
+  gp = trained;
+  const TwoStartHyperparameterReport one = optimize_hyperparameters_two_starts(gp, configured);
+  CHECK_FALSE(one.from_configured.has_value());
+  CHECK_FALSE(one.configured_won);
+  CHECK(one.from_current.start.energy_noise == configured.energy_noise);
+  CHECK(one.from_current.evaluations == single.evaluations);
+  CHECK(one.from_current.end_likelihood == Approx(configured_optimum).epsilon(1e-10));
+  CHECK(same(gp.hyperparameters(), from_configured.hyperparameters()));
 }
 
 TEST_CASE("reference energies: least squares, minimum norm when compositions do not span",

@@ -22,6 +22,7 @@
 
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/kernel.hpp"
 #include "otfgp/gp/model_file.hpp"
@@ -195,6 +196,16 @@ TEST_CASE("active learning labels uncertain candidates and the model learns them
       best_group = c.space_group;
     }
   }
+  // The figures docs/BENCHMARKS.md quotes ("Active learning during the search").
+  const auto& best = result.candidates[static_cast<std::size_t>(result.ranking.front())];
+  logger().info(
+      "figures: calls {} skipped {}; force RMSE on the labelled frames: start {:.4g}, final {:.4g} "
+      "eV/Å; steps {}; GP best group {} H {:.5f} eV/atom; recheck best group {} H {:.5f} eV/atom; "
+      "final σ {:.5g} σ_e {:.4g} σ_f {:.4g} σ_s {:.4g}",
+      al.calls, al.skipped, before, after, result.statistics.total_steps, best.space_group,
+      best.enthalpy_per_atom, best_group, best_recheck, final_model.hyperparameters().signal_std,
+      final_model.hyperparameters().energy_noise, final_model.hyperparameters().force_noise,
+      final_model.hyperparameters().stress_noise);
   CHECK(diamond);
   CHECK(best_group == 227);
   // SW's diamond is −4.3366 eV/atom; the GP-relaxed diamond's SW energy was

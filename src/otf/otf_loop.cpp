@@ -191,9 +191,6 @@ class OtfLoop final : public md::StepObserver {
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
   void remap();
-  // Maximum likelihood from the current hyperparameters and from the configured
-  // start values; the better optimum is kept (see the definition).
-  void optimize_hyperparameters_two_starts();
   MappedGp mapped() const;                           // the model in the form MD evaluates
   double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
   void check_update(const TrainingRecord& record);
@@ -393,7 +390,9 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
                          (otf.hyperparameters_every > 0 &&
                           (k - otf.hyperparameters_first) % otf.hyperparameters_every == 0));
   if (optimise) {
-    optimize_hyperparameters_two_starts();
+    // From the current values and from the configured start; the better optimum is kept.
+    optimize_hyperparameters_two_starts(*gp_, config_.training.hyperparameters,
+                                        config_.training.optimization);
     ++hyperparameter_updates_;
   }
   if (calibration_.ready())
@@ -404,35 +403,6 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
   logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
                 learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
                 optimise ? ", hyperparameters re-optimised" : "");
-}
-
-void OtfLoop::optimize_hyperparameters_two_starts() {
-  // The likelihood has more than one optimum. One fitted to the first few
-  // frames (a handful of energies: the energy noise is not identified and may
-  // sit at its bound) is a poor start once the model holds more frames, and a
-  // search started there stays in its basin: measured on the quickstart
-  // started from a displaced lattice, the loop ended at σ 1.6–1.8 eV with
-  // σ_e at its 1e-6 bound where `otfgp train` on the same frames finds σ 3.8
-  // eV, σ_e 6e-4, and a 3–5 % smaller held-out force error (docs/otf.md). So
-  // the search also starts from the configured values, as `otfgp train` does,
-  // and the higher likelihood wins.
-  const HyperparameterOptimization& settings = config_.training.optimization;
-  const HyperparameterReport warm = optimize_hyperparameters(*gp_, settings);
-  const GpHyperparameters& start = config_.training.hyperparameters;
-  const GpHyperparameters& from = warm.start;
-  if (from.signal_std == start.signal_std && from.energy_noise == start.energy_noise &&
-      from.force_noise == start.force_noise && from.stress_noise == start.stress_noise)
-    return;
-  gp_->set_hyperparameters(start);
-  const HyperparameterReport cold = optimize_hyperparameters(*gp_, settings);
-  const bool cold_better =
-      std::isfinite(cold.end_likelihood) &&
-      !(std::isfinite(warm.end_likelihood) && cold.end_likelihood <= warm.end_likelihood);
-  if (!cold_better) gp_->set_hyperparameters(warm.end);
-  logger().info(
-      "hyperparameters: log likelihood {:.6g} from the current values, {:.6g} from the configured "
-      "start; kept the {}",
-      warm.end_likelihood, cold.end_likelihood, cold_better ? "configured start's" : "current's");
 }
 
 double OtfLoop::force_error(const Structure& frame) const {

@@ -80,6 +80,7 @@ ActiveLearner::ActiveLearner(const ActiveLearningConfig& config,
     : config_(config),
       output_(output),
       gp_(std::make_unique<SparseGp>(load_start(config))),
+      start_hyperparameters_(gp_->hyperparameters()),
       calibration_(config.calibration_frames, config.calibration_window),
       start_spec_("gp:" + config.model.string()) {
   if (!config_.oracle) throw Error("active_learning: no oracle");
@@ -273,7 +274,10 @@ void ActiveLearner::learn(const Structure& frame, const DescriptorValues& values
   const int k = report_.calls;
   const int first = config_.hyperparameters_first, every = config_.hyperparameters_every;
   call.hyperparameters = k <= first || (every > 0 && k > first && (k - first) % every == 0);
-  if (call.hyperparameters) optimize_hyperparameters(*gp_);
+  // From the current values and from the starting model's (otf's two starts):
+  // a search from values fitted to the first labelled frames can stay in their
+  // basin of the likelihood.
+  if (call.hyperparameters) optimize_hyperparameters_two_starts(*gp_, start_hyperparameters_);
   save_model();
 }
 

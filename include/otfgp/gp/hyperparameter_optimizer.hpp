@@ -5,6 +5,7 @@
 // evaluation costs O(M³) and never touches the labels (SparseGp keeps one
 // triangular factor per label kind).
 
+#include <optional>
 #include <string>
 
 #include "otfgp/gp/sparse_gp.hpp"
@@ -35,5 +36,32 @@ struct HyperparameterReport {
 // logs what it did. Throws otfgp::Error for inconsistent bounds.
 HyperparameterReport optimize_hyperparameters(SparseGp& gp,
                                               const HyperparameterOptimization& settings = {});
+
+// What optimize_hyperparameters_two_starts did: the search from the model's
+// current values, the one from the configured start (empty when the current
+// values are the configured start, so one search was enough), and which one
+// the model kept.
+struct TwoStartHyperparameterReport {
+  HyperparameterReport from_current;
+  std::optional<HyperparameterReport> from_configured;
+  bool configured_won = false;
+  // The search whose optimum the model holds now.
+  const HyperparameterReport& kept() const {
+    return configured_won ? *from_configured : from_current;
+  }
+};
+
+// Maximum likelihood searched from the model's current hyperparameters and
+// from `configured_start` (the values training starts from); the model is left
+// at the higher finite likelihood of the two optima (the current values' on a
+// tie or when neither is finite). The second search is skipped when the
+// current values equal `configured_start`. The likelihood has more than one
+// optimum, and a search started from values fitted to the first few frames
+// stays in their basin (see the definition; docs/otf.md). Logs both
+// likelihoods and which start was kept; throws what optimize_hyperparameters
+// throws.
+TwoStartHyperparameterReport optimize_hyperparameters_two_starts(
+    SparseGp& gp, const GpHyperparameters& configured_start,
+    const HyperparameterOptimization& settings = {});
 
 }  // namespace otfgp

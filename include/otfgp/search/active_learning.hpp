@@ -46,7 +46,9 @@ struct ActiveLearningConfig {
   // check labels the most uncertain candidate even below the threshold.
   double target_force_error = 0.1;
   // Hyperparameters re-optimised (maximum likelihood) after labelled frames
-  // 1 … first, then after every `every`-th (0: never again), as otf does.
+  // 1 … first, then after every `every`-th (0: never again), as otf does:
+  // searched from the current values and from the starting model's, the
+  // higher likelihood kept (optimize_hyperparameters_two_starts).
   int hyperparameters_first = 5;
   int hyperparameters_every = 10;
   // Every minimum the model relaxes a candidate into is labelled once (the
@@ -135,6 +137,8 @@ class ActiveLearner {
   ActiveLearningConfig config_;
   std::filesystem::path output_;
   std::unique_ptr<SparseGp> gp_;
+  // The starting model's: the second start of each hyperparameter update.
+  GpHyperparameters start_hyperparameters_;
   std::optional<otf::TrainingDatabase> database_;
   otf::OnlineCalibration calibration_;
   ActiveLearningReport report_;
