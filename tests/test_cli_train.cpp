@@ -300,6 +300,7 @@ TEST_CASE("train config: the kernel's two-body part", "[train_config][two_body]"
   const GpTrainConfig automatic = parse_gp_train_config("kernel: {two_body: auto}", "a.yaml", {8});
   CHECK(automatic.two_body_auto);
   CHECK(automatic.descriptor.two_body);
+  CHECK_THAT(describe_gp_config(automatic), Catch::Contains("w chosen by the marginal likelihood"));
   CHECK_FALSE(parse_gp_train_config("kernel: {two_body: 0}", "z.yaml", {8}).descriptor.two_body);
   CHECK_THROWS_WITH(parse_gp_train_config("kernel: {two_body: -1}", "n.yaml", {8}),
                     Catch::Contains("kernel.two_body") && Catch::Contains("non-negative"));
@@ -337,4 +338,34 @@ TEST_CASE("two_body: auto picks the weight of the highest marginal likelihood",
   CHECK(best->kernel().two_body_weight() > trials[0].weight);
   const SparseGp trained = train_sparse_gp(config, frames);
   CHECK(trained.kernel().two_body_weight() == best->kernel().two_body_weight());
+}
+
+TEST_CASE("otfgp train with two_body: auto writes a model that eval runs directly",
+          "[cli][train][two_body]") {
+  TemporaryDirectory dir;
+  write_structures(dir / "train.xyz", silicon_frames(4, 1));
+  write_structures(dir / "test.xyz", silicon_frames(1, 2));
+  write_text(dir / "train.yaml",
+             "descriptor: {n_max: 4, l_max: 2, cutoff: 4.0}\nkernel: {two_body: auto}\n"
+             "sparse: {method: uncertain, count: 4}\nhyperparameters: {max_evaluations: 20}\n");
+  const CommandResult run =
+      run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                (dir / "train.yaml").string() + " -o " + (dir / "model.h5").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.output, Catch::Contains("w chosen by the marginal likelihood") &&
+                             Catch::Contains("two-body weight: chose"));
+  const GpModelKernel kernel = gp_model_kernel(dir / "model.h5");
+  CHECK(kernel.two_body_weight > 0.0);
+  CHECK_FALSE(kernel.mappable());
+  const CommandResult eval =
+      run_otfgp("eval -p gp:" + (dir / "model.h5").string() + " " + (dir / "test.xyz").string() +
+                " -o " + (dir / "out.xyz").string());
+  INFO(eval.output);
+  CHECK(eval.exit_code == 0);
+  const CommandResult mapped =
+      run_otfgp("eval -p gp:" + (dir / "model.h5").string() + ",mapped=yes " +
+                (dir / "test.xyz").string() + " -o " + (dir / "mapped.xyz").string());
+  CHECK(mapped.exit_code != 0);
+  CHECK_THAT(mapped.output, Catch::Contains("two-body weight") && Catch::Contains("mapped=no"));
 }

@@ -371,6 +371,10 @@ std::string describe_gp_config(const GpTrainConfig& config) {
   for (int z : config.descriptor.species)
     species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
   const auto descriptor = make_gp_descriptor(config);
+  const std::string kernel_text =
+      config.two_body_auto ? std::string(config.kernel_power == 1 ? "σ²[(b̂·b̂')" : "σ²[(b̂·b̂')²") +
+                                 " + w q·q'], w chosen by the marginal likelihood"
+                           : make_gp_kernel(config)->description();
   const std::string embedding =
       config.descriptor.embedded()
           ? ", species embedding of " + std::to_string(config.descriptor.channels()) + " channels"
@@ -379,8 +383,8 @@ std::string describe_gp_config(const GpTrainConfig& config) {
          std::to_string(config.descriptor.n_max) + ", l_max " +
          std::to_string(config.descriptor.l_max) + ", cutoff " +
          format_real(config.descriptor.max_cutoff()) + " Å, size " +
-         std::to_string(descriptor->size()) + "; kernel " + make_gp_kernel(config)->description() +
-         "; sparse selection " + sparse_selection_method_name(config.training.sparse.method);
+         std::to_string(descriptor->size()) + "; kernel " + kernel_text + "; sparse selection " +
+         sparse_selection_method_name(config.training.sparse.method);
 }
 
 }  // namespace otfgp
