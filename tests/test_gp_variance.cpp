@@ -295,3 +295,57 @@ TEST_CASE(
       CHECK(std(i, alpha) == Approx(expected).epsilon(1e-4));
     }
 }
+
+TEST_CASE("with the kernel's two-body part the mapped GP equals the direct one",
+          "[gp_variance][two_body]") {
+  const SparseGp& gp = trained_two_body();
+  MappedGp mapped = gp.mapped();
+  mapped.descriptor = settings();
+  mapped.descriptor.two_body = true;
+  REQUIRE(mapped.two_body.size() == 3);
+  REQUIRE(mapped.two_body_weight == 0.05);
+  auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp:test,mapped=no");
+  std::vector<Structure> tests = rattled(perovskite(), 1, 0.1, 17);
+  for (auto& f : rattled(rocksalt_bao(), 1, 0.15, 18)) tests.push_back(f);
+  Structure squeezed = tests[0];  // 10 % shorter bonds: the pair part sees it
+  squeezed.positions *= 0.9;
+  squeezed.cell *= 0.9;
+  tests.push_back(squeezed);
+  ComputeRequest all = energy_std_request();
+  all.uncertainty = true;
+  for (int rank : {0, 4}) {
+    mapped.variance_rank = rank;
+    GpPotential fast(mapped, "gp:test");
+    for (const Structure& test : tests) {
+      CAPTURE(rank, test.formula());
+      const Evaluation a = evaluate(fast, test, all), b = evaluate(*direct, test, all);
+      CHECK(a.energy == Approx(b.energy).epsilon(1e-10));
+      CHECK((a.forces - b.forces).norm() <= 1e-9 * b.forces.norm());
+      CHECK((*a.stress - *b.stress).norm() <= 1e-9 * b.stress->norm());
+      const double brute = brute_force_energy_variance(gp, test);
+      CHECK(std::pow(*a.energy_uncertainty, 2) == Approx(brute).epsilon(1e-6));
+      const DescriptorValues values = gp.describe(test, false);
+      const double sigma = gp.hyperparameters().signal_std;
+      for (int i = 0; i < test.size(); ++i) {
+        const double exact = (*b.uncertainty)[i], mapped_std = (*a.uncertainty)[i];
+        if (rank == 0) {
+          CHECK(mapped_std == Approx(exact).epsilon(1e-7).margin(1e-9 * sigma));
+        } else {
+          // Truncation only raises the std, by at most the bound per unit of prior 1 + w|q|².
+          const double prior =
+              1.0 +
+              0.05 * values.values.row(i).tail(mapped.descriptor.two_body_size()).squaredNorm();
+          const int s = values.species[i];
+          CHECK(mapped_std * mapped_std >= exact * exact - 1e-9 * sigma * sigma * prior);
+          CHECK(mapped_std * mapped_std - exact * exact <=
+                fast.variance_truncation()[s].max_error * prior + 1e-9 * sigma * sigma * prior);
+        }
+      }
+    }
+  }
+  // The squeezed structure is new to the pair part: its std rises.
+  GpPotential fast(mapped, "gp:test");
+  const double usual = evaluate(fast, tests[0], all).uncertainty->mean();
+  const double compressed = evaluate(fast, tests.back(), all).uncertainty->mean();
+  CHECK(compressed > usual);
+}

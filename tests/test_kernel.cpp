@@ -80,7 +80,7 @@ TEST_CASE("the normalised dot-product kernel with a two-body part equals its for
     }
 }
 
-TEST_CASE("the two-body part: a zero many-body part keeps w q·q', no quadratic map, clear errors",
+TEST_CASE("the two-body part: a zero many-body part keeps w q·q', its map, clear errors",
           "[kernel]") {
   const NormalizedDotProductKernel kernel(2, 2, 0.5);
   Eigen::MatrixXd rows(2, 5);
@@ -89,9 +89,19 @@ TEST_CASE("the two-body part: a zero many-body part keeps w q·q', no quadratic 
   CHECK(kernel.matrix(rows, rows)(0, 0) == Approx(0.5 * 5));
   CHECK(kernel.matrix(rows, rows)(0, 1) == Approx(0.5 * 1));
   CHECK(kernel.matrix(rows, rows)(1, 1) == Approx(1 + 0.5 * 10));
-  CHECK_FALSE(kernel.has_quadratic_map());
-  CHECK(NormalizedDotProductKernel(2).has_quadratic_map());
-  CHECK_THROWS_AS(kernel.quadratic_map(rows, Eigen::Vector2d(1, 1)), Error);
+  // The map: β over the many-body columns, v = w Σ_m c_m q_m over the two-body ones.
+  CHECK(kernel.has_quadratic_map());
+  CHECK_FALSE(NormalizedDotProductKernel(1, 2, 0.5).has_quadratic_map());
+  const Eigen::MatrixXd beta = kernel.quadratic_map(rows, Eigen::Vector2d(2, 3));
+  REQUIRE(beta.rows() == 3);
+  CHECK(beta(0, 0) == Approx(3.0));
+  CHECK(beta.sum() == Approx(3.0));
+  const Eigen::VectorXd v = kernel.two_body_map(rows, Eigen::Vector2d(2, 3));
+  CHECK(v[0] == Approx(0.5 * (2 * 1 + 3 * 3)));
+  CHECK(v[1] == Approx(0.5 * (2 * 2 + 3 * -1)));
+  CHECK(NormalizedDotProductKernel(2).two_body_map(rows, Eigen::Vector2d(2, 3)).size() == 0);
+  CHECK_THROWS_AS(NormalizedDotProductKernel(1, 2, 0.5).quadratic_map(rows, Eigen::Vector2d(1, 1)),
+                  Error);
   CHECK(kernel.two_body_columns() == 2);
   CHECK(kernel.two_body_weight() == 0.5);
   CHECK_THROWS_WITH(NormalizedDotProductKernel(2, 3, 0.0),

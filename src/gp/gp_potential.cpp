@@ -36,11 +36,9 @@ std::string describe_shape(const Eigen::MatrixXd& m) {
 void validate(const MappedGp& model) {
   model.descriptor.validate();
   const std::size_t n = model.descriptor.species.size();
-  const Eigen::Index size = model.descriptor.descriptor_size();
+  const Eigen::Index size = model.descriptor.power_spectrum_size();
+  const Eigen::Index pairs = model.descriptor.two_body_size();
   const std::string where = "mapped GP model: ";
-  if (model.descriptor.two_body)
-    throw Error(where + "the kernel's two-body part has no mapped form; evaluate the model "
-                        "with gp:MODEL.h5,mapped=no");
   if (!std::isfinite(model.signal_std) || model.signal_std <= 0.0)
     throw Error(where + "signal_std must be positive");
   if (model.reference_energy.size() != n)
@@ -59,6 +57,8 @@ void validate(const MappedGp& model) {
     throw Error(where + "shortest_pair_distance must be non-negative (+inf for unseen pairs)");
   if (!(model.novelty_margin >= 0.0 && model.novelty_margin < 1.0))
     throw Error(where + "novelty_margin must lie in [0, 1)");
+  if (pairs > 0 && !(std::isfinite(model.two_body_weight) && model.two_body_weight > 0.0))
+    throw Error(where + "the two-body weight must be finite and positive");
   for (std::size_t s = 0; s < n; ++s) {
     const std::string name = element(model.descriptor.species[s]).symbol;
     if (model.beta[s].rows() != size || model.beta[s].cols() != size)
@@ -76,6 +76,15 @@ void validate(const MappedGp& model) {
     if (!model.beta[s].allFinite() || !model.variance_factor[s].allFinite() ||
         !model.sparse_normalised[s].allFinite())
       throw Error(where + "matrices of " + name + " contain non-finite numbers");
+    if (pairs == 0) continue;
+    if (s >= model.two_body.size() || s >= model.sparse_two_body.size() ||
+        model.two_body[s].size() != pairs ||
+        model.sparse_two_body[s].rows() != model.sparse_normalised[s].rows() ||
+        (model.sparse_two_body[s].rows() > 0 && model.sparse_two_body[s].cols() != pairs))
+      throw Error(where + "the two-body map of " + name + " must have " + std::to_string(pairs) +
+                  " numbers and one row of as many per sparse point");
+    if (!model.two_body[s].allFinite() || !model.sparse_two_body[s].allFinite())
+      throw Error(where + "the two-body map of " + name + " contains non-finite numbers");
   }
 }
 
@@ -99,7 +108,9 @@ void GpPotential::remap(MappedGp model) {
     const int rows = static_cast<int>(model.variance_factor[s].rows());
     const int rank = model.variance_rank < rows ? model.variance_rank : 0;
     truncated.push_back(truncate_variance_factor(
-        model.variance_factor[s], model.sparse_normalised[s], model.signal_std, rank));
+        model.variance_factor[s], model.sparse_normalised[s], model.signal_std, rank,
+        model.descriptor.two_body ? model.sparse_two_body[s] : Eigen::MatrixXd(),
+        model.two_body_weight));
   }
   model_ = std::move(model);
   basis_ = basis;
@@ -108,7 +119,8 @@ void GpPotential::remap(MappedGp model) {
 }
 
 void GpPotential::upload() {
-  const int n = basis_.n_species, size = basis_.size;
+  const int n = basis_.n_species, size = basis_.power_size, full = basis_.size;
+  const int pairs = full - size;
 
   beta_ = decltype(beta_)("GpPotential::beta", n, size, size);
   auto beta = Kokkos::create_mirror_view(beta_);
@@ -119,6 +131,11 @@ void GpPotential::upload() {
         // sees.
         beta(s, a, b) = 0.5 * (model_.beta[s](a, b) + model_.beta[s](b, a));
   Kokkos::deep_copy(beta_, beta);
+  two_body_ = decltype(two_body_)("GpPotential::two_body", pairs > 0 ? n : 0, pairs);
+  auto two_body = Kokkos::create_mirror_view(two_body_);
+  for (std::size_t s = 0; s < two_body.extent(0); ++s)
+    for (int p = 0; p < pairs; ++p) two_body(s, p) = model_.two_body[s][p];
+  Kokkos::deep_copy(two_body_, two_body);
 
   reference_energy_ = ScalarView("GpPotential::reference_energy", n);
   auto reference = Kokkos::create_mirror_view(reference_energy_);
@@ -143,14 +160,17 @@ void GpPotential::upload() {
     rank_[s] = static_cast<int>(truncated_[s].factor.rows());
     factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
-  sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], size);
+  sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], full);
   factor_ = decltype(factor_)("GpPotential::variance_factor", factor_offset_[n]);
   auto sparse = Kokkos::create_mirror_view(sparse_);
   auto factor = Kokkos::create_mirror_view(factor_);
   for (int s = 0; s < n; ++s) {
     const Eigen::MatrixXd& u = model_.sparse_normalised[s];
-    for (Eigen::Index j = 0; j < u.rows(); ++j)
+    for (Eigen::Index j = 0; j < u.rows(); ++j) {
       for (int e = 0; e < size; ++e) sparse(sparse_offset_[s] + j, e) = u(j, e);
+      for (int p = 0; p < pairs; ++p)
+        sparse(sparse_offset_[s] + j, size + p) = model_.sparse_two_body[s](j, p);
+    }
     const Eigen::MatrixXd& r = truncated_[s].factor;
     for (Eigen::Index a = 0; a < r.rows(); ++a)
       for (Eigen::Index j = 0; j < r.cols(); ++j)
@@ -166,8 +186,10 @@ void GpPotential::upload() {
   for (int s = 0; s < n; ++s) {
     const long m_s = sparse_offset_[s + 1] - sparse_offset_[s], r = rank_[s];
     const bool cheaper = r * packed_size < m_s * (size + r);
-    quadratic_species_[s] = r > 0 && (variance_form_ == VarianceForm::quadratic ||
-                                      (variance_form_ == VarianceForm::automatic && cheaper));
+    // The packed forms hold the many-body part only: a two-body part needs the rows.
+    quadratic_species_[s] = r > 0 && pairs == 0 &&
+                            (variance_form_ == VarianceForm::quadratic ||
+                             (variance_form_ == VarianceForm::automatic && cheaper));
     if (quadratic_species_[s])
       forms[s] = packed_quadratic_forms(truncated_[s].factor, model_.sparse_normalised[s]);
     quadratic_offset_[s + 1] = quadratic_offset_[s] + static_cast<int>(forms[s].rows());
@@ -183,6 +205,8 @@ void GpPotential::upload() {
 }
 
 void GpPotential::set_variance_form(VarianceForm form) {
+  if (form == VarianceForm::quadratic && model_.descriptor.two_body)
+    throw Error("GpPotential: the packed quadratic forms hold no two-body part; use the rows");
   variance_form_ = form;
   upload();
 }
@@ -202,6 +226,7 @@ void GpPotential::bind(const std::vector<int>& species) {
 EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list,
                               const AtomState& state,
                               const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+                              const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
                               const Kokkos::View<double*, MemSpace>& reference,
                               const Kokkos::View<const int*, MemSpace>& centres,
                               const ScalarView& per_atom, const VirialView& per_atom_virial,
@@ -213,7 +238,9 @@ EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list
   const VecView x = state.x;
   const IntView type = state.type;
   const bool all_centres = centres.extent(0) == 0;
-  const int size = basis.size, density_size = basis.density_size;
+  // size: the power spectrum b; the two-body block q = A_{p,00} follows it in `unit`.
+  const int size = basis.power_size, density_size = basis.density_size;
+  const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
   const int max_pairs = list.max_neighbors();
@@ -313,7 +340,15 @@ EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
           basis.power_spectrum_adjoint_row(p, A.data(), w.data(), dE_dA.data());
+          // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
+          if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
+          if (pairs > 0 && keep_unit) unit(i, size + p) = A(p * harmonics);
         });
+        double pair_energy = 0.0;
+        if (pairs > 0)
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, pairs),
+              [&](int p, double& e) { e += two_body(s_i, p) * A(p * harmonics); }, pair_energy);
         team.team_barrier();
 
         EnergyVirial pair_sum;
@@ -334,7 +369,7 @@ EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list
             },
             Kokkos::Sum<EnergyVirial>(pair_sum));
         Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          const double energy = quadratic + reference(s_i);
+          const double energy = quadratic + pair_energy + reference(s_i);
           pair_sum.energy = energy;
           sum += pair_sum;
           if (per_atom.extent(0) > 0) per_atom(i) = energy;
@@ -382,9 +417,10 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
     if (descriptor_norm_.extent(0) != std::size_t(natoms))
       descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
   }
-  const EnergyVirial total = gp_energy_kernel(
-      basis_, list, state, beta_, reference_energy_, request.centres, result.per_atom_energy,
-      result.per_atom_virial, forces, keep_unit, unit_descriptor_, descriptor_norm_);
+  const EnergyVirial total =
+      gp_energy_kernel(basis_, list, state, beta_, two_body_, reference_energy_, request.centres,
+                       result.per_atom_energy, result.per_atom_virial, forces, keep_unit,
+                       unit_descriptor_, descriptor_norm_);
   forces_.finish(state);
 
   set_energy_and_virial(result, total);
@@ -415,8 +451,23 @@ void gp_descriptor_outer_kernel(
     const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
     const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer);
 
+Eigen::MatrixXd GpPotential::two_body_sums(const AtomState& state, int pairs) const {
+  Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(basis_.n_species, pairs);
+  if (pairs == 0) return sums;
+  auto unit = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit_descriptor_);
+  auto norm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), descriptor_norm_);
+  auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
+  auto map = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
+  for (std::size_t i = 0; i < unit.extent(0); ++i) {
+    if (!(norm(i) > 0.0)) continue;
+    for (int p = 0; p < pairs; ++p) sums(map(type(i)), p) += unit(i, basis_.power_size + p);
+  }
+  return sums;
+}
+
 std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
-  const int n_species = basis_.n_species, size = basis_.size;
+  const int n_species = basis_.n_species, size = basis_.power_size;
+  const int pairs = basis_.size - basis_.power_size;
   const bool single = n_species == 1;
   if (!single && model_.energy_variance_factor.size() == 0) {
     Eigen::Index total = 0;
@@ -429,10 +480,13 @@ std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
                              outer);
   auto outer_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), outer);
   const double variance = model_.signal_std * model_.signal_std;
-  // Prior: σ² Σ_ij (d̂_i·d̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F².
+  // Prior: σ² Σ_ij (b̂_i·b̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F², plus with
+  // a two-body part σ² w Σ_s |Q_s|², Q_s = Σ_{i∈s} q_i.
   double prior = 0.0;
   for (std::size_t k = 0; k < outer_host.size(); ++k)
     prior += outer_host.data()[k] * outer_host.data()[k];
+  const Eigen::MatrixXd pair_sums = two_body_sums(state, pairs);  // S × L
+  prior += model_.two_body_weight * pair_sums.squaredNorm();
   prior *= variance;
   // k_E,u = σ² Σ_i (d̂_u·d̂_i)² = σ² d̂_uᵀ S_s d̂_u, stacked species by species.
   Eigen::Index total = 0;
@@ -447,6 +501,10 @@ std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
     const Eigen::MatrixXd projected = sparse * outer_s;
     k_energy.segment(offset, sparse.rows()) =
         variance * (projected.cwiseProduct(sparse)).rowwise().sum();
+    if (pairs > 0)
+      k_energy.segment(offset, sparse.rows()) += variance * model_.two_body_weight *
+                                                 model_.sparse_two_body[s] *
+                                                 pair_sums.row(s).transpose();
     offset += sparse.rows();
   }
   const Eigen::MatrixXd& factor =
@@ -459,7 +517,7 @@ void gp_descriptor_outer_kernel(
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
     const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
     const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer) {
-  const int natoms = int(unit.extent(0)), size = int(unit.extent(1));
+  const int natoms = int(unit.extent(0)), size = int(outer.extent(1));
   const int n_species = int(outer.extent(0));
   Kokkos::parallel_for(
       "GpPotential::descriptor_outer",
@@ -482,8 +540,8 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
                            const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
                            const Kokkos::View<int*, MemSpace>& sparse_offset,
                            const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
-                           int size, double signal_std, const ScalarView& uncertainty,
-                           const ScalarView& normalised) {
+                           int size, int pairs, double two_body_weight, double signal_std,
+                           const ScalarView& uncertainty, const ScalarView& normalised) {
   const int n_blocks = int(blocks.extent(0));
   const double signal_variance = signal_std * signal_std;
   const double inv_signal_std = 1.0 / signal_std;
@@ -500,16 +558,18 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
         const int rank = m_s > 0 ? (factor_offset(s + 1) - factor_offset(s)) / m_s : 0;
         ScratchView kernel(team.team_scratch(1), std::size_t(m_s > 0 ? m_s : 1) * block);
         ScratchView explained(team.team_scratch(1), block);
-        // k_u(x_b) = σ²(d̂_b·d̂_u)², stored u-major so the R_s pass runs over atoms innermost.
+        // k_u(x_b) = σ²[(b̂_b·b̂_u)² + w q_b·q_u], stored u-major so the R_s pass
+        // runs over atoms innermost.
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, m_s), [&](int u) {
           const double* du = &sparse(sparse_offset(s) + u, 0);
           for (int b = 0; b < block; ++b) {
-            double dot = 0.0;
+            double dot = 0.0, pair_dot = 0.0;
             if (b < count) {
               const double* db = &unit(order(first + b), 0);
               for (int e = 0; e < size; ++e) dot += db[e] * du[e];
+              for (int e = size; e < size + pairs; ++e) pair_dot += db[e] * du[e];
             }
-            kernel(u * block + b) = signal_variance * dot * dot;
+            kernel(u * block + b) = signal_variance * (dot * dot + two_body_weight * pair_dot);
           }
         });
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
@@ -531,7 +591,10 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
           const int i = order(first + b);
-          const double variance = signal_variance - explained(b);
+          // The prior σ² k̃(x,x) = σ²(1 + w|q|²).
+          double q2 = 0.0;
+          for (int e = size; e < size + pairs; ++e) q2 += unit(i, e) * unit(i, e);
+          const double variance = signal_variance * (1.0 + two_body_weight * q2) - explained(b);
           const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
           uncertainty(i) = std;
           normalised(i) = std * inv_signal_std;
@@ -609,7 +672,8 @@ void GpPotential::compute_uncertainty(const AtomState& state,
     max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
 
   gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
-                        sparse_offset, factor_offset, max_sparse, basis_.size, model_.signal_std,
+                        sparse_offset, factor_offset, max_sparse, basis_.power_size,
+                        basis_.size - basis_.power_size, model_.two_body_weight, model_.signal_std,
                         uncertainty, normalised);
   if (quadratic_atoms.empty()) return;
   Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());

@@ -14,6 +14,13 @@ Eigen::MatrixXd Kernel::quadratic_map(const Eigen::MatrixXd&, const Eigen::Vecto
   throw Error("kernel " + description() + " has no quadratic map");
 }
 
+Eigen::VectorXd Kernel::two_body_map(const Eigen::MatrixXd& sparse,
+                                     const Eigen::VectorXd& weights) const {
+  const int l = two_body_columns();
+  if (l == 0) return Eigen::VectorXd();
+  return two_body_weight() * sparse.rightCols(l).transpose() * weights;
+}
+
 Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows) {
   Eigen::MatrixXd result = rows;
   for (Eigen::Index i = 0; i < rows.rows(); ++i) {
@@ -153,7 +160,7 @@ double NormalizedDotProductKernel::derivative_covariance(const Eigen::MatrixXd& 
 Eigen::MatrixXd NormalizedDotProductKernel::quadratic_map(const Eigen::MatrixXd& sparse,
                                                           const Eigen::VectorXd& weights) const {
   if (!has_quadratic_map()) return Kernel::quadratic_map(sparse, weights);
-  const Eigen::MatrixXd unit = normalized_rows(sparse);
+  const Eigen::MatrixXd unit = normalized_rows(many_body_columns(sparse, two_body_columns_));
   Eigen::MatrixXd beta = unit.transpose() * weights.asDiagonal() * unit;
   // Symmetric by construction; make it so to the last bit for the mapped potential.
   return 0.5 * (beta + beta.transpose());

@@ -308,7 +308,12 @@ void write_mapped(const hdf5::Group& root, const SparseGp& gp) {
     one.write("beta", mapped.beta[s]);
     one.write("sparse_normalised", mapped.sparse_normalised[s]);
     one.write("variance_factor", mapped.variance_factor[s]);
+    if (!mapped.two_body.empty()) {  // format 4
+      one.write("two_body", mapped.two_body[s]);
+      one.write("sparse_two_body", mapped.sparse_two_body[s]);
+    }
   }
+  group.set_attribute("two_body_weight", mapped.two_body_weight);
   if (mapped.energy_variance_factor.size() > 0)
     group.write("energy_variance_factor", mapped.energy_variance_factor);
 }
@@ -489,8 +494,10 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   }
   if (file.read_ints("species") != mapped.descriptor.species)
     throw Error(path.string() + ": /species disagrees with the descriptor's species");
-  const int size = B2Descriptor(mapped.descriptor).size();
+  const int size = mapped.descriptor.power_spectrum_size();
+  const int pairs = mapped.descriptor.two_body_size();
   const hdf5::Group group = file.open_group("mapped");
+  if (pairs > 0) mapped.two_body_weight = group.double_attribute("two_body_weight");
   for (int z : mapped.descriptor.species) {
     const hdf5::Group one = group.open_group(species_group_name(z));
     mapped.beta.push_back(one.read_matrix("beta"));
@@ -510,6 +517,14 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
       throw Error(where + "/variance_factor does not match sparse_normalised");
     if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
       throw Error(where + ": non-finite values");
+    if (pairs == 0) continue;
+    const Eigen::VectorXd two_body = one.read_vector("two_body");
+    mapped.sparse_two_body.push_back(one.read_matrix("sparse_two_body"));
+    if (two_body.size() != pairs || mapped.sparse_two_body.back().rows() != sparse.rows() ||
+        (sparse.rows() > 0 && mapped.sparse_two_body.back().cols() != pairs))
+      throw Error(where + "/two_body must hold " + std::to_string(pairs) +
+                  " numbers and sparse_two_body one row of as many per sparse point");
+    mapped.two_body.push_back(two_body);
   }
   if (group.contains("energy_variance_factor")) {
     mapped.energy_variance_factor = group.read_matrix("energy_variance_factor");

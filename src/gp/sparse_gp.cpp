@@ -985,7 +985,7 @@ std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& value
 MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +
-                " cannot be mapped to a quadratic form (only power 2 without a two-body part can)");
+                " cannot be mapped to a quadratic form (only power 2 can)");
   solution();  // numbers the current solve
   if (mapped_solve_ != solve_count_) {
     mapped_cache_ = compute_mapped();
@@ -1020,7 +1020,13 @@ MappedGp SparseGp::compute_mapped() const {
     Eigen::VectorXd alpha_s(ms);
     for (int p = 0; p < ms; ++p) alpha_s[p] = s.alpha[cols[p]];
     out.beta.push_back(variance * kernel_->quadratic_map(sparse_s, alpha_s));
-    out.sparse_normalised.push_back(normalized_rows(sparse_s));
+    const int two_body = kernel_->two_body_columns();
+    out.sparse_normalised.push_back(normalized_rows(sparse_s.leftCols(sparse_s.cols() - two_body)));
+    if (two_body > 0) {
+      out.two_body_weight = kernel_->two_body_weight();
+      out.two_body.push_back(variance * kernel_->two_body_map(sparse_s, alpha_s));
+      out.sparse_two_body.push_back(sparse_s.rightCols(two_body));
+    }
     if (ms == 0) {
       out.variance_factor.emplace_back(0, 0);
       continue;

@@ -53,7 +53,9 @@ Eigen::VectorXd eigenvalues(Eigen::MatrixXd& matrix, bool vectors) {
 
 TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
                                                  const Eigen::MatrixXd& sparse_normalised,
-                                                 double signal_std, int rank) {
+                                                 double signal_std, int rank,
+                                                 const Eigen::MatrixXd& sparse_two_body,
+                                                 double two_body_weight) {
   TruncatedVarianceFactor out;
   const int full = static_cast<int>(factor.rows());
   out.full_rank = full;
@@ -67,6 +69,10 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   // K̃_ss = (ÛÛᵀ)∘².
   Eigen::MatrixXd kernel = product(sparse_normalised, false, sparse_normalised, true);
   kernel = kernel.array().square().matrix();
+  // The two-body part, w QQᵀ: its features √w q join x̂x̂ᵀ's, so the bound
+  // below holds per unit of ‖X‖_F² + w|q|² = k̃(x,x).
+  if (sparse_two_body.size() > 0)
+    kernel += two_body_weight * product(sparse_two_body, false, sparse_two_body, true);
   const Eigen::MatrixXd y = variance * product(kernel, false, factor, true);  // M × R
   Eigen::MatrixXd rotation = product(y, true, y, false);                      // R × R
   const Eigen::VectorXd weight = eigenvalues(rotation, true);

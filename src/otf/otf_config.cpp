@@ -201,11 +201,12 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
 
   config.model = root.has("model") ? read_gp_train_config(root.section("model"), config.species)
                                    : default_gp_train_config(config.species);
-  if (config.model.descriptor.two_body)
+  if (config.model.two_body_auto)
     root.section("model").section("kernel").fail(
         "two_body",
-        "the on-the-fly loop runs MD on the GP's mapped form, which a kernel with a two-body part "
-        "does not have yet (docs/gp.md, \"Two-body part\"); train such a model with otfgp train");
+        "'auto' trains the model 7 times to choose w, which the loop cannot do at every update: "
+        "give a weight (e.g. the one otfgp train chose on similar frames; docs/gp.md, "
+        "\"Two-body part\")");
   config.training = gp_training_settings(config.model);
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");

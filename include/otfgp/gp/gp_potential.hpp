@@ -12,6 +12,9 @@
 // (variance_truncation.hpp). On request, also the std of the total energy (eV),
 // exact: σ²Σ_s‖S_s‖_F² − ‖R_E k_E‖² with S_s = Σ_{i∈s} d̂_i d̂_iᵀ and
 // k_E,u = σ² d̂_uᵀ S_s d̂_u, O(N·D² + M·D² + M·rank R_E) per call.
+// With the kernel's two-body part (kernel.hpp) d̂ is the normalised power
+// spectrum b̂ and the l = 0 densities q add v_s·q to ε and w q_u·q to k_u
+// (docs/gp.md, "Two-body part").
 
 #include <memory>
 #include <optional>
@@ -69,6 +72,8 @@ class GpPotential final : public Potential {
   // The total energy's std (eV) from the unit descriptors of the last energy
   // pass; empty for a multi-species model without R_E.
   std::optional<double> total_energy_std(const AtomState& state);
+  // Q_s = Σ_{i∈s} q_i over the centres of the last energy pass (S × L, host).
+  Eigen::MatrixXd two_body_sums(const AtomState& state, int pairs) const;
   // Flags atoms closer to a neighbour than the training data and raises their std to σ.
   void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
                   ScalarView normalised, ScalarView novel);
@@ -80,13 +85,16 @@ class GpPotential final : public Potential {
   bool bound_ = false;
 
   b2::B2Basis basis_;
-  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D × D
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D_b × D_b
+  // The two-body map v_s (species × L); extent 0 without a two-body part.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> two_body_;
   Kokkos::View<double*, MemSpace> reference_energy_;
   // (1 − margin) × the shortest training distance per species pair (Å), S × S;
   // extent 0 when the model has none.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> novelty_distance_;
-  // Sparse points of every species stacked (rows sparse_offset[s] …), and the
-  // variance factors R_s packed row-major at factor_offset[s].
+  // Sparse points of every species stacked (rows sparse_offset[s] …) as
+  // [b̂_u; q_u] (D columns; q_u with a two-body part), and the variance
+  // factors R_s packed row-major at factor_offset[s].
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;
   Kokkos::View<double*, MemSpace> factor_;
   std::vector<int> sparse_offset_, factor_offset_, rank_;
@@ -96,7 +104,7 @@ class GpPotential final : public Potential {
   std::vector<char> quadratic_species_;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> quadratic_;
   std::vector<int> quadratic_offset_;
-  // Per-atom unit descriptors and norms, kept from the energy pass for the uncertainty pass.
+  // Per-atom [b̂; q] (D columns) and |b|, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;
   ManyBodyForces forces_;  // the force scatter, reused while the force view stays the same

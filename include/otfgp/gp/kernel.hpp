@@ -47,12 +47,15 @@ class Kernel {
   virtual double derivative_covariance(const Eigen::MatrixXd& points,
                                        const Eigen::MatrixXd& directions) const = 0;
 
-  // True when Σ_m w_m k̃(u_m, d) is a quadratic form d̂ᵀ β d̂ of the normalised descriptor.
+  // True when Σ_m w_m k̃(u_m, d) is a quadratic form b̂ᵀ β b̂ of the normalised
+  // many-body part b of the descriptor, plus v·q with a two-body part.
   virtual bool has_quadratic_map() const { return false; }
-  // β = Σ_m w_m û_m û_mᵀ (D × D) for the rows u_m of `sparse`; throws when
-  // has_quadratic_map() is false.
+  // β = Σ_m w_m b̂_m b̂_mᵀ (D_b × D_b, D_b = D − two_body_columns()) for the rows
+  // u_m = [b_m; q_m] of `sparse`; throws when has_quadratic_map() is false.
   virtual Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                         const Eigen::VectorXd& weights) const;
+  // v = w Σ_m w_m q_m (two_body_columns() numbers; empty without a two-body part).
+  Eigen::VectorXd two_body_map(const Eigen::MatrixXd& sparse, const Eigen::VectorXd& weights) const;
 };
 
 // k̃ = (d̂·d̂')^p with d̂ = d/|d|, p = 1 or 2. A zero descriptor (an atom with no
@@ -63,10 +66,10 @@ class Kernel {
 // the many-body part (the first D − L columns, normalised as above) and q the
 // last L columns (the B2 descriptor's l = 0 densities, b2_descriptor.hpp), and
 //   k̃ = (b̂·b̂')^p + w q·q',
-// so the mean gains a term linear in q — a pair potential — whose prior
-// variance w|q|² grows with the neighbour density (a compressed structure is
-// new to it, unlike to the normalised part). w (Å⁻⁴, for the B2 densities) is
-// the ratio of the two signal variances.
+// so the mean gains a term linear in q — a pair potential, v·q in the map —
+// whose prior variance w|q|² grows with the neighbour density (a compressed
+// structure is new to it, unlike to the normalised part). w (Å⁻⁴, for the B2
+// densities) is the ratio of the two signal variances.
 class NormalizedDotProductKernel final : public Kernel {
  public:
   explicit NormalizedDotProductKernel(int power, int two_body_columns = 0,
@@ -83,7 +86,7 @@ class NormalizedDotProductKernel final : public Kernel {
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
   double derivative_covariance(const Eigen::MatrixXd& points,
                                const Eigen::MatrixXd& directions) const override;
-  bool has_quadratic_map() const override { return power_ == 2 && two_body_columns_ == 0; }
+  bool has_quadratic_map() const override { return power_ == 2; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                 const Eigen::VectorXd& weights) const override;
 

@@ -39,9 +39,16 @@ struct MappedGp {
   B2Settings descriptor;
   double signal_std = 1.0;               // σ (eV)
   std::vector<double> reference_energy;  // per species (eV), added to every atom's local energy
-  std::vector<Eigen::MatrixXd> beta;     // per species, D × D symmetric (eV), σ² included
-  std::vector<Eigen::MatrixXd> sparse_normalised;  // per species, M_s × D rows d̂_u
-  std::vector<Eigen::MatrixXd> variance_factor;    // per species, R_s (rank × M_s)
+  // D_b: the descriptor's power spectrum (B2Settings::power_spectrum_size()).
+  std::vector<Eigen::MatrixXd> beta;  // per species, D_b × D_b symmetric (eV), σ² included
+  std::vector<Eigen::MatrixXd> sparse_normalised;  // per species, M_s × D_b rows b̂_u
+  // The kernel's two-body part (kernel.hpp; with descriptor.two_body): the
+  // local energy gains v_s·q, q the atom's l = 0 densities (L numbers), and
+  // k̃ gains w q_u·q. Empty / 0 without it.
+  double two_body_weight = 0.0;                  // w
+  std::vector<Eigen::VectorXd> two_body;         // per species, v_s (L; σ² included)
+  std::vector<Eigen::MatrixXd> sparse_two_body;  // per species, M_s × L rows q_u
+  std::vector<Eigen::MatrixXd> variance_factor;  // per species, R_s (rank × M_s)
   // The total energy's variance couples species (Σ has cross-species blocks):
   // R_E with K_uu⁻¹ − Σ = R_EᵀR_E over every sparse point, columns stacked
   // species by species in the order of sparse_normalised. Empty for one species

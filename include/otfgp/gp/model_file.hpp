@@ -35,8 +35,9 @@ struct FrameArrays {
 //    and the optional /calibration group (force-uncertainty calibration).
 // 3: adds the optional /descriptor/embedding (species embedding W, channels × species);
 //    files without it are species-resolved, as every file of versions 1 and 2.
-// 4: adds /descriptor attribute two_body and /kernel attributes two_body_columns and
-//    two_body_weight (the kernel's two-body part, kernel.hpp); absent: none.
+// 4: adds /descriptor attribute two_body, /kernel attributes two_body_columns and
+//    two_body_weight (the kernel's two-body part, kernel.hpp; absent: none), and
+//    with it /mapped attribute two_body_weight and /mapped/<El>/two_body, sparse_two_body.
 inline constexpr int gp_model_format_version = 4;
 
 // How one kind of descriptor is written to and read from the model's
@@ -84,9 +85,7 @@ struct GpModelKernel {
   int power = 2;
   double two_body_weight = 0.0;  // 0: no two-body part
   // Whether the model has the mapped form MD evaluates fast (gp_potential.hpp).
-  bool mappable() const {
-    return type == "normalized_dot_product" && power == 2 && two_body_weight == 0.0;
-  }
+  bool mappable() const { return type == "normalized_dot_product" && power == 2; }
   std::string description() const;  // e.g. "normalized_dot_product, power 2, two-body weight 1e-4"
 };
 GpModelKernel gp_model_kernel(const std::filesystem::path& path);

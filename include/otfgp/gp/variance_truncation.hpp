@@ -19,19 +19,24 @@
 namespace otfgp {
 
 struct TruncatedVarianceFactor {
-  Eigen::MatrixXd factor;   // kept rows (r × M_s), best first
-  int full_rank = 0;        // rows of the exact factor
-  double max_error = 0.0;   // eV²: bound on the variance added by the truncation, any atom
+  Eigen::MatrixXd factor;  // kept rows (r × M_s), best first
+  int full_rank = 0;       // rows of the exact factor
+  // eV²: bound on the variance added by the truncation, any atom; with a
+  // two-body part, per unit of the atom's prior k̃(x,x) = 1 + w|q|².
+  double max_error = 0.0;
   double mean_error = 0.0;  // eV²: mean variance added at the sparse points
 };
 
 // factor: R_s (rank × M_s); sparse_normalised: the species' d̂_u (M_s × D);
 // signal_std: σ (eV). rank 0 keeps the factor as it is (errors 0); a rank of
 // at least the factor's rows keeps every row, rotated (exact to rounding).
-// O(M_s²·(D + rank of R_s)) once per model.
+// With the kernel's two-body part, its rows q_u (M_s × L) and weight w: the
+// sparse kernel is (ÛÛᵀ)∘² + w QQᵀ. O(M_s²·(D + rank of R_s)) once per model.
 TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
                                                  const Eigen::MatrixXd& sparse_normalised,
-                                                 double signal_std, int rank);
+                                                 double signal_std, int rank,
+                                                 const Eigen::MatrixXd& sparse_two_body = {},
+                                                 double two_body_weight = 0.0);
 
 // The rows as packed quadratic forms in the unit descriptor: row q holds the
 // upper triangle (a ≤ b, row by row) of W_q = Σ_u t_qu û_uû_uᵀ with the
