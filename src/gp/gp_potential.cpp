@@ -179,6 +179,12 @@ void GpPotential::upload() {
   Kokkos::deep_copy(sparse_, sparse);
   Kokkos::deep_copy(factor_, factor);
 
+  upload_quadratic_forms();
+}
+
+void GpPotential::upload_quadratic_forms() {
+  const int n = basis_.n_species, size = basis_.power_size;
+  const int pairs = basis_.size - basis_.power_size;
   const long packed_size = long(size) * (size + 1) / 2;
   quadratic_species_.assign(n, 0);
   quadratic_offset_.assign(n + 1, 0);

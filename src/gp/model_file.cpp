@@ -462,6 +462,43 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   return gp;
 }
 
+// /mapped/<El> for every species, checked against the descriptor: β, the
+// sparse rows, the variance factor and (with the two-body block) its map.
+void read_mapped_species(const hdf5::Group& group, const std::filesystem::path& path,
+                         MappedGp& mapped) {
+  const int size = mapped.descriptor.power_spectrum_size();
+  const int pairs = mapped.descriptor.two_body_size();
+  if (pairs > 0) mapped.two_body_weight = group.double_attribute("two_body_weight");
+  for (int z : mapped.descriptor.species) {
+    const hdf5::Group one = group.open_group(species_group_name(z));
+    mapped.beta.push_back(one.read_matrix("beta"));
+    mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
+    mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
+    const std::string where = path.string() + ": /mapped/" + species_group_name(z);
+    const Eigen::MatrixXd &beta = mapped.beta.back(), &sparse = mapped.sparse_normalised.back(),
+                          &variance = mapped.variance_factor.back();
+    if (beta.rows() != size || beta.cols() != size)
+      throw Error(where + "/beta has shape (" + std::to_string(beta.rows()) + ", " +
+                  std::to_string(beta.cols()) + "), the descriptor needs (" + std::to_string(size) +
+                  ", " + std::to_string(size) + ")");
+    if (sparse.rows() > 0 && sparse.cols() != size)
+      throw Error(where + "/sparse_normalised has " + std::to_string(sparse.cols()) +
+                  " columns, the descriptor needs " + std::to_string(size));
+    if (variance.rows() > sparse.rows() || variance.cols() != sparse.rows())
+      throw Error(where + "/variance_factor does not match sparse_normalised");
+    if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
+      throw Error(where + ": non-finite values");
+    if (pairs == 0) continue;
+    const Eigen::VectorXd two_body = one.read_vector("two_body");
+    mapped.sparse_two_body.push_back(one.read_matrix("sparse_two_body"));
+    if (two_body.size() != pairs || mapped.sparse_two_body.back().rows() != sparse.rows() ||
+        (sparse.rows() > 0 && mapped.sparse_two_body.back().cols() != pairs))
+      throw Error(where + "/two_body must hold " + std::to_string(pairs) +
+                  " numbers and sparse_two_body one row of as many per sparse point");
+    mapped.two_body.push_back(two_body);
+  }
+}
+
 }  // namespace
 
 SparseGp load_gp_model(const std::filesystem::path& path, const DescriptorFormat& format) {
@@ -494,38 +531,8 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   }
   if (file.read_ints("species") != mapped.descriptor.species)
     throw Error(path.string() + ": /species disagrees with the descriptor's species");
-  const int size = mapped.descriptor.power_spectrum_size();
-  const int pairs = mapped.descriptor.two_body_size();
   const hdf5::Group group = file.open_group("mapped");
-  if (pairs > 0) mapped.two_body_weight = group.double_attribute("two_body_weight");
-  for (int z : mapped.descriptor.species) {
-    const hdf5::Group one = group.open_group(species_group_name(z));
-    mapped.beta.push_back(one.read_matrix("beta"));
-    mapped.sparse_normalised.push_back(one.read_matrix("sparse_normalised"));
-    mapped.variance_factor.push_back(one.read_matrix("variance_factor"));
-    const std::string where = path.string() + ": /mapped/" + species_group_name(z);
-    const Eigen::MatrixXd &beta = mapped.beta.back(), &sparse = mapped.sparse_normalised.back(),
-                          &variance = mapped.variance_factor.back();
-    if (beta.rows() != size || beta.cols() != size)
-      throw Error(where + "/beta has shape (" + std::to_string(beta.rows()) + ", " +
-                  std::to_string(beta.cols()) + "), the descriptor needs (" + std::to_string(size) +
-                  ", " + std::to_string(size) + ")");
-    if (sparse.rows() > 0 && sparse.cols() != size)
-      throw Error(where + "/sparse_normalised has " + std::to_string(sparse.cols()) +
-                  " columns, the descriptor needs " + std::to_string(size));
-    if (variance.rows() > sparse.rows() || variance.cols() != sparse.rows())
-      throw Error(where + "/variance_factor does not match sparse_normalised");
-    if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
-      throw Error(where + ": non-finite values");
-    if (pairs == 0) continue;
-    const Eigen::VectorXd two_body = one.read_vector("two_body");
-    mapped.sparse_two_body.push_back(one.read_matrix("sparse_two_body"));
-    if (two_body.size() != pairs || mapped.sparse_two_body.back().rows() != sparse.rows() ||
-        (sparse.rows() > 0 && mapped.sparse_two_body.back().cols() != pairs))
-      throw Error(where + "/two_body must hold " + std::to_string(pairs) +
-                  " numbers and sparse_two_body one row of as many per sparse point");
-    mapped.two_body.push_back(two_body);
-  }
+  read_mapped_species(group, path, mapped);
   if (group.contains("energy_variance_factor")) {
     mapped.energy_variance_factor = group.read_matrix("energy_variance_factor");
     Eigen::Index total = 0;

@@ -61,6 +61,8 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
+  // The packed quadratic forms of the species whose variance they evaluate (part of upload).
+  void upload_quadratic_forms();
   // The uncertainty outputs of compute (std, normalised std, novelty flag and,
   // with a calibration, the force std) after the energy pass.
   void add_uncertainty(const AtomState& state, const NeighborList& list,
