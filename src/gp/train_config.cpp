@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/config.hpp"
@@ -349,7 +350,7 @@ std::vector<TwoBodyWeightTrial> choose_two_body_weight(const GpTrainConfig& conf
         fixed.two_body_weight, exponent, scale, value);
     const bool better =
         std::isfinite(value) && (!best || value > best->log_marginal_likelihood_value());
-    trials.push_back({fixed.two_body_weight, value});
+    trials.push_back({fixed.two_body_weight, value, gp.hyperparameters()});
     if (!better) return;
     best.emplace(std::move(gp));
     best_exponent = exponent;
@@ -363,6 +364,16 @@ std::vector<TwoBodyWeightTrial> choose_two_body_weight(const GpTrainConfig& conf
   logger().info("two-body weight: chose {:.4g} (log likelihood {:.10g}) of {} tried",
                 best->kernel().two_body_weight(), best->log_marginal_likelihood_value(),
                 trials.size());
+  double smallest = std::numeric_limits<double>::infinity();
+  for (const TwoBodyWeightTrial& t : trials)
+    smallest = std::min(smallest, t.hyperparameters.energy_noise);
+  const double chosen = best->hyperparameters().energy_noise;
+  if (chosen > 10.0 * smallest)
+    logger().warn(
+        "two-body weight {:.4g}: its fitted energy noise {:.3g} eV/√atom is {:.0f}× the smallest "
+        "of the trials ({:.3g}): the likelihood fits the forces at the energies' expense; check "
+        "the energy errors, or give kernel.two_body a smaller weight",
+        best->kernel().two_body_weight(), chosen, chosen / smallest, smallest);
   return trials;
 }
 

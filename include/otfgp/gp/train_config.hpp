@@ -61,12 +61,17 @@ SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structur
 struct TwoBodyWeightTrial {
   double weight = 0.0;
   double log_likelihood = 0.0;
+  GpHyperparameters hyperparameters;  // as trained (optimised when the config says so)
 };
 // The scan behind `two_body: auto`: a profile of the marginal likelihood over
 // w. The scale w₀ = 1/⟨|q|²⟩ over the training atoms' two-body blocks makes
 // the two parts' prior variances equal; the candidates are w₀·10^k for
 // k = −3 … 1, then w₀·10^(k*±½) around the best k*. Every candidate trains the
-// whole model, so this costs 7 trainings. Returns the trials in the order
+// whole model, so this costs 7 trainings. The likelihood counts every label
+// alike, so with many more force than energy labels it may prefer a w that
+// fits the forces and leaves the energies to a large fitted energy noise
+// (measured on CuNi, docs/BENCHMARKS.md): a warning says so when the chosen
+// trial's energy noise exceeds 10× the smallest of the trials'. Returns the trials in the order
 // tried and leaves the model with the highest likelihood in `best` (and its
 // training report in `report`). Throws otfgp::Error when the frames have no
 // pairs within the cutoff or no candidate gives a finite likelihood.
