@@ -32,11 +32,12 @@ class RadialFormat final : public DescriptorFormat {
     group.write("species", radial->species());
     group.set_attribute("radial_functions", radial->radial_functions());
     group.set_attribute("cutoff", radial->cutoff());
+    group.set_attribute("two_body", radial->two_body_size());
   }
   std::shared_ptr<const Descriptor> read(const hdf5::Group& group) const override {
-    return std::make_shared<RadialDescriptor>(group.read_ints("species"),
-                                              group.int_attribute("radial_functions"),
-                                              group.double_attribute("cutoff"));
+    return std::make_shared<RadialDescriptor>(
+        group.read_ints("species"), group.int_attribute("radial_functions"),
+        group.double_attribute("cutoff"), group.int_attribute("two_body"));
   }
   bool fail_ = false;
 };
@@ -64,8 +65,8 @@ SparseGp trained(int power, int two_body_columns = 0) {
   frames[1].stress.reset();  // a frame without stress
   frames[2].pbc = {true, true, true};
   // Irrational-looking cutoff: must come back to the last bit.
-  auto descriptor =
-      std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 8, 6.123456789012345);
+  auto descriptor = std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 8,
+                                                       6.123456789012345, two_body_columns);
   return train_sparse_gp(descriptor,
                          std::make_shared<NormalizedDotProductKernel>(
                              power, two_body_columns, two_body_columns > 0 ? 0.0123456789 : 0.0),
@@ -115,6 +116,31 @@ TEST_CASE("a saved and loaded GP predicts bit for bit the same", "[gp_model_file
       CHECK(a.two_body.size() == (two_body > 0 ? a.beta.size() : 0));
     }
   }
+}
+
+TEST_CASE("a model whose kernel and descriptor disagree on the two-body block is refused",
+          "[gp_model_file][two_body][python]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  const auto path = directory / "model.h5";
+  save_gp_model(path, trained(2, 3), format);
+  // Rewritten without the checksummed header (as a hand-edited file would be).
+  python_output(R"(
+import os, sys, h5py
+path = sys.argv[1]
+with h5py.File(path, "r") as source, h5py.File(path + ".edit", "w") as target:
+    for name in source:
+        source.copy(name, target)
+    for key, value in source.attrs.items():
+        if key not in ("checksum", "checksum_algorithm"):
+            target.attrs[key] = value
+    target["kernel"].attrs["two_body_columns"] = 0
+    target["kernel"].attrs["two_body_weight"] = 0.0
+os.replace(path + ".edit", path)
+)",
+                {path.string()});
+  CHECK_THROWS_WITH(load_gp_model(path, format),
+                    Catch::Contains(path.string()) && Catch::Contains("two-body block has 3"));
 }
 
 TEST_CASE("training continues from a loaded model as if it had never been saved",

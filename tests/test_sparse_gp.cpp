@@ -34,8 +34,9 @@ Structure labelled_frame(std::uint64_t seed, int natoms = 9) {
   return s;
 }
 
-std::shared_ptr<const Descriptor> test_descriptor() {
-  return std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 10, 6.0);
+// two_body: the last columns declared the two-body block.
+std::shared_ptr<const Descriptor> test_descriptor(int two_body = 0) {
+  return std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 10, 6.0, two_body);
 }
 
 GpHyperparameters test_hyperparameters() {
@@ -152,7 +153,7 @@ DenseLabels stack(const std::vector<DenseLabels>& parts) {
 SparseGp trained_gp(const std::vector<Structure>& frames, int power, LabelSelection labels = {},
                     int two_body_columns = 0, double two_body_weight = 0.0) {
   SparseGp gp(
-      test_descriptor(),
+      test_descriptor(two_body_columns),
       std::make_shared<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight),
       test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
   for (const auto& f : frames) {
@@ -193,6 +194,15 @@ TEST_CASE("with a two-body kernel part, forces are -dE/dx and stress (1/V) dE/de
   auto shared = std::make_shared<const SparseGp>(std::move(gp));
   auto potential = make_sparse_gp_potential(shared, "gp:test");
   check_derivatives(*potential, labelled_frame(10), 1e-7, 1e-8);
+  // A kernel and a descriptor that disagree on the two-body block are refused.
+  CHECK_THROWS_WITH(
+      SparseGp(test_descriptor(4), std::make_shared<NormalizedDotProductKernel>(2),
+               test_hyperparameters(), Eigen::Vector2d(0, 0)),
+      Catch::Contains("two-body part reads 0 columns") && Catch::Contains("two-body block has 4"));
+  CHECK_THROWS_WITH(
+      SparseGp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2, 4, 1.0),
+               test_hyperparameters(), Eigen::Vector2d(0, 0)),
+      Catch::Contains("two-body block has 0"));
 }
 
 TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", "[sparse_gp]") {

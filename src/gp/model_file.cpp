@@ -402,8 +402,14 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   } catch (const Error& error) {
     throw Error(path.string() + ": " + error.what());
   }
-  SparseGp gp(descriptor, kernel, read_hyperparameters(file),
-              file.read_vector("reference_energies"));
+  SparseGp gp = [&] {
+    try {
+      return SparseGp(descriptor, kernel, read_hyperparameters(file),
+                      file.read_vector("reference_energies"));
+    } catch (const Error& error) {
+      throw Error(path.string() + ": " + error.what());
+    }
+  }();
 
   const hdf5::Group sparse = file.open_group("sparse");
   const Eigen::MatrixXd sparse_descriptors = sparse.read_matrix("descriptors");

@@ -354,6 +354,11 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
   if (!descriptor_ || !kernel_)
     throw std::invalid_argument("SparseGp: descriptor and kernel are required");
   validate(hyperparameters_);
+  if (kernel_->two_body_columns() != descriptor_->two_body_size())
+    throw Error("SparseGp: the kernel's two-body part reads " +
+                std::to_string(kernel_->two_body_columns()) +
+                " columns, the descriptor's two-body block has " +
+                std::to_string(descriptor_->two_body_size()));
   if (reference_energies_.size() != num_species())
     throw Error("SparseGp: " + std::to_string(reference_energies_.size()) +
                 " reference energies for " + std::to_string(num_species()) + " species");

@@ -9,8 +9,12 @@
 
 namespace otfgp::testing {
 
-RadialDescriptor::RadialDescriptor(std::vector<int> species, int radial_functions, double cutoff)
-    : species_(std::move(species)), radial_functions_(radial_functions), cutoff_(cutoff) {
+RadialDescriptor::RadialDescriptor(std::vector<int> species, int radial_functions, double cutoff,
+                                   int two_body)
+    : species_(std::move(species)),
+      radial_functions_(radial_functions),
+      cutoff_(cutoff),
+      two_body_(two_body) {
   std::sort(species_.begin(), species_.end());
 }
 

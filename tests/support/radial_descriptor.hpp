@@ -12,11 +12,13 @@ namespace otfgp::testing {
 
 class RadialDescriptor final : public Descriptor {
  public:
-  RadialDescriptor(std::vector<int> species, int radial_functions, double cutoff);
+  // two_body: how many of the last columns to declare the two-body block.
+  RadialDescriptor(std::vector<int> species, int radial_functions, double cutoff, int two_body = 0);
   int size() const override { return static_cast<int>(species_.size()) * radial_functions_; }
   double cutoff() const override { return cutoff_; }
   const std::vector<int>& species() const override { return species_; }
   int radial_functions() const { return radial_functions_; }
+  int two_body_size() const override { return two_body_; }
   DescriptorValues compute(const AtomState& state, const NeighborList& list,
                            bool gradients) const override;
 
@@ -24,6 +26,7 @@ class RadialDescriptor final : public Descriptor {
   std::vector<int> species_;
   int radial_functions_;
   double cutoff_;
+  int two_body_;
 };
 
 }  // namespace otfgp::testing

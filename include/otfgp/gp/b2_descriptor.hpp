@@ -78,6 +78,7 @@ class B2Descriptor final : public Descriptor {
   int size() const override;
   double cutoff() const override;
   const std::vector<int>& species() const override { return settings_.species; }
+  int two_body_size() const override { return settings_.two_body_size(); }
   DescriptorValues compute(const AtomState& state, const NeighborList& list,
                            bool gradients) const override;
 

@@ -36,6 +36,9 @@ class Descriptor {
   virtual double cutoff() const = 0;
   // Atomic numbers, ascending; species indices refer to this list.
   virtual const std::vector<int>& species() const = 0;
+  // How many of the last columns are the two-body block a kernel's two-body
+  // part reads (kernel.hpp); the sparse GP checks that the two agree.
+  virtual int two_body_size() const { return 0; }
   // Descriptors of every atom; gradients only when asked. The list must be
   // built for `state` with at least cutoff().
   virtual DescriptorValues compute(const AtomState& state, const NeighborList& list,
