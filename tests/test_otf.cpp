@@ -27,10 +27,12 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/otf/otf_config.hpp"
 #include "otfgp/otf/otf_loop.hpp"
 #include "otfgp/otf/training_database.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -742,4 +744,58 @@ TEST_CASE(
   const double from_start = cold.log_marginal_likelihood().value;
   INFO("loop " << from_loop << ", from the configured start " << from_start);
   CHECK(from_loop >= from_start - 1e-6 * std::abs(from_start));
+}
+
+TEST_CASE("otf with the kernel's two-body part: learns on the mapped form, resumes after kill -9",
+          "[otf][two_body]") {
+  TemporaryDirectory dir;
+  auto with_pairs = [](std::string text, const std::string& weight = "0.5") {
+    const std::string key = "  hyperparameters: {max_evaluations: 20}\n";
+    text.replace(text.find(key), key.size(), key + "  kernel: {two_body: " + weight + "}\n");
+    return text;
+  };
+  const OtfConfig reference =
+      write_and_read(dir, with_pairs(small_config((dir / "reference").string())));
+  REQUIRE(reference.model.descriptor.two_body);
+  const nlohmann::json expected = run_otf(reference, false);
+  CHECK(expected["oracle_calls"].get<int>() >= 3);
+  const SparseGp model = load_gp_model(dir / "reference" / "model.h5");
+  CHECK(model.kernel().two_body_weight() == 0.5);
+  CHECK(model.kernel().two_body_columns() == 5);
+  // The run's model evaluates mapped (the MD form) as the direct GP does.
+  const Structure test = labelled_si(77);
+  const Evaluation fast =
+      evaluate(*make_potential("gp:" + (dir / "reference" / "model.h5").string()), test);
+  const Evaluation direct = evaluate(
+      *make_potential("gp:" + (dir / "reference" / "model.h5").string() + ",mapped=no"), test);
+  CHECK((fast.forces - direct.forces).norm() <= 1e-8 * direct.forces.norm());
+
+  const OtfConfig config = write_and_read(dir, with_pairs(small_config((dir / "killed").string())));
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    try {
+      run_otf(config, false);
+      ::_exit(0);
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  // Killed once the first call has been learnt (the checkpoint's model exists), mid-run.
+  const auto start = std::chrono::steady_clock::now();
+  while (!std::filesystem::exists(dir / "killed" / "checkpoint") &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));  // it had not finished
+  CHECK_FALSE(std::filesystem::exists(dir / "killed" / "summary.json"));
+  run_otf(config, true);
+  check_same_run(dir / "killed", dir / "reference");
+
+  // `auto` trains 7 times per choice: the loop refuses it.
+  CHECK_THROWS_WITH(write_and_read(dir, with_pairs(small_config((dir / "auto").string()), "auto")),
+                    Contains("model.kernel.two_body") && Contains("give a weight"));
 }
