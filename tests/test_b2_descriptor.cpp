@@ -367,7 +367,11 @@ TEST_CASE("radial basis is Chebyshev times a cutoff with zero value and slope at
   }
 }
 
-TEST_CASE("B2 of a dimer equals the definition by hand, with the pair's own cutoff", "[b2]") {
+namespace {
+
+// O–Rh with an O–Rh cutoff of 3 Å (n_max 3, l_max 2, r_min 0.5 Å), and a
+// dimer of them |r| ≈ 2.41 Å apart in a 30 Å box: one neighbour each.
+B2Settings dimer_settings() {
   B2Settings settings;
   settings.species = {8, 45};
   settings.n_max = 3;
@@ -375,22 +379,40 @@ TEST_CASE("B2 of a dimer equals the definition by hand, with the pair's own cuto
   settings.r_min = 0.5;
   settings.cutoff = 5.0;
   settings.pair_cutoffs[{8, 45}] = 3.0;
-  const B2Descriptor descriptor(settings);
+  return settings;
+}
+
+const Eigen::RowVector3d dimer_vector(1.1, -1.3, 1.7);
+
+Structure dimer_structure() {
   Structure dimer;
   dimer.cell = Eigen::Matrix3d::Identity() * 30.0;
   dimer.pbc = {false, false, false};
   dimer.numbers = {8, 45};
   dimer.positions.resize(2, 3);
-  const Eigen::RowVector3d r(1.1, -1.3, 1.7);  // |r| ≈ 2.41 Å < 3.0
+  const Eigen::RowVector3d& r = dimer_vector;
   dimer.positions << 5, 5, 5, 5 + r[0], 5 + r[1], 5 + r[2];
+  return dimer;
+}
+
+// g_n(r) f_c(r) of the dimer's distance, the Chebyshev basis on [0.5, 3] Å.
+double dimer_radial(int n) {
+  const double distance = dimer_vector.norm(), rc = 3.0;
+  return std::cos(n * std::acos(2 * (distance - 0.5) / (rc - 0.5) - 1)) * (rc - distance) *
+         (rc - distance);
+}
+
+}  // namespace
+
+TEST_CASE("B2 of a dimer equals the definition by hand, with the pair's own cutoff", "[b2]") {
+  const B2Descriptor descriptor(dimer_settings());
+  Structure dimer = dimer_structure();
+  const Eigen::RowVector3d& r = dimer_vector;
   const DescriptorValues values = describe(descriptor, dimer, false);
   // One neighbour: A_{s n lm} = g_n f_c Y_lm, so B2_{(s n)(s n′) l} = g_n g_n′ f_c² Σ_m Y_lm² =
   // g_n g_n′ f_c² (2l + 1)/(4π) for the neighbour's species s, zero otherwise.
-  const double distance = r.norm(), rc = 3.0;
-  const auto g = [&](int n) {
-    return std::cos(n * std::acos(2 * (distance - 0.5) / (rc - 0.5) - 1)) * (rc - distance) *
-           (rc - distance);
-  };
+  const double distance = r.norm();
+  const auto g = dimer_radial;
   const int channels = 6;
   for (int atom = 0; atom < 2; ++atom) {
     const int s = atom == 0 ? 1 : 0;  // the neighbour's species
@@ -577,35 +599,19 @@ TEST_CASE("B2 with a species embedding: invariances and gradients", "[b2][embedd
 
 TEST_CASE("the two-body block is the l = 0 density, after an unchanged power spectrum",
           "[b2][two_body]") {
-  B2Settings settings;
-  settings.species = {8, 45};
-  settings.n_max = 3;
-  settings.l_max = 2;
-  settings.r_min = 0.5;
-  settings.cutoff = 5.0;
-  settings.pair_cutoffs[{8, 45}] = 3.0;
+  const B2Settings settings = dimer_settings();
   B2Settings with_pairs = settings;
   with_pairs.two_body = true;
   REQUIRE(with_pairs.two_body_size() == 6);
   REQUIRE(with_pairs.descriptor_size() == settings.descriptor_size() + 6);
-  Structure dimer;
-  dimer.cell = Eigen::Matrix3d::Identity() * 30.0;
-  dimer.pbc = {false, false, false};
-  dimer.numbers = {8, 45};
-  dimer.positions.resize(2, 3);
-  const Eigen::RowVector3d r(1.1, -1.3, 1.7);
-  dimer.positions << 5, 5, 5, 5 + r[0], 5 + r[1], 5 + r[2];
+  const Structure dimer = dimer_structure();
   const DescriptorValues plain = describe(B2Descriptor(settings), dimer, true);
   const DescriptorValues values = describe(B2Descriptor(with_pairs), dimer, true);
   const int power = settings.descriptor_size();
   CHECK(values.values.leftCols(power) == plain.values);
   CHECK(values.gradient.leftCols(power) == plain.gradient);
   // A_{(s n), 00} = Y_00 g_n f_c for the neighbour's species s, zero for the other.
-  const double distance = r.norm(), rc = 3.0;
-  const auto g = [&](int n) {
-    return std::cos(n * std::acos(2 * (distance - 0.5) / (rc - 0.5) - 1)) * (rc - distance) *
-           (rc - distance);
-  };
+  const auto g = dimer_radial;
   const double y00 = 0.5 / std::sqrt(pi);
   for (int atom = 0; atom < 2; ++atom) {
     const int s = atom == 0 ? 1 : 0;

@@ -73,6 +73,25 @@ SparseGp trained(int power, int two_body_columns = 0) {
                          frames, settings);
 }
 
+// Rewrites the model file without otfgp's checksummed header (as an older
+// version, or a hand edit, leaves it), running `edit` (Python, with the open
+// h5py file as `target`) on the copy.
+void rewrite_without_checksum(const std::filesystem::path& path, const std::string& edit) {
+  python_output(R"(
+import os, sys, h5py
+path = sys.argv[1]
+with h5py.File(path, "r") as source, h5py.File(path + ".edit", "w") as target:
+    for name in source:
+        source.copy(name, target)
+    for key, value in source.attrs.items():
+        if key not in ("checksum", "checksum_algorithm"):
+            target.attrs[key] = value
+)" + edit + R"(
+os.replace(path + ".edit", path)
+)",
+                {path.string()});
+}
+
 // The stored model is exact, so the predictions differ only by the order of
 // the descriptor sums: bit for bit on Serial, to rounding on threaded backends
 // (the OpenMP neighbour list orders entries by thread schedule).
@@ -124,21 +143,9 @@ TEST_CASE("a model whose kernel and descriptor disagree on the two-body block is
   RadialFormat format;
   const auto path = directory / "model.h5";
   save_gp_model(path, trained(2, 3), format);
-  // Rewritten without the checksummed header (as a hand-edited file would be).
-  python_output(R"(
-import os, sys, h5py
-path = sys.argv[1]
-with h5py.File(path, "r") as source, h5py.File(path + ".edit", "w") as target:
-    for name in source:
-        source.copy(name, target)
-    for key, value in source.attrs.items():
-        if key not in ("checksum", "checksum_algorithm"):
-            target.attrs[key] = value
-    target["kernel"].attrs["two_body_columns"] = 0
-    target["kernel"].attrs["two_body_weight"] = 0.0
-os.replace(path + ".edit", path)
-)",
-                {path.string()});
+  rewrite_without_checksum(path,
+                           "    target['kernel'].attrs['two_body_columns'] = 0\n"
+                           "    target['kernel'].attrs['two_body_weight'] = 0.0\n");
   CHECK_THROWS_WITH(load_gp_model(path, format),
                     Catch::Contains(path.string()) && Catch::Contains("two-body block has 3"));
 }
@@ -287,19 +294,7 @@ with h5py.File(sys.argv[1], "r") as f:
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";
   const SparseGp current = load_gp_model(path);
-  python_output(R"(
-import os, sys, h5py
-path = sys.argv[1]
-with h5py.File(path, "r") as source, h5py.File(path + ".v2", "w") as target:
-    for name in source:
-        source.copy(name, target)
-    for key, value in source.attrs.items():
-        if key not in ("checksum", "checksum_algorithm"):
-            target.attrs[key] = value
-    target.attrs["format_version"] = 2
-os.replace(path + ".v2", path)
-)",
-                {path.string()});
+  rewrite_without_checksum(path, "    target.attrs['format_version'] = 2\n");
   const SparseGp old = load_gp_model(path);
   CHECK_FALSE(dynamic_cast<const B2Descriptor&>(old.descriptor()).settings().embedded());
   require_identical(old.predict(test, true), current.predict(test, true));

@@ -74,37 +74,30 @@ B2Settings settings() {
   return s;
 }
 
-// Three species, two compositions (so the split conditioning has pseudo-labels).
+// Three species, two compositions (so the split conditioning has pseudo-labels);
+// with `two_body`, the descriptor's two-body block and the kernel's two-body part.
+SparseGp train_oxides(bool two_body) {
+  std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
+  for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 3};
+  training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
+  training.optimize_hyperparameters = false;
+  B2Settings descriptor = settings();
+  descriptor.two_body = two_body;
+  return train_sparse_gp(std::make_shared<B2Descriptor>(descriptor),
+                         std::make_shared<NormalizedDotProductKernel>(2, descriptor.two_body_size(),
+                                                                      two_body ? 0.05 : 0.0),
+                         frames, training);
+}
+
 const SparseGp& trained() {
-  static const SparseGp gp = [] {
-    std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
-    for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
-    GpTrainingSettings training;
-    training.sparse = {SparseSelectionMethod::uncertain, 3};
-    training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
-    training.optimize_hyperparameters = false;
-    return train_sparse_gp(std::make_shared<B2Descriptor>(settings()),
-                           std::make_shared<NormalizedDotProductKernel>(2), frames, training);
-  }();
+  static const SparseGp gp = train_oxides(false);
   return gp;
 }
 
-// The same frames with the descriptor's two-body block and the kernel's two-body part.
 const SparseGp& trained_two_body() {
-  static const SparseGp gp = [] {
-    std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
-    for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
-    GpTrainingSettings training;
-    training.sparse = {SparseSelectionMethod::uncertain, 3};
-    training.hyperparameters = {2.0, 0.002, 0.05, 0.001};
-    training.optimize_hyperparameters = false;
-    B2Settings with_pairs = settings();
-    with_pairs.two_body = true;
-    return train_sparse_gp(
-        std::make_shared<B2Descriptor>(with_pairs),
-        std::make_shared<NormalizedDotProductKernel>(2, with_pairs.two_body_size(), 0.05), frames,
-        training);
-  }();
+  static const SparseGp gp = train_oxides(true);
   return gp;
 }
 
