@@ -273,7 +273,7 @@ TEST_CASE(
   const Structure base = rattled(perovskite(), 1, 0.08, 7)[0];
   const Positions std = gp.force_std(gp.describe(base, true));
   REQUIRE(std.rows() == base.size());
-  const double h = 1e-3, sigma = gp.hyperparameters().signal_std;
+  const double h = 2e-3, sigma = gp.hyperparameters().signal_std;
   for (int i = 0; i < base.size(); ++i)
     for (int alpha = 0; alpha < 3; ++alpha) {
       Structure plus = base, minus = base;
@@ -285,7 +285,9 @@ TEST_CASE(
                                      2 * brute_force_energy_covariance(gp, plus, minus);
       const double expected = std::sqrt(static_cast<double>(difference / (4 * h * h))) / sigma;
       CAPTURE(i, alpha, expected, std(i, alpha));
-      CHECK(std(i, alpha) == Approx(expected).epsilon(1e-4));
+      // The difference of covariances loses digits to rounding; on threaded
+      // backends the descriptor sums of the three structures round differently.
+      CHECK(std(i, alpha) == Approx(expected).epsilon(deterministic_backend() ? 1e-4 : 1e-3));
     }
 }
 
