@@ -4,7 +4,7 @@
 #
 #   bench/gp_two_body.sh barho|cuni|sic WORK [build]   learning runs (bench/gp_learning.py)
 #   bench/gp_two_body.sh md WORK [build]               bench_gp_md of WORK/model_48_tb60.h5 (after barho)
-#   bench/gp_two_body.sh campaign [build]              examples/otf-barho-reference with the pair part
+#   bench/gp_two_body.sh campaign [build]              examples/otf-barho-reference with and without the pair part
 #   bench/gp_two_body.sh force-variance WORK [build]   Spearman per run of the force posterior (after
 #                                                      `bench/gp_learning.py cuni|sic --sizes 50 --work WORK`)
 set -euo pipefail
@@ -52,15 +52,15 @@ PY
     "$build/bench/bench_gp_md" --model "$work/model_48_tb60.h5" --structure "$work/barho3_480.xyz" \
       --steps 20 --uncertainty-steps 3 --reference buck:BaRhO.buck ;;
   campaign)
+    # examples/otf-barho-reference as it is (with the pair part), and a copy without it
+    "$here/examples/otf-barho-reference/run.sh" "$build"
     copy=$(mktemp -d)
     mkdir -p "$copy/examples"
     cp -r "$here/examples/otf-barho-reference" "$here/examples/hull-barho" "$copy/examples/"
-    # w = w₀ = 1/⟨|q|²⟩ for the example's descriptor (the first line `otfgp train` logs with `auto`)
-    sed -i 's|^  descriptor: {n_max: 6, l_max: 3, cutoff: 5.5}$|&\n  kernel: {two_body: 6.3e-4}|' \
-      "$copy/examples/otf-barho-reference/otf.yaml"
-    grep -q "two_body" "$copy/examples/otf-barho-reference/otf.yaml" || { echo "config edit failed" >&2; exit 1; }
+    sed -i '/^  kernel: {two_body: 6.3e-4}$/d' "$copy/examples/otf-barho-reference/otf.yaml"
+    ! grep -q "two_body" "$copy/examples/otf-barho-reference/otf.yaml" || { echo "config edit failed" >&2; exit 1; }
     "$copy/examples/otf-barho-reference/run.sh" "$build"
-    echo "results in $copy/examples/otf-barho-reference/out" ;;
+    echo "with the pair part: $here/examples/otf-barho-reference/out; without: $copy/examples/otf-barho-reference/out" ;;
   force-variance)
     "$build/bench/bench_gp_force_variance" "$work/model_50.h5" "$work/held_out.xyz" \
       > "$work/force_variance.csv"

@@ -14,6 +14,9 @@
 #include "otfgp/gp/training.hpp"
 #include "otfgp/gp/validation.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "otfgp/potentials/zbl.hpp"
+#include "support/checks.hpp"
+#include "support/repeatability.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;
@@ -189,6 +192,36 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
     CHECK(usual.novel->maxCoeff() == 0.0);
     CHECK(usual.uncertainty->maxCoeff() < sigma);
   }
+
+  // Short-range repulsion (gp/novelty_repulsion.hpp): nothing where the training data are, ZBL
+  // switched on at 0.95 × the shortest distance (full from 0.8 × that) on the compressed crystal.
+  MappedGp bare_model = mapped;
+  bare_model.repulsion = false;
+  GpPotential bare(bare_model);
+  auto direct_bare = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp", 0.05,
+                                              false);
+  auto zbl = make_zbl_repulsion({14}, Eigen::MatrixXd::Constant(1, 1, 0.95 * shortest), 0.8);
+  const Evaluation wall = evaluate(*zbl, compressed);
+  REQUIRE(wall.energy > 0.0);
+  const std::pair<Potential*, Potential*> pairs[] = {{&fast, &bare},
+                                                     {potential.get(), direct_bare.get()}};
+  for (const auto& [with, without] : pairs) {
+    const Evaluation inside = evaluate(*with, train[0]), inside_bare = evaluate(*without, train[0]);
+    CHECK(repeats(inside.energy, inside_bare.energy));
+    CHECK(repeats(inside.forces, inside_bare.forces));
+    const Evaluation a = evaluate(*with, compressed), b = evaluate(*without, compressed);
+    CHECK(a.energy - b.energy == Approx(wall.energy).epsilon(1e-9));
+    CHECK((a.forces - b.forces - wall.forces).cwiseAbs().maxCoeff() <= 1e-9);
+    CHECK((*a.stress - *b.stress - *wall.stress).cwiseAbs().maxCoeff() <=
+          1e-9 * b.stress->cwiseAbs().maxCoeff());
+  }
+  // Squeezed further, the repulsion wins and the energy rises; forces stay −dE/dx.
+  Structure squeezed = compressed;
+  squeezed.cell *= 0.85;
+  squeezed.positions *= 0.85;
+  CHECK(evaluate(fast, squeezed).energy > evaluate(fast, compressed).energy);
+  rattle(squeezed, 0.05, 3);
+  check_derivatives(fast, squeezed, 1e-6, 1e-7);
 }
 
 TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]") {

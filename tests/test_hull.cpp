@@ -20,6 +20,7 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/potentials/potential.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -525,4 +526,89 @@ TEST_CASE("sweep_study sweeps a study and samples stability only when a phase ha
   REQUIRE(certain.sweep.hulls.size() == 2);
   CHECK(certain.sweep.hulls[0].stable == std::vector<std::size_t>{0, 1, 2});
   CHECK_FALSE(certain.sweep.hulls[0].entries[2].stability_probability.has_value());
+}
+
+namespace {
+
+// A second model for the re-check: a fixed energy per atom for each composition
+// (by the count of the first species), no forces. Stands in for an oracle.
+class TableEnergy final : public Potential {
+ public:
+  explicit TableEnergy(std::map<int, double> energy_by_a_count)
+      : energy_(std::move(energy_by_a_count)) {}
+  std::string spec() const override { return "table"; }
+  double cutoff() const override { return 1.0; }
+  std::vector<int> elements() const override { return {}; }
+  void bind(const std::vector<int>&) override {}
+  ComputeResult compute(AtomState& state, const NeighborList&, const ComputeRequest&) override {
+    Kokkos::deep_copy(state.f, 0.0);
+    auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
+    int a = 0;
+    for (int i = 0; i < state.natoms; ++i) a += type(i) == 0 ? 1 : 0;
+    ComputeResult result;
+    result.energy = energy_.at(a) * state.natoms;
+    return result;
+  }
+
+ private:
+  std::map<int, double> energy_;
+};
+
+// Three atoms of Si (a of them) and Ge in a 6 Å cube.
+Structure three_atoms(int a) {
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * 6.0;
+  s.positions.resize(3, 3);
+  s.positions << 0, 0, 0, 2, 2, 2, 4, 4, 4;
+  for (int i = 0; i < 3; ++i) s.numbers.push_back(i < a ? 14 : 32);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("the re-check goes on until every entry near the first model's corrected hull is checked",
+          "[hull]") {
+  // First model: Si2Ge spuriously 0.5 eV/atom below the line (a collapsed
+  // relaxation); SiGe2 lies 0.08 eV/atom above the Si–Ge line, 0.33 above the
+  // hull that Si2Ge makes.
+  // Second model: Si2Ge above the line, SiGe2 below it.
+  const std::vector<int> silicon = {3, 0, 2, 1};  // Si3, Ge3, Si2Ge, SiGe2
+  const std::vector<std::string> ids = {"Si", "Ge", "Si2Ge", "SiGe2"};
+  const std::vector<double> first_energy = {-4.0, -4.0, -4.5, -4.0 + 0.08};
+  HullStudy study;
+  std::vector<std::optional<std::vector<Structure>>> structures;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    StudyPhase phase;
+    phase.phase.id = ids[i];
+    phase.phase.composition = parse_formula(ids[i]);
+    phase.phase.enthalpy_per_atom = Eigen::VectorXd::Constant(1, first_energy[i]);
+    phase.phase.volume_per_atom = Eigen::VectorXd::Constant(1, 72.0);
+    phase.source = ids[i] + ".xyz";
+    study.phases.push_back(phase);
+    structures.push_back(std::vector<Structure>{three_atoms(silicon[i])});
+  }
+  HullOptions options;
+  options.references = {parse_formula("Si"), parse_formula("Ge")};
+  std::vector<SweepPhase> phases;
+  for (const StudyPhase& phase : study.phases) phases.push_back(phase.phase);
+  study.sweep.pressures = {0.0};
+  study.sweep.hulls = {compute_hull(sweep_entries(phases, 0), options)};
+  REQUIRE(study.sweep.hulls[0].entries[3].e_above_hull == Approx(0.33).margin(1e-9));
+
+  TableEnergy second({{3, -4.0}, {0, -4.0}, {2, -3.9}, {1, -4.05}});
+  RecheckOptions recheck;
+  recheck.within = 0.05;
+  const RecheckResult result = recheck_study(second, study, structures, options, recheck);
+  // Round 1 checks Si, Ge and Si2Ge (on the first hull); the re-check puts
+  // Si2Ge above the hull, so it leaves the first model's hull, on which SiGe2
+  // is then 0.08 eV/atom above the Si–Ge line: outside δ = 0.05, not checked.
+  CHECK(result.rechecked[0] == std::vector<char>{1, 1, 1, 0});
+  // With δ = 0.1 round 2 checks SiGe2 (a single round would not: 0.33 above
+  // the first hull), and the second model puts it on its hull.
+  recheck.within = 0.1;
+  const RecheckResult wider = recheck_study(second, study, structures, options, recheck);
+  CHECK(wider.rechecked[0] == std::vector<char>{1, 1, 1, 1});
+  CHECK(wider.hulls[0].entries[3].stable);
+  CHECK_FALSE(wider.hulls[0].entries[2].stable);
+  CHECK(wider.enthalpy_per_atom(3, 0) == Approx(-4.05));
 }

@@ -224,6 +224,21 @@ std::pair<double, double> recheck_energy(Potential& potential, const Structure& 
 
 }  // namespace
 
+namespace {
+
+// The first model's hull at grid point k over every phase not in `dropped`.
+Hull first_hull_without(const HullStudy& study, std::size_t k, const std::vector<char>& dropped,
+                        const HullOptions& hull_options) {
+  std::vector<SweepPhase> phases;
+  for (std::size_t i = 0; i < study.phases.size(); ++i) {
+    phases.push_back(study.phases[i].phase);
+    if (dropped[i]) phases.back().enthalpy_per_atom.setConstant(nan);
+  }
+  return compute_hull(sweep_entries(phases, k), hull_options);
+}
+
+}  // namespace
+
 RecheckResult recheck_study(Potential& potential, const HullStudy& study,
                             const std::vector<std::optional<std::vector<Structure>>>& structures,
                             const HullOptions& hull_options, const RecheckOptions& options) {
@@ -236,37 +251,52 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
   recheck.enthalpy_per_atom = recheck.energy_per_atom;
   for (std::size_t k = 0; k < grid; ++k) {
     const double pressure = study.sweep.pressures[k];
-    const Hull& first = study.sweep.hulls[k];
+    Hull first = study.sweep.hulls[k];
     require_reference_structures(study, first, structures);
-    std::vector<char> checked(count, 0);
+    std::vector<char> checked(count, 0), dropped(count, 0), warned(count, 0);
     std::vector<HullEntry> entries;
-    for (std::size_t i = 0; i < count; ++i) {
-      const StudyPhase& phase = study.phases[i];
+    for (const StudyPhase& phase : study.phases)
       entries.push_back({phase.phase.id, phase.phase.composition, nan, std::nullopt});
-      if (!first.entries[i].included || first.entries[i].e_above_hull > options.within) continue;
-      if (!structures[i]) {
-        logger().warn(
-            "re-check: {} ({}) is within {:g} eV/atom of the hull but has no structure to "
-            "re-evaluate",
-            phase.phase.id, phase.source, options.within);
-        continue;
-      }
-      const Structure& structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
-      const double atoms = structure.size();
-      const auto [energy, volume] =
-          recheck_energy(potential, structure, phase.phase.id, pressure, options);
-      const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
-      recheck.energy_per_atom(row, column) = energy / atoms;
-      recheck.enthalpy_per_atom(row, column) =
-          (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
-      entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
-      checked[i] = 1;
-    }
     Hull hull;
-    try {
-      hull = compute_hull(entries, hull_options);
-    } catch (const Error& error) {
-      throw Error(fmt::format("re-check at {:g} GPa: {}", pressure, error.what()));
+    // Rounds: re-check every entry within δ of the first model's hull; an
+    // entry the re-check puts more than δ above its hull leaves the first
+    // model's hull, which may bring others within δ; until none is new.
+    for (bool added = true; added;) {
+      added = false;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (checked[i] || !first.entries[i].included ||
+            first.entries[i].e_above_hull > options.within)
+          continue;
+        const StudyPhase& phase = study.phases[i];
+        if (!structures[i]) {
+          if (!warned[i])
+            logger().warn(
+                "re-check: {} ({}) is within {:g} eV/atom of the hull but has no structure to "
+                "re-evaluate",
+                phase.phase.id, phase.source, options.within);
+          warned[i] = 1;
+          continue;
+        }
+        const Structure& structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
+        const double atoms = structure.size();
+        const auto [energy, volume] =
+            recheck_energy(potential, structure, phase.phase.id, pressure, options);
+        const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
+        recheck.energy_per_atom(row, column) = energy / atoms;
+        recheck.enthalpy_per_atom(row, column) =
+            (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
+        entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
+        checked[i] = 1;
+        added = true;
+      }
+      try {
+        hull = compute_hull(entries, hull_options);
+      } catch (const Error& error) {
+        throw Error(fmt::format("re-check at {:g} GPa: {}", pressure, error.what()));
+      }
+      for (std::size_t i = 0; i < count; ++i)
+        if (checked[i] && hull.entries[i].e_above_hull > options.within) dropped[i] = 1;
+      first = first_hull_without(study, k, dropped, hull_options);
     }
     for (std::size_t i = 0; i < count; ++i)
       if (!checked[i] && !hull.entries[i].included) hull.entries[i].exclusion = "not re-checked";

@@ -1,10 +1,11 @@
-// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05][,variance_rank=R] — a trained sparse GP
+// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05][,variance_rank=R][,repulsion=zbl|none] — a trained sparse GP
 // from its model file (gp/model_file.hpp). variance_rank: terms of the mapped
 // per-atom variance (0: exact; default MappedGp::default_variance_rank). mapped=yes (the default
 // for power-2 kernels) runs the fast mapped potential (gp_potential.hpp) whose cost per atom does
 // not depend on the number of sparse environments; mapped=no evaluates the sparse GP directly (any
 // kernel, exact DTC uncertainty, cost per atom O(M)), which is the reference the mapped form is
-// checked and timed against.
+// checked and timed against. repulsion=zbl (the default) adds ZBL repulsion to pairs closer than
+// the training data (gp/novelty_repulsion.hpp); none leaves the bare GP.
 
 #include <cmath>
 
@@ -22,7 +23,9 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   const auto comma = arguments.find(',');
   const std::string path = arguments.substr(0, comma);
   if (path.empty())
-    throw Error("gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F][,variance_rank=R]");
+    throw Error(
+        "gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F][,variance_rank=R]"
+        "[,repulsion=zbl|none]");
   SpecArguments options("gp", comma == std::string::npos ? "" : arguments.substr(comma + 1));
   const GpModelKernel kernel = gp_model_kernel(path);
   const bool mappable = kernel.mappable();
@@ -37,6 +40,9 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
                 std::to_string(rank));
   if (!mapped && rank_given)
     throw Error("gp: variance_rank applies to the mapped form only (mapped=no is always exact)");
+  const std::string repulsion = options.text("repulsion", "zbl");
+  if (repulsion != "zbl" && repulsion != "none")
+    throw Error("gp: repulsion must be zbl or none, got '" + repulsion + "'");
   options.finish();
   const std::string spec = "gp:" + arguments;
   if (mapped) {
@@ -46,13 +52,14 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
     MappedGp model = load_mapped_gp(path);
     model.novelty_margin = margin;
     model.variance_rank = static_cast<int>(rank);
+    model.repulsion = repulsion == "zbl";
     return make_gp_potential(std::move(model), spec);
   }
   if (mappable)
     logger().info("gp: evaluating {} without the mapped form (cost grows with the sparse set)",
                   path);
   return make_sparse_gp_potential(std::make_shared<const SparseGp>(load_gp_model(path)), spec,
-                                  margin);
+                                  margin, repulsion == "zbl");
 }
 
 }  // namespace otfgp

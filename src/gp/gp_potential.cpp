@@ -11,6 +11,8 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/novelty_repulsion.hpp"
+#include "otfgp/potentials/added_potential.hpp"
 
 namespace otfgp {
 
@@ -112,9 +114,16 @@ void GpPotential::remap(MappedGp model) {
         model.descriptor.two_body ? model.sparse_two_body[s] : Eigen::MatrixXd(),
         model.two_body_weight));
   }
+  std::unique_ptr<Potential> repulsion;
+  if (model.repulsion) {
+    repulsion = novelty_repulsion(model.descriptor.species, model.shortest_pair_distance,
+                                  model.novelty_margin, model.descriptor.max_cutoff());
+    if (repulsion && bound_) repulsion->bind(bound_species_);
+  }
   model_ = std::move(model);
   basis_ = basis;
   truncated_ = std::move(truncated);
+  repulsion_ = std::move(repulsion);
   upload();
 }
 
@@ -219,6 +228,7 @@ void GpPotential::set_variance_form(VarianceForm form) {
 
 void GpPotential::bind(const std::vector<int>& species) {
   basis_.bind(model_.descriptor, species);
+  if (repulsion_) repulsion_->bind(species);
   bound_species_ = species;
   bound_ = true;
 }
@@ -430,6 +440,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   forces_.finish(state);
 
   set_energy_and_virial(result, total);
+  if (repulsion_) add_potential(*repulsion_, state, list, request, result);
   if (request.uncertainty) add_uncertainty(state, list, request.centres, result);
   if (request.energy_uncertainty) result.energy_uncertainty = total_energy_std(state);
   return result;

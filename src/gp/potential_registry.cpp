@@ -19,6 +19,7 @@
   REGISTER("eam/alloy", make_eam_alloy)              \
   REGISTER("eam/fs", make_eam_fs)                    \
   REGISTER("buck", make_buckingham_coulomb)          \
+  REGISTER("zbl", make_zbl)                          \
   REGISTER("gp", make_gp_model)                      \
   /* every line above ends in a backslash; add new ones above this comment */
 // clang-format on

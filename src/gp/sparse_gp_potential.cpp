@@ -4,6 +4,8 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/novelty_repulsion.hpp"
+#include "otfgp/potentials/added_potential.hpp"
 
 namespace otfgp {
 
@@ -11,8 +13,13 @@ namespace {
 
 class SparseGpPotential final : public Potential {
  public:
-  SparseGpPotential(std::shared_ptr<const SparseGp> gp, std::string spec, double novelty_margin)
-      : gp_(std::move(gp)), spec_(std::move(spec)), novelty_margin_(novelty_margin) {}
+  SparseGpPotential(std::shared_ptr<const SparseGp> gp, std::string spec, double novelty_margin,
+                    bool repulsion)
+      : gp_(std::move(gp)), spec_(std::move(spec)), novelty_margin_(novelty_margin) {
+    if (repulsion)
+      repulsion_ = novelty_repulsion(gp_->descriptor().species(), gp_->shortest_pair_distance(),
+                                     novelty_margin_, gp_->descriptor().cutoff());
+  }
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return gp_->descriptor().cutoff(); }
@@ -24,6 +31,7 @@ class SparseGpPotential final : public Potential {
     for (int z : species)
       if (std::find(known.begin(), known.end(), z) == known.end())
         throw Error("GP potential " + spec_ + " was not trained for element " + element(z).symbol);
+    if (repulsion_) repulsion_->bind(species);
   }
 
   ComputeResult compute(AtomState& state, const NeighborList& list,
@@ -45,6 +53,12 @@ class SparseGpPotential final : public Potential {
     if (request.per_atom_energy)
       result.per_atom_energy =
           to_view("SparseGpPotential::per_atom_energy", prediction.local_energy);
+    if (repulsion_) {
+      add_potential(*repulsion_, state, list, request, result);
+      auto total = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.f);
+      for (int i = 0; i < state.natoms; ++i)
+        for (int d = 0; d < 3; ++d) prediction.forces(i, d) = total(i, d);
+    }
     if (request.uncertainty) {
       // Novel atoms (closer than the training data) carry the prior std, as in the mapped form.
       const Eigen::VectorXd novel =
@@ -81,14 +95,17 @@ class SparseGpPotential final : public Potential {
   std::shared_ptr<const SparseGp> gp_;
   std::string spec_;
   double novelty_margin_;
+  std::unique_ptr<Potential> repulsion_;  // ZBL below the training distances, or null
 };
 
 }  // namespace
 
 std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
-                                                    std::string spec, double novelty_margin) {
+                                                    std::string spec, double novelty_margin,
+                                                    bool repulsion) {
   if (!gp) throw std::invalid_argument("make_sparse_gp_potential: no GP");
-  return std::make_unique<SparseGpPotential>(std::move(gp), std::move(spec), novelty_margin);
+  return std::make_unique<SparseGpPotential>(std::move(gp), std::move(spec), novelty_margin,
+                                             repulsion);
 }
 
 }  // namespace otfgp

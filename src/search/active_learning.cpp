@@ -82,7 +82,7 @@ ActiveLearner::ActiveLearner(const ActiveLearningConfig& config,
       gp_(std::make_unique<SparseGp>(load_start(config))),
       start_hyperparameters_(gp_->hyperparameters()),
       calibration_(config.calibration_frames, config.calibration_window),
-      start_spec_("gp:" + config.model.string()) {
+      start_spec_(config.spec_of(config.model)) {
   if (!config_.oracle) throw Error("active_learning: no oracle");
   report_.model = config_.model.string();
 }
@@ -137,7 +137,7 @@ void ActiveLearner::prune() const {
 }
 
 std::string ActiveLearner::spec() const {
-  return report_.calls > 0 ? "gp:" + report_.model : start_spec_;
+  return report_.calls > 0 ? config_.spec_of(report_.model) : start_spec_;
 }
 
 bool ActiveLearner::can_call() const {

@@ -125,6 +125,10 @@ struct Entry {
   double delta_force = std::numeric_limits<double>::quiet_NaN();  // F drop over the last round
   bool kept = false;       // shotgun: chosen for full relaxation
   int labelled_step = -1;  // active learning: the relaxation step last labelled
+  // Active learning: a minimum of this candidate was labelled and the oracle's
+  // forces there were within the model's force noise, so its minima are not
+  // labelled again (label_minima).
+  bool minimum_confirmed = false;
 };
 
 class Engine {
@@ -231,6 +235,7 @@ class Engine {
                                                           : c.at("delta_force").get<double>();
         entry.kept = c.at("kept").get<bool>();
         entry.labelled_step = c.value("labelled_step", -1);
+        entry.minimum_confirmed = c.value("minimum_confirmed", false);
         if (c.contains("relaxer")) {
           entry.relaxer.emplace(*potential_, c.at("relaxer"), config_.relax);
           if (entry.summary.status == CandidateStatus::converged ||
@@ -264,6 +269,7 @@ class Engine {
                                                           : nlohmann::json(nullptr);
       c["kept"] = entry.kept;
       c["labelled_step"] = entry.labelled_step;
+      c["minimum_confirmed"] = entry.minimum_confirmed;
       if (entry.relaxer) c["relaxer"] = entry.relaxer->to_json();
       list.push_back(std::move(c));
     }
@@ -683,9 +689,12 @@ class Engine {
       }
       ActiveLearner::Verdict verdict = learner_->judge(entry.relaxer->current());
       // A minimum just reached on the model is where the optimiser has
-      // exploited the model's errors: labelled once (label_minima).
+      // exploited the model's errors: labelled (label_minima) until the
+      // oracle's forces at one are within the model's force noise — below it
+      // the model cannot place the minimum better, and labelling each
+      // slightly moved minimum again would spend the calls on one candidate.
       if (just_finished && status == CandidateStatus::converged &&
-          config_.active_learning->label_minima && !verdict.call) {
+          config_.active_learning->label_minima && !verdict.call && !entry.minimum_confirmed) {
         verdict.call = true;
         verdict.minimum = true;
       }
@@ -712,9 +721,13 @@ class Engine {
 
   void label(Entry& entry, const ActiveLearner::Verdict& verdict) {
     entry.labelled_step = entry.relaxer->steps();
-    if (learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
-                                  entry.relaxer->steps(), verdict))
-      rebind();
+    const double force_noise = learner_->model().hyperparameters().force_noise;
+    if (!learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
+                                   entry.relaxer->steps(), verdict))
+      return;
+    if (verdict.minimum && learner_->report().history.back().force_rms <= force_noise)
+      entry.minimum_confirmed = true;
+    rebind();
   }
 
   // The updated model replaces the potential; every relaxation is restored

@@ -59,8 +59,12 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
   ActiveLearningConfig al;
   std::string model = section.text("model");
   if (model.rfind("gp:", 0) == 0) model = model.substr(3);
-  if (model.empty() || model.find(',') != std::string::npos)
-    section.fail("model", "expected gp:MODEL.h5 (a GP model file, without options)");
+  if (const auto comma = model.find(','); comma != std::string::npos) {
+    al.model_options = model.substr(comma);
+    model.erase(comma);
+  }
+  if (model.empty())
+    section.fail("model", "expected gp:MODEL.h5[,options] (a GP model file, docs/gp.md)");
   al.model =
       std::filesystem::path(model).is_relative() ? base / model : std::filesystem::path(model);
   if (!std::filesystem::exists(al.model))
@@ -187,7 +191,7 @@ void read_potential(const ConfigSection& root, SearchConfig& config) {
                 "with active_learning the potential is its model (active_learning.model); remove "
                 "potential");
     config.active_learning = parse_active_learning(root.section("active_learning"), config.source);
-    config.potential = "gp:" + config.active_learning->model.string();
+    config.potential = config.active_learning->spec_of(config.active_learning->model);
   } else {
     config.potential = root.text("potential");
   }

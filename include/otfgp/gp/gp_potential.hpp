@@ -14,7 +14,8 @@
 // k_E,u = σ² d̂_uᵀ S_s d̂_u, O(N·D² + M·D² + M·rank R_E) per call.
 // With the kernel's two-body part (kernel.hpp) d̂ is the normalised power
 // spectrum b̂ and the l = 0 densities q add v_s·q to ε and w q_u·q to k_u
-// (docs/gp.md, "Two-body part").
+// (docs/gp.md, "Two-body part"). Unless the model turns it off, a ZBL
+// repulsion acts on pairs closer than the training data (novelty_repulsion.hpp).
 
 #include <memory>
 #include <optional>
@@ -109,6 +110,8 @@ class GpPotential final : public Potential {
   // Per-atom [b̂; q] (D columns) and |b|, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;
+  // ZBL below the training distances (novelty_repulsion.hpp); null when off or no data.
+  std::unique_ptr<Potential> repulsion_;
   ManyBodyForces forces_;  // the force scatter, reused while the force view stays the same
 };
 

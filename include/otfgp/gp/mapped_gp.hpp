@@ -69,6 +69,9 @@ struct MappedGp {
   // raises its uncertainty to the prior std σ. Empty: no novelty check.
   Eigen::MatrixXd shortest_pair_distance;
   double novelty_margin = 0.05;
+  // Whether the potential adds ZBL repulsion to novel pairs (gp/novelty_repulsion.hpp);
+  // a model setting, not saved: the spec's `repulsion=`.
+  bool repulsion = true;
   ForceUncertaintyCalibration force_calibration;  // per-atom force std, when valid()
 };
 

@@ -14,8 +14,9 @@
 namespace otfgp {
 
 // `spec` is what spec() returns (e.g. "gp:model.h5,mapped=no"); novelty_margin
-// as MappedGp::novelty_margin.
+// and repulsion as MappedGp's.
 std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
-                                                    std::string spec, double novelty_margin = 0.05);
+                                                    std::string spec, double novelty_margin = 0.05,
+                                                    bool repulsion = true);
 
 }  // namespace otfgp

@@ -32,6 +32,12 @@ namespace otfgp::search {
 struct ActiveLearningConfig {
   std::shared_ptr<oracle::Oracle> oracle;
   std::filesystem::path model;     // the starting GP model file
+  // The gp: spec options given with it (",repulsion=none,novelty_margin=0.1";
+  // docs/gp.md), kept for every model the search saves.
+  std::string model_options;
+  std::string spec_of(const std::filesystem::path& file) const {
+    return "gp:" + file.string() + model_options;
+  }
   std::filesystem::path training;  // optional: an otf training database with the model's frames
   bool relative = true;            // std_threshold × the force noise, else eV/Å
   double std_threshold = 2.0;
