@@ -382,6 +382,32 @@ namespace {
 
 using FramesAndLabels = std::pair<std::vector<Structure>, std::vector<LabelSelection>>;
 
+// /factors: the growing QR factors of every label kind and the splits.
+SparseGp::Factors read_factors(const hdf5::Group& group) {
+  SparseGp::Factors factors;
+  factors.energy_log_atoms = group.double_attribute("energy_log_atoms");
+  factors.kernel_factor = group.read_matrix("kernel_factor");
+  for (int g = 0; g <= label_kind_count; ++g) {
+    const hdf5::Group kind = group.open_group(kind_groups[g]);
+    (g < label_kind_count ? factors.labels[g] : factors.splits) =
+        GrowingQr::restored(kind.read_matrix("r"), kind.read_vector("z"),
+                            kind.double_attribute("residual_squared_norm"),
+                            kind.double_attribute("rhs_squared_norm"), kind.int_attribute("rows"));
+  }
+  return factors;
+}
+
+// /solution: α, the triangle and right-hand side of the last solve, its data fit.
+SparseGp::Solution read_solution(const hdf5::Group& group) {
+  SparseGp::Solution solution;
+  solution.alpha = group.read_vector("alpha");
+  solution.r = group.read_matrix("r");
+  solution.z = group.read_vector("z");
+  solution.data_fit = group.double_attribute("data_fit");
+  if (group.contains("r_variance")) solution.r_variance = group.read_matrix("r_variance");
+  return solution;
+}
+
 SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& format,
                     FramesAndLabels* external) {
   const hdf5::File file = hdf5::File::open(path);
@@ -425,25 +451,9 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   for (std::size_t k = 0; k < source_frame.size(); ++k)
     sources.push_back({source_frame[k], source_atom[k]});
 
-  const hdf5::Group factors_group = file.open_group("factors");
-  SparseGp::Factors factors;
-  factors.energy_log_atoms = factors_group.double_attribute("energy_log_atoms");
-  factors.kernel_factor = factors_group.read_matrix("kernel_factor");
-  for (int g = 0; g <= label_kind_count; ++g) {
-    const hdf5::Group kind = factors_group.open_group(kind_groups[g]);
-    (g < label_kind_count ? factors.labels[g] : factors.splits) =
-        GrowingQr::restored(kind.read_matrix("r"), kind.read_vector("z"),
-                            kind.double_attribute("residual_squared_norm"),
-                            kind.double_attribute("rhs_squared_norm"), kind.int_attribute("rows"));
-  }
+  SparseGp::Factors factors = read_factors(file.open_group("factors"));
   const hdf5::Group solution_group = file.open_group("solution");
-  SparseGp::Solution solution;
-  solution.alpha = solution_group.read_vector("alpha");
-  solution.r = solution_group.read_matrix("r");
-  solution.z = solution_group.read_vector("z");
-  solution.data_fit = solution_group.double_attribute("data_fit");
-  if (solution_group.contains("r_variance"))
-    solution.r_variance = solution_group.read_matrix("r_variance");
+  SparseGp::Solution solution = read_solution(solution_group);
   gp.set_split_conditioning(solution_group.int_attribute("split_conditioning") != 0);
   const hdf5::Group training = file.open_group("training");
   FramesAndLabels stored;
