@@ -108,6 +108,9 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
   REQUIRE(mapped.shortest_pair_distance.rows() == 1);
   CHECK(mapped.shortest_pair_distance(0, 0) > 1.5);
   CHECK(mapped.shortest_pair_distance(0, 0) < 2.4);
+  REQUIRE(mapped.density_range.rows() == 1);
+  CHECK(mapped.density_range(0, 0) > 0.0);
+  CHECK(mapped.density_range(0, 0) < mapped.density_range(0, 1));
   // A version-1 file as older otfgp wrote it: no novelty group, no checksummed header
   // (copied object by object into a plain HDF5 file).
   python_output(R"(
@@ -124,11 +127,13 @@ with h5py.File(path, "r") as source, h5py.File(path + ".v1", "w") as target:
 os.replace(path + ".v1", path)
 )",
                 {(dir / "model.h5").string()});
-  CHECK(load_mapped_gp(dir / "model.h5").shortest_pair_distance(0, 0) ==
-        mapped.shortest_pair_distance(0, 0));
+  const MappedGp old = load_mapped_gp(dir / "model.h5");
+  CHECK(old.shortest_pair_distance(0, 0) == mapped.shortest_pair_distance(0, 0));
+  CHECK(repeats(old.density_range, mapped.density_range));
   // The file names its descriptor settings as given.
   const SparseGp gp = load_gp_model(dir / "model.h5");
   CHECK(gp.shortest_pair_distance()(0, 0) == mapped.shortest_pair_distance(0, 0));
+  CHECK(repeats(gp.density_range(), mapped.density_range));
   CHECK(gp.descriptor().cutoff() == 3.9);
   CHECK(gp.num_frames() == 8);
 }

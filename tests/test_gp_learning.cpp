@@ -5,6 +5,7 @@
 
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
+#include <limits>
 #include <random>
 
 #include "otfgp/gp/b2_descriptor.hpp"
@@ -192,6 +193,44 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
     CHECK(usual.novel->maxCoeff() == 0.0);
     CHECK(usual.uncertainty->maxCoeff() < sigma);
   }
+
+  // Novelty by density: the range of ρ_i = Σ_j (4 Å − r_ij)² over the training
+  // atoms, brute force (nearest images suffice: 10.9 Å cells, 4 Å cutoff); a
+  // crystal expanded by 12 % has no pair closer than the training data but
+  // fewer, farther neighbours than any training atom: novel in both forms.
+  auto densities = [](const Structure& s) {
+    Eigen::VectorXd rho = Eigen::VectorXd::Zero(s.size());
+    const Eigen::Matrix3d to_fractional = s.cell.transpose().inverse();
+    for (int i = 0; i < s.size(); ++i)
+      for (int j = 0; j < s.size(); ++j) {
+        Eigen::Vector3d f = to_fractional * (s.positions.row(j) - s.positions.row(i)).transpose();
+        for (int d = 0; d < 3; ++d) f[d] -= std::round(f[d]);
+        const double r = (s.cell.transpose() * f).norm();
+        if (i != j && r < 4.0) rho[i] += (4.0 - r) * (4.0 - r);
+      }
+    return rho;
+  };
+  Eigen::Vector2d range(std::numeric_limits<double>::infinity(), 0.0);
+  for (const Structure& frame : train) {
+    const Eigen::VectorXd rho = densities(frame);
+    range[0] = std::min(range[0], rho.minCoeff());
+    range[1] = std::max(range[1], rho.maxCoeff());
+  }
+  REQUIRE(gp.density_range().rows() == 1);
+  CHECK(gp.density_range()(0, 0) == Approx(range[0]).epsilon(1e-10));
+  CHECK(gp.density_range()(0, 1) == Approx(range[1]).epsilon(1e-10));
+  CHECK(mapped.density_range == gp.density_range());
+  Structure expanded = crystal;
+  expanded.cell *= 1.12;
+  expanded.positions *= 1.12;
+  for (Potential* p : {static_cast<Potential*>(&fast), potential.get()}) {
+    const Evaluation e = evaluate(*p, expanded, request);
+    CHECK(e.novel->minCoeff() == 1.0);
+    CHECK(e.uncertainty->minCoeff() == Approx(sigma).epsilon(1e-12));
+  }
+  // The reason is the density, not the distances.
+  CHECK(densities(expanded).maxCoeff() < 0.95 * range[0]);
+  CHECK(5.431 * std::sqrt(3.0) / 4 * 1.12 > shortest);
 
   // Short-range repulsion (gp/novelty_repulsion.hpp): nothing where the training data are, ZBL
   // switched on at 0.95 × the shortest distance (full from 0.8 × that) on the compressed crystal.

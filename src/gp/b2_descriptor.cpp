@@ -230,6 +230,10 @@ double B2Descriptor::cutoff() const {
   return settings_.max_cutoff();
 }
 
+double B2Descriptor::pair_cutoff(int a, int b) const {
+  return settings_.pair_cutoff(settings_.species.at(a), settings_.species.at(b));
+}
+
 namespace {
 
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;

@@ -57,6 +57,11 @@ void validate(const MappedGp& model) {
                 std::to_string(n) + "×" + std::to_string(n));
   if (shortest.size() > 0 && !(shortest.array() >= 0.0).all())
     throw Error(where + "shortest_pair_distance must be non-negative (+inf for unseen pairs)");
+  const Eigen::MatrixXd& densities = model.density_range;
+  if (densities.size() > 0 && (densities.rows() != Eigen::Index(n) || densities.cols() != 2 ||
+                               !(densities.array() >= 0.0).all()))
+    throw Error(where + "density_range is " + describe_shape(densities) + ", expected " +
+                std::to_string(n) + "×2 of non-negative (min, max)");
   if (!(model.novelty_margin >= 0.0 && model.novelty_margin < 1.0))
     throw Error(where + "novelty_margin must lie in [0, 1)");
   if (pairs > 0 && !(std::isfinite(model.two_body_weight) && model.two_body_weight > 0.0))
@@ -159,6 +164,15 @@ void GpPotential::upload() {
     for (std::size_t b = 0; b < novelty.extent(1); ++b)
       novelty(a, b) = (1.0 - model_.novelty_margin) * shortest(a, b);
   Kokkos::deep_copy(novelty_distance_, novelty);
+  const Eigen::MatrixXd& densities = model_.density_range;
+  novelty_density_ = decltype(novelty_density_)("GpPotential::novelty_density",
+                                                densities.size() ? n : 0, 2);
+  auto density_bounds = Kokkos::create_mirror_view(novelty_density_);
+  for (std::size_t a = 0; a < density_bounds.extent(0); ++a) {
+    density_bounds(a, 0) = (1.0 - model_.novelty_margin) * densities(a, 0);
+    density_bounds(a, 1) = (1.0 + model_.novelty_margin) * densities(a, 1);
+  }
+  Kokkos::deep_copy(novelty_density_, density_bounds);
 
   sparse_offset_.assign(n + 1, 0);
   factor_offset_.assign(n + 1, 0);
@@ -631,6 +645,7 @@ void gp_uncertainty_quadratic_kernel(
 void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
                        const IntView& type,
                        const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& closest,
+                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& density_bounds,
                        double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
                        const ScalarView& novel);
 
@@ -755,28 +770,36 @@ void gp_uncertainty_quadratic_kernel(
 void GpPotential::flag_novel(const AtomState& state, const NeighborList& list,
                              ScalarView uncertainty, ScalarView normalised, ScalarView novel) {
   if (novelty_distance_.extent(0) == 0) return;  // zeros: the model has no training distances
-  gp_novelty_kernel(basis_, list.view(), state.x, state.type, novelty_distance_, model_.signal_std,
-                    uncertainty, normalised, novel);
+  gp_novelty_kernel(basis_, list.view(), state.x, state.type, novelty_distance_, novelty_density_,
+                    model_.signal_std, uncertainty, normalised, novel);
 }
 
 void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
                        const IntView& type,
                        const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& closest,
+                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& density_bounds,
                        double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
                        const ScalarView& novel) {
   const int natoms = int(novel.extent(0));
+  const bool check_density = density_bounds.extent(0) > 0;
   Kokkos::parallel_for(
       "GpPotential::novel", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
         const int s_i = basis.type_map(type(i));
         bool flagged = false;
+        double density = 0.0;  // Σ_j (r_c − r_ij)² over the neighbours within their pair cutoff
         for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1) && !flagged; ++k) {
           double r[3];
           neighbors.delta(x, i, k, r);
           const int s_j = basis.type_map(type(neighbors.index(k)));
           const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
           const double rc = basis.cutoff(s_i, s_j), limit = closest(s_i, s_j);
-          flagged = r2 < rc * rc && r2 < limit * limit;
+          if (!(r2 < rc * rc)) continue;
+          flagged = r2 < limit * limit;
+          const double gap = rc - kmath::sqrt(r2);
+          density += gap * gap;
         }
+        flagged = flagged || (check_density && density > 0.0 &&
+                              (density < density_bounds(s_i, 0) || density > density_bounds(s_i, 1)));
         if (!flagged) return;
         novel(i) = 1.0;
         if (uncertainty(i) < sigma) uncertainty(i) = sigma;

@@ -355,7 +355,9 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
   // species × D² doubles) makes the file a fraction of the size.
   if (with_frames && gp.kernel().has_quadratic_map()) write_mapped(file, gp);
   if (gp.force_calibration().valid()) write_calibration(file, gp.force_calibration());
-  file.create_group("novelty").write("shortest_pair_distance", gp.shortest_pair_distance());
+  const hdf5::Group novelty = file.create_group("novelty");
+  novelty.write("shortest_pair_distance", gp.shortest_pair_distance());
+  novelty.write("density_range", gp.density_range());
   const hdf5::Group training = file.create_group("training");
   if (with_frames) {
     write_frames(gp, training);
@@ -560,25 +562,40 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   }
   mapped.force_calibration = read_calibration(file);
   const std::size_t n = mapped.descriptor.species.size();
-  if (file.contains("novelty")) {
-    mapped.shortest_pair_distance =
-        file.open_group("novelty").read_matrix("shortest_pair_distance");
+  const bool stored = file.contains("novelty");
+  if (stored) {
+    const hdf5::Group novelty = file.open_group("novelty");
+    mapped.shortest_pair_distance = novelty.read_matrix("shortest_pair_distance");
     if (mapped.shortest_pair_distance.rows() != Eigen::Index(n) ||
         mapped.shortest_pair_distance.cols() != Eigen::Index(n))
       throw Error(path.string() + ": /novelty/shortest_pair_distance must be species × species");
-  } else {
-    // Format version 1: from the stored training frames.
-    const B2Descriptor descriptor(mapped.descriptor);
-    mapped.shortest_pair_distance =
-        Eigen::MatrixXd::Constant(n, n, std::numeric_limits<double>::infinity());
-    for (const Structure& frame : read_frames(file.open_group("training")).first) {
-      AtomState state = AtomState::from_structure(frame);
-      NeighborList list(descriptor.cutoff(), 0.0);
-      list.build(state);
-      update_shortest_pair_distance(descriptor.compute(state, list, false),
-                                    mapped.shortest_pair_distance);
+    if (novelty.contains("density_range")) {
+      mapped.density_range = novelty.read_matrix("density_range");
+      if (mapped.density_range.rows() != Eigen::Index(n) ||
+          mapped.density_range.cols() != 2)
+        throw Error(path.string() + ": /novelty/density_range must be species × 2");
+      return mapped;
     }
   }
+  // Written before these datasets existed: from the stored training frames.
+  // A checkpoint model written then (frames in the otf database) has the
+  // distances; it keeps no density range and gets no such check.
+  const hdf5::Group training = file.open_group("training");
+  if (training.has_attribute("external_frames")) return mapped;
+  const B2Descriptor descriptor(mapped.descriptor);
+  Eigen::MatrixXd shortest =
+      Eigen::MatrixXd::Constant(n, n, std::numeric_limits<double>::infinity());
+  Eigen::MatrixXd densities = empty_density_range(static_cast<int>(n));
+  for (const Structure& frame : read_frames(training).first) {
+    AtomState state = AtomState::from_structure(frame);
+    NeighborList list(descriptor.cutoff(), 0.0);
+    list.build(state);
+    const DescriptorValues values = descriptor.compute(state, list, false);
+    update_shortest_pair_distance(values, shortest);
+    update_density_range(values, descriptor, densities);
+  }
+  if (!stored) mapped.shortest_pair_distance = shortest;
+  mapped.density_range = densities;
   return mapped;
 }
 

@@ -365,6 +365,7 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
   sparse_descriptors_.resize(0, descriptor_->size());
   shortest_pair_distance_ = Eigen::MatrixXd::Constant(num_species(), num_species(),
                                                       std::numeric_limits<double>::infinity());
+  density_range_ = empty_density_range(num_species());
 }
 
 double ForceUncertaintyCalibration::force_std(double energy_std, double force_norm) const {
@@ -372,17 +373,57 @@ double ForceUncertaintyCalibration::force_std(double energy_std, double force_no
   return std::sqrt(a * a + floor * floor + c * c);
 }
 
-Eigen::VectorXd novel_atoms(const DescriptorValues& values, const Eigen::MatrixXd& shortest,
-                            double margin) {
+Eigen::VectorXd SparseGp::novel_atoms(const DescriptorValues& values, double margin) const {
   const int natoms = static_cast<int>(values.species.size());
   Eigen::VectorXd novel = Eigen::VectorXd::Zero(natoms);
-  if (shortest.size() == 0 || values.offsets.size() != std::size_t(natoms) + 1) return novel;
-  for (int i = 0; i < natoms; ++i)
+  if (values.offsets.size() != std::size_t(natoms) + 1) return novel;
+  const Eigen::VectorXd density = neighbour_density(values, *descriptor_);
+  for (int i = 0; i < natoms; ++i) {
+    const int a = values.species[i];
     for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e)
       if (values.pair_vector.row(e).norm() <
-          (1.0 - margin) * shortest(values.species[i], values.species[values.neighbor[e]]))
+          (1.0 - margin) * shortest_pair_distance_(a, values.species[values.neighbor[e]]))
         novel[i] = 1.0;
+    if (values.offsets[i + 1] > values.offsets[i] &&
+        (density[i] < (1.0 - margin) * density_range_(a, 0) ||
+         density[i] > (1.0 + margin) * density_range_(a, 1)))
+      novel[i] = 1.0;
+  }
   return novel;
+}
+
+Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descriptor& descriptor) {
+  const int natoms = static_cast<int>(values.species.size());
+  Eigen::VectorXd density = Eigen::VectorXd::Zero(natoms);
+  if (values.offsets.size() != std::size_t(natoms) + 1) return density;
+  for (int i = 0; i < natoms; ++i)
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+      const double gap = descriptor.pair_cutoff(values.species[i],
+                                                values.species[values.neighbor[e]]) -
+                         values.pair_vector.row(e).norm();
+      density[i] += gap * gap;
+    }
+  return density;
+}
+
+Eigen::MatrixXd empty_density_range(int species) {
+  Eigen::MatrixXd range(species, 2);
+  range.col(0).setConstant(std::numeric_limits<double>::infinity());
+  range.col(1).setZero();
+  return range;
+}
+
+void update_density_range(const DescriptorValues& values, const Descriptor& descriptor,
+                          Eigen::MatrixXd& range) {
+  const int natoms = static_cast<int>(values.species.size());
+  if (values.offsets.size() != std::size_t(natoms) + 1) return;  // no entries
+  const Eigen::VectorXd density = neighbour_density(values, descriptor);
+  for (int i = 0; i < natoms; ++i) {
+    if (values.offsets[i + 1] == values.offsets[i]) continue;  // no neighbours
+    const int a = values.species[i];
+    range(a, 0) = std::min(range(a, 0), density[i]);
+    range(a, 1) = std::max(range(a, 1), density[i]);
+  }
 }
 
 void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest) {
@@ -497,6 +538,7 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
   factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
   if (used.energy) factors_.energy_log_atoms += std::log(static_cast<double>(frame.size()));
   update_shortest_pair_distance(values, shortest_pair_distance_);
+  update_density_range(values, *descriptor_, density_range_);
   frames_.push_back(frame);
   frame_labels_.push_back(labels);
   solution_.valid = false;
@@ -1000,6 +1042,7 @@ MappedGp SparseGp::mapped() const {
   // What may change without a new solve.
   out.signal_std = hyperparameters_.signal_std;
   out.shortest_pair_distance = shortest_pair_distance_;
+  out.density_range = density_range_;
   out.force_calibration = force_calibration_;
   out.reference_energy.assign(reference_energies_.data(),
                               reference_energies_.data() + reference_energies_.size());
@@ -1088,8 +1131,12 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
   frames_ = std::move(frames);
   frame_labels_ = std::move(labels);
   shortest_pair_distance_.setConstant(std::numeric_limits<double>::infinity());
-  for (const Structure& frame : frames_)
-    update_shortest_pair_distance(describe(frame, false), shortest_pair_distance_);
+  density_range_ = empty_density_range(num_species());
+  for (const Structure& frame : frames_) {
+    const DescriptorValues values = describe(frame, false);
+    update_shortest_pair_distance(values, shortest_pair_distance_);
+    update_density_range(values, *descriptor_, density_range_);
+  }
   sparse_descriptors_ = std::move(sparse_descriptors);
   sparse_species_ = std::move(sparse_species);
   sparse_sources_ = std::move(sources);

@@ -61,8 +61,7 @@ class SparseGpPotential final : public Potential {
     }
     if (request.uncertainty) {
       // Novel atoms (closer than the training data) carry the prior std, as in the mapped form.
-      const Eigen::VectorXd novel =
-          novel_atoms(values, gp_->shortest_pair_distance(), novelty_margin_);
+      const Eigen::VectorXd novel = gp_->novel_atoms(values, novelty_margin_);
       Eigen::VectorXd normalised = prediction.atom_std;
       for (Eigen::Index i = 0; i < normalised.size(); ++i)
         if (novel[i] > 0) normalised[i] = std::max(normalised[i], 1.0);

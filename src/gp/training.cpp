@@ -86,7 +86,7 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
   if (!frame.forces) return;
   const double sigma = gp.hyperparameters().signal_std;
   const GpPrediction prediction = gp.predict(frame, values, true);
-  const Eigen::VectorXd novel = novel_atoms(values, gp.shortest_pair_distance(), novelty_margin);
+  const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
   for (int i = 0; i < frame.size(); ++i) {
     const double normalised =
         novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i];

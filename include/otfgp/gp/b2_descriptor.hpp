@@ -77,6 +77,7 @@ class B2Descriptor final : public Descriptor {
   const B2Settings& settings() const { return settings_; }
   int size() const override;
   double cutoff() const override;
+  double pair_cutoff(int a, int b) const override;
   const std::vector<int>& species() const override { return settings_.species; }
   int two_body_size() const override { return settings_.two_body_size(); }
   DescriptorValues compute(const AtomState& state, const NeighborList& list,

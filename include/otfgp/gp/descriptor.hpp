@@ -34,6 +34,8 @@ class Descriptor {
   virtual int size() const = 0;
   // Largest cutoff over all species pairs (Å).
   virtual double cutoff() const = 0;
+  // The cutoff between species indices a and b (Å); cutoff() unless pairs differ.
+  virtual double pair_cutoff(int /*a*/, int /*b*/) const { return cutoff(); }
   // Atomic numbers, ascending; species indices refer to this list.
   virtual const std::vector<int>& species() const = 0;
   // How many of the last columns are the two-body block a kernel's two-body

@@ -68,6 +68,12 @@ struct MappedGp {
   // (1 − novelty_margin) × that distance is novel: the potential flags it and
   // raises its uncertainty to the prior std σ. Empty: no novelty check.
   Eigen::MatrixXd shortest_pair_distance;
+  // Novelty, second part: per species the range of the neighbour density
+  // ρ = Σ_j (r_c − r_ij)² (Å²) over the training atoms with neighbours, S × 2
+  // (min, max; SparseGp::density_range); an atom with neighbours below
+  // (1 − novelty_margin) × min or above (1 + novelty_margin) × max is novel
+  // too. Empty: no such check (a checkpoint model file written without it).
+  Eigen::MatrixXd density_range;
   double novelty_margin = 0.05;
   // Whether the potential adds ZBL repulsion to novel pairs (gp/novelty_repulsion.hpp);
   // a model setting, not saved: the spec's `repulsion=`.

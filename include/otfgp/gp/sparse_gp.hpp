@@ -121,6 +121,18 @@ class SparseGp {
   // cutoff over every training frame (Å); +∞ where no such pair was seen.
   // Kept up to date by add_frame and recomputed by restore.
   const Eigen::MatrixXd& shortest_pair_distance() const { return shortest_pair_distance_; }
+  // Novelty, second part: per species index the range of the neighbour
+  // density ρ_i = Σ_j (r_c(s_i, s_j) − r_ij)² (Å², the descriptor's own
+  // cutoff weight, over the neighbours within their pair cutoff; the scale a
+  // normalised kernel does not see) over the training atoms that have
+  // neighbours, S × 2 (min, max; +∞, 0 for a species never seen with
+  // neighbours). Kept like shortest_pair_distance().
+  const Eigen::MatrixXd& density_range() const { return density_range_; }
+  // Per atom 1 when it is novel (docs/gp.md "Novelty"): a neighbour closer than
+  // (1 − margin) × the shortest training distance of that pair, or, with
+  // neighbours, ρ below (1 − margin) × the species' smallest or above
+  // (1 + margin) × its largest training ρ; else 0.
+  Eigen::VectorXd novel_atoms(const DescriptorValues& values, double margin) const;
 
   // The force-uncertainty calibration (mapped_gp.hpp), kept with the model and
   // passed on by mapped(); set by training (calibrate_force_uncertainty).
@@ -277,6 +289,7 @@ class SparseGp {
   std::vector<SparseEnvironmentSource> sparse_sources_;
   Factors factors_;
   Eigen::MatrixXd shortest_pair_distance_;  // S × S (Å), see shortest_pair_distance()
+  Eigen::MatrixXd density_range_;           // S × 2 (Å²), see density_range()
   ForceUncertaintyCalibration force_calibration_;
 
   mutable Solution solution_;  // for hyperparameters_, computed on first use
@@ -294,9 +307,13 @@ void validate(const GpHyperparameters& hyperparameters);
 // distances of one structure's descriptor entries (the neighbours within their
 // pair cutoffs; `values` need not hold gradients).
 void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest);
-// Per atom 1 when some neighbour within its pair cutoff is closer than
-// (1 − margin) × shortest(s_i, s_j), else 0 (all 0 for an empty `shortest`).
-Eigen::VectorXd novel_atoms(const DescriptorValues& values, const Eigen::MatrixXd& shortest,
-                            double margin);
+// Per atom ρ_i = Σ_j (r_c(s_i, s_j) − r_ij)² over the descriptor entries (Å²).
+Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descriptor& descriptor);
+// Widens `range` (S × 2: min, max per species index) to the ρ of the atoms
+// that have neighbours.
+void update_density_range(const DescriptorValues& values, const Descriptor& descriptor,
+                          Eigen::MatrixXd& range);
+// An empty range: min +∞, max 0 for each of `species` species.
+Eigen::MatrixXd empty_density_range(int species);
 
 }  // namespace otfgp
