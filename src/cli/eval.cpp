@@ -148,8 +148,9 @@ void run_eval(const EvalOptions& options) {
   errors.report();
   if (novel_atoms > 0)
     logger().warn(
-        "{} of {} atoms have a neighbour closer than the training data has for that species pair "
-        "(column 'novel'): the model extrapolates there",
+        "{} of {} atoms are novel (column 'novel'): a neighbour closer than the training data "
+        "has for that species pair, or more or fewer neighbours than any training atom of that "
+        "species (docs/gp.md, Novelty); the model extrapolates there",
         novel_atoms, atoms);
 }
 

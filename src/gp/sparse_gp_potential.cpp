@@ -60,7 +60,7 @@ class SparseGpPotential final : public Potential {
         for (int d = 0; d < 3; ++d) prediction.forces(i, d) = total(i, d);
     }
     if (request.uncertainty) {
-      // Novel atoms (closer than the training data) carry the prior std, as in the mapped form.
+      // Novel atoms (SparseGp::novel_atoms) carry the prior std, as in the mapped form.
       const Eigen::VectorXd novel = gp_->novel_atoms(values, novelty_margin_);
       Eigen::VectorXd normalised = prediction.atom_std;
       for (Eigen::Index i = 0; i < normalised.size(); ++i)

@@ -77,7 +77,8 @@ class GpPotential final : public Potential {
   std::optional<double> total_energy_std(const AtomState& state);
   // Q_s = Σ_{i∈s} q_i over the centres of the last energy pass (S × L, host).
   Eigen::MatrixXd two_body_sums(const AtomState& state, int pairs) const;
-  // Flags atoms closer to a neighbour than the training data and raises their std to σ.
+  // Flags novel atoms (a neighbour closer than the training data, or a neighbour density
+  // outside its range) and raises their std to σ.
   void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
                   ScalarView normalised, ScalarView novel);
 

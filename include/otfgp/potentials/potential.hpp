@@ -50,7 +50,8 @@ struct ComputeResult {
   ScalarView uncertainty_normalised;
   // With the uncertainty, from potentials that know their training data (GP):
   // 1 for an atom with a neighbour closer than any distance of that species
-  // pair in the training data (by a margin), else 0. Such atoms also carry the
+  // pair in the training data, or with a neighbour density outside the range
+  // of its species' training atoms (by a margin), else 0. Such atoms also carry the
   // prior std as their uncertainty (and 1 as the normalised one).
   ScalarView novel;
   // With the uncertainty, from models calibrated against held-out forces (GP,
