@@ -212,9 +212,9 @@ TEST_CASE("active learning labels uncertain candidates and the model learns them
   CHECK(best_group == 227);
   // SW's diamond is −4.3366 eV/atom. How close the GP-relaxed diamond gets
   // depends on which frames the 30 calls took, and any perturbation changes
-  // that: over seeds 1–6 its SW energy was −3.70 … −4.32 eV/atom with the GP's
-  // short-range repulsion (mean −4.00; this seed −3.905) and −3.05 … −4.30
-  // without it (mean −3.89; docs/BENCHMARKS.md "Active learning during the search").
+  // that: over seeds 1–6 the recheck's best was diamond in 5 runs, at −3.60 …
+  // −4.34 eV/atom (this seed −4.137; docs/BENCHMARKS.md "Active learning
+  // during the search", six seeds).
   CHECK(best_recheck == Approx(-4.3366).margin(0.5));
 }
 
