@@ -421,14 +421,15 @@ TEST_CASE("label_minima: a candidate whose minimum the oracle confirms is not la
   testing::TemporaryDirectory directory;
   const auto model = weak_model(directory.path());
   const auto out = directory / "out";
-  const std::string text = "composition: Si\nformula_units: 8\nseed: 5\ncandidates: 3\n"
-                           "structure: {space_groups: [1, 2]}\nalgorithm: random\n"
-                           "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
-                           "active_learning:\n  model: gp:" +
-                           model.string() +
-                           "\n  max_calls: 60\n  check_interval: 5\n"
-                           "  oracle: {kind: potential, potential: " +
-                           sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+  const std::string text =
+      "composition: Si\nformula_units: 8\nseed: 5\ncandidates: 3\n"
+      "structure: {space_groups: [1, 2]}\nalgorithm: random\n"
+      "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
+      "active_learning:\n  model: gp:" +
+      model.string() +
+      "\n  max_calls: 60\n  check_interval: 5\n"
+      "  oracle: {kind: potential, potential: " +
+      sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
   const SearchResult result =
       run_search(parse_search_config(ConfigSection::parse(text, "minima.yaml")), false);
   REQUIRE(result.active_learning);
