@@ -237,8 +237,8 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
   MappedGp bare_model = mapped;
   bare_model.repulsion = false;
   GpPotential bare(bare_model);
-  auto direct_bare = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp", 0.05,
-                                              false);
+  auto direct_bare =
+      make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp", 0.05, false);
   auto zbl = make_zbl_repulsion({14}, Eigen::MatrixXd::Constant(1, 1, 0.95 * shortest), 0.8);
   const Evaluation wall = evaluate(*zbl, compressed);
   REQUIRE(wall.energy > 0.0);

@@ -1,5 +1,5 @@
-// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05][,variance_rank=R][,repulsion=zbl|none] — a trained sparse GP
-// from its model file (gp/model_file.hpp). variance_rank: terms of the mapped
+// gp:MODEL.h5[,mapped=yes|no][,novelty_margin=0.05][,variance_rank=R][,repulsion=zbl|none] — a
+// trained sparse GP from its model file (gp/model_file.hpp). variance_rank: terms of the mapped
 // per-atom variance (0: exact; default MappedGp::default_variance_rank). mapped=yes (the default
 // for power-2 kernels) runs the fast mapped potential (gp_potential.hpp) whose cost per atom does
 // not depend on the number of sparse environments; mapped=no evaluates the sparse GP directly (any

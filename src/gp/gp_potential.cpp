@@ -165,8 +165,8 @@ void GpPotential::upload() {
       novelty(a, b) = (1.0 - model_.novelty_margin) * shortest(a, b);
   Kokkos::deep_copy(novelty_distance_, novelty);
   const Eigen::MatrixXd& densities = model_.density_range;
-  novelty_density_ = decltype(novelty_density_)("GpPotential::novelty_density",
-                                                densities.size() ? n : 0, 2);
+  novelty_density_ =
+      decltype(novelty_density_)("GpPotential::novelty_density", densities.size() ? n : 0, 2);
   auto density_bounds = Kokkos::create_mirror_view(novelty_density_);
   for (std::size_t a = 0; a < density_bounds.extent(0); ++a) {
     density_bounds(a, 0) = (1.0 - model_.novelty_margin) * densities(a, 0);
@@ -798,8 +798,9 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
           const double gap = rc - kmath::sqrt(r2);
           density += gap * gap;
         }
-        flagged = flagged || (check_density && density > 0.0 &&
-                              (density < density_bounds(s_i, 0) || density > density_bounds(s_i, 1)));
+        flagged =
+            flagged || (check_density && density > 0.0 &&
+                        (density < density_bounds(s_i, 0) || density > density_bounds(s_i, 1)));
         if (!flagged) return;
         novel(i) = 1.0;
         if (uncertainty(i) < sigma) uncertainty(i) = sigma;

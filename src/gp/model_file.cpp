@@ -571,8 +571,7 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
       throw Error(path.string() + ": /novelty/shortest_pair_distance must be species × species");
     if (novelty.contains("density_range")) {
       mapped.density_range = novelty.read_matrix("density_range");
-      if (mapped.density_range.rows() != Eigen::Index(n) ||
-          mapped.density_range.cols() != 2)
+      if (mapped.density_range.rows() != Eigen::Index(n) || mapped.density_range.cols() != 2)
         throw Error(path.string() + ": /novelty/density_range must be species × 2");
       return mapped;
     }

@@ -398,9 +398,9 @@ Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descript
   if (values.offsets.size() != std::size_t(natoms) + 1) return density;
   for (int i = 0; i < natoms; ++i)
     for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
-      const double gap = descriptor.pair_cutoff(values.species[i],
-                                                values.species[values.neighbor[e]]) -
-                         values.pair_vector.row(e).norm();
+      const double gap =
+          descriptor.pair_cutoff(values.species[i], values.species[values.neighbor[e]]) -
+          values.pair_vector.row(e).norm();
       density[i] += gap * gap;
     }
   return density;

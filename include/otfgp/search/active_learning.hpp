@@ -31,7 +31,7 @@ namespace otfgp::search {
 
 struct ActiveLearningConfig {
   std::shared_ptr<oracle::Oracle> oracle;
-  std::filesystem::path model;     // the starting GP model file
+  std::filesystem::path model;  // the starting GP model file
   // The gp: spec options given with it (",repulsion=none,novelty_margin=0.1";
   // docs/gp.md), kept for every model the search saves.
   std::string model_options;
