@@ -77,6 +77,22 @@ OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text)
   return read_otf_config(dir / "otf.yaml");
 }
 
+// The loop in a child process (exit status 0 when it finished, 3 when it threw),
+// for tests that kill it.
+pid_t fork_otf(const OtfConfig& config, bool resume) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    try {
+      run_otf(config, resume);
+      ::_exit(0);
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  return child;
+}
+
 // Labels with the SW potential through the real oracle, optionally slowly
 // (announcing the call with a marker file), or failing on chosen calls.
 class TestOracle final : public oracle::Oracle {
@@ -307,16 +323,7 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
   bool finished = false;
   while (!finished && runs < 40) {
     const bool resume = runs++ > 0;
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      try {
-        run_otf(config, resume);
-        ::_exit(0);
-      } catch (...) {
-        ::_exit(3);
-      }
-    }
+    const pid_t child = fork_otf(config, resume);
     // Kill points: while the oracle works (the marker exists), or after a random delay.
     const bool in_oracle = runs % 2 == 0;
     const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 900)(rng));
@@ -776,16 +783,7 @@ TEST_CASE("otf with the kernel's two-body part: learns on the mapped form, resum
   CHECK((fast.forces - direct.forces).norm() <= 1e-8 * direct.forces.norm());
 
   const OtfConfig config = write_and_read(dir, with_pairs(small_config((dir / "killed").string())));
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    try {
-      run_otf(config, false);
-      ::_exit(0);
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
+  const pid_t child = fork_otf(config, false);
   // Killed once the first call has been learnt (the checkpoint's model exists), mid-run.
   const auto start = std::chrono::steady_clock::now();
   while (!std::filesystem::exists(dir / "killed" / "checkpoint") &&

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -72,13 +73,21 @@ std::filesystem::path weak_model(const std::filesystem::path& folder) {
   return file;
 }
 
+// bench/search_al_seeds.sh runs this search with other seeds and gp: options
+// (docs/BENCHMARKS.md, six seeds): OTFGP_BENCH_SEED, OTFGP_BENCH_MODEL_OPTIONS.
+std::string bench_override(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value ? value : fallback;
+}
+
 std::string config_text(const std::filesystem::path& model, const std::filesystem::path& out) {
-  return "composition: Si\nformula_units: 8\nseed: 3\ncandidates: 12\n"
+  return "composition: Si\nformula_units: 8\nseed: " + bench_override("OTFGP_BENCH_SEED", "3") +
+         "\ncandidates: 12\n"
          "structure:\n  space_groups: [227, 229, 191, 166, 141, 194]\nalgorithm: laqa\n"
          "laqa:\n  initial_steps: 10\n  n_select: 3\n  n_steps: 10\n"
          "relax:\n  max_steps: 300\n  max_step: 0.1\n"
          "active_learning:\n  model: gp:" +
-         model.string() +
+         model.string() + bench_override("OTFGP_BENCH_MODEL_OPTIONS", "") +
          "\n  max_calls: 30\n  check_interval: 3\n  max_sparse_per_frame: 4\n"
          "  oracle:\n    kind: potential\n    potential: " +
          sw +

@@ -222,10 +222,6 @@ std::pair<double, double> recheck_energy(Potential& potential, const Structure& 
   return {result.energy, result.structure.volume()};
 }
 
-}  // namespace
-
-namespace {
-
 // The first model's hull at grid point k over every phase not in `dropped`.
 Hull first_hull_without(const HullStudy& study, std::size_t k, const std::vector<char>& dropped,
                         const HullOptions& hull_options) {
@@ -257,12 +253,9 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
     std::vector<HullEntry> entries;
     for (const StudyPhase& phase : study.phases)
       entries.push_back({phase.phase.id, phase.phase.composition, nan, std::nullopt});
-    Hull hull;
-    // Rounds: re-check every entry within δ of the first model's hull; an
-    // entry the re-check puts more than δ above its hull leaves the first
-    // model's hull, which may bring others within δ; until none is new.
-    for (bool added = true; added;) {
-      added = false;
+    // Re-checks every entry within δ of `first` not checked yet; true when there was one.
+    const auto check_near_entries = [&] {
+      bool added = false;
       for (std::size_t i = 0; i < count; ++i) {
         if (checked[i] || !first.entries[i].included ||
             first.entries[i].e_above_hull > options.within)
@@ -278,17 +271,24 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
           continue;
         }
         const Structure& structure = (*structures[i])[structures[i]->size() == 1 ? 0 : k];
-        const double atoms = structure.size();
         const auto [energy, volume] =
             recheck_energy(potential, structure, phase.phase.id, pressure, options);
         const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
-        recheck.energy_per_atom(row, column) = energy / atoms;
+        recheck.energy_per_atom(row, column) = energy / structure.size();
         recheck.enthalpy_per_atom(row, column) =
-            (energy + pressure * units::gpa_in_ev_per_a3 * volume) / atoms;
+            (energy + pressure * units::gpa_in_ev_per_a3 * volume) / structure.size();
         entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);
         checked[i] = 1;
         added = true;
       }
+      return added;
+    };
+    // Rounds: an entry the re-check puts more than δ above its hull leaves the
+    // first model's hull, which may bring others within δ; until none is new.
+    Hull hull;
+    bool added = true;
+    while (added) {
+      added = check_near_entries();
       try {
         hull = compute_hull(entries, hull_options);
       } catch (const Error& error) {

@@ -582,19 +582,15 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   const hdf5::Group training = file.open_group("training");
   if (training.has_attribute("external_frames")) return mapped;
   const B2Descriptor descriptor(mapped.descriptor);
-  Eigen::MatrixXd shortest =
-      Eigen::MatrixXd::Constant(n, n, std::numeric_limits<double>::infinity());
-  Eigen::MatrixXd densities = empty_density_range(static_cast<int>(n));
+  NoveltyReference novelty(static_cast<int>(n));
   for (const Structure& frame : read_frames(training).first) {
     AtomState state = AtomState::from_structure(frame);
     NeighborList list(descriptor.cutoff(), 0.0);
     list.build(state);
-    const DescriptorValues values = descriptor.compute(state, list, false);
-    update_shortest_pair_distance(values, shortest);
-    update_density_range(values, descriptor, densities);
+    novelty.add(descriptor.compute(state, list, false), descriptor);
   }
-  if (!stored) mapped.shortest_pair_distance = shortest;
-  mapped.density_range = densities;
+  if (!stored) mapped.shortest_pair_distance = novelty.shortest_pair_distance;
+  mapped.density_range = novelty.density_range;
   return mapped;
 }
 

@@ -363,9 +363,7 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
     throw Error("SparseGp: " + std::to_string(reference_energies_.size()) +
                 " reference energies for " + std::to_string(num_species()) + " species");
   sparse_descriptors_.resize(0, descriptor_->size());
-  shortest_pair_distance_ = Eigen::MatrixXd::Constant(num_species(), num_species(),
-                                                      std::numeric_limits<double>::infinity());
-  density_range_ = empty_density_range(num_species());
+  novelty_ = NoveltyReference(num_species());
 }
 
 double ForceUncertaintyCalibration::force_std(double energy_std, double force_norm) const {
@@ -382,11 +380,11 @@ Eigen::VectorXd SparseGp::novel_atoms(const DescriptorValues& values, double mar
     const int a = values.species[i];
     for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e)
       if (values.pair_vector.row(e).norm() <
-          (1.0 - margin) * shortest_pair_distance_(a, values.species[values.neighbor[e]]))
+          (1.0 - margin) * novelty_.shortest_pair_distance(a, values.species[values.neighbor[e]]))
         novel[i] = 1.0;
     if (values.offsets[i + 1] > values.offsets[i] &&
-        (density[i] < (1.0 - margin) * density_range_(a, 0) ||
-         density[i] > (1.0 + margin) * density_range_(a, 1)))
+        (density[i] < (1.0 - margin) * novelty_.density_range(a, 0) ||
+         density[i] > (1.0 + margin) * novelty_.density_range(a, 1)))
       novel[i] = 1.0;
   }
   return novel;
@@ -406,35 +404,30 @@ Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descript
   return density;
 }
 
-Eigen::MatrixXd empty_density_range(int species) {
-  Eigen::MatrixXd range(species, 2);
-  range.col(0).setConstant(std::numeric_limits<double>::infinity());
-  range.col(1).setZero();
-  return range;
+NoveltyReference::NoveltyReference(int species)
+    : shortest_pair_distance(
+          Eigen::MatrixXd::Constant(species, species, std::numeric_limits<double>::infinity())),
+      density_range(species, 2) {
+  density_range.col(0).setConstant(std::numeric_limits<double>::infinity());
+  density_range.col(1).setZero();
 }
 
-void update_density_range(const DescriptorValues& values, const Descriptor& descriptor,
-                          Eigen::MatrixXd& range) {
+void NoveltyReference::add(const DescriptorValues& values, const Descriptor& descriptor) {
   const int natoms = static_cast<int>(values.species.size());
   if (values.offsets.size() != std::size_t(natoms) + 1) return;  // no entries
   const Eigen::VectorXd density = neighbour_density(values, descriptor);
   for (int i = 0; i < natoms; ++i) {
-    if (values.offsets[i + 1] == values.offsets[i]) continue;  // no neighbours
     const int a = values.species[i];
-    range(a, 0) = std::min(range(a, 0), density[i]);
-    range(a, 1) = std::max(range(a, 1), density[i]);
-  }
-}
-
-void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest) {
-  const int natoms = static_cast<int>(values.species.size());
-  if (values.offsets.size() != std::size_t(natoms) + 1) return;  // no entries
-  for (int i = 0; i < natoms; ++i)
     for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
-      const int a = values.species[i], b = values.species[values.neighbor[e]];
+      const int b = values.species[values.neighbor[e]];
       const double r = values.pair_vector.row(e).norm();
-      if (r < shortest(a, b)) shortest(a, b) = shortest(b, a) = r;
+      if (r < shortest_pair_distance(a, b))
+        shortest_pair_distance(a, b) = shortest_pair_distance(b, a) = r;
     }
+    if (values.offsets[i + 1] == values.offsets[i]) continue;  // no neighbours
+    density_range(a, 0) = std::min(density_range(a, 0), density[i]);
+    density_range(a, 1) = std::max(density_range(a, 1), density[i]);
+  }
 }
 
 void SparseGp::set_hyperparameters(const GpHyperparameters& hyperparameters) {
@@ -537,8 +530,7 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
     factors_.labels[g].add_rows(rows.kernel[g], rows.target[g]);
   factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
   if (used.energy) factors_.energy_log_atoms += std::log(static_cast<double>(frame.size()));
-  update_shortest_pair_distance(values, shortest_pair_distance_);
-  update_density_range(values, *descriptor_, density_range_);
+  novelty_.add(values, *descriptor_);
   frames_.push_back(frame);
   frame_labels_.push_back(labels);
   solution_.valid = false;
@@ -1041,8 +1033,8 @@ MappedGp SparseGp::mapped() const {
   MappedGp out = mapped_cache_;
   // What may change without a new solve.
   out.signal_std = hyperparameters_.signal_std;
-  out.shortest_pair_distance = shortest_pair_distance_;
-  out.density_range = density_range_;
+  out.shortest_pair_distance = novelty_.shortest_pair_distance;
+  out.density_range = novelty_.density_range;
   out.force_calibration = force_calibration_;
   out.reference_energy.assign(reference_energies_.data(),
                               reference_energies_.data() + reference_energies_.size());
@@ -1130,13 +1122,8 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
     throw Error("GP model: the stored split factor has the wrong size");
   frames_ = std::move(frames);
   frame_labels_ = std::move(labels);
-  shortest_pair_distance_.setConstant(std::numeric_limits<double>::infinity());
-  density_range_ = empty_density_range(num_species());
-  for (const Structure& frame : frames_) {
-    const DescriptorValues values = describe(frame, false);
-    update_shortest_pair_distance(values, shortest_pair_distance_);
-    update_density_range(values, *descriptor_, density_range_);
-  }
+  novelty_ = NoveltyReference(num_species());
+  for (const Structure& frame : frames_) novelty_.add(describe(frame, false), *descriptor_);
   sparse_descriptors_ = std::move(sparse_descriptors);
   sparse_species_ = std::move(sparse_species);
   sparse_sources_ = std::move(sources);

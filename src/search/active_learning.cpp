@@ -81,8 +81,7 @@ ActiveLearner::ActiveLearner(const ActiveLearningConfig& config,
       output_(output),
       gp_(std::make_unique<SparseGp>(load_start(config))),
       start_hyperparameters_(gp_->hyperparameters()),
-      calibration_(config.calibration_frames, config.calibration_window),
-      start_spec_(config.spec_of(config.model)) {
+      calibration_(config.calibration_frames, config.calibration_window) {
   if (!config_.oracle) throw Error("active_learning: no oracle");
   report_.model = config_.model.string();
 }
@@ -137,7 +136,7 @@ void ActiveLearner::prune() const {
 }
 
 std::string ActiveLearner::spec() const {
-  return report_.calls > 0 ? config_.spec_of(report_.model) : start_spec_;
+  return config_.spec_of(report_.model);  // the start's file until a call saved another
 }
 
 bool ActiveLearner::can_call() const {

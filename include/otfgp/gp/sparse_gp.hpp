@@ -85,6 +85,19 @@ struct LikelihoodTerms {
   Eigen::Vector4d gradient = Eigen::Vector4d::Zero();
 };
 
+// What the novelty check compares atoms against, from the training frames
+// (docs/gp.md "Novelty"): per pair of species indices the shortest distance
+// between an atom and a neighbour within their pair cutoff (S × S, symmetric,
+// Å; +∞ where none was seen) and per species the range of the neighbour
+// density ρ of the atoms that have neighbours (S × 2: min, max, Å²; +∞, 0
+// where none was seen).
+struct NoveltyReference {
+  Eigen::MatrixXd shortest_pair_distance, density_range;
+  explicit NoveltyReference(int species = 0);  // nothing seen yet
+  // Takes in one structure's descriptor entries (`values` need not hold gradients).
+  void add(const DescriptorValues& values, const Descriptor& descriptor);
+};
+
 class SparseGp {
  public:
   // reference_energies: one per descriptor species (eV).
@@ -120,14 +133,14 @@ class SparseGp {
   // distance between an atom of a and a neighbour of b within their pair
   // cutoff over every training frame (Å); +∞ where no such pair was seen.
   // Kept up to date by add_frame and recomputed by restore.
-  const Eigen::MatrixXd& shortest_pair_distance() const { return shortest_pair_distance_; }
+  const Eigen::MatrixXd& shortest_pair_distance() const { return novelty_.shortest_pair_distance; }
   // Novelty, second part: per species index the range of the neighbour
   // density ρ_i = Σ_j (r_c(s_i, s_j) − r_ij)² (Å², the descriptor's own
   // cutoff weight, over the neighbours within their pair cutoff; the scale a
   // normalised kernel does not see) over the training atoms that have
   // neighbours, S × 2 (min, max; +∞, 0 for a species never seen with
   // neighbours). Kept like shortest_pair_distance().
-  const Eigen::MatrixXd& density_range() const { return density_range_; }
+  const Eigen::MatrixXd& density_range() const { return novelty_.density_range; }
   // Per atom 1 when it is novel (docs/gp.md "Novelty"): a neighbour closer than
   // (1 − margin) × the shortest training distance of that pair, or, with
   // neighbours, ρ below (1 − margin) × the species' smallest or above
@@ -288,8 +301,7 @@ class SparseGp {
   std::vector<int> sparse_species_;
   std::vector<SparseEnvironmentSource> sparse_sources_;
   Factors factors_;
-  Eigen::MatrixXd shortest_pair_distance_;  // S × S (Å), see shortest_pair_distance()
-  Eigen::MatrixXd density_range_;           // S × 2 (Å²), see density_range()
+  NoveltyReference novelty_;  // see shortest_pair_distance(), density_range()
   ForceUncertaintyCalibration force_calibration_;
 
   mutable Solution solution_;  // for hyperparameters_, computed on first use
@@ -303,17 +315,7 @@ class SparseGp {
 // Checks that σ and the noises are positive and finite; names the bad one.
 void validate(const GpHyperparameters& hyperparameters);
 
-// Lowers `shortest` (S × S over species indices, symmetric) to the pair
-// distances of one structure's descriptor entries (the neighbours within their
-// pair cutoffs; `values` need not hold gradients).
-void update_shortest_pair_distance(const DescriptorValues& values, Eigen::MatrixXd& shortest);
 // Per atom ρ_i = Σ_j (r_c(s_i, s_j) − r_ij)² over the descriptor entries (Å²).
 Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descriptor& descriptor);
-// Widens `range` (S × 2: min, max per species index) to the ρ of the atoms
-// that have neighbours.
-void update_density_range(const DescriptorValues& values, const Descriptor& descriptor,
-                          Eigen::MatrixXd& range);
-// An empty range: min +∞, max 0 for each of `species` species.
-Eigen::MatrixXd empty_density_range(int species);
 
 }  // namespace otfgp

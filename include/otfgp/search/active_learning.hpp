@@ -148,7 +148,6 @@ class ActiveLearner {
   std::optional<otf::TrainingDatabase> database_;
   otf::OnlineCalibration calibration_;
   ActiveLearningReport report_;
-  std::string start_spec_;
 };
 
 }  // namespace otfgp::search
