@@ -5,6 +5,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/factor_journal.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/training.hpp"
@@ -167,6 +168,73 @@ TEST_CASE("training continues from a loaded model as if it had never been saved"
   CHECK(loaded.predict(test).energy == Approx(gp.predict(test).energy).epsilon(1e-10));
 }
 
+namespace {
+
+// A checkpoint as the on-the-fly loop writes it: the model without frames.
+SparseGp reload(const std::filesystem::path& path, const SparseGp& gp,
+                const DescriptorFormat& format) {
+  std::vector<Structure> frames;
+  std::vector<LabelSelection> labels;
+  for (int f = 0; f < gp.num_frames(); ++f) {
+    frames.push_back(gp.frame(f));
+    labels.push_back(gp.frame_labels(f));
+  }
+  return load_gp_model(path, std::move(frames), std::move(labels), format);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint with its factor blocks grows as if it had never been saved",
+          "[gp_model_file]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  SparseGp gp = trained(2, 3);
+  // Two checkpoints, the second with only the blocks added after the first.
+  write_factor_increment(directory / "f1.h5", gp, {});
+  const FactorBlockCounts first = factor_block_counts(gp);
+  std::mt19937_64 rng_a(5), rng_b(5);
+  const SparseSelection selection{SparseSelectionMethod::uncertain, 3};
+  add_frame_with_sparse_selection(gp, frame(20), selection, rng_a);
+  rng_b = rng_a;
+  save_gp_model_without_frames(directory / "model.h5", gp, format);
+  write_factor_increment(directory / "f2.h5", gp, first);
+
+  SparseGp loaded = reload(directory / "model.h5", gp, format);
+  SparseGp wrong = reload(directory / "model.h5", gp, format);
+  SparseGp fewer = reload(directory / "model.h5", gp, format);
+  loaded.resume_factors(read_factor_increments({directory / "f1.h5", directory / "f2.h5"}));
+  for (int g = 0; g < SparseGp::Factors::factor_count; ++g)
+    CHECK(loaded.factors().factor(g).can_grow());
+  add_frame_with_sparse_selection(gp, frame(21), selection, rng_a);
+  add_frame_with_sparse_selection(loaded, frame(21), selection, rng_b);
+  REQUIRE(loaded.num_sparse() == gp.num_sparse());
+  // The same arithmetic on the same numbers: every factor and α bit for bit.
+  for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
+    CHECK(loaded.factors().factor(g).r() == gp.factors().factor(g).r());
+    CHECK(loaded.factors().factor(g).z() == gp.factors().factor(g).z());
+  }
+  CHECK(loaded.alpha() == gp.alpha());
+
+  // Without the blocks the first update rebuilds the factors instead (in
+  // another order); with the wrong ones, a clear error.
+  CHECK_THROWS_WITH(wrong.resume_factors(read_factor_increments({directory / "f2.h5"})),
+                    Catch::Contains("f2.h5") || Catch::Contains("cannot be resumed"));
+  CHECK_THROWS_WITH(read_factor_increments({directory / "f2.h5"}),
+                    Catch::Contains("f2.h5") && Catch::Contains("starts at block"));
+  CHECK_THROWS_WITH(read_factor_increments({directory / "f1.h5", directory / "f1.h5"}),
+                    Catch::Contains("starts at block"));
+  CHECK_THROWS_WITH(fewer.resume_factors(read_factor_increments({directory / "f1.h5"})),
+                    Catch::Contains("cannot be resumed"));
+  // A damaged increment is refused by its checksum.
+  {
+    std::fstream file(directory / "f2.h5", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(-64, std::ios::end);
+    file.put('\x5a');
+  }
+  CHECK_THROWS_WITH(read_factor_increments({directory / "f1.h5", directory / "f2.h5"}),
+                    Catch::Contains("f2.h5"));
+}
+
 TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][python]") {
   TemporaryDirectory directory;
   RadialFormat format;
@@ -176,7 +244,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 4
+    assert f.attrs["format_version"] == 5
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -289,7 +357,7 @@ with h5py.File(sys.argv[1], "r") as f:
     print(f.attrs["format_version"], "embedding" in f["descriptor"])
 )",
                                           {path.string()});
-    CHECK(has == (descriptor.embedded() ? "4 True\n" : "4 False\n"));
+    CHECK(has == (descriptor.embedded() ? "5 True\n" : "5 False\n"));
   }
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";

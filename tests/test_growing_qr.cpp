@@ -102,3 +102,40 @@ TEST_CASE("growing QR: restored factors refuse to grow", "[growing_qr]") {
   CHECK_THROWS(qr.add_rows(Eigen::MatrixXd::Ones(1, 2), Eigen::VectorXd::Ones(1)));
   CHECK_THROWS(qr.add_columns(Eigen::MatrixXd::Ones(3, 1)));
 }
+
+TEST_CASE("growing QR: a factor restored with its residual and blocks grows bit for bit",
+          "[growing_qr]") {
+  std::mt19937_64 rng(11);
+  const Eigen::MatrixXd x = random_matrix(60, 20, rng);
+  const Eigen::VectorXd b = random_matrix(60, 1, rng);
+  GrowingQr qr;
+  qr.add_columns(x.block(0, 0, 0, 4));
+  qr.add_rows(x.block(0, 0, 25, 4), b.head(25));
+  qr.add_columns(x.block(0, 4, 25, 6));
+  GrowingQr restored = GrowingQr::restored(qr.r(), qr.z(), qr.residual_squared_norm(),
+                                           qr.rhs_squared_norm(), qr.rows(), qr.residual());
+  CHECK_FALSE(restored.can_grow());
+  // Too few blocks (a checkpoint increment missing) and foreign ones are refused.
+  std::vector<GrowingQr::Block> fewer(qr.blocks().begin(), qr.blocks().end() - 1);
+  CHECK_THROWS_WITH(restored.resume(fewer), Catch::Contains("blocks missing"));
+  std::vector<GrowingQr::Block> misshapen = qr.blocks();
+  misshapen.front().v.conservativeResize(misshapen.front().v.rows() + 1, Eigen::NoChange);
+  CHECK_THROWS_WITH(restored.resume(misshapen), Catch::Contains("does not fit"));
+  CHECK_THROWS(GrowingQr::restored(qr.r(), qr.z(), qr.residual_squared_norm() * 2,
+                                   qr.rhs_squared_norm(), qr.rows(), qr.residual()));
+  CHECK_THROWS_WITH(GrowingQr::restored(qr.r(), qr.z(), qr.residual_squared_norm(),
+                                        qr.rhs_squared_norm(), qr.rows())
+                        .resume(qr.blocks()),
+                    Catch::Contains("without its residual"));
+
+  restored.resume(qr.blocks());
+  REQUIRE(restored.can_grow());
+  for (GrowingQr* f : {&qr, &restored}) {
+    f->add_rows(x.block(25, 0, 20, 10), b.segment(25, 20));
+    f->add_columns(x.block(0, 10, 45, 10));
+    f->add_rows(x.block(45, 0, 15, 20), b.segment(45, 15));
+  }
+  CHECK(restored.r() == qr.r());
+  CHECK(restored.z() == qr.z());
+  CHECK(restored.residual_squared_norm() == qr.residual_squared_norm());
+}

@@ -117,17 +117,48 @@ double GrowingQr::residual_squared_norm() const {
 }
 
 GrowingQr GrowingQr::restored(Eigen::MatrixXd r, Eigen::VectorXd z, double residual_squared_norm,
-                              double rhs_squared_norm, int rows) {
+                              double rhs_squared_norm, int rows, Eigen::VectorXd residual) {
   if (r.rows() != r.cols() || z.size() != r.rows())
     throw std::invalid_argument("GrowingQr::restored: sizes disagree");
+  // The saved norm was computed from this very vector: anything else is another factor's.
+  if (residual.size() > 0 &&
+      (residual.size() != rows || residual.squaredNorm() != residual_squared_norm))
+    throw std::invalid_argument("GrowingQr::restored: the residual is not this factor's");
   GrowingQr qr;
   qr.r_ = std::move(r);
   qr.z_ = std::move(z);
   qr.rows_ = rows;
+  qr.residual_ = std::move(residual);
   qr.restored_residual_squared_norm_ = residual_squared_norm;
   qr.rhs_squared_norm_ = rhs_squared_norm;
   qr.can_grow_ = false;
   return qr;
+}
+
+void GrowingQr::resume(std::vector<Block> blocks) {
+  if (can_grow_) throw std::logic_error("GrowingQr::resume: the factor can already grow");
+  if (residual_.size() != rows_)
+    throw std::invalid_argument("GrowingQr::resume: the factor was restored without its residual");
+  int top_end = 0, row_end = 0;
+  for (const Block& b : blocks) {
+    const bool fits = b.top_begin >= 0 && b.top_count >= 0 && b.top_begin + b.top_count <= cols() &&
+                      b.row_begin >= 0 && b.row_count >= 0 && b.row_begin + b.row_count <= rows_ &&
+                      b.v.rows() == b.row_count && b.v.cols() == b.top_count && b.block_size >= 1 &&
+                      b.t.rows() == b.block_size && b.t.cols() == b.top_count;
+    if (!fits) throw std::invalid_argument("GrowingQr::resume: a block does not fit the factor");
+    top_end = std::max(top_end, b.top_begin + b.top_count);
+    row_end = std::max(row_end, b.row_begin + b.row_count);
+  }
+  // Every row and column added with both present went through a block.
+  const bool complete =
+      rows_ == 0 || cols() == 0 ? blocks.empty() : top_end == cols() && row_end == rows_;
+  if (!complete)
+    throw std::invalid_argument("GrowingQr::resume: the blocks reach column " +
+                                std::to_string(top_end) + " and row " + std::to_string(row_end) +
+                                ", the factor has " + std::to_string(cols()) + " and " +
+                                std::to_string(rows_) + " (blocks missing)");
+  blocks_ = std::move(blocks);
+  can_grow_ = true;
 }
 
 std::size_t GrowingQr::memory_bytes() const {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <stdexcept>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
@@ -66,8 +67,6 @@ LabelSelection FrameArrays::labels_used(std::size_t f) const {
 
 namespace {
 
-// The label factors, then the split pseudo-labels.
-const char* const kind_groups[label_kind_count + 1] = {"energy", "force", "stress", "splits"};
 constexpr double missing = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* model_kind = "otfgp sparse GP model";
 
@@ -287,14 +286,17 @@ void write_factors(const hdf5::Group& root, const SparseGp::Factors& factors) {
   const hdf5::Group group = root.create_group("factors");
   group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
   group.write("kernel_factor", factors.kernel_factor);
-  for (int g = 0; g <= label_kind_count; ++g) {
-    const GrowingQr& qr = g < label_kind_count ? factors.labels[g] : factors.splits;
-    const hdf5::Group kind = group.create_group(kind_groups[g]);
+  for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
+    const GrowingQr& qr = factors.factor(g);
+    const hdf5::Group kind = group.create_group(SparseGp::Factors::factor_name(g));
     kind.set_attribute("rows", qr.rows());
     kind.set_attribute("residual_squared_norm", qr.residual_squared_norm());
     kind.set_attribute("rhs_squared_norm", qr.rhs_squared_norm());
     kind.write("r", qr.r());
     kind.write("z", qr.z());
+    // Version 5: the rest of Qᵀb, so that a checkpoint's factor can grow again
+    // (with the Householder blocks of factor_journal.hpp).
+    if (qr.residual().size() == qr.rows()) kind.write("residual", qr.residual());
   }
 }
 
@@ -389,12 +391,13 @@ SparseGp::Factors read_factors(const hdf5::Group& group) {
   SparseGp::Factors factors;
   factors.energy_log_atoms = group.double_attribute("energy_log_atoms");
   factors.kernel_factor = group.read_matrix("kernel_factor");
-  for (int g = 0; g <= label_kind_count; ++g) {
-    const hdf5::Group kind = group.open_group(kind_groups[g]);
-    (g < label_kind_count ? factors.labels[g] : factors.splits) =
-        GrowingQr::restored(kind.read_matrix("r"), kind.read_vector("z"),
-                            kind.double_attribute("residual_squared_norm"),
-                            kind.double_attribute("rhs_squared_norm"), kind.int_attribute("rows"));
+  for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
+    const hdf5::Group kind = group.open_group(SparseGp::Factors::factor_name(g));
+    factors.factor(g) = GrowingQr::restored(
+        kind.read_matrix("r"), kind.read_vector("z"),
+        kind.double_attribute("residual_squared_norm"), kind.double_attribute("rhs_squared_norm"),
+        kind.int_attribute("rows"),
+        kind.contains("residual") ? kind.read_vector("residual") : Eigen::VectorXd());
   }
   return factors;
 }
@@ -453,7 +456,13 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   for (std::size_t k = 0; k < source_frame.size(); ++k)
     sources.push_back({source_frame[k], source_atom[k]});
 
-  SparseGp::Factors factors = read_factors(file.open_group("factors"));
+  SparseGp::Factors factors = [&] {
+    try {
+      return read_factors(file.open_group("factors"));
+    } catch (const std::invalid_argument& error) {
+      throw Error(path.string() + ": /factors: " + error.what());
+    }
+  }();
   const hdf5::Group solution_group = file.open_group("solution");
   SparseGp::Solution solution = read_solution(solution_group);
   gp.set_split_conditioning(solution_group.int_attribute("split_conditioning") != 0);

@@ -1142,10 +1142,23 @@ void SparseGp::restore(std::vector<Structure> frames, std::vector<LabelSelection
   }
 }
 
+const char* SparseGp::Factors::factor_name(int g) {
+  return g < label_kind_count ? label_kind_name(static_cast<LabelKind>(g)) : "splits";
+}
+
+void SparseGp::resume_factors(FactorBlocks blocks) {
+  for (int g = 0; g < Factors::factor_count; ++g) {
+    try {
+      factors_.factor(g).resume(std::move(blocks[g]));
+    } catch (const std::exception& error) {
+      throw Error(std::string("GP model: its factors cannot be resumed (") + error.what() + ")");
+    }
+  }
+}
+
 void SparseGp::make_growable() {
-  for (const auto* f :
-       {&factors_.labels[0], &factors_.labels[1], &factors_.labels[2], &factors_.splits})
-    if (!f->can_grow()) {
+  for (int g = 0; g < Factors::factor_count; ++g)
+    if (!factors_.factor(g).can_grow()) {
       logger().info("SparseGp: rebuilding the factors of {} frames before the first update",
                     num_frames());
       rebuild();

@@ -1,6 +1,7 @@
 #include "otfgp/otf/otf_loop.hpp"
 
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/core/version.hpp"
+#include "otfgp/gp/factor_journal.hpp"
 #include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
@@ -224,6 +226,10 @@ class OtfLoop final : public md::StepObserver {
   int hyperparameter_updates_ = 0;
   Timings timings_;
   std::string model_file_;  // in checkpoint_dir(), of the current model
+  // The factor-block increments (factor_journal.hpp) the current model's
+  // blocks are in, oldest first, and how many blocks they hold per factor.
+  std::vector<std::string> factor_files_;
+  FactorBlockCounts factors_written_{};
   std::optional<md::RestartData> restart_;
 
   AppendFile uncertainty_log_, calls_log_, held_out_log_, trajectory_;
@@ -330,6 +336,15 @@ void OtfLoop::resume() {
     }
     gp_ = std::make_unique<SparseGp>(
         load_gp_model(checkpoint_dir() / model_file_, std::move(stored), std::move(labels)));
+    // With its blocks the model grows as the one that wrote the checkpoint;
+    // without (bitwise_resume: false) it is rebuilt at its first update.
+    factor_files_ = state.value("factor_files", std::vector<std::string>());
+    if (!factor_files_.empty()) {
+      std::vector<std::filesystem::path> paths;
+      for (const std::string& name : factor_files_) paths.push_back(checkpoint_dir() / name);
+      gp_->resume_factors(read_factor_increments(paths));
+      factors_written_ = factor_block_counts(*gp_);
+    }
     remap();
   }
   if (state.contains("md") && !state.at("md").is_null())
@@ -428,6 +443,9 @@ void OtfLoop::check_update(const TrainingRecord& record) {
       "refactorising the model from its {} frames",
       gp_->num_frames(), error, scale, gp_->num_frames());
   gp_->rebuild();
+  // New factors: the next checkpoint writes all their blocks afresh.
+  factor_files_.clear();
+  factors_written_ = {};
   remap();
   const double again = force_error(record.frame);
   if (!(again < limit))
@@ -574,6 +592,14 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     const std::string name = fmt::format("model-{:06d}.h5", gp_->num_frames());
     save_gp_model_without_frames(dir / name, *gp_);
     model_file_ = name;
+    if (config_.otf.bitwise_resume) {
+      // Only the blocks added since the last checkpoint; the model file has the rest of the
+      // factors.
+      const std::string blocks = fmt::format("factors-{:06d}.h5", gp_->num_frames());
+      write_factor_increment(dir / blocks, *gp_, factors_written_);
+      factor_files_.push_back(blocks);
+      factors_written_ = factor_block_counts(*gp_);
+    }
   }
   std::string md_file;
   if (engine) {
@@ -588,6 +614,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["stage"] = stage_;
   state["frames_learnt"] = gp_ ? gp_->num_frames() : 0;
   state["model"] = model_file_;
+  state["factor_files"] = factor_files_;
   state["md"] = engine ? nlohmann::json(md_file) : nlohmann::json(nullptr);
   state["step"] = engine ? engine->step() : 0;
   state["last_call_step"] = last_call_step_;
@@ -611,28 +638,18 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     file.stream() << state.dump(2) << "\n";
     file.commit();
   }
-  // Older models and MD states are no longer named by the checkpoint, and
-  // temporaries are what a killed run was writing (this run's are renamed).
+  // Older models, factor blocks and MD states are no longer named by the
+  // checkpoint, and temporaries are what a killed run was writing (this run's are renamed).
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     const bool temporary = name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos;
-    if (temporary || (name != "state.json" && name != model_file_ && name != md_file &&
-                      entry.path().extension() == ".h5")) {
+    const bool named =
+        name == "state.json" || name == model_file_ || name == md_file ||
+        std::find(factor_files_.begin(), factor_files_.end(), name) != factor_files_.end();
+    if (temporary || (!named && entry.path().extension() == ".h5")) {
       std::error_code ignored;
       std::filesystem::remove(entry.path(), ignored);
     }
-  }
-  if (model_changed && gp_ && config_.otf.bitwise_resume) {
-    // Continue with the model exactly as a resumed run reloads it.
-    std::vector<Structure> stored;
-    std::vector<LabelSelection> labels;
-    for (int f = 0; f < gp_->num_frames(); ++f) {
-      stored.push_back(database_->records()[f].frame);
-      labels.push_back(database_->records()[f].labels);
-    }
-    gp_ = std::make_unique<SparseGp>(
-        load_gp_model(dir / model_file_, std::move(stored), std::move(labels)));
-    remap();
   }
   if (engine) {
     if (model_changed) engine->potential_changed();

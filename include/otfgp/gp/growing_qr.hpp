@@ -22,6 +22,18 @@ namespace otfgp {
 
 class GrowingQr {
  public:
+  // One orthogonal block: reflectors acting on top coordinates
+  // [top_begin, top_begin + top_count) of R and on rows [row_begin, row_begin + row_count).
+  // Blocks are only ever appended; a checkpoint saves the new ones
+  // (factor_journal.hpp) so that a restored factor can grow again.
+  struct Block {
+    int top_begin = 0, top_count = 0;
+    int row_begin = 0, row_count = 0;
+    int block_size = 1;
+    Eigen::MatrixXd v;  // row_count × top_count
+    Eigen::MatrixXd t;  // block_size × top_count
+  };
+
   int rows() const { return rows_; }
   int cols() const { return static_cast<int>(r_.cols()); }
 
@@ -42,24 +54,22 @@ class GrowingQr {
 
   // A factor restored from a file: R, z and the residual are known, the
   // Householder blocks are not, so the factor cannot grow (can_grow() false)
-  // until it is rebuilt from the rows.
+  // until it is rebuilt from the rows or resumed. `residual`, when given (rows
+  // entries: residual() of the factor that was saved), makes resume() possible.
   static GrowingQr restored(Eigen::MatrixXd r, Eigen::VectorXd z, double residual_squared_norm,
-                            double rhs_squared_norm, int rows);
+                            double rhs_squared_norm, int rows, Eigen::VectorXd residual = {});
   bool can_grow() const { return can_grow_; }
+  // A restored factor made growable again with every Householder block the
+  // saved one had, in order; it then grows bit for bit as the saved one would.
+  // Throws std::invalid_argument without the residual or when a block does not fit.
+  void resume(std::vector<Block> blocks);
+  // The rest of Qᵀb, one entry per row (empty for a factor restored without it).
+  const Eigen::VectorXd& residual() const { return residual_; }
+  const std::vector<Block>& blocks() const { return blocks_; }
   // Bytes held by R, z and the stored Householder blocks.
   std::size_t memory_bytes() const;
 
  private:
-  // One orthogonal block: reflectors acting on top coordinates
-  // [top_begin, top_begin + top_count) of R and on rows [row_begin, row_begin + row_count).
-  struct Block {
-    int top_begin = 0, top_count = 0;
-    int row_begin = 0, row_count = 0;
-    int block_size = 1;
-    Eigen::MatrixXd v;  // row_count × top_count
-    Eigen::MatrixXd t;  // block_size × top_count
-  };
-
   void require_growable(const char* operation) const;
 
   int rows_ = 0;

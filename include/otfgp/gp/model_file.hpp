@@ -38,7 +38,10 @@ struct FrameArrays {
 // 4: adds /descriptor attribute two_body, /kernel attributes two_body_columns and
 //    two_body_weight (the kernel's two-body part, kernel.hpp; absent: none), and
 //    with it /mapped attribute two_body_weight and /mapped/<El>/two_body, sparse_two_body.
-inline constexpr int gp_model_format_version = 4;
+// 5: adds /factors/<kind>/residual (the rest of Qᵀb, growing_qr.hpp), which with
+//    the checkpoint's factor journal (factor_journal.hpp) lets a loaded model grow
+//    without a rebuild; files without it load as before.
+inline constexpr int gp_model_format_version = 5;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).

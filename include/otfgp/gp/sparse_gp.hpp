@@ -252,11 +252,26 @@ class SparseGp {
     GrowingQr splits;  // the split pseudo-labels (see set_split_conditioning), unit noise
     Eigen::MatrixXd kernel_factor;  // upper triangular F with FᵀF = K̃_uu
     double energy_log_atoms = 0.0;  // Σ over energy rows of log N_atoms (enters log|Λ|)
+    // Factor g of factor_count: the label kinds in LabelKind order, then the splits.
+    static constexpr int factor_count = label_kind_count + 1;
+    const GrowingQr& factor(int g) const { return g < label_kind_count ? labels[g] : splits; }
+    GrowingQr& factor(int g) { return g < label_kind_count ? labels[g] : splits; }
+    // "energy", "force", "stress", "splits": their groups in files.
+    static const char* factor_name(int g);
   };
   const Factors& factors() const { return factors_; }
+  // Every Householder block of each factor (Factors::factor order): what a
+  // checkpoint keeps beside the model file (factor_journal.hpp) so that the
+  // model loaded from it grows bit for bit as this one would.
+  using FactorBlocks = std::array<std::vector<GrowingQr::Block>, Factors::factor_count>;
+  // Makes a model restored from a version-5 file growable again with every
+  // block the saved one had, instead of rebuilding at its first update.
+  // Throws otfgp::Error when the file had no residuals or the blocks do not fit.
+  void resume_factors(FactorBlocks blocks);
   // A model restored from its file: frames, sparse set, factors and solution
   // as saved, so that predictions are bit for bit those of the saved model. The factors cannot
-  // grow; the first add_frame or add_sparse_* rebuilds them from the stored frames (O(N·M²), once).
+  // grow; the first add_frame or add_sparse_* rebuilds them from the stored frames (O(N·M²),
+  // once) unless resume_factors() gave them their blocks back.
   void restore(std::vector<Structure> frames, std::vector<LabelSelection> labels,
                Eigen::MatrixXd sparse_descriptors, std::vector<int> sparse_species,
                std::vector<SparseEnvironmentSource> sources, Factors factors,

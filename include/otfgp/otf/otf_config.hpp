@@ -68,9 +68,10 @@ struct OtfSettings {
   long max_oracle_calls = 0;        // 0: no cap
   long checkpoint_interval = 1000;  // MD steps between checkpoints without an update (0: none)
   long log_interval = 100;          // steps between log lines
-  // After every checkpoint the model in memory is the one reloaded from it, so
-  // that a resumed run follows the uninterrupted one bit for bit (costs one
-  // rebuild of the factors from the stored frames at the next update).
+  // Checkpoints also write the factor blocks the updates added
+  // (factor_journal.hpp), so that a resumed run's model is the uninterrupted
+  // one bit for bit and keeps growing incrementally; without them a resumed
+  // model is rebuilt at its first update and rounds differently.
   bool bitwise_resume = true;
 };
 
