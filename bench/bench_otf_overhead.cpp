@@ -4,10 +4,11 @@
 // the whole time-step loop. Prints one line per variant and the ratios.
 //
 //   bench_otf_overhead MODEL.h5 [--cells 3] [--steps 500] [--temperature 1000]
-//                      [--variance-rank R]
+//                      [--variance-rank R] [--variance-form automatic|rows|products|quadratic]
 //
 // --variance-rank: terms of the per-atom variance (MappedGp::variance_rank;
 // 0 exact; default the model default). The truncation's bound is printed.
+// --variance-form: how the variance is evaluated (GpPotential::VarianceForm).
 //
 // MODEL.h5: a Si model, e.g. examples/quickstart/out/otf/model.h5.
 
@@ -32,12 +33,27 @@ int main(int argc, char* argv[]) {
   long steps = 500;
   double temperature = 1000.0;
   int variance_rank = otfgp::MappedGp::default_variance_rank;
+  using Form = otfgp::GpPotential::VarianceForm;
+  Form form = Form::automatic;
   for (int k = 2; k + 1 < argc; k += 2) {
     const std::string key = argv[k];
     if (key == "--cells") cells = std::stoi(argv[k + 1]);
     if (key == "--steps") steps = std::stol(argv[k + 1]);
     if (key == "--temperature") temperature = std::stod(argv[k + 1]);
     if (key == "--variance-rank") variance_rank = std::stoi(argv[k + 1]);
+    if (key == "--variance-form") {
+      const std::string name = argv[k + 1];
+      if (name == "rows")
+        form = Form::rows;
+      else if (name == "products")
+        form = Form::products;
+      else if (name == "quadratic")
+        form = Form::quadratic;
+      else if (name != "automatic") {
+        std::fprintf(stderr, "bench_otf_overhead: unknown variance form '%s'\n", name.c_str());
+        return 2;
+      }
+    }
   }
   try {
     otfgp::MappedGp mapped = otfgp::load_mapped_gp(model);
@@ -64,8 +80,9 @@ int main(int argc, char* argv[]) {
       settings.thermostat.temperature = temperature;
       otfgp::AtomState state = otfgp::AtomState::from_structure(crystal);
       otfgp::md::maxwell_boltzmann(state, temperature, 7);
-      otfgp::md::Engine engine(std::move(state), otfgp::make_gp_potential(mapped, "gp:" + model),
-                               settings);
+      auto potential = std::make_unique<otfgp::GpPotential>(mapped, "gp:" + model);
+      potential->set_variance_form(form);
+      otfgp::md::Engine engine(std::move(state), std::move(potential), settings);
       if (interval > 0) engine.set_compute_request({false, true}, interval);
       engine.setup();
       const auto start = std::chrono::steady_clock::now();

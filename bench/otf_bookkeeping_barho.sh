@@ -6,6 +6,8 @@
 # at 0 and 10 GPa) with md.steps 150, and 16 held-out frames (every 100th
 # frame but the first of a 400-step reference run of each 0-GPa structure).
 #   bench/otf_bookkeeping_barho.sh [BUILD_DIR] [WORK_DIR]
+# OTFGP_BENCH_OTF_EXTRA="key: value" adds a line to the otf: section (e.g.
+# "bitwise_resume: false").
 # Prints summary.json's timings_seconds, calls, sparse size and peak memory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +30,7 @@ for path in sorted(glob.glob("held_out/*GPa/trajectory.xyz")):
 write("held_out.xyz", frames)
 PY
 /usr/bin/python3 - "$example" <<'PY'
-import re, sys
+import os, re, sys
 example = sys.argv[1]
 lines, stages = [], 0
 for line in open(f"{example}/otf.yaml"):
@@ -41,6 +43,9 @@ for line in open(f"{example}/otf.yaml"):
     line = re.sub(r"^held_out:.*", "held_out: held_out.xyz", line)
     line = re.sub(r"^output:.*", "output: out", line)
     lines.append(line)
+    extra = os.environ.get("OTFGP_BENCH_OTF_EXTRA")
+    if extra and line.startswith("otf:"):
+        lines.append(f"  {extra}\n")
 open("short.yaml", "w").write("".join(lines))
 PY
 /usr/bin/time -v "$otfgp" -q otf short.yaml > otf.log 2> time.log || { tail -20 time.log; exit 1; }

@@ -403,7 +403,7 @@ TEST_CASE("truncated mapped variance: exact at full rank, within its bound below
   }
 }
 
-TEST_CASE("the variance by packed quadratic forms equals the variance by rows", "[gp]") {
+TEST_CASE("the variance by packed quadratic forms and by BLAS products equals the rows", "[gp]") {
   Synthetic synthetic = synthetic_model(41);
   const Structure structure = random_structure(triclinic_cell(10.5, 10.0, 10.8, 0.1, -0.1, 0.2),
                                                numbers(70, 20, 6), 1.8, 42);
@@ -417,6 +417,20 @@ TEST_CASE("the variance by packed quadratic forms equals the variance by rows", 
     CHECK(potential.quadratic_variance() == std::vector<char>{1, 1, 0});  // species 2: no rows
     const Evaluation by_forms = evaluate(potential, structure, {false, true});
     INFO("rank " << rank);
+    // The same rows as two matrix products per species (host memory; what
+    // `automatic` uses there), against the team kernel.
+    if (std::is_same_v<MemSpace, Kokkos::HostSpace>) {
+      potential.set_variance_form(GpPotential::VarianceForm::products);
+      CHECK(potential.quadratic_variance() == std::vector<char>{0, 0, 0});
+      const Evaluation by_products = evaluate(potential, structure, {false, true});
+      CHECK((*by_rows.uncertainty - *by_products.uncertainty).cwiseAbs().maxCoeff() <= 1e-9);
+      CHECK((*by_rows.uncertainty_normalised - *by_products.uncertainty_normalised)
+                .cwiseAbs()
+                .maxCoeff() <= 1e-9);
+    } else {
+      CHECK_THROWS_WITH(potential.set_variance_form(GpPotential::VarianceForm::products),
+                        Catch::Contains("host memory"));
+    }
     CHECK((*by_rows.uncertainty - *by_forms.uncertainty).cwiseAbs().maxCoeff() <= 1e-9);
     CHECK((*by_rows.uncertainty_normalised - *by_forms.uncertainty_normalised)
               .cwiseAbs()

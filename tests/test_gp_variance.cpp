@@ -311,9 +311,14 @@ TEST_CASE("with the kernel's two-body part the mapped GP equals the direct one",
   for (int rank : {0, 4}) {
     mapped.variance_rank = rank;
     GpPotential fast(mapped, "gp:test");
+    GpPotential team(mapped, "gp:test");  // the rows in the team kernel (fast: BLAS on a host)
+    team.set_variance_form(GpPotential::VarianceForm::rows);
     for (const Structure& test : tests) {
       CAPTURE(rank, test.formula());
       const Evaluation a = evaluate(fast, test, all), b = evaluate(*direct, test, all);
+      const Evaluation c = evaluate(team, test, all);
+      CHECK((*a.uncertainty - *c.uncertainty).cwiseAbs().maxCoeff() <=
+            1e-9 * gp.hyperparameters().signal_std);
       CHECK(a.energy == Approx(b.energy).epsilon(1e-10));
       CHECK((a.forces - b.forces).norm() <= 1e-9 * b.forces.norm());
       CHECK((*a.stress - *b.stress).norm() <= 1e-9 * b.stress->norm());

@@ -6,8 +6,11 @@
 
 #include "otfgp/gp/gp_potential.hpp"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
@@ -28,6 +31,12 @@ constexpr std::size_t level0_limit = 32 * 1024;
 // Atoms of one species whose uncertainty one team computes together, so that
 // each row of R_s is read once per block rather than once per atom.
 constexpr int uncertainty_block = 32;
+// Views in host memory: the variance rows can go through the optimised BLAS.
+constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
+// How much faster the row form runs as BLAS products than the packed quadratic
+// forms' loop, per flop, on a CPU core (measured: docs/BENCHMARKS.md, "MD
+// overhead of the uncertainty"); it weighs the automatic choice between them.
+constexpr double products_speedup = 8.0;
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
 constexpr double empty_norm_squared = 1e-24;
 
@@ -214,7 +223,9 @@ void GpPotential::upload_quadratic_forms() {
   std::vector<Eigen::MatrixXd> forms(n);
   for (int s = 0; s < n; ++s) {
     const long m_s = sparse_offset_[s + 1] - sparse_offset_[s], r = rank_[s];
-    const bool cheaper = r * packed_size < m_s * (size + r);
+    // Flops per atom of each form, the rows weighted by how much faster they run as BLAS products.
+    const double row_speed = products_form() ? products_speedup : 1.0;
+    const bool cheaper = double(r) * packed_size < double(m_s) * (size + r) / row_speed;
     // The packed forms hold the many-body part only: a two-body part needs the rows.
     quadratic_species_[s] = r > 0 && pairs == 0 &&
                             (variance_form_ == VarianceForm::quadratic ||
@@ -233,9 +244,16 @@ void GpPotential::upload_quadratic_forms() {
   Kokkos::deep_copy(quadratic_, quadratic);
 }
 
+bool GpPotential::products_form() const {
+  return host_memory &&
+         (variance_form_ == VarianceForm::automatic || variance_form_ == VarianceForm::products);
+}
+
 void GpPotential::set_variance_form(VarianceForm form) {
   if (form == VarianceForm::quadratic && model_.descriptor.two_body)
     throw Error("GpPotential: the packed quadratic forms hold no two-body part; use the rows");
+  if (form == VarianceForm::products && !host_memory)
+    throw Error("GpPotential: the BLAS products need host memory; use the rows on a device");
   variance_form_ = form;
   upload();
 }
@@ -653,7 +671,6 @@ void GpPotential::compute_uncertainty(const AtomState& state,
                                       Kokkos::View<const int*, MemSpace> centres,
                                       ScalarView uncertainty, ScalarView normalised) {
   const int natoms = state.natoms, n_species = basis_.n_species;
-  // Blocks of up to uncertainty_block atoms of one species, from a host-side grouping.
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
   auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
   auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
@@ -668,6 +685,30 @@ void GpPotential::compute_uncertainty(const AtomState& state,
     else
       members[s].push_back(i);
   }
+  if (products_form())
+    uncertainty_by_products(members, uncertainty, normalised);
+  else
+    uncertainty_by_team(members, uncertainty, normalised);
+  if (quadratic_atoms.empty()) return;
+  Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());
+  Kokkos::View<int*, MemSpace> quadratic_offset("GpPotential::quadratic_offset", n_species + 1);
+  {
+    auto a = Kokkos::create_mirror_view(atoms);
+    auto o = Kokkos::create_mirror_view(quadratic_offset);
+    for (std::size_t k = 0; k < quadratic_atoms.size(); ++k) a(k) = quadratic_atoms[k];
+    for (int s = 0; s <= n_species; ++s) o(s) = quadratic_offset_[s];
+    Kokkos::deep_copy(atoms, a);
+    Kokkos::deep_copy(quadratic_offset, o);
+  }
+  gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+                                  atoms, quadratic_, quadratic_offset, model_.signal_std,
+                                  uncertainty, normalised);
+}
+
+void GpPotential::uncertainty_by_team(const std::vector<std::vector<int>>& members,
+                                      ScalarView uncertainty, ScalarView normalised) {
+  const int n_species = basis_.n_species;
+  // Blocks of up to uncertainty_block atoms of one species.
   std::vector<int> order_list, block_list;  // block: species, first position in order, count
   for (int s = 0; s < n_species; ++s)
     for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {
@@ -702,25 +743,65 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   int max_sparse = 0;
   for (int s = 0; s < n_species; ++s)
     max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
-
   gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
                         sparse_offset, factor_offset, max_sparse, basis_.power_size,
                         basis_.size - basis_.power_size, model_.two_body_weight, model_.signal_std,
                         uncertainty, normalised);
-  if (quadratic_atoms.empty()) return;
-  Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());
-  Kokkos::View<int*, MemSpace> quadratic_offset("GpPotential::quadratic_offset", n_species + 1);
-  {
-    auto a = Kokkos::create_mirror_view(atoms);
-    auto o = Kokkos::create_mirror_view(quadratic_offset);
-    for (std::size_t k = 0; k < quadratic_atoms.size(); ++k) a(k) = quadratic_atoms[k];
-    for (int s = 0; s <= n_species; ++s) o(s) = quadratic_offset_[s];
-    Kokkos::deep_copy(atoms, a);
-    Kokkos::deep_copy(quadratic_offset, o);
+}
+
+void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& members,
+                                          ScalarView uncertainty, ScalarView normalised) const {
+  if constexpr (!host_memory) {
+    throw Error("GpPotential: the BLAS form of the variance needs host memory");
+  } else {
+    const int size = basis_.power_size, width = basis_.size, pairs = width - size;
+    const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
+    const double inv_signal_std = 1.0 / model_.signal_std;
+    const int unit_stride = int(unit_descriptor_.stride(0)), sparse_stride = int(sparse_.stride(0));
+    // Atoms per product: bounds the M_s × chunk kernel block (M_s = 3000: 6 MB).
+    constexpr int chunk = 256;
+    std::vector<double> x, kernel, pair_kernel, projection;
+    for (int s = 0; s < basis_.n_species; ++s) {
+      const int m_s = sparse_offset_[s + 1] - sparse_offset_[s], rank = rank_[s];
+      const double* sparse_s = sparse_.data() + std::size_t(sparse_offset_[s]) * sparse_stride;
+      const double* factor_s = factor_.data() + factor_offset_[s];
+      const std::vector<int>& atoms = members[s];
+      for (std::size_t first = 0; first < atoms.size(); first += chunk) {
+        const int n = int(std::min<std::size_t>(chunk, atoms.size() - first));
+        x.resize(std::size_t(n) * width);  // the chunk's [b̂; q] rows
+        for (int b = 0; b < n; ++b)
+          std::copy_n(unit_descriptor_.data() + std::size_t(atoms[first + b]) * unit_stride, width,
+                      x.data() + std::size_t(b) * width);
+        projection.assign(std::size_t(rank) * n, 0.0);
+        if (m_s > 0 && rank > 0) {
+          // K = σ²[(B̂_s X̂ᵀ)∘(B̂_s X̂ᵀ) + w Q_s X_qᵀ] (M_s × n, row-major), then R_s K.
+          kernel.resize(std::size_t(m_s) * n);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, size, 1.0, sparse_s,
+                      sparse_stride, x.data(), width, 0.0, kernel.data(), n);
+          for (double& k : kernel) k = variance * k * k;
+          if (pairs > 0)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, pairs, variance * w,
+                        sparse_s + size, sparse_stride, x.data() + size, width, 1.0, kernel.data(),
+                        n);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rank, n, m_s, 1.0, factor_s, m_s,
+                      kernel.data(), n, 0.0, projection.data(), n);
+        }
+        for (int b = 0; b < n; ++b) {
+          double explained = 0.0, q2 = 0.0;
+          for (int a = 0; a < rank; ++a)
+            explained += projection[std::size_t(a) * n + b] * projection[std::size_t(a) * n + b];
+          const double* xb = x.data() + std::size_t(b) * width;
+          for (int e = size; e < width; ++e) q2 += xb[e] * xb[e];
+          const int i = atoms[first + b];
+          // The prior σ² k̃(x,x) = σ²(1 + w|q|²).
+          const double v = variance * (1.0 + w * q2) - explained;
+          const double std = descriptor_norm_(i) > 0.0 ? std::sqrt(v > 0.0 ? v : 0.0) : 0.0;
+          uncertainty(i) = std;
+          normalised(i) = std * inv_signal_std;
+        }
+      }
+    }
   }
-  gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
-                                  atoms, quadratic_, quadratic_offset, model_.signal_std,
-                                  uncertainty, normalised);
 }
 
 // Σ_q (σ² ⟨W_q, x̂x̂ᵀ⟩)² with the packed forms, one atom per thread.
