@@ -38,6 +38,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 constexpr long no_call = std::numeric_limits<long>::min() / 2;
+// Factor-block files a checkpoint may name before they are merged into one.
+constexpr std::size_t max_factor_files = 64;
 
 // The GP potential with its compute time split by whether the uncertainty was
 // requested, so that the summary can report the uncertainty's cost.
@@ -593,9 +595,14 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     save_gp_model_without_frames(dir / name, *gp_);
     model_file_ = name;
     if (config_.otf.bitwise_resume) {
-      // Only the blocks added since the last checkpoint; the model file has the rest of the
-      // factors.
+      // Only the blocks added since the last checkpoint (the model file has the
+      // rest of the factors); every max_factor_files checkpoints all of them in
+      // one file, so that a long campaign does not collect a file per call.
       const std::string blocks = fmt::format("factors-{:06d}.h5", gp_->num_frames());
+      if (factor_files_.size() + 1 >= max_factor_files) {
+        factor_files_.clear();
+        factors_written_ = {};
+      }
       write_factor_increment(dir / blocks, *gp_, factors_written_);
       factor_files_.push_back(blocks);
       factors_written_ = factor_block_counts(*gp_);
