@@ -450,11 +450,12 @@ void check_incremental_equals_scratch(const std::function<SparseGp()>& make) {
   CHECK(relative_difference(rebuilt.alpha(), scratch.alpha()) < 1e-8);
 }
 
-std::shared_ptr<const Descriptor> b2_test_descriptor(bool two_body, bool embedded) {
+std::shared_ptr<const Descriptor> b2_test_descriptor(bool two_body, bool embedded, int n_max = 4,
+                                                     int l_max = 3) {
   B2Settings settings;
   settings.species = {18, 36};
-  settings.n_max = 4;
-  settings.l_max = 3;
+  settings.n_max = n_max;
+  settings.l_max = l_max;
   settings.r_min = 0.5;
   settings.cutoff = 6.0;
   settings.pair_cutoffs[{18, 18}] = 5.5;
@@ -477,6 +478,13 @@ TEST_CASE("with B2 (new columns through its pull-back) incremental equals from s
   SECTION("species-resolved, pair cutoffs") {
     check_incremental_equals_scratch([] {
       return SparseGp(b2_test_descriptor(false, false),
+                      std::make_shared<NormalizedDotProductKernel>(2), test_hyperparameters(),
+                      Eigen::Vector2d(-0.02, -0.03));
+    });
+  }
+  SECTION("D = 20: updates with 3 columns of a species go through the gradients") {
+    check_incremental_equals_scratch([] {
+      return SparseGp(b2_test_descriptor(false, false, 2, 1),
                       std::make_shared<NormalizedDotProductKernel>(2), test_hyperparameters(),
                       Eigen::Vector2d(-0.02, -0.03));
     });

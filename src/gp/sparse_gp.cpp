@@ -21,8 +21,6 @@ namespace {
 constexpr int energy_kind = static_cast<int>(LabelKind::energy);
 constexpr int force_kind = static_cast<int>(LabelKind::force);
 constexpr int stress_kind = static_cast<int>(LabelKind::stress);
-// See pull_back_is_cheaper.
-constexpr double pull_back_columns_per_size = 1.0;
 
 std::array<double, label_kind_count> noises(const GpHyperparameters& h) {
   return {h.energy_noise, h.force_noise, h.stress_noise};
@@ -359,14 +357,20 @@ Eigen::MatrixXd grown_kernel_factor(const Eigen::MatrixXd& factor, const Eigen::
   return grown;
 }
 
-// Whether new kernel columns are cheaper through Descriptor::pull_back (one
-// contraction per column and atom) than through the descriptor gradients
-// (3·entries × D per atom, then one product with all columns). MEASUREMENT
+// Whether new kernel columns (`species`: one entry per column) are cheaper on
+// a stored frame through Descriptor::pull_back, whose cost grows with the
+// columns per species R (one contraction per column and atom), than through
+// the descriptor gradients, a fixed 3·entries × D per atom plus one BLAS
+// product with the R columns. Measured with `bench_sparse_gp pull-back` (B2,
+// 2-core Xeon VM, 2026-11-28): the paths cost the same at R ≈ 20–30 for Si
+// (64 atoms, D = 144) and R ≈ 64–128 for BaRhO₃ (100 atoms, 3 species,
+// D = 684), at R ≈ D/8 … D/5; below R = D/8 the pull-back wins (10–30× at
+// R = 1–4, 3× at R = 16 for D = 684), above it the gradients do (3× at R = 512).
 bool pull_back_is_cheaper(const std::vector<int>& species, int num_species, int descriptor_size) {
   std::vector<int> per_species(num_species, 0);
   for (int s : species) ++per_species.at(s);
   const int most = *std::max_element(per_species.begin(), per_species.end());
-  return most <= pull_back_columns_per_size * descriptor_size;
+  return 8 * most <= descriptor_size;
 }
 
 }  // namespace
