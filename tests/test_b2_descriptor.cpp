@@ -681,7 +681,8 @@ void check_pull_back(const B2Descriptor& descriptor, const Structure& structure,
   INFO("max |pull-back − gradientᵀ·covector| = " << max_abs(pulled - expected) << " of "
                                                  << max_abs(expected));
   CHECK(max_abs(pulled - expected) <= 1e-12 * max_abs(expected));
-  const Eigen::MatrixXd by_gradient = descriptor.Descriptor::pull_back(state, list, atoms, adjoints);
+  const Eigen::MatrixXd by_gradient =
+      descriptor.Descriptor::pull_back(state, list, atoms, adjoints);
   CHECK(max_abs(by_gradient - expected) <= 1e-14 * max_abs(expected));
 }
 
@@ -731,7 +732,8 @@ TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors
           "[b2][pull_back]") {
   const B2Descriptor descriptor(dimer_settings());
   Structure dimer = dimer_structure();
-  dimer.positions.row(1) = Eigen::RowVector3d(5, 5, 5) + dimer_vector * (3.05 / dimer_vector.norm());
+  dimer.positions.row(1) =
+      Eigen::RowVector3d(5, 5, 5) + dimer_vector * (3.05 / dimer_vector.norm());
   AtomState state = AtomState::from_structure(dimer);
   NeighborList list(descriptor.cutoff(), 0.0);
   list.build(state);

@@ -492,10 +492,10 @@ TEST_CASE("with B2 (new columns through its pull-back) incremental equals from s
   SECTION("species embedding and the two-body block") {
     check_incremental_equals_scratch([] {
       const auto descriptor = b2_test_descriptor(true, true);
-      return SparseGp(descriptor,
-                      std::make_shared<NormalizedDotProductKernel>(
-                          2, descriptor->two_body_size(), 0.3),
-                      test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+      return SparseGp(
+          descriptor,
+          std::make_shared<NormalizedDotProductKernel>(2, descriptor->two_body_size(), 0.3),
+          test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
     });
   }
 }

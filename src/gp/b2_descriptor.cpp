@@ -432,9 +432,8 @@ struct PullBackAtoms {
 // gp_energy_kernel's force pass: ∂/∂A through the power spectrum's adjoint (plus
 // w's two-body part at A_{p,00}), contracted with each entry's ∂A/∂r_k.
 void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
-                         const IntView& type, const B2Entries& entries,
-                         const PullBackAtoms& atoms, const AdjointView& adjoints, int rows,
-                         const PullBackView& out) {
+                         const IntView& type, const B2Entries& entries, const PullBackAtoms& atoms,
+                         const AdjointView& adjoints, int rows, const PullBackView& out) {
   const int listed = static_cast<int>(atoms.atom.extent(0));
   const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
   const Kokkos::View<const int*, MemSpace> atom = atoms.atom, first_column = atoms.first_column;
@@ -572,8 +571,8 @@ Eigen::MatrixXd B2Descriptor::pull_back(const AtomState& state, const NeighborLi
       result_host(result.data(), rows, columns);
   // In host memory the kernel writes straight into `result`.
   const auto out = Kokkos::create_mirror_view(MemSpace(), result_host);
-  b2_pull_back_kernel(basis, neighbors, state.x, state.type, entries, listed, adjoints_device,
-                      rows, out);
+  b2_pull_back_kernel(basis, neighbors, state.x, state.type, entries, listed, adjoints_device, rows,
+                      out);
   Kokkos::fence();
   Kokkos::deep_copy(result_host, out);
   return result;

@@ -5,7 +5,7 @@
 namespace otfgp {
 
 int Descriptor::pull_back_rows(const std::vector<int>& atoms, const Eigen::MatrixXd& adjoints,
-                                  int natoms, int size) {
+                               int natoms, int size) {
   if (adjoints.cols() != size)
     throw std::invalid_argument("Descriptor::pull_back: the covectors need one column per entry");
   for (int i : atoms)

@@ -210,7 +210,8 @@ void scatter_pull_back(const DescriptorValues& values, UsedLabels used,
   if (pending.atoms.empty()) return;
   const int ms = static_cast<int>(rows.energy.size());
   const Eigen::MatrixXd by_pair =
-      pull_back(pending.atoms, pending.adjoints.topRows(static_cast<Eigen::Index>(pending.atoms.size()) * ms));
+      pull_back(pending.atoms,
+                pending.adjoints.topRows(static_cast<Eigen::Index>(pending.atoms.size()) * ms));
   int column = 0;
   for (int i : pending.atoms) {
     const int count = values.offsets[i + 1] - values.offsets[i];
@@ -672,7 +673,8 @@ void SparseGp::add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
   std::array<int, label_kind_count> offset{0, 0, 0};
   Eigen::MatrixXd split_columns(factors_.splits.rows(), added);
   int split_offset = 0;
-  const bool through_pull_back = pull_back_is_cheaper(new_species, num_species(), descriptor_->size());
+  const bool through_pull_back =
+      pull_back_is_cheaper(new_species, num_species(), descriptor_->size());
   for (int f = 0; f < num_frames(); ++f) {
     stop_point("the kernel columns of new sparse environments");
     const UsedLabels used = used_labels(frames_[f], frame_labels_[f]);
@@ -687,8 +689,8 @@ void SparseGp::add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
       pull_back = [&](const std::vector<int>& atoms, const Eigen::MatrixXd& adjoints) {
         return descriptor_->pull_back(state, list, atoms, adjoints);
       };
-    const LabelRows rows = label_rows(frames_[f], values, frame_labels_[f], new_descriptors,
-                                      new_species, pull_back);
+    const LabelRows rows =
+        label_rows(frames_[f], values, frame_labels_[f], new_descriptors, new_species, pull_back);
     for (int g = 0; g < label_kind_count; ++g) {
       columns[g].middleRows(offset[g], rows.kernel[g].rows()) = rows.kernel[g];
       offset[g] += static_cast<int>(rows.kernel[g].rows());
