@@ -363,10 +363,11 @@ Eigen::MatrixXd grown_kernel_factor(const Eigen::MatrixXd& factor, const Eigen::
 // columns per species R (one contraction per column and atom), than through
 // the descriptor gradients, a fixed 3·entries × D per atom plus one BLAS
 // product with the R columns. Measured with `bench_sparse_gp pull-back` (B2,
-// 2-core Xeon VM, 2026-11-28): the paths cost the same at R ≈ 20–30 for Si
-// (64 atoms, D = 144) and R ≈ 64–128 for BaRhO₃ (100 atoms, 3 species,
-// D = 684), at R ≈ D/8 … D/5; below R = D/8 the pull-back wins (10–30× at
-// R = 1–4, 3× at R = 16 for D = 684), above it the gradients do (3× at R = 512).
+// 2-core Xeon VM, 2026-11-28; docs/BENCHMARKS.md): the paths cost the same
+// at R ≈ 15–30 for Si (64 atoms, D = 144) and R ≈ 90 for BaRhO₃ (100 atoms,
+// 3 species, D = 684), i.e. at R ≈ D/10 … D/5. Below, the pull-back wins
+// (for D = 684: 30× at R = 1, 9× at R = 8, 5× at R = 16); above, the
+// gradients do (2.7× at R = 512).
 bool pull_back_is_cheaper(const std::vector<int>& species, int num_species, int descriptor_size) {
   std::vector<int> per_species(num_species, 0);
   for (int s : species) ++per_species.at(s);
