@@ -15,10 +15,24 @@
 //       frame: frames already in the model, M, seconds for the new columns,
 //       the new rows, the solve (α) and the mapped form (β and variance factors);
 //       then the time of a rebuild from scratch of the final model, for comparison.
+//
+//   bench_sparse_gp pull-back [--system si|barho] [--n-max] [--l-max] [--cutoff] [--seed 1]
+//       The two ways to the force and stress rows of R kernel columns on one
+//       stored frame (SparseGp::add_kernel_columns): descriptors with
+//       gradients, then per atom the product of its R kernel gradients with its
+//       3·entries × D gradient rows (BLAS), against descriptors without
+//       gradients, then Descriptor::pull_back of the R rows of every atom. si:
+//       the incremental mode's 64-atom Si cell (defaults n_max 8, l_max 3,
+//       4 Å: D = 144); barho: the scratch mode's 100-atom BaRhO₃ cell with the
+//       Ba–Rh–O campaign's n_max 6, l_max 3, 5.5 Å (D = 684). One JSON line per
+//       R = 1, 2, 4, … 1024: the faster of three runs of each path.
 
 #include <sys/resource.h>
 
+#include <cblas.h>
+
 #include <Eigen/Core>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -57,10 +71,11 @@ struct Options {
   double cutoff = -1;
   bool stress = true;
   unsigned seed = 1;
+  std::string system = "si";
 };
 
 Options parse(int argc, char** argv) {
-  if (argc < 2) throw Error("usage: bench_sparse_gp scratch|incremental [options]");
+  if (argc < 2) throw Error("usage: bench_sparse_gp scratch|incremental|pull-back [options]");
   Options o;
   o.mode = argv[1];
   for (int k = 2; k < argc; ++k) {
@@ -83,6 +98,8 @@ Options parse(int argc, char** argv) {
       o.cutoff = std::stod(value());
     else if (a == "--no-stress")
       o.stress = false;
+    else if (a == "--system")
+      o.system = value();
     else if (a == "--seed")
       o.seed = static_cast<unsigned>(std::stoul(value()));
     else
@@ -263,6 +280,79 @@ void run_incremental(const Options& o) {
   std::printf("%s\n", j.dump().c_str());
 }
 
+// Force and stress rows of `rows` columns on one frame through the descriptor
+// gradients; returns the seconds (the product lands in `sink` so that it is kept).
+double gradient_path(const Descriptor& descriptor, const AtomState& state, const NeighborList& list,
+                     const Eigen::MatrixXd& adjoints, int rows, double& sink) {
+  const auto t = Clock::now();
+  const DescriptorValues values = descriptor.compute(state, list, true);
+  Eigen::MatrixXd by_pair;
+  for (int i = 0; i < state.natoms; ++i) {
+    const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
+    by_pair.resize(rows, 3 * count);
+    if (count == 0) continue;
+    // As multiply_by_transposed_rows in sparse_gp.cpp.
+    const Eigen::MatrixXd block = adjoints.middleRows(static_cast<Eigen::Index>(i) * rows, rows);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, rows, 3 * count, values.size, 1.0,
+                block.data(), rows, values.gradient.data() + 3 * begin,
+                static_cast<int>(values.gradient.rows()), 0.0, by_pair.data(), rows);
+    sink += by_pair(0, 0);
+  }
+  return seconds_since(t);
+}
+
+double pull_back_path(const Descriptor& descriptor, const AtomState& state,
+                      const NeighborList& list, const Eigen::MatrixXd& adjoints, double& sink) {
+  const auto t = Clock::now();
+  const DescriptorValues values = descriptor.compute(state, list, false);
+  std::vector<int> atoms(state.natoms);
+  for (int i = 0; i < state.natoms; ++i) atoms[i] = i;
+  const Eigen::MatrixXd by_pair = descriptor.pull_back(state, list, atoms, adjoints);
+  sink += by_pair(0, 0) + values.values(0, 0);
+  return seconds_since(t);
+}
+
+void run_pull_back(const Options& o) {
+  std::mt19937_64 rng(o.seed);
+  const bool si = o.system == "si";
+  if (!si && o.system != "barho") throw Error("--system: si or barho");
+  B2Settings b2;
+  b2.species = si ? std::vector<int>{14} : std::vector<int>{8, 45, 56};
+  b2.n_max = si ? o.n_max : 6;
+  b2.l_max = o.l_max;
+  b2.cutoff = o.cutoff > 0 ? o.cutoff : (si ? 4.0 : 5.5);
+  const B2Descriptor descriptor(b2);
+  Structure s = si ? diamond_si(2) : perovskite(5, 2, 2);
+  deform(s, rng, 0.01, 0.1);
+  AtomState state = AtomState::from_structure(s);
+  NeighborList list(descriptor.cutoff(), 0.0);
+  list.build(state);
+  const int entries = static_cast<int>(descriptor.compute(state, list, false).neighbor.size());
+  std::normal_distribution<double> normal;
+  double sink = 0.0;
+  for (int rows = 1; rows <= 1024; rows *= 2) {
+    Eigen::MatrixXd adjoints(static_cast<Eigen::Index>(state.natoms) * rows, descriptor.size());
+    for (Eigen::Index k = 0; k < adjoints.size(); ++k) adjoints.data()[k] = normal(rng);
+    double gradient = 1e300, pull_back = 1e300;
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      gradient = std::min(gradient, gradient_path(descriptor, state, list, adjoints, rows, sink));
+      pull_back = std::min(pull_back, pull_back_path(descriptor, state, list, adjoints, sink));
+    }
+    nlohmann::json j;
+    j["mode"] = "pull-back";
+    j["system"] = o.system;
+    j["descriptor_size"] = descriptor.size();
+    j["atoms"] = state.natoms;
+    j["entries"] = entries;
+    j["rows_per_atom"] = rows;
+    j["seconds_gradient_path"] = gradient;
+    j["seconds_pull_back_path"] = pull_back;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+  }
+  if (sink == 0.123456789) std::printf("%g\n", sink);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +364,8 @@ int main(int argc, char** argv) {
       run_scratch(options);
     else if (options.mode == "incremental")
       run_incremental(options);
+    else if (options.mode == "pull-back")
+      run_pull_back(options);
     else
       throw Error("unknown mode " + options.mode);
   } catch (const std::exception& error) {

@@ -639,3 +639,110 @@ TEST_CASE("B2 with the two-body block: invariances and gradients", "[b2][two_bod
                       oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 51));
   }
 }
+
+namespace {
+
+// Descriptor::pull_back of B2 (its own kernel) against the gradient rows of
+// compute(…, true) times the covectors, and against the default
+// implementation that goes through them: every atom but one, shuffled, with
+// `rows` random covectors each.
+void check_pull_back(const B2Descriptor& descriptor, const Structure& structure, int rows,
+                     std::uint64_t seed) {
+  AtomState state = AtomState::from_structure(structure);
+  NeighborList list(descriptor.cutoff(), 0.0);
+  list.build(state);
+  const DescriptorValues values = descriptor.compute(state, list, true);
+  std::vector<int> atoms;
+  for (int i = 0; i < structure.size(); ++i)
+    if (i != 1) atoms.push_back(i);
+  std::mt19937_64 rng(seed);
+  std::shuffle(atoms.begin(), atoms.end(), rng);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd adjoints(static_cast<Eigen::Index>(atoms.size()) * rows, descriptor.size());
+  for (Eigen::Index c = 0; c < adjoints.cols(); ++c)
+    for (Eigen::Index r = 0; r < adjoints.rows(); ++r) adjoints(r, c) = normal(rng);
+
+  int entries = 0;
+  for (int i : atoms) entries += values.offsets[i + 1] - values.offsets[i];
+  Eigen::MatrixXd expected(rows, 3 * entries);
+  int column = 0;
+  for (std::size_t a = 0; a < atoms.size(); ++a) {
+    const int begin = values.offsets[atoms[a]], count = values.offsets[atoms[a] + 1] - begin;
+    expected.middleCols(column, 3 * count) =
+        adjoints.middleRows(static_cast<Eigen::Index>(a) * rows, rows) *
+        values.gradient.middleRows(3 * begin, 3 * count).transpose();
+    column += 3 * count;
+  }
+  REQUIRE(entries > 0);
+  REQUIRE(max_abs(expected) > 0.0);
+  const Eigen::MatrixXd pulled = descriptor.pull_back(state, list, atoms, adjoints);
+  REQUIRE(pulled.rows() == rows);
+  REQUIRE(pulled.cols() == 3 * entries);
+  INFO("max |pull-back − gradientᵀ·covector| = " << max_abs(pulled - expected) << " of "
+                                                 << max_abs(expected));
+  CHECK(max_abs(pulled - expected) <= 1e-12 * max_abs(expected));
+  const Eigen::MatrixXd by_gradient =
+      descriptor.Descriptor::pull_back(state, list, atoms, adjoints);
+  CHECK(max_abs(by_gradient - expected) <= 1e-14 * max_abs(expected));
+}
+
+}  // namespace
+
+TEST_CASE("B2 pull-back equals the transposed gradient times the covectors", "[b2][pull_back]") {
+  SECTION("silicon, one covector per atom") {
+    const B2Descriptor descriptor(silicon_settings());
+    check_pull_back(descriptor,
+                    random_structure(triclinic_cell(8.5, 7.9, 8.2, 0.3, -0.2, 0.25),
+                                     std::vector<int>(14, 14), 2.0, 61),
+                    1, 62);
+  }
+  SECTION("silicon, seven covectors per atom") {
+    const B2Descriptor descriptor(silicon_settings());
+    check_pull_back(descriptor,
+                    random_structure(triclinic_cell(8.5, 7.9, 8.2, 0.3, -0.2, 0.25),
+                                     std::vector<int>(14, 14), 2.0, 63),
+                    7, 64);
+  }
+  SECTION("three species with pair cutoffs, cell smaller than the cutoff") {
+    const B2Descriptor descriptor(oxide_settings());
+    check_pull_back(descriptor,
+                    oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 65), 5, 66);
+    check_pull_back(descriptor,
+                    oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 67), 3, 68);
+  }
+  SECTION("with the two-body block") {
+    B2Settings settings = oxide_settings();
+    settings.two_body = true;
+    check_pull_back(B2Descriptor(settings),
+                    oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 69), 4, 70);
+  }
+  SECTION("with a species embedding") {
+    check_pull_back(B2Descriptor(embedded_oxide_settings()),
+                    oxide_structure(triclinic_cell(7.5, 7.0, 8.0, -0.25, 0.3, 0.2), 15, 71), 4, 72);
+  }
+  SECTION("with a species embedding and the two-body block") {
+    B2Settings settings = embedded_oxide_settings();
+    settings.two_body = true;
+    check_pull_back(B2Descriptor(settings),
+                    oxide_structure(triclinic_cell(4.1, 3.9, 4.3, 0.15, 0.2, -0.1), 4, 73), 6, 74);
+  }
+}
+
+TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors",
+          "[b2][pull_back]") {
+  const B2Descriptor descriptor(dimer_settings());
+  Structure dimer = dimer_structure();
+  dimer.positions.row(1) =
+      Eigen::RowVector3d(5, 5, 5) + dimer_vector * (3.05 / dimer_vector.norm());
+  AtomState state = AtomState::from_structure(dimer);
+  NeighborList list(descriptor.cutoff(), 0.0);
+  list.build(state);
+  const Eigen::MatrixXd adjoints = Eigen::MatrixXd::Ones(4, descriptor.size());
+  CHECK(descriptor.pull_back(state, list, {0, 1}, adjoints).size() == 0);
+  CHECK(descriptor.pull_back(state, list, {}, Eigen::MatrixXd(0, descriptor.size())).size() == 0);
+  CHECK_THROWS_AS(descriptor.pull_back(state, list, {0, 1}, adjoints.leftCols(3)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(descriptor.pull_back(state, list, {0, 1}, adjoints.topRows(3)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(descriptor.pull_back(state, list, {2}, adjoints), std::out_of_range);
+}

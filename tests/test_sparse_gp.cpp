@@ -4,8 +4,10 @@
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
 
 #include "otfgp/core/units.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
@@ -397,14 +399,15 @@ TEST_CASE("log marginal likelihood gradient matches central differences", "[spar
   }
 }
 
-TEST_CASE("incremental training equals training from scratch", "[sparse_gp]") {
+namespace {
+
+// Frames then some of their atoms as new sparse columns (the column update:
+// the descriptor's pull-back for few columns) against the same sparse set
+// first and then the frames (every frame's rows from descriptor gradients).
+void check_incremental_equals_scratch(const std::function<SparseGp()>& make) {
   const std::vector<Structure> frames = {labelled_frame(61), labelled_frame(62), labelled_frame(63),
                                          labelled_frame(64)};
   const std::vector<std::vector<int>> sparse_atoms = {{0, 2, 5}, {1, 3}, {4, 6, 7, 8}, {0, 8}};
-  auto make = [] {
-    return SparseGp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
-                    test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
-  };
   // As on the fly: a frame arrives, then some of its atoms join the sparse set;
   // hyperparameters change on the way.
   SparseGp incremental = make();
@@ -445,6 +448,56 @@ TEST_CASE("incremental training equals training from scratch", "[sparse_gp]") {
   SparseGp rebuilt = incremental;
   rebuilt.rebuild();
   CHECK(relative_difference(rebuilt.alpha(), scratch.alpha()) < 1e-8);
+}
+
+std::shared_ptr<const Descriptor> b2_test_descriptor(bool two_body, bool embedded, int n_max = 4,
+                                                     int l_max = 3) {
+  B2Settings settings;
+  settings.species = {18, 36};
+  settings.n_max = n_max;
+  settings.l_max = l_max;
+  settings.r_min = 0.5;
+  settings.cutoff = 6.0;
+  settings.pair_cutoffs[{18, 18}] = 5.5;
+  settings.two_body = two_body;
+  if (embedded) settings.embedding = species_embedding("elements", settings.species, 2, 0.7);
+  return std::make_shared<B2Descriptor>(settings);
+}
+
+}  // namespace
+
+TEST_CASE("incremental training equals training from scratch", "[sparse_gp]") {
+  check_incremental_equals_scratch([] {
+    return SparseGp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
+                    test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+  });
+}
+
+TEST_CASE("with B2 (new columns through its pull-back) incremental equals from scratch",
+          "[sparse_gp][pull_back]") {
+  SECTION("species-resolved, pair cutoffs") {
+    check_incremental_equals_scratch([] {
+      return SparseGp(b2_test_descriptor(false, false),
+                      std::make_shared<NormalizedDotProductKernel>(2), test_hyperparameters(),
+                      Eigen::Vector2d(-0.02, -0.03));
+    });
+  }
+  SECTION("D = 20: updates with 3 columns of a species go through the gradients") {
+    check_incremental_equals_scratch([] {
+      return SparseGp(b2_test_descriptor(false, false, 2, 1),
+                      std::make_shared<NormalizedDotProductKernel>(2), test_hyperparameters(),
+                      Eigen::Vector2d(-0.02, -0.03));
+    });
+  }
+  SECTION("species embedding and the two-body block") {
+    check_incremental_equals_scratch([] {
+      const auto descriptor = b2_test_descriptor(true, true);
+      return SparseGp(
+          descriptor,
+          std::make_shared<NormalizedDotProductKernel>(2, descriptor->two_body_size(), 0.3),
+          test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+    });
+  }
 }
 
 TEST_CASE("the quadratic map reproduces the kernel sum and the variance", "[sparse_gp]") {

@@ -413,6 +413,112 @@ DescriptorValues to_host(const B2DeviceValues& device, const B2Entries& entries,
   return result;
 }
 
+// Covectors in the layout the kernel reads (each one contiguous), and the
+// pull-back's R × 3E result column-major as Eigen keeps it: each team writes
+// its own atom's columns, one contiguous block.
+using AdjointView = Kokkos::View<const double**, Kokkos::LayoutRight, MemSpace>;
+using PullBackView = Kokkos::View<double**, Kokkos::LayoutLeft, MemSpace>;
+
+// Which atoms a pull-back contracts, and where each one's columns start.
+struct PullBackAtoms {
+  Kokkos::View<const int*, MemSpace> atom;          // central atom of listed atom a
+  Kokkos::View<const int*, MemSpace> first_column;  // 3 × the entries of atoms before a
+  int max_entries = 0;                              // most entries of one listed atom
+  int columns = 0;                                  // 3 × the entries of all listed atoms
+};
+
+// One team per listed atom a (i = atoms.atom(a)): its density A and neighbour
+// terms once, then per covector w (a row of `adjoints`) the chain rule of
+// gp_energy_kernel's force pass: ∂/∂A through the power spectrum's adjoint (plus
+// w's two-body part at A_{p,00}), contracted with each entry's ∂A/∂r_k.
+void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
+                         const IntView& type, const B2Entries& entries, const PullBackAtoms& atoms,
+                         const AdjointView& adjoints, int rows, const PullBackView& out) {
+  const int listed = static_cast<int>(atoms.atom.extent(0));
+  const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
+  const Kokkos::View<const int*, MemSpace> atom = atoms.atom, first_column = atoms.first_column;
+  const int density_size = basis.density_size, stride = basis.terms_stride;
+  const int harmonics = basis.n_harmonics, power_size = basis.power_size;
+  const int max_entries = atoms.max_entries;
+  const bool two_body = basis.size > basis.power_size;
+  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
+                                    ScratchView::shmem_size(std::size_t(max_entries) * stride);
+  constexpr std::size_t level0_limit = 32 * 1024;
+  const int level = scratch_bytes <= level0_limit ? 0 : 1;
+  constexpr int block = 512;  // as in b2_descriptor_kernel: stop points between blocks
+  for (int first = 0; first < listed; first += block) {
+    if (first > 0) {
+      Kokkos::fence();
+      stop_point("the descriptor pull-back of " + std::to_string(listed) + " atoms");
+    }
+    const int count = std::min(block, listed - first);
+    Kokkos::parallel_for(
+        "B2Descriptor::pull_back",
+        TeamPolicy(count, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+        KOKKOS_LAMBDA(const Member& team) {
+          const int a = first + team.league_rank();
+          const int i = atom(a), s_i = basis.type_map(type(i));
+          const int begin = offsets(i), end = offsets(i + 1);
+          ScratchView A(team.team_scratch(level), density_size);
+          ScratchView dE_dA(team.team_scratch(level), density_size);
+          ScratchView cache(team.team_scratch(level), std::size_t(max_entries) * stride);
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                               [&](int e) { A(e) = 0.0; });
+          team.team_barrier();
+          // A negative distance marks a term outside its cutoff (entries lie
+          // within by construction; the test is the same one).
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
+            double* t = &cache(std::size_t(e - begin) * stride);
+            if (basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, t))
+              basis.add_density(team, t, A.data());
+            else
+              t[3] = -1.0;
+          });
+          team.team_barrier();
+          for (int r = 0; r < rows; ++r) {
+            const double* w = &adjoints(std::size_t(a) * rows + r, 0);
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+              basis.power_spectrum_adjoint_row(p, A.data(), w, dE_dA.data());
+              if (two_body) dE_dA(p * harmonics) += w[power_size + p];
+            });
+            team.team_barrier();
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
+              const double* t = &cache(std::size_t(e - begin) * stride);
+              double g[3] = {0.0, 0.0, 0.0};
+              if (t[3] >= 0.0) basis.contract_gradient(t, dE_dA.data(), g);
+              const int column = first_column(a) + 3 * (e - begin);
+              for (int c = 0; c < 3; ++c) out(r, column + c) = g[c];
+            });
+            team.team_barrier();
+          }
+        });
+  }
+}
+
+// `atoms` on the device with their first output columns, from the entries' offsets.
+PullBackAtoms pull_back_atoms(const std::vector<int>& atoms, const B2Entries& entries) {
+  auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), entries.offsets);
+  const int listed = static_cast<int>(atoms.size());
+  Kokkos::View<int*, MemSpace> atom("B2Descriptor::pull_back_atom", listed);
+  Kokkos::View<int*, MemSpace> first_column("B2Descriptor::pull_back_first_column", listed + 1);
+  auto atom_host = Kokkos::create_mirror_view(atom);
+  auto first_host = Kokkos::create_mirror_view(first_column);
+  PullBackAtoms result;
+  first_host(0) = 0;
+  for (int a = 0; a < listed; ++a) {
+    const int count = offsets(atoms[a] + 1) - offsets(atoms[a]);
+    atom_host(a) = atoms[a];
+    first_host(a + 1) = first_host(a) + 3 * count;
+    result.max_entries = std::max(result.max_entries, count);
+  }
+  result.columns = first_host(listed);
+  Kokkos::deep_copy(atom, atom_host);
+  Kokkos::deep_copy(first_column, first_host);
+  result.atom = atom;
+  result.first_column = first_column;
+  return result;
+}
+
 }  // namespace
 
 DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
@@ -431,6 +537,45 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
   Kokkos::fence();
   return to_host(device, entries, basis, state.type, state.natoms, gradients,
                  std::move(host_gradient));
+}
+
+}  // namespace otfgp
+
+namespace otfgp {
+
+Eigen::MatrixXd B2Descriptor::pull_back(const AtomState& state, const NeighborList& list,
+                                        const std::vector<int>& atoms,
+                                        const Eigen::MatrixXd& adjoints) const {
+  const int rows = pull_back_rows(atoms, adjoints, state.natoms, size());
+  if (list.cutoff() < cutoff())
+    throw Error("B2 descriptor needs a neighbour list of at least " +
+                format_significant(cutoff(), 17) + " Å, the list has " +
+                format_significant(list.cutoff(), 17) + " Å");
+  b2::B2Basis basis = b2::B2Basis::create(settings_);
+  basis.bind(settings_, state.species);
+  const NeighborView neighbors = list.view();
+  const B2Entries entries = b2_entries(basis, neighbors, state.x, state.type, state.natoms);
+  const PullBackAtoms listed = pull_back_atoms(atoms, entries);
+  const int columns = listed.columns;
+
+  // The covectors row-major, each one contiguous for the kernel.
+  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = adjoints;
+  const Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::HostSpace,
+                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+      adjoints_host(row_major.data(), row_major.rows(), row_major.cols());
+  const auto adjoints_device = Kokkos::create_mirror_view_and_copy(MemSpace(), adjoints_host);
+
+  Eigen::MatrixXd result(rows, columns);
+  const Kokkos::View<double**, Kokkos::LayoutLeft, Kokkos::HostSpace,
+                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+      result_host(result.data(), rows, columns);
+  // In host memory the kernel writes straight into `result`.
+  const auto out = Kokkos::create_mirror_view(MemSpace(), result_host);
+  b2_pull_back_kernel(basis, neighbors, state.x, state.type, entries, listed, adjoints_device, rows,
+                      out);
+  Kokkos::fence();
+  Kokkos::deep_copy(result_host, out);
+  return result;
 }
 
 }  // namespace otfgp

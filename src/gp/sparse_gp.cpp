@@ -171,7 +171,8 @@ struct SpeciesKernelRows {
 // Adds atom i's pair derivatives `by_pair` (ms × 3·count, ∂k̃(u, d_i)/∂r_k for
 // its entries k) to the force and stress rows.
 void scatter_pair_derivatives(const DescriptorValues& values, UsedLabels used, int i,
-                              const Eigen::MatrixXd& by_pair, SpeciesKernelRows& rows) {
+                              const Eigen::Ref<const Eigen::MatrixXd>& by_pair,
+                              SpeciesKernelRows& rows) {
   const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
   for (int q = 0; q < count; ++q) {
     const int k = begin + q, j = values.neighbor[k];
@@ -195,10 +196,36 @@ void scatter_pair_derivatives(const DescriptorValues& values, UsedLabels used, i
   }
 }
 
-// `prepared` = kernel.prepare(the sparse descriptors of species s).
+// Atom i's kernel gradient rows (ms × D) stacked for Descriptor::pull_back,
+// which gives ∂k̃(u, d_i)/∂r_k for all of them in one call after the atom loop.
+struct PendingPullBack {
+  std::vector<int> atoms;
+  Eigen::MatrixXd adjoints;  // ms rows per atom
+};
+
+// Scatters the pull-back of the pending atoms' kernel gradients.
+void scatter_pull_back(const DescriptorValues& values, UsedLabels used,
+                       const DescriptorPullBack& pull_back, const PendingPullBack& pending,
+                       SpeciesKernelRows& rows) {
+  if (pending.atoms.empty()) return;
+  const int ms = static_cast<int>(rows.energy.size());
+  const Eigen::MatrixXd by_pair =
+      pull_back(pending.atoms,
+                pending.adjoints.topRows(static_cast<Eigen::Index>(pending.atoms.size()) * ms));
+  int column = 0;
+  for (int i : pending.atoms) {
+    const int count = values.offsets[i + 1] - values.offsets[i];
+    scatter_pair_derivatives(values, used, i, by_pair.middleCols(column, 3 * count), rows);
+    column += 3 * count;
+  }
+}
+
+// `prepared` = kernel.prepare(the sparse descriptors of species s). The pair
+// derivatives come from values.gradient, or from `pull_back` when given.
 SpeciesKernelRows species_kernel_rows(const Kernel& kernel, const DescriptorValues& values,
                                       UsedLabels used, const Eigen::MatrixXd& split_directions,
-                                      int s, const Eigen::MatrixXd& prepared) {
+                                      int s, const Eigen::MatrixXd& prepared,
+                                      const DescriptorPullBack& pull_back = {}) {
   const int natoms = static_cast<int>(values.values.rows());
   const int ms = static_cast<int>(prepared.rows());
   const bool derivatives = used.forces || used.stress;
@@ -209,6 +236,11 @@ SpeciesKernelRows species_kernel_rows(const Kernel& kernel, const DescriptorValu
   rows.stress_t = Eigen::MatrixXd::Zero(ms, used.stress ? 6 : 0);
   Eigen::VectorXd kernel_values;
   Eigen::MatrixXd kernel_gradient, by_pair;
+  PendingPullBack pending;
+  if (derivatives && pull_back) {
+    const auto atoms = std::count(values.species.begin(), values.species.end(), s);
+    pending.adjoints.resize(atoms * ms, values.size);
+  }
   for (int i = 0; i < natoms; ++i) {
     if (i % 64 == 63) stop_point("the kernel rows of a " + std::to_string(natoms) + "-atom frame");
     if (values.species[i] != s) continue;
@@ -219,10 +251,17 @@ SpeciesKernelRows species_kernel_rows(const Kernel& kernel, const DescriptorValu
       rows.splits.row(c) += split_directions(s, c) * kernel_values.transpose();
     const int begin = values.offsets[i], count = values.offsets[i + 1] - begin;
     if (!derivatives || count == 0) continue;
+    if (pull_back) {
+      pending.adjoints.middleRows(static_cast<Eigen::Index>(pending.atoms.size()) * ms, ms) =
+          kernel_gradient;
+      pending.atoms.push_back(i);
+      continue;
+    }
     // ∂k̃(u, d_i)/∂r_k for every entry k of atom i: ms × 3·count.
     multiply_by_transposed_rows(kernel_gradient, values.gradient, 3 * begin, 3 * count, by_pair);
     scatter_pair_derivatives(values, used, i, by_pair, rows);
   }
+  scatter_pull_back(values, used, pull_back, pending, rows);
   return rows;
 }
 
@@ -317,6 +356,23 @@ Eigen::MatrixXd grown_kernel_factor(const Eigen::MatrixXd& factor, const Eigen::
   grown.topRightCorner(old_count, added) = f12_accepted;
   grown.bottomRightCorner(added, added) = f22;
   return grown;
+}
+
+// Whether new kernel columns (`species`: one entry per column) are cheaper on
+// a stored frame through Descriptor::pull_back, whose cost grows with the
+// columns per species R (one contraction per column and atom), than through
+// the descriptor gradients, a fixed 3·entries × D per atom plus one BLAS
+// product with the R columns. Measured with `bench_sparse_gp pull-back` (B2,
+// 2-core Xeon VM, 2026-11-28; docs/BENCHMARKS.md): the paths cost the same
+// at R ≈ 15–30 for Si (64 atoms, D = 144) and R ≈ 90 for BaRhO₃ (100 atoms,
+// 3 species, D = 684), i.e. at R ≈ D/10 … D/5. Below, the pull-back wins
+// (for D = 684: 30× at R = 1, 9× at R = 8, 5× at R = 16); above, the
+// gradients do (2.7× at R = 512).
+bool pull_back_is_cheaper(const std::vector<int>& species, int num_species, int descriptor_size) {
+  std::vector<int> per_species(num_species, 0);
+  for (int s : species) ++per_species.at(s);
+  const int most = *std::max_element(per_species.begin(), per_species.end());
+  return 8 * most <= descriptor_size;
 }
 
 }  // namespace
@@ -452,14 +508,15 @@ DescriptorValues SparseGp::describe(const Structure& structure, bool gradients) 
 SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const DescriptorValues& values,
                                          const LabelSelection& labels,
                                          const Eigen::MatrixXd& sparse,
-                                         const std::vector<int>& species) const {
+                                         const std::vector<int>& species,
+                                         const DescriptorPullBack& pull_back) const {
   const UsedLabels used = used_labels(frame, labels);
   const int natoms = frame.size();
   const int m = static_cast<int>(species.size());
   const bool derivatives = used.forces || used.stress;
   if (values.values.rows() != natoms)
     throw std::invalid_argument("SparseGp: descriptors do not match the frame");
-  if (derivatives && values.gradient.rows() != 3 * values.pair_vector.rows())
+  if (derivatives && !pull_back && values.gradient.rows() != 3 * values.pair_vector.rows())
     throw std::invalid_argument("SparseGp: force and stress labels need descriptor gradients");
 
   LabelRows rows;
@@ -478,8 +535,9 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
     const auto& columns = columns_of[s];
     const int ms = static_cast<int>(columns.size());
     if (ms == 0) continue;
-    const SpeciesKernelRows species_rows = species_kernel_rows(
-        *kernel_, values, used, directions, s, kernel_->prepare(select_rows(sparse, columns)));
+    const SpeciesKernelRows species_rows =
+        species_kernel_rows(*kernel_, values, used, directions, s,
+                            kernel_->prepare(select_rows(sparse, columns)), pull_back);
     for (int p = 0; p < ms; ++p) {
       if (used.energy) rows.kernel[energy_kind](0, columns[p]) = species_rows.energy[p];
       rows.splits.col(columns[p]) =
@@ -616,12 +674,24 @@ void SparseGp::add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
   std::array<int, label_kind_count> offset{0, 0, 0};
   Eigen::MatrixXd split_columns(factors_.splits.rows(), added);
   int split_offset = 0;
+  const bool through_pull_back =
+      pull_back_is_cheaper(new_species, num_species(), descriptor_->size());
   for (int f = 0; f < num_frames(); ++f) {
     stop_point("the kernel columns of new sparse environments");
     const UsedLabels used = used_labels(frames_[f], frame_labels_[f]);
-    const DescriptorValues values = describe(frames_[f], used.forces || used.stress);
+    const bool derivatives = used.forces || used.stress;
+    AtomState state = AtomState::from_structure(frames_[f]);
+    NeighborList list(descriptor_->cutoff(), 0.0);
+    list.build(state);
+    const DescriptorValues values =
+        descriptor_->compute(state, list, derivatives && !through_pull_back);
+    DescriptorPullBack pull_back;
+    if (derivatives && through_pull_back)
+      pull_back = [&](const std::vector<int>& atoms, const Eigen::MatrixXd& adjoints) {
+        return descriptor_->pull_back(state, list, atoms, adjoints);
+      };
     const LabelRows rows =
-        label_rows(frames_[f], values, frame_labels_[f], new_descriptors, new_species);
+        label_rows(frames_[f], values, frame_labels_[f], new_descriptors, new_species, pull_back);
     for (int g = 0; g < label_kind_count; ++g) {
       columns[g].middleRows(offset[g], rows.kernel[g].rows()) = rows.kernel[g];
       offset[g] += static_cast<int>(rows.kernel[g].rows());

@@ -82,6 +82,9 @@ class B2Descriptor final : public Descriptor {
   int two_body_size() const override { return settings_.two_body_size(); }
   DescriptorValues compute(const AtomState& state, const NeighborList& list,
                            bool gradients) const override;
+  Eigen::MatrixXd pull_back(const AtomState& state, const NeighborList& list,
+                            const std::vector<int>& atoms,
+                            const Eigen::MatrixXd& adjoints) const override;
 
  private:
   B2Settings settings_;

@@ -5,6 +5,7 @@
 // vector is made.
 
 #include <Eigen/Core>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct DescriptorValues {
   Eigen::MatrixXd gradient;
 };
 
+// Descriptor::pull_back bound to one structure's state and neighbour list:
+// (atoms, adjoints) → the R × 3E products described there.
+using DescriptorPullBack =
+    std::function<Eigen::MatrixXd(const std::vector<int>& atoms, const Eigen::MatrixXd& adjoints)>;
+
 class Descriptor {
  public:
   virtual ~Descriptor() = default;
@@ -45,6 +51,26 @@ class Descriptor {
   // built for `state` with at least cutoff().
   virtual DescriptorValues compute(const AtomState& state, const NeighborList& list,
                                    bool gradients) const = 0;
+  // Vector–Jacobian products (pull-back) of the descriptors of `atoms`
+  // (central atom indices, any order) with R covectors per atom: rows
+  // [a·R, (a+1)·R) of `adjoints` (R = adjoints.rows() / atoms.size(), D
+  // columns) belong to atoms[a]. Returns R × 3E for the E entries of the
+  // listed atoms, each atom's entries in compute()'s CSR order, atoms in the
+  // order listed: columns 3q … 3q+2 of the q-th entry (neighbour k of atom
+  // i = atoms[a]) hold Σ_e adjoints(a·R + r, e) ∂d_{i,e}/∂r_k (x, y, z), i.e.
+  // the transposed gradient rows of compute(…, true) times the covectors. The
+  // default goes through those gradients; a descriptor that can contract its
+  // chain rule directly (B2) overrides it and never forms the 3·entries × D
+  // gradient.
+  virtual Eigen::MatrixXd pull_back(const AtomState& state, const NeighborList& list,
+                                    const std::vector<int>& atoms,
+                                    const Eigen::MatrixXd& adjoints) const;
+
+ protected:
+  // Checks pull_back's `atoms` and `adjoints` (D = size columns, a whole
+  // number of rows per atom); returns R, the covectors per atom.
+  static int pull_back_rows(const std::vector<int>& atoms, const Eigen::MatrixXd& adjoints,
+                            int natoms, int size);
 };
 
 }  // namespace otfgp

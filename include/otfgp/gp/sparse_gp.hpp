@@ -290,11 +290,16 @@ class SparseGp {
     std::array<Eigen::VectorXd, label_kind_count> target;  // weighted targets
     Eigen::MatrixXd splits;  // weighted k̃ rows of the split pseudo-labels
   };
+  // Force and stress rows come from the gradients in `values`, or, when
+  // `pull_back` is given (values then need no gradients), from the
+  // descriptor's pull-back of the kernel gradients.
   LabelRows label_rows(const Structure& frame, const DescriptorValues& values,
                        const LabelSelection& labels, const Eigen::MatrixXd& sparse,
-                       const std::vector<int>& species) const;
+                       const std::vector<int>& species,
+                       const DescriptorPullBack& pull_back = {}) const;
   // Appends the kernel columns of new sparse environments to every factor,
-  // recomputing the label rows of each stored frame against them.
+  // recomputing the label rows of each stored frame against them (through
+  // the pull-back when there are few columns per species).
   void add_kernel_columns(const Eigen::MatrixXd& new_descriptors,
                           const std::vector<int>& new_species);
   Solution solve(const GpHyperparameters& hyperparameters) const;
