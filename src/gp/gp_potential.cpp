@@ -34,9 +34,10 @@ constexpr int uncertainty_block = 32;
 // Views in host memory: the variance rows can go through the optimised BLAS.
 constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 // How much faster the row form runs as BLAS products than the packed quadratic
-// forms' loop, per flop, on a CPU core (measured: docs/BENCHMARKS.md, "MD
-// overhead of the uncertainty"); it weighs the automatic choice between them.
-constexpr double products_speedup = 8.0;
+// forms' loop, per flop, on a CPU core: 9× at rank 32, 18× at rank 256 (Si,
+// M = 2407, D = 144; docs/BENCHMARKS.md, "MD overhead of the uncertainty").
+// It weighs the automatic choice between them.
+constexpr double products_speedup = 9.0;
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
 constexpr double empty_norm_squared = 1e-24;
 
