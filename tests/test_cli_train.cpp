@@ -313,6 +313,21 @@ TEST_CASE("train config: the kernel's two-body part", "[train_config][two_body]"
                     Catch::Contains("kernel.two_body"));
 }
 
+TEST_CASE("train config: the kernel's three-body part", "[train_config][three_body]") {
+  const GpTrainConfig plain = parse_gp_train_config("kernel: {power: 2}", "p.yaml", {8, 56});
+  CHECK(make_gp_kernel(plain)->three_body_weight() == 0.0);
+  const GpTrainConfig three = parse_gp_train_config(
+      "descriptor: {n_max: 4}\nkernel: {three_body: 0.02, two_body: 1e-3}", "t.yaml", {8, 56});
+  CHECK(three.three_body_weight == 0.02);
+  CHECK(make_gp_kernel(three)->three_body_weight() == 0.02);
+  CHECK_FALSE(make_gp_kernel(three)->has_quadratic_map());
+  CHECK_THAT(describe_gp_config(three), Catch::Contains("0.02 b·b'"));
+  CHECK_THROWS_WITH(parse_gp_train_config("kernel: {three_body: -1}", "n.yaml", {8}),
+                    Catch::Contains("kernel.three_body") && Catch::Contains("non-negative"));
+  CHECK_THROWS_WITH(parse_gp_train_config("kernel: {three_body: auto}", "a.yaml", {8}),
+                    Catch::Contains("kernel.three_body"));
+}
+
 TEST_CASE("two_body: auto picks the weight of the highest marginal likelihood",
           "[train_config][two_body]") {
   // Frames of a pair potential (Lennard-Jones argon), which a pair term describes exactly.
@@ -375,4 +390,32 @@ TEST_CASE("otfgp train with two_body: auto writes a model that eval runs mapped 
              direct = read_structures(dir / "out,mapped=no.xyz");
   CHECK((*mapped[0].forces - *direct[0].forces).norm() <= 1e-8 * direct[0].forces->norm());
   CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
+}
+
+TEST_CASE("otfgp train with a three-body part writes a model that eval runs directly only",
+          "[cli][train][three_body]") {
+  TemporaryDirectory dir;
+  write_structures(dir / "train.xyz", silicon_frames(3, 1));
+  write_structures(dir / "test.xyz", silicon_frames(1, 2));
+  write_text(dir / "train.yaml",
+             "descriptor: {n_max: 4, l_max: 2, cutoff: 4.0}\nkernel: {three_body: 0.01}\n"
+             "sparse: {method: uncertain, count: 4}\nhyperparameters: {optimize: false}\n");
+  const CommandResult run =
+      run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                (dir / "train.yaml").string() + " -o " + (dir / "model.h5").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const GpModelKernel kernel = gp_model_kernel(dir / "model.h5");
+  CHECK(kernel.three_body_weight == 0.01);
+  CHECK_FALSE(kernel.mappable());
+  const std::string model = "gp:" + (dir / "model.h5").string();
+  const CommandResult direct = run_otfgp("eval -p " + model + " " + (dir / "test.xyz").string() +
+                                         " -o " + (dir / "out.xyz").string());
+  INFO(direct.output);
+  CHECK(direct.exit_code == 0);
+  const CommandResult mapped =
+      run_otfgp("eval -p " + model + ",mapped=yes " + (dir / "test.xyz").string() + " -o " +
+                (dir / "mapped.xyz").string());
+  CHECK(mapped.exit_code != 0);
+  CHECK_THAT(mapped.output, Catch::Contains("without a mapped form"));
 }

@@ -58,7 +58,7 @@ Structure frame(std::uint64_t seed) {
 }
 
 // two_body_columns > 0: the kernel's two-body part on the descriptor's last columns.
-SparseGp trained(int power, int two_body_columns = 0) {
+SparseGp trained(int power, int two_body_columns = 0, double three_body_weight = 0.0) {
   GpTrainingSettings settings;
   settings.sparse = {SparseSelectionMethod::random, 4};
   settings.hyperparameters = {0.3, 0.002, 0.02, 0.002};
@@ -68,10 +68,11 @@ SparseGp trained(int power, int two_body_columns = 0) {
   // Irrational-looking cutoff: must come back to the last bit.
   auto descriptor = std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 8,
                                                        6.123456789012345, two_body_columns);
-  return train_sparse_gp(descriptor,
-                         std::make_shared<NormalizedDotProductKernel>(
-                             power, two_body_columns, two_body_columns > 0 ? 0.0123456789 : 0.0),
-                         frames, settings);
+  return train_sparse_gp(
+      descriptor,
+      std::make_shared<NormalizedDotProductKernel>(
+          power, two_body_columns, two_body_columns > 0 ? 0.0123456789 : 0.0, three_body_weight),
+      frames, settings);
 }
 
 // Rewrites the model file without otfgp's checksummed header (as an older
@@ -136,6 +137,31 @@ TEST_CASE("a saved and loaded GP predicts bit for bit the same", "[gp_model_file
       CHECK(a.two_body.size() == (two_body > 0 ? a.beta.size() : 0));
     }
   }
+}
+
+TEST_CASE("a GP with a three-body kernel part round-trips and is not mappable",
+          "[gp_model_file][three_body]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  for (int two_body : {0, 3}) {
+    const SparseGp gp = trained(2, two_body, 0.0987654321);
+    const auto path = directory / ("three_body_" + std::to_string(two_body) + ".h5");
+    save_gp_model(path, gp, format);
+    const SparseGp loaded = load_gp_model(path, format);
+    CHECK(loaded.kernel().three_body_weight() == gp.kernel().three_body_weight());
+    CHECK(loaded.kernel().two_body_weight() == gp.kernel().two_body_weight());
+    const GpModelKernel kind = gp_model_kernel(path);
+    CHECK(kind.three_body_weight == 0.0987654321);
+    CHECK_FALSE(kind.mappable());
+    CHECK_THAT(kind.description(), Catch::Contains("three-body weight 0.0987654"));
+    const Structure test = frame(9);
+    require_identical(loaded.predict(test, true), gp.predict(test, true));
+  }
+  // Without the part the attribute is not written at all.
+  const auto path = directory / "plain.h5";
+  save_gp_model(path, trained(2), format);
+  CHECK(gp_model_kernel(path).three_body_weight == 0.0);
+  CHECK(gp_model_kernel(path).mappable());
 }
 
 TEST_CASE("a model whose kernel and descriptor disagree on the two-body block is refused",

@@ -153,11 +153,12 @@ DenseLabels stack(const std::vector<DenseLabels>& parts) {
 
 // Sparse set: every third atom of every frame.
 SparseGp trained_gp(const std::vector<Structure>& frames, int power, LabelSelection labels = {},
-                    int two_body_columns = 0, double two_body_weight = 0.0) {
-  SparseGp gp(
-      test_descriptor(two_body_columns),
-      std::make_shared<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight),
-      test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
+                    int two_body_columns = 0, double two_body_weight = 0.0,
+                    double three_body_weight = 0.0) {
+  SparseGp gp(test_descriptor(two_body_columns),
+              std::make_shared<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight,
+                                                           three_body_weight),
+              test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
   for (const auto& f : frames) {
     const int index = gp.add_frame(f, labels);
     gp.add_sparse_atoms(index, {0, 1, 4, 7}, -1.0);
@@ -205,6 +206,22 @@ TEST_CASE("with a two-body kernel part, forces are -dE/dx and stress (1/V) dE/de
       SparseGp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2, 4, 1.0),
                test_hyperparameters(), Eigen::Vector2d(0, 0)),
       Catch::Contains("two-body block has 0"));
+}
+
+TEST_CASE("with a three-body kernel part, forces are -dE/dx, and there is no mapped form",
+          "[sparse_gp][three_body]") {
+  const std::vector<Structure> frames = {labelled_frame(1), labelled_frame(2), labelled_frame(3)};
+  for (int two_body : {0, 4}) {
+    CAPTURE(two_body);
+    const double w2 = two_body > 0 ? 0.3 : 0.0;
+    SparseGp gp = trained_gp(frames, 2, {}, two_body, w2, 0.05);
+    const SparseGp plain = trained_gp(frames, 2, {}, two_body, w2);
+    CHECK(gp.predict(labelled_frame(10)).energy != plain.predict(labelled_frame(10)).energy);
+    CHECK_THROWS_WITH(gp.mapped(), Catch::Contains("three-body part's linear map"));
+    auto shared = std::make_shared<const SparseGp>(std::move(gp));
+    auto potential = make_sparse_gp_potential(shared, "gp:test");
+    check_derivatives(*potential, labelled_frame(10), 1e-7, 1e-8);
+  }
 }
 
 TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", "[sparse_gp]") {

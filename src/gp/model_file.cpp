@@ -232,6 +232,9 @@ void write_kernel(const hdf5::Group& root, const Kernel& kernel) {
   group.set_attribute("power", kernel.power());
   group.set_attribute("two_body_columns", kernel.two_body_columns());  // format 4
   group.set_attribute("two_body_weight", kernel.two_body_weight());
+  // An experiment (kernel.hpp); written only when present, so other files stay as they were.
+  if (kernel.three_body_weight() > 0.0)
+    group.set_attribute("three_body_weight", kernel.three_body_weight());
 }
 
 GpModelKernel read_kernel(const hdf5::Group& root) {
@@ -239,6 +242,8 @@ GpModelKernel read_kernel(const hdf5::Group& root) {
   GpModelKernel kernel{group.string_attribute("type"), group.int_attribute("power")};
   if (group.has_attribute("two_body_weight"))
     kernel.two_body_weight = group.double_attribute("two_body_weight");
+  if (group.has_attribute("three_body_weight"))
+    kernel.three_body_weight = group.double_attribute("three_body_weight");
   return kernel;
 }
 
@@ -429,7 +434,7 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
   std::shared_ptr<const Kernel> kernel;
   try {
     kernel = make_kernel(kernel_kind.type, kernel_kind.power, read_two_body_columns(file),
-                         kernel_kind.two_body_weight);
+                         kernel_kind.two_body_weight, kernel_kind.three_body_weight);
   } catch (const Error& error) {
     throw Error(path.string() + ": " + error.what());
   }
@@ -606,6 +611,8 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
 std::string GpModelKernel::description() const {
   std::string text = type + ", power " + std::to_string(power);
   if (two_body_weight > 0.0) text += ", two-body weight " + format_significant(two_body_weight, 6);
+  if (three_body_weight > 0.0)
+    text += ", three-body weight " + format_significant(three_body_weight, 6);
   return text;
 }
 

@@ -1094,7 +1094,8 @@ std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& value
 MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +
-                " cannot be mapped to a quadratic form (only power 2 can)");
+                " cannot be mapped to a quadratic form (only power 2 without a three-body part can;"
+                " the three-body part's linear map t_s = σ²w₃Σ_u α_u b_u is not implemented)");
   solution();  // numbers the current solve
   if (mapped_solve_ != solve_count_) {
     mapped_cache_ = compute_mapped();

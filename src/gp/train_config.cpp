@@ -151,7 +151,7 @@ std::vector<int> read_species(const ConfigSection& root, const std::vector<int>&
 }
 
 void read_kernel(ConfigSection k, GpTrainConfig& config) {
-  k.expect_keys({"type", "power", "two_body"});
+  k.expect_keys({"type", "power", "two_body", "three_body"});
   k.choice("type", {"normalized_dot_product"}, "normalized_dot_product");
   config.kernel_power = static_cast<int>(k.integer("power", config.kernel_power));
   if (config.kernel_power != 1 && config.kernel_power != 2) k.fail("power", "must be 1 or 2");
@@ -165,6 +165,9 @@ void read_kernel(ConfigSection k, GpTrainConfig& config) {
     }
     config.descriptor.two_body = config.two_body_auto || config.two_body_weight > 0.0;
   }
+  config.three_body_weight = k.number("three_body", 0.0);
+  if (!(std::isfinite(config.three_body_weight) && config.three_body_weight >= 0.0))
+    k.fail("three_body", "must be a non-negative weight (1/b², 0: none)");
   k.finish();
 }
 
@@ -279,7 +282,8 @@ std::shared_ptr<const B2Descriptor> make_gp_descriptor(const GpTrainConfig& conf
 
 std::shared_ptr<const Kernel> make_gp_kernel(const GpTrainConfig& config) {
   return std::make_shared<NormalizedDotProductKernel>(
-      config.kernel_power, config.descriptor.two_body_size(), config.two_body_weight);
+      config.kernel_power, config.descriptor.two_body_size(), config.two_body_weight,
+      config.three_body_weight);
 }
 
 GpTrainingSettings gp_training_settings(const GpTrainConfig& config) {
@@ -383,9 +387,13 @@ std::string describe_gp_config(const GpTrainConfig& config) {
     species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
   const auto descriptor = make_gp_descriptor(config);
   const std::string kernel_text =
-      config.two_body_auto ? std::string(config.kernel_power == 1 ? "σ²[(b̂·b̂')" : "σ²[(b̂·b̂')²") +
-                                 " + w q·q'], w chosen by the marginal likelihood"
-                           : make_gp_kernel(config)->description();
+      config.two_body_auto
+          ? std::string(config.kernel_power == 1 ? "σ²[(b̂·b̂')" : "σ²[(b̂·b̂')²") +
+                (config.three_body_weight > 0.0
+                     ? " + " + format_significant(config.three_body_weight, 4) + " b·b'"
+                     : "") +
+                " + w q·q'], w chosen by the marginal likelihood"
+          : make_gp_kernel(config)->description();
   const std::string embedding =
       config.descriptor.embedded()
           ? ", species embedding of " + std::to_string(config.descriptor.channels()) + " channels"

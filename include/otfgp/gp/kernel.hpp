@@ -27,6 +27,8 @@ class Kernel {
   // The two-body part (below): the descriptor's last columns it is linear in, and its weight w.
   virtual int two_body_columns() const { return 0; }
   virtual double two_body_weight() const { return 0.0; }
+  // The weight w₃ of the three-body part (below); 0: none.
+  virtual double three_body_weight() const { return 0.0; }
 
   // k̃ between every row of a (n_a × D) and every row of b (n_b × D): n_a × n_b.
   virtual Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const = 0;
@@ -70,15 +72,26 @@ class Kernel {
 // whose prior variance w|q|² grows with the neighbour density (a compressed
 // structure is new to it, unlike to the normalised part). w (Å⁻⁴, for the B2
 // densities) is the ratio of the two signal variances.
+//
+// With a three-body part (three_body_weight w₃ > 0, an experiment of issue 9):
+//   k̃ += w₃ b·b'
+// on the raw, unnormalised many-body part. The B2 power spectrum
+// p_{nn'l} = Σ_m c_{nlm}c_{n'lm} is a sum over neighbour pairs (j, k) of
+// R_n(r_ij)R_n'(r_ik)P_l(cos θ_jik), so a kernel linear in it makes the local
+// energy a learnt three-body potential. The mean gains a term linear in b,
+// which the quadratic map does not hold: such a kernel has no mapped form
+// (has_quadratic_map() is false) and is evaluated as the direct GP. w₃ has the
+// units of 1/b² (Å⁻⁶ for the B2 densities).
 class NormalizedDotProductKernel final : public Kernel {
  public:
   explicit NormalizedDotProductKernel(int power, int two_body_columns = 0,
-                                      double two_body_weight = 0.0);
+                                      double two_body_weight = 0.0, double three_body_weight = 0.0);
   std::string name() const override { return "normalized_dot_product"; }
   int power() const override { return power_; }
   std::string description() const override;
   int two_body_columns() const override { return two_body_columns_; }
   double two_body_weight() const override { return two_body_weight_; }
+  double three_body_weight() const override { return three_body_weight_; }
   Eigen::MatrixXd matrix(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const override;
   Eigen::VectorXd diagonal(const Eigen::MatrixXd& a) const override;
   Eigen::MatrixXd prepare(const Eigen::MatrixXd& sparse) const override;
@@ -86,7 +99,7 @@ class NormalizedDotProductKernel final : public Kernel {
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
   double derivative_covariance(const Eigen::MatrixXd& points,
                                const Eigen::MatrixXd& directions) const override;
-  bool has_quadratic_map() const override { return power_ == 2; }
+  bool has_quadratic_map() const override { return power_ == 2 && three_body_weight_ == 0.0; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                 const Eigen::VectorXd& weights) const override;
 
@@ -94,14 +107,15 @@ class NormalizedDotProductKernel final : public Kernel {
   int power_;
   int two_body_columns_;
   double two_body_weight_;
+  double three_body_weight_;
 };
 
 // Rows divided by their norms; zero rows stay zero.
 Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows);
 
-// The kernel stored under `name` with `power` (and two-body part); throws
-// otfgp::Error for an unknown one.
+// The kernel stored under `name` with `power` (and two- and three-body parts);
+// throws otfgp::Error for an unknown one.
 std::unique_ptr<Kernel> make_kernel(const std::string& name, int power, int two_body_columns = 0,
-                                    double two_body_weight = 0.0);
+                                    double two_body_weight = 0.0, double three_body_weight = 0.0);
 
 }  // namespace otfgp
