@@ -320,7 +320,7 @@ TEST_CASE("train config: the kernel's three-body part", "[train_config][three_bo
       "descriptor: {n_max: 4}\nkernel: {three_body: 0.02, two_body: 1e-3}", "t.yaml", {8, 56});
   CHECK(three.three_body_weight == 0.02);
   CHECK(make_gp_kernel(three)->three_body_weight() == 0.02);
-  CHECK_FALSE(make_gp_kernel(three)->has_quadratic_map());
+  CHECK(make_gp_kernel(three)->has_quadratic_map());
   CHECK_THAT(describe_gp_config(three), Catch::Contains("0.02 b·b'"));
   CHECK_THROWS_WITH(parse_gp_train_config("kernel: {three_body: -1}", "n.yaml", {8}),
                     Catch::Contains("kernel.three_body") && Catch::Contains("non-negative"));
@@ -392,8 +392,9 @@ TEST_CASE("otfgp train with two_body: auto writes a model that eval runs mapped 
   CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
 }
 
-TEST_CASE("otfgp train with a three-body part writes a model that eval runs directly only",
-          "[cli][train][three_body]") {
+TEST_CASE(
+    "otfgp train with a three-body part writes a model that eval runs mapped and direct alike",
+    "[cli][train][three_body]") {
   TemporaryDirectory dir;
   write_structures(dir / "train.xyz", silicon_frames(3, 1));
   write_structures(dir / "test.xyz", silicon_frames(1, 2));
@@ -407,15 +408,17 @@ TEST_CASE("otfgp train with a three-body part writes a model that eval runs dire
   REQUIRE(run.exit_code == 0);
   const GpModelKernel kernel = gp_model_kernel(dir / "model.h5");
   CHECK(kernel.three_body_weight == 0.01);
-  CHECK_FALSE(kernel.mappable());
-  const std::string model = "gp:" + (dir / "model.h5").string();
-  const CommandResult direct = run_otfgp("eval -p " + model + " " + (dir / "test.xyz").string() +
-                                         " -o " + (dir / "out.xyz").string());
-  INFO(direct.output);
-  CHECK(direct.exit_code == 0);
-  const CommandResult mapped =
-      run_otfgp("eval -p " + model + ",mapped=yes " + (dir / "test.xyz").string() + " -o " +
-                (dir / "mapped.xyz").string());
-  CHECK(mapped.exit_code != 0);
-  CHECK_THAT(mapped.output, Catch::Contains("without a mapped form"));
+  CHECK(kernel.mappable());
+  // Mapped (the default) and direct give the same energies and forces.
+  for (const std::string options : {"", ",mapped=no"}) {
+    const CommandResult eval = run_otfgp("eval -p gp:" + (dir / "model.h5").string() + options +
+                                         " " + (dir / "test.xyz").string() + " -o " +
+                                         (dir / ("out" + options + ".xyz")).string());
+    INFO(eval.output);
+    REQUIRE(eval.exit_code == 0);
+  }
+  const auto mapped = read_structures(dir / "out.xyz"),
+             direct = read_structures(dir / "out,mapped=no.xyz");
+  CHECK((*mapped[0].forces - *direct[0].forces).norm() <= 1e-8 * direct[0].forces->norm());
+  CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
 }

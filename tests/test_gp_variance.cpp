@@ -75,8 +75,9 @@ B2Settings settings() {
 }
 
 // Three species, two compositions (so the split conditioning has pseudo-labels);
-// with `two_body`, the descriptor's two-body block and the kernel's two-body part.
-SparseGp train_oxides(bool two_body) {
+// with `two_body`, the descriptor's two-body block and the kernel's two-body part;
+// with `three_body`, the kernel's three-body part at w₃⟨|b|²⟩ = 0.3 over the frames.
+SparseGp train_oxides(bool two_body, bool three_body = false) {
   std::vector<Structure> frames = rattled(perovskite(), 4, 0.08, 1);
   for (auto& f : rattled(rocksalt_bao(), 4, 0.08, 2)) frames.push_back(f);
   GpTrainingSettings training;
@@ -85,10 +86,26 @@ SparseGp train_oxides(bool two_body) {
   training.optimize_hyperparameters = false;
   B2Settings descriptor = settings();
   descriptor.two_body = two_body;
-  return train_sparse_gp(std::make_shared<B2Descriptor>(descriptor),
-                         std::make_shared<NormalizedDotProductKernel>(2, descriptor.two_body_size(),
-                                                                      two_body ? 0.05 : 0.0),
-                         frames, training);
+  double three_body_weight = 0.0;
+  if (three_body) {
+    const B2Descriptor b2(descriptor);
+    double sum = 0.0;
+    int atoms = 0;
+    for (const Structure& frame : frames) {
+      AtomState state = AtomState::from_structure(frame);
+      NeighborList list(b2.cutoff(), 0.0);
+      list.build(state);
+      const DescriptorValues values = b2.compute(state, list, false);
+      sum += values.values.leftCols(descriptor.power_spectrum_size()).rowwise().squaredNorm().sum();
+      atoms += frame.size();
+    }
+    three_body_weight = 0.3 * atoms / sum;
+  }
+  return train_sparse_gp(
+      std::make_shared<B2Descriptor>(descriptor),
+      std::make_shared<NormalizedDotProductKernel>(2, descriptor.two_body_size(),
+                                                   two_body ? 0.05 : 0.0, three_body_weight),
+      frames, training);
 }
 
 const SparseGp& trained() {
@@ -99,6 +116,11 @@ const SparseGp& trained() {
 const SparseGp& trained_two_body() {
   static const SparseGp gp = train_oxides(true);
   return gp;
+}
+
+const SparseGp& trained_three_body(bool two_body) {
+  static const SparseGp alone = train_oxides(false, true), both = train_oxides(true, true);
+  return two_body ? both : alone;
 }
 
 MappedGp mapped_of(const SparseGp& gp) {
@@ -291,14 +313,21 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("with the kernel's two-body part the mapped GP equals the direct one",
-          "[gp_variance][two_body]") {
-  const SparseGp& gp = trained_two_body();
+TEST_CASE("with the kernel's two- and three-body parts the mapped GP equals the direct one",
+          "[gp_variance][two_body][three_body]") {
+  // The two-body part, the three-body part, both.
+  const int parts = GENERATE(1, 2, 3);
+  const bool two_body = parts & 1, three_body = parts & 2;
+  CAPTURE(two_body, three_body);
+  const SparseGp& gp = three_body ? trained_three_body(two_body) : trained_two_body();
   MappedGp mapped = gp.mapped();
   mapped.descriptor = settings();
-  mapped.descriptor.two_body = true;
-  REQUIRE(mapped.two_body.size() == 3);
-  REQUIRE(mapped.two_body_weight == 0.05);
+  mapped.descriptor.two_body = two_body;
+  REQUIRE(mapped.two_body.size() == (two_body ? 3u : 0u));
+  REQUIRE(mapped.two_body_weight == (two_body ? 0.05 : 0.0));
+  REQUIRE(mapped.three_body.size() == (three_body ? 3u : 0u));
+  const double w3 = gp.kernel().three_body_weight();
+  REQUIRE((w3 > 0.0) == three_body);
   auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp:test,mapped=no");
   std::vector<Structure> tests = rattled(perovskite(), 1, 0.1, 17);
   for (auto& f : rattled(rocksalt_bao(), 1, 0.15, 18)) tests.push_back(f);
@@ -331,10 +360,12 @@ TEST_CASE("with the kernel's two-body part the mapped GP equals the direct one",
         if (rank == 0) {
           CHECK(mapped_std == Approx(exact).epsilon(1e-7).margin(1e-9 * sigma));
         } else {
-          // Truncation only raises the std, by at most the bound per unit of prior 1 + w|q|².
+          // Truncation only raises the std, by at most the bound per unit of prior
+          // 1 + w|q|² + w₃|b|².
+          const int pairs = mapped.descriptor.two_body_size();
           const double prior =
-              1.0 +
-              0.05 * values.values.row(i).tail(mapped.descriptor.two_body_size()).squaredNorm();
+              1.0 + mapped.two_body_weight * values.values.row(i).tail(pairs).squaredNorm() +
+              w3 * values.values.row(i).head(values.values.cols() - pairs).squaredNorm();
           const int s = values.species[i];
           CHECK(mapped_std * mapped_std >= exact * exact - 1e-9 * sigma * sigma * prior);
           CHECK(mapped_std * mapped_std - exact * exact <=

@@ -113,7 +113,8 @@ TEST_CASE("the two-body part: a zero many-body part keeps w q·q', its map, clea
   CHECK_THROWS_AS(make_kernel("normalized_dot_product", 2, 3, std::nan("")), Error);
 }
 
-TEST_CASE("the three-body part: w₃ b·b' on the raw many-body part, no quadratic map", "[kernel]") {
+TEST_CASE("the three-body part: w₃ b·b' on the raw many-body part, and its linear map",
+          "[kernel]") {
   // Rows [b; q]: a zero b keeps only the two-body part, the raw b enters unnormalised.
   const NormalizedDotProductKernel kernel(2, 2, 0.5, 0.25);
   Eigen::MatrixXd rows(2, 5);
@@ -127,9 +128,15 @@ TEST_CASE("the three-body part: w₃ b·b' on the raw many-body part, no quadrat
   // The prepared rows carry the raw b behind [b̂ q].
   CHECK(kernel.prepare(rows).cols() == 5 + 3);
   CHECK(NormalizedDotProductKernel(2, 2, 0.5).prepare(rows).cols() == 5);
-  CHECK_FALSE(kernel.has_quadratic_map());
-  CHECK_FALSE(NormalizedDotProductKernel(2, 0, 0.0, 0.1).has_quadratic_map());
-  CHECK_THROWS_AS(kernel.quadratic_map(rows, Eigen::Vector2d(1, 1)), Error);
+  // The mean: b̂ᵀβb̂ (the normalised part, as without it) + t·b + v·q.
+  CHECK(kernel.has_quadratic_map());
+  const Eigen::Vector2d weights(0.7, -1.3);
+  const Eigen::VectorXd t = kernel.three_body_map(rows, weights);
+  REQUIRE(t.size() == 3);
+  CHECK(t.isApprox(0.25 * (0.7 * rows.row(0).head(3) - 1.3 * rows.row(1).head(3)).transpose()));
+  CHECK(kernel.quadratic_map(rows, weights)
+            .isApprox(NormalizedDotProductKernel(2, 2, 0.5).quadratic_map(rows, weights)));
+  CHECK(NormalizedDotProductKernel(2, 2, 0.5).three_body_map(rows, weights).size() == 0);
   CHECK_THAT(kernel.description(), Catch::Contains("0.25 b·b'") && Catch::Contains("0.5 q·q'"));
   CHECK_THAT(NormalizedDotProductKernel(2, 0, 0.0, 0.1).description(),
              Catch::Equals("σ²[(b̂·b̂')² + 0.1 b·b']"));

@@ -758,12 +758,17 @@ TEST_CASE(
   CHECK(from_loop >= from_start - 1e-6 * std::abs(from_start));
 }
 
-TEST_CASE("otf with the kernel's two-body part: learns on the mapped form, resumes after kill -9",
-          "[otf][two_body]") {
+TEST_CASE(
+    "otf with the kernel's two- and three-body parts: learns on the mapped form, resumes after "
+    "kill -9",
+    "[otf][two_body][three_body]") {
   TemporaryDirectory dir;
-  auto with_pairs = [](std::string text, const std::string& weight = "0.5") {
+  const std::string three_body = GENERATE(std::string(), std::string(", three_body: 1e-5"));
+  CAPTURE(three_body);
+  auto with_pairs = [&](std::string text, const std::string& weight = "0.5") {
     const std::string key = "  hyperparameters: {max_evaluations: 20}\n";
-    text.replace(text.find(key), key.size(), key + "  kernel: {two_body: " + weight + "}\n");
+    text.replace(text.find(key), key.size(),
+                 key + "  kernel: {two_body: " + weight + three_body + "}\n");
     return text;
   };
   const OtfConfig reference =
@@ -774,6 +779,7 @@ TEST_CASE("otf with the kernel's two-body part: learns on the mapped form, resum
   const SparseGp model = load_gp_model(dir / "reference" / "model.h5");
   CHECK(model.kernel().two_body_weight() == 0.5);
   CHECK(model.kernel().two_body_columns() == 5);
+  CHECK(model.kernel().three_body_weight() == (three_body.empty() ? 0.0 : 1e-5));
   // The run's model evaluates mapped (the MD form) as the direct GP does.
   const Structure test = labelled_si(77);
   const Evaluation fast =

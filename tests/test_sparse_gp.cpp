@@ -208,7 +208,7 @@ TEST_CASE("with a two-body kernel part, forces are -dE/dx and stress (1/V) dE/de
       Catch::Contains("two-body block has 0"));
 }
 
-TEST_CASE("with a three-body kernel part, forces are -dE/dx, and there is no mapped form",
+TEST_CASE("with a three-body kernel part, forces are -dE/dx, and the mapped form carries its map",
           "[sparse_gp][three_body]") {
   const std::vector<Structure> frames = {labelled_frame(1), labelled_frame(2), labelled_frame(3)};
   for (int two_body : {0, 4}) {
@@ -217,7 +217,11 @@ TEST_CASE("with a three-body kernel part, forces are -dE/dx, and there is no map
     SparseGp gp = trained_gp(frames, 2, {}, two_body, w2, 0.05);
     const SparseGp plain = trained_gp(frames, 2, {}, two_body, w2);
     CHECK(gp.predict(labelled_frame(10)).energy != plain.predict(labelled_frame(10)).energy);
-    CHECK_THROWS_WITH(gp.mapped(), Catch::Contains("three-body part's linear map"));
+    const MappedGp mapped = gp.mapped();
+    CHECK(mapped.three_body_weight == 0.05);
+    REQUIRE(mapped.three_body.size() == 2);
+    REQUIRE(mapped.sparse_norm.size() == 2);
+    CHECK(mapped.sparse_norm[0].size() == mapped.sparse_normalised[0].rows());
     auto shared = std::make_shared<const SparseGp>(std::move(gp));
     auto potential = make_sparse_gp_potential(shared, "gp:test");
     check_derivatives(*potential, labelled_frame(10), 1e-7, 1e-8);

@@ -45,6 +45,24 @@ std::string describe_shape(const Eigen::MatrixXd& m) {
   return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
 }
 
+void validate_three_body(const MappedGp& model) {
+  if (model.three_body_weight == 0.0) return;
+  const std::string where = "mapped GP model: ";
+  if (!(std::isfinite(model.three_body_weight) && model.three_body_weight > 0.0))
+    throw Error(where + "the three-body weight must be finite and ≥ 0");
+  const std::size_t n = model.descriptor.species.size();
+  if (model.three_body.size() != n || model.sparse_norm.size() != n)
+    throw Error(where + "the three-body map needs one entry per species");
+  for (std::size_t s = 0; s < n; ++s)
+    if (model.three_body[s].size() != model.descriptor.power_spectrum_size() ||
+        model.sparse_norm[s].size() != model.sparse_normalised[s].rows() ||
+        !model.three_body[s].allFinite() || !model.sparse_norm[s].allFinite())
+      throw Error(where + "the three-body map of " +
+                  std::string(element(model.descriptor.species[s]).symbol) + " must have " +
+                  std::to_string(model.descriptor.power_spectrum_size()) +
+                  " finite numbers and one norm per sparse point");
+}
+
 void validate(const MappedGp& model) {
   model.descriptor.validate();
   const std::size_t n = model.descriptor.species.size();
@@ -103,6 +121,7 @@ void validate(const MappedGp& model) {
     if (!model.two_body[s].allFinite() || !model.sparse_two_body[s].allFinite())
       throw Error(where + "the two-body map of " + name + " contains non-finite numbers");
   }
+  validate_three_body(model);
 }
 
 }  // namespace
@@ -127,7 +146,9 @@ void GpPotential::remap(MappedGp model) {
     truncated.push_back(truncate_variance_factor(
         model.variance_factor[s], model.sparse_normalised[s], model.signal_std, rank,
         model.descriptor.two_body ? model.sparse_two_body[s] : Eigen::MatrixXd(),
-        model.two_body_weight));
+        model.two_body_weight,
+        model.three_body_weight > 0.0 ? model.sparse_norm[s] : Eigen::VectorXd(),
+        model.three_body_weight));
   }
   std::unique_ptr<Potential> repulsion;
   if (model.repulsion) {
@@ -160,6 +181,12 @@ void GpPotential::upload() {
   for (std::size_t s = 0; s < two_body.extent(0); ++s)
     for (int p = 0; p < pairs; ++p) two_body(s, p) = model_.two_body[s][p];
   Kokkos::deep_copy(two_body_, two_body);
+  const bool three_body = model_.three_body_weight > 0.0;
+  three_body_ = decltype(three_body_)("GpPotential::three_body", three_body ? n : 0, size);
+  auto three = Kokkos::create_mirror_view(three_body_);
+  for (std::size_t s = 0; s < three.extent(0); ++s)
+    for (int a = 0; a < size; ++a) three(s, a) = model_.three_body[s][a];
+  Kokkos::deep_copy(three_body_, three);
 
   reference_energy_ = ScalarView("GpPotential::reference_energy", n);
   auto reference = Kokkos::create_mirror_view(reference_energy_);
@@ -194,6 +221,14 @@ void GpPotential::upload() {
     factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
   sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], full);
+  sparse_norm_ = ScalarView("GpPotential::sparse_norm",
+                            model_.three_body_weight > 0.0 ? sparse_offset_[n] : 0);
+  auto sparse_norm = Kokkos::create_mirror_view(sparse_norm_);
+  if (sparse_norm.extent(0) > 0)
+    for (int s = 0; s < n; ++s)
+      for (int j = sparse_offset_[s]; j < sparse_offset_[s + 1]; ++j)
+        sparse_norm(j) = model_.sparse_norm[s][j - sparse_offset_[s]];
+  Kokkos::deep_copy(sparse_norm_, sparse_norm);
   factor_ = decltype(factor_)("GpPotential::variance_factor", factor_offset_[n]);
   auto sparse = Kokkos::create_mirror_view(sparse_);
   auto factor = Kokkos::create_mirror_view(factor_);
@@ -227,8 +262,8 @@ void GpPotential::upload_quadratic_forms() {
     // Flops per atom of each form, the rows weighted by how much faster they run as BLAS products.
     const double row_speed = products_form() ? products_speedup : 1.0;
     const bool cheaper = double(r) * packed_size < double(m_s) * (size + r) / row_speed;
-    // The packed forms hold the many-body part only: a two-body part needs the rows.
-    quadratic_species_[s] = r > 0 && pairs == 0 &&
+    // The packed forms hold the many-body part only: a two- or three-body part needs the rows.
+    quadratic_species_[s] = r > 0 && pairs == 0 && model_.three_body_weight == 0.0 &&
                             (variance_form_ == VarianceForm::quadratic ||
                              (variance_form_ == VarianceForm::automatic && cheaper));
     if (quadratic_species_[s])
@@ -251,8 +286,10 @@ bool GpPotential::products_form() const {
 }
 
 void GpPotential::set_variance_form(VarianceForm form) {
-  if (form == VarianceForm::quadratic && model_.descriptor.two_body)
-    throw Error("GpPotential: the packed quadratic forms hold no two-body part; use the rows");
+  if (form == VarianceForm::quadratic &&
+      (model_.descriptor.two_body || model_.three_body_weight > 0.0))
+    throw Error(
+        "GpPotential: the packed quadratic forms hold no two- or three-body part; use the rows");
   if (form == VarianceForm::products && !host_memory)
     throw Error("GpPotential: the BLAS products need host memory; use the rows on a device");
   variance_form_ = form;
@@ -266,22 +303,50 @@ void GpPotential::bind(const std::vector<int>& species) {
   bound_ = true;
 }
 
+// out = β_s d for a symmetric D × D β_s, the team's threads each taking a
+// contiguous chunk of rows; β is symmetric, so column j is row j and the inner
+// loop runs over contiguous memory. Four rows of β per sweep: one load and
+// store of `out` per four products.
+template <class Team>
+KOKKOS_INLINE_FUNCTION void symmetric_product(const Team& team, const double* beta_s,
+                                              const double* d, double* KOKKOS_RESTRICT out,
+                                              int size) {
+  const int threads = team.team_size(), chunk = (size + threads - 1) / threads;
+  const int lo = team.team_rank() * chunk < size ? team.team_rank() * chunk : size;
+  const int hi = lo + chunk < size ? lo + chunk : size;
+  for (int r = lo; r < hi; ++r) out[r] = 0.0;
+  int j = 0;
+  for (; j + 4 <= size; j += 4) {
+    const double d0 = d[j], d1 = d[j + 1], d2 = d[j + 2], d3 = d[j + 3];
+    const double* KOKKOS_RESTRICT row0 = beta_s + std::size_t(j) * size;
+    const double* KOKKOS_RESTRICT row1 = row0 + size;
+    const double* KOKKOS_RESTRICT row2 = row1 + size;
+    const double* KOKKOS_RESTRICT row3 = row2 + size;
+    for (int r = lo; r < hi; ++r)
+      out[r] += row0[r] * d0 + row1[r] * d1 + row2[r] * d2 + row3[r] * d3;
+  }
+  for (; j < size; ++j) {
+    const double dj = d[j];
+    const double* KOKKOS_RESTRICT row = beta_s + std::size_t(j) * size;
+    for (int r = lo; r < hi; ++r) out[r] += row[r] * dj;
+  }
+}
+
 // The energy pass: one team per atom computes its density, descriptor d and
-// d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ + e_ref, and scatters the forces; keeps
+// d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ (+ v_s·q + t_s·d) + e_ref, and scatters the forces; keeps
 // d̂ and |d| in `unit` and `norm` with `keep_unit` (for the uncertainty pass).
 // Per-atom energies and virials go where `per_atom`, `per_atom_virial` are
 // allocated. Returns the total energy and virial. One kernel, kept apart from
 // compute's set-up and uncertainty outputs (a free function: docs/gpu.md).
-EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list,
-                              const AtomState& state,
-                              const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
-                              const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
-                              const Kokkos::View<double*, MemSpace>& reference,
-                              const Kokkos::View<const int*, MemSpace>& centres,
-                              const ScalarView& per_atom, const VirialView& per_atom_virial,
-                              const ForceScatter& forces, bool keep_unit,
-                              const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
-                              const ScalarView& norm) {
+EnergyVirial gp_energy_kernel(
+    const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
+    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& three_body,
+    const Kokkos::View<double*, MemSpace>& reference,
+    const Kokkos::View<const int*, MemSpace>& centres, const ScalarView& per_atom,
+    const VirialView& per_atom_virial, const ForceScatter& forces, bool keep_unit,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm) {
   const int natoms = state.natoms;
   const NeighborView neighbors = list.view();
   const VecView x = state.x;
@@ -350,41 +415,22 @@ EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { d(e) *= inv_norm; });
         team.team_barrier();
 
-        // w = β_s d̂ by rows of this thread's contiguous chunk; β is symmetric,
-        // so column j is row j and the inner loop runs over contiguous memory.
-        {
-          const int threads = team.team_size(), chunk = (size + threads - 1) / threads;
-          const int lo = team.team_rank() * chunk < size ? team.team_rank() * chunk : size;
-          const int hi = lo + chunk < size ? lo + chunk : size;
-          const double* beta_s = &beta(s_i, 0, 0);
-          double* KOKKOS_RESTRICT out = w.data();
-          for (int r = lo; r < hi; ++r) out[r] = 0.0;
-          // Four rows of β per sweep: one load and store of w per four products.
-          int j = 0;
-          for (; j + 4 <= size; j += 4) {
-            const double d0 = d(j), d1 = d(j + 1), d2 = d(j + 2), d3 = d(j + 3);
-            const double* KOKKOS_RESTRICT row0 = beta_s + std::size_t(j) * size;
-            const double* KOKKOS_RESTRICT row1 = row0 + size;
-            const double* KOKKOS_RESTRICT row2 = row1 + size;
-            const double* KOKKOS_RESTRICT row3 = row2 + size;
-            for (int r = lo; r < hi; ++r)
-              out[r] += row0[r] * d0 + row1[r] * d1 + row2[r] * d2 + row3[r] * d3;
-          }
-          for (; j < size; ++j) {
-            const double dj = d(j);
-            const double* KOKKOS_RESTRICT row = beta_s + std::size_t(j) * size;
-            for (int r = lo; r < hi; ++r) out[r] += row[r] * dj;
-          }
-        }
+        symmetric_product(team, &beta(s_i, 0, 0), d.data(), w.data(), size);
         team.team_barrier();
-        double quadratic = 0.0;
+        double quadratic = 0.0, linear = 0.0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * w(e); },
             quadratic);
-        // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d|.
+        // The three-body part t_s·d = |d| t_s·d̂ (kernel.hpp).
+        if (three_body.extent(0) > 0)
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, size),
+              [&](int e, double& s) { s += three_body(s_i, e) * d(e); }, linear);
+        // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d| (+ t_s).
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
           if (keep_unit) unit(i, e) = d(e);
-          w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm;
+          w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm +
+                 (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
         });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
@@ -418,7 +464,7 @@ EnergyVirial gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list
             },
             Kokkos::Sum<EnergyVirial>(pair_sum));
         Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          const double energy = quadratic + pair_energy + reference(s_i);
+          const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
           pair_sum.energy = energy;
           sum += pair_sum;
           if (per_atom.extent(0) > 0) per_atom(i) = energy;
@@ -467,9 +513,9 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
       descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
   }
   const EnergyVirial total =
-      gp_energy_kernel(basis_, list, state, beta_, two_body_, reference_energy_, request.centres,
-                       result.per_atom_energy, result.per_atom_virial, forces, keep_unit,
-                       unit_descriptor_, descriptor_norm_);
+      gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
+                       request.centres, result.per_atom_energy, result.per_atom_virial, forces,
+                       keep_unit, unit_descriptor_, descriptor_norm_);
   forces_.finish(state);
 
   set_energy_and_virial(result, total);
@@ -501,16 +547,18 @@ void gp_descriptor_outer_kernel(
     const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
     const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& outer);
 
-Eigen::MatrixXd GpPotential::two_body_sums(const AtomState& state, int pairs) const {
-  Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(basis_.n_species, pairs);
-  if (pairs == 0) return sums;
+Eigen::MatrixXd GpPotential::species_sums(const AtomState& state) const {
+  const int size = basis_.power_size, full = basis_.size;
+  Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(basis_.n_species, full);
   auto unit = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit_descriptor_);
   auto norm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), descriptor_norm_);
   auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
   auto map = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
   for (std::size_t i = 0; i < unit.extent(0); ++i) {
     if (!(norm(i) > 0.0)) continue;
-    for (int p = 0; p < pairs; ++p) sums(map(type(i)), p) += unit(i, basis_.power_size + p);
+    const int s = map(type(i));
+    for (int e = 0; e < size; ++e) sums(s, e) += norm(i) * unit(i, e);  // b = |b| b̂
+    for (int e = size; e < full; ++e) sums(s, e) += unit(i, e);
   }
   return sums;
 }
@@ -531,14 +579,17 @@ std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
   auto outer_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), outer);
   const double variance = model_.signal_std * model_.signal_std;
   // Prior: σ² Σ_ij (b̂_i·b̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F², plus with
-  // a two-body part σ² w Σ_s |Q_s|², Q_s = Σ_{i∈s} q_i.
+  // a two-body part σ² w Σ_s |Q_s|², Q_s = Σ_{i∈s} q_i, and with a three-body part
+  // σ² w₃ Σ_s |B_s|², B_s = Σ_{i∈s} b_i.
   double prior = 0.0;
   for (std::size_t k = 0; k < outer_host.size(); ++k)
     prior += outer_host.data()[k] * outer_host.data()[k];
-  const Eigen::MatrixXd pair_sums = two_body_sums(state, pairs);  // S × L
-  prior += model_.two_body_weight * pair_sums.squaredNorm();
+  const Eigen::MatrixXd sums = species_sums(state);  // S × [B_s Q_s]
+  const double w3 = model_.three_body_weight;
+  prior += model_.two_body_weight * sums.rightCols(pairs).squaredNorm() +
+           w3 * sums.leftCols(size).squaredNorm();
   prior *= variance;
-  // k_E,u = σ² Σ_i (d̂_u·d̂_i)² = σ² d̂_uᵀ S_s d̂_u, stacked species by species.
+  // k_E,u = σ² Σ_i k̃(u, i) = σ² d̂_uᵀ S_s d̂_u (+ the linear parts), stacked species by species.
   Eigen::Index total = 0;
   for (const Eigen::MatrixXd& sparse : model_.sparse_normalised) total += sparse.rows();
   Eigen::VectorXd k_energy(total);
@@ -554,7 +605,11 @@ std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
     if (pairs > 0)
       k_energy.segment(offset, sparse.rows()) += variance * model_.two_body_weight *
                                                  model_.sparse_two_body[s] *
-                                                 pair_sums.row(s).transpose();
+                                                 sums.row(s).tail(pairs).transpose();
+    if (w3 > 0.0)  // σ² w₃ b_u·B_s = σ² w₃ |b_u| (b̂_u·B_s)
+      k_energy.segment(offset, sparse.rows()) +=
+          variance * w3 *
+          model_.sparse_norm[s].cwiseProduct(sparse * sums.row(s).head(size).transpose());
     offset += sparse.rows();
   }
   const Eigen::MatrixXd& factor =
@@ -582,16 +637,15 @@ void gp_descriptor_outer_kernel(
 
 // The uncertainty kernel as a free function of the views it reads and writes: nvcc
 // does not allow a KOKKOS_LAMBDA in a private member function (docs/gpu.md).
-void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
-                           const ScalarView& norm,
-                           const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
-                           const Kokkos::View<double*, MemSpace>& factor,
-                           const Kokkos::View<int*, MemSpace>& order,
-                           const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
-                           const Kokkos::View<int*, MemSpace>& sparse_offset,
-                           const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse,
-                           int size, int pairs, double two_body_weight, double signal_std,
-                           const ScalarView& uncertainty, const ScalarView& normalised) {
+void gp_uncertainty_kernel(
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
+    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
+    const Kokkos::View<double*, MemSpace>& factor, const Kokkos::View<int*, MemSpace>& order,
+    const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+    const Kokkos::View<int*, MemSpace>& sparse_offset,
+    const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse, int size, int pairs,
+    double two_body_weight, const ScalarView& sparse_norm, double three_body_weight,
+    double signal_std, const ScalarView& uncertainty, const ScalarView& normalised) {
   const int n_blocks = int(blocks.extent(0));
   const double signal_variance = signal_std * signal_std;
   const double inv_signal_std = 1.0 / signal_std;
@@ -608,18 +662,21 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
         const int rank = m_s > 0 ? (factor_offset(s + 1) - factor_offset(s)) / m_s : 0;
         ScratchView kernel(team.team_scratch(1), std::size_t(m_s > 0 ? m_s : 1) * block);
         ScratchView explained(team.team_scratch(1), block);
-        // k_u(x_b) = σ²[(b̂_b·b̂_u)² + w q_b·q_u], stored u-major so the R_s pass
-        // runs over atoms innermost.
+        // k_u(x_b) = σ²[(b̂_b·b̂_u)² + w q_b·q_u + w₃|b_b||b_u|(b̂_b·b̂_u)], stored
+        // u-major so the R_s pass runs over atoms innermost.
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, m_s), [&](int u) {
           const double* du = &sparse(sparse_offset(s) + u, 0);
+          const double norm_u = three_body_weight > 0.0 ? sparse_norm(sparse_offset(s) + u) : 0.0;
           for (int b = 0; b < block; ++b) {
-            double dot = 0.0, pair_dot = 0.0;
+            double dot = 0.0, pair_dot = 0.0, norms = 0.0;
             if (b < count) {
               const double* db = &unit(order(first + b), 0);
               for (int e = 0; e < size; ++e) dot += db[e] * du[e];
               for (int e = size; e < size + pairs; ++e) pair_dot += db[e] * du[e];
+              norms = norm(order(first + b)) * norm_u;
             }
-            kernel(u * block + b) = signal_variance * (dot * dot + two_body_weight * pair_dot);
+            kernel(u * block + b) = signal_variance * (dot * dot + two_body_weight * pair_dot +
+                                                       three_body_weight * norms * dot);
           }
         });
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
@@ -641,10 +698,11 @@ void gp_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, Mem
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
           const int i = order(first + b);
-          // The prior σ² k̃(x,x) = σ²(1 + w|q|²).
+          // The prior σ² k̃(x,x) = σ²(1 + w|q|² + w₃|b|²).
           double q2 = 0.0;
           for (int e = size; e < size + pairs; ++e) q2 += unit(i, e) * unit(i, e);
-          const double variance = signal_variance * (1.0 + two_body_weight * q2) - explained(b);
+          const double prior = 1.0 + two_body_weight * q2 + three_body_weight * norm(i) * norm(i);
+          const double variance = signal_variance * prior - explained(b);
           const double std = norm(i) > 0.0 ? kmath::sqrt(variance > 0.0 ? variance : 0.0) : 0.0;
           uncertainty(i) = std;
           normalised(i) = std * inv_signal_std;
@@ -746,8 +804,8 @@ void GpPotential::uncertainty_by_team(const std::vector<std::vector<int>>& membe
     max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
   gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
                         sparse_offset, factor_offset, max_sparse, basis_.power_size,
-                        basis_.size - basis_.power_size, model_.two_body_weight, model_.signal_std,
-                        uncertainty, normalised);
+                        basis_.size - basis_.power_size, model_.two_body_weight, sparse_norm_,
+                        model_.three_body_weight, model_.signal_std, uncertainty, normalised);
 }
 
 void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& members,
@@ -757,6 +815,7 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
   } else {
     const int size = basis_.power_size, width = basis_.size, pairs = width - size;
     const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
+    const double w3 = model_.three_body_weight;
     const double inv_signal_std = 1.0 / model_.signal_std;
     const int unit_stride = int(unit_descriptor_.stride(0)), sparse_stride = int(sparse_.stride(0));
     // Atoms per product: bounds the M_s × chunk kernel block (M_s = 3000: 6 MB).
@@ -779,7 +838,18 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
           kernel.resize(std::size_t(m_s) * n);
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, size, 1.0, sparse_s,
                       sparse_stride, x.data(), width, 0.0, kernel.data(), n);
-          for (double& k : kernel) k = variance * k * k;
+          if (w3 > 0.0) {
+            // + w₃|b_u||b_b|(b̂_u·b̂_b): the three-body part.
+            for (int u = 0; u < m_s; ++u)
+              for (int b = 0; b < n; ++b) {
+                double& k = kernel[std::size_t(u) * n + b];
+                k = variance * k *
+                    (k +
+                     w3 * sparse_norm_(sparse_offset_[s] + u) * descriptor_norm_(atoms[first + b]));
+              }
+          } else {
+            for (double& k : kernel) k = variance * k * k;
+          }
           if (pairs > 0)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, pairs, variance * w,
                         sparse_s + size, sparse_stride, x.data() + size, width, 1.0, kernel.data(),
@@ -794,9 +864,10 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
           const double* xb = x.data() + std::size_t(b) * width;
           for (int e = size; e < width; ++e) q2 += xb[e] * xb[e];
           const int i = atoms[first + b];
-          // The prior σ² k̃(x,x) = σ²(1 + w|q|²).
-          const double v = variance * (1.0 + w * q2) - explained;
-          const double std = descriptor_norm_(i) > 0.0 ? std::sqrt(v > 0.0 ? v : 0.0) : 0.0;
+          // The prior σ² k̃(x,x) = σ²(1 + w|q|² + w₃|b|²).
+          const double norm = descriptor_norm_(i);
+          const double v = variance * (1.0 + w * q2 + w3 * norm * norm) - explained;
+          const double std = norm > 0.0 ? std::sqrt(v > 0.0 ? v : 0.0) : 0.0;
           uncertainty(i) = std;
           normalised(i) = std * inv_signal_std;
         }

@@ -21,6 +21,13 @@ Eigen::VectorXd Kernel::two_body_map(const Eigen::MatrixXd& sparse,
   return two_body_weight() * sparse.rightCols(l).transpose() * weights;
 }
 
+Eigen::VectorXd Kernel::three_body_map(const Eigen::MatrixXd& sparse,
+                                       const Eigen::VectorXd& weights) const {
+  if (three_body_weight() == 0.0) return Eigen::VectorXd();
+  return three_body_weight() * sparse.leftCols(sparse.cols() - two_body_columns()).transpose() *
+         weights;
+}
+
 Eigen::MatrixXd normalized_rows(const Eigen::MatrixXd& rows) {
   Eigen::MatrixXd result = rows;
   for (Eigen::Index i = 0; i < rows.rows(); ++i) {

@@ -319,8 +319,14 @@ void write_mapped(const hdf5::Group& root, const SparseGp& gp) {
       one.write("two_body", mapped.two_body[s]);
       one.write("sparse_two_body", mapped.sparse_two_body[s]);
     }
+    if (!mapped.three_body.empty()) {  // format 5
+      one.write("three_body", mapped.three_body[s]);
+      one.write("sparse_norm", mapped.sparse_norm[s]);
+    }
   }
   group.set_attribute("two_body_weight", mapped.two_body_weight);
+  if (mapped.three_body_weight > 0.0)
+    group.set_attribute("three_body_weight", mapped.three_body_weight);
   if (mapped.energy_variance_factor.size() > 0)
     group.write("energy_variance_factor", mapped.energy_variance_factor);
 }
@@ -501,6 +507,8 @@ void read_mapped_species(const hdf5::Group& group, const std::filesystem::path& 
   const int size = mapped.descriptor.power_spectrum_size();
   const int pairs = mapped.descriptor.two_body_size();
   if (pairs > 0) mapped.two_body_weight = group.double_attribute("two_body_weight");
+  if (group.has_attribute("three_body_weight"))
+    mapped.three_body_weight = group.double_attribute("three_body_weight");
   for (int z : mapped.descriptor.species) {
     const hdf5::Group one = group.open_group(species_group_name(z));
     mapped.beta.push_back(one.read_matrix("beta"));
@@ -520,6 +528,14 @@ void read_mapped_species(const hdf5::Group& group, const std::filesystem::path& 
       throw Error(where + "/variance_factor does not match sparse_normalised");
     if (!beta.allFinite() || !sparse.allFinite() || !variance.allFinite())
       throw Error(where + ": non-finite values");
+    if (mapped.three_body_weight > 0.0) {
+      mapped.three_body.push_back(one.read_vector("three_body"));
+      mapped.sparse_norm.push_back(one.read_vector("sparse_norm"));
+      if (mapped.three_body.back().size() != size ||
+          mapped.sparse_norm.back().size() != sparse.rows())
+        throw Error(where + "/three_body must hold " + std::to_string(size) +
+                    " numbers and sparse_norm one per sparse point");
+    }
     if (pairs == 0) continue;
     const Eigen::VectorXd two_body = one.read_vector("two_body");
     mapped.sparse_two_body.push_back(one.read_matrix("sparse_two_body"));

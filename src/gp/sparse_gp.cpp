@@ -1094,8 +1094,7 @@ std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& value
 MappedGp SparseGp::mapped() const {
   if (!kernel_->has_quadratic_map())
     throw Error("the GP kernel " + kernel_->description() +
-                " cannot be mapped to a quadratic form (only power 2 without a three-body part can;"
-                " the three-body part's linear map t_s = σ²w₃Σ_u α_u b_u is not implemented)");
+                " cannot be mapped to a quadratic form (only power 2 can)");
   solution();  // numbers the current solve
   if (mapped_solve_ != solve_count_) {
     mapped_cache_ = compute_mapped();
@@ -1137,6 +1136,11 @@ MappedGp SparseGp::compute_mapped() const {
       out.two_body_weight = kernel_->two_body_weight();
       out.two_body.push_back(variance * kernel_->two_body_map(sparse_s, alpha_s));
       out.sparse_two_body.push_back(sparse_s.rightCols(two_body));
+    }
+    if (kernel_->three_body_weight() > 0.0) {
+      out.three_body_weight = kernel_->three_body_weight();
+      out.three_body.push_back(variance * kernel_->three_body_map(sparse_s, alpha_s));
+      out.sparse_norm.push_back(sparse_s.leftCols(sparse_s.cols() - two_body).rowwise().norm());
     }
     if (ms == 0) {
       out.variance_factor.emplace_back(0, 0);

@@ -51,11 +51,10 @@ Eigen::VectorXd eigenvalues(Eigen::MatrixXd& matrix, bool vectors) {
 
 }  // namespace
 
-TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
-                                                 const Eigen::MatrixXd& sparse_normalised,
-                                                 double signal_std, int rank,
-                                                 const Eigen::MatrixXd& sparse_two_body,
-                                                 double two_body_weight) {
+TruncatedVarianceFactor truncate_variance_factor(
+    const Eigen::MatrixXd& factor, const Eigen::MatrixXd& sparse_normalised, double signal_std,
+    int rank, const Eigen::MatrixXd& sparse_two_body, double two_body_weight,
+    const Eigen::VectorXd& sparse_norm, double three_body_weight) {
   TruncatedVarianceFactor out;
   const int full = static_cast<int>(factor.rows());
   out.full_rank = full;
@@ -66,9 +65,11 @@ TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
   rank = std::min(rank, full);
   const int m = static_cast<int>(factor.cols());
   const double variance = signal_std * signal_std;
-  // K̃_ss = (ÛÛᵀ)∘².
-  Eigen::MatrixXd kernel = product(sparse_normalised, false, sparse_normalised, true);
-  kernel = kernel.array().square().matrix();
+  // K̃_ss = (ÛÛᵀ)∘², with a three-body part + w₃ (nnᵀ)∘(ÛÛᵀ) (its features √w₃ b).
+  const Eigen::MatrixXd dots = product(sparse_normalised, false, sparse_normalised, true);
+  Eigen::MatrixXd kernel = dots.array().square().matrix();
+  if (sparse_norm.size() > 0)
+    kernel += three_body_weight * (sparse_norm * sparse_norm.transpose()).cwiseProduct(dots);
   // The two-body part, w QQᵀ: its features √w q join x̂x̂ᵀ's, so the bound
   // below holds per unit of ‖X‖_F² + w|q|² = k̃(x,x).
   if (sparse_two_body.size() > 0)

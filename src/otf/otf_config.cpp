@@ -207,10 +207,6 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
         "'auto' trains the model 7 times to choose w, which the loop cannot do at every update: "
         "give a weight (e.g. the one otfgp train chose on similar frames; docs/gp.md, "
         "\"Two-body part\")");
-  if (config.model.three_body_weight > 0.0)
-    root.section("model").section("kernel").fail(
-        "three_body",
-        "the three-body part (an experiment) has no mapped form, which the loop's MD needs");
   config.training = gp_training_settings(config.model);
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");

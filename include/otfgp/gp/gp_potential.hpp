@@ -86,8 +86,9 @@ class GpPotential final : public Potential {
   // The total energy's std (eV) from the unit descriptors of the last energy
   // pass; empty for a multi-species model without R_E.
   std::optional<double> total_energy_std(const AtomState& state);
-  // Q_s = Σ_{i∈s} q_i over the centres of the last energy pass (S × L, host).
-  Eigen::MatrixXd two_body_sums(const AtomState& state, int pairs) const;
+  // [B_s Q_s] = Σ_{i∈s} [b_i q_i] (raw power spectrum, two-body block) over the
+  // centres of the last energy pass (S × D, host): the linear parts' sums.
+  Eigen::MatrixXd species_sums(const AtomState& state) const;
   // Flags novel atoms (a neighbour closer than the training data, or a neighbour density
   // outside its range) and raises their std to σ.
   void flag_novel(const AtomState& state, const NeighborList& list, ScalarView uncertainty,
@@ -103,6 +104,8 @@ class GpPotential final : public Potential {
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> beta_;  // species × D_b × D_b
   // The two-body map v_s (species × L); extent 0 without a two-body part.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> two_body_;
+  // The three-body map t_s (species × D_b); extent 0 without a three-body part.
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> three_body_;
   Kokkos::View<double*, MemSpace> reference_energy_;
   // (1 − margin) × the shortest training distance per species pair (Å), S × S;
   // extent 0 when the model has none.
@@ -115,6 +118,7 @@ class GpPotential final : public Potential {
   // factors R_s packed row-major at factor_offset[s].
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> sparse_;
   Kokkos::View<double*, MemSpace> factor_;
+  ScalarView sparse_norm_;  // |b_u| of every sparse point (three-body part only; else extent 0)
   std::vector<int> sparse_offset_, factor_offset_, rank_;
   // The packed quadratic forms of the species that use them, stacked (rows
   // quadratic_offset_[s] …), D(D+1)/2 columns.

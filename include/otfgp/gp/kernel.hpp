@@ -50,7 +50,8 @@ class Kernel {
                                        const Eigen::MatrixXd& directions) const = 0;
 
   // True when Σ_m w_m k̃(u_m, d) is a quadratic form b̂ᵀ β b̂ of the normalised
-  // many-body part b of the descriptor, plus v·q with a two-body part.
+  // many-body part b of the descriptor, plus v·q with a two-body part and t·b
+  // with a three-body part.
   virtual bool has_quadratic_map() const { return false; }
   // β = Σ_m w_m b̂_m b̂_mᵀ (D_b × D_b, D_b = D − two_body_columns()) for the rows
   // u_m = [b_m; q_m] of `sparse`; throws when has_quadratic_map() is false.
@@ -58,6 +59,9 @@ class Kernel {
                                         const Eigen::VectorXd& weights) const;
   // v = w Σ_m w_m q_m (two_body_columns() numbers; empty without a two-body part).
   Eigen::VectorXd two_body_map(const Eigen::MatrixXd& sparse, const Eigen::VectorXd& weights) const;
+  // t = w₃ Σ_m w_m b_m over the raw many-body parts (D_b numbers; empty without a three-body part).
+  Eigen::VectorXd three_body_map(const Eigen::MatrixXd& sparse,
+                                 const Eigen::VectorXd& weights) const;
 };
 
 // k̃ = (d̂·d̂')^p with d̂ = d/|d|, p = 1 or 2. A zero descriptor (an atom with no
@@ -79,9 +83,9 @@ class Kernel {
 // p_{nn'l} = Σ_m c_{nlm}c_{n'lm} is a sum over neighbour pairs (j, k) of
 // R_n(r_ij)R_n'(r_ik)P_l(cos θ_jik), so a kernel linear in it makes the local
 // energy a learnt three-body potential. The mean gains a term linear in b,
-// which the quadratic map does not hold: such a kernel has no mapped form
-// (has_quadratic_map() is false) and is evaluated as the direct GP. w₃ has the
-// units of 1/b² (Å⁻⁶ for the B2 densities).
+// t·b in the map (three_body_map), and the prior variance w₃|b|² grows with
+// the density like the two-body part's. w₃ has the units of 1/b² (the B2
+// power spectrum's squared, Å⁻¹² for its densities in Å⁻³).
 class NormalizedDotProductKernel final : public Kernel {
  public:
   explicit NormalizedDotProductKernel(int power, int two_body_columns = 0,
@@ -99,7 +103,7 @@ class NormalizedDotProductKernel final : public Kernel {
                           Eigen::VectorXd& values, Eigen::MatrixXd& gradient) const override;
   double derivative_covariance(const Eigen::MatrixXd& points,
                                const Eigen::MatrixXd& directions) const override;
-  bool has_quadratic_map() const override { return power_ == 2 && three_body_weight_ == 0.0; }
+  bool has_quadratic_map() const override { return power_ == 2; }
   Eigen::MatrixXd quadratic_map(const Eigen::MatrixXd& sparse,
                                 const Eigen::VectorXd& weights) const override;
 

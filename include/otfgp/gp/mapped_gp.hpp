@@ -48,6 +48,12 @@ struct MappedGp {
   double two_body_weight = 0.0;                  // w
   std::vector<Eigen::VectorXd> two_body;         // per species, v_s (L; σ² included)
   std::vector<Eigen::MatrixXd> sparse_two_body;  // per species, M_s × L rows q_u
+  // The kernel's three-body part (kernel.hpp): the local energy gains t_s·b,
+  // b the atom's raw power spectrum (= |b| b̂), and k̃ gains w₃|b||b_u|(b̂·b̂_u).
+  // Empty / 0 without it.
+  double three_body_weight = 0.0;                // w₃
+  std::vector<Eigen::VectorXd> three_body;       // per species, t_s (D_b; σ² included)
+  std::vector<Eigen::VectorXd> sparse_norm;      // per species, M_s norms |b_u|
   std::vector<Eigen::MatrixXd> variance_factor;  // per species, R_s (rank × M_s)
   // The total energy's variance couples species (Σ has cross-species blocks):
   // R_E with K_uu⁻¹ − Σ = R_EᵀR_E over every sparse point, columns stacked

@@ -38,11 +38,12 @@ struct FrameArrays {
 // 4: adds /descriptor attribute two_body, /kernel attributes two_body_columns and
 //    two_body_weight (the kernel's two-body part, kernel.hpp; absent: none), and
 //    with it /mapped attribute two_body_weight and /mapped/<El>/two_body, sparse_two_body.
-//    Optional /kernel attribute three_body_weight (an experiment, kernel.hpp;
-//    absent: none; such a model has no /mapped group).
 // 5: adds /factors/<kind>/residual (the rest of Qᵀb, growing_qr.hpp), which with
 //    the checkpoint's factor journal (factor_journal.hpp) lets a loaded model grow
-//    without a rebuild; files without it load as before.
+//    without a rebuild; files without it load as before. Optional /kernel
+//    attribute three_body_weight (the kernel's three-body part, kernel.hpp;
+//    absent: none) and with it /mapped attribute three_body_weight and
+//    /mapped/<El>/three_body, sparse_norm.
 inline constexpr int gp_model_format_version = 5;
 
 // How one kind of descriptor is written to and read from the model's
@@ -92,9 +93,7 @@ struct GpModelKernel {
   double three_body_weight = 0.0;  // 0: no three-body part (/kernel attribute, when present)
   // Whether the model has the mapped form MD evaluates fast (gp_potential.hpp);
   // the three-body part's linear term has none yet.
-  bool mappable() const {
-    return type == "normalized_dot_product" && power == 2 && three_body_weight == 0.0;
-  }
+  bool mappable() const { return type == "normalized_dot_product" && power == 2; }
   std::string description() const;  // e.g. "normalized_dot_product, power 2, two-body weight 1e-4"
 };
 GpModelKernel gp_model_kernel(const std::filesystem::path& path);

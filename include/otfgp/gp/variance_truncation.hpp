@@ -22,7 +22,7 @@ struct TruncatedVarianceFactor {
   Eigen::MatrixXd factor;  // kept rows (r × M_s), best first
   int full_rank = 0;       // rows of the exact factor
   // eV²: bound on the variance added by the truncation, any atom; with a
-  // two-body part, per unit of the atom's prior k̃(x,x) = 1 + w|q|².
+  // two- and three-body parts, per unit of the atom's prior k̃(x,x) = 1 + w|q|² + w₃|b|².
   double max_error = 0.0;
   double mean_error = 0.0;  // eV²: mean variance added at the sparse points
 };
@@ -31,12 +31,12 @@ struct TruncatedVarianceFactor {
 // signal_std: σ (eV). rank 0 keeps the factor as it is (errors 0); a rank of
 // at least the factor's rows keeps every row, rotated (exact to rounding).
 // With the kernel's two-body part, its rows q_u (M_s × L) and weight w: the
-// sparse kernel is (ÛÛᵀ)∘² + w QQᵀ. O(M_s²·(D + rank of R_s)) once per model.
-TruncatedVarianceFactor truncate_variance_factor(const Eigen::MatrixXd& factor,
-                                                 const Eigen::MatrixXd& sparse_normalised,
-                                                 double signal_std, int rank,
-                                                 const Eigen::MatrixXd& sparse_two_body = {},
-                                                 double two_body_weight = 0.0);
+// sparse kernel is (ÛÛᵀ)∘² + w QQᵀ; with its three-body part, the norms |b_u|
+// (M_s) and weight w₃ add w₃ (nnᵀ)∘(ÛÛᵀ). O(M_s²·(D + rank of R_s)) once per model.
+TruncatedVarianceFactor truncate_variance_factor(
+    const Eigen::MatrixXd& factor, const Eigen::MatrixXd& sparse_normalised, double signal_std,
+    int rank, const Eigen::MatrixXd& sparse_two_body = {}, double two_body_weight = 0.0,
+    const Eigen::VectorXd& sparse_norm = {}, double three_body_weight = 0.0);
 
 // The rows as packed quadratic forms in the unit descriptor: row q holds the
 // upper triangle (a ≤ b, row by row) of W_q = Σ_u t_qu û_uû_uᵀ with the
