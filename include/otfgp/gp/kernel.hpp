@@ -77,7 +77,7 @@ class Kernel {
 // structure is new to it, unlike to the normalised part). w (Å⁻⁴, for the B2
 // densities) is the ratio of the two signal variances.
 //
-// With a three-body part (three_body_weight w₃ > 0, an experiment of issue 9):
+// With a three-body part (three_body_weight w₃ > 0; docs/gp.md "Three-body part"):
 //   k̃ += w₃ b·b'
 // on the raw, unnormalised many-body part. The B2 power spectrum
 // p_{nn'l} = Σ_m c_{nlm}c_{n'lm} is a sum over neighbour pairs (j, k) of
