@@ -211,6 +211,13 @@ void GpPotential::upload() {
   }
   Kokkos::deep_copy(novelty_density_, density_bounds);
 
+  upload_variance_rows();
+  upload_quadratic_forms();
+}
+
+void GpPotential::upload_variance_rows() {
+  const int n = basis_.n_species, size = basis_.power_size, full = basis_.size;
+  const int pairs = full - size;
   sparse_offset_.assign(n + 1, 0);
   factor_offset_.assign(n + 1, 0);
   rank_.assign(n, 0);
@@ -246,8 +253,6 @@ void GpPotential::upload() {
   }
   Kokkos::deep_copy(sparse_, sparse);
   Kokkos::deep_copy(factor_, factor);
-
-  upload_quadratic_forms();
 }
 
 void GpPotential::upload_quadratic_forms() {

@@ -66,6 +66,8 @@ class GpPotential final : public Potential {
 
  private:
   void upload();  // model_ matrices to the device
+  // The sparse rows [b̂_u; q_u], their norms and the variance factors (part of upload).
+  void upload_variance_rows();
   // The packed quadratic forms of the species whose variance they evaluate (part of upload).
   void upload_quadratic_forms();
   // The uncertainty outputs of compute (std, normalised std, novelty flag and,

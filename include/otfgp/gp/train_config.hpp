@@ -25,8 +25,8 @@ struct GpTrainConfig {
   // (`two_body: auto`), w is chosen by the marginal likelihood when training.
   double two_body_weight = 0.0;
   bool two_body_auto = false;
-  // kernel.three_body: the weight w₃ of the kernel's three-body part (kernel.hpp,
-  // an experiment without a mapped form); 0: none.
+  // kernel.three_body: the weight w₃ of the kernel's three-body part (kernel.hpp);
+  // 0: none.
   double three_body_weight = 0.0;
   GpTrainingSettings training;
   // Given per atomic number; fitted when empty.
