@@ -360,6 +360,26 @@ TEST_CASE("two_body: auto picks the weight of the highest marginal likelihood",
   CHECK(trained.kernel().two_body_weight() == best->kernel().two_body_weight());
 }
 
+namespace {
+
+// `otfgp eval` of dir/model.h5 on dir/test.xyz, mapped (the default) and
+// direct (`mapped=no`): the same energies and forces.
+void check_mapped_equals_direct(const std::filesystem::path& dir) {
+  for (const std::string options : {"", ",mapped=no"}) {
+    const CommandResult eval = run_otfgp("eval -p gp:" + (dir / "model.h5").string() + options +
+                                         " " + (dir / "test.xyz").string() + " -o " +
+                                         (dir / ("out" + options + ".xyz")).string());
+    INFO(eval.output);
+    REQUIRE(eval.exit_code == 0);
+  }
+  const auto mapped = read_structures(dir / "out.xyz"),
+             direct = read_structures(dir / "out,mapped=no.xyz");
+  CHECK((*mapped[0].forces - *direct[0].forces).norm() <= 1e-8 * direct[0].forces->norm());
+  CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
+}
+
+}  // namespace
+
 TEST_CASE("otfgp train with two_body: auto writes a model that eval runs mapped and directly",
           "[cli][train][two_body]") {
   TemporaryDirectory dir;
@@ -378,18 +398,7 @@ TEST_CASE("otfgp train with two_body: auto writes a model that eval runs mapped 
   const GpModelKernel kernel = gp_model_kernel(dir / "model.h5");
   CHECK(kernel.two_body_weight > 0.0);
   CHECK(kernel.mappable());
-  // Mapped (the default) and direct give the same forces.
-  for (const std::string options : {"", ",mapped=no"}) {
-    const CommandResult eval = run_otfgp("eval -p gp:" + (dir / "model.h5").string() + options +
-                                         " " + (dir / "test.xyz").string() + " -o " +
-                                         (dir / ("out" + options + ".xyz")).string());
-    INFO(eval.output);
-    REQUIRE(eval.exit_code == 0);
-  }
-  const auto mapped = read_structures(dir / "out.xyz"),
-             direct = read_structures(dir / "out,mapped=no.xyz");
-  CHECK((*mapped[0].forces - *direct[0].forces).norm() <= 1e-8 * direct[0].forces->norm());
-  CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
+  check_mapped_equals_direct(dir.path());
 }
 
 TEST_CASE(
@@ -409,16 +418,5 @@ TEST_CASE(
   const GpModelKernel kernel = gp_model_kernel(dir / "model.h5");
   CHECK(kernel.three_body_weight == 0.01);
   CHECK(kernel.mappable());
-  // Mapped (the default) and direct give the same energies and forces.
-  for (const std::string options : {"", ",mapped=no"}) {
-    const CommandResult eval = run_otfgp("eval -p gp:" + (dir / "model.h5").string() + options +
-                                         " " + (dir / "test.xyz").string() + " -o " +
-                                         (dir / ("out" + options + ".xyz")).string());
-    INFO(eval.output);
-    REQUIRE(eval.exit_code == 0);
-  }
-  const auto mapped = read_structures(dir / "out.xyz"),
-             direct = read_structures(dir / "out,mapped=no.xyz");
-  CHECK((*mapped[0].forces - *direct[0].forces).norm() <= 1e-8 * direct[0].forces->norm());
-  CHECK(*mapped[0].energy == Approx(*direct[0].energy).epsilon(1e-10));
+  check_mapped_equals_direct(dir.path());
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
@@ -519,18 +520,26 @@ PullBackAtoms pull_back_atoms(const std::vector<int>& atoms, const B2Entries& en
   return result;
 }
 
+// The basis bound to the state's species and the descriptor entries of `list`,
+// which must reach the descriptor's cutoff.
+std::pair<b2::B2Basis, B2Entries> bound_entries(const B2Settings& settings, const AtomState& state,
+                                                const NeighborList& list) {
+  if (list.cutoff() < settings.max_cutoff())
+    throw Error("B2 descriptor needs a neighbour list of at least " +
+                format_significant(settings.max_cutoff(), 17) + " Å, the list has " +
+                format_significant(list.cutoff(), 17) + " Å");
+  b2::B2Basis basis = b2::B2Basis::create(settings);
+  basis.bind(settings, state.species);
+  B2Entries entries = b2_entries(basis, list.view(), state.x, state.type, state.natoms);
+  return {basis, entries};
+}
+
 }  // namespace
 
 DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborList& list,
                                        bool gradients) const {
-  if (list.cutoff() < cutoff())
-    throw Error("B2 descriptor needs a neighbour list of at least " +
-                format_significant(cutoff(), 17) + " Å, the list has " +
-                format_significant(list.cutoff(), 17) + " Å");
-  b2::B2Basis basis = b2::B2Basis::create(settings_);
-  basis.bind(settings_, state.species);
+  const auto [basis, entries] = bound_entries(settings_, state, list);
   const NeighborView neighbors = list.view();
-  const B2Entries entries = b2_entries(basis, neighbors, state.x, state.type, state.natoms);
   Eigen::MatrixXd host_gradient;
   const B2DeviceValues device = b2_descriptor_kernel(
       basis, neighbors, state.x, state.type, state.natoms, entries, gradients, host_gradient);
@@ -539,22 +548,12 @@ DescriptorValues B2Descriptor::compute(const AtomState& state, const NeighborLis
                  std::move(host_gradient));
 }
 
-}  // namespace otfgp
-
-namespace otfgp {
-
 Eigen::MatrixXd B2Descriptor::pull_back(const AtomState& state, const NeighborList& list,
                                         const std::vector<int>& atoms,
                                         const Eigen::MatrixXd& adjoints) const {
   const int rows = pull_back_rows(atoms, adjoints, state.natoms, size());
-  if (list.cutoff() < cutoff())
-    throw Error("B2 descriptor needs a neighbour list of at least " +
-                format_significant(cutoff(), 17) + " Å, the list has " +
-                format_significant(list.cutoff(), 17) + " Å");
-  b2::B2Basis basis = b2::B2Basis::create(settings_);
-  basis.bind(settings_, state.species);
+  const auto [basis, entries] = bound_entries(settings_, state, list);
   const NeighborView neighbors = list.view();
-  const B2Entries entries = b2_entries(basis, neighbors, state.x, state.type, state.natoms);
   const PullBackAtoms listed = pull_back_atoms(atoms, entries);
   const int columns = listed.columns;
 
