@@ -27,10 +27,12 @@ case $system in
     descriptor='descriptor: {n_max: 8, l_max: 4, cutoff: 5.0}'
     noises='signal_std: 2.0, energy_noise: 0.001, force_noise: 0.03, stress_noise: 0.0005'
     for w in 0 1e-7 3e-7 1e-6 3e-6 1e-5; do
-      learn "w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises}"
+      timing=(); [[ $w == 0 ]] && timing=(--md-steps 200)
+      learn "w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises}" "${timing[@]}"
     done
     for w in 1e-6 3e-6 1e-5; do
-      learn "bounded_w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises, $bounded}"
+      timing=(); [[ $w == 1e-5 ]] && timing=(--md-steps 200)
+      learn "bounded_w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises, $bounded}" "${timing[@]}"
     done
     learn pair "$descriptor"$'\nkernel: {power: 2, two_body: auto}\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises}"
     learn bounded_pair "$descriptor"$'\nkernel: {power: 2, two_body: auto}\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises, $bounded}"
