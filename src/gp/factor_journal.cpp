@@ -1,5 +1,6 @@
 #include "otfgp/gp/factor_journal.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -82,6 +83,35 @@ SparseGp::FactorBlocks read_factor_increments(const std::vector<std::filesystem:
     }
   }
   return blocks;
+}
+
+void FactorJournal::write(const std::filesystem::path& dir, const std::string& name,
+                          const SparseGp& gp) {
+  if (holds(name)) throw std::logic_error("FactorJournal: " + name + " is already in the chain");
+  if (files_.size() + 1 >= max_files) reset();
+  write_factor_increment(dir / name, gp, written_);
+  files_.push_back(name);
+  written_ = factor_block_counts(gp);
+}
+
+void FactorJournal::reset() {
+  files_.clear();
+  written_ = {};
+}
+
+bool FactorJournal::holds(const std::string& name) const {
+  return std::find(files_.begin(), files_.end(), name) != files_.end();
+}
+
+void FactorJournal::resume(const std::filesystem::path& dir, std::vector<std::string> files,
+                           SparseGp& gp) {
+  files_ = std::move(files);
+  written_ = {};
+  if (files_.empty()) return;
+  std::vector<std::filesystem::path> paths;
+  for (const std::string& name : files_) paths.push_back(dir / name);
+  gp.resume_factors(read_factor_increments(paths));
+  written_ = factor_block_counts(gp);
 }
 
 }  // namespace otfgp

@@ -38,8 +38,6 @@ double seconds_since(Clock::time_point start) {
 }
 
 constexpr long no_call = std::numeric_limits<long>::min() / 2;
-// Factor-block files a checkpoint may name before they are merged into one.
-constexpr std::size_t max_factor_files = 64;
 
 // The GP potential with its compute time split by whether the uncertainty was
 // requested, so that the summary can report the uncertainty's cost.
@@ -227,11 +225,8 @@ class OtfLoop final : public md::StepObserver {
   long steps_before_stage_ = 0;  // MD steps of the finished stages
   int hyperparameter_updates_ = 0;
   Timings timings_;
-  std::string model_file_;  // in checkpoint_dir(), of the current model
-  // The factor-block increments (factor_journal.hpp) the current model's
-  // blocks are in, oldest first, and how many blocks they hold per factor.
-  std::vector<std::string> factor_files_;
-  FactorBlockCounts factors_written_{};
+  std::string model_file_;        // in checkpoint_dir(), of the current model
+  FactorJournal factor_journal_;  // the current model's blocks (factor_journal.hpp)
   std::optional<md::RestartData> restart_;
 
   AppendFile uncertainty_log_, calls_log_, held_out_log_, trajectory_;
@@ -340,13 +335,8 @@ void OtfLoop::resume() {
         load_gp_model(checkpoint_dir() / model_file_, std::move(stored), std::move(labels)));
     // With its blocks the model grows as the one that wrote the checkpoint;
     // without (bitwise_resume: false) it is rebuilt at its first update.
-    factor_files_ = state.value("factor_files", std::vector<std::string>());
-    if (!factor_files_.empty()) {
-      std::vector<std::filesystem::path> paths;
-      for (const std::string& name : factor_files_) paths.push_back(checkpoint_dir() / name);
-      gp_->resume_factors(read_factor_increments(paths));
-      factors_written_ = factor_block_counts(*gp_);
-    }
+    factor_journal_.resume(checkpoint_dir(),
+                           state.value("factor_files", std::vector<std::string>()), *gp_);
     remap();
   }
   if (state.contains("md") && !state.at("md").is_null())
@@ -446,8 +436,7 @@ void OtfLoop::check_update(const TrainingRecord& record) {
       gp_->num_frames(), error, scale, gp_->num_frames());
   gp_->rebuild();
   // New factors: the next checkpoint writes all their blocks afresh.
-  factor_files_.clear();
-  factors_written_ = {};
+  factor_journal_.reset();
   remap();
   const double again = force_error(record.frame);
   if (!(again < limit))
@@ -595,17 +584,8 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     save_gp_model_without_frames(dir / name, *gp_);
     model_file_ = name;
     if (config_.otf.bitwise_resume) {
-      // Only the blocks added since the last checkpoint (the model file has the
-      // rest of the factors); every max_factor_files checkpoints all of them in
-      // one file, so that a long campaign does not collect a file per call.
-      const std::string blocks = fmt::format("factors-{:06d}.h5", gp_->num_frames());
-      if (factor_files_.size() + 1 >= max_factor_files) {
-        factor_files_.clear();
-        factors_written_ = {};
-      }
-      write_factor_increment(dir / blocks, *gp_, factors_written_);
-      factor_files_.push_back(blocks);
-      factors_written_ = factor_block_counts(*gp_);
+      // Only the blocks added since the last checkpoint (the model file has the rest).
+      factor_journal_.write(dir, fmt::format("factors-{:06d}.h5", gp_->num_frames()), *gp_);
     }
   }
   std::string md_file;
@@ -621,7 +601,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["stage"] = stage_;
   state["frames_learnt"] = gp_ ? gp_->num_frames() : 0;
   state["model"] = model_file_;
-  state["factor_files"] = factor_files_;
+  state["factor_files"] = factor_journal_.files();
   state["md"] = engine ? nlohmann::json(md_file) : nlohmann::json(nullptr);
   state["step"] = engine ? engine->step() : 0;
   state["last_call_step"] = last_call_step_;
@@ -650,9 +630,8 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     const bool temporary = name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos;
-    const bool named =
-        name == "state.json" || name == model_file_ || name == md_file ||
-        std::find(factor_files_.begin(), factor_files_.end(), name) != factor_files_.end();
+    const bool named = name == "state.json" || name == model_file_ || name == md_file ||
+                       factor_journal_.holds(name);
     if (temporary || (!named && entry.path().extension() == ".h5")) {
       std::error_code ignored;
       std::filesystem::remove(entry.path(), ignored);

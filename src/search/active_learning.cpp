@@ -99,6 +99,7 @@ nlohmann::json ActiveLearner::state() const {
           {"model", report_.calls > 0
                         ? nlohmann::json(std::filesystem::path(report_.model).filename().string())
                         : nlohmann::json(nullptr)},
+          {"factor_files", factor_journal_.files()},
           {"calibration_sample", calibration_.to_json()},
           {"history", history}};
 }
@@ -121,6 +122,8 @@ void ActiveLearner::restore(const nlohmann::json& state) {
   } else {
     const auto file = output_ / state.at("model").get<std::string>();
     gp_ = std::make_unique<SparseGp>(load_gp_model(file));
+    // With its blocks the model grows as the one that wrote the checkpoint.
+    factor_journal_.resume(output_, state.value("factor_files", std::vector<std::string>()), *gp_);
     report_.model = file.string();
   }
 }
@@ -129,9 +132,11 @@ void ActiveLearner::prune() const {
   if (!std::filesystem::exists(output_)) return;
   for (const auto& item : std::filesystem::directory_iterator(output_)) {
     const std::string name = item.path().filename().string();
-    if (name.rfind("model-", 0) == 0 && item.path().extension() == ".h5" &&
-        item.path() != std::filesystem::path(report_.model))
-      std::filesystem::remove(item.path());
+    if (item.path().extension() != ".h5") continue;
+    const bool old_model =
+        name.rfind("model-", 0) == 0 && item.path() != std::filesystem::path(report_.model);
+    const bool old_blocks = name.rfind("factors-", 0) == 0 && !factor_journal_.holds(name);
+    if (old_model || old_blocks) std::filesystem::remove(item.path());
   }
 }
 
@@ -283,8 +288,8 @@ void ActiveLearner::learn(const Structure& frame, const DescriptorValues& values
 void ActiveLearner::save_model() {
   const auto file = output_ / fmt::format("model-{:04d}.h5", report_.calls);
   save_gp_model(file, *gp_);
-  // Continue with the model exactly as a resumed search reloads it.
-  gp_ = std::make_unique<SparseGp>(load_gp_model(file));
+  // The blocks this update added: a resumed search's model grows as this one.
+  factor_journal_.write(output_, fmt::format("factors-{:04d}.h5", report_.calls), *gp_);
   report_.model = file.string();
 }
 

@@ -38,4 +38,29 @@ void write_factor_increment(const std::filesystem::path& path, const SparseGp& g
 // when one is unreadable or damaged, or does not start where the previous ended.
 SparseGp::FactorBlocks read_factor_increments(const std::vector<std::filesystem::path>& paths);
 
+// The increments of one run's checkpoints, oldest first, in one folder: what
+// the on-the-fly loop and the search's active learning keep beside their
+// model files and name in their checkpoint state.
+class FactorJournal {
+ public:
+  // Writes the blocks `gp` gained since the last write to dir/name (all of
+  // them after reset() and every max_files writes, so that a long run does
+  // not collect a file per update) and adds the file to files().
+  void write(const std::filesystem::path& dir, const std::string& name, const SparseGp& gp);
+  // The model's factors were rebuilt: the next write starts afresh.
+  void reset();
+  // The files the model's blocks are in, oldest first.
+  const std::vector<std::string>& files() const { return files_; }
+  bool holds(const std::string& name) const;
+  // Gives `gp`, loaded from the checkpoint that named `files` in `dir`, its
+  // blocks back; no files: nothing to do (the model rebuilds at its first update).
+  void resume(const std::filesystem::path& dir, std::vector<std::string> files, SparseGp& gp);
+
+  static constexpr std::size_t max_files = 64;
+
+ private:
+  std::vector<std::string> files_;
+  FactorBlockCounts written_{};
+};
+
 }  // namespace otfgp

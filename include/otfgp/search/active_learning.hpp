@@ -8,8 +8,9 @@
 // std_threshold), or an atom the model flags as novel, is labelled by the
 // oracle, appended to output/training.h5 (otf::TrainingDatabase, on disk
 // before the model uses it) and learnt incrementally. The updated model is
-// saved atomically as output/model-NNNN.h5 (NNNN = frames labelled) and
-// reloaded from that file, so a resumed search continues with exactly the
+// saved atomically as output/model-NNNN.h5 (NNNN = frames labelled), with
+// the factor blocks the update added in output/factors-NNNN.h5
+// (gp/factor_journal.hpp), so a resumed search continues with exactly the
 // model the uninterrupted one had. Units: eV, Å.
 
 #include <filesystem>
@@ -22,6 +23,7 @@
 
 #include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/gp/factor_journal.hpp"
 #include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/otf/online_calibration.hpp"
@@ -103,7 +105,8 @@ class ActiveLearner {
   // history, and the database (which may hold frames labelled after it).
   void restore(const nlohmann::json& state);
   nlohmann::json state() const;
-  // Removes model files other than the current one (after a checkpoint names it).
+  // Removes model files other than the current one and factor-block files
+  // its blocks are not in (after a checkpoint names them).
   void prune() const;
 
   // The potential spec of the current model ("gp:FILE").
@@ -143,6 +146,7 @@ class ActiveLearner {
   ActiveLearningConfig config_;
   std::filesystem::path output_;
   std::unique_ptr<SparseGp> gp_;
+  FactorJournal factor_journal_;  // the model's blocks beside its files (factor_journal.hpp)
   // The starting model's: the second start of each hyperparameter update.
   GpHyperparameters start_hyperparameters_;
   std::optional<otf::TrainingDatabase> database_;
