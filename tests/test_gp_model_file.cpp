@@ -230,6 +230,8 @@ TEST_CASE("a checkpoint with its factor blocks grows as if it had never been sav
   SparseGp wrong = reload(directory / "model.h5", gp, format);
   SparseGp fewer = reload(directory / "model.h5", gp, format);
   SparseGp merged = reload(directory / "model.h5", gp, format);
+  SparseGp fallback = reload(directory / "model.h5", gp, format);
+  const std::mt19937_64 rng_fallback = rng_b;
   loaded.resume_factors(read_factor_increments({directory / "f1.h5", directory / "f2.h5"}));
   merged.resume_factors(read_factor_increments({directory / "all.h5"}));
   for (int g = 0; g < SparseGp::Factors::factor_count; ++g)
@@ -258,6 +260,18 @@ TEST_CASE("a checkpoint with its factor blocks grows as if it had never been sav
                     Catch::Contains("starts at block"));
   CHECK_THROWS_WITH(fewer.resume_factors(read_factor_increments({directory / "f1.h5"})),
                     Catch::Contains("cannot be resumed"));
+  // Through the journal a run resuming with a missing increment loses only the
+  // bit-for-bit continuation: a warning, and the model rebuilds at its first update.
+  {
+    FactorJournal journal;
+    journal.resume(directory.path(), {"f2.h5"}, fallback);
+    CHECK(journal.files().empty());
+    CHECK_FALSE(fallback.factors().factor(0).can_grow());
+    std::mt19937_64 rng_d = rng_fallback;
+    add_frame_with_sparse_selection(fallback, frame(21), selection, rng_d);
+    CHECK(fallback.factors().factor(0).can_grow());
+    CHECK((fallback.alpha() - gp.alpha()).norm() <= 1e-6 * gp.alpha().norm());
+  }
   // A damaged increment is refused by its checksum.
   {
     std::fstream file(directory / "f2.h5", std::ios::in | std::ios::out | std::ios::binary);

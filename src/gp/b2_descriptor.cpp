@@ -444,8 +444,7 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
   const bool two_body = basis.size > basis.power_size;
   const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
                                     ScratchView::shmem_size(std::size_t(max_entries) * stride);
-  constexpr std::size_t level0_limit = 32 * 1024;
-  const int level = scratch_bytes <= level0_limit ? 0 : 1;
+  const int level = b2::scratch_level(scratch_bytes);
   constexpr int block = 512;  // as in b2_descriptor_kernel: stop points between blocks
   for (int first = 0; first < listed; first += block) {
     if (first > 0) {

@@ -7,6 +7,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/hdf5.hpp"
 #include "otfgp/core/hdf5_checksum.hpp"
+#include "otfgp/core/log.hpp"
 
 namespace otfgp {
 
@@ -110,7 +111,17 @@ void FactorJournal::resume(const std::filesystem::path& dir, std::vector<std::st
   if (files_.empty()) return;
   std::vector<std::filesystem::path> paths;
   for (const std::string& name : files_) paths.push_back(dir / name);
-  gp.resume_factors(read_factor_increments(paths));
+  try {
+    gp.resume_factors(read_factor_increments(paths));
+  } catch (const Error& error) {
+    // The frames are all there: lose the bit-for-bit continuation, not the run.
+    logger().warn(
+        "{}; the model is rebuilt from its stored frames at its first update instead (the run "
+        "then rounds differently from an uninterrupted one)",
+        error.what());
+    reset();
+    return;
+  }
   written_ = factor_block_counts(gp);
 }
 

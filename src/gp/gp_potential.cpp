@@ -26,8 +26,6 @@ using Member = TeamPolicy::member_type;
 using ScratchView =
     Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
-// Team scratch beyond this many bytes goes to level 1 (a GPU's level 0 is small).
-constexpr std::size_t level0_limit = 32 * 1024;
 // Atoms of one species whose uncertainty one team computes together, so that
 // each row of R_s is read once per block rather than once per atom.
 constexpr int uncertainty_block = 32;
@@ -367,7 +365,7 @@ EnergyVirial gp_energy_kernel(
   const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
                                     ScratchView::shmem_size(size) * 2 +
                                     ScratchView::shmem_size(std::size_t(max_pairs) * stride);
-  const int level = scratch_bytes <= level0_limit ? 0 : 1;
+  const int level = b2::scratch_level(scratch_bytes);
   EnergyVirial total;
   Kokkos::parallel_reduce(
       "GpPotential::compute",
@@ -555,6 +553,8 @@ void gp_descriptor_outer_kernel(
 Eigen::MatrixXd GpPotential::species_sums(const AtomState& state) const {
   const int size = basis_.power_size, full = basis_.size;
   Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(basis_.n_species, full);
+  // Without a two- or three-body part nothing reads them: no copy to the host.
+  if (full == size && model_.three_body_weight == 0.0) return sums;
   auto unit = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit_descriptor_);
   auto norm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), descriptor_norm_);
   auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);

@@ -32,6 +32,12 @@ inline constexpr int max_radial = 24;
 inline constexpr int max_harmonics = (max_l + 1) * (max_l + 1);
 inline constexpr int max_legendre = (max_l + 1) * (max_l + 2) / 2;
 
+// The team scratch level for `bytes` per team: beyond 32 KiB level 1 (a GPU's
+// level 0 is small). Used by every B2 team kernel (descriptor, pull-back, GP).
+inline int scratch_level(std::size_t bytes) {
+  return bytes <= 32 * 1024 ? 0 : 1;
+}
+
 KOKKOS_INLINE_FUNCTION int harmonic_index(int l, int m) {
   return l * l + l + m;
 }

@@ -53,7 +53,10 @@ class FactorJournal {
   const std::vector<std::string>& files() const { return files_; }
   bool holds(const std::string& name) const;
   // Gives `gp`, loaded from the checkpoint that named `files` in `dir`, its
-  // blocks back; no files: nothing to do (the model rebuilds at its first update).
+  // blocks back; no files: nothing to do (the model rebuilds at its first
+  // update). Missing, damaged or mismatched files are logged as a warning and
+  // treated the same way: the frames are what matters, the blocks only make
+  // the continuation bit for bit.
   void resume(const std::filesystem::path& dir, std::vector<std::string> files, SparseGp& gp);
 
   static constexpr std::size_t max_files = 64;
