@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 
 #include "otfgp/core/error.hpp"
@@ -63,6 +64,27 @@ TEST_CASE("online calibration: recovers the error law, windowed, exact round tri
   CHECK_THROWS_AS(restored.restore(nlohmann::json::parse(
                       R"([{"energy_std": [1], "force_norm": [1, 2], "error": [[0, 0, 0]]}])")),
                   Error);
+}
+
+TEST_CASE("online calibration: a window that ties no error to the std keeps the trigger alive",
+          "[otf][calibration]") {
+  // Errors independent of u (a = 0), as in the warm-up of a small cluster: the
+  // fit gives a′ → 0, and the trigger falls back to the force scale, the error
+  // an environment unlike any seen (n = 1) may have.
+  std::mt19937_64 rng(11);
+  OnlineCalibration calibration(2, 3);
+  for (int k = 0; k < 2; ++k) {
+    ForceErrorSample sample = frame(rng, 64, 0.0, 0.1);
+    for (double& f : sample.force_norm) f = 0.9;
+    calibration.add(std::move(sample));
+  }
+  REQUIRE(calibration.ready());
+  CHECK(calibration.fitted_trigger_scale() < 0.05);
+  CHECK(calibration.trigger_scale_at_floor());
+  CHECK(calibration.trigger_scale() == Approx(0.9 / std::sqrt(3.0)).epsilon(1e-12));
+  OnlineCalibration restored(2, 3);
+  restored.restore(calibration.to_json());
+  CHECK(restored.trigger_scale() == calibration.trigger_scale());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "otfgp/otf/online_calibration.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -44,7 +45,15 @@ void OnlineCalibration::fit() {
   }
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
-  trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
+  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
+  // n = 1 is an environment the model knows nothing of: its force may be off
+  // by as much as the forces themselves. A fit that ties no error to n (a few
+  // similar frames, e.g. the warm-up of a small cluster) would otherwise give
+  // a′ → 0 and silence the trigger for the rest of the run.
+  double squared = 0.0;
+  for (double f : all.force_norm) squared += f * f / 3.0;
+  trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(all.force_norm.size()));
+  trigger_scale_ = std::max(fitted_trigger_scale_, trigger_scale_floor_);
 }
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
@@ -67,7 +76,7 @@ nlohmann::json OnlineCalibration::to_json() const {
 void OnlineCalibration::restore(const nlohmann::json& state) {
   frames_.clear();
   calibration_ = {};
-  trigger_scale_ = 0.0;
+  trigger_scale_ = fitted_trigger_scale_ = trigger_scale_floor_ = 0.0;
   try {
     for (const auto& f : state) {
       ForceErrorSample sample;

@@ -553,6 +553,11 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std,
           ? std::sqrt(record->frame.forces->squaredNorm() / (3.0 * record->frame.size()))
           : 0.0;
   if (std::isfinite(rmse_before) && force_rms > 0) last_error_ratio_ = rmse_before / force_rms;
+  if (calibration_.ready() && calibration_.trigger_scale_at_floor())
+    logger().info(
+        "stage {} step {}: the calibration window ties no force error to the std (fitted "
+        "a′ {:.3g} eV/Å); the trigger uses the force scale {:.3g} eV/Å instead",
+        stage_ + 1, step, calibration_.fitted_trigger_scale(), calibration_.trigger_scale());
   learn(*record, &values);
   log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
   evaluate_held_out();
@@ -800,6 +805,7 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   if (calibration_.ready()) {
     nlohmann::json& c = s["force_calibration"] = calibration_summary(calibration_.calibration());
     c["trigger_scale_ev_per_a"] = calibration_.trigger_scale();
+    c["trigger_scale_fitted_ev_per_a"] = calibration_.fitted_trigger_scale();
     c["normalised_std_scale_ev_per_a"] = calibration_.calibration().energy_scale;
   }
   if (gp_) {

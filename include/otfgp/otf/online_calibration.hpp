@@ -11,7 +11,8 @@
 // a′ from a second fit without the |F| term, σ² = (a′ n)² + b′²: an underfit
 // model's errors grow with |F|, and with c free the fit gives the std nothing
 // (a → 0) even where n does rank the errors across frames (docs/otf.md "When
-// the oracle is called").
+// the oracle is called"). a′ is bounded below by the force scale, so that a
+// window in which n ranks nothing cannot silence the trigger.
 
 #include <deque>
 
@@ -42,8 +43,12 @@ class OnlineCalibration {
   const ForceUncertaintyCalibration& calibration() const { return calibration_; }
   // The same for u = σ n in eV (a/σ per eV), the form the GP potential applies.
   ForceUncertaintyCalibration for_signal_std(double signal_std) const;
-  // a′ (eV/Å per unit of n) of the fit without the |F| term: the trigger's scale.
+  // The trigger's scale (eV/Å per unit of n): a′ of the fit without the |F|
+  // term, but at least the per-component RMS of the predicted forces (the
+  // error an environment unlike any seen, n = 1, may have).
   double trigger_scale() const { return trigger_scale_; }
+  double fitted_trigger_scale() const { return fitted_trigger_scale_; }
+  bool trigger_scale_at_floor() const { return trigger_scale_floor_ > fitted_trigger_scale_; }
   int frames() const { return static_cast<int>(frames_.size()); }
 
   // Exact round trip (shortest decimal form of every double), for checkpoints.
@@ -58,6 +63,8 @@ class OnlineCalibration {
   std::deque<ForceErrorSample> frames_;
   ForceUncertaintyCalibration calibration_;
   double trigger_scale_ = 0.0;
+  double fitted_trigger_scale_ = 0.0;
+  double trigger_scale_floor_ = 0.0;
 };
 
 }  // namespace otfgp::otf
