@@ -10,6 +10,7 @@
 
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
 #include "otfgp/gp/training.hpp"
@@ -19,6 +20,7 @@
 #include "support/checks.hpp"
 #include "support/repeatability.hpp"
 #include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::testing;
@@ -307,6 +309,58 @@ TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]"
   CHECK((*a.force_uncertainty - *b.force_uncertainty).cwiseAbs().maxCoeff() <=
         1e-6 * b.force_uncertainty->maxCoeff());
   CHECK(a.force_uncertainty->minCoeff() >= c.floor);
+}
+
+TEST_CASE("a two-species model calibrates each species' force std on its own", "[gp_learning]") {
+  // Zincblende SiC (Tersoff): per conventional cell, atoms 0-3 Si and 4-7 C.
+  Structure crystal = diamond(14, 4.36, 2);
+  for (int i = 0; i < crystal.size(); ++i)
+    if (i % 8 >= 4) crystal.numbers[i] = 6;
+  const auto train = frames_of(crystal, "tersoff:SiC.tersoff", 16, {0.04, 0.08, 0.12}, 21);
+  const auto test = frames_of(crystal, "tersoff:SiC.tersoff", 4, {0.04, 0.08, 0.12}, 22);
+  B2Settings settings;
+  settings.species = {6, 14};
+  settings.n_max = 4;
+  settings.l_max = 3;
+  settings.cutoff = 3.5;
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 10};
+  training.hyperparameters = {2.0, 0.002, 0.1, 0.001};
+  training.calibration_holdout = 0.25;  // 4 frames: 128 atoms of each species
+  const SparseGp gp =
+      train_sparse_gp(std::make_shared<B2Descriptor>(settings),
+                      std::make_shared<NormalizedDotProductKernel>(2), train, training);
+  const ForceUncertaintyCalibration& c = gp.force_calibration();
+  REQUIRE(c.valid());
+  REQUIRE(c.species.size() == 2);
+  INFO("C: a " << c.species[0].energy_scale << " b " << c.species[0].floor << " c "
+               << c.species[0].relative << "; Si: a " << c.species[1].energy_scale << " b "
+               << c.species[1].floor << " c " << c.species[1].relative);
+  CHECK(c.species[0].floor != c.species[1].floor);
+  // The direct and mapped potentials apply each atom's own species terms alike,
+  // and a saved model keeps them.
+  TemporaryDirectory folder;
+  save_gp_model(folder / "sic.h5", gp);
+  const SparseGp loaded = load_gp_model(folder / "sic.h5");
+  REQUIRE(loaded.force_calibration().species.size() == 2);
+  for (int s = 0; s < 2; ++s) {
+    CHECK(loaded.force_calibration().species[s].energy_scale == c.species[s].energy_scale);
+    CHECK(loaded.force_calibration().species[s].floor == c.species[s].floor);
+    CHECK(loaded.force_calibration().species[s].relative == c.species[s].relative);
+  }
+  auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
+  GpPotential fast(load_mapped_gp(folder / "sic.h5"));
+  ComputeRequest request;
+  request.uncertainty = true;
+  const Evaluation a = evaluate(fast, test[1], request), b = evaluate(*direct, test[1], request);
+  REQUIRE(a.force_uncertainty.has_value());
+  REQUIRE(b.force_uncertainty.has_value());
+  CHECK((*a.force_uncertainty - *b.force_uncertainty).cwiseAbs().maxCoeff() <=
+        1e-6 * b.force_uncertainty->maxCoeff());
+  for (int i = 0; i < test[1].size(); ++i) {
+    const int s = test[1].numbers[i] == 6 ? 0 : 1;
+    CHECK((*b.force_uncertainty)[i] >= c.species[s].floor * (1 - 1e-12));
+  }
 }
 
 TEST_CASE("the B2 sparse GP learns a Ba-Rh-O rigid-ion model across compositions",

@@ -331,3 +331,42 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
   sample.error.resize(5);
   CHECK_THROWS_WITH(fit_force_uncertainty(sample, 1), Catch::Contains("at least 10 atoms"));
 }
+
+TEST_CASE("the force-uncertainty fit gives each species with enough atoms its own terms",
+          "[gp_training]") {
+  // SiC-like: species 0 errs 7x less than species 1 at the same u and |F|;
+  // species 2 has too few atoms for a fit of its own and keeps the pooled terms.
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<double> energy_std(0.0, 0.05), force(0.0, 3.0);
+  std::normal_distribution<double> normal;
+  const std::vector<ForceStdTerms> truth = {
+      {0.5, 0.01, 0.02}, {3.5, 0.07, 0.14}, {1.0, 0.05, 0.05}};
+  ForceErrorSample sample;
+  for (int i = 0; i < 12000; ++i) {
+    const int s = i < 20 ? 2 : i % 2;
+    sample.energy_std.push_back(energy_std(rng));
+    sample.force_norm.push_back(force(rng));
+    sample.species.push_back(s);
+    const double sigma = truth[s].force_std(sample.energy_std.back(), sample.force_norm.back());
+    sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
+  }
+  const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 3);
+  REQUIRE(fit.species.size() == 3);
+  for (int s = 0; s < 2; ++s) {
+    CHECK(fit.species[s].energy_scale == Approx(truth[s].energy_scale).epsilon(0.1));
+    CHECK(fit.species[s].floor == Approx(truth[s].floor).epsilon(0.15));
+    CHECK(fit.species[s].relative == Approx(truth[s].relative).epsilon(0.05));
+  }
+  CHECK(fit.species[2].relative == fit.relative);
+  CHECK(fit.terms(2).floor == fit.floor);
+  CHECK(fit.terms(-1).energy_scale == fit.energy_scale);
+  // Pooled terms alone rank the errors across species worse than per-species ones.
+  ForceErrorSample pooled_only = sample;
+  pooled_only.species.clear();
+  const ForceUncertaintyCalibration pooled = fit_force_uncertainty(pooled_only, 3);
+  CHECK(pooled.species.empty());
+  CHECK(fit.spearman > pooled.spearman + 0.05);
+  CHECK(fit.coverage_2 == Approx(0.9545).margin(0.006));
+  // The trigger's fit (no |F| term) stays pooled.
+  CHECK(fit_force_uncertainty(sample, 3, false).species.empty());
+}

@@ -151,8 +151,8 @@ nlohmann::json training_summary(const std::string& model, const SparseGp& gp,
                         {"total", report.seconds_total}};
   summary["factor_bytes"] = report.factor_bytes;
   if (report.calibration.valid()) {
-    summary["calibration"] = calibration_summary(report.calibration);
-    summary["calibration"]["energy_scale_per_a"] = report.calibration.energy_scale;
+    summary["calibration"] =
+        calibration_summary(report.calibration, "energy_scale_per_a", gp.descriptor().species());
   }
   return summary;
 }

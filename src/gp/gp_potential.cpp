@@ -191,6 +191,18 @@ void GpPotential::upload() {
   for (int s = 0; s < n; ++s) reference(s) = model_.reference_energy[s];
   Kokkos::deep_copy(reference_energy_, reference);
 
+  const ForceUncertaintyCalibration& calibration = model_.force_calibration;
+  force_std_terms_ =
+      decltype(force_std_terms_)("GpPotential::force_std_terms", calibration.valid() ? n : 0, 3);
+  auto terms = Kokkos::create_mirror_view(force_std_terms_);
+  for (std::size_t s = 0; s < terms.extent(0); ++s) {
+    const ForceStdTerms t = calibration.terms(static_cast<int>(s));
+    terms(s, 0) = t.energy_scale;
+    terms(s, 1) = t.floor;
+    terms(s, 2) = t.relative;
+  }
+  Kokkos::deep_copy(force_std_terms_, terms);
+
   const Eigen::MatrixXd& shortest = model_.shortest_pair_distance;
   novelty_distance_ = decltype(novelty_distance_)("GpPotential::novelty_distance",
                                                   shortest.size() ? n : 0, shortest.size() ? n : 0);
@@ -482,15 +494,17 @@ EnergyVirial gp_energy_kernel(
 }
 
 // The calibrated force std per component from the energy std and the force:
-// sqrt((a u)² + b² + (c |F|)²).
-void gp_force_uncertainty_kernel(const ForceUncertaintyCalibration& calibration,
+// sqrt((a u)² + b² + (c |F|)²), with a, b, c of the atom's species.
+void gp_force_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& terms,
+                                 const IntView& type,
+                                 const Kokkos::View<const int*, MemSpace>& type_map,
                                  const ScalarView& energy_std, const VecView& f,
                                  const ScalarView& force_std) {
-  const double a = calibration.energy_scale, b = calibration.floor, c = calibration.relative;
   Kokkos::parallel_for(
       "GpPotential::force_uncertainty", RangePolicy(0, int(energy_std.extent(0))),
       KOKKOS_LAMBDA(int i) {
-        const double au = a * energy_std(i);
+        const int s = type_map(type(i));
+        const double au = terms(s, 0) * energy_std(i), b = terms(s, 1), c = terms(s, 2);
         const double force2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
         force_std(i) = kmath::sqrt(au * au + b * b + c * c * force2);
       });
@@ -539,8 +553,8 @@ void GpPotential::add_uncertainty(const AtomState& state, const NeighborList& li
   flag_novel(state, list, result.uncertainty, result.uncertainty_normalised, result.novel);
   if (model_.force_calibration.valid()) {
     result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
-    gp_force_uncertainty_kernel(model_.force_calibration, result.uncertainty, state.f,
-                                result.force_uncertainty);
+    gp_force_uncertainty_kernel(force_std_terms_, state.type, basis_.type_map, result.uncertainty,
+                                state.f, result.force_uncertainty);
   }
 }
 

@@ -148,6 +148,14 @@ ForceUncertaintyCalibration read_calibration(const hdf5::Group& root) {
   c.spearman = group.double_attribute("spearman");
   if (!(c.energy_scale >= 0) || !(c.floor >= 0) || !(c.relative >= 0) || c.frames < 1)
     throw Error(root.file() + ": /calibration: scales must be non-negative, frames at least 1");
+  if (group.contains("species_terms")) {
+    const Eigen::MatrixXd terms = group.read_matrix("species_terms");
+    if (terms.cols() != 3 || !(terms.array() >= 0).all())
+      throw Error(root.file() +
+                  ": /calibration/species_terms must be species × 3 non-negative numbers");
+    for (Eigen::Index s = 0; s < terms.rows(); ++s)
+      c.species.push_back({terms(s, 0), terms(s, 1), terms(s, 2)});
+  }
   return c;
 }
 
@@ -341,9 +349,17 @@ void write_calibration(const hdf5::Group& root, const ForceUncertaintyCalibratio
   group.set_attribute("coverage_1", c.coverage_1);
   group.set_attribute("coverage_2", c.coverage_2);
   group.set_attribute("spearman", c.spearman);
+  if (!c.species.empty()) {
+    Eigen::MatrixXd terms(c.species.size(), 3);
+    for (std::size_t s = 0; s < c.species.size(); ++s)
+      terms.row(s) << c.species[s].energy_scale, c.species[s].floor, c.species[s].relative;
+    group.write("species_terms", terms);
+  }
   group.set_attribute("formula",
                       "force std per component = sqrt((energy_scale*u)^2 + floor^2 + "
-                      "(relative*|F|)^2), u = local-energy std (eV)");
+                      "(relative*|F|)^2), u = local-energy std (eV); an atom of descriptor "
+                      "species s uses row s of species_terms (energy_scale, floor, relative) "
+                      "where that dataset exists");
 }
 
 void save_model(const std::filesystem::path& path, const SparseGp& gp,

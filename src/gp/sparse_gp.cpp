@@ -422,9 +422,13 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
   novelty_ = NoveltyReference(num_species());
 }
 
-double ForceUncertaintyCalibration::force_std(double energy_std, double force_norm) const {
+double ForceStdTerms::force_std(double energy_std, double force_norm) const {
   const double a = energy_scale * energy_std, c = relative * force_norm;
   return std::sqrt(a * a + floor * floor + c * c);
+}
+
+ForceStdTerms ForceUncertaintyCalibration::terms(int s) const {
+  return s >= 0 && s < static_cast<int>(species.size()) ? species[s] : pooled();
 }
 
 Eigen::VectorXd SparseGp::novel_atoms(const DescriptorValues& values, double margin) const {

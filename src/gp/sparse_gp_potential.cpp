@@ -75,7 +75,7 @@ class SparseGpPotential final : public Potential {
         Eigen::VectorXd force_std(normalised.size());
         for (Eigen::Index i = 0; i < normalised.size(); ++i)
           force_std[i] = calibration.force_std(gp_->hyperparameters().signal_std * normalised[i],
-                                               prediction.forces.row(i).norm());
+                                               prediction.forces.row(i).norm(), values.species[i]);
         result.force_uncertainty = to_view("SparseGpPotential::force_uncertainty", force_std);
       }
     }

@@ -93,13 +93,15 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
     sample.energy_std.push_back(sigma * normalised);
     sample.force_norm.push_back(prediction.forces.row(i).norm());
     sample.error.push_back((prediction.forces.row(i) - frame.forces->row(i)).transpose());
+    sample.species.push_back(values.species[i]);
   }
 }
 
-ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
-                                                  bool relative_term) {
+namespace {
+
+// Maximum-likelihood a, b (and c with `relative_term`) for the atoms of `sample`.
+ForceStdTerms fit_force_std_terms(const ForceErrorSample& sample, bool relative_term) {
   const std::size_t n = sample.energy_std.size();
-  if (n < 10) throw Error("force-uncertainty calibration needs at least 10 atoms with forces");
   double error2 = 0.0, u2 = 0.0, f2 = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     error2 += sample.error[i].squaredNorm() / 3.0;
@@ -130,16 +132,52 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   if (result < 0 && result != NLOPT_ROUNDOFF_LIMITED)
     throw Error("force-uncertainty calibration: the likelihood fit failed (NLopt code " +
                 std::to_string(static_cast<int>(result)) + ")");
+  return {std::exp(theta[0]), std::exp(theta[1]), relative_term ? std::exp(theta[2]) : 0.0};
+}
+
+// The atoms of species s in `sample`.
+ForceErrorSample species_sample(const ForceErrorSample& sample, int s) {
+  ForceErrorSample part;
+  for (std::size_t i = 0; i < sample.species.size(); ++i)
+    if (sample.species[i] == s) {
+      part.energy_std.push_back(sample.energy_std[i]);
+      part.force_norm.push_back(sample.force_norm[i]);
+      part.error.push_back(sample.error[i]);
+      part.species.push_back(s);
+    }
+  return part;
+}
+
+}  // namespace
+
+ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
+                                                  bool relative_term) {
+  const std::size_t n = sample.energy_std.size();
+  if (n < 10) throw Error("force-uncertainty calibration needs at least 10 atoms with forces");
   ForceUncertaintyCalibration c;
-  c.energy_scale = std::exp(theta[0]);
-  c.floor = std::exp(theta[1]);
-  c.relative = relative_term ? std::exp(theta[2]) : 0.0;
+  const ForceStdTerms pooled = fit_force_std_terms(sample, relative_term);
+  c.energy_scale = pooled.energy_scale;
+  c.floor = pooled.floor;
+  c.relative = pooled.relative;
   c.frames = frames;
   c.atoms = static_cast<int>(n);
+  const bool by_species = relative_term && sample.species.size() == n && n > 0 &&
+                          *std::min_element(sample.species.begin(), sample.species.end()) !=
+                              *std::max_element(sample.species.begin(), sample.species.end());
+  if (by_species) {
+    c.species.assign(*std::max_element(sample.species.begin(), sample.species.end()) + 1, pooled);
+    for (std::size_t s = 0; s < c.species.size(); ++s) {
+      const ForceErrorSample part = species_sample(sample, static_cast<int>(s));
+      if (static_cast<int>(part.energy_std.size()) >=
+          ForceUncertaintyCalibration::min_species_atoms)
+        c.species[s] = fit_force_std_terms(part, true);
+    }
+  }
   std::vector<double> std_values(n), error_norms(n);
   int within_1 = 0, within_2 = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    std_values[i] = c.force_std(sample.energy_std[i], sample.force_norm[i]);
+    const int s = by_species ? sample.species[i] : -1;
+    std_values[i] = c.force_std(sample.energy_std[i], sample.force_norm[i], s);
     error_norms[i] = sample.error[i].norm();
     for (int d = 0; d < 3; ++d) {
       const double z = std::abs(sample.error[i][d]) / std_values[i];
@@ -153,14 +191,24 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   return c;
 }
 
-nlohmann::json calibration_summary(const ForceUncertaintyCalibration& c) {
-  return {{"floor_ev_per_a", c.floor},
-          {"relative", c.relative},
-          {"frames", c.frames},
-          {"atoms", c.atoms},
-          {"coverage_1sigma", c.coverage_1},
-          {"coverage_2sigma", c.coverage_2},
-          {"spearman", c.spearman}};
+nlohmann::json calibration_summary(const ForceUncertaintyCalibration& c,
+                                   const std::string& scale_key, const std::vector<int>& elements) {
+  const auto terms = [&](const ForceStdTerms& t) {
+    return nlohmann::json{
+        {scale_key, t.energy_scale}, {"floor_ev_per_a", t.floor}, {"relative", t.relative}};
+  };
+  nlohmann::json summary = terms(c.pooled());
+  summary.update({{"frames", c.frames},
+                  {"atoms", c.atoms},
+                  {"coverage_1sigma", c.coverage_1},
+                  {"coverage_2sigma", c.coverage_2},
+                  {"spearman", c.spearman}});
+  if (!c.species.empty()) {
+    nlohmann::json& species = summary["species"] = nlohmann::json::object();
+    for (std::size_t s = 0; s < c.species.size() && s < elements.size(); ++s)
+      species[element(elements[s]).symbol] = terms(c.species[s]);
+  }
+  return summary;
 }
 
 std::vector<int> add_frame_with_sparse_selection(SparseGp& gp, const Structure& frame,

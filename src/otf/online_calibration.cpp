@@ -42,7 +42,10 @@ void OnlineCalibration::fit() {
     all.energy_std.insert(all.energy_std.end(), f.energy_std.begin(), f.energy_std.end());
     all.force_norm.insert(all.force_norm.end(), f.force_norm.begin(), f.force_norm.end());
     all.error.insert(all.error.end(), f.error.begin(), f.error.end());
+    all.species.insert(all.species.end(), f.species.begin(), f.species.end());
   }
+  // Frames restored from a checkpoint written before species were kept: pooled only.
+  if (all.species.size() != all.energy_std.size()) all.species.clear();
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
   fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
@@ -59,6 +62,7 @@ void OnlineCalibration::fit() {
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
   ForceUncertaintyCalibration c = calibration_;
   c.energy_scale /= signal_std;
+  for (ForceStdTerms& t : c.species) t.energy_scale /= signal_std;
   return c;
 }
 
@@ -67,8 +71,10 @@ nlohmann::json OnlineCalibration::to_json() const {
   for (const ForceErrorSample& f : frames_) {
     nlohmann::json error = nlohmann::json::array();
     for (const Eigen::Vector3d& e : f.error) error.push_back({e[0], e[1], e[2]});
-    frames.push_back(
-        {{"energy_std", f.energy_std}, {"force_norm", f.force_norm}, {"error", error}});
+    frames.push_back({{"energy_std", f.energy_std},
+                      {"force_norm", f.force_norm},
+                      {"error", error},
+                      {"species", f.species}});
   }
   return frames;
 }
@@ -87,9 +93,13 @@ void OnlineCalibration::restore(const nlohmann::json& state) {
         if (v.size() != 3) throw Error("a force error is not 3 numbers");
         sample.error.emplace_back(v[0], v[1], v[2]);
       }
+      if (f.contains("species")) sample.species = f.at("species").get<std::vector<int>>();
       if (sample.force_norm.size() != sample.energy_std.size() ||
-          sample.error.size() != sample.energy_std.size())
+          sample.error.size() != sample.energy_std.size() ||
+          (!sample.species.empty() && sample.species.size() != sample.energy_std.size()))
         throw Error("arrays of different lengths");
+      for (int s : sample.species)
+        if (s < 0) throw Error("a negative species index");
       frames_.push_back(std::move(sample));
     }
   } catch (const nlohmann::json::exception& error) {

@@ -803,10 +803,10 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["checkpoints"] = checkpoints_;
   s["timings_seconds"] = timings_.to_json();
   if (calibration_.ready()) {
-    nlohmann::json& c = s["force_calibration"] = calibration_summary(calibration_.calibration());
+    nlohmann::json& c = s["force_calibration"] = calibration_summary(
+        calibration_.calibration(), "normalised_std_scale_ev_per_a", gp_->descriptor().species());
     c["trigger_scale_ev_per_a"] = calibration_.trigger_scale();
     c["trigger_scale_fitted_ev_per_a"] = calibration_.fitted_trigger_scale();
-    c["normalised_std_scale_ev_per_a"] = calibration_.calibration().energy_scale;
   }
   if (gp_) {
     const GpHyperparameters& h = gp_->hyperparameters();

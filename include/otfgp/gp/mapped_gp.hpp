@@ -20,11 +20,26 @@ namespace otfgp {
 // with a (1/Å), b (eV/Å) and c fitted by maximum likelihood of force errors on
 // frames the model was not trained on (docs/gp.md, "Force uncertainty in eV/Å"): each error
 // component taken as Gaussian with variance σ_F,i². Not calibrated: frames = 0.
-struct ForceUncertaintyCalibration {
+// Species whose atoms the calibration frames hold enough of get their own a,
+// b, c (elements differ in force scale and in how well the descriptor
+// describes them: SiC's C atoms err 7× less than its Si atoms at the same u).
+struct ForceStdTerms {
   double energy_scale = 0.0;  // a (1/Å)
   double floor = 0.0;         // b (eV/Å)
   double relative = 0.0;      // c
-  int frames = 0;             // frames it was fitted on
+  double force_std(double energy_std, double force_norm) const;
+};
+
+struct ForceUncertaintyCalibration {
+  // The terms fitted to all atoms together.
+  double energy_scale = 0.0;  // a (1/Å)
+  double floor = 0.0;         // b (eV/Å)
+  double relative = 0.0;      // c
+  // Per descriptor species: its own terms where the fit had at least
+  // min_species_atoms of its atoms, else the pooled ones. Empty: pooled for all.
+  std::vector<ForceStdTerms> species;
+  static constexpr int min_species_atoms = 50;
+  int frames = 0;  // frames it was fitted on
   int atoms = 0;
   // On those frames: fraction of force components within 1σ and 2σ, and
   // Spearman(σ_F,i, |ΔF_i|).
@@ -32,7 +47,12 @@ struct ForceUncertaintyCalibration {
   double coverage_2 = 0.0;
   double spearman = 0.0;
   bool valid() const { return frames > 0; }
-  double force_std(double energy_std, double force_norm) const;
+  ForceStdTerms pooled() const { return {energy_scale, floor, relative}; }
+  // The terms of an atom of descriptor species s (pooled for s < 0 or beyond `species`).
+  ForceStdTerms terms(int s) const;
+  double force_std(double energy_std, double force_norm, int s = -1) const {
+    return terms(s).force_std(energy_std, force_norm);
+  }
 };
 
 struct MappedGp {

@@ -68,11 +68,13 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
 
 // Per-atom data of predictions against labelled frames for the force-uncertainty
 // calibration: local-energy std (eV, raised to σ for novel atoms as the
-// potentials do), |F_pred| and the force error F_pred − F_ref.
+// potentials do), |F_pred|, the force error F_pred − F_ref and the atom's
+// descriptor species (may be empty: then only the pooled terms are fitted).
 struct ForceErrorSample {
   std::vector<double> energy_std;
   std::vector<double> force_norm;
   std::vector<Eigen::Vector3d> error;
+  std::vector<int> species;
 };
 // Predicts `frames` (with force labels) with `gp` and collects the samples.
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
@@ -84,14 +86,19 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
 // with its coverage and Spearman on them. Throws otfgp::Error for fewer than
 // 10 atoms. On the fly, each new labelled frame is such a held-out sample for
 // the model that has not seen it yet.
-// Without `relative_term` c is fixed at 0: a·u then has to explain all the
-// error variance above the floor b (the on-the-fly trigger's scale, where |F|
-// must not absorb what the std sees).
+// With more than one species in the sample, each species with at least
+// ForceUncertaintyCalibration::min_species_atoms atoms also gets its own fit.
+// Without `relative_term` c is fixed at 0 and only the pooled terms are
+// fitted: a·u then has to explain all the error variance above the floor b
+// (the on-the-fly trigger's scale, where |F| must not absorb what the std sees).
 ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample, int frames,
                                                   bool relative_term = true);
-// The calibration's floor, relative term, sample size, coverage and Spearman
-// for summary files (the scale a is added by the caller, whose units differ).
-nlohmann::json calibration_summary(const ForceUncertaintyCalibration& calibration);
+// The calibration's terms, sample size, coverage and Spearman for summary
+// files: the scale a under `scale_key` (its units differ between callers), and
+// with per-species terms a "species" object keyed by element symbol
+// (`elements`: the descriptor's atomic numbers).
+nlohmann::json calibration_summary(const ForceUncertaintyCalibration& calibration,
+                                   const std::string& scale_key, const std::vector<int>& elements);
 
 // One on-the-fly update: the frame's atoms are judged by the current model,
 // the selected ones join the sparse set (new columns on the stored frames),
