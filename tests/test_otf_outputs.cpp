@@ -112,8 +112,9 @@ void write_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("otf: a fresh run removes an earlier run's outputs; a failed run says so in summary.json",
-          "[otf]") {
+TEST_CASE(
+    "otf: a fresh run removes an earlier run's outputs, and a failed run says so in summary.json",
+    "[otf]") {
   TemporaryDirectory dir;
   const fs::path out = dir / "out";
   const OtfConfig config = write_and_read(dir, config_text(out));
@@ -213,8 +214,9 @@ TEST_CASE("otf: a fresh run refuses a folder holding files it did not write, and
   CHECK_FALSE(holds_otf_run(md));
 }
 
-TEST_CASE("otf --resume refuses changed md: and model: settings, naming the key; more steps go on",
-          "[otf]") {
+TEST_CASE(
+    "otf --resume refuses changed md: and model: settings naming the key, and more steps go on",
+    "[otf]") {
   TemporaryDirectory dir;
   const fs::path out = dir / "out";
   const OtfConfig config = write_and_read(dir, config_text(out));
