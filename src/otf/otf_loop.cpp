@@ -232,6 +232,8 @@ class OtfLoop final : public md::StepObserver {
   // and appends it; nullopt when the oracle failed twice (logged and counted).
   std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
                                       std::string& result);
+  // A signal stopped the oracle's program: what --resume then does, added to the message.
+  InterruptedError stopped_in_call(const InterruptedError& interrupted, long step) const;
   void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
                 double update_seconds,
                 double rmse_before = std::numeric_limits<double>::quiet_NaN());
@@ -565,18 +567,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                       oracle::failure_kind_name(failure.kind()));
         result = oracle::failure_kind_name(failure.kind());
       } catch (const InterruptedError& interrupted) {
-        // The call is not in the database: --resume makes it again.
-        const std::string resume =
-            last_checkpoint_.empty()
-                ? "nothing is checkpointed yet: --resume starts again and takes the frames "
-                  "labelled so far from the database"
-                : "the last checkpoint (" + last_checkpoint_ +
-                      ") stands: --resume continues from it and makes the call again";
-        throw InterruptedError(
-            interrupted.signal(),
-            fmt::format("stopped during oracle call {} (stage {}, step {}: "
-                        "{}); {}",
-                        oracle_calls_ + 1, stage_ + 1, step, interrupted.what(), resume));
+        throw stopped_in_call(interrupted, step);
       } catch (const Error& error) {
         logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
                       stage_ + 1, step, attempt + 1, error.what());
@@ -603,6 +594,20 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   if (result == "replayed") ++oracle_calls_;
   ++labelled_;
   return record;
+}
+
+InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, long step) const {
+  // The call is not in the database: --resume makes it again.
+  const std::string resume =
+      last_checkpoint_.empty()
+          ? "nothing is checkpointed yet: --resume starts again and takes the frames labelled so "
+            "far from the database"
+          : "the last checkpoint (" + last_checkpoint_ +
+                ") stands: --resume continues from it and makes the call again";
+  return InterruptedError(
+      interrupted.signal(),
+      fmt::format("stopped during oracle call {} (stage {}, step {}: {}); {}", oracle_calls_ + 1,
+                  stage_ + 1, step, interrupted.what(), resume));
 }
 
 void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
