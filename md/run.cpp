@@ -27,34 +27,17 @@ double process_cpu_seconds() {
   return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
-std::map<std::string, std::string> settings_lines(const std::string& yaml) {
-  std::map<std::string, std::string> values;
-  std::istringstream lines(yaml);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const auto colon = line.find(": ");
-    if (colon != std::string::npos) values[line.substr(0, colon)] = line.substr(colon + 2);
-  }
-  return values;
-}
-
 // A continued run must integrate the same dynamics; name the first difference.
 void check_same_dynamics(const RunConfig& config, const RestartData& restart) {
-  const auto before = settings_lines(restart.settings),
-             now = settings_lines(dynamics_settings(config));
-  for (const auto& [key, value] : before) {
-    const auto found = now.find(key);
-    if (found == now.end() || found->second != value)
-      throw Error(config.source + ": restart file '" + config.restart->string() +
-                  "' was written with " + key + " = " + value + ", the config has " +
-                  (found == now.end() ? "none" : found->second) +
-                  "; a continued run must keep the settings that shape the dynamics");
-  }
-  for (const auto& [key, value] : now)
-    if (!before.count(key))
-      throw Error(config.source + ": restart file '" + config.restart->string() +
-                  "' was written without " + key + ", the config sets it to " + value +
-                  "; a continued run must keep the settings that shape the dynamics");
+  const std::optional<SettingChange> change =
+      first_setting_change(restart.settings, dynamics_settings(config));
+  if (!change) return;
+  throw Error(config.source + ": restart file '" + config.restart->string() + "' was written " +
+              (change->before
+                   ? "with " + change->key + " = " + *change->before + ", the config has " +
+                         change->now.value_or("none")
+                   : "without " + change->key + ", the config sets it to " + *change->now) +
+              "; a continued run must keep the settings that shape the dynamics");
 }
 
 void prepare_directory(const std::filesystem::path& directory) {
@@ -120,6 +103,30 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
 }
 
 }  // namespace
+
+std::map<std::string, std::string> settings_lines(const std::string& yaml) {
+  std::map<std::string, std::string> values;
+  std::istringstream lines(yaml);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto colon = line.find(": ");
+    if (colon != std::string::npos) values[line.substr(0, colon)] = line.substr(colon + 2);
+  }
+  return values;
+}
+
+std::optional<SettingChange> first_setting_change(const std::string& before,
+                                                  const std::string& now) {
+  const auto old_values = settings_lines(before), new_values = settings_lines(now);
+  for (const auto& [key, value] : old_values) {
+    const auto found = new_values.find(key);
+    if (found == new_values.end()) return SettingChange{key, value, std::nullopt};
+    if (found->second != value) return SettingChange{key, value, found->second};
+  }
+  for (const auto& [key, value] : new_values)
+    if (!old_values.count(key)) return SettingChange{key, std::nullopt, value};
+  return std::nullopt;
+}
 
 // No output may be an input or another output. The restart file alone may be
 // read and then replaced: that is how a run is continued.

@@ -6,6 +6,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/otf/output_folder.hpp"
 
 namespace otfgp::otf {
 
@@ -191,6 +192,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   if (!root.has("md")) throw Error(root.location() + ": missing required key 'md'");
   config.md = md::read_md_section(root.section("md"));
   config.stages = read_stages(root, config.md, base);
+  config.campaign = root.has("campaign");
   const std::set<int> species = stage_species(root, config.stages);
   if (root.has("held_out")) {
     config.held_out = resolve(base, root.text("held_out"));
@@ -229,10 +231,8 @@ void check_otf_output_paths(const OtfConfig& config) {
   if (config.held_out) inputs.push_back({"held_out", *config.held_out});
   // The files otf_loop.cpp and otf_plots.cpp write in the output folder.
   std::vector<NamedPath> outputs = {{"folder", config.output}};
-  for (const char* name :
-       {"training.h5", "training.xyz", "model.h5", "summary.json", "uncertainty.csv", "calls.csv",
-        "held_out.csv", "trajectory.xyz", "uncertainty.png", "held_out.png", "parity.png"})
-    outputs.push_back({std::string(name) + " in output:", config.output / name});
+  for (const std::string& name : otf_output_files())
+    outputs.push_back({name + " in output:", config.output / name});
   try {
     check_output_paths(inputs, outputs);
     check_inputs_outside_folder(inputs, {"output/checkpoint", config.output / "checkpoint"});

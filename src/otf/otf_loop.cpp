@@ -8,11 +8,13 @@
 #include <limits>
 #include <optional>
 
+#include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/core/version.hpp"
@@ -25,6 +27,7 @@
 #include "otfgp/md/restart.hpp"
 #include "otfgp/otf/online_calibration.hpp"
 #include "otfgp/otf/otf_plots.hpp"
+#include "otfgp/otf/output_folder.hpp"
 #include "otfgp/otf/training_database.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 
@@ -154,6 +157,50 @@ std::string number(double value, int digits = 6) {
   return fmt::format("{:.{}g}", value, digits);
 }
 
+// The md: settings the saved MD state depends on: md::dynamics_settings less
+// what each stage sets (temperature, pressure) and the potential (the loop's).
+std::string md_state_settings(const md::RunConfig& md) {
+  std::string text;
+  for (const auto& [key, value] : md::settings_lines(md::dynamics_settings(md)))
+    if (key != "potential" && key != "temperature" && key != "barostat.pressure")
+      text += "md." + key + ": " + value + "\n";
+  return text;
+}
+
+// The model: settings a checkpoint's model is built on (descriptor and
+// kernel); hyperparameter starts and bounds, labels and the sparse selection
+// only steer later updates.
+std::string model_state_settings(const GpTrainConfig& model) {
+  const auto number = [](double value) { return format_significant(value, 17); };
+  const auto symbol = [](int z) { return std::string(element(z).symbol); };
+  std::string text;
+  const auto line = [&](const std::string& key, const std::string& value) {
+    text += "model." + key + ": " + value + "\n";
+  };
+  const B2Settings& d = model.descriptor;
+  std::string species;
+  for (int z : d.species) species += (species.empty() ? "" : " ") + symbol(z);
+  line("species", species);
+  line("descriptor.n_max", std::to_string(d.n_max));
+  line("descriptor.l_max", std::to_string(d.l_max));
+  line("descriptor.r_min", number(d.r_min));
+  line("descriptor.cutoff", number(d.cutoff));
+  for (const auto& [pair, cutoff] : d.pair_cutoffs)
+    line("descriptor.pair_cutoffs." + symbol(pair.first) + "-" + symbol(pair.second),
+         number(cutoff));
+  if (d.embedded()) {
+    std::string rows;
+    for (Eigen::Index r = 0; r < d.embedding.rows(); ++r)
+      for (Eigen::Index c = 0; c < d.embedding.cols(); ++c)
+        rows += (c == 0 ? (r == 0 ? "[" : "; ") : " ") + number(d.embedding(r, c));
+    line("descriptor.embedding", rows + "]");
+  }
+  line("kernel.power", std::to_string(model.kernel_power));
+  line("kernel.two_body", number(model.two_body_weight));
+  line("kernel.three_body", number(model.three_body_weight));
+  return text;
+}
+
 class OtfLoop final : public md::StepObserver {
  public:
   OtfLoop(const OtfConfig& config, bool resume);
@@ -185,6 +232,8 @@ class OtfLoop final : public md::StepObserver {
   // and appends it; nullopt when the oracle failed twice (logged and counted).
   std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
                                       std::string& result);
+  // A signal stopped the oracle's program: what --resume then does, added to the message.
+  InterruptedError stopped_in_call(const InterruptedError& interrupted, long step) const;
   void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
                 double update_seconds,
                 double rmse_before = std::numeric_limits<double>::quiet_NaN());
@@ -204,7 +253,17 @@ class OtfLoop final : public md::StepObserver {
   // units; +∞ while the force calibration is not fitted (every check calls).
   double max_uncertainty(const md::Engine& engine) const;
   nlohmann::json summary(bool finished) const;
-  void write_summary(bool finished);
+  // `stop`: how an unfinished run ended ({"error": …} or {"interrupted": …}),
+  // merged into the summary; the held-out errors are evaluated only without it.
+  void write_summary(bool finished, const nlohmann::json& stop = nullptr);
+  // The settings the saved state of stages 0 … stages − 1 depends on (md:
+  // dynamics, each begun stage's structure, temperature and pressure, the
+  // model's descriptor and kernel), one `key: value` per line, as
+  // md::dynamics_settings writes them; stored in state.json and compared on
+  // --resume (md::first_setting_change), so that a changed key is named.
+  std::string state_settings(int stages) const;
+  std::string stage_key(int stage, const std::string& key) const;
+  void check_same_settings(const nlohmann::json& state) const;
 
   const OtfConfig& config_;
   bool resuming_;
@@ -236,6 +295,7 @@ class OtfLoop final : public md::StepObserver {
   double md_excluded_ = 0;  // loop work inside observe(), not MD
   long checkpoints_ = 0;
   bool interrupted_ = false;
+  std::string last_checkpoint_;  // "stage S, step N" of state.json, for messages
   double last_max_std_ = 0.0;
   // The model's force RMSE on the last MD frame it was sent before learning it,
   // over that frame's force RMS (0 until one is known): drives the audits.
@@ -270,11 +330,16 @@ std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int
 }
 
 void OtfLoop::start_fresh() {
+  // Nothing of an earlier run may stay beside this one's outputs (its model
+  // and summary would read as this run's result), and nothing the loop did not
+  // write may be removed or overwritten.
+  check_output_folder(config_.output);
   std::filesystem::create_directories(config_.output);
-  std::filesystem::remove_all(checkpoint_dir());
-  std::filesystem::create_directories(checkpoint_dir());
+  remove_earlier_run(config_.output);
+  // The database first: it marks the folder as an otf run's (output_folder.hpp).
   database_ =
       TrainingDatabase::create(config_.output / "training.h5", config_.output / "training.xyz");
+  std::filesystem::create_directories(checkpoint_dir());
 }
 
 void OtfLoop::resume() {
@@ -283,11 +348,14 @@ void OtfLoop::resume() {
     logger().info("{}: no checkpoint yet; starting from the beginning", state_path.string());
     resuming_ = false;
     // Keep the database: frames labelled before the first checkpoint are replayed from it.
-    std::filesystem::create_directories(checkpoint_dir());
+    check_output_folder(config_.output);
+    std::filesystem::create_directories(config_.output);
+    remove_final_outputs(config_.output);
     const auto path = config_.output / "training.h5";
     database_ = std::filesystem::exists(path)
                     ? TrainingDatabase::open(path, config_.output / "training.xyz")
                     : TrainingDatabase::create(path, config_.output / "training.xyz");
+    std::filesystem::create_directories(checkpoint_dir());
     return;
   }
   nlohmann::json state;
@@ -302,6 +370,9 @@ void OtfLoop::resume() {
                 std::to_string(checkpoint_format_version));
   if (state.at("config").get<std::string>() != std::filesystem::absolute(config_.source).string())
     logger().warn("resuming a run started with {}", state.at("config").get<std::string>());
+  check_same_settings(state);
+  last_checkpoint_ =
+      fmt::format("stage {}, step {}", state.at("stage").get<int>() + 1, state.value("step", 0L));
   database_ =
       TrainingDatabase::open(config_.output / "training.h5", config_.output / "training.xyz");
   const int frames = state.at("frames_learnt");
@@ -341,6 +412,8 @@ void OtfLoop::resume() {
   }
   if (state.contains("md") && !state.at("md").is_null())
     restart_ = md::read_restart_file(checkpoint_dir() / state.at("md").get<std::string>());
+  // The run is in progress again: an earlier finish's model and summary are not its result.
+  remove_final_outputs(config_.output);
   logger().info(
       "resuming from {}: stage {} of {}, {} frames learnt ({} more in the database), {} oracle "
       "calls",
@@ -493,8 +566,8 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                       stage_ + 1, step, attempt + 1, failure.what(),
                       oracle::failure_kind_name(failure.kind()));
         result = oracle::failure_kind_name(failure.kind());
-      } catch (const InterruptedError&) {
-        throw;
+      } catch (const InterruptedError& interrupted) {
+        throw stopped_in_call(interrupted, step);
       } catch (const Error& error) {
         logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
                       stage_ + 1, step, attempt + 1, error.what());
@@ -521,6 +594,20 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   if (result == "replayed") ++oracle_calls_;
   ++labelled_;
   return record;
+}
+
+InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, long step) const {
+  // The call is not in the database: --resume makes it again.
+  const std::string resume =
+      last_checkpoint_.empty()
+          ? "nothing is checkpointed yet: --resume starts again and takes the frames labelled so "
+            "far from the database"
+          : "the last checkpoint (" + last_checkpoint_ +
+                ") stands: --resume continues from it and makes the call again";
+  return InterruptedError(
+      interrupted.signal(),
+      fmt::format("stopped during oracle call {} (stage {}, step {}: {}); {}", oracle_calls_ + 1,
+                  stage_ + 1, step, interrupted.what(), resume));
 }
 
 void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
@@ -618,6 +705,10 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["hyperparameter_updates"] = hyperparameter_updates_;
   state["checkpoints"] = checkpoints_;
   state["calibration_sample"] = calibration_.to_json();
+  // The stages whose MD has begun (a checkpoint between stages has none of the next).
+  const int begun = engine ? stage_ + 1 : stage_;
+  state["settings"] = state_settings(begun);
+  state["settings_stages"] = begun;
   Timings timings = timings_;
   timings.checkpoint += seconds_since(start);
   state["timings"] = timings.to_json();
@@ -646,6 +737,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
     if (model_changed) engine->potential_changed();
     engine->reseat();  // as a run resumed from this checkpoint starts
   }
+  last_checkpoint_ = fmt::format("stage {}, step {}", stage_ + 1, engine ? engine->step() : 0);
   timings_.checkpoint += seconds_since(start);
 }
 
@@ -821,29 +913,44 @@ nlohmann::json OtfLoop::summary(bool finished) const {
 
 nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   InterruptGuard guard;
+  // Refusals (a folder of other files, a checkpoint of other settings) leave the folder as it was.
   if (resuming_) {
     resume();
   } else {
     start_fresh();
   }
-  open_logs();
-  config_.oracle->check(config_.species);
+  // From here on the folder holds this run: however it stops, summary.json says how.
+  try {
+    open_logs();
+    config_.oracle->check(config_.species);
 
-  if (!gp_) label_starting_structures();
+    if (!gp_) label_starting_structures();
 
-  for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
-    const CampaignStage& stage = config_.stages[stage_];
-    run_stage(stage, progress);
-    steps_before_stage_ += stage.steps;
-    last_call_step_ = no_call;
-    if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
-      ++stage_;
-      checkpoint(nullptr, false);
-      --stage_;
+    for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
+      const CampaignStage& stage = config_.stages[stage_];
+      run_stage(stage, progress);
+      steps_before_stage_ += stage.steps;
+      last_call_step_ = no_call;
+      if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
+        ++stage_;
+        checkpoint(nullptr, false);
+        --stage_;
+      }
     }
+    stage_ = static_cast<int>(config_.stages.size()) - 1;
+    write_final_outputs();
+  } catch (const InterruptedError& interrupted) {
+    const std::string message = std::string(interrupted.what()) + "; continue with --resume";
+    write_summary(false, {{"interrupted", message}});
+    throw InterruptedError(interrupted.signal(), message);
+  } catch (const std::exception& error) {
+    try {
+      write_summary(false, {{"error", error.what()}});
+    } catch (const std::exception& also) {
+      logger().warn("could not write the summary of the failed run: {}", also.what());
+    }
+    throw;
   }
-  stage_ = static_cast<int>(config_.stages.size()) - 1;
-  write_final_outputs();
   return summary(true);
 }
 
@@ -896,12 +1003,10 @@ void OtfLoop::run_stage(const CampaignStage& stage, md::StepObserver* progress) 
   timings_.uncertainty += uncertainty;
   timings_.md += std::max(
       0.0, elapsed - md_excluded_ - uncertainty - (potential_->calibration - calibration_before));
-  if (interrupted_) {
-    write_summary(false);
+  if (interrupted_)
     throw InterruptedError(interrupt_signal(), "stopped at stage " + std::to_string(stage_ + 1) +
                                                    ", step " + std::to_string(engine->step()) +
-                                                   " with a checkpoint; continue with --resume");
-  }
+                                                   " with a checkpoint");
 }
 
 void OtfLoop::write_final_outputs() {
@@ -920,9 +1025,11 @@ void OtfLoop::write_final_outputs() {
                parity, *final_model);
 }
 
-void OtfLoop::write_summary(bool finished) {
+void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
   nlohmann::json s = summary(finished);
-  if (!held_out_.empty() && gp_) {
+  if (stop.is_object()) s.update(stop);
+  // A failed run's model may be what failed: its held-out errors are not evaluated.
+  if (!held_out_.empty() && gp_ && !stop.contains("error")) {
     MeanPotential potential(mapped());
     const ValidationReport report = validate_potential(potential, held_out_);
     nlohmann::json h;
@@ -938,6 +1045,52 @@ void OtfLoop::write_summary(bool finished) {
   OutputFile file(config_.output / "summary.json");
   file.stream() << s.dump(2) << "\n";
   file.commit();
+}
+
+std::string OtfLoop::stage_key(int stage, const std::string& key) const {
+  if (config_.campaign) return "campaign[" + std::to_string(stage + 1) + "]." + key;
+  if (key == "temperature") return "md.temperature";
+  if (key == "pressure") return "md.barostat.pressure";
+  return key;
+}
+
+std::string OtfLoop::state_settings(int stages) const {
+  std::string text = md_state_settings(config_.md);
+  for (int k = 0; k < stages; ++k) {
+    const CampaignStage& stage = config_.stages[k];
+    text += stage_key(k, "structure") + ": '" +
+            std::filesystem::absolute(stage.structure).lexically_normal().string() + "'\n";
+    text += stage_key(k, "temperature") + ": " + format_significant(stage.temperature, 17) + "\n";
+    if (stage.pressure)
+      text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
+  }
+  return text + model_state_settings(config_.model);
+}
+
+void OtfLoop::check_same_settings(const nlohmann::json& state) const {
+  const std::string where = config_.source.string() + ": cannot resume from " +
+                            (checkpoint_dir() / "state.json").string();
+  if (!state.contains("settings")) {
+    logger().warn("{}: written by an older build, without its settings: they are not compared",
+                  (checkpoint_dir() / "state.json").string());
+    return;
+  }
+  const int stages = state.at("settings_stages");
+  if (stages > static_cast<int>(config_.stages.size()))
+    throw Error(where + ": the checkpoint is in stage " + std::to_string(stages) +
+                ", the config has " + std::to_string(config_.stages.size()) + " stage(s)");
+  const std::optional<md::SettingChange> change =
+      md::first_setting_change(state.at("settings").get<std::string>(), state_settings(stages));
+  if (!change) return;
+  const bool model = change->key.rfind("model.", 0) == 0;
+  throw Error(
+      where + ": it was written with " + change->key + " = " + change->before.value_or("none") +
+      ", the config has " + change->now.value_or("none") + "; " +
+      (model ? "the checkpoint's model is built on the model: section's descriptor and kernel, "
+               "which a resumed run must keep (start a fresh run, or use another output folder, "
+               "to change them)"
+             : "the saved MD state depends on it, so a resumed run must keep it (md.steps, the "
+               "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -57,6 +58,18 @@ RunConfig read_md_section(ConfigSection section);
 // The settings that shape the dynamics, resolved (defaults filled in), as YAML
 // with one key per line: stored in restart files and compared on resume.
 std::string dynamics_settings(const RunConfig& config);
+
+// Settings texts in that form (one `key: value` per line) as a map, and the
+// first key (in key order) whose value differs between two of them; a key only
+// one text has gives nullopt on the other side. `otfgp md` restarts and
+// `otfgp otf --resume` compare their saved settings with these.
+std::map<std::string, std::string> settings_lines(const std::string& yaml);
+struct SettingChange {
+  std::string key;
+  std::optional<std::string> before, now;
+};
+std::optional<SettingChange> first_setting_change(const std::string& before,
+                                                  const std::string& now);
 
 // The structure a fresh run starts from (file or lattice).
 Structure starting_structure(const RunConfig& config);

@@ -83,6 +83,7 @@ struct OtfConfig {
   std::shared_ptr<oracle::Oracle> oracle;
   OtfSettings otf;
   std::vector<CampaignStage> stages;
+  bool campaign = false;  // stages from `campaign:` (else one from `structure:`)
   std::optional<std::filesystem::path> held_out;
   std::filesystem::path output = "otf-output";
   std::vector<int> species;  // atomic numbers of every stage (and held-out frames)

@@ -27,8 +27,15 @@ inline constexpr int checkpoint_format_version = 2;
 // Runs (or, with `resume`, continues) the loop the config describes. Writes
 // everything under config.output; returns the summary also written to
 // output/summary.json. `progress` (may be null) observes the MD of each stage.
-// Throws InterruptedError after a clean stop on SIGINT/SIGTERM (under an
-// InterruptGuard the caller holds), with a final checkpoint written.
+// A fresh run refuses an output folder holding files it did not write and
+// removes an earlier run's outputs first (output_folder.hpp); --resume refuses
+// a config whose md: or model: settings the checkpoint depends on differ,
+// naming the key. Both refusals leave the folder as it was. Once the run has
+// begun, a failure writes summary.json with "finished": false and "error"
+// before the exception goes on; SIGINT/SIGTERM (under the InterruptGuard the
+// loop holds) stop it with a checkpoint in MD, or keeping the last one inside
+// an oracle call, write summary.json with "interrupted", and throw
+// InterruptedError saying to continue with --resume.
 nlohmann::json run_otf(const OtfConfig& config, bool resume, md::StepObserver* progress = nullptr);
 
 }  // namespace otfgp::otf

@@ -1,0 +1,362 @@
+// The on-the-fly loop's output folder and its state across runs: a fresh run
+// replaces every output of an earlier run (never a stale model beside a new
+// database), a run that fails or is stopped says so in summary.json, a folder
+// holding files the loop did not write is refused with nothing deleted, and
+// --resume refuses settings its saved state depends on, naming the key.
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/otf/otf_config.hpp"
+#include "otfgp/otf/otf_loop.hpp"
+#include "otfgp/otf/output_folder.hpp"
+#include "otfgp/otf/training_database.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::otf;
+using Catch::Contains;
+using otfgp::testing::TemporaryDirectory;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
+const std::string sw = "/usr/share/lammps/potentials/Si.sw";
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+nlohmann::json read_summary(const fs::path& folder) {
+  return nlohmann::json::parse(read_text(folder / "summary.json"));
+}
+
+// A short run of 64-atom Si with the SW oracle; `changes` replaces the text
+// of a line's value ("temperature: 1000" → …) to vary one setting.
+std::string config_text(const fs::path& output,
+                        const std::map<std::string, std::string>& changes = {},
+                        const std::string& oracle = "{kind: potential, potential: 'sw:" + sw +
+                                                    "'}") {
+  std::string text = "structure: " + si64 +
+                     "\n"
+                     "md:\n  ensemble: nvt\n  temperature: 1000\n  seed: 5\n  timestep: 1.0\n"
+                     "  steps: 200\n  thermostat: {type: langevin, damping: 100}\n"
+                     "model:\n  descriptor: {n_max: 5, l_max: 2, cutoff: 4.5}\n"
+                     "  hyperparameters: {max_evaluations: 20}\n"
+                     "oracle: " +
+                     oracle +
+                     "\n"
+                     "otf:\n  check_interval: 5\n  min_steps_between_calls: 20\n"
+                     "  max_sparse_per_frame: 8\n  checkpoint_interval: 100\n"
+                     "output: " +
+                     output.string() + "\n";
+  for (const auto& [from, to] : changes) {
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text,
+                         const std::string& name = "otf.yaml") {
+  std::ofstream(dir / name) << text;
+  return read_otf_config(dir / name);
+}
+
+// Labels through the configured oracle until call `fail_at`, which throws
+// something the loop does not expect from an oracle (a broken program, not a
+// failed calculation): the run fails mid-way.
+class BreakingOracle final : public oracle::Oracle {
+ public:
+  BreakingOracle(std::shared_ptr<oracle::Oracle> inner, int fail_at, bool calculation_failure)
+      : inner_(std::move(inner)), fail_at_(fail_at), calculation_failure_(calculation_failure) {}
+  std::string kind() const override { return "test"; }
+  void check(const std::vector<int>& species) const override { inner_->check(species); }
+  Structure label(const Structure& structure, const fs::path& workdir, int attempt) override {
+    if (++calls_ >= fail_at_) {
+      if (calculation_failure_)
+        throw oracle::OracleFailure(oracle::FailureKind::not_converged, "test oracle: no SCF");
+      throw std::runtime_error("test oracle: the disk is full");
+    }
+    return inner_->label(structure, workdir, attempt);
+  }
+
+ private:
+  std::shared_ptr<oracle::Oracle> inner_;
+  int fail_at_, calls_ = 0;
+  bool calculation_failure_;
+};
+
+int shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "otf: a fresh run removes an earlier run's outputs, and a failed run says so in summary.json",
+    "[otf]") {
+  TemporaryDirectory dir;
+  const fs::path out = dir / "out";
+  const OtfConfig config = write_and_read(dir, config_text(out));
+  REQUIRE(run_otf(config, false)["finished"] == true);
+  REQUIRE(fs::exists(out / "model.h5"));
+  REQUIRE(read_summary(out)["finished"] == true);
+  REQUIRE(read_training_database(out / "training.h5").size() >= 2);
+
+  // The oracle labels no starting structure: the run cannot start. What the
+  // folder holds then is this run's (empty) state, not the earlier run's model.
+  OtfConfig unlabelled = config;
+  unlabelled.oracle = std::make_shared<BreakingOracle>(config.oracle, 1, true);
+  CHECK_THROWS_WITH(run_otf(unlabelled, false), Contains("could not label any starting structure"));
+  for (const char* stale : {"model.h5", "uncertainty.png", "learning.png", "parity.png"}) {
+    INFO(stale);
+    CHECK_FALSE(fs::exists(out / stale));
+  }
+  nlohmann::json summary = read_summary(out);
+  CHECK(summary["finished"] == false);
+  CHECK_THAT(summary.value("error", std::string()), Contains("could not label any starting"));
+  CHECK(summary["frames"] == 0);
+  CHECK(read_training_database(out / "training.h5").empty());
+  CHECK_THAT(read_text(out / "calls.csv"), Contains("skipped (not converged)"));
+  CHECK_FALSE(fs::exists(out / "checkpoint" / "state.json"));
+
+  // A failure in the middle of the run (the oracle's program breaks at its
+  // fourth call): the frames learnt so far stay, with their checkpoint.
+  OtfConfig breaking = config;
+  breaking.oracle = std::make_shared<BreakingOracle>(config.oracle, 4, false);
+  CHECK_THROWS_WITH(run_otf(breaking, false), Contains("the disk is full"));
+  CHECK_FALSE(fs::exists(out / "model.h5"));
+  summary = read_summary(out);
+  CHECK(summary["finished"] == false);
+  CHECK_THAT(summary.value("error", std::string()), Contains("the disk is full"));
+  CHECK(summary["frames"] == 3);
+  CHECK(read_training_database(out / "training.h5").size() == 3);
+  CHECK(fs::exists(out / "checkpoint" / "state.json"));
+}
+
+TEST_CASE("otf: a fresh run refuses a folder holding files it did not write, and deletes none",
+          "[otf]") {
+  TemporaryDirectory dir;
+  // What `otfgp md` and a user left in a folder.
+  const fs::path md = dir / "md";
+  const std::map<std::string, std::string> user_files = {
+      {"summary.json", "{\"program\": \"otfgp md\"}\n"},
+      {"trajectory.xyz", "1\nmd frame\nSi 0 0 0\n"},
+      {"notes.txt", "keep me\n"},
+      {"checkpoint/keep.txt", "keep me too\n"},
+      {"oracle/keep.txt", "and me\n"}};
+  for (const auto& [name, text] : user_files) write_file(md / name, text);
+  const OtfConfig into_md = write_and_read(dir, config_text(md), "md.yaml");
+  for (const bool resume : {false, true}) {
+    INFO("resume " << resume);  // --resume finds no checkpoint there: the same check
+    CHECK_THROWS_WITH(run_otf(into_md, resume), Contains("output folder '" + md.string() + "'") &&
+                                                    Contains("otfgp otf did not write") &&
+                                                    Contains("notes.txt") &&
+                                                    Contains("summary.json") &&
+                                                    Contains("checkpoint/") && Contains("oracle/"));
+    for (const auto& [name, text] : user_files) {
+      INFO(name);
+      CHECK(read_text(md / name) == text);
+    }
+    CHECK_FALSE(fs::exists(md / "training.h5"));
+  }
+
+  // An earlier otf run with files of the user's among its own: only those are named.
+  const fs::path out = dir / "out";
+  const OtfConfig config = write_and_read(dir, config_text(out));
+  run_otf(config, false);
+  REQUIRE(holds_otf_run(out));
+  CHECK(foreign_entries(out).empty());
+  write_file(out / "notes.txt", "mine\n");
+  write_file(out / "checkpoint" / "keep.txt", "mine too\n");
+  const std::string model = read_text(out / "model.h5");
+  try {
+    run_otf(config, false);
+    FAIL("a folder with the user's files was accepted");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    CHECK_THAT(message, Contains("holds an earlier otf run") && Contains("notes.txt") &&
+                            Contains("checkpoint/keep.txt"));
+    CHECK_THAT(message, !Contains("model.h5") && !Contains("training"));
+  }
+  CHECK(read_text(out / "notes.txt") == "mine\n");
+  CHECK(read_text(out / "checkpoint" / "keep.txt") == "mine too\n");
+  CHECK(read_text(out / "model.h5") == model);
+  // Once they are moved away, the earlier run is replaced.
+  fs::remove(out / "notes.txt");
+  fs::remove(out / "checkpoint" / "keep.txt");
+  CHECK(run_otf(config, false)["finished"] == true);
+
+  // A missing or empty folder is fine.
+  fs::create_directories(dir / "empty");
+  CHECK_NOTHROW(check_output_folder(dir / "empty"));
+  CHECK_NOTHROW(check_output_folder(dir / "missing"));
+  CHECK_FALSE(holds_otf_run(md));
+}
+
+TEST_CASE(
+    "otf --resume refuses changed md: and model: settings naming the key, and more steps go on",
+    "[otf]") {
+  TemporaryDirectory dir;
+  const fs::path out = dir / "out";
+  const OtfConfig config = write_and_read(dir, config_text(out));
+  const nlohmann::json finished = run_otf(config, false);
+  const std::string model = read_text(out / "model.h5");
+  const std::string state = read_text(out / "checkpoint" / "state.json");
+
+  struct Change {
+    std::string from, to, message;
+  };
+  for (const Change& change : std::vector<Change>{
+           {"temperature: 1000", "temperature: 1500", "md.temperature = 1000, the config has 1500"},
+           {"timestep: 1.0", "timestep: 2.0", "md.timestep = 1, the config has 2"},
+           {"type: langevin, damping: 100", "type: langevin, damping: 50",
+            "md.thermostat.damping = 100, the config has 50"},
+           {"n_max: 5", "n_max: 6", "model.descriptor.n_max = 5, the config has 6"},
+           {"cutoff: 4.5", "cutoff: 4.0", "model.descriptor.cutoff = 4.5, the config has 4"},
+       }) {
+    INFO(change.to);
+    const OtfConfig changed =
+        write_and_read(dir, config_text(out, {{change.from, change.to}}), "changed.yaml");
+    CHECK_THROWS_WITH(
+        run_otf(changed, true),
+        Contains("cannot resume from " + (out / "checkpoint" / "state.json").string()) &&
+            Contains(change.message));
+    // Refused before anything was touched.
+    CHECK(read_text(out / "model.h5") == model);
+    CHECK(read_text(out / "checkpoint" / "state.json") == state);
+    CHECK(read_summary(out)["finished"] == true);
+  }
+
+  // More steps continue the run.
+  const OtfConfig longer =
+      write_and_read(dir, config_text(out, {{"steps: 200", "steps: 300"}}), "longer.yaml");
+  const nlohmann::json summary = run_otf(longer, true);
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 300);
+  CHECK(read_summary(out)["steps"] == 300);
+  CHECK(summary["frames"].get<int>() >= finished["frames"].get<int>());
+}
+
+TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "[otf]") {
+  TemporaryDirectory dir;
+  const fs::path out = dir / "out";
+  const auto campaign = [&](const std::string& second, const std::string& third) {
+    std::string text = config_text(out);
+    text.replace(text.find("structure: "), text.find('\n') + 1,
+                 "campaign:\n  - {structure: " + si64 + ", temperature: 600}\n  - {structure: " +
+                     si64 + ", " + second + "}\n" + third);
+    return text;
+  };
+  const OtfConfig config =
+      write_and_read(dir, campaign("temperature: 900, steps: 150", ""), "campaign.yaml");
+  run_otf(config, false);
+  // The run finished in stage 2: its temperature is part of the saved state.
+  const OtfConfig hotter =
+      write_and_read(dir, campaign("temperature: 1200, steps: 150", ""), "hotter.yaml");
+  CHECK_THROWS_WITH(run_otf(hotter, true),
+                    Contains("campaign[2].temperature = 900, the config has 1200"));
+  // A third stage is new: the run goes on into it.
+  const OtfConfig more =
+      write_and_read(dir,
+                     campaign("temperature: 900, steps: 150",
+                              "  - {structure: " + si64 + ", temperature: 1100, steps: 100}\n"),
+                     "more.yaml");
+  const nlohmann::json summary = run_otf(more, true);
+  CHECK(summary["finished"] == true);
+  CHECK(summary["stages"] == 3);
+  CHECK(summary["steps"] == 200 + 150 + 100);
+}
+
+TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --resume finishes",
+          "[otf]") {
+  TemporaryDirectory dir;
+  // A command oracle (SW through `otfgp eval`) that sleeps in the call
+  // numbered in slow_at, so that the run is stopped inside it.
+  const std::string cli = OTFGP_CLI_PATH;
+  write_file(dir / "oracle.sh",
+             "#!/bin/sh\n"
+             "n=$(( $(cat '" +
+                 (dir / "count").string() +
+                 "' 2> /dev/null || echo 0) + 1 ))\n"
+                 "echo $n > '" +
+                 (dir / "count").string() +
+                 "'\n"
+                 "'" +
+                 cli + "' -q eval -p 'sw:" + sw +
+                 "' \"$1\" -o \"$2.part.xyz\" || exit 1\n"
+                 "if [ \"$n\" = \"$(cat '" +
+                 (dir / "slow_at").string() +
+                 "')\" ]; then\n"
+                 "  touch '" +
+                 (dir / "calling").string() +
+                 "'; sleep 60\n"
+                 "fi\n"
+                 "mv \"$2.part.xyz\" \"$2\"\n");
+  fs::permissions(dir / "oracle.sh", fs::perms::owner_exec, fs::perm_options::add);
+  write_file(dir / "otf.yaml",
+             config_text("out", {{"steps: 200", "steps: 400"}},
+                         "{kind: command, command: '" + (dir / "oracle.sh").string() +
+                             " {input} {output}', timeout: 120}"));
+  // Runs the CLI, sends SIGTERM once the slow call started; the exit status.
+  const auto stopped_in_call = [&](int slow_at, bool resume) {
+    write_file(dir / "slow_at", std::to_string(slow_at) + "\n");
+    fs::remove(dir / "calling");
+    return shell("cd '" + dir.path().string() + "' && ('" + cli + "' otf otf.yaml" +
+                 (resume ? " --resume" : "") +
+                 " 2> stderr.txt & pid=$!; for i in $(seq 1500); do [ -f calling ] && break; "
+                 "sleep 0.02; done; kill -TERM $pid; wait $pid)");
+  };
+  const fs::path out = dir / "out";
+
+  // Inside the first call, labelling the starting structure: nothing checkpointed yet.
+  CHECK(stopped_in_call(1, false) == 143);
+  std::string stderr_text = read_text(dir / "stderr.txt");
+  CHECK_THAT(stderr_text, Contains("stopped during oracle call 1") &&
+                              Contains("nothing is checkpointed yet") &&
+                              Contains("continue with --resume"));
+  REQUIRE(fs::exists(out / "summary.json"));
+  nlohmann::json summary = read_summary(out);
+  CHECK(summary["finished"] == false);
+  CHECK_THAT(summary.value("interrupted", std::string()), Contains("oracle call 1"));
+
+  // Inside an MD call (the oracle's 4th run: the start again, two MD calls), after a checkpoint.
+  CHECK(stopped_in_call(4, true) == 143);
+  stderr_text = read_text(dir / "stderr.txt");
+  CHECK_THAT(stderr_text,
+             Contains("the last checkpoint (stage 1, step") && Contains("continue with --resume"));
+  summary = read_summary(out);
+  CHECK(summary["finished"] == false);
+  CHECK(summary["frames"] == 2);  // the starting structure and the first MD call
+  CHECK_FALSE(fs::exists(out / "model.h5"));
+
+  // Resumed without stops, the run finishes; the interrupted calls were made again.
+  write_file(dir / "slow_at", "0\n");
+  REQUIRE(shell("cd '" + dir.path().string() + "' && '" + cli +
+                "' -q otf otf.yaml --resume 2> /dev/null") == 0);
+  summary = read_summary(out);
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 400);
+  CHECK(read_training_database(out / "training.h5").size() == summary["frames"].get<std::size_t>());
+  CHECK(fs::exists(out / "model.h5"));
+}
