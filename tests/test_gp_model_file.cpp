@@ -291,7 +291,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 5
+    assert f.attrs["format_version"] == 6
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -404,7 +404,7 @@ with h5py.File(sys.argv[1], "r") as f:
     print(f.attrs["format_version"], "embedding" in f["descriptor"])
 )",
                                           {path.string()});
-    CHECK(has == (descriptor.embedded() ? "5 True\n" : "5 False\n"));
+    CHECK(has == (descriptor.embedded() ? "6 True\n" : "6 False\n"));
   }
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";

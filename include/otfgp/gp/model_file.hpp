@@ -44,7 +44,9 @@ struct FrameArrays {
 //    attribute three_body_weight (the kernel's three-body part, kernel.hpp;
 //    absent: none) and with it /mapped attribute three_body_weight and
 //    /mapped/<El>/three_body, sparse_norm.
-inline constexpr int gp_model_format_version = 5;
+// 6: optional /calibration/species_terms (the force std's terms per species);
+//    a version-5 reader would apply the pooled terms to every atom instead.
+inline constexpr int gp_model_format_version = 6;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).
