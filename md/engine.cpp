@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/log.hpp"
@@ -40,6 +42,15 @@ class PhaseClock {
   std::chrono::steady_clock::time_point start_;
 };
 
+void check_barostat_cell(const AtomState& state, const EngineSettings& settings) {
+  const auto& pbc = state.box.pbc;
+  if (!settings.barostat.enabled || (pbc[0] && pbc[1] && pbc[2])) return;
+  throw Error(fmt::format(
+      "constant pressure (ensemble npt) needs a cell periodic in all three directions; this one "
+      "has pbc {} {} {}",
+      pbc[0] ? "T" : "F", pbc[1] ? "T" : "F", pbc[2] ? "T" : "F"));
+}
+
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -69,6 +80,11 @@ double PhaseTimers::total() const {
   return sum;
 }
 
+void check_starting_structure(AtomState& state, const EngineSettings& settings) {
+  check_barostat_cell(state, settings);
+  check_atom_distances(state, settings.min_distance);
+}
+
 Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSettings settings)
     : state_(std::move(state)),
       potential_(std::move(potential)),
@@ -76,8 +92,7 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
       integrator_(settings, state_.natoms),
       fence_phases_(fence_phases_from_environment()) {
   if (!potential_) throw Error("the MD engine needs a potential");
-  if (settings_.barostat.enabled && !(state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]))
-    throw Error("constant pressure needs a cell periodic in all three directions");
+  check_barostat_cell(state_, settings_);
   integrator_.refresh_kinetic(state_);
 }
 

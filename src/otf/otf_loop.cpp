@@ -815,13 +815,14 @@ nlohmann::json OtfLoop::summary(bool finished) const {
 
 nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   InterruptGuard guard;
+  // Set-up problems (a missing program, file or element) before anything is written.
+  config_.oracle->check(config_.species);
   if (resuming_) {
     resume();
   } else {
     start_fresh();
   }
   open_logs();
-  config_.oracle->check(config_.species);
 
   if (!gp_) label_starting_structures();
 
