@@ -11,6 +11,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/units.hpp"
@@ -198,7 +199,19 @@ long Engine::run_until(long final_step) {
     snapshot_.virial = forces_.virial;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
-      integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+      try {
+        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+      } catch (const InterruptedError&) {
+        throw;
+      } catch (const Error& error) {
+        // A cell the barostat made singular (a target pressure far too high
+        // for the structure) has no step or key in its message otherwise.
+        throw Error("step " + std::to_string(step_ + 1) + ": " + error.what() +
+                    (settings_.barostat.enabled
+                         ? "; the barostat moved the cell there (target pressure " +
+                               format_significant(settings_.barostat.pressure, 6) + " GPa)"
+                         : std::string()));
+      }
     }
     ++step_;
     {
