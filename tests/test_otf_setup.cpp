@@ -21,6 +21,7 @@
 #include "otfgp/otf/otf_config.hpp"
 #include "otfgp/otf/otf_loop.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -277,4 +278,48 @@ TEST_CASE("md config: a pressure in the wrong unit and a time step in seconds ar
   CHECK_THAT(log.str(),
              Contains("md.timestep") && Contains("1e-15 fs") && Contains("the unit is fs"));
   CHECK(log.str().find("0.5 fs") == std::string::npos);
+}
+
+TEST_CASE("otf log: the hyperparameter search reports what the optimiser did", "[otf][setup]") {
+  // Cu with EAM, as a new user's first run: L-BFGS often ends in NLopt's
+  // generic failure after improving the likelihood, and the values are used.
+  TemporaryDirectory dir;
+  Structure cu = testing::fcc(29, 3.615, 2);
+  testing::rattle(cu, 0.05, 1);
+  write_structure(dir / "cu32.xyz", cu);
+  std::string text =
+      otf_text((dir / "cu32.xyz").string(), (dir / "out").string(), "",
+               "otf: {check_interval: 5}\n", "{kind: potential, potential: 'eam:Cu_u3.eam'}");
+  text.replace(text.find("steps: 100"), 10, "steps: 200");
+  text.replace(text.find("temperature: 1000"), 17, "temperature: 600");
+  text.replace(text.find("n_max: 4, l_max: 2"), 18, "n_max: 6, l_max: 3");
+  const OtfConfig config = read(dir, text);
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  try {
+    run_otf(config, false);
+  } catch (...) {
+    logger().sinks().pop_back();
+    throw;
+  }
+  logger().sinks().pop_back();
+  const std::string lines = log.str();
+  CHECK_THAT(lines, Contains("hyperparameters: ") && Contains("log likelihood improved from"));
+  CHECK_THAT(lines, !Contains("hyperparameters: failed"));
+  // Every search says how it ended and whether the likelihood moved.
+  std::istringstream stream(lines);
+  int searches = 0, reports = 0;
+  for (std::string line; std::getline(stream, line);) {
+    searches += line.find("likelihood evaluations in") != std::string::npos;
+    reports += line.find("log likelihood improved from") != std::string::npos ||
+               line.find("log likelihood did not improve from") != std::string::npos;
+  }
+  CHECK(searches >= 2);
+  CHECK(reports == searches);
+  // On the Serial build this run has three such ends (NLOPT_FAILURE), each
+  // with the likelihood improved; other backends may round their way past it.
+  if (lines.find("stopped by the optimiser (L-BFGS could make no further progress)") ==
+      std::string::npos)
+    WARN("no search of this run ended in NLopt's generic failure");
 }
