@@ -147,6 +147,8 @@ TEST_CASE("otf set-up: held-out frames, descriptor cutoff and output are checked
   CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: held_out.xyz\n")),
                     Contains("held_out") && Contains("held_out.xyz") && Contains("Ge") &&
                         Contains("does not describe") && Contains("Si"));
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: " + si64 + "\n")),
+                    Contains("held_out") && Contains("si64.xyz frame 1 has no forces"));
   // A descriptor cutoff shorter than every bond.
   std::string text = otf_text(si64, out);
   text.replace(text.find("cutoff: 4.5"), 11, "cutoff: 0.45");

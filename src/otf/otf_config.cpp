@@ -229,12 +229,17 @@ void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config)
   }
 }
 
-// Held-out frames are evaluated with the model after every update: a species
-// the model does not describe would stop the run after the first oracle call.
+// Held-out frames are evaluated with the model after every update: frames
+// without forces, or with a species the model does not describe, would stop
+// the run after the first oracle call.
 void check_held_out(const ConfigSection& root, const OtfConfig& config) {
   const std::vector<Structure> frames = read_structures(*config.held_out);
   const std::vector<int>& described = config.model.descriptor.species;
   for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (!frames[f].forces)
+      root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
+                                " has no forces; held-out frames need labels to compare with "
+                                "(otfgp label labels frames with the oracle)");
     for (int z : frames[f].numbers)
       if (std::find(described.begin(), described.end(), z) == described.end()) {
         std::string known;
