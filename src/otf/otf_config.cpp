@@ -266,6 +266,21 @@ void check_intervals(const ConfigSection& root, const OtfConfig& config) {
   multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
 }
 
+// A file where the output folder (or one above it) should be would fail later
+// as a raw filesystem error.
+void check_output_is_folder(const ConfigSection& root, const std::filesystem::path& output) {
+  for (std::filesystem::path p = output; !p.empty(); p = p.parent_path()) {
+    std::error_code ignored;
+    if (std::filesystem::exists(p, ignored)) {
+      if (!std::filesystem::is_directory(p, ignored))
+        root.fail("output", "must be a directory, and " + p.string() + " is a file" +
+                                (p == output ? "" : " (a folder above it)"));
+      return;
+    }
+    if (p == p.parent_path()) return;
+  }
+}
+
 }  // namespace
 
 OtfConfig read_otf_config(const std::filesystem::path& path) {
@@ -305,8 +320,6 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
         "give a weight (e.g. the one otfgp train chose on similar frames; docs/gp.md, "
         "\"Two-body part\")");
   config.training = gp_training_settings(config.model);
-  check_descriptor_cutoff(root, config);
-  if (config.held_out) check_held_out(root, config);
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
@@ -323,20 +336,12 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   if (output.empty())
     root.fail("output", "must name a folder (an empty name would fill the current folder)");
   config.output = resolve(std::filesystem::current_path(), output);
-  // A file where the folder (or one above it) should be would fail later as
-  // a raw filesystem error.
-  for (std::filesystem::path p = config.output; !p.empty(); p = p.parent_path()) {
-    std::error_code ignored;
-    if (std::filesystem::exists(p, ignored)) {
-      if (!std::filesystem::is_directory(p, ignored))
-        root.fail("output", "must be a directory, and " + p.string() + " is a file" +
-                                (p == config.output ? "" : " (a folder above it)"));
-      break;
-    }
-    if (p == p.parent_path()) break;
-  }
   root.finish();
   check_otf_output_paths(config);
+  check_output_is_folder(root, config.output);
+  // What would fail only after the first oracle call.
+  check_descriptor_cutoff(root, config);
+  if (config.held_out) check_held_out(root, config);
   return config;
 }
 
