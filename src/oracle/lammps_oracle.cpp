@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/oracle/external.hpp"
@@ -165,6 +166,10 @@ class LammpsOracle final : public Oracle {
     std::string failure;
     try {
       run(trial, workdir, types);
+    } catch (const InterruptedError&) {
+      std::error_code ignored;
+      std::filesystem::remove_all(workdir, ignored);
+      throw;
     } catch (const Error& error) {
       failure = error.what();
     }
