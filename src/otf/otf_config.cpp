@@ -102,7 +102,8 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   // Defaults are rounded up to a multiple of check_interval (check_intervals
   // demands one of given values), so that a long check_interval alone works.
   const auto multiple_above = [&](long value) {
-    return (value + otf.check_interval - 1) / otf.check_interval * otf.check_interval;
+    return value % otf.check_interval == 0 ? value
+                                           : (value / otf.check_interval + 1) * otf.check_interval;
   };
   otf.checkpoint_interval =
       section.integer("checkpoint_interval", multiple_above(otf.checkpoint_interval));
