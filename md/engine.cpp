@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/units.hpp"
@@ -40,6 +43,15 @@ class PhaseClock {
   std::chrono::steady_clock::time_point start_;
 };
 
+void check_barostat_cell(const AtomState& state, const EngineSettings& settings) {
+  const auto& pbc = state.box.pbc;
+  if (!settings.barostat.enabled || (pbc[0] && pbc[1] && pbc[2])) return;
+  throw Error(fmt::format(
+      "constant pressure (ensemble npt) needs a cell periodic in all three directions; this one "
+      "has pbc {} {} {}",
+      pbc[0] ? "T" : "F", pbc[1] ? "T" : "F", pbc[2] ? "T" : "F"));
+}
+
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -69,6 +81,11 @@ double PhaseTimers::total() const {
   return sum;
 }
 
+void check_starting_structure(AtomState& state, const EngineSettings& settings) {
+  check_barostat_cell(state, settings);
+  check_atom_distances(state, settings.min_distance);
+}
+
 Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSettings settings)
     : state_(std::move(state)),
       potential_(std::move(potential)),
@@ -76,8 +93,7 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
       integrator_(settings, state_.natoms),
       fence_phases_(fence_phases_from_environment()) {
   if (!potential_) throw Error("the MD engine needs a potential");
-  if (settings_.barostat.enabled && !(state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]))
-    throw Error("constant pressure needs a cell periodic in all three directions");
+  check_barostat_cell(state_, settings_);
   integrator_.refresh_kinetic(state_);
 }
 
@@ -183,7 +199,19 @@ long Engine::run_until(long final_step) {
     snapshot_.virial = forces_.virial;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
-      integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+      try {
+        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+      } catch (const InterruptedError&) {
+        throw;
+      } catch (const Error& error) {
+        // A cell the barostat made singular (a target pressure far too high
+        // for the structure) has no step or key in its message otherwise.
+        throw Error("step " + std::to_string(step_ + 1) + ": " + error.what() +
+                    (settings_.barostat.enabled
+                         ? "; the barostat moved the cell there (target pressure " +
+                               format_significant(settings_.barostat.pressure, 6) + " GPa)"
+                         : std::string()));
+      }
     }
     ++step_;
     {

@@ -5,6 +5,7 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/md/run.hpp"
 #include "otfgp/md/thermostat.hpp"
@@ -75,12 +76,23 @@ void read_structure_section(const ConfigSection& root, RunConfig& config, bool r
 }
 
 void check_top_level_keys(ConfigSection& root, bool embedded) {
-  if (embedded)
-    for (const char* key : {"structure", "potential", "restart"})
-      if (root.has(key))
-        root.fail(key, std::string("belongs to the top level of the otfgp otf config, not to ") +
-                           "its md section (the potential is the GP being learnt; --resume "
-                           "restarts)");
+  if (embedded) {
+    // What otfgp otf does instead of each (its config has no such top-level
+    // potential or restart either).
+    if (root.has("structure"))
+      root.fail("structure",
+                "belongs to the top level of the otfgp otf config (structure: FILE, or campaign: "
+                "for several), not to its md section");
+    if (root.has("potential"))
+      root.fail("potential",
+                "does not apply to otfgp otf: the MD runs on the GP being learnt (model:), and "
+                "the oracle: section labels its frames (oracle: {kind: potential, potential: "
+                "SPEC} for an otfgp potential)");
+    if (root.has("restart"))
+      root.fail("restart",
+                "does not apply to otfgp otf: the loop checkpoints itself in its output folder; "
+                "continue a stopped run with otfgp otf CONFIG --resume");
+  }
   root.expect_keys({"structure", "potential", "ensemble", "timestep", "steps", "temperature",
                     "initial_temperature", "seed", "thermostat", "barostat", "neighbor", "checks",
                     "restart", "output"});
@@ -88,6 +100,14 @@ void check_top_level_keys(ConfigSection& root, bool embedded) {
 
 void read_steps_and_seed(const ConfigSection& root, RunConfig& config) {
   config.engine.timestep = positive_number(root, "timestep", 1.0);
+  // Seconds given where femtoseconds are meant pass every other check: a
+  // run of 1e-15 fs steps goes nowhere, silently.
+  if (config.engine.timestep < 0.01)
+    logger().warn(
+        "{}: key '{}' is {} fs; the unit is fs (1 fs = 1e-15 s), and MD steps are typically "
+        "0.5-2 fs",
+        root.location("timestep"), root.name("timestep"),
+        format_significant(config.engine.timestep, 6));
   config.steps = root.integer("steps");
   if (config.steps < 1)
     root.fail("steps",
@@ -146,6 +166,11 @@ void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
   barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
   settings.enabled = true;
   settings.pressure = barostat.number("pressure");
+  try {
+    check_target_pressure(settings.pressure);
+  } catch (const Error& error) {
+    barostat.fail("pressure", error.what());
+  }
   const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
   settings.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
                       : coupling == "anisotropic" ? PressureCoupling::anisotropic

@@ -32,15 +32,19 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
     return {fs::absolute(given), fs::absolute(given).string()};
   if (fs::is_directory(given, ignored))
     throw Error(owner + ": '" + name + "' is a directory, not a parameter file");
-  std::string tried = "'" + name + "'";
-  if (!given.has_parent_path()) {
+  // Every place looked at, as a path the reader can check.
+  std::string tried = fs::absolute(given).lexically_normal().string();
+  if (given.is_relative() && !given.has_parent_path()) {
     for (const auto& directory : parameter_search_directories()) {
       const fs::path candidate = directory / given;
       if (fs::is_regular_file(candidate, ignored)) return {candidate, name};
       tried += ", " + candidate.string();
     }
+  } else if (given.is_relative()) {
+    tried += " (a name with a folder is not looked up in the parameter folders)";
   }
-  throw Error(owner + ": cannot find the parameter file " + tried);
+  throw MissingFileError(owner + ": cannot find the parameter file '" + name + "': looked at " +
+                         tried);
 }
 
 ParameterFileReader::ParameterFileReader(const fs::path& path, std::string owner)

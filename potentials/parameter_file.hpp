@@ -23,7 +23,8 @@ struct ParameterFileLocation {
 
 // `name` itself when it exists (absolute, or relative to the working directory),
 // else, for a bare file name, the first search directory holding it. Throws
-// otfgp::Error naming owner (e.g. "eam/alloy") and every place looked at.
+// otfgp::MissingFileError naming owner (e.g. "eam/alloy") and every place
+// looked at, as paths.
 ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner);
 
 // Line-oriented reading with the rules LAMMPS applies to potential files:

@@ -97,3 +97,72 @@ TEST_CASE("lammps oracle names bad set-ups and reports LAMMPS errors", "[oracle]
     CHECK_THAT(failure.what(), Contains("Nothing.sw"));
   }
 }
+
+TEST_CASE("lammps oracle: element words of pair_coeff must follow the type order",
+          "[oracle][lammps]") {
+  TemporaryDirectory directory("otfgp-lammps");
+  // Types follow atomic number: N is type 1, Ga type 2.
+  Structure gan = testing::diamond(31, 4.5, 1);
+  gan.numbers = testing::alternating(gan.size(), 31, 7);
+  const std::vector<int> species = gan.species();
+  REQUIRE(species == std::vector<int>{7, 31});
+  const std::string tersoff = "kind: lammps\npair_style: tersoff\n";
+  // "Ga N" would label every frame with the elements swapped.
+  CHECK_THROWS_WITH(lammps_oracle(tersoff + "pair_coeff: '* * GaN.tersoff Ga N'\n")->check(species),
+                    Contains("oracle.pair_coeff") && Contains("type 1 to Ga") &&
+                        Contains("type 1 is N") && Contains("{elements}") &&
+                        Contains("by atomic number"));
+  // label() refuses it as well (a caller that skipped check()).
+  CHECK_THROWS_WITH(lammps_oracle(tersoff + "pair_coeff: '* * GaN.tersoff Ga N'\n")
+                        ->label(gan, directory / "swapped", 0),
+                    Contains("{elements}"));
+  // The right order, {elements}, and "Ga N" with elements: [Ga, N] are accepted.
+  for (const std::string coeff :
+       {"pair_coeff: '* * GaN.tersoff N Ga'\n", "pair_coeff: '* * GaN.tersoff {elements}'\n",
+        "pair_coeff: '* * GaN.tersoff Ga N'\nelements: [Ga, N]\n"}) {
+    INFO(coeff);
+    CHECK_NOTHROW(lammps_oracle(tersoff + coeff)->check(species));
+  }
+  // ... and all give the same labels.
+  const Structure a = lammps_oracle(tersoff + "pair_coeff: '* * GaN.tersoff N Ga'\n")
+                          ->label(gan, directory / "a", 0);
+  const Structure b = lammps_oracle(tersoff +
+                                    "pair_coeff: '* * GaN.tersoff Ga N'\n"
+                                    "elements: [Ga, N]\n")
+                          ->label(gan, directory / "b", 0);
+  CHECK(*a.energy == Approx(*b.energy).epsilon(1e-12));
+  CHECK((*a.forces - *b.forces).cwiseAbs().maxCoeff() < 1e-9);
+  // Fixed types with the words in the wrong order.
+  CHECK_THROWS_WITH(lammps_oracle(tersoff + "pair_coeff: '* * GaN.tersoff N Ga'\n"
+                                            "elements: [Ga, N]\n")
+                        ->check(species),
+                    Contains("type 1 is Ga") && Contains("oracle.elements"));
+  // A hybrid style's NULL words: the element words are checked, NULL is not.
+  const std::string hybrid =
+      "kind: lammps\npair_style: hybrid tersoff lj/cut 5.0\n"
+      "pair_coeff: ['* * tersoff GaN.tersoff NULL N', '1 1 lj/cut 0.01 3.0', '1 2 lj/cut 0.01 "
+      "3.0']\n";
+  CHECK_THROWS_WITH(lammps_oracle(hybrid)->check(species),
+                    Contains("type 2 to N") && Contains("type 2 is Ga"));
+  std::string fixed = hybrid;
+  fixed.replace(fixed.find("NULL N"), 6, "N NULL");
+  fixed.replace(fixed.find("'1 1 lj"), 7, "'2 2 lj");
+  CHECK_NOTHROW(lammps_oracle(fixed)->check(species));
+}
+
+TEST_CASE("lammps oracle: check runs LAMMPS once, so a missing element is found before any frame",
+          "[oracle][lammps]") {
+  // SiC.tersoff has no Ga or N: LAMMPS stops at pair_coeff.
+  CHECK_THROWS_WITH(lammps_oracle("kind: lammps\npair_style: tersoff\n"
+                                  "pair_coeff: '* * SiC.tersoff {elements}'\n")
+                        ->check({7, 31}),
+                    Contains("test frame") && Contains("N Ga") && Contains("oracle.pair_coeff") &&
+                        Contains("missing an entry"));
+  CHECK_THROWS_WITH(
+      lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Nothing.sw {elements}'\n")
+          ->check({14}),
+      Contains("test frame") && Contains("Nothing.sw"));
+  CHECK_NOTHROW(lammps_oracle("kind: lammps\npair_style: tersoff\n"
+                              "pair_coeff: '* * SiC.tersoff {elements}'\n")
+                    ->check({6, 14}));
+}

@@ -305,7 +305,7 @@ TEST_CASE("hostile otf, search and label configs end in one clear error",
   const std::vector<Case> cases = {
       // std::filesystem errors (a file where a folder goes) were "internal error".
       {"otf output is an existing file", "o1.yaml", otf_config(si64, "", (d / "afile").string()),
-       "otf", "is a file, not a folder"},
+       "otf", "afile is a file"},
       {"search output is an existing file", "s1.yaml", search_config("", (d / "afile").string()),
        "search", "Not a directory"},
       // An empty output name filled the current folder.

@@ -93,7 +93,9 @@ std::string describe(nlopt_result result) {
     case NLOPT_MAXTIME_REACHED:
       return "stopped at the time limit";
     case NLOPT_FAILURE:
-      return "failed";
+      // L-BFGS gives up this way when its line search makes no progress,
+      // typically near an optimum; the best point seen is kept all the same.
+      return "stopped by the optimiser (L-BFGS could make no further progress)";
     case NLOPT_INVALID_ARGS:
       return "invalid arguments";
     case NLOPT_OUT_OF_MEMORY:
@@ -150,8 +152,10 @@ void log_report(const HyperparameterReport& report, const std::vector<int>& free
   const auto s = as_array(report.start), e = as_array(report.end);
   logger().info("hyperparameters: {} after {} likelihood evaluations in {:.2f} s", report.result,
                 report.evaluations, report.seconds);
-  logger().info("  log likelihood {:.8g} -> {:.8g}", report.start_likelihood,
-                report.end_likelihood);
+  const bool improved = report.end_likelihood > report.start_likelihood;
+  logger().info("  log likelihood {} from {:.8g} to {:.8g}{}",
+                improved ? "improved" : "did not improve", report.start_likelihood,
+                report.end_likelihood, improved ? "; the best values found are used" : "");
   for (int k = 0; k < 4; ++k) {
     const bool free =
         std::find(free_parameters.begin(), free_parameters.end(), k) != free_parameters.end();

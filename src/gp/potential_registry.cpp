@@ -42,6 +42,13 @@ struct Registration {
 constexpr Registration registry[] = {OTFGP_POTENTIALS(OTFGP_REGISTRATION)};
 #undef OTFGP_REGISTRATION
 
+// The spec's parameter file argument: the first comma-separated item when it
+// is not key=value (lj:eps=…, zbl:inner=… name no file).
+std::string file_argument(const std::string& arguments) {
+  const std::string first = arguments.substr(0, arguments.find(','));
+  return first.find('=') == std::string::npos ? first : std::string();
+}
+
 }  // namespace
 
 std::vector<std::string> potential_names() {
@@ -57,6 +64,26 @@ std::unique_ptr<Potential> make_potential(const std::string& spec) {
   std::string known;
   for (const auto& entry : registry) known += (known.empty() ? "" : ", ") + std::string(entry.name);
   throw Error("unknown potential '" + name + "' in spec '" + spec + "' (known: " + known + ")");
+}
+
+std::unique_ptr<Potential> make_potential(const std::string& spec,
+                                          const std::filesystem::path& config_dir) {
+  const auto [name, arguments] = split_spec(spec);
+  const std::string file = file_argument(arguments);
+  const std::filesystem::path path(file);
+  if (file.empty() || path.is_absolute()) return make_potential(spec);
+  std::error_code ignored;
+  const std::filesystem::path beside = config_dir / path;
+  const std::string rest = arguments.substr(file.size());
+  if (std::filesystem::exists(beside, ignored) || path.has_parent_path())
+    return make_potential(name + ":" +
+                          std::filesystem::absolute(beside).lexically_normal().string() + rest);
+  try {
+    return make_potential(spec);
+  } catch (const MissingFileError& error) {
+    throw MissingFileError(std::string(error.what()) + ", and the config's folder: " +
+                           std::filesystem::absolute(beside).lexically_normal().string());
+  }
 }
 
 }  // namespace otfgp

@@ -9,7 +9,10 @@
 #include <map>
 #include <sstream>
 
+#include <stdlib.h>
+
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/oracle/external.hpp"
@@ -54,6 +57,50 @@ std::string resolve_files(const std::string& line, const std::filesystem::path& 
   return result;
 }
 
+std::string symbols(const std::vector<int>& types) {
+  std::string text;
+  for (int z : types) text += std::string(text.empty() ? "" : " ") + element(z).symbol;
+  return text;
+}
+
+// A `pair_coeff * * … W1 … Wn` line maps LAMMPS types 1…n to the entries of a
+// parameter file by its last n words. When those words are element symbols
+// (or NULL, for a hybrid style's other types), each must be its type's element
+// here: types follow atomic number (or `elements`), and "Ga N" against types
+// N, Ga silently labels every frame with the elements swapped. An element that
+// is not in the run (parameters borrowed for another element) is left alone;
+// lines with "{elements}", other type ranges, or other words are not checked.
+void check_type_words(const std::string& line, const std::vector<int>& types, bool fixed_types,
+                      const std::string& key) {
+  if (line.find("{elements}") != std::string::npos) return;
+  const auto words = split_whitespace(line);
+  const std::size_t n = types.size();
+  if (words.size() < 3 + n + 1 || words[1] != "*" || words[2] != "*") return;
+  const std::size_t first = words.size() - n;
+  std::vector<int> mapped;  // 0 for NULL
+  for (std::size_t k = first; k < words.size(); ++k) {
+    const int z = words[k] == "NULL" ? 0 : find_atomic_number(words[k]);
+    if (words[k] != "NULL" && z == 0) return;  // not a per-type element map
+    mapped.push_back(z);
+  }
+  if (std::all_of(mapped.begin(), mapped.end(), [](int z) { return z == 0; })) return;
+  for (std::size_t t = 0; t < n; ++t) {
+    const bool in_run = std::find(types.begin(), types.end(), mapped[t]) != types.end();
+    if (mapped[t] == 0 || mapped[t] == types[t] || !in_run) continue;
+    std::string given;
+    for (std::size_t k = first; k < words.size(); ++k)
+      given += std::string(given.empty() ? "" : " ") + std::string(words[k]);
+    throw Error(fmt::format(
+        "{}.pair_coeff: in '{}' the words '{}' map LAMMPS type {} to {}, but type {} is {} here "
+        "(the types are {}, {}): the labels would come from the wrong elements. Write "
+        "{{elements}} in place of '{}' (the element symbols in type order), or give them in "
+        "type order",
+        key, line, given, t + 1, element(mapped[t]).symbol, t + 1, element(types[t]).symbol,
+        symbols(types), fixed_types ? "as " + key + ".elements lists them" : "by atomic number",
+        given));
+  }
+}
+
 [[noreturn]] void unparsable(const std::filesystem::path& file, const std::string& what) {
   throw OracleFailure(FailureKind::unparsable_output, file.string() + ": " + what);
 }
@@ -77,18 +124,77 @@ class LammpsOracle final : public Oracle {
         if (!settings_.charges.count(z))
           throw Error(
               fmt::format("{}.charges: no charge for {}", settings_.key, element(z).symbol));
+    // The type order label() uses: `elements`, else the species by atomic number.
+    std::vector<int> types = settings_.elements;
+    if (types.empty()) {
+      types = species;
+      std::sort(types.begin(), types.end());
+      types.erase(std::unique(types.begin(), types.end()), types.end());
+    }
+    for (const auto& line : settings_.pair_coeff)
+      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
+    trial_run(types);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
                   int /*attempt*/) override {
+    return run(structure, workdir);
+  }
+
+ private:
+  // LAMMPS reads the parameter files and maps elements at pair_coeff, before
+  // any force: one atom of each type in a roomy box, run once, shows a missing
+  // file, a missing element or a bad line before the first frame is sent.
+  void trial_run(const std::vector<int>& types) const {
+    if (types.empty()) return;
+    const double edge = std::max(10.0, 2.5 * static_cast<double>(types.size()));
+    Structure trial;
+    trial.cell = Eigen::Matrix3d::Identity() * edge;
+    trial.pbc = {true, true, true};
+    trial.positions = Positions::Zero(static_cast<Eigen::Index>(types.size()), 3);
+    for (std::size_t t = 0; t < types.size(); ++t) {
+      trial.numbers.push_back(types[t]);
+      trial.positions(static_cast<Eigen::Index>(t), 0) = edge * t / types.size();
+      trial.positions(static_cast<Eigen::Index>(t), 1) = 0.5 * edge * (t % 2);
+    }
+    std::string workdir_template =
+        (std::filesystem::temp_directory_path() / "otfgp-lammps-check-XXXXXX").string();
+    if (!::mkdtemp(workdir_template.data()))
+      throw Error("lammps oracle: cannot create a scratch folder in " +
+                  std::filesystem::temp_directory_path().string());
+    const std::filesystem::path workdir = workdir_template;
+    std::string failure;
+    try {
+      run(trial, workdir, types);
+    } catch (const InterruptedError&) {
+      std::error_code ignored;
+      std::filesystem::remove_all(workdir, ignored);
+      throw;
+    } catch (const Error& error) {
+      failure = error.what();
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(workdir, ignored);
+    if (!failure.empty())
+      throw Error(fmt::format(
+          "{}: LAMMPS fails on a test frame with one atom of each element ({}), so it would fail "
+          "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file: {}",
+          settings_.key, symbols(types), settings_.key, settings_.key, failure));
+  }
+
+  // `types`: the LAMMPS type order; by default `elements`, else the frame's species.
+  Structure run(const Structure& structure, const std::filesystem::path& workdir,
+                std::vector<int> types = {}) const {
     structure.validate();
     prepare_workdir(workdir);
-    const std::vector<int> types =
-        settings_.elements.empty() ? structure.species() : settings_.elements;
+    if (types.empty())
+      types = settings_.elements.empty() ? structure.species() : settings_.elements;
     for (int z : structure.numbers)
       if (std::find(types.begin(), types.end(), z) == types.end())
         throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
                                 settings_.key, element(z).symbol));
+    for (const auto& line : settings_.pair_coeff)
+      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
 
     // Lower-triangular cell with the same lengths and angles; `rotation`
     // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
@@ -153,7 +259,6 @@ class LammpsOracle final : public Oracle {
     return read_results(structure, workdir, rotation);
   }
 
- private:
   static Structure read_results(const Structure& structure, const std::filesystem::path& workdir,
                                 const Eigen::Matrix3d& rotation) {
     const auto out_path = workdir / "lammps.out";

@@ -38,10 +38,15 @@ class PotentialOracle final : public Oracle {
 }  // namespace
 
 std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& given,
-                                              const std::filesystem::path& /*base_dir*/) {
+                                              const std::filesystem::path& base_dir) {
   ConfigSection section = given;
   section.expect_keys({"kind", "potential"});
-  auto potential = make_potential(section.text("potential"));
+  std::unique_ptr<Potential> potential;
+  try {
+    potential = make_potential(section.text("potential"), base_dir);
+  } catch (const Error& error) {
+    section.fail("potential", error.what());
+  }
   section.finish();
   return std::make_unique<PotentialOracle>(std::move(potential));
 }

@@ -1,11 +1,18 @@
 #include "otfgp/otf/otf_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
+#include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/neighbor_list.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/md/engine.hpp"
 #include "otfgp/otf/output_folder.hpp"
 
 namespace otfgp::otf {
@@ -93,9 +100,16 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   }
   otf.max_oracle_calls = section.integer("max_oracle_calls", otf.max_oracle_calls);
   if (otf.max_oracle_calls < 0) section.fail("max_oracle_calls", "must not be negative");
-  otf.checkpoint_interval = section.integer("checkpoint_interval", otf.checkpoint_interval);
+  // Defaults are rounded up to a multiple of check_interval (check_intervals
+  // demands one of given values), so that a long check_interval alone works.
+  const auto multiple_above = [&](long value) {
+    return value % otf.check_interval == 0 ? value
+                                           : (value / otf.check_interval + 1) * otf.check_interval;
+  };
+  otf.checkpoint_interval =
+      section.integer("checkpoint_interval", multiple_above(otf.checkpoint_interval));
   if (otf.checkpoint_interval < 0) section.fail("checkpoint_interval", "must not be negative");
-  otf.log_interval = section.integer("log_interval", otf.log_interval);
+  otf.log_interval = section.integer("log_interval", multiple_above(otf.log_interval));
   if (otf.log_interval < 1) section.fail("log_interval", "must be at least 1 (steps)");
   otf.bitwise_resume = section.flag("bitwise_resume", otf.bitwise_resume);
   section.finish();
@@ -121,6 +135,11 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
   if (entry.has("pressure")) {
     if (!npt) entry.fail("pressure", "needs md.ensemble npt");
     stage.pressure = entry.number("pressure");
+    try {
+      md::check_target_pressure(*stage.pressure);
+    } catch (const Error& error) {
+      entry.fail("pressure", error.what());
+    }
   } else if (npt) {
     stage.pressure = engine.barostat.pressure;
   }
@@ -153,17 +172,86 @@ std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunC
   return stages;
 }
 
-// The atomic numbers of every stage's structure, each file read and validated.
-std::set<int> stage_species(const ConfigSection& root, const std::vector<CampaignStage>& stages) {
+// The atomic numbers of every stage's structure, each file read and validated,
+// and each checked as the MD engine will check it (atom distances, a fully
+// periodic cell for npt): before the first oracle call, not after it.
+std::set<int> stage_species(const ConfigSection& root, const std::vector<CampaignStage>& stages,
+                            const md::EngineSettings& engine) {
   std::set<int> species;
-  for (const auto& stage : stages) {
+  for (std::size_t k = 0; k < stages.size(); ++k) {
+    const CampaignStage& stage = stages[k];
     if (!std::filesystem::exists(stage.structure))
       throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
     const Structure structure = read_structure(stage.structure, stage.format);
-    structure.validate();
+    try {
+      structure.validate();
+      AtomState state = AtomState::from_structure(structure);
+      md::check_starting_structure(state, engine);
+    } catch (const Error& error) {
+      throw Error(root.file() + ": the starting structure of stage " + std::to_string(k + 1) +
+                  " (" + stage.structure.string() + "): " + error.what());
+    }
     species.insert(structure.numbers.begin(), structure.numbers.end());
   }
   return species;
+}
+
+// A descriptor cutoff shorter than every distance in a starting structure
+// leaves the model nothing to see (every descriptor is the same), which shows
+// up only after the first oracle call as a model that cannot fit its frame.
+void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config) {
+  const double cutoff = config.model.descriptor.cutoff;
+  for (std::size_t k = 0; k < config.stages.size(); ++k) {
+    const CampaignStage& stage = config.stages[k];
+    AtomState state = AtomState::from_structure(read_structure(stage.structure, stage.format));
+    NeighborList list(cutoff, 0.0);
+    try {
+      list.build(state);
+    } catch (const Error& error) {
+      throw Error(root.file() + ": model.descriptor.cutoff (" + format_significant(cutoff, 6) +
+                  " Å) with the starting structure of stage " + std::to_string(k + 1) + " (" +
+                  stage.structure.string() + "): " + error.what());
+    }
+    const auto offsets =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), list.view().offsets);
+    int alone = 0;
+    for (int i = 0; i < state.natoms; ++i) alone += offsets(i + 1) == offsets(i);
+    if (alone == 0 || state.natoms < 2) continue;
+    const std::string what = std::to_string(alone) + " of the " + std::to_string(state.natoms) +
+                             " atoms of the starting structure of stage " + std::to_string(k + 1) +
+                             " (" + stage.structure.string() +
+                             ") have no neighbour within model.descriptor.cutoff (" +
+                             format_significant(cutoff, 6) + " Å)";
+    if (alone == state.natoms)
+      throw Error(root.file() + ": " + what +
+                  ": the model would see no environment at all; the cutoff is in Å and should "
+                  "reach past the nearest neighbours (typically 4-6 Å)");
+    logger().warn("{}: {}: their descriptors are empty and the model cannot fit their forces",
+                  root.file(), what);
+  }
+}
+
+// Held-out frames are evaluated with the model after every update: frames
+// without forces, or with a species the model does not describe, would stop
+// the run after the first oracle call.
+void check_held_out(const ConfigSection& root, const OtfConfig& config) {
+  const std::vector<Structure> frames = read_structures(*config.held_out);
+  const std::vector<int>& described = config.model.descriptor.species;
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (!frames[f].forces)
+      root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
+                                " has no forces; held-out frames need labels to compare with "
+                                "(otfgp label labels frames with the oracle)");
+    for (int z : frames[f].numbers)
+      if (std::find(described.begin(), described.end(), z) == described.end()) {
+        std::string known;
+        for (int s : described) known += std::string(known.empty() ? "" : " ") + element(s).symbol;
+        root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
+                                  " has " + element(z).symbol +
+                                  ", which the model does not describe (its species: " + known +
+                                  ", from the starting structures or model.species)");
+      }
+  }
 }
 
 // The loop sees the MD only at its checks: every output interval must be a
@@ -180,10 +268,35 @@ void check_intervals(const ConfigSection& root, const OtfConfig& config) {
   multiple(config.otf.checkpoint_interval, "otf.checkpoint_interval");
 }
 
+// A file where the output folder (or one above it) should be would fail later
+// as a raw filesystem error.
+void check_output_is_folder(const ConfigSection& root, const std::filesystem::path& output) {
+  for (std::filesystem::path p = output; !p.empty(); p = p.parent_path()) {
+    std::error_code ignored;
+    if (std::filesystem::exists(p, ignored)) {
+      if (!std::filesystem::is_directory(p, ignored))
+        root.fail("output", "must be a directory, and " + p.string() + " is a file" +
+                                (p == output ? "" : " (a folder above it)"));
+      return;
+    }
+    if (p == p.parent_path()) return;
+  }
+}
+
 }  // namespace
 
 OtfConfig read_otf_config(const std::filesystem::path& path) {
   ConfigSection root = ConfigSection::load(path);
+  // Keys of the other verbs' configs that otf replaces by something else.
+  if (root.has("potential"))
+    root.fail("potential",
+              "otfgp otf has no potential: the MD runs on the GP being learnt (model:), and the "
+              "oracle: section labels its frames (oracle: {kind: potential, potential: SPEC} "
+              "for an otfgp potential)");
+  if (root.has("restart"))
+    root.fail("restart",
+              "otfgp otf has no restart file: the loop checkpoints itself in its output folder; "
+              "continue a stopped run with otfgp otf CONFIG --resume");
   root.expect_keys({"structure", "md", "model", "oracle", "otf", "campaign", "held_out", "output"});
   OtfConfig config;
   config.source = path;
@@ -193,7 +306,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.md = md::read_md_section(root.section("md"));
   config.stages = read_stages(root, config.md, base);
   config.campaign = root.has("campaign");
-  const std::set<int> species = stage_species(root, config.stages);
+  const std::set<int> species = stage_species(root, config.stages, config.md.engine);
   if (root.has("held_out")) {
     config.held_out = resolve(base, root.text("held_out"));
     if (!std::filesystem::exists(*config.held_out))
@@ -215,6 +328,12 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
 
   if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
+  const ConfigSection md_section = root.section("md");
+  const bool trajectory_given =
+      md_section.has("output") && md_section.section("output").has("trajectory_interval");
+  long& trajectory = config.md.output.trajectory_interval;
+  if (!trajectory_given && trajectory % config.otf.check_interval != 0)
+    trajectory = (trajectory / config.otf.check_interval + 1) * config.otf.check_interval;
   check_intervals(root, config);
   const std::string output = root.text("output", "otf-output");
   if (output.empty())
@@ -222,6 +341,10 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.output = resolve(std::filesystem::current_path(), output);
   root.finish();
   check_otf_output_paths(config);
+  check_output_is_folder(root, config.output);
+  // What would fail only after the first oracle call.
+  check_descriptor_cutoff(root, config);
+  if (config.held_out) check_held_out(root, config);
   return config;
 }
 

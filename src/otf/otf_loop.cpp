@@ -297,6 +297,7 @@ class OtfLoop final : public md::StepObserver {
   bool interrupted_ = false;
   std::string last_checkpoint_;  // "stage S, step N" of state.json, for messages
   double last_max_std_ = 0.0;
+  std::string last_failure_;  // the message of the last failed oracle attempt
   // The model's force RMSE on the last MD frame it was sent before learning it,
   // over that frame's force RMS (0 until one is known): drives the audits.
   double last_error_ratio_ = 0.0;
@@ -566,12 +567,14 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                       stage_ + 1, step, attempt + 1, failure.what(),
                       oracle::failure_kind_name(failure.kind()));
         result = oracle::failure_kind_name(failure.kind());
+        last_failure_ = failure.what();
       } catch (const InterruptedError& interrupted) {
         throw stopped_in_call(interrupted, step);
       } catch (const Error& error) {
         logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
                       stage_ + 1, step, attempt + 1, error.what());
         result = "error";
+        last_failure_ = error.what();
       }
     }
     timings_.oracle += seconds_since(start);
@@ -862,8 +865,9 @@ void OtfLoop::label_starting_structures() {
   stage_ = 0;
   if (labelled.empty())
     throw Error(
-        "the oracle could not label any starting structure (see the log); nothing to "
-        "learn from");
+        "the oracle could not label any starting structure, so there is nothing to learn from; "
+        "its last failure: " +
+        last_failure_);
   if (config_.training.reference_energies) {
     reference_energies_ = config_.training.reference_energies;
   } else {
@@ -913,7 +917,9 @@ nlohmann::json OtfLoop::summary(bool finished) const {
 
 nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   InterruptGuard guard;
-  // Refusals (a folder of other files, a checkpoint of other settings) leave the folder as it was.
+  // Set-up problems (a missing program, file or element) and refusals (a folder
+  // of other files, a checkpoint of other settings) leave the folder as it was.
+  config_.oracle->check(config_.species);
   if (resuming_) {
     resume();
   } else {
@@ -922,7 +928,6 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   // From here on the folder holds this run: however it stops, summary.json says how.
   try {
     open_logs();
-    config_.oracle->check(config_.species);
 
     if (!gp_) label_starting_structures();
 

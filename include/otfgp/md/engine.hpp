@@ -119,6 +119,15 @@ struct RestartData {
   std::map<std::string, long> output_sizes;  // bytes of each output file at this step
 };
 
+// The checks the engine makes of a starting structure that need no
+// potential: constant pressure needs a cell periodic in all three directions,
+// and no two atoms (periodic images included) may be closer than
+// settings.min_distance, or half the sum of their covalent radii
+// (check_atom_distances). The engine makes them itself; a caller that must
+// know before it spends anything (the on-the-fly loop, before its first oracle
+// call) calls this first. Throws otfgp::Error.
+void check_starting_structure(AtomState& state, const EngineSettings& settings);
+
 class Engine {
  public:
   // Velocities are taken from `state` (set them with maxwell_boltzmann first).

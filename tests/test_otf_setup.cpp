@@ -1,0 +1,327 @@
+// What `otfgp otf` must refuse before it spends an oracle call (a DFT call is
+// expensive): broken starting structures, checked as the MD engine checks
+// them; npt on a slab; held-out frames with an element the model lacks; a
+// descriptor cutoff that sees no neighbour; an output that is a file; an
+// oracle that cannot work (before anything is written). Also: the oracle's
+// parameter files are found beside the config, interval defaults follow
+// check_interval, and the messages of keys that otf replaces say what to do.
+
+#include <catch2/catch.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/oracle/oracle.hpp"
+#include "otfgp/otf/otf_config.hpp"
+#include "otfgp/otf/otf_loop.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "support/structures.hpp"
+#include "support/temporary_directory.hpp"
+
+using namespace otfgp;
+using namespace otfgp::otf;
+using Catch::Contains;
+using otfgp::testing::TemporaryDirectory;
+
+namespace {
+
+const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
+const std::string sw = "/usr/share/lammps/potentials/Si.sw";
+
+// The 64-atom Si crystal with atom 63 moved to `shift` from atom 0, in a cell
+// with periodicity `pbc`.
+void write_si(const std::filesystem::path& path, const Eigen::RowVector3d& shift,
+              const std::string& pbc = "T T T") {
+  Structure s = read_structure(si64);
+  s.positions.row(63) = s.positions.row(0) + shift;
+  s.pbc = {pbc[0] == 'T', pbc[2] == 'T', pbc[4] == 'T'};
+  write_structure(path, s);
+}
+
+std::string otf_text(const std::string& structure, const std::string& output,
+                     const std::string& md_extra = "", const std::string& extra = "",
+                     const std::string& oracle = "{kind: potential, potential: 'sw:" + sw + "'}",
+                     const std::string& ensemble = "nvt") {
+  return "structure: " + structure + "\nmd:\n  ensemble: " + ensemble +
+         "\n  temperature: 1000\n  steps: 100\n  thermostat: {type: langevin, damping: 100}\n" +
+         md_extra + "model:\n  descriptor: {n_max: 4, l_max: 2, cutoff: 4.5}\noracle: " + oracle +
+         "\n" + extra + "output: " + output + "\n";
+}
+
+OtfConfig read(const TemporaryDirectory& dir, const std::string& text,
+               const std::string& name = "otf.yaml") {
+  std::ofstream(dir / name) << text;
+  return read_otf_config(dir / name);
+}
+
+std::string config_text_with_check(long check, const std::string& output,
+                                   const std::string& otf_extra = "") {
+  return otf_text(si64, output, "",
+                  "otf:\n  check_interval: " + std::to_string(check) + "\n" + otf_extra);
+}
+
+// An oracle that counts its calls and always fails them.
+class FailingOracle final : public oracle::Oracle {
+ public:
+  std::string kind() const override { return "failing"; }
+  void check(const std::vector<int>&) const override {}
+  Structure label(const Structure&, const std::filesystem::path&, int) override {
+    ++calls;
+    throw oracle::OracleFailure(oracle::FailureKind::nonzero_exit,
+                                "pw.x exited with status 1: Error in routine readpp");
+  }
+  int calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("otf set-up: broken starting structures are refused before any oracle call",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  struct Case {
+    const char* name;
+    Eigen::RowVector3d shift;
+    std::string expected;
+  };
+  // Overlapping (0.6 Å), all but coincident (0.005 Å), coincident through a
+  // periodic image (moved by a lattice vector).
+  const std::vector<Case> cases = {
+      {"overlap.xyz", {0.6, 0.0, 0.0}, "0.600 Å apart"},
+      {"coincident.xyz", {0.005, 0.0, 0.0}, "0.005 Å apart"},
+      {"image.xyz", {10.862, 0.0, 0.0}, "0.000 Å apart"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    write_si(dir / c.name, c.shift);
+    CHECK_THROWS_WITH(read(dir, otf_text((dir / c.name).string(), out)),
+                      Contains("otf.yaml") && Contains("stage 1") && Contains(c.name) &&
+                          Contains(c.expected) && Contains("atoms 0 (Si) and 63 (Si)"));
+  }
+  // An atom on its own periodic image: a one-atom cell 0.5 Å wide.
+  std::ofstream(dir / "thin.xyz") << "1\nLattice=\"0.5 0 0 0 5 0 0 0 5\" "
+                                     "Properties=species:S:1:pos:R:3 pbc=\"T T T\"\nSi 0 0 0\n";
+  CHECK_THROWS_WITH(read(dir, otf_text((dir / "thin.xyz").string(), out)),
+                    Contains("thin.xyz") && Contains("its own periodic image"));
+  // md.checks.min_distance is the engine's, and the loop's.
+  write_si(dir / "close.xyz", {1.6, 0.0, 0.0});
+  CHECK_NOTHROW(read(dir, otf_text((dir / "close.xyz").string(), out)));
+  CHECK_THROWS_WITH(
+      read(dir, otf_text((dir / "close.xyz").string(), out, "  checks: {min_distance: 1.8}\n")),
+      Contains("1.600 Å apart") && Contains("1.800"));
+  // Constant pressure on a slab; the same structure is fine at constant volume.
+  write_si(dir / "slab.xyz", {0.0, 0.0, 2.0}, "T T F");
+  const std::string npt = "  barostat: {pressure: 1}\n";
+  CHECK_THROWS_WITH(read(dir, otf_text((dir / "slab.xyz").string(), out, npt, "",
+                                       "{kind: potential, "
+                                       "potential: 'sw:" +
+                                           sw + "'}",
+                                       "npt")),
+                    Contains("slab.xyz") && Contains("stage 1") && Contains("npt") &&
+                        Contains("periodic in all three directions") && Contains("T T F"));
+  CHECK_NOTHROW(read(dir, otf_text((dir / "slab.xyz").string(), out)));
+  // A later stage of a campaign is checked too.
+  const std::string campaign = "campaign:\n  - {structure: " + si64 +
+                               "}\n  - {structure: " + (dir / "overlap.xyz").string() + "}\n";
+  std::string text = otf_text(si64, out);
+  text.replace(0, text.find("md:"), campaign);
+  CHECK_THROWS_WITH(read(dir, text), Contains("stage 2") && Contains("overlap.xyz"));
+}
+
+TEST_CASE("otf set-up: held-out frames, descriptor cutoff and output are checked up front",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  // Held-out frames with an element the model does not describe.
+  Structure ge = read_structure(si64);
+  ge.numbers[5] = 32;
+  auto potential = make_potential("lj:eps=0.01,sigma=2.1,rc=5");
+  attach_labels(ge, evaluate(*potential, ge));
+  write_structure(dir / "held_out.xyz", ge);
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: held_out.xyz\n")),
+                    Contains("held_out") && Contains("held_out.xyz") && Contains("Ge") &&
+                        Contains("does not describe") && Contains("Si"));
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: " + si64 + "\n")),
+                    Contains("held_out") && Contains("si64.xyz frame 1 has no forces"));
+  // A descriptor cutoff shorter than every bond.
+  std::string text = otf_text(si64, out);
+  text.replace(text.find("cutoff: 4.5"), 11, "cutoff: 0.45");
+  CHECK_THROWS_WITH(read(dir, text), Contains("64 of the 64 atoms") &&
+                                         Contains("no neighbour within model.descriptor.cutoff") &&
+                                         Contains("0.45 Å"));
+  // An output that is a file, or lies under one.
+  std::ofstream(dir / "afile") << "x";
+  CHECK_THROWS_WITH(
+      read(dir, otf_text(si64, (dir / "afile").string())),
+      Contains("key 'output'") && Contains("must be a directory") && Contains("afile is a file"));
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, (dir / "afile" / "run").string())),
+                    Contains("key 'output'") && Contains("afile is a file"));
+  CHECK_NOTHROW(read(dir, otf_text(si64, (dir / "new" / "run").string())));
+}
+
+TEST_CASE("otf set-up: an oracle that cannot work stops the run before anything is written",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  // GaN.tersoff has no Si: LAMMPS refuses it at pair_coeff, so every frame would fail.
+  const std::string oracle =
+      "{kind: lammps, pair_style: tersoff, pair_coeff: '* * GaN.tersoff {elements}'}";
+  const OtfConfig config = read(dir, otf_text(si64, (dir / "out").string(), "", "", oracle));
+  CHECK_THROWS_WITH(run_otf(config, false),
+                    Contains("oracle") && Contains("test frame") && Contains("Si"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST_CASE("otf: when no starting structure can be labelled, the error says why", "[otf][setup]") {
+  TemporaryDirectory dir;
+  OtfConfig config = read(dir, otf_text(si64, (dir / "out").string()));
+  auto oracle = std::make_shared<FailingOracle>();
+  config.oracle = oracle;
+  CHECK_THROWS_WITH(run_otf(config, false), Contains("could not label any starting structure") &&
+                                                Contains("Error in routine readpp"));
+  CHECK(oracle->calls == 2);  // the call and its retry
+}
+
+TEST_CASE("otf oracle: a potential's parameter file is taken from the config's folder",
+          "[otf][setup]") {
+  TemporaryDirectory dir, elsewhere;
+  std::filesystem::copy_file(sw, dir / "mySi.sw");
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(elsewhere.path());
+  struct Restore {
+    std::filesystem::path cwd;
+    ~Restore() { std::filesystem::current_path(cwd); }
+  } restore{cwd};
+  const std::string out = (dir / "out").string();
+  for (const std::string spec : {"sw:mySi.sw", "sw:./mySi.sw"}) {
+    INFO(spec);
+    const OtfConfig config =
+        read(dir, otf_text(si64, out, "", "", "{kind: potential, potential: '" + spec + "'}"));
+    const Structure labelled = config.oracle->label(read_structure(si64), dir / "work", 0);
+    auto reference = make_potential("sw:" + sw);
+    CHECK(*labelled.energy == Approx(evaluate(*reference, read_structure(si64)).energy));
+  }
+  // Not there: every place looked at is named, the config's folder among them.
+  const std::string folder = std::filesystem::absolute(dir.path()).lexically_normal().string();
+  CHECK_THROWS_WITH(
+      read(dir, otf_text(si64, out, "", "", "{kind: potential, potential: 'sw:none.sw'}")),
+      Contains("oracle.potential") && Contains("none.sw") &&
+          Contains("/usr/share/lammps/potentials/none.sw") &&
+          Contains("config's folder: " + folder + "/none.sw"));
+  CHECK_THROWS_WITH(
+      read(dir, otf_text(si64, out, "", "", "{kind: potential, potential: 'sw:./none.sw'}")),
+      Contains("oracle.potential") && Contains("looked at " + folder + "/none.sw"));
+  // A path relative to the working directory lists where it looked, too.
+  CHECK_THROWS_WITH(
+      make_potential("sw:./none.sw"),
+      Contains("looked at " +
+               std::filesystem::absolute(elsewhere.path()).lexically_normal().string() +
+               "/none.sw"));
+}
+
+TEST_CASE("otf config: interval defaults follow a long check_interval", "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  OtfConfig config = read(dir, config_text_with_check(500, out));
+  CHECK(config.otf.log_interval == 500);
+  CHECK(config.otf.checkpoint_interval == 1000);
+  CHECK(config.md.output.trajectory_interval == 1000);
+  config = read(dir, config_text_with_check(300, out));
+  CHECK(config.otf.log_interval == 300);
+  CHECK(config.otf.checkpoint_interval == 1200);
+  CHECK(config.md.output.trajectory_interval == 1200);
+  // Values given are kept, and must still be multiples.
+  CHECK_THROWS_WITH(
+      read(dir, config_text_with_check(300, out, "  log_interval: 100\n")),
+      Contains("otf.log_interval (100) must be a multiple of otf.check_interval (300)"));
+}
+
+TEST_CASE("otf config: keys of the other verbs say what otf does instead", "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "  potential: 'sw:Si.sw'\n")),
+                    Contains("md.potential") && Contains("model:") && Contains("oracle:"));
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "  restart: md.h5\n")),
+                    Contains("md.restart") && Contains("--resume"));
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "  structure: {file: x.xyz}\n")),
+                    Contains("md.structure") && Contains("top level"));
+  CHECK_THROWS_WITH(read(dir, "potential: 'sw:Si.sw'\n" + otf_text(si64, out)),
+                    Contains("key 'potential'") && Contains("model:") && Contains("oracle:"));
+  CHECK_THROWS_WITH(read(dir, "restart: md.h5\n" + otf_text(si64, out)),
+                    Contains("key 'restart'") && Contains("--resume"));
+}
+
+TEST_CASE("md config: a pressure in the wrong unit and a time step in seconds are named",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  const std::string oracle = "{kind: potential, potential: 'sw:" + sw + "'}";
+  CHECK_THROWS_WITH(
+      read(dir, otf_text(si64, out, "  barostat: {pressure: 5.0e9}\n", "", oracle, "npt")),
+      Contains("md.barostat.pressure") && Contains("GPa"));
+  CHECK_NOTHROW(read(dir, otf_text(si64, out, "  barostat: {pressure: 50}\n", "", oracle, "npt")));
+  std::string campaign = otf_text(si64, out, "  barostat: {pressure: 1}\n", "", oracle, "npt");
+  campaign.replace(0, campaign.find("md:"),
+                   "campaign:\n  - {structure: " + si64 + ", pressure: 1.0e10}\n");
+  CHECK_THROWS_WITH(read(dir, campaign),
+                    Contains("campaign") && Contains("pressure") && Contains("GPa"));
+  // A time step in seconds passes every check but is warned about.
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  read(dir, otf_text(si64, out, "  timestep: 1.0e-15\n"));
+  read(dir, otf_text(si64, out, "  timestep: 0.5\n"));
+  logger().sinks().pop_back();
+  CHECK_THAT(log.str(),
+             Contains("md.timestep") && Contains("1e-15 fs") && Contains("the unit is fs"));
+  CHECK(log.str().find("0.5 fs") == std::string::npos);
+}
+
+TEST_CASE("otf log: the hyperparameter search reports what the optimiser did", "[otf][setup]") {
+  // Cu with EAM, as a new user's first run: L-BFGS often ends in NLopt's
+  // generic failure after improving the likelihood, and the values are used.
+  TemporaryDirectory dir;
+  Structure cu = testing::fcc(29, 3.615, 2);
+  testing::rattle(cu, 0.05, 1);
+  write_structure(dir / "cu32.xyz", cu);
+  std::string text =
+      otf_text((dir / "cu32.xyz").string(), (dir / "out").string(), "",
+               "otf: {check_interval: 5}\n", "{kind: potential, potential: 'eam:Cu_u3.eam'}");
+  text.replace(text.find("steps: 100"), 10, "steps: 200");
+  text.replace(text.find("temperature: 1000"), 17, "temperature: 600");
+  text.replace(text.find("n_max: 4, l_max: 2"), 18, "n_max: 6, l_max: 3");
+  const OtfConfig config = read(dir, text);
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  try {
+    run_otf(config, false);
+  } catch (...) {
+    logger().sinks().pop_back();
+    throw;
+  }
+  logger().sinks().pop_back();
+  const std::string lines = log.str();
+  CHECK_THAT(lines, Contains("hyperparameters: ") && Contains("log likelihood improved from"));
+  CHECK_THAT(lines, !Contains("hyperparameters: failed"));
+  // Every search says how it ended and whether the likelihood moved.
+  std::istringstream stream(lines);
+  int searches = 0, reports = 0;
+  for (std::string line; std::getline(stream, line);) {
+    searches += line.find("likelihood evaluations in") != std::string::npos;
+    reports += line.find("log likelihood improved from") != std::string::npos ||
+               line.find("log likelihood did not improve from") != std::string::npos;
+  }
+  CHECK(searches >= 2);
+  CHECK(reports == searches);
+  // On the Serial build this run has three such ends (NLOPT_FAILURE), each
+  // with the likelihood improved; other backends may round their way past it.
+  if (lines.find("stopped by the optimiser (L-BFGS could make no further progress)") ==
+      std::string::npos)
+    WARN("no search of this run ended in NLopt's generic failure");
+}
