@@ -33,15 +33,8 @@ int small_count(const ConfigSection& section, const std::string& key, int fallba
   return static_cast<int>(value);
 }
 
-void read_otf_section(ConfigSection section, OtfSettings& otf) {
-  section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
-                       "std_threshold_normalised", "calibration_frames", "calibration_window",
-                       "target_force_error", "audit_interval", "min_steps_between_calls",
-                       "max_sparse_per_frame", "sparse_residual_threshold", "variance_rank",
-                       "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
-                       "log_interval", "bitwise_resume"});
-  otf.check_interval = section.integer("check_interval", otf.check_interval);
-  if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
+// One of the three threshold kinds (docs/otf.md "When the oracle is called").
+void read_threshold(const ConfigSection& section, OtfSettings& otf) {
   const char* kinds[] = {"std_threshold", "std_threshold_relative", "std_threshold_normalised"};
   int given = 0;
   for (const char* kind : kinds) given += section.has(kind);
@@ -65,6 +58,18 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
     if (!(otf.std_threshold > 0 && std::isfinite(otf.std_threshold)))
       section.fail("std_threshold_relative", "must be a positive multiple of the force noise");
   }
+}
+
+void read_otf_section(ConfigSection section, OtfSettings& otf) {
+  section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
+                       "std_threshold_normalised", "calibration_frames", "calibration_window",
+                       "target_force_error", "audit_interval", "min_steps_between_calls",
+                       "max_sparse_per_frame", "sparse_residual_threshold", "variance_rank",
+                       "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
+                       "log_interval", "bitwise_resume"});
+  otf.check_interval = section.integer("check_interval", otf.check_interval);
+  if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
+  read_threshold(section, otf);
   otf.calibration_frames =
       static_cast<int>(section.integer("calibration_frames", otf.calibration_frames));
   if (otf.calibration_frames < 1) section.fail("calibration_frames", "must be at least 1");
