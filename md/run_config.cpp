@@ -83,20 +83,28 @@ void check_top_level_keys(ConfigSection& root, bool embedded) {
       root.fail("structure",
                 "belongs to the top level of the otfgp otf config (structure: FILE, or campaign: "
                 "for several), not to its md section");
-    if (root.has("potential"))
-      root.fail("potential",
-                "does not apply to otfgp otf: the MD runs on the GP being learnt (model:), and "
-                "the oracle: section labels its frames (oracle: {kind: potential, potential: "
-                "SPEC} for an otfgp potential)");
-    if (root.has("restart"))
-      root.fail("restart",
-                "does not apply to otfgp otf: the loop checkpoints itself in its output folder; "
-                "continue a stopped run with otfgp otf CONFIG --resume");
+    refuse_keys_otf_replaces(root);
   }
   root.expect_keys({"structure", "potential", "ensemble", "timestep", "steps", "temperature",
                     "initial_temperature", "seed", "thermostat", "barostat", "neighbor", "checks",
                     "restart", "output"});
 }
+
+}  // namespace
+
+void refuse_keys_otf_replaces(const ConfigSection& section) {
+  if (section.has("potential"))
+    section.fail("potential",
+                 "does not apply to otfgp otf: the MD runs on the GP being learnt (model:), and "
+                 "the oracle: section labels its frames (oracle: {kind: potential, potential: "
+                 "SPEC} for an otfgp potential)");
+  if (section.has("restart"))
+    section.fail("restart",
+                 "does not apply to otfgp otf: the loop checkpoints itself in its output folder; "
+                 "continue a stopped run with otfgp otf CONFIG --resume");
+}
+
+namespace {
 
 void read_steps_and_seed(const ConfigSection& root, RunConfig& config) {
   config.engine.timestep = positive_number(root, "timestep", 1.0);

@@ -293,15 +293,7 @@ void check_output_is_folder(const ConfigSection& root, const std::filesystem::pa
 OtfConfig read_otf_config(const std::filesystem::path& path) {
   ConfigSection root = ConfigSection::load(path);
   // Keys of the other verbs' configs that otf replaces by something else.
-  if (root.has("potential"))
-    root.fail("potential",
-              "otfgp otf has no potential: the MD runs on the GP being learnt (model:), and the "
-              "oracle: section labels its frames (oracle: {kind: potential, potential: SPEC} "
-              "for an otfgp potential)");
-  if (root.has("restart"))
-    root.fail("restart",
-              "otfgp otf has no restart file: the loop checkpoints itself in its output folder; "
-              "continue a stopped run with otfgp otf CONFIG --resume");
+  md::refuse_keys_otf_replaces(root);
   root.expect_keys({"structure", "md", "model", "oracle", "otf", "campaign", "held_out", "output"});
   OtfConfig config;
   config.source = path;

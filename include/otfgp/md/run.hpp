@@ -54,6 +54,10 @@ RunConfig parse_run_config(const std::string& text, const std::string& source);
 // config except structure, potential and restart (the loop owns them) and
 // every output key but trajectory_interval (the loop writes its own outputs).
 RunConfig read_md_section(ConfigSection section);
+// Refuses the keys an otfgp otf config replaces, potential (the GP being
+// learnt drives the MD, the oracle labels) and restart (--resume), in its md
+// section or at its top level, saying what otf uses instead.
+void refuse_keys_otf_replaces(const ConfigSection& section);
 
 // The settings that shape the dynamics, resolved (defaults filled in), as YAML
 // with one key per line: stored in restart files and compared on resume.
