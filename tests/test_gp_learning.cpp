@@ -347,6 +347,7 @@ TEST_CASE("a two-species model calibrates each species' force std on its own", "
     CHECK(loaded.force_calibration().species[s].energy_scale == c.species[s].energy_scale);
     CHECK(loaded.force_calibration().species[s].floor == c.species[s].floor);
     CHECK(loaded.force_calibration().species[s].relative == c.species[s].relative);
+    CHECK(loaded.force_calibration().species[s].neighbour_scale == c.species[s].neighbour_scale);
   }
   auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
   GpPotential fast(load_mapped_gp(folder / "sic.h5"));

@@ -307,7 +307,7 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
   for (int i = 0; i < 20000; ++i) {
     sample.energy_std.push_back(energy_std(rng));
     sample.force_norm.push_back(force(rng));
-    const double sigma = truth.force_std(sample.energy_std.back(), sample.force_norm.back());
+    const double sigma = truth.force_std(sample.energy_std.back(), 0.0, sample.force_norm.back());
     sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
   }
   const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 7);
@@ -332,6 +332,37 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
   CHECK_THROWS_WITH(fit_force_uncertainty(sample, 1), Catch::Contains("at least 10 atoms"));
 }
 
+TEST_CASE("the force-uncertainty fit recovers the neighbours' term", "[gp_training]") {
+  // σ_F² = (a u)² + (g v)² + b² + (c |F|)² with g = 4/Å: errors driven by the
+  // neighbours' stds v as much as by the atom's own u.
+  std::mt19937_64 rng(29);
+  std::uniform_real_distribution<double> energy_std(0.0, 0.05), force(0.0, 3.0);
+  std::normal_distribution<double> normal;
+  const ForceStdTerms truth{2.0, 0.02, 0.03, 4.0};
+  ForceErrorSample sample;
+  for (int i = 0; i < 20000; ++i) {
+    sample.energy_std.push_back(energy_std(rng));
+    sample.neighbour_std.push_back(energy_std(rng));
+    sample.force_norm.push_back(force(rng));
+    const double sigma = truth.force_std(sample.energy_std.back(), sample.neighbour_std.back(),
+                                         sample.force_norm.back());
+    sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
+  }
+  const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 5);
+  CHECK(fit.neighbour_scale == Approx(4.0).epsilon(0.05));
+  CHECK(fit.energy_scale == Approx(2.0).epsilon(0.1));
+  CHECK(fit.relative == Approx(0.03).epsilon(0.1));
+  CHECK(fit.coverage_2 == Approx(0.9545).margin(0.005));
+  // Without the neighbour stds the same errors are worse ranked.
+  ForceErrorSample without = sample;
+  without.neighbour_std.clear();
+  const ForceUncertaintyCalibration own = fit_force_uncertainty(without, 5);
+  CHECK(own.neighbour_scale == 0.0);
+  CHECK(fit.spearman > own.spearman + 0.05);
+  // The trigger's fit has neither |F| nor the neighbours.
+  CHECK(fit_force_uncertainty(sample, 5, false).neighbour_scale == 0.0);
+}
+
 TEST_CASE("the force-uncertainty fit gives each species with enough atoms its own terms",
           "[gp_training]") {
   // SiC-like: species 0 errs 7x less than species 1 at the same u and |F|;
@@ -347,7 +378,8 @@ TEST_CASE("the force-uncertainty fit gives each species with enough atoms its ow
     sample.energy_std.push_back(energy_std(rng));
     sample.force_norm.push_back(force(rng));
     sample.species.push_back(s);
-    const double sigma = truth[s].force_std(sample.energy_std.back(), sample.force_norm.back());
+    const double sigma =
+        truth[s].force_std(sample.energy_std.back(), 0.0, sample.force_norm.back());
     sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
   }
   const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 3);

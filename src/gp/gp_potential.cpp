@@ -14,6 +14,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
 #include "otfgp/potentials/added_potential.hpp"
 
@@ -193,13 +194,14 @@ void GpPotential::upload() {
 
   const ForceUncertaintyCalibration& calibration = model_.force_calibration;
   force_std_terms_ =
-      decltype(force_std_terms_)("GpPotential::force_std_terms", calibration.valid() ? n : 0, 3);
+      decltype(force_std_terms_)("GpPotential::force_std_terms", calibration.valid() ? n : 0, 4);
   auto terms = Kokkos::create_mirror_view(force_std_terms_);
   for (std::size_t s = 0; s < terms.extent(0); ++s) {
     const ForceStdTerms t = calibration.terms(static_cast<int>(s));
     terms(s, 0) = t.energy_scale;
     terms(s, 1) = t.floor;
     terms(s, 2) = t.relative;
+    terms(s, 3) = t.neighbour_scale;
   }
   Kokkos::deep_copy(force_std_terms_, terms);
 
@@ -493,20 +495,37 @@ EnergyVirial gp_energy_kernel(
   return total;
 }
 
-// The calibrated force std per component from the energy std and the force:
-// sqrt((a u)² + b² + (c |F|)²), with a, b, c of the atom's species.
+// The calibrated force std per component (mapped_gp.hpp):
+// sqrt((a u)² + (g v)² + b² + (c |F|)²) with the terms of the atom's species,
+// v² = Σ_j w(r_ij) u_j² over its neighbours within the pair cutoffs,
+// w(r) = ½(cos(π r / r_c) + 1), r_c the descriptor's cutoff.
 void gp_force_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& terms,
-                                 const IntView& type,
-                                 const Kokkos::View<const int*, MemSpace>& type_map,
+                                 const b2::B2Basis& basis, const NeighborView& neighbors,
+                                 const VecView& x, const IntView& type, double cutoff,
                                  const ScalarView& energy_std, const VecView& f,
                                  const ScalarView& force_std) {
+  const double pi_over_cutoff = units::pi / cutoff;
   Kokkos::parallel_for(
       "GpPotential::force_uncertainty", RangePolicy(0, int(energy_std.extent(0))),
       KOKKOS_LAMBDA(int i) {
-        const int s = type_map(type(i));
+        const int s = basis.type_map(type(i));
+        double v2 = 0.0;
+        const int end = neighbors.offsets(i + 1);
+        for (int k = neighbors.offsets(i); k < end; ++k) {
+          if (!basis.within_cutoff(neighbors, x, type, i, s, k)) continue;
+          double r[3];
+          neighbors.delta(x, i, k, r);
+          const double u = energy_std(neighbors.index(k));
+          const double w =
+              0.5 *
+              (kmath::cos(pi_over_cutoff * kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])) +
+               1.0);
+          v2 += w * u * u;
+        }
         const double au = terms(s, 0) * energy_std(i), b = terms(s, 1), c = terms(s, 2);
+        const double g2 = terms(s, 3) * terms(s, 3) * v2;
         const double force2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
-        force_std(i) = kmath::sqrt(au * au + b * b + c * c * force2);
+        force_std(i) = kmath::sqrt(au * au + g2 + b * b + c * c * force2);
       });
 }
 
@@ -553,8 +572,9 @@ void GpPotential::add_uncertainty(const AtomState& state, const NeighborList& li
   flag_novel(state, list, result.uncertainty, result.uncertainty_normalised, result.novel);
   if (model_.force_calibration.valid()) {
     result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
-    gp_force_uncertainty_kernel(force_std_terms_, state.type, basis_.type_map, result.uncertainty,
-                                state.f, result.force_uncertainty);
+    gp_force_uncertainty_kernel(force_std_terms_, basis_, list.view(), state.x, state.type,
+                                model_.descriptor.max_cutoff(), result.uncertainty, state.f,
+                                result.force_uncertainty);
   }
 }
 

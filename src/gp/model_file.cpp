@@ -141,20 +141,23 @@ ForceUncertaintyCalibration read_calibration(const hdf5::Group& root) {
   c.energy_scale = group.double_attribute("energy_scale");
   c.floor = group.double_attribute("floor");
   c.relative = group.double_attribute("relative");
+  if (group.has_attribute("neighbour_scale"))
+    c.neighbour_scale = group.double_attribute("neighbour_scale");
   c.frames = group.int_attribute("frames");
   c.atoms = group.int_attribute("atoms");
   c.coverage_1 = group.double_attribute("coverage_1");
   c.coverage_2 = group.double_attribute("coverage_2");
   c.spearman = group.double_attribute("spearman");
-  if (!(c.energy_scale >= 0) || !(c.floor >= 0) || !(c.relative >= 0) || c.frames < 1)
+  if (!(c.energy_scale >= 0) || !(c.floor >= 0) || !(c.relative >= 0) ||
+      !(c.neighbour_scale >= 0) || c.frames < 1)
     throw Error(root.file() + ": /calibration: scales must be non-negative, frames at least 1");
   if (group.contains("species_terms")) {
     const Eigen::MatrixXd terms = group.read_matrix("species_terms");
-    if (terms.cols() != 3 || !(terms.array() >= 0).all())
+    if (terms.cols() != 4 || !(terms.array() >= 0).all())
       throw Error(root.file() +
-                  ": /calibration/species_terms must be species × 3 non-negative numbers");
+                  ": /calibration/species_terms must be species × 4 non-negative numbers");
     for (Eigen::Index s = 0; s < terms.rows(); ++s)
-      c.species.push_back({terms(s, 0), terms(s, 1), terms(s, 2)});
+      c.species.push_back({terms(s, 0), terms(s, 1), terms(s, 2), terms(s, 3)});
   }
   return c;
 }
@@ -344,22 +347,26 @@ void write_calibration(const hdf5::Group& root, const ForceUncertaintyCalibratio
   group.set_attribute("energy_scale", c.energy_scale);
   group.set_attribute("floor", c.floor);
   group.set_attribute("relative", c.relative);
+  group.set_attribute("neighbour_scale", c.neighbour_scale);
   group.set_attribute("frames", c.frames);
   group.set_attribute("atoms", c.atoms);
   group.set_attribute("coverage_1", c.coverage_1);
   group.set_attribute("coverage_2", c.coverage_2);
   group.set_attribute("spearman", c.spearman);
   if (!c.species.empty()) {
-    Eigen::MatrixXd terms(c.species.size(), 3);
+    Eigen::MatrixXd terms(c.species.size(), 4);
     for (std::size_t s = 0; s < c.species.size(); ++s)
-      terms.row(s) << c.species[s].energy_scale, c.species[s].floor, c.species[s].relative;
+      terms.row(s) << c.species[s].energy_scale, c.species[s].floor, c.species[s].relative,
+          c.species[s].neighbour_scale;
     group.write("species_terms", terms);
   }
   group.set_attribute("formula",
-                      "force std per component = sqrt((energy_scale*u)^2 + floor^2 + "
-                      "(relative*|F|)^2), u = local-energy std (eV); an atom of descriptor "
-                      "species s uses row s of species_terms (energy_scale, floor, relative) "
-                      "where that dataset exists");
+                      "force std per component = sqrt((energy_scale*u)^2 + "
+                      "(neighbour_scale*v)^2 + floor^2 + (relative*|F|)^2), u = local-energy "
+                      "std (eV), v^2 = sum over neighbours j of w(r_ij) u_j^2, w(r) = "
+                      "(cos(pi r/r_cut) + 1)/2; an atom of descriptor species s uses row s of "
+                      "species_terms (energy_scale, floor, relative, neighbour_scale) where "
+                      "that dataset exists");
 }
 
 void save_model(const std::filesystem::path& path, const SparseGp& gp,

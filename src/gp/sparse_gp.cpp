@@ -422,9 +422,10 @@ SparseGp::SparseGp(std::shared_ptr<const Descriptor> descriptor,
   novelty_ = NoveltyReference(num_species());
 }
 
-double ForceStdTerms::force_std(double energy_std, double force_norm) const {
-  const double a = energy_scale * energy_std, c = relative * force_norm;
-  return std::sqrt(a * a + floor * floor + c * c);
+double ForceStdTerms::force_std(double energy_std, double neighbour_std, double force_norm) const {
+  const double a = energy_scale * energy_std, g = neighbour_scale * neighbour_std,
+               c = relative * force_norm;
+  return std::sqrt(a * a + g * g + floor * floor + c * c);
 }
 
 ForceStdTerms ForceUncertaintyCalibration::terms(int s) const {

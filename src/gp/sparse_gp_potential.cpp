@@ -5,6 +5,7 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
+#include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/added_potential.hpp"
 
 namespace otfgp {
@@ -72,10 +73,12 @@ class SparseGpPotential final : public Potential {
       result.novel = to_view("SparseGpPotential::novel", novel);
       const ForceUncertaintyCalibration& calibration = gp_->force_calibration();
       if (calibration.valid()) {
+        const Eigen::VectorXd u = gp_->hyperparameters().signal_std * normalised;
+        const Eigen::VectorXd v = neighbour_energy_std(values, u, gp_->descriptor().cutoff());
         Eigen::VectorXd force_std(normalised.size());
         for (Eigen::Index i = 0; i < normalised.size(); ++i)
-          force_std[i] = calibration.force_std(gp_->hyperparameters().signal_std * normalised[i],
-                                               prediction.forces.row(i).norm(), values.species[i]);
+          force_std[i] =
+              calibration.force_std(u[i], v[i], prediction.forces.row(i).norm(), values.species[i]);
         result.force_uncertainty = to_view("SparseGpPotential::force_uncertainty", force_std);
       }
     }

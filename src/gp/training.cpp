@@ -8,6 +8,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 
@@ -51,21 +52,26 @@ class PhaseLog {
 };
 
 // Negative log likelihood (up to constants) of the error components with
-// variance (a u)² + b² + (c |F|)², θ = log(a, b, c).
+// variance (a u)² + (g v)² + b² + (c |F|)², θ = log(a, b[, c][, g]).
 struct CalibrationObjective {
   const ForceErrorSample* sample;
-  bool relative;  // c free; otherwise c = 0 and θ has two entries
+  bool relative;   // c free (θ[2]); otherwise c = 0
+  bool neighbour;  // g free (the last θ); otherwise g = 0
+  ForceStdTerms terms(const double* theta) const {
+    return {std::exp(theta[0]), std::exp(theta[1]), relative ? std::exp(theta[2]) : 0.0,
+            neighbour ? std::exp(theta[relative ? 3 : 2]) : 0.0};
+  }
 };
 
 double calibration_nll(unsigned, const double* theta, double*, void* data) {
   const auto& objective = *static_cast<CalibrationObjective*>(data);
   const ForceErrorSample& s = *objective.sample;
-  const double a = std::exp(theta[0]), b = std::exp(theta[1]);
-  const double c = objective.relative ? std::exp(theta[2]) : 0.0;
+  const ForceStdTerms t = objective.terms(theta);
   double sum = 0.0;
   for (std::size_t i = 0; i < s.energy_std.size(); ++i) {
-    const double au = a * s.energy_std[i], cf = c * s.force_norm[i];
-    const double variance = au * au + b * b + cf * cf;
+    const double v = objective.neighbour ? s.neighbour_std[i] : 0.0;
+    const double sigma = t.force_std(s.energy_std[i], v, s.force_norm[i]);
+    const double variance = sigma * sigma;
     sum += 3.0 * std::log(variance) + s.error[i].squaredNorm() / variance;
   }
   return sum;
@@ -87,14 +93,37 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
   const double sigma = gp.hyperparameters().signal_std;
   const GpPrediction prediction = gp.predict(frame, values, true);
   const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
+  Eigen::VectorXd energy_std(frame.size());
+  for (int i = 0; i < frame.size(); ++i)
+    energy_std[i] =
+        sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
+  const Eigen::VectorXd neighbour_std =
+      neighbour_energy_std(values, energy_std, gp.descriptor().cutoff());
   for (int i = 0; i < frame.size(); ++i) {
-    const double normalised =
-        novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i];
-    sample.energy_std.push_back(sigma * normalised);
+    sample.energy_std.push_back(energy_std[i]);
+    sample.neighbour_std.push_back(neighbour_std[i]);
     sample.force_norm.push_back(prediction.forces.row(i).norm());
     sample.error.push_back((prediction.forces.row(i) - frame.forces->row(i)).transpose());
     sample.species.push_back(values.species[i]);
   }
+}
+
+Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
+                                     const Eigen::VectorXd& energy_std, double cutoff) {
+  const int natoms = static_cast<int>(values.species.size());
+  if (values.offsets.size() != std::size_t(natoms) + 1 || energy_std.size() != natoms)
+    throw Error("neighbour energy std: the frame was described without its neighbours");
+  Eigen::VectorXd v(natoms);
+  for (int i = 0; i < natoms; ++i) {
+    double sum = 0.0;
+    for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
+      const double r = values.pair_vector.row(e).norm();
+      const double u = energy_std[values.neighbor[e]];
+      sum += 0.5 * (std::cos(units::pi * r / cutoff) + 1.0) * u * u;
+    }
+    v[i] = std::sqrt(sum);
+  }
+  return v;
 }
 
 namespace {
@@ -102,24 +131,25 @@ namespace {
 // Maximum-likelihood a, b (and c with `relative_term`) for the atoms of `sample`.
 ForceStdTerms fit_force_std_terms(const ForceErrorSample& sample, bool relative_term) {
   const std::size_t n = sample.energy_std.size();
-  double error2 = 0.0, u2 = 0.0, f2 = 0.0;
+  const bool neighbour = relative_term && sample.neighbour_std.size() == n;
+  double error2 = 0.0, u2 = 0.0, f2 = 0.0, v2 = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     error2 += sample.error[i].squaredNorm() / 3.0;
     u2 += sample.energy_std[i] * sample.energy_std[i];
     f2 += sample.force_norm[i] * sample.force_norm[i];
+    if (neighbour) v2 += sample.neighbour_std[i] * sample.neighbour_std[i];
   }
   const double rms = std::sqrt(error2 / n) + 1e-12;
-  // Start: each term explains a third of the mean squared error.
-  std::vector<double> theta = {std::log(rms / std::sqrt(3.0 * u2 / n + 1e-300)),
-                               std::log(rms / std::sqrt(3.0)),
-                               std::log(rms / std::sqrt(3.0 * f2 / n + 1e-300))};
+  // Start: each term explains an equal part of the mean squared error.
+  const unsigned dimensions = 2 + relative_term + neighbour;
+  const double share = std::sqrt(static_cast<double>(dimensions));
+  std::vector<double> theta = {std::log(rms / share / std::sqrt(u2 / n + 1e-300)),
+                               std::log(rms / share)};
+  if (relative_term) theta.push_back(std::log(rms / share / std::sqrt(f2 / n + 1e-300)));
+  if (neighbour) theta.push_back(std::log(rms / share / std::sqrt(v2 / n + 1e-300)));
   for (double& t : theta) t = std::clamp(t, -30.0, 30.0);
-  std::vector<double> lower(3, -30.0), upper(3, 30.0);
-  const unsigned dimensions = relative_term ? 3 : 2;
-  theta.resize(dimensions);
-  lower.resize(dimensions);
-  upper.resize(dimensions);
-  CalibrationObjective objective{&sample, relative_term};
+  std::vector<double> lower(dimensions, -30.0), upper(dimensions, 30.0);
+  CalibrationObjective objective{&sample, relative_term, neighbour};
   nlopt_opt optimizer = nlopt_create(NLOPT_LN_NELDERMEAD, dimensions);
   nlopt_set_lower_bounds(optimizer, lower.data());
   nlopt_set_upper_bounds(optimizer, upper.data());
@@ -132,7 +162,7 @@ ForceStdTerms fit_force_std_terms(const ForceErrorSample& sample, bool relative_
   if (result < 0 && result != NLOPT_ROUNDOFF_LIMITED)
     throw Error("force-uncertainty calibration: the likelihood fit failed (NLopt code " +
                 std::to_string(static_cast<int>(result)) + ")");
-  return {std::exp(theta[0]), std::exp(theta[1]), relative_term ? std::exp(theta[2]) : 0.0};
+  return objective.terms(theta.data());
 }
 
 // The atoms of species s in `sample`.
@@ -144,6 +174,8 @@ ForceErrorSample species_sample(const ForceErrorSample& sample, int s) {
       part.force_norm.push_back(sample.force_norm[i]);
       part.error.push_back(sample.error[i]);
       part.species.push_back(s);
+      if (sample.neighbour_std.size() == sample.species.size())
+        part.neighbour_std.push_back(sample.neighbour_std[i]);
     }
   return part;
 }
@@ -159,6 +191,7 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   c.energy_scale = pooled.energy_scale;
   c.floor = pooled.floor;
   c.relative = pooled.relative;
+  c.neighbour_scale = pooled.neighbour_scale;
   c.frames = frames;
   c.atoms = static_cast<int>(n);
   const bool by_species = relative_term && sample.species.size() == n && n > 0 &&
@@ -177,7 +210,8 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   int within_1 = 0, within_2 = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const int s = by_species ? sample.species[i] : -1;
-    std_values[i] = c.force_std(sample.energy_std[i], sample.force_norm[i], s);
+    const double v = sample.neighbour_std.size() == n ? sample.neighbour_std[i] : 0.0;
+    std_values[i] = c.force_std(sample.energy_std[i], v, sample.force_norm[i], s);
     error_norms[i] = sample.error[i].norm();
     for (int d = 0; d < 3; ++d) {
       const double z = std::abs(sample.error[i][d]) / std_values[i];
@@ -194,8 +228,10 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
 nlohmann::json calibration_summary(const ForceUncertaintyCalibration& c,
                                    const std::string& scale_key, const std::vector<int>& elements) {
   const auto terms = [&](const ForceStdTerms& t) {
-    return nlohmann::json{
-        {scale_key, t.energy_scale}, {"floor_ev_per_a", t.floor}, {"relative", t.relative}};
+    return nlohmann::json{{scale_key, t.energy_scale},
+                          {"neighbour_" + scale_key, t.neighbour_scale},
+                          {"floor_ev_per_a", t.floor},
+                          {"relative", t.relative}};
   };
   nlohmann::json summary = terms(c.pooled());
   summary.update({{"frames", c.frames},

@@ -28,8 +28,11 @@ double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
                   " trigger stds for a frame of " + std::to_string(sample.energy_std.size()) +
                   " atoms");
     sample.energy_std.assign(trigger_std->data(), trigger_std->data() + trigger_std->size());
+    const Eigen::VectorXd v = neighbour_energy_std(values, *trigger_std, gp.descriptor().cutoff());
+    sample.neighbour_std.assign(v.data(), v.data() + v.size());
   } else {
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
+    for (double& v : sample.neighbour_std) v /= gp.hyperparameters().signal_std;
   }
   add(std::move(sample));
   return std::sqrt(squared / (3.0 * frame.size()));
@@ -43,9 +46,13 @@ void OnlineCalibration::fit() {
     all.force_norm.insert(all.force_norm.end(), f.force_norm.begin(), f.force_norm.end());
     all.error.insert(all.error.end(), f.error.begin(), f.error.end());
     all.species.insert(all.species.end(), f.species.begin(), f.species.end());
+    all.neighbour_std.insert(all.neighbour_std.end(), f.neighbour_std.begin(),
+                             f.neighbour_std.end());
   }
-  // Frames restored from a checkpoint written before species were kept: pooled only.
+  // Frames restored from a checkpoint written before species (or neighbour
+  // stds) were kept: pooled terms only (no neighbour term).
   if (all.species.size() != all.energy_std.size()) all.species.clear();
+  if (all.neighbour_std.size() != all.energy_std.size()) all.neighbour_std.clear();
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
   fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
@@ -62,7 +69,11 @@ void OnlineCalibration::fit() {
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
   ForceUncertaintyCalibration c = calibration_;
   c.energy_scale /= signal_std;
-  for (ForceStdTerms& t : c.species) t.energy_scale /= signal_std;
+  c.neighbour_scale /= signal_std;
+  for (ForceStdTerms& t : c.species) {
+    t.energy_scale /= signal_std;
+    t.neighbour_scale /= signal_std;
+  }
   return c;
 }
 
@@ -74,7 +85,8 @@ nlohmann::json OnlineCalibration::to_json() const {
     frames.push_back({{"energy_std", f.energy_std},
                       {"force_norm", f.force_norm},
                       {"error", error},
-                      {"species", f.species}});
+                      {"species", f.species},
+                      {"neighbour_std", f.neighbour_std}});
   }
   return frames;
 }
@@ -94,9 +106,13 @@ void OnlineCalibration::restore(const nlohmann::json& state) {
         sample.error.emplace_back(v[0], v[1], v[2]);
       }
       if (f.contains("species")) sample.species = f.at("species").get<std::vector<int>>();
+      if (f.contains("neighbour_std"))
+        sample.neighbour_std = f.at("neighbour_std").get<std::vector<double>>();
       if (sample.force_norm.size() != sample.energy_std.size() ||
           sample.error.size() != sample.energy_std.size() ||
-          (!sample.species.empty() && sample.species.size() != sample.energy_std.size()))
+          (!sample.species.empty() && sample.species.size() != sample.energy_std.size()) ||
+          (!sample.neighbour_std.empty() &&
+           sample.neighbour_std.size() != sample.energy_std.size()))
         throw Error("arrays of different lengths");
       for (int s : sample.species)
         if (s < 0) throw Error("a negative species index");

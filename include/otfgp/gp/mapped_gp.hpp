@@ -15,26 +15,33 @@
 namespace otfgp {
 
 // The per-atom force uncertainty (eV/Å) from the atom's local-energy std u
-// (eV) and its predicted force F_i:
-//   σ_F,i² = (a·u_i)² + b² + (c·|F_i|)²,
-// with a (1/Å), b (eV/Å) and c fitted by maximum likelihood of force errors on
+// (eV), its neighbours' v_i (eV, below) and its predicted force F_i:
+//   σ_F,i² = (a·u_i)² + (g·v_i)² + b² + (c·|F_i|)²,
+//   v_i² = Σ_j w(r_ij) u_j² over the neighbours j within the descriptor's
+//   pair cutoffs, w(r) = ½(cos(π r / r_c) + 1), r_c the descriptor's cutoff:
+// the force on i is a sum over the local energies of i and its neighbours, so
+// their stds bear on it (neighbour_energy_std in training.hpp, the GP
+// potential's force-std kernel). a, g (1/Å), b (eV/Å) and c are fitted by
+// maximum likelihood of force errors on
 // frames the model was not trained on (docs/gp.md, "Force uncertainty in eV/Å"): each error
 // component taken as Gaussian with variance σ_F,i². Not calibrated: frames = 0.
 // Species whose atoms the calibration frames hold enough of get their own a,
 // b, c (elements differ in force scale and in how well the descriptor
 // describes them: SiC's C atoms err 7× less than its Si atoms at the same u).
 struct ForceStdTerms {
-  double energy_scale = 0.0;  // a (1/Å)
-  double floor = 0.0;         // b (eV/Å)
-  double relative = 0.0;      // c
-  double force_std(double energy_std, double force_norm) const;
+  double energy_scale = 0.0;     // a (1/Å)
+  double floor = 0.0;            // b (eV/Å)
+  double relative = 0.0;         // c
+  double neighbour_scale = 0.0;  // g (1/Å)
+  double force_std(double energy_std, double neighbour_std, double force_norm) const;
 };
 
 struct ForceUncertaintyCalibration {
   // The terms fitted to all atoms together.
-  double energy_scale = 0.0;  // a (1/Å)
-  double floor = 0.0;         // b (eV/Å)
-  double relative = 0.0;      // c
+  double energy_scale = 0.0;     // a (1/Å)
+  double floor = 0.0;            // b (eV/Å)
+  double relative = 0.0;         // c
+  double neighbour_scale = 0.0;  // g (1/Å)
   // Per descriptor species: its own terms where the fit had at least
   // min_species_atoms of its atoms, else the pooled ones. Empty: pooled for all.
   std::vector<ForceStdTerms> species;
@@ -47,11 +54,11 @@ struct ForceUncertaintyCalibration {
   double coverage_2 = 0.0;
   double spearman = 0.0;
   bool valid() const { return frames > 0; }
-  ForceStdTerms pooled() const { return {energy_scale, floor, relative}; }
+  ForceStdTerms pooled() const { return {energy_scale, floor, relative, neighbour_scale}; }
   // The terms of an atom of descriptor species s (pooled for s < 0 or beyond `species`).
   ForceStdTerms terms(int s) const;
-  double force_std(double energy_std, double force_norm, int s = -1) const {
-    return terms(s).force_std(energy_std, force_norm);
+  double force_std(double energy_std, double neighbour_std, double force_norm, int s = -1) const {
+    return terms(s).force_std(energy_std, neighbour_std, force_norm);
   }
 };
 

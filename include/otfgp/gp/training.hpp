@@ -75,7 +75,14 @@ struct ForceErrorSample {
   std::vector<double> force_norm;
   std::vector<Eigen::Vector3d> error;
   std::vector<int> species;
+  // v_i of each atom (mapped_gp.hpp), from the same stds; may be empty (then no g).
+  std::vector<double> neighbour_std;
 };
+// v_i = sqrt(Σ_j w(r_ij) u_j²) for every atom of a frame described with its
+// neighbours (describe(frame, true)); `energy_std` holds u per atom, `cutoff`
+// is the descriptor's (w = ½(cos(π r/cutoff) + 1)). Throws without neighbours.
+Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
+                                     const Eigen::VectorXd& energy_std, double cutoff);
 // Predicts `frames` (with force labels) with `gp` and collects the samples.
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
                                     double novelty_margin = 0.05);
@@ -86,6 +93,7 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
 // with its coverage and Spearman on them. Throws otfgp::Error for fewer than
 // 10 atoms. On the fly, each new labelled frame is such a held-out sample for
 // the model that has not seen it yet.
+// With neighbour stds in the sample, g is fitted too (with `relative_term`).
 // With more than one species in the sample, each species with at least
 // ForceUncertaintyCalibration::min_species_atoms atoms also gets its own fit.
 // Without `relative_term` c is fixed at 0 and only the pooled terms are
