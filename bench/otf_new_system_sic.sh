@@ -6,7 +6,8 @@
 # frames of an independent Tersoff run scored with `otfgp eval`.
 #   bench/otf_new_system_sic.sh [BUILD_DIR] [WORK_DIR]
 # Prints the oracle calls (calls.csv: step, max std, force RMSE before
-# learning) and the held-out force MAE/RMSE.
+# learning), the held-out force MAE/RMSE and the calibrated force std's
+# coverage and Spearman(σ_F, |ΔF|) there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 otfgp=$(cd "${1:-$root/build}" && pwd)/otfgp
@@ -53,5 +54,5 @@ rm -rf out held
 echo "oracle calls: $(($(wc -l < out/calls.csv) - 1)) (step, max std, force RMSE before learning):"
 cut -d, -f3,4,11 out/calls.csv | tail -n +2 | tr '\n' ' '
 echo
-"$otfgp" eval held/trajectory.xyz -p gp:out/model.h5 -o held_predicted.xyz 2>&1 | grep "force MAE"
+"$otfgp" eval held/trajectory.xyz -p gp:out/model.h5 -o held_predicted.xyz 2>&1 | grep -E "force MAE|Spearman"
 echo "work: $work"

@@ -33,24 +33,18 @@
 #include "otfgp/otf/otf_loop.hpp"
 #include "otfgp/otf/training_database.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "support/files.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::otf;
 using Catch::Contains;
-using otfgp::testing::TemporaryDirectory;
+using namespace otfgp::testing;
 
 namespace {
 
-const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
-const std::string sw = "/usr/share/lammps/potentials/Si.sw";
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+const std::string si64 = quickstart_si64();
+const std::string& sw = si_sw_file;
 
 // A short, cheap run: small descriptor, 600 steps, a low threshold so that
 // the oracle is called a handful of times.
@@ -365,11 +359,6 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
 }
 
 namespace {
-
-int shell(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 std::string cli() {
   return std::string("'") + OTFGP_CLI_PATH + "'";

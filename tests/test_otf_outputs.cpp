@@ -19,25 +19,19 @@
 #include "otfgp/otf/otf_loop.hpp"
 #include "otfgp/otf/output_folder.hpp"
 #include "otfgp/otf/training_database.hpp"
+#include "support/files.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::otf;
 using Catch::Contains;
-using otfgp::testing::TemporaryDirectory;
+using namespace otfgp::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
-const std::string sw = "/usr/share/lammps/potentials/Si.sw";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+const std::string si64 = quickstart_si64();
+const std::string& sw = si_sw_file;
 
 nlohmann::json read_summary(const fs::path& folder) {
   return nlohmann::json::parse(read_text(folder / "summary.json"));
@@ -100,16 +94,6 @@ class BreakingOracle final : public oracle::Oracle {
   bool calculation_failure_;
 };
 
-int shell(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << text;
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -165,7 +149,7 @@ TEST_CASE("otf: a fresh run refuses a folder holding files it did not write, and
       {"notes.txt", "keep me\n"},
       {"checkpoint/keep.txt", "keep me too\n"},
       {"oracle/keep.txt", "and me\n"}};
-  for (const auto& [name, text] : user_files) write_file(md / name, text);
+  for (const auto& [name, text] : user_files) write_text(md / name, text);
   const OtfConfig into_md = write_and_read(dir, config_text(md), "md.yaml");
   for (const bool resume : {false, true}) {
     INFO("resume " << resume);  // --resume finds no checkpoint there: the same check
@@ -187,8 +171,8 @@ TEST_CASE("otf: a fresh run refuses a folder holding files it did not write, and
   run_otf(config, false);
   REQUIRE(holds_otf_run(out));
   CHECK(foreign_entries(out).empty());
-  write_file(out / "notes.txt", "mine\n");
-  write_file(out / "checkpoint" / "keep.txt", "mine too\n");
+  write_text(out / "notes.txt", "mine\n");
+  write_text(out / "checkpoint" / "keep.txt", "mine too\n");
   const std::string model = read_text(out / "model.h5");
   try {
     run_otf(config, false);
@@ -294,7 +278,7 @@ TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --re
   // A command oracle (SW through `otfgp eval`) that sleeps in the call
   // numbered in slow_at, so that the run is stopped inside it.
   const std::string cli = OTFGP_CLI_PATH;
-  write_file(dir / "oracle.sh",
+  write_text(dir / "oracle.sh",
              "#!/bin/sh\n"
              "n=$(( $(cat '" +
                  (dir / "count").string() +
@@ -314,13 +298,13 @@ TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --re
                  "fi\n"
                  "mv \"$2.part.xyz\" \"$2\"\n");
   fs::permissions(dir / "oracle.sh", fs::perms::owner_exec, fs::perm_options::add);
-  write_file(dir / "otf.yaml",
+  write_text(dir / "otf.yaml",
              config_text("out", {{"steps: 200", "steps: 400"}},
                          "{kind: command, command: '" + (dir / "oracle.sh").string() +
                              " {input} {output}', timeout: 120}"));
   // Runs the CLI, sends SIGTERM once the slow call started; the exit status.
   const auto stopped_in_call = [&](int slow_at, bool resume) {
-    write_file(dir / "slow_at", std::to_string(slow_at) + "\n");
+    write_text(dir / "slow_at", std::to_string(slow_at) + "\n");
     fs::remove(dir / "calling");
     return shell("cd '" + dir.path().string() + "' && ('" + cli + "' otf otf.yaml" +
                  (resume ? " --resume" : "") +
@@ -351,7 +335,7 @@ TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --re
   CHECK_FALSE(fs::exists(out / "model.h5"));
 
   // Resumed without stops, the run finishes; the interrupted calls were made again.
-  write_file(dir / "slow_at", "0\n");
+  write_text(dir / "slow_at", "0\n");
   REQUIRE(shell("cd '" + dir.path().string() + "' && '" + cli +
                 "' -q otf otf.yaml --resume 2> /dev/null") == 0);
   summary = read_summary(out);

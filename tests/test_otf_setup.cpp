@@ -21,18 +21,19 @@
 #include "otfgp/otf/otf_config.hpp"
 #include "otfgp/otf/otf_loop.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using namespace otfgp::otf;
 using Catch::Contains;
-using otfgp::testing::TemporaryDirectory;
+using namespace otfgp::testing;
 
 namespace {
 
-const std::string si64 = std::string(OTFGP_SOURCE_DIR) + "/examples/quickstart/si64.xyz";
-const std::string sw = "/usr/share/lammps/potentials/Si.sw";
+const std::string si64 = quickstart_si64();
+const std::string& sw = si_sw_file;
 
 // The 64-atom Si crystal with atom 63 moved to `shift` from atom 0, in a cell
 // with periodicity `pbc`.

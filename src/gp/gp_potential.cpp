@@ -497,14 +497,13 @@ EnergyVirial gp_energy_kernel(
 
 // The calibrated force std per component (mapped_gp.hpp):
 // sqrt((a u)² + (g v)² + b² + (c |F|)²) with the terms of the atom's species,
-// v² = Σ_j w(r_ij) u_j² over its neighbours within the pair cutoffs,
-// w(r) = ½(cos(π r / r_c) + 1), r_c the descriptor's cutoff.
+// v² = Σ_j w(r_ij) u_j² over its neighbours within their pair cutoffs
+// (neighbour_std_weight, mapped_gp.hpp).
 void gp_force_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& terms,
                                  const b2::B2Basis& basis, const NeighborView& neighbors,
-                                 const VecView& x, const IntView& type, double cutoff,
+                                 const VecView& x, const IntView& type,
                                  const ScalarView& energy_std, const VecView& f,
                                  const ScalarView& force_std) {
-  const double pi_over_cutoff = units::pi / cutoff;
   Kokkos::parallel_for(
       "GpPotential::force_uncertainty", RangePolicy(0, int(energy_std.extent(0))),
       KOKKOS_LAMBDA(int i) {
@@ -512,15 +511,13 @@ void gp_force_uncertainty_kernel(const Kokkos::View<double**, Kokkos::LayoutRigh
         double v2 = 0.0;
         const int end = neighbors.offsets(i + 1);
         for (int k = neighbors.offsets(i); k < end; ++k) {
-          if (!basis.within_cutoff(neighbors, x, type, i, s, k)) continue;
+          const int j = neighbors.index(k);
+          const double rc = basis.cutoff(s, basis.type_map(type(j)));
           double r[3];
           neighbors.delta(x, i, k, r);
-          const double u = energy_std(neighbors.index(k));
-          const double w =
-              0.5 *
-              (kmath::cos(pi_over_cutoff * kmath::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])) +
-               1.0);
-          v2 += w * u * u;
+          const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+          if (r2 >= rc * rc) continue;
+          v2 += neighbour_std_weight(kmath::sqrt(r2), rc) * energy_std(j) * energy_std(j);
         }
         const double au = terms(s, 0) * energy_std(i), b = terms(s, 1), c = terms(s, 2);
         const double g2 = terms(s, 3) * terms(s, 3) * v2;
@@ -573,8 +570,7 @@ void GpPotential::add_uncertainty(const AtomState& state, const NeighborList& li
   if (model_.force_calibration.valid()) {
     result.force_uncertainty = ScalarView("GpPotential::force_uncertainty", natoms);
     gp_force_uncertainty_kernel(force_std_terms_, basis_, list.view(), state.x, state.type,
-                                model_.descriptor.max_cutoff(), result.uncertainty, state.f,
-                                result.force_uncertainty);
+                                result.uncertainty, state.f, result.force_uncertainty);
   }
 }
 

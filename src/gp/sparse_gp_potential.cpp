@@ -74,7 +74,7 @@ class SparseGpPotential final : public Potential {
       const ForceUncertaintyCalibration& calibration = gp_->force_calibration();
       if (calibration.valid()) {
         const Eigen::VectorXd u = gp_->hyperparameters().signal_std * normalised;
-        const Eigen::VectorXd v = neighbour_energy_std(values, u, gp_->descriptor().cutoff());
+        const Eigen::VectorXd v = neighbour_energy_std(values, u, gp_->descriptor());
         Eigen::VectorXd force_std(normalised.size());
         for (Eigen::Index i = 0; i < normalised.size(); ++i)
           force_std[i] =

@@ -97,8 +97,7 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
   for (int i = 0; i < frame.size(); ++i)
     energy_std[i] =
         sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
-  const Eigen::VectorXd neighbour_std =
-      neighbour_energy_std(values, energy_std, gp.descriptor().cutoff());
+  const Eigen::VectorXd neighbour_std = neighbour_energy_std(values, energy_std, gp.descriptor());
   for (int i = 0; i < frame.size(); ++i) {
     sample.energy_std.push_back(energy_std[i]);
     sample.neighbour_std.push_back(neighbour_std[i]);
@@ -109,7 +108,8 @@ void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Struct
 }
 
 Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
-                                     const Eigen::VectorXd& energy_std, double cutoff) {
+                                     const Eigen::VectorXd& energy_std,
+                                     const Descriptor& descriptor) {
   const int natoms = static_cast<int>(values.species.size());
   if (values.offsets.size() != std::size_t(natoms) + 1 || energy_std.size() != natoms)
     throw Error("neighbour energy std: the frame was described without its neighbours");
@@ -117,9 +117,10 @@ Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
   for (int i = 0; i < natoms; ++i) {
     double sum = 0.0;
     for (int e = values.offsets[i]; e < values.offsets[i + 1]; ++e) {
-      const double r = values.pair_vector.row(e).norm();
-      const double u = energy_std[values.neighbor[e]];
-      sum += 0.5 * (std::cos(units::pi * r / cutoff) + 1.0) * u * u;
+      const int j = values.neighbor[e];
+      const double rc = descriptor.pair_cutoff(values.species[i], values.species[j]);
+      sum += neighbour_std_weight(values.pair_vector.row(e).norm(), rc) * energy_std[j] *
+             energy_std[j];
     }
     v[i] = std::sqrt(sum);
   }

@@ -28,7 +28,7 @@ double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
                   " trigger stds for a frame of " + std::to_string(sample.energy_std.size()) +
                   " atoms");
     sample.energy_std.assign(trigger_std->data(), trigger_std->data() + trigger_std->size());
-    const Eigen::VectorXd v = neighbour_energy_std(values, *trigger_std, gp.descriptor().cutoff());
+    const Eigen::VectorXd v = neighbour_energy_std(values, *trigger_std, gp.descriptor());
     sample.neighbour_std.assign(v.data(), v.data() + v.size());
   } else {
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
@@ -63,7 +63,6 @@ void OnlineCalibration::fit() {
   double squared = 0.0;
   for (double f : all.force_norm) squared += f * f / 3.0;
   trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(all.force_norm.size()));
-  trigger_scale_ = std::max(fitted_trigger_scale_, trigger_scale_floor_);
 }
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
@@ -94,7 +93,7 @@ nlohmann::json OnlineCalibration::to_json() const {
 void OnlineCalibration::restore(const nlohmann::json& state) {
   frames_.clear();
   calibration_ = {};
-  trigger_scale_ = fitted_trigger_scale_ = trigger_scale_floor_ = 0.0;
+  fitted_trigger_scale_ = trigger_scale_floor_ = 0.0;
   try {
     for (const auto& f : state) {
       ForceErrorSample sample;

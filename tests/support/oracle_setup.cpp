@@ -1,7 +1,6 @@
 #include "support/oracle_setup.hpp"
 
 #include <fstream>
-#include <sstream>
 
 namespace otfgp::testing {
 
@@ -26,13 +25,6 @@ std::filesystem::path fake_program(const std::filesystem::path& directory, const
   std::ofstream(path) << "#!/bin/sh\n" << body;
   std::filesystem::permissions(path, std::filesystem::perms::owner_all);
   return path;
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 }  // namespace otfgp::testing

@@ -1,7 +1,7 @@
 #pragma once
 // What the tests of the DFT oracles (qe, cp2k) set up alike: an oracle from a
 // YAML section, a frame worth labelling, a shell script standing in for the
-// code, and the text of the files it wrote.
+// code; read_text (support/files.hpp) reads the files it wrote.
 
 #include <filesystem>
 #include <memory>
@@ -9,6 +9,7 @@
 
 #include "otfgp/core/structure.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "support/files.hpp"  // read_text
 
 namespace otfgp::testing {
 
@@ -22,7 +23,5 @@ Structure silicon_pair();
 // An executable `directory/name` that runs `body` under /bin/sh.
 std::filesystem::path fake_program(const std::filesystem::path& directory, const std::string& name,
                                    const std::string& body);
-// The whole text of a file ("" when it cannot be read).
-std::string read_text(const std::filesystem::path& path);
 
 }  // namespace otfgp::testing

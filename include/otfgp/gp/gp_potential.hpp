@@ -109,7 +109,7 @@ class GpPotential final : public Potential {
   // The three-body map t_s (species × D_b); extent 0 without a three-body part.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> three_body_;
   Kokkos::View<double*, MemSpace> reference_energy_;
-  // The calibrated force std's terms a, b, c per species (S × 3; extent 0 uncalibrated).
+  // The calibrated force std's terms a, b, c per species (S × 4; extent 0 uncalibrated).
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> force_std_terms_;
   // (1 − margin) × the shortest training distance per species pair (Å), S × S;
   // extent 0 when the model has none.

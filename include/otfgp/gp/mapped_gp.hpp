@@ -10,6 +10,8 @@
 #include <Eigen/Core>
 #include <vector>
 
+#include "otfgp/core/types.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 
 namespace otfgp {
@@ -18,7 +20,7 @@ namespace otfgp {
 // (eV), its neighbours' v_i (eV, below) and its predicted force F_i:
 //   σ_F,i² = (a·u_i)² + (g·v_i)² + b² + (c·|F_i|)²,
 //   v_i² = Σ_j w(r_ij) u_j² over the neighbours j within the descriptor's
-//   pair cutoffs, w(r) = ½(cos(π r / r_c) + 1), r_c the descriptor's cutoff:
+//   pair cutoffs, w(r) = ½(cos(π r / r_c) + 1), r_c the pair's cutoff:
 // the force on i is a sum over the local energies of i and its neighbours, so
 // their stds bear on it (neighbour_energy_std in training.hpp, the GP
 // potential's force-std kernel). a, g (1/Å), b (eV/Å) and c are fitted by
@@ -28,6 +30,11 @@ namespace otfgp {
 // Species whose atoms the calibration frames hold enough of get their own a,
 // b, c (elements differ in force scale and in how well the descriptor
 // describes them: SiC's C atoms err 7× less than its Si atoms at the same u).
+// w(r) of v_i, for a neighbour at r within its pair cutoff r_c.
+KOKKOS_INLINE_FUNCTION double neighbour_std_weight(double r, double pair_cutoff) {
+  return 0.5 * (kmath::cos(units::pi * r / pair_cutoff) + 1.0);
+}
+
 struct ForceStdTerms {
   double energy_scale = 0.0;     // a (1/Å)
   double floor = 0.0;            // b (eV/Å)

@@ -79,10 +79,11 @@ struct ForceErrorSample {
   std::vector<double> neighbour_std;
 };
 // v_i = sqrt(Σ_j w(r_ij) u_j²) for every atom of a frame described with its
-// neighbours (describe(frame, true)); `energy_std` holds u per atom, `cutoff`
-// is the descriptor's (w = ½(cos(π r/cutoff) + 1)). Throws without neighbours.
+// neighbours (describe(frame, true)) by `descriptor`; `energy_std` holds u per
+// atom, w is neighbour_std_weight at the pair's cutoff. Throws without neighbours.
 Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
-                                     const Eigen::VectorXd& energy_std, double cutoff);
+                                     const Eigen::VectorXd& energy_std,
+                                     const Descriptor& descriptor);
 // Predicts `frames` (with force labels) with `gp` and collects the samples.
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
                                     double novelty_margin = 0.05);

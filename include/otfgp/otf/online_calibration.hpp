@@ -14,6 +14,7 @@
 // the oracle is called"). a′ is bounded below by the force scale, so that a
 // window in which n ranks nothing cannot silence the trigger.
 
+#include <algorithm>
 #include <deque>
 
 #include <nlohmann/json.hpp>
@@ -46,7 +47,7 @@ class OnlineCalibration {
   // The trigger's scale (eV/Å per unit of n): a′ of the fit without the |F|
   // term, but at least the per-component RMS of the predicted forces (the
   // error an environment unlike any seen, n = 1, may have).
-  double trigger_scale() const { return trigger_scale_; }
+  double trigger_scale() const { return std::max(fitted_trigger_scale_, trigger_scale_floor_); }
   double fitted_trigger_scale() const { return fitted_trigger_scale_; }
   bool trigger_scale_at_floor() const { return trigger_scale_floor_ > fitted_trigger_scale_; }
   int frames() const { return static_cast<int>(frames_.size()); }
@@ -62,7 +63,6 @@ class OnlineCalibration {
   int window_;
   std::deque<ForceErrorSample> frames_;
   ForceUncertaintyCalibration calibration_;
-  double trigger_scale_ = 0.0;
   double fitted_trigger_scale_ = 0.0;
   double trigger_scale_floor_ = 0.0;
 };
