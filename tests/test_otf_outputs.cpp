@@ -195,7 +195,19 @@ TEST_CASE("otf: a fresh run refuses a folder holding files it did not write, and
   fs::create_directories(dir / "empty");
   CHECK_NOTHROW(check_output_folder(dir / "empty"));
   CHECK_NOTHROW(check_output_folder(dir / "missing"));
-  CHECK_FALSE(holds_otf_run(md));
+  // A training.h5 that is not a database is someone else's; an unreadable one
+  // beside its mirror is what a killed append leaves (opening rebuilds it).
+  write_text(dir / "foreign" / "training.h5", "not HDF5");
+  CHECK_FALSE(holds_otf_run(dir / "foreign"));
+  write_text(dir / "damaged" / "training.h5", "not HDF5 any more");
+  write_text(dir / "damaged" / "training.xyz", "");
+  CHECK(holds_otf_run(dir / "damaged"));
+  // Only the loop's own temporaries (".NAME.tmpPID") count as its files.
+  CHECK(is_checkpoint_file(".model-000003.h5.tmp4242"));
+  CHECK_FALSE(is_checkpoint_file(".notes.tmp.bak"));
+  CHECK_FALSE(is_checkpoint_file("mine.h5"));
+  write_text(dir / "damaged" / ".summary.json.tmp.bak", "user's");
+  CHECK(foreign_entries(dir / "damaged") == std::vector<std::string>{".summary.json.tmp.bak"});
 }
 
 TEST_CASE(

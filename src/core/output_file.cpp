@@ -30,19 +30,28 @@ std::filesystem::path temporary_path(const std::filesystem::path& target) {
   return directory / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
 }
 
+bool is_temporary_name(const std::string& name, const std::string& target_name) {
+  const std::size_t tmp = name.rfind(".tmp");
+  if (name.size() < 2 || name[0] != '.' || tmp == std::string::npos || tmp < 2) return false;
+  if (!target_name.empty() && name.compare(1, tmp - 1, target_name) != 0) return false;
+  if (!target_name.empty() && tmp - 1 != target_name.size()) return false;
+  const std::string digits = name.substr(tmp + 4);
+  return !digits.empty() && digits.size() <= 9 &&
+         digits.find_first_not_of("0123456789") == std::string::npos;
+}
+
 void remove_stale_temporaries(const std::filesystem::path& target) {
   const auto directory =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  const std::string prefix = "." + target.filename().string() + ".tmp";
+  const std::string target_name = target.filename().string();
+  const std::string prefix = "." + target_name + ".tmp";
   std::error_code error;
   std::filesystem::directory_iterator entries(directory, error);
   if (error) return;
   for (const auto& entry : entries) {
     const std::string name = entry.path().filename().string();
-    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (!is_temporary_name(name, target_name)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
     // A writer that still runs (or one we may not signal) keeps its file.
     if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
     std::error_code ignored;

@@ -255,6 +255,7 @@ class OtfLoop final : public md::StepObserver {
   nlohmann::json summary(bool finished) const;
   // `stop`: how an unfinished run ended ({"error": …} or {"interrupted": …}),
   // merged into the summary; the held-out errors are evaluated only without it.
+  void write_unfinished_summary(const nlohmann::json& why);
   void write_summary(bool finished, const nlohmann::json& stop = nullptr);
   // The settings the saved state of stages 0 … stages − 1 depends on (md:
   // dynamics, each begun stage's structure, temperature and pressure, the
@@ -728,10 +729,9 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   // checkpoint, and temporaries are what a killed run was writing (this run's are renamed).
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    const bool temporary = name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos;
     const bool named = name == "state.json" || name == model_file_ || name == md_file ||
                        factor_journal_.holds(name);
-    if (temporary || (!named && entry.path().extension() == ".h5")) {
+    if (!named && is_checkpoint_file(name)) {
       std::error_code ignored;
       std::filesystem::remove(entry.path(), ignored);
     }
@@ -946,17 +946,22 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
     write_final_outputs();
   } catch (const InterruptedError& interrupted) {
     const std::string message = std::string(interrupted.what()) + "; continue with --resume";
-    write_summary(false, {{"interrupted", message}});
+    write_unfinished_summary({{"interrupted", message}});
     throw InterruptedError(interrupted.signal(), message);
   } catch (const std::exception& error) {
-    try {
-      write_summary(false, {{"error", error.what()}});
-    } catch (const std::exception& also) {
-      logger().warn("could not write the summary of the failed run: {}", also.what());
-    }
+    write_unfinished_summary({{"error", error.what()}});
     throw;
   }
   return summary(true);
+}
+
+void OtfLoop::write_unfinished_summary(const nlohmann::json& why) {
+  // A failure here must not hide why the run stopped (nor its exit status).
+  try {
+    write_summary(false, why);
+  } catch (const std::exception& also) {
+    logger().warn("could not write the summary of the run that stopped: {}", also.what());
+  }
 }
 
 void OtfLoop::open_logs() {

@@ -5,6 +5,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/hdf5.hpp"
+#include "otfgp/core/output_file.hpp"
 
 namespace otfgp::otf {
 
@@ -12,21 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// ".NAME.tmpPID": what a killed atomic write of NAME leaves (output_file.hpp).
-bool temporary_of(const std::string& entry, const std::string& name) {
-  const std::string prefix = "." + name + ".tmp";
-  return entry.rfind(prefix, 0) == 0;
-}
-
-bool checkpoint_file(const std::string& name) {
-  static const std::regex own(
-      R"(state\.json|model-\d+\.h5|factors-\d+\.h5|md-stage\d+-step\d+\.h5|\..+\.tmp\d*)");
-  return std::regex_match(name, own);
-}
-
 bool top_level_file(const std::string& name) {
   for (const std::string& own : otf_output_files())
-    if (name == own || temporary_of(name, own)) return true;
+    if (name == own || is_temporary_name(name, own)) return true;
   return false;
 }
 
@@ -60,6 +49,12 @@ std::string listed(const std::vector<std::string>& names) {
 
 }  // namespace
 
+bool is_checkpoint_file(const std::string& name) {
+  static const std::regex own(
+      R"(state\.json|model-\d+\.h5|factors-\d+\.h5|md-stage\d+-step\d+\.h5)");
+  return std::regex_match(name, own) || is_temporary_name(name);
+}
+
 const std::vector<std::string>& otf_output_files() {
   static const std::vector<std::string> files = {
       "training.h5",     "training.xyz", "model.h5",     "summary.json",
@@ -81,7 +76,9 @@ bool holds_otf_run(const fs::path& folder) {
     const hdf5::File file = hdf5::File::open(database);
     return file.has_attribute("kind") && file.string_attribute("kind") == "otfgp training database";
   } catch (const Error&) {
-    return false;
+    // A database a killed append left unreadable: with its extended-XYZ
+    // mirror beside it, it is the loop's, and opening it rebuilds it.
+    return fs::is_regular_file(folder / "training.xyz");
   }
 }
 
@@ -91,7 +88,7 @@ std::vector<std::string> foreign_entries(const fs::path& folder) {
     if (name == "checkpoint/") {
       for (const auto& entry : fs::directory_iterator(folder / "checkpoint")) {
         const std::string inner = entry.path().filename().string();
-        if (!entry.is_regular_file() || !checkpoint_file(inner))
+        if (!entry.is_regular_file() || !is_checkpoint_file(inner))
           foreign.push_back("checkpoint/" + inner + (entry.is_directory() ? "/" : ""));
       }
     } else if (name == "oracle/") {

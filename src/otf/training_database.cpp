@@ -213,10 +213,11 @@ TrainingDatabase::TrainingDatabase(std::filesystem::path path, std::filesystem::
 TrainingDatabase TrainingDatabase::create(const std::filesystem::path& path,
                                           const std::filesystem::path& mirror) {
   TrainingDatabase database(path, mirror);
+  // The HDF5 file first: it is what marks an output folder as an otf run's.
+  create_hdf5(path).close();
   std::error_code ignored;
   std::filesystem::remove(mirror, ignored);
   append_bytes(mirror, "");
-  create_hdf5(path).close();
   return database;
 }
 

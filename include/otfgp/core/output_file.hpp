@@ -16,6 +16,9 @@ void check_writable(const std::filesystem::path& target);
 // The hidden temporary beside `target` that this process writes before the
 // rename: "DIR/.NAME.tmpPID".
 std::filesystem::path temporary_path(const std::filesystem::path& target);
+// Whether the file name `name` is such a temporary (".NAME.tmpPID"): of the
+// file named `target_name`, or, with an empty one, of any file.
+bool is_temporary_name(const std::string& name, const std::string& target_name = "");
 // Removes the temporaries of `target` left by processes that no longer run
 // (killed mid-write): every writer calls it, so leftovers never accumulate.
 void remove_stale_temporaries(const std::filesystem::path& target);

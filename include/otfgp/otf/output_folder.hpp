@@ -20,9 +20,14 @@ const std::vector<std::string>& otf_output_files();
 // with "finished": false, when the run stops).
 const std::vector<std::string>& otf_final_outputs();
 
+// Whether a file name in checkpoint/ is one the loop writes (state.json, the
+// numbered model, factor-block and MD-state files, and their temporaries).
+bool is_checkpoint_file(const std::string& name);
+
 // True when `folder` holds an otf run: its training.h5 is an otfgp training
 // database (the file a fresh run creates first and an earlier run's removal
-// deletes last).
+// deletes last), or one a killed append left unreadable beside its
+// training.xyz mirror.
 bool holds_otf_run(const std::filesystem::path& folder);
 
 // The entries of `folder` (relative paths, sorted) that the loop does not
