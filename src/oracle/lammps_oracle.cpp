@@ -133,7 +133,10 @@ class LammpsOracle final : public Oracle {
     }
     for (const auto& line : settings_.pair_coeff)
       check_type_words(line, types, !settings_.elements.empty(), settings_.key);
-    trial_run(types);
+    std::vector<int> present = species;
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    trial_run(types, present);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
@@ -143,18 +146,19 @@ class LammpsOracle final : public Oracle {
 
  private:
   // LAMMPS reads the parameter files and maps elements at pair_coeff, before
-  // any force: one atom of each type in a roomy box, run once, shows a missing
-  // file, a missing element or a bad line before the first frame is sent.
-  void trial_run(const std::vector<int>& types) const {
-    if (types.empty()) return;
-    const double edge = std::max(10.0, 2.5 * static_cast<double>(types.size()));
+  // any force: one atom of each species the run has (`present`; every type of
+  // `types` is declared) in a roomy box, run once, shows a missing file, a
+  // missing element or a bad line before the first frame is sent.
+  void trial_run(const std::vector<int>& types, const std::vector<int>& present) const {
+    if (present.empty()) return;
+    const double edge = std::max(10.0, 2.5 * static_cast<double>(present.size()));
     Structure trial;
     trial.cell = Eigen::Matrix3d::Identity() * edge;
     trial.pbc = {true, true, true};
-    trial.positions = Positions::Zero(static_cast<Eigen::Index>(types.size()), 3);
-    for (std::size_t t = 0; t < types.size(); ++t) {
-      trial.numbers.push_back(types[t]);
-      trial.positions(static_cast<Eigen::Index>(t), 0) = edge * t / types.size();
+    trial.positions = Positions::Zero(static_cast<Eigen::Index>(present.size()), 3);
+    for (std::size_t t = 0; t < present.size(); ++t) {
+      trial.numbers.push_back(present[t]);
+      trial.positions(static_cast<Eigen::Index>(t), 0) = edge * t / present.size();
       trial.positions(static_cast<Eigen::Index>(t), 1) = 0.5 * edge * (t % 2);
     }
     std::string workdir_template =
@@ -162,24 +166,27 @@ class LammpsOracle final : public Oracle {
     if (!::mkdtemp(workdir_template.data()))
       throw Error("lammps oracle: cannot create a scratch folder in " +
                   std::filesystem::temp_directory_path().string());
-    const std::filesystem::path workdir = workdir_template;
+    // Removed however the trial ends (an error, an interrupt, anything thrown).
+    struct Scratch {
+      std::filesystem::path path;
+      ~Scratch() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+      }
+    } const scratch{workdir_template};
     std::string failure;
     try {
-      run(trial, workdir, types);
+      run(trial, scratch.path, types);
     } catch (const InterruptedError&) {
-      std::error_code ignored;
-      std::filesystem::remove_all(workdir, ignored);
       throw;
     } catch (const Error& error) {
       failure = error.what();
     }
-    std::error_code ignored;
-    std::filesystem::remove_all(workdir, ignored);
     if (!failure.empty())
       throw Error(fmt::format(
           "{}: LAMMPS fails on a test frame with one atom of each element ({}), so it would fail "
           "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file: {}",
-          settings_.key, symbols(types), settings_.key, settings_.key, failure));
+          settings_.key, symbols(present), settings_.key, settings_.key, failure));
   }
 
   // `types`: the LAMMPS type order; by default `elements`, else the frame's species.
