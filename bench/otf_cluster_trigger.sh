@@ -45,7 +45,9 @@ thermostat: {type: langevin, damping: 100}
 output: {directory: reference, thermo_interval: 500, trajectory_interval: 50}
 YAML
 rm -rf otf reference
-"$build/otfgp" -q otf otf.yaml
+"$build/otfgp" otf otf.yaml > otf.log 2>&1
+echo "calls where the force-scale bound was used: $(grep -c "uses the force scale" otf.log)," \
+  "the last: $(grep "uses the force scale" otf.log | tail -1 | grep -o "step [0-9]*")"
 "$build/otfgp" -q md reference.yaml > /dev/null
 echo "oracle calls: $(($(wc -l < otf/calls.csv) - 1))"
 grep -E '"trigger_scale(_fitted)?_ev_per_a"' otf/summary.json
