@@ -413,4 +413,14 @@ with h5py.File(sys.argv[1], "r") as f:
   const SparseGp old = load_gp_model(path);
   CHECK_FALSE(dynamic_cast<const B2Descriptor&>(old.descriptor()).settings().embedded());
   require_identical(old.predict(test, true), current.predict(test, true));
+  // A file without /mapped (a three-body model written before that part had a
+  // mapped form) is evaluated directly by gp:, not refused.
+  CHECK(gp_model_kernel(path).mappable());
+  rewrite_without_checksum(path, "    del target['mapped']\n");
+  CHECK_FALSE(gp_model_kernel(path).mappable());
+  const Evaluation direct =
+      evaluate(*make_potential("gp:" + path.string() + ",repulsion=none"), test);
+  CHECK(direct.energy == Approx(current.predict(test, false).energy).epsilon(1e-10));
+  CHECK_THROWS_WITH(make_potential("gp:" + path.string() + ",mapped=yes"),
+                    Catch::Contains("no /mapped group"));
 }

@@ -47,8 +47,9 @@ std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
   const std::string spec = "gp:" + arguments;
   if (mapped) {
     if (!mappable)
-      throw Error("gp: " + path + " uses a kernel (" + kernel.description() +
-                  ") without a mapped form; use gp:" + path + ",mapped=no");
+      throw Error("gp: " + path + " holds no mapped form (kernel " + kernel.description() +
+                  (kernel.mapped_form ? ", which has none" : "; the file has no /mapped group") +
+                  "); use gp:" + path + ",mapped=no");
     MappedGp model = load_mapped_gp(path);
     model.novelty_margin = margin;
     model.variance_rank = static_cast<int>(rank);

@@ -658,7 +658,9 @@ std::string GpModelKernel::description() const {
 GpModelKernel gp_model_kernel(const std::filesystem::path& path) {
   const hdf5::File file = hdf5::File::open(path);
   check_version(file);
-  return read_kernel(file);
+  GpModelKernel kernel = read_kernel(file);
+  kernel.mapped_form = file.contains("mapped");
+  return kernel;
 }
 
 }  // namespace otfgp

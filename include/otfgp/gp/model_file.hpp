@@ -93,9 +93,12 @@ struct GpModelKernel {
   int power = 2;
   double two_body_weight = 0.0;    // 0: no two-body part
   double three_body_weight = 0.0;  // 0: no three-body part (/kernel attribute, when present)
-  // Whether the model has the mapped form MD evaluates fast (gp_potential.hpp);
-  // the three-body part's linear term has none yet.
-  bool mappable() const { return type == "normalized_dot_product" && power == 2; }
+  bool mapped_form = false;        // the file holds /mapped
+  // Whether the model has the mapped form MD evaluates fast (gp_potential.hpp):
+  // a power-2 kernel, and a file that holds it (a three-body model written
+  // before that part had a mapped form, or a file saved without its frames,
+  // holds none).
+  bool mappable() const { return mapped_form && type == "normalized_dot_product" && power == 2; }
   std::string description() const;  // e.g. "normalized_dot_product, power 2, two-body weight 1e-4"
 };
 GpModelKernel gp_model_kernel(const std::filesystem::path& path);
