@@ -212,13 +212,9 @@ class BuckinghamCoulomb final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     for (int z : species)
-      if (!parameters_.charges.count(z)) {
-        std::string known;
-        for (const auto& [number, q] : parameters_.charges)
-          known += (known.empty() ? "" : ", ") + std::string(element(number).symbol);
+      if (!parameters_.charges.count(z))
         throw Error("buck: element " + std::string(element(z).symbol) + " has no charge in " +
-                    parameters_.path + " (it has " + known + ")");
-      }
+                    parameters_.path + " (it has " + symbols_text(elements(), ", ") + ")");
     const int n = static_cast<int>(species.size());
     charge_ = Kokkos::View<double*, MemSpace>("BuckinghamCoulomb::charge", n);
     a_ = PairTable("BuckinghamCoulomb::a", n, n);

@@ -78,12 +78,6 @@ int lower_triangle_index(int a, int b) {
   return row * (row + 1) / 2 + column;
 }
 
-std::string join_symbols(const std::vector<int>& numbers) {
-  std::string text;
-  for (int z : numbers) text += (text.empty() ? "" : ", ") + std::string(element(z).symbol);
-  return text;
-}
-
 void read_grid(ParameterFileReader& reader, EamGrid& grid) {
   const auto words = reader.next_words("nrho drho nr dr cutoff");
   if (words.size() < 5) throw Error(reader.where() + "expected nrho drho nr dr cutoff");
@@ -431,7 +425,7 @@ class Eam final : public Potential {
       if (found == known.end())
         throw Error(name() + ": element " + std::string(element(z).symbol) +
                     " is not described by " + source_description() + " (it has " +
-                    join_symbols(known) + ")");
+                    symbols_text(known, ", ") + ")");
       index.push_back(static_cast<int>(found - known.begin()));
     }
     EamArrays arrays;

@@ -119,9 +119,7 @@ std::vector<int> TripletParameterFile::triplet_table(const std::vector<int>& spe
     labels.push_back(label_of(z));
     if (std::none_of(entries_.begin(), entries_.end(),
                      [&](const TripletEntry& e) { return e.labels[0] == labels.back(); })) {
-      std::string available;
-      for (int known : elements())
-        available += std::string(available.empty() ? "" : " ") + element(known).symbol;
+      const std::string available = symbols_text(elements());
       throw Error(owner_ + ": element " + element(z).symbol + " is not in " + path_.string() +
                   " (it describes: " + (available.empty() ? "no known element" : available) + ")");
     }

@@ -884,3 +884,10 @@ TEST_CASE("element masses are ASE's and unknown symbols throw", "[io][elements][
   CHECK_THROWS_AS(element(0), Error);
   CHECK_THROWS_AS(element(87), Error);
 }
+
+TEST_CASE("element symbols join in the order given", "[io][elements]") {
+  CHECK(symbols_text({14, 8, 56}) == "Si O Ba");
+  CHECK(symbols_text({29, 28}, ", ") == "Cu, Ni");
+  CHECK(symbols_text({}).empty());
+  CHECK_THROWS_AS(symbols_text({14, 0}), Error);
+}

@@ -57,12 +57,6 @@ std::string resolve_files(const std::string& line, const std::filesystem::path& 
   return result;
 }
 
-std::string symbols(const std::vector<int>& types) {
-  std::string text;
-  for (int z : types) text += std::string(text.empty() ? "" : " ") + element(z).symbol;
-  return text;
-}
-
 // A `pair_coeff * * … W1 … Wn` line maps LAMMPS types 1…n to the entries of a
 // parameter file by its last n words. When those words are element symbols
 // (or NULL, for a hybrid style's other types), each must be its type's element
@@ -96,8 +90,8 @@ void check_type_words(const std::string& line, const std::vector<int>& types, bo
         "{{elements}} in place of '{}' (the element symbols in type order), or give them in "
         "type order",
         key, line, given, t + 1, element(mapped[t]).symbol, t + 1, element(types[t]).symbol,
-        symbols(types), fixed_types ? "as " + key + ".elements lists them" : "by atomic number",
-        given));
+        symbols_text(types),
+        fixed_types ? "as " + key + ".elements lists them" : "by atomic number", given));
   }
 }
 
@@ -186,7 +180,7 @@ class LammpsOracle final : public Oracle {
       throw Error(fmt::format(
           "{}: LAMMPS fails on a test frame with one atom of each element ({}), so it would fail "
           "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file: {}",
-          settings_.key, symbols(present), settings_.key, settings_.key, failure));
+          settings_.key, symbols_text(present), settings_.key, settings_.key, failure));
   }
 
   // `types`: the LAMMPS type order; by default `elements`, else the frame's species.
@@ -214,8 +208,7 @@ class LammpsOracle final : public Oracle {
     const Eigen::Matrix3d rotation = cell.inverse() * lower;
     const bool charged = !settings_.charges.empty();
 
-    std::string elements;
-    for (int z : types) elements += std::string(elements.empty() ? "" : " ") + element(z).symbol;
+    const std::string elements = symbols_text(types);
     {
       std::ofstream data(workdir / "data.lmp");
       data << "otfgp lammps oracle frame\n\n"

@@ -249,12 +249,10 @@ void check_held_out(const ConfigSection& root, const OtfConfig& config) {
                                 "(otfgp label labels frames with the oracle)");
     for (int z : frames[f].numbers)
       if (std::find(described.begin(), described.end(), z) == described.end()) {
-        std::string known;
-        for (int s : described) known += std::string(known.empty() ? "" : " ") + element(s).symbol;
-        root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
-                                  " has " + element(z).symbol +
-                                  ", which the model does not describe (its species: " + known +
-                                  ", from the starting structures or model.species)");
+        root.fail("held_out",
+                  config.held_out->string() + " frame " + std::to_string(f + 1) + " has " +
+                      element(z).symbol + ", which the model does not describe (its species: " +
+                      symbols_text(described) + ", from the starting structures or model.species)");
       }
   }
 }

@@ -178,9 +178,7 @@ std::string model_state_settings(const GpTrainConfig& model) {
     text += "model." + key + ": " + value + "\n";
   };
   const B2Settings& d = model.descriptor;
-  std::string species;
-  for (int z : d.species) species += (species.empty() ? "" : " ") + symbol(z);
-  line("species", species);
+  line("species", symbols_text(d.species));
   line("descriptor.n_max", std::to_string(d.n_max));
   line("descriptor.l_max", std::to_string(d.l_max));
   line("descriptor.r_min", number(d.r_min));

@@ -39,8 +39,7 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
   const Eigen::Matrix3d rotation = cell.inverse() * lower;
 
   const std::vector<int> species = structure.species();
-  std::string elements;
-  for (int z : species) elements += std::string(elements.empty() ? "" : " ") + element(z).symbol;
+  const std::string elements = symbols_text(species);
 
   char pattern[] = "/tmp/otfgp-lammps-XXXXXX";
   const std::filesystem::path dir = mkdtemp(pattern);
