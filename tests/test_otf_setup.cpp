@@ -188,6 +188,29 @@ TEST_CASE("otf: when no starting structure can be labelled, the error says why",
   CHECK(oracle->calls == 2);  // the call and its retry
 }
 
+TEST_CASE("otf: structure and held-out files are read once, by the config reader", "[otf][setup]") {
+  TemporaryDirectory dir;
+  std::filesystem::copy_file(si64, dir / "start.xyz");
+  Structure held = read_structure(si64);
+  rattle(held, 0.05, 4);
+  attach_labels(held, evaluate(*make_potential("sw:" + sw), held));
+  write_structure(dir / "held.xyz", held);
+  OtfConfig config = read(dir, otf_text((dir / "start.xyz").string(), (dir / "out").string(), "",
+                                        "held_out: held.xyz\n"));
+  REQUIRE(config.stages.size() == 1);
+  CHECK(config.stages[0].start.positions == read_structure(si64).positions);
+  REQUIRE(config.held_out_frames.size() == 1);
+  CHECK(*config.held_out_frames[0].forces == *held.forces);
+  // The loop works from what the reader read: with both files gone it gets as
+  // far as the oracle.
+  std::filesystem::remove(dir / "start.xyz");
+  std::filesystem::remove(dir / "held.xyz");
+  auto oracle = std::make_shared<FailingOracle>();
+  config.oracle = oracle;
+  CHECK_THROWS_WITH(run_otf(config, false), Contains("could not label any starting structure"));
+  CHECK(oracle->calls == 2);
+}
+
 TEST_CASE("otf oracle: a potential's parameter file is taken from the config's folder",
           "[otf][setup]") {
   TemporaryDirectory dir, elsewhere;
