@@ -118,27 +118,29 @@ class LammpsOracle final : public Oracle {
         if (!settings_.charges.count(z))
           throw Error(
               fmt::format("{}.charges: no charge for {}", settings_.key, element(z).symbol));
-    // The type order label() uses: `elements`, else the species by atomic number.
-    std::vector<int> types = settings_.elements;
-    if (types.empty()) {
-      types = species;
-      std::sort(types.begin(), types.end());
-      types.erase(std::unique(types.begin(), types.end()), types.end());
-    }
-    for (const auto& line : settings_.pair_coeff)
-      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
     std::vector<int> present = species;
     std::sort(present.begin(), present.end());
     present.erase(std::unique(present.begin(), present.end()), present.end());
-    trial_run(types, present);
+    trial_run(type_order(present), present);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
                   int /*attempt*/) override {
-    return run(structure, workdir);
+    structure.validate();
+    return run(structure, workdir, type_order(structure.species()));
   }
 
  private:
+  // The LAMMPS type order for a frame of these species (distinct, ascending):
+  // `elements`, else the species; the element words of every pair_coeff line
+  // are checked against it here, once per frame.
+  std::vector<int> type_order(const std::vector<int>& species) const {
+    const std::vector<int>& types = settings_.elements.empty() ? species : settings_.elements;
+    for (const auto& line : settings_.pair_coeff)
+      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
+    return types;
+  }
+
   // LAMMPS reads the parameter files and maps elements at pair_coeff, before
   // any force: one atom of each species the run has (`present`; every type of
   // `types` is declared) in a roomy box, run once, shows a missing file, a
@@ -183,19 +185,14 @@ class LammpsOracle final : public Oracle {
           settings_.key, symbols_text(present), settings_.key, settings_.key, failure));
   }
 
-  // `types`: the LAMMPS type order; by default `elements`, else the frame's species.
+  // `types`: the LAMMPS type order (type_order, which checked the pair_coeff lines against it).
   Structure run(const Structure& structure, const std::filesystem::path& workdir,
-                std::vector<int> types = {}) const {
-    structure.validate();
+                const std::vector<int>& types) const {
     prepare_workdir(workdir);
-    if (types.empty())
-      types = settings_.elements.empty() ? structure.species() : settings_.elements;
     for (int z : structure.numbers)
       if (std::find(types.begin(), types.end(), z) == types.end())
         throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
                                 settings_.key, element(z).symbol));
-    for (const auto& line : settings_.pair_coeff)
-      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
 
     // Lower-triangular cell with the same lengths and angles; `rotation`
     // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
