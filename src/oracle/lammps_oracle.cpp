@@ -9,12 +9,11 @@
 #include <map>
 #include <sstream>
 
-#include <stdlib.h>
-
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/scratch_folder.hpp"
 #include "otfgp/oracle/external.hpp"
 
 namespace otfgp::oracle {
@@ -157,22 +156,10 @@ class LammpsOracle final : public Oracle {
       trial.positions(static_cast<Eigen::Index>(t), 0) = edge * t / present.size();
       trial.positions(static_cast<Eigen::Index>(t), 1) = 0.5 * edge * (t % 2);
     }
-    std::string workdir_template =
-        (std::filesystem::temp_directory_path() / "otfgp-lammps-check-XXXXXX").string();
-    if (!::mkdtemp(workdir_template.data()))
-      throw Error("lammps oracle: cannot create a scratch folder in " +
-                  std::filesystem::temp_directory_path().string());
-    // Removed however the trial ends (an error, an interrupt, anything thrown).
-    struct Scratch {
-      std::filesystem::path path;
-      ~Scratch() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-      }
-    } const scratch{workdir_template};
+    const ScratchFolder scratch("otfgp-lammps-check");
     std::string failure;
     try {
-      run(trial, scratch.path, types);
+      run(trial, scratch.path(), types);
     } catch (const InterruptedError&) {
       throw;
     } catch (const Error& error) {
