@@ -88,15 +88,23 @@ ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Struct
 }
 
 void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Structure& frame,
-                      const DescriptorValues& values, double novelty_margin) {
+                      const DescriptorValues& values, double novelty_margin,
+                      const Eigen::VectorXd* given_std) {
   if (!frame.forces) return;
+  if (given_std && given_std->size() != frame.size())
+    throw Error("force errors: " + std::to_string(given_std->size()) +
+                " energy stds for a frame of " + std::to_string(frame.size()) + " atoms");
   const double sigma = gp.hyperparameters().signal_std;
-  const GpPrediction prediction = gp.predict(frame, values, true);
-  const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
+  const GpPrediction prediction = gp.predict(frame, values, !given_std);
   Eigen::VectorXd energy_std(frame.size());
-  for (int i = 0; i < frame.size(); ++i)
-    energy_std[i] =
-        sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
+  if (given_std) {
+    energy_std = *given_std;
+  } else {
+    const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
+    for (int i = 0; i < frame.size(); ++i)
+      energy_std[i] =
+          sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
+  }
   const Eigen::VectorXd neighbour_std = neighbour_energy_std(values, energy_std, gp.descriptor());
   for (int i = 0; i < frame.size(); ++i) {
     sample.energy_std.push_back(energy_std[i]);

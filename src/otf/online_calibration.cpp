@@ -18,19 +18,14 @@ void OnlineCalibration::add(ForceErrorSample frame) {
 double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
                                const DescriptorValues& values, const Eigen::VectorXd* trigger_std) {
   if (!frame.forces) return std::numeric_limits<double>::quiet_NaN();
+  if (trigger_std && trigger_std->size() != frame.size())
+    throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
+                " trigger stds for a frame of " + std::to_string(frame.size()) + " atoms");
   ForceErrorSample sample;
-  add_force_errors(sample, gp, frame, values);
+  add_force_errors(sample, gp, frame, values, 0.05, trigger_std);
   double squared = 0.0;
   for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
-  if (trigger_std) {
-    if (static_cast<std::size_t>(trigger_std->size()) != sample.energy_std.size())
-      throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
-                  " trigger stds for a frame of " + std::to_string(sample.energy_std.size()) +
-                  " atoms");
-    sample.energy_std.assign(trigger_std->data(), trigger_std->data() + trigger_std->size());
-    const Eigen::VectorXd v = neighbour_energy_std(values, *trigger_std, gp.descriptor());
-    sample.neighbour_std.assign(v.data(), v.data() + v.size());
-  } else {
+  if (!trigger_std) {
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
     for (double& v : sample.neighbour_std) v /= gp.hyperparameters().signal_std;
   }
