@@ -50,20 +50,21 @@ TEST_CASE("online calibration: recovers the error law, windowed, exact round tri
   const ForceUncertaintyCalibration& c = calibration.calibration();
   CHECK(c.frames == 3);
   CHECK(c.atoms == 600);
-  CHECK(c.energy_scale == Approx(2.0).epsilon(0.1));
+  CHECK(c.pooled.energy_scale == Approx(2.0).epsilon(0.1));
   CHECK(calibration.trigger_scale() == Approx(2.0).epsilon(0.1));
   CHECK(c.coverage_2 == Approx(0.954).margin(0.03));
   // The window forgets: after frames drawn with a = 6 the fit follows them.
   for (int k = 0; k < 3; ++k) calibration.add(frame(rng, 200, 6.0, 0.01));
-  CHECK(calibration.calibration().energy_scale == Approx(6.0).epsilon(0.1));
+  CHECK(calibration.calibration().pooled.energy_scale == Approx(6.0).epsilon(0.1));
   CHECK(calibration.trigger_scale() == Approx(6.0).epsilon(0.1));
 
   OnlineCalibration restored(2, 3);
   restored.restore(nlohmann::json::parse(calibration.to_json().dump()));
   CHECK(restored.frames() == 3);
-  CHECK(restored.calibration().energy_scale == calibration.calibration().energy_scale);
-  CHECK(restored.calibration().floor == calibration.calibration().floor);
-  CHECK(restored.calibration().relative == calibration.calibration().relative);
+  CHECK(restored.calibration().pooled.energy_scale ==
+        calibration.calibration().pooled.energy_scale);
+  CHECK(restored.calibration().pooled.floor == calibration.calibration().pooled.floor);
+  CHECK(restored.calibration().pooled.relative == calibration.calibration().pooled.relative);
   CHECK(restored.trigger_scale() == calibration.trigger_scale());
   CHECK_THROWS_AS(restored.restore(nlohmann::json::parse(R"([{"energy_std": [1]}])")), Error);
   CHECK_THROWS_AS(restored.restore(nlohmann::json::parse(

@@ -50,7 +50,7 @@ void OnlineCalibration::fit() {
   if (all.neighbour_std.size() != all.energy_std.size()) all.neighbour_std.clear();
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
-  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
+  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).pooled.energy_scale;
   // n = 1 is an environment the model knows nothing of: its force may be off
   // by as much as the forces themselves. A fit that ties no error to n (a few
   // similar frames, e.g. the warm-up of a small cluster) would otherwise give
@@ -62,8 +62,8 @@ void OnlineCalibration::fit() {
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
   ForceUncertaintyCalibration c = calibration_;
-  c.energy_scale /= signal_std;
-  c.neighbour_scale /= signal_std;
+  c.pooled.energy_scale /= signal_std;
+  c.pooled.neighbour_scale /= signal_std;
   for (ForceStdTerms& t : c.species) {
     t.energy_scale /= signal_std;
     t.neighbour_scale /= signal_std;
