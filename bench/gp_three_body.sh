@@ -8,6 +8,8 @@
 #   bench/gp_three_body.sh sic WORK [build]     w₃ scan
 # Each run prints gp_learning.py's markdown tables (overall, per run, out of
 # distribution, `otfgp md` timing); models and summaries are named by the tag.
+# After the w₃ scan, ⟨|b|²⟩ over the 50 training frames' atoms (the scale of
+# w₃) from bench_descriptor_norm (built with the benchmarks: scripts/build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 system=$1
@@ -21,6 +23,10 @@ learn() {  # TAG CONFIG-TEXT [extra gp_learning options]
   /usr/bin/python3 "$here/bench/gp_learning.py" "$system" --build "$build" --work "$work" \
     --sizes 50 --config "$work/config_$tag.yaml" --tag "$tag" "$@"
 }
+mean_b2() {  # CUTOFF: ⟨|b|²⟩ of the n_max 8, l_max 4 power spectrum over the training atoms
+  echo "=== $system <|b|^2> over the atoms of $work/train_50.xyz"
+  "$build/bench/bench_descriptor_norm" "$work/train_50.xyz" --n-max 8 --l-max 4 --cutoff "$1"
+}
 bounded='upper: {energy_noise: 0.04, stress_noise: 0.004}'
 case $system in
   cuni)
@@ -30,6 +36,7 @@ case $system in
       timing=(); [[ $w == 0 ]] && timing=(--md-steps 200)
       learn "w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises}" "${timing[@]}"
     done
+    mean_b2 5.0
     for w in 1e-6 3e-6 1e-5; do
       timing=(); [[ $w == 1e-5 ]] && timing=(--md-steps 200)
       learn "bounded_w$w" "$descriptor"$'\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 8}\n'"hyperparameters: {$noises, $bounded}" "${timing[@]}"
@@ -41,6 +48,7 @@ case $system in
   sic)
     for w in 0 1e-7 3e-7 1e-6 3e-6 1e-5; do
       learn "w$w" $'descriptor: {n_max: 8, l_max: 4, cutoff: 4.5}\n'"kernel: {power: 2, three_body: $w}"$'\nsparse: {method: uncertain, count: 10}\nhyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.05, stress_noise: 0.001}'
-    done ;;
+    done
+    mean_b2 4.5 ;;
   *) echo "usage: bench/gp_three_body.sh cuni|sic WORK [build]" >&2; exit 2 ;;
 esac

@@ -54,8 +54,9 @@ std::pair<int, int> ordered_pair(int a, int b) {
   return {std::min(a, b), std::max(a, b)};
 }
 
-BuckinghamParameters read_buck_file(const std::string& name) {
-  const auto location = find_parameter_file(name, "buck");
+BuckinghamParameters read_buck_file(const std::string& name,
+                                    const std::filesystem::path& config_dir) {
+  const auto location = find_parameter_file(name, "buck", config_dir);
   ParameterFileReader reader(location.path, "buck");
   BuckinghamParameters parameters;
   parameters.path = location.path.string();
@@ -173,13 +174,13 @@ struct BuckinghamCoulombPair {
 
 class BuckinghamCoulomb final : public Potential {
  public:
-  explicit BuckinghamCoulomb(const std::string& arguments) {
+  BuckinghamCoulomb(const std::string& arguments, const std::filesystem::path& config_dir) {
     const auto comma = arguments.find(',');
     const std::string file = arguments.substr(0, comma);
     if (file.empty() || file.find('=') != std::string::npos)
       throw Error("buck: expected buck:FILE[,key=value…], e.g. buck:BaRhO.buck,alpha=0.25; got '" +
                   arguments + "'");
-    parameters_ = read_buck_file(file);
+    parameters_ = read_buck_file(file, config_dir);
     spec_argument_ = parameters_.spec_argument + arguments.substr(file.size());
     SpecArguments args("buck", comma == std::string::npos ? "" : arguments.substr(comma + 1));
     parameters_.alpha = args.number("alpha", parameters_.alpha);
@@ -211,13 +212,9 @@ class BuckinghamCoulomb final : public Potential {
 
   void bind(const std::vector<int>& species) override {
     for (int z : species)
-      if (!parameters_.charges.count(z)) {
-        std::string known;
-        for (const auto& [number, q] : parameters_.charges)
-          known += (known.empty() ? "" : ", ") + std::string(element(number).symbol);
+      if (!parameters_.charges.count(z))
         throw Error("buck: element " + std::string(element(z).symbol) + " has no charge in " +
-                    parameters_.path + " (it has " + known + ")");
-      }
+                    parameters_.path + " (it has " + symbols_text(elements(), ", ") + ")");
     const int n = static_cast<int>(species.size());
     charge_ = Kokkos::View<double*, MemSpace>("BuckinghamCoulomb::charge", n);
     a_ = PairTable("BuckinghamCoulomb::a", n, n);
@@ -277,8 +274,9 @@ class BuckinghamCoulomb final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_buckingham_coulomb(const std::string& arguments) {
-  return std::make_unique<BuckinghamCoulomb>(arguments);
+std::unique_ptr<Potential> make_buckingham_coulomb(const std::string& arguments,
+                                                   const std::filesystem::path& config_dir) {
+  return std::make_unique<BuckinghamCoulomb>(arguments, config_dir);
 }
 
 }  // namespace otfgp

@@ -78,12 +78,6 @@ int lower_triangle_index(int a, int b) {
   return row * (row + 1) / 2 + column;
 }
 
-std::string join_symbols(const std::vector<int>& numbers) {
-  std::string text;
-  for (int z : numbers) text += (text.empty() ? "" : ", ") + std::string(element(z).symbol);
-  return text;
-}
-
 void read_grid(ParameterFileReader& reader, EamGrid& grid) {
   const auto words = reader.next_words("nrho drho nr dr cutoff");
   if (words.size() < 5) throw Error(reader.where() + "expected nrho drho nr dr cutoff");
@@ -104,8 +98,9 @@ void read_grid(ParameterFileReader& reader, EamGrid& grid) {
                 std::to_string(max_points) + " points, r and the cutoff up to 1e4 Å)");
 }
 
-FuncflFile read_funcfl(const std::string& name, int forced_number) {
-  const auto location = find_parameter_file(name, "eam");
+FuncflFile read_funcfl(const std::string& name, int forced_number,
+                       const std::filesystem::path& config_dir) {
+  const auto location = find_parameter_file(name, "eam", config_dir);
   ParameterFileReader reader(location.path, "eam");
   FuncflFile file;
   file.path = location.path.string();
@@ -128,9 +123,10 @@ FuncflFile read_funcfl(const std::string& name, int forced_number) {
   return file;
 }
 
-SetflFile read_setfl(const std::string& name, bool finnis_sinclair) {
+SetflFile read_setfl(const std::string& name, bool finnis_sinclair,
+                     const std::filesystem::path& config_dir) {
   const std::string owner = finnis_sinclair ? "eam/fs" : "eam/alloy";
-  const auto location = find_parameter_file(name, owner);
+  const auto location = find_parameter_file(name, owner, config_dir);
   ParameterFileReader reader(location.path, owner);
   SetflFile file;
   file.path = location.path.string();
@@ -370,7 +366,8 @@ enum class EamFormat { funcfl, setfl, finnis_sinclair };
 
 class Eam final : public Potential {
  public:
-  Eam(EamFormat format, const std::string& arguments) : format_(format) {
+  Eam(EamFormat format, const std::string& arguments, const std::filesystem::path& config_dir)
+      : format_(format) {
     if (format == EamFormat::funcfl) {
       std::stringstream stream(arguments);
       for (std::string item; std::getline(stream, item, ',');) {
@@ -384,7 +381,7 @@ class Eam final : public Potential {
                         "' is not an element symbol");
           name = item.substr(equals + 1);
         }
-        FuncflFile file = read_funcfl(name, forced);
+        FuncflFile file = read_funcfl(name, forced, config_dir);
         spec_argument_ += (spec_argument_.empty() ? "" : ",") +
                           (forced ? item.substr(0, item.find('=') + 1) : std::string()) +
                           file.spec_argument;
@@ -399,7 +396,7 @@ class Eam final : public Potential {
       if (arguments.empty() || arguments.find(',') != std::string::npos)
         throw Error(name() + ": expected exactly one file, e.g. " + name() + ":" +
                     (format == EamFormat::setfl ? "CuNi.eam.alloy" : "Fe_mm.eam.fs"));
-      setfl_ = read_setfl(arguments, format == EamFormat::finnis_sinclair);
+      setfl_ = read_setfl(arguments, format == EamFormat::finnis_sinclair, config_dir);
       spec_argument_ = setfl_.spec_argument;
     }
   }
@@ -428,7 +425,7 @@ class Eam final : public Potential {
       if (found == known.end())
         throw Error(name() + ": element " + std::string(element(z).symbol) +
                     " is not described by " + source_description() + " (it has " +
-                    join_symbols(known) + ")");
+                    symbols_text(known, ", ") + ")");
       index.push_back(static_cast<int>(found - known.begin()));
     }
     EamArrays arrays;
@@ -571,16 +568,19 @@ class Eam final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_eam(const std::string& arguments) {
-  return std::make_unique<Eam>(EamFormat::funcfl, arguments);
+std::unique_ptr<Potential> make_eam(const std::string& arguments,
+                                    const std::filesystem::path& config_dir) {
+  return std::make_unique<Eam>(EamFormat::funcfl, arguments, config_dir);
 }
 
-std::unique_ptr<Potential> make_eam_alloy(const std::string& arguments) {
-  return std::make_unique<Eam>(EamFormat::setfl, arguments);
+std::unique_ptr<Potential> make_eam_alloy(const std::string& arguments,
+                                          const std::filesystem::path& config_dir) {
+  return std::make_unique<Eam>(EamFormat::setfl, arguments, config_dir);
 }
 
-std::unique_ptr<Potential> make_eam_fs(const std::string& arguments) {
-  return std::make_unique<Eam>(EamFormat::finnis_sinclair, arguments);
+std::unique_ptr<Potential> make_eam_fs(const std::string& arguments,
+                                       const std::filesystem::path& config_dir) {
+  return std::make_unique<Eam>(EamFormat::finnis_sinclair, arguments, config_dir);
 }
 
 }  // namespace otfgp

@@ -26,12 +26,13 @@ std::vector<std::string> split_commas(const std::string& text) {
 }  // namespace
 
 TripletParameterFile::TripletParameterFile(const std::string& owner, const std::string& arguments,
-                                           const std::vector<std::string>& value_names)
+                                           const std::vector<std::string>& value_names,
+                                           const std::filesystem::path& config_dir)
     : owner_(owner) {
   const std::vector<std::string> items = split_commas(arguments);
   if (items.empty() || items[0].empty())
     throw Error(owner_ + ": expected a parameter file, e.g. '" + owner_ + ":Si." + owner_ + "'");
-  const ParameterFileLocation location = find_parameter_file(items[0], owner_);
+  const ParameterFileLocation location = find_parameter_file(items[0], owner_, config_dir);
   path_ = location.path;
   spec_argument_ = location.spec_argument;
 
@@ -118,9 +119,7 @@ std::vector<int> TripletParameterFile::triplet_table(const std::vector<int>& spe
     labels.push_back(label_of(z));
     if (std::none_of(entries_.begin(), entries_.end(),
                      [&](const TripletEntry& e) { return e.labels[0] == labels.back(); })) {
-      std::string available;
-      for (int known : elements())
-        available += std::string(available.empty() ? "" : " ") + element(known).symbol;
+      const std::string available = symbols_text(elements());
       throw Error(owner_ + ": element " + element(z).symbol + " is not in " + path_.string() +
                   " (it describes: " + (available.empty() ? "no known element" : available) + ")");
     }

@@ -27,10 +27,12 @@ struct TripletEntry {
 class TripletParameterFile {
  public:
   // owner: spec name for messages ("sw"); value_names: one per number of an
-  // entry, in file order, for messages. Throws otfgp::Error naming the file
-  // and line for anything malformed.
+  // entry, in file order, for messages; config_dir: the folder of the config
+  // the spec came from, or empty (find_parameter_file). Throws otfgp::Error
+  // naming the file and line for anything malformed.
   TripletParameterFile(const std::string& owner, const std::string& arguments,
-                       const std::vector<std::string>& value_names);
+                       const std::vector<std::string>& value_names,
+                       const std::filesystem::path& config_dir);
 
   // The argument that recreates this file choice: a bare name that was found
   // through the search path stays bare, anything else becomes absolute.

@@ -102,7 +102,8 @@ class LennardJones final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_lennard_jones(const std::string& arguments) {
+std::unique_ptr<Potential> make_lennard_jones(const std::string& arguments,
+                                              const std::filesystem::path& /*config_dir*/) {
   return std::make_unique<LennardJones>(arguments);
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/spec_arguments.hpp"
 
 namespace otfgp {
 
@@ -24,10 +25,17 @@ std::vector<fs::path> parameter_search_directories() {
   return directories;
 }
 
-ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner) {
+ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner,
+                                          const fs::path& config_dir) {
   if (name.empty()) throw Error(owner + ": no parameter file given");
   std::error_code ignored;
-  const fs::path given(name);
+  fs::path given(name);
+  // The config's folder is looked at first; a bare name not there is named last when missing.
+  std::string config_folder;
+  if (const auto beside = file_beside_config(name, config_dir))
+    given = *beside;
+  else if (!config_dir.empty() && given.is_relative())
+    config_folder = fs::absolute(config_dir / given).lexically_normal().string();
   if (fs::is_regular_file(given, ignored))
     return {fs::absolute(given), fs::absolute(given).string()};
   if (fs::is_directory(given, ignored))
@@ -43,6 +51,7 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
   } else if (given.is_relative()) {
     tried += " (a name with a folder is not looked up in the parameter folders)";
   }
+  if (!config_folder.empty()) tried += ", and the config's folder: " + config_folder;
   throw MissingFileError(owner + ": cannot find the parameter file '" + name + "': looked at " +
                          tried);
 }

@@ -21,11 +21,14 @@ struct ParameterFileLocation {
   std::string spec_argument;
 };
 
-// `name` itself when it exists (absolute, or relative to the working directory),
-// else, for a bare file name, the first search directory holding it. Throws
-// otfgp::MissingFileError naming owner (e.g. "eam/alloy") and every place
-// looked at, as paths.
-ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner);
+// For a spec read from a config file (`config_dir` its folder, else empty):
+// the file in the config's folder as file_beside_config says
+// (core/spec_arguments.hpp). Otherwise `name` itself when it exists (absolute,
+// or relative to the working directory), else, for a bare file name, the first
+// search directory holding it. Throws otfgp::MissingFileError naming owner
+// (e.g. "eam/alloy") and every place looked at, as paths.
+ParameterFileLocation find_parameter_file(const std::string& name, const std::string& owner,
+                                          const std::filesystem::path& config_dir);
 
 // Line-oriented reading with the rules LAMMPS applies to potential files:
 // '#' starts a comment, blank lines are skipped, a table of n numbers is read

@@ -136,7 +136,8 @@ const std::vector<std::string> sw_value_names = {
 
 class StillingerWeber final : public Potential {
  public:
-  explicit StillingerWeber(const std::string& arguments) : file_("sw", arguments, sw_value_names) {
+  StillingerWeber(const std::string& arguments, const std::filesystem::path& config_dir)
+      : file_("sw", arguments, sw_value_names, config_dir) {
     for (const auto& entry : file_.entries())
       for (std::size_t k = 0; k < entry.values.size(); ++k)
         if (entry.values[k] < 0 && sw_value_names[k] != "costheta0")
@@ -221,8 +222,9 @@ class StillingerWeber final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_stillinger_weber(const std::string& arguments) {
-  return std::make_unique<StillingerWeber>(arguments);
+std::unique_ptr<Potential> make_stillinger_weber(const std::string& arguments,
+                                                 const std::filesystem::path& config_dir) {
+  return std::make_unique<StillingerWeber>(arguments, config_dir);
 }
 
 }  // namespace otfgp

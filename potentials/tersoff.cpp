@@ -200,8 +200,8 @@ const std::vector<std::string> tersoff_value_names = {
 
 class Tersoff final : public Potential {
  public:
-  explicit Tersoff(const std::string& arguments)
-      : file_("tersoff", arguments, tersoff_value_names) {
+  Tersoff(const std::string& arguments, const std::filesystem::path& config_dir)
+      : file_("tersoff", arguments, tersoff_value_names, config_dir) {
     for (const auto& entry : file_.entries()) {
       check(entry);
       cutoff_ = std::max(cutoff_, entry.values[10] + entry.values[11]);
@@ -296,8 +296,9 @@ class Tersoff final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_tersoff(const std::string& arguments) {
-  return std::make_unique<Tersoff>(arguments);
+std::unique_ptr<Potential> make_tersoff(const std::string& arguments,
+                                        const std::filesystem::path& config_dir) {
+  return std::make_unique<Tersoff>(arguments, config_dir);
 }
 
 }  // namespace otfgp

@@ -139,7 +139,8 @@ class Zbl final : public Potential {
 
 }  // namespace
 
-std::unique_ptr<Potential> make_zbl(const std::string& arguments) {
+std::unique_ptr<Potential> make_zbl(const std::string& arguments,
+                                    const std::filesystem::path& /*config_dir*/) {
   SpecArguments args("zbl", arguments);
   const double inner = args.number("inner"), outer = args.number("outer");
   args.finish();

@@ -133,6 +133,34 @@ TEST_CASE("EAM specs find bare names and write them back", "[eam]") {
   CHECK(make_potential("eam/alloy:" + absolute)->spec() == "eam/alloy:" + absolute);
 }
 
+TEST_CASE("EAM specs from a config take every file from the config's folder", "[eam]") {
+  TemporaryDirectory dir;
+  std::filesystem::copy_file(lammps_potentials + "Cu_u3.eam", dir / "myCu.eam");
+  std::filesystem::copy_file(lammps_potentials + "Ni_u3.eam", dir / "myNi.eam");
+  const std::string folder = std::filesystem::absolute(dir.path()).lexically_normal().string();
+  Structure s = fcc(29, 3.6, 2);
+  for (int i = 0; i < s.size(); i += 2) s.numbers[i] = 28;
+  rattle(s, 0.05, 3);
+  const double reference = evaluate(*make_potential("eam:Cu_u3.eam,Ni_u3.eam"), s).energy;
+  // The second file, and one given as Symbol=FILE, are found beside the config too.
+  for (const std::string arguments : {"myCu.eam,myNi.eam", "myCu.eam,Ni=myNi.eam",
+                                      "Cu_u3.eam,./myNi.eam", "Ni=myNi.eam,Cu=./myCu.eam"}) {
+    INFO(arguments);
+    auto potential = make_potential("eam:" + arguments, dir.path());
+    CHECK(evaluate(*potential, s).energy == Approx(reference).epsilon(1e-12));
+    CHECK_THAT(potential->spec(), Catch::Contains(folder + "/myNi.eam"));
+  }
+  CHECK(make_potential("eam:myCu.eam,Ni=myNi.eam", dir.path())->spec() ==
+        "eam:" + folder + "/myCu.eam,Ni=" + folder + "/myNi.eam");
+  // A second file that is nowhere: every place looked at, the config's folder last.
+  CHECK_THROWS_WITH(make_potential("eam:myCu.eam,none.eam", dir.path()),
+                    Catch::Contains("cannot find the parameter file 'none.eam'") &&
+                        Catch::Contains(lammps_potentials + "none.eam") &&
+                        Catch::Contains("config's folder: " + folder + "/none.eam"));
+  CHECK_THROWS_WITH(make_potential("eam:myCu.eam,Ni=./none.eam", dir.path()),
+                    Catch::Contains("looked at " + folder + "/none.eam"));
+}
+
 TEST_CASE("EAM per-atom energies add up to the total", "[eam]") {
   auto potential = make_potential("eam/alloy:CuNi.eam.alloy");
   const Structure s = random_structure(triclinic_cell(8, 8.5, 7.5, 0.2, -0.1, 0.3),

@@ -303,8 +303,9 @@ TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]"
   CHECK(c.coverage_2 > 0.85);
   auto direct = make_sparse_gp_potential(std::make_shared<const SparseGp>(gp), "gp");
   const ValidationReport validation = validate_potential(*direct, test);
-  INFO("calibration a " << c.energy_scale << " b " << c.floor << " c " << c.relative
-                        << "; held-out coverage " << *validation.total.force_std_coverage_1 << " / "
+  INFO("calibration a " << c.pooled.energy_scale << " b " << c.pooled.floor << " c "
+                        << c.pooled.relative << "; held-out coverage "
+                        << *validation.total.force_std_coverage_1 << " / "
                         << *validation.total.force_std_coverage_2 << ", Spearman "
                         << *validation.total.force_std_spearman);
   CHECK(*validation.total.force_std_coverage_2 > 0.85);
@@ -314,7 +315,7 @@ TEST_CASE("a calibrated force std covers held-out force errors", "[gp_learning]"
   MappedGp mapped = gp.mapped();
   mapped.descriptor = settings;
   GpPotential fast(mapped);
-  CHECK(same_force_std(fast, *direct, test[1]).minCoeff() >= c.floor);
+  CHECK(same_force_std(fast, *direct, test[1]).minCoeff() >= c.pooled.floor);
 }
 
 TEST_CASE("a two-species model calibrates each species' force std on its own", "[gp_learning]") {

@@ -1,7 +1,9 @@
 // The HDF5 model file: round trip bit for bit, continued training, h5py, errors.
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
@@ -320,6 +322,67 @@ with h5py.File(sys.argv[1], "r") as f:
   CHECK(sparse == gp.num_sparse());
   CHECK(signal == Approx(gp.hyperparameters().signal_std).epsilon(1e-12));
   CHECK(force_noise == Approx(gp.hyperparameters().force_noise).epsilon(1e-12));
+}
+
+TEST_CASE("the force-std calibration keeps its layout in the model file",
+          "[gp_model_file][python]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  SparseGp gp = trained(2);
+  ForceUncertaintyCalibration calibration;
+  calibration.pooled = {2.5, 0.03, 0.125, 0.75};
+  calibration.species = {{1.5, 0.02, 0.25, 0.5}, calibration.pooled};
+  calibration.frames = 4;
+  calibration.atoms = 96;
+  calibration.coverage_1 = 0.625;
+  calibration.coverage_2 = 0.875;
+  calibration.spearman = 0.375;
+  gp.set_force_calibration(calibration);
+  const auto path = directory / "model.h5";
+  save_gp_model(path, gp, format);
+  // The attributes and dataset of /calibration, by name, as h5py sees them;
+  // then a file of before the neighbours' term (no neighbour_scale, no
+  // species_terms), as h5py writes it.
+  const std::string script = R"(
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    c = f["calibration"]
+    print(*(c.attrs[k] for k in ("energy_scale", "floor", "relative", "neighbour_scale",
+                                  "frames", "atoms", "coverage_1", "coverage_2", "spearman")))
+    print(*c["species_terms"][0], *c["species_terms"][1])
+# Such files were plain HDF5, written before the otfgp header and checksum, too.
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
+    for key in f:
+        f.copy(key, g)
+    for key, value in f.attrs.items():
+        if key != "checksum":
+            g.attrs[key] = value
+    del g["calibration"].attrs["neighbour_scale"]
+    del g["calibration/species_terms"]
+)";
+  const auto older = directory / "older.h5";
+  std::istringstream in(python_output(script, {path.string(), older.string()}));
+  std::vector<double> numbers;
+  for (double x; in >> x;) numbers.push_back(x);
+  CHECK(numbers == std::vector<double>{2.5, 0.03, 0.125, 0.75, 4, 96, 0.625, 0.875, 0.375,  //
+                                       1.5, 0.02, 0.25, 0.5, 2.5, 0.03, 0.125, 0.75});
+  const ForceUncertaintyCalibration loaded = load_gp_model(path, format).force_calibration();
+  CHECK(loaded.pooled.energy_scale == 2.5);
+  CHECK(loaded.pooled.floor == 0.03);
+  CHECK(loaded.pooled.relative == 0.125);
+  CHECK(loaded.pooled.neighbour_scale == 0.75);
+  REQUIRE(loaded.species.size() == 2);
+  CHECK(loaded.species[0].energy_scale == 1.5);
+  CHECK(loaded.species[0].neighbour_scale == 0.5);
+  CHECK(loaded.species[1].floor == 0.03);
+  CHECK(loaded.frames == 4);
+  CHECK(loaded.atoms == 96);
+  CHECK(loaded.spearman == 0.375);
+  const ForceUncertaintyCalibration old = load_gp_model(older, format).force_calibration();
+  CHECK(old.pooled.energy_scale == 2.5);
+  CHECK(old.pooled.neighbour_scale == 0.0);
+  CHECK(old.species.empty());
+  CHECK(old.force_std(2.0, 1.0, 4.0, 0) == Approx(std::hypot(5.0, 0.03, 0.5)).epsilon(1e-14));
 }
 
 TEST_CASE("model files are written atomically and read with clear errors", "[gp_model_file]") {

@@ -301,9 +301,7 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
   std::normal_distribution<double> normal;
   ForceErrorSample sample;
   ForceUncertaintyCalibration truth;
-  truth.energy_scale = 3.0;
-  truth.floor = 0.02;
-  truth.relative = 0.05;
+  truth.pooled = {3.0, 0.02, 0.05, 0.0};
   for (int i = 0; i < 20000; ++i) {
     sample.energy_std.push_back(energy_std(rng));
     sample.force_norm.push_back(force(rng));
@@ -311,9 +309,9 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
     sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
   }
   const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 7);
-  CHECK(fit.energy_scale == Approx(3.0).epsilon(0.05));
-  CHECK(fit.floor == Approx(0.02).epsilon(0.1));
-  CHECK(fit.relative == Approx(0.05).epsilon(0.05));
+  CHECK(fit.pooled.energy_scale == Approx(3.0).epsilon(0.05));
+  CHECK(fit.pooled.floor == Approx(0.02).epsilon(0.1));
+  CHECK(fit.pooled.relative == Approx(0.05).epsilon(0.05));
   CHECK(fit.frames == 7);
   CHECK(fit.atoms == 20000);
   CHECK(fit.coverage_1 == Approx(0.6827).margin(0.01));
@@ -323,9 +321,9 @@ TEST_CASE("the force-uncertainty fit recovers the scales errors were drawn with"
   ForceErrorSample flat = sample;
   for (auto& e : flat.error) e = 0.1 * Eigen::Vector3d(normal(rng), normal(rng), normal(rng));
   const ForceUncertaintyCalibration constant = fit_force_uncertainty(flat, 7);
-  CHECK(constant.floor == Approx(0.1).epsilon(0.02));
-  CHECK(constant.energy_scale * 0.05 < 0.01);
-  CHECK(constant.relative * 3.0 < 0.01);
+  CHECK(constant.pooled.floor == Approx(0.1).epsilon(0.02));
+  CHECK(constant.pooled.energy_scale * 0.05 < 0.01);
+  CHECK(constant.pooled.relative * 3.0 < 0.01);
   sample.energy_std.resize(5);
   sample.force_norm.resize(5);
   sample.error.resize(5);
@@ -349,18 +347,18 @@ TEST_CASE("the force-uncertainty fit recovers the neighbours' term", "[gp_traini
     sample.error.emplace_back(sigma * normal(rng), sigma * normal(rng), sigma * normal(rng));
   }
   const ForceUncertaintyCalibration fit = fit_force_uncertainty(sample, 5);
-  CHECK(fit.neighbour_scale == Approx(4.0).epsilon(0.05));
-  CHECK(fit.energy_scale == Approx(2.0).epsilon(0.1));
-  CHECK(fit.relative == Approx(0.03).epsilon(0.1));
+  CHECK(fit.pooled.neighbour_scale == Approx(4.0).epsilon(0.05));
+  CHECK(fit.pooled.energy_scale == Approx(2.0).epsilon(0.1));
+  CHECK(fit.pooled.relative == Approx(0.03).epsilon(0.1));
   CHECK(fit.coverage_2 == Approx(0.9545).margin(0.005));
   // Without the neighbour stds the same errors are worse ranked.
   ForceErrorSample without = sample;
   without.neighbour_std.clear();
   const ForceUncertaintyCalibration own = fit_force_uncertainty(without, 5);
-  CHECK(own.neighbour_scale == 0.0);
+  CHECK(own.pooled.neighbour_scale == 0.0);
   CHECK(fit.spearman > own.spearman + 0.05);
   // The trigger's fit has neither |F| nor the neighbours.
-  CHECK(fit_force_uncertainty(sample, 5, false).neighbour_scale == 0.0);
+  CHECK(fit_force_uncertainty(sample, 5, false).pooled.neighbour_scale == 0.0);
 }
 
 TEST_CASE("the force-uncertainty fit gives each species with enough atoms its own terms",
@@ -389,9 +387,9 @@ TEST_CASE("the force-uncertainty fit gives each species with enough atoms its ow
     CHECK(fit.species[s].floor == Approx(truth[s].floor).epsilon(0.15));
     CHECK(fit.species[s].relative == Approx(truth[s].relative).epsilon(0.05));
   }
-  CHECK(fit.species[2].relative == fit.relative);
-  CHECK(fit.terms(2).floor == fit.floor);
-  CHECK(fit.terms(-1).energy_scale == fit.energy_scale);
+  CHECK(fit.species[2].relative == fit.pooled.relative);
+  CHECK(fit.terms(2).floor == fit.pooled.floor);
+  CHECK(fit.terms(-1).energy_scale == fit.pooled.energy_scale);
   // Pooled terms alone rank the errors across species worse than per-species ones.
   ForceErrorSample pooled_only = sample;
   pooled_only.species.clear();

@@ -15,6 +15,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/scratch_folder.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -883,4 +884,45 @@ TEST_CASE("element masses are ASE's and unknown symbols throw", "[io][elements][
   CHECK_THROWS_AS(atomic_number("si"), Error);
   CHECK_THROWS_AS(element(0), Error);
   CHECK_THROWS_AS(element(87), Error);
+}
+
+TEST_CASE("element symbols join in the order given", "[io][elements]") {
+  CHECK(symbols_text({14, 8, 56}) == "Si O Ba");
+  CHECK(symbols_text({29, 28}, ", ") == "Cu, Ni");
+  CHECK(symbols_text({}).empty());
+  CHECK_THROWS_AS(symbols_text({14, 0}), Error);
+}
+
+TEST_CASE("a scratch folder is private and gone however its scope ends", "[io][scratch]") {
+  std::filesystem::path kept;
+  {
+    const ScratchFolder scratch("otfgp-scratch-test");
+    kept = scratch.path();
+    CHECK(std::filesystem::is_directory(kept));
+    CHECK(kept.filename().string().rfind("otfgp-scratch-test-", 0) == 0);
+    CHECK(std::filesystem::status(kept).permissions() == std::filesystem::perms::owner_all);
+    const ScratchFolder other("otfgp-scratch-test");
+    CHECK(other.path() != kept);
+    std::filesystem::create_directories(scratch / "a" / "b");
+    std::ofstream(scratch / "a" / "b" / "file") << "x";
+  }
+  CHECK_FALSE(std::filesystem::exists(kept));
+  try {
+    const ScratchFolder scratch("otfgp-scratch-test");
+    kept = scratch.path();
+    std::ofstream(scratch / "file") << "x";
+    throw Error("stopped");
+  } catch (const Error&) {
+  }
+  CHECK_FALSE(std::filesystem::exists(kept));
+  // No temporary directory to make it in: an error that says so.
+  const char* before = std::getenv("TMPDIR");
+  const std::string saved = before ? before : "";
+  ::setenv("TMPDIR", "/nonexistent-otfgp-tmp", 1);
+  CHECK_THROWS_WITH(ScratchFolder("otfgp-scratch-test"),
+                    Catch::Contains("temporary directory") && Catch::Contains("scratch folder"));
+  if (before)
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
 }

@@ -8,7 +8,12 @@
 #include <random>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/kernel.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/otf/online_calibration.hpp"
+#include "otfgp/potentials/evaluate.hpp"
+#include "support/structures.hpp"
 
 using namespace otfgp;
 using namespace otfgp::otf;
@@ -45,20 +50,21 @@ TEST_CASE("online calibration: recovers the error law, windowed, exact round tri
   const ForceUncertaintyCalibration& c = calibration.calibration();
   CHECK(c.frames == 3);
   CHECK(c.atoms == 600);
-  CHECK(c.energy_scale == Approx(2.0).epsilon(0.1));
+  CHECK(c.pooled.energy_scale == Approx(2.0).epsilon(0.1));
   CHECK(calibration.trigger_scale() == Approx(2.0).epsilon(0.1));
   CHECK(c.coverage_2 == Approx(0.954).margin(0.03));
   // The window forgets: after frames drawn with a = 6 the fit follows them.
   for (int k = 0; k < 3; ++k) calibration.add(frame(rng, 200, 6.0, 0.01));
-  CHECK(calibration.calibration().energy_scale == Approx(6.0).epsilon(0.1));
+  CHECK(calibration.calibration().pooled.energy_scale == Approx(6.0).epsilon(0.1));
   CHECK(calibration.trigger_scale() == Approx(6.0).epsilon(0.1));
 
   OnlineCalibration restored(2, 3);
   restored.restore(nlohmann::json::parse(calibration.to_json().dump()));
   CHECK(restored.frames() == 3);
-  CHECK(restored.calibration().energy_scale == calibration.calibration().energy_scale);
-  CHECK(restored.calibration().floor == calibration.calibration().floor);
-  CHECK(restored.calibration().relative == calibration.calibration().relative);
+  CHECK(restored.calibration().pooled.energy_scale ==
+        calibration.calibration().pooled.energy_scale);
+  CHECK(restored.calibration().pooled.floor == calibration.calibration().pooled.floor);
+  CHECK(restored.calibration().pooled.relative == calibration.calibration().pooled.relative);
   CHECK(restored.trigger_scale() == calibration.trigger_scale());
   CHECK_THROWS_AS(restored.restore(nlohmann::json::parse(R"([{"energy_std": [1]}])")), Error);
   CHECK_THROWS_AS(restored.restore(nlohmann::json::parse(
@@ -88,3 +94,64 @@ TEST_CASE("online calibration: a window that ties no error to the std keeps the 
 }
 
 }  // namespace
+
+TEST_CASE("online calibration: the neighbours' stds come from the stds the sample holds",
+          "[otf][calibration]") {
+  // A small Si model (SW labels) and a frame it has not seen.
+  auto sw = make_potential("sw:/usr/share/lammps/potentials/Si.sw");
+  std::vector<Structure> frames;
+  for (int k = 0; k < 2; ++k) {
+    Structure s = testing::diamond(14, 5.431, 1);
+    testing::rattle(s, 0.1, 20 + static_cast<std::uint64_t>(k));
+    attach_labels(s, evaluate(*sw, s));
+    frames.push_back(s);
+  }
+  B2Settings settings;
+  settings.species = {14};
+  settings.n_max = 4;
+  settings.l_max = 2;
+  settings.cutoff = 4.0;
+  GpTrainingSettings training;
+  training.sparse = {SparseSelectionMethod::uncertain, 4};
+  training.hyperparameters = {2.0, 0.001, 0.03, 0.0005};
+  training.optimize_hyperparameters = false;
+  const SparseGp gp =
+      train_sparse_gp(std::make_shared<B2Descriptor>(settings),
+                      std::make_shared<NormalizedDotProductKernel>(2), {frames[0]}, training);
+  const Structure& frame = frames[1];
+  const DescriptorValues values = gp.describe(frame, true);
+  const auto stored = [](const OnlineCalibration& c, const char* key) {
+    return c.to_json().at(0).at(key).get<std::vector<double>>();
+  };
+  const auto neighbours = [&](const std::vector<double>& n) {
+    const Eigen::VectorXd v = neighbour_energy_std(
+        values, Eigen::Map<const Eigen::VectorXd>(n.data(), Eigen::Index(n.size())),
+        gp.descriptor());
+    return std::vector<double>(v.data(), v.data() + v.size());
+  };
+  // The model's own normalised stds (the prior's, 1, at least for a novel atom).
+  OnlineCalibration exact(5, 5);
+  exact.test(gp, frame, values);
+  const std::vector<double> n = stored(exact, "energy_std");
+  const Eigen::VectorXd model_std = gp.atom_std(values), novel = gp.novel_atoms(values, 0.05);
+  REQUIRE(n.size() == std::size_t(frame.size()));
+  for (int i = 0; i < frame.size(); ++i)
+    CHECK(n[i] == Approx(novel[i] > 0 ? std::max(model_std[i], 1.0) : model_std[i]).epsilon(1e-12));
+  const std::vector<double> v = stored(exact, "neighbour_std"), expected = neighbours(n);
+  for (int i = 0; i < frame.size(); ++i) CHECK(v[i] == Approx(expected[i]).epsilon(1e-12));
+  // A trigger's stds (here: halved, and one atom raised) replace them, and the
+  // neighbours' stds are those of the trigger's.
+  Eigen::VectorXd trigger = 0.5 * model_std;
+  trigger[3] = 1.0;
+  OnlineCalibration truncated(5, 5);
+  truncated.test(gp, frame, values, &trigger);
+  const std::vector<double> nt = stored(truncated, "energy_std");
+  CHECK(nt == std::vector<double>(trigger.data(), trigger.data() + trigger.size()));
+  CHECK(stored(truncated, "neighbour_std") == neighbours(nt));
+  CHECK(stored(truncated, "neighbour_std") != neighbours(n));
+  // The force errors do not depend on which stds were used.
+  CHECK(stored(truncated, "force_norm") == stored(exact, "force_norm"));
+  Eigen::VectorXd short_trigger = trigger.head(3);
+  CHECK_THROWS_WITH(truncated.test(gp, frame, values, &short_trigger),
+                    Catch::Contains("3 trigger stds for a frame of 8 atoms"));
+}

@@ -58,7 +58,7 @@ void check_same_mapped(const MappedGp& a, const MappedGp& b) {
   }
   CHECK(a.energy_variance_factor == b.energy_variance_factor);
   CHECK(a.shortest_pair_distance == b.shortest_pair_distance);
-  CHECK(a.force_calibration.energy_scale == b.force_calibration.energy_scale);
+  CHECK(a.force_calibration.pooled.energy_scale == b.force_calibration.pooled.energy_scale);
   CHECK(a.force_calibration.frames == b.force_calibration.frames);
 }
 
@@ -108,10 +108,10 @@ TEST_CASE("the cached mapped form follows every change of the model", "[otf]") {
   check_same_mapped(fourth, fresh_mapped(gp));
 
   ForceUncertaintyCalibration calibration;
-  calibration.energy_scale = 2.5;
+  calibration.pooled.energy_scale = 2.5;
   calibration.frames = 3;
   gp.set_force_calibration(calibration);
-  CHECK(gp.mapped().force_calibration.energy_scale == 2.5);
+  CHECK(gp.mapped().force_calibration.pooled.energy_scale == 2.5);
 
   gp.set_split_conditioning(false);
   const MappedGp fifth = gp.mapped();

@@ -8,8 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -79,6 +81,58 @@ class FailingOracle final : public oracle::Oracle {
   }
   int calls = 0;
 };
+
+// One hyperparameter search as the log reports it (hyperparameter_optimizer.cpp).
+struct LoggedSearch {
+  bool improved = false;
+  double start_likelihood = 0, end_likelihood = 0;
+  std::array<std::string, 4> start, end;  // σ, σ_e, σ_f, σ_s as printed
+};
+
+// The searches of one update (one, or two starts) up to its "hyperparameters
+// re-optimised" line, and which of them was kept.
+struct HyperparameterUpdate {
+  std::vector<LoggedSearch> searches;
+  int kept = -1;  // with two starts: 0 the current values', 1 the configured start's
+  const std::array<std::string, 4>& kept_end() const {
+    return searches[searches.size() == 1 ? 0 : static_cast<std::size_t>(kept)].end;
+  }
+};
+
+std::vector<HyperparameterUpdate> hyperparameter_updates(const std::string& log) {
+  const std::array<std::string, 4> names = {"signal_std", "energy_noise", "force_noise",
+                                            "stress_noise"};
+  std::vector<HyperparameterUpdate> updates(1);
+  std::istringstream stream(log);
+  for (std::string line; std::getline(stream, line);) {
+    HyperparameterUpdate& update = updates.back();
+    if (line.find("likelihood evaluations in") != std::string::npos) {
+      update.searches.emplace_back();
+    } else if (line.find("kept the current's") != std::string::npos) {
+      update.kept = 0;
+    } else if (line.find("kept the configured start's") != std::string::npos) {
+      update.kept = 1;
+    } else if (const auto at = line.find("  log likelihood "); at != std::string::npos) {
+      LoggedSearch& search = update.searches.at(update.searches.size() - 1);
+      search.improved = line.find("log likelihood improved from ") != std::string::npos;
+      std::istringstream words(line.substr(line.find(" from ", at) + 6));
+      std::string to;
+      words >> search.start_likelihood >> to >> search.end_likelihood;
+    } else if (line.find("hyperparameters re-optimised") != std::string::npos) {
+      updates.emplace_back();
+    } else {
+      for (std::size_t k = 0; k < names.size(); ++k)
+        if (const auto at = line.find("  " + names[k] + " "); at != std::string::npos) {
+          std::istringstream words(line.substr(at + names[k].size() + 2));
+          std::string arrow;
+          LoggedSearch& search = update.searches.at(update.searches.size() - 1);
+          words >> search.start[k] >> arrow >> search.end[k];
+        }
+    }
+  }
+  if (updates.back().searches.empty()) updates.pop_back();
+  return updates;
+}
 
 }  // namespace
 
@@ -186,6 +240,29 @@ TEST_CASE("otf: when no starting structure can be labelled, the error says why",
   CHECK_THROWS_WITH(run_otf(config, false), Contains("could not label any starting structure") &&
                                                 Contains("Error in routine readpp"));
   CHECK(oracle->calls == 2);  // the call and its retry
+}
+
+TEST_CASE("otf: structure and held-out files are read once, by the config reader", "[otf][setup]") {
+  TemporaryDirectory dir;
+  std::filesystem::copy_file(si64, dir / "start.xyz");
+  Structure held = read_structure(si64);
+  rattle(held, 0.05, 4);
+  attach_labels(held, evaluate(*make_potential("sw:" + sw), held));
+  write_structure(dir / "held.xyz", held);
+  OtfConfig config = read(dir, otf_text((dir / "start.xyz").string(), (dir / "out").string(), "",
+                                        "held_out: held.xyz\n"));
+  REQUIRE(config.stages.size() == 1);
+  CHECK(config.stages[0].start.positions == read_structure(si64).positions);
+  REQUIRE(config.held_out_frames.size() == 1);
+  CHECK(*config.held_out_frames[0].forces == *held.forces);
+  // The loop works from what the reader read: with both files gone it gets as
+  // far as the oracle.
+  std::filesystem::remove(dir / "start.xyz");
+  std::filesystem::remove(dir / "held.xyz");
+  auto oracle = std::make_shared<FailingOracle>();
+  config.oracle = oracle;
+  CHECK_THROWS_WITH(run_otf(config, false), Contains("could not label any starting structure"));
+  CHECK(oracle->calls == 2);
 }
 
 TEST_CASE("otf oracle: a potential's parameter file is taken from the config's folder",
@@ -300,8 +377,9 @@ TEST_CASE("otf log: the hyperparameter search reports what the optimiser did", "
   std::ostringstream log;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
   logger().sinks().push_back(sink);
+  nlohmann::json summary;
   try {
-    run_otf(config, false);
+    summary = run_otf(config, false);
   } catch (...) {
     logger().sinks().pop_back();
     throw;
@@ -309,17 +387,33 @@ TEST_CASE("otf log: the hyperparameter search reports what the optimiser did", "
   logger().sinks().pop_back();
   const std::string lines = log.str();
   CHECK_THAT(lines, Contains("hyperparameters: ") && Contains("log likelihood improved from"));
-  CHECK_THAT(lines, !Contains("hyperparameters: failed"));
-  // Every search says how it ended and whether the likelihood moved.
-  std::istringstream stream(lines);
-  int searches = 0, reports = 0;
-  for (std::string line; std::getline(stream, line);) {
-    searches += line.find("likelihood evaluations in") != std::string::npos;
-    reports += line.find("log likelihood improved from") != std::string::npos ||
-               line.find("log likelihood did not improve from") != std::string::npos;
+  const std::vector<HyperparameterUpdate> updates = hyperparameter_updates(lines);
+  REQUIRE(updates.size() >= 2);
+  const std::array<std::string, 4> names = {"signal_std", "energy_noise", "force_noise",
+                                            "stress_noise"};
+  for (std::size_t u = 0; u < updates.size(); ++u) {
+    INFO("update " << u + 1);
+    const HyperparameterUpdate& update = updates[u];
+    REQUIRE((update.searches.size() == 1 || update.searches.size() == 2));
+    for (const LoggedSearch& search : update.searches) {
+      // The best point seen is the result (the start is one of them), and the
+      // word says which way the likelihood went.
+      CHECK(search.end_likelihood >= search.start_likelihood);
+      CHECK(search.improved == (search.end_likelihood > search.start_likelihood));
+    }
+    // Of two starts the higher likelihood is kept, and said so.
+    if (update.searches.size() == 2) {
+      REQUIRE(update.kept >= 0);
+      CHECK(update.searches[update.kept].end_likelihood >=
+            update.searches[1 - update.kept].end_likelihood);
+    }
+    // The values kept are the model's: the next search starts from them.
+    if (u + 1 < updates.size()) CHECK(updates[u + 1].searches[0].start == update.kept_end());
   }
-  CHECK(searches >= 2);
-  CHECK(reports == searches);
+  // ... and the run ends with the last ones.
+  const nlohmann::json& h = summary.at("hyperparameters");
+  for (std::size_t k = 0; k < names.size(); ++k)
+    CHECK(fmt::format("{:.6g}", h.at(names[k]).get<double>()) == updates.back().kept_end()[k]);
   // On the Serial build this run has three such ends (NLOPT_FAILURE), each
   // with the likelihood improved; other backends may round their way past it.
   if (lines.find("stopped by the optimiser (L-BFGS could make no further progress)") ==

@@ -419,12 +419,12 @@ std::optional<Eigen::VectorXd> project_entry(const HullEntry& entry, const Refer
   }
   const std::string label = references_label(space.references);
   const Composition fractions = entry.composition.fractional();
-  std::string foreign;
+  std::vector<int> foreign;
   for (int z : fractions.elements())
-    if (!std::binary_search(space.elements.begin(), space.elements.end(), z))
-      foreign += (foreign.empty() ? "" : ", ") + std::string(element(z).symbol);
+    if (!std::binary_search(space.elements.begin(), space.elements.end(), z)) foreign.push_back(z);
   if (!foreign.empty()) {
-    exclusion = "it contains " + foreign + ", which no reference (" + label + ") has";
+    exclusion =
+        "it contains " + symbols_text(foreign, ", ") + ", which no reference (" + label + ") has";
     return std::nullopt;
   }
   const int m = static_cast<int>(space.elements.size());

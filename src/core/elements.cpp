@@ -62,4 +62,13 @@ int atomic_number(std::string_view symbol) {
   return z;
 }
 
+std::string symbols_text(const std::vector<int>& numbers, std::string_view separator) {
+  std::string text;
+  for (std::size_t k = 0; k < numbers.size(); ++k) {
+    if (k > 0) text += separator;
+    text += element(numbers[k]).symbol;
+  }
+  return text;
+}
+
 }  // namespace otfgp

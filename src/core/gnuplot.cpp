@@ -13,17 +13,6 @@
 
 namespace otfgp {
 
-GnuplotJob::GnuplotJob() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "otfgp-plot-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary folder for gnuplot");
-  folder_ = pattern;
-}
-
-GnuplotJob::~GnuplotJob() {
-  std::error_code ignored;
-  std::filesystem::remove_all(folder_, ignored);
-}
-
 std::string GnuplotJob::data(const std::string& name, const std::string& content) {
   std::ofstream(folder_ / name) << content;
   return "'" + (folder_ / name).string() + "'";
@@ -36,7 +25,7 @@ bool GnuplotJob::run(const std::filesystem::path& png, const std::string& what) 
       << " enhanced font 'Sans,10'\nset output '" << image.string() << "'\n"
       << script_.str() << "\nunset output\n";
   ProcessOptions options;
-  options.working_directory = folder_;
+  options.working_directory = folder_.path();
   options.stdout_file = folder_ / "gnuplot.log";
   options.timeout = std::chrono::seconds(120);
   ProcessResult result;

@@ -102,4 +102,15 @@ std::pair<std::string, std::string> split_spec(const std::string& spec) {
   return {spec.substr(0, colon), spec.substr(colon + 1)};
 }
 
+std::optional<std::filesystem::path> file_beside_config(const std::string& name,
+                                                        const std::filesystem::path& config_dir) {
+  const std::filesystem::path given(name);
+  if (config_dir.empty() || name.empty() || given.is_absolute()) return std::nullopt;
+  const std::filesystem::path beside =
+      std::filesystem::absolute(config_dir / given).lexically_normal();
+  std::error_code ignored;
+  if (given.has_parent_path() || std::filesystem::exists(beside, ignored)) return beside;
+  return std::nullopt;
+}
+
 }  // namespace otfgp

@@ -205,11 +205,8 @@ void B2Basis::bind(const B2Settings& settings, const std::vector<int>& state_spe
     const auto found =
         std::lower_bound(settings.species.begin(), settings.species.end(), state_species[t]);
     if (found == settings.species.end() || *found != state_species[t]) {
-      std::string known;
-      for (int z : settings.species)
-        known += (known.empty() ? "" : " ") + std::string(element(z).symbol);
       throw Error("B2 descriptor has no species " + std::string(element(state_species[t]).symbol) +
-                  " (it describes: " + known + ")");
+                  " (it describes: " + symbols_text(settings.species) + ")");
     }
     host(t) = static_cast<int>(found - settings.species.begin());
   }

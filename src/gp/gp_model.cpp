@@ -18,15 +18,20 @@
 
 namespace otfgp {
 
-std::unique_ptr<Potential> make_gp_model(const std::string& arguments) {
+std::unique_ptr<Potential> make_gp_model(const std::string& given,
+                                         const std::filesystem::path& config_dir) {
   // The model path comes first; options follow after a comma.
-  const auto comma = arguments.find(',');
-  const std::string path = arguments.substr(0, comma);
-  if (path.empty())
+  const auto comma = given.find(',');
+  const std::string name = given.substr(0, comma);
+  const std::string rest = comma == std::string::npos ? "" : given.substr(comma + 1);
+  if (name.empty())
     throw Error(
         "gp: expected gp:MODEL.h5[,mapped=yes|no][,novelty_margin=F][,variance_rank=R]"
         "[,repulsion=zbl|none]");
-  SpecArguments options("gp", comma == std::string::npos ? "" : arguments.substr(comma + 1));
+  const std::string path =
+      file_beside_config(name, config_dir).value_or(std::filesystem::path(name)).string();
+  const std::string arguments = path + (comma == std::string::npos ? "" : "," + rest);
+  SpecArguments options("gp", rest);
   const GpModelKernel kernel = gp_model_kernel(path);
   const bool mappable = kernel.mappable();
   const bool mapped = options.flag("mapped", mappable);

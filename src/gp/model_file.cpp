@@ -138,18 +138,19 @@ ForceUncertaintyCalibration read_calibration(const hdf5::Group& root) {
   ForceUncertaintyCalibration c;
   if (!root.contains("calibration")) return c;
   const hdf5::Group group = root.open_group("calibration");
-  c.energy_scale = group.double_attribute("energy_scale");
-  c.floor = group.double_attribute("floor");
-  c.relative = group.double_attribute("relative");
+  ForceStdTerms& t = c.pooled;
+  t.energy_scale = group.double_attribute("energy_scale");
+  t.floor = group.double_attribute("floor");
+  t.relative = group.double_attribute("relative");
   if (group.has_attribute("neighbour_scale"))
-    c.neighbour_scale = group.double_attribute("neighbour_scale");
+    t.neighbour_scale = group.double_attribute("neighbour_scale");
   c.frames = group.int_attribute("frames");
   c.atoms = group.int_attribute("atoms");
   c.coverage_1 = group.double_attribute("coverage_1");
   c.coverage_2 = group.double_attribute("coverage_2");
   c.spearman = group.double_attribute("spearman");
-  if (!(c.energy_scale >= 0) || !(c.floor >= 0) || !(c.relative >= 0) ||
-      !(c.neighbour_scale >= 0) || c.frames < 1)
+  if (!(t.energy_scale >= 0) || !(t.floor >= 0) || !(t.relative >= 0) ||
+      !(t.neighbour_scale >= 0) || c.frames < 1)
     throw Error(root.file() + ": /calibration: scales must be non-negative, frames at least 1");
   if (group.contains("species_terms")) {
     const Eigen::MatrixXd terms = group.read_matrix("species_terms");
@@ -344,10 +345,10 @@ void write_mapped(const hdf5::Group& root, const SparseGp& gp) {
 
 void write_calibration(const hdf5::Group& root, const ForceUncertaintyCalibration& c) {
   const hdf5::Group group = root.create_group("calibration");
-  group.set_attribute("energy_scale", c.energy_scale);
-  group.set_attribute("floor", c.floor);
-  group.set_attribute("relative", c.relative);
-  group.set_attribute("neighbour_scale", c.neighbour_scale);
+  group.set_attribute("energy_scale", c.pooled.energy_scale);
+  group.set_attribute("floor", c.pooled.floor);
+  group.set_attribute("relative", c.pooled.relative);
+  group.set_attribute("neighbour_scale", c.pooled.neighbour_scale);
   group.set_attribute("frames", c.frames);
   group.set_attribute("atoms", c.atoms);
   group.set_attribute("coverage_1", c.coverage_1);

@@ -6,10 +6,11 @@
 #include "otfgp/core/spec_arguments.hpp"
 
 // Adding a potential: its own file defines
-//   std::unique_ptr<Potential> make_NAME(const std::string& arguments)
-// in namespace otfgp, and one line here names it. The list both declares the
-// factories and fills the table, so no second list can fall out of step.
-// One registration per line, whatever clang-format would pack together.
+//   std::unique_ptr<Potential> make_NAME(const std::string& arguments,
+//                                        const std::filesystem::path& config_dir)
+// in namespace otfgp (config_dir: see make_potential), and one line here names it. The list both
+// declares the factories and fills the table, so no second list can fall out of step. One
+// registration per line, whatever clang-format would pack together.
 // clang-format off
 #define OTFGP_POTENTIALS(REGISTER)                   \
   REGISTER("lj", make_lennard_jones)                 \
@@ -26,8 +27,9 @@
 
 namespace otfgp {
 
-#define OTFGP_DECLARE_FACTORY(name, factory) \
-  std::unique_ptr<Potential> factory(const std::string& arguments);
+#define OTFGP_DECLARE_FACTORY(name, factory)                       \
+  std::unique_ptr<Potential> factory(const std::string& arguments, \
+                                     const std::filesystem::path& config_dir);
 OTFGP_POTENTIALS(OTFGP_DECLARE_FACTORY)
 #undef OTFGP_DECLARE_FACTORY
 
@@ -35,19 +37,13 @@ namespace {
 
 struct Registration {
   const char* name;
-  std::unique_ptr<Potential> (*make)(const std::string& arguments);
+  std::unique_ptr<Potential> (*make)(const std::string& arguments,
+                                     const std::filesystem::path& config_dir);
 };
 
 #define OTFGP_REGISTRATION(name, factory) Registration{name, factory},
 constexpr Registration registry[] = {OTFGP_POTENTIALS(OTFGP_REGISTRATION)};
 #undef OTFGP_REGISTRATION
-
-// The spec's parameter file argument: the first comma-separated item when it
-// is not key=value (lj:eps=…, zbl:inner=… name no file).
-std::string file_argument(const std::string& arguments) {
-  const std::string first = arguments.substr(0, arguments.find(','));
-  return first.find('=') == std::string::npos ? first : std::string();
-}
 
 }  // namespace
 
@@ -58,32 +54,17 @@ std::vector<std::string> potential_names() {
 }
 
 std::unique_ptr<Potential> make_potential(const std::string& spec) {
-  const auto [name, arguments] = split_spec(spec);
-  for (const auto& entry : registry)
-    if (name == entry.name) return entry.make(arguments);
-  std::string known;
-  for (const auto& entry : registry) known += (known.empty() ? "" : ", ") + std::string(entry.name);
-  throw Error("unknown potential '" + name + "' in spec '" + spec + "' (known: " + known + ")");
+  return make_potential(spec, std::filesystem::path());
 }
 
 std::unique_ptr<Potential> make_potential(const std::string& spec,
                                           const std::filesystem::path& config_dir) {
   const auto [name, arguments] = split_spec(spec);
-  const std::string file = file_argument(arguments);
-  const std::filesystem::path path(file);
-  if (file.empty() || path.is_absolute()) return make_potential(spec);
-  std::error_code ignored;
-  const std::filesystem::path beside = config_dir / path;
-  const std::string rest = arguments.substr(file.size());
-  if (std::filesystem::exists(beside, ignored) || path.has_parent_path())
-    return make_potential(name + ":" +
-                          std::filesystem::absolute(beside).lexically_normal().string() + rest);
-  try {
-    return make_potential(spec);
-  } catch (const MissingFileError& error) {
-    throw MissingFileError(std::string(error.what()) + ", and the config's folder: " +
-                           std::filesystem::absolute(beside).lexically_normal().string());
-  }
+  for (const auto& entry : registry)
+    if (name == entry.name) return entry.make(arguments, config_dir);
+  std::string known;
+  for (const auto& entry : registry) known += (known.empty() ? "" : ", ") + std::string(entry.name);
+  throw Error("unknown potential '" + name + "' in spec '" + spec + "' (known: " + known + ")");
 }
 
 }  // namespace otfgp

@@ -429,7 +429,7 @@ double ForceStdTerms::force_std(double energy_std, double neighbour_std, double 
 }
 
 ForceStdTerms ForceUncertaintyCalibration::terms(int s) const {
-  return s >= 0 && s < static_cast<int>(species.size()) ? species[s] : pooled();
+  return s >= 0 && s < static_cast<int>(species.size()) ? species[s] : pooled;
 }
 
 Eigen::VectorXd SparseGp::novel_atoms(const DescriptorValues& values, double margin) const {

@@ -382,9 +382,7 @@ std::vector<TwoBodyWeightTrial> choose_two_body_weight(const GpTrainConfig& conf
 }
 
 std::string describe_gp_config(const GpTrainConfig& config) {
-  std::string species_text;
-  for (int z : config.descriptor.species)
-    species_text += std::string(species_text.empty() ? "" : " ") + element(z).symbol;
+  const std::string species_text = symbols_text(config.descriptor.species);
   const auto descriptor = make_gp_descriptor(config);
   const std::string kernel_text =
       config.two_body_auto

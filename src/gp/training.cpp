@@ -88,15 +88,23 @@ ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Struct
 }
 
 void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Structure& frame,
-                      const DescriptorValues& values, double novelty_margin) {
+                      const DescriptorValues& values, double novelty_margin,
+                      const Eigen::VectorXd* given_std) {
   if (!frame.forces) return;
+  if (given_std && given_std->size() != frame.size())
+    throw Error("force errors: " + std::to_string(given_std->size()) +
+                " energy stds for a frame of " + std::to_string(frame.size()) + " atoms");
   const double sigma = gp.hyperparameters().signal_std;
-  const GpPrediction prediction = gp.predict(frame, values, true);
-  const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
+  const GpPrediction prediction = gp.predict(frame, values, !given_std);
   Eigen::VectorXd energy_std(frame.size());
-  for (int i = 0; i < frame.size(); ++i)
-    energy_std[i] =
-        sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
+  if (given_std) {
+    energy_std = *given_std;
+  } else {
+    const Eigen::VectorXd novel = gp.novel_atoms(values, novelty_margin);
+    for (int i = 0; i < frame.size(); ++i)
+      energy_std[i] =
+          sigma * (novel[i] > 0 ? std::max(prediction.atom_std[i], 1.0) : prediction.atom_std[i]);
+  }
   const Eigen::VectorXd neighbour_std = neighbour_energy_std(values, energy_std, gp.descriptor());
   for (int i = 0; i < frame.size(); ++i) {
     sample.energy_std.push_back(energy_std[i]);
@@ -188,18 +196,14 @@ ForceUncertaintyCalibration fit_force_uncertainty(const ForceErrorSample& sample
   const std::size_t n = sample.energy_std.size();
   if (n < 10) throw Error("force-uncertainty calibration needs at least 10 atoms with forces");
   ForceUncertaintyCalibration c;
-  const ForceStdTerms pooled = fit_force_std_terms(sample, relative_term);
-  c.energy_scale = pooled.energy_scale;
-  c.floor = pooled.floor;
-  c.relative = pooled.relative;
-  c.neighbour_scale = pooled.neighbour_scale;
+  c.pooled = fit_force_std_terms(sample, relative_term);
   c.frames = frames;
   c.atoms = static_cast<int>(n);
   const bool by_species = relative_term && sample.species.size() == n && n > 0 &&
                           *std::min_element(sample.species.begin(), sample.species.end()) !=
                               *std::max_element(sample.species.begin(), sample.species.end());
   if (by_species) {
-    c.species.assign(*std::max_element(sample.species.begin(), sample.species.end()) + 1, pooled);
+    c.species.assign(*std::max_element(sample.species.begin(), sample.species.end()) + 1, c.pooled);
     for (std::size_t s = 0; s < c.species.size(); ++s) {
       const ForceErrorSample part = species_sample(sample, static_cast<int>(s));
       if (static_cast<int>(part.energy_std.size()) >=
@@ -234,7 +238,7 @@ nlohmann::json calibration_summary(const ForceUncertaintyCalibration& c,
                           {"floor_ev_per_a", t.floor},
                           {"relative", t.relative}};
   };
-  nlohmann::json summary = terms(c.pooled());
+  nlohmann::json summary = terms(c.pooled);
   summary.update({{"frames", c.frames},
                   {"atoms", c.atoms},
                   {"coverage_1sigma", c.coverage_1},
@@ -486,8 +490,9 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
         "calibration on {} held-out frames ({} atoms): force std = sqrt(({:.4g}/Å · u)² + "
         "{:.4g}² + ({:.4g} |F|)²) eV/Å; coverage {:.3f} (1σ), {:.3f} (2σ); Spearman(σ_F, |ΔF|) "
         "{:.3f}",
-        held.size(), calibration.atoms, calibration.energy_scale, calibration.floor,
-        calibration.relative, calibration.coverage_1, calibration.coverage_2, calibration.spearman);
+        held.size(), calibration.atoms, calibration.pooled.energy_scale, calibration.pooled.floor,
+        calibration.pooled.relative, calibration.coverage_1, calibration.coverage_2,
+        calibration.spearman);
   } else {
     logger().warn("calibration: the held-out frames carry too few forces; not calibrated");
   }

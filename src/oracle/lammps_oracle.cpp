@@ -9,12 +9,11 @@
 #include <map>
 #include <sstream>
 
-#include <stdlib.h>
-
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/scratch_folder.hpp"
 #include "otfgp/oracle/external.hpp"
 
 namespace otfgp::oracle {
@@ -57,12 +56,6 @@ std::string resolve_files(const std::string& line, const std::filesystem::path& 
   return result;
 }
 
-std::string symbols(const std::vector<int>& types) {
-  std::string text;
-  for (int z : types) text += std::string(text.empty() ? "" : " ") + element(z).symbol;
-  return text;
-}
-
 // A `pair_coeff * * … W1 … Wn` line maps LAMMPS types 1…n to the entries of a
 // parameter file by its last n words. When those words are element symbols
 // (or NULL, for a hybrid style's other types), each must be its type's element
@@ -96,8 +89,8 @@ void check_type_words(const std::string& line, const std::vector<int>& types, bo
         "{{elements}} in place of '{}' (the element symbols in type order), or give them in "
         "type order",
         key, line, given, t + 1, element(mapped[t]).symbol, t + 1, element(types[t]).symbol,
-        symbols(types), fixed_types ? "as " + key + ".elements lists them" : "by atomic number",
-        given));
+        symbols_text(types),
+        fixed_types ? "as " + key + ".elements lists them" : "by atomic number", given));
   }
 }
 
@@ -124,27 +117,29 @@ class LammpsOracle final : public Oracle {
         if (!settings_.charges.count(z))
           throw Error(
               fmt::format("{}.charges: no charge for {}", settings_.key, element(z).symbol));
-    // The type order label() uses: `elements`, else the species by atomic number.
-    std::vector<int> types = settings_.elements;
-    if (types.empty()) {
-      types = species;
-      std::sort(types.begin(), types.end());
-      types.erase(std::unique(types.begin(), types.end()), types.end());
-    }
-    for (const auto& line : settings_.pair_coeff)
-      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
     std::vector<int> present = species;
     std::sort(present.begin(), present.end());
     present.erase(std::unique(present.begin(), present.end()), present.end());
-    trial_run(types, present);
+    trial_run(type_order(present), present);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
                   int /*attempt*/) override {
-    return run(structure, workdir);
+    structure.validate();
+    return run(structure, workdir, type_order(structure.species()));
   }
 
  private:
+  // The LAMMPS type order for a frame of these species (distinct, ascending):
+  // `elements`, else the species; the element words of every pair_coeff line
+  // are checked against it here, once per frame.
+  std::vector<int> type_order(const std::vector<int>& species) const {
+    const std::vector<int>& types = settings_.elements.empty() ? species : settings_.elements;
+    for (const auto& line : settings_.pair_coeff)
+      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
+    return types;
+  }
+
   // LAMMPS reads the parameter files and maps elements at pair_coeff, before
   // any force: one atom of each species the run has (`present`; every type of
   // `types` is declared) in a roomy box, run once, shows a missing file, a
@@ -161,22 +156,10 @@ class LammpsOracle final : public Oracle {
       trial.positions(static_cast<Eigen::Index>(t), 0) = edge * t / present.size();
       trial.positions(static_cast<Eigen::Index>(t), 1) = 0.5 * edge * (t % 2);
     }
-    std::string workdir_template =
-        (std::filesystem::temp_directory_path() / "otfgp-lammps-check-XXXXXX").string();
-    if (!::mkdtemp(workdir_template.data()))
-      throw Error("lammps oracle: cannot create a scratch folder in " +
-                  std::filesystem::temp_directory_path().string());
-    // Removed however the trial ends (an error, an interrupt, anything thrown).
-    struct Scratch {
-      std::filesystem::path path;
-      ~Scratch() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-      }
-    } const scratch{workdir_template};
+    const ScratchFolder scratch("otfgp-lammps-check");
     std::string failure;
     try {
-      run(trial, scratch.path, types);
+      run(trial, scratch.path(), types);
     } catch (const InterruptedError&) {
       throw;
     } catch (const Error& error) {
@@ -186,22 +169,17 @@ class LammpsOracle final : public Oracle {
       throw Error(fmt::format(
           "{}: LAMMPS fails on a test frame with one atom of each element ({}), so it would fail "
           "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file: {}",
-          settings_.key, symbols(present), settings_.key, settings_.key, failure));
+          settings_.key, symbols_text(present), settings_.key, settings_.key, failure));
   }
 
-  // `types`: the LAMMPS type order; by default `elements`, else the frame's species.
+  // `types`: the LAMMPS type order (type_order, which checked the pair_coeff lines against it).
   Structure run(const Structure& structure, const std::filesystem::path& workdir,
-                std::vector<int> types = {}) const {
-    structure.validate();
+                const std::vector<int>& types) const {
     prepare_workdir(workdir);
-    if (types.empty())
-      types = settings_.elements.empty() ? structure.species() : settings_.elements;
     for (int z : structure.numbers)
       if (std::find(types.begin(), types.end(), z) == types.end())
         throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
                                 settings_.key, element(z).symbol));
-    for (const auto& line : settings_.pair_coeff)
-      check_type_words(line, types, !settings_.elements.empty(), settings_.key);
 
     // Lower-triangular cell with the same lengths and angles; `rotation`
     // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
@@ -214,8 +192,7 @@ class LammpsOracle final : public Oracle {
     const Eigen::Matrix3d rotation = cell.inverse() * lower;
     const bool charged = !settings_.charges.empty();
 
-    std::string elements;
-    for (int z : types) elements += std::string(elements.empty() ? "" : " ") + element(z).symbol;
+    const std::string elements = symbols_text(types);
     {
       std::ofstream data(workdir / "data.lmp");
       data << "otfgp lammps oracle frame\n\n"

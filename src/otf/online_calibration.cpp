@@ -18,19 +18,14 @@ void OnlineCalibration::add(ForceErrorSample frame) {
 double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
                                const DescriptorValues& values, const Eigen::VectorXd* trigger_std) {
   if (!frame.forces) return std::numeric_limits<double>::quiet_NaN();
+  if (trigger_std && trigger_std->size() != frame.size())
+    throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
+                " trigger stds for a frame of " + std::to_string(frame.size()) + " atoms");
   ForceErrorSample sample;
-  add_force_errors(sample, gp, frame, values);
+  add_force_errors(sample, gp, frame, values, 0.05, trigger_std);
   double squared = 0.0;
   for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
-  if (trigger_std) {
-    if (static_cast<std::size_t>(trigger_std->size()) != sample.energy_std.size())
-      throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
-                  " trigger stds for a frame of " + std::to_string(sample.energy_std.size()) +
-                  " atoms");
-    sample.energy_std.assign(trigger_std->data(), trigger_std->data() + trigger_std->size());
-    const Eigen::VectorXd v = neighbour_energy_std(values, *trigger_std, gp.descriptor());
-    sample.neighbour_std.assign(v.data(), v.data() + v.size());
-  } else {
+  if (!trigger_std) {
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
     for (double& v : sample.neighbour_std) v /= gp.hyperparameters().signal_std;
   }
@@ -55,7 +50,7 @@ void OnlineCalibration::fit() {
   if (all.neighbour_std.size() != all.energy_std.size()) all.neighbour_std.clear();
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
-  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).energy_scale;
+  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).pooled.energy_scale;
   // n = 1 is an environment the model knows nothing of: its force may be off
   // by as much as the forces themselves. A fit that ties no error to n (a few
   // similar frames, e.g. the warm-up of a small cluster) would otherwise give
@@ -67,8 +62,8 @@ void OnlineCalibration::fit() {
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
   ForceUncertaintyCalibration c = calibration_;
-  c.energy_scale /= signal_std;
-  c.neighbour_scale /= signal_std;
+  c.pooled.energy_scale /= signal_std;
+  c.pooled.neighbour_scale /= signal_std;
   for (ForceStdTerms& t : c.species) {
     t.energy_scale /= signal_std;
     t.neighbour_scale /= signal_std;

@@ -177,17 +177,18 @@ std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunC
   return stages;
 }
 
-// The atomic numbers of every stage's structure, each file read and validated,
-// and each checked as the MD engine will check it (atom distances, a fully
-// periodic cell for npt): before the first oracle call, not after it.
-std::set<int> stage_species(const ConfigSection& root, const std::vector<CampaignStage>& stages,
-                            const md::EngineSettings& engine) {
+// Reads every stage's structure (into stage.start) and returns their atomic
+// numbers; each is validated and checked as the MD engine will check it (atom
+// distances, a fully periodic cell for npt): before the first oracle call.
+std::set<int> read_stage_structures(const ConfigSection& root, std::vector<CampaignStage>& stages,
+                                    const md::EngineSettings& engine) {
   std::set<int> species;
   for (std::size_t k = 0; k < stages.size(); ++k) {
-    const CampaignStage& stage = stages[k];
+    CampaignStage& stage = stages[k];
     if (!std::filesystem::exists(stage.structure))
       throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
-    const Structure structure = read_structure(stage.structure, stage.format);
+    stage.start = read_structure(stage.structure, stage.format);
+    const Structure& structure = stage.start;
     try {
       structure.validate();
       AtomState state = AtomState::from_structure(structure);
@@ -208,7 +209,7 @@ void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config)
   const double cutoff = config.model.descriptor.cutoff;
   for (std::size_t k = 0; k < config.stages.size(); ++k) {
     const CampaignStage& stage = config.stages[k];
-    AtomState state = AtomState::from_structure(read_structure(stage.structure, stage.format));
+    AtomState state = AtomState::from_structure(stage.start);
     NeighborList list(cutoff, 0.0);
     try {
       list.build(state);
@@ -238,9 +239,10 @@ void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config)
 
 // Held-out frames are evaluated with the model after every update: frames
 // without forces, or with a species the model does not describe, would stop
-// the run after the first oracle call.
-void check_held_out(const ConfigSection& root, const OtfConfig& config) {
-  const std::vector<Structure> frames = read_structures(*config.held_out);
+// the run after the first oracle call. Reads them into config.held_out_frames.
+void read_held_out(const ConfigSection& root, OtfConfig& config) {
+  config.held_out_frames = read_structures(*config.held_out);
+  const std::vector<Structure>& frames = config.held_out_frames;
   const std::vector<int>& described = config.model.descriptor.species;
   for (std::size_t f = 0; f < frames.size(); ++f) {
     if (!frames[f].forces)
@@ -249,12 +251,10 @@ void check_held_out(const ConfigSection& root, const OtfConfig& config) {
                                 "(otfgp label labels frames with the oracle)");
     for (int z : frames[f].numbers)
       if (std::find(described.begin(), described.end(), z) == described.end()) {
-        std::string known;
-        for (int s : described) known += std::string(known.empty() ? "" : " ") + element(s).symbol;
-        root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
-                                  " has " + element(z).symbol +
-                                  ", which the model does not describe (its species: " + known +
-                                  ", from the starting structures or model.species)");
+        root.fail("held_out",
+                  config.held_out->string() + " frame " + std::to_string(f + 1) + " has " +
+                      element(z).symbol + ", which the model does not describe (its species: " +
+                      symbols_text(described) + ", from the starting structures or model.species)");
       }
   }
 }
@@ -303,7 +303,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   config.md = md::read_md_section(root.section("md"));
   config.stages = read_stages(root, config.md, base);
   config.campaign = root.has("campaign");
-  const std::set<int> species = stage_species(root, config.stages, config.md.engine);
+  const std::set<int> species = read_stage_structures(root, config.stages, config.md.engine);
   if (root.has("held_out")) {
     config.held_out = resolve(base, root.text("held_out"));
     if (!std::filesystem::exists(*config.held_out))
@@ -341,7 +341,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   check_output_is_folder(root, config.output);
   // What would fail only after the first oracle call.
   check_descriptor_cutoff(root, config);
-  if (config.held_out) check_held_out(root, config);
+  if (config.held_out) read_held_out(root, config);
   return config;
 }
 

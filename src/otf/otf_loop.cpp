@@ -178,9 +178,7 @@ std::string model_state_settings(const GpTrainConfig& model) {
     text += "model." + key + ": " + value + "\n";
   };
   const B2Settings& d = model.descriptor;
-  std::string species;
-  for (int z : d.species) species += (species.empty() ? "" : " ") + symbol(z);
-  line("species", species);
+  line("species", symbols_text(d.species));
   line("descriptor.n_max", std::to_string(d.n_max));
   line("descriptor.l_max", std::to_string(d.l_max));
   line("descriptor.r_min", number(d.r_min));
@@ -272,7 +270,6 @@ class OtfLoop final : public md::StepObserver {
   std::unique_ptr<SparseGp> gp_;
   std::shared_ptr<GpPotential> gp_potential_;
   std::shared_ptr<TimedPotential> potential_;
-  std::vector<Structure> held_out_;
 
   // Loop state (checkpointed).
   int stage_ = 0;
@@ -308,14 +305,7 @@ class OtfLoop final : public md::StepObserver {
 OtfLoop::OtfLoop(const OtfConfig& config, bool resume)
     : config_(config),
       resuming_(resume),
-      calibration_(config.otf.calibration_frames, config.otf.calibration_window) {
-  if (config_.held_out) {
-    held_out_ = read_structures(*config_.held_out);
-    for (const auto& frame : held_out_)
-      if (!frame.forces)
-        throw Error(config_.held_out->string() + ": held-out frames need forces to compare");
-  }
-}
+      calibration_(config.otf.calibration_frames, config.otf.calibration_window) {}
 
 std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int index) {
   md::EngineSettings settings = config_.md.engine;
@@ -323,8 +313,7 @@ std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int
     settings.thermostat.temperature = stage.temperature;
   if (stage.pressure) settings.barostat.pressure = *stage.pressure;
   settings.seed = config_.md.seed + static_cast<std::uint64_t>(index);
-  Structure structure = read_structure(stage.structure, stage.format);
-  AtomState state = AtomState::from_structure(structure);
+  AtomState state = AtomState::from_structure(stage.start);
   md::maxwell_boltzmann(state, stage.temperature, settings.seed);
   auto engine = std::make_unique<md::Engine>(std::move(state), potential_, settings);
   engine->set_compute_request({false, true}, config_.otf.check_interval);
@@ -656,10 +645,10 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std,
 }
 
 void OtfLoop::evaluate_held_out() {
-  if (held_out_.empty()) return;
+  if (config_.held_out_frames.empty()) return;
   const auto start = Clock::now();
   MeanPotential potential(mapped());
-  const ValidationReport report = validate_potential(potential, held_out_);
+  const ValidationReport report = validate_potential(potential, config_.held_out_frames);
   held_out_log_.stream() << gp_->num_frames() << "," << oracle_calls_ << ","
                          << number(report.total.force_mae.value_or(NAN)) << ","
                          << number(report.total.energy_mae.value_or(NAN)) << ","
@@ -852,7 +841,7 @@ void OtfLoop::label_starting_structures() {
   std::vector<double> seconds;
   for (stage_ = 0; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
     const CampaignStage& stage = config_.stages[stage_];
-    const Structure structure = read_structure(stage.structure, stage.format);
+    const Structure& structure = stage.start;
     logger().info("labelling the starting structure of stage {}: {} ({} atoms)", stage_ + 1,
                   stage.structure.string(), structure.size());
     const auto start = Clock::now();
@@ -1024,7 +1013,7 @@ void OtfLoop::write_final_outputs() {
   logger().info("wrote {} ({} frames, {} sparse environments)",
                 (config_.output / "model.h5").string(), gp_->num_frames(), gp_->num_sparse());
   write_summary(true);
-  std::vector<Structure> parity = held_out_;
+  std::vector<Structure> parity = config_.held_out_frames;
   if (parity.empty())
     for (const auto& record : database_->records()) parity.push_back(record.frame);
   auto final_model = make_gp_potential(mapped(), "gp:" + (config_.output / "model.h5").string());
@@ -1039,9 +1028,9 @@ void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
   nlohmann::json s = summary(finished);
   if (stop.is_object()) s.update(stop);
   // A failed run's model may be what failed: its held-out errors are not evaluated.
-  if (!held_out_.empty() && gp_ && !stop.contains("error")) {
+  if (!config_.held_out_frames.empty() && gp_ && !stop.contains("error")) {
     MeanPotential potential(mapped());
-    const ValidationReport report = validate_potential(potential, held_out_);
+    const ValidationReport report = validate_potential(potential, config_.held_out_frames);
     nlohmann::json h;
     h["frames"] = report.total.frames;
     if (report.total.force_mae) h["force_mae_ev_per_a"] = *report.total.force_mae;

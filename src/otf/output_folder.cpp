@@ -109,8 +109,6 @@ std::vector<std::string> foreign_entries(const fs::path& folder) {
 void check_output_folder(const fs::path& folder) {
   std::error_code error;
   if (!fs::exists(folder, error)) return;
-  if (!fs::is_directory(folder, error))
-    throw Error("output '" + folder.string() + "' is a file, not a folder");
   const std::vector<std::string> entries = entries_of(folder);
   if (entries.empty()) return;
   if (!holds_otf_run(folder))

@@ -11,6 +11,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/lattice.hpp"
+#include "support/temporary_directory.hpp"
 
 namespace otfgp::testing {
 
@@ -39,11 +40,10 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
   const Eigen::Matrix3d rotation = cell.inverse() * lower;
 
   const std::vector<int> species = structure.species();
-  std::string elements;
-  for (int z : species) elements += std::string(elements.empty() ? "" : " ") + element(z).symbol;
+  const std::string elements = symbols_text(species);
 
-  char pattern[] = "/tmp/otfgp-lammps-XXXXXX";
-  const std::filesystem::path dir = mkdtemp(pattern);
+  const TemporaryDirectory scratch("otfgp-lammps");
+  const std::filesystem::path& dir = scratch.path();
   {
     std::ofstream data(dir / "data.lmp");
     data.precision(17);
@@ -87,7 +87,6 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
   const int status = std::system(command.c_str());
   const std::string log = read_file(dir / "log.lammps");
   if (status != 0) {
-    std::filesystem::remove_all(dir);
     throw std::runtime_error("lmp failed:\n" +
                              log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
   }
@@ -136,7 +135,6 @@ LammpsResult run_lammps(const Structure& structure, const LammpsSetup& setup) {
     dump >> id >> f[0] >> f[1] >> f[2];
     result.forces.row(id - 1) = f * rotation.transpose();
   }
-  std::filesystem::remove_all(dir);
   return result;
 }
 

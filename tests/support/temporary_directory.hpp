@@ -7,20 +7,13 @@
 #include <filesystem>
 #include <string>
 
+#include "otfgp/core/scratch_folder.hpp"
+
 namespace otfgp::testing {
 
-class TemporaryDirectory {
+class TemporaryDirectory : public ScratchFolder {
  public:
-  explicit TemporaryDirectory(const std::string& prefix = "otfgp-test");
-  ~TemporaryDirectory();
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::filesystem::path& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
+  explicit TemporaryDirectory(const std::string& prefix = "otfgp-test") : ScratchFolder(prefix) {}
 };
 
 // A file called `name` holding `text` (parameter files, malformed inputs),

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace otfgp {
 
@@ -22,5 +23,8 @@ const Element& element(int atomic_number);
 int atomic_number(std::string_view symbol);
 // Non-throwing variant: 0 when the symbol is unknown.
 int find_atomic_number(std::string_view symbol);
+// The symbols of `numbers`, in that order, joined by `separator` ("Si O"):
+// messages and settings lines.
+std::string symbols_text(const std::vector<int>& numbers, std::string_view separator = " ");
 
 }  // namespace otfgp

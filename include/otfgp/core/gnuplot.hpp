@@ -9,15 +9,14 @@
 #include <sstream>
 #include <string>
 
+#include "otfgp/core/scratch_folder.hpp"
+
 namespace otfgp {
 
 class GnuplotJob {
  public:
   // Throws otfgp::Error when no scratch folder can be made.
-  GnuplotJob();
-  ~GnuplotJob();
-  GnuplotJob(const GnuplotJob&) = delete;
-  GnuplotJob& operator=(const GnuplotJob&) = delete;
+  GnuplotJob() : folder_("otfgp-plot") {}
 
   // Writes a data file and returns its path quoted for the script.
   std::string data(const std::string& name, const std::string& content);
@@ -30,7 +29,7 @@ class GnuplotJob {
   bool run(const std::filesystem::path& png, const std::string& what);
 
  private:
-  std::filesystem::path folder_;
+  ScratchFolder folder_;
   std::ostringstream script_;
   int width_ = 900, height_ = 650;
 };

@@ -2,6 +2,7 @@
 // The "key=value,key=value" part of a potential or calculator spec string,
 // read so that a misspelled key is an error rather than a silent default.
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,5 +38,13 @@ double parse_spec_number(const std::string& owner, const std::string& key,
 
 // Splits "name:arguments" at the first colon; arguments may be empty.
 std::pair<std::string, std::string> split_spec(const std::string& spec);
+
+// Where a relative file named in a spec read from a config file is taken
+// from: the config's folder `config_dir` when the file is there, and always
+// when the name has a folder part ("./my.buck"); the absolute path then.
+// nullopt for an absolute name, an empty config_dir, or a bare name not in
+// the config's folder (the caller looks it up as for a spec given directly).
+std::optional<std::filesystem::path> file_beside_config(const std::string& name,
+                                                        const std::filesystem::path& config_dir);
 
 }  // namespace otfgp

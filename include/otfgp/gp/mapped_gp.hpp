@@ -44,11 +44,7 @@ struct ForceStdTerms {
 };
 
 struct ForceUncertaintyCalibration {
-  // The terms fitted to all atoms together.
-  double energy_scale = 0.0;     // a (1/Å)
-  double floor = 0.0;            // b (eV/Å)
-  double relative = 0.0;         // c
-  double neighbour_scale = 0.0;  // g (1/Å)
+  ForceStdTerms pooled;  // the terms fitted to all atoms together
   // Per descriptor species: its own terms where the fit had at least
   // min_species_atoms of its atoms, else the pooled ones. Empty: pooled for all.
   std::vector<ForceStdTerms> species;
@@ -61,7 +57,6 @@ struct ForceUncertaintyCalibration {
   double coverage_2 = 0.0;
   double spearman = 0.0;
   bool valid() const { return frames > 0; }
-  ForceStdTerms pooled() const { return {energy_scale, floor, relative, neighbour_scale}; }
   // The terms of an atom of descriptor species s (pooled for s < 0 or beyond `species`).
   ForceStdTerms terms(int s) const;
   double force_std(double energy_std, double neighbour_std, double force_norm, int s = -1) const {

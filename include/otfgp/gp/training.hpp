@@ -88,8 +88,13 @@ Eigen::VectorXd neighbour_energy_std(const DescriptorValues& values,
 ForceErrorSample force_error_sample(const SparseGp& gp, const std::vector<Structure>& frames,
                                     double novelty_margin = 0.05);
 // One frame whose descriptors (with gradients) are computed already; appended to `sample`.
+// `energy_std`, when given (one per atom), replaces the model's own u (in its
+// units: e.g. a normalised std): the stds some other prediction of the same
+// model saw on this frame; the neighbours' v_i are computed once, from
+// whichever stds the sample holds.
 void add_force_errors(ForceErrorSample& sample, const SparseGp& gp, const Structure& frame,
-                      const DescriptorValues& values, double novelty_margin = 0.05);
+                      const DescriptorValues& values, double novelty_margin = 0.05,
+                      const Eigen::VectorXd* energy_std = nullptr);
 // Maximum-likelihood a, b, c of ForceUncertaintyCalibration for the samples,
 // with its coverage and Spearman on them. Throws otfgp::Error for fewer than
 // 10 atoms. On the fly, each new labelled frame is such a held-out sample for

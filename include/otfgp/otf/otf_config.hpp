@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "otfgp/core/config.hpp"
+#include "otfgp/core/structure.hpp"
 #include "otfgp/gp/mapped_gp.hpp"
 #include "otfgp/gp/train_config.hpp"
 #include "otfgp/md/run.hpp"
@@ -26,6 +27,7 @@ struct CampaignStage {
   std::string name;  // for logs: the structure file's stem
   std::filesystem::path structure;
   std::string format = "auto";
+  Structure start;                 // the structure file as read_otf_config read and checked it
   double temperature = 0.0;        // K: thermostat target and initial velocities
   std::optional<double> pressure;  // GPa (npt only)
   long steps = 0;
@@ -85,11 +87,14 @@ struct OtfConfig {
   std::vector<CampaignStage> stages;
   bool campaign = false;  // stages from `campaign:` (else one from `structure:`)
   std::optional<std::filesystem::path> held_out;
+  std::vector<Structure> held_out_frames;  // the file as read_otf_config read and checked it
   std::filesystem::path output = "otf-output";
   std::vector<int> species;  // atomic numbers of every stage (and held-out frames)
 };
 
 // Reads and validates; relative paths are resolved against the config's folder.
+// Every structure file (the stages', the held-out frames) is read here, once,
+// and the output folder (and every folder above it) is checked to be no file.
 OtfConfig read_otf_config(const std::filesystem::path& path);
 
 // No output (the folder, a file in it) may be an input (the config, a

@@ -37,7 +37,8 @@ std::vector<std::string> foreign_entries(const std::filesystem::path& folder);
 // Before a run writes into `folder` without a checkpoint to continue (a fresh
 // run, or --resume that finds none): throws otfgp::Error naming the folder and
 // the files when it holds files the loop did not write, or holds files at all
-// without being an otf run's folder. A missing or empty folder is fine.
+// without being an otf run's folder. A missing or empty folder is fine; that
+// it is no file, nor under one, read_otf_config checked.
 void check_output_folder(const std::filesystem::path& folder);
 
 // Removes an earlier run's outputs (every file of otf_output_files(), the
