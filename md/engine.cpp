@@ -52,6 +52,20 @@ void check_barostat_cell(const AtomState& state, const EngineSettings& settings)
       pbc[0] ? "T" : "F", pbc[1] ? "T" : "F", pbc[2] ? "T" : "F"));
 }
 
+// Adds the step just made to the run statistics, on the device: one thread
+// reads the potential's totals and, unless the host has it (`kinetic`), the
+// kinetic tensor where the second half-step reduced it.
+void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statistics,
+                           const EnergyVirialView& potential, const ForceCheckView& check,
+                           bool kinetic_on_device, const KineticTensor& kinetic, double volume,
+                           double degrees_of_freedom, double extended, double time) {
+  Kokkos::parallel_for(
+      "Engine::accumulate_statistics", RangePolicy(0, 1), KOKKOS_LAMBDA(int) {
+        const KineticTensor k = kinetic_on_device ? check().kinetic : kinetic;
+        statistics().add(ThermoScalars(k, potential(), volume, degrees_of_freedom, extended), time);
+      });
+}
+
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -91,8 +105,13 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
       potential_(std::move(potential)),
       settings_(settings),
       integrator_(settings, state_.natoms),
-      fence_phases_(fence_phases_from_environment()) {
+      fence_phases_(fence_phases_from_environment()),
+      statistics_device_("Engine::statistics") {
   if (!potential_) throw Error("the MD engine needs a potential");
+  for (int k = 0; k < 2; ++k) {
+    totals_[k] = EnergyVirialView("Engine::potential_totals");
+    totals_host_[k] = Kokkos::create_mirror_view(totals_[k]);
+  }
   check_barostat_cell(state_, settings_);
   integrator_.refresh_kinetic(state_);
 }
@@ -123,7 +142,55 @@ void Engine::set_compute_request(const ComputeRequest& request, long interval) {
 
 void Engine::compute_forces() {
   const bool requested = request_interval_ > 0 && step_ % request_interval_ == 0;
-  forces_ = potential_->compute(state_, *list_, requested ? request_ : ComputeRequest{});
+  ComputeRequest request = requested ? request_ : ComputeRequest{};
+  // The state before keeps its totals in the other view.
+  current_ = 1 - current_;
+  // The barostat reads the virial on the host every step: it is asked for there.
+  if (!integrator_.needs_host_virial()) request.totals = totals_[current_];
+  forces_ = potential_->compute(state_, *list_, request);
+  totals_on_host_ = !forces_.totals_on_device;
+  if (totals_on_host_) {
+    // A potential that summed on the host (or a barostat run): the device gets a copy.
+    EnergyVirial& host = totals_cache_;
+    host.energy = forces_.energy;
+    for (int k = 0; k < 6; ++k) host.virial[k] = forces_.virial[k];
+    totals_host_[current_]() = host;
+    Kokkos::deep_copy(totals_[current_], totals_host_[current_]);
+  }
+}
+
+const EnergyVirial& Engine::potential_totals() const {
+  if (!totals_on_host_) {
+    Kokkos::deep_copy(totals_host_[current_], totals_[current_]);
+    totals_cache_ = totals_host_[current_]();
+    forces_.energy = totals_cache_.energy;
+    for (int k = 0; k < 6; ++k) forces_.virial[k] = totals_cache_.virial[k];
+    forces_.totals_on_device = false;
+    totals_on_host_ = true;
+  }
+  return totals_cache_;
+}
+
+const ComputeResult& Engine::last_compute() const {
+  potential_totals();
+  return forces_;
+}
+
+const RunStatistics& Engine::statistics() const {
+  if (!statistics_on_host_) {
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), statistics_device_);
+    statistics_ = host();
+    statistics_on_host_ = true;
+  }
+  return statistics_;
+}
+
+void Engine::set_statistics(const RunStatistics& statistics) {
+  statistics_ = statistics;
+  statistics_on_host_ = true;
+  auto host = Kokkos::create_mirror_view(statistics_device_);
+  host() = statistics;
+  Kokkos::deep_copy(statistics_device_, host);
 }
 
 void Engine::setup() {
@@ -139,7 +206,7 @@ void Engine::setup() {
   list_->build(state_);
   compute_forces();
   const int bad = find_bad_force(state_, settings_.max_force);
-  if (bad >= 0 || !std::isfinite(forces_.energy)) {
+  if (bad >= 0 || !std::isfinite(potential_totals().energy)) {
     std::string what =
         bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
     throw Error("step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
@@ -149,10 +216,12 @@ void Engine::setup() {
                 "; check the structure and the potential");
   }
   integrator_.refresh_kinetic(state_);
-  if (fresh_ && statistics_.samples == 0) {
+  if (fresh_ && statistics().samples == 0) {
+    RunStatistics start = statistics();
     const double conserved = thermo().conserved;
-    statistics_.initial_conserved = conserved;
-    statistics_.last_conserved = conserved;
+    start.initial_conserved = conserved;
+    start.last_conserved = conserved;
+    set_statistics(start);
   }
   ready_ = true;
   Kokkos::fence();
@@ -195,8 +264,6 @@ long Engine::run_until(long final_step) {
     // learning): rebind and recompute the forces before they drive a step.
     setup();
     snapshot_.step = step_;
-    snapshot_.potential_energy = forces_.energy;
-    snapshot_.virial = forces_.virial;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       try {
@@ -222,16 +289,21 @@ long Engine::run_until(long final_step) {
       PhaseClock clock(timers_, Phase::force, fence_phases_);
       compute_forces();
     }
-    ForceCheck check;
+    std::optional<ForceCheck> check;
     {
       PhaseClock clock(timers_, Phase::final_integrate, fence_phases_);
-      check = integrator_.final_integrate(state_, step_, forces_);
+      check = integrator_.final_integrate(state_, step_, forces_, totals_[current_]);
     }
-    check_step(check);
+    check_step(check ? *check : integrator_.force_check());
     ++timers_.steps;
-    const ThermoSample sample = thermo();
-    statistics_.add(sample);
     PhaseClock clock(timers_, Phase::output, fence_phases_);
+    const bool kinetic_on_device = !integrator_.kinetic_on_host();
+    const double volume = state_.box.volume();
+    accumulate_statistics(
+        statistics_device_, totals_[current_], integrator_.device_check(), kinetic_on_device,
+        kinetic_on_device ? KineticTensor() : integrator_.kinetic(), volume,
+        integrator_.degrees_of_freedom(), integrator_.extended_energy(volume), time());
+    statistics_on_host_ = false;
     if (!notify_observers(false)) break;
   }
   return step_ - start;
@@ -239,8 +311,8 @@ long Engine::run_until(long final_step) {
 
 void Engine::check_step(const ForceCheck& check) {
   const double limit = settings_.max_force;
+  if (check.passes(limit)) return;
   const bool forces_bad = check.non_finite > 0 || check.max_force_squared > limit * limit;
-  if (!forces_bad && std::isfinite(forces_.energy)) return;
   const long failed_step = step_;
   std::string problem;
   if (forces_bad) {
@@ -261,8 +333,9 @@ void Engine::check_step(const ForceCheck& check) {
   Kokkos::deep_copy(state_.f, snapshot_.f);
   state_.box = snapshot_.box;
   step_ = snapshot_.step;
-  forces_.energy = snapshot_.potential_energy;
-  forces_.virial = snapshot_.virial;
+  // The state before the step keeps its energy and virial in the other view.
+  current_ = 1 - current_;
+  totals_on_host_ = false;
   integrator_.refresh_kinetic(state_);
   last_good_frame_ = frame();
   ready_ = false;
@@ -275,24 +348,25 @@ ThermoSample Engine::thermo() const {
   ThermoSample sample;
   sample.step = step_;
   sample.time = time();
-  const KineticTensor& kinetic = integrator_.kinetic();
-  sample.kinetic_energy = kinetic.kinetic_energy();
-  sample.temperature = integrator_.temperature();
-  sample.potential_energy = forces_.energy;
-  sample.total_energy = sample.potential_energy + sample.kinetic_energy;
-  sample.volume = state_.box.volume();
-  // Pressure tensor (Σ m v⊗v + W)/V; stress in ASE's sign is its negative.
-  for (int k = 0; k < 6; ++k)
-    sample.stress[k] =
-        -(kinetic.mvv[k] + forces_.virial[k]) / sample.volume * units::ev_per_a3_in_gpa;
-  sample.pressure = -(sample.stress[0] + sample.stress[1] + sample.stress[2]) / 3.0;
-  sample.conserved = sample.total_energy + integrator_.extended_energy(sample.volume);
+  const double volume = state_.box.volume();
+  const ThermoScalars scalars(integrator_.kinetic(), potential_totals(), volume,
+                              integrator_.degrees_of_freedom(),
+                              integrator_.extended_energy(volume));
+  sample.temperature = scalars.temperature;
+  sample.potential_energy = scalars.potential_energy;
+  sample.kinetic_energy = scalars.kinetic_energy;
+  sample.total_energy = scalars.total_energy;
+  sample.pressure = scalars.pressure;
+  sample.volume = scalars.volume;
+  sample.conserved = scalars.conserved;
+  for (int k = 0; k < 6; ++k) sample.stress[k] = scalars.stress[k];
   return sample;
 }
 
 Structure Engine::frame() const {
   Structure structure = state_.to_structure();
-  structure.energy = forces_.energy;
+  const EnergyVirial& totals = potential_totals();
+  structure.energy = totals.energy;
   auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.f);
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
   auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.mass);
@@ -306,7 +380,7 @@ Structure Engine::frame() const {
   structure.forces = forces;
   if (state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]) {
     Voigt stress;
-    for (int k = 0; k < 6; ++k) stress[k] = -forces_.virial[k] / state_.box.volume();
+    for (int k = 0; k < 6; ++k) stress[k] = -totals.virial[k] / state_.box.volume();
     structure.stress = stress;
   }
   set_real_property(structure, "momenta", momenta);
@@ -326,7 +400,7 @@ RestartData Engine::restart_data() const {
   for (int i = 0; i < state_.natoms; ++i)
     for (int d = 0; d < 3; ++d) data.velocities(i, d) = v(i, d);
   data.integrator = integrator_.save_state();
-  data.statistics = statistics_;
+  data.statistics = statistics();
   data.potential = potential_->spec();
   return data;
 }
@@ -347,7 +421,7 @@ void Engine::restore(const RestartData& data) {
   Kokkos::deep_copy(state_.v, v);
   integrator_.restore_state(data.integrator);
   integrator_.refresh_kinetic(state_);
-  statistics_ = data.statistics;
+  set_statistics(data.statistics);
   step_ = data.step;
   fresh_ = false;
   ready_ = false;
@@ -355,28 +429,6 @@ void Engine::restore(const RestartData& data) {
 }
 
 // ---------------------------------------------------------------------------
-
-void RunStatistics::add(const ThermoSample& sample) {
-  ++samples;
-  sum_temperature += sample.temperature;
-  sum_temperature2 += sample.temperature * sample.temperature;
-  sum_pressure += sample.pressure;
-  sum_pressure2 += sample.pressure * sample.pressure;
-  sum_volume += sample.volume;
-  sum_volume2 += sample.volume * sample.volume;
-  sum_potential += sample.potential_energy;
-  sum_kinetic += sample.kinetic_energy;
-  sum_kinetic2 += sample.kinetic_energy * sample.kinetic_energy;
-  last_conserved = sample.conserved;
-  max_conserved_deviation =
-      std::max(max_conserved_deviation, std::abs(sample.conserved - initial_conserved));
-  // Centred on the start so that the sums stay well conditioned.
-  const double t = sample.time, c = sample.conserved - initial_conserved;
-  sum_t += t;
-  sum_t2 += t * t;
-  sum_c += c;
-  sum_tc += t * c;
-}
 
 namespace {
 double mean(double sum, long n) {

@@ -7,7 +7,10 @@
 
 namespace otfgp::md {
 
-Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(settings) {
+Integrator::Integrator(const EngineSettings& settings, int natoms)
+    : settings_(settings),
+      check_("Integrator::check"),
+      check_host_(Kokkos::create_mirror_view(check_)) {
   settings.validate();
   if (natoms < 2) throw Error("molecular dynamics needs at least two atoms");
   dof_ = 3.0 * natoms - 3.0;
@@ -22,10 +25,24 @@ Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(s
 
 void Integrator::refresh_kinetic(const AtomState& state) {
   kinetic_ = kinetic_tensor(state);
+  kinetic_on_device_ = false;
+}
+
+ForceCheck Integrator::force_check() const {
+  Kokkos::deep_copy(check_host_, check_);
+  return check_host_();
+}
+
+const KineticTensor& Integrator::kinetic() const {
+  if (kinetic_on_device_) {
+    kinetic_ = force_check().kinetic;
+    kinetic_on_device_ = false;
+  }
+  return kinetic_;
 }
 
 double Integrator::temperature() const {
-  return 2.0 * kinetic_.kinetic_energy() / (dof_ * units::boltzmann);
+  return 2.0 * kinetic().kinetic_energy() / (dof_ * units::boltzmann);
 }
 
 double Integrator::extended_energy(double volume) const {
@@ -65,7 +82,9 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   first_half(state, half, kernel_capture);
 }
 
-ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces) {
+std::optional<ForceCheck> Integrator::final_integrate(AtomState& state, long step,
+                                                      const ComputeResult& forces,
+                                                      const EnergyVirialView& potential) {
   const double dt = settings_.timestep;
   Matrix3 velocity_transform;
   if (barostat_) {
@@ -73,11 +92,17 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
     symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, transform, unused);
     velocity_transform = Matrix3::from(transform);
   }
-  const ForceCheck check = second_half(state, dt, barostat_ ? &velocity_transform : nullptr);
+  second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_);
+  if (!thermostat_ && !barostat_) {
+    kinetic_on_device_ = true;
+    return std::nullopt;
+  }
+  // The one copy to the host this step: the thermostat and barostat below need the kinetic tensor.
+  const ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
-  const double limit = settings_.max_force;
-  if (check.non_finite > 0 || check.max_force_squared > limit * limit) return check;
+  if (!check.passes(settings_.max_force)) return check;
   kinetic_ = check.kinetic;
+  kinetic_on_device_ = false;
   if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
   if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);

@@ -34,11 +34,30 @@ class Integrator {
   // `capture`, saves x, v, f as they were before.
   void initial_integrate(AtomState& state, long step, const ComputeResult& forces,
                          Snapshot* capture);
-  // Second half, after the forces of the new positions. Returns the force check.
-  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces);
+  // Second half, after the forces of the new positions (`potential`: their
+  // energy and virial on the device). The kinetic tensor and the force check
+  // are reduced on the device; when the thermostat or barostat needs the
+  // kinetic tensor on the host this step (Nosé–Hoover chains, Langevin, the
+  // barostat) they are copied here and the check is returned (a failed check
+  // returns at once, before the thermostat's half step); otherwise (NVE)
+  // nothing waits for the device and the result is std::nullopt: the engine
+  // reads force_check() when it must.
+  std::optional<ForceCheck> final_integrate(AtomState& state, long step,
+                                            const ComputeResult& forces,
+                                            const EnergyVirialView& potential);
+  // The check of the last final_integrate, copied from the device.
+  ForceCheck force_check() const;
+  // The device view final_integrate reduces into (kinetic tensor and force check).
+  const ForceCheckView& device_check() const { return check_; }
+  // True when the kinetic tensor on the host is current; otherwise it is the
+  // one in device_check() (after an NVE step), which kinetic() copies.
+  bool kinetic_on_host() const { return !kinetic_on_device_; }
+  // Whether the barostat needs the potential's virial on the host every step.
+  bool needs_host_virial() const { return barostat_.has_value(); }
 
-  // The kinetic tensor of the current velocities (kept up to date by the steps).
-  const KineticTensor& kinetic() const { return kinetic_; }
+  // The kinetic tensor of the current velocities (kept up to date by the
+  // steps; copied from the device when an NVE step left it there).
+  const KineticTensor& kinetic() const;
   // Recomputes it from the velocities (after they were set from outside).
   void refresh_kinetic(const AtomState& state);
   double degrees_of_freedom() const { return dof_; }
@@ -54,7 +73,10 @@ class Integrator {
  private:
   EngineSettings settings_;
   double dof_;
-  KineticTensor kinetic_;
+  mutable KineticTensor kinetic_;
+  mutable bool kinetic_on_device_ = false;
+  ForceCheckView check_;
+  ForceCheckView::HostMirror check_host_;
   std::unique_ptr<Thermostat> thermostat_;  // the atom thermostat (none for NVE)
   std::optional<MtkBarostat> barostat_;
 };
