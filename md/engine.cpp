@@ -66,6 +66,50 @@ void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statisti
       });
 }
 
+// The neighbour list's displacement check and the last step's force check in
+// one reduction: the step's one wait for the device (NVE).
+struct MoveAndCheck {
+  double moved = 0.0;  // Å, the largest displacement since the list's build
+  int failed = 0;      // 1 when the last step's force check failed
+
+  KOKKOS_INLINE_FUNCTION MoveAndCheck() = default;
+  KOKKOS_INLINE_FUNCTION MoveAndCheck& operator+=(const MoveAndCheck& other) {
+    moved = kmath::fmax(moved, other.moved);
+    failed += other.failed;
+    return *this;
+  }
+};
+
+}  // namespace
+}  // namespace otfgp::md
+
+namespace Kokkos {
+template <>
+struct reduction_identity<otfgp::md::MoveAndCheck> {
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::MoveAndCheck sum() {
+    return otfgp::md::MoveAndCheck();
+  }
+};
+}  // namespace Kokkos
+
+namespace otfgp::md {
+namespace {
+
+// `s0` empty: the list rebuilds anyway and only the check is read.
+MoveAndCheck measure_and_check(const Box& box, const VecView& x, int natoms, const VecView& s0,
+                               const ForceCheckView& check, double limit) {
+  const bool measure = s0.is_allocated();
+  MoveAndCheck result;
+  Kokkos::parallel_reduce(
+      "Engine::measure_and_check", RangePolicy(0, natoms),
+      KOKKOS_LAMBDA(int i, MoveAndCheck& sum) {
+        if (i == 0 && !check().passes(limit)) sum.failed = 1;
+        if (measure) sum.moved = kmath::fmax(sum.moved, displacement_since(box, x, i, s0));
+      },
+      Kokkos::Sum<MoveAndCheck>(result));
+  return result;
+}
+
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -238,6 +282,38 @@ void Engine::reseat() {
   integrator_.refresh_kinetic(state_);
 }
 
+void Engine::add_pending_sample() {
+  const bool kinetic_on_device = !integrator_.kinetic_on_host();
+  accumulate_statistics(
+      statistics_device_, totals_[current_], integrator_.device_check(), kinetic_on_device,
+      kinetic_on_device ? KineticTensor() : integrator_.kinetic(), pending_sample_.volume,
+      integrator_.degrees_of_freedom(), pending_sample_.extended, pending_sample_.time);
+  statistics_on_host_ = false;
+}
+
+bool Engine::observer_due() const {
+  for (const StepObserver* observer : observers_) {
+    const long interval = observer->interval();
+    if (interval > 0 && step_ % interval == 0) return true;
+  }
+  return false;
+}
+
+void Engine::update_neighbors() {
+  if (!check_pending_) {
+    list_->update(state_);
+    return;
+  }
+  check_pending_ = false;
+  const VecView s0 = list_->fractional_at_build(state_);
+  const MoveAndCheck result = measure_and_check(state_.box, state_.x, state_.natoms, s0,
+                                                integrator_.device_check(), settings_.max_force);
+  // The step before this one failed: back to the state before it.
+  if (result.failed) check_step(integrator_.force_check(), step_ - 1, snapshots_[1 - snapshot_]);
+  add_pending_sample();  // the step before: its totals and kinetic tensor are still in place
+  list_->update(state_, s0.is_allocated() ? result.moved : std::numeric_limits<double>::infinity());
+}
+
 bool Engine::notify_observers(bool initial) {
   bool keep_going = true;
   const std::vector<StepObserver*> observers = observers_;  // an observer may remove itself
@@ -263,11 +339,13 @@ long Engine::run_until(long final_step) {
     // An observer may have swapped or retrained the potential (on-the-fly
     // learning): rebind and recompute the forces before they drive a step.
     setup();
-    snapshot_.step = step_;
+    if (integrator_.defers_force_check()) snapshot_ = 1 - snapshot_;
+    Snapshot& snapshot = snapshots_[snapshot_];
+    snapshot.step = step_;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       try {
-        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot);
       } catch (const InterruptedError&) {
         throw;
       } catch (const Error& error) {
@@ -283,7 +361,7 @@ long Engine::run_until(long final_step) {
     ++step_;
     {
       PhaseClock clock(timers_, Phase::neighbor, fence_phases_);
-      list_->update(state_);
+      update_neighbors();
     }
     {
       PhaseClock clock(timers_, Phase::force, fence_phases_);
@@ -294,26 +372,27 @@ long Engine::run_until(long final_step) {
       PhaseClock clock(timers_, Phase::final_integrate, fence_phases_);
       check = integrator_.final_integrate(state_, step_, forces_, totals_[current_]);
     }
-    check_step(check ? *check : integrator_.force_check());
+    if (check)
+      check_step(*check, step_, snapshot);
+    else if (step_ == final_step || observer_due())
+      check_step(integrator_.force_check(), step_, snapshot);  // someone reads this step
+    else
+      check_pending_ = true;  // looked at with the next step's neighbour check
     ++timers_.steps;
     PhaseClock clock(timers_, Phase::output, fence_phases_);
-    const bool kinetic_on_device = !integrator_.kinetic_on_host();
     const double volume = state_.box.volume();
-    accumulate_statistics(
-        statistics_device_, totals_[current_], integrator_.device_check(), kinetic_on_device,
-        kinetic_on_device ? KineticTensor() : integrator_.kinetic(), volume,
-        integrator_.degrees_of_freedom(), integrator_.extended_energy(volume), time());
-    statistics_on_host_ = false;
+    pending_sample_ = {time(), volume, integrator_.extended_energy(volume)};
+    // A step joins the statistics once its check has passed.
+    if (!check_pending_) add_pending_sample();
     if (!notify_observers(false)) break;
   }
   return step_ - start;
 }
 
-void Engine::check_step(const ForceCheck& check) {
+void Engine::check_step(const ForceCheck& check, long failed_step, const Snapshot& before) {
   const double limit = settings_.max_force;
   if (check.passes(limit)) return;
   const bool forces_bad = check.non_finite > 0 || check.max_force_squared > limit * limit;
-  const long failed_step = step_;
   std::string problem;
   if (forces_bad) {
     const int atom = find_bad_force(state_, limit);
@@ -328,11 +407,11 @@ void Engine::check_step(const ForceCheck& check) {
     problem = "the potential energy is not finite";
   }
   // Back to the last good step: its positions, velocities, forces and cell.
-  Kokkos::deep_copy(state_.x, snapshot_.x);
-  Kokkos::deep_copy(state_.v, snapshot_.v);
-  Kokkos::deep_copy(state_.f, snapshot_.f);
-  state_.box = snapshot_.box;
-  step_ = snapshot_.step;
+  Kokkos::deep_copy(state_.x, before.x);
+  Kokkos::deep_copy(state_.v, before.v);
+  Kokkos::deep_copy(state_.f, before.f);
+  state_.box = before.box;
+  step_ = before.step;
   // The state before the step keeps its energy and virial in the other view.
   current_ = 1 - current_;
   totals_on_host_ = false;

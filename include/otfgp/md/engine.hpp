@@ -239,7 +239,13 @@ class Engine {
 
  private:
   void compute_forces();
-  void check_step(const ForceCheck& check);
+  void update_neighbors();
+  // Throws when `check` fails, after going back to the state `before` holds;
+  // `failed_step` is the step whose forces failed.
+  void check_step(const ForceCheck& check, long failed_step, const Snapshot& before);
+  bool observer_due() const;
+  // Adds the step pending_sample_ describes to the run statistics (on the device).
+  void add_pending_sample();
   bool notify_observers(bool initial);
   // The potential's energy and virial of the current state, on the host.
   const EnergyVirial& potential_totals() const;
@@ -273,7 +279,17 @@ class Engine {
   mutable RunStatistics statistics_;  // the host copy, current when statistics_on_host_
   mutable bool statistics_on_host_ = true;
   PhaseTimers timers_;
-  Snapshot snapshot_;
+  // The state at the start of a step, for a failed step to go back to. NVE
+  // alternates two: its force check waits for the next step's neighbour
+  // check, when the state before the failed step is the older snapshot.
+  Snapshot snapshots_[2];
+  int snapshot_ = 0;
+  // The last step's force check is on the device, not looked at yet (NVE).
+  bool check_pending_ = false;
+  // What the statistics need of the last step besides the device's sums.
+  struct {
+    double time = 0, volume = 0, extended = 0;
+  } pending_sample_;
   std::optional<Structure> last_good_frame_;
 };
 

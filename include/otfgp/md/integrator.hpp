@@ -52,6 +52,8 @@ class Integrator {
   // True when the kinetic tensor on the host is current; otherwise it is the
   // one in device_check() (after an NVE step), which kinetic() copies.
   bool kinetic_on_host() const { return !kinetic_on_device_; }
+  // True when final_integrate leaves the force check on the device (NVE).
+  bool defers_force_check() const { return !thermostat_ && !barostat_; }
   // Whether the barostat needs the potential's virial on the host every step.
   bool needs_host_virial() const { return barostat_.has_value(); }
 

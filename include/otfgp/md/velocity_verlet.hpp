@@ -79,7 +79,7 @@ struct ForceCheck {
     return *this;
   }
   // True when the forces are finite and within `limit` (eV/Å) and the energy is finite.
-  bool passes(double limit) const {
+  KOKKOS_INLINE_FUNCTION bool passes(double limit) const {
     return non_finite == 0 && energy_not_finite == 0 && !(max_force_squared > limit * limit);
   }
 };
