@@ -150,7 +150,8 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
       settings_(settings),
       integrator_(settings, state_.natoms),
       fence_phases_(fence_phases_from_environment()),
-      statistics_device_("Engine::statistics") {
+      statistics_device_("Engine::statistics"),
+      statistics_host_(Kokkos::create_mirror_view(statistics_device_)) {
   if (!potential_) throw Error("the MD engine needs a potential");
   for (int k = 0; k < 2; ++k) {
     totals_[k] = EnergyVirialView("Engine::potential_totals");
@@ -199,7 +200,7 @@ void Engine::compute_forces() {
     host.energy = forces_.energy;
     for (int k = 0; k < 6; ++k) host.virial[k] = forces_.virial[k];
     totals_host_[current_]() = host;
-    Kokkos::deep_copy(totals_[current_], totals_host_[current_]);
+    Kokkos::deep_copy(ExecSpace(), totals_[current_], totals_host_[current_]);
   }
 }
 
@@ -222,8 +223,8 @@ const ComputeResult& Engine::last_compute() const {
 
 const RunStatistics& Engine::statistics() const {
   if (!statistics_on_host_) {
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), statistics_device_);
-    statistics_ = host();
+    Kokkos::deep_copy(statistics_host_, statistics_device_);
+    statistics_ = statistics_host_();
     statistics_on_host_ = true;
   }
   return statistics_;
@@ -232,9 +233,8 @@ const RunStatistics& Engine::statistics() const {
 void Engine::set_statistics(const RunStatistics& statistics) {
   statistics_ = statistics;
   statistics_on_host_ = true;
-  auto host = Kokkos::create_mirror_view(statistics_device_);
-  host() = statistics;
-  Kokkos::deep_copy(statistics_device_, host);
+  statistics_host_() = statistics;
+  Kokkos::deep_copy(statistics_device_, statistics_host_);
 }
 
 void Engine::setup() {

@@ -276,6 +276,7 @@ class Engine {
   bool needs_rebind_ = true;
   std::vector<StepObserver*> observers_;
   Kokkos::View<RunStatistics, MemSpace> statistics_device_;
+  Kokkos::View<RunStatistics, MemSpace>::HostMirror statistics_host_;
   mutable RunStatistics statistics_;  // the host copy, current when statistics_on_host_
   mutable bool statistics_on_host_ = true;
   PhaseTimers timers_;
