@@ -52,16 +52,36 @@ void check_barostat_cell(const AtomState& state, const EngineSettings& settings)
       pbc[0] ? "T" : "F", pbc[1] ? "T" : "F", pbc[2] ? "T" : "F"));
 }
 
+// Where the statistics kernel finds the kinetic tensor and the thermostat's
+// share of the conserved quantity.
+struct StepSources {
+  Integrator::KineticAt kinetic_at = Integrator::KineticAt::host;
+  KineticTensor host_kinetic;  // when kinetic_at is host
+  ForceCheckView check;
+  KineticView device_kinetic;
+  double extended = 0.0;                                 // eV, the host part
+  Kokkos::View<const double, MemSpace> extended_device;  // added to it when allocated
+};
+
 // Adds the step just made to the run statistics, on the device: one thread
-// reads the potential's totals and, unless the host has it (`kinetic`), the
-// kinetic tensor where the second half-step reduced it.
+// reads the potential's totals, the kinetic tensor and the thermostat's share
+// where the step left them.
 void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statistics,
-                           const EnergyVirialView& potential, const ForceCheckView& check,
-                           bool kinetic_on_device, const KineticTensor& kinetic, double volume,
-                           double degrees_of_freedom, double extended, double time) {
+                           const EnergyVirialView& potential, const StepSources& sources,
+                           double volume, double degrees_of_freedom, double time) {
+  const bool from_check = sources.kinetic_at == Integrator::KineticAt::check;
+  const bool from_device = sources.kinetic_at == Integrator::KineticAt::device;
+  const KineticTensor host_kinetic = sources.host_kinetic;
+  const ForceCheckView check = sources.check;
+  const KineticView device_kinetic = sources.device_kinetic;
+  const double extended_host = sources.extended;
+  const Kokkos::View<const double, MemSpace> extended_device = sources.extended_device;
+  const bool add_device = extended_device.is_allocated();
   Kokkos::parallel_for(
       "Engine::accumulate_statistics", RangePolicy(0, 1), KOKKOS_LAMBDA(int) {
-        const KineticTensor k = kinetic_on_device ? check().kinetic : kinetic;
+        const KineticTensor k =
+            from_check ? check().kinetic : (from_device ? device_kinetic() : host_kinetic);
+        const double extended = add_device ? extended_host + extended_device() : extended_host;
         statistics().add(ThermoScalars(k, potential(), volume, degrees_of_freedom, extended), time);
       });
 }
@@ -283,11 +303,16 @@ void Engine::reseat() {
 }
 
 void Engine::add_pending_sample() {
-  const bool kinetic_on_device = !integrator_.kinetic_on_host();
-  accumulate_statistics(
-      statistics_device_, totals_[current_], integrator_.device_check(), kinetic_on_device,
-      kinetic_on_device ? KineticTensor() : integrator_.kinetic(), pending_sample_.volume,
-      integrator_.degrees_of_freedom(), pending_sample_.extended, pending_sample_.time);
+  StepSources sources;
+  sources.kinetic_at = integrator_.kinetic_at();
+  if (sources.kinetic_at == Integrator::KineticAt::host)
+    sources.host_kinetic = integrator_.kinetic();
+  sources.check = integrator_.device_check();
+  sources.device_kinetic = integrator_.device_kinetic();
+  sources.extended = pending_sample_.extended;
+  sources.extended_device = pending_sample_.extended_device;
+  accumulate_statistics(statistics_device_, totals_[current_], sources, pending_sample_.volume,
+                        integrator_.degrees_of_freedom(), pending_sample_.time);
   statistics_on_host_ = false;
 }
 
@@ -381,7 +406,10 @@ long Engine::run_until(long final_step) {
     ++timers_.steps;
     PhaseClock clock(timers_, Phase::output, fence_phases_);
     const double volume = state_.box.volume();
-    pending_sample_ = {time(), volume, integrator_.extended_energy(volume)};
+    pending_sample_.time = time();
+    pending_sample_.volume = volume;
+    pending_sample_.extended =
+        integrator_.extended_energy_host_part(volume, pending_sample_.extended_device);
     // A step joins the statistics once its check has passed.
     if (!check_pending_) add_pending_sample();
     if (!notify_observers(false)) break;

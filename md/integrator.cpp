@@ -10,7 +10,9 @@ namespace otfgp::md {
 Integrator::Integrator(const EngineSettings& settings, int natoms)
     : settings_(settings),
       check_("Integrator::check"),
-      check_host_(Kokkos::create_mirror_view(check_)) {
+      check_host_(Kokkos::create_mirror_view(check_)),
+      kinetic_device_("Integrator::kinetic"),
+      kinetic_host_(Kokkos::create_mirror_view(kinetic_device_)) {
   settings.validate();
   if (natoms < 2) throw Error("molecular dynamics needs at least two atoms");
   dof_ = 3.0 * natoms - 3.0;
@@ -21,11 +23,24 @@ Integrator::Integrator(const EngineSettings& settings, int natoms)
   context.seed = settings.seed;
   thermostat_ = make_thermostat(settings.thermostat, context);
   if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
+  // The barostat reads the kinetic tensor on the host between the half steps.
+  device_thermostat_ = thermostat_ && thermostat_->has_device_steps() && !barostat_;
 }
+
+namespace {
+
+// The kinetic tensor of a force check into its own view, on the device.
+void copy_kinetic(const ForceCheckView& check, const KineticView& kinetic) {
+  Kokkos::parallel_for(
+      "Integrator::copy_kinetic", RangePolicy(0, 1),
+      KOKKOS_LAMBDA(int) { kinetic() = check().kinetic; });
+}
+
+}  // namespace
 
 void Integrator::refresh_kinetic(const AtomState& state) {
   kinetic_ = kinetic_tensor(state);
-  kinetic_on_device_ = false;
+  kinetic_at_ = KineticAt::host;
 }
 
 ForceCheck Integrator::force_check() const {
@@ -34,11 +49,22 @@ ForceCheck Integrator::force_check() const {
 }
 
 const KineticTensor& Integrator::kinetic() const {
-  if (kinetic_on_device_) {
-    kinetic_ = force_check().kinetic;
-    kinetic_on_device_ = false;
+  if (kinetic_at_ == KineticAt::check) kinetic_ = force_check().kinetic;
+  if (kinetic_at_ == KineticAt::device) {
+    Kokkos::deep_copy(kinetic_host_, kinetic_device_);
+    kinetic_ = kinetic_host_();
   }
+  kinetic_at_ = KineticAt::host;
   return kinetic_;
+}
+
+double Integrator::extended_energy_host_part(double volume,
+                                             Kokkos::View<const double, MemSpace>& device) const {
+  device = Kokkos::View<const double, MemSpace>();
+  if (!device_thermostat_) return extended_energy(volume);
+  // No barostat here; the thermostat's share is added on the device.
+  device = thermostat_->device_energy();
+  return 0.0;
 }
 
 double Integrator::temperature() const {
@@ -61,7 +87,18 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   FirstHalf half;
   half.timestep = dt;
   Snapshot* kernel_capture = capture;
-  if (thermostat_) {
+  if (device_thermostat_) {
+    if (kinetic_at_ == KineticAt::host) {
+      kinetic_host_() = kinetic_;
+      Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
+    } else if (kinetic_at_ == KineticAt::check) {
+      copy_kinetic(check_, kinetic_device_);
+    }
+    thermostat_->begin_step_on_device(state, step, dt, kinetic_device_, capture);
+    kinetic_at_ = KineticAt::device;
+    kernel_capture = nullptr;  // saved by the thermostat before it moved v
+  } else if (thermostat_) {
+    kinetic();  // on the host (it is, after a step with a host thermostat)
     const ThermostatKick kick = thermostat_->begin_step(state, step, dt, kinetic_, capture);
     half.velocity_scale = kick.velocity_scale;
     if (kick.captured) kernel_capture = nullptr;
@@ -94,15 +131,23 @@ std::optional<ForceCheck> Integrator::final_integrate(AtomState& state, long ste
   }
   second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_);
   if (!thermostat_ && !barostat_) {
-    kinetic_on_device_ = true;
+    kinetic_at_ = KineticAt::check;
     return std::nullopt;
   }
-  // The one copy to the host this step: the thermostat and barostat below need the kinetic tensor.
+  // The one copy to the host this step: the check is made at once (the
+  // thermostat's state is not saved with the snapshot), and the chain and
+  // barostat below need the kinetic tensor.
   const ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
   if (!check.passes(settings_.max_force)) return check;
+  if (device_thermostat_) {
+    copy_kinetic(check_, kinetic_device_);
+    thermostat_->end_step_on_device(state, step, dt, kinetic_device_);
+    kinetic_at_ = KineticAt::device;
+    return check;
+  }
   kinetic_ = check.kinetic;
-  kinetic_on_device_ = false;
+  kinetic_at_ = KineticAt::host;
   if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
   if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);

@@ -223,7 +223,13 @@ TEST_CASE("a run resumed from restart data follows the uninterrupted one bit for
               s.thermostat.type = ThermostatType::langevin;
               return s;
             }()},
-           {"nose-hoover-chain npt", npt(PressureCoupling::anisotropic)}}) {
+           {"nose-hoover-chain npt", npt(PressureCoupling::anisotropic)},
+           {"langevin nvt", nvt(ThermostatType::langevin, 80.0)},
+           {"nve", [] {
+              EngineSettings s;
+              s.timestep = 4.0;
+              return s;
+            }()}}) {
     SECTION(name) {
       TemporaryDirectory directory("otfgp-md-restart");
       Engine straight = make_engine(crystal, settings, 80.0, 9);
@@ -490,10 +496,11 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
   //    rebuild (NVE folds the previous step's force check into it, so that a
   //    failed step still stops the run at the last good step);
   //  - with a thermostat, the copy of the kinetic tensor and force check
-  //    after the second half-step (the chain's and Langevin's half steps need
-  //    the kinetic energy on the host; the check is made at once);
-  //  - Langevin's momentum and kinetic sums at each end of the step (its
-  //    host-side momentum fix and heat).
+  //    after the second half-step: the check is made at once (the
+  //    thermostat's state is not in the snapshot), and the chain's half step
+  //    needs the kinetic energy on the host. Langevin's momentum and kinetic
+  //    sums at each end of the step go to device views (its momentum fix and
+  //    heat are made there).
   // NVE copies the last step's force check once per run, at its end.
   struct Case {
     const char* name;
@@ -501,6 +508,7 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
     int host_reductions;  // per step, the neighbour check included
     int copies_per_step;
     int copies_per_run;
+    std::map<std::string, int> on_device;  // reductions into device views, per step
   };
   EngineSettings nve;
   nve.neighbor_skin = 2.0;  // no rebuild in the window counted
@@ -508,11 +516,14 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
   langevin.neighbor_skin = 2.0;
   EngineSettings chain = nvt(ThermostatType::nose_hoover_chain, 300.0);
   chain.neighbor_skin = 2.0;
-  // Reductions into device views, per step.
-  const std::map<std::string, int> on_device = {{"StillingerWeber::compute", 1},
-                                                {"VelocityVerlet::second_half", 1}};
-  for (const Case& c : {Case{"nve", nve, 1, 0, 1}, Case{"nvt langevin", langevin, 5, 1, 0},
-                        Case{"nvt nose-hoover-chain", chain, 1, 1, 0}}) {
+  const std::map<std::string, int> step = {{"StillingerWeber::compute", 1},
+                                           {"VelocityVerlet::second_half", 1}};
+  std::map<std::string, int> langevin_step = step;
+  langevin_step["LangevinThermostat::half_step"] = 2;
+  langevin_step["LangevinThermostat::remove_momentum"] = 2;
+  for (const Case& c :
+       {Case{"nve", nve, 1, 0, 1, step}, Case{"nvt langevin", langevin, 1, 1, 0, langevin_step},
+        Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step}}) {
     INFO(c.name);
     AtomState state = AtomState::from_structure(
         build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
@@ -528,13 +539,13 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
       int host = 0;
       for (const auto& [label, count] : kokkos_reductions) {
         INFO(label << " " << count);
-        const auto device = on_device.find(label);
-        if (device != on_device.end())
+        const auto device = c.on_device.find(label);
+        if (device != c.on_device.end())
           CHECK(count == device->second * steps);
         else
           host += count;
       }
-      for (const auto& [label, per_step] : on_device)
+      for (const auto& [label, per_step] : c.on_device)
         CHECK(kokkos_reductions[label] == per_step * steps);
       CHECK(host == c.host_reductions * steps);
       CHECK(kokkos_copies == c.copies_per_step * steps + c.copies_per_run);

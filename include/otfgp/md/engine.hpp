@@ -290,6 +290,7 @@ class Engine {
   // What the statistics need of the last step besides the device's sums.
   struct {
     double time = 0, volume = 0, extended = 0;
+    Kokkos::View<const double, MemSpace> extended_device;  // added to `extended` when allocated
   } pending_sample_;
   std::optional<Structure> last_good_frame_;
 };

@@ -49,9 +49,17 @@ class Integrator {
   ForceCheck force_check() const;
   // The device view final_integrate reduces into (kinetic tensor and force check).
   const ForceCheckView& device_check() const { return check_; }
-  // True when the kinetic tensor on the host is current; otherwise it is the
-  // one in device_check() (after an NVE step), which kinetic() copies.
-  bool kinetic_on_host() const { return !kinetic_on_device_; }
+  // Where the kinetic tensor of the current velocities is current: on the
+  // host (kinetic()), in device_check() (after an NVE step) or in
+  // device_kinetic() (after a step with device thermostat half steps).
+  enum class KineticAt { host, check, device };
+  KineticAt kinetic_at() const { return kinetic_at_; }
+  const KineticView& device_kinetic() const { return kinetic_device_; }
+  // extended_energy without a copy from the device: the host part, and the
+  // thermostat's device_energy() to add to it on the device (an empty view
+  // when the thermostat's share is in the host part).
+  double extended_energy_host_part(double volume,
+                                   Kokkos::View<const double, MemSpace>& device) const;
   // True when final_integrate leaves the force check on the device (NVE).
   bool defers_force_check() const { return !thermostat_ && !barostat_; }
   // Whether the barostat needs the potential's virial on the host every step.
@@ -76,9 +84,12 @@ class Integrator {
   EngineSettings settings_;
   double dof_;
   mutable KineticTensor kinetic_;
-  mutable bool kinetic_on_device_ = false;
+  mutable KineticAt kinetic_at_ = KineticAt::host;
   ForceCheckView check_;
   ForceCheckView::HostMirror check_host_;
+  KineticView kinetic_device_;
+  KineticView::HostMirror kinetic_host_;
+  bool device_thermostat_ = false;          // the thermostat's half steps run on the device
   std::unique_ptr<Thermostat> thermostat_;  // the atom thermostat (none for NVE)
   std::optional<MtkBarostat> barostat_;
 };

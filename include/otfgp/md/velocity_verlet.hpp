@@ -84,6 +84,7 @@ struct ForceCheck {
   }
 };
 using ForceCheckView = Kokkos::View<ForceCheck, MemSpace>;
+using KineticView = Kokkos::View<KineticTensor, MemSpace>;
 
 // Copies of x, v, f and the cell taken at the start of a step, so that a step
 // that blows up can hand back the last good frame.
