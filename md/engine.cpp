@@ -319,9 +319,16 @@ void Engine::add_pending_sample() {
 bool Engine::observer_due() const {
   for (const StepObserver* observer : observers_) {
     const long interval = observer->interval();
-    if (interval > 0 && step_ % interval == 0) return true;
+    if (observer->reads_engine() && interval > 0 && step_ % interval == 0) return true;
   }
   return false;
+}
+
+void Engine::finish_pending_check() {
+  if (!check_pending_) return;
+  check_pending_ = false;
+  check_step(integrator_.force_check(), step_, snapshots_[snapshot_]);
+  add_pending_sample();
 }
 
 void Engine::update_neighbors() {
@@ -414,6 +421,7 @@ long Engine::run_until(long final_step) {
     if (!check_pending_) add_pending_sample();
     if (!notify_observers(false)) break;
   }
+  finish_pending_check();
   return step_ - start;
 }
 

@@ -36,6 +36,19 @@ Structure argon_crystal(int repeat = 3) {
   return build_lattice({"fcc", {"Ar"}, 5.30, std::nullopt, {repeat, repeat, repeat}});
 }
 
+// Looks only at the step number, every step (as a progress line does), and
+// stops the run after step `stop_after` (never when 0).
+struct StepCounter final : StepObserver {
+  long stop_after = 0;
+  long calls = 0;
+  long interval() const override { return 1; }
+  bool reads_engine() const override { return false; }
+  bool observe(Engine& engine) override {
+    ++calls;
+    return stop_after == 0 || engine.step() != stop_after;
+  }
+};
+
 // Collects the thermo sample of every step.
 struct Recorder final : StepObserver {
   std::vector<ThermoSample> samples;
@@ -306,16 +319,21 @@ TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[
   // look at once. Either way the run stops at the same last good step.
   const ThermostatType type =
       GENERATE(ThermostatType::langevin, ThermostatType::none, ThermostatType::nose_hoover_chain);
-  const bool observed = GENERATE(false, true);
+  // 0: no observer; 1: one that reads every step; 2: one that only counts
+  // steps and stops the run after the failed one.
+  const int observed = GENERATE(0, 1, 2);
   EngineSettings settings = nvt(type);
   if (type == ThermostatType::none) settings.thermostat = ThermostatSettings{};
-  INFO("thermostat " << type.name() << (observed ? ", observed every step" : ""));
+  INFO("thermostat " << type.name() << ", observer " << observed);
   AtomState state = AtomState::from_structure(argon_crystal());
   maxwell_boltzmann(state, 60.0, 2);
   // Call 1 is the set-up; call 21 is step 20.
   Engine engine(std::move(state), std::make_shared<FailingPotential>(21), settings);
   Recorder recorder;
-  if (observed) engine.add_observer(recorder);
+  if (observed == 1) engine.add_observer(recorder);
+  StepCounter counter;
+  counter.stop_after = 20;
+  if (observed == 2) engine.add_observer(counter);
   Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
   reference.run(19);
   REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains("atom 5") &&
@@ -334,7 +352,7 @@ TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[
   // The failed step is not in the run's statistics.
   CHECK(engine.statistics().samples == 19);
   CHECK(testing::repeats(engine.statistics().to_vector(), reference.statistics().to_vector()));
-  if (observed) CHECK(recorder.samples.size() == 20);  // steps 0 to 19
+  if (observed == 1) CHECK(recorder.samples.size() == 20);  // steps 0 to 19
 }
 
 TEST_CASE("a potential energy that turns NaN stops the run at the last good step",
@@ -529,6 +547,8 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
         build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
     maxwell_boltzmann(state, 300.0, 11);
     Engine engine(std::move(state), make_potential("sw:Si.sw"), c.settings);
+    StepCounter progress;  // as `otfgp md`'s progress line: adds no wait
+    engine.add_observer(progress);
     engine.run(3);  // first steps size the scratch, the scatter and the snapshots
     const int builds = engine.neighbor_list()->num_builds();
     const int steps = 10;
@@ -561,5 +581,6 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
     CHECK(std::abs(*frame.energy - fresh.energy) < 1e-9);
     CHECK(std::abs(engine.thermo().potential_energy - fresh.energy) < 1e-9);
     CHECK(engine.statistics().samples == 3 + steps);
+    CHECK(progress.calls == 1 + 3 + steps);
   }
 }

@@ -153,6 +153,10 @@ class StepObserver {
   virtual long interval() const = 0;
   // Return false to stop the run after this step.
   virtual bool observe(Engine& engine) = 0;
+  // False for an observer that looks at nothing but Engine::step() (a
+  // progress line, an interrupt flag): the engine need not copy or check the
+  // step's state from the device for it (docs/gpu.md).
+  virtual bool reads_engine() const { return true; }
 };
 
 // Everything a restart file holds.
@@ -244,6 +248,8 @@ class Engine {
   // `failed_step` is the step whose forces failed.
   void check_step(const ForceCheck& check, long failed_step, const Snapshot& before);
   bool observer_due() const;
+  // Checks a step whose check is still on the device (the run stops here).
+  void finish_pending_check();
   // Adds the step pending_sample_ describes to the run statistics (on the device).
   void add_pending_sample();
   bool notify_observers(bool initial);
