@@ -86,50 +86,6 @@ void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statisti
       });
 }
 
-// The neighbour list's displacement check and the last step's force check in
-// one reduction: the step's one wait for the device (NVE).
-struct MoveAndCheck {
-  double moved = 0.0;  // Å, the largest displacement since the list's build
-  int failed = 0;      // 1 when the last step's force check failed
-
-  KOKKOS_INLINE_FUNCTION MoveAndCheck() = default;
-  KOKKOS_INLINE_FUNCTION MoveAndCheck& operator+=(const MoveAndCheck& other) {
-    moved = kmath::fmax(moved, other.moved);
-    failed += other.failed;
-    return *this;
-  }
-};
-
-}  // namespace
-}  // namespace otfgp::md
-
-namespace Kokkos {
-template <>
-struct reduction_identity<otfgp::md::MoveAndCheck> {
-  KOKKOS_FORCEINLINE_FUNCTION static otfgp::md::MoveAndCheck sum() {
-    return otfgp::md::MoveAndCheck();
-  }
-};
-}  // namespace Kokkos
-
-namespace otfgp::md {
-namespace {
-
-// `s0` empty: the list rebuilds anyway and only the check is read.
-MoveAndCheck measure_and_check(const Box& box, const VecView& x, int natoms, const VecView& s0,
-                               const ForceCheckView& check, double limit) {
-  const bool measure = s0.is_allocated();
-  MoveAndCheck result;
-  Kokkos::parallel_reduce(
-      "Engine::measure_and_check", RangePolicy(0, natoms),
-      KOKKOS_LAMBDA(int i, MoveAndCheck& sum) {
-        if (i == 0 && !check().passes(limit)) sum.failed = 1;
-        if (measure) sum.moved = kmath::fmax(sum.moved, displacement_since(box, x, i, s0));
-      },
-      Kokkos::Sum<MoveAndCheck>(result));
-  return result;
-}
-
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -316,34 +272,15 @@ void Engine::add_pending_sample() {
   statistics_on_host_ = false;
 }
 
-bool Engine::observer_due() const {
-  for (const StepObserver* observer : observers_) {
-    const long interval = observer->interval();
-    if (observer->reads_engine() && interval > 0 && step_ % interval == 0) return true;
-  }
-  return false;
-}
-
-void Engine::finish_pending_check() {
-  if (!check_pending_) return;
-  check_pending_ = false;
-  check_step(integrator_.force_check(), step_, snapshots_[snapshot_]);
-  add_pending_sample();
-}
-
 void Engine::update_neighbors() {
-  if (!check_pending_) {
+  // The displacement the last step's second half measured for this drift,
+  // when nothing has moved the atoms or rebuilt the list since.
+  const bool use = next_moved_ && next_moved_builds_ == list_->num_builds();
+  if (use)
+    list_->update(state_, *next_moved_);
+  else
     list_->update(state_);
-    return;
-  }
-  check_pending_ = false;
-  const VecView s0 = list_->fractional_at_build(state_);
-  const MoveAndCheck result = measure_and_check(state_.box, state_.x, state_.natoms, s0,
-                                                integrator_.device_check(), settings_.max_force);
-  // The step before this one failed: back to the state before it.
-  if (result.failed) check_step(integrator_.force_check(), step_ - 1, snapshots_[1 - snapshot_]);
-  add_pending_sample();  // the step before: its totals and kinetic tensor are still in place
-  list_->update(state_, s0.is_allocated() ? result.moved : std::numeric_limits<double>::infinity());
+  next_moved_.reset();
 }
 
 bool Engine::notify_observers(bool initial) {
@@ -351,8 +288,10 @@ bool Engine::notify_observers(bool initial) {
   const std::vector<StepObserver*> observers = observers_;  // an observer may remove itself
   for (StepObserver* observer : observers) {
     const long interval = observer->interval();
-    if (initial || (interval > 0 && step_ % interval == 0))
-      keep_going = observer->observe(*this) && keep_going;
+    if (!initial && !(interval > 0 && step_ % interval == 0)) continue;
+    // One that reads the engine may also move it (a restart reseats it).
+    if (observer->reads_engine()) next_moved_.reset();
+    keep_going = observer->observe(*this) && keep_going;
   }
   return keep_going;
 }
@@ -371,8 +310,7 @@ long Engine::run_until(long final_step) {
     // An observer may have swapped or retrained the potential (on-the-fly
     // learning): rebind and recompute the forces before they drive a step.
     setup();
-    if (integrator_.defers_force_check()) snapshot_ = 1 - snapshot_;
-    Snapshot& snapshot = snapshots_[snapshot_];
+    Snapshot& snapshot = snapshot_;
     snapshot.step = step_;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
@@ -399,17 +337,21 @@ long Engine::run_until(long final_step) {
       PhaseClock clock(timers_, Phase::force, fence_phases_);
       compute_forces();
     }
-    std::optional<ForceCheck> check;
+    ForceCheck check;
     {
       PhaseClock clock(timers_, Phase::final_integrate, fence_phases_);
-      check = integrator_.final_integrate(state_, step_, forces_, totals_[current_]);
+      // NVE: the next drift's displacement check rides on this step's reduction.
+      const VecView s0 = list_->fractional_at_build(state_);
+      const DriftCheck next{state_.box, s0};
+      const bool predict = integrator_.plain_drift() && s0.is_allocated();
+      check = integrator_.final_integrate(state_, step_, forces_, totals_[current_],
+                                          predict ? &next : nullptr);
+      if (predict) {
+        next_moved_ = check.next_moved;
+        next_moved_builds_ = list_->num_builds();
+      }
     }
-    if (check)
-      check_step(*check, step_, snapshot);
-    else if (step_ == final_step || observer_due())
-      check_step(integrator_.force_check(), step_, snapshot);  // someone reads this step
-    else
-      check_pending_ = true;  // looked at with the next step's neighbour check
+    check_step(check, step_, snapshot);
     ++timers_.steps;
     PhaseClock clock(timers_, Phase::output, fence_phases_);
     const double volume = state_.box.volume();
@@ -417,17 +359,16 @@ long Engine::run_until(long final_step) {
     pending_sample_.volume = volume;
     pending_sample_.extended =
         integrator_.extended_energy_host_part(volume, pending_sample_.extended_device);
-    // A step joins the statistics once its check has passed.
-    if (!check_pending_) add_pending_sample();
+    add_pending_sample();
     if (!notify_observers(false)) break;
   }
-  finish_pending_check();
   return step_ - start;
 }
 
 void Engine::check_step(const ForceCheck& check, long failed_step, const Snapshot& before) {
   const double limit = settings_.max_force;
   if (check.passes(limit)) return;
+  next_moved_.reset();
   const bool forces_bad = check.non_finite > 0 || check.max_force_squared > limit * limit;
   std::string problem;
   if (forces_bad) {

@@ -119,9 +119,8 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   first_half(state, half, kernel_capture);
 }
 
-std::optional<ForceCheck> Integrator::final_integrate(AtomState& state, long step,
-                                                      const ComputeResult& forces,
-                                                      const EnergyVirialView& potential) {
+ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces,
+                                       const EnergyVirialView& potential, const DriftCheck* next) {
   const double dt = settings_.timestep;
   Matrix3 velocity_transform;
   if (barostat_) {
@@ -129,14 +128,10 @@ std::optional<ForceCheck> Integrator::final_integrate(AtomState& state, long ste
     symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, transform, unused);
     velocity_transform = Matrix3::from(transform);
   }
-  second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_);
-  if (!thermostat_ && !barostat_) {
-    kinetic_at_ = KineticAt::check;
-    return std::nullopt;
-  }
-  // The one copy to the host this step: the check is made at once (the
-  // thermostat's state is not saved with the snapshot), and the chain and
-  // barostat below need the kinetic tensor.
+  second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_,
+              plain_drift() ? next : nullptr);
+  // The one copy to the host this step: the check is made at once, and the
+  // chain and barostat below need the kinetic tensor.
   const ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
   if (!check.passes(settings_.max_force)) return check;

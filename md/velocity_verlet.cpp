@@ -104,8 +104,12 @@ void first_half(AtomState& state, const FirstHalf& step, Snapshot* capture) {
 }
 
 void second_half(AtomState& state, double timestep, const Matrix3* velocity_transform,
-                 const EnergyVirialView& potential, const ForceCheckView& into) {
-  const VecView v = state.v, f = state.f;
+                 const EnergyVirialView& potential, const ForceCheckView& into,
+                 const DriftCheck* next) {
+  const VecView x = state.x, v = state.v, f = state.f;
+  const bool predict = next != nullptr && !velocity_transform;
+  const Box box = predict ? next->box : Box();
+  const VecView s0 = predict ? next->s0 : VecView();
   const ScalarView mass = state.mass;
   const bool transform = velocity_transform != nullptr;
   const Matrix3 m = transform ? *velocity_transform : Matrix3();
@@ -134,6 +138,12 @@ void second_half(AtomState& state, double timestep, const Matrix3* velocity_tran
         }
         for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
         sum.kinetic.add_atom(mass(i), vi);
+        if (predict) {
+          // first_half's arithmetic, term for term, so the positions are its own.
+          double r[3];
+          for (int d = 0; d < 3; ++d) r[d] = x(i, d) + timestep * (vi[d] + kick * fi[d]);
+          sum.next_moved = kmath::fmax(sum.next_moved, displacement_since(box, r, i, s0));
+        }
       },
       Kokkos::Sum<ForceCheck, MemSpace>(into));
 }

@@ -32,16 +32,21 @@ struct NeighborView {
 void wrap_into_cell(const Box& box, const VecView& x, int natoms);
 // s(i) = h⁻¹ x(i), the fractional coordinates, into `fractional` (natoms × 3).
 void fractional_positions(const Box& box, const VecView& x, int natoms, const VecView& fractional);
-// |h (s(i) − s0(i))|: how far atom i moved since `s0` (fractional
-// coordinates) was recorded, measured with the current cell (Å).
-KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const VecView& x, int i,
+// |h (s − s0(i))| for atom i at Cartesian position r: how far it moved since
+// `s0` (fractional coordinates) was recorded, measured with the current cell (Å).
+KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const double r[3], int i,
                                                  const VecView& s0) {
-  const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
   double s[3], ds[3], dr[3];
   box.fractional(r, s);
   for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
   box.cartesian(ds, dr);
   return kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]);
+}
+// The same for atom i at x(i).
+KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const VecView& x, int i,
+                                                 const VecView& s0) {
+  const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+  return displacement_since(box, r, i, s0);
 }
 // The largest displacement_since of any atom.
 double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0);
@@ -63,8 +68,9 @@ class NeighborList {
   bool update(AtomState& state);
   // The same, given the largest displacement_since(…, fractional_at_build(state))
   // of any atom (Å), for a caller that measures it in a reduction of its own
-  // with more in it (the MD engine folds its force check in: one wait for the
-  // device per step instead of two).
+  // with more in it (the MD engine measures where the next drift will take
+  // the atoms in its second half-step: one wait for the device per step
+  // instead of two).
   bool update(AtomState& state, double moved);
   // The fractional positions at the last build, or an empty view when the next
   // update rebuilds anyway (never built, or a different number of atoms).

@@ -154,8 +154,10 @@ class StepObserver {
   // Return false to stop the run after this step.
   virtual bool observe(Engine& engine) = 0;
   // False for an observer that looks at nothing but Engine::step() (a
-  // progress line, an interrupt flag): the engine need not copy or check the
-  // step's state from the device for it (docs/gpu.md).
+  // progress line, an interrupt flag). One that reads the engine may also
+  // move it (a restart reseats it), so after one the next NVE step measures
+  // its neighbour displacement again instead of taking the one its second
+  // half-step measured (docs/gpu.md).
   virtual bool reads_engine() const { return true; }
 };
 
@@ -247,9 +249,6 @@ class Engine {
   // Throws when `check` fails, after going back to the state `before` holds;
   // `failed_step` is the step whose forces failed.
   void check_step(const ForceCheck& check, long failed_step, const Snapshot& before);
-  bool observer_due() const;
-  // Checks a step whose check is still on the device (the run stops here).
-  void finish_pending_check();
   // Adds the step pending_sample_ describes to the run statistics (on the device).
   void add_pending_sample();
   bool notify_observers(bool initial);
@@ -286,13 +285,12 @@ class Engine {
   mutable RunStatistics statistics_;  // the host copy, current when statistics_on_host_
   mutable bool statistics_on_host_ = true;
   PhaseTimers timers_;
-  // The state at the start of a step, for a failed step to go back to. NVE
-  // alternates two: its force check waits for the next step's neighbour
-  // check, when the state before the failed step is the older snapshot.
-  Snapshot snapshots_[2];
-  int snapshot_ = 0;
-  // The last step's force check is on the device, not looked at yet (NVE).
-  bool check_pending_ = false;
+  // The state at the start of a step, for a failed step to go back to.
+  Snapshot snapshot_;
+  // NVE: the displacement since the list's build that the next drift gives,
+  // measured by the last second half (with the list's build count then).
+  std::optional<double> next_moved_;
+  int next_moved_builds_ = 0;
   // What the statistics need of the last step besides the device's sums.
   struct {
     double time = 0, volume = 0, extended = 0;

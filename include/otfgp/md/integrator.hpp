@@ -36,15 +36,15 @@ class Integrator {
                          Snapshot* capture);
   // Second half, after the forces of the new positions (`potential`: their
   // energy and virial on the device). The kinetic tensor and the force check
-  // are reduced on the device; when the thermostat or barostat needs the
-  // kinetic tensor on the host this step (Nosé–Hoover chains, Langevin, the
-  // barostat) they are copied here and the check is returned (a failed check
-  // returns at once, before the thermostat's half step); otherwise (NVE)
-  // nothing waits for the device and the result is std::nullopt: the engine
-  // reads force_check() when it must.
-  std::optional<ForceCheck> final_integrate(AtomState& state, long step,
-                                            const ComputeResult& forces,
-                                            const EnergyVirialView& potential);
+  // are reduced on the device and copied here once (the step's one wait
+  // after the forces): a failed check returns at once, before the
+  // thermostat's half step. With `next` (used only in NVE, where the next
+  // first half is a plain kick and drift) the check also holds the
+  // displacement the next drift will give (ForceCheck::next_moved).
+  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces,
+                             const EnergyVirialView& potential, const DriftCheck* next);
+  // True when the next first half is a plain kick and drift (NVE).
+  bool plain_drift() const { return !thermostat_ && !barostat_; }
   // The check of the last final_integrate, copied from the device.
   ForceCheck force_check() const;
   // The device view final_integrate reduces into (kinetic tensor and force check).
@@ -60,8 +60,6 @@ class Integrator {
   // when the thermostat's share is in the host part).
   double extended_energy_host_part(double volume,
                                    Kokkos::View<const double, MemSpace>& device) const;
-  // True when final_integrate leaves the force check on the device (NVE).
-  bool defers_force_check() const { return !thermostat_ && !barostat_; }
   // Whether the barostat needs the potential's virial on the host every step.
   bool needs_host_virial() const { return barostat_.has_value(); }
 

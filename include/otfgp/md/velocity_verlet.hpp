@@ -7,6 +7,7 @@
 #include <array>
 
 #include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/potentials/potential.hpp"
@@ -68,6 +69,9 @@ struct ForceCheck {
   double max_force_squared = 0.0;  // (eV/Å)²
   int non_finite = 0;              // atoms whose force is NaN or infinite
   int energy_not_finite = 0;       // 1 when the potential energy is NaN or infinite
+  // With a DriftCheck: the largest displacement since the neighbour list's
+  // build that the next step's drift will give an atom (Å).
+  double next_moved = 0.0;
 
   KOKKOS_INLINE_FUNCTION ForceCheck() = default;
   KOKKOS_INLINE_FUNCTION ForceCheck& operator+=(const ForceCheck& other) {
@@ -76,6 +80,7 @@ struct ForceCheck {
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
     energy_not_finite += other.energy_not_finite;
+    next_moved = kmath::fmax(next_moved, other.next_moved);
     return *this;
   }
   // True when the forces are finite and within `limit` (eV/Å) and the energy is finite.
@@ -118,11 +123,22 @@ struct FirstHalf {
 };
 void first_half(AtomState& state, const FirstHalf& step, Snapshot* capture);
 
+// Where the next step's drift will take the atoms, against the neighbour
+// list's fractional positions at its last build (s0): in NVE the next first
+// half is a plain kick and drift, x + dt (v + (dt/2) f/m), known at the end of
+// this step, so its displacement check needs no pass of its own.
+struct DriftCheck {
+  Box box;
+  VecView s0;
+};
+
 // The second half: v ← (v + (dt/2) f/m) · velocity_transform (when given);
 // reduces the new kinetic tensor and the force check (with the check of
-// `potential`'s energy) into `into` on the device, without waiting for them.
+// `potential`'s energy and, with `next`, the next drift's displacement) into
+// `into` on the device, without waiting for them.
 void second_half(AtomState& state, double timestep, const Matrix3* velocity_transform,
-                 const EnergyVirialView& potential, const ForceCheckView& into);
+                 const EnergyVirialView& potential, const ForceCheckView& into,
+                 const DriftCheck* next = nullptr);
 
 KineticTensor kinetic_tensor(const AtomState& state);
 // v ← factor · v.
