@@ -347,7 +347,7 @@ long Engine::run_until(long final_step) {
       check = integrator_.final_integrate(state_, step_, forces_, totals_[current_],
                                           predict ? &next : nullptr);
       if (predict) {
-        next_moved_ = check.next_moved;
+        next_moved_ = std::sqrt(check.next_moved_squared);
         next_moved_builds_ = list_->num_builds();
       }
     }

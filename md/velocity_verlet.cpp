@@ -142,7 +142,8 @@ void second_half(AtomState& state, double timestep, const Matrix3* velocity_tran
           // first_half's arithmetic, term for term, so the positions are its own.
           double r[3];
           for (int d = 0; d < 3; ++d) r[d] = x(i, d) + timestep * (vi[d] + kick * fi[d]);
-          sum.next_moved = kmath::fmax(sum.next_moved, displacement_since(box, r, i, s0));
+          sum.next_moved_squared =
+              kmath::fmax(sum.next_moved_squared, displacement_squared_since(box, r, i, s0));
         }
       },
       Kokkos::Sum<ForceCheck, MemSpace>(into));

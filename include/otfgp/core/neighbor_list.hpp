@@ -32,21 +32,23 @@ struct NeighborView {
 void wrap_into_cell(const Box& box, const VecView& x, int natoms);
 // s(i) = h⁻¹ x(i), the fractional coordinates, into `fractional` (natoms × 3).
 void fractional_positions(const Box& box, const VecView& x, int natoms, const VecView& fractional);
-// |h (s − s0(i))| for atom i at Cartesian position r: how far it moved since
-// `s0` (fractional coordinates) was recorded, measured with the current cell (Å).
-KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const double r[3], int i,
-                                                 const VecView& s0) {
+// |h (s − s0(i))|² for atom i at Cartesian position r: the square of how far
+// it moved since `s0` (fractional coordinates) was recorded, measured with the
+// current cell (Å²). The square root is monotone, so a largest displacement
+// is the root of the largest square (one root instead of one per atom).
+KOKKOS_INLINE_FUNCTION double displacement_squared_since(const Box& box, const double r[3], int i,
+                                                         const VecView& s0) {
   double s[3], ds[3], dr[3];
   box.fractional(r, s);
   for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
   box.cartesian(ds, dr);
-  return kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]);
+  return dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
 }
-// The same for atom i at x(i).
+// Its root (Å), for atom i at x(i).
 KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const VecView& x, int i,
                                                  const VecView& s0) {
   const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-  return displacement_since(box, r, i, s0);
+  return kmath::sqrt(displacement_squared_since(box, r, i, s0));
 }
 // The largest displacement_since of any atom.
 double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0);

@@ -40,7 +40,7 @@ class Integrator {
   // after the forces): a failed check returns at once, before the
   // thermostat's half step. With `next` (used only in NVE, where the next
   // first half is a plain kick and drift) the check also holds the
-  // displacement the next drift will give (ForceCheck::next_moved).
+  // displacement the next drift will give (ForceCheck::next_moved_squared).
   ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces,
                              const EnergyVirialView& potential, const DriftCheck* next);
   // True when the next first half is a plain kick and drift (NVE).

@@ -69,9 +69,9 @@ struct ForceCheck {
   double max_force_squared = 0.0;  // (eV/Å)²
   int non_finite = 0;              // atoms whose force is NaN or infinite
   int energy_not_finite = 0;       // 1 when the potential energy is NaN or infinite
-  // With a DriftCheck: the largest displacement since the neighbour list's
-  // build that the next step's drift will give an atom (Å).
-  double next_moved = 0.0;
+  // With a DriftCheck: the square of the largest displacement since the
+  // neighbour list's build that the next step's drift will give an atom (Å²).
+  double next_moved_squared = 0.0;
 
   KOKKOS_INLINE_FUNCTION ForceCheck() = default;
   KOKKOS_INLINE_FUNCTION ForceCheck& operator+=(const ForceCheck& other) {
@@ -80,7 +80,7 @@ struct ForceCheck {
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
     energy_not_finite += other.energy_not_finite;
-    next_moved = kmath::fmax(next_moved, other.next_moved);
+    next_moved_squared = kmath::fmax(next_moved_squared, other.next_moved_squared);
     return *this;
   }
   // True when the forces are finite and within `limit` (eV/Å) and the energy is finite.
