@@ -52,6 +52,40 @@ void check_barostat_cell(const AtomState& state, const EngineSettings& settings)
       pbc[0] ? "T" : "F", pbc[1] ? "T" : "F", pbc[2] ? "T" : "F"));
 }
 
+// Where the statistics kernel finds the kinetic tensor and the thermostat's
+// share of the conserved quantity.
+struct StepSources {
+  Integrator::KineticAt kinetic_at = Integrator::KineticAt::host;
+  KineticTensor host_kinetic;  // when kinetic_at is host
+  ForceCheckView check;
+  KineticView device_kinetic;
+  double extended = 0.0;                                 // eV, the host part
+  Kokkos::View<const double, MemSpace> extended_device;  // added to it when allocated
+};
+
+// Adds the step just made to the run statistics, on the device: one thread
+// reads the potential's totals, the kinetic tensor and the thermostat's share
+// where the step left them.
+void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statistics,
+                           const EnergyVirialView& potential, const StepSources& sources,
+                           double volume, double degrees_of_freedom, double time) {
+  const bool from_check = sources.kinetic_at == Integrator::KineticAt::check;
+  const bool from_device = sources.kinetic_at == Integrator::KineticAt::device;
+  const KineticTensor host_kinetic = sources.host_kinetic;
+  const ForceCheckView check = sources.check;
+  const KineticView device_kinetic = sources.device_kinetic;
+  const double extended_host = sources.extended;
+  const Kokkos::View<const double, MemSpace> extended_device = sources.extended_device;
+  const bool add_device = extended_device.is_allocated();
+  Kokkos::parallel_for(
+      "Engine::accumulate_statistics", RangePolicy(0, 1), KOKKOS_LAMBDA(int) {
+        const KineticTensor k =
+            from_check ? check().kinetic : (from_device ? device_kinetic() : host_kinetic);
+        const double extended = add_device ? extended_host + extended_device() : extended_host;
+        statistics().add(ThermoScalars(k, potential(), volume, degrees_of_freedom, extended), time);
+      });
+}
+
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
   return value && *value && std::string(value) != "0";
@@ -91,8 +125,14 @@ Engine::Engine(AtomState state, std::shared_ptr<Potential> potential, EngineSett
       potential_(std::move(potential)),
       settings_(settings),
       integrator_(settings, state_.natoms),
-      fence_phases_(fence_phases_from_environment()) {
+      fence_phases_(fence_phases_from_environment()),
+      statistics_device_("Engine::statistics"),
+      statistics_host_(Kokkos::create_mirror_view(statistics_device_)) {
   if (!potential_) throw Error("the MD engine needs a potential");
+  for (int k = 0; k < 2; ++k) {
+    totals_[k] = EnergyVirialView("Engine::potential_totals");
+    totals_host_[k] = Kokkos::create_mirror_view(totals_[k]);
+  }
   check_barostat_cell(state_, settings_);
   integrator_.refresh_kinetic(state_);
 }
@@ -123,7 +163,54 @@ void Engine::set_compute_request(const ComputeRequest& request, long interval) {
 
 void Engine::compute_forces() {
   const bool requested = request_interval_ > 0 && step_ % request_interval_ == 0;
-  forces_ = potential_->compute(state_, *list_, requested ? request_ : ComputeRequest{});
+  ComputeRequest request = requested ? request_ : ComputeRequest{};
+  // The state before keeps its totals in the other view.
+  current_ = 1 - current_;
+  // The barostat reads the virial on the host every step: it is asked for there.
+  if (!integrator_.needs_host_virial()) request.totals = totals_[current_];
+  forces_ = potential_->compute(state_, *list_, request);
+  totals_on_host_ = !forces_.totals_on_device;
+  if (totals_on_host_) {
+    // A potential that summed on the host (or a barostat run): the device gets a copy.
+    EnergyVirial& host = totals_cache_;
+    host.energy = forces_.energy;
+    for (int k = 0; k < 6; ++k) host.virial[k] = forces_.virial[k];
+    totals_host_[current_]() = host;
+    Kokkos::deep_copy(ExecSpace(), totals_[current_], totals_host_[current_]);
+  }
+}
+
+const EnergyVirial& Engine::potential_totals() const {
+  if (!totals_on_host_) {
+    Kokkos::deep_copy(totals_host_[current_], totals_[current_]);
+    totals_cache_ = totals_host_[current_]();
+    forces_.energy = totals_cache_.energy;
+    for (int k = 0; k < 6; ++k) forces_.virial[k] = totals_cache_.virial[k];
+    forces_.totals_on_device = false;
+    totals_on_host_ = true;
+  }
+  return totals_cache_;
+}
+
+const ComputeResult& Engine::last_compute() const {
+  potential_totals();
+  return forces_;
+}
+
+const RunStatistics& Engine::statistics() const {
+  if (!statistics_on_host_) {
+    Kokkos::deep_copy(statistics_host_, statistics_device_);
+    statistics_ = statistics_host_();
+    statistics_on_host_ = true;
+  }
+  return statistics_;
+}
+
+void Engine::set_statistics(const RunStatistics& statistics) {
+  statistics_ = statistics;
+  statistics_on_host_ = true;
+  statistics_host_() = statistics;
+  Kokkos::deep_copy(statistics_device_, statistics_host_);
 }
 
 void Engine::setup() {
@@ -139,7 +226,7 @@ void Engine::setup() {
   list_->build(state_);
   compute_forces();
   const int bad = find_bad_force(state_, settings_.max_force);
-  if (bad >= 0 || !std::isfinite(forces_.energy)) {
+  if (bad >= 0 || !std::isfinite(potential_totals().energy)) {
     std::string what =
         bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
     throw Error("step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
@@ -149,10 +236,12 @@ void Engine::setup() {
                 "; check the structure and the potential");
   }
   integrator_.refresh_kinetic(state_);
-  if (fresh_ && statistics_.samples == 0) {
+  if (fresh_ && statistics().samples == 0) {
+    RunStatistics start = statistics();
     const double conserved = thermo().conserved;
-    statistics_.initial_conserved = conserved;
-    statistics_.last_conserved = conserved;
+    start.initial_conserved = conserved;
+    start.last_conserved = conserved;
+    set_statistics(start);
   }
   ready_ = true;
   Kokkos::fence();
@@ -169,13 +258,40 @@ void Engine::reseat() {
   integrator_.refresh_kinetic(state_);
 }
 
+void Engine::add_pending_sample() {
+  StepSources sources;
+  sources.kinetic_at = integrator_.kinetic_at();
+  if (sources.kinetic_at == Integrator::KineticAt::host)
+    sources.host_kinetic = integrator_.kinetic();
+  sources.check = integrator_.device_check();
+  sources.device_kinetic = integrator_.device_kinetic();
+  sources.extended = pending_sample_.extended;
+  sources.extended_device = pending_sample_.extended_device;
+  accumulate_statistics(statistics_device_, totals_[current_], sources, pending_sample_.volume,
+                        integrator_.degrees_of_freedom(), pending_sample_.time);
+  statistics_on_host_ = false;
+}
+
+void Engine::update_neighbors() {
+  // The displacement the last step's second half measured for this drift,
+  // when nothing has moved the atoms or rebuilt the list since.
+  const bool use = next_moved_ && next_moved_builds_ == list_->num_builds();
+  if (use)
+    list_->update(state_, *next_moved_);
+  else
+    list_->update(state_);
+  next_moved_.reset();
+}
+
 bool Engine::notify_observers(bool initial) {
   bool keep_going = true;
   const std::vector<StepObserver*> observers = observers_;  // an observer may remove itself
   for (StepObserver* observer : observers) {
     const long interval = observer->interval();
-    if (initial || (interval > 0 && step_ % interval == 0))
-      keep_going = observer->observe(*this) && keep_going;
+    if (!initial && !(interval > 0 && step_ % interval == 0)) continue;
+    // One that reads the engine may also move it (a restart reseats it).
+    if (observer->reads_engine()) next_moved_.reset();
+    keep_going = observer->observe(*this) && keep_going;
   }
   return keep_going;
 }
@@ -194,13 +310,12 @@ long Engine::run_until(long final_step) {
     // An observer may have swapped or retrained the potential (on-the-fly
     // learning): rebind and recompute the forces before they drive a step.
     setup();
-    snapshot_.step = step_;
-    snapshot_.potential_energy = forces_.energy;
-    snapshot_.virial = forces_.virial;
+    Snapshot& snapshot = snapshot_;
+    snapshot.step = step_;
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       try {
-        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot_);
+        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot);
       } catch (const InterruptedError&) {
         throw;
       } catch (const Error& error) {
@@ -216,7 +331,7 @@ long Engine::run_until(long final_step) {
     ++step_;
     {
       PhaseClock clock(timers_, Phase::neighbor, fence_phases_);
-      list_->update(state_);
+      update_neighbors();
     }
     {
       PhaseClock clock(timers_, Phase::force, fence_phases_);
@@ -225,23 +340,36 @@ long Engine::run_until(long final_step) {
     ForceCheck check;
     {
       PhaseClock clock(timers_, Phase::final_integrate, fence_phases_);
-      check = integrator_.final_integrate(state_, step_, forces_);
+      // NVE: the next drift's displacement check rides on this step's reduction.
+      const VecView s0 = list_->fractional_at_build(state_);
+      const DriftCheck next{state_.box, s0};
+      const bool predict = integrator_.plain_drift() && s0.is_allocated();
+      check = integrator_.final_integrate(state_, step_, forces_, totals_[current_],
+                                          predict ? &next : nullptr);
+      if (predict) {
+        next_moved_ = std::sqrt(check.next_moved_squared);
+        next_moved_builds_ = list_->num_builds();
+      }
     }
-    check_step(check);
+    check_step(check, step_, snapshot);
     ++timers_.steps;
-    const ThermoSample sample = thermo();
-    statistics_.add(sample);
     PhaseClock clock(timers_, Phase::output, fence_phases_);
+    const double volume = state_.box.volume();
+    pending_sample_.time = time();
+    pending_sample_.volume = volume;
+    pending_sample_.extended =
+        integrator_.extended_energy_host_part(volume, pending_sample_.extended_device);
+    add_pending_sample();
     if (!notify_observers(false)) break;
   }
   return step_ - start;
 }
 
-void Engine::check_step(const ForceCheck& check) {
+void Engine::check_step(const ForceCheck& check, long failed_step, const Snapshot& before) {
   const double limit = settings_.max_force;
+  if (check.passes(limit)) return;
+  next_moved_.reset();
   const bool forces_bad = check.non_finite > 0 || check.max_force_squared > limit * limit;
-  if (!forces_bad && std::isfinite(forces_.energy)) return;
-  const long failed_step = step_;
   std::string problem;
   if (forces_bad) {
     const int atom = find_bad_force(state_, limit);
@@ -256,13 +384,14 @@ void Engine::check_step(const ForceCheck& check) {
     problem = "the potential energy is not finite";
   }
   // Back to the last good step: its positions, velocities, forces and cell.
-  Kokkos::deep_copy(state_.x, snapshot_.x);
-  Kokkos::deep_copy(state_.v, snapshot_.v);
-  Kokkos::deep_copy(state_.f, snapshot_.f);
-  state_.box = snapshot_.box;
-  step_ = snapshot_.step;
-  forces_.energy = snapshot_.potential_energy;
-  forces_.virial = snapshot_.virial;
+  Kokkos::deep_copy(state_.x, before.x);
+  Kokkos::deep_copy(state_.v, before.v);
+  Kokkos::deep_copy(state_.f, before.f);
+  state_.box = before.box;
+  step_ = before.step;
+  // The state before the step keeps its energy and virial in the other view.
+  current_ = 1 - current_;
+  totals_on_host_ = false;
   integrator_.refresh_kinetic(state_);
   last_good_frame_ = frame();
   ready_ = false;
@@ -275,24 +404,25 @@ ThermoSample Engine::thermo() const {
   ThermoSample sample;
   sample.step = step_;
   sample.time = time();
-  const KineticTensor& kinetic = integrator_.kinetic();
-  sample.kinetic_energy = kinetic.kinetic_energy();
-  sample.temperature = integrator_.temperature();
-  sample.potential_energy = forces_.energy;
-  sample.total_energy = sample.potential_energy + sample.kinetic_energy;
-  sample.volume = state_.box.volume();
-  // Pressure tensor (Σ m v⊗v + W)/V; stress in ASE's sign is its negative.
-  for (int k = 0; k < 6; ++k)
-    sample.stress[k] =
-        -(kinetic.mvv[k] + forces_.virial[k]) / sample.volume * units::ev_per_a3_in_gpa;
-  sample.pressure = -(sample.stress[0] + sample.stress[1] + sample.stress[2]) / 3.0;
-  sample.conserved = sample.total_energy + integrator_.extended_energy(sample.volume);
+  const double volume = state_.box.volume();
+  const ThermoScalars scalars(integrator_.kinetic(), potential_totals(), volume,
+                              integrator_.degrees_of_freedom(),
+                              integrator_.extended_energy(volume));
+  sample.temperature = scalars.temperature;
+  sample.potential_energy = scalars.potential_energy;
+  sample.kinetic_energy = scalars.kinetic_energy;
+  sample.total_energy = scalars.total_energy;
+  sample.pressure = scalars.pressure;
+  sample.volume = scalars.volume;
+  sample.conserved = scalars.conserved;
+  for (int k = 0; k < 6; ++k) sample.stress[k] = scalars.stress[k];
   return sample;
 }
 
 Structure Engine::frame() const {
   Structure structure = state_.to_structure();
-  structure.energy = forces_.energy;
+  const EnergyVirial& totals = potential_totals();
+  structure.energy = totals.energy;
   auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.f);
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
   auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.mass);
@@ -306,7 +436,7 @@ Structure Engine::frame() const {
   structure.forces = forces;
   if (state_.box.pbc[0] && state_.box.pbc[1] && state_.box.pbc[2]) {
     Voigt stress;
-    for (int k = 0; k < 6; ++k) stress[k] = -forces_.virial[k] / state_.box.volume();
+    for (int k = 0; k < 6; ++k) stress[k] = -totals.virial[k] / state_.box.volume();
     structure.stress = stress;
   }
   set_real_property(structure, "momenta", momenta);
@@ -326,7 +456,7 @@ RestartData Engine::restart_data() const {
   for (int i = 0; i < state_.natoms; ++i)
     for (int d = 0; d < 3; ++d) data.velocities(i, d) = v(i, d);
   data.integrator = integrator_.save_state();
-  data.statistics = statistics_;
+  data.statistics = statistics();
   data.potential = potential_->spec();
   return data;
 }
@@ -347,7 +477,7 @@ void Engine::restore(const RestartData& data) {
   Kokkos::deep_copy(state_.v, v);
   integrator_.restore_state(data.integrator);
   integrator_.refresh_kinetic(state_);
-  statistics_ = data.statistics;
+  set_statistics(data.statistics);
   step_ = data.step;
   fresh_ = false;
   ready_ = false;
@@ -355,28 +485,6 @@ void Engine::restore(const RestartData& data) {
 }
 
 // ---------------------------------------------------------------------------
-
-void RunStatistics::add(const ThermoSample& sample) {
-  ++samples;
-  sum_temperature += sample.temperature;
-  sum_temperature2 += sample.temperature * sample.temperature;
-  sum_pressure += sample.pressure;
-  sum_pressure2 += sample.pressure * sample.pressure;
-  sum_volume += sample.volume;
-  sum_volume2 += sample.volume * sample.volume;
-  sum_potential += sample.potential_energy;
-  sum_kinetic += sample.kinetic_energy;
-  sum_kinetic2 += sample.kinetic_energy * sample.kinetic_energy;
-  last_conserved = sample.conserved;
-  max_conserved_deviation =
-      std::max(max_conserved_deviation, std::abs(sample.conserved - initial_conserved));
-  // Centred on the start so that the sums stay well conditioned.
-  const double t = sample.time, c = sample.conserved - initial_conserved;
-  sum_t += t;
-  sum_t2 += t * t;
-  sum_c += c;
-  sum_tc += t * c;
-}
 
 namespace {
 double mean(double sum, long n) {

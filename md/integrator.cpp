@@ -7,7 +7,12 @@
 
 namespace otfgp::md {
 
-Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(settings) {
+Integrator::Integrator(const EngineSettings& settings, int natoms)
+    : settings_(settings),
+      check_("Integrator::check"),
+      check_host_(Kokkos::create_mirror_view(check_)),
+      kinetic_device_("Integrator::kinetic"),
+      kinetic_host_(Kokkos::create_mirror_view(kinetic_device_)) {
   settings.validate();
   if (natoms < 2) throw Error("molecular dynamics needs at least two atoms");
   dof_ = 3.0 * natoms - 3.0;
@@ -18,14 +23,52 @@ Integrator::Integrator(const EngineSettings& settings, int natoms) : settings_(s
   context.seed = settings.seed;
   thermostat_ = make_thermostat(settings.thermostat, context);
   if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
+  // The barostat reads the kinetic tensor on the host between the half steps.
+  device_thermostat_ = thermostat_ && thermostat_->has_device_steps() && !barostat_;
 }
+
+namespace {
+
+// The kinetic tensor of a force check into its own view, on the device.
+void copy_kinetic(const ForceCheckView& check, const KineticView& kinetic) {
+  Kokkos::parallel_for(
+      "Integrator::copy_kinetic", RangePolicy(0, 1),
+      KOKKOS_LAMBDA(int) { kinetic() = check().kinetic; });
+}
+
+}  // namespace
 
 void Integrator::refresh_kinetic(const AtomState& state) {
   kinetic_ = kinetic_tensor(state);
+  kinetic_at_ = KineticAt::host;
+}
+
+ForceCheck Integrator::force_check() const {
+  Kokkos::deep_copy(check_host_, check_);
+  return check_host_();
+}
+
+const KineticTensor& Integrator::kinetic() const {
+  if (kinetic_at_ == KineticAt::check) kinetic_ = force_check().kinetic;
+  if (kinetic_at_ == KineticAt::device) {
+    Kokkos::deep_copy(kinetic_host_, kinetic_device_);
+    kinetic_ = kinetic_host_();
+  }
+  kinetic_at_ = KineticAt::host;
+  return kinetic_;
+}
+
+double Integrator::extended_energy_host_part(double volume,
+                                             Kokkos::View<const double, MemSpace>& device) const {
+  device = Kokkos::View<const double, MemSpace>();
+  if (!device_thermostat_) return extended_energy(volume);
+  // No barostat here; the thermostat's share is added on the device.
+  device = thermostat_->device_energy();
+  return 0.0;
 }
 
 double Integrator::temperature() const {
-  return 2.0 * kinetic_.kinetic_energy() / (dof_ * units::boltzmann);
+  return 2.0 * kinetic().kinetic_energy() / (dof_ * units::boltzmann);
 }
 
 double Integrator::extended_energy(double volume) const {
@@ -44,7 +87,18 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   FirstHalf half;
   half.timestep = dt;
   Snapshot* kernel_capture = capture;
-  if (thermostat_) {
+  if (device_thermostat_) {
+    if (kinetic_at_ == KineticAt::host) {
+      kinetic_host_() = kinetic_;
+      Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
+    } else if (kinetic_at_ == KineticAt::check) {
+      copy_kinetic(check_, kinetic_device_);
+    }
+    thermostat_->begin_step_on_device(state, step, dt, kinetic_device_, capture);
+    kinetic_at_ = KineticAt::device;
+    kernel_capture = nullptr;  // saved by the thermostat before it moved v
+  } else if (thermostat_) {
+    kinetic();  // on the host (it is, after a step with a host thermostat)
     const ThermostatKick kick = thermostat_->begin_step(state, step, dt, kinetic_, capture);
     half.velocity_scale = kick.velocity_scale;
     if (kick.captured) kernel_capture = nullptr;
@@ -65,7 +119,8 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   first_half(state, half, kernel_capture);
 }
 
-ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces) {
+ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces,
+                                       const EnergyVirialView& potential, const DriftCheck* next) {
   const double dt = settings_.timestep;
   Matrix3 velocity_transform;
   if (barostat_) {
@@ -73,11 +128,21 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
     symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, transform, unused);
     velocity_transform = Matrix3::from(transform);
   }
-  const ForceCheck check = second_half(state, dt, barostat_ ? &velocity_transform : nullptr);
+  second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_,
+              plain_drift() ? next : nullptr);
+  // The one copy to the host this step: the check is made at once, and the
+  // chain and barostat below need the kinetic tensor.
+  const ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
-  const double limit = settings_.max_force;
-  if (check.non_finite > 0 || check.max_force_squared > limit * limit) return check;
+  if (!check.passes(settings_.max_force)) return check;
+  if (device_thermostat_) {
+    copy_kinetic(check_, kinetic_device_);
+    thermostat_->end_step_on_device(state, step, dt, kinetic_device_);
+    kinetic_at_ = KineticAt::device;
+    return check;
+  }
   kinetic_ = check.kinetic;
+  kinetic_at_ = KineticAt::host;
   if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
   if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);

@@ -200,6 +200,7 @@ OutputSizes prepare_outputs(const OutputSettings& out, const std::optional<Resta
 struct InterruptObserver final : StepObserver {
   long interval() const override { return 1; }
   bool observe(Engine&) override { return !interrupt_requested(); }
+  bool reads_engine() const override { return false; }
 };
 
 // Runs the engine to the last step; a failed step leaves its last good frame

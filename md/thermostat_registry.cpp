@@ -48,4 +48,12 @@ std::unique_ptr<Thermostat> make_thermostat(const ThermostatSettings& settings,
   return find_thermostat(settings.type.name()).make(settings, context);
 }
 
+void Thermostat::begin_step_on_device(AtomState&, long, double, const KineticView&, Snapshot*) {
+  throw Error("this thermostat has no device steps");
+}
+
+void Thermostat::end_step_on_device(AtomState&, long, double, const KineticView&) {
+  throw Error("this thermostat has no device steps");
+}
+
 }  // namespace otfgp::md

@@ -103,16 +103,24 @@ void first_half(AtomState& state, const FirstHalf& step, Snapshot* capture) {
   }
 }
 
-ForceCheck second_half(AtomState& state, double timestep, const Matrix3* velocity_transform) {
-  const VecView v = state.v, f = state.f;
+void second_half(AtomState& state, double timestep, const Matrix3* velocity_transform,
+                 const EnergyVirialView& potential, const ForceCheckView& into,
+                 const DriftCheck* next) {
+  const VecView x = state.x, v = state.v, f = state.f;
+  const bool predict = next != nullptr && !velocity_transform;
+  const Box box = predict ? next->box : Box();
+  const VecView s0 = predict ? next->s0 : VecView();
   const ScalarView mass = state.mass;
   const bool transform = velocity_transform != nullptr;
   const Matrix3 m = transform ? *velocity_transform : Matrix3();
   const double half = 0.5 * timestep * force_to_acceleration;
-  ForceCheck check;
   Kokkos::parallel_reduce(
       "VelocityVerlet::second_half", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, ForceCheck& sum) {
+        if (i == 0) {
+          const double energy = potential().energy;
+          if (!(energy <= DBL_MAX && energy >= -DBL_MAX)) sum.energy_not_finite = 1;
+        }
         double vi[3], fi[3];
         for (int d = 0; d < 3; ++d) fi[d] = f(i, d);
         const double f2 = fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2];
@@ -130,9 +138,15 @@ ForceCheck second_half(AtomState& state, double timestep, const Matrix3* velocit
         }
         for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
         sum.kinetic.add_atom(mass(i), vi);
+        if (predict) {
+          // first_half's arithmetic, term for term, so the positions are its own.
+          double r[3];
+          for (int d = 0; d < 3; ++d) r[d] = x(i, d) + timestep * (vi[d] + kick * fi[d]);
+          sum.next_moved_squared =
+              kmath::fmax(sum.next_moved_squared, displacement_squared_since(box, r, i, s0));
+        }
       },
-      Kokkos::Sum<ForceCheck>(check));
-  return check;
+      Kokkos::Sum<ForceCheck, MemSpace>(into));
 }
 
 KineticTensor kinetic_tensor(const AtomState& state) {

@@ -140,11 +140,9 @@ class ManyBodyLoop {
         list.view(),  state.x,
         state.type,   scatter,
         legs_.view(), legs_.token()};
-    EnergyVirial total;
-    Kokkos::parallel_reduce(label_ + "::compute", RangePolicy(0, state.natoms), kernel,
-                            Kokkos::Sum<EnergyVirial>(total));
+    reduce_energy_and_virial(label_ + "::compute", RangePolicy(0, state.natoms), kernel, request,
+                             result);
     forces_.finish(state);
-    set_energy_and_virial(result, total);
     return result;
   }
 

@@ -38,45 +38,42 @@ ComputeResult compute_pair_potential(const std::string& label, const AtomState& 
   const VecView x = state.x, f = state.f;
   const IntView type = state.type;
   const double cutoff_squared = cutoff * cutoff;
-  EnergyVirial total;
-  Kokkos::parallel_reduce(
-      label + "::compute", RangePolicy(0, state.natoms),
-      KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
-        if (!sites.is_centre(i)) {
-          for (int d = 0; d < 3; ++d) f(i, d) = 0.0;
-          return;
-        }
-        const int ti = type(i);
-        // Sums over the pairs of i, in registers rather than in the reduction's storage.
-        double fi[3] = {0, 0, 0}, pair_energy = 0.0;
-        EnergyVirial own;
-        const int end = neighbors.offsets(i + 1);
-        for (int k = neighbors.offsets(i); k < end; ++k) {
-          double r[3];
-          neighbors.delta(x, i, k, r);
-          const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
-          if (r2 >= cutoff_squared) continue;
-          const int j = neighbors.index(k);
-          const PairTerm term = pair(i, j, ti, type(j), r2);
-          pair_energy += term.energy;
-          double fij[3];
-          for (int d = 0; d < 3; ++d) {
-            fij[d] = term.force_over_r * r[d];
-            fi[d] -= fij[d];
-          }
-          own.add_pair_virial(r, fij, 1.0);
-        }
-        for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
-        // Each pair is met from both ends of the full list: half to each.
-        const double ei = pair.site_energy(i, ti) + 0.5 * pair_energy;
-        double w[6];
-        for (int c = 0; c < 6; ++c) w[c] = 0.5 * own.virial[c];
-        sum.energy += ei;
-        for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
-        sites.store(i, ei, w);
-      },
-      Kokkos::Sum<EnergyVirial>(total));
-  set_energy_and_virial(result, total);
+  const auto kernel = KOKKOS_LAMBDA(int i, EnergyVirial& sum) {
+    if (!sites.is_centre(i)) {
+      for (int d = 0; d < 3; ++d) f(i, d) = 0.0;
+      return;
+    }
+    const int ti = type(i);
+    // Sums over the pairs of i, in registers rather than in the reduction's storage.
+    double fi[3] = {0, 0, 0}, pair_energy = 0.0;
+    EnergyVirial own;
+    const int end = neighbors.offsets(i + 1);
+    for (int k = neighbors.offsets(i); k < end; ++k) {
+      double r[3];
+      neighbors.delta(x, i, k, r);
+      const double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+      if (r2 >= cutoff_squared) continue;
+      const int j = neighbors.index(k);
+      const PairTerm term = pair(i, j, ti, type(j), r2);
+      pair_energy += term.energy;
+      double fij[3];
+      for (int d = 0; d < 3; ++d) {
+        fij[d] = term.force_over_r * r[d];
+        fi[d] -= fij[d];
+      }
+      own.add_pair_virial(r, fij, 1.0);
+    }
+    for (int d = 0; d < 3; ++d) f(i, d) = fi[d];
+    // Each pair is met from both ends of the full list: half to each.
+    const double ei = pair.site_energy(i, ti) + 0.5 * pair_energy;
+    double w[6];
+    for (int c = 0; c < 6; ++c) w[c] = 0.5 * own.virial[c];
+    sum.energy += ei;
+    for (int c = 0; c < 6; ++c) sum.virial[c] += w[c];
+    sites.store(i, ei, w);
+  };
+  reduce_energy_and_virial(label + "::compute", RangePolicy(0, state.natoms), kernel, request,
+                           result);
   return result;
 }
 

@@ -8,10 +8,13 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <numeric>
+#include <string>
 
 #include "otfgp/core/counter_random.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -32,6 +35,19 @@ const char* const argon = "lj:eps=0.0104,sigma=3.4,rc=7.5";
 Structure argon_crystal(int repeat = 3) {
   return build_lattice({"fcc", {"Ar"}, 5.30, std::nullopt, {repeat, repeat, repeat}});
 }
+
+// Looks only at the step number, every step (as a progress line does), and
+// stops the run after step `stop_after` (never when 0).
+struct StepCounter final : StepObserver {
+  long stop_after = 0;
+  long calls = 0;
+  long interval() const override { return 1; }
+  bool reads_engine() const override { return false; }
+  bool observe(Engine& engine) override {
+    ++calls;
+    return stop_after == 0 || engine.step() != stop_after;
+  }
+};
 
 // Collects the thermo sample of every step.
 struct Recorder final : StepObserver {
@@ -220,7 +236,13 @@ TEST_CASE("a run resumed from restart data follows the uninterrupted one bit for
               s.thermostat.type = ThermostatType::langevin;
               return s;
             }()},
-           {"nose-hoover-chain npt", npt(PressureCoupling::anisotropic)}}) {
+           {"nose-hoover-chain npt", npt(PressureCoupling::anisotropic)},
+           {"langevin nvt", nvt(ThermostatType::langevin, 80.0)},
+           {"nve", [] {
+              EngineSettings s;
+              s.timestep = 4.0;
+              return s;
+            }()}}) {
     SECTION(name) {
       TemporaryDirectory directory("otfgp-md-restart");
       Engine straight = make_engine(crystal, settings, 80.0, 9);
@@ -250,11 +272,14 @@ TEST_CASE("a run resumed from restart data follows the uninterrupted one bit for
 
 namespace {
 
-// Lennard-Jones whose forces turn NaN on a chosen call: a potential that fails mid-run.
+// Lennard-Jones whose forces (or energy) turn NaN on a chosen call: a potential
+// that fails mid-run. Its energy goes where the request asks (the device when
+// the MD engine asks), and so does the NaN.
 class FailingPotential final : public Potential {
  public:
-  explicit FailingPotential(int failing_call)
-      : inner_(make_potential(argon)), failing_call_(failing_call) {}
+  enum class Poison { force, energy };
+  explicit FailingPotential(int failing_call, Poison poison = Poison::force)
+      : inner_(make_potential(argon)), failing_call_(failing_call), poison_(poison) {}
   std::string spec() const override { return "failing"; }
   double cutoff() const override { return inner_->cutoff(); }
   std::vector<int> elements() const override { return {}; }
@@ -262,11 +287,19 @@ class FailingPotential final : public Potential {
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
     ComputeResult result = inner_->compute(state, list, request);
-    if (++calls_ == failing_call_) {
+    if (++calls_ != failing_call_) return result;
+    const double nan = std::nan("");
+    if (poison_ == Poison::force) {
       const auto f = state.f;
-      const double nan = std::nan("");
       Kokkos::parallel_for(
           "FailingPotential::poison", RangePolicy(5, 6), KOKKOS_LAMBDA(int i) { f(i, 1) = nan; });
+    } else if (result.totals_on_device) {
+      const EnergyVirialView totals = request.totals;
+      Kokkos::parallel_for(
+          "FailingPotential::poison", RangePolicy(0, 1),
+          KOKKOS_LAMBDA(int) { totals().energy = nan; });
+    } else {
+      result.energy = nan;
     }
     return result;
   }
@@ -274,17 +307,31 @@ class FailingPotential final : public Potential {
  private:
   std::unique_ptr<Potential> inner_;
   int failing_call_;
+  Poison poison_;
   int calls_ = 0;
 };
 
 }  // namespace
 
 TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[md][failure]") {
+  // In every ensemble, observed or not, the run stops at the last good step.
+  const ThermostatType type =
+      GENERATE(ThermostatType::langevin, ThermostatType::none, ThermostatType::nose_hoover_chain);
+  // 0: no observer; 1: one that reads every step; 2: one that only counts
+  // steps and stops the run after the failed one.
+  const int observed = GENERATE(0, 1, 2);
+  EngineSettings settings = nvt(type);
+  if (type == ThermostatType::none) settings.thermostat = ThermostatSettings{};
+  INFO("thermostat " << type.name() << ", observer " << observed);
   AtomState state = AtomState::from_structure(argon_crystal());
   maxwell_boltzmann(state, 60.0, 2);
-  EngineSettings settings = nvt(ThermostatType::langevin);
   // Call 1 is the set-up; call 21 is step 20.
   Engine engine(std::move(state), std::make_shared<FailingPotential>(21), settings);
+  Recorder recorder;
+  if (observed == 1) engine.add_observer(recorder);
+  StepCounter counter;
+  counter.stop_after = 20;
+  if (observed == 2) engine.add_observer(counter);
   Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
   reference.run(19);
   REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains("atom 5") &&
@@ -296,7 +343,34 @@ TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[
   CHECK(frame.forces->allFinite());
   CHECK(engine.step() == 19);
   CHECK(testing::repeats(frame.positions, host_positions(reference)));
+  CHECK(testing::repeats(*frame.forces, *reference.frame().forces));
+  CHECK(testing::repeats(real_property(frame, "momenta"),
+                         real_property(reference.frame(), "momenta")));
   CHECK(testing::repeats(*frame.energy, reference.thermo().potential_energy));
+  // The failed step is not in the run's statistics.
+  CHECK(engine.statistics().samples == 19);
+  CHECK(testing::repeats(engine.statistics().to_vector(), reference.statistics().to_vector()));
+  if (observed == 1) CHECK(recorder.samples.size() == 20);  // steps 0 to 19
+}
+
+TEST_CASE("a potential energy that turns NaN stops the run at the last good step",
+          "[md][failure]") {
+  const ThermostatType type = GENERATE(ThermostatType::none, ThermostatType::langevin);
+  EngineSettings settings = nvt(type);
+  if (type == ThermostatType::none) settings.thermostat = ThermostatSettings{};
+  AtomState state = AtomState::from_structure(argon_crystal());
+  maxwell_boltzmann(state, 60.0, 2);
+  Engine engine(std::move(state),
+                std::make_shared<FailingPotential>(11, FailingPotential::Poison::energy), settings);
+  Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
+  reference.run(9);
+  REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 10") &&
+                                           Catch::Contains("potential energy is not finite") &&
+                                           Catch::Contains("last good step 9"));
+  CHECK(engine.step() == 9);
+  CHECK(testing::repeats(host_positions(engine), host_positions(reference)));
+  CHECK(testing::repeats(engine.thermo().potential_energy, reference.thermo().potential_energy));
+  CHECK(testing::repeats(engine.statistics().to_vector(), reference.statistics().to_vector()));
 }
 
 TEST_CASE("forces above the limit stop the run", "[md][failure]") {
@@ -380,28 +454,47 @@ TEST_CASE("a potential swapped inside observe() drives the very next step", "[md
 namespace {
 
 // What Kokkos Tools report while a KokkosEvents object lives: view
-// allocations and parallel_reduce launches. Every reduction of the MD step
-// returns its value to the host, which is one host synchronisation on a GPU.
+// allocations, parallel_reduce launches by label, deep copies, and (Kokkos 4,
+// whose every backend reports its fences) the fences a reduction into a host
+// value makes: on a GPU each of those, and each copy to the host, is a wait
+// for the device.
 int kokkos_allocations = 0;
-int kokkos_reductions = 0;
+int kokkos_copies = 0;
+int kokkos_value_fences = 0;
+std::map<std::string, int> kokkos_reductions;
 
 void count_allocation(Kokkos::Profiling::SpaceHandle, const char*, const void*, std::uint64_t) {
   ++kokkos_allocations;
 }
-void count_reduction(const char*, std::uint32_t, std::uint64_t* id) {
-  ++kokkos_reductions;
+void count_reduction(const char* name, std::uint32_t, std::uint64_t* id) {
+  ++kokkos_reductions[name];
+  *id = 0;
+}
+// Copies between views (a fill of a view with a value has no source view).
+void count_copy(Kokkos::Profiling::SpaceHandle, const char*, const void*,
+                Kokkos::Profiling::SpaceHandle, const char* source, const void*, std::uint64_t) {
+  const std::string from = source;
+  if (from != "Scalar" && from != "(none)") ++kokkos_copies;
+}
+void count_fence(const char* name, std::uint32_t, std::uint64_t* id) {
+  if (std::string(name).find("result being value") != std::string::npos) ++kokkos_value_fences;
   *id = 0;
 }
 
 struct KokkosEvents {
   KokkosEvents() {
-    kokkos_allocations = kokkos_reductions = 0;
+    kokkos_allocations = kokkos_copies = kokkos_value_fences = 0;
+    kokkos_reductions.clear();
     Kokkos::Tools::Experimental::set_allocate_data_callback(count_allocation);
     Kokkos::Tools::Experimental::set_begin_parallel_reduce_callback(count_reduction);
+    Kokkos::Tools::Experimental::set_begin_deep_copy_callback(count_copy);
+    Kokkos::Tools::Experimental::set_begin_fence_callback(count_fence);
   }
   ~KokkosEvents() {
     Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
     Kokkos::Tools::Experimental::set_begin_parallel_reduce_callback(nullptr);
+    Kokkos::Tools::Experimental::set_begin_deep_copy_callback(nullptr);
+    Kokkos::Tools::Experimental::set_begin_fence_callback(nullptr);
   }
   KokkosEvents(const KokkosEvents&) = delete;
   KokkosEvents& operator=(const KokkosEvents&) = delete;
@@ -409,17 +502,28 @@ struct KokkosEvents {
 
 }  // namespace
 
-TEST_CASE("an MD step allocates nothing and reduces to the host only where it must", "[md]") {
+TEST_CASE("an MD step allocates nothing and waits for the device only where it must", "[md]") {
   // Stillinger–Weber silicon: a many-body potential with a force scatter and
-  // per-atom scratch. Host reductions per step: the neighbour list's
-  // displacement check, the potential's energy and virial, and the second
-  // half-step's kinetic tensor with the force check; Langevin adds its
-  // momentum and kinetic sums at each end of the step. The neighbour-count
-  // bound of the scratch is taken once per list build, not every step.
+  // per-atom scratch. Every step reduces the potential's energy and virial
+  // and the second half-step's kinetic tensor and force check into device
+  // views (no wait), and adds the step to the run statistics on the device.
+  // What does go to the host, per step:
+  //  - the copy of the kinetic tensor and force check after the second
+  //    half-step: the check is made at once (a failed step stops the run at
+  //    the last good one), and the chain's half step needs the kinetic energy;
+  //  - the neighbour list's displacement check (the host decides whether to
+  //    rebuild), except in NVE, where the next step's drift is known at the
+  //    end of this one and the second half-step measures it in its reduction.
+  // Langevin's momentum and kinetic sums at each end of the step go to device
+  // views (its momentum fix and heat are made there). An observer that looks
+  // only at the step number (the progress line) changes none of this.
   struct Case {
     const char* name;
     EngineSettings settings;
-    int reductions_per_step;
+    int host_reductions;  // per step, the neighbour check included
+    int copies_per_step;
+    int copies_per_run;
+    std::map<std::string, int> on_device;  // reductions into device views, per step
   };
   EngineSettings nve;
   nve.neighbor_skin = 2.0;  // no rebuild in the window counted
@@ -427,22 +531,53 @@ TEST_CASE("an MD step allocates nothing and reduces to the host only where it mu
   langevin.neighbor_skin = 2.0;
   EngineSettings chain = nvt(ThermostatType::nose_hoover_chain, 300.0);
   chain.neighbor_skin = 2.0;
-  for (const Case& c : {Case{"nve", nve, 3}, Case{"nvt langevin", langevin, 7},
-                        Case{"nvt nose-hoover-chain", chain, 3}}) {
+  const std::map<std::string, int> step = {{"StillingerWeber::compute", 1},
+                                           {"VelocityVerlet::second_half", 1}};
+  std::map<std::string, int> langevin_step = step;
+  langevin_step["LangevinThermostat::half_step"] = 2;
+  langevin_step["LangevinThermostat::remove_momentum"] = 2;
+  for (const Case& c :
+       {Case{"nve", nve, 0, 1, 0, step}, Case{"nvt langevin", langevin, 1, 1, 0, langevin_step},
+        Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step}}) {
     INFO(c.name);
     AtomState state = AtomState::from_structure(
         build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
     maxwell_boltzmann(state, 300.0, 11);
     Engine engine(std::move(state), make_potential("sw:Si.sw"), c.settings);
-    engine.run(3);  // first steps size the scratch, the scatter and the snapshot
+    StepCounter progress;  // as `otfgp md`'s progress line: adds no wait
+    engine.add_observer(progress);
+    engine.run(3);  // first steps size the scratch, the scatter and the snapshots
     const int builds = engine.neighbor_list()->num_builds();
     const int steps = 10;
     {
       KokkosEvents events;
       engine.run(steps);
       CHECK(kokkos_allocations == 0);
-      CHECK(kokkos_reductions == c.reductions_per_step * steps);
+      int host = 0;
+      for (const auto& [label, count] : kokkos_reductions) {
+        INFO(label << " " << count);
+        const auto device = c.on_device.find(label);
+        if (device != c.on_device.end())
+          CHECK(count == device->second * steps);
+        else
+          host += count;
+      }
+      for (const auto& [label, per_step] : c.on_device)
+        CHECK(kokkos_reductions[label] == per_step * steps);
+      CHECK(host == c.host_reductions * steps);
+      CHECK(kokkos_copies == c.copies_per_step * steps + c.copies_per_run);
+#if KOKKOS_VERSION >= 40000
+      // Every reduction the test counts as a host one fences for its value; no other does.
+      CHECK(kokkos_value_fences == host);
+#endif
     }
     REQUIRE(engine.neighbor_list()->num_builds() == builds);
+    // Reading the engine copies what it needs and agrees with a fresh evaluation.
+    const Structure frame = engine.frame();
+    const Evaluation fresh = evaluate(*make_potential("sw:Si.sw"), frame);
+    CHECK(std::abs(*frame.energy - fresh.energy) < 1e-9);
+    CHECK(std::abs(engine.thermo().potential_energy - fresh.energy) < 1e-9);
+    CHECK(engine.statistics().samples == 3 + steps);
+    CHECK(progress.calls == 1 + 3 + steps);
   }
 }

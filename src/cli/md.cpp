@@ -24,6 +24,7 @@ class ProgressObserver final : public md::StepObserver {
   explicit ProgressObserver(long final_step) : final_step_(final_step) {}
   ~ProgressObserver() override { finish(); }
   long interval() const override { return 1; }
+  bool reads_engine() const override { return false; }  // only step()
   std::ostream& thermo() { return thermo_; }
 
   bool observe(md::Engine& engine) override {

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "otfgp/core/error.hpp"
@@ -301,12 +302,7 @@ double max_displacement(const Box& box, const VecView& x, int natoms, const VecV
   Kokkos::parallel_reduce(
       "NeighborList::max_displacement", RangePolicy(0, natoms),
       KOKKOS_LAMBDA(int i, double& largest) {
-        const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
-        double s[3], ds[3], dr[3];
-        box.fractional(r, s);
-        for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
-        box.cartesian(ds, dr);
-        largest = kmath::fmax(largest, kmath::sqrt(dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2]));
+        largest = kmath::fmax(largest, displacement_since(box, x, i, s0));
       },
       Kokkos::Max<double>(max_displacement));
   return max_displacement;
@@ -438,12 +434,14 @@ void NeighborList::build_brute_force(AtomState& state) {
                to_device(index, "NeighborList::index"), to_device(image, "NeighborList::image"));
 }
 
-bool NeighborList::needs_rebuild(const AtomState& state) const {
+VecView NeighborList::fractional_at_build(const AtomState& state) const {
   if (num_builds_ == 0 || !fractional_at_build_.is_allocated() ||
       fractional_at_build_.extent(0) != static_cast<std::size_t>(state.natoms))
-    return true;
-  const Box box = state.box;
-  const double moved = max_displacement(box, state.x, state.natoms, fractional_at_build_);
+    return VecView();
+  return fractional_at_build_;
+}
+
+bool NeighborList::needs_rebuild(const Box& box, double moved) const {
   // A pair off the list had |r₀| ≥ cutoff + skin; after the cell went from h₀
   // to h it is at least |r₀|(1 − ‖h₀⁻¹h − I‖) − 2·max displacement away.
   Eigen::Matrix3d hinv0, h;
@@ -457,7 +455,13 @@ bool NeighborList::needs_rebuild(const AtomState& state) const {
 }
 
 bool NeighborList::update(AtomState& state) {
-  if (needs_rebuild(state)) {
+  const VecView s0 = fractional_at_build(state);
+  return update(state, s0.is_allocated() ? max_displacement(state.box, state.x, state.natoms, s0)
+                                         : std::numeric_limits<double>::infinity());
+}
+
+bool NeighborList::update(AtomState& state, double moved) {
+  if (!fractional_at_build(state).is_allocated() || needs_rebuild(state.box, moved)) {
     build(state);
     return true;
   }

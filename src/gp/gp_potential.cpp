@@ -17,6 +17,7 @@
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
 #include "otfgp/potentials/added_potential.hpp"
+#include "otfgp/potentials/compute_support.hpp"
 
 namespace otfgp {
 
@@ -353,17 +354,18 @@ KOKKOS_INLINE_FUNCTION void symmetric_product(const Team& team, const double* be
 // d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ (+ v_s·q + t_s·d) + e_ref, and scatters the forces; keeps
 // d̂ and |d| in `unit` and `norm` with `keep_unit` (for the uncertainty pass).
 // Per-atom energies and virials go where `per_atom`, `per_atom_virial` are
-// allocated. Returns the total energy and virial. One kernel, kept apart from
-// compute's set-up and uncertainty outputs (a free function: docs/gpu.md).
-EnergyVirial gp_energy_kernel(
-    const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
-    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
-    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
-    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& three_body,
-    const Kokkos::View<double*, MemSpace>& reference,
-    const Kokkos::View<const int*, MemSpace>& centres, const ScalarView& per_atom,
-    const VirialView& per_atom_virial, const ForceScatter& forces, bool keep_unit,
-    const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm) {
+// allocated. The total energy and virial go to `result`, or to sums.totals on
+// the device (reduce_energy_and_virial). One kernel, kept apart from compute's
+// set-up and uncertainty outputs (a free function: docs/gpu.md).
+void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
+                      const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+                      const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
+                      const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& three_body,
+                      const Kokkos::View<double*, MemSpace>& reference,
+                      const Kokkos::View<const int*, MemSpace>& centres, const ScalarView& per_atom,
+                      const VirialView& per_atom_virial, const ForceScatter& forces, bool keep_unit,
+                      const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
+                      const ScalarView& norm, const ComputeRequest& sums, ComputeResult& result) {
   const int natoms = state.natoms;
   const NeighborView neighbors = list.view();
   const VecView x = state.x;
@@ -380,119 +382,116 @@ EnergyVirial gp_energy_kernel(
                                     ScratchView::shmem_size(size) * 2 +
                                     ScratchView::shmem_size(std::size_t(max_pairs) * stride);
   const int level = b2::scratch_level(scratch_bytes);
-  EnergyVirial total;
-  Kokkos::parallel_reduce(
+  const auto kernel = KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
+    const int i = team.league_rank();
+    if (!all_centres && !centres(i)) {
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        if (keep_unit) norm(i) = 0.0;
+      });
+      return;
+    }
+    const int s_i = basis.type_map(type(i));
+    const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+    ScratchView A(team.team_scratch(level), density_size);
+    ScratchView dE_dA(team.team_scratch(level), density_size);
+    ScratchView d(team.team_scratch(level), size);
+    ScratchView w(team.team_scratch(level), size);
+    ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
+
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) { A(a) = 0.0; });
+    team.team_barrier();
+    // Terms with gradients once per neighbour, kept for the force pass; a
+    // negative distance marks a pair beyond its cutoff.
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
+      double* t = &cache(std::size_t(k - begin) * stride);
+      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, t))
+        basis.add_density(team, t, A.data());
+      else
+        t[3] = -1.0;
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                         [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
+    team.team_barrier();
+    double norm_squared = 0.0;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
+        norm_squared);
+    if (norm_squared <= empty_norm_squared) {
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        sum.energy += reference(s_i);
+        if (per_atom.extent(0) > 0) per_atom(i) = reference(s_i);
+        if (keep_unit) norm(i) = 0.0;
+      });
+      return;
+    }
+    const double inv_norm = 1.0 / kmath::sqrt(norm_squared);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { d(e) *= inv_norm; });
+    team.team_barrier();
+
+    symmetric_product(team, &beta(s_i, 0, 0), d.data(), w.data(), size);
+    team.team_barrier();
+    double quadratic = 0.0, linear = 0.0;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * w(e); },
+        quadratic);
+    // The three-body part t_s·d = |d| t_s·d̂ (kernel.hpp).
+    if (three_body.extent(0) > 0)
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(team, size),
+          [&](int e, double& s) { s += three_body(s_i, e) * d(e); }, linear);
+    // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d| (+ t_s).
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+      if (keep_unit) unit(i, e) = d(e);
+      w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm +
+             (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+      basis.power_spectrum_adjoint_row(p, A.data(), w.data(), dE_dA.data());
+      // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
+      if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
+      if (pairs > 0 && keep_unit) unit(i, size + p) = A(p * harmonics);
+    });
+    double pair_energy = 0.0;
+    if (pairs > 0)
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(team, pairs),
+          [&](int p, double& e) { e += two_body(s_i, p) * A(p * harmonics); }, pair_energy);
+    team.team_barrier();
+
+    EnergyVirial pair_sum;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, begin, end),
+        [&](int k, EnergyVirial& local) {
+          const double* t = &cache(std::size_t(k - begin) * stride);
+          if (t[3] < 0.0) return;
+          double g[3];
+          basis.contract_gradient(t, dE_dA.data(), g);
+          auto f = forces.access();
+          const int j = b2::B2Basis::term_atom(t);
+          for (int c = 0; c < 3; ++c) {
+            f(i, c) += g[c];
+            f(j, c) -= g[c];
+          }
+          local.add_pair_virial(t, g, -1.0);
+        },
+        Kokkos::Sum<EnergyVirial>(pair_sum));
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
+      pair_sum.energy = energy;
+      sum += pair_sum;
+      if (per_atom.extent(0) > 0) per_atom(i) = energy;
+      // The site's own virial: W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j.
+      if (per_atom_virial.extent(0) > 0)
+        for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
+      if (keep_unit) norm(i) = 1.0 / inv_norm;
+    });
+  };
+  reduce_energy_and_virial(
       "GpPotential::compute",
       TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
-      KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
-        const int i = team.league_rank();
-        if (!all_centres && !centres(i)) {
-          Kokkos::single(Kokkos::PerTeam(team), [&]() {
-            if (keep_unit) norm(i) = 0.0;
-          });
-          return;
-        }
-        const int s_i = basis.type_map(type(i));
-        const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
-        ScratchView A(team.team_scratch(level), density_size);
-        ScratchView dE_dA(team.team_scratch(level), density_size);
-        ScratchView d(team.team_scratch(level), size);
-        ScratchView w(team.team_scratch(level), size);
-        ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
-
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
-                             [&](int a) { A(a) = 0.0; });
-        team.team_barrier();
-        // Terms with gradients once per neighbour, kept for the force pass; a
-        // negative distance marks a pair beyond its cutoff.
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
-          double* t = &cache(std::size_t(k - begin) * stride);
-          if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, t))
-            basis.add_density(team, t, A.data());
-          else
-            t[3] = -1.0;
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
-                             [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
-        team.team_barrier();
-        double norm_squared = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
-            norm_squared);
-        if (norm_squared <= empty_norm_squared) {
-          Kokkos::single(Kokkos::PerTeam(team), [&]() {
-            sum.energy += reference(s_i);
-            if (per_atom.extent(0) > 0) per_atom(i) = reference(s_i);
-            if (keep_unit) norm(i) = 0.0;
-          });
-          return;
-        }
-        const double inv_norm = 1.0 / kmath::sqrt(norm_squared);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { d(e) *= inv_norm; });
-        team.team_barrier();
-
-        symmetric_product(team, &beta(s_i, 0, 0), d.data(), w.data(), size);
-        team.team_barrier();
-        double quadratic = 0.0, linear = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * w(e); },
-            quadratic);
-        // The three-body part t_s·d = |d| t_s·d̂ (kernel.hpp).
-        if (three_body.extent(0) > 0)
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, size),
-              [&](int e, double& s) { s += three_body(s_i, e) * d(e); }, linear);
-        // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d| (+ t_s).
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
-          if (keep_unit) unit(i, e) = d(e);
-          w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm +
-                 (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-          basis.power_spectrum_adjoint_row(p, A.data(), w.data(), dE_dA.data());
-          // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
-          if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
-          if (pairs > 0 && keep_unit) unit(i, size + p) = A(p * harmonics);
-        });
-        double pair_energy = 0.0;
-        if (pairs > 0)
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, pairs),
-              [&](int p, double& e) { e += two_body(s_i, p) * A(p * harmonics); }, pair_energy);
-        team.team_barrier();
-
-        EnergyVirial pair_sum;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, begin, end),
-            [&](int k, EnergyVirial& local) {
-              const double* t = &cache(std::size_t(k - begin) * stride);
-              if (t[3] < 0.0) return;
-              double g[3];
-              basis.contract_gradient(t, dE_dA.data(), g);
-              auto f = forces.access();
-              const int j = b2::B2Basis::term_atom(t);
-              for (int c = 0; c < 3; ++c) {
-                f(i, c) += g[c];
-                f(j, c) -= g[c];
-              }
-              local.add_pair_virial(t, g, -1.0);
-            },
-            Kokkos::Sum<EnergyVirial>(pair_sum));
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
-          pair_sum.energy = energy;
-          sum += pair_sum;
-          if (per_atom.extent(0) > 0) per_atom(i) = energy;
-          // The site's own virial: W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j.
-          if (per_atom_virial.extent(0) > 0)
-            for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
-          if (keep_unit) norm(i) = 1.0 / inv_norm;
-        });
-      },
-      Kokkos::Sum<EnergyVirial>(total));
-  return total;
+      kernel, sums, result);
 }
 
 // The calibrated force std per component (mapped_gp.hpp):
@@ -545,13 +544,14 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
     if (descriptor_norm_.extent(0) != std::size_t(natoms))
       descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
   }
-  const EnergyVirial total =
-      gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
-                       request.centres, result.per_atom_energy, result.per_atom_virial, forces,
-                       keep_unit, unit_descriptor_, descriptor_norm_);
+  // The repulsion adds its energy and virial on the host: then the GP's are there too.
+  ComputeRequest sums;
+  if (!repulsion_) sums.totals = request.totals;
+  gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
+                   request.centres, result.per_atom_energy, result.per_atom_virial, forces,
+                   keep_unit, unit_descriptor_, descriptor_norm_, sums, result);
   forces_.finish(state);
 
-  set_energy_and_virial(result, total);
   if (repulsion_) add_potential(*repulsion_, state, list, request, result);
   if (request.uncertainty) add_uncertainty(state, list, request.centres, result);
   if (request.energy_uncertainty) result.energy_uncertainty = total_energy_std(state);

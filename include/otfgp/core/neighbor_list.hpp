@@ -32,8 +32,25 @@ struct NeighborView {
 void wrap_into_cell(const Box& box, const VecView& x, int natoms);
 // s(i) = h⁻¹ x(i), the fractional coordinates, into `fractional` (natoms × 3).
 void fractional_positions(const Box& box, const VecView& x, int natoms, const VecView& fractional);
-// The largest Cartesian displacement |h (s(i) − s0(i))| of any atom since `s0`
-// (fractional coordinates) was recorded, measured with the current cell.
+// |h (s − s0(i))|² for atom i at Cartesian position r: the square of how far
+// it moved since `s0` (fractional coordinates) was recorded, measured with the
+// current cell (Å²). The square root is monotone, so a largest displacement
+// is the root of the largest square (one root instead of one per atom).
+KOKKOS_INLINE_FUNCTION double displacement_squared_since(const Box& box, const double r[3], int i,
+                                                         const VecView& s0) {
+  double s[3], ds[3], dr[3];
+  box.fractional(r, s);
+  for (int d = 0; d < 3; ++d) ds[d] = s[d] - s0(i, d);
+  box.cartesian(ds, dr);
+  return dr[0] * dr[0] + dr[1] * dr[1] + dr[2] * dr[2];
+}
+// Its root (Å), for atom i at x(i).
+KOKKOS_INLINE_FUNCTION double displacement_since(const Box& box, const VecView& x, int i,
+                                                 const VecView& s0) {
+  const double r[3] = {x(i, 0), x(i, 1), x(i, 2)};
+  return kmath::sqrt(displacement_squared_since(box, r, i, s0));
+}
+// The largest displacement_since of any atom.
 double max_displacement(const Box& box, const VecView& x, int natoms, const VecView& s0);
 // The most list entries any one atom has (0 for no atoms).
 int max_entries_per_atom(const Kokkos::View<const int*, MemSpace>& offsets, int natoms);
@@ -51,6 +68,15 @@ class NeighborList {
   // refreshes the image vectors for the current cell. Returns true on rebuild.
   // A rebuild wraps positions back into the cell along periodic directions.
   bool update(AtomState& state);
+  // The same, given the largest displacement_since(…, fractional_at_build(state))
+  // of any atom (Å), for a caller that measures it in a reduction of its own
+  // with more in it (the MD engine measures where the next drift will take
+  // the atoms in its second half-step: one wait for the device per step
+  // instead of two).
+  bool update(AtomState& state, double moved);
+  // The fractional positions at the last build, or an empty view when the next
+  // update rebuilds anyway (never built, or a different number of atoms).
+  VecView fractional_at_build(const AtomState& state) const;
   void build(AtomState& state);
   // O(N² × images) reference builder with the same result (up to pair order).
   void build_brute_force(AtomState& state);
@@ -63,7 +89,7 @@ class NeighborList {
   int num_builds() const { return num_builds_; }
 
  private:
-  bool needs_rebuild(const AtomState& state) const;
+  bool needs_rebuild(const Box& box, double moved) const;
   void wrap_positions(AtomState& state) const;
   void set_images(int reach_a, int reach_b, int reach_c);
   void refresh_image_vectors(const Box& box);

@@ -30,6 +30,8 @@
 #include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/structure.hpp"
+#include "otfgp/core/types.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/md/integrator.hpp"
 #include "otfgp/md/settings.hpp"
 #include "otfgp/md/velocity_verlet.hpp"
@@ -69,8 +71,34 @@ struct ThermoSample {
   Voigt stress = Voigt::Zero();   // GPa, ASE sign (−pressure tensor), kinetic part included
 };
 
+// The scalars of a thermo sample from the kinetic tensor, the potential's
+// energy and virial, the volume (Å³), the degrees of freedom and the
+// thermostat's and barostat's share of the conserved quantity (eV): the same
+// arithmetic on the host (Engine::thermo) and in the device kernel that adds
+// every step to the run statistics, so both give the same numbers.
+struct ThermoScalars {
+  double temperature = 0, potential_energy = 0, kinetic_energy = 0, total_energy = 0;
+  double pressure = 0, volume = 0, conserved = 0;
+  double stress[6] = {0, 0, 0, 0, 0, 0};  // GPa, ASE sign
+
+  KOKKOS_INLINE_FUNCTION ThermoScalars(const KineticTensor& kinetic, const EnergyVirial& potential,
+                                       double volume_, double degrees_of_freedom, double extended) {
+    kinetic_energy = kinetic.kinetic_energy();
+    temperature = 2.0 * kinetic_energy / (degrees_of_freedom * units::boltzmann);
+    potential_energy = potential.energy;
+    total_energy = potential_energy + kinetic_energy;
+    volume = volume_;
+    // Pressure tensor (Σ m v⊗v + W)/V; stress in ASE's sign is its negative.
+    for (int k = 0; k < 6; ++k)
+      stress[k] = -(kinetic.mvv[k] + potential.virial[k]) / volume * units::ev_per_a3_in_gpa;
+    pressure = -(stress[0] + stress[1] + stress[2]) / 3.0;
+    conserved = total_energy + extended;
+  }
+};
+
 // Running sums over every step made (also kept in restart files, so that a
-// resumed run reports on the whole run).
+// resumed run reports on the whole run). The engine adds each step on the
+// device and copies them to the host when they are read.
 struct RunStatistics {
   long samples = 0;
   double sum_temperature = 0, sum_temperature2 = 0;
@@ -82,7 +110,28 @@ struct RunStatistics {
   double initial_conserved = 0, last_conserved = 0, max_conserved_deviation = 0;
   double sum_t = 0, sum_t2 = 0, sum_c = 0, sum_tc = 0;
 
-  void add(const ThermoSample& sample);
+  // One step at `time` (fs).
+  KOKKOS_INLINE_FUNCTION void add(const ThermoScalars& sample, double time) {
+    ++samples;
+    sum_temperature += sample.temperature;
+    sum_temperature2 += sample.temperature * sample.temperature;
+    sum_pressure += sample.pressure;
+    sum_pressure2 += sample.pressure * sample.pressure;
+    sum_volume += sample.volume;
+    sum_volume2 += sample.volume * sample.volume;
+    sum_potential += sample.potential_energy;
+    sum_kinetic += sample.kinetic_energy;
+    sum_kinetic2 += sample.kinetic_energy * sample.kinetic_energy;
+    last_conserved = sample.conserved;
+    const double deviation = kmath::fabs(sample.conserved - initial_conserved);
+    if (max_conserved_deviation < deviation) max_conserved_deviation = deviation;
+    // Centred on the start so that the sums stay well conditioned.
+    const double t = time, c = sample.conserved - initial_conserved;
+    sum_t += t;
+    sum_t2 += t * t;
+    sum_c += c;
+    sum_tc += t * c;
+  }
   double mean_temperature() const;
   double std_temperature() const;
   double mean_pressure() const;
@@ -104,6 +153,12 @@ class StepObserver {
   virtual long interval() const = 0;
   // Return false to stop the run after this step.
   virtual bool observe(Engine& engine) = 0;
+  // False for an observer that looks at nothing but Engine::step() (a
+  // progress line, an interrupt flag). One that reads the engine may also
+  // move it (a restart reseats it), so after one the next NVE step measures
+  // its neighbour displacement again instead of taking the one its second
+  // half-step measured (docs/gpu.md).
+  virtual bool reads_engine() const { return true; }
 };
 
 // Everything a restart file holds.
@@ -160,10 +215,14 @@ class Engine {
   double time() const { return step_ * settings_.timestep; }  // fs
   const AtomState& state() const { return state_; }
   const EngineSettings& settings() const { return settings_; }
-  const ComputeResult& last_compute() const { return forces_; }
+  // The last force call's result; its energy and virial copied from the device.
+  const ComputeResult& last_compute() const;
   const NeighborList* neighbor_list() const { return list_.get(); }
+  // Copies what it needs from the device (the potential's energy and virial,
+  // the kinetic tensor); a step does this only when someone reads it.
   ThermoSample thermo() const;
-  const RunStatistics& statistics() const { return statistics_; }
+  // Copied from the device, where every step adds to them.
+  const RunStatistics& statistics() const;
   const PhaseTimers& timers() const { return timers_; }
   // Fence the device after every phase so that each phase's timer holds its own
   // kernels (default: no, unless OTFGP_FENCE_PHASES=1; see md/engine.cpp).
@@ -186,8 +245,16 @@ class Engine {
 
  private:
   void compute_forces();
-  void check_step(const ForceCheck& check);
+  void update_neighbors();
+  // Throws when `check` fails, after going back to the state `before` holds;
+  // `failed_step` is the step whose forces failed.
+  void check_step(const ForceCheck& check, long failed_step, const Snapshot& before);
+  // Adds the step pending_sample_ describes to the run statistics (on the device).
+  void add_pending_sample();
   bool notify_observers(bool initial);
+  // The potential's energy and virial of the current state, on the host.
+  const EnergyVirial& potential_totals() const;
+  void set_statistics(const RunStatistics& statistics);
 
   AtomState state_;
   std::shared_ptr<Potential> potential_;
@@ -195,7 +262,17 @@ class Engine {
   Integrator integrator_;
   bool fence_phases_ = false;
   std::unique_ptr<NeighborList> list_;
-  ComputeResult forces_;
+  // The last force call's result; its energy and virial live in totals_ (see
+  // potential_totals()) and are filled in here when read.
+  mutable ComputeResult forces_;
+  // The potential's energy and virial on the device: totals_[current_] for
+  // the current state, the other one for the state before the last step (a
+  // failed step goes back to it without a copy). Host copies beside them.
+  EnergyVirialView totals_[2];
+  EnergyVirialView::HostMirror totals_host_[2];
+  int current_ = 0;
+  mutable bool totals_on_host_ = false;
+  mutable EnergyVirial totals_cache_;
   ComputeRequest request_;
   long request_interval_ = 0;
   long step_ = 0;
@@ -203,9 +280,22 @@ class Engine {
   bool fresh_ = true;  // no step made and not restored: observers see step 0
   bool needs_rebind_ = true;
   std::vector<StepObserver*> observers_;
-  RunStatistics statistics_;
+  Kokkos::View<RunStatistics, MemSpace> statistics_device_;
+  Kokkos::View<RunStatistics, MemSpace>::HostMirror statistics_host_;
+  mutable RunStatistics statistics_;  // the host copy, current when statistics_on_host_
+  mutable bool statistics_on_host_ = true;
   PhaseTimers timers_;
+  // The state at the start of a step, for a failed step to go back to.
   Snapshot snapshot_;
+  // NVE: the displacement since the list's build that the next drift gives,
+  // measured by the last second half (with the list's build count then).
+  std::optional<double> next_moved_;
+  int next_moved_builds_ = 0;
+  // What the statistics need of the last step besides the device's sums.
+  struct {
+    double time = 0, volume = 0, extended = 0;
+    Kokkos::View<const double, MemSpace> extended_device;  // added to `extended` when allocated
+  } pending_sample_;
   std::optional<Structure> last_good_frame_;
 };
 

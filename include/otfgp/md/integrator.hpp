@@ -34,11 +34,38 @@ class Integrator {
   // `capture`, saves x, v, f as they were before.
   void initial_integrate(AtomState& state, long step, const ComputeResult& forces,
                          Snapshot* capture);
-  // Second half, after the forces of the new positions. Returns the force check.
-  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces);
+  // Second half, after the forces of the new positions (`potential`: their
+  // energy and virial on the device). The kinetic tensor and the force check
+  // are reduced on the device and copied here once (the step's one wait
+  // after the forces): a failed check returns at once, before the
+  // thermostat's half step. With `next` (used only in NVE, where the next
+  // first half is a plain kick and drift) the check also holds the
+  // displacement the next drift will give (ForceCheck::next_moved_squared).
+  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces,
+                             const EnergyVirialView& potential, const DriftCheck* next);
+  // True when the next first half is a plain kick and drift (NVE).
+  bool plain_drift() const { return !thermostat_ && !barostat_; }
+  // The check of the last final_integrate, copied from the device.
+  ForceCheck force_check() const;
+  // The device view final_integrate reduces into (kinetic tensor and force check).
+  const ForceCheckView& device_check() const { return check_; }
+  // Where the kinetic tensor of the current velocities is current: on the
+  // host (kinetic()), in device_check() (after an NVE step) or in
+  // device_kinetic() (after a step with device thermostat half steps).
+  enum class KineticAt { host, check, device };
+  KineticAt kinetic_at() const { return kinetic_at_; }
+  const KineticView& device_kinetic() const { return kinetic_device_; }
+  // extended_energy without a copy from the device: the host part, and the
+  // thermostat's device_energy() to add to it on the device (an empty view
+  // when the thermostat's share is in the host part).
+  double extended_energy_host_part(double volume,
+                                   Kokkos::View<const double, MemSpace>& device) const;
+  // Whether the barostat needs the potential's virial on the host every step.
+  bool needs_host_virial() const { return barostat_.has_value(); }
 
-  // The kinetic tensor of the current velocities (kept up to date by the steps).
-  const KineticTensor& kinetic() const { return kinetic_; }
+  // The kinetic tensor of the current velocities (kept up to date by the
+  // steps; copied from the device when an NVE step left it there).
+  const KineticTensor& kinetic() const;
   // Recomputes it from the velocities (after they were set from outside).
   void refresh_kinetic(const AtomState& state);
   double degrees_of_freedom() const { return dof_; }
@@ -54,7 +81,13 @@ class Integrator {
  private:
   EngineSettings settings_;
   double dof_;
-  KineticTensor kinetic_;
+  mutable KineticTensor kinetic_;
+  mutable KineticAt kinetic_at_ = KineticAt::host;
+  ForceCheckView check_;
+  ForceCheckView::HostMirror check_host_;
+  KineticView kinetic_device_;
+  KineticView::HostMirror kinetic_host_;
+  bool device_thermostat_ = false;          // the thermostat's half steps run on the device
   std::unique_ptr<Thermostat> thermostat_;  // the atom thermostat (none for NVE)
   std::optional<MtkBarostat> barostat_;
 };

@@ -27,7 +27,13 @@ class LangevinThermostat final : public Thermostat {
   ThermostatKick begin_step(AtomState& state, long step, double timestep, KineticTensor& kinetic,
                             Snapshot* capture) override;
   void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic) override;
-  double energy() const override { return -heat_; }  // E − heat is conserved
+  double energy() const override { return -heat(); }  // E − heat is conserved
+  bool has_device_steps() const override { return true; }
+  void begin_step_on_device(AtomState& state, long step, double timestep,
+                            const KineticView& kinetic, Snapshot* capture) override;
+  void end_step_on_device(AtomState& state, long step, double timestep,
+                          const KineticView& kinetic) override;
+  Kokkos::View<const double, MemSpace> device_energy() const override { return energy_; }
   void save_state(IntegratorVariables& variables) const override;
   void restore_state(
       const std::function<const std::vector<double>&(const std::string&)>& get) override;
@@ -38,14 +44,25 @@ class LangevinThermostat final : public Thermostat {
   // velocities before the update (with x and f) go to the snapshot.
   KineticTensor half_step(AtomState& state, long step, int half, double timestep,
                           double kinetic_before, Snapshot* capture);
+  // The same on the device: the kinetic tensor before and after in `kinetic`,
+  // the heat in a device view.
+  void half_step_on_device(AtomState& state, long step, int half, double timestep,
+                           const KineticView& kinetic, Snapshot* capture);
 
-  double heat() const { return heat_; }  // eV added by the thermostat so far
-  void set_heat(double heat) { heat_ = heat; }
+  double heat() const;  // eV added by the thermostat so far
+  void set_heat(double heat);
 
  private:
   double kT_, gamma_;
   CounterRandom random_;
-  double heat_ = 0.0;
+  // The heat on the host and on the device (heat_device_, with energy_ = −heat
+  // beside it); each flag says whether that copy is current.
+  mutable double heat_ = 0.0;
+  mutable bool heat_on_host_ = true;
+  bool heat_on_device_ = false;
+  Kokkos::View<double, MemSpace> heat_device_, energy_;
+  Kokkos::View<MomentumSum, MemSpace> momentum_;
+  KineticView kinetic_after_;
 };
 
 }  // namespace otfgp::md

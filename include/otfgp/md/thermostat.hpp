@@ -51,6 +51,21 @@ class Thermostat {
   virtual void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic) = 0;
   // The thermostat's share of the conserved quantity (eV).
   virtual double energy() const = 0;
+
+  // A thermostat whose half steps need no number on the host (Langevin) may
+  // also make them on the device: the kinetic tensor of the current
+  // velocities is in `kinetic` there and is updated in place, and nothing
+  // waits for the device. The integrator uses this form when
+  // has_device_steps() (and no barostat reads the kinetic tensor between).
+  virtual bool has_device_steps() const { return false; }
+  // As begin_step (the snapshot, when asked, is saved by the thermostat).
+  virtual void begin_step_on_device(AtomState& state, long step, double timestep,
+                                    const KineticView& kinetic, Snapshot* capture);
+  virtual void end_step_on_device(AtomState& state, long step, double timestep,
+                                  const KineticView& kinetic);
+  // energy() on the device, where the device steps keep it current (an empty
+  // view for a thermostat without device steps).
+  virtual Kokkos::View<const double, MemSpace> device_energy() const { return {}; }
   // Adds its variables to `variables` (names unique across thermostats and
   // barostat); restore_state takes back exactly what save_state gave, reading
   // each name through `get` (which throws naming a missing one).

@@ -7,8 +7,10 @@
 #include <array>
 
 #include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/potentials/potential.hpp"
 
 namespace otfgp::md {
 
@@ -42,7 +44,7 @@ struct KineticTensor {
     mvv[4] += e * v[0] * v[2];
     mvv[5] += e * v[0] * v[1];
   }
-  double kinetic_energy() const { return 0.5 * (mvv[0] + mvv[1] + mvv[2]); }
+  KOKKOS_INLINE_FUNCTION double kinetic_energy() const { return 0.5 * (mvv[0] + mvv[1] + mvv[2]); }
   Eigen::Matrix3d matrix() const;
   KineticTensor scaled(double factor) const;  // the tensor after v ← factor · v
 };
@@ -60,11 +62,16 @@ struct MomentumSum {
   }
 };
 
-// What the second half step learns about the new forces, reduced with the kinetic tensor.
+// What the second half step learns about the new forces and energy, reduced
+// with the kinetic tensor.
 struct ForceCheck {
   KineticTensor kinetic;
   double max_force_squared = 0.0;  // (eV/Å)²
   int non_finite = 0;              // atoms whose force is NaN or infinite
+  int energy_not_finite = 0;       // 1 when the potential energy is NaN or infinite
+  // With a DriftCheck: the square of the largest displacement since the
+  // neighbour list's build that the next step's drift will give an atom (Å²).
+  double next_moved_squared = 0.0;
 
   KOKKOS_INLINE_FUNCTION ForceCheck() = default;
   KOKKOS_INLINE_FUNCTION ForceCheck& operator+=(const ForceCheck& other) {
@@ -72,9 +79,17 @@ struct ForceCheck {
     max_force_squared =
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
+    energy_not_finite += other.energy_not_finite;
+    next_moved_squared = kmath::fmax(next_moved_squared, other.next_moved_squared);
     return *this;
   }
+  // True when the forces are finite and within `limit` (eV/Å) and the energy is finite.
+  KOKKOS_INLINE_FUNCTION bool passes(double limit) const {
+    return non_finite == 0 && energy_not_finite == 0 && !(max_force_squared > limit * limit);
+  }
 };
+using ForceCheckView = Kokkos::View<ForceCheck, MemSpace>;
+using KineticView = Kokkos::View<KineticTensor, MemSpace>;
 
 // Copies of x, v, f and the cell taken at the start of a step, so that a step
 // that blows up can hand back the last good frame.
@@ -82,8 +97,6 @@ struct Snapshot {
   VecView x, v, f;
   Box box;
   long step = -1;
-  double potential_energy = 0.0;
-  std::array<double, 6> virial{0, 0, 0, 0, 0, 0};
 
   void allocate(int natoms);
 };
@@ -110,9 +123,22 @@ struct FirstHalf {
 };
 void first_half(AtomState& state, const FirstHalf& step, Snapshot* capture);
 
+// Where the next step's drift will take the atoms, against the neighbour
+// list's fractional positions at its last build (s0): in NVE the next first
+// half is a plain kick and drift, x + dt (v + (dt/2) f/m), known at the end of
+// this step, so its displacement check needs no pass of its own.
+struct DriftCheck {
+  Box box;
+  VecView s0;
+};
+
 // The second half: v ← (v + (dt/2) f/m) · velocity_transform (when given);
-// returns the new kinetic tensor and the force check.
-ForceCheck second_half(AtomState& state, double timestep, const Matrix3* velocity_transform);
+// reduces the new kinetic tensor and the force check (with the check of
+// `potential`'s energy and, with `next`, the next drift's displacement) into
+// `into` on the device, without waiting for them.
+void second_half(AtomState& state, double timestep, const Matrix3* velocity_transform,
+                 const EnergyVirialView& potential, const ForceCheckView& into,
+                 const DriftCheck* next = nullptr);
 
 KineticTensor kinetic_tensor(const AtomState& state);
 // v ← factor · v.

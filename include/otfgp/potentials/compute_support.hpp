@@ -4,6 +4,7 @@
 // the per-atom energy view when asked for, and copy the reduced energy and
 // virial into the result. Host code only.
 
+#include <limits>
 #include <string>
 
 #include "otfgp/core/error.hpp"
@@ -70,6 +71,31 @@ inline SiteOutputs site_outputs(const std::string& label, const ComputeRequest& 
 inline void set_energy_and_virial(ComputeResult& result, const EnergyVirial& total) {
   result.energy = total.energy;
   for (int k = 0; k < 6; ++k) result.virial[k] = total.virial[k];
+}
+
+// The energy and virial marked as left on the device (ComputeRequest::totals).
+inline void set_totals_on_device(ComputeResult& result) {
+  result.totals_on_device = true;
+  result.energy = std::numeric_limits<double>::quiet_NaN();
+  result.virial.fill(std::numeric_limits<double>::quiet_NaN());
+}
+
+// Runs a kernel that sums EnergyVirial: into request.totals on the device when
+// the request has one (no wait for the kernel, no copy), else into
+// result.energy and result.virial on the host. The same reduction either way,
+// so the sums are the same numbers.
+template <class Policy, class Kernel>
+void reduce_energy_and_virial(const std::string& label, const Policy& policy, const Kernel& kernel,
+                              const ComputeRequest& request, ComputeResult& result) {
+  if (request.totals.is_allocated()) {
+    Kokkos::parallel_reduce(label, policy, kernel,
+                            Kokkos::Sum<EnergyVirial, MemSpace>(request.totals));
+    set_totals_on_device(result);
+    return;
+  }
+  EnergyVirial total;
+  Kokkos::parallel_reduce(label, policy, kernel, Kokkos::Sum<EnergyVirial>(total));
+  set_energy_and_virial(result, total);
 }
 
 }  // namespace otfgp

@@ -36,7 +36,8 @@ class ManyBodyForces {
       scatter_ = ForceScatter(f);
       target_ = f;
     }
-    Kokkos::deep_copy(f, 0.0);
+    // On the execution space: a fill that does not wait for the device.
+    Kokkos::deep_copy(ExecSpace(), f, 0.0);
     scatter_.reset_except(f);
     return scatter_;
   }

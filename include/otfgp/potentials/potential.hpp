@@ -15,6 +15,9 @@
 
 namespace otfgp {
 
+// A total energy (eV) and virial (eV) on the device.
+using EnergyVirialView = Kokkos::View<EnergyVirial, MemSpace>;
+
 struct ComputeRequest {
   bool per_atom_energy = false;
   bool uncertainty = false;
@@ -31,12 +34,21 @@ struct ComputeRequest {
   // every atom within one cutoff of it is a centre and every atom within two
   // cutoffs is present (otfgp-lammps: its own atoms among its ghosts). Empty: all.
   Kokkos::View<const int*, MemSpace> centres{};
+  // Optional: where the energy and virial go on the device. A potential that
+  // can (the pair loop, the many-body loop, the GP without a repulsion) reduces
+  // them into this view, with no copy to the host, and sets
+  // ComputeResult::totals_on_device; any other returns them in energy and
+  // virial as always. The MD engine reads them only when it reports (docs/gpu.md).
+  EnergyVirialView totals{};
 };
 
 // Per-atom virial W_i (eV), Voigt order xx yy zz yz xz xy.
 using VirialView = Kokkos::View<double* [6], Kokkos::LayoutRight, MemSpace>;
 
 struct ComputeResult {
+  // True when the energy and virial went to request.totals on the device; energy
+  // and virial below are then NaN.
+  bool totals_on_device = false;
   double energy = 0.0;  // eV
   // W = Σ_i r_i ⊗ F_i in its translation-invariant pair form (eV), Voigt order
   // xx yy zz yz xz xy. Stress σ = −W/V; pressure from the potential tr(W)/(3V).
