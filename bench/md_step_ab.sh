@@ -12,16 +12,8 @@ steps=${3:-200}
 repeats=${4:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/md.yaml" << YAML
-structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: [16, 16, 16]}
-potential: sw:Si.sw
-ensemble: nve
-temperature: 1000
-timestep: 1.0
-steps: $steps
-seed: 7
-output: {directory: out, thermo_interval: 100, trajectory_interval: 0, restart_interval: 0}
-YAML
+source "$(dirname "$0")/sw_si_32768.sh"
+write_sw_si_32768_config "$work" "$steps"
 declare -A best
 for ((r = 0; r < repeats; ++r)); do
   for which in A B; do

@@ -7,6 +7,62 @@
 
 namespace otfgp::md {
 
+namespace {
+
+// One half step's velocity update, v ← c v + σ ξ (the snapshot taken first
+// when asked), summing the momentum and mass for the drift removal after it.
+// One kernel for the host-sum and the device-sum forms of the half step.
+struct LangevinKick {
+  VecView x, v, f;
+  ScalarView mass;
+  CounterRandom random;
+  double c, noise2;
+  std::uint64_t counter, phase;
+  bool take;
+  VecView x0, v0, f0;
+
+  static LangevinKick make(const AtomState& state, const CounterRandom& random, double gamma,
+                           double kT, long step, int half, double timestep, Snapshot* capture) {
+    const double c = std::exp(-gamma * 0.5 * timestep);
+    // Velocity variance kT/m in (Å/fs)² is kT·force_to_acceleration/m.
+    const double noise2 = (1.0 - c * c) * kT * force_to_acceleration;
+    const Snapshot target = snapshot_target(capture, state.natoms);
+    return {state.x,
+            state.v,
+            state.f,
+            state.mass,
+            random,
+            c,
+            noise2,
+            static_cast<std::uint64_t>(step),
+            static_cast<std::uint64_t>(half),
+            capture != nullptr,
+            target.x,
+            target.v,
+            target.f};
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(int i, MomentumSum& sum) const {
+    if (take)
+      for (int d = 0; d < 3; ++d) {
+        x0(i, d) = x(i, d);
+        v0(i, d) = v(i, d);
+        f0(i, d) = f(i, d);
+      }
+    double xi[3];
+    random.normal3(counter, static_cast<std::uint64_t>(i), phase, xi);
+    const double sigma = kmath::sqrt(noise2 / mass(i));
+    for (int d = 0; d < 3; ++d) {
+      const double vd = c * v(i, d) + sigma * xi[d];
+      v(i, d) = vd;
+      sum.momentum[d] += mass(i) * vd;
+    }
+    sum.mass += mass(i);
+  }
+};
+
+}  // namespace
+
 LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t seed)
     : kT_(kT),
       gamma_(1.0 / damping),
@@ -21,38 +77,13 @@ LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t 
 
 KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,
                                             double kinetic_before, Snapshot* capture) {
-  const double c = std::exp(-gamma_ * 0.5 * timestep);
-  // Velocity variance kT/m in (Å/fs)² is kT·force_to_acceleration/m.
-  const double noise2 = (1.0 - c * c) * kT_ * force_to_acceleration;
-  const VecView x = state.x, v = state.v, f = state.f;
+  const LangevinKick kick =
+      LangevinKick::make(state, random_, gamma_, kT_, step, half, timestep, capture);
+  const VecView v = state.v;
   const ScalarView mass = state.mass;
-  const CounterRandom random = random_;
-  const bool take = capture != nullptr;
-  const Snapshot target = snapshot_target(capture, state.natoms);
-  const VecView x0 = target.x, v0 = target.v, f0 = target.f;
-  const std::uint64_t counter = static_cast<std::uint64_t>(step);
-  const std::uint64_t phase = static_cast<std::uint64_t>(half);
   MomentumSum total;
-  Kokkos::parallel_reduce(
-      "LangevinThermostat::half_step", RangePolicy(0, state.natoms),
-      KOKKOS_LAMBDA(int i, MomentumSum& sum) {
-        if (take)
-          for (int d = 0; d < 3; ++d) {
-            x0(i, d) = x(i, d);
-            v0(i, d) = v(i, d);
-            f0(i, d) = f(i, d);
-          }
-        double xi[3];
-        random.normal3(counter, static_cast<std::uint64_t>(i), phase, xi);
-        const double sigma = kmath::sqrt(noise2 / mass(i));
-        for (int d = 0; d < 3; ++d) {
-          const double vd = c * v(i, d) + sigma * xi[d];
-          v(i, d) = vd;
-          sum.momentum[d] += mass(i) * vd;
-        }
-        sum.mass += mass(i);
-      },
-      Kokkos::Sum<MomentumSum>(total));
+  Kokkos::parallel_reduce("LangevinThermostat::half_step", RangePolicy(0, state.natoms), kick,
+                          Kokkos::Sum<MomentumSum>(total));
   const double u0 = total.momentum[0] / total.mass, u1 = total.momentum[1] / total.mass,
                u2 = total.momentum[2] / total.mass;
   KineticTensor kinetic;
@@ -94,36 +125,12 @@ void LangevinThermostat::half_step_on_device(AtomState& state, long step, int ha
   }
   // The arithmetic of half_step, with its three host numbers (the momentum,
   // the kinetic energy before and after) read where the kernels left them.
-  const double c = std::exp(-gamma_ * 0.5 * timestep);
-  const double noise2 = (1.0 - c * c) * kT_ * force_to_acceleration;
-  const VecView x = state.x, v = state.v, f = state.f;
+  const LangevinKick kick =
+      LangevinKick::make(state, random_, gamma_, kT_, step, half, timestep, capture);
+  const VecView v = state.v;
   const ScalarView mass = state.mass;
-  const CounterRandom random = random_;
-  const bool take = capture != nullptr;
-  const Snapshot target = snapshot_target(capture, state.natoms);
-  const VecView x0 = target.x, v0 = target.v, f0 = target.f;
-  const std::uint64_t counter = static_cast<std::uint64_t>(step);
-  const std::uint64_t phase = static_cast<std::uint64_t>(half);
-  Kokkos::parallel_reduce(
-      "LangevinThermostat::half_step", RangePolicy(0, state.natoms),
-      KOKKOS_LAMBDA(int i, MomentumSum& sum) {
-        if (take)
-          for (int d = 0; d < 3; ++d) {
-            x0(i, d) = x(i, d);
-            v0(i, d) = v(i, d);
-            f0(i, d) = f(i, d);
-          }
-        double xi[3];
-        random.normal3(counter, static_cast<std::uint64_t>(i), phase, xi);
-        const double sigma = kmath::sqrt(noise2 / mass(i));
-        for (int d = 0; d < 3; ++d) {
-          const double vd = c * v(i, d) + sigma * xi[d];
-          v(i, d) = vd;
-          sum.momentum[d] += mass(i) * vd;
-        }
-        sum.mass += mass(i);
-      },
-      Kokkos::Sum<MomentumSum, MemSpace>(momentum_));
+  Kokkos::parallel_reduce("LangevinThermostat::half_step", RangePolicy(0, state.natoms), kick,
+                          Kokkos::Sum<MomentumSum, MemSpace>(momentum_));
   const Kokkos::View<MomentumSum, MemSpace> total = momentum_;
   Kokkos::parallel_reduce(
       "LangevinThermostat::remove_momentum", RangePolicy(0, state.natoms),

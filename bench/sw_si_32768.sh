@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sourced by the MD step benchmarks (md_step_ab.sh, md_openmp_speedup.sh):
+# write_sw_si_32768_config DIR STEPS writes DIR/md.yaml, `otfgp md` of
+# Stillinger–Weber Si, NVE, 32768 atoms (16×16×16 diamond cells), 1000 K
+# start, thermo every 100 steps, no trajectory or restart files.
+write_sw_si_32768_config() {
+  cat > "$1/md.yaml" << YAML
+structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: [16, 16, 16]}
+potential: sw:Si.sw
+ensemble: nve
+temperature: 1000
+timestep: 1.0
+steps: $2
+seed: 7
+output: {directory: out, thermo_interval: 100, trajectory_interval: 0, restart_interval: 0}
+YAML
+}
