@@ -375,13 +375,19 @@ void Engine::check_step(const ForceCheck& check, long failed_step, const Snapsho
     const int atom = find_bad_force(state_, limit);
     auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
                                                  Kokkos::subview(state_.f, atom, Kokkos::ALL));
-    const double norm = std::sqrt(f(0) * f(0) + f(1) * f(1) + f(2) * f(2));
-    problem = std::isfinite(norm) ? "the force on atom " + std::to_string(atom) + " is " +
-                                        format_significant(norm, 6) + " eV/Å, above the limit of " +
-                                        format_significant(limit, 6) + " eV/Å"
-                                  : "the force on atom " + std::to_string(atom) + " is not finite";
-  } else {
+    const double norm = std::hypot(f(0), f(1), f(2));
+    const std::string on_atom = "the force on atom " + std::to_string(atom) + " is ";
+    if (!std::isfinite(norm))
+      problem = on_atom + "not finite";
+    else if (norm > limit)
+      problem = on_atom + format_significant(norm, 6) + " eV/Å, above the limit of " +
+                format_significant(limit, 6) + " eV/Å";
+    else
+      problem = on_atom + format_significant(norm, 6) + " eV/Å, too large to square";
+  } else if (check.energy_not_finite > 0) {
     problem = "the potential energy is not finite";
+  } else {
+    problem = "the thermostat's or barostat's variables are not finite";
   }
   // Back to the last good step: its positions, velocities, forces and cell.
   Kokkos::deep_copy(state_.x, before.x);

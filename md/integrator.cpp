@@ -1,6 +1,7 @@
 #include "otfgp/md/integrator.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
@@ -132,7 +133,7 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
               plain_drift() ? next : nullptr);
   // The one copy to the host this step: the check is made at once, and the
   // chain and barostat below need the kinetic tensor.
-  const ForceCheck check = force_check();
+  ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
   if (!check.passes(settings_.max_force)) return check;
   if (device_thermostat_) {
@@ -146,6 +147,10 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
   if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
   if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);
+  // Host numbers only (no wait): a chain or barostat driven to ∞ or NaN by an
+  // exploding step would otherwise pass NaN velocities on as the last good state.
+  if (!std::isfinite(extended_energy(state.box.volume()) + kinetic_.kinetic_energy()))
+    check.extended_not_finite = 1;
   return check;
 }
 

@@ -208,7 +208,8 @@ int find_bad_force(const AtomState& state, double limit) {
       "VelocityVerlet::find_bad_force", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, int& lowest) {
         const double f2 = f(i, 0) * f(i, 0) + f(i, 1) * f(i, 1) + f(i, 2) * f(i, 2);
-        if (!(f2 <= limit2) && i < lowest) lowest = i;
+        // As second_half: NaN, ∞ and a force whose square overflows count.
+        if (!(f2 <= DBL_MAX && f2 <= limit2) && i < lowest) lowest = i;
       },
       Kokkos::Min<int>(first));
   return first < state.natoms ? first : -1;

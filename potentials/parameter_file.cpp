@@ -30,7 +30,7 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
   if (name.empty()) throw Error(owner + ": no parameter file given");
   std::error_code ignored;
   fs::path given(name);
-  // The config's folder is looked at first; a bare name not there is named last when missing.
+  // The config's folder is looked at first, and named first when nothing is found.
   std::string config_folder;
   if (const auto beside = file_beside_config(name, config_dir))
     given = *beside;
@@ -40,8 +40,10 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
     return {fs::absolute(given), fs::absolute(given).string()};
   if (fs::is_directory(given, ignored))
     throw Error(owner + ": '" + name + "' is a directory, not a parameter file");
-  // Every place looked at, as a path the reader can check.
-  std::string tried = fs::absolute(given).lexically_normal().string();
+  // Every place looked at, in order, as a path the reader can check.
+  std::string tried =
+      config_folder.empty() ? std::string() : config_folder + " (the config's folder), ";
+  tried += fs::absolute(given).lexically_normal().string();
   if (given.is_relative() && !given.has_parent_path()) {
     for (const auto& directory : parameter_search_directories()) {
       const fs::path candidate = directory / given;
@@ -51,7 +53,6 @@ ParameterFileLocation find_parameter_file(const std::string& name, const std::st
   } else if (given.is_relative()) {
     tried += " (a name with a folder is not looked up in the parameter folders)";
   }
-  if (!config_folder.empty()) tried += ", and the config's folder: " + config_folder;
   throw MissingFileError(owner + ": cannot find the parameter file '" + name + "': looked at " +
                          tried);
 }

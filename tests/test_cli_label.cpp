@@ -13,6 +13,7 @@
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -92,6 +93,36 @@ write(sys.argv[2], atoms, format='extxyz')
   CHECK(missing.exit_code != 0);
   CHECK_THAT(missing.output, Contains("no pseudopotential for Si"));
   CHECK_FALSE(std::filesystem::exists(directory / "none.xyz"));
+}
+
+TEST_CASE("otfgp label: SIGTERM during the oracle's trial run stops it cleanly",
+          "[oracle][cli][lammps]") {
+  // The LAMMPS oracle runs lmp once on a test frame before any frame; a
+  // signal then must end otfgp with 143, kill lmp and remove its scratch
+  // folder (TMPDIR points into the test's folder to see that).
+  TemporaryDirectory directory("otfgp-label");
+  const std::filesystem::path dir = directory.path();
+  write_extxyz(dir / "frames.xyz", std::vector<Structure>{testing::diamond(14, 5.431, 1)});
+  testing::write_text(dir / "slowlmp.sh", "#!/bin/sh\ntouch '" + (dir / "calling").string() +
+                                              "'\nsleep 60\nexec lmp \"$@\"\n");
+  std::filesystem::permissions(dir / "slowlmp.sh", std::filesystem::perms::owner_exec,
+                               std::filesystem::perm_options::add);
+  testing::write_text(dir / "slow.yaml", "oracle: {kind: lammps, command: '" +
+                                             (dir / "slowlmp.sh").string() +
+                                             "', pair_style: sw, pair_coeff: '* * Si.sw "
+                                             "{elements}'}\n");
+  std::filesystem::create_directory(dir / "tmp");
+  const int status =
+      testing::shell("cd '" + dir.string() + "' && (TMPDIR='" + (dir / "tmp").string() + "' '" +
+                     std::string(OTFGP_CLI_PATH) +
+                     "' label slow.yaml frames.xyz -o out.xyz 2> stderr.txt & pid=$!; "
+                     "for i in $(seq 1500); do [ -f calling ] && break; sleep 0.02; done; "
+                     "kill -TERM $pid; wait $pid)");
+  INFO(testing::read_text(dir / "stderr.txt"));
+  CHECK(status == 143);
+  CHECK_THAT(testing::read_text(dir / "stderr.txt"), Contains("interrupted"));
+  CHECK(std::filesystem::is_empty(dir / "tmp"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
 }
 
 TEST_CASE("otfgp label retries an unconverged pw.x with safer settings", "[oracle][cli][qe]") {

@@ -277,9 +277,11 @@ namespace {
 // the MD engine asks), and so does the NaN.
 class FailingPotential final : public Potential {
  public:
-  enum class Poison { force, energy };
-  explicit FailingPotential(int failing_call, Poison poison = Poison::force)
-      : inner_(make_potential(argon)), failing_call_(failing_call), poison_(poison) {}
+  // force: NaN on atom 5; energy: a NaN energy; huge: a finite force of
+  // `size` eV/Å on atom 5 (for runs whose force limit lets it through).
+  enum class Poison { force, energy, huge };
+  explicit FailingPotential(int failing_call, Poison poison = Poison::force, double size = 0.0)
+      : inner_(make_potential(argon)), failing_call_(failing_call), poison_(poison), size_(size) {}
   std::string spec() const override { return "failing"; }
   double cutoff() const override { return inner_->cutoff(); }
   std::vector<int> elements() const override { return {}; }
@@ -289,10 +291,11 @@ class FailingPotential final : public Potential {
     ComputeResult result = inner_->compute(state, list, request);
     if (++calls_ != failing_call_) return result;
     const double nan = std::nan("");
-    if (poison_ == Poison::force) {
+    if (poison_ != Poison::energy) {
       const auto f = state.f;
+      const double value = poison_ == Poison::force ? nan : size_;
       Kokkos::parallel_for(
-          "FailingPotential::poison", RangePolicy(5, 6), KOKKOS_LAMBDA(int i) { f(i, 1) = nan; });
+          "FailingPotential::poison", RangePolicy(5, 6), KOKKOS_LAMBDA(int i) { f(i, 1) = value; });
     } else if (result.totals_on_device) {
       const EnergyVirialView totals = request.totals;
       Kokkos::parallel_for(
@@ -308,6 +311,7 @@ class FailingPotential final : public Potential {
   std::unique_ptr<Potential> inner_;
   int failing_call_;
   Poison poison_;
+  double size_;
   int calls_ = 0;
 };
 
@@ -371,6 +375,45 @@ TEST_CASE("a potential energy that turns NaN stops the run at the last good step
   CHECK(testing::repeats(host_positions(engine), host_positions(reference)));
   CHECK(testing::repeats(engine.thermo().potential_energy, reference.thermo().potential_energy));
   CHECK(testing::repeats(engine.statistics().to_vector(), reference.statistics().to_vector()));
+}
+
+TEST_CASE("forces or thermostat variables that overflow stop the run at the last good step",
+          "[md][failure]") {
+  // With the force limit lifted (checks.max_force 1e300), a finite force of
+  // 1e200 eV/Å, whose square overflows, is caught at its step in every
+  // ensemble. One of 1e140 keeps every square finite (m v² ≈ 1e276 eV) but
+  // drives the Nosé–Hoover chain's variables to ∞: caught at the end of the
+  // same step, before NaN velocities could become the last good state.
+  struct Case {
+    ThermostatType type;
+    double force;
+    const char* problem;
+  };
+  const Case c = GENERATE(
+      Case{ThermostatType::none, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::langevin, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::nose_hoover_chain, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::nose_hoover_chain, 1e140, "thermostat's or barostat's variables"});
+  EngineSettings settings = nvt(c.type);
+  if (c.type == ThermostatType::none) settings.thermostat = ThermostatSettings{};
+  settings.max_force = 1e300;
+  INFO("thermostat " << c.type.name() << ", force " << c.force);
+  AtomState state = AtomState::from_structure(argon_crystal());
+  maxwell_boltzmann(state, 60.0, 2);
+  Engine engine(std::move(state),
+                std::make_shared<FailingPotential>(21, FailingPotential::Poison::huge, c.force),
+                settings);
+  Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
+  reference.run(19);
+  REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains(c.problem) &&
+                                           Catch::Contains("last good step 19"));
+  REQUIRE(engine.last_good_frame());
+  const Structure& frame = *engine.last_good_frame();
+  CHECK(real_property(frame, "momenta").allFinite());
+  CHECK(testing::repeats(real_property(frame, "momenta"),
+                         real_property(reference.frame(), "momenta")));
+  CHECK(std::isfinite(engine.thermo().temperature));
+  CHECK(engine.statistics().samples == 19);
 }
 
 TEST_CASE("forces above the limit stop the run", "[md][failure]") {

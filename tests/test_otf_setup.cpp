@@ -187,6 +187,10 @@ TEST_CASE("otf set-up: broken starting structures are refused before any oracle 
   std::string text = otf_text(si64, out);
   text.replace(0, text.find("md:"), campaign);
   CHECK_THROWS_WITH(read(dir, text), Contains("stage 2") && Contains("overlap.xyz"));
+  // A starting structure that cannot be read is named with its stage.
+  std::filesystem::create_directory(dir / "afolder");
+  CHECK_THROWS_WITH(read(dir, otf_text((dir / "afolder").string(), out)),
+                    Contains("stage 1") && Contains("afolder"));
 }
 
 TEST_CASE("otf set-up: held-out frames, descriptor cutoff and output are checked up front",
@@ -204,6 +208,17 @@ TEST_CASE("otf set-up: held-out frames, descriptor cutoff and output are checked
                         Contains("does not describe") && Contains("Si"));
   CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: " + si64 + "\n")),
                     Contains("held_out") && Contains("si64.xyz frame 1 has no forces"));
+  // An empty file, a frame without atoms, a folder: named with the key.
+  std::ofstream(dir / "empty.xyz").flush();
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: empty.xyz\n")),
+                    Contains("key 'held_out'") && Contains("empty.xyz holds no frame"));
+  std::ofstream(dir / "zero.xyz") << "0\nLattice=\"5 0 0 0 5 0 0 0 5\" "
+                                     "Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n";
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: zero.xyz\n")),
+                    Contains("key 'held_out'") && Contains("zero.xyz frame 1 has no atoms"));
+  std::filesystem::create_directory(dir / "afolder");
+  CHECK_THROWS_WITH(read(dir, otf_text(si64, out, "", "held_out: afolder\n")),
+                    Contains("key 'held_out'") && Contains("afolder"));
   // A descriptor cutoff shorter than every bond.
   std::string text = otf_text(si64, out);
   text.replace(text.find("cutoff: 4.5"), 11, "cutoff: 0.45");
@@ -290,7 +305,7 @@ TEST_CASE("otf oracle: a potential's parameter file is taken from the config's f
       read(dir, otf_text(si64, out, "", "", "{kind: potential, potential: 'sw:none.sw'}")),
       Contains("oracle.potential") && Contains("none.sw") &&
           Contains("/usr/share/lammps/potentials/none.sw") &&
-          Contains("config's folder: " + folder + "/none.sw"));
+          Contains("looked at " + folder + "/none.sw (the config's folder), "));
   CHECK_THROWS_WITH(
       read(dir, otf_text(si64, out, "", "", "{kind: potential, potential: 'sw:./none.sw'}")),
       Contains("oracle.potential") && Contains("looked at " + folder + "/none.sw"));

@@ -108,6 +108,10 @@ void run_label(const LabelOptions& options) {
   check_output_paths({{"config", options.config}, {"input", options.input}},
                      {{"-o", options.output}, {"--workdir", options.workdir}});
   check_writable(options.output);
+  // From here on Ctrl-C and SIGTERM stop the work cleanly (exit 130/143), the
+  // oracle's trial run in read_frames included: its process is killed and its
+  // scratch folder removed.
+  InterruptGuard guard;
   auto oracle = read_oracle(options.config);
   const std::vector<Structure> frames = read_frames(options, *oracle);
   const std::filesystem::path workdir = scratch_folder(options);
@@ -116,7 +120,6 @@ void run_label(const LabelOptions& options) {
   // Each labelled frame is appended at once: a DFT result is never lost to a
   // later failure or an interrupt.
   std::filesystem::remove(options.output);
-  InterruptGuard guard;
   int labelled = 0;
   std::vector<std::size_t> skipped;
   double seconds = 0.0;

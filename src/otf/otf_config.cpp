@@ -187,9 +187,9 @@ std::set<int> read_stage_structures(const ConfigSection& root, std::vector<Campa
     CampaignStage& stage = stages[k];
     if (!std::filesystem::exists(stage.structure))
       throw Error(root.file() + ": structure file " + stage.structure.string() + " not found");
-    stage.start = read_structure(stage.structure, stage.format);
     const Structure& structure = stage.start;
     try {
+      stage.start = read_structure(stage.structure, stage.format);
       structure.validate();
       AtomState state = AtomState::from_structure(structure);
       md::check_starting_structure(state, engine);
@@ -241,10 +241,19 @@ void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config)
 // without forces, or with a species the model does not describe, would stop
 // the run after the first oracle call. Reads them into config.held_out_frames.
 void read_held_out(const ConfigSection& root, OtfConfig& config) {
-  config.held_out_frames = read_structures(*config.held_out);
+  try {
+    config.held_out_frames = read_structures(*config.held_out);
+  } catch (const Error& error) {
+    root.fail("held_out", error.what());
+  }
   const std::vector<Structure>& frames = config.held_out_frames;
+  if (frames.empty())
+    root.fail("held_out", config.held_out->string() + " holds no frame to measure the model on");
   const std::vector<int>& described = config.model.descriptor.species;
   for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (frames[f].numbers.empty())
+      root.fail("held_out",
+                config.held_out->string() + " frame " + std::to_string(f + 1) + " has no atoms");
     if (!frames[f].forces)
       root.fail("held_out", config.held_out->string() + " frame " + std::to_string(f + 1) +
                                 " has no forces; held-out frames need labels to compare with "
