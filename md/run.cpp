@@ -277,7 +277,7 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
                                  if (out.trajectory_interval > 0)
                                    data.output_sizes["trajectory"] = trajectory.size();
                                });
-  engine.add_observer(thermo);
+  if (out.thermo_interval > 0) engine.add_observer(thermo);
   if (out.trajectory_interval > 0) engine.add_observer(trajectory);
   if (progress) engine.add_observer(*progress);
   const InterruptGuard interrupt_guard;
