@@ -112,6 +112,15 @@ print(atoms.get_temperature() * 3 * n / (3 * n - 3) / float(atoms.info['temperat
   CHECK(ratio == Approx(1.0).epsilon(1e-5));  // ASE's masses differ in the sixth digit
   CHECK(forces == 108);
   CHECK(final_step == 200);
+
+  // thermo_interval 0: no thermo file and no thermo line on stdout, step 0's included.
+  write_text(directory / "quiet.yaml",
+             argon_nvt + "steps: 20\noutput: {directory: quiet, thermo_interval: 0}\n");
+  const CliResult quiet = run_md(directory, "quiet.yaml");
+  INFO(quiet.error);
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.output.empty());
+  CHECK_FALSE(std::filesystem::exists(directory / "quiet/thermo.dat"));
 }
 
 TEST_CASE("otfgp md continues from a restart exactly as an uninterrupted run",
