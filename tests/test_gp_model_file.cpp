@@ -486,4 +486,13 @@ with h5py.File(sys.argv[1], "r") as f:
   CHECK(direct.energy == Approx(current.predict(test, false).energy).epsilon(1e-10));
   CHECK_THROWS_WITH(make_potential("gp:" + path.string() + ",mapped=yes"),
                     Catch::Contains("no /mapped group"));
+  // A model that is nowhere: every place looked at, the config's folder first.
+  const std::string folder =
+      std::filesystem::absolute(directory.path()).lexically_normal().string();
+  CHECK_THROWS_AS(make_potential("gp:none.h5", directory.path()), MissingFileError);
+  CHECK_THROWS_WITH(
+      make_potential("gp:none.h5", directory.path()),
+      Catch::Contains("cannot find the model file 'none.h5'") &&
+          Catch::Contains("looked at " + folder + "/none.h5 (the config's folder), ") &&
+          Catch::Contains(std::filesystem::current_path().string() + "/none.h5"));
 }

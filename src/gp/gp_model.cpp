@@ -30,6 +30,17 @@ std::unique_ptr<Potential> make_gp_model(const std::string& given,
         "[,repulsion=zbl|none]");
   const std::string path =
       file_beside_config(name, config_dir).value_or(std::filesystem::path(name)).string();
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored)) {
+    // A bare name is looked for beside the config, then in the working directory.
+    const std::string at = std::filesystem::absolute(path).lexically_normal().string();
+    const std::string beside =
+        config_dir.empty() || std::filesystem::path(name).is_absolute()
+            ? at
+            : std::filesystem::absolute(config_dir / name).lexically_normal().string();
+    throw MissingFileError("gp: cannot find the model file '" + name + "': looked at " +
+                           (beside == at ? at : beside + " (the config's folder), " + at));
+  }
   const std::string arguments = path + (comma == std::string::npos ? "" : "," + rest);
   SpecArguments options("gp", rest);
   const GpModelKernel kernel = gp_model_kernel(path);

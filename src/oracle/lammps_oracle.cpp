@@ -168,7 +168,8 @@ class LammpsOracle final : public Oracle {
     if (!failure.empty())
       throw Error(fmt::format(
           "{}: LAMMPS fails on a test frame with one atom of each element ({}), so it would fail "
-          "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file: {}",
+          "on every frame; check {}.pair_style, {}.pair_coeff and the parameter file (the test "
+          "frame's scratch folder named below is already removed): {}",
           settings_.key, symbols_text(present), settings_.key, settings_.key, failure));
   }
 
