@@ -57,7 +57,6 @@ void check_barostat_cell(const AtomState& state, const EngineSettings& settings)
 struct StepSources {
   Integrator::KineticAt kinetic_at = Integrator::KineticAt::host;
   KineticTensor host_kinetic;  // when kinetic_at is host
-  ForceCheckView check;
   KineticView device_kinetic;
   double extended = 0.0;                                 // eV, the host part
   Kokkos::View<const double, MemSpace> extended_device;  // added to it when allocated
@@ -69,18 +68,15 @@ struct StepSources {
 void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statistics,
                            const EnergyVirialView& potential, const StepSources& sources,
                            double volume, double degrees_of_freedom, double time) {
-  const bool from_check = sources.kinetic_at == Integrator::KineticAt::check;
   const bool from_device = sources.kinetic_at == Integrator::KineticAt::device;
   const KineticTensor host_kinetic = sources.host_kinetic;
-  const ForceCheckView check = sources.check;
   const KineticView device_kinetic = sources.device_kinetic;
   const double extended_host = sources.extended;
   const Kokkos::View<const double, MemSpace> extended_device = sources.extended_device;
   const bool add_device = extended_device.is_allocated();
   Kokkos::parallel_for(
       "Engine::accumulate_statistics", RangePolicy(0, 1), KOKKOS_LAMBDA(int) {
-        const KineticTensor k =
-            from_check ? check().kinetic : (from_device ? device_kinetic() : host_kinetic);
+        const KineticTensor k = from_device ? device_kinetic() : host_kinetic;
         const double extended = add_device ? extended_host + extended_device() : extended_host;
         statistics().add(ThermoScalars(k, potential(), volume, degrees_of_freedom, extended), time);
       });
@@ -224,6 +220,7 @@ void Engine::setup() {
     list_ = std::make_unique<NeighborList>(potential_->cutoff(), settings_.neighbor_skin);
   if (fresh_) check_atom_distances(state_, settings_.min_distance);
   list_->build(state_);
+  next_moved_.reset();  // measured against an earlier build (perhaps of another list)
   compute_forces();
   const int bad = find_bad_force(state_, settings_.max_force);
   if (bad >= 0 || !std::isfinite(potential_totals().energy)) {
@@ -254,6 +251,7 @@ void Engine::reseat() {
     return;
   }
   list_->build(state_);
+  next_moved_.reset();
   compute_forces();
   integrator_.refresh_kinetic(state_);
 }
@@ -263,7 +261,6 @@ void Engine::add_pending_sample() {
   sources.kinetic_at = integrator_.kinetic_at();
   if (sources.kinetic_at == Integrator::KineticAt::host)
     sources.host_kinetic = integrator_.kinetic();
-  sources.check = integrator_.device_check();
   sources.device_kinetic = integrator_.device_kinetic();
   sources.extended = pending_sample_.extended;
   sources.extended_device = pending_sample_.extended_device;
@@ -386,6 +383,8 @@ void Engine::check_step(const ForceCheck& check, long failed_step, const Snapsho
       problem = on_atom + format_significant(norm, 6) + " eV/Å, too large to square";
   } else if (check.energy_not_finite > 0) {
     problem = "the potential energy is not finite";
+  } else if (check.kinetic_not_finite > 0) {
+    problem = "the kinetic energy is not finite (the velocities overflow)";
   } else {
     problem = "the thermostat's or barostat's variables are not finite";
   }

@@ -50,7 +50,6 @@ ForceCheck Integrator::force_check() const {
 }
 
 const KineticTensor& Integrator::kinetic() const {
-  if (kinetic_at_ == KineticAt::check) kinetic_ = force_check().kinetic;
   if (kinetic_at_ == KineticAt::device) {
     Kokkos::deep_copy(kinetic_host_, kinetic_device_);
     kinetic_ = kinetic_host_();
@@ -92,8 +91,6 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
     if (kinetic_at_ == KineticAt::host) {
       kinetic_host_() = kinetic_;
       Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
-    } else if (kinetic_at_ == KineticAt::check) {
-      copy_kinetic(check_, kinetic_device_);
     }
     thermostat_->begin_step_on_device(state, step, dt, kinetic_device_, capture);
     kinetic_at_ = KineticAt::device;
@@ -149,8 +146,11 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
   if (barostat_) barostat_->chain_half_step(dt);
   // Host numbers only (no wait): a chain or barostat driven to ∞ or NaN by an
   // exploding step would otherwise pass NaN velocities on as the last good state.
-  if (!std::isfinite(extended_energy(state.box.volume()) + kinetic_.kinetic_energy()))
+  // The thermostat's or barostat's variables first: when they break, they break the velocities.
+  if (!std::isfinite(extended_energy(state.box.volume())))
     check.extended_not_finite = 1;
+  else if (!std::isfinite(kinetic_.kinetic_energy()))
+    check.kinetic_not_finite = 1;
   return check;
 }
 

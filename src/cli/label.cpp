@@ -114,6 +114,9 @@ void run_label(const LabelOptions& options) {
   InterruptGuard guard;
   auto oracle = read_oracle(options.config);
   const std::vector<Structure> frames = read_frames(options, *oracle);
+  // A signal while reading (outside the trial run) leaves an earlier output alone.
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
                 options.input, oracle->kind(), workdir.string());

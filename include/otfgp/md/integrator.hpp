@@ -47,12 +47,10 @@ class Integrator {
   bool plain_drift() const { return !thermostat_ && !barostat_; }
   // The check of the last final_integrate, copied from the device.
   ForceCheck force_check() const;
-  // The device view final_integrate reduces into (kinetic tensor and force check).
-  const ForceCheckView& device_check() const { return check_; }
   // Where the kinetic tensor of the current velocities is current: on the
-  // host (kinetic()), in device_check() (after an NVE step) or in
+  // host (kinetic(); after a step, copied with the force check) or in
   // device_kinetic() (after a step with device thermostat half steps).
-  enum class KineticAt { host, check, device };
+  enum class KineticAt { host, device };
   KineticAt kinetic_at() const { return kinetic_at_; }
   const KineticView& device_kinetic() const { return kinetic_device_; }
   // extended_energy without a copy from the device: the host part, and the

@@ -69,8 +69,10 @@ struct ForceCheck {
   double max_force_squared = 0.0;  // (eV/Å)²
   int non_finite = 0;              // atoms whose force is NaN or infinite
   int energy_not_finite = 0;       // 1 when the potential energy is NaN or infinite
-  // 1 when a thermostat's or barostat's variables turned NaN or infinite at
-  // the end of the step (set on the host, by Integrator::final_integrate).
+  // Set on the host by Integrator::final_integrate at the end of the step: 1
+  // when a thermostat's or barostat's variables, or else the kinetic energy,
+  // turned NaN or infinite.
+  int kinetic_not_finite = 0;
   int extended_not_finite = 0;
   // With a DriftCheck: the square of the largest displacement since the
   // neighbour list's build that the next step's drift will give an atom (Å²).
@@ -83,6 +85,7 @@ struct ForceCheck {
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
     energy_not_finite += other.energy_not_finite;
+    kinetic_not_finite += other.kinetic_not_finite;
     extended_not_finite += other.extended_not_finite;
     next_moved_squared = kmath::fmax(next_moved_squared, other.next_moved_squared);
     return *this;
@@ -90,8 +93,8 @@ struct ForceCheck {
   // True when the forces are finite and within `limit` (eV/Å), and the
   // energy and the integrator's variables finite.
   KOKKOS_INLINE_FUNCTION bool passes(double limit) const {
-    return non_finite == 0 && energy_not_finite == 0 && extended_not_finite == 0 &&
-           !(max_force_squared > limit * limit);
+    return non_finite == 0 && energy_not_finite == 0 && kinetic_not_finite == 0 &&
+           extended_not_finite == 0 && !(max_force_squared > limit * limit);
   }
 };
 using ForceCheckView = Kokkos::View<ForceCheck, MemSpace>;
