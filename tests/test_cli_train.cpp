@@ -15,12 +15,14 @@
 #include "otfgp/gp/train_config.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/python.hpp"
 #include "support/repeatability.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
+using otfgp::testing::write_text;
 using namespace otfgp::testing;
 
 namespace {
@@ -35,10 +37,6 @@ std::vector<Structure> silicon_frames(int count, std::uint64_t seed) {
     frames.push_back(s);
   }
   return frames;
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path) << text;
 }
 
 const std::string config = R"(# a small model

@@ -31,10 +31,13 @@
 #include "otfgp/md/run.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
+using otfgp::testing::read_text;
+using otfgp::testing::write_text;
 using namespace otfgp::testing;
 
 namespace {
@@ -55,17 +58,6 @@ long fuzz_cases(long ci_default) {
 }
 std::uint64_t fuzz_seed() {
   return static_cast<std::uint64_t>(environment_number("OTFGP_FUZZ_SEED", 8));
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream input(path, std::ios::binary);
-  std::ostringstream text;
-  text << input.rdbuf();
-  return text.str();
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
 // Random damage of the kinds real files suffer and hostile users try.

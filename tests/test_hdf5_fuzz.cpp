@@ -36,10 +36,13 @@
 #include "otfgp/otf/training_database.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
+using otfgp::testing::read_text;
+using otfgp::testing::write_text;
 using namespace otfgp::testing;
 
 namespace {
@@ -47,17 +50,6 @@ namespace {
 long environment_number(const char* name, long fallback) {
   const char* text = std::getenv(name);
   return text && *text ? std::strtol(text, nullptr, 10) : fallback;
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream input(path, std::ios::binary);
-  std::ostringstream text;
-  text << input.rdbuf();
-  return text.str();
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
 constexpr std::size_t user_block = 512;

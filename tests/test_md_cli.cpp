@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -12,13 +11,16 @@
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/md/restart.hpp"
+#include "support/files.hpp"
 #include "support/python.hpp"
 #include "support/repeatability.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using Catch::Contains;
+using otfgp::testing::read_text;
 using otfgp::testing::TemporaryDirectory;
+using otfgp::testing::write_text;
 
 namespace {
 
@@ -27,24 +29,12 @@ struct CliResult {
   std::string output, error;
 };
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
 // Runs `otfgp md config` in `directory`.
 CliResult run_md(const TemporaryDirectory& directory, const std::string& config) {
   const std::string command = "cd '" + directory.path().string() + "' && '" + OTFGP_CLI_PATH +
                               "' md " + config + " > cli.stdout 2> cli.stderr";
-  const int status = std::system(command.c_str());
   CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.exit_code = testing::shell(command);
   result.output = read_text(directory / "cli.stdout");
   result.error = read_text(directory / "cli.stderr");
   std::filesystem::remove(directory / "cli.stdout");

@@ -12,20 +12,15 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/process.hpp"
+#include "support/files.hpp"
 #include "support/temporary_directory.hpp"
 
 using otfgp::ProcessOptions;
 using otfgp::run_process;
+using otfgp::testing::read_text;
 using otfgp::testing::TemporaryDirectory;
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // True when the process is gone (or a zombie waiting for init to reap it).
 bool process_gone(pid_t pid) {

@@ -26,10 +26,12 @@
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
+using otfgp::testing::read_text;
 using namespace otfgp::search;
 
 namespace {
@@ -51,13 +53,6 @@ SearchConfig config_from(const std::string& text, const std::filesystem::path& o
   SearchConfig config = parse_search_config(ConfigSection::parse(text, "test.yaml"));
   config.output = output.string();
   return config;
-}
-
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 const CandidateSummary& best(const SearchResult& result) {

@@ -34,10 +34,12 @@
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/search/search.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
+using otfgp::testing::read_text;
 using namespace otfgp::search;
 
 namespace {
@@ -97,13 +99,6 @@ std::string config_text(const std::filesystem::path& model, const std::filesyste
          "\n"
          "output:\n  plots: false\n  folder: " +
          out.string() + "\n";
-}
-
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 double force_rmse(const SparseGp& gp, const std::vector<Structure>& frames) {
