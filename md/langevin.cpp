@@ -70,34 +70,21 @@ LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t 
       heat_device_("LangevinThermostat::heat"),
       energy_("LangevinThermostat::energy"),
       momentum_("LangevinThermostat::momentum"),
-      kinetic_after_("LangevinThermostat::kinetic") {
+      kinetic_after_("LangevinThermostat::kinetic"),
+      kinetic_device_("LangevinThermostat::kinetic_in"),
+      kinetic_host_(Kokkos::create_mirror_view(kinetic_device_)) {
   if (!(kT > 0) || !(damping > 0))
     throw Error("the Langevin thermostat needs a positive temperature and damping");
 }
 
 KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,
-                                            double kinetic_before, Snapshot* capture) {
-  const LangevinKick kick =
-      LangevinKick::make(state, random_, gamma_, kT_, step, half, timestep, capture);
-  const VecView v = state.v;
-  const ScalarView mass = state.mass;
-  MomentumSum total;
-  Kokkos::parallel_reduce("LangevinThermostat::half_step", RangePolicy(0, state.natoms), kick,
-                          Kokkos::Sum<MomentumSum>(total));
-  const double u0 = total.momentum[0] / total.mass, u1 = total.momentum[1] / total.mass,
-               u2 = total.momentum[2] / total.mass;
-  KineticTensor kinetic;
-  Kokkos::parallel_reduce(
-      "LangevinThermostat::remove_momentum", RangePolicy(0, state.natoms),
-      KOKKOS_LAMBDA(int i, KineticTensor& sum) {
-        const double vi[3] = {v(i, 0) - u0, v(i, 1) - u1, v(i, 2) - u2};
-        for (int d = 0; d < 3; ++d) v(i, d) = vi[d];
-        sum.add_atom(mass(i), vi);
-      },
-      Kokkos::Sum<KineticTensor>(kinetic));
-  heat_ = heat() + (kinetic.kinetic_energy() - kinetic_before);
-  heat_on_device_ = false;
-  return kinetic;
+                                            const KineticTensor& kinetic, Snapshot* capture) {
+  // The device form, with the kinetic tensor handed over and read back.
+  kinetic_host_() = kinetic;
+  Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
+  half_step_on_device(state, step, half, timestep, kinetic_device_, capture);
+  Kokkos::deep_copy(kinetic_host_, kinetic_device_);
+  return kinetic_host_();
 }
 
 double LangevinThermostat::heat() const {
@@ -123,8 +110,7 @@ void LangevinThermostat::half_step_on_device(AtomState& state, long step, int ha
     Kokkos::deep_copy(ExecSpace(), energy_, energy);
     heat_on_device_ = true;
   }
-  // The arithmetic of half_step, with its three host numbers (the momentum,
-  // the kinetic energy before and after) read where the kernels left them.
+  // The momentum and the kinetic energy before and after stay where the kernels leave them.
   const LangevinKick kick =
       LangevinKick::make(state, random_, gamma_, kT_, step, half, timestep, capture);
   const VecView v = state.v;
@@ -166,7 +152,7 @@ void LangevinThermostat::end_step_on_device(AtomState& state, long step, double 
 
 ThermostatKick LangevinThermostat::begin_step(AtomState& state, long step, double timestep,
                                               KineticTensor& kinetic, Snapshot* capture) {
-  kinetic = half_step(state, step, 0, timestep, kinetic.kinetic_energy(), capture);
+  kinetic = half_step(state, step, 0, timestep, kinetic, capture);
   ThermostatKick kick;
   kick.captured = true;  // half_step saved the snapshot (when asked) before moving v
   return kick;
@@ -174,7 +160,7 @@ ThermostatKick LangevinThermostat::begin_step(AtomState& state, long step, doubl
 
 void LangevinThermostat::end_step(AtomState& state, long step, double timestep,
                                   KineticTensor& kinetic) {
-  kinetic = half_step(state, step, 1, timestep, kinetic.kinetic_energy(), nullptr);
+  kinetic = half_step(state, step, 1, timestep, kinetic, nullptr);
 }
 
 void LangevinThermostat::save_state(IntegratorVariables& variables) const {

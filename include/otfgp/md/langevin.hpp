@@ -39,15 +39,16 @@ class LangevinThermostat final : public Thermostat {
       const std::function<const std::vector<double>&(const std::string&)>& get) override;
 
   // One half-step O update for step `step`; `half` is 0 at the start of the
-  // step and 1 at its end. `kinetic_before` is the kinetic energy of the
-  // current velocities; returns the new kinetic tensor. With `capture`, the
-  // velocities before the update (with x and f) go to the snapshot.
-  KineticTensor half_step(AtomState& state, long step, int half, double timestep,
-                          double kinetic_before, Snapshot* capture);
-  // The same on the device: the kinetic tensor before and after in `kinetic`,
-  // the heat in a device view.
+  // step and 1 at its end. The kinetic tensor of the current velocities is
+  // in `kinetic` before and after; the heat stays in a device view. With
+  // `capture`, the velocities before the update (with x and f) go to the
+  // snapshot.
   void half_step_on_device(AtomState& state, long step, int half, double timestep,
                            const KineticView& kinetic, Snapshot* capture);
+  // The same for a caller that holds the kinetic tensor on the host (with a
+  // barostat, which reads it every step): copied in, the new one copied back.
+  KineticTensor half_step(AtomState& state, long step, int half, double timestep,
+                          const KineticTensor& kinetic, Snapshot* capture);
 
   double heat() const;  // eV added by the thermostat so far
   void set_heat(double heat);
@@ -63,6 +64,8 @@ class LangevinThermostat final : public Thermostat {
   Kokkos::View<double, MemSpace> heat_device_, energy_;
   Kokkos::View<MomentumSum, MemSpace> momentum_;
   KineticView kinetic_after_;
+  KineticView kinetic_device_;  // half_step's hand-over
+  KineticView::HostMirror kinetic_host_;
 };
 
 }  // namespace otfgp::md
