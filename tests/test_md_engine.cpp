@@ -579,9 +579,17 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
   std::map<std::string, int> langevin_step = step;
   langevin_step["LangevinThermostat::half_step"] = 2;
   langevin_step["LangevinThermostat::remove_momentum"] = 2;
+  EngineSettings npt_langevin = langevin;
+  npt_langevin.barostat.enabled = true;
+  npt_langevin.barostat.pressure = 0.2;
   for (const Case& c :
        {Case{"nve", nve, 0, 1, 0, step}, Case{"nvt langevin", langevin, 1, 1, 0, langevin_step},
-        Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step}}) {
+        Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step},
+        // With a barostat, which reads the virial and the kinetic tensor
+        // every step: 7 copies — the force check, the potential's totals, the
+        // moved cell's image vectors, and each Langevin half step's kinetic
+        // tensor in (asynchronous) and back.
+        Case{"npt langevin", npt_langevin, 1, 7, 0, langevin_step}}) {
     INFO(c.name);
     AtomState state = AtomState::from_structure(
         build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
