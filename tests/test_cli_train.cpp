@@ -187,6 +187,38 @@ TEST_CASE("train config: defaults and values", "[train_config]") {
   CHECK(defaults.descriptor.species == std::vector<int>{8, 56});
   CHECK(defaults.kernel_power == 2);
   CHECK(defaults.training.optimize_hyperparameters);
+  CHECK(defaults.training.sparse.method == SparseSelectionMethod::uncertain);
+  CHECK(defaults.sparse_count_auto);
+  // The descriptor's defaults follow the number of species: D = 144 for one,
+  // 312 for two (species-resolved, n_max 6, l_max 3), 180 for three or more
+  // (two embedded channels, n_max 4, l_max 4): the size no longer grows as species².
+  const auto size = [](const GpTrainConfig& c) { return make_gp_descriptor(c)->size(); };
+  CHECK(size(default_gp_train_config({14})) == 144);
+  CHECK(size(defaults) == 312);
+  CHECK_FALSE(defaults.descriptor.embedded());
+  const GpTrainConfig ternary = default_gp_train_config({56, 45, 8});
+  CHECK(ternary.descriptor.embedded());
+  CHECK(ternary.descriptor.channels() == 2);
+  CHECK(size(ternary) == 180);
+  CHECK(size(default_gp_train_config({48, 30, 80, 52, 34})) == 180);
+  // A `species:` list sets the defaults for its own length; given keys win.
+  const GpTrainConfig listed = parse_gp_train_config("species: [Ba, Rh, O]", "s.yaml", {8, 56});
+  CHECK(listed.descriptor.channels() == 2);
+  const GpTrainConfig given = parse_gp_train_config(
+      "descriptor: {n_max: 6, embedding: {type: resolved}}\nsparse: {count: 7}", "g.yaml",
+      {8, 45, 56});
+  CHECK(given.descriptor.n_max == 6);
+  CHECK(given.descriptor.l_max == 4);  // the three-species default
+  CHECK_FALSE(given.descriptor.embedded());
+  CHECK(given.training.sparse.count == 7);
+  CHECK_FALSE(given.sparse_count_auto);
+  // sparse.count by default: 10 per species and frame, at most 600 per species
+  // over all frames, at least one per species.
+  CHECK(auto_sparse_count(2, 50) == 20);
+  CHECK(auto_sparse_count(2, 200) == 6);
+  CHECK(auto_sparse_count(3, 10) == 30);
+  CHECK(auto_sparse_count(1, 5000) == 1);
+  CHECK(auto_sparse_count(5, 0) == 50);
   const GpTrainConfig c = parse_gp_train_config(R"(
 species: [Ba, Rh, O]
 descriptor: {n_max: 6, l_max: 4, r_min: 0.5, cutoff: 5.123456789012345, pair_cutoffs: {O-O: 4.5, Ba-O: 5.75}}
@@ -288,6 +320,31 @@ reference_energies: {Si: -4.25}
   Structure test = diamond(14, 5.431, 1);
   rattle(test, 0.1, 99);
   CHECK(repeats(gp.predict(test).energy, parts.predict(test).energy));
+}
+
+TEST_CASE("train config: without sparse.count, training takes the default count per frame",
+          "[train_config]") {
+  // Zincblende SiC, 8 frames of 8 atoms: auto_sparse_count(2, 8) = 20 per frame
+  // is more than a frame holds, so every atom joins; a given count is kept.
+  auto tersoff = make_potential("tersoff:SiC.tersoff");
+  std::vector<Structure> frames;
+  for (int f = 0; f < 8; ++f) {
+    Structure s = diamond(14, 4.36, 1);
+    for (int i = 0; i < s.size(); i += 2) s.numbers[i] = 6;
+    rattle(s, 0.1, 300 + f);
+    attach_labels(s, evaluate(*tersoff, s));
+    frames.push_back(s);
+  }
+  GpTrainConfig c = parse_gp_train_config(
+      "descriptor: {cutoff: 3.5}\nhyperparameters: {optimize: false}\ncalibration: {holdout: 0}",
+      "d.yaml", {6, 14});
+  GpTrainingReport report;
+  train_sparse_gp(c, frames, &report);
+  CHECK(report.sparse == 8 * 8);
+  c.training.sparse.count = 3;
+  c.sparse_count_auto = false;
+  train_sparse_gp(c, frames, &report);
+  CHECK(report.sparse == 8 * 3);
 }
 
 TEST_CASE("train config: the kernel's two-body part", "[train_config][two_body]") {

@@ -40,7 +40,17 @@ void read_hyperparameter_values(ConfigSection section, GpHyperparameters& h) {
   section.finish();
 }
 
-// descriptor.embedding: type resolved (default) | elements (channels, contrast) |
+// The descriptor defaults that depend on the number of species S (see
+// default_gp_train_config): measured in docs/BENCHMARKS.md "Training defaults".
+void set_species_defaults(B2Settings& b2) {
+  const int n = static_cast<int>(b2.species.size());
+  const B2Settings plain;
+  b2.n_max = n == 1 ? plain.n_max : n == 2 ? 6 : 4;
+  b2.l_max = n == 1 ? plain.l_max : n == 2 ? 3 : 4;
+  b2.embedding = n > 2 ? species_embedding("elements", b2.species, 2, 1.0) : plain.embedding;
+}
+
+// descriptor.embedding: type resolved | elements (channels, contrast) |
 // weights (one list of channel weights per species).
 void read_embedding(ConfigSection e, B2Settings& b2) {
   e.expect_keys({"type", "channels", "contrast", "weights"});
@@ -109,16 +119,17 @@ void read_descriptor(ConfigSection d, B2Settings& b2) {
   d.finish();
 }
 
-void read_sparse(ConfigSection s, GpTrainingSettings& t) {
+void read_sparse(ConfigSection s, GpTrainingSettings& t, bool& count_auto) {
   s.expect_keys({"method", "count", "total", "threshold", "seed", "min_residual", "replay"});
   t.sparse.method =
       parse_sparse_selection_method(s.choice("method", {"all", "random", "uncertain", "threshold"},
                                              sparse_selection_method_name(t.sparse.method)));
   const std::string context =
       std::string("with sparse method ") + sparse_selection_method_name(t.sparse.method);
-  if (t.sparse.method != SparseSelectionMethod::all) {
-    t.sparse.count = static_cast<int>(s.integer("count", t.sparse.count));
+  if (t.sparse.method != SparseSelectionMethod::all && s.has("count")) {
+    t.sparse.count = static_cast<int>(s.integer("count"));
     if (t.sparse.count < 0) s.fail("count", "must not be negative");
+    count_auto = false;
   }
   if (t.sparse.method == SparseSelectionMethod::random) {
     t.sparse.total = static_cast<int>(s.integer("total", t.sparse.total));
@@ -233,7 +244,10 @@ GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
   GpTrainConfig config = default_gp_train_config(data_species);
   root.expect_keys({"species", "descriptor", "kernel", "hyperparameters", "labels", "sparse",
                     "calibration", "reference_energies"});
-  if (root.has("species")) config.descriptor.species = read_species(root, data_species);
+  if (root.has("species")) {
+    config.descriptor.species = read_species(root, data_species);
+    set_species_defaults(config.descriptor);
+  }
   if (auto d = root.optional_section("descriptor")) read_descriptor(*d, config.descriptor);
   try {
     config.descriptor.validate();
@@ -244,7 +258,7 @@ GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
   GpTrainingSettings& t = config.training;
   if (auto h = root.optional_section("hyperparameters")) read_hyperparameters(*h, t);
   if (auto l = root.optional_section("labels")) read_labels(*l, t);
-  if (auto s = root.optional_section("sparse")) read_sparse(*s, t);
+  if (auto s = root.optional_section("sparse")) read_sparse(*s, t, config.sparse_count_auto);
   if (auto c = root.optional_section("calibration")) read_calibration(*c, t);
   if (root.has("reference_energies")) read_reference_energies(root, config);
   root.finish();
@@ -257,6 +271,8 @@ GpTrainConfig default_gp_train_config(const std::vector<int>& data_species) {
   GpTrainConfig config;
   config.descriptor.species = data_species;
   std::sort(config.descriptor.species.begin(), config.descriptor.species.end());
+  set_species_defaults(config.descriptor);
+  config.training.sparse.method = SparseSelectionMethod::uncertain;
   config.training.hyperparameters = {1.0, 0.001, 0.05, 0.001};
   config.training.calibration_holdout = 0.2;
   return config;
@@ -304,8 +320,21 @@ SparseGp train_sparse_gp(const GpTrainConfig& config, const std::vector<Structur
     choose_two_body_weight(config, frames, best, report);
     return std::move(*best);
   }
-  return train_sparse_gp(make_gp_descriptor(config), make_gp_kernel(config), frames,
-                         gp_training_settings(config), report);
+  GpTrainingSettings settings = gp_training_settings(config);
+  if (config.sparse_count_auto && settings.sparse.method != SparseSelectionMethod::all) {
+    const int species = static_cast<int>(config.descriptor.species.size());
+    settings.sparse.count = auto_sparse_count(species, static_cast<int>(frames.size()));
+    logger().info("sparse.count: {} atoms per frame (default for {} species and {} frames)",
+                  settings.sparse.count, species, frames.size());
+  }
+  return train_sparse_gp(make_gp_descriptor(config), make_gp_kernel(config), frames, settings,
+                         report);
+}
+
+int auto_sparse_count(int species, int frames) {
+  const int per_frame = 10 * species, total = 600 * species;
+  const int spread = (total + std::max(frames, 1) - 1) / std::max(frames, 1);
+  return std::clamp(spread, species, per_frame);
 }
 
 namespace {

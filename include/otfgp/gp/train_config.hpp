@@ -29,12 +29,25 @@ struct GpTrainConfig {
   // 0: none.
   double three_body_weight = 0.0;
   GpTrainingSettings training;
+  // True while sparse.count is not given: train_sparse_gp then takes
+  // auto_sparse_count(species, frames) atoms per frame.
+  bool sparse_count_auto = true;
   // Given per atomic number; fitted when empty.
   std::map<int, double> reference_energies;
 };
 
-// Defaults for every key, species from `data_species` (atomic numbers).
+// Defaults for every key, species from `data_species` (atomic numbers). The
+// descriptor's defaults depend on the number of species S (docs/gp.md
+// "Defaults", measured in docs/BENCHMARKS.md "Training defaults"): one species
+// n_max 8, l_max 3 (D = 144); two n_max 6, l_max 3 (D = 312); three or more
+// an embedding of two channels (elements, contrast 1) with n_max 4, l_max 4
+// (D = 180 for any S). Sparse selection: uncertain, auto_sparse_count atoms
+// per frame.
 GpTrainConfig default_gp_train_config(const std::vector<int>& data_species);
+// The default sparse.count (atoms per frame) for `species` species and
+// `frames` training frames: 10 per species, but no more than gives 600 per
+// species over all frames, and at least one per species.
+int auto_sparse_count(int species, int frames);
 // Reads a config file over the defaults. `data_species` are the elements of
 // the training data, which the config's species (if any) must include.
 GpTrainConfig read_gp_train_config(const std::filesystem::path& path,
