@@ -310,7 +310,7 @@ kernel: {power: 2}
 sparse: {method: uncertain, count: 20}
 hyperparameters: {signal_std: 2.0, energy_noise: 0.001, force_noise: 0.03, stress_noise: 0.0005}
 """,
-    "barho": """descriptor: {n_max: 8, l_max: 4, cutoff: 6.5}
+    "barho": """descriptor: {n_max: 8, l_max: 4, cutoff: 6.5, embedding: {type: resolved}}
 kernel: {power: 2}
 sparse: {method: uncertain, count: 30}
 hyperparameters: {signal_std: 2.0, energy_noise: 0.002, force_noise: 0.05, stress_noise: 0.001}

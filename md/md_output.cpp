@@ -1,12 +1,14 @@
 #include "otfgp/md/output.hpp"
 
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/extxyz.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/md/restart.hpp"
 
 namespace otfgp::md {
@@ -68,14 +70,29 @@ bool TrajectoryOutput::observe(Engine& engine) {
   const ComputeResult& result = engine.last_compute();
   const auto natoms = static_cast<std::size_t>(frame.size());
   auto column = [&](const char* name, const ScalarView& view) {
-    if (view.extent(0) != natoms) return;
+    std::vector<double> values;
+    if (view.extent(0) != natoms) return values;
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-    set_real_property(frame, name, std::vector<double>(host.data(), host.data() + natoms));
+    values.assign(host.data(), host.data() + natoms);
+    set_real_property(frame, name, values);
+    return values;
   };
   column("energy_std", result.uncertainty);
   column("force_std", result.force_uncertainty);
-  column("novel", result.novel);
+  const std::vector<double> novel = column("novel", result.novel);
   append_trajectory_frame(path_, frame);
+  const int count = static_cast<int>(std::count_if(novel.begin(), novel.end(),
+                                                   [](double flag) { return flag > 0.0; }));
+  if (count > 0) {
+    if (novel_frames_++ == 0) first_novel_step_ = engine.step();
+    if (count > most_novel_)
+      logger().warn(
+          "step {}: {} of {} atoms are novel (a pair closer, or a neighbour density outside, "
+          "what the GP was trained on): its energies and forces there are extrapolated and may "
+          "be badly wrong (docs/gp.md \"Novelty\"); learn such structures with otfgp otf",
+          engine.step(), count, natoms);
+    most_novel_ = std::max(most_novel_, count);
+  }
   return true;
 }
 

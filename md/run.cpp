@@ -294,6 +294,19 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json result = summary(config, engine, first_step, wall, loop_cpu_seconds);
+  if (out.trajectory_interval > 0 && potential->provides_uncertainty()) {
+    result["novel_frames"] = trajectory.novel_frames();
+    result["max_novel_atoms"] = trajectory.most_novel_atoms();
+    if (trajectory.novel_frames() > 0) {
+      result["first_novel_step"] = trajectory.first_novel_step();
+      logger().warn(
+          "{} trajectory frames of this run had atoms the GP flagged novel (at most {} of {} "
+          "atoms, first at step {}): the run left the model's training data there; check the "
+          "`novel` column of {}",
+          trajectory.novel_frames(), trajectory.most_novel_atoms(), engine.state().natoms,
+          trajectory.first_novel_step(), trajectory.path().string());
+    }
+  }
   finish_run(config, engine, result);
   return result;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "otfgp/core/extra_property.hpp"
@@ -277,4 +278,27 @@ TEST_CASE("otfgp md with a GP writes per-atom energy std, force std and novelty 
   // SW MD writes no such columns (it has no uncertainty).
   CHECK_THROWS(
       real_property(read_structures(directory / "sw" / "trajectory.xyz")[0], "energy_std"));
+  // The summary counts the frames with novel atoms; here, inside the data, none.
+  const auto summary = nlohmann::json::parse(read_text(directory / "gp" / "summary.json"));
+  CHECK(summary["novel_frames"] == 0);
+  CHECK(summary["max_novel_atoms"] == 0);
+  CHECK_FALSE(summary.contains("first_novel_step"));
+  CHECK_THAT(result.error, !Catch::Contains("novel"));
+
+  // The crystal squeezed 10 %: every atom closer to its neighbours than any
+  // training pair. The run goes on, but says so loudly and in the summary.
+  write_text(directory / "squeezed.yaml",
+             "structure: {lattice: diamond, elements: [Si], a: 4.888, repeat: 2}\n"
+             "ensemble: nve\ntemperature: 10\ntimestep: 0.5\nseed: 5\n"
+             "potential: gp:model.h5\nsteps: 10\n"
+             "output: {directory: squeezed, thermo_interval: 5, trajectory_interval: 5}\n");
+  const CliResult squeezed = run_md(directory, "squeezed.yaml");
+  INFO(squeezed.error);
+  REQUIRE(squeezed.exit_code == 0);
+  CHECK_THAT(squeezed.error, Catch::Contains("step 0: 64 of 64 atoms are novel") &&
+                                 Catch::Contains("3 trajectory frames of this run had atoms"));
+  const auto flagged = nlohmann::json::parse(read_text(directory / "squeezed" / "summary.json"));
+  CHECK(flagged["novel_frames"] == 3);
+  CHECK(flagged["max_novel_atoms"] == 64);
+  CHECK(flagged["first_novel_step"] == 0);
 }

@@ -1067,30 +1067,37 @@ std::vector<int> SparseGp::least_represented_atoms(const DescriptorValues& value
   // Pivoted Cholesky over the frame's atoms: each chosen atom lowers the
   // residuals of the atoms of its species that resemble it.
   std::vector<int> chosen;
-  std::vector<Eigen::VectorXd> columns;  // Cholesky columns of the chosen atoms over all atoms
+  std::vector<char> taken(natoms, 0);
+  // Cholesky columns of the chosen atoms over all atoms, an atom's entries
+  // side by side (a frame of thousands of atoms reads them once per step).
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> lower(natoms, 0);
+  std::vector<Eigen::MatrixXd> same(atoms_of.size());  // descriptors by species, made when needed
   const double floor = min_residual_std * min_residual_std;
   while (max_count <= 0 || static_cast<int>(chosen.size()) < max_count) {
+    const int k = static_cast<int>(chosen.size());
+    if (k > 0 && k % 16 == 0)
+      stop_point("the sparse selection of a " + std::to_string(natoms) + "-atom frame");
     int pivot = -1;
     for (int i = 0; i < natoms; ++i)
-      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end() &&
-          (pivot < 0 || residual[i] > residual[pivot]))
-        pivot = i;
+      if (!taken[i] && (pivot < 0 || residual[i] > residual[pivot])) pivot = i;
     if (pivot < 0 || !(residual[pivot] > floor) ||
         !(residual[pivot] > 1e-8 * kernel_->diagonal(values.values.row(pivot))[0]))
       break;
     const int sp = values.species[pivot];
-    const Eigen::MatrixXd same = select_rows(values.values, atoms_of[sp]);
-    const Eigen::VectorXd k_pivot = kernel_->matrix(same, values.values.row(pivot)).col(0);
-    Eigen::VectorXd column = Eigen::VectorXd::Zero(natoms);
+    if (same[sp].rows() != static_cast<Eigen::Index>(atoms_of[sp].size()))
+      same[sp] = select_rows(values.values, atoms_of[sp]);
+    const Eigen::VectorXd k_pivot = kernel_->matrix(same[sp], values.values.row(pivot)).col(0);
+    if (k == lower.cols()) lower.conservativeResize(natoms, std::min(natoms, std::max(16, 2 * k)));
+    lower.col(k).setZero();
     const double root = std::sqrt(residual[pivot]);
     for (std::size_t a = 0; a < atoms_of[sp].size(); ++a) {
       const int i = atoms_of[sp][a];
       double value = k_pivot[a] - c.col(i).dot(c.col(pivot));
-      for (const auto& previous : columns) value -= previous[i] * previous[pivot];
-      column[i] = value / root;
+      for (int j = 0; j < k; ++j) value -= lower(i, j) * lower(pivot, j);
+      lower(i, k) = value / root;
     }
-    for (int i = 0; i < natoms; ++i) residual[i] -= column[i] * column[i];
-    columns.push_back(std::move(column));
+    for (int i = 0; i < natoms; ++i) residual[i] -= lower(i, k) * lower(i, k);
+    taken[pivot] = 1;
     chosen.push_back(pivot);
   }
   return chosen;

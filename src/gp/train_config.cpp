@@ -94,7 +94,8 @@ void read_embedding(ConfigSection e, B2Settings& b2) {
         e.fail("weights", std::string("no weights for ") + element(b2.species[s]).symbol);
     b2.embedding = w;
   }
-  e.finish("with embedding type " + type);
+  e.finish("with embedding type " + type +
+           (e.has("type") ? "" : " (`type` not given; channels and contrast need type: elements)"));
 }
 
 void read_descriptor(ConfigSection d, B2Settings& b2) {

@@ -422,7 +422,7 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
   return gp;
 }
 
-// A warning per species whose sparse set is small for the descriptor: the
+// A warning per species whose sparse set is empty, or small for the descriptor: the
 // mean is a quadratic form of rank ≤ M_s in d̂ (D × D), and on the CuNi alloy of
 // docs/BENCHMARKS.md 200 → 750 environments per species (D = 680) cut the
 // held-out force error from 15 % to 9 % of the force RMS.
@@ -431,7 +431,14 @@ void warn_small_sparse_set(const SparseGp& gp) {
   for (int s : gp.sparse_species()) ++count[s];
   const int size = gp.descriptor().size();
   for (int s = 0; s < gp.num_species(); ++s)
-    if (count[s] > 0 && 2 * count[s] < size)
+    if (count[s] == 0)
+      logger().warn(
+          "sparse set: no environment of {} (no {} atom in the training frames?): the model "
+          "knows nothing of it, and its reference energy is not fitted but the minimum-norm "
+          "choice (0 eV unless given); list only species the data hold",
+          element(gp.descriptor().species()[s]).symbol,
+          element(gp.descriptor().species()[s]).symbol);
+    else if (2 * count[s] < size)
       logger().warn(
           "sparse set: {} environments of {} for a descriptor of size {}; fewer than D/2 "
           "underfit in our measurements (docs/BENCHMARKS.md, issue 9): raise sparse.count or "
@@ -486,13 +493,20 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
   ForceUncertaintyCalibration calibration;
   if (sample.energy_std.size() >= 10) {
     calibration = fit_force_uncertainty(sample, static_cast<int>(held.size()));
+    const auto formula = [](const ForceStdTerms& t) {
+      return fmt::format("sqrt(({:.4g}/Å · u)² + ({:.4g}/Å · v)² + {:.4g}² + ({:.4g} |F|)²) eV/Å",
+                         t.energy_scale, t.neighbour_scale, t.floor, t.relative);
+    };
     logger().info(
-        "calibration on {} held-out frames ({} atoms): force std = sqrt(({:.4g}/Å · u)² + "
-        "{:.4g}² + ({:.4g} |F|)²) eV/Å; coverage {:.3f} (1σ), {:.3f} (2σ); Spearman(σ_F, |ΔF|) "
+        "calibration on {} held-out frames ({} atoms): force std = {} (u: the atom's energy "
+        "std, v: its neighbours'){}; coverage {:.3f} (1σ), {:.3f} (2σ); Spearman(σ_F, |ΔF|) "
         "{:.3f}",
-        held.size(), calibration.atoms, calibration.pooled.energy_scale, calibration.pooled.floor,
-        calibration.pooled.relative, calibration.coverage_1, calibration.coverage_2,
-        calibration.spearman);
+        held.size(), calibration.atoms, formula(calibration.pooled),
+        calibration.species.empty() ? "" : " for a species without terms of its own",
+        calibration.coverage_1, calibration.coverage_2, calibration.spearman);
+    for (std::size_t s = 0; s < calibration.species.size(); ++s)
+      logger().info("calibration of {}: force std = {}",
+                    element(descriptor->species()[s]).symbol, formula(calibration.species[s]));
   } else {
     logger().warn("calibration: the held-out frames carry too few forces; not calibrated");
   }

@@ -46,10 +46,19 @@ class TrajectoryOutput final : public StepObserver {
   bool observe(Engine& engine) override;
   long size() const;  // bytes in the file so far
   const std::filesystem::path& path() const { return path_; }
+  // Frames of this run with atoms a GP flagged novel (its `novel` column),
+  // the most such atoms in one frame, and the step of the first. A frame with
+  // more novel atoms than any before is also logged as a warning.
+  long novel_frames() const { return novel_frames_; }
+  int most_novel_atoms() const { return most_novel_; }
+  long first_novel_step() const { return first_novel_step_; }
 
  private:
   long interval_;
   std::filesystem::path path_;
+  long novel_frames_ = 0;
+  int most_novel_ = 0;
+  long first_novel_step_ = -1;
 };
 
 // Writes a restart file every `interval` steps, then reseats the engine (see
