@@ -81,8 +81,8 @@ bool TrajectoryOutput::observe(Engine& engine) {
   column("force_std", result.force_uncertainty);
   const std::vector<double> novel = column("novel", result.novel);
   append_trajectory_frame(path_, frame);
-  const int count = static_cast<int>(std::count_if(novel.begin(), novel.end(),
-                                                   [](double flag) { return flag > 0.0; }));
+  const int count = static_cast<int>(
+      std::count_if(novel.begin(), novel.end(), [](double flag) { return flag > 0.0; }));
   if (count > 0) {
     if (novel_frames_++ == 0) first_novel_step_ = engine.step();
     if (count > most_novel_)

@@ -464,6 +464,25 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
 
 namespace {
 
+// The fitted force-std terms, pooled and per species, with their coverage.
+void log_calibration(const ForceUncertaintyCalibration& calibration,
+                     const std::vector<int>& species) {
+  const auto formula = [](const ForceStdTerms& t) {
+    return fmt::format("sqrt(({:.4g}/Å · u)² + ({:.4g}/Å · v)² + {:.4g}² + ({:.4g} |F|)²) eV/Å",
+                       t.energy_scale, t.neighbour_scale, t.floor, t.relative);
+  };
+  logger().info(
+      "calibration on {} held-out frames ({} atoms): force std = {} (u: the atom's energy "
+      "std, v: its neighbours'){}; coverage {:.3f} (1σ), {:.3f} (2σ); Spearman(σ_F, |ΔF|) "
+      "{:.3f}",
+      calibration.frames, calibration.atoms, formula(calibration.pooled),
+      calibration.species.empty() ? "" : " for a species without terms of its own",
+      calibration.coverage_1, calibration.coverage_2, calibration.spearman);
+  for (std::size_t s = 0; s < calibration.species.size(); ++s)
+    logger().info("calibration of {}: force std = {}", element(species[s]).symbol,
+                  formula(calibration.species[s]));
+}
+
 SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
                           std::shared_ptr<const Kernel> kernel,
                           const std::vector<Structure>& frames, const GpTrainingSettings& settings,
@@ -493,20 +512,7 @@ SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
   ForceUncertaintyCalibration calibration;
   if (sample.energy_std.size() >= 10) {
     calibration = fit_force_uncertainty(sample, static_cast<int>(held.size()));
-    const auto formula = [](const ForceStdTerms& t) {
-      return fmt::format("sqrt(({:.4g}/Å · u)² + ({:.4g}/Å · v)² + {:.4g}² + ({:.4g} |F|)²) eV/Å",
-                         t.energy_scale, t.neighbour_scale, t.floor, t.relative);
-    };
-    logger().info(
-        "calibration on {} held-out frames ({} atoms): force std = {} (u: the atom's energy "
-        "std, v: its neighbours'){}; coverage {:.3f} (1σ), {:.3f} (2σ); Spearman(σ_F, |ΔF|) "
-        "{:.3f}",
-        held.size(), calibration.atoms, formula(calibration.pooled),
-        calibration.species.empty() ? "" : " for a species without terms of its own",
-        calibration.coverage_1, calibration.coverage_2, calibration.spearman);
-    for (std::size_t s = 0; s < calibration.species.size(); ++s)
-      logger().info("calibration of {}: force std = {}",
-                    element(descriptor->species()[s]).symbol, formula(calibration.species[s]));
+    log_calibration(calibration, descriptor->species());
   } else {
     logger().warn("calibration: the held-out frames carry too few forces; not calibrated");
   }
