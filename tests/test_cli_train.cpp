@@ -324,12 +324,12 @@ reference_energies: {Si: -4.25}
 
 TEST_CASE("train config: without sparse.count, training takes the default count per frame",
           "[train_config]") {
-  // Zincblende SiC, 8 frames of 8 atoms: auto_sparse_count(2, 8) = 20 per frame
-  // is more than a frame holds, so every atom joins; a given count is kept.
+  // Zincblende SiC, 8 frames of 64 atoms: auto_sparse_count(2, 8) = 20 per
+  // frame (not the 10 of a bare SparseSelection); a given count is kept.
   auto tersoff = make_potential("tersoff:SiC.tersoff");
   std::vector<Structure> frames;
   for (int f = 0; f < 8; ++f) {
-    Structure s = diamond(14, 4.36, 1);
+    Structure s = diamond(14, 4.36, 2);
     for (int i = 0; i < s.size(); i += 2) s.numbers[i] = 6;
     rattle(s, 0.1, 300 + f);
     attach_labels(s, evaluate(*tersoff, s));
@@ -340,7 +340,7 @@ TEST_CASE("train config: without sparse.count, training takes the default count 
       "d.yaml", {6, 14});
   GpTrainingReport report;
   train_sparse_gp(c, frames, &report);
-  CHECK(report.sparse == 8 * 8);
+  CHECK(report.sparse == 8 * 20);
   c.training.sparse.count = 3;
   c.sparse_count_auto = false;
   train_sparse_gp(c, frames, &report);

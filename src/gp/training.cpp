@@ -430,20 +430,21 @@ void warn_small_sparse_set(const SparseGp& gp) {
   std::vector<int> count(gp.num_species(), 0);
   for (int s : gp.sparse_species()) ++count[s];
   const int size = gp.descriptor().size();
-  for (int s = 0; s < gp.num_species(); ++s)
+  for (int s = 0; s < gp.num_species(); ++s) {
+    const char* symbol = element(gp.descriptor().species()[s]).symbol;
     if (count[s] == 0)
       logger().warn(
-          "sparse set: no environment of {} (no {} atom in the training frames?): the model "
+          "sparse set: no environment of {0} (no {0} atom in the training frames?): the model "
           "knows nothing of it, and its reference energy is not fitted but the minimum-norm "
           "choice (0 eV unless given); list only species the data hold",
-          element(gp.descriptor().species()[s]).symbol,
-          element(gp.descriptor().species()[s]).symbol);
+          symbol);
     else if (2 * count[s] < size)
       logger().warn(
           "sparse set: {} environments of {} for a descriptor of size {}; fewer than D/2 "
           "underfit in our measurements (docs/BENCHMARKS.md, issue 9): raise sparse.count or "
           "lower n_max/l_max",
-          count[s], element(gp.descriptor().species()[s]).symbol, size);
+          count[s], symbol, size);
+  }
 }
 
 SparseGp train_calibrated(std::shared_ptr<const Descriptor> descriptor,
