@@ -272,8 +272,7 @@ void Engine::add_pending_sample() {
 void Engine::update_neighbors() {
   // The displacement the last step's second half measured for this drift,
   // when nothing has moved the atoms or rebuilt the list since.
-  const bool use = next_moved_ && next_moved_builds_ == list_->num_builds();
-  if (use)
+  if (next_moved_)
     list_->update(state_, *next_moved_);
   else
     list_->update(state_);
@@ -343,10 +342,7 @@ long Engine::run_until(long final_step) {
       const bool predict = integrator_.plain_drift() && s0.is_allocated();
       check = integrator_.final_integrate(state_, step_, forces_, totals_[current_],
                                           predict ? &next : nullptr);
-      if (predict) {
-        next_moved_ = std::sqrt(check.next_moved_squared);
-        next_moved_builds_ = list_->num_builds();
-      }
+      if (predict) next_moved_ = std::sqrt(check.next_moved_squared);
     }
     check_step(check, step_, snapshot);
     ++timers_.steps;

@@ -133,6 +133,10 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
   ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
   if (!check.passes(settings_.max_force)) return check;
+  if (!std::isfinite(check.kinetic.kinetic_energy())) {
+    check.kinetic_not_finite = 1;
+    return check;
+  }
   if (device_thermostat_) {
     copy_kinetic(check_, kinetic_device_);
     thermostat_->end_step_on_device(state, step, dt, kinetic_device_);

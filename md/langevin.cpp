@@ -11,7 +11,6 @@ namespace {
 
 // One half step's velocity update, v ← c v + σ ξ (the snapshot taken first
 // when asked), summing the momentum and mass for the drift removal after it.
-// One kernel for the host-sum and the device-sum forms of the half step.
 struct LangevinKick {
   VecView x, v, f;
   ScalarView mass;
@@ -79,11 +78,16 @@ LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t 
 
 KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,
                                             const KineticTensor& kinetic, Snapshot* capture) {
-  // The device form, with the kinetic tensor handed over and read back.
+  // The device form, with the kinetic tensor handed over and read back; the
+  // heat follows on the host by the same sum, so that reading it (every step,
+  // for the conserved quantity) waits for nothing.
+  const double heat_before = heat();
   kinetic_host_() = kinetic;
   Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
   half_step_on_device(state, step, half, timestep, kinetic_device_, capture);
   Kokkos::deep_copy(kinetic_host_, kinetic_device_);
+  heat_ = heat_before + (kinetic_host_().kinetic_energy() - kinetic.kinetic_energy());
+  heat_on_host_ = true;
   return kinetic_host_();
 }
 

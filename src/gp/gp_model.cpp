@@ -35,9 +35,7 @@ std::unique_ptr<Potential> make_gp_model(const std::string& given,
     // A bare name is looked for beside the config, then in the working directory.
     const std::string at = std::filesystem::absolute(path).lexically_normal().string();
     const std::string beside =
-        config_dir.empty() || std::filesystem::path(name).is_absolute()
-            ? at
-            : std::filesystem::absolute(config_dir / name).lexically_normal().string();
+        std::filesystem::absolute(config_dir / name).lexically_normal().string();
     throw MissingFileError("gp: cannot find the model file '" + name + "': looked at " +
                            (beside == at ? at : beside + " (the config's folder), " + at));
   }

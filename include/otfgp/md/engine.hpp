@@ -288,9 +288,9 @@ class Engine {
   // The state at the start of a step, for a failed step to go back to.
   Snapshot snapshot_;
   // NVE: the displacement since the list's build that the next drift gives,
-  // measured by the last second half (with the list's build count then).
+  // measured by the last second half; reset by whatever builds the list or
+  // moves the atoms in between (set-up, reseat, an observer that reads the engine).
   std::optional<double> next_moved_;
-  int next_moved_builds_ = 0;
   // What the statistics need of the last step besides the device's sums.
   struct {
     double time = 0, volume = 0, extended = 0;

@@ -85,8 +85,6 @@ struct ForceCheck {
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
     energy_not_finite += other.energy_not_finite;
-    kinetic_not_finite += other.kinetic_not_finite;
-    extended_not_finite += other.extended_not_finite;
     next_moved_squared = kmath::fmax(next_moved_squared, other.next_moved_squared);
     return *this;
   }
