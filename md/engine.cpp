@@ -144,6 +144,16 @@ void Engine::potential_changed() {
   ready_ = false;
 }
 
+void Engine::scale_velocities(double factor) {
+  auto v = state_.v;
+  Kokkos::parallel_for(
+      "scale_velocities", Kokkos::RangePolicy<ExecSpace>(0, state_.natoms),
+      KOKKOS_LAMBDA(const int i) {
+        for (int d = 0; d < 3; ++d) v(i, d) *= factor;
+      });
+  integrator_.refresh_kinetic(state_);
+}
+
 void Engine::add_observer(StepObserver& observer) {
   observers_.push_back(&observer);
 }

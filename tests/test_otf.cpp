@@ -25,6 +25,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -617,6 +618,70 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
   CHECK(quiet >= 10);
   CHECK(summary["force_calibration"]["frames"].get<int>() ==
         summary["oracle_calls"].get<int>() - 1);
+}
+
+TEST_CASE("otf: an update keeps the MD's total energy, or says by how much it moved it", "[otf]") {
+  // NVE, so that the total energy kinetic + potential is what the run conserves.
+  TemporaryDirectory dir;
+  const double dof = 3.0 * 64 - 3;
+  for (const bool keep : {true, false}) {
+    INFO("keep_total_energy " << keep);
+    const std::string name = keep ? "kept" : "moved";
+    std::string run =
+        small_config((dir / name).string(), 300, keep ? "" : "  keep_total_energy: false\n");
+    run.replace(run.find("ensemble: nvt"), 13, "ensemble: nve");
+    run.erase(run.find("  thermostat:"), run.find("  output:") - run.find("  thermostat:"));
+    const OtfConfig config = write_and_read(dir, run);
+    CHECK(config.otf.keep_total_energy == keep);
+    const nlohmann::json summary = run_otf(config, false);
+    REQUIRE(summary["finished"] == true);
+    const auto rows = [](const std::string& csv) {
+      std::vector<std::vector<std::string>> table;
+      std::istringstream lines(csv);
+      std::string line;
+      std::getline(lines, line);
+      while (std::getline(lines, line)) {
+        std::vector<std::string> cells;
+        std::istringstream fields(line);
+        for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+        table.push_back(cells);
+      }
+      return table;
+    };
+    // step → (kinetic, potential) energy at each check, before any call there.
+    std::map<long, std::pair<double, double>> energy;
+    for (const auto& cells : rows(read_text(dir / name / "uncertainty.csv")))
+      energy[std::stol(cells[1])] = {0.5 * dof * units::boltzmann * std::stod(cells[3]),
+                                     std::stod(cells[5])};
+    int updates = 0, large = 0;
+    for (const auto& cells : rows(read_text(dir / name / "calls.csv"))) {
+      const long step = std::stol(cells[2]);
+      if (step == 0 || !energy.count(step + 5)) continue;  // the starting frame; the last check
+      ++updates;
+      const double change = std::stod(cells[11]), scale = std::stod(cells[12]);
+      const auto [kinetic, potential] = energy.at(step);
+      const auto [kinetic_after, potential_after] = energy.at(step + 5);
+      // What the update added to the total energy, 5 NVE steps later (velocity Verlet
+      // keeps it there to ±0.02 eV at this time step).
+      const double added = kinetic_after + potential_after - kinetic - potential;
+      INFO("call at step " << step << ": potential energy moved " << change << " eV, velocities x"
+                           << scale << ", total energy moved " << added << " eV");
+      if (std::abs(change) > 0.5) ++large;
+      if (!keep) {
+        CHECK(scale == 1.0);
+        CHECK(added == Approx(change).margin(0.05));
+      } else if (scale > 0) {
+        CHECK(scale == Approx(std::sqrt(1 - change / kinetic)).epsilon(1e-5));  // 6 digits
+        CHECK(added == Approx(0).margin(0.05));
+      } else {
+        // More than the kinetic energy: the atoms start from rest, the rest is added.
+        CHECK(change > kinetic);
+        CHECK(added == Approx(change - kinetic).margin(0.05));
+      }
+    }
+    CHECK(updates >= 3);
+    CHECK(large >= 1);  // the young model's first update moves it by eV: the test can tell
+  }
 }
 
 TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]") {

@@ -66,7 +66,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
                        "target_force_error", "audit_interval", "min_steps_between_calls",
                        "max_sparse_per_frame", "sparse_residual_threshold", "variance_rank",
                        "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
-                       "log_interval", "bitwise_resume"});
+                       "log_interval", "bitwise_resume", "keep_total_energy"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   read_threshold(section, otf);
@@ -87,6 +87,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
+  otf.keep_total_energy = section.flag("keep_total_energy", otf.keep_total_energy);
   otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
   otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
   otf.sparse_residual_threshold =

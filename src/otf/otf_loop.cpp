@@ -199,6 +199,14 @@ std::string model_state_settings(const GpTrainConfig& model) {
   return text;
 }
 
+// After an on-the-fly update inside the MD: the potential energy's change at the
+// current frame, and the velocities' scale that keeps the total energy
+// (1 without otf.keep_total_energy).
+struct EnergyKept {
+  double change = std::numeric_limits<double>::quiet_NaN();  // eV
+  double velocity_scale = std::numeric_limits<double>::quiet_NaN();
+};
+
 class OtfLoop final : public md::StepObserver {
  public:
   OtfLoop(const OtfConfig& config, bool resume);
@@ -219,8 +227,9 @@ class OtfLoop final : public md::StepObserver {
   void run_stage(const CampaignStage& stage, md::StepObserver* progress);
   // The final model, summary and plots.
   void write_final_outputs();
-  // Labels `frame` (or takes it from the database when replaying): true when it was learnt.
-  bool call_oracle(const Structure& frame, long step, double max_std,
+  // Labels the MD's current frame (or takes it from the database when replaying) and
+  // learns it: true when it was learnt.
+  bool call_oracle(md::Engine& engine, long step, double max_std,
                    const Eigen::VectorXd* trigger_std);
   // The MD's per-atom normalised std of the last compute when its variance is
   // truncated (otf.variance_rank below a species' sparse count), else nothing:
@@ -234,12 +243,15 @@ class OtfLoop final : public md::StepObserver {
   InterruptedError stopped_in_call(const InterruptedError& interrupted, long step) const;
   void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
                 double update_seconds,
-                double rmse_before = std::numeric_limits<double>::quiet_NaN());
+                double rmse_before = std::numeric_limits<double>::quiet_NaN(),
+                const EnergyKept& kept = {});
   long stage_steps_before(int stage) const;
   void label_starting_structures();
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
   void remap();
+  // After an update: the MD's total energy kept (otf.keep_total_energy).
+  EnergyKept after_update(md::Engine& engine, const md::ThermoSample& before);
   MappedGp mapped() const;                           // the model in the form MD evaluates
   double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
   void check_update(const TrainingRecord& record);
@@ -577,7 +589,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                           << ",skipped (" << result << ")," << number(seconds_since(start), 4)
                           << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
                           << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
-                          << ",nan\n";
+                          << ",nan,nan,nan\n";
       return std::nullopt;
     }
     database_->append(record);
@@ -604,12 +616,14 @@ InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, l
 }
 
 void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
-                       double oracle_seconds, double update_seconds, double rmse_before) {
+                       double oracle_seconds, double update_seconds, double rmse_before,
+                       const EnergyKept& kept) {
   calls_log_.stream() << oracle_calls_ << "," << record.stage << "," << record.step << ","
                       << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
                       << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
                       << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
-                      << "," << number(rmse_before) << "\n";
+                      << "," << number(rmse_before) << "," << number(kept.change) << ","
+                      << number(kept.velocity_scale) << "\n";
 }
 
 long OtfLoop::stage_steps_before(int stage) const {
@@ -618,11 +632,12 @@ long OtfLoop::stage_steps_before(int stage) const {
   return steps;
 }
 
-bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std,
+bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
                           const Eigen::VectorXd* trigger_std) {
   const auto start = Clock::now();
+  const md::ThermoSample before = engine.thermo();
   std::string result;
-  const std::optional<TrainingRecord> record = label(frame, step, max_std, result);
+  const std::optional<TrainingRecord> record = label(engine.frame(), step, max_std, result);
   if (!record) return false;
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
@@ -639,7 +654,8 @@ bool OtfLoop::call_oracle(const Structure& frame, long step, double max_std,
         "a′ {:.3g} eV/Å); the trigger uses the force scale {:.3g} eV/Å instead",
         stage_ + 1, step, calibration_.fitted_trigger_scale(), calibration_.trigger_scale());
   learn(*record, &values);
-  log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
+  const EnergyKept kept = after_update(engine, before);
+  log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before, kept);
   evaluate_held_out();
   return true;
 }
@@ -821,8 +837,7 @@ bool OtfLoop::observe(md::Engine& engine) {
                     step, max_std, limit);
     last_call_step_ = step;
     const std::optional<Eigen::VectorXd> trigger_std = truncated_trigger_std(engine);
-    changed = call_oracle(engine.frame(), step, max_std, trigger_std ? &*trigger_std : nullptr);
-    if (changed) engine.potential_changed();
+    changed = call_oracle(engine, step, max_std, trigger_std ? &*trigger_std : nullptr);
   }
   const bool periodic = config_.otf.checkpoint_interval > 0 && step > 0 &&
                         step % config_.otf.checkpoint_interval == 0;
@@ -831,6 +846,31 @@ bool OtfLoop::observe(md::Engine& engine) {
   md_excluded_ += seconds_since(observe_start);
   if (stop) interrupted_ = true;
   return !stop;
+}
+
+EnergyKept OtfLoop::after_update(md::Engine& engine, const md::ThermoSample& before) {
+  engine.potential_changed();
+  // The update moves the potential energy under the atoms by the old model's
+  // error here; the velocities give it back (or take it), so that the error
+  // does not enter the dynamics as heat (docs/otf.md "Model updates").
+  engine.setup();
+  EnergyKept kept;
+  kept.change = engine.thermo().potential_energy - before.potential_energy;
+  kept.velocity_scale = 1.0;
+  const double kinetic = before.kinetic_energy;
+  if (!config_.otf.keep_total_energy || !(kinetic > 0) || kept.change == 0) return kept;
+  kept.velocity_scale = std::sqrt(std::max(0.0, 1.0 - kept.change / kinetic));
+  engine.scale_velocities(kept.velocity_scale);
+  if (std::abs(kept.velocity_scale - 1) > 0.01)
+    logger().info(
+        "stage {} step {}: the update moved the potential energy here by {:+.4g} eV; velocities "
+        "scaled by {:.3f} to keep the total energy{}",
+        stage_ + 1, engine.step(), kept.change, kept.velocity_scale,
+        kept.velocity_scale == 0
+            ? fmt::format(" (the kinetic energy, {:.4g} eV, was less: the atoms start from rest)",
+                          kinetic)
+            : "");
+  return kept;
 }
 
 void OtfLoop::label_starting_structures() {
@@ -964,7 +1004,7 @@ void OtfLoop::open_logs() {
                         length("uncertainty"));
   calls_log_.open(config_.output / "calls.csv",
                   "call,stage,step,max_std,result,oracle_seconds,update_seconds,frames,"
-                  "sparse_size,total_step,force_rmse_before\n",
+                  "sparse_size,total_step,force_rmse_before,energy_change,velocity_scale\n",
                   length("calls"));
   held_out_log_.open(config_.output / "held_out.csv",
                      "frames,oracle_calls,force_mae_eV_per_A,energy_mae_eV_per_atom,"

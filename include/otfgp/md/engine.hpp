@@ -194,6 +194,8 @@ class Engine {
   // The potential changed internally (retrained): recompute forces before the next step.
   void potential_changed();
   Potential& potential() { return *potential_; }
+  // Multiplies every velocity by `factor` (the integrator's kinetic tensor follows).
+  void scale_velocities(double factor);
 
   // Not owned; called in the order added.
   void add_observer(StepObserver& observer);

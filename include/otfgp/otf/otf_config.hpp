@@ -55,6 +55,9 @@ struct OtfSettings {
   double target_force_error = 0.1;
   long audit_interval = 100;  // steps (0: no audits)
   long min_steps_between_calls = 1;
+  // After each update the velocities are scaled so that kinetic plus the new
+  // model's potential energy equals the total energy before the update.
+  bool keep_total_energy = true;
   // Terms of the per-atom variance the MD evaluates (docs/gp.md "Truncated
   // variance"; 0: exact). Below a species' sparse count the std is truncated,
   // biased up, and cheaper; the force-std calibration is then fitted to that
