@@ -511,6 +511,32 @@ TEST_CASE("otfgp otf CLI: Ctrl-C stops with a checkpoint and exit 130, --resume 
         summary["frames"].get<std::size_t>());
 }
 
+TEST_CASE("otfgp otf CLI: Ctrl-C while the final plots are drawn exits 130, --resume redraws",
+          "[otf]") {
+  TemporaryDirectory dir;
+  std::ofstream(dir / "otf.yaml") << small_config((dir / "out").string(), 100);
+  // A gnuplot that sends the run one SIGINT (its parent is otfgp; a second
+  // signal would end the run at once), then draws.
+  write_text(dir / "bin" / "gnuplot",
+             "#!/bin/sh\n[ -e \"$0.sent\" ] || { touch \"$0.sent\"; kill -INT $PPID; }\n"
+             "exec /usr/bin/gnuplot \"$@\"\n");
+  std::filesystem::permissions(dir / "bin" / "gnuplot", std::filesystem::perms::owner_all);
+  const std::string folder = "cd '" + dir.path().string() + "' && ";
+  const int code =
+      shell(folder + "PATH=\"$PWD/bin:$PATH\" " + cli() + " otf otf.yaml 2> stderr.txt");
+  CHECK(code == 130);
+  const std::string stderr_text = read_text(dir / "stderr.txt");
+  CHECK_THAT(stderr_text, Contains("stopped while writing the final model, summary and plots"));
+  CHECK_THAT(stderr_text, Contains("--resume"));
+  CHECK(nlohmann::json::parse(read_text(dir / "out" / "summary.json"))["finished"] == false);
+  REQUIRE(shell(folder + cli() + " -q otf otf.yaml --resume 2> /dev/null") == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 100);
+  for (const char* png : {"uncertainty.png", "learning.png", "parity.png"})
+    CHECK(std::filesystem::file_size(dir / "out" / png) > 1000);
+}
+
 TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <= 30 calls",
           "[otf]") {
   // The example's own configs, run in a scratch folder.

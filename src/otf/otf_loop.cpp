@@ -1062,6 +1062,11 @@ void OtfLoop::write_final_outputs() {
                    ? "largest per-atom std / σ"
                    : "largest per-atom model force std (eV/Å)",
                parity, *final_model);
+  // A signal while the model, the summary or the plots were written: the
+  // checkpoint stands, and --resume writes them all again.
+  if (interrupt_requested())
+    throw InterruptedError(interrupt_signal(),
+                           "stopped while writing the final model, summary and plots");
 }
 
 void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
