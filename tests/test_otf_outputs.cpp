@@ -14,6 +14,8 @@
 #include <stdexcept>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extxyz.hpp"
+#include "otfgp/core/io.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/otf/otf_config.hpp"
 #include "otfgp/otf/otf_loop.hpp"
@@ -253,6 +255,41 @@ TEST_CASE(
   CHECK(summary["steps"] == 300);
   CHECK(read_summary(out)["steps"] == 300);
   CHECK(summary["frames"].get<int>() >= finished["frames"].get<int>());
+}
+
+TEST_CASE("otf --resume: a moved run folder resumes; an edited structure of a begun stage does not",
+          "[otf]") {
+  TemporaryDirectory dir;
+  // The run, with its structure beside the config (a relative path), stopped
+  // at its second call by an oracle that fails for good.
+  fs::create_directories(dir / "first");
+  fs::copy_file(si64, dir / "first" / "si64.xyz");
+  // The output follows the folder (relative outputs are taken from the working
+  // directory, which this in-process test does not change).
+  const auto write_config = [&](const std::string& folder) {
+    std::string text = config_text(dir / folder / "out");
+    text.replace(text.find(si64), si64.size(), "si64.xyz");
+    std::ofstream(dir / folder / "otf.yaml") << text;
+    return read_otf_config(dir / folder / "otf.yaml");
+  };
+  OtfConfig config = write_config("first");
+  config.oracle = std::make_shared<BreakingOracle>(config.oracle, 3, false);
+  CHECK_THROWS_WITH(run_otf(config, false), Contains("the disk is full"));
+  REQUIRE(fs::exists(dir / "first" / "out" / "checkpoint" / "state.json"));
+  // The whole folder moved: the structure's path changed, its content did not.
+  fs::copy(dir / "first", dir / "moved", fs::copy_options::recursive);
+  const nlohmann::json summary = run_otf(write_config("moved"), true);
+  CHECK(summary["finished"] == true);
+  CHECK(summary["steps"] == 200);
+  // The same copy with the begun stage's structure edited (one atom moved).
+  fs::copy(dir / "first", dir / "edited", fs::copy_options::recursive);
+  Structure crystal = read_structure(dir / "edited" / "si64.xyz");
+  crystal.positions(0, 0) += 0.01;
+  std::ofstream edited(dir / "edited" / "si64.xyz");
+  write_extxyz(edited, crystal);
+  edited.close();
+  CHECK_THROWS_WITH(run_otf(write_config("edited"), true),
+                    Contains("it was written with structure = Si64, 64 atoms, fnv1a64"));
 }
 
 TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "[otf]") {

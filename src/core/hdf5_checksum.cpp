@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/hdf5_image.hpp"
 
 namespace otfgp {
@@ -15,13 +16,10 @@ namespace {
 
 constexpr const char* checksum_name = "checksum";
 
-// FNV-1a (64 bit): detects accidental damage, not a tampering adversary.
+// FNV-1a (core/fnv1a.hpp), fed in name order.
 struct Fnv1a {
-  std::uint64_t state = 1469598103934665603ull;
-  void bytes(const void* data, std::size_t count) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t k = 0; k < count; ++k) state = (state ^ p[k]) * 1099511628211ull;
-  }
+  std::uint64_t state = fnv1a_offset;
+  void bytes(const void* data, std::size_t count) { state = fnv1a(data, count, state); }
   void text(const std::string& value) {
     const std::uint64_t size = value.size();
     bytes(&size, sizeof size);

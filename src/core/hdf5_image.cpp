@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/hdf5_checksum.hpp"
 #include "otfgp/core/output_file.hpp"
 
@@ -30,13 +31,6 @@ namespace {
 
 constexpr std::size_t user_block = 512;
 constexpr const char* magic = "otfgp-hdf5-image 1\n";
-
-std::uint64_t fnv1a(const char* data, std::size_t size) {
-  std::uint64_t state = 1469598103934665603ull;
-  for (std::size_t k = 0; k < size; ++k)
-    state = (state ^ static_cast<unsigned char>(data[k])) * 1099511628211ull;
-  return state;
-}
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
+#include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
@@ -159,6 +160,22 @@ std::string number(double value, int digits = 6) {
 
 // The md: settings the saved MD state depends on: md::dynamics_settings less
 // what each stage sets (temperature, pressure) and the potential (the loop's).
+// A structure's atoms, cell and periodicity as a short text that changes
+// with any of them (not with the file's name, place or format): a moved or
+// copied run folder resumes, an edited structure is noticed.
+std::string content_fingerprint(const Structure& s) {
+  std::string text;
+  for (int i = 0; i < s.size(); ++i) {
+    text += std::to_string(s.numbers[i]);
+    for (int d = 0; d < 3; ++d) text += " " + format_significant(s.positions(i, d), 17);
+    text += "\n";
+  }
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) text += format_significant(s.cell(a, b), 17) + " ";
+  for (bool periodic : s.pbc) text += periodic ? "T" : "F";
+  return fmt::format("{}, {} atoms, fnv1a64 {:016x}", s.formula(), s.size(), fnv1a(text));
+}
+
 std::string md_state_settings(const md::RunConfig& md) {
   std::string text;
   for (const auto& [key, value] : md::settings_lines(md::dynamics_settings(md)))
@@ -272,7 +289,10 @@ class OtfLoop final : public md::StepObserver {
   // model's descriptor and kernel), one `key: value` per line, as
   // md::dynamics_settings writes them; stored in state.json and compared on
   // --resume (md::first_setting_change), so that a changed key is named.
-  std::string state_settings(int stages) const;
+  // The settings a checkpoint's state depends on, for the stages begun; a
+  // stage's structure as its content (by_path: as its file's absolute path,
+  // the form of checkpoints written before 2026-11-29).
+  std::string state_settings(int stages, bool by_path = false) const;
   std::string stage_key(int stage, const std::string& key) const;
   void check_same_settings(const nlohmann::json& state) const;
 
@@ -1098,12 +1118,15 @@ std::string OtfLoop::stage_key(int stage, const std::string& key) const {
   return key;
 }
 
-std::string OtfLoop::state_settings(int stages) const {
+std::string OtfLoop::state_settings(int stages, bool by_path) const {
   std::string text = md_state_settings(config_.md);
   for (int k = 0; k < stages; ++k) {
     const CampaignStage& stage = config_.stages[k];
-    text += stage_key(k, "structure") + ": '" +
-            std::filesystem::absolute(stage.structure).lexically_normal().string() + "'\n";
+    text += stage_key(k, "structure") + ": " +
+            (by_path ? "'" + std::filesystem::absolute(stage.structure).lexically_normal().string() +
+                           "'"
+                     : content_fingerprint(stage.start)) +
+            "\n";
     text += stage_key(k, "temperature") + ": " + format_significant(stage.temperature, 17) + "\n";
     if (stage.pressure)
       text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
@@ -1123,8 +1146,10 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
   if (stages > static_cast<int>(config_.stages.size()))
     throw Error(where + ": the checkpoint is in stage " + std::to_string(stages) +
                 ", the config has " + std::to_string(config_.stages.size()) + " stage(s)");
+  const std::string stored = state.at("settings").get<std::string>();
+  if (stored == state_settings(stages, true)) return;  // an older checkpoint, the same files
   const std::optional<md::SettingChange> change =
-      md::first_setting_change(state.at("settings").get<std::string>(), state_settings(stages));
+      md::first_setting_change(stored, state_settings(stages));
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
   throw Error(
