@@ -1122,11 +1122,10 @@ std::string OtfLoop::state_settings(int stages, bool by_path) const {
   std::string text = md_state_settings(config_.md);
   for (int k = 0; k < stages; ++k) {
     const CampaignStage& stage = config_.stages[k];
-    text += stage_key(k, "structure") + ": " +
-            (by_path ? "'" + std::filesystem::absolute(stage.structure).lexically_normal().string() +
-                           "'"
-                     : content_fingerprint(stage.start)) +
-            "\n";
+    const std::string structure =
+        by_path ? "'" + std::filesystem::absolute(stage.structure).lexically_normal().string() + "'"
+                : content_fingerprint(stage.start);
+    text += stage_key(k, "structure") + ": " + structure + "\n";
     text += stage_key(k, "temperature") + ": " + format_significant(stage.temperature, 17) + "\n";
     if (stage.pressure)
       text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
