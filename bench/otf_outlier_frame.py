@@ -56,7 +56,8 @@ def main():
           " ".join(f"{int(k)}:{m:.4f}" for k, m in zip(curve["frames"], curve["force_mae_eV_per_A"])))
     calls = np.genfromtxt(os.path.join(otf, "calls.csv"), delimiter=",", names=True, dtype=None,
                           encoding=None)
-    labelled = calls[calls["result"] == "labelled"]
+    # Rows of learnt frames, in the order of training.xyz (a resumed run replays some).
+    labelled = calls[np.isin(calls["result"], ["labelled", "replayed"])]
     rmse = labelled["force_rmse_before"].astype(float)
     finite = np.isfinite(labelled["max_std"].astype(float))  # after the warm-up
     k = int(np.nanargmax(np.where(finite, rmse, np.nan)))  # index among labelled frames
@@ -69,9 +70,13 @@ def main():
     frames = read(os.path.join(otf, "training.xyz"), ":")
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "train.yaml")
+        text = open(os.path.join(args.work, "train.yaml")).read()
+        searched = "hyperparameters:\n  max_evaluations: 40\n"
+        if searched not in text:
+            sys.exit(f"{args.work}/train.yaml: no '{searched.strip()}' to replace by fixed values")
         with open(config, "w") as f:
-            f.write(open(os.path.join(args.work, "train.yaml")).read().replace(
-                "hyperparameters:\n  max_evaluations: 40\n",
+            f.write(text.replace(
+                searched,
                 "hyperparameters:\n  optimize: false\n"
                 f"  signal_std: {h['signal_std']}\n  energy_noise: {h['energy_noise']}\n"
                 f"  force_noise: {h['force_noise']}\n  stress_noise: {h['stress_noise']}\n"))

@@ -147,8 +147,7 @@ void Engine::potential_changed() {
 void Engine::scale_velocities(double factor) {
   auto v = state_.v;
   Kokkos::parallel_for(
-      "scale_velocities", Kokkos::RangePolicy<ExecSpace>(0, state_.natoms),
-      KOKKOS_LAMBDA(const int i) {
+      "Engine::scale_velocities", RangePolicy(0, state_.natoms), KOKKOS_LAMBDA(const int i) {
         for (int d = 0; d < 3; ++d) v(i, d) *= factor;
       });
   integrator_.refresh_kinetic(state_);

@@ -494,6 +494,29 @@ TEST_CASE("a potential swapped inside observe() drives the very next step", "[md
   CHECK(engine.neighbor_list()->cutoff() == 6.0);
 }
 
+TEST_CASE("scaling the velocities scales the kinetic energy, and the run goes on from them",
+          "[md]") {
+  // The on-the-fly loop keeps the total energy across a model update this way.
+  Engine engine = make_engine(argon_crystal(2), nvt(ThermostatType::nose_hoover_chain), 60.0, 3);
+  engine.run(5);
+  const ThermoSample before = engine.thermo();
+  // A copy (a host backend's mirror of a host view is the view itself).
+  const auto v_before = Kokkos::create_mirror(Kokkos::HostSpace(), engine.state().v);
+  Kokkos::deep_copy(v_before, engine.state().v);
+  engine.scale_velocities(0.5);
+  const ThermoSample after = engine.thermo();
+  const auto v_after = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), engine.state().v);
+  for (int i = 0; i < engine.state().natoms; ++i)
+    for (int d = 0; d < 3; ++d) CHECK(v_after(i, d) == 0.5 * v_before(i, d));
+  CHECK(after.kinetic_energy == Approx(0.25 * before.kinetic_energy).epsilon(1e-14));
+  CHECK(after.temperature == Approx(0.25 * before.temperature).epsilon(1e-14));
+  CHECK(after.potential_energy == before.potential_energy);
+  // The conserved quantity drops by the kinetic energy taken, and holds from there.
+  CHECK(after.conserved == Approx(before.conserved - 0.75 * before.kinetic_energy).epsilon(1e-12));
+  engine.run(200);
+  CHECK(engine.thermo().conserved == Approx(after.conserved).epsilon(1e-4));
+}
+
 namespace {
 
 // What Kokkos Tools report while a KokkosEvents object lives: view

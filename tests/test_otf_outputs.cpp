@@ -261,7 +261,7 @@ TEST_CASE("otf --resume: a moved run folder resumes; an edited structure of a be
           "[otf]") {
   TemporaryDirectory dir;
   // The run, with its structure beside the config (a relative path), stopped
-  // at its second call by an oracle that fails for good.
+  // at the oracle's third call (the second MD frame) by a program that breaks.
   fs::create_directories(dir / "first");
   fs::copy_file(si64, dir / "first" / "si64.xyz");
   // The output follows the folder (relative outputs are taken from the working
@@ -290,6 +290,26 @@ TEST_CASE("otf --resume: a moved run folder resumes; an edited structure of a be
   edited.close();
   CHECK_THROWS_WITH(run_otf(write_config("edited"), true),
                     Contains("it was written with structure = Si64, 64 atoms, fnv1a64"));
+  // A checkpoint written before 2026-11-29 names the structure by its path:
+  // it resumes where that path holds, and a changed key is named as before.
+  fs::copy(dir / "first", dir / "old", fs::copy_options::recursive);
+  const fs::path state_path = dir / "old" / "out" / "checkpoint" / "state.json";
+  nlohmann::json state = nlohmann::json::parse(read_text(state_path));
+  std::string settings = state["settings"];
+  const auto line = settings.find("structure: ");
+  REQUIRE(line != std::string::npos);
+  settings.replace(line, settings.find('\n', line) - line,
+                   "structure: '" + (dir / "old" / "si64.xyz").string() + "'");
+  state["settings"] = settings;
+  write_text(state_path, state.dump(2));
+  std::string hotter = read_text(dir / "first" / "otf.yaml");
+  hotter.replace(hotter.find("temperature: 1000"), 17, "temperature: 1200");
+  const std::string first_out = (dir / "first" / "out").string();
+  hotter.replace(hotter.find(first_out), first_out.size(), (dir / "old" / "out").string());
+  write_text(dir / "old" / "hotter.yaml", hotter);
+  CHECK_THROWS_WITH(run_otf(read_otf_config(dir / "old" / "hotter.yaml"), true),
+                    Contains("md.temperature = 1000, the config has 1200"));
+  CHECK(run_otf(write_config("old"), true)["finished"] == true);
 }
 
 TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "[otf]") {

@@ -158,8 +158,6 @@ std::string number(double value, int digits = 6) {
   return fmt::format("{:.{}g}", value, digits);
 }
 
-// The md: settings the saved MD state depends on: md::dynamics_settings less
-// what each stage sets (temperature, pressure) and the potential (the loop's).
 // A structure's atoms, cell and periodicity as a short text that changes
 // with any of them (not with the file's name, place or format): a moved or
 // copied run folder resumes, an edited structure is noticed.
@@ -176,6 +174,8 @@ std::string content_fingerprint(const Structure& s) {
   return fmt::format("{}, {} atoms, fnv1a64 {:016x}", s.formula(), s.size(), fnv1a(text));
 }
 
+// The md: settings the saved MD state depends on: md::dynamics_settings less
+// what each stage sets (temperature, pressure) and the potential (the loop's).
 std::string md_state_settings(const md::RunConfig& md) {
   std::string text;
   for (const auto& [key, value] : md::settings_lines(md::dynamics_settings(md)))
@@ -288,10 +288,9 @@ class OtfLoop final : public md::StepObserver {
   // dynamics, each begun stage's structure, temperature and pressure, the
   // model's descriptor and kernel), one `key: value` per line, as
   // md::dynamics_settings writes them; stored in state.json and compared on
-  // --resume (md::first_setting_change), so that a changed key is named.
-  // The settings a checkpoint's state depends on, for the stages begun; a
-  // stage's structure as its content (by_path: as its file's absolute path,
-  // the form of checkpoints written before 2026-11-29).
+  // --resume (md::first_setting_change), so that a changed key is named. A
+  // stage's structure is given by its content (by_path: by its file's
+  // absolute path, the form of checkpoints written before 2026-11-29).
   std::string state_settings(int stages, bool by_path = false) const;
   std::string stage_key(int stage, const std::string& key) const;
   void check_same_settings(const nlohmann::json& state) const;
@@ -761,10 +760,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
       std::filesystem::remove(entry.path(), ignored);
     }
   }
-  if (engine) {
-    if (model_changed) engine->potential_changed();
-    engine->reseat();  // as a run resumed from this checkpoint starts
-  }
+  if (engine) engine->reseat();  // as a run resumed from this checkpoint starts
   last_checkpoint_ = fmt::format("stage {}, step {}", stage_ + 1, engine ? engine->step() : 0);
   timings_.checkpoint += seconds_since(start);
 }
@@ -878,7 +874,14 @@ EnergyKept OtfLoop::after_update(md::Engine& engine, const md::ThermoSample& bef
   kept.change = engine.thermo().potential_energy - before.potential_energy;
   kept.velocity_scale = 1.0;
   const double kinetic = before.kinetic_energy;
-  if (!config_.otf.keep_total_energy || !(kinetic > 0) || kept.change == 0) return kept;
+  if (!config_.otf.keep_total_energy || kept.change == 0) return kept;
+  if (!(kinetic > 0)) {
+    logger().info(
+        "stage {} step {}: the update moved the potential energy here by {:+.4g} eV; the atoms "
+        "are at rest, so the total energy moves with it",
+        stage_ + 1, engine.step(), kept.change);
+    return kept;
+  }
   kept.velocity_scale = std::sqrt(std::max(0.0, 1.0 - kept.change / kinetic));
   engine.scale_velocities(kept.velocity_scale);
   if (std::abs(kept.velocity_scale - 1) > 0.01)
@@ -1146,9 +1149,10 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
     throw Error(where + ": the checkpoint is in stage " + std::to_string(stages) +
                 ", the config has " + std::to_string(config_.stages.size()) + " stage(s)");
   const std::string stored = state.at("settings").get<std::string>();
-  if (stored == state_settings(stages, true)) return;  // an older checkpoint, the same files
+  // A checkpoint written before structures were compared by content names their paths.
+  const bool by_path = stored.find("structure: '") != std::string::npos;
   const std::optional<md::SettingChange> change =
-      md::first_setting_change(stored, state_settings(stages));
+      md::first_setting_change(stored, state_settings(stages, by_path));
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
   throw Error(
