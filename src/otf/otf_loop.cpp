@@ -318,6 +318,7 @@ class OtfLoop final : public md::StepObserver {
   std::optional<md::RestartData> restart_;
 
   AppendFile uncertainty_log_, calls_log_, held_out_log_, trajectory_;
+  bool calls_energy_columns_ = true;  // calls.csv has energy_change, velocity_scale
   std::map<std::string, std::uintmax_t> resume_lengths_;
   md::Engine* engine_ = nullptr;
   Clock::time_point md_clock_;
@@ -608,7 +609,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                           << ",skipped (" << result << ")," << number(seconds_since(start), 4)
                           << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
                           << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
-                          << ",nan,nan,nan\n";
+                          << ",nan" << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
       return std::nullopt;
     }
     database_->append(record);
@@ -641,8 +642,10 @@ void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
                       << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
                       << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
                       << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
-                      << "," << number(rmse_before) << "," << number(kept.change) << ","
-                      << number(kept.velocity_scale) << "\n";
+                      << "," << number(rmse_before);
+  if (calls_energy_columns_)
+    calls_log_.stream() << "," << number(kept.change) << "," << number(kept.velocity_scale);
+  calls_log_.stream() << "\n";
 }
 
 long OtfLoop::stage_steps_before(int stage) const {
@@ -1029,6 +1032,16 @@ void OtfLoop::open_logs() {
                   "call,stage,step,max_std,result,oracle_seconds,update_seconds,frames,"
                   "sparse_size,total_step,force_rmse_before,energy_change,velocity_scale\n",
                   length("calls"));
+  // A run begun before these two columns existed goes on without them, so
+  // that every row has its header's columns.
+  std::string header;
+  std::getline(std::ifstream(config_.output / "calls.csv"), header);
+  calls_energy_columns_ = header.find(",energy_change,") != std::string::npos;
+  if (!calls_energy_columns_)
+    logger().info(
+        "{}: begun by an older build; continued without the energy_change and "
+        "velocity_scale columns",
+        (config_.output / "calls.csv").string());
   held_out_log_.open(config_.output / "held_out.csv",
                      "frames,oracle_calls,force_mae_eV_per_A,energy_mae_eV_per_atom,"
                      "stress_mae_GPa\n",
