@@ -72,6 +72,24 @@ OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text)
   return read_otf_config(dir / "otf.yaml");
 }
 
+// A CSV file's header and its rows split into cells.
+struct CsvTable {
+  std::string header;
+  std::vector<std::vector<std::string>> rows;
+};
+CsvTable read_csv(const std::filesystem::path& path) {
+  CsvTable table;
+  std::istringstream lines(read_text(path));
+  std::getline(lines, table.header);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cells;
+    std::istringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+    table.rows.push_back(cells);
+  }
+  return table;
+}
+
 // The loop in a child process (exit status 0 when it finished, 3 when it threw),
 // for tests that kill it.
 pid_t fork_otf(const OtfConfig& config, bool resume) {
@@ -577,21 +595,14 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
   // are warm-up calls (inf); every later call had a finite std above the
   // threshold that uncertainty.csv logged at that step.
   std::map<long, std::pair<double, double>> checks;  // step → (max std, threshold)
-  std::istringstream uncertainty(read_text(dir / "out" / "uncertainty.csv"));
-  std::string line;
-  std::getline(uncertainty, line);
-  CHECK(line ==
+  const CsvTable uncertainty = read_csv(dir / "out" / "uncertainty.csv");
+  CHECK(uncertainty.header ==
         "stage,step,total_step,temperature_K,pressure_GPa,potential_energy_eV,max_std,"
         "threshold,oracle_calls");
-  while (std::getline(uncertainty, line)) {
-    std::vector<std::string> cells;
-    std::istringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+  for (const auto& cells : uncertainty.rows) {
     REQUIRE(cells.size() == 9);
     checks[std::stol(cells[1])] = {std::stod(cells[6]), std::stod(cells[7])};
   }
-  std::istringstream calls(read_text(dir / "out" / "calls.csv"));
-  std::getline(calls, line);
   int row = 0, after_warm_up = 0, audits = 0;
   long previous_step = 0;
   double previous_error = 0.0, previous_rms = 1.0;
@@ -603,11 +614,8 @@ TEST_CASE("otf threshold: warm-up calls calibrate, then the model force std in e
         return std::sqrt(r.frame.forces->squaredNorm() / (3.0 * r.frame.size()));
     return 1.0;
   };
-  while (std::getline(calls, line)) {
+  for (const auto& cells : read_csv(dir / "out" / "calls.csv").rows) {
     ++row;
-    std::vector<std::string> cells;
-    std::istringstream fields(line);
-    for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
     const long step = std::stol(cells[2]);
     const double max_std = std::stod(cells[3]);
     INFO("call " << row << " at step " << step);
@@ -661,26 +669,13 @@ TEST_CASE("otf: an update keeps the MD's total energy, or says by how much it mo
     CHECK(config.otf.keep_total_energy == keep);
     const nlohmann::json summary = run_otf(config, false);
     REQUIRE(summary["finished"] == true);
-    const auto rows = [](const std::string& csv) {
-      std::vector<std::vector<std::string>> table;
-      std::istringstream lines(csv);
-      std::string line;
-      std::getline(lines, line);
-      while (std::getline(lines, line)) {
-        std::vector<std::string> cells;
-        std::istringstream fields(line);
-        for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
-        table.push_back(cells);
-      }
-      return table;
-    };
     // step → (kinetic, potential) energy at each check, before any call there.
     std::map<long, std::pair<double, double>> energy;
-    for (const auto& cells : rows(read_text(dir / name / "uncertainty.csv")))
+    for (const auto& cells : read_csv(dir / name / "uncertainty.csv").rows)
       energy[std::stol(cells[1])] = {0.5 * dof * units::boltzmann * std::stod(cells[3]),
                                      std::stod(cells[5])};
     int updates = 0, large = 0;
-    for (const auto& cells : rows(read_text(dir / name / "calls.csv"))) {
+    for (const auto& cells : read_csv(dir / name / "calls.csv").rows) {
       const long step = std::stol(cells[2]);
       if (step == 0 || !energy.count(step + 5)) continue;  // the starting frame; the last check
       ++updates;

@@ -871,7 +871,7 @@ EnergyKept OtfLoop::after_update(md::Engine& engine, const md::ThermoSample& bef
   engine.potential_changed();
   // The update moves the potential energy under the atoms by the old model's
   // error here; the velocities give it back (or take it), so that the error
-  // does not enter the dynamics as heat (docs/otf.md "Model updates").
+  // does not enter the dynamics as heat (docs/otf.md "The loop", step 7).
   engine.setup();
   EnergyKept kept;
   kept.change = engine.thermo().potential_energy - before.potential_energy;
