@@ -24,12 +24,14 @@ crystal): 1000 K, seed 21 (the quickstart's, the run's own conditions) and
 1400 K, seed 31 (hotter: the tails of the 1000 K distribution). Reported: force
 MAE (eV/Å) of the OTF loop's own model, the OTF frames refitted offline, and
 the random frames (mean and range over the draws); the learning curve; the
-median per-frame force RMS of the OTF and the random frames and how many OTF
-frames were labelled in the first 10 % of the run (what explains the result,
+median per-frame force RMS of the OTF and the random frames, how many OTF
+frames were labelled in the first 10 % of the run and the peak temperatures
+there (the loop's and the reference MD's) (what explains the result,
 docs/BENCHMARKS.md). Prints markdown tables, draws a PNG with gnuplot and
 writes results.json in the work folder.
 """
 import argparse
+import csv
 import datetime
 import json
 import math
@@ -94,7 +96,14 @@ def reference_md(seed, steps, output):
     held = re.sub(r"(?m)^potential:\s*\S+", "potential: sw:/usr/share/lammps/potentials/Si.sw", held)
     held = re.sub(r"(?m)^  directory:\s*\S+", f"  directory: {output}", held)
     held = re.sub(r"(?m)^  trajectory_interval:\s*\d+", "  trajectory_interval: 10", held)
+    # Thermo every 10 steps, as the loop checks: the start-up temperatures compare.
+    held = re.sub(r"(?m)^  thermo_interval:\s*\d+", "  thermo_interval: 10", held)
     return held
+
+
+def peak_temperature(steps_and_temperatures, first, last):
+    """The highest temperature (K) logged at steps first … last."""
+    return max(t for step, t in steps_and_temperatures if first <= step <= last)
 
 
 def force_mae(otfgp, model, frames_file, work, name):
@@ -239,7 +248,17 @@ def main():
         orders = [random.Random(seed if d == 0 else 1000 * seed + d).sample(range(len(pool)), len(pool))
                   for d in range(args.draws)]
 
+        # Start-up temperatures over the first 10 % of the run, and after its first 100 steps.
+        loop_t = [(int(r["step"]), float(r["temperature_K"])) for r in
+                  csv.DictReader(open(os.path.join(directory, "otf", "uncertainty.csv")))]
+        reference_t = [(int(line.split()[0]), float(line.split()[2])) for line in
+                       open(os.path.join(directory, "reference", "thermo.dat")) if line[0] != "#"]
+        early = steps // 10
         row = {"seed": seed, "calls": summary["oracle_calls"], "frames": n, "loop": loop,
+               "peak_t": {"loop": peak_temperature(loop_t, 0, early),
+                          "loop_after_100": peak_temperature(loop_t, 100, early),
+                          "reference": peak_temperature(reference_t, 0, early),
+                          "reference_after_100": peak_temperature(reference_t, 100, early)},
                "early": sum(1 for s in call_steps if s < steps // 10),
                "frms_otf": median([force_rms(f) for f in otf_frames]),
                "frms_random": median([force_rms(pool[k]) for d in orders for k in d[:n]]),
@@ -297,6 +316,10 @@ def main():
           "random frames: " + "; ".join(f"{r['frms_otf']:.3f} / {r['frms_random']:.3f}" for r in rows))
     print("OTF frames labelled in the first 10 % of the run: " + ", ".join(
         f"{r['early']} of {r['frames']}" for r in rows))
+    print("Peak temperature (K) in the first 10 % of the run, from step 0 / from step 100: loop "
+          + ", ".join(f"{r['peak_t']['loop']:.0f} / {r['peak_t']['loop_after_100']:.0f}" for r in rows)
+          + "; reference MD " + ", ".join(
+              f"{r['peak_t']['reference']:.0f} / {r['peak_t']['reference_after_100']:.0f}" for r in rows))
 
     data = os.path.join(work, "plot.dat")
     with open(data, "w") as f:

@@ -291,6 +291,8 @@ TEST_CASE("otf --resume: a moved run folder resumes; an edited structure of a be
   edited.close();
   CHECK_THROWS_WITH(run_otf(write_config("edited"), true),
                     Contains("it was written with structure = Si64, 64 atoms, fnv1a64"));
+  CHECK_THROWS_WITH(run_otf(write_config("edited"), true),
+                    Contains("the structure file no longer holds the atoms, positions and cell"));
   // A checkpoint written before 2026-11-29 names the structure by its path:
   // it resumes where that path holds, and a changed key is named as before.
   fs::copy(dir / "first", dir / "old", fs::copy_options::recursive);

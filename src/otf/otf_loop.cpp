@@ -1168,14 +1168,20 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
       md::first_setting_change(stored, state_settings(stages, by_path));
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
+  const std::string& key = change->key;
+  const bool structure = key.size() >= 9 && key.compare(key.size() - 9, 9, "structure") == 0;
   throw Error(
-      where + ": it was written with " + change->key + " = " + change->before.value_or("none") +
+      where + ": it was written with " + key + " = " + change->before.value_or("none") +
       ", the config has " + change->now.value_or("none") + "; " +
       (model ? "the checkpoint's model is built on the model: section's descriptor and kernel, "
                "which a resumed run must keep (start a fresh run, or use another output folder, "
                "to change them)"
-             : "the saved MD state depends on it, so a resumed run must keep it (md.steps, the "
-               "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")"));
+       : structure
+           ? "the structure file no longer holds the atoms, positions and cell the stage began "
+             "from (the file is compared by its content, not its name or place); restore it, or "
+             "start a fresh run"
+           : "the saved MD state depends on it, so a resumed run must keep it (md.steps, the "
+             "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")"));
 }
 
 }  // namespace
