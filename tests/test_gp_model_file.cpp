@@ -293,7 +293,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 6
+    assert f.attrs["format_version"] == 7
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -467,7 +467,7 @@ with h5py.File(sys.argv[1], "r") as f:
     print(f.attrs["format_version"], "embedding" in f["descriptor"])
 )",
                                           {path.string()});
-    CHECK(has == (descriptor.embedded() ? "6 True\n" : "6 False\n"));
+    CHECK(has == (descriptor.embedded() ? "7 True\n" : "7 False\n"));
   }
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";
@@ -495,4 +495,47 @@ with h5py.File(sys.argv[1], "r") as f:
       Catch::Contains("cannot find the model file 'none.h5'") &&
           Catch::Contains("looked at " + folder + "/none.h5 (the config's folder), ") &&
           Catch::Contains(std::filesystem::current_path().string() + "/none.h5"));
+}
+
+TEST_CASE("per-atom force noise scales survive the model file, with and without its frames",
+          "[gp_model_file]") {
+  TemporaryDirectory directory;
+  RadialFormat format;
+  SparseGp gp = trained(2);
+  LabelSelection robust;
+  robust.force_noise_scale = {1, 1, 4.0, 1, 1, 1, 1, 2.5, 1};
+  const int index = gp.add_frame(frame(20), robust);
+  gp.add_sparse_atoms(index, {2, 5}, -1.0);
+  save_gp_model(directory / "model.h5", gp, format);
+  save_gp_model_without_frames(directory / "checkpoint.h5", gp, format);
+
+  // The checkpoint's frames come from the training database, without scales.
+  std::vector<Structure> frames;
+  std::vector<LabelSelection> plain;
+  for (int f = 0; f < gp.num_frames(); ++f) {
+    frames.push_back(gp.frame(f));
+    plain.push_back(LabelSelection{});
+  }
+  SparseGp with_frames = load_gp_model(directory / "model.h5", format);
+  SparseGp checkpoint = load_gp_model(directory / "checkpoint.h5", frames, plain, format);
+  for (SparseGp* loaded : {&with_frames, &checkpoint}) {
+    CHECK(loaded->frame_labels(index).force_noise_scale == robust.force_noise_scale);
+    CHECK(loaded->frame_labels(0).force_noise_scale.empty());
+    CHECK(loaded->factors().force_log_scales == gp.factors().force_log_scales);
+    CHECK(loaded->log_marginal_likelihood_value() == gp.log_marginal_likelihood_value());
+    // Rebuilt from its frames (what a model without its factor blocks does at
+    // its first update), the scales weight the same rows again.
+    loaded->rebuild();
+    CHECK(loaded->log_marginal_likelihood_value() ==
+          Approx(gp.log_marginal_likelihood_value()).epsilon(1e-10));
+  }
+  CHECK(gp.factors().force_log_scales == Approx(6 * std::log(4.0) + 6 * std::log(2.5)));
+  // Without the scales the same frames fit otherwise: the test can tell.
+  SparseGp unscaled = load_gp_model(directory / "model.h5", format);
+  std::vector<LabelSelection> none(gp.num_frames());
+  unscaled.restore(frames, none, gp.sparse_descriptors(), gp.sparse_species(), gp.sparse_sources(),
+                   gp.factors(), std::nullopt);
+  unscaled.rebuild();
+  CHECK(std::abs(unscaled.log_marginal_likelihood_value() - gp.log_marginal_likelihood_value()) >
+        1e-3 * std::abs(gp.log_marginal_likelihood_value()));
 }

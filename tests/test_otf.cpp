@@ -883,3 +883,57 @@ TEST_CASE(
   CHECK_THROWS_WITH(write_and_read(dir, with_pairs(small_config((dir / "auto").string()), "auto")),
                     Contains("model.kernel.two_body") && Contains("give a weight"));
 }
+
+TEST_CASE(
+    "otf robust force weights: atoms missed far beyond their frame's median learn at a larger "
+    "noise, kept through kill -9 and resume",
+    "[otf][robust_forces]") {
+  TemporaryDirectory dir;
+  // 1.5 × the median: most MD frames have such atoms (the default, 10, only rare ones).
+  const std::string robust = "  robust_force_threshold: 1.5\n";
+  const OtfConfig reference =
+      write_and_read(dir, small_config((dir / "reference").string(), 600, robust));
+  CHECK(reference.otf.robust_force_threshold == 1.5);
+  run_otf(reference, false);
+  const SparseGp model = load_gp_model(dir / "reference" / "model.h5");
+  const auto records = read_training_database(dir / "reference" / "training.h5");
+  REQUIRE(model.num_frames() == static_cast<int>(records.size()));
+  int weighted = 0;
+  for (int f = 0; f < model.num_frames(); ++f) {
+    const std::vector<double>& scales = model.frame_labels(f).force_noise_scale;
+    // The starting structure is learnt before any model exists to miss it.
+    if (std::isnan(records[f].max_std)) CHECK(scales.empty());
+    if (scales.empty()) continue;
+    ++weighted;
+    REQUIRE(scales.size() == 64);
+    CHECK(*std::min_element(scales.begin(), scales.end()) == 1.0);
+    CHECK(*std::max_element(scales.begin(), scales.end()) > 1.0);
+  }
+  CHECK(weighted >= 2);
+  CHECK(model.factors().force_log_scales > 0.0);
+
+  // Killed after the first checkpoint: the frames learnt after it are replayed
+  // with the same weights (recomputed from the same model), the rest come from
+  // the checkpoint's model file.
+  const OtfConfig config =
+      write_and_read(dir, small_config((dir / "killed").string(), 600, robust));
+  const pid_t child = fork_otf(config, false);
+  const auto start = std::chrono::steady_clock::now();
+  while (!std::filesystem::exists(dir / "killed" / "checkpoint") &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+  run_otf(config, true);
+  check_same_run(dir / "killed", dir / "reference");
+  const SparseGp resumed = load_gp_model(dir / "killed" / "model.h5");
+  for (int f = 0; f < model.num_frames(); ++f)
+    CHECK(resumed.frame_labels(f).force_noise_scale == model.frame_labels(f).force_noise_scale);
+
+  CHECK_THROWS_WITH(write_and_read(dir, small_config((dir / "x").string(), 600,
+                                                     "  robust_force_threshold: 0.5\n")),
+                    Contains("robust_force_threshold"));
+}

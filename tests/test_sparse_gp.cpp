@@ -151,16 +151,20 @@ DenseLabels stack(const std::vector<DenseLabels>& parts) {
   return out;
 }
 
-// Sparse set: every third atom of every frame.
+// Sparse set: atoms 0, 1, 4 and 7 of every frame; `second_frame_scales`: the
+// force noise scales of the second frame's atoms (empty: none).
 SparseGp trained_gp(const std::vector<Structure>& frames, int power, LabelSelection labels = {},
                     int two_body_columns = 0, double two_body_weight = 0.0,
-                    double three_body_weight = 0.0) {
+                    double three_body_weight = 0.0,
+                    const std::vector<double>& second_frame_scales = {}) {
   SparseGp gp(test_descriptor(two_body_columns),
               std::make_shared<NormalizedDotProductKernel>(power, two_body_columns, two_body_weight,
                                                            three_body_weight),
               test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
-  for (const auto& f : frames) {
-    const int index = gp.add_frame(f, labels);
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    LabelSelection frame_labels = labels;
+    if (f == 1) frame_labels.force_noise_scale = second_frame_scales;
+    const int index = gp.add_frame(frames[f], frame_labels);
     gp.add_sparse_atoms(index, {0, 1, 4, 7}, -1.0);
   }
   return gp;
@@ -231,12 +235,19 @@ TEST_CASE("with a three-body kernel part, forces are -dE/dx, and the mapped form
 TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", "[sparse_gp]") {
   const std::vector<Structure> frames = {labelled_frame(21), labelled_frame(22),
                                          labelled_frame(23)};
+  // Without and with per-atom force noise scales on the second frame (its atoms
+  // 3 and 6 at 3 and 1.7 times σ_f, the rest at σ_f).
+  const std::vector<double> scales =
+      GENERATE(std::vector<double>(), std::vector<double>{1, 1, 3.0, 1, 1, 1.7, 1, 1, 1});
+  CAPTURE(scales.size());
   for (int power : {1, 2}) {
-    SparseGp gp = trained_gp(frames, power);
+    SparseGp gp = trained_gp(frames, power, {}, 0, 0.0, 0.0, scales);
     gp.set_split_conditioning(false);  // the textbook DTC first
     REQUIRE(gp.num_sparse() == 12);
     std::vector<DenseLabels> parts;
     for (const auto& f : frames) parts.push_back(dense_rows(gp, f, false));
+    for (std::size_t i = 0; i < scales.size(); ++i)
+      parts[1].noise.segment(1 + 3 * i, 3) *= scales[i] * scales[i];
     const DenseLabels train = stack(parts);
     REQUIRE(gp.num_labels() == train.y.size());
     // In long double, so that the reference is more accurate than what it checks.
@@ -361,7 +372,7 @@ TEST_CASE("sparse GP mean, variance and likelihood equal a dense textbook DTC", 
 TEST_CASE("with every atom sparse and energy labels only the SGP is the full GP", "[sparse_gp]") {
   const std::vector<Structure> frames = {labelled_frame(41, 6), labelled_frame(42, 6),
                                          labelled_frame(43, 6)};
-  LabelSelection energy_only{true, false, false};
+  LabelSelection energy_only{true, false, false, {}};
   SparseGp gp(test_descriptor(), std::make_shared<NormalizedDotProductKernel>(2),
               test_hyperparameters(), Eigen::Vector2d(-0.02, -0.03));
   gp.set_split_conditioning(false);

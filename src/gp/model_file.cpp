@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -62,7 +63,7 @@ Structure FrameArrays::frame(std::size_t f, std::size_t first_atom) const {
 }
 
 LabelSelection FrameArrays::labels_used(std::size_t f) const {
-  return {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0};
+  return {labels[3 * f] != 0, labels[3 * f + 1] != 0, labels[3 * f + 2] != 0, {}};
 }
 
 namespace {
@@ -109,6 +110,42 @@ void write_frames(const SparseGp& gp, const hdf5::Group& group) {
   group.write("forces", forces, {atoms, 3});
   group.write("stress", stress, {f, 6});
   group.write("labels_used", labels, {f, 3});
+}
+
+// /training/force_noise_scale, one per atom of every frame (1 where a frame
+// has none), only when some frame has them (version 7).
+void write_force_noise_scales(const SparseGp& gp, const hdf5::Group& group) {
+  std::vector<double> scales;
+  bool any = false;
+  for (int f = 0; f < gp.num_frames(); ++f) {
+    const std::vector<double>& frame = gp.frame_labels(f).force_noise_scale;
+    any = any || !frame.empty();
+    if (frame.empty())
+      scales.insert(scales.end(), gp.frame(f).size(), 1.0);
+    else
+      scales.insert(scales.end(), frame.begin(), frame.end());
+  }
+  if (any) group.write("force_noise_scale", scales, {static_cast<hsize_t>(scales.size())});
+}
+
+// Puts /training/force_noise_scale, when present, into the frames' labels.
+void read_force_noise_scales(const hdf5::Group& group, const std::vector<Structure>& frames,
+                             std::vector<LabelSelection>& labels) {
+  if (!group.contains("force_noise_scale")) return;
+  const std::vector<double> scales = group.read_doubles("force_noise_scale");
+  std::size_t atoms = 0;
+  for (const Structure& frame : frames) atoms += frame.size();
+  if (scales.size() != atoms)
+    throw Error(group.file() + ": " + group.path() + "/force_noise_scale holds " +
+                std::to_string(scales.size()) + " values for " + std::to_string(atoms) +
+                " training atoms");
+  auto next = scales.begin();
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    const auto end = next + frames[f].size();
+    if (std::any_of(next, end, [](double s) { return s != 1.0; }))
+      labels[f].force_noise_scale.assign(next, end);
+    next = end;
+  }
 }
 
 std::pair<std::vector<Structure>, std::vector<LabelSelection>> read_frames(
@@ -302,6 +339,8 @@ void write_solution(const hdf5::Group& root, const SparseGp& gp) {
 void write_factors(const hdf5::Group& root, const SparseGp::Factors& factors) {
   const hdf5::Group group = root.create_group("factors");
   group.set_attribute("energy_log_atoms", factors.energy_log_atoms);
+  if (factors.force_log_scales != 0.0)
+    group.set_attribute("force_log_scales", factors.force_log_scales);
   group.write("kernel_factor", factors.kernel_factor);
   for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
     const GrowingQr& qr = factors.factor(g);
@@ -401,6 +440,7 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
   } else {
     training.set_attribute("external_frames", gp.num_frames());
   }
+  write_force_noise_scales(gp, training);
   write_hdf5_checksum(file);
   file.close();
 }
@@ -425,6 +465,8 @@ using FramesAndLabels = std::pair<std::vector<Structure>, std::vector<LabelSelec
 SparseGp::Factors read_factors(const hdf5::Group& group) {
   SparseGp::Factors factors;
   factors.energy_log_atoms = group.double_attribute("energy_log_atoms");
+  if (group.has_attribute("force_log_scales"))
+    factors.force_log_scales = group.double_attribute("force_log_scales");
   factors.kernel_factor = group.read_matrix("kernel_factor");
   for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
     const hdf5::Group kind = group.open_group(SparseGp::Factors::factor_name(g));
@@ -518,6 +560,7 @@ SparseGp load_model(const std::filesystem::path& path, const DescriptorFormat& f
     stored = read_frames(training);
   }
   auto& [frames, labels] = stored;
+  read_force_noise_scales(training, frames, labels);
   gp.restore(std::move(frames), std::move(labels), sparse_descriptors, sparse_species,
              std::move(sources), std::move(factors), std::move(solution));
   gp.set_force_calibration(read_calibration(file));

@@ -568,6 +568,13 @@ SparseGp::LabelRows SparseGp::label_rows(const Structure& frame, const Descripto
   if (used.forces)
     for (int i = 0; i < natoms; ++i)
       for (int c = 0; c < 3; ++c) rows.target[force_kind][3 * i + c] = (*frame.forces)(i, c);
+  // Force rows of atoms with a noise scale s: weighted by 1/s (noise s·σ_f).
+  if (used.forces && !labels.force_noise_scale.empty())
+    for (int i = 0; i < natoms; ++i) {
+      const double weight = 1.0 / labels.force_noise_scale[i];
+      rows.kernel[force_kind].middleRows(3 * i, 3) *= weight;
+      rows.target[force_kind].segment(3 * i, 3) *= weight;
+    }
   rows.target[stress_kind] = used.stress ? Eigen::VectorXd(*frame.stress) : Eigen::VectorXd(0);
   return rows;
 }
@@ -582,6 +589,14 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
   frame.validate();
   make_growable();
   const UsedLabels used = used_labels(frame, labels);
+  const std::vector<double>& scales = labels.force_noise_scale;
+  if (!scales.empty() && static_cast<int>(scales.size()) != frame.size())
+    throw std::invalid_argument("SparseGp: " + std::to_string(scales.size()) +
+                                " force noise scales for a frame of " +
+                                std::to_string(frame.size()) + " atoms");
+  for (double scale : scales)
+    if (!(scale > 0.0) || !std::isfinite(scale))
+      throw std::invalid_argument("SparseGp: a force noise scale must be positive and finite");
   if (!used.energy && !used.forces && !used.stress)
     logger().warn("SparseGp: frame {} ({}) carries none of the selected labels", frames_.size(),
                   frame.formula());
@@ -593,6 +608,9 @@ int SparseGp::add_frame(const Structure& frame, const DescriptorValues& values,
     factors_.labels[g].add_rows(rows.kernel[g], rows.target[g]);
   factors_.splits.add_rows(rows.splits, Eigen::VectorXd::Zero(rows.splits.rows()));
   if (used.energy) factors_.energy_log_atoms += std::log(static_cast<double>(frame.size()));
+  if (used.forces)
+    for (double scale : labels.force_noise_scale)
+      factors_.force_log_scales += 6.0 * std::log(scale);
   novelty_.add(values, *descriptor_);
   frames_.push_back(frame);
   frame_labels_.push_back(labels);
@@ -790,7 +808,7 @@ LikelihoodTerms SparseGp::likelihood_value(const GpHyperparameters& h, const Sol
   const int n = num_labels();
 
   // log|Q_ff + Λ| = log|Λ| + log|Σ⁻¹| − log|K_uu| (matrix determinant lemma).
-  double log_det = factors_.energy_log_atoms;
+  double log_det = factors_.energy_log_atoms + factors_.force_log_scales;
   for (int g = 0; g < label_kind_count; ++g)
     log_det += factors_.labels[g].rows() * std::log(noise[g] * noise[g]);
   for (int i = 0; i < m; ++i)

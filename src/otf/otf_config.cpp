@@ -61,12 +61,12 @@ void read_threshold(const ConfigSection& section, OtfSettings& otf) {
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
-  section.expect_keys({"check_interval", "std_threshold", "std_threshold_relative",
-                       "std_threshold_normalised", "calibration_frames", "calibration_window",
-                       "target_force_error", "audit_interval", "min_steps_between_calls",
-                       "max_sparse_per_frame", "sparse_residual_threshold", "variance_rank",
-                       "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
-                       "log_interval", "bitwise_resume", "keep_total_energy"});
+  section.expect_keys(
+      {"check_interval", "std_threshold", "std_threshold_relative", "std_threshold_normalised",
+       "calibration_frames", "calibration_window", "target_force_error", "audit_interval",
+       "min_steps_between_calls", "max_sparse_per_frame", "sparse_residual_threshold",
+       "variance_rank", "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
+       "log_interval", "bitwise_resume", "keep_total_energy", "robust_force_threshold"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   read_threshold(section, otf);
@@ -88,6 +88,10 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
   otf.keep_total_energy = section.flag("keep_total_energy", otf.keep_total_energy);
+  otf.robust_force_threshold = section.number("robust_force_threshold", otf.robust_force_threshold);
+  if (!(otf.robust_force_threshold == 0 || otf.robust_force_threshold > 1))
+    section.fail("robust_force_threshold",
+                 "must be above 1 (× the frame's median atom force error), or 0 for none");
   otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
   otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
   otf.sparse_residual_threshold =

@@ -24,6 +24,7 @@
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/reference_energies.hpp"
+#include "otfgp/gp/robust_forces.hpp"
 #include "otfgp/gp/validation.hpp"
 #include "otfgp/md/restart.hpp"
 #include "otfgp/otf/online_calibration.hpp"
@@ -271,6 +272,9 @@ class OtfLoop final : public md::StepObserver {
   EnergyKept after_update(md::Engine& engine, const md::ThermoSample& before);
   MappedGp mapped() const;                           // the model in the form MD evaluates
   double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
+  // The record with robust force weights (otf.robust_force_threshold) from the
+  // current model's errors on its frame, before it is learnt.
+  TrainingRecord with_robust_weights(TrainingRecord record) const;
   void check_update(const TrainingRecord& record);
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
@@ -508,6 +512,29 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
                 optimise ? ", hyperparameters re-optimised" : "");
 }
 
+TrainingRecord OtfLoop::with_robust_weights(TrainingRecord record) const {
+  const double factor = config_.otf.robust_force_threshold;
+  if (factor == 0 || !record.frame.forces || !record.labels.forces) return record;
+  MeanPotential potential(mapped());
+  const Evaluation before = evaluate(potential, record.frame);
+  std::vector<double> scales = robust_force_noise_scales(
+      *record.frame.forces, before.forces, factor, gp_->hyperparameters().force_noise);
+  if (scales.empty()) return record;
+  std::string atoms;
+  int count = 0;
+  for (std::size_t i = 0; i < scales.size(); ++i)
+    if (scales[i] > 1.0) {
+      atoms += (count++ ? " " : "") + std::to_string(i + 1);
+    }
+  const double largest = *std::max_element(scales.begin(), scales.end());
+  logger().info(
+      "stage {} step {}: {} atom(s) missed by more than {:g}× the frame's median force error "
+      "(atoms {}): their forces learnt with up to {:.3g}× the force noise",
+      record.stage + 1, record.step, count, factor, atoms, largest);
+  record.labels.force_noise_scale = std::move(scales);
+  return record;
+}
+
 double OtfLoop::force_error(const Structure& frame) const {
   MeanPotential potential(mapped());
   const Evaluation e = evaluate(potential, frame);
@@ -675,7 +702,7 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
         "stage {} step {}: the calibration window ties no force error to the std (fitted "
         "a′ {:.3g} eV/Å); the trigger uses the force scale {:.3g} eV/Å instead",
         stage_ + 1, step, calibration_.fitted_trigger_scale(), calibration_.trigger_scale());
-  learn(*record, &values);
+  learn(with_robust_weights(*record), &values);
   const EnergyKept kept = after_update(engine, before);
   log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before, kept);
   evaluate_held_out();

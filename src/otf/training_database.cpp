@@ -74,8 +74,10 @@ TrainingRecord record_from_mirror(const Structure& frame, const std::string& sou
     throw Error(source + ": a frame has a malformed otf_stage, otf_step or otf_max_std");
   }
   const std::string labels = value("otf_labels");
-  record.labels = {labels.find('E') != std::string::npos, labels.find('F') != std::string::npos,
-                   labels.find('S') != std::string::npos};
+  record.labels = {labels.find('E') != std::string::npos,
+                   labels.find('F') != std::string::npos,
+                   labels.find('S') != std::string::npos,
+                   {}};
   return record;
 }
 

@@ -46,7 +46,11 @@ struct FrameArrays {
 //    /mapped/<El>/three_body, sparse_norm.
 // 6: optional /calibration/species_terms (the force std's terms per species);
 //    a version-5 reader would apply the pooled terms to every atom instead.
-inline constexpr int gp_model_format_version = 6;
+// 7: optional /training/force_noise_scale (one per training atom, the force
+//    noise multipliers of LabelSelection; absent: all 1) and /factors attribute
+//    force_log_scales (absent: 0); a version-6 reader would drop them and
+//    refit those atoms at the plain force noise.
+inline constexpr int gp_model_format_version = 7;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).

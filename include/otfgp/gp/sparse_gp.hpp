@@ -51,11 +51,15 @@ enum class LabelKind { energy = 0, force = 1, stress = 2 };
 inline constexpr int label_kind_count = 3;
 const char* label_kind_name(LabelKind kind);
 
-// Which labels of a frame to learn from (those present in the frame).
+// Which labels of a frame to learn from (those present in the frame), and
+// how far to trust each atom's forces: force_noise_scale, one per atom or
+// empty (all 1), multiplies the force noise σ_f of that atom's three
+// components (the on-the-fly loop's robust force weights, docs/otf.md).
 struct LabelSelection {
   bool energy = true;
   bool forces = true;
   bool stress = true;
+  std::vector<double> force_noise_scale;
 };
 
 // Where a sparse environment came from: atom `atom` of training frame `frame`
@@ -252,6 +256,7 @@ class SparseGp {
     GrowingQr splits;  // the split pseudo-labels (see set_split_conditioning), unit noise
     Eigen::MatrixXd kernel_factor;  // upper triangular F with FᵀF = K̃_uu
     double energy_log_atoms = 0.0;  // Σ over energy rows of log N_atoms (enters log|Λ|)
+    double force_log_scales = 0.0;  // Σ over force rows of log s² (force_noise_scale s; log|Λ|)
     // Factor g of factor_count: the label kinds in LabelKind order, then the splits.
     static constexpr int factor_count = label_kind_count + 1;
     const GrowingQr& factor(int g) const { return g < label_kind_count ? labels[g] : splits; }

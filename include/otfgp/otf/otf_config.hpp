@@ -58,6 +58,10 @@ struct OtfSettings {
   // After each update the velocities are scaled so that kinetic plus the new
   // model's potential energy equals the total energy before the update.
   bool keep_total_energy = true;
+  // Robust force weights (gp/robust_forces.hpp): atoms of a labelled MD frame
+  // whose force error before learning exceeds this × the frame's median atom
+  // error get a Huber-weighted force noise (0: every atom at σ_f).
+  double robust_force_threshold = 10.0;
   // Terms of the per-atom variance the MD evaluates (docs/gp.md "Truncated
   // variance"; 0: exact). Below a species' sparse count the std is truncated,
   // biased up, and cheaper; the force-std calibration is then fitted to that
