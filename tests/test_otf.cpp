@@ -182,6 +182,23 @@ void check_same_records(const std::vector<TrainingRecord>& a,
 
 // A killed-and-resumed run against the uninterrupted one: the same training
 // database frame for frame and the same final model (α to 1e-8).
+// Runs `config` in a child killed with SIGKILL once the first call has been
+// learnt (the checkpoint exists), mid-run; then resumes it here to the end.
+void kill_after_first_checkpoint_and_resume(const OtfConfig& config) {
+  const pid_t child = fork_otf(config, false);
+  const auto start = std::chrono::steady_clock::now();
+  while (!std::filesystem::exists(config.output / "checkpoint") &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFSIGNALED(status));  // it had not finished
+  CHECK_FALSE(std::filesystem::exists(config.output / "summary.json"));
+  run_otf(config, true);
+}
+
 void check_same_run(const std::filesystem::path& killed, const std::filesystem::path& reference) {
   check_same_records(read_training_database(killed / "training.h5"),
                      read_training_database(reference / "training.h5"));
@@ -863,20 +880,8 @@ TEST_CASE(
       *make_potential("gp:" + (dir / "reference" / "model.h5").string() + ",mapped=no"), test);
   CHECK((fast.forces - direct.forces).norm() <= 1e-8 * direct.forces.norm());
 
-  const OtfConfig config = write_and_read(dir, with_pairs(small_config((dir / "killed").string())));
-  const pid_t child = fork_otf(config, false);
-  // Killed once the first call has been learnt (the checkpoint's model exists), mid-run.
-  const auto start = std::chrono::steady_clock::now();
-  while (!std::filesystem::exists(dir / "killed" / "checkpoint") &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFSIGNALED(status));  // it had not finished
-  CHECK_FALSE(std::filesystem::exists(dir / "killed" / "summary.json"));
-  run_otf(config, true);
+  kill_after_first_checkpoint_and_resume(
+      write_and_read(dir, with_pairs(small_config((dir / "killed").string()))));
   check_same_run(dir / "killed", dir / "reference");
 
   // `auto` trains 7 times per choice: the loop refuses it.
@@ -915,19 +920,8 @@ TEST_CASE(
   // Killed after the first checkpoint: the frames learnt after it are replayed
   // with the same weights (recomputed from the same model), the rest come from
   // the checkpoint's model file.
-  const OtfConfig config =
-      write_and_read(dir, small_config((dir / "killed").string(), 600, robust));
-  const pid_t child = fork_otf(config, false);
-  const auto start = std::chrono::steady_clock::now();
-  while (!std::filesystem::exists(dir / "killed" / "checkpoint") &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFSIGNALED(status));
-  run_otf(config, true);
+  kill_after_first_checkpoint_and_resume(
+      write_and_read(dir, small_config((dir / "killed").string(), 600, robust)));
   check_same_run(dir / "killed", dir / "reference");
   const SparseGp resumed = load_gp_model(dir / "killed" / "model.h5");
   for (int f = 0; f < model.num_frames(); ++f)
