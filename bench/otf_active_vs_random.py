@@ -56,8 +56,10 @@ def run(command, cwd=None):
     return result.stdout
 
 
-def otf_config(seed, held_out, output, structure):
+def otf_config(seed, held_out, output, structure, robust=None):
     text = open(os.path.join(QUICKSTART, "otf.yaml")).read()
+    if robust is not None:
+        text = re.sub(r"(?m)^otf:\n", f"otf:\n  robust_force_threshold: {robust}\n", text, count=1)
     text = re.sub(r"(?m)^(  seed:\s*)\d+", rf"\g<1>{seed}", text, count=1)
     text = re.sub(r"(?m)^structure:\s*\S+", f"structure: {structure}", text)
     text = re.sub(r"(?m)^held_out:\s*\S+", f"held_out: {held_out}", text)
@@ -213,6 +215,9 @@ def main():
     parser.add_argument("--rattle", type=float, default=0.0,
                         help="start the OTF run from the crystal with Gaussian displacements of this "
                              "std (Å per component, seeded per seed) instead of the perfect crystal")
+    parser.add_argument("--robust-force-threshold", type=float, default=None,
+                        help="otf.robust_force_threshold for the loop (default: the quickstart's, "
+                             "i.e. the default 10; 0: no robust force weights, the loop before them)")
     parser.add_argument("--probes-only", action="store_true",
                         help="only the probes (see probes()) on a finished --work folder")
     parser.add_argument("--png", default=os.path.join(ROOT, "docs", "images", "otf_active_vs_random.png"))
@@ -245,7 +250,8 @@ def main():
         config = os.path.join(directory, "otf.yaml")
         with open(config, "w") as f:
             f.write(otf_config(seed, held_out["1000K"], os.path.join(directory, "otf"),
-                               start_structure(seed, args.rattle, directory)))
+                               start_structure(seed, args.rattle, directory),
+                               args.robust_force_threshold))
         run([otfgp, "-q", "otf", config])
         summary = json.load(open(os.path.join(directory, "otf", "summary.json")))
         steps = summary["steps"]
@@ -298,7 +304,9 @@ def main():
     print(f"\nMeasured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {platform.node()} "
           f"({os.cpu_count()} cores), `/usr/bin/python3 bench/otf_active_vs_random.py --seeds {args.seeds} "
           f"--draws {args.draws} --curve {args.curve}"
-          + (f" --rattle {args.rattle}" if args.rattle > 0 else "") + f"`; work: {work}\n")
+          + (f" --rattle {args.rattle}" if args.rattle > 0 else "")
+          + (f" --robust-force-threshold {args.robust_force_threshold:g}"
+             if args.robust_force_threshold is not None else "") + f"`; work: {work}\n")
 
     def mean(values):
         return sum(values) / len(values)

@@ -4,7 +4,9 @@
 
   /usr/bin/python3 bench/otf_outlier_frame.py WORK SEED [--build build]
 
-WORK is a work folder of bench/otf_active_vs_random.py. For the loop's run of
+WORK is a work folder of bench/otf_active_vs_random.py (with
+--robust-force-threshold 0 for the loop without robust force weights, where
+such a frame costs the lead; with them, the default, it does not). For the loop's run of
 SEED: the held-out force MAE after each learnt frame (held_out.csv), the call
 whose force RMSE before learning (calls.csv) is largest after the warm-up,
 and an offline check with the loop's final hyperparameters fixed (`otfgp
