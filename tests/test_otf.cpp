@@ -931,3 +931,63 @@ TEST_CASE(
                                                      "  robust_force_threshold: 0.5\n")),
                     Contains("robust_force_threshold"));
 }
+
+TEST_CASE(
+    "otf relax stages: the model's minimum of the stage's structure is labelled until the oracle "
+    "confirms it, and a killed run resumes to the same model",
+    "[otf][relax_stage]") {
+  TemporaryDirectory dir;
+  Structure start = read_structure(si64);
+  std::mt19937 random(11);
+  std::normal_distribution<double> displacement(0.0, 0.08);
+  for (Eigen::Index i = 0; i < start.positions.rows(); ++i)
+    for (int d = 0; d < 3; ++d) start.positions(i, d) += displacement(random);
+  write_extxyz(dir / "start.xyz", start);
+  const auto config_text = [&](const std::string& output) {
+    std::string text = small_config(output, 200, "  relax_rounds: 4\n");
+    text.replace(text.find("structure: "), text.find('\n') + 1,
+                 "campaign:\n  - {structure: " + si64 + ", temperature: 1000}\n" +
+                     "  - {structure: " + (dir / "start.xyz").string() + ", relax: true}\n");
+    return text;
+  };
+  const OtfConfig reference = write_and_read(dir, config_text((dir / "reference").string()));
+  REQUIRE(reference.stages.size() == 2);
+  CHECK(reference.stages[1].relax);
+  CHECK(reference.stages[1].steps == 0);
+  const nlohmann::json summary = run_otf(reference, false);
+  CHECK(summary["steps"] == 200);
+  const auto records = read_training_database(dir / "reference" / "training.h5");
+  std::vector<const TrainingRecord*> minima;
+  for (const auto& r : records)
+    if (r.stage == 1 && r.step > 0) minima.push_back(&r);
+  REQUIRE(!minima.empty());
+  CHECK(minima.size() <= 4);
+  for (std::size_t k = 0; k < minima.size(); ++k) CHECK(minima[k]->step == long(k + 1));
+  // The model's minima are the oracle's to within a little: the displaced
+  // start has forces of about 1 eV/Å, the labelled minima a fraction of that.
+  const auto rms = [](const Structure& s) {
+    return std::sqrt(s.forces->squaredNorm() / (3.0 * s.size()));
+  };
+  const Structure& labelled_start = records[1].frame;
+  REQUIRE(records[1].stage == 1);
+  CHECK(rms(labelled_start) > 0.5);
+  CHECK(rms(minima.back()->frame) < 0.2 * rms(labelled_start));
+  // Stopped at the first minimum the oracle confirmed (forces within the
+  // force noise, which minima do not re-optimise), or after the rounds.
+  const SparseGp model = load_gp_model(dir / "reference" / "model.h5");
+  const double noise = model.hyperparameters().force_noise;
+  for (std::size_t k = 0; k + 1 < minima.size(); ++k) CHECK(rms(minima[k]->frame) > noise);
+  CHECK((minima.size() == 4 || rms(minima.back()->frame) <= noise));
+  const std::string calls = read_text(dir / "reference" / "calls.csv");
+  CHECK_THAT(calls, Contains(",1,1,nan,labelled,"));
+
+  kill_after_first_checkpoint_and_resume(
+      write_and_read(dir, config_text((dir / "killed").string())));
+  check_same_run(dir / "killed", dir / "reference");
+
+  for (const std::string key : {"steps: 10", "temperature: 300"}) {
+    std::string text = config_text((dir / "x").string());
+    text.replace(text.find("relax: true"), 11, "relax: true, " + key);
+    CHECK_THROWS_WITH(write_and_read(dir, text), Contains("a relax stage runs no MD"));
+  }
+}

@@ -61,12 +61,28 @@ void read_threshold(const ConfigSection& section, OtfSettings& otf) {
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
-  section.expect_keys(
-      {"check_interval", "std_threshold", "std_threshold_relative", "std_threshold_normalised",
-       "calibration_frames", "calibration_window", "target_force_error", "audit_interval",
-       "min_steps_between_calls", "max_sparse_per_frame", "sparse_residual_threshold",
-       "variance_rank", "hyperparameter_updates", "max_oracle_calls", "checkpoint_interval",
-       "log_interval", "bitwise_resume", "keep_total_energy", "robust_force_threshold"});
+  section.expect_keys({"check_interval",
+                       "std_threshold",
+                       "std_threshold_relative",
+                       "std_threshold_normalised",
+                       "calibration_frames",
+                       "calibration_window",
+                       "target_force_error",
+                       "audit_interval",
+                       "min_steps_between_calls",
+                       "max_sparse_per_frame",
+                       "sparse_residual_threshold",
+                       "variance_rank",
+                       "hyperparameter_updates",
+                       "max_oracle_calls",
+                       "checkpoint_interval",
+                       "log_interval",
+                       "bitwise_resume",
+                       "keep_total_energy",
+                       "robust_force_threshold",
+                       "relax_rounds",
+                       "relax_force_tolerance",
+                       "relax_max_steps"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   read_threshold(section, otf);
@@ -88,6 +104,13 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
   otf.keep_total_energy = section.flag("keep_total_energy", otf.keep_total_energy);
+  otf.relax_rounds = small_count(section, "relax_rounds", otf.relax_rounds);
+  if (otf.relax_rounds < 1) section.fail("relax_rounds", "must be at least 1");
+  otf.relax_force_tolerance = section.number("relax_force_tolerance", otf.relax_force_tolerance);
+  if (!(otf.relax_force_tolerance > 0) || !std::isfinite(otf.relax_force_tolerance))
+    section.fail("relax_force_tolerance", "must be a positive force (eV/Å)");
+  otf.relax_max_steps = small_count(section, "relax_max_steps", otf.relax_max_steps);
+  if (otf.relax_max_steps < 1) section.fail("relax_max_steps", "must be at least 1");
   otf.robust_force_threshold = section.number("robust_force_threshold", otf.robust_force_threshold);
   if (!(otf.robust_force_threshold == 0 || otf.robust_force_threshold > 1))
     section.fail("robust_force_threshold",
@@ -134,16 +157,23 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
                                   const std::filesystem::path& base) {
   const md::EngineSettings& engine = md.engine;
   const bool npt = engine.barostat.enabled;
-  entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name"});
+  entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name", "relax"});
   CampaignStage stage;
   stage.structure = resolve(base, entry.text("structure"));
   stage.format = entry.text("format", "auto");
   stage.name = entry.text("name", stem_of(stage.structure));
+  stage.relax = entry.flag("relax", false);
+  if (stage.relax) {
+    for (const char* key : {"temperature", "steps"})
+      if (entry.has(key))
+        entry.fail(key, "a relax stage runs no MD (it relaxes its structure on the model)");
+  }
   stage.temperature = entry.number("temperature", md.initial_temperature);
-  if (!(stage.temperature > 0) && engine.thermostat.type != md::ThermostatType::none)
+  if (!stage.relax && !(stage.temperature > 0) &&
+      engine.thermostat.type != md::ThermostatType::none)
     entry.fail("temperature", "must be positive with a thermostat");
   if (entry.has("pressure")) {
-    if (!npt) entry.fail("pressure", "needs md.ensemble npt");
+    if (!npt && !stage.relax) entry.fail("pressure", "needs md.ensemble npt (or relax: true)");
     stage.pressure = entry.number("pressure");
     try {
       md::check_target_pressure(*stage.pressure);
@@ -153,7 +183,7 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
   } else if (npt) {
     stage.pressure = engine.barostat.pressure;
   }
-  stage.steps = entry.integer("steps", md.steps);
+  stage.steps = stage.relax ? 0 : entry.integer("steps", md.steps);
   if (stage.steps < 0) entry.fail("steps", "must not be negative");
   entry.finish();
   return stage;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
@@ -243,6 +244,9 @@ class OtfLoop final : public md::StepObserver {
   // MD of one stage with the loop observing it; throws InterruptedError (after
   // writing the summary) when a signal stopped it.
   void run_stage(const CampaignStage& stage, md::StepObserver* progress);
+  // A relax stage: relaxations on the model from the stage's structure, each
+  // minimum labelled (call step = round) and learnt, from round relax_round_ + 1.
+  void run_relax_stage(const CampaignStage& stage);
   // The final model, summary and plots.
   void write_final_outputs();
   // Labels the MD's current frame (or takes it from the database when replaying) and
@@ -315,6 +319,7 @@ class OtfLoop final : public md::StepObserver {
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
   long steps_before_stage_ = 0;  // MD steps of the finished stages
+  int relax_round_ = 0;          // the current relax stage's rounds done (otf.relax_rounds: all)
   int hyperparameter_updates_ = 0;
   Timings timings_;
   std::string model_file_;        // in checkpoint_dir(), of the current model
@@ -414,6 +419,7 @@ void OtfLoop::resume() {
   skipped_calls_ = state.at("skipped_calls");
   replayed_calls_ = state.value("replayed_calls", 0L);
   steps_before_stage_ = state.at("steps_before_stage");
+  relax_round_ = state.value("relax_round", 0);
   hyperparameter_updates_ = state.at("hyperparameter_updates");
   timings_ = Timings::from_json(state.at("timings"));
   checkpoints_ = state.value("checkpoints", 0L);
@@ -709,6 +715,65 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
   return true;
 }
 
+void OtfLoop::run_relax_stage(const CampaignStage& stage) {
+  const OtfSettings& otf = config_.otf;
+  RelaxOptions options;
+  options.algorithm = RelaxAlgorithm::lbfgs;
+  options.relax_cell = stage.pressure.has_value();
+  options.pressure_gpa = stage.pressure.value_or(0.0);
+  options.force_tolerance = otf.relax_force_tolerance;
+  options.max_steps = otf.relax_max_steps;
+  for (int round = relax_round_ + 1; round <= otf.relax_rounds; ++round) {
+    const auto start = Clock::now();
+    MeanPotential model(mapped());
+    const RelaxResult relaxed = relax(model, stage.start, options);
+    timings_.md += seconds_since(start);
+    logger().info(
+        "stage {} (relax{}), round {}: {} on the model in {} steps, H = {:.6f} eV/atom; labelling "
+        "the minimum",
+        stage_ + 1, stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string(),
+        round, relaxed.converged ? "converged" : "not converged", relaxed.steps,
+        relaxed.enthalpy / relaxed.structure.size());
+    Structure minimum = relaxed.structure;
+    minimum.energy.reset();
+    minimum.forces.reset();
+    minimum.stress.reset();
+    const auto call_start = Clock::now();
+    std::string result;
+    const std::optional<TrainingRecord> record =
+        label(minimum, round, std::numeric_limits<double>::quiet_NaN(), result);
+    if (!record) {
+      relax_round_ = round;
+      checkpoint(nullptr, true);
+      continue;
+    }
+    const double oracle_seconds = seconds_since(call_start);
+    const auto update_start = Clock::now();
+    double rmse_before = std::numeric_limits<double>::quiet_NaN(), force_rms = rmse_before;
+    if (const auto& forces = record->frame.forces) {
+      const double components = 3.0 * record->frame.size();
+      rmse_before =
+          std::sqrt((*forces - evaluate(model, record->frame).forces).squaredNorm() / components);
+      force_rms = std::sqrt(forces->squaredNorm() / components);
+    }
+    learn(with_robust_weights(*record));
+    log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
+    evaluate_held_out();
+    // A minimum where the oracle's forces are within the model's force noise
+    // is one the model cannot place better: the stage is done.
+    const bool confirmed = force_rms <= gp_->hyperparameters().force_noise;
+    logger().info(
+        "stage {}, round {}: the oracle's force RMS at the model's minimum is {:.4f} eV/Å (force "
+        "noise {:.4f}; the model's error there before learning it {:.4f}){}",
+        stage_ + 1, round, force_rms, gp_->hyperparameters().force_noise, rmse_before,
+        confirmed ? ": confirmed" : "");
+    relax_round_ = confirmed ? otf.relax_rounds : round;
+    checkpoint(nullptr, true);
+    if (confirmed) break;
+  }
+  relax_round_ = 0;
+}
+
 void OtfLoop::evaluate_held_out() {
   if (config_.held_out_frames.empty()) return;
   const auto start = Clock::now();
@@ -760,11 +825,12 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["skipped_calls"] = skipped_calls_;
   state["replayed_calls"] = replayed_calls_;
   state["steps_before_stage"] = steps_before_stage_;
+  state["relax_round"] = relax_round_;
   state["hyperparameter_updates"] = hyperparameter_updates_;
   state["checkpoints"] = checkpoints_;
   state["calibration_sample"] = calibration_.to_json();
   // The stages whose MD has begun (a checkpoint between stages has none of the next).
-  const int begun = engine ? stage_ + 1 : stage_;
+  const int begun = engine || relax_round_ > 0 ? stage_ + 1 : stage_;
   state["settings"] = state_settings(begun);
   state["settings_stages"] = begun;
   Timings timings = timings_;
@@ -1015,7 +1081,11 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
 
     for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
       const CampaignStage& stage = config_.stages[stage_];
-      run_stage(stage, progress);
+      if (stage.relax) {
+        run_relax_stage(stage);
+      } else {
+        run_stage(stage, progress);
+      }
       steps_before_stage_ += stage.steps;
       last_call_step_ = no_call;
       if (stage_ + 1 < static_cast<int>(config_.stages.size())) {
@@ -1172,6 +1242,7 @@ std::string OtfLoop::state_settings(int stages, bool by_path) const {
     text += stage_key(k, "temperature") + ": " + format_significant(stage.temperature, 17) + "\n";
     if (stage.pressure)
       text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
+    if (stage.relax) text += stage_key(k, "relax") + ": true\n";
   }
   return text + model_state_settings(config_.model);
 }

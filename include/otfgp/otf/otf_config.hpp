@@ -29,8 +29,11 @@ struct CampaignStage {
   std::string format = "auto";
   Structure start;                 // the structure file as read_otf_config read and checked it
   double temperature = 0.0;        // K: thermostat target and initial velocities
-  std::optional<double> pressure;  // GPa (npt only)
+  std::optional<double> pressure;  // GPa (npt only, or a relax stage's cell)
   long steps = 0;
+  // A relax stage runs no MD: it relaxes `start` on the model and labels the
+  // minimum, in rounds (OtfSettings::relax_*; docs/otf.md "Relax stages").
+  bool relax = false;
 };
 
 struct OtfSettings {
@@ -62,6 +65,13 @@ struct OtfSettings {
   // whose force error before learning exceeds this × the frame's median atom
   // error get a Huber-weighted force noise (0: every atom at σ_f).
   double robust_force_threshold = 10.0;
+  // Relax stages: at most relax_rounds relaxations on the model (L-BFGS to
+  // relax_force_tolerance eV/Å and 0.005 GPa, relax_max_steps steps), each
+  // minimum labelled and learnt, until the oracle's force RMS at one is
+  // within the force noise.
+  int relax_rounds = 5;
+  double relax_force_tolerance = 0.01;
+  int relax_max_steps = 1000;
   // Terms of the per-atom variance the MD evaluates (docs/gp.md "Truncated
   // variance"; 0: exact). Below a species' sparse count the std is truncated,
   // biased up, and cheaper; the force-std calibration is then fitted to that
