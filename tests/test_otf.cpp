@@ -804,12 +804,13 @@ TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
   CHECK(summary["stages"] == 2);
   CHECK(summary["steps"] == 500);
   const auto records = read_training_database(dir / "out" / "training.h5");
-  // Both starting structures are labelled before any MD, then MD frames of both stages.
+  // The starting structure is labelled before any MD, once (both stages start
+  // from it), then MD frames of both stages.
   REQUIRE(records.size() >= 3);
   CHECK(records[0].stage == 0);
-  CHECK(records[1].stage == 1);
   CHECK(records[0].step == 0);
-  CHECK(records[1].step == 0);
+  CHECK(records[1].step > 0);
+  for (const auto& r : records) CHECK((r.stage == 0 || r.step > 0));
   bool hot_md_frame = false;
   for (const auto& r : records) hot_md_frame = hot_md_frame || (r.stage == 1 && r.step > 0);
   CHECK(hot_md_frame);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "otfgp/analysis/relax.hpp"
@@ -998,9 +999,18 @@ void OtfLoop::label_starting_structures() {
   // so that every composition of a campaign is in their span from the start.
   std::vector<std::pair<TrainingRecord, std::string>> labelled;
   std::vector<double> seconds;
+  // A structure several stages start from (at other conditions, or an MD and
+  // a relax stage of it) is labelled once: the same frame twice adds nothing.
+  std::map<std::string, int> first_stage;
   for (stage_ = 0; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
     const CampaignStage& stage = config_.stages[stage_];
     const Structure& structure = stage.start;
+    const auto [first, added] = first_stage.emplace(content_fingerprint(structure), stage_);
+    if (!added) {
+      logger().info("stage {} starts from the structure of stage {}: labelled once", stage_ + 1,
+                    first->second + 1);
+      continue;
+    }
     logger().info("labelling the starting structure of stage {}: {} ({} atoms)", stage_ + 1,
                   stage.structure.string(), structure.size());
     const auto start = Clock::now();
