@@ -182,6 +182,16 @@ void check_same_records(const std::vector<TrainingRecord>& a,
 
 // A killed-and-resumed run against the uninterrupted one: the same training
 // database frame for frame and the same final model (α to 1e-8).
+// The 64-atom Si crystal with seeded Gaussian displacements (Å per component).
+void write_displaced_si64(const std::filesystem::path& path, unsigned seed, double sigma) {
+  Structure start = read_structure(si64);
+  std::mt19937 random(seed);
+  std::normal_distribution<double> displacement(0.0, sigma);
+  for (Eigen::Index i = 0; i < start.positions.rows(); ++i)
+    for (int d = 0; d < 3; ++d) start.positions(i, d) += displacement(random);
+  write_extxyz(path, start);
+}
+
 // Runs `config` in a child killed with SIGKILL once the first call has been
 // learnt (the checkpoint exists), mid-run; then resumes it here to the end.
 void kill_after_first_checkpoint_and_resume(const OtfConfig& config) {
@@ -829,12 +839,7 @@ TEST_CASE(
   // likelihood must be at least that of a search from the configured start
   // on the same frames (what `otfgp train` does).
   TemporaryDirectory dir;
-  Structure start = read_structure(si64);
-  std::mt19937 random(7);
-  std::normal_distribution<double> displacement(0.0, 0.06);
-  for (Eigen::Index i = 0; i < start.positions.rows(); ++i)
-    for (int d = 0; d < 3; ++d) start.positions(i, d) += displacement(random);
-  write_extxyz(dir / "start.xyz", start);
+  write_displaced_si64(dir / "start.xyz", 7, 0.06);
   std::string text =
       small_config((dir / "out").string(), 400, "  hyperparameter_updates: {first: 5, every: 1}\n");
   text.replace(0, text.find('\n'), "structure: " + (dir / "start.xyz").string());
@@ -938,12 +943,7 @@ TEST_CASE(
     "confirms it, and a killed run resumes to the same model",
     "[otf][relax_stage]") {
   TemporaryDirectory dir;
-  Structure start = read_structure(si64);
-  std::mt19937 random(11);
-  std::normal_distribution<double> displacement(0.0, 0.08);
-  for (Eigen::Index i = 0; i < start.positions.rows(); ++i)
-    for (int d = 0; d < 3; ++d) start.positions(i, d) += displacement(random);
-  write_extxyz(dir / "start.xyz", start);
+  write_displaced_si64(dir / "start.xyz", 11, 0.08);
   const auto config_text = [&](const std::string& output) {
     std::string text = small_config(output, 200, "  relax_rounds: 4\n");
     text.replace(text.find("structure: "), text.find('\n') + 1,

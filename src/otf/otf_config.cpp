@@ -60,6 +60,26 @@ void read_threshold(const ConfigSection& section, OtfSettings& otf) {
   }
 }
 
+// How an update learns a frame and what it does to the MD (docs/otf.md "The loop").
+void read_update_settings(const ConfigSection& section, OtfSettings& otf) {
+  otf.keep_total_energy = section.flag("keep_total_energy", otf.keep_total_energy);
+  otf.robust_force_threshold = section.number("robust_force_threshold", otf.robust_force_threshold);
+  if (!(otf.robust_force_threshold == 0 || otf.robust_force_threshold > 1))
+    section.fail("robust_force_threshold",
+                 "must be above 1 (× the frame's median atom force error), or 0 for none");
+}
+
+// The relax stages' keys (docs/otf.md "Relax stages").
+void read_relax_settings(const ConfigSection& section, OtfSettings& otf) {
+  otf.relax_rounds = small_count(section, "relax_rounds", otf.relax_rounds);
+  if (otf.relax_rounds < 1) section.fail("relax_rounds", "must be at least 1");
+  otf.relax_force_tolerance = section.number("relax_force_tolerance", otf.relax_force_tolerance);
+  if (!(otf.relax_force_tolerance > 0) || !std::isfinite(otf.relax_force_tolerance))
+    section.fail("relax_force_tolerance", "must be a positive force (eV/Å)");
+  otf.relax_max_steps = small_count(section, "relax_max_steps", otf.relax_max_steps);
+  if (otf.relax_max_steps < 1) section.fail("relax_max_steps", "must be at least 1");
+}
+
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
   section.expect_keys({"check_interval",
                        "std_threshold",
@@ -103,18 +123,8 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
       section.integer("min_steps_between_calls", otf.min_steps_between_calls);
   if (otf.min_steps_between_calls < 0)
     section.fail("min_steps_between_calls", "must not be negative");
-  otf.keep_total_energy = section.flag("keep_total_energy", otf.keep_total_energy);
-  otf.relax_rounds = small_count(section, "relax_rounds", otf.relax_rounds);
-  if (otf.relax_rounds < 1) section.fail("relax_rounds", "must be at least 1");
-  otf.relax_force_tolerance = section.number("relax_force_tolerance", otf.relax_force_tolerance);
-  if (!(otf.relax_force_tolerance > 0) || !std::isfinite(otf.relax_force_tolerance))
-    section.fail("relax_force_tolerance", "must be a positive force (eV/Å)");
-  otf.relax_max_steps = small_count(section, "relax_max_steps", otf.relax_max_steps);
-  if (otf.relax_max_steps < 1) section.fail("relax_max_steps", "must be at least 1");
-  otf.robust_force_threshold = section.number("robust_force_threshold", otf.robust_force_threshold);
-  if (!(otf.robust_force_threshold == 0 || otf.robust_force_threshold > 1))
-    section.fail("robust_force_threshold",
-                 "must be above 1 (× the frame's median atom force error), or 0 for none");
+  read_update_settings(section, otf);
+  read_relax_settings(section, otf);
   otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
   otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
   otf.sparse_residual_threshold =
