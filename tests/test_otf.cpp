@@ -991,4 +991,12 @@ TEST_CASE(
     text.replace(text.find("relax: true"), 11, "relax: true, " + key);
     CHECK_THROWS_WITH(write_and_read(dir, text), Contains("a relax stage runs no MD"));
   }
+  // A cell relaxed at a pressure needs a periodic cell: refused before any oracle call.
+  Structure cluster = read_structure(dir / "start.xyz");
+  cluster.pbc = {false, false, false};
+  write_extxyz(dir / "start.xyz", cluster);
+  std::string text = config_text((dir / "x").string());
+  text.replace(text.find("relax: true"), 11, "relax: true, pressure: 5");
+  CHECK_THROWS_WITH(write_and_read(dir, text),
+                    Contains("stage 2") && Contains("periodic boundaries in all three"));
 }

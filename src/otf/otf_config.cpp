@@ -238,6 +238,12 @@ std::set<int> read_stage_structures(const ConfigSection& root, std::vector<Campa
       structure.validate();
       AtomState state = AtomState::from_structure(structure);
       md::check_starting_structure(state, engine);
+      const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];
+      if (stage.relax && stage.pressure && !periodic)
+        throw Error(
+            "a relax stage at a pressure relaxes the cell, which needs periodic "
+            "boundaries in all three directions (leave out 'pressure' to relax the "
+            "positions only)");
     } catch (const Error& error) {
       throw Error(root.file() + ": the starting structure of stage " + std::to_string(k + 1) +
                   " (" + stage.structure.string() + "): " + error.what());
