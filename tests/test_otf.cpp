@@ -991,6 +991,23 @@ TEST_CASE(
     text.replace(text.find("relax: true"), 11, "relax: true, " + key);
     CHECK_THROWS_WITH(write_and_read(dir, text), Contains("a relax stage runs no MD"));
   }
+  // A minimum the oracle cannot label ends the stage: the next round would
+  // relax the unchanged model to the same minimum (one round, two attempts).
+  {
+    std::string text = config_text((dir / "failing").string());
+    text.replace(text.find("  - {structure: " + si64),
+                 text.find("\n", text.find(si64)) - text.find("  - {structure: " + si64) + 1, "");
+    OtfConfig config = write_and_read(dir, text);
+    REQUIRE(config.stages.size() == 1);
+    auto oracle = std::make_shared<TestOracle>(config.oracle);
+    oracle->fail_from = 2;  // the starting structure succeeds, the minimum fails
+    config.oracle = oracle;
+    const nlohmann::json failed = run_otf(config, false);
+    CHECK(failed["finished"] == true);
+    CHECK(failed["skipped_calls"] == 1);
+    CHECK(oracle->calls == 3);
+    CHECK(failed["frames"] == 1);
+  }
   // A cell relaxed at a pressure needs a periodic cell: refused before any oracle call.
   Structure cluster = read_structure(dir / "start.xyz");
   cluster.pbc = {false, false, false};

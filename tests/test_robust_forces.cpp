@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "otfgp/core/structure.hpp"
 #include "otfgp/gp/robust_forces.hpp"
 
 using namespace otfgp;
@@ -13,8 +14,9 @@ TEST_CASE("robust force weights: only atoms missed far beyond the frame's median
   Positions predicted = Positions::Zero(11, 3);
   for (int i = 0; i < 11; ++i) predicted(i, 0) = 0.1 + 0.001 * i;  // errors 0.100 … 0.110
   predicted(4, 1) = 5.0;                                           // atom 4: |error| ≈ 5.001
+  const auto atom_error = [&] { return Eigen::VectorXd((labels - predicted).rowwise().norm()); };
   const double median = 0.106;  // the 6th of the 11 sorted errors
-  std::vector<double> scales = robust_force_noise_scales(labels, predicted, 10.0, 0.01);
+  std::vector<double> scales = robust_force_noise_scales(atom_error(), 10.0, 0.01);
   REQUIRE(scales.size() == 11);
   const double error = std::hypot(0.104, 5.0);
   CHECK(scales[4] == Approx(std::sqrt(error / (10.0 * median))));
@@ -25,13 +27,13 @@ TEST_CASE("robust force weights: only atoms missed far beyond the frame's median
 
   // A force noise above the median sets the threshold (√3 σ_f per atom): here
   // 10 × √3 × 0.3 = 5.2 > 5.001, so no atom is scaled.
-  CHECK(robust_force_noise_scales(labels, predicted, 10.0, 0.3).empty());
+  CHECK(robust_force_noise_scales(atom_error(), 10.0, 0.3).empty());
   // A lower factor scales it again; no outlier, no scales.
-  CHECK(robust_force_noise_scales(labels, predicted, 3.0, 0.3).size() == 11);
+  CHECK(robust_force_noise_scales(atom_error(), 3.0, 0.3).size() == 11);
   predicted(4, 1) = 0.0;
-  CHECK(robust_force_noise_scales(labels, predicted, 10.0, 0.01).empty());
+  CHECK(robust_force_noise_scales(atom_error(), 10.0, 0.01).empty());
+  CHECK(robust_force_noise_scales(Eigen::VectorXd(), 10.0, 0.01).empty());
 
-  CHECK_THROWS(robust_force_noise_scales(labels, predicted, 1.0, 0.01));
-  CHECK_THROWS(robust_force_noise_scales(labels, predicted, 10.0, 0.0));
-  CHECK_THROWS(robust_force_noise_scales(labels, Positions::Zero(3, 3), 10.0, 0.01));
+  CHECK_THROWS(robust_force_noise_scales(atom_error(), 1.0, 0.01));
+  CHECK_THROWS(robust_force_noise_scales(atom_error(), 10.0, 0.0));
 }

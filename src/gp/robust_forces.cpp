@@ -6,13 +6,10 @@
 
 namespace otfgp {
 
-std::vector<double> robust_force_noise_scales(const Positions& labels, const Positions& predicted,
-                                              double factor, double force_noise) {
-  if (labels.rows() != predicted.rows() || labels.cols() != 3 || predicted.cols() != 3)
-    throw std::invalid_argument("robust_force_noise_scales: labels and predictions differ in size");
+std::vector<double> robust_force_noise_scales(const Eigen::VectorXd& error, double factor,
+                                              double force_noise) {
   if (!(factor > 1.0) || !(force_noise > 0.0))
     throw std::invalid_argument("robust_force_noise_scales: factor > 1 and force noise > 0 needed");
-  const Eigen::VectorXd error = (labels - predicted).rowwise().norm();
   if (error.size() == 0) return {};
   std::vector<double> sorted(error.data(), error.data() + error.size());
   const auto middle = sorted.begin() + static_cast<long>(sorted.size() / 2);

@@ -15,22 +15,28 @@ void OnlineCalibration::add(ForceErrorSample frame) {
   fit();
 }
 
-double OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
-                               const DescriptorValues& values, const Eigen::VectorXd* trigger_std) {
-  if (!frame.forces) return std::numeric_limits<double>::quiet_NaN();
+Eigen::VectorXd OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
+                                        const DescriptorValues& values,
+                                        const Eigen::VectorXd* trigger_std) {
+  if (!frame.forces) return {};
   if (trigger_std && trigger_std->size() != frame.size())
     throw Error("force-std calibration: " + std::to_string(trigger_std->size()) +
                 " trigger stds for a frame of " + std::to_string(frame.size()) + " atoms");
   ForceErrorSample sample;
   add_force_errors(sample, gp, frame, values, 0.05, trigger_std);
-  double squared = 0.0;
-  for (const Eigen::Vector3d& e : sample.error) squared += e.squaredNorm();
+  Eigen::VectorXd atom_error(frame.size());
+  for (int i = 0; i < frame.size(); ++i) atom_error[i] = sample.error[i].norm();
   if (!trigger_std) {
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
     for (double& v : sample.neighbour_std) v /= gp.hyperparameters().signal_std;
   }
   add(std::move(sample));
-  return std::sqrt(squared / (3.0 * frame.size()));
+  return atom_error;
+}
+
+double force_rmse(const Eigen::VectorXd& atom_error) {
+  if (atom_error.size() == 0) return std::numeric_limits<double>::quiet_NaN();
+  return std::sqrt(atom_error.squaredNorm() / (3.0 * atom_error.size()));
 }
 
 void OnlineCalibration::fit() {

@@ -278,8 +278,9 @@ class OtfLoop final : public md::StepObserver {
   MappedGp mapped() const;                           // the model in the form MD evaluates
   double force_error(const Structure& frame) const;  // mean |ΔF| of the current model (eV/Å)
   // The record with robust force weights (otf.robust_force_threshold) from the
-  // current model's errors on its frame, before it is learnt.
-  TrainingRecord with_robust_weights(TrainingRecord record) const;
+  // current model's force error per atom on its frame, before it is learnt.
+  TrainingRecord with_robust_weights(TrainingRecord record,
+                                     const Eigen::VectorXd& atom_error) const;
   void check_update(const TrainingRecord& record);
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
@@ -519,13 +520,12 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
                 optimise ? ", hyperparameters re-optimised" : "");
 }
 
-TrainingRecord OtfLoop::with_robust_weights(TrainingRecord record) const {
+TrainingRecord OtfLoop::with_robust_weights(TrainingRecord record,
+                                            const Eigen::VectorXd& atom_error) const {
   const double factor = config_.otf.robust_force_threshold;
-  if (factor == 0 || !record.frame.forces || !record.labels.forces) return record;
-  MeanPotential potential(mapped());
-  const Evaluation before = evaluate(potential, record.frame);
-  std::vector<double> scales = robust_force_noise_scales(
-      *record.frame.forces, before.forces, factor, gp_->hyperparameters().force_noise);
+  if (factor == 0 || atom_error.size() == 0 || !record.labels.forces) return record;
+  std::vector<double> scales =
+      robust_force_noise_scales(atom_error, factor, gp_->hyperparameters().force_noise);
   if (scales.empty()) return record;
   std::string atoms;
   int count = 0;
@@ -698,7 +698,8 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
   const DescriptorValues values = gp_->describe(record->frame, true);
-  const double rmse_before = calibration_.test(*gp_, record->frame, values, trigger_std);
+  const Eigen::VectorXd atom_error = calibration_.test(*gp_, record->frame, values, trigger_std);
+  const double rmse_before = force_rmse(atom_error);
   const double force_rms =
       record->frame.forces
           ? std::sqrt(record->frame.forces->squaredNorm() / (3.0 * record->frame.size()))
@@ -709,7 +710,7 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
         "stage {} step {}: the calibration window ties no force error to the std (fitted "
         "a′ {:.3g} eV/Å); the trigger uses the force scale {:.3g} eV/Å instead",
         stage_ + 1, step, calibration_.fitted_trigger_scale(), calibration_.trigger_scale());
-  learn(with_robust_weights(*record), &values);
+  learn(with_robust_weights(*record, atom_error), &values);
   const EnergyKept kept = after_update(engine, before);
   log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before, kept);
   evaluate_held_out();
@@ -744,20 +745,23 @@ void OtfLoop::run_relax_stage(const CampaignStage& stage) {
     const std::optional<TrainingRecord> record =
         label(minimum, round, std::numeric_limits<double>::quiet_NaN(), result);
     if (!record) {
-      relax_round_ = round;
-      checkpoint(nullptr, true);
-      continue;
+      // The model is unchanged, so the next round would relax to this same
+      // minimum and the oracle fail on it again: the stage ends here.
+      logger().warn("stage {}, round {}: the oracle could not label the minimum; the stage ends",
+                    stage_ + 1, round);
+      relax_round_ = otf.relax_rounds;
+      checkpoint(nullptr, false);
+      break;
     }
     const double oracle_seconds = seconds_since(call_start);
     const auto update_start = Clock::now();
-    double rmse_before = std::numeric_limits<double>::quiet_NaN(), force_rms = rmse_before;
-    if (const auto& forces = record->frame.forces) {
-      const double components = 3.0 * record->frame.size();
-      rmse_before =
-          std::sqrt((*forces - evaluate(model, record->frame).forces).squaredNorm() / components);
-      force_rms = std::sqrt(forces->squaredNorm() / components);
-    }
-    learn(with_robust_weights(*record));
+    Eigen::VectorXd atom_error;
+    if (const auto& forces = record->frame.forces)
+      atom_error = (*forces - evaluate(model, record->frame).forces).rowwise().norm();
+    const double rmse_before = force_rmse(atom_error);
+    const double force_rms =
+        record->frame.forces ? force_rmse(record->frame.forces->rowwise().norm()) : rmse_before;
+    learn(with_robust_weights(*record, atom_error));
     log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
     evaluate_held_out();
     // A minimum where the oracle's forces are within the model's force noise

@@ -202,7 +202,7 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   // force-std calibration (normalised std, as in otf) and give the honest
   // test error.
   const DescriptorValues values = gp_->describe(*frame, true);
-  call.force_rmse_before = calibration_.test(*gp_, *frame, values);
+  call.force_rmse_before = otf::force_rmse(calibration_.test(*gp_, *frame, values));
   call.force_rms = std::sqrt(frame->forces->squaredNorm() / (3.0 * frame->size()));
 
   if (!call.replayed) {

@@ -6,17 +6,17 @@
 
 #include <vector>
 
-#include "otfgp/core/structure.hpp"
+#include <Eigen/Core>
 
 namespace otfgp {
 
 // Per atom the force noise multiplier s_i ≥ 1 (LabelSelection::force_noise_scale)
-// from the model's force error e_i = |F_i − F̂_i| (eV/Å) on a frame before it is
-// learnt: with t = factor × max(median e, √3 σ_f), s_i = √(e_i / t) where
-// e_i > t, else 1 — the Huber weight 1/s² = t/e_i, under which such an atom
-// pulls the fit as an error of t would. Empty when no atom exceeds t.
-// factor > 1; labels and predicted are N × 3; force_noise σ_f > 0.
-std::vector<double> robust_force_noise_scales(const Positions& labels, const Positions& predicted,
-                                              double factor, double force_noise);
+// from the model's force error e_i = |F_i − F̂_i| (eV/Å, `atom_error`) on a
+// frame before it is learnt: with t = factor × max(median e, √3 σ_f),
+// s_i = √(e_i / t) where e_i > t, else 1 — the Huber weight 1/s² = t/e_i,
+// under which such an atom pulls the fit as an error of t would. Empty when
+// no atom exceeds t. factor > 1; force_noise σ_f > 0.
+std::vector<double> robust_force_noise_scales(const Eigen::VectorXd& atom_error, double factor,
+                                              double force_noise);
 
 }  // namespace otfgp

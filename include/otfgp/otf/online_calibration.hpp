@@ -33,12 +33,13 @@ class OnlineCalibration {
   void add(ForceErrorSample frame);
   // The frame (with forces; descriptors with gradients computed already) tests
   // `gp` before it learns it: its normalised sample is added. Returns the
-  // model's force-component RMSE on it (eV/Å), NaN without forces.
+  // model's force error |F_i − F̂_i| per atom (eV/Å), empty without forces
+  // (force_rmse gives the component RMSE).
   // `trigger_std`, when given (one n per atom), replaces the model's exact n:
   // the std the caller's trigger saw on this frame (a truncated variance,
   // otf.variance_rank), so that the fit maps that std to the errors.
-  double test(const SparseGp& gp, const Structure& frame, const DescriptorValues& values,
-              const Eigen::VectorXd* trigger_std = nullptr);
+  Eigen::VectorXd test(const SparseGp& gp, const Structure& frame, const DescriptorValues& values,
+                       const Eigen::VectorXd* trigger_std = nullptr);
   bool ready() const { return calibration_.valid(); }
   // a in eV/Å per unit of n.
   const ForceUncertaintyCalibration& calibration() const { return calibration_; }
@@ -66,5 +67,9 @@ class OnlineCalibration {
   double fitted_trigger_scale_ = 0.0;
   double trigger_scale_floor_ = 0.0;
 };
+
+// The force-component RMSE (eV/Å) from per-atom error norms |ΔF_i| (what
+// OnlineCalibration::test returns); NaN for none.
+double force_rmse(const Eigen::VectorXd& atom_error);
 
 }  // namespace otfgp::otf
