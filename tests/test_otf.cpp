@@ -4,6 +4,7 @@
 // kill -9 at random points (during MD, during an oracle call, anywhere), and
 // the quickstart's acceptance (held-out force MAE ≤ 0.1 eV/Å with ≤ 30 calls).
 
+#include <spdlog/sinks/ostream_sink.h>
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -19,12 +20,15 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <thread>
 
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/model_file.hpp"
@@ -1016,4 +1020,73 @@ TEST_CASE(
   text.replace(text.find("relax: true"), 11, "relax: true, pressure: 5");
   CHECK_THROWS_WITH(write_and_read(dir, text),
                     Contains("stage 2") && Contains("periodic boundaries in all three"));
+}
+
+TEST_CASE(
+    "otf relax stages at a pressure: the relaxation stops where the model is uncertain, and a "
+    "minimum is confirmed only when the oracle's stress balances the pressure",
+    "[otf][relax_stage]") {
+  // Perfect diamond: every force vanishes by symmetry at any volume, so only
+  // the stress tells whether the model's cell is the oracle's. The model
+  // learns Si at 1000 K and zero pressure first; at 15 GPa it extrapolates (a
+  // relaxation without the guard collapsed the cell to half its volume, 587
+  // GPa off, where the oracle's forces still vanish).
+  TemporaryDirectory dir;
+  const std::vector<double> pressures = {3.0, 15.0};  // the config's "pressure: 3", "15"
+  std::string text = small_config((dir / "run").string(), 200, "  relax_rounds: 5\n");
+  text.replace(text.find("structure: "), text.find('\n') + 1,
+               "campaign:\n  - {structure: " + si64 + ", temperature: 1000}\n" +
+                   "  - {structure: " + si64 + ", relax: true, pressure: 3}\n" +
+                   "  - {structure: " + si64 + ", relax: true, pressure: 15}\n");
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  run_otf(write_and_read(dir, text), false);
+  logger().sinks().pop_back();
+
+  const auto records = read_training_database(dir / "run" / "training.h5");
+  const SparseGp model = load_gp_model(dir / "run" / "model.h5");
+  const GpHyperparameters& noise = model.hyperparameters();
+  const auto force_rms = [](const Structure& s) {
+    return std::sqrt(s.forces->squaredNorm() / double(s.size()));
+  };
+  for (std::size_t k = 0; k < pressures.size(); ++k) {
+    const double pressure = pressures[k] * units::gpa_in_ev_per_a3;
+    const auto stress_off = [&](const Structure& s) {  // RMS of σ + P δ, eV/Å³
+      double sum = 0.0;
+      for (int c = 0; c < 6; ++c) sum += std::pow((*s.stress)[c] + (c < 3 ? pressure : 0.0), 2);
+      return std::sqrt(sum / 6.0);
+    };
+    std::vector<const Structure*> points;
+    for (const auto& r : records)
+      if (r.stage == int(k) + 1 && r.step > 0) points.push_back(&r.frame);
+    REQUIRE(!points.empty());
+    RelaxOptions options;
+    options.relax_cell = true;
+    options.pressure_gpa = pressures[k];
+    const double oracle_volume =
+        relax(*make_potential("sw:" + sw), read_structure(si64), options).structure.volume();
+    // No labelled point is far from the oracle's cell at this pressure...
+    for (const Structure* point : points)
+      CHECK(std::abs(point->volume() / oracle_volume - 1.0) < 0.15);
+    // ... and the last one is confirmed: the oracle's forces and stress balance.
+    REQUIRE(points.size() < 5);
+    CHECK(force_rms(*points.back()) <= noise.force_noise);
+    CHECK(stress_off(*points.back()) <= noise.stress_noise);
+    CHECK(std::abs(points.back()->volume() / oracle_volume - 1.0) < 0.01);
+  }
+  // The guard stopped a relaxation; and a minimum whose forces the oracle
+  // confirmed, with its stress off, was not taken for the oracle's.
+  const std::string text_log = log.str();
+  CHECK_THAT(text_log, Contains("round 1: stopped at step") && Contains("exceeds"));
+  const std::regex unconfirmed(
+      "converged on the model[^\n]*\n(?:[^\n]*learnt frame[^\n]*\n)?[^\n]*the oracle's force "
+      "RMS there is ([0-9.]+) eV/Å \\(force noise ([0-9.]+);[^\n]*stress RMS off −P ([0-9.]+) GPa "
+      "\\(stress noise ([0-9.]+)\\)\n");
+  int caught = 0;
+  for (auto m = std::sregex_iterator(text_log.begin(), text_log.end(), unconfirmed);
+       m != std::sregex_iterator(); ++m)
+    if (std::stod((*m)[1]) <= std::stod((*m)[2]) && std::stod((*m)[3]) > std::stod((*m)[4]))
+      ++caught;
+  CHECK(caught >= 1);
 }

@@ -46,6 +46,20 @@ double seconds_since(Clock::time_point start) {
 
 constexpr long no_call = std::numeric_limits<long>::min() / 2;
 
+// The RMS over the six Voigt components of σ + P δ (eV/Å³): how far a
+// labelled cell is from balancing the pressure (σ = −P I there). NaN for a
+// frame without a stress.
+double residual_stress(const Structure& frame, double pressure_gpa) {
+  if (!frame.stress) return std::numeric_limits<double>::quiet_NaN();
+  const double pressure = pressure_gpa * units::gpa_in_ev_per_a3;
+  double sum = 0.0;
+  for (int k = 0; k < 6; ++k) {
+    const double residual = (*frame.stress)[k] + (k < 3 ? pressure : 0.0);
+    sum += residual * residual;
+  }
+  return std::sqrt(sum / 6.0);
+}
+
 // The GP potential with its compute time split by whether the uncertainty was
 // requested, so that the summary can report the uncertainty's cost.
 class TimedPotential final : public Potential {
@@ -246,8 +260,21 @@ class OtfLoop final : public md::StepObserver {
   // writing the summary) when a signal stopped it.
   void run_stage(const CampaignStage& stage, md::StepObserver* progress);
   // A relax stage: relaxations on the model from the stage's structure, each
-  // minimum labelled (call step = round) and learnt, from round relax_round_ + 1.
+  // minimum (or the first point where the model is uncertain) labelled (call
+  // step = round) and learnt, from round relax_round_ + 1.
   void run_relax_stage(const CampaignStage& stage);
+  // One round's relaxation on the model from `start`, stopped where the model's
+  // force std first exceeds the threshold when `guarded`; the point to label.
+  struct RelaxRound {
+    Structure point;  // without labels
+    bool uncertain;   // stopped by the guard, not at a minimum
+  };
+  RelaxRound relax_on_model(const CampaignStage& stage, const RelaxOptions& options,
+                            const Structure& start, int round, bool guarded);
+  // Whether the oracle's labels at a round's point confirm it as the model's
+  // minimum of the stage (logged, and warned about after the last round).
+  bool relax_point_confirmed(const CampaignStage& stage, int round, const TrainingRecord& record,
+                             double rmse_before, bool uncertain) const;
   // The final model, summary and plots.
   void write_final_outputs();
   // Labels the MD's current frame (or takes it from the database when replaying) and
@@ -286,6 +313,10 @@ class OtfLoop final : public md::StepObserver {
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
   double threshold() const;  // in the units of max_uncertainty()
+  // The trigger's value for the largest per-atom normalised std: a force std
+  // (eV/Å) through the calibration (infinite before it is ready), or itself
+  // with otf.std_threshold_normalised.
+  double trigger_std(double largest_normalised) const;
   // The largest per-atom uncertainty of the last compute in the threshold's
   // units; +∞ while the force calibration is not fitted (every check calls).
   double max_uncertainty(const md::Engine& engine) const;
@@ -717,6 +748,82 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
   return true;
 }
 
+OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const RelaxOptions& options,
+                                            const Structure& start, int round, bool guarded) {
+  const auto relax_start = Clock::now();
+  // On the model with its uncertainty: the relaxation stops at the first step
+  // where the model's force std exceeds the loop's threshold, as MD would call
+  // there (an extrapolating model may otherwise relax into a cell nothing was
+  // learnt near: collapsed, or torn apart).
+  // Before the calibration only a novel atom (normalised std 1: a neighbour
+  // closer than any in the training data) stops it.
+  Relaxer relaxer(*gp_potential_, start, options);
+  bool novel = false, uncertain = false;
+  double std = 0.0;
+  while (!relaxer.finished() && !novel && !uncertain) {
+    relaxer.advance(1);
+    const double normalised =
+        relaxer.current().max_uncertainty.value_or(0.0) / gp_->hyperparameters().signal_std;
+    std = trigger_std(normalised);
+    novel = normalised >= 1.0 - 1e-9;
+    uncertain = guarded && std > threshold();
+  }
+  timings_.md += seconds_since(relax_start);
+  const RelaxStep& point = relaxer.current();
+  std::string where = fmt::format("{} on the model in {} steps",
+                                  relaxer.converged() ? "converged" : "not converged", point.step);
+  if (uncertain)
+    where = fmt::format("stopped at step {}, where the model's max force std {:.4f} exceeds {:.4f}",
+                        point.step, std, threshold());
+  else if (novel)
+    where = fmt::format(
+        "stopped at step {}, at a novel atom (a neighbour closer than any in the training data)",
+        point.step);
+  logger().info("stage {} (relax{}), round {}: {}, H = {:.6f} eV/atom; labelling {}", stage_ + 1,
+                stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string(), round,
+                where, point.enthalpy / point.structure->size(),
+                uncertain || novel ? "that point" : "the minimum");
+  RelaxRound result{*point.structure, uncertain || novel};
+  result.point.energy.reset();
+  result.point.forces.reset();
+  result.point.stress.reset();
+  return result;
+}
+
+bool OtfLoop::relax_point_confirmed(const CampaignStage& stage, int round,
+                                    const TrainingRecord& record, double rmse_before,
+                                    bool uncertain) const {
+  // A minimum where the oracle's forces are within the model's force noise
+  // (and, with the cell relaxed at a pressure, its stress within the stress
+  // noise of −P) is one the model cannot place better. Forces alone would not
+  // do: in a high-symmetry cell they vanish by symmetry at any volume,
+  // however far the model's volume is off.
+  const Structure& frame = record.frame;
+  const double force_rms = frame.forces ? force_rmse(frame.forces->rowwise().norm()) : rmse_before;
+  const GpHyperparameters& noise = gp_->hyperparameters();
+  const double stress_residual = stage.pressure ? residual_stress(frame, *stage.pressure)
+                                                : std::numeric_limits<double>::quiet_NaN();
+  const bool confirmed =
+      !uncertain && force_rms <= noise.force_noise && !(stress_residual > noise.stress_noise);
+  logger().info(
+      "stage {}, round {}: the oracle's force RMS there is {:.4f} eV/Å (force noise {:.4f}; the "
+      "model's error there before learning it {:.4f}){}{}",
+      stage_ + 1, round, force_rms, noise.force_noise, rmse_before,
+      std::isnan(stress_residual)
+          ? std::string()
+          : fmt::format(", its stress RMS off −P {:.4f} GPa (stress noise {:.4f})",
+                        stress_residual * units::ev_per_a3_in_gpa,
+                        noise.stress_noise * units::ev_per_a3_in_gpa),
+      confirmed ? ": confirmed" : "");
+  if (!confirmed && round == config_.otf.relax_rounds)
+    logger().warn(
+        "stage {} (relax): no minimum confirmed in otf.relax_rounds = {} rounds; the model's "
+        "minimum of this structure{} is not the oracle's to within its noise",
+        stage_ + 1, round,
+        stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string());
+  return confirmed;
+}
+
 void OtfLoop::run_relax_stage(const CampaignStage& stage) {
   const OtfSettings& otf = config_.otf;
   RelaxOptions options;
@@ -725,29 +832,27 @@ void OtfLoop::run_relax_stage(const CampaignStage& stage) {
   options.pressure_gpa = stage.pressure.value_or(0.0);
   options.force_tolerance = otf.relax_force_tolerance;
   options.max_steps = otf.relax_max_steps;
+  // Each round continues from the point the last one labelled (a resumed run
+  // finds it in the database), so the relaxation walks on as the model learns.
+  Structure start = stage.start;
+  for (const TrainingRecord& r : database_->records())
+    if (r.stage == stage_ && r.step > 0 && r.step <= relax_round_) start = r.frame;
+  const bool guarded = std::isfinite(trigger_std(0.0));
+  if (!guarded)
+    logger().warn(
+        "stage {} (relax): the force std is not calibrated yet (an MD stage calibrates it): the "
+        "relaxation stops only at a novel atom, not at the force std threshold",
+        stage_ + 1);
   for (int round = relax_round_ + 1; round <= otf.relax_rounds; ++round) {
-    const auto start = Clock::now();
-    MeanPotential model(mapped());
-    const RelaxResult relaxed = relax(model, stage.start, options);
-    timings_.md += seconds_since(start);
-    logger().info(
-        "stage {} (relax{}), round {}: {} on the model in {} steps, H = {:.6f} eV/atom; labelling "
-        "the minimum",
-        stage_ + 1, stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string(),
-        round, relaxed.converged ? "converged" : "not converged", relaxed.steps,
-        relaxed.enthalpy / relaxed.structure.size());
-    Structure minimum = relaxed.structure;
-    minimum.energy.reset();
-    minimum.forces.reset();
-    minimum.stress.reset();
+    const RelaxRound relaxed = relax_on_model(stage, options, start, round, guarded);
     const auto call_start = Clock::now();
     std::string result;
     const std::optional<TrainingRecord> record =
-        label(minimum, round, std::numeric_limits<double>::quiet_NaN(), result);
+        label(relaxed.point, round, std::numeric_limits<double>::quiet_NaN(), result);
     if (!record) {
       // The model is unchanged, so the next round would relax to this same
-      // minimum and the oracle fail on it again: the stage ends here.
-      logger().warn("stage {}, round {}: the oracle could not label the minimum; the stage ends",
+      // point and the oracle fail on it again: the stage ends here.
+      logger().warn("stage {}, round {}: the oracle could not label the point; the stage ends",
                     stage_ + 1, round);
       relax_round_ = otf.relax_rounds;
       checkpoint(nullptr, false);
@@ -756,22 +861,16 @@ void OtfLoop::run_relax_stage(const CampaignStage& stage) {
     const double oracle_seconds = seconds_since(call_start);
     const auto update_start = Clock::now();
     Eigen::VectorXd atom_error;
+    MeanPotential model(mapped());
     if (const auto& forces = record->frame.forces)
       atom_error = (*forces - evaluate(model, record->frame).forces).rowwise().norm();
     const double rmse_before = force_rmse(atom_error);
-    const double force_rms =
-        record->frame.forces ? force_rmse(record->frame.forces->rowwise().norm()) : rmse_before;
     learn(with_robust_weights(*record, atom_error));
     log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
     evaluate_held_out();
-    // A minimum where the oracle's forces are within the model's force noise
-    // is one the model cannot place better: the stage is done.
-    const bool confirmed = force_rms <= gp_->hyperparameters().force_noise;
-    logger().info(
-        "stage {}, round {}: the oracle's force RMS at the model's minimum is {:.4f} eV/Å (force "
-        "noise {:.4f}; the model's error there before learning it {:.4f}){}",
-        stage_ + 1, round, force_rms, gp_->hyperparameters().force_noise, rmse_before,
-        confirmed ? ": confirmed" : "");
+    start = record->frame;
+    const bool confirmed =
+        relax_point_confirmed(stage, round, *record, rmse_before, relaxed.uncertain);
     relax_round_ = confirmed ? otf.relax_rounds : round;
     checkpoint(nullptr, true);
     if (confirmed) break;
@@ -881,18 +980,22 @@ double OtfLoop::threshold() const {
   return config_.otf.std_threshold;
 }
 
+double OtfLoop::trigger_std(double largest_normalised) const {
+  if (config_.otf.threshold == OtfSettings::Threshold::normalised) return largest_normalised;
+  if (!calibration_.ready()) return std::numeric_limits<double>::infinity();
+  return calibration_.trigger_scale() * largest_normalised;
+}
+
 double OtfLoop::max_uncertainty(const md::Engine& engine) const {
-  const ComputeResult& result = engine.last_compute();
-  const bool normalised = config_.otf.threshold == OtfSettings::Threshold::normalised;
-  const ScalarView& uncertainty = result.uncertainty_normalised;
+  const ScalarView& uncertainty = engine.last_compute().uncertainty_normalised;
   if (uncertainty.extent(0) != static_cast<std::size_t>(engine.state().natoms))
     throw Error("otf: the potential returned no per-atom uncertainty at step " +
                 std::to_string(engine.step()));
-  if (!normalised && !calibration_.ready()) return std::numeric_limits<double>::infinity();
+  if (!std::isfinite(trigger_std(0.0))) return std::numeric_limits<double>::infinity();
   const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), uncertainty);
   double largest = 0.0;
   for (std::size_t i = 0; i < host.extent(0); ++i) largest = std::max(largest, host(i));
-  return normalised ? largest : calibration_.trigger_scale() * largest;
+  return trigger_std(largest);
 }
 
 std::optional<Eigen::VectorXd> OtfLoop::truncated_trigger_std(const md::Engine& engine) const {

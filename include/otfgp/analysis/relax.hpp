@@ -32,16 +32,18 @@ std::string relax_algorithm_name(RelaxAlgorithm algorithm);
 // State after each step, for logging and trajectories.
 struct RelaxStep {
   int step = 0;
-  double energy = 0.0;                    // eV
-  double enthalpy = 0.0;                  // eV, E + PV
-  double max_force = 0.0;                 // eV/Å
-  double mean_force = 0.0;                // eV/Å, mean over atoms of |f_i|
-  double max_stress_deviation = 0.0;      // GPa, max |σ_ij + P δ_ij| (0 for a fixed cell)
-  double mean_stress_deviation = 0.0;     // GPa, mean of |σ_ij + P δ_ij| over the 6 components
-  double mean_stress = 0.0;               // GPa, mean of |σ_ij| over the 6 components
-  double pressure = 0.0;                  // GPa, −tr(σ)/3 (0 if not periodic)
-  double volume = 0.0;                    // Å³ (0 if not periodic)
-  std::optional<double> max_uncertainty;  // per-atom normalised std, when the potential has one
+  double energy = 0.0;                 // eV
+  double enthalpy = 0.0;               // eV, E + PV
+  double max_force = 0.0;              // eV/Å
+  double mean_force = 0.0;             // eV/Å, mean over atoms of |f_i|
+  double max_stress_deviation = 0.0;   // GPa, max |σ_ij + P δ_ij| (0 for a fixed cell)
+  double mean_stress_deviation = 0.0;  // GPa, mean of |σ_ij + P δ_ij| over the 6 components
+  double mean_stress = 0.0;            // GPa, mean of |σ_ij| over the 6 components
+  double pressure = 0.0;               // GPa, −tr(σ)/3 (0 if not periodic)
+  double volume = 0.0;                 // Å³ (0 if not periodic)
+  // The per-atom std of the local energy (eV, σ·√(normalised variance)), when
+  // the potential has one.
+  std::optional<double> max_uncertainty;
   std::optional<double> mean_uncertainty;
   const Structure* structure = nullptr;  // labelled with energy, forces, stress
 };
