@@ -7,6 +7,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
+#include "otfgp/gp/team_product.hpp"
 #include "support/repeatability.hpp"
 #include "support/structures.hpp"
 
@@ -745,4 +746,94 @@ TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors
   CHECK_THROWS_AS(descriptor.pull_back(state, list, {0, 1}, adjoints.topRows(3)),
                   std::invalid_argument);
   CHECK_THROWS_AS(descriptor.pull_back(state, list, {2}, adjoints), std::out_of_range);
+}
+
+TEST_CASE(
+    "B2 team kernels: the density gathered by a team and the column-wise β·d̂ equal the "
+    "one-thread forms, number for number",
+    "[b2][team]") {
+  // The forms a GPU team takes (no atomics on the team's density, reads of β
+  // coalesced) against the one-thread forms of the host, on one input: each
+  // form on its own in a one-thread team (so every backend runs both), and
+  // density_and_terms with the largest team the backend allows (two threads
+  // under OpenMP with two: the gathered form chosen for it).
+  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+  using Member = TeamPolicy::member_type;
+  B2Settings settings = oxide_settings();
+  const Structure structure = oxide_structure(10.0 * Eigen::Matrix3d::Identity(), 45, 17);
+  AtomState state = AtomState::from_structure(structure);
+  NeighborList list(B2Descriptor(settings).cutoff(), 0.3);
+  list.build(state);
+  b2::B2Basis basis = b2::B2Basis::create(settings);
+  basis.bind(settings, state.species);
+  const int natoms = state.natoms, size = basis.density_size;
+  const int stride = basis.terms_stride, max_pairs = list.max_neighbors();
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> cache("cache", natoms,
+                                                              std::size_t(max_pairs) * stride);
+  const auto density = [&](int team_size, bool gather) {
+    Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> A("A", natoms, size);
+    Kokkos::parallel_for(
+        TeamPolicy(natoms, team_size), KOKKOS_LAMBDA(const Member& team) {
+          const int i = team.league_rank();
+          const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+          double* a = &A(i, 0);
+          double* t = &cache(i, 0);
+          basis.density_and_terms(
+              team, neighbors, x, type, i, basis.type_map(type(i)), begin, end,
+              [](int k) { return k; }, t, a);
+          if (gather) basis.gather_density(team, t, end - begin, stride, a);
+        });
+    return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
+  };
+  const int largest = std::min(4, TeamPolicy(natoms, 1).team_size_max(
+                                      KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag()));
+  const auto one_thread = density(1, false);
+  const auto gathered = density(1, true);
+  const auto team = density(largest, false);
+  int nonzero = 0;
+  for (int i = 0; i < natoms; ++i)
+    for (int a = 0; a < size; ++a) {
+      REQUIRE(gathered(i, a) == one_thread(i, a));
+      REQUIRE(team(i, a) == one_thread(i, a));
+      nonzero += one_thread(i, a) != 0.0;
+    }
+  CHECK(nonzero > natoms * size / 4);
+
+  // β·d̂ for a symmetric β of an odd size (the last columns outside the
+  // groups of four).
+  const int D = 39;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal;
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> beta("beta", D, D), d("d", natoms, D);
+  auto beta_host = Kokkos::create_mirror_view(beta);
+  auto d_host = Kokkos::create_mirror_view(d);
+  for (int r = 0; r < D; ++r)
+    for (int c = 0; c <= r; ++c) beta_host(r, c) = beta_host(c, r) = normal(rng);
+  for (int i = 0; i < natoms; ++i)
+    for (int e = 0; e < D; ++e) d_host(i, e) = normal(rng);
+  Kokkos::deep_copy(beta, beta_host);
+  Kokkos::deep_copy(d, d_host);
+  const auto product = [&](int team_size, int form) {
+    Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> out("out", natoms, D);
+    Kokkos::parallel_for(
+        TeamPolicy(natoms, team_size), KOKKOS_LAMBDA(const Member& team) {
+          const int i = team.league_rank();
+          if (form == 0) symmetric_product_rows(&beta(0, 0), &d(i, 0), &out(i, 0), D);
+          if (form == 1) symmetric_product_columns(team, &beta(0, 0), &d(i, 0), &out(i, 0), D);
+          if (form == 2) symmetric_product(team, &beta(0, 0), &d(i, 0), &out(i, 0), D);
+        });
+    return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  };
+  const auto rows = product(1, 0), columns = product(1, 1), chosen = product(largest, 2);
+  for (int i = 0; i < natoms; ++i)
+    for (int r = 0; r < D; ++r) {
+      double expected = 0.0;
+      for (int c = 0; c < D; ++c) expected += beta_host(r, c) * d_host(i, c);
+      REQUIRE(rows(i, r) == Approx(expected).epsilon(1e-12));
+      REQUIRE(columns(i, r) == rows(i, r));
+      REQUIRE(chosen(i, r) == rows(i, r));
+    }
 }

@@ -459,19 +459,10 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
           ScratchView A(team.team_scratch(level), density_size);
           ScratchView dE_dA(team.team_scratch(level), density_size);
           ScratchView cache(team.team_scratch(level), std::size_t(max_entries) * stride);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
-                               [&](int e) { A(e) = 0.0; });
-          team.team_barrier();
-          // A negative distance marks a term outside its cutoff (entries lie
-          // within by construction; the test is the same one).
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
-            double* t = &cache(std::size_t(e - begin) * stride);
-            if (basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, t))
-              basis.add_density(team, t, A.data());
-            else
-              t[3] = -1.0;
-          });
-          team.team_barrier();
+          // Entries lie within their cutoff by construction; the test is the same one.
+          basis.density_and_terms(
+              team, neighbors, x, type, i, s_i, begin, end, [&](int e) { return entry_pair(e); },
+              cache.data(), A.data());
           for (int r = 0; r < rows; ++r) {
             const double* w = &adjoints(std::size_t(a) * rows + r, 0);
             Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {

@@ -16,6 +16,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
+#include "otfgp/gp/team_product.hpp"
 #include "otfgp/potentials/added_potential.hpp"
 #include "otfgp/potentials/compute_support.hpp"
 
@@ -321,35 +322,6 @@ void GpPotential::bind(const std::vector<int>& species) {
   bound_ = true;
 }
 
-// out = β_s d for a symmetric D × D β_s, the team's threads each taking a
-// contiguous chunk of rows; β is symmetric, so column j is row j and the inner
-// loop runs over contiguous memory. Four rows of β per sweep: one load and
-// store of `out` per four products.
-template <class Team>
-KOKKOS_INLINE_FUNCTION void symmetric_product(const Team& team, const double* beta_s,
-                                              const double* d, double* KOKKOS_RESTRICT out,
-                                              int size) {
-  const int threads = team.team_size(), chunk = (size + threads - 1) / threads;
-  const int lo = team.team_rank() * chunk < size ? team.team_rank() * chunk : size;
-  const int hi = lo + chunk < size ? lo + chunk : size;
-  for (int r = lo; r < hi; ++r) out[r] = 0.0;
-  int j = 0;
-  for (; j + 4 <= size; j += 4) {
-    const double d0 = d[j], d1 = d[j + 1], d2 = d[j + 2], d3 = d[j + 3];
-    const double* KOKKOS_RESTRICT row0 = beta_s + std::size_t(j) * size;
-    const double* KOKKOS_RESTRICT row1 = row0 + size;
-    const double* KOKKOS_RESTRICT row2 = row1 + size;
-    const double* KOKKOS_RESTRICT row3 = row2 + size;
-    for (int r = lo; r < hi; ++r)
-      out[r] += row0[r] * d0 + row1[r] * d1 + row2[r] * d2 + row3[r] * d3;
-  }
-  for (; j < size; ++j) {
-    const double dj = d[j];
-    const double* KOKKOS_RESTRICT row = beta_s + std::size_t(j) * size;
-    for (int r = lo; r < hi; ++r) out[r] += row[r] * dj;
-  }
-}
-
 // The energy pass: one team per atom computes its density, descriptor d and
 // d̂ = d/|d|, the local energy d̂ᵀβ_s d̂ (+ v_s·q + t_s·d) + e_ref, and scatters the forces; keeps
 // d̂ and |d| in `unit` and `norm` with `keep_unit` (for the uncertainty pass).
@@ -398,18 +370,10 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
     ScratchView w(team.team_scratch(level), size);
     ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
 
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) { A(a) = 0.0; });
-    team.team_barrier();
-    // Terms with gradients once per neighbour, kept for the force pass; a
-    // negative distance marks a pair beyond its cutoff.
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
-      double* t = &cache(std::size_t(k - begin) * stride);
-      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, t))
-        basis.add_density(team, t, A.data());
-      else
-        t[3] = -1.0;
-    });
-    team.team_barrier();
+    // Terms with gradients once per neighbour, kept for the force pass.
+    basis.density_and_terms(
+        team, neighbors, x, type, i, s_i, begin, end, [](int k) { return k; }, cache.data(),
+        A.data());
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
                          [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
     team.team_barrier();

@@ -321,6 +321,59 @@ struct B2Basis {
     }
   }
 
+  // A = Σ_k W_{c s_k} R_n(k) Y_lm(k) over the `count` neighbours' terms in
+  // `cache`, `stride` apart (a negative distance marks one beyond its
+  // cutoff), for a team of several threads: each thread takes elements of A
+  // and sums over the neighbours in order, so no two threads write one number
+  // (add_density from every neighbour's thread needs an atomic per term) and
+  // the sums are add_density's one-thread ones, number for number.
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION void gather_density(const Team& team, const double* cache, int count,
+                                             int stride, double* A) const {
+    const int harmonics = n_harmonics, block = n_max * n_harmonics;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) {
+      const int c = a / block, n = (a % block) / harmonics, lm = a % harmonics;
+      double sum = 0.0;
+      for (int k = 0; k < count; ++k) {
+        const double* t = cache + std::size_t(k) * stride;
+        if (t[3] < 0.0) continue;
+        const int s = term_species(t);
+        if (c < first_channel(s) || c >= last_channel(s)) continue;
+        const double weight = channel_weight(s, c);
+        if (weight == 0.0) continue;
+        sum += weight * term_radial(t)[n] * term_harmonic(t)[lm];
+      }
+      A[a] = sum;
+    });
+  }
+
+  // The density A of atom i (descriptor species s_i) and, in `cache`
+  // (terms_stride doubles per entry), the terms with gradients of its list
+  // entries [begin, end), entry e being pair pair_of(e) of the list (a
+  // negative distance marks one beyond its cutoff), for a force pass after
+  // it. One thread adds each neighbour's terms as it makes them; a team of
+  // several gathers A afterwards (gather_density). Ends with a team barrier.
+  template <class Team, class PairOf>
+  KOKKOS_INLINE_FUNCTION void density_and_terms(const Team& team, const NeighborView& neighbors,
+                                                const VecView& x, const IntView& type, int i,
+                                                int s_i, int begin, int end, PairOf pair_of,
+                                                double* cache, double* A) const {
+    const bool one_thread = team.team_size() == 1;
+    if (one_thread)
+      for (int a = 0; a < density_size; ++a) A[a] = 0.0;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
+      double* t = cache + std::size_t(e - begin) * terms_stride;
+      if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(e), true, t))
+        t[3] = -1.0;
+      else if (one_thread)
+        add_density(team, t, A);
+    });
+    team.team_barrier();
+    if (one_thread) return;
+    gather_density(team, cache, end - begin, terms_stride, A);
+    team.team_barrier();
+  }
+
   // d = B2(A) for the channels p handled by this thread. (Sizes are copied to
   // locals throughout: GCC vectorises loops whose bounds it can keep in registers.)
   KOKKOS_INLINE_FUNCTION void power_spectrum_row(int p, const double* A, double* d) const {
