@@ -749,8 +749,8 @@ TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors
 }
 
 TEST_CASE(
-    "B2 team kernels: the density gathered by a team and the column-wise β·d̂ equal the "
-    "one-thread forms, number for number",
+    "B2 team kernels: the density gathered by a team, the force contraction one harmonic at a "
+    "time and the column-wise β·d̂ equal the one-thread forms, number for number",
     "[b2][team]") {
   // The forms a GPU team takes (no atomics on the team's density, reads of β
   // coalesced) against the one-thread forms of the host, on one input: each
@@ -801,6 +801,35 @@ TEST_CASE(
       nonzero += one_thread(i, a) != 0.0;
     }
   CHECK(nonzero > natoms * size / 4);
+
+  // ∂ε/∂r_ij from the cached terms, the sums swept over lm (one thread) and
+  // one lm at a time (a team of several).
+  Kokkos::View<double*, MemSpace> dE_dA("dE_dA", size);
+  {
+    auto host = Kokkos::create_mirror_view(dE_dA);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> normal;
+    for (int a = 0; a < size; ++a) host(a) = normal(rng);
+    Kokkos::deep_copy(dE_dA, host);
+  }
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> g("g", 2, natoms * max_pairs, 3);
+  Kokkos::parallel_for(
+      Kokkos::RangePolicy<ExecSpace>(0, natoms), KOKKOS_LAMBDA(int i) {
+        for (int k = 0; k < neighbors.offsets(i + 1) - neighbors.offsets(i); ++k) {
+          const double* t = &cache(i, std::size_t(k) * stride);
+          if (t[3] < 0.0) continue;
+          basis.contract_gradient(t, dE_dA.data(), &g(0, i * max_pairs + k, 0), false);
+          basis.contract_gradient(t, dE_dA.data(), &g(1, i * max_pairs + k, 0), true);
+        }
+      });
+  const auto g_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g);
+  int contracted = 0;
+  for (int e = 0; e < natoms * max_pairs; ++e)
+    for (int c = 0; c < 3; ++c) {
+      REQUIRE(g_host(1, e, c) == g_host(0, e, c));
+      contracted += g_host(0, e, c) != 0.0;
+    }
+  CHECK(contracted > natoms);
 
   // β·d̂ for a symmetric β of an odd size (the last columns outside the
   // groups of four).

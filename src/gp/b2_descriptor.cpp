@@ -473,7 +473,7 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
             Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
               const double* t = &cache(std::size_t(e - begin) * stride);
               double g[3] = {0.0, 0.0, 0.0};
-              if (t[3] >= 0.0) basis.contract_gradient(t, dE_dA.data(), g);
+              if (t[3] >= 0.0) basis.contract_gradient(t, dE_dA.data(), g, team.team_size() > 1);
               const int column = first_column(a) + 3 * (e - begin);
               for (int c = 0; c < 3; ++c) out(r, column + c) = g[c];
             });

@@ -431,7 +431,7 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
           const double* t = &cache(std::size_t(k - begin) * stride);
           if (t[3] < 0.0) return;
           double g[3];
-          basis.contract_gradient(t, dE_dA.data(), g);
+          basis.contract_gradient(t, dE_dA.data(), g, team.team_size() > 1);
           auto f = forces.access();
           const int j = b2::B2Basis::term_atom(t);
           for (int c = 0; c < 3; ++c) {

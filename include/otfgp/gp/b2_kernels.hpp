@@ -381,12 +381,10 @@ struct B2Basis {
     const double* KOKKOS_RESTRICT Ap = A + p * count;
     for (int q = p; q < channels; ++q) {
       const double* KOKKOS_RESTRICT Aq = A + q * count;
-      double product[max_harmonics];
-      for (int lm = 0; lm < count; ++lm) product[lm] = Ap[lm] * Aq[lm];
       double* out = d + pair_index(p, q) * degrees;
       for (int l = 0; l < degrees; ++l) {
         double sum = 0.0;
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += product[lm];
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += Ap[lm] * Aq[lm];
         out[l] = sum;
       }
     }
@@ -402,27 +400,40 @@ struct B2Basis {
       const double* KOKKOS_RESTRICT Aq = A + q * count;
       const double* w = dE_dd + (p <= q ? pair_index(p, q) : pair_index(q, p)) * degrees;
       const double factor = q == p ? 2.0 : 1.0;
-      // Weights spread over lm first, so the update below is one flat loop.
-      double weight[max_harmonics];
       for (int l = 0; l < degrees; ++l) {
         const double wl = factor * w[l];
-        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) weight[lm] = wl;
+        for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) out[lm] += wl * Aq[lm];
       }
-      for (int lm = 0; lm < count; ++lm) out[lm] += weight[lm] * Aq[lm];
     }
   }
 
   // ∂ε/∂r_ij = Σ_{c n lm} ∂ε/∂A_{c n lm} W_{c s_j} ∂(R_n Y_lm)/∂r_ij, factored as
-  // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm): sweeps over
-  // w that vectorise, then sums over lm only; the tangential projection of the
-  // harmonics' gradients is linear, so it is applied once to their sum.
-  KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA,
-                                                double g[3]) const {
+  // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm); the
+  // tangential projection of the harmonics' gradients is linear, so it is
+  // applied once to their sum. The inner sums in one of two orders, number
+  // for number the same: sweeps over w that vectorise on a CPU core, into
+  // per-thread arrays of every lm, or (by_harmonic: a team of several
+  // threads, a GPU's, where such arrays live in local memory) one lm at a time.
+  KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA, double g[3],
+                                                bool by_harmonic) const {
+    double radial_part = 0.0;
+    double tangential[3] = {0.0, 0.0, 0.0};
+    if (by_harmonic)
+      harmonic_sums(t, dE_dA, radial_part, tangential);
+    else
+      swept_sums(t, dE_dA, radial_part, tangential);
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    SphericalHarmonics::project(u, inv_r, tangential);
+    for (int c = 0; c < 3; ++c) g[c] = radial_part * u[c] + tangential[c];
+  }
+  // contract_gradient's sums Σ_lm Y_lm along_lm and Σ_lm ∂F_lm angular_lm,
+  // each form adding into radial_part and tangential.
+  KOKKOS_INLINE_FUNCTION void swept_sums(const double* t, const double* dE_dA, double& radial_part,
+                                         double tangential[3]) const {
     const int s = term_species(t);
     const double* radial = term_radial(t);
     const double* slope = term_slope(t);
-    const double* harmonic = term_harmonic(t);
-    const double* polynomial_gradient = term_polynomial_gradient(t);
     const int count = n_harmonics, radial_count = n_max;
     double angular[max_harmonics], along[max_harmonics];
     for (int lm = 0; lm < count; ++lm) angular[lm] = along[lm] = 0.0;
@@ -439,18 +450,40 @@ struct B2Basis {
         }
       }
     }
-    double radial_part = 0.0;
+    const double* harmonic = term_harmonic(t);
+    const double* polynomial_gradient = term_polynomial_gradient(t);
     for (int lm = 0; lm < count; ++lm) radial_part += along[lm] * harmonic[lm];
-    double tangential[3] = {0.0, 0.0, 0.0};
     for (int lm = 0; lm < count; ++lm) {
       tangential[0] += angular[lm] * polynomial_gradient[3 * lm + 0];
       tangential[1] += angular[lm] * polynomial_gradient[3 * lm + 1];
       tangential[2] += angular[lm] * polynomial_gradient[3 * lm + 2];
     }
-    const double inv_r = 1.0 / t[3];
-    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
-    SphericalHarmonics::project(u, inv_r, tangential);
-    for (int c = 0; c < 3; ++c) g[c] = radial_part * u[c] + tangential[c];
+  }
+  KOKKOS_INLINE_FUNCTION void harmonic_sums(const double* t, const double* dE_dA,
+                                            double& radial_part, double tangential[3]) const {
+    const int s = term_species(t);
+    const double* radial = term_radial(t);
+    const double* slope = term_slope(t);
+    const double* harmonic = term_harmonic(t);
+    const double* polynomial_gradient = term_polynomial_gradient(t);
+    const int count = n_harmonics, radial_count = n_max;
+    const int first = first_channel(s), last = last_channel(s);
+    for (int lm = 0; lm < count; ++lm) {
+      double angular = 0.0, along = 0.0;
+      for (int c = first; c < last; ++c) {
+        const double weight = channel_weight(s, c);
+        if (weight == 0.0) continue;
+        const double* w = dE_dA + c * radial_count * count + lm;
+        for (int n = 0; n < radial_count; ++n) {
+          angular += weight * radial[n] * w[n * count];
+          along += weight * slope[n] * w[n * count];
+        }
+      }
+      radial_part += along * harmonic[lm];
+      tangential[0] += angular * polynomial_gradient[3 * lm + 0];
+      tangential[1] += angular * polynomial_gradient[3 * lm + 1];
+      tangential[2] += angular * polynomial_gradient[3 * lm + 2];
+    }
   }
 
   // The full ∂d/∂r_ij (3 × D) for the training path: out(c, e) for c = x, y, z.
