@@ -990,6 +990,9 @@ TEST_CASE(
       write_and_read(dir, config_text((dir / "killed").string())));
   check_same_run(dir / "killed", dir / "reference");
 
+  CHECK_THROWS_WITH(
+      write_and_read(dir, small_config((dir / "x").string(), 200, "  relax_guard_steps: 0\n")),
+      Contains("relax_guard_steps"));
   for (const std::string key : {"steps: 10", "temperature: 300"}) {
     std::string text = config_text((dir / "x").string());
     text.replace(text.find("relax: true"), 11, "relax: true, " + key);
@@ -1075,10 +1078,11 @@ TEST_CASE(
     CHECK(stress_off(*points.back()) <= noise.stress_noise);
     CHECK(std::abs(points.back()->volume() / oracle_volume - 1.0) < 0.01);
   }
-  // The guard stopped a relaxation; and a minimum whose forces the oracle
+  // The guard stopped a relaxation (the compressed cell brings atoms closer
+  // than any in the training data); and a minimum whose forces the oracle
   // confirmed, with its stress off, was not taken for the oracle's.
   const std::string text_log = log.str();
-  CHECK_THAT(text_log, Contains("round 1: stopped at step") && Contains("exceeds"));
+  CHECK_THAT(text_log, Contains("round 1: stopped at step") && Contains("at a novel atom"));
   const std::regex unconfirmed(
       "converged on the model[^\n]*\n(?:[^\n]*learnt frame[^\n]*\n)?[^\n]*the oracle's force "
       "RMS there is ([0-9.]+) eV/Å \\(force noise ([0-9.]+);[^\n]*stress RMS off −P ([0-9.]+) GPa "
@@ -1089,4 +1093,21 @@ TEST_CASE(
     if (std::stod((*m)[1]) <= std::stod((*m)[2]) && std::stod((*m)[3]) > std::stod((*m)[4]))
       ++caught;
   CHECK(caught >= 1);
+
+  // The force std stops a relaxation from step otf.relax_guard_steps on: with
+  // a threshold every point exceeds, each round ends there.
+  std::string strict = small_config((dir / "strict").string(), 200,
+                                    "  std_threshold: 1.0e-6\n  relax_guard_steps: 3\n"
+                                    "  relax_rounds: 2\n");
+  strict.replace(strict.find("structure: "), strict.find('\n') + 1,
+                 "campaign:\n  - {structure: " + si64 + ", temperature: 1000}\n" +
+                     "  - {structure: " + si64 + ", relax: true, pressure: 3}\n");
+  std::ostringstream strict_log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(strict_log));
+  run_otf(write_and_read(dir, strict), false);
+  logger().sinks().pop_back();
+  for (const std::string round : {"round 1: stopped at step 3, where the model's max force std",
+                                  "round 2: stopped at step 3, where the model's max force std",
+                                  "no minimum confirmed in otf.relax_rounds = 2 rounds"})
+    CHECK_THAT(strict_log.str(), Contains(round));
 }

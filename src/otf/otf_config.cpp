@@ -78,6 +78,8 @@ void read_relax_settings(const ConfigSection& section, OtfSettings& otf) {
     section.fail("relax_force_tolerance", "must be a positive force (eV/Å)");
   otf.relax_max_steps = small_count(section, "relax_max_steps", otf.relax_max_steps);
   if (otf.relax_max_steps < 1) section.fail("relax_max_steps", "must be at least 1");
+  otf.relax_guard_steps = small_count(section, "relax_guard_steps", otf.relax_guard_steps);
+  if (otf.relax_guard_steps < 1) section.fail("relax_guard_steps", "must be at least 1");
 }
 
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
@@ -102,7 +104,8 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
                        "robust_force_threshold",
                        "relax_rounds",
                        "relax_force_tolerance",
-                       "relax_max_steps"});
+                       "relax_max_steps",
+                       "relax_guard_steps"});
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   read_threshold(section, otf);

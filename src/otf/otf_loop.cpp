@@ -751,12 +751,15 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
 OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const RelaxOptions& options,
                                             const Structure& start, int round, bool guarded) {
   const auto relax_start = Clock::now();
-  // On the model with its uncertainty: the relaxation stops at the first step
-  // where the model's force std exceeds the loop's threshold, as MD would call
-  // there (an extrapolating model may otherwise relax into a cell nothing was
-  // learnt near: collapsed, or torn apart).
-  // Before the calibration only a novel atom (normalised std 1: a neighbour
-  // closer than any in the training data) stops it.
+  // On the model with its uncertainty: an extrapolating model may relax into
+  // a cell nothing was learnt near (collapsed, or torn apart). The relaxation
+  // stops at once at a novel atom (normalised std 1: a neighbour closer than
+  // any in the training data), and from step otf.relax_guard_steps on where
+  // the model's force std exceeds the loop's threshold (a relaxation step
+  // moves atoms up to 0.2 Å, ten MD steps' worth: stopping on the std at
+  // every step, a rattled crystal whose std sits just above the threshold
+  // used its rounds one step each); that point is labelled instead of the
+  // minimum. Before the force std is calibrated only a novel atom stops it.
   Relaxer relaxer(*gp_potential_, start, options);
   bool novel = false, uncertain = false;
   double std = 0.0;
@@ -766,7 +769,7 @@ OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const Re
         relaxer.current().max_uncertainty.value_or(0.0) / gp_->hyperparameters().signal_std;
     std = trigger_std(normalised);
     novel = normalised >= 1.0 - 1e-9;
-    uncertain = guarded && std > threshold();
+    uncertain = guarded && relaxer.steps() >= config_.otf.relax_guard_steps && std > threshold();
   }
   timings_.md += seconds_since(relax_start);
   const RelaxStep& point = relaxer.current();

@@ -65,13 +65,15 @@ struct OtfSettings {
   // whose force error before learning exceeds this × the frame's median atom
   // error get a Huber-weighted force noise (0: every atom at σ_f).
   double robust_force_threshold = 10.0;
-  // Relax stages: at most relax_rounds relaxations on the model (L-BFGS to
-  // relax_force_tolerance eV/Å and 0.005 GPa, relax_max_steps steps), each
-  // minimum labelled and learnt, until the oracle's force RMS at one is
-  // within the force noise.
+  // Relax stages (docs/otf.md "Relax stages"): at most relax_rounds
+  // relaxations on the model (L-BFGS to relax_force_tolerance eV/Å and 0.005
+  // GPa, relax_max_steps steps), each labelled and learnt where it ends: at a
+  // novel atom, from step relax_guard_steps on where the force std exceeds
+  // the threshold, else at the minimum; until the oracle confirms a minimum.
   int relax_rounds = 5;
   double relax_force_tolerance = 0.01;
   int relax_max_steps = 1000;
+  int relax_guard_steps = 20;
   // Terms of the per-atom variance the MD evaluates (docs/gp.md "Truncated
   // variance"; 0: exact). Below a species' sparse count the std is truncated,
   // biased up, and cheaper; the force-std calibration is then fitted to that
