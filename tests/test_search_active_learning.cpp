@@ -5,6 +5,7 @@
 // search killed mid-way resumes to the same ranking and database, and bad
 // keys are errors.
 
+#include <spdlog/sinks/ostream_sink.h>
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -19,12 +20,15 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
+#include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/units.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/kernel.hpp"
 #include "otfgp/gp/model_file.hpp"
@@ -421,7 +425,8 @@ TEST_CASE("label_minima: a candidate whose minimum the oracle confirms is not la
           "[search_active_learning]") {
   // Low-symmetry Si8 candidates (P1, P-1) relaxed to their minima on a GP that
   // learns as it goes: minima are labelled until the oracle's force RMS at one
-  // is within the model's force noise σ_f (the threshold is 2 σ_f here).
+  // is within the model's force noise σ_f (the threshold is 2 σ_f here) and
+  // its stress within the stress noise (the log names those refused for it).
   testing::TemporaryDirectory directory;
   const auto model = weak_model(directory.path());
   const auto out = directory / "out";
@@ -434,19 +439,77 @@ TEST_CASE("label_minima: a candidate whose minimum the oracle confirms is not la
       "\n  max_calls: 60\n  check_interval: 5\n"
       "  oracle: {kind: potential, potential: " +
       sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+  std::ostringstream log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   const SearchResult result =
       run_search(parse_search_config(ConfigSection::parse(text, "minima.yaml")), false);
+  logger().sinks().pop_back();
   REQUIRE(result.active_learning);
   const ActiveLearningReport& al = *result.active_learning;
   CHECK(al.calls + al.skipped < 60);
+  std::map<int, int> refused_for_stress, within_force_noise;
+  const std::string text_log = log.str();
+  const std::regex refused("candidate ([0-9]+): the oracle's forces at its minimum are within");
+  for (auto m = std::sregex_iterator(text_log.begin(), text_log.end(), refused);
+       m != std::sregex_iterator(); ++m)
+    ++refused_for_stress[std::stoi((*m)[1])];
   std::map<int, int> confirmed_at;  // candidate → index of its confirmed minimum call
   for (std::size_t k = 0; k < al.history.size(); ++k) {
     const ActiveLearningCall& call = al.history[k];
     if (!call.minimum) continue;
     INFO("call " << k << ", candidate " << call.candidate);
     CHECK(confirmed_at.count(call.candidate) == 0);  // nothing after a confirmed minimum
-    if (call.error.empty() && call.force_rms <= call.threshold / 2.0)
+    if (call.error.empty() && call.force_rms <= call.threshold / 2.0 &&
+        within_force_noise[call.candidate]++ == refused_for_stress[call.candidate])
       confirmed_at[call.candidate] = static_cast<int>(k);
   }
   CHECK(!confirmed_at.empty());
+}
+
+TEST_CASE(
+    "label_minima at a pressure: a minimum whose forces vanish by symmetry is confirmed only when "
+    "the oracle's stress balances the pressure",
+    "[search_active_learning]") {
+  // Si8 in space group 227 (diamond and its kin: forces vanish by symmetry)
+  // under 4 GPa of tension on the weak model, fitted to compressed and
+  // equilibrium cells: the oracle's forces at every minimum it labels are
+  // nothing, its stress is what tells.
+  testing::TemporaryDirectory directory;
+  const auto model = weak_model(directory.path());
+  const auto out = directory / "out";
+  const std::string text =
+      "composition: Si\nformula_units: 8\nseed: 2\ncandidates: 2\npressure: -4\n"
+      "structure: {space_groups: [227]}\nalgorithm: random\n"
+      "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
+      "active_learning:\n  model: gp:" +
+      model.string() +
+      "\n  max_calls: 40\n  check_interval: 5\n"
+      "  oracle: {kind: potential, potential: " +
+      sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+  std::ostringstream log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  const SearchResult result =
+      run_search(parse_search_config(ConfigSection::parse(text, "pressure.yaml")), false);
+  logger().sinks().pop_back();
+  REQUIRE(result.active_learning);
+  const ActiveLearningReport& al = *result.active_learning;
+  const auto records = otf::read_training_database(out / "training.h5");
+  REQUIRE(records.size() == static_cast<std::size_t>(al.calls));
+  // Minima whose oracle forces were within the force noise but whose stress
+  // was off, followed by another minimum of the same candidate.
+  std::map<int, int> minima;
+  int refused = 0;
+  std::size_t record = 0;
+  for (const ActiveLearningCall& call : al.history) {
+    if (!call.error.empty()) continue;
+    const Structure& frame = records[record++].frame;
+    if (!call.minimum) continue;
+    const double off = stress_residual(*frame.stress, -4.0) * units::ev_per_a3_in_gpa;
+    INFO("candidate " << call.candidate << ", force RMS " << call.force_rms << ", stress off "
+                      << off << " GPa");
+    if (minima[call.candidate]++ > 0) ++refused;
+  }
+  CHECK(refused >= 1);
+  CHECK_THAT(log.str(), Catch::Contains("its stress") && Catch::Contains("not confirmed"));
+  CHECK(al.calls + al.skipped < 40);
 }

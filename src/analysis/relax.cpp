@@ -525,4 +525,14 @@ RelaxResult relax(Potential& potential, const Structure& structure, const RelaxO
   return relaxer.result();
 }
 
+double stress_residual(const Voigt& stress, double pressure_gpa) {
+  const double pressure = pressure_gpa * units::gpa_in_ev_per_a3;
+  double sum = 0.0;
+  for (int k = 0; k < 6; ++k) {
+    const double residual = stress[k] + (k < 3 ? pressure : 0.0);
+    sum += residual * residual;
+  }
+  return std::sqrt(sum / 6.0);
+}
+
 }  // namespace otfgp

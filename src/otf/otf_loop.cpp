@@ -46,20 +46,6 @@ double seconds_since(Clock::time_point start) {
 
 constexpr long no_call = std::numeric_limits<long>::min() / 2;
 
-// The RMS over the six Voigt components of σ + P δ (eV/Å³): how far a
-// labelled cell is from balancing the pressure (σ = −P I there). NaN for a
-// frame without a stress.
-double residual_stress(const Structure& frame, double pressure_gpa) {
-  if (!frame.stress) return std::numeric_limits<double>::quiet_NaN();
-  const double pressure = pressure_gpa * units::gpa_in_ev_per_a3;
-  double sum = 0.0;
-  for (int k = 0; k < 6; ++k) {
-    const double residual = (*frame.stress)[k] + (k < 3 ? pressure : 0.0);
-    sum += residual * residual;
-  }
-  return std::sqrt(sum / 6.0);
-}
-
 // The GP potential with its compute time split by whether the uncertainty was
 // requested, so that the summary can report the uncertainty's cost.
 class TimedPotential final : public Potential {
@@ -804,19 +790,19 @@ bool OtfLoop::relax_point_confirmed(const CampaignStage& stage, int round,
   const Structure& frame = record.frame;
   const double force_rms = frame.forces ? force_rmse(frame.forces->rowwise().norm()) : rmse_before;
   const GpHyperparameters& noise = gp_->hyperparameters();
-  const double stress_residual = stage.pressure ? residual_stress(frame, *stage.pressure)
-                                                : std::numeric_limits<double>::quiet_NaN();
+  const double residual = stage.pressure && frame.stress
+                              ? stress_residual(*frame.stress, *stage.pressure)
+                              : std::numeric_limits<double>::quiet_NaN();
   const bool confirmed =
-      !uncertain && force_rms <= noise.force_noise && !(stress_residual > noise.stress_noise);
+      !uncertain && force_rms <= noise.force_noise && !(residual > noise.stress_noise);
   logger().info(
       "stage {}, round {}: the oracle's force RMS there is {:.4f} eV/Å (force noise {:.4f}; the "
       "model's error there before learning it {:.4f}){}{}",
       stage_ + 1, round, force_rms, noise.force_noise, rmse_before,
-      std::isnan(stress_residual)
-          ? std::string()
-          : fmt::format(", its stress RMS off −P {:.4f} GPa (stress noise {:.4f})",
-                        stress_residual * units::ev_per_a3_in_gpa,
-                        noise.stress_noise * units::ev_per_a3_in_gpa),
+      std::isnan(residual) ? std::string()
+                           : fmt::format(", its stress RMS off −P {:.4f} GPa (stress noise {:.4f})",
+                                         residual * units::ev_per_a3_in_gpa,
+                                         noise.stress_noise * units::ev_per_a3_in_gpa),
       confirmed ? ": confirmed" : "");
   if (!confirmed && round == config_.otf.relax_rounds)
     logger().warn(

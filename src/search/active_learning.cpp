@@ -234,6 +234,11 @@ bool ActiveLearner::label_and_learn(const Structure& structure, int candidate, i
   return true;
 }
 
+const Structure& ActiveLearner::last_frame() const {
+  if (report_.calls == 0) throw Error("active_learning: no frame was learnt yet");
+  return database_->records()[static_cast<std::size_t>(report_.calls) - 1].frame;
+}
+
 Structure ActiveLearner::replayed_frame(const Structure& structure, int candidate) const {
   // Labelled before an interruption, not yet learnt by the checkpointed
   // model: the same structure again (the search is deterministic).

@@ -721,13 +721,29 @@ class Engine {
 
   void label(Entry& entry, const ActiveLearner::Verdict& verdict) {
     entry.labelled_step = entry.relaxer->steps();
-    const double force_noise = learner_->model().hyperparameters().force_noise;
+    const GpHyperparameters noise = learner_->model().hyperparameters();
     if (!learner_->label_and_learn(*entry.relaxer->current().structure, entry.summary.index,
                                    entry.relaxer->steps(), verdict))
       return;
-    if (verdict.minimum && learner_->report().history.back().force_rms <= force_noise)
-      entry.minimum_confirmed = true;
+    if (verdict.minimum) entry.minimum_confirmed = minimum_confirmed(entry, noise);
     rebind();
+  }
+
+  // The oracle's forces at a labelled minimum within the force noise, and its
+  // stress within the stress noise of −P (at a high-symmetry minimum the
+  // forces vanish by symmetry at any volume).
+  bool minimum_confirmed(const Entry& entry, const GpHyperparameters& noise) const {
+    if (learner_->report().history.back().force_rms > noise.force_noise) return false;
+    const Structure& frame = learner_->last_frame();
+    if (!config_.relax.relax_cell || !frame.stress) return true;
+    const double residual = stress_residual(*frame.stress, config_.relax.pressure_gpa);
+    if (residual <= noise.stress_noise) return true;
+    logger().info(
+        "candidate {}: the oracle's forces at its minimum are within the force noise, its stress "
+        "{:.4f} GPa RMS off −P is not (stress noise {:.4f} GPa): not confirmed",
+        entry.summary.index, residual * units::ev_per_a3_in_gpa,
+        noise.stress_noise * units::ev_per_a3_in_gpa);
+    return false;
   }
 
   // The updated model replaces the potential; every relaxation is restored

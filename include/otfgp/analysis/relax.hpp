@@ -116,4 +116,11 @@ class Relaxer {
 // periodic in all three directions, or the options are out of range.
 RelaxResult relax(Potential& potential, const Structure& structure, const RelaxOptions& options);
 
+// How far a stress is from balancing a pressure: the RMS over the six Voigt
+// components of σ + P δ (eV/Å³; σ = −P I in a cell relaxed at P). The
+// on-the-fly loop's relax stages and the search's label_minima confirm a
+// minimum at a pressure with it, since forces alone vanish by symmetry at
+// any volume.
+double stress_residual(const Voigt& stress, double pressure_gpa);
+
 }  // namespace otfgp

@@ -130,6 +130,8 @@ class ActiveLearner {
 
   const SparseGp& model() const { return *gp_; }
   const ActiveLearningReport& report() const { return report_; }
+  // The frame of the last call learnt, with the oracle's labels.
+  const Structure& last_frame() const;
 
  private:
   // The frame labelled before an interruption that this call repeats; throws
