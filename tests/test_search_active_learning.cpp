@@ -105,6 +105,23 @@ std::string config_text(const std::filesystem::path& model, const std::filesyste
          out.string() + "\n";
 }
 
+// A random search of Si8 in `space_groups` relaxed to its minima with active
+// learning on `model` (at most max_calls oracle calls) and the SW oracle;
+// `scalars`: the seed, the number of candidates, the pressure.
+std::string minima_config(const std::filesystem::path& model, const std::filesystem::path& out,
+                          const std::string& scalars, const std::string& space_groups,
+                          int max_calls) {
+  return "composition: Si\nformula_units: 8\n" + scalars +
+         "structure: {space_groups: " + space_groups +
+         "}\nalgorithm: random\n"
+         "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
+         "active_learning:\n  model: gp:" +
+         model.string() + "\n  max_calls: " + std::to_string(max_calls) +
+         "\n  check_interval: 5\n"
+         "  oracle: {kind: potential, potential: " +
+         sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+}
+
 double force_rmse(const SparseGp& gp, const std::vector<Structure>& frames) {
   const ForceErrorSample sample = force_error_sample(gp, frames);
   double squared = 0.0;
@@ -430,15 +447,7 @@ TEST_CASE("label_minima: a candidate whose minimum the oracle confirms is not la
   testing::TemporaryDirectory directory;
   const auto model = weak_model(directory.path());
   const auto out = directory / "out";
-  const std::string text =
-      "composition: Si\nformula_units: 8\nseed: 5\ncandidates: 3\n"
-      "structure: {space_groups: [1, 2]}\nalgorithm: random\n"
-      "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
-      "active_learning:\n  model: gp:" +
-      model.string() +
-      "\n  max_calls: 60\n  check_interval: 5\n"
-      "  oracle: {kind: potential, potential: " +
-      sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+  const std::string text = minima_config(model, out, "seed: 5\ncandidates: 3\n", "[1, 2]", 60);
   std::ostringstream log;
   logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   const SearchResult result =
@@ -478,14 +487,7 @@ TEST_CASE(
   const auto model = weak_model(directory.path());
   const auto out = directory / "out";
   const std::string text =
-      "composition: Si\nformula_units: 8\nseed: 2\ncandidates: 2\npressure: -4\n"
-      "structure: {space_groups: [227]}\nalgorithm: random\n"
-      "relax: {max_steps: 400, max_step: 0.1, force_tolerance: 0.01}\n"
-      "active_learning:\n  model: gp:" +
-      model.string() +
-      "\n  max_calls: 40\n  check_interval: 5\n"
-      "  oracle: {kind: potential, potential: " +
-      sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
+      minima_config(model, out, "seed: 2\ncandidates: 2\npressure: -4\n", "[227]", 40);
   std::ostringstream log;
   logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   const SearchResult result =
