@@ -122,6 +122,17 @@ std::string minima_config(const std::filesystem::path& model, const std::filesys
          sw + "}\noutput: {plots: false, folder: " + out.string() + "}\n";
 }
 
+// run_search on a config text, with what it logs copied into `log`.
+SearchResult run_logged_search(const std::string& text, const std::string& name, std::string& log) {
+  std::ostringstream stream;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(stream));
+  const SearchResult result =
+      run_search(parse_search_config(ConfigSection::parse(text, name)), false);
+  logger().sinks().pop_back();
+  log = stream.str();
+  return result;
+}
+
 double force_rmse(const SparseGp& gp, const std::vector<Structure>& frames) {
   const ForceErrorSample sample = force_error_sample(gp, frames);
   double squared = 0.0;
@@ -448,16 +459,12 @@ TEST_CASE("label_minima: a candidate whose minimum the oracle confirms is not la
   const auto model = weak_model(directory.path());
   const auto out = directory / "out";
   const std::string text = minima_config(model, out, "seed: 5\ncandidates: 3\n", "[1, 2]", 60);
-  std::ostringstream log;
-  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
-  const SearchResult result =
-      run_search(parse_search_config(ConfigSection::parse(text, "minima.yaml")), false);
-  logger().sinks().pop_back();
+  std::string text_log;
+  const SearchResult result = run_logged_search(text, "minima.yaml", text_log);
   REQUIRE(result.active_learning);
   const ActiveLearningReport& al = *result.active_learning;
   CHECK(al.calls + al.skipped < 60);
   std::map<int, int> refused_for_stress, within_force_noise;
-  const std::string text_log = log.str();
   const std::regex refused("candidate ([0-9]+): the oracle's forces at its minimum are within");
   for (auto m = std::sregex_iterator(text_log.begin(), text_log.end(), refused);
        m != std::sregex_iterator(); ++m)
@@ -488,11 +495,8 @@ TEST_CASE(
   const auto out = directory / "out";
   const std::string text =
       minima_config(model, out, "seed: 2\ncandidates: 2\npressure: -4\n", "[227]", 40);
-  std::ostringstream log;
-  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
-  const SearchResult result =
-      run_search(parse_search_config(ConfigSection::parse(text, "pressure.yaml")), false);
-  logger().sinks().pop_back();
+  std::string log;
+  const SearchResult result = run_logged_search(text, "pressure.yaml", log);
   REQUIRE(result.active_learning);
   const ActiveLearningReport& al = *result.active_learning;
   const auto records = otf::read_training_database(out / "training.h5");
@@ -512,6 +516,6 @@ TEST_CASE(
     if (minima[call.candidate]++ > 0) ++refused;
   }
   CHECK(refused >= 1);
-  CHECK_THAT(log.str(), Catch::Contains("its stress") && Catch::Contains("not confirmed"));
+  CHECK_THAT(log, Catch::Contains("its stress") && Catch::Contains("not confirmed"));
   CHECK(al.calls + al.skipped < 40);
 }
