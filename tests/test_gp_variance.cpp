@@ -15,6 +15,7 @@
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
+#include "otfgp/gp/team_product.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/repeatability.hpp"
@@ -379,4 +380,55 @@ TEST_CASE("with the kernel's two- and three-body parts the mapped GP equals the 
   const double usual = evaluate(fast, tests[0], all).uncertainty->mean();
   const double compressed = evaluate(fast, tests.back(), all).uncertainty->mean();
   CHECK(compressed > usual);
+}
+
+TEST_CASE(
+    "the explained variance of a block of atoms: a team's per-atom form equals the one-thread "
+    "form, number for number",
+    "[gp_variance][team]") {
+  // Σ_a (Σ_u R_au k_ub)² for a block of atoms, as the GP's uncertainty kernel
+  // forms it: the one-thread form (each row of R against the whole block) and
+  // a GPU team's (a thread per atom, no atomics), each in a one-thread team,
+  // and the kernel's choice with the largest team the backend allows.
+  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+  using Member = TeamPolicy::member_type;
+  constexpr int block = 32;
+  const int rank = 23, m = 37, blocks = 5, count = 29;  // the last atoms of a block unused
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  Kokkos::View<double*, MemSpace> R("R", rank * m), k("k", blocks * m * block);
+  auto R_host = Kokkos::create_mirror_view(R);
+  auto k_host = Kokkos::create_mirror_view(k);
+  for (std::size_t i = 0; i < R_host.extent(0); ++i) R_host(i) = normal(rng);
+  for (std::size_t i = 0; i < k_host.extent(0); ++i) k_host(i) = normal(rng);
+  Kokkos::deep_copy(R, R_host);
+  Kokkos::deep_copy(k, k_host);
+  const auto explained = [&](int team_size, int form) {
+    Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> out("out", blocks, block);
+    Kokkos::parallel_for(
+        TeamPolicy(blocks, team_size), KOKKOS_LAMBDA(const Member& team) {
+          const int g = team.league_rank();
+          const double* kb = &k(std::size_t(g) * m * block);
+          if (form == 0) squared_projections_rows<block>(R.data(), rank, m, kb, count, &out(g, 0));
+          if (form == 1)
+            squared_projections_atoms<block>(team, R.data(), rank, m, kb, count, &out(g, 0));
+          if (form == 2) squared_projections<block>(team, R.data(), rank, m, kb, count, &out(g, 0));
+        });
+    return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+  };
+  const int largest = std::min(4, TeamPolicy(blocks, 1).team_size_max(
+                                      KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag()));
+  const auto rows = explained(1, 0), atoms = explained(1, 1), chosen = explained(largest, 2);
+  for (int g = 0; g < blocks; ++g)
+    for (int b = 0; b < count; ++b) {
+      double expected = 0.0;
+      for (int a = 0; a < rank; ++a) {
+        double p = 0.0;
+        for (int u = 0; u < m; ++u) p += R_host(a * m + u) * k_host((g * m + u) * block + b);
+        expected += p * p;
+      }
+      REQUIRE(rows(g, b) == Approx(expected).epsilon(1e-12));
+      REQUIRE(atoms(g, b) == rows(g, b));
+      REQUIRE(chosen(g, b) == rows(g, b));
+    }
 }

@@ -678,22 +678,10 @@ void gp_uncertainty_kernel(
                                                        three_body_weight * norms * dot);
           }
         });
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, block),
-                             [&](int b) { explained(b) = 0.0; });
         team.team_barrier();
-        // ‖R_s k‖² = Σ_a (Σ_u R_au k_u)², one row a of R_s at a time for the whole block.
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rank), [&](int a) {
-          const double* row = &factor(factor_offset(s) + std::size_t(a) * m_s);
-          double projection[block];
-          for (int b = 0; b < block; ++b) projection[b] = 0.0;
-          for (int u = 0; u < m_s; ++u) {
-            const double r = row[u];
-            const double* k = &kernel(u * block);
-            for (int b = 0; b < block; ++b) projection[b] += r * k[b];
-          }
-          for (int b = 0; b < count; ++b)
-            b2::team_add(team, &explained(b), projection[b] * projection[b]);
-        });
+        // ‖R_s k‖² = Σ_a (Σ_u R_au k_u)² for every atom of the block.
+        squared_projections<block>(team, &factor(factor_offset(s)), rank, m_s, kernel.data(), count,
+                                   explained.data());
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
           const int i = order(first + b);

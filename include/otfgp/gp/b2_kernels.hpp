@@ -45,15 +45,6 @@ KOKKOS_INLINE_FUNCTION int legendre_index(int l, int m) {
   return l * (l + 1) / 2 + m;
 }
 
-// Adds v to *target; atomically only when several threads of a team may touch it.
-template <class Team>
-KOKKOS_INLINE_FUNCTION void team_add(const Team& team, double* target, double v) {
-  if (team.team_size() > 1)
-    Kokkos::atomic_add(target, v);
-  else
-    *target += v;
-}
-
 // Real spherical harmonics without the Condon–Shortley phase (Y_11 ∝ x, Y_1−1 ∝ y,
 // Y_10 ∝ z), orthonormal on the unit sphere. Built from normalised associated
 // Legendre functions P̄_l^m(z) (the factor (1 − z²)^{m/2} left out) by the stable

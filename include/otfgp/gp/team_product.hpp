@@ -1,7 +1,9 @@
 #pragma once
-// A symmetric matrix times a vector inside a Kokkos team kernel, in the form
-// that suits the team: the B2 GP's β_s d̂ per atom (gp_potential.cpp). A
-// header of its own so that a test can run both forms on one input.
+// Dense products inside a Kokkos team kernel, each in the form that suits the
+// team (one host thread, or a GPU's many) with the same sums in the same
+// order: the B2 GP's β_s d̂ per atom and the explained variance of a block of
+// atoms (gp_potential.cpp). A header of their own so that a test can run both
+// forms on one input.
 
 #include <Kokkos_Core.hpp>
 #include <cstddef>
@@ -59,6 +61,55 @@ KOKKOS_INLINE_FUNCTION void symmetric_product(const Team& team, const double* be
     symmetric_product_columns(team, beta_s, d, out, size);
   else
     symmetric_product_rows(beta_s, d, out, size);
+}
+
+// explained[b] = Σ_a (Σ_u R_au k_ub)² for the atoms b < count of a block of
+// Block: R is rank × m, row-major (a row per a); k is m × Block, u-major.
+//  - rows (one thread): each row of R against the whole block at once, the
+//    block's projections in an array, which vectorise;
+//  - atoms (a team of several): each thread one atom b, reading the rows of R
+//    as every other thread does (no atomics into `explained`, no array).
+template <int Block>
+KOKKOS_INLINE_FUNCTION void squared_projections_rows(const double* R, int rank, int m,
+                                                     const double* k, int count,
+                                                     double* explained) {
+  for (int b = 0; b < count; ++b) explained[b] = 0.0;
+  for (int a = 0; a < rank; ++a) {
+    const double* row = R + std::size_t(a) * m;
+    double projection[Block];
+    for (int b = 0; b < Block; ++b) projection[b] = 0.0;
+    for (int u = 0; u < m; ++u) {
+      const double r = row[u];
+      const double* k_u = k + std::size_t(u) * Block;
+      for (int b = 0; b < Block; ++b) projection[b] += r * k_u[b];
+    }
+    for (int b = 0; b < count; ++b) explained[b] += projection[b] * projection[b];
+  }
+}
+
+template <int Block, class Team>
+KOKKOS_INLINE_FUNCTION void squared_projections_atoms(const Team& team, const double* R, int rank,
+                                                      int m, const double* k, int count,
+                                                      double* explained) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int b) {
+    double sum = 0.0;
+    for (int a = 0; a < rank; ++a) {
+      const double* row = R + std::size_t(a) * m;
+      double projection = 0.0;
+      for (int u = 0; u < m; ++u) projection += row[u] * k[std::size_t(u) * Block + b];
+      sum += projection * projection;
+    }
+    explained[b] = sum;
+  });
+}
+
+template <int Block, class Team>
+KOKKOS_INLINE_FUNCTION void squared_projections(const Team& team, const double* R, int rank, int m,
+                                                const double* k, int count, double* explained) {
+  if (team.team_size() > 1)
+    squared_projections_atoms<Block>(team, R, rank, m, k, count, explained);
+  else
+    squared_projections_rows<Block>(R, rank, m, k, count, explained);
 }
 
 }  // namespace otfgp
