@@ -788,8 +788,7 @@ TEST_CASE(
         });
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
   };
-  const int largest = std::min(4, TeamPolicy(natoms, 1).team_size_max(
-                                      KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag()));
+  const int largest = testing::largest_team_size(4);
   const auto one_thread = density(1, false);
   const auto gathered = density(1, true);
   const auto team = density(largest, false);

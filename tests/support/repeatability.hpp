@@ -25,6 +25,16 @@ inline constexpr bool deterministic_backend() {
   return std::is_same<ExecSpace, Kokkos::Serial>::value;
 }
 
+// The largest team of threads a team kernel may take on this backend, at most
+// `cap`: 1 on Serial, the threads on OpenMP. The team tests run a kernel's
+// GPU-team form with it (the GPU's teams are larger; the forms are the same).
+inline int largest_team_size(int cap) {
+  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+  const int largest = TeamPolicy(1, 1).team_size_max(
+      KOKKOS_LAMBDA(const TeamPolicy::member_type&){}, Kokkos::ParallelForTag());
+  return std::min(cap, largest);
+}
+
 // 0 on Serial (bitwise); on threaded backends, relative to max(1, |value|).
 inline double repeat_tolerance() {
   return deterministic_backend() ? 0.0 : 1e-6;
