@@ -252,7 +252,7 @@ class OtfLoop final : public md::StepObserver {
   // One round's relaxation on the model from `start`, stopped where the model's
   // force std first exceeds the threshold when `guarded`; the point to label.
   struct RelaxRound {
-    Structure point;  // without labels
+    Structure point;  // label() sends it without the model's labels
     bool uncertain;   // stopped by the guard, not at a minimum
   };
   RelaxRound relax_on_model(const CampaignStage& stage, const RelaxOptions& options,
@@ -754,7 +754,7 @@ OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const Re
     const double normalised =
         relaxer.current().max_uncertainty.value_or(0.0) / gp_->hyperparameters().signal_std;
     std = trigger_std(normalised);
-    novel = normalised >= 1.0 - 1e-9;
+    novel = novel_std(normalised);
     uncertain = guarded && relaxer.steps() >= config_.otf.relax_guard_steps && std > threshold();
   }
   timings_.md += seconds_since(relax_start);
@@ -772,11 +772,7 @@ OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const Re
                 stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string(), round,
                 where, point.enthalpy / point.structure->size(),
                 uncertain || novel ? "that point" : "the minimum");
-  RelaxRound result{*point.structure, uncertain || novel};
-  result.point.energy.reset();
-  result.point.forces.reset();
-  result.point.stress.reset();
-  return result;
+  return {*point.structure, uncertain || novel};
 }
 
 bool OtfLoop::relax_point_confirmed(const CampaignStage& stage, int round,

@@ -165,10 +165,8 @@ ActiveLearner::Verdict ActiveLearner::judge(const RelaxStep& step) const {
       config_.relative ? config_.std_threshold * h.force_noise : config_.std_threshold;
   if (!step.max_uncertainty)
     throw Error("active_learning: the search potential reports no uncertainty");
-  // The potential raises a novel atom's std to σ (normalised std 1); no atom
-  // that the training data covers reaches it.
   const double normalised = *step.max_uncertainty / h.signal_std;
-  verdict.novel = normalised >= 1.0 - 1e-9;
+  verdict.novel = otf::novel_std(normalised);
   if (calibration_.ready()) verdict.force_std = calibration_.trigger_scale() * normalised;
   verdict.call = verdict.novel || !verdict.force_std || *verdict.force_std > verdict.threshold;
   return verdict;

@@ -72,4 +72,12 @@ class OnlineCalibration {
 // OnlineCalibration::test returns); NaN for none.
 double force_rmse(const Eigen::VectorXd& atom_error);
 
+// Whether the largest per-atom normalised std flags a novel atom: the GP
+// potential raises a novel atom's std to σ (normalised std 1), which no atom
+// the training data covers reaches. The otf loop's relax stages and the
+// search's active learning stop on it.
+inline bool novel_std(double largest_normalised) {
+  return largest_normalised >= 1.0 - 1e-9;
+}
+
 }  // namespace otfgp::otf
