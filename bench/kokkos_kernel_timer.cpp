@@ -84,19 +84,27 @@ void kokkosp_request_tool_settings(uint32_t, Kokkos_Tools_ToolSettings* settings
 void kokkosp_begin_parallel_for(const char* name, uint32_t, uint64_t* id) {
   begin(std::string("for    ") + name, id);
 }
-void kokkosp_end_parallel_for(uint64_t id) { end(id); }
+void kokkosp_end_parallel_for(uint64_t id) {
+  end(id);
+}
 void kokkosp_begin_parallel_reduce(const char* name, uint32_t, uint64_t* id) {
   begin(std::string("reduce ") + name, id);
 }
-void kokkosp_end_parallel_reduce(uint64_t id) { end(id); }
+void kokkosp_end_parallel_reduce(uint64_t id) {
+  end(id);
+}
 void kokkosp_begin_parallel_scan(const char* name, uint32_t, uint64_t* id) {
   begin(std::string("scan   ") + name, id);
 }
-void kokkosp_end_parallel_scan(uint64_t id) { end(id); }
+void kokkosp_end_parallel_scan(uint64_t id) {
+  end(id);
+}
 void kokkosp_begin_fence(const char* name, uint32_t, uint64_t* id) {
   begin(std::string("fence  ") + name, id);
 }
-void kokkosp_end_fence(uint64_t id) { end(id); }
+void kokkosp_end_fence(uint64_t id) {
+  end(id);
+}
 
 void kokkosp_begin_deep_copy(Kokkos_Profiling_SpaceHandle destination, const char*, const void*,
                              Kokkos_Profiling_SpaceHandle source, const char*, const void*,
@@ -104,7 +112,9 @@ void kokkosp_begin_deep_copy(Kokkos_Profiling_SpaceHandle destination, const cha
   copy_bytes = static_cast<double>(size);
   begin(std::string("copy   ") + source.name + " -> " + destination.name, &copy_id);
 }
-void kokkosp_end_deep_copy() { end(copy_id, copy_bytes); }
+void kokkosp_end_deep_copy() {
+  end(copy_id, copy_bytes);
+}
 
 void kokkosp_finalize_library() {
   std::vector<std::pair<std::string, Entry>> rows(table().begin(), table().end());
@@ -118,8 +128,8 @@ void kokkosp_finalize_library() {
   FILE* out = path != nullptr ? std::fopen(path, "w") : nullptr;
   if (out == nullptr) out = stderr;
   std::fprintf(out, "# kernels and copies: %.6f s in all (fences listed, not summed)\n", total);
-  std::fprintf(out, "# %10s %12s %12s %7s %10s  %s\n", "calls", "total_s", "mean_us", "share",
-               "MB", "name");
+  std::fprintf(out, "# %10s %12s %12s %7s %10s  %s\n", "calls", "total_s", "mean_us", "share", "MB",
+               "name");
   for (const auto& [name, entry] : rows) {
     std::fprintf(out, "  %10ld %12.6f %12.2f %6.2f%% %10.2f  %s\n", entry.calls, entry.seconds,
                  1e6 * entry.seconds / static_cast<double>(entry.calls),

@@ -1,11 +1,16 @@
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <random>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
+#include "otfgp/gp/kernel.hpp"
+#include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/checks.hpp"
 #include "support/repeatability.hpp"
@@ -524,4 +529,160 @@ TEST_CASE("mapped GP with an embedding is invariant under permutation of atoms",
   }
   CHECK(worst < 1e-10 * a.forces.cwiseAbs().maxCoeff());
   CHECK(worst_std < 1e-12);
+}
+
+namespace {
+
+// One energy pass of `potential` in `form` with every output the force pass
+// makes: energy, virial, forces, per-atom energies and virials, and the
+// uncertainty (which reads the unit descriptors that pass keeps).
+struct Pass {
+  double energy = 0.0;
+  std::array<double, 6> virial{};
+  Eigen::MatrixXd forces, per_atom_virial;
+  Eigen::VectorXd per_atom, uncertainty;
+};
+
+Eigen::VectorXd host_vector(const ScalarView& view) {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
+  Eigen::VectorXd out(host.extent(0));
+  for (std::size_t i = 0; i < host.extent(0); ++i) out[i] = host(i);
+  return out;
+}
+
+Pass run_pass(GpPotential& potential, const Structure& structure, GpPotential::ForceForm form,
+              int team_size, bool every_other_centre) {
+  potential.set_force_form(form, team_size);
+  AtomState state = AtomState::from_structure(structure);
+  potential.bind(structure.species());
+  NeighborList list(potential.cutoff(), 0.3);
+  list.build(state);
+  ComputeRequest request;
+  request.per_atom_energy = request.uncertainty = request.per_atom_virial = true;
+  Kokkos::View<int*, MemSpace> centres("centres", every_other_centre ? state.natoms : 0);
+  auto centres_host = Kokkos::create_mirror_view(centres);
+  for (std::size_t i = 0; i < centres.extent(0); ++i) centres_host(i) = i % 2 == 0;
+  Kokkos::deep_copy(centres, centres_host);
+  request.centres = centres;
+  const ComputeResult result = potential.compute(state, list, request);
+  Pass pass;
+  pass.energy = result.energy;
+  for (int c = 0; c < 6; ++c) pass.virial[c] = result.virial[c];
+  auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.f);
+  auto w = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.per_atom_virial);
+  pass.forces.resize(state.natoms, 3);
+  pass.per_atom_virial.resize(state.natoms, 6);
+  for (int i = 0; i < state.natoms; ++i) {
+    for (int c = 0; c < 3; ++c) pass.forces(i, c) = f(i, c);
+    for (int c = 0; c < 6; ++c) pass.per_atom_virial(i, c) = w(i, c);
+  }
+  pass.per_atom = host_vector(result.per_atom_energy);
+  pass.uncertainty = host_vector(result.uncertainty);
+  return pass;
+}
+
+double largest_difference(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  return (a - b).cwiseAbs().maxCoeff() / std::max(1.0, a.cwiseAbs().maxCoeff());
+}
+
+// A trained model with the kernel's two- and three-body parts (Lennard-Jones
+// Ar–Kr frames), which the synthetic models leave out.
+MappedGp two_and_three_body_model() {
+  B2Settings s;
+  s.species = {18, 36};
+  s.n_max = 4;
+  s.l_max = 2;
+  s.cutoff = 6.0;
+  s.two_body = true;
+  auto descriptor = std::make_shared<B2Descriptor>(s);
+  const auto reference = make_potential(
+      "lj:eps=0.0104,sigma=3.4,rc=7.0,eps.Ar-Kr=0.0125,sigma.Ar-Kr=3.55,eps.Kr-Kr=0.0141,"
+      "sigma.Kr-Kr=3.65");
+  std::vector<Structure> frames;
+  for (std::uint64_t seed : {3, 4}) {
+    std::vector<int> numbers(16, 18);
+    for (int i = 0; i < 16; i += 3) numbers[i] = 36;
+    Structure frame =
+        random_structure(triclinic_cell(9.0, 8.5, 9.2, 0.1, -0.15, 0.05), numbers, 3.0, seed);
+    attach_labels(frame, evaluate(*reference, frame));
+    frames.push_back(frame);
+  }
+  GpTrainingSettings settings;
+  settings.sparse = {SparseSelectionMethod::random, 6};
+  settings.hyperparameters = {0.3, 0.002, 0.02, 0.002};
+  settings.optimize_hyperparameters = false;
+  MappedGp model = train_sparse_gp(descriptor,
+                                   std::make_shared<NormalizedDotProductKernel>(
+                                       2, descriptor->two_body_size(), 0.05, 0.02),
+                                   frames, settings)
+                       .mapped();
+  model.descriptor = s;  // mapped() leaves the settings to its caller
+  return model;
+}
+
+}  // namespace
+
+// The batched form is what a GPU runs (docs/gpu.md); here it runs in one-thread
+// teams and in the largest team the backend allows (2 threads on OpenMP with
+// 2), which takes a GPU team's paths (gather, per-harmonic contraction).
+TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
+  Synthetic resolved = synthetic_model(81);
+  resolved.model.variance_rank = 0;
+  const Synthetic embedded = synthetic_model(83, embedded_settings());
+  Structure with_isolated = test_structure(84);
+  with_isolated.cell *= 3.0;  // atoms at least 5.4 Å apart, beyond every cutoff …
+  with_isolated.positions *= 3.0;
+  with_isolated.positions.row(0) << 0.5, 0.5, 0.5;
+  with_isolated.positions.row(1) << 1.6, 0.9, 1.1;  // … but for a close pair
+  const std::vector<std::pair<std::string, MappedGp>> models = {
+      {"species-resolved, pair cutoffs", resolved.model},
+      {"embedding", embedded.model},
+      {"two- and three-body parts", two_and_three_body_model()}};
+  for (const auto& [name, model] : models) {
+    GpPotential potential(model);
+    const Structure structure =
+        name == "two- and three-body parts"
+            ? random_structure(triclinic_cell(10.0, 9.5, 10.2, 0.1, 0.05, -0.1),
+                               std::vector<int>{18, 36, 18, 18, 36, 18, 36, 18, 18, 36, 18, 18},
+                               3.0, 85)
+            : test_structure(86);
+    for (const Structure* s : std::vector<const Structure*>{&structure, &with_isolated}) {
+      if (s == &with_isolated && name == "two- and three-body parts") continue;
+      for (bool some_centres : {false, true})
+        for (int team : {1, testing::largest_team_size(4)}) {
+          INFO(name << ", " << (s == &with_isolated ? "isolated atoms" : "dense") << ", team "
+                    << team << (some_centres ? ", every other atom a centre" : ""));
+          const Pass fused =
+              run_pass(potential, *s, GpPotential::ForceForm::fused, team, some_centres);
+          const Pass batched =
+              run_pass(potential, *s, GpPotential::ForceForm::batched, team, some_centres);
+          CHECK(std::abs(fused.energy - batched.energy) <= 1e-12 * std::abs(fused.energy));
+          for (int c = 0; c < 6; ++c)
+            CHECK(std::abs(fused.virial[c] - batched.virial[c]) <=
+                  1e-12 * std::max(1.0, std::abs(fused.virial[c])));
+          CHECK(largest_difference(fused.forces, batched.forces) <= 1e-12);
+          CHECK(largest_difference(fused.per_atom, batched.per_atom) <= 1e-12);
+          CHECK(largest_difference(fused.per_atom_virial, batched.per_atom_virial) <= 1e-12);
+          CHECK(largest_difference(fused.uncertainty, batched.uncertainty) <= 1e-9);
+          CHECK(fused.forces.cwiseAbs().maxCoeff() > 0.0);
+        }
+    }
+  }
+}
+
+TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and refuses anything else", "[gp][batched]") {
+  const Synthetic synthetic = synthetic_model(91);
+  const Structure structure = test_structure(92);
+  GpPotential automatic(synthetic.model);
+  const Evaluation reference = evaluate(automatic, structure);
+  for (const char* form : {"fused", "batched"}) {
+    setenv("OTFGP_GP_FORCE_FORM", form, 1);
+    GpPotential chosen(synthetic.model);
+    const Evaluation evaluation = evaluate(chosen, structure);
+    CHECK(std::abs(evaluation.energy - reference.energy) <= 1e-12 * std::abs(reference.energy));
+    CHECK(largest_difference(evaluation.forces, reference.forces) <= 1e-12);
+  }
+  setenv("OTFGP_GP_FORCE_FORM", "gpu", 1);
+  CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
+  unsetenv("OTFGP_GP_FORCE_FORM");
 }

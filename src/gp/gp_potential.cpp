@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "otfgp/core/elements.hpp"
@@ -127,8 +129,29 @@ void validate(const MappedGp& model) {
 
 }  // namespace
 
-GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spec)) {
+namespace {
+
+GpPotential::ForceForm force_form_from_environment() {
+  const char* value = std::getenv("OTFGP_GP_FORCE_FORM");
+  const std::string form = value != nullptr ? value : "";
+  if (form.empty()) return GpPotential::ForceForm::automatic;
+  if (form == "fused") return GpPotential::ForceForm::fused;
+  if (form == "batched") return GpPotential::ForceForm::batched;
+  throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (or unset), not '" + form + "'");
+}
+
+}  // namespace
+
+GpPotential::GpPotential(MappedGp model, std::string spec)
+    : spec_(std::move(spec)), force_form_(force_form_from_environment()) {
   remap(std::move(model));
+}
+
+void GpPotential::set_force_form(ForceForm form, int team_size) {
+  if (team_size < 0) throw Error("GpPotential: a team size must be ≥ 0 (0: the backend's)");
+  force_form_ = form;
+  fused_team_size_ = team_size;
+  batched_.team_size = team_size;
 }
 
 void GpPotential::remap(MappedGp model) {
@@ -337,7 +360,8 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
                       const Kokkos::View<const int*, MemSpace>& centres, const ScalarView& per_atom,
                       const VirialView& per_atom_virial, const ForceScatter& forces, bool keep_unit,
                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
-                      const ScalarView& norm, const ComputeRequest& sums, ComputeResult& result) {
+                      const ScalarView& norm, const ComputeRequest& sums, ComputeResult& result,
+                      int team_size) {
   const int natoms = state.natoms;
   const NeighborView neighbors = list.view();
   const VecView x = state.x;
@@ -454,7 +478,8 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
   };
   reduce_energy_and_virial(
       "GpPotential::compute",
-      TeamPolicy(natoms, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      (team_size > 0 ? TeamPolicy(natoms, team_size) : TeamPolicy(natoms, Kokkos::AUTO))
+          .set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       kernel, sums, result);
 }
 
@@ -511,9 +536,21 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   // The repulsion adds its energy and virial on the host: then the GP's are there too.
   ComputeRequest sums;
   if (!repulsion_) sums.totals = request.totals;
-  gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
-                   request.centres, result.per_atom_energy, result.per_atom_virial, forces,
-                   keep_unit, unit_descriptor_, descriptor_norm_, sums, result);
+  const bool batched =
+      force_form_ == ForceForm::batched || (force_form_ == ForceForm::automatic && !host_memory);
+  if (batched) {
+    batched_.resize(natoms, basis_);
+    gp_batched::descriptors_and_products(basis_, list, state, request.centres, beta_, batched_);
+    gp_batched::energy_and_forces(
+        basis_, list, state, request.centres, {two_body_, three_body_, reference_energy_}, batched_,
+        result.per_atom_energy, result.per_atom_virial, forces, sums, result);
+    unit_descriptor_ = batched_.unit;
+    descriptor_norm_ = batched_.norm;
+  } else {
+    gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
+                     request.centres, result.per_atom_energy, result.per_atom_virial, forces,
+                     keep_unit, unit_descriptor_, descriptor_norm_, sums, result, fused_team_size_);
+  }
   forces_.finish(state);
 
   if (repulsion_) add_potential(*repulsion_, state, list, request, result);

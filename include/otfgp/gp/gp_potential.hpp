@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "otfgp/gp/b2_kernels.hpp"
+#include "otfgp/gp/gp_batched_force.hpp"
 #include "otfgp/gp/mapped_gp.hpp"
 #include "otfgp/gp/variance_truncation.hpp"
 #include "otfgp/potentials/many_body.hpp"
@@ -55,6 +56,15 @@ class GpPotential final : public Potential {
   void set_variance_form(VarianceForm form);
   // Per species: whether the quadratic forms are in use.
   const std::vector<char>& quadratic_variance() const { return quadratic_species_; }
+
+  // How the energy pass runs: `fused`, one kernel per atom (the host's: its
+  // scratch stays in cache), or `batched`, three kernels with β_s d̂ for blocks
+  // of atoms (a GPU's: gp_batched_force.hpp). Automatic (the default) takes the
+  // backend's; the environment variable OTFGP_GP_FORCE_FORM=fused|batched
+  // overrides it (docs/gpu.md). team_size 0: the backend's choice; tests set
+  // one to run a GPU team's code paths on a CPU. Results agree to rounding.
+  enum class ForceForm { automatic, fused, batched };
+  void set_force_form(ForceForm form, int team_size = 0);
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
@@ -130,6 +140,9 @@ class GpPotential final : public Potential {
   std::vector<char> quadratic_species_;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> quadratic_;
   std::vector<int> quadratic_offset_;
+  ForceForm force_form_ = ForceForm::automatic;
+  int fused_team_size_ = 0;
+  gp_batched::Workspace batched_;  // the batched form's per-atom arrays
   // Per-atom [b̂; q] (D columns) and |b|, kept from the energy pass for the uncertainty pass.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
   ScalarView descriptor_norm_;

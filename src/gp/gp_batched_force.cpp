@@ -1,0 +1,277 @@
+// The mapped GP's energy and forces in three kernels (gp_batched_force.hpp).
+
+#include "otfgp/gp/gp_batched_force.hpp"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+namespace otfgp::gp_batched {
+
+namespace {
+
+using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+using Member = TeamPolicy::member_type;
+using ScratchView =
+    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+// Atoms whose β_s d̂ one team computes together: each number of β_s read once
+// per block. 32 accumulators per thread stay in registers on a GPU.
+constexpr int product_block = 32;
+// |d|² below this is an atom without neighbours (as gp_potential.cpp).
+constexpr double empty_norm_squared = 1e-24;
+
+constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
+
+TeamPolicy policy(int league, int team_size) {
+  return team_size > 0 ? TeamPolicy(league, team_size) : TeamPolicy(league, Kokkos::AUTO);
+}
+
+// Team sizes unless Workspace::team_size sets one: the backend's choice on the
+// host (one thread); on a GPU a warp per atom (an atom's work is a few dozen
+// neighbours and n_max channels wide: a larger team idles and keeps fewer atoms
+// in flight), and a thread per output column for the products.
+int atom_team(const Workspace& work) {
+  return work.team_size != 0 || host_memory ? work.team_size : 32;
+}
+int product_team(const Workspace& work, int columns) {
+  return work.team_size != 0 || host_memory ? work.team_size
+                                            : std::min(256, (columns + 31) / 32 * 32);
+}
+
+// Kernel 1: per atom, A (terms without the harmonics' gradients, gathered as
+// gp_energy_kernel's), d, |d|, d̂ and the two-body block.
+void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
+                 const Kokkos::View<const int*, MemSpace>& centres, const Workspace& work) {
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+  const bool all_centres = centres.extent(0) == 0;
+  const int size = basis.power_size, density_size = basis.density_size;
+  const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
+  const int stride = basis.terms_stride - 3 * basis.n_harmonics;  // no harmonic gradients
+  const int max_pairs = list.max_neighbors();
+  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) +
+                                    ScratchView::shmem_size(size) +
+                                    ScratchView::shmem_size(std::size_t(max_pairs) * stride);
+  const int level = b2::scratch_level(scratch_bytes);
+  const Matrix unit = work.unit, density = work.density;
+  const ScalarView norm = work.norm;
+  Kokkos::parallel_for(
+      "GpPotential::descriptors",
+      policy(state.natoms, atom_team(work)).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        ScratchView A(team.team_scratch(level), density_size);
+        ScratchView d(team.team_scratch(level), size);
+        ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
+        const bool centre = all_centres || centres(i);
+        double norm_squared = 0.0;
+        if (centre) {
+          const int s_i = basis.type_map(type(i));
+          const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+          const bool one_thread = team.team_size() == 1;
+          if (one_thread)
+            for (int a = 0; a < density_size; ++a) A(a) = 0.0;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
+            double* t = &cache(std::size_t(k - begin) * stride);
+            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, t))
+              t[3] = -1.0;
+            else if (one_thread)
+              basis.add_density(team, t, A.data());
+          });
+          team.team_barrier();
+          if (!one_thread) {
+            basis.gather_density(team, cache.data(), end - begin, stride, A.data());
+            team.team_barrier();
+          }
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                               [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
+          team.team_barrier();
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
+              norm_squared);
+        }
+        const bool empty = !centre || norm_squared <= empty_norm_squared;
+        const double inv_norm = empty ? 0.0 : 1.0 / kmath::sqrt(norm_squared);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size),
+                             [&](int e) { unit(i, e) = empty ? 0.0 : d(e) * inv_norm; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, pairs),
+                             [&](int p) { unit(i, size + p) = empty ? 0.0 : A(p * harmonics); });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                             [&](int a) { density(i, a) = empty ? 0.0 : A(a); });
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { norm(i) = empty ? 0.0 : 1.0 / inv_norm; });
+      });
+}
+
+// Kernel 2: product(i, e) = Σ_f β_s(f, e) d̂_f for blocks of product_block
+// atoms, thread e of a team holding the block's sums; the sums grouped four
+// terms at a time as symmetric_product's (team_product.hpp). β_s is symmetric,
+// so the threads' reads of β_s(f, e) are contiguous.
+void products(const b2::B2Basis& basis, const AtomState& state,
+              const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+              const Workspace& work) {
+  const int natoms = state.natoms, size = basis.power_size;
+  const IntView type = state.type;
+  const auto type_map = basis.type_map;
+  const Matrix unit = work.unit, product = work.product;
+  const int blocks = (natoms + product_block - 1) / product_block;
+  Kokkos::parallel_for(
+      "GpPotential::beta_products", policy(blocks, product_team(work, size)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int first = team.league_rank() * product_block;
+        const int count = natoms - first < product_block ? natoms - first : product_block;
+        const int species = type_map(type(first));
+        bool uniform = true;
+        for (int a = 1; a < count; ++a) uniform = uniform && type_map(type(first + a)) == species;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+          double sum[product_block];
+          for (int a = 0; a < product_block; ++a) sum[a] = 0.0;
+          // β_s(f…f+3, e) of atom a's species.
+          const auto column = [&](int a, int f) {
+            return &beta(uniform ? species : type_map(type(first + a)), f, e);
+          };
+          int f = 0;
+          for (; f + 4 <= size; f += 4) {
+            const double* b = column(0, f);
+            for (int a = 0; a < product_block; ++a) {
+              if (a >= count) break;
+              if (!uniform) b = column(a, f);
+              const double* u = &unit(first + a, f);
+              sum[a] += b[0] * u[0] + b[size] * u[1] + b[2 * size] * u[2] + b[3 * size] * u[3];
+            }
+          }
+          for (; f < size; ++f)
+            for (int a = 0; a < product_block; ++a) {
+              if (a >= count) break;
+              sum[a] += *column(a, f) * unit(first + a, f);
+            }
+          for (int a = 0; a < product_block; ++a) {
+            if (a >= count) break;
+            product(first + a, e) = sum[a];
+          }
+        });
+      });
+}
+
+}  // namespace
+
+void Workspace::resize(int natoms, const b2::B2Basis& basis) {
+  const auto fits = [natoms](const Matrix& m, int columns) {
+    return m.extent(0) == std::size_t(natoms) && m.extent(1) == std::size_t(columns);
+  };
+  const auto make = [natoms](const char* label, int columns) {
+    return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), natoms,
+                  columns);
+  };
+  if (!fits(unit, basis.size)) unit = make("GpPotential::unit_descriptor", basis.size);
+  if (!fits(density, basis.density_size))
+    density = make("GpPotential::density", basis.density_size);
+  if (!fits(product, basis.power_size))
+    product = make("GpPotential::beta_product", basis.power_size);
+  if (norm.extent(0) != std::size_t(natoms))
+    norm = ScalarView("GpPotential::descriptor_norm", natoms);
+}
+
+void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list,
+                              const AtomState& state,
+                              const Kokkos::View<const int*, MemSpace>& centres,
+                              const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+                              const Workspace& work) {
+  descriptors(basis, list, state, centres, work);
+  products(basis, state, beta, work);
+}
+
+// Kernel 3, per atom: ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| (+ t_s), the adjoint
+// to ∂ε/∂A (+ v_s), then each thread rebuilds its neighbours' terms with
+// gradients and scatters their forces (no per-team cache of every neighbour).
+void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
+                       const Kokkos::View<const int*, MemSpace>& centres, const ForceMaps& maps,
+                       const Workspace& work, const ScalarView& per_atom,
+                       const VirialView& per_atom_virial, const ForceScatter& forces,
+                       const ComputeRequest& sums, ComputeResult& result) {
+  const NeighborView neighbors = list.view();
+  const VecView x = state.x;
+  const IntView type = state.type;
+  const bool all_centres = centres.extent(0) == 0;
+  const int size = basis.power_size, density_size = basis.density_size;
+  const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
+  const std::size_t scratch_bytes =
+      ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
+  const auto two_body = maps.two_body, three_body = maps.three_body;
+  const auto reference = maps.reference;
+  const Matrix unit = work.unit, density = work.density, product = work.product;
+  const ScalarView norm = work.norm;
+  const auto kernel = KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
+    const int i = team.league_rank();
+    if (!all_centres && !centres(i)) return;
+    const int s_i = basis.type_map(type(i));
+    if (norm(i) == 0.0) {
+      Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        sum.energy += reference(s_i);
+        if (per_atom.extent(0) > 0) per_atom(i) = reference(s_i);
+      });
+      return;
+    }
+    ScratchView w(team.team_scratch(0), size);
+    ScratchView dE_dA(team.team_scratch(0), density_size);
+    const double inv_norm = 1.0 / norm(i);
+    const double* A = &density(i, 0);
+    double quadratic = 0.0, linear = 0.0;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, size),
+        [&](int e, double& s) { s += unit(i, e) * product(i, e); }, quadratic);
+    if (three_body.extent(0) > 0)
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(team, size),
+          [&](int e, double& s) { s += three_body(s_i, e) * unit(i, e); }, linear);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+      w(e) = 2.0 * (product(i, e) - quadratic * unit(i, e)) * inv_norm +
+             (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
+    });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+      basis.power_spectrum_adjoint_row(p, A, w.data(), dE_dA.data());
+      if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
+    });
+    double pair_energy = 0.0;
+    if (pairs > 0)
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(team, pairs),
+          [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
+    team.team_barrier();
+
+    EnergyVirial pair_sum;
+    const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, begin, end),
+        [&](int k, EnergyVirial& local) {
+          b2::NeighborTerms terms;
+          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms.data)) return;
+          double g[3];
+          basis.contract_gradient(terms.data, dE_dA.data(), g, team.team_size() > 1);
+          auto f = forces.access();
+          const int j = b2::B2Basis::term_atom(terms.data);
+          for (int c = 0; c < 3; ++c) {
+            f(i, c) += g[c];
+            f(j, c) -= g[c];
+          }
+          local.add_pair_virial(terms.data, g, -1.0);
+        },
+        Kokkos::Sum<EnergyVirial>(pair_sum));
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
+      pair_sum.energy = energy;
+      sum += pair_sum;
+      if (per_atom.extent(0) > 0) per_atom(i) = energy;
+      if (per_atom_virial.extent(0) > 0)
+        for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
+    });
+  };
+  reduce_energy_and_virial(
+      "GpPotential::batched_forces",
+      policy(state.natoms, atom_team(work)).set_scratch_size(0, Kokkos::PerTeam(scratch_bytes)),
+      kernel, sums, result);
+}
+
+}  // namespace otfgp::gp_batched
