@@ -670,12 +670,13 @@ TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
   }
 }
 
-TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and refuses anything else", "[gp][batched]") {
+TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything else",
+          "[gp][batched]") {
   const Synthetic synthetic = synthetic_model(91);
   const Structure structure = test_structure(92);
   GpPotential automatic(synthetic.model);
   const Evaluation reference = evaluate(automatic, structure);
-  for (const char* form : {"fused", "batched"}) {
+  for (const char* form : {"fused", "batched", "batched:1", "fused:1"}) {
     setenv("OTFGP_GP_FORCE_FORM", form, 1);
     GpPotential chosen(synthetic.model);
     const Evaluation evaluation = evaluate(chosen, structure);
@@ -684,5 +685,11 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and refuses anything else", "[gp][
   }
   setenv("OTFGP_GP_FORCE_FORM", "gpu", 1);
   CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
+  for (const char* bad : {"batched:", "batched:0", "batched:x", "fused:-3"}) {
+    setenv("OTFGP_GP_FORCE_FORM", bad, 1);
+    CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("positive integer"));
+  }
+  setenv("OTFGP_GP_FORCE_FORM", "batched:5000", 1);
+  CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("team size must be between"));
   unsetenv("OTFGP_GP_FORCE_FORM");
 }

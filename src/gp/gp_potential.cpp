@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
@@ -131,24 +132,48 @@ void validate(const MappedGp& model) {
 
 namespace {
 
-GpPotential::ForceForm force_form_from_environment() {
+// OTFGP_GP_FORCE_FORM: fused or batched, optionally with a team size
+// (`batched:64`), for measurements (docs/gpu.md); unset: automatic.
+std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
   const char* value = std::getenv("OTFGP_GP_FORCE_FORM");
-  const std::string form = value != nullptr ? value : "";
-  if (form.empty()) return GpPotential::ForceForm::automatic;
-  if (form == "fused") return GpPotential::ForceForm::fused;
-  if (form == "batched") return GpPotential::ForceForm::batched;
-  throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (or unset), not '" + form + "'");
+  const std::string text = value != nullptr ? value : "";
+  if (text.empty()) return {GpPotential::ForceForm::automatic, 0};
+  const std::size_t colon = text.find(':');
+  const std::string form = text.substr(0, colon);
+  int team_size = 0;
+  if (colon != std::string::npos) {
+    const std::string size = text.substr(colon + 1);
+    const bool digits =
+        !size.empty() && size.size() <= 4 &&
+        std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; });
+    team_size = digits ? std::stoi(size) : 0;
+    if (team_size <= 0)
+      throw Error("OTFGP_GP_FORCE_FORM: the team size after ':' must be a positive integer, not '" +
+                  size + "'");
+  }
+  if (form == "fused") return {GpPotential::ForceForm::fused, team_size};
+  if (form == "batched") return {GpPotential::ForceForm::batched, team_size};
+  throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (optionally :team size), not '" + text +
+              "'");
+}
+
+// The largest team this backend runs (1 on Serial, the threads on OpenMP).
+int largest_team_size() {
+  return TeamPolicy(1, 1).team_size_max(KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag());
 }
 
 }  // namespace
 
-GpPotential::GpPotential(MappedGp model, std::string spec)
-    : spec_(std::move(spec)), force_form_(force_form_from_environment()) {
+GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spec)) {
+  const auto [form, team_size] = force_form_from_environment();
+  set_force_form(form, team_size);
   remap(std::move(model));
 }
 
 void GpPotential::set_force_form(ForceForm form, int team_size) {
-  if (team_size < 0) throw Error("GpPotential: a team size must be ≥ 0 (0: the backend's)");
+  if (team_size < 0 || team_size > largest_team_size())
+    throw Error("GpPotential: a team size must be between 0 (the backend's) and " +
+                std::to_string(largest_team_size()) + " here, not " + std::to_string(team_size));
   force_form_ = form;
   fused_team_size_ = team_size;
   batched_.team_size = team_size;
