@@ -18,8 +18,6 @@ using ScratchView =
 // Atoms whose β_s d̂ one team computes together: each number of β_s read once
 // per block. 32 accumulators per thread stay in registers on a GPU.
 constexpr int product_block = 32;
-// |d|² below this is an atom without neighbours (as gp_potential.cpp).
-constexpr double empty_norm_squared = 1e-24;
 
 constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 
@@ -195,10 +193,8 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const IntView type = state.type;
   const bool all_centres = centres.extent(0) == 0;
   const int size = basis.power_size, density_size = basis.density_size;
-  const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
-  const auto two_body = maps.two_body, three_body = maps.three_body;
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -215,52 +211,17 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
     }
     ScratchView w(team.team_scratch(0), size);
     ScratchView dE_dA(team.team_scratch(0), density_size);
-    const double inv_norm = 1.0 / norm(i);
-    const double* A = &density(i, 0);
-    double quadratic = 0.0, linear = 0.0;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, size),
-        [&](int e, double& s) { s += unit(i, e) * product(i, e); }, quadratic);
-    if (three_body.extent(0) > 0)
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(team, size),
-          [&](int e, double& s) { s += three_body(s_i, e) * unit(i, e); }, linear);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
-      w(e) = 2.0 * (product(i, e) - quadratic * unit(i, e)) * inv_norm +
-             (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-      basis.power_spectrum_adjoint_row(p, A, w.data(), dE_dA.data());
-      if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
-    });
-    double pair_energy = 0.0;
-    if (pairs > 0)
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(team, pairs),
-          [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
-    team.team_barrier();
-
+    // Each thread makes its pair's terms with gradients where it uses them.
+    const auto with_terms = [&](int k, const auto& use) {
+      b2::NeighborTerms terms;
+      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms.data)) use(terms.data);
+    };
     EnergyVirial pair_sum;
-    const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, begin, end),
-        [&](int k, EnergyVirial& local) {
-          b2::NeighborTerms terms;
-          if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms.data)) return;
-          double g[3];
-          basis.contract_gradient(terms.data, dE_dA.data(), g, team.team_size() > 1);
-          auto f = forces.access();
-          const int j = b2::B2Basis::term_atom(terms.data);
-          for (int c = 0; c < 3; ++c) {
-            f(i, c) += g[c];
-            f(j, c) -= g[c];
-          }
-          local.add_pair_virial(terms.data, g, -1.0);
-        },
-        Kokkos::Sum<EnergyVirial>(pair_sum));
+    const double energy = atom_energy_and_forces(
+        team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0), &density(i, 0),
+        w.data(), dE_dA.data(), neighbors.offsets(i), neighbors.offsets(i + 1), with_terms, forces,
+        pair_sum);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
       pair_sum.energy = energy;
       sum += pair_sum;
       if (per_atom.extent(0) > 0) per_atom(i) = energy;

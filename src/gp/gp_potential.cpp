@@ -42,8 +42,6 @@ constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 // M = 2407, D = 144; docs/BENCHMARKS.md, "MD overhead of the uncertainty").
 // It weighs the automatic choice between them.
 constexpr double products_speedup = 9.0;
-// |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
-constexpr double empty_norm_squared = 1e-24;
 
 std::string describe_shape(const Eigen::MatrixXd& m) {
   return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
@@ -379,9 +377,7 @@ void GpPotential::bind(const std::vector<int>& species) {
 // set-up and uncertainty outputs (a free function: docs/gpu.md).
 void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                       const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
-                      const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& two_body,
-                      const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& three_body,
-                      const Kokkos::View<double*, MemSpace>& reference,
+                      const gp_batched::ForceMaps& maps,
                       const Kokkos::View<const int*, MemSpace>& centres, const ScalarView& per_atom,
                       const VirialView& per_atom_virial, const ForceScatter& forces, bool keep_unit,
                       const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit,
@@ -403,6 +399,7 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
                                     ScratchView::shmem_size(size) * 2 +
                                     ScratchView::shmem_size(std::size_t(max_pairs) * stride);
   const int level = b2::scratch_level(scratch_bytes);
+  const auto reference = maps.reference;
   const auto kernel = KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
     const int i = team.league_rank();
     if (!all_centres && !centres(i)) {
@@ -430,7 +427,7 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
         norm_squared);
-    if (norm_squared <= empty_norm_squared) {
+    if (norm_squared <= gp_batched::empty_norm_squared) {
       Kokkos::single(Kokkos::PerTeam(team), [&]() {
         sum.energy += reference(s_i);
         if (per_atom.extent(0) > 0) per_atom(i) = reference(s_i);
@@ -444,54 +441,21 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
 
     symmetric_product(team, &beta(s_i, 0, 0), d.data(), w.data(), size);
     team.team_barrier();
-    double quadratic = 0.0, linear = 0.0;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * w(e); },
-        quadratic);
-    // The three-body part t_s·d = |d| t_s·d̂ (kernel.hpp).
-    if (three_body.extent(0) > 0)
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(team, size),
-          [&](int e, double& s) { s += three_body(s_i, e) * d(e); }, linear);
-    // ∂ε/∂d = (I − d̂d̂ᵀ) 2βd̂ / |d| (+ t_s).
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
-      if (keep_unit) unit(i, e) = d(e);
-      w(e) = 2.0 * (w(e) - quadratic * d(e)) * inv_norm +
-             (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-      basis.power_spectrum_adjoint_row(p, A.data(), w.data(), dE_dA.data());
-      // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
-      if (pairs > 0) dE_dA(p * harmonics) += two_body(s_i, p);
-      if (pairs > 0 && keep_unit) unit(i, size + p) = A(p * harmonics);
-    });
-    double pair_energy = 0.0;
-    if (pairs > 0)
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(team, pairs),
-          [&](int p, double& e) { e += two_body(s_i, p) * A(p * harmonics); }, pair_energy);
-    team.team_barrier();
-
+    if (keep_unit) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { unit(i, e) = d(e); });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, pairs),
+                           [&](int p) { unit(i, size + p) = A(p * harmonics); });
+    }
+    // The pairs' terms with gradients, cached by density_and_terms.
+    const auto with_terms = [&](int k, const auto& use) {
+      const double* t = &cache(std::size_t(k - begin) * stride);
+      if (t[3] >= 0.0) use(t);
+    };
     EnergyVirial pair_sum;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, begin, end),
-        [&](int k, EnergyVirial& local) {
-          const double* t = &cache(std::size_t(k - begin) * stride);
-          if (t[3] < 0.0) return;
-          double g[3];
-          basis.contract_gradient(t, dE_dA.data(), g, team.team_size() > 1);
-          auto f = forces.access();
-          const int j = b2::B2Basis::term_atom(t);
-          for (int c = 0; c < 3; ++c) {
-            f(i, c) += g[c];
-            f(j, c) -= g[c];
-          }
-          local.add_pair_virial(t, g, -1.0);
-        },
-        Kokkos::Sum<EnergyVirial>(pair_sum));
+    const double energy = gp_batched::atom_energy_and_forces(
+        team, basis, maps, i, s_i, inv_norm, d.data(), w.data(), A.data(), w.data(), dE_dA.data(),
+        begin, end, with_terms, forces, pair_sum);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      const double energy = quadratic + linear / inv_norm + pair_energy + reference(s_i);
       pair_sum.energy = energy;
       sum += pair_sum;
       if (per_atom.extent(0) > 0) per_atom(i) = energy;
@@ -572,7 +536,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
     unit_descriptor_ = batched_.unit;
     descriptor_norm_ = batched_.norm;
   } else {
-    gp_energy_kernel(basis_, list, state, beta_, two_body_, three_body_, reference_energy_,
+    gp_energy_kernel(basis_, list, state, beta_, {two_body_, three_body_, reference_energy_},
                      request.centres, result.per_atom_energy, result.per_atom_virial, forces,
                      keep_unit, unit_descriptor_, descriptor_norm_, sums, result, fused_team_size_);
   }

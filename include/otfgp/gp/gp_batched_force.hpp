@@ -20,6 +20,9 @@ namespace otfgp::gp_batched {
 
 using Matrix = Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>;
 
+// |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
+inline constexpr double empty_norm_squared = 1e-24;
+
 // The per-atom arrays the three kernels hand on; `team_size` 0 takes the
 // backend's choice (docs/gpu.md).
 struct Workspace {
@@ -40,11 +43,72 @@ void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list
                               const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
                               const Workspace& work);
 
-// Kernel 3: energies, forces, virials as gp_energy_kernel's.
+// The linear parts of the local energy: v_s (two-body, species × L), t_s
+// (three-body, species × D_b), each of extent 0 when the model has none, and e_ref.
 struct ForceMaps {
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> two_body, three_body;
   Kokkos::View<double*, MemSpace> reference;
 };
+
+// One atom's local energy and forces from its d̂ (`unit`), β_s d̂ (`product`;
+// may be `w` itself) and density A, for a team (both force forms):
+// ∂ε/∂d = (I − d̂d̂ᵀ) 2β_s d̂ / |d| (+ t_s) into w, its adjoint ∂ε/∂A (+ v_s)
+// into dE_dA, then for each pair k in [begin, end) with_terms(k, use) calls
+// use(t) with the pair's terms with gradients (not at all beyond its cutoff):
+// the pair's force is scattered and its virial added to pair_virial.
+// Returns ε = d̂ᵀβ_s d̂ + |d| t_s·d̂ + v_s·q + e_ref.
+template <class Member, class WithTerms>
+KOKKOS_INLINE_FUNCTION double atom_energy_and_forces(
+    const Member& team, const b2::B2Basis& basis, const ForceMaps& maps, int i, int s_i,
+    double inv_norm, const double* unit, const double* product, const double* A, double* w,
+    double* dE_dA, int begin, int end, const WithTerms& with_terms, const ForceScatter& forces,
+    EnergyVirial& pair_virial) {
+  const int size = basis.power_size, pairs = basis.size - basis.power_size;
+  const int harmonics = basis.n_harmonics;
+  const auto& two_body = maps.two_body;
+  const auto& three_body = maps.three_body;
+  double quadratic = 0.0, linear = 0.0, pair_energy = 0.0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += unit[e] * product[e]; },
+      quadratic);
+  // The three-body part t_s·d = |d| t_s·d̂ (kernel.hpp).
+  if (three_body.extent(0) > 0)
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, size),
+        [&](int e, double& s) { s += three_body(s_i, e) * unit[e]; }, linear);
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+    w[e] = 2.0 * (product[e] - quadratic * unit[e]) * inv_norm +
+           (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
+  });
+  team.team_barrier();
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
+    basis.power_spectrum_adjoint_row(p, A, w, dE_dA);
+    // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
+    if (pairs > 0) dE_dA[p * harmonics] += two_body(s_i, p);
+  });
+  if (pairs > 0)
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, pairs),
+        [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
+  team.team_barrier();
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(team, begin, end),
+      [&](int k, EnergyVirial& local) {
+        with_terms(k, [&](const double* t) {
+          double g[3];
+          basis.contract_gradient(t, dE_dA, g, team.team_size() > 1);
+          auto f = forces.access();
+          const int j = b2::B2Basis::term_atom(t);
+          for (int c = 0; c < 3; ++c) {
+            f(i, c) += g[c];
+            f(j, c) -= g[c];
+          }
+          local.add_pair_virial(t, g, -1.0);
+        });
+      },
+      Kokkos::Sum<EnergyVirial>(pair_virial));
+  return quadratic + linear / inv_norm + pair_energy + maps.reference(s_i);
+}
 void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                        const Kokkos::View<const int*, MemSpace>& centres, const ForceMaps& maps,
                        const Workspace& work, const ScalarView& per_atom,
