@@ -4,26 +4,14 @@
 
 #include <algorithm>
 #include <string>
-#include <type_traits>
 
 namespace otfgp::gp_batched {
 
 namespace {
 
-using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
-using Member = TeamPolicy::member_type;
-using ScratchView =
-    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-
 // Atoms whose β_s d̂ one team computes together: each number of β_s read once
 // per block. 32 accumulators per thread stay in registers on a GPU.
 constexpr int product_block = 32;
-
-constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
-
-TeamPolicy policy(int league, int team_size) {
-  return team_size > 0 ? TeamPolicy(league, team_size) : TeamPolicy(league, Kokkos::AUTO);
-}
 
 // Team sizes unless Workspace::team_size sets one: the backend's choice on the
 // host (one thread); on a GPU a warp per atom (an atom's work is a few dozen
@@ -57,7 +45,8 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
   const ScalarView norm = work.norm;
   Kokkos::parallel_for(
       "GpPotential::descriptors",
-      policy(state.natoms, atom_team(work)).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      team_policy(state.natoms, atom_team(work))
+          .set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       KOKKOS_LAMBDA(const Member& team) {
         const int i = team.league_rank();
         ScratchView A(team.team_scratch(level), density_size);
@@ -115,7 +104,7 @@ void products(const b2::B2Basis& basis, const AtomState& state,
   const Matrix unit = work.unit, product = work.product;
   const int blocks = (natoms + product_block - 1) / product_block;
   Kokkos::parallel_for(
-      "GpPotential::beta_products", policy(blocks, product_team(work, size)),
+      "GpPotential::beta_products", team_policy(blocks, product_team(work, size)),
       KOKKOS_LAMBDA(const Member& team) {
         const int first = team.league_rank() * product_block;
         const int count = natoms - first < product_block ? natoms - first : product_block;
@@ -216,23 +205,15 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
       b2::NeighborTerms terms;
       if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms.data)) use(terms.data);
     };
-    EnergyVirial pair_sum;
-    const double energy = atom_energy_and_forces(
-        team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0), &density(i, 0),
-        w.data(), dE_dA.data(), neighbors.offsets(i), neighbors.offsets(i + 1), with_terms, forces,
-        pair_sum);
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      pair_sum.energy = energy;
-      sum += pair_sum;
-      if (per_atom.extent(0) > 0) per_atom(i) = energy;
-      if (per_atom_virial.extent(0) > 0)
-        for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
-    });
+    atom_energy_and_forces(team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0),
+                           &density(i, 0), w.data(), dE_dA.data(), neighbors.offsets(i),
+                           neighbors.offsets(i + 1), with_terms, forces, per_atom, per_atom_virial,
+                           sum);
   };
-  reduce_energy_and_virial(
-      "GpPotential::batched_forces",
-      policy(state.natoms, atom_team(work)).set_scratch_size(0, Kokkos::PerTeam(scratch_bytes)),
-      kernel, sums, result);
+  reduce_energy_and_virial("GpPotential::batched_forces",
+                           team_policy(state.natoms, atom_team(work))
+                               .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes)),
+                           kernel, sums, result);
 }
 
 }  // namespace otfgp::gp_batched

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "otfgp/core/elements.hpp"
@@ -27,16 +26,16 @@ namespace otfgp {
 
 namespace {
 
-using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
-using Member = TeamPolicy::member_type;
-using ScratchView =
-    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+using gp_batched::host_memory;
+using gp_batched::Member;
+using gp_batched::ScratchView;
+using gp_batched::team_policy;
+using gp_batched::TeamPolicy;
 
 // Atoms of one species whose uncertainty one team computes together, so that
 // each row of R_s is read once per block rather than once per atom.
 constexpr int uncertainty_block = 32;
-// Views in host memory: the variance rows can go through the optimised BLAS.
-constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
+// (host_memory: the variance rows can go through the optimised BLAS.)
 // How much faster the row form runs as BLAS products than the packed quadratic
 // forms' loop, per flop, on a CPU core: 9× at rank 32, 18× at rank 256 (Si,
 // M = 2407, D = 144; docs/BENCHMARKS.md, "MD overhead of the uncertainty").
@@ -451,24 +450,14 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
       const double* t = &cache(std::size_t(k - begin) * stride);
       if (t[3] >= 0.0) use(t);
     };
-    EnergyVirial pair_sum;
-    const double energy = gp_batched::atom_energy_and_forces(
-        team, basis, maps, i, s_i, inv_norm, d.data(), w.data(), A.data(), w.data(), dE_dA.data(),
-        begin, end, with_terms, forces, pair_sum);
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      pair_sum.energy = energy;
-      sum += pair_sum;
-      if (per_atom.extent(0) > 0) per_atom(i) = energy;
-      // The site's own virial: W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j.
-      if (per_atom_virial.extent(0) > 0)
-        for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = pair_sum.virial[c];
-      if (keep_unit) norm(i) = 1.0 / inv_norm;
-    });
+    gp_batched::atom_energy_and_forces(team, basis, maps, i, s_i, inv_norm, d.data(), w.data(),
+                                       A.data(), w.data(), dE_dA.data(), begin, end, with_terms,
+                                       forces, per_atom, per_atom_virial, sum);
+    if (keep_unit) Kokkos::single(Kokkos::PerTeam(team), [&]() { norm(i) = 1.0 / inv_norm; });
   };
   reduce_energy_and_virial(
       "GpPotential::compute",
-      (team_size > 0 ? TeamPolicy(natoms, team_size) : TeamPolicy(natoms, Kokkos::AUTO))
-          .set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      team_policy(natoms, team_size).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       kernel, sums, result);
 }
 

@@ -11,6 +11,8 @@
 // The same sums as GpPotential's one-kernel form (gp_energy_kernel), except
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
+#include <type_traits>
+
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
 #include "otfgp/potentials/compute_support.hpp"
@@ -19,6 +21,17 @@
 namespace otfgp::gp_batched {
 
 using Matrix = Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>;
+using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+using Member = TeamPolicy::member_type;
+using ScratchView =
+    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+// Views in host memory (a CPU backend).
+inline constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
+
+// A league of teams of team_size threads; 0: Kokkos's choice (AUTO).
+inline TeamPolicy team_policy(int league, int team_size) {
+  return team_size > 0 ? TeamPolicy(league, team_size) : TeamPolicy(league, Kokkos::AUTO);
+}
 
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
 inline constexpr double empty_norm_squared = 1e-24;
@@ -55,14 +68,15 @@ struct ForceMaps {
 // ∂ε/∂d = (I − d̂d̂ᵀ) 2β_s d̂ / |d| (+ t_s) into w, its adjoint ∂ε/∂A (+ v_s)
 // into dE_dA, then for each pair k in [begin, end) with_terms(k, use) calls
 // use(t) with the pair's terms with gradients (not at all beyond its cutoff):
-// the pair's force is scattered and its virial added to pair_virial.
-// Returns ε = d̂ᵀβ_s d̂ + |d| t_s·d̂ + v_s·q + e_ref.
+// the pair's force is scattered. Adds ε = d̂ᵀβ_s d̂ + |d| t_s·d̂ + v_s·q + e_ref
+// and the site's virial W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j to `sum`, and writes them
+// where per_atom, per_atom_virial are allocated.
 template <class Member, class WithTerms>
-KOKKOS_INLINE_FUNCTION double atom_energy_and_forces(
+KOKKOS_INLINE_FUNCTION void atom_energy_and_forces(
     const Member& team, const b2::B2Basis& basis, const ForceMaps& maps, int i, int s_i,
     double inv_norm, const double* unit, const double* product, const double* A, double* w,
     double* dE_dA, int begin, int end, const WithTerms& with_terms, const ForceScatter& forces,
-    EnergyVirial& pair_virial) {
+    const ScalarView& per_atom, const VirialView& per_atom_virial, EnergyVirial& sum) {
   const int size = basis.power_size, pairs = basis.size - basis.power_size;
   const int harmonics = basis.n_harmonics;
   const auto& two_body = maps.two_body;
@@ -91,6 +105,7 @@ KOKKOS_INLINE_FUNCTION double atom_energy_and_forces(
         Kokkos::TeamThreadRange(team, pairs),
         [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
   team.team_barrier();
+  EnergyVirial site;
   Kokkos::parallel_reduce(
       Kokkos::TeamThreadRange(team, begin, end),
       [&](int k, EnergyVirial& local) {
@@ -106,8 +121,14 @@ KOKKOS_INLINE_FUNCTION double atom_energy_and_forces(
           local.add_pair_virial(t, g, -1.0);
         });
       },
-      Kokkos::Sum<EnergyVirial>(pair_virial));
-  return quadratic + linear / inv_norm + pair_energy + maps.reference(s_i);
+      Kokkos::Sum<EnergyVirial>(site));
+  Kokkos::single(Kokkos::PerTeam(team), [&]() {
+    site.energy = quadratic + linear / inv_norm + pair_energy + maps.reference(s_i);
+    sum += site;
+    if (per_atom.extent(0) > 0) per_atom(i) = site.energy;
+    if (per_atom_virial.extent(0) > 0)
+      for (int c = 0; c < 6; ++c) per_atom_virial(i, c) = site.virial[c];
+  });
 }
 void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                        const Kokkos::View<const int*, MemSpace>& centres, const ForceMaps& maps,
