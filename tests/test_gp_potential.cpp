@@ -693,3 +693,41 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("team size must be between"));
   unsetenv("OTFGP_GP_FORCE_FORM");
 }
+
+namespace {
+
+// Allocations of views whose labels name the uncertainty's grouping of atoms
+// by species (its lists, blocks and offsets, under the names they have had).
+std::vector<std::string> grouping_allocations;
+
+void note_allocation(Kokkos::Profiling::SpaceHandle, const char* label, const void*,
+                     std::uint64_t) {
+  const std::string name = label;
+  for (const char* part : {"order", "blocks", "grouped", "offset", "quadratic_atoms", "bounds"})
+    if (name.rfind("GpPotential::", 0) == 0 && name.find(part) != std::string::npos)
+      grouping_allocations.push_back(name);
+}
+
+}  // namespace
+
+// Issue 12 item 3: the team kernel's atoms are grouped by species on the
+// device, into buffers kept between calls; a second call allocates none.
+TEST_CASE("the uncertainty's grouping by species allocates nothing once its buffers fit", "[gp]") {
+  Synthetic synthetic = synthetic_model(95);
+  synthetic.model.variance_rank = 4;  // truncated: the quadratic forms can take species 0 and 1
+  const Structure structure = test_structure(96);
+  for (const auto form : {GpPotential::VarianceForm::rows, GpPotential::VarianceForm::quadratic,
+                          GpPotential::VarianceForm::automatic}) {
+    GpPotential potential(synthetic.model);
+    potential.set_variance_form(form);
+    const Evaluation first = evaluate(potential, structure, {false, true});
+    grouping_allocations.clear();
+    Kokkos::Tools::Experimental::set_allocate_data_callback(note_allocation);
+    const Evaluation second = evaluate(potential, structure, {false, true});
+    Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
+    INFO("form " << int(form) << ", allocated: " << grouping_allocations.size());
+    CHECK(grouping_allocations.empty());
+    CHECK(*first.uncertainty == *second.uncertainty);
+    CHECK(first.uncertainty->maxCoeff() > 0.0);
+  }
+}

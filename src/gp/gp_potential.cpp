@@ -42,6 +42,14 @@ constexpr int uncertainty_block = 32;
 // It weighs the automatic choice between them.
 constexpr double products_speedup = 9.0;
 
+Kokkos::View<int*, MemSpace> device_copy(const std::string& label, const std::vector<int>& values) {
+  Kokkos::View<int*, MemSpace> view(label, values.size());
+  auto host = Kokkos::create_mirror_view(view);
+  for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
+  Kokkos::deep_copy(view, host);
+  return view;
+}
+
 std::string describe_shape(const Eigen::MatrixXd& m) {
   return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
 }
@@ -286,6 +294,10 @@ void GpPotential::upload_variance_rows() {
     rank_[s] = static_cast<int>(truncated_[s].factor.rows());
     factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
+  sparse_offsets_device_ = device_copy("GpPotential::sparse_offsets", sparse_offset_);
+  factor_offsets_device_ = device_copy("GpPotential::factor_offsets", factor_offset_);
+  species_bounds_ = Kokkos::View<int*, MemSpace>("GpPotential::species_bounds", 2 * (n + 1));
+  species_bounds_host_ = Kokkos::create_mirror_view(species_bounds_);
   sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], full);
   sparse_norm_ = ScalarView("GpPotential::sparse_norm",
                             model_.three_body_weight > 0.0 ? sparse_offset_[n] : 0);
@@ -334,6 +346,7 @@ void GpPotential::upload_quadratic_forms() {
       forms[s] = packed_quadratic_forms(truncated_[s].factor, model_.sparse_normalised[s]);
     quadratic_offset_[s + 1] = quadratic_offset_[s] + static_cast<int>(forms[s].rows());
   }
+  quadratic_offsets_device_ = device_copy("GpPotential::quadratic_offsets", quadratic_offset_);
   quadratic_ = decltype(quadratic_)("GpPotential::quadratic_forms", quadratic_offset_[n],
                                     quadratic_offset_[n] > 0 ? packed_size : 0);
   auto quadratic = Kokkos::create_mirror_view(quadratic_);
@@ -655,12 +668,11 @@ void gp_uncertainty_kernel(
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& sparse,
     const Kokkos::View<double*, MemSpace>& factor, const Kokkos::View<int*, MemSpace>& order,
-    const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks,
+    const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks, int n_blocks,
     const Kokkos::View<int*, MemSpace>& sparse_offset,
     const Kokkos::View<int*, MemSpace>& factor_offset, int max_sparse, int size, int pairs,
     double two_body_weight, const ScalarView& sparse_norm, double three_body_weight,
     double signal_std, const ScalarView& uncertainty, const ScalarView& normalised) {
-  const int n_blocks = int(blocks.extent(0));
   const double signal_variance = signal_std * signal_std;
   const double inv_signal_std = 1.0 / signal_std;
   constexpr int block = uncertainty_block;
@@ -715,7 +727,7 @@ void gp_uncertainty_kernel(
 void gp_uncertainty_quadratic_kernel(
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
     const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
-    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<int*, MemSpace>& atoms, int count,
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
     const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
     const ScalarView& normalised);
@@ -728,86 +740,112 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
                        double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
                        const ScalarView& novel);
 
+// The centres whose descriptor species s has want[s] set, grouped by species
+// in ascending atom order into `order` (from position 0), as the host's lists
+// of them were: one scan per species on the device, no copy of the atoms to the
+// host. Returns where each species' atoms start (n_species + 1 numbers, host).
+std::vector<int> group_by_species(const IntView& type,
+                                  const Kokkos::View<const int*, MemSpace>& type_map,
+                                  const Kokkos::View<const int*, MemSpace>& centres,
+                                  const std::vector<char>& want, int natoms,
+                                  const Kokkos::View<int*, MemSpace>& order) {
+  const bool all_centres = centres.extent(0) == 0;
+  std::vector<int> first(want.size() + 1, 0);
+  for (std::size_t s = 0; s < want.size(); ++s) {
+    int count = 0;
+    if (want[s]) {
+      const int offset = first[s], species = int(s);
+      Kokkos::parallel_scan(
+          "GpPotential::group_by_species", RangePolicy(0, natoms),
+          KOKKOS_LAMBDA(int i, int& position, bool final) {
+            if (!(all_centres || centres(i)) || type_map(type(i)) != species) return;
+            if (final) order(offset + position) = i;
+            ++position;
+          },
+          count);
+    }
+    first[s + 1] = first[s] + count;
+  }
+  return first;
+}
+
+// blocks(k) = {species, first position, count}: each species' atoms of
+// `first` cut into blocks of up to uncertainty_block, in order; `bounds` holds
+// first (n_species + 1 numbers) then each species' first block (n_species + 1),
+// its host mirror is filled here. Returns the number of blocks.
+int species_blocks(const std::vector<int>& first, const Kokkos::View<int*, MemSpace>& bounds,
+                   const Kokkos::View<int*, MemSpace>::HostMirror& bounds_host,
+                   const Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace>& blocks) {
+  const int n_species = int(first.size()) - 1;
+  int n_blocks = 0;
+  for (int s = 0; s <= n_species; ++s) {
+    bounds_host(s) = first[s];
+    bounds_host(n_species + 1 + s) = n_blocks;
+    if (s < n_species)
+      n_blocks += (first[s + 1] - first[s] + uncertainty_block - 1) / uncertainty_block;
+  }
+  Kokkos::deep_copy(bounds, bounds_host);
+  Kokkos::parallel_for(
+      "GpPotential::species_blocks", RangePolicy(0, n_blocks), KOKKOS_LAMBDA(int k) {
+        int s = 0;
+        while (k >= bounds(n_species + 2 + s)) ++s;
+        const int start = bounds(s) + (k - bounds(n_species + 1 + s)) * uncertainty_block;
+        const int end = bounds(s + 1);
+        blocks(k, 0) = s;
+        blocks(k, 1) = start;
+        blocks(k, 2) = end - start < uncertainty_block ? end - start : uncertainty_block;
+      });
+  return n_blocks;
+}
+
 void GpPotential::compute_uncertainty(const AtomState& state,
                                       Kokkos::View<const int*, MemSpace> centres,
                                       ScalarView uncertainty, ScalarView normalised) {
   const int natoms = state.natoms, n_species = basis_.n_species;
-  auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
-  auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
-  auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
-  const bool all_centres = centres.extent(0) == 0;
-  std::vector<std::vector<int>> members(n_species);
-  std::vector<int> quadratic_atoms;  // atoms of species evaluated by the quadratic forms
-  for (int i = 0; i < natoms; ++i) {
-    if (!all_centres && !centre_host(i)) continue;
-    const int s = map_host(type_host(i));
-    if (quadratic_species_[s])
-      quadratic_atoms.push_back(i);
-    else
-      members[s].push_back(i);
+  if (grouped_atoms_.extent(0) < std::size_t(natoms)) {
+    grouped_atoms_ = Kokkos::View<int*, MemSpace>("GpPotential::grouped_atoms", natoms);
+    uncertainty_blocks_ = decltype(uncertainty_blocks_)("GpPotential::uncertainty_blocks",
+                                                        natoms / uncertainty_block + n_species + 1);
   }
-  if (products_form())
+  std::vector<char> rows(n_species);
+  for (int s = 0; s < n_species; ++s) rows[s] = !quadratic_species_[s];
+  if (products_form()) {
+    // Host memory: the host's lists of atoms feed the BLAS products.
+    auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
+    auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
+    auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
+    std::vector<std::vector<int>> members(n_species);
+    for (int i = 0; i < natoms; ++i) {
+      if (centres.extent(0) > 0 && !centre_host(i)) continue;
+      const int s = map_host(type_host(i));
+      if (rows[s]) members[s].push_back(i);
+    }
     uncertainty_by_products(members, uncertainty, normalised);
-  else
-    uncertainty_by_team(members, uncertainty, normalised);
-  if (quadratic_atoms.empty()) return;
-  Kokkos::View<int*, MemSpace> atoms("GpPotential::quadratic_atoms", quadratic_atoms.size());
-  Kokkos::View<int*, MemSpace> quadratic_offset("GpPotential::quadratic_offset", n_species + 1);
-  {
-    auto a = Kokkos::create_mirror_view(atoms);
-    auto o = Kokkos::create_mirror_view(quadratic_offset);
-    for (std::size_t k = 0; k < quadratic_atoms.size(); ++k) a(k) = quadratic_atoms[k];
-    for (int s = 0; s <= n_species; ++s) o(s) = quadratic_offset_[s];
-    Kokkos::deep_copy(atoms, a);
-    Kokkos::deep_copy(quadratic_offset, o);
+  } else {
+    const std::vector<int> first =
+        group_by_species(state.type, basis_.type_map, centres, rows, natoms, grouped_atoms_);
+    const int n_blocks =
+        species_blocks(first, species_bounds_, species_bounds_host_, uncertainty_blocks_);
+    int max_sparse = 0;
+    for (int s = 0; s < n_species; ++s)
+      max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
+    gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, grouped_atoms_,
+                          uncertainty_blocks_, n_blocks, sparse_offsets_device_,
+                          factor_offsets_device_, max_sparse, basis_.power_size,
+                          basis_.size - basis_.power_size, model_.two_body_weight, sparse_norm_,
+                          model_.three_body_weight, model_.signal_std, uncertainty, normalised);
   }
+  if (std::none_of(quadratic_species_.begin(), quadratic_species_.end(),
+                   [](char q) { return q != 0; }))
+    return;
+  // The quadratic forms' atoms, grouped the same way (after the rows' kernel
+  // has read its grouping: one buffer serves both).
+  const int count = group_by_species(state.type, basis_.type_map, centres, quadratic_species_,
+                                     natoms, grouped_atoms_)
+                        .back();
   gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
-                                  atoms, quadratic_, quadratic_offset, model_.signal_std,
-                                  uncertainty, normalised);
-}
-
-void GpPotential::uncertainty_by_team(const std::vector<std::vector<int>>& members,
-                                      ScalarView uncertainty, ScalarView normalised) {
-  const int n_species = basis_.n_species;
-  // Blocks of up to uncertainty_block atoms of one species.
-  std::vector<int> order_list, block_list;  // block: species, first position in order, count
-  for (int s = 0; s < n_species; ++s)
-    for (std::size_t first = 0; first < members[s].size(); first += uncertainty_block) {
-      const std::size_t count = std::min<std::size_t>(uncertainty_block, members[s].size() - first);
-      block_list.insert(block_list.end(), {s, int(order_list.size()), int(count)});
-      order_list.insert(order_list.end(), members[s].begin() + first,
-                        members[s].begin() + first + count);
-    }
-  const int n_blocks = int(block_list.size() / 3);
-  Kokkos::View<int*, MemSpace> order("GpPotential::uncertainty_order", order_list.size());
-  Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace> blocks("GpPotential::uncertainty_blocks",
-                                                               n_blocks);
-  Kokkos::View<int*, MemSpace> sparse_offset("GpPotential::sparse_offset", n_species + 1);
-  Kokkos::View<int*, MemSpace> factor_offset("GpPotential::factor_offset", n_species + 1);
-  {
-    auto o = Kokkos::create_mirror_view(order);
-    auto b = Kokkos::create_mirror_view(blocks);
-    auto so = Kokkos::create_mirror_view(sparse_offset);
-    auto fo = Kokkos::create_mirror_view(factor_offset);
-    for (std::size_t k = 0; k < order_list.size(); ++k) o(k) = order_list[k];
-    for (int k = 0; k < n_blocks; ++k)
-      for (int c = 0; c < 3; ++c) b(k, c) = block_list[3 * k + c];
-    for (int s = 0; s <= n_species; ++s) {
-      so(s) = sparse_offset_[s];
-      fo(s) = factor_offset_[s];
-    }
-    Kokkos::deep_copy(order, o);
-    Kokkos::deep_copy(blocks, b);
-    Kokkos::deep_copy(sparse_offset, so);
-    Kokkos::deep_copy(factor_offset, fo);
-  }
-  int max_sparse = 0;
-  for (int s = 0; s < n_species; ++s)
-    max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
-  gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, order, blocks,
-                        sparse_offset, factor_offset, max_sparse, basis_.power_size,
-                        basis_.size - basis_.power_size, model_.two_body_weight, sparse_norm_,
-                        model_.three_body_weight, model_.signal_std, uncertainty, normalised);
+                                  grouped_atoms_, count, quadratic_, quadratic_offsets_device_,
+                                  model_.signal_std, uncertainty, normalised);
 }
 
 void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& members,
@@ -882,15 +920,14 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
 void gp_uncertainty_quadratic_kernel(
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& unit, const ScalarView& norm,
     const IntView& type, const Kokkos::View<const int*, MemSpace>& type_map,
-    const Kokkos::View<int*, MemSpace>& atoms,
+    const Kokkos::View<int*, MemSpace>& atoms, int count,
     const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& forms,
     const Kokkos::View<int*, MemSpace>& offset, double signal_std, const ScalarView& uncertainty,
     const ScalarView& normalised) {
   const int size = int(unit.extent(1));
   const double signal_variance = signal_std * signal_std, inv_signal_std = 1.0 / signal_std;
   Kokkos::parallel_for(
-      "GpPotential::uncertainty_quadratic", RangePolicy(0, int(atoms.extent(0))),
-      KOKKOS_LAMBDA(int k) {
+      "GpPotential::uncertainty_quadratic", RangePolicy(0, count), KOKKOS_LAMBDA(int k) {
         const int i = atoms(k), s = type_map(type(i));
         const double* x = &unit(i, 0);
         double explained = 0.0;

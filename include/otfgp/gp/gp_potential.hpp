@@ -85,13 +85,11 @@ class GpPotential final : public Potential {
   void add_uncertainty(const AtomState& state, const NeighborList& list,
                        Kokkos::View<const int*, MemSpace> centres, ComputeResult& result);
   // Fills the std in eV and the std ÷ σ; atoms that are not centres keep the
-  // zero the views start with.
+  // zero the views start with. The row form runs in a team kernel over blocks of
+  // one species' atoms, grouped on the device, or as BLAS products (host memory).
   void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,
                            ScalarView uncertainty, ScalarView normalised);
-  // The row form for the atoms of each species (`members`, by species index):
-  // the team kernel, or the BLAS products (host memory).
-  void uncertainty_by_team(const std::vector<std::vector<int>>& members, ScalarView uncertainty,
-                           ScalarView normalised);
+  // The BLAS products for the atoms of each species (`members`, by species index).
   void uncertainty_by_products(const std::vector<std::vector<int>>& members, ScalarView uncertainty,
                                ScalarView normalised) const;
   bool products_form() const;  // the rows as BLAS products (host memory, unless told otherwise)
@@ -134,12 +132,20 @@ class GpPotential final : public Potential {
   Kokkos::View<double*, MemSpace> factor_;
   ScalarView sparse_norm_;  // |b_u| of every sparse point (three-body part only; else extent 0)
   std::vector<int> sparse_offset_, factor_offset_, rank_;
+  Kokkos::View<int*, MemSpace> sparse_offsets_device_, factor_offsets_device_;
   // The packed quadratic forms of the species that use them, stacked (rows
   // quadratic_offset_[s] …), D(D+1)/2 columns.
   VarianceForm variance_form_ = VarianceForm::automatic;
   std::vector<char> quadratic_species_;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> quadratic_;
   std::vector<int> quadratic_offset_;
+  Kokkos::View<int*, MemSpace> quadratic_offsets_device_;
+  // The uncertainty's atoms grouped by species and its blocks (compute_uncertainty),
+  // kept between calls so that a call allocates nothing once they fit.
+  Kokkos::View<int*, MemSpace> grouped_atoms_;
+  Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace> uncertainty_blocks_;
+  Kokkos::View<int*, MemSpace> species_bounds_;
+  Kokkos::View<int*, MemSpace>::HostMirror species_bounds_host_;
   ForceForm force_form_ = ForceForm::automatic;
   int fused_team_size_ = 0;
   gp_batched::Workspace batched_;  // the batched form's per-atom arrays
