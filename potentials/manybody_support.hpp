@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lammps_parameter_file.hpp"
+#include "otfgp/core/device_copy.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/types.hpp"
@@ -70,16 +71,6 @@ struct TripletParams {
   }
   KOKKOS_INLINE_FUNCTION double reach_sq(int ti) const { return reach(ti); }
 };
-
-// A host array copied into a new device view named `label`.
-template <class T>
-Kokkos::View<T*, MemSpace> to_device(const std::string& label, const std::vector<T>& values) {
-  Kokkos::View<T*, MemSpace> view(label, values.size());
-  auto host = Kokkos::create_mirror_view(view);
-  for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
-  Kokkos::deep_copy(view, host);
-  return view;
-}
 
 // derive(entry) for every triplet of `species` (atomic numbers), flattened as
 // TripletParameterFile::triplet_table.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "otfgp/core/device_copy.hpp"
 #include "otfgp/core/error.hpp"
 
 namespace otfgp {
@@ -422,16 +423,9 @@ void NeighborList::build_brute_force(AtomState& state) {
         }
     offsets[i + 1] = static_cast<int>(index.size());
   }
-  auto to_device = [](const std::vector<int>& values, const char* label) {
-    Kokkos::View<int*, MemSpace> view(std::string(label), values.size());
-    auto host = Kokkos::create_mirror_view(view);
-    for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
-    Kokkos::deep_copy(view, host);
-    return view;
-  };
   num_pairs_ = static_cast<int>(index.size());
-  finish_build(state, to_device(offsets, "NeighborList::offsets"),
-               to_device(index, "NeighborList::index"), to_device(image, "NeighborList::image"));
+  finish_build(state, to_device("NeighborList::offsets", offsets),
+               to_device("NeighborList::index", index), to_device("NeighborList::image", image));
 }
 
 VecView NeighborList::fractional_at_build(const AtomState& state) const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "otfgp/core/device_copy.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
@@ -41,14 +42,6 @@ constexpr int uncertainty_block = 32;
 // M = 2407, D = 144; docs/BENCHMARKS.md, "MD overhead of the uncertainty").
 // It weighs the automatic choice between them.
 constexpr double products_speedup = 9.0;
-
-Kokkos::View<int*, MemSpace> device_copy(const std::string& label, const std::vector<int>& values) {
-  Kokkos::View<int*, MemSpace> view(label, values.size());
-  auto host = Kokkos::create_mirror_view(view);
-  for (std::size_t k = 0; k < values.size(); ++k) host(k) = values[k];
-  Kokkos::deep_copy(view, host);
-  return view;
-}
 
 std::string describe_shape(const Eigen::MatrixXd& m) {
   return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
@@ -294,8 +287,8 @@ void GpPotential::upload_variance_rows() {
     rank_[s] = static_cast<int>(truncated_[s].factor.rows());
     factor_offset_[s + 1] = factor_offset_[s] + static_cast<int>(truncated_[s].factor.size());
   }
-  sparse_offsets_device_ = device_copy("GpPotential::sparse_offsets", sparse_offset_);
-  factor_offsets_device_ = device_copy("GpPotential::factor_offsets", factor_offset_);
+  sparse_offsets_device_ = to_device("GpPotential::sparse_offsets", sparse_offset_);
+  factor_offsets_device_ = to_device("GpPotential::factor_offsets", factor_offset_);
   species_bounds_ = Kokkos::View<int*, MemSpace>("GpPotential::species_bounds", 2 * (n + 1));
   species_bounds_host_ = Kokkos::create_mirror_view(species_bounds_);
   sparse_ = decltype(sparse_)("GpPotential::sparse", sparse_offset_[n], full);
@@ -346,7 +339,7 @@ void GpPotential::upload_quadratic_forms() {
       forms[s] = packed_quadratic_forms(truncated_[s].factor, model_.sparse_normalised[s]);
     quadratic_offset_[s + 1] = quadratic_offset_[s] + static_cast<int>(forms[s].rows());
   }
-  quadratic_offsets_device_ = device_copy("GpPotential::quadratic_offsets", quadratic_offset_);
+  quadratic_offsets_device_ = to_device("GpPotential::quadratic_offsets", quadratic_offset_);
   quadratic_ = decltype(quadratic_)("GpPotential::quadratic_forms", quadratic_offset_[n],
                                     quadratic_offset_[n] > 0 ? packed_size : 0);
   auto quadratic = Kokkos::create_mirror_view(quadratic_);
