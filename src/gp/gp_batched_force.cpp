@@ -143,21 +143,25 @@ void products(const b2::B2Basis& basis, const AtomState& state,
 
 }  // namespace
 
-void Workspace::resize(int natoms, const b2::B2Basis& basis) {
-  const auto fits = [natoms](const Matrix& m, int columns) {
-    return m.extent(0) == std::size_t(natoms) && m.extent(1) == std::size_t(columns);
-  };
-  const auto make = [natoms](const char* label, int columns) {
-    return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), natoms,
-                  columns);
-  };
-  if (!fits(unit, basis.size)) unit = make("GpPotential::unit_descriptor", basis.size);
-  if (!fits(density, basis.density_size))
-    density = make("GpPotential::density", basis.density_size);
-  if (!fits(product, basis.power_size))
-    product = make("GpPotential::beta_product", basis.power_size);
+namespace {
+
+Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
+  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
+  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
+}
+
+}  // namespace
+
+void Workspace::resize_unit(int natoms, const b2::B2Basis& basis) {
+  unit = sized(unit, "GpPotential::unit_descriptor", natoms, basis.size);
   if (norm.extent(0) != std::size_t(natoms))
     norm = ScalarView("GpPotential::descriptor_norm", natoms);
+}
+
+void Workspace::resize(int natoms, const b2::B2Basis& basis) {
+  resize_unit(natoms, basis);
+  density = sized(density, "GpPotential::density", natoms, basis.density_size);
+  product = sized(product, "GpPotential::beta_product", natoms, basis.power_size);
 }
 
 void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list,

@@ -173,8 +173,7 @@ void GpPotential::set_force_form(ForceForm form, int team_size) {
     throw Error("GpPotential: a team size must be between 0 (the backend's) and " +
                 std::to_string(largest_team_size()) + " here, not " + std::to_string(team_size));
   force_form_ = form;
-  fused_team_size_ = team_size;
-  batched_.team_size = team_size;
+  pass_.team_size = team_size;
 }
 
 void GpPotential::remap(MappedGp model) {
@@ -508,32 +507,22 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   if (request.per_atom_virial)
     result.per_atom_virial = VirialView("GpPotential::per_atom_virial", natoms);
   const bool keep_unit = request.uncertainty || request.energy_uncertainty;
-  if (keep_unit) {
-    if (unit_descriptor_.extent(0) != std::size_t(natoms) ||
-        unit_descriptor_.extent(1) != std::size_t(basis_.size))
-      unit_descriptor_ = decltype(unit_descriptor_)(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::unit_descriptor"), natoms,
-          basis_.size);
-    if (descriptor_norm_.extent(0) != std::size_t(natoms))
-      descriptor_norm_ = ScalarView("GpPotential::descriptor_norm", natoms);
-  }
   // The repulsion adds its energy and virial on the host: then the GP's are there too.
   ComputeRequest sums;
   if (!repulsion_) sums.totals = request.totals;
   const bool batched =
       force_form_ == ForceForm::batched || (force_form_ == ForceForm::automatic && !host_memory);
   if (batched) {
-    batched_.resize(natoms, basis_);
-    gp_batched::descriptors_and_products(basis_, list, state, request.centres, beta_, batched_);
+    pass_.resize(natoms, basis_);
+    gp_batched::descriptors_and_products(basis_, list, state, request.centres, beta_, pass_);
     gp_batched::energy_and_forces(
-        basis_, list, state, request.centres, {two_body_, three_body_, reference_energy_}, batched_,
+        basis_, list, state, request.centres, {two_body_, three_body_, reference_energy_}, pass_,
         result.per_atom_energy, result.per_atom_virial, forces, sums, result);
-    unit_descriptor_ = batched_.unit;
-    descriptor_norm_ = batched_.norm;
   } else {
+    if (keep_unit) pass_.resize_unit(natoms, basis_);
     gp_energy_kernel(basis_, list, state, beta_, {two_body_, three_body_, reference_energy_},
                      request.centres, result.per_atom_energy, result.per_atom_virial, forces,
-                     keep_unit, unit_descriptor_, descriptor_norm_, sums, result, fused_team_size_);
+                     keep_unit, pass_.unit, pass_.norm, sums, result, pass_.team_size);
   }
   forces_.finish(state);
 
@@ -570,8 +559,8 @@ Eigen::MatrixXd GpPotential::species_sums(const AtomState& state) const {
   Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(basis_.n_species, full);
   // Without a two- or three-body part nothing reads them: no copy to the host.
   if (full == size && model_.three_body_weight == 0.0) return sums;
-  auto unit = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), unit_descriptor_);
-  auto norm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), descriptor_norm_);
+  auto unit = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pass_.unit);
+  auto norm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pass_.norm);
   auto type = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
   auto map = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
   for (std::size_t i = 0; i < unit.extent(0); ++i) {
@@ -594,8 +583,7 @@ std::optional<double> GpPotential::total_energy_std(const AtomState& state) {
   }
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> outer("GpPotential::descriptor_outer",
                                                                n_species, size, size);
-  gp_descriptor_outer_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
-                             outer);
+  gp_descriptor_outer_kernel(pass_.unit, pass_.norm, state.type, basis_.type_map, outer);
   auto outer_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), outer);
   const double variance = model_.signal_std * model_.signal_std;
   // Prior: σ² Σ_ij (b̂_i·b̂_j)² over same-species pairs = σ² Σ_s ‖S_s‖_F², plus with
@@ -822,7 +810,7 @@ void GpPotential::compute_uncertainty(const AtomState& state,
     int max_sparse = 0;
     for (int s = 0; s < n_species; ++s)
       max_sparse = std::max(max_sparse, sparse_offset_[s + 1] - sparse_offset_[s]);
-    gp_uncertainty_kernel(unit_descriptor_, descriptor_norm_, sparse_, factor_, grouped_atoms_,
+    gp_uncertainty_kernel(pass_.unit, pass_.norm, sparse_, factor_, grouped_atoms_,
                           uncertainty_blocks_, n_blocks, sparse_offsets_device_,
                           factor_offsets_device_, max_sparse, basis_.power_size,
                           basis_.size - basis_.power_size, model_.two_body_weight, sparse_norm_,
@@ -836,7 +824,7 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   const int count = group_by_species(state.type, basis_.type_map, centres, quadratic_species_,
                                      natoms, grouped_atoms_)
                         .back();
-  gp_uncertainty_quadratic_kernel(unit_descriptor_, descriptor_norm_, state.type, basis_.type_map,
+  gp_uncertainty_quadratic_kernel(pass_.unit, pass_.norm, state.type, basis_.type_map,
                                   grouped_atoms_, count, quadratic_, quadratic_offsets_device_,
                                   model_.signal_std, uncertainty, normalised);
 }
@@ -850,7 +838,7 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
     const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
     const double w3 = model_.three_body_weight;
     const double inv_signal_std = 1.0 / model_.signal_std;
-    const int unit_stride = int(unit_descriptor_.stride(0)), sparse_stride = int(sparse_.stride(0));
+    const int unit_stride = int(pass_.unit.stride(0)), sparse_stride = int(sparse_.stride(0));
     // Atoms per product: bounds the M_s × chunk kernel block (M_s = 3000: 6 MB).
     constexpr int chunk = 256;
     std::vector<double> x, kernel, pair_kernel, projection;
@@ -863,7 +851,7 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
         const int n = int(std::min<std::size_t>(chunk, atoms.size() - first));
         x.resize(std::size_t(n) * width);  // the chunk's [b̂; q] rows
         for (int b = 0; b < n; ++b)
-          std::copy_n(unit_descriptor_.data() + std::size_t(atoms[first + b]) * unit_stride, width,
+          std::copy_n(pass_.unit.data() + std::size_t(atoms[first + b]) * unit_stride, width,
                       x.data() + std::size_t(b) * width);
         projection.assign(std::size_t(rank) * n, 0.0);
         if (m_s > 0 && rank > 0) {
@@ -877,8 +865,7 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
               for (int b = 0; b < n; ++b) {
                 double& k = kernel[std::size_t(u) * n + b];
                 k = variance * k *
-                    (k +
-                     w3 * sparse_norm_(sparse_offset_[s] + u) * descriptor_norm_(atoms[first + b]));
+                    (k + w3 * sparse_norm_(sparse_offset_[s] + u) * pass_.norm(atoms[first + b]));
               }
           } else {
             for (double& k : kernel) k = variance * k * k;
@@ -898,7 +885,7 @@ void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& m
           for (int e = size; e < width; ++e) q2 += xb[e] * xb[e];
           const int i = atoms[first + b];
           // The prior σ² k̃(x,x) = σ²(1 + w|q|² + w₃|b|²).
-          const double norm = descriptor_norm_(i);
+          const double norm = pass_.norm(i);
           const double v = variance * (1.0 + w * q2 + w3 * norm * norm) - explained;
           const double std = norm > 0.0 ? std::sqrt(v > 0.0 ? v : 0.0) : 0.0;
           uncertainty(i) = std;

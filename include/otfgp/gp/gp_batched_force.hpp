@@ -36,8 +36,10 @@ inline TeamPolicy team_policy(int league, int team_size) {
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
 inline constexpr double empty_norm_squared = 1e-24;
 
-// The per-atom arrays the three kernels hand on; `team_size` 0 takes the
-// backend's choice (docs/gpu.md).
+// The energy pass's per-atom arrays and team size (GpPotential keeps one):
+// d̂ and |d| for both forms and the uncertainty pass after them, A and β_s d̂
+// for the batched form only; `team_size` 0 takes the backend's choice
+// (docs/gpu.md).
 struct Workspace {
   Matrix unit;      // natoms × D: [d̂; q] (q: the two-body block, the l = 0 densities)
   ScalarView norm;  // |d|; 0 for an atom without neighbours or not a centre
@@ -45,7 +47,9 @@ struct Workspace {
   Matrix product;   // natoms × D_b: β_s d̂
   int team_size = 0;
 
-  // Sizes the views for natoms atoms of this basis (no allocation when they fit).
+  // Sizes unit and norm for natoms atoms of this basis (no allocation when they fit).
+  void resize_unit(int natoms, const b2::B2Basis& basis);
+  // Sizes every view.
   void resize(int natoms, const b2::B2Basis& basis);
 };
 

@@ -147,11 +147,9 @@ class GpPotential final : public Potential {
   Kokkos::View<int*, MemSpace> species_bounds_;
   Kokkos::View<int*, MemSpace>::HostMirror species_bounds_host_;
   ForceForm force_form_ = ForceForm::automatic;
-  int fused_team_size_ = 0;
-  gp_batched::Workspace batched_;  // the batched form's per-atom arrays
-  // Per-atom [b̂; q] (D columns) and |b|, kept from the energy pass for the uncertainty pass.
-  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> unit_descriptor_;
-  ScalarView descriptor_norm_;
+  // The energy pass's per-atom arrays ([b̂; q] and |b| kept for the uncertainty
+  // pass; the batched form's A and β_s d̂) and team size.
+  gp_batched::Workspace pass_;
   // ZBL below the training distances (novelty_repulsion.hpp); null when off or no data.
   std::unique_ptr<Potential> repulsion_;
   ManyBodyForces forces_;  // the force scatter, reused while the force view stays the same
