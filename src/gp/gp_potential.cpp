@@ -28,6 +28,7 @@ namespace otfgp {
 namespace {
 
 using gp_batched::host_memory;
+using gp_batched::largest_team_size;
 using gp_batched::Member;
 using gp_batched::ScratchView;
 using gp_batched::team_policy;
@@ -153,11 +154,6 @@ std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
   if (form == "batched") return {GpPotential::ForceForm::batched, team_size};
   throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (optionally :team size), not '" + text +
               "'");
-}
-
-// The largest team this backend runs (1 on Serial, the threads on OpenMP).
-int largest_team_size() {
-  return TeamPolicy(1, 1).team_size_max(KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag());
 }
 
 }  // namespace

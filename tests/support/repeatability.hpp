@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "otfgp/core/types.hpp"
+#include "otfgp/gp/gp_batched_force.hpp"
 
 namespace otfgp::testing {
 
@@ -29,10 +30,7 @@ inline constexpr bool deterministic_backend() {
 // `cap`: 1 on Serial, the threads on OpenMP. The team tests run a kernel's
 // GPU-team form with it (the GPU's teams are larger; the forms are the same).
 inline int largest_team_size(int cap) {
-  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
-  const int largest = TeamPolicy(1, 1).team_size_max(
-      KOKKOS_LAMBDA(const TeamPolicy::member_type&){}, Kokkos::ParallelForTag());
-  return std::min(cap, largest);
+  return std::min(cap, gp_batched::largest_team_size());
 }
 
 // 0 on Serial (bitwise); on threaded backends, relative to max(1, |value|).

@@ -33,6 +33,11 @@ inline TeamPolicy team_policy(int league, int team_size) {
   return team_size > 0 ? TeamPolicy(league, team_size) : TeamPolicy(league, Kokkos::AUTO);
 }
 
+// The largest team this backend runs (1 on Serial, the threads on OpenMP).
+inline int largest_team_size() {
+  return TeamPolicy(1, 1).team_size_max(KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag());
+}
+
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
 inline constexpr double empty_norm_squared = 1e-24;
 
