@@ -730,4 +730,15 @@ TEST_CASE("the uncertainty's grouping by species allocates nothing once its buff
     CHECK(repeats(*first.uncertainty, *second.uncertainty));  // bitwise on Serial
     CHECK(first.uncertainty->maxCoeff() > 0.0);
   }
+  // With every other atom a centre the grouping skips the others: the rows
+  // (grouped on the device) and the BLAS products or quadratic forms agree, and
+  // atoms that are not centres keep zero.
+  GpPotential potential(synthetic.model);
+  potential.set_variance_form(GpPotential::VarianceForm::rows);
+  const Pass by_rows = run_pass(potential, structure, GpPotential::ForceForm::fused, 0, true);
+  potential.set_variance_form(GpPotential::VarianceForm::automatic);
+  const Pass by_default = run_pass(potential, structure, GpPotential::ForceForm::fused, 0, true);
+  CHECK(largest_difference(by_rows.uncertainty, by_default.uncertainty) <= 1e-9);
+  for (int i = 1; i < structure.size(); i += 2) CHECK(by_rows.uncertainty[i] == 0.0);
+  CHECK(by_rows.uncertainty[0] > 0.0);
 }
