@@ -141,10 +141,7 @@ void products(const b2::B2Basis& basis, const AtomState& state,
       });
 }
 
-}  // namespace
-
-namespace {
-
+// m when it has rows × columns, else a new uninitialised view named `label`.
 Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
   if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
   return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
