@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -293,7 +294,7 @@ TEST_CASE("the model file is plain HDF5 that h5py reads", "[gp_model_file][pytho
   const std::string script = R"(
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["format_version"] == 7
+    assert f.attrs["format_version"] == int(sys.argv[2])
     assert f["novelty/shortest_pair_distance"].shape == (2, 2)
     assert f.attrs["kind"] == "otfgp sparse GP model"
     assert list(f["species"][:]) == [18, 36]
@@ -313,7 +314,8 @@ with h5py.File(sys.argv[1], "r") as f:
     assert np.isnan(f["training/stress"][1]).all()
     print(len(f["training/natoms"]), m, h["signal_std"], h["force_noise"])
 )";
-  const std::string output = python_output(script, {path.string()});
+  const std::string output =
+      python_output(script, {path.string(), std::to_string(gp_model_format_version)});
   std::istringstream in(output);
   int frames = 0, sparse = 0;
   double signal = 0, force_noise = 0;
@@ -322,6 +324,79 @@ with h5py.File(sys.argv[1], "r") as f:
   CHECK(sparse == gp.num_sparse());
   CHECK(signal == Approx(gp.hyperparameters().signal_std).epsilon(1e-12));
   CHECK(force_noise == Approx(gp.hyperparameters().force_noise).epsilon(1e-12));
+}
+
+// The packed storage of hdf5.hpp: what is packed, bit-for-bit reading, the
+// numpy recipe of docs/gp.md, and files of earlier versions (2-D, compressed).
+TEST_CASE("square triangular and symmetric matrices are stored packed and read back exactly",
+          "[gp_model_file][python]") {
+  TemporaryDirectory directory;
+  const auto path = directory / "packed.h5";
+  const int n = 70;
+  const Eigen::MatrixXd general = Eigen::MatrixXd::Random(n, n);
+  const Eigen::MatrixXd upper = general.triangularView<Eigen::Upper>();
+  const Eigen::MatrixXd lower = general.triangularView<Eigen::Lower>();
+  const Eigen::MatrixXd symmetric = general + general.transpose();
+  Eigen::MatrixXd signed_zero = upper;  // a −0.0 below the diagonal: kept whole
+  signed_zero(5, 2) = -0.0;
+  const Eigen::MatrixXd small = upper.topLeftCorner(63, 63);  // under 64 rows: kept whole
+  const std::vector<std::pair<std::string, Eigen::MatrixXd>> matrices = {
+      {"general", general},         {"upper", upper}, {"lower", lower}, {"symmetric", symmetric},
+      {"signed_zero", signed_zero}, {"small", small}};
+  {
+    hdf5::File file = hdf5::File::create(path);
+    for (const auto& [name, m] : matrices) {
+      file.write(name, m);
+      // The same numbers as a plain row-major dataset, for the numpy check.
+      const hdf5::RowMajorMatrix row_major = m;
+      file.write("plain_" + name,
+                 std::vector<double>(row_major.data(), row_major.data() + row_major.size()),
+                 {hsize_t(m.rows()), hsize_t(m.cols())});
+    }
+    file.close();
+  }
+  const hdf5::File file = hdf5::File::open(path);
+  for (const auto& [name, m] : matrices) {
+    INFO(name);
+    const Eigen::MatrixXd read = file.read_matrix(name);
+    REQUIRE(read.rows() == m.rows());
+    REQUIRE(read.cols() == m.cols());
+    CHECK(std::memcmp(read.data(), m.data(), sizeof(double) * m.size()) == 0);
+  }
+  const std::string script = R"(
+import sys, h5py, numpy as np
+def unpack(d):  # docs/gp.md, "The model file"
+    v = d[...]
+    if v.ndim == 1:
+        n = int(round(((8 * v.size + 1) ** 0.5 - 1) / 2))
+        m = np.zeros((n, n))
+        packing = d.attrs["packing"]
+        m[np.tril_indices(n) if packing == "lower" else np.triu_indices(n)] = v
+        if packing == "symmetric":
+            m += np.triu(m, 1).T
+        return m
+    return v
+with h5py.File(sys.argv[1], "r") as f:
+    for name in ["general", "upper", "lower", "symmetric", "signed_zero", "small"]:
+        d = f[name]
+        assert d.compression is None, name
+        assert np.array_equal(unpack(d), f["plain_" + name][...]), name
+        print(name, d.ndim, d.attrs.get("packing", "-"))
+# a file of format 7: 2-D and compressed
+with h5py.File(sys.argv[2], "w") as f:
+    f.create_dataset("upper", data=np.triu(np.arange(1.0, 4901.0).reshape(70, 70)),
+                     compression="gzip", shuffle=True, chunks=(10, 70))
+)";
+  const auto older = directory / "older.h5";
+  const std::string output = python_output(script, {path.string(), older.string()});
+  CHECK(output ==
+        "general 2 -\nupper 1 upper\nlower 1 lower\nsymmetric 1 symmetric\nsigned_zero 2 -\n"
+        "small 2 -\n");
+  const Eigen::MatrixXd old_upper = hdf5::File::open(older).read_matrix("upper");
+  REQUIRE(old_upper.rows() == 70);
+  CHECK(old_upper(0, 69) == 70.0);
+  CHECK(old_upper(69, 69) == 4900.0);
+  CHECK(old_upper(69, 0) == 0.0);
 }
 
 TEST_CASE("the force-std calibration keeps its layout in the model file",
@@ -467,7 +542,8 @@ with h5py.File(sys.argv[1], "r") as f:
     print(f.attrs["format_version"], "embedding" in f["descriptor"])
 )",
                                           {path.string()});
-    CHECK(has == (descriptor.embedded() ? "7 True\n" : "7 False\n"));
+    CHECK(has == std::to_string(gp_model_format_version) +
+                     (descriptor.embedded() ? " True\n" : " False\n"));
   }
   // The resolved file as version 2 wrote it (no embedding, format_version 2, no checksum).
   const auto path = directory / "b2.h5";

@@ -1,6 +1,7 @@
 #include "otfgp/core/hdf5.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -32,7 +33,111 @@ std::string shape_text(const std::vector<hsize_t>& shape) {
   return text + ")";
 }
 
-constexpr hsize_t compress_above = 1 << 16;  // elements
+// Square matrices of at least this many rows that are triangular or symmetric
+// are stored packed (hdf5.hpp): the dataset attribute `packing` names the form.
+constexpr Eigen::Index pack_from_rows = 64;
+constexpr const char* packing_attribute = "packing";
+enum class Packing { none, upper, lower, symmetric };
+constexpr const char* packing_names[] = {"", "upper", "lower", "symmetric"};
+
+std::uint64_t bits_of(double value) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+// Compared bit for bit, so that a packed matrix reads back exactly (a −0.0 or
+// a NaN off the triangle keeps the matrix whole).
+Packing packing_of(const Eigen::MatrixXd& m) {
+  const Eigen::Index n = m.rows();
+  if (n != m.cols() || n < pack_from_rows) return Packing::none;
+  bool upper = true, lower = true, symmetric = true;
+  for (Eigen::Index j = 0; j < n && (upper || lower || symmetric); ++j)
+    for (Eigen::Index i = j + 1; i < n; ++i) {
+      const std::uint64_t below = bits_of(m(i, j)), above = bits_of(m(j, i));
+      upper = upper && below == 0;
+      lower = lower && above == 0;
+      symmetric = symmetric && below == above;
+    }
+  if (upper) return Packing::upper;
+  if (lower) return Packing::lower;
+  return symmetric ? Packing::symmetric : Packing::none;
+}
+
+// The triangle row by row: columns i … n−1 of row i (upper, symmetric) or 0 … i (lower).
+std::vector<double> packed(const Eigen::MatrixXd& m, Packing packing) {
+  const Eigen::Index n = m.rows();
+  std::vector<double> values;
+  values.reserve(static_cast<std::size_t>(n * (n + 1) / 2));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Eigen::Index first = packing == Packing::lower ? 0 : i;
+    const Eigen::Index last = packing == Packing::lower ? i + 1 : n;
+    for (Eigen::Index j = first; j < last; ++j) values.push_back(m(i, j));
+  }
+  return values;
+}
+
+Eigen::MatrixXd unpacked(const std::vector<double>& values, const std::string& packing,
+                         const std::string& where) {
+  const auto count = static_cast<Eigen::Index>(values.size());
+  const auto n = static_cast<Eigen::Index>(std::llround((std::sqrt(8.0 * count + 1.0) - 1.0) / 2));
+  const bool lower = packing == packing_names[int(Packing::lower)];
+  const bool symmetric = packing == packing_names[int(Packing::symmetric)];
+  if (!lower && !symmetric && packing != packing_names[int(Packing::upper)])
+    throw Error(where + ": unknown packing \"" + packing + "\"");
+  if (n * (n + 1) / 2 != count)
+    throw Error(where + ": " + std::to_string(count) +
+                " numbers are not the triangle of a square matrix");
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(n, n);
+  std::size_t k = 0;
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = lower ? 0 : i; j < (lower ? i + 1 : n); ++j, ++k) {
+      m(i, j) = values[k];
+      if (symmetric) m(j, i) = values[k];
+    }
+  return m;
+}
+
+// A scalar attribute on any object, replacing one of that name.
+bool write_scalar_attribute(hid_t object, const std::string& name, hid_t file_type,
+                            hid_t memory_type, const void* value) {
+  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(
+      H5Acreate2(object, name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  return attribute.id() >= 0 && H5Awrite(attribute.id(), memory_type, value) >= 0;
+}
+
+// Variable-length UTF-8, which h5py returns as str.
+bool write_string_attribute(hid_t object, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  const char* text = value.c_str();
+  return write_scalar_attribute(object, name, type.id(), type.id(), &text);
+}
+
+// A string attribute's value, variable-length or fixed (as h5py writes numpy bytes).
+std::string read_string_attribute(hid_t attribute, const std::string& where) {
+  Handle type(H5Aget_type(attribute), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_STRING) throw Error(where + ": not a string");
+  if (H5Tis_variable_str(type.id()) > 0) {
+    Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(memory.id(), H5T_VARIABLE);
+    H5Tset_cset(memory.id(), H5Tget_cset(type.id()));
+    char* text = nullptr;
+    if (H5Aread(attribute, memory.id(), &text) < 0) throw Error(where + ": cannot read string");
+    std::string value = text ? text : "";
+    Handle space(H5Aget_space(attribute), H5Sclose);
+    H5Dvlen_reclaim(memory.id(), space.id(), H5P_DEFAULT, &text);
+    return value;
+  }
+  const std::size_t size = H5Tget_size(type.id());
+  std::string value(size, '\0');
+  if (H5Aread(attribute, type.id(), value.data()) < 0) throw Error(where + ": cannot read string");
+  value.resize(std::strlen(value.c_str()));
+  return value;
+}
 
 }  // namespace
 
@@ -108,29 +213,30 @@ std::vector<std::string> Group::attribute_names() const {
   return names;
 }
 
-void Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
-                      const std::vector<hsize_t>& shape) const {
+Handle Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type,
+                        const void* data, const std::vector<hsize_t>& shape) const {
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
-  Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   const hsize_t count = element_count(shape);
-  if (count > compress_above && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
-    // Chunks of whole rows, about a megabyte each.
-    std::vector<hsize_t> chunk = shape;
-    const hsize_t row = count / std::max<hsize_t>(shape[0], 1);
-    chunk[0] = std::clamp<hsize_t>((hsize_t{1} << 17) / std::max<hsize_t>(row, 1), 1, shape[0]);
-    H5Pset_chunk(properties.id(), static_cast<int>(chunk.size()), chunk.data());
-    H5Pset_shuffle(properties.id());
-    H5Pset_deflate(properties.id(), 1);
-  }
+  // Contiguous and uncompressed: deflate took 5 times as long as the rest of a
+  // model's save for 20 % less disk (docs/BENCHMARKS.md, "Saving a GP model").
   Handle dataset(H5Dcreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
-                            properties.id(), H5P_DEFAULT),
+                            H5P_DEFAULT, H5P_DEFAULT),
                  H5Dclose);
   if (dataset.id() < 0) throw Error(where(name) + ": cannot create dataset");
   if (count > 0 && H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw Error(where(name) + ": cannot write dataset");
+  return dataset;
 }
 
 void Group::write(const std::string& name, const Eigen::MatrixXd& matrix) const {
+  if (const Packing packing = packing_of(matrix); packing != Packing::none) {
+    const std::vector<double> values = packed(matrix, packing);
+    const Handle dataset = write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, values.data(),
+                                     {static_cast<hsize_t>(values.size())});
+    if (!write_string_attribute(dataset.id(), packing_attribute, packing_names[int(packing)]))
+      throw Error(where(name) + ": cannot write attribute " + packing_attribute);
+    return;
+  }
   const RowMajorMatrix row_major = matrix;
   write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, row_major.data(),
             {static_cast<hsize_t>(matrix.rows()), static_cast<hsize_t>(matrix.cols())});
@@ -255,6 +361,14 @@ std::vector<int> Group::read_ints(const std::string& name, std::vector<hsize_t>*
 Eigen::MatrixXd Group::read_matrix(const std::string& name) const {
   std::vector<hsize_t> shape;
   const std::vector<double> values = read_doubles(name, &shape);
+  if (shape.size() == 1 &&
+      H5Aexists_by_name(handle_.id(), name.c_str(), packing_attribute, H5P_DEFAULT) > 0) {
+    Handle attribute(
+        H5Aopen_by_name(handle_.id(), name.c_str(), packing_attribute, H5P_DEFAULT, H5P_DEFAULT),
+        H5Aclose);
+    if (attribute.id() < 0) throw Error(where(name) + ": cannot open attribute packing");
+    return unpacked(values, read_string_attribute(attribute.id(), where(name)), where(name));
+  }
   if (shape.size() != 2)
     throw Error(where(name) + ": expected a matrix, found shape " + shape_text(shape));
   Eigen::MatrixXd matrix = Eigen::Map<const RowMajorMatrix>(values.data(), shape[0], shape[1]);
@@ -271,12 +385,7 @@ Eigen::VectorXd Group::read_vector(const std::string& name) const {
 
 void Group::write_attribute(const std::string& name, hid_t file_type, hid_t memory_type,
                             const void* value) const {
-  if (has_attribute(name)) H5Adelete(handle_.id(), name.c_str());
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(
-      H5Acreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
-      H5Aclose);
-  if (attribute.id() < 0 || H5Awrite(attribute.id(), memory_type, value) < 0)
+  if (!write_scalar_attribute(handle_.id(), name, file_type, memory_type, value))
     throw Error(where(name) + ": cannot write attribute");
 }
 
@@ -293,12 +402,8 @@ void Group::set_attribute(const std::string& name, std::int64_t value) const {
 }
 
 void Group::set_attribute(const std::string& name, const std::string& value) const {
-  // Variable-length UTF-8, which h5py returns as str.
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.id(), H5T_VARIABLE);
-  H5Tset_cset(type.id(), H5T_CSET_UTF8);
-  const char* text = value.c_str();
-  write_attribute(name, type.id(), type.id(), &text);
+  if (!write_string_attribute(handle_.id(), name, value))
+    throw Error(where(name) + ": cannot write attribute");
 }
 
 Handle Group::open_attribute(const std::string& name) const {
@@ -337,28 +442,7 @@ std::int64_t Group::int64_attribute(const std::string& name) const {
 }
 
 std::string Group::string_attribute(const std::string& name) const {
-  Handle attribute = open_attribute(name);
-  Handle type(H5Aget_type(attribute.id()), H5Tclose);
-  if (H5Tget_class(type.id()) != H5T_STRING) throw Error(where(name) + ": not a string");
-  if (H5Tis_variable_str(type.id()) > 0) {
-    Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(memory.id(), H5T_VARIABLE);
-    H5Tset_cset(memory.id(), H5Tget_cset(type.id()));
-    char* text = nullptr;
-    if (H5Aread(attribute.id(), memory.id(), &text) < 0)
-      throw Error(where(name) + ": cannot read string");
-    std::string value = text ? text : "";
-    Handle space(H5Aget_space(attribute.id()), H5Sclose);
-    H5Dvlen_reclaim(memory.id(), space.id(), H5P_DEFAULT, &text);
-    return value;
-  }
-  // Fixed-length strings (as h5py writes numpy bytes).
-  const std::size_t size = H5Tget_size(type.id());
-  std::string value(size, '\0');
-  if (H5Aread(attribute.id(), type.id(), value.data()) < 0)
-    throw Error(where(name) + ": cannot read string");
-  value.resize(std::strlen(value.c_str()));
-  return value;
+  return read_string_attribute(open_attribute(name).id(), where(name));
 }
 
 File::File(Handle handle, const std::string& file) : Group(std::move(handle), file, "/") {}

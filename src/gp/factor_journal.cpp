@@ -59,9 +59,10 @@ SparseGp::FactorBlocks read_factor_increments(const std::vector<std::filesystem:
     if (!file.has_attribute("kind") || file.string_attribute("kind") != journal_kind)
       throw Error(path.string() + ": not an otfgp factor-block file");
     const int version = file.int_attribute("format_version");
-    if (version != factor_journal_format_version)
+    if (version < 1 || version > factor_journal_format_version)
       throw Error(path.string() + ": factor-block format_version " + std::to_string(version) +
-                  ", this otfgp reads version " + std::to_string(factor_journal_format_version));
+                  ", this otfgp reads versions 1 to " +
+                  std::to_string(factor_journal_format_version));
     for (int g = 0; g < SparseGp::Factors::factor_count; ++g) {
       const hdf5::Group group = file.open_group(SparseGp::Factors::factor_name(g));
       const int first = group.int_attribute("first"), count = group.int_attribute("count");

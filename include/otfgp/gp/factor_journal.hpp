@@ -24,7 +24,9 @@
 
 namespace otfgp {
 
-inline constexpr int factor_journal_format_version = 1;
+// 2: square triangular blocks of 64 rows or more stored packed (hdf5.hpp);
+// version 1 is read too.
+inline constexpr int factor_journal_format_version = 2;
 
 // How many blocks each factor of `gp` has (Factors::factor order).
 using FactorBlockCounts = std::array<int, SparseGp::Factors::factor_count>;

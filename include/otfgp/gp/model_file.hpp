@@ -50,7 +50,11 @@ struct FrameArrays {
 //    noise multipliers of LabelSelection; absent: all 1) and /factors attribute
 //    force_log_scales (absent: 0); a version-6 reader would drop them and
 //    refit those atoms at the plain force noise.
-inline constexpr int gp_model_format_version = 7;
+// 8: square triangular and symmetric matrices of 64 rows or more stored packed
+//    (hdf5.hpp: the triangle as a vector, dataset attribute `packing`), and
+//    no dataset compressed; a version-7 reader would find vectors where it
+//    expects matrices.
+inline constexpr int gp_model_format_version = 8;
 
 // How one kind of descriptor is written to and read from the model's
 // /descriptor group (attribute "type" names it).
