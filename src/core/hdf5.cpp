@@ -34,7 +34,9 @@ std::string shape_text(const std::vector<hsize_t>& shape) {
 }
 
 // Square matrices of at least this many rows that are triangular or symmetric
-// are stored packed (hdf5.hpp): the dataset attribute `packing` names the form.
+// are stored packed: a vector of the upper (or lower) triangle row by row, the
+// dataset's string attribute `packing` saying "upper", "lower" or "symmetric"
+// (the upper triangle kept). docs/gp.md "The model file" unpacks it in numpy.
 constexpr Eigen::Index pack_from_rows = 64;
 constexpr const char* packing_attribute = "packing";
 enum class Packing { none, upper, lower, symmetric };
@@ -213,26 +215,26 @@ std::vector<std::string> Group::attribute_names() const {
   return names;
 }
 
-Handle Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type,
-                        const void* data, const std::vector<hsize_t>& shape) const {
+void Group::write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
+                      const std::vector<hsize_t>& shape) const {
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
   const hsize_t count = element_count(shape);
-  // Contiguous and uncompressed: deflate took 5 times as long as the rest of a
-  // model's save for 20 % less disk (docs/BENCHMARKS.md, "Saving a GP model").
+  // Contiguous and uncompressed: deflate made a model's save 5 to 6 times as
+  // long for 10-25 % less disk (docs/BENCHMARKS.md, "Saving a GP model").
   Handle dataset(H5Dcreate2(handle_.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
                             H5P_DEFAULT, H5P_DEFAULT),
                  H5Dclose);
   if (dataset.id() < 0) throw Error(where(name) + ": cannot create dataset");
   if (count > 0 && H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw Error(where(name) + ": cannot write dataset");
-  return dataset;
 }
 
 void Group::write(const std::string& name, const Eigen::MatrixXd& matrix) const {
   if (const Packing packing = packing_of(matrix); packing != Packing::none) {
     const std::vector<double> values = packed(matrix, packing);
-    const Handle dataset = write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, values.data(),
-                                     {static_cast<hsize_t>(values.size())});
+    write_raw(name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, values.data(),
+              {static_cast<hsize_t>(values.size())});
+    const Handle dataset(H5Dopen2(handle_.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!write_string_attribute(dataset.id(), packing_attribute, packing_names[int(packing)]))
       throw Error(where(name) + ": cannot write attribute " + packing_attribute);
     return;

@@ -51,14 +51,8 @@ class Group {
   std::vector<std::string> member_names() const;
   std::vector<std::string> attribute_names() const;
 
-  // Datasets. Matrices keep their shape (rows, cols) on disk, except square
-  // ones of 64 rows or more that are triangular or symmetric (bit for bit):
-  // those are stored packed, as the vector of their upper (or lower) triangle
-  // row by row, the dataset's string attribute `packing` saying "upper",
-  // "lower" or "symmetric" (the upper triangle); read_matrix unpacks them. In
-  // numpy: m = np.zeros((n, n)); m[np.triu_indices(n)] = v (np.tril_indices
-  // for "lower"; for "symmetric" then m += np.triu(m, 1).T). Datasets are
-  // stored uncompressed; compressed ones (files of earlier versions) read as well.
+  // Datasets, uncompressed. Square triangular or symmetric matrices of 64 rows or
+  // more are stored packed, read_matrix unpacks them (hdf5.cpp, docs/gp.md).
   void write(const std::string& name, const Eigen::MatrixXd& matrix) const;
   void write(const std::string& name, const Eigen::VectorXd& vector) const;
   void write(const std::string& name, const std::vector<double>& values,
@@ -106,8 +100,8 @@ class Group {
   void write_attribute(const std::string& name, hid_t file_type, hid_t memory_type,
                        const void* value) const;
   void read_integer_attribute(const std::string& name, hid_t memory_type, void* value) const;
-  Handle write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
-                   const std::vector<hsize_t>& shape) const;
+  void write_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
+                 const std::vector<hsize_t>& shape) const;
   void append_raw(const std::string& name, hid_t memory_type, hid_t file_type, const void* data,
                   std::size_t count, const std::vector<hsize_t>& row_shape) const;
 
