@@ -236,8 +236,7 @@ namespace {
 
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
 using Member = TeamPolicy::member_type;
-using ScratchView =
-    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+using b2::ScratchView;
 
 // The descriptor's entries: the list's pairs that lie within their pair
 // cutoff, CSR per atom (`offsets`, natoms + 1) with the list pair of each.
@@ -318,7 +317,11 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
                                                                        num_entries);
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
   const int density_size = basis.density_size;
-  const auto scratch = Kokkos::PerTeam(ScratchView::shmem_size(density_size));
+  const std::size_t team_bytes = ScratchView::shmem_size(density_size);
+  // Each thread's neighbour terms: level 0 while a team of 32 fits there (the
+  // team size is the backend's choice, which counts the scratch on a GPU).
+  const std::size_t thread_bytes = basis.terms_scratch_bytes();
+  const int terms_level = b2::scratch_level(team_bytes + 32 * thread_bytes);
   // In blocks of atoms, so that a long training can stop between them
   // (core/interrupt.hpp); every atom is computed alone, so the values do not
   // depend on the blocking.
@@ -330,22 +333,25 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
     }
     const int count = std::min(block, natoms - first);
     Kokkos::parallel_for(
-        "B2Descriptor::compute", TeamPolicy(count, Kokkos::AUTO).set_scratch_size(0, scratch),
+        "B2Descriptor::compute",
+        TeamPolicy(count, Kokkos::AUTO)
+            .set_scratch_size(0, Kokkos::PerTeam(team_bytes))
+            .set_scratch_size(terms_level, Kokkos::PerThread(thread_bytes)),
         KOKKOS_LAMBDA(const Member& team) {
           const int i = first + team.league_rank();
           const int s_i = basis.type_map(type(i));
           ScratchView A(team.team_scratch(0), density_size);
+          double* terms = basis.thread_terms(team, terms_level);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
                                [&](int a) { A(a) = 0.0; });
           team.team_barrier();
           Kokkos::parallel_for(
               Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-                b2::NeighborTerms terms;
                 const int k = entry_pair(e);
                 // Entries lie within their cutoff by construction; the test is the same one.
-                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms.data)) return;
-                basis.add_density(team, terms.data, A.data());
-                for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms.data[c];
+                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms)) return;
+                basis.add_density(team, terms, A.data());
+                for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms[c];
                 neighbor(e) = neighbors.index(k);
               });
           team.team_barrier();
@@ -357,11 +363,9 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
           if (gradient.extent(0) == 0) return;
           Kokkos::parallel_for(
               Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-                b2::NeighborTerms terms;
-                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true,
-                                          terms.data))
+                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms))
                   return;
-                basis.pair_gradient(terms.data, A.data(), [&](int c, int column) -> double& {
+                basis.pair_gradient(terms, A.data(), [&](int c, int column) -> double& {
                   return gradient(3 * e + c, column);
                 });
               });

@@ -185,6 +185,12 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const int size = basis.power_size, density_size = basis.density_size;
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
+  // Each thread's neighbour terms: level 0 while a team's fit there (teams of
+  // 32 as on a GPU where the size is the backend's choice).
+  const int team_size = atom_team(work);
+  const std::size_t thread_bytes = basis.terms_scratch_bytes();
+  const int terms_level =
+      b2::scratch_level(scratch_bytes + std::size_t(team_size > 0 ? team_size : 32) * thread_bytes);
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -202,9 +208,9 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
     ScratchView w(team.team_scratch(0), size);
     ScratchView dE_dA(team.team_scratch(0), density_size);
     // Each thread makes its pair's terms with gradients where it uses them.
+    double* terms = basis.thread_terms(team, terms_level);
     const auto with_terms = [&](int k, const auto& use) {
-      b2::NeighborTerms terms;
-      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms.data)) use(terms.data);
+      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms)) use(terms);
     };
     atom_energy_and_forces(team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0),
                            &density(i, 0), w.data(), dE_dA.data(), neighbors.offsets(i),
@@ -212,8 +218,9 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                            sum);
   };
   reduce_energy_and_virial("GpPotential::batched_forces",
-                           team_policy(state.natoms, atom_team(work))
-                               .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes)),
+                           team_policy(state.natoms, team_size)
+                               .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
+                               .set_scratch_size(terms_level, Kokkos::PerThread(thread_bytes)),
                            kernel, sums, result);
 }
 

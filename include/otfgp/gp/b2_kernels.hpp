@@ -26,7 +26,9 @@
 
 namespace otfgp::b2 {
 
-// Limits of the fixed-size per-thread arrays (B2Settings::validate enforces them).
+// Limits that B2Settings::validate enforces: l_max sizes the per-thread arrays
+// of the harmonics; n_max is bounded only as a sanity check (the terms live in
+// scratch sized for the basis, B2Basis::terms_scratch_bytes).
 inline constexpr int max_l = 10;
 inline constexpr int max_radial = 24;
 inline constexpr int max_harmonics = (max_l + 1) * (max_l + 1);
@@ -37,6 +39,10 @@ inline constexpr int max_legendre = (max_l + 1) * (max_l + 2) / 2;
 inline int scratch_level(std::size_t bytes) {
   return bytes <= 32 * 1024 ? 0 : 1;
 }
+
+// Doubles in a team's or a thread's scratch, for every B2 team kernel.
+using ScratchView =
+    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
 KOKKOS_INLINE_FUNCTION int harmonic_index(int l, int m) {
   return l * l + l + m;
@@ -195,12 +201,6 @@ KOKKOS_INLINE_FUNCTION void radial_basis(double r, double r_min, double r_cut, i
 //   then R_n f_c (n_max), their r-slopes (n_max), Y_lm (n_harmonics), and the polynomial
 //   gradients ∂F_lm/∂u_c at r̂ (3 n_harmonics; SphericalHarmonics::project gives ∂Y/∂r).
 inline constexpr int terms_header = 6;
-inline constexpr int max_terms = terms_header + 2 * max_radial + 4 * max_harmonics;
-
-// Terms of one neighbour on the stack of the thread that uses them.
-struct NeighborTerms {
-  double data[max_terms];
-};
 
 // What the kernels need of a B2Settings and one atom state, as plain views.
 struct B2Basis {
@@ -220,6 +220,17 @@ struct B2Basis {
   Kokkos::View<const int*, MemSpace> type_map;    // state species index → descriptor species
   // [s][c] = W_{c s}; empty: species-resolved (W = identity, only c = s).
   Kokkos::View<const double**, MemSpace> embedding;
+
+  // Scratch for one neighbour's terms (terms_stride doubles) in each thread
+  // of a kernel that makes them where it uses them: the policy asks for
+  // Kokkos::PerThread(terms_scratch_bytes()) at some level, the thread takes
+  // thread_terms(team, level). Sized for this basis, not for the largest (a
+  // per-thread array of that size spills to local memory on a GPU).
+  std::size_t terms_scratch_bytes() const { return ScratchView::shmem_size(terms_stride); }
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION double* thread_terms(const Team& team, int level) const {
+    return ScratchView(team.thread_scratch(level), terms_stride).data();
+  }
 
   // Host: tables from validated settings; bind() fills type_map for a state.
   static B2Basis create(const B2Settings& settings);

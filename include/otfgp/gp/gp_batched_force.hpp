@@ -23,8 +23,7 @@ namespace otfgp::gp_batched {
 using Matrix = Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
 using Member = TeamPolicy::member_type;
-using ScratchView =
-    Kokkos::View<double*, ExecSpace::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+using b2::ScratchView;
 // Views in host memory (a CPU backend).
 inline constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 
