@@ -382,10 +382,14 @@ with h5py.File(sys.argv[1], "r") as f:
         assert d.compression is None, name
         assert np.array_equal(unpack(d), f["plain_" + name][...]), name
         print(name, d.ndim, d.attrs.get("packing", "-"))
-# a file of format 7: 2-D and compressed
+# a file of format 7: 2-D and compressed; and damaged packings
 with h5py.File(sys.argv[2], "w") as f:
     f.create_dataset("upper", data=np.triu(np.arange(1.0, 4901.0).reshape(70, 70)),
                      compression="gzip", shuffle=True, chunks=(10, 70))
+    f["not_a_triangle"] = np.arange(11.0)
+    f["not_a_triangle"].attrs["packing"] = "upper"
+    f["unknown"] = np.arange(10.0)
+    f["unknown"].attrs["packing"] = "diagonal"
 )";
   const auto older = directory / "older.h5";
   const std::string output = python_output(script, {path.string(), older.string()});
@@ -397,6 +401,11 @@ with h5py.File(sys.argv[2], "w") as f:
   CHECK(old_upper(0, 69) == 70.0);
   CHECK(old_upper(69, 69) == 4900.0);
   CHECK(old_upper(69, 0) == 0.0);
+  CHECK_THROWS_WITH(hdf5::File::open(older).read_matrix("not_a_triangle"),
+                    Catch::Contains("not_a_triangle") &&
+                        Catch::Contains("11 numbers are not the triangle of a square matrix"));
+  CHECK_THROWS_WITH(hdf5::File::open(older).read_matrix("unknown"),
+                    Catch::Contains("unknown packing \"diagonal\""));
 }
 
 TEST_CASE("the force-std calibration keeps its layout in the model file",
