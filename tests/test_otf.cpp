@@ -1067,8 +1067,13 @@ TEST_CASE(
     RelaxOptions options;
     options.relax_cell = true;
     options.pressure_gpa = pressures[k];
-    const double oracle_volume =
-        relax(*make_potential("sw:" + sw), read_structure(si64), options).structure.volume();
+    const auto oracle = make_potential("sw:" + sw);
+    const double oracle_volume = relax(*oracle, read_structure(si64), options).structure.volume();
+    // The oracle's bulk modulus here, B = −V dP/dV, from a relaxation 1 GPa higher.
+    options.pressure_gpa = pressures[k] + 1.0;
+    const double higher_volume = relax(*oracle, read_structure(si64), options).structure.volume();
+    const double bulk_modulus =
+        units::gpa_in_ev_per_a3 * oracle_volume / (oracle_volume - higher_volume);
     // No labelled point is far from the oracle's cell at this pressure...
     for (const Structure* point : points)
       CHECK(std::abs(point->volume() / oracle_volume - 1.0) < 0.15);
@@ -1076,7 +1081,13 @@ TEST_CASE(
     REQUIRE(points.size() < 5);
     CHECK(force_rms(*points.back()) <= noise.force_noise);
     CHECK(stress_off(*points.back()) <= noise.stress_noise);
-    CHECK(std::abs(points.back()->volume() / oracle_volume - 1.0) < 0.01);
+    // So its volume is the oracle's to what that stress allows: a pressure
+    // off by δ has an RMS of δ/√2 over the six components, and moves the
+    // volume by δ/B. (With OpenMP threads the model, and so this point, varies
+    // from run to run: 1.06 % off was seen where a fixed 1 % was asked.)
+    INFO("bulk modulus " << bulk_modulus / units::gpa_in_ev_per_a3 << " GPa");
+    CHECK(std::abs(points.back()->volume() / oracle_volume - 1.0) <
+          std::sqrt(2.0) * noise.stress_noise / bulk_modulus);
   }
   // The guard stopped a relaxation (the compressed cell brings atoms closer
   // than any in the training data); and a minimum whose forces the oracle
