@@ -29,8 +29,8 @@ double best_seconds(int repeats, const std::function<void()>& work) {
   for (int k = 0; k < repeats; ++k) {
     const auto start = std::chrono::steady_clock::now();
     work();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                              .count());
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return best;
 }
