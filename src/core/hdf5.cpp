@@ -66,16 +66,19 @@ Packing packing_of(const Eigen::MatrixXd& m) {
   return symmetric ? Packing::symmetric : Packing::none;
 }
 
-// The triangle row by row: columns i … n−1 of row i (upper, symmetric) or 0 … i (lower).
+// visit(i, j) over the stored triangle of an n × n matrix, row by row:
+// columns i … n−1 of row i (upper, symmetric) or 0 … i (lower).
+template <class Visit>
+void for_each_packed(Eigen::Index n, bool lower, Visit visit) {
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = lower ? 0 : i; j < (lower ? i + 1 : n); ++j) visit(i, j);
+}
+
 std::vector<double> packed(const Eigen::MatrixXd& m, Packing packing) {
-  const Eigen::Index n = m.rows();
   std::vector<double> values;
-  values.reserve(static_cast<std::size_t>(n * (n + 1) / 2));
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const Eigen::Index first = packing == Packing::lower ? 0 : i;
-    const Eigen::Index last = packing == Packing::lower ? i + 1 : n;
-    for (Eigen::Index j = first; j < last; ++j) values.push_back(m(i, j));
-  }
+  values.reserve(static_cast<std::size_t>(m.rows() * (m.rows() + 1) / 2));
+  for_each_packed(m.rows(), packing == Packing::lower,
+                  [&](Eigen::Index i, Eigen::Index j) { values.push_back(m(i, j)); });
   return values;
 }
 
@@ -92,11 +95,11 @@ Eigen::MatrixXd unpacked(const std::vector<double>& values, const std::string& p
                 " numbers are not the triangle of a square matrix");
   Eigen::MatrixXd m = Eigen::MatrixXd::Zero(n, n);
   std::size_t k = 0;
-  for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = lower ? 0 : i; j < (lower ? i + 1 : n); ++j, ++k) {
-      m(i, j) = values[k];
-      if (symmetric) m(j, i) = values[k];
-    }
+  for_each_packed(n, lower, [&](Eigen::Index i, Eigen::Index j) {
+    m(i, j) = values[k];
+    if (symmetric) m(j, i) = values[k];
+    ++k;
+  });
   return m;
 }
 

@@ -318,10 +318,7 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
   const int density_size = basis.density_size;
   const std::size_t team_bytes = ScratchView::shmem_size(density_size);
-  // Each thread's neighbour terms: level 0 while a team of 32 fits there (the
-  // team size is the backend's choice, which counts the scratch on a GPU).
-  const std::size_t thread_bytes = basis.terms_scratch_bytes();
-  const int terms_level = b2::scratch_level(team_bytes + 32 * thread_bytes);
+  const int terms_level = basis.terms_scratch_level(team_bytes, 0);  // AUTO teams
   // In blocks of atoms, so that a long training can stop between them
   // (core/interrupt.hpp); every atom is computed alone, so the values do not
   // depend on the blocking.
@@ -336,7 +333,7 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
         "B2Descriptor::compute",
         TeamPolicy(count, Kokkos::AUTO)
             .set_scratch_size(0, Kokkos::PerTeam(team_bytes))
-            .set_scratch_size(terms_level, Kokkos::PerThread(thread_bytes)),
+            .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes())),
         KOKKOS_LAMBDA(const Member& team) {
           const int i = first + team.league_rank();
           const int s_i = basis.type_map(type(i));

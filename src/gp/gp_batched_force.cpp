@@ -185,12 +185,8 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const int size = basis.power_size, density_size = basis.density_size;
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
-  // Each thread's neighbour terms: level 0 while a team's fit there (teams of
-  // 32 as on a GPU where the size is the backend's choice).
   const int team_size = atom_team(work);
-  const std::size_t thread_bytes = basis.terms_scratch_bytes();
-  const int terms_level =
-      b2::scratch_level(scratch_bytes + std::size_t(team_size > 0 ? team_size : 32) * thread_bytes);
+  const int terms_level = basis.terms_scratch_level(scratch_bytes, team_size);
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -217,11 +213,12 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                            neighbors.offsets(i + 1), with_terms, forces, per_atom, per_atom_virial,
                            sum);
   };
-  reduce_energy_and_virial("GpPotential::batched_forces",
-                           team_policy(state.natoms, team_size)
-                               .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
-                               .set_scratch_size(terms_level, Kokkos::PerThread(thread_bytes)),
-                           kernel, sums, result);
+  reduce_energy_and_virial(
+      "GpPotential::batched_forces",
+      team_policy(state.natoms, team_size)
+          .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
+          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes())),
+      kernel, sums, result);
 }
 
 }  // namespace otfgp::gp_batched

@@ -223,10 +223,17 @@ struct B2Basis {
 
   // Scratch for one neighbour's terms (terms_stride doubles) in each thread
   // of a kernel that makes them where it uses them: the policy asks for
-  // Kokkos::PerThread(terms_scratch_bytes()) at some level, the thread takes
-  // thread_terms(team, level). Sized for this basis, not for the largest (a
-  // per-thread array of that size spills to local memory on a GPU).
+  // Kokkos::PerThread(terms_scratch_bytes()) at terms_scratch_level(…), the
+  // thread takes thread_terms(team, level). Sized for this basis, not for the
+  // largest (a per-thread array of that size spills to local memory on a GPU).
   std::size_t terms_scratch_bytes() const { return ScratchView::shmem_size(terms_stride); }
+  // Level 0 while the team's own `team_bytes` and the terms of `team_size`
+  // threads fit there; team_size 0 (the backend's choice, which counts the
+  // scratch on a GPU) is taken as a warp of 32.
+  int terms_scratch_level(std::size_t team_bytes, int team_size) const {
+    return scratch_level(team_bytes +
+                         std::size_t(team_size > 0 ? team_size : 32) * terms_scratch_bytes());
+  }
   template <class Team>
   KOKKOS_INLINE_FUNCTION double* thread_terms(const Team& team, int level) const {
     return ScratchView(team.thread_scratch(level), terms_stride).data();
