@@ -134,7 +134,7 @@ class ManyBodyLoop {
                         const NeighborList& list, const ComputeRequest& request) {
     const ForceScatter& scatter = forces_.begin(owner_, bound, list, cutoff, state);
     ComputeResult result;
-    legs_.reserve(list.max_neighbors());
+    legs_.reserve(state.natoms, list.max_neighbors());
     const ManyBodyKernel<Body> kernel{
         body,         site_outputs(label_, request, state.natoms, result),
         list.view(),  state.x,

@@ -21,20 +21,25 @@
 namespace otfgp {
 
 // Scratch rows of a plain struct, one per thread that can run at once (one on
-// Serial, a few on OpenMP, one per resident thread on a GPU), so the scratch
-// stays small and hot whatever the number of atoms. A kernel takes a row with
-// token().acquire() and gives it back with token().release(row).
+// Serial, a few on OpenMP, one per resident thread on a GPU) but never more
+// than the kernel has items: a GPU holds about 2×10⁵ threads at once, and a
+// run of a few hundred atoms would otherwise keep that many rows (gigabytes
+// for Tersoff legs of a long list). The scratch stays small and hot whatever
+// the number of atoms. A kernel takes a row with token().acquire() and gives it
+// back with token().release(row).
 template <class Row>
 class ScratchRows {
  public:
   using View = Kokkos::View<Row**, MemSpace>;
-  using Token = Kokkos::Experimental::UniqueToken<ExecSpace>;
+  using Token = Kokkos::Experimental::UniqueToken<ExecSpace,
+                                                  Kokkos::Experimental::UniqueTokenScope::Instance>;
 
-  // Makes every row at least `slots` long; call on the host before the kernel.
-  void reserve(int slots) {
-    if (!token_) token_.emplace();
-    const int rows = token_->size();
-    if (static_cast<int>(view_.extent(0)) < rows || static_cast<int>(view_.extent(1)) < slots)
+  // Makes rows for a kernel over `items` items, each row at least `slots`
+  // long; call on the host before the kernel.
+  void reserve(int items, int slots) {
+    const int rows = std::max(1, std::min(items, static_cast<int>(ExecSpace().concurrency())));
+    if (!token_ || static_cast<int>(token_->size()) != rows) token_.emplace(rows);
+    if (static_cast<int>(view_.extent(0)) != rows || static_cast<int>(view_.extent(1)) < slots)
       view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), rows,
                    std::max(slots, 1));
   }

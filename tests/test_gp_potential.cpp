@@ -622,9 +622,11 @@ MappedGp two_and_three_body_model() {
 
 }  // namespace
 
-// The batched form is what a GPU runs (docs/gpu.md); here it runs in one-thread
-// teams and in the largest team the backend allows (2 threads on OpenMP with
-// 2), which takes a GPU team's paths (gather, per-harmonic contraction).
+// The batched form is what a GPU runs (docs/gpu.md); here it runs with the
+// backend's team size (team 0: the host's BLAS products), in one-thread teams
+// and in the largest team the backend allows (2 threads on OpenMP with 2),
+// which take the GPU's product kernel and a GPU team's paths (gather,
+// per-harmonic contraction).
 TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
   Synthetic resolved = synthetic_model(81);
   resolved.model.variance_rank = 0;
@@ -649,7 +651,7 @@ TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
     for (const Structure* s : std::vector<const Structure*>{&structure, &with_isolated}) {
       if (s == &with_isolated && name == "two- and three-body parts") continue;
       for (bool some_centres : {false, true})
-        for (int team : {1, testing::largest_team_size(4)}) {
+        for (int team : {0, 1, testing::largest_team_size(4)}) {
           INFO(name << ", " << (s == &with_isolated ? "isolated atoms" : "dense") << ", team "
                     << team << (some_centres ? ", every other atom a centre" : ""));
           const Pass fused =

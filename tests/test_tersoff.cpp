@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
@@ -91,6 +95,46 @@ TEST_CASE("Tersoff per-atom energies sum to the total", "[tersoff]") {
   const Evaluation evaluation = evaluate(*potential, s, request);
   REQUIRE(evaluation.per_atom_energy.has_value());
   CHECK(evaluation.per_atom_energy->sum() == Approx(evaluation.energy).epsilon(1e-12));
+}
+
+namespace {
+
+// Bytes of the many-body loop's scratch rows ("ScratchRows") allocated while
+// one fresh Tersoff potential evaluates `structure`.
+std::uint64_t scratch_row_bytes(const Structure& structure) {
+  static std::uint64_t bytes;
+  bytes = 0;
+  auto potential = make_potential("tersoff:SiC.tersoff");
+  Kokkos::Tools::Experimental::set_allocate_data_callback(
+      [](Kokkos::Profiling::SpaceHandle, const char* label, const void*, std::uint64_t size) {
+        if (std::string(label) == "ScratchRows") bytes += size;
+      });
+  evaluate(*potential, structure);
+  Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("Tersoff keeps no more scratch rows than atoms", "[tersoff]") {
+  // One row per thread that can run at once would be about 2×10⁵ rows on a
+  // GPU whatever the system; the rows are at most one per atom. A lone atom
+  // (no neighbour: rows of one slot) gets one row, a dimer (one neighbour
+  // each) one per atom up to the threads that run at once.
+  Structure atom;
+  atom.cell = Eigen::Matrix3d::Identity() * 20.0;
+  atom.pbc = {false, false, false};
+  atom.positions = Positions::Zero(1, 3);
+  atom.numbers = {14};
+  Structure dimer = atom;
+  dimer.positions = Positions::Zero(2, 3);
+  dimer.positions(1, 0) = 2.3;
+  dimer.numbers = {14, 6};
+  const std::uint64_t one = scratch_row_bytes(atom), two = scratch_row_bytes(dimer);
+  const int concurrency = static_cast<int>(ExecSpace().concurrency());
+  INFO("one atom " << one << " B, dimer " << two << " B, " << concurrency << " threads");
+  REQUIRE(one > 0);
+  CHECK(two == one * static_cast<std::uint64_t>(std::min(2, concurrency)));
 }
 
 TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {

@@ -7,6 +7,7 @@
 #include "otfgp/gp/gp_potential.hpp"
 
 #include <cblas.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -345,6 +346,20 @@ void GpPotential::upload_quadratic_forms() {
   Kokkos::deep_copy(quadratic_, quadratic);
 }
 
+// The core's share of cache that the fused form's per-atom reads of every β_s
+// come from: its L2 (sysconf), 512 KiB where the system does not say.
+std::size_t core_cache_bytes() {
+  const long bytes = ::sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return bytes > 0 ? std::size_t(bytes) : std::size_t(512) << 10;
+}
+
+bool GpPotential::batched_form() const {
+  if (force_form_ != ForceForm::automatic) return force_form_ == ForceForm::batched;
+  // On the host the fused form wins while β fits the core's cache, the
+  // batched form's BLAS products once it does not (docs/gp.md, "Speed").
+  return !host_memory || beta_.size() * sizeof(double) > core_cache_bytes();
+}
+
 bool GpPotential::products_form() const {
   return host_memory &&
          (variance_form_ == VarianceForm::automatic || variance_form_ == VarianceForm::products);
@@ -506,9 +521,7 @@ ComputeResult GpPotential::compute(AtomState& state, const NeighborList& list,
   // The repulsion adds its energy and virial on the host: then the GP's are there too.
   ComputeRequest sums;
   if (!repulsion_) sums.totals = request.totals;
-  const bool batched =
-      force_form_ == ForceForm::batched || (force_form_ == ForceForm::automatic && !host_memory);
-  if (batched) {
+  if (batched_form()) {
     pass_.resize(natoms, basis_);
     gp_batched::descriptors_and_products(basis_, list, state, request.centres, beta_, pass_);
     gp_batched::energy_and_forces(

@@ -5,13 +5,16 @@
 //     in views over all atoms;
 //  2. products: β_s d̂ for blocks of atoms, so that each number of β_s is read
 //     once per block and not once per atom (the one-kernel form reads all of β_s,
-//     D² numbers, for every atom: on a GPU most of its time);
+//     D² numbers, for every atom: on a GPU most of its time, and on a core too
+//     once β_s outgrows its cache); on the host one BLAS product per species and
+//     chunk of atoms;
 //  3. forces: per atom, ∂ε/∂d from d̂ and β_s d̂, the adjoint back to ∂ε/∂A, and
 //     the neighbour contraction with the terms rebuilt in each thread.
 // The same sums as GpPotential's one-kernel form (gp_energy_kernel), except
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
 #include <type_traits>
+#include <vector>
 
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
@@ -50,6 +53,10 @@ struct Workspace {
   Matrix density;   // natoms × |A|
   Matrix product;   // natoms × D_b: β_s d̂
   int team_size = 0;
+  // Host memory: the centres of each species and a chunk of their d̂ rows and
+  // products, the BLAS form's buffers (kept, so that a step allocates nothing).
+  std::vector<std::vector<int>> members;
+  std::vector<double> rows, products;
 
   // Sizes unit and norm for natoms atoms of this basis (no allocation when they fit).
   void resize_unit(int natoms, const b2::B2Basis& basis);
@@ -62,7 +69,7 @@ void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list
                               const AtomState& state,
                               const Kokkos::View<const int*, MemSpace>& centres,
                               const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
-                              const Workspace& work);
+                              Workspace& work);
 
 // The linear parts of the local energy: v_s (two-body, species × L), t_s
 // (three-body, species × D_b), each of extent 0 when the model has none, and e_ref.

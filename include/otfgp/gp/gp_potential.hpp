@@ -57,12 +57,14 @@ class GpPotential final : public Potential {
   // Per species: whether the quadratic forms are in use.
   const std::vector<char>& quadratic_variance() const { return quadratic_species_; }
 
-  // How the energy pass runs: `fused`, one kernel per atom (the host's: its
-  // scratch stays in cache), or `batched`, three kernels with β_s d̂ for blocks
-  // of atoms (a GPU's: gp_batched_force.hpp). Automatic (the default) takes the
-  // backend's; the environment variable OTFGP_GP_FORCE_FORM=fused|batched
-  // overrides it (docs/gpu.md). team_size 0: the backend's choice; tests set
-  // one to run a GPU team's code paths on a CPU. Results agree to rounding.
+  // How the energy pass runs: `fused`, one kernel per atom (the host's while
+  // β fits a core's L2 cache: its scratch stays in cache), or `batched`, three
+  // kernels with β_s d̂ for blocks of atoms (a GPU's, and the host's for a
+  // larger β, whose products are then BLAS products: gp_batched_force.hpp).
+  // Automatic (the default) chooses so; the environment variable
+  // OTFGP_GP_FORCE_FORM=fused|batched overrides it (docs/gpu.md). team_size 0:
+  // the backend's choice; tests set one to run a GPU team's code paths (the
+  // product kernel included) on a CPU. Results agree to rounding.
   enum class ForceForm { automatic, fused, batched };
   void set_force_form(ForceForm form, int team_size = 0);
 
@@ -93,6 +95,7 @@ class GpPotential final : public Potential {
   void uncertainty_by_products(const std::vector<std::vector<int>>& members, ScalarView uncertainty,
                                ScalarView normalised) const;
   bool products_form() const;  // the rows as BLAS products (host memory, unless told otherwise)
+  bool batched_form() const;   // the energy pass's form (set_force_form)
   // The total energy's std (eV) from the unit descriptors of the last energy
   // pass; empty for a multi-species model without R_E.
   std::optional<double> total_energy_std(const AtomState& state);
