@@ -586,10 +586,11 @@ double largest_difference(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
 }
 
 // A trained model with the kernel's two- and three-body parts (Lennard-Jones
-// Ar–Kr frames), which the synthetic models leave out.
-MappedGp two_and_three_body_model() {
+// Ar–Kr frames, or Ar alone with `argon_only`), which the synthetic models
+// leave out.
+MappedGp two_and_three_body_model(bool argon_only = false) {
   B2Settings s;
-  s.species = {18, 36};
+  s.species = argon_only ? std::vector<int>{18} : std::vector<int>{18, 36};
   s.n_max = 4;
   s.l_max = 2;
   s.cutoff = 6.0;
@@ -601,7 +602,7 @@ MappedGp two_and_three_body_model() {
   std::vector<Structure> frames;
   for (std::uint64_t seed : {3, 4}) {
     std::vector<int> numbers(16, 18);
-    for (int i = 0; i < 16; i += 3) numbers[i] = 36;
+    for (int i = 0; i < 16 && !argon_only; i += 3) numbers[i] = 36;
     Structure frame =
         random_structure(triclinic_cell(9.0, 8.5, 9.2, 0.1, -0.15, 0.05), numbers, 3.0, seed);
     attach_labels(frame, evaluate(*reference, frame));
@@ -639,17 +640,22 @@ TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
   const std::vector<std::pair<std::string, MappedGp>> models = {
       {"species-resolved, pair cutoffs", resolved.model},
       {"embedding", embedded.model},
-      {"two- and three-body parts", two_and_three_body_model()}};
+      {"two- and three-body parts", two_and_three_body_model()},
+      // One species, every atom a centre: the dense product takes d̂ in place.
+      {"argon alone, two- and three-body parts", two_and_three_body_model(true)}};
   for (const auto& [name, model] : models) {
     GpPotential potential(model);
+    const bool trained = name != "species-resolved, pair cutoffs" && name != "embedding";
     const Structure structure =
-        name == "two- and three-body parts"
-            ? random_structure(triclinic_cell(10.0, 9.5, 10.2, 0.1, 0.05, -0.1),
-                               std::vector<int>{18, 36, 18, 18, 36, 18, 36, 18, 18, 36, 18, 18},
-                               3.0, 85)
-            : test_structure(86);
+        trained ? random_structure(
+                      triclinic_cell(10.0, 9.5, 10.2, 0.1, 0.05, -0.1),
+                      name == "two- and three-body parts"
+                          ? std::vector<int>{18, 36, 18, 18, 36, 18, 36, 18, 18, 36, 18, 18}
+                          : std::vector<int>(12, 18),
+                      3.0, 85)
+                : test_structure(86);
     for (const Structure* s : std::vector<const Structure*>{&structure, &with_isolated}) {
-      if (s == &with_isolated && name == "two- and three-body parts") continue;
+      if (s == &with_isolated && trained) continue;
       for (bool some_centres : {false, true})
         for (int team : {0, 1, testing::largest_team_size(4)}) {
           INFO(name << ", " << (s == &with_isolated ? "isolated atoms" : "dense") << ", team "

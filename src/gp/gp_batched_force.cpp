@@ -2,7 +2,11 @@
 
 #include "otfgp/gp/gp_batched_force.hpp"
 
+#if defined(KOKKOS_ENABLE_CUDA)
+#include <cublas_v2.h>
+#else
 #include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <string>
@@ -145,41 +149,86 @@ void products(const b2::B2Basis& basis, const AtomState& state,
       });
 }
 
-// Kernel 2 on the host: for the centres of each species, chunk by chunk,
-// their d̂ rows gathered, one BLAS product with β_s (symmetric), the rows
-// scattered back. A chunk reads β_s from cache; the per-atom products read it
-// from memory for every atom once β_s (D² numbers, 3.9 MB at D = 702) outgrows
-// the core's cache.
-void host_products(const b2::B2Basis& basis, const AtomState& state,
-                   const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
-                   Workspace& work) {
-  if constexpr (!host_memory) {
-    throw Error("gp_batched: the BLAS form of the products needs host memory");
-  } else {
-    constexpr int chunk = 256;  // atoms per product: 1.4 MB of rows at D = 702
-    const int size = basis.power_size;
-    const std::size_t unit_stride = work.unit.stride(0), product_stride = work.product.stride(0);
-    work.members.resize(basis.n_species);
-    for (auto& atoms : work.members) atoms.clear();
-    for (int i = 0; i < state.natoms; ++i)
-      if (work.norm(i) > 0.0) work.members[basis.type_map(state.type(i))].push_back(i);
-    work.rows.resize(std::size_t(chunk) * size);
-    work.products.resize(std::size_t(chunk) * size);
-    for (int s = 0; s < basis.n_species; ++s) {
-      const std::vector<int>& atoms = work.members[s];
-      for (std::size_t first = 0; first < atoms.size(); first += chunk) {
-        const int n = int(std::min<std::size_t>(chunk, atoms.size() - first));
-        for (int a = 0; a < n; ++a)
-          std::copy_n(work.unit.data() + atoms[first + a] * unit_stride, size,
-                      work.rows.data() + std::size_t(a) * size);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, size, size, 1.0, work.rows.data(),
-                    size, &beta(s, 0, 0), size, 0.0, work.products.data(), size);
-        for (int a = 0; a < n; ++a)
-          std::copy_n(work.products.data() + std::size_t(a) * size, size,
-                      work.product.data() + atoms[first + a] * product_stride);
-      }
-    }
+// Whether this backend has dense products (a BLAS): the host, a CUDA device.
+#if defined(KOKKOS_ENABLE_CUDA)
+constexpr bool has_dense_products = std::is_same_v<ExecSpace, Kokkos::Cuda>;
+#else
+constexpr bool has_dense_products = host_memory;
+#endif
+
+// Row-major C (n × m) = A (n × k) · B (k × m), in MemSpace: the column-major
+// product Cᵀ = Bᵀ Aᵀ of the same storage, with the same arguments through
+// cuBLAS on a CUDA device and the system's CBLAS on the host (so the host's
+// tests check the device's call too).
+void dense_product(std::shared_ptr<void>& handle, int n, int m, int k, const double* a, int lda,
+                   const double* b, int ldb, double* c, int ldc) {
+#if defined(KOKKOS_ENABLE_CUDA)
+  if (!handle) {
+    cublasHandle_t made = nullptr;
+    if (cublasCreate(&made) != CUBLAS_STATUS_SUCCESS)
+      throw Error("GpPotential: cuBLAS could not start (cublasCreate failed)");
+    handle = std::shared_ptr<void>(made, [](void* h) { cublasDestroy(cublasHandle_t(h)); });
   }
+  const auto blas = cublasHandle_t(handle.get());
+  const double one = 1.0, zero = 0.0;
+  if (cublasSetStream(blas, ExecSpace().cuda_stream()) != CUBLAS_STATUS_SUCCESS ||
+      cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, b, ldb, a, lda, &zero, c, ldc) !=
+          CUBLAS_STATUS_SUCCESS)
+    throw Error("GpPotential: a cuBLAS product failed (cublasDgemm)");
+#else
+  (void)handle;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, b, ldb, a, lda, 0.0, c, ldc);
+#endif
+}
+
+// Kernel 2 as dense products: for the centres of each species, chunk by
+// chunk, their d̂ rows gathered, one product with β_s (symmetric), the rows
+// scattered back; a one-species model with every atom a centre multiplies d̂
+// in place. A chunk reads β_s once, at the BLAS kernel's speed; the per-atom
+// products read it for every atom, from memory once β_s (D² numbers, 3.9 MB
+// at D = 702) outgrows a core's cache.
+void dense_products(const b2::B2Basis& basis, const AtomState& state,
+                    const Kokkos::View<const int*, MemSpace>& centres,
+                    const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
+                    Workspace& work) {
+  const int natoms = state.natoms, size = basis.power_size;
+  const int unit_stride = int(work.unit.stride(0)), product_stride = int(work.product.stride(0));
+  if (basis.n_species == 1 && centres.extent(0) == 0) {
+    dense_product(work.blas, natoms, size, size, work.unit.data(), unit_stride, beta.data(), size,
+                  work.product.data(), product_stride);
+    return;
+  }
+  // Atoms per product: on the host 1.4 MB of rows at D = 702 (they stay in
+  // cache), on a device enough to fill it.
+  const int chunk = std::min(natoms, host_memory ? 256 : 16384);
+  if (work.grouped.extent(0) < std::size_t(natoms))
+    work.grouped = Kokkos::View<int*, MemSpace>("GpPotential::grouped_centres", natoms);
+  if (work.rows.extent(0) < std::size_t(chunk) || work.rows.extent(1) != std::size_t(size)) {
+    work.rows = Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::chunk_rows"),
+                       chunk, size);
+    work.products =
+        Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::chunk_products"),
+               chunk, size);
+  }
+  const std::vector<int> first =
+      group_by_species(state.type, basis.type_map, centres, std::vector<char>(basis.n_species, 1),
+                       natoms, work.grouped);
+  const Kokkos::View<const int*, MemSpace> grouped = work.grouped;
+  const Matrix unit = work.unit, product = work.product, rows = work.rows, products = work.products;
+  for (int s = 0; s < basis.n_species; ++s)
+    for (int start = first[s]; start < first[s + 1]; start += chunk) {
+      const int n = std::min(chunk, first[s + 1] - start);
+      Kokkos::parallel_for(
+          "GpPotential::gather_rows", RangePolicy(0, n * size), KOKKOS_LAMBDA(int k) {
+            rows(k / size, k % size) = unit(grouped(start + k / size), k % size);
+          });
+      dense_product(work.blas, n, size, size, rows.data(), size,
+                    beta.data() + std::size_t(s) * size * size, size, products.data(), size);
+      Kokkos::parallel_for(
+          "GpPotential::scatter_products", RangePolicy(0, n * size), KOKKOS_LAMBDA(int k) {
+            product(grouped(start + k / size), k % size) = products(k / size, k % size);
+          });
+    }
 }
 
 // m when it has rows × columns, else a new uninitialised view named `label`.
@@ -189,6 +238,35 @@ Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
 }
 
 }  // namespace
+
+// The centres whose descriptor species s has want[s] set, grouped by species
+// in ascending atom order into `order` (from position 0), as the host's lists
+// of them were: one scan per species on the device, no copy of the atoms to the
+// host. Returns where each species' atoms start (n_species + 1 numbers, host).
+std::vector<int> group_by_species(const IntView& type,
+                                  const Kokkos::View<const int*, MemSpace>& type_map,
+                                  const Kokkos::View<const int*, MemSpace>& centres,
+                                  const std::vector<char>& want, int natoms,
+                                  const Kokkos::View<int*, MemSpace>& order) {
+  const bool all_centres = centres.extent(0) == 0;
+  std::vector<int> first(want.size() + 1, 0);
+  for (std::size_t s = 0; s < want.size(); ++s) {
+    int count = 0;
+    if (want[s]) {
+      const int offset = first[s], species = int(s);
+      Kokkos::parallel_scan(
+          "GpPotential::group_by_species", RangePolicy(0, natoms),
+          KOKKOS_LAMBDA(int i, int& position, bool final) {
+            if (!(all_centres || centres(i)) || type_map(type(i)) != species) return;
+            if (final) order(offset + position) = i;
+            ++position;
+          },
+          count);
+    }
+    first[s + 1] = first[s] + count;
+  }
+  return first;
+}
 
 void Workspace::resize_unit(int natoms, const b2::B2Basis& basis) {
   unit = sized(unit, "GpPotential::unit_descriptor", natoms, basis.size);
@@ -208,9 +286,8 @@ void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list
                               const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
                               Workspace& work) {
   descriptors(basis, list, state, centres, work);
-  // A team size set on the host (tests) runs the GPU's product kernel.
-  if (host_memory && work.team_size == 0)
-    host_products(basis, state, beta, work);
+  if (has_dense_products && work.team_size == 0)
+    dense_products(basis, state, centres, beta, work);
   else
     products(basis, state, beta, work);
 }

@@ -28,6 +28,7 @@ namespace otfgp {
 
 namespace {
 
+using gp_batched::group_by_species;
 using gp_batched::host_memory;
 using gp_batched::largest_team_size;
 using gp_batched::Member;
@@ -729,35 +730,6 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
                        const Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>& density_bounds,
                        double sigma, const ScalarView& uncertainty, const ScalarView& normalised,
                        const ScalarView& novel);
-
-// The centres whose descriptor species s has want[s] set, grouped by species
-// in ascending atom order into `order` (from position 0), as the host's lists
-// of them were: one scan per species on the device, no copy of the atoms to the
-// host. Returns where each species' atoms start (n_species + 1 numbers, host).
-std::vector<int> group_by_species(const IntView& type,
-                                  const Kokkos::View<const int*, MemSpace>& type_map,
-                                  const Kokkos::View<const int*, MemSpace>& centres,
-                                  const std::vector<char>& want, int natoms,
-                                  const Kokkos::View<int*, MemSpace>& order) {
-  const bool all_centres = centres.extent(0) == 0;
-  std::vector<int> first(want.size() + 1, 0);
-  for (std::size_t s = 0; s < want.size(); ++s) {
-    int count = 0;
-    if (want[s]) {
-      const int offset = first[s], species = int(s);
-      Kokkos::parallel_scan(
-          "GpPotential::group_by_species", RangePolicy(0, natoms),
-          KOKKOS_LAMBDA(int i, int& position, bool final) {
-            if (!(all_centres || centres(i)) || type_map(type(i)) != species) return;
-            if (final) order(offset + position) = i;
-            ++position;
-          },
-          count);
-    }
-    first[s + 1] = first[s] + count;
-  }
-  return first;
-}
 
 // blocks(k) = {species, first position, count}: each species' atoms of
 // `first` cut into blocks of up to uncertainty_block, in order; `bounds` holds

@@ -6,13 +6,14 @@
 //  2. products: β_s d̂ for blocks of atoms, so that each number of β_s is read
 //     once per block and not once per atom (the one-kernel form reads all of β_s,
 //     D² numbers, for every atom: on a GPU most of its time, and on a core too
-//     once β_s outgrows its cache); on the host one BLAS product per species and
-//     chunk of atoms;
+//     once β_s outgrows its cache): dense products per species and chunk of
+//     atoms, through the system's BLAS on the host and cuBLAS on a CUDA device;
 //  3. forces: per atom, ∂ε/∂d from d̂ and β_s d̂, the adjoint back to ∂ε/∂A, and
 //     the neighbour contraction with the terms rebuilt in each thread.
 // The same sums as GpPotential's one-kernel form (gp_energy_kernel), except
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -53,10 +54,12 @@ struct Workspace {
   Matrix density;   // natoms × |A|
   Matrix product;   // natoms × D_b: β_s d̂
   int team_size = 0;
-  // Host memory: the centres of each species and a chunk of their d̂ rows and
-  // products, the BLAS form's buffers (kept, so that a step allocates nothing).
-  std::vector<std::vector<int>> members;
-  std::vector<double> rows, products;
+  // The dense products' centres grouped by species, a chunk of their d̂ rows
+  // and of their products (kept, so that a step allocates nothing), and the
+  // BLAS library's handle where it has one (cuBLAS), made on first use.
+  Kokkos::View<int*, MemSpace> grouped;
+  Matrix rows, products;
+  std::shared_ptr<void> blas;
 
   // Sizes unit and norm for natoms atoms of this basis (no allocation when they fit).
   void resize_unit(int natoms, const b2::B2Basis& basis);
@@ -64,7 +67,19 @@ struct Workspace {
   void resize(int natoms, const b2::B2Basis& basis);
 };
 
-// Kernels 1 and 2: fills unit, norm, density and product.
+// The centres whose descriptor species s has want[s] set, grouped by species
+// in ascending atom order into `order` (from position 0): one scan per species
+// on the device, no copy of the atoms to the host. Returns where each
+// species' atoms start (n_species + 1 numbers, host).
+std::vector<int> group_by_species(const IntView& type,
+                                  const Kokkos::View<const int*, MemSpace>& type_map,
+                                  const Kokkos::View<const int*, MemSpace>& centres,
+                                  const std::vector<char>& want, int natoms,
+                                  const Kokkos::View<int*, MemSpace>& order);
+
+// Kernels 1 and 2: fills unit, norm, density and product; the products are
+// dense (BLAS) products where the backend has them (the host, CUDA) unless
+// work.team_size is set (the tests then run the GPU's product kernel).
 void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list,
                               const AtomState& state,
                               const Kokkos::View<const int*, MemSpace>& centres,
