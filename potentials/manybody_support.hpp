@@ -39,7 +39,7 @@ class ScratchRows {
   void reserve(int items, int slots) {
     const int rows = std::max(1, std::min(items, static_cast<int>(ExecSpace().concurrency())));
     if (!token_ || static_cast<int>(token_->size()) != rows) token_.emplace(rows);
-    if (static_cast<int>(view_.extent(0)) != rows || static_cast<int>(view_.extent(1)) < slots)
+    if (static_cast<int>(view_.extent(0)) < rows || static_cast<int>(view_.extent(1)) < slots)
       view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), rows,
                    std::max(slots, 1));
   }

@@ -678,6 +678,25 @@ TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
   }
 }
 
+TEST_CASE("the batched GP force pass equals the fused one across product chunks", "[gp][batched]") {
+  // More atoms of one species (300 O) than the host's dense products take at
+  // once (256): that species' rows go through two chunks.
+  GpPotential potential(synthetic_model(81).model);
+  const Structure structure = random_structure(triclinic_cell(15.5, 15.0, 15.8, 0.1, -0.1, 0.05),
+                                               numbers(300, 20, 6), 1.8, 87);
+  for (bool some_centres : {false, true}) {
+    INFO((some_centres ? "every other atom a centre" : "every atom a centre"));
+    const Pass fused =
+        run_pass(potential, structure, GpPotential::ForceForm::fused, 0, some_centres);
+    const Pass batched =
+        run_pass(potential, structure, GpPotential::ForceForm::batched, 0, some_centres);
+    CHECK(std::abs(fused.energy - batched.energy) <= 1e-12 * std::abs(fused.energy));
+    CHECK(largest_difference(fused.forces, batched.forces) <= 1e-12);
+    CHECK(largest_difference(fused.per_atom, batched.per_atom) <= 1e-12);
+    CHECK(fused.forces.cwiseAbs().maxCoeff() > 0.0);
+  }
+}
+
 TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything else",
           "[gp][batched]") {
   const Synthetic synthetic = synthetic_model(91);

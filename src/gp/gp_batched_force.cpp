@@ -159,7 +159,7 @@ constexpr bool has_dense_products = host_memory;
 // Row-major C (n × m) = A (n × k) · B (k × m), in MemSpace: the column-major
 // product Cᵀ = Bᵀ Aᵀ of the same storage, with the same arguments through
 // cuBLAS on a CUDA device and the system's CBLAS on the host (so the host's
-// tests check the device's call too).
+// tests check the arguments the device's call takes).
 void dense_product(std::shared_ptr<void>& handle, int n, int m, int k, const double* a, int lda,
                    const double* b, int ldb, double* c, int ldc) {
 #if defined(KOKKOS_ENABLE_CUDA)
@@ -177,6 +177,7 @@ void dense_product(std::shared_ptr<void>& handle, int n, int m, int k, const dou
     throw Error("GpPotential: a cuBLAS product failed (cublasDgemm)");
 #else
   (void)handle;
+  ExecSpace().fence();  // the rows written by the kernels before
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, b, ldb, a, lda, 0.0, c, ldc);
 #endif
 }

@@ -350,7 +350,7 @@ void GpPotential::upload_quadratic_forms() {
 // The core's share of cache that the fused form's per-atom reads of every β_s
 // come from: its L2 (sysconf), 512 KiB where the system does not say.
 std::size_t core_cache_bytes() {
-  const long bytes = ::sysconf(_SC_LEVEL2_CACHE_SIZE);
+  static const long bytes = ::sysconf(_SC_LEVEL2_CACHE_SIZE);
   return bytes > 0 ? std::size_t(bytes) : std::size_t(512) << 10;
 }
 
