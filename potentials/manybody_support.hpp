@@ -35,13 +35,15 @@ class ScratchRows {
                                                   Kokkos::Experimental::UniqueTokenScope::Instance>;
 
   // Makes rows for a kernel over `items` items, each row at least `slots`
-  // long; call on the host before the kernel.
+  // long; call on the host before the kernel. Rows and slots only grow, so a
+  // run whose systems change size allocates only when one outgrows them.
   void reserve(int items, int slots) {
     const int rows = std::max(1, std::min(items, static_cast<int>(ExecSpace().concurrency())));
-    if (!token_ || static_cast<int>(token_->size()) != rows) token_.emplace(rows);
-    if (static_cast<int>(view_.extent(0)) < rows || static_cast<int>(view_.extent(1)) < slots)
-      view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), rows,
-                   std::max(slots, 1));
+    if (!token_ || static_cast<int>(token_->size()) < rows) token_.emplace(rows);
+    const int kept = static_cast<int>(token_->size());
+    if (static_cast<int>(view_.extent(0)) < kept || static_cast<int>(view_.extent(1)) < slots)
+      view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), kept,
+                   std::max({slots, 1, static_cast<int>(view_.extent(1))}));
   }
   const View& view() const { return view_; }
   const Token& token() const { return *token_; }
