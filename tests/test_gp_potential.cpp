@@ -739,6 +739,35 @@ void note_allocation(Kokkos::Profiling::SpaceHandle, const char* label, const vo
 
 // Issue 12 item 3: the team kernel's atoms are grouped by species on the
 // device, into buffers kept between calls; a second call allocates none.
+namespace {
+
+std::vector<std::string> potential_allocations;
+
+void note_potential_allocation(Kokkos::Profiling::SpaceHandle, const char* label, const void*,
+                               std::uint64_t) {
+  const std::string name = label;
+  if (name.rfind("GpPotential::", 0) == 0) potential_allocations.push_back(name);
+}
+
+}  // namespace
+
+TEST_CASE("the batched force pass allocates nothing once its buffers fit", "[gp][batched]") {
+  // The dense products' grouping, chunk rows and products are kept between
+  // calls, as are the per-atom arrays: a second call on the same atoms makes
+  // no view (a multi-species model: the grouped path).
+  GpPotential potential(synthetic_model(97).model);
+  potential.set_force_form(GpPotential::ForceForm::batched);
+  const Structure structure = test_structure(98);
+  const Evaluation first = evaluate(potential, structure);
+  potential_allocations.clear();
+  Kokkos::Tools::Experimental::set_allocate_data_callback(note_potential_allocation);
+  const Evaluation second = evaluate(potential, structure);
+  Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
+  INFO("allocated: " << (potential_allocations.empty() ? "" : potential_allocations.front()));
+  CHECK(potential_allocations.empty());
+  CHECK(second.energy == first.energy);
+}
+
 TEST_CASE("the uncertainty's grouping by species allocates nothing once its buffers fit", "[gp]") {
   Synthetic synthetic = synthetic_model(95);
   synthetic.model.variance_rank = 4;  // truncated: the quadratic forms can take species 0 and 1
