@@ -149,6 +149,12 @@ void products(const b2::B2Basis& basis, const AtomState& state,
       });
 }
 
+// m when it has rows × columns, else a new uninitialised view named `label`.
+Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
+  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
+  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
+}
+
 // Whether this backend has dense products (a BLAS): the host, a CUDA device.
 #if defined(KOKKOS_ENABLE_CUDA)
 constexpr bool has_dense_products = std::is_same_v<ExecSpace, Kokkos::Cuda>;
@@ -204,13 +210,10 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
   const int chunk = std::min(natoms, host_memory ? 256 : 16384);
   if (work.grouped.extent(0) < std::size_t(natoms))
     work.grouped = Kokkos::View<int*, MemSpace>("GpPotential::grouped_centres", natoms);
-  if (work.rows.extent(0) < std::size_t(chunk) || work.rows.extent(1) != std::size_t(size)) {
-    work.rows = Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::chunk_rows"),
-                       chunk, size);
-    work.products =
-        Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, "GpPotential::chunk_products"),
-               chunk, size);
-  }
+  // Chunk buffers only grow, so that smaller systems reuse them.
+  const int kept = std::max(chunk, int(work.rows.extent(0)));
+  work.rows = sized(work.rows, "GpPotential::chunk_rows", kept, size);
+  work.products = sized(work.products, "GpPotential::chunk_products", kept, size);
   const std::vector<int> first =
       group_by_species(state.type, basis.type_map, centres, std::vector<char>(basis.n_species, 1),
                        natoms, work.grouped);
@@ -230,12 +233,6 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
             product(grouped(start + k / size), k % size) = products(k / size, k % size);
           });
     }
-}
-
-// m when it has rows × columns, else a new uninitialised view named `label`.
-Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
-  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
-  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
 }
 
 }  // namespace

@@ -347,6 +347,8 @@ void GpPotential::upload_quadratic_forms() {
   Kokkos::deep_copy(quadratic_, quadratic);
 }
 
+namespace {
+
 // The core's share of cache that the fused form's per-atom reads of every β_s
 // come from: its L2 (sysconf), 512 KiB where the system does not say.
 std::size_t core_cache_bytes() {
@@ -354,10 +356,12 @@ std::size_t core_cache_bytes() {
   return bytes > 0 ? std::size_t(bytes) : std::size_t(512) << 10;
 }
 
+}  // namespace
+
 bool GpPotential::batched_form() const {
   if (force_form_ != ForceForm::automatic) return force_form_ == ForceForm::batched;
   // On the host the fused form wins while β fits the core's cache, the
-  // batched form's BLAS products once it does not (docs/gp.md, "Speed").
+  // batched form's BLAS products once it does not (docs/gp.md, "Speed notes").
   return !host_memory || beta_.size() * sizeof(double) > core_cache_bytes();
 }
 
