@@ -85,6 +85,20 @@ TEST_CASE("strongly skewed and non-periodic directions", "[neighbor]") {
   cluster.pbc = {false, false, false};
   cluster.cell.setZero();
   check_same_as_brute_force(cluster, 4.0, 0.3);
+  // Atoms in one plane across a free direction of a given cell (a flat layer
+  // with vacuum, a dimer): that direction's spread is zero.
+  Structure layer = slab;
+  layer.cell = Eigen::Matrix3d::Identity() * 12.0;
+  for (int i = 0; i < layer.size(); ++i) layer.positions(i, 2) = 6.0;
+  check_same_as_brute_force(layer, 4.0, 0.3);
+  Structure dimer;
+  dimer.cell = Eigen::Matrix3d::Identity() * 12.0;
+  dimer.pbc = {false, false, false};
+  dimer.positions = Positions::Zero(2, 3);
+  dimer.positions.row(0) << 1.0, 1.0, 1.0;
+  dimer.positions.row(1) << 4.8, 1.0, 1.0;
+  dimer.numbers = {18, 18};
+  check_same_as_brute_force(dimer, 7.0, 0.0);
 }
 
 TEST_CASE("Verlet skin: rebuild only after a displacement beyond half the skin", "[neighbor]") {

@@ -174,8 +174,11 @@ long size_bins(BinnedPairSearch& search, const FractionalExtent& extent, double 
     const long cap = std::max<long>(1, 4 * static_cast<long>(std::cbrt(double(n)) + 1));
     search.nbins[d] = static_cast<int>(std::clamp<long>(long(length / range), 1, cap));
     const double bin_width = length / search.nbins[d];
-    search.reach[d] = static_cast<int>(std::ceil(range / bin_width - 1e-12));
-    if (!search.box.pbc[d]) search.reach[d] = std::min(search.reach[d], search.nbins[d] - 1);
+    // In double first: atoms in one plane (a flat slab, a dimer) give a free
+    // direction a near-zero width, and a reach beyond int's range.
+    double reach = std::ceil(range / bin_width - 1e-12);
+    if (!search.box.pbc[d]) reach = std::min(reach, double(search.nbins[d] - 1));
+    search.reach[d] = static_cast<int>(reach);
     search.image_reach[d] =
         search.box.pbc[d] ? (search.reach[d] + search.nbins[d] - 1) / search.nbins[d] : 0;
     total_bins *= search.nbins[d];
