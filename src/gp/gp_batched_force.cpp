@@ -192,8 +192,8 @@ void dense_product(std::shared_ptr<void>& handle, int n, int m, int k, const dou
 // chunk, their d̂ rows gathered, one product with β_s (symmetric), the rows
 // scattered back; a one-species model with every atom a centre multiplies d̂
 // in place. A chunk reads β_s once, at the BLAS kernel's speed; the per-atom
-// products read it for every atom, from memory once β_s (D² numbers, 3.9 MB
-// at D = 702) outgrows a core's cache.
+// products read it for every atom, from memory once β_s (D_b² numbers, 3.7 MB
+// for the Ba–Rh–O model's D_b = 684) outgrows a core's cache.
 void dense_products(const b2::B2Basis& basis, const AtomState& state,
                     const Kokkos::View<const int*, MemSpace>& centres,
                     const Kokkos::View<double***, Kokkos::LayoutRight, MemSpace>& beta,
@@ -205,7 +205,7 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
                   work.product.data(), product_stride);
     return;
   }
-  // Atoms per product: on the host 1.4 MB of rows at D = 702 (they stay in
+  // Atoms per product: on the host 1.4 MB of rows at D_b = 684 (they stay in
   // cache), on a device enough to fill it.
   const int chunk = std::min(natoms, host_memory ? 256 : 16384);
   if (work.grouped.extent(0) < std::size_t(natoms))
