@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 
@@ -178,26 +177,19 @@ std::vector<ConfigSection> ConfigSection::sections(const std::string& key) const
 
 namespace {
 
-std::optional<double> parse_number(const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const double number = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(number)) return std::nullopt;
+// A finite number (number_text's locale-independent reading), or empty.
+std::optional<double> finite_number(const std::string& text) {
+  const auto number = parse_real(text);
+  if (!number || !std::isfinite(*number)) return std::nullopt;
   return number;
 }
 
-std::optional<long> parse_integer(const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const long number = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0) {
-    // 1e6 is a common way to write a step count; accept it when it is whole.
-    const auto real = parse_number(text);
-    if (real && std::abs(*real) < 9e15 && *real == std::round(*real))
-      return static_cast<long>(*real);
-    return std::nullopt;
-  }
-  return number;
+// An integer; 1e6 is a common way to write a step count, so a whole real is one too.
+std::optional<long> whole_number(const std::string& text) {
+  if (const auto number = parse_integer(text)) return static_cast<long>(*number);
+  const auto real = finite_number(text);
+  if (real && std::abs(*real) < 9e15 && *real == std::round(*real)) return static_cast<long>(*real);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -206,7 +198,7 @@ std::optional<double> ConfigSection::optional_number(const std::string& key) con
   const YAML::Node found = value(key);
   if (!found.IsDefined()) return std::nullopt;
   const std::string text = scalar(key, found, "a number");
-  const auto number = parse_number(text);
+  const auto number = finite_number(text);
   if (!number) fail(key, "expected a number, got '" + text + "'");
   return number;
 }
@@ -225,7 +217,7 @@ std::optional<long> ConfigSection::optional_integer(const std::string& key) cons
   const YAML::Node found = value(key);
   if (!found.IsDefined()) return std::nullopt;
   const std::string text = scalar(key, found, "an integer");
-  const auto number = parse_integer(text);
+  const auto number = whole_number(text);
   if (!number) fail(key, "expected an integer, got '" + text + "'");
   return number;
 }
@@ -316,13 +308,13 @@ std::vector<T> read_sequence(const ConfigSection& section, const YAML::Node& fou
 std::vector<double> ConfigSection::numbers(const std::string& key, int count) const {
   const YAML::Node found = value(key);
   if (!found.IsDefined()) throw Error(location() + ": missing required key '" + name(key) + "'");
-  return read_sequence<double>(*this, found, key, count, "numbers", parse_number);
+  return read_sequence<double>(*this, found, key, count, "numbers", finite_number);
 }
 
 std::vector<long> ConfigSection::integers(const std::string& key, int count) const {
   const YAML::Node found = value(key);
   if (!found.IsDefined()) throw Error(location() + ": missing required key '" + name(key) + "'");
-  return read_sequence<long>(*this, found, key, count, "integers", parse_integer);
+  return read_sequence<long>(*this, found, key, count, "integers", whole_number);
 }
 
 std::vector<std::string> ConfigSection::texts(const std::string& key, int count) const {

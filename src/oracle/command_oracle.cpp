@@ -19,16 +19,6 @@ struct CommandSettings {
   bool require_stress = true;  // for structures periodic in all three directions
 };
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
-[[noreturn]] void unparsable(const std::filesystem::path& file, const std::string& what) {
-  throw OracleFailure(FailureKind::unparsable_output, file.string() + ": " + what);
-}
-
 class CommandOracle final : public Oracle {
  public:
   explicit CommandOracle(CommandSettings settings) : settings_(std::move(settings)) {}

@@ -92,10 +92,6 @@ std::string list_names(const Library& library, const std::string& symbol) {
   return text;
 }
 
-[[noreturn]] void unparsable(const std::string& source, const std::string& what) {
-  throw OracleFailure(FailureKind::unparsable_output, source + ": " + what);
-}
-
 std::vector<double> numbers_in(std::string_view text) {
   std::vector<double> values;
   for (auto token : split_whitespace(text))

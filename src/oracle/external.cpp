@@ -120,6 +120,16 @@ std::string read_output(const std::filesystem::path& path, const std::string& wh
   return buffer.str();
 }
 
+void unparsable(const std::string& source, const std::string& what) {
+  throw OracleFailure(FailureKind::unparsable_output, source + ": " + what);
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
 std::string failure_details(const ProcessResult& result, const std::filesystem::path& workdir,
                             const std::filesystem::path& stdout_file) {
   std::string text;

@@ -36,12 +36,6 @@ struct LammpsSettings {
   std::string key;                // "oracle", for messages
 };
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
 // Words of a LAMMPS command that name files in the config's folder become absolute.
 std::string resolve_files(const std::string& line, const std::filesystem::path& base_dir) {
   std::string result;
@@ -92,10 +86,6 @@ void check_type_words(const std::string& line, const std::vector<int>& types, bo
         symbols_text(types),
         fixed_types ? "as " + key + ".elements lists them" : "by atomic number", given));
   }
-}
-
-[[noreturn]] void unparsable(const std::filesystem::path& file, const std::string& what) {
-  throw OracleFailure(FailureKind::unparsable_output, file.string() + ": " + what);
 }
 
 class LammpsOracle final : public Oracle {

@@ -263,10 +263,6 @@ class QeOracle final : public Oracle {
   QeSettings settings_;
 };
 
-[[noreturn]] void unparsable(const std::string& source, const std::string& what) {
-  throw OracleFailure(FailureKind::unparsable_output, source + ": " + what);
-}
-
 std::vector<double> numbers_in(const std::string& line) {
   std::vector<double> values;
   for (auto token : split_whitespace(line))

@@ -62,6 +62,12 @@ std::string file_tail(const std::filesystem::path& path, std::size_t bytes = 150
 // The whole text of a file; throws OracleFailure(unparsable_output) when it
 // cannot be read.
 std::string read_output(const std::filesystem::path& path, const std::string& what);
+// Throws OracleFailure(unparsable_output) "<source>: <what>" (source: the
+// output file or the program's name).
+[[noreturn]] void unparsable(const std::string& source, const std::string& what);
+
+// `text` with every `from` replaced by `to` (placeholders in commands and inputs).
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
 
 // Units of the DFT codes (CODATA 2018, as QE ≥ 6.6 and CP2K use them).
 inline constexpr double hartree_in_ev = 27.211386245988;
