@@ -87,6 +87,22 @@ TEST_CASE("config sections read typed values and refuse unknown keys", "[config]
                     Contains("'/nonexistent/md.yaml' does not exist"));
 }
 
+TEST_CASE("config numbers are number_text's: whole reals count as integers, no inf or nan",
+          "[config]") {
+  ConfigSection values = ConfigSection::parse(
+      "steps: 1e6\nneg: -3\nbig: 99999999999999999999\nfortran: 1.5d2\nsigned: +0.25\n"
+      "inf: inf\nnan: nan\nhuge: 1e999\nspaced: 1 000\nlist: [1e3, 2]\n",
+      "n.yaml");
+  CHECK(values.integer("steps") == 1000000);
+  CHECK(values.integer("neg") == -3);
+  CHECK(values.number("fortran") == 150.0);
+  CHECK(values.number("signed") == 0.25);
+  CHECK(values.integers("list") == std::vector<long>{1000, 2});
+  CHECK_THROWS_WITH(values.integer("big"), Contains("expected an integer"));
+  for (const char* key : {"inf", "nan", "huge", "spaced"})
+    CHECK_THROWS_WITH(values.number(key), Contains("expected a number"));
+}
+
 TEST_CASE("md configs: every mistake names the key and the file", "[config][md]") {
   const std::string base =
       "structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: 2}\n"

@@ -14,7 +14,9 @@
 
 namespace otfgp {
 
-namespace {
+// The relaxation's internal types, named (not file-internal) because
+// Relaxer::State, declared in the header, holds them as members.
+namespace relax_steps {
 
 // One evaluated point of the optimisation.
 struct Point {
@@ -175,31 +177,7 @@ struct LbfgsState {
   }
 };
 
-nlohmann::json vector_to_json(const Eigen::VectorXd& v) {
-  return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-Eigen::VectorXd vector_from_json(const nlohmann::json& j) {
-  const auto values = j.get<std::vector<double>>();
-  return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
-}
-
-void check_relax_input(const Structure& structure, const RelaxOptions& options) {
-  structure.validate();
-  if (structure.size() == 0) throw Error("relax: the structure has no atoms");
-  // Once per relaxation; the steps (evaluate_bound) do not repeat the overlap check.
-  check_no_coincident_atoms(structure);
-  if (options.relax_cell && !(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
-    throw Error("relax: a free cell needs a structure periodic in all three directions");
-  if (!(options.force_tolerance > 0) || !(options.stress_tolerance > 0))
-    throw Error("relax: the force and stress tolerances must be positive");
-  if (options.max_steps < 0) throw Error("relax: the step limit must not be negative");
-  if (!(options.max_step > 0)) throw Error("relax: the largest step must be positive");
-  if (!std::isfinite(options.pressure_gpa))
-    throw Error("relax: the pressure must be a finite number of GPa");
-}
-
-}  // namespace
+}  // namespace relax_steps
 
 RelaxAlgorithm parse_relax_algorithm(const std::string& name) {
   if (name == "fire") return RelaxAlgorithm::fire;
@@ -212,8 +190,12 @@ std::string relax_algorithm_name(RelaxAlgorithm algorithm) {
 }
 
 struct Relaxer::State {
+  using Point = relax_steps::Point;
+  using FireState = relax_steps::FireState;
+  using LbfgsState = relax_steps::LbfgsState;
+
   RelaxOptions options;
-  Objective objective;
+  relax_steps::Objective objective;
   Point point;
   int step = 0;
   int evaluations = 0;
@@ -353,6 +335,30 @@ struct Relaxer::State {
 
 namespace {
 
+nlohmann::json vector_to_json(const Eigen::VectorXd& v) {
+  return std::vector<double>(v.data(), v.data() + v.size());
+}
+
+Eigen::VectorXd vector_from_json(const nlohmann::json& j) {
+  const auto values = j.get<std::vector<double>>();
+  return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
+}
+
+void check_relax_input(const Structure& structure, const RelaxOptions& options) {
+  structure.validate();
+  if (structure.size() == 0) throw Error("relax: the structure has no atoms");
+  // Once per relaxation; the steps (evaluate_bound) do not repeat the overlap check.
+  check_no_coincident_atoms(structure);
+  if (options.relax_cell && !(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
+    throw Error("relax: a free cell needs a structure periodic in all three directions");
+  if (!(options.force_tolerance > 0) || !(options.stress_tolerance > 0))
+    throw Error("relax: the force and stress tolerances must be positive");
+  if (options.max_steps < 0) throw Error("relax: the step limit must not be negative");
+  if (!(options.max_step > 0)) throw Error("relax: the largest step must be positive");
+  if (!std::isfinite(options.pressure_gpa))
+    throw Error("relax: the pressure must be a finite number of GPa");
+}
+
 nlohmann::json structure_to_json(const Structure& structure) {
   nlohmann::json j;
   j["cell"] = std::vector<double>(structure.cell.data(), structure.cell.data() + 9);
@@ -461,7 +467,7 @@ const RelaxStep& Relaxer::current() const {
 }
 
 RelaxResult Relaxer::result() const {
-  const Point& point = state_->point;
+  const auto& point = state_->point;
   RelaxResult result;
   result.converged = converged();
   result.steps = state_->step;
