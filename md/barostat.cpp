@@ -101,9 +101,8 @@ void MtkBarostat::chain_half_step(double timestep) {
   for (double& p : momentum_) p *= factor;
 }
 
-void MtkBarostat::momentum_half_step(const KineticTensor& kinetic,
-                                     const std::array<double, 6>& virial, double volume,
-                                     double timestep) {
+void MtkBarostat::momentum_half_step(const KineticTensor& kinetic, const double (&virial)[6],
+                                     double volume, double timestep) {
   // G = V(P − P₀) + (2K/N_f) I with V·P = Σ m v⊗v + W; Voigt order xx yy zz yz xz xy.
   const double isotropic_part = 2.0 * kinetic.kinetic_energy() / dof_ - pressure_ * volume;
   double g[6];

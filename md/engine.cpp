@@ -171,28 +171,32 @@ void Engine::compute_forces() {
   ComputeRequest request = requested ? request_ : ComputeRequest{};
   // The state before keeps its totals in the other view.
   current_ = 1 - current_;
-  // The barostat reads the virial on the host every step: it is asked for there.
-  if (!integrator_.needs_host_virial()) request.totals = totals_[current_];
+  request.totals = totals_[current_];
   forces_ = potential_->compute(state_, *list_, request);
-  totals_on_host_ = !forces_.totals_on_device;
-  if (totals_on_host_) {
-    // A potential that summed on the host (or a barostat run): the device gets a copy.
-    EnergyVirial& host = totals_cache_;
+  totals_on_host_ = false;
+  if (!forces_.totals_on_device) {
+    // A potential that summed on the host: the device gets a copy.
+    EnergyVirial host;
     host.energy = forces_.energy;
     for (int k = 0; k < 6; ++k) host.virial[k] = forces_.virial[k];
+    set_host_totals(host);
     totals_host_[current_]() = host;
     Kokkos::deep_copy(ExecSpace(), totals_[current_], totals_host_[current_]);
   }
 }
 
+void Engine::set_host_totals(const EnergyVirial& totals) const {
+  totals_cache_ = totals;
+  forces_.energy = totals.energy;
+  for (int k = 0; k < 6; ++k) forces_.virial[k] = totals.virial[k];
+  forces_.totals_on_device = false;
+  totals_on_host_ = true;
+}
+
 const EnergyVirial& Engine::potential_totals() const {
   if (!totals_on_host_) {
     Kokkos::deep_copy(totals_host_[current_], totals_[current_]);
-    totals_cache_ = totals_host_[current_]();
-    forces_.energy = totals_cache_.energy;
-    for (int k = 0; k < 6; ++k) forces_.virial[k] = totals_cache_.virial[k];
-    forces_.totals_on_device = false;
-    totals_on_host_ = true;
+    set_host_totals(totals_host_[current_]());
   }
   return totals_cache_;
 }
@@ -320,7 +324,10 @@ long Engine::run_until(long final_step) {
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       try {
-        integrator_.initial_integrate(state_, step_ + 1, forces_, &snapshot);
+        // The barostat reads the virial: after a step it came with the step's check.
+        integrator_.initial_integrate(
+            state_, step_ + 1, [this]() -> const EnergyVirial& { return potential_totals(); },
+            &snapshot);
       } catch (const InterruptedError&) {
         throw;
       } catch (const Error& error) {
@@ -349,11 +356,12 @@ long Engine::run_until(long final_step) {
       const VecView s0 = list_->fractional_at_build(state_);
       const DriftCheck next{state_.box, s0};
       const bool predict = integrator_.plain_drift() && s0.is_allocated();
-      check = integrator_.final_integrate(state_, step_, forces_, totals_[current_],
-                                          predict ? &next : nullptr);
+      check =
+          integrator_.final_integrate(state_, step_, totals_[current_], predict ? &next : nullptr);
       if (predict) next_moved_ = std::sqrt(check.next_moved_squared);
     }
     check_step(check, step_, snapshot);
+    set_host_totals(check.potential);  // the same numbers, copied with the check
     ++timers_.steps;
     PhaseClock clock(timers_, Phase::output, fence_phases_);
     const double volume = state_.box.volume();

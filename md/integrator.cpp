@@ -24,8 +24,9 @@ Integrator::Integrator(const EngineSettings& settings, int natoms)
   context.seed = settings.seed;
   thermostat_ = make_thermostat(settings.thermostat, context);
   if (settings.barostat.enabled) barostat_.emplace(settings.barostat, natoms, dof_, kT);
-  // The barostat reads the kinetic tensor on the host between the half steps.
-  device_thermostat_ = thermostat_ && thermostat_->has_device_steps() && !barostat_;
+  // With a barostat too: it reads the kinetic tensor after the thermostat's
+  // first half step (a copy), and the check's after the second half-kick.
+  device_thermostat_ = thermostat_ && thermostat_->has_device_steps();
 }
 
 namespace {
@@ -61,10 +62,13 @@ const KineticTensor& Integrator::kinetic() const {
 double Integrator::extended_energy_host_part(double volume,
                                              Kokkos::View<const double, MemSpace>& device) const {
   device = Kokkos::View<const double, MemSpace>();
-  if (!device_thermostat_) return extended_energy(volume);
-  // No barostat here; the thermostat's share is added on the device.
-  device = thermostat_->device_energy();
-  return 0.0;
+  double energy = 0.0;
+  if (device_thermostat_)
+    device = thermostat_->device_energy();  // added on the device
+  else if (thermostat_)
+    energy += thermostat_->energy();
+  if (barostat_) energy += barostat_->energy(volume);
+  return energy;
 }
 
 double Integrator::temperature() const {
@@ -78,7 +82,8 @@ double Integrator::extended_energy(double volume) const {
   return energy;
 }
 
-void Integrator::initial_integrate(AtomState& state, long step, const ComputeResult& forces,
+void Integrator::initial_integrate(AtomState& state, long step,
+                                   const std::function<const EnergyVirial&()>& potential,
                                    Snapshot* capture) {
   const double dt = settings_.timestep;
   if (capture) capture->box = state.box;
@@ -103,7 +108,8 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   }
 
   if (barostat_) {
-    barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
+    // kinetic(): after a device thermostat's half step, copied from the device.
+    barostat_->momentum_half_step(kinetic(), potential().virial, state.box.volume(), dt);
     Eigen::Matrix3d velocity_transform, unused, position_transform, drift_transform;
     symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, velocity_transform, unused);
     symmetric_exponentials(barostat_->strain_rate(), dt, position_transform, drift_transform);
@@ -117,7 +123,7 @@ void Integrator::initial_integrate(AtomState& state, long step, const ComputeRes
   first_half(state, half, kernel_capture);
 }
 
-ForceCheck Integrator::final_integrate(AtomState& state, long step, const ComputeResult& forces,
+ForceCheck Integrator::final_integrate(AtomState& state, long step,
                                        const EnergyVirialView& potential, const DriftCheck* next) {
   const double dt = settings_.timestep;
   Matrix3 velocity_transform;
@@ -129,7 +135,7 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
   second_half(state, dt, barostat_ ? &velocity_transform : nullptr, potential, check_,
               plain_drift() ? next : nullptr);
   // The one copy to the host this step: the check is made at once, and the
-  // chain and barostat below need the kinetic tensor.
+  // chains and the barostat below need the kinetic tensor and the virial.
   ForceCheck check = force_check();
   // A failed step stops here; the engine restores the last good state.
   if (!check.passes(settings_.max_force)) return check;
@@ -137,23 +143,27 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step, const Comput
     check.kinetic_not_finite = 1;
     return check;
   }
+  const double volume = state.box.volume();
+  if (barostat_) barostat_->momentum_half_step(check.kinetic, check.potential.virial, volume, dt);
   if (device_thermostat_) {
     copy_kinetic(check_, kinetic_device_);
     thermostat_->end_step_on_device(state, step, dt, kinetic_device_);
     kinetic_at_ = KineticAt::device;
-    return check;
+  } else {
+    kinetic_ = check.kinetic;
+    kinetic_at_ = KineticAt::host;
+    if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   }
-  kinetic_ = check.kinetic;
-  kinetic_at_ = KineticAt::host;
-  if (barostat_) barostat_->momentum_half_step(kinetic_, forces.virial, state.box.volume(), dt);
-  if (thermostat_) thermostat_->end_step(state, step, dt, kinetic_);
   if (barostat_) barostat_->chain_half_step(dt);
   // Host numbers only (no wait): a chain or barostat driven to ∞ or NaN by an
   // exploding step would otherwise pass NaN velocities on as the last good state.
-  // The thermostat's or barostat's variables first: when they break, they break the velocities.
-  if (!std::isfinite(extended_energy(state.box.volume())))
+  // The thermostat's or barostat's variables first: when they break, they break
+  // the velocities. (A device thermostat's share is the heat it moved, finite
+  // while the kinetic energies it came from are.)
+  Kokkos::View<const double, MemSpace> on_device;
+  if (!std::isfinite(extended_energy_host_part(volume, on_device)))
     check.extended_not_finite = 1;
-  else if (!std::isfinite(kinetic_.kinetic_energy()))
+  else if (kinetic_at_ == KineticAt::host && !std::isfinite(kinetic_.kinetic_energy()))
     check.kinetic_not_finite = 1;
   return check;
 }

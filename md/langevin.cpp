@@ -69,26 +69,9 @@ LangevinThermostat::LangevinThermostat(double kT, double damping, std::uint64_t 
       heat_device_("LangevinThermostat::heat"),
       energy_("LangevinThermostat::energy"),
       momentum_("LangevinThermostat::momentum"),
-      kinetic_after_("LangevinThermostat::kinetic"),
-      kinetic_device_("LangevinThermostat::kinetic_in"),
-      kinetic_host_(Kokkos::create_mirror_view(kinetic_device_)) {
+      kinetic_after_("LangevinThermostat::kinetic") {
   if (!(kT > 0) || !(damping > 0))
     throw Error("the Langevin thermostat needs a positive temperature and damping");
-}
-
-KineticTensor LangevinThermostat::half_step(AtomState& state, long step, int half, double timestep,
-                                            const KineticTensor& kinetic, Snapshot* capture) {
-  // The device form, with the kinetic tensor handed over and read back; the
-  // heat follows on the host by the same sum, so that reading it (every step,
-  // for the conserved quantity) waits for nothing.
-  const double heat_before = heat();
-  kinetic_host_() = kinetic;
-  Kokkos::deep_copy(ExecSpace(), kinetic_device_, kinetic_host_);
-  half_step_on_device(state, step, half, timestep, kinetic_device_, capture);
-  Kokkos::deep_copy(kinetic_host_, kinetic_device_);
-  heat_ = heat_before + (kinetic_host_().kinetic_energy() - kinetic.kinetic_energy());
-  heat_on_host_ = true;
-  return kinetic_host_();
 }
 
 double LangevinThermostat::heat() const {
@@ -152,19 +135,6 @@ void LangevinThermostat::begin_step_on_device(AtomState& state, long step, doubl
 void LangevinThermostat::end_step_on_device(AtomState& state, long step, double timestep,
                                             const KineticView& kinetic) {
   half_step_on_device(state, step, 1, timestep, kinetic, nullptr);
-}
-
-ThermostatKick LangevinThermostat::begin_step(AtomState& state, long step, double timestep,
-                                              KineticTensor& kinetic, Snapshot* capture) {
-  kinetic = half_step(state, step, 0, timestep, kinetic, capture);
-  ThermostatKick kick;
-  kick.captured = true;  // half_step saved the snapshot (when asked) before moving v
-  return kick;
-}
-
-void LangevinThermostat::end_step(AtomState& state, long step, double timestep,
-                                  KineticTensor& kinetic) {
-  kinetic = half_step(state, step, 1, timestep, kinetic, nullptr);
 }
 
 void LangevinThermostat::save_state(IntegratorVariables& variables) const {

@@ -48,6 +48,14 @@ std::unique_ptr<Thermostat> make_thermostat(const ThermostatSettings& settings,
   return find_thermostat(settings.type.name()).make(settings, context);
 }
 
+ThermostatKick Thermostat::begin_step(AtomState&, long, double, KineticTensor&, Snapshot*) {
+  throw Error("this thermostat has no host steps");
+}
+
+void Thermostat::end_step(AtomState&, long, double, KineticTensor&) {
+  throw Error("this thermostat has no host steps");
+}
+
 void Thermostat::begin_step_on_device(AtomState&, long, double, const KineticView&, Snapshot*) {
   throw Error("this thermostat has no device steps");
 }

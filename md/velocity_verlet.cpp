@@ -118,7 +118,8 @@ void second_half(AtomState& state, double timestep, const Matrix3* velocity_tran
       "VelocityVerlet::second_half", RangePolicy(0, state.natoms),
       KOKKOS_LAMBDA(int i, ForceCheck& sum) {
         if (i == 0) {
-          const double energy = potential().energy;
+          sum.potential += potential();
+          const double energy = sum.potential.energy;
           if (!(energy <= DBL_MAX && energy >= -DBL_MAX)) sum.energy_not_finite = 1;
         }
         double vi[3], fi[3];

@@ -13,7 +13,6 @@
 // conserving K + U + P₀V + KE_cell + the chains' energies.
 // Host-only: a handful of numbers per step.
 
-#include <array>
 #include <vector>
 
 #include <Eigen/Core>
@@ -33,8 +32,8 @@ class MtkBarostat {
   // dt/2 of the cell's own thermostat chain (scales p_g).
   void chain_half_step(double timestep);
   // dt/2 of ṗ_g from the current kinetic tensor, virial (eV, Voigt) and volume (Å³).
-  void momentum_half_step(const KineticTensor& kinetic, const std::array<double, 6>& virial,
-                          double volume, double timestep);
+  void momentum_half_step(const KineticTensor& kinetic, const double (&virial)[6], double volume,
+                          double timestep);
 
   Eigen::Matrix3d strain_rate() const;    // B (1/fs)
   Eigen::Matrix3d velocity_rate() const;  // B + tr(B)/N_f I (1/fs)

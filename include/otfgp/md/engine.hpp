@@ -256,6 +256,8 @@ class Engine {
   bool notify_observers(bool initial);
   // The potential's energy and virial of the current state, on the host.
   const EnergyVirial& potential_totals() const;
+  // Records the potential's totals as known on the host (no copy needed).
+  void set_host_totals(const EnergyVirial& totals) const;
   void set_statistics(const RunStatistics& statistics);
 
   AtomState state_;
@@ -265,7 +267,8 @@ class Engine {
   bool fence_phases_ = false;
   std::unique_ptr<NeighborList> list_;
   // The last force call's result; its energy and virial live in totals_ (see
-  // potential_totals()) and are filled in here when read.
+  // potential_totals()) and are filled in here when read, or when the step's
+  // check brought them (set_host_totals).
   mutable ComputeResult forces_;
   // The potential's energy and virial on the device: totals_[current_] for
   // the current state, the other one for the state before the last step (a

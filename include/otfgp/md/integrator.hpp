@@ -10,6 +10,7 @@
 // final_integrate. Velocities keep zero total momentum throughout, so
 // temperatures count 3N − 3 degrees of freedom.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,21 +31,26 @@ class Integrator {
   Integrator(const EngineSettings& settings, int natoms);
 
   // First half of step number `step` (the step being made), from the forces
-  // and virial of the current positions. Moves x, v and the cell; with
-  // `capture`, saves x, v, f as they were before.
-  void initial_integrate(AtomState& state, long step, const ComputeResult& forces,
-                         Snapshot* capture);
+  // of the current positions. Moves x, v and the cell; with `capture`, saves
+  // x, v, f as they were before. `potential` gives their energy and virial on
+  // the host; it is called only when needs_host_virial().
+  void initial_integrate(AtomState& state, long step,
+                         const std::function<const EnergyVirial&()>& potential, Snapshot* capture);
   // Second half, after the forces of the new positions (`potential`: their
-  // energy and virial on the device). The kinetic tensor and the force check
-  // are reduced on the device and copied here once (the step's one wait
-  // after the forces): a failed check returns at once, before the
-  // thermostat's half step. With `next` (used only in NVE, where the next
-  // first half is a plain kick and drift) the check also holds the
-  // displacement the next drift will give (ForceCheck::next_moved_squared).
-  ForceCheck final_integrate(AtomState& state, long step, const ComputeResult& forces,
-                             const EnergyVirialView& potential, const DriftCheck* next);
+  // energy and virial on the device). The kinetic tensor, the force check
+  // and the potential's totals are reduced on the device and copied here
+  // once (the step's one wait after the forces): a failed check returns at
+  // once, before the thermostat's half step; the barostat reads the virial
+  // from it. With `next` (used only in NVE, where the next first half is a
+  // plain kick and drift) the check also holds the displacement the next
+  // drift will give (ForceCheck::next_moved_squared).
+  ForceCheck final_integrate(AtomState& state, long step, const EnergyVirialView& potential,
+                             const DriftCheck* next);
   // True when the next first half is a plain kick and drift (NVE).
   bool plain_drift() const { return !thermostat_ && !barostat_; }
+  // Whether initial_integrate reads the potential's virial on the host (the
+  // barostat's first momentum half step).
+  bool needs_host_virial() const { return barostat_.has_value(); }
   // The check of the last final_integrate, copied from the device.
   ForceCheck force_check() const;
   // Where the kinetic tensor of the current velocities is current: on the
@@ -58,8 +64,6 @@ class Integrator {
   // when the thermostat's share is in the host part).
   double extended_energy_host_part(double volume,
                                    Kokkos::View<const double, MemSpace>& device) const;
-  // Whether the barostat needs the potential's virial on the host every step.
-  bool needs_host_virial() const { return barostat_.has_value(); }
 
   // The kinetic tensor of the current velocities (kept up to date by the
   // steps; copied from the device when an NVE step left it there).

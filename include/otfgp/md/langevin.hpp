@@ -24,9 +24,6 @@ class LangevinThermostat final : public Thermostat {
  public:
   LangevinThermostat(double kT, double damping, std::uint64_t seed);
 
-  ThermostatKick begin_step(AtomState& state, long step, double timestep, KineticTensor& kinetic,
-                            Snapshot* capture) override;
-  void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic) override;
   double energy() const override { return -heat(); }  // E − heat is conserved
   bool has_device_steps() const override { return true; }
   void begin_step_on_device(AtomState& state, long step, double timestep,
@@ -45,10 +42,6 @@ class LangevinThermostat final : public Thermostat {
   // snapshot.
   void half_step_on_device(AtomState& state, long step, int half, double timestep,
                            const KineticView& kinetic, Snapshot* capture);
-  // The same for a caller that holds the kinetic tensor on the host (with a
-  // barostat, which reads it every step): copied in, the new one copied back.
-  KineticTensor half_step(AtomState& state, long step, int half, double timestep,
-                          const KineticTensor& kinetic, Snapshot* capture);
 
   double heat() const;  // eV added by the thermostat so far
   void set_heat(double heat);
@@ -64,8 +57,6 @@ class LangevinThermostat final : public Thermostat {
   Kokkos::View<double, MemSpace> heat_device_, energy_;
   Kokkos::View<MomentumSum, MemSpace> momentum_;
   KineticView kinetic_after_;
-  KineticView kinetic_device_;  // half_step's hand-over
-  KineticView::HostMirror kinetic_host_;
 };
 
 }  // namespace otfgp::md

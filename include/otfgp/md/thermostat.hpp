@@ -4,9 +4,10 @@
 // Thermostat and describes itself in a ThermostatKind; one line in
 // md/thermostat_registry.cpp lists it (docs/architecture.md, "a thermostat").
 //
-// The integrator calls begin_step before the first half-kick and end_step after
-// the second one (the outer "atom thermostat ½" factors of the Trotter product
-// in integrator.hpp). Units: eV, fs, K.
+// The integrator calls begin_step (or begin_step_on_device) before the first
+// half-kick and end_step (or end_step_on_device) after the second one (the
+// outer "atom thermostat ½" factors of the Trotter product in integrator.hpp).
+// Units: eV, fs, K.
 
 #include <cstdint>
 #include <functional>
@@ -40,23 +41,27 @@ class Thermostat {
  public:
   virtual ~Thermostat() = default;
 
+  // A thermostat makes its half steps in one of two forms, which
+  // has_device_steps() names; the other form's functions throw.
+  //
+  // On the host (a thermostat that needs a number on the host, such as the
+  // Nosé–Hoover chain's kinetic energy):
   // Half a step of thermostat at the start of step `step`. `kinetic` is the
   // kinetic tensor of the current velocities and is updated to what it will
   // be after the returned factor is applied. With `capture`, a thermostat that
   // moves velocities itself first saves x, v, f there and says so.
   virtual ThermostatKick begin_step(AtomState& state, long step, double timestep,
-                                    KineticTensor& kinetic, Snapshot* capture) = 0;
+                                    KineticTensor& kinetic, Snapshot* capture);
   // Half a step of thermostat at the end of step `step`, after the second
   // half-kick: moves the velocities and updates `kinetic` to match.
-  virtual void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic) = 0;
+  virtual void end_step(AtomState& state, long step, double timestep, KineticTensor& kinetic);
   // The thermostat's share of the conserved quantity (eV).
   virtual double energy() const = 0;
 
-  // A thermostat whose half steps need no number on the host (Langevin) may
-  // also make them on the device: the kinetic tensor of the current
-  // velocities is in `kinetic` there and is updated in place, and nothing
-  // waits for the device. The integrator uses this form when
-  // has_device_steps() (and no barostat reads the kinetic tensor between).
+  // On the device (a thermostat whose half steps need no number on the host,
+  // such as Langevin): the kinetic tensor of the current velocities is in
+  // `kinetic` there and is updated in place, and nothing waits for the
+  // device (a barostat copies the tensor to the host when it reads it).
   virtual bool has_device_steps() const { return false; }
   // As begin_step (the snapshot, when asked, is saved by the thermostat).
   virtual void begin_step_on_device(AtomState& state, long step, double timestep,

@@ -66,6 +66,11 @@ struct MomentumSum {
 // with the kinetic tensor.
 struct ForceCheck {
   KineticTensor kinetic;
+  // The potential's energy and virial of the new positions, as they are on
+  // the device (the reduction adds them once, to zeros: the same numbers),
+  // so that the step's one copy brings them to the host too (the barostat
+  // reads the virial every step).
+  EnergyVirial potential;
   double max_force_squared = 0.0;  // (eV/Å)²
   int non_finite = 0;              // atoms whose force is NaN or infinite
   int energy_not_finite = 0;       // 1 when the potential energy is NaN or infinite
@@ -81,6 +86,7 @@ struct ForceCheck {
   KOKKOS_INLINE_FUNCTION ForceCheck() = default;
   KOKKOS_INLINE_FUNCTION ForceCheck& operator+=(const ForceCheck& other) {
     kinetic += other.kinetic;
+    potential += other.potential;
     max_force_squared =
         max_force_squared > other.max_force_squared ? max_force_squared : other.max_force_squared;
     non_finite += other.non_finite;
@@ -140,9 +146,9 @@ struct DriftCheck {
 };
 
 // The second half: v ← (v + (dt/2) f/m) · velocity_transform (when given);
-// reduces the new kinetic tensor and the force check (with the check of
-// `potential`'s energy and, with `next`, the next drift's displacement) into
-// `into` on the device, without waiting for them.
+// reduces the new kinetic tensor and the force check (with `potential`'s
+// energy and virial, the check of that energy and, with `next`, the next
+// drift's displacement) into `into` on the device, without waiting for them.
 void second_half(AtomState& state, double timestep, const Matrix3* velocity_transform,
                  const EnergyVirialView& potential, const ForceCheckView& into,
                  const DriftCheck* next = nullptr);
