@@ -673,6 +673,25 @@ TEST_CASE("the batched GP force pass equals the fused one", "[gp][batched]") {
           CHECK(largest_difference(fused.per_atom_virial, batched.per_atom_virial) <= 1e-12);
           CHECK(largest_difference(fused.uncertainty, batched.uncertainty) <= 1e-9);
           CHECK(fused.forces.cwiseAbs().maxCoeff() > 0.0);
+          // The pairs' terms in either scratch level: the same numbers (bit for
+          // bit on Serial; threads reorder the force scatter's sums).
+          const double same = testing::deterministic_backend() ? 0.0 : 1e-12;
+          for (const auto place :
+               {GpPotential::PairScratch::shared, GpPotential::PairScratch::global}) {
+            INFO("pair scratch " << (place == GpPotential::PairScratch::shared ? "shared"
+                                                                               : "global"));
+            potential.set_pair_scratch(place);
+            const Pass placed =
+                run_pass(potential, *s, GpPotential::ForceForm::batched, team, some_centres);
+            potential.set_pair_scratch(GpPotential::PairScratch::automatic);
+            CHECK(std::abs(placed.energy - batched.energy) <= same * std::abs(batched.energy));
+            for (int c = 0; c < 6; ++c)
+              CHECK(std::abs(placed.virial[c] - batched.virial[c]) <=
+                    same * std::max(1.0, std::abs(batched.virial[c])));
+            CHECK(largest_difference(placed.forces, batched.forces) <= same);
+            CHECK(largest_difference(placed.per_atom, batched.per_atom) <= same);
+            CHECK(largest_difference(placed.per_atom_virial, batched.per_atom_virial) <= same);
+          }
         }
     }
   }
@@ -718,6 +737,30 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   }
   setenv("OTFGP_GP_FORCE_FORM", "batched:5000", 1);
   CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("team size must be between"));
+  unsetenv("OTFGP_GP_FORCE_FORM");
+}
+
+TEST_CASE("OTFGP_GP_PAIR_SCRATCH places the batched form's pair terms and refuses anything else",
+          "[gp][batched]") {
+  const Synthetic synthetic = synthetic_model(93);
+  const Structure structure = test_structure(94);
+  setenv("OTFGP_GP_FORCE_FORM", "batched", 1);
+  GpPotential automatic(synthetic.model);
+  const Evaluation reference = evaluate(automatic, structure);
+  for (const char* place : {"shared", "global"}) {
+    INFO(place);
+    setenv("OTFGP_GP_PAIR_SCRATCH", place, 1);
+    GpPotential chosen(synthetic.model);
+    const Evaluation evaluation = evaluate(chosen, structure);
+    const double same = testing::deterministic_backend() ? 0.0 : 1e-12;
+    CHECK(std::abs(evaluation.energy - reference.energy) <= same * std::abs(reference.energy));
+    CHECK(largest_difference(evaluation.forces, reference.forces) <= same);
+  }
+  for (const char* bad : {"0", "L1", "Global", " shared"}) {
+    setenv("OTFGP_GP_PAIR_SCRATCH", bad, 1);
+    CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("shared or global"));
+  }
+  unsetenv("OTFGP_GP_PAIR_SCRATCH");
   unsetenv("OTFGP_GP_FORCE_FORM");
 }
 

@@ -45,21 +45,29 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
   const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
   const int stride = basis.terms_stride - 3 * basis.n_harmonics;  // no harmonic gradients
   const int max_pairs = list.max_neighbors();
-  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) +
-                                    ScratchView::shmem_size(size) +
-                                    ScratchView::shmem_size(std::size_t(max_pairs) * stride);
-  const int level = b2::scratch_level(scratch_bytes);
+  const std::size_t team_bytes =
+      ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
+  const std::size_t cache_bytes = ScratchView::shmem_size(std::size_t(max_pairs) * stride);
+  // Automatic: all of it at one level, the team's fast memory while it fits;
+  // a chosen level for the pairs' cache keeps A and d at level 0.
+  const int cache_level = work.pair_scratch_level >= 0
+                              ? work.pair_scratch_level
+                              : b2::scratch_level(team_bytes + cache_bytes);
+  const int level = work.pair_scratch_level >= 0 ? 0 : cache_level;
+  TeamPolicy policy = team_policy(state.natoms, atom_team(work));
+  if (cache_level == level)
+    policy.set_scratch_size(level, Kokkos::PerTeam(team_bytes + cache_bytes));
+  else
+    policy.set_scratch_size(level, Kokkos::PerTeam(team_bytes))
+        .set_scratch_size(cache_level, Kokkos::PerTeam(cache_bytes));
   const Matrix unit = work.unit, density = work.density;
   const ScalarView norm = work.norm;
   Kokkos::parallel_for(
-      "GpPotential::descriptors",
-      team_policy(state.natoms, atom_team(work))
-          .set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
-      KOKKOS_LAMBDA(const Member& team) {
+      "GpPotential::descriptors", policy, KOKKOS_LAMBDA(const Member& team) {
         const int i = team.league_rank();
         ScratchView A(team.team_scratch(level), density_size);
         ScratchView d(team.team_scratch(level), size);
-        ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
+        ScratchView cache(team.team_scratch(cache_level), std::size_t(max_pairs) * stride);
         const bool centre = all_centres || centres(i);
         double norm_squared = 0.0;
         if (centre) {
@@ -306,7 +314,9 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
   const int team_size = atom_team(work);
-  const int terms_level = basis.terms_scratch_level(scratch_bytes, team_size);
+  const int terms_level = work.pair_scratch_level >= 0
+                              ? work.pair_scratch_level
+                              : basis.terms_scratch_level(scratch_bytes, team_size);
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;

@@ -158,12 +158,30 @@ std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
               "'");
 }
 
+// OTFGP_GP_PAIR_SCRATCH: shared or global, for measurements (docs/gpu.md);
+// unset: automatic.
+GpPotential::PairScratch pair_scratch_from_environment() {
+  const char* value = std::getenv("OTFGP_GP_PAIR_SCRATCH");
+  const std::string text = value != nullptr ? value : "";
+  if (text.empty()) return GpPotential::PairScratch::automatic;
+  if (text == "shared") return GpPotential::PairScratch::shared;
+  if (text == "global") return GpPotential::PairScratch::global;
+  throw Error("OTFGP_GP_PAIR_SCRATCH must be shared or global, not '" + text + "'");
+}
+
 }  // namespace
 
 GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spec)) {
   const auto [form, team_size] = force_form_from_environment();
   set_force_form(form, team_size);
+  set_pair_scratch(pair_scratch_from_environment());
   remap(std::move(model));
+}
+
+void GpPotential::set_pair_scratch(PairScratch place) {
+  pass_.pair_scratch_level = place == PairScratch::automatic ? -1
+                             : place == PairScratch::shared  ? 0
+                                                             : 1;
 }
 
 void GpPotential::set_force_form(ForceForm form, int team_size) {

@@ -54,6 +54,13 @@ struct Workspace {
   Matrix density;   // natoms × |A|
   Matrix product;   // natoms × D_b: β_s d̂
   int team_size = 0;
+  // Where the kernels keep their pairs' terms (the descriptor kernel's cache
+  // of every pair of a team's atom, the force kernel's one pair per thread):
+  // −1 automatic (the team's fast memory, level 0, while the team's scratch
+  // fits in 32 KB, else level 1), or the Kokkos scratch level 0 or 1 (on a
+  // GPU: shared memory, which limits how many teams an SM holds, or global
+  // memory through the caches).
+  int pair_scratch_level = -1;
   // The dense products' centres grouped by species, a chunk of their d̂ rows
   // and of their products (kept, so that a step allocates nothing), and the
   // BLAS library's handle where it has one (cuBLAS), made on first use.

@@ -67,6 +67,14 @@ class GpPotential final : public Potential {
   // product kernel included) on a CPU. Results agree to rounding.
   enum class ForceForm { automatic, fused, batched };
   void set_force_form(ForceForm form, int team_size = 0);
+  // Where the batched form's kernels keep their pairs' terms: automatic (the
+  // team's fast memory while it fits), shared (Kokkos scratch level 0: a GPU's
+  // shared memory) or global (level 1: device memory through the caches,
+  // which leaves the shared memory free for more teams per SM). The
+  // environment variable OTFGP_GP_PAIR_SCRATCH=shared|global overrides it
+  // (docs/gpu.md). The numbers are the same in every place.
+  enum class PairScratch { automatic, shared, global };
+  void set_pair_scratch(PairScratch place);
 
   std::string spec() const override { return spec_; }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
