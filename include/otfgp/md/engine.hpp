@@ -220,8 +220,10 @@ class Engine {
   // The last force call's result; its energy and virial copied from the device.
   const ComputeResult& last_compute() const;
   const NeighborList* neighbor_list() const { return list_.get(); }
-  // Copies what it needs from the device (the potential's energy and virial,
-  // the kinetic tensor); a step does this only when someone reads it.
+  // Copies what it needs from the device (the kinetic tensor after a device
+  // thermostat's half step; the potential's energy and virial after a force
+  // call outside a step — a step's check brings those); a step does this
+  // only when someone reads it.
   ThermoSample thermo() const;
   // Copied from the device, where every step adds to them.
   const RunStatistics& statistics() const;

@@ -33,7 +33,7 @@ class Integrator {
   // First half of step number `step` (the step being made), from the forces
   // of the current positions. Moves x, v and the cell; with `capture`, saves
   // x, v, f as they were before. `potential` gives their energy and virial on
-  // the host; it is called only when needs_host_virial().
+  // the host; it is called only with a barostat (its first momentum half step).
   void initial_integrate(AtomState& state, long step,
                          const std::function<const EnergyVirial&()>& potential, Snapshot* capture);
   // Second half, after the forces of the new positions (`potential`: their
@@ -48,9 +48,6 @@ class Integrator {
                              const DriftCheck* next);
   // True when the next first half is a plain kick and drift (NVE).
   bool plain_drift() const { return !thermostat_ && !barostat_; }
-  // Whether initial_integrate reads the potential's virial on the host (the
-  // barostat's first momentum half step).
-  bool needs_host_virial() const { return barostat_.has_value(); }
   // The check of the last final_integrate, copied from the device.
   ForceCheck force_check() const;
   // Where the kinetic tensor of the current velocities is current: on the

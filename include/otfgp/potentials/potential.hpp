@@ -38,7 +38,8 @@ struct ComputeRequest {
   // can (the pair loop, the many-body loop, the GP without a repulsion) reduces
   // them into this view, with no copy to the host, and sets
   // ComputeResult::totals_on_device; any other returns them in energy and
-  // virial as always. The MD engine reads them only when it reports (docs/gpu.md).
+  // virial as always. The MD engine's second half-step brings them to the host
+  // with its force check, in the step's one copy (docs/gpu.md).
   EnergyVirialView totals{};
 };
 
