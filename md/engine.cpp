@@ -324,10 +324,9 @@ long Engine::run_until(long final_step) {
     {
       PhaseClock clock(timers_, Phase::initial_integrate, fence_phases_);
       try {
-        // The barostat reads the virial: after a step it came with the step's check.
-        integrator_.initial_integrate(
-            state_, step_ + 1, [this]() -> const EnergyVirial& { return potential_totals(); },
-            &snapshot);
+        // On the host after a step (its check brought them) and after set-up; a
+        // copy only after a force call outside a step (reseat).
+        integrator_.initial_integrate(state_, step_ + 1, potential_totals(), &snapshot);
       } catch (const InterruptedError&) {
         throw;
       } catch (const Error& error) {

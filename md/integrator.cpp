@@ -61,12 +61,14 @@ const KineticTensor& Integrator::kinetic() const {
 
 double Integrator::extended_energy_host_part(double volume,
                                              Kokkos::View<const double, MemSpace>& device) const {
-  device = Kokkos::View<const double, MemSpace>();
+  device = device_thermostat_ ? thermostat_->device_energy()  // added on the device
+                              : Kokkos::View<const double, MemSpace>();
+  return host_extended_energy(volume);
+}
+
+double Integrator::host_extended_energy(double volume) const {
   double energy = 0.0;
-  if (device_thermostat_)
-    device = thermostat_->device_energy();  // added on the device
-  else if (thermostat_)
-    energy += thermostat_->energy();
+  if (thermostat_ && !device_thermostat_) energy += thermostat_->energy();
   if (barostat_) energy += barostat_->energy(volume);
   return energy;
 }
@@ -82,8 +84,7 @@ double Integrator::extended_energy(double volume) const {
   return energy;
 }
 
-void Integrator::initial_integrate(AtomState& state, long step,
-                                   const std::function<const EnergyVirial&()>& potential,
+void Integrator::initial_integrate(AtomState& state, long step, const EnergyVirial& potential,
                                    Snapshot* capture) {
   const double dt = settings_.timestep;
   if (capture) capture->box = state.box;
@@ -109,7 +110,7 @@ void Integrator::initial_integrate(AtomState& state, long step,
 
   if (barostat_) {
     // kinetic(): after a device thermostat's half step, copied from the device.
-    barostat_->momentum_half_step(kinetic(), potential().virial, state.box.volume(), dt);
+    barostat_->momentum_half_step(kinetic(), potential.virial, state.box.volume(), dt);
     Eigen::Matrix3d velocity_transform, unused, position_transform, drift_transform;
     symmetric_exponentials(-barostat_->velocity_rate(), 0.5 * dt, velocity_transform, unused);
     symmetric_exponentials(barostat_->strain_rate(), dt, position_transform, drift_transform);
@@ -160,8 +161,7 @@ ForceCheck Integrator::final_integrate(AtomState& state, long step,
   // The thermostat's or barostat's variables first: when they break, they break
   // the velocities. (A device thermostat's share is the heat it moved, finite
   // while the kinetic energies it came from are.)
-  Kokkos::View<const double, MemSpace> on_device;
-  if (!std::isfinite(extended_energy_host_part(volume, on_device)))
+  if (!std::isfinite(host_extended_energy(volume)))
     check.extended_not_finite = 1;
   else if (kinetic_at_ == KineticAt::host && !std::isfinite(kinetic_.kinetic_energy()))
     check.kinetic_not_finite = 1;

@@ -323,6 +323,11 @@ TEST_CASE("numbers round-trip through text exactly", "[io][number_text]") {
   CHECK(*parse_integer("-7") == -7);
   CHECK_FALSE(parse_integer("4.0"));
   CHECK_FALSE(parse_integer("99999999999999999999999"));
+  // The numbers of a labelled output line, the words between them skipped.
+  CHECK(numbers_in("!    total energy   =   -15.84 Ry") == std::vector<double>{-15.84});
+  CHECK(numbers_in("atom 2 type 1 force =  1.5D-03 -2 0.25") ==
+        std::vector<double>{2, 1, 1.5e-3, -2, 0.25});
+  CHECK(numbers_in(" \t ").empty());
 }
 
 TEST_CASE("extended XYZ comment lines split as ASE splits them", "[io][extxyz]") {

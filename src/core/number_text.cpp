@@ -97,4 +97,11 @@ std::vector<std::string_view> split_whitespace(std::string_view text) {
   return tokens;
 }
 
+std::vector<double> numbers_in(std::string_view text) {
+  std::vector<double> values;
+  for (auto token : split_whitespace(text))
+    if (auto value = parse_real(token)) values.push_back(*value);
+  return values;
+}
+
 }  // namespace otfgp

@@ -92,13 +92,6 @@ std::string list_names(const Library& library, const std::string& symbol) {
   return text;
 }
 
-std::vector<double> numbers_in(std::string_view text) {
-  std::vector<double> values;
-  for (auto token : split_whitespace(text))
-    if (auto value = parse_real(token)) values.push_back(*value);
-  return values;
-}
-
 class Cp2kOracle final : public Oracle {
  public:
   explicit Cp2kOracle(Cp2kSettings settings) : settings_(std::move(settings)) {}

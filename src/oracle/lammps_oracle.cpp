@@ -248,9 +248,7 @@ class LammpsOracle final : public Oracle {
         continue;
       }
       if (header && !thermo && words.size() == 8) {
-        std::vector<double> values;
-        for (auto word : words)
-          if (auto value = parse_real(word)) values.push_back(*value);
+        const std::vector<double> values = numbers_in(line);
         if (values.size() == 8) thermo = values;
       }
     }

@@ -263,13 +263,6 @@ class QeOracle final : public Oracle {
   QeSettings settings_;
 };
 
-std::vector<double> numbers_in(const std::string& line) {
-  std::vector<double> values;
-  for (auto token : split_whitespace(line))
-    if (auto value = parse_real(token)) values.push_back(*value);
-  return values;
-}
-
 }  // namespace
 
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source) {

@@ -10,7 +10,6 @@
 // final_integrate. Velocities keep zero total momentum throughout, so
 // temperatures count 3N − 3 degrees of freedom.
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,11 +30,11 @@ class Integrator {
   Integrator(const EngineSettings& settings, int natoms);
 
   // First half of step number `step` (the step being made), from the forces
-  // of the current positions. Moves x, v and the cell; with `capture`, saves
-  // x, v, f as they were before. `potential` gives their energy and virial on
-  // the host; it is called only with a barostat (its first momentum half step).
-  void initial_integrate(AtomState& state, long step,
-                         const std::function<const EnergyVirial&()>& potential, Snapshot* capture);
+  // of the current positions, whose energy and virial on the host are
+  // `potential` (the barostat's first momentum half step reads the virial).
+  // Moves x, v and the cell; with `capture`, saves x, v, f as they were before.
+  void initial_integrate(AtomState& state, long step, const EnergyVirial& potential,
+                         Snapshot* capture);
   // Second half, after the forces of the new positions (`potential`: their
   // energy and virial on the device). The kinetic tensor, the force check
   // and the potential's totals are reduced on the device and copied here
@@ -78,6 +77,10 @@ class Integrator {
   void restore_state(const IntegratorVariables& variables);
 
  private:
+  // The thermostat's (unless it keeps it on the device) and the barostat's
+  // share of the conserved quantity, on the host (eV).
+  double host_extended_energy(double volume) const;
+
   EngineSettings settings_;
   double dof_;
   mutable KineticTensor kinetic_;
