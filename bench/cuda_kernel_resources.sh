@@ -39,6 +39,6 @@ awk -v pattern="$pattern" '
     keep = 0
   }' "$log" | while read -r registers frame spills name; do
   # The kernel's own function, from the demangled name of its launch wrapper.
-  label=$(echo "$name" | c++filt | grep -oE 'otfgp::([A-Za-z_]+::|\(anonymous namespace\)::)*[A-Za-z_]+' | grep -vE '::(View|B2Basis)$' | head -n 1)
+  label=$(echo "$name" | c++filt | grep -oE 'otfgp::([A-Za-z_][A-Za-z0-9_]*::|\(anonymous namespace\)::)*[A-Za-z_][A-Za-z0-9_]*' | grep -vE '::(View|B2Basis)$' | head -n 1)
   printf '%4d registers  %6d B stack  %4d B spilled  %s\n' "$registers" "$frame" "$spills" "${label:-$name}"
 done

@@ -784,14 +784,17 @@ TEST_CASE(
           basis.density_and_terms(
               team, neighbors, x, type, i, basis.type_map(type(i)), begin, end,
               [](int k) { return k; }, t, a);
-          if (gather) basis.gather_density(team, t, end - begin, stride, a);
+          if (gather) basis.gather_density(team, t, end - begin, basis.cache_stride(team), a);
         });
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
   };
   const int largest = testing::largest_team_size(4);
+  // A team caches the harmonics without their gradients (cache_stride): the
+  // one-thread runs come last, leaving the layout the contraction below reads.
+  const auto team = density(largest, false);
   const auto one_thread = density(1, false);
   const auto gathered = density(1, true);
-  const auto team = density(largest, false);
+  const int one_thread_stride = basis.terms_size(b2::B2Basis::cached_terms(false));
   int nonzero = 0;
   for (int i = 0; i < natoms; ++i)
     for (int a = 0; a < size; ++a) {
@@ -802,7 +805,9 @@ TEST_CASE(
   CHECK(nonzero > natoms * size / 4);
 
   // ∂ε/∂r_ij from the cached terms, the sums swept over lm (one thread) and
-  // one lm at a time (a team of several).
+  // one lm at a time (a team of several, the harmonics made as they are
+  // used), and the latter from the radial terms alone (what a team's force
+  // kernel makes, Terms::radial).
   Kokkos::View<double*, MemSpace> dE_dA("dE_dA", size);
   {
     auto host = Kokkos::create_mirror_view(dE_dA);
@@ -811,14 +816,20 @@ TEST_CASE(
     for (int a = 0; a < size; ++a) host(a) = normal(rng);
     Kokkos::deep_copy(dE_dA, host);
   }
-  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> g("g", 2, natoms * max_pairs, 3);
+  REQUIRE(basis.terms_size(b2::Terms::radial) <= b2::terms_header + 2 * b2::max_radial);
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> g("g", 3, natoms * max_pairs, 3);
   Kokkos::parallel_for(
       Kokkos::RangePolicy<ExecSpace>(0, natoms), KOKKOS_LAMBDA(int i) {
-        for (int k = 0; k < neighbors.offsets(i + 1) - neighbors.offsets(i); ++k) {
-          const double* t = &cache(i, std::size_t(k) * stride);
+        const int begin = neighbors.offsets(i);
+        for (int k = 0; k < neighbors.offsets(i + 1) - begin; ++k) {
+          const double* t = &cache(i, std::size_t(k) * one_thread_stride);
           if (t[3] < 0.0) continue;
           basis.contract_gradient(t, dE_dA.data(), &g(0, i * max_pairs + k, 0), false);
           basis.contract_gradient(t, dE_dA.data(), &g(1, i * max_pairs + k, 0), true);
+          double radial[b2::terms_header + 2 * b2::max_radial];
+          if (basis.neighbor_terms(neighbors, x, type, i, basis.type_map(type(i)), begin + k,
+                                   b2::Terms::radial, radial))
+            basis.contract_gradient(radial, dE_dA.data(), &g(2, i * max_pairs + k, 0), true);
         }
       });
   const auto g_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g);
@@ -826,6 +837,7 @@ TEST_CASE(
   for (int e = 0; e < natoms * max_pairs; ++e)
     for (int c = 0; c < 3; ++c) {
       REQUIRE(g_host(1, e, c) == g_host(0, e, c));
+      REQUIRE(g_host(2, e, c) == g_host(0, e, c));
       contracted += g_host(0, e, c) != 0.0;
     }
   CHECK(contracted > natoms);

@@ -318,7 +318,8 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
   const int density_size = basis.density_size;
   const std::size_t team_bytes = ScratchView::shmem_size(density_size);
-  const int terms_level = basis.terms_scratch_level(team_bytes, 0);  // AUTO teams
+  const int terms_level =
+      basis.terms_scratch_level(team_bytes, 0, b2::Terms::gradients);  // AUTO teams
   // In blocks of atoms, so that a long training can stop between them
   // (core/interrupt.hpp); every atom is computed alone, so the values do not
   // depend on the blocking.
@@ -333,24 +334,28 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
         "B2Descriptor::compute",
         TeamPolicy(count, Kokkos::AUTO)
             .set_scratch_size(0, Kokkos::PerTeam(team_bytes))
-            .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes())),
+            .set_scratch_size(terms_level,
+                              Kokkos::PerThread(basis.terms_scratch_bytes(b2::Terms::gradients))),
         KOKKOS_LAMBDA(const Member& team) {
           const int i = first + team.league_rank();
           const int s_i = basis.type_map(type(i));
           ScratchView A(team.team_scratch(0), density_size);
-          double* terms = basis.thread_terms(team, terms_level);
+          double* terms = basis.thread_terms(team, terms_level, b2::Terms::gradients);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
                                [&](int a) { A(a) = 0.0; });
           team.team_barrier();
-          Kokkos::parallel_for(
-              Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-                const int k = entry_pair(e);
-                // Entries lie within their cutoff by construction; the test is the same one.
-                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, terms)) return;
-                basis.add_density(team, terms, A.data());
-                for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms[c];
-                neighbor(e) = neighbors.index(k);
-              });
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)),
+                               [&](int e) {
+                                 const int k = entry_pair(e);
+                                 // Entries lie within their cutoff by construction; the test is the
+                                 // same one.
+                                 if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k,
+                                                           b2::Terms::harmonics, terms))
+                                   return;
+                                 basis.add_density(team, terms, A.data());
+                                 for (int c = 0; c < 3; ++c) pair_vector(e, c) = terms[c];
+                                 neighbor(e) = neighbors.index(k);
+                               });
           team.team_barrier();
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
             basis.power_spectrum_row(p, A.data(), &values(i, 0));
@@ -360,7 +365,8 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
           if (gradient.extent(0) == 0) return;
           Kokkos::parallel_for(
               Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
-                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e), true, terms))
+                if (!basis.neighbor_terms(neighbors, x, type, i, s_i, entry_pair(e),
+                                          b2::Terms::gradients, terms))
                   return;
                 basis.pair_gradient(terms, A.data(), [&](int c, int column) -> double& {
                   return gradient(3 * e + c, column);
@@ -436,12 +442,15 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
   const int listed = static_cast<int>(atoms.atom.extent(0));
   const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
   const Kokkos::View<const int*, MemSpace> atom = atoms.atom, first_column = atoms.first_column;
-  const int density_size = basis.density_size, stride = basis.terms_stride;
+  const int density_size = basis.density_size;
+  // Teams of Kokkos's choice: perhaps one thread on the host.
+  const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(false));
   const int harmonics = basis.n_harmonics, power_size = basis.power_size;
   const int max_entries = atoms.max_entries;
   const bool two_body = basis.size > basis.power_size;
-  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
-                                    ScratchView::shmem_size(std::size_t(max_entries) * stride);
+  const std::size_t scratch_bytes =
+      ScratchView::shmem_size(density_size) * 2 +
+      ScratchView::shmem_size(std::size_t(max_entries) * largest_stride);
   const int level = b2::scratch_level(scratch_bytes);
   constexpr int block = 512;  // as in b2_descriptor_kernel: stop points between blocks
   for (int first = 0; first < listed; first += block) {
@@ -459,6 +468,7 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
           const int begin = offsets(i), end = offsets(i + 1);
           ScratchView A(team.team_scratch(level), density_size);
           ScratchView dE_dA(team.team_scratch(level), density_size);
+          const int stride = basis.cache_stride(team);
           ScratchView cache(team.team_scratch(level), std::size_t(max_entries) * stride);
           // Entries lie within their cutoff by construction; the test is the same one.
           basis.density_and_terms(

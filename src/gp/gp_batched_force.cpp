@@ -43,7 +43,7 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
   const bool all_centres = centres.extent(0) == 0;
   const int size = basis.power_size, density_size = basis.density_size;
   const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
-  const int stride = basis.terms_stride - 3 * basis.n_harmonics;  // no harmonic gradients
+  const int stride = basis.terms_size(b2::Terms::harmonics);
   const int max_pairs = list.max_neighbors();
   const std::size_t team_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
@@ -78,7 +78,7 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
             for (int a = 0; a < density_size; ++a) A(a) = 0.0;
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
             double* t = &cache(std::size_t(k - begin) * stride);
-            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, false, t))
+            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, b2::Terms::harmonics, t))
               t[3] = -1.0;
             else if (one_thread)
               basis.add_density(team, t, A.data());
@@ -299,8 +299,10 @@ void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list
 }
 
 // Kernel 3, per atom: ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| (+ t_s), the adjoint
-// to ∂ε/∂A (+ v_s), then each thread rebuilds its neighbours' terms with
-// gradients and scatters their forces (no per-team cache of every neighbour).
+// to ∂ε/∂A (+ v_s), then each thread rebuilds its neighbours' terms (what the
+// contraction reads: the radial terms in a team, or on a device, the
+// harmonics made as they are used) and scatters their forces (no per-team
+// cache of every neighbour).
 void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                        const Kokkos::View<const int*, MemSpace>& centres, const ForceMaps& maps,
                        const Workspace& work, const ScalarView& per_atom,
@@ -314,9 +316,11 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
   const int team_size = atom_team(work);
+  // Backend's choice on the host (team_size 0): perhaps one thread.
+  const b2::Terms sized = b2::B2Basis::contracted_terms(team_size > 1);
   const int terms_level = work.pair_scratch_level >= 0
                               ? work.pair_scratch_level
-                              : basis.terms_scratch_level(scratch_bytes, team_size);
+                              : basis.terms_scratch_level(scratch_bytes, team_size, sized);
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -333,10 +337,11 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
     }
     ScratchView w(team.team_scratch(0), size);
     ScratchView dE_dA(team.team_scratch(0), density_size);
-    // Each thread makes its pair's terms with gradients where it uses them.
-    double* terms = basis.thread_terms(team, terms_level);
+    // Each thread makes its pair's terms where it uses them.
+    const b2::Terms made = b2::B2Basis::contracted_terms(team.team_size() > 1);
+    double* terms = basis.thread_terms(team, terms_level, made);
     const auto with_terms = [&](int k, const auto& use) {
-      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, true, terms)) use(terms);
+      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, made, terms)) use(terms);
     };
     atom_energy_and_forces(team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0),
                            &density(i, 0), w.data(), dE_dA.data(), neighbors.offsets(i),
@@ -347,7 +352,7 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
       "GpPotential::batched_forces",
       team_policy(state.natoms, team_size)
           .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
-          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes())),
+          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes(sized))),
       kernel, sums, result);
 }
 

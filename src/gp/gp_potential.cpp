@@ -432,10 +432,11 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
   const int max_pairs = list.max_neighbors();
-  const int stride = basis.terms_stride;
-  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) * 2 +
-                                    ScratchView::shmem_size(size) * 2 +
-                                    ScratchView::shmem_size(std::size_t(max_pairs) * stride);
+  // The backend's choice on the host (team_size 0): perhaps one thread.
+  const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(team_size > 1));
+  const std::size_t scratch_bytes =
+      ScratchView::shmem_size(density_size) * 2 + ScratchView::shmem_size(size) * 2 +
+      ScratchView::shmem_size(std::size_t(max_pairs) * largest_stride);
   const int level = b2::scratch_level(scratch_bytes);
   const auto reference = maps.reference;
   const auto kernel = KOKKOS_LAMBDA(const Member& team, EnergyVirial& sum) {
@@ -452,9 +453,10 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
     ScratchView dE_dA(team.team_scratch(level), density_size);
     ScratchView d(team.team_scratch(level), size);
     ScratchView w(team.team_scratch(level), size);
+    const int stride = basis.cache_stride(team);
     ScratchView cache(team.team_scratch(level), std::size_t(max_pairs) * stride);
 
-    // Terms with gradients once per neighbour, kept for the force pass.
+    // Terms once per neighbour, kept for the force pass.
     basis.density_and_terms(
         team, neighbors, x, type, i, s_i, begin, end, [](int k) { return k; }, cache.data(),
         A.data());
@@ -484,7 +486,7 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, pairs),
                            [&](int p) { unit(i, size + p) = A(p * harmonics); });
     }
-    // The pairs' terms with gradients, cached by density_and_terms.
+    // The pairs' terms, cached by density_and_terms.
     const auto with_terms = [&](int k, const auto& use) {
       const double* t = &cache(std::size_t(k - begin) * stride);
       if (t[3] >= 0.0) use(t);

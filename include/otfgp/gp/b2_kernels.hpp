@@ -18,6 +18,7 @@
 //   pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "otfgp/core/neighbor_list.hpp"
@@ -26,9 +27,9 @@
 
 namespace otfgp::b2 {
 
-// Limits that B2Settings::validate enforces: l_max sizes the per-thread arrays
-// of the harmonics; n_max is bounded only as a sanity check (the terms live in
-// scratch sized for the basis, B2Basis::terms_scratch_bytes).
+// Limits that B2Settings::validate enforces: l_max sizes the harmonics' tables
+// and the host's per-thread arrays of every lm (swept_sums, pair_gradient); n_max is bounded only
+// as a sanity check (the terms live in scratch sized for the basis, B2Basis::terms_scratch_bytes).
 inline constexpr int max_l = 10;
 inline constexpr int max_radial = 24;
 inline constexpr int max_harmonics = (max_l + 1) * (max_l + 1);
@@ -70,65 +71,106 @@ struct SphericalHarmonics {
 
   static SphericalHarmonics create(int l_max);  // host; throws for l_max outside 0 … max_l
 
-  // Y[lm] at the unit vector u and, when polynomial_gradient is non-null,
-  // polynomial_gradient[3 lm + c] = ∂F_lm/∂u_c at u. Its tangential part over |r|
-  // is ∂Y/∂r; callers that sum over lm first project the sum once (see project()).
-  KOKKOS_INLINE_FUNCTION void evaluate_unit(const double u[3], double* Y,
-                                            double* polynomial_gradient) const {
+  // Calls visit(lm, Y_lm, g) for every harmonic, g[3] = ∂F_lm/∂u_c at the unit
+  // vector u when `gradients` (else zeros); its tangential part over |r| is
+  // ∂Y/∂r, and callers that sum over lm first project the sum once (see
+  // project()). In the order m = 0 … l_max, l = m … l_max, +m before −m:
+  // column by column, with only running scalars (no per-thread arrays, which
+  // a GPU keeps in local memory): P̄_l^m by the recurrence in l, C_m and S_m
+  // by complex multiplication, and column m + 1 alongside for the z parts of
+  // column m's gradients (dP̄_l^m/dz ∝ P̄_l^{m+1}).
+  template <bool gradients, class Visit>
+  KOKKOS_INLINE_FUNCTION void visit_unit(const double u[3], const Visit& visit) const {
     const double x = u[0], y = u[1], z = u[2];
     constexpr double y00 = 0.28209479177387814;  // 1/√(4π)
     constexpr double sqrt2 = 1.4142135623730951;
 
-    double P[max_legendre];
-    P[0] = y00;
-    for (int m = 1; m <= l_max; ++m)
-      P[legendre_index(m, m)] = diagonal[m] * P[legendre_index(m - 1, m - 1)];
-    for (int m = 0; m < l_max; ++m)
-      P[legendre_index(m + 1, m)] = off_diagonal[m] * z * P[legendre_index(m, m)];
+    double diagonal_P = y00;            // P̄_m^m
+    double C = 1.0, S = 0.0;            // C_m, S_m
+    double C_prev = 0.0, S_prev = 0.0;  // C_{m−1}, S_{m−1}
+    for (int m = 0; m <= l_max; ++m) {
+      if (m > 0) {
+        diagonal_P = diagonal[m] * diagonal_P;
+        C_prev = C;
+        S_prev = S;
+        C = x * C_prev - y * S_prev;
+        S = x * S_prev + y * C_prev;
+      }
+      // P̄_{l−1}, P̄_{l−2} of columns m and m + 1.
+      double back1 = 0.0, back2 = 0.0, next_back1 = 0.0, next_back2 = 0.0;
+      for (int l = m; l <= l_max; ++l) {
+        double P;
+        if (l == m)
+          P = diagonal_P;
+        else if (l == m + 1)
+          P = off_diagonal[m] * z * back1;
+        else
+          P = upward_a[legendre_index(l, m)] * (z * back1 - upward_b[legendre_index(l, m)] * back2);
+        back2 = back1;
+        back1 = P;
+        double next = 0.0;  // P̄_l^{m+1}
+        if (gradients && l > m) {
+          if (l == m + 1)
+            next = diagonal[m + 1] * diagonal_P;
+          else if (l == m + 2)
+            next = off_diagonal[m + 1] * z * next_back1;
+          else
+            next = upward_a[legendre_index(l, m + 1)] *
+                   (z * next_back1 - upward_b[legendre_index(l, m + 1)] * next_back2);
+          next_back2 = next_back1;
+          next_back1 = next;
+        }
+
+        const int l_base = l * l + l;
+        double g[3] = {0.0, 0.0, 0.0};
+        if (m == 0) {
+          if (gradients && l > 0) g[2] = derivative[legendre_index(l, 0)] * next;
+          visit(l_base, P, g);
+          continue;
+        }
+        const double p = sqrt2 * P;
+        double dz = 0.0, slope = 0.0;
+        if (gradients) {
+          dz = m < l ? sqrt2 * derivative[legendre_index(l, m)] * next : 0.0;
+          slope = sqrt2 * m * P;
+          g[0] = slope * C_prev;
+          g[1] = -slope * S_prev;
+          g[2] = dz * C;
+        }
+        visit(l_base + m, p * C, g);
+        if (gradients) {
+          g[0] = slope * S_prev;
+          g[1] = slope * C_prev;
+          g[2] = dz * S;
+        }
+        visit(l_base - m, p * S, g);
+      }
+    }
+  }
+
+  // Calls f(lm) for every harmonic in visit_unit's order.
+  template <class F>
+  KOKKOS_INLINE_FUNCTION void in_visit_order(const F& f) const {
     for (int m = 0; m <= l_max; ++m)
-      for (int l = m + 2; l <= l_max; ++l) {
-        const int k = legendre_index(l, m);
-        P[k] = upward_a[k] *
-               (z * P[legendre_index(l - 1, m)] - upward_b[k] * P[legendre_index(l - 2, m)]);
+      for (int l = m; l <= l_max; ++l) {
+        f(l * l + l + m);
+        if (m > 0) f(l * l + l - m);
       }
-    double C[max_l + 1], S[max_l + 1];
-    C[0] = 1.0;
-    S[0] = 0.0;
-    for (int m = 1; m <= l_max; ++m) {
-      C[m] = x * C[m - 1] - y * S[m - 1];
-      S[m] = x * S[m - 1] + y * C[m - 1];
-    }
+  }
 
-    for (int l = 0; l <= l_max; ++l) {
-      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
-      Y[l_base] = P[p_base];
-      for (int m = 1; m <= l; ++m) {
-        const double p = sqrt2 * P[p_base + m];
-        Y[l_base + m] = p * C[m];
-        Y[l_base - m] = p * S[m];
-      }
-    }
-    if (polynomial_gradient == nullptr) return;
-
+  // Y[lm] at the unit vector u and, when polynomial_gradient is non-null,
+  // polynomial_gradient[3 lm + c] = ∂F_lm/∂u_c at u (visit_unit).
+  KOKKOS_INLINE_FUNCTION void evaluate_unit(const double u[3], double* Y,
+                                            double* polynomial_gradient) const {
     double* G = polynomial_gradient;
-    for (int l = 0; l <= l_max; ++l) {
-      const int l_base = l * l + l, p_base = l * (l + 1) / 2;
-      G[3 * l_base + 0] = 0.0;
-      G[3 * l_base + 1] = 0.0;
-      G[3 * l_base + 2] = l > 0 ? derivative[p_base] * P[p_base + 1] : 0.0;
-      for (int m = 1; m <= l; ++m) {
-        const double p = sqrt2 * m * P[p_base + m];
-        const double dz = m < l ? sqrt2 * derivative[p_base + m] * P[p_base + m + 1] : 0.0;
-        double* cosine = G + 3 * (l_base + m);
-        double* sine = G + 3 * (l_base - m);
-        cosine[0] = p * C[m - 1];
-        cosine[1] = -p * S[m - 1];
-        cosine[2] = dz * C[m];
-        sine[0] = p * S[m - 1];
-        sine[1] = p * C[m - 1];
-        sine[2] = dz * S[m];
-      }
+    if (G == nullptr) {
+      visit_unit<false>(u, [&](int lm, double value, const double*) { Y[lm] = value; });
+      return;
     }
+    visit_unit<true>(u, [&](int lm, double value, const double* g) {
+      Y[lm] = value;
+      for (int c = 0; c < 3; ++c) G[3 * lm + c] = g[c];
+    });
   }
 
   // The gradient with respect to r of a function of r̂ whose polynomial
@@ -201,6 +243,10 @@ KOKKOS_INLINE_FUNCTION void radial_basis(double r, double r_min, double r_cut, i
 //   then R_n f_c (n_max), their r-slopes (n_max), Y_lm (n_harmonics), and the polynomial
 //   gradients ∂F_lm/∂u_c at r̂ (3 n_harmonics; SphericalHarmonics::project gives ∂Y/∂r).
 inline constexpr int terms_header = 6;
+// How much of those a kernel makes: the radial terms only (a team's force
+// contraction makes the harmonics as it uses them, streamed_sums), with the
+// harmonics (a density), or with their gradients too.
+enum class Terms { radial, harmonics, gradients };
 
 // What the kernels need of a B2Settings and one atom state, as plain views.
 struct B2Basis {
@@ -221,22 +267,29 @@ struct B2Basis {
   // [s][c] = W_{c s}; empty: species-resolved (W = identity, only c = s).
   Kokkos::View<const double**, MemSpace> embedding;
 
-  // Scratch for one neighbour's terms (terms_stride doubles) in each thread
-  // of a kernel that makes them where it uses them: the policy asks for
-  // Kokkos::PerThread(terms_scratch_bytes()) at terms_scratch_level(…), the
-  // thread takes thread_terms(team, level). Sized for this basis, not for the
-  // largest (a per-thread array of that size spills to local memory on a GPU).
-  std::size_t terms_scratch_bytes() const { return ScratchView::shmem_size(terms_stride); }
+  // Doubles of one neighbour's terms, up to `what` (terms_stride: all of them).
+  KOKKOS_INLINE_FUNCTION int terms_size(Terms what) const {
+    return terms_header + 2 * n_max + (what == Terms::radial ? 0 : n_harmonics) +
+           (what == Terms::gradients ? 3 * n_harmonics : 0);
+  }
+  // Scratch for one neighbour's terms, up to `what`, in each thread of a
+  // kernel that makes them where it uses them: the policy asks for
+  // Kokkos::PerThread(terms_scratch_bytes(what)) at terms_scratch_level(…),
+  // the thread takes thread_terms(team, level). Sized for this basis, not for
+  // the largest (a per-thread array of that size spills to local memory on a GPU).
+  std::size_t terms_scratch_bytes(Terms what) const {
+    return ScratchView::shmem_size(terms_size(what));
+  }
   // Level 0 while the team's own `team_bytes` and the terms of `team_size`
   // threads fit there; team_size 0 (the backend's choice, which counts the
   // scratch on a GPU) is taken as a warp of 32.
-  int terms_scratch_level(std::size_t team_bytes, int team_size) const {
+  int terms_scratch_level(std::size_t team_bytes, int team_size, Terms what) const {
     return scratch_level(team_bytes +
-                         std::size_t(team_size > 0 ? team_size : 32) * terms_scratch_bytes());
+                         std::size_t(team_size > 0 ? team_size : 32) * terms_scratch_bytes(what));
   }
   template <class Team>
-  KOKKOS_INLINE_FUNCTION double* thread_terms(const Team& team, int level) const {
-    return ScratchView(team.thread_scratch(level), terms_stride).data();
+  KOKKOS_INLINE_FUNCTION double* thread_terms(const Team& team, int level, Terms what) const {
+    return ScratchView(team.thread_scratch(level), terms_size(what)).data();
   }
 
   // Host: tables from validated settings; bind() fills type_map for a state.
@@ -281,12 +334,11 @@ struct B2Basis {
     return r[0] * r[0] + r[1] * r[1] + r[2] * r[2] < rc * rc;
   }
 
-  // Fills t with the terms of pair k of atom i (descriptor species s_i) when it
-  // lies within the pair cutoff; returns false otherwise. Harmonic gradients
-  // only when asked.
+  // Fills t with the terms of pair k of atom i (descriptor species s_i), up
+  // to `what`, when it lies within the pair cutoff; returns false otherwise.
   KOKKOS_INLINE_FUNCTION bool neighbor_terms(const NeighborView& neighbors, const VecView& x,
-                                             const IntView& type, int i, int s_i, int k,
-                                             bool gradients, double* t) const {
+                                             const IntView& type, int i, int s_i, int k, Terms what,
+                                             double* t) const {
     neighbors.delta(x, i, k, t);
     const double r2 = t[0] * t[0] + t[1] * t[1] + t[2] * t[2];
     const int j = neighbors.index(k);
@@ -298,10 +350,12 @@ struct B2Basis {
     t[5] = j;
     double* radial = t + terms_header;
     radial_basis(t[3], r_min, rc, n_max, radial, radial + n_max);
+    if (what == Terms::radial) return true;
     double* harmonic = radial + 2 * n_max;
     const double inv_r = 1.0 / t[3];
     const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
-    harmonics.evaluate_unit(u, harmonic, gradients ? harmonic + n_harmonics : nullptr);
+    harmonics.evaluate_unit(u, harmonic,
+                            what == Terms::gradients ? harmonic + n_harmonics : nullptr);
     return true;
   }
 
@@ -356,30 +410,45 @@ struct B2Basis {
     });
   }
 
+  // What a team's cache of its neighbours' terms holds (density_and_terms),
+  // and its doubles per neighbour (at most terms_stride): the harmonics, for
+  // the density, and their gradients where the force contraction reads them
+  // (contracted_terms: one thread on the host).
+  KOKKOS_INLINE_FUNCTION static Terms cached_terms(bool by_harmonic) {
+    return contracted_terms(by_harmonic) == Terms::gradients ? Terms::gradients : Terms::harmonics;
+  }
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION int cache_stride(const Team& team) const {
+    return terms_size(cached_terms(team.team_size() > 1));
+  }
+
   // The density A of atom i (descriptor species s_i) and, in `cache`
-  // (terms_stride doubles per entry), the terms with gradients of its list
-  // entries [begin, end), entry e being pair pair_of(e) of the list (a
-  // negative distance marks one beyond its cutoff), for a force pass after
-  // it. One thread adds each neighbour's terms as it makes them; a team of
-  // several gathers A afterwards (gather_density). Ends with a team barrier.
+  // (cache_stride(team) doubles per entry), the terms of its list entries
+  // [begin, end), entry e being pair pair_of(e) of the list (a negative
+  // distance marks one beyond its cutoff), for a force pass after it
+  // (contract_gradient with by_harmonic = team size > 1). One thread adds
+  // each neighbour's terms as it makes them; a team of several gathers A
+  // afterwards (gather_density). Ends with a team barrier.
   template <class Team, class PairOf>
   KOKKOS_INLINE_FUNCTION void density_and_terms(const Team& team, const NeighborView& neighbors,
                                                 const VecView& x, const IntView& type, int i,
                                                 int s_i, int begin, int end, PairOf pair_of,
                                                 double* cache, double* A) const {
     const bool one_thread = team.team_size() == 1;
+    const Terms what = cached_terms(!one_thread);
+    const int stride = terms_size(what);
     if (one_thread)
       for (int a = 0; a < density_size; ++a) A[a] = 0.0;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
-      double* t = cache + std::size_t(e - begin) * terms_stride;
-      if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(e), true, t))
+      double* t = cache + std::size_t(e - begin) * stride;
+      if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(e), what, t))
         t[3] = -1.0;
       else if (one_thread)
         add_density(team, t, A);
     });
     team.team_barrier();
     if (one_thread) return;
-    gather_density(team, cache, end - begin, terms_stride, A);
+    gather_density(team, cache, end - begin, stride, A);
     team.team_barrier();
   }
 
@@ -419,18 +488,32 @@ struct B2Basis {
   // ∂ε/∂r_ij = Σ_{c n lm} ∂ε/∂A_{c n lm} W_{c s_j} ∂(R_n Y_lm)/∂r_ij, factored as
   // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm); the
   // tangential projection of the harmonics' gradients is linear, so it is
-  // applied once to their sum. The inner sums in one of two orders, number
-  // for number the same: sweeps over w that vectorise on a CPU core, into
-  // per-thread arrays of every lm, or (by_harmonic: a team of several
-  // threads, a GPU's, where such arrays live in local memory) one lm at a time.
+  // applied once to their sum. The inner sums in one of two forms, number
+  // for number the same: sweeps over w that vectorise on a CPU core, into per-thread
+  // arrays of every lm, from t's harmonics (one thread on the host), or
+  // (by_harmonic: a team of several threads; on a device always, where such
+  // arrays live in local memory) one lm at a time, the harmonics made as they
+  // are used (t's radial terms suffice).
+  // The terms contract_gradient reads, by_harmonic as there.
+  KOKKOS_INLINE_FUNCTION static Terms contracted_terms(bool by_harmonic) {
+    if constexpr (std::is_same_v<MemSpace, Kokkos::HostSpace>)
+      return by_harmonic ? Terms::radial : Terms::gradients;
+    else
+      return Terms::radial;
+  }
   KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA, double g[3],
                                                 bool by_harmonic) const {
     double radial_part = 0.0;
     double tangential[3] = {0.0, 0.0, 0.0};
-    if (by_harmonic)
-      harmonic_sums(t, dE_dA, radial_part, tangential);
-    else
-      swept_sums(t, dE_dA, radial_part, tangential);
+    if constexpr (std::is_same_v<MemSpace, Kokkos::HostSpace>) {
+      if (by_harmonic)
+        streamed_sums(t, dE_dA, radial_part, tangential);
+      else
+        swept_sums(t, dE_dA, radial_part, tangential);
+    } else {
+      (void)by_harmonic;
+      streamed_sums(t, dE_dA, radial_part, tangential);
+    }
     const double inv_r = 1.0 / t[3];
     const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
     SphericalHarmonics::project(u, inv_r, tangential);
@@ -461,23 +544,26 @@ struct B2Basis {
     }
     const double* harmonic = term_harmonic(t);
     const double* polynomial_gradient = term_polynomial_gradient(t);
-    for (int lm = 0; lm < count; ++lm) radial_part += along[lm] * harmonic[lm];
-    for (int lm = 0; lm < count; ++lm) {
-      tangential[0] += angular[lm] * polynomial_gradient[3 * lm + 0];
-      tangential[1] += angular[lm] * polynomial_gradient[3 * lm + 1];
-      tangential[2] += angular[lm] * polynomial_gradient[3 * lm + 2];
-    }
+    // In streamed_sums' order, so that both forms give the same numbers.
+    harmonics.in_visit_order([&](int lm) {
+      radial_part += along[lm] * harmonic[lm];
+      for (int c = 0; c < 3; ++c) tangential[c] += angular[lm] * polynomial_gradient[3 * lm + c];
+    });
   }
-  KOKKOS_INLINE_FUNCTION void harmonic_sums(const double* t, const double* dE_dA,
+  // The same sums for a team of several threads (and on a device): one lm at
+  // a time, with the harmonics and their gradients made as they are used
+  // (SphericalHarmonics::visit_unit), so t needs only its radial terms
+  // (Terms::radial) and a thread keeps no array of every lm.
+  KOKKOS_INLINE_FUNCTION void streamed_sums(const double* t, const double* dE_dA,
                                             double& radial_part, double tangential[3]) const {
     const int s = term_species(t);
     const double* radial = term_radial(t);
     const double* slope = term_slope(t);
-    const double* harmonic = term_harmonic(t);
-    const double* polynomial_gradient = term_polynomial_gradient(t);
     const int count = n_harmonics, radial_count = n_max;
     const int first = first_channel(s), last = last_channel(s);
-    for (int lm = 0; lm < count; ++lm) {
+    const double inv_r = 1.0 / t[3];
+    const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
+    harmonics.visit_unit<true>(u, [&](int lm, double harmonic, const double* g) {
       double angular = 0.0, along = 0.0;
       for (int c = first; c < last; ++c) {
         const double weight = channel_weight(s, c);
@@ -488,11 +574,9 @@ struct B2Basis {
           along += weight * slope[n] * w[n * count];
         }
       }
-      radial_part += along * harmonic[lm];
-      tangential[0] += angular * polynomial_gradient[3 * lm + 0];
-      tangential[1] += angular * polynomial_gradient[3 * lm + 1];
-      tangential[2] += angular * polynomial_gradient[3 * lm + 2];
-    }
+      radial_part += along * harmonic;
+      for (int c = 0; c < 3; ++c) tangential[c] += angular * g[c];
+    });
   }
 
   // The full ∂d/∂r_ij (3 × D) for the training path: out(c, e) for c = x, y, z.

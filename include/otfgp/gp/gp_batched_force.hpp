@@ -100,6 +100,21 @@ struct ForceMaps {
   Kokkos::View<double*, MemSpace> reference;
 };
 
+// What a team sums over its atom's pairs: the site's energy and virial and
+// the force on the atom itself, added to the force array once per atom (on a
+// GPU an atomic per pair on one address would serialise the team's threads).
+struct SiteSums {
+  EnergyVirial site;
+  double force[3] = {0.0, 0.0, 0.0};
+
+  KOKKOS_INLINE_FUNCTION SiteSums() = default;
+  KOKKOS_INLINE_FUNCTION SiteSums& operator+=(const SiteSums& other) {
+    site += other.site;
+    for (int c = 0; c < 3; ++c) force[c] += other.force[c];
+    return *this;
+  }
+};
+
 // One atom's local energy and forces from its d̂ (`unit`), β_s d̂ (`product`;
 // may be `w` itself) and density A, for a team (both force forms):
 // ∂ε/∂d = (I − d̂d̂ᵀ) 2β_s d̂ / |d| (+ t_s) into w, its adjoint ∂ε/∂A (+ v_s)
@@ -142,24 +157,27 @@ KOKKOS_INLINE_FUNCTION void atom_energy_and_forces(
         Kokkos::TeamThreadRange(team, pairs),
         [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
   team.team_barrier();
-  EnergyVirial site;
+  SiteSums sums;
   Kokkos::parallel_reduce(
       Kokkos::TeamThreadRange(team, begin, end),
-      [&](int k, EnergyVirial& local) {
+      [&](int k, SiteSums& local) {
         with_terms(k, [&](const double* t) {
           double g[3];
           basis.contract_gradient(t, dE_dA, g, team.team_size() > 1);
           auto f = forces.access();
           const int j = b2::B2Basis::term_atom(t);
           for (int c = 0; c < 3; ++c) {
-            f(i, c) += g[c];
+            local.force[c] += g[c];
             f(j, c) -= g[c];
           }
-          local.add_pair_virial(t, g, -1.0);
+          local.site.add_pair_virial(t, g, -1.0);
         });
       },
-      Kokkos::Sum<EnergyVirial>(site));
+      Kokkos::Sum<SiteSums>(sums));
   Kokkos::single(Kokkos::PerTeam(team), [&]() {
+    auto f = forces.access();
+    for (int c = 0; c < 3; ++c) f(i, c) += sums.force[c];
+    EnergyVirial& site = sums.site;
     site.energy = quadratic + linear / inv_norm + pair_energy + maps.reference(s_i);
     sum += site;
     if (per_atom.extent(0) > 0) per_atom(i) = site.energy;
@@ -174,3 +192,12 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                        const ComputeRequest& sums, ComputeResult& result);
 
 }  // namespace otfgp::gp_batched
+
+namespace Kokkos {
+template <>
+struct reduction_identity<otfgp::gp_batched::SiteSums> {
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::gp_batched::SiteSums sum() {
+    return otfgp::gp_batched::SiteSums();
+  }
+};
+}  // namespace Kokkos
