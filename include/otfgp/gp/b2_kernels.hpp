@@ -71,10 +71,19 @@ struct SphericalHarmonics {
 
   static SphericalHarmonics create(int l_max);  // host; throws for l_max outside 0 … max_l
 
-  // Calls visit(lm, Y_lm, g) for every harmonic, g[3] = ∂F_lm/∂u_c at the unit
-  // vector u when `gradients` (else zeros); its tangential part over |r| is
-  // ∂Y/∂r, and callers that sum over lm first project the sum once (see
-  // project()). In the order m = 0 … l_max, l = m … l_max, +m before −m:
+  // The harmonics of one (l, |m|): count 1 (m = 0) or 2 (+m, then −m), each
+  // with its index lm, value Y_lm and gradient[3] = ∂F_lm/∂u_c.
+  struct Pair {
+    int count;
+    int lm[2];
+    double value[2];
+    double gradient[2][3];
+  };
+
+  // Calls visit(pair) for every (l, |m|), the gradients at the unit vector u
+  // when `gradients` (else zeros); their tangential part over |r| is ∂Y/∂r,
+  // and callers that sum over lm first project the sum once (see project()).
+  // In the order m = 0 … l_max, l = m … l_max, +m before −m:
   // column by column, with only running scalars (no per-thread arrays, which
   // a GPU keeps in local memory): P̄_l^m by the recurrence in l, C_m and S_m
   // by complex multiplication, and column m + 1 alongside for the z parts of
@@ -122,28 +131,32 @@ struct SphericalHarmonics {
         }
 
         const int l_base = l * l + l;
-        double g[3] = {0.0, 0.0, 0.0};
+        Pair pair{};
         if (m == 0) {
-          if (gradients && l > 0) g[2] = derivative[legendre_index(l, 0)] * next;
-          visit(l_base, P, g);
+          pair.count = 1;
+          pair.lm[0] = l_base;
+          pair.value[0] = P;
+          if (gradients && l > 0) pair.gradient[0][2] = derivative[legendre_index(l, 0)] * next;
+          visit(pair);
           continue;
         }
         const double p = sqrt2 * P;
-        double dz = 0.0, slope = 0.0;
+        pair.count = 2;
+        pair.lm[0] = l_base + m;
+        pair.lm[1] = l_base - m;
+        pair.value[0] = p * C;
+        pair.value[1] = p * S;
         if (gradients) {
-          dz = m < l ? sqrt2 * derivative[legendre_index(l, m)] * next : 0.0;
-          slope = sqrt2 * m * P;
-          g[0] = slope * C_prev;
-          g[1] = -slope * S_prev;
-          g[2] = dz * C;
+          const double dz = m < l ? sqrt2 * derivative[legendre_index(l, m)] * next : 0.0;
+          const double slope = sqrt2 * m * P;
+          pair.gradient[0][0] = slope * C_prev;
+          pair.gradient[0][1] = -slope * S_prev;
+          pair.gradient[0][2] = dz * C;
+          pair.gradient[1][0] = slope * S_prev;
+          pair.gradient[1][1] = slope * C_prev;
+          pair.gradient[1][2] = dz * S;
         }
-        visit(l_base + m, p * C, g);
-        if (gradients) {
-          g[0] = slope * S_prev;
-          g[1] = slope * C_prev;
-          g[2] = dz * S;
-        }
-        visit(l_base - m, p * S, g);
+        visit(pair);
       }
     }
   }
@@ -164,12 +177,16 @@ struct SphericalHarmonics {
                                             double* polynomial_gradient) const {
     double* G = polynomial_gradient;
     if (G == nullptr) {
-      visit_unit<false>(u, [&](int lm, double value, const double*) { Y[lm] = value; });
+      visit_unit<false>(u, [&](const Pair& pair) {
+        for (int k = 0; k < pair.count; ++k) Y[pair.lm[k]] = pair.value[k];
+      });
       return;
     }
-    visit_unit<true>(u, [&](int lm, double value, const double* g) {
-      Y[lm] = value;
-      for (int c = 0; c < 3; ++c) G[3 * lm + c] = g[c];
+    visit_unit<true>(u, [&](const Pair& pair) {
+      for (int k = 0; k < pair.count; ++k) {
+        Y[pair.lm[k]] = pair.value[k];
+        for (int c = 0; c < 3; ++c) G[3 * pair.lm[k] + c] = pair.gradient[k][c];
+      }
     });
   }
 
@@ -550,8 +567,9 @@ struct B2Basis {
       for (int c = 0; c < 3; ++c) tangential[c] += angular[lm] * polynomial_gradient[3 * lm + c];
     });
   }
-  // The same sums for a team of several threads (and on a device): one lm at
-  // a time, with the harmonics and their gradients made as they are used
+  // The same sums for a team of several threads (and on a device): one
+  // (l, |m|) at a time, its ±m sharing the reads of the radial terms, with
+  // the harmonics and their gradients made as they are used
   // (SphericalHarmonics::visit_unit), so t needs only its radial terms
   // (Terms::radial) and a thread keeps no array of every lm.
   KOKKOS_INLINE_FUNCTION void streamed_sums(const double* t, const double* dE_dA,
@@ -563,19 +581,32 @@ struct B2Basis {
     const int first = first_channel(s), last = last_channel(s);
     const double inv_r = 1.0 / t[3];
     const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
-    harmonics.visit_unit<true>(u, [&](int lm, double harmonic, const double* g) {
-      double angular = 0.0, along = 0.0;
+    // The pair's K harmonics (K known to the compiler, so the sums stay in registers).
+    const auto add = [&](const SphericalHarmonics::Pair& pair, auto K) {
+      double angular[K] = {}, along[K] = {};
       for (int c = first; c < last; ++c) {
         const double weight = channel_weight(s, c);
         if (weight == 0.0) continue;
-        const double* w = dE_dA + c * radial_count * count + lm;
+        const double* w = dE_dA + c * radial_count * count;
         for (int n = 0; n < radial_count; ++n) {
-          angular += weight * radial[n] * w[n * count];
-          along += weight * slope[n] * w[n * count];
+          const double radial_n = weight * radial[n], slope_n = weight * slope[n];
+          for (int k = 0; k < K; ++k) {
+            const double wk = w[n * count + pair.lm[k]];
+            angular[k] += radial_n * wk;
+            along[k] += slope_n * wk;
+          }
         }
       }
-      radial_part += along * harmonic;
-      for (int c = 0; c < 3; ++c) tangential[c] += angular * g[c];
+      for (int k = 0; k < K; ++k) {
+        radial_part += along[k] * pair.value[k];
+        for (int c = 0; c < 3; ++c) tangential[c] += angular[k] * pair.gradient[k][c];
+      }
+    };
+    harmonics.visit_unit<true>(u, [&](const SphericalHarmonics::Pair& pair) {
+      if (pair.count == 1)
+        add(pair, std::integral_constant<int, 1>());
+      else
+        add(pair, std::integral_constant<int, 2>());
     });
   }
 
