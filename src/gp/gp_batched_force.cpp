@@ -33,8 +33,9 @@ int product_team(const Workspace& work, int columns) {
                                             : std::min(256, (columns + 31) / 32 * 32);
 }
 
-// Kernel 1: per atom, A (terms without the harmonics' gradients, gathered as
-// gp_energy_kernel's), d, |d|, d̂ and the two-body block.
+// Kernel 1: per atom, A (the terms without the harmonics' gradients of its
+// pairs within the cutoff, gathered as gp_energy_kernel's), d, |d|, d̂ and the
+// two-body block.
 void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                  const Kokkos::View<const int*, MemSpace>& centres, const Workspace& work) {
   const NeighborView neighbors = list.view();
@@ -45,8 +46,9 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
   const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
   const int stride = basis.terms_size(b2::Terms::harmonics);
   const int max_pairs = list.max_neighbors();
-  const std::size_t team_bytes =
-      ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
+  const std::size_t team_bytes = ScratchView::shmem_size(density_size) +
+                                 ScratchView::shmem_size(size) +
+                                 b2::IndexScratch::shmem_size(max_pairs + 1);
   const std::size_t cache_bytes = ScratchView::shmem_size(std::size_t(max_pairs) * stride);
   // Automatic: all of it at one level, the team's fast memory while it fits;
   // a chosen level for the pairs' cache keeps A and d at level 0.
@@ -67,25 +69,27 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
         const int i = team.league_rank();
         ScratchView A(team.team_scratch(level), density_size);
         ScratchView d(team.team_scratch(level), size);
+        b2::IndexScratch near(team.team_scratch(level), max_pairs + 1);
         ScratchView cache(team.team_scratch(cache_level), std::size_t(max_pairs) * stride);
         const bool centre = all_centres || centres(i);
         double norm_squared = 0.0;
         if (centre) {
           const int s_i = basis.type_map(type(i));
-          const int begin = neighbors.offsets(i), end = neighbors.offsets(i + 1);
+          const int count =
+              basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
           const bool one_thread = team.team_size() == 1;
           if (one_thread)
             for (int a = 0; a < density_size; ++a) A(a) = 0.0;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int k) {
-            double* t = &cache(std::size_t(k - begin) * stride);
-            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, k, b2::Terms::harmonics, t))
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int q) {
+            double* t = &cache(std::size_t(q) * stride);
+            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, near(q), b2::Terms::harmonics, t))
               t[3] = -1.0;
             else if (one_thread)
               basis.add_density(team, t, A.data());
           });
           team.team_barrier();
           if (!one_thread) {
-            basis.gather_density(team, cache.data(), end - begin, stride, A.data());
+            basis.gather_density(team, cache.data(), count, stride, A.data());
             team.team_barrier();
           }
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
@@ -299,10 +303,10 @@ void descriptors_and_products(const b2::B2Basis& basis, const NeighborList& list
 }
 
 // Kernel 3, per atom: ∂ε/∂d = 2(β_s d̂ − (d̂ᵀβ_s d̂) d̂)/|d| (+ t_s), the adjoint
-// to ∂ε/∂A (+ v_s), then each thread rebuilds its neighbours' terms (what the
-// contraction reads: the radial terms in a team, or on a device, the
-// harmonics made as they are used) and scatters their forces (no per-team
-// cache of every neighbour).
+// to ∂ε/∂A (+ v_s), then each thread rebuilds the terms of its pairs within
+// the cutoff (pairs_within_cutoff), what the contraction reads (the radial
+// terms in a team, or on a device: the harmonics are made as they are used),
+// and scatters their forces (no per-team cache of every neighbour).
 void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                        const Kokkos::View<const int*, MemSpace>& centres, const ForceMaps& maps,
                        const Workspace& work, const ScalarView& per_atom,
@@ -313,8 +317,10 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const IntView type = state.type;
   const bool all_centres = centres.extent(0) == 0;
   const int size = basis.power_size, density_size = basis.density_size;
-  const std::size_t scratch_bytes =
-      ScratchView::shmem_size(density_size) + ScratchView::shmem_size(size);
+  const int max_pairs = list.max_neighbors();
+  const std::size_t scratch_bytes = ScratchView::shmem_size(density_size) +
+                                    ScratchView::shmem_size(size) +
+                                    b2::IndexScratch::shmem_size(max_pairs + 1);
   const int team_size = atom_team(work);
   // Backend's choice on the host (team_size 0): perhaps one thread.
   const b2::Terms sized = b2::B2Basis::contracted_terms(team_size > 1);
@@ -337,16 +343,18 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
     }
     ScratchView w(team.team_scratch(0), size);
     ScratchView dE_dA(team.team_scratch(0), density_size);
+    b2::IndexScratch near(team.team_scratch(0), max_pairs + 1);
+    const int count =
+        basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
     // Each thread makes its pair's terms where it uses them.
     const b2::Terms made = b2::B2Basis::contracted_terms(team.team_size() > 1);
     double* terms = basis.thread_terms(team, terms_level, made);
-    const auto with_terms = [&](int k, const auto& use) {
-      if (basis.neighbor_terms(neighbors, x, type, i, s_i, k, made, terms)) use(terms);
+    const auto with_terms = [&](int q, const auto& use) {
+      if (basis.neighbor_terms(neighbors, x, type, i, s_i, near(q), made, terms)) use(terms);
     };
     atom_energy_and_forces(team, basis, maps, i, s_i, 1.0 / norm(i), &unit(i, 0), &product(i, 0),
-                           &density(i, 0), w.data(), dE_dA.data(), neighbors.offsets(i),
-                           neighbors.offsets(i + 1), with_terms, forces, per_atom, per_atom_virial,
-                           sum);
+                           &density(i, 0), w.data(), dE_dA.data(), 0, count, with_terms, forces,
+                           per_atom, per_atom_virial, sum);
   };
   reduce_energy_and_virial(
       "GpPotential::batched_forces",

@@ -118,9 +118,10 @@ struct SiteSums {
 // One atom's local energy and forces from its d̂ (`unit`), β_s d̂ (`product`;
 // may be `w` itself) and density A, for a team (both force forms):
 // ∂ε/∂d = (I − d̂d̂ᵀ) 2β_s d̂ / |d| (+ t_s) into w, its adjoint ∂ε/∂A (+ v_s)
-// into dE_dA, then for each pair k in [begin, end) with_terms(k, use) calls
-// use(t) with the pair's terms with gradients (not at all beyond its cutoff):
-// the pair's force is scattered. Adds ε = d̂ᵀβ_s d̂ + |d| t_s·d̂ + v_s·q + e_ref
+// into dE_dA, then for each pair k in [begin, end) (the caller's numbering)
+// with_terms(k, use) calls use(t) with the pair's terms (not at all beyond its
+// cutoff; what contract_gradient reads for this team): the pair's force is
+// scattered. Adds ε = d̂ᵀβ_s d̂ + |d| t_s·d̂ + v_s·q + e_ref
 // and the site's virial W_i = −Σ_j r_ij ⊗ ∂ε_i/∂r_j to `sum`, and writes them
 // where per_atom, per_atom_virial are allocated.
 template <class Member, class WithTerms>
