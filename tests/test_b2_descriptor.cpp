@@ -749,14 +749,18 @@ TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors
 }
 
 TEST_CASE(
-    "B2 team kernels: the density gathered by a team, the force contraction one harmonic at a "
-    "time and the column-wise β·d̂ equal the one-thread forms, number for number",
+    "B2 team kernels: the density gathered by a team, the force contraction with its harmonics "
+    "made as used and the column-wise β·d̂ equal the one-thread forms, number for number",
     "[b2][team]") {
   // The forms a GPU team takes (no atomics on the team's density, reads of β
-  // coalesced) against the one-thread forms of the host, on one input: each
-  // form on its own in a one-thread team (so every backend runs both), and
-  // density_and_terms with the largest team the backend allows (two threads
-  // under OpenMP with two: the gathered form chosen for it).
+  // coalesced, harmonics made as the force contraction uses them) against the
+  // one-thread forms of the host, on one input: each form on its own in a
+  // one-thread team (so every host backend runs both; on a device the
+  // contraction is always the streamed form, so there it is checked from the
+  // radial terms alone against the cached terms, and its numbers by
+  // test_gp_potential "mapped GP forces and stress are derivatives of the
+  // energy"), and density_and_terms with the largest team the backend allows
+  // (two threads under OpenMP with two: the gathered form chosen for it).
   using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
   using Member = TeamPolicy::member_type;
   B2Settings settings = oxide_settings();
@@ -767,7 +771,7 @@ TEST_CASE(
   b2::B2Basis basis = b2::B2Basis::create(settings);
   basis.bind(settings, state.species);
   const int natoms = state.natoms, size = basis.density_size;
-  const int stride = basis.terms_stride, max_pairs = list.max_neighbors();
+  const int stride = basis.terms_size(b2::Terms::gradients), max_pairs = list.max_neighbors();
   const NeighborView neighbors = list.view();
   const VecView x = state.x;
   const IntView type = state.type;
@@ -804,10 +808,10 @@ TEST_CASE(
     }
   CHECK(nonzero > natoms * size / 4);
 
-  // ∂ε/∂r_ij from the cached terms, the sums swept over lm (one thread) and
-  // one lm at a time (a team of several, the harmonics made as they are
-  // used), and the latter from the radial terms alone (what a team's force
-  // kernel makes, Terms::radial).
+  // ∂ε/∂r_ij from the cached terms, the sums swept over lm (one thread on the
+  // host) and one (l, |m|) at a time (a team of several, the harmonics made
+  // as they are used), and the latter from the radial terms alone (what a
+  // team's force kernel makes, Terms::radial).
   Kokkos::View<double*, MemSpace> dE_dA("dE_dA", size);
   {
     auto host = Kokkos::create_mirror_view(dE_dA);

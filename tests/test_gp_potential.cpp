@@ -424,7 +424,7 @@ TEST_CASE("the variance by packed quadratic forms and by BLAS products equals th
     INFO("rank " << rank);
     // The same rows as two matrix products per species (host memory; what
     // `automatic` uses there), against the team kernel.
-    if (std::is_same_v<MemSpace, Kokkos::HostSpace>) {
+    if (host_memory) {
       potential.set_variance_form(GpPotential::VarianceForm::products);
       CHECK(potential.quadratic_variance() == std::vector<char>{0, 0, 0});
       const Evaluation by_products = evaluate(potential, structure, {false, true});

@@ -176,7 +176,6 @@ B2Basis B2Basis::create(const B2Settings& settings) {
   basis.density_size = basis.n_radial * basis.n_harmonics;
   basis.power_size = settings.power_spectrum_size();
   basis.size = settings.descriptor_size();
-  basis.terms_stride = b2::terms_header + 2 * basis.n_max + 4 * basis.n_harmonics;
   basis.r_min = settings.r_min;
   basis.harmonics = SphericalHarmonics::create(settings.l_max);
   Kokkos::View<double**, MemSpace> cutoff("B2Basis::cutoff", basis.n_species, basis.n_species);
@@ -283,10 +282,9 @@ B2Entries b2_entries(const b2::B2Basis& basis, const NeighborView& neighbors, co
 // returns: copying tens of MB per training frame out of a row-major view cost
 // as much as the kernel (the on-the-fly update recomputes every stored frame).
 // On a device, row-major: each entry's rows contiguous for the team writing them.
-constexpr bool gradient_in_host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
-using GradientView = Kokkos::View<
-    double**, std::conditional_t<gradient_in_host_memory, Kokkos::LayoutLeft, Kokkos::LayoutRight>,
-    MemSpace>;
+using GradientView =
+    Kokkos::View<double**, std::conditional_t<host_memory, Kokkos::LayoutLeft, Kokkos::LayoutRight>,
+                 MemSpace>;
 
 // What the descriptor kernel fills on the device.
 struct B2DeviceValues {
@@ -307,7 +305,7 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> values("B2Descriptor::values", natoms,
                                                                size);
   GradientView gradient;
-  if (gradients && gradient_in_host_memory) {
+  if (gradients && host_memory) {
     host_gradient.setZero(3 * num_entries, size);
     gradient = GradientView(host_gradient.data(), 3 * num_entries, size);
   } else {
@@ -400,7 +398,7 @@ DescriptorValues to_host(const B2DeviceValues& device, const B2Entries& entries,
   result.pair_vector.resize(num_entries, 3);
   for (int e = 0; e < num_entries; ++e)
     for (int c = 0; c < 3; ++c) result.pair_vector(e, c) = pair_host(e, c);
-  if (gradients && gradient_in_host_memory) {
+  if (gradients && host_memory) {
     result.gradient = std::move(host_gradient);  // written there by the kernel
   } else if (gradients) {
     auto gradient_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device.gradient);
@@ -443,7 +441,7 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
   const Kokkos::View<int*, MemSpace> offsets = entries.offsets, entry_pair = entries.entry_pair;
   const Kokkos::View<const int*, MemSpace> atom = atoms.atom, first_column = atoms.first_column;
   const int density_size = basis.density_size;
-  // Teams of Kokkos's choice: perhaps one thread on the host.
+  // Sized for a team of any size (the host's one thread caches the most).
   const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(false));
   const int harmonics = basis.n_harmonics, power_size = basis.power_size;
   const int max_entries = atoms.max_entries;

@@ -322,8 +322,8 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                                     ScratchView::shmem_size(size) +
                                     b2::IndexScratch::shmem_size(max_pairs + 1);
   const int team_size = atom_team(work);
-  // Backend's choice on the host (team_size 0): perhaps one thread.
-  const b2::Terms sized = b2::B2Basis::contracted_terms(team_size > 1);
+  // Sized for a team of any size (the host's one thread makes the most).
+  const b2::Terms sized = b2::B2Basis::contracted_terms(false);
   const int terms_level = work.pair_scratch_level >= 0
                               ? work.pair_scratch_level
                               : basis.terms_scratch_level(scratch_bytes, team_size, sized);

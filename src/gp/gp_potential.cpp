@@ -29,7 +29,6 @@ namespace otfgp {
 namespace {
 
 using gp_batched::group_by_species;
-using gp_batched::host_memory;
 using gp_batched::largest_team_size;
 using gp_batched::Member;
 using gp_batched::ScratchView;
@@ -432,8 +431,8 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
 
   // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
   const int max_pairs = list.max_neighbors();
-  // The backend's choice on the host (team_size 0): perhaps one thread.
-  const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(team_size > 1));
+  // Sized for a team of any size (the host's one thread caches the most).
+  const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(false));
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) * 2 + ScratchView::shmem_size(size) * 2 +
       ScratchView::shmem_size(std::size_t(max_pairs) * largest_stride);

@@ -4,6 +4,8 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <type_traits>
+
 namespace otfgp {
 
 // Kokkos moved its math functions from Kokkos::Experimental to Kokkos in 3.7;
@@ -17,6 +19,9 @@ namespace kmath = Kokkos::Experimental;
 using ExecSpace = Kokkos::DefaultExecutionSpace;
 using MemSpace = ExecSpace::memory_space;
 using HostExecSpace = Kokkos::DefaultHostExecutionSpace;
+// Whether the views live in host memory (a CPU backend), where kernels take
+// the forms a CPU core wants.
+inline constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 
 // Per-atom 3-vectors (positions Å, velocities Å/fs, forces eV/Å).
 using VecView = Kokkos::View<double* [3], Kokkos::LayoutRight, MemSpace>;

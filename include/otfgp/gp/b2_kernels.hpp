@@ -28,7 +28,8 @@
 namespace otfgp::b2 {
 
 // Limits that B2Settings::validate enforces: l_max sizes the harmonics' tables
-// and the host's per-thread arrays of every lm (swept_sums, pair_gradient); n_max is bounded only
+// and the per-thread arrays of every lm of the host's force contraction
+// (swept_sums) and of the training gradient (pair_gradient); n_max is bounded only
 // as a sanity check (the terms live in scratch sized for the basis, B2Basis::terms_scratch_bytes).
 inline constexpr int max_l = 10;
 inline constexpr int max_radial = 24;
@@ -133,11 +134,10 @@ struct SphericalHarmonics {
           next_back1 = next;
         }
 
-        const int l_base = l * l + l;
         Pair pair{};
         if (m == 0) {
           pair.count = 1;
-          pair.lm[0] = l_base;
+          pair.lm[0] = harmonic_index(l, 0);
           pair.value[0] = P;
           if (gradients && l > 0) pair.gradient[0][2] = derivative[legendre_index(l, 0)] * next;
           visit(pair);
@@ -145,8 +145,8 @@ struct SphericalHarmonics {
         }
         const double p = sqrt2 * P;
         pair.count = 2;
-        pair.lm[0] = l_base + m;
-        pair.lm[1] = l_base - m;
+        pair.lm[0] = harmonic_index(l, m);
+        pair.lm[1] = harmonic_index(l, -m);
         pair.value[0] = p * C;
         pair.value[1] = p * S;
         if (gradients) {
@@ -169,8 +169,8 @@ struct SphericalHarmonics {
   KOKKOS_INLINE_FUNCTION void in_visit_order(const F& f) const {
     for (int m = 0; m <= l_max; ++m)
       for (int l = m; l <= l_max; ++l) {
-        f(l * l + l + m);
-        if (m > 0) f(l * l + l - m);
+        f(harmonic_index(l, m));
+        if (m > 0) f(harmonic_index(l, -m));
       }
   }
 
@@ -277,9 +277,8 @@ struct B2Basis {
   int n_radial = 0;     // n_channels · n_max channels p
   int n_harmonics = 0;  // (l_max + 1)²
   int density_size = 0;
-  int power_size = 0;    // the power spectrum's numbers
-  int size = 0;          // D: power_size, plus n_radial with the two-body block
-  int terms_stride = 0;  // doubles per neighbour's terms
+  int power_size = 0;  // the power spectrum's numbers
+  int size = 0;        // D: power_size, plus n_radial with the two-body block
   double r_min = 0.0;
   SphericalHarmonics harmonics;
   Kokkos::View<const double**, MemSpace> cutoff;  // [s_i][s_j], Å
@@ -287,7 +286,7 @@ struct B2Basis {
   // [s][c] = W_{c s}; empty: species-resolved (W = identity, only c = s).
   Kokkos::View<const double**, MemSpace> embedding;
 
-  // Doubles of one neighbour's terms, up to `what` (terms_stride: all of them).
+  // Doubles of one neighbour's terms, up to `what`.
   KOKKOS_INLINE_FUNCTION int terms_size(Terms what) const {
     return terms_header + 2 * n_max + (what == Terms::radial ? 0 : n_harmonics) +
            (what == Terms::gradients ? 3 * n_harmonics : 0);
@@ -295,7 +294,7 @@ struct B2Basis {
   // Scratch for one neighbour's terms, up to `what`, in each thread of a
   // kernel that makes them where it uses them: the policy asks for
   // Kokkos::PerThread(terms_scratch_bytes(what)) at terms_scratch_level(…),
-  // the thread takes thread_terms(team, level). Sized for this basis, not for
+  // the thread takes thread_terms(team, level, what). Sized for this basis, not for
   // the largest (a per-thread array of that size spills to local memory on a GPU).
   std::size_t terms_scratch_bytes(Terms what) const {
     return ScratchView::shmem_size(terms_size(what));
@@ -458,11 +457,12 @@ struct B2Basis {
   }
 
   // What a team's cache of its neighbours' terms holds (density_and_terms),
-  // and its doubles per neighbour (at most terms_stride): the harmonics, for
+  // and its doubles per neighbour (at most cached_terms(false)'s): the harmonics, for
   // the density, and their gradients where the force contraction reads them
   // (contracted_terms: one thread on the host).
-  KOKKOS_INLINE_FUNCTION static Terms cached_terms(bool by_harmonic) {
-    return contracted_terms(by_harmonic) == Terms::gradients ? Terms::gradients : Terms::harmonics;
+  KOKKOS_INLINE_FUNCTION static Terms cached_terms(bool several_threads) {
+    return contracted_terms(several_threads) == Terms::gradients ? Terms::gradients
+                                                                 : Terms::harmonics;
   }
   template <class Team>
   KOKKOS_INLINE_FUNCTION int cache_stride(const Team& team) const {
@@ -473,7 +473,7 @@ struct B2Basis {
   // (cache_stride(team) doubles per entry), the terms of its list entries
   // [begin, end), entry e being pair pair_of(e) of the list (a negative
   // distance marks one beyond its cutoff), for a force pass after it
-  // (contract_gradient with by_harmonic = team size > 1). One thread adds
+  // (contract_gradient with several_threads = team size > 1). One thread adds
   // each neighbour's terms as it makes them; a team of several gathers A
   // afterwards (gather_density). Ends with a team barrier.
   template <class Team, class PairOf>
@@ -532,35 +532,32 @@ struct B2Basis {
     }
   }
 
-  // ∂ε/∂r_ij = Σ_{c n lm} ∂ε/∂A_{c n lm} W_{c s_j} ∂(R_n Y_lm)/∂r_ij, factored as
-  // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm); the
-  // tangential projection of the harmonics' gradients is linear, so it is
-  // applied once to their sum. The inner sums in one of two forms, number
-  // for number the same: sweeps over w that vectorise on a CPU core, into per-thread
-  // arrays of every lm, from t's harmonics (one thread on the host), or
-  // (by_harmonic: a team of several threads; on a device always, where such
-  // arrays live in local memory) one lm at a time, the harmonics made as they
-  // are used (t's radial terms suffice).
-  // The terms contract_gradient reads, by_harmonic as there.
-  KOKKOS_INLINE_FUNCTION static Terms contracted_terms(bool by_harmonic) {
-    if constexpr (std::is_same_v<MemSpace, Kokkos::HostSpace>)
-      return by_harmonic ? Terms::radial : Terms::gradients;
+  // The terms contract_gradient reads, for a team of several threads or not.
+  KOKKOS_INLINE_FUNCTION static Terms contracted_terms(bool several_threads) {
+    if constexpr (host_memory)
+      return several_threads ? Terms::radial : Terms::gradients;
     else
       return Terms::radial;
   }
+
+  // ∂ε/∂r_ij = Σ_{c n lm} ∂ε/∂A_{c n lm} W_{c s_j} ∂(R_n Y_lm)/∂r_ij, factored as
+  // r̂ Σ_lm Y_lm (Σ_cn W R′_n w_cnlm) + Σ_lm ∇Y_lm (Σ_cn W R_n w_cnlm); the
+  // tangential projection of the harmonics' gradients is linear, so it is
+  // applied once to their sum. The inner sums in one of two forms, number for
+  // number the same: on the host, one thread (several_threads false) sweeps
+  // over w into per-thread arrays of every lm, which vectorise, from t's
+  // harmonics (swept_sums); a team of several threads, and on a device every
+  // thread (where such arrays live in local memory), takes one (l, |m|) at a
+  // time, the harmonics made as they are used (streamed_sums: t's radial
+  // terms suffice). t holds at least contracted_terms(several_threads).
   KOKKOS_INLINE_FUNCTION void contract_gradient(const double* t, const double* dE_dA, double g[3],
-                                                bool by_harmonic) const {
+                                                bool several_threads) const {
     double radial_part = 0.0;
     double tangential[3] = {0.0, 0.0, 0.0};
-    if constexpr (std::is_same_v<MemSpace, Kokkos::HostSpace>) {
-      if (by_harmonic)
-        streamed_sums(t, dE_dA, radial_part, tangential);
-      else
-        swept_sums(t, dE_dA, radial_part, tangential);
-    } else {
-      (void)by_harmonic;
+    if (contracted_terms(several_threads) == Terms::gradients)
+      swept_sums(t, dE_dA, radial_part, tangential);
+    else
       streamed_sums(t, dE_dA, radial_part, tangential);
-    }
     const double inv_r = 1.0 / t[3];
     const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
     SphericalHarmonics::project(u, inv_r, tangential);
@@ -612,7 +609,8 @@ struct B2Basis {
     const double inv_r = 1.0 / t[3];
     const double u[3] = {t[0] * inv_r, t[1] * inv_r, t[2] * inv_r};
     // The pair's K harmonics (K known to the compiler, so the sums stay in registers).
-    const auto add = [&](const SphericalHarmonics::Pair& pair, auto K) {
+    const auto add = [&](const SphericalHarmonics::Pair& pair, auto harmonics_in_pair) {
+      constexpr int K = decltype(harmonics_in_pair)::value;
       double angular[K] = {}, along[K] = {};
       for (int c = first; c < last; ++c) {
         const double weight = channel_weight(s, c);

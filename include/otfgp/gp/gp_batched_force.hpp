@@ -14,7 +14,6 @@
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "otfgp/core/neighbor_list.hpp"
@@ -28,8 +27,6 @@ using Matrix = Kokkos::View<double**, Kokkos::LayoutRight, MemSpace>;
 using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
 using Member = TeamPolicy::member_type;
 using b2::ScratchView;
-// Views in host memory (a CPU backend).
-inline constexpr bool host_memory = std::is_same_v<MemSpace, Kokkos::HostSpace>;
 
 // A league of teams of team_size threads; 0: Kokkos's choice (AUTO).
 inline TeamPolicy team_policy(int league, int team_size) {
@@ -115,6 +112,19 @@ struct SiteSums {
   }
 };
 
+}  // namespace otfgp::gp_batched
+
+namespace Kokkos {
+template <>
+struct reduction_identity<otfgp::gp_batched::SiteSums> {
+  KOKKOS_FORCEINLINE_FUNCTION static otfgp::gp_batched::SiteSums sum() {
+    return otfgp::gp_batched::SiteSums();
+  }
+};
+}  // namespace Kokkos
+
+namespace otfgp::gp_batched {
+
 // One atom's local energy and forces from its d̂ (`unit`), β_s d̂ (`product`;
 // may be `w` itself) and density A, for a team (both force forms):
 // ∂ε/∂d = (I − d̂d̂ᵀ) 2β_s d̂ / |d| (+ t_s) into w, its adjoint ∂ε/∂A (+ v_s)
@@ -193,12 +203,3 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                        const ComputeRequest& sums, ComputeResult& result);
 
 }  // namespace otfgp::gp_batched
-
-namespace Kokkos {
-template <>
-struct reduction_identity<otfgp::gp_batched::SiteSums> {
-  KOKKOS_FORCEINLINE_FUNCTION static otfgp::gp_batched::SiteSums sum() {
-    return otfgp::gp_batched::SiteSums();
-  }
-};
-}  // namespace Kokkos
