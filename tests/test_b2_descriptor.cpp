@@ -788,7 +788,10 @@ TEST_CASE(
           basis.density_and_terms(
               team, neighbors, x, type, i, basis.type_map(type(i)), begin, end,
               [](int k) { return k; }, t, a);
-          if (gather) basis.gather_density(team, t, end - begin, basis.cache_stride(team), a);
+          if (!gather) return;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) { a[e] = 0.0; });
+          team.team_barrier();
+          basis.gather_density(team, t, end - begin, basis.cache_stride(team), a);
         });
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
   };

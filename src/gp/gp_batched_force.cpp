@@ -35,7 +35,10 @@ int product_team(const Workspace& work, int columns) {
 
 // Kernel 1: per atom, A (the terms without the harmonics' gradients of its
 // pairs within the cutoff, gathered as gp_energy_kernel's), d, |d|, d̂ and the
-// two-body block.
+// two-body block. The pairs' terms are made and gathered in batches of the
+// team's size, so that the team's cache holds a batch, not the longest list
+// (diamond Si at 5 Å + 1 Å skin: 32 pairs' terms, 9.7 KB, instead of 46's, 14 KB;
+// a long list would have gone to level 1).
 void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomState& state,
                  const Kokkos::View<const int*, MemSpace>& centres, const Workspace& work) {
   const NeighborView neighbors = list.view();
@@ -49,14 +52,19 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
   const std::size_t team_bytes = ScratchView::shmem_size(density_size) +
                                  ScratchView::shmem_size(size) +
                                  b2::IndexScratch::shmem_size(max_pairs + 1);
-  const std::size_t cache_bytes = ScratchView::shmem_size(std::size_t(max_pairs) * stride);
+  // Pairs cached at once: a team's threads (the backend's largest team where
+  // Kokkos chooses), at most the longest list, at least one.
+  const int team_size = atom_team(work);
+  const int batch_capacity =
+      std::max(1, std::min(max_pairs, team_size > 0 ? team_size : largest_team_size()));
+  const std::size_t cache_bytes = ScratchView::shmem_size(std::size_t(batch_capacity) * stride);
   // Automatic: all of it at one level, the team's fast memory while it fits;
   // a chosen level for the pairs' cache keeps A and d at level 0.
   const int cache_level = work.pair_scratch_level >= 0
                               ? work.pair_scratch_level
                               : b2::scratch_level(team_bytes + cache_bytes);
   const int level = work.pair_scratch_level >= 0 ? 0 : cache_level;
-  TeamPolicy policy = team_policy(state.natoms, atom_team(work));
+  TeamPolicy policy = team_policy(state.natoms, team_size);
   if (cache_level == level)
     policy.set_scratch_size(level, Kokkos::PerTeam(team_bytes + cache_bytes));
   else
@@ -70,7 +78,7 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
         ScratchView A(team.team_scratch(level), density_size);
         ScratchView d(team.team_scratch(level), size);
         b2::IndexScratch near(team.team_scratch(level), max_pairs + 1);
-        ScratchView cache(team.team_scratch(cache_level), std::size_t(max_pairs) * stride);
+        ScratchView cache(team.team_scratch(cache_level), std::size_t(batch_capacity) * stride);
         const bool centre = all_centres || centres(i);
         double norm_squared = 0.0;
         if (centre) {
@@ -78,19 +86,25 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
           const int count =
               basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
           const bool one_thread = team.team_size() == 1;
-          if (one_thread)
-            for (int a = 0; a < density_size; ++a) A(a) = 0.0;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int q) {
-            double* t = &cache(std::size_t(q) * stride);
-            if (!basis.neighbor_terms(neighbors, x, type, i, s_i, near(q), b2::Terms::harmonics, t))
-              t[3] = -1.0;
-            else if (one_thread)
-              basis.add_density(team, t, A.data());
-          });
+          const int batch = team.team_size() < batch_capacity ? team.team_size() : batch_capacity;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                               [&](int a) { A(a) = 0.0; });
           team.team_barrier();
-          if (!one_thread) {
-            basis.gather_density(team, cache.data(), count, stride, A.data());
+          for (int first = 0; first < count; first += batch) {
+            const int n = count - first < batch ? count - first : batch;
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n), [&](int q) {
+              double* t = &cache(std::size_t(q) * stride);
+              if (!basis.neighbor_terms(neighbors, x, type, i, s_i, near(first + q),
+                                        b2::Terms::harmonics, t))
+                t[3] = -1.0;
+              else if (one_thread)
+                basis.add_density(team, t, A.data());
+            });
             team.team_barrier();
+            if (!one_thread) {
+              basis.gather_density(team, cache.data(), n, stride, A.data());
+              team.team_barrier();
+            }
           }
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
                                [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });

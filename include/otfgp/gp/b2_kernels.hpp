@@ -430,19 +430,20 @@ struct B2Basis {
     }
   }
 
-  // A = Σ_k W_{c s_k} R_n(k) Y_lm(k) over the `count` neighbours' terms in
+  // A += Σ_k W_{c s_k} R_n(k) Y_lm(k) over the `count` neighbours' terms in
   // `cache`, `stride` apart (a negative distance marks one beyond its
   // cutoff), for a team of several threads: each thread takes elements of A
-  // and sums over the neighbours in order, so no two threads write one number
+  // and adds the neighbours in order, so no two threads write one number
   // (add_density from every neighbour's thread needs an atomic per term) and
-  // the sums are add_density's one-thread ones, number for number.
+  // the sums are add_density's one-thread ones, number for number, also when
+  // the neighbours come in several batches.
   template <class Team>
   KOKKOS_INLINE_FUNCTION void gather_density(const Team& team, const double* cache, int count,
                                              int stride, double* A) const {
     const int harmonics = n_harmonics, block = n_max * n_harmonics;
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) {
       const int c = a / block, n = (a % block) / harmonics, lm = a % harmonics;
-      double sum = 0.0;
+      double sum = A[a];
       for (int k = 0; k < count; ++k) {
         const double* t = cache + std::size_t(k) * stride;
         if (t[3] < 0.0) continue;
@@ -484,8 +485,8 @@ struct B2Basis {
     const bool one_thread = team.team_size() == 1;
     const Terms what = cached_terms(!one_thread);
     const int stride = terms_size(what);
-    if (one_thread)
-      for (int a = 0; a < density_size; ++a) A[a] = 0.0;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) { A[a] = 0.0; });
+    team.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
       double* t = cache + std::size_t(e - begin) * stride;
       if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(e), what, t))
