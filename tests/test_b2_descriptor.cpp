@@ -750,7 +750,8 @@ TEST_CASE("B2 pull-back of atoms without neighbours, and of mismatched covectors
 
 TEST_CASE(
     "B2 team kernels: the density gathered by a team, the force contraction with its harmonics "
-    "made as used and the column-wise β·d̂ equal the one-thread forms, number for number",
+    "made as used, the power spectrum and its adjoint by elements and the column-wise β·d̂ equal "
+    "the one-thread forms, number for number",
     "[b2][team]") {
   // The forms a GPU team takes (no atomics on the team's density, reads of β
   // coalesced, harmonics made as the force contraction uses them) against the
@@ -848,6 +849,49 @@ TEST_CASE(
       contracted += g_host(0, e, c) != 0.0;
     }
   CHECK(contracted > natoms);
+
+  // B2(A) and its adjoint by rows (one thread) and by elements (a team of
+  // several), from the densities above and a random ∂ε/∂d.
+  const int power = basis.power_size,
+            elements = basis.n_radial * basis.n_radial * (basis.l_max + 1);
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> A_device("A", natoms, size);
+  Kokkos::View<double*, MemSpace> dE_dd("dE_dd", power);
+  {
+    auto host = Kokkos::create_mirror_view(dE_dd);
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> normal;
+    for (int e = 0; e < power; ++e) host(e) = normal(rng);
+    Kokkos::deep_copy(dE_dd, host);
+    Kokkos::deep_copy(A_device, one_thread);
+  }
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> spectra("spectra", 2, natoms, power);
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> adjoints("adjoints", 2, natoms, size);
+  Kokkos::parallel_for(
+      Kokkos::RangePolicy<ExecSpace>(0, natoms), KOKKOS_LAMBDA(int i) {
+        const double* a = &A_device(i, 0);
+        for (int p = 0; p < basis.n_radial; ++p) {
+          basis.power_spectrum_row(p, a, &spectra(0, i, 0));
+          basis.power_spectrum_adjoint_row(p, a, dE_dd.data(), &adjoints(0, i, 0));
+        }
+        for (int e = 0; e < elements; ++e) basis.power_spectrum_element(e, a, &spectra(1, i, 0));
+        for (int e = 0; e < size; ++e)
+          basis.power_spectrum_adjoint_element(e, a, dE_dd.data(), &adjoints(1, i, 0));
+      });
+  const auto spectra_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), spectra);
+  const auto adjoints_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), adjoints);
+  int spectrum_nonzero = 0, adjoint_nonzero = 0;
+  for (int i = 0; i < natoms; ++i) {
+    for (int e = 0; e < power; ++e) {
+      REQUIRE(spectra_host(1, i, e) == spectra_host(0, i, e));
+      spectrum_nonzero += spectra_host(0, i, e) != 0.0;
+    }
+    for (int a = 0; a < size; ++a) {
+      REQUIRE(adjoints_host(1, i, a) == adjoints_host(0, i, a));
+      adjoint_nonzero += adjoints_host(0, i, a) != 0.0;
+    }
+  }
+  CHECK(spectrum_nonzero > natoms * power / 4);
+  CHECK(adjoint_nonzero > natoms * size / 4);
 
   // β·d̂ for a symmetric β of an odd size (the last columns outside the
   // groups of four).

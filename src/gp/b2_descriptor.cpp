@@ -355,11 +355,11 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
                                  neighbor(e) = neighbors.index(k);
                                });
           team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-            basis.power_spectrum_row(p, A.data(), &values(i, 0));
-            if (basis.size > basis.power_size)
+          basis.power_spectrum(team, A.data(), &values(i, 0));
+          if (basis.size > basis.power_size)
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
               values(i, basis.power_size + p) = A(p * basis.n_harmonics);
-          });
+            });
           if (gradient.extent(0) == 0) return;
           Kokkos::parallel_for(
               Kokkos::TeamThreadRange(team, offsets(i), offsets(i + 1)), [&](int e) {
@@ -474,11 +474,12 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
               cache.data(), A.data());
           for (int r = 0; r < rows; ++r) {
             const double* w = &adjoints(std::size_t(a) * rows + r, 0);
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-              basis.power_spectrum_adjoint_row(p, A.data(), w, dE_dA.data());
-              if (two_body) dE_dA(p * harmonics) += w[power_size + p];
-            });
-            team.team_barrier();
+            basis.power_spectrum_adjoint(team, A.data(), w, dE_dA.data());
+            if (two_body) {
+              Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                                   [&](int p) { dE_dA(p * harmonics) += w[power_size + p]; });
+              team.team_barrier();
+            }
             Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
               const double* t = &cache(std::size_t(e - begin) * stride);
               double g[3] = {0.0, 0.0, 0.0};

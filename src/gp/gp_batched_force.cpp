@@ -106,9 +106,7 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
               team.team_barrier();
             }
           }
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
-                               [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
-          team.team_barrier();
+          basis.power_spectrum(team, A.data(), d.data());
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
               norm_squared);

@@ -459,9 +459,7 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
     basis.density_and_terms(
         team, neighbors, x, type, i, s_i, begin, end, [](int k) { return k; }, cache.data(),
         A.data());
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
-                         [&](int p) { basis.power_spectrum_row(p, A.data(), d.data()); });
-    team.team_barrier();
+    basis.power_spectrum(team, A.data(), d.data());
     double norm_squared = 0.0;
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },

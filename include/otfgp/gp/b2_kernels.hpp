@@ -533,6 +533,62 @@ struct B2Basis {
     }
   }
 
+  // Element e = (p · n_radial + q) · (l_max + 1) + l of B2(A) for q ≥ p
+  // (nothing otherwise): power_spectrum_row's sum, number for number.
+  KOKKOS_INLINE_FUNCTION void power_spectrum_element(int e, const double* A, double* d) const {
+    const int degrees = l_max + 1, channels = n_radial, count = n_harmonics;
+    const int p = e / (channels * degrees), q = (e / degrees) % channels, l = e % degrees;
+    if (q < p) return;
+    const double* KOKKOS_RESTRICT Ap = A + p * count;
+    const double* KOKKOS_RESTRICT Aq = A + q * count;
+    double sum = 0.0;
+    for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += Ap[lm] * Aq[lm];
+    d[pair_index(p, q) * degrees + l] = sum;
+  }
+
+  // Element e = p · n_harmonics + lm of the adjoint (∂ε/∂A):
+  // power_spectrum_adjoint_row's sum, number for number.
+  KOKKOS_INLINE_FUNCTION void power_spectrum_adjoint_element(int e, const double* A,
+                                                             const double* dE_dd,
+                                                             double* dE_dA) const {
+    const int count = n_harmonics, degrees = l_max + 1, channels = n_radial;
+    const int p = e / count, lm = e % count;
+    int l = 0;
+    while ((l + 1) * (l + 1) <= lm) ++l;
+    double sum = 0.0;
+    for (int q = 0; q < channels; ++q) {
+      const double* w = dE_dd + (p <= q ? pair_index(p, q) : pair_index(q, p)) * degrees;
+      const double factor = q == p ? 2.0 : 1.0;
+      sum += factor * w[l] * A[q * count + lm];
+    }
+    dE_dA[e] = sum;
+  }
+
+  // B2(A) and its adjoint for a team: whole rows p on one thread (their
+  // inner loops vectorise), single elements over a team of several (n_radial
+  // rows of unequal length would keep as many threads busy: 8 of a warp for
+  // the quickstart's model). The same numbers either way. Each ends with a
+  // team barrier.
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION void power_spectrum(const Team& team, const double* A, double* d) const {
+    if (team.team_size() == 1)
+      for (int p = 0; p < n_radial; ++p) power_spectrum_row(p, A, d);
+    else
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n_radial * n_radial * (l_max + 1)),
+                           [&](int e) { power_spectrum_element(e, A, d); });
+    team.team_barrier();
+  }
+  template <class Team>
+  KOKKOS_INLINE_FUNCTION void power_spectrum_adjoint(const Team& team, const double* A,
+                                                     const double* dE_dd, double* dE_dA) const {
+    if (team.team_size() == 1)
+      for (int p = 0; p < n_radial; ++p) power_spectrum_adjoint_row(p, A, dE_dd, dE_dA);
+    else
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                           [&](int e) { power_spectrum_adjoint_element(e, A, dE_dd, dE_dA); });
+    team.team_barrier();
+  }
+
   // The terms contract_gradient reads, for a team of several threads or not.
   KOKKOS_INLINE_FUNCTION static Terms contracted_terms(bool several_threads) {
     if constexpr (host_memory)

@@ -158,15 +158,15 @@ KOKKOS_INLINE_FUNCTION void atom_energy_and_forces(
            (three_body.extent(0) > 0 ? three_body(s_i, e) : 0.0);
   });
   team.team_barrier();
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial), [&](int p) {
-    basis.power_spectrum_adjoint_row(p, A, w, dE_dA);
-    // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
-    if (pairs > 0) dE_dA[p * harmonics] += two_body(s_i, p);
-  });
-  if (pairs > 0)
+  basis.power_spectrum_adjoint(team, A, w, dE_dA);
+  // The two-body part v·q, q_p = A_{p,00}: ∂/∂A_{p,00} = v_p.
+  if (pairs > 0) {
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, basis.n_radial),
+                         [&](int p) { dE_dA[p * harmonics] += two_body(s_i, p); });
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, pairs),
         [&](int p, double& e) { e += two_body(s_i, p) * A[p * harmonics]; }, pair_energy);
+  }
   team.team_barrier();
   SiteSums sums;
   Kokkos::parallel_reduce(
