@@ -18,6 +18,17 @@ namespace {
 
 constexpr double pi = 3.14159265358979323846;
 
+// n standard normal numbers (seeded) in a device view.
+Kokkos::View<double*, MemSpace> random_normal(int n, std::uint64_t seed) {
+  Kokkos::View<double*, MemSpace> view("random_normal", n);
+  auto host = Kokkos::create_mirror_view(view);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  for (int k = 0; k < n; ++k) host(k) = normal(rng);
+  Kokkos::deep_copy(view, host);
+  return view;
+}
+
 DescriptorValues describe(const B2Descriptor& descriptor, const Structure& structure,
                           bool gradients) {
   AtomState state = AtomState::from_structure(structure);
@@ -816,14 +827,7 @@ TEST_CASE(
   // host) and one (l, |m|) at a time (a team of several, the harmonics made
   // as they are used), and the latter from the radial terms alone (what a
   // team's force kernel makes, Terms::radial).
-  Kokkos::View<double*, MemSpace> dE_dA("dE_dA", size);
-  {
-    auto host = Kokkos::create_mirror_view(dE_dA);
-    std::mt19937_64 rng(3);
-    std::normal_distribution<double> normal;
-    for (int a = 0; a < size; ++a) host(a) = normal(rng);
-    Kokkos::deep_copy(dE_dA, host);
-  }
+  const Kokkos::View<double*, MemSpace> dE_dA = random_normal(size, 3);
   REQUIRE(basis.terms_size(b2::Terms::radial) <= b2::terms_header + 2 * b2::max_radial);
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> g("g", 3, natoms * max_pairs, 3);
   Kokkos::parallel_for(
@@ -855,15 +859,8 @@ TEST_CASE(
   const int power = basis.power_size,
             elements = basis.n_radial * basis.n_radial * (basis.l_max + 1);
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> A_device("A", natoms, size);
-  Kokkos::View<double*, MemSpace> dE_dd("dE_dd", power);
-  {
-    auto host = Kokkos::create_mirror_view(dE_dd);
-    std::mt19937_64 rng(11);
-    std::normal_distribution<double> normal;
-    for (int e = 0; e < power; ++e) host(e) = normal(rng);
-    Kokkos::deep_copy(dE_dd, host);
-    Kokkos::deep_copy(A_device, one_thread);
-  }
+  Kokkos::deep_copy(A_device, one_thread);
+  const Kokkos::View<double*, MemSpace> dE_dd = random_normal(power, 11);
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> spectra("spectra", 2, natoms, power);
   Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> adjoints("adjoints", 2, natoms, size);
   Kokkos::parallel_for(
