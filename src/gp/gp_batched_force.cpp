@@ -85,27 +85,10 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
           const int s_i = basis.type_map(type(i));
           const int count =
               basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
-          const bool one_thread = team.team_size() == 1;
           const int batch = team.team_size() < batch_capacity ? team.team_size() : batch_capacity;
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
-                               [&](int a) { A(a) = 0.0; });
-          team.team_barrier();
-          for (int first = 0; first < count; first += batch) {
-            const int n = count - first < batch ? count - first : batch;
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n), [&](int q) {
-              double* t = &cache(std::size_t(q) * stride);
-              if (!basis.neighbor_terms(neighbors, x, type, i, s_i, near(first + q),
-                                        b2::Terms::harmonics, t))
-                t[3] = -1.0;
-              else if (one_thread)
-                basis.add_density(team, t, A.data());
-            });
-            team.team_barrier();
-            if (!one_thread) {
-              basis.gather_density(team, cache.data(), n, stride, A.data());
-              team.team_barrier();
-            }
-          }
+          basis.density_from_pairs(
+              team, neighbors, x, type, i, s_i, count, [&](int q) { return near(q); },
+              b2::Terms::harmonics, batch, cache.data(), A.data());
           basis.power_spectrum(team, A.data(), d.data());
           Kokkos::parallel_reduce(
               Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },

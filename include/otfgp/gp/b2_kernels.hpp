@@ -470,34 +470,51 @@ struct B2Basis {
     return terms_size(cached_terms(team.team_size() > 1));
   }
 
-  // The density A of atom i (descriptor species s_i) and, in `cache`
-  // (cache_stride(team) doubles per entry), the terms of its list entries
-  // [begin, end), entry e being pair pair_of(e) of the list (a negative
-  // distance marks one beyond its cutoff), for a force pass after it
-  // (contract_gradient with several_threads = team size > 1). One thread adds
-  // each neighbour's terms as it makes them; a team of several gathers A
-  // afterwards (gather_density). Ends with a team barrier.
+  // The density A of atom i (descriptor species s_i) from `count` pairs, the
+  // q-th being pair pair_of(q) of the list, their terms up to `what` made in
+  // batches of `batch` into `cache` (terms_size(what) doubles each; a negative
+  // distance marks one beyond its cutoff). One thread adds each pair's terms
+  // as it makes them; a team of several gathers each batch (gather_density),
+  // so its cache holds a batch, not every pair. With batch ≥ count the cache
+  // keeps every pair's terms (density_and_terms). Ends with a team barrier.
+  template <class Team, class PairOf>
+  KOKKOS_INLINE_FUNCTION void density_from_pairs(const Team& team, const NeighborView& neighbors,
+                                                 const VecView& x, const IntView& type, int i,
+                                                 int s_i, int count, PairOf pair_of, Terms what,
+                                                 int batch, double* cache, double* A) const {
+    const bool one_thread = team.team_size() == 1;
+    const int stride = terms_size(what);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) { A[a] = 0.0; });
+    team.team_barrier();
+    for (int first = 0; first < count; first += batch) {
+      const int n = count - first < batch ? count - first : batch;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n), [&](int q) {
+        double* t = cache + std::size_t(q) * stride;
+        if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(first + q), what, t))
+          t[3] = -1.0;
+        else if (one_thread)
+          add_density(team, t, A);
+      });
+      team.team_barrier();
+      if (one_thread) continue;
+      gather_density(team, cache, n, stride, A);
+      team.team_barrier();
+    }
+  }
+
+  // The density A of atom i and, in `cache` (cache_stride(team) doubles per
+  // entry), the terms of its list entries [begin, end), entry e being pair
+  // pair_of(e) of the list (a negative distance marks one beyond its cutoff),
+  // for a force pass after it (contract_gradient with several_threads = team
+  // size > 1). Ends with a team barrier.
   template <class Team, class PairOf>
   KOKKOS_INLINE_FUNCTION void density_and_terms(const Team& team, const NeighborView& neighbors,
                                                 const VecView& x, const IntView& type, int i,
                                                 int s_i, int begin, int end, PairOf pair_of,
                                                 double* cache, double* A) const {
-    const bool one_thread = team.team_size() == 1;
-    const Terms what = cached_terms(!one_thread);
-    const int stride = terms_size(what);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size), [&](int a) { A[a] = 0.0; });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, begin, end), [&](int e) {
-      double* t = cache + std::size_t(e - begin) * stride;
-      if (!neighbor_terms(neighbors, x, type, i, s_i, pair_of(e), what, t))
-        t[3] = -1.0;
-      else if (one_thread)
-        add_density(team, t, A);
-    });
-    team.team_barrier();
-    if (one_thread) return;
-    gather_density(team, cache, end - begin, stride, A);
-    team.team_barrier();
+    density_from_pairs(
+        team, neighbors, x, type, i, s_i, end - begin, [&](int q) { return pair_of(begin + q); },
+        cached_terms(team.team_size() > 1), end - begin, cache, A);
   }
 
   // d = B2(A) for the channels p handled by this thread. (Sizes are copied to
