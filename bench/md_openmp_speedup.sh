@@ -2,7 +2,8 @@
 # OpenMP scaling of the whole MD loop: `otfgp md` (a Kokkos OpenMP build) on
 # Stillinger–Weber Si, NVE, 32768 atoms (16×16×16 diamond cells), with
 # OMP_NUM_THREADS=1 and 2; prints atom-steps/s of the loop (summary.json) and
-# the speedup. Issue 12 target: 2 threads ≥ 1.7× one thread.
+# the speedup. Issue 12 target: 2 threads ≥ 1.7× one thread. MD_BENCH_CONFIG=FILE
+# runs that `otfgp md` config instead (sw_si_32768.sh), e.g. a GP model's.
 #   bench/md_openmp_speedup.sh OTFGP_CLI [STEPS] [REPEATS]
 # (OTFGP_CLI e.g. build-openmp/otfgp from
 #  OTFGP_BUILD_DIR=build-openmp OTFGP_CMAKE_ARGS=-DKokkos_ROOT=… scripts/build otfgp)
@@ -13,7 +14,7 @@ repeats=${3:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/sw_si_32768.sh"
-write_sw_si_32768_config "$work" "$steps"
+write_md_bench_config "$work" "$steps"
 declare -A best
 for threads in 1 2; do
   for ((r = 0; r < repeats; ++r)); do

@@ -5,8 +5,7 @@
 # 100 steps. Prints each run's loop atom-steps/s (wall and CPU time) and
 # per-phase seconds (summary.json), then the best of each and B/A.
 #   bench/md_step_ab.sh OTFGP_CLI_A OTFGP_CLI_B [STEPS] [REPEATS]
-# MD_AB_CONFIG=FILE runs that `otfgp md` config instead (its `steps` key
-# replaced by STEPS; paths in it absolute, output in `out`), e.g. a GP model's; the
+# MD_BENCH_CONFIG=FILE runs that `otfgp md` config instead (sw_si_32768.sh); the
 # environment reaches otfgp, so OTFGP_GP_FORCE_FORM=batched picks a form.
 set -euo pipefail
 a=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -16,11 +15,7 @@ repeats=${4:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/sw_si_32768.sh"
-if [ -n "${MD_AB_CONFIG:-}" ]; then
-  sed "s/^steps:.*/steps: $steps/" "$MD_AB_CONFIG" > "$work/md.yaml"
-else
-  write_sw_si_32768_config "$work" "$steps"
-fi
+write_md_bench_config "$work" "$steps"
 declare -A best
 for ((r = 0; r < repeats; ++r)); do
   for which in A B; do

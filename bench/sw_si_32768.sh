@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Sourced by the MD step benchmarks (md_step_ab.sh, md_openmp_speedup.sh):
-# write_sw_si_32768_config DIR STEPS writes DIR/md.yaml, `otfgp md` of
+# write_md_bench_config DIR STEPS writes DIR/md.yaml: the config in
+# MD_BENCH_CONFIG when that is set (its `steps` key replaced by STEPS; paths in
+# it absolute, output in `out`), e.g. a GP model's; else `otfgp md` of
 # Stillinger–Weber Si, NVE, 32768 atoms (16×16×16 diamond cells), 1000 K
 # start, thermo every 100 steps, no trajectory or restart files.
-write_sw_si_32768_config() {
+write_md_bench_config() {
+  if [ -n "${MD_BENCH_CONFIG:-}" ]; then
+    [ -f "$MD_BENCH_CONFIG" ] || { echo "MD_BENCH_CONFIG: no file $MD_BENCH_CONFIG" >&2; exit 2; }
+    sed "s/^steps:.*/steps: $2/" "$MD_BENCH_CONFIG" > "$1/md.yaml"
+    return
+  fi
   cat > "$1/md.yaml" << YAML
 structure: {lattice: diamond, elements: [Si], a: 5.431, repeat: [16, 16, 16]}
 potential: sw:Si.sw

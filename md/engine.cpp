@@ -82,9 +82,13 @@ void accumulate_statistics(const Kokkos::View<RunStatistics, MemSpace>& statisti
       });
 }
 
+// OTFGP_FENCE_PHASES: 1 fences every phase, 0 or unset does not.
 bool fence_phases_from_environment() {
   const char* value = std::getenv("OTFGP_FENCE_PHASES");
-  return value && *value && std::string(value) != "0";
+  const std::string text = value != nullptr ? value : "";
+  if (text.empty() || text == "0") return false;
+  if (text == "1") return true;
+  throw Error("OTFGP_FENCE_PHASES must be 1 (fence every phase) or 0, not '" + text + "'");
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
   const int n = engine.state().natoms;
   const double dof = 3.0 * n - 3.0;
   nlohmann::json json;
-  json["program"] = std::string("otfgp ") + otfgp::version;
+  json["program"] = build_description();
+  json["concurrency"] = ExecSpace().concurrency();  // threads (OpenMP), resident threads (GPU)
   json["config"] = config.source;
   json["ensemble"] = ensemble_name(config.engine);
   json["potential"] = config.potential;

@@ -733,15 +733,25 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
     CHECK(std::abs(evaluation.energy - reference.energy) <= 1e-12 * std::abs(reference.energy));
     CHECK(largest_difference(evaluation.forces, reference.forces) <= 1e-12);
   }
-  setenv("OTFGP_GP_FORCE_FORM", "gpu", 1);
-  CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
-  for (const char* bad : {"batched:", "batched:0", "batched:x", "fused:-3"}) {
+  for (const char* bad : {"gpu", ":", ":2", "1:2", "FUSED", " batched"}) {
+    INFO(bad);
     setenv("OTFGP_GP_FORCE_FORM", bad, 1);
-    CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("positive integer"));
+    CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
   }
-  setenv("OTFGP_GP_FORCE_FORM", "batched:5000", 1);
-  CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("team size must be between"));
+  // Every bad team size names the variable and the backend's range.
+  const std::string range = "team size after ':' must be a whole number from 1 to " +
+                            std::to_string(gp_batched::largest_team_size());
+  for (const char* bad : {"batched:", "batched:0", "batched:x", "fused:-3", "batched:5000",
+                          "fused:1000000", "batched:99999999999"}) {
+    INFO(bad);
+    setenv("OTFGP_GP_FORCE_FORM", bad, 1);
+    CHECK_THROWS_WITH(GpPotential(synthetic.model),
+                      Catch::Contains("OTFGP_GP_FORCE_FORM") && Catch::Contains(range));
+  }
   unsetenv("OTFGP_GP_FORCE_FORM");
+  GpPotential direct(synthetic.model);
+  CHECK_THROWS_WITH(direct.set_force_form(GpPotential::ForceForm::batched, 5000),
+                    Catch::Contains("team size must be between"));
 }
 
 TEST_CASE("OTFGP_GP_PAIR_SCRATCH places the batched form's pair terms and refuses anything else",

@@ -29,6 +29,7 @@
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/hdf5_image.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -230,6 +231,21 @@ bool same_structure(const Structure& a, const Structure& b) {
 }
 
 }  // namespace
+
+TEST_CASE("OTFGP_HDF5_CHECK_SECONDS is a positive number of seconds, anything else an error",
+          "[hdf5]") {
+  const std::vector<char> image(1024, 'x');
+  for (const char* bad : {"abc", "-3", "0", "1e3x", "nan", "inf", " "}) {
+    INFO(bad);
+    ::setenv("OTFGP_HDF5_CHECK_SECONDS", bad, 1);
+    CHECK_THROWS_WITH(probe_hdf5_image(image, "junk.h5"),
+                      Catch::Contains("OTFGP_HDF5_CHECK_SECONDS must be a positive number"));
+  }
+  // A good value reaches the check itself, which refuses the junk as a damaged file.
+  ::setenv("OTFGP_HDF5_CHECK_SECONDS", "2.5", 1);
+  CHECK_THROWS_WITH(probe_hdf5_image(image, "junk.h5"), Catch::Contains("junk.h5: damaged HDF5"));
+  ::unsetenv("OTFGP_HDF5_CHECK_SECONDS");
+}
 
 TEST_CASE("fuzz: damaged HDF5 files without otfgp's header never hang or crash", "[fuzz][hdf5]") {
   logger().set_level(spdlog::level::err);

@@ -165,6 +165,26 @@ TEST_CASE("Maxwell-Boltzmann velocities: exact temperature, zero momentum, repro
   CHECK(mv2[0] / count[0] == Approx(mv2[1] / count[1]).epsilon(0.25));
 }
 
+TEST_CASE("OTFGP_FENCE_PHASES is 1 or 0, anything else an error", "[md]") {
+  const Structure crystal = argon_crystal();
+  EngineSettings nve = nvt(ThermostatType::none);
+  nve.thermostat = ThermostatSettings{};
+  for (const auto& [value, fences] :
+       {std::pair<const char*, bool>{"1", true}, {"0", false}, {"", false}}) {
+    INFO(value);
+    setenv("OTFGP_FENCE_PHASES", value, 1);
+    CHECK(make_engine(crystal, nve, 120.0, 3).fence_phases() == fences);
+  }
+  for (const char* bad : {"true", "no", "off", "2", " 1"}) {
+    INFO(bad);
+    setenv("OTFGP_FENCE_PHASES", bad, 1);
+    CHECK_THROWS_WITH(make_engine(crystal, nve, 120.0, 3),
+                      Catch::Contains("OTFGP_FENCE_PHASES must be 1") && Catch::Contains(bad));
+  }
+  unsetenv("OTFGP_FENCE_PHASES");
+  CHECK_FALSE(make_engine(crystal, nve, 120.0, 3).fence_phases());
+}
+
 TEST_CASE("every ensemble conserves its extended energy", "[md][conserved]") {
   const Structure crystal = argon_crystal();
   struct Case {

@@ -15,7 +15,7 @@
 
 int main(int argc, char* argv[]) {
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};
-  app.set_version_flag("--version", std::string("otfgp ") + otfgp::version);
+  app.set_version_flag("--version", otfgp::build_description());
   app.require_subcommand(1);
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log debugging detail");

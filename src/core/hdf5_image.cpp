@@ -63,7 +63,11 @@ double check_seconds(std::size_t bytes) {
   if (const char* text = std::getenv("OTFGP_HDF5_CHECK_SECONDS"); text && *text) {
     char* end = nullptr;
     const double value = std::strtod(text, &end);
-    if (end != text && std::isfinite(value) && value > 0) base = value;
+    if (end == text || *end != '\0' || !std::isfinite(value) || value <= 0)
+      throw Error(
+          std::string("OTFGP_HDF5_CHECK_SECONDS must be a positive number of seconds, not '") +
+          text + "'");
+    base = value;
   }
   return base + static_cast<double>(bytes) / (1 << 20);
 }

@@ -140,21 +140,23 @@ std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
   if (text.empty()) return {GpPotential::ForceForm::automatic, 0};
   const std::size_t colon = text.find(':');
   const std::string form = text.substr(0, colon);
+  if (form != "fused" && form != "batched")
+    throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (optionally :team size), not '" +
+                text + "'");
   int team_size = 0;
   if (colon != std::string::npos) {
     const std::string size = text.substr(colon + 1);
     const bool digits =
-        !size.empty() && size.size() <= 4 &&
+        !size.empty() && size.size() <= 9 &&
         std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; });
     team_size = digits ? std::stoi(size) : 0;
-    if (team_size <= 0)
-      throw Error("OTFGP_GP_FORCE_FORM: the team size after ':' must be a positive integer, not '" +
-                  size + "'");
+    if (team_size <= 0 || team_size > largest_team_size())
+      throw Error("OTFGP_GP_FORCE_FORM: the team size after ':' must be a whole number from 1 to " +
+                  std::to_string(largest_team_size()) + " on this backend (" + ExecSpace::name() +
+                  "), not '" + size + "'");
   }
-  if (form == "fused") return {GpPotential::ForceForm::fused, team_size};
-  if (form == "batched") return {GpPotential::ForceForm::batched, team_size};
-  throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (optionally :team size), not '" + text +
-              "'");
+  return {form == "fused" ? GpPotential::ForceForm::fused : GpPotential::ForceForm::batched,
+          team_size};
 }
 
 // OTFGP_GP_PAIR_SCRATCH: shared or global, for measurements (docs/gpu.md);

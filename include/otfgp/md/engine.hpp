@@ -231,6 +231,7 @@ class Engine {
   // Fence the device after every phase so that each phase's timer holds its own
   // kernels (default: no, unless OTFGP_FENCE_PHASES=1; see md/engine.cpp).
   void set_fence_phases(bool fence) { fence_phases_ = fence; }
+  bool fence_phases() const { return fence_phases_; }
   // The current frame on the host: positions, cell, energy, forces, stress
   // (potential part), and velocities as ASE momenta (extra column "momenta").
   Structure frame() const;
