@@ -422,9 +422,9 @@ TEST_CASE("the variance by packed quadratic forms and by BLAS products equals th
     CHECK(potential.quadratic_variance() == std::vector<char>{1, 1, 0});  // species 2: no rows
     const Evaluation by_forms = evaluate(potential, structure, {false, true});
     INFO("rank " << rank);
-    // The same rows as two matrix products per species (host memory; what
-    // `automatic` uses there), against the team kernel.
-    if (host_memory) {
+    // The same rows as two matrix products per species (host memory or CUDA;
+    // what `automatic` uses there), against the team kernel.
+    if (has_dense_products) {
       potential.set_variance_form(GpPotential::VarianceForm::products);
       CHECK(potential.quadratic_variance() == std::vector<char>{0, 0, 0});
       const Evaluation by_products = evaluate(potential, structure, {false, true});
@@ -434,7 +434,7 @@ TEST_CASE("the variance by packed quadratic forms and by BLAS products equals th
                 .maxCoeff() <= 1e-9);
     } else {
       CHECK_THROWS_WITH(potential.set_variance_form(GpPotential::VarianceForm::products),
-                        Catch::Contains("host memory"));
+                        Catch::Contains("host memory or a CUDA device"));
     }
     CHECK((*by_rows.uncertainty - *by_forms.uncertainty).cwiseAbs().maxCoeff() <= 1e-9);
     CHECK((*by_rows.uncertainty_normalised - *by_forms.uncertainty_normalised)

@@ -2,12 +2,6 @@
 
 #include "otfgp/gp/gp_batched_force.hpp"
 
-#if defined(KOKKOS_ENABLE_CUDA)
-#include <cublas_v2.h>
-#else
-#include <cblas.h>
-#endif
-
 #include <algorithm>
 #include <string>
 
@@ -156,45 +150,6 @@ void products(const b2::B2Basis& basis, const AtomState& state,
       });
 }
 
-// m when it has rows × columns, else a new uninitialised view named `label`.
-Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
-  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
-  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
-}
-
-// Whether this backend has dense products (a BLAS): the host, a CUDA device.
-#if defined(KOKKOS_ENABLE_CUDA)
-constexpr bool has_dense_products = std::is_same_v<ExecSpace, Kokkos::Cuda>;
-#else
-constexpr bool has_dense_products = host_memory;
-#endif
-
-// Row-major C (n × m) = A (n × k) · B (k × m), in MemSpace: the column-major
-// product Cᵀ = Bᵀ Aᵀ of the same storage, with the same arguments through
-// cuBLAS on a CUDA device and the system's CBLAS on the host (so the host's
-// tests check the arguments the device's call takes).
-void dense_product(std::shared_ptr<void>& handle, int n, int m, int k, const double* a, int lda,
-                   const double* b, int ldb, double* c, int ldc) {
-#if defined(KOKKOS_ENABLE_CUDA)
-  if (!handle) {
-    cublasHandle_t made = nullptr;
-    if (cublasCreate(&made) != CUBLAS_STATUS_SUCCESS)
-      throw Error("GpPotential: cuBLAS could not start (cublasCreate failed)");
-    handle = std::shared_ptr<void>(made, [](void* h) { cublasDestroy(cublasHandle_t(h)); });
-  }
-  const auto blas = cublasHandle_t(handle.get());
-  const double one = 1.0, zero = 0.0;
-  if (cublasSetStream(blas, ExecSpace().cuda_stream()) != CUBLAS_STATUS_SUCCESS ||
-      cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, b, ldb, a, lda, &zero, c, ldc) !=
-          CUBLAS_STATUS_SUCCESS)
-    throw Error("GpPotential: a cuBLAS product failed (cublasDgemm)");
-#else
-  (void)handle;
-  ExecSpace().fence();  // the rows written by the kernels before
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, b, ldb, a, lda, 0.0, c, ldc);
-#endif
-}
-
 // Kernel 2 as dense products: for the centres of each species, chunk by
 // chunk, their d̂ rows gathered, one product with β_s (symmetric), the rows
 // scattered back; a one-species model with every atom a centre multiplies d̂
@@ -208,8 +163,8 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
   const int natoms = state.natoms, size = basis.power_size;
   const int unit_stride = int(work.unit.stride(0)), product_stride = int(work.product.stride(0));
   if (basis.n_species == 1 && centres.extent(0) == 0) {
-    dense_product(work.blas, natoms, size, size, work.unit.data(), unit_stride, beta.data(), size,
-                  work.product.data(), product_stride);
+    work.blas.multiply(false, false, natoms, size, size, 1.0, work.unit.data(), unit_stride,
+                       beta.data(), size, 0.0, work.product.data(), product_stride);
     return;
   }
   // Atoms per product: on the host 1.4 MB of rows at D_b = 684 (they stay in
@@ -229,12 +184,10 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
   for (int s = 0; s < basis.n_species; ++s)
     for (int start = first[s]; start < first[s + 1]; start += chunk) {
       const int n = std::min(chunk, first[s + 1] - start);
-      Kokkos::parallel_for(
-          "GpPotential::gather_rows", RangePolicy(0, n * size), KOKKOS_LAMBDA(int k) {
-            rows(k / size, k % size) = unit(grouped(start + k / size), k % size);
-          });
-      dense_product(work.blas, n, size, size, rows.data(), size,
-                    beta.data() + std::size_t(s) * size * size, size, products.data(), size);
+      gather_rows(unit, grouped, start, n, rows);
+      work.blas.multiply(false, false, n, size, size, 1.0, rows.data(), size,
+                         beta.data() + std::size_t(s) * size * size, size, 0.0, products.data(),
+                         size);
       Kokkos::parallel_for(
           "GpPotential::scatter_products", RangePolicy(0, n * size), KOKKOS_LAMBDA(int k) {
             product(grouped(start + k / size), k % size) = products(k / size, k % size);
@@ -243,6 +196,20 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
 }
 
 }  // namespace
+
+Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
+  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
+  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
+}
+
+void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
+                 int n, const Matrix& to) {
+  const int columns = int(to.extent(1));
+  Kokkos::parallel_for(
+      "GpPotential::gather_rows", RangePolicy(0, n * columns), KOKKOS_LAMBDA(int k) {
+        to(k / columns, k % columns) = from(order(start + k / columns), k % columns);
+      });
+}
 
 // The centres whose descriptor species s has want[s] set, grouped by species
 // in ascending atom order into `order` (from position 0), as the host's lists

@@ -6,7 +6,6 @@
 
 #include "otfgp/gp/gp_potential.hpp"
 
-#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -385,7 +384,7 @@ bool GpPotential::batched_form() const {
 }
 
 bool GpPotential::products_form() const {
-  return host_memory &&
+  return has_dense_products &&
          (variance_form_ == VarianceForm::automatic || variance_form_ == VarianceForm::products);
 }
 
@@ -394,8 +393,9 @@ void GpPotential::set_variance_form(VarianceForm form) {
       (model_.descriptor.two_body || model_.three_body_weight > 0.0))
     throw Error(
         "GpPotential: the packed quadratic forms hold no two- or three-body part; use the rows");
-  if (form == VarianceForm::products && !host_memory)
-    throw Error("GpPotential: the BLAS products need host memory; use the rows on a device");
+  if (form == VarianceForm::products && !has_dense_products)
+    throw Error(
+        "GpPotential: the BLAS products need host memory or a CUDA device; use the rows here");
   variance_form_ = form;
   upload();
 }
@@ -794,21 +794,11 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   }
   std::vector<char> rows(n_species);
   for (int s = 0; s < n_species; ++s) rows[s] = !quadratic_species_[s];
+  const std::vector<int> first =
+      group_by_species(state.type, basis_.type_map, centres, rows, natoms, grouped_atoms_);
   if (products_form()) {
-    // Host memory: the host's lists of atoms feed the BLAS products.
-    auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.type);
-    auto map_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), basis_.type_map);
-    auto centre_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), centres);
-    std::vector<std::vector<int>> members(n_species);
-    for (int i = 0; i < natoms; ++i) {
-      if (centres.extent(0) > 0 && !centre_host(i)) continue;
-      const int s = map_host(type_host(i));
-      if (rows[s]) members[s].push_back(i);
-    }
-    uncertainty_by_products(members, uncertainty, normalised);
+    uncertainty_by_products(first, uncertainty, normalised);
   } else {
-    const std::vector<int> first =
-        group_by_species(state.type, basis_.type_map, centres, rows, natoms, grouped_atoms_);
     const int n_blocks =
         species_blocks(first, species_bounds_, species_bounds_host_, uncertainty_blocks_);
     int max_sparse = 0;
@@ -833,69 +823,101 @@ void GpPotential::compute_uncertainty(const AtomState& state,
                                   model_.signal_std, uncertainty, normalised);
 }
 
-void GpPotential::uncertainty_by_products(const std::vector<std::vector<int>>& members,
-                                          ScalarView uncertainty, ScalarView normalised) const {
-  if constexpr (!host_memory) {
-    throw Error("GpPotential: the BLAS form of the variance needs host memory");
-  } else {
-    const int size = basis_.power_size, width = basis_.size, pairs = width - size;
-    const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
-    const double w3 = model_.three_body_weight;
-    const double inv_signal_std = 1.0 / model_.signal_std;
-    const int unit_stride = int(pass_.unit.stride(0)), sparse_stride = int(sparse_.stride(0));
-    // Atoms per product: bounds the M_s × chunk kernel block (M_s = 3000: 6 MB).
-    constexpr int chunk = 256;
-    std::vector<double> x, kernel, pair_kernel, projection;
-    for (int s = 0; s < basis_.n_species; ++s) {
-      const int m_s = sparse_offset_[s + 1] - sparse_offset_[s], rank = rank_[s];
-      const double* sparse_s = sparse_.data() + std::size_t(sparse_offset_[s]) * sparse_stride;
-      const double* factor_s = factor_.data() + factor_offset_[s];
-      const std::vector<int>& atoms = members[s];
-      for (std::size_t first = 0; first < atoms.size(); first += chunk) {
-        const int n = int(std::min<std::size_t>(chunk, atoms.size() - first));
-        x.resize(std::size_t(n) * width);  // the chunk's [b̂; q] rows
-        for (int b = 0; b < n; ++b)
-          std::copy_n(pass_.unit.data() + std::size_t(atoms[first + b]) * unit_stride, width,
-                      x.data() + std::size_t(b) * width);
-        projection.assign(std::size_t(rank) * n, 0.0);
-        if (m_s > 0 && rank > 0) {
-          // K = σ²[(B̂_s X̂ᵀ)∘(B̂_s X̂ᵀ) + w Q_s X_qᵀ] (M_s × n, row-major), then R_s K.
-          kernel.resize(std::size_t(m_s) * n);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, size, 1.0, sparse_s,
-                      sparse_stride, x.data(), width, 0.0, kernel.data(), n);
-          if (w3 > 0.0) {
-            // + w₃|b_u||b_b|(b̂_u·b̂_b): the three-body part.
-            for (int u = 0; u < m_s; ++u)
-              for (int b = 0; b < n; ++b) {
-                double& k = kernel[std::size_t(u) * n + b];
-                k = variance * k *
-                    (k + w3 * sparse_norm_(sparse_offset_[s] + u) * pass_.norm(atoms[first + b]));
-              }
-          } else {
-            for (double& k : kernel) k = variance * k * k;
-          }
-          if (pairs > 0)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m_s, n, pairs, variance * w,
-                        sparse_s + size, sparse_stride, x.data() + size, width, 1.0, kernel.data(),
-                        n);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rank, n, m_s, 1.0, factor_s, m_s,
-                      kernel.data(), n, 0.0, projection.data(), n);
-        }
-        for (int b = 0; b < n; ++b) {
-          double explained = 0.0, q2 = 0.0;
-          for (int a = 0; a < rank; ++a)
-            explained += projection[std::size_t(a) * n + b] * projection[std::size_t(a) * n + b];
-          const double* xb = x.data() + std::size_t(b) * width;
-          for (int e = size; e < width; ++e) q2 += xb[e] * xb[e];
-          const int i = atoms[first + b];
-          // The prior σ² k̃(x,x) = σ²(1 + w|q|² + w₃|b|²).
-          const double norm = pass_.norm(i);
-          const double v = variance * (1.0 + w * q2 + w3 * norm * norm) - explained;
-          const double std = norm > 0.0 ? std::sqrt(v > 0.0 ? v : 0.0) : 0.0;
-          uncertainty(i) = std;
-          normalised(i) = std * inv_signal_std;
-        }
+namespace {
+
+// K(u, b) = σ² k (k + w₃|b_u||x_b|) (w₃ > 0: the three-body part) or σ² k² in
+// place, for the m × n kernel block of the chunk of atoms order(start …)
+// (variance_by_products).
+void square_kernel_block(const gp_batched::Matrix& kernel, int m, int n, double variance, double w3,
+                         const ScalarView& sparse_norm, int sparse_first, const ScalarView& norm,
+                         const Kokkos::View<const int*, MemSpace>& order, int start) {
+  Kokkos::parallel_for(
+      "GpPotential::variance_kernel_block", RangePolicy(0, m * n), KOKKOS_LAMBDA(int k) {
+        const int u = k / n, b = k % n;
+        double& value = kernel(u, b);
+        value = w3 > 0.0 ? variance * value *
+                               (value + w3 * sparse_norm(sparse_first + u) * norm(order(start + b)))
+                         : variance * value * value;
+      });
+}
+
+// The std of each atom b of the chunk from its projections P(·, b) (rank
+// rows) and its row x_b = [b̂; q]: σ²(1 + w|q|² + w₃|b|²) − |P(·, b)|².
+void finish_variance_block(const gp_batched::Matrix& projection, int rank,
+                           const gp_batched::Matrix& rows, int n, int size, double variance,
+                           double w, double w3, double inv_signal_std, const ScalarView& norm,
+                           const Kokkos::View<const int*, MemSpace>& order, int start,
+                           const ScalarView& uncertainty, const ScalarView& normalised) {
+  const int width = int(rows.extent(1));
+  Kokkos::parallel_for(
+      "GpPotential::variance_finish", RangePolicy(0, n), KOKKOS_LAMBDA(int b) {
+        double explained = 0.0, q2 = 0.0;
+        for (int a = 0; a < rank; ++a) explained += projection(a, b) * projection(a, b);
+        for (int e = size; e < width; ++e) q2 += rows(b, e) * rows(b, e);
+        const int i = order(start + b);
+        // The prior σ² k̃(x,x) = σ²(1 + w|q|² + w₃|b|²).
+        const double norm_i = norm(i);
+        const double v = variance * (1.0 + w * q2 + w3 * norm_i * norm_i) - explained;
+        const double std = norm_i > 0.0 ? kmath::sqrt(v > 0.0 ? v : 0.0) : 0.0;
+        uncertainty(i) = std;
+        normalised(i) = std * inv_signal_std;
+      });
+}
+
+}  // namespace
+
+void GpPotential::uncertainty_by_products(const std::vector<int>& first, ScalarView uncertainty,
+                                          ScalarView normalised) {
+  const int size = basis_.power_size, width = basis_.size, pairs = width - size;
+  const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
+  const double w3 = model_.three_body_weight;
+  const int sparse_stride = int(sparse_.stride(0));
+  int rows_max = 1, atoms_max = 0;  // the largest M_s or rank, and species' atom count
+  for (int s = 0; s < basis_.n_species; ++s) {
+    rows_max = std::max({rows_max, sparse_offset_[s + 1] - sparse_offset_[s], rank_[s]});
+    atoms_max = std::max(atoms_max, first[s + 1] - first[s]);
+  }
+  if (atoms_max == 0) return;
+  // Atoms per product: on the host 256 (the M_s × chunk kernel block stays
+  // in cache: 6 MB at M_s = 3000), on a device enough to fill it, the kernel
+  // block at most 2²⁴ numbers (128 MB).
+  const int chunk = std::min(atoms_max, host_memory ? 256 : std::max(256, (1 << 24) / rows_max));
+  // The buffers only grow, so that a call allocates nothing once they fit.
+  variance_rows_ = gp_batched::sized(variance_rows_, "GpPotential::variance_rows",
+                                     std::max(chunk, int(variance_rows_.extent(0))), width);
+  const auto grown = [&](const gp_batched::Matrix& m, const char* label) {
+    return gp_batched::sized(m, label, std::max(rows_max, int(m.extent(0))),
+                             std::max(chunk, int(m.extent(1))));
+  };
+  variance_kernel_ = grown(variance_kernel_, "GpPotential::variance_kernel");
+  variance_projection_ = grown(variance_projection_, "GpPotential::variance_projection");
+  const gp_batched::Matrix rows = variance_rows_, kernel = variance_kernel_;
+  const gp_batched::Matrix projection = variance_projection_;
+  const int ld = int(kernel.extent(1));
+  const Kokkos::View<const int*, MemSpace> grouped = grouped_atoms_;
+  for (int s = 0; s < basis_.n_species; ++s) {
+    const int m_s = sparse_offset_[s + 1] - sparse_offset_[s];
+    const int rank = m_s > 0 ? rank_[s] : 0;
+    const double* sparse_s = sparse_.data() + std::size_t(sparse_offset_[s]) * sparse_stride;
+    const double* factor_s = factor_.data() + factor_offset_[s];
+    for (int start = first[s]; start < first[s + 1]; start += chunk) {
+      const int n = std::min(chunk, first[s + 1] - start);
+      gp_batched::gather_rows(pass_.unit, grouped, start, n, rows);  // the chunk's [b̂; q] rows
+      if (rank > 0) {
+        // K = σ²[(B̂_s X̂ᵀ)∘(B̂_s X̂ᵀ) + w Q_s X_qᵀ] (M_s × n), then P = R_s K.
+        pass_.blas.multiply(false, true, m_s, n, size, 1.0, sparse_s, sparse_stride, rows.data(),
+                            width, 0.0, kernel.data(), ld);
+        square_kernel_block(kernel, m_s, n, variance, w3, sparse_norm_, sparse_offset_[s],
+                            pass_.norm, grouped, start);
+        if (pairs > 0)
+          pass_.blas.multiply(false, true, m_s, n, pairs, variance * w, sparse_s + size,
+                              sparse_stride, rows.data() + size, width, 1.0, kernel.data(), ld);
+        pass_.blas.multiply(false, false, rank, n, m_s, 1.0, factor_s, m_s, kernel.data(), ld, 0.0,
+                            projection.data(), ld);
       }
+      finish_variance_block(projection, rank, rows, n, size, variance, w, w3,
+                            1.0 / model_.signal_std, pass_.norm, grouped, start, uncertainty,
+                            normalised);
     }
   }
 }

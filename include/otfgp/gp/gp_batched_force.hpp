@@ -13,11 +13,11 @@
 // The same sums as GpPotential's one-kernel form (gp_energy_kernel), except
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
-#include <memory>
 #include <vector>
 
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_kernels.hpp"
+#include "otfgp/gp/dense_products.hpp"
 #include "otfgp/potentials/compute_support.hpp"
 #include "otfgp/potentials/many_body.hpp"
 
@@ -60,16 +60,24 @@ struct Workspace {
   int pair_scratch_level = -1;
   // The dense products' centres grouped by species, a chunk of their d̂ rows
   // and of their products (kept, so that a step allocates nothing), and the
-  // BLAS library's handle where it has one (cuBLAS), made on first use.
+  // BLAS library (the uncertainty's products use it too).
   Kokkos::View<int*, MemSpace> grouped;
   Matrix rows, products;
-  std::shared_ptr<void> blas;
+  DenseProducts blas;
 
   // Sizes unit and norm for natoms atoms of this basis (no allocation when they fit).
   void resize_unit(int natoms, const b2::B2Basis& basis);
   // Sizes every view.
   void resize(int natoms, const b2::B2Basis& basis);
 };
+
+// m when it has rows × columns, else a new uninitialised view named `label`.
+Matrix sized(const Matrix& m, const char* label, int rows, int columns);
+
+// to(b, e) = from(order(start + b), e) for b < n and e < to.extent(1): the
+// rows of a chunk of grouped atoms, contiguous for a dense product.
+void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
+                 int n, const Matrix& to);
 
 // The centres whose descriptor species s has want[s] set, grouped by species
 // in ascending atom order into `order` (from position 0): one scan per species

@@ -46,12 +46,14 @@ class GpPotential final : public Potential {
   const std::vector<TruncatedVarianceFactor>& variance_truncation() const { return truncated_; }
   // How MD evaluates Σ_q (σ² t_q·k̃)² per species: through the rows against every
   // sparse point, O(M_s·(D + r)) per atom — in a team kernel (`rows`, every
-  // backend) or as two matrix products per species through the optimised BLAS
-  // (`products`, host memory only: ~10× the team kernel's speed on a CPU core) —
-  // or through the packed quadratic forms (variance_truncation.hpp), O(r·D²/2)
-  // per atom whatever M_s is. Automatic (the default) takes the cheaper form,
-  // the rows as products on the host. The others are for tests and benchmarks;
-  // `products` on a device build throws otfgp::Error.
+  // backend) or as two matrix products per species and chunk of atoms
+  // (`products`: the system's BLAS in host memory, ~10× the team kernel's speed
+  // on a CPU core; cuBLAS on a CUDA device; dense_products.hpp) — or through
+  // the packed quadratic forms (variance_truncation.hpp), O(r·D²/2) per atom
+  // whatever M_s is. Automatic (the default) takes the cheaper form, the rows
+  // as products where the backend has them. The others are for tests and
+  // benchmarks; `products` on a backend without dense products (a GPU other
+  // than CUDA) throws otfgp::Error.
   enum class VarianceForm { automatic, rows, products, quadratic };
   void set_variance_form(VarianceForm form);
   // Per species: whether the quadratic forms are in use.
@@ -95,15 +97,18 @@ class GpPotential final : public Potential {
   void add_uncertainty(const AtomState& state, const NeighborList& list,
                        Kokkos::View<const int*, MemSpace> centres, ComputeResult& result);
   // Fills the std in eV and the std ÷ σ; atoms that are not centres keep the
-  // zero the views start with. The row form runs in a team kernel over blocks of
-  // one species' atoms, grouped on the device, or as BLAS products (host memory).
+  // zero the views start with. The atoms are grouped by species on the device;
+  // the row form runs as dense products (host memory, a CUDA device) or in a
+  // team kernel over blocks of one species' atoms.
   void compute_uncertainty(const AtomState& state, Kokkos::View<const int*, MemSpace> centres,
                            ScalarView uncertainty, ScalarView normalised);
-  // The BLAS products for the atoms of each species (`members`, by species index).
-  void uncertainty_by_products(const std::vector<std::vector<int>>& members, ScalarView uncertainty,
-                               ScalarView normalised) const;
-  bool products_form() const;  // the rows as BLAS products (host memory, unless told otherwise)
-  bool batched_form() const;   // the energy pass's form (set_force_form)
+  // The rows as dense products for the atoms grouped in grouped_atoms_, species
+  // s from first[s], chunk by chunk (pass_.blas).
+  void uncertainty_by_products(const std::vector<int>& first, ScalarView uncertainty,
+                               ScalarView normalised);
+  // The rows as dense products (where the backend has them, unless told otherwise).
+  bool products_form() const;
+  bool batched_form() const;  // the energy pass's form (set_force_form)
   // The total energy's std (eV) from the unit descriptors of the last energy
   // pass; empty for a multi-species model without R_E.
   std::optional<double> total_energy_std(const AtomState& state);
@@ -157,6 +162,8 @@ class GpPotential final : public Potential {
   Kokkos::View<int* [3], Kokkos::LayoutRight, MemSpace> uncertainty_blocks_;
   Kokkos::View<int*, MemSpace> species_bounds_;
   Kokkos::View<int*, MemSpace>::HostMirror species_bounds_host_;
+  // The dense products' chunk of rows [b̂; q], kernel block K and projections R_s K.
+  gp_batched::Matrix variance_rows_, variance_kernel_, variance_projection_;
   ForceForm force_form_ = ForceForm::automatic;
   // The energy pass's per-atom arrays ([b̂; q] and |b| kept for the uncertainty
   // pass; the batched form's A and β_s d̂) and team size.
