@@ -235,7 +235,7 @@ bool same_structure(const Structure& a, const Structure& b) {
 TEST_CASE("OTFGP_HDF5_CHECK_SECONDS is a positive number of seconds, anything else an error",
           "[hdf5]") {
   const std::vector<char> image(1024, 'x');
-  for (const char* bad : {"abc", "-3", "0", "1e3x", "nan", "inf", " "}) {
+  for (const char* bad : {"abc", "-3", "0", "1e3x", "nan", "inf", " ", "1e300"}) {
     INFO(bad);
     ::setenv("OTFGP_HDF5_CHECK_SECONDS", bad, 1);
     CHECK_THROWS_WITH(probe_hdf5_image(image, "junk.h5"),

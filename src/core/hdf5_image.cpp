@@ -63,9 +63,11 @@ double check_seconds(std::size_t bytes) {
   if (const char* text = std::getenv("OTFGP_HDF5_CHECK_SECONDS"); text && *text) {
     char* end = nullptr;
     const double value = std::strtod(text, &end);
-    if (end == text || *end != '\0' || !std::isfinite(value) || value <= 0)
+    // At most a year: the limit goes into an alarm() and a chrono deadline.
+    if (end == text || *end != '\0' || !(value > 0 && value <= 3.2e7))
       throw Error(
-          std::string("OTFGP_HDF5_CHECK_SECONDS must be a positive number of seconds, not '") +
+          std::string("OTFGP_HDF5_CHECK_SECONDS must be a positive number of seconds (at most "
+                      "3.2e7), not '") +
           text + "'");
     base = value;
   }

@@ -24,7 +24,7 @@ void DenseProducts::multiply(bool transpose_a, bool transpose_b, int n, int m, i
     if (!handle_) {
       cublasHandle_t made = nullptr;
       if (cublasCreate(&made) != CUBLAS_STATUS_SUCCESS)
-        throw Error("GpPotential: cuBLAS could not start (cublasCreate failed)");
+        throw Error("dense products: cuBLAS could not start (cublasCreate failed)");
       handle_ = std::shared_ptr<void>(made, [](void* h) { cublasDestroy(cublasHandle_t(h)); });
     }
     const auto blas = cublasHandle_t(handle_.get());
@@ -32,9 +32,9 @@ void DenseProducts::multiply(bool transpose_a, bool transpose_b, int n, int m, i
         cublasDgemm(blas, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                     transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, b, ldb, a, lda, &beta,
                     c, ldc) != CUBLAS_STATUS_SUCCESS)
-      throw Error("GpPotential: a cuBLAS product failed (cublasDgemm)");
+      throw Error("dense products: a cuBLAS product failed (cublasDgemm)");
 #else
-    throw Error("GpPotential: this backend has no dense products (host memory or CUDA only)");
+    throw Error("dense products: this backend has none (host memory or CUDA only)");
 #endif
   }
 }

@@ -173,9 +173,8 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
   if (work.grouped.extent(0) < std::size_t(natoms))
     work.grouped = Kokkos::View<int*, MemSpace>("GpPotential::grouped_centres", natoms);
   // Chunk buffers only grow, so that smaller systems reuse them.
-  const int kept = std::max(chunk, int(work.rows.extent(0)));
-  work.rows = sized(work.rows, "GpPotential::chunk_rows", kept, size);
-  work.products = sized(work.products, "GpPotential::chunk_products", kept, size);
+  work.rows = grown(work.rows, "GpPotential::chunk_rows", chunk, size);
+  work.products = grown(work.products, "GpPotential::chunk_products", chunk, size);
   const std::vector<int> first =
       group_by_species(state.type, basis.type_map, centres, std::vector<char>(basis.n_species, 1),
                        natoms, work.grouped);
@@ -184,10 +183,10 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
   for (int s = 0; s < basis.n_species; ++s)
     for (int start = first[s]; start < first[s + 1]; start += chunk) {
       const int n = std::min(chunk, first[s + 1] - start);
-      gather_rows(unit, grouped, start, n, rows);
-      work.blas.multiply(false, false, n, size, size, 1.0, rows.data(), size,
+      gather_rows(unit, grouped, start, n, size, rows);
+      work.blas.multiply(false, false, n, size, size, 1.0, rows.data(), int(rows.extent(1)),
                          beta.data() + std::size_t(s) * size * size, size, 0.0, products.data(),
-                         size);
+                         int(products.extent(1)));
       Kokkos::parallel_for(
           "GpPotential::scatter_products", RangePolicy(0, n * size), KOKKOS_LAMBDA(int k) {
             product(grouped(start + k / size), k % size) = products(k / size, k % size);
@@ -202,9 +201,13 @@ Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
   return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
 }
 
+Matrix grown(const Matrix& m, const char* label, int rows, int columns) {
+  if (m.extent(0) >= std::size_t(rows) && m.extent(1) >= std::size_t(columns)) return m;
+  return sized(m, label, std::max(rows, int(m.extent(0))), std::max(columns, int(m.extent(1))));
+}
+
 void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
-                 int n, const Matrix& to) {
-  const int columns = int(to.extent(1));
+                 int n, int columns, const Matrix& to) {
   Kokkos::parallel_for(
       "GpPotential::gather_rows", RangePolicy(0, n * columns), KOKKOS_LAMBDA(int k) {
         to(k / columns, k % columns) = from(order(start + k / columns), k % columns);

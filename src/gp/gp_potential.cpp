@@ -37,12 +37,13 @@ using gp_batched::TeamPolicy;
 // Atoms of one species whose uncertainty one team computes together, so that
 // each row of R_s is read once per block rather than once per atom.
 constexpr int uncertainty_block = 32;
-// (host_memory: the variance rows can go through the optimised BLAS.)
 // How much faster the row form runs as BLAS products than the packed quadratic
 // forms' loop, per flop, on a CPU core: 9× at rank 32, 18× at rank 256 (Si,
 // M = 2407, D = 144; docs/BENCHMARKS.md, "MD overhead of the uncertainty").
-// It weighs the automatic choice between them.
-constexpr double products_speedup = 9.0;
+// It weighs the automatic choice between them in host memory; on a device
+// (cuBLAS against the forms' kernel) it has not been measured, and the choice
+// weighs flops alike, as it did for the team kernel.
+constexpr double products_speedup = host_memory ? 9.0 : 1.0;
 
 std::string describe_shape(const Eigen::MatrixXd& m) {
   return std::to_string(m.rows()) + "×" + std::to_string(m.cols());
@@ -842,13 +843,13 @@ void square_kernel_block(const gp_batched::Matrix& kernel, int m, int n, double 
 }
 
 // The std of each atom b of the chunk from its projections P(·, b) (rank
-// rows) and its row x_b = [b̂; q]: σ²(1 + w|q|² + w₃|b|²) − |P(·, b)|².
+// rows) and its row x_b = [b̂; q] (width numbers, b̂ the first size):
+// σ²(1 + w|q|² + w₃|b|²) − |P(·, b)|².
 void finish_variance_block(const gp_batched::Matrix& projection, int rank,
-                           const gp_batched::Matrix& rows, int n, int size, double variance,
-                           double w, double w3, double inv_signal_std, const ScalarView& norm,
-                           const Kokkos::View<const int*, MemSpace>& order, int start,
-                           const ScalarView& uncertainty, const ScalarView& normalised) {
-  const int width = int(rows.extent(1));
+                           const gp_batched::Matrix& rows, int n, int size, int width,
+                           double variance, double w, double w3, double inv_signal_std,
+                           const ScalarView& norm, const Kokkos::View<const int*, MemSpace>& order,
+                           int start, const ScalarView& uncertainty, const ScalarView& normalised) {
   Kokkos::parallel_for(
       "GpPotential::variance_finish", RangePolicy(0, n), KOKKOS_LAMBDA(int b) {
         double explained = 0.0, q2 = 0.0;
@@ -872,28 +873,29 @@ void GpPotential::uncertainty_by_products(const std::vector<int>& first, ScalarV
   const double variance = model_.signal_std * model_.signal_std, w = model_.two_body_weight;
   const double w3 = model_.three_body_weight;
   const int sparse_stride = int(sparse_.stride(0));
-  int rows_max = 1, atoms_max = 0;  // the largest M_s or rank, and species' atom count
+  // The largest M_s and rank, and the most atoms of one species.
+  int sparse_max = 1, rank_max = 1, atoms_max = 0;
   for (int s = 0; s < basis_.n_species; ++s) {
-    rows_max = std::max({rows_max, sparse_offset_[s + 1] - sparse_offset_[s], rank_[s]});
+    sparse_max = std::max(sparse_max, sparse_offset_[s + 1] - sparse_offset_[s]);
+    rank_max = std::max(rank_max, rank_[s]);
     atoms_max = std::max(atoms_max, first[s + 1] - first[s]);
   }
   if (atoms_max == 0) return;
   // Atoms per product: on the host 256 (the M_s × chunk kernel block stays
-  // in cache: 6 MB at M_s = 3000), on a device enough to fill it, the kernel
-  // block at most 2²⁴ numbers (128 MB).
-  const int chunk = std::min(atoms_max, host_memory ? 256 : std::max(256, (1 << 24) / rows_max));
+  // in cache: 6 MB at M_s = 3000), on a device enough to fill it, each
+  // buffer (rows, kernel block, projections) at most 2²⁴ numbers (128 MB).
+  const int widest = std::max({sparse_max, rank_max, width});
+  const int chunk = std::min(atoms_max, host_memory ? 256 : std::max(256, (1 << 24) / widest));
   // The buffers only grow, so that a call allocates nothing once they fit.
-  variance_rows_ = gp_batched::sized(variance_rows_, "GpPotential::variance_rows",
-                                     std::max(chunk, int(variance_rows_.extent(0))), width);
-  const auto grown = [&](const gp_batched::Matrix& m, const char* label) {
-    return gp_batched::sized(m, label, std::max(rows_max, int(m.extent(0))),
-                             std::max(chunk, int(m.extent(1))));
-  };
-  variance_kernel_ = grown(variance_kernel_, "GpPotential::variance_kernel");
-  variance_projection_ = grown(variance_projection_, "GpPotential::variance_projection");
+  variance_rows_ = gp_batched::grown(variance_rows_, "GpPotential::variance_rows", chunk, width);
+  variance_kernel_ =
+      gp_batched::grown(variance_kernel_, "GpPotential::variance_kernel", sparse_max, chunk);
+  variance_projection_ =
+      gp_batched::grown(variance_projection_, "GpPotential::variance_projection", rank_max, chunk);
   const gp_batched::Matrix rows = variance_rows_, kernel = variance_kernel_;
   const gp_batched::Matrix projection = variance_projection_;
-  const int ld = int(kernel.extent(1));
+  const int row_ld = int(rows.extent(1)), kernel_ld = int(kernel.extent(1));
+  const int projection_ld = int(projection.extent(1));
   const Kokkos::View<const int*, MemSpace> grouped = grouped_atoms_;
   for (int s = 0; s < basis_.n_species; ++s) {
     const int m_s = sparse_offset_[s + 1] - sparse_offset_[s];
@@ -902,20 +904,23 @@ void GpPotential::uncertainty_by_products(const std::vector<int>& first, ScalarV
     const double* factor_s = factor_.data() + factor_offset_[s];
     for (int start = first[s]; start < first[s + 1]; start += chunk) {
       const int n = std::min(chunk, first[s + 1] - start);
-      gp_batched::gather_rows(pass_.unit, grouped, start, n, rows);  // the chunk's [b̂; q] rows
+      // The chunk's [b̂; q] rows.
+      gp_batched::gather_rows(pass_.unit, grouped, start, n, width, rows);
       if (rank > 0) {
-        // K = σ²[(B̂_s X̂ᵀ)∘(B̂_s X̂ᵀ) + w Q_s X_qᵀ] (M_s × n), then P = R_s K.
+        // K = σ²[(B̂_s X̂ᵀ)∘(B̂_s X̂ᵀ) + w Q_s X_qᵀ] (M_s × n): the product,
+        // squared in place, then the two-body part added; then P = R_s K.
         pass_.blas.multiply(false, true, m_s, n, size, 1.0, sparse_s, sparse_stride, rows.data(),
-                            width, 0.0, kernel.data(), ld);
+                            row_ld, 0.0, kernel.data(), kernel_ld);
         square_kernel_block(kernel, m_s, n, variance, w3, sparse_norm_, sparse_offset_[s],
                             pass_.norm, grouped, start);
         if (pairs > 0)
           pass_.blas.multiply(false, true, m_s, n, pairs, variance * w, sparse_s + size,
-                              sparse_stride, rows.data() + size, width, 1.0, kernel.data(), ld);
-        pass_.blas.multiply(false, false, rank, n, m_s, 1.0, factor_s, m_s, kernel.data(), ld, 0.0,
-                            projection.data(), ld);
+                              sparse_stride, rows.data() + size, row_ld, 1.0, kernel.data(),
+                              kernel_ld);
+        pass_.blas.multiply(false, false, rank, n, m_s, 1.0, factor_s, m_s, kernel.data(),
+                            kernel_ld, 0.0, projection.data(), projection_ld);
       }
-      finish_variance_block(projection, rank, rows, n, size, variance, w, w3,
+      finish_variance_block(projection, rank, rows, n, size, width, variance, w, w3,
                             1.0 / model_.signal_std, pass_.norm, grouped, start, uncertainty,
                             normalised);
     }

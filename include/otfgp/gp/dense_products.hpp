@@ -14,7 +14,7 @@ namespace otfgp {
 
 // Whether this backend has dense products: host memory, or a CUDA device.
 #if defined(KOKKOS_ENABLE_CUDA)
-inline constexpr bool has_dense_products = std::is_same_v<ExecSpace, Kokkos::Cuda> || host_memory;
+inline constexpr bool has_dense_products = std::is_same_v<ExecSpace, Kokkos::Cuda>;
 #else
 inline constexpr bool has_dense_products = host_memory;
 #endif

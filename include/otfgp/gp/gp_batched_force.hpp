@@ -73,11 +73,15 @@ struct Workspace {
 
 // m when it has rows × columns, else a new uninitialised view named `label`.
 Matrix sized(const Matrix& m, const char* label, int rows, int columns);
+// m when it has at least rows × columns, else a new uninitialised view named
+// `label` as large as both: buffers that only grow, so that a call allocates
+// nothing once they fit.
+Matrix grown(const Matrix& m, const char* label, int rows, int columns);
 
-// to(b, e) = from(order(start + b), e) for b < n and e < to.extent(1): the
-// rows of a chunk of grouped atoms, contiguous for a dense product.
+// to(b, e) = from(order(start + b), e) for b < n and e < columns: the rows of
+// a chunk of grouped atoms, for a dense product.
 void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
-                 int n, const Matrix& to);
+                 int n, int columns, const Matrix& to);
 
 // The centres whose descriptor species s has want[s] set, grouped by species
 // in ascending atom order into `order` (from position 0): one scan per species
