@@ -12,11 +12,13 @@ b=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 config=$3
 steps=${4:-20}
 command -v valgrind > /dev/null || { echo "$0: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+[ -f "$config" ] || { echo "$0: no config $config" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/sw_si_32768.sh"
 # instructions CLI STEPS: the instructions callgrind counts for one run.
 instructions() {
-  sed "s/^steps:.*/steps: $2/" "$config" > "$work/md.yaml"
+  MD_BENCH_CONFIG=$config write_md_bench_config "$work" "$2"
   (cd "$work" && rm -rf out && OMP_NUM_THREADS=1 valgrind --tool=callgrind \
     --callgrind-out-file="$work/callgrind.out" "$1" -q md md.yaml 2>&1 > /dev/null |
     sed -n 's/.*Collected : //p')

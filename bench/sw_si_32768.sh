@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sourced by the MD step benchmarks (md_step_ab.sh, md_openmp_speedup.sh):
+# Sourced by the MD step benchmarks (md_step_ab.sh, md_openmp_speedup.sh,
+# md_instructions_ab.sh):
 # write_md_bench_config DIR STEPS writes DIR/md.yaml: the config in
 # MD_BENCH_CONFIG when that is set (its `steps` key replaced by STEPS; paths in
 # it absolute, output in `out`), e.g. a GP model's; else `otfgp md` of

@@ -856,8 +856,7 @@ TEST_CASE(
 
   // B2(A) and its adjoint by rows (one thread) and by elements (a team of
   // several), from the densities above and a random ∂ε/∂d.
-  const int power = basis.power_size,
-            elements = basis.n_radial * basis.n_radial * (basis.l_max + 1);
+  const int power = basis.power_size;
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> A_device("A", natoms, size);
   Kokkos::deep_copy(A_device, one_thread);
   const Kokkos::View<double*, MemSpace> dE_dd = random_normal(power, 11);
@@ -870,7 +869,7 @@ TEST_CASE(
           basis.power_spectrum_row(p, a, &spectra(0, i, 0));
           basis.power_spectrum_adjoint_row(p, a, dE_dd.data(), &adjoints(0, i, 0));
         }
-        for (int e = 0; e < elements; ++e) basis.power_spectrum_element(e, a, &spectra(1, i, 0));
+        for (int e = 0; e < power; ++e) basis.power_spectrum_element(e, a, &spectra(1, i, 0));
         for (int e = 0; e < size; ++e)
           basis.power_spectrum_adjoint_element(e, a, dE_dd.data(), &adjoints(1, i, 0));
       });

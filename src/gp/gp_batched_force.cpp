@@ -27,6 +27,12 @@ int product_team(const Workspace& work, int columns) {
                                             : std::min(256, (columns + 31) / 32 * 32);
 }
 
+// m when it has rows × columns, else a new uninitialised view named `label`.
+Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
+  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
+  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
+}
+
 // Kernel 1: per atom, A (the terms without the harmonics' gradients of its
 // pairs within the cutoff, gathered as gp_energy_kernel's), d, |d|, d̂ and the
 // two-body block. The pairs' terms are made and gathered in batches of the
@@ -196,11 +202,6 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
 
 }  // namespace
 
-Matrix sized(const Matrix& m, const char* label, int rows, int columns) {
-  if (m.extent(0) == std::size_t(rows) && m.extent(1) == std::size_t(columns)) return m;
-  return Matrix(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), rows, columns);
-}
-
 Matrix grown(const Matrix& m, const char* label, int rows, int columns) {
   if (m.extent(0) >= std::size_t(rows) && m.extent(1) >= std::size_t(columns)) return m;
   return sized(m, label, std::max(rows, int(m.extent(0))), std::max(columns, int(m.extent(1))));
@@ -288,10 +289,10 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                                     b2::IndexScratch::shmem_size(max_pairs + 1);
   const int team_size = atom_team(work);
   // Sized for a team of any size (the host's one thread makes the most).
-  const b2::Terms sized = b2::B2Basis::contracted_terms(false);
+  const b2::Terms most_terms = b2::B2Basis::contracted_terms(false);
   const int terms_level = work.pair_scratch_level >= 0
                               ? work.pair_scratch_level
-                              : basis.terms_scratch_level(scratch_bytes, team_size, sized);
+                              : basis.terms_scratch_level(scratch_bytes, team_size, most_terms);
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -325,7 +326,7 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
       "GpPotential::batched_forces",
       team_policy(state.natoms, team_size)
           .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
-          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes(sized))),
+          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes(most_terms))),
       kernel, sums, result);
 }
 

@@ -788,11 +788,8 @@ void GpPotential::compute_uncertainty(const AtomState& state,
                                       Kokkos::View<const int*, MemSpace> centres,
                                       ScalarView uncertainty, ScalarView normalised) {
   const int natoms = state.natoms, n_species = basis_.n_species;
-  if (grouped_atoms_.extent(0) < std::size_t(natoms)) {
+  if (grouped_atoms_.extent(0) < std::size_t(natoms))
     grouped_atoms_ = Kokkos::View<int*, MemSpace>("GpPotential::grouped_atoms", natoms);
-    uncertainty_blocks_ = decltype(uncertainty_blocks_)("GpPotential::uncertainty_blocks",
-                                                        natoms / uncertainty_block + n_species + 1);
-  }
   std::vector<char> rows(n_species);
   for (int s = 0; s < n_species; ++s) rows[s] = !quadratic_species_[s];
   const std::vector<int> first =
@@ -800,6 +797,10 @@ void GpPotential::compute_uncertainty(const AtomState& state,
   if (products_form()) {
     uncertainty_by_products(first, uncertainty, normalised);
   } else {
+    const std::size_t most_blocks = natoms / uncertainty_block + n_species + 1;
+    if (uncertainty_blocks_.extent(0) < most_blocks)
+      uncertainty_blocks_ =
+          decltype(uncertainty_blocks_)("GpPotential::uncertainty_blocks", most_blocks);
     const int n_blocks =
         species_blocks(first, species_bounds_, species_bounds_host_, uncertainty_blocks_);
     int max_sparse = 0;
@@ -828,7 +829,7 @@ namespace {
 
 // K(u, b) = σ² k (k + w₃|b_u||x_b|) (w₃ > 0: the three-body part) or σ² k² in
 // place, for the m × n kernel block of the chunk of atoms order(start …)
-// (variance_by_products).
+// (GpPotential::uncertainty_by_products).
 void square_kernel_block(const gp_batched::Matrix& kernel, int m, int n, double variance, double w3,
                          const ScalarView& sparse_norm, int sparse_first, const ScalarView& norm,
                          const Kokkos::View<const int*, MemSpace>& order, int start) {

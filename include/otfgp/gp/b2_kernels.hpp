@@ -550,17 +550,18 @@ struct B2Basis {
     }
   }
 
-  // Element e = (p · n_radial + q) · (l_max + 1) + l of B2(A) for q ≥ p
-  // (nothing otherwise): power_spectrum_row's sum, number for number.
+  // Element e = pair_index(p, q) · (l_max + 1) + l of B2(A), e < power_size:
+  // power_spectrum_row's sum, number for number.
   KOKKOS_INLINE_FUNCTION void power_spectrum_element(int e, const double* A, double* d) const {
-    const int degrees = l_max + 1, channels = n_radial, count = n_harmonics;
-    const int p = e / (channels * degrees), q = (e / degrees) % channels, l = e % degrees;
-    if (q < p) return;
+    const int degrees = l_max + 1, count = n_harmonics, l = e % degrees;
+    // The pair (p, q ≥ p) of index e / degrees, rows p of n_radial − p pairs.
+    int p = 0, k = e / degrees;
+    while (k >= n_radial - p) k -= n_radial - p++;
     const double* KOKKOS_RESTRICT Ap = A + p * count;
-    const double* KOKKOS_RESTRICT Aq = A + q * count;
+    const double* KOKKOS_RESTRICT Aq = A + (p + k) * count;
     double sum = 0.0;
     for (int lm = l * l; lm < (l + 1) * (l + 1); ++lm) sum += Ap[lm] * Aq[lm];
-    d[pair_index(p, q) * degrees + l] = sum;
+    d[e] = sum;
   }
 
   // Element e = p · n_harmonics + lm of the adjoint (∂ε/∂A):
@@ -591,7 +592,7 @@ struct B2Basis {
     if (team.team_size() == 1)
       for (int p = 0; p < n_radial; ++p) power_spectrum_row(p, A, d);
     else
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n_radial * n_radial * (l_max + 1)),
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, power_size),
                            [&](int e) { power_spectrum_element(e, A, d); });
     team.team_barrier();
   }

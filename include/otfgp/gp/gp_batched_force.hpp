@@ -71,8 +71,6 @@ struct Workspace {
   void resize(int natoms, const b2::B2Basis& basis);
 };
 
-// m when it has rows × columns, else a new uninitialised view named `label`.
-Matrix sized(const Matrix& m, const char* label, int rows, int columns);
 // m when it has at least rows × columns, else a new uninitialised view named
 // `label` as large as both: buffers that only grow, so that a call allocates
 // nothing once they fit.
