@@ -60,39 +60,64 @@ int small_integer(double exponent) {
              : -1;
 }
 
+// The distances of one neighbour that its pair term and its leg both use.
+struct SwDistance {
+  double r, rinv, rinvsq;
+  double rainv;  // 1/(r − aσ)
+};
+
 // The physics of many_body_loop.hpp: φ2 as each leg is kept, then φ3 over
 // each unordered pair (j, k) of legs.
 struct SwBody : TripletParams<SwTriplet> {
   using Leg = SwLeg;
 
   KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int j, int tj, const double dr[3],
-                                   double rsq, SwLeg& leg) const {
+                                   double rsq, SwLeg* leg) const {
     const SwTriplet& p = triplet(site.type, tj, tj);
     if (rsq >= p.cutsq) return false;
-    const double r = kmath::sqrt(rsq);
-    const double rinv = 1.0 / r, rinvsq = rinv * rinv;
-    const double rainv = 1.0 / (r - p.cut);
-    const double rp = inverse_power(rinv, p.p, p.p_integer);
-    const double rq = inverse_power(rinv, p.q, p.q_integer);
-    const double expsrainv = kmath::exp(p.sigma * rainv);
+    const SwDistance r = distance(p, rsq);
+    const double rp = inverse_power(r.rinv, p.p, p.p_integer);
+    const double rq = inverse_power(r.rinv, p.q, p.q_integer);
+    const double expsrainv = kmath::exp(p.sigma * r.rainv);
     // −(dφ2/dr)/r, LAMMPS's fpair.
     const double fpair =
-        (p.c1 * rp - p.c2 * rq + (p.c3 * rp - p.c4 * rq) * rainv * rainv * r) * expsrainv * rinvsq;
+        (p.c1 * rp - p.c2 * rq + (p.c3 * rp - p.c4 * rq) * r.rainv * r.rainv * r.r) * expsrainv *
+        r.rinvsq;
     site.add_pair(dr, (p.c5 * rp - p.c6 * rq) * expsrainv, fpair);
-
-    for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
-    const double gsrainv = p.sigma_gamma * rainv;
-    leg.rinv = rinv;
-    leg.rinvsq = rinvsq;
-    leg.expg = kmath::exp(gsrainv);
-    leg.gsrainvsq = gsrainv * rainv * rinv;
-    leg.j = j;
-    leg.type = tj;
+    if (leg != nullptr) fill(*leg, p, j, tj, dr, r);
     return true;
   }
 
-  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const ManyBodyLegs<SwLeg>& legs,
-                                    int count) const {
+  KOKKOS_INLINE_FUNCTION SwLeg leg(int ti, int j, int tj, const double dr[3], double rsq) const {
+    const SwTriplet& p = triplet(ti, tj, tj);
+    SwLeg made;
+    fill(made, p, j, tj, dr, distance(p, rsq));
+    return made;
+  }
+
+  KOKKOS_INLINE_FUNCTION static SwDistance distance(const SwTriplet& p, double rsq) {
+    SwDistance r;
+    r.r = kmath::sqrt(rsq);
+    r.rinv = 1.0 / r.r;
+    r.rinvsq = r.rinv * r.rinv;
+    r.rainv = 1.0 / (r.r - p.cut);
+    return r;
+  }
+
+  KOKKOS_INLINE_FUNCTION static void fill(SwLeg& leg, const SwTriplet& p, int j, int tj,
+                                          const double dr[3], const SwDistance& r) {
+    for (int d = 0; d < 3; ++d) leg.dr[d] = dr[d];
+    const double gsrainv = p.sigma_gamma * r.rainv;
+    leg.rinv = r.rinv;
+    leg.rinvsq = r.rinvsq;
+    leg.expg = kmath::exp(gsrainv);
+    leg.gsrainvsq = gsrainv * r.rainv * r.rinv;
+    leg.j = j;
+    leg.type = tj;
+  }
+
+  template <class Legs>
+  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const Legs& legs, int count) const {
     for (int a = 0; a + 1 < count; ++a) {
       const SwLeg& one = legs(a);
       double fj_sum[3] = {0, 0, 0};

@@ -99,8 +99,21 @@ struct TersoffBody : TripletParams<TersoffTriplet> {
   Kokkos::View<const double*, MemSpace> short_cutsq;  // per (i, k) types, see bind()
 
   KOKKOS_INLINE_FUNCTION bool keep(ManyBodySite& site, int k, int tk, const double dr[3],
-                                   double rsq, TersoffLeg& leg) const {
+                                   double rsq, TersoffLeg* leg) const {
     if (rsq >= short_cutsq(site.type * n + tk)) return false;
+    if (leg != nullptr) fill(*leg, k, tk, dr, rsq);
+    return true;
+  }
+
+  KOKKOS_INLINE_FUNCTION TersoffLeg leg(int, int k, int tk, const double dr[3], double rsq) const {
+    TersoffLeg made{};
+    fill(made, k, tk, dr, rsq);
+    return made;
+  }
+
+  // The leg's geometry (its dzeta and in_zeta are the terms' to write).
+  KOKKOS_INLINE_FUNCTION static void fill(TersoffLeg& leg, int k, int tk, const double dr[3],
+                                          double rsq) {
     leg.r = kmath::sqrt(rsq);
     leg.rinv = 1.0 / leg.r;
     leg.rsq = rsq;
@@ -110,11 +123,13 @@ struct TersoffBody : TripletParams<TersoffTriplet> {
     }
     leg.k = k;
     leg.type = tk;
-    return true;
   }
 
-  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const ManyBodyLegs<TersoffLeg>& legs,
-                                    int count) const {
+  // With stored legs (Legs::stored) ζ's pass keeps each k's ∂ζ/∂r_k in its
+  // leg for the forces; otherwise the forces' pass makes it again, with the
+  // same arithmetic (LAMMPS KOKKOS's form).
+  template <class Legs>
+  KOKKOS_INLINE_FUNCTION void terms(ManyBodySite& site, const Legs& legs, int count) const {
     for (int a = 0; a < count; ++a) {
       const TersoffLeg& bond = legs(a);
       const TersoffTriplet& pij = triplet(site.type, bond.type, bond.type);
@@ -124,7 +139,7 @@ struct TersoffBody : TripletParams<TersoffTriplet> {
       const double repulsion = pij.biga * kmath::exp(-pij.lam1 * bond.r);
       site.add_pair(bond.dr, fc * repulsion, -repulsion * (dfc - fc * pij.lam1) * bond.rinv);
       double dzeta_j[3];
-      const double zeta = zeta_and_derivatives(site.type, legs, count, a, dzeta_j);
+      const double zeta = zeta_and_derivatives(site.type, legs, count, a, bond, dzeta_j);
 
       // Attraction b_ij f_A(r_ij) with f_A = −B e^{−λ2 r} f_C.
       const double attraction = pij.bigb * kmath::exp(-pij.lam2 * bond.r);
@@ -140,57 +155,76 @@ struct TersoffBody : TripletParams<TersoffTriplet> {
       for (int d = 0; d < 3; ++d) fj[d] = -fattr * bond.dr[d] + prefactor * dzeta_j[d];
       site.add_neighbor_force(bond.k, bond.dr, fj);
       for (int b = 0; b < count; ++b) {
+        if (b == a) continue;
         const TersoffLeg& other = legs(b);
-        if (b == a || !other.in_zeta) continue;
         double fk[3];
-        for (int d = 0; d < 3; ++d) fk[d] = prefactor * other.dzeta[d];
+        if constexpr (Legs::stored) {
+          if (!other.in_zeta) continue;
+          for (int d = 0; d < 3; ++d) fk[d] = prefactor * other.dzeta[d];
+        } else {
+          double unused_zeta = 0, unused_dzeta_j[3] = {0, 0, 0}, dzeta_k[3];
+          if (!zeta_term(site.type, bond, other, unused_zeta, unused_dzeta_j, dzeta_k)) continue;
+          for (int d = 0; d < 3; ++d) fk[d] = prefactor * dzeta_k[d];
+        }
         site.add_neighbor_force(other.k, other.dr, fk);
       }
     }
   }
 
   // ζ_ij for the bond legs(a), its derivative with respect to r_j into
-  // dzeta_j, and with respect to each r_k into legs(b).dzeta (legs(b).in_zeta
-  // marks the k within range).
-  KOKKOS_INLINE_FUNCTION double zeta_and_derivatives(int ti, const ManyBodyLegs<TersoffLeg>& legs,
-                                                     int count, int a, double dzeta_j[3]) const {
-    const TersoffLeg& bond = legs(a);
+  // dzeta_j, and, with stored legs, with respect to each r_k into
+  // legs(b).dzeta (legs(b).in_zeta marks the k within range).
+  template <class Legs>
+  KOKKOS_INLINE_FUNCTION double zeta_and_derivatives(int ti, const Legs& legs, int count, int a,
+                                                     const TersoffLeg& bond,
+                                                     double dzeta_j[3]) const {
     double zeta = 0.0;
     for (int d = 0; d < 3; ++d) dzeta_j[d] = 0.0;
     for (int b = 0; b < count; ++b) {
       if (b == a) continue;
-      TersoffLeg& other = legs(b);
-      const TersoffTriplet& p = triplet(ti, bond.type, other.type);
-      other.in_zeta = other.rsq < p.cutsq;
-      if (!other.in_zeta) continue;
-      double fck, dfck;
-      cutoff_function(other.r, p, fck, dfck);
-      const double difference = bond.r - other.r;
-      const double linear = p.lam3 * difference;
-      const double argument = p.m == 3 ? linear * linear * linear : linear;
-      const double ex = argument > 69.0776    ? 1.e30
-                        : argument < -69.0776 ? 0.0
-                                              : kmath::exp(argument);
-      const double ex_d =
-          p.m == 3 ? 3.0 * p.lam3 * p.lam3 * p.lam3 * difference * difference * ex : p.lam3 * ex;
-      const double cos_theta = bond.rhat[0] * other.rhat[0] + bond.rhat[1] * other.rhat[1] +
-                               bond.rhat[2] * other.rhat[2];
-      const double hcth = p.h - cos_theta;
-      const double inverse = 1.0 / (p.d2 + hcth * hcth);
-      const double g = p.gamma * (1.0 + p.c2 / p.d2 - p.c2 * inverse);
-      const double dg = p.gamma * (-2.0 * p.c2 * hcth) * inverse * inverse;
-      zeta += fck * g * ex;
-      const double angular = fck * dg * ex;
-      const double radial = fck * g * ex_d;
-      const double cutoff_term = dfck * g * ex;
-      for (int d = 0; d < 3; ++d) {
-        const double dcos_j = (other.rhat[d] - cos_theta * bond.rhat[d]) * bond.rinv;
-        const double dcos_k = (bond.rhat[d] - cos_theta * other.rhat[d]) * other.rinv;
-        dzeta_j[d] += angular * dcos_j + radial * bond.rhat[d];
-        other.dzeta[d] = cutoff_term * other.rhat[d] + angular * dcos_k - radial * other.rhat[d];
+      if constexpr (Legs::stored) {
+        TersoffLeg& other = legs(b);
+        other.in_zeta = zeta_term(ti, bond, other, zeta, dzeta_j, other.dzeta);
+      } else {
+        double unused_dzeta_k[3];
+        zeta_term(ti, bond, legs(b), zeta, dzeta_j, unused_dzeta_k);
       }
     }
     return zeta;
+  }
+
+  // Whether k (other) is within the (i,j,k) range of the bond i–j; if so adds
+  // its share of ζ_ij to zeta and of ∂ζ_ij/∂r_j to dzeta_j, and writes
+  // ∂ζ_ij/∂r_k into dzeta_k.
+  KOKKOS_INLINE_FUNCTION bool zeta_term(int ti, const TersoffLeg& bond, const TersoffLeg& other,
+                                        double& zeta, double dzeta_j[3], double dzeta_k[3]) const {
+    const TersoffTriplet& p = triplet(ti, bond.type, other.type);
+    if (other.rsq >= p.cutsq) return false;
+    double fck, dfck;
+    cutoff_function(other.r, p, fck, dfck);
+    const double difference = bond.r - other.r;
+    const double linear = p.lam3 * difference;
+    const double argument = p.m == 3 ? linear * linear * linear : linear;
+    const double ex = argument > 69.0776 ? 1.e30 : argument < -69.0776 ? 0.0 : kmath::exp(argument);
+    const double ex_d =
+        p.m == 3 ? 3.0 * p.lam3 * p.lam3 * p.lam3 * difference * difference * ex : p.lam3 * ex;
+    const double cos_theta =
+        bond.rhat[0] * other.rhat[0] + bond.rhat[1] * other.rhat[1] + bond.rhat[2] * other.rhat[2];
+    const double hcth = p.h - cos_theta;
+    const double inverse = 1.0 / (p.d2 + hcth * hcth);
+    const double g = p.gamma * (1.0 + p.c2 / p.d2 - p.c2 * inverse);
+    const double dg = p.gamma * (-2.0 * p.c2 * hcth) * inverse * inverse;
+    zeta += fck * g * ex;
+    const double angular = fck * dg * ex;
+    const double radial = fck * g * ex_d;
+    const double cutoff_term = dfck * g * ex;
+    for (int d = 0; d < 3; ++d) {
+      const double dcos_j = (other.rhat[d] - cos_theta * bond.rhat[d]) * bond.rinv;
+      const double dcos_k = (bond.rhat[d] - cos_theta * other.rhat[d]) * other.rinv;
+      dzeta_j[d] += angular * dcos_j + radial * bond.rhat[d];
+      dzeta_k[d] = cutoff_term * other.rhat[d] + angular * dcos_k - radial * other.rhat[d];
+    }
+    return true;
   }
 };
 

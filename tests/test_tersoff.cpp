@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/checks.hpp"
+#include "support/environment.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -99,19 +101,38 @@ TEST_CASE("Tersoff per-atom energies sum to the total", "[tersoff]") {
 
 namespace {
 
-// Bytes of the many-body loop's scratch rows ("ScratchRows") allocated while
-// one fresh Tersoff potential evaluates `structure`.
-std::uint64_t scratch_row_bytes(const Structure& structure) {
+// Bytes allocated under `label` while one fresh Tersoff potential, made under
+// OTFGP_MANYBODY_FORM=form, evaluates each of `structures` in turn, per call.
+std::vector<std::uint64_t> allocated_bytes(const std::vector<Structure>& structures,
+                                           const std::string& label, const char* form = "rows") {
+  static std::string watched;
   static std::uint64_t bytes;
-  bytes = 0;
-  auto potential = make_potential("tersoff:SiC.tersoff");
-  Kokkos::Tools::Experimental::set_allocate_data_callback(
-      [](Kokkos::Profiling::SpaceHandle, const char* label, const void*, std::uint64_t size) {
-        if (std::string(label) == "ScratchRows") bytes += size;
-      });
-  evaluate(*potential, structure);
-  Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
-  return bytes;
+  watched = label;
+  auto potential = [&] {
+    const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", form);
+    return make_potential("tersoff:SiC.tersoff");
+  }();
+  // Taken out again however this ends.
+  struct Watch {
+    Watch() {
+      Kokkos::Tools::Experimental::set_allocate_data_callback(
+          [](Kokkos::Profiling::SpaceHandle, const char* name, const void*, std::uint64_t size) {
+            if (watched == name) bytes += size;
+          });
+    }
+    ~Watch() { Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr); }
+  } watch;
+  std::vector<std::uint64_t> per_call;
+  for (const Structure& structure : structures) {
+    bytes = 0;
+    evaluate(*potential, structure);
+    per_call.push_back(bytes);
+  }
+  return per_call;
+}
+
+std::uint64_t scratch_row_bytes(const Structure& structure) {
+  return allocated_bytes({structure}, "ScratchRows").front();
 }
 
 }  // namespace
@@ -135,6 +156,32 @@ TEST_CASE("Tersoff keeps no more scratch rows than atoms", "[tersoff]") {
   INFO("one atom " << one << " B, dimer " << two << " B, " << concurrency << " threads");
   REQUIRE(one > 0);
   CHECK(two == one * static_cast<std::uint64_t>(std::min(2, concurrency)));
+}
+
+TEST_CASE("Tersoff's short-list form keeps no scratch rows, an int per list entry of each atom",
+          "[tersoff]") {
+  // OTFGP_MANYBODY_FORM=short: no per-thread rows of legs (112 B each) but a
+  // row of list entries (4 B each) per atom, allocated once and reused, and
+  // made anew only for a system with more atoms or a longer list.
+  Structure crystal = diamond(14, 5.431, 2);
+  rattle(crystal, 0.1, 3);
+  Structure larger = diamond(14, 5.431, 3);
+  rattle(larger, 0.1, 4);
+  CHECK(allocated_bytes({crystal, crystal}, "ScratchRows", "short") ==
+        std::vector<std::uint64_t>{0, 0});
+  const std::vector<std::uint64_t> lists =
+      allocated_bytes({crystal, crystal, larger, crystal}, "ManyBodyShortLists", "short");
+  const auto row = [](const Structure& s) { return sizeof(int) * std::uint64_t(s.size()); };
+  INFO(lists[0] << " B for " << crystal.size() << " atoms, " << lists[2] << " B for "
+                << larger.size());
+  // Diamond Si: four first neighbours within the 3 Å cutoff.
+  CHECK(lists[0] >= 4 * row(crystal));
+  CHECK(lists[0] % row(crystal) == 0);
+  CHECK(lists[1] == 0);
+  CHECK(lists[2] >= 4 * row(larger));
+  CHECK(lists[2] % row(larger) == 0);
+  CHECK(lists[3] == 0);
+  CHECK(allocated_bytes({crystal}, "ManyBodyShortLists", "rows").front() == 0);
 }
 
 TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
