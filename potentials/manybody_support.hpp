@@ -1,8 +1,9 @@
 #pragma once
 // Pieces shared by the many-body potentials of LAMMPS triplet files
-// (Stillinger–Weber, Tersoff): the per-atom scratch rows for a short neighbour
-// list, and the table of triplet parameters on the device. Their kernel loop
-// is many_body_loop.hpp; the force scatter and the readiness check are
+// (Stillinger–Weber, Tersoff): the per-thread scratch rows that hold a
+// centre's legs in the loop's rows form, and the table of triplet parameters
+// on the device. Their kernel loop is many_body_loop.hpp (with its other
+// form, per-atom short lists); the force scatter and the readiness check are
 // otfgp/potentials/many_body.hpp (the GP uses them too).
 
 #include <algorithm>
