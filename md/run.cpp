@@ -1,9 +1,11 @@
 #include <unistd.h>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
@@ -54,6 +56,22 @@ void prepare_directory(const std::filesystem::path& directory) {
   std::filesystem::remove(probe, error);
 }
 
+// The environment variables that change how otfgp computes (docs/cli.md:
+// forms of the force kernels, phase fences) and are set, for a summary to say
+// which form a timing is of. Bytes outside printable ASCII become '?'.
+nlohmann::json computing_environment() {
+  nlohmann::json set = nlohmann::json::object();
+  for (const char* name : {"OTFGP_MANYBODY_FORM", "OTFGP_GP_FORCE_FORM", "OTFGP_GP_PAIR_SCRATCH",
+                           "OTFGP_FENCE_PHASES"})
+    if (const char* value = std::getenv(name)) {
+      std::string text = value;
+      for (char& c : text)
+        if (c < 0x20 || c > 0x7e) c = '?';
+      set[name] = text;
+    }
+  return set;
+}
+
 nlohmann::json summary(const RunConfig& config, const Engine& engine, long first_step,
                        double wall_seconds, double loop_cpu_seconds) {
   const RunStatistics& s = engine.statistics();
@@ -62,6 +80,7 @@ nlohmann::json summary(const RunConfig& config, const Engine& engine, long first
   nlohmann::json json;
   json["program"] = build_description();
   json["concurrency"] = ExecSpace().concurrency();  // threads (OpenMP), resident threads (GPU)
+  json["environment"] = computing_environment();
   json["config"] = config.source;
   json["ensemble"] = ensemble_name(config.engine);
   json["potential"] = config.potential;

@@ -12,6 +12,7 @@
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/md/restart.hpp"
+#include "support/environment.hpp"
 #include "support/files.hpp"
 #include "support/python.hpp"
 #include "support/repeatability.hpp"
@@ -112,6 +113,23 @@ print(atoms.get_temperature() * 3 * n / (3 * n - 3) / float(atoms.info['temperat
   REQUIRE(quiet.exit_code == 0);
   CHECK(quiet.output.empty());
   CHECK_FALSE(std::filesystem::exists(directory / "quiet/thermo.dat"));
+
+  // summary.json names the kernel forms and fences set in the environment,
+  // bytes outside printable ASCII as '?' (JSON takes only UTF-8).
+  write_text(directory / "described.yaml",
+             argon_nvt + "steps: 5\noutput: {directory: described, thermo_interval: 0}\n");
+  {
+    const otfgp::testing::ScopedEnvironment form("OTFGP_MANYBODY_FORM", "short");
+    const otfgp::testing::ScopedEnvironment scratch("OTFGP_GP_PAIR_SCRATCH",
+                                                    "a\x01"
+                                                    "b\xff");
+    const CliResult described = run_md(directory, "described.yaml");
+    INFO(described.error);
+    REQUIRE(described.exit_code == 0);
+  }
+  const auto summary = nlohmann::json::parse(read_text(directory / "described/summary.json"));
+  CHECK(summary["environment"]["OTFGP_MANYBODY_FORM"] == "short");
+  CHECK(summary["environment"]["OTFGP_GP_PAIR_SCRATCH"] == "a?b?");
 }
 
 TEST_CASE("otfgp md continues from a restart exactly as an uninterrupted run",

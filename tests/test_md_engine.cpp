@@ -11,6 +11,7 @@
 #include <map>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "otfgp/core/counter_random.hpp"
 #include "otfgp/core/error.hpp"
@@ -21,6 +22,7 @@
 #include "otfgp/md/engine.hpp"
 #include "otfgp/md/restart.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "support/environment.hpp"
 #include "support/repeatability.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -631,64 +633,69 @@ TEST_CASE("an MD step allocates nothing and waits for the device only where it m
   langevin.neighbor_skin = 2.0;
   EngineSettings chain = nvt(ThermostatType::nose_hoover_chain, 300.0);
   chain.neighbor_skin = 2.0;
-  const std::map<std::string, int> step = {{"StillingerWeber::compute", 1},
-                                           {"VelocityVerlet::second_half", 1}};
-  std::map<std::string, int> langevin_step = step;
-  langevin_step["LangevinThermostat::half_step"] = 2;
-  langevin_step["LangevinThermostat::remove_momentum"] = 2;
-  EngineSettings npt_langevin = langevin;
-  npt_langevin.barostat.enabled = true;
-  npt_langevin.barostat.pressure = 0.2;
-  EngineSettings npt_chain = chain;
-  npt_chain.barostat = npt_langevin.barostat;
-  for (const Case& c :
-       {Case{"nve", nve, 0, 1, 0, step}, Case{"nvt langevin", langevin, 1, 1, 0, langevin_step},
-        Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step},
-        // With a barostat, which moves the cell and reads the kinetic tensor
-        // and the virial every step: the moved cell's image vectors go to the
-        // device (a copy, no wait); with Langevin, whose first half step
-        // comes before the barostat's, its kinetic tensor comes back (a wait).
-        Case{"npt nose-hoover-chain", npt_chain, 1, 2, 0, step},
-        Case{"npt langevin", npt_langevin, 1, 3, 0, langevin_step}}) {
-    INFO(c.name);
-    AtomState state = AtomState::from_structure(
-        build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
-    maxwell_boltzmann(state, 300.0, 11);
-    Engine engine(std::move(state), make_potential("sw:Si.sw"), c.settings);
-    StepCounter progress;  // as `otfgp md`'s progress line: adds no wait
-    engine.add_observer(progress);
-    engine.run(3);  // first steps size the scratch, the scatter and the snapshots
-    const int builds = engine.neighbor_list()->num_builds();
-    const int steps = 10;
-    {
-      KokkosEvents events;
-      engine.run(steps);
-      CHECK(kokkos_allocations == 0);
-      int host = 0;
-      for (const auto& [label, count] : kokkos_reductions) {
-        INFO(label << " " << count);
-        const auto device = c.on_device.find(label);
-        if (device != c.on_device.end())
-          CHECK(count == device->second * steps);
-        else
-          host += count;
-      }
-      for (const auto& [label, per_step] : c.on_device)
-        CHECK(kokkos_reductions[label] == per_step * steps);
-      CHECK(host == c.host_reductions * steps);
-      CHECK(kokkos_copies == c.copies_per_step * steps + c.copies_per_run);
+  // Either form of the many-body loop (OTFGP_MANYBODY_FORM; its kernel's label).
+  for (const auto& [form, kernel] :
+       {std::pair<std::string, std::string>{"rows", "StillingerWeber::compute"},
+        {"short", "StillingerWeber::compute_short"}}) {
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_MANYBODY_FORM", form);
+    const std::map<std::string, int> step = {{kernel, 1}, {"VelocityVerlet::second_half", 1}};
+    std::map<std::string, int> langevin_step = step;
+    langevin_step["LangevinThermostat::half_step"] = 2;
+    langevin_step["LangevinThermostat::remove_momentum"] = 2;
+    EngineSettings npt_langevin = langevin;
+    npt_langevin.barostat.enabled = true;
+    npt_langevin.barostat.pressure = 0.2;
+    EngineSettings npt_chain = chain;
+    npt_chain.barostat = npt_langevin.barostat;
+    for (const Case& c :
+         {Case{"nve", nve, 0, 1, 0, step}, Case{"nvt langevin", langevin, 1, 1, 0, langevin_step},
+          Case{"nvt nose-hoover-chain", chain, 1, 1, 0, step},
+          // With a barostat, which moves the cell and reads the kinetic tensor
+          // and the virial every step: the moved cell's image vectors go to the
+          // device (a copy, no wait); with Langevin, whose first half step
+          // comes before the barostat's, its kinetic tensor comes back (a wait).
+          Case{"npt nose-hoover-chain", npt_chain, 1, 2, 0, step},
+          Case{"npt langevin", npt_langevin, 1, 3, 0, langevin_step}}) {
+      INFO(c.name << ", " << form);
+      AtomState state = AtomState::from_structure(
+          build_lattice({"diamond", {"Si"}, 5.431, std::nullopt, {3, 3, 3}}));
+      maxwell_boltzmann(state, 300.0, 11);
+      Engine engine(std::move(state), make_potential("sw:Si.sw"), c.settings);
+      StepCounter progress;  // as `otfgp md`'s progress line: adds no wait
+      engine.add_observer(progress);
+      engine.run(3);  // first steps size the scratch, the scatter and the snapshots
+      const int builds = engine.neighbor_list()->num_builds();
+      const int steps = 10;
+      {
+        KokkosEvents events;
+        engine.run(steps);
+        CHECK(kokkos_allocations == 0);
+        int host = 0;
+        for (const auto& [label, count] : kokkos_reductions) {
+          INFO(label << " " << count);
+          const auto device = c.on_device.find(label);
+          if (device != c.on_device.end())
+            CHECK(count == device->second * steps);
+          else
+            host += count;
+        }
+        for (const auto& [label, per_step] : c.on_device)
+          CHECK(kokkos_reductions[label] == per_step * steps);
+        CHECK(host == c.host_reductions * steps);
+        CHECK(kokkos_copies == c.copies_per_step * steps + c.copies_per_run);
 #if KOKKOS_VERSION >= 40000
-      // Every reduction the test counts as a host one fences for its value; no other does.
-      CHECK(kokkos_value_fences == host);
+        // Every reduction the test counts as a host one fences for its value; no other does.
+        CHECK(kokkos_value_fences == host);
 #endif
+      }
+      REQUIRE(engine.neighbor_list()->num_builds() == builds);
+      // Reading the engine copies what it needs and agrees with a fresh evaluation.
+      const Structure frame = engine.frame();
+      const Evaluation fresh = evaluate(*make_potential("sw:Si.sw"), frame);
+      CHECK(std::abs(*frame.energy - fresh.energy) < 1e-9);
+      CHECK(std::abs(engine.thermo().potential_energy - fresh.energy) < 1e-9);
+      CHECK(engine.statistics().samples == 3 + steps);
+      CHECK(progress.calls == 1 + 3 + steps);
     }
-    REQUIRE(engine.neighbor_list()->num_builds() == builds);
-    // Reading the engine copies what it needs and agrees with a fresh evaluation.
-    const Structure frame = engine.frame();
-    const Evaluation fresh = evaluate(*make_potential("sw:Si.sw"), frame);
-    CHECK(std::abs(*frame.energy - fresh.energy) < 1e-9);
-    CHECK(std::abs(engine.thermo().potential_energy - fresh.energy) < 1e-9);
-    CHECK(engine.statistics().samples == 3 + steps);
-    CHECK(progress.calls == 1 + 3 + steps);
   }
 }
