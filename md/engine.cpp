@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/interrupt.hpp"
@@ -88,7 +89,7 @@ bool fence_phases_from_environment() {
   const std::string text = value != nullptr ? value : "";
   if (text.empty() || text == "0") return false;
   if (text == "1") return true;
-  throw Error("OTFGP_FENCE_PHASES must be 1 (fence every phase) or 0, not '" + text + "'");
+  throw EnvironmentError("OTFGP_FENCE_PHASES", "1 (fence every phase) or 0", text);
 }
 
 }  // namespace

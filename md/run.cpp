@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
@@ -63,12 +64,7 @@ nlohmann::json computing_environment() {
   nlohmann::json set = nlohmann::json::object();
   for (const char* name : {"OTFGP_MANYBODY_FORM", "OTFGP_GP_FORCE_FORM", "OTFGP_GP_PAIR_SCRATCH",
                            "OTFGP_FENCE_PHASES"})
-    if (const char* value = std::getenv(name)) {
-      std::string text = value;
-      for (char& c : text)
-        if (c < 0x20 || c > 0x7e) c = '?';
-      set[name] = text;
-    }
+    if (const char* value = std::getenv(name)) set[name] = printable_ascii(value);
   return set;
 }
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "otfgp/core/error.hpp"
+#include "otfgp/core/environment_error.hpp"
 
 namespace otfgp {
 
@@ -14,7 +14,7 @@ ManyBodyForm many_body_form_from_environment() {
   const std::string text = value != nullptr ? value : "";
   if (text.empty() || text == "rows") return ManyBodyForm::rows;
   if (text == "short") return ManyBodyForm::short_list;
-  throw Error("OTFGP_MANYBODY_FORM must be rows or short, not '" + text + "'");
+  throw EnvironmentError("OTFGP_MANYBODY_FORM", "rows or short", text);
 }
 
 }  // namespace otfgp

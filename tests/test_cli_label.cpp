@@ -7,12 +7,14 @@
 
 #include <fstream>
 
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/cli.hpp"
+#include "support/environment.hpp"
 #include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
@@ -31,6 +33,12 @@ TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
       oracle::make_oracle(ConfigSection::parse("kind: potential\npotental: sw:Si.sw\n", "o.yaml"),
                           "."),
       Contains("potential"));
+  // A bad environment variable is not the config's fault: no file and line.
+  const ConfigSection sw = ConfigSection::parse("kind: potential\npotential: sw:Si.sw\n", "o.yaml");
+  const testing::ScopedEnvironment form("OTFGP_MANYBODY_FORM", "bogus");
+  CHECK_THROWS_AS(oracle::make_oracle(sw, "."), EnvironmentError);
+  CHECK_THROWS_WITH(oracle::make_oracle(sw, "."), Contains("OTFGP_MANYBODY_FORM must be") &&
+                                                      !Contains("o.yaml") && !Contains("line"));
 }
 
 TEST_CASE("otfgp label labels frames with an oracle and reports skipped ones", "[oracle][cli]") {

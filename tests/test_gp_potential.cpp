@@ -766,8 +766,8 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
     CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
   }
   // Every bad team size names the variable and the backend's range.
-  const std::string range = "team size after ':' must be a whole number from 1 to " +
-                            std::to_string(gp_batched::largest_team_size());
+  const std::string range =
+      "team size after ':' from 1 to " + std::to_string(gp_batched::largest_team_size());
   for (const char* bad : {"batched:", "batched:0", "batched:x", "fused:-3", "batched:5000",
                           "fused:1000000", "batched:99999999999"}) {
     INFO(bad);

@@ -242,6 +242,16 @@ TEST_CASE("OTFGP_MANYBODY_FORM takes rows or short and refuses anything else", "
     CHECK_THROWS_WITH(make_potential("tersoff:SiC.tersoff"),
                       Catch::Contains("OTFGP_MANYBODY_FORM"));
   }
+  // The value as given, bytes outside printable ASCII as '?', cut after 64.
+  {
+    const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", "sh\x1bort\n\xff");
+    CHECK_THROWS_WITH(make_potential("sw:Si.sw"), Catch::EndsWith("not 'sh?ort?" "?'"));
+  }
+  {
+    const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", std::string(5000, 'x'));
+    CHECK_THROWS_WITH(make_potential("sw:Si.sw"),
+                      Catch::EndsWith("not '" + std::string(64, 'x') + "... (5000 bytes)'"));
+  }
   for (const char* good : {"rows", "short", ""}) {
     const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", good);
     CHECK_NOTHROW(make_potential("sw:Si.sw"));

@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/hdf5_checksum.hpp"
@@ -65,10 +66,8 @@ double check_seconds(std::size_t bytes) {
     const double value = std::strtod(text, &end);
     // At most a year: the limit goes into an alarm() and a chrono deadline.
     if (end == text || *end != '\0' || !(value > 0 && value <= 3.2e7))
-      throw Error(
-          std::string("OTFGP_HDF5_CHECK_SECONDS must be a positive number of seconds (at most "
-                      "3.2e7), not '") +
-          text + "'");
+      throw EnvironmentError("OTFGP_HDF5_CHECK_SECONDS",
+                             "a positive number of seconds (at most 3.2e7)", text);
     base = value;
   }
   return base + static_cast<double>(bytes) / (1 << 20);

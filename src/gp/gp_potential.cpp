@@ -16,6 +16,7 @@
 
 #include "otfgp/core/device_copy.hpp"
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
@@ -141,8 +142,7 @@ std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
   const std::size_t colon = text.find(':');
   const std::string form = text.substr(0, colon);
   if (form != "fused" && form != "batched")
-    throw Error("OTFGP_GP_FORCE_FORM must be fused or batched (optionally :team size), not '" +
-                text + "'");
+    throw EnvironmentError("OTFGP_GP_FORCE_FORM", "fused or batched (optionally :team size)", text);
   int team_size = 0;
   if (colon != std::string::npos) {
     const std::string size = text.substr(colon + 1);
@@ -151,9 +151,11 @@ std::pair<GpPotential::ForceForm, int> force_form_from_environment() {
         std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; });
     team_size = digits ? std::stoi(size) : 0;
     if (team_size <= 0 || team_size > largest_team_size())
-      throw Error("OTFGP_GP_FORCE_FORM: the team size after ':' must be a whole number from 1 to " +
-                  std::to_string(largest_team_size()) + " on this backend (" + ExecSpace::name() +
-                  "), not '" + size + "'");
+      throw EnvironmentError("OTFGP_GP_FORCE_FORM",
+                             "fused or batched with a team size after ':' from 1 to " +
+                                 std::to_string(largest_team_size()) + " on this backend (" +
+                                 ExecSpace::name() + ")",
+                             text);
   }
   return {form == "fused" ? GpPotential::ForceForm::fused : GpPotential::ForceForm::batched,
           team_size};
@@ -167,7 +169,7 @@ GpPotential::PairScratch pair_scratch_from_environment() {
   if (text.empty()) return GpPotential::PairScratch::automatic;
   if (text == "shared") return GpPotential::PairScratch::shared;
   if (text == "global") return GpPotential::PairScratch::global;
-  throw Error("OTFGP_GP_PAIR_SCRATCH must be shared or global, not '" + text + "'");
+  throw EnvironmentError("OTFGP_GP_PAIR_SCRATCH", "shared or global", text);
 }
 
 }  // namespace

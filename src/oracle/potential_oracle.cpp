@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -44,6 +45,8 @@ std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& given,
   std::unique_ptr<Potential> potential;
   try {
     potential = make_potential(section.text("potential"), base_dir);
+  } catch (const EnvironmentError&) {
+    throw;  // not the config's fault
   } catch (const Error& error) {
     section.fail("potential", error.what());
   }
