@@ -13,6 +13,7 @@
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/checks.hpp"
+#include "support/environment.hpp"
 #include "support/repeatability.hpp"
 #include "support/structures.hpp"
 
@@ -754,7 +755,7 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   GpPotential automatic(synthetic.model);
   const Evaluation reference = evaluate(automatic, structure);
   for (const char* form : {"fused", "batched", "batched:1", "fused:1"}) {
-    setenv("OTFGP_GP_FORCE_FORM", form, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_GP_FORCE_FORM", form);
     GpPotential chosen(synthetic.model);
     const Evaluation evaluation = evaluate(chosen, structure);
     CHECK(std::abs(evaluation.energy - reference.energy) <= 1e-12 * std::abs(reference.energy));
@@ -762,7 +763,7 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   }
   for (const char* bad : {"gpu", ":", ":2", "1:2", "FUSED", " batched"}) {
     INFO(bad);
-    setenv("OTFGP_GP_FORCE_FORM", bad, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_GP_FORCE_FORM", bad);
     CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("fused or batched"));
   }
   // Every bad team size names the variable and the backend's range.
@@ -771,11 +772,11 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   for (const char* bad : {"batched:", "batched:0", "batched:x", "fused:-3", "batched:5000",
                           "fused:1000000", "batched:99999999999"}) {
     INFO(bad);
-    setenv("OTFGP_GP_FORCE_FORM", bad, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_GP_FORCE_FORM", bad);
     CHECK_THROWS_WITH(GpPotential(synthetic.model),
                       Catch::Contains("OTFGP_GP_FORCE_FORM") && Catch::Contains(range));
   }
-  unsetenv("OTFGP_GP_FORCE_FORM");
+  const otfgp::testing::ScopedEnvironment automatic_form("OTFGP_GP_FORCE_FORM", "");
   GpPotential direct(synthetic.model);
   CHECK_THROWS_WITH(direct.set_force_form(GpPotential::ForceForm::batched, 5000),
                     Catch::Contains("team size must be between"));
@@ -785,12 +786,12 @@ TEST_CASE("OTFGP_GP_PAIR_SCRATCH places the batched form's pair terms and refuse
           "[gp][batched]") {
   const Synthetic synthetic = synthetic_model(93);
   const Structure structure = test_structure(94);
-  setenv("OTFGP_GP_FORCE_FORM", "batched", 1);
+  const otfgp::testing::ScopedEnvironment batched("OTFGP_GP_FORCE_FORM", "batched");
   GpPotential automatic(synthetic.model);
   const Evaluation reference = evaluate(automatic, structure);
   for (const char* place : {"shared", "global"}) {
     INFO(place);
-    setenv("OTFGP_GP_PAIR_SCRATCH", place, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_GP_PAIR_SCRATCH", place);
     GpPotential chosen(synthetic.model);
     const Evaluation evaluation = evaluate(chosen, structure);
     const double same = testing::deterministic_backend() ? 0.0 : 1e-12;
@@ -798,11 +799,9 @@ TEST_CASE("OTFGP_GP_PAIR_SCRATCH places the batched form's pair terms and refuse
     CHECK(largest_difference(evaluation.forces, reference.forces) <= same);
   }
   for (const char* bad : {"0", "L1", "Global", " shared"}) {
-    setenv("OTFGP_GP_PAIR_SCRATCH", bad, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_GP_PAIR_SCRATCH", bad);
     CHECK_THROWS_WITH(GpPotential(synthetic.model), Catch::Contains("shared or global"));
   }
-  unsetenv("OTFGP_GP_PAIR_SCRATCH");
-  unsetenv("OTFGP_GP_FORCE_FORM");
 }
 
 namespace {

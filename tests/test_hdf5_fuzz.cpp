@@ -37,6 +37,7 @@
 #include "otfgp/otf/training_database.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "support/cli.hpp"
+#include "support/environment.hpp"
 #include "support/files.hpp"
 #include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
@@ -237,14 +238,13 @@ TEST_CASE("OTFGP_HDF5_CHECK_SECONDS is a positive number of seconds, anything el
   const std::vector<char> image(1024, 'x');
   for (const char* bad : {"abc", "-3", "0", "1e3x", "nan", "inf", " ", "1e300"}) {
     INFO(bad);
-    ::setenv("OTFGP_HDF5_CHECK_SECONDS", bad, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_HDF5_CHECK_SECONDS", bad);
     CHECK_THROWS_WITH(probe_hdf5_image(image, "junk.h5"),
                       Catch::Contains("OTFGP_HDF5_CHECK_SECONDS must be a positive number"));
   }
   // A good value reaches the check itself, which refuses the junk as a damaged file.
-  ::setenv("OTFGP_HDF5_CHECK_SECONDS", "2.5", 1);
+  const otfgp::testing::ScopedEnvironment good("OTFGP_HDF5_CHECK_SECONDS", "2.5");
   CHECK_THROWS_WITH(probe_hdf5_image(image, "junk.h5"), Catch::Contains("junk.h5: damaged HDF5"));
-  ::unsetenv("OTFGP_HDF5_CHECK_SECONDS");
 }
 
 TEST_CASE("fuzz: damaged HDF5 files without otfgp's header never hang or crash", "[fuzz][hdf5]") {
@@ -252,7 +252,7 @@ TEST_CASE("fuzz: damaged HDF5 files without otfgp's header never hang or crash",
   // The library's own check of a headerless file (a child process) gives up
   // after this long; the harness waits longer, so a hang the library misses
   // shows up as a failure here.
-  ::setenv("OTFGP_HDF5_CHECK_SECONDS", "3", 1);
+  const otfgp::testing::ScopedEnvironment check_seconds("OTFGP_HDF5_CHECK_SECONDS", "3");
   const double harness_seconds = 60;
   const long cases = environment_number("OTFGP_FUZZ_CASES", 500);
   const auto seed = static_cast<std::uint64_t>(environment_number("OTFGP_FUZZ_SEED", 8));

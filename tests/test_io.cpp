@@ -16,6 +16,7 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/scratch_folder.hpp"
+#include "support/environment.hpp"
 #include "support/python.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -921,13 +922,7 @@ TEST_CASE("a scratch folder is private and gone however its scope ends", "[io][s
   }
   CHECK_FALSE(std::filesystem::exists(kept));
   // No temporary directory to make it in: an error that says so.
-  const char* before = std::getenv("TMPDIR");
-  const std::string saved = before ? before : "";
-  ::setenv("TMPDIR", "/nonexistent-otfgp-tmp", 1);
+  const otfgp::testing::ScopedEnvironment tmpdir("TMPDIR", "/nonexistent-otfgp-tmp");
   CHECK_THROWS_WITH(ScratchFolder("otfgp-scratch-test"),
                     Catch::Contains("temporary directory") && Catch::Contains("scratch folder"));
-  if (before)
-    ::setenv("TMPDIR", saved.c_str(), 1);
-  else
-    ::unsetenv("TMPDIR");
 }

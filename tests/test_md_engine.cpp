@@ -174,16 +174,16 @@ TEST_CASE("OTFGP_FENCE_PHASES is 1 or 0, anything else an error", "[md]") {
   for (const auto& [value, fences] :
        {std::pair<const char*, bool>{"1", true}, {"0", false}, {"", false}}) {
     INFO(value);
-    setenv("OTFGP_FENCE_PHASES", value, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_FENCE_PHASES", value);
     CHECK(make_engine(crystal, nve, 120.0, 3).fence_phases() == fences);
   }
   for (const char* bad : {"true", "no", "off", "2", " 1"}) {
     INFO(bad);
-    setenv("OTFGP_FENCE_PHASES", bad, 1);
+    const otfgp::testing::ScopedEnvironment setting("OTFGP_FENCE_PHASES", bad);
     CHECK_THROWS_WITH(make_engine(crystal, nve, 120.0, 3),
                       Catch::Contains("OTFGP_FENCE_PHASES must be 1") && Catch::Contains(bad));
   }
-  unsetenv("OTFGP_FENCE_PHASES");
+  const otfgp::testing::ScopedEnvironment unset("OTFGP_FENCE_PHASES", "");
   CHECK_FALSE(make_engine(crystal, nve, 120.0, 3).fence_phases());
 }
 

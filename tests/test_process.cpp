@@ -12,6 +12,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/process.hpp"
+#include "support/environment.hpp"
 #include "support/files.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -86,8 +87,8 @@ TEST_CASE("run_process runs in a working directory with stdin and stdout files",
 
 TEST_CASE("run_process adds and replaces environment variables", "[process]") {
   TemporaryDirectory directory("otfgp-process");
-  ::setenv("OTFGP_PROCESS_TEST_INHERITED", "kept", 1);
-  ::setenv("OTFGP_PROCESS_TEST_REPLACED", "old", 1);
+  const otfgp::testing::ScopedEnvironment inherited("OTFGP_PROCESS_TEST_INHERITED", "kept");
+  const otfgp::testing::ScopedEnvironment replaced("OTFGP_PROCESS_TEST_REPLACED", "old");
   ProcessOptions options;
   options.environment = {{"OTFGP_PROCESS_TEST_REPLACED", "new"}, {"OMP_NUM_THREADS", "1"}};
   options.stdout_file = directory / "env.txt";
