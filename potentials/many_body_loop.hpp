@@ -30,13 +30,13 @@
 // (ManyBodyForm below; docs/gpu.md, "Many-body potentials on a GPU"). Both
 // forms make the same numbers in the same order.
 
-#include <algorithm>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "manybody_support.hpp"
 #include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/grown_view.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/potentials/compute_support.hpp"
@@ -227,7 +227,8 @@ class ManyBodyLoop {
           body, sites, list.view(), state.x, state.type, scatter, {legs_.view(), legs_.token()}};
       reduce_energy_and_virial(label_ + "::compute", policy, kernel, request, result);
     } else {
-      reserve_entries(state.natoms, list.max_neighbors());
+      // A row per atom, as long as the longest neighbour list.
+      entries_ = grown(entries_, "ManyBodyShortLists", state.natoms, list.max_neighbors());
       const ManyBodyKernel<Body, ManyBodyForm::short_list> kernel{
           body, sites, list.view(), state.x, state.type, scatter, {entries_}};
       reduce_energy_and_virial(label_ + "::compute_short", policy, kernel, request, result);
@@ -237,18 +238,6 @@ class ManyBodyLoop {
   }
 
  private:
-  // The short lists: a row per atom, as long as the longest neighbour list;
-  // rows and slots only grow.
-  void reserve_entries(int atoms, int slots) {
-    if (static_cast<int>(entries_.extent(0)) >= atoms &&
-        static_cast<int>(entries_.extent(1)) >= slots)
-      return;
-    entries_ = Kokkos::View<int**, MemSpace>(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, "ManyBodyShortLists"),
-        std::max({atoms, 1, static_cast<int>(entries_.extent(0))}),
-        std::max({slots, 1, static_cast<int>(entries_.extent(1))}));
-  }
-
   std::string owner_, label_;
   ManyBodyForm form_;
   ManyBodyForces forces_;

@@ -15,6 +15,7 @@
 #include "lammps_parameter_file.hpp"
 #include "otfgp/core/device_copy.hpp"
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/grown_view.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/potentials/many_body.hpp"
@@ -41,10 +42,7 @@ class ScratchRows {
   void reserve(int items, int slots) {
     const int rows = std::max(1, std::min(items, static_cast<int>(ExecSpace().concurrency())));
     if (!token_ || static_cast<int>(token_->size()) < rows) token_.emplace(rows);
-    const int kept = static_cast<int>(token_->size());
-    if (static_cast<int>(view_.extent(0)) < kept || static_cast<int>(view_.extent(1)) < slots)
-      view_ = View(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ScratchRows"), kept,
-                   std::max({slots, 1, static_cast<int>(view_.extent(1))}));
+    view_ = grown(view_, "ScratchRows", static_cast<int>(token_->size()), slots);
   }
   const View& view() const { return view_; }
   const Token& token() const { return *token_; }

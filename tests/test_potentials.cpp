@@ -245,8 +245,7 @@ TEST_CASE("OTFGP_MANYBODY_FORM takes rows or short and refuses anything else", "
   // The value as given, bytes outside printable ASCII as '?', cut after 64.
   {
     const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", "sh\x1bort\n\xff");
-    CHECK_THROWS_WITH(make_potential("sw:Si.sw"), Catch::EndsWith("not 'sh?ort?"
-                                                                  "?'"));
+    CHECK_THROWS_WITH(make_potential("sw:Si.sw"), Catch::EndsWith("not 'sh?ort?\?'"));
   }
   {
     const ScopedEnvironment setting("OTFGP_MANYBODY_FORM", std::string(5000, 'x'));

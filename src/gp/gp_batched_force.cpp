@@ -6,6 +6,7 @@
 #include <string>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/grown_view.hpp"
 
 namespace otfgp::gp_batched {
 
@@ -201,11 +202,6 @@ void dense_products(const b2::B2Basis& basis, const AtomState& state,
 }
 
 }  // namespace
-
-Matrix grown(const Matrix& m, const char* label, int rows, int columns) {
-  if (m.extent(0) >= std::size_t(rows) && m.extent(1) >= std::size_t(columns)) return m;
-  return sized(m, label, std::max(rows, int(m.extent(0))), std::max(columns, int(m.extent(1))));
-}
 
 void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
                  int n, int columns, const Matrix& to) {

@@ -18,6 +18,7 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/grown_view.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
 #include "otfgp/gp/team_product.hpp"
@@ -890,11 +891,10 @@ void GpPotential::uncertainty_by_products(const std::vector<int>& first, ScalarV
   const int widest = std::max({sparse_max, rank_max, width});
   const int chunk = std::min(atoms_max, host_memory ? 256 : std::max(256, (1 << 24) / widest));
   // The buffers only grow, so that a call allocates nothing once they fit.
-  variance_rows_ = gp_batched::grown(variance_rows_, "GpPotential::variance_rows", chunk, width);
-  variance_kernel_ =
-      gp_batched::grown(variance_kernel_, "GpPotential::variance_kernel", sparse_max, chunk);
+  variance_rows_ = grown(variance_rows_, "GpPotential::variance_rows", chunk, width);
+  variance_kernel_ = grown(variance_kernel_, "GpPotential::variance_kernel", sparse_max, chunk);
   variance_projection_ =
-      gp_batched::grown(variance_projection_, "GpPotential::variance_projection", rank_max, chunk);
+      grown(variance_projection_, "GpPotential::variance_projection", rank_max, chunk);
   const gp_batched::Matrix rows = variance_rows_, kernel = variance_kernel_;
   const gp_batched::Matrix projection = variance_projection_;
   const int row_ld = int(rows.extent(1)), kernel_ld = int(kernel.extent(1));

@@ -71,11 +71,6 @@ struct Workspace {
   void resize(int natoms, const b2::B2Basis& basis);
 };
 
-// m when it has at least rows × columns, else a new uninitialised view named
-// `label` as large as both: buffers that only grow, so that a call allocates
-// nothing once they fit.
-Matrix grown(const Matrix& m, const char* label, int rows, int columns);
-
 // to(b, e) = from(order(start + b), e) for b < n and e < columns: the rows of
 // a chunk of grouped atoms, for a dense product.
 void gather_rows(const Matrix& from, const Kokkos::View<const int*, MemSpace>& order, int start,
