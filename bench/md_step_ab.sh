@@ -6,7 +6,8 @@
 # per-phase seconds (summary.json), then the best of each and B/A.
 #   bench/md_step_ab.sh OTFGP_CLI_A OTFGP_CLI_B [STEPS] [REPEATS]
 # MD_BENCH_CONFIG=FILE runs that `otfgp md` config instead (sw_si_32768.sh); the
-# environment reaches otfgp, so OTFGP_GP_FORCE_FORM=batched picks a form.
+# environment reaches otfgp, so OTFGP_GP_FORCE_FORM=batched picks a form, and
+# AB_ENV_A / AB_ENV_B (VAR=value words) reach only that side's runs.
 set -euo pipefail
 a=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 b=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -21,7 +22,8 @@ for ((r = 0; r < repeats; ++r)); do
   for which in A B; do
     cli=$a
     [ "$which" = B ] && cli=$b
-    (cd "$work" && rm -rf out && OMP_NUM_THREADS=1 "$cli" -q md md.yaml > /dev/null)
+    read -ra settings <<< "$(side_settings "$which")"
+    (cd "$work" && rm -rf out && env "${settings[@]}" OMP_NUM_THREADS=1 "$cli" -q md md.yaml > /dev/null)
     read -r rate phases < <(/usr/bin/python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))

@@ -6,6 +6,13 @@
 # it absolute, output in `out`), e.g. a GP model's; else `otfgp md` of
 # Stillinger–Weber Si, NVE, 32768 atoms (16×16×16 diamond cells), 1000 K
 # start, thermo every 100 steps, no trajectory or restart files.
+# side_settings A|B: the VAR=value words of AB_ENV_A or AB_ENV_B, the settings
+# an A/B benchmark gives that side's runs only (AB_ENV_B=OTFGP_MANYBODY_FORM=short
+# times a form against the default with one CLI as both A and B).
+side_settings() {
+  local name=AB_ENV_$1
+  echo "${!name:-}"
+}
 write_md_bench_config() {
   if [ -n "${MD_BENCH_CONFIG:-}" ]; then
     [ -f "$MD_BENCH_CONFIG" ] || { echo "MD_BENCH_CONFIG: no file $MD_BENCH_CONFIG" >&2; exit 2; }
