@@ -103,7 +103,7 @@ struct Computed {
   std::array<double, 6> virial;
   VecView::HostMirror forces;
   ScalarView::HostMirror per_atom_energy;
-  Kokkos::View<double* [6], MemSpace>::HostMirror per_atom_virial;
+  VirialView::HostMirror per_atom_virial;
 };
 
 Computed compute_all(Potential& potential, const Structure& structure,
