@@ -3,6 +3,7 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <optional>
 #include <random>
 
 #include "otfgp/core/error.hpp"
@@ -776,7 +777,7 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
     CHECK_THROWS_WITH(GpPotential(synthetic.model),
                       Catch::Contains("OTFGP_GP_FORCE_FORM") && Catch::Contains(range));
   }
-  const otfgp::testing::ScopedEnvironment automatic_form("OTFGP_GP_FORCE_FORM", "");
+  const otfgp::testing::ScopedEnvironment automatic_form("OTFGP_GP_FORCE_FORM", std::nullopt);
   GpPotential direct(synthetic.model);
   CHECK_THROWS_WITH(direct.set_force_form(GpPotential::ForceForm::batched, 5000),
                     Catch::Contains("team size must be between"));

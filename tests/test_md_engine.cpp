@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -183,7 +184,7 @@ TEST_CASE("OTFGP_FENCE_PHASES is 1 or 0, anything else an error", "[md]") {
     CHECK_THROWS_WITH(make_engine(crystal, nve, 120.0, 3),
                       Catch::Contains("OTFGP_FENCE_PHASES must be 1") && Catch::Contains(bad));
   }
-  const otfgp::testing::ScopedEnvironment unset("OTFGP_FENCE_PHASES", "");
+  const otfgp::testing::ScopedEnvironment unset("OTFGP_FENCE_PHASES", std::nullopt);
   CHECK_FALSE(make_engine(crystal, nve, 120.0, 3).fence_phases());
 }
 

@@ -1,8 +1,8 @@
 #pragma once
-// An environment variable set for one scope and put back as it was when the
-// scope ends, however it ends (an exception, a failed REQUIRE), so that a
-// test's setting never reaches the test cases after it and a value set from
-// outside survives.
+// An environment variable set (or, with std::nullopt, unset) for one scope and
+// put back as it was when the scope ends, however it ends (an exception, a
+// failed REQUIRE), so that a test's setting never reaches the test cases after
+// it and a value set from outside survives.
 
 #include <cstdlib>
 #include <optional>
@@ -13,9 +13,13 @@ namespace otfgp::testing {
 
 class ScopedEnvironment {
  public:
-  ScopedEnvironment(std::string name, const std::string& value) : name_(std::move(name)) {
+  ScopedEnvironment(std::string name, const std::optional<std::string>& value)
+      : name_(std::move(name)) {
     if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    setenv(name_.c_str(), value.c_str(), 1);
+    if (value)
+      setenv(name_.c_str(), value->c_str(), 1);
+    else
+      unsetenv(name_.c_str());
   }
   ~ScopedEnvironment() {
     if (old_)
