@@ -12,6 +12,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/core/version.hpp"
@@ -190,10 +191,9 @@ struct OutputSizes {
   std::optional<long> thermo, trajectory;
 };
 
-// Makes the output directory and brings the thermo and trajectory files to
-// where the run starts.
+// Brings the thermo and trajectory files in the output directory to where the
+// run starts, and removes an earlier run's files that this run replaces.
 OutputSizes prepare_outputs(const OutputSettings& out, const std::optional<RestartData>& restart) {
-  prepare_directory(out.directory);
   const auto recorded = [&](const char* key) -> std::optional<long> {
     if (!restart) return std::nullopt;
     const auto found = restart->output_sizes.find(key);
@@ -204,10 +204,16 @@ OutputSizes prepare_outputs(const OutputSettings& out, const std::optional<Resta
   if (out.trajectory_interval > 0) sizes.trajectory = recorded("trajectory");
   if (sizes.thermo) truncate_output(out.directory / out.thermo_file, *sizes.thermo);
   if (sizes.trajectory) truncate_output(out.directory / out.trajectory_file, *sizes.trajectory);
-  if (out.trajectory_interval > 0 && !sizes.trajectory) {
-    std::error_code ignored;  // a fresh run starts a fresh trajectory
+  std::error_code ignored;
+  if (out.trajectory_interval > 0 && !sizes.trajectory)  // a fresh run starts a fresh trajectory
     std::filesystem::remove(out.directory / out.trajectory_file, ignored);
-  }
+  // An earlier run's summary, last good frame and (for a fresh run) restart
+  // file must not stay beside this run's outputs: they would read as this
+  // run's, and a later `restart:` would continue that run onto this run's
+  // thermo file. The run writes them again as it goes and when it ends.
+  std::filesystem::remove(out.directory / out.summary_file, ignored);
+  std::filesystem::remove(out.directory / out.last_good_file, ignored);
+  if (!restart) std::filesystem::remove(out.directory / out.restart_file, ignored);
   return sizes;
 }
 
@@ -278,6 +284,9 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   engine.setup();
   const long first_step = engine.step();
 
+  prepare_directory(out.directory);
+  const OutputLock lock(OutputLock::in_folder(out.directory),
+                        "output directory '" + out.directory.string() + "'", "otfgp md");
   const OutputSizes sizes = prepare_outputs(out, restart);
   ThermoOutput thermo(
       out.thermo_interval,

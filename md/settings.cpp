@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/md/settings.hpp"
 #include "otfgp/md/thermostat.hpp"
@@ -41,10 +42,16 @@ std::string ensemble_name(const EngineSettings& settings) {
 void check_target_pressure(double pressure) {
   constexpr double max_pressure = 1e4;  // GPa
   if (!std::isfinite(pressure)) throw Error("the target pressure must be a finite number (GPa)");
-  if (std::abs(pressure) > max_pressure)
+  if (std::abs(pressure) >= max_pressure)
     throw Error("the target pressure " + format_significant(pressure, 6) +
-                " GPa is beyond ±10000 GPa, far past what any structure survives; the unit is GPa "
-                "(1 GPa = 10 kbar = 1e9 Pa)");
+                " GPa is not below ±10000 GPa, far past what any structure survives; the unit is "
+                "GPa (1 GPa = 10 kbar = 1e4 bar = 1e9 Pa)");
+  // Planetary interiors reach a few TPa; a value in kbar or bar is more likely.
+  constexpr double unusual_pressure = 1e3;  // GPa
+  if (std::abs(pressure) > unusual_pressure)
+    logger().warn("the target pressure {} GPa is above 1000 GPa: the unit is GPa (1 GPa = 10 "
+                  "kbar = 1e4 bar)",
+                  format_significant(pressure, 6));
 }
 
 void EngineSettings::validate() const {

@@ -103,6 +103,62 @@ write(sys.argv[2], atoms, format='extxyz')
   CHECK_FALSE(std::filesystem::exists(directory / "none.xyz"));
 }
 
+TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labels the rest",
+          "[oracle][cli]") {
+  TemporaryDirectory directory("otfgp-label-resume");
+  const std::filesystem::path dir = directory.path();
+  std::vector<Structure> frames;
+  for (int k = 0; k < 4; ++k) {
+    Structure si = testing::diamond(14, 5.431, 1);
+    testing::rattle(si, 0.1, 60 + k);
+    frames.push_back(si);
+  }
+  write_extxyz(dir / "frames.xyz", frames);
+  testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
+  const std::string label = "label " + (dir / "sw.yaml").string() + " " +
+                            (dir / "frames.xyz").string() + " -o " + (dir / "out.xyz").string();
+  REQUIRE(testing::run_otfgp(label).exit_code == 0);
+  const std::vector<Structure> all = read_extxyz(dir / "out.xyz");
+  REQUIRE(all.size() == 4);
+
+  // A re-run would replace the frames (DFT results, in earnest): refused, the file kept.
+  const std::string before = testing::read_text(dir / "out.xyz");
+  const auto again = testing::run_otfgp(label);
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.output, Contains("exists and may hold frames an earlier run labelled") &&
+                               Contains("--resume"));
+  CHECK(testing::read_text(dir / "out.xyz") == before);
+
+  // An interrupted run (frames 1 and 2 written, the first with its atoms
+  // wrapped into the cell by lattice vectors) goes on with frames 3 and 4.
+  std::vector<Structure> partial = {all[0], all[1]};
+  partial[0].positions.row(0) += partial[0].cell.row(0);
+  write_extxyz(dir / "out.xyz", partial);
+  const auto resumed = testing::run_otfgp(label + " --resume");
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.output, Contains("already holds 2 of frames 1 to 2"));
+  const std::vector<Structure> completed = read_extxyz(dir / "out.xyz");
+  REQUIRE(completed.size() == 4);
+  for (std::size_t k = 2; k < 4; ++k) CHECK(*completed[k].energy == *all[k].energy);
+
+  // A frame an earlier run could not label is a gap: reported, not retried.
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{all[0], all[2]});
+  const auto gap = testing::run_otfgp(label + " --resume");
+  CHECK(gap.exit_code == 1);
+  CHECK_THAT(gap.output, Contains("1 frame(s) before frame 4 failed in the earlier run") &&
+                             Contains("could not be labelled after a retry (frames 2)"));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 3);
+
+  // Frames of another input are not this input's labelling.
+  Structure other = frames[0];
+  testing::rattle(other, 0.1, 99);
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{other});
+  const auto foreign = testing::run_otfgp(label + " --resume");
+  CHECK(foreign.exit_code == 1);
+  CHECK_THAT(foreign.output, Contains("frame 1 of -o") && Contains("is none of the frames"));
+}
+
 TEST_CASE("otfgp label: SIGTERM during the oracle's trial run stops it cleanly",
           "[oracle][cli][lammps]") {
   // The LAMMPS oracle runs lmp once on a test frame before any frame; a

@@ -109,6 +109,22 @@ TEST_CASE("command oracle tells the ways an external program fails apart", "[ora
   // One atom dropped.
   CHECK(failure_of(*make("drop.py", std::string(emt_script) + "write(sys.argv[2], atoms[1:])\n"),
                    directory / "d") == oracle::FailureKind::unparsable_output);
+  // An atom moved (not by a lattice vector) is another frame; atoms wrapped
+  // into the cell are the same periodic frame, labelled at the input's positions.
+  const auto edited = [](const std::string& line) {
+    std::string script = emt_script;
+    const std::string read = "atoms = read(sys.argv[1])\n";
+    return script.replace(script.find(read), read.size(), read + line + "\n");
+  };
+  CHECK(failure_of(*make("move.py", edited("atoms.positions[2, 0] += 0.01")), directory / "d2") ==
+        oracle::FailureKind::unparsable_output);
+  Structure outside = copper();
+  outside.positions.row(1) -= outside.cell.row(2);
+  outside.positions.row(4) += outside.cell.row(0) + outside.cell.row(1);
+  const Structure wrapped =
+      make("wrap.py", edited("atoms.wrap()"))->label(outside, directory / "d3", 0);
+  CHECK(wrapped.positions == outside.positions);
+  CHECK(wrapped.energy);
   // No stress for a periodic frame: unparsable unless `stress: false`.
   const std::string no_stress = R"(import sys
 from ase.io import read, write

@@ -8,10 +8,13 @@
 #include <limits>
 #include <random>
 
+#include "otfgp/core/atom_state.hpp"
+#include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/model_file.hpp"
 #include "otfgp/gp/potential_registry.hpp"
+#include "otfgp/gp/sparse_gp.hpp"
 #include "otfgp/gp/sparse_gp_potential.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/gp/validation.hpp"
@@ -246,6 +249,44 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
   // The reason is the density, not the distances.
   CHECK(densities(expanded).maxCoeff() < 0.95 * range[0]);
   CHECK(5.431 * std::sqrt(3.0) / 4 * 1.12 > shortest);
+
+  // Novelty of an isolated atom: the model saw none (its energy would be the
+  // fitted reference energy, uncertainty 0), so one is novel in both forms
+  // and in the saved model; a model that saw one isolated Si atom does not
+  // flag it (and still flags the compressed crystal).
+  REQUIRE(gp.isolated_atoms().size() == 1);
+  CHECK(gp.isolated_atoms()(0) == 0.0);
+  CHECK(mapped.isolated_atoms == gp.isolated_atoms());
+  Structure alone = crystal;
+  alone.cell = Eigen::Matrix3d::Identity() * 12.0;
+  alone.positions = Positions::Zero(2, 3);
+  alone.positions(1, 0) = 6.0;  // 6 Å apart: beyond the 4 Å cutoff
+  alone.numbers = {14, 14};
+  TemporaryDirectory saved("otfgp-isolated");
+  save_gp_model(saved / "model.h5", gp);
+  const MappedGp loaded = load_mapped_gp(saved / "model.h5");
+  CHECK(loaded.isolated_atoms == gp.isolated_atoms());
+  GpPotential from_file(loaded);
+  for (Potential* p : {static_cast<Potential*>(&fast), potential.get(),
+                       static_cast<Potential*>(&from_file)}) {
+    const Evaluation e = evaluate(*p, alone, request);
+    CHECK(e.novel->minCoeff() == 1.0);
+    CHECK(e.uncertainty->minCoeff() == Approx(sigma).epsilon(1e-12));
+  }
+  NoveltyReference counted(1);
+  {
+    AtomState state = AtomState::from_structure(alone);
+    NeighborList list(settings.cutoff, 0.0);
+    list.build(state);
+    const B2Descriptor descriptor(settings);
+    counted.add(descriptor.compute(state, list, false), descriptor);
+  }
+  CHECK(counted.isolated_atoms(0) == 2.0);
+  MappedGp seen = mapped;
+  seen.isolated_atoms = counted.isolated_atoms;
+  GpPotential seen_alone(seen);
+  CHECK(evaluate(seen_alone, alone, request).novel->maxCoeff() == 0.0);
+  CHECK(evaluate(seen_alone, compressed, request).novel->minCoeff() == 1.0);
 
   // Short-range repulsion (gp/novelty_repulsion.hpp): nothing where the training data are, ZBL
   // switched on at 0.95 × the shortest distance (full from 0.8 × that) on the compressed crystal.

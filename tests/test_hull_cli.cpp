@@ -242,6 +242,8 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   fails_with("id,formula,energy\na,Ba2(O,-1\n", "", "never closed");
   fails_with("id,formula,energy\na,Si,abc\n", "", "column 'energy' is not a number");
   fails_with("id,formula,energy\na,Si,-1\na,Si,-2\n", "", "entry id 'a' is used twice");
+  fails_with("id,formula,energy\na,Si,inf\n", "", "beyond ±1e6 eV");
+  fails_with("id,formula,energy,energy_per_atom\na,Si2,-8,-4\n", "", "not both");
   fails_with("id,formula,energy\nBaO,BaO,-10\nRhO2,RhO2,-18\nBaRhO3,BaRhO3,-30\n", "",
              "--references BaO RhO2");
   fails_with("id,formula,energy\na,Si,-1\n", "--pressure 5", "has no volume");
@@ -258,6 +260,45 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   const auto single = run_otfgp("hull " + quoted(folder / "t.csv"));
   CHECK(single.exit_code == 0);
   CHECK_THAT(single.output, Contains("1 stable"));
+  // Both energy columns, each row giving one (an empty cell, nan or null leaves a value out).
+  std::ofstream(folder / "mixed.csv")
+      << "id,formula,energy,energy_per_atom\nA,Si2,-8,\nB,Ge,,-3\nC,SiGe,-8.5,nan\n";
+  const auto mixed =
+      run_otfgp("hull " + quoted(folder / "mixed.csv") + " --json " + quoted(folder / "m.json"));
+  INFO(mixed.output);
+  REQUIRE(mixed.exit_code == 0);
+  const auto hull = read_json(folder / "m.json")["hulls"][0];
+  CHECK(entry_of(hull, "A")["enthalpy_per_atom"].get<double>() == Approx(-4.0));
+  CHECK(entry_of(hull, "B")["enthalpy_per_atom"].get<double>() == Approx(-3.0));
+  CHECK(entry_of(hull, "C")["enthalpy_per_atom"].get<double>() == Approx(-4.25));
+}
+
+TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made, names apart",
+          "[hull][cli]") {
+  testing::TemporaryDirectory folder("otfgp-hull-cli");
+  std::filesystem::create_directories(folder / "a");
+  std::filesystem::create_directories(folder / "b");
+  write_structures(folder / "a" / "ar.vasp", {crystal(5.3, fcc_sites, {18, 18, 18, 18})});
+  write_structures(folder / "b" / "ar.vasp", {crystal(5.4, fcc_sites, {18, 18, 18, 18})});
+  const std::string relax = " --relax-with '" + strong + "' --relaxed-dir " +
+                            quoted(folder / "new" / "relaxed");
+  // Two inputs of one id: refused before any relaxation wrote a file, naming both paths.
+  const auto twice = run_otfgp("hull " + quoted(folder / "a" / "ar.vasp") + " " +
+                               quoted(folder / "b" / "ar.vasp") + relax);
+  CHECK(twice.exit_code == 1);
+  CHECK_THAT(twice.output, Contains("entry id 'ar' is used twice") &&
+                               Contains((folder / "a" / "ar.vasp").string()) &&
+                               Contains((folder / "b" / "ar.vasp").string()));
+  CHECK(std::filesystem::is_empty(folder / "new" / "relaxed"));
+  // Pressures that 6 digits would give one name get more digits.
+  const auto close = run_otfgp("hull " + quoted(folder / "a" / "ar.vasp") + relax +
+                               " --pressure 1:1.000002:0.000001");
+  INFO(close.output);
+  REQUIRE(close.exit_code == 0);
+  for (const char* name : {"ar_1GPa.xyz", "ar_1.000001GPa.xyz", "ar_1.000002GPa.xyz"}) {
+    INFO(name);
+    CHECK(std::filesystem::exists(folder / "new" / "relaxed" / name));
+  }
 }
 
 TEST_CASE("otfgp hull and relax refuse bad structure labels and unwritable outputs up front",

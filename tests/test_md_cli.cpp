@@ -199,6 +199,8 @@ TEST_CASE("bad input ends in one clear error, a non-zero exit and no outputs",
   const std::vector<Case> cases = {
       {"unknown key", argon_nvt + "steps: 10\nthermstat: {type: langevin}\n",
        "md.yaml, line 10: unknown key 'thermstat' (did you mean 'thermostat'?)"},
+      {"second YAML document", argon_nvt + "steps: 10\n---\nsteps: 5\nbogus: 1\n",
+       "md.yaml, line 11: a second YAML document (after a '---' line)"},
       {"missing structure file", "structure: {file: missing.xyz}\n" + tail, "missing.xyz"},
       {"overlapping atoms", "structure: {file: overlap.xyz}\n" + tail,
        "atoms 0 (Ar) and 1 (Ar) are 0.500 Å apart"},
@@ -253,6 +255,50 @@ TEST_CASE("a run that explodes stops with the last good frame", "[md][cli][failu
   while (std::getline(thermo, line)) last = line;
   CHECK(std::stol(last) == step);
   CHECK(!std::filesystem::exists(directory / "out/summary.json"));
+}
+
+TEST_CASE("a fresh run leaves no earlier run's restart or summary to be continued",
+          "[md][cli][failure]") {
+  // An earlier run's restart file beside a new run's thermo file would let a
+  // later `restart:` continue that run onto this one's output.
+  TemporaryDirectory directory("otfgp-md-cli-stale");
+  const std::string output = "output: {directory: out, thermo_interval: 1, trajectory_interval: 0}\n";
+  write_text(directory / "first.yaml", argon_nvt + "steps: 20\n" + output);
+  REQUIRE(run_md(directory, "first.yaml").exit_code == 0);
+  REQUIRE(std::filesystem::exists(directory / "out/restart.h5"));
+  REQUIRE(std::filesystem::exists(directory / "out/summary.json"));
+  // A fresh run that fails early (40 fs steps at 700 K) in the same folder.
+  write_text(directory / "second.yaml",
+             "structure: {lattice: fcc, elements: [Ar], a: 5.30, repeat: 3}\n"
+             "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\nensemble: nve\ntemperature: 700\n"
+             "timestep: 40\nsteps: 5000\nchecks: {max_force: 5}\n" + output);
+  const CliResult failed = run_md(directory, "second.yaml");
+  REQUIRE(failed.exit_code == 1);
+  CHECK_FALSE(std::filesystem::exists(directory / "out/restart.h5"));
+  CHECK_FALSE(std::filesystem::exists(directory / "out/summary.json"));
+  write_text(directory / "continued.yaml",
+             argon_nvt + "steps: 40\nrestart: out/restart.h5\n" + output);
+  const CliResult continued = run_md(directory, "continued.yaml");
+  CHECK(continued.exit_code == 1);
+  CHECK_THAT(continued.error, Contains("restart file 'out/restart.h5' does not exist"));
+}
+
+TEST_CASE("a closed stdout does not stop a run before its restart and summary",
+          "[md][cli][failure]") {
+  TemporaryDirectory directory("otfgp-md-cli-pipe");
+  write_text(directory / "md.yaml",
+             argon_nvt + "steps: 4000\noutput: {directory: out, thermo_interval: 1}\n");
+  // `head` leaves after two lines of the thermo echo (4000 lines, more than a
+  // pipe holds, so later writes find it closed); SIGPIPE would end otfgp (141).
+  const int status = testing::shell("cd '" + directory.path().string() + "' && ('" +
+                                    OTFGP_CLI_PATH +
+                                    "' md md.yaml 2> cli.stderr; echo $? > status) | head -n 2 "
+                                    "> /dev/null");
+  INFO(read_text(directory / "cli.stderr"));
+  CHECK(status == 0);
+  CHECK(read_text(directory / "status") == "0\n");
+  CHECK(md::read_restart_file(directory / "out/restart.h5").step == 4000);
+  CHECK(nlohmann::json::parse(read_text(directory / "out/summary.json"))["final_step"] == 4000);
 }
 
 TEST_CASE("otfgp md with a GP writes per-atom energy std, force std and novelty in the trajectory",

@@ -1,6 +1,7 @@
 // The on-the-fly loop's output folder and its state across runs: a fresh run
-// replaces every output of an earlier run (never a stale model beside a new
-// database), a run that fails or is stopped says so in summary.json, a folder
+// replaces every output of an earlier, finished run (never a stale model beside
+// a new database) and refuses an unfinished one, a run that fails or is
+// stopped says so in summary.json, a folder
 // holding files the loop did not write is refused with nothing deleted, and
 // --resume refuses settings its saved state depends on, naming the key.
 
@@ -127,6 +128,15 @@ TEST_CASE(
   CHECK_THAT(read_text(out / "calls.csv"), Contains("skipped (not converged)"));
   CHECK_FALSE(fs::exists(out / "checkpoint" / "state.json"));
 
+  // A fresh run over an unfinished run is refused, the folder untouched: its
+  // frames (hours of DFT, in earnest) are what --resume continues from.
+  const std::string unfinished = read_text(out / "summary.json");
+  CHECK_THROWS_WITH(run_otf(config, false),
+                    Contains("holds an unfinished otf run") && Contains("--resume continues it"));
+  CHECK(read_text(out / "summary.json") == unfinished);
+  CHECK(fs::exists(out / "training.h5"));
+  fs::remove_all(out);
+
   // A failure in the middle of the run (the oracle's program breaks at its
   // third call, the second warm-up call at step 40, which every run makes):
   // the frames learnt so far stay, with their checkpoint.
@@ -234,6 +244,13 @@ TEST_CASE(
             "md.thermostat.damping = 100, the config has 50"},
            {"n_max: 5", "n_max: 6", "model.descriptor.n_max = 5, the config has 6"},
            {"cutoff: 4.5", "cutoff: 4.0", "model.descriptor.cutoff = 4.5, the config has 4"},
+           // Given reference energies are subtracted from every label the model holds.
+           {"hyperparameters: {max_evaluations: 20}",
+            "hyperparameters: {max_evaluations: 20}\n  reference_energies: {Si: -4.5}",
+            "model.reference_energies = none, the config has Si -4.5"},
+           // Steps may grow, not shrink below the checkpoint.
+           {"steps: 200", "steps: 150",
+            "it is at step 200 of stage 1, beyond the config's 150 steps for that stage"},
        }) {
     INFO(change.to);
     const OtfConfig changed =

@@ -46,17 +46,26 @@ void record_relaxation(StudyPhase& phase, std::size_t k, const RelaxResult& resu
 }
 
 void write_relaxed(const std::filesystem::path& folder, const StructureInput& input,
-                   double pressure, const Structure& structure) {
+                   double pressure, const std::string& tag, const Structure& structure) {
   Structure labelled = structure;
   labelled.set_info_value("id", input.id);
-  labelled.set_info_value("pressure_gpa", fmt::format("{:g}", pressure));
-  write_structure(folder / (input.id + "_" + pressure_tag(pressure) + ".xyz"), labelled, "extxyz");
+  labelled.set_info_value("pressure_gpa", fmt::format("{}", pressure));
+  write_structure(folder / (input.id + "_" + tag + ".xyz"), labelled, "extxyz");
 }
 
 }  // namespace
 
-std::string pressure_tag(double pressure) {
-  return fmt::format("{:g}GPa", pressure);
+std::vector<std::string> pressure_tags(const std::vector<double>& pressures) {
+  std::vector<std::string> tags;
+  for (int digits = 6; digits <= 17; ++digits) {
+    tags.clear();
+    for (const double pressure : pressures)
+      tags.push_back(fmt::format("{:.{}g}GPa", pressure, digits));
+    std::vector<std::string> sorted = tags;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) break;
+  }
+  return tags;
 }
 
 std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& path) {
@@ -73,8 +82,8 @@ std::vector<StructureInput> read_structure_inputs(const std::filesystem::path& p
                                            : path.stem().string() + "_" + std::to_string(f));
     if (input.id.empty() || input.id == "POSCAR" || input.id == "CONTCAR")
       input.id = frames[f].formula() + (frames.size() == 1 ? "" : "_" + std::to_string(f));
-    input.source = frames.size() == 1 ? path.filename().string()
-                                      : fmt::format("{} frame {}", path.filename().string(), f);
+    input.source =
+        frames.size() == 1 ? path.string() : fmt::format("{} frame {}", path.string(), f);
     inputs.push_back(std::move(input));
   }
   return inputs;
@@ -153,6 +162,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   phase.phase.volume_per_atom.resize(n);
   Structure current = input.structure;
   const double atoms = current.size();
+  const std::vector<std::string> tags = pressure_tags(pressures);
   // A potential with its own uncertainty (the GP) gives each relaxed
   // structure's total-energy std, which replaces an info 'std'.
   ComputeRequest energy_std_request;
@@ -189,7 +199,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     current = result.structure;
     relaxed.push_back(result.structure);
     if (!options.relaxed_dir.empty())
-      write_relaxed(options.relaxed_dir, input, pressures[k], result.structure);
+      write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
   }
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)

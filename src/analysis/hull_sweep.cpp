@@ -73,6 +73,9 @@ std::vector<double> parse_pressure_grid(const std::string& text) {
   const long count = static_cast<long>(std::floor(intervals + 1e-9)) + 1;
   std::vector<double> grid;
   for (long i = 0; i < count; ++i) grid.push_back(first + static_cast<double>(i) * step);
+  // STOP is in the sweep even when STEP does not divide the range (the last
+  // interval is then shorter).
+  if (last - grid.back() > 1e-9 * step) grid.push_back(last);
   return grid;
 }
 

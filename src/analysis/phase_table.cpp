@@ -107,14 +107,16 @@ PhaseRecord make_record(const RawRow& row, std::size_t index) {
     const auto found = row.numbers.find(key);
     return found == row.numbers.end() ? std::nullopt : found->second;
   };
-  const bool has_total = row.numbers.count("energy") > 0,
-             has_per_atom = row.numbers.count("energy_per_atom") > 0;
-  if (has_total && has_per_atom)
+  // A table may have both columns, each row giving one (an empty cell, nan
+  // or null leaves a value out).
+  const auto total = value("energy"), per_atom = value("energy_per_atom");
+  if (total && per_atom)
     throw Error(row.where + ": give either 'energy' or 'energy_per_atom', not both");
-  if (!has_total && !has_per_atom) throw Error(row.where + ": no 'energy' or 'energy_per_atom'");
-  const auto energy = has_total ? value("energy") : value("energy_per_atom");
-  record.energy_per_atom =
-      energy ? (has_total ? *energy / atoms : *energy) : std::numeric_limits<double>::quiet_NaN();
+  if (row.numbers.count("energy") == 0 && row.numbers.count("energy_per_atom") == 0)
+    throw Error(row.where + ": no 'energy' or 'energy_per_atom'");
+  record.energy_per_atom = total      ? *total / atoms
+                           : per_atom ? *per_atom
+                                      : std::numeric_limits<double>::quiet_NaN();
   const auto volume = value("volume"), volume_per_atom = value("volume_per_atom");
   if (volume && volume_per_atom)
     throw Error(row.where + ": give either 'volume' or 'volume_per_atom', not both");
@@ -128,7 +130,7 @@ PhaseRecord make_record(const RawRow& row, std::size_t index) {
   constexpr double max_magnitude = 1e6;
   if (record.volume_per_atom && *record.volume_per_atom > max_magnitude)
     throw Error(row.where + ": the volume per atom exceeds 1e6 Å³ (wrong units?)");
-  if (std::abs(record.energy_per_atom) > max_magnitude && std::isfinite(record.energy_per_atom))
+  if (std::abs(record.energy_per_atom) > max_magnitude)  // inf too; nan is a missing value
     throw Error(row.where + ": the energy per atom is beyond ±1e6 eV (wrong units?)");
   record.std_per_atom = value("std");
   if (record.std_per_atom && *record.std_per_atom > max_magnitude)

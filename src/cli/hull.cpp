@@ -130,8 +130,13 @@ HullRequest parse_hull_request(HullSettings& settings) {
     throw Error("--recheck-within must be a non-negative energy above the hull (eV/atom)");
   if (settings.recheck_within_given != !settings.recheck_with.empty())
     throw Error("--recheck-within and --recheck-with go together");
-  if (!settings.relaxed_dir.empty() && !std::filesystem::is_directory(settings.relaxed_dir))
-    throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory");
+  if (!settings.relaxed_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(settings.relaxed_dir, error);
+    if (!std::filesystem::is_directory(settings.relaxed_dir))
+      throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory and cannot be "
+                  "made" + (error ? ": " + error.message() : std::string()));
+  }
   check_hull_outputs(settings);
   return request;
 }
@@ -143,13 +148,13 @@ struct LoadedPhases {
   bool any_table = false, any_fixed = false;
 };
 
-// One structure file: each structure relaxed at every pressure with
+// One structure file's structures: each relaxed at every pressure with
 // --relax-with, else taken as labelled.
-void add_structure_phases(const std::filesystem::path& path, Potential* relax_potential,
+void add_structure_phases(const std::vector<StructureInput>& inputs, Potential* relax_potential,
                           const PressureRelaxation& relaxation,
                           const std::vector<double>& pressures, HullStudy& study,
                           LoadedPhases& loaded) {
-  for (const auto& input : read_structure_inputs(path)) {
+  for (const auto& input : inputs) {
     if (relax_potential) {
       std::vector<Structure> relaxed;
       study.phases.push_back(
@@ -176,36 +181,54 @@ LoadedPhases load_phases(const HullSettings& settings, const std::vector<double>
     relaxation.relax = relax_options(settings);
     relaxation.relaxed_dir = settings.relaxed_dir;
   }
-  LoadedPhases loaded;
+  // Every input is read first, so that two entries of one id are found before
+  // any relaxation (whose results --relaxed-dir names by id).
+  struct Input {
+    bool table = false;
+    std::vector<PhaseRecord> records;
+    std::vector<StructureInput> structures;
+  };
+  std::vector<Input> inputs;
+  std::vector<PhaseRecord> ids;
   for (const auto& name : settings.inputs) {
     const std::filesystem::path path(name);
     if (!std::filesystem::exists(path)) throw Error("input '" + name + "' does not exist");
-    if (is_table(path)) {
-      for (const auto& record : read_phase_table(path)) {
-        study.phases.push_back(phase_from_record(record, pressures));
-        loaded.structures.emplace_back();
-      }
-      loaded.any_table = loaded.any_fixed = true;
+    Input input;
+    input.table = is_table(path);
+    if (input.table) {
+      input.records = read_phase_table(path);
+      ids.insert(ids.end(), input.records.begin(), input.records.end());
+    } else {
+      input.structures = read_structure_inputs(path);
+      for (const auto& structure : input.structures)
+        ids.push_back({structure.id, {}, 0.0, {}, {}, structure.source, {}});
+    }
+    inputs.push_back(std::move(input));
+  }
+  check_unique_ids(ids);
+  LoadedPhases loaded;
+  for (const Input& input : inputs) {
+    if (!input.table) {
+      add_structure_phases(input.structures, relax_potential.get(), relaxation, pressures, study,
+                           loaded);
       continue;
     }
-    add_structure_phases(path, relax_potential.get(), relaxation, pressures, study, loaded);
+    for (const auto& record : input.records) {
+      study.phases.push_back(phase_from_record(record, pressures));
+      loaded.structures.emplace_back();
+    }
+    loaded.any_table = loaded.any_fixed = true;
   }
   return loaded;
-}
-
-void check_unique_phase_ids(const HullStudy& study) {
-  std::vector<PhaseRecord> ids;
-  for (const auto& phase : study.phases)
-    ids.push_back({phase.phase.id, {}, 0.0, {}, {}, phase.source, {}});
-  check_unique_ids(ids);
 }
 
 void write_plots(const HullStudy& study, const std::vector<double>& pressures,
                  const std::string& prefix) {
   std::vector<std::size_t> shown = {0};
   if (pressures.size() > 1) shown.push_back(pressures.size() - 1);
+  const std::vector<std::string> tags = pressure_tags(pressures);
   for (std::size_t k : shown) {
-    const std::string tag = pressures.size() > 1 ? "_" + pressure_tag(pressures[k]) : "";
+    const std::string tag = pressures.size() > 1 ? "_" + tags[k] : "";
     plot_hull(study, k, prefix + "_hull" + tag + ".png");
     if (study.recheck) plot_recheck(study, k, prefix + "_recheck" + tag + ".png");
   }
@@ -236,7 +259,6 @@ void run_hull(HullSettings settings) {
 
   HullStudy study;
   const LoadedPhases loaded = load_phases(settings, pressures, study);
-  check_unique_phase_ids(study);
   if (loaded.any_fixed && (pressures.size() > 1 || pressures.front() != 0.0))
     logger().info(
         "{} entries keep their energy and volume at every pressure (H = E + PV); only structures "

@@ -17,6 +17,7 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
@@ -31,6 +32,7 @@ struct LabelOptions {
   std::string format = "auto";
   std::string workdir;
   bool keep = false;
+  bool resume = false;
 };
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
@@ -56,6 +58,53 @@ std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Or
     for (int z : frame.species()) species.insert(z);
   oracle.check(std::vector<int>(species.begin(), species.end()));
   return frames;
+}
+
+bool same_frame(const Structure& given, const Structure& stored) {
+  return stored.numbers == given.numbers && stored.pbc == given.pbc &&
+         (stored.cell - given.cell).cwiseAbs().maxCoeff() <= 1e-6 &&
+         given.largest_displacement(stored) <= 1e-6;
+}
+
+// Without --resume: OUTPUT must not hold frames (a re-run does not replace an
+// earlier run's DFT results). With it: the index of the first INPUT frame
+// after those OUTPUT holds, which must be INPUT's frames in order, with gaps
+// where a frame failed twice (listed in `missing`, 1-based; not retried, as
+// the output keeps INPUT's order).
+std::size_t labelled_before(const LabelOptions& options, const std::vector<Structure>& frames,
+                            std::vector<std::size_t>& missing) {
+  std::error_code error;
+  const bool holds = std::filesystem::exists(options.output, error) &&
+                     !(std::filesystem::is_regular_file(options.output, error) &&
+                       std::filesystem::file_size(options.output, error) == 0);
+  if (!options.resume) {
+    if (holds)
+      throw Error("-o '" + options.output +
+                  "' exists and may hold frames an earlier run labelled: --resume labels only "
+                  "the frames after them; to start over, delete it or give another -o");
+    return 0;
+  }
+  if (!holds) return 0;
+  std::vector<Structure> stored;
+  try {
+    stored = read_extxyz(options.output);
+  } catch (const Error& failure) {
+    throw Error("--resume: cannot read the frames already in -o '" + options.output +
+                "': " + failure.what());
+  }
+  std::size_t next = 0;
+  for (std::size_t s = 0; s < stored.size(); ++s) {
+    std::size_t k = next;
+    while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
+    if (k == frames.size())
+      throw Error(fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}' after "
+                              "frame {} (atoms, cell or positions differ): -o is not this input's "
+                              "labelling; give another -o",
+                              s + 1, options.output, options.input, next));
+    for (; next < k; ++next) missing.push_back(next + 1);
+    next = k + 1;
+  }
+  return next;
 }
 
 std::filesystem::path scratch_folder(const LabelOptions& options) {
@@ -108,6 +157,7 @@ void run_label(const LabelOptions& options) {
   check_output_paths({{"config", options.config}, {"input", options.input}},
                      {{"-o", options.output}, {"--workdir", options.workdir}});
   check_writable(options.output);
+  const OutputLock lock(options.output + ".lock", "-o '" + options.output + "'", "otfgp label");
   // From here on Ctrl-C and SIGTERM stop the work cleanly (exit 130/143), the
   // oracle's trial run in read_frames included: its process is killed and its
   // scratch folder removed.
@@ -118,15 +168,22 @@ void run_label(const LabelOptions& options) {
   if (interrupt_requested())
     throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
-  logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})", frames.size(),
-                options.input, oracle->kind(), workdir.string());
+  std::vector<std::size_t> skipped;
+  const std::size_t first = labelled_before(options, frames, skipped);
+  if (first > 0)
+    logger().info("--resume: {} already holds {} of frames 1 to {} of {}", options.output,
+                  first - skipped.size(), first, options.input);
+  if (!skipped.empty())
+    logger().warn("--resume: {} frame(s) before frame {} failed in the earlier run and are not "
+                  "retried (the output keeps the input's order); label them into another -o",
+                  skipped.size(), first + 1);
+  logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})",
+                frames.size() - first, options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a
   // later failure or an interrupt.
-  std::filesystem::remove(options.output);
   int labelled = 0;
-  std::vector<std::size_t> skipped;
   double seconds = 0.0;
-  for (std::size_t k = 0; k < frames.size(); ++k) {
+  for (std::size_t k = first; k < frames.size(); ++k) {
     const std::optional<Structure> result =
         label_frame(*oracle, frames, k, workdir, options.keep, seconds);
     if (result) {
@@ -137,7 +194,8 @@ void run_label(const LabelOptions& options) {
     }
     if (interrupt_requested())
       throw InterruptedError(interrupt_signal(),
-                             fmt::format("interrupted after {} labelled frame(s), written to {}",
+                             fmt::format("interrupted after {} labelled frame(s), written to "
+                                         "{}; the same command with --resume labels the rest",
                                          labelled, options.output));
   }
   std::error_code ignored;
@@ -170,6 +228,9 @@ void add_label_command(CLI::App& app, Commands& commands) {
   command->add_option("--workdir", options->workdir,
                       "Scratch folder for the oracle's files (default: OUTPUT.work)");
   command->add_flag("--keep", options->keep, "Keep the scratch folders of labelled frames");
+  command->add_flag("--resume", options->resume,
+                    "Continue an interrupted run: OUTPUT's frames (INPUT's first ones) are kept "
+                    "and the frames after them labelled; without it an existing OUTPUT is refused");
   commands.emplace_back(command, [options] { run_label(*options); });
 }
 

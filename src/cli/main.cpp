@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+#include <csignal>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -14,6 +15,11 @@
 #include "otfgp/core/version.hpp"
 
 int main(int argc, char* argv[]) {
+  // A reader of stdout that goes away (`otfgp md run.yaml | head`, quitting
+  // less) must not kill a run before it writes its restart and summary: the
+  // writes to the closed pipe fail and are dropped, the run goes on. Child
+  // processes get the default action back (process.cpp).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};
   app.set_version_flag("--version", otfgp::build_description());
   app.require_subcommand(1);

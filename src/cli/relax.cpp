@@ -125,6 +125,10 @@ void run_relax(const RelaxSettings& settings) {
   auto potential = make_potential(settings.potential);
   const std::vector<Structure> frames = read_structures(settings.input);
   if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
+  for (std::size_t f = 0; f < frames.size(); ++f)
+    frames[f].refuse_fixed_atoms(
+        "'" + settings.input + "'" + (frames.size() > 1 ? " frame " + std::to_string(f + 1) : ""),
+        "otfgp relax");
   std::vector<Structure> relaxed;
   bool all_converged = true;
   bool trajectory_started = false;

@@ -29,12 +29,15 @@ void run_search_command(const SearchSettings& settings) {
   if (config.compositions.size() > 1 || !config.hull_references.empty()) {
     const auto result = search::run_variable_composition(config, settings.resume, settings.workers);
     for (const auto& [formula, one] : result.searches) {
+      if (one.ranking.empty()) {
+        std::cout << fmt::format("{}: no minimum (no candidate converged), {} steps\n", formula,
+                                 one.statistics.total_steps);
+        continue;
+      }
       std::cout << fmt::format(
           "{}: {} unique minima, best {:.5f} eV/atom ({}), {} steps\n", formula,
           one.statistics.unique, one.statistics.best_enthalpy_per_atom,
-          one.ranking.empty()
-              ? std::string("-")
-              : one.candidates[static_cast<std::size_t>(one.ranking.front())].space_group_symbol,
+          one.candidates[static_cast<std::size_t>(one.ranking.front())].space_group_symbol,
           one.statistics.total_steps);
     }
     std::cout << result.hull_text << "hull entries in " << config.output

@@ -1,6 +1,9 @@
 // otfgp train: a sparse GP from labelled extended XYZ frames, written as an
 // HDF5 model that `gp:MODEL.h5` evaluates in every verb.
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -159,8 +162,8 @@ nlohmann::json training_summary(const std::string& model, const SparseGp& gp,
 
 // Errors and uncertainty quality on the held-out frames of --test, in total
 // and per composition.
-void test_model(const TrainOptions& options, SparseGp gp, nlohmann::json& summary) {
-  const std::vector<Structure> test = read_structures(options.test, options.format);
+void test_model(const TrainOptions& options, const std::vector<Structure>& test, SparseGp gp,
+                nlohmann::json& summary) {
   auto shared = std::make_shared<const SparseGp>(std::move(gp));
   auto potential = make_sparse_gp_potential(shared, "gp:" + options.output + ",mapped=no");
   const ValidationReport validation = validate_potential(*potential, test);
@@ -182,6 +185,19 @@ void run_train(const TrainOptions& options) {
   const std::vector<Structure> frames = read_training_frames(options);
   const GpTrainConfig config = training_config(options, frames);
   logger().info("{}", describe_gp_config(config));
+  // The held-out frames are read and checked before the training, which may take hours.
+  std::vector<Structure> test;
+  if (!options.test.empty()) {
+    test = read_structures(options.test, options.format);
+    if (test.empty()) throw Error("--test '" + options.test + "': no frames");
+    const std::vector<int>& species = config.descriptor.species;
+    for (std::size_t f = 0; f < test.size(); ++f)
+      for (const int z : test[f].species())
+        if (std::find(species.begin(), species.end(), z) == species.end())
+          throw Error(fmt::format("--test '{}' frame {}: element {} is not among the model's "
+                                  "species (those of --data and --config)",
+                                  options.test, f + 1, element(z).symbol));
+  }
 
   GpTrainingReport report;
   SparseGp gp = train_model(options, config, frames, report);
@@ -190,7 +206,7 @@ void run_train(const TrainOptions& options) {
   logger().info("wrote {}", options.output);
 
   nlohmann::json summary = training_summary(options.output, gp, report);
-  if (!options.test.empty()) test_model(options, std::move(gp), summary);
+  if (!options.test.empty()) test_model(options, test, std::move(gp), summary);
   if (interrupt_requested()) summary["interrupted_by_signal"] = interrupt_signal();
   if (!options.summary.empty()) {
     OutputFile file(options.summary);

@@ -73,19 +73,28 @@ ConfigSection::ConfigSection(YAML::Node node, std::string prefix,
 }
 
 ConfigSection ConfigSection::parse(const std::string& text, const std::string& source) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& error) {
     throw Error(source + ", line " + std::to_string(error.mark.line + 1) +
                 ": not valid YAML: " + error.msg);
   }
+  // A second document (after a `---` line) would otherwise go unread, its
+  // keys unchecked.
+  if (documents.size() > 1)
+    throw Error(source + line_of(documents[1]) +
+                ": a second YAML document (after a '---' line): a config is one document; "
+                "merge the two or remove the '---'");
+  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (root.IsNull()) throw Error(source + ": the config is empty");
   if (!root.IsMap()) throw Error(source + ": the config must be a mapping of keys to values");
   return ConfigSection(root, "", std::make_shared<const std::string>(source));
 }
 
 ConfigSection ConfigSection::load(const std::filesystem::path& file) {
+  if (std::error_code error; std::filesystem::is_directory(file, error))
+    throw Error("config file '" + file.string() + "' is a directory: give the YAML file");
   std::ifstream input(file);
   if (!input) {
     if (!std::filesystem::exists(file))

@@ -36,8 +36,9 @@ void check_output_paths(const std::vector<NamedPath>& inputs,
     if (output.path.empty()) continue;
     for (const NamedPath& input : inputs)
       if (!input.path.empty() && same_file(output.path, input.path))
-        throw Error("the output " + describe(output) + " is the input " + describe(input) +
-                    ": writing it would destroy the input; choose another output name");
+        throw Error("the output " + describe(output) + " is the same file as the " +
+                    describe(input) + ": writing it would destroy that input; choose another "
+                    "output name");
     for (std::size_t other = 0; other < k; ++other)
       if (!outputs[other].path.empty() && same_file(output.path, outputs[other].path))
         throw Error("the outputs " + describe(outputs[other]) + " and " + describe(output) +

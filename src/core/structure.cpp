@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 
+#include "otfgp/core/box.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 
@@ -84,6 +85,45 @@ void Structure::validate_numbers() const {
                         i, (*forces)(i, 0), (*forces)(i, 1), (*forces)(i, 2)));
   if (stress && !stress->allFinite())
     throw Error("the stress label has a non-finite component: labels must be finite");
+}
+
+double Structure::largest_displacement(const Structure& other) const {
+  if (other.size() != size())
+    throw Error("largest_displacement: frames of " + std::to_string(size()) + " and " +
+                std::to_string(other.size()) + " atoms");
+  const bool periodic[3] = {pbc[0], pbc[1], pbc[2]};
+  const Box box = Box::from_cell(cell, periodic);
+  double largest = 0.0;
+  for (int i = 0; i < size(); ++i) {
+    double r[3], s[3];
+    for (int d = 0; d < 3; ++d) r[d] = other.positions(i, d) - positions(i, d);
+    box.fractional(r, s);
+    for (int d = 0; d < 3; ++d)
+      if (periodic[d]) s[d] -= std::round(s[d]);
+    box.cartesian(s, r);
+    largest = std::max(largest, std::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]));
+  }
+  return largest;
+}
+
+int Structure::fixed_coordinates() const {
+  int fixed = 0;
+  for (const ExtraProperty& mask : extra_properties) {
+    if (mask.name != "move_mask") continue;
+    const int per_flag = mask.columns == 1 ? 3 : 1;  // one flag for all three coordinates
+    for (const std::string& flag : mask.values)
+      if (flag == "F" || flag == "f" || flag == "False" || flag == "false") fixed += per_flag;
+  }
+  return fixed;
+}
+
+void Structure::refuse_fixed_atoms(const std::string& where, const std::string& verb) const {
+  const int fixed = fixed_coordinates();
+  if (fixed == 0) return;
+  throw Error(where + ": selective-dynamics flags (move_mask) fix " + std::to_string(fixed) +
+              " coordinate(s), but " + verb +
+              " moves every atom (fixed atoms are not supported): remove the flags, or set them "
+              "all to T, to run it on this structure");
 }
 
 std::optional<std::string> Structure::info_value(const std::string& key) const {

@@ -96,6 +96,9 @@ void validate(const MappedGp& model) {
                                !(densities.array() >= 0.0).all()))
     throw Error(where + "density_range is " + describe_shape(densities) + ", expected " +
                 std::to_string(n) + "×2 of non-negative (min, max)");
+  if (model.isolated_atoms.size() > 0 && (model.isolated_atoms.size() != Eigen::Index(n) ||
+                                          !(model.isolated_atoms.array() >= 0.0).all()))
+    throw Error(where + "isolated_atoms needs one count (≥ 0) per species");
   if (!(model.novelty_margin >= 0.0 && model.novelty_margin < 1.0))
     throw Error(where + "novelty_margin must lie in [0, 1)");
   if (pairs > 0 && !(std::isfinite(model.two_body_weight) && model.two_body_weight > 0.0))
@@ -282,11 +285,14 @@ void GpPotential::upload() {
   Kokkos::deep_copy(novelty_distance_, novelty);
   const Eigen::MatrixXd& densities = model_.density_range;
   novelty_density_ =
-      decltype(novelty_density_)("GpPotential::novelty_density", densities.size() ? n : 0, 2);
+      decltype(novelty_density_)("GpPotential::novelty_density", densities.size() ? n : 0, 3);
   auto density_bounds = Kokkos::create_mirror_view(novelty_density_);
   for (std::size_t a = 0; a < density_bounds.extent(0); ++a) {
     density_bounds(a, 0) = (1.0 - model_.novelty_margin) * densities(a, 0);
     density_bounds(a, 1) = (1.0 + model_.novelty_margin) * densities(a, 1);
+    // Isolated training atoms of the species (without the count: taken as seen, no check).
+    density_bounds(a, 2) =
+        model_.isolated_atoms.size() > 0 ? model_.isolated_atoms(Eigen::Index(a)) : 1.0;
   }
   Kokkos::deep_copy(novelty_density_, density_bounds);
 
@@ -1004,9 +1010,12 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
           const double gap = rc - kmath::sqrt(r2);
           density += gap * gap;
         }
-        flagged =
-            flagged || (check_density && density > 0.0 &&
-                        (density < density_bounds(s_i, 0) || density > density_bounds(s_i, 1)));
+        // With neighbours: ρ outside the training range; without: a species
+        // no training atom of which was isolated (column 2 counts them).
+        flagged = flagged ||
+                  (check_density && (density > 0.0 ? density < density_bounds(s_i, 0) ||
+                                                         density > density_bounds(s_i, 1)
+                                                   : density_bounds(s_i, 2) == 0.0));
         if (!flagged) return;
         novel(i) = 1.0;
         if (uncertainty(i) < sigma) uncertainty(i) = sigma;

@@ -434,6 +434,7 @@ void save_model(const std::filesystem::path& path, const SparseGp& gp,
   const hdf5::Group novelty = file.create_group("novelty");
   novelty.write("shortest_pair_distance", gp.shortest_pair_distance());
   novelty.write("density_range", gp.density_range());
+  novelty.write("isolated_atoms", gp.isolated_atoms());
   const hdf5::Group training = file.create_group("training");
   if (with_frames) {
     write_frames(gp, training);
@@ -670,6 +671,15 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
       mapped.density_range = novelty.read_matrix("density_range");
       if (mapped.density_range.rows() != Eigen::Index(n) || mapped.density_range.cols() != 2)
         throw Error(path.string() + ": /novelty/density_range must be species × 2");
+      // Files written before 2026-12-01 did not count isolated training atoms:
+      // taken as none (a model trained on condensed frames, almost always).
+      mapped.isolated_atoms = Eigen::VectorXd::Zero(Eigen::Index(n));
+      if (novelty.contains("isolated_atoms")) {
+        mapped.isolated_atoms = novelty.read_vector("isolated_atoms");
+        if (mapped.isolated_atoms.size() != Eigen::Index(n) ||
+            !(mapped.isolated_atoms.array() >= 0.0).all())
+          throw Error(path.string() + ": /novelty/isolated_atoms must be species counts (≥ 0)");
+      }
       return mapped;
     }
   }
@@ -688,6 +698,7 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   }
   if (!stored) mapped.shortest_pair_distance = novelty.shortest_pair_distance;
   mapped.density_range = novelty.density_range;
+  mapped.isolated_atoms = novelty.isolated_atoms;
   return mapped;
 }
 

@@ -443,9 +443,10 @@ Eigen::VectorXd SparseGp::novel_atoms(const DescriptorValues& values, double mar
       if (values.pair_vector.row(e).norm() <
           (1.0 - margin) * novelty_.shortest_pair_distance(a, values.species[values.neighbor[e]]))
         novel[i] = 1.0;
-    if (values.offsets[i + 1] > values.offsets[i] &&
-        (density[i] < (1.0 - margin) * novelty_.density_range(a, 0) ||
-         density[i] > (1.0 + margin) * novelty_.density_range(a, 1)))
+    if (values.offsets[i + 1] > values.offsets[i]
+            ? density[i] < (1.0 - margin) * novelty_.density_range(a, 0) ||
+                  density[i] > (1.0 + margin) * novelty_.density_range(a, 1)
+            : novelty_.isolated_atoms(a) == 0.0)
       novel[i] = 1.0;
   }
   return novel;
@@ -468,7 +469,8 @@ Eigen::VectorXd neighbour_density(const DescriptorValues& values, const Descript
 NoveltyReference::NoveltyReference(int species)
     : shortest_pair_distance(
           Eigen::MatrixXd::Constant(species, species, std::numeric_limits<double>::infinity())),
-      density_range(species, 2) {
+      density_range(species, 2),
+      isolated_atoms(Eigen::VectorXd::Zero(species)) {
   density_range.col(0).setConstant(std::numeric_limits<double>::infinity());
   density_range.col(1).setZero();
 }
@@ -485,7 +487,10 @@ void NoveltyReference::add(const DescriptorValues& values, const Descriptor& des
       if (r < shortest_pair_distance(a, b))
         shortest_pair_distance(a, b) = shortest_pair_distance(b, a) = r;
     }
-    if (values.offsets[i + 1] == values.offsets[i]) continue;  // no neighbours
+    if (values.offsets[i + 1] == values.offsets[i]) {  // no neighbours
+      isolated_atoms(a) += 1.0;
+      continue;
+    }
     density_range(a, 0) = std::min(density_range(a, 0), density[i]);
     density_range(a, 1) = std::max(density_range(a, 1), density[i]);
   }
@@ -1135,6 +1140,7 @@ MappedGp SparseGp::mapped() const {
   out.signal_std = hyperparameters_.signal_std;
   out.shortest_pair_distance = novelty_.shortest_pair_distance;
   out.density_range = novelty_.density_range;
+  out.isolated_atoms = novelty_.isolated_atoms;
   out.force_calibration = force_calibration_;
   out.reference_energy.assign(reference_energies_.data(),
                               reference_energies_.data() + reference_energies_.size());

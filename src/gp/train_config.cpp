@@ -210,6 +210,9 @@ void read_labels(ConfigSection l, GpTrainingSettings& t) {
   t.labels.energy = l.flag("energy", t.labels.energy);
   t.labels.forces = l.flag("forces", t.labels.forces);
   t.labels.stress = l.flag("stress", t.labels.stress);
+  if (!t.labels.energy && !t.labels.forces && !t.labels.stress)
+    throw Error(l.location() +
+                ": labels: energy, forces and stress are all off: the model would learn nothing");
   l.finish();
 }
 

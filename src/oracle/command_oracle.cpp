@@ -69,8 +69,12 @@ class CommandOracle final : public Oracle {
     const Structure& result = frames.front();
     if (result.numbers != structure.numbers)
       unparsable(output_path, "atoms differ from the input frame (count, order or species)");
-    if ((result.positions - structure.positions).cwiseAbs().maxCoeff() > 1e-4)
-      unparsable(output_path, "positions differ from the input frame (atoms reordered or moved?)");
+    // A code may wrap the atoms into the cell: the labels belong to the same
+    // periodic frame.
+    if (structure.largest_displacement(result) > 1e-4)
+      unparsable(output_path,
+                 "positions differ from the input frame by more than 1e-4 Å, lattice vectors "
+                 "aside (atoms reordered or moved?)");
     if (!result.energy) unparsable(output_path, "no energy in the comment line");
     if (!result.forces) unparsable(output_path, "no forces column");
     const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];

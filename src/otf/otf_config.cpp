@@ -239,6 +239,7 @@ std::set<int> read_stage_structures(const ConfigSection& root, std::vector<Campa
     try {
       stage.start = read_structure(stage.structure, stage.format);
       structure.validate();
+      structure.refuse_fixed_atoms("the structure", "otfgp otf");
       AtomState state = AtomState::from_structure(structure);
       md::check_starting_structure(state, engine);
       const bool periodic = structure.pbc[0] && structure.pbc[1] && structure.pbc[2];

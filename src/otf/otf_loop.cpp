@@ -19,6 +19,7 @@
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/core/version.hpp"
 #include "otfgp/gp/factor_journal.hpp"
@@ -187,8 +188,8 @@ std::string md_state_settings(const md::RunConfig& md) {
   return text;
 }
 
-// The model: settings a checkpoint's model is built on (descriptor and
-// kernel); hyperparameter starts and bounds, labels and the sparse selection
+// The model: settings a checkpoint's model is built on (descriptor, given
+// reference energies and kernel); hyperparameter starts and bounds, labels and the sparse selection
 // only steer later updates.
 std::string model_state_settings(const GpTrainConfig& model) {
   const auto number = [](double value) { return format_significant(value, 17); };
@@ -212,6 +213,14 @@ std::string model_state_settings(const GpTrainConfig& model) {
       for (Eigen::Index c = 0; c < d.embedding.cols(); ++c)
         rows += (c == 0 ? (r == 0 ? "[" : "; ") : " ") + number(d.embedding(r, c));
     line("descriptor.embedding", rows + "]");
+  }
+  // Given energies are subtracted from every label the model learns (absent
+  // when fitted, the default, as in checkpoints written before 2026-12-01).
+  if (!model.reference_energies.empty()) {
+    std::string energies;
+    for (const auto& [z, energy] : model.reference_energies)
+      energies += (energies.empty() ? "" : ", ") + symbol(z) + " " + number(energy);
+    line("reference_energies", energies);
   }
   line("kernel.power", std::to_string(model.kernel_power));
   line("kernel.two_body", number(model.two_body_weight));
@@ -385,6 +394,13 @@ void OtfLoop::start_fresh() {
   // and summary would read as this run's result), and nothing the loop did not
   // write may be removed or overwritten.
   check_output_folder(config_.output);
+  // An unfinished run's frames may be hours of DFT: a fresh run does not
+  // delete them unasked.
+  if (holds_unfinished_otf_run(config_.output))
+    throw Error("output folder '" + config_.output.string() +
+                "' holds an unfinished otf run (stopped, failed or killed; its summary.json does "
+                "not say finished): --resume continues it from its checkpoint and training "
+                "frames; to start over, delete the folder or give another output folder");
   std::filesystem::create_directories(config_.output);
   remove_earlier_run(config_.output);
   // The database first: it marks the folder as an otf run's (output_folder.hpp).
@@ -422,6 +438,17 @@ void OtfLoop::resume() {
   if (state.at("config").get<std::string>() != std::filesystem::absolute(config_.source).string())
     logger().warn("resuming a run started with {}", state.at("config").get<std::string>());
   check_same_settings(state);
+  const int checkpoint_stage = state.at("stage").get<int>();
+  const long checkpoint_step = state.value("step", 0L);
+  if (checkpoint_stage < static_cast<int>(config_.stages.size()) &&
+      !config_.stages[checkpoint_stage].relax &&
+      checkpoint_step > config_.stages[checkpoint_stage].steps)
+    throw Error(fmt::format(
+        "{}: cannot resume from {}: it is at step {} of stage {}, beyond the config's {} steps "
+        "for that stage; md.steps (or the stage's steps) may grow, not shrink below a checkpoint: "
+        "set at least {} to continue",
+        config_.source.string(), state_path.string(), checkpoint_step, checkpoint_stage + 1,
+        config_.stages[checkpoint_stage].steps, checkpoint_step));
   last_checkpoint_ =
       fmt::format("stage {}, step {}", state.at("stage").get<int>() + 1, state.value("step", 0L));
   database_ =
@@ -587,10 +614,16 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   remap();
   const double again = force_error(record.frame);
   if (!(again < limit))
-    throw Error("the model became numerically unusable after learning frame " +
-                std::to_string(gp_->num_frames()) + " (force error " + number(again) +
-                " eV/Å on it even after refactorising); check the hyperparameters (noises much "
-                "smaller than the signal std make the solve ill-conditioned)");
+    throw Error(fmt::format(
+        "the model cannot fit frame {} it has just learnt (force error {} eV/Å on it, mean |F| {} "
+        "eV/Å, even after refactorising from its frames): either it has too few sparse "
+        "environments to represent the frames ({} in all{}) or the solve is ill-conditioned "
+        "(check the hyperparameters: noises much smaller than the signal std)",
+        gp_->num_frames(), number(again), number(scale), gp_->num_sparse(),
+        config_.otf.max_sparse_per_frame > 0
+            ? fmt::format(", at most {} added per frame: raise otf.max_sparse_per_frame",
+                          config_.otf.max_sparse_per_frame)
+            : std::string()));
   logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
@@ -1170,6 +1203,9 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   // Set-up problems (a missing program, file or element) and refusals (a folder
   // of other files, a checkpoint of other settings) leave the folder as it was.
   config_.oracle->check(config_.species);
+  std::filesystem::create_directories(config_.output);
+  const OutputLock lock(OutputLock::in_folder(config_.output),
+                        "output folder '" + config_.output.string() + "'", "otfgp otf");
   if (resuming_) {
     resume();
   } else {

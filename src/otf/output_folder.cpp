@@ -1,11 +1,14 @@
 #include "otfgp/otf/output_folder.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/hdf5.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 
 namespace otfgp::otf {
 
@@ -31,6 +34,8 @@ std::vector<std::string> entries_of(const fs::path& folder) {
     // An empty checkpoint/ or oracle/ holds nothing to lose (a run killed
     // before its first file, or a build that made them before the database).
     if ((name == "checkpoint" || name == "oracle") && empty_folder(entry.path())) continue;
+    // The lock of the run that is looking (output_lock.hpp).
+    if (name == OutputLock::folder_file_name()) continue;
     if (entry.is_directory()) name += "/";
     names.push_back(name);
   }
@@ -79,6 +84,16 @@ bool holds_otf_run(const fs::path& folder) {
     // A database a killed append left unreadable: with its extended-XYZ
     // mirror beside it, it is the loop's, and opening it rebuilds it.
     return fs::is_regular_file(folder / "training.xyz");
+  }
+}
+
+bool holds_unfinished_otf_run(const fs::path& folder) {
+  if (!holds_otf_run(folder)) return false;
+  try {
+    const nlohmann::json summary = nlohmann::json::parse(std::ifstream(folder / "summary.json"));
+    return !summary.value("finished", false);
+  } catch (const nlohmann::json::exception&) {
+    return true;  // no summary (killed), or one cut short
   }
 }
 

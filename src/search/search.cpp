@@ -22,6 +22,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/search/space_group.hpp"
@@ -858,7 +859,13 @@ void rank(const SearchConfig& config, SearchResult& result) {
     best = std::min(best, c.enthalpy_per_atom);
     stats.best_history.emplace_back(c.found_at_steps, best);
   }
-  if (result.ranking.empty()) return;
+  if (result.ranking.empty()) {
+    logger().warn(
+        "{}: no candidate reached a minimum ({} unconverged, {} failed): nothing is ranked; "
+        "raise relax.max_steps or candidates",
+        config.stoichiometry.formula(), stats.unconverged, stats.failed);
+    return;
+  }
   const auto& top = result.candidates[static_cast<std::size_t>(result.ranking.front())];
   stats.best_candidate = top.index;
   stats.best_enthalpy_per_atom = top.enthalpy_per_atom;
@@ -912,12 +919,54 @@ void recheck(const SearchConfig& config, SearchResult& result) {
   }
 }
 
+// Before a fresh search (no --resume) writes into `folder`: it must be
+// missing, empty, or a finished search's (checkpoint.json at phase "done",
+// whose results the search replaces). An unfinished search is continued with
+// --resume, not restarted over its checkpoint; another program's files are
+// not overwritten (summary.json, …) or deleted (in top/).
+void check_fresh_output(const std::filesystem::path& folder) {
+  std::vector<std::string> entries;
+  for (const auto& entry : std::filesystem::directory_iterator(folder))
+    if (entry.path().filename() != OutputLock::folder_file_name())
+      entries.push_back(entry.path().filename().string());
+  if (entries.empty()) return;
+  const std::filesystem::path checkpoint = folder / "checkpoint.json";
+  std::string phase;
+  long steps = 0;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(std::ifstream(checkpoint));
+    phase = j.at("phase").get<std::string>();
+    steps = j.at("total_steps").get<long>();
+  } catch (const nlohmann::json::exception&) {
+    std::sort(entries.begin(), entries.end());
+    std::string listed;
+    for (std::size_t k = 0; k < entries.size() && k < 8; ++k)
+      listed += (k > 0 ? ", " : "") + entries[k];
+    if (entries.size() > 8) listed += fmt::format(" and {} more", entries.size() - 8);
+    throw Error("output folder '" + folder.string() +
+                "' holds files and no search (no readable checkpoint.json): " + listed +
+                "; a fresh search would overwrite or delete them: give another output folder "
+                "(-o or output:), or move them away");
+  }
+  if (phase != "done")
+    throw Error(fmt::format("output folder '{}' holds an unfinished search (checkpoint.json at "
+                            "phase '{}', {} optimisation steps): --resume continues it; to start "
+                            "over, delete the folder or give another output folder",
+                            folder.string(), phase, steps));
+  logger().warn("output folder '{}' holds a finished search: this fresh search replaces its results",
+                folder.string());
+}
+
 }  // namespace
 
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   if (workers < 1) throw Error("search: --np must be at least 1");
   check_search_output_paths(config);
   std::filesystem::create_directories(config.output);
+  const OutputLock lock(OutputLock::in_folder(config.output),
+                        "output folder '" + config.output + "'", "otfgp search");
+  if (!resume || !std::filesystem::exists(std::filesystem::path(config.output) / "checkpoint.json"))
+    check_fresh_output(config.output);
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
   if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);
   Engine engine(config, workers);

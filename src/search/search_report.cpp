@@ -203,6 +203,8 @@ nlohmann::json active_learning_json(const ActiveLearningReport& al) {
 // summary.json: the settings, the statistics, the ranking and every candidate.
 nlohmann::json summary_json(const SearchConfig& config, const SearchResult& result) {
   const SearchStatistics& s = result.statistics;
+  const bool found = s.best_candidate >= 0;
+  const nlohmann::json none(nullptr);
   nlohmann::json summary = {
       {"composition", config.stoichiometry.formula()},
       {"pressure_gpa", config.pressure_gpa},
@@ -218,9 +220,10 @@ nlohmann::json summary_json(const SearchConfig& config, const SearchResult& resu
         {"failed", s.failed},
         {"unique", s.unique},
         {"best_candidate", s.best_candidate},
-        {"best_enthalpy_per_atom", s.best_enthalpy_per_atom},
-        {"steps_to_best", s.steps_to_best},
-        {"seconds_to_best", s.seconds_to_best},
+        // null when no candidate reached a minimum (best_candidate −1).
+        {"best_enthalpy_per_atom", found ? nlohmann::json(s.best_enthalpy_per_atom) : none},
+        {"steps_to_best", found ? nlohmann::json(s.steps_to_best) : none},
+        {"seconds_to_best", found ? nlohmann::json(s.seconds_to_best) : none},
         {"steps_to_ground_state", s.steps_to_ground_state ? nlohmann::json(*s.steps_to_ground_state)
                                                           : nlohmann::json(nullptr)},
         {"best_history", s.best_history}}}};

@@ -20,6 +20,7 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
   check_search_output_paths(config);
   VariableCompositionResult out;
   std::vector<HullEntry> entries;
+  std::vector<std::string> without_minimum;  // formulas no candidate of which converged
   std::ostringstream table;
   table << "# unique minima of otfgp search at " << config.pressure_gpa
         << " GPa; energy_per_atom is E/N (otfgp hull adds P·V/N)\n"
@@ -31,6 +32,7 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
     one.output = (std::filesystem::path(config.output) / stoichiometry.formula()).string();
     logger().info("searching {}", stoichiometry.formula());
     SearchResult result = run_search(one, resume, workers);
+    if (result.ranking.empty()) without_minimum.push_back(stoichiometry.formula());
     for (const int k : result.ranking) {
       const auto& c = result.candidates[static_cast<std::size_t>(k)];
       const std::string id = fmt::format("{}_{}", stoichiometry.formula(), k);
@@ -74,6 +76,8 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
                         entries[k].id, entries[k].composition.formula(),
                         r.formation_energy_per_atom, r.e_above_hull, r.stable ? "  stable" : "");
   }
+  for (const std::string& formula : without_minimum)
+    text << fmt::format("  {:<16} left out: no candidate reached a minimum\n", formula);
   {
     OutputFile file(std::filesystem::path(config.output) / "hull.csv");
     file.stream() << csv.str();

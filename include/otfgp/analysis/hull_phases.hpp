@@ -73,7 +73,8 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
 void sweep_study(HullStudy& study, const std::vector<double>& pressures,
                  const SweepOptions& options, const SamplingOptions& sampling);
 
-// "5GPa", "0.5GPa": the pressure tag of file names.
-std::string pressure_tag(double pressure);
+// "5GPa", "0.5GPa": the pressure tags of file names, one per pressure, with
+// the fewest significant digits (at least 6) that keep them apart.
+std::vector<std::string> pressure_tags(const std::vector<double>& pressures);
 
 }  // namespace otfgp

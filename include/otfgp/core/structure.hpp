@@ -57,6 +57,17 @@ struct Structure {
   // The numeric part of validate(): cell and positions finite and within
   // ±1e8 Å, labels (energy, forces, stress) finite; the error names the atom.
   void validate_numbers() const;
+  // The largest distance (Å) between an atom here and the same atom of
+  // `other` (same count and order), up to lattice vectors of this cell along
+  // its periodic directions: a copy of this frame with its atoms wrapped into
+  // the cell is 0 away.
+  double largest_displacement(const Structure& other) const;
+  // How many coordinates selective-dynamics flags fix (F in a `move_mask`
+  // column; POSCAR's flags arrive as one); 0 without the column.
+  int fixed_coordinates() const;
+  // Throws otfgp::Error saying that `verb` moves every atom when
+  // fixed_coordinates() > 0 (`where` names the structure).
+  void refuse_fixed_atoms(const std::string& where, const std::string& verb) const;
   // Returns the value of an info key, if present.
   std::optional<std::string> info_value(const std::string& key) const;
   // Sets an info key: replaces its value in place, or appends the pair.

@@ -139,7 +139,9 @@ class GpPotential final : public Potential {
   // extent 0 when the model has none.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> novelty_distance_;
   // Per species the neighbour density outside which an atom is novel: (1 − margin) ×
-  // min and (1 + margin) × max over the training atoms (S × 2, Å²); extent 0 without.
+  // min and (1 + margin) × max over the training atoms (Å²), and the number of
+  // isolated training atoms (0: an atom without neighbours is novel); S × 3,
+  // extent 0 without.
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> novelty_density_;
   // Sparse points of every species stacked (rows sparse_offset[s] …) as
   // [b̂_u; q_u] (D columns; q_u with a two-body part), and the variance

@@ -109,6 +109,11 @@ struct MappedGp {
   // (1 − novelty_margin) × min or above (1 + novelty_margin) × max is novel
   // too. Empty: no such check (a checkpoint model file written without it).
   Eigen::MatrixXd density_range;
+  // Novelty, third part: per species the number of training atoms without a
+  // neighbour (SparseGp::isolated_atoms); an atom without neighbours of a
+  // species with none is novel. Empty: no such check (a checkpoint model file
+  // written before novelty was stored).
+  Eigen::VectorXd isolated_atoms;
   double novelty_margin = 0.05;
   // Whether the potential adds ZBL repulsion to novel pairs (gp/novelty_repulsion.hpp);
   // a model setting, not saved: the spec's `repulsion=`.

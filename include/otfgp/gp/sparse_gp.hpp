@@ -94,9 +94,11 @@ struct LikelihoodTerms {
 // between an atom and a neighbour within their pair cutoff (S × S, symmetric,
 // Å; +∞ where none was seen) and per species the range of the neighbour
 // density ρ of the atoms that have neighbours (S × 2: min, max, Å²; +∞, 0
-// where none was seen).
+// where none was seen), and per species how many atoms had no neighbour within
+// their cutoffs (S: an isolated atom of a species never seen alone is novel).
 struct NoveltyReference {
   Eigen::MatrixXd shortest_pair_distance, density_range;
+  Eigen::VectorXd isolated_atoms;
   explicit NoveltyReference(int species = 0);  // nothing seen yet
   // Takes in one structure's descriptor entries (`values` need not hold gradients).
   void add(const DescriptorValues& values, const Descriptor& descriptor);
@@ -145,10 +147,15 @@ class SparseGp {
   // neighbours, S × 2 (min, max; +∞, 0 for a species never seen with
   // neighbours). Kept like shortest_pair_distance().
   const Eigen::MatrixXd& density_range() const { return novelty_.density_range; }
+  // Per species index the number of training atoms without a neighbour within
+  // their cutoffs (an isolated atom's energy is its reference energy, which the
+  // fit sets from condensed frames unless it saw isolated atoms).
+  const Eigen::VectorXd& isolated_atoms() const { return novelty_.isolated_atoms; }
   // Per atom 1 when it is novel (docs/gp.md "Novelty"): a neighbour closer than
   // (1 − margin) × the shortest training distance of that pair, or, with
   // neighbours, ρ below (1 − margin) × the species' smallest or above
-  // (1 + margin) × its largest training ρ; else 0.
+  // (1 + margin) × its largest training ρ, or, without neighbours, a species
+  // no training atom of which was isolated; else 0.
   Eigen::VectorXd novel_atoms(const DescriptorValues& values, double margin) const;
 
   // The force-uncertainty calibration (mapped_gp.hpp), kept with the model and

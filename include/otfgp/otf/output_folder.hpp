@@ -30,6 +30,11 @@ bool is_checkpoint_file(const std::string& name);
 // training.xyz mirror.
 bool holds_otf_run(const std::filesystem::path& folder);
 
+// True when `folder` holds an otf run (holds_otf_run) whose summary.json does
+// not say "finished": true — stopped, failed or killed, its frames and
+// checkpoint are what --resume continues from.
+bool holds_unfinished_otf_run(const std::filesystem::path& folder);
+
 // The entries of `folder` (relative paths, sorted) that the loop does not
 // write; checkpoint/ and oracle/ are looked into.
 std::vector<std::string> foreign_entries(const std::filesystem::path& folder);
