@@ -23,6 +23,21 @@ using namespace otfgp;
 using Catch::Matchers::Contains;
 using otfgp::testing::TemporaryDirectory;
 
+namespace {
+
+// `count` diamond Si cells rattled by 0.1 Å, seeds first_seed, first_seed + 1, …
+std::vector<Structure> rattled_silicon(int count, int first_seed) {
+  std::vector<Structure> frames;
+  for (int k = 0; k < count; ++k) {
+    Structure si = testing::diamond(14, 5.431, 1);
+    testing::rattle(si, 0.1, first_seed + k);
+    frames.push_back(si);
+  }
+  return frames;
+}
+
+}  // namespace
+
 TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
   const auto kinds = oracle::oracle_kinds();
   for (const char* kind : {"potential", "qe", "cp2k", "lammps", "command"})
@@ -43,12 +58,7 @@ TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
 
 TEST_CASE("otfgp label labels frames with an oracle and reports skipped ones", "[oracle][cli]") {
   TemporaryDirectory directory("otfgp-label");
-  std::vector<Structure> frames;
-  for (int k = 0; k < 3; ++k) {
-    Structure si = testing::diamond(14, 5.431, 1);
-    testing::rattle(si, 0.1, 40 + k);
-    frames.push_back(si);
-  }
+  const std::vector<Structure> frames = rattled_silicon(3, 40);
   write_extxyz(directory / "frames.xyz", frames);
   std::ofstream(directory / "sw.yaml") << "structure: ignored.xyz\n"
                                        << "oracle:\n  kind: potential\n  potential: sw:Si.sw\n";
@@ -107,12 +117,7 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
           "[oracle][cli]") {
   TemporaryDirectory directory("otfgp-label-resume");
   const std::filesystem::path dir = directory.path();
-  std::vector<Structure> frames;
-  for (int k = 0; k < 4; ++k) {
-    Structure si = testing::diamond(14, 5.431, 1);
-    testing::rattle(si, 0.1, 60 + k);
-    frames.push_back(si);
-  }
+  const std::vector<Structure> frames = rattled_silicon(4, 60);
   write_extxyz(dir / "frames.xyz", frames);
   testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
   const std::string label = "label " + (dir / "sw.yaml").string() + " " +

@@ -165,6 +165,18 @@ TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]"
   r = train("descriptor: {cutoff: 0.0}\n");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("cutoff"));
+  r = train("labels: {energy: false, forces: false, stress: false}\n");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("bad.yaml, line 1") && Catch::Contains("learn nothing"));
+  // Held-out frames with an element the model lacks: refused before training.
+  Structure carbon = diamond(6, 3.57, 1);
+  carbon.energy = -50.0;
+  write_structures(dir / "held_out.xyz", {carbon});
+  r = run_otfgp("train --data " + (dir / "train.xyz").string() + " -o " +
+                (dir / "model.h5").string() + " --test " + (dir / "held_out.xyz").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("held_out.xyz' frame 1: element C is not among the "
+                                       "model's species"));
   CHECK_FALSE(std::filesystem::exists(dir / "model.h5"));
 
   // Frames without labels.

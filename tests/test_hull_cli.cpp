@@ -271,6 +271,11 @@ TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   CHECK(entry_of(hull, "A")["enthalpy_per_atom"].get<double>() == Approx(-4.0));
   CHECK(entry_of(hull, "B")["enthalpy_per_atom"].get<double>() == Approx(-3.0));
   CHECK(entry_of(hull, "C")["enthalpy_per_atom"].get<double>() == Approx(-4.25));
+  // A spreadsheet's UTF-8 byte-order mark before the header.
+  std::ofstream(folder / "bom.csv") << "\xEF\xBB\xBFid,formula,energy\nSi,Si,-5\n";
+  const auto bom = run_otfgp("hull " + quoted(folder / "bom.csv"));
+  INFO(bom.output);
+  CHECK(bom.exit_code == 0);
 }
 
 TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made, names apart",
@@ -299,6 +304,14 @@ TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made,
     INFO(name);
     CHECK(std::filesystem::exists(folder / "new" / "relaxed" / name));
   }
+  // relax: several frames into one POSCAR are refused before relaxing any.
+  write_structures(folder / "two.xyz", {crystal(5.3, fcc_sites, {18, 18, 18, 18}),
+                                        crystal(5.4, fcc_sites, {18, 18, 18, 18})});
+  const auto poscar = run_otfgp("relax " + quoted(folder / "two.xyz") + " -p '" + strong +
+                                "' -o " + quoted(folder / "out.vasp"));
+  CHECK(poscar.exit_code == 1);
+  CHECK_THAT(poscar.output, Contains("holds 2 structures, and the POSCAR -o"));
+  CHECK_FALSE(std::filesystem::exists(folder / "out.vasp"));
 }
 
 TEST_CASE("otfgp hull and relax refuse bad structure labels and unwritable outputs up front",

@@ -194,6 +194,9 @@ TEST_CASE("bad input ends in one clear error, a non-zero exit and no outputs",
              "3\nLattice=\"10 0 0 0 10 0 0 0 10\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
              "Ar 0 0 0\nAr 0.5 0 0\nAr 5 5 5\n");
   write_text(directory / "blocker", "a file where a directory should be\n");
+  write_text(directory / "fixed.vasp",
+             "Ar2 with a fixed atom\n1.0\n8 0 0\n0 8 0\n0 0 8\nAr\n2\nSelective dynamics\n"
+             "Direct\n0 0 0 F F F\n0.5 0.5 0.5 T T T\n");
   const std::string tail =
       "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\nensemble: nve\ntemperature: 50\nsteps: 10\n";
   const std::vector<Case> cases = {
@@ -202,6 +205,8 @@ TEST_CASE("bad input ends in one clear error, a non-zero exit and no outputs",
       {"second YAML document", argon_nvt + "steps: 10\n---\nsteps: 5\nbogus: 1\n",
        "md.yaml, line 11: a second YAML document (after a '---' line)"},
       {"missing structure file", "structure: {file: missing.xyz}\n" + tail, "missing.xyz"},
+      {"fixed atoms", "structure: {file: fixed.vasp}\n" + tail,
+       "selective-dynamics flags (move_mask) fix 3 coordinate(s), but otfgp md moves every atom"},
       {"overlapping atoms", "structure: {file: overlap.xyz}\n" + tail,
        "atoms 0 (Ar) and 1 (Ar) are 0.500 Å apart"},
       {"unwritable output", argon_nvt + "steps: 10\noutput: {directory: blocker/out}\n",

@@ -239,6 +239,60 @@ TEST_CASE("search configs are validated key by key", "[search]") {
   run_search(config, false);
   config.seed = 2;
   CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("different search config"));
+
+  // Hull references must be searched compositions (known before any search),
+  // and every formula's elements known to the potential.
+  const std::string join = "compositions: [BaO, RhO2]\npotential: buck:BaRhO.buck\n";
+  CHECK_THROWS_WITH(parse(join + "hull_references: [BaO, Rh]\n"),
+                    Catch::Contains("the hull reference Rh is not among the searched"));
+  CHECK_THROWS_WITH(parse(join), Catch::Contains("the hull reference O (an element"));
+  CHECK_NOTHROW(parse(join + "hull_references: [BaO, RhO2]\n"));
+  SearchConfig chlorine = parse("compositions: [BaO, BaCl2]\nhull_references: [BaO, BaCl2]\n"
+                                "potential: buck:BaRhO.buck\ncandidates: 2\n");
+  chlorine.output = (directory / "cl").string();
+  CHECK_THROWS_WITH(run_variable_composition(chlorine, false),
+                    Catch::Contains("BaCl2 with buck:BaRhO.buck") && Catch::Contains("Cl"));
+  CHECK_FALSE(std::filesystem::exists(directory / "cl" / "BaO"));
+}
+
+TEST_CASE("a fresh search keeps other files and unfinished searches; nothing converged is null",
+          "[search]") {
+  testing::TemporaryDirectory directory;
+  const std::string base = "composition: Si\nformula_units: 2\ncandidates: 2\n"
+                           "potential: sw:/usr/share/lammps/potentials/Si.sw\n"
+                           "output:\n  plots: false\n";
+  SearchConfig config = config_from(base, directory / "out");
+  // A folder of other files: refused, nothing overwritten or deleted.
+  testing::write_text(directory / "out" / "summary.json", "{\"mine\": true}\n");
+  testing::write_text(directory / "out" / "top" / "notes.txt", "keep\n");
+  CHECK_THROWS_WITH(run_search(config, false),
+                    Catch::Contains("holds files and no search") &&
+                        Catch::Contains("summary.json") && Catch::Contains("top"));
+  CHECK(read_text(directory / "out" / "summary.json") == "{\"mine\": true}\n");
+  CHECK(read_text(directory / "out" / "top" / "notes.txt") == "keep\n");
+  // --resume without a checkpoint is the same fresh start.
+  CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("holds files and no search"));
+  std::filesystem::remove_all(directory / "out");
+
+  // A finished search is replaced (with a warning); an unfinished one is refused.
+  run_search(config, false);
+  CHECK_NOTHROW(run_search(config, false));
+  nlohmann::json checkpoint = nlohmann::json::parse(read_text(directory / "out" / "checkpoint.json"));
+  checkpoint["phase"] = "relax";
+  testing::write_text(directory / "out" / "checkpoint.json", checkpoint.dump());
+  CHECK_THROWS_WITH(run_search(config, false),
+                    Catch::Contains("holds an unfinished search") && Catch::Contains("--resume"));
+
+  // No candidate converged (5 steps each): the best is null, not 0 eV/atom.
+  SearchConfig short_steps =
+      config_from(base + "relax:\n  max_steps: 5\n", directory / "unconverged");
+  const SearchResult none = run_search(short_steps, false);
+  CHECK(none.ranking.empty());
+  const nlohmann::json summary =
+      nlohmann::json::parse(read_text(directory / "unconverged" / "summary.json"));
+  CHECK(summary["statistics"]["best_candidate"] == -1);
+  CHECK(summary["statistics"]["best_enthalpy_per_atom"].is_null());
+  CHECK(summary["statistics"]["steps_to_best"].is_null());
 }
 
 TEST_CASE("the pair-distance fingerprint ignores the choice of cell", "[search]") {

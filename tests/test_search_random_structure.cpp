@@ -112,8 +112,16 @@ TEST_CASE("random structures are reproducible from the seed and fall back to P1"
   CHECK(fallback.fallback);
   CHECK(fallback.space_group == 1);
   options.p1_fallback = false;
-  CHECK_THROWS_AS(generate_random_structure(Stoichiometry::parse("Si3"), options, 1, 0), Error);
+  CHECK_THROWS_WITH(generate_random_structure(Stoichiometry::parse("Si3"), options, 1, 0),
+                    Catch::Contains("no listed space group has Wyckoff positions for Si3 in 1 "
+                                    "formula unit(s)"));
   CHECK_THROWS_AS(Stoichiometry::parse("Na0.5Cl"), Error);
+  // One Si atom: no P1 cell of it lacks inversion, so the fallback cannot help, and says so.
+  options.p1_fallback = true;
+  options.space_groups = {227};
+  CHECK_THROWS_WITH(generate_random_structure(Stoichiometry::parse("Si"), options, 1, 0),
+                    Catch::Contains("no listed space group") &&
+                        Catch::Contains("the P1 fallback cannot help"));
 }
 
 TEST_CASE("at least 100 valid 20-atom structures per second", "[search][benchmark]") {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 
@@ -39,6 +40,18 @@ std::string quoted_label(const std::string& text) {
   std::string escaped;
   for (char c : text) escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
   return "\"" + escaped + "\"";
+}
+
+// A user's text (an entry id) shown as written: enhanced text's control
+// characters ("Mg_hcp2" would subscript "h") escaped.
+std::string literal_text(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    // Two backslashes: the script's double-quoted string takes one.
+    if (std::string_view("_^@&~{}").find(c) != std::string_view::npos) escaped += "\\\\";
+    escaped += c;
+  }
+  return escaped;
 }
 
 struct HullView {
@@ -255,7 +268,9 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
     const std::string formula = study.phases[i].phase.composition.reduced_formula();
     const std::string& id = study.phases[i].phase.id;
     names << (row > 0 ? ", " : "")
-          << quoted_label(enhanced_formula(formula) + (id == formula ? "" : " (" + id + ")")) << " "
+          << quoted_label(enhanced_formula(formula) +
+                          (id == formula ? "" : " (" + literal_text(id) + ")"))
+          << " "
           << row;
     for (const auto& transition : sweep.transitions)
       if (transition.entry == i) ticks << transition.pressure_gpa << " " << row << "\n";

@@ -148,6 +148,8 @@ std::vector<PhaseRecord> read_csv(const std::filesystem::path& path, std::istrea
   int line_number = 0;
   while (std::getline(stream, line)) {
     ++line_number;
+    // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
+    if (line_number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     const std::string trimmed = trim(line);
     if (trimmed.empty() || trimmed[0] == '#') continue;
     const std::string where = name + " line " + std::to_string(line_number);

@@ -149,8 +149,9 @@ void run_eval(const EvalOptions& options) {
   if (novel_atoms > 0)
     logger().warn(
         "{} of {} atoms are novel (column 'novel'): a neighbour closer than the training data "
-        "has for that species pair, or more or fewer neighbours than any training atom of that "
-        "species (docs/gp.md, Novelty); the model extrapolates there",
+        "has for that species pair, more or fewer neighbours than any training atom of that "
+        "species, or none where no training atom of it was isolated (docs/gp.md, Novelty); the "
+        "model extrapolates there",
         novel_atoms, atoms);
 }
 

@@ -2,6 +2,8 @@
 // Thermo lines go to stdout and the thermo file; on a terminal, a progress
 // line (rate, ETA) on stderr.
 
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -68,10 +70,15 @@ void run_md(const std::string& file) {
   }
   progress.finish();
   std::cout << std::flush;
+  // The means are the run's statistics, continued across restarts: over every
+  // step from the start of the first run, not only this one's.
+  const long first = summary["first_step"].get<long>(), last = summary["final_step"].get<long>();
   logger().info(
-      "md: {} steps, mean T {:.2f} K, mean P {:.4f} GPa, mean V {:.3f} Å³, {:.4g} atom-steps/s; "
-      "summary in {}",
-      summary["steps_this_run"].get<long>(), summary["mean_temperature_K"].get<double>(),
+      "md: {} steps{}, mean T {:.2f} K, mean P {:.4f} GPa, mean V {:.3f} Å³, {:.4g} "
+      "atom-steps/s; summary in {}",
+      summary["steps_this_run"].get<long>(),
+      first > 0 ? fmt::format(" ({} to {}; means over steps 0 to {})", first, last, last) : "",
+      summary["mean_temperature_K"].get<double>(),
       summary["mean_pressure_GPa"].get<double>(), summary["mean_volume_A3"].get<double>(),
       summary["atom_steps_per_second"].get<double>(),
       (config.output.directory / config.output.summary_file).string());

@@ -48,7 +48,8 @@ void run_search_command(const SearchSettings& settings) {
   const auto& s = result.statistics;
   std::cout << fmt::format("{} at {:g} GPa, {} search of {} candidates (seed {}):\n",
                            config.stoichiometry.formula(), config.pressure_gpa,
-                           search::strategy_name(config.strategy), config.candidates, config.seed);
+                           search::strategy_name(config.strategy), result.candidates.size(),
+                           config.seed);
   std::cout << search::ranking_text(result, config.top);
   std::cout << fmt::format(
       "{} converged ({} unique), {} unconverged, {} failed; {} optimisation steps, {} "

@@ -35,8 +35,9 @@ StructureFormat structure_format(const std::filesystem::path& path, std::string_
       starts_with(filename, "contcar"))
     return StructureFormat::poscar;
   throw Error("cannot tell the format of '" + path.string() +
-              "' from its name (*.xyz, *.extxyz, POSCAR*, CONTCAR*, *.vasp, *.poscar); "
-              "give the format explicitly (extxyz or poscar)");
+              "' from its name (*.xyz, *.extxyz, POSCAR*, CONTCAR*, *.vasp, *.poscar; otfgp "
+              "reads only these two formats): rename it, or give the format (extxyz or "
+              "poscar) where the verb takes --format");
 }
 
 std::string_view format_name(StructureFormat format) {

@@ -321,12 +321,14 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
   check_options(stoichiometry, options);
   Random random(CounterRandom::mix(CounterRandom::mix(seed) ^ index));
   GeneratedStructure result;
+  bool any_group_fits = false;  // some listed group's Wyckoff positions hold the counts
   for (int tried = 0; tried < options.groups_to_try; ++tried) {
     const int formula_units = random.integer(options.min_formula_units, options.max_formula_units);
     std::vector<int> counts;
     for (const int count : stoichiometry.counts) counts.push_back(count * formula_units);
     const std::vector<int> groups = fitting_groups(counts, options.space_groups);
     if (groups.empty()) continue;
+    any_group_fits = true;
     const int number =
         groups[static_cast<std::size_t>(random.integer(0, static_cast<int>(groups.size()) - 1))];
     auto structure =
@@ -337,11 +339,13 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
     result.formula_units = formula_units;
     return result;
   }
+  GenerationTally p1;
   if (options.p1_fallback) {
     RandomStructureOptions fallback = options;
     fallback.attempts_per_group = std::max(100, options.attempts_per_group);
     const int formula_units = random.integer(options.min_formula_units, options.max_formula_units);
-    auto structure = random_structure_in_group(1, stoichiometry, formula_units, fallback, random);
+    auto structure =
+        random_structure_in_group(1, stoichiometry, formula_units, fallback, random, &p1);
     if (structure) {
       result.structure = std::move(*structure);
       result.space_group = 1;
@@ -350,10 +354,25 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
       return result;
     }
   }
-  throw Error("random structure for " + stoichiometry.formula() + ": no group" +
-              (options.p1_fallback ? ", not even P1," : "") +
-              " gave a structure with the distances respected; lower distance_tolerance or "
-              "raise the volume factor");
+  const std::string why =
+      !any_group_fits
+          ? " no listed space group has Wyckoff positions for " + stoichiometry.formula() +
+                " in " +
+                (options.min_formula_units == options.max_formula_units
+                     ? std::to_string(options.min_formula_units)
+                     : std::to_string(options.min_formula_units) + " to " +
+                           std::to_string(options.max_formula_units)) +
+                " formula unit(s) (the generator builds conventional cells: Fd-3m, say, holds "
+                "no fewer than 8 atoms); list other space_groups or change formula_units"
+          : " no listed group gave a structure with the distances respected; lower "
+            "distance_tolerance or raise the volume factor";
+  const std::string fallback =
+      !options.p1_fallback ? ""
+      : p1.higher_symmetry > 0 && p1.crowded == 0
+          ? "; the P1 fallback cannot help: every P1 cell of these atoms has more symmetry "
+            "(a cell of one atom, or of two of one element, is always centrosymmetric)"
+          : "; neither did the P1 fallback";
+  throw Error("random structure for " + stoichiometry.formula() + ":" + why + fallback);
 }
 
 }  // namespace otfgp::search

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
@@ -146,6 +147,39 @@ void read_formula_units(const ConfigSection& root, SearchConfig& config, bool va
   }
 }
 
+// The hull of a variable-composition search takes its references (the
+// hull_references, else every element) from its own minima: each must be the
+// composition of a searched formula, which is known before any search.
+void check_references_searched(const ConfigSection& root, const SearchConfig& config) {
+  std::vector<Composition> references;
+  for (const std::string& reference : config.hull_references)
+    references.push_back(parse_formula(reference));
+  if (config.hull_references.empty()) {
+    std::set<int> elements;
+    for (const Stoichiometry& composition : config.compositions)
+      elements.insert(composition.numbers.begin(), composition.numbers.end());
+    for (const int z : elements) references.push_back(Composition({{z, 1.0}}));
+  }
+  for (const Composition& reference : references) {
+    bool searched = false;
+    for (const Stoichiometry& composition : config.compositions) {
+      std::map<int, double> amounts;
+      for (std::size_t k = 0; k < composition.numbers.size(); ++k)
+        amounts[composition.numbers[k]] += composition.counts[k];
+      searched = searched || Composition(amounts).same_fractions(reference);
+    }
+    if (!searched)
+      root.fail(config.hull_references.empty()
+                    ? (root.has("grid") ? "grid" : "compositions")
+                    : "hull_references",
+                "the hull reference " + reference.reduced_formula() +
+                    (config.hull_references.empty() ? " (an element: no hull_references given)"
+                                                    : std::string()) +
+                    " is not among the searched compositions, so the hull would have no entry "
+                    "for it; add it to compositions or give hull_references that are");
+  }
+}
+
 // Exactly one of `composition:`, `compositions:` and `grid:`; then
 // `hull_references:` and `formula_units:`.
 void read_compositions(const ConfigSection& root, SearchConfig& config) {
@@ -181,6 +215,7 @@ void read_compositions(const ConfigSection& root, SearchConfig& config) {
     }
   }
   read_formula_units(root, config, variable);
+  if (variable) check_references_searched(root, config);
 }
 
 // `potential:`, or the model of `active_learning:`.

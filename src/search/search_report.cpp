@@ -161,19 +161,28 @@ void plot_energy_volume(const SearchConfig& config, const SearchResult& result,
   job.run(png, "energy-volume");
 }
 
+// How many candidates repeat unique minimum k (its duplicates).
+int duplicates_of(const SearchResult& result, int k) {
+  int duplicates = 0;
+  for (const auto& other : result.candidates) duplicates += other.duplicate_of == k ? 1 : 0;
+  return duplicates;
+}
+
 void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
                        const std::filesystem::path& csv) {
   OutputFile out(csv);
   out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
-                  "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom\n";
+                  "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom,"
+                  "duplicates\n";
   int rank = 0;
   for (const int k : result.ranking) {
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
     out.stream() << fmt::format(
-        "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{}\n", ++rank, c.index, c.enthalpy_per_atom,
-        c.energy_per_atom, c.volume_per_atom, c.space_group_symbol, c.space_group, c.steps,
-        c.found_at_steps, how_found(config, c),
-        c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "");
+        "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{},{}\n", ++rank, c.index,
+        c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom, c.space_group_symbol,
+        c.space_group, c.steps, c.found_at_steps, how_found(config, c),
+        c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "",
+        duplicates_of(result, k));
   }
   out.commit();
 }
@@ -265,12 +274,10 @@ std::string ranking_text(const SearchResult& result, int rows) {
   for (const int k : result.ranking) {
     if (rows > 0 && rank >= rows) break;
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
-    int duplicates = 0;
-    for (const auto& other : result.candidates) duplicates += other.duplicate_of == k ? 1 : 0;
     out << fmt::format("{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}\n", ++rank,
                        c.index, c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
                        fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
-                       duplicates);
+                       duplicates_of(result, k));
   }
   return out.str();
 }

@@ -11,6 +11,7 @@
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/search/search.hpp"
 
 namespace otfgp::search {
@@ -18,6 +19,19 @@ namespace otfgp::search {
 VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
                                                    int workers) {
   check_search_output_paths(config);
+  // Every formula's elements are checked against the potential before the
+  // first search (a missing charge or parameter would otherwise stop the run
+  // after the searches before it). Active learning makes its model as it goes.
+  if (!config.active_learning) {
+    const std::unique_ptr<Potential> potential = make_potential(config.potential);
+    for (const Stoichiometry& stoichiometry : config.compositions) {
+      try {
+        potential->bind(stoichiometry.numbers);
+      } catch (const Error& error) {
+        throw Error(stoichiometry.formula() + " with " + config.potential + ": " + error.what());
+      }
+    }
+  }
   VariableCompositionResult out;
   std::vector<HullEntry> entries;
   std::vector<std::string> without_minimum;  // formulas no candidate of which converged
