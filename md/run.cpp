@@ -205,8 +205,12 @@ OutputSizes prepare_outputs(const OutputSettings& out, const std::optional<Resta
   if (sizes.thermo) truncate_output(out.directory / out.thermo_file, *sizes.thermo);
   if (sizes.trajectory) truncate_output(out.directory / out.trajectory_file, *sizes.trajectory);
   std::error_code ignored;
-  if (out.trajectory_interval > 0 && !sizes.trajectory)  // a fresh run starts a fresh trajectory
+  // A fresh run starts a fresh trajectory, and leaves no earlier thermo file
+  // when it writes none (with thermo_interval > 0 it writes the file anew).
+  if (out.trajectory_interval > 0 ? !sizes.trajectory : !restart)
     std::filesystem::remove(out.directory / out.trajectory_file, ignored);
+  if (!restart && out.thermo_interval == 0)
+    std::filesystem::remove(out.directory / out.thermo_file, ignored);
   // An earlier run's summary, last good frame and (for a fresh run) restart
   // file must not stay beside this run's outputs: they would read as this
   // run's, and a later `restart:` would continue that run onto this run's

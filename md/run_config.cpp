@@ -175,7 +175,7 @@ void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
   settings.enabled = true;
   settings.pressure = barostat.number("pressure");
   try {
-    check_target_pressure(settings.pressure);
+    check_configured_pressure(settings.pressure);
   } catch (const Error& error) {
     barostat.fail("pressure", error.what());
   }

@@ -46,6 +46,10 @@ void check_target_pressure(double pressure) {
     throw Error("the target pressure " + format_significant(pressure, 6) +
                 " GPa is not below ±10000 GPa, far past what any structure survives; the unit is "
                 "GPa (1 GPa = 10 kbar = 1e4 bar = 1e9 Pa)");
+}
+
+void check_configured_pressure(double pressure) {
+  check_target_pressure(pressure);
   // Planetary interiors reach a few TPa; a value in kbar or bar is more likely.
   constexpr double unusual_pressure = 1e3;  // GPa
   if (std::abs(pressure) > unusual_pressure)

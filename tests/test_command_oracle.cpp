@@ -123,8 +123,10 @@ TEST_CASE("command oracle tells the ways an external program fails apart", "[ora
   outside.positions.row(4) += outside.cell.row(0) + outside.cell.row(1);
   const Structure wrapped =
       make("wrap.py", edited("atoms.wrap()"))->label(outside, directory / "d3", 0);
+  const Structure unwrapped = make("emt.py", emt_script)->label(outside, directory / "d4", 0);
   CHECK(wrapped.positions == outside.positions);
-  CHECK(wrapped.energy);
+  CHECK(*wrapped.energy == Approx(*unwrapped.energy).epsilon(1e-10));
+  CHECK((*wrapped.forces - *unwrapped.forces).cwiseAbs().maxCoeff() < 1e-8);
   // No stress for a periodic frame: unparsable unless `stress: false`.
   const std::string no_stress = R"(import sys
 from ase.io import read, write

@@ -54,8 +54,11 @@ TEST_CASE("a second otfgp md on the folder of a running one stops at once", "[lo
   // The first run in the background until the second has tried; then SIGTERM.
   const int status = testing::shell(
       "cd '" + dir.string() + "' && ('" + otfgp + "' -q md md.yaml > first.txt 2>&1 & pid=$!; " +
-      "for i in $(seq 1500); do [ -f out/.otfgp.lock ] && break; sleep 0.02; done; '" + otfgp +
-      "' md md.yaml > second.txt 2>&1; echo $? > second_status; kill -TERM $pid; wait $pid)");
+      // The holder's line is written once it holds the lock; the second run
+      // is bounded in case it ever ran.
+      "for i in $(seq 1500); do [ -s out/.otfgp.lock ] && break; sleep 0.02; done; timeout 60 '" +
+      otfgp + "' md md.yaml > second.txt 2>&1; echo $? > second_status; kill -TERM $pid; " +
+      "wait $pid)");
   INFO(testing::read_text(dir / "first.txt") + testing::read_text(dir / "second.txt"));
   CHECK(status == 143);  // the first run, stopped by the test
   CHECK(testing::read_text(dir / "second_status") == "1\n");

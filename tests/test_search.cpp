@@ -262,21 +262,29 @@ TEST_CASE("a fresh search keeps other files and unfinished searches; nothing con
                            "potential: sw:/usr/share/lammps/potentials/Si.sw\n"
                            "output:\n  plots: false\n";
   SearchConfig config = config_from(base, directory / "out");
-  // A folder of other files: refused, nothing overwritten or deleted.
+  // A folder of other files: refused, nothing overwritten or deleted; a file
+  // of a search's name without a checkpoint is not a search's.
   testing::write_text(directory / "out" / "summary.json", "{\"mine\": true}\n");
   testing::write_text(directory / "out" / "top" / "notes.txt", "keep\n");
   CHECK_THROWS_WITH(run_search(config, false),
-                    Catch::Contains("holds files and no search") &&
-                        Catch::Contains("summary.json") && Catch::Contains("top"));
+                    Catch::Contains("holds files a search does not write: top/notes.txt"));
+  std::filesystem::remove_all(directory / "out" / "top");
+  CHECK_THROWS_WITH(run_search(config, false),
+                    Catch::Contains("holds files and no search checkpoint") &&
+                        Catch::Contains("summary.json"));
   CHECK(read_text(directory / "out" / "summary.json") == "{\"mine\": true}\n");
-  CHECK(read_text(directory / "out" / "top" / "notes.txt") == "keep\n");
   // --resume without a checkpoint is the same fresh start.
-  CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("holds files and no search"));
+  CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("no search checkpoint"));
   std::filesystem::remove_all(directory / "out");
 
-  // A finished search is replaced (with a warning); an unfinished one is refused.
+  // A finished search is replaced (with a warning); a file of one's own in
+  // its top/ is not deleted; an unfinished search is refused.
   run_search(config, false);
   CHECK_NOTHROW(run_search(config, false));
+  testing::write_text(directory / "out" / "top" / "mine.xyz", "keep\n");
+  CHECK_THROWS_WITH(run_search(config, false), Catch::Contains("top/mine.xyz"));
+  CHECK(read_text(directory / "out" / "top" / "mine.xyz") == "keep\n");
+  std::filesystem::remove(directory / "out" / "top" / "mine.xyz");
   nlohmann::json checkpoint = nlohmann::json::parse(read_text(directory / "out" / "checkpoint.json"));
   checkpoint["phase"] = "relax";
   testing::write_text(directory / "out" / "checkpoint.json", checkpoint.dump());

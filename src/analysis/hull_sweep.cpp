@@ -69,13 +69,18 @@ std::vector<double> parse_pressure_grid(const std::string& text) {
   if (!(step > 0)) throw Error("pressure '" + text + "': the step must be positive");
   if (last < first) throw Error("pressure '" + text + "': the end is below the start");
   const double intervals = (last - first) / step;
-  if (intervals > 1e4) throw Error("pressure '" + text + "': more than 10000 grid points");
+  // The points, STOP included: ⌈intervals⌉ + 1.
+  if (std::ceil(intervals - 1e-9) + 1 > 1e4)
+    throw Error("pressure '" + text + "': more than 10000 grid points");
   const long count = static_cast<long>(std::floor(intervals + 1e-9)) + 1;
   std::vector<double> grid;
   for (long i = 0; i < count; ++i) grid.push_back(first + static_cast<double>(i) * step);
-  // STOP is in the sweep even when STEP does not divide the range (the last
-  // interval is then shorter).
-  if (last - grid.back() > 1e-9 * step) grid.push_back(last);
+  // STOP is in the sweep, exactly (not 0.7000000000000001 for 0:0.7:0.1), also
+  // when STEP does not divide the range (the last interval is then shorter).
+  if (std::abs(last - grid.back()) <= 1e-9 * step)
+    grid.back() = last;
+  else if (last > grid.back())
+    grid.push_back(last);
   return grid;
 }
 

@@ -66,25 +66,30 @@ bool same_frame(const Structure& given, const Structure& stored) {
          given.largest_displacement(stored) <= 1e-6;
 }
 
-// Without --resume: OUTPUT must not hold frames (a re-run does not replace an
-// earlier run's DFT results). With it: the index of the first INPUT frame
-// after those OUTPUT holds, which must be INPUT's frames in order, with gaps
-// where a frame failed twice (listed in `missing`, 1-based; not retried, as
-// the output keeps INPUT's order).
+// Whether OUTPUT exists and is not empty.
+bool output_holds_frames(const LabelOptions& options) {
+  std::error_code error;
+  return std::filesystem::exists(options.output, error) &&
+         !(std::filesystem::is_regular_file(options.output, error) &&
+           std::filesystem::file_size(options.output, error) == 0);
+}
+
+// Without --resume, OUTPUT must not hold frames: a re-run does not replace an
+// earlier run's DFT results.
+void refuse_labelled_output(const LabelOptions& options) {
+  if (!options.resume && output_holds_frames(options))
+    throw Error("-o '" + options.output +
+                "' exists and may hold frames an earlier run labelled: --resume labels only the "
+                "frames after them; to start over, delete it or give another -o");
+}
+
+// With --resume: the index of the first INPUT frame after those OUTPUT holds,
+// which must be INPUT's frames in order, with gaps where a frame failed twice
+// (listed in `missing`, 1-based; not retried, as the output keeps INPUT's
+// order). 0 without --resume.
 std::size_t labelled_before(const LabelOptions& options, const std::vector<Structure>& frames,
                             std::vector<std::size_t>& missing) {
-  std::error_code error;
-  const bool holds = std::filesystem::exists(options.output, error) &&
-                     !(std::filesystem::is_regular_file(options.output, error) &&
-                       std::filesystem::file_size(options.output, error) == 0);
-  if (!options.resume) {
-    if (holds)
-      throw Error("-o '" + options.output +
-                  "' exists and may hold frames an earlier run labelled: --resume labels only "
-                  "the frames after them; to start over, delete it or give another -o");
-    return 0;
-  }
-  if (!holds) return 0;
+  if (!options.resume || !output_holds_frames(options)) return 0;
   std::vector<Structure> stored;
   try {
     stored = read_extxyz(options.output);
@@ -97,10 +102,11 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     std::size_t k = next;
     while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
     if (k == frames.size())
-      throw Error(fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}' after "
-                              "frame {} (atoms, cell or positions differ): -o is not this input's "
+      throw Error(fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}'{} "
+                              "(atoms, cell or positions differ): -o is not this input's "
                               "labelling; give another -o",
-                              s + 1, options.output, options.input, next));
+                              s + 1, options.output, options.input,
+                              next > 0 ? fmt::format(" after frame {}", next) : ""));
     for (; next < k; ++next) missing.push_back(next + 1);
     next = k + 1;
   }
@@ -157,7 +163,14 @@ void run_label(const LabelOptions& options) {
   check_output_paths({{"config", options.config}, {"input", options.input}},
                      {{"-o", options.output}, {"--workdir", options.workdir}});
   check_writable(options.output);
-  const OutputLock lock(options.output + ".lock", "-o '" + options.output + "'", "otfgp label");
+  // Beside the file the output resolves to: a symbolic link to it, or `..` in
+  // its path, names the same lock.
+  std::error_code error;
+  const std::filesystem::path resolved =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(options.output), error);
+  const OutputLock lock((error ? std::filesystem::path(options.output) : resolved).string() + ".lock",
+                        "-o '" + options.output + "'", "otfgp label");
+  refuse_labelled_output(options);
   // From here on Ctrl-C and SIGTERM stop the work cleanly (exit 130/143), the
   // oracle's trial run in read_frames included: its process is killed and its
   // scratch folder removed.
@@ -168,24 +181,33 @@ void run_label(const LabelOptions& options) {
   if (interrupt_requested())
     throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
-  std::vector<std::size_t> skipped;
-  const std::size_t first = labelled_before(options, frames, skipped);
+  std::vector<std::size_t> earlier;  // gaps of the output a --resume keeps
+  const std::size_t first = labelled_before(options, frames, earlier);
   if (first > 0)
     logger().info("--resume: {} already holds {} of frames 1 to {} of {}", options.output,
-                  first - skipped.size(), first, options.input);
-  if (!skipped.empty())
-    logger().warn("--resume: {} frame(s) before frame {} failed in the earlier run and are not "
-                  "retried (the output keeps the input's order); label them into another -o",
-                  skipped.size(), first + 1);
+                  first - earlier.size(), first, options.input);
+  if (!earlier.empty())
+    logger().warn("--resume: {} frame(s) before frame {} are not in {} (the earlier run could "
+                  "not label them) and are not retried (the output keeps the input's order); "
+                  "label them into another -o",
+                  earlier.size(), first + 1, options.output);
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})",
                 frames.size() - first, options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a
   // later failure or an interrupt.
   int labelled = 0;
   double seconds = 0.0;
+  std::vector<std::size_t> skipped;
+  const std::string continued = fmt::format(
+      "; the frames labelled so far are in {}: the same command with --resume labels the rest",
+      options.output);
   for (std::size_t k = first; k < frames.size(); ++k) {
-    const std::optional<Structure> result =
-        label_frame(*oracle, frames, k, workdir, options.keep, seconds);
+    std::optional<Structure> result;
+    try {
+      result = label_frame(*oracle, frames, k, workdir, options.keep, seconds);
+    } catch (const InterruptedError& interrupted) {  // inside the oracle's program
+      throw InterruptedError(interrupted.signal(), interrupted.what() + continued);
+    }
     if (result) {
       write_extxyz(options.output, *result, /*append=*/true);
       ++labelled;
@@ -194,23 +216,29 @@ void run_label(const LabelOptions& options) {
     }
     if (interrupt_requested())
       throw InterruptedError(interrupt_signal(),
-                             fmt::format("interrupted after {} labelled frame(s), written to "
-                                         "{}; the same command with --resume labels the rest",
-                                         labelled, options.output));
+                             fmt::format("interrupted after {} labelled frame(s){}", labelled,
+                                         continued));
   }
   std::error_code ignored;
   if (!options.keep && std::filesystem::is_directory(workdir) && std::filesystem::is_empty(workdir))
     std::filesystem::remove(workdir, ignored);
   logger().info("wrote {} labelled frame(s) to {}; {:.2f} s per frame on average", labelled,
                 options.output, labelled > 0 ? seconds / labelled : 0.0);
-  if (!skipped.empty()) {
-    std::string list;
-    for (auto k : skipped) list += (list.empty() ? "" : ", ") + std::to_string(k);
-    throw Error(
-        fmt::format("{} of {} frame(s) could not be labelled after a retry (frames {}); "
-                    "their scratch folders are in {}",
-                    skipped.size(), frames.size(), list, workdir.string()));
-  }
+  const auto listed = [](const std::vector<std::size_t>& numbers) {
+    std::string text;
+    for (auto k : numbers) text += (text.empty() ? "" : ", ") + std::to_string(k);
+    return text;
+  };
+  std::string missing;
+  if (!skipped.empty())
+    missing = fmt::format("{} of {} frame(s) could not be labelled after a retry (frames {}); "
+                          "their scratch folders are in {}",
+                          skipped.size(), frames.size(), listed(skipped), workdir.string());
+  if (!earlier.empty())
+    missing += fmt::format("{}{} frame(s) the earlier run did not label are not in {} (frames {})",
+                           missing.empty() ? "" : "; ", earlier.size(), options.output,
+                           listed(earlier));
+  if (!missing.empty()) throw Error(missing);
 }
 
 }  // namespace

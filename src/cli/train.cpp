@@ -202,6 +202,17 @@ void run_train(const TrainOptions& options) {
   GpTrainingReport report;
   SparseGp gp = train_model(options, config, frames, report);
   log_training(config, report);
+  // An isolated atom's energy in the model is its species' reference energy.
+  if (config.reference_energies.empty())
+    for (Eigen::Index s = 0; s < gp.isolated_atoms().size(); ++s)
+      if (gp.isolated_atoms()(s) > 0.0)
+        logger().warn(
+            "the frames hold {} isolated {} atom(s) (no neighbour within the cutoff): the model "
+            "gives them the reference energy fitted over all frames, {:.6f} eV, whatever their "
+            "label (their descriptor is empty); give reference_energies as the isolated atoms' "
+            "energies to make it exact (docs/gp.md, Novelty)",
+            gp.isolated_atoms()(s), element(gp.descriptor().species()[std::size_t(s)]).symbol,
+            gp.reference_energies()(s));
   save_gp_model(options.output, gp);
   logger().info("wrote {}", options.output);
 

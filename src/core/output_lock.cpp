@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 
 namespace otfgp {
 
@@ -22,6 +23,13 @@ std::string holder_text(const std::filesystem::path& path) {
   std::string line;
   std::getline(file, line);
   return line.empty() ? "another process" : line;
+}
+
+// Whether the open file `fd` is the one at `path` now.
+bool same_file(int fd, const std::filesystem::path& path) {
+  struct stat held {}, named {};
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
 
 std::string now_utc() {
@@ -52,20 +60,24 @@ OutputLock::OutputLock(const std::filesystem::path& lock_file, const std::string
                   std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       const int failure = errno;
+      if (failure != EWOULDBLOCK) {
+        // A file system without flock (Lustre mounted noflock, some FUSE and
+        // NFS mounts): the run goes on unguarded rather than not at all.
+        logger().warn("cannot lock '{}' ({}): the file system does not support flock, so "
+                      "nothing stops a second run from writing {} at the same time",
+                      path_.string(), std::strerror(failure), output);
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
       ::close(fd_);
       fd_ = -1;
-      if (failure != EWOULDBLOCK)
-        throw Error("cannot lock '" + path_.string() + "' for " + output + ": " +
-                    std::strerror(failure));
       throw Error(output + " is in use by " + holder_text(path_) +
                   ": two runs writing one output would mix or delete each other's files; wait "
                   "for that run to end, stop it, or give another output (the lock file is '" +
                   path_.string() + "')");
     }
-    struct stat held {}, named {};
-    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 &&
-        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
-      break;
+    if (same_file(fd_, path_)) break;
     ::close(fd_);
     fd_ = -1;
   }
@@ -82,7 +94,9 @@ OutputLock::~OutputLock() {
   if (fd_ < 0) return;
   // Unlink while locked: a process that opened the file meanwhile finds it
   // locked now, or no longer at the path once it gets the lock, and retries.
-  ::unlink(path_.c_str());
+  // Only our own file: the folder may have been removed and another run's
+  // lock made at the path since.
+  if (same_file(fd_, path_)) ::unlink(path_.c_str());
   ::close(fd_);
 }
 

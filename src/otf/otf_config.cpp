@@ -189,7 +189,7 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
     if (!npt && !stage.relax) entry.fail("pressure", "needs md.ensemble npt (or relax: true)");
     stage.pressure = entry.number("pressure");
     try {
-      md::check_target_pressure(*stage.pressure);
+      md::check_configured_pressure(*stage.pressure);
     } catch (const Error& error) {
       entry.fail("pressure", error.what());
     }

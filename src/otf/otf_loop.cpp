@@ -544,7 +544,20 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
       values, config_.otf.max_sparse_per_frame, config_.otf.sparse_residual_threshold);
   const int added =
       gp_->add_sparse_atoms(values, gp_->num_frames(), atoms, config_.training.min_residual);
+  const Eigen::VectorXd isolated_before = gp_->isolated_atoms();
   gp_->add_frame(frame, values, record.labels);
+  // The first isolated atom of a species ends its novelty; its energy is the
+  // reference energy, which the oracle's label cannot correct.
+  if (config_.model.reference_energies.empty())
+    for (Eigen::Index s = 0; s < isolated_before.size(); ++s)
+      if (isolated_before(s) == 0.0 && gp_->isolated_atoms()(s) > 0.0)
+        logger().warn(
+            "frame {}: an isolated {} atom (no neighbour within the cutoff) is learnt; the model "
+            "gives such an atom its reference energy, {} eV, fitted from the starting frames, "
+            "not the oracle's energy: where atoms leave the structure, give "
+            "model.reference_energies as the isolated atoms' energies (docs/gp.md, Novelty)",
+            gp_->num_frames(), element(config_.model.descriptor.species[std::size_t(s)]).symbol,
+            number(gp_->reference_energies()(s)));
   const int learnt = gp_->num_frames();
   const OtfSettings& otf = config_.otf;
   // The schedule counts frames the MD's uncertainty asked for: starting
@@ -808,7 +821,8 @@ OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const Re
                         point.step, std, threshold());
   else if (novel)
     where = fmt::format(
-        "stopped at step {}, at a novel atom (a neighbour closer than any in the training data)",
+        "stopped at step {}, at a novel atom (closer neighbours, another neighbour density or "
+        "isolation never seen in the training data)",
         point.step);
   logger().info("stage {} (relax{}), round {}: {}, H = {:.6f} eV/atom; labelling {}", stage_ + 1,
                 stage.pressure ? " at " + number(*stage.pressure) + " GPa" : std::string(), round,

@@ -25,6 +25,7 @@
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/search/search_folder.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "otfgp/search/template.hpp"
 
@@ -418,31 +419,38 @@ class Engine {
       const pid_t pid = ::fork();
       if (pid < 0) throw Error("search: cannot fork a worker");
       if (pid == 0) {
-        ::close(ends[0]);
-        nlohmann::json results = nlohmann::json::array();
-        for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
-             t += static_cast<std::size_t>(pool)) {
-          Outcome outcome;
-          try {
-            outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
-          } catch (const std::exception& error) {
-            outcome.failed = true;
-            outcome.error = std::string("worker: ") + error.what();
+        // Nothing may leave this block but _exit: an exception unwinding into
+        // the parent's frames would run their destructors (the output lock's
+        // among them) in the child.
+        try {
+          ::close(ends[0]);
+          nlohmann::json results = nlohmann::json::array();
+          for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+               t += static_cast<std::size_t>(pool)) {
+            Outcome outcome;
+            try {
+              outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
+            } catch (const std::exception& error) {
+              outcome.failed = true;
+              outcome.error = std::string("worker: ") + error.what();
+            }
+            results.push_back({{"failed", outcome.failed},
+                               {"error", outcome.error},
+                               {"relaxer", outcome.relaxer},
+                               {"taken", outcome.taken},
+                               {"delta_force", outcome.delta_force}});
           }
-          results.push_back({{"failed", outcome.failed},
-                             {"error", outcome.error},
-                             {"relaxer", outcome.relaxer},
-                             {"taken", outcome.taken},
-                             {"delta_force", outcome.delta_force}});
+          const std::string text = results.dump();
+          std::size_t written = 0;
+          while (written < text.size()) {
+            const ssize_t n = ::write(ends[1], text.data() + written, text.size() - written);
+            if (n <= 0) ::_exit(3);
+            written += static_cast<std::size_t>(n);
+          }
+          ::close(ends[1]);
+        } catch (...) {
+          ::_exit(3);
         }
-        const std::string text = results.dump();
-        std::size_t written = 0;
-        while (written < text.size()) {
-          const ssize_t n = ::write(ends[1], text.data() + written, text.size() - written);
-          if (n <= 0) ::_exit(3);
-          written += static_cast<std::size_t>(n);
-        }
-        ::close(ends[1]);
         ::_exit(0);  // no destructors or atexit handlers of the parent's objects
       }
       ::close(ends[1]);
@@ -919,44 +927,6 @@ void recheck(const SearchConfig& config, SearchResult& result) {
   }
 }
 
-// Before a fresh search (no --resume) writes into `folder`: it must be
-// missing, empty, or a finished search's (checkpoint.json at phase "done",
-// whose results the search replaces). An unfinished search is continued with
-// --resume, not restarted over its checkpoint; another program's files are
-// not overwritten (summary.json, …) or deleted (in top/).
-void check_fresh_output(const std::filesystem::path& folder) {
-  std::vector<std::string> entries;
-  for (const auto& entry : std::filesystem::directory_iterator(folder))
-    if (entry.path().filename() != OutputLock::folder_file_name())
-      entries.push_back(entry.path().filename().string());
-  if (entries.empty()) return;
-  const std::filesystem::path checkpoint = folder / "checkpoint.json";
-  std::string phase;
-  long steps = 0;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(std::ifstream(checkpoint));
-    phase = j.at("phase").get<std::string>();
-    steps = j.at("total_steps").get<long>();
-  } catch (const nlohmann::json::exception&) {
-    std::sort(entries.begin(), entries.end());
-    std::string listed;
-    for (std::size_t k = 0; k < entries.size() && k < 8; ++k)
-      listed += (k > 0 ? ", " : "") + entries[k];
-    if (entries.size() > 8) listed += fmt::format(" and {} more", entries.size() - 8);
-    throw Error("output folder '" + folder.string() +
-                "' holds files and no search (no readable checkpoint.json): " + listed +
-                "; a fresh search would overwrite or delete them: give another output folder "
-                "(-o or output:), or move them away");
-  }
-  if (phase != "done")
-    throw Error(fmt::format("output folder '{}' holds an unfinished search (checkpoint.json at "
-                            "phase '{}', {} optimisation steps): --resume continues it; to start "
-                            "over, delete the folder or give another output folder",
-                            folder.string(), phase, steps));
-  logger().warn("output folder '{}' holds a finished search: this fresh search replaces its results",
-                folder.string());
-}
-
 }  // namespace
 
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
@@ -965,8 +935,14 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   std::filesystem::create_directories(config.output);
   const OutputLock lock(OutputLock::in_folder(config.output),
                         "output folder '" + config.output + "'", "otfgp search");
-  if (!resume || !std::filesystem::exists(std::filesystem::path(config.output) / "checkpoint.json"))
-    check_fresh_output(config.output);
+  if ((!resume ||
+       !std::filesystem::exists(std::filesystem::path(config.output) / "checkpoint.json")) &&
+      check_fresh_search_folder(config.output)) {
+    logger().warn("output folder '{}' holds an earlier search's outputs: this fresh search "
+                  "replaces them",
+                  config.output);
+    remove_search_outputs(config.output);
+  }
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
   if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);
   Engine engine(config, workers);

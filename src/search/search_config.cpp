@@ -202,6 +202,12 @@ void read_compositions(const ConfigSection& root, SearchConfig& config) {
       }
     }
   }
+  for (std::size_t k = 0; k < config.compositions.size(); ++k)
+    for (std::size_t other = 0; other < k; ++other)
+      if (config.compositions[k].formula() == config.compositions[other].formula())
+        root.fail(variable ? (root.has("grid") ? "grid" : "compositions") : "composition",
+                  config.compositions[k].formula() +
+                      " is listed twice: each formula is searched once, in its own folder");
   config.stoichiometry = config.compositions.front();
   if (root.has("hull_references")) {
     if (!variable) root.fail("hull_references", "applies to compositions: or grid: runs only");
@@ -215,7 +221,10 @@ void read_compositions(const ConfigSection& root, SearchConfig& config) {
     }
   }
   read_formula_units(root, config, variable);
-  if (variable) check_references_searched(root, config);
+  // As the CLI decides (src/cli/search.cpp): one formula without hull
+  // references is an ordinary search, with no hull.
+  if (config.compositions.size() > 1 || !config.hull_references.empty())
+    check_references_searched(root, config);
 }
 
 // `potential:`, or the model of `active_learning:`.

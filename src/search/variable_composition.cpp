@@ -11,14 +11,27 @@
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/output_lock.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/search/search.hpp"
+#include "otfgp/search/search_folder.hpp"
 
 namespace otfgp::search {
 
 VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
                                                    int workers) {
   check_search_output_paths(config);
+  const std::filesystem::path top(config.output);
+  std::filesystem::create_directories(top);
+  const OutputLock lock(OutputLock::in_folder(top), "output folder '" + config.output + "'",
+                        "otfgp search");
+  // Every formula's folder is checked before the first search: a fresh run
+  // over an interrupted one stops now, not after redoing the formulas before.
+  for (const Stoichiometry& stoichiometry : config.compositions) {
+    const std::filesystem::path folder = top / stoichiometry.formula();
+    if (!resume || !std::filesystem::exists(folder / "checkpoint.json"))
+      check_fresh_search_folder(folder);
+  }
   // Every formula's elements are checked against the potential before the
   // first search (a missing charge or parameter would otherwise stop the run
   // after the searches before it). Active learning makes its model as it goes.

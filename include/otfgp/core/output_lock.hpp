@@ -17,7 +17,8 @@ class OutputLock {
  public:
   // Locks `lock_file` (created when missing; its folder must exist) for
   // `verb` ("otfgp otf"), naming `output` in the error. Throws otfgp::Error
-  // when another process holds it, or when it cannot be made.
+  // when another process holds it, or when it cannot be made; on a file
+  // system without flock, warns and holds nothing.
   OutputLock(const std::filesystem::path& lock_file, const std::string& output,
              const std::string& verb);
   ~OutputLock();
