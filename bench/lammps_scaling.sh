@@ -75,7 +75,7 @@ lattice diamond 5.431
 region box block 0 $cells 0 $cells 0 $cells
 create_box 1 box
 create_atoms 1 box
-mass 1 28.0855
+mass 1 28.085  # the mass otfgp md uses for Si (src/core/elements.cpp)
 $(printf '%s\n' "$@")
 neighbor 1.0 bin
 neigh_modify every 1 delay 0 check yes

@@ -55,7 +55,7 @@ lattice diamond 5.431
 region box block 0 $1 0 $1 0 $1
 create_box 1 box
 create_atoms 1 box
-mass 1 28.0855
+mass 1 28.085  # the mass otfgp md uses for Si (src/core/elements.cpp)
 pair_style sw
 pair_coeff * * $potential Si
 neighbor 1.0 bin

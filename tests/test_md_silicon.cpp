@@ -185,7 +185,7 @@ LammpsAverages lammps_npt(double a, double pressure_gpa, double temperature, dou
   input << "units metal\natom_style atomic\nboundary p p p\n"
         << "lattice diamond " << a
         << "\nregion box block 0 4 0 4 0 4\ncreate_box 1 box\ncreate_atoms 1 box\n"
-        << "mass 1 28.0855\npair_style sw\npair_coeff * * " << sw_file << " Si\n"
+        << "mass 1 28.085\npair_style sw\npair_coeff * * " << sw_file << " Si\n"
         << "neighbor 1.0 bin\nneigh_modify every 1 delay 0 check yes\n"
         << "velocity all create 2000 " << seed << " mom yes rot no dist gaussian\n"
         << "fix npt all npt temp " << temperature << " " << temperature << " " << tdamp_fs * 1e-3
