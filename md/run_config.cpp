@@ -335,9 +335,8 @@ Structure starting_structure(const RunConfig& config) {
   if (structure.size() == 0)
     throw Error(config.source + ": the structure in '" + config.structure_file->string() +
                 "' has no atoms");
-  structure.refuse_fixed_atoms(config.source + ": the structure in '" +
-                                   config.structure_file->string() + "'",
-                               "otfgp md");
+  structure.refuse_fixed_atoms(
+      config.source + ": the structure in '" + config.structure_file->string() + "'", "otfgp md");
   return structure;
 }
 

@@ -53,9 +53,10 @@ void check_configured_pressure(double pressure) {
   // Planetary interiors reach a few TPa; a value in kbar or bar is more likely.
   constexpr double unusual_pressure = 1e3;  // GPa
   if (std::abs(pressure) > unusual_pressure)
-    logger().warn("the target pressure {} GPa is above 1000 GPa: the unit is GPa (1 GPa = 10 "
-                  "kbar = 1e4 bar)",
-                  format_significant(pressure, 6));
+    logger().warn(
+        "the target pressure {} GPa is above 1000 GPa: the unit is GPa (1 GPa = 10 "
+        "kbar = 1e4 bar)",
+        format_significant(pressure, 6));
 }
 
 void EngineSettings::validate() const {

@@ -267,8 +267,8 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
   const MappedGp loaded = load_mapped_gp(saved / "model.h5");
   CHECK(loaded.isolated_atoms == gp.isolated_atoms());
   GpPotential from_file(loaded);
-  for (Potential* p : {static_cast<Potential*>(&fast), potential.get(),
-                       static_cast<Potential*>(&from_file)}) {
+  for (Potential* p :
+       {static_cast<Potential*>(&fast), potential.get(), static_cast<Potential*>(&from_file)}) {
     const Evaluation e = evaluate(*p, alone, request);
     CHECK(e.novel->minCoeff() == 1.0);
     CHECK(e.uncertainty->minCoeff() == Approx(sigma).epsilon(1e-12));

@@ -439,7 +439,8 @@ TEST_CASE("pressure grids parse and reject nonsense", "[hull][sweep]") {
   CHECK(grid.back() == Approx(20.0));
   CHECK(parse_pressure_grid("10") == std::vector<double>{10.0});
   // STOP is included when STEP does not divide the range.
-  CHECK(parse_pressure_grid("0:1:0.3") == std::vector<double>{0.0, 0.3, 0.6, 0.8999999999999999, 1.0});
+  CHECK(parse_pressure_grid("0:1:0.3") ==
+        std::vector<double>{0.0, 0.3, 0.6, 0.8999999999999999, 1.0});
   CHECK(parse_pressure_grid("0:30:7").back() == 30.0);
   CHECK_THROWS_WITH(parse_pressure_grid("0:20"), Contains("START:STOP:STEP"));
   CHECK_THROWS_WITH(parse_pressure_grid("0:20:0"), Contains("step must be positive"));

@@ -285,8 +285,8 @@ TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made,
   std::filesystem::create_directories(folder / "b");
   write_structures(folder / "a" / "ar.vasp", {crystal(5.3, fcc_sites, {18, 18, 18, 18})});
   write_structures(folder / "b" / "ar.vasp", {crystal(5.4, fcc_sites, {18, 18, 18, 18})});
-  const std::string relax = " --relax-with '" + strong + "' --relaxed-dir " +
-                            quoted(folder / "new" / "relaxed");
+  const std::string relax =
+      " --relax-with '" + strong + "' --relaxed-dir " + quoted(folder / "new" / "relaxed");
   // Two inputs of one id: refused before any relaxation wrote a file, naming both paths.
   const auto twice = run_otfgp("hull " + quoted(folder / "a" / "ar.vasp") + " " +
                                quoted(folder / "b" / "ar.vasp") + relax);
@@ -307,8 +307,8 @@ TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made,
   // relax: several frames into one POSCAR are refused before relaxing any.
   write_structures(folder / "two.xyz", {crystal(5.3, fcc_sites, {18, 18, 18, 18}),
                                         crystal(5.4, fcc_sites, {18, 18, 18, 18})});
-  const auto poscar = run_otfgp("relax " + quoted(folder / "two.xyz") + " -p '" + strong +
-                                "' -o " + quoted(folder / "out.vasp"));
+  const auto poscar = run_otfgp("relax " + quoted(folder / "two.xyz") + " -p '" + strong + "' -o " +
+                                quoted(folder / "out.vasp"));
   CHECK(poscar.exit_code == 1);
   CHECK_THAT(poscar.output, Contains("holds 2 structures, and the POSCAR -o"));
   CHECK_FALSE(std::filesystem::exists(folder / "out.vasp"));

@@ -267,7 +267,8 @@ TEST_CASE("a fresh run leaves no earlier run's restart or summary to be continue
   // An earlier run's restart file beside a new run's thermo file would let a
   // later `restart:` continue that run onto this one's output.
   TemporaryDirectory directory("otfgp-md-cli-stale");
-  const std::string output = "output: {directory: out, thermo_interval: 1, trajectory_interval: 0}\n";
+  const std::string output =
+      "output: {directory: out, thermo_interval: 1, trajectory_interval: 0}\n";
   write_text(directory / "first.yaml", argon_nvt + "steps: 20\n" + output);
   REQUIRE(run_md(directory, "first.yaml").exit_code == 0);
   REQUIRE(std::filesystem::exists(directory / "out/restart.h5"));
@@ -276,7 +277,8 @@ TEST_CASE("a fresh run leaves no earlier run's restart or summary to be continue
   write_text(directory / "second.yaml",
              "structure: {lattice: fcc, elements: [Ar], a: 5.30, repeat: 3}\n"
              "potential: lj:eps=0.0104,sigma=3.4,rc=7.5\nensemble: nve\ntemperature: 700\n"
-             "timestep: 40\nsteps: 5000\nchecks: {max_force: 5}\n" + output);
+             "timestep: 40\nsteps: 5000\nchecks: {max_force: 5}\n" +
+                 output);
   const CliResult failed = run_md(directory, "second.yaml");
   REQUIRE(failed.exit_code == 1);
   CHECK_FALSE(std::filesystem::exists(directory / "out/restart.h5"));
@@ -295,12 +297,12 @@ TEST_CASE("a closed stdout does not stop a run before its restart and summary",
              argon_nvt + "steps: 4000\noutput: {directory: out, thermo_interval: 1}\n");
   // `head` leaves after two lines of the thermo echo (4000 lines, more than a
   // pipe holds, so later writes find it closed); SIGPIPE would end otfgp (141).
-  const int status = testing::shell("cd '" + directory.path().string() + "' && ('" +
-                                    OTFGP_CLI_PATH +
-                                    "' md md.yaml 2> cli.stderr; echo $? > status) | head -n 2 "
-                                    "> /dev/null");
+  const int status =
+      testing::shell("cd '" + directory.path().string() + "' && ('" + OTFGP_CLI_PATH +
+                     "' md md.yaml 2> cli.stderr; echo $? > status) | head -n 2 "
+                     "> /dev/null");
   INFO(read_text(directory / "cli.stderr"));
-  CHECK(status == 0);                                   // head's
+  CHECK(status == 0);                               // head's
   CHECK(read_text(directory / "status") == "0\n");  // otfgp's
   CHECK(md::read_restart_file(directory / "out/restart.h5").step == 4000);
   CHECK(nlohmann::json::parse(read_text(directory / "out/summary.json"))["final_step"] == 4000);

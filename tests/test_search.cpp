@@ -247,8 +247,9 @@ TEST_CASE("search configs are validated key by key", "[search]") {
                     Catch::Contains("the hull reference Rh is not among the searched"));
   CHECK_THROWS_WITH(parse(join), Catch::Contains("the hull reference O (an element"));
   CHECK_NOTHROW(parse(join + "hull_references: [BaO, RhO2]\n"));
-  SearchConfig chlorine = parse("compositions: [BaO, BaCl2]\nhull_references: [BaO, BaCl2]\n"
-                                "potential: buck:BaRhO.buck\ncandidates: 2\n");
+  SearchConfig chlorine = parse(
+      "compositions: [BaO, BaCl2]\nhull_references: [BaO, BaCl2]\n"
+      "potential: buck:BaRhO.buck\ncandidates: 2\n");
   chlorine.output = (directory / "cl").string();
   CHECK_THROWS_WITH(run_variable_composition(chlorine, false),
                     Catch::Contains("BaCl2 with buck:BaRhO.buck") && Catch::Contains("Cl"));
@@ -258,9 +259,10 @@ TEST_CASE("search configs are validated key by key", "[search]") {
 TEST_CASE("a fresh search keeps other files and unfinished searches; nothing converged is null",
           "[search]") {
   testing::TemporaryDirectory directory;
-  const std::string base = "composition: Si\nformula_units: 2\ncandidates: 2\n"
-                           "potential: sw:/usr/share/lammps/potentials/Si.sw\n"
-                           "output:\n  plots: false\n";
+  const std::string base =
+      "composition: Si\nformula_units: 2\ncandidates: 2\n"
+      "potential: sw:/usr/share/lammps/potentials/Si.sw\n"
+      "output:\n  plots: false\n";
   SearchConfig config = config_from(base, directory / "out");
   // A folder of other files: refused, nothing overwritten or deleted; a file
   // of a search's name without a checkpoint is not a search's.
@@ -269,9 +271,9 @@ TEST_CASE("a fresh search keeps other files and unfinished searches; nothing con
   CHECK_THROWS_WITH(run_search(config, false),
                     Catch::Contains("holds files a search does not write: top/notes.txt"));
   std::filesystem::remove_all(directory / "out" / "top");
-  CHECK_THROWS_WITH(run_search(config, false),
-                    Catch::Contains("holds files and no search checkpoint") &&
-                        Catch::Contains("summary.json"));
+  CHECK_THROWS_WITH(
+      run_search(config, false),
+      Catch::Contains("holds files and no search checkpoint") && Catch::Contains("summary.json"));
   CHECK(read_text(directory / "out" / "summary.json") == "{\"mine\": true}\n");
   // --resume without a checkpoint is the same fresh start.
   CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("no search checkpoint"));
@@ -285,7 +287,8 @@ TEST_CASE("a fresh search keeps other files and unfinished searches; nothing con
   CHECK_THROWS_WITH(run_search(config, false), Catch::Contains("top/mine.xyz"));
   CHECK(read_text(directory / "out" / "top" / "mine.xyz") == "keep\n");
   std::filesystem::remove(directory / "out" / "top" / "mine.xyz");
-  nlohmann::json checkpoint = nlohmann::json::parse(read_text(directory / "out" / "checkpoint.json"));
+  nlohmann::json checkpoint =
+      nlohmann::json::parse(read_text(directory / "out" / "checkpoint.json"));
   checkpoint["phase"] = "relax";
   testing::write_text(directory / "out" / "checkpoint.json", checkpoint.dump());
   CHECK_THROWS_WITH(run_search(config, false),

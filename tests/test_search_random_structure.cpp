@@ -119,9 +119,9 @@ TEST_CASE("random structures are reproducible from the seed and fall back to P1"
   // One Si atom: no P1 cell of it lacks inversion, so the fallback cannot help, and says so.
   options.p1_fallback = true;
   options.space_groups = {227};
-  CHECK_THROWS_WITH(generate_random_structure(Stoichiometry::parse("Si"), options, 1, 0),
-                    Catch::Contains("no listed space group") &&
-                        Catch::Contains("the P1 fallback cannot help"));
+  CHECK_THROWS_WITH(
+      generate_random_structure(Stoichiometry::parse("Si"), options, 1, 0),
+      Catch::Contains("no listed space group") && Catch::Contains("the P1 fallback cannot help"));
 }
 
 TEST_CASE("at least 100 valid 20-atom structures per second", "[search][benchmark]") {

@@ -270,8 +270,7 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
     names << (row > 0 ? ", " : "")
           << quoted_label(enhanced_formula(formula) +
                           (id == formula ? "" : " (" + literal_text(id) + ")"))
-          << " "
-          << row;
+          << " " << row;
     for (const auto& transition : sweep.transitions)
       if (transition.entry == i) ticks << transition.pressure_gpa << " " << row << "\n";
   }

@@ -134,8 +134,10 @@ HullRequest parse_hull_request(HullSettings& settings) {
     std::error_code error;
     std::filesystem::create_directories(settings.relaxed_dir, error);
     if (!std::filesystem::is_directory(settings.relaxed_dir))
-      throw Error("--relaxed-dir '" + settings.relaxed_dir + "' is not a directory and cannot be "
-                  "made" + (error ? ": " + error.message() : std::string()));
+      throw Error("--relaxed-dir '" + settings.relaxed_dir +
+                  "' is not a directory and cannot be "
+                  "made" +
+                  (error ? ": " + error.message() : std::string()));
   }
   check_hull_outputs(settings);
   return request;

@@ -102,11 +102,12 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     std::size_t k = next;
     while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
     if (k == frames.size())
-      throw Error(fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}'{} "
-                              "(atoms, cell or positions differ): -o is not this input's "
-                              "labelling; give another -o",
-                              s + 1, options.output, options.input,
-                              next > 0 ? fmt::format(" after frame {}", next) : ""));
+      throw Error(
+          fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}'{} "
+                      "(atoms, cell or positions differ): -o is not this input's "
+                      "labelling; give another -o",
+                      s + 1, options.output, options.input,
+                      next > 0 ? fmt::format(" after frame {}", next) : ""));
     for (; next < k; ++next) missing.push_back(next + 1);
     next = k + 1;
   }
@@ -168,8 +169,9 @@ void run_label(const LabelOptions& options) {
   std::error_code error;
   const std::filesystem::path resolved =
       std::filesystem::weakly_canonical(std::filesystem::absolute(options.output), error);
-  const OutputLock lock((error ? std::filesystem::path(options.output) : resolved).string() + ".lock",
-                        "-o '" + options.output + "'", "otfgp label");
+  const OutputLock lock(
+      (error ? std::filesystem::path(options.output) : resolved).string() + ".lock",
+      "-o '" + options.output + "'", "otfgp label");
   refuse_labelled_output(options);
   // From here on Ctrl-C and SIGTERM stop the work cleanly (exit 130/143), the
   // oracle's trial run in read_frames included: its process is killed and its
@@ -187,10 +189,11 @@ void run_label(const LabelOptions& options) {
     logger().info("--resume: {} already holds {} of frames 1 to {} of {}", options.output,
                   first - earlier.size(), first, options.input);
   if (!earlier.empty())
-    logger().warn("--resume: {} frame(s) before frame {} are not in {} (the earlier run could "
-                  "not label them) and are not retried (the output keeps the input's order); "
-                  "label them into another -o",
-                  earlier.size(), first + 1, options.output);
+    logger().warn(
+        "--resume: {} frame(s) before frame {} are not in {} (the earlier run could "
+        "not label them) and are not retried (the output keeps the input's order); "
+        "label them into another -o",
+        earlier.size(), first + 1, options.output);
   logger().info("labelling {} frame(s) from {} with the {} oracle (scratch in {})",
                 frames.size() - first, options.input, oracle->kind(), workdir.string());
   // Each labelled frame is appended at once: a DFT result is never lost to a
@@ -215,9 +218,9 @@ void run_label(const LabelOptions& options) {
       skipped.push_back(k + 1);
     }
     if (interrupt_requested())
-      throw InterruptedError(interrupt_signal(),
-                             fmt::format("interrupted after {} labelled frame(s){}", labelled,
-                                         continued));
+      throw InterruptedError(
+          interrupt_signal(),
+          fmt::format("interrupted after {} labelled frame(s){}", labelled, continued));
   }
   std::error_code ignored;
   if (!options.keep && std::filesystem::is_directory(workdir) && std::filesystem::is_empty(workdir))
@@ -231,13 +234,14 @@ void run_label(const LabelOptions& options) {
   };
   std::string missing;
   if (!skipped.empty())
-    missing = fmt::format("{} of {} frame(s) could not be labelled after a retry (frames {}); "
-                          "their scratch folders are in {}",
-                          skipped.size(), frames.size(), listed(skipped), workdir.string());
+    missing = fmt::format(
+        "{} of {} frame(s) could not be labelled after a retry (frames {}); "
+        "their scratch folders are in {}",
+        skipped.size(), frames.size(), listed(skipped), workdir.string());
   if (!earlier.empty())
-    missing += fmt::format("{}{} frame(s) the earlier run did not label are not in {} (frames {})",
-                           missing.empty() ? "" : "; ", earlier.size(), options.output,
-                           listed(earlier));
+    missing +=
+        fmt::format("{}{} frame(s) the earlier run did not label are not in {} (frames {})",
+                    missing.empty() ? "" : "; ", earlier.size(), options.output, listed(earlier));
   if (!missing.empty()) throw Error(missing);
 }
 

@@ -78,9 +78,8 @@ void run_md(const std::string& file) {
       "atom-steps/s; summary in {}",
       summary["steps_this_run"].get<long>(),
       first > 0 ? fmt::format(" ({} to {}; means over steps 0 to {})", first, last, last) : "",
-      summary["mean_temperature_K"].get<double>(),
-      summary["mean_pressure_GPa"].get<double>(), summary["mean_volume_A3"].get<double>(),
-      summary["atom_steps_per_second"].get<double>(),
+      summary["mean_temperature_K"].get<double>(), summary["mean_pressure_GPa"].get<double>(),
+      summary["mean_volume_A3"].get<double>(), summary["atom_steps_per_second"].get<double>(),
       (config.output.directory / config.output.summary_file).string());
 }
 

@@ -127,9 +127,10 @@ void run_relax(const RelaxSettings& settings) {
   if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
   if (!settings.output.empty() && frames.size() > 1 &&
       structure_format(settings.output, "auto") == StructureFormat::poscar)
-    throw Error(fmt::format("'{}' holds {} structures, and the POSCAR -o '{}' holds one: give an "
-                            "extended XYZ -o (*.xyz) for all of them",
-                            settings.input, frames.size(), settings.output));
+    throw Error(
+        fmt::format("'{}' holds {} structures, and the POSCAR -o '{}' holds one: give an "
+                    "extended XYZ -o (*.xyz) for all of them",
+                    settings.input, frames.size(), settings.output));
   for (std::size_t f = 0; f < frames.size(); ++f)
     frames[f].refuse_fixed_atoms(
         "'" + settings.input + "'" + (frames.size() > 1 ? " frame " + std::to_string(f + 1) : ""),

@@ -194,9 +194,10 @@ void run_train(const TrainOptions& options) {
     for (std::size_t f = 0; f < test.size(); ++f)
       for (const int z : test[f].species())
         if (std::find(species.begin(), species.end(), z) == species.end())
-          throw Error(fmt::format("--test '{}' frame {}: element {} is not among the model's "
-                                  "species (those of --data and --config)",
-                                  options.test, f + 1, element(z).symbol));
+          throw Error(
+              fmt::format("--test '{}' frame {}: element {} is not among the model's "
+                          "species (those of --data and --config)",
+                          options.test, f + 1, element(z).symbol));
   }
 
   GpTrainingReport report;

@@ -27,7 +27,8 @@ std::string holder_text(const std::filesystem::path& path) {
 
 // Whether the open file `fd` is the one at `path` now.
 bool same_file(int fd, const std::filesystem::path& path) {
-  struct stat held {}, named {};
+  struct stat held {
+  }, named{};
   return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
          held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
@@ -63,9 +64,10 @@ OutputLock::OutputLock(const std::filesystem::path& lock_file, const std::string
       if (failure != EWOULDBLOCK) {
         // A file system without flock (Lustre mounted noflock, some FUSE and
         // NFS mounts): the run goes on unguarded rather than not at all.
-        logger().warn("cannot lock '{}' ({}): the file system does not support flock, so "
-                      "nothing stops a second run from writing {} at the same time",
-                      path_.string(), std::strerror(failure), output);
+        logger().warn(
+            "cannot lock '{}' ({}): the file system does not support flock, so "
+            "nothing stops a second run from writing {} at the same time",
+            path_.string(), std::strerror(failure), output);
         ::close(fd_);
         fd_ = -1;
         return;

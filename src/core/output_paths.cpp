@@ -37,7 +37,8 @@ void check_output_paths(const std::vector<NamedPath>& inputs,
     for (const NamedPath& input : inputs)
       if (!input.path.empty() && same_file(output.path, input.path))
         throw Error("the output " + describe(output) + " is the same file as the " +
-                    describe(input) + ": writing it would destroy that input; choose another "
+                    describe(input) +
+                    ": writing it would destroy that input; choose another "
                     "output name");
     for (std::size_t other = 0; other < k; ++other)
       if (!outputs[other].path.empty() && same_file(output.path, outputs[other].path))

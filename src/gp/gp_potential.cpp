@@ -1012,10 +1012,9 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
         }
         // With neighbours: ρ outside the training range; without: a species
         // no training atom of which was isolated (column 2 counts them).
-        flagged = flagged ||
-                  (check_density && (density > 0.0 ? density < density_bounds(s_i, 0) ||
-                                                         density > density_bounds(s_i, 1)
-                                                   : density_bounds(s_i, 2) == 0.0));
+        flagged = flagged || (check_density && (density > 0.0 ? density < density_bounds(s_i, 0) ||
+                                                                    density > density_bounds(s_i, 1)
+                                                              : density_bounds(s_i, 2) == 0.0));
         if (!flagged) return;
         novel(i) = 1.0;
         if (uncertainty(i) < sigma) uncertainty(i) = sigma;

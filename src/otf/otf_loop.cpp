@@ -415,13 +415,15 @@ void OtfLoop::resume() {
     // A run killed before its first checkpoint has a database to replay; a
     // folder with none at all is more likely a mistyped output.
     if (std::filesystem::exists(config_.output / "training.h5"))
-      logger().info("{}: no checkpoint yet; starting from the beginning, replaying the frames "
-                    "labelled so far",
-                    state_path.string());
+      logger().info(
+          "{}: no checkpoint yet; starting from the beginning, replaying the frames "
+          "labelled so far",
+          state_path.string());
     else
-      logger().warn("--resume: output folder '{}' holds no otf run (no training.h5): starting a "
-                    "fresh run",
-                    config_.output.string());
+      logger().warn(
+          "--resume: output folder '{}' holds no otf run (no training.h5): starting a "
+          "fresh run",
+          config_.output.string());
     resuming_ = false;
     // Keep the database: frames labelled before the first checkpoint are replayed from it.
     check_output_folder(config_.output);

@@ -356,8 +356,7 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
   }
   const std::string why =
       !any_group_fits
-          ? " no listed space group has Wyckoff positions for " + stoichiometry.formula() +
-                " in " +
+          ? " no listed space group has Wyckoff positions for " + stoichiometry.formula() + " in " +
                 (options.min_formula_units == options.max_formula_units
                      ? std::to_string(options.min_formula_units)
                      : std::to_string(options.min_formula_units) + " to " +

@@ -938,9 +938,10 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   if ((!resume ||
        !std::filesystem::exists(std::filesystem::path(config.output) / "checkpoint.json")) &&
       check_fresh_search_folder(config.output)) {
-    logger().warn("output folder '{}' holds an earlier search's outputs: this fresh search "
-                  "replaces them",
-                  config.output);
+    logger().warn(
+        "output folder '{}' holds an earlier search's outputs: this fresh search "
+        "replaces them",
+        config.output);
     remove_search_outputs(config.output);
   }
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");

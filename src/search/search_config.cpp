@@ -169,9 +169,8 @@ void check_references_searched(const ConfigSection& root, const SearchConfig& co
       searched = searched || Composition(amounts).same_fractions(reference);
     }
     if (!searched)
-      root.fail(config.hull_references.empty()
-                    ? (root.has("grid") ? "grid" : "compositions")
-                    : "hull_references",
+      root.fail(config.hull_references.empty() ? (root.has("grid") ? "grid" : "compositions")
+                                               : "hull_references",
                 "the hull reference " + reference.reduced_formula() +
                     (config.hull_references.empty() ? " (an element: no hull_references given)"
                                                     : std::string()) +

@@ -97,10 +97,11 @@ bool check_fresh_search_folder(const fs::path& folder) {
                 failure.what() + "); delete the folder, or give another output folder");
   }
   if (phase != "done")
-    throw Error(fmt::format("output folder '{}' holds an unfinished search (checkpoint.json at "
-                            "phase '{}', {} optimisation steps): --resume continues it; to start "
-                            "over, delete the folder or give another output folder",
-                            folder.string(), phase, steps));
+    throw Error(
+        fmt::format("output folder '{}' holds an unfinished search (checkpoint.json at "
+                    "phase '{}', {} optimisation steps): --resume continues it; to start "
+                    "over, delete the folder or give another output folder",
+                    folder.string(), phase, steps));
   return true;
 }
 
