@@ -304,6 +304,16 @@ TEST_CASE("otfgp hull --relaxed-dir: ids checked before relaxing, a folder made,
     INFO(name);
     CHECK(std::filesystem::exists(folder / "new" / "relaxed" / name));
   }
+  // A structure with atoms fixed by selective dynamics: every relaxation
+  // refuses it (hull --relax-with too), naming the input.
+  std::ofstream(folder / "fixed.vasp")
+      << "Ar4\n1.0\n5.3 0 0\n0 5.3 0\n0 0 5.3\nAr\n4\nSelective dynamics\nDirect\n"
+         "0 0 0 F F F\n0.5 0.5 0 T T T\n0.5 0 0.5 T T T\n0 0.5 0.5 T T T\n";
+  const auto fixed =
+      run_otfgp("hull " + quoted(folder / "fixed.vasp") + " --relax-with '" + strong + "'");
+  CHECK(fixed.exit_code == 1);
+  CHECK_THAT(fixed.output, Contains("fixed.vasp: relax") &&
+                               Contains("fix 3 coordinate(s), but a relaxation moves every atom"));
   // relax: several frames into one POSCAR are refused before relaxing any.
   write_structures(folder / "two.xyz", {crystal(5.3, fcc_sites, {18, 18, 18, 18}),
                                         crystal(5.4, fcc_sites, {18, 18, 18, 18})});

@@ -168,7 +168,14 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   ComputeRequest energy_std_request;
   energy_std_request.energy_uncertainty = potential.provides_uncertainty();
   for (std::size_t k = 0; k < pressures.size(); ++k) {
-    const RelaxResult result = relax(potential, current, at_pressure(options.relax, pressures[k]));
+    RelaxResult result;
+    try {
+      result = relax(potential, current, at_pressure(options.relax, pressures[k]));
+    } catch (const InterruptedError&) {
+      throw;
+    } catch (const Error& error) {  // a structure the relaxation refuses: name the input
+      throw Error(input.source + ": " + error.what());
+    }
     stop_if_interrupted(input.id);
     if (energy_std_request.energy_uncertainty) {
       const Evaluation evaluation = evaluate(potential, result.structure, energy_std_request);

@@ -347,6 +347,8 @@ Eigen::VectorXd vector_from_json(const nlohmann::json& j) {
 void check_relax_input(const Structure& structure, const RelaxOptions& options) {
   structure.validate();
   if (structure.size() == 0) throw Error("relax: the structure has no atoms");
+  // Every relaxation (relax, hull --relax-with, otf's relax stages, search templates).
+  structure.refuse_fixed_atoms("relax: the structure", "a relaxation");
   // Once per relaxation; the steps (evaluate_bound) do not repeat the overlap check.
   check_no_coincident_atoms(structure);
   if (options.relax_cell && !(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))

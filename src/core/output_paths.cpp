@@ -78,6 +78,15 @@ void check_inputs_outside_folder(const std::vector<NamedPath>& inputs, const Nam
   }
 }
 
+std::string listed_names(const std::vector<std::string>& names) {
+  constexpr std::size_t shown = 12;
+  std::string text;
+  for (std::size_t k = 0; k < names.size() && k < shown; ++k)
+    text += (k > 0 ? ", " : "") + names[k];
+  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
+  return text;
+}
+
 std::filesystem::path potential_spec_file(const std::string& spec) {
   const auto colon = spec.find(':');
   if (colon == std::string::npos) return {};

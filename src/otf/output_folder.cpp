@@ -9,6 +9,7 @@
 #include "otfgp/core/hdf5.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_lock.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::otf {
 
@@ -41,15 +42,6 @@ std::vector<std::string> entries_of(const fs::path& folder) {
   }
   std::sort(names.begin(), names.end());
   return names;
-}
-
-std::string listed(const std::vector<std::string>& names) {
-  constexpr std::size_t shown = 12;
-  std::string text;
-  for (std::size_t k = 0; k < names.size() && k < shown; ++k)
-    text += (k > 0 ? ", " : "") + names[k];
-  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
-  return text;
 }
 
 }  // namespace
@@ -130,15 +122,16 @@ void check_output_folder(const fs::path& folder) {
     throw Error("output folder '" + folder.string() +
                 "' holds files that otfgp otf did not write (it holds no otf run: no training.h5 "
                 "of one): " +
-                listed(entries) +
+                listed_names(entries) +
                 "; a fresh run would overwrite or delete them: give another output folder, or "
                 "move them away");
   const std::vector<std::string> foreign = foreign_entries(folder);
   if (!foreign.empty())
-    throw Error("output folder '" + folder.string() +
-                "' holds an earlier otf run and files otfgp otf did not write: " + listed(foreign) +
-                "; a fresh run replaces the earlier run and would delete them: move them away, "
-                "or give another output folder");
+    throw Error(
+        "output folder '" + folder.string() +
+        "' holds an earlier otf run and files otfgp otf did not write: " + listed_names(foreign) +
+        "; a fresh run replaces the earlier run and would delete them: move them away, "
+        "or give another output folder");
 }
 
 void remove_earlier_run(const fs::path& folder) {

@@ -12,6 +12,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_lock.hpp"
+#include "otfgp/core/output_paths.hpp"
 
 namespace otfgp::search {
 
@@ -64,11 +65,8 @@ bool check_fresh_search_folder(const fs::path& folder) {
   std::error_code error;
   if (!fs::is_directory(folder, error)) return false;
   const auto refuse = [&](const std::vector<std::string>& names, const std::string& what) {
-    std::string listed;
-    for (std::size_t k = 0; k < names.size() && k < 8; ++k)
-      listed += (k > 0 ? ", " : "") + names[k];
-    if (names.size() > 8) listed += fmt::format(" and {} more", names.size() - 8);
-    throw Error("output folder '" + folder.string() + "' holds " + what + ": " + listed +
+    throw Error("output folder '" + folder.string() + "' holds " + what + ": " +
+                listed_names(names) +
                 "; a fresh search would overwrite or delete them: give another output folder "
                 "(-o or output:), or move them away");
   };

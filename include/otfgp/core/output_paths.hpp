@@ -23,6 +23,10 @@ void check_output_paths(const std::vector<NamedPath>& inputs,
 // checkpoint/): no input may lie in `folder` (or be it), nor contain it.
 void check_inputs_outside_folder(const std::vector<NamedPath>& inputs, const NamedPath& folder);
 
+// Names (of files found in an output folder) for an error: the first 12,
+// comma-separated, then "and N more".
+std::string listed_names(const std::vector<std::string>& names);
+
 // The file a potential spec reads ("sw:/path/Si.sw" → /path/Si.sw, "gp:model.h5,mapped=no"
 // → model.h5), or an empty path when the spec names no existing file.
 std::filesystem::path potential_spec_file(const std::string& spec);
