@@ -166,3 +166,65 @@ TEST_CASE("lammps oracle: check runs LAMMPS once, so a missing element is found 
                               "pair_coeff: '* * SiC.tersoff {elements}'\n")
                     ->check({6, 14}));
 }
+
+TEST_CASE("lammps oracle labels slabs, wires, clusters and left-handed cells as otfgp does",
+          "[oracle][lammps]") {
+  TemporaryDirectory directory("otfgp-lammps");
+  auto oracle = lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw {elements}'\n");
+  auto potential = make_potential("sw:/usr/share/lammps/potentials/Si.sw");
+  Structure bulk = testing::diamond(14, 5.431, 2);
+  testing::rattle(bulk, 0.12, 17);
+  struct Case {
+    const char* name;
+    Structure structure;
+  };
+  std::vector<Case> cases;
+  {
+    // Free along c, atoms 3 Å beyond the cell's top and below its bottom, c tilted.
+    Structure slab = bulk;
+    slab.pbc = {true, true, false};
+    slab.cell.row(2) << 1.5, -0.7, 4.0;
+    slab.positions.col(2).array() += 3.0;
+    slab.positions(0, 2) = -1.0;
+    cases.push_back({"slab", slab});
+  }
+  {
+    // Periodic along b only, the free vectors short and skewed, atoms far outside them.
+    Structure wire = bulk;
+    wire.pbc = {false, true, false};
+    wire.cell.row(0) << 3.0, 0.5, 0.0;
+    wire.cell.row(2) << 0.2, 0.0, 2.5;
+    wire.positions.col(0).array() -= 20.0;
+    cases.push_back({"wire", wire});
+  }
+  {
+    // No cell at all.
+    Structure cluster = bulk;
+    cluster.pbc = {false, false, false};
+    cluster.cell.setZero();
+    cases.push_back({"cluster", cluster});
+  }
+  {
+    // a and b swapped: a × b · c < 0, the same lattice.
+    Structure left = skewed(testing::diamond(14, 5.431, 2));
+    left.cell.row(0).swap(left.cell.row(1));
+    REQUIRE(left.cell.determinant() < 0);
+    cases.push_back({"left-handed", left});
+  }
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const Structure labelled = oracle->label(c.structure, directory / c.name, 0);
+    const Evaluation reference = evaluate(*potential, c.structure);
+    REQUIRE(labelled.energy);
+    REQUIRE(labelled.forces);
+    CHECK(*labelled.energy == Approx(reference.energy).epsilon(0).margin(1e-8));
+    CHECK((*labelled.forces - reference.forces).cwiseAbs().maxCoeff() < 1e-8);
+    CHECK(reference.forces.norm() > 0.1);
+    CHECK(labelled.stress.has_value() == reference.stress.has_value());
+    if (reference.stress)
+      CHECK((*labelled.stress - *reference.stress).cwiseAbs().maxCoeff() < 1e-8);
+  }
+  CHECK_THROWS_WITH(lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw Si'\n"
+                                  "elements: [Si, C, Si]\n"),
+                    Contains("Si is listed twice"));
+}

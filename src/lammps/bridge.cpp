@@ -58,26 +58,27 @@ void log_line(LAMMPS* lmp, const std::string& text) {
 Bridge* active_bridge = nullptr;
 
 // Commands that initialise LAMMPS (and so the fix, which refuses to run without
-// its callback). `starts_run`: the fix must exist by then.
+// its callback). `starts_run`: the fix must exist by then; `counts_calls`: the
+// command calls the fix at least once (a rerun of an empty dump does not).
 struct Hook {
   const char* name;
-  bool starts_run;
+  bool starts_run, counts_calls;
   LAMMPS_NS::Input::CommandCreator original;
 };
-std::array<Hook, 9> hooks = {{{"run", true, nullptr},
-                              {"minimize", true, nullptr},
-                              {"rerun", true, nullptr},
-                              {"write_data", false, nullptr},
-                              {"write_restart", false, nullptr},
-                              {"write_coeff", false, nullptr},
-                              {"velocity", false, nullptr},
-                              {"change_box", false, nullptr},
-                              {"displace_atoms", false, nullptr}}};
+std::array<Hook, 9> hooks = {{{"run", true, true, nullptr},
+                              {"minimize", true, true, nullptr},
+                              {"rerun", true, false, nullptr},
+                              {"write_data", false, false, nullptr},
+                              {"write_restart", false, false, nullptr},
+                              {"write_coeff", false, false, nullptr},
+                              {"velocity", false, false, nullptr},
+                              {"change_box", false, false, nullptr},
+                              {"displace_atoms", false, false, nullptr}}};
 
 template <std::size_t Slot>
 LAMMPS_NS::Command* hooked_command(LAMMPS* lmp) {
   try {
-    active_bridge->prepare(hooks[Slot].starts_run);
+    active_bridge->prepare(hooks[Slot].starts_run, hooks[Slot].counts_calls);
   } catch (const std::exception& error) {
     // Every rank sees the same input and reaches the same verdict: a collective stop.
     stop_all(lmp, error.what());
@@ -161,8 +162,41 @@ double Bridge::required_ghost_cutoff() const {
   return 2.0 * potential_->cutoff() + as_lammps(handle_)->neighbor->skin;
 }
 
-void Bridge::prepare(bool starts_run) {
+void Bridge::check_calls() const {
+  if (calls_before_run_ >= 0 && timings_.calls == calls_before_run_)
+    throw Error("--fix " + settings_.fix_id + ": the last run or minimize never called fix '" +
+                settings_.fix_id +
+                "', so it ran without the potential's forces (a `fix … external pf/array`?); "
+                "use `fix " +
+                settings_.fix_id + " all external pf/callback 1 1`");
+}
+
+// LAMMPS types carry masses, not elements: a mass far from --types' element
+// (by more than 10 %) most likely means --types is not in the data file's
+// type order. A warning, since isotopes (D for H) are legitimate.
+void Bridge::check_masses() const {
   LAMMPS* lmp = as_lammps(handle_);
+  const LAMMPS_NS::Atom* atom = lmp->atom;
+  if (!atom->mass || !atom->mass_setflag) return;
+  for (int t = 1; t <= atom->ntypes; ++t) {
+    if (!atom->mass_setflag[t]) continue;
+    const Element& named = element(find_atomic_number(settings_.type_symbols[t - 1]));
+    if (std::abs(atom->mass[t] - named.mass) <= 0.1 * named.mass) continue;
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "WARNING: otfgp-lammps: atom type %d has mass %g but --types makes it %s "
+                  "(%g): is --types in the input's type order?",
+                  t, atom->mass[t], named.symbol, named.mass);
+    log_line(lmp, text);
+  }
+}
+
+void Bridge::prepare(bool starts_run, bool counts_calls) {
+  LAMMPS* lmp = as_lammps(handle_);
+  check_calls();
+  if (std::strcmp(lmp->update->unit_style, "metal") != 0)
+    throw Error(std::string("units ") + lmp->update->unit_style +
+                ": otfgp potentials give eV and Å, so the input needs `units metal`");
   const std::string& id = settings_.fix_id;
   const int index = lmp->modify->find_fix(id);
   if (index < 0) {
@@ -203,6 +237,10 @@ void Bridge::prepare(bool starts_run) {
                 " Å is shorter than 2 × cutoff + skin = " + std::to_string(required) +
                 " Å, which exact forces need; raise it or remove it (otfgp-lammps then sets it)");
   }
+  if (!masses_checked_) {
+    check_masses();
+    masses_checked_ = true;
+  }
   if (settings_.std_every > 0) {
     int flag = -1, cols = -1;
     const int custom = lmp->atom->find_custom(settings_.std_property.c_str(), flag, cols);
@@ -217,6 +255,7 @@ void Bridge::prepare(bool starts_run) {
   fix->thermo_virial = 1;
   lammps_set_fix_external_callback(handle_, id.c_str(), &Bridge::callback, this);
   bound_ = true;
+  calls_before_run_ = counts_calls ? timings_.calls : -1;
 }
 
 void Bridge::callback(void* self, std::int64_t step, int nlocal, int* /*tags*/, double** x,
@@ -285,9 +324,19 @@ void Bridge::mark_centres(int nlocal) {
   centre_count_ = mark_near_owned(list_->view(), nlocal, centres_);
 }
 
-void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
+void Bridge::compute(std::int64_t step, int nlocal, double** x, double** external_force) {
   const double start = MPI_Wtime();
   LAMMPS* lmp = as_lammps(handle_);
+  // A callback every step: `pf/callback N 1` with N > 1 leaves the steps
+  // between calls with the last call's forces. Setup calls (each run's first,
+  // every rerun frame) may follow any step; a minimizer's line search calls
+  // several times at one step.
+  if (!lmp->update->setupflag && last_call_step_ >= 0 && step - last_call_step_ > 1)
+    throw Error("fix " + settings_.fix_id + " was called at step " + std::to_string(step) +
+                " after step " + std::to_string(last_call_step_) +
+                ": the potential must be evaluated every step; use `fix " + settings_.fix_id +
+                " all external pf/callback 1 1`");
+  last_call_step_ = step;
   const int nghost = lammps_extract_setting(handle_, "nghost");
   const auto* types = static_cast<const int*>(lammps_extract_atom(handle_, "type"));
   const auto* tags = static_cast<const int*>(lammps_extract_atom(handle_, "id"));
@@ -315,8 +364,14 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
   owned_virial_.resize(std::size_t(nlocal) * 6);
   owned_virial_rows_.resize(nlocal);
   double rank_energy = 0.0, rank_virial[6] = {0, 0, 0, 0, 0, 0};
+  // The forces go to LAMMPS's own array here, at every call; the fix's array,
+  // which it adds only every Napply steps (`pf/callback 1 Napply`), stays zero.
+  double** atom_force = lmp->atom->f;
   for (int i = 0; i < nlocal; ++i) {
-    for (int d = 0; d < 3; ++d) f[i][d] = force(i, d);
+    for (int d = 0; d < 3; ++d) {
+      atom_force[i][d] += force(i, d);
+      external_force[i][d] = 0.0;
+    }
     owned_energy_[i] = energy(i);
     rank_energy += energy(i);
     owned_virial_rows_[i] = &owned_virial_[std::size_t(i) * 6];
@@ -329,7 +384,9 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
     int flag = 0, cols = 0;
     const int custom = lmp->atom->find_custom(settings_.std_property.c_str(), flag, cols);
     if (custom < 0) throw Error("the per-atom property d_" + settings_.std_property + " is gone");
-    auto std_dev = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.uncertainty);
+    // σ-normalised, as documented and as `otfgp eval` writes uncertainty_normalised.
+    auto std_dev =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.uncertainty_normalised);
     double* stored = lmp->atom->dvector[custom];
     for (int i = 0; i < nlocal; ++i) stored[i] = std_dev(i);
   }
@@ -343,6 +400,10 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** f) {
   const char* id = settings_.fix_id.c_str();
   lammps_fix_external_set_energy_global(handle_, id, totals[0]);
   lammps_fix_external_set_virial_global(handle_, id, totals + 1);
+  // The fix copies that virial into its own only on steps it applies forces
+  // (every Napply): set it here too, so that every step's pressure has it.
+  LAMMPS_NS::Fix* fix = lmp->modify->fix[lmp->modify->find_fix(settings_.fix_id)];
+  std::copy(totals + 1, totals + 7, fix->virial);
   lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
   lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
   const double done = MPI_Wtime();

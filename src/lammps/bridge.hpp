@@ -49,9 +49,15 @@ class Bridge {
   // before LAMMPS initialises. One bridge per process (LAMMPS's command table
   // takes plain function pointers).
   void install(void* lammps_handle);
-  // Binds the callback to the fix when it exists; checks the types, the fix
-  // and the ghost cutoff. `starts_run`: the fix must exist. Throws otfgp::Error.
-  void prepare(bool starts_run);
+  // Binds the callback to the fix when it exists; checks the units, the types,
+  // the fix and the ghost cutoff, and that the last run or minimize called
+  // the fix (check_calls). `starts_run`: the fix must exist; `counts_calls`:
+  // the command (run, minimize) must call the fix at least once. Throws
+  // otfgp::Error.
+  void prepare(bool starts_run, bool counts_calls);
+  // Throws otfgp::Error when the last run or minimize made no callback: a fix
+  // `external pf/array`, whose forces are never computed.
+  void check_calls() const;
 
   // The fix external callback (LAMMPS_SMALLBIG: 64-bit step, 32-bit tags).
   static void callback(void* self, std::int64_t step, int nlocal, int* tags, double** x,
@@ -65,7 +71,8 @@ class Bridge {
   const Potential& potential() const { return *potential_; }
 
  private:
-  void compute(std::int64_t step, int nlocal, double** x, double** f);
+  void compute(std::int64_t step, int nlocal, double** x, double** external_force);
+  void check_masses() const;
   void load_cluster(int nlocal, int nghost, const int* types, const int* tags, double** x);
 
   BridgeSettings settings_;
@@ -75,6 +82,9 @@ class Bridge {
   void* handle_ = nullptr;
   bool bound_ = false;
   double ghost_cutoff_set_ = -1;  // the comm cutoff this bridge chose (Å), so it may raise it again
+  bool masses_checked_ = false;
+  long calls_before_run_ = -1;        // timings_.calls when a run/minimize began; -1: none pending
+  std::int64_t last_call_step_ = -1;  // the step of the last callback (-1: none yet)
 
   AtomState cluster_;
   std::unique_ptr<NeighborList> list_;

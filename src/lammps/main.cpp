@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <Kokkos_Core.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -49,8 +50,9 @@ struct Options {
   bool help = false;
 };
 
+// A word that starts with a dash and is not a negative number.
 bool is_option(const std::string& word) {
-  return word.size() > 1 && word[0] == '-';
+  return word.size() > 1 && word[0] == '-' && !std::isdigit(static_cast<unsigned char>(word[1]));
 }
 
 Options parse(int argc, char** argv) {
@@ -184,6 +186,7 @@ int run(int argc, char** argv, int rank, int ranks) {
     // Errors in the script end the job inside LAMMPS (its build has no
     // exceptions), with LAMMPS's own message; ours come through error->all.
     lammps_file(handle, options.input.c_str());
+    bridge.check_calls();
     if (!options.report.empty()) write_report(options, bridge, MPI_COMM_WORLD, rank, ranks);
     lammps_close(handle);
   } catch (const std::exception& error) {

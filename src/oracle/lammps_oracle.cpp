@@ -88,6 +88,57 @@ void check_type_words(const std::string& line, const std::vector<int>& types, bo
   }
 }
 
+// The box LAMMPS gets for a structure: right-handed (LAMMPS's is; for a
+// periodic direction −a spans the same lattice as a), and along each
+// non-periodic direction a vector perpendicular to the periodic ones and to
+// the other such vectors (LAMMPS allows no tilt into a non-periodic
+// direction), as long as the atoms' extent along it plus a margin, from
+// `origin`: LAMMPS drops atoms outside a non-periodic box, and a frame's free
+// direction may have no vector, a short one, or atoms outside it.
+struct LammpsBox {
+  Eigen::Matrix3d cell;
+  Eigen::RowVector3d origin = Eigen::RowVector3d::Zero();
+};
+
+LammpsBox lammps_box(const Structure& structure) {
+  constexpr double margin = 1.0;  // Å beyond the outermost atoms
+  LammpsBox box;
+  box.cell = structure.cell;
+  std::vector<int> periodic, free;
+  for (int d = 0; d < 3; ++d) (structure.pbc[d] ? periodic : free).push_back(d);
+  if (!free.empty()) {
+    // Orthonormal directions spanning what the periodic vectors leave free.
+    std::vector<Eigen::Vector3d> axes;
+    if (periodic.size() == 2) {
+      axes.push_back(Eigen::Vector3d(box.cell.row(periodic[0]))
+                         .cross(Eigen::Vector3d(box.cell.row(periodic[1])))
+                         .normalized());
+    } else if (periodic.size() == 1) {
+      const Eigen::Vector3d u = Eigen::Vector3d(box.cell.row(periodic[0])).normalized();
+      Eigen::Index least = 0;
+      u.cwiseAbs().minCoeff(&least);
+      const Eigen::Vector3d e = Eigen::Vector3d::Unit(least);
+      const Eigen::Vector3d v = (e - e.dot(u) * u).normalized();
+      axes = {v, u.cross(v)};
+    } else {
+      axes = {Eigen::Vector3d::UnitX(), Eigen::Vector3d::UnitY(), Eigen::Vector3d::UnitZ()};
+    }
+    for (std::size_t k = 0; k < free.size(); ++k) box.cell.row(free[k]) = axes[k].transpose();
+  }
+  if (!(std::abs(box.cell.determinant()) > singular_cell_volume))
+    throw Error("lammps oracle: the periodic lattice vectors are parallel or zero");
+  if (box.cell.determinant() < 0) box.cell.row(free.empty() ? 2 : free[0]) *= -1.0;
+  for (int d : free) {
+    const Eigen::Vector3d axis = box.cell.row(d);  // unit length
+    const Eigen::VectorXd along = structure.positions * axis;
+    const double low = along.size() ? along.minCoeff() : 0.0;
+    const double high = along.size() ? along.maxCoeff() : 0.0;
+    box.origin += (low - margin) * axis.transpose();
+    box.cell.row(d) *= high - low + 2 * margin;
+  }
+  return box;
+}
+
 class LammpsOracle final : public Oracle {
  public:
   explicit LammpsOracle(LammpsSettings settings) : settings_(std::move(settings)) {}
@@ -172,15 +223,12 @@ class LammpsOracle final : public Oracle {
         throw Error(fmt::format("{}.elements: the structure has {}, which is not listed",
                                 settings_.key, element(z).symbol));
 
-    // Lower-triangular cell with the same lengths and angles; `rotation`
-    // maps our Cartesian frame onto LAMMPS's (row vectors: lower = cell · R).
-    const Eigen::Matrix3d& cell = structure.cell;
-    const Eigen::Matrix3d lower = lower_triangular_cell(cell);
-    if (cell.determinant() <= 0)
-      throw Error(
-          "lammps oracle: the cell is left-handed (a × b · c < 0); LAMMPS needs a "
-          "right-handed cell");
-    const Eigen::Matrix3d rotation = cell.inverse() * lower;
+    // LAMMPS's box (lammps_box) made lower-triangular with the same lengths
+    // and angles; `rotation` maps our Cartesian frame onto LAMMPS's (row
+    // vectors: lower = box.cell · R).
+    const LammpsBox box = lammps_box(structure);
+    const Eigen::Matrix3d lower = lower_triangular_cell(box.cell);
+    const Eigen::Matrix3d rotation = box.cell.inverse() * lower;
     const bool charged = !settings_.charges.empty();
 
     const std::string elements = symbols_text(types);
@@ -197,7 +245,7 @@ class LammpsOracle final : public Oracle {
         data << t + 1 << " " << format_real(element(types[t]).mass) << "\n";
       data << "\nAtoms # " << (charged ? "charge" : "atomic") << "\n\n";
       for (int i = 0; i < structure.size(); ++i) {
-        const Eigen::RowVector3d r = structure.positions.row(i) * rotation;
+        const Eigen::RowVector3d r = (structure.positions.row(i) - box.origin) * rotation;
         const int type =
             static_cast<int>(std::find(types.begin(), types.end(), structure.numbers[i]) -
                              types.begin()) +
@@ -327,6 +375,9 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
     for (const auto& symbol : section.texts("elements")) {
       const int z = find_atomic_number(symbol);
       if (z == 0) section.fail("elements", "unknown element '" + symbol + "'");
+      if (std::find(settings.elements.begin(), settings.elements.end(), z) !=
+          settings.elements.end())
+        section.fail("elements", symbol + " is listed twice (one LAMMPS type per element)");
       settings.elements.push_back(z);
     }
   if (auto charges = section.optional_section("charges")) {
