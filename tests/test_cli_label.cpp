@@ -163,6 +163,29 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
   const auto foreign = testing::run_otfgp(label + " --resume");
   CHECK(foreign.exit_code == 1);
   CHECK_THAT(foreign.output, Contains("frame 1 of -o") && Contains("is none of the frames"));
+
+  // Frames labelled with other oracle settings are refused, the file kept;
+  // frames that record none (an older build) resume with a warning.
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{all[0]});
+  CHECK_THAT(all[0].info_value("oracle_settings").value_or(""), Contains("potential-fnv1a64-"));
+  testing::write_text(dir / "tersoff.yaml",
+                      "oracle: {kind: potential, potential: tersoff:Si.tersoff}\n");
+  const auto mixed = testing::run_otfgp("label " + (dir / "tersoff.yaml").string() + " " +
+                                        (dir / "frames.xyz").string() + " -o " +
+                                        (dir / "out.xyz").string() + " --resume");
+  CHECK(mixed.exit_code == 1);
+  CHECK_THAT(mixed.output, Contains("frame 1 of -o") &&
+                               Contains("was labelled with other oracle settings") &&
+                               Contains(*all[0].info_value("oracle_settings")));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 1);
+  Structure unrecorded = all[0];
+  unrecorded.info.clear();
+  unrecorded.energy = all[0].energy;
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{unrecorded});
+  const auto older = testing::run_otfgp(label + " --resume");
+  CHECK(older.exit_code == 0);
+  CHECK_THAT(older.output, Contains("do not record the oracle settings"));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 4);
 }
 
 TEST_CASE("otfgp label: SIGTERM during the oracle's trial run stops it cleanly",

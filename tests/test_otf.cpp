@@ -319,7 +319,9 @@ TEST_CASE("otf: a failing oracle is retried once, then the frame is skipped and 
   TemporaryDirectory dir;
   for (const std::string mode : {"fail", "throw", "flaky"}) {
     INFO(mode);
-    OtfConfig config = write_and_read(dir, small_config((dir / mode).string(), 300));
+    // Never stopped for failures in a row (below: stopped by default).
+    OtfConfig config = write_and_read(
+        dir, small_config((dir / mode).string(), 300, "  max_consecutive_failures: 0\n"));
     auto oracle = std::make_shared<TestOracle>(config.oracle);
     oracle->fail_from = 3;  // the starting frame and one MD frame succeed
     oracle->mode = mode;
@@ -345,6 +347,27 @@ TEST_CASE("otf: a failing oracle is retried once, then the frame is skipped and 
     CHECK(read_training_database(dir / mode / "training.h5").size() ==
           summary["frames"].get<std::size_t>());
   }
+}
+
+TEST_CASE("otf: an oracle that fails on frame after frame stops the run; --resume continues",
+          "[otf]") {
+  TemporaryDirectory dir;
+  OtfConfig config = write_and_read(dir, small_config((dir / "out").string(), 300));
+  auto oracle = std::make_shared<TestOracle>(config.oracle);
+  oracle->fail_from = 3;  // the starting frame and one MD frame succeed, then nothing
+  config.oracle = oracle;
+  CHECK_THROWS_WITH(run_otf(config, false),
+                    Contains("the oracle failed on 3 frames in a row") && Contains("--resume"));
+  const nlohmann::json failed = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
+  CHECK(failed["finished"] == false);
+  CHECK_THAT(failed["error"].get<std::string>(), Contains("3 frames in a row"));
+  CHECK(oracle->calls == 2 + 3 * 2);
+  CHECK(read_training_database(dir / "out" / "training.h5").size() == 2);
+  // The oracle mended (its command or environment, say): the run goes on to its end.
+  oracle->fail_from = 0;
+  const nlohmann::json resumed = run_otf(config, true);
+  CHECK(resumed["finished"] == true);
+  CHECK(resumed["steps"] == 300);
 }
 
 TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run", "[otf]") {

@@ -346,6 +346,31 @@ TEST_CASE("otf --resume: a moved run folder resumes; an edited structure of a be
   CHECK(rows_read > 3);
 }
 
+TEST_CASE("otf --resume: the oracle's settings must stay; a checkpoint without them resumes",
+          "[otf]") {
+  TemporaryDirectory dir;
+  OtfConfig config = write_and_read(dir, config_text(dir / "out"));
+  config.oracle = std::make_shared<BreakingOracle>(config.oracle, 3, false);
+  CHECK_THROWS_WITH(run_otf(config, false), Contains("the disk is full"));
+  fs::copy(dir / "out", dir / "old", fs::copy_options::recursive);
+  // Labels of another potential would join the first two frames' labels.
+  const std::string other = "{kind: potential, potential: 'tersoff:Si.tersoff'}";
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, config_text(dir / "out", {}, other)), true),
+                    Contains("oracle.potential = sw:") && Contains("tersoff:Si.tersoff") &&
+                        Contains("labels of other settings would mix"));
+  // A checkpoint written before the oracle's settings were recorded: not compared.
+  const fs::path state_path = dir / "old" / "checkpoint" / "state.json";
+  nlohmann::json state = nlohmann::json::parse(read_text(state_path));
+  std::string settings = state["settings"];
+  REQUIRE(settings.find("\noracle.potential: ") != std::string::npos);
+  settings.erase(settings.find("\noracle.") + 1);
+  state["settings"] = settings;
+  write_text(state_path, state.dump(2));
+  CHECK(run_otf(write_and_read(dir, config_text(dir / "old")), true)["finished"] == true);
+  // The unchanged config resumes the first copy.
+  CHECK(run_otf(write_and_read(dir, config_text(dir / "out")), true)["finished"] == true);
+}
+
 TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "[otf]") {
   TemporaryDirectory dir;
   const fs::path out = dir / "out";

@@ -20,6 +20,7 @@
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 
 namespace otfgp::cli {
 
@@ -37,7 +38,9 @@ struct LabelOptions {
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
 // holding only that section); the rest of the file is not read here.
-std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config) {
+// `fingerprint`: oracle::label_fingerprint of the section, which every frame
+// labelled records (info key oracle_settings) and a --resume compares.
+std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, std::string& fingerprint) {
   const ConfigSection root = ConfigSection::load(config);
   if (!root.has("oracle"))
     throw Error(config + ": no 'oracle:' section (kinds: " + [] {
@@ -45,6 +48,7 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config) {
       for (const auto& kind : oracle::oracle_kinds()) text += (text.empty() ? "" : ", ") + kind;
       return text;
     }() + ")");
+  fingerprint = oracle::label_fingerprint(root.section("oracle"));
   return oracle::make_oracle(root.section("oracle"),
                              std::filesystem::absolute(config).parent_path());
 }
@@ -88,7 +92,7 @@ void refuse_labelled_output(const LabelOptions& options) {
 // (listed in `missing`, 1-based; not retried, as the output keeps INPUT's
 // order). 0 without --resume.
 std::size_t labelled_before(const LabelOptions& options, const std::vector<Structure>& frames,
-                            std::vector<std::size_t>& missing) {
+                            const std::string& fingerprint, std::vector<std::size_t>& missing) {
   if (!options.resume || !output_holds_frames(options)) return 0;
   std::vector<Structure> stored;
   try {
@@ -97,8 +101,18 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     throw Error("--resume: cannot read the frames already in -o '" + options.output +
                 "': " + failure.what());
   }
-  std::size_t next = 0;
+  std::size_t next = 0, unrecorded = 0;
   for (std::size_t s = 0; s < stored.size(); ++s) {
+    const std::optional<std::string> settings = stored[s].info_value("oracle_settings");
+    if (!settings) ++unrecorded;
+    if (settings && *settings != fingerprint)
+      throw Error(fmt::format(
+          "--resume: frame {} of -o '{}' was labelled with other oracle settings ({}; this "
+          "config's: {}), and labels of different settings would mix in one file: give another "
+          "-o, or restore the oracle: section the frames were labelled with (its command, "
+          "environment, timeout, pseudo_dir or data_dir, and SCF mixing, limits and thresholds "
+          "may change; docs/oracles.md)",
+          s + 1, options.output, *settings, fingerprint));
     std::size_t k = next;
     while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
     if (k == frames.size())
@@ -111,6 +125,11 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     for (; next < k; ++next) missing.push_back(next + 1);
     next = k + 1;
   }
+  if (unrecorded > 0)
+    logger().warn(
+        "--resume: {} frame(s) of -o '{}' do not record the oracle settings they were labelled "
+        "with (an older build): make sure the oracle: section is the one they were labelled with",
+        unrecorded, options.output);
   return next;
 }
 
@@ -177,14 +196,15 @@ void run_label(const LabelOptions& options) {
   // oracle's trial run in read_frames included: its process is killed and its
   // scratch folder removed.
   InterruptGuard guard;
-  auto oracle = read_oracle(options.config);
+  std::string fingerprint;
+  auto oracle = read_oracle(options.config, fingerprint);
   const std::vector<Structure> frames = read_frames(options, *oracle);
   // A signal while reading (outside the trial run) leaves an earlier output alone.
   if (interrupt_requested())
     throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
   std::vector<std::size_t> earlier;  // gaps of the output a --resume keeps
-  const std::size_t first = labelled_before(options, frames, earlier);
+  const std::size_t first = labelled_before(options, frames, fingerprint, earlier);
   if (first > 0)
     logger().info("--resume: {} already holds {} of frames 1 to {} of {}", options.output,
                   first - earlier.size(), first, options.input);
@@ -212,6 +232,7 @@ void run_label(const LabelOptions& options) {
       throw InterruptedError(interrupted.signal(), interrupted.what() + continued);
     }
     if (result) {
+      result->set_info_value("oracle_settings", fingerprint);
       write_extxyz(options.output, *result, /*append=*/true);
       ++labelled;
     } else if (!interrupt_requested()) {

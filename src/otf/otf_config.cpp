@@ -13,6 +13,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/md/engine.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/otf/output_folder.hpp"
 
 namespace otfgp::otf {
@@ -97,6 +98,7 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
                        "variance_rank",
                        "hyperparameter_updates",
                        "max_oracle_calls",
+                       "max_consecutive_failures",
                        "checkpoint_interval",
                        "log_interval",
                        "bitwise_resume",
@@ -146,6 +148,8 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   }
   otf.max_oracle_calls = section.integer("max_oracle_calls", otf.max_oracle_calls);
   if (otf.max_oracle_calls < 0) section.fail("max_oracle_calls", "must not be negative");
+  otf.max_consecutive_failures =
+      small_count(section, "max_consecutive_failures", otf.max_consecutive_failures);
   // Defaults are rounded up to a multiple of check_interval (check_intervals
   // demands one of given values), so that a long check_interval alone works.
   const auto multiple_above = [&](long value) {
@@ -387,6 +391,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
+  config.oracle_settings = oracle::label_settings(root.section("oracle"));
 
   if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
   const ConfigSection md_section = root.section("md");

@@ -327,7 +327,9 @@ class OtfLoop final : public md::StepObserver {
   // --resume (md::first_setting_change), so that a changed key is named. A
   // stage's structure is given by its content (by_path: by its file's
   // absolute path, the form of checkpoints written before 2026-11-29).
-  std::string state_settings(int stages, bool by_path = false) const;
+  // `with_oracle`: the oracle's label settings too (checkpoints written before
+  // 2026-12-01 have none).
+  std::string state_settings(int stages, bool by_path = false, bool with_oracle = true) const;
   std::string stage_key(int stage, const std::string& key) const;
   void check_same_settings(const nlohmann::json& state) const;
 
@@ -346,8 +348,9 @@ class OtfLoop final : public md::StepObserver {
   std::optional<Eigen::VectorXd> reference_energies_;
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
-  long steps_before_stage_ = 0;  // MD steps of the finished stages
-  int relax_round_ = 0;          // the current relax stage's rounds done (otf.relax_rounds: all)
+  int consecutive_failures_ = 0;  // calls in a row skipped (not checkpointed: a resume starts at 0)
+  long steps_before_stage_ = 0;   // MD steps of the finished stages
+  int relax_round_ = 0;           // the current relax stage's rounds done (otf.relax_rounds: all)
   int hyperparameter_updates_ = 0;
   Timings timings_;
   std::string model_file_;        // in checkpoint_dir(), of the current model
@@ -718,8 +721,18 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                           << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
                           << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
                           << ",nan" << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
+      const int limit = config_.otf.max_consecutive_failures;
+      if (limit > 0 && ++consecutive_failures_ >= limit)
+        throw Error(fmt::format(
+            "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
+            "here rather than go on without labels: look at the scratch folders in {}, fix the "
+            "oracle's command, environment or timeout and continue with --resume (physical "
+            "settings cannot change within a run); otf.max_consecutive_failures: 0 never stops",
+            consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
+            last_failure_, (config_.output / "oracle").string()));
       return std::nullopt;
     }
+    consecutive_failures_ = 0;
     database_->append(record);
     result = "labelled";
     record = database_->records().back();
@@ -1394,7 +1407,7 @@ std::string OtfLoop::stage_key(int stage, const std::string& key) const {
   return key;
 }
 
-std::string OtfLoop::state_settings(int stages, bool by_path) const {
+std::string OtfLoop::state_settings(int stages, bool by_path, bool with_oracle) const {
   std::string text = md_state_settings(config_.md);
   for (int k = 0; k < stages; ++k) {
     const CampaignStage& stage = config_.stages[k];
@@ -1407,7 +1420,8 @@ std::string OtfLoop::state_settings(int stages, bool by_path) const {
       text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
     if (stage.relax) text += stage_key(k, "relax") + ": true\n";
   }
-  return text + model_state_settings(config_.model);
+  return text + model_state_settings(config_.model) +
+         (with_oracle ? config_.oracle_settings : std::string());
 }
 
 void OtfLoop::check_same_settings(const nlohmann::json& state) const {
@@ -1425,10 +1439,18 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
   const std::string stored = state.at("settings").get<std::string>();
   // A checkpoint written before structures were compared by content names their paths.
   const bool by_path = stored.find("structure: '") != std::string::npos;
+  const bool with_oracle =
+      stored.rfind("oracle.", 0) == 0 || stored.find("\noracle.") != std::string::npos;
+  if (!with_oracle)
+    logger().warn(
+        "{}: written before the oracle's settings were recorded: make sure the oracle: section "
+        "is the one the run began with (labels of other settings would mix in one model)",
+        (checkpoint_dir() / "state.json").string());
   const std::optional<md::SettingChange> change =
-      md::first_setting_change(stored, state_settings(stages, by_path));
+      md::first_setting_change(stored, state_settings(stages, by_path, with_oracle));
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
+  const bool oracle = change->key.rfind("oracle.", 0) == 0;
   const std::string& key = change->key;
   const bool structure = key.size() >= 9 && key.compare(key.size() - 9, 9, "structure") == 0;
   throw Error(
@@ -1437,6 +1459,11 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
       (model ? "the checkpoint's model is built on the model: section's descriptor and kernel, "
                "which a resumed run must keep (start a fresh run, or use another output folder, "
                "to change them)"
+       : oracle
+           ? "the frames of training.h5 were labelled with it, and labels of other settings "
+             "would mix in one model: start a fresh run (or use another output folder) for other "
+             "oracle settings (the oracle's command, environment, timeout, pseudo_dir or "
+             "data_dir, and its SCF mixing, limits and thresholds may change)"
        : structure
            ? "the structure file no longer holds the atoms, positions and cell the stage began "
              "from (the file is compared by its content, not its name or place); restore it, or "

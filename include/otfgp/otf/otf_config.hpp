@@ -86,7 +86,11 @@ struct OtfSettings {
   // every `every`-th of them (0: never again); starting structures do not count.
   int hyperparameters_first = 5;
   int hyperparameters_every = 10;
-  long max_oracle_calls = 0;        // 0: no cap
+  long max_oracle_calls = 0;  // 0: no cap
+  // Calls in a row that may fail (both attempts) before the run stops with an
+  // error: an oracle that fails on every frame should not leave a "finished"
+  // run with a model of its first frame (0: never stop).
+  int max_consecutive_failures = 3;
   long checkpoint_interval = 1000;  // MD steps between checkpoints without an update (0: none)
   long log_interval = 100;          // steps between log lines
   // Checkpoints also write the factor blocks the updates added
@@ -102,6 +106,7 @@ struct OtfConfig {
   GpTrainConfig model;
   GpTrainingSettings training;  // from `model:`, reference energies resolved
   std::shared_ptr<oracle::Oracle> oracle;
+  std::string oracle_settings;  // oracle::label_settings: a resume must keep them
   OtfSettings otf;
   std::vector<CampaignStage> stages;
   bool campaign = false;  // stages from `campaign:` (else one from `structure:`)
