@@ -301,6 +301,20 @@ TEST_CASE("a search with active learning killed and resumed ends with the same r
   REQUIRE(WIFSIGNALED(status));
   CHECK_FALSE(std::filesystem::exists(out / "ranking.csv"));
 
+  // Another oracle (its labels would mix with the database's): refused, the folder kept.
+  std::string other = config_text(model, out);
+  const std::string active_oracle = "  oracle:\n    kind: potential\n    potential: " + sw;
+  REQUIRE(other.find(active_oracle) != std::string::npos);
+  other.replace(other.find(active_oracle), active_oracle.size(),
+                "  oracle:\n    kind: potential\n    potential: tersoff:Si.tersoff");
+  std::ofstream(directory / "other.yaml") << other;
+  const std::string checkpoint = read_text(out / "checkpoint.json");
+  const auto refused =
+      testing::run_otfgp("search " + (directory / "other.yaml").string() + " --resume");
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.output, Catch::Contains("different search config"));
+  CHECK(read_text(out / "checkpoint.json") == checkpoint);
+
   const auto resumed = testing::run_otfgp("search " + config_path + " --resume");
   REQUIRE(resumed.exit_code == 0);
   CHECK(resumed.output.find("resumed") != std::string::npos);

@@ -88,6 +88,7 @@ nlohmann::json config_identity(const SearchConfig& config) {
   nlohmann::json j = base_identity(config);
   if (const auto& al = config.active_learning)
     j["active_learning"] = {{"oracle", al->oracle->kind()},
+                            {"oracle_settings", al->oracle_settings},
                             {"training", al->training.string()},
                             {"relative", al->relative},
                             {"std_threshold", al->std_threshold},
@@ -208,7 +209,18 @@ class Engine {
       in >> j;
       if (j.at("format_version").get<int>() != checkpoint_version)
         throw Error("search checkpoint " + checkpoint_file().string() + ": unknown format version");
-      if (j.at("config") != config_identity(config_))
+      nlohmann::json expected = config_identity(config_);
+      // Checkpoints written before 2026-12-01 do not hold the oracle's settings.
+      const nlohmann::json& stored = j.at("config");
+      if (expected.contains("active_learning") && stored.contains("active_learning") &&
+          !stored["active_learning"].contains("oracle_settings")) {
+        expected["active_learning"].erase("oracle_settings");
+        logger().warn(
+            "search checkpoint {}: written before the oracle's settings were recorded: make sure "
+            "the oracle: section is the one the search began with",
+            checkpoint_file().string());
+      }
+      if (stored != expected)
         throw Error("search checkpoint " + checkpoint_file().string() +
                     " was written by a different search config; remove it or use another output "
                     "folder");

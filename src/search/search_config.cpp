@@ -13,6 +13,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/search/search.hpp"
 
 namespace otfgp::search {
@@ -101,6 +102,7 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
   if (al.calibration_window < al.calibration_frames)
     section.fail("calibration_window", "must be at least calibration_frames");
   al.oracle = oracle::make_oracle(section.section("oracle"), base);
+  al.oracle_settings = oracle::label_settings(section.section("oracle"));
   section.finish();
   return al;
 }

@@ -33,6 +33,7 @@ namespace otfgp::search {
 
 struct ActiveLearningConfig {
   std::shared_ptr<oracle::Oracle> oracle;
+  std::string oracle_settings;  // oracle::label_settings: a resumed search must keep them
   std::filesystem::path model;  // the starting GP model file
   // The gp: spec options given with it (",repulsion=none,novelty_margin=0.1";
   // docs/gp.md), kept for every model the search saves.
