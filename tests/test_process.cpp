@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
 #include <fstream>
@@ -208,4 +209,40 @@ TEST_CASE("find_executable and split_command", "[process]") {
         Words{"a", "b c", "d 'e'", "fg", ""});
   CHECK(otfgp::split_command("").empty());
   CHECK_THROWS_AS(otfgp::split_command("echo 'open"), otfgp::Error);
+}
+
+TEST_CASE("run_process's program stops when otfgp is killed with SIGKILL", "[process]") {
+  // otfgp (here a forked copy of the test) killed while the program runs: the
+  // program gets SIGTERM instead of running on as an orphan.
+  TemporaryDirectory directory("otfgp-process");
+  const std::string pid_file = (directory / "program.pid").string();
+  const pid_t runner = ::fork();
+  REQUIRE(runner >= 0);
+  if (runner == 0) {
+    otfgp::InterruptGuard guard;  // as otfgp runs oracles (and clears an earlier test's flag)
+    ProcessOptions options;
+    options.working_directory = directory.path();
+    try {
+      run_process({"sh", "-c", "echo $$ > program.pid; exec sleep 60"}, options);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  pid_t program = 0;
+  for (int i = 0; i < 500 && program == 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> program)) program = 0;
+    if (program == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(program > 0);
+  REQUIRE_FALSE(process_gone(program));
+  ::kill(runner, SIGKILL);
+  ::waitpid(runner, nullptr, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = process_gone(program);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!gone) ::kill(program, SIGKILL);
+  CHECK(gone);
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -119,11 +120,17 @@ int status_code(int status) {
 }
 
 // Only async-signal-safe calls between fork and exec: the parent may run
-// other threads (Kokkos, OpenMP).
-[[noreturn]] void exec_child(const char* program, char* const* argv, char* const* envp,
-                             const char* working_directory, int stdin_fd, int stdout_fd,
-                             int stderr_fd, int error_fd) {
+// other threads (Kokkos, OpenMP). `parent`: otfgp's pid.
+[[noreturn]] void exec_child(pid_t parent, const char* program, char* const* argv,
+                             char* const* envp, const char* working_directory, int stdin_fd,
+                             int stdout_fd, int stderr_fd, int error_fd) {
   ::setpgid(0, 0);
+  // When otfgp dies without stopping the program (kill -9, the OOM killer),
+  // the program gets SIGTERM rather than run on as an orphan that holds the
+  // cores (pw.x, cp2k and mpirun stop on it; mpirun takes its ranks along).
+  // A parent already gone before this line: no signal would come.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(127);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -303,10 +310,11 @@ ProcessResult run_process(const std::vector<std::string>& arguments,
   Descriptor error_read(error_pipe[0]), error_write(error_pipe[1]);
 
   const auto start = Clock::now();
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw Error("cannot run '" + what + "': fork failed: " + std::strerror(errno));
   if (pid == 0)
-    exec_child(program_path.c_str(), argv.data(), envp.data(), working_directory.c_str(),
+    exec_child(parent, program_path.c_str(), argv.data(), envp.data(), working_directory.c_str(),
                stdin_fd.get(), stdout_fd.get(), stderr_write.get(), error_write.get());
 
   // Also here, so that a kill of the group right after fork reaches the child.
