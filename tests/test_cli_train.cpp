@@ -136,6 +136,23 @@ os.replace(path + ".v1", path)
   CHECK(gp.num_frames() == 8);
 }
 
+TEST_CASE("otfgp train warns when the cutoff leaves most atoms without a neighbour",
+          "[cli][train]") {
+  // Si's nearest neighbours sit at 2.35 Å: a 1 Å cutoff sees none, and the
+  // model would give zero forces and zero uncertainty everywhere.
+  TemporaryDirectory dir;
+  write_structures(dir / "train.xyz", silicon_frames(6, 1));
+  write_text(dir / "short.yaml", "descriptor: {cutoff: 1.0}\n");
+  const CommandResult run =
+      run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                (dir / "short.yaml").string() + " -o " + (dir / "model.h5").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.output, Catch::Contains("48 of the 48 Si atoms of the training frames have no "
+                                         "neighbour within the descriptor's cutoff (1 Å)"));
+  CHECK_THAT(run.output, !Catch::Contains("no Si atom in the training frames"));
+}
+
 TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]") {
   TemporaryDirectory dir;
   write_structures(dir / "train.xyz", silicon_frames(2, 3));

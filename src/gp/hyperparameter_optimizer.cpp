@@ -164,6 +164,14 @@ void log_report(const HyperparameterReport& report, const std::vector<int>& free
     logger().info("  {:13s} {:.6g} -> {:.6g}{}", parameter_names[k], s[k], e[k],
                   !free ? " (fixed)" : (at_bound ? " (at its bound)" : ""));
   }
+  const bool signal_free =
+      std::find(free_parameters.begin(), free_parameters.end(), 0) != free_parameters.end();
+  if (signal_free && std::abs(std::log(e[0] / upper[0])) < 1e-6)
+    logger().info(
+        "  signal_std stops at its upper bound, {:g} eV: a larger prior std of the local "
+        "energies would fit these labels a little closer and extrapolate much worse "
+        "(docs/gp.md, \"Hyperparameters\"); hyperparameters.upper.signal_std raises it",
+        upper[0]);
 }
 
 }  // namespace

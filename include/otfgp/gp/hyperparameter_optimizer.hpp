@@ -15,9 +15,13 @@ namespace otfgp {
 struct HyperparameterOptimization {
   int max_evaluations = 200;
   double relative_tolerance = 1e-4;  // on the (log) parameters
-  // Box bounds (same units as GpHyperparameters).
+  // Box bounds (same units as GpHyperparameters). σ, the prior std of a local
+  // energy about its species' reference, at most 5 eV, the scale of cohesive
+  // energies: the likelihood can prefer far more (182 eV on SiC), which fits
+  // the training forces a little better and extrapolates far worse
+  // (docs/gp.md, "Hyperparameters").
   GpHyperparameters lower{1e-3, 1e-6, 1e-4, 1e-6};
-  GpHyperparameters upper{1e3, 1.0, 10.0, 1.0};
+  GpHyperparameters upper{5.0, 1.0, 10.0, 1.0};
   bool optimize_signal = true;
   // A noise whose label kind has no rows does not enter the likelihood and stays where it is.
   bool optimize_noises = true;
