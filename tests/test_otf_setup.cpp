@@ -334,6 +334,18 @@ TEST_CASE("otf config: interval defaults follow a long check_interval", "[otf][s
       Contains("otf.log_interval (100) must be a multiple of otf.check_interval (300)"));
 }
 
+TEST_CASE("otf config: sparse environments per frame default to 10 per species", "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  CHECK(read(dir, config_text_with_check(5, out)).otf.max_sparse_per_frame == 10);
+  std::string two = config_text_with_check(5, out);
+  two.replace(two.find("model:\n"), 7, "model:\n  species: [C, Si]\n");
+  CHECK(read(dir, two).otf.max_sparse_per_frame == 20);
+  // A value given is kept.
+  CHECK(read(dir, config_text_with_check(5, out, "  max_sparse_per_frame: 7\n"))
+            .otf.max_sparse_per_frame == 7);
+}
+
 TEST_CASE("otf config: keys of the other verbs say what otf does instead", "[otf][setup]") {
   TemporaryDirectory dir;
   const std::string out = (dir / "out").string();

@@ -79,7 +79,10 @@ struct OtfSettings {
   // biased up, and cheaper; the force-std calibration is then fitted to that
   // same std, so the trigger stays in eV/Å.
   int variance_rank = MappedGp::default_variance_rank;
-  int max_sparse_per_frame = 10;  // sparse environments added per labelled frame (0: no cap)
+  // Sparse environments added per labelled frame (0: no cap); when not given,
+  // sparse_per_species per species of the model, as otfgp train's default.
+  static constexpr int sparse_per_species = 10;
+  int max_sparse_per_frame = sparse_per_species;
   double sparse_residual_threshold =
       0.0;  // or every atom whose residual exceeds this (dimensionless)
   // Hyperparameters re-optimised after MD-triggered frames 1…first, then after
