@@ -168,3 +168,11 @@ TEST_CASE("cp2k oracle looks basis sets and pseudopotentials up per element", "[
   CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\ndata_dir: /nonexistent\n"), Contains("/nonexistent"));
   CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\ncutof: 300\n"), Contains("cutoff"));
 }
+
+TEST_CASE("cp2k oracle reports wrong YAML types in its mappings as config errors",
+          "[oracle][cp2k]") {
+  CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\nbasis_sets: {Si: [DZVP-MOLOPT-SR-GTH]}\n"),
+                    Contains("oracle.yaml, line 2: key 'basis_sets.Si': expected a string"));
+  CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\npotentials: {Si: {q: 4}}\n"),
+                    Contains("oracle.yaml, line 2: key 'potentials.Si'") && Contains("mapping"));
+}

@@ -228,11 +228,10 @@ std::map<int, std::string> element_map(const ConfigSection& section, const std::
   std::map<int, std::string> result;
   if (auto entries = section.optional_section(key)) {
     if (!entries->node().IsMap()) section.fail(key, "expected a mapping of element to name");
-    for (const auto& entry : entries->node()) {
-      const std::string symbol = entry.first.as<std::string>();
+    for (const auto& symbol : entries->keys()) {
       const int z = find_atomic_number(symbol);
       if (z == 0) entries->fail(symbol, "unknown element '" + symbol + "'");
-      result[z] = entry.second.as<std::string>();
+      result[z] = entries->text(symbol);
     }
   }
   return result;
