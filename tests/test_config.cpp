@@ -77,6 +77,20 @@ TEST_CASE("config sections read typed values and refuse unknown keys", "[config]
   CHECK_THROWS_WITH(types.choice("a", {"abd", "xyz"}),
                     Contains("unknown value 'abc' (did you mean 'abd'?)"));
 
+  // Mappings whose keys are data (element → file): keys in the file's order,
+  // values read through the typed readers, so a list where a word belongs
+  // names its key and line instead of escaping as yaml-cpp's "bad conversion".
+  ConfigSection data =
+      ConfigSection::parse("files:\n  Si: Si.UPF\n  O: [O.UPF]\n  Mg: {a: 1}\n", "p.yaml");
+  const ConfigSection files = data.section("files");
+  CHECK(files.keys() == std::vector<std::string>{"Si", "O", "Mg"});
+  CHECK(files.text("Si") == "Si.UPF");
+  CHECK_THROWS_WITH(files.text("O"),
+                    Contains("p.yaml, line 3: key 'files.O': expected a string, got a sequence"));
+  CHECK_THROWS_WITH(files.text("Mg"), Contains("line 4: key 'files.Mg'") && Contains("mapping"));
+  CHECK_THROWS_WITH(ConfigSection::parse("m: {[a, b]: 1}\n", "k.yaml").section("m").keys(),
+                    Contains("k.yaml, line 1: a key of 'm' is not a plain word"));
+
   CHECK_THROWS_WITH(ConfigSection::parse("a: 1\nb: 2\na: 3\n", "d.yaml"),
                     Contains("d.yaml, line 3: key 'a' is given twice"));
   CHECK_THROWS_WITH(ConfigSection::parse("a: [1, 2\n", "bad.yaml"),

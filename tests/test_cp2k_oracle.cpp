@@ -168,3 +168,42 @@ TEST_CASE("cp2k oracle looks basis sets and pseudopotentials up per element", "[
   CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\ndata_dir: /nonexistent\n"), Contains("/nonexistent"));
   CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\ncutof: 300\n"), Contains("cutoff"));
 }
+
+TEST_CASE("cp2k oracle k-point meshes are Γ-centred, as qe's", "[oracle][cp2k]") {
+  TemporaryDirectory directory("otfgp-cp2k-kpoints");
+  const auto program = testing::fake_program(directory.path(), "cp2k", "exit 0\n");
+  auto oracle = cp2k_oracle("kind: cp2k\nkpoints: [2, 3, 4]\ncommand: " + program.string() + "\n");
+  CHECK_THROWS(oracle->label(silicon_pair(), directory / "run", 0));  // the fake writes no output
+  // MACDONALD shifts CP2K's Monkhorst–Pack points by 1/(2n) along even n.
+  CHECK_THAT(read_text(directory / "run" / "cp2k.inp"),
+             Contains("&KPOINTS\n      SCHEME MACDONALD 2 3 4 0.25 0.0 0.125\n    &END KPOINTS"));
+
+  // Ideal silicon in the fcc primitive cell: forces and shear stress vanish
+  // by symmetry on a Γ-centred 2×2×2 mesh. (CP2K's own shifted MONKHORST-PACK
+  // mesh gave 0.28 eV/Å and a shear stress of 6.7 GPa here.)
+  Structure ideal;
+  const double a = 5.43;
+  ideal.cell << 0, a / 2, a / 2, a / 2, 0, a / 2, a / 2, a / 2, 0;
+  ideal.positions.resize(2, 3);
+  ideal.positions << 0, 0, 0, a / 4, a / 4, a / 4;
+  ideal.numbers = {14, 14};
+  auto real = cp2k_oracle(std::string(silicon_cp2k) + "kpoints: [2, 2, 2]\n");
+  const Structure labelled = real->label(ideal, directory / "ideal", 0);
+  REQUIRE(labelled.forces);
+  REQUIRE(labelled.stress);
+  const Voigt& stress = *labelled.stress;
+  INFO("max |F| " << labelled.forces->cwiseAbs().maxCoeff() << " eV/Å; stress "
+                  << stress.transpose() << " eV/Å³");
+  CHECK(labelled.forces->cwiseAbs().maxCoeff() < 1e-3);
+  CHECK(stress.tail<3>().cwiseAbs().maxCoeff() < 1e-4);  // 0.016 GPa
+  CHECK(stress[0] == Approx(stress[1]).margin(1e-5));
+  CHECK(stress[0] == Approx(stress[2]).margin(1e-5));
+}
+
+TEST_CASE("cp2k oracle reports wrong YAML types in its mappings as config errors",
+          "[oracle][cp2k]") {
+  CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\nbasis_sets: {Si: [DZVP-MOLOPT-SR-GTH]}\n"),
+                    Contains("oracle.yaml, line 2: key 'basis_sets.Si': expected a string"));
+  CHECK_THROWS_WITH(cp2k_oracle("kind: cp2k\npotentials: {Si: {q: 4}}\n"),
+                    Contains("oracle.yaml, line 2: key 'potentials.Si'") && Contains("mapping"));
+}

@@ -86,6 +86,10 @@ TEST_CASE("lammps oracle names bad set-ups and reports LAMMPS errors", "[oracle]
                         ->check({14}),
                     Contains("otfgp-no-lmp"));
   CHECK_THROWS_WITH(lammps_oracle("kind: lammps\npair_style: sw\n"), Contains("pair_coeff"));
+  // A list where a charge belongs names the key (it was yaml-cpp's "bad conversion").
+  CHECK_THROWS_WITH(lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw Si'\n"
+                                  "charges: {Si: [1]}\n"),
+                    Contains("oracle.yaml, line 4: key 'charges.Si': expected a number"));
   // A parameter file LAMMPS cannot open: lmp exits non-zero, its error in the message.
   auto oracle =
       lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Nothing.sw {elements}'\n");

@@ -137,6 +137,23 @@ TEST_CASE("run_process ends a cooperative program with SIGTERM", "[process]") {
   CHECK(result.seconds == Approx(seconds).margin(0.1));
 }
 
+TEST_CASE("run_process looks the program up on the PATH its environment sets", "[process]") {
+  TemporaryDirectory directory("otfgp-process");
+  std::ofstream(directory / "otfgp-only-here") << "#!/bin/sh\necho found > found.txt\n";
+  std::filesystem::permissions(directory / "otfgp-only-here", std::filesystem::perms::owner_all);
+  const std::string path = directory.path().string() + ":/usr/bin:/bin";
+  CHECK(otfgp::find_executable("otfgp-only-here", path) == directory / "otfgp-only-here");
+  CHECK_FALSE(otfgp::find_executable("otfgp-only-here"));
+  ProcessOptions options;
+  options.working_directory = directory.path();
+  options.environment["PATH"] = path;
+  CHECK(run_process({"otfgp-only-here"}, options).exit_status == 0);
+  CHECK(read_text(directory / "found.txt") == "found\n");
+  options.environment["PATH"] = "/usr/bin:/bin";
+  CHECK_THROWS_WITH(run_process({"otfgp-only-here"}, options),
+                    Catch::Matchers::Contains("not found on the PATH it is given (/usr/bin:/bin)"));
+}
+
 TEST_CASE("run_process ends the program and throws on Ctrl-C", "[process]") {
   otfgp::InterruptGuard guard;
   std::thread signaller([] {

@@ -3,12 +3,19 @@
 // each way the on-the-fly loop must tell apart.
 #include <catch2/catch.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
+#include "otfgp/core/elements.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/qe_oracle.hpp"
+#include "support/environment.hpp"
 #include "support/oracle_finite_difference.hpp"
 #include "support/oracle_setup.hpp"
 #include "support/structures.hpp"
@@ -215,4 +222,250 @@ TEST_CASE("qe oracle check names what is missing before any run", "[oracle][qe]"
                               "pseudo_dir: /nonexistent\n")
                         ->check({14}),
                     Contains("/nonexistent"));
+}
+
+namespace {
+
+const std::filesystem::path debian_pseudo = "/usr/share/espresso/pseudo";
+
+std::string minimal_qe(const std::string& pseudopotentials) {
+  return "kind: qe\npseudopotentials: " + pseudopotentials + "\necutwfc: 20\n";
+}
+
+// The lines of pw.in's ATOMIC_SPECIES card, one per species.
+std::vector<std::string> species_card(const std::string& input) {
+  std::vector<std::string> lines;
+  std::istringstream in(input.substr(input.find("ATOMIC_SPECIES\n") + 15));
+  for (std::string line; std::getline(in, line) && line.find("CELL_PARAMETERS") != 0;)
+    lines.push_back(line);
+  return lines;
+}
+
+Structure magnesium_oxide(bool with_oxygen) {
+  Structure frame;
+  frame.cell = Eigen::Matrix3d::Identity() * 4.2;
+  frame.positions.resize(with_oxygen ? 2 : 1, 3);
+  frame.positions.row(0) << 0, 0, 0;
+  if (with_oxygen) frame.positions.row(1) << 2.1, 2.1, 2.1;
+  frame.numbers = with_oxygen ? std::vector<int>{12, 8} : std::vector<int>{12};
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("qe oracle reads the element of every pseudopotential and refuses a mismatch",
+          "[oracle][qe]") {
+  // Swapped files: pw.x runs them without a word and labels every frame wrongly.
+  CHECK_THROWS_WITH(
+      qe_oracle(minimal_qe("{Mg: O.pz-rrkjus.UPF, O: Mg.pz-n-vbc.UPF}"))->check({8, 12}),
+      Contains("pseudopotentials.Mg: ") &&
+          Contains("/O.pz-rrkjus.UPF is a pseudopotential for O, not Mg"));
+  CHECK_THROWS_WITH(qe_oracle(minimal_qe("{Si: C.pbe-mt_gipaw.UPF}"))->check({14}),
+                    Contains("pseudopotentials.Si") && Contains("C.pbe-mt_gipaw.UPF") &&
+                        Contains("for C, not Si"));
+  // UPF v1 (the element on a line of <PP_HEADER>): Si's file under Rh is
+  // refused, Rh's own file with another name is fine.
+  CHECK_THROWS_WITH(qe_oracle(minimal_qe("{Rh: Si.rel-pbe-rrkj.UPF}"))->check({45}),
+                    Contains("pseudopotentials.Rh") && Contains("for Si, not Rh"));
+  qe_oracle(minimal_qe("{Rh: Rhs.pbe-rrkjus_lb.UPF}"))->check({45});
+  // Padded and upper-case symbols, over several lines, match case-insensitively.
+  TemporaryDirectory directory("otfgp-qe-upf");
+  std::ofstream(directory / "Si.padded.UPF")
+      << "<UPF version=\"2.0.1\">\n<PP_INFO>\n element of silicon\n</PP_INFO>\n<PP_HEADER\n"
+         "   generated=\"by hand\"\n   element=\" SI \"\n   z_valence=\"4\"/>\n<PP_MESH>\n";
+  CHECK(oracle::upf_element(directory / "Si.padded.UPF") == std::optional<std::string>("SI"));
+  qe_oracle(minimal_qe("{Si: Si.padded.UPF}\npseudo_dir: " + directory.path().string()))
+      ->check({14});
+  CHECK_THROWS_WITH(
+      qe_oracle(minimal_qe("{O: Si.padded.UPF}\npseudo_dir: " + directory.path().string()))
+          ->check({8}),
+      Contains("pseudopotentials.O") && Contains("for SI, not O"));
+  // A file that names no element (an old non-UPF format) is not refused, and
+  // is warned about once.
+  std::ostringstream log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  auto old_format = qe_oracle(minimal_qe("{Si: Si.bhs}"));
+  old_format->check({14});
+  old_format->check({14});
+  logger().sinks().pop_back();
+  const std::string warnings = log.str();
+  CHECK_THAT(warnings, Contains("pseudopotentials.Si") && Contains("Si.bhs"));
+  CHECK(warnings.find("Si.bhs") == warnings.rfind("Si.bhs"));
+
+  // Every UPF file of Debian's quantum-espresso-data names its element, and
+  // its name starts with that element (Rhs… is Rh, CorelUSPBE… Co, pb_s Pb).
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(debian_pseudo)) {
+    const std::string name = entry.path().filename().string();
+    std::string lower_name = name;
+    for (char& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower_name.size() < 4 || lower_name.substr(lower_name.size() - 4) != ".upf") continue;
+    ++files;
+    const auto symbol = oracle::upf_element(entry.path());
+    INFO(name);
+    REQUIRE(symbol);
+    std::string canonical = *symbol;
+    for (char& c : canonical) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    canonical[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(canonical[0])));
+    CHECK(find_atomic_number(canonical) != 0);
+    std::string lower_symbol = canonical;
+    lower_symbol[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower_symbol[0])));
+    CHECK(lower_name.rfind(lower_symbol, 0) == 0);
+  }
+  CHECK(files > 50);
+}
+
+TEST_CASE("qe oracle writes the species of pseudopotentials, in its order, in every frame",
+          "[oracle][qe]") {
+  TemporaryDirectory directory("otfgp-qe-fake");
+  const auto received = directory / "received.txt";
+  const auto program =
+      fake_program(directory.path(), "pw.x", "cat \"$2\" >> " + received.string() + "\nexit 3\n");
+  // O first: species 1 is O and species 2 Mg in every frame, so that
+  // starting_magnetization(2) is Mg's in the Mg frame and in the MgO frame.
+  auto oracle = qe_oracle(
+      minimal_qe("{O: O.pz-rrkjus.UPF, Mg: Mg.pz-n-vbc.UPF}\ncommand: " + program.string() +
+                 "\ninput: {system: {starting_magnetization(2): 0.5}}\n"));
+  oracle->check({8, 12});
+  for (bool with_oxygen : {false, true}) {
+    std::filesystem::remove(received);
+    CHECK_THROWS_AS(
+        oracle->label(magnesium_oxide(with_oxygen), directory / (with_oxygen ? "MgO" : "Mg"), 0),
+        oracle::OracleFailure);
+    const std::string input = read_text(received);
+    INFO(input);
+    CHECK_THAT(input, Contains("ntyp = 2\n") && Contains("starting_magnetization(2) = 0.5\n"));
+    const auto card = species_card(input);
+    REQUIRE(card.size() == 2);
+    CHECK(card[0].rfind("O ", 0) == 0);
+    CHECK_THAT(card[0], Contains("O.pz-rrkjus.UPF"));
+    CHECK(card[1].rfind("Mg ", 0) == 0);
+    CHECK_THAT(card[1], Contains("Mg.pz-n-vbc.UPF"));
+  }
+  // More species than pw.x takes (ntypx = 10) is refused when the config is read.
+  CHECK_THROWS_WITH(
+      qe_oracle(minimal_qe("{H: a, He: a, Li: a, Be: a, B: a, C: a, N: a, O: a, F: a, Ne: a, "
+                           "Na: a}")),
+      Contains("pseudopotentials") && Contains("at most 10 species"));
+}
+
+TEST_CASE("pw.x accepts a species without atoms: the energy does not change", "[oracle][qe]") {
+  // The fixed species order lists every species of the mapping in every
+  // frame; pw.x must give a frame without O the energy it gives without O's
+  // species (checked with pw.x 6.7/7.x: equal to the last digit).
+  TemporaryDirectory directory("otfgp-qe");
+  const std::string settings = "ecutwfc: 20\nkspacing: 1.05\nenvironment: {OMP_NUM_THREADS: '1'}\n";
+  auto silicon = qe_oracle("kind: qe\npseudopotentials: {Si: Si.pbe-rrkj.UPF}\n" + settings);
+  auto with_oxygen = qe_oracle(
+      "kind: qe\npseudopotentials: {O: O.pbe-rrkjus.UPF, Si: Si.pbe-rrkj.UPF}\n" + settings);
+  with_oxygen->check({14});
+  const Structure alone = silicon->label(silicon_pair(), directory / "Si", 0);
+  const Structure listed = with_oxygen->label(silicon_pair(), directory / "SiO", 0);
+  CHECK_THAT(read_text(directory / "SiO" / "pw.in"), Contains("ntyp = 2\n"));
+  CHECK(*listed.energy == Approx(*alone.energy).margin(1e-6));
+  CHECK((*listed.forces - *alone.forces).cwiseAbs().maxCoeff() < 1e-5);
+  CHECK((*listed.stress - *alone.stress).cwiseAbs().maxCoeff() < 1e-6);
+}
+
+TEST_CASE("qe oracle takes pseudopotentials given as paths", "[oracle][qe]") {
+  TemporaryDirectory directory("otfgp-qe-paths");
+  std::filesystem::create_directories(directory / "pp" / "a");
+  std::filesystem::create_directories(directory / "pp" / "b");
+  std::filesystem::copy_file(debian_pseudo / "Si.pbe-rrkj.UPF", directory / "pp" / "Si.UPF");
+  std::filesystem::copy_file(debian_pseudo / "Si.pbe-rrkj.UPF", directory / "pp" / "a" / "x.UPF");
+  std::filesystem::copy_file(debian_pseudo / "O.pbe-rrkjus.UPF", directory / "pp" / "b" / "x.UPF");
+  const std::string settings =
+      "ecutwfc: 20\nkspacing: 1.05\nenvironment: {OMP_NUM_THREADS: '1'}\ntimeout: 120\n";
+  // An absolute path: pw.x reads it (it takes one pseudo_dir and file names).
+  auto absolute =
+      qe_oracle("kind: qe\npseudopotentials: {Si: " + (directory / "pp" / "Si.UPF").string() +
+                "}\n" + settings);
+  absolute->check({14});
+  const Structure labelled = absolute->label(silicon_pair(), directory / "run", 0);
+  REQUIRE(labelled.energy);
+  CHECK(*labelled.energy / 2 == Approx(-105.7).margin(0.3));
+
+  // Relative paths are relative to the config's folder; two files of one
+  // name from two folders are both there, under distinct names.
+  const auto received = directory / "received.txt";
+  const auto program = fake_program(
+      directory.path(), "pw.x",
+      "cat \"$2\" > " + received.string() + "\nfor f in pseudo/*; do cmp -s \"$f\" " +
+          (directory / "pp" / "a" / "x.UPF").string() + " && echo \"Si file: $f\" >> " +
+          received.string() + "; cmp -s \"$f\" " + (directory / "pp" / "b" / "x.UPF").string() +
+          " && echo \"O file: $f\" >> " + received.string() + "; done\nexit 3\n");
+  auto relative = qe_oracle("kind: qe\npseudopotentials: {Si: pp/a/x.UPF, O: ./pp/b/x.UPF}\n" +
+                                settings + "command: " + program.string() + "\n",
+                            directory.path());
+  relative->check({8, 14});
+  CHECK_THROWS_AS(relative->label(silicon_pair(), directory / "fake", 0), oracle::OracleFailure);
+  const std::string input = read_text(received);
+  INFO(input);
+  CHECK_THAT(input, Contains("pseudo_dir = '" + (directory / "fake" / "pseudo").string() + "'"));
+  const auto card = species_card(input);
+  REQUIRE(card.size() == 2);
+  CHECK_THAT(card[0], Contains(" x.UPF"));
+  CHECK_THAT(card[1], Contains(" O-x.UPF"));
+  CHECK_THAT(input, Contains("Si file: pseudo/x.UPF") && Contains("O file: pseudo/O-x.UPF"));
+
+  CHECK_THROWS_WITH(qe_oracle(minimal_qe("{Si: pp/missing.UPF}"), directory.path())->check({14}),
+                    Contains("pseudopotentials.Si") &&
+                        Contains((directory / "pp" / "missing.UPF").string()) &&
+                        Contains("not found"));
+}
+
+TEST_CASE("qe oracle reports wrong YAML types in its mappings as config errors", "[oracle][qe]") {
+  const auto message = [](const std::string& yaml) {
+    try {
+      qe_oracle(yaml);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(message(minimal_qe("{Si: [Si.pbe-rrkj.UPF]}")),
+             Contains("oracle.yaml, line 2: key 'pseudopotentials.Si': expected a string, got a "
+                      "sequence"));
+  CHECK_THAT(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") +
+                     "input: {system: {starting_magnetization: [0.5, 0]}}\n"),
+             Contains("oracle.yaml, line 4: key 'input.system.starting_magnetization'") &&
+                 Contains("starting_magnetization(1)"));
+  CHECK_THAT(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "input: {system: [nspin]}\n"),
+             Contains("line 4: key 'input.system': expected a mapping"));
+  CHECK_THAT(
+      message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "environment: {A: {b: 1}}\n"),
+      Contains("oracle.yaml, line 4: key 'environment.A': expected a string, got a mapping"));
+}
+
+TEST_CASE("the oracle's environment PATH finds its program, for check and for the call",
+          "[oracle][qe]") {
+  TemporaryDirectory directory("otfgp-qe-path");
+  std::filesystem::create_directories(directory / "own");
+  std::filesystem::create_directories(directory / "given");
+  const auto marker = directory / "ran.txt";
+  fake_program(directory / "own", "otfgp-mypw", "echo own > " + marker.string() + "\nexit 3\n");
+  fake_program(directory / "given", "otfgp-mypw", "echo given > " + marker.string() + "\nexit 3\n");
+  const std::string yaml = std::string(silicon_qe) + "command: otfgp-mypw\n";
+  const std::string given_path = (directory / "given").string() + ":/usr/bin:/bin";
+  // Only on the environment's PATH: found by check, run by label.
+  auto oracle = qe_oracle(
+      std::regex_replace(yaml, std::regex("environment: .*\n"),
+                         "environment: {OMP_NUM_THREADS: '1', PATH: '" + given_path + "'}\n"));
+  oracle->check({14});
+  CHECK_THROWS_AS(oracle->label(silicon_pair(), directory / "run1", 0), oracle::OracleFailure);
+  CHECK(read_text(marker) == "given\n");
+  // otfgp's own PATH has another program of that name: the environment's still runs.
+  {
+    const char* own = std::getenv("PATH");
+    testing::ScopedEnvironment path("PATH", (directory / "own").string() + ":" + (own ? own : ""));
+    oracle->check({14});
+    CHECK_THROWS_AS(oracle->label(silicon_pair(), directory / "run2", 0), oracle::OracleFailure);
+    CHECK(read_text(marker) == "given\n");
+  }
+  // Not on the environment's PATH: check says which PATH it searched.
+  auto missing = qe_oracle(std::regex_replace(yaml, std::regex("environment: .*\n"),
+                                              "environment: {PATH: '/usr/bin:/bin'}\n"));
+  CHECK_THROWS_WITH(
+      missing->check({14}),
+      Contains("otfgp-mypw") && Contains("PATH its environment sets (/usr/bin:/bin)"));
 }

@@ -141,6 +141,18 @@ bool ConfigSection::has(const std::string& key) const {
   return found.IsDefined() && !found.IsNull();
 }
 
+std::vector<std::string> ConfigSection::keys() const {
+  std::vector<std::string> keys;
+  for (const auto& entry : node_) {
+    if (!entry.first.IsScalar())
+      throw Error(*file_ + line_of(entry.first) + ": " +
+                  (prefix_.empty() ? std::string("a key") : "a key of '" + prefix_ + "'") +
+                  " is not a plain word (a list or mapping used as a key)");
+    keys.push_back(entry.first.Scalar());
+  }
+  return keys;
+}
+
 YAML::Node ConfigSection::value(const std::string& key) const {
   if (!known_.empty() && std::find(known_.begin(), known_.end(), key) == known_.end())
     throw std::logic_error("config reader asks for undeclared key '" + name(key) + "'");

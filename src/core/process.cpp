@@ -155,21 +155,25 @@ void make_pipe(int fds[2], const std::string& what) {
 
 }  // namespace
 
-std::optional<std::filesystem::path> find_executable(const std::string& program) {
+std::optional<std::filesystem::path> find_executable(
+    const std::string& program, const std::optional<std::string>& search_path) {
   if (program.empty()) return std::nullopt;
   if (program.find('/') != std::string::npos) {
     if (is_executable_file(program)) return std::filesystem::path(program);
     return std::nullopt;
   }
   const char* path = std::getenv("PATH");
-  const std::string directories = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  const std::string directories = search_path ? *search_path
+                                  : path      ? path
+                                              : "/usr/local/bin:/usr/bin:/bin";
   std::size_t start = 0;
   while (start <= directories.size()) {
     const std::size_t end = std::min(directories.find(':', start), directories.size());
     const std::string directory = directories.substr(start, end - start);
     const std::filesystem::path candidate =
         std::filesystem::path(directory.empty() ? "." : directory) / program;
-    if (is_executable_file(candidate)) return candidate;
+    // Absolute: the child changes to its working directory before exec.
+    if (is_executable_file(candidate)) return std::filesystem::absolute(candidate);
     start = end + 1;
   }
   return std::nullopt;
@@ -209,11 +213,17 @@ namespace {
 std::filesystem::path runnable_program(const std::vector<std::string>& arguments,
                                        const ProcessOptions& options, const std::string& what) {
   if (arguments.empty()) throw Error("run_process: empty command");
-  const auto program = find_executable(arguments[0]);
+  // The child gets the PATH of `environment`; the program is looked up there
+  // too, or a PATH meant to pick a build would run another one of that name.
+  const auto path = options.environment.find("PATH");
+  const bool own_path = path != options.environment.end();
+  const auto program =
+      find_executable(arguments[0], own_path ? std::optional(path->second) : std::nullopt);
   if (!program)
     throw Error("cannot run '" + what + "': program '" + arguments[0] +
                 (arguments[0].find('/') != std::string::npos ? "' not found or not executable"
-                                                             : "' not found on PATH"));
+                 : own_path ? "' not found on the PATH it is given (" + path->second + ")"
+                            : "' not found on PATH"));
   if (!options.working_directory.empty() &&
       !std::filesystem::is_directory(options.working_directory))
     throw Error("cannot run '" + what + "': working directory " +

@@ -56,30 +56,37 @@ ExternalCommand read_external_command(const ConfigSection& section,
   if (auto environment = section.optional_section("environment")) {
     if (!environment->node().IsMap())
       section.fail("environment", "expected a mapping of variable names to values");
-    for (const auto& entry : environment->node())
-      command.environment[entry.first.as<std::string>()] = entry.second.as<std::string>();
+    for (const auto& name : environment->keys())
+      command.environment[name] = environment->text(name);
   }
   return command;
 }
 
 void check_external_command(const ExternalCommand& command) {
   const std::string text = joined(command.words);
-  if (!find_executable(command.words.front()))
+  // The program runs with the PATH of `environment` when it sets one (as
+  // run_process looks it up), and so does the code behind a launcher.
+  const auto path = command.environment.find("PATH");
+  const std::optional<std::string> search_path =
+      path == command.environment.end() ? std::nullopt : std::optional(path->second);
+  const std::string where =
+      search_path ? fmt::format("on the PATH its environment sets ({})", *search_path) : "on PATH";
+  if (!find_executable(command.words.front(), search_path))
     throw Error(fmt::format(
         "{}: program '{}' of command '{}' not found{}", command.key, command.words.front(), text,
-        command.words.front().find('/') == std::string::npos ? " on PATH" : ""));
+        command.words.front().find('/') == std::string::npos ? " " + where : ""));
   if (!is_launcher(command.words.front())) return;
   // Behind a launcher, the first later word that names a program is the code.
   for (std::size_t i = 1; i < command.words.size(); ++i) {
     const std::string& word = command.words[i];
     if (word.empty() || word[0] == '-' || word.find('=') != std::string::npos) continue;
     if (is_launcher(word)) continue;
-    if (find_executable(word)) return;
+    if (find_executable(word, search_path)) return;
   }
   throw Error(
       fmt::format("{}: no program found after '{}' in command '{}' (the code it launches "
-                  "is not on PATH)",
-                  command.key, command.words.front(), text));
+                  "is not {})",
+                  command.key, command.words.front(), text, where));
 }
 
 std::array<int, 3> kpoint_mesh(const Structure& structure, double spacing) {

@@ -382,13 +382,10 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
     }
   if (auto charges = section.optional_section("charges")) {
     if (!charges->node().IsMap()) section.fail("charges", "expected a mapping element → charge");
-    for (const auto& entry : charges->node()) {
-      const std::string symbol = entry.first.as<std::string>();
+    for (const auto& symbol : charges->keys()) {
       const int z = find_atomic_number(symbol);
       if (z == 0) charges->fail(symbol, "unknown element '" + symbol + "'");
-      const auto value = parse_real(entry.second.as<std::string>());
-      if (!value) charges->fail(symbol, "expected a number");
-      settings.charges[z] = *value;
+      settings.charges[z] = charges->number(symbol);
     }
   }
   section.finish();

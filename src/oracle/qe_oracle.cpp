@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/oracle/external.hpp"
 
@@ -25,10 +26,24 @@ const std::set<std::string> reserved_keys = {
     "ntyp",        "celldm",  "a",       "b",          "c",      "cosab",  "cosac", "cosbc"};
 const std::vector<std::string> namelists = {"control", "system", "electrons"};
 
+// pw.x's ntypx: it stops with "ntyp too large, increase NSX" beyond this.
+constexpr std::size_t max_species = 10;
+
+// One entry of `pseudopotentials`.
+struct Pseudopotential {
+  int z = 0;
+  std::string given;           // the value in the config
+  std::filesystem::path file;  // where it is: pseudo_dir/given for a bare name
+  bool in_pseudo_dir = true;   // a bare name (no folder part)
+  std::string link_name;       // its name in the call's pseudo folder (unique)
+};
+
 struct QeSettings {
   ExternalCommand command;
   std::filesystem::path pseudo_dir;
-  std::map<int, std::string> pseudopotentials;  // atomic number → file name in pseudo_dir
+  // In the order of the config's mapping: pw.x's species 1, 2, … in every
+  // frame, so that species-indexed `input` keys mean one element all run.
+  std::vector<Pseudopotential> pseudopotentials;
   std::string pseudopotentials_key;
   double ecutwfc = 0.0;  // Ry
   double ecutrho = 0.0;  // Ry
@@ -62,6 +77,67 @@ std::string fortran_real(double value) {
   return format_real(value);
 }
 
+// `input`: namelist → key → value, each value one Fortran literal.
+void read_input_overrides(const ConfigSection& input, QeSettings& settings) {
+  for (const auto& given_name : input.keys()) {
+    const std::string name = lower(given_name);
+    if (std::find(namelists.begin(), namelists.end(), name) == namelists.end())
+      input.fail(given_name, "unknown namelist (one of control, system, electrons)");
+    const ConfigSection namelist = input.section(given_name);
+    for (const auto& given_key : namelist.keys()) {
+      const std::string key = lower(given_key);
+      if (reserved_keys.count(key))
+        input.fail(given_name, "'" + key + "' is set by otfgp and cannot be overridden");
+      if (namelist.node()[given_key].IsSequence())
+        namelist.fail(given_key,
+                      "expected one value, got a list; give each index its own key, e.g. '" +
+                          given_key + "(1): …' (species follow the order of " +
+                          settings.pseudopotentials_key + ")");
+      settings.overrides[name][key] = fortran_literal(namelist.text(given_key));
+    }
+  }
+}
+
+// `pseudopotentials`: element → file, in the mapping's order. A bare name is
+// in pseudo_dir; a name with a folder part is a path (relative ones against
+// the config's folder). pw.x reads every file from one folder, so each gets a
+// distinct name to be linked under there (link_pseudopotentials).
+std::vector<Pseudopotential> read_pseudopotentials(const ConfigSection& section,
+                                                   const std::filesystem::path& base_dir,
+                                                   const std::filesystem::path& pseudo_dir) {
+  const ConfigSection pseudos = section.section("pseudopotentials");
+  const std::vector<std::string> symbols = pseudos.keys();
+  if (symbols.empty())
+    section.fail("pseudopotentials",
+                 "expected a mapping of element to file, e.g. {Si: Si.pbe-rrkj.UPF}");
+  if (symbols.size() > max_species)
+    section.fail("pseudopotentials",
+                 fmt::format("{} elements; pw.x takes at most {} species, and every element of "
+                             "this mapping is a species of every frame",
+                             symbols.size(), max_species));
+  std::vector<Pseudopotential> result;
+  std::set<std::string> link_names;
+  for (const auto& symbol : symbols) {
+    Pseudopotential pseudo;
+    pseudo.z = find_atomic_number(symbol);
+    if (pseudo.z == 0) pseudos.fail(symbol, "unknown element '" + symbol + "'");
+    pseudo.given = pseudos.text(symbol);
+    if (pseudo.given.empty()) pseudos.fail(symbol, "empty file name");
+    const std::filesystem::path given = pseudo.given;
+    pseudo.in_pseudo_dir = !given.has_parent_path();
+    pseudo.file = pseudo.in_pseudo_dir  ? pseudo_dir / given
+                  : given.is_absolute() ? given
+                                        : base_dir / given;
+    pseudo.file = std::filesystem::absolute(pseudo.file).lexically_normal();
+    // Two files of one name from different folders: the later one is prefixed.
+    pseudo.link_name = given.filename().string();
+    while (!link_names.insert(pseudo.link_name).second)
+      pseudo.link_name = symbol + "-" + pseudo.link_name;
+    result.push_back(pseudo);
+  }
+  return result;
+}
+
 QeSettings read_settings(ConfigSection section, const std::filesystem::path& base_dir) {
   section.expect_keys({"kind", "command", "timeout", "environment", "pseudopotentials",
                        "pseudo_dir", "ecutwfc", "ecutrho", "kspacing", "kpoints", "smearing",
@@ -71,16 +147,7 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   settings.pseudo_dir = section.text("pseudo_dir", default_pseudo_dir);
   if (settings.pseudo_dir.is_relative()) settings.pseudo_dir = base_dir / settings.pseudo_dir;
   settings.pseudopotentials_key = section.name("pseudopotentials");
-  const ConfigSection pseudos = section.section("pseudopotentials");
-  if (!pseudos.node().IsMap() || pseudos.node().size() == 0)
-    section.fail("pseudopotentials",
-                 "expected a mapping of element to file, e.g. {Si: Si.pbe-rrkj.UPF}");
-  for (const auto& entry : pseudos.node()) {
-    const std::string symbol = entry.first.as<std::string>();
-    const int z = find_atomic_number(symbol);
-    if (z == 0) pseudos.fail(symbol, "unknown element '" + symbol + "'");
-    settings.pseudopotentials[z] = entry.second.as<std::string>();
-  }
+  settings.pseudopotentials = read_pseudopotentials(section, base_dir, settings.pseudo_dir);
   settings.ecutwfc = section.number("ecutwfc");
   if (!(settings.ecutwfc > 0)) section.fail("ecutwfc", "must be positive (Ry)");
   settings.ecutrho = section.number("ecutrho", 4 * settings.ecutwfc);
@@ -104,24 +171,7 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   if (settings.electron_maxstep < 1) section.fail("electron_maxstep", "must be at least 1");
   settings.conv_thr_per_atom = section.number("conv_thr", 1e-9);
   if (!(settings.conv_thr_per_atom > 0)) section.fail("conv_thr", "must be positive (Ry per atom)");
-  if (auto input = section.optional_section("input")) {
-    if (!input->node().IsMap()) section.fail("input", "expected namelists: {system: {...}, ...}");
-    for (const auto& namelist : input->node()) {
-      const std::string name = lower(namelist.first.as<std::string>());
-      if (std::find(namelists.begin(), namelists.end(), name) == namelists.end())
-        input->fail(namelist.first.as<std::string>(),
-                    "unknown namelist (one of control, system, electrons)");
-      if (!namelist.second.IsMap())
-        input->fail(namelist.first.as<std::string>(), "expected a mapping of keys to values");
-      for (const auto& entry : namelist.second) {
-        const std::string key = lower(entry.first.as<std::string>());
-        if (reserved_keys.count(key))
-          input->fail(namelist.first.as<std::string>(),
-                      "'" + key + "' is set by otfgp and cannot be overridden");
-        settings.overrides[name][key] = fortran_literal(entry.second.as<std::string>());
-      }
-    }
-  }
+  if (auto input = section.optional_section("input")) read_input_overrides(*input, settings);
   section.finish(settings.smearing == "none" ? "with smearing: none" : "");
   return settings;
 }
@@ -130,21 +180,25 @@ std::string symbol_of(int z) {
   return element(z).symbol;
 }
 
-std::string write_input(const QeSettings& settings, const Structure& structure, int attempt) {
-  const std::vector<int> species = structure.species();
+// `pseudo_folder`: where the call's links to the pseudopotentials are.
+std::string write_input(const QeSettings& settings, const Structure& structure, int attempt,
+                        const std::filesystem::path& pseudo_folder) {
   std::map<std::string, std::map<std::string, std::string>> values;
   auto& control = values["control"];
   control["calculation"] = "'scf'";
   control["tprnfor"] = ".true.";
   control["tstress"] = ".true.";
-  control["pseudo_dir"] = "'" + std::filesystem::absolute(settings.pseudo_dir).string() + "'";
+  control["pseudo_dir"] = "'" + std::filesystem::absolute(pseudo_folder).string() + "'";
   control["outdir"] = "'./tmp'";
   control["prefix"] = "'otfgp'";
   control["disk_io"] = "'none'";
   auto& system = values["system"];
   system["ibrav"] = "0";
   system["nat"] = std::to_string(structure.size());
-  system["ntyp"] = std::to_string(species.size());
+  // Every species of the mapping, with atoms in this frame or not (pw.x
+  // accepts a species without atoms), so that species i is one element in
+  // every frame.
+  system["ntyp"] = std::to_string(settings.pseudopotentials.size());
   system["ecutwfc"] = fortran_real(settings.ecutwfc);
   system["ecutrho"] = fortran_real(settings.ecutrho);
   if (settings.smearing == "none") {
@@ -179,9 +233,9 @@ std::string write_input(const QeSettings& settings, const Structure& structure, 
     text << "/\n";
   }
   text << "ATOMIC_SPECIES\n";
-  for (int z : species)
-    text << symbol_of(z) << " " << fortran_real(element(z).mass) << " "
-         << settings.pseudopotentials.at(z) << "\n";
+  for (const auto& pseudo : settings.pseudopotentials)
+    text << symbol_of(pseudo.z) << " " << fortran_real(element(pseudo.z).mass) << " "
+         << pseudo.link_name << "\n";
   text << "CELL_PARAMETERS angstrom\n";
   for (int i = 0; i < 3; ++i)
     text << fmt::format("{:.17g} {:.17g} {:.17g}\n", structure.cell(i, 0), structure.cell(i, 1),
@@ -197,6 +251,62 @@ std::string write_input(const QeSettings& settings, const Structure& structure, 
   return text.str();
 }
 
+std::string trimmed(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "";
+  return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
+}
+
+// The text of a UPF file from just after "<PP_HEADER" to the header's end
+// ("</PP_HEADER>" in v1, "/>" in v2); "" when there is none. The header comes
+// before the radial grids: the file is read no further.
+std::string pp_header(const std::filesystem::path& file) {
+  const std::string_view tag = "<PP_HEADER";
+  std::ifstream in(file);
+  std::string line, header;
+  bool in_header = false;
+  while (std::getline(in, line)) {
+    if (!in_header) {
+      const auto at = line.find(tag);
+      if (at == std::string::npos) continue;
+      in_header = true;
+      line = line.substr(at + tag.size());
+    }
+    header += line + "\n";
+    if (header.find("</PP_HEADER>") != std::string::npos ||
+        header.find("/>") != std::string::npos || header.size() > 100000)
+      break;
+  }
+  return header;
+}
+
+// UPF v1: lines "value  description" inside <PP_HEADER>, one "Si  Element".
+std::string v1_element(const std::string& header) {
+  std::istringstream lines(header.substr(1));
+  for (std::string line; std::getline(lines, line);) {
+    const auto words = split_whitespace(line);
+    if (words.size() >= 2 && words[1] == "Element") return std::string(words[0]);
+  }
+  return "";
+}
+
+// UPF v2: the attribute element="Si", its value trimmed (files pad it: " B", "C ").
+std::string v2_element(const std::string& header) {
+  const std::string_view name = "element";
+  const char* const blank = " \t\r\n";
+  for (auto at = header.find(name); at != std::string::npos; at = header.find(name, at + 1)) {
+    if (at > 0 && !std::isspace(static_cast<unsigned char>(header[at - 1]))) continue;
+    auto next = header.find_first_not_of(blank, at + name.size());
+    if (next == std::string::npos || header[next] != '=') continue;
+    next = header.find_first_not_of(blank, next + 1);
+    if (next == std::string::npos || (header[next] != '"' && header[next] != '\'')) continue;
+    const auto close = header.find(header[next], next + 1);
+    if (close == std::string::npos) return "";
+    return trimmed(std::string_view(header).substr(next + 1, close - next - 1));
+  }
+  return "";
+}
+
 class QeOracle final : public Oracle {
  public:
   explicit QeOracle(QeSettings settings) : settings_(std::move(settings)) {}
@@ -205,25 +315,23 @@ class QeOracle final : public Oracle {
 
   void check(const std::vector<int>& species) const override {
     check_external_command(settings_.command);
-    if (!std::filesystem::is_directory(settings_.pseudo_dir))
+    const bool uses_pseudo_dir =
+        std::any_of(settings_.pseudopotentials.begin(), settings_.pseudopotentials.end(),
+                    [](const Pseudopotential& pseudo) { return pseudo.in_pseudo_dir; });
+    if (uses_pseudo_dir && !std::filesystem::is_directory(settings_.pseudo_dir))
       throw Error(fmt::format("{}: pseudopotential folder {} does not exist",
                               settings_.pseudopotentials_key, settings_.pseudo_dir.string()));
     for (int z : species) {
+      if (find(z)) continue;
       const std::string symbol = element(z).symbol;
-      const auto found = settings_.pseudopotentials.find(z);
-      if (found == settings_.pseudopotentials.end())
-        throw Error(
-            fmt::format("{}: no pseudopotential for {} (the structure has it); files for "
-                        "{} in {}: {}",
-                        settings_.pseudopotentials_key, symbol, symbol,
-                        settings_.pseudo_dir.string(), candidates(symbol)));
-      if (!std::filesystem::is_regular_file(settings_.pseudo_dir / found->second))
-        throw Error(
-            fmt::format("{}.{}: pseudopotential file {} not found in {}; files for {} "
-                        "there: {}",
-                        settings_.pseudopotentials_key, symbol, found->second,
-                        settings_.pseudo_dir.string(), symbol, candidates(symbol)));
+      throw Error(
+          fmt::format("{}: no pseudopotential for {} (the structure has it); files for "
+                      "{} in {}: {}",
+                      settings_.pseudopotentials_key, symbol, symbol, settings_.pseudo_dir.string(),
+                      candidates(symbol)));
     }
+    // Every file, not only those of `species`: each is a species of every frame.
+    for (const auto& pseudo : settings_.pseudopotentials) check_file(pseudo);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
@@ -231,12 +339,13 @@ class QeOracle final : public Oracle {
     structure.validate();
     prepare_workdir(workdir);
     for (int z : structure.species())
-      if (!settings_.pseudopotentials.count(z))
+      if (!find(z))
         throw Error(fmt::format("{}: no pseudopotential for {}", settings_.pseudopotentials_key,
                                 element(z).symbol));
+    const std::filesystem::path pseudo_folder = link_pseudopotentials(workdir);
     const DftRun run{"pw.x", "pw.in", "pw.out", {"-input", "pw.in"}, "convergence NOT achieved"};
-    const std::string output =
-        run_dft(settings_.command, run, write_input(settings_, structure, attempt), workdir);
+    const std::string output = run_dft(
+        settings_.command, run, write_input(settings_, structure, attempt, pseudo_folder), workdir);
     const QeResult parsed =
         parse_pw_output(output, structure.size(), (workdir / "pw.out").string());
     // pw.x always computes a 3D-periodic stress; like otfgp's own potentials,
@@ -246,6 +355,66 @@ class QeOracle final : public Oracle {
   }
 
  private:
+  const Pseudopotential* find(int z) const {
+    for (const auto& pseudo : settings_.pseudopotentials)
+      if (pseudo.z == z) return &pseudo;
+    return nullptr;
+  }
+
+  std::string key_of(const Pseudopotential& pseudo) const {
+    return settings_.pseudopotentials_key + "." + element(pseudo.z).symbol;
+  }
+
+  void check_file(const Pseudopotential& pseudo) const {
+    const std::string symbol = element(pseudo.z).symbol;
+    if (!std::filesystem::is_regular_file(pseudo.file)) {
+      if (pseudo.in_pseudo_dir)
+        throw Error(fmt::format(
+            "{}: pseudopotential file {} not found in {}; files for {} there: {}", key_of(pseudo),
+            pseudo.given, settings_.pseudo_dir.string(), symbol, candidates(symbol)));
+      throw Error(fmt::format("{}: pseudopotential file {} not found", key_of(pseudo),
+                              pseudo.file.string()));
+    }
+    // A file for another element runs without a word from pw.x and labels
+    // every frame wrongly (O's file under Mg: wrong energies, exit 0).
+    const auto found = upf_element(pseudo.file);
+    if (!found) {
+      if (warned_.insert(pseudo.file).second)
+        logger().warn(
+            "{}: no element found in {} (not a UPF file?); not checked that it is "
+            "a pseudopotential for {}",
+            key_of(pseudo), pseudo.file.string(), symbol);
+      return;
+    }
+    if (lower(*found) != lower(symbol))
+      throw Error(
+          fmt::format("{}: {} is a pseudopotential for {}, not {} (the element its UPF "
+                      "header names)",
+                      key_of(pseudo), pseudo.file.string(), *found, symbol));
+  }
+
+  // pw.x reads every pseudopotential from the one pseudo_dir; files from
+  // several folders (or given as paths) are linked into `workdir/pseudo`.
+  std::filesystem::path link_pseudopotentials(const std::filesystem::path& workdir) const {
+    const std::filesystem::path folder = workdir / "pseudo";
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error) throw Error("cannot create " + folder.string() + ": " + error.message());
+    for (const auto& pseudo : settings_.pseudopotentials) {
+      if (!std::filesystem::is_regular_file(pseudo.file))
+        throw Error(fmt::format("{}: pseudopotential file {} not found", key_of(pseudo),
+                                pseudo.file.string()));
+      const std::filesystem::path link = folder / pseudo.link_name;
+      std::filesystem::remove(link, error);  // a retry in the same folder
+      std::filesystem::create_symlink(pseudo.file, link, error);
+      if (error) std::filesystem::copy_file(pseudo.file, link, error);  // no links there
+      if (error)
+        throw Error(fmt::format("{}: cannot link {} into {}: {}", key_of(pseudo),
+                                pseudo.file.string(), folder.string(), error.message()));
+    }
+    return folder;
+  }
+
   std::string candidates(const std::string& symbol) const {
     std::vector<std::string> names;
     std::error_code error;
@@ -261,9 +430,19 @@ class QeOracle final : public Oracle {
   }
 
   QeSettings settings_;
+  mutable std::set<std::filesystem::path> warned_;  // files without an element, warned once
 };
 
 }  // namespace
+
+std::optional<std::string> upf_element(const std::filesystem::path& file) {
+  const std::string header = pp_header(file);
+  if (header.empty()) return std::nullopt;
+  // "<PP_HEADER>" (v1) has no attributes; "<PP_HEADER …/>" (v2) has them.
+  const std::string symbol = header[0] == '>' ? v1_element(header) : v2_element(header);
+  if (symbol.empty() || symbol.find_first_of(" \t") != std::string::npos) return std::nullopt;
+  return symbol;
+}
 
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source) {
   if (text.find("convergence NOT achieved") != std::string::npos)

@@ -36,6 +36,11 @@ class ConfigSection {
   void expect_keys(const std::vector<std::string>& known);
 
   bool has(const std::string& key) const;
+  // The keys of this mapping in the file's order (for mappings whose keys are
+  // data, e.g. element → file); read each value with text(), number(), … so
+  // that a value of the wrong type is an error naming its key. A key that is
+  // not a plain word (a list, a mapping) is an error.
+  std::vector<std::string> keys() const;
   // Sub-mappings; reading one marks its key as used.
   ConfigSection section(const std::string& key) const;
   std::optional<ConfigSection> optional_section(const std::string& key) const;

@@ -36,9 +36,12 @@ struct ProcessResult {
 // InterruptedError is thrown.
 ProcessResult run_process(const std::vector<std::string>& arguments, const ProcessOptions& options);
 
-// The full path of `program` searched on PATH (or itself when it contains a
-// slash and is executable); nothing when it is not found.
-std::optional<std::filesystem::path> find_executable(const std::string& program);
+// The full path of `program` searched on `search_path` (a PATH value; none:
+// this process's PATH), or itself when it contains a slash and is executable;
+// nothing when it is not found. run_process searches the PATH its
+// `environment` sets, when it sets one, as a shell does for `PATH=… program`.
+std::optional<std::filesystem::path> find_executable(
+    const std::string& program, const std::optional<std::string>& search_path = std::nullopt);
 
 // Splits a command line such as "mpirun -np 2 pw.x" into words (single and
 // double quotes group; no other shell syntax).

@@ -23,7 +23,8 @@ struct ExternalCommand {
 };
 
 // Reads `command` (default `default_command`), `timeout` (seconds, > 0) and
-// `environment` (a mapping of variable → value). The program runs in the
+// `environment` (a mapping of variable → a single value; others are config
+// errors naming the key). The program runs in the
 // oracle's working directory, so relative paths are made absolute against
 // `base_dir`: the program when it contains a slash, any later word that
 // names an existing file there (a script, a parameter file).
@@ -33,7 +34,8 @@ ExternalCommand read_external_command(const ConfigSection& section,
 
 // Throws otfgp::Error naming the command and the config key when its program
 // is not found; behind a launcher (mpirun, mpiexec, srun, env, nice, …) the
-// launched program must be found too.
+// launched program must be found too. Programs are looked up on the PATH of
+// `environment` when it sets one (as run_external runs them), else on otfgp's.
 void check_external_command(const ExternalCommand& command);
 
 // Runs `command` + `arguments` in `workdir` with standard output to

@@ -3,7 +3,9 @@
 // (tprnfor, tstress), energy in Ry, forces in Ry/bohr and stress in Ry/bohr³
 // converted to eV, eV/Å and eV/Å³ (ASE's sign). Keys in docs/oracles.md.
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "otfgp/core/structure.hpp"
@@ -21,5 +23,11 @@ std::unique_ptr<Oracle> make_qe_oracle(const ConfigSection& section,
 // number of atoms the run had.
 using QeResult = DftLabels;
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source);
+
+// The element a pseudopotential file is for, as its UPF header writes it,
+// trimmed ("Si", "SI"; compare case-insensitively): v2's element="…"
+// attribute of <PP_HEADER …/>, or v1's "<symbol>  Element" line inside
+// <PP_HEADER>. Nothing when the file cannot be read or holds neither.
+std::optional<std::string> upf_element(const std::filesystem::path& file);
 
 }  // namespace otfgp::oracle
