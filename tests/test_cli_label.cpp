@@ -113,6 +113,25 @@ write(sys.argv[2], atoms, format='extxyz')
   CHECK_FALSE(std::filesystem::exists(directory / "none.xyz"));
 }
 
+TEST_CASE("otfgp label refuses a frame the oracle cannot label at all before any call",
+          "[oracle][cli][cp2k]") {
+  // The cp2k oracle labels periodic structures only: the second frame, a slab,
+  // is named before the first is labelled (cp2k itself never runs).
+  TemporaryDirectory directory("otfgp-label");
+  std::vector<Structure> frames = rattled_silicon(2, 41);
+  frames[1].pbc = {true, true, false};
+  write_extxyz(directory / "frames.xyz", frames);
+  std::ofstream(directory / "cp2k.yaml")
+      << "oracle: {kind: cp2k, basis_set: SZV-MOLOPT-SR-GTH, cutoff: 120}\n";
+  const auto run = testing::run_otfgp("label " + (directory / "cp2k.yaml").string() + " " +
+                                      (directory / "frames.xyz").string() + " -o " +
+                                      (directory / "labelled.xyz").string());
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Contains("frames.xyz, frame 2") && Contains("periodic structures only"));
+  CHECK_FALSE(std::filesystem::exists(directory / "labelled.xyz"));
+}
+
 TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labels the rest",
           "[oracle][cli]") {
   TemporaryDirectory directory("otfgp-label-resume");

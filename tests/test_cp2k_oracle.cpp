@@ -137,6 +137,31 @@ TEST_CASE("cp2k oracle reports an SCF that never converges and retries gentler",
   }
 }
 
+TEST_CASE("cp2k oracle: the retry gets twice the timeout; non-periodic structures are refused",
+          "[oracle][cp2k]") {
+  TemporaryDirectory directory("otfgp-cp2k-fake");
+  // 1.5 s of SCF that does not converge: past a 1 s timeout, within the retry's 2 s.
+  const auto program = testing::fake_program(
+      directory.path(), "cp2k", "sleep 1.5\necho ' *** SCF run NOT converged ***'\nexit 0\n");
+  auto oracle =
+      cp2k_oracle(std::string(silicon_cp2k) + "command: " + program.string() + "\ntimeout: 1\n");
+  const oracle::FailureKind expected[2] = {oracle::FailureKind::timeout,
+                                           oracle::FailureKind::not_converged};
+  for (int attempt : {0, 1}) {
+    INFO("attempt " << attempt);
+    try {
+      oracle->label(silicon_pair(), directory / ("run" + std::to_string(attempt)), attempt);
+      FAIL("no failure");
+    } catch (const oracle::OracleFailure& failure) {
+      CHECK(failure.kind() == expected[attempt]);
+    }
+  }
+  Structure slab = silicon_pair();
+  slab.pbc = {true, true, false};
+  CHECK_THROWS_WITH(oracle->check_structure(slab), Contains("periodic structures only"));
+  CHECK_NOTHROW(oracle->check_structure(silicon_pair()));
+}
+
 TEST_CASE("cp2k oracle looks basis sets and pseudopotentials up per element", "[oracle][cp2k]") {
   TemporaryDirectory directory("otfgp-cp2k-fake");
   // Ba, Rh and O all have DZVP-MOLOPT-SR-GTH; the pseudopotentials follow its valence.

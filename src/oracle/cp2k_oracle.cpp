@@ -116,15 +116,19 @@ class Cp2kOracle final : public Oracle {
     for (int z : species) choose(z);
   }
 
+  void check_structure(const Structure& structure) const override {
+    if (!(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
+      throw Error(settings_.key + ": the cp2k oracle labels periodic structures only (pbc T T T)");
+  }
+
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
                   int attempt) override {
     structure.validate();
-    if (!(structure.pbc[0] && structure.pbc[1] && structure.pbc[2]))
-      throw Error(settings_.key + ": the cp2k oracle labels periodic structures only (pbc T T T)");
+    check_structure(structure);
     prepare_workdir(workdir);
     const DftRun run{"cp2k", "cp2k.inp", "cp2k.out", {"-i", "cp2k.inp"}, "SCF run NOT converged"};
     const std::string output =
-        run_dft(settings_.command, run, write_input(structure, attempt), workdir);
+        run_dft(settings_.command, run, write_input(structure, attempt), workdir, attempt);
     const Cp2kResult parsed =
         parse_cp2k_output(output, structure.size(), (workdir / "cp2k.out").string());
     return labelled_structure(structure, parsed, true);

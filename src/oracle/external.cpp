@@ -210,8 +210,12 @@ Structure labelled_structure(const Structure& structure, const DftLabels& labels
   return labelled;
 }
 
-std::string run_dft(const ExternalCommand& command, const DftRun& run, const std::string& input,
-                    const std::filesystem::path& workdir) {
+std::string run_dft(const ExternalCommand& given, const DftRun& run, const std::string& input,
+                    const std::filesystem::path& workdir, int attempt) {
+  // The retry's safer SCF (lower mixing, more steps) is slower: it gets twice
+  // the time, or a timeout would only repeat itself.
+  ExternalCommand command = given;
+  if (attempt > 0 && command.timeout) *command.timeout *= 2.0;
   {
     std::ofstream file(workdir / run.input_file);
     file << input;

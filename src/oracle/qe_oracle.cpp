@@ -344,8 +344,9 @@ class QeOracle final : public Oracle {
                                 element(z).symbol));
     const std::filesystem::path pseudo_folder = link_pseudopotentials(workdir);
     const DftRun run{"pw.x", "pw.in", "pw.out", {"-input", "pw.in"}, "convergence NOT achieved"};
-    const std::string output = run_dft(
-        settings_.command, run, write_input(settings_, structure, attempt, pseudo_folder), workdir);
+    const std::string output =
+        run_dft(settings_.command, run, write_input(settings_, structure, attempt, pseudo_folder),
+                workdir, attempt);
     const QeResult parsed =
         parse_pw_output(output, structure.size(), (workdir / "pw.out").string());
     // pw.x always computes a 3D-periodic stress; like otfgp's own potentials,

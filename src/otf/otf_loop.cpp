@@ -1241,6 +1241,12 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   // Set-up problems (a missing program, file or element) and refusals (a folder
   // of other files, a checkpoint of other settings) leave the folder as it was.
   config_.oracle->check(config_.species);
+  for (std::size_t k = 0; k < config_.stages.size(); ++k) try {
+      config_.oracle->check_structure(config_.stages[k].start);
+    } catch (const Error& error) {
+      throw Error(fmt::format("{} ({}): {}", stage_key(static_cast<int>(k), "structure"),
+                              config_.stages[k].structure.string(), error.what()));
+    }
   std::filesystem::create_directories(config_.output);
   const OutputLock lock(OutputLock::in_folder(config_.output),
                         "output folder '" + config_.output.string() + "'", "otfgp otf");

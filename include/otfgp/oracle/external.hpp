@@ -115,8 +115,9 @@ struct DftRun {
 // workdir/output_file and returns that output. A non-zero exit is
 // OracleFailure(nonzero_exit) unless the output holds unconverged_marker: then
 // the caller's parser throws OracleFailure(not_converged), which the loop
-// answers with one retry at safer settings (`attempt` 1).
+// answers with one retry at safer settings (`attempt` 1), which runs with
+// twice the command's timeout.
 std::string run_dft(const ExternalCommand& command, const DftRun& run, const std::string& input,
-                    const std::filesystem::path& workdir);
+                    const std::filesystem::path& workdir, int attempt);
 
 }  // namespace otfgp::oracle

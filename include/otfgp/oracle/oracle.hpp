@@ -43,6 +43,10 @@ class Oracle {
   // structures of these species (atomic numbers): missing executable,
   // pseudopotential, basis set, parameter or element.
   virtual void check(const std::vector<int>& species) const = 0;
+  // Throws otfgp::Error when the oracle cannot label this structure whatever
+  // the call (cp2k: not periodic in all three directions), so that a run
+  // refuses it up front rather than fail, or retry, at its frame.
+  virtual void check_structure(const Structure& /*structure*/) const {}
   // Labels `structure` (positions, cell, numbers, pbc are read; labels
   // ignored): returns a copy with energy, forces and stress set. Scratch
   // files go under `workdir` (created if missing; the caller removes or
