@@ -3,6 +3,9 @@
 // in a skewed cell that LAMMPS sees rotated; bad set-ups are named.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/potentials/evaluate.hpp"
@@ -231,4 +234,32 @@ TEST_CASE("lammps oracle labels slabs, wires, clusters and left-handed cells as 
   CHECK_THROWS_WITH(lammps_oracle("kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw Si'\n"
                                   "elements: [Si, C, Si]\n"),
                     Contains("Si is listed twice"));
+}
+
+TEST_CASE("lammps oracle finds bare parameter file names in LAMMPS_POTENTIALS",
+          "[oracle][lammps]") {
+  // A Si.sw of another energy scale in a folder named by the oracle's
+  // environment: its labels, not those of Debian's Si.sw (which lmp alone,
+  // ignoring the variable, would read).
+  TemporaryDirectory directory("otfgp-lammps");
+  std::filesystem::create_directories(directory / "pot");
+  std::string text;
+  {
+    std::ifstream in("/usr/share/lammps/potentials/Si.sw");
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto at = text.find("2.1683");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 6, "2.3851");
+  std::ofstream(directory / "pot" / "Si.sw") << text;
+  auto oracle = lammps_oracle(
+      "kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw {elements}'\n"
+      "environment: {LAMMPS_POTENTIALS: " +
+      (directory / "pot").string() + "}\n");
+  const Structure si = skewed(testing::diamond(14, 5.431, 2));
+  const Structure labelled = oracle->label(si, directory / "run", 0);
+  auto scaled = make_potential("sw:" + (directory / "pot" / "Si.sw").string());
+  auto debian = make_potential("sw:/usr/share/lammps/potentials/Si.sw");
+  check_equal(labelled, evaluate(*scaled, si));
+  CHECK(std::abs(*labelled.energy - evaluate(*debian, si).energy) > 1.0);
 }

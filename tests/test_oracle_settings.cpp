@@ -4,18 +4,29 @@
 #include <catch2/catch.hpp>
 
 #include "otfgp/oracle/oracle_settings.hpp"
+#include "support/temporary_directory.hpp"
 
 using namespace otfgp;
 using Catch::Contains;
 
 namespace {
 
+// An oracle that reads no files: the settings are the config's text.
+class TextOnly final : public oracle::Oracle {
+ public:
+  std::string kind() const override { return "test"; }
+  void check(const std::vector<int>&) const override {}
+  Structure label(const Structure& s, const std::filesystem::path&, int) override { return s; }
+};
+
 std::string settings(const std::string& yaml) {
-  return oracle::label_settings(ConfigSection::parse(yaml, "otf.yaml").section("oracle"));
+  return oracle::label_settings(ConfigSection::parse(yaml, "otf.yaml").section("oracle"),
+                                TextOnly());
 }
 
 std::string fingerprint(const std::string& yaml) {
-  return oracle::label_fingerprint(ConfigSection::parse(yaml, "otf.yaml").section("oracle"));
+  return oracle::label_fingerprint(ConfigSection::parse(yaml, "otf.yaml").section("oracle"),
+                                   TextOnly());
 }
 
 const std::string qe =
@@ -32,7 +43,8 @@ TEST_CASE("oracle label settings: what decides the labels, sorted and normalised
         "oracle.input.system.starting_magnetization(1): 0.5\n"
         "oracle.kind: qe\n"
         "oracle.kpoints: [2, 2, 2]\n"
-        "oracle.pseudopotentials.Si: Si.pbe-rrkj.UPF\n");
+        "oracle.pseudopotentials.Si: Si.pbe-rrkj.UPF\n"
+        "oracle.pseudopotentials_order: Si\n");
   // The program, its environment, time limit, folders and SCF steering may change.
   const std::string steered =
       "oracle:\n  kind: qe\n  command: mpirun -np 4 pw.x\n  timeout: 600\n"
@@ -56,10 +68,62 @@ TEST_CASE("oracle label settings: what decides the labels, sorted and normalised
     CHECK(settings(changed) != settings(qe));
     CHECK(fingerprint(changed) != fingerprint(qe));
   }
+  // QE's namelists are case-insensitive: ELECTRONS steers as electrons does.
+  std::string upper = steered;
+  upper.replace(upper.find("{electrons:"), 11, "{ELECTRONS:");
+  CHECK(settings(upper) == settings(qe));
+  // With species-indexed keys the order of pseudopotentials is species 1, 2, …
+  const std::string two =
+      "oracle:\n  kind: qe\n  pseudopotentials: {Mg: a.UPF, O: b.UPF}\n"
+      "  ecutwfc: 30\n  input: {system: {'starting_magnetization(1)': 0.5}}\n";
+  std::string swapped = two;
+  swapped.replace(swapped.find("{Mg: a.UPF, O: b.UPF}"), 21, "{O: b.UPF, Mg: a.UPF}");
+  CHECK_THAT(settings(two), Contains("oracle.pseudopotentials_order: Mg O\n"));
+  CHECK(settings(swapped) != settings(two));
+  // … without them the order does not matter.
+  std::string plain = two, plain_swapped = swapped;
+  for (std::string* text : {&plain, &plain_swapped}) text->erase(text->find("  input:"));
+  CHECK(settings(plain) == settings(plain_swapped));
+  // Every line of a block scalar counts (a lammps oracle's commands).
+  const std::string lammps =
+      "oracle:\n  kind: lammps\n  pair_style: sw\n  pair_coeff: '* * Si.sw Si'\n"
+      "  commands: |\n    pair_modify shift no\n    neighbor 2.0 bin\n";
+  std::string changed_line = lammps;
+  changed_line.replace(changed_line.find("2.0"), 3, "3.0");
+  CHECK_THAT(settings(lammps), Contains("oracle.commands: pair_modify shift no\\nneighbor 2.0"));
+  CHECK(settings(changed_line) != settings(lammps));
   // For the command kind the command is the calculation; CP2K's SCF keys steer.
   CHECK(settings("oracle: {kind: command, command: ./vasp.sh, timeout: 5}\n") ==
         "oracle.command: ./vasp.sh\noracle.kind: command\n");
   CHECK(settings("oracle: {kind: cp2k, cutoff: 400, max_scf: 50, eps_scf: 1e-7, "
                  "mixing_alpha: 0.2, data_dir: /x}\n") ==
         "oracle.cutoff: 400\noracle.kind: cp2k\n");
+}
+
+TEST_CASE("oracle label settings: a qe pseudopotential counts by its content, not its path",
+          "[oracle]") {
+  testing::TemporaryDirectory directory("otfgp-oracle-settings");
+  const std::filesystem::path debian = "/usr/share/espresso/pseudo";
+  std::filesystem::create_directories(directory / "a");
+  std::filesystem::create_directories(directory / "b");
+  std::filesystem::copy_file(debian / "Si.pbe-rrkj.UPF", directory / "a" / "Si.UPF");
+  // Another Si file under the same name in another folder.
+  std::filesystem::copy_file(debian / "Si.pz-vbc.UPF", directory / "b" / "Si.UPF");
+  const auto made = [&](const std::string& oracle) {
+    const ConfigSection section =
+        ConfigSection::parse("oracle: " + oracle + "\n", "otf.yaml").section("oracle");
+    const auto qe = oracle::make_oracle(section, directory.path());
+    return oracle::label_settings(section, *qe);
+  };
+  const std::string debian_file =
+      made("{kind: qe, ecutwfc: 20, pseudopotentials: {Si: Si.pbe-rrkj.UPF}}");
+  CHECK_THAT(debian_file, Contains("oracle.pseudopotentials.Si: content fnv1a64 "));
+  // The same content from another place (a moved run, a cluster's copy): equal.
+  CHECK(made("{kind: qe, ecutwfc: 20, pseudopotentials: {Si: " +
+             (directory / "a" / "Si.UPF").string() + "}}") == debian_file);
+  CHECK(made("{kind: qe, ecutwfc: 20, pseudo_dir: a, pseudopotentials: {Si: Si.UPF}}") ==
+        debian_file);
+  // The same name in another pseudo_dir, another file: not equal.
+  CHECK(made("{kind: qe, ecutwfc: 20, pseudo_dir: b, pseudopotentials: {Si: Si.UPF}}") !=
+        debian_file);
 }

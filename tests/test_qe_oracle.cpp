@@ -315,8 +315,10 @@ TEST_CASE("qe oracle reads the element of every pseudopotential and refuses a mi
   CHECK(files > 50);
 }
 
-TEST_CASE("qe oracle writes the species of pseudopotentials, in its order, in every frame",
-          "[oracle][qe]") {
+TEST_CASE(
+    "qe oracle writes the species of pseudopotentials in its order; with species-indexed "
+    "input keys every species in every frame",
+    "[oracle][qe]") {
   TemporaryDirectory directory("otfgp-qe-fake");
   const auto received = directory / "received.txt";
   const auto program =
@@ -342,10 +344,28 @@ TEST_CASE("qe oracle writes the species of pseudopotentials, in its order, in ev
     CHECK(card[1].rfind("Mg ", 0) == 0);
     CHECK_THAT(card[1], Contains("Mg.pz-n-vbc.UPF"));
   }
-  // More species than pw.x takes (ntypx = 10) is refused when the config is read.
+  // Without species-indexed keys a frame has its own species only, in the
+  // mapping's order: another functional's file for an element the frame lacks,
+  // or more elements than pw.x's 10 species, do not reach pw.x.
+  auto plain = qe_oracle(
+      minimal_qe("{O: O.pz-rrkjus.UPF, Mg: Mg.pz-n-vbc.UPF}\ncommand: " + program.string()));
+  for (bool with_oxygen : {false, true}) {
+    std::filesystem::remove(received);
+    CHECK_THROWS_AS(plain->label(magnesium_oxide(with_oxygen),
+                                 directory / (with_oxygen ? "plain-MgO" : "plain-Mg"), 0),
+                    oracle::OracleFailure);
+    const auto card = species_card(read_text(received));
+    INFO(read_text(received));
+    REQUIRE(card.size() == (with_oxygen ? 2u : 1u));
+    CHECK(card.back().rfind("Mg ", 0) == 0);
+    if (with_oxygen) CHECK(card[0].rfind("O ", 0) == 0);
+  }
+  const std::string eleven =
+      "{H: a, He: a, Li: a, Be: a, B: a, C: a, N: a, O: a, F: a, Ne: a, Na: a}";
+  CHECK_NOTHROW(qe_oracle(minimal_qe(eleven)));
+  // With them, more species than pw.x takes (ntypx = 10) is refused when the config is read.
   CHECK_THROWS_WITH(
-      qe_oracle(minimal_qe("{H: a, He: a, Li: a, Be: a, B: a, C: a, N: a, O: a, F: a, Ne: a, "
-                           "Na: a}")),
+      qe_oracle(minimal_qe(eleven) + "input: {system: {nspin: 2, starting_magnetization(1): 1}}\n"),
       Contains("pseudopotentials") && Contains("at most 10 species"));
 }
 
@@ -356,8 +376,10 @@ TEST_CASE("pw.x accepts a species without atoms: the energy does not change", "[
   TemporaryDirectory directory("otfgp-qe");
   const std::string settings = "ecutwfc: 20\nkspacing: 1.05\nenvironment: {OMP_NUM_THREADS: '1'}\n";
   auto silicon = qe_oracle("kind: qe\npseudopotentials: {Si: Si.pbe-rrkj.UPF}\n" + settings);
-  auto with_oxygen = qe_oracle(
-      "kind: qe\npseudopotentials: {O: O.pbe-rrkjus.UPF, Si: Si.pbe-rrkj.UPF}\n" + settings);
+  // A species-indexed key (a harmless one) makes every species of the mapping a species.
+  auto with_oxygen =
+      qe_oracle("kind: qe\npseudopotentials: {O: O.pbe-rrkjus.UPF, Si: Si.pbe-rrkj.UPF}\n" +
+                settings + "input: {system: {'starting_charge(2)': 0.0}}\n");
   with_oxygen->check({14});
   const Structure alone = silicon->label(silicon_pair(), directory / "Si", 0);
   const Structure listed = with_oxygen->label(silicon_pair(), directory / "SiO", 0);
@@ -395,13 +417,15 @@ TEST_CASE("qe oracle takes pseudopotentials given as paths", "[oracle][qe]") {
           received.string() + "; cmp -s \"$f\" " + (directory / "pp" / "b" / "x.UPF").string() +
           " && echo \"O file: $f\" >> " + received.string() + "; done\nexit 3\n");
   auto relative = qe_oracle("kind: qe\npseudopotentials: {Si: pp/a/x.UPF, O: ./pp/b/x.UPF}\n" +
-                                settings + "command: " + program.string() + "\n",
+                                settings + "command: " + program.string() +
+                                "\ninput: {system: {'starting_charge(1)': 0.0}}\n",
                             directory.path());
   relative->check({8, 14});
   CHECK_THROWS_AS(relative->label(silicon_pair(), directory / "fake", 0), oracle::OracleFailure);
   const std::string input = read_text(received);
   INFO(input);
-  CHECK_THAT(input, Contains("pseudo_dir = '" + (directory / "fake" / "pseudo").string() + "'"));
+  // Relative to the call's folder: pw.x keeps pseudo_dir in 256 characters.
+  CHECK_THAT(input, Contains("pseudo_dir = './pseudo/'"));
   const auto card = species_card(input);
   REQUIRE(card.size() == 2);
   CHECK_THAT(card[0], Contains(" x.UPF"));

@@ -48,9 +48,10 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, std::stri
       for (const auto& kind : oracle::oracle_kinds()) text += (text.empty() ? "" : ", ") + kind;
       return text;
     }() + ")");
-  fingerprint = oracle::label_fingerprint(root.section("oracle"));
-  return oracle::make_oracle(root.section("oracle"),
-                             std::filesystem::absolute(config).parent_path());
+  auto oracle =
+      oracle::make_oracle(root.section("oracle"), std::filesystem::absolute(config).parent_path());
+  fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
+  return oracle;
 }
 
 // The frames to label, every species of which the oracle must know.

@@ -9,12 +9,6 @@ namespace otfgp {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return result;
-}
-
 bool starts_with(const std::string& text, std::string_view prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
 }
@@ -22,14 +16,14 @@ bool starts_with(const std::string& text, std::string_view prefix) {
 }  // namespace
 
 StructureFormat structure_format(const std::filesystem::path& path, std::string_view format) {
-  const std::string name = lower(format);
+  const std::string name = ascii_lower(format);
   if (name == "extxyz" || name == "xyz") return StructureFormat::extxyz;
   if (name == "poscar" || name == "vasp" || name == "contcar") return StructureFormat::poscar;
   if (name != "auto")
     throw Error("unknown structure format '" + std::string(format) +
                 "'; expected auto, extxyz (xyz) or poscar (vasp)");
-  const std::string filename = lower(path.filename().string());
-  const std::string extension = lower(path.extension().string());
+  const std::string filename = ascii_lower(path.filename().string());
+  const std::string extension = ascii_lower(path.extension().string());
   if (extension == ".xyz" || extension == ".extxyz") return StructureFormat::extxyz;
   if (extension == ".vasp" || extension == ".poscar" || starts_with(filename, "poscar") ||
       starts_with(filename, "contcar"))

@@ -104,4 +104,10 @@ std::vector<double> numbers_in(std::string_view text) {
   return values;
 }
 
+std::string ascii_lower(std::string_view text) {
+  std::string result(text);
+  for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return result;
+}
+
 }  // namespace otfgp

@@ -125,16 +125,18 @@ int status_code(int status) {
                              char* const* envp, const char* working_directory, int stdin_fd,
                              int stdout_fd, int stderr_fd, int error_fd) {
   ::setpgid(0, 0);
-  // When otfgp dies without stopping the program (kill -9, the OOM killer),
-  // the program gets SIGTERM rather than run on as an orphan that holds the
-  // cores (pw.x, cp2k and mpirun stop on it; mpirun takes its ranks along).
-  // A parent already gone before this line: no signal would come.
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != parent) ::_exit(127);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int signal : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT}) ::signal(signal, SIG_DFL);
+  // When otfgp dies without stopping the program (kill -9, the OOM killer),
+  // the program gets SIGTERM rather than run on as an orphan that holds the
+  // cores (pw.x, cp2k and mpirun stop on it; mpirun takes its ranks along).
+  // After SIGTERM's default action is back: a signal that came earlier would
+  // only set otfgp's interrupt flag here. A parent already gone before this
+  // line: no signal would come.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(127);
   if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(stdout_fd, STDOUT_FILENO) < 0 ||
       ::dup2(stderr_fd, STDERR_FILENO) < 0 ||
       (working_directory[0] != '\0' && ::chdir(working_directory) != 0)) {

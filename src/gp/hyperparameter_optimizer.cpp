@@ -1,5 +1,6 @@
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 
+#include <fmt/format.h>
 #include <nlopt.h>
 
 #include <algorithm>
@@ -182,8 +183,12 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   const auto lower = as_array(settings.lower), upper = as_array(settings.upper);
   for (int k = 0; k < 4; ++k)
     if (!(lower[k] > 0) || !(upper[k] >= lower[k]) || !std::isfinite(upper[k]))
-      throw Error(std::string("hyperparameter bounds for ") + parameter_names[k] +
-                  " must satisfy 0 < lower ≤ upper < ∞");
+      throw Error(fmt::format(
+          "hyperparameter bounds for {} must satisfy 0 < lower ≤ upper < ∞, not lower {:g}, upper "
+          "{:g} (the defaults: lower {:g}, upper {:g}; set both in hyperparameters.lower and "
+          "hyperparameters.upper)",
+          parameter_names[k], lower[k], upper[k], as_array(HyperparameterOptimization{}.lower)[k],
+          as_array(HyperparameterOptimization{}.upper)[k]));
 
   HyperparameterReport report;
   report.start = gp.hyperparameters();

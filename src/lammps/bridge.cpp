@@ -65,6 +65,9 @@ struct Hook {
   bool starts_run, counts_calls;
   LAMMPS_NS::Input::CommandCreator original;
 };
+// `run` is also checked for a call at every step (laststep - firststep + 1
+// calls at least), after it: a fix with Ncall > 1 in a run shorter than Ncall
+// steps never reaches the check in the callback.
 std::array<Hook, 9> hooks = {{{"run", true, true, nullptr},
                               {"minimize", true, true, nullptr},
                               {"rerun", true, false, nullptr},
@@ -78,7 +81,8 @@ std::array<Hook, 9> hooks = {{{"run", true, true, nullptr},
 template <std::size_t Slot>
 LAMMPS_NS::Command* hooked_command(LAMMPS* lmp) {
   try {
-    active_bridge->prepare(hooks[Slot].starts_run, hooks[Slot].counts_calls);
+    active_bridge->prepare(hooks[Slot].starts_run, hooks[Slot].counts_calls,
+                           std::strcmp(hooks[Slot].name, "run") == 0);
   } catch (const std::exception& error) {
     // Every rank sees the same input and reaches the same verdict: a collective stop.
     stop_all(lmp, error.what());
@@ -163,11 +167,21 @@ double Bridge::required_ghost_cutoff() const {
 }
 
 void Bridge::check_calls() const {
-  if (calls_before_run_ >= 0 && timings_.calls == calls_before_run_)
+  if (calls_before_run_ < 0) return;
+  const long calls = timings_.calls - calls_before_run_;
+  if (calls == 0)
     throw Error("--fix " + settings_.fix_id + ": the last run or minimize never called fix '" +
                 settings_.fix_id +
                 "', so it ran without the potential's forces (a `fix … external pf/array`?); "
                 "use `fix " +
+                settings_.fix_id + " all external pf/callback 1 1`");
+  // The run's first and last step as its callbacks saw them (LAMMPS clears
+  // them when the run ends).
+  const long steps = static_cast<long>(run_last_step_ - run_first_step_);
+  if (last_was_run_ && calls < steps + 1)
+    throw Error("--fix " + settings_.fix_id + ": the last run of " + std::to_string(steps) +
+                " steps called fix '" + settings_.fix_id + "' " + std::to_string(calls) +
+                " time(s), so some of its steps ran without the potential's forces; use `fix " +
                 settings_.fix_id + " all external pf/callback 1 1`");
 }
 
@@ -191,7 +205,7 @@ void Bridge::check_masses() const {
   }
 }
 
-void Bridge::prepare(bool starts_run, bool counts_calls) {
+void Bridge::prepare(bool starts_run, bool counts_calls, bool is_run) {
   LAMMPS* lmp = as_lammps(handle_);
   check_calls();
   if (std::strcmp(lmp->update->unit_style, "metal") != 0)
@@ -256,6 +270,8 @@ void Bridge::prepare(bool starts_run, bool counts_calls) {
   lammps_set_fix_external_callback(handle_, id.c_str(), &Bridge::callback, this);
   bound_ = true;
   calls_before_run_ = counts_calls ? timings_.calls : -1;
+  last_was_run_ = is_run;
+  run_first_step_ = run_last_step_ = 0;
 }
 
 void Bridge::callback(void* self, std::int64_t step, int nlocal, int* /*tags*/, double** x,
@@ -337,6 +353,10 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** externa
                 ": the potential must be evaluated every step; use `fix " + settings_.fix_id +
                 " all external pf/callback 1 1`");
   last_call_step_ = step;
+  if (lmp->update->whichflag == 1) {
+    run_first_step_ = lmp->update->firststep;
+    run_last_step_ = lmp->update->laststep;
+  }
   const int nghost = lammps_extract_setting(handle_, "nghost");
   const auto* types = static_cast<const int*>(lammps_extract_atom(handle_, "type"));
   const auto* tags = static_cast<const int*>(lammps_extract_atom(handle_, "id"));

@@ -54,9 +54,11 @@ class Bridge {
   // the fix (check_calls). `starts_run`: the fix must exist; `counts_calls`:
   // the command (run, minimize) must call the fix at least once. Throws
   // otfgp::Error.
-  void prepare(bool starts_run, bool counts_calls);
-  // Throws otfgp::Error when the last run or minimize made no callback: a fix
-  // `external pf/array`, whose forces are never computed.
+  // `is_run`: the command is `run`, which must call the fix at every step.
+  void prepare(bool starts_run, bool counts_calls, bool is_run);
+  // Throws otfgp::Error when the last run or minimize made no callback (a fix
+  // `external pf/array`, whose forces are never computed), or the last run
+  // fewer than one per step (`pf/callback N 1` with N > 1).
   void check_calls() const;
 
   // The fix external callback (LAMMPS_SMALLBIG: 64-bit step, 32-bit tags).
@@ -83,7 +85,9 @@ class Bridge {
   bool bound_ = false;
   double ghost_cutoff_set_ = -1;  // the comm cutoff this bridge chose (Å), so it may raise it again
   bool masses_checked_ = false;
-  long calls_before_run_ = -1;        // timings_.calls when a run/minimize began; -1: none pending
+  long calls_before_run_ = -1;  // timings_.calls when a run/minimize began; -1: none pending
+  bool last_was_run_ = false;   // that command was `run`
+  std::int64_t run_first_step_ = 0, run_last_step_ = 0;  // of the last run, from its callbacks
   std::int64_t last_call_step_ = -1;  // the step of the last callback (-1: none yet)
 
   AtomState cluster_;

@@ -36,15 +36,23 @@ struct LammpsSettings {
   std::string key;                // "oracle", for messages
 };
 
-// Words of a LAMMPS command that name files in the config's folder become absolute.
-std::string resolve_files(const std::string& line, const std::filesystem::path& base_dir) {
+// Words of a LAMMPS command that name files become absolute paths: in the
+// config's folder (first), else bare names in `potentials_dir` (otfgp's
+// $LAMMPS_POTENTIALS: Debian's lmp does not read the variable itself and
+// takes its own folder's file of that name).
+std::string resolve_files(const std::string& line, const std::filesystem::path& base_dir,
+                          const std::filesystem::path& potentials_dir) {
   std::string result;
   for (auto word : split_whitespace(line)) {
     std::string text(word);
     const std::filesystem::path path = text;
-    if (path.is_relative() && text.find('{') == std::string::npos &&
-        std::filesystem::is_regular_file(base_dir / path))
-      text = std::filesystem::absolute(base_dir / path).lexically_normal().string();
+    if (path.is_relative() && text.find('{') == std::string::npos) {
+      if (std::filesystem::is_regular_file(base_dir / path))
+        text = std::filesystem::absolute(base_dir / path).lexically_normal().string();
+      else if (!path.has_parent_path() && !potentials_dir.empty() &&
+               std::filesystem::is_regular_file(potentials_dir / path))
+        text = std::filesystem::absolute(potentials_dir / path).lexically_normal().string();
+    }
     result += (result.empty() ? "" : " ") + text;
   }
   return result;
@@ -356,21 +364,28 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
   settings.key = section.name("kind").substr(0, section.name("kind").rfind('.'));
   if (settings.key == "kind") settings.key = "oracle";
   settings.command = read_external_command(section, base_dir, "lmp");
-  // LAMMPS finds bare parameter file names in $LAMMPS_POTENTIALS.
+  // Bare parameter file names: the oracle's environment's LAMMPS_POTENTIALS,
+  // else otfgp's, else Debian's folder.
+  const auto given_folder = settings.command.environment.find("LAMMPS_POTENTIALS");
+  const char* own_folder = std::getenv("LAMMPS_POTENTIALS");
+  const std::filesystem::path potentials_dir = given_folder != settings.command.environment.end()
+                                                   ? given_folder->second
+                                               : own_folder ? own_folder
+                                                            : lammps_potentials;
   if (!settings.command.environment.count("LAMMPS_POTENTIALS") &&
-      !std::getenv("LAMMPS_POTENTIALS") && std::filesystem::is_directory(lammps_potentials))
-    settings.command.environment["LAMMPS_POTENTIALS"] = lammps_potentials;
+      std::filesystem::is_directory(potentials_dir))
+    settings.command.environment["LAMMPS_POTENTIALS"] = potentials_dir.string();
   settings.pair_style = section.text("pair_style");
   if (settings.pair_style.rfind("pair_style", 0) != 0)
     settings.pair_style = "pair_style " + settings.pair_style;
   for (auto line : section.texts("pair_coeff")) {
     if (line.rfind("pair_coeff", 0) != 0) line = "pair_coeff " + line;
-    settings.pair_coeff.push_back(resolve_files(line, base_dir));
+    settings.pair_coeff.push_back(resolve_files(line, base_dir, potentials_dir));
   }
   if (settings.pair_coeff.empty()) section.fail("pair_coeff", "at least one pair_coeff line");
   if (section.has("commands"))
     for (const auto& line : section.texts("commands"))
-      settings.extra_commands.push_back(resolve_files(line, base_dir));
+      settings.extra_commands.push_back(resolve_files(line, base_dir, potentials_dir));
   if (section.has("elements"))
     for (const auto& symbol : section.texts("elements")) {
       const int z = find_atomic_number(symbol);

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -25,10 +26,15 @@ bool steers_only(const std::string& key, const std::string& kind) {
   return false;
 }
 
+// One line: a block scalar's newlines (a lammps oracle's `commands: |`) are
+// written as \n, so that every line of it is compared.
 std::string scalar_text(const YAML::Node& node) {
   const std::string text = node.Scalar();
   const auto value = parse_real(text);
-  return value ? format_significant(*value, 17) : text;
+  if (value) return format_significant(*value, 17);
+  std::string line;
+  for (char c : text) line += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return line;
 }
 
 std::string flow_text(const YAML::Node& node) {
@@ -52,7 +58,11 @@ std::string flow_text(const YAML::Node& node) {
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& kind,
              std::map<std::string, std::string>& lines) {
   for (const auto& entry : node) {
-    const std::string key = prefix + entry.first.Scalar();
+    // QE's namelists and their keys are case-insensitive (ELECTRONS, Mixing_Beta).
+    const std::string name = entry.first.Scalar();
+    const std::string key =
+        prefix +
+        (prefix.rfind("input.", 0) == 0 || prefix + name == "input" ? ascii_lower(name) : name);
     if (steers_only(key, kind)) continue;
     if (entry.second.IsMap())
       flatten(entry.second, key + ".", kind, lines);
@@ -61,22 +71,45 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   }
 }
 
+// The FNV-1a fingerprint of a file's bytes ("missing" when it cannot be read).
+std::string content_fingerprint(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "missing " + file.string();
+  std::uint64_t state = fnv1a_offset;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
+    state = fnv1a(buffer, static_cast<std::size_t>(in.gcount()), state);
+  return fmt::format("content fnv1a64 {:016x}", state);
+}
+
 }  // namespace
 
-std::string label_settings(const ConfigSection& oracle) {
-  const YAML::Node& node = oracle.node();
+std::string label_settings(const ConfigSection& section, const Oracle& made) {
+  const YAML::Node& node = section.node();
   if (!node.IsMap()) return "";
   const std::string kind = node["kind"] && node["kind"].IsScalar() ? node["kind"].Scalar() : "";
   std::map<std::string, std::string> lines;
   flatten(node, "", kind, lines);
+  // Species-indexed QE keys (starting_magnetization(1)) mean the elements in
+  // the order of `pseudopotentials`, which the sorted lines above lose.
+  const bool indexed = std::any_of(lines.begin(), lines.end(), [](const auto& line) {
+    return line.first.rfind("input.", 0) == 0 && line.first.find('(') != std::string::npos;
+  });
+  if (indexed && node["pseudopotentials"] && node["pseudopotentials"].IsMap()) {
+    std::string order;
+    for (const auto& entry : node["pseudopotentials"])
+      order += (order.empty() ? "" : " ") + entry.first.Scalar();
+    lines["pseudopotentials_order"] = order;
+  }
+  for (const auto& [key, file] : made.label_files()) lines[key] = content_fingerprint(file);
   std::string text;
   for (const auto& [key, value] : lines) text += "oracle." + key + ": " + value + "\n";
   return text;
 }
 
-std::string label_fingerprint(const ConfigSection& oracle) {
-  const std::string text = label_settings(oracle);
-  const YAML::Node& node = oracle.node();
+std::string label_fingerprint(const ConfigSection& section, const Oracle& made) {
+  const std::string text = label_settings(section, made);
+  const YAML::Node& node = section.node();
   const std::string kind = node.IsMap() && node["kind"] ? node["kind"].Scalar() : "?";
   return fmt::format("{}-fnv1a64-{:016x}", kind, fnv1a(text.data(), text.size()));
 }

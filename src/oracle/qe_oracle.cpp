@@ -41,9 +41,14 @@ struct Pseudopotential {
 struct QeSettings {
   ExternalCommand command;
   std::filesystem::path pseudo_dir;
-  // In the order of the config's mapping: pw.x's species 1, 2, … in every
-  // frame, so that species-indexed `input` keys mean one element all run.
+  // In the order of the config's mapping: pw.x's species in that order.
   std::vector<Pseudopotential> pseudopotentials;
+  // With species-indexed `input` keys (starting_magnetization(1), …) every
+  // element of the mapping is a species of every frame, with atoms or not, so
+  // that index i means one element all run; without, only a frame's own
+  // elements are (a mapping of more elements than pw.x's 10 species, or of
+  // files whose functionals differ, then serves frames of a few of them).
+  bool all_species = false;
   std::string pseudopotentials_key;
   double ecutwfc = 0.0;  // Ry
   double ecutrho = 0.0;  // Ry
@@ -58,15 +63,10 @@ struct QeSettings {
   std::map<std::string, std::map<std::string, std::string>> overrides;
 };
 
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // A YAML scalar as a Fortran namelist value: numbers and logicals as they
 // are, anything else quoted.
 std::string fortran_literal(const std::string& value) {
-  const std::string low = lower(value);
+  const std::string low = ascii_lower(value);
   if (parse_real(value) || low == ".true." || low == ".false.") return value;
   if (low == "true") return ".true.";
   if (low == "false") return ".false.";
@@ -80,12 +80,12 @@ std::string fortran_real(double value) {
 // `input`: namelist → key → value, each value one Fortran literal.
 void read_input_overrides(const ConfigSection& input, QeSettings& settings) {
   for (const auto& given_name : input.keys()) {
-    const std::string name = lower(given_name);
+    const std::string name = ascii_lower(given_name);
     if (std::find(namelists.begin(), namelists.end(), name) == namelists.end())
       input.fail(given_name, "unknown namelist (one of control, system, electrons)");
     const ConfigSection namelist = input.section(given_name);
     for (const auto& given_key : namelist.keys()) {
-      const std::string key = lower(given_key);
+      const std::string key = ascii_lower(given_key);
       if (reserved_keys.count(key))
         input.fail(given_name, "'" + key + "' is set by otfgp and cannot be overridden");
       if (namelist.node()[given_key].IsSequence())
@@ -110,11 +110,6 @@ std::vector<Pseudopotential> read_pseudopotentials(const ConfigSection& section,
   if (symbols.empty())
     section.fail("pseudopotentials",
                  "expected a mapping of element to file, e.g. {Si: Si.pbe-rrkj.UPF}");
-  if (symbols.size() > max_species)
-    section.fail("pseudopotentials",
-                 fmt::format("{} elements; pw.x takes at most {} species, and every element of "
-                             "this mapping is a species of every frame",
-                             symbols.size(), max_species));
   std::vector<Pseudopotential> result;
   std::set<std::string> link_names;
   for (const auto& symbol : symbols) {
@@ -130,7 +125,9 @@ std::vector<Pseudopotential> read_pseudopotentials(const ConfigSection& section,
                                         : base_dir / given;
     pseudo.file = std::filesystem::absolute(pseudo.file).lexically_normal();
     // Two files of one name from different folders: the later one is prefixed.
+    // pw.x reads a file name up to its first blank.
     pseudo.link_name = given.filename().string();
+    std::replace(pseudo.link_name.begin(), pseudo.link_name.end(), ' ', '_');
     while (!link_names.insert(pseudo.link_name).second)
       pseudo.link_name = symbol + "-" + pseudo.link_name;
     result.push_back(pseudo);
@@ -172,6 +169,15 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   settings.conv_thr_per_atom = section.number("conv_thr", 1e-9);
   if (!(settings.conv_thr_per_atom > 0)) section.fail("conv_thr", "must be positive (Ry per atom)");
   if (auto input = section.optional_section("input")) read_input_overrides(*input, settings);
+  for (const auto& [namelist, entries] : settings.overrides)
+    for (const auto& entry : entries)
+      if (entry.first.find('(') != std::string::npos) settings.all_species = true;
+  if (settings.all_species && settings.pseudopotentials.size() > max_species)
+    section.fail("pseudopotentials",
+                 fmt::format("{} elements; pw.x takes at most {} species, and with "
+                             "species-indexed input keys every element of this mapping is a "
+                             "species of every frame",
+                             settings.pseudopotentials.size(), max_species));
   section.finish(settings.smearing == "none" ? "with smearing: none" : "");
   return settings;
 }
@@ -180,25 +186,37 @@ std::string symbol_of(int z) {
   return element(z).symbol;
 }
 
-// `pseudo_folder`: where the call's links to the pseudopotentials are.
+// The species of a frame's input, in the mapping's order: every element of
+// the mapping with species-indexed input keys, else the frame's own.
+std::vector<const Pseudopotential*> frame_species(const QeSettings& settings,
+                                                  const Structure& structure) {
+  const std::vector<int> present = structure.species();
+  std::vector<const Pseudopotential*> species;
+  for (const auto& pseudo : settings.pseudopotentials)
+    if (settings.all_species ||
+        std::find(present.begin(), present.end(), pseudo.z) != present.end())
+      species.push_back(&pseudo);
+  return species;
+}
+
+// `pseudo_folder`: where the call's links to the pseudopotentials are, relative
+// to the folder pw.x runs in (pw.x keeps pseudo_dir in 256 characters).
 std::string write_input(const QeSettings& settings, const Structure& structure, int attempt,
                         const std::filesystem::path& pseudo_folder) {
+  const std::vector<const Pseudopotential*> species = frame_species(settings, structure);
   std::map<std::string, std::map<std::string, std::string>> values;
   auto& control = values["control"];
   control["calculation"] = "'scf'";
   control["tprnfor"] = ".true.";
   control["tstress"] = ".true.";
-  control["pseudo_dir"] = "'" + std::filesystem::absolute(pseudo_folder).string() + "'";
+  control["pseudo_dir"] = "'./" + pseudo_folder.string() + "/'";
   control["outdir"] = "'./tmp'";
   control["prefix"] = "'otfgp'";
   control["disk_io"] = "'none'";
   auto& system = values["system"];
   system["ibrav"] = "0";
   system["nat"] = std::to_string(structure.size());
-  // Every species of the mapping, with atoms in this frame or not (pw.x
-  // accepts a species without atoms), so that species i is one element in
-  // every frame.
-  system["ntyp"] = std::to_string(settings.pseudopotentials.size());
+  system["ntyp"] = std::to_string(species.size());  // pw.x accepts a species without atoms
   system["ecutwfc"] = fortran_real(settings.ecutwfc);
   system["ecutrho"] = fortran_real(settings.ecutrho);
   if (settings.smearing == "none") {
@@ -233,9 +251,9 @@ std::string write_input(const QeSettings& settings, const Structure& structure, 
     text << "/\n";
   }
   text << "ATOMIC_SPECIES\n";
-  for (const auto& pseudo : settings.pseudopotentials)
-    text << symbol_of(pseudo.z) << " " << fortran_real(element(pseudo.z).mass) << " "
-         << pseudo.link_name << "\n";
+  for (const Pseudopotential* pseudo : species)
+    text << symbol_of(pseudo->z) << " " << fortran_real(element(pseudo->z).mass) << " "
+         << pseudo->link_name << "\n";
   text << "CELL_PARAMETERS angstrom\n";
   for (int i = 0; i < 3; ++i)
     text << fmt::format("{:.17g} {:.17g} {:.17g}\n", structure.cell(i, 0), structure.cell(i, 1),
@@ -330,8 +348,11 @@ class QeOracle final : public Oracle {
                       settings_.pseudopotentials_key, symbol, symbol, settings_.pseudo_dir.string(),
                       candidates(symbol)));
     }
-    // Every file, not only those of `species`: each is a species of every frame.
-    for (const auto& pseudo : settings_.pseudopotentials) check_file(pseudo);
+    // With species-indexed input keys every file is read in every call.
+    for (const auto& pseudo : settings_.pseudopotentials)
+      if (settings_.all_species ||
+          std::find(species.begin(), species.end(), pseudo.z) != species.end())
+        check_file(pseudo);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
@@ -342,7 +363,7 @@ class QeOracle final : public Oracle {
       if (!find(z))
         throw Error(fmt::format("{}: no pseudopotential for {}", settings_.pseudopotentials_key,
                                 element(z).symbol));
-    const std::filesystem::path pseudo_folder = link_pseudopotentials(workdir);
+    const std::filesystem::path pseudo_folder = link_pseudopotentials(workdir, structure);
     const DftRun run{"pw.x", "pw.in", "pw.out", {"-input", "pw.in"}, "convergence NOT achieved"};
     const std::string output =
         run_dft(settings_.command, run, write_input(settings_, structure, attempt, pseudo_folder),
@@ -353,6 +374,13 @@ class QeOracle final : public Oracle {
     // report one only for structures periodic in all three directions.
     return labelled_structure(structure, parsed,
                               structure.pbc[0] && structure.pbc[1] && structure.pbc[2]);
+  }
+
+  std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
+    std::vector<std::pair<std::string, std::filesystem::path>> files;
+    for (const auto& pseudo : settings_.pseudopotentials)
+      files.emplace_back("pseudopotentials." + std::string(element(pseudo.z).symbol), pseudo.file);
+    return files;
   }
 
  private:
@@ -387,7 +415,7 @@ class QeOracle final : public Oracle {
             key_of(pseudo), pseudo.file.string(), symbol);
       return;
     }
-    if (lower(*found) != lower(symbol))
+    if (ascii_lower(*found) != ascii_lower(symbol))
       throw Error(
           fmt::format("{}: {} is a pseudopotential for {}, not {} (the element its UPF "
                       "header names)",
@@ -396,12 +424,17 @@ class QeOracle final : public Oracle {
 
   // pw.x reads every pseudopotential from the one pseudo_dir; files from
   // several folders (or given as paths) are linked into `workdir/pseudo`.
-  std::filesystem::path link_pseudopotentials(const std::filesystem::path& workdir) const {
-    const std::filesystem::path folder = workdir / "pseudo";
+  // Links the files of the frame's species into workdir/pseudo; returns
+  // "pseudo", that folder relative to workdir.
+  std::filesystem::path link_pseudopotentials(const std::filesystem::path& workdir,
+                                              const Structure& structure) const {
+    const std::filesystem::path name = "pseudo";
+    const std::filesystem::path folder = workdir / name;
     std::error_code error;
     std::filesystem::create_directories(folder, error);
     if (error) throw Error("cannot create " + folder.string() + ": " + error.message());
-    for (const auto& pseudo : settings_.pseudopotentials) {
+    for (const Pseudopotential* species : frame_species(settings_, structure)) {
+      const Pseudopotential& pseudo = *species;
       if (!std::filesystem::is_regular_file(pseudo.file))
         throw Error(fmt::format("{}: pseudopotential file {} not found", key_of(pseudo),
                                 pseudo.file.string()));
@@ -413,7 +446,7 @@ class QeOracle final : public Oracle {
         throw Error(fmt::format("{}: cannot link {} into {}: {}", key_of(pseudo),
                                 pseudo.file.string(), folder.string(), error.message()));
     }
-    return folder;
+    return name;
   }
 
   std::string candidates(const std::string& symbol) const {

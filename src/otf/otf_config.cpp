@@ -391,7 +391,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
 
   if (!root.has("oracle")) throw Error(root.location() + ": missing required key 'oracle'");
   config.oracle = oracle::make_oracle(root.section("oracle"), base);
-  config.oracle_settings = oracle::label_settings(root.section("oracle"));
+  config.oracle_settings = oracle::label_settings(root.section("oracle"), *config.oracle);
 
   if (auto otf = root.optional_section("otf")) read_otf_section(*otf, config.otf);
   // A frame of S species holds S kinds of environment: 10 per species, as

@@ -725,9 +725,11 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
       if (limit > 0 && ++consecutive_failures_ >= limit)
         throw Error(fmt::format(
             "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
-            "here rather than go on without labels: look at the scratch folders in {}, fix the "
-            "oracle's command, environment or timeout and continue with --resume (physical "
-            "settings cannot change within a run); otf.max_consecutive_failures: 0 never stops",
+            "here rather than go on without labels: look at the scratch folders in {}, mend the "
+            "oracle and continue with --resume (its program, environment and timeout may change, "
+            "the settings that decide its labels may not: docs/otf.md, \"What a resumed run may "
+            "change\"; for the command kind the command line is such a setting, the program "
+            "file is not); otf.max_consecutive_failures: 0 never stops",
             consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
             last_failure_, (config_.output / "oracle").string()));
       return std::nullopt;

@@ -102,7 +102,7 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
   if (al.calibration_window < al.calibration_frames)
     section.fail("calibration_window", "must be at least calibration_frames");
   al.oracle = oracle::make_oracle(section.section("oracle"), base);
-  al.oracle_settings = oracle::label_settings(section.section("oracle"));
+  al.oracle_settings = oracle::label_settings(section.section("oracle"), *al.oracle);
   section.finish();
   return al;
 }

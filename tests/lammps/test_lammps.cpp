@@ -515,6 +515,12 @@ TEST_CASE("otfgp-lammps refuses units, fixes and types that would give wrong dyn
     CHECK_THAT(run.output, Catch::Contains("called at step 10 after step 0") &&
                                Catch::Contains("pf/callback 1 1"));
   }
+  SECTION("Ncall beyond the run's length is stopped after the run") {
+    const CommandResult run = run_input(input("metal", "pf/callback 30 1"));
+    INFO(run.output);
+    CHECK(run.exit_code != 0);
+    CHECK_THAT(run.output, Catch::Contains("the last run of 20 steps called fix 'ext' 1 time(s)"));
+  }
   SECTION("pf/array never calls the potential: stopped after the run") {
     const CommandResult run = run_input(input("metal", "pf/array 1"));
     INFO(run.output);

@@ -28,6 +28,9 @@ std::string format_significant(double value, int digits);
 
 // Splits on spaces, tabs and other ASCII whitespace; empty tokens are dropped.
 std::vector<std::string_view> split_whitespace(std::string_view text);
+
+// `text` with ASCII letters in lower case (keys and names compared without case).
+std::string ascii_lower(std::string_view text);
 // The tokens of `text` (split_whitespace's) that are numbers (parse_real's), in
 // order; the others are skipped: the numbers of a labelled line of program output.
 std::vector<double> numbers_in(std::string_view text);

@@ -47,6 +47,12 @@ class Oracle {
   // the call (cp2k: not periodic in all three directions), so that a run
   // refuses it up front rather than fail, or retry, at its frame.
   virtual void check_structure(const Structure& /*structure*/) const {}
+  // Files whose contents decide the labels, by the config key that names them
+  // ("pseudopotentials.Si"), resolved as the oracle reads them: a resumed run
+  // compares their contents, not the path text (label_settings).
+  virtual std::vector<std::pair<std::string, std::filesystem::path>> label_files() const {
+    return {};
+  }
   // Labels `structure` (positions, cell, numbers, pbc are read; labels
   // ignored): returns a copy with energy, forces and stress set. Scratch
   // files go under `workdir` (created if missing; the caller removes or

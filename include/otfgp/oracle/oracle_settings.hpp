@@ -12,13 +12,18 @@
 #include <string>
 
 #include "otfgp/core/config.hpp"
+#include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::oracle {
 
-std::string label_settings(const ConfigSection& oracle);
+// `made`: the oracle made from `section`; the keys of its label_files() get the
+// FNV-1a fingerprint of the file's content instead of the path text (a moved
+// file resumes; another file under the same name, or in another pseudo_dir,
+// does not).
+std::string label_settings(const ConfigSection& section, const Oracle& made);
 
 // "KIND-fnv1a64-HEX" of label_settings: what a labelled frame records (one word,
 // an extended-XYZ info value that needs no quotes).
-std::string label_fingerprint(const ConfigSection& oracle);
+std::string label_fingerprint(const ConfigSection& section, const Oracle& made);
 
 }  // namespace otfgp::oracle
