@@ -456,6 +456,12 @@ TEST_CASE("qe oracle reports wrong YAML types in its mappings as config errors",
                  Contains("starting_magnetization(1)"));
   CHECK_THAT(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "input: {system: [nspin]}\n"),
              Contains("line 4: key 'input.system': expected a mapping"));
+  // A setting given both as an oracle key and in a namelist.
+  CHECK_THAT(
+      message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "input: {system: {ecutwfc: 30}}\n"),
+      Contains("key 'input.system.ecutwfc'") && Contains("given twice") && Contains("ecutwfc"));
+  CHECK(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "input: {electrons: {mixing_beta: 0.3}}\n") ==
+        "no error");
   CHECK_THAT(
       message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "environment: {A: {b: 1}}\n"),
       Contains("oracle.yaml, line 4: key 'environment.A': expected a string, got a mapping"));

@@ -63,6 +63,7 @@ std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Or
     for (int z : frame.species()) species.insert(z);
   oracle.check(std::vector<int>(species.begin(), species.end()));
   for (std::size_t k = 0; k < frames.size(); ++k) try {
+      frames[k].validate();
       oracle.check_structure(frames[k]);
     } catch (const Error& error) {
       throw Error(fmt::format("{}, frame {} ({}): {}", options.input, k + 1, frames[k].formula(),

@@ -77,8 +77,15 @@ std::string fortran_real(double value) {
   return format_real(value);
 }
 
-// `input`: namelist → key → value, each value one Fortran literal.
-void read_input_overrides(const ConfigSection& input, QeSettings& settings) {
+// Keys of `input` that the oracle section also has: given in both places, the
+// namelist's would silently win.
+const std::set<std::string> oracle_level_keys = {
+    "ecutwfc", "ecutrho", "smearing", "degauss", "mixing_beta", "electron_maxstep", "conv_thr"};
+
+// `input`: namelist → key → value, each value one Fortran literal; `oracle`:
+// the section that holds it.
+void read_input_overrides(const ConfigSection& oracle, const ConfigSection& input,
+                          QeSettings& settings) {
   for (const auto& given_name : input.keys()) {
     const std::string name = ascii_lower(given_name);
     if (std::find(namelists.begin(), namelists.end(), name) == namelists.end())
@@ -88,6 +95,9 @@ void read_input_overrides(const ConfigSection& input, QeSettings& settings) {
       const std::string key = ascii_lower(given_key);
       if (reserved_keys.count(key))
         input.fail(given_name, "'" + key + "' is set by otfgp and cannot be overridden");
+      if (oracle_level_keys.count(key) && oracle.has(key))
+        namelist.fail(given_key, "given twice: here and as " + oracle.name(key) +
+                                     ", which this would silently replace; give it once");
       if (namelist.node()[given_key].IsSequence())
         namelist.fail(given_key,
                       "expected one value, got a list; give each index its own key, e.g. '" +
@@ -168,7 +178,8 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   if (settings.electron_maxstep < 1) section.fail("electron_maxstep", "must be at least 1");
   settings.conv_thr_per_atom = section.number("conv_thr", 1e-9);
   if (!(settings.conv_thr_per_atom > 0)) section.fail("conv_thr", "must be positive (Ry per atom)");
-  if (auto input = section.optional_section("input")) read_input_overrides(*input, settings);
+  if (auto input = section.optional_section("input"))
+    read_input_overrides(section, *input, settings);
   for (const auto& [namelist, entries] : settings.overrides)
     for (const auto& entry : entries)
       if (entry.first.find('(') != std::string::npos) settings.all_species = true;
