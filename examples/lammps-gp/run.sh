@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../build}" && pwd)
-model="$here/../quickstart/out/model.h5"
+model="$here/../quickstart/out/otf/model.h5"
 [[ -f "$model" ]] || "$here/../quickstart/run.sh"
 mkdir -p "$here/out"
 cd "$here/out"   # log.lammps and dump.lammpstrj land here
