@@ -238,7 +238,9 @@ TEST_CASE("search configs are validated key by key", "[search]") {
   config.output = (directory / "out").string();
   run_search(config, false);
   config.seed = 2;
-  CHECK_THROWS_WITH(run_search(config, true), Catch::Contains("different search config"));
+  CHECK_THROWS_WITH(run_search(config, true),
+                    Catch::Contains("different search config (/seed: 1 in the checkpoint, 2 in "
+                                    "the config)"));
 
   // Hull references must be searched compositions (known before any search),
   // and every formula's elements known to the potential.

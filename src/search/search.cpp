@@ -12,6 +12,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <type_traits>
 
 #include <sys/wait.h>
@@ -57,6 +58,31 @@ CandidateStatus status_from_name(const std::string& name) {
         CandidateStatus::unconverged, CandidateStatus::failed})
     if (status_name(status) == name) return status;
   throw Error("search checkpoint: unknown candidate status '" + name + "'");
+}
+
+// "KEY: A in the checkpoint, B in the config" for the first entry of `stored`
+// and `expected` that differs (a JSON pointer; values over 80 characters
+// left out, lines of a text compared one by one).
+std::string first_difference(const nlohmann::json& stored, const nlohmann::json& expected) {
+  const nlohmann::json patch = nlohmann::json::diff(stored, expected);
+  if (patch.empty()) return "no difference";
+  const nlohmann::json::json_pointer where(patch[0].at("path").get<std::string>());
+  const auto text = [&](const nlohmann::json& document) -> std::string {
+    if (!document.contains(where)) return "none";
+    const nlohmann::json& value = document.at(where);
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  };
+  std::string before = text(stored), now = text(expected);
+  // Texts of several lines (the oracle's settings): the first line that differs.
+  std::istringstream a(before), b(now);
+  for (std::string x, y; std::getline(a, x) && std::getline(b, y);)
+    if (x != y) {
+      before = x;
+      now = y;
+      break;
+    }
+  if (before.size() > 80 || now.size() > 80) return "at " + where.to_string();
+  return where.to_string() + ": " + before + " in the checkpoint, " + now + " in the config";
 }
 
 // What must agree between a checkpoint and the config that resumes it.
@@ -222,8 +248,9 @@ class Engine {
       }
       if (stored != expected)
         throw Error("search checkpoint " + checkpoint_file().string() +
-                    " was written by a different search config; remove it or use another output "
-                    "folder");
+                    " was written by a different search config (" +
+                    first_difference(stored, expected) +
+                    "); remove it or use another output folder");
       phase_ = j.at("phase").get<std::string>();
       total_steps_ = j.at("total_steps").get<long>();
       elapsed_before_ = j.at("elapsed_seconds").get<double>();
