@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/units.hpp"
 
 namespace otfgp {
@@ -25,19 +26,6 @@ const std::vector<std::string> known_columns = {
 std::string known_columns_text() {
   std::string text;
   for (const auto& name : known_columns) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  const auto end = text.find_last_not_of(" \t\r");
-  return text.substr(begin, end - begin + 1);
-}
-
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -60,22 +48,22 @@ std::vector<std::string> split_csv_line(const std::string& line, const std::stri
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
-      fields.push_back(trim(field));
+      fields.push_back(trim_blanks(field));
       field.clear();
     } else {
       field += c;
     }
   }
   if (quoted) throw Error(where + ": a quoted field is never closed");
-  fields.push_back(trim(field));
+  fields.push_back(trim_blanks(field));
   return fields;
 }
 
 // A number cell: empty or "nan" is absent (nullopt) unless it must be given.
 std::optional<double> parse_cell_number(const std::string& text, const std::string& where,
                                         const std::string& column) {
-  const std::string value = trim(text);
-  if (value.empty() || lowercase(value) == "nan") return std::nullopt;
+  const std::string value = trim_blanks(text);
+  if (value.empty() || ascii_lower(value) == "nan") return std::nullopt;
   errno = 0;
   char* end = nullptr;
   const double number = std::strtod(value.c_str(), &end);
@@ -150,13 +138,13 @@ std::vector<PhaseRecord> read_csv(const std::filesystem::path& path, std::istrea
     ++line_number;
     // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
     if (line_number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-    const std::string trimmed = trim(line);
+    const std::string trimmed = trim_blanks(line);
     if (trimmed.empty() || trimmed[0] == '#') continue;
     const std::string where = name + " line " + std::to_string(line_number);
     auto fields = split_csv_line(trimmed, where);
     if (header.empty()) {
       for (auto& field : fields) {
-        field = lowercase(field);
+        field = ascii_lower(field);
         if (std::find(known_columns.begin(), known_columns.end(), field) == known_columns.end())
           throw Error(where + ": unknown column '" + field + "' (known: " + known_columns_text() +
                       ")");
@@ -238,7 +226,7 @@ std::vector<PhaseRecord> read_json(const std::filesystem::path& path, std::istre
 std::vector<PhaseRecord> read_phase_table(const std::filesystem::path& path) {
   std::ifstream stream(path);
   if (!stream) throw Error("cannot read '" + path.string() + "'");
-  const std::string extension = lowercase(path.extension().string());
+  const std::string extension = ascii_lower(path.extension().string());
   std::vector<PhaseRecord> records;
   if (extension == ".csv")
     records = read_csv(path, stream);

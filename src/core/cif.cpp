@@ -12,6 +12,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/units.hpp"
 
@@ -142,11 +143,6 @@ std::vector<std::string> data_lines(const std::string& text) {
   return lines;
 }
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(c));
-  return text;
-}
-
 // A loop_: its column names (lower case) and its rows.
 struct CifLoop {
   std::vector<std::string> names;
@@ -166,14 +162,14 @@ CifLoop read_loop(const std::vector<std::string>& lines, std::size_t& k,
   while (k < lines.size()) {
     const auto w = tokens(lines[k]);
     if (w.empty() || w[0][0] != '_') break;
-    loop.names.push_back(lower(w[0]));
+    loop.names.push_back(ascii_lower(w[0]));
     ++k;
   }
   std::vector<std::string> values;
   while (k < lines.size()) {
     const auto w = tokens(lines[k]);
     if (!w.empty()) {
-      const std::string first = lower(w[0]);
+      const std::string first = ascii_lower(w[0]);
       if (first[0] == '_' || first == "loop_" || first.rfind("data_", 0) == 0) break;
     }
     values.insert(values.end(), w.begin(), w.end());
@@ -197,7 +193,7 @@ CifBlock read_first_block(const std::vector<std::string>& lines, const std::stri
       ++k;
       continue;
     }
-    const std::string head = lower(words[0]);
+    const std::string head = ascii_lower(words[0]);
     if (head.rfind("data_", 0) == 0) {
       if (seen_block) break;  // first block only
       seen_block = true;

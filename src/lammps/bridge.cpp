@@ -62,27 +62,27 @@ Bridge* active_bridge = nullptr;
 // command calls the fix at least once (a rerun of an empty dump does not).
 struct Hook {
   const char* name;
-  bool starts_run, counts_calls;
+  bool starts_run, counts_calls, every_step;
   LAMMPS_NS::Input::CommandCreator original;
 };
-// `run` is also checked for a call at every step (laststep - firststep + 1
-// calls at least), after it: a fix with Ncall > 1 in a run shorter than Ncall
-// steps never reaches the check in the callback.
-std::array<Hook, 9> hooks = {{{"run", true, true, nullptr},
-                              {"minimize", true, true, nullptr},
-                              {"rerun", true, false, nullptr},
-                              {"write_data", false, false, nullptr},
-                              {"write_restart", false, false, nullptr},
-                              {"write_coeff", false, false, nullptr},
-                              {"velocity", false, false, nullptr},
-                              {"change_box", false, false, nullptr},
-                              {"displace_atoms", false, false, nullptr}}};
+// `every_step`: the command (run) calls the fix at every step, checked after
+// it (laststep - firststep + 1 calls at least): a fix with Ncall > 1 in a run
+// shorter than Ncall steps never reaches the check in the callback.
+std::array<Hook, 9> hooks = {{{"run", true, true, true, nullptr},
+                              {"minimize", true, true, false, nullptr},
+                              {"rerun", true, false, false, nullptr},
+                              {"write_data", false, false, false, nullptr},
+                              {"write_restart", false, false, false, nullptr},
+                              {"write_coeff", false, false, false, nullptr},
+                              {"velocity", false, false, false, nullptr},
+                              {"change_box", false, false, false, nullptr},
+                              {"displace_atoms", false, false, false, nullptr}}};
 
 template <std::size_t Slot>
 LAMMPS_NS::Command* hooked_command(LAMMPS* lmp) {
   try {
     active_bridge->prepare(hooks[Slot].starts_run, hooks[Slot].counts_calls,
-                           std::strcmp(hooks[Slot].name, "run") == 0);
+                           hooks[Slot].every_step);
   } catch (const std::exception& error) {
     // Every rank sees the same input and reaches the same verdict: a collective stop.
     stop_all(lmp, error.what());
@@ -205,7 +205,7 @@ void Bridge::check_masses() const {
   }
 }
 
-void Bridge::prepare(bool starts_run, bool counts_calls, bool is_run) {
+void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
   LAMMPS* lmp = as_lammps(handle_);
   check_calls();
   if (std::strcmp(lmp->update->unit_style, "metal") != 0)
@@ -268,9 +268,10 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool is_run) {
   fix->thermo_energy = 1;
   fix->thermo_virial = 1;
   lammps_set_fix_external_callback(handle_, id.c_str(), &Bridge::callback, this);
+  fix_ = fix;
   bound_ = true;
   calls_before_run_ = counts_calls ? timings_.calls : -1;
-  last_was_run_ = is_run;
+  last_was_run_ = every_step;
   run_first_step_ = run_last_step_ = 0;
 }
 
@@ -422,8 +423,7 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** externa
   lammps_fix_external_set_virial_global(handle_, id, totals + 1);
   // The fix copies that virial into its own only on steps it applies forces
   // (every Napply): set it here too, so that every step's pressure has it.
-  LAMMPS_NS::Fix* fix = lmp->modify->fix[lmp->modify->find_fix(settings_.fix_id)];
-  std::copy(totals + 1, totals + 7, fix->virial);
+  std::copy(totals + 1, totals + 7, fix_->virial);
   lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
   lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
   const double done = MPI_Wtime();

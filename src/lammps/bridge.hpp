@@ -17,6 +17,10 @@
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/potentials/potential.hpp"
 
+namespace LAMMPS_NS {
+class Fix;
+}
+
 namespace otfgp::lammps {
 
 struct BridgeSettings {
@@ -54,8 +58,8 @@ class Bridge {
   // the fix (check_calls). `starts_run`: the fix must exist; `counts_calls`:
   // the command (run, minimize) must call the fix at least once. Throws
   // otfgp::Error.
-  // `is_run`: the command is `run`, which must call the fix at every step.
-  void prepare(bool starts_run, bool counts_calls, bool is_run);
+  // `every_step`: the command (run) must call the fix at every step.
+  void prepare(bool starts_run, bool counts_calls, bool every_step);
   // Throws otfgp::Error when the last run or minimize made no callback (a fix
   // `external pf/array`, whose forces are never computed), or the last run
   // fewer than one per step (`pf/callback N 1` with N > 1).
@@ -83,6 +87,7 @@ class Bridge {
   std::vector<int> species_of_type_;  // LAMMPS type (1-based) → species index
   void* handle_ = nullptr;
   bool bound_ = false;
+  LAMMPS_NS::Fix* fix_ = nullptr;  // the bound fix, found by prepare before each run
   double ghost_cutoff_set_ = -1;  // the comm cutoff this bridge chose (Å), so it may raise it again
   bool masses_checked_ = false;
   long calls_before_run_ = -1;  // timings_.calls when a run/minimize began; -1: none pending

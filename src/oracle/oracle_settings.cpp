@@ -60,9 +60,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   for (const auto& entry : node) {
     // QE's namelists and their keys are case-insensitive (ELECTRONS, Mixing_Beta).
     const std::string name = entry.first.Scalar();
-    const std::string key =
-        prefix +
-        (prefix.rfind("input.", 0) == 0 || prefix + name == "input" ? ascii_lower(name) : name);
+    const std::string key = prefix + (prefix.rfind("input.", 0) == 0 ? ascii_lower(name) : name);
     if (steers_only(key, kind)) continue;
     if (entry.second.IsMap())
       flatten(entry.second, key + ".", kind, lines);

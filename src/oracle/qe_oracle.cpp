@@ -280,12 +280,6 @@ std::string write_input(const QeSettings& settings, const Structure& structure, 
   return text.str();
 }
 
-std::string trimmed(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return "";
-  return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
-}
-
 // The text of a UPF file from just after "<PP_HEADER" to the header's end
 // ("</PP_HEADER>" in v1, "/>" in v2); "" when there is none. The header comes
 // before the radial grids: the file is read no further.
@@ -331,7 +325,7 @@ std::string v2_element(const std::string& header) {
     if (next == std::string::npos || (header[next] != '"' && header[next] != '\'')) continue;
     const auto close = header.find(header[next], next + 1);
     if (close == std::string::npos) return "";
-    return trimmed(std::string_view(header).substr(next + 1, close - next - 1));
+    return trim_blanks(std::string_view(header).substr(next + 1, close - next - 1));
   }
   return "";
 }

@@ -11,26 +11,22 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/io.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp::search {
 
 namespace {
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 bool is_structure_file(const std::filesystem::path& path) {
-  const std::string name = lower(path.filename().string());
-  const std::string extension = lower(path.extension().string());
+  const std::string name = ascii_lower(path.filename().string());
+  const std::string extension = ascii_lower(path.extension().string());
   return extension == ".cif" || extension == ".vasp" || extension == ".poscar" ||
          extension == ".xyz" || extension == ".extxyz" || name.rfind("poscar", 0) == 0 ||
          name.rfind("contcar", 0) == 0;
 }
 
 void read_file(const std::filesystem::path& path, std::vector<Template>& out) {
-  if (lower(path.extension().string()) == ".cif") {
+  if (ascii_lower(path.extension().string()) == ".cif") {
     out.push_back({path.filename().string(), read_cif(path)});
     return;
   }

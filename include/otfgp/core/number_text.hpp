@@ -31,6 +31,8 @@ std::vector<std::string_view> split_whitespace(std::string_view text);
 
 // `text` with ASCII letters in lower case (keys and names compared without case).
 std::string ascii_lower(std::string_view text);
+// `text` without leading and trailing blanks (spaces, tabs, \r, \n).
+std::string trim_blanks(std::string_view text);
 // The tokens of `text` (split_whitespace's) that are numbers (parse_real's), in
 // order; the others are skipped: the numbers of a labelled line of program output.
 std::vector<double> numbers_in(std::string_view text);
