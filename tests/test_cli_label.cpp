@@ -21,6 +21,7 @@
 
 using namespace otfgp;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using otfgp::testing::TemporaryDirectory;
 
 namespace {
@@ -195,8 +196,23 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
   CHECK(mixed.exit_code == 1);
   CHECK_THAT(mixed.output, Contains("frame 1 of -o") &&
                                Contains("was labelled with other oracle settings") &&
-                               Contains(*all[0].info_value("oracle_settings")));
+                               Contains(*all[0].info_value("oracle_settings")) &&
+                               Contains("oracle.potential was sw:Si.sw, this config has "
+                                        "tersoff:Si.tersoff"));
   CHECK(read_extxyz(dir / "out.xyz").size() == 1);
+  // The key is named from out.xyz.oracle-settings, the settings in full; without
+  // it (or with another run's) only the fingerprints are.
+  const std::filesystem::path settings = dir / "out.xyz.oracle-settings";
+  CHECK_THAT(testing::read_text(settings),
+             StartsWith("# oracle_settings: " + *all[0].info_value("oracle_settings") + "\n"));
+  std::filesystem::rename(settings, dir / "kept");
+  const auto unnamed = testing::run_otfgp("label " + (dir / "tersoff.yaml").string() + " " +
+                                          (dir / "frames.xyz").string() + " -o " +
+                                          (dir / "out.xyz").string() + " --resume");
+  CHECK(unnamed.exit_code == 1);
+  CHECK_THAT(unnamed.output,
+             Contains("was labelled with other oracle settings") && !Contains("oracle.potential"));
+  std::filesystem::rename(dir / "kept", settings);
   Structure unrecorded = all[0];
   unrecorded.info.clear();
   unrecorded.energy = all[0].energy;

@@ -155,20 +155,28 @@ TEST_CASE("run_process looks the program up on the PATH its environment sets", "
 }
 
 TEST_CASE("run_process ends the program and throws on Ctrl-C", "[process]") {
-  otfgp::InterruptGuard guard;
-  std::thread signaller([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    ::kill(::getpid(), SIGINT);
-  });
-  const auto start = std::chrono::steady_clock::now();
-  try {
-    run_process({"sleep", "30"}, {});
-    FAIL("no interrupt");
-  } catch (const otfgp::InterruptedError& error) {
-    CHECK(error.signal() == SIGINT);
+  {
+    otfgp::InterruptGuard guard;
+    std::thread signaller([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      ::kill(::getpid(), SIGINT);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const otfgp::InterruptGuard nested;  // keeps the outer guard's signal
+      run_process({"sleep", "30"}, {});
+      FAIL("no interrupt");
+    } catch (const otfgp::InterruptedError& error) {
+      CHECK(error.signal() == SIGINT);
+    }
+    signaller.join();
+    CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 3.0);
+    CHECK(otfgp::interrupt_signal() == SIGINT);
   }
-  signaller.join();
-  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 3.0);
+  // After the guard the signal is gone: a later program in this process (the
+  // next test, when all run in one) runs.
+  CHECK_FALSE(otfgp::interrupt_requested());
+  CHECK(run_process({"true"}, {}).exit_status == 0);
 }
 
 TEST_CASE("run_process does not leave background helpers behind", "[process]") {

@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "commands.hpp"
 #include "otfgp/core/config.hpp"
@@ -19,6 +21,7 @@
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/md/run.hpp"
 #include "otfgp/oracle/oracle.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 
@@ -36,11 +39,16 @@ struct LabelOptions {
   bool resume = false;
 };
 
+// What decides the labels: oracle::label_settings of the `oracle:` section, and
+// its fingerprint, which every frame labelled records (info key
+// oracle_settings) and a --resume compares.
+struct LabelSettings {
+  std::string text, fingerprint;
+};
+
 // The `oracle:` section of any config (an otfgp otf config, or a file
 // holding only that section); the rest of the file is not read here.
-// `fingerprint`: oracle::label_fingerprint of the section, which every frame
-// labelled records (info key oracle_settings) and a --resume compares.
-std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, std::string& fingerprint) {
+std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSettings& settings) {
   const ConfigSection root = ConfigSection::load(config);
   if (!root.has("oracle"))
     throw Error(config + ": no 'oracle:' section (kinds: " + [] {
@@ -50,7 +58,8 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, std::stri
     }() + ")");
   auto oracle =
       oracle::make_oracle(root.section("oracle"), std::filesystem::absolute(config).parent_path());
-  fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
+  settings.text = oracle::label_settings(root.section("oracle"), *oracle);
+  settings.fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
   return oracle;
 }
 
@@ -95,12 +104,40 @@ void refuse_labelled_output(const LabelOptions& options) {
                 "frames after them; to start over, delete it or give another -o");
 }
 
+// Beside OUTPUT: the settings its frames were labelled with, in full (a frame
+// records only their fingerprint), for a --resume with other settings to name
+// the key that differs.
+std::filesystem::path settings_file(const LabelOptions& options) {
+  return options.output + ".oracle-settings";
+}
+
+void write_settings_file(const LabelOptions& options, const LabelSettings& settings) {
+  OutputFile file(settings_file(options));
+  file.stream() << "# oracle_settings: " << settings.fingerprint << "\n" << settings.text;
+  file.commit();
+}
+
+// "; oracle.KEY was A, this config has B" when the settings file beside OUTPUT
+// is that of `recorded`; "" when it is missing or another's.
+std::string settings_change(const LabelOptions& options, const std::string& recorded,
+                            const LabelSettings& now) {
+  std::ifstream in(settings_file(options));
+  std::string first;
+  if (!std::getline(in, first) || first != "# oracle_settings: " + recorded) return "";
+  std::ostringstream before;
+  before << in.rdbuf();
+  const std::optional<md::SettingChange> change = md::first_setting_change(before.str(), now.text);
+  if (!change) return "";
+  return fmt::format("; {} was {}, this config has {}", change->key,
+                     change->before.value_or("not set"), change->now.value_or("not set"));
+}
+
 // With --resume: the index of the first INPUT frame after those OUTPUT holds,
 // which must be INPUT's frames in order, with gaps where a frame failed twice
 // (listed in `missing`, 1-based; not retried, as the output keeps INPUT's
 // order). 0 without --resume.
 std::size_t labelled_before(const LabelOptions& options, const std::vector<Structure>& frames,
-                            const std::string& fingerprint, std::vector<std::size_t>& missing) {
+                            const LabelSettings& settings, std::vector<std::size_t>& missing) {
   if (!options.resume || !output_holds_frames(options)) return 0;
   std::vector<Structure> stored;
   try {
@@ -111,16 +148,17 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
   }
   std::size_t next = 0, unrecorded = 0;
   for (std::size_t s = 0; s < stored.size(); ++s) {
-    const std::optional<std::string> settings = stored[s].info_value("oracle_settings");
-    if (!settings) ++unrecorded;
-    if (settings && *settings != fingerprint)
+    const std::optional<std::string> recorded = stored[s].info_value("oracle_settings");
+    if (!recorded) ++unrecorded;
+    if (recorded && *recorded != settings.fingerprint)
       throw Error(fmt::format(
           "--resume: frame {} of -o '{}' was labelled with other oracle settings ({}; this "
-          "config's: {}), and labels of different settings would mix in one file: give another "
+          "config's: {}{}), and labels of different settings would mix in one file: give another "
           "-o, or restore the oracle: section the frames were labelled with (its command, "
           "environment, timeout, pseudo_dir or data_dir, and SCF mixing, limits and thresholds "
           "may change; docs/oracles.md)",
-          s + 1, options.output, *settings, fingerprint));
+          s + 1, options.output, *recorded, settings.fingerprint,
+          settings_change(options, *recorded, settings)));
     std::size_t k = next;
     while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
     if (k == frames.size())
@@ -204,15 +242,16 @@ void run_label(const LabelOptions& options) {
   // oracle's trial run in read_frames included: its process is killed and its
   // scratch folder removed.
   InterruptGuard guard;
-  std::string fingerprint;
-  auto oracle = read_oracle(options.config, fingerprint);
+  LabelSettings settings;
+  auto oracle = read_oracle(options.config, settings);
   const std::vector<Structure> frames = read_frames(options, *oracle);
   // A signal while reading (outside the trial run) leaves an earlier output alone.
   if (interrupt_requested())
     throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
   std::vector<std::size_t> earlier;  // gaps of the output a --resume keeps
-  const std::size_t first = labelled_before(options, frames, fingerprint, earlier);
+  const std::size_t first = labelled_before(options, frames, settings, earlier);
+  write_settings_file(options, settings);
   if (first > 0)
     logger().info("--resume: {} already holds {} of frames 1 to {} of {}", options.output,
                   first - earlier.size(), first, options.input);
@@ -240,7 +279,7 @@ void run_label(const LabelOptions& options) {
       throw InterruptedError(interrupted.signal(), interrupted.what() + continued);
     }
     if (result) {
-      result->set_info_value("oracle_settings", fingerprint);
+      result->set_info_value("oracle_settings", settings.fingerprint);
       write_extxyz(options.output, *result, /*append=*/true);
       ++labelled;
     } else if (!interrupt_requested()) {

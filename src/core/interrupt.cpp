@@ -8,6 +8,7 @@ namespace otfgp {
 namespace {
 
 volatile std::sig_atomic_t received_signal = 0;
+int guards = 0;  // InterruptGuards alive (one thread installs them)
 std::atomic<int> interruptible_sections{0};
 struct sigaction previous_int {};
 struct sigaction previous_term {};
@@ -25,6 +26,7 @@ extern "C" void on_signal(int signal) {
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
+  if (guards++ > 0) return;  // inside another guard: its handlers and flag stand
   received_signal = 0;
   struct sigaction action {};
   action.sa_handler = on_signal;
@@ -35,8 +37,10 @@ InterruptGuard::InterruptGuard() {
 }
 
 InterruptGuard::~InterruptGuard() {
+  if (--guards > 0) return;
   sigaction(SIGINT, &previous_int, nullptr);
   sigaction(SIGTERM, &previous_term, nullptr);
+  received_signal = 0;
 }
 
 bool interrupt_requested() {

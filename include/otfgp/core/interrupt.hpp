@@ -13,8 +13,12 @@ namespace otfgp {
 
 class InterruptGuard {
  public:
-  InterruptGuard();   // installs the handlers and clears the flag
-  ~InterruptGuard();  // restores the previous handlers
+  // The outermost guard installs the handlers and clears the flag; its end
+  // restores the previous handlers and clears the flag again (the signal
+  // travels on in the InterruptedError), so that nothing after it sees a stale
+  // one. A guard inside another changes nothing.
+  InterruptGuard();
+  ~InterruptGuard();
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
 };
