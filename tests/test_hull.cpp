@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -342,6 +343,48 @@ TEST_CASE("all points on the references' plane: only the references are stable",
   CHECK(line.stable == std::vector<std::size_t>{0, 1, 2, 3, 5});
   CHECK(line.entries[4].duplicate_of == std::size_t{3});
   CHECK(line.entries[4].e_above_hull == Approx(0.1));
+}
+
+TEST_CASE("points inside a flat stretch of the hull are not stable, however rounding falls",
+          "[hull]") {
+  // Every compound 1 eV/atom below the references (energies per atom as a
+  // sum of rounded terms): the hull is flat between the two outermost
+  // compounds, and rounding of ±1e-16 decided which of the others qhull kept
+  // as vertices (pymatgen: e_above_hull -9e-16, not stable).
+  std::vector<HullEntry> entries = {entry("Li", "Li", -1.9), entry("Fe", "Fe", -8.3)};
+  for (int li = 1; li <= 6; ++li)
+    for (int fe = 1; fe <= 6; ++fe) {
+      const double x = static_cast<double>(li) / (li + fe);
+      entries.push_back(entry(fmt::format("Li{}Fe{}", li, fe), fmt::format("Li{}Fe{}", li, fe),
+                              -1.0 + x * -1.9 + (1.0 - x) * -8.3));
+    }
+  const Hull binary = compute_hull(entries);
+  std::vector<std::string> stable;
+  for (std::size_t i : binary.stable) stable.push_back(entries[i].id);
+  std::sort(stable.begin(), stable.end());
+  CHECK(stable == std::vector<std::string>{"Fe", "Li", "Li1Fe6", "Li6Fe1"});
+  for (const HullEntryResult& result : binary.entries) {
+    CHECK(result.e_above_hull <= 1e-12);
+    for (const auto& part : result.decomposition) CHECK(binary.entries[part.entry].stable);
+  }
+  // The same in a ternary: a flat hexagon of compounds below the plane.
+  std::vector<HullEntry> plane = {entry("Li", "Li", -1.9), entry("Fe", "Fe", -8.3),
+                                  entry("O", "O", -4.9)};
+  for (int li = 1; li <= 4; ++li)
+    for (int fe = 1; fe <= 4; ++fe)
+      for (int o = 1; o <= 4; ++o) {
+        const double n = li + fe + o;
+        plane.push_back(entry(fmt::format("c{}{}{}", li, fe, o),
+                              fmt::format("Li{}Fe{}O{}", li, fe, o),
+                              -0.5 + li / n * -1.9 + fe / n * -8.3 + o / n * -4.9));
+      }
+  const Hull ternary = compute_hull(plane);
+  stable.clear();
+  for (std::size_t i : ternary.stable) stable.push_back(plane[i].id);
+  std::sort(stable.begin(), stable.end());
+  CHECK(stable ==
+        std::vector<std::string>{"Fe", "Li", "O", "c114", "c141", "c144", "c411", "c414", "c441"});
+  for (const HullEntryResult& result : ternary.entries) CHECK(result.e_above_hull <= 1e-12);
 }
 
 TEST_CASE("every point on the hull, and many duplicate points", "[hull]") {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -36,6 +37,10 @@ constexpr double degenerate_determinant = 1e-14;
 // "this plane is the highest one here" (eV/atom).
 constexpr double barycentric_tolerance = 1e-9;
 constexpr double plane_tolerance = 1e-9;
+// A vertex whose facets lie in one plane to within this (eV/atom) is a point
+// of a flat stretch, not a corner: as formation_energy_tolerance, rounding
+// (1e-16 relative) and no more.
+constexpr double flat_tolerance = 1e-13;
 
 struct QhullFacet {
   std::vector<int> vertices;
@@ -189,6 +194,40 @@ void add_lower_facets(const HullPoints& points, const std::vector<int>& candidat
   }
 }
 
+// [x₂…x_k, 1] of point i, the argument of a facet's plane.
+Eigen::VectorXd lifted_point(const HullPoints& points, int i) {
+  const int k = points.dimension;
+  Eigen::VectorXd lifted(k);
+  for (int j = 1; j < k; ++j) lifted[j - 1] = points.fractions(i, j);
+  lifted[k - 1] = 1.0;
+  return lifted;
+}
+
+// Vertices but the corners whose facets (two or more) all lie in one plane, within
+// flat_tolerance: points inside a flat stretch of the hull, not corners of
+// it, which qhull keeps as vertices or not as rounding falls (e_above_hull
+// ±1e-16).
+std::vector<int> flat_vertices(const HullPoints& points, const HullGeometry& geometry) {
+  std::map<int, std::vector<const LowerFacet*>> incident;
+  for (const LowerFacet& facet : geometry.facets)
+    for (int v : facet.vertices) incident[v].push_back(&facet);
+  std::vector<int> flat;
+  for (const auto& [v, facets] : incident) {
+    if (facets.size() < 2 ||
+        std::find(geometry.corner.begin(), geometry.corner.end(), v) != geometry.corner.end())
+      continue;
+    const Eigen::VectorXd& plane = facets.front()->plane;
+    const bool one_plane = std::all_of(facets.begin(), facets.end(), [&](const LowerFacet* f) {
+      return std::all_of(f->vertices.begin(), f->vertices.end(), [&](int u) {
+        return std::abs(plane.dot(lifted_point(points, u)) - geometry.formation[u]) <=
+               flat_tolerance;
+      });
+    });
+    if (one_plane) flat.push_back(v);
+  }
+  return flat;
+}
+
 HullGeometry build_geometry(const HullPoints& points) {
   const int k = points.dimension;
   const int n = static_cast<int>(points.energy.size());
@@ -217,6 +256,16 @@ HullGeometry build_geometry(const HullPoints& points) {
     if (geometry.formation[i] < -formation_energy_tolerance) candidates.push_back(i);
   for (int c : geometry.corner) candidates.push_back(c);
   add_lower_facets(points, candidates, geometry);
+  // Stable means a corner of the hull, and decompositions name corners only:
+  // points of a flat stretch leave the candidates and the hull is taken again
+  // (they then lie on it, e_above_hull 0 within rounding).
+  for (std::vector<int> flat = flat_vertices(points, geometry); !flat.empty();
+       flat = flat_vertices(points, geometry)) {
+    for (int v : flat) candidates.erase(std::find(candidates.begin(), candidates.end(), v));
+    geometry.facets.clear();
+    geometry.stable.assign(static_cast<std::size_t>(n), 0);
+    add_lower_facets(points, candidates, geometry);
+  }
   if (geometry.facets.empty()) throw std::runtime_error("hull: qhull returned no lower facet");
   return geometry;
 }
@@ -546,9 +595,7 @@ void record_vertices(Hull& hull, const PreparedEntries& prepared, const HullGeom
 void decompose(HullEntryResult& result, int p, const PreparedEntries& prepared,
                const HullGeometry& geometry) {
   const int k = prepared.points.dimension;
-  Eigen::VectorXd lifted(k);
-  for (int j = 1; j < k; ++j) lifted[j - 1] = prepared.points.fractions(p, j);
-  lifted[k - 1] = 1.0;
+  const Eigen::VectorXd lifted = lifted_point(prepared.points, p);
   const Location location = locate(geometry, lifted);
   result.e_above_hull = std::max(0.0, geometry.formation[p] - location.hull_energy);
   const LowerFacet& facet = geometry.facets[static_cast<std::size_t>(location.facet)];
