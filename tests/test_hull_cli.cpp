@@ -384,7 +384,7 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
     CHECK(first != std::string::npos);
     CHECK(comment.find(key, first + 1) == std::string::npos);
   }
-  CHECK_THAT(comment, Contains(" target_pressure_gpa=1 "));
+  CHECK_THAT(comment, Contains(" target_pressure_gpa=1.0 "));
 
   const auto limited = run_otfgp("relax " + quoted(folder / "ar.vasp") +
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");

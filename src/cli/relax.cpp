@@ -13,6 +13,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -71,7 +72,7 @@ std::function<void(const RelaxStep&)> trajectory_writer(const RelaxSettings& set
     Structure frame = *step.structure;
     frame.set_info_value("step", std::to_string(step.step));
     frame.set_info_value("frame_index", std::to_string(f));
-    frame.set_info_value("enthalpy", fmt::format("{:.10g}", step.enthalpy));
+    frame.set_info_value("enthalpy", format_real(step.enthalpy));
     write_structures(settings.trajectory, {frame}, "extxyz", started);
     started = true;
   };
@@ -95,8 +96,8 @@ void print_result(std::size_t f, const RelaxResult& result, const RelaxOptions& 
 Structure relaxed_output(const RelaxResult& result, double pressure) {
   Structure out = result.structure;
   out.set_info_value("converged", result.converged ? "T" : "F");
-  out.set_info_value("enthalpy", fmt::format("{:.10g}", result.enthalpy));
-  out.set_info_value("target_pressure_gpa", fmt::format("{:g}", pressure));
+  out.set_info_value("enthalpy", format_real(result.enthalpy));
+  out.set_info_value("target_pressure_gpa", format_real(pressure));
   return out;
 }
 

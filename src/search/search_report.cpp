@@ -13,6 +13,7 @@
 #include "otfgp/core/gnuplot.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/search/search.hpp"
 #include "otfgp/search/space_group.hpp"
@@ -114,9 +115,9 @@ Structure labelled(const SearchConfig& config, const CandidateSummary& c, int ra
   Structure s = c.structure;
   s.set_info_value("candidate", std::to_string(c.index));
   if (rank > 0) s.set_info_value("rank", std::to_string(rank));
-  s.set_info_value("enthalpy_per_atom", fmt::format("{:.10g}", c.enthalpy_per_atom));
+  s.set_info_value("enthalpy_per_atom", format_real(c.enthalpy_per_atom));
   s.set_info_value("space_group", c.space_group_symbol);
-  s.set_info_value("target_pressure_gpa", fmt::format("{:g}", config.pressure_gpa));
+  s.set_info_value("target_pressure_gpa", format_real(config.pressure_gpa));
   return s;
 }
 
