@@ -853,8 +853,14 @@ TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
   CHECK(hot_md_frame);
   // The trajectory holds frames of both stages, the uncertainty log every check of both.
   const std::string log = read_text(dir / "out" / "uncertainty.csv");
-  CHECK_THAT(log, Contains("\n1,300,500,"));
-  CHECK_THAT(log, Contains("\n0,200,200,"));
+  // Stages count from 1 in the files, as in the log and campaign[N].
+  CHECK_THAT(log, Contains("\n2,300,500,"));
+  CHECK_THAT(log, Contains("\n1,200,200,"));
+  // Calls are numbered in order, the starting structures' too.
+  long call = 0;
+  for (const auto& cells : read_csv(dir / "out" / "calls.csv").rows)
+    CHECK(std::stol(cells[0]) == ++call);
+  CHECK(call == static_cast<long>(records.size()));
 }
 
 TEST_CASE(
@@ -1007,7 +1013,13 @@ TEST_CASE(
   for (std::size_t k = 0; k + 1 < minima.size(); ++k) CHECK(rms(minima[k]->frame) > noise);
   CHECK((minima.size() == 4 || rms(minima.back()->frame) <= noise));
   const std::string calls = read_text(dir / "reference" / "calls.csv");
-  CHECK_THAT(calls, Contains(",1,1,nan,labelled,"));
+  CHECK_THAT(calls, Contains(",2,1,nan,labelled,"));
+  // Two starting structures: calls 1 and 2 (both were numbered 2, the count
+  // after both were labelled), then the MD's and the minima's calls in order.
+  long call = 0;
+  for (const auto& cells : read_csv(dir / "reference" / "calls.csv").rows)
+    CHECK(std::stol(cells[0]) == ++call);
+  CHECK(call == static_cast<long>(records.size()));
 
   kill_after_first_checkpoint_and_resume(
       write_and_read(dir, config_text((dir / "killed").string())));

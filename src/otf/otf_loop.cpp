@@ -286,8 +286,9 @@ class OtfLoop final : public md::StepObserver {
                                       std::string& result);
   // A signal stopped the oracle's program: what --resume then does, added to the message.
   InterruptedError stopped_in_call(const InterruptedError& interrupted, long step) const;
-  void log_call(const TrainingRecord& record, const std::string& result, double oracle_seconds,
-                double update_seconds,
+  // `call`: the oracle call's number (the starting structures are logged after all are labelled).
+  void log_call(long call, const TrainingRecord& record, const std::string& result,
+                double oracle_seconds, double update_seconds,
                 double rmse_before = std::numeric_limits<double>::quiet_NaN(),
                 const EnergyKept& kept = {});
   long stage_steps_before(int stage) const;
@@ -716,11 +717,12 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
       ++skipped_calls_;
       logger().warn("oracle call {} failed twice: frame at stage {}, step {} skipped",
                     oracle_calls_, stage_ + 1, step);
-      calls_log_.stream() << oracle_calls_ << "," << stage_ << "," << step << "," << number(max_std)
-                          << ",skipped (" << result << ")," << number(seconds_since(start), 4)
-                          << ",0," << (gp_ ? gp_->num_frames() : 0) << ","
-                          << (gp_ ? gp_->num_sparse() : 0) << "," << steps_before_stage_ + step
-                          << ",nan" << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
+      calls_log_.stream() << oracle_calls_ << "," << stage_ + 1 << "," << step << ","
+                          << number(max_std) << ",skipped (" << result << "),"
+                          << number(seconds_since(start), 4) << ",0,"
+                          << (gp_ ? gp_->num_frames() : 0) << "," << (gp_ ? gp_->num_sparse() : 0)
+                          << "," << steps_before_stage_ + step << ",nan"
+                          << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
       const int limit = config_.otf.max_consecutive_failures;
       if (limit > 0 && ++consecutive_failures_ >= limit)
         throw Error(fmt::format(
@@ -758,10 +760,10 @@ InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, l
                   stage_ + 1, step, interrupted.what(), resume));
 }
 
-void OtfLoop::log_call(const TrainingRecord& record, const std::string& result,
+void OtfLoop::log_call(long call, const TrainingRecord& record, const std::string& result,
                        double oracle_seconds, double update_seconds, double rmse_before,
                        const EnergyKept& kept) {
-  calls_log_.stream() << oracle_calls_ << "," << record.stage << "," << record.step << ","
+  calls_log_.stream() << call << "," << record.stage + 1 << "," << record.step << ","
                       << number(record.max_std) << "," << result << "," << number(oracle_seconds, 4)
                       << "," << number(update_seconds, 4) << "," << gp_->num_frames() << ","
                       << gp_->num_sparse() << "," << stage_steps_before(record.stage) + record.step
@@ -801,7 +803,8 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
         stage_ + 1, step, calibration_.fitted_trigger_scale(), calibration_.trigger_scale());
   learn(with_robust_weights(*record, atom_error), &values);
   const EnergyKept kept = after_update(engine, before);
-  log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before, kept);
+  log_call(oracle_calls_, *record, result, oracle_seconds, seconds_since(update_start), rmse_before,
+           kept);
   evaluate_held_out();
   return true;
 }
@@ -924,7 +927,8 @@ void OtfLoop::run_relax_stage(const CampaignStage& stage) {
       atom_error = (*forces - evaluate(model, record->frame).forces).rowwise().norm();
     const double rmse_before = force_rmse(atom_error);
     learn(with_robust_weights(*record, atom_error));
-    log_call(*record, result, oracle_seconds, seconds_since(update_start), rmse_before);
+    log_call(oracle_calls_, *record, result, oracle_seconds, seconds_since(update_start),
+             rmse_before);
     evaluate_held_out();
     start = record->frame;
     const bool confirmed =
@@ -1075,7 +1079,7 @@ bool OtfLoop::observe(md::Engine& engine) {
   const double limit = threshold();
   last_max_std_ = max_std;
   const md::ThermoSample thermo = engine.thermo();
-  uncertainty_log_.stream() << stage_ << "," << step << "," << steps_before_stage_ + step << ","
+  uncertainty_log_.stream() << stage_ + 1 << "," << step << "," << steps_before_stage_ + step << ","
                             << number(thermo.temperature) << "," << number(thermo.pressure) << ","
                             << number(thermo.potential_energy, 10) << ","
                             << (std::isinf(max_std) ? "nan" : number(max_std)) << ","
@@ -1084,7 +1088,7 @@ bool OtfLoop::observe(md::Engine& engine) {
   if (config_.md.output.trajectory_interval > 0 &&
       step % config_.md.output.trajectory_interval == 0) {
     Structure frame = engine.frame();
-    frame.set_info_value("stage", std::to_string(stage_));
+    frame.set_info_value("stage", std::to_string(stage_ + 1));
     frame.set_info_value("max_std", number(max_std));
     write_extxyz(trajectory_.stream(), frame);
   }
@@ -1164,6 +1168,7 @@ void OtfLoop::label_starting_structures() {
   // so that every composition of a campaign is in their span from the start.
   std::vector<std::pair<TrainingRecord, std::string>> labelled;
   std::vector<double> seconds;
+  std::vector<long> calls;
   // A structure several stages start from (at other conditions, or an MD and
   // a relax stage of it) is labelled once: the same frame twice adds nothing.
   std::map<std::string, int> first_stage;
@@ -1183,6 +1188,7 @@ void OtfLoop::label_starting_structures() {
     if (auto record = label(structure, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
       labelled.emplace_back(std::move(*record), result);
       seconds.push_back(seconds_since(start));
+      calls.push_back(oracle_calls_);
     }
   }
   stage_ = 0;
@@ -1201,7 +1207,8 @@ void OtfLoop::label_starting_structures() {
   for (std::size_t k = 0; k < labelled.size(); ++k) {
     const auto update_start = Clock::now();
     learn(labelled[k].first);
-    log_call(labelled[k].first, labelled[k].second, seconds[k], seconds_since(update_start));
+    log_call(calls[k], labelled[k].first, labelled[k].second, seconds[k],
+             seconds_since(update_start));
     evaluate_held_out();
   }
   last_call_step_ = 0;
