@@ -759,6 +759,25 @@ TEST_CASE("otf: an update keeps the MD's total energy, or says by how much it mo
   }
 }
 
+TEST_CASE("otf: an MD frame with atoms closer than md.checks.min_distance is named and counted",
+          "[otf]") {
+  // Si at 1000 K: bonds of 2.35 Å vibrate below 2.3 Å, which stands in for
+  // atoms a model without repulsion brought together. The start (2.35 Å)
+  // passes; MD frames sent to the oracle with a bond below 2.3 Å are counted.
+  TemporaryDirectory dir;
+  std::string text = small_config((dir / "close").string(), 200);
+  text.replace(text.find("  timestep: 1.0\n"), 16,
+               "  timestep: 1.0\n  checks: {min_distance: 2.3}\n");
+  const nlohmann::json close = run_otf(write_and_read(dir, text), false);
+  INFO(close.dump());
+  CHECK(close.at("close_contact_calls").get<long>() > 0);
+  CHECK(close.at("close_contact_calls").get<long>() < close.at("oracle_calls").get<long>());
+  // The default minimum, half the covalent radii (1.11 Å for Si), is far from them.
+  const nlohmann::json usual =
+      run_otf(write_and_read(dir, small_config((dir / "usual").string(), 200)), false);
+  CHECK(usual.at("close_contact_calls") == 0);
+}
+
 TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]") {
   TemporaryDirectory dir;
   const std::string base = small_config((dir / "out").string(), 100);

@@ -9,8 +9,9 @@
 
 namespace otfgp {
 
-void check_atom_distances(AtomState& state, std::optional<double> min_distance) {
-  if (state.natoms < 1) return;
+std::optional<CloseContact> closest_contact(const AtomState& state,
+                                            std::optional<double> min_distance) {
+  if (state.natoms < 1) return std::nullopt;
   if (min_distance && !(*min_distance > 0.0))
     throw Error("the minimum distance must be positive (Å)");
   const int nspecies = static_cast<int>(state.species.size());
@@ -53,7 +54,7 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
         }
       },
       Worst(worst));
-  if (!(worst.val < 1.0)) return;
+  if (!(worst.val < 1.0)) return std::nullopt;
 
   // Name the pair: the closest partner of the worst atom.
   const int i = worst.loc;
@@ -79,17 +80,25 @@ void check_atom_distances(AtomState& state, std::optional<double> min_distance) 
   if (partner == i) {
     std::snprintf(message, sizeof message,
                   "atom %d (%s) is %.3g Å from its own periodic image, closer than the minimum of "
-                  "%.3f Å: the cell is too thin along one direction (check the cell vectors)",
+                  "%.3f Å",
                   i, element(zi).symbol, closest, threshold_host(th(i), th(i)));
-    throw Error(message);
+    return CloseContact{message, true};
   }
   std::snprintf(message, sizeof message,
-                "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s; "
-                "the structure is broken (overlapping atoms, wrong units or cell)",
+                "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s",
                 i, element(zi).symbol, partner, element(zj).symbol, closest,
                 threshold_host(th(i), th(partner)),
                 min_distance ? "" : " (half the sum of their covalent radii)");
-  throw Error(message);
+  return CloseContact{message, false};
+}
+
+void check_atom_distances(const AtomState& state, std::optional<double> min_distance) {
+  const std::optional<CloseContact> contact = closest_contact(state, min_distance);
+  if (!contact) return;
+  throw Error(contact->description +
+              (contact->own_image
+                   ? ": the cell is too thin along one direction (check the cell vectors)"
+                   : "; the structure is broken (overlapping atoms, wrong units or cell)"));
 }
 
 }  // namespace otfgp

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "otfgp/analysis/relax.hpp"
+#include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
@@ -292,6 +293,9 @@ class OtfLoop final : public md::StepObserver {
                 double rmse_before = std::numeric_limits<double>::quiet_NaN(),
                 const EnergyKept& kept = {});
   long stage_steps_before(int stage) const;
+  // Before an MD frame's call: a warning (and a count in summary.json) when two
+  // atoms are closer than md.checks.min_distance or half their covalent radii.
+  void warn_close_contact(const md::Engine& engine, long step);
   void label_starting_structures();
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
@@ -349,6 +353,9 @@ class OtfLoop final : public md::StepObserver {
   std::optional<Eigen::VectorXd> reference_energies_;
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
+  long close_contact_calls_ =
+      0;  // MD frames labelled with atoms closer than md.checks.min_distance
+  double last_optimise_seconds_ = 0.0;  // the last hyperparameter optimisation's wall time
   int consecutive_failures_ = 0;  // calls in a row skipped (not checkpointed: a resume starts at 0)
   long steps_before_stage_ = 0;   // MD steps of the finished stages
   int relax_round_ = 0;           // the current relax stage's rounds done (otf.relax_rounds: all)
@@ -478,6 +485,7 @@ void OtfLoop::resume() {
   last_error_ratio_ = state.at("last_error_ratio");
   oracle_calls_ = state.at("oracle_calls");
   skipped_calls_ = state.at("skipped_calls");
+  close_contact_calls_ = state.value("close_contact_calls", 0L);  // absent before 2026-12-02
   replayed_calls_ = state.value("replayed_calls", 0L);
   steps_before_stage_ = state.at("steps_before_stage");
   relax_round_ = state.value("relax_round", 0);
@@ -576,10 +584,19 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
                         (k <= otf.hyperparameters_first ||
                          (otf.hyperparameters_every > 0 &&
                           (k - otf.hyperparameters_first) % otf.hyperparameters_every == 0));
+  double optimise_seconds = 0.0;
   if (optimise) {
+    // A long optimisation would leave the log silent for minutes: it is announced.
+    if (last_optimise_seconds_ > 10.0)
+      logger().info(
+          "frame {}: re-optimising the hyperparameters ({} sparse environments; the last "
+          "optimisation took {:.0f} s)",
+          learnt, gp_->num_sparse(), last_optimise_seconds_);
+    const auto optimise_start = Clock::now();
     // From the current values and from the configured start; the better optimum is kept.
     optimize_hyperparameters_two_starts(*gp_, config_.training.hyperparameters,
                                         config_.training.optimization);
+    optimise_seconds = last_optimise_seconds_ = seconds_since(optimise_start);
     ++hyperparameter_updates_;
   }
   if (calibration_.ready())
@@ -587,9 +604,10 @@ void OtfLoop::learn(const TrainingRecord& record, const DescriptorValues* given)
   remap();
   check_update(record);
   timings_.update += seconds_since(start);
-  logger().info("learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}",
-                learnt, record.stage + 1, record.step, added, gp_->num_sparse(),
-                optimise ? ", hyperparameters re-optimised" : "");
+  logger().info(
+      "learnt frame {} (stage {}, step {}): {} sparse environments added ({} in all){}", learnt,
+      record.stage + 1, record.step, added, gp_->num_sparse(),
+      optimise ? fmt::format(", hyperparameters re-optimised ({:.1f} s)", optimise_seconds) : "");
 }
 
 TrainingRecord OtfLoop::with_robust_weights(TrainingRecord record,
@@ -779,10 +797,25 @@ long OtfLoop::stage_steps_before(int stage) const {
   return steps;
 }
 
+void OtfLoop::warn_close_contact(const md::Engine& engine, long step) {
+  const std::optional<CloseContact> contact =
+      closest_contact(engine.state(), config_.md.engine.min_distance);
+  if (!contact) return;
+  ++close_contact_calls_;
+  logger().warn(
+      "stage {} step {}: {}: the MD on the model brought them together. The frame is labelled "
+      "and learnt, and the model's repulsion below its shortest training distance moves inwards "
+      "with it (docs/gp.md, Short-range repulsion): if this repeats, the oracle itself may not "
+      "repel there (look at its energy at such distances), or the temperature or time step is "
+      "too high",
+      stage_ + 1, step, contact->description);
+}
+
 bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
                           const Eigen::VectorXd* trigger_std) {
   const auto start = Clock::now();
   const md::ThermoSample before = engine.thermo();
+  warn_close_contact(engine, step);
   std::string result;
   const std::optional<TrainingRecord> record = label(engine.frame(), step, max_std, result);
   if (!record) return false;
@@ -989,6 +1022,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["last_error_ratio"] = last_error_ratio_;
   state["oracle_calls"] = oracle_calls_;
   state["skipped_calls"] = skipped_calls_;
+  state["close_contact_calls"] = close_contact_calls_;
   state["replayed_calls"] = replayed_calls_;
   state["steps_before_stage"] = steps_before_stage_;
   state["relax_round"] = relax_round_;
@@ -1220,6 +1254,7 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["finished"] = finished;
   s["oracle_calls"] = oracle_calls_;
   s["skipped_calls"] = skipped_calls_;
+  s["close_contact_calls"] = close_contact_calls_;
   s["replayed_calls"] = replayed_calls_;
   s["frames"] = gp_ ? gp_->num_frames() : 0;
   s["sparse_size"] = gp_ ? gp_->num_sparse() : 0;

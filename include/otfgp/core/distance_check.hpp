@@ -3,14 +3,25 @@
 // (eval, relax, md, the on-the-fly loop).
 
 #include <optional>
+#include <string>
 
 #include "otfgp/core/atom_state.hpp"
 
 namespace otfgp {
 
-// Throws otfgp::Error naming the closest pair when two atoms (any periodic
-// images) are closer than `min_distance` (Å), or, when that is not given,
-// closer than half the sum of their covalent radii.
-void check_atom_distances(AtomState& state, std::optional<double> min_distance);
+// The closest pair of atoms (any periodic images) when it is closer than
+// `min_distance` (Å), or, when that is not given, closer than half the sum of
+// their covalent radii: "atoms 3 (B) and 17 (B) are 0.525 Å apart, closer than
+// the minimum of 0.840 Å (half the sum of their covalent radii)". Nothing when
+// no pair is.
+struct CloseContact {
+  std::string description;
+  bool own_image = false;  // an atom and its own periodic image: the cell is too thin
+};
+std::optional<CloseContact> closest_contact(const AtomState& state,
+                                            std::optional<double> min_distance);
+
+// Throws otfgp::Error with closest_contact's description (a broken structure).
+void check_atom_distances(const AtomState& state, std::optional<double> min_distance);
 
 }  // namespace otfgp
