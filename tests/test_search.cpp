@@ -445,6 +445,21 @@ TEST_CASE("the top minima are re-checked with an oracle", "[search]") {
         CHECK(std::abs(*c.recheck_enthalpy_per_atom - c.enthalpy_per_atom) > 1e-3);
     }
     CHECK(checked == 2);
+    // The comparison: the oracle's lowest of the two, and H_oracle − H_model's range.
+    REQUIRE(result.recheck);
+    CHECK(result.recheck->rechecked == 2);
+    const auto& first = result.candidates[static_cast<std::size_t>(result.ranking[0])];
+    const auto& second = result.candidates[static_cast<std::size_t>(result.ranking[1])];
+    const double d1 = *first.recheck_enthalpy_per_atom - first.enthalpy_per_atom,
+                 d2 = *second.recheck_enthalpy_per_atom - second.enthalpy_per_atom;
+    CHECK(result.recheck->difference_min == std::min(d1, d2));
+    CHECK(result.recheck->difference_max == std::max(d1, d2));
+    CHECK(result.recheck->oracle_lowest ==
+          (*second.recheck_enthalpy_per_atom < *first.recheck_enthalpy_per_atom ? second.index
+                                                                                : first.index));
+    const nlohmann::json summary =
+        nlohmann::json::parse(testing::read_text(directory / "out" / "summary.json"));
+    CHECK(summary.at("recheck").at("oracle_lowest_candidate") == result.recheck->oracle_lowest);
   }
   CHECK_THROWS_WITH(config_from(text + "recheck:\n  oracle:\n    kind: vasp\n", directory / "x"),
                     Catch::Contains("kind"));

@@ -937,6 +937,25 @@ void rank(const SearchConfig& config, SearchResult& result) {
   }
 }
 
+std::optional<RecheckComparison> compare_recheck(const SearchResult& result) {
+  RecheckComparison r;
+  double lowest = std::numeric_limits<double>::infinity();
+  for (const int k : result.ranking) {
+    const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    if (!c.recheck_enthalpy_per_atom) continue;
+    const double difference = *c.recheck_enthalpy_per_atom - c.enthalpy_per_atom;
+    r.difference_min = r.rechecked == 0 ? difference : std::min(r.difference_min, difference);
+    r.difference_max = r.rechecked == 0 ? difference : std::max(r.difference_max, difference);
+    ++r.rechecked;
+    if (*c.recheck_enthalpy_per_atom < lowest) {
+      lowest = *c.recheck_enthalpy_per_atom;
+      r.oracle_lowest = k;
+    }
+  }
+  if (r.rechecked == 0) return std::nullopt;
+  return r;
+}
+
 // Single points of the top unique minima with the recheck oracle.
 void recheck(const SearchConfig& config, SearchResult& result) {
   if (!config.recheck_oracle) return;
@@ -964,6 +983,27 @@ void recheck(const SearchConfig& config, SearchResult& result) {
       }
     }
   }
+  result.recheck = compare_recheck(result);
+  if (!result.recheck) return;
+  const RecheckComparison& r = *result.recheck;
+  const int first = result.ranking.front();
+  const double spread = r.difference_max - r.difference_min;
+  if (r.rechecked == 1 && std::abs(r.difference_max) > 1.0)
+    logger().warn(
+        "the recheck oracle puts candidate {} {:+.3f} eV/atom from the model: unless the two "
+        "differ by a constant (other pseudopotentials or reference energies), the model does not "
+        "describe this minimum; recheck more minima (recheck.top) to compare their order",
+        first, r.difference_max);
+  if (r.oracle_lowest != first)
+    logger().warn(
+        "by the recheck oracle the lowest of the {} rechecked minima is candidate {}, not the "
+        "model's first, candidate {}: rank by recheck_enthalpy_per_atom (ranking.csv)",
+        r.rechecked, r.oracle_lowest, first);
+  if (r.rechecked > 1 && spread > RecheckComparison::spread_warning)
+    logger().warn(
+        "the recheck oracle's enthalpies differ from the model's by {:+.3f} to {:+.3f} eV/atom "
+        "over the {} rechecked minima: the model's order is good to about {:.3f} eV/atom only",
+        r.difference_min, r.difference_max, r.rechecked, spread);
 }
 
 }  // namespace

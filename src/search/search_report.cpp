@@ -244,6 +244,11 @@ nlohmann::json summary_json(const SearchConfig& config, const SearchResult& resu
   summary["candidates"] = candidates;
   if (result.active_learning)
     summary["active_learning"] = active_learning_json(*result.active_learning);
+  if (const auto& r = result.recheck)
+    summary["recheck"] = {{"rechecked", r->rechecked},
+                          {"oracle_lowest_candidate", r->oracle_lowest},
+                          {"difference_min_ev_per_atom", r->difference_min},
+                          {"difference_max_ev_per_atom", r->difference_max}};
   return summary;
 }
 

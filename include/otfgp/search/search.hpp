@@ -141,11 +141,24 @@ struct SearchStatistics {
   std::vector<std::pair<long, double>> best_history;
 };
 
+// The recheck oracle against the model on the minima it labelled (in ranking
+// order): the oracle's lowest of them and the range of H_oracle − H_model. A
+// constant difference (other pseudopotentials or reference energies) leaves
+// the order alone; a spread wider than RecheckComparison::spread_warning, or
+// another lowest minimum, says the model's ranking is not the oracle's.
+struct RecheckComparison {
+  static constexpr double spread_warning = 0.05;  // eV/atom
+  int rechecked = 0;
+  int oracle_lowest = -1;                             // candidate index
+  double difference_min = 0.0, difference_max = 0.0;  // eV/atom
+};
+
 struct SearchResult {
   std::vector<CandidateSummary> candidates;  // by index
   std::vector<int> ranking;                  // unique converged candidates, lowest H first
   SearchStatistics statistics;
   std::optional<ActiveLearningReport> active_learning;
+  std::optional<RecheckComparison> recheck;  // when the recheck labelled a minimum
 };
 
 // Runs (or with resume, continues) the search; writes the checkpoint, the
