@@ -45,11 +45,8 @@ void check_same_dynamics(const RunConfig& config, const RestartData& restart) {
 }
 
 void prepare_directory(const std::filesystem::path& directory) {
+  make_output_folder(directory, "output directory");
   std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error || !std::filesystem::is_directory(directory))
-    throw Error("cannot create output directory '" + directory.string() + "'" +
-                (error ? ": " + error.message() : std::string()));
   const auto probe = directory / (".otfgp-write-test-" + std::to_string(::getpid()));
   {
     std::ofstream file(probe);

@@ -15,6 +15,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/output_file.hpp"
 #include "otfgp/core/scratch_folder.hpp"
 #include "support/environment.hpp"
 #include "support/python.hpp"
@@ -859,6 +860,30 @@ TEST_CASE("missing files, directories and unwritable places give clear errors", 
     CHECK_THROWS_WITH(write_structure("/proc/POSCAR", random_crystal(1)),
                       Catch::Contains("/proc/POSCAR"));
   }
+  // A file where a folder should be; a symbolic link to a folder that is gone.
+  write_structures(directory / "plain.xyz", {methane()});
+  CHECK_THROWS_WITH(
+      write_structures(directory / "plain.xyz" / "x.xyz", {methane()}),
+      Catch::Contains("'" + (directory / "plain.xyz").string() + "' is a file, not a directory"));
+  std::filesystem::create_directory_symlink(directory / "gone", directory / "dangling");
+  CHECK_THROWS_WITH(make_output_folder(directory / "dangling", "output folder"),
+                    Catch::Contains("it is a symbolic link to") && Catch::Contains("gone") &&
+                        Catch::Contains("which does not exist"));
+  CHECK_THROWS_WITH(make_output_folder(directory / "plain.xyz", "output folder"),
+                    Catch::Contains("a file of that name exists"));
+  make_output_folder(directory / "made" / "deeper", "output folder");
+  CHECK(std::filesystem::is_directory(directory / "made" / "deeper"));
+  // A symbolic link as the output is followed, as a shell's `>` does: the file
+  // it names is replaced and the link stays (a relative link, through two hops).
+  std::filesystem::create_symlink("real.xyz", directory / "hop.xyz");
+  std::filesystem::create_symlink("hop.xyz", directory / "link.xyz");
+  write_structures(directory / "link.xyz", {methane()});
+  CHECK(std::filesystem::is_symlink(directory / "link.xyz"));
+  CHECK(read_structures(directory / "real.xyz").size() == 1);
+  write_structures(directory / "link.xyz", {methane(), methane()});
+  CHECK(read_structures(directory / "real.xyz").size() == 2);
+  CHECK(std::filesystem::is_symlink(directory / "link.xyz"));
+
   // Frames that cannot be represented.
   Structure bad = methane();
   bad.extra_properties.push_back({"note", 'S', 1, {"a", "b", "c d", "e", "f"}});

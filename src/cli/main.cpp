@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "commands.hpp"
 #include "otfgp/core/error.hpp"
@@ -20,6 +21,10 @@ int main(int argc, char* argv[]) {
   // writes to the closed pipe fail and are dropped, the run goes on. Child
   // processes get the default action back (process.cpp).
   std::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file-size limit (ulimit -f): the write that passes it fails
+  // with EFBIG, is undone and reported, instead of the signal killing otfgp
+  // with half a frame appended.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"otfgp: on-the-fly Gaussian-process interatomic potentials"};
   app.set_version_flag("--version", otfgp::build_description());
   app.require_subcommand(1);
@@ -72,6 +77,13 @@ int main(int argc, char* argv[]) {
                  "for this machine)\n";
     return 1;
   } catch (const std::exception& error) {
+    // Kokkos reports a failed allocation as a runtime_error, not bad_alloc.
+    if (std::string(error.what()).find("Kokkos failed to allocate memory") != std::string::npos) {
+      std::cerr << "otfgp: error: out of memory (the structure, cutoff or data set is too large "
+                   "for this machine): "
+                << error.what() << "\n";
+      return 1;
+    }
     // A bug, not the input's fault; still exit 1, the one failure status.
     std::cerr << "otfgp: internal error: " << error.what() << "\n";
     return 1;

@@ -742,23 +742,29 @@ void write_extxyz(const std::filesystem::path& path, const std::vector<Structure
   const int descriptor = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
   if (descriptor < 0) throw Error("cannot append to '" + path.string() + "': permission denied");
   bool good = true;
+  int cause = 0;
   for (std::size_t written = 0; written < content.size();) {
     const ssize_t count = ::write(descriptor, content.data() + written, content.size() - written);
     if (count < 0 && errno == EINTR) continue;
     if (count <= 0) {
       good = false;
+      cause = count < 0 ? errno : ENOSPC;
       break;
     }
     written += static_cast<std::size_t>(count);
   }
-  good = ::close(descriptor) == 0 && good;
+  if (::close(descriptor) != 0 && good) {
+    good = false;
+    cause = errno;
+  }
   if (!good) {
     std::error_code ignored;
     if (existed)
       std::filesystem::resize_file(path, old_size, ignored);
     else
       std::filesystem::remove(path, ignored);
-    throw Error("appending to '" + path.string() + "' failed (disk full?); the file is unchanged");
+    throw Error("appending to '" + path.string() + "' failed: " + write_failure(cause) +
+                "; the file is unchanged");
   }
 }
 

@@ -263,9 +263,10 @@ void write_hdf5_image(hid_t file, const std::filesystem::path& target) {
     std::memcpy(image.data(), header, user_block);
   }
 
-  check_writable(target);
-  remove_stale_temporaries(target);
-  const std::filesystem::path temporary = temporary_path(target);
+  const std::filesystem::path destination = through_links(target);
+  check_writable(destination);
+  remove_stale_temporaries(destination);
+  const std::filesystem::path temporary = temporary_path(destination);
   const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (descriptor < 0)
     throw Error("cannot write '" + target.string() + "': " + std::strerror(errno));
@@ -283,7 +284,7 @@ void write_hdf5_image(hid_t file, const std::filesystem::path& target) {
   if (::close(descriptor) != 0 && failure.empty()) failure = std::strerror(errno);
   std::error_code error;
   if (failure.empty()) {
-    std::filesystem::rename(temporary, target, error);
+    std::filesystem::rename(temporary, destination, error);
     if (!error) return;
     failure = error.message();
   }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -11,17 +12,64 @@
 
 namespace otfgp {
 
+namespace {
+
+// "a symbolic link to 'TARGET', which does not exist" for a dangling link, ""
+// otherwise.
+std::string dangling_link(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_symlink(path, error) || std::filesystem::exists(path, error)) return "";
+  return "a symbolic link to '" + std::filesystem::read_symlink(path, error).string() +
+         "', which does not exist";
+}
+
+}  // namespace
+
+std::filesystem::path through_links(const std::filesystem::path& target) {
+  std::filesystem::path path = target;
+  std::error_code error;
+  for (int hops = 0; hops < 40 && std::filesystem::is_symlink(path, error); ++hops) {
+    const std::filesystem::path link = std::filesystem::read_symlink(path, error);
+    if (error) break;
+    path = link.is_absolute() ? link : path.parent_path() / link;
+  }
+  return path;
+}
+
+void make_output_folder(const std::filesystem::path& folder, const std::string& role) {
+  std::error_code error;
+  if (std::filesystem::is_directory(folder, error)) return;
+  if (const std::string dangling = dangling_link(folder); !dangling.empty())
+    throw Error("cannot create " + role + " '" + folder.string() + "': it is " + dangling +
+                "; create the folder it names, or give another");
+  if (std::filesystem::exists(folder, error))
+    throw Error("cannot create " + role + " '" + folder.string() + "': a file of that name exists");
+  std::filesystem::create_directories(folder, error);
+  if (error || !std::filesystem::is_directory(folder))
+    throw Error("cannot create " + role + " '" + folder.string() + "'" +
+                (error ? ": " + error.message() : std::string()));
+}
+
 void check_writable(const std::filesystem::path& target) {
   const auto directory =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::is_directory(directory))
-    throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
-                "' does not exist");
+  if (!std::filesystem::is_directory(directory)) {
+    const std::string dangling = dangling_link(directory);
+    throw Error("cannot write '" + target.string() + "': " +
+                (!dangling.empty() ? "'" + directory.string() + "' is " + dangling
+                 : std::filesystem::exists(directory)
+                     ? "'" + directory.string() + "' is a file, not a directory"
+                     : "directory '" + directory.string() + "' does not exist"));
+  }
   if (std::filesystem::is_directory(target))
     throw Error("cannot write '" + target.string() + "': it is a directory");
   if (::access(directory.c_str(), W_OK) != 0)
     throw Error("cannot write '" + target.string() + "': directory '" + directory.string() +
                 "' is not writable");
+}
+
+std::string write_failure(int error_number) {
+  return error_number != 0 ? std::string(std::strerror(error_number)) : "disk full?";
 }
 
 std::filesystem::path temporary_path(const std::filesystem::path& target) {
@@ -59,10 +107,11 @@ void remove_stale_temporaries(const std::filesystem::path& target) {
   }
 }
 
-ReplacingFile::ReplacingFile(std::filesystem::path target) : target_(std::move(target)) {
-  check_writable(target_);
-  remove_stale_temporaries(target_);
-  temporary_ = temporary_path(target_);
+ReplacingFile::ReplacingFile(std::filesystem::path target)
+    : target_(std::move(target)), destination_(through_links(target_)) {
+  check_writable(destination_);
+  remove_stale_temporaries(destination_);
+  temporary_ = temporary_path(destination_);
 }
 
 ReplacingFile::~ReplacingFile() {
@@ -73,7 +122,7 @@ ReplacingFile::~ReplacingFile() {
 
 void ReplacingFile::commit() {
   std::error_code error;
-  std::filesystem::rename(temporary_, target_, error);
+  std::filesystem::rename(temporary_, destination_, error);
   if (error)
     throw Error("cannot move the finished file to '" + target_.string() + "': " + error.message());
   committed_ = true;
@@ -95,9 +144,16 @@ OutputFile::~OutputFile() {
 
 void OutputFile::commit() {
   stream_.flush();
-  const bool good = static_cast<bool>(stream_);
   stream_.close();
-  if (!good) throw Error("writing '" + file_.target().string() + "' failed (disk full?)");
+  // The stream keeps no error code: the failed write() left it in errno,
+  // taken where it is one a write gives.
+  if (stream_.fail()) {
+    const int cause = errno;
+    const bool of_write =
+        cause == ENOSPC || cause == EFBIG || cause == EDQUOT || cause == EIO || cause == EROFS;
+    throw Error("writing '" + file_.target().string() +
+                "' failed: " + write_failure(of_write ? cause : 0));
+  }
   file_.commit();
 }
 

@@ -128,7 +128,7 @@ int status_code(int status) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int signal : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT}) ::signal(signal, SIG_DFL);
+  for (int signal : {SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGXFSZ}) ::signal(signal, SIG_DFL);
   // When otfgp dies without stopping the program (kill -9, the OOM killer),
   // the program gets SIGTERM rather than run on as an orphan that holds the
   // cores (pw.x, cp2k and mpirun stop on it; mpirun takes its ranks along).

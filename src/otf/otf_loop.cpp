@@ -412,7 +412,7 @@ void OtfLoop::start_fresh() {
                 "' holds an unfinished otf run (stopped, failed or killed; its summary.json does "
                 "not say finished): --resume continues it from its checkpoint and training "
                 "frames; to start over, delete the folder or give another output folder");
-  std::filesystem::create_directories(config_.output);
+  make_output_folder(config_.output, "output folder");
   remove_earlier_run(config_.output);
   // The database first: it marks the folder as an otf run's (output_folder.hpp).
   database_ =
@@ -438,7 +438,7 @@ void OtfLoop::resume() {
     resuming_ = false;
     // Keep the database: frames labelled before the first checkpoint are replayed from it.
     check_output_folder(config_.output);
-    std::filesystem::create_directories(config_.output);
+    make_output_folder(config_.output, "output folder");
     remove_final_outputs(config_.output);
     const auto path = config_.output / "training.h5";
     database_ = std::filesystem::exists(path)
@@ -1291,7 +1291,7 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
       throw Error(fmt::format("{} ({}): {}", stage_key(static_cast<int>(k), "structure"),
                               config_.stages[k].structure.string(), error.what()));
     }
-  std::filesystem::create_directories(config_.output);
+  make_output_folder(config_.output, "output folder");
   const OutputLock lock(OutputLock::in_folder(config_.output),
                         "output folder '" + config_.output.string() + "'", "otfgp otf");
   if (resuming_) {

@@ -1011,7 +1011,7 @@ void recheck(const SearchConfig& config, SearchResult& result) {
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   if (workers < 1) throw Error("search: --np must be at least 1");
   check_search_output_paths(config);
-  std::filesystem::create_directories(config.output);
+  make_output_folder(config.output, "output folder");
   const OutputLock lock(OutputLock::in_folder(config.output),
                         "output folder '" + config.output + "'", "otfgp search");
   if ((!resume ||

@@ -13,6 +13,20 @@ namespace otfgp {
 // Throws otfgp::Error now, before long work, when `target` could not be written later.
 void check_writable(const std::filesystem::path& target);
 
+// Makes the output folder `folder` (and its parents) unless it is one;
+// otfgp::Error naming `role` ("output folder") and the cause otherwise: a
+// file of that name, a symbolic link to a folder that does not exist, no
+// permission.
+void make_output_folder(const std::filesystem::path& folder, const std::string& role);
+
+// Where writing `target` lands: a symbolic link (or a chain of them) is
+// followed to the file it names, existing or not, as a shell's `>` does.
+std::filesystem::path through_links(const std::filesystem::path& target);
+
+// Why a write failed, for a message: strerror of `error_number` ("No space left
+// on device", "File too large"), or "disk full?" when the C library left none.
+std::string write_failure(int error_number);
+
 // The hidden temporary beside `target` that this process writes before the
 // rename: "DIR/.NAME.tmpPID".
 std::filesystem::path temporary_path(const std::filesystem::path& target);
@@ -24,7 +38,8 @@ bool is_temporary_name(const std::string& name, const std::string& target_name =
 void remove_stale_temporaries(const std::filesystem::path& target);
 
 // The one write-to-a-temporary-then-rename: a hidden temporary path beside
-// `target` (same file system, so the rename is atomic) for any writer (a
+// `target` (same file system, so the rename is atomic; beside the file a
+// symbolic link names, which is replaced and the link kept) for any writer (a
 // stream, HDF5), and commit() renames it over the target. Without commit()
 // (an error on the way) the temporary is removed and the target is left as
 // it was.
@@ -37,12 +52,14 @@ class ReplacingFile {
   ReplacingFile& operator=(const ReplacingFile&) = delete;
 
   const std::filesystem::path& target() const { return target_; }
+  // The file the rename replaces: the target, or what its symbolic link names.
+  const std::filesystem::path& destination() const { return destination_; }
   const std::filesystem::path& temporary() const { return temporary_; }
   // Renames the temporary over the target; throws otfgp::Error naming the target.
   void commit();
 
  private:
-  std::filesystem::path target_;
+  std::filesystem::path target_, destination_;
   std::filesystem::path temporary_;
   bool committed_ = false;
 };
