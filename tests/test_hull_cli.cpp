@@ -390,6 +390,18 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");
   CHECK(limited.exit_code == 1);
   CHECK_THAT(limited.output, Contains("NOT converged") && Contains("--max-steps"));
+
+  // A structure that fails (two atoms on one site) keeps those relaxed before it.
+  Structure broken = argon;
+  broken.positions.row(1) = broken.positions.row(0);
+  write_structures(folder / "two.xyz", {argon, broken});
+  const auto failed =
+      run_otfgp("relax " + quoted(folder / "two.xyz") + " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -o " +
+                quoted(folder / "two_out.xyz"));
+  CHECK(failed.exit_code == 1);
+  CHECK_THAT(failed.output,
+             Contains("structure 2:") && Contains("the 1 structure(s) relaxed before it are in"));
+  REQUIRE(read_structures(folder / "two_out.xyz").size() == 1);
 }
 
 TEST_CASE("the Ba-Rh-O example relaxes and builds its hull on the BaO-RhO2 join",

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "otfgp/analysis/relax.hpp"
@@ -142,7 +143,22 @@ void run_relax(const RelaxSettings& settings) {
   for (std::size_t f = 0; f < frames.size(); ++f) {
     if (!settings.trajectory.empty())
       options.observer = trajectory_writer(settings, f, trajectory_started);
-    const RelaxResult result = relax(*potential, frames[f], options);
+    std::optional<RelaxResult> done;
+    try {
+      done = relax(*potential, frames[f], options);
+    } catch (const Error& error) {
+      // A failure in frame f (its trajectory's disk full, a blow-up) does not
+      // take the structures relaxed before it along.
+      if (relaxed.empty() || settings.output.empty()) throw;
+      try {
+        write_structures(settings.output, relaxed);
+      } catch (const Error&) {
+        throw error;
+      }
+      throw Error(fmt::format("structure {}: {}; the {} structure(s) relaxed before it are in '{}'",
+                              f + 1, error.what(), relaxed.size(), settings.output));
+    }
+    const RelaxResult& result = *done;
     all_converged = all_converged && result.converged;
     print_result(f, result, options);
     relaxed.push_back(relaxed_output(result, settings.pressure));
