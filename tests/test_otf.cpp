@@ -759,6 +759,32 @@ TEST_CASE("otf: an update keeps the MD's total energy, or says by how much it mo
   }
 }
 
+TEST_CASE("otf: a stage's step 0, its starting structure, is not labelled again", "[otf]") {
+  // Audits on every check (a target no model meets): the second stage's first
+  // check would send its starting structure, labelled before any MD, again.
+  TemporaryDirectory dir;
+  write_displaced_si64(dir / "start.xyz", 3, 0.05);
+  std::string text = small_config((dir / "out").string(), 100,
+                                  "  target_force_error: 1.0e-6\n  audit_interval: 20\n");
+  text.replace(text.find("structure: "), text.find('\n') + 1,
+               "campaign:\n  - {structure: " + si64 + ", temperature: 600}\n" +
+                   "  - {structure: " + (dir / "start.xyz").string() + ", temperature: 900}\n");
+  const nlohmann::json summary = run_otf(write_and_read(dir, text), false);
+  REQUIRE(summary["finished"] == true);
+  const auto records = read_training_database(dir / "out" / "training.h5");
+  int starts = 0, second_stage = 0;
+  for (const TrainingRecord& r : records) {
+    INFO("stage " << r.stage << " step " << r.step << " max std " << r.max_std);
+    if (r.step == 0) {
+      CHECK(std::isnan(r.max_std));  // a starting structure, not an MD call
+      ++starts;
+    }
+    second_stage += r.stage == 1 && r.step > 0;
+  }
+  CHECK(starts == 2);
+  CHECK(second_stage > 0);  // the audits go on after step 0
+}
+
 TEST_CASE("otf: an MD frame with atoms closer than md.checks.min_distance is named and counted",
           "[otf]") {
   // Si at 1000 K: bonds of 2.35 Å vibrate below 2.3 Å, which stands in for

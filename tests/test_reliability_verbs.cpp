@@ -307,7 +307,7 @@ TEST_CASE("hostile otf, search and label configs end in one clear error",
       {"otf output is an existing file", "o1.yaml", otf_config(si64, "", (d / "afile").string()),
        "otf", "afile is a file"},
       {"search output is an existing file", "s1.yaml", search_config("", (d / "afile").string()),
-       "search", "Not a directory"},
+       "search", "a file of that name exists"},
       // An empty output name filled the current folder.
       {"otf output empty", "o2.yaml", otf_config(si64, "", "''"), "otf", "must name a folder"},
       // Counts beyond int were cast to other numbers and accepted.

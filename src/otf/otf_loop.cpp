@@ -296,6 +296,9 @@ class OtfLoop final : public md::StepObserver {
   // Before an MD frame's call: a warning (and a count in summary.json) when two
   // atoms are closer than md.checks.min_distance or half their covalent radii.
   void warn_close_contact(const md::Engine& engine, long step);
+  // Whether `frame` is a starting structure the database holds (labelled
+  // before any MD, up to lattice vectors).
+  bool labelled_start(const Structure& frame) const;
   void label_starting_structures();
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
@@ -797,6 +800,15 @@ long OtfLoop::stage_steps_before(int stage) const {
   return steps;
 }
 
+bool OtfLoop::labelled_start(const Structure& frame) const {
+  for (const TrainingRecord& record : database_->records())
+    if (record.step == 0 && std::isnan(record.max_std) && record.frame.numbers == frame.numbers &&
+        (record.frame.cell - frame.cell).cwiseAbs().maxCoeff() < 1e-10 &&
+        frame.largest_displacement(record.frame) < 1e-10)
+      return true;
+  return false;
+}
+
 void OtfLoop::warn_close_contact(const md::Engine& engine, long step) {
   const std::optional<CloseContact> contact =
       closest_contact(engine.state(), config_.md.engine.min_distance);
@@ -1130,6 +1142,10 @@ bool OtfLoop::observe(md::Engine& engine) {
 
   const OtfSettings& otf = config_.otf;
   const bool allowed = otf.max_oracle_calls == 0 || oracle_calls_ < otf.max_oracle_calls;
+  // Step 0 of a stage is its starting structure, which the loop labelled
+  // before any MD: it counts as the stage's first call, and the oracle is not
+  // asked to label it again.
+  if (step == 0 && labelled_start(engine.frame())) last_call_step_ = 0;
   const long since = step - last_call_step_;
   // An audit: the model missed the last labelled frame by more than the
   // target, so a frame is labelled every audit_interval steps whatever the std
