@@ -7,10 +7,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -254,6 +256,81 @@ TEST_CASE("hull with elemental references matches pymatgen for 2 to 5 components
     const Hull hull = our_hull(sets[s]);
     CHECK(hull.num_components() == systems[s / 3].size());
     check_against_pymatgen(sets[s], hull, references[s]);
+  }
+}
+
+TEST_CASE("degenerate hulls (compounds on shared tie lines and planes) match pymatgen",
+          "[hull][pymatgen]") {
+  // Compositions on a grid (each once: which of two equal duplicates is
+  // "stable" is a convention), formation enthalpies of a few values (0, −0.5,
+  // −1 eV/atom; depths of 1e-11, at pymatgen's own tolerance, are left out:
+  // there pymatgen's qhull loses corners that exact arithmetic keeps), the
+  // energies per atom rounded sums: many points on one line or plane, where
+  // rounding decided which of them qhull kept as vertices. A point inside a
+  // flat stretch is not stable in either code; decompositions there are not
+  // unique, so stability and e_above_hull are compared.
+  const std::vector<std::string> symbols = {"Li", "Fe", "O", "Mg", "Si"};
+  const std::vector<double> potential = {-1.9, -8.3, -4.9, -1.5, -5.4};
+  const std::vector<double> depths = {0.0, -0.5, -1.0};
+  std::vector<EntrySet> sets;
+  std::mt19937_64 rng(77);
+  for (int trial = 0; trial < 150; ++trial) {
+    const int k = 2 + static_cast<int>(rng() % 3), grid = k < 4 ? 4 : 3;
+    std::vector<int> order(symbols.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    EntrySet set;
+    for (int e = 0; e < k; ++e) {
+      PhaseRecord reference;
+      reference.id = "ref_" + symbols[order[e]];
+      reference.composition = Composition({{atomic_number(symbols[order[e]]), 1.0}});
+      reference.energy_per_atom = potential[order[e]];
+      set.records.push_back(reference);
+    }
+    const bool flat = trial % 2 == 0;  // one depth for all, or each its own
+    const double common = depths[rng() % depths.size()];
+    std::set<std::string> seen;
+    for (int c = 0; c < 24; ++c) {
+      std::map<int, double> counts;
+      double total = 0.0, reference = 0.0;
+      for (int e = 0; e < k; ++e) {
+        const int n = static_cast<int>(rng() % (grid + 1));
+        if (n == 0) continue;
+        counts[atomic_number(symbols[order[e]])] = n;
+        total += n;
+      }
+      if (counts.size() < 2) continue;
+      std::string key;
+      for (const auto& [z, n] : counts) key += fmt::format("{}:{:.6f} ", z, n / total);
+      if (!seen.insert(key).second) continue;
+      for (int e = 0; e < k; ++e)
+        if (counts.count(atomic_number(symbols[order[e]])))
+          reference += counts[atomic_number(symbols[order[e]])] / total * potential[order[e]];
+      PhaseRecord record;
+      record.id = "c" + std::to_string(c);
+      record.composition = Composition(counts);
+      // As a table's cell energy divided by the cell's atoms: one more rounding.
+      const double atoms = total * static_cast<double>(1 + rng() % 3);
+      record.energy_per_atom =
+          ((flat ? common : depths[rng() % depths.size()]) + reference) * atoms / atoms;
+      set.records.push_back(record);
+    }
+    sets.push_back(set);
+  }
+  const auto references = run_pymatgen(sets);
+  REQUIRE(references.size() == sets.size());
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    const Hull hull = our_hull(sets[s]);
+    const auto& expected = references[s]["entries"];
+    for (std::size_t i = 0; i < sets[s].records.size(); ++i) {
+      const std::string& id = sets[s].records[i].id;
+      INFO("set " << s << ", entry " << id << " (" << sets[s].records[i].composition.formula()
+                  << ")");
+      REQUIRE(expected.contains(id));
+      CHECK(hull.entries[i].stable == expected[id]["stable"].get<bool>());
+      CHECK(hull.entries[i].e_above_hull ==
+            Approx(expected[id]["e_above_hull"].get<double>()).margin(1e-9));
+    }
   }
 }
 
