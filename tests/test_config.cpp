@@ -101,6 +101,35 @@ TEST_CASE("config sections read typed values and refuse unknown keys", "[config]
                     Contains("'/nonexistent/md.yaml' does not exist"));
 }
 
+TEST_CASE("YAML merge keys: a stage's settings from an anchor, its own keys first", "[config]") {
+  // yaml-cpp 0.7 reads '<<' as a plain key; the config expands it.
+  const std::string text =
+      "campaign:\n"
+      "  - &cold {structure: a.xyz, temperature: 600, steps: 200}\n"
+      "  - {<<: *cold, temperature: 900}\n"
+      "  - <<: [*cold, {pressure: 5}]\n"
+      "    structure: b.xyz\n";
+  const ConfigSection root = ConfigSection::parse(text, "otf.yaml");
+  const std::vector<ConfigSection> stages = root.sections("campaign");
+  REQUIRE(stages.size() == 3);
+  CHECK(stages[1].number("temperature") == 900.0);
+  CHECK(stages[1].text("structure") == "a.xyz");
+  CHECK(stages[1].integer("steps") == 200);
+  CHECK(stages[2].text("structure") == "b.xyz");
+  CHECK(stages[2].number("pressure") == 5.0);
+  CHECK(stages[2].number("temperature") == 600.0);
+  CHECK_FALSE(stages[1].has("<<"));
+  // The anchored stage itself is unchanged by the merges.
+  CHECK(stages[0].number("temperature") == 600.0);
+  CHECK_FALSE(stages[0].has("pressure"));
+  // An unknown merged key is reported at the anchor's line.
+  ConfigSection typo = ConfigSection::parse("base: &b {temperatrue: 3}\nrun: {<<: *b}\n", "t.yaml");
+  CHECK_THROWS_WITH(typo.section("run").expect_keys({"temperature"}),
+                    Contains("t.yaml, line 1") && Contains("temperatrue"));
+  CHECK_THROWS_WITH(ConfigSection::parse("run: {<<: 3}\n", "t.yaml"),
+                    Contains("t.yaml, line 1") && Contains("takes a mapping"));
+}
+
 TEST_CASE("config numbers are number_text's: whole reals count as integers, no inf or nan",
           "[config]") {
   ConfigSection values = ConfigSection::parse(

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "otfgp/core/error.hpp"
@@ -22,6 +23,44 @@ std::string join(const std::vector<std::string>& words) {
   std::string text;
   for (const auto& word : words) text += (text.empty() ? "" : ", ") + word;
   return text;
+}
+
+// YAML 1.1 merge keys (`<<: *defaults`, `<<: [*a, *b]`), which yaml-cpp 0.7
+// reads as a plain key "<<": a new tree in which each map holds its own keys
+// and, in place of "<<", those of the merged maps it does not give itself
+// (the first merged map first). Nodes are shared, never changed: an alias
+// names the same node as its anchor.
+YAML::Node expanded(const YAML::Node& node, const std::string& source) {
+  if (node.IsSequence()) {
+    YAML::Node copy(YAML::NodeType::Sequence);
+    for (const auto& item : node) copy.push_back(expanded(item, source));
+    return copy;
+  }
+  if (!node.IsMap()) return node;
+  YAML::Node copy(YAML::NodeType::Map);
+  std::set<std::string> own;
+  std::vector<YAML::Node> merged;
+  for (const auto& entry : node) {
+    if (entry.first.Scalar() != "<<") {
+      own.insert(entry.first.Scalar());
+      copy.force_insert(entry.first, expanded(entry.second, source));
+      continue;
+    }
+    const YAML::Node& value = entry.second;
+    if (value.IsMap()) merged.push_back(value);
+    for (std::size_t k = 0; value.IsSequence() && k < value.size(); ++k) merged.push_back(value[k]);
+    if (!value.IsMap() && !value.IsSequence())
+      throw Error(source + line_of(entry.first) +
+                  ": '<<' (a YAML merge key) takes a mapping or a list of mappings, e.g. "
+                  "'<<: *defaults' after '&defaults {...}'");
+  }
+  for (const YAML::Node& map : merged) {
+    if (!map.IsMap())
+      throw Error(source + line_of(map) + ": '<<' (a YAML merge key) merges mappings only");
+    for (const auto& entry : expanded(map, source))
+      if (own.insert(entry.first.Scalar()).second) copy.force_insert(entry.first, entry.second);
+  }
+  return copy;
 }
 
 }  // namespace
@@ -86,7 +125,7 @@ ConfigSection ConfigSection::parse(const std::string& text, const std::string& s
     throw Error(source + line_of(documents[1]) +
                 ": a second YAML document (after a '---' line): a config is one document; "
                 "merge the two or remove the '---'");
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+  const YAML::Node root = documents.empty() ? YAML::Node() : expanded(documents.front(), source);
   if (root.IsNull()) throw Error(source + ": the config is empty");
   if (!root.IsMap()) throw Error(source + ": the config must be a mapping of keys to values");
   return ConfigSection(root, "", std::make_shared<const std::string>(source));
