@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "otfgp/core/number_text.hpp"
-#include "otfgp/core/output_file.hpp"
 
 namespace otfgp {
 
@@ -321,15 +320,11 @@ nlohmann::json study_to_json(const HullStudy& study) {
   return document;
 }
 
-void write_study_json(const HullStudy& study, const std::filesystem::path& path) {
-  OutputFile file(path);
-  file.stream() << study_to_json(study).dump(2) << "\n";
-  file.commit();
+void write_study_json(const HullStudy& study, std::ostream& out) {
+  out << study_to_json(study).dump(2) << "\n";
 }
 
-void write_study_csv(const HullStudy& study, const std::filesystem::path& path) {
-  OutputFile file(path);
-  auto& out = file.stream();
+void write_study_csv(const HullStudy& study, std::ostream& out) {
   out << "model,pressure_gpa,id,formula,energy_per_atom,volume_per_atom,enthalpy_per_atom,"
          "formation_enthalpy_per_atom,e_above_hull,stable,stability_probability,decomposition,"
          "note\n";
@@ -337,7 +332,6 @@ void write_study_csv(const HullStudy& study, const std::filesystem::path& path) 
   if (study.recheck)
     csv_rows(out, "recheck", study, study.recheck->hulls, &study.recheck->energy_per_atom,
              &study.recheck->enthalpy_per_atom);
-  file.commit();
 }
 
 std::string study_text(const HullStudy& study) {

@@ -241,14 +241,17 @@ void write_plots(const HullStudy& study, const std::vector<double>& pressures,
 void write_study(const HullSettings& settings, const HullStudy& study,
                  const std::vector<double>& pressures) {
   std::cout << study_text(study) << std::flush;
-  if (!settings.json_path.empty()) {
-    write_study_json(study, settings.json_path);
-    logger().info("wrote {}", settings.json_path);
-  }
-  if (!settings.csv_path.empty()) {
-    write_study_csv(study, settings.csv_path);
-    logger().info("wrote {}", settings.csv_path);
-  }
+  // Both files are written whole before either replaces an older one.
+  std::optional<OutputFile> json, csv;
+  if (!settings.json_path.empty())
+    write_study_json(study, json.emplace(settings.json_path).stream());
+  if (!settings.csv_path.empty()) write_study_csv(study, csv.emplace(settings.csv_path).stream());
+  for (auto* file : {&json, &csv})
+    if (*file) (*file)->finish();
+  for (auto* file : {&json, &csv})
+    if (*file) (*file)->commit();
+  if (json) logger().info("wrote {}", settings.json_path);
+  if (csv) logger().info("wrote {}", settings.csv_path);
   if (!settings.plot_prefix.empty()) write_plots(study, pressures, settings.plot_prefix);
 }
 

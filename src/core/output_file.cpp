@@ -142,7 +142,9 @@ OutputFile::~OutputFile() {
   stream_.close();
 }
 
-void OutputFile::commit() {
+void OutputFile::finish() {
+  if (finished_) return;
+  finished_ = true;
   stream_.flush();
   stream_.close();
   // The stream keeps no error code: the failed write() left it in errno,
@@ -154,6 +156,10 @@ void OutputFile::commit() {
     throw Error("writing '" + file_.target().string() +
                 "' failed: " + write_failure(of_write ? cause : 0));
   }
+}
+
+void OutputFile::commit() {
+  finish();
   file_.commit();
 }
 

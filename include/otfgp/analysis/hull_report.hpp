@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,9 @@ struct HullStudy {
 // e_above_hull, decomposition (ids and atom fractions), stable, probability;
 // the transitions; the re-check hulls and the entries whose stability changed.
 nlohmann::json study_to_json(const HullStudy& study);
-void write_study_json(const HullStudy& study, const std::filesystem::path& path);
+void write_study_json(const HullStudy& study, std::ostream& out);
 // One row per (model, pressure, entry).
-void write_study_csv(const HullStudy& study, const std::filesystem::path& path);
+void write_study_csv(const HullStudy& study, std::ostream& out);
 // The readable summary: the hull table at one pressure (or the first and last
 // of a sweep), stable ranges and transitions, and the two hulls side by side.
 std::string study_text(const HullStudy& study);

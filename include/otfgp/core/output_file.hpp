@@ -74,12 +74,17 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   std::ostream& stream() { return stream_; }
-  // Flushes, checks for write errors and renames into place.
+  // Flushes and closes the temporary, throwing otfgp::Error on a write error:
+  // a verb with several outputs finishes them all before it commits any, so
+  // that a full disk leaves all of them as they were.
+  void finish();
+  // finish() (unless done), then renames into place.
   void commit();
 
  private:
   ReplacingFile file_;
   std::ofstream stream_;
+  bool finished_ = false;
 };
 
 }  // namespace otfgp
