@@ -215,10 +215,11 @@ std::optional<Structure> label_frame(oracle::Oracle& oracle, const std::vector<S
       logger().info("frame {}/{} ({} atoms) labelled in {:.2f} s{}", k + 1, frames.size(),
                     frames[k].size(), elapsed, attempt > 0 ? " on the retry" : "");
     }
-    // A labelled frame's scratch goes, failed attempts' included; frames
-    // that fail twice keep theirs for inspection.
+    // A labelled frame's scratch goes, failed attempts' included (and those
+    // of an earlier run stopped inside them); frames that fail twice keep
+    // theirs for inspection.
     if (result && !keep)
-      for (int done = 0; done <= attempt; ++done)
+      for (int done = 0; done < 2; ++done)
         std::filesystem::remove_all(attempt_folder(workdir, k, done));
     if (interrupt_requested()) break;
   }
