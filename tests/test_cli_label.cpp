@@ -159,9 +159,13 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
   std::vector<Structure> partial = {all[0], all[1]};
   partial[0].positions.row(0) += partial[0].cell.row(0);
   write_extxyz(dir / "out.xyz", partial);
+  // The earlier run was stopped inside frame 3's retry: its folder goes once
+  // frame 3 is labelled.
+  std::filesystem::create_directories(dir / "out.xyz.work" / "frame-2-attempt-1");
   const auto resumed = testing::run_otfgp(label + " --resume");
   INFO(resumed.output);
   REQUIRE(resumed.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir / "out.xyz.work"));
   CHECK_THAT(resumed.output, Contains("already holds 2 of frames 1 to 2"));
   const std::vector<Structure> completed = read_extxyz(dir / "out.xyz");
   REQUIRE(completed.size() == 4);
