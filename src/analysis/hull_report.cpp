@@ -334,6 +334,31 @@ void write_study_csv(const HullStudy& study, std::ostream& out) {
              &study.recheck->enthalpy_per_atom);
 }
 
+// The largest change of a re-checked entry's enthalpy; when it exceeds the
+// re-check window, entries outside it (not re-checked) may be as far off.
+void recheck_shift(std::ostream& out, const HullStudy& study) {
+  const RecheckResult& recheck = *study.recheck;
+  double largest = 0.0;
+  std::size_t worst = 0, at = 0;
+  for (std::size_t k = 0; k < study.sweep.pressures.size(); ++k)
+    for (std::size_t i = 0; i < study.phases.size(); ++i) {
+      const double shift =
+          recheck.enthalpy_per_atom(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) -
+          study.phases[i].phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
+      if (!recheck.rechecked[k][i] || !std::isfinite(shift) || std::abs(shift) <= std::abs(largest))
+        continue;
+      largest = shift;
+      worst = i;
+      at = k;
+    }
+  if (std::abs(largest) > recheck.within)
+    out << fmt::format(
+        "The re-check moved enthalpies by up to {:+.3f} eV/atom ({} at {:g} GPa), more than "
+        "--recheck-within ({:.3f}): entries further above the hull were not re-checked and may be "
+        "as far off (widen --recheck-within to re-check them).\n",
+        largest, study.phases[worst].phase.id, study.sweep.pressures[at], recheck.within);
+}
+
 std::string study_text(const HullStudy& study) {
   std::ostringstream out;
   const std::size_t count = study.sweep.pressures.size();
@@ -364,6 +389,7 @@ std::string study_text(const HullStudy& study) {
                            a.stable ? "stable → above the hull" : "above the hull → stable");
       }
     if (!any) out << "The re-check changes no entry's stability.\n";
+    recheck_shift(out, study);
   }
   return out.str();
 }
