@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../build}" && pwd)
 model="$here/../quickstart/out/otf/model.h5"
-[[ -f "$model" ]] || "$here/../quickstart/run.sh"
+[[ -f "$model" ]] || "$here/../quickstart/run.sh" "$build"
 mkdir -p "$here/out"
 cd "$here/out"   # log.lammps and dump.lammpstrj land here
 mpirun --oversubscribe $([[ $(id -u) == 0 ]] && echo --allow-run-as-root) -np 2 \
