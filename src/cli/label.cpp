@@ -226,6 +226,31 @@ std::optional<Structure> label_frame(oracle::Oracle& oracle, const std::vector<S
   return result;
 }
 
+// What the output lacks, for the error that ends a run with gaps: the frames
+// this run could not label (`skipped`) and those an earlier one left out
+// (`earlier`), 1-based; "" when none.
+std::string unlabelled(const LabelOptions& options, std::size_t frames,
+                       const std::vector<std::size_t>& skipped,
+                       const std::vector<std::size_t>& earlier,
+                       const std::filesystem::path& workdir) {
+  const auto listed = [](const std::vector<std::size_t>& numbers) {
+    std::string text;
+    for (auto k : numbers) text += (text.empty() ? "" : ", ") + std::to_string(k);
+    return text;
+  };
+  std::string missing;
+  if (!skipped.empty())
+    missing = fmt::format(
+        "{} of {} frame(s) could not be labelled after a retry (frames {}); "
+        "their scratch folders are in {}",
+        skipped.size(), frames, listed(skipped), workdir.string());
+  if (!earlier.empty())
+    missing +=
+        fmt::format("{}{} frame(s) the earlier run did not label are not in {} (frames {})",
+                    missing.empty() ? "" : "; ", earlier.size(), options.output, listed(earlier));
+  return missing;
+}
+
 void run_label(const LabelOptions& options) {
   check_output_paths({{"config", options.config}, {"input", options.input}},
                      {{"-o", options.output}, {"--workdir", options.workdir}});
@@ -296,21 +321,7 @@ void run_label(const LabelOptions& options) {
     std::filesystem::remove(workdir, ignored);
   logger().info("wrote {} labelled frame(s) to {}; {:.2f} s per frame on average", labelled,
                 options.output, labelled > 0 ? seconds / labelled : 0.0);
-  const auto listed = [](const std::vector<std::size_t>& numbers) {
-    std::string text;
-    for (auto k : numbers) text += (text.empty() ? "" : ", ") + std::to_string(k);
-    return text;
-  };
-  std::string missing;
-  if (!skipped.empty())
-    missing = fmt::format(
-        "{} of {} frame(s) could not be labelled after a retry (frames {}); "
-        "their scratch folders are in {}",
-        skipped.size(), frames.size(), listed(skipped), workdir.string());
-  if (!earlier.empty())
-    missing +=
-        fmt::format("{}{} frame(s) the earlier run did not label are not in {} (frames {})",
-                    missing.empty() ? "" : "; ", earlier.size(), options.output, listed(earlier));
+  const std::string missing = unlabelled(options, frames.size(), skipped, earlier, workdir);
   if (!missing.empty()) throw Error(missing);
 }
 

@@ -9,23 +9,33 @@
 
 namespace otfgp {
 
+namespace {
+
+// Per pair of species: `min_distance`, or half the sum of their covalent radii.
+Kokkos::View<double**, Kokkos::HostSpace> distance_limits(const AtomState& state,
+                                                          std::optional<double> min_distance) {
+  const int nspecies = static_cast<int>(state.species.size());
+  Kokkos::View<double**, Kokkos::HostSpace> limits("distance_limits", nspecies, nspecies);
+  for (int a = 0; a < nspecies; ++a)
+    for (int b = 0; b < nspecies; ++b)
+      limits(a, b) = min_distance ? *min_distance
+                                  : 0.5 * (element(state.species[a]).covalent_radius +
+                                           element(state.species[b]).covalent_radius);
+  return limits;
+}
+
+}  // namespace
+
 std::optional<CloseContact> closest_contact(const AtomState& state,
                                             std::optional<double> min_distance) {
   if (state.natoms < 1) return std::nullopt;
   if (min_distance && !(*min_distance > 0.0))
     throw Error("the minimum distance must be positive (Å)");
-  const int nspecies = static_cast<int>(state.species.size());
-  Kokkos::View<double**, MemSpace> threshold("check_atom_distances::threshold", nspecies, nspecies);
-  auto threshold_host = Kokkos::create_mirror_view(threshold);
+  const auto threshold_host = distance_limits(state, min_distance);
+  const auto threshold = Kokkos::create_mirror_view_and_copy(MemSpace(), threshold_host);
   double largest = 0.0;
-  for (int a = 0; a < nspecies; ++a)
-    for (int b = 0; b < nspecies; ++b) {
-      threshold_host(a, b) = min_distance ? *min_distance
-                                          : 0.5 * (element(state.species[a]).covalent_radius +
-                                                   element(state.species[b]).covalent_radius);
-      largest = std::max(largest, threshold_host(a, b));
-    }
-  Kokkos::deep_copy(threshold, threshold_host);
+  for (std::size_t k = 0; k < threshold_host.size(); ++k)
+    largest = std::max(largest, threshold_host.data()[k]);
 
   // The list builder wraps positions; work on a copy so the state stays bit for bit as given.
   AtomState copy = state;
