@@ -29,8 +29,21 @@ std::string join(const std::vector<std::string>& words) {
 // reads as a plain key "<<": a new tree in which each map holds its own keys
 // and, in place of "<<", those of the merged maps it does not give itself
 // (the first merged map first). Nodes are shared, never changed: an alias
-// names the same node as its anchor.
+// names the same node as its anchor. Only the maps and lists on the way to a
+// merge key are new (and lose their own line numbers; their keys keep theirs).
+bool has_merge_key(const YAML::Node& node) {
+  if (node.IsSequence())
+    return std::any_of(node.begin(), node.end(),
+                       [](const YAML::Node& item) { return has_merge_key(item); });
+  if (!node.IsMap()) return false;
+  for (const auto& entry : node)
+    if (entry.first.Scalar() == "<<" || has_merge_key(entry.second)) return true;
+  return false;
+}
+
 YAML::Node expanded(const YAML::Node& node, const std::string& source) {
+  // Untouched where there is nothing to merge: a new node has no line number.
+  if (!has_merge_key(node)) return node;
   if (node.IsSequence()) {
     YAML::Node copy(YAML::NodeType::Sequence);
     for (const auto& item : node) copy.push_back(expanded(item, source));
