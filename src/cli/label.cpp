@@ -81,12 +81,6 @@ std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Or
   return frames;
 }
 
-bool same_frame(const Structure& given, const Structure& stored) {
-  return stored.numbers == given.numbers && stored.pbc == given.pbc &&
-         (stored.cell - given.cell).cwiseAbs().maxCoeff() <= 1e-6 &&
-         given.largest_displacement(stored) <= 1e-6;
-}
-
 // Whether OUTPUT exists and is not empty.
 bool output_holds_frames(const LabelOptions& options) {
   std::error_code error;
@@ -160,7 +154,7 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
           s + 1, options.output, *recorded, settings.fingerprint,
           settings_change(options, *recorded, settings)));
     std::size_t k = next;
-    while (k < frames.size() && !same_frame(frames[k], stored[s])) ++k;
+    while (k < frames.size() && !frames[k].same_atoms(stored[s], 1e-6)) ++k;
     if (k == frames.size())
       throw Error(
           fmt::format("--resume: frame {} of -o '{}' is none of the frames of '{}'{} "

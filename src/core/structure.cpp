@@ -87,6 +87,12 @@ void Structure::validate_numbers() const {
     throw Error("the stress label has a non-finite component: labels must be finite");
 }
 
+bool Structure::same_atoms(const Structure& other, double tolerance) const {
+  return other.numbers == numbers && other.pbc == pbc &&
+         (other.cell - cell).cwiseAbs().maxCoeff() <= tolerance &&
+         largest_displacement(other) <= tolerance;
+}
+
 double Structure::largest_displacement(const Structure& other) const {
   if (other.size() != size())
     throw Error("largest_displacement: frames of " + std::to_string(size()) + " and " +

@@ -356,8 +356,8 @@ class OtfLoop final : public md::StepObserver {
   std::optional<Eigen::VectorXd> reference_energies_;
   long last_call_step_ = no_call;
   long oracle_calls_ = 0, skipped_calls_ = 0, replayed_calls_ = 0;
-  long close_contact_calls_ =
-      0;  // MD frames labelled with atoms closer than md.checks.min_distance
+  // MD frames labelled with atoms closer than md.checks.min_distance.
+  long close_contact_calls_ = 0;
   double last_optimise_seconds_ = 0.0;  // the last hyperparameter optimisation's wall time
   int consecutive_failures_ = 0;  // calls in a row skipped (not checkpointed: a resume starts at 0)
   long steps_before_stage_ = 0;   // MD steps of the finished stages
@@ -802,9 +802,7 @@ long OtfLoop::stage_steps_before(int stage) const {
 
 bool OtfLoop::labelled_start(const Structure& frame) const {
   for (const TrainingRecord& record : database_->records())
-    if (record.step == 0 && std::isnan(record.max_std) && record.frame.numbers == frame.numbers &&
-        (record.frame.cell - frame.cell).cwiseAbs().maxCoeff() < 1e-10 &&
-        frame.largest_displacement(record.frame) < 1e-10)
+    if (record.step == 0 && std::isnan(record.max_std) && frame.same_atoms(record.frame, 1e-10))
       return true;
   return false;
 }

@@ -62,6 +62,9 @@ struct Structure {
   // its periodic directions: a copy of this frame with its atoms wrapped into
   // the cell is 0 away.
   double largest_displacement(const Structure& other) const;
+  // The same atoms (species in order, periodicity), cell and positions as
+  // `other` to within `tolerance` (Å), up to lattice vectors.
+  bool same_atoms(const Structure& other, double tolerance) const;
   // How many coordinates selective-dynamics flags fix (F in a `move_mask`
   // column; POSCAR's flags arrive as one); 0 without the column.
   int fixed_coordinates() const;
