@@ -1,5 +1,5 @@
 // The on-the-fly force-std calibration: it recovers the scale of errors drawn
-// with a known law, keeps only its window, waits for its minimum of frames and
+// with a known law, keeps only its window (per stage), waits for its minimum of frames and
 // survives a checkpoint round trip exactly.
 
 #include <catch2/catch.hpp>
@@ -20,9 +20,11 @@ using namespace otfgp::otf;
 
 namespace {
 
-// One frame of `atoms` atoms whose force errors are N(0, (a u)² + b²) per component.
-ForceErrorSample frame(std::mt19937_64& rng, int atoms, double a, double b) {
-  std::uniform_real_distribution<double> u_draw(0.01, 0.2);
+// One frame of `atoms` atoms whose force errors are N(0, (a u)² + b²) per
+// component, u drawn uniformly from [u_low, u_high].
+ForceErrorSample frame(std::mt19937_64& rng, int atoms, double a, double b, double u_low = 0.01,
+                       double u_high = 0.2) {
+  std::uniform_real_distribution<double> u_draw(u_low, u_high);
   std::normal_distribution<double> normal(0.0, 1.0);
   ForceErrorSample sample;
   for (int i = 0; i < atoms; ++i) {
@@ -93,6 +95,48 @@ TEST_CASE("online calibration: a window that ties no error to the std keeps the 
   CHECK(restored.trigger_scale() == calibration.trigger_scale());
 }
 
+TEST_CASE("online calibration: the window is kept per stage", "[otf][calibration]") {
+  // Stage 0: a system the model learnt (small stds, errors a u); stage 1, the
+  // latest: one it fits poorly, the stds all alike (0.08-0.12) and the errors
+  // large whatever the std (b = 4), as in a B-C-N campaign whose last stages
+  // the model could not follow. A window of the latest frames alone gives the
+  // floor b to every atom; with stage 0's frames kept, small stds keep small
+  // force stds σ_F.
+  std::mt19937_64 rng(5);
+  OnlineCalibration calibration(2, 3);
+  for (int k = 0; k < 3; ++k) calibration.add(frame(rng, 100, 30.0, 0.01, 0.01, 0.03), 0);
+  OnlineCalibration latest_only(2, 3);
+  for (int k = 0; k < 5; ++k) {
+    const ForceErrorSample sample = frame(rng, 100, 0.0, 4.0, 0.08, 0.12);
+    calibration.add(sample, 1);
+    latest_only.add(sample, 1);
+  }
+  CHECK(calibration.frames() == 6);
+  CHECK(latest_only.frames() == 3);
+  const auto force_std = [](const OnlineCalibration& c, double u) {
+    return c.calibration().force_std(u, 0.0, 1.0, -1);
+  };
+  CHECK(force_std(latest_only, 0.02) > 3.0);
+  CHECK(force_std(calibration, 0.02) < 1.5);
+  CHECK(force_std(calibration, 0.1) > 3.0);
+  // The trigger asks about the MD in hand: its scale comes from the latest
+  // frames (here stage 1's three) alone.
+  CHECK(calibration.trigger_scale() == latest_only.trigger_scale());
+  CHECK(calibration.fitted_trigger_scale() == latest_only.fitted_trigger_scale());
+  // The groups survive a checkpoint: stage 0's frames stay after more of stage 1.
+  OnlineCalibration restored(2, 3);
+  restored.restore(nlohmann::json::parse(calibration.to_json().dump()));
+  restored.add(frame(rng, 100, 0.0, 4.0, 0.08, 0.12), 1);
+  CHECK(restored.frames() == 6);
+  // A checkpoint without groups (written before them): its frames are one
+  // group that later frames do not push out.
+  nlohmann::json old = calibration.to_json();
+  for (auto& f : old) f.erase("group");
+  restored.restore(old);
+  restored.add(frame(rng, 100, 0.0, 4.0, 0.08, 0.12), 1);
+  CHECK(restored.frames() == 7);
+}
+
 }  // namespace
 
 TEST_CASE("online calibration: the neighbours' stds come from the stds the sample holds",
@@ -144,7 +188,7 @@ TEST_CASE("online calibration: the neighbours' stds come from the stds the sampl
   Eigen::VectorXd trigger = 0.5 * model_std;
   trigger[3] = 1.0;
   OnlineCalibration truncated(5, 5);
-  truncated.test(gp, frame, values, &trigger);
+  truncated.test(gp, frame, values, 0, &trigger);
   const std::vector<double> nt = stored(truncated, "energy_std");
   CHECK(nt == std::vector<double>(trigger.data(), trigger.data() + trigger.size()));
   CHECK(stored(truncated, "neighbour_std") == neighbours(nt));
@@ -152,6 +196,6 @@ TEST_CASE("online calibration: the neighbours' stds come from the stds the sampl
   // The force errors do not depend on which stds were used.
   CHECK(stored(truncated, "force_norm") == stored(exact, "force_norm"));
   Eigen::VectorXd short_trigger = trigger.head(3);
-  CHECK_THROWS_WITH(truncated.test(gp, frame, values, &short_trigger),
+  CHECK_THROWS_WITH(truncated.test(gp, frame, values, 0, &short_trigger),
                     Catch::Contains("3 trigger stds for a frame of 8 atoms"));
 }

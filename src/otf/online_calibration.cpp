@@ -8,15 +8,17 @@
 
 namespace otfgp::otf {
 
-void OnlineCalibration::add(ForceErrorSample frame) {
+void OnlineCalibration::add(ForceErrorSample frame, int group) {
   if (frame.energy_std.empty()) return;
-  frames_.push_back(std::move(frame));
-  while (static_cast<int>(frames_.size()) > window_) frames_.pop_front();
+  frames_.push_back({std::move(frame), group});
+  const auto in_group = [group](const Frame& f) { return f.group == group; };
+  if (std::count_if(frames_.begin(), frames_.end(), in_group) > window_)
+    frames_.erase(std::find_if(frames_.begin(), frames_.end(), in_group));
   fit();
 }
 
 Eigen::VectorXd OnlineCalibration::test(const SparseGp& gp, const Structure& frame,
-                                        const DescriptorValues& values,
+                                        const DescriptorValues& values, int group,
                                         const Eigen::VectorXd* trigger_std) {
   if (!frame.forces) return {};
   if (trigger_std && trigger_std->size() != frame.size())
@@ -30,7 +32,7 @@ Eigen::VectorXd OnlineCalibration::test(const SparseGp& gp, const Structure& fra
     for (double& u : sample.energy_std) u /= gp.hyperparameters().signal_std;
     for (double& v : sample.neighbour_std) v /= gp.hyperparameters().signal_std;
   }
-  add(std::move(sample));
+  add(std::move(sample), group);
   return atom_error;
 }
 
@@ -39,10 +41,15 @@ double force_rmse(const Eigen::VectorXd& atom_error) {
   return std::sqrt(atom_error.squaredNorm() / (3.0 * atom_error.size()));
 }
 
-void OnlineCalibration::fit() {
-  if (frames() < min_frames_) return;
+namespace {
+
+// The samples of frames[first …] in one (species and neighbour stds left out
+// where a frame restored from an older checkpoint lacks them).
+template <class Frames>
+ForceErrorSample pooled(const Frames& frames, std::size_t first) {
   ForceErrorSample all;
-  for (const ForceErrorSample& f : frames_) {
+  for (std::size_t k = first; k < frames.size(); ++k) {
+    const ForceErrorSample& f = frames[k].sample;
     all.energy_std.insert(all.energy_std.end(), f.energy_std.begin(), f.energy_std.end());
     all.force_norm.insert(all.force_norm.end(), f.force_norm.begin(), f.force_norm.end());
     all.error.insert(all.error.end(), f.error.begin(), f.error.end());
@@ -50,20 +57,35 @@ void OnlineCalibration::fit() {
     all.neighbour_std.insert(all.neighbour_std.end(), f.neighbour_std.begin(),
                              f.neighbour_std.end());
   }
-  // Frames restored from a checkpoint written before species (or neighbour
-  // stds) were kept: pooled terms only (no neighbour term).
   if (all.species.size() != all.energy_std.size()) all.species.clear();
   if (all.neighbour_std.size() != all.energy_std.size()) all.neighbour_std.clear();
+  return all;
+}
+
+}  // namespace
+
+void OnlineCalibration::fit() {
+  if (frames() < min_frames_) return;
+  const ForceErrorSample all = pooled(frames_, 0);
   if (all.energy_std.size() < 10) return;
   calibration_ = fit_force_uncertainty(all, frames());
-  fitted_trigger_scale_ = fit_force_uncertainty(all, frames(), false).pooled.energy_scale;
+  // The trigger asks whether the current MD needs a label: its scale comes
+  // from the latest `window` frames (whatever their stage), those of the
+  // regime the MD is in. Every stage's frames would tie the std to errors
+  // across stages the model learnt apart (a B-C-N campaign then called 178
+  // times instead of 100, 30 minutes instead of 2, for a 15 % smaller error
+  // on the stages it could not fit).
+  const std::size_t first = frames_.size() > std::size_t(window_) ? frames_.size() - window_ : 0;
+  ForceErrorSample recent = pooled(frames_, first);
+  if (recent.energy_std.size() < 10) recent = all;
+  fitted_trigger_scale_ = fit_force_uncertainty(recent, frames(), false).pooled.energy_scale;
   // n = 1 is an environment the model knows nothing of: its force may be off
   // by as much as the forces themselves. A fit that ties no error to n (a few
   // similar frames, e.g. the warm-up of a small cluster) would otherwise give
   // a′ → 0 and silence the trigger for the rest of the run.
   double squared = 0.0;
-  for (double f : all.force_norm) squared += f * f / 3.0;
-  trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(all.force_norm.size()));
+  for (double f : recent.force_norm) squared += f * f / 3.0;
+  trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(recent.force_norm.size()));
 }
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
@@ -79,14 +101,15 @@ ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std)
 
 nlohmann::json OnlineCalibration::to_json() const {
   nlohmann::json frames = nlohmann::json::array();
-  for (const ForceErrorSample& f : frames_) {
+  for (const auto& [f, group] : frames_) {
     nlohmann::json error = nlohmann::json::array();
     for (const Eigen::Vector3d& e : f.error) error.push_back({e[0], e[1], e[2]});
     frames.push_back({{"energy_std", f.energy_std},
                       {"force_norm", f.force_norm},
                       {"error", error},
                       {"species", f.species},
-                      {"neighbour_std", f.neighbour_std}});
+                      {"neighbour_std", f.neighbour_std},
+                      {"group", group}});
   }
   return frames;
 }
@@ -116,7 +139,9 @@ void OnlineCalibration::restore(const nlohmann::json& state) {
         throw Error("arrays of different lengths");
       for (int s : sample.species)
         if (s < 0) throw Error("a negative species index");
-      frames_.push_back(std::move(sample));
+      // Checkpoints written before the window was kept per group: one group
+      // of their own (-1), which no later frame joins.
+      frames_.push_back({std::move(sample), f.value("group", -1)});
     }
   } catch (const nlohmann::json::exception& error) {
     throw Error(std::string("calibration sample: ") + error.what());

@@ -832,7 +832,8 @@ bool OtfLoop::call_oracle(md::Engine& engine, long step, double max_std,
   const double oracle_seconds = seconds_since(start);
   const auto update_start = Clock::now();
   const DescriptorValues values = gp_->describe(record->frame, true);
-  const Eigen::VectorXd atom_error = calibration_.test(*gp_, record->frame, values, trigger_std);
+  const Eigen::VectorXd atom_error =
+      calibration_.test(*gp_, record->frame, values, stage_, trigger_std);
   const double rmse_before = force_rmse(atom_error);
   const double force_rms =
       record->frame.forces
