@@ -83,6 +83,41 @@ void read_relax_settings(const ConfigSection& section, OtfSettings& otf) {
   if (otf.relax_guard_steps < 1) section.fail("relax_guard_steps", "must be at least 1");
 }
 
+// The force-std calibration, the audits and the spacing of calls.
+void read_calibration_settings(const ConfigSection& section, OtfSettings& otf) {
+  otf.calibration_frames =
+      static_cast<int>(section.integer("calibration_frames", otf.calibration_frames));
+  if (otf.calibration_frames < 1) section.fail("calibration_frames", "must be at least 1");
+  otf.calibration_window =
+      static_cast<int>(section.integer("calibration_window", otf.calibration_window));
+  if (otf.calibration_window < otf.calibration_frames)
+    section.fail("calibration_window", "must be at least calibration_frames (" +
+                                           std::to_string(otf.calibration_frames) + ")");
+  otf.target_force_error = section.number("target_force_error", otf.target_force_error);
+  if (!(otf.target_force_error > 0 && otf.target_force_error < 10))
+    section.fail("target_force_error", "must be a fraction of the force RMS in (0, 10)");
+  otf.audit_interval = section.integer("audit_interval", otf.audit_interval);
+  if (otf.audit_interval < 0) section.fail("audit_interval", "must not be negative (0: no audits)");
+  otf.min_steps_between_calls =
+      section.integer("min_steps_between_calls", otf.min_steps_between_calls);
+  if (otf.min_steps_between_calls < 0)
+    section.fail("min_steps_between_calls", "must not be negative");
+}
+
+// What a labelled frame adds to the sparse set, and the trigger's variance rank.
+void read_sparse_settings(const ConfigSection& section, OtfSettings& otf) {
+  otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
+  otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
+  otf.sparse_residual_threshold =
+      section.number("sparse_residual_threshold", otf.sparse_residual_threshold);
+  if (!(otf.sparse_residual_threshold >= 0 && otf.sparse_residual_threshold < 1))
+    section.fail("sparse_residual_threshold", "must be in [0, 1)");
+  if (otf.max_sparse_per_frame == 0 && otf.sparse_residual_threshold == 0)
+    section.fail("max_sparse_per_frame",
+                 "0 (no cap) needs sparse_residual_threshold > 0, or every atom of every frame "
+                 "would join the sparse set");
+}
+
 void read_otf_section(ConfigSection section, OtfSettings& otf) {
   section.expect_keys({"check_interval",
                        "std_threshold",
@@ -111,35 +146,10 @@ void read_otf_section(ConfigSection section, OtfSettings& otf) {
   otf.check_interval = section.integer("check_interval", otf.check_interval);
   if (otf.check_interval < 1) section.fail("check_interval", "must be at least 1 (steps)");
   read_threshold(section, otf);
-  otf.calibration_frames =
-      static_cast<int>(section.integer("calibration_frames", otf.calibration_frames));
-  if (otf.calibration_frames < 1) section.fail("calibration_frames", "must be at least 1");
-  otf.calibration_window =
-      static_cast<int>(section.integer("calibration_window", otf.calibration_window));
-  if (otf.calibration_window < otf.calibration_frames)
-    section.fail("calibration_window", "must be at least calibration_frames (" +
-                                           std::to_string(otf.calibration_frames) + ")");
-  otf.target_force_error = section.number("target_force_error", otf.target_force_error);
-  if (!(otf.target_force_error > 0 && otf.target_force_error < 10))
-    section.fail("target_force_error", "must be a fraction of the force RMS in (0, 10)");
-  otf.audit_interval = section.integer("audit_interval", otf.audit_interval);
-  if (otf.audit_interval < 0) section.fail("audit_interval", "must not be negative (0: no audits)");
-  otf.min_steps_between_calls =
-      section.integer("min_steps_between_calls", otf.min_steps_between_calls);
-  if (otf.min_steps_between_calls < 0)
-    section.fail("min_steps_between_calls", "must not be negative");
+  read_calibration_settings(section, otf);
   read_update_settings(section, otf);
   read_relax_settings(section, otf);
-  otf.variance_rank = small_count(section, "variance_rank", otf.variance_rank);
-  otf.max_sparse_per_frame = small_count(section, "max_sparse_per_frame", otf.max_sparse_per_frame);
-  otf.sparse_residual_threshold =
-      section.number("sparse_residual_threshold", otf.sparse_residual_threshold);
-  if (!(otf.sparse_residual_threshold >= 0 && otf.sparse_residual_threshold < 1))
-    section.fail("sparse_residual_threshold", "must be in [0, 1)");
-  if (otf.max_sparse_per_frame == 0 && otf.sparse_residual_threshold == 0)
-    section.fail("max_sparse_per_frame",
-                 "0 (no cap) needs sparse_residual_threshold > 0, or every atom of every frame "
-                 "would join the sparse set");
+  read_sparse_settings(section, otf);
   if (auto h = section.optional_section("hyperparameter_updates")) {
     h->expect_keys({"first", "every"});
     otf.hyperparameters_first = small_count(*h, "first", otf.hyperparameters_first);
