@@ -458,39 +458,8 @@ class Engine {
       const pid_t pid = ::fork();
       if (pid < 0) throw Error("search: cannot fork a worker");
       if (pid == 0) {
-        // Nothing may leave this block but _exit: an exception unwinding into
-        // the parent's frames would run their destructors (the output lock's
-        // among them) in the child.
-        try {
-          ::close(ends[0]);
-          nlohmann::json results = nlohmann::json::array();
-          for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
-               t += static_cast<std::size_t>(pool)) {
-            Outcome outcome;
-            try {
-              outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
-            } catch (const std::exception& error) {
-              outcome.failed = true;
-              outcome.error = std::string("worker: ") + error.what();
-            }
-            results.push_back({{"failed", outcome.failed},
-                               {"error", outcome.error},
-                               {"relaxer", outcome.relaxer},
-                               {"taken", outcome.taken},
-                               {"delta_force", outcome.delta_force}});
-          }
-          const std::string text = results.dump();
-          std::size_t written = 0;
-          while (written < text.size()) {
-            const ssize_t n = ::write(ends[1], text.data() + written, text.size() - written);
-            if (n <= 0) ::_exit(3);
-            written += static_cast<std::size_t>(n);
-          }
-          ::close(ends[1]);
-        } catch (...) {
-          ::_exit(3);
-        }
-        ::_exit(0);  // no destructors or atexit handlers of the parent's objects
+        ::close(ends[0]);
+        run_worker(indices, steps, w, pool, ends[1]);
       }
       ::close(ends[1]);
       children.push_back(pid);
@@ -498,34 +467,74 @@ class Engine {
     }
     std::vector<Outcome> outcomes(indices.size());
     bool broken = false;
-    for (int w = 0; w < pool; ++w) {
-      std::string text;
-      char buffer[65536];
-      ssize_t n;
-      while ((n = ::read(pipes[static_cast<std::size_t>(w)], buffer, sizeof buffer)) > 0)
-        text.append(buffer, static_cast<std::size_t>(n));
-      ::close(pipes[static_cast<std::size_t>(w)]);
-      int status = 0;
-      ::waitpid(children[static_cast<std::size_t>(w)], &status, 0);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        broken = true;
-        continue;
-      }
-      const nlohmann::json results = nlohmann::json::parse(text);
-      std::size_t r = 0;
-      for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
-           t += static_cast<std::size_t>(pool), ++r) {
-        const auto& j = results.at(r);
-        Outcome& outcome = outcomes[t];
-        outcome.failed = j.at("failed").get<bool>();
-        outcome.error = j.at("error").get<std::string>();
-        outcome.relaxer = j.at("relaxer");
-        outcome.taken = j.at("taken").get<int>();
-        outcome.delta_force = j.at("delta_force").get<double>();
-      }
-    }
+    for (int w = 0; w < pool; ++w)
+      broken |= !collect_worker(pipes[static_cast<std::size_t>(w)],
+                                children[static_cast<std::size_t>(w)], w, pool, outcomes);
     if (broken) throw Error("search: a worker process died; rerun with --resume");
     return outcomes;
+  }
+
+  // Worker w of `pool` (a forked child): relaxes indices w, w + pool, … and
+  // writes their outcomes to `fd` as JSON. Nothing may leave it but _exit: an
+  // exception unwinding into the parent's frames would run their destructors
+  // (the output lock's among them) in the child.
+  [[noreturn]] void run_worker(const std::vector<int>& indices, int steps, int w, int pool,
+                               int fd) {
+    try {
+      nlohmann::json results = nlohmann::json::array();
+      for (std::size_t t = static_cast<std::size_t>(w); t < indices.size();
+           t += static_cast<std::size_t>(pool)) {
+        Outcome outcome;
+        try {
+          outcome = work(entries_[static_cast<std::size_t>(indices[t])], steps, true);
+        } catch (const std::exception& error) {
+          outcome.failed = true;
+          outcome.error = std::string("worker: ") + error.what();
+        }
+        results.push_back({{"failed", outcome.failed},
+                           {"error", outcome.error},
+                           {"relaxer", outcome.relaxer},
+                           {"taken", outcome.taken},
+                           {"delta_force", outcome.delta_force}});
+      }
+      const std::string text = results.dump();
+      std::size_t written = 0;
+      while (written < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+        if (n <= 0) ::_exit(3);
+        written += static_cast<std::size_t>(n);
+      }
+      ::close(fd);
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);  // no destructors or atexit handlers of the parent's objects
+  }
+
+  // Reads worker w's outcomes from `fd` into `outcomes` and reaps it; false
+  // when it died.
+  static bool collect_worker(int fd, pid_t pid, int w, int pool, std::vector<Outcome>& outcomes) {
+    std::string text;
+    char buffer[65536];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, std::size_t(n));
+    ::close(fd);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
+    const nlohmann::json results = nlohmann::json::parse(text);
+    std::size_t r = 0;
+    for (std::size_t t = static_cast<std::size_t>(w); t < outcomes.size();
+         t += static_cast<std::size_t>(pool), ++r) {
+      const auto& j = results.at(r);
+      Outcome& outcome = outcomes[t];
+      outcome.failed = j.at("failed").get<bool>();
+      outcome.error = j.at("error").get<std::string>();
+      outcome.relaxer = j.at("relaxer");
+      outcome.taken = j.at("taken").get<int>();
+      outcome.delta_force = j.at("delta_force").get<double>();
+    }
+    return true;
   }
 
   // The candidates in `candidates` cut into batches of the pool's size.
