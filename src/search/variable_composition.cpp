@@ -10,6 +10,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -18,69 +19,40 @@
 
 namespace otfgp::search {
 
-VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
-                                                   int workers) {
-  check_search_output_paths(config);
-  const std::filesystem::path top(config.output);
-  std::filesystem::create_directories(top);
-  const OutputLock lock(OutputLock::in_folder(top), "output folder '" + config.output + "'",
-                        "otfgp search");
-  // Every formula's folder is checked before the first search: a fresh run
-  // over an interrupted one stops now, not after redoing the formulas before.
+namespace {
+
+// Every formula's folder and elements are checked before the first search: a
+// fresh run over an interrupted one, or a missing charge or parameter of the
+// potential, would otherwise stop the run after the searches before it.
+// Active learning makes its model as it goes.
+void check_before_searching(const SearchConfig& config, const std::filesystem::path& top,
+                            bool resume) {
   for (const Stoichiometry& stoichiometry : config.compositions) {
     const std::filesystem::path folder = top / stoichiometry.formula();
     if (!resume || !std::filesystem::exists(folder / "checkpoint.json"))
       check_fresh_search_folder(folder);
   }
-  // Every formula's elements are checked against the potential before the
-  // first search (a missing charge or parameter would otherwise stop the run
-  // after the searches before it). Active learning makes its model as it goes.
-  if (!config.active_learning) {
-    const std::unique_ptr<Potential> potential = make_potential(config.potential);
-    for (const Stoichiometry& stoichiometry : config.compositions) {
-      try {
-        potential->bind(stoichiometry.numbers);
-      } catch (const Error& error) {
-        throw Error(stoichiometry.formula() + " with " + config.potential + ": " + error.what());
-      }
-    }
-  }
-  VariableCompositionResult out;
-  std::vector<HullEntry> entries;
-  std::vector<std::string> without_minimum;  // formulas no candidate of which converged
-  std::ostringstream table;
-  table << "# unique minima of otfgp search at " << config.pressure_gpa
-        << " GPa; energy_per_atom is E/N (otfgp hull adds P·V/N)\n"
-        << "id,formula,energy_per_atom,volume_per_atom\n";
+  if (config.active_learning) return;
+  const std::unique_ptr<Potential> potential = make_potential(config.potential);
   for (const Stoichiometry& stoichiometry : config.compositions) {
-    SearchConfig one = config;
-    one.stoichiometry = stoichiometry;
-    one.compositions = {stoichiometry};
-    one.output = (std::filesystem::path(config.output) / stoichiometry.formula()).string();
-    logger().info("searching {}", stoichiometry.formula());
-    SearchResult result = run_search(one, resume, workers);
-    if (result.ranking.empty()) without_minimum.push_back(stoichiometry.formula());
-    for (const int k : result.ranking) {
-      const auto& c = result.candidates[static_cast<std::size_t>(k)];
-      const std::string id = fmt::format("{}_{}", stoichiometry.formula(), k);
-      std::map<int, double> counts;
-      for (const int z : c.structure.numbers) counts[z] += 1.0;
-      HullEntry entry;
-      entry.id = id;
-      entry.composition = Composition(counts);
-      entry.energy_per_atom = c.enthalpy_per_atom;
-      entries.push_back(entry);
-      table << fmt::format("{},{},{:.10g},{:.10g}\n", id, c.structure.formula(), c.energy_per_atom,
-                           c.volume_per_atom);
+    try {
+      potential->bind(stoichiometry.numbers);
+    } catch (const Error& error) {
+      throw Error(stoichiometry.formula() + " with " + config.potential + ": " + error.what());
     }
-    out.searches.emplace_back(stoichiometry.formula(), std::move(result));
   }
-  {
-    OutputFile file(std::filesystem::path(config.output) / "hull_entries.csv");
-    file.stream() << table.str();
-    file.commit();
-  }
-  if (entries.empty()) throw Error("variable-composition search: no composition gave a minimum");
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  OutputFile file(path);
+  file.stream() << text;
+  file.commit();
+}
+
+// The hull of `entries` (hull.csv, the terminal's text and the stable ids in
+// `out`); `without_minimum`: formulas no candidate of which converged.
+void write_hull(const SearchConfig& config, const std::vector<HullEntry>& entries,
+                const std::vector<std::string>& without_minimum, VariableCompositionResult& out) {
   HullOptions options;
   for (const auto& reference : config.hull_references)
     options.references.push_back(parse_formula(reference));
@@ -95,9 +67,10 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
       text << fmt::format("  {:<16} left out: {}\n", entries[k].id, r.exclusion);
       continue;
     }
-    csv << fmt::format("{},{},{:.10g},{:.10g},{:.10g},{}\n", entries[k].id,
-                       entries[k].composition.formula(), entries[k].energy_per_atom,
-                       r.formation_energy_per_atom, r.e_above_hull, r.stable ? "true" : "false");
+    csv << fmt::format("{},{},{},{},{},{}\n", entries[k].id, entries[k].composition.formula(),
+                       format_real(entries[k].energy_per_atom),
+                       format_real(r.formation_energy_per_atom), format_real(r.e_above_hull),
+                       r.stable ? "true" : "false");
     if (r.stable) out.stable.push_back(entries[k].id);
     text << fmt::format("  {:<16} {:<10} ΔH {:>9.4f} eV/atom, above hull {:>8.4f} eV/atom{}\n",
                         entries[k].id, entries[k].composition.formula(),
@@ -105,12 +78,52 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
   }
   for (const std::string& formula : without_minimum)
     text << fmt::format("  {:<16} left out: no candidate reached a minimum\n", formula);
-  {
-    OutputFile file(std::filesystem::path(config.output) / "hull.csv");
-    file.stream() << csv.str();
-    file.commit();
-  }
+  write_file(std::filesystem::path(config.output) / "hull.csv", csv.str());
   out.hull_text = text.str();
+}
+
+}  // namespace
+
+VariableCompositionResult run_variable_composition(const SearchConfig& config, bool resume,
+                                                   int workers) {
+  check_search_output_paths(config);
+  const std::filesystem::path top(config.output);
+  std::filesystem::create_directories(top);
+  const OutputLock lock(OutputLock::in_folder(top), "output folder '" + config.output + "'",
+                        "otfgp search");
+  check_before_searching(config, top, resume);
+  VariableCompositionResult out;
+  std::vector<HullEntry> entries;
+  std::vector<std::string> without_minimum;  // formulas no candidate of which converged
+  std::ostringstream table;
+  table << "# unique minima of otfgp search at " << config.pressure_gpa
+        << " GPa; energy_per_atom is E/N (otfgp hull adds P·V/N)\n"
+        << "id,formula,energy_per_atom,volume_per_atom\n";
+  for (const Stoichiometry& stoichiometry : config.compositions) {
+    SearchConfig one = config;
+    one.stoichiometry = stoichiometry;
+    one.compositions = {stoichiometry};
+    one.output = (top / stoichiometry.formula()).string();
+    logger().info("searching {}", stoichiometry.formula());
+    SearchResult result = run_search(one, resume, workers);
+    if (result.ranking.empty()) without_minimum.push_back(stoichiometry.formula());
+    for (const int k : result.ranking) {
+      const auto& c = result.candidates[static_cast<std::size_t>(k)];
+      std::map<int, double> counts;
+      for (const int z : c.structure.numbers) counts[z] += 1.0;
+      HullEntry entry;
+      entry.id = fmt::format("{}_{}", stoichiometry.formula(), k);
+      entry.composition = Composition(counts);
+      entry.energy_per_atom = c.enthalpy_per_atom;
+      entries.push_back(entry);
+      table << fmt::format("{},{},{},{}\n", entry.id, c.structure.formula(),
+                           format_real(c.energy_per_atom), format_real(c.volume_per_atom));
+    }
+    out.searches.emplace_back(stoichiometry.formula(), std::move(result));
+  }
+  write_file(top / "hull_entries.csv", table.str());
+  if (entries.empty()) throw Error("variable-composition search: no composition gave a minimum");
+  write_hull(config, entries, without_minimum, out);
   return out;
 }
 
