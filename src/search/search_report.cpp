@@ -179,10 +179,10 @@ void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
   for (const int k : result.ranking) {
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
     out.stream() << fmt::format(
-        "{},{},{:.10g},{:.10g},{:.10g},{},{},{},{},{},{},{}\n", ++rank, c.index,
-        c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom, c.space_group_symbol,
+        "{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index, format_real(c.enthalpy_per_atom),
+        format_real(c.energy_per_atom), format_real(c.volume_per_atom), c.space_group_symbol,
         c.space_group, c.steps, c.found_at_steps, how_found(config, c),
-        c.recheck_enthalpy_per_atom ? fmt::format("{:.10g}", *c.recheck_enthalpy_per_atom) : "",
+        c.recheck_enthalpy_per_atom ? format_real(*c.recheck_enthalpy_per_atom) : "",
         duplicates_of(result, k));
   }
   out.commit();
