@@ -285,6 +285,12 @@ class OtfLoop final : public md::StepObserver {
   // and appends it; nullopt when the oracle failed twice (logged and counted).
   std::optional<TrainingRecord> label(const Structure& frame, long step, double max_std,
                                       std::string& result);
+  // The oracle's labels of `frame`, a second attempt after a failed first;
+  // nullopt when both failed (`result`: the last failure's kind).
+  std::optional<Structure> call_with_retry(const Structure& frame, long step, std::string& result);
+  // A call whose attempts both failed: logged, written to calls.csv, and the
+  // run stopped after otf.max_consecutive_failures of them in a row.
+  void skip_call(long step, double max_std, const std::string& result, Clock::time_point start);
   // A signal stopped the oracle's program: what --resume then does, added to the message.
   InterruptedError stopped_in_call(const InterruptedError& interrupted, long step) const;
   // `call`: the oracle call's number (the starting structures are logged after all are labelled).
@@ -701,62 +707,14 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
     ++replayed_calls_;
     result = "replayed";
   } else {
-    bool labelled = false;
-    for (int attempt = 0; attempt < 2 && !labelled; ++attempt) {
-      const auto workdir = config_.output / "oracle" /
-                           fmt::format("call-{:06d}-attempt-{}", oracle_calls_ + 1, attempt);
-      try {
-        Structure input = frame;
-        input.energy.reset();
-        input.forces.reset();
-        input.stress.reset();
-        record.frame = config_.oracle->label(input, workdir, attempt);
-        if (!record.frame.energy && !record.frame.forces)
-          throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,
-                                      "the oracle returned neither energy nor forces");
-        labelled = true;
-        std::error_code ignored;
-        std::filesystem::remove_all(workdir, ignored);
-      } catch (const oracle::OracleFailure& failure) {
-        logger().warn("oracle call {} (stage {}, step {}), attempt {}: {} ({})", oracle_calls_ + 1,
-                      stage_ + 1, step, attempt + 1, failure.what(),
-                      oracle::failure_kind_name(failure.kind()));
-        result = oracle::failure_kind_name(failure.kind());
-        last_failure_ = failure.what();
-      } catch (const InterruptedError& interrupted) {
-        throw stopped_in_call(interrupted, step);
-      } catch (const Error& error) {
-        logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
-                      stage_ + 1, step, attempt + 1, error.what());
-        result = "error";
-        last_failure_ = error.what();
-      }
-    }
+    std::optional<Structure> labels = call_with_retry(frame, step, result);
     timings_.oracle += seconds_since(start);
     ++oracle_calls_;
-    if (!labelled) {
-      ++skipped_calls_;
-      logger().warn("oracle call {} failed twice: frame at stage {}, step {} skipped",
-                    oracle_calls_, stage_ + 1, step);
-      calls_log_.stream() << oracle_calls_ << "," << stage_ + 1 << "," << step << ","
-                          << number(max_std) << ",skipped (" << result << "),"
-                          << number(seconds_since(start), 4) << ",0,"
-                          << (gp_ ? gp_->num_frames() : 0) << "," << (gp_ ? gp_->num_sparse() : 0)
-                          << "," << steps_before_stage_ + step << ",nan"
-                          << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
-      const int limit = config_.otf.max_consecutive_failures;
-      if (limit > 0 && ++consecutive_failures_ >= limit)
-        throw Error(fmt::format(
-            "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
-            "here rather than go on without labels: look at the scratch folders in {}, mend the "
-            "oracle and continue with --resume (its program, environment and timeout may change, "
-            "the settings that decide its labels may not: docs/otf.md, \"What a resumed run may "
-            "change\"; for the command kind the command line is such a setting, the program "
-            "file is not); otf.max_consecutive_failures: 0 never stops",
-            consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
-            last_failure_, (config_.output / "oracle").string()));
+    if (!labels) {
+      skip_call(step, max_std, result, start);
       return std::nullopt;
     }
+    record.frame = std::move(*labels);
     consecutive_failures_ = 0;
     database_->append(record);
     result = "labelled";
@@ -765,6 +723,64 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   if (result == "replayed") ++oracle_calls_;
   ++labelled_;
   return record;
+}
+
+std::optional<Structure> OtfLoop::call_with_retry(const Structure& frame, long step,
+                                                  std::string& result) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto workdir = config_.output / "oracle" /
+                         fmt::format("call-{:06d}-attempt-{}", oracle_calls_ + 1, attempt);
+    try {
+      Structure input = frame;
+      input.energy.reset();
+      input.forces.reset();
+      input.stress.reset();
+      Structure labelled = config_.oracle->label(input, workdir, attempt);
+      if (!labelled.energy && !labelled.forces)
+        throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,
+                                    "the oracle returned neither energy nor forces");
+      std::error_code ignored;
+      std::filesystem::remove_all(workdir, ignored);
+      return labelled;
+    } catch (const oracle::OracleFailure& failure) {
+      logger().warn("oracle call {} (stage {}, step {}), attempt {}: {} ({})", oracle_calls_ + 1,
+                    stage_ + 1, step, attempt + 1, failure.what(),
+                    oracle::failure_kind_name(failure.kind()));
+      result = oracle::failure_kind_name(failure.kind());
+      last_failure_ = failure.what();
+    } catch (const InterruptedError& interrupted) {
+      throw stopped_in_call(interrupted, step);
+    } catch (const Error& error) {
+      logger().warn("oracle call {} (stage {}, step {}), attempt {}: {}", oracle_calls_ + 1,
+                    stage_ + 1, step, attempt + 1, error.what());
+      result = "error";
+      last_failure_ = error.what();
+    }
+  }
+  return std::nullopt;
+}
+
+void OtfLoop::skip_call(long step, double max_std, const std::string& result,
+                        Clock::time_point start) {
+  ++skipped_calls_;
+  logger().warn("oracle call {} failed twice: frame at stage {}, step {} skipped", oracle_calls_,
+                stage_ + 1, step);
+  calls_log_.stream() << oracle_calls_ << "," << stage_ + 1 << "," << step << "," << number(max_std)
+                      << ",skipped (" << result << ")," << number(seconds_since(start), 4) << ",0,"
+                      << (gp_ ? gp_->num_frames() : 0) << "," << (gp_ ? gp_->num_sparse() : 0)
+                      << "," << steps_before_stage_ + step << ",nan"
+                      << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
+  const int limit = config_.otf.max_consecutive_failures;
+  if (limit > 0 && ++consecutive_failures_ >= limit)
+    throw Error(fmt::format(
+        "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
+        "here rather than go on without labels: look at the scratch folders in {}, mend the "
+        "oracle and continue with --resume (its program, environment and timeout may change, "
+        "the settings that decide its labels may not: docs/otf.md, \"What a resumed run may "
+        "change\"; for the command kind the command line is such a setting, the program "
+        "file is not); otf.max_consecutive_failures: 0 never stops",
+        consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
+        last_failure_, (config_.output / "oracle").string()));
 }
 
 InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, long step) const {
