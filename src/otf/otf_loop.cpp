@@ -249,6 +249,12 @@ class OtfLoop final : public md::StepObserver {
   std::filesystem::path checkpoint_dir() const { return config_.output / "checkpoint"; }
   void start_fresh();
   void resume();
+  // --resume of a folder without a checkpoint: starts from the beginning,
+  // replaying the frames its database holds.
+  void start_without_checkpoint(const std::filesystem::path& state_path);
+  // The checkpoint's state, refused when another format or when a setting
+  // that decides the run changed.
+  nlohmann::json read_checkpoint_state(const std::filesystem::path& state_path) const;
   std::unique_ptr<md::Engine> make_engine(const CampaignStage& stage, int index);
   // The CSV logs and the trajectory, cut back to the checkpoint's lengths when resuming.
   void open_logs();
@@ -429,33 +435,32 @@ void OtfLoop::start_fresh() {
   std::filesystem::create_directories(checkpoint_dir());
 }
 
-void OtfLoop::resume() {
-  const auto state_path = checkpoint_dir() / "state.json";
-  if (!std::filesystem::exists(state_path)) {
-    // A run killed before its first checkpoint has a database to replay; a
-    // folder with none at all is more likely a mistyped output.
-    if (std::filesystem::exists(config_.output / "training.h5"))
-      logger().info(
-          "{}: no checkpoint yet; starting from the beginning, replaying the frames "
-          "labelled so far",
-          state_path.string());
-    else
-      logger().warn(
-          "--resume: output folder '{}' holds no otf run (no training.h5): starting a "
-          "fresh run",
-          config_.output.string());
-    resuming_ = false;
-    // Keep the database: frames labelled before the first checkpoint are replayed from it.
-    check_output_folder(config_.output);
-    make_output_folder(config_.output, "output folder");
-    remove_final_outputs(config_.output);
-    const auto path = config_.output / "training.h5";
-    database_ = std::filesystem::exists(path)
-                    ? TrainingDatabase::open(path, config_.output / "training.xyz")
-                    : TrainingDatabase::create(path, config_.output / "training.xyz");
-    std::filesystem::create_directories(checkpoint_dir());
-    return;
-  }
+void OtfLoop::start_without_checkpoint(const std::filesystem::path& state_path) {
+  // A run killed before its first checkpoint has a database to replay; a
+  // folder with none at all is more likely a mistyped output.
+  if (std::filesystem::exists(config_.output / "training.h5"))
+    logger().info(
+        "{}: no checkpoint yet; starting from the beginning, replaying the frames "
+        "labelled so far",
+        state_path.string());
+  else
+    logger().warn(
+        "--resume: output folder '{}' holds no otf run (no training.h5): starting a "
+        "fresh run",
+        config_.output.string());
+  resuming_ = false;
+  // Keep the database: frames labelled before the first checkpoint are replayed from it.
+  check_output_folder(config_.output);
+  make_output_folder(config_.output, "output folder");
+  remove_final_outputs(config_.output);
+  const auto path = config_.output / "training.h5";
+  database_ = std::filesystem::exists(path)
+                  ? TrainingDatabase::open(path, config_.output / "training.xyz")
+                  : TrainingDatabase::create(path, config_.output / "training.xyz");
+  std::filesystem::create_directories(checkpoint_dir());
+}
+
+nlohmann::json OtfLoop::read_checkpoint_state(const std::filesystem::path& state_path) const {
   nlohmann::json state;
   try {
     std::ifstream(state_path) >> state;
@@ -480,6 +485,16 @@ void OtfLoop::resume() {
         "set at least {} to continue",
         config_.source.string(), state_path.string(), checkpoint_step, checkpoint_stage + 1,
         config_.stages[checkpoint_stage].steps, checkpoint_step));
+  return state;
+}
+
+void OtfLoop::resume() {
+  const auto state_path = checkpoint_dir() / "state.json";
+  if (!std::filesystem::exists(state_path)) {
+    start_without_checkpoint(state_path);
+    return;
+  }
+  const nlohmann::json state = read_checkpoint_state(state_path);
   last_checkpoint_ =
       fmt::format("stage {}, step {}", state.at("stage").get<int>() + 1, state.value("step", 0L));
   database_ =
