@@ -341,8 +341,7 @@ void Bridge::mark_centres(int nlocal) {
   centre_count_ = mark_near_owned(list_->view(), nlocal, centres_);
 }
 
-void Bridge::compute(std::int64_t step, int nlocal, double** x, double** external_force) {
-  const double start = MPI_Wtime();
+void Bridge::check_call_step(std::int64_t step) {
   LAMMPS* lmp = as_lammps(handle_);
   // A callback every step: `pf/callback N 1` with N > 1 leaves the steps
   // between calls with the last call's forces. Setup calls (each run's first,
@@ -358,6 +357,42 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** externa
     run_first_step_ = lmp->update->firststep;
     run_last_step_ = lmp->update->laststep;
   }
+}
+
+void Bridge::store_std(const ComputeResult& result, int nlocal) {
+  LAMMPS* lmp = as_lammps(handle_);
+  int flag = 0, cols = 0;
+  const int custom = lmp->atom->find_custom(settings_.std_property.c_str(), flag, cols);
+  if (custom < 0) throw Error("the per-atom property d_" + settings_.std_property + " is gone");
+  // σ-normalised, as documented and as `otfgp eval` writes uncertainty_normalised.
+  auto std_dev =
+      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.uncertainty_normalised);
+  double* stored = lmp->atom->dvector[custom];
+  for (int i = 0; i < nlocal; ++i) stored[i] = std_dev(i);
+}
+
+void Bridge::set_global_totals(double rank_energy, const double (&rank_virial)[6]) {
+  LAMMPS* lmp = as_lammps(handle_);
+  // Both are global values in this fix external: every rank sets the totals.
+  // (Measured with -np 2: setting each rank's own share of the virial gives
+  // half the pressure, so LAMMPS 2022-01 takes the mean over ranks, not the sum.)
+  double rank_sums[7] = {rank_energy, 0, 0, 0, 0, 0, 0}, totals[7];
+  for (int c = 0; c < 6; ++c) rank_sums[1 + c] = rank_virial[c];
+  MPI_Allreduce(rank_sums, totals, 7, MPI_DOUBLE, MPI_SUM, lmp->world);
+  const char* id = settings_.fix_id.c_str();
+  lammps_fix_external_set_energy_global(handle_, id, totals[0]);
+  lammps_fix_external_set_virial_global(handle_, id, totals + 1);
+  // The fix copies that virial into its own only on steps it applies forces
+  // (every Napply): set it here too, so that every step's pressure has it.
+  std::copy(totals + 1, totals + 7, fix_->virial);
+  lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
+  lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
+}
+
+void Bridge::compute(std::int64_t step, int nlocal, double** x, double** external_force) {
+  const double start = MPI_Wtime();
+  LAMMPS* lmp = as_lammps(handle_);
+  check_call_step(step);
   const int nghost = lammps_extract_setting(handle_, "nghost");
   const auto* types = static_cast<const int*>(lammps_extract_atom(handle_, "type"));
   const auto* tags = static_cast<const int*>(lammps_extract_atom(handle_, "id"));
@@ -401,31 +436,8 @@ void Bridge::compute(std::int64_t step, int nlocal, double** x, double** externa
       rank_virial[lammps_from_voigt[c]] += virial(i, c);
     }
   }
-  if (request.uncertainty) {
-    int flag = 0, cols = 0;
-    const int custom = lmp->atom->find_custom(settings_.std_property.c_str(), flag, cols);
-    if (custom < 0) throw Error("the per-atom property d_" + settings_.std_property + " is gone");
-    // σ-normalised, as documented and as `otfgp eval` writes uncertainty_normalised.
-    auto std_dev =
-        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), result.uncertainty_normalised);
-    double* stored = lmp->atom->dvector[custom];
-    for (int i = 0; i < nlocal; ++i) stored[i] = std_dev(i);
-  }
-
-  // Both are global values in this fix external: every rank sets the totals.
-  // (Measured with -np 2: setting each rank's own share of the virial gives
-  // half the pressure, so LAMMPS 2022-01 takes the mean over ranks, not the sum.)
-  double rank_sums[7] = {rank_energy, 0, 0, 0, 0, 0, 0}, totals[7];
-  for (int c = 0; c < 6; ++c) rank_sums[1 + c] = rank_virial[c];
-  MPI_Allreduce(rank_sums, totals, 7, MPI_DOUBLE, MPI_SUM, lmp->world);
-  const char* id = settings_.fix_id.c_str();
-  lammps_fix_external_set_energy_global(handle_, id, totals[0]);
-  lammps_fix_external_set_virial_global(handle_, id, totals + 1);
-  // The fix copies that virial into its own only on steps it applies forces
-  // (every Napply): set it here too, so that every step's pressure has it.
-  std::copy(totals + 1, totals + 7, fix_->virial);
-  lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
-  lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
+  if (request.uncertainty) store_std(result, nlocal);
+  set_global_totals(rank_energy, rank_virial);
   const double done = MPI_Wtime();
 
   timings_.calls += 1;

@@ -80,6 +80,13 @@ class Bridge {
   void compute(std::int64_t step, int nlocal, double** x, double** external_force);
   void check_masses() const;
   void load_cluster(int nlocal, int nghost, const int* types, const int* tags, double** x);
+  // Refuses a call that skipped steps (the potential must run every step) and
+  // records the run's first and last step.
+  void check_call_step(std::int64_t step);
+  // The owned atoms' σ-normalised stds into the per-atom property d_<std_property>.
+  void store_std(const ComputeResult& result, int nlocal);
+  // The energy and virial summed over ranks, given to the fix as its globals.
+  void set_global_totals(double rank_energy, const double (&rank_virial)[6]);
 
   BridgeSettings settings_;
   std::unique_ptr<Potential> potential_;
