@@ -76,16 +76,16 @@ void OnlineCalibration::fit() {
   // times instead of 100, 30 minutes instead of 2, for a 15 % smaller error
   // on the stages it could not fit).
   const std::size_t first = frames_.size() > std::size_t(window_) ? frames_.size() - window_ : 0;
-  ForceErrorSample recent = pooled(frames_, first);
-  if (recent.energy_std.size() < 10) recent = all;
-  fitted_trigger_scale_ = fit_force_uncertainty(recent, frames(), false).pooled.energy_scale;
+  const ForceErrorSample recent = first > 0 ? pooled(frames_, first) : ForceErrorSample();
+  const ForceErrorSample& latest = recent.energy_std.size() >= 10 ? recent : all;
+  fitted_trigger_scale_ = fit_force_uncertainty(latest, frames(), false).pooled.energy_scale;
   // n = 1 is an environment the model knows nothing of: its force may be off
   // by as much as the forces themselves. A fit that ties no error to n (a few
   // similar frames, e.g. the warm-up of a small cluster) would otherwise give
   // a′ → 0 and silence the trigger for the rest of the run.
   double squared = 0.0;
-  for (double f : recent.force_norm) squared += f * f / 3.0;
-  trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(recent.force_norm.size()));
+  for (double f : latest.force_norm) squared += f * f / 3.0;
+  trigger_scale_floor_ = std::sqrt(squared / static_cast<double>(latest.force_norm.size()));
 }
 
 ForceUncertaintyCalibration OnlineCalibration::for_signal_std(double signal_std) const {
