@@ -201,6 +201,7 @@ class BuckinghamCoulomb final : public Potential {
   }
 
   std::string spec() const override { return "buck:" + spec_argument_; }
+  std::vector<std::filesystem::path> parameter_files() const override { return {parameters_.path}; }
   double cutoff() const override {
     return std::max(parameters_.coulomb_cutoff, parameters_.buckingham_cutoff);
   }

@@ -402,6 +402,12 @@ class Eam final : public Potential {
   }
 
   std::string spec() const override { return name() + ":" + spec_argument_; }
+  std::vector<std::filesystem::path> parameter_files() const override {
+    if (format_ != EamFormat::funcfl) return {setfl_.path};
+    std::vector<std::filesystem::path> files;
+    for (const auto& file : funcfl_) files.emplace_back(file.path);
+    return files;
+  }
 
   double cutoff() const override {
     if (format_ != EamFormat::funcfl) return setfl_.cut;

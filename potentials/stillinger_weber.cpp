@@ -176,6 +176,7 @@ class StillingerWeber final : public Potential {
   }
 
   std::string spec() const override { return "sw:" + file_.spec_argument(); }
+  std::vector<std::filesystem::path> parameter_files() const override { return {file_.path()}; }
   double cutoff() const override { return cutoff_; }
   std::vector<int> elements() const override { return file_.elements(); }
 

@@ -243,6 +243,7 @@ class Tersoff final : public Potential {
   }
 
   std::string spec() const override { return "tersoff:" + file_.spec_argument(); }
+  std::vector<std::filesystem::path> parameter_files() const override { return {file_.path()}; }
   double cutoff() const override { return cutoff_; }
   std::vector<int> elements() const override { return file_.elements(); }
 

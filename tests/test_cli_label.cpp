@@ -11,6 +11,7 @@
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/cli.hpp"
@@ -225,6 +226,59 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
   CHECK(older.exit_code == 0);
   CHECK_THAT(older.output, Contains("do not record the oracle settings"));
   CHECK(read_extxyz(dir / "out.xyz").size() == 4);
+}
+
+TEST_CASE("otfgp label --resume refuses a parameter file whose content changed under its name",
+          "[oracle][cli]") {
+  // A potential oracle's spec names the file; its content decides the labels
+  // (a probe edited NaCl.buck's charges beside the config, and the resumed run
+  // mixed labels 1.6 eV/atom apart, silently).
+  TemporaryDirectory directory("otfgp-label-files");
+  const std::filesystem::path dir = directory.path();
+  write_extxyz(dir / "frames.xyz", rattled_silicon(3, 70));
+  std::filesystem::copy_file("/usr/share/lammps/potentials/Si.sw", dir / "Si.sw");
+  testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
+  const std::string label = "label " + (dir / "sw.yaml").string() + " " +
+                            (dir / "frames.xyz").string() + " -o " + (dir / "out.xyz").string();
+  REQUIRE(testing::run_otfgp(label).exit_code == 0);
+  const std::vector<Structure> all = read_extxyz(dir / "out.xyz");
+  REQUIRE(all.size() == 3);
+  CHECK_THAT(testing::read_text(dir / "out.xyz.oracle-settings"),
+             Contains("oracle.files.Si.sw: content fnv1a64 "));
+
+  const std::string original = testing::read_text(dir / "Si.sw");
+  std::string edited = original;
+  const auto at = edited.find("7.049556277");
+  REQUIRE(at != std::string::npos);
+  edited.replace(at, 11, "7.149556277");
+  testing::write_text(dir / "Si.sw", edited);
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{all[0]});
+  const auto refused = testing::run_otfgp(label + " --resume");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.output, Contains("was labelled with other oracle settings") &&
+                                 Contains("oracle.files.Si.sw was content fnv1a64 "));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 1);
+
+  // The same content again (here: restored; a moved run alike) resumes.
+  testing::write_text(dir / "Si.sw", original);
+  const auto resumed = testing::run_otfgp(label + " --resume");
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  CHECK(read_extxyz(dir / "out.xyz").size() == 3);
+
+  // A frame labelled by a build that recorded no file contents resumes, with a warning.
+  const ConfigSection section = ConfigSection::load((dir / "sw.yaml").string()).section("oracle");
+  const auto oracle = oracle::make_oracle(section, dir);
+  const std::string older = oracle::label_fingerprint(
+      "potential", oracle::settings_as_recorded("", oracle::label_settings(section, *oracle)));
+  CHECK(older != *all[0].info_value("oracle_settings"));
+  Structure first = all[0];
+  first.set_info_value("oracle_settings", older);
+  write_extxyz(dir / "out.xyz", std::vector<Structure>{first});
+  const auto warned = testing::run_otfgp(label + " --resume");
+  CHECK(warned.exit_code == 0);
+  CHECK_THAT(warned.output, Contains("did not record the oracle's parameter files"));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 3);
 }
 
 TEST_CASE("otfgp label: SIGTERM during the oracle's trial run stops it cleanly",

@@ -148,13 +148,42 @@ TEST_CASE("lammps oracle: element words of pair_coeff must follow the type order
   const std::string hybrid =
       "kind: lammps\npair_style: hybrid tersoff lj/cut 5.0\n"
       "pair_coeff: ['* * tersoff GaN.tersoff NULL N', '1 1 lj/cut 0.01 3.0', '1 2 lj/cut 0.01 "
-      "3.0']\n";
+      "3.0']\nelements: [N, Ga]\n";
   CHECK_THROWS_WITH(lammps_oracle(hybrid)->check(species),
                     Contains("type 2 to N") && Contains("type 2 is Ga"));
   std::string fixed = hybrid;
   fixed.replace(fixed.find("NULL N"), 6, "N NULL");
   fixed.replace(fixed.find("'1 1 lj"), 7, "'2 2 lj");
   CHECK_NOTHROW(lammps_oracle(fixed)->check(species));
+}
+
+TEST_CASE("lammps oracle: type numbers in pair_coeff need elements, which fix them in every frame",
+          "[oracle][lammps]") {
+  // Without `elements` the types follow each frame's species: type 1 would be
+  // Na in a NaCl frame and Cl in a Cl-only one, which then got Na-Na's
+  // parameters, silently (a probe's Cl8 frame: 0.15 eV off).
+  const std::string lj = "kind: lammps\npair_style: lj/cut 6.0\n";
+  CHECK_THROWS_WITH(
+      lammps_oracle(lj + "pair_coeff: ['* * 0.01 3.0', '1 1 0.02 2.5']\n"),
+      Contains("key 'pair_coeff'") && Contains("'1 1 0.02 2.5'") && Contains("oracle.elements"));
+  CHECK_THROWS_WITH(lammps_oracle(lj + "pair_coeff: '* * 0.01 3.0'\n"
+                                       "commands: ['pair_coeff 1*2 2 0.02 2.5']\n"),
+                    Contains("key 'commands'") && Contains("oracle.elements"));
+  CHECK_NOTHROW(lammps_oracle(lj + "pair_coeff: 'pair_coeff * * 0.01 3.0'\n"));
+  // With them a Cl-only frame's Cl is type 2 and takes the `* *` parameters.
+  TemporaryDirectory directory("otfgp-lammps-types");
+  Structure chlorine = skewed(testing::diamond(14, 5.431, 1));
+  std::fill(chlorine.numbers.begin(), chlorine.numbers.end(), 17);
+  auto numbered =
+      lammps_oracle(lj + "pair_coeff: ['* * 0.01 3.0', '1 1 0.02 2.5']\nelements: [Na, Cl]\n");
+  auto uniform = lammps_oracle(lj + "pair_coeff: '* * 0.01 3.0'\n");
+  numbered->check({11, 17});
+  const Structure a = numbered->label(chlorine, directory / "numbered", 0);
+  const Structure b = uniform->label(chlorine, directory / "uniform", 0);
+  REQUIRE(a.energy);
+  REQUIRE(b.energy);
+  CHECK(*a.energy == Approx(*b.energy).epsilon(1e-12));
+  CHECK(std::abs(*a.energy) > 1e-3);
 }
 
 TEST_CASE("lammps oracle: check runs LAMMPS once, so a missing element is found before any frame",

@@ -127,3 +127,51 @@ TEST_CASE("oracle label settings: a qe pseudopotential counts by its content, no
   CHECK(made("{kind: qe, ecutwfc: 20, pseudo_dir: b, pseudopotentials: {Si: Si.UPF}}") !=
         debian_file);
 }
+
+TEST_CASE("oracle label settings: parameter files count by their content, for every kind",
+          "[oracle]") {
+  testing::TemporaryDirectory directory("otfgp-oracle-files");
+  const auto files = [&](const std::string& oracle) {
+    const ConfigSection section =
+        ConfigSection::parse("oracle: " + oracle + "\n", "otf.yaml").section("oracle");
+    const auto made = oracle::make_oracle(section, directory.path());
+    return std::make_pair(made->label_files(), oracle::label_settings(section, *made));
+  };
+  const auto [potential, potential_settings] = files("{kind: potential, potential: sw:Si.sw}");
+  REQUIRE(potential.size() == 1);
+  CHECK(potential[0].first == "files.Si.sw");
+  CHECK_THAT(potential_settings, Contains("oracle.files.Si.sw: content fnv1a64 ") &&
+                                     Contains("oracle.potential: sw:Si.sw"));
+  const auto lammps =
+      files("{kind: lammps, pair_style: sw, pair_coeff: '* * Si.sw {elements}'}").first;
+  REQUIRE(lammps.size() == 1);
+  CHECK(lammps[0].first == "files.Si.sw");
+  CHECK(lammps[0].second.is_absolute());
+  const auto cp2k = files("{kind: cp2k, cutoff: 400}").first;
+  REQUIRE(cp2k.size() == 2);
+  CHECK(cp2k[0].first == "files.BASIS_MOLOPT");
+  CHECK(cp2k[1].first == "files.GTH_POTENTIALS");
+  // Two files of one name stay apart.
+  const auto named = oracle::named_label_files({"/a/Cu.eam", "/b/Cu.eam", "/a/Ni.eam"});
+  CHECK(named[0].first == "files.Cu.eam");
+  CHECK(named[1].first == "files.Cu.eam#2");
+  CHECK(named[2].first == "files.Ni.eam");
+  // A record without file lines (a build before 2026-12-02) is compared
+  // without them; one with them in full.
+  const std::string now = "oracle.files.Si.sw: content fnv1a64 1\noracle.kind: potential\n";
+  CHECK(oracle::settings_as_recorded("oracle.kind: potential\n", now) ==
+        "oracle.kind: potential\n");
+  CHECK(oracle::settings_as_recorded("oracle.files.Si.sw: content fnv1a64 2\n", now) == now);
+  // A changed key is named before the files it brings along; a file alone is named.
+  const auto changed = oracle::first_label_change(
+      "oracle.files.Si.sw: content fnv1a64 1\noracle.potential: sw:Si.sw\n",
+      "oracle.files.Si.tersoff: content fnv1a64 3\noracle.potential: tersoff:Si.tersoff\n");
+  REQUIRE(changed);
+  CHECK(changed->key == "oracle.potential");
+  const auto file = oracle::first_label_change(
+      "oracle.files.Si.sw: content fnv1a64 1\noracle.potential: sw:Si.sw\n",
+      "oracle.files.Si.sw: content fnv1a64 2\noracle.potential: sw:Si.sw\n");
+  REQUIRE(file);
+  CHECK(file->key == "oracle.files.Si.sw");
+  CHECK(file->now == "content fnv1a64 2");
+}

@@ -358,6 +358,32 @@ TEST_CASE("otf --resume: the oracle's settings must stay; a checkpoint without t
   CHECK_THROWS_WITH(run_otf(write_and_read(dir, config_text(dir / "out", {}, other)), true),
                     Contains("oracle.potential = sw:") && Contains("tersoff:Si.tersoff") &&
                         Contains("labels of other settings would mix"));
+  // The same spec, another file under its name: the checkpoint records the
+  // content of the file it was labelled with (here made another's).
+  fs::copy(dir / "out", dir / "refiled", fs::copy_options::recursive);
+  const fs::path refiled_path = dir / "refiled" / "checkpoint" / "state.json";
+  nlohmann::json refiled = nlohmann::json::parse(read_text(refiled_path));
+  std::string stored = refiled["settings"];
+  const auto content = stored.find("oracle.files.Si.sw: content fnv1a64 ");
+  REQUIRE(content != std::string::npos);
+  stored.replace(content + 36, 16, "0123456789abcdef");
+  refiled["settings"] = stored;
+  write_text(refiled_path, refiled.dump(2));
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, config_text(dir / "refiled")), true),
+                    Contains("oracle.files.Si.sw = content fnv1a64 0123456789abcdef") &&
+                        Contains("labels of other settings would mix"));
+  // A checkpoint written before parameter files were recorded by their
+  // contents (2026-12-02): they are not compared, with a warning.
+  fs::copy(dir / "out", dir / "unfiled", fs::copy_options::recursive);
+  const fs::path unfiled_path = dir / "unfiled" / "checkpoint" / "state.json";
+  nlohmann::json unfiled = nlohmann::json::parse(read_text(unfiled_path));
+  std::string recorded = unfiled["settings"];
+  const auto files_line = recorded.find("oracle.files.Si.sw: ");
+  REQUIRE(files_line != std::string::npos);
+  recorded.erase(files_line, recorded.find('\n', files_line) + 1 - files_line);
+  unfiled["settings"] = recorded;
+  write_text(unfiled_path, unfiled.dump(2));
+  CHECK(run_otf(write_and_read(dir, config_text(dir / "unfiled")), true)["finished"] == true);
   // A checkpoint written before the oracle's settings were recorded: not compared.
   const fs::path state_path = dir / "old" / "checkpoint" / "state.json";
   nlohmann::json state = nlohmann::json::parse(read_text(state_path));

@@ -44,6 +44,9 @@ struct LabelOptions {
 // oracle_settings) and a --resume compares.
 struct LabelSettings {
   std::string text, fingerprint;
+  // The fingerprint a build before 2026-12-02 gave these settings: without
+  // the contents of parameter files no key names (oracle::settings_as_recorded).
+  std::string fingerprint_without_files;
 };
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
@@ -60,6 +63,8 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSett
       oracle::make_oracle(root.section("oracle"), std::filesystem::absolute(config).parent_path());
   settings.text = oracle::label_settings(root.section("oracle"), *oracle);
   settings.fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
+  settings.fingerprint_without_files =
+      oracle::label_fingerprint(oracle->kind(), oracle::settings_as_recorded("", settings.text));
   return oracle;
 }
 
@@ -120,7 +125,8 @@ std::string settings_change(const LabelOptions& options, const std::string& reco
   if (!std::getline(in, first) || first != "# oracle_settings: " + recorded) return "";
   std::ostringstream before;
   before << in.rdbuf();
-  const std::optional<md::SettingChange> change = md::first_setting_change(before.str(), now.text);
+  const std::optional<md::SettingChange> change =
+      oracle::first_label_change(before.str(), now.text);
   if (!change) return "";
   return fmt::format("; {} was {}, this config has {}", change->key,
                      change->before.value_or("not set"), change->now.value_or("not set"));
@@ -140,11 +146,14 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     throw Error("--resume: cannot read the frames already in -o '" + options.output +
                 "': " + failure.what());
   }
-  std::size_t next = 0, unrecorded = 0;
+  std::size_t next = 0, unrecorded = 0, without_files = 0;
   for (std::size_t s = 0; s < stored.size(); ++s) {
     const std::optional<std::string> recorded = stored[s].info_value("oracle_settings");
     if (!recorded) ++unrecorded;
-    if (recorded && *recorded != settings.fingerprint)
+    const bool older = recorded && *recorded != settings.fingerprint &&
+                       *recorded == settings.fingerprint_without_files;
+    if (older) ++without_files;
+    if (recorded && *recorded != settings.fingerprint && !older)
       throw Error(fmt::format(
           "--resume: frame {} of -o '{}' was labelled with other oracle settings ({}; this "
           "config's: {}{}), and labels of different settings would mix in one file: give another "
@@ -165,6 +174,12 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
     for (; next < k; ++next) missing.push_back(next + 1);
     next = k + 1;
   }
+  if (without_files > 0)
+    logger().warn(
+        "--resume: {} frame(s) of -o '{}' were labelled by a build that did not record the "
+        "oracle's parameter files by their contents: make sure the files are the ones they were "
+        "labelled with",
+        without_files, options.output);
   if (unrecorded > 0)
     logger().warn(
         "--resume: {} frame(s) of -o '{}' do not record the oracle settings they were labelled "

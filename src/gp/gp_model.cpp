@@ -18,6 +18,11 @@
 
 namespace otfgp {
 
+std::vector<std::filesystem::path> gp_spec_files(const std::string& spec) {
+  if (spec.rfind("gp:", 0) != 0) return {};
+  return {spec.substr(3, spec.find(',') - 3)};
+}
+
 std::unique_ptr<Potential> make_gp_model(const std::string& given,
                                          const std::filesystem::path& config_dir) {
   // The model path comes first; options follow after a comma.

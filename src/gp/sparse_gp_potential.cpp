@@ -4,6 +4,7 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/added_potential.hpp"
@@ -23,6 +24,9 @@ class SparseGpPotential final : public Potential {
   }
 
   std::string spec() const override { return spec_; }
+  std::vector<std::filesystem::path> parameter_files() const override {
+    return gp_spec_files(spec_);
+  }
   double cutoff() const override { return gp_->descriptor().cutoff(); }
   std::vector<int> elements() const override { return gp_->descriptor().species(); }
   bool provides_uncertainty() const override { return true; }

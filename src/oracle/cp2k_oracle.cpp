@@ -12,6 +12,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/oracle/external.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 
 namespace otfgp::oracle {
 
@@ -114,6 +115,10 @@ class Cp2kOracle final : public Oracle {
   void check(const std::vector<int>& species) const override {
     check_external_command(settings_.command);
     for (int z : species) choose(z);
+  }
+
+  std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
+    return named_label_files({settings_.basis_file, settings_.potential_file});
   }
 
   void check_structure(const Structure& structure) const override {

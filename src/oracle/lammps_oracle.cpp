@@ -15,6 +15,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/scratch_folder.hpp"
 #include "otfgp/oracle/external.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 
 namespace otfgp::oracle {
 
@@ -96,6 +97,15 @@ void check_type_words(const std::string& line, const std::vector<int>& types, bo
   }
 }
 
+// A `pair_coeff I J …` line with I or J other than `*` (1, 2*3, *2) names
+// LAMMPS types by number: which element a number means must then be the same
+// in every frame, which only `elements` fixes (without it the types follow each
+// frame's own species, and type 1 of a frame without Na is Cl).
+bool names_types_by_number(const std::string& line) {
+  const auto words = split_whitespace(line);
+  return words.size() >= 3 && words[0] == "pair_coeff" && (words[1] != "*" || words[2] != "*");
+}
+
 // The box LAMMPS gets for a structure: right-handed (LAMMPS's is; for a
 // periodic direction −a spans the same lattice as a), and along each
 // non-periodic direction a vector perpendicular to the periodic ones and to
@@ -170,6 +180,22 @@ class LammpsOracle final : public Oracle {
     std::sort(present.begin(), present.end());
     present.erase(std::unique(present.begin(), present.end()), present.end());
     trial_run(type_order(present), present);
+  }
+
+  // The parameter files the pair_coeff lines and commands name (resolve_files
+  // made them absolute paths).
+  std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
+    std::vector<std::filesystem::path> files;
+    std::vector<std::string> lines = settings_.pair_coeff;
+    lines.insert(lines.end(), settings_.extra_commands.begin(), settings_.extra_commands.end());
+    for (const auto& line : lines)
+      for (const auto word : split_whitespace(line)) {
+        const std::filesystem::path path(word);
+        std::error_code error;
+        if (path.is_absolute() && std::filesystem::is_regular_file(path, error))
+          files.push_back(path);
+      }
+    return named_label_files(files);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
@@ -394,6 +420,20 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
           settings.elements.end())
         section.fail("elements", symbol + " is listed twice (one LAMMPS type per element)");
       settings.elements.push_back(z);
+    }
+  if (settings.elements.empty())
+    for (const std::string key : {"pair_coeff", "commands"}) {
+      if (!section.has(key)) continue;
+      for (const auto& line : section.texts(key)) {
+        const bool bare = key == "pair_coeff" && line.rfind("pair_coeff", 0) != 0;
+        if (names_types_by_number(bare ? "pair_coeff " + line : line))
+          section.fail(key, fmt::format("'{}' names LAMMPS types by number: give {}.elements, "
+                                        "the element of each type in order (e.g. [Na, Cl]); "
+                                        "without it the types follow each frame's own species, "
+                                        "and a number means another element in a frame that "
+                                        "lacks one",
+                                        line, settings.key));
+      }
     }
   if (auto charges = section.optional_section("charges")) {
     if (!charges->node().IsMap()) section.fail("charges", "expected a mapping element → charge");

@@ -7,13 +7,18 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/md/run.hpp"
 
 namespace otfgp::oracle {
 
 namespace {
+
+// The lines of label_files entries no config key names (named_label_files).
+constexpr const char* file_prefix = "oracle.files.";
 
 // Keys (as flattened) that do not change a converged label.
 bool steers_only(const std::string& key, const std::string& kind) {
@@ -105,11 +110,57 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
   return text;
 }
 
+std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
+    const std::vector<std::filesystem::path>& files) {
+  std::vector<std::pair<std::string, std::filesystem::path>> named;
+  std::map<std::string, int> seen;
+  for (const auto& file : files) {
+    const std::string name = file.filename().string();
+    const int n = ++seen[name];
+    named.emplace_back("files." + name + (n > 1 ? "#" + std::to_string(n) : ""), file);
+  }
+  return named;
+}
+
+namespace {
+
+bool holds_file_contents(const std::string& settings) {
+  return settings.rfind(file_prefix, 0) == 0 ||
+         settings.find("\n" + std::string(file_prefix)) != std::string::npos;
+}
+
+std::string without_file_contents(const std::string& settings) {
+  std::istringstream lines(settings);
+  std::string line, kept;
+  while (std::getline(lines, line))
+    if (line.rfind(file_prefix, 0) != 0) kept += line + "\n";
+  return kept;
+}
+
+}  // namespace
+
+std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
+  return holds_file_contents(recorded) ? now : without_file_contents(now);
+}
+
+std::optional<md::SettingChange> first_label_change(const std::string& before,
+                                                    const std::string& now) {
+  std::optional<md::SettingChange> change = md::first_setting_change(before, now);
+  if (change && change->key.rfind(file_prefix, 0) == 0)
+    if (auto key_change =
+            md::first_setting_change(without_file_contents(before), without_file_contents(now)))
+      return key_change;
+  return change;
+}
+
 std::string label_fingerprint(const ConfigSection& section, const Oracle& made) {
-  const std::string text = label_settings(section, made);
   const YAML::Node& node = section.node();
-  const std::string kind = node.IsMap() && node["kind"] ? node["kind"].Scalar() : "?";
-  return fmt::format("{}-fnv1a64-{:016x}", kind, fnv1a(text.data(), text.size()));
+  return label_fingerprint(node.IsMap() && node["kind"] ? node["kind"].Scalar() : "?",
+                           label_settings(section, made));
+}
+
+std::string label_fingerprint(const std::string& kind, const std::string& settings) {
+  return fmt::format("{}-fnv1a64-{:016x}", kind, fnv1a(settings.data(), settings.size()));
 }
 
 }  // namespace otfgp::oracle

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "otfgp/core/environment_error.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -19,6 +20,10 @@ class PotentialOracle final : public Oracle {
   std::string kind() const override { return "potential"; }
 
   void check(const std::vector<int>& species) const override { potential_->bind(species); }
+
+  std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
+    return named_label_files(potential_->parameter_files());
+  }
 
   Structure label(const Structure& structure, const std::filesystem::path& /*workdir*/,
                   int /*attempt*/) override {

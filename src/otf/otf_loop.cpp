@@ -31,6 +31,7 @@
 #include "otfgp/gp/robust_forces.hpp"
 #include "otfgp/gp/validation.hpp"
 #include "otfgp/md/restart.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/otf/online_calibration.hpp"
 #include "otfgp/otf/otf_plots.hpp"
 #include "otfgp/otf/output_folder.hpp"
@@ -1542,8 +1543,14 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
         "{}: written before the oracle's settings were recorded: make sure the oracle: section "
         "is the one the run began with (labels of other settings would mix in one model)",
         (checkpoint_dir() / "state.json").string());
-  const std::optional<md::SettingChange> change =
-      md::first_setting_change(stored, state_settings(stages, by_path, with_oracle));
+  const std::string now = state_settings(stages, by_path, with_oracle);
+  const std::string compared = oracle::settings_as_recorded(stored, now);
+  if (compared != now)
+    logger().warn(
+        "{}: written before the oracle's parameter files were recorded by their contents: they "
+        "are not compared; make sure they are the ones the run began with",
+        (checkpoint_dir() / "state.json").string());
+  const std::optional<md::SettingChange> change = oracle::first_label_change(stored, compared);
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
   const bool oracle = change->key.rfind("oracle.", 0) == 0;

@@ -26,6 +26,7 @@
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/search/search_folder.hpp"
 #include "otfgp/search/space_group.hpp"
 #include "otfgp/search/template.hpp"
@@ -245,6 +246,19 @@ class Engine {
             "search checkpoint {}: written before the oracle's settings were recorded: make sure "
             "the oracle: section is the one the search began with",
             checkpoint_file().string());
+      }
+      if (expected.contains("active_learning") && stored.contains("active_learning") &&
+          stored["active_learning"].contains("oracle_settings")) {
+        const std::string now = expected["active_learning"]["oracle_settings"];
+        const std::string compared = oracle::settings_as_recorded(
+            stored["active_learning"]["oracle_settings"].get<std::string>(), now);
+        if (compared != now) {
+          expected["active_learning"]["oracle_settings"] = compared;
+          logger().warn(
+              "search checkpoint {}: written before the oracle's parameter files were recorded "
+              "by their contents: make sure they are the ones the search began with",
+              checkpoint_file().string());
+        }
       }
       if (stored != expected)
         throw Error("search checkpoint " + checkpoint_file().string() +

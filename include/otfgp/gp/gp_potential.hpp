@@ -31,6 +31,10 @@
 
 namespace otfgp {
 
+// The model file a "gp:FILE[,options]" spec names (parameter_files of the GP
+// potentials); none for any other spec ("gp", an in-memory model).
+std::vector<std::filesystem::path> gp_spec_files(const std::string& spec);
+
 class GpPotential final : public Potential {
  public:
   // spec: what spec() returns (the file the model came from, e.g. "gp:model.h5").
@@ -79,6 +83,9 @@ class GpPotential final : public Potential {
   void set_pair_scratch(PairScratch place);
 
   std::string spec() const override { return spec_; }
+  std::vector<std::filesystem::path> parameter_files() const override {
+    return gp_spec_files(spec_);
+  }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
   std::vector<int> elements() const override { return model_.descriptor.species; }
   void bind(const std::vector<int>& species) override;

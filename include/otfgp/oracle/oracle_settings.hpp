@@ -9,9 +9,14 @@
 // `data_dir`, SCF mixing, iteration limits and convergence thresholds, and
 // QE's `input.electrons` namelist.
 
+#include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "otfgp/core/config.hpp"
+#include "otfgp/md/run.hpp"
 #include "otfgp/oracle/oracle.hpp"
 
 namespace otfgp::oracle {
@@ -25,5 +30,26 @@ std::string label_settings(const ConfigSection& section, const Oracle& made);
 // "KIND-fnv1a64-HEX" of label_settings: what a labelled frame records (one word,
 // an extended-XYZ info value that needs no quotes).
 std::string label_fingerprint(const ConfigSection& section, const Oracle& made);
+// The same of settings text (label_settings's, or settings_as_recorded's).
+std::string label_fingerprint(const std::string& kind, const std::string& settings);
+
+// Oracle::label_files entries for parameter files that no config key names
+// one by one (a `potential` oracle's, those of a `lammps` oracle's pair_coeff
+// lines, a `cp2k` oracle's basis and potential libraries): "files.NAME", NAME
+// the file's name ("files.NAME#2" for a second file of that name).
+std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
+    const std::vector<std::filesystem::path>& files);
+
+// Settings recorded before those files were (2026-12-02) hold no
+// "oracle.files." lines: `now` without its own, to compare such a record with
+// (the caller warns that the files' contents are not compared); `now` as it
+// is for a record that holds them.
+std::string settings_as_recorded(const std::string& recorded, const std::string& now);
+
+// md::first_setting_change of settings texts holding label_settings (a label
+// run's, a checkpoint's), naming a changed config key before the parameter-file
+// contents it brings along (a new potential spec names other files).
+std::optional<md::SettingChange> first_label_change(const std::string& before,
+                                                    const std::string& now);
 
 }  // namespace otfgp::oracle

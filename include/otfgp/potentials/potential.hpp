@@ -4,6 +4,7 @@
 // Potentials live on the host and launch kernels; kernels never call them.
 
 #include <array>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,10 @@ class Potential {
   virtual ComputeResult compute(AtomState& state, const NeighborList& list,
                                 const ComputeRequest& request) = 0;
   virtual bool provides_uncertainty() const { return false; }
+  // The files whose contents decide the results (parameter files, a GP's
+  // model), as opened: a `potential` oracle's resumed run compares their
+  // contents (oracle::Oracle::label_files). None by default.
+  virtual std::vector<std::filesystem::path> parameter_files() const { return {}; }
 };
 
 // make_potential(spec), the registry of every potential, is in
