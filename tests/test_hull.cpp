@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -599,6 +600,67 @@ TEST_CASE("sweep transitions are exact for enthalpies quadratic in pressure", "[
   CHECK(sweep.transitions[0].pressure_gpa == Approx(root).margin(1e-4));
   CHECK(sweep.hulls[0].stable == std::vector<std::size_t>{0, 1});
   CHECK(sweep.hulls[2].stable == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("polymorphs equal within the tolerance at every pressure are one phase for a sweep",
+          "[hull][sweep]") {
+  // Zincblende and wurtzite SiC with Tersoff: relaxed enthalpies 1e-8 eV/atom
+  // apart, the sign flipping from point to point. Without the tolerance the
+  // sweep reported transitions back and forth between them (a probe: 14).
+  // A third polymorph crosses them for real at 10 GPa and keeps its exact
+  // transition pressure.
+  const std::vector<double> pressures = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20};
+  const std::size_t n = pressures.size();
+  auto phase = [&](const std::string& id, const std::string& formula,
+                   const std::function<double(std::size_t)>& enthalpy, double volume) {
+    SweepPhase result;
+    result.id = id;
+    result.composition = parse_formula(formula);
+    result.enthalpy_per_atom.resize(static_cast<Eigen::Index>(n));
+    result.volume_per_atom = Eigen::VectorXd::Constant(static_cast<Eigen::Index>(n), volume);
+    for (std::size_t k = 0; k < n; ++k)
+      result.enthalpy_per_atom[static_cast<Eigen::Index>(k)] = enthalpy(k);
+    return result;
+  };
+  const double v = 10.0, v_dense = 9.0;  // Å³/atom
+  const auto h = [&](double volume, double offset) {
+    return [&, volume, offset](std::size_t k) {
+      return -1.0 + offset + volume * pressures[k] * units::gpa_in_ev_per_a3;
+    };
+  };
+  const double crossing = 10.0, offset = (v - v_dense) * crossing * units::gpa_in_ev_per_a3;
+  const std::vector<SweepPhase> phases = {
+      phase("Si", "Si", h(v, 1.0), v), phase("C", "C", h(v, 1.0), v),
+      phase("zb", "SiC", h(v, 0.0), v),
+      phase(
+          "w", "SiC", [&](std::size_t k) { return h(v, 0.0)(k) + (k % 2 ? 1e-8 : -1e-8); }, v),
+      phase("dense", "Si2C2", h(v_dense, offset), v_dense)};
+  const Sweep sweep = sweep_hull(phases, pressures);
+  REQUIRE(sweep.degenerate.size() == 1);
+  CHECK(sweep.degenerate[0].entry == 3);
+  CHECK(sweep.degenerate[0].same_as == 2);
+  CHECK(sweep.degenerate[0].largest_difference == Approx(1e-8).epsilon(1e-6));
+  for (const Hull& hull : sweep.hulls) {
+    CHECK_FALSE(hull.entries[3].stable);
+    REQUIRE(hull.entries[3].duplicate_of);
+  }
+  REQUIRE(sweep.transitions.size() == 2);
+  CHECK(sweep.transitions[0].entry != 3);
+  CHECK(sweep.transitions[1].entry != 3);
+  CHECK(sweep.transitions[0].pressure_gpa == Approx(crossing).margin(1e-4));
+  CHECK(stable_ranges(sweep, 2).size() == 1);
+  // A tolerance of 0 keeps them apart: the noise then decides, back and forth.
+  SweepOptions exact;
+  exact.degenerate_tolerance = 0;
+  const Sweep noisy = sweep_hull(phases, pressures, exact);
+  CHECK(noisy.degenerate.empty());
+  CHECK(noisy.transitions.size() > 4);
+  // Apart by more than the tolerance at one pressure: two phases.
+  std::vector<SweepPhase> apart = phases;
+  apart[3].enthalpy_per_atom[4] += 1e-4;
+  CHECK(sweep_hull(apart, pressures).degenerate.empty());
+  exact.degenerate_tolerance = -1;
+  CHECK_THROWS_WITH(sweep_hull(phases, pressures, exact), Contains("must not be negative"));
 }
 
 TEST_CASE("sweep_study sweeps a study and samples stability only when a phase has a std",

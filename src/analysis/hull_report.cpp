@@ -103,6 +103,13 @@ std::size_t id_width(const std::vector<StudyPhase>& phases) {
   return std::min<std::size_t>(width, 40);
 }
 
+// The sweep's record of entry i when it is the same phase as an earlier one.
+const DegeneratePhase* degenerate_entry(const Sweep& sweep, std::size_t i) {
+  for (const DegeneratePhase& same : sweep.degenerate)
+    if (same.entry == i) return &same;
+  return nullptr;
+}
+
 void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   const Hull& hull = study.sweep.hulls[k];
   const auto& phases = study.phases;
@@ -141,7 +148,10 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
       continue;
     }
     std::string state = entry.stable ? "stable" : decomposition_text(hull, phases, i);
-    if (entry.duplicate_of && !entry.stable)
+    if (const DegeneratePhase* same = degenerate_entry(study.sweep, i))
+      state = fmt::format("the same phase as {} (enthalpies within {:.2g} eV/atom)",
+                          phases[same->same_as].phase.id, same->largest_difference);
+    else if (entry.duplicate_of && !entry.stable)
       state += fmt::format("  (same composition as {})", phases[*entry.duplicate_of].phase.id);
     out << fmt::format("  {:<{}}  {:<12} {:>12.4f} {:>12.4f} {:>10.1f}{}  {}\n", phase.phase.id,
                        width, formula_of(phase), enthalpy, entry.formation_energy_per_atom,
@@ -174,6 +184,11 @@ void sweep_summary(std::ostream& out, const HullStudy& study) {
                                  : text(range.to_gpa);
       ranges += (ranges.empty() ? "" : ", ") + from + "–" + to + " GPa";
     }
+    if (const DegeneratePhase* same = degenerate_entry(sweep, i))
+      ranges = fmt::format(
+          "the same phase as {} (enthalpies within {:.2g} eV/atom at every "
+          "pressure)",
+          study.phases[same->same_as].phase.id, same->largest_difference);
     out << fmt::format("  {:<{}}  {:<12} {}\n", study.phases[i].phase.id, width,
                        formula_of(study.phases[i]), ranges.empty() ? "never stable" : ranges);
   }
@@ -292,6 +307,11 @@ nlohmann::json study_to_json(const HullStudy& study) {
                                        {"formula", formula_of(study.phases[transition.entry])},
                                        {"change", transition.enters ? "enters" : "leaves"},
                                        {"pressure_gpa", transition.pressure_gpa}});
+  document["degenerate"] = nlohmann::json::array();
+  for (const DegeneratePhase& same : study.sweep.degenerate)
+    document["degenerate"].push_back({{"id", study.phases[same.entry].phase.id},
+                                      {"same_as", study.phases[same.same_as].phase.id},
+                                      {"largest_difference", same.largest_difference}});
   if (study.recheck) {
     const RecheckResult& recheck = *study.recheck;
     nlohmann::json section = {{"spec", recheck.spec}, {"within", recheck.within}};

@@ -49,6 +49,32 @@ bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>&
   return compute_hull(entries, options).entries[entry].stable;
 }
 
+// Phases equal to an earlier one of the same composition within `tolerance`
+// at every grid pressure where both have an enthalpy (and at one at least);
+// each is matched to the earliest such phase that is not itself degenerate.
+std::vector<DegeneratePhase> degenerate_phases(const std::vector<SweepPhase>& phases,
+                                               double tolerance) {
+  std::vector<DegeneratePhase> degenerate;
+  std::vector<char> merged(phases.size(), 0);
+  for (std::size_t j = 0; j < phases.size(); ++j)
+    for (std::size_t i = 0; i < j && !merged[j]; ++i) {
+      if (merged[i] || !phases[i].composition.same_fractions(phases[j].composition)) continue;
+      const Eigen::VectorXd &a = phases[i].enthalpy_per_atom, &b = phases[j].enthalpy_per_atom;
+      double largest = 0.0;
+      bool compared = false, within = true;
+      for (Eigen::Index k = 0; k < a.size() && within; ++k) {
+        if (!std::isfinite(a[k]) || !std::isfinite(b[k])) continue;
+        compared = true;
+        largest = std::max(largest, std::abs(a[k] - b[k]));
+        within = largest <= tolerance;
+      }
+      if (!compared || !within) continue;
+      merged[j] = 1;
+      degenerate.push_back({j, i, largest});
+    }
+  return degenerate;
+}
+
 }  // namespace
 
 std::vector<double> parse_pressure_grid(const std::string& text) {
@@ -98,19 +124,27 @@ std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std:
   return entries;
 }
 
-Sweep sweep_hull(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+Sweep sweep_hull(const std::vector<SweepPhase>& given, const std::vector<double>& pressures,
                  const SweepOptions& options) {
   if (pressures.empty()) throw Error("hull sweep: no pressures");
   if (!std::is_sorted(pressures.begin(), pressures.end()) ||
       std::adjacent_find(pressures.begin(), pressures.end()) != pressures.end())
     throw Error("hull sweep: the pressures must be strictly increasing");
-  for (const auto& phase : phases)
+  for (const auto& phase : given)
     if (phase.enthalpy_per_atom.size() != static_cast<Eigen::Index>(pressures.size()) ||
         phase.volume_per_atom.size() != static_cast<Eigen::Index>(pressures.size()))
       throw Error("hull sweep: phase '" + phase.id +
                   "' does not have one enthalpy and volume per pressure");
   Sweep sweep;
   sweep.pressures = pressures;
+  if (!(options.degenerate_tolerance >= 0))
+    throw Error("hull sweep: the degenerate tolerance must not be negative");
+  sweep.degenerate = degenerate_phases(given, options.degenerate_tolerance);
+  std::vector<SweepPhase> phases = given;
+  for (const DegeneratePhase& same : sweep.degenerate) {
+    phases[same.entry].enthalpy_per_atom = given[same.same_as].enthalpy_per_atom;
+    phases[same.entry].volume_per_atom = given[same.same_as].volume_per_atom;
+  }
   for (std::size_t k = 0; k < pressures.size(); ++k)
     sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
 

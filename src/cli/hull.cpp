@@ -51,6 +51,7 @@ struct HullSettings {
   std::string relaxed_dir;
   int samples = 2000;
   std::uint64_t seed = 20240501;
+  double degenerate_within = SweepOptions{}.degenerate_tolerance;
   double recheck_within = -1.0;
   bool recheck_within_given = false;
   std::string recheck_with;
@@ -273,6 +274,7 @@ void run_hull(HullSettings settings) {
 
   SweepOptions sweep_options;
   sweep_options.hull = request.hull_options;
+  sweep_options.degenerate_tolerance = settings.degenerate_within;
   SamplingOptions sampling;
   sampling.samples = settings.samples;
   sampling.seed = settings.seed;
@@ -321,6 +323,12 @@ void add_hull_command(CLI::App& app, Commands& commands) {
                    "Draws for stability probabilities (entries with std)")
       ->capture_default_str();
   command->add_option("--seed", settings->seed, "Random seed of the draws")->capture_default_str();
+  command
+      ->add_option("--degenerate-within", settings->degenerate_within,
+                   "Polymorphs whose enthalpies agree within this at every pressure are one "
+                   "phase: the first given stands for both (eV/atom)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   auto* recheck_within =
       command->add_option("--recheck-within", settings->recheck_within,
                           "Re-evaluate entries within this distance of the hull (eV/atom)");

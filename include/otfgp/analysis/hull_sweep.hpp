@@ -5,6 +5,11 @@
 // entries). Between grid points H(P) is the cubic Hermite interpolant with
 // dH/dP = V (exact for fixed E and V, where H is linear); transitions are
 // refined by bisection on that interpolant to transition_tolerance.
+// Polymorphs of one composition whose enthalpies agree within
+// degenerate_tolerance at every grid pressure are one phase for the sweep:
+// otherwise relaxation noise (10⁻⁸ eV/atom between Tersoff's zincblende and
+// wurtzite SiC) decides which is on the hull at each pressure, and the sweep
+// reports transitions back and forth between them.
 
 #include <optional>
 #include <string>
@@ -38,12 +43,24 @@ struct PhaseTransition {
 struct SweepOptions {
   HullOptions hull;
   double transition_tolerance = 1e-5;  // GPa
+  double degenerate_tolerance = 1e-5;  // eV/atom
+};
+
+// A phase the sweep takes as the same as an earlier one (`same_as`): same
+// composition, enthalpies within SweepOptions::degenerate_tolerance at every
+// grid pressure where both have one. Its hulls use `same_as`'s enthalpies and
+// volumes, so that the earlier one alone can be on the hull (this one is then
+// HullEntryResult::duplicate_of it, 0 eV/atom above).
+struct DegeneratePhase {
+  std::size_t entry = 0, same_as = 0;
+  double largest_difference = 0.0;  // eV/atom, max over the grid of |H − H_same_as|
 };
 
 struct Sweep {
   std::vector<double> pressures;             // GPa, ascending
   std::vector<Hull> hulls;                   // one per grid pressure
   std::vector<PhaseTransition> transitions;  // by pressure
+  std::vector<DegeneratePhase> degenerate;   // by entry
 };
 
 // Grid "A:B:STEP" (GPa, both ends included when B − A is a multiple of STEP)
