@@ -23,7 +23,7 @@
 //   /energy          float64 (F)        eV (NaN when absent)
 //   /stress          float64 (F, 6)     eV/Å³, ASE sign, Voigt order (NaN when absent)
 //   /labels_used     int32 (F, 3)       energy, forces, stress learnt from (0/1)
-//   /stage           int32 (F)          campaign stage
+//   /stage           int32 (F)          campaign stage, from 0 (calls.csv's stage − 1)
 //   /step            int32 (F)          MD step within the stage
 //   /max_std         float64 (F)        the uncertainty that triggered the call (NaN: first frame)
 
