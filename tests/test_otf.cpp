@@ -804,6 +804,32 @@ TEST_CASE("otf: an MD frame with atoms closer than md.checks.min_distance is nam
   CHECK(usual.at("close_contact_calls") == 0);
 }
 
+TEST_CASE("otf: a frame the model cannot fit with every environment sparse says so", "[otf]") {
+  // Two-atom NaCl under NPT: 13 frames, 26 environments, all of them sparse,
+  // and the model still misses the last frame's forces (the normalised kernel
+  // does not see the cell's volume swing). The error used to advise raising
+  // otf.max_sparse_per_frame, which cannot help here.
+  TemporaryDirectory dir;
+  write_text(dir / "prim.xyz",
+             "2\nLattice=\"0.0 2.82 2.82 2.82 0.0 2.82 2.82 2.82 0.0\" "
+             "Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+             "Na 0.02206137 -0.01654351 0.12153856\nCl 2.80739539 0.00548049 0.07912406\n");
+  const std::string text =
+      "structure: " + (dir / "prim.xyz").string() +
+      "\nmd:\n  ensemble: npt\n  temperature: 600\n  timestep: 2.0\n  steps: 300\n"
+      "  thermostat: {type: nose-hoover-chain, damping: 100}\n"
+      "  barostat: {pressure: 2.0, coupling: triclinic, damping: 1000}\n"
+      "model:\n  descriptor: {cutoff: 5.0, n_max: 4, l_max: 3}\n"
+      "oracle: {kind: potential, potential: buck:NaCl.buck}\n"
+      "otf: {check_interval: 5, min_steps_between_calls: 10, log_interval: 50}\n"
+      "output: " +
+      (dir / "out").string() + "\n";
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, text), false),
+                    Contains("cannot fit frame") &&
+                        Contains("atomic environments is already sparse") &&
+                        !Contains("raise otf.max_sparse_per_frame"));
+}
+
 TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]") {
   TemporaryDirectory dir;
   const std::string base = small_config((dir / "out").string(), 100);

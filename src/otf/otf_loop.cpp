@@ -325,6 +325,9 @@ class OtfLoop final : public md::StepObserver {
   TrainingRecord with_robust_weights(TrainingRecord record,
                                      const Eigen::VectorXd& atom_error) const;
   void check_update(const TrainingRecord& record);
+  // Why a frame just learnt is still not fitted (check_update's error); error
+  // and scale: the mean |ΔF| on it and its mean |F| (eV/Å).
+  std::string unfitted_frame_message(double error, double scale) const;
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
@@ -663,6 +666,34 @@ double OtfLoop::force_error(const Structure& frame) const {
   return (e.forces - *frame.forces).cwiseAbs().mean();
 }
 
+std::string OtfLoop::unfitted_frame_message(double error, double scale) const {
+  int environments = 0;
+  for (int f = 0; f < gp_->num_frames(); ++f) environments += gp_->frame(f).size();
+  // With every environment of the frames sparse, more of them cannot help.
+  const std::string sparse =
+      gp_->num_sparse() >= environments
+          ? fmt::format(
+                "every one of the frames' {} atomic environments is already sparse, so "
+                "more sparse environments cannot help: the model's form does not fit "
+                "these labels (the descriptor's cutoff and resolution, the kernel: "
+                "docs/gp.md)",
+                environments)
+          : fmt::format(
+                "either it has too few sparse environments to represent the frames ({} "
+                "of the frames' {}{})",
+                gp_->num_sparse(), environments,
+                config_.otf.max_sparse_per_frame > 0
+                    ? fmt::format(", at most {} added per frame: raise "
+                                  "otf.max_sparse_per_frame",
+                                  config_.otf.max_sparse_per_frame)
+                    : std::string());
+  return fmt::format(
+      "the model cannot fit frame {} it has just learnt (force error {} eV/Å on it, mean |F| {} "
+      "eV/Å, even after refactorising from its frames): {}, or the solve is ill-conditioned "
+      "(check the hyperparameters: noises much smaller than the signal std)",
+      gp_->num_frames(), number(error), number(scale), sparse);
+}
+
 void OtfLoop::check_update(const TrainingRecord& record) {
   // A frame just learnt is fitted closely; a model that predicts its forces
   // worse than zero forces would has lost its numerical footing (an update of
@@ -684,17 +715,7 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   factor_journal_.reset();
   remap();
   const double again = force_error(record.frame);
-  if (!(again < limit))
-    throw Error(fmt::format(
-        "the model cannot fit frame {} it has just learnt (force error {} eV/Å on it, mean |F| {} "
-        "eV/Å, even after refactorising from its frames): either it has too few sparse "
-        "environments to represent the frames ({} in all{}) or the solve is ill-conditioned "
-        "(check the hyperparameters: noises much smaller than the signal std)",
-        gp_->num_frames(), number(again), number(scale), gp_->num_sparse(),
-        config_.otf.max_sparse_per_frame > 0
-            ? fmt::format(", at most {} added per frame: raise otf.max_sparse_per_frame",
-                          config_.otf.max_sparse_per_frame)
-            : std::string()));
+  if (!(again < limit)) throw Error(unfitted_frame_message(again, scale));
   logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
