@@ -245,6 +245,29 @@ TEST_CASE("otf set-up: an oracle that cannot work stops the run before anything 
   CHECK_THROWS_WITH(run_otf(config, false),
                     Contains("oracle") && Contains("test frame") && Contains("Si"));
   CHECK_FALSE(std::filesystem::exists(dir / "out"));
+  // An element the oracle lacks: the config, the element and the structure
+  // holding it are named, not only the potential's message.
+  Structure silicon_carbon = read_structure(si64);
+  silicon_carbon.numbers[0] = 6;
+  write_structure(dir / "sic.xyz", silicon_carbon);
+  const OtfConfig mixed = read(dir, otf_text((dir / "sic.xyz").string(), (dir / "out").string(), "",
+                                             "", "{kind: potential, potential: 'sw:" + sw + "'}"));
+  CHECK_THROWS_WITH(run_otf(mixed, false),
+                    Contains("otf.yaml: the oracle (oracle.kind: potential) cannot label C of "
+                             "structure (" +
+                             (dir / "sic.xyz").string() + ")") &&
+                        Contains("sw: element C is not in"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+  // A missing key is named once (it was: "key 'oracle.potential': …, line 12:
+  // missing required key 'oracle.potential'").
+  try {
+    read(dir, otf_text(si64, (dir / "out").string(), "", "", "{kind: potential}"));
+    FAIL("a potential oracle without its potential was read");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    CHECK_THAT(message, Contains("missing required key 'oracle.potential'"));
+    CHECK(message.find("oracle.potential") == message.rfind("oracle.potential"));
+  }
 }
 
 TEST_CASE("otf: when no starting structure can be labelled, the error says why", "[otf][setup]") {

@@ -47,9 +47,10 @@ std::unique_ptr<Oracle> make_potential_oracle(const ConfigSection& given,
                                               const std::filesystem::path& base_dir) {
   ConfigSection section = given;
   section.expect_keys({"kind", "potential"});
+  const std::string spec = section.text("potential");
   std::unique_ptr<Potential> potential;
   try {
-    potential = make_potential(section.text("potential"), base_dir);
+    potential = make_potential(spec, base_dir);
   } catch (const EnvironmentError&) {
     throw;  // not the config's fault
   } catch (const Error& error) {

@@ -12,6 +12,7 @@
 #include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/core/fnv1a.hpp"
@@ -325,6 +326,9 @@ class OtfLoop final : public md::StepObserver {
   TrainingRecord with_robust_weights(TrainingRecord record,
                                      const Eigen::VectorXd& atom_error) const;
   void check_update(const TrainingRecord& record);
+  // oracle->check on the run's elements; a refusal names the config and the
+  // first stage whose structure holds an element the oracle cannot label.
+  void check_oracle_species() const;
   // Why a frame just learnt is still not fitted (check_update's error); error
   // and scale: the mean |ΔF| on it and its mean |F| (eV/Å).
   std::string unfitted_frame_message(double error, double scale) const;
@@ -1348,11 +1352,48 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   return s;
 }
 
+void OtfLoop::check_oracle_species() const {
+  try {
+    config_.oracle->check(config_.species);
+    return;
+  } catch (const EnvironmentError&) {
+    throw;  // a missing program or file: nothing to do with the structures
+  } catch (const Error& error) {
+    // Which elements the oracle cannot label alone, and which stages hold them
+    // (elements that fail only together, or all of them, name no stage).
+    std::vector<int> failing;
+    for (int z : config_.species) try {
+        config_.oracle->check({z});
+      } catch (const Error&) {
+        failing.push_back(z);
+      }
+    const auto holds_failing = [&](const CampaignStage& stage) {
+      for (int z : stage.start.species())
+        if (std::find(failing.begin(), failing.end(), z) != failing.end()) return true;
+      return false;
+    };
+    const auto stage = std::find_if(config_.stages.begin(), config_.stages.end(), holds_failing);
+    std::string what = "the run's elements";
+    if (!failing.empty() && failing.size() < config_.species.size() &&
+        stage != config_.stages.end()) {
+      std::string symbols;
+      for (int z : stage->start.species())
+        if (std::find(failing.begin(), failing.end(), z) != failing.end())
+          symbols += std::string(symbols.empty() ? "" : ", ") + element(z).symbol;
+      what = fmt::format("{} of {} ({})", symbols,
+                         stage_key(static_cast<int>(stage - config_.stages.begin()), "structure"),
+                         stage->structure.string());
+    }
+    throw Error(fmt::format("{}: the oracle (oracle.kind: {}) cannot label {}: {}",
+                            config_.source.string(), config_.oracle->kind(), what, error.what()));
+  }
+}
+
 nlohmann::json OtfLoop::run(md::StepObserver* progress) {
   InterruptGuard guard;
   // Set-up problems (a missing program, file or element) and refusals (a folder
   // of other files, a checkpoint of other settings) leave the folder as it was.
-  config_.oracle->check(config_.species);
+  check_oracle_species();
   for (std::size_t k = 0; k < config_.stages.size(); ++k) try {
       config_.oracle->check_structure(config_.stages[k].start);
     } catch (const Error& error) {
