@@ -232,6 +232,27 @@ TEST_CASE("otfgp hull reads energies from extended XYZ frames", "[hull][cli]") {
   CHECK(entry_of(hull, "si_2")["stability_probability"].get<double>() < 0.05);
 }
 
+TEST_CASE("otfgp hull says when a frame was relaxed at another pressure than the hull's",
+          "[hull][cli]") {
+  // `otfgp relax -P 20` writes target_pressure_gpa=20; that geometry's E and V
+  // in a 0 GPa hull is easily a mistake, which the hull names.
+  testing::TemporaryDirectory folder("otfgp-hull-pressure");
+  Structure dense = crystal(2.9, {{0, 0, 0}}, {14});
+  dense.energy = -4.0;
+  dense.info.emplace_back("target_pressure_gpa", "20.0");
+  write_structures(folder / "dense.xyz", {dense});
+  const auto zero =
+      run_otfgp("hull " + quoted(folder / "dense.xyz") + " --json " + quoted(folder / "zero.json"));
+  REQUIRE(zero.exit_code == 0);
+  CHECK_THAT(zero.output, Contains("relaxed at 20.0 GPa (info target_pressure_gpa), the hull is "
+                                   "at 0.0 GPa"));
+  CHECK(read_json(folder / "zero.json")["phases"][0]["notes"][0] ==
+        "relaxed at 20.0 GPa (info target_pressure_gpa)");
+  const auto twenty = run_otfgp("hull " + quoted(folder / "dense.xyz") + " -P 20");
+  REQUIRE(twenty.exit_code == 0);
+  CHECK_THAT(twenty.output, !Contains("(info target_pressure_gpa)"));
+}
+
 TEST_CASE("otfgp hull explains bad input", "[hull][cli]") {
   testing::TemporaryDirectory folder("otfgp-hull-cli");
   auto fails_with = [&](const std::string& table, const std::string& arguments,

@@ -99,6 +99,28 @@ std::optional<double> std_per_atom(const StructureInput& input) {
   return value;
 }
 
+// A frame that `otfgp relax -P`, `otfgp search` (target_pressure_gpa) or
+// `hull --relaxed-dir` (pressure_gpa) wrote at another pressure than the
+// hull's: its E and V are those of that structure, which is easily missed
+// (a 20 GPa geometry in a 0 GPa hull). Warned for one pressure, noted always.
+void note_relaxation_pressure(const StructureInput& input, const std::vector<double>& pressures,
+                              StudyPhase& phase) {
+  for (const char* key : {"target_pressure_gpa", "pressure_gpa"}) {
+    const std::optional<std::string> text = input.structure.info_value(key);
+    const std::optional<double> at = text ? parse_real(*text) : std::nullopt;
+    if (!at) continue;
+    if (pressures.size() == 1 && *at == pressures.front()) return;
+    phase.notes.push_back(fmt::format("relaxed at {} GPa (info {})", *text, key));
+    if (pressures.size() == 1)
+      logger().warn(
+          "{}: relaxed at {} GPa (info {}), the hull is at {} GPa: its energy and volume are "
+          "those of that structure (relax it at the hull's pressure with --relax-with for its "
+          "enthalpy there)",
+          input.source, *text, key, format_real(pressures.front()));
+    return;
+  }
+}
+
 StudyPhase phase_from_frame(const StructureInput& input, const std::vector<double>& pressures) {
   const Structure& structure = input.structure;
   if (!structure.energy)
@@ -113,6 +135,7 @@ StudyPhase phase_from_frame(const StructureInput& input, const std::vector<doubl
   const double energy = *structure.energy / atoms;
   const double volume = periodic ? structure.volume() / atoms : nan;
   phase.phase.std_per_atom = std_per_atom(input);
+  note_relaxation_pressure(input, pressures, phase);
   const auto n = static_cast<Eigen::Index>(pressures.size());
   phase.energy_per_atom = Eigen::VectorXd::Constant(n, energy);
   phase.phase.volume_per_atom = Eigen::VectorXd::Constant(n, volume);
