@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -66,6 +67,20 @@ std::string config_text(const fs::path& output,
     text.replace(at, from.size(), to);
   }
   return text;
+}
+
+// The run folder `from` copied to `to` (in place when they are one) with the
+// settings its checkpoint recorded changed by `edit`: a checkpoint of another
+// run, or one an older build wrote.
+void copy_with_settings(const fs::path& from, const fs::path& to,
+                        const std::function<void(std::string&)>& edit) {
+  if (from != to) fs::copy(from, to, fs::copy_options::recursive);
+  const fs::path state_path = to / "checkpoint" / "state.json";
+  nlohmann::json state = nlohmann::json::parse(read_text(state_path));
+  std::string settings = state["settings"];
+  edit(settings);
+  state["settings"] = settings;
+  write_text(state_path, state.dump(2));
 }
 
 OtfConfig write_and_read(const TemporaryDirectory& dir, const std::string& text,
@@ -360,38 +375,27 @@ TEST_CASE("otf --resume: the oracle's settings must stay; a checkpoint without t
                         Contains("labels of other settings would mix"));
   // The same spec, another file under its name: the checkpoint records the
   // content of the file it was labelled with (here made another's).
-  fs::copy(dir / "out", dir / "refiled", fs::copy_options::recursive);
-  const fs::path refiled_path = dir / "refiled" / "checkpoint" / "state.json";
-  nlohmann::json refiled = nlohmann::json::parse(read_text(refiled_path));
-  std::string stored = refiled["settings"];
-  const auto content = stored.find("oracle.files.Si.sw: content fnv1a64 ");
-  REQUIRE(content != std::string::npos);
-  stored.replace(content + 36, 16, "0123456789abcdef");
-  refiled["settings"] = stored;
-  write_text(refiled_path, refiled.dump(2));
+  copy_with_settings(dir / "out", dir / "refiled", [](std::string& settings) {
+    const auto content = settings.find("oracle.files.Si.sw: content fnv1a64 ");
+    REQUIRE(content != std::string::npos);
+    settings.replace(content + 36, 16, "0123456789abcdef");
+  });
   CHECK_THROWS_WITH(run_otf(write_and_read(dir, config_text(dir / "refiled")), true),
                     Contains("oracle.files.Si.sw = content fnv1a64 0123456789abcdef") &&
                         Contains("labels of other settings would mix"));
   // A checkpoint written before parameter files were recorded by their
   // contents (2026-12-02): they are not compared, with a warning.
-  fs::copy(dir / "out", dir / "unfiled", fs::copy_options::recursive);
-  const fs::path unfiled_path = dir / "unfiled" / "checkpoint" / "state.json";
-  nlohmann::json unfiled = nlohmann::json::parse(read_text(unfiled_path));
-  std::string recorded = unfiled["settings"];
-  const auto files_line = recorded.find("oracle.files.Si.sw: ");
-  REQUIRE(files_line != std::string::npos);
-  recorded.erase(files_line, recorded.find('\n', files_line) + 1 - files_line);
-  unfiled["settings"] = recorded;
-  write_text(unfiled_path, unfiled.dump(2));
+  copy_with_settings(dir / "out", dir / "unfiled", [](std::string& settings) {
+    const auto line = settings.find("oracle.files.Si.sw: ");
+    REQUIRE(line != std::string::npos);
+    settings.erase(line, settings.find('\n', line) + 1 - line);
+  });
   CHECK(run_otf(write_and_read(dir, config_text(dir / "unfiled")), true)["finished"] == true);
   // A checkpoint written before the oracle's settings were recorded: not compared.
-  const fs::path state_path = dir / "old" / "checkpoint" / "state.json";
-  nlohmann::json state = nlohmann::json::parse(read_text(state_path));
-  std::string settings = state["settings"];
-  REQUIRE(settings.find("\noracle.potential: ") != std::string::npos);
-  settings.erase(settings.find("\noracle.") + 1);
-  state["settings"] = settings;
-  write_text(state_path, state.dump(2));
+  copy_with_settings(dir / "old", dir / "old", [](std::string& settings) {
+    REQUIRE(settings.find("\noracle.potential: ") != std::string::npos);
+    settings.erase(settings.find("\noracle.") + 1);
+  });
   CHECK(run_otf(write_and_read(dir, config_text(dir / "old")), true)["finished"] == true);
   // The unchanged config resumes the first copy.
   CHECK(run_otf(write_and_read(dir, config_text(dir / "out")), true)["finished"] == true);
