@@ -410,6 +410,21 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
   REQUIRE(read_structures(folder / "two_out.xyz").size() == 1);
 }
 
+TEST_CASE("otfgp relax without -o says that it writes nothing", "[relax][cli]") {
+  testing::TemporaryDirectory folder("otfgp-relax-cli");
+  write_structures(folder / "ar.vasp", {crystal(5.3, fcc_sites, {18, 18, 18, 18})});
+  const std::string relax =
+      "relax " + quoted(folder / "ar.vasp") + " -p lj:eps=0.0104,sigma=3.4,rc=8.0";
+  const auto bare = run_otfgp(relax);
+  INFO(bare.output);
+  CHECK(bare.exit_code == 0);
+  CHECK_THAT(bare.output, Contains("no -o: the relaxed structures are not written") &&
+                              Contains("frame 0: converged"));
+  const auto written = run_otfgp(relax + " -o " + quoted(folder / "out.xyz"));
+  CHECK(written.exit_code == 0);
+  CHECK_THAT(written.output, !Contains("no -o"));
+}
+
 TEST_CASE("otfgp relax and hull refuse a pressure in the wrong unit, naming -P",
           "[hull][relax][cli]") {
   testing::TemporaryDirectory folder("otfgp-pressure-cli");

@@ -124,7 +124,12 @@ void run_relax(const RelaxSettings& settings) {
   check_output_paths(
       {{"input", settings.input}, {"--potential", potential_spec_file(settings.potential)}},
       {{"-o", settings.output}, {"--trajectory", settings.trajectory}});
-  if (!settings.output.empty()) check_writable(settings.output);
+  // Without -o the per-frame lines are the whole result (a quick look at
+  // energies and enthalpies); say so before the relaxations, not after.
+  if (settings.output.empty())
+    logger().warn("no -o: the relaxed structures are not written (only their results are printed)");
+  else
+    check_writable(settings.output);
   if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
   const std::vector<Structure> frames = read_structures(settings.input);
