@@ -7,6 +7,7 @@
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/md/run.hpp"
 #include "otfgp/md/thermostat.hpp"
 
@@ -173,12 +174,7 @@ void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
   ConfigSection barostat = root.section("barostat");
   barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
   settings.enabled = true;
-  settings.pressure = barostat.number("pressure");
-  try {
-    check_configured_pressure(settings.pressure);
-  } catch (const Error& error) {
-    barostat.fail("pressure", error.what());
-  }
+  settings.pressure = read_target_pressure(barostat, "pressure");
   const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
   settings.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
                       : coupling == "anisotropic" ? PressureCoupling::anisotropic

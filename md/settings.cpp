@@ -1,8 +1,7 @@
 #include <cmath>
 
 #include "otfgp/core/error.hpp"
-#include "otfgp/core/log.hpp"
-#include "otfgp/core/number_text.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/md/settings.hpp"
 #include "otfgp/md/thermostat.hpp"
 
@@ -39,26 +38,6 @@ std::string ensemble_name(const EngineSettings& settings) {
   return settings.thermostat.type == ThermostatType::none ? "nve" : "nvt";
 }
 
-void check_target_pressure(double pressure) {
-  constexpr double max_pressure = 1e4;  // GPa
-  if (!std::isfinite(pressure)) throw Error("the target pressure must be a finite number (GPa)");
-  if (std::abs(pressure) >= max_pressure)
-    throw Error("the target pressure " + format_significant(pressure, 6) +
-                " GPa is not below ±10000 GPa, far past what any structure survives; the unit is "
-                "GPa (1 GPa = 10 kbar = 1e4 bar = 1e9 Pa)");
-}
-
-void check_configured_pressure(double pressure) {
-  check_target_pressure(pressure);
-  // Planetary interiors reach a few TPa; a value in kbar or bar is more likely.
-  constexpr double unusual_pressure = 1e3;  // GPa
-  if (std::abs(pressure) > unusual_pressure)
-    logger().warn(
-        "the target pressure {} GPa is above 1000 GPa: the unit is GPa (1 GPa = 10 "
-        "kbar = 1e4 bar)",
-        format_significant(pressure, 6));
-}
-
 void EngineSettings::validate() const {
   if (!positive(timestep)) throw Error("the time step must be positive (fs)");
   if (!positive(neighbor_skin) && neighbor_skin != 0.0)
@@ -79,7 +58,7 @@ void EngineSettings::validate() const {
   if (barostat.enabled) {
     if (thermostat.type == ThermostatType::none)
       throw Error("constant pressure needs a thermostat as well (npt): set the thermostat type");
-    check_target_pressure(barostat.pressure);
+    check_target_pressure(barostat.pressure, "the barostat");
     if (!positive(barostat.damping)) throw Error("the barostat damping must be positive (fs)");
     if (barostat.chain_length < 1) throw Error("the barostat's chain length must be at least 1");
     if (barostat.damping < 10.0 * timestep)

@@ -3,10 +3,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/md/run.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -235,4 +241,37 @@ TEST_CASE("the resolved dynamics settings name every value that shapes the traje
                            "barostat.pressure: 2.5\n", "barostat.coupling: triclinic\n",
                            "barostat.damping: 1000\n", "neighbor.skin: 1\n", "seed: 1\n"})
     CHECK_THAT(settings, Contains(line));
+}
+
+TEST_CASE("target pressures: one limit and one wording, naming the option or key", "[config]") {
+  // Every verb's pressure goes through these (relax, hull, search, md, otf).
+  CHECK_NOTHROW(check_target_pressure(9999.9, "-P/--pressure"));
+  CHECK_NOTHROW(check_target_pressure(-9999.9, "-P/--pressure"));
+  CHECK_THROWS_WITH(check_target_pressure(1e5, "-P/--pressure"),
+                    "-P/--pressure: the target pressure 100000 GPa is not below ±10000 GPa, far "
+                    "past what any structure survives; the unit is GPa (1 GPa = 10 kbar = 1e4 bar "
+                    "= 1e9 Pa)");
+  CHECK_THROWS_WITH(check_target_pressure(-1e4, "x"),
+                    Contains("x: the target pressure -10000 GPa"));
+  CHECK_THROWS_WITH(check_target_pressure(std::nan(""), "x"),
+                    "x: the target pressure must be a finite number (GPa)");
+
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  check_given_pressure(1000, "-P/--pressure");
+  const ConfigSection root = ConfigSection::parse("seed: 1\npressure: 5000\n", "search.yaml");
+  const double pressure = read_target_pressure(root, "pressure", 0.0);
+  const double absent = read_target_pressure(root, "elsewhere", 2.0);
+  logger().sinks().pop_back();
+  CHECK(pressure == 5000.0);
+  CHECK(absent == 2.0);
+  CHECK_THAT(log.str(), Contains("search.yaml, line 2: key 'pressure': the target pressure 5000 "
+                                 "GPa is above 1000 GPa: the unit is GPa (1 GPa = 10 kbar = 1e4 "
+                                 "bar = 1e9 Pa)"));
+  CHECK(log.str().find("1000 GPa is") == std::string::npos);
+  CHECK_THROWS_WITH(
+      read_target_pressure(ConfigSection::parse("pressure: 1e9\n", "search.yaml"), "pressure"),
+      Contains("search.yaml, line 1: key 'pressure': the target pressure 1e+09 GPa is not below "
+               "±10000 GPa"));
 }

@@ -431,6 +431,56 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
   REQUIRE(read_structures(folder / "two_out.xyz").size() == 1);
 }
 
+TEST_CASE("otfgp relax without -o says that it writes nothing", "[relax][cli]") {
+  testing::TemporaryDirectory folder("otfgp-relax-cli");
+  write_structures(folder / "ar.vasp", {crystal(5.3, fcc_sites, {18, 18, 18, 18})});
+  const std::string relax =
+      "relax " + quoted(folder / "ar.vasp") + " -p lj:eps=0.0104,sigma=3.4,rc=8.0";
+  const auto bare = run_otfgp(relax);
+  INFO(bare.output);
+  CHECK(bare.exit_code == 0);
+  CHECK_THAT(bare.output, Contains("no -o: the relaxed structures are not written") &&
+                              Contains("frame 0: converged"));
+  const auto written = run_otfgp(relax + " -o " + quoted(folder / "out.xyz"));
+  CHECK(written.exit_code == 0);
+  CHECK_THAT(written.output, !Contains("no -o"));
+}
+
+TEST_CASE("otfgp relax and hull refuse a pressure in the wrong unit, naming -P",
+          "[hull][relax][cli]") {
+  testing::TemporaryDirectory folder("otfgp-pressure-cli");
+  write_structures(folder / "ar.xyz", {crystal(5.3, fcc_sites, {18, 18, 18, 18})});
+  std::ofstream(folder / "t.csv") << "id,formula,energy,volume\nLi_a,Li,-1.9,20\n";
+  const std::string argon = quoted(folder / "ar.xyz"), table = quoted(folder / "t.csv");
+  const std::string lj = " lj:eps=0.0104,sigma=3.4,rc=8.0";
+  const std::string beyond =
+      " GPa is not below ±10000 GPa, far past what any structure survives; the unit is GPa (1 GPa "
+      "= 10 kbar = 1e4 bar = 1e9 Pa)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"relax " + argon + " -p" + lj + " -P 100000", "100000"},
+      {"relax " + argon + " -p" + lj + " -P 1e9 -o " + quoted(folder / "out.xyz"), "1e+09"},
+      {"hull " + table + " -P 100000", "100000"},
+      {"hull " + table + " -P 1e9", "1e+09"},  // was blamed on the table's energies
+      {"hull " + table + " -P 0:20000:10000", "20000"},
+      {"hull " + table + " --pressure=-20000:0:10000", "-20000"},
+      {"hull " + argon + " --relax-with" + lj + " -P 100000", "100000"},
+  };
+  for (const auto& [arguments, pressure] : cases) {
+    const auto result = run_otfgp(arguments);
+    INFO(arguments << "\n" << result.output);
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.output, Contains("-P/--pressure: the target pressure " + pressure + beyond) &&
+                                  !Contains("frame 0") && !Contains("corrupt table"));
+  }
+  CHECK_FALSE(std::filesystem::exists(folder / "out.xyz"));
+  // Above 1000 GPa: a warning naming the option, and the run goes on.
+  const auto high = run_otfgp("hull " + table + " -P 2000");
+  INFO(high.output);
+  CHECK(high.exit_code == 0);
+  CHECK_THAT(high.output, Contains("-P/--pressure: the target pressure 2000 GPa is above 1000 GPa: "
+                                   "the unit is GPa"));
+}
+
 TEST_CASE("the Ba-Rh-O example relaxes and builds its hull on the BaO-RhO2 join",
           "[hull][cli][example]") {
   const std::filesystem::path structures =

@@ -126,6 +126,11 @@ TEST_CASE("relaxation stops at the step limit and rejects impossible requests", 
   options.relax_cell = true;
   CHECK_THROWS_AS(relax(*potential, molecule, options), Error);
   CHECK_THROWS_AS(parse_relax_algorithm("bfgs"), Error);
+  // hull --relax-with, otf relax stages and search relax through here too.
+  options.pressure_gpa = 1e5;
+  CHECK_THROWS_WITH(
+      relax(*potential, rattled, options),
+      Catch::Contains("relax: the target pressure 100000 GPa is not below ±10000 GPa"));
 }
 
 TEST_CASE("Stillinger-Weber Si diamond relaxed at 10 GPa ends at the target pressure", "[relax]") {

@@ -225,6 +225,11 @@ TEST_CASE("search configs are validated key by key", "[search]") {
   CHECK_THROWS_WITH(parse(base + "formula_units: [4, 2]\n"), Catch::Contains("formula_units"));
   CHECK_THROWS_WITH(parse("composition: Xx\npotential: lj\n"), Catch::Contains("composition"));
   CHECK_THROWS_AS(parse(base + "structure:\n  space_groups: [231]\n"), Error);
+  // A pressure in Pa (every candidate's cell collapsed: "singular cell", exit 0).
+  CHECK_THROWS_WITH(parse(base + "pressure: 1e10\n"),
+                    Catch::Contains("bad.yaml, line 3: key 'pressure': the target pressure 1e+10 "
+                                    "GPa is not below ±10000 GPa") &&
+                        Catch::Contains("the unit is GPa"));
   const SearchConfig defaults = parse(base);
   CHECK(defaults.strategy == Strategy::laqa);
   CHECK(defaults.laqa.weight_force == 0.1);

@@ -9,6 +9,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/output_file.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 
@@ -357,8 +358,7 @@ void check_relax_input(const Structure& structure, const RelaxOptions& options) 
     throw Error("relax: the force and stress tolerances must be positive");
   if (options.max_steps < 0) throw Error("relax: the step limit must not be negative");
   if (!(options.max_step > 0)) throw Error("relax: the largest step must be positive");
-  if (!std::isfinite(options.pressure_gpa))
-    throw Error("relax: the pressure must be a finite number of GPa");
+  check_target_pressure(options.pressure_gpa, "relax");
 }
 
 nlohmann::json structure_to_json(const Structure& structure) {

@@ -27,6 +27,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
@@ -125,6 +126,9 @@ HullRequest parse_hull_request(HullSettings& settings) {
     throw Error("no inputs: give tables (*.csv, *.json) or structure files");
   HullRequest request;
   request.pressures = parse_pressure_grid(settings.pressure);
+  // The ends of a sweep bound every point of it.
+  check_given_pressure(request.pressures.front(), "-P/--pressure");
+  if (request.pressures.size() > 1) check_given_pressure(request.pressures.back(), "-P/--pressure");
   for (const auto& formula : formulas)
     request.hull_options.references.push_back(parse_formula(formula));
   if (settings.recheck_within_given && !(settings.recheck_within >= 0))

@@ -17,6 +17,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 
@@ -53,6 +54,7 @@ RelaxOptions relax_options(const RelaxSettings& settings) {
     options.relax_cell = false;
   else
     throw Error("--cell must be fixed, full or auto, not '" + settings.cell + "'");
+  if (settings.pressure_given) check_given_pressure(settings.pressure, "-P/--pressure");
   if (settings.pressure_given && !options.relax_cell)
     logger().warn("--pressure with a fixed cell only adds P·V to the reported enthalpy");
   if (settings.trajectory_every < 1) throw Error("--trajectory-every must be at least 1");
@@ -122,7 +124,12 @@ void run_relax(const RelaxSettings& settings) {
   check_output_paths(
       {{"input", settings.input}, {"--potential", potential_spec_file(settings.potential)}},
       {{"-o", settings.output}, {"--trajectory", settings.trajectory}});
-  if (!settings.output.empty()) check_writable(settings.output);
+  // Without -o the per-frame lines are the whole result (a quick look at
+  // energies and enthalpies); say so before the relaxations, not after.
+  if (settings.output.empty())
+    logger().warn("no -o: the relaxed structures are not written (only their results are printed)");
+  else
+    check_writable(settings.output);
   if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
   const std::vector<Structure> frames = read_structures(settings.input);

@@ -12,6 +12,7 @@
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/otf/output_folder.hpp"
@@ -201,12 +202,7 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
     entry.fail("temperature", "must be positive with a thermostat");
   if (entry.has("pressure")) {
     if (!npt && !stage.relax) entry.fail("pressure", "needs md.ensemble npt (or relax: true)");
-    stage.pressure = entry.number("pressure");
-    try {
-      md::check_configured_pressure(*stage.pressure);
-    } catch (const Error& error) {
-      entry.fail("pressure", error.what());
-    }
+    stage.pressure = read_target_pressure(entry, "pressure");
   } else if (npt) {
     stage.pressure = engine.barostat.pressure;
   }

@@ -13,6 +13,7 @@
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/formula.hpp"
 #include "otfgp/core/output_paths.hpp"
+#include "otfgp/core/target_pressure.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/search/search.hpp"
 
@@ -245,8 +246,7 @@ void read_potential(const ConfigSection& root, SearchConfig& config) {
 // The top-level scalars (pressure, seed, templates, algorithm, candidates,
 // budget, ground state); returns the algorithm's name.
 std::string read_run_settings(const ConfigSection& root, SearchConfig& config) {
-  config.pressure_gpa = root.number("pressure", 0.0);
-  if (!std::isfinite(config.pressure_gpa)) root.fail("pressure", "must be a finite number of GPa");
+  config.pressure_gpa = read_target_pressure(root, "pressure", 0.0);
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);

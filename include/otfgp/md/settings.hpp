@@ -44,14 +44,6 @@ struct ThermostatSettings {
 
 // Martyna–Tobias–Klein barostat with its own Nosé–Hoover chain (LAMMPS fix
 // npt; Tuckerman et al., J. Phys. A 39, 5629 (2006)). Needs a thermostat.
-// Throws otfgp::Error unless `pressure` (GPa) is a target a barostat can
-// reach: finite and below ±1e4 GPa (a number of pascals or bars given as GPa
-// would otherwise collapse or blow up the cell within a few steps).
-void check_target_pressure(double pressure);
-// check_target_pressure, and a warning above 1000 GPa (a value in kbar or bar
-// is more likely than a few TPa): for the config readers, once per value.
-void check_configured_pressure(double pressure);
-
 struct BarostatSettings {
   bool enabled = false;
   double pressure = 0.0;  // target hydrostatic pressure, GPa

@@ -77,13 +77,16 @@ struct GenerationTally {
 bool counts_fit(int space_group, const std::vector<int>& counts);
 
 // One structure in the given group; nullopt when `options.attempts_per_group`
-// tries found none with the distances respected and spglib agreeing.
+// tries found none with the distances respected and spglib agreeing (P1 takes
+// any group spglib finds: it imposes no symmetry).
 std::optional<Structure> random_structure_in_group(
     int space_group, const Stoichiometry& stoichiometry, int formula_units,
     const RandomStructureOptions& options, Random& random, GenerationTally* tally = nullptr);
 
-// A structure for candidate `index` of a search seeded with `seed`: formula
-// units and group drawn at random, P1 when no drawn group works. Throws
+// A structure for candidate `index` of a search seeded with `seed`: the
+// formula units drawn once, uniformly among those some listed group holds,
+// then groups drawn (without replacement until all were tried), P1 of the
+// same size when `groups_to_try` of them gave nothing. Throws
 // otfgp::Error when not even P1 works (the volume is too small for the
 // distances).
 GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
