@@ -164,12 +164,17 @@ TEST_CASE("lammps oracle: type numbers in pair_coeff need elements, which fix th
   // parameters, silently (a probe's Cl8 frame: 0.15 eV off).
   const std::string lj = "kind: lammps\npair_style: lj/cut 6.0\n";
   CHECK_THROWS_WITH(
-      lammps_oracle(lj + "pair_coeff: ['* * 0.01 3.0', '1 1 0.02 2.5']\n"),
-      Contains("key 'pair_coeff'") && Contains("'1 1 0.02 2.5'") && Contains("oracle.elements"));
+      lammps_oracle(lj + "pair_coeff: ['* * 0.01 3.0', '1 1 0.02 2.5']\n")->check({11, 17}),
+      Contains("oracle.pair_coeff") && Contains("'pair_coeff 1 1 0.02 2.5'") &&
+          Contains("the run has 2 elements (Na Cl)") && Contains("oracle.elements") &&
+          Contains("[Na, Cl]"));
   CHECK_THROWS_WITH(lammps_oracle(lj + "pair_coeff: '* * 0.01 3.0'\n"
-                                       "commands: ['pair_coeff 1*2 2 0.02 2.5']\n"),
-                    Contains("key 'commands'") && Contains("oracle.elements"));
-  CHECK_NOTHROW(lammps_oracle(lj + "pair_coeff: 'pair_coeff * * 0.01 3.0'\n"));
+                                       "commands: ['pair_coeff 1*2 2 0.02 2.5']\n")
+                        ->check({11, 17}),
+                    Contains("oracle.commands") && Contains("oracle.elements"));
+  // One element: type 1 is always it.
+  CHECK_NOTHROW(lammps_oracle(lj + "pair_coeff: ['* * 0.01 3.0', '1 1 0.02 2.5']\n")->check({17}));
+  CHECK_NOTHROW(lammps_oracle(lj + "pair_coeff: 'pair_coeff * * 0.01 3.0'\n")->check({11, 17}));
   // With them a Cl-only frame's Cl is type 2 and takes the `* *` parameters.
   TemporaryDirectory directory("otfgp-lammps-types");
   Structure chlorine = skewed(testing::diamond(14, 5.431, 1));

@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <numeric>
+#include <optional>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
@@ -49,29 +52,56 @@ bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>&
   return compute_hull(entries, options).entries[entry].stable;
 }
 
-// Phases equal to an earlier one of the same composition within `tolerance`
-// at every grid pressure where both have an enthalpy (and at one at least);
-// each is matched to the earliest such phase that is not itself degenerate.
+// The largest |H_a − H_b| over the grid pressures where both have one, if
+// below `tolerance` (and one such pressure at least).
+std::optional<double> within(const SweepPhase& a, const SweepPhase& b, double tolerance) {
+  double largest = 0.0;
+  bool compared = false;
+  for (Eigen::Index k = 0; k < a.enthalpy_per_atom.size(); ++k) {
+    const double ha = a.enthalpy_per_atom[k], hb = b.enthalpy_per_atom[k];
+    if (!std::isfinite(ha) || !std::isfinite(hb)) continue;
+    compared = true;
+    largest = std::max(largest, std::abs(ha - hb));
+    if (!(largest < tolerance)) return std::nullopt;
+  }
+  return compared ? std::optional<double>(largest) : std::nullopt;
+}
+
+// Phases of one composition within `tolerance` of another at every grid
+// pressure: lowest mean enthalpy first (the earlier given among equals), each
+// phase not yet taken stands for those still free within the tolerance of it.
 std::vector<DegeneratePhase> degenerate_phases(const std::vector<SweepPhase>& phases,
                                                double tolerance) {
-  std::vector<DegeneratePhase> degenerate;
-  std::vector<char> merged(phases.size(), 0);
-  for (std::size_t j = 0; j < phases.size(); ++j)
-    for (std::size_t i = 0; i < j && !merged[j]; ++i) {
-      if (merged[i] || !phases[i].composition.same_fractions(phases[j].composition)) continue;
-      const Eigen::VectorXd &a = phases[i].enthalpy_per_atom, &b = phases[j].enthalpy_per_atom;
-      double largest = 0.0;
-      bool compared = false, within = true;
-      for (Eigen::Index k = 0; k < a.size() && within; ++k) {
-        if (!std::isfinite(a[k]) || !std::isfinite(b[k])) continue;
-        compared = true;
-        largest = std::max(largest, std::abs(a[k] - b[k]));
-        within = largest <= tolerance;
+  std::vector<double> mean(phases.size(), 0.0);
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    int count = 0;
+    for (const double h : phases[i].enthalpy_per_atom)
+      if (std::isfinite(h)) {
+        mean[i] += h;
+        ++count;
       }
-      if (!compared || !within) continue;
-      merged[j] = 1;
-      degenerate.push_back({j, i, largest});
+    mean[i] = count > 0 ? mean[i] / count : std::numeric_limits<double>::infinity();
+  }
+  std::vector<std::size_t> order(phases.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return mean[a] < mean[b]; });
+  std::vector<DegeneratePhase> degenerate;
+  std::vector<char> taken(phases.size(), 0);
+  for (const std::size_t i : order) {
+    if (taken[i]) continue;
+    for (const std::size_t j : order) {
+      if (j == i || taken[j] || !phases[i].composition.same_fractions(phases[j].composition))
+        continue;
+      if (const std::optional<double> largest = within(phases[i], phases[j], tolerance)) {
+        taken[j] = 1;
+        degenerate.push_back({j, i, *largest});
+      }
     }
+    taken[i] = 1;
+  }
+  std::sort(degenerate.begin(), degenerate.end(),
+            [](const DegeneratePhase& a, const DegeneratePhase& b) { return a.entry < b.entry; });
   return degenerate;
 }
 
@@ -141,10 +171,18 @@ Sweep sweep_hull(const std::vector<SweepPhase>& given, const std::vector<double>
     throw Error("hull sweep: the degenerate tolerance must not be negative");
   sweep.degenerate = degenerate_phases(given, options.degenerate_tolerance);
   std::vector<SweepPhase> phases = given;
-  for (const DegeneratePhase& same : sweep.degenerate) {
-    phases[same.entry].enthalpy_per_atom = given[same.same_as].enthalpy_per_atom;
-    phases[same.entry].volume_per_atom = given[same.same_as].volume_per_atom;
-  }
+  for (const DegeneratePhase& same : sweep.degenerate)
+    for (Eigen::Index k = 0; k < given[same.entry].enthalpy_per_atom.size(); ++k)
+      if (std::isfinite(given[same.entry].enthalpy_per_atom[k]) &&
+          std::isfinite(given[same.same_as].enthalpy_per_atom[k])) {
+        // A hair above, so that `same_as` is the lower of the two everywhere
+        // (the hull keeps the earlier of equal entries, which may be this one):
+        // the Hermite interpolant of a constant shift is that shift (its
+        // value weights sum to 1), 10⁻¹² of |H|, far above its rounding.
+        const double h = given[same.same_as].enthalpy_per_atom[k];
+        phases[same.entry].enthalpy_per_atom[k] = h + 1e-12 * std::max(1.0, std::abs(h));
+        phases[same.entry].volume_per_atom[k] = given[same.same_as].volume_per_atom[k];
+      }
   for (std::size_t k = 0; k < pressures.size(); ++k)
     sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
 

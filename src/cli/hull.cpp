@@ -329,8 +329,8 @@ void add_hull_command(CLI::App& app, Commands& commands) {
   command->add_option("--seed", settings->seed, "Random seed of the draws")->capture_default_str();
   command
       ->add_option("--degenerate-within", settings->degenerate_within,
-                   "Polymorphs whose enthalpies agree within this at every pressure are one "
-                   "phase: the first given stands for both (eV/atom)")
+                   "Polymorphs whose enthalpies are closer than this at every pressure are one "
+                   "phase: the lower on average stands for both (eV/atom; 0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   auto* recheck_within =

@@ -20,7 +20,20 @@ namespace otfgp {
 
 std::vector<std::filesystem::path> gp_spec_files(const std::string& spec) {
   if (spec.rfind("gp:", 0) != 0) return {};
-  return {spec.substr(3, spec.find(',') - 3)};
+  // The options are key=value words after the path, which (resolved from a
+  // config's folder) may itself hold commas: the path ends before the first
+  // comma from which on every word is an option.
+  std::string path = spec.substr(3);
+  for (auto comma = path.find(','); comma != std::string::npos; comma = path.find(',', comma + 1)) {
+    bool options = true;
+    for (std::size_t start = comma + 1; start <= path.size() && options;) {
+      const std::size_t end = std::min(path.find(',', start), path.size());
+      options = path.substr(start, end - start).find('=') != std::string::npos;
+      start = end + 1;
+    }
+    if (options) return {path.substr(0, comma)};
+  }
+  return {path};
 }
 
 std::unique_ptr<Potential> make_gp_model(const std::string& given,

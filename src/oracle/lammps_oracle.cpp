@@ -179,15 +179,18 @@ class LammpsOracle final : public Oracle {
     std::vector<int> present = species;
     std::sort(present.begin(), present.end());
     present.erase(std::unique(present.begin(), present.end()), present.end());
+    check_type_numbers(present);
     trial_run(type_order(present), present);
   }
 
-  // The parameter files the pair_coeff lines and commands name (resolve_files
-  // made them absolute paths).
+  // The parameter files the pair_coeff lines name, also those among
+  // `commands` (resolve_files made them absolute paths); not the files other
+  // commands name, which may be LAMMPS's outputs (`log`, `dump`).
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
     std::vector<std::filesystem::path> files;
     std::vector<std::string> lines = settings_.pair_coeff;
-    lines.insert(lines.end(), settings_.extra_commands.begin(), settings_.extra_commands.end());
+    for (const auto& line : settings_.extra_commands)
+      if (line.rfind("pair_coeff", 0) == 0) lines.push_back(line);
     for (const auto& line : lines)
       for (const auto word : split_whitespace(line)) {
         const std::filesystem::path path(word);
@@ -213,6 +216,25 @@ class LammpsOracle final : public Oracle {
     for (const auto& line : settings_.pair_coeff)
       check_type_words(line, types, !settings_.elements.empty(), settings_.key);
     return types;
+  }
+
+  // Without `elements`, types follow each frame's species: a line naming
+  // types by number would mean other elements in frames of other species
+  // (type 1 is Na in a NaCl frame, Cl in a Cl-only one, which then got Na–Na's
+  // parameters, silently). With one element in the run, type 1 is always it.
+  void check_type_numbers(const std::vector<int>& present) const {
+    if (!settings_.elements.empty() || present.size() < 2) return;
+    for (const auto& [key, lines] : {std::pair{"pair_coeff", &settings_.pair_coeff},
+                                     std::pair{"commands", &settings_.extra_commands}})
+      for (const auto& line : *lines)
+        if (names_types_by_number(line))
+          throw Error(fmt::format(
+              "{}.{}: '{}' names LAMMPS types by number and the run has {} elements ({}): give "
+              "{}.elements, the element of each type in order (e.g. [{}]); without it the types "
+              "follow each frame's own species, and a number means another element in a frame "
+              "that lacks one",
+              settings_.key, key, line, present.size(), symbols_text(present), settings_.key,
+              symbols_text(present, ", ")));
   }
 
   // LAMMPS reads the parameter files and maps elements at pair_coeff, before
@@ -420,20 +442,6 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
           settings.elements.end())
         section.fail("elements", symbol + " is listed twice (one LAMMPS type per element)");
       settings.elements.push_back(z);
-    }
-  if (settings.elements.empty())
-    for (const std::string key : {"pair_coeff", "commands"}) {
-      if (!section.has(key)) continue;
-      for (const auto& line : section.texts(key)) {
-        const bool bare = key == "pair_coeff" && line.rfind("pair_coeff", 0) != 0;
-        if (names_types_by_number(bare ? "pair_coeff " + line : line))
-          section.fail(key, fmt::format("'{}' names LAMMPS types by number: give {}.elements, "
-                                        "the element of each type in order (e.g. [Na, Cl]); "
-                                        "without it the types follow each frame's own species, "
-                                        "and a number means another element in a frame that "
-                                        "lacks one",
-                                        line, settings.key));
-      }
     }
   if (auto charges = section.optional_section("charges")) {
     if (!charges->node().IsMap()) section.fail("charges", "expected a mapping element → charge");

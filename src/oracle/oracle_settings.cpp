@@ -114,7 +114,9 @@ std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
     const std::vector<std::filesystem::path>& files) {
   std::vector<std::pair<std::string, std::filesystem::path>> named;
   std::map<std::string, int> seen;
+  std::set<std::filesystem::path> paths;
   for (const auto& file : files) {
+    if (!paths.insert(file.lexically_normal()).second) continue;  // named twice: one line
     const std::string name = file.filename().string();
     const int n = ++seen[name];
     named.emplace_back("files." + name + (n > 1 ? "#" + std::to_string(n) : ""), file);

@@ -43,14 +43,15 @@ struct PhaseTransition {
 struct SweepOptions {
   HullOptions hull;
   double transition_tolerance = 1e-5;  // GPa
-  double degenerate_tolerance = 1e-5;  // eV/atom
+  double degenerate_tolerance = 1e-5;  // eV/atom; 0: no phase is merged
 };
 
-// A phase the sweep takes as the same as an earlier one (`same_as`): same
-// composition, enthalpies within SweepOptions::degenerate_tolerance at every
-// grid pressure where both have one. Its hulls use `same_as`'s enthalpies and
-// volumes, so that the earlier one alone can be on the hull (this one is then
-// HullEntryResult::duplicate_of it, 0 eV/atom above).
+// A phase the sweep takes as the same as another (`same_as`, the one of the
+// lowest mean enthalpy over the grid, the earlier given among equals): same
+// composition, enthalpies closer than SweepOptions::degenerate_tolerance at
+// every grid pressure where both have one. Its hulls use `same_as`'s
+// enthalpies and volumes there, so that `same_as` alone can be on the hull
+// (this one is then HullEntryResult::duplicate_of it, 10⁻¹² of |H| above).
 struct DegeneratePhase {
   std::size_t entry = 0, same_as = 0;
   double largest_difference = 0.0;  // eV/atom, max over the grid of |H − H_same_as|

@@ -36,7 +36,8 @@ std::string label_fingerprint(const std::string& kind, const std::string& settin
 // Oracle::label_files entries for parameter files that no config key names
 // one by one (a `potential` oracle's, those of a `lammps` oracle's pair_coeff
 // lines, a `cp2k` oracle's basis and potential libraries): "files.NAME", NAME
-// the file's name ("files.NAME#2" for a second file of that name).
+// the file's name ("files.NAME#2" for a second file of that name; a path
+// given twice counts once).
 std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
     const std::vector<std::filesystem::path>& files);
 
