@@ -74,13 +74,11 @@ std::string first_difference(const nlohmann::json& stored, const nlohmann::json&
     return value.is_string() ? value.get<std::string>() : value.dump();
   };
   std::string before = text(stored), now = text(expected);
-  // Texts of several lines (the oracle's settings): the first line that differs.
-  std::istringstream a(before), b(now);
-  for (std::string x, y; std::getline(a, x) && std::getline(b, y);)
-    if (x != y) {
-      before = x;
-      now = y;
-      break;
+  // Texts of several lines (the oracle's settings): the key that changed.
+  if (before.find('\n') != std::string::npos || now.find('\n') != std::string::npos)
+    if (const auto change = oracle::first_label_change(before, now)) {
+      before = change->key + ": " + change->before.value_or("none");
+      now = change->key + ": " + change->now.value_or("none");
     }
   if (before.size() > 80 || now.size() > 80) return "at " + where.to_string();
   return where.to_string() + ": " + before + " in the checkpoint, " + now + " in the config";
