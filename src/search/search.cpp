@@ -12,7 +12,6 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <type_traits>
 
 #include <sys/wait.h>
