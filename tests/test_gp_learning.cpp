@@ -265,6 +265,15 @@ TEST_CASE("the B2 sparse GP learns Stillinger-Weber silicon", "[gp_learning]") {
   TemporaryDirectory saved("otfgp-isolated");
   save_gp_model(saved / "model.h5", gp);
   const MappedGp loaded = load_mapped_gp(saved / "model.h5");
+  // The file a model was read from is its parameter file (what a potential
+  // oracle's resumed run compares), also from a config folder whose name
+  // holds a comma; a model made in memory has none.
+  std::filesystem::create_directories(saved / "a,b");
+  std::filesystem::copy_file(saved / "model.h5", saved / "a,b" / "model.h5");
+  for (const char* spec : {"gp:model.h5", "gp:model.h5,mapped=no"})
+    CHECK(make_potential(spec, saved / "a,b")->parameter_files() ==
+          std::vector<std::filesystem::path>{saved / "a,b" / "model.h5"});
+  CHECK(GpPotential(loaded).parameter_files().empty());
   CHECK(loaded.isolated_atoms == gp.isolated_atoms());
   GpPotential from_file(loaded);
   for (Potential* p :

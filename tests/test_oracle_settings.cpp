@@ -3,7 +3,6 @@
 // SCF to the same answer).
 #include <catch2/catch.hpp>
 
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -175,14 +174,4 @@ TEST_CASE("oracle label settings: parameter files count by their content, for ev
   REQUIRE(file);
   CHECK(file->key == "oracle.files.Si.sw");
   CHECK(file->now == "content fnv1a64 2");
-}
-
-TEST_CASE("a gp: spec's model file, commas in its folder included", "[oracle]") {
-  using Paths = std::vector<std::filesystem::path>;
-  CHECK(gp_spec_files("gp:/runs/a,b/model.h5,mapped=no,novelty_margin=0.1") ==
-        Paths{"/runs/a,b/model.h5"});
-  CHECK(gp_spec_files("gp:/runs/a,b/model.h5") == Paths{"/runs/a,b/model.h5"});
-  CHECK(gp_spec_files("gp:model.h5,mapped=no") == Paths{"model.h5"});
-  CHECK(gp_spec_files("gp").empty());
-  CHECK(gp_spec_files("sw:Si.sw").empty());
 }

@@ -169,8 +169,12 @@ std::string ConfigSection::location(const std::string& key) const {
   return prefix_.empty() ? *file_ : *file_ + line_of(node_);
 }
 
+std::string ConfigSection::where(const std::string& key) const {
+  return location(key) + ": key '" + name(key) + "'";
+}
+
 void ConfigSection::fail(const std::string& key, const std::string& message) const {
-  throw Error(location(key) + ": key '" + name(key) + "': " + message);
+  throw Error(where(key) + ": " + message);
 }
 
 void ConfigSection::expect_keys(const std::vector<std::string>& known) {

@@ -35,8 +35,7 @@ void check_given_pressure(double pressure, const std::string& source) {
 double read_target_pressure(const ConfigSection& section, const std::string& key,
                             std::optional<double> fallback) {
   const double pressure = fallback ? section.number(key, *fallback) : section.number(key);
-  // The words of ConfigSection::fail, for the warning too.
-  check_given_pressure(pressure, section.location(key) + ": key '" + section.name(key) + "'");
+  check_given_pressure(pressure, section.where(key));
   return pressure;
 }
 

@@ -18,24 +18,6 @@
 
 namespace otfgp {
 
-std::vector<std::filesystem::path> gp_spec_files(const std::string& spec) {
-  if (spec.rfind("gp:", 0) != 0) return {};
-  // The options are key=value words after the path, which (resolved from a
-  // config's folder) may itself hold commas: the path ends before the first
-  // comma from which on every word is an option.
-  std::string path = spec.substr(3);
-  for (auto comma = path.find(','); comma != std::string::npos; comma = path.find(',', comma + 1)) {
-    bool options = true;
-    for (std::size_t start = comma + 1; start <= path.size() && options;) {
-      const std::size_t end = std::min(path.find(',', start), path.size());
-      options = path.substr(start, end - start).find('=') != std::string::npos;
-      start = end + 1;
-    }
-    if (options) return {path.substr(0, comma)};
-  }
-  return {path};
-}
-
 std::unique_ptr<Potential> make_gp_model(const std::string& given,
                                          const std::filesystem::path& config_dir) {
   // The model path comes first; options follow after a comma.
@@ -86,13 +68,13 @@ std::unique_ptr<Potential> make_gp_model(const std::string& given,
     model.novelty_margin = margin;
     model.variance_rank = static_cast<int>(rank);
     model.repulsion = repulsion == "zbl";
-    return make_gp_potential(std::move(model), spec);
+    return make_gp_potential(std::move(model), spec, path);
   }
   if (mappable)
     logger().info("gp: evaluating {} without the mapped form (cost grows with the sparse set)",
                   path);
   return make_sparse_gp_potential(std::make_shared<const SparseGp>(load_gp_model(path)), spec,
-                                  margin, repulsion == "zbl");
+                                  margin, repulsion == "zbl", path);
 }
 
 }  // namespace otfgp

@@ -178,7 +178,8 @@ GpPotential::PairScratch pair_scratch_from_environment() {
 
 }  // namespace
 
-GpPotential::GpPotential(MappedGp model, std::string spec) : spec_(std::move(spec)) {
+GpPotential::GpPotential(MappedGp model, std::string spec, std::filesystem::path model_file)
+    : spec_(std::move(spec)), model_file_(std::move(model_file)) {
   const auto [form, team_size] = force_form_from_environment();
   set_force_form(form, team_size);
   set_pair_scratch(pair_scratch_from_environment());
@@ -1022,8 +1023,9 @@ void gp_novelty_kernel(const b2::B2Basis& basis, const NeighborView& neighbors, 
       });
 }
 
-std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec) {
-  return std::make_unique<GpPotential>(std::move(model), std::move(spec));
+std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec,
+                                             std::filesystem::path model_file) {
+  return std::make_unique<GpPotential>(std::move(model), std::move(spec), std::move(model_file));
 }
 
 }  // namespace otfgp

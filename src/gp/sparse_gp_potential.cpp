@@ -4,7 +4,6 @@
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
-#include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/novelty_repulsion.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/added_potential.hpp"
@@ -16,8 +15,11 @@ namespace {
 class SparseGpPotential final : public Potential {
  public:
   SparseGpPotential(std::shared_ptr<const SparseGp> gp, std::string spec, double novelty_margin,
-                    bool repulsion)
-      : gp_(std::move(gp)), spec_(std::move(spec)), novelty_margin_(novelty_margin) {
+                    bool repulsion, std::filesystem::path model_file)
+      : gp_(std::move(gp)),
+        spec_(std::move(spec)),
+        model_file_(std::move(model_file)),
+        novelty_margin_(novelty_margin) {
     if (repulsion)
       repulsion_ = novelty_repulsion(gp_->descriptor().species(), gp_->shortest_pair_distance(),
                                      novelty_margin_, gp_->descriptor().cutoff());
@@ -25,7 +27,7 @@ class SparseGpPotential final : public Potential {
 
   std::string spec() const override { return spec_; }
   std::vector<std::filesystem::path> parameter_files() const override {
-    return gp_spec_files(spec_);
+    return model_file_.empty() ? std::vector<std::filesystem::path>{} : std::vector{model_file_};
   }
   double cutoff() const override { return gp_->descriptor().cutoff(); }
   std::vector<int> elements() const override { return gp_->descriptor().species(); }
@@ -100,6 +102,7 @@ class SparseGpPotential final : public Potential {
 
   std::shared_ptr<const SparseGp> gp_;
   std::string spec_;
+  std::filesystem::path model_file_;  // as read; empty for a model made in memory
   double novelty_margin_;
   std::unique_ptr<Potential> repulsion_;  // ZBL below the training distances, or null
 };
@@ -108,10 +111,11 @@ class SparseGpPotential final : public Potential {
 
 std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
                                                     std::string spec, double novelty_margin,
-                                                    bool repulsion) {
+                                                    bool repulsion,
+                                                    std::filesystem::path model_file) {
   if (!gp) throw std::invalid_argument("make_sparse_gp_potential: no GP");
   return std::make_unique<SparseGpPotential>(std::move(gp), std::move(spec), novelty_margin,
-                                             repulsion);
+                                             repulsion, std::move(model_file));
 }
 
 }  // namespace otfgp

@@ -85,6 +85,19 @@ std::string content_fingerprint(const std::filesystem::path& file) {
   return fmt::format("content fnv1a64 {:016x}", state);
 }
 
+bool holds_file_contents(const std::string& settings) {
+  return settings.rfind(file_prefix, 0) == 0 ||
+         settings.find("\n" + std::string(file_prefix)) != std::string::npos;
+}
+
+std::string without_file_contents(const std::string& settings) {
+  std::istringstream lines(settings);
+  std::string line, kept;
+  while (std::getline(lines, line))
+    if (line.rfind(file_prefix, 0) != 0) kept += line + "\n";
+  return kept;
+}
+
 }  // namespace
 
 std::string label_settings(const ConfigSection& section, const Oracle& made) {
@@ -123,23 +136,6 @@ std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
   }
   return named;
 }
-
-namespace {
-
-bool holds_file_contents(const std::string& settings) {
-  return settings.rfind(file_prefix, 0) == 0 ||
-         settings.find("\n" + std::string(file_prefix)) != std::string::npos;
-}
-
-std::string without_file_contents(const std::string& settings) {
-  std::istringstream lines(settings);
-  std::string line, kept;
-  while (std::getline(lines, line))
-    if (line.rfind(file_prefix, 0) != 0) kept += line + "\n";
-  return kept;
-}
-
-}  // namespace
 
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
   return holds_file_contents(recorded) ? now : without_file_contents(now);

@@ -79,6 +79,8 @@ class ConfigSection {
   // "md.yaml, line 12" for a key (or the mapping itself when key is empty).
   std::string location(const std::string& key = "") const;
   const std::string& file() const { return *file_; }
+  // "md.yaml, line 12: key 'timestep'": how a message about a key starts.
+  std::string where(const std::string& key) const;
   // Throws otfgp::Error: "md.yaml, line 12: key 'timestep': <message>".
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
   const YAML::Node& node() const { return node_; }

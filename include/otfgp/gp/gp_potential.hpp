@@ -31,15 +31,13 @@
 
 namespace otfgp {
 
-// The model file a "gp:FILE[,options]" spec names (parameter_files of the GP
-// potentials); none for any other spec ("gp", an in-memory model).
-std::vector<std::filesystem::path> gp_spec_files(const std::string& spec);
-
 class GpPotential final : public Potential {
  public:
-  // spec: what spec() returns (the file the model came from, e.g. "gp:model.h5").
-  // Throws otfgp::Error when the model's matrices disagree in size.
-  explicit GpPotential(MappedGp model, std::string spec = "gp");
+  // spec: what spec() returns (the file the model came from, e.g. "gp:model.h5");
+  // model_file: that file as read (parameter_files; empty for a model made in
+  // memory). Throws otfgp::Error when the model's matrices disagree in size.
+  explicit GpPotential(MappedGp model, std::string spec = "gp",
+                       std::filesystem::path model_file = {});
 
   // Swaps in a retrained model (on-the-fly learning) and keeps the species
   // binding, so MD resumes from the same state with the new β.
@@ -84,7 +82,7 @@ class GpPotential final : public Potential {
 
   std::string spec() const override { return spec_; }
   std::vector<std::filesystem::path> parameter_files() const override {
-    return gp_spec_files(spec_);
+    return model_file_.empty() ? std::vector<std::filesystem::path>{} : std::vector{model_file_};
   }
   double cutoff() const override { return model_.descriptor.max_cutoff(); }
   std::vector<int> elements() const override { return model_.descriptor.species; }
@@ -130,6 +128,7 @@ class GpPotential final : public Potential {
   MappedGp model_;
   std::vector<TruncatedVarianceFactor> truncated_;  // per species, what factor_ holds
   std::string spec_;
+  std::filesystem::path model_file_;
   std::vector<int> bound_species_;
   bool bound_ = false;
 
@@ -183,6 +182,7 @@ class GpPotential final : public Potential {
 };
 
 // The factory the "gp" spec uses once the model file is read.
-std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec = "gp");
+std::unique_ptr<Potential> make_gp_potential(MappedGp model, std::string spec = "gp",
+                                             std::filesystem::path model_file = {});
 
 }  // namespace otfgp

@@ -5,6 +5,7 @@
 // the reference the fast mapped potential (gp_potential.hpp) is checked and
 // timed against, and the path for kernels without a quadratic map.
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -14,9 +15,11 @@
 namespace otfgp {
 
 // `spec` is what spec() returns (e.g. "gp:model.h5,mapped=no"); novelty_margin
-// and repulsion as MappedGp's.
+// and repulsion as MappedGp's; model_file: the file the model was read from
+// (parameter_files; empty for a model made in memory).
 std::unique_ptr<Potential> make_sparse_gp_potential(std::shared_ptr<const SparseGp> gp,
                                                     std::string spec, double novelty_margin = 0.05,
-                                                    bool repulsion = true);
+                                                    bool repulsion = true,
+                                                    std::filesystem::path model_file = {});
 
 }  // namespace otfgp
