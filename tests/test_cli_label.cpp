@@ -38,6 +38,16 @@ std::vector<Structure> rattled_silicon(int count, int first_seed) {
   return frames;
 }
 
+// `frames` in dir/frames.xyz, a potential oracle sw:Si.sw in dir/sw.yaml (the
+// Si.sw beside it when there is one), and the label command writing dir/out.xyz.
+std::string sw_label_command(const std::filesystem::path& dir,
+                             const std::vector<Structure>& frames) {
+  write_extxyz(dir / "frames.xyz", frames);
+  testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
+  return "label " + (dir / "sw.yaml").string() + " " + (dir / "frames.xyz").string() + " -o " +
+         (dir / "out.xyz").string();
+}
+
 }  // namespace
 
 TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
@@ -139,10 +149,7 @@ TEST_CASE("otfgp label keeps labelled frames: a re-run is refused, --resume labe
   TemporaryDirectory directory("otfgp-label-resume");
   const std::filesystem::path dir = directory.path();
   const std::vector<Structure> frames = rattled_silicon(4, 60);
-  write_extxyz(dir / "frames.xyz", frames);
-  testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
-  const std::string label = "label " + (dir / "sw.yaml").string() + " " +
-                            (dir / "frames.xyz").string() + " -o " + (dir / "out.xyz").string();
+  const std::string label = sw_label_command(dir, frames);
   REQUIRE(testing::run_otfgp(label).exit_code == 0);
   const std::vector<Structure> all = read_extxyz(dir / "out.xyz");
   REQUIRE(all.size() == 4);
@@ -235,11 +242,8 @@ TEST_CASE("otfgp label --resume refuses a parameter file whose content changed u
   // mixed labels 1.6 eV/atom apart, silently).
   TemporaryDirectory directory("otfgp-label-files");
   const std::filesystem::path dir = directory.path();
-  write_extxyz(dir / "frames.xyz", rattled_silicon(3, 70));
   std::filesystem::copy_file("/usr/share/lammps/potentials/Si.sw", dir / "Si.sw");
-  testing::write_text(dir / "sw.yaml", "oracle: {kind: potential, potential: sw:Si.sw}\n");
-  const std::string label = "label " + (dir / "sw.yaml").string() + " " +
-                            (dir / "frames.xyz").string() + " -o " + (dir / "out.xyz").string();
+  const std::string label = sw_label_command(dir, rattled_silicon(3, 70));
   REQUIRE(testing::run_otfgp(label).exit_code == 0);
   const std::vector<Structure> all = read_extxyz(dir / "out.xyz");
   REQUIRE(all.size() == 3);
