@@ -243,7 +243,7 @@ void Engine::setup() {
   const int bad = find_bad_force(state_, settings_.max_force);
   if (bad >= 0 || !std::isfinite(potential_totals().energy)) {
     std::string what =
-        bad >= 0 ? "the force on atom " + std::to_string(bad) : std::string("the energy");
+        bad >= 0 ? "the force on atom " + std::to_string(bad + 1) : std::string("the energy");
     throw Error("step " + std::to_string(step_) + ": " + what + " of the starting structure is " +
                 (bad >= 0 ? "not finite or above the limit of " +
                                 format_significant(settings_.max_force, 6) + " eV/Å"
@@ -390,7 +390,7 @@ void Engine::check_step(const ForceCheck& check, long failed_step, const Snapsho
     auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
                                                  Kokkos::subview(state_.f, atom, Kokkos::ALL));
     const double norm = std::hypot(f(0), f(1), f(2));
-    const std::string on_atom = "the force on atom " + std::to_string(atom) + " is ";
+    const std::string on_atom = "the force on atom " + std::to_string(atom + 1) + " is ";
     if (!std::isfinite(norm))
       problem = on_atom + "not finite";
     else if (norm > limit)

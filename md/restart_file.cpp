@@ -1,6 +1,7 @@
 #include <cstdint>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/hdf5.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/version.hpp"
@@ -28,6 +29,12 @@ void write_contents(const hdf5::File& file, const RestartData& data) {
   if (data.velocities.rows() != n) throw Error("restart data: velocities do not match the atoms");
   file.write("velocities", values_of(data.velocities), atoms3);
   file.write("numbers", data.structure.numbers);
+  // Masses other than the elements' (a `masses` column of the starting structure).
+  if (find_extra_property(data.structure, "masses")) {
+    const Eigen::MatrixXd masses = real_property(data.structure, "masses");
+    file.write("masses", std::vector<double>(masses.data(), masses.data() + n),
+               {static_cast<hsize_t>(n)});
+  }
   std::vector<double> cell(9);
   for (int a = 0; a < 3; ++a)
     for (int b = 0; b < 3; ++b) cell[3 * a + b] = data.structure.cell(a, b);
@@ -69,6 +76,8 @@ void read_structure(const hdf5::File& file, RestartData& data) {
   for (int a = 0; a < 3; ++a)
     for (int b = 0; b < 3; ++b) data.structure.cell(a, b) = cell[3 * a + b];
   data.structure.pbc = {pbc[0] != 0, pbc[1] != 0, pbc[2] != 0};
+  if (file.contains("masses"))
+    set_real_property(data.structure, "masses", read_doubles(file, "masses", {n}));
   data.structure.validate();
 }
 

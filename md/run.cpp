@@ -6,11 +6,15 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <typeinfo>
 
 #include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_lock.hpp"
 #include "otfgp/core/output_paths.hpp"
@@ -31,10 +35,44 @@ double process_cpu_seconds() {
   return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
+constexpr const char* potential_files_prefix = "potential.files.";
+
+// dynamics_settings and the contents of the potential's parameter files
+// ("potential.files.NAME: content fnv1a64 …"): a file edited under its name
+// changes the dynamics as much as another spec does.
+std::string run_settings(const RunConfig& config, const Potential& potential) {
+  std::string text = dynamics_settings(config);
+  for (const auto& [key, file] : named_files(potential.parameter_files()))
+    text += "potential." + key + ": " + content_fingerprint(file) + "\n";
+  return text;
+}
+
+// Restart files of builds before 2026-12-02 hold no file lines: compared
+// without them, with a warning.
+std::string settings_as_recorded(const RunConfig& config, const std::string& recorded,
+                                 const std::string& now) {
+  if (recorded.find("\n" + std::string(potential_files_prefix)) != std::string::npos) return now;
+  std::istringstream lines(now);
+  std::string line, kept;
+  bool dropped = false;
+  while (std::getline(lines, line))
+    if (line.rfind(potential_files_prefix, 0) == 0)
+      dropped = true;
+    else
+      kept += line + "\n";
+  if (dropped)
+    logger().warn(
+        "{}: restart file '{}' was written by a build that did not record the potential's "
+        "parameter files; their contents are not compared (the spec text is)",
+        config.source, config.restart->string());
+  return kept;
+}
+
 // A continued run must integrate the same dynamics; name the first difference.
-void check_same_dynamics(const RunConfig& config, const RestartData& restart) {
-  const std::optional<SettingChange> change =
-      first_setting_change(restart.settings, dynamics_settings(config));
+void check_same_dynamics(const RunConfig& config, const RestartData& restart,
+                         const std::string& settings) {
+  const std::optional<SettingChange> change = first_setting_change(
+      restart.settings, settings_as_recorded(config, restart.settings, settings));
   if (!change) return;
   throw Error(config.source + ": restart file '" + config.restart->string() + "' was written " +
               (change->before
@@ -171,10 +209,10 @@ static void check_run_paths(const RunConfig& config) {
 namespace {
 
 // The restart file of a continued run, checked against the config; none for a fresh run.
-std::optional<RestartData> read_restart(const RunConfig& config) {
+std::optional<RestartData> read_restart(const RunConfig& config, const std::string& settings) {
   if (!config.restart) return std::nullopt;
   RestartData restart = read_restart_file(*config.restart);
-  check_same_dynamics(config, restart);
+  check_same_dynamics(config, restart, settings);
   if (restart.step >= config.steps)
     throw Error(config.source + ": restart file '" + config.restart->string() + "' is at step " +
                 std::to_string(restart.step) + ", not before steps: " +
@@ -272,9 +310,15 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   // Everything that can be wrong with the input is found before any output is touched.
   check_run_paths(config);
   std::shared_ptr<Potential> potential = make_potential(config.potential);
-  const std::optional<RestartData> restart = read_restart(config);
-  AtomState state =
-      AtomState::from_structure(restart ? restart->structure : starting_structure(config));
+  const std::string settings = run_settings(config, *potential);
+  const std::optional<RestartData> restart = read_restart(config, settings);
+  const Structure first = restart ? restart->structure : starting_structure(config);
+  if (!restart && find_extra_property(first, "momenta"))
+    logger().warn(
+        "{}: the structure's momenta column is not used: the run starts from Maxwell–Boltzmann "
+        "velocities at {} K (initial_temperature); a continued run needs its restart file",
+        config.source, format_real(config.initial_temperature));
+  AtomState state = AtomState::from_structure(first);
   if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
   Engine engine(std::move(state), potential, config.engine);
   if (restart) engine.restore(*restart);
@@ -282,7 +326,16 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   // the trajectory's steps only, so the other steps cost what they did.
   if (out.trajectory_interval > 0 && potential->provides_uncertainty())
     engine.set_compute_request({false, true}, out.trajectory_interval);
-  engine.setup();
+  try {
+    engine.setup();
+  } catch (const Error& error) {
+    if (typeid(error) != typeid(Error)) throw;  // kinds with their own exit status
+    throw Error(config.source + ", " +
+                (restart                 ? "restart file '" + config.restart->string() + "'"
+                 : config.structure_file ? "structure '" + config.structure_file->string() + "'"
+                                         : std::string("structure (lattice)")) +
+                ": " + error.what());
+  }
   const long first_step = engine.step();
 
   prepare_directory(out.directory);
@@ -294,7 +347,6 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
       out.thermo_interval > 0 ? out.directory / out.thermo_file : std::filesystem::path(),
       thermo_echo, sizes.thermo.has_value());
   TrajectoryOutput trajectory(out.trajectory_interval, out.directory / out.trajectory_file);
-  const std::string settings = dynamics_settings(config);
   RestartOutput restart_output(out.restart_interval, out.directory / out.restart_file,
                                [&](RestartData& data) {
                                  data.settings = settings;

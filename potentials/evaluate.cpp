@@ -22,16 +22,16 @@ void check_finite(const Evaluation& evaluation, const Potential& potential) {
   };
   if (!std::isfinite(evaluation.energy)) fail("energy");
   for (int i = 0; i < evaluation.forces.rows(); ++i)
-    if (!evaluation.forces.row(i).allFinite()) fail(fmt::format("force on atom {}", i));
+    if (!evaluation.forces.row(i).allFinite()) fail(fmt::format("force on atom {}", i + 1));
   if (evaluation.stress && !evaluation.stress->allFinite()) fail("stress");
   if (evaluation.per_atom_energy)
     for (int i = 0; i < evaluation.per_atom_energy->size(); ++i)
       if (!std::isfinite((*evaluation.per_atom_energy)[i]))
-        fail(fmt::format("energy of atom {}", i));
+        fail(fmt::format("energy of atom {}", i + 1));
   if (evaluation.uncertainty)
     for (int i = 0; i < evaluation.uncertainty->size(); ++i)
       if (!std::isfinite((*evaluation.uncertainty)[i]))
-        fail(fmt::format("uncertainty of atom {}", i));
+        fail(fmt::format("uncertainty of atom {}", i + 1));
   if (evaluation.energy_uncertainty && !std::isfinite(*evaluation.energy_uncertainty))
     fail("energy uncertainty");
 }

@@ -87,3 +87,42 @@ TEST_CASE("otfgp eval rejects bad input with one clear message", "[cli][eval]") 
   CHECK_THAT(run.output, Catch::Contains("has no structures"));
   CHECK_FALSE(std::filesystem::exists(dir / "out.xyz"));
 }
+
+TEST_CASE("otfgp eval writes its own results only, and only as extended XYZ", "[cli][eval]") {
+  TemporaryDirectory dir;
+  Structure frame =
+      random_structure(Eigen::Matrix3d::Identity() * 9, std::vector<int>(4, 18), 3.0, 5);
+  // An earlier calculation's results (a DFT run's free energy, another
+  // potential's per-atom energies, a GP's columns) beside inputs that stay.
+  frame.energy = -1.0;
+  frame.set_info_value("free_energy", "-2.0");
+  frame.set_info_value("virial", "1 0 0 0 1 0 0 0 1");
+  frame.set_info_value("source", "md-run-7");
+  for (const char* column : {"energies", "force_std", "uncertainty", "novel", "charges"})
+    set_real_property(frame, column, std::vector<double>(4, 0.5));
+  set_real_property(frame, "initial_magmoms", std::vector<double>(4, 1.0));
+  write_structures(dir / "in.xyz", {frame});
+
+  const CommandResult run = run_otfgp("eval -p " + spec + " " + (dir / "in.xyz").string() + " -o " +
+                                      (dir / "out.xyz").string());
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const Structure out = read_structure(dir / "out.xyz");
+  CHECK(*out.energy == evaluate(*make_potential(spec), frame).energy);
+  for (const char* key : {"free_energy", "virial"}) CHECK_FALSE(out.info_value(key));
+  CHECK(out.info_value("source") == "md-run-7");
+  for (const char* column : {"energies", "force_std", "uncertainty", "novel", "charges"})
+    CHECK(find_extra_property(out, column) == nullptr);
+  CHECK(real_property(out, "initial_magmoms") == Eigen::MatrixXd::Ones(4, 1));
+
+  // A name that would read back as a POSCAR, or as nothing, is refused
+  // before any frame is evaluated.
+  for (const char* name : {"out.vasp", "POSCAR", "out.txt"}) {
+    const CommandResult refused = run_otfgp("eval -p " + spec + " " + (dir / "in.xyz").string() +
+                                            " -o " + (dir / name).string());
+    CHECK(refused.exit_code != 0);
+    CHECK_THAT(refused.output, Catch::Contains("name it *.xyz or *.extxyz"));
+    CHECK_THAT(refused.output, !Catch::Contains("evaluating"));
+    CHECK_FALSE(std::filesystem::exists(dir / name));
+  }
+}

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "otfgp/core/environment_error.hpp"
+#include "otfgp/core/extra_property.hpp"
 #include "otfgp/core/extxyz.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/oracle/oracle.hpp"
@@ -357,4 +358,37 @@ fi
   CHECK(*labelled[0].energy == Approx(-15.8 * 13.605693122994));
   // The scratch folders of a labelled frame are removed.
   CHECK_FALSE(std::filesystem::exists(directory / "out.xyz.work"));
+}
+
+TEST_CASE("otfgp label writes the oracle's labels only, not those the frames carried",
+          "[oracle][cli]") {
+  TemporaryDirectory directory("otfgp-label-stale");
+  // A bulk frame and a slab, each with an earlier calculation's labels.
+  std::vector<Structure> frames = rattled_silicon(2, 70);
+  frames[1].pbc = {true, true, false};
+  for (auto& frame : frames) {
+    frame.energy = -1.0;
+    frame.forces = Positions::Ones(frame.size(), 3);
+    frame.stress = Voigt::Constant(0.5);
+    frame.set_info_value("free_energy", "-2.0");
+    set_real_property(frame, "energies", std::vector<double>(frame.size(), -0.5));
+    frame.set_info_value("config_type", "rattled");
+  }
+  const auto run = testing::run_otfgp(sw_label_command(directory.path(), frames));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const auto labelled = read_extxyz(directory / "out.xyz");
+  REQUIRE(labelled.size() == 2);
+  auto potential = make_potential("sw:Si.sw");
+  for (std::size_t k = 0; k < 2; ++k) {
+    frames[k].clear_results();
+    const Evaluation reference = evaluate(*potential, frames[k]);
+    CHECK(*labelled[k].energy == Approx(reference.energy).epsilon(1e-12));
+    CHECK((*labelled[k].forces - reference.forces).cwiseAbs().maxCoeff() < 1e-10);
+    CHECK_FALSE(labelled[k].info_value("free_energy"));
+    CHECK(find_extra_property(labelled[k], "energies") == nullptr);
+    CHECK(labelled[k].info_value("config_type") == "rattled");
+  }
+  CHECK((*labelled[0].stress - *evaluate(*potential, frames[0]).stress).norm() < 1e-10);
+  CHECK_FALSE(labelled[1].stress);  // the slab's old stress is gone, none new
 }

@@ -203,6 +203,28 @@ TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]"
                 (dir / "model.h5").string());
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("no labels"));
+  // GAP's names for the labels: named, since a user means them as labels.
+  Structure gap = silicon_frames(1, 9)[0];
+  set_real_property(gap, "REF_forces", Eigen::MatrixXd(*gap.forces));
+  gap.clear_results();
+  gap.set_info_value("REF_energy", "-34.0");
+  write_structures(dir / "gap.xyz", {gap});
+  r = run_otfgp("train --data " + (dir / "gap.xyz").string() + " -o " +
+                (dir / "model.h5").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("no labels") &&
+                           Catch::Contains("found REF_energy, REF_forces, not read"));
+  // Beside energies, a `force` column: trained on the energies, with a warning.
+  std::vector<Structure> energies_only = silicon_frames(4, 11);
+  for (auto& frame : energies_only) {
+    set_real_property(frame, "force", Eigen::MatrixXd(*frame.forces));
+    frame.forces.reset();
+  }
+  write_structures(dir / "force_column.xyz", energies_only);
+  r = run_otfgp("train --data " + (dir / "force_column.xyz").string() + " -o " +
+                (dir / "model.h5").string());
+  CHECK_THAT(r.output, Catch::Contains("force look like labels but are not read"));
+  std::filesystem::remove(dir / "model.h5");
   // A missing model in a potential spec.
   r = run_otfgp("eval -p gp:" + (dir / "missing.h5").string() + " " + (dir / "train.xyz").string() +
                 " -o " + (dir / "out.xyz").string());

@@ -118,6 +118,12 @@ TEST_CASE("command oracle tells the ways an external program fails apart", "[ora
   };
   CHECK(failure_of(*make("move.py", edited("atoms.positions[2, 0] += 0.01")), directory / "d2") ==
         oracle::FailureKind::unparsable_output);
+  // Labels of another cell (5 % larger, the Cartesian positions kept), or of
+  // another periodicity, are another structure's.
+  CHECK(failure_of(*make("cell.py", edited("atoms.set_cell(atoms.cell * 1.05)")),
+                   directory / "d5") == oracle::FailureKind::unparsable_output);
+  CHECK(failure_of(*make("pbc.py", edited("atoms.pbc = [True, True, False]")), directory / "d6") ==
+        oracle::FailureKind::unparsable_output);
   Structure outside = copper();
   outside.positions.row(1) -= outside.cell.row(2);
   outside.positions.row(4) += outside.cell.row(0) + outside.cell.row(1);

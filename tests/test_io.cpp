@@ -756,6 +756,12 @@ TEST_CASE("malformed extended XYZ files name the file and the line", "[io][extxy
       {"1\nLattice=\"4 0 0 0 4 0 0 0\"\nSi 0 0 0\n", 2, "Lattice needs 9 numbers"},
       {"1\nLattice=\"4 0 0 0 4 0 0 0 x\"\nSi 0 0 0\n", 2, "Lattice has 'x'"},
       {"1\n" + lattice + "\nSi 0 0.0.1 0\n", 3, "column 'pos' of atom 1 has '0.0.1'"},
+      {"3\n" + lattice + "\nSi 0 0 0\nSi 1 1 1\nSi 2 nan 2\n", 5,
+       "column 'pos' of atom 3 has 'nan': positions and forces must be finite"},
+      {"2\n" + lattice +
+           "Properties=species:S:1:pos:R:3:forces:R:3\nSi 0 0 0 0 0 0\n"
+           "Si 1 1 1 0 inf 0\n",
+       4, "column 'forces' of atom 2 has 'inf'"},
       {"2\n" + lattice + "\nSi 0 0 0\nXx 1 1 1\n", 4, "unknown element 'Xx' for atom 2"},
       {"1\n" + lattice + "Properties=species:S:1:pos:R:3:forces:R:3\nSi 0 0 0\n", 3,
        "expected 7 columns (Properties=species:S:1:pos:R:3:forces:R:3) for atom 1 of 1, found 4"},
@@ -815,7 +821,9 @@ TEST_CASE("malformed POSCAR files name the file and the line", "[io][poscar][err
       {"title\n" + cell + "Si O\n1 99999999\nDirect\n 0 0 0\n", 10,
        "the coordinates of atom 2 of 100000000"},
       {"title\n" + cell + "Si O\n1 1\nDirect\n 0 0 0\n 0.5 zero 0.5\n", 10,
-       "expected 3 coordinates for atom 2 of 2"},
+       "expected 3 finite coordinates for atom 2 of 2"},
+      {"title\n" + cell + "Si O\n1 1\nDirect\n 0 0 0\n 0.5 nan 0.5\n", 10,
+       "expected 3 finite coordinates for atom 2 of 2"},
       {"title\n" + cell + "Si O\n1 1\nSelective dynamics\nDirect\n 0 0 0 T T\n 0.5 0.5 0.5 T T T\n",
        10, "selective-dynamics flags"},
       {"relaxed structure\n" + cell + "1 1\nDirect\n 0 0 0\n 0.5 0.5 0.5\n", 1,

@@ -103,6 +103,18 @@ TEST_CASE("lammps oracle names bad set-ups and reports LAMMPS errors", "[oracle]
     CHECK(failure.kind() == oracle::FailureKind::nonzero_exit);
     CHECK_THAT(failure.what(), Contains("Nothing.sw"));
   }
+  // A `commands` line that adds atoms labels another system: refused, not
+  // read as the frame's first atoms.
+  auto replicated = lammps_oracle(
+      "kind: lammps\npair_style: sw\npair_coeff: '* * Si.sw {elements}'\n"
+      "commands: ['replicate 2 1 1']\n");
+  try {
+    replicated->label(testing::diamond(14, 5.431, 1), directory / "replicated", 0);
+    FAIL("no failure");
+  } catch (const oracle::OracleFailure& failure) {
+    CHECK(failure.kind() == oracle::FailureKind::unparsable_output);
+    CHECK_THAT(failure.what(), Contains("LAMMPS ran 16 atoms, the frame has 8"));
+  }
 }
 
 TEST_CASE("lammps oracle: element words of pair_coeff must follow the type order",

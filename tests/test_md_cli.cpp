@@ -16,6 +16,7 @@
 #include "support/files.hpp"
 #include "support/python.hpp"
 #include "support/repeatability.hpp"
+#include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -208,7 +209,7 @@ TEST_CASE("bad input ends in one clear error, a non-zero exit and no outputs",
       {"fixed atoms", "structure: {file: fixed.vasp}\n" + tail,
        "selective-dynamics flags (move_mask) fix 3 coordinate(s), but otfgp md moves every atom"},
       {"overlapping atoms", "structure: {file: overlap.xyz}\n" + tail,
-       "atoms 0 (Ar) and 1 (Ar) are 0.500 Å apart"},
+       "md.yaml, structure 'overlap.xyz': atoms 1 (Ar) and 2 (Ar) are 0.500 Å apart"},
       {"unwritable output", argon_nvt + "steps: 10\noutput: {directory: blocker/out}\n",
        "cannot create output directory 'blocker/out'"},
       {"pressure in bar",
@@ -376,4 +377,62 @@ TEST_CASE("otfgp md with a GP writes per-atom energy std, force std and novelty 
   CHECK(flagged["novel_frames"] == 3);
   CHECK(flagged["max_novel_atoms"] == 64);
   CHECK(flagged["first_novel_step"] == 0);
+}
+
+TEST_CASE(
+    "otfgp md takes masses from the structure, through restarts too, and refuses an "
+    "edited potential file",
+    "[md][cli][restart]") {
+  TemporaryDirectory directory("otfgp-md-cli-masses");
+  std::filesystem::copy_file("/usr/share/lammps/potentials/Si.sw", directory / "my.sw");
+  Structure si = testing::diamond(14, 5.431, 2);
+  write_structures(directory / "light.xyz", {si});
+  set_real_property(si, "masses", std::vector<double>(si.size(), 100.0));
+  set_real_property(si, "momenta", Eigen::MatrixXd::Ones(si.size(), 3));
+  write_structures(directory / "heavy.xyz", {si});
+  const auto config = [](const std::string& file, int steps, const std::string& more) {
+    return "structure: {file: " + file + "}\npotential: sw:my.sw\nensemble: nve\n" +
+           "temperature: 1200\nseed: 3\nsteps: " + std::to_string(steps) + "\n" + more +
+           "output: {directory: out, thermo_interval: 10, trajectory_interval: 40, "
+           "restart_interval: 40}\n";
+  };
+  write_text(directory / "light.yaml", config("light.xyz", 40, ""));
+  REQUIRE(run_md(directory, "light.yaml").exit_code == 0);
+  std::filesystem::rename(directory / "out", directory / "light");
+  write_text(directory / "straight.yaml", config("heavy.xyz", 80, ""));
+  const CliResult straight = run_md(directory, "straight.yaml");
+  INFO(straight.error);
+  REQUIRE(straight.exit_code == 0);
+  CHECK_THAT(straight.error, Contains("momenta column is not used"));
+  std::filesystem::rename(directory / "out", directory / "straight");
+  // Same start, same velocities in Å/fs scaled to the same temperature:
+  // heavier atoms move slower, so the thermo lines part after step 0.
+  const std::string light = read_text(directory / "light/thermo.dat");
+  CHECK(light != read_text(directory / "straight/thermo.dat").substr(0, light.size()));
+  const Structure frame = read_structure(directory / "straight/trajectory.xyz");
+  CHECK(real_property(frame, "masses") == Eigen::MatrixXd::Constant(si.size(), 1, 100.0));
+
+  // Stopped at 40 and continued to 80: the masses come back from the restart file.
+  write_text(directory / "first.yaml", config("heavy.xyz", 40, ""));
+  REQUIRE(run_md(directory, "first.yaml").exit_code == 0);
+  CHECK(real_property(md::read_restart_file(directory / "out/restart.h5").structure, "masses") ==
+        Eigen::MatrixXd::Constant(si.size(), 1, 100.0));
+  write_text(directory / "continued.yaml", config("heavy.xyz", 80, "restart: out/restart.h5\n"));
+  const std::filesystem::path saved = directory / "saved_restart.h5";
+  std::filesystem::copy_file(directory / "out/restart.h5", saved);
+  const CliResult continued = run_md(directory, "continued.yaml");
+  INFO(continued.error);
+  REQUIRE(continued.exit_code == 0);
+  CHECK(testing::text_repeats(read_text(directory / "out/thermo.dat"),
+                              read_text(directory / "straight/thermo.dat")));
+
+  // The same spec over an edited file is another potential.
+  std::filesystem::copy_file(saved, directory / "out/restart.h5",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::string sw = read_text(directory / "my.sw");
+  sw.replace(sw.find("2.1683"), 6, "3.0000");
+  write_text(directory / "my.sw", sw);
+  const CliResult refused = run_md(directory, "continued.yaml");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.error, Contains("was written with potential.files.my.sw = content fnv1a64"));
 }

@@ -312,8 +312,8 @@ namespace {
 // the MD engine asks), and so does the NaN.
 class FailingPotential final : public Potential {
  public:
-  // force: NaN on atom 5; energy: a NaN energy; huge: a finite force of
-  // `size` eV/Å on atom 5 (for runs whose force limit lets it through).
+  // force: NaN on atom index 5 (atom 6 in messages, which count from 1); energy: a NaN energy;
+  // huge: a finite force of `size` eV/Å on that atom (for runs whose force limit lets it through).
   enum class Poison { force, energy, huge };
   explicit FailingPotential(int failing_call, Poison poison = Poison::force, double size = 0.0)
       : inner_(make_potential(argon)), failing_call_(failing_call), poison_(poison), size_(size) {}
@@ -373,7 +373,7 @@ TEST_CASE("NaN forces stop the run at the last good step and keep its frame", "[
   if (observed == 2) engine.add_observer(counter);
   Engine reference = make_engine(argon_crystal(), settings, 60.0, 2);
   reference.run(19);
-  REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains("atom 5") &&
+  REQUIRE_THROWS_WITH(engine.run(100), Catch::Contains("step 20") && Catch::Contains("atom 6") &&
                                            Catch::Contains("not finite") &&
                                            Catch::Contains("last good step 19"));
   REQUIRE(engine.last_good_frame());
@@ -425,9 +425,9 @@ TEST_CASE("forces or thermostat variables that overflow stop the run at the last
     const char* problem;
   };
   const Case c = GENERATE(
-      Case{ThermostatType::none, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
-      Case{ThermostatType::langevin, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
-      Case{ThermostatType::nose_hoover_chain, 1e200, "atom 5 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::none, 1e200, "atom 6 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::langevin, 1e200, "atom 6 is 1e+200 eV/Å, too large"},
+      Case{ThermostatType::nose_hoover_chain, 1e200, "atom 6 is 1e+200 eV/Å, too large"},
       Case{ThermostatType::nose_hoover_chain, 1e140, "thermostat's or barostat's variables"});
   EngineSettings settings = nvt(c.type);
   if (c.type == ThermostatType::none) settings.thermostat = ThermostatSettings{};
@@ -471,7 +471,7 @@ TEST_CASE("overlapping atoms are refused before any step", "[md][failure]") {
   AtomState state = AtomState::from_structure(crystal);
   Engine engine(std::move(state), make_potential(argon), nvt(ThermostatType::langevin));
   REQUIRE_THROWS_WITH(engine.run(10),
-                      Catch::Contains("atoms 3 (Ar) and 7 (Ar) are 0.361 Å apart") &&
+                      Catch::Contains("atoms 4 (Ar) and 8 (Ar) are 0.361 Å apart") &&
                           Catch::Contains("covalent radii"));
   EngineSettings strict = nvt(ThermostatType::langevin);
   strict.min_distance = 4.0;  // the crystal's own 3.75 Å neighbours are too close now

@@ -3,6 +3,7 @@
 // SCF to the same answer).
 #include <catch2/catch.hpp>
 
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "support/temporary_directory.hpp"
 
@@ -152,7 +153,7 @@ TEST_CASE("oracle label settings: parameter files count by their content, for ev
   CHECK(cp2k[0].first == "files.BASIS_MOLOPT");
   CHECK(cp2k[1].first == "files.GTH_POTENTIALS");
   // Two files of one name stay apart.
-  const auto named = oracle::named_label_files({"/a/Cu.eam", "/b/Cu.eam", "/a/Ni.eam"});
+  const auto named = named_files({"/a/Cu.eam", "/b/Cu.eam", "/a/Ni.eam"});
   CHECK(named[0].first == "files.Cu.eam");
   CHECK(named[1].first == "files.Cu.eam#2");
   CHECK(named[2].first == "files.Ni.eam");

@@ -157,7 +157,7 @@ TEST_CASE("otf set-up: broken starting structures are refused before any oracle 
     write_si(dir / c.name, c.shift);
     CHECK_THROWS_WITH(read(dir, otf_text((dir / c.name).string(), out)),
                       Contains("otf.yaml") && Contains("stage 1") && Contains(c.name) &&
-                          Contains(c.expected) && Contains("atoms 0 (Si) and 63 (Si)"));
+                          Contains(c.expected) && Contains("atoms 1 (Si) and 64 (Si)"));
   }
   // An atom on its own periodic image: a one-atom cell 0.5 Å wide.
   std::ofstream(dir / "thin.xyz") << "1\nLattice=\"0.5 0 0 0 5 0 0 0 5\" "

@@ -78,7 +78,7 @@ TEST_CASE("eval rejects coincident atoms and never returns non-finite results",
   silicon.positions.row(1) = silicon.positions.row(0);
   for (const std::string& spec : {silicon_sw, argon_lj}) {
     auto potential = make_potential(spec);
-    CHECK_THROWS_WITH(evaluate(*potential, silicon), Contains("atoms 0 (Si) and 1 (Si)"));
+    CHECK_THROWS_WITH(evaluate(*potential, silicon), Contains("atoms 1 (Si) and 2 (Si)"));
   }
   TemporaryDirectory dir;
   write_structures(dir / "in.xyz", {silicon});
@@ -94,7 +94,7 @@ TEST_CASE("eval rejects coincident atoms and never returns non-finite results",
 TEST_CASE("absurd coordinates are an error, not wrapped to zero", "[reliability][structure]") {
   Structure silicon = diamond(14, 5.431, 1);
   silicon.positions(3, 0) = 1e30;
-  CHECK_THROWS_WITH(silicon.validate(), Contains("atom 3") && Contains("1e+30"));
+  CHECK_THROWS_WITH(silicon.validate(), Contains("atom 4") && Contains("1e+30"));  // 1-based
   auto potential = make_potential(silicon_sw);
   CHECK_THROWS_AS(evaluate(*potential, silicon), Error);
   Structure huge_cell = diamond(14, 5.431, 1);
@@ -104,7 +104,7 @@ TEST_CASE("absurd coordinates are an error, not wrapped to zero", "[reliability]
 
 namespace {
 // Two labelled Si frames as extended XYZ; the second with `energy` and the
-// force of its atom 1 replaced by the given texts.
+// force of its second atom (file line 8) replaced by the given texts.
 std::string labelled_silicon(const std::string& energy, const std::string& force) {
   std::string text;
   for (int frame = 0; frame < 2; ++frame) {
@@ -123,18 +123,19 @@ TEST_CASE("train rejects bad labels naming file, frame and atom", "[reliability]
   struct Case {
     std::string energy, force, expected;
   };
-  const std::vector<Case> cases = {{"nan", "-0.1 0 0", "energy"},
-                                   {"-8.5", "nan 0 0", "atom 1"},
-                                   {"-8.5", "inf 0 0", "atom 1"},
-                                   {"-8.5", "0 -1e999 0", "atom 1"}};
+  // A non-finite energy is named on its comment line, a force on its atom's line.
+  const std::vector<Case> cases = {{"nan", "-0.1 0 0", "line 6: the energy label is nan"},
+                                   {"-8.5", "nan 0 0", "line 8: column 'forces' of atom 2"},
+                                   {"-8.5", "inf 0 0", "line 8: column 'forces' of atom 2"},
+                                   {"-8.5", "0 -1e999 0", "line 8: column 'forces' of atom 2"}};
   for (const Case& c : cases) {
     std::ofstream(dir / "data.xyz") << labelled_silicon(c.energy, c.force);
     const CommandResult run = run_otfgp("train --data " + (dir / "data.xyz").string() + " -o " +
                                         (dir / "model.h5").string());
     INFO(run.output);
     CHECK(run.exit_code == 1);
-    CHECK_THAT(run.output, Contains("otfgp: error:") && Contains("data.xyz") &&
-                               Contains("frame 2") && Contains(c.expected));
+    CHECK_THAT(run.output,
+               Contains("otfgp: error:") && Contains("data.xyz") && Contains(c.expected));
     CHECK_FALSE(std::filesystem::exists(dir / "model.h5"));
   }
   // Coincident atoms: the second frame has both atoms at the origin.
@@ -145,7 +146,7 @@ TEST_CASE("train rejects bad labels naming file, frame and atom", "[reliability]
                                       (dir / "model.h5").string());
   INFO(run.output);
   CHECK(run.exit_code == 1);
-  CHECK_THAT(run.output, Contains("data.xyz") && Contains("frame 2") && Contains("atoms 0 (Si)"));
+  CHECK_THAT(run.output, Contains("data.xyz") && Contains("frame 2") && Contains("atoms 1 (Si)"));
   CHECK_FALSE(std::filesystem::exists(dir / "model.h5"));
 }
 

@@ -4,10 +4,13 @@
 // and inside the Kokkos scope.
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp::cli {
 
@@ -30,7 +33,20 @@ inline void add_frame_file_options(CLI::App* command, std::string& input, std::s
   command->add_option("input", input, "Structure file: extended XYZ or POSCAR")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("-o,--output", output, "Output extended XYZ file")->required();
+  // The labels and per-atom columns need extended XYZ, and a name that reads
+  // back as a POSCAR (or as nothing) would lose them: refused before any work.
+  const CLI::Validator extxyz_name(
+      [](std::string& name) -> std::string {
+        const std::string extension = ascii_lower(std::filesystem::path(name).extension().string());
+        if (extension == ".xyz" || extension == ".extxyz") return {};
+        return "'" + name +
+               "': the output is extended XYZ (labels and per-atom columns, which a POSCAR "
+               "cannot hold); name it *.xyz or *.extxyz";
+      },
+      "FILE.xyz");
+  command->add_option("-o,--output", output, "Output extended XYZ file (*.xyz, *.extxyz)")
+      ->required()
+      ->check(extxyz_name);
   command->add_option("--format", format, "Input format: auto, extxyz, poscar")
       ->capture_default_str();
 }

@@ -122,6 +122,7 @@ void run_eval(const EvalOptions& options) {
       }
     }();
     errors.add(frame, evaluation);
+    frame.clear_results();
     attach_labels(frame, evaluation);
     if (evaluation.uncertainty)
       set_real_property(frame, "uncertainty", Eigen::MatrixXd(*evaluation.uncertainty));

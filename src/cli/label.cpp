@@ -68,7 +68,8 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSett
   return oracle;
 }
 
-// The frames to label, every species of which the oracle must know.
+// The frames to label, every species of which the oracle must know, without
+// the results of any earlier calculation (the output holds the oracle's alone).
 std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Oracle& oracle) {
   std::vector<Structure> frames = read_structures(options.input, options.format);
   if (frames.empty()) throw Error("'" + options.input + "' has no structures");
@@ -79,6 +80,7 @@ std::vector<Structure> read_frames(const LabelOptions& options, const oracle::Or
   for (std::size_t k = 0; k < frames.size(); ++k) try {
       frames[k].validate();
       oracle.check_structure(frames[k]);
+      frames[k].clear_results();
     } catch (const Error& error) {
       throw Error(fmt::format("{}, frame {} ({}): {}", options.input, k + 1, frames[k].formula(),
                               error.what()));

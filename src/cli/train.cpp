@@ -15,6 +15,7 @@
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/core/log.hpp"
+#include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_file.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/core/units.hpp"
@@ -72,6 +73,28 @@ void log_errors(const std::string& name, const ErrorSummary& s) {
   logger().info("{}", line);
 }
 
+// Keys and columns that look like labels of a kind some frames lack but that
+// the readers do not interpret (GAP's REF_energy, REF_forces, REF_virial; a
+// `force` column): "" when none. Without them a user trains on less than meant.
+std::string unread_label_names(const std::vector<Structure>& frames) {
+  std::set<std::string> names;
+  const auto has = [](const std::string& name, const char* part) {
+    return ascii_lower(name).find(part) != std::string::npos;
+  };
+  for (const auto& f : frames) {
+    for (const auto& [key, value] : f.info)
+      if ((!f.energy && has(key, "energy")) ||
+          (!f.stress && (has(key, "stress") || has(key, "virial"))))
+        names.insert(key);
+    for (const auto& column : f.extra_properties)
+      if (!f.forces && column.type == 'R' && column.columns == 3 && has(column.name, "force"))
+        names.insert(column.name);
+  }
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 // The frames of --data, checked; their label counts go to the log.
 std::vector<Structure> read_training_frames(const TrainOptions& options) {
   std::vector<Structure> frames = read_structures(options.data, options.format);
@@ -89,11 +112,18 @@ std::vector<Structure> read_training_frames(const TrainOptions& options) {
   } catch (const Error& error) {
     throw Error(options.data + ": " + error.what());
   }
+  const std::string unread = unread_label_names(frames);
+  const std::string advice =
+      " (otfgp reads labels only as the info keys energy= and stress= and a forces column; "
+      "rename the columns to use them, e.g. with ASE)";
   if (energies + forces + stresses == 0)
     throw Error(options.data +
-                ": the frames carry no labels (energy, forces or stress) to learn from");
+                ": the frames carry no labels (energy, forces or stress) to learn from" +
+                (unread.empty() ? std::string() : "; found " + unread + ", not read" + advice));
   logger().info("read {} frames ({} atoms) from {}: {} with energy, {} with forces, {} with stress",
                 frames.size(), atoms, options.data, energies, forces, stresses);
+  if (!unread.empty())
+    logger().warn("{}: {} look like labels but are not read{}", options.data, unread, advice);
   return frames;
 }
 

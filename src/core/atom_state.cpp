@@ -1,11 +1,37 @@
 #include "otfgp/core/atom_state.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/extra_property.hpp"
 
 namespace otfgp {
+
+namespace {
+
+// A `masses` column (amu; ASE writes one for atoms.set_masses): each finite and positive.
+std::optional<Eigen::VectorXd> given_masses(const Structure& structure) {
+  const ExtraProperty* column = find_extra_property(structure, "masses");
+  if (!column) return std::nullopt;
+  if (column->columns != 1)
+    throw Error("column 'masses' has " + std::to_string(column->columns) +
+                " values per atom; it holds one mass per atom (amu)");
+  const Eigen::VectorXd masses = real_property(structure, "masses").col(0);
+  for (int i = 0; i < masses.size(); ++i)
+    if (!(std::isfinite(masses[i]) && masses[i] > 0))
+      throw Error(
+          fmt::format("column 'masses' gives atom {} the mass {:g}: masses must be "
+                      "positive (amu)",
+                      i + 1, masses[i]));
+  return masses;
+}
+
+}  // namespace
 
 AtomState AtomState::from_structure(const Structure& structure) {
   structure.validate();
@@ -22,12 +48,13 @@ AtomState AtomState::from_structure(const Structure& structure) {
   auto x = Kokkos::create_mirror_view(state.x);
   auto type = Kokkos::create_mirror_view(state.type);
   auto mass = Kokkos::create_mirror_view(state.mass);
+  const std::optional<Eigen::VectorXd> given = given_masses(structure);
   for (int i = 0; i < state.natoms; ++i) {
     for (int d = 0; d < 3; ++d) x(i, d) = structure.positions(i, d);
     const int z = structure.numbers[i];
     type(i) = static_cast<int>(std::lower_bound(state.species.begin(), state.species.end(), z) -
                                state.species.begin());
-    mass(i) = element(z).mass;
+    mass(i) = given ? (*given)[i] : element(z).mass;
   }
   Kokkos::deep_copy(state.x, x);
   Kokkos::deep_copy(state.type, type);
@@ -41,12 +68,18 @@ Structure AtomState::to_structure() const {
   structure.pbc = {box.pbc[0], box.pbc[1], box.pbc[2]};
   auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), type);
+  auto mass_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mass);
   structure.positions.resize(natoms, 3);
   structure.numbers.resize(natoms);
+  bool element_masses = true;
   for (int i = 0; i < natoms; ++i) {
     for (int d = 0; d < 3; ++d) structure.positions(i, d) = x_host(i, d);
     structure.numbers[i] = species[type_host(i)];
+    element_masses = element_masses && mass_host(i) == element(structure.numbers[i]).mass;
   }
+  if (!element_masses)
+    set_real_property(structure, "masses",
+                      std::vector<double>(mass_host.data(), mass_host.data() + natoms));
   return structure;
 }
 

@@ -91,12 +91,12 @@ std::optional<CloseContact> closest_contact(const AtomState& state,
     std::snprintf(message, sizeof message,
                   "atom %d (%s) is %.3g Å from its own periodic image, closer than the minimum of "
                   "%.3f Å",
-                  i, element(zi).symbol, closest, threshold_host(th(i), th(i)));
+                  i + 1, element(zi).symbol, closest, threshold_host(th(i), th(i)));
     return CloseContact{message, true};
   }
   std::snprintf(message, sizeof message,
                 "atoms %d (%s) and %d (%s) are %.3f Å apart, closer than the minimum of %.3f Å%s",
-                i, element(zi).symbol, partner, element(zj).symbol, closest,
+                i + 1, element(zi).symbol, partner + 1, element(zj).symbol, closest,
                 threshold_host(th(i), th(partner)),
                 min_distance ? "" : " (half the sum of their covalent radii)");
   return CloseContact{message, false};

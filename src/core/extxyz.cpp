@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -491,6 +492,15 @@ class AtomColumns {
     return *value;
   }
 
+  // A position or force: nan or inf here is refused on the atom's own line.
+  double finite(int atom, const ColumnSpec& spec, std::string_view token) const {
+    const double value = real(atom, spec, token);
+    if (!std::isfinite(value))
+      throw Error("column '" + spec.name + "' of atom " + std::to_string(atom + 1) + " has '" +
+                  std::string(token) + "': positions and forces must be finite");
+    return value;
+  }
+
   void parse_column(int atom, const ColumnSpec& spec, const std::string_view* tokens,
                     std::size_t& extra) {
     switch (spec.role) {
@@ -512,10 +522,10 @@ class AtomColumns {
         break;
       }
       case ColumnRole::position:
-        for (int k = 0; k < 3; ++k) result_.positions(atom, k) = real(atom, spec, tokens[k]);
+        for (int k = 0; k < 3; ++k) result_.positions(atom, k) = finite(atom, spec, tokens[k]);
         break;
       case ColumnRole::force:
-        for (int k = 0; k < 3; ++k) forces_(atom, k) = real(atom, spec, tokens[k]);
+        for (int k = 0; k < 3; ++k) forces_(atom, k) = finite(atom, spec, tokens[k]);
         break;
       case ColumnRole::extra:
         for (int k = 0; k < spec.columns; ++k) {

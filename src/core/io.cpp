@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 

@@ -225,9 +225,9 @@ Positions read_coordinates(LineReader& lines, int atoms, bool selective, ExtraPr
     const auto tokens = split_whitespace(line);
     for (int k = 0; k < 3; ++k) {
       const auto value = k < static_cast<int>(tokens.size()) ? parse_real(tokens[k]) : std::nullopt;
-      if (!value)
-        throw lines.error("expected 3 coordinates for atom " + std::to_string(atom + 1) + " of " +
-                          std::to_string(atoms) + ", found '" + line + "'");
+      if (!value || !std::isfinite(*value))
+        throw lines.error("expected 3 finite coordinates for atom " + std::to_string(atom + 1) +
+                          " of " + std::to_string(atoms) + ", found '" + line + "'");
       coordinates.push_back(*value);
     }
     if (!selective) continue;

@@ -4,8 +4,10 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
+#include <string_view>
 
 #include "otfgp/core/box.hpp"
 #include "otfgp/core/elements.hpp"
@@ -73,7 +75,7 @@ void Structure::validate_numbers() const {
         throw Error(
             fmt::format("atom {} has coordinate {:g} Å: positions must be finite and "
                         "within ±{:g} Å (wrong units or a corrupt file?)",
-                        i, positions(i, d), max_coordinate));
+                        i + 1, positions(i, d), max_coordinate));
   if (energy && !std::isfinite(*energy))
     throw Error(fmt::format("the energy label is {}: labels must be finite", *energy));
   if (forces)
@@ -82,7 +84,7 @@ void Structure::validate_numbers() const {
         throw Error(
             fmt::format("the force label of atom {} is ({:g}, {:g}, {:g}): labels must be "
                         "finite",
-                        i, (*forces)(i, 0), (*forces)(i, 1), (*forces)(i, 2)));
+                        i + 1, (*forces)(i, 0), (*forces)(i, 1), (*forces)(i, 2)));
   if (stress && !stress->allFinite())
     throw Error("the stress label has a non-finite component: labels must be finite");
 }
@@ -145,6 +147,27 @@ void Structure::set_info_value(const std::string& key, std::string value) {
       return;
     }
   info.emplace_back(key, std::move(value));
+}
+
+void Structure::clear_results() {
+  // ASE's calculator results among the info keys and columns, and eval's columns.
+  static constexpr std::array<std::string_view, 12> results{
+      "free_energy", "dipole",  "magmom",  "virial",      "energies",
+      "stresses",    "charges", "magmoms", "uncertainty", "uncertainty_normalised",
+      "force_std",   "novel"};
+  const auto is_result = [](std::string_view name) {
+    return std::find(results.begin(), results.end(), name) != results.end();
+  };
+  energy.reset();
+  forces.reset();
+  stress.reset();
+  info.erase(std::remove_if(info.begin(), info.end(),
+                            [&](const auto& pair) { return is_result(pair.first); }),
+             info.end());
+  extra_properties.erase(
+      std::remove_if(extra_properties.begin(), extra_properties.end(),
+                     [&](const ExtraProperty& column) { return is_result(column.name); }),
+      extra_properties.end());
 }
 
 }  // namespace otfgp

@@ -69,6 +69,16 @@ class CommandOracle final : public Oracle {
     const Structure& result = frames.front();
     if (result.numbers != structure.numbers)
       unparsable(output_path, "atoms differ from the input frame (count, order or species)");
+    if (result.pbc != structure.pbc)
+      unparsable(output_path, "periodicity (pbc) differs from the input frame's");
+    // Labels of another cell are another structure's; along a direction that
+    // is not periodic the vectors (vacuum) are the code's business.
+    for (int d = 0; d < 3; ++d)
+      if (structure.pbc[d] &&
+          (result.cell.row(d) - structure.cell.row(d)).cwiseAbs().maxCoeff() > 1e-4)
+        unparsable(output_path, fmt::format("lattice vector {} differs from the input frame's by "
+                                            "more than 1e-4 Å (another cell, or another unit?)",
+                                            "abc"[d]));
     // A code may wrap the atoms into the cell: the labels belong to the same
     // periodic frame.
     if (structure.largest_displacement(result) > 1e-4)

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/oracle/external.hpp"
@@ -118,7 +119,7 @@ class Cp2kOracle final : public Oracle {
   }
 
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
-    return named_label_files({settings_.basis_file, settings_.potential_file});
+    return named_files({settings_.basis_file, settings_.potential_file});
   }
 
   void check_structure(const Structure& structure) const override {

@@ -163,7 +163,7 @@ ProcessResult run_external(const ExternalCommand& command,
   const ProcessResult result = run_process(words, options);
   if (result.timed_out)
     throw OracleFailure(FailureKind::timeout,
-                        fmt::format("{} in {} timed out after {:.0f} s ({}){}", what,
+                        fmt::format("{} in {} timed out after {:g} s ({}){}", what,
                                     workdir.string(), *command.timeout, joined(words),
                                     failure_details(result, workdir, stdout_file)));
   if (check_exit_status && result.exit_status != 0)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "otfgp/core/elements.hpp"
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/lattice.hpp"
 #include "otfgp/core/number_text.hpp"
@@ -198,7 +199,7 @@ class LammpsOracle final : public Oracle {
         if (path.is_absolute() && std::filesystem::is_regular_file(path, error))
           files.push_back(path);
       }
-    return named_label_files(files);
+    return named_files(files);
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
@@ -373,8 +374,17 @@ class LammpsOracle final : public Oracle {
     const auto dump_path = workdir / "forces.dump";
     std::ifstream dump(dump_path);
     if (!dump) unparsable(dump_path, "missing");
-    while (std::getline(dump, line) && line.rfind("ITEM: ATOMS", 0) != 0) {
-    }
+    std::optional<long long> dumped;
+    while (std::getline(dump, line) && line.rfind("ITEM: ATOMS", 0) != 0)
+      if (line.rfind("ITEM: NUMBER OF ATOMS", 0) == 0 && std::getline(dump, line))
+        dumped = parse_integer(trim_blanks(line));
+    // A `commands` line that adds or removes atoms (replicate, create_atoms,
+    // delete_atoms) labels another system.
+    if (dumped != static_cast<long long>(structure.size()))
+      unparsable(dump_path, fmt::format("LAMMPS ran {} atoms, the frame has {} (does a `commands` "
+                                        "line add or delete atoms?)",
+                                        dumped ? std::to_string(*dumped) : "an unknown number of",
+                                        structure.size()));
     Positions forces(structure.size(), 3);
     std::vector<bool> seen(structure.size(), false);
     for (int i = 0; i < structure.size(); ++i) {

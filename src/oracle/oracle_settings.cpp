@@ -4,11 +4,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/md/run.hpp"
@@ -17,7 +17,7 @@ namespace otfgp::oracle {
 
 namespace {
 
-// The lines of label_files entries no config key names (named_label_files).
+// The lines of label_files entries no config key names (named_files).
 constexpr const char* file_prefix = "oracle.files.";
 
 // Keys (as flattened) that do not change a converged label.
@@ -74,17 +74,6 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   }
 }
 
-// The FNV-1a fingerprint of a file's bytes ("missing" when it cannot be read).
-std::string content_fingerprint(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return "missing " + file.string();
-  std::uint64_t state = fnv1a_offset;
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
-    state = fnv1a(buffer, static_cast<std::size_t>(in.gcount()), state);
-  return fmt::format("content fnv1a64 {:016x}", state);
-}
-
 bool holds_file_contents(const std::string& settings) {
   return settings.rfind(file_prefix, 0) == 0 ||
          settings.find("\n" + std::string(file_prefix)) != std::string::npos;
@@ -121,20 +110,6 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
   std::string text;
   for (const auto& [key, value] : lines) text += "oracle." + key + ": " + value + "\n";
   return text;
-}
-
-std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
-    const std::vector<std::filesystem::path>& files) {
-  std::vector<std::pair<std::string, std::filesystem::path>> named;
-  std::map<std::string, int> seen;
-  std::set<std::filesystem::path> paths;
-  for (const auto& file : files) {
-    if (!paths.insert(file.lexically_normal()).second) continue;  // named twice: one line
-    const std::string name = file.filename().string();
-    const int n = ++seen[name];
-    named.emplace_back("files." + name + (n > 1 ? "#" + std::to_string(n) : ""), file);
-  }
-  return named;
 }
 
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {

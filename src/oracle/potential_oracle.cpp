@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "otfgp/core/environment_error.hpp"
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
@@ -22,7 +23,7 @@ class PotentialOracle final : public Oracle {
   void check(const std::vector<int>& species) const override { potential_->bind(species); }
 
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
-    return named_label_files(potential_->parameter_files());
+    return named_files(potential_->parameter_files());
   }
 
   Structure label(const Structure& structure, const std::filesystem::path& /*workdir*/,

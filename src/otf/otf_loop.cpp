@@ -773,9 +773,7 @@ std::optional<Structure> OtfLoop::call_with_retry(const Structure& frame, long s
                          fmt::format("call-{:06d}-attempt-{}", oracle_calls_ + 1, attempt);
     try {
       Structure input = frame;
-      input.energy.reset();
-      input.forces.reset();
-      input.stress.reset();
+      input.clear_results();
       Structure labelled = config_.oracle->label(input, workdir, attempt);
       if (!labelled.energy && !labelled.forces)
         throw oracle::OracleFailure(oracle::FailureKind::unparsable_output,

@@ -21,9 +21,11 @@ struct AtomState {
   ScalarView mass;           // amu, per atom
   std::vector<int> species;  // atomic number of each species index, ascending
 
-  // Copies cell, positions and numbers to the device; velocities start at zero.
+  // Copies cell, positions and numbers to the device, and masses: a `masses`
+  // column (amu) when the structure has one, else the elements'; velocities start at zero.
   static AtomState from_structure(const Structure& structure);
-  // Copies positions (and cell) back into a host structure with the same atoms.
+  // Copies positions (and cell) back into a host structure with the same atoms,
+  // with a `masses` column when a mass is not its element's.
   Structure to_structure() const;
   // Overwrites positions and cell from a host structure with the same atoms.
   void set_positions(const Structure& structure);

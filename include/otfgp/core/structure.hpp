@@ -75,6 +75,14 @@ struct Structure {
   std::optional<std::string> info_value(const std::string& key) const;
   // Sets an info key: replaces its value in place, or appends the pair.
   void set_info_value(const std::string& key, std::string value);
+  // Forgets every result of an earlier calculation, so that a new one does not
+  // stand beside stale numbers: the labels (energy, forces, stress), the info
+  // keys and columns ASE reads as a calculator's results (free_energy, dipole,
+  // magmom, virial; energies, stresses, charges, magmoms) and the per-atom
+  // columns `otfgp eval` writes (uncertainty, uncertainty_normalised,
+  // force_std, novel). Inputs (initial_magmoms, initial_charges, tags,
+  // move_mask, …) and other keys stay.
+  void clear_results();
 };
 
 }  // namespace otfgp

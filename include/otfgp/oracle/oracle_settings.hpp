@@ -33,14 +33,6 @@ std::string label_fingerprint(const ConfigSection& section, const Oracle& made);
 // The same of settings text (label_settings's, or settings_as_recorded's).
 std::string label_fingerprint(const std::string& kind, const std::string& settings);
 
-// Oracle::label_files entries for parameter files that no config key names
-// one by one (a `potential` oracle's, those of a `lammps` oracle's pair_coeff
-// lines, a `cp2k` oracle's basis and potential libraries): "files.NAME", NAME
-// the file's name ("files.NAME#2" for a second file of that name; a path
-// given twice counts once).
-std::vector<std::pair<std::string, std::filesystem::path>> named_label_files(
-    const std::vector<std::filesystem::path>& files);
-
 // Settings recorded before those files were (2026-12-02) hold no
 // "oracle.files." lines: `now` without its own, to compare such a record with
 // (the caller warns that the files' contents are not compared); `now` as it
