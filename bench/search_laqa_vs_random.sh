@@ -11,7 +11,8 @@
 #   bench/search_laqa_vs_random.sh [BUILD_DIR] [OUT_DIR]
 #
 # Environment: SEEDS (10), CANDIDATES_SI (40), CANDIDATES_NACL (30).
-# Writes OUT_DIR/<system>/<variant>/seed<N>/summary.json, then
+# Writes OUT_DIR/<system>/<variant>/seed<N>/summary.json (seed<N>.yaml and
+# seed<N>.log beside it), then
 # bench/search_laqa_vs_random.py prints the table and draws the plot.
 set -euo pipefail
 
@@ -51,9 +52,11 @@ for system in Si8_0GPa Na4Cl4_0GPa Na4Cl4_10GPa Si8_0GPa_pool120; do
     for seed in $(seq 1 "$count"); do
       dir="$out/$system/$variant/seed$seed"
       [[ -f "$dir/summary.json" ]] && continue
-      mkdir -p "$dir"
-      config "$system" "$variant" "$seed" > "$dir/search.yaml"
-      "$cli" -q search "$dir/search.yaml" -o "$dir" > "$dir/log.txt" 2>&1
+      # The config and log lie beside the search's folder: a search refuses
+      # files it does not write in its own.
+      mkdir -p "$out/$system/$variant"
+      config "$system" "$variant" "$seed" > "$dir.yaml"
+      "$cli" -q search "$dir.yaml" -o "$dir" > "$dir.log" 2>&1
     done
     echo "done $system $variant" >&2
   done

@@ -157,8 +157,9 @@ write(sys.argv[2], atoms, format='extxyz')
                std::string(emt_script));
   CHECK(failure_of(*retry_only, directory / "h0") == oracle::FailureKind::nonzero_exit);
   CHECK(retry_only->label(copper(), directory / "h1", 1).energy);
-  CHECK(failure_of(*make("hang.py", "import time\ntime.sleep(60)\n", "timeout: 0.5\n"),
-                   directory / "g") == oracle::FailureKind::timeout);
+  const auto hang = make("hang.py", "import time\ntime.sleep(60)\n", "timeout: 0.5\n");
+  CHECK(failure_of(*hang, directory / "g") == oracle::FailureKind::timeout);
+  CHECK_THROWS_WITH(hang->label(copper(), directory / "g2", 0), Contains("timed out after 0.5 s"));
 
   CHECK_THROWS_WITH(
       command_oracle("kind: command\ncommand: otfgp-no-such-code {input}\n", ".")->check({29}),
