@@ -443,6 +443,7 @@ ThermoSample Engine::thermo() const {
 
 Structure Engine::frame() const {
   Structure structure = state_.to_structure();
+  state_.write_masses(structure);
   const EnergyVirial& totals = potential_totals();
   structure.energy = totals.energy;
   auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.f);
@@ -473,6 +474,7 @@ RestartData Engine::restart_data() const {
   data.step = step_;
   data.time = time();
   data.structure = state_.to_structure();
+  state_.write_masses(data.structure);
   auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state_.v);
   data.velocities.resize(state_.natoms, 3);
   for (int i = 0; i < state_.natoms; ++i)

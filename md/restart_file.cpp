@@ -17,7 +17,9 @@ std::vector<double> values_of(const Positions& rows) {
 
 void write_contents(const hdf5::File& file, const RestartData& data) {
   const int n = data.structure.size();
-  file.set_attribute("format_version", restart_format_version);
+  const bool masses = find_extra_property(data.structure, "masses") != nullptr;
+  file.set_attribute("format_version",
+                     masses ? restart_format_with_masses : restart_format_version);
   file.set_attribute("program", std::string("otfgp ") + otfgp::version);
   file.set_attribute("step", std::int64_t{data.step});
   file.set_attribute("time_fs", data.time);
@@ -30,7 +32,7 @@ void write_contents(const hdf5::File& file, const RestartData& data) {
   file.write("velocities", values_of(data.velocities), atoms3);
   file.write("numbers", data.structure.numbers);
   // Masses other than the elements' (a `masses` column of the starting structure).
-  if (find_extra_property(data.structure, "masses")) {
+  if (masses) {
     const Eigen::MatrixXd masses = real_property(data.structure, "masses");
     file.write("masses", std::vector<double>(masses.data(), masses.data() + n),
                {static_cast<hsize_t>(n)});
@@ -83,9 +85,13 @@ void read_structure(const hdf5::File& file, RestartData& data) {
 
 RestartData read_contents(const hdf5::File& file) {
   const int version = file.int_attribute("format_version");
-  if (version != restart_format_version)
-    throw Error("format_version " + std::to_string(version) + ", this otfgp reads version " +
-                std::to_string(restart_format_version));
+  if (version != restart_format_version && version != restart_format_with_masses)
+    throw Error("format_version " + std::to_string(version) + ", this otfgp reads versions " +
+                std::to_string(restart_format_version) + " and " +
+                std::to_string(restart_format_with_masses));
+  if ((version == restart_format_with_masses) != file.contains("masses"))
+    throw Error("format_version " + std::to_string(version) +
+                (file.contains("masses") ? " has" : " lacks") + " a masses dataset");
   RestartData data;
   data.step = file.int64_attribute("step");
   data.time = file.double_attribute("time_fs");

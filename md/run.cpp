@@ -6,7 +6,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <typeinfo>
 
 #include "otfgp/core/environment_error.hpp"
 #include "otfgp/core/error.hpp"
@@ -51,21 +50,14 @@ std::string run_settings(const RunConfig& config, const Potential& potential) {
 // without them, with a warning.
 std::string settings_as_recorded(const RunConfig& config, const std::string& recorded,
                                  const std::string& now) {
-  if (recorded.find("\n" + std::string(potential_files_prefix)) != std::string::npos) return now;
-  std::istringstream lines(now);
-  std::string line, kept;
-  bool dropped = false;
-  while (std::getline(lines, line))
-    if (line.rfind(potential_files_prefix, 0) == 0)
-      dropped = true;
-    else
-      kept += line + "\n";
-  if (dropped)
-    logger().warn(
-        "{}: restart file '{}' was written by a build that did not record the potential's "
-        "parameter files; their contents are not compared (the spec text is)",
-        config.source, config.restart->string());
-  return kept;
+  if (holds_file_lines(recorded, potential_files_prefix) ||
+      !holds_file_lines(now, potential_files_prefix))
+    return now;
+  logger().warn(
+      "{}: restart file '{}' was written by a build that did not record the potential's "
+      "parameter files; their contents are not compared (the spec text is)",
+      config.source, config.restart->string());
+  return without_file_lines(now, potential_files_prefix);
 }
 
 // A continued run must integrate the same dynamics; name the first difference.
@@ -74,6 +66,12 @@ void check_same_dynamics(const RunConfig& config, const RestartData& restart,
   const std::optional<SettingChange> change = first_setting_change(
       restart.settings, settings_as_recorded(config, restart.settings, settings));
   if (!change) return;
+  if (change->key.rfind(potential_files_prefix, 0) == 0 && change->before && change->now)
+    throw Error(config.source + ": restart file '" + config.restart->string() +
+                "' was written when the potential's file " +
+                change->key.substr(std::string(potential_files_prefix).size()) + " held " +
+                *change->before + "; it now holds " + *change->now +
+                ": a continued run must keep the potential");
   throw Error(config.source + ": restart file '" + config.restart->string() + "' was written " +
               (change->before
                    ? "with " + change->key + " = " + *change->before + ", the config has " +
@@ -318,7 +316,27 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
         "{}: the structure's momenta column is not used: the run starts from Maxwell–Boltzmann "
         "velocities at {} K (initial_temperature); a continued run needs its restart file",
         config.source, format_real(config.initial_temperature));
-  AtomState state = AtomState::from_structure(first);
+  // What is wrong with the starting atoms names the config and where they came from.
+  const auto in_context = [&](const auto& step) {
+    try {
+      step();
+    } catch (const InterruptedError&) {
+      throw;
+    } catch (const EnvironmentError&) {
+      throw;
+    } catch (const Error& error) {
+      throw Error(config.source + ", " +
+                  (restart                 ? "restart file '" + config.restart->string() + "'"
+                   : config.structure_file ? "structure '" + config.structure_file->string() + "'"
+                                           : std::string("structure (lattice)")) +
+                  ": " + error.what());
+    }
+  };
+  AtomState state;
+  in_context([&] {
+    state = AtomState::from_structure(first);
+    state.take_masses(first);
+  });
   if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
   Engine engine(std::move(state), potential, config.engine);
   if (restart) engine.restore(*restart);
@@ -326,16 +344,7 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
   // the trajectory's steps only, so the other steps cost what they did.
   if (out.trajectory_interval > 0 && potential->provides_uncertainty())
     engine.set_compute_request({false, true}, out.trajectory_interval);
-  try {
-    engine.setup();
-  } catch (const Error& error) {
-    if (typeid(error) != typeid(Error)) throw;  // kinds with their own exit status
-    throw Error(config.source + ", " +
-                (restart                 ? "restart file '" + config.restart->string() + "'"
-                 : config.structure_file ? "structure '" + config.structure_file->string() + "'"
-                                         : std::string("structure (lattice)")) +
-                ": " + error.what());
-  }
+  in_context([&] { engine.setup(); });
   const long first_step = engine.step();
 
   prepare_directory(out.directory);

@@ -223,7 +223,7 @@ TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]"
   write_structures(dir / "force_column.xyz", energies_only);
   r = run_otfgp("train --data " + (dir / "force_column.xyz").string() + " -o " +
                 (dir / "model.h5").string());
-  CHECK_THAT(r.output, Catch::Contains("force look like labels but are not read"));
+  CHECK_THAT(r.output, Catch::Contains("not read, though named like labels: force"));
   std::filesystem::remove(dir / "model.h5");
   // A missing model in a potential spec.
   r = run_otfgp("eval -p gp:" + (dir / "missing.h5").string() + " " + (dir / "train.xyz").string() +

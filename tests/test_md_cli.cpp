@@ -434,5 +434,6 @@ TEST_CASE(
   write_text(directory / "my.sw", sw);
   const CliResult refused = run_md(directory, "continued.yaml");
   CHECK(refused.exit_code == 1);
-  CHECK_THAT(refused.error, Contains("was written with potential.files.my.sw = content fnv1a64"));
+  CHECK_THAT(refused.error, Contains("was written when the potential's file my.sw held content "
+                                     "fnv1a64"));
 }

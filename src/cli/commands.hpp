@@ -4,13 +4,13 @@
 // and inside the Kokkos scope.
 
 #include <CLI/CLI.hpp>
-#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "otfgp/core/number_text.hpp"
+#include "otfgp/core/error.hpp"
+#include "otfgp/core/io.hpp"
 
 namespace otfgp::cli {
 
@@ -37,8 +37,10 @@ inline void add_frame_file_options(CLI::App* command, std::string& input, std::s
   // back as a POSCAR (or as nothing) would lose them: refused before any work.
   const CLI::Validator extxyz_name(
       [](std::string& name) -> std::string {
-        const std::string extension = ascii_lower(std::filesystem::path(name).extension().string());
-        if (extension == ".xyz" || extension == ".extxyz") return {};
+        try {
+          if (structure_format(name) == StructureFormat::extxyz) return {};
+        } catch (const Error&) {  // a name that tells no format: the message below
+        }
         return "'" + name +
                "': the output is extended XYZ (labels and per-atom columns, which a POSCAR "
                "cannot hold); name it *.xyz or *.extxyz";

@@ -73,21 +73,26 @@ void log_errors(const std::string& name, const ErrorSummary& s) {
   logger().info("{}", line);
 }
 
-// Keys and columns that look like labels of a kind some frames lack but that
-// the readers do not interpret (GAP's REF_energy, REF_forces, REF_virial; a
-// `force` column): "" when none. Without them a user trains on less than meant.
+// Keys and columns named like labels of a kind some frames lack (ending in
+// energy, stress or virial; a column of three ending in force or forces) but
+// that the readers do not interpret: GAP's REF_energy, REF_forces,
+// REF_virial, a `force` column; "" when none. Without them a user trains on
+// less than meant.
 std::string unread_label_names(const std::vector<Structure>& frames) {
   std::set<std::string> names;
-  const auto has = [](const std::string& name, const char* part) {
-    return ascii_lower(name).find(part) != std::string::npos;
+  const auto ends_with = [](const std::string& name, const std::string& end) {
+    const std::string lower = ascii_lower(name);
+    return lower.size() >= end.size() &&
+           lower.compare(lower.size() - end.size(), end.size(), end) == 0;
   };
   for (const auto& f : frames) {
     for (const auto& [key, value] : f.info)
-      if ((!f.energy && has(key, "energy")) ||
-          (!f.stress && (has(key, "stress") || has(key, "virial"))))
+      if ((!f.energy && ends_with(key, "energy")) ||
+          (!f.stress && (ends_with(key, "stress") || ends_with(key, "virial"))))
         names.insert(key);
     for (const auto& column : f.extra_properties)
-      if (!f.forces && column.type == 'R' && column.columns == 3 && has(column.name, "force"))
+      if (!f.forces && column.type == 'R' && column.columns == 3 &&
+          (ends_with(column.name, "force") || ends_with(column.name, "forces")))
         names.insert(column.name);
   }
   std::string text;
@@ -123,7 +128,7 @@ std::vector<Structure> read_training_frames(const TrainOptions& options) {
   logger().info("read {} frames ({} atoms) from {}: {} with energy, {} with forces, {} with stress",
                 frames.size(), atoms, options.data, energies, forces, stresses);
   if (!unread.empty())
-    logger().warn("{}: {} look like labels but are not read{}", options.data, unread, advice);
+    logger().warn("{}: not read, though named like labels: {}{}", options.data, unread, advice);
   return frames;
 }
 

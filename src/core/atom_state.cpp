@@ -48,13 +48,12 @@ AtomState AtomState::from_structure(const Structure& structure) {
   auto x = Kokkos::create_mirror_view(state.x);
   auto type = Kokkos::create_mirror_view(state.type);
   auto mass = Kokkos::create_mirror_view(state.mass);
-  const std::optional<Eigen::VectorXd> given = given_masses(structure);
   for (int i = 0; i < state.natoms; ++i) {
     for (int d = 0; d < 3; ++d) x(i, d) = structure.positions(i, d);
     const int z = structure.numbers[i];
     type(i) = static_cast<int>(std::lower_bound(state.species.begin(), state.species.end(), z) -
                                state.species.begin());
-    mass(i) = given ? (*given)[i] : element(z).mass;
+    mass(i) = element(z).mass;
   }
   Kokkos::deep_copy(state.x, x);
   Kokkos::deep_copy(state.type, type);
@@ -68,19 +67,32 @@ Structure AtomState::to_structure() const {
   structure.pbc = {box.pbc[0], box.pbc[1], box.pbc[2]};
   auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   auto type_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), type);
-  auto mass_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mass);
   structure.positions.resize(natoms, 3);
   structure.numbers.resize(natoms);
-  bool element_masses = true;
   for (int i = 0; i < natoms; ++i) {
     for (int d = 0; d < 3; ++d) structure.positions(i, d) = x_host(i, d);
     structure.numbers[i] = species[type_host(i)];
-    element_masses = element_masses && mass_host(i) == element(structure.numbers[i]).mass;
   }
-  if (!element_masses)
-    set_real_property(structure, "masses",
-                      std::vector<double>(mass_host.data(), mass_host.data() + natoms));
   return structure;
+}
+
+void AtomState::take_masses(const Structure& structure) {
+  const std::optional<Eigen::VectorXd> given = given_masses(structure);
+  if (!given) return;
+  if (given->size() != natoms)
+    throw Error(fmt::format("column 'masses' has {} rows for {} atoms", given->size(), natoms));
+  auto host = Kokkos::create_mirror_view(mass);
+  for (int i = 0; i < natoms; ++i) host(i) = (*given)[i];
+  Kokkos::deep_copy(mass, host);
+}
+
+void AtomState::write_masses(Structure& structure) const {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), mass);
+  bool element_masses = true;
+  for (int i = 0; i < natoms; ++i)
+    element_masses = element_masses && host(i) == element(structure.numbers[i]).mass;
+  if (!element_masses)
+    set_real_property(structure, "masses", std::vector<double>(host.data(), host.data() + natoms));
 }
 
 void AtomState::set_positions(const Structure& structure) {

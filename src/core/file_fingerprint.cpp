@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "otfgp/core/fnv1a.hpp"
 
@@ -32,6 +33,18 @@ std::vector<std::pair<std::string, std::filesystem::path>> named_files(
     named.emplace_back("files." + name + (n > 1 ? "#" + std::to_string(n) : ""), file);
   }
   return named;
+}
+
+bool holds_file_lines(const std::string& settings, const std::string& prefix) {
+  return settings.rfind(prefix, 0) == 0 || settings.find("\n" + prefix) != std::string::npos;
+}
+
+std::string without_file_lines(const std::string& settings, const std::string& prefix) {
+  std::istringstream lines(settings);
+  std::string line, kept;
+  while (std::getline(lines, line))
+    if (line.rfind(prefix, 0) != 0) kept += line + "\n";
+  return kept;
 }
 
 }  // namespace otfgp

@@ -150,11 +150,14 @@ void Structure::set_info_value(const std::string& key, std::string value) {
 }
 
 void Structure::clear_results() {
-  // ASE's calculator results among the info keys and columns, and eval's columns.
-  static constexpr std::array<std::string_view, 12> results{
-      "free_energy", "dipole",  "magmom",  "virial",      "energies",
-      "stresses",    "charges", "magmoms", "uncertainty", "uncertainty_normalised",
-      "force_std",   "novel"};
+  // ASE's calculator results among the info keys and columns, and the results
+  // otfgp's verbs write: eval's and md's GP columns, relax's and search's
+  // enthalpies, the otf loop's trigger.
+  static constexpr std::array<std::string_view, 17> results{
+      "free_energy", "dipole",     "magmom",  "virial",      "energies",
+      "stresses",    "charges",    "magmoms", "uncertainty", "uncertainty_normalised",
+      "force_std",   "energy_std", "novel",   "enthalpy",    "enthalpy_per_atom",
+      "converged",   "max_std"};
   const auto is_result = [](std::string_view name) {
     return std::find(results.begin(), results.end(), name) != results.end();
   };

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/fnv1a.hpp"
@@ -74,19 +73,6 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   }
 }
 
-bool holds_file_contents(const std::string& settings) {
-  return settings.rfind(file_prefix, 0) == 0 ||
-         settings.find("\n" + std::string(file_prefix)) != std::string::npos;
-}
-
-std::string without_file_contents(const std::string& settings) {
-  std::istringstream lines(settings);
-  std::string line, kept;
-  while (std::getline(lines, line))
-    if (line.rfind(file_prefix, 0) != 0) kept += line + "\n";
-  return kept;
-}
-
 }  // namespace
 
 std::string label_settings(const ConfigSection& section, const Oracle& made) {
@@ -113,15 +99,15 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
 }
 
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
-  return holds_file_contents(recorded) ? now : without_file_contents(now);
+  return holds_file_lines(recorded, file_prefix) ? now : without_file_lines(now, file_prefix);
 }
 
 std::optional<md::SettingChange> first_label_change(const std::string& before,
                                                     const std::string& now) {
   std::optional<md::SettingChange> change = md::first_setting_change(before, now);
   if (change && change->key.rfind(file_prefix, 0) == 0)
-    if (auto key_change =
-            md::first_setting_change(without_file_contents(before), without_file_contents(now)))
+    if (auto key_change = md::first_setting_change(without_file_lines(before, file_prefix),
+                                                   without_file_lines(now, file_prefix)))
       return key_change;
   return change;
 }

@@ -165,14 +165,18 @@ std::string number(double value, int digits = 6) {
   return fmt::format("{:.{}g}", value, digits);
 }
 
-// A structure's atoms, cell and periodicity as a short text that changes
-// with any of them (not with the file's name, place or format): a moved or
-// copied run folder resumes, an edited structure is noticed.
+// A structure's atoms, cell and periodicity (and masses, where a `masses`
+// column gives them) as a short text that changes with any of them (not with
+// the file's name, place or format): a moved or copied run folder resumes, an
+// edited structure is noticed.
 std::string content_fingerprint(const Structure& s) {
+  const bool masses = find_extra_property(s, "masses") != nullptr;
+  const Eigen::MatrixXd mass = masses ? real_property(s, "masses") : Eigen::MatrixXd();
   std::string text;
   for (int i = 0; i < s.size(); ++i) {
     text += std::to_string(s.numbers[i]);
     for (int d = 0; d < 3; ++d) text += " " + format_significant(s.positions(i, d), 17);
+    if (masses) text += " m " + format_significant(mass(i, 0), 17);
     text += "\n";
   }
   for (int a = 0; a < 3; ++a)
@@ -417,6 +421,7 @@ std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int
   if (stage.pressure) settings.barostat.pressure = *stage.pressure;
   settings.seed = config_.md.seed + static_cast<std::uint64_t>(index);
   AtomState state = AtomState::from_structure(stage.start);
+  state.take_masses(stage.start);
   md::maxwell_boltzmann(state, stage.temperature, settings.seed);
   auto engine = std::make_unique<md::Engine>(std::move(state), potential_, settings);
   engine->set_compute_request({false, true}, config_.otf.check_interval);

@@ -1,7 +1,6 @@
 #pragma once
 // Parameter files by content: a resumed or continued run compares what the
-// files hold, not the path text, so a file edited under its name is noticed
-// and a moved one is not.
+// files hold, so a file edited under its name is noticed.
 
 #include <filesystem>
 #include <string>
@@ -17,5 +16,12 @@ std::string content_fingerprint(const std::filesystem::path& file);
 // for a second file of that name; a path given twice counts once).
 std::vector<std::pair<std::string, std::filesystem::path>> named_files(
     const std::vector<std::filesystem::path>& files);
+
+// Settings texts ("key: value" lines) and their file lines, those whose key
+// starts with `prefix` ("oracle.files.", "potential.files."): whether any line
+// is one, and the text without them (to compare with the record of a build
+// that kept none).
+bool holds_file_lines(const std::string& settings, const std::string& prefix);
+std::string without_file_lines(const std::string& settings, const std::string& prefix);
 
 }  // namespace otfgp

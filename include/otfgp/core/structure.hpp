@@ -78,10 +78,12 @@ struct Structure {
   // Forgets every result of an earlier calculation, so that a new one does not
   // stand beside stale numbers: the labels (energy, forces, stress), the info
   // keys and columns ASE reads as a calculator's results (free_energy, dipole,
-  // magmom, virial; energies, stresses, charges, magmoms) and the per-atom
-  // columns `otfgp eval` writes (uncertainty, uncertainty_normalised,
-  // force_std, novel). Inputs (initial_magmoms, initial_charges, tags,
-  // move_mask, …) and other keys stay.
+  // magmom, virial; energies, stresses, charges, magmoms) and those otfgp's
+  // verbs write (eval's uncertainty, uncertainty_normalised, force_std,
+  // novel; md's energy_std; relax's enthalpy and converged; search's
+  // enthalpy_per_atom; otf's max_std). Inputs (initial_magmoms,
+  // initial_charges, masses, tags, move_mask, target_pressure_gpa, …) and
+  // other keys stay.
   void clear_results();
 };
 
