@@ -125,4 +125,10 @@ TEST_CASE("otfgp eval writes its own results only, and only as extended XYZ", "[
     CHECK_THAT(refused.output, !Catch::Contains("evaluating"));
     CHECK_FALSE(std::filesystem::exists(dir / name));
   }
+  for (const char* name : {"out.XYZ", "out.extxyz"}) {
+    const CommandResult accepted = run_otfgp("eval -p " + spec + " " + (dir / "in.xyz").string() +
+                                             " -o " + (dir / name).string());
+    CHECK(accepted.exit_code == 0);
+    CHECK(read_structure(dir / name, "extxyz").energy);
+  }
 }

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "otfgp/core/atom_state.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/io.hpp"
@@ -958,4 +959,61 @@ TEST_CASE("a scratch folder is private and gone however its scope ends", "[io][s
   const otfgp::testing::ScopedEnvironment tmpdir("TMPDIR", "/nonexistent-otfgp-tmp");
   CHECK_THROWS_WITH(ScratchFolder("otfgp-scratch-test"),
                     Catch::Contains("temporary directory") && Catch::Contains("scratch folder"));
+}
+
+TEST_CASE("clear_results drops an earlier calculation's results and keeps the inputs",
+          "[io][structure]") {
+  Structure frame;
+  frame.cell = Eigen::Matrix3d::Identity() * 5;
+  frame.positions = Positions::Zero(2, 3);
+  frame.positions(1, 0) = 2.0;
+  frame.numbers = {14, 14};
+  frame.energy = -1.0;
+  frame.forces = Positions::Ones(2, 3);
+  frame.stress = Voigt::Ones();
+  for (const char* key :
+       {"free_energy", "virial", "enthalpy", "max_std", "config_type", "target_pressure_gpa"})
+    frame.set_info_value(key, "1");
+  for (const char* column :
+       {"energies", "charges", "force_std", "energy_std", "novel", "masses", "initial_magmoms"})
+    set_real_property(frame, column, std::vector<double>{1.0, 2.0});
+  frame.clear_results();
+  CHECK_FALSE(frame.energy);
+  CHECK_FALSE(frame.forces);
+  CHECK_FALSE(frame.stress);
+  std::vector<std::string> keys, columns;
+  for (const auto& [key, value] : frame.info) keys.push_back(key);
+  for (const auto& column : frame.extra_properties) columns.push_back(column.name);
+  CHECK(keys == std::vector<std::string>{"config_type", "target_pressure_gpa"});
+  CHECK(columns == std::vector<std::string>{"masses", "initial_magmoms"});
+}
+
+TEST_CASE("AtomState takes masses from a masses column where asked, and writes them back",
+          "[io][atom_state]") {
+  Structure frame;
+  frame.cell = Eigen::Matrix3d::Identity() * 5;
+  frame.positions = Positions::Zero(2, 3);
+  frame.positions(1, 0) = 2.0;
+  frame.numbers = {1, 8};
+  AtomState state = AtomState::from_structure(frame);
+  Structure out = state.to_structure();
+  state.write_masses(out);  // the elements' masses: no column
+  CHECK(find_extra_property(out, "masses") == nullptr);
+
+  set_real_property(frame, "masses", std::vector<double>{2.014, 15.999});  // deuterium
+  CHECK(find_extra_property(AtomState::from_structure(frame).to_structure(), "masses") ==
+        nullptr);  // not taken unless asked: only the dynamics use masses
+  state.take_masses(frame);
+  auto mass = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.mass);
+  CHECK(mass(0) == 2.014);
+  CHECK(mass(1) == 15.999);
+  out = state.to_structure();
+  state.write_masses(out);
+  CHECK(real_property(out, "masses").col(0) == Eigen::Vector2d(2.014, 15.999));
+
+  set_real_property(frame, "masses", std::vector<double>{2.014, 0.0});
+  CHECK_THROWS_WITH(state.take_masses(frame),
+                    Catch::Contains("column 'masses' gives atom 2 the mass 0"));
+  set_real_property(frame, "masses", Eigen::MatrixXd::Ones(2, 3));
+  CHECK_THROWS_WITH(state.take_masses(frame), Catch::Contains("one mass per atom"));
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "otfgp/core/extra_property.hpp"
+#include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/io.hpp"
 #include "otfgp/md/restart.hpp"
 #include "support/environment.hpp"
@@ -436,4 +437,12 @@ TEST_CASE(
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.error, Contains("was written when the potential's file my.sw held content "
                                      "fnv1a64"));
+  // A restart file of a build that recorded no file contents continues, with a warning.
+  md::RestartData older = md::read_restart_file(saved);
+  older.settings = without_file_lines(older.settings, "potential.files.");
+  md::write_restart_file(directory / "out/restart.h5", older);
+  const CliResult warned = run_md(directory, "continued.yaml");
+  INFO(warned.error);
+  CHECK(warned.exit_code == 0);
+  CHECK_THAT(warned.error, Contains("did not record the potential's parameter files"));
 }
