@@ -178,7 +178,7 @@ void Bridge::check_calls() const {
   // The run's first and last step as its callbacks saw them (LAMMPS clears
   // them when the run ends).
   const long steps = static_cast<long>(run_last_step_ - run_first_step_);
-  if (last_was_run_ && calls < steps + 1)
+  if (last_was_run_ && calls < steps + run_setup_calls_)
     throw Error("--fix " + settings_.fix_id + ": the last run of " + std::to_string(steps) +
                 " steps called fix '" + settings_.fix_id + "' " + std::to_string(calls) +
                 " time(s), so some of its steps ran without the potential's forces; use `fix " +
@@ -205,6 +205,23 @@ void Bridge::check_masses() const {
   }
 }
 
+// Fixes act on the forces in the order they were defined, and fix external
+// adds the potential's in its turn: one that sets or averages forces
+// (setforce, aveforce, …) defined before it would see none of them, and its
+// atoms would move under the potential's forces after all.
+void Bridge::check_fix_order(int index) const {
+  static const std::set<std::string> overriding = {"setforce", "aveforce", "freeze", "lineforce",
+                                                   "planeforce"};
+  const LAMMPS_NS::Modify* modify = as_lammps(handle_)->modify;
+  for (int k = 0; k < index; ++k)
+    if (overriding.count(modify->fix[k]->style))
+      throw Error("fix '" + std::string(modify->fix[k]->id) + "' (" + modify->fix[k]->style +
+                  ") is defined before fix '" + settings_.fix_id +
+                  "', so it acts on the forces before the potential adds its own and does "
+                  "not hold: define it after fix '" +
+                  settings_.fix_id + "'");
+}
+
 void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
   LAMMPS* lmp = as_lammps(handle_);
   check_calls();
@@ -227,6 +244,7 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
   if (fix->igroup != 0)
     throw Error("--fix " + id + ": the fix acts on group '" + lmp->group->names[fix->igroup] +
                 "'; the potential's energy covers every atom, so use group all");
+  check_fix_order(index);
   const int ntypes = lmp->atom->ntypes;
   if (ntypes != static_cast<int>(settings_.type_symbols.size())) {
     std::string given;
@@ -273,6 +291,7 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
   calls_before_run_ = counts_calls ? timings_.calls : -1;
   last_was_run_ = every_step;
   run_first_step_ = run_last_step_ = 0;
+  run_setup_calls_ = 0;
 }
 
 void Bridge::callback(void* self, std::int64_t step, int nlocal, int* /*tags*/, double** x,
@@ -356,6 +375,9 @@ void Bridge::check_call_step(std::int64_t step) {
   if (lmp->update->whichflag == 1) {
     run_first_step_ = lmp->update->firststep;
     run_last_step_ = lmp->update->laststep;
+    // A run's setup calls once before its steps; `run N pre no` (chunks of
+    // one long run) does not, and its N steps call N times.
+    if (lmp->update->setupflag) ++run_setup_calls_;
   }
 }
 
@@ -383,8 +405,10 @@ void Bridge::set_global_totals(double rank_energy, const double (&rank_virial)[6
   lammps_fix_external_set_energy_global(handle_, id, totals[0]);
   lammps_fix_external_set_virial_global(handle_, id, totals + 1);
   // The fix copies that virial into its own only on steps it applies forces
-  // (every Napply): set it here too, so that every step's pressure has it.
-  std::copy(totals + 1, totals + 7, fix_->virial);
+  // (every Napply), as the mean over ranks, which `compute pressure` sums
+  // again: set the same share here, so that every step's pressure has the
+  // total once (the whole total on every rank counted it once per rank).
+  for (int c = 0; c < 6; ++c) fix_->virial[c] = totals[1 + c] / lmp->comm->nprocs;
   lammps_fix_external_set_energy_peratom(handle_, id, owned_energy_.data());
   lammps_fix_external_set_virial_peratom(handle_, id, owned_virial_rows_.data());
 }

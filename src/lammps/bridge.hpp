@@ -79,6 +79,8 @@ class Bridge {
  private:
   void compute(std::int64_t step, int nlocal, double** x, double** external_force);
   void check_masses() const;
+  // Throws when a fix that sets or averages forces precedes the bound fix (at `index`).
+  void check_fix_order(int index) const;
   void load_cluster(int nlocal, int nghost, const int* types, const int* tags, double** x);
   // Refuses a call that skipped steps (the potential must run every step) and
   // records the run's first and last step.
@@ -100,6 +102,7 @@ class Bridge {
   long calls_before_run_ = -1;  // timings_.calls when a run/minimize began; -1: none pending
   bool last_was_run_ = false;   // that command was `run`
   std::int64_t run_first_step_ = 0, run_last_step_ = 0;  // of the last run, from its callbacks
+  long run_setup_calls_ = 0;          // setup callbacks of the last run (none for `run N pre no`)
   std::int64_t last_call_step_ = -1;  // the step of the last callback (-1: none yet)
 
   AtomState cluster_;

@@ -67,7 +67,7 @@ Options parse(int argc, char** argv) {
       options.help = true;
     } else if (word == "-in" || word == "-i") {
       options.input = value(k, word);
-    } else if (word == "--potential" || word == "-p") {
+    } else if (word == "--potential") {  // not -p: LAMMPS's -partition keeps it
       options.settings.potential_spec = value(k, word);
     } else if (word == "--fix") {
       options.settings.fix_id = value(k, word);
@@ -81,9 +81,10 @@ Options parse(int argc, char** argv) {
       try {
         std::size_t used = 0;
         options.settings.std_every = std::stol(text, &used);
-        if (used != text.size()) throw std::invalid_argument(text);
+        if (used != text.size() || options.settings.std_every < 0)
+          throw std::invalid_argument(text);
       } catch (const std::exception&) {
-        throw Error("--std-every: '" + text + "' is not a whole number of steps");
+        throw Error("--std-every: '" + text + "' is not a whole number of steps (0 or more)");
       }
     } else if (word == "--std-property") {
       std::string name = value(k, word);

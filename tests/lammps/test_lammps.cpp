@@ -472,9 +472,9 @@ TEST_CASE("otfgp-lammps refuses units, fixes and types that would give wrong dyn
            "thermo_style custom step pe press\nthermo_modify format float %.12g\nthermo 5\n"
            "run 20\n";
   };
-  auto run_input = [&](const std::string& text, const std::string& types = "Si C") {
+  auto run_input = [&](const std::string& text, const std::string& types = "Si C", int ranks = 1) {
     write_text(directory / "in.lmp", text);
-    return run_otfgp_lammps(directory.path(), 1,
+    return run_otfgp_lammps(directory.path(), ranks,
                             "-in in.lmp -log none --potential tersoff:SiC.tersoff --fix ext "
                             "--types " +
                                 types);
@@ -507,6 +507,33 @@ TEST_CASE("otfgp-lammps refuses units, fixes and types that would give wrong dyn
     INFO(run.output);
     REQUIRE(run.exit_code == 0);
     CHECK(thermo(run.output) == thermo(reference.output));
+  }
+  SECTION("Napply > 1 under MPI: the virial counted once on every step") {
+    // Each rank holds its share of the fix's virial, which compute pressure
+    // sums; the whole total on each rank counted it once per rank.
+    const CommandResult every = run_input(input("metal", "pf/callback 1 1"), "Si C", 2);
+    const CommandResult run = run_input(input("metal", "pf/callback 1 10"), "Si C", 2);
+    INFO(every.output << run.output);
+    REQUIRE(run.exit_code == 0);
+    REQUIRE(thermo(every.output).size() == 5);
+    CHECK(thermo(run.output) == thermo(every.output));
+  }
+  SECTION("runs in chunks without setup (pre no) are not taken for skipped steps") {
+    std::string chunks = input("metal", "pf/callback 1 1");
+    chunks.replace(chunks.find("run 20\n"), 7, "run 5\nrun 10 pre no post no\nrun 5\n");
+    const CommandResult run = run_input(chunks);
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, !Catch::Contains("ERROR"));
+  }
+  SECTION("a fix that sets forces, defined before the fix, is refused") {
+    std::string held = input("metal", "pf/callback 1 1");
+    held.replace(held.find("fix ext"), 0, "fix hold all setforce 0 0 0\n");
+    const CommandResult run = run_input(held);
+    INFO(run.output);
+    CHECK(run.exit_code != 0);
+    CHECK_THAT(run.output, Catch::Contains("fix 'hold' (setforce) is defined before fix 'ext'"));
+    CHECK_THAT(run.output, !Catch::Contains("Step "));
   }
   SECTION("Ncall > 1 is stopped at its first skipped step") {
     const CommandResult run = run_input(input("metal", "pf/callback 10 1"));
@@ -544,6 +571,7 @@ TEST_CASE("otfgp-lammps refuses units, fixes and types that would give wrong dyn
                                                "-in in.lmp --potential tersoff:SiC.tersoff "
                                                "--fix ext --types Si C --std-every -3");
     CHECK(run.exit_code != 0);
-    CHECK_THAT(run.output, Catch::Contains("--std-every must be ≥ 0"));
+    CHECK_THAT(run.output, Catch::Contains("--std-every: '-3' is not a whole number of steps"));
+    CHECK(run.exit_code == 2);  // a command-line error
   }
 }
