@@ -961,13 +961,21 @@ TEST_CASE("a scratch folder is private and gone however its scope ends", "[io][s
                     Catch::Contains("temporary directory") && Catch::Contains("scratch folder"));
 }
 
-TEST_CASE("clear_results drops an earlier calculation's results and keeps the inputs",
-          "[io][structure]") {
+namespace {
+// Atoms of numbers z1 and z2, 2 Å apart in a 5 Å cube.
+Structure two_atoms(int z1, int z2) {
   Structure frame;
   frame.cell = Eigen::Matrix3d::Identity() * 5;
   frame.positions = Positions::Zero(2, 3);
   frame.positions(1, 0) = 2.0;
-  frame.numbers = {14, 14};
+  frame.numbers = {z1, z2};
+  return frame;
+}
+}  // namespace
+
+TEST_CASE("clear_results drops an earlier calculation's results and keeps the inputs",
+          "[io][structure]") {
+  Structure frame = two_atoms(14, 14);
   frame.energy = -1.0;
   frame.forces = Positions::Ones(2, 3);
   frame.stress = Voigt::Ones();
@@ -990,11 +998,7 @@ TEST_CASE("clear_results drops an earlier calculation's results and keeps the in
 
 TEST_CASE("AtomState takes masses from a masses column where asked, and writes them back",
           "[io][atom_state]") {
-  Structure frame;
-  frame.cell = Eigen::Matrix3d::Identity() * 5;
-  frame.positions = Positions::Zero(2, 3);
-  frame.positions(1, 0) = 2.0;
-  frame.numbers = {1, 8};
+  Structure frame = two_atoms(1, 8);  // as in OH
   AtomState state = AtomState::from_structure(frame);
   Structure out = state.to_structure();
   state.write_masses(out);  // the elements' masses: no column

@@ -272,7 +272,7 @@ TEST_CASE("otf, search and label refuse outputs that name an input", "[reliabili
         {"in2.xyz", structure}},
        "label " + (d / "label2.yaml").string() + " " + (d / "in2.xyz").string() + " -o " +
            (d / "label2.yaml").string(),
-       "config",
+       "name it *.xyz or *.extxyz",  // refused by its name before the paths are compared
        "label2.yaml"},
   };
   for (const Case& c : cases) {
