@@ -109,6 +109,24 @@ TEST_CASE("otfgp train writes a model that gp:MODEL.h5 evaluates", "[cli][train]
   REQUIRE(mapped.density_range.rows() == 1);
   CHECK(mapped.density_range(0, 0) > 0.0);
   CHECK(mapped.density_range(0, 0) < mapped.density_range(0, 1));
+  // A current file copied without its checksum (h5py keeps no otfgp header):
+  // loaded, since such copies are legitimate, but its content is not checked,
+  // and the log says so (an edited number would otherwise pass silently).
+  python_output(R"(
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as source, h5py.File(sys.argv[2], "w") as target:
+    for name in source:
+        source.copy(name, target)
+    for key, value in source.attrs.items():
+        if key not in ("checksum", "checksum_algorithm"):
+            target.attrs[key] = value
+)",
+                {(dir / "model.h5").string(), (dir / "copy.h5").string()});
+  const CommandResult copied =
+      run_otfgp("eval -p gp:" + (dir / "copy.h5").string() + " " + (dir / "test.xyz").string() +
+                " -o " + (dir / "copy.xyz").string());
+  CHECK(copied.exit_code == 0);
+  CHECK_THAT(copied.output, Catch::Contains("copy.h5 has no checksum"));
   // A version-1 file as older otfgp wrote it: no novelty group, no checksummed header
   // (copied object by object into a plain HDF5 file).
   python_output(R"(

@@ -116,6 +116,16 @@ TEST_CASE("random structures are reproducible from the seed and fall back to P1"
   CHECK_THROWS_WITH(generate_random_structure(Stoichiometry::parse("Si3"), options, 1, 0),
                     Catch::Contains("no listed space group has Wyckoff positions for Si3 in 1 "
                                     "formula unit(s)"));
+  // Two atoms of one element are always centrosymmetric, so P2 (3) never
+  // comes out as itself: the message says that, not "distances".
+  options.space_groups = {3};
+  options.groups_to_try = 2;
+  CHECK_THROWS_WITH(generate_random_structure(Stoichiometry::parse("Si2"), options, 1, 0),
+                    Catch::Contains("2 draw(s) among the 1 fitting space group(s)") &&
+                        Catch::Contains("raise groups_to_try") &&
+                        Catch::Contains("came out with more symmetry than their group") &&
+                        Catch::Contains("p1_fallback (off)"));
+  options.groups_to_try = 30;
   CHECK_THROWS_AS(Stoichiometry::parse("Na0.5Cl"), Error);
   // One Si atom: no P1 cell of it lacks inversion; the fallback keeps the
   // cell with the group spglib finds.

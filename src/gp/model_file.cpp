@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -211,7 +212,15 @@ void check_version(const hdf5::Group& root) {
   if (kind != model_kind)
     throw Error(root.file() + ": the file's kind is '" + kind + "', not '" + model_kind +
                 "': not an otfgp GP model");
-  // Models written before checksums existed still load; every newer one is checked.
+  // Models written before checksums existed (format 1 and 2) still load, and
+  // so does a copy without one (h5py drops otfgp's header and checksum), with
+  // a warning from format 3 on, which every otfgp build wrote with a checksum.
+  static std::set<std::string> warned;  // once per file: a gp: spec may load it twice
+  if (version >= 3 && !root.has_attribute("checksum") && warned.insert(root.file()).second)
+    logger().warn(
+        "{} has no checksum: not a file otfgp wrote (an h5py copy or edit?); its content is "
+        "not checked, so an edited number would go unnoticed",
+        root.file());
   verify_hdf5_checksum(root, false);
 }
 

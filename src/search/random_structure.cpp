@@ -1,5 +1,7 @@
 #include "otfgp/search/random_structure.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -361,22 +363,24 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
   std::vector<int> groups =
       fitting_groups(scaled_counts(stoichiometry, formula_units), options.space_groups);
   const int group_count = static_cast<int>(groups.size());
-  for (int tried = 0; tried < options.groups_to_try && group_count > 0; ++tried) {
+  GenerationTally tally;  // for the message when nothing comes of the tries
+  int tried = 0;
+  for (; tried < options.groups_to_try && group_count > 0; ++tried) {
     // Without replacement until every group was tried (then anew): Si2 fits
     // 133 groups, 17 of which give a structure of their own symmetry.
     const int slot = tried % group_count;
     std::swap(groups[static_cast<std::size_t>(slot)],
               groups[static_cast<std::size_t>(random.integer(slot, group_count - 1))]);
     const int number = groups[static_cast<std::size_t>(slot)];
-    if (auto structure =
-            random_structure_in_group(number, stoichiometry, formula_units, options, random))
+    if (auto structure = random_structure_in_group(number, stoichiometry, formula_units, options,
+                                                   random, &tally))
       return generated(std::move(*structure), number, formula_units, options);
   }
   if (options.p1_fallback) {
     RandomStructureOptions fallback = options;
     fallback.attempts_per_group = std::max(100, options.attempts_per_group);
     if (auto structure =
-            random_structure_in_group(1, stoichiometry, formula_units, fallback, random)) {
+            random_structure_in_group(1, stoichiometry, formula_units, fallback, random, &tally)) {
       GeneratedStructure result = generated(std::move(*structure), 1, formula_units, options);
       result.fallback = true;
       return result;
@@ -391,10 +395,18 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
                            std::to_string(options.max_formula_units)) +
                 " formula unit(s) (the generator builds conventional cells: Fd-3m, say, holds "
                 "no fewer than 8 atoms); list other space_groups or change formula_units"
-          : " no listed group gave a structure with the distances respected; lower "
-            "distance_tolerance or raise the volume factor";
+          : fmt::format(
+                " {} draw(s) among the {} fitting space group(s) ({} formula unit(s); "
+                "groups_to_try {}) gave no structure: of the tries, {} could not place the atoms "
+                "with the "
+                "distances respected (lower distance_tolerance or raise volume_factor), {} came "
+                "out with more symmetry than their group (spglib: try more groups, raise "
+                "groups_to_try), {} had too flat a cell",
+                tried, group_count, formula_units, options.groups_to_try, tally.crowded,
+                tally.higher_symmetry, tally.flat_cells);
   throw Error("random structure for " + stoichiometry.formula() + ":" + why +
-              (options.p1_fallback ? "; neither did the P1 fallback" : ""));
+              (options.p1_fallback ? "; neither did the P1 fallback"
+                                   : "; p1_fallback (off) would place them in P1"));
 }
 
 }  // namespace otfgp::search
