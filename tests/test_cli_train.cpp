@@ -200,6 +200,10 @@ TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]"
   r = train("descriptor: {cutoff: 0.0}\n");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("cutoff"));
+  // Without energy labels the energies are free up to a constant per species: said.
+  r = train("labels: {energy: false}\n");
+  CHECK_THAT(r.output, Catch::Contains("no energy label was learnt"));
+  std::filesystem::remove(dir / "model.h5");
   r = train("labels: {energy: false, forces: false, stress: false}\n");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("bad.yaml, line 1") && Catch::Contains("learn nothing"));

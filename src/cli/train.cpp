@@ -238,6 +238,14 @@ void run_train(const TrainOptions& options) {
   GpTrainingReport report;
   SparseGp gp = train_model(options, config, frames, report);
   log_training(config, report);
+  // Forces and stresses are derivatives: they leave each species' energy
+  // offset free.
+  if (report.labels[0] == 0 && config.reference_energies.empty())
+    logger().warn(
+        "no energy label was learnt (labels.energy is false, or no frame has an energy): "
+        "forces and stresses fix the energy only up to a constant per species, so the model's "
+        "absolute energies, and enthalpies or hulls from them, are off by those constants; give "
+        "reference_energies (docs/gp.md) or learn some energies");
   // An isolated atom's energy in the model is its species' reference energy.
   if (config.reference_energies.empty())
     for (Eigen::Index s = 0; s < gp.isolated_atoms().size(); ++s)
