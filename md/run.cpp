@@ -4,6 +4,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -299,24 +300,18 @@ void finish_run(const RunConfig& config, const Engine& engine, nlohmann::json& r
                                config.source + " and run it again");
 }
 
-}  // namespace
-
-nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObserver* progress) {
-  const auto start = std::chrono::steady_clock::now();
-  const OutputSettings& out = config.output;
-
-  // Everything that can be wrong with the input is found before any output is touched.
-  check_run_paths(config);
-  std::shared_ptr<Potential> potential = make_potential(config.potential);
-  const std::string settings = run_settings(config, *potential);
-  const std::optional<RestartData> restart = read_restart(config, settings);
+// The engine at the run's first step: fresh (Maxwell–Boltzmann velocities)
+// or restored, forces computed. What is wrong with the starting atoms names
+// the config and where they came from.
+std::unique_ptr<Engine> start_engine(const RunConfig& config,
+                                     const std::shared_ptr<Potential>& potential,
+                                     const std::optional<RestartData>& restart) {
   const Structure first = restart ? restart->structure : starting_structure(config);
   if (!restart && find_extra_property(first, "momenta"))
     logger().warn(
         "{}: the structure's momenta column is not used: the run starts from Maxwell–Boltzmann "
         "velocities at {} K (initial_temperature); a continued run needs its restart file",
         config.source, format_real(config.initial_temperature));
-  // What is wrong with the starting atoms names the config and where they came from.
   const auto in_context = [&](const auto& step) {
     try {
       step();
@@ -338,13 +333,31 @@ nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObser
     state.take_masses(first);
   });
   if (!restart) maxwell_boltzmann(state, config.initial_temperature, config.seed);
-  Engine engine(std::move(state), potential, config.engine);
-  if (restart) engine.restore(*restart);
+  std::unique_ptr<Engine> engine;
+  in_context(
+      [&] { engine = std::make_unique<Engine>(std::move(state), potential, config.engine); });
+  if (restart) engine->restore(*restart);
   // A GP's per-atom uncertainty goes into the trajectory frames: asked for at
   // the trajectory's steps only, so the other steps cost what they did.
-  if (out.trajectory_interval > 0 && potential->provides_uncertainty())
-    engine.set_compute_request({false, true}, out.trajectory_interval);
-  in_context([&] { engine.setup(); });
+  if (config.output.trajectory_interval > 0 && potential->provides_uncertainty())
+    engine->set_compute_request({false, true}, config.output.trajectory_interval);
+  in_context([&] { engine->setup(); });
+  return engine;
+}
+
+}  // namespace
+
+nlohmann::json run(const RunConfig& config, std::ostream* thermo_echo, StepObserver* progress) {
+  const auto start = std::chrono::steady_clock::now();
+  const OutputSettings& out = config.output;
+
+  // Everything that can be wrong with the input is found before any output is touched.
+  check_run_paths(config);
+  std::shared_ptr<Potential> potential = make_potential(config.potential);
+  const std::string settings = run_settings(config, *potential);
+  const std::optional<RestartData> restart = read_restart(config, settings);
+  const std::unique_ptr<Engine> started = start_engine(config, potential, restart);
+  Engine& engine = *started;
   const long first_step = engine.step();
 
   prepare_directory(out.directory);
