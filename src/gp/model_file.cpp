@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <set>
 #include <stdexcept>
 
 #include "otfgp/core/elements.hpp"
