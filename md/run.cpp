@@ -51,14 +51,13 @@ std::string run_settings(const RunConfig& config, const Potential& potential) {
 // without them, with a warning.
 std::string settings_as_recorded(const RunConfig& config, const std::string& recorded,
                                  const std::string& now) {
-  if (holds_file_lines(recorded, potential_files_prefix) ||
-      !holds_file_lines(now, potential_files_prefix))
-    return now;
-  logger().warn(
-      "{}: restart file '{}' was written by a build that did not record the potential's "
-      "parameter files; their contents are not compared (the spec text is)",
-      config.source, config.restart->string());
-  return without_file_lines(now, potential_files_prefix);
+  std::string compared = file_lines_as_recorded(recorded, now, potential_files_prefix);
+  if (compared != now)
+    logger().warn(
+        "{}: restart file '{}' was written by a build that did not record the potential's "
+        "parameter files; their contents are not compared (the spec text is)",
+        config.source, config.restart->string());
+  return compared;
 }
 
 // A continued run must integrate the same dynamics; name the first difference.

@@ -49,6 +49,14 @@ std::string sw_label_command(const std::filesystem::path& dir,
          (dir / "out.xyz").string();
 }
 
+// `labelled` carries the energy and forces otfgp's own sw:Si.sw gives `frame`.
+void check_sw_labels(const Structure& labelled, const Structure& frame) {
+  const Evaluation reference = evaluate(*make_potential("sw:Si.sw"), frame);
+  REQUIRE(labelled.energy);
+  CHECK(*labelled.energy == Approx(reference.energy).epsilon(1e-12));
+  CHECK((*labelled.forces - reference.forces).cwiseAbs().maxCoeff() < 1e-10);
+}
+
 }  // namespace
 
 TEST_CASE("the oracle table knows every kind and refuses others", "[oracle]") {
@@ -82,13 +90,7 @@ TEST_CASE("otfgp label labels frames with an oracle and reports skipped ones", "
   REQUIRE(run.exit_code == 0);
   const auto labelled = read_extxyz(directory / "labelled.xyz");
   REQUIRE(labelled.size() == 3);
-  auto potential = make_potential("sw:Si.sw");
-  for (std::size_t k = 0; k < 3; ++k) {
-    const Evaluation reference = evaluate(*potential, frames[k]);
-    REQUIRE(labelled[k].energy);
-    CHECK(*labelled[k].energy == Approx(reference.energy).epsilon(1e-12));
-    CHECK((*labelled[k].forces - reference.forces).cwiseAbs().maxCoeff() < 1e-10);
-  }
+  for (std::size_t k = 0; k < 3; ++k) check_sw_labels(labelled[k], frames[k]);
 
   // A command oracle that fails on the second frame, on both attempts.
   std::ofstream(directory / "flaky.py") << R"(import sys
@@ -379,16 +381,14 @@ TEST_CASE("otfgp label writes the oracle's labels only, not those the frames car
   REQUIRE(run.exit_code == 0);
   const auto labelled = read_extxyz(directory / "out.xyz");
   REQUIRE(labelled.size() == 2);
-  auto potential = make_potential("sw:Si.sw");
   for (std::size_t k = 0; k < 2; ++k) {
     frames[k].clear_results();
-    const Evaluation reference = evaluate(*potential, frames[k]);
-    CHECK(*labelled[k].energy == Approx(reference.energy).epsilon(1e-12));
-    CHECK((*labelled[k].forces - reference.forces).cwiseAbs().maxCoeff() < 1e-10);
+    check_sw_labels(labelled[k], frames[k]);
     CHECK_FALSE(labelled[k].info_value("free_energy"));
     CHECK(find_extra_property(labelled[k], "energies") == nullptr);
     CHECK(labelled[k].info_value("config_type") == "rattled");
   }
-  CHECK((*labelled[0].stress - *evaluate(*potential, frames[0]).stress).norm() < 1e-10);
+  CHECK((*labelled[0].stress - *evaluate(*make_potential("sw:Si.sw"), frames[0]).stress).norm() <
+        1e-10);
   CHECK_FALSE(labelled[1].stress);  // the slab's old stress is gone, none new
 }

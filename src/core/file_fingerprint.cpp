@@ -35,16 +35,19 @@ std::vector<std::pair<std::string, std::filesystem::path>> named_files(
   return named;
 }
 
-bool holds_file_lines(const std::string& settings, const std::string& prefix) {
-  return settings.rfind(prefix, 0) == 0 || settings.find("\n" + prefix) != std::string::npos;
-}
-
 std::string without_file_lines(const std::string& settings, const std::string& prefix) {
   std::istringstream lines(settings);
   std::string line, kept;
   while (std::getline(lines, line))
     if (line.rfind(prefix, 0) != 0) kept += line + "\n";
   return kept;
+}
+
+std::string file_lines_as_recorded(const std::string& recorded, const std::string& now,
+                                   const std::string& prefix) {
+  const bool holds =
+      recorded.rfind(prefix, 0) == 0 || recorded.find("\n" + prefix) != std::string::npos;
+  return holds ? now : without_file_lines(now, prefix);
 }
 
 }  // namespace otfgp

@@ -99,7 +99,7 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
 }
 
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
-  return holds_file_lines(recorded, file_prefix) ? now : without_file_lines(now, file_prefix);
+  return file_lines_as_recorded(recorded, now, file_prefix);
 }
 
 std::optional<md::SettingChange> first_label_change(const std::string& before,

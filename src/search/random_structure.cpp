@@ -398,8 +398,8 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
           : fmt::format(
                 " {} draw(s) among the {} fitting space group(s) ({} formula unit(s); "
                 "groups_to_try {}) gave no structure: of the tries, {} could not place the atoms "
-                "with the "
-                "distances respected (lower distance_tolerance or raise volume_factor), {} came "
+                "with the distances respected (lower distance_tolerance or raise volume_factor), "
+                "{} came "
                 "out with more symmetry than their group (spglib: try more groups, raise "
                 "groups_to_try), {} had too flat a cell",
                 tried, group_count, formula_units, options.groups_to_try, tally.crowded,

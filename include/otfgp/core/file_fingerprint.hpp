@@ -18,10 +18,13 @@ std::vector<std::pair<std::string, std::filesystem::path>> named_files(
     const std::vector<std::filesystem::path>& files);
 
 // Settings texts ("key: value" lines) and their file lines, those whose key
-// starts with `prefix` ("oracle.files.", "potential.files."): whether any line
-// is one, and the text without them (to compare with the record of a build
-// that kept none).
-bool holds_file_lines(const std::string& settings, const std::string& prefix);
+// starts with `prefix` ("oracle.files.", "potential.files."): the text
+// without them, and `now` as a `recorded` text is to be compared with —
+// without its file lines when the record holds none (a build before
+// 2026-12-02 kept none; the caller warns that contents go uncompared), else
+// as it is.
 std::string without_file_lines(const std::string& settings, const std::string& prefix);
+std::string file_lines_as_recorded(const std::string& recorded, const std::string& now,
+                                   const std::string& prefix);
 
 }  // namespace otfgp
