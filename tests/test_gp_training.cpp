@@ -4,8 +4,10 @@
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <csignal>
 #include <random>
 
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/reference_energies.hpp"
@@ -101,6 +103,36 @@ TEST_CASE("hyperparameter optimisation raises the likelihood and stops at a stat
     bad.lower.signal_std = -1;
     return bad;
   }()));
+}
+
+TEST_CASE("a signal ends the hyperparameter search in otfgp train only", "[gp_training]") {
+  const auto frames = lj_frames(8, 3, 0.005);
+  GpTrainingSettings settings;
+  settings.optimize_hyperparameters = false;
+  settings.sparse.count = 4;
+  settings.hyperparameters = {1.0, 0.01, 0.1, 0.01};
+  auto trained = [&] {
+    return train_sparse_gp(descriptor(), std::make_shared<NormalizedDotProductKernel>(2), frames,
+                           settings);
+  };
+  SparseGp plain = trained(), signalled = trained(), stopped = trained();
+  const HyperparameterReport reference = optimize_hyperparameters(plain);
+  REQUIRE(reference.evaluations > 1);
+  {
+    const InterruptGuard guard;
+    std::raise(SIGINT);
+    REQUIRE(interrupt_requested());
+    // otf and search (no InterruptibleSection) finish the search as if no
+    // signal had come: their checkpoints hold the model an uninterrupted run has.
+    const HyperparameterReport finished = optimize_hyperparameters(signalled);
+    CHECK(finished.evaluations == reference.evaluations);
+    CHECK(finished.end_likelihood == reference.end_likelihood);
+    CHECK(finished.result == reference.result);
+    // otfgp train stops.
+    const InterruptibleSection interruptible;
+    CHECK_THROWS_AS(optimize_hyperparameters(stopped), InterruptedError);
+  }
+  CHECK_FALSE(interrupt_requested());
 }
 
 TEST_CASE("two-start hyperparameter search keeps the better basin and leaves the model there",

@@ -123,6 +123,10 @@ class TestOracle final : public oracle::Oracle {
     ++calls;
     attempts.push_back(attempt);
     const int call = calls;
+    // The loop's call number, as in its scratch folder's name (call-000003-attempt-0).
+    const std::string folder = workdir.filename().string();
+    if (fail_call > 0 && folder.rfind("call-", 0) == 0 && std::stoi(folder.substr(5)) == fail_call)
+      throw oracle::OracleFailure(oracle::FailureKind::not_converged, "test oracle: no SCF");
     if (fail_from > 0 && call >= fail_from) {
       if (mode == "throw") throw Error("test oracle: crashed");
       if (mode == "flaky" && attempt == 1) return inner_->label(structure, workdir, attempt);
@@ -139,6 +143,7 @@ class TestOracle final : public oracle::Oracle {
   int calls = 0;
   std::vector<int> attempts;
   int fail_from = 0;  // the call number from which on every attempt fails
+  int fail_call = 0;  // the loop's oracle call (counted across resumes) whose attempts fail
   std::string mode = "fail";
 
  private:
@@ -429,6 +434,42 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
   CHECK(summary["frames"] == expected["frames"]);
   CHECK(summary["sparse_size"] == expected["sparse_size"]);
   CHECK(read_text(dir / "killed" / "calls.csv").size() > 0);
+}
+
+TEST_CASE("otf: resumed with a frame labelled after a skipped call, the call is skipped again",
+          "[otf]") {
+  TemporaryDirectory dir;
+  auto config_in = [&](const std::string& name, long steps, int fail_call) {
+    OtfConfig config = write_and_read(
+        dir, small_config((dir / name).string(), steps, "  std_threshold_relative: 0.5\n"));
+    auto oracle = std::make_shared<TestOracle>(config.oracle);
+    oracle->fail_call = fail_call;  // both attempts: the frame is skipped
+    config.oracle = oracle;
+    return config;
+  };
+  const nlohmann::json expected = run_otf(config_in("reference", 600, 3), false);
+  REQUIRE(expected["skipped_calls"] == 1);
+  const std::vector<TrainingRecord> reference =
+      read_training_database(dir / "reference" / "training.h5");
+  REQUIRE(reference.size() >= 4);
+
+  // What a kill -9 leaves between the database append of the frame after the
+  // skipped call and the checkpoint after its update: a checkpoint before the
+  // skip (a run of 30 steps, two calls) and that frame in the database.
+  run_otf(config_in("killed", 30, 3), false);
+  REQUIRE(read_training_database(dir / "killed" / "training.h5").size() == 2);
+  REQUIRE(reference[1].step < 30);
+  REQUIRE(reference[2].step > 40);
+  TrainingDatabase::open(dir / "killed" / "training.h5", dir / "killed" / "training.xyz")
+      .append(reference[2]);
+  // The resumed run does not call the oracle again there (it would succeed now).
+  const nlohmann::json resumed = run_otf(config_in("killed", 600, 0), true);
+  CHECK(resumed["finished"] == true);
+  CHECK(resumed["skipped_calls"] == expected["skipped_calls"]);
+  CHECK(resumed["oracle_calls"] == expected["oracle_calls"]);
+  check_same_run(dir / "killed", dir / "reference");
+  CHECK_THAT(read_text(dir / "killed" / "calls.csv"),
+             Contains(",skipped (failed twice before the interruption),"));
 }
 
 namespace {

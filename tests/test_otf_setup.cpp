@@ -384,6 +384,55 @@ TEST_CASE("otf config: keys of the other verbs say what otf does instead", "[otf
                     Contains("key 'restart'") && Contains("--resume"));
 }
 
+TEST_CASE("otf config: md.initial_temperature sets the velocities, not the thermostat's target",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  const OtfConfig one = read(dir, otf_text(si64, out, "  initial_temperature: 300\n"));
+  CHECK(one.stages.at(0).temperature == 1000);
+  CHECK(one.stages.at(0).initial_temperature == 300);
+  // Starting at rest under a thermostat is a valid run.
+  const OtfConfig rest = read(dir, otf_text(si64, out, "  initial_temperature: 0\n"));
+  CHECK(rest.stages.at(0).temperature == 1000);
+  CHECK(rest.stages.at(0).initial_temperature == 0);
+  CHECK(read(dir, otf_text(si64, out)).stages.at(0).initial_temperature == 1000);
+  // A stage's temperature sets both unless it gives initial_temperature too.
+  std::string campaign = otf_text(si64, out, "  initial_temperature: 300\n");
+  campaign.replace(0, campaign.find("md:"),
+                   "campaign:\n  - {structure: " + si64 + "}\n  - {structure: " + si64 +
+                       ", temperature: 600}\n  - {structure: " + si64 +
+                       ", temperature: 600, initial_temperature: 100}\n");
+  const std::vector<CampaignStage> stages = read(dir, campaign).stages;
+  REQUIRE(stages.size() == 3);
+  CHECK((stages[0].temperature == 1000 && stages[0].initial_temperature == 300));
+  CHECK((stages[1].temperature == 600 && stages[1].initial_temperature == 600));
+  CHECK((stages[2].temperature == 600 && stages[2].initial_temperature == 100));
+  std::string relax = campaign;
+  const std::string third = ", temperature: 600, initial_temperature: 100}";
+  relax.replace(relax.find(third), third.size(), ", relax: true, initial_temperature: 100}");
+  CHECK_THROWS_WITH(read(dir, relax),
+                    Contains("initial_temperature") && Contains("a relax stage runs no MD"));
+}
+
+TEST_CASE("otf config: train's sparse selection and calibration keys say what otf uses",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  auto with_model = [&](const std::string& keys) {
+    std::string text = otf_text(si64, out);
+    text.replace(text.find("model:\n"), 7, "model:\n" + keys);
+    return text;
+  };
+  CHECK_THROWS_WITH(read(dir, with_model("  sparse: {method: random, count: 5}\n")),
+                    Contains("sparse.method") && Contains("otf.max_sparse_per_frame"));
+  CHECK_THROWS_WITH(read(dir, with_model("  sparse: {min_residual: 1.0e-6, count: 5}\n")),
+                    Contains("sparse.count") && Contains("otf.sparse_residual_threshold"));
+  CHECK_THROWS_WITH(read(dir, with_model("  calibration: {holdout: 0.2}\n")),
+                    Contains("calibration") && Contains("otf.calibration_frames"));
+  CHECK(read(dir, with_model("  sparse: {min_residual: 1.0e-6}\n")).training.min_residual ==
+        1.0e-6);
+}
+
 TEST_CASE("md config: a pressure in the wrong unit and a time step in seconds are named",
           "[otf][setup]") {
   TemporaryDirectory dir;

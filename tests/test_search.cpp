@@ -225,6 +225,20 @@ TEST_CASE("search configs are validated key by key", "[search]") {
   CHECK_THROWS_WITH(parse(base + "formula_units: [4, 2]\n"), Catch::Contains("formula_units"));
   CHECK_THROWS_WITH(parse("composition: Xx\npotential: lj\n"), Catch::Contains("composition"));
   CHECK_THROWS_AS(parse(base + "structure:\n  space_groups: [231]\n"), Error);
+  // Another algorithm's section is refused, not ignored (a typo in it too).
+  CHECK_THROWS_WITH(parse(base + "algorithm: random\nlaqa:\n  n_select: 3\n"),
+                    Catch::Contains("n_select' does not apply with algorithm random"));
+  CHECK_THROWS_WITH(parse(base + "algorithm: random\nlaqa:\n  n_selct: 3\n"),
+                    Catch::Contains("n_select"));
+  CHECK_THROWS_WITH(parse(base + "shotgun:\n  keep: 3\n"),
+                    Catch::Contains("keep' does not apply with algorithm laqa"));
+  CHECK(parse(base + "algorithm: shotgun\nshotgun:\n  keep: 3\n").shotgun.keep == 3);
+  CHECK(parse(base + "laqa:\n  n_select: 3\n").laqa.n_select == 3);
+  // Composition keys: none, or more than one, named.
+  CHECK_THROWS_WITH(parse("potential: lj\n"),
+                    Catch::Contains("missing required key: give exactly one of composition"));
+  CHECK_THROWS_WITH(parse(base + "compositions: [Si]\n"),
+                    Catch::Contains("key 'compositions': give exactly one of composition"));
   // A pressure in Pa (every candidate's cell collapsed: "singular cell", exit 0).
   CHECK_THROWS_WITH(parse(base + "pressure: 1e10\n"),
                     Catch::Contains("bad.yaml, line 3: key 'pressure': the target pressure 1e+10 "

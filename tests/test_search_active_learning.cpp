@@ -133,6 +133,24 @@ SearchResult run_logged_search(const std::string& text, const std::string& name,
   return result;
 }
 
+// `otfgp -q search CONFIG` started in the background, its output discarded.
+pid_t spawn_search(const std::string& config_path) {
+  const std::string cli = OTFGP_CLI_PATH;
+  std::vector<std::string> arguments = {cli, "-q", "search", config_path};
+  std::vector<char*> argv;
+  for (auto& a : arguments) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int failed = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (failed != 0) throw Error("posix_spawn " + cli + " failed");
+  return pid;
+}
+
 double force_rmse(const SparseGp& gp, const std::vector<Structure>& frames) {
   const ForceErrorSample sample = force_error_sample(gp, frames);
   double squared = 0.0;
@@ -180,6 +198,9 @@ TEST_CASE("active learning labels uncertain candidates and the model learns them
   // labelled ones, and fits the labelled candidates better than the start did.
   const auto checkpoint = nlohmann::json::parse(read_text(out / "checkpoint.json"));
   const auto final_file = out / checkpoint["active_learning"]["model"].get<std::string>();
+  // The minima were ranked on it, and summary.json names it.
+  CHECK(result.potential == "gp:" + final_file.string());
+  CHECK(nlohmann::json::parse(read_text(out / "summary.json"))["potential"] == result.potential);
   CHECK(final_file.string() == al.model);
   const SparseGp start = load_gp_model(model);
   const SparseGp final_model = load_gp_model(final_file);
@@ -270,18 +291,7 @@ TEST_CASE("a search with active learning killed and resumed ends with the same r
   const int expected_calls = expected_summary["active_learning"]["calls"];
   REQUIRE(expected_calls >= 3);
 
-  const std::string cli = OTFGP_CLI_PATH;
-  std::vector<std::string> arguments = {cli, "-q", "search", config_path};
-  std::vector<char*> argv;
-  for (auto& a : arguments) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = spawn_search(config_path);
   // Killed once the model has learnt a frame and before the last call.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool midway = false;
@@ -337,6 +347,48 @@ TEST_CASE("a search with active learning killed and resumed ends with the same r
     CHECK(a[f].step == b[f].step);
     CHECK((a[f].frame.positions - b[f].frame.positions).cwiseAbs().maxCoeff() == 0.0);
   }
+}
+
+TEST_CASE("a search with active learning killed in its first oracle call is continued by --resume",
+          "[search_active_learning]") {
+  testing::TemporaryDirectory directory;
+  const auto model = weak_model(directory.path());
+  // A command oracle (SW through otfgp eval) that, until `ready` exists,
+  // announces its call and waits there to be killed with the search.
+  const auto ready = directory / "ready", calling = directory / "calling";
+  std::ofstream(directory / "label.sh")
+      << "if [ ! -e " << ready << " ]; then : > " << calling << "; sleep 20; exit 1; fi\n"
+      << "exec " << OTFGP_CLI_PATH << " -q eval --potential " << sw << " \"$1\" -o \"$2\"\n";
+  auto config = [&](const std::filesystem::path& out) {
+    std::string text = minima_config(model, out, "seed: 2\ncandidates: 3\n", "[227, 194]", 3);
+    const std::string oracle = "  oracle: {kind: potential, potential: " + sw + "}";
+    REQUIRE(text.find(oracle) != std::string::npos);
+    text.replace(text.find(oracle), oracle.size(),
+                 "  oracle: {kind: command, command: '/bin/sh " +
+                     (directory / "label.sh").string() + " {input} {output}'}");
+    const auto path = out.string() + ".yaml";
+    std::ofstream(path) << text;
+    return path;
+  };
+  const auto out = directory / "out";
+  const pid_t pid = spawn_search(config(out));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(calling) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(std::filesystem::exists(calling));
+  CHECK(std::filesystem::exists(out / "checkpoint.json"));
+
+  std::ofstream(ready).flush();
+  const auto resumed = testing::run_otfgp("search " + config(out) + " --resume");
+  REQUIRE(resumed.exit_code == 0);
+  const auto whole = testing::run_otfgp("search " + config(directory / "whole"));
+  REQUIRE(whole.exit_code == 0);
+  CHECK(read_text(out / "ranking.csv") == read_text(directory / "whole" / "ranking.csv"));
+  const auto summary = nlohmann::json::parse(read_text(out / "summary.json"));
+  CHECK(summary["active_learning"]["calls"].get<int>() >= 1);
 }
 
 TEST_CASE("active_learning configs are checked key by key", "[search_active_learning]") {

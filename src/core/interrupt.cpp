@@ -59,9 +59,12 @@ InterruptibleSection::~InterruptibleSection() {
   --interruptible_sections;
 }
 
+bool stop_point_reached() {
+  return received_signal != 0 && interruptible_sections.load() > 0;
+}
+
 void stop_point(const std::string& during) {
-  if (received_signal != 0 && interruptible_sections.load() > 0)
-    throw InterruptedError(received_signal, "stopped during " + during);
+  if (stop_point_reached()) throw InterruptedError(received_signal, "stopped during " + during);
 }
 
 }  // namespace otfgp

@@ -46,9 +46,12 @@ double objective(unsigned n, const double* x, double* gradient, void* data) {
   auto& o = *static_cast<Objective*>(data);
   std::array<double, 4> values = o.fixed;
   for (unsigned k = 0; k < n; ++k) values[o.free[k]] = std::exp(x[k]);
-  // A signal ends the search at once with the best point so far, which the
-  // caller keeps and reports.
-  if (interrupt_requested() && o.best_value > -std::numeric_limits<double>::infinity()) {
+  // A signal in otfgp train (an InterruptibleSection) ends the search at once
+  // with the best point so far, which the caller keeps and reports. otf and
+  // search finish it and stop at their own points: a half-optimised model in
+  // their checkpoint would make the resumed run differ from an uninterrupted one.
+  if (stop_point_reached() && o.best_value > -std::numeric_limits<double>::infinity()) {
+    o.interrupted = interrupt_signal();
     nlopt_force_stop(o.optimizer);
     return o.best_value;
   }
@@ -208,7 +211,8 @@ HyperparameterReport optimize_hyperparameters(SparseGp& gp,
   const nlopt_result result = maximise_likelihood(o, lower, upper, settings);
 
   report.evaluations = o.evaluations;
-  report.result = describe(result);
+  report.result = o.interrupted ? std::string("stopped by a signal, at the best point so far")
+                                : describe(result);
   if (o.failed) report.result += " (an evaluation failed: " + o.failure + ")";
   // The best point seen (always inside the bounds; NLopt evaluates the
   // clamped start first), whatever NLopt's verdict: it may stop on round-off

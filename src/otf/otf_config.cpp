@@ -180,26 +180,63 @@ std::string stem_of(const std::filesystem::path& path) {
   return path.stem().string();
 }
 
+// md:'s temperatures as a stage's: the thermostat's target (with nve, which
+// has none, the velocities' temperature) and the initial velocities'.
+CampaignStage stage_temperatures(const md::RunConfig& md) {
+  CampaignStage stage;
+  stage.initial_temperature = md.initial_temperature;
+  stage.temperature = md.engine.thermostat.type == md::ThermostatType::none
+                          ? md.initial_temperature
+                          : md.engine.thermostat.temperature;
+  return stage;
+}
+
+// otfgp train's keys that the loop does its own way: it picks each labelled
+// frame's sparse points (otf.max_sparse_per_frame, sparse_residual_threshold)
+// and calibrates the force std online (otf.calibration_frames).
+void refuse_train_only_keys(const ConfigSection& model) {
+  if (model.has("calibration"))
+    model.fail("calibration",
+               "otfgp otf calibrates the force std online on its MD frames: set "
+               "otf.calibration_frames and otf.calibration_window instead");
+  if (auto sparse = model.optional_section("sparse"))
+    for (const std::string& key : sparse->keys())
+      if (key != "min_residual")
+        sparse->fail(key,
+                     "otfgp otf picks each labelled frame's sparse points itself: set "
+                     "otf.max_sparse_per_frame and otf.sparse_residual_threshold instead (of "
+                     "sparse, only min_residual applies)");
+}
+
 // One entry of `campaign:`; temperature, pressure and steps default to `md:`'s.
+// A stage's `temperature` sets both its target and its velocities unless it
+// also gives `initial_temperature`.
 CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
                                   const std::filesystem::path& base) {
   const md::EngineSettings& engine = md.engine;
   const bool npt = engine.barostat.enabled;
-  entry.expect_keys({"structure", "format", "temperature", "pressure", "steps", "name", "relax"});
-  CampaignStage stage;
+  entry.expect_keys({"structure", "format", "temperature", "initial_temperature", "pressure",
+                     "steps", "name", "relax"});
+  CampaignStage stage = stage_temperatures(md);
   stage.structure = resolve(base, entry.text("structure"));
   stage.format = entry.text("format", "auto");
   stage.name = entry.text("name", stem_of(stage.structure));
   stage.relax = entry.flag("relax", false);
   if (stage.relax) {
-    for (const char* key : {"temperature", "steps"})
+    for (const char* key : {"temperature", "initial_temperature", "steps"})
       if (entry.has(key))
         entry.fail(key, "a relax stage runs no MD (it relaxes its structure on the model)");
   }
-  stage.temperature = entry.number("temperature", md.initial_temperature);
-  if (!stage.relax && !(stage.temperature > 0) &&
-      engine.thermostat.type != md::ThermostatType::none)
-    entry.fail("temperature", "must be positive with a thermostat");
+  if (entry.has("temperature")) {
+    stage.temperature = entry.number("temperature");
+    stage.initial_temperature = stage.temperature;
+    if (!(stage.temperature >= 0)) entry.fail("temperature", "must not be negative (K)");
+    if (!(stage.temperature > 0) && engine.thermostat.type != md::ThermostatType::none)
+      entry.fail("temperature", "must be positive with a thermostat");
+  }
+  stage.initial_temperature = entry.number("initial_temperature", stage.initial_temperature);
+  if (!(stage.initial_temperature >= 0))
+    entry.fail("initial_temperature", "must not be negative (K)");
   if (entry.has("pressure")) {
     if (!npt && !stage.relax) entry.fail("pressure", "needs md.ensemble npt (or relax: true)");
     stage.pressure = read_target_pressure(entry, "pressure");
@@ -220,10 +257,9 @@ std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunC
                 ": give exactly one of 'structure' (one run) and 'campaign' (a list of stages)");
   std::vector<CampaignStage> stages;
   if (root.has("structure")) {
-    CampaignStage stage;
+    CampaignStage stage = stage_temperatures(md);
     stage.structure = resolve(base, root.text("structure"));
     stage.name = stem_of(stage.structure);
-    stage.temperature = md.initial_temperature;
     if (md.engine.barostat.enabled) stage.pressure = md.engine.barostat.pressure;
     stage.steps = md.steps;
     stages.push_back(stage);
@@ -385,6 +421,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   }
   config.species.assign(species.begin(), species.end());
 
+  if (root.has("model")) refuse_train_only_keys(root.section("model"));
   config.model = root.has("model") ? read_gp_train_config(root.section("model"), config.species)
                                    : default_gp_train_config(config.species);
   if (config.model.two_body_auto)

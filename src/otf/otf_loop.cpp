@@ -422,7 +422,7 @@ std::unique_ptr<md::Engine> OtfLoop::make_engine(const CampaignStage& stage, int
   settings.seed = config_.md.seed + static_cast<std::uint64_t>(index);
   AtomState state = AtomState::from_structure(stage.start);
   state.take_masses(stage.start);
-  md::maxwell_boltzmann(state, stage.temperature, settings.seed);
+  md::maxwell_boltzmann(state, stage.initial_temperature, settings.seed);
   auto engine = std::make_unique<md::Engine>(std::move(state), potential_, settings);
   engine->set_compute_request({false, true}, config_.otf.check_interval);
   return engine;
@@ -728,6 +728,11 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
+// Whether a stored frame comes after the call at (stage, step).
+bool later_than_call(const TrainingRecord& stored, int stage, long step) {
+  return stored.stage > stage || (stored.stage == stage && stored.step > step);
+}
+
 std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, double max_std,
                                              std::string& result) {
   const int index = labelled_;
@@ -737,6 +742,14 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   record.max_std = max_std;
   record.labels = config_.training.labels;
   const auto start = Clock::now();
+  if (database_->size() > index && later_than_call(database_->records()[index], stage_, step)) {
+    // Replaying after a resume, and the database's next frame comes later:
+    // this call failed twice before the kill; the run goes on without it, as then.
+    ++oracle_calls_;
+    result = "failed twice before the interruption";
+    skip_call(step, max_std, result, start);
+    return std::nullopt;
+  }
   if (database_->size() > index) {
     // Replaying after a resume: this frame was labelled before the kill.
     const TrainingRecord& stored = database_->records()[index];
@@ -1491,8 +1504,11 @@ void OtfLoop::run_stage(const CampaignStage& stage, md::StepObserver* progress) 
     restart_.reset();
   }
   logger().info(
-      "stage {} of {}: {} ({} atoms), {} K{}, {} steps", stage_ + 1, config_.stages.size(),
+      "stage {} of {}: {} ({} atoms), {} K{}{}, {} steps", stage_ + 1, config_.stages.size(),
       stage.name, engine->state().natoms, number(stage.temperature),
+      stage.initial_temperature == stage.temperature
+          ? std::string()
+          : " (velocities at " + number(stage.initial_temperature) + " K)",
       stage.pressure ? ", " + number(*stage.pressure) + " GPa" : std::string(), stage.steps);
   engine->add_observer(*this);
   if (progress) engine->add_observer(*progress);

@@ -112,7 +112,11 @@ void ActiveLearner::restore(const nlohmann::json& state) {
     report_.history.push_back(active_learning_call_from_json(j));
   }
   calibration_.restore(state.at("calibration_sample"));
-  database_ = otf::TrainingDatabase::open(output_ / "training.h5", output_ / "training.xyz");
+  // A search stopped between its first checkpoint and start() has no database yet.
+  const bool started = report_.calls > 0 || std::filesystem::exists(output_ / "training.h5");
+  database_ =
+      started ? otf::TrainingDatabase::open(output_ / "training.h5", output_ / "training.xyz")
+              : otf::TrainingDatabase::create(output_ / "training.h5", output_ / "training.xyz");
   if (database_->size() < report_.calls)
     throw Error(database_->path().string() + ": holds " + std::to_string(database_->size()) +
                 " frames, the search checkpoint learnt " + std::to_string(report_.calls));

@@ -340,7 +340,12 @@ class Engine {
   }
 
   SearchResult run() {
-    if (phase_ == "start") phase_ = config_.strategy == Strategy::random ? "relax" : "initial";
+    if (phase_ == "start") {
+      phase_ = config_.strategy == Strategy::random ? "relax" : "initial";
+      // Before any other output (active learning's training files, its first
+      // oracle call): a search killed from here on is continued by --resume.
+      save_checkpoint();
+    }
     if (learner_ && !learner_started_) {
       learner_->start();
       learner_started_ = true;
@@ -862,6 +867,7 @@ class Engine {
     out.statistics.total_steps = total_steps_;
     out.statistics.wall_seconds = elapsed();
     if (learner_) out.active_learning = learner_->report();
+    out.potential = learner_ ? learner_->spec() : config_.potential;
     return out;
   }
 
@@ -994,7 +1000,7 @@ void recheck(const SearchConfig& config, SearchResult& result) {
             (*labelled.energy + pressure * labelled.volume()) / labelled.size();
         c.recheck_error.clear();
         logger().info("recheck of candidate {}: H = {:.5f} eV/atom ({} {:.5f})", k,
-                      *c.recheck_enthalpy_per_atom, config.potential, c.enthalpy_per_atom);
+                      *c.recheck_enthalpy_per_atom, result.potential, c.enthalpy_per_atom);
         break;
       } catch (const oracle::OracleFailure& failure) {
         c.recheck_error = failure.what();

@@ -187,9 +187,10 @@ void check_references_searched(const ConfigSection& root, const SearchConfig& co
 void read_compositions(const ConfigSection& root, SearchConfig& config) {
   const int given = (root.has("composition") ? 1 : 0) + (root.has("compositions") ? 1 : 0) +
                     (root.has("grid") ? 1 : 0);
-  if (given != 1)
-    root.fail(root.has("composition") ? "composition" : "",
-              "give exactly one of composition (one formula), compositions (a list) and grid");
+  const std::string choice =
+      "give exactly one of composition (one formula), compositions (a list) and grid";
+  if (given == 0) throw Error(root.location() + ": missing required key: " + choice);
+  if (given > 1) root.fail(root.has("grid") ? "grid" : "compositions", choice);
   const bool variable = !root.has("composition");
   if (auto grid = root.optional_section("grid")) {
     read_grid(*grid, config);
@@ -329,6 +330,10 @@ void read_recheck(ConfigSection recheck, SearchConfig& config) {
 void read_laqa(ConfigSection laqa, SearchConfig& config, const std::string& algorithm) {
   laqa.expect_keys(
       {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
+  if (config.strategy != Strategy::laqa) {
+    laqa.finish("with algorithm " + algorithm);
+    return;
+  }
   config.laqa.initial_steps = positive(laqa, "initial_steps", 10);
   config.laqa.n_select = positive(laqa, "n_select", 5);
   config.laqa.n_steps = positive(laqa, "n_steps", 10);
@@ -340,7 +345,7 @@ void read_laqa(ConfigSection laqa, SearchConfig& config, const std::string& algo
   config.laqa.stress = stress == "raw"    ? StressScore::raw
                        : stress == "none" ? StressScore::none
                                           : StressScore::deviation;
-  laqa.finish(config.strategy == Strategy::laqa ? "" : "with algorithm " + algorithm);
+  laqa.finish();
 }
 
 // `output:`: the folder, the ranking and duplicate tolerances, plots.
@@ -455,12 +460,12 @@ SearchConfig parse_search_config(ConfigSection root) {
   if (auto laqa = root.optional_section("laqa")) read_laqa(*laqa, config, algorithm);
   if (auto shotgun = root.optional_section("shotgun")) {
     shotgun->expect_keys({"pre_steps", "keep"});
+    if (config.strategy != Strategy::shotgun) shotgun->finish("with algorithm " + algorithm);
     config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
     config.shotgun.keep = positive(*shotgun, "keep", 5);
-    shotgun->finish(config.strategy == Strategy::shotgun ? "" : "with algorithm " + algorithm);
+    shotgun->finish();
   }
   if (auto output = root.optional_section("output")) read_output(*output, config);
-  // Unread known sections (laqa with algorithm random, …) are reported above.
   root.finish();
   return config;
 }

@@ -218,7 +218,7 @@ nlohmann::json summary_json(const SearchConfig& config, const SearchResult& resu
   nlohmann::json summary = {
       {"composition", config.stoichiometry.formula()},
       {"pressure_gpa", config.pressure_gpa},
-      {"potential", config.potential},
+      {"potential", result.potential},
       {"algorithm", strategy_name(config.strategy)},
       {"seed", config.seed},
       {"statistics",

@@ -43,6 +43,9 @@ class InterruptibleSection {
 };
 // `during` says what was stopped ("the label rows of frame 3"), for the message.
 void stop_point(const std::string& during);
+// True where stop_point would throw: a signal arrived inside an
+// InterruptibleSection. For loops that end early instead of throwing.
+bool stop_point_reached();
 
 // Thrown by long verbs after they stopped cleanly on a signal; the CLI exits
 // with 128 + signal (130 for SIGINT, 143 for SIGTERM), as shells expect.

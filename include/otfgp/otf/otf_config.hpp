@@ -27,9 +27,10 @@ struct CampaignStage {
   std::string name;  // for logs: the structure file's stem
   std::filesystem::path structure;
   std::string format = "auto";
-  Structure start;                 // the structure file as read_otf_config read and checked it
-  double temperature = 0.0;        // K: thermostat target and initial velocities
-  std::optional<double> pressure;  // GPa (npt only, or a relax stage's cell)
+  Structure start;                   // the structure file as read_otf_config read and checked it
+  double temperature = 0.0;          // K: the thermostat's target (nve: as initial_temperature)
+  double initial_temperature = 0.0;  // K: the Maxwell–Boltzmann velocities the stage starts with
+  std::optional<double> pressure;    // GPa (npt only, or a relax stage's cell)
   long steps = 0;
   // A relax stage runs no MD: it relaxes `start` on the model and labels the
   // minimum, in rounds (OtfSettings::relax_*; docs/otf.md "Relax stages").

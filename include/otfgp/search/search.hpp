@@ -159,6 +159,9 @@ struct SearchResult {
   SearchStatistics statistics;
   std::optional<ActiveLearningReport> active_learning;
   std::optional<RecheckComparison> recheck;  // when the recheck labelled a minimum
+  // The potential the minima were relaxed and ranked on: with active learning
+  // the last model it saved, not the starting one.
+  std::string potential;
 };
 
 // Runs (or with resume, continues) the search; writes the checkpoint, the
