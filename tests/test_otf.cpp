@@ -436,6 +436,26 @@ TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run
   CHECK(read_text(dir / "killed" / "calls.csv").size() > 0);
 }
 
+TEST_CASE("otf: a slab's frames record that no stress was learnt", "[otf]") {
+  TemporaryDirectory dir;
+  Structure slab = read_structure(si64);
+  slab.pbc = {true, true, false};
+  slab.cell(2, 2) += 10.0;  // vacuum along the free direction
+  write_extxyz(dir / "slab.xyz", slab);
+  std::string text = small_config((dir / "out").string(), 40);
+  text.replace(text.find(si64), si64.size(), (dir / "slab.xyz").string());
+  run_otf(write_and_read(dir, text), false);
+  const auto records = read_training_database(dir / "out" / "training.h5");
+  REQUIRE(!records.empty());
+  for (const TrainingRecord& record : records) {
+    CHECK_FALSE(record.frame.stress);
+    CHECK((record.labels.energy && record.labels.forces && !record.labels.stress));
+  }
+  const std::string mirror = read_text(dir / "out" / "training.xyz");
+  CHECK_THAT(mirror, Contains("otf_labels=EF"));
+  CHECK(mirror.find("otf_labels=EFS") == std::string::npos);
+}
+
 TEST_CASE("otf: resumed with a frame labelled after a skipped call, the call is skipped again",
           "[otf]") {
   TemporaryDirectory dir;

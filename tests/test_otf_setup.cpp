@@ -431,6 +431,13 @@ TEST_CASE("otf config: train's sparse selection and calibration keys say what ot
                     Contains("calibration") && Contains("otf.calibration_frames"));
   CHECK(read(dir, with_model("  sparse: {min_residual: 1.0e-6}\n")).training.min_residual ==
         1.0e-6);
+  // A species no stage holds is never learnt: a warning says so.
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  read(dir, with_model("  species: [Si, C]\n"));
+  logger().sinks().pop_back();
+  CHECK_THAT(log.str(), Contains("model.species C in no stage's structure"));
 }
 
 TEST_CASE("md config: a pressure in the wrong unit and a time step in seconds are named",
