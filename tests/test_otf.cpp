@@ -891,6 +891,24 @@ TEST_CASE("otf: a frame the model cannot fit with every environment sparse says 
                         !Contains("raise otf.max_sparse_per_frame"));
 }
 
+TEST_CASE("otf: a first frame whose atoms share one environment is named as such", "[otf]") {
+  // Primitive diamond Si, atom 2 displaced: two atoms of one element in a
+  // periodic cell are always inversion images, so the first model has one
+  // environment and predicts no forces there, whatever its sparse settings.
+  TemporaryDirectory dir;
+  write_text(dir / "si2.xyz",
+             "2\nLattice=\"0.0 2.7155 2.7155 2.7155 0.0 2.7155 2.7155 2.7155 0.0\" "
+             "Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+             "Si 0.0 0.0 0.0\nSi 1.42 1.30 1.37\n");
+  std::string text = small_config((dir / "out").string(), 50, "");
+  text.replace(text.find(si64), si64.size(), (dir / "si2.xyz").string());
+  text.replace(text.find("max_sparse_per_frame: 8"), 23, "max_sparse_per_frame: 20");
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, text), false),
+                    Contains("cannot fit frame 1") &&
+                        Contains("2 atoms all have one environment") &&
+                        !Contains("raise otf.max_sparse_per_frame"));
+}
+
 TEST_CASE("otf config: one threshold kind, calibration settings checked", "[otf]") {
   TemporaryDirectory dir;
   const std::string base = small_config((dir / "out").string(), 100);
@@ -993,6 +1011,15 @@ TEST_CASE("otf campaign: stages run in order and train one model", "[otf]") {
   for (const auto& cells : read_csv(dir / "out" / "calls.csv").rows)
     CHECK(std::stol(cells[0]) == ++call);
   CHECK(call == static_cast<long>(records.size()));
+
+  // Resumed with a finished stage's steps changed: refused (every later total
+  // step would shift), the finished run's outputs kept.
+  std::string shorter = text;
+  shorter.replace(shorter.find("steps: 200"), 10, "steps: 150");
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, shorter), true),
+                    Contains("finished stage(s) 1-1 ran 200 MD steps, the config now gives them "
+                             "150"));
+  CHECK(std::filesystem::exists(dir / "out" / "model.h5"));
 }
 
 TEST_CASE(

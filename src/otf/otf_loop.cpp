@@ -255,6 +255,7 @@ class OtfLoop final : public md::StepObserver {
   std::filesystem::path checkpoint_dir() const { return config_.output / "checkpoint"; }
   void start_fresh();
   void resume();
+  void check_finished_stage_steps(const std::filesystem::path& state_path) const;
   // --resume of a folder without a checkpoint: starts from the beginning,
   // replaying the frames its database holds.
   void start_without_checkpoint(const std::filesystem::path& state_path);
@@ -335,7 +336,7 @@ class OtfLoop final : public md::StepObserver {
   void check_oracle_species() const;
   // Why a frame just learnt is still not fitted (check_update's error); error
   // and scale: the mean |ΔF| on it and its mean |F| (eV/Å).
-  std::string unfitted_frame_message(double error, double scale) const;
+  std::string unfitted_frame_message(const Structure& frame, double error, double scale) const;
   void evaluate_held_out();
   void checkpoint(md::Engine* engine, bool model_changed);
   void log_line(md::Engine& engine, double max_std);
@@ -502,6 +503,18 @@ nlohmann::json OtfLoop::read_checkpoint_state(const std::filesystem::path& state
   return state;
 }
 
+// The finished stages ran the steps they had then: a changed count would
+// shift every later stage's total steps (calls.csv, uncertainty.csv, summary).
+void OtfLoop::check_finished_stage_steps(const std::filesystem::path& state_path) const {
+  long configured = 0;
+  for (int k = 0; k < stage_; ++k) configured += config_.stages[k].steps;
+  if (configured != steps_before_stage_)
+    throw Error(fmt::format(
+        "{}: cannot resume from {}: its finished stage(s) 1-{} ran {} MD steps, the config now "
+        "gives them {}: a finished stage's steps cannot change (campaign[K].steps)",
+        config_.source.string(), state_path.string(), stage_, steps_before_stage_, configured));
+}
+
 void OtfLoop::resume() {
   const auto state_path = checkpoint_dir() / "state.json";
   if (!std::filesystem::exists(state_path)) {
@@ -526,6 +539,7 @@ void OtfLoop::resume() {
   close_contact_calls_ = state.value("close_contact_calls", 0L);  // absent before 2026-12-02
   replayed_calls_ = state.value("replayed_calls", 0L);
   steps_before_stage_ = state.at("steps_before_stage");
+  check_finished_stage_steps(state_path);
   relax_round_ = state.value("relax_round", 0);
   hyperparameter_updates_ = state.at("hyperparameter_updates");
   timings_ = Timings::from_json(state.at("timings"));
@@ -676,9 +690,32 @@ double OtfLoop::force_error(const Structure& frame) const {
   return (e.forces - *frame.forces).cwiseAbs().mean();
 }
 
-std::string OtfLoop::unfitted_frame_message(double error, double scale) const {
+// Whether every atom of `frame` has the same species and environment (a
+// two-atom cell of one element is always centrosymmetric, for one).
+bool one_environment(const SparseGp& gp, const Structure& frame) {
+  const DescriptorValues values = gp.describe(frame, false);
+  for (int i = 1; i < frame.size(); ++i)
+    if (values.species[i] != values.species[0] ||
+        (values.values.row(i) - values.values.row(0)).norm() >
+            1e-8 * std::max(1.0, values.values.row(0).norm()))
+      return false;
+  return frame.size() > 1;
+}
+
+std::string OtfLoop::unfitted_frame_message(const Structure& frame, double error,
+                                            double scale) const {
   int environments = 0;
   for (int f = 0; f < gp_->num_frames(); ++f) environments += gp_->frame(f).size();
+  // The kernel's gradient vanishes at its own sparse point: a model of one
+  // environment predicts no force there, however many sparse points it is given.
+  if (gp_->num_sparse() == 1 && one_environment(*gp_, frame))
+    return fmt::format(
+        "the model cannot fit frame {} (force error {} eV/Å on it, mean |F| {} eV/Å): its {} "
+        "atoms all have one environment (alike by symmetry: a two-atom cell of one element "
+        "always is), and a model of one environment predicts no forces there, whatever its "
+        "sparse settings; start from a larger or less symmetric cell (a supercell, rattled), or "
+        "give this one as a later stage",
+        gp_->num_frames(), number(error), number(scale), frame.size());
   // With every environment of the frames sparse, more of them cannot help.
   const std::string sparse =
       gp_->num_sparse() >= environments
@@ -725,7 +762,7 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   factor_journal_.reset();
   remap();
   const double again = force_error(record.frame);
-  if (!(again < limit)) throw Error(unfitted_frame_message(again, scale));
+  if (!(again < limit)) throw Error(unfitted_frame_message(record.frame, again, scale));
   logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
