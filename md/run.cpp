@@ -165,16 +165,24 @@ std::map<std::string, std::string> settings_lines(const std::string& yaml) {
   return values;
 }
 
+// A value as a person reads it: a real recorded with 17 digits
+// (4.5999999999999996) in its shortest form (4.6).
+static std::string shown(const std::string& value) {
+  const std::optional<double> real =
+      value.size() > 15 ? parse_real(value) : std::optional<double>();
+  return real ? format_real(*real) : value;
+}
+
 std::optional<SettingChange> first_setting_change(const std::string& before,
                                                   const std::string& now) {
   const auto old_values = settings_lines(before), new_values = settings_lines(now);
   for (const auto& [key, value] : old_values) {
     const auto found = new_values.find(key);
-    if (found == new_values.end()) return SettingChange{key, value, std::nullopt};
-    if (found->second != value) return SettingChange{key, value, found->second};
+    if (found == new_values.end()) return SettingChange{key, shown(value), std::nullopt};
+    if (found->second != value) return SettingChange{key, shown(value), shown(found->second)};
   }
   for (const auto& [key, value] : new_values)
-    if (!old_values.count(key)) return SettingChange{key, std::nullopt, value};
+    if (!old_values.count(key)) return SettingChange{key, std::nullopt, shown(value)};
   return std::nullopt;
 }
 

@@ -259,6 +259,8 @@ TEST_CASE(
             "md.thermostat.damping = 100, the config has 50"},
            {"n_max: 5", "n_max: 6", "model.descriptor.n_max = 5, the config has 6"},
            {"cutoff: 4.5", "cutoff: 4.0", "model.descriptor.cutoff = 4.5, the config has 4"},
+           // Recorded with 17 digits (4.5999999999999996), shown in the shortest form.
+           {"cutoff: 4.5", "cutoff: 4.6", "model.descriptor.cutoff = 4.5, the config has 4.6"},
            // Given reference energies are subtracted from every label the model holds.
            {"hyperparameters: {max_evaluations: 20}",
             "hyperparameters: {max_evaluations: 20}\n  reference_energies: {Si: -4.5}",
