@@ -896,16 +896,27 @@ void rank(const SearchConfig& config, SearchResult& result) {
   for (const int k : order)
     fingerprints[static_cast<std::size_t>(k)] =
         pair_distance_fingerprint(result.candidates[static_cast<std::size_t>(k)].structure);
+  // A minimum relaxed to the force tolerance sits near the symmetry
+  // threshold at times: the same structure then shows a subgroup at symprec
+  // (I4_122 for I4_132, Pmc2_1 for P-6m2 in a probe's searches) and its
+  // supergroup at twice that. Groups that agree at either tolerance agree.
+  const auto loose_group = [&](const CandidateSummary& c) {
+    const auto found = find_symmetry(c.structure, 2.0 * config.symprec);
+    return found ? found->number : 0;
+  };
+  const auto same_group = [&](const CandidateSummary& a, const CandidateSummary& b) {
+    return a.space_group == b.space_group || loose_group(a) == loose_group(b);
+  };
   for (const int k : order) {
     auto& candidate = result.candidates[static_cast<std::size_t>(k)];
     for (const int u : result.ranking) {
       const auto& unique = result.candidates[static_cast<std::size_t>(u)];
-      if (unique.space_group == candidate.space_group &&
-          std::abs(unique.enthalpy_per_atom - candidate.enthalpy_per_atom) <
+      if (std::abs(unique.enthalpy_per_atom - candidate.enthalpy_per_atom) <
               config.duplicate_enthalpy &&
           fingerprint_distance(fingerprints[static_cast<std::size_t>(u)],
                                fingerprints[static_cast<std::size_t>(k)]) <
-              config.duplicate_fingerprint) {
+              config.duplicate_fingerprint &&
+          same_group(unique, candidate)) {
         candidate.duplicate_of = u;
         break;
       }
