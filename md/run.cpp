@@ -168,8 +168,8 @@ std::map<std::string, std::string> settings_lines(const std::string& yaml) {
 // A value as a person reads it: a real recorded with 17 digits
 // (4.5999999999999996) in its shortest form (4.6).
 static std::string shown(const std::string& value) {
-  const std::optional<double> real =
-      value.size() > 15 ? parse_real(value) : std::optional<double>();
+  if (value.size() <= 15 || parse_integer(value)) return value;  // a seed stays a whole number
+  const std::optional<double> real = parse_real(value);
   return real ? format_real(*real) : value;
 }
 

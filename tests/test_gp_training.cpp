@@ -1,13 +1,17 @@
 // Hyperparameter optimisation, reference energies, sparse selection and the
 // training driver.
 
+#include <spdlog/sinks/base_sink.h>
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <csignal>
+#include <mutex>
 #include <random>
+#include <string_view>
 
 #include "otfgp/core/interrupt.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/gp/hyperparameter_optimizer.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/gp/reference_energies.hpp"
@@ -62,6 +66,25 @@ std::vector<Structure> lj_frames(int count, std::uint64_t seed, double force_noi
 std::shared_ptr<const Descriptor> descriptor() {
   return std::make_shared<RadialDescriptor>(std::vector<int>{18, 36}, 10, 6.0);
 }
+
+// Counts the optimiser's likelihood evaluations (its debug lines) and sends
+// SIGINT to the process during evaluation `at`.
+class SignalAtEvaluation final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit SignalAtEvaluation(int at) : at_(at) {}
+  int evaluations = 0;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    const std::string_view text(message.payload.data(), message.payload.size());
+    if (text.find("hyperparameters σ=") == std::string_view::npos) return;
+    if (++evaluations == at_) std::raise(SIGINT);
+  }
+  void flush_() override {}
+
+ private:
+  int at_;
+};
 
 }  // namespace
 
@@ -128,11 +151,28 @@ TEST_CASE("a signal ends the hyperparameter search in otfgp train only", "[gp_tr
     CHECK(finished.evaluations == reference.evaluations);
     CHECK(finished.end_likelihood == reference.end_likelihood);
     CHECK(finished.result == reference.result);
-    // otfgp train stops.
-    const InterruptibleSection interruptible;
-    CHECK_THROWS_AS(optimize_hyperparameters(stopped), InterruptedError);
   }
   CHECK_FALSE(interrupt_requested());
+  // otfgp train (an InterruptibleSection) ends the search at the signal,
+  // here sent during the third likelihood evaluation: no fourth one follows.
+  auto signaller = std::make_shared<SignalAtEvaluation>(3);
+  logger().sinks().push_back(signaller);
+  const auto level = logger().level();
+  logger().set_level(spdlog::level::debug);
+  {
+    const InterruptGuard guard;
+    const InterruptibleSection interruptible;
+    try {
+      const HyperparameterReport report = optimize_hyperparameters(stopped);
+      CHECK(report.result == "stopped by a signal, at the best point so far");
+      CHECK(report.evaluations == 3);
+    } catch (const InterruptedError&) {
+      // Stopped after the search, where the model takes its values.
+    }
+  }
+  logger().set_level(level);
+  logger().sinks().pop_back();
+  CHECK(signaller->evaluations == 3);
 }
 
 TEST_CASE("two-start hyperparameter search keeps the better basin and leaves the model there",

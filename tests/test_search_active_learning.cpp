@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -27,6 +28,7 @@
 #include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/config.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/log.hpp"
 #include "otfgp/core/units.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
@@ -389,6 +391,31 @@ TEST_CASE("a search with active learning killed in its first oracle call is cont
   CHECK(read_text(out / "ranking.csv") == read_text(directory / "whole" / "ranking.csv"));
   const auto summary = nlohmann::json::parse(read_text(out / "summary.json"));
   CHECK(summary["active_learning"]["calls"].get<int>() >= 1);
+}
+
+TEST_CASE("a search with active learning stopped at its first checkpoint is continued by --resume",
+          "[search_active_learning]") {
+  // A signal before the first checkpoint: the search writes it and stops, before
+  // the active learner has created its database; --resume creates it.
+  testing::TemporaryDirectory directory;
+  const auto model = weak_model(directory.path());
+  auto config = [&](const std::filesystem::path& out) {
+    return parse_search_config(ConfigSection::parse(
+        minima_config(model, out, "seed: 2\ncandidates: 3\n", "[227, 194]", 3), "al.yaml"));
+  };
+  const auto out = directory / "out";
+  {
+    const InterruptGuard guard;
+    std::raise(SIGINT);
+    CHECK_THROWS_AS(run_search(config(out), false), InterruptedError);
+  }
+  REQUIRE(std::filesystem::exists(out / "checkpoint.json"));
+  REQUIRE_FALSE(std::filesystem::exists(out / "training.h5"));
+  const SearchResult resumed = run_search(config(out), true);
+  const SearchResult whole = run_search(config(directory / "whole"), false);
+  REQUIRE(resumed.active_learning);
+  CHECK(resumed.active_learning->calls == whole.active_learning->calls);
+  CHECK(read_text(out / "ranking.csv") == read_text(directory / "whole" / "ranking.csv"));
 }
 
 TEST_CASE("active_learning configs are checked key by key", "[search_active_learning]") {

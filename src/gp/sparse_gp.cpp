@@ -377,6 +377,15 @@ bool pull_back_is_cheaper(const std::vector<int>& species, int num_species, int 
 
 }  // namespace
 
+LabelSelection learnt_labels(const Structure& frame, const LabelSelection& asked) {
+  const UsedLabels used = used_labels(frame, asked);
+  LabelSelection learnt = asked;
+  learnt.energy = used.energy;
+  learnt.forces = used.forces;
+  learnt.stress = used.stress;
+  return learnt;
+}
+
 const char* label_kind_name(LabelKind kind) {
   switch (kind) {
     case LabelKind::energy:

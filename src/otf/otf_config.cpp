@@ -180,15 +180,14 @@ std::string stem_of(const std::filesystem::path& path) {
   return path.stem().string();
 }
 
-// md:'s temperatures as a stage's: the thermostat's target (with nve, which
-// has none, the velocities' temperature) and the initial velocities'.
-CampaignStage stage_temperatures(const md::RunConfig& md) {
-  CampaignStage stage;
+// md:'s temperatures on `stage`: the thermostat's target and the initial
+// velocities'. Without a thermostat (nve) or MD (a relax stage) the target is
+// the velocities' temperature, as builds before 2026-12-02 recorded it.
+void set_md_temperatures(CampaignStage& stage, const md::RunConfig& md) {
   stage.initial_temperature = md.initial_temperature;
-  stage.temperature = md.engine.thermostat.type == md::ThermostatType::none
+  stage.temperature = md.engine.thermostat.type == md::ThermostatType::none || stage.relax
                           ? md.initial_temperature
                           : md.engine.thermostat.temperature;
-  return stage;
 }
 
 // model.species that no stage's structure holds: the loop never labels an
@@ -215,9 +214,11 @@ void refuse_train_only_keys(const ConfigSection& model) {
     model.fail("calibration",
                "otfgp otf calibrates the force std online on its MD frames: set "
                "otf.calibration_frames and otf.calibration_window instead");
+  // Other keys (typos) are left to the train reader, which names the closest.
   if (auto sparse = model.optional_section("sparse"))
     for (const std::string& key : sparse->keys())
-      if (key != "min_residual")
+      if (key == "method" || key == "count" || key == "total" || key == "threshold" ||
+          key == "seed" || key == "replay")
         sparse->fail(key,
                      "otfgp otf picks each labelled frame's sparse points itself: set "
                      "otf.max_sparse_per_frame and otf.sparse_residual_threshold instead (of "
@@ -233,7 +234,7 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
   const bool npt = engine.barostat.enabled;
   entry.expect_keys({"structure", "format", "temperature", "initial_temperature", "pressure",
                      "steps", "name", "relax"});
-  CampaignStage stage = stage_temperatures(md);
+  CampaignStage stage;
   stage.structure = resolve(base, entry.text("structure"));
   stage.format = entry.text("format", "auto");
   stage.name = entry.text("name", stem_of(stage.structure));
@@ -243,6 +244,7 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
       if (entry.has(key))
         entry.fail(key, "a relax stage runs no MD (it relaxes its structure on the model)");
   }
+  set_md_temperatures(stage, md);
   if (entry.has("temperature")) {
     stage.temperature = entry.number("temperature");
     stage.initial_temperature = stage.temperature;
@@ -253,6 +255,8 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
   stage.initial_temperature = entry.number("initial_temperature", stage.initial_temperature);
   if (!(stage.initial_temperature >= 0))
     entry.fail("initial_temperature", "must not be negative (K)");
+  if (engine.thermostat.type == md::ThermostatType::none)
+    stage.temperature = stage.initial_temperature;
   if (entry.has("pressure")) {
     if (!npt && !stage.relax) entry.fail("pressure", "needs md.ensemble npt (or relax: true)");
     stage.pressure = read_target_pressure(entry, "pressure");
@@ -273,7 +277,8 @@ std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunC
                 ": give exactly one of 'structure' (one run) and 'campaign' (a list of stages)");
   std::vector<CampaignStage> stages;
   if (root.has("structure")) {
-    CampaignStage stage = stage_temperatures(md);
+    CampaignStage stage;
+    set_md_temperatures(stage, md);
     stage.structure = resolve(base, root.text("structure"));
     stage.name = stem_of(stage.structure);
     if (md.engine.barostat.enabled) stage.pressure = md.engine.barostat.pressure;

@@ -2,12 +2,15 @@
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "otfgp/analysis/relax.hpp"
 #include "otfgp/core/distance_check.hpp"
@@ -256,6 +259,7 @@ class OtfLoop final : public md::StepObserver {
   void start_fresh();
   void resume();
   void check_finished_stage_steps(const std::filesystem::path& state_path) const;
+  void read_skips_after_checkpoint();
   // --resume of a folder without a checkpoint: starts from the beginning,
   // replaying the frames its database holds.
   void start_without_checkpoint(const std::filesystem::path& state_path);
@@ -405,6 +409,8 @@ class OtfLoop final : public md::StepObserver {
   double last_max_std_ = 0.0;
   std::string last_failure_;     // the message of the last failed oracle attempt
   double oracle_seconds_ = 0.0;  // the last label()'s time in the oracle (0: replayed)
+  // (stage, step) of the calls skipped after the checkpoint a resume starts from.
+  std::set<std::pair<int, long>> skipped_before_resume_;
   // The model's force RMSE on the last MD frame it was sent before learning it,
   // over that frame's force RMS (0 until one is known): drives the audits.
   double last_error_ratio_ = 0.0;
@@ -503,16 +509,41 @@ nlohmann::json OtfLoop::read_checkpoint_state(const std::filesystem::path& state
   return state;
 }
 
+// The calls skipped after the checkpoint: calls.csv's rows past the length it
+// records (skip_call flushes each). label() replays them as skips.
+void OtfLoop::read_skips_after_checkpoint() {
+  const auto length = resume_lengths_.find("calls");
+  std::ifstream in(config_.output / "calls.csv");
+  if (length == resume_lengths_.end() || !in) return;
+  in.seekg(static_cast<std::streamoff>(length->second));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream row(line);
+    std::array<std::string, 5> cells;  // call, stage (from 1), step, max_std, result
+    for (std::string& cell : cells) std::getline(row, cell, ',');
+    if (cells[4].rfind("skipped", 0) != 0) continue;
+    try {
+      skipped_before_resume_.emplace(std::stoi(cells[1]) - 1, std::stol(cells[2]));
+    } catch (const std::logic_error&) {
+      // A row cut short by the kill: that call is made again.
+    }
+  }
+}
+
 // The finished stages ran the steps they had then: a changed count would
 // shift every later stage's total steps (calls.csv, uncertainty.csv, summary).
 void OtfLoop::check_finished_stage_steps(const std::filesystem::path& state_path) const {
+  const std::string where = config_.source.string() + ": cannot resume from " + state_path.string();
+  if (stage_ >= static_cast<int>(config_.stages.size()))
+    throw Error(fmt::format("{}: the checkpoint is in stage {}, the config has {} stage(s)", where,
+                            stage_ + 1, config_.stages.size()));
   long configured = 0;
   for (int k = 0; k < stage_; ++k) configured += config_.stages[k].steps;
   if (configured != steps_before_stage_)
     throw Error(fmt::format(
-        "{}: cannot resume from {}: its finished stage(s) 1-{} ran {} MD steps, the config now "
-        "gives them {}: a finished stage's steps cannot change (campaign[K].steps)",
-        config_.source.string(), state_path.string(), stage_, steps_before_stage_, configured));
+        "{}: its finished {} ran {} MD steps, the config now gives {} (campaign[K].steps, or "
+        "md.steps for the stages that take it): the steps of a finished stage cannot change",
+        where, stage_ == 1 ? std::string("stage 1") : fmt::format("stages 1-{}", stage_),
+        steps_before_stage_, configured));
 }
 
 void OtfLoop::resume() {
@@ -547,6 +578,7 @@ void OtfLoop::resume() {
   calibration_.restore(state.value("calibration_sample", nlohmann::json::array()));
   for (const auto& [name, length] : state.at("file_lengths").items())
     resume_lengths_[name] = length.get<std::uintmax_t>();
+  read_skips_after_checkpoint();
   if (frames > 0) {
     model_file_ = state.at("model").get<std::string>();
     std::vector<Structure> stored;
@@ -781,9 +813,11 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   record.labels = config_.training.labels;
   const auto start = Clock::now();
   oracle_seconds_ = 0.0;
-  if (database_->size() > index && later_than_call(database_->records()[index], stage_, step)) {
-    // Replaying after a resume, and the database's next frame comes later:
-    // this call failed twice before the kill; the run goes on without it, as then.
+  if (database_->size() > index && later_than_call(database_->records()[index], stage_, step) &&
+      skipped_before_resume_.count({stage_, step})) {
+    // Replaying after a resume: this call failed twice before the kill (calls.csv
+    // says so, past the checkpoint) and the database's next frame comes later;
+    // the run goes on without it, as then.
     ++oracle_calls_;
     result = "failed twice before the interruption";
     skip_call(step, max_std, result, start);
@@ -803,6 +837,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
                   "; was the config changed? (resume needs the same config and build)");
     record = stored;
     ++replayed_calls_;
+    consecutive_failures_ = 0;
     result = "replayed";
   } else {
     std::optional<Structure> labels = call_with_retry(frame, step, result);
@@ -814,10 +849,8 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
       return std::nullopt;
     }
     record.frame = std::move(*labels);
-    // Learnt from: the labels asked for that the oracle gave (a slab has no stress).
-    record.labels.energy = record.labels.energy && record.frame.energy.has_value();
-    record.labels.forces = record.labels.forces && record.frame.forces.has_value();
-    record.labels.stress = record.labels.stress && record.frame.stress.has_value();
+    // Learnt from: the labels asked for that the oracle gave (a slab: no stress).
+    record.labels = learnt_labels(record.frame, record.labels);
     consecutive_failures_ = 0;
     database_->append(record);
     result = "labelled";
@@ -871,6 +904,9 @@ void OtfLoop::skip_call(long step, double max_std, const std::string& result,
                       << (gp_ ? gp_->num_frames() : 0) << "," << (gp_ ? gp_->num_sparse() : 0)
                       << "," << steps_before_stage_ + step << ",nan"
                       << (calls_energy_columns_ ? ",nan,nan" : "") << "\n";
+  // On disk at once: a run killed before its next checkpoint skips it again
+  // on --resume (skipped_before_resume_).
+  calls_log_.stream().flush();
   const int limit = config_.otf.max_consecutive_failures;
   if (limit > 0 && ++consecutive_failures_ >= limit)
     throw Error(fmt::format(
@@ -1678,6 +1714,10 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
   const bool oracle = change->key.rfind("oracle.", 0) == 0;
   const std::string& key = change->key;
   const bool structure = key.size() >= 9 && key.compare(key.size() - 9, 9, "structure") == 0;
+  // Builds before 2026-12-02 thermostatted otf at md.initial_temperature.
+  const bool old_target = key.size() >= 11 &&
+                          key.compare(key.size() - 11, 11, "temperature") == 0 &&
+                          change->before == format_significant(config_.md.initial_temperature, 17);
   throw Error(
       where + ": it was written with " + key + " = " + change->before.value_or("none") +
       ", the config has " + change->now.value_or("none") + "; " +
@@ -1694,7 +1734,12 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
              "from (the file is compared by its content, not its name or place); restore it, or "
              "start a fresh run"
            : "the saved MD state depends on it, so a resumed run must keep it (md.steps, the "
-             "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")"));
+             "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")" +
+                 std::string(old_target
+                                 ? "; the run began with a build that took md.initial_temperature "
+                                   "as the thermostat's target: to continue at that target, set "
+                                   "the stage's temperature to it"
+                                 : "")));
 }
 
 }  // namespace

@@ -900,12 +900,17 @@ void rank(const SearchConfig& config, SearchResult& result) {
   // threshold at times: the same structure then shows a subgroup at symprec
   // (I4_122 for I4_132, Pmc2_1 for P-6m2 in a probe's searches) and its
   // supergroup at twice that. Groups that agree at either tolerance agree.
+  std::map<int, int> loose_groups;  // by candidate; 0: spglib found none
   const auto loose_group = [&](const CandidateSummary& c) {
-    const auto found = find_symmetry(c.structure, 2.0 * config.symprec);
-    return found ? found->number : 0;
+    const auto [at, added] = loose_groups.emplace(c.index, 0);
+    if (added)
+      if (const auto found = find_symmetry(c.structure, 2.0 * config.symprec))
+        at->second = found->number;
+    return at->second;
   };
   const auto same_group = [&](const CandidateSummary& a, const CandidateSummary& b) {
-    return a.space_group == b.space_group || loose_group(a) == loose_group(b);
+    return a.space_group == b.space_group ||
+           (loose_group(a) != 0 && loose_group(a) == loose_group(b));
   };
   for (const int k : order) {
     auto& candidate = result.candidates[static_cast<std::size_t>(k)];

@@ -326,26 +326,40 @@ void read_recheck(ConfigSection recheck, SearchConfig& config) {
   recheck.finish();
 }
 
-// `laqa:`; its keys apply with algorithm laqa only.
-void read_laqa(ConfigSection laqa, SearchConfig& config, const std::string& algorithm) {
-  laqa.expect_keys(
-      {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
-  if (config.strategy != Strategy::laqa) {
-    laqa.finish("with algorithm " + algorithm);
-    return;
-  }
-  config.laqa.initial_steps = positive(laqa, "initial_steps", 10);
-  config.laqa.n_select = positive(laqa, "n_select", 5);
-  config.laqa.n_steps = positive(laqa, "n_steps", 10);
-  config.laqa.weight_force = laqa.number("weight_force", 0.1);
-  config.laqa.weight_stress = laqa.number("weight_stress", 10.0);
-  if (config.laqa.weight_force < 0) laqa.fail("weight_force", "must not be negative");
-  if (config.laqa.weight_stress < 0) laqa.fail("weight_stress", "must not be negative");
+// The keys of `laqa:`.
+void read_laqa_keys(const ConfigSection& laqa, LaqaSettings& settings) {
+  settings.initial_steps = positive(laqa, "initial_steps", 10);
+  settings.n_select = positive(laqa, "n_select", 5);
+  settings.n_steps = positive(laqa, "n_steps", 10);
+  settings.weight_force = laqa.number("weight_force", 0.1);
+  settings.weight_stress = laqa.number("weight_stress", 10.0);
+  if (settings.weight_force < 0) laqa.fail("weight_force", "must not be negative");
+  if (settings.weight_stress < 0) laqa.fail("weight_stress", "must not be negative");
   const std::string stress = laqa.choice("stress", {"deviation", "raw", "none"}, "deviation");
-  config.laqa.stress = stress == "raw"    ? StressScore::raw
-                       : stress == "none" ? StressScore::none
-                                          : StressScore::deviation;
-  laqa.finish();
+  settings.stress = stress == "raw"    ? StressScore::raw
+                    : stress == "none" ? StressScore::none
+                                       : StressScore::deviation;
+}
+
+// `laqa:` and `shotgun:`: each algorithm's section is read with that algorithm
+// only; under another one its keys (typos named first) are refused.
+void read_algorithm_sections(const ConfigSection& root, SearchConfig& config,
+                             const std::string& algorithm) {
+  const std::string other = "with algorithm " + algorithm;
+  if (auto laqa = root.optional_section("laqa")) {
+    laqa->expect_keys(
+        {"initial_steps", "n_select", "n_steps", "weight_force", "weight_stress", "stress"});
+    if (config.strategy == Strategy::laqa) read_laqa_keys(*laqa, config.laqa);
+    laqa->finish(config.strategy == Strategy::laqa ? "" : other);
+  }
+  if (auto shotgun = root.optional_section("shotgun")) {
+    shotgun->expect_keys({"pre_steps", "keep"});
+    if (config.strategy == Strategy::shotgun) {
+      config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
+      config.shotgun.keep = positive(*shotgun, "keep", 5);
+    }
+    shotgun->finish(config.strategy == Strategy::shotgun ? "" : other);
+  }
 }
 
 // `output:`: the folder, the ranking and duplicate tolerances, plots.
@@ -457,14 +471,7 @@ SearchConfig parse_search_config(ConfigSection root) {
     read_structure(*structure, config.generator);
   read_relax(root, config);
   if (auto recheck = root.optional_section("recheck")) read_recheck(*recheck, config);
-  if (auto laqa = root.optional_section("laqa")) read_laqa(*laqa, config, algorithm);
-  if (auto shotgun = root.optional_section("shotgun")) {
-    shotgun->expect_keys({"pre_steps", "keep"});
-    if (config.strategy != Strategy::shotgun) shotgun->finish("with algorithm " + algorithm);
-    config.shotgun.pre_steps = positive(*shotgun, "pre_steps", 10);
-    config.shotgun.keep = positive(*shotgun, "keep", 5);
-    shotgun->finish();
-  }
+  read_algorithm_sections(root, config, algorithm);
   if (auto output = root.optional_section("output")) read_output(*output, config);
   root.finish();
   return config;

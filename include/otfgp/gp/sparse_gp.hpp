@@ -62,6 +62,10 @@ struct LabelSelection {
   std::vector<double> force_noise_scale;
 };
 
+// The labels a model learns of `frame` when asked for `asked`: those the frame
+// has (a stress only in a cell periodic in all three directions).
+LabelSelection learnt_labels(const Structure& frame, const LabelSelection& asked);
+
 // Where a sparse environment came from: atom `atom` of training frame `frame`
 // (−1 for environments given directly).
 struct SparseEnvironmentSource {
