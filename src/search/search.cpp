@@ -883,15 +883,10 @@ class Engine {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
-// Duplicates, ranking and the statistics that depend on them.
-void rank(const SearchConfig& config, SearchResult& result) {
-  std::vector<int> order;
-  for (const auto& c : result.candidates)
-    if (c.status == CandidateStatus::converged) order.push_back(c.index);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return result.candidates[static_cast<std::size_t>(a)].enthalpy_per_atom <
-           result.candidates[static_cast<std::size_t>(b)].enthalpy_per_atom;
-  });
+// The ranking: the converged candidates in `order` (lowest enthalpy first),
+// each a duplicate of a unique one before it or unique itself.
+void mark_duplicates(const SearchConfig& config, const std::vector<int>& order,
+                     SearchResult& result) {
   std::vector<std::vector<double>> fingerprints(result.candidates.size());
   for (const int k : order)
     fingerprints[static_cast<std::size_t>(k)] =
@@ -928,6 +923,18 @@ void rank(const SearchConfig& config, SearchResult& result) {
     }
     if (candidate.duplicate_of < 0) result.ranking.push_back(k);
   }
+}
+
+// Duplicates, ranking and the statistics that depend on them.
+void rank(const SearchConfig& config, SearchResult& result) {
+  std::vector<int> order;
+  for (const auto& c : result.candidates)
+    if (c.status == CandidateStatus::converged) order.push_back(c.index);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return result.candidates[static_cast<std::size_t>(a)].enthalpy_per_atom <
+           result.candidates[static_cast<std::size_t>(b)].enthalpy_per_atom;
+  });
+  mark_duplicates(config, order, result);
 
   SearchStatistics& stats = result.statistics;
   for (const auto& c : result.candidates) {
