@@ -7,10 +7,8 @@
 
 #include <algorithm>
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,18 +194,7 @@ TEST_CASE("a search killed (SIGKILL) or stopped (SIGINT) and resumed ends with t
   for (const int signal : {SIGKILL, SIGINT}) {
     INFO("signal " << signal);
     std::filesystem::remove_all(directory / "out");
-    const std::string cli = OTFGP_CLI_PATH;
-    std::vector<std::string> arguments = {cli, "-q", "search", config_path};
-    std::vector<char*> argv;
-    for (auto& a : arguments) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    REQUIRE(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t pid = testing::spawn_otfgp({"-q", "search", config_path});
     const auto checkpoint = directory / "out" / "checkpoint.json";
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     bool in_rounds = false;

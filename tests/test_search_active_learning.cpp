@@ -8,9 +8,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,24 +131,6 @@ SearchResult run_logged_search(const std::string& text, const std::string& name,
   logger().sinks().pop_back();
   log = stream.str();
   return result;
-}
-
-// `otfgp -q search CONFIG` started in the background, its output discarded.
-pid_t spawn_search(const std::string& config_path) {
-  const std::string cli = OTFGP_CLI_PATH;
-  std::vector<std::string> arguments = {cli, "-q", "search", config_path};
-  std::vector<char*> argv;
-  for (auto& a : arguments) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  const int failed = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (failed != 0) throw Error("posix_spawn " + cli + " failed");
-  return pid;
 }
 
 double force_rmse(const SparseGp& gp, const std::vector<Structure>& frames) {
@@ -293,7 +273,7 @@ TEST_CASE("a search with active learning killed and resumed ends with the same r
   const int expected_calls = expected_summary["active_learning"]["calls"];
   REQUIRE(expected_calls >= 3);
 
-  const pid_t pid = spawn_search(config_path);
+  const pid_t pid = testing::spawn_otfgp({"-q", "search", config_path});
   // Killed once the model has learnt a frame and before the last call.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool midway = false;
@@ -373,7 +353,7 @@ TEST_CASE("a search with active learning killed in its first oracle call is cont
     return path;
   };
   const auto out = directory / "out";
-  const pid_t pid = spawn_search(config(out));
+  const pid_t pid = testing::spawn_otfgp({"-q", "search", config(out)});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!std::filesystem::exists(calling) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
