@@ -1,12 +1,12 @@
 #include "support/cli.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
+
+#include "support/spawn.hpp"
 
 namespace otfgp::testing {
 
@@ -25,21 +25,9 @@ CommandResult run_otfgp(const std::string& arguments) {
 }
 
 pid_t spawn_otfgp(const std::vector<std::string>& arguments) {
-  const std::string cli = OTFGP_CLI_PATH;
-  std::vector<std::string> words = {cli};
+  std::vector<std::string> words = {OTFGP_CLI_PATH};
   words.insert(words.end(), arguments.begin(), arguments.end());
-  std::vector<char*> argv;
-  for (auto& word : words) argv.push_back(word.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  const int failed = posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (failed != 0) throw std::runtime_error("cannot start " + cli);
-  return pid;
+  return spawn_program(std::move(words), "/dev/null", "/dev/null");
 }
 
 }  // namespace otfgp::testing

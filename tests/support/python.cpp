@@ -1,19 +1,15 @@
 #include "support/python.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
+#include "support/spawn.hpp"
 #include "support/temporary_directory.hpp"
-
-extern char** environ;
 
 namespace otfgp::testing {
 
@@ -43,24 +39,7 @@ PythonResult run_python(const std::string& code, const std::vector<std::string>&
 
   std::vector<std::string> words{python_interpreter, "-I", script.string()};
   words.insert(words.end(), arguments.begin(), arguments.end());
-  std::vector<char*> argv;
-  for (auto& word : words) argv.push_back(word.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, error.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  const int spawn_error =
-      posix_spawn(&pid, python_interpreter, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0)
-    throw std::runtime_error(std::string("cannot start ") + python_interpreter + ": " +
-                             std::strerror(spawn_error));
+  const pid_t pid = spawn_program(std::move(words), output.string(), error.string());
 
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
