@@ -798,11 +798,6 @@ void OtfLoop::check_update(const TrainingRecord& record) {
   logger().info("refactorised: force error on the frame now {:.3g} eV/Å", again);
 }
 
-// Whether a stored frame comes after the call at (stage, step).
-bool later_than_call(const TrainingRecord& stored, int stage, long step) {
-  return stored.stage > stage || (stored.stage == stage && stored.step > step);
-}
-
 std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, double max_std,
                                              std::string& result) {
   const int index = labelled_;
@@ -813,11 +808,9 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
   record.labels = config_.training.labels;
   const auto start = Clock::now();
   oracle_seconds_ = 0.0;
-  if (database_->size() > index && later_than_call(database_->records()[index], stage_, step) &&
-      skipped_before_resume_.count({stage_, step})) {
-    // Replaying after a resume: this call failed twice before the kill (calls.csv
-    // says so, past the checkpoint) and the database's next frame comes later;
-    // the run goes on without it, as then.
+  if (skipped_before_resume_.count({stage_, step})) {
+    // Replaying after a resume: this call failed twice before the kill
+    // (calls.csv says so, past the checkpoint); the run goes on without it, as then.
     ++oracle_calls_;
     result = "failed twice before the interruption";
     skip_call(step, max_std, result, start);
@@ -1713,10 +1706,13 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
   const bool model = change->key.rfind("model.", 0) == 0;
   const bool oracle = change->key.rfind("oracle.", 0) == 0;
   const std::string& key = change->key;
-  const bool structure = key.size() >= 9 && key.compare(key.size() - 9, 9, "structure") == 0;
+  const auto ends_with = [&](const std::string& suffix) {
+    return key.size() >= suffix.size() &&
+           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const bool structure = ends_with("structure");
   // Builds before 2026-12-02 thermostatted otf at md.initial_temperature.
-  const bool old_target = key.size() >= 11 &&
-                          key.compare(key.size() - 11, 11, "temperature") == 0 &&
+  const bool old_target = ends_with("temperature") &&
                           change->before == format_significant(config_.md.initial_temperature, 17);
   throw Error(
       where + ": it was written with " + key + " = " + change->before.value_or("none") +
