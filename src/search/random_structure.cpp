@@ -399,8 +399,7 @@ GeneratedStructure generate_random_structure(const Stoichiometry& stoichiometry,
                 " {} draw(s) among the {} fitting space group(s) ({} formula unit(s); "
                 "groups_to_try {}) gave no structure: of the tries, {} could not place the atoms "
                 "with the distances respected (lower distance_tolerance or raise volume_factor), "
-                "{} came "
-                "out with more symmetry than their group (spglib: try more groups, raise "
+                "{} came out with more symmetry than their group (spglib: try more groups, raise "
                 "groups_to_try), {} had too flat a cell",
                 tried, group_count, formula_units, options.groups_to_try, tally.crowded,
                 tally.higher_symmetry, tally.flat_cells);
