@@ -41,11 +41,17 @@ void kokkosp_finalize_library() {
   std::fclose(out);
 }
 
-void kokkosp_begin_parallel_for(const char* name, uint32_t, uint64_t*) { count(name); }
+void kokkosp_begin_parallel_for(const char* name, uint32_t, uint64_t*) {
+  count(name);
+}
 void kokkosp_end_parallel_for(uint64_t) {}
-void kokkosp_begin_parallel_reduce(const char* name, uint32_t, uint64_t*) { count(name); }
+void kokkosp_begin_parallel_reduce(const char* name, uint32_t, uint64_t*) {
+  count(name);
+}
 void kokkosp_end_parallel_reduce(uint64_t) {}
-void kokkosp_begin_parallel_scan(const char* name, uint32_t, uint64_t*) { count(name); }
+void kokkosp_begin_parallel_scan(const char* name, uint32_t, uint64_t*) {
+  count(name);
+}
 void kokkosp_end_parallel_scan(uint64_t) {}
 
 }  // extern "C"
