@@ -924,3 +924,35 @@ TEST_CASE(
       REQUIRE(chosen(i, r) == rows(i, r));
     }
 }
+
+TEST_CASE("a team kernel's scratch beyond what the backend gives a team is refused clearly",
+          "[b2][team]") {
+  // TeamScratch checks on every backend what a CUDA launch refuses, so that a
+  // kernel placing too much at level 0 fails here and not only on a GPU.
+  using TeamPolicy = Kokkos::TeamPolicy<ExecSpace>;
+  const std::size_t level0 = TeamPolicy::scratch_size_max(0);
+  const std::size_t level1 = TeamPolicy::scratch_size_max(1);
+  CHECK_NOTHROW(b2::TeamScratch().per_team(0, level0).on(TeamPolicy(1, 1), 1, "k"));
+  CHECK_NOTHROW(b2::TeamScratch()
+                    .per_team(0, level0 / 2)
+                    .per_thread(0, level0 / 64)
+                    .per_team(1, level1)
+                    .on(TeamPolicy(1, 1), 0, "k"));
+  CHECK_THROWS_WITH(
+      b2::TeamScratch().per_team(0, level0 + 8).on(TeamPolicy(1, 1), 1, "GpPotential::forces"),
+      Catch::Contains("GpPotential::forces needs " + std::to_string(level0 + 8) +
+                      " bytes of level-0 scratch") &&
+          Catch::Contains("more than the backend gives a team (" + std::to_string(level0) + ")"));
+  // The backend's team size (0) counts as a warp of 32 threads.
+  CHECK_THROWS_WITH(b2::TeamScratch().per_thread(0, level0 / 16).on(TeamPolicy(1, 1), 0, "k"),
+                    Catch::Contains("per team of 32 threads"));
+  CHECK_THROWS_WITH(b2::TeamScratch().per_team(1, level1 + 8).on(TeamPolicy(1, 1), 1, "k"),
+                    Catch::Contains("level-1"));
+  // The levels a kernel's arrays take: the team's at level 0 while they fit
+  // in 32 KiB, its threads' with them while all fits.
+  CHECK(b2::scratch_levels(1000, 100, 32).team == 0);
+  CHECK(b2::scratch_levels(1000, 100, 32).thread == 0);
+  CHECK(b2::scratch_levels(30000, 100, 32).thread == 1);
+  CHECK(b2::scratch_levels(40000, 100, 32).team == 1);
+  CHECK(b2::scratch_levels(40000, 100, 32).thread == 0);
+}

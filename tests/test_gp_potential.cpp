@@ -8,6 +8,7 @@
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
+#include "otfgp/gp/b2_kernels.hpp"
 #include "otfgp/gp/gp_potential.hpp"
 #include "otfgp/gp/kernel.hpp"
 #include "otfgp/gp/potential_registry.hpp"
@@ -746,6 +747,48 @@ TEST_CASE("the batched GP force pass equals the fused one across product chunks"
     CHECK(largest_difference(fused.forces, batched.forces) <= 1e-12);
     CHECK(largest_difference(fused.per_atom, batched.per_atom) <= 1e-12);
     CHECK(fused.forces.cwiseAbs().maxCoeff() > 0.0);
+  }
+}
+
+TEST_CASE("the batched GP force pass runs a model whose atom arrays outgrow a team's level 0",
+          "[gp][batched]") {
+  // 3 species, n_max 8, l_max 8: d has 2700 numbers and A 1944, 37 KB per
+  // atom, more than a GPU block's shared memory gives a team beside Kokkos's
+  // reserve. The force kernel kept them at level 0 whatever their size (a
+  // CUDA launch throws; b2::TeamScratch refuses it on every backend); at
+  // level 1 it equals the fused form, whichever level takes the pairs' terms
+  // where they fit.
+  B2Settings large = settings();
+  large.n_max = 8;
+  large.l_max = 8;
+  REQUIRE(large.descriptor_size() == 2700);
+  REQUIRE(b2::scratch_level(sizeof(double) * (2700 + 3 * 8 * 81)) == 1);
+  GpPotential potential(synthetic_model(95, large).model);
+  const Structure structure = test_structure(96);
+  for (int team : {0, 1, testing::largest_team_size(4)}) {
+    INFO("team " << team);
+    const Pass fused = run_pass(potential, structure, GpPotential::ForceForm::fused, team, false);
+    REQUIRE(fused.forces.cwiseAbs().maxCoeff() > 0.0);
+    for (const auto place : {GpPotential::PairScratch::automatic, GpPotential::PairScratch::shared,
+                             GpPotential::PairScratch::global}) {
+      INFO("pair scratch " << static_cast<int>(place));
+      potential.set_pair_scratch(place);
+      if (place == GpPotential::PairScratch::shared && team == 0) {
+        // A warp's pairs' terms (32 × 2.7 KB) do not fit level 0 either.
+        CHECK_THROWS_WITH(
+            run_pass(potential, structure, GpPotential::ForceForm::batched, team, false),
+            Catch::Contains("GpPotential::batched_forces needs") &&
+                Catch::Contains("level-0 scratch per team of 32 threads"));
+        continue;
+      }
+      const Pass batched =
+          run_pass(potential, structure, GpPotential::ForceForm::batched, team, false);
+      CHECK(std::abs(fused.energy - batched.energy) <= 1e-12 * std::abs(fused.energy));
+      CHECK(largest_difference(fused.forces, batched.forces) <= 1e-12);
+      CHECK(largest_difference(fused.per_atom_virial, batched.per_atom_virial) <= 1e-12);
+      CHECK(largest_difference(fused.uncertainty, batched.uncertainty) <= 1e-9);
+    }
+    potential.set_pair_scratch(GpPotential::PairScratch::automatic);
   }
 }
 

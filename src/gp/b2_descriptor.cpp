@@ -316,8 +316,8 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
   Kokkos::View<int*, MemSpace> neighbor("B2Descriptor::neighbor", num_entries);
   const int density_size = basis.density_size;
   const std::size_t team_bytes = ScratchView::shmem_size(density_size);
-  const int terms_level =
-      basis.terms_scratch_level(team_bytes, 0, b2::Terms::gradients);  // AUTO teams
+  const b2::ScratchLevels levels =
+      basis.terms_scratch_levels(team_bytes, 0, b2::Terms::gradients);  // AUTO teams
   // In blocks of atoms, so that a long training can stop between them
   // (core/interrupt.hpp); every atom is computed alone, so the values do not
   // depend on the blocking.
@@ -330,15 +330,15 @@ B2DeviceValues b2_descriptor_kernel(const b2::B2Basis& basis, const NeighborView
     const int count = std::min(block, natoms - first);
     Kokkos::parallel_for(
         "B2Descriptor::compute",
-        TeamPolicy(count, Kokkos::AUTO)
-            .set_scratch_size(0, Kokkos::PerTeam(team_bytes))
-            .set_scratch_size(terms_level,
-                              Kokkos::PerThread(basis.terms_scratch_bytes(b2::Terms::gradients))),
+        b2::TeamScratch()
+            .per_team(levels.team, team_bytes)
+            .per_thread(levels.thread, basis.terms_scratch_bytes(b2::Terms::gradients))
+            .on(TeamPolicy(count, Kokkos::AUTO), 0, "B2Descriptor::compute"),
         KOKKOS_LAMBDA(const Member& team) {
           const int i = first + team.league_rank();
           const int s_i = basis.type_map(type(i));
-          ScratchView A(team.team_scratch(0), density_size);
-          double* terms = basis.thread_terms(team, terms_level, b2::Terms::gradients);
+          ScratchView A(team.team_scratch(levels.team), density_size);
+          double* terms = basis.thread_terms(team, levels.thread, b2::Terms::gradients);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
                                [&](int a) { A(a) = 0.0; });
           team.team_barrier();
@@ -459,7 +459,9 @@ void b2_pull_back_kernel(const b2::B2Basis& basis, const NeighborView& neighbors
     const int count = std::min(block, listed - first);
     Kokkos::parallel_for(
         "B2Descriptor::pull_back",
-        TeamPolicy(count, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+        b2::TeamScratch()
+            .per_team(level, scratch_bytes)
+            .on(TeamPolicy(count, Kokkos::AUTO), 0, "B2Descriptor::pull_back"),
         KOKKOS_LAMBDA(const Member& team) {
           const int a = first + team.league_rank();
           const int i = atom(a), s_i = basis.type_map(type(i));

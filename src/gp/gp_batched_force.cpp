@@ -60,17 +60,16 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
       std::max(1, std::min(max_pairs, team_size > 0 ? team_size : largest_team_size()));
   const std::size_t cache_bytes = ScratchView::shmem_size(std::size_t(batch_capacity) * stride);
   // Automatic: all of it at one level, the team's fast memory while it fits;
-  // a chosen level for the pairs' cache keeps A and d at level 0.
+  // a chosen level for the pairs' cache keeps A and d at level 0 while they fit.
   const int cache_level = work.pair_scratch_level >= 0
                               ? work.pair_scratch_level
                               : b2::scratch_level(team_bytes + cache_bytes);
-  const int level = work.pair_scratch_level >= 0 ? 0 : cache_level;
-  TeamPolicy policy = team_policy(state.natoms, team_size);
-  if (cache_level == level)
-    policy.set_scratch_size(level, Kokkos::PerTeam(team_bytes + cache_bytes));
-  else
-    policy.set_scratch_size(level, Kokkos::PerTeam(team_bytes))
-        .set_scratch_size(cache_level, Kokkos::PerTeam(cache_bytes));
+  const int level = work.pair_scratch_level >= 0 ? b2::scratch_level(team_bytes) : cache_level;
+  const TeamPolicy policy =
+      b2::TeamScratch()
+          .per_team(level, team_bytes)
+          .per_team(cache_level, cache_bytes)
+          .on(team_policy(state.natoms, team_size), team_size, "GpPotential::descriptors");
   const Matrix unit = work.unit, density = work.density;
   const ScalarView norm = work.norm;
   Kokkos::parallel_for(
@@ -286,9 +285,9 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   const int team_size = atom_team(work);
   // Sized for a team of any size (the host's one thread makes the most).
   const b2::Terms most_terms = b2::B2Basis::contracted_terms(false);
-  const int terms_level = work.pair_scratch_level >= 0
-                              ? work.pair_scratch_level
-                              : basis.terms_scratch_level(scratch_bytes, team_size, most_terms);
+  b2::ScratchLevels levels = basis.terms_scratch_levels(scratch_bytes, team_size, most_terms);
+  if (work.pair_scratch_level >= 0) levels.thread = work.pair_scratch_level;
+  const int team_level = levels.team, terms_level = levels.thread;
   const auto reference = maps.reference;
   const Matrix unit = work.unit, density = work.density, product = work.product;
   const ScalarView norm = work.norm;
@@ -303,9 +302,9 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
       });
       return;
     }
-    ScratchView w(team.team_scratch(0), size);
-    ScratchView dE_dA(team.team_scratch(0), density_size);
-    b2::IndexScratch near(team.team_scratch(0), max_pairs + 1);
+    ScratchView w(team.team_scratch(team_level), size);
+    ScratchView dE_dA(team.team_scratch(team_level), density_size);
+    b2::IndexScratch near(team.team_scratch(team_level), max_pairs + 1);
     const int count =
         basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
     // Each thread makes its pair's terms where it uses them.
@@ -320,9 +319,10 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
   };
   reduce_energy_and_virial(
       "GpPotential::batched_forces",
-      team_policy(state.natoms, team_size)
-          .set_scratch_size(0, Kokkos::PerTeam(scratch_bytes))
-          .set_scratch_size(terms_level, Kokkos::PerThread(basis.terms_scratch_bytes(most_terms))),
+      b2::TeamScratch()
+          .per_team(team_level, scratch_bytes)
+          .per_thread(terms_level, basis.terms_scratch_bytes(most_terms))
+          .on(team_policy(state.natoms, team_size), team_size, "GpPotential::batched_forces"),
       kernel, sums, result);
 }
 

@@ -441,10 +441,9 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
   // size: the power spectrum b; the two-body block q = A_{p,00} follows it in `unit`.
   const int size = basis.power_size, density_size = basis.density_size;
   const int pairs = basis.size - basis.power_size, harmonics = basis.n_harmonics;
-
-  // The most pairs any atom has on the list, for the per-team cache of neighbour terms.
+  // The per-team cache of every listed pair's terms, sized for a team of any
+  // size (the host's one thread caches the most).
   const int max_pairs = list.max_neighbors();
-  // Sized for a team of any size (the host's one thread caches the most).
   const int largest_stride = basis.terms_size(b2::B2Basis::cached_terms(false));
   const std::size_t scratch_bytes =
       ScratchView::shmem_size(density_size) * 2 + ScratchView::shmem_size(size) * 2 +
@@ -508,7 +507,9 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
   };
   reduce_energy_and_virial(
       "GpPotential::compute",
-      team_policy(natoms, team_size).set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      b2::TeamScratch()
+          .per_team(level, scratch_bytes)
+          .on(team_policy(natoms, team_size), team_size, "GpPotential::compute"),
       kernel, sums, result);
 }
 
@@ -705,7 +706,9 @@ void gp_uncertainty_kernel(
       ScratchView::shmem_size(std::size_t(max_sparse) * block) + ScratchView::shmem_size(block);
   Kokkos::parallel_for(
       "GpPotential::uncertainty",
-      TeamPolicy(n_blocks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(scratch_bytes)),
+      b2::TeamScratch()
+          .per_team(1, scratch_bytes)
+          .on(TeamPolicy(n_blocks, Kokkos::AUTO), 0, "GpPotential::uncertainty"),
       KOKKOS_LAMBDA(const Member& team) {
         const int s = blocks(team.league_rank(), 0), first = blocks(team.league_rank(), 1);
         const int count = blocks(team.league_rank(), 2);

@@ -18,9 +18,11 @@
 //   pair gradient       ∂d/∂r_ij as 3 rows (x, y, z) of D numbers
 
 #include <cmath>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/neighbor_list.hpp"
 #include "otfgp/core/types.hpp"
 #include "otfgp/gp/b2_descriptor.hpp"
@@ -41,6 +43,55 @@ inline constexpr int max_legendre = (max_l + 1) * (max_l + 2) / 2;
 inline int scratch_level(std::size_t bytes) {
   return bytes <= 32 * 1024 ? 0 : 1;
 }
+
+// Where a team kernel keeps the team's own arrays (team_bytes) and each
+// thread's (thread_bytes for each of `threads`): the team's at level 0 while
+// they fit, the threads' with them while all fits; else at level 1 (a CUDA
+// launch asking for more level 0 than a block's shared memory throws).
+struct ScratchLevels {
+  int team = 0, thread = 0;
+};
+inline ScratchLevels scratch_levels(std::size_t team_bytes, std::size_t thread_bytes,
+                                    std::size_t threads) {
+  const int team = scratch_level(team_bytes);
+  return {team, scratch_level((team == 0 ? team_bytes : 0) + threads * thread_bytes)};
+}
+
+// A team kernel's scratch, per level: each team's bytes and each thread's.
+// on() sets them on a policy for teams of `threads` (0: the backend's choice,
+// counted as a GPU warp of 32) after checking that no level asks more of a
+// team than TeamPolicy::scratch_size_max gives (level 0: 32 KiB on the host,
+// a block's shared memory less Kokkos's reserve on a GPU; level 1: 20 MiB).
+// The host checks too, where one pool serves both levels and nothing would
+// fail, so that what a GPU launch refuses fails in CI.
+struct TeamScratch {
+  std::size_t team[2] = {0, 0}, thread[2] = {0, 0};
+
+  TeamScratch& per_team(int level, std::size_t bytes) {
+    team[level] += bytes;
+    return *this;
+  }
+  TeamScratch& per_thread(int level, std::size_t bytes) {
+    thread[level] += bytes;
+    return *this;
+  }
+  template <class Policy>
+  Policy on(Policy policy, int threads, const std::string& kernel) const {
+    const std::size_t count = threads > 0 ? std::size_t(threads) : 32;
+    for (int level = 0; level < 2; ++level) {
+      const std::size_t bytes = team[level] + count * thread[level];
+      const std::size_t limit = std::size_t(Policy::scratch_size_max(level));
+      if (bytes > limit)
+        throw Error(kernel + " needs " + std::to_string(bytes) + " bytes of level-" +
+                    std::to_string(level) + " scratch per team of " + std::to_string(count) +
+                    " threads, more than the backend gives a team (" + std::to_string(limit) +
+                    "): a smaller model (species, n_max, l_max, sparse points) or team fits");
+      if (team[level] > 0) policy.set_scratch_size(level, Kokkos::PerTeam(team[level]));
+      if (thread[level] > 0) policy.set_scratch_size(level, Kokkos::PerThread(thread[level]));
+    }
+    return policy;
+  }
+};
 
 // Doubles in a team's or a thread's scratch, for every B2 team kernel.
 using ScratchView =
@@ -293,18 +344,18 @@ struct B2Basis {
   }
   // Scratch for one neighbour's terms, up to `what`, in each thread of a
   // kernel that makes them where it uses them: the policy asks for
-  // Kokkos::PerThread(terms_scratch_bytes(what)) at terms_scratch_level(…),
+  // Kokkos::PerThread(terms_scratch_bytes(what)) at terms_scratch_levels(…).thread,
   // the thread takes thread_terms(team, level, what). Sized for this basis, not for
   // the largest (a per-thread array of that size spills to local memory on a GPU).
   std::size_t terms_scratch_bytes(Terms what) const {
     return ScratchView::shmem_size(terms_size(what));
   }
-  // Level 0 while the team's own `team_bytes` and the terms of `team_size`
-  // threads fit there; team_size 0 (the backend's choice, which counts the
+  // The levels of a team's own `team_bytes` and of its threads' terms
+  // (scratch_levels); team_size 0 (the backend's choice, which counts the
   // scratch on a GPU) is taken as a warp of 32.
-  int terms_scratch_level(std::size_t team_bytes, int team_size, Terms what) const {
-    return scratch_level(team_bytes +
-                         std::size_t(team_size > 0 ? team_size : 32) * terms_scratch_bytes(what));
+  ScratchLevels terms_scratch_levels(std::size_t team_bytes, int team_size, Terms what) const {
+    return scratch_levels(team_bytes, terms_scratch_bytes(what),
+                          std::size_t(team_size > 0 ? team_size : 32));
   }
   template <class Team>
   KOKKOS_INLINE_FUNCTION double* thread_terms(const Team& team, int level, Terms what) const {
