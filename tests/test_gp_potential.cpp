@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <random>
@@ -824,6 +825,28 @@ TEST_CASE("OTFGP_GP_FORCE_FORM picks the form and team size and refuses anything
   GpPotential direct(synthetic.model);
   CHECK_THROWS_WITH(direct.set_force_form(GpPotential::ForceForm::batched, 5000),
                     Catch::Contains("team size must be between"));
+}
+
+TEST_CASE("a team size the backend allows but a GP kernel cannot launch with is refused by name",
+          "[gp][batched]") {
+  // largest_team_size() is the backend's largest team for an empty kernel; on
+  // a GPU the GP's kernels hold fewer threads (their registers and scratch:
+  // the force kernels' 168 registers a thread allow 384 of an H100 block's
+  // 1024), which a launch would refuse with Kokkos's words and no name. On the
+  // host every kernel launches in it (scripts/gpu-check runs this on a GPU).
+  const Synthetic synthetic = synthetic_model(97);
+  const Structure structure = test_structure(98);
+  GpPotential potential(synthetic.model);
+  for (const auto form : {GpPotential::ForceForm::fused, GpPotential::ForceForm::batched}) {
+    INFO((form == GpPotential::ForceForm::fused ? "fused" : "batched"));
+    potential.set_force_form(form, gp_batched::largest_team_size());
+    if (host_memory)
+      CHECK(std::isfinite(evaluate(potential, structure).energy));
+    else
+      CHECK_THROWS_WITH(evaluate(potential, structure),
+                        Catch::Contains("launches in teams of at most") &&
+                            Catch::Contains("OTFGP_GP_FORCE_FORM a smaller team size"));
+  }
 }
 
 TEST_CASE("OTFGP_GP_PAIR_SCRATCH places the batched form's pair terms and refuses anything else",

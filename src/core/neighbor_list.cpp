@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "otfgp/core/device_copy.hpp"
@@ -256,15 +257,29 @@ PairArrays find_pairs(const BinnedPairSearch& search, int n) {
   Kokkos::deep_copy(pairs.count, Kokkos::subview(offsets, n));
   Kokkos::View<int*, MemSpace> index = pair_array("NeighborList::index", pairs.count);
   Kokkos::View<int*, MemSpace> image = pair_array("NeighborList::image", pairs.count);
-  Kokkos::parallel_for(
-      "NeighborList::fill_pairs", RangePolicy(0, n), KOKKOS_LAMBDA(int i) {
+  // The fill pass decides each pair again: writes stay inside the atom's
+  // counted range, and a pass that rounds a distance differently from the
+  // count (a GPU compiler may fuse the multiply-adds of one and not the other)
+  // is an error, not a list with gaps.
+  int disagreements = 0;
+  Kokkos::parallel_reduce(
+      "NeighborList::fill_pairs", RangePolicy(0, n),
+      KOKKOS_LAMBDA(int i, int& sum) {
+        const int end = offsets(i + 1);
         int k = offsets(i);
         search.visit(i, [&](int j, int m) {
-          index(k) = j;
-          image(k) = m;
+          if (k < end) {
+            index(k) = j;
+            image(k) = m;
+          }
           ++k;
         });
-      });
+        if (k != end) ++sum;
+      },
+      disagreements);
+  if (disagreements > 0)
+    throw std::logic_error("NeighborList: the fill pass found other pairs than the count for " +
+                           std::to_string(disagreements) + " atoms");
   pairs.offsets = offsets;
   pairs.index = index;
   pairs.image = image;

@@ -245,16 +245,23 @@ struct B2Entries {
   int count = 0;
 };
 
-// Built count → scan → fill.
+// Built count → scan → fill; the count marks each list pair it keeps, so
+// that the fill does not decide again (a GPU compiler may round a distance
+// differently in two kernels).
 B2Entries b2_entries(const b2::B2Basis& basis, const NeighborView& neighbors, const VecView& x,
                      const IntView& type, int natoms) {
   Kokkos::View<int*, MemSpace> offsets("B2Descriptor::offsets", natoms + 1);
+  Kokkos::View<char*, MemSpace> kept(
+      Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("B2Descriptor::kept")),
+      neighbors.index.extent(0));
   Kokkos::parallel_for(
       "B2Descriptor::count_entries", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
         const int s_i = basis.type_map(type(i));
         int count = 0;
-        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
-          if (basis.within_cutoff(neighbors, x, type, i, s_i, k)) ++count;
+        for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k) {
+          kept(k) = basis.within_cutoff(neighbors, x, type, i, s_i, k);
+          count += kept(k);
+        }
         offsets(i) = count;
       });
   int num_entries = 0;
@@ -269,10 +276,9 @@ B2Entries b2_entries(const b2::B2Basis& basis, const NeighborView& neighbors, co
   Kokkos::View<int*, MemSpace> entry_pair("B2Descriptor::entry_pair", num_entries);
   Kokkos::parallel_for(
       "B2Descriptor::fill_entries", RangePolicy(0, natoms), KOKKOS_LAMBDA(int i) {
-        const int s_i = basis.type_map(type(i));
         int e = offsets(i);
         for (int k = neighbors.offsets(i); k < neighbors.offsets(i + 1); ++k)
-          if (basis.within_cutoff(neighbors, x, type, i, s_i, k)) entry_pair(e++) = k;
+          if (kept(k)) entry_pair(e++) = k;
       });
   return {offsets, entry_pair, num_entries};
 }

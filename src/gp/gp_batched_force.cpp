@@ -65,45 +65,45 @@ void descriptors(const b2::B2Basis& basis, const NeighborList& list, const AtomS
                               ? work.pair_scratch_level
                               : b2::scratch_level(team_bytes + cache_bytes);
   const int level = work.pair_scratch_level >= 0 ? b2::scratch_level(team_bytes) : cache_level;
-  const TeamPolicy policy =
-      b2::TeamScratch()
-          .per_team(level, team_bytes)
-          .per_team(cache_level, cache_bytes)
-          .on(team_policy(state.natoms, team_size), team_size, "GpPotential::descriptors");
   const Matrix unit = work.unit, density = work.density;
   const ScalarView norm = work.norm;
-  Kokkos::parallel_for(
-      "GpPotential::descriptors", policy, KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        ScratchView A(team.team_scratch(level), density_size);
-        ScratchView d(team.team_scratch(level), size);
-        b2::IndexScratch near(team.team_scratch(level), max_pairs + 1);
-        ScratchView cache(team.team_scratch(cache_level), std::size_t(batch_capacity) * stride);
-        const bool centre = all_centres || centres(i);
-        double norm_squared = 0.0;
-        if (centre) {
-          const int s_i = basis.type_map(type(i));
-          const int count =
-              basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
-          const int batch = team.team_size() < batch_capacity ? team.team_size() : batch_capacity;
-          basis.density_from_pairs(
-              team, neighbors, x, type, i, s_i, count, [&](int q) { return near(q); },
-              b2::Terms::harmonics, batch, cache.data(), A.data());
-          basis.power_spectrum(team, A.data(), d.data());
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
-              norm_squared);
-        }
-        const bool empty = !centre || norm_squared <= empty_norm_squared;
-        const double inv_norm = empty ? 0.0 : 1.0 / kmath::sqrt(norm_squared);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size),
-                             [&](int e) { unit(i, e) = empty ? 0.0 : d(e) * inv_norm; });
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, pairs),
-                             [&](int p) { unit(i, size + p) = empty ? 0.0 : A(p * harmonics); });
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
-                             [&](int a) { density(i, a) = empty ? 0.0 : A(a); });
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { norm(i) = empty ? 0.0 : 1.0 / inv_norm; });
-      });
+  const auto kernel = KOKKOS_LAMBDA(const Member& team) {
+    const int i = team.league_rank();
+    ScratchView A(team.team_scratch(level), density_size);
+    ScratchView d(team.team_scratch(level), size);
+    b2::IndexScratch near(team.team_scratch(level), max_pairs + 1);
+    ScratchView cache(team.team_scratch(cache_level), std::size_t(batch_capacity) * stride);
+    const bool centre = all_centres || centres(i);
+    double norm_squared = 0.0;
+    if (centre) {
+      const int s_i = basis.type_map(type(i));
+      const int count =
+          basis.pairs_within_cutoff(team, neighbors, x, type, i, s_i, max_pairs, near.data());
+      const int batch = team.team_size() < batch_capacity ? team.team_size() : batch_capacity;
+      basis.density_from_pairs(
+          team, neighbors, x, type, i, s_i, count, [&](int q) { return near(q); },
+          b2::Terms::harmonics, batch, cache.data(), A.data());
+      basis.power_spectrum(team, A.data(), d.data());
+      Kokkos::parallel_reduce(
+          Kokkos::TeamThreadRange(team, size), [&](int e, double& s) { s += d(e) * d(e); },
+          norm_squared);
+    }
+    const bool empty = !centre || norm_squared <= empty_norm_squared;
+    const double inv_norm = empty ? 0.0 : 1.0 / kmath::sqrt(norm_squared);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size),
+                         [&](int e) { unit(i, e) = empty ? 0.0 : d(e) * inv_norm; });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, pairs),
+                         [&](int p) { unit(i, size + p) = empty ? 0.0 : A(p * harmonics); });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, density_size),
+                         [&](int a) { density(i, a) = empty ? 0.0 : A(a); });
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { norm(i) = empty ? 0.0 : 1.0 / inv_norm; });
+  };
+  const auto scratch =
+      b2::TeamScratch().per_team(level, team_bytes).per_team(cache_level, cache_bytes);
+  Kokkos::parallel_for("GpPotential::descriptors",
+                       checked_policy<Kokkos::ParallelForTag>(state.natoms, team_size, scratch,
+                                                              kernel, "GpPotential::descriptors"),
+                       kernel);
 }
 
 // Kernel 2: product(i, e) = Σ_f β_s(f, e) d̂_f for blocks of product_block
@@ -118,42 +118,45 @@ void products(const b2::B2Basis& basis, const AtomState& state,
   const auto type_map = basis.type_map;
   const Matrix unit = work.unit, product = work.product;
   const int blocks = (natoms + product_block - 1) / product_block;
-  Kokkos::parallel_for(
-      "GpPotential::beta_products", team_policy(blocks, product_team(work, size)),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int first = team.league_rank() * product_block;
-        const int count = natoms - first < product_block ? natoms - first : product_block;
-        const int species = type_map(type(first));
-        bool uniform = true;
-        for (int a = 1; a < count; ++a) uniform = uniform && type_map(type(first + a)) == species;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
-          double sum[product_block];
-          for (int a = 0; a < product_block; ++a) sum[a] = 0.0;
-          // β_s(f…f+3, e) of atom a's species.
-          const auto column = [&](int a, int f) {
-            return &beta(uniform ? species : type_map(type(first + a)), f, e);
-          };
-          int f = 0;
-          for (; f + 4 <= size; f += 4) {
-            const double* b = column(0, f);
-            for (int a = 0; a < product_block; ++a) {
-              if (a >= count) break;
-              if (!uniform) b = column(a, f);
-              const double* u = &unit(first + a, f);
-              sum[a] += b[0] * u[0] + b[size] * u[1] + b[2 * size] * u[2] + b[3 * size] * u[3];
-            }
-          }
-          for (; f < size; ++f)
-            for (int a = 0; a < product_block; ++a) {
-              if (a >= count) break;
-              sum[a] += *column(a, f) * unit(first + a, f);
-            }
-          for (int a = 0; a < product_block; ++a) {
-            if (a >= count) break;
-            product(first + a, e) = sum[a];
-          }
-        });
-      });
+  const auto kernel = KOKKOS_LAMBDA(const Member& team) {
+    const int first = team.league_rank() * product_block;
+    const int count = natoms - first < product_block ? natoms - first : product_block;
+    const int species = type_map(type(first));
+    bool uniform = true;
+    for (int a = 1; a < count; ++a) uniform = uniform && type_map(type(first + a)) == species;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int e) {
+      double sum[product_block];
+      for (int a = 0; a < product_block; ++a) sum[a] = 0.0;
+      // β_s(f…f+3, e) of atom a's species.
+      const auto column = [&](int a, int f) {
+        return &beta(uniform ? species : type_map(type(first + a)), f, e);
+      };
+      int f = 0;
+      for (; f + 4 <= size; f += 4) {
+        const double* b = column(0, f);
+        for (int a = 0; a < product_block; ++a) {
+          if (a >= count) break;
+          if (!uniform) b = column(a, f);
+          const double* u = &unit(first + a, f);
+          sum[a] += b[0] * u[0] + b[size] * u[1] + b[2 * size] * u[2] + b[3 * size] * u[3];
+        }
+      }
+      for (; f < size; ++f)
+        for (int a = 0; a < product_block; ++a) {
+          if (a >= count) break;
+          sum[a] += *column(a, f) * unit(first + a, f);
+        }
+      for (int a = 0; a < product_block; ++a) {
+        if (a >= count) break;
+        product(first + a, e) = sum[a];
+      }
+    });
+  };
+  const int team_size = product_team(work, size);
+  Kokkos::parallel_for("GpPotential::beta_products",
+                       checked_policy<Kokkos::ParallelForTag>(blocks, team_size, b2::TeamScratch(),
+                                                              kernel, "GpPotential::beta_products"),
+                       kernel);
 }
 
 // Kernel 2 as dense products: for the centres of each species, chunk by
@@ -317,13 +320,14 @@ void energy_and_forces(const b2::B2Basis& basis, const NeighborList& list, const
                            &density(i, 0), w.data(), dE_dA.data(), 0, count, with_terms, forces,
                            per_atom, per_atom_virial, sum);
   };
-  reduce_energy_and_virial(
-      "GpPotential::batched_forces",
-      b2::TeamScratch()
-          .per_team(team_level, scratch_bytes)
-          .per_thread(terms_level, basis.terms_scratch_bytes(most_terms))
-          .on(team_policy(state.natoms, team_size), team_size, "GpPotential::batched_forces"),
-      kernel, sums, result);
+  reduce_energy_and_virial("GpPotential::batched_forces",
+                           checked_policy<Kokkos::ParallelReduceTag>(
+                               state.natoms, team_size,
+                               b2::TeamScratch()
+                                   .per_team(team_level, scratch_bytes)
+                                   .per_thread(terms_level, basis.terms_scratch_bytes(most_terms)),
+                               kernel, "GpPotential::batched_forces"),
+                           kernel, sums, result);
 }
 
 }  // namespace otfgp::gp_batched

@@ -33,7 +33,6 @@ using gp_batched::group_by_species;
 using gp_batched::largest_team_size;
 using gp_batched::Member;
 using gp_batched::ScratchView;
-using gp_batched::team_policy;
 using gp_batched::TeamPolicy;
 
 // Atoms of one species whose uncertainty one team computes together, so that
@@ -505,12 +504,11 @@ void gp_energy_kernel(const b2::B2Basis& basis, const NeighborList& list, const 
                                        forces, per_atom, per_atom_virial, sum);
     if (keep_unit) Kokkos::single(Kokkos::PerTeam(team), [&]() { norm(i) = 1.0 / inv_norm; });
   };
-  reduce_energy_and_virial(
-      "GpPotential::compute",
-      b2::TeamScratch()
-          .per_team(level, scratch_bytes)
-          .on(team_policy(natoms, team_size), team_size, "GpPotential::compute"),
-      kernel, sums, result);
+  reduce_energy_and_virial("GpPotential::compute",
+                           gp_batched::checked_policy<Kokkos::ParallelReduceTag>(
+                               natoms, team_size, b2::TeamScratch().per_team(level, scratch_bytes),
+                               kernel, "GpPotential::compute"),
+                           kernel, sums, result);
 }
 
 // The calibrated force std per component (mapped_gp.hpp):

@@ -13,6 +13,7 @@
 // The same sums as GpPotential's one-kernel form (gp_energy_kernel), except
 // that 1/|d| is recomputed from |d|: results agree to rounding.
 
+#include <string>
 #include <vector>
 
 #include "otfgp/core/neighbor_list.hpp"
@@ -36,6 +37,28 @@ inline TeamPolicy team_policy(int league, int team_size) {
 // The largest team this backend runs (1 on Serial, the threads on OpenMP).
 inline int largest_team_size() {
   return TeamPolicy(1, 1).team_size_max(KOKKOS_LAMBDA(const Member&){}, Kokkos::ParallelForTag());
+}
+
+// A league of teams of `team_size` threads (0: the backend's choice) with
+// `scratch` (b2::TeamScratch::on checks its sizes), after checking that
+// `kernel` launches in teams that large (an explicit size, OTFGP_GP_FORCE_FORM's
+// ":N"): on a GPU the limit follows the kernel's registers and scratch and
+// lies below largest_team_size(), the backend's for an empty kernel (at 168
+// registers a thread an H100 block holds 384). Tag: Kokkos::ParallelForTag or
+// Kokkos::ParallelReduceTag.
+template <class Tag, class Kernel>
+TeamPolicy checked_policy(int league, int team_size, const b2::TeamScratch& scratch,
+                          const Kernel& kernel, const std::string& name) {
+  const TeamPolicy policy = scratch.on(team_policy(league, team_size), team_size, name);
+  if (team_size > 0) {
+    const int most = policy.team_size_max(kernel, Tag());
+    if (team_size > most)
+      throw Error(name + " launches in teams of at most " + std::to_string(most) +
+                  " threads on this backend (its registers and scratch), not " +
+                  std::to_string(team_size) +
+                  ": give OTFGP_GP_FORCE_FORM a smaller team size after ':'");
+  }
+  return policy;
 }
 
 // |d|² below this is an atom without neighbours: ε = e_ref, no force, no uncertainty.
