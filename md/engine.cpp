@@ -387,18 +387,14 @@ void Engine::check_step(const ForceCheck& check, long failed_step, const Snapsho
   std::string problem;
   if (forces_bad) {
     // The step's check and this pass may round |F|² differently (a GPU's fused
-    // multiply-adds): a limit lower by far more than that finds the atom it saw.
-    const int atom = find_bad_force(state_, limit * (1.0 - 1e-9));
-    double norm = limit;
-    if (atom >= 0) {
-      auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
-                                                   Kokkos::subview(state_.f, atom, Kokkos::ALL));
-      norm = std::hypot(f(0), f(1), f(2));
-    }
+    // multiply-adds): a limit lower by far more than that finds the atom it saw
+    // (std::max only keeps the subview in range).
+    const int atom = std::max(0, find_bad_force(state_, limit * (1.0 - 1e-9)));
+    auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                 Kokkos::subview(state_.f, atom, Kokkos::ALL));
+    const double norm = std::hypot(f(0), f(1), f(2));
     const std::string on_atom = "the force on atom " + std::to_string(atom + 1) + " is ";
-    if (atom < 0)
-      problem = "a force is at the limit of " + format_significant(limit, 6) + " eV/Å";
-    else if (!std::isfinite(norm))
+    if (!std::isfinite(norm))
       problem = on_atom + "not finite";
     else if (norm > limit)
       problem = on_atom + format_significant(norm, 6) + " eV/Å, above the limit of " +

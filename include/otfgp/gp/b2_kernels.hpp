@@ -63,7 +63,8 @@ inline ScratchLevels scratch_levels(std::size_t team_bytes, std::size_t thread_b
 // team than TeamPolicy::scratch_size_max gives (level 0: 32 KiB on the host,
 // a block's shared memory less Kokkos's reserve on a GPU; level 1: 20 MiB).
 // The host checks too, where one pool serves both levels and nothing would
-// fail, so that what a GPU launch refuses fails in CI.
+// fail, so that what a GPU launch refuses fails in CI. Runs every launch (the
+// MD step's GP kernels): arithmetic only, the name is text only on error.
 struct TeamScratch {
   std::size_t team[2] = {0, 0}, thread[2] = {0, 0};
 
@@ -76,13 +77,13 @@ struct TeamScratch {
     return *this;
   }
   template <class Policy>
-  Policy on(Policy policy, int threads, const std::string& kernel) const {
+  Policy on(Policy policy, int threads, const char* kernel) const {
     const std::size_t count = threads > 0 ? std::size_t(threads) : 32;
     for (int level = 0; level < 2; ++level) {
       const std::size_t bytes = team[level] + count * thread[level];
       const std::size_t limit = std::size_t(Policy::scratch_size_max(level));
       if (bytes > limit)
-        throw Error(kernel + " needs " + std::to_string(bytes) + " bytes of level-" +
+        throw Error(std::string(kernel) + " needs " + std::to_string(bytes) + " bytes of level-" +
                     std::to_string(level) + " scratch per team of " + std::to_string(count) +
                     " threads, more than the backend gives a team (" + std::to_string(limit) +
                     "): a smaller model (species, n_max, l_max, sparse points) or team fits");

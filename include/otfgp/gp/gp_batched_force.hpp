@@ -44,16 +44,17 @@ inline int largest_team_size() {
 // `kernel` launches in teams that large (an explicit size, OTFGP_GP_FORCE_FORM's
 // ":N"): on a GPU the limit follows the kernel's registers and scratch and
 // lies below largest_team_size(), the backend's for an empty kernel (at 168
-// registers a thread an H100 block holds 384). Tag: Kokkos::ParallelForTag or
+// registers a thread, ptxas's count in docs/gpu.md, an H100 block holds 12
+// warps: 384). Tag: Kokkos::ParallelForTag or
 // Kokkos::ParallelReduceTag.
 template <class Tag, class Kernel>
 TeamPolicy checked_policy(int league, int team_size, const b2::TeamScratch& scratch,
-                          const Kernel& kernel, const std::string& name) {
+                          const Kernel& kernel, const char* name) {
   const TeamPolicy policy = scratch.on(team_policy(league, team_size), team_size, name);
   if (team_size > 0) {
     const int most = policy.team_size_max(kernel, Tag());
     if (team_size > most)
-      throw Error(name + " launches in teams of at most " + std::to_string(most) +
+      throw Error(std::string(name) + " launches in teams of at most " + std::to_string(most) +
                   " threads on this backend (its registers and scratch), not " +
                   std::to_string(team_size) +
                   ": give OTFGP_GP_FORCE_FORM a smaller team size after ':'");
