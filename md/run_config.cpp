@@ -107,7 +107,15 @@ void refuse_keys_otf_replaces(const ConfigSection& section) {
 
 namespace {
 
-void read_steps_and_seed(const ConfigSection& root, RunConfig& config) {
+// A key of md: that a campaign's stages may set instead, missing from both:
+// the error says where else it may go (`stages`: "every stage", "every MD stage").
+[[noreturn]] void missing_for_stages(const ConfigSection& section, const std::string& key,
+                                     const std::string& what, const std::string& stages) {
+  throw Error(section.location() + ": missing required key '" + section.name(key) + "' (" + what +
+              "; or give " + stages + " of the campaign its '" + key + "')");
+}
+
+void read_steps_and_seed(const ConfigSection& root, const StageKeys& stages, RunConfig& config) {
   config.engine.timestep = positive_number(root, "timestep", 1.0);
   // Seconds given where femtoseconds are meant pass every other check: a
   // run of 1e-15 fs steps goes nowhere, silently.
@@ -117,33 +125,49 @@ void read_steps_and_seed(const ConfigSection& root, RunConfig& config) {
         "0.5-2 fs",
         root.location("timestep"), root.name("timestep"),
         format_significant(config.engine.timestep, 6));
-  config.steps = root.integer("steps");
-  if (config.steps < 1)
-    root.fail("steps",
-              "must be at least 1 (a run of no steps has no temperature, pressure or "
-              "volume to average)");
+  if (root.has("steps") || !stages.campaign) {
+    config.steps = root.integer("steps");
+    if (config.steps < 1)
+      root.fail("steps",
+                "must be at least 1 (a run of no steps has no temperature, pressure or "
+                "volume to average)");
+  } else if (!stages.steps) {
+    missing_for_stages(root, "steps", "the MD steps", "every MD stage");
+  }
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);
   config.engine.seed = config.seed;
 }
 
-// Sets the initial temperature; returns the target (required unless nve).
+// A missing temperature: an error, unless a campaign's MD stages set it
+// (`stages_set`); `what` says what it is.
+void require_temperature(const ConfigSection& root, const StageKeys& stages, bool stages_set,
+                         const std::string& what) {
+  if (stages_set) return;
+  if (stages.campaign) missing_for_stages(root, "temperature", what, "every MD stage");
+  throw Error(root.location() + ": missing required key 'temperature' (" + what + ")");
+}
+
+// Sets the initial temperature; returns the target (required unless nve, or
+// a campaign's MD stages set it).
 std::optional<double> read_temperatures(const ConfigSection& root, const std::string& ensemble,
-                                        RunConfig& config) {
+                                        const StageKeys& stages, RunConfig& config) {
   const auto temperature = root.optional_number("temperature");
   if (temperature && !(*temperature >= 0.0)) root.fail("temperature", "must not be negative (K)");
-  if (ensemble != "nve" && !temperature)
-    throw Error(root.location() + ": missing required key 'temperature' (the target of " +
-                ensemble + ", K)");
-  if (ensemble != "nve" && !(*temperature > 0.0))
+  const bool nve = ensemble == "nve";
+  if (!nve && !temperature)
+    require_temperature(root, stages, stages.target_temperature,
+                        "the target of " + ensemble + ", K");
+  if (!nve && temperature && !(*temperature > 0.0))
     root.fail("temperature", "must be positive for " + ensemble);
   const auto initial = root.optional_number("initial_temperature");
   if (initial && !(*initial >= 0.0)) root.fail("initial_temperature", "must not be negative (K)");
-  if (!temperature && !initial)
-    throw Error(root.location() +
-                ": missing required key 'temperature' (for nve: the temperature of the initial "
-                "velocities, K; 0 starts at rest)");
+  if (!temperature && !initial) {
+    require_temperature(root, stages, stages.initial_temperature,
+                        "for nve: the temperature of the initial velocities, K; 0 starts at rest");
+    return std::nullopt;  // every stage its own; initial_temperature stays 0
+  }
   config.initial_temperature = initial ? *initial : *temperature;
   return temperature;
 }
@@ -168,13 +192,16 @@ void read_thermostat(const ConfigSection& root, const std::string& ensemble,
   thermostat.finish("with thermostat type " + type);
 }
 
-void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
+void read_barostat(const ConfigSection& root, const StageKeys& stages, BarostatSettings& settings) {
   if (!root.has("barostat"))
     throw Error(root.location() + ": missing required key 'barostat' (ensemble npt)");
   ConfigSection barostat = root.section("barostat");
   barostat.expect_keys({"pressure", "coupling", "damping", "chain_length"});
   settings.enabled = true;
-  settings.pressure = read_target_pressure(barostat, "pressure");
+  if (barostat.has("pressure") || !stages.campaign)
+    settings.pressure = read_target_pressure(barostat, "pressure");
+  else if (!stages.pressure)  // else every stage its own: 0 here
+    missing_for_stages(barostat, "pressure", "the target pressure, GPa", "every stage");
   const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
   settings.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
                       : coupling == "anisotropic" ? PressureCoupling::anisotropic
@@ -187,7 +214,7 @@ void read_barostat(const ConfigSection& root, BarostatSettings& settings) {
 }
 
 // The thermostat and barostat sections the ensemble needs, refusing the others.
-void read_ensemble(const ConfigSection& root, const std::string& ensemble,
+void read_ensemble(const ConfigSection& root, const std::string& ensemble, const StageKeys& stages,
                    std::optional<double> temperature, EngineSettings& engine) {
   if (ensemble == "nve") {
     if (root.has("thermostat"))
@@ -196,11 +223,11 @@ void read_ensemble(const ConfigSection& root, const std::string& ensemble,
       root.fail("barostat", "does not apply to ensemble nve; remove it or use npt");
     return;
   }
-  engine.thermostat.temperature = *temperature;
+  engine.thermostat.temperature = temperature.value_or(0.0);  // 0: every stage its own
   read_thermostat(root, ensemble, engine.thermostat);
   if (ensemble == "nvt" && root.has("barostat"))
     root.fail("barostat", "does not apply to ensemble nvt; remove it or use npt");
-  if (ensemble == "npt") read_barostat(root, engine.barostat);
+  if (ensemble == "npt") read_barostat(root, stages, engine.barostat);
 }
 
 void read_neighbor_and_checks(const ConfigSection& root, EngineSettings& engine) {
@@ -253,7 +280,7 @@ void read_output(const ConfigSection& root, bool embedded, OutputSettings& out) 
   section.finish();
 }
 
-RunConfig from_section(ConfigSection root, bool embedded) {
+RunConfig from_section(ConfigSection root, bool embedded, const StageKeys& stages) {
   check_top_level_keys(root, embedded);
   RunConfig config;
   config.source = root.file();
@@ -263,14 +290,14 @@ RunConfig from_section(ConfigSection root, bool embedded) {
     config.potential = root.text("potential");
   }
   const std::string ensemble = root.choice("ensemble", ensembles);
-  read_steps_and_seed(root, config);
-  const std::optional<double> temperature = read_temperatures(root, ensemble, config);
-  read_ensemble(root, ensemble, temperature, config.engine);
+  read_steps_and_seed(root, stages, config);
+  const std::optional<double> temperature = read_temperatures(root, ensemble, stages, config);
+  read_ensemble(root, ensemble, stages, temperature, config.engine);
   read_neighbor_and_checks(root, config.engine);
   read_output(root, embedded, config.output);
   root.finish();
   try {
-    config.engine.validate();
+    config.engine.validate(temperature.has_value());
   } catch (const Error& error) {
     throw Error(config.source + ": " + error.what());
   }
@@ -280,15 +307,15 @@ RunConfig from_section(ConfigSection root, bool embedded) {
 }  // namespace
 
 RunConfig read_run_config(const std::filesystem::path& file) {
-  return from_section(ConfigSection::load(file), false);
+  return from_section(ConfigSection::load(file), false, {});
 }
 
 RunConfig parse_run_config(const std::string& text, const std::string& source) {
-  return from_section(ConfigSection::parse(text, source), false);
+  return from_section(ConfigSection::parse(text, source), false, {});
 }
 
-RunConfig read_md_section(ConfigSection section) {
-  return from_section(std::move(section), true);
+RunConfig read_md_section(ConfigSection section, const StageKeys& stages) {
+  return from_section(std::move(section), true, stages);
 }
 
 std::string dynamics_settings(const RunConfig& config) {

@@ -38,14 +38,14 @@ std::string ensemble_name(const EngineSettings& settings) {
   return settings.thermostat.type == ThermostatType::none ? "nve" : "nvt";
 }
 
-void EngineSettings::validate() const {
+void EngineSettings::validate(bool with_target) const {
   if (!positive(timestep)) throw Error("the time step must be positive (fs)");
   if (!positive(neighbor_skin) && neighbor_skin != 0.0)
     throw Error("the neighbour skin must not be negative (Å)");
   if (!positive(max_force)) throw Error("the force limit must be positive (eV/Å)");
   if (thermostat.type != ThermostatType::none) {
     find_thermostat(thermostat.type.name());  // throws naming the known ones
-    if (!positive(thermostat.temperature))
+    if (with_target && !positive(thermostat.temperature))
       throw Error("the thermostat needs a positive target temperature (K)");
     if (!positive(thermostat.damping)) throw Error("the thermostat damping must be positive (fs)");
     if (thermostat.chain_length < 1) throw Error("the Nosé–Hoover chain length must be at least 1");

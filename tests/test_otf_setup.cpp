@@ -414,6 +414,61 @@ TEST_CASE("otf config: md.initial_temperature sets the velocities, not the therm
                     Contains("initial_temperature") && Contains("a relax stage runs no MD"));
 }
 
+TEST_CASE("otf config: md may leave steps, temperature and pressure to a campaign that sets them",
+          "[otf][setup]") {
+  TemporaryDirectory dir;
+  const std::string out = (dir / "out").string();
+  const std::string oracle = "{kind: potential, potential: 'sw:" + sw + "'}";
+  // md: without the three keys; `stages` replaces the top-level structure.
+  auto config = [&](const std::string& ensemble, const std::string& stages) {
+    std::string text = otf_text(si64, out, "", "", oracle, ensemble);
+    for (const std::string key : {"  temperature: 1000\n", "  steps: 100\n"})
+      text.erase(text.find(key), key.size());
+    if (ensemble == "nve")
+      text.erase(text.find("  thermostat:"), text.find("model:") - text.find("  thermostat:"));
+    if (ensemble == "npt") text.replace(text.find("model:"), 0, "  barostat: {damping: 500}\n");
+    text.replace(0, text.find("md:"), "campaign:\n" + stages);
+    return text;
+  };
+  const std::string s = "  - {structure: " + si64;
+  const OtfConfig nvt =
+      read(dir, config("nvt", s + ", temperature: 600, steps: 50}\n" + s + ", relax: true}\n" + s +
+                                  ", temperature: 900, initial_temperature: 100, steps: 70}\n"));
+  REQUIRE(nvt.stages.size() == 3);
+  CHECK((nvt.stages[0].temperature == 600 && nvt.stages[0].initial_temperature == 600 &&
+         nvt.stages[0].steps == 50));
+  CHECK((nvt.stages[1].relax && nvt.stages[1].steps == 0));
+  CHECK((nvt.stages[2].temperature == 900 && nvt.stages[2].initial_temperature == 100 &&
+         nvt.stages[2].steps == 70));
+  // nve: the velocities' temperature is all a stage needs.
+  const OtfConfig nve = read(dir, config("nve", s + ", initial_temperature: 300, steps: 10}\n" + s +
+                                                    ", temperature: 500, steps: 10}\n"));
+  CHECK((nve.stages[0].initial_temperature == 300 && nve.stages[1].initial_temperature == 500));
+  // npt: every stage, relax stages included, gives its pressure.
+  const OtfConfig npt =
+      read(dir, config("npt", s + ", temperature: 600, steps: 10, pressure: 5}\n" + s +
+                                  ", relax: true, pressure: 2}\n"));
+  CHECK((npt.stages[0].pressure == 5.0 && npt.stages[1].pressure == 2.0));
+  // One stage without it: the error names md's key and the stages' alternative.
+  CHECK_THROWS_WITH(read(dir, config("nvt", s + ", temperature: 600, steps: 50}\n" + s +
+                                                ", temperature: 600}\n")),
+                    Contains("missing required key 'md.steps'") &&
+                        Contains("every MD stage of the campaign its 'steps'"));
+  CHECK_THROWS_WITH(
+      read(dir, config("nvt", s + ", steps: 50}\n" + s + ", temperature: 600, steps: 5}\n")),
+      Contains("missing required key 'md.temperature'") &&
+          Contains("every MD stage of the campaign its 'temperature'"));
+  CHECK_THROWS_WITH(read(dir, config("npt", s + ", temperature: 600, steps: 10, pressure: 5}\n" +
+                                                s + ", relax: true}\n")),
+                    Contains("missing required key 'md.barostat.pressure'") &&
+                        Contains("every stage of the campaign its 'pressure'"));
+  // One run (structure:) needs them in md: as before.
+  std::string one = otf_text(si64, out);
+  one.erase(one.find("  steps: 100\n"), 13);
+  CHECK_THROWS_WITH(read(dir, one),
+                    Contains("missing required key 'md.steps'") && !Contains("campaign"));
+}
+
 TEST_CASE("otf config: train's sparse selection and calibration keys say what otf uses",
           "[otf][setup]") {
   TemporaryDirectory dir;

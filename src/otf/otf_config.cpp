@@ -269,6 +269,23 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
   return stage;
 }
 
+// What every stage of `campaign:` sets itself, which md: may then leave out
+// (md::StageKeys); a relax stage runs no MD, so only its pressure counts.
+md::StageKeys keys_the_stages_set(const ConfigSection& root) {
+  md::StageKeys keys;
+  if (!root.has("campaign")) return keys;
+  keys = {true, true, true, true, true};
+  for (const ConfigSection& entry : root.sections("campaign")) {
+    keys.pressure = keys.pressure && entry.has("pressure");
+    if (entry.has("relax") && entry.flag("relax", false)) continue;
+    keys.steps = keys.steps && entry.has("steps");
+    keys.target_temperature = keys.target_temperature && entry.has("temperature");
+    keys.initial_temperature =
+        keys.initial_temperature && (entry.has("temperature") || entry.has("initial_temperature"));
+  }
+  return keys;
+}
+
 // Exactly one of `structure:` (one stage with `md:`'s settings) and `campaign:`.
 std::vector<CampaignStage> read_stages(const ConfigSection& root, const md::RunConfig& md,
                                        const std::filesystem::path& base) {
@@ -431,7 +448,7 @@ OtfConfig read_otf_config(const std::filesystem::path& path) {
   const std::filesystem::path base = path.parent_path().empty() ? "." : path.parent_path();
 
   if (!root.has("md")) throw Error(root.location() + ": missing required key 'md'");
-  config.md = md::read_md_section(root.section("md"));
+  config.md = md::read_md_section(root.section("md"), keys_the_stages_set(root));
   config.stages = read_stages(root, config.md, base);
   config.campaign = root.has("campaign");
   const std::set<int> species = read_stage_structures(root, config.stages, config.md.engine);

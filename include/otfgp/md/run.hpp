@@ -50,10 +50,22 @@ struct RunConfig {
 // Reads and validates a config; every error names the key and the file.
 RunConfig read_run_config(const std::filesystem::path& file);
 RunConfig parse_run_config(const std::string& text, const std::string& source);
+// What the stages of an `otfgp otf` campaign set for themselves, so that its
+// md: section may leave the key out: `steps` (every MD stage gives it), the
+// thermostat's target (every MD stage gives `temperature`), the velocities'
+// temperature (every MD stage gives `temperature` or `initial_temperature`),
+// the barostat's `pressure` (every stage gives it). md: then holds 0 there.
+struct StageKeys {
+  bool campaign = false;  // the config has one: missing-key errors say so
+  bool steps = false;
+  bool target_temperature = false;
+  bool initial_temperature = false;
+  bool pressure = false;
+};
 // The `md:` section of an `otfgp otf` config: the keys of an `otfgp md`
 // config except structure, potential and restart (the loop owns them) and
 // every output key but trajectory_interval (the loop writes its own outputs).
-RunConfig read_md_section(ConfigSection section);
+RunConfig read_md_section(ConfigSection section, const StageKeys& stages = {});
 // Refuses the keys an otfgp otf config replaces, potential (the GP being
 // learnt drives the MD, the oracle labels) and restart (--resume), in its md
 // section or at its top level, saying what otf uses instead.

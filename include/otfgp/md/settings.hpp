@@ -68,8 +68,10 @@ struct EngineSettings {
   // file); unset: closer than half the sum of their covalent radii.
   std::optional<double> min_distance;  // Å
 
-  // Throws otfgp::Error describing the first inconsistent value.
-  void validate() const;
+  // Throws otfgp::Error describing the first inconsistent value. Without
+  // with_target the thermostat's target is left unchecked: it is set later
+  // (an otf campaign's stages; each stage's engine checks its own).
+  void validate(bool with_target = true) const;
 };
 
 std::string to_string(const ThermostatType& type);  // its name
