@@ -96,6 +96,12 @@ TEST_CASE("oracle label settings: what decides the labels, sorted and normalised
   // For the command kind the command is the calculation; CP2K's SCF keys steer.
   CHECK(settings("oracle: {kind: command, command: ./vasp.sh, timeout: 5}\n") ==
         "oracle.command: ./vasp.sh\noracle.kind: command\n");
+  // … as the words it runs: spacing and quotes that split no word otherwise
+  // are the same command; another word is not.
+  const std::string command = settings("oracle: {kind: command, command: 'python3 label.py -x'}\n");
+  CHECK(settings("oracle: {kind: command, command: '  python3   \"label.py\"  -x '}\n") == command);
+  CHECK(settings("oracle: {kind: command, command: 'python3 label.py -y'}\n") != command);
+  CHECK(settings("oracle: {kind: command, command: \"python3 'label.py -x'\"}\n") != command);
   CHECK(settings("oracle: {kind: cp2k, cutoff: 400, max_scf: 50, eps_scf: 1e-7, "
                  "mixing_alpha: 0.2, data_dir: /x}\n") ==
         "oracle.cutoff: 400\noracle.kind: cp2k\n");
@@ -163,6 +169,15 @@ TEST_CASE("oracle label settings: parameter files count by their content, for ev
   CHECK(oracle::settings_as_recorded("oracle.kind: potential\n", now) ==
         "oracle.kind: potential\n");
   CHECK(oracle::settings_as_recorded("oracle.files.Si.sw: content fnv1a64 2\n", now) == now);
+  // A command line recorded as written (before 2026-12-03) is compared by its
+  // words: `now` takes the record's text where they are the same words.
+  const std::string command_now = "oracle.command: python3 label.py\noracle.kind: command\n";
+  const std::string spaced = "oracle.command: python3  'label.py'\noracle.kind: command\n";
+  CHECK(oracle::settings_as_recorded(spaced, command_now) == spaced);
+  CHECK(oracle::settings_as_recorded("oracle.command: python3 other.py\noracle.kind: command\n",
+                                     command_now) == command_now);
+  CHECK(oracle::settings_as_recorded("oracle.command: python3 'open\noracle.kind: command\n",
+                                     command_now) == command_now);
   // A changed key is named before the files it brings along; a file alone is named.
   const auto changed = oracle::first_label_change(
       "oracle.files.Si.sw: content fnv1a64 1\noracle.potential: sw:Si.sw\n",

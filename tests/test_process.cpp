@@ -234,6 +234,12 @@ TEST_CASE("find_executable and split_command", "[process]") {
         Words{"a", "b c", "d 'e'", "fg", ""});
   CHECK(otfgp::split_command("").empty());
   CHECK_THROWS_AS(otfgp::split_command("echo 'open"), otfgp::Error);
+  // join_command writes words that split_command reads back.
+  CHECK(otfgp::join_command({"mpirun", "-np", "2", "pw.x"}) == "mpirun -np 2 pw.x");
+  for (const Words& words : {Words{"a", "b c", "d 'e'", "fg", ""}, Words{"it's \"x\""},
+                             Words{"'", "\"", "\t", "a'b\"c d"}, Words{}})
+    CHECK(otfgp::split_command(otfgp::join_command(words)) == words);
+  CHECK(otfgp::join_command({"b c", "it's"}) == "'b c' 'it'\"'\"'s'");
 }
 
 TEST_CASE("run_process's program stops when otfgp is killed with SIGKILL", "[process]") {

@@ -209,6 +209,24 @@ std::vector<std::string> split_command(const std::string& command) {
   return words;
 }
 
+std::string join_command(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) {
+    if (!text.empty()) text += ' ';
+    const bool plain = !word.empty() && std::none_of(word.begin(), word.end(), [](char c) {
+      return c == '\'' || c == '"' || std::isspace(static_cast<unsigned char>(c));
+    });
+    if (plain) {
+      text += word;
+      continue;
+    }
+    text += '\'';
+    for (char c : word) text += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
+    text += '\'';
+  }
+  return text;
+}
+
 namespace {
 
 // The program to run, after checking that it and the working directory exist.

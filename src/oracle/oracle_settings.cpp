@@ -4,12 +4,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 
+#include "otfgp/core/error.hpp"
 #include "otfgp/core/file_fingerprint.hpp"
 #include "otfgp/core/fnv1a.hpp"
 #include "otfgp/core/number_text.hpp"
+#include "otfgp/core/process.hpp"
 #include "otfgp/md/run.hpp"
 
 namespace otfgp::oracle {
@@ -18,6 +21,8 @@ namespace {
 
 // The lines of label_files entries no config key names (named_files).
 constexpr const char* file_prefix = "oracle.files.";
+// The `command` kind's command line: its words, as join_command writes them.
+constexpr const char* command_line = "oracle.command: ";
 
 // Keys (as flattened) that do not change a converged label.
 bool steers_only(const std::string& key, const std::string& kind) {
@@ -66,7 +71,9 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
     const std::string name = entry.first.Scalar();
     const std::string key = prefix + (prefix.rfind("input.", 0) == 0 ? ascii_lower(name) : name);
     if (steers_only(key, kind)) continue;
-    if (entry.second.IsMap())
+    if (key == "command" && entry.second.IsScalar())  // the words run, however spaced
+      lines[key] = join_command(split_command(entry.second.Scalar()));
+    else if (entry.second.IsMap())
       flatten(entry.second, key + ".", kind, lines);
     else
       lines[key] = flow_text(entry.second);
@@ -99,7 +106,26 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
 }
 
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
-  return file_lines_as_recorded(recorded, now, file_prefix);
+  std::string compared = file_lines_as_recorded(recorded, now, file_prefix);
+  // Before 2026-12-03 the command line was recorded as written: the same
+  // words spaced or quoted otherwise are the same calculation.
+  const auto span = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
+    const std::size_t start =
+        text.rfind(command_line, 0) == 0 ? 0 : text.find(std::string("\n") + command_line);
+    if (start == std::string::npos) return {start, 0};
+    const std::size_t value = start + (start == 0 ? 0 : 1) + std::strlen(command_line);
+    return {value, text.find('\n', value) - value};
+  };
+  const auto [at, size] = span(recorded);
+  const auto [now_at, now_size] = span(compared);
+  if (at == std::string::npos || now_at == std::string::npos) return compared;
+  const std::string written = recorded.substr(at, size);
+  try {
+    if (join_command(split_command(written)) == compared.substr(now_at, now_size))
+      compared.replace(now_at, now_size, written);
+  } catch (const Error&) {  // an unterminated quote: not the same
+  }
+  return compared;
 }
 
 std::optional<md::SettingChange> first_label_change(const std::string& before,

@@ -1723,8 +1723,12 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
        : oracle
            ? "the frames of training.h5 were labelled with it, and labels of other settings "
              "would mix in one model: start a fresh run (or use another output folder) for other "
-             "oracle settings (the oracle's command, environment, timeout, pseudo_dir or "
-             "data_dir, and its SCF mixing, limits and thresholds may change)"
+             "oracle settings (" +
+                 std::string(key == "oracle.command"
+                                 ? "the command's spacing and quoting, the oracle's "
+                                 : "the oracle's command, ") +
+                 "environment, timeout, pseudo_dir or data_dir, and its SCF mixing, limits and "
+                 "thresholds may change)"
        : structure
            ? "the structure file no longer holds the atoms, positions and cell the stage began "
              "from (the file is compared by its content, not its name or place); restore it, or "

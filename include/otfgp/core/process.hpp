@@ -46,5 +46,9 @@ std::optional<std::filesystem::path> find_executable(
 // Splits a command line such as "mpirun -np 2 pw.x" into words (single and
 // double quotes group; no other shell syntax).
 std::vector<std::string> split_command(const std::string& command);
+// The words as one command line that split_command reads back as them: one
+// space between words, a word with a space or a quote (or none at all) in
+// single quotes, a single quote in it as '"'"'.
+std::string join_command(const std::vector<std::string>& words);
 
 }  // namespace otfgp
