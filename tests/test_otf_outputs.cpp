@@ -421,16 +421,31 @@ TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "
       write_and_read(dir, campaign("temperature: 1200, steps: 150", ""), "hotter.yaml");
   CHECK_THROWS_WITH(run_otf(hotter, true),
                     Contains("campaign[2].temperature = 900, the config has 1200"));
-  // A third stage is new: the run goes on into it.
+  // A third stage is new: the run goes on into it. Its structure (the crystal
+  // 3 % larger) is labelled as the first ones were, before its MD, not at its
+  // step 0 after its velocities were drawn.
+  Structure expanded = read_structure(si64);
+  expanded.positions *= 1.03;
+  expanded.cell *= 1.03;
+  write_structure(dir / "expanded.xyz", expanded);
+  const std::size_t frames_before = read_training_database(out / "training.h5").size();
   const OtfConfig more =
       write_and_read(dir,
                      campaign("temperature: 900, steps: 150",
-                              "  - {structure: " + si64 + ", temperature: 1100, steps: 100}\n"),
+                              "  - {structure: " + (dir / "expanded.xyz").string() +
+                                  ", temperature: 1100, steps: 100}\n"),
                      "more.yaml");
   const nlohmann::json summary = run_otf(more, true);
   CHECK(summary["finished"] == true);
   CHECK(summary["stages"] == 3);
   CHECK(summary["steps"] == 200 + 150 + 100);
+  const std::vector<TrainingRecord> records = read_training_database(out / "training.h5");
+  REQUIRE(records.size() > frames_before);
+  const TrainingRecord& start = records[frames_before];
+  CHECK((start.stage == 2 && start.step == 0 && std::isnan(start.max_std)));
+  CHECK(start.frame.same_atoms(expanded, 1e-10));
+  // calls.csv: its row is a starting structure's (stage 3, step 0, no max std).
+  CHECK_THAT(read_text(out / "calls.csv"), Contains(",3,0,nan,labelled,"));
 }
 
 TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --resume finishes",

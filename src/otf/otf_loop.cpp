@@ -323,6 +323,12 @@ class OtfLoop final : public md::StepObserver {
   // before any MD, up to lattice vectors).
   bool labelled_start(const Structure& frame) const;
   void label_starting_structures();
+  // A stage added to the campaign since the run began (--resume): its
+  // starting structure was not labelled with the others before any MD, so it
+  // is now, before the stage's velocities are drawn (a call at its step 0
+  // would rescale them to keep the total energy across a model that had never
+  // seen the structure: 0.9 for 8 rattled Si atoms).
+  void label_added_start(const CampaignStage& stage);
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
   void remap();
@@ -947,10 +953,30 @@ long OtfLoop::stage_steps_before(int stage) const {
 }
 
 bool OtfLoop::labelled_start(const Structure& frame) const {
-  for (const TrainingRecord& record : database_->records())
-    if (record.step == 0 && std::isnan(record.max_std) && frame.same_atoms(record.frame, 1e-10))
+  // The frames learnt so far: after a kill, those past the checkpoint are
+  // replayed in their turn.
+  const auto& records = database_->records();
+  for (std::size_t k = 0; k < std::min(records.size(), std::size_t(labelled_)); ++k)
+    if (records[k].step == 0 && std::isnan(records[k].max_std) &&
+        frame.same_atoms(records[k].frame, 1e-10))
       return true;
   return false;
+}
+
+void OtfLoop::label_added_start(const CampaignStage& stage) {
+  if (restart_ || relax_round_ > 0 || labelled_start(stage.start)) return;
+  logger().info(
+      "labelling the starting structure of stage {}, added since the run began: {} ({} "
+      "atoms)",
+      stage_ + 1, stage.structure.string(), stage.start.size());
+  std::string result;
+  if (auto record = label(stage.start, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
+    const auto update_start = Clock::now();
+    learn(*record);
+    log_call(oracle_calls_, *record, result, oracle_seconds_, seconds_since(update_start));
+    evaluate_held_out();
+    checkpoint(nullptr, true);
+  }
 }
 
 void OtfLoop::warn_close_contact(const md::Engine& engine, long step) {
@@ -1502,6 +1528,7 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
 
     for (; stage_ < static_cast<int>(config_.stages.size()); ++stage_) {
       const CampaignStage& stage = config_.stages[stage_];
+      label_added_start(stage);
       if (stage.relax) {
         run_relax_stage(stage);
       } else {
