@@ -108,11 +108,13 @@ void refuse_keys_otf_replaces(const ConfigSection& section) {
 namespace {
 
 // A key of md: that a campaign's stages may set instead, missing from both:
-// the error says where else it may go (`stages`: "every stage", "every MD stage").
+// the error says where else it may go, and which stage (from 1) lacks it.
 [[noreturn]] void missing_for_stages(const ConfigSection& section, const std::string& key,
-                                     const std::string& what, const std::string& stages) {
+                                     const std::string& what, const std::string& stage_keys,
+                                     bool md_stages, int lacking) {
   throw Error(section.location() + ": missing required key '" + section.name(key) + "' (" + what +
-              "; or give " + stages + " of the campaign its '" + key + "')");
+              "; or give every " + (md_stages ? "MD " : "") + "stage of the campaign " +
+              stage_keys + ": campaign[" + std::to_string(lacking) + "] has none)");
 }
 
 void read_steps_and_seed(const ConfigSection& root, const StageKeys& stages, RunConfig& config) {
@@ -131,8 +133,8 @@ void read_steps_and_seed(const ConfigSection& root, const StageKeys& stages, Run
       root.fail("steps",
                 "must be at least 1 (a run of no steps has no temperature, pressure or "
                 "volume to average)");
-  } else if (!stages.steps) {
-    missing_for_stages(root, "steps", "the MD steps", "every MD stage");
+  } else if (stages.steps > 0) {
+    missing_for_stages(root, "steps", "the MD steps", "its 'steps'", true, stages.steps);
   }
   const long seed = root.integer("seed", 1);
   if (seed < 0) root.fail("seed", "must not be negative");
@@ -141,12 +143,14 @@ void read_steps_and_seed(const ConfigSection& root, const StageKeys& stages, Run
 }
 
 // A missing temperature: an error, unless a campaign's MD stages set it
-// (`stages_set`); `what` says what it is.
-void require_temperature(const ConfigSection& root, const StageKeys& stages, bool stages_set,
-                         const std::string& what) {
-  if (stages_set) return;
-  if (stages.campaign) missing_for_stages(root, "temperature", what, "every MD stage");
-  throw Error(root.location() + ": missing required key 'temperature' (" + what + ")");
+// (`lacking`: the first that does not, 0 when all do; `stage_keys` they may
+// give); `what` says what it is.
+void require_temperature(const ConfigSection& root, const StageKeys& stages, int lacking,
+                         const std::string& stage_keys, const std::string& what) {
+  if (!stages.campaign)
+    throw Error(root.location() + ": missing required key '" + root.name("temperature") + "' (" +
+                what + ")");
+  if (lacking > 0) missing_for_stages(root, "temperature", what, stage_keys, true, lacking);
 }
 
 // Sets the initial temperature; returns the target (required unless nve, or
@@ -157,7 +161,7 @@ std::optional<double> read_temperatures(const ConfigSection& root, const std::st
   if (temperature && !(*temperature >= 0.0)) root.fail("temperature", "must not be negative (K)");
   const bool nve = ensemble == "nve";
   if (!nve && !temperature)
-    require_temperature(root, stages, stages.target_temperature,
+    require_temperature(root, stages, stages.target_temperature, "its 'temperature'",
                         "the target of " + ensemble + ", K");
   if (!nve && temperature && !(*temperature > 0.0))
     root.fail("temperature", "must be positive for " + ensemble);
@@ -165,6 +169,7 @@ std::optional<double> read_temperatures(const ConfigSection& root, const std::st
   if (initial && !(*initial >= 0.0)) root.fail("initial_temperature", "must not be negative (K)");
   if (!temperature && !initial) {
     require_temperature(root, stages, stages.initial_temperature,
+                        "its 'temperature' or 'initial_temperature'",
                         "for nve: the temperature of the initial velocities, K; 0 starts at rest");
     return std::nullopt;  // every stage its own; initial_temperature stays 0
   }
@@ -200,8 +205,9 @@ void read_barostat(const ConfigSection& root, const StageKeys& stages, BarostatS
   settings.enabled = true;
   if (barostat.has("pressure") || !stages.campaign)
     settings.pressure = read_target_pressure(barostat, "pressure");
-  else if (!stages.pressure)  // else every stage its own: 0 here
-    missing_for_stages(barostat, "pressure", "the target pressure, GPa", "every stage");
+  else if (stages.pressure > 0)  // else every stage its own: 0 here
+    missing_for_stages(barostat, "pressure", "the target pressure, GPa", "its 'pressure'", false,
+                       stages.pressure);
   const std::string coupling = barostat.choice("coupling", couplings, "isotropic");
   settings.coupling = coupling == "isotropic"     ? PressureCoupling::isotropic
                       : coupling == "anisotropic" ? PressureCoupling::anisotropic

@@ -288,6 +288,52 @@ TEST_CASE("otfgp label --resume refuses a parameter file whose content changed u
   CHECK(read_extxyz(dir / "out.xyz").size() == 3);
 }
 
+TEST_CASE("otfgp label --resume takes frames an older build labelled with the same command words",
+          "[oracle][cli]") {
+  // Builds before 2026-12-03 recorded a command oracle's command as written;
+  // since then as the words it runs, so other spacing or quoting resumes.
+  TemporaryDirectory directory("otfgp-label-command");
+  const std::filesystem::path dir = directory.path();
+  std::filesystem::copy_file("/usr/share/lammps/potentials/Si.sw", dir / "Si.sw");
+  write_extxyz(dir / "frames.xyz", rattled_silicon(3, 80));
+  const std::string written = "'" + std::string(OTFGP_CLI_PATH) +
+                              "'  -q eval  -p \"sw:" + (dir / "Si.sw").string() +
+                              "\" {input} -o {output}";
+  testing::write_text(dir / "command.yaml",
+                      "oracle:\n  kind: command\n  command: >\n    " + written + "\n");
+  const std::string label = "label " + (dir / "command.yaml").string() + " " +
+                            (dir / "frames.xyz").string() + " -o " + (dir / "out.xyz").string();
+  const auto first = testing::run_otfgp(label);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  std::vector<Structure> labelled = read_extxyz(dir / "out.xyz");
+  REQUIRE(labelled.size() == 3);
+  CHECK_THAT(testing::read_text(dir / "out.xyz.oracle-settings"),
+             Contains("oracle.command: " + std::string(OTFGP_CLI_PATH) + " -q eval -p sw:"));
+  // The first frame as an older build wrote it: its fingerprint of the
+  // command as written (a folded scalar ends in a newline, recorded as \n).
+  const auto older = [&](const std::string& command) {
+    Structure frame = labelled[0];
+    frame.set_info_value("oracle_settings",
+                         oracle::label_fingerprint("command", "oracle.command: " + command +
+                                                                  "\\n\noracle.kind: command\n"));
+    write_extxyz(dir / "out.xyz", std::vector<Structure>{frame});
+  };
+  older(written);
+  const auto resumed = testing::run_otfgp(label + " --resume");
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.output, !Contains("parameter files"));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 3);
+  // Other words are other settings.
+  std::string other = written;
+  other.replace(other.find("-q eval"), 7, "eval");
+  older(other);
+  const auto refused = testing::run_otfgp(label + " --resume");
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.output, Contains("was labelled with other oracle settings"));
+}
+
 TEST_CASE("otfgp label: SIGTERM during the oracle's trial run stops it cleanly",
           "[oracle][cli][lammps]") {
   // The LAMMPS oracle runs lmp once on a test frame before any frame; a

@@ -102,6 +102,14 @@ TEST_CASE("oracle label settings: what decides the labels, sorted and normalised
   CHECK(settings("oracle: {kind: command, command: '  python3   \"label.py\"  -x '}\n") == command);
   CHECK(settings("oracle: {kind: command, command: 'python3 label.py -y'}\n") != command);
   CHECK(settings("oracle: {kind: command, command: \"python3 'label.py -x'\"}\n") != command);
+  // A word with a newline (sh -c "…" over lines) stays on one line, every
+  // line of it compared.
+  const std::string script =
+      "oracle:\n  kind: command\n  command: |\n    sh -c \"\n    eval a\n    \" {input}\n";
+  std::string other_script = script;
+  other_script.replace(other_script.find("eval a"), 6, "eval b");
+  CHECK(settings(script) == "oracle.command: sh -c '\\neval a\\n' {input}\noracle.kind: command\n");
+  CHECK(settings(other_script) != settings(script));
   CHECK(settings("oracle: {kind: cp2k, cutoff: 400, max_scf: 50, eps_scf: 1e-7, "
                  "mixing_alpha: 0.2, data_dir: /x}\n") ==
         "oracle.cutoff: 400\noracle.kind: cp2k\n");
@@ -178,6 +186,9 @@ TEST_CASE("oracle label settings: parameter files count by their content, for ev
                                      command_now) == command_now);
   CHECK(oracle::settings_as_recorded("oracle.command: python3 'open\noracle.kind: command\n",
                                      command_now) == command_now);
+  // … a folded scalar's last newline, recorded as \n, included.
+  const std::string folded = "oracle.command: python3  label.py\\n\noracle.kind: command\n";
+  CHECK(oracle::settings_as_recorded(folded, command_now) == folded);
   // A changed key is named before the files it brings along; a file alone is named.
   const auto changed = oracle::first_label_change(
       "oracle.files.Si.sw: content fnv1a64 1\noracle.potential: sw:Si.sw\n",

@@ -44,9 +44,11 @@ struct LabelOptions {
 // oracle_settings) and a --resume compares.
 struct LabelSettings {
   std::string text, fingerprint;
-  // The fingerprint a build before 2026-12-02 gave these settings: without
-  // the contents of parameter files no key names (oracle::settings_as_recorded).
-  std::string fingerprint_without_files;
+  // The fingerprints older builds gave these settings: before 2026-12-03 with
+  // a `command` kind's command line as written (oracle::label_settings_as_written),
+  // before 2026-12-02 also without the contents of parameter files no key
+  // names (oracle::settings_as_recorded).
+  std::string fingerprint_as_written, fingerprint_without_files;
 };
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
@@ -63,8 +65,10 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSett
       oracle::make_oracle(root.section("oracle"), std::filesystem::absolute(config).parent_path());
   settings.text = oracle::label_settings(root.section("oracle"), *oracle);
   settings.fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
+  const std::string as_written = oracle::label_settings_as_written(root.section("oracle"), *oracle);
+  settings.fingerprint_as_written = oracle::label_fingerprint(oracle->kind(), as_written);
   settings.fingerprint_without_files =
-      oracle::label_fingerprint(oracle->kind(), oracle::settings_as_recorded("", settings.text));
+      oracle::label_fingerprint(oracle->kind(), oracle::settings_as_recorded("", as_written));
   return oracle;
 }
 
@@ -152,10 +156,11 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
   for (std::size_t s = 0; s < stored.size(); ++s) {
     const std::optional<std::string> recorded = stored[s].info_value("oracle_settings");
     if (!recorded) ++unrecorded;
-    const bool older = recorded && *recorded != settings.fingerprint &&
-                       *recorded == settings.fingerprint_without_files;
+    const bool same = recorded && (*recorded == settings.fingerprint ||
+                                   *recorded == settings.fingerprint_as_written);
+    const bool older = recorded && !same && *recorded == settings.fingerprint_without_files;
     if (older) ++without_files;
-    if (recorded && *recorded != settings.fingerprint && !older)
+    if (recorded && !same && !older)
       throw Error(fmt::format(
           "--resume: frame {} of -o '{}' was labelled with other oracle settings ({}; this "
           "config's: {}{}), and labels of different settings would mix in one file: give another "

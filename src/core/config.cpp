@@ -406,6 +406,11 @@ void ConfigSection::finish(const std::string& context) const {
   for (const auto& entry : node_) {
     const std::string key = entry.first.Scalar();
     if (used_->count(key)) continue;
+    // A known key left empty (`steps: ~`) reads as absent (has): not an
+    // inapplicable key, an unfinished one.
+    const bool known =
+        known_.empty() || std::find(known_.begin(), known_.end(), key) != known_.end();
+    if (known && entry.second.IsNull()) fail(key, "has no value: remove the key or give it one");
     throw Error(*file_ + line_of(entry.first) + ": key '" + name(key) + "' does not apply" +
                 (context.empty() ? std::string() : " " + context) + "; remove it");
   }

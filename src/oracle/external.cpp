@@ -35,7 +35,12 @@ ExternalCommand read_external_command(const ConfigSection& section,
                                       const std::string& default_command) {
   ExternalCommand command;
   command.key = section.name("command");
-  command.words = split_command(section.text("command", default_command));
+  const std::string text = section.text("command", default_command);
+  try {
+    command.words = split_command(text);
+  } catch (const Error& error) {  // an unterminated quote
+    section.fail("command", error.what());
+  }
   if (command.words.empty()) section.fail("command", "empty command");
   // The program runs in the oracle's working directory: paths relative to
   // the config's folder are made absolute (the program when it has a slash,

@@ -35,15 +35,44 @@ bool steers_only(const std::string& key, const std::string& kind) {
   return false;
 }
 
-// One line: a block scalar's newlines (a lammps oracle's `commands: |`) are
-// written as \n, so that every line of it is compared.
-std::string scalar_text(const YAML::Node& node) {
-  const std::string text = node.Scalar();
-  const auto value = parse_real(text);
-  if (value) return format_significant(*value, 17);
+// One line: newlines (a block scalar's: a lammps oracle's `commands: |`) are
+// written as \n, so that every line of the text is compared.
+std::string one_line(const std::string& text) {
   std::string line;
   for (char c : text) line += c == '\n' ? std::string("\\n") : std::string(1, c);
   return line;
+}
+
+std::string scalar_text(const YAML::Node& node) {
+  const std::string text = node.Scalar();
+  const auto value = parse_real(text);
+  return value ? format_significant(*value, 17) : one_line(text);
+}
+
+// The `command` kind's command as the words it runs (join_command), on one line.
+std::string command_text(const std::string& command) {
+  return one_line(join_command(split_command(command)));
+}
+
+// one_line undone: what a command line recorded on one line was written as.
+std::string written_text(const std::string& line) {
+  std::string text;
+  for (std::size_t k = 0; k < line.size(); ++k) {
+    const bool newline = line[k] == '\\' && k + 1 < line.size() && line[k + 1] == 'n';
+    text += newline ? '\n' : line[k];
+    k += newline ? 1 : 0;
+  }
+  return text;
+}
+
+// Where the value of `text`'s `oracle.command` line starts, and its length;
+// npos when there is none.
+std::pair<std::size_t, std::size_t> command_value(const std::string& text) {
+  const std::size_t start =
+      text.rfind(command_line, 0) == 0 ? 0 : text.find(std::string("\n") + command_line);
+  if (start == std::string::npos) return {start, 0};
+  const std::size_t value = start + (start == 0 ? 0 : 1) + std::strlen(command_line);
+  return {value, text.find('\n', value) - value};
 }
 
 std::string flow_text(const YAML::Node& node) {
@@ -72,7 +101,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
     const std::string key = prefix + (prefix.rfind("input.", 0) == 0 ? ascii_lower(name) : name);
     if (steers_only(key, kind)) continue;
     if (key == "command" && entry.second.IsScalar())  // the words run, however spaced
-      lines[key] = join_command(split_command(entry.second.Scalar()));
+      lines[key] = command_text(entry.second.Scalar());
     else if (entry.second.IsMap())
       flatten(entry.second, key + ".", kind, lines);
     else
@@ -105,23 +134,24 @@ std::string label_settings(const ConfigSection& section, const Oracle& made) {
   return text;
 }
 
+std::string label_settings_as_written(const ConfigSection& section, const Oracle& made) {
+  std::string text = label_settings(section, made);
+  const YAML::Node& command = section.node()["command"];
+  const auto [at, size] = command_value(text);
+  if (at != std::string::npos && command.IsScalar()) text.replace(at, size, scalar_text(command));
+  return text;
+}
+
 std::string settings_as_recorded(const std::string& recorded, const std::string& now) {
   std::string compared = file_lines_as_recorded(recorded, now, file_prefix);
-  // Before 2026-12-03 the command line was recorded as written: the same
-  // words spaced or quoted otherwise are the same calculation.
-  const auto span = [](const std::string& text) -> std::pair<std::size_t, std::size_t> {
-    const std::size_t start =
-        text.rfind(command_line, 0) == 0 ? 0 : text.find(std::string("\n") + command_line);
-    if (start == std::string::npos) return {start, 0};
-    const std::size_t value = start + (start == 0 ? 0 : 1) + std::strlen(command_line);
-    return {value, text.find('\n', value) - value};
-  };
-  const auto [at, size] = span(recorded);
-  const auto [now_at, now_size] = span(compared);
+  // Before 2026-12-03 the command line was recorded as written (scalar_text):
+  // the same words spaced or quoted otherwise are the same calculation.
+  const auto [at, size] = command_value(recorded);
+  const auto [now_at, now_size] = command_value(compared);
   if (at == std::string::npos || now_at == std::string::npos) return compared;
   const std::string written = recorded.substr(at, size);
   try {
-    if (join_command(split_command(written)) == compared.substr(now_at, now_size))
+    if (command_text(written_text(written)) == compared.substr(now_at, now_size))
       compared.replace(now_at, now_size, written);
   } catch (const Error&) {  // an unterminated quote: not the same
   }

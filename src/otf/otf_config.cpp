@@ -270,18 +270,22 @@ CampaignStage read_campaign_stage(ConfigSection entry, const md::RunConfig& md,
 }
 
 // What every stage of `campaign:` sets itself, which md: may then leave out
-// (md::StageKeys); a relax stage runs no MD, so only its pressure counts.
+// (md::StageKeys: the first stage without each); a relax stage runs no MD, so
+// only its pressure counts. A key left empty (`steps: ~`) counts as set: the
+// stage's own reading then says it has no value.
 md::StageKeys keys_the_stages_set(const ConfigSection& root) {
   md::StageKeys keys;
   if (!root.has("campaign")) return keys;
-  keys = {true, true, true, true, true};
-  for (const ConfigSection& entry : root.sections("campaign")) {
-    keys.pressure = keys.pressure && entry.has("pressure");
-    if (entry.has("relax") && entry.flag("relax", false)) continue;
-    keys.steps = keys.steps && entry.has("steps");
-    keys.target_temperature = keys.target_temperature && entry.has("temperature");
-    keys.initial_temperature =
-        keys.initial_temperature && (entry.has("temperature") || entry.has("initial_temperature"));
+  keys.campaign = true;
+  const std::vector<ConfigSection> entries = root.sections("campaign");
+  for (int k = static_cast<int>(entries.size()); k >= 1; --k) {  // the first lacking wins
+    const ConfigSection& entry = entries[k - 1];
+    const auto set = [&](const char* key) { return entry.node()[key].IsDefined(); };
+    if (!set("pressure")) keys.pressure = k;
+    if (set("relax") && entry.flag("relax", false)) continue;
+    if (!set("steps")) keys.steps = k;
+    if (!set("temperature")) keys.target_temperature = k;
+    if (!set("temperature") && !set("initial_temperature")) keys.initial_temperature = k;
   }
   return keys;
 }

@@ -966,8 +966,8 @@ bool OtfLoop::labelled_start(const Structure& frame) const {
 void OtfLoop::label_added_start(const CampaignStage& stage) {
   if (restart_ || relax_round_ > 0 || labelled_start(stage.start)) return;
   logger().info(
-      "labelling the starting structure of stage {}, added since the run began: {} ({} "
-      "atoms)",
+      "labelling the starting structure of stage {} (a stage added or changed since the run "
+      "began): {} ({} atoms)",
       stage_ + 1, stage.structure.string(), stage.start.size());
   std::string result;
   if (auto record = label(stage.start, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
@@ -1738,9 +1738,12 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
            key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   const bool structure = ends_with("structure");
-  // Builds before 2026-12-02 thermostatted otf at md.initial_temperature.
-  const bool old_target = ends_with("temperature") &&
-                          change->before == format_significant(config_.md.initial_temperature, 17);
+  // Builds before 2026-12-02 thermostatted otf at md.initial_temperature
+  // (which matters only where it differs from md.temperature).
+  const bool old_target =
+      ends_with("temperature") &&
+      config_.md.initial_temperature != config_.md.engine.thermostat.temperature &&
+      change->before == format_significant(config_.md.initial_temperature, 17);
   throw Error(
       where + ": it was written with " + key + " = " + change->before.value_or("none") +
       ", the config has " + change->now.value_or("none") + "; " +

@@ -55,12 +55,13 @@ RunConfig parse_run_config(const std::string& text, const std::string& source);
 // thermostat's target (every MD stage gives `temperature`), the velocities'
 // temperature (every MD stage gives `temperature` or `initial_temperature`),
 // the barostat's `pressure` (every stage gives it). md: then holds 0 there.
+// Each count is the first stage (from 1) without the key, 0 when none lacks it.
 struct StageKeys {
   bool campaign = false;  // the config has one: missing-key errors say so
-  bool steps = false;
-  bool target_temperature = false;
-  bool initial_temperature = false;
-  bool pressure = false;
+  int steps = 0;
+  int target_temperature = 0;
+  int initial_temperature = 0;
+  int pressure = 0;
 };
 // The `md:` section of an `otfgp otf` config: the keys of an `otfgp md`
 // config except structure, potential and restart (the loop owns them) and

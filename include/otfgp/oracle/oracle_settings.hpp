@@ -27,16 +27,21 @@ namespace otfgp::oracle {
 // does not).
 std::string label_settings(const ConfigSection& section, const Oracle& made);
 
+// label_settings as builds before 2026-12-03 wrote them: the `command` kind's
+// command line as the config writes it, not as the words it runs.
+std::string label_settings_as_written(const ConfigSection& section, const Oracle& made);
+
 // "KIND-fnv1a64-HEX" of label_settings: what a labelled frame records (one word,
 // an extended-XYZ info value that needs no quotes).
 std::string label_fingerprint(const ConfigSection& section, const Oracle& made);
 // The same of settings text (label_settings's, or settings_as_recorded's).
 std::string label_fingerprint(const std::string& kind, const std::string& settings);
 
-// Settings recorded before those files were (2026-12-02) hold no
-// "oracle.files." lines: `now` without its own, to compare such a record with
-// (the caller warns that the files' contents are not compared); `now` as it
-// is for a record that holds them.
+// `now` as `recorded` would hold it, to compare the two: settings recorded
+// before those files were (2026-12-02) hold no "oracle.files." lines, so
+// `now` loses its own (the caller warns that the files' contents are not
+// compared); a `command` kind's command line recorded as written (before
+// 2026-12-03) replaces `now`'s when it runs the same words.
 std::string settings_as_recorded(const std::string& recorded, const std::string& now);
 
 // md::first_setting_change of settings texts holding label_settings (a label
