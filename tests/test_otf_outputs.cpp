@@ -448,6 +448,27 @@ TEST_CASE("otf --resume: stages not yet begun may change, begun ones may not", "
   CHECK_THAT(read_text(out / "calls.csv"), Contains(",3,0,nan,labelled,"));
 }
 
+TEST_CASE("otf --resume: a one-structure run goes on as the first stage of a campaign", "[otf]") {
+  TemporaryDirectory dir;
+  const fs::path out = dir / "out";
+  run_otf(write_and_read(dir, config_text(out, {{"steps: 200", "steps: 60"}}), "one.yaml"), false);
+  // The same structure and temperature as stage 1, and a stage after it.
+  const auto campaign = [&](const std::string& first) {
+    std::string text = config_text(out, {{"steps: 200", "steps: 60"}});
+    text.replace(text.find("structure: "), text.find('\n') + 1,
+                 "campaign:\n  - {structure: " + si64 + first + "}\n  - {structure: " + si64 +
+                     ", temperature: 1200, steps: 40}\n");
+    return text;
+  };
+  const nlohmann::json summary = run_otf(write_and_read(dir, campaign(""), "campaign.yaml"), true);
+  CHECK(summary["finished"] == true);
+  CHECK(summary["stages"] == 2);
+  CHECK(summary["steps"] == 60 + 40);
+  // What it ran stays compared, under the campaign's names now.
+  CHECK_THROWS_WITH(run_otf(write_and_read(dir, campaign(", temperature: 900"), "hot.yaml"), true),
+                    Contains("campaign[1].temperature = 1000, the config has 900"));
+}
+
 TEST_CASE("otfgp otf CLI: SIGTERM during an oracle call writes the summary, --resume finishes",
           "[otf]") {
   TemporaryDirectory dir;

@@ -449,19 +449,33 @@ TEST_CASE("otf config: md may leave steps, temperature and pressure to a campaig
       read(dir, config("npt", s + ", temperature: 600, steps: 10, pressure: 5}\n" + s +
                                   ", relax: true, pressure: 2}\n"));
   CHECK((npt.stages[0].pressure == 5.0 && npt.stages[1].pressure == 2.0));
-  // One stage without it: the error names md's key and the stages' alternative.
-  CHECK_THROWS_WITH(read(dir, config("nvt", s + ", temperature: 600, steps: 50}\n" + s +
-                                                ", temperature: 600}\n")),
-                    Contains("missing required key 'md.steps'") &&
-                        Contains("every MD stage of the campaign its 'steps'"));
+  // One stage without it: the error names md's key, the stages' alternative
+  // and the first stage that lacks it.
+  CHECK_THROWS_WITH(
+      read(dir,
+           config("nvt", s + ", temperature: 600, steps: 50}\n" + s + ", temperature: 600}\n")),
+      Contains("missing required key 'md.steps'") &&
+          Contains("every MD stage of the campaign its 'steps': campaign[2] has none"));
   CHECK_THROWS_WITH(
       read(dir, config("nvt", s + ", steps: 50}\n" + s + ", temperature: 600, steps: 5}\n")),
       Contains("missing required key 'md.temperature'") &&
-          Contains("every MD stage of the campaign its 'temperature'"));
-  CHECK_THROWS_WITH(read(dir, config("npt", s + ", temperature: 600, steps: 10, pressure: 5}\n" +
-                                                s + ", relax: true}\n")),
-                    Contains("missing required key 'md.barostat.pressure'") &&
-                        Contains("every stage of the campaign its 'pressure'"));
+          Contains("every MD stage of the campaign its 'temperature': campaign[1] has none"));
+  CHECK_THROWS_WITH(
+      read(dir, config("nve", s + ", steps: 50}\n" + s + ", temperature: 600, steps: 5}\n")),
+      Contains("missing required key 'md.temperature'") &&
+          Contains("its 'temperature' or 'initial_temperature': campaign[1] has none"));
+  CHECK_THROWS_WITH(
+      read(dir, config("npt", s + ", temperature: 600, steps: 10, pressure: 5}\n" + s +
+                                  ", relax: true}\n")),
+      Contains("missing required key 'md.barostat.pressure'") &&
+          Contains("every stage of the campaign its 'pressure': campaign[2] has none"));
+  // A key left empty has no value, in a stage or in md:.
+  CHECK_THROWS_WITH(read(dir, config("nvt", s + ", temperature: 600, steps: 50}\n" + s +
+                                                ", temperature: 600, steps: ~}\n")),
+                    Contains("campaign[2].steps") && Contains("has no value"));
+  std::string empty_md = config("nvt", s + ", temperature: 600, steps: 50}\n");
+  empty_md.replace(empty_md.find("md:\n"), 4, "md:\n  steps: ~\n");
+  CHECK_THROWS_WITH(read(dir, empty_md), Contains("md.steps") && Contains("has no value"));
   // One run (structure:) needs them in md: as before.
   std::string one = otf_text(si64, out);
   one.erase(one.find("  steps: 100\n"), 13);

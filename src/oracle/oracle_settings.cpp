@@ -158,6 +158,10 @@ std::string settings_as_recorded(const std::string& recorded, const std::string&
   return compared;
 }
 
+bool file_contents_uncompared(const std::string& recorded, const std::string& now) {
+  return file_lines_as_recorded(recorded, now, file_prefix) != now;
+}
+
 std::optional<md::SettingChange> first_label_change(const std::string& before,
                                                     const std::string& now) {
   std::optional<md::SettingChange> change = md::first_setting_change(before, now);

@@ -372,8 +372,12 @@ class OtfLoop final : public md::StepObserver {
   // absolute path, the form of checkpoints written before 2026-11-29).
   // `with_oracle`: the oracle's label settings too (checkpoints written before
   // 2026-12-01 have none).
-  std::string state_settings(int stages, bool by_path = false, bool with_oracle = true) const;
-  std::string stage_key(int stage, const std::string& key) const;
+  // `campaign_keys`: the stages' keys as a campaign's (campaign[K].temperature)
+  // or as a one-structure run's (md.temperature); unset: as this config's.
+  std::string state_settings(int stages, bool by_path = false, bool with_oracle = true,
+                             std::optional<bool> campaign_keys = std::nullopt) const;
+  std::string stage_key(int stage, const std::string& key,
+                        std::optional<bool> campaign_keys = std::nullopt) const;
   void check_same_settings(const nlohmann::json& state) const;
 
   const OtfConfig& config_;
@@ -1675,25 +1679,30 @@ void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
   file.commit();
 }
 
-std::string OtfLoop::stage_key(int stage, const std::string& key) const {
-  if (config_.campaign) return "campaign[" + std::to_string(stage + 1) + "]." + key;
+std::string OtfLoop::stage_key(int stage, const std::string& key,
+                               std::optional<bool> campaign_keys) const {
+  if (campaign_keys.value_or(config_.campaign))
+    return "campaign[" + std::to_string(stage + 1) + "]." + key;
   if (key == "temperature") return "md.temperature";
   if (key == "pressure") return "md.barostat.pressure";
   return key;
 }
 
-std::string OtfLoop::state_settings(int stages, bool by_path, bool with_oracle) const {
+std::string OtfLoop::state_settings(int stages, bool by_path, bool with_oracle,
+                                    std::optional<bool> campaign_keys) const {
   std::string text = md_state_settings(config_.md);
   for (int k = 0; k < stages; ++k) {
     const CampaignStage& stage = config_.stages[k];
     const std::string structure =
         by_path ? "'" + std::filesystem::absolute(stage.structure).lexically_normal().string() + "'"
                 : content_fingerprint(stage.start);
-    text += stage_key(k, "structure") + ": " + structure + "\n";
-    text += stage_key(k, "temperature") + ": " + format_significant(stage.temperature, 17) + "\n";
+    text += stage_key(k, "structure", campaign_keys) + ": " + structure + "\n";
+    text += stage_key(k, "temperature", campaign_keys) + ": " +
+            format_significant(stage.temperature, 17) + "\n";
     if (stage.pressure)
-      text += stage_key(k, "pressure") + ": " + format_significant(*stage.pressure, 17) + "\n";
-    if (stage.relax) text += stage_key(k, "relax") + ": true\n";
+      text += stage_key(k, "pressure", campaign_keys) + ": " +
+              format_significant(*stage.pressure, 17) + "\n";
+    if (stage.relax) text += stage_key(k, "relax", campaign_keys) + ": true\n";
   }
   return text + model_state_settings(config_.model) +
          (with_oracle ? config_.oracle_settings : std::string());
@@ -1721,9 +1730,13 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
         "{}: written before the oracle's settings were recorded: make sure the oracle: section "
         "is the one the run began with (labels of other settings would mix in one model)",
         (checkpoint_dir() / "state.json").string());
-  const std::string now = state_settings(stages, by_path, with_oracle);
+  // A one-structure run resumed as a campaign whose first stage is that run:
+  // its stage is compared under the keys it was recorded with.
+  const bool one_structure_record = stages == 1 && stored.find("campaign[") == std::string::npos;
+  const std::string now =
+      state_settings(stages, by_path, with_oracle, config_.campaign && !one_structure_record);
   const std::string compared = oracle::settings_as_recorded(stored, now);
-  if (compared != now)
+  if (oracle::file_contents_uncompared(stored, now))
     logger().warn(
         "{}: written before the oracle's parameter files were recorded by their contents: they "
         "are not compared; make sure they are the ones the run began with",

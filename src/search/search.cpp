@@ -247,10 +247,10 @@ class Engine {
       if (expected.contains("active_learning") && stored.contains("active_learning") &&
           stored["active_learning"].contains("oracle_settings")) {
         const std::string now = expected["active_learning"]["oracle_settings"];
-        const std::string compared = oracle::settings_as_recorded(
-            stored["active_learning"]["oracle_settings"].get<std::string>(), now);
-        if (compared != now) {
-          expected["active_learning"]["oracle_settings"] = compared;
+        const std::string recorded = stored["active_learning"]["oracle_settings"];
+        expected["active_learning"]["oracle_settings"] =
+            oracle::settings_as_recorded(recorded, now);
+        if (oracle::file_contents_uncompared(recorded, now)) {
           logger().warn(
               "search checkpoint {}: written before the oracle's parameter files were recorded "
               "by their contents: make sure they are the ones the search began with",

@@ -43,6 +43,8 @@ std::string label_fingerprint(const std::string& kind, const std::string& settin
 // compared); a `command` kind's command line recorded as written (before
 // 2026-12-03) replaces `now`'s when it runs the same words.
 std::string settings_as_recorded(const std::string& recorded, const std::string& now);
+// Whether settings_as_recorded left `now`'s file lines out (the caller warns).
+bool file_contents_uncompared(const std::string& recorded, const std::string& now);
 
 // md::first_setting_change of settings texts holding label_settings (a label
 // run's, a checkpoint's), naming a changed config key before the parameter-file
