@@ -312,18 +312,31 @@ TEST_CASE("otfgp label --resume takes frames an older build labelled with the sa
              Contains("oracle.command: " + std::string(OTFGP_CLI_PATH) + " -q eval -p sw:"));
   // The first frame as an older build wrote it: its fingerprint of the
   // command as written (a folded scalar ends in a newline, recorded as \n).
-  const auto older = [&](const std::string& command) {
+  // With `settings_file`, its settings file too (spaced otherwise than this config).
+  const auto older = [&](const std::string& command, bool settings_file = false) {
+    const std::string text = "oracle.command: " + command + "\\n\noracle.kind: command\n";
+    const std::string fingerprint = oracle::label_fingerprint("command", text);
     Structure frame = labelled[0];
-    frame.set_info_value("oracle_settings",
-                         oracle::label_fingerprint("command", "oracle.command: " + command +
-                                                                  "\\n\noracle.kind: command\n"));
+    frame.set_info_value("oracle_settings", fingerprint);
     write_extxyz(dir / "out.xyz", std::vector<Structure>{frame});
+    if (settings_file)
+      testing::write_text(dir / "out.xyz.oracle-settings",
+                          "# oracle_settings: " + fingerprint + "\n" + text);
   };
   older(written);
   const auto resumed = testing::run_otfgp(label + " --resume");
   INFO(resumed.output);
   CHECK(resumed.exit_code == 0);
   CHECK_THAT(resumed.output, !Contains("parameter files"));
+  CHECK(read_extxyz(dir / "out.xyz").size() == 3);
+  // … and where the older build's command was spaced otherwise, from the
+  // settings file it wrote beside the frames.
+  std::string respaced = written;
+  respaced.replace(respaced.find("  -q eval  "), 11, " -q   eval ");
+  older(respaced, true);
+  const auto from_file = testing::run_otfgp(label + " --resume");
+  INFO(from_file.output);
+  CHECK(from_file.exit_code == 0);
   CHECK(read_extxyz(dir / "out.xyz").size() == 3);
   // Other words are other settings.
   std::string other = written;

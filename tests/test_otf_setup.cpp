@@ -476,6 +476,10 @@ TEST_CASE("otf config: md may leave steps, temperature and pressure to a campaig
   std::string empty_md = config("nvt", s + ", temperature: 600, steps: 50}\n");
   empty_md.replace(empty_md.find("md:\n"), 4, "md:\n  steps: ~\n");
   CHECK_THROWS_WITH(read(dir, empty_md), Contains("md.steps") && Contains("has no value"));
+  std::string empty_temperature = otf_text(si64, out);
+  empty_temperature.replace(empty_temperature.find("temperature: 1000"), 17, "temperature: ~");
+  CHECK_THROWS_WITH(read(dir, empty_temperature),
+                    Contains("md.temperature") && Contains("has no value: remove the key"));
   // One run (structure:) needs them in md: as before.
   std::string one = otf_text(si64, out);
   one.erase(one.find("  steps: 100\n"), 13);

@@ -49,6 +49,7 @@ struct LabelSettings {
   // before 2026-12-02 also without the contents of parameter files no key
   // names (oracle::settings_as_recorded).
   std::string fingerprint_as_written, fingerprint_without_files;
+  std::string kind;  // the oracle's
 };
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
@@ -66,6 +67,7 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSett
   settings.text = oracle::label_settings(root.section("oracle"), *oracle);
   settings.fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
   const std::string as_written = oracle::label_settings_as_written(root.section("oracle"), *oracle);
+  settings.kind = oracle->kind();
   settings.fingerprint_as_written = oracle::label_fingerprint(oracle->kind(), as_written);
   settings.fingerprint_without_files =
       oracle::label_fingerprint(oracle->kind(), oracle::settings_as_recorded("", as_written));
@@ -122,17 +124,36 @@ void write_settings_file(const LabelOptions& options, const LabelSettings& setti
   file.commit();
 }
 
+// The settings file beside OUTPUT: the fingerprint it records, and the settings.
+std::optional<std::pair<std::string, std::string>> read_settings_file(const LabelOptions& options) {
+  std::ifstream in(settings_file(options));
+  const std::string prefix = "# oracle_settings: ";
+  std::string first;
+  if (!std::getline(in, first) || first.rfind(prefix, 0) != 0) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return std::make_pair(first.substr(prefix.size()), text.str());
+}
+
+// The fingerprint of the settings file beside OUTPUT when it holds these
+// settings as an older build wrote them (oracle::settings_as_recorded: a
+// command spaced or quoted otherwise), so that frames recording it are this
+// config's; "" otherwise.
+std::string fingerprint_as_recorded(const LabelOptions& options, const LabelSettings& now) {
+  const auto file = read_settings_file(options);
+  if (!file) return "";
+  const std::string compared = oracle::settings_as_recorded(file->second, now.text);
+  return oracle::label_fingerprint(now.kind, compared) == file->first ? file->first : "";
+}
+
 // "; oracle.KEY was A, this config has B" when the settings file beside OUTPUT
 // is that of `recorded`; "" when it is missing or another's.
 std::string settings_change(const LabelOptions& options, const std::string& recorded,
                             const LabelSettings& now) {
-  std::ifstream in(settings_file(options));
-  std::string first;
-  if (!std::getline(in, first) || first != "# oracle_settings: " + recorded) return "";
-  std::ostringstream before;
-  before << in.rdbuf();
+  const auto file = read_settings_file(options);
+  if (!file || file->first != recorded) return "";
   const std::optional<md::SettingChange> change =
-      oracle::first_label_change(before.str(), now.text);
+      oracle::first_label_change(file->second, now.text);
   if (!change) return "";
   return fmt::format("; {} was {}, this config has {}", change->key,
                      change->before.value_or("not set"), change->now.value_or("not set"));
@@ -153,11 +174,13 @@ std::size_t labelled_before(const LabelOptions& options, const std::vector<Struc
                 "': " + failure.what());
   }
   std::size_t next = 0, unrecorded = 0, without_files = 0;
+  const std::string as_recorded = fingerprint_as_recorded(options, settings);
   for (std::size_t s = 0; s < stored.size(); ++s) {
     const std::optional<std::string> recorded = stored[s].info_value("oracle_settings");
     if (!recorded) ++unrecorded;
     const bool same = recorded && (*recorded == settings.fingerprint ||
-                                   *recorded == settings.fingerprint_as_written);
+                                   *recorded == settings.fingerprint_as_written ||
+                                   (!as_recorded.empty() && *recorded == as_recorded));
     const bool older = recorded && !same && *recorded == settings.fingerprint_without_files;
     if (older) ++without_files;
     if (recorded && !same && !older)

@@ -14,6 +14,9 @@ namespace otfgp {
 
 namespace {
 
+// A key written without a value (`steps: ~`), however it is read.
+constexpr const char* no_value = "has no value: remove the key or give it one";
+
 std::string line_of(const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
   return mark.is_null() ? std::string() : ", line " + std::to_string(mark.line + 1);
@@ -214,7 +217,7 @@ YAML::Node ConfigSection::value(const std::string& key) const {
     throw std::logic_error("config reader asks for undeclared key '" + name(key) + "'");
   used_->insert(key);
   const YAML::Node found = node_[key];
-  if (found.IsDefined() && found.IsNull()) fail(key, "has no value");
+  if (found.IsDefined() && found.IsNull()) fail(key, no_value);
   return found;
 }
 
@@ -410,7 +413,7 @@ void ConfigSection::finish(const std::string& context) const {
     // inapplicable key, an unfinished one.
     const bool known =
         known_.empty() || std::find(known_.begin(), known_.end(), key) != known_.end();
-    if (known && entry.second.IsNull()) fail(key, "has no value: remove the key or give it one");
+    if (known && entry.second.IsNull()) fail(key, no_value);
     throw Error(*file_ + line_of(entry.first) + ": key '" + name(key) + "' does not apply" +
                 (context.empty() ? std::string() : " " + context) + "; remove it");
   }

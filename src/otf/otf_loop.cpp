@@ -1767,9 +1767,10 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
            ? "the frames of training.h5 were labelled with it, and labels of other settings "
              "would mix in one model: start a fresh run (or use another output folder) for other "
              "oracle settings (" +
-                 std::string(key == "oracle.command"
-                                 ? "the command's spacing and quoting, the oracle's "
-                                 : "the oracle's command, ") +
+                 std::string(
+                     key == "oracle.command"
+                         ? "the spaces between the command's words and their quoting, the oracle's "
+                         : "the oracle's command, ") +
                  "environment, timeout, pseudo_dir or data_dir, and its SCF mixing, limits and "
                  "thresholds may change)"
        : structure
@@ -1779,9 +1780,9 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
            : "the saved MD state depends on it, so a resumed run must keep it (md.steps, the "
              "otf: settings and stages not yet begun may change; docs/otf.md \"Resume\")" +
                  std::string(old_target
-                                 ? "; the run began with a build that took md.initial_temperature "
-                                   "as the thermostat's target: to continue at that target, set "
-                                   "the stage's temperature to it"
+                                 ? "; if the run began with a build before 2026-12-02, it took "
+                                   "md.initial_temperature as the thermostat's target: to "
+                                   "continue at that target, set the stage's temperature to it"
                                  : "")));
 }
 
