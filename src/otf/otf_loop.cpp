@@ -329,6 +329,10 @@ class OtfLoop final : public md::StepObserver {
   // would rescale them to keep the total energy across a model that had never
   // seen the structure: 0.9 for 8 rattled Si atoms).
   void label_added_start(const CampaignStage& stage);
+  // A labelled starting structure learnt, logged as oracle call `call`, and
+  // the held-out frames evaluated.
+  void learn_start(const TrainingRecord& record, long call, const std::string& result,
+                   double oracle_seconds);
   // `values`: the frame's descriptors with gradients when computed already.
   void learn(const TrainingRecord& record, const DescriptorValues* values = nullptr);
   void remap();
@@ -373,11 +377,10 @@ class OtfLoop final : public md::StepObserver {
   // `with_oracle`: the oracle's label settings too (checkpoints written before
   // 2026-12-01 have none).
   // `campaign_keys`: the stages' keys as a campaign's (campaign[K].temperature)
-  // or as a one-structure run's (md.temperature); unset: as this config's.
-  std::string state_settings(int stages, bool by_path = false, bool with_oracle = true,
-                             std::optional<bool> campaign_keys = std::nullopt) const;
-  std::string stage_key(int stage, const std::string& key,
-                        std::optional<bool> campaign_keys = std::nullopt) const;
+  // or as a one-structure run's (md.temperature).
+  std::string state_settings(int stages, bool campaign_keys, bool by_path = false,
+                             bool with_oracle = true) const;
+  std::string stage_key(int stage, const std::string& key) const;
   void check_same_settings(const nlohmann::json& state) const;
 
   const OtfConfig& config_;
@@ -975,12 +978,17 @@ void OtfLoop::label_added_start(const CampaignStage& stage) {
       stage_ + 1, stage.structure.string(), stage.start.size());
   std::string result;
   if (auto record = label(stage.start, 0, std::numeric_limits<double>::quiet_NaN(), result)) {
-    const auto update_start = Clock::now();
-    learn(*record);
-    log_call(oracle_calls_, *record, result, oracle_seconds_, seconds_since(update_start));
-    evaluate_held_out();
+    learn_start(*record, oracle_calls_, result, oracle_seconds_);
     checkpoint(nullptr, true);
   }
+}
+
+void OtfLoop::learn_start(const TrainingRecord& record, long call, const std::string& result,
+                          double oracle_seconds) {
+  const auto update_start = Clock::now();
+  learn(record);
+  log_call(call, record, result, oracle_seconds, seconds_since(update_start));
+  evaluate_held_out();
 }
 
 void OtfLoop::warn_close_contact(const md::Engine& engine, long step) {
@@ -1216,7 +1224,7 @@ void OtfLoop::checkpoint(md::Engine* engine, bool model_changed) {
   state["calibration_sample"] = calibration_.to_json();
   // The stages whose MD has begun (a checkpoint between stages has none of the next).
   const int begun = engine || relax_round_ > 0 ? stage_ + 1 : stage_;
-  state["settings"] = state_settings(begun);
+  state["settings"] = state_settings(begun, config_.campaign);
   state["settings_stages"] = begun;
   Timings timings = timings_;
   timings.checkpoint += seconds_since(start);
@@ -1426,13 +1434,8 @@ void OtfLoop::label_starting_structures() {
     for (const auto& entry : labelled) frames.push_back(entry.first.frame);
     reference_energies_ = fit_reference_energies(frames, config_.model.descriptor.species);
   }
-  for (std::size_t k = 0; k < labelled.size(); ++k) {
-    const auto update_start = Clock::now();
-    learn(labelled[k].first);
-    log_call(calls[k], labelled[k].first, labelled[k].second, seconds[k],
-             seconds_since(update_start));
-    evaluate_held_out();
-  }
+  for (std::size_t k = 0; k < labelled.size(); ++k)
+    learn_start(labelled[k].first, calls[k], labelled[k].second, seconds[k]);
   last_call_step_ = 0;
   checkpoint(nullptr, true);
 }
@@ -1679,30 +1682,38 @@ void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
   file.commit();
 }
 
-std::string OtfLoop::stage_key(int stage, const std::string& key,
-                               std::optional<bool> campaign_keys) const {
-  if (campaign_keys.value_or(config_.campaign))
-    return "campaign[" + std::to_string(stage + 1) + "]." + key;
+namespace {
+
+// A stage's key in a campaign's config (campaign[K].temperature) or a
+// one-structure run's (md.temperature).
+std::string stage_key_in(bool campaign, int stage, const std::string& key) {
+  if (campaign) return "campaign[" + std::to_string(stage + 1) + "]." + key;
   if (key == "temperature") return "md.temperature";
   if (key == "pressure") return "md.barostat.pressure";
   return key;
 }
 
-std::string OtfLoop::state_settings(int stages, bool by_path, bool with_oracle,
-                                    std::optional<bool> campaign_keys) const {
+}  // namespace
+
+std::string OtfLoop::stage_key(int stage, const std::string& key) const {
+  return stage_key_in(config_.campaign, stage, key);
+}
+
+std::string OtfLoop::state_settings(int stages, bool campaign_keys, bool by_path,
+                                    bool with_oracle) const {
   std::string text = md_state_settings(config_.md);
   for (int k = 0; k < stages; ++k) {
     const CampaignStage& stage = config_.stages[k];
     const std::string structure =
         by_path ? "'" + std::filesystem::absolute(stage.structure).lexically_normal().string() + "'"
                 : content_fingerprint(stage.start);
-    text += stage_key(k, "structure", campaign_keys) + ": " + structure + "\n";
-    text += stage_key(k, "temperature", campaign_keys) + ": " +
+    text += stage_key_in(campaign_keys, k, "structure") + ": " + structure + "\n";
+    text += stage_key_in(campaign_keys, k, "temperature") + ": " +
             format_significant(stage.temperature, 17) + "\n";
     if (stage.pressure)
-      text += stage_key(k, "pressure", campaign_keys) + ": " +
+      text += stage_key_in(campaign_keys, k, "pressure") + ": " +
               format_significant(*stage.pressure, 17) + "\n";
-    if (stage.relax) text += stage_key(k, "relax", campaign_keys) + ": true\n";
+    if (stage.relax) text += stage_key_in(campaign_keys, k, "relax") + ": true\n";
   }
   return text + model_state_settings(config_.model) +
          (with_oracle ? config_.oracle_settings : std::string());
@@ -1734,7 +1745,7 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
   // its stage is compared under the keys it was recorded with.
   const bool one_structure_record = stages == 1 && stored.find("campaign[") == std::string::npos;
   const std::string now =
-      state_settings(stages, by_path, with_oracle, config_.campaign && !one_structure_record);
+      state_settings(stages, config_.campaign && !one_structure_record, by_path, with_oracle);
   const std::string compared = oracle::settings_as_recorded(stored, now);
   if (oracle::file_contents_uncompared(stored, now))
     logger().warn(
