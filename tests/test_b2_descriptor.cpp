@@ -807,7 +807,7 @@ TEST_CASE(
         });
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), A);
   };
-  const int largest = testing::largest_team_size(4);
+  const int largest = testing::largest_team_size(32);
   // A team caches the harmonics without their gradients (cache_stride): the
   // one-thread runs come last, leaving the layout the contraction below reads.
   const auto team = density(largest, false);

@@ -416,7 +416,7 @@ TEST_CASE(
         });
     return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
   };
-  const int largest = testing::largest_team_size(4);
+  const int largest = testing::largest_team_size(32);
   const auto rows = explained(1, 0), atoms = explained(1, 1), chosen = explained(largest, 2);
   for (int g = 0; g < blocks; ++g)
     for (int b = 0; b < count; ++b) {

@@ -28,7 +28,8 @@ inline constexpr bool deterministic_backend() {
 
 // The largest team of threads a team kernel may take on this backend, at most
 // `cap`: 1 on Serial, the threads on OpenMP. The team tests run a kernel's
-// GPU-team form with it (the GPU's teams are larger; the forms are the same).
+// GPU-team form with it, capped at 32: a warp, the team a GPU's batched GP
+// kernels run (scripts/gpu-check runs these tests on a GPU).
 inline int largest_team_size(int cap) {
   return std::min(cap, gp_batched::largest_team_size());
 }
