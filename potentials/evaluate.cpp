@@ -89,6 +89,27 @@ Evaluation evaluate_bound(Potential& potential, const Structure& structure,
   return evaluation;
 }
 
+std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation) {
+  if (!evaluation.uncertainty || evaluation.uncertainty->size() == 0) return std::nullopt;
+  Extrapolation out;
+  out.max_uncertainty = evaluation.uncertainty->maxCoeff();
+  if (evaluation.uncertainty_normalised && evaluation.uncertainty_normalised->size() > 0)
+    out.max_uncertainty_normalised = evaluation.uncertainty_normalised->maxCoeff();
+  if (evaluation.novel) out.novel_atoms = static_cast<int>(evaluation.novel->sum());
+  return out;
+}
+
+std::string describe(const Extrapolation& extrapolation, int atoms) {
+  return fmt::format("max std {:.3g} eV ({:.2f} of the prior), {} of {} atoms novel",
+                     extrapolation.max_uncertainty, extrapolation.max_uncertainty_normalised,
+                     extrapolation.novel_atoms, atoms);
+}
+
+const char* const novelty_meaning =
+    "a novel atom has a neighbour closer than the training data has for that species pair, more "
+    "or fewer neighbours than any training atom of that species, or none where no training atom "
+    "of it was isolated (docs/gp.md, Novelty); the model extrapolates there";
+
 void attach_labels(Structure& structure, const Evaluation& evaluation) {
   structure.energy = evaluation.energy;
   structure.forces = evaluation.forces;

@@ -251,6 +251,25 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
   REQUIRE(phase.phase.std_per_atom.has_value());
   CHECK(*phase.phase.std_per_atom == phase.phase.std_per_atom_by_pressure.maxCoeff());
   CHECK(*phase.phase.std_per_atom < 0.5);
+  // Relaxed where the model has data: no novel atoms. Squeezed to 75 % of its
+  // lattice and relaxed one step: atoms closer than any training pair are
+  // novel, and each pressure's note says so.
+  const auto into_novel = [](const StudyPhase& p) {
+    return std::count_if(p.notes.begin(), p.notes.end(), [](const std::string& note) {
+      return note.find("into novel atoms") != std::string::npos;
+    });
+  };
+  CHECK(into_novel(phase) == 0);
+  {
+    StructureInput squeezed = input;
+    squeezed.id = "BaO-squeezed";
+    squeezed.structure.cell *= 0.75;
+    squeezed.structure.positions *= 0.75;
+    PressureRelaxation one_step = options;
+    one_step.relax.max_steps = 1;
+    std::vector<Structure> out;
+    CHECK(into_novel(relaxed_phase(squeezed, gp, one_step, pressures, out)) == 2);
+  }
 
   // Two BaO polymorphs, the second x·s above the first (s: the GP's std per
   // atom at that pressure, both entries carrying it), and high-lying elements:

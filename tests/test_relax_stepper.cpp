@@ -106,7 +106,7 @@ TEST_CASE("each step reports energy, enthalpy, mean and max force and stress", "
     CHECK(step.mean_stress == Approx(raw / 6));
     CHECK(step.mean_stress_deviation == Approx(deviation / 6));
     CHECK(step.pressure == Approx(-(sigma[0] + sigma[1] + sigma[2]) / 3 * units::ev_per_a3_in_gpa));
-    CHECK_FALSE(step.max_uncertainty);  // Stillinger–Weber has none
+    CHECK_FALSE(step.extrapolation);  // Stillinger–Weber has none
   };
   const RelaxResult result = relax(*potential, strained_silicon(), options);
   CHECK(result.converged);
@@ -117,7 +117,8 @@ TEST_CASE("each step reports energy, enthalpy, mean and max force and stress", "
 namespace {
 
 // Lennard-Jones argon that also reports a per-atom "uncertainty" (0.1 × the
-// atom's index) and counts how often it is bound.
+// atom's index; normalised 0.25 × it; the last atom novel) and counts how
+// often it is bound.
 class CountingPotential final : public Potential {
  public:
   CountingPotential() : inner_(make_potential("lj:eps=0.0104,sigma=3.4,rc=8.5")) {}
@@ -137,6 +138,16 @@ class CountingPotential final : public Potential {
       auto host = Kokkos::create_mirror_view(result.uncertainty);
       for (int i = 0; i < state.natoms; ++i) host(i) = 0.1 * i;
       Kokkos::deep_copy(result.uncertainty, host);
+      result.uncertainty_normalised = ScalarView("CountingPotential::normalised", state.natoms);
+      result.novel = ScalarView("CountingPotential::novel", state.natoms);
+      auto normalised = Kokkos::create_mirror_view(result.uncertainty_normalised);
+      auto novel = Kokkos::create_mirror_view(result.novel);
+      for (int i = 0; i < state.natoms; ++i) {
+        normalised(i) = 0.25 * i;
+        novel(i) = i == state.natoms - 1 ? 1.0 : 0.0;
+      }
+      Kokkos::deep_copy(result.uncertainty_normalised, normalised);
+      Kokkos::deep_copy(result.novel, novel);
     }
     return result;
   }
@@ -163,7 +174,14 @@ TEST_CASE("the stepper binds once per round and reports the uncertainty", "[rela
   CHECK(potential.binds == 3);  // construction + two rounds, not one per step
   CHECK(potential.computes == relaxer.evaluations());
   const RelaxStep& step = relaxer.current();
-  REQUIRE(step.max_uncertainty);
-  CHECK(*step.max_uncertainty == Approx(0.3));  // 4 atoms: 0, 0.1, 0.2, 0.3
+  REQUIRE(step.extrapolation);
+  CHECK(step.extrapolation->max_uncertainty == Approx(0.3));  // 4 atoms: 0, 0.1, 0.2, 0.3
+  CHECK(step.extrapolation->max_uncertainty_normalised == Approx(0.75));
+  CHECK(step.extrapolation->novel_atoms == 1);
   CHECK(*step.mean_uncertainty == Approx(0.15));
+  const RelaxResult result = relaxer.result();
+  REQUIRE(result.extrapolation);
+  CHECK(result.extrapolation->novel_atoms == 1);
+  CHECK(describe(*result.extrapolation, 4) ==
+        "max std 0.3 eV (0.75 of the prior), 1 of 4 atoms novel");
 }

@@ -595,3 +595,48 @@ TEST_CASE(
   CHECK_THAT(log, Catch::Contains("its stress") && Catch::Contains("not confirmed"));
   CHECK(al.calls + al.skipped < 40);
 }
+
+TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns of novel ones",
+          "[search_active_learning]") {
+  // The weak model has seen only rattled diamond: a search of Si8 in other
+  // groups relaxes into places it knows nothing of, whose enthalpies are its
+  // extrapolation (a warning, and novel_atoms per minimum in ranking.csv).
+  testing::TemporaryDirectory directory;
+  const auto model = weak_model(directory.path());
+  const auto text = [&](const std::string& potential, const std::string& folder) {
+    return "composition: Si\nformula_units: 8\nseed: 5\ncandidates: 6\n"
+           "structure: {space_groups: [229, 191, 166, 194]}\nalgorithm: random\n"
+           "relax: {max_steps: 150, max_step: 0.1}\npotential: " +
+           potential + "\noutput: {plots: false, folder: " + (directory / folder).string() + "}\n";
+  };
+  std::string log;
+  const SearchResult gp = run_logged_search(text("gp:" + model.string(), "gp"), "gp.yaml", log);
+  int novel = 0;
+  for (const int k : gp.ranking) {
+    const CandidateSummary& c = gp.candidates[static_cast<std::size_t>(k)];
+    REQUIRE(c.extrapolation);
+    CHECK(c.extrapolation->max_uncertainty_normalised > 0.0);
+    CHECK(c.extrapolation->max_uncertainty_normalised <= 1.0);
+    novel += c.extrapolation->novel_atoms > 0;
+  }
+  REQUIRE(novel > 0);
+  CHECK_THAT(
+      log, Catch::Contains(std::to_string(novel) + " of the " + std::to_string(gp.ranking.size()) +
+                           " ranked minima end with novel atoms"));
+  const std::string csv = read_text(directory / "gp" / "ranking.csv");
+  CHECK_THAT(csv, Catch::Contains(",max_uncertainty,max_uncertainty_normalised,novel_atoms\n"));
+  const auto first = gp.candidates[static_cast<std::size_t>(gp.ranking.front())];
+  CHECK_THAT(csv, Catch::Contains("," + std::to_string(first.extrapolation->novel_atoms) + "\n"));
+  const auto summary = nlohmann::json::parse(read_text(directory / "gp" / "summary.json"));
+  CHECK(summary["candidates"][static_cast<std::size_t>(first.index)]["novel_atoms"] ==
+        first.extrapolation->novel_atoms);
+  CHECK_THAT(ranking_text(gp), Catch::Contains("std/prior  novel"));
+
+  // A potential without an uncertainty: no columns' values, no warning.
+  const SearchResult sw_search = run_logged_search(text(sw, "sw"), "sw.yaml", log);
+  for (const auto& c : sw_search.candidates) CHECK_FALSE(c.extrapolation);
+  CHECK_THAT(log, !Catch::Contains("novel"));
+  CHECK_THAT(ranking_text(sw_search), !Catch::Contains("novel"));
+  CHECK_THAT(read_text(directory / "sw" / "ranking.csv"),
+             Catch::Contains(",0,,,\n") || Catch::Contains(",1,,,\n"));
+}

@@ -168,6 +168,26 @@ StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double
   return phase;
 }
 
+namespace {
+
+// A relaxation at `pressure` that ended with novel atoms: a note for that
+// pressure, and one warning per phase (`warned`).
+void note_novel_atoms(StudyPhase& phase, const std::string& id, double pressure,
+                      const RelaxResult& result, bool& warned) {
+  if (!result.extrapolation || result.extrapolation->novel_atoms == 0) return;
+  const std::string note = fmt::format(
+      "relaxed at {:g} GPa into novel atoms ({}): its enthalpy there is the model's "
+      "extrapolation",
+      pressure, describe(*result.extrapolation, result.structure.size()));
+  if (!warned)
+    logger().warn("{}: {}; label it with an oracle before trusting its place on the hull; {}", id,
+                  note, novelty_meaning);
+  phase.notes.push_back(note);
+  warned = true;
+}
+
+}  // namespace
+
 StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
                          const PressureRelaxation& options, const std::vector<double>& pressures,
                          std::vector<Structure>& relaxed) {
@@ -190,6 +210,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   // structure's total-energy std, which replaces an info 'std'.
   ComputeRequest energy_std_request;
   energy_std_request.energy_uncertainty = potential.provides_uncertainty();
+  bool warned_novel = false;
   for (std::size_t k = 0; k < pressures.size(); ++k) {
     RelaxResult result;
     try {
@@ -222,9 +243,12 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
       phase.notes.push_back(note);
     }
     logger().info(
-        "relaxed {} at {:g} GPa: {} steps, E = {:.6f} eV/atom, V = {:.4f} Å³/atom, P = {:.4f} GPa",
+        "relaxed {} at {:g} GPa: {} steps, E = {:.6f} eV/atom, V = {:.4f} Å³/atom, P = {:.4f} "
+        "GPa{}",
         input.id, pressures[k], result.steps, result.energy / atoms,
-        result.structure.volume() / atoms, result.pressure);
+        result.structure.volume() / atoms, result.pressure,
+        result.extrapolation ? "; " + describe(*result.extrapolation, current.size()) : "");
+    note_novel_atoms(phase, input.id, pressures[k], result, warned_novel);
     record_relaxation(phase, k, result);
     current = result.structure;
     relaxed.push_back(result.structure);

@@ -109,10 +109,8 @@ class Objective {
       report.mean_stress = raw / 6.0 * units::ev_per_a3_in_gpa;
       report.mean_stress_deviation = deviation / 6.0 * units::ev_per_a3_in_gpa;
     }
-    if (evaluation.uncertainty && evaluation.uncertainty->size() > 0) {
-      report.max_uncertainty = evaluation.uncertainty->maxCoeff();
-      report.mean_uncertainty = evaluation.uncertainty->mean();
-    }
+    report.extrapolation = extrapolation_of(evaluation);
+    if (report.extrapolation) report.mean_uncertainty = evaluation.uncertainty->mean();
     if (options_.relax_cell) {
       const Eigen::Matrix3d deviation =
           stress_matrix(*evaluation.stress) + pressure_ * Eigen::Matrix3d::Identity();
@@ -479,6 +477,7 @@ RelaxResult Relaxer::result() const {
   result.max_force = point.report.max_force;
   result.max_stress_deviation = point.report.max_stress_deviation;
   result.pressure = point.report.pressure;
+  result.extrapolation = point.report.extrapolation;
   result.structure = point.structure;
   return result;
 }

@@ -148,12 +148,8 @@ void run_eval(const EvalOptions& options) {
                 frames.size(), atoms, seconds, seconds > 0 ? atoms / seconds : 0.0);
   errors.report();
   if (novel_atoms > 0)
-    logger().warn(
-        "{} of {} atoms are novel (column 'novel'): a neighbour closer than the training data "
-        "has for that species pair, more or fewer neighbours than any training atom of that "
-        "species, or none where no training atom of it was isolated (docs/gp.md, Novelty); the "
-        "model extrapolates there",
-        novel_atoms, atoms);
+    logger().warn("{} of {} atoms are novel (column 'novel'): {}", novel_atoms, atoms,
+                  novelty_meaning);
 }
 
 }  // namespace

@@ -86,12 +86,13 @@ void print_result(std::size_t f, const RelaxResult& result, const RelaxOptions& 
   std::cout << fmt::format(
       "frame {}: {} in {} steps ({} evaluations), {} — E = {:.6f} eV ({:.6f} eV/atom), H = "
       "{:.6f} eV, V = {:.4f} Å³, "
-      "P = {:.4f} GPa, max force {:.2e} eV/Å{}\n",
+      "P = {:.4f} GPa, max force {:.2e} eV/Å{}{}\n",
       f, result.converged ? "converged" : "NOT converged", result.steps, result.evaluations,
       relax_algorithm_name(options.algorithm), result.energy, result.energy / atoms,
       result.enthalpy, result.structure.volume(), result.pressure, result.max_force,
       options.relax_cell ? fmt::format(", max |σ + P·I| {:.2e} GPa", result.max_stress_deviation)
-                         : "");
+                         : "",
+      result.extrapolation ? "; " + describe(*result.extrapolation, result.structure.size()) : "");
 }
 
 // The relaxed structure as written to -o, marked with its convergence,
@@ -147,6 +148,7 @@ void run_relax(const RelaxSettings& settings) {
   std::vector<Structure> relaxed;
   bool all_converged = true;
   bool trajectory_started = false;
+  std::vector<std::size_t> novel;  // frames relaxed into the model's extrapolation
   for (std::size_t f = 0; f < frames.size(); ++f) {
     if (!settings.trajectory.empty())
       options.observer = trajectory_writer(settings, f, trajectory_started);
@@ -168,6 +170,7 @@ void run_relax(const RelaxSettings& settings) {
     const RelaxResult& result = *done;
     all_converged = all_converged && result.converged;
     print_result(f, result, options);
+    if (result.extrapolation && result.extrapolation->novel_atoms > 0) novel.push_back(f);
     relaxed.push_back(relaxed_output(result, settings.pressure));
     if (interrupt_requested()) break;
   }
@@ -176,6 +179,13 @@ void run_relax(const RelaxSettings& settings) {
     write_structures(settings.output, relaxed);
     logger().info("wrote {}", settings.output);
   }
+  if (!novel.empty())
+    logger().warn(
+        "{} of {} relaxed structures (frame {}{}) end with novel atoms: their energies are the "
+        "model's extrapolation, not its prediction (label them with an oracle, otfgp label, "
+        "before trusting them); {}",
+        novel.size(), relaxed.size(), novel.front(), novel.size() > 1 ? ", …" : "",
+        novelty_meaning);
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +
                 std::to_string(settings.max_steps));

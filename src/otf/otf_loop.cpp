@@ -1054,7 +1054,8 @@ OtfLoop::RelaxRound OtfLoop::relax_on_model(const CampaignStage& stage, const Re
   while (!relaxer.finished() && !novel && !uncertain) {
     relaxer.advance(1);
     const double normalised =
-        relaxer.current().max_uncertainty.value_or(0.0) / gp_->hyperparameters().signal_std;
+        (relaxer.current().extrapolation ? relaxer.current().extrapolation->max_uncertainty : 0.0) /
+        gp_->hyperparameters().signal_std;
     std = trigger_std(normalised);
     novel = novel_std(normalised);
     uncertain = guarded && relaxer.steps() >= config_.otf.relax_guard_steps && std > threshold();

@@ -167,9 +167,9 @@ ActiveLearner::Verdict ActiveLearner::judge(const RelaxStep& step) const {
   const GpHyperparameters& h = gp_->hyperparameters();
   verdict.threshold =
       config_.relative ? config_.std_threshold * h.force_noise : config_.std_threshold;
-  if (!step.max_uncertainty)
+  if (!step.extrapolation)
     throw Error("active_learning: the search potential reports no uncertainty");
-  const double normalised = *step.max_uncertainty / h.signal_std;
+  const double normalised = step.extrapolation->max_uncertainty / h.signal_std;
   verdict.novel = otf::novel_std(normalised);
   if (calibration_.ready()) verdict.force_std = calibration_.trigger_scale() * normalised;
   verdict.call = verdict.novel || !verdict.force_std || *verdict.force_std > verdict.threshold;

@@ -584,6 +584,7 @@ class Engine {
     s.energy_per_atom = result.energy / s.atoms;
     s.volume_per_atom = result.structure.volume() / s.atoms;
     s.max_force = result.max_force;
+    s.extrapolation = result.extrapolation;
     if (const auto found = find_symmetry(result.structure, config_.symprec)) {
       s.space_group = found->number;
       s.space_group_symbol = found->symbol;
@@ -772,8 +773,8 @@ class Engine {
         verdict.minimum = true;
       }
       if (!verdict.call) {
-        if (*entry.relaxer->current().max_uncertainty > largest) {
-          largest = *entry.relaxer->current().max_uncertainty;
+        if (entry.relaxer->current().extrapolation->max_uncertainty > largest) {
+          largest = entry.relaxer->current().extrapolation->max_uncertainty;
           audit = entry.summary.index;
         }
         continue;
@@ -1055,6 +1056,28 @@ void recheck(const SearchConfig& config, SearchResult& result) {
         r.difference_min, r.difference_max, r.rechecked, spread);
 }
 
+// Ranked minima with novel atoms: their enthalpies are the model's
+// extrapolation, and a search on a GP drifts into such places (a model of
+// 1000 K diamond Si ranked Si8 minima at −9.2 eV/atom, every one with novel
+// atoms, against diamond's −4.34).
+void warn_extrapolated(const SearchResult& result) {
+  std::vector<int> ranks;
+  for (std::size_t r = 0; r < result.ranking.size(); ++r) {
+    const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
+    if (c.extrapolation && c.extrapolation->novel_atoms > 0) ranks.push_back(int(r) + 1);
+  }
+  if (ranks.empty()) return;
+  const auto& first =
+      result.candidates[static_cast<std::size_t>(result.ranking[std::size_t(ranks.front() - 1)])];
+  logger().warn(
+      "{} of the {} ranked minima end with novel atoms (novel_atoms in ranking.csv), the first at "
+      "rank {} (candidate {}: {}): their enthalpies are the model's extrapolation, not its "
+      "prediction; label them (recheck, or an active-learning search: docs/search.md) before "
+      "trusting the ranking; {}",
+      ranks.size(), result.ranking.size(), ranks.front(), first.index,
+      describe(*first.extrapolation, first.atoms), novelty_meaning);
+}
+
 }  // namespace
 
 SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
@@ -1082,6 +1105,7 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
                   al->skipped, al->model);
   rank(config, result);
   recheck(config, result);
+  warn_extrapolated(result);
   write_search_report(config, result);
   return result;
 }

@@ -104,6 +104,11 @@ nlohmann::json candidate_json(const SearchConfig& config, const CandidateSummary
     j["max_force"] = c.max_force;
     j["space_group"] = c.space_group;
     j["space_group_symbol"] = c.space_group_symbol;
+    if (c.extrapolation) {
+      j["max_uncertainty"] = c.extrapolation->max_uncertainty;
+      j["max_uncertainty_normalised"] = c.extrapolation->max_uncertainty_normalised;
+      j["novel_atoms"] = c.extrapolation->novel_atoms;
+    }
   }
   if (!c.note.empty()) j["note"] = c.note;
   if (c.recheck_enthalpy_per_atom) j["recheck_enthalpy_per_atom"] = *c.recheck_enthalpy_per_atom;
@@ -174,16 +179,20 @@ void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
   OutputFile out(csv);
   out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
                   "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom,"
-                  "duplicates\n";
+                  "duplicates,max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
   int rank = 0;
   for (const int k : result.ranking) {
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
+    const auto& x = c.extrapolation;
     out.stream() << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index, format_real(c.enthalpy_per_atom),
-        format_real(c.energy_per_atom), format_real(c.volume_per_atom), c.space_group_symbol,
-        c.space_group, c.steps, c.found_at_steps, how_found(config, c),
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index,
+        format_real(c.enthalpy_per_atom), format_real(c.energy_per_atom),
+        format_real(c.volume_per_atom), c.space_group_symbol, c.space_group, c.steps,
+        c.found_at_steps, how_found(config, c),
         c.recheck_enthalpy_per_atom ? format_real(*c.recheck_enthalpy_per_atom) : "",
-        duplicates_of(result, k));
+        duplicates_of(result, k), x ? format_real(x->max_uncertainty) : "",
+        x ? format_real(x->max_uncertainty_normalised) : "",
+        x ? std::to_string(x->novel_atoms) : "");
   }
   out.commit();
 }
@@ -273,17 +282,26 @@ void write_top_structures(const SearchConfig& config, const SearchResult& result
 }  // namespace
 
 std::string ranking_text(const SearchResult& result, int rows) {
+  // A GP's minima also show its largest std (÷ the prior's) and novel atoms.
+  const bool uncertain = std::any_of(result.ranking.begin(), result.ranking.end(), [&](int k) {
+    return result.candidates[static_cast<std::size_t>(k)].extrapolation.has_value();
+  });
   std::ostringstream out;
-  out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}\n", "rank", "cand",
-                     "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups");
+  out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}{}\n", "rank", "cand",
+                     "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups",
+                     uncertain ? fmt::format(" {:>9} {:>6}", "std/prior", "novel") : "");
   int rank = 0;
   for (const int k : result.ranking) {
     if (rows > 0 && rank >= rows) break;
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
-    out << fmt::format("{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}\n", ++rank,
-                       c.index, c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
-                       fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
-                       duplicates_of(result, k));
+    const auto& x = c.extrapolation;
+    out << fmt::format(
+        "{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}{}\n", ++rank, c.index,
+        c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
+        fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
+        duplicates_of(result, k),
+        x ? fmt::format(" {:>9.3f} {:>6}", x->max_uncertainty_normalised, x->novel_atoms)
+          : std::string(uncertain ? 17 : 0, ' '));
   }
   return out.str();
 }

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "otfgp/core/structure.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
 
 namespace otfgp {
@@ -41,9 +42,9 @@ struct RelaxStep {
   double mean_stress = 0.0;            // GPa, mean of |σ_ij| over the 6 components
   double pressure = 0.0;               // GPa, −tr(σ)/3 (0 if not periodic)
   double volume = 0.0;                 // Å³ (0 if not periodic)
-  // The per-atom std of the local energy (eV, σ·√(normalised variance)), when
-  // the potential has one.
-  std::optional<double> max_uncertainty;
+  // Where the potential extrapolates (its largest per-atom std of the local
+  // energy, novel atoms) and its mean per-atom std (eV), when it has one.
+  std::optional<Extrapolation> extrapolation;
   std::optional<double> mean_uncertainty;
   const Structure* structure = nullptr;  // labelled with energy, forces, stress
 };
@@ -69,6 +70,7 @@ struct RelaxResult {
   double max_force = 0.0;             // eV/Å
   double max_stress_deviation = 0.0;  // GPa
   double pressure = 0.0;              // GPa, −tr(σ)/3 of the final structure (0 if not periodic)
+  std::optional<Extrapolation> extrapolation;  // of the final structure, as RelaxStep's
 };
 
 // A relaxation advanced in rounds: FIRE's velocity and time step or L-BFGS's

@@ -3,6 +3,7 @@
 // what `otfgp eval`, relaxation, hulls and training-label generation use.
 
 #include <optional>
+#include <string>
 
 #include <Eigen/Core>
 
@@ -22,6 +23,21 @@ struct Evaluation {
   std::optional<Eigen::VectorXd> force_uncertainty;  // per-atom force std (eV/Å), calibrated GP
   std::optional<double> energy_uncertainty;          // std of the total energy (eV), when requested
 };
+
+// Where a potential with an uncertainty (the GP) extrapolates in a structure:
+// its largest per-atom std and its atoms outside the training data.
+struct Extrapolation {
+  double max_uncertainty = 0.0;             // eV
+  double max_uncertainty_normalised = 0.0;  // ÷ the prior std: 1 where nothing was learnt
+  int novel_atoms = 0;                      // docs/gp.md, "Novelty"
+};
+
+// An evaluation's extrapolation; none when it has no per-atom uncertainty.
+std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation);
+// "max std 2.49 eV (1.00 of the prior), 8 of 8 atoms novel".
+std::string describe(const Extrapolation& extrapolation, int atoms);
+// What a novel atom is and what it means, for the warnings that count them.
+extern const char* const novelty_meaning;
 
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request = {});

@@ -122,6 +122,7 @@ struct CandidateSummary {
   long found_at_steps = 0;  // cumulative optimisation steps when it finished
   double found_at_seconds = 0.0;
   int duplicate_of = -1;  // index of the lower-enthalpy candidate it repeats, or −1
+  std::optional<Extrapolation> extrapolation;       // of the final structure (GP potentials)
   std::optional<double> recheck_enthalpy_per_atom;  // eV, from the recheck oracle
   std::string recheck_error;                        // why the oracle could not label it
   Structure structure;                              // final
