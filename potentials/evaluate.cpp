@@ -100,7 +100,7 @@ std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation) {
 }
 
 std::string describe(const Extrapolation& extrapolation, int atoms) {
-  return fmt::format("max std {:.3g} eV ({:.2f} of the prior), {} of {} atoms novel",
+  return fmt::format("max std {:.3g} eV ({:.2f} σ), {} of {} atoms novel",
                      extrapolation.max_uncertainty, extrapolation.max_uncertainty_normalised,
                      extrapolation.novel_atoms, atoms);
 }

@@ -183,5 +183,5 @@ TEST_CASE("the stepper binds once per round and reports the uncertainty", "[rela
   REQUIRE(result.extrapolation);
   CHECK(result.extrapolation->novel_atoms == 1);
   CHECK(describe(*result.extrapolation, 4) ==
-        "max std 0.3 eV (0.75 of the prior), 1 of 4 atoms novel");
+        "max std 0.3 eV (0.75 σ), 1 of 4 atoms novel");
 }

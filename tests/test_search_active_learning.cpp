@@ -616,7 +616,7 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
     const CandidateSummary& c = gp.candidates[static_cast<std::size_t>(k)];
     REQUIRE(c.extrapolation);
     CHECK(c.extrapolation->max_uncertainty_normalised > 0.0);
-    CHECK(c.extrapolation->max_uncertainty_normalised <= 1.0);
+    CHECK(c.extrapolation->max_uncertainty_normalised <= 1.0);  // normalised kernel: σ is the prior
     novel += c.extrapolation->novel_atoms > 0;
   }
   REQUIRE(novel > 0);
@@ -630,7 +630,7 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
   const auto summary = nlohmann::json::parse(read_text(directory / "gp" / "summary.json"));
   CHECK(summary["candidates"][static_cast<std::size_t>(first.index)]["novel_atoms"] ==
         first.extrapolation->novel_atoms);
-  CHECK_THAT(ranking_text(gp), Catch::Contains("std/prior  novel"));
+  CHECK_THAT(ranking_text(gp), Catch::Contains("std/σ  novel"));
 
   // A potential without an uncertainty: no columns' values, no warning.
   const SearchResult sw_search = run_logged_search(text(sw, "sw"), "sw.yaml", log);

@@ -289,7 +289,7 @@ std::string ranking_text(const SearchResult& result, int rows) {
   std::ostringstream out;
   out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}{}\n", "rank", "cand",
                      "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups",
-                     uncertain ? fmt::format(" {:>9} {:>6}", "std/prior", "novel") : "");
+                     uncertain ? fmt::format(" {:>9} {:>6}", "std/σ", "novel") : "");
   int rank = 0;
   for (const int k : result.ranking) {
     if (rows > 0 && rank >= rows) break;

@@ -28,13 +28,13 @@ struct Evaluation {
 // its largest per-atom std and its atoms outside the training data.
 struct Extrapolation {
   double max_uncertainty = 0.0;             // eV
-  double max_uncertainty_normalised = 0.0;  // ÷ the prior std: 1 where nothing was learnt
+  double max_uncertainty_normalised = 0.0;  // ÷ the signal std σ (a novel atom's: 1)
   int novel_atoms = 0;                      // docs/gp.md, "Novelty"
 };
 
 // An evaluation's extrapolation; none when it has no per-atom uncertainty.
 std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation);
-// "max std 2.49 eV (1.00 of the prior), 8 of 8 atoms novel".
+// "max std 2.49 eV (1.00 σ), 8 of 8 atoms novel" (σ: the model's signal std).
 std::string describe(const Extrapolation& extrapolation, int atoms);
 // What a novel atom is and what it means, for the warnings that count them.
 extern const char* const novelty_meaning;
