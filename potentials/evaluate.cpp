@@ -106,9 +106,8 @@ std::string describe(const Extrapolation& extrapolation, int atoms) {
 }
 
 const char* const novelty_meaning =
-    "a novel atom has a neighbour closer than the training data has for that species pair, more "
-    "or fewer neighbours than any training atom of that species, or none where no training atom "
-    "of it was isolated (docs/gp.md, Novelty); the model extrapolates there";
+    "a novel atom has a neighbour closer, or a neighbour density outside, what the training data "
+    "has (docs/gp.md, Novelty)";
 
 void attach_labels(Structure& structure, const Evaluation& evaluation) {
   structure.energy = evaluation.energy;

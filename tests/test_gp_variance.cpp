@@ -268,7 +268,14 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
     PressureRelaxation one_step = options;
     one_step.relax.max_steps = 1;
     std::vector<Structure> out;
-    CHECK(into_novel(relaxed_phase(squeezed, gp, one_step, pressures, out)) == 2);
+    const StudyPhase novel = relaxed_phase(squeezed, gp, one_step, pressures, out);
+    CHECK(into_novel(novel) == 2);
+    // Each novel atom adds σ² to the total-energy variance: 8 of 8 novel,
+    // at least √8·σ/8 per atom (the GP's own total std alone is far smaller).
+    const double sigma = trained().hyperparameters().signal_std;
+    REQUIRE(novel.phase.std_per_atom_by_pressure.size() == 2);
+    for (Eigen::Index k = 0; k < 2; ++k)
+      CHECK(novel.phase.std_per_atom_by_pressure[k] >= std::sqrt(8.0) * sigma / 8.0);
   }
 
   // Two BaO polymorphs, the second x·s above the first (s: the GP's std per

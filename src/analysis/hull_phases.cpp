@@ -1,10 +1,12 @@
 #include "otfgp/analysis/hull_phases.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
@@ -170,20 +172,31 @@ StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double
 
 namespace {
 
-// A relaxation at `pressure` that ended with novel atoms: a note for that
-// pressure, and one warning per phase (`warned`).
-void note_novel_atoms(StudyPhase& phase, const std::string& id, double pressure,
-                      const RelaxResult& result, bool& warned) {
-  if (!result.extrapolation || result.extrapolation->novel_atoms == 0) return;
-  const std::string note = fmt::format(
-      "relaxed at {:g} GPa into novel atoms ({}): its enthalpy there is the model's "
-      "extrapolation",
-      pressure, describe(*result.extrapolation, result.structure.size()));
-  if (!warned)
-    logger().warn("{}: {}; label it with an oracle before trusting its place on the hull; {}", id,
-                  note, novelty_meaning);
-  phase.notes.push_back(note);
-  warned = true;
+// A relaxation at `pressure` that ended with novel atoms gets a note; true then.
+bool note_novel_atoms(StudyPhase& phase, double pressure, const RelaxResult& result) {
+  if (!result.extrapolation || result.extrapolation->novel_atoms == 0) return false;
+  phase.notes.push_back(
+      fmt::format("relaxed at {:g} GPa into novel atoms ({}): its enthalpy there is the model's "
+                  "extrapolation",
+                  pressure, describe(*result.extrapolation, result.structure.size())));
+  return true;
+}
+
+// The total-energy std (eV) of a relaxed structure from a potential with one
+// (the GP), with σ² added for each novel atom: the model raises a novel
+// atom's own std to σ, and its local energy is no better known in the total
+// (without it a structure relaxed into 8 novel atoms of 8 kept a std of
+// 5 meV/atom, and the hull's stability draws treated it as known).
+std::optional<double> relaxed_energy_std(Potential& potential, const RelaxResult& result) {
+  ComputeRequest request;
+  request.energy_uncertainty = true;
+  const Evaluation evaluation = evaluate(potential, result.structure, request);
+  if (!evaluation.energy_uncertainty) return std::nullopt;
+  const double std = *evaluation.energy_uncertainty;
+  const auto& x = result.extrapolation;
+  if (!x || x->novel_atoms == 0 || x->max_uncertainty_normalised <= 0.0) return std;
+  const double sigma = x->max_uncertainty / x->max_uncertainty_normalised;
+  return std::sqrt(std * std + x->novel_atoms * sigma * sigma);
 }
 
 }  // namespace
@@ -208,9 +221,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   const std::vector<std::string> tags = pressure_tags(pressures);
   // A potential with its own uncertainty (the GP) gives each relaxed
   // structure's total-energy std, which replaces an info 'std'.
-  ComputeRequest energy_std_request;
-  energy_std_request.energy_uncertainty = potential.provides_uncertainty();
-  bool warned_novel = false;
+  std::vector<double> novel_pressures;
   for (std::size_t k = 0; k < pressures.size(); ++k) {
     RelaxResult result;
     try {
@@ -221,18 +232,16 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
       throw Error(input.source + ": " + error.what());
     }
     stop_if_interrupted(input.id);
-    if (energy_std_request.energy_uncertainty) {
-      const Evaluation evaluation = evaluate(potential, result.structure, energy_std_request);
-      if (evaluation.energy_uncertainty) {
-        if (phase.phase.std_per_atom_by_pressure.size() == 0) {
-          if (phase.phase.std_per_atom)
-            logger().info("{}: the energy std comes from {}, not from info 'std'", input.id,
-                          potential.spec());
-          phase.phase.std_per_atom_by_pressure = Eigen::VectorXd::Constant(n, nan);
-        }
-        phase.phase.std_per_atom_by_pressure[static_cast<Eigen::Index>(k)] =
-            *evaluation.energy_uncertainty / atoms;
+    const std::optional<double> energy_std =
+        potential.provides_uncertainty() ? relaxed_energy_std(potential, result) : std::nullopt;
+    if (energy_std) {
+      if (phase.phase.std_per_atom_by_pressure.size() == 0) {
+        if (phase.phase.std_per_atom)
+          logger().info("{}: the energy std comes from {}, not from info 'std'", input.id,
+                        potential.spec());
+        phase.phase.std_per_atom_by_pressure = Eigen::VectorXd::Constant(n, nan);
       }
+      phase.phase.std_per_atom_by_pressure[static_cast<Eigen::Index>(k)] = *energy_std / atoms;
     }
     if (!result.converged) {
       const std::string note = fmt::format(
@@ -248,13 +257,19 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
         input.id, pressures[k], result.steps, result.energy / atoms,
         result.structure.volume() / atoms, result.pressure,
         result.extrapolation ? "; " + describe(*result.extrapolation, current.size()) : "");
-    note_novel_atoms(phase, input.id, pressures[k], result, warned_novel);
+    if (note_novel_atoms(phase, pressures[k], result)) novel_pressures.push_back(pressures[k]);
     record_relaxation(phase, k, result);
     current = result.structure;
     relaxed.push_back(result.structure);
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
   }
+  if (!novel_pressures.empty())
+    logger().warn(
+        "{}: relaxed into novel atoms at {:g} GPa (its notes, --json, give each): its enthalpy "
+        "there is the model's extrapolation, its energy std raised by σ per novel atom; label it "
+        "with an oracle (--recheck-with) before trusting its place on the hull; {}",
+        input.id, fmt::join(novel_pressures, ", "), novelty_meaning);
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)
     phase.phase.std_per_atom = phase.phase.std_per_atom_by_pressure.maxCoeff();

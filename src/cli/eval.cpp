@@ -148,8 +148,8 @@ void run_eval(const EvalOptions& options) {
                 frames.size(), atoms, seconds, seconds > 0 ? atoms / seconds : 0.0);
   errors.report();
   if (novel_atoms > 0)
-    logger().warn("{} of {} atoms are novel (column 'novel'): {}", novel_atoms, atoms,
-                  novelty_meaning);
+    logger().warn("{} of {} atoms are novel (column 'novel'): {}; the model extrapolates there",
+                  novel_atoms, atoms, novelty_meaning);
 }
 
 }  // namespace

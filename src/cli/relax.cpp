@@ -2,6 +2,7 @@
 // potential, at fixed cell or at a target pressure with a free cell.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -181,11 +182,10 @@ void run_relax(const RelaxSettings& settings) {
   }
   if (!novel.empty())
     logger().warn(
-        "{} of {} relaxed structures (frame {}{}) end with novel atoms: their energies are the "
-        "model's extrapolation, not its prediction (label them with an oracle, otfgp label, "
-        "before trusting them); {}",
-        novel.size(), relaxed.size(), novel.front(), novel.size() > 1 ? ", …" : "",
-        novelty_meaning);
+        "{} of {} relaxed structures end with novel atoms (frame{} {}): {} the model's "
+        "extrapolation, not its prediction; label them with an oracle before trusting them; {}",
+        novel.size(), relaxed.size(), novel.size() > 1 ? "s" : "", fmt::join(novel, ", "),
+        novel.size() > 1 ? "their energies are" : "its energy is", novelty_meaning);
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +
                 std::to_string(settings.max_steps));

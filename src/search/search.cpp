@@ -1056,26 +1056,30 @@ void recheck(const SearchConfig& config, SearchResult& result) {
         r.difference_min, r.difference_max, r.rechecked, spread);
 }
 
-// Ranked minima with novel atoms: their enthalpies are the model's
-// extrapolation, and a search on a GP drifts into such places (a model of
-// 1000 K diamond Si ranked Si8 minima at −9.2 eV/atom, every one with novel
-// atoms, against diamond's −4.34).
-void warn_extrapolated(const SearchResult& result) {
+// Ranked minima with novel atoms that no recheck labelled: their enthalpies
+// are the model's extrapolation, and a search on a GP drifts into such
+// places (a model of 1000 K diamond Si ranked Si8 minima at −9.2 eV/atom,
+// every one with novel atoms, against diamond's −4.34).
+void warn_extrapolated(const SearchConfig& config, const SearchResult& result) {
   std::vector<int> ranks;
   for (std::size_t r = 0; r < result.ranking.size(); ++r) {
     const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
-    if (c.extrapolation && c.extrapolation->novel_atoms > 0) ranks.push_back(int(r) + 1);
+    if (c.extrapolation && c.extrapolation->novel_atoms > 0 && !c.recheck_enthalpy_per_atom)
+      ranks.push_back(int(r) + 1);
   }
   if (ranks.empty()) return;
   const auto& first =
       result.candidates[static_cast<std::size_t>(result.ranking[std::size_t(ranks.front() - 1)])];
   logger().warn(
-      "{} of the {} ranked minima end with novel atoms (novel_atoms in ranking.csv), the first at "
-      "rank {} (candidate {}: {}): their enthalpies are the model's extrapolation, not its "
-      "prediction; label them (recheck, or an active-learning search: docs/search.md) before "
-      "trusting the ranking; {}",
-      ranks.size(), result.ranking.size(), ranks.front(), first.index,
-      describe(*first.extrapolation, first.atoms), novelty_meaning);
+      "{}: {} of the {} ranked minima{} end with novel atoms (novel_atoms in {}/ranking.csv), the "
+      "first at rank {} (candidate {}: {}): their enthalpies are the model's extrapolation, not "
+      "its prediction; {} before trusting the ranking; {}",
+      config.stoichiometry.formula(), ranks.size(), result.ranking.size(),
+      config.recheck_oracle ? " not rechecked" : "", config.output, ranks.front(), first.index,
+      describe(*first.extrapolation, first.atoms),
+      config.recheck_oracle ? "recheck more of them (recheck.top)"
+                            : "label them (recheck, or an active-learning search: docs/search.md)",
+      novelty_meaning);
 }
 
 }  // namespace
@@ -1105,7 +1109,7 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
                   al->skipped, al->model);
   rank(config, result);
   recheck(config, result);
-  warn_extrapolated(result);
+  warn_extrapolated(config, result);
   write_search_report(config, result);
   return result;
 }

@@ -282,7 +282,7 @@ void write_top_structures(const SearchConfig& config, const SearchResult& result
 }  // namespace
 
 std::string ranking_text(const SearchResult& result, int rows) {
-  // A GP's minima also show its largest std (÷ the prior's) and novel atoms.
+  // A GP's minima also show its largest std (÷ its signal std σ) and novel atoms.
   const bool uncertain = std::any_of(result.ranking.begin(), result.ranking.end(), [&](int k) {
     return result.candidates[static_cast<std::size_t>(k)].extrapolation.has_value();
   });

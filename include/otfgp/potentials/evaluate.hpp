@@ -18,7 +18,7 @@ struct Evaluation {
   std::optional<Voigt> stress;  // eV/Å³, ASE sign; only when periodic in all three directions
   std::optional<Eigen::VectorXd> per_atom_energy;  // eV
   std::optional<Eigen::VectorXd> uncertainty;      // per-atom std in eV (GP: of the local energy)
-  std::optional<Eigen::VectorXd> uncertainty_normalised;  // the same ÷ the prior std
+  std::optional<Eigen::VectorXd> uncertainty_normalised;  // the same ÷ the signal std σ
   std::optional<Eigen::VectorXd> novel;  // 1 for atoms outside the training data (GP novelty)
   std::optional<Eigen::VectorXd> force_uncertainty;  // per-atom force std (eV/Å), calibrated GP
   std::optional<double> energy_uncertainty;          // std of the total energy (eV), when requested
