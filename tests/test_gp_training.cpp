@@ -17,6 +17,7 @@
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/evaluate.hpp"
+#include "support/repeatability.hpp"
 #include "support/radial_descriptor.hpp"
 #include "support/structures.hpp"
 
@@ -149,7 +150,9 @@ TEST_CASE("a signal ends the hyperparameter search in otfgp train only", "[gp_tr
     // signal had come: their checkpoints hold the model an uninterrupted run has.
     const HyperparameterReport finished = optimize_hyperparameters(signalled);
     CHECK(finished.evaluations == reference.evaluations);
-    CHECK(finished.end_likelihood == reference.end_likelihood);
+    // Bit for bit on Serial; on OpenMP the descriptors' sums run in any
+    // order, and the likelihood differs in its last digits (CI, 2026-12-03).
+    CHECK(testing::repeats(finished.end_likelihood, reference.end_likelihood));
     CHECK(finished.result == reference.result);
   }
   CHECK_FALSE(interrupt_requested());
