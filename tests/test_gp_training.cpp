@@ -17,8 +17,8 @@
 #include "otfgp/gp/reference_energies.hpp"
 #include "otfgp/gp/training.hpp"
 #include "otfgp/potentials/evaluate.hpp"
-#include "support/repeatability.hpp"
 #include "support/radial_descriptor.hpp"
+#include "support/repeatability.hpp"
 #include "support/structures.hpp"
 
 using namespace otfgp;
