@@ -174,7 +174,7 @@ namespace {
 
 // A relaxation at `pressure` that ended with novel atoms gets a note; true then.
 bool note_novel_atoms(StudyPhase& phase, double pressure, const RelaxResult& result) {
-  if (!result.extrapolation || result.extrapolation->novel_atoms == 0) return false;
+  if (!has_novel_atoms(result.extrapolation)) return false;
   phase.notes.push_back(
       fmt::format("relaxed at {:g} GPa into novel atoms ({}): its enthalpy there is the model's "
                   "extrapolation",
@@ -185,8 +185,9 @@ bool note_novel_atoms(StudyPhase& phase, double pressure, const RelaxResult& res
 // The total-energy std (eV) of a relaxed structure from a potential with one
 // (the GP), with σ² added for each novel atom: the model raises a novel
 // atom's own std to σ, and its local energy is no better known in the total
-// (without it a structure relaxed into 8 novel atoms of 8 kept a std of
-// 5 meV/atom, and the hull's stability draws treated it as known).
+// (without it diamond Si relaxed at 20 GPa into 8 novel atoms of 8 kept the
+// quickstart model's 5 meV/atom, and the hull's stability draws treated it
+// as known).
 std::optional<double> relaxed_energy_std(Potential& potential, const RelaxResult& result) {
   ComputeRequest request;
   request.energy_uncertainty = true;
@@ -194,7 +195,7 @@ std::optional<double> relaxed_energy_std(Potential& potential, const RelaxResult
   if (!evaluation.energy_uncertainty) return std::nullopt;
   const double std = *evaluation.energy_uncertainty;
   const auto& x = result.extrapolation;
-  if (!x || x->novel_atoms == 0 || x->max_uncertainty_normalised <= 0.0) return std;
+  if (!has_novel_atoms(x) || x->max_uncertainty_normalised <= 0.0) return std;
   const double sigma = x->max_uncertainty / x->max_uncertainty_normalised;
   return std::sqrt(std * std + x->novel_atoms * sigma * sigma);
 }

@@ -171,7 +171,7 @@ void run_relax(const RelaxSettings& settings) {
     const RelaxResult& result = *done;
     all_converged = all_converged && result.converged;
     print_result(f, result, options);
-    if (result.extrapolation && result.extrapolation->novel_atoms > 0) novel.push_back(f);
+    if (has_novel_atoms(result.extrapolation)) novel.push_back(f);
     relaxed.push_back(relaxed_output(result, settings.pressure));
     if (interrupt_requested()) break;
   }

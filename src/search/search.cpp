@@ -1064,7 +1064,7 @@ void warn_extrapolated(const SearchConfig& config, const SearchResult& result) {
   std::vector<int> ranks;
   for (std::size_t r = 0; r < result.ranking.size(); ++r) {
     const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
-    if (c.extrapolation && c.extrapolation->novel_atoms > 0 && !c.recheck_enthalpy_per_atom)
+    if (has_novel_atoms(c.extrapolation) && !c.recheck_enthalpy_per_atom)
       ranks.push_back(int(r) + 1);
   }
   if (ranks.empty()) return;

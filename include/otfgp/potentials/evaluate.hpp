@@ -32,6 +32,11 @@ struct Extrapolation {
   int novel_atoms = 0;                      // docs/gp.md, "Novelty"
 };
 
+// Whether an extrapolation (if any) counts novel atoms.
+inline bool has_novel_atoms(const std::optional<Extrapolation>& extrapolation) {
+  return extrapolation && extrapolation->novel_atoms > 0;
+}
+
 // An evaluation's extrapolation; none when it has no per-atom uncertainty.
 std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation);
 // "max std 2.49 eV (1.00 σ), 8 of 8 atoms novel" (σ: the model's signal std).
