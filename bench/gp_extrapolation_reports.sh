@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# What relax/hull/search report where a GP extrapolates (docs/search.md,
+# "Minima the model extrapolates to"; docs/hull.md), with the quickstart's
+# model (examples/quickstart/run.sh: 64-atom diamond Si at 1000 K):
+#  1. a LAQA search of Si8, 12 candidates (seed 1): every minimum novel;
+#  2. the same with 40 candidates (seed 7): minima without novel atoms but
+#     far below diamond, which the warning does not count;
+#  3. an active-learning search (SW oracle, max_calls 6): the last model's
+#     minima against SW's energies of them;
+#  4. a hull of diamond Si8 and the best minimum of 1 relaxed with the GP at
+#     0, 10 and 20 GPa: notes, and the energy std novel atoms add.
+#
+#   bench/gp_extrapolation_reports.sh [BUILD_DIR] [WORK_DIR]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath "${1:-$repo/build}")
+work=${2:-$(mktemp -d)}
+model=$repo/examples/quickstart/out/otf/model.h5
+[ -f "$model" ] || { echo "no $model: run examples/quickstart/run.sh first" >&2; exit 2; }
+mkdir -p "$work" && cd "$work"
+otfgp() { "$build/otfgp" "$@"; }
+sw=sw:/usr/share/lammps/potentials/Si.sw
+
+search_config() {  # FOLDER SEED CANDIDATES MAX_STEPS [EXTRA]
+  printf '%s\n' "composition: Si" "formula_units: 8" "pressure: 0" "seed: $2" "candidates: $3" \
+    "algorithm: laqa" "relax: {algorithm: fire, max_steps: $4}" \
+    "laqa: {initial_steps: 10, n_select: 4, n_steps: 10}" \
+    "output: {folder: $1, top: 3, plots: false}" "${5:-potential: gp:$model}"
+}
+
+# ranking FOLDER [ROWS]: rank, E/N, std/σ and novel atoms of the ranked minima.
+ranking() {
+  /usr/bin/python3 - "$1/ranking.csv" "${2:-0}" << 'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for row in rows[:int(sys.argv[2]) or len(rows)]:
+    print(f"  rank {row['rank']:>2}: E {float(row['energy_per_atom']):8.3f} eV/atom, "
+          f"{row['space_group']:>10}, std/σ {float(row['max_uncertainty_normalised']):.3f}, "
+          f"novel {row['novel_atoms']}")
+PY
+}
+
+echo "== 1. LAQA search, 12 candidates, seed 1"
+search_config s12 1 12 200 > s12.yaml
+otfgp -q search s12.yaml 2> s12.log > /dev/null
+ranking s12
+grep -o 'Si: [0-9]* of the [0-9]* ranked minima[^(]*' s12.log || echo "  (no warning)"
+
+echo "== 2. LAQA search, 40 candidates, seed 7 (minima without novel atoms)"
+search_config s40 7 40 400 > s40.yaml
+otfgp -q search s40.yaml 2> s40.log > /dev/null
+ranking s40 5
+grep -o 'Si: [0-9]* of the [0-9]* ranked minima[^(]*' s40.log || echo "  (no warning)"
+otfgp -q eval -p "gp:$model" "$repo/examples/quickstart/out/held_out/trajectory.xyz" -o held.xyz \
+  2> /dev/null
+/usr/bin/python3 -c "
+from ase.io import read
+print('  largest std/σ on the held-out frames:', f\"{max(a.arrays['uncertainty_normalised'].max() for a in read('held.xyz', ':')):.4f}\")"
+
+echo "== 3. active-learning search (SW oracle, max_calls 6); SW's energies of its minima"
+cp "$model" al-start.h5
+search_config al 1 8 200 "$(printf '%s\n' "active_learning:" "  model: gp:al-start.h5" \
+  "  oracle: {kind: potential, potential: $sw}" "  max_calls: 6" "  check_interval: 10")" > al.yaml
+otfgp -q search al.yaml 2> al.log > /dev/null
+ranking al
+grep -o 'Si: [0-9]* of the [0-9]* ranked minima[^(]*' al.log || echo "  (no warning)"
+otfgp -q eval -p "$sw" al/minima.xyz -o al-sw.xyz
+/usr/bin/python3 -c "
+from ase.io import read
+print('  SW E/N of the ranked minima:', ', '.join(f'{a.get_potential_energy() / len(a):.2f}' for a in read('al-sw.xyz', ':')))"
+
+echo "== 4. hull of diamond Si8 and search 1's best minimum, relaxed with the GP at 0, 10, 20 GPa"
+/usr/bin/python3 - << 'PY'
+from ase.build import bulk
+from ase.io import read, write
+write("diamond.xyz", bulk("Si", "diamond", 5.431, cubic=True), format="extxyz")
+best = read("s12/minima.xyz", 0)
+best.info = {}
+write("best.xyz", best, format="extxyz")
+PY
+otfgp -q hull diamond.xyz best.xyz --relax-with "gp:$model" -P 0:20:10 --json hull.json 2> hull.log \
+  > hull.txt
+/usr/bin/python3 - << 'PY'
+import json
+h = json.load(open("hull.json"))
+for phase in h["phases"]:
+    print(f"  {phase['id']}: std per atom by pressure {phase.get('std_per_atom_by_pressure')}")
+    for note in phase.get("notes", []):
+        print(f"    note: {note}")
+for hull in h["hulls"]:
+    enthalpy = {e["id"]: e["enthalpy_per_atom"] for e in hull["entries"]}
+    print(f"  {hull['pressure_gpa']:g} GPa: H(best) - H(diamond) = "
+          f"{enthalpy['best'] - enthalpy['diamond']:+.2f} eV/atom, stable {hull['stable']}")
+PY
