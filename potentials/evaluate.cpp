@@ -105,6 +105,12 @@ std::string describe(const Extrapolation& extrapolation, int atoms) {
                      extrapolation.novel_atoms, atoms);
 }
 
+std::string novel_marker(const std::optional<Extrapolation>& extrapolation) {
+  if (!has_novel_atoms(extrapolation)) return "";
+  const int novel = extrapolation->novel_atoms;
+  return fmt::format("[{} novel atom{}]", novel, novel == 1 ? "" : "s");
+}
+
 const char* const novelty_meaning =
     "a novel atom has a neighbour closer, or a neighbour density outside, what the training data "
     "has (docs/gp.md, Novelty)";

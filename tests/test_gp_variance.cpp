@@ -260,6 +260,8 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
     });
   };
   CHECK(into_novel(phase) == 0);
+  REQUIRE(phase.extrapolation.size() == 2);  // the hull's tables mark novel entries from these
+  for (const auto& x : phase.extrapolation) CHECK((x && x->novel_atoms == 0));
   {
     StructureInput squeezed = input;
     squeezed.id = "BaO-squeezed";
@@ -270,6 +272,8 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
     std::vector<Structure> out;
     const StudyPhase novel = relaxed_phase(squeezed, gp, one_step, pressures, out);
     CHECK(into_novel(novel) == 2);
+    REQUIRE(novel.extrapolation.size() == 2);
+    for (const auto& x : novel.extrapolation) CHECK((x && x->novel_atoms == 8));
     // Each novel atom adds σ² to the total-energy variance: 8 of 8 novel,
     // at least √8·σ/8 per atom (the GP's own total std alone is far smaller).
     const double sigma = trained().hyperparameters().signal_std;

@@ -16,9 +16,11 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "otfgp/analysis/hull.hpp"
 #include "otfgp/analysis/hull_phases.hpp"
+#include "otfgp/analysis/hull_report.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
 #include "otfgp/analysis/phase_table.hpp"
 #include "otfgp/core/elements.hpp"
@@ -726,6 +728,57 @@ TEST_CASE("sweep_study sweeps a study and samples stability only when a phase ha
   REQUIRE(certain.sweep.hulls.size() == 2);
   CHECK(certain.sweep.hulls[0].stable == std::vector<std::size_t>{0, 1, 2});
   CHECK_FALSE(certain.sweep.hulls[0].entries[2].stability_probability.has_value());
+}
+
+TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms", "[hull][sweep]") {
+  // AB relaxed by a GP into 3 novel atoms at 10 GPa (none at 0), A with
+  // none at either: the marker, the columns and the fields follow the grid
+  // pressure; B (a table row) has none of them.
+  const std::vector<double> pressures = {0.0, 10.0};
+  auto study_phase = [](const std::string& id, const std::string& formula, double h) {
+    StudyPhase phase;
+    phase.phase.id = id;
+    phase.phase.composition = parse_formula(formula);
+    phase.phase.enthalpy_per_atom = Eigen::VectorXd::Constant(2, h);
+    phase.phase.volume_per_atom = Eigen::VectorXd::Zero(2);
+    phase.energy_per_atom = phase.phase.enthalpy_per_atom;
+    return phase;
+  };
+  HullStudy study;
+  study.phases = {study_phase("A", "Ba", -1.0), study_phase("B", "O", -2.0),
+                  study_phase("AB", "BaO", -1.6)};
+  study.phases[0].extrapolation = {Extrapolation{0.01, 0.004, 0}, Extrapolation{0.02, 0.008, 0}};
+  study.phases[2].extrapolation = {Extrapolation{0.3, 0.12, 0}, Extrapolation{2.5, 1.0, 3}};
+  sweep_study(study, pressures, {}, {});
+
+  const std::string text = study_text(study);
+  INFO(text);
+  const auto at_10 = text.find("Hull at 10 GPa");
+  REQUIRE(at_10 != std::string::npos);
+  CHECK(text.substr(0, at_10).find("novel") == std::string::npos);
+  const std::string hull_10 = text.substr(at_10, text.find("Pressure sweep") - at_10);
+  CHECK_THAT(hull_10, Catch::Contains("stable  [3 novel atoms]\n"));
+  CHECK_THAT(hull_10, Catch::Contains("[novel atoms]: 1 entry relaxed here"));
+  CHECK_THAT(text, Catch::Contains("0–10 GPa  [novel atoms at 10 GPa]\n"));
+
+  std::ostringstream csv;
+  write_study_csv(study, csv);
+  CHECK_THAT(csv.str(), Catch::StartsWith("model,pressure_gpa,") &&
+                            Catch::Contains(",note,max_uncertainty,max_uncertainty_normalised,"
+                                            "novel_atoms\n"));
+  CHECK_THAT(csv.str(), Catch::Contains("first,10,AB,BaO,") && Catch::Contains(",,2.5,1,3\n") &&
+                            Catch::Contains(",,0.3,0.12,0\n") && Catch::Contains("first,0,B,O,"));
+  std::istringstream rows(csv.str());
+  for (std::string row; std::getline(rows, row);)
+    if (row.rfind("first,0,B,", 0) == 0) CHECK_THAT(row, Catch::EndsWith(",,,"));
+
+  const nlohmann::json document = study_to_json(study);
+  const nlohmann::json& entry = document["hulls"][1]["entries"][2];
+  CHECK(entry["id"] == "AB");
+  CHECK(entry["novel_atoms"] == 3);
+  CHECK(entry["max_uncertainty_normalised"] == 1.0);
+  CHECK(document["hulls"][0]["entries"][2]["novel_atoms"] == 0);
+  CHECK_FALSE(document["hulls"][1]["entries"][1].contains("novel_atoms"));
 }
 
 namespace {

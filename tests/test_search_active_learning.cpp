@@ -632,6 +632,36 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
         first.extrapolation->novel_atoms);
   CHECK_THAT(ranking_text(gp), Catch::Contains("std/σ  novel"));
 
+  // The same search as a variable-composition one (its hull of Si minima):
+  // hull.csv carries each minimum's figures, the text marks novel entries
+  // and a stable entry with novel atoms is warned about.
+  {
+    std::ostringstream stream;
+    logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(stream));
+    std::string vc = text("gp:" + model.string(), "vc");
+    vc.replace(vc.find("composition: Si"), 15, "compositions: [Si]\nhull_references: [Si]");
+    const VariableCompositionResult hull =
+        run_variable_composition(parse_search_config(ConfigSection::parse(vc, "vc.yaml")), false);
+    logger().sinks().pop_back();
+    const SearchResult& si = hull.searches.at(0).second;
+    REQUIRE(hull.stable.size() == 1);
+    const std::string best_id = "Si_" + std::to_string(si.ranking.front());
+    CHECK(hull.stable.front() == best_id);
+    const CandidateSummary& best = si.candidates[static_cast<std::size_t>(si.ranking.front())];
+    REQUIRE(has_novel_atoms(best.extrapolation));  // the model knows nothing of the best minimum
+    CHECK_THAT(stream.str(),
+               Catch::Contains("the hull's stable entry " + best_id + " ends with novel atoms"));
+    CHECK_THAT(hull.hull_text,
+               Catch::Contains("stable  [" + std::to_string(best.extrapolation->novel_atoms) +
+                               " novel atom"));
+    const std::string csv = read_text(directory / "vc" / "hull.csv");
+    CHECK_THAT(csv, Catch::Contains(",stable,max_uncertainty,max_uncertainty_normalised,"
+                                    "novel_atoms\n"));
+    CHECK_THAT(csv,
+               Catch::Contains(best_id + ",Si8,") &&
+                   Catch::Contains("," + std::to_string(best.extrapolation->novel_atoms) + "\n"));
+  }
+
   // A potential without an uncertainty: no columns' values, no warning.
   const SearchResult sw_search = run_logged_search(text(sw, "sw"), "sw.yaml", log);
   for (const auto& c : sw_search.candidates) CHECK_FALSE(c.extrapolation);

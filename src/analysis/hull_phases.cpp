@@ -45,6 +45,9 @@ void record_relaxation(StudyPhase& phase, std::size_t k, const RelaxResult& resu
   phase.energy_per_atom[index] = result.energy / atoms;
   phase.phase.volume_per_atom[index] = result.structure.volume() / atoms;
   phase.phase.enthalpy_per_atom[index] = result.enthalpy / atoms;
+  if (!result.extrapolation) return;
+  phase.extrapolation.resize(static_cast<std::size_t>(phase.energy_per_atom.size()));
+  phase.extrapolation[k] = result.extrapolation;
 }
 
 void write_relaxed(const std::filesystem::path& folder, const StructureInput& input,

@@ -49,6 +49,12 @@ nlohmann::json hull_json(const Hull& hull, const std::vector<StudyPhase>& phases
         number_or_null(enthalpies ? (*enthalpies)[static_cast<Eigen::Index>(i)]
                                   : phase.phase.enthalpy_per_atom[index]);
     item["included"] = entry.included;
+    const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
+    if (x && !energies) {  // the first model's relaxation
+      item["max_uncertainty"] = x->max_uncertainty;
+      item["max_uncertainty_normalised"] = x->max_uncertainty_normalised;
+      item["novel_atoms"] = x->novel_atoms;
+    }
     if (entry.included) {
       item["formation_enthalpy_per_atom"] = entry.formation_energy_per_atom;
       item["e_above_hull"] = entry.e_above_hull;
@@ -130,21 +136,24 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   // Long lists: every stable entry, the closest ones above the hull, and
   // the first entries left out; the files have the rest.
   constexpr std::size_t shown_unstable = 40, shown_excluded = 20;
-  std::size_t unstable = 0, excluded = 0, hidden = 0;
+  std::size_t unstable = 0, excluded = 0, hidden = 0, novel = 0;
   for (std::size_t i : display_order(hull)) {
     const StudyPhase& phase = phases[i];
     const HullEntryResult& entry = hull.entries[i];
     const double enthalpy = phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
+    const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
+    const std::string marker = has_novel_atoms(x) ? "  " + novel_marker(x) : "";
+    novel += !marker.empty();
     if ((!entry.included && ++excluded > shown_excluded) ||
         (entry.included && !entry.stable && ++unstable > shown_unstable)) {
       ++hidden;
       continue;
     }
     if (!entry.included) {
-      out << fmt::format("  {:<{}}  {:<12} {:>12} {:>12} {:>10}{}  left out: {}\n", phase.phase.id,
-                         width, formula_of(phase),
+      out << fmt::format("  {:<{}}  {:<12} {:>12} {:>12} {:>10}{}  left out: {}{}\n",
+                         phase.phase.id, width, formula_of(phase),
                          std::isfinite(enthalpy) ? fmt::format("{:.4f}", enthalpy) : "nan", "-",
-                         "-", probabilities ? "           " : "", entry.exclusion);
+                         "-", probabilities ? "           " : "", entry.exclusion, marker);
       continue;
     }
     std::string state = entry.stable ? "stable" : decomposition_text(hull, phases, i);
@@ -153,16 +162,37 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
                           phases[same->same_as].phase.id, same->largest_difference);
     else if (entry.duplicate_of && !entry.stable)
       state += fmt::format("  (same composition as {})", phases[*entry.duplicate_of].phase.id);
-    out << fmt::format("  {:<{}}  {:<12} {:>12.4f} {:>12.4f} {:>10.1f}{}  {}\n", phase.phase.id,
-                       width, formula_of(phase), enthalpy, entry.formation_energy_per_atom,
-                       1000.0 * entry.e_above_hull,
-                       probabilities ? fmt::format("  {:>9}", probability_text(entry)) : "", state);
+    out << fmt::format(
+        "  {:<{}}  {:<12} {:>12.4f} {:>12.4f} {:>10.1f}{}  {}{}\n", phase.phase.id, width,
+        formula_of(phase), enthalpy, entry.formation_energy_per_atom, 1000.0 * entry.e_above_hull,
+        probabilities ? fmt::format("  {:>9}", probability_text(entry)) : "", state, marker);
+  }
+  if (novel > 0) {
+    const bool one = novel == 1;
+    out << fmt::format(
+        "  [novel atoms]: {} {} relaxed here into atoms unlike the model's training data "
+        "(docs/gp.md, \"Novelty\"); {} the model's extrapolation: label {} (--recheck-with) "
+        "before trusting {} on the hull\n",
+        novel, one ? "entry" : "entries", one ? "its enthalpy is" : "their enthalpies are",
+        one ? "it" : "them", one ? "its place" : "their places");
   }
   if (hidden > 0)
     out << fmt::format(
         "  … and {} more entries further from the hull (all of them are in the JSON and CSV "
         "outputs)\n",
         hidden);
+}
+
+// "  [novel atoms at 3 of 5 grid pressures, 10–20 GPa]"; empty for a phase
+// relaxed into novel atoms nowhere.
+std::string novel_pressures_text(const StudyPhase& phase, const std::vector<double>& pressures) {
+  std::vector<double> novel;
+  for (std::size_t k = 0; k < pressures.size(); ++k)
+    if (has_novel_atoms(extrapolation_at(phase, k))) novel.push_back(pressures[k]);
+  if (novel.empty()) return "";
+  if (novel.size() == 1) return fmt::format("  [novel atoms at {:g} GPa]", novel.front());
+  return fmt::format("  [novel atoms at {} of {} grid pressures, {:g}–{:g} GPa]", novel.size(),
+                     pressures.size(), novel.front(), novel.back());
 }
 
 void sweep_summary(std::ostream& out, const HullStudy& study) {
@@ -189,8 +219,9 @@ void sweep_summary(std::ostream& out, const HullStudy& study) {
           "the same phase as {} (enthalpies within {:.2g} eV/atom at every "
           "pressure)",
           study.phases[same->same_as].phase.id, same->largest_difference);
-    out << fmt::format("  {:<{}}  {:<12} {}\n", study.phases[i].phase.id, width,
-                       formula_of(study.phases[i]), ranges.empty() ? "never stable" : ranges);
+    out << fmt::format("  {:<{}}  {:<12} {}{}\n", study.phases[i].phase.id, width,
+                       formula_of(study.phases[i]), ranges.empty() ? "never stable" : ranges,
+                       novel_pressures_text(study.phases[i], sweep.pressures));
   }
   if (sweep.transitions.empty()) {
     out << "No phase enters or leaves the hull in this range.\n";
@@ -239,6 +270,13 @@ std::string csv_number(double value) {
   return std::isfinite(value) ? format_significant(value, 10) : "";
 }
 
+// max_uncertainty,max_uncertainty_normalised,novel_atoms; empty without.
+std::string extrapolation_columns(const std::optional<Extrapolation>& x) {
+  if (!x) return ",,";
+  return fmt::format("{},{},{}", csv_number(x->max_uncertainty),
+                     csv_number(x->max_uncertainty_normalised), x->novel_atoms);
+}
+
 void csv_rows(std::ostream& out, const std::string& model, const HullStudy& study,
               const std::vector<Hull>& hulls, const Eigen::MatrixXd* energies,
               const Eigen::MatrixXd* enthalpies) {
@@ -261,11 +299,19 @@ void csv_rows(std::ostream& out, const std::string& model, const HullStudy& stud
           << (entry.included ? csv_number(entry.e_above_hull) : "") << ","
           << (entry.stable ? "true" : "false") << ","
           << (entry.stability_probability ? csv_number(*entry.stability_probability) : "") << ","
-          << csv_field(parts) << "," << csv_field(entry.included ? "" : entry.exclusion) << "\n";
+          << csv_field(parts) << "," << csv_field(entry.included ? "" : entry.exclusion) << ","
+          << extrapolation_columns(energies ? std::optional<Extrapolation>()
+                                            : extrapolation_at(phase, k))
+          << "\n";
     }
 }
 
 }  // namespace
+
+const std::optional<Extrapolation>& extrapolation_at(const StudyPhase& phase, std::size_t k) {
+  static const std::optional<Extrapolation> none;
+  return k < phase.extrapolation.size() ? phase.extrapolation[k] : none;
+}
 
 std::string decomposition_text(const Hull& hull, const std::vector<StudyPhase>& phases,
                                std::size_t entry) {
@@ -347,7 +393,7 @@ void write_study_json(const HullStudy& study, std::ostream& out) {
 void write_study_csv(const HullStudy& study, std::ostream& out) {
   out << "model,pressure_gpa,id,formula,energy_per_atom,volume_per_atom,enthalpy_per_atom,"
          "formation_enthalpy_per_atom,e_above_hull,stable,stability_probability,decomposition,"
-         "note\n";
+         "note,max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
   csv_rows(out, "first", study, study.sweep.hulls, nullptr, nullptr);
   if (study.recheck)
     csv_rows(out, "recheck", study, study.recheck->hulls, &study.recheck->energy_per_atom,

@@ -2,6 +2,7 @@
 // as hull entries (the table format `otfgp hull` reads), and their hull.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 #include <sstream>
@@ -49,37 +50,70 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   file.commit();
 }
 
-// The hull of `entries` (hull.csv, the terminal's text and the stable ids in
-// `out`); `without_minimum`: formulas no candidate of which converged.
-void write_hull(const SearchConfig& config, const std::vector<HullEntry>& entries,
+// The hull's entries: the unique minima of every formula and, from a GP, how
+// far each one's model extrapolates.
+struct MinimaEntries {
+  std::vector<HullEntry> entries;
+  std::vector<std::optional<Extrapolation>> extrapolation;  // one per entry
+};
+
+// Stable entries whose minimum has novel atoms: their place on the hull is
+// the model's extrapolation.
+void warn_of_novel_stable(const MinimaEntries& minima, const Hull& hull,
+                          const std::string& output) {
+  std::vector<std::string> ids;
+  for (std::size_t k = 0; k < minima.entries.size(); ++k)
+    if (hull.entries[k].stable && has_novel_atoms(minima.extrapolation[k]))
+      ids.push_back(minima.entries[k].id);
+  if (ids.empty()) return;
+  const bool one = ids.size() == 1;
+  logger().warn(
+      "the hull's stable {} {} {} with novel atoms (novel_atoms in {}): {} place on the hull is "
+      "the model's extrapolation; label {} with an oracle (recheck) before trusting it; {}",
+      one ? "entry" : "entries", fmt::join(ids, ", "), one ? "ends" : "end",
+      (std::filesystem::path(output) / "hull.csv").string(), one ? "its" : "their",
+      one ? "it" : "them", novelty_meaning);
+}
+
+// The hull of the minima (hull.csv, the terminal's text and the stable ids
+// in `out`); `without_minimum`: formulas no candidate of which converged.
+void write_hull(const SearchConfig& config, const MinimaEntries& minima,
                 const std::vector<std::string>& without_minimum, VariableCompositionResult& out) {
+  const std::vector<HullEntry>& entries = minima.entries;
   HullOptions options;
   for (const auto& reference : config.hull_references)
     options.references.push_back(parse_formula(reference));
   const Hull hull = compute_hull(entries, options);
   std::ostringstream csv, text;
-  csv << "id,formula,enthalpy_per_atom,formation_enthalpy_per_atom,e_above_hull,stable\n";
+  csv << "id,formula,enthalpy_per_atom,formation_enthalpy_per_atom,e_above_hull,stable,"
+         "max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
   text << fmt::format("hull of {} at {:g} GPa:\n", references_label(hull.references),
                       config.pressure_gpa);
   for (std::size_t k = 0; k < entries.size(); ++k) {
     const HullEntryResult& r = hull.entries[k];
+    const std::optional<Extrapolation>& x = minima.extrapolation[k];
     if (!r.included) {
       text << fmt::format("  {:<16} left out: {}\n", entries[k].id, r.exclusion);
       continue;
     }
-    csv << fmt::format("{},{},{},{},{},{}\n", entries[k].id, entries[k].composition.formula(),
+    csv << fmt::format("{},{},{},{},{},{},{}\n", entries[k].id, entries[k].composition.formula(),
                        format_real(entries[k].energy_per_atom),
                        format_real(r.formation_energy_per_atom), format_real(r.e_above_hull),
-                       r.stable ? "true" : "false");
+                       r.stable ? "true" : "false",
+                       x ? fmt::format("{},{},{}", format_real(x->max_uncertainty),
+                                       format_real(x->max_uncertainty_normalised), x->novel_atoms)
+                         : ",,");
     if (r.stable) out.stable.push_back(entries[k].id);
-    text << fmt::format("  {:<16} {:<10} ΔH {:>9.4f} eV/atom, above hull {:>8.4f} eV/atom{}\n",
+    text << fmt::format("  {:<16} {:<10} ΔH {:>9.4f} eV/atom, above hull {:>8.4f} eV/atom{}{}\n",
                         entries[k].id, entries[k].composition.formula(),
-                        r.formation_energy_per_atom, r.e_above_hull, r.stable ? "  stable" : "");
+                        r.formation_energy_per_atom, r.e_above_hull, r.stable ? "  stable" : "",
+                        has_novel_atoms(x) ? "  " + novel_marker(x) : "");
   }
   for (const std::string& formula : without_minimum)
     text << fmt::format("  {:<16} left out: no candidate reached a minimum\n", formula);
   write_file(std::filesystem::path(config.output) / "hull.csv", csv.str());
   out.hull_text = text.str();
+  warn_of_novel_stable(minima, hull, config.output);
 }
 
 }  // namespace
@@ -93,7 +127,7 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
                         "otfgp search");
   check_before_searching(config, top, resume);
   VariableCompositionResult out;
-  std::vector<HullEntry> entries;
+  MinimaEntries minima;
   std::vector<std::string> without_minimum;  // formulas no candidate of which converged
   std::ostringstream table;
   table << "# unique minima of otfgp search at " << config.pressure_gpa
@@ -115,15 +149,17 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
       entry.id = fmt::format("{}_{}", stoichiometry.formula(), k);
       entry.composition = Composition(counts);
       entry.energy_per_atom = c.enthalpy_per_atom;
-      entries.push_back(entry);
+      minima.entries.push_back(entry);
+      minima.extrapolation.push_back(c.extrapolation);
       table << fmt::format("{},{},{},{}\n", entry.id, c.structure.formula(),
                            format_real(c.energy_per_atom), format_real(c.volume_per_atom));
     }
     out.searches.emplace_back(stoichiometry.formula(), std::move(result));
   }
   write_file(top / "hull_entries.csv", table.str());
-  if (entries.empty()) throw Error("variable-composition search: no composition gave a minimum");
-  write_hull(config, entries, without_minimum, out);
+  if (minima.entries.empty())
+    throw Error("variable-composition search: no composition gave a minimum");
+  write_hull(config, minima, without_minimum, out);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "otfgp/analysis/hull_sweep.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp {
 
@@ -22,7 +23,14 @@ struct StudyPhase {
   std::string origin;               // how its energies came about, e.g. "table: E and V fixed"
   Eigen::VectorXd energy_per_atom;  // eV/atom per pressure (NaN: unknown)
   std::vector<std::string> notes;   // e.g. "relaxation at 10 GPa did not converge"
+  // Per pressure, of the structure relaxed there with a potential that has
+  // an uncertainty (the GP): its largest per-atom std and novel atoms. Empty
+  // for table rows, labelled frames and potentials without one.
+  std::vector<std::optional<Extrapolation>> extrapolation;
 };
+
+// The extrapolation of phase `phase` at grid pressure k, when it has one.
+const std::optional<Extrapolation>& extrapolation_at(const StudyPhase& phase, std::size_t k);
 
 struct RecheckResult {
   std::string spec;     // the second model

@@ -41,6 +41,9 @@ inline bool has_novel_atoms(const std::optional<Extrapolation>& extrapolation) {
 std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation);
 // "max std 2.49 eV (1.00 σ), 8 of 8 atoms novel" (σ: the model's signal std).
 std::string describe(const Extrapolation& extrapolation, int atoms);
+// "[8 novel atoms]" where an extrapolation counts novel atoms, else empty:
+// the mark a table puts beside such a structure.
+std::string novel_marker(const std::optional<Extrapolation>& extrapolation);
 // What a novel atom is and what it means, for the warnings that count them.
 extern const char* const novelty_meaning;
 
