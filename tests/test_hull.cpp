@@ -20,6 +20,7 @@
 
 #include "otfgp/analysis/hull.hpp"
 #include "otfgp/analysis/hull_phases.hpp"
+#include "otfgp/analysis/hull_plot.hpp"
 #include "otfgp/analysis/hull_report.hpp"
 #include "otfgp/analysis/hull_sweep.hpp"
 #include "otfgp/analysis/phase_table.hpp"
@@ -779,6 +780,33 @@ TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms",
   CHECK(entry["max_uncertainty_normalised"] == 1.0);
   CHECK(document["hulls"][0]["entries"][2]["novel_atoms"] == 0);
   CHECK_FALSE(document["hulls"][1]["entries"][1].contains("novel_atoms"));
+
+  // The plots ring such entries (#d62728, a colour nothing else draws): at
+  // 10 GPa and in the sweep, not at 0 GPa. A ternary hull does the same.
+  testing::TemporaryDirectory folder("otfgp-hull-novel");
+  REQUIRE(plot_hull(study, 0, folder / "at0.png"));
+  REQUIRE(plot_hull(study, 1, folder / "at10.png"));
+  REQUIRE(plot_sweep(study, folder / "sweep.png"));
+  HullStudy ternary;
+  ternary.phases = {study_phase("A", "Ba", -1.0), study_phase("B", "O", -2.0),
+                    study_phase("C", "Rh", -1.5), study_phase("ABC", "BaRhO", -1.9)};
+  ternary.phases[3].extrapolation = {std::nullopt, Extrapolation{2.5, 1.0, 3}};
+  sweep_study(ternary, pressures, {}, {});
+  REQUIRE(plot_hull(ternary, 1, folder / "ternary.png"));
+  const std::string counts = testing::python_output(
+      "import sys\nfrom PIL import Image\nfor path in sys.argv[1:]:\n"
+      "    image = Image.open(path).convert('RGB')\n"
+      "    print(sum(1 for p in image.getdata() if p == (214, 39, 40)), end=' ')\n",
+      {(folder / "at0.png").string(), (folder / "at10.png").string(),
+       (folder / "sweep.png").string(), (folder / "ternary.png").string()});
+  INFO("ring-coloured pixels: " << counts);
+  std::istringstream numbers(counts);
+  int at0 = -1, at10 = -1, sweep = -1, ternary_rings = -1;
+  numbers >> at0 >> at10 >> sweep >> ternary_rings;
+  CHECK(at0 == 0);
+  CHECK(at10 > 20);
+  CHECK(sweep > 20);
+  CHECK(ternary_rings > 20);
 }
 
 namespace {

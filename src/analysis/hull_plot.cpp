@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <system_error>
@@ -57,7 +58,28 @@ std::string literal_text(const std::string& text) {
 struct HullView {
   const Hull* hull;
   std::string title;
+  // The grid pressure whose relaxations the entries' novelty marks come
+  // from: the first model's hull (a re-check's energies are the oracle's).
+  std::optional<std::size_t> novelty_at;
 };
+
+// Whether the view marks entry i as relaxed into novel atoms.
+bool novel_in_view(const HullStudy& study, const HullView& view, std::size_t i) {
+  return view.novelty_at && has_novel_atoms(extrapolation_at(study.phases[i], *view.novelty_at));
+}
+
+constexpr const char* novel_colour = "'#d62728'";
+
+// A ring around each point of `novel` ("x y" lines) and a line saying what it
+// means; nothing when there is none. Returns the plot clause to append.
+std::string novel_rings(GnuplotJob& job, const std::string& novel, const std::string& tag,
+                        const char* where = "graph 0.01, graph 0.97") {
+  if (novel.empty()) return "";
+  job.script() << "set label 9 'rings: relaxed into novel atoms (the model extrapolates)' at "
+               << where << " left font 'Sans,9' tc rgb " << novel_colour << "\n";
+  return ", \\\n  " + job.data("novel" + tag + ".dat", novel) +
+         " using 1:2 with points pt 6 ps 2.4 lw 2 lc rgb " + novel_colour;
+}
 
 double largest_e_above_hull(const Hull& hull) {
   double largest = 0.0;
@@ -67,11 +89,12 @@ double largest_e_above_hull(const Hull& hull) {
 }
 
 // The binary panel: formation enthalpy against composition, the hull as a line.
-void binary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
+void binary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
                   const std::string& tag) {
   const auto& phases = study.phases;
+  const Hull& hull = *view.hull;
   auto& script = job.script();
-  std::ostringstream stable_points, unstable_points, labels, lines;
+  std::ostringstream stable_points, unstable_points, labels, lines, novel;
   std::vector<std::pair<double, double>> vertices;
   for (std::size_t i : hull.stable)
     vertices.emplace_back(hull.entries[i].coordinates[1],
@@ -85,6 +108,7 @@ void binary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
     const HullEntryResult& entry = hull.entries[i];
     if (!entry.included) continue;
     const double x = entry.coordinates[1], y = entry.formation_energy_per_atom;
+    if (novel_in_view(study, view, i)) novel << x << " " << y << "\n";
     if (entry.stable) {
       stable_points << x << " " << y << "\n";
       stable_labels.emplace_back(x, y,
@@ -112,19 +136,22 @@ void binary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
   const std::string label_file = job.data("labels" + tag + ".dat", labels.str());
   const std::string above_file =
       job.data("labels_above" + tag + ".dat", labels_above.str() + "nan nan \"\"\n");
+  const std::string rings = novel_rings(job, novel.str(), tag);
   script << "plot " << hull_file << " using 1:2 with lines lw 2 lc rgb 'black', \\\n  "
          << unstable_file << " using 1:2:3 with points pt 7 ps 1.0 lc palette, \\\n  "
          << stable_file << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  " << label_file
          << " using 1:2:3 with labels offset 0,-1.2 font 'Sans,9', \\\n  " << above_file
-         << " using 1:2:3 with labels offset 0,1.2 font 'Sans,9'\n";
+         << " using 1:2:3 with labels offset 0,1.2 font 'Sans,9'" << rings << "\n";
+  script << "unset label 9\n";
 }
 
 // The ternary panel: the composition triangle with the hull's tie lines.
-void ternary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
+void ternary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
                    const std::string& tag) {
   const auto& phases = study.phases;
+  const Hull& hull = *view.hull;
   auto& script = job.script();
-  std::ostringstream stable_points, unstable_points, labels, lines;
+  std::ostringstream stable_points, unstable_points, labels, lines, novel;
   // Ternary: (a, b, c) → (b + c/2, c·√3/2).
   const double height = std::sqrt(3.0) / 2.0;
   auto point = [&](const Eigen::VectorXd& x) {
@@ -141,6 +168,7 @@ void ternary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
     const HullEntryResult& entry = hull.entries[i];
     if (!entry.included) continue;
     const auto [x, y] = point(entry.coordinates);
+    if (novel_in_view(study, view, i)) novel << x << " " << y << "\n";
     if (entry.stable) {
       stable_points << x << " " << y << "\n";
       bool corner = entry.coordinates.maxCoeff() > 1 - 1e-9;
@@ -168,12 +196,13 @@ void ternary_panel(GnuplotJob& job, const HullStudy& study, const Hull& hull,
   const std::string unstable_file =
       job.data("unstable" + tag + ".dat", unstable_points.str() + "nan nan nan\n");
   const std::string label_file = job.data("labels" + tag + ".dat", labels.str() + "nan nan \"\"\n");
+  const std::string rings = novel_rings(job, novel.str(), tag);
   script << "plot " << border << " using 1:2 with lines lw 1.5 lc rgb 'black', \\\n  " << tie_file
          << " using 1:2 with lines lw 1 lc rgb '#555555', \\\n  " << unstable_file
          << " using 1:2:3 with points pt 7 ps 0.9 lc palette, \\\n  " << stable_file
          << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  " << label_file
-         << " using 1:2:3 with labels offset 0,0.9 font 'Sans,9'\n";
-  script << "unset label 1\nunset label 2\nunset label 3\n";
+         << " using 1:2:3 with labels offset 0,0.9 font 'Sans,9'" << rings << "\n";
+  script << "unset label 1\nunset label 2\nunset label 3\nunset label 9\n";
 }
 
 // Commands for one binary or ternary panel; data files go into the job.
@@ -186,9 +215,9 @@ void hull_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
   script << "set cblabel 'E above hull (meV/atom)'\nset cbrange [0:" << largest_e_above_hull(hull)
          << "]\n";
   if (hull.num_components() == 2)
-    binary_panel(job, study, hull, tag);
+    binary_panel(job, study, view, tag);
   else
-    ternary_panel(job, study, hull, tag);
+    ternary_panel(job, study, view, tag);
 }
 
 bool plottable(const Hull& hull, const std::string& what) {
@@ -205,8 +234,10 @@ bool plot_hull(const HullStudy& study, std::size_t k, const std::filesystem::pat
   if (!plottable(hull, "hull")) return false;
   GnuplotJob job;
   hull_panel(job, study,
-             {&hull, fmt::format("{} hull at {:g} GPa", references_label(hull.references),
-                                 study.sweep.pressures[k])},
+             {&hull,
+              fmt::format("{} hull at {:g} GPa", references_label(hull.references),
+                          study.sweep.pressures[k]),
+              k},
              "");
   return job.run(png, "hull");
 }
@@ -218,11 +249,12 @@ bool plot_recheck(const HullStudy& study, std::size_t k, const std::filesystem::
   GnuplotJob job;
   job.size(1600, 650);
   job.script() << "set multiplot layout 1,2\n";
-  hull_panel(job, study, {&first, fmt::format("first model, {:g} GPa", study.sweep.pressures[k])},
-             "a");
+  hull_panel(job, study,
+             {&first, fmt::format("first model, {:g} GPa", study.sweep.pressures[k]), k}, "a");
   hull_panel(job, study,
              {&study.recheck->hulls.at(k),
-              fmt::format("re-check: {}, {:g} GPa", study.recheck->spec, study.sweep.pressures[k])},
+              fmt::format("re-check: {}, {:g} GPa", study.recheck->spec, study.sweep.pressures[k]),
+              std::nullopt},
              "b");
   job.script() << "unset multiplot\n";
   return job.run(png, "re-check");
@@ -247,16 +279,19 @@ std::vector<std::size_t> sweep_rows(const HullStudy& study) {
 // bars, transition ticks; `names` gets the rows' tic labels.
 struct SweepFiles {
   std::string energies, bars, ticks;
+  std::string novel;  // "P row" where a phase was relaxed into novel atoms
 };
 
 SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
                             const std::vector<std::size_t>& shown, std::ostringstream& names) {
   const Sweep& sweep = study.sweep;
-  std::ostringstream energies, bars, ticks;
+  std::ostringstream energies, bars, ticks, novel;
   for (std::size_t row = 0; row < shown.size(); ++row) {
     const std::size_t i = shown[row];
     for (std::size_t k = 0; k < sweep.pressures.size(); ++k) {
       const auto& entry = sweep.hulls[k].entries[i];
+      if (has_novel_atoms(extrapolation_at(study.phases[i], k)))
+        novel << sweep.pressures[k] << " " << row << "\n";
       energies << sweep.pressures[k] << " "
                << (entry.included ? fmt::format("{}", 1000.0 * entry.e_above_hull) : "nan") << "\n";
     }
@@ -275,7 +310,7 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
       if (transition.entry == i) ticks << transition.pressure_gpa << " " << row << "\n";
   }
   return {job.data("energies.dat", energies.str()), job.data("bars.dat", bars.str() + "nan nan\n"),
-          job.data("ticks.dat", ticks.str() + "nan nan\n")};
+          job.data("ticks.dat", ticks.str() + "nan nan\n"), novel.str()};
 }
 
 // The upper panel: E above the hull against pressure, without the phases far
@@ -333,11 +368,12 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
             "xlabel\n";
   sweep_energy_panel(script, study, shown, files.energies);
   script << "unset title\n";
+  const std::string rings = novel_rings(job, files.novel, "_sweep", "graph 0, graph 1.05");
   script << "set xlabel 'pressure (GPa)'\nset ylabel ''\nset key off\nset yrange [-0.7:"
          << count - 0.3 << "]\n"
          << "set ytics (" << names.str() << ")\nset grid xtics\n"
          << "plot " << files.bars << " using 1:2 with lines lw 8 lc rgb '#2166ac', \\\n  "
-         << files.ticks << " using 1:2 with points pt 2 ps 1.5 lc rgb '#b2182b'\n";
+         << files.ticks << " using 1:2 with points pt 2 ps 1.5 lc rgb '#b2182b'" << rings << "\n";
   script << "unset multiplot\n";
   return job.run(png, "sweep");
 }
