@@ -1,6 +1,7 @@
 #include "otfgp/potentials/evaluate.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 
@@ -89,31 +90,58 @@ Evaluation evaluate_bound(Potential& potential, const Structure& structure,
   return evaluation;
 }
 
-std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation) {
+std::optional<double> Extrapolation::force_std_in_noise() const {
+  if (!max_force_std || !force_noise || *force_noise <= 0.0) return std::nullopt;
+  return *max_force_std / *force_noise;
+}
+
+bool has_uncertain_forces(const std::optional<Extrapolation>& extrapolation) {
+  if (!extrapolation) return false;
+  const std::optional<double> ratio = extrapolation->force_std_in_noise();
+  return ratio && *ratio > label_force_std_ratio;
+}
+
+std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation,
+                                              std::optional<double> force_noise) {
   if (!evaluation.uncertainty || evaluation.uncertainty->size() == 0) return std::nullopt;
   Extrapolation out;
   out.max_uncertainty = evaluation.uncertainty->maxCoeff();
   if (evaluation.uncertainty_normalised && evaluation.uncertainty_normalised->size() > 0)
     out.max_uncertainty_normalised = evaluation.uncertainty_normalised->maxCoeff();
   if (evaluation.novel) out.novel_atoms = static_cast<int>(evaluation.novel->sum());
+  if (evaluation.force_uncertainty && evaluation.force_uncertainty->size() > 0)
+    out.max_force_std = evaluation.force_uncertainty->maxCoeff();
+  out.force_noise = force_noise;
   return out;
 }
 
 std::string describe(const Extrapolation& extrapolation, int atoms) {
-  return fmt::format("max std {:.3g} eV ({:.2f} σ), {} of {} atoms novel",
-                     extrapolation.max_uncertainty, extrapolation.max_uncertainty_normalised,
-                     extrapolation.novel_atoms, atoms);
+  std::string text = fmt::format(
+      "max std {:.3g} eV ({:.2f} σ), {} of {} atoms novel", extrapolation.max_uncertainty,
+      extrapolation.max_uncertainty_normalised, extrapolation.novel_atoms, atoms);
+  if (extrapolation.max_force_std) {
+    text += fmt::format(", max force std {:.3g} eV/Å", *extrapolation.max_force_std);
+    if (const auto ratio = extrapolation.force_std_in_noise())
+      text += fmt::format(" ({:.3g} σ_f)", *ratio);
+  }
+  return text;
 }
 
-std::string novel_marker(const std::optional<Extrapolation>& extrapolation) {
-  if (!has_novel_atoms(extrapolation)) return "";
-  const int novel = extrapolation->novel_atoms;
-  return fmt::format("[{} novel atom{}]", novel, novel == 1 ? "" : "s");
+std::string label_marker(const std::optional<Extrapolation>& extrapolation) {
+  std::vector<std::string> parts;
+  if (has_novel_atoms(extrapolation)) {
+    const int novel = extrapolation->novel_atoms;
+    parts.push_back(fmt::format("{} novel atom{}", novel, novel == 1 ? "" : "s"));
+  }
+  if (has_uncertain_forces(extrapolation))
+    parts.push_back(fmt::format("force std {:.3g} σ_f", *extrapolation->force_std_in_noise()));
+  return parts.empty() ? "" : fmt::format("[{}]", fmt::join(parts, ", "));
 }
 
 const char* const novelty_meaning =
     "a novel atom has a neighbour closer, or a neighbour density outside, what the training data "
-    "has (docs/gp.md, Novelty)";
+    "has (docs/gp.md, Novelty); a force std above 2 σ_f (the model's force noise) is past the "
+    "on-the-fly loop's default threshold (docs/otf.md, Threshold)";
 
 void attach_labels(Structure& structure, const Evaluation& evaluation) {
   structure.energy = evaluation.energy;

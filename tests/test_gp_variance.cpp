@@ -256,7 +256,7 @@ TEST_CASE("hull stability probabilities come from the GP's own energy std", "[gp
   // novel, and each pressure's note says so.
   const auto into_novel = [](const StudyPhase& p) {
     return std::count_if(p.notes.begin(), p.notes.end(), [](const std::string& note) {
-      return note.find("into novel atoms") != std::string::npos;
+      return note.find("where the model would ask for a label") != std::string::npos;
     });
   };
   CHECK(into_novel(phase) == 0);

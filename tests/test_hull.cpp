@@ -731,9 +731,11 @@ TEST_CASE("sweep_study sweeps a study and samples stability only when a phase ha
   CHECK_FALSE(certain.sweep.hulls[0].entries[2].stability_probability.has_value());
 }
 
-TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms", "[hull][sweep]") {
-  // AB relaxed by a GP into 3 novel atoms at 10 GPa (none at 0), A with
-  // none at either: the marker, the columns and the fields follow the grid
+TEST_CASE("the hull's text, CSV and JSON mark entries relaxed where the model would label",
+          "[hull][sweep]") {
+  // AB relaxed by a GP into 3 novel atoms at 10 GPa (none at 0); A with no
+  // novel atom, its force std 1.5 σ_f at 0 GPa (below the loop's 2 σ_f) and
+  // 50 σ_f at 10: the marker, the columns and the fields follow the grid
   // pressure; B (a table row) has none of them.
   const std::vector<double> pressures = {0.0, 10.0};
   auto study_phase = [](const std::string& id, const std::string& formula, double h) {
@@ -748,8 +750,11 @@ TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms",
   HullStudy study;
   study.phases = {study_phase("A", "Ba", -1.0), study_phase("B", "O", -2.0),
                   study_phase("AB", "BaO", -1.6)};
-  study.phases[0].extrapolation = {Extrapolation{0.01, 0.004, 0}, Extrapolation{0.02, 0.008, 0}};
-  study.phases[2].extrapolation = {Extrapolation{0.3, 0.12, 0}, Extrapolation{2.5, 1.0, 3}};
+  study.phases[0].extrapolation = {Extrapolation{0.01, 0.004, 0, 0.015, 0.01},
+                                   Extrapolation{0.02, 0.008, 0, 0.5, 0.01}};
+  const std::optional<double> none;  // no calibrated force std
+  study.phases[2].extrapolation = {Extrapolation{0.3, 0.12, 0, none, none},
+                                   Extrapolation{2.5, 1.0, 3, none, none}};
   sweep_study(study, pressures, {}, {});
 
   const std::string text = study_text(study);
@@ -757,21 +762,25 @@ TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms",
   const auto at_10 = text.find("Hull at 10 GPa");
   REQUIRE(at_10 != std::string::npos);
   CHECK(text.substr(0, at_10).find("novel") == std::string::npos);
+  CHECK(text.substr(0, at_10).find("σ_f") == std::string::npos);
   const std::string hull_10 = text.substr(at_10, text.find("Pressure sweep") - at_10);
   CHECK_THAT(hull_10, Catch::Contains("stable  [3 novel atoms]\n"));
-  CHECK_THAT(hull_10, Catch::Contains("[novel atoms]: 1 entry relaxed here"));
-  CHECK_THAT(text, Catch::Contains("0–10 GPa  [novel atoms at 10 GPa]\n"));
+  CHECK_THAT(hull_10, Catch::Contains("stable  [force std 50 σ_f]\n"));
+  CHECK_THAT(hull_10, Catch::Contains("[novel atoms, force std]: 2 entries relaxed here"));
+  CHECK_THAT(text, Catch::Contains("0–10 GPa  [to label at 10 GPa]\n"));
 
   std::ostringstream csv;
   write_study_csv(study, csv);
   CHECK_THAT(csv.str(), Catch::StartsWith("model,pressure_gpa,") &&
                             Catch::Contains(",note,max_uncertainty,max_uncertainty_normalised,"
-                                            "novel_atoms\n"));
-  CHECK_THAT(csv.str(), Catch::Contains("first,10,AB,BaO,") && Catch::Contains(",,2.5,1,3\n") &&
-                            Catch::Contains(",,0.3,0.12,0\n") && Catch::Contains("first,0,B,O,"));
+                                            "novel_atoms,max_force_std\n"));
+  CHECK_THAT(csv.str(), Catch::Contains("first,10,AB,BaO,") && Catch::Contains(",,2.5,1,3,\n") &&
+                            Catch::Contains(",,0.3,0.12,0,\n") &&
+                            Catch::Contains(",,0.02,0.008,0,0.5\n") &&
+                            Catch::Contains("first,0,B,O,"));
   std::istringstream rows(csv.str());
   for (std::string row; std::getline(rows, row);)
-    if (row.rfind("first,0,B,", 0) == 0) CHECK_THAT(row, Catch::EndsWith(",,,"));
+    if (row.rfind("first,0,B,", 0) == 0) CHECK_THAT(row, Catch::EndsWith(",,,,"));
 
   const nlohmann::json document = study_to_json(study);
   const nlohmann::json& entry = document["hulls"][1]["entries"][2];
@@ -779,6 +788,8 @@ TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms",
   CHECK(entry["novel_atoms"] == 3);
   CHECK(entry["max_uncertainty_normalised"] == 1.0);
   CHECK(document["hulls"][0]["entries"][2]["novel_atoms"] == 0);
+  CHECK(document["hulls"][1]["entries"][0]["max_force_std"] == 0.5);
+  CHECK(document["hulls"][1]["entries"][0]["force_noise"] == 0.01);
   CHECK_FALSE(document["hulls"][1]["entries"][1].contains("novel_atoms"));
 
   // The plots ring such entries (#d62728, a colour nothing else draws): at
@@ -790,7 +801,7 @@ TEST_CASE("the hull's text, CSV and JSON mark entries relaxed into novel atoms",
   HullStudy ternary;
   ternary.phases = {study_phase("A", "Ba", -1.0), study_phase("B", "O", -2.0),
                     study_phase("C", "Rh", -1.5), study_phase("ABC", "BaRhO", -1.9)};
-  ternary.phases[3].extrapolation = {std::nullopt, Extrapolation{2.5, 1.0, 3}};
+  ternary.phases[3].extrapolation = {std::nullopt, Extrapolation{2.5, 1.0, 3, none, none}};
   sweep_study(ternary, pressures, {}, {});
   REQUIRE(plot_hull(ternary, 1, folder / "ternary.png"));
   const std::string counts = testing::python_output(

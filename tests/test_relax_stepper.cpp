@@ -117,8 +117,8 @@ TEST_CASE("each step reports energy, enthalpy, mean and max force and stress", "
 namespace {
 
 // Lennard-Jones argon that also reports a per-atom "uncertainty" (0.1 × the
-// atom's index; normalised 0.25 × it; the last atom novel) and counts how
-// often it is bound.
+// atom's index; normalised 0.25 × it; the last atom novel; a force std of
+// 0.02 × it against a force noise of 0.01) and counts how often it is bound.
 class CountingPotential final : public Potential {
  public:
   CountingPotential() : inner_(make_potential("lj:eps=0.0104,sigma=3.4,rc=8.5")) {}
@@ -148,10 +148,15 @@ class CountingPotential final : public Potential {
       }
       Kokkos::deep_copy(result.uncertainty_normalised, normalised);
       Kokkos::deep_copy(result.novel, novel);
+      result.force_uncertainty = ScalarView("CountingPotential::force_std", state.natoms);
+      auto force_std = Kokkos::create_mirror_view(result.force_uncertainty);
+      for (int i = 0; i < state.natoms; ++i) force_std(i) = 0.02 * i;
+      Kokkos::deep_copy(result.force_uncertainty, force_std);
     }
     return result;
   }
   bool provides_uncertainty() const override { return true; }
+  std::optional<double> force_noise() const override { return 0.01; }
   int binds = 0, computes = 0;
 
  private:
@@ -182,6 +187,29 @@ TEST_CASE("the stepper binds once per round and reports the uncertainty", "[rela
   const RelaxResult result = relaxer.result();
   REQUIRE(result.extrapolation);
   CHECK(result.extrapolation->novel_atoms == 1);
+  CHECK(result.extrapolation->max_force_std == Approx(0.06));
+  CHECK(result.extrapolation->force_noise == 0.01);
   CHECK(describe(*result.extrapolation, 4) ==
-        "max std 0.3 eV (0.75 σ), 1 of 4 atoms novel");
+        "max std 0.3 eV (0.75 σ), 1 of 4 atoms novel, max force std 0.06 eV/Å (6 σ_f)");
+  CHECK(label_marker(result.extrapolation) == "[1 novel atom, force std 6 σ_f]");
+}
+
+TEST_CASE("a force std above twice the force noise is what the model would label", "[relax]") {
+  // The on-the-fly loop's default rule (otf.std_threshold_relative 2): 2 σ_f
+  // itself is not above it, a hair more is; without σ_f or a force std the
+  // rule has nothing to judge.
+  const auto with = [](std::optional<double> force_std, std::optional<double> noise) {
+    return std::optional<Extrapolation>(Extrapolation{0.1, 0.05, 0, force_std, noise});
+  };
+  CHECK_FALSE(needs_label(with(0.02, 0.01)));
+  CHECK(needs_label(with(0.0201, 0.01)));
+  CHECK(has_uncertain_forces(with(0.0201, 0.01)));
+  CHECK_FALSE(has_novel_atoms(with(0.0201, 0.01)));
+  CHECK(label_marker(with(0.5, 0.01)) == "[force std 50 σ_f]");
+  CHECK_FALSE(needs_label(with(0.5, std::nullopt)));
+  CHECK_FALSE(needs_label(with(std::nullopt, 0.01)));
+  CHECK_FALSE(needs_label(std::nullopt));
+  CHECK(label_marker(with(0.02, 0.01)).empty());
+  CHECK(describe(*with(0.5, std::nullopt), 8) ==
+        "max std 0.1 eV (0.05 σ), 0 of 8 atoms novel, max force std 0.5 eV/Å");
 }

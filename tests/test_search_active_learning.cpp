@@ -611,26 +611,28 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
   };
   std::string log;
   const SearchResult gp = run_logged_search(text("gp:" + model.string(), "gp"), "gp.yaml", log);
-  int novel = 0;
+  int novel = 0, unsure = 0;  // minima with novel atoms; where the model would label
   for (const int k : gp.ranking) {
     const CandidateSummary& c = gp.candidates[static_cast<std::size_t>(k)];
     REQUIRE(c.extrapolation);
     CHECK(c.extrapolation->max_uncertainty_normalised > 0.0);
     CHECK(c.extrapolation->max_uncertainty_normalised <= 1.0);  // normalised kernel: σ is the prior
     novel += c.extrapolation->novel_atoms > 0;
+    unsure += needs_label(c.extrapolation);
   }
   REQUIRE(novel > 0);
   CHECK_THAT(
-      log, Catch::Contains(std::to_string(novel) + " of the " + std::to_string(gp.ranking.size()) +
-                           " ranked minima end with novel atoms"));
+      log, Catch::Contains(std::to_string(unsure) + " of the " + std::to_string(gp.ranking.size()) +
+                           " ranked minima end where the model would ask for a label"));
   const std::string csv = read_text(directory / "gp" / "ranking.csv");
-  CHECK_THAT(csv, Catch::Contains(",max_uncertainty,max_uncertainty_normalised,novel_atoms\n"));
+  CHECK_THAT(csv, Catch::Contains(
+                      ",max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n"));
   const auto first = gp.candidates[static_cast<std::size_t>(gp.ranking.front())];
-  CHECK_THAT(csv, Catch::Contains("," + std::to_string(first.extrapolation->novel_atoms) + "\n"));
+  CHECK_THAT(csv, Catch::Contains("," + std::to_string(first.extrapolation->novel_atoms) + ","));
   const auto summary = nlohmann::json::parse(read_text(directory / "gp" / "summary.json"));
   CHECK(summary["candidates"][static_cast<std::size_t>(first.index)]["novel_atoms"] ==
         first.extrapolation->novel_atoms);
-  CHECK_THAT(ranking_text(gp), Catch::Contains("std/σ  novel"));
+  CHECK_THAT(ranking_text(gp), Catch::Contains("std/σ  novel  Fstd/σ_f"));
 
   // The same search as a variable-composition one (its hull of Si minima):
   // hull.csv carries each minimum's figures, the text marks novel entries
@@ -648,18 +650,17 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
     const std::string best_id = "Si_" + std::to_string(si.ranking.front());
     CHECK(hull.stable.front() == best_id);
     const CandidateSummary& best = si.candidates[static_cast<std::size_t>(si.ranking.front())];
-    REQUIRE(has_novel_atoms(best.extrapolation));  // the model knows nothing of the best minimum
-    CHECK_THAT(stream.str(),
-               Catch::Contains("the hull's stable entry " + best_id + " ends with novel atoms"));
+    REQUIRE(needs_label(best.extrapolation));  // the model knows nothing of the best minimum
+    CHECK_THAT(stream.str(), Catch::Contains("the hull's stable entry " + best_id +
+                                             " ends where the model would ask for a label"));
     CHECK_THAT(hull.hull_text,
-               Catch::Contains("stable  [" + std::to_string(best.extrapolation->novel_atoms) +
-                               " novel atom"));
+               Catch::Contains("stable  " + label_marker(best.extrapolation) + "\n"));
     const std::string csv = read_text(directory / "vc" / "hull.csv");
     CHECK_THAT(csv, Catch::Contains(",stable,max_uncertainty,max_uncertainty_normalised,"
-                                    "novel_atoms\n"));
+                                    "novel_atoms,max_force_std\n"));
     CHECK_THAT(csv,
                Catch::Contains(best_id + ",Si8,") &&
-                   Catch::Contains("," + std::to_string(best.extrapolation->novel_atoms) + "\n"));
+                   Catch::Contains("," + std::to_string(best.extrapolation->novel_atoms) + ","));
   }
 
   // A potential without an uncertainty: no columns' values, no warning.
@@ -668,5 +669,5 @@ TEST_CASE("a search on a GP reports its minima's std and novel atoms and warns o
   CHECK_THAT(log, !Catch::Contains("novel"));
   CHECK_THAT(ranking_text(sw_search), !Catch::Contains("novel"));
   CHECK_THAT(read_text(directory / "sw" / "ranking.csv"),
-             Catch::Contains(",0,,,\n") || Catch::Contains(",1,,,\n"));
+             Catch::Contains(",0,,,,\n") || Catch::Contains(",1,,,,\n"));
 }

@@ -175,13 +175,14 @@ StudyPhase phase_from_record(const PhaseRecord& record, const std::vector<double
 
 namespace {
 
-// A relaxation at `pressure` that ended with novel atoms gets a note; true then.
-bool note_novel_atoms(StudyPhase& phase, double pressure, const RelaxResult& result) {
-  if (!has_novel_atoms(result.extrapolation)) return false;
-  phase.notes.push_back(
-      fmt::format("relaxed at {:g} GPa into novel atoms ({}): its enthalpy there is the model's "
-                  "extrapolation",
-                  pressure, describe(*result.extrapolation, result.structure.size())));
+// A relaxation at `pressure` that ended where the model would ask for a
+// label (novel atoms, uncertain forces) gets a note; true then.
+bool note_needs_label(StudyPhase& phase, double pressure, const RelaxResult& result) {
+  if (!needs_label(result.extrapolation)) return false;
+  phase.notes.push_back(fmt::format(
+      "relaxed at {:g} GPa where the model would ask for a label ({}): its enthalpy there is the "
+      "model's extrapolation",
+      pressure, describe(*result.extrapolation, result.structure.size())));
   return true;
 }
 
@@ -225,7 +226,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   const std::vector<std::string> tags = pressure_tags(pressures);
   // A potential with its own uncertainty (the GP) gives each relaxed
   // structure's total-energy std, which replaces an info 'std'.
-  std::vector<double> novel_pressures;
+  std::vector<double> unsure_pressures;
   for (std::size_t k = 0; k < pressures.size(); ++k) {
     RelaxResult result;
     try {
@@ -261,19 +262,20 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
         input.id, pressures[k], result.steps, result.energy / atoms,
         result.structure.volume() / atoms, result.pressure,
         result.extrapolation ? "; " + describe(*result.extrapolation, current.size()) : "");
-    if (note_novel_atoms(phase, pressures[k], result)) novel_pressures.push_back(pressures[k]);
+    if (note_needs_label(phase, pressures[k], result)) unsure_pressures.push_back(pressures[k]);
     record_relaxation(phase, k, result);
     current = result.structure;
     relaxed.push_back(result.structure);
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
   }
-  if (!novel_pressures.empty())
+  if (!unsure_pressures.empty())
     logger().warn(
-        "{}: relaxed into novel atoms at {:g} GPa (its notes, --json, give each): its enthalpy "
-        "there is the model's extrapolation, its energy std raised by σ per novel atom; label it "
-        "with an oracle (--recheck-with) before trusting its place on the hull; {}",
-        input.id, fmt::join(novel_pressures, ", "), novelty_meaning);
+        "{}: relaxed where the model would ask for a label (novel atoms, or a force std above "
+        "2 σ_f) at {:g} GPa (its notes, --json, give each): its enthalpy there is the model's "
+        "extrapolation, its energy std raised by σ per novel atom; label it with an oracle "
+        "(--recheck-with) before trusting its place on the hull; {}",
+        input.id, fmt::join(unsure_pressures, ", "), novelty_meaning);
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)
     phase.phase.std_per_atom = phase.phase.std_per_atom_by_pressure.maxCoeff();

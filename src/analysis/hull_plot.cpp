@@ -65,7 +65,7 @@ struct HullView {
 
 // Whether the view marks entry i as relaxed into novel atoms.
 bool novel_in_view(const HullStudy& study, const HullView& view, std::size_t i) {
-  return view.novelty_at && has_novel_atoms(extrapolation_at(study.phases[i], *view.novelty_at));
+  return view.novelty_at && needs_label(extrapolation_at(study.phases[i], *view.novelty_at));
 }
 
 constexpr const char* novel_colour = "'#d62728'";
@@ -75,7 +75,8 @@ constexpr const char* novel_colour = "'#d62728'";
 std::string novel_rings(GnuplotJob& job, const std::string& novel, const std::string& tag,
                         const char* where = "graph 0.01, graph 0.97") {
   if (novel.empty()) return "";
-  job.script() << "set label 9 'rings: relaxed into novel atoms (the model extrapolates)' at "
+  job.script() << "set label 9 'rings: relaxed where the model would ask for a label (novel atoms, "
+                  "force std > 2 σ_f)' at "
                << where << " left font 'Sans,9' tc rgb " << novel_colour << "\n";
   return ", \\\n  " + job.data("novel" + tag + ".dat", novel) +
          " using 1:2 with points pt 6 ps 2.4 lw 2 lc rgb " + novel_colour;
@@ -290,7 +291,7 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
     const std::size_t i = shown[row];
     for (std::size_t k = 0; k < sweep.pressures.size(); ++k) {
       const auto& entry = sweep.hulls[k].entries[i];
-      if (has_novel_atoms(extrapolation_at(study.phases[i], k)))
+      if (needs_label(extrapolation_at(study.phases[i], k)))
         novel << sweep.pressures[k] << " " << row << "\n";
       energies << sweep.pressures[k] << " "
                << (entry.included ? fmt::format("{}", 1000.0 * entry.e_above_hull) : "nan") << "\n";

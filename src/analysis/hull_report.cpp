@@ -54,6 +54,8 @@ nlohmann::json hull_json(const Hull& hull, const std::vector<StudyPhase>& phases
       item["max_uncertainty"] = x->max_uncertainty;
       item["max_uncertainty_normalised"] = x->max_uncertainty_normalised;
       item["novel_atoms"] = x->novel_atoms;
+      if (x->max_force_std) item["max_force_std"] = *x->max_force_std;
+      if (x->force_noise) item["force_noise"] = *x->force_noise;
     }
     if (entry.included) {
       item["formation_enthalpy_per_atom"] = entry.formation_energy_per_atom;
@@ -142,7 +144,7 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
     const HullEntryResult& entry = hull.entries[i];
     const double enthalpy = phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
     const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
-    const std::string marker = has_novel_atoms(x) ? "  " + novel_marker(x) : "";
+    const std::string marker = needs_label(x) ? "  " + label_marker(x) : "";
     novel += !marker.empty();
     if ((!entry.included && ++excluded > shown_excluded) ||
         (entry.included && !entry.stable && ++unstable > shown_unstable)) {
@@ -170,9 +172,10 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   if (novel > 0) {
     const bool one = novel == 1;
     out << fmt::format(
-        "  [novel atoms]: {} {} relaxed here into atoms unlike the model's training data "
-        "(docs/gp.md, \"Novelty\"); {} the model's extrapolation: label {} (--recheck-with) "
-        "before trusting {} on the hull\n",
+        "  [novel atoms, force std]: {} {} relaxed here where the model would ask for a label "
+        "(atoms unlike its training data, docs/gp.md \"Novelty\", or a force std above 2 σ_f, "
+        "its force noise); {} the model's extrapolation: label {} (--recheck-with) before "
+        "trusting {} on the hull\n",
         novel, one ? "entry" : "entries", one ? "its enthalpy is" : "their enthalpies are",
         one ? "it" : "them", one ? "its place" : "their places");
   }
@@ -183,15 +186,15 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
         hidden);
 }
 
-// "  [novel atoms at 3 of 5 grid pressures, 10–20 GPa]"; empty for a phase
-// relaxed into novel atoms nowhere.
+// "  [to label at 3 of 5 grid pressures, 10–20 GPa]"; empty for a phase
+// relaxed nowhere the model would ask for a label.
 std::string novel_pressures_text(const StudyPhase& phase, const std::vector<double>& pressures) {
   std::vector<double> novel;
   for (std::size_t k = 0; k < pressures.size(); ++k)
-    if (has_novel_atoms(extrapolation_at(phase, k))) novel.push_back(pressures[k]);
+    if (needs_label(extrapolation_at(phase, k))) novel.push_back(pressures[k]);
   if (novel.empty()) return "";
-  if (novel.size() == 1) return fmt::format("  [novel atoms at {:g} GPa]", novel.front());
-  return fmt::format("  [novel atoms at {} of {} grid pressures, {:g}–{:g} GPa]", novel.size(),
+  if (novel.size() == 1) return fmt::format("  [to label at {:g} GPa]", novel.front());
+  return fmt::format("  [to label at {} of {} grid pressures, {:g}–{:g} GPa]", novel.size(),
                      pressures.size(), novel.front(), novel.back());
 }
 
@@ -270,11 +273,13 @@ std::string csv_number(double value) {
   return std::isfinite(value) ? format_significant(value, 10) : "";
 }
 
-// max_uncertainty,max_uncertainty_normalised,novel_atoms; empty without.
+// max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std;
+// empty without.
 std::string extrapolation_columns(const std::optional<Extrapolation>& x) {
-  if (!x) return ",,";
-  return fmt::format("{},{},{}", csv_number(x->max_uncertainty),
-                     csv_number(x->max_uncertainty_normalised), x->novel_atoms);
+  if (!x) return ",,,";
+  return fmt::format("{},{},{},{}", csv_number(x->max_uncertainty),
+                     csv_number(x->max_uncertainty_normalised), x->novel_atoms,
+                     x->max_force_std ? csv_number(*x->max_force_std) : "");
 }
 
 void csv_rows(std::ostream& out, const std::string& model, const HullStudy& study,
@@ -393,7 +398,7 @@ void write_study_json(const HullStudy& study, std::ostream& out) {
 void write_study_csv(const HullStudy& study, std::ostream& out) {
   out << "model,pressure_gpa,id,formula,energy_per_atom,volume_per_atom,enthalpy_per_atom,"
          "formation_enthalpy_per_atom,e_above_hull,stable,stability_probability,decomposition,"
-         "note,max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
+         "note,max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n";
   csv_rows(out, "first", study, study.sweep.hulls, nullptr, nullptr);
   if (study.recheck)
     csv_rows(out, "recheck", study, study.recheck->hulls, &study.recheck->energy_per_atom,

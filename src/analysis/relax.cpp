@@ -109,7 +109,7 @@ class Objective {
       report.mean_stress = raw / 6.0 * units::ev_per_a3_in_gpa;
       report.mean_stress_deviation = deviation / 6.0 * units::ev_per_a3_in_gpa;
     }
-    report.extrapolation = extrapolation_of(evaluation);
+    report.extrapolation = extrapolation_of(evaluation, potential_->force_noise());
     if (report.extrapolation) report.mean_uncertainty = evaluation.uncertainty->mean();
     if (options_.relax_cell) {
       const Eigen::Matrix3d deviation =

@@ -149,7 +149,7 @@ void run_relax(const RelaxSettings& settings) {
   std::vector<Structure> relaxed;
   bool all_converged = true;
   bool trajectory_started = false;
-  std::vector<std::size_t> novel;  // frames relaxed into the model's extrapolation
+  std::vector<std::size_t> unsure;  // frames where the model would ask for a label
   for (std::size_t f = 0; f < frames.size(); ++f) {
     if (!settings.trajectory.empty())
       options.observer = trajectory_writer(settings, f, trajectory_started);
@@ -171,7 +171,7 @@ void run_relax(const RelaxSettings& settings) {
     const RelaxResult& result = *done;
     all_converged = all_converged && result.converged;
     print_result(f, result, options);
-    if (has_novel_atoms(result.extrapolation)) novel.push_back(f);
+    if (needs_label(result.extrapolation)) unsure.push_back(f);
     relaxed.push_back(relaxed_output(result, settings.pressure));
     if (interrupt_requested()) break;
   }
@@ -180,12 +180,13 @@ void run_relax(const RelaxSettings& settings) {
     write_structures(settings.output, relaxed);
     logger().info("wrote {}", settings.output);
   }
-  if (!novel.empty())
+  if (!unsure.empty())
     logger().warn(
-        "{} of {} relaxed structures end with novel atoms (frame{} {}): {} the model's "
-        "extrapolation, not its prediction; label them with an oracle before trusting them; {}",
-        novel.size(), relaxed.size(), novel.size() > 1 ? "s" : "", fmt::join(novel, ", "),
-        novel.size() > 1 ? "their energies are" : "its energy is", novelty_meaning);
+        "{} of {} relaxed structures end where the model would ask for a label (frame{} {}: novel "
+        "atoms, or a force std above 2 σ_f): {} the model's extrapolation, not its prediction; "
+        "label them with an oracle before trusting them; {}",
+        unsure.size(), relaxed.size(), unsure.size() > 1 ? "s" : "", fmt::join(unsure, ", "),
+        unsure.size() > 1 ? "their energies are" : "its energy is", novelty_meaning);
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +
                 std::to_string(settings.max_steps));

@@ -641,7 +641,9 @@ MappedGp load_mapped_gp(const std::filesystem::path& path) {
   check_version(file);
   MappedGp mapped;
   mapped.descriptor = read_b2_settings(file.open_group("descriptor"));
-  mapped.signal_std = read_hyperparameters(file).signal_std;
+  const GpHyperparameters hyperparameters = read_hyperparameters(file);
+  mapped.signal_std = hyperparameters.signal_std;
+  mapped.force_noise = hyperparameters.force_noise;
   const Eigen::VectorXd reference = file.read_vector("reference_energies");
   mapped.reference_energy.assign(reference.data(), reference.data() + reference.size());
   if (mapped.reference_energy.size() != mapped.descriptor.species.size())

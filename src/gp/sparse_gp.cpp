@@ -1147,6 +1147,7 @@ MappedGp SparseGp::mapped() const {
   MappedGp out = mapped_cache_;
   // What may change without a new solve.
   out.signal_std = hyperparameters_.signal_std;
+  out.force_noise = hyperparameters_.force_noise;
   out.shortest_pair_distance = novelty_.shortest_pair_distance;
   out.density_range = novelty_.density_range;
   out.isolated_atoms = novelty_.isolated_atoms;

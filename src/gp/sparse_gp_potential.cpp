@@ -32,6 +32,7 @@ class SparseGpPotential final : public Potential {
   double cutoff() const override { return gp_->descriptor().cutoff(); }
   std::vector<int> elements() const override { return gp_->descriptor().species(); }
   bool provides_uncertainty() const override { return true; }
+  std::optional<double> force_noise() const override { return gp_->hyperparameters().force_noise; }
 
   void bind(const std::vector<int>& species) override {
     const auto& known = gp_->descriptor().species();

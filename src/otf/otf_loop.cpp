@@ -64,6 +64,7 @@ class TimedPotential final : public Potential {
   std::vector<int> elements() const override { return inner_->elements(); }
   void bind(const std::vector<int>& species) override { inner_->bind(species); }
   bool provides_uncertainty() const override { return true; }
+  std::optional<double> force_noise() const override { return inner_->force_noise(); }
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override {
     if (request.uncertainty && calls_with_uncertainty % 50 == 0) {

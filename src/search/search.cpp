@@ -1056,24 +1056,26 @@ void recheck(const SearchConfig& config, SearchResult& result) {
         r.difference_min, r.difference_max, r.rechecked, spread);
 }
 
-// Ranked minima with novel atoms that no recheck labelled: their enthalpies
-// are the model's extrapolation, and a search on a GP drifts into such
-// places (a model of 1000 K diamond Si ranked Si8 minima at −9.2 eV/atom,
-// every one with novel atoms, against diamond's −4.34).
+// Ranked minima where the model would ask for a label (novel atoms or a
+// force std above 2 σ_f) that no recheck labelled: their enthalpies are the
+// model's extrapolation, and a search on a GP drifts into such places (a
+// model of 1000 K diamond Si ranked Si8 minima at −9.2 eV/atom, every one
+// with novel atoms, against diamond's −4.34; one at −9.6 had none, but a
+// force std of 150 σ_f).
 void warn_extrapolated(const SearchConfig& config, const SearchResult& result) {
   std::vector<int> ranks;
   for (std::size_t r = 0; r < result.ranking.size(); ++r) {
     const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
-    if (has_novel_atoms(c.extrapolation) && !c.recheck_enthalpy_per_atom)
-      ranks.push_back(int(r) + 1);
+    if (needs_label(c.extrapolation) && !c.recheck_enthalpy_per_atom) ranks.push_back(int(r) + 1);
   }
   if (ranks.empty()) return;
   const auto& first =
       result.candidates[static_cast<std::size_t>(result.ranking[std::size_t(ranks.front() - 1)])];
   logger().warn(
-      "{}: {} of the {} ranked minima{} end with novel atoms (novel_atoms in {}/ranking.csv), the "
-      "first at rank {} (candidate {}: {}): their enthalpies are the model's extrapolation, not "
-      "its prediction; {} before trusting the ranking; {}",
+      "{}: {} of the {} ranked minima{} end where the model would ask for a label (novel atoms, or "
+      "a force std above 2 σ_f: novel_atoms, max_force_std in {}/ranking.csv), the first at rank "
+      "{} (candidate {}: {}): their enthalpies are the model's extrapolation, not its prediction; "
+      "{} before trusting the ranking; {}",
       config.stoichiometry.formula(), ranks.size(), result.ranking.size(),
       config.recheck_oracle ? " not rechecked" : "", config.output, ranks.front(), first.index,
       describe(*first.extrapolation, first.atoms),

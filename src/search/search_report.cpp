@@ -108,6 +108,8 @@ nlohmann::json candidate_json(const SearchConfig& config, const CandidateSummary
       j["max_uncertainty"] = c.extrapolation->max_uncertainty;
       j["max_uncertainty_normalised"] = c.extrapolation->max_uncertainty_normalised;
       j["novel_atoms"] = c.extrapolation->novel_atoms;
+      if (c.extrapolation->max_force_std) j["max_force_std"] = *c.extrapolation->max_force_std;
+      if (c.extrapolation->force_noise) j["force_noise"] = *c.extrapolation->force_noise;
     }
   }
   if (!c.note.empty()) j["note"] = c.note;
@@ -179,20 +181,22 @@ void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
   OutputFile out(csv);
   out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
                   "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom,"
-                  "duplicates,max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
+                  "duplicates,max_uncertainty,max_uncertainty_normalised,novel_atoms,"
+                  "max_force_std\n";
   int rank = 0;
   for (const int k : result.ranking) {
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
     const auto& x = c.extrapolation;
     out.stream() << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index,
         format_real(c.enthalpy_per_atom), format_real(c.energy_per_atom),
         format_real(c.volume_per_atom), c.space_group_symbol, c.space_group, c.steps,
         c.found_at_steps, how_found(config, c),
         c.recheck_enthalpy_per_atom ? format_real(*c.recheck_enthalpy_per_atom) : "",
         duplicates_of(result, k), x ? format_real(x->max_uncertainty) : "",
         x ? format_real(x->max_uncertainty_normalised) : "",
-        x ? std::to_string(x->novel_atoms) : "");
+        x ? std::to_string(x->novel_atoms) : "",
+        x && x->max_force_std ? format_real(*x->max_force_std) : "");
   }
   out.commit();
 }
@@ -282,14 +286,16 @@ void write_top_structures(const SearchConfig& config, const SearchResult& result
 }  // namespace
 
 std::string ranking_text(const SearchResult& result, int rows) {
-  // A GP's minima also show its largest std (÷ its signal std σ) and novel atoms.
+  // A GP's minima also show its largest std (÷ its signal std σ), novel
+  // atoms and largest force std (÷ its force noise σ_f).
   const bool uncertain = std::any_of(result.ranking.begin(), result.ranking.end(), [&](int k) {
     return result.candidates[static_cast<std::size_t>(k)].extrapolation.has_value();
   });
   std::ostringstream out;
-  out << fmt::format("{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}{}\n", "rank", "cand",
-                     "H (eV/atom)", "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups",
-                     uncertain ? fmt::format(" {:>9} {:>6}", "std/σ", "novel") : "");
+  out << fmt::format(
+      "{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}{}\n", "rank", "cand", "H (eV/atom)",
+      "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups",
+      uncertain ? fmt::format(" {:>9} {:>6} {:>9}", "std/σ", "novel", "Fstd/σ_f") : "");
   int rank = 0;
   for (const int k : result.ranking) {
     if (rows > 0 && rank >= rows) break;
@@ -300,8 +306,10 @@ std::string ranking_text(const SearchResult& result, int rows) {
         c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
         fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
         duplicates_of(result, k),
-        x ? fmt::format(" {:>9.3f} {:>6}", x->max_uncertainty_normalised, x->novel_atoms)
-          : std::string(uncertain ? 17 : 0, ' '));
+        x ? fmt::format(
+                " {:>9.3f} {:>6} {:>9}", x->max_uncertainty_normalised, x->novel_atoms,
+                x->force_std_in_noise() ? fmt::format("{:.3g}", *x->force_std_in_noise()) : "-")
+          : std::string(uncertain ? 27 : 0, ' '));
   }
   return out.str();
 }

@@ -57,19 +57,20 @@ struct MinimaEntries {
   std::vector<std::optional<Extrapolation>> extrapolation;  // one per entry
 };
 
-// Stable entries whose minimum has novel atoms: their place on the hull is
-// the model's extrapolation.
-void warn_of_novel_stable(const MinimaEntries& minima, const Hull& hull,
-                          const std::string& output) {
+// Stable entries whose minimum the model would label (novel atoms or a force
+// std above 2 σ_f): their place on the hull is the model's extrapolation.
+void warn_of_unsure_stable(const MinimaEntries& minima, const Hull& hull,
+                           const std::string& output) {
   std::vector<std::string> ids;
   for (std::size_t k = 0; k < minima.entries.size(); ++k)
-    if (hull.entries[k].stable && has_novel_atoms(minima.extrapolation[k]))
+    if (hull.entries[k].stable && needs_label(minima.extrapolation[k]))
       ids.push_back(minima.entries[k].id);
   if (ids.empty()) return;
   const bool one = ids.size() == 1;
   logger().warn(
-      "the hull's stable {} {} {} with novel atoms (novel_atoms in {}): {} place on the hull is "
-      "the model's extrapolation; label {} with an oracle (recheck) before trusting it; {}",
+      "the hull's stable {} {} {} where the model would ask for a label (novel atoms, or a force "
+      "std above 2 σ_f: novel_atoms, max_force_std in {}): {} place on the hull is the model's "
+      "extrapolation; label {} with an oracle (recheck) before trusting it; {}",
       one ? "entry" : "entries", fmt::join(ids, ", "), one ? "ends" : "end",
       (std::filesystem::path(output) / "hull.csv").string(), one ? "its" : "their",
       one ? "it" : "them", novelty_meaning);
@@ -86,7 +87,7 @@ void write_hull(const SearchConfig& config, const MinimaEntries& minima,
   const Hull hull = compute_hull(entries, options);
   std::ostringstream csv, text;
   csv << "id,formula,enthalpy_per_atom,formation_enthalpy_per_atom,e_above_hull,stable,"
-         "max_uncertainty,max_uncertainty_normalised,novel_atoms\n";
+         "max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n";
   text << fmt::format("hull of {} at {:g} GPa:\n", references_label(hull.references),
                       config.pressure_gpa);
   for (std::size_t k = 0; k < entries.size(); ++k) {
@@ -100,20 +101,21 @@ void write_hull(const SearchConfig& config, const MinimaEntries& minima,
                        format_real(entries[k].energy_per_atom),
                        format_real(r.formation_energy_per_atom), format_real(r.e_above_hull),
                        r.stable ? "true" : "false",
-                       x ? fmt::format("{},{},{}", format_real(x->max_uncertainty),
-                                       format_real(x->max_uncertainty_normalised), x->novel_atoms)
-                         : ",,");
+                       x ? fmt::format("{},{},{},{}", format_real(x->max_uncertainty),
+                                       format_real(x->max_uncertainty_normalised), x->novel_atoms,
+                                       x->max_force_std ? format_real(*x->max_force_std) : "")
+                         : ",,,");
     if (r.stable) out.stable.push_back(entries[k].id);
     text << fmt::format("  {:<16} {:<10} ΔH {:>9.4f} eV/atom, above hull {:>8.4f} eV/atom{}{}\n",
                         entries[k].id, entries[k].composition.formula(),
                         r.formation_energy_per_atom, r.e_above_hull, r.stable ? "  stable" : "",
-                        has_novel_atoms(x) ? "  " + novel_marker(x) : "");
+                        needs_label(x) ? "  " + label_marker(x) : "");
   }
   for (const std::string& formula : without_minimum)
     text << fmt::format("  {:<16} left out: no candidate reached a minimum\n", formula);
   write_file(std::filesystem::path(config.output) / "hull.csv", csv.str());
   out.hull_text = text.str();
-  warn_of_novel_stable(minima, hull, config.output);
+  warn_of_unsure_stable(minima, hull, config.output);
 }
 
 }  // namespace

@@ -90,6 +90,9 @@ class GpPotential final : public Potential {
   ComputeResult compute(AtomState& state, const NeighborList& list,
                         const ComputeRequest& request) override;
   bool provides_uncertainty() const override { return true; }
+  std::optional<double> force_noise() const override {
+    return model_.force_noise > 0.0 ? std::optional<double>(model_.force_noise) : std::nullopt;
+  }
 
  private:
   void upload();  // model_ matrices to the device

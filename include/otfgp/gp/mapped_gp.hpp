@@ -67,6 +67,7 @@ struct ForceUncertaintyCalibration {
 struct MappedGp {
   B2Settings descriptor;
   double signal_std = 1.0;               // σ (eV)
+  double force_noise = 0.0;              // σ_f (eV/Å) of the hyperparameters; 0: unknown
   std::vector<double> reference_energy;  // per species (eV), added to every atom's local energy
   // D_b: the descriptor's power spectrum (B2Settings::power_spectrum_size()).
   std::vector<Eigen::MatrixXd> beta;  // per species, D_b × D_b symmetric (eV), σ² included

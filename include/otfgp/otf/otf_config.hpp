@@ -19,6 +19,7 @@
 #include "otfgp/gp/train_config.hpp"
 #include "otfgp/md/run.hpp"
 #include "otfgp/oracle/oracle.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 
 namespace otfgp::otf {
 
@@ -46,7 +47,9 @@ struct OtfSettings {
   // normalised std u/σ (no calibration) against a number in (0, 1).
   enum class Threshold { force_relative, force, normalised };
   Threshold threshold = Threshold::force_relative;
-  double std_threshold = 2.0;  // × force noise, eV/Å, or dimensionless (see `threshold`)
+  // × force noise, eV/Å, or dimensionless (see `threshold`); the default is
+  // the factor the reports judge a relaxed structure's force std by.
+  double std_threshold = label_force_std_ratio;
   // The calibration is fitted on the last `calibration_window` MD frames sent
   // to the oracle; until `calibration_frames` of them are held, every check
   // calls the oracle (force thresholds only).

@@ -25,26 +25,46 @@ struct Evaluation {
 };
 
 // Where a potential with an uncertainty (the GP) extrapolates in a structure:
-// its largest per-atom std and its atoms outside the training data.
+// its largest per-atom std, its atoms outside the training data and, for a
+// GP calibrated at training, its largest force std against its force noise.
 struct Extrapolation {
   double max_uncertainty = 0.0;             // eV
   double max_uncertainty_normalised = 0.0;  // ÷ the signal std σ (a novel atom's: 1)
   int novel_atoms = 0;                      // docs/gp.md, "Novelty"
+  std::optional<double> max_force_std;      // eV/Å, per component (calibrated GP)
+  std::optional<double> force_noise;        // the model's σ_f (eV/Å)
+  // max_force_std ÷ σ_f, when both are known.
+  std::optional<double> force_std_in_noise() const;
 };
+
+// A force std above this many σ_f is uncertainty worth a label: the on-the-fly
+// loop's default threshold (otf.std_threshold_relative), which thresholds its
+// online a′·n the same way.
+inline constexpr double label_force_std_ratio = 2.0;
 
 // Whether an extrapolation (if any) counts novel atoms.
 inline bool has_novel_atoms(const std::optional<Extrapolation>& extrapolation) {
   return extrapolation && extrapolation->novel_atoms > 0;
 }
+// Whether its force std exceeds label_force_std_ratio × σ_f.
+bool has_uncertain_forces(const std::optional<Extrapolation>& extrapolation);
+// Whether the model would ask for a label there, as the on-the-fly loop does:
+// novel atoms or uncertain forces. The reports warn of and mark these.
+inline bool needs_label(const std::optional<Extrapolation>& extrapolation) {
+  return has_novel_atoms(extrapolation) || has_uncertain_forces(extrapolation);
+}
 
-// An evaluation's extrapolation; none when it has no per-atom uncertainty.
-std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation);
-// "max std 2.49 eV (1.00 σ), 8 of 8 atoms novel" (σ: the model's signal std).
+// An evaluation's extrapolation, judged on `force_noise` (the potential's
+// force_noise()); none when it has no per-atom uncertainty.
+std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation,
+                                              std::optional<double> force_noise = std::nullopt);
+// "max std 2.49 eV (1.00 σ), 8 of 8 atoms novel, max force std 1.6 eV/Å
+// (150 σ_f)" (σ: the model's signal std; σ_f: its force noise).
 std::string describe(const Extrapolation& extrapolation, int atoms);
-// "[8 novel atoms]" where an extrapolation counts novel atoms, else empty:
-// the mark a table puts beside such a structure.
-std::string novel_marker(const std::optional<Extrapolation>& extrapolation);
-// What a novel atom is and what it means, for the warnings that count them.
+// "[8 novel atoms]", "[force std 150 σ_f]" or both where the model would ask
+// for a label, else empty: the mark a table puts beside such a structure.
+std::string label_marker(const std::optional<Extrapolation>& extrapolation);
+// What the marks and warnings mean: novel atoms and uncertain forces.
 extern const char* const novelty_meaning;
 
 Evaluation evaluate(Potential& potential, const Structure& structure,

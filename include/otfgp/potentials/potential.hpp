@@ -99,6 +99,9 @@ class Potential {
   virtual ComputeResult compute(AtomState& state, const NeighborList& list,
                                 const ComputeRequest& request) = 0;
   virtual bool provides_uncertainty() const { return false; }
+  // The force noise σ_f (eV/Å) of a potential learnt from labels (the GP):
+  // the scale its force std is judged on (Extrapolation). None otherwise.
+  virtual std::optional<double> force_noise() const { return std::nullopt; }
   // The files whose contents decide the results (parameter files, a GP's
   // model), as opened: a `potential` oracle's resumed run compares their
   // contents (oracle::Oracle::label_files). None by default.
