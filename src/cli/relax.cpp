@@ -180,13 +180,16 @@ void run_relax(const RelaxSettings& settings) {
     write_structures(settings.output, relaxed);
     logger().info("wrote {}", settings.output);
   }
-  if (!unsure.empty())
+  if (!unsure.empty()) {
+    const bool one = unsure.size() == 1;
     logger().warn(
         "{} of {} relaxed structures end where the model would ask for a label (frame{} {}: novel "
         "atoms, or a force std above 2 σ_f): {} the model's extrapolation, not its prediction; "
-        "label them with an oracle before trusting them; {}",
-        unsure.size(), relaxed.size(), unsure.size() > 1 ? "s" : "", fmt::join(unsure, ", "),
-        unsure.size() > 1 ? "their energies are" : "its energy is", novelty_meaning);
+        "label {} with an oracle before trusting {}; {}",
+        unsure.size(), relaxed.size(), one ? "" : "s", fmt::join(unsure, ", "),
+        one ? "its energy is" : "their energies are", one ? "it" : "them", one ? "it" : "them",
+        novelty_meaning);
+  }
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +
                 std::to_string(settings.max_steps));
