@@ -111,7 +111,7 @@ std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation,
   if (evaluation.novel) out.novel_atoms = static_cast<int>(evaluation.novel->sum());
   if (evaluation.force_uncertainty && evaluation.force_uncertainty->size() > 0)
     out.max_force_std = evaluation.force_uncertainty->maxCoeff();
-  out.force_noise = force_noise;
+  if (out.max_force_std) out.force_noise = force_noise;
   return out;
 }
 
@@ -133,15 +133,34 @@ std::string label_marker(const std::optional<Extrapolation>& extrapolation) {
     const int novel = extrapolation->novel_atoms;
     parts.push_back(fmt::format("{} novel atom{}", novel, novel == 1 ? "" : "s"));
   }
-  if (has_uncertain_forces(extrapolation))
-    parts.push_back(fmt::format("force std {:.3g} σ_f", *extrapolation->force_std_in_noise()));
+  if (has_uncertain_forces(extrapolation)) {
+    // Three digits, or more where three would round down to the threshold.
+    const double ratio = *extrapolation->force_std_in_noise();
+    std::string text = fmt::format("{:.3g}", ratio);
+    if (std::stod(text) <= label_force_std_ratio) text = fmt::format("{:.6g}", ratio);
+    parts.push_back("force std " + text + " σ_f");
+  }
   return parts.empty() ? "" : fmt::format("[{}]", fmt::join(parts, ", "));
 }
 
 const char* const novelty_meaning =
     "a novel atom has a neighbour closer, or a neighbour density outside, what the training data "
-    "has (docs/gp.md, Novelty); a force std above 2 σ_f (the model's force noise) is past the "
-    "on-the-fly loop's default threshold (docs/otf.md, Threshold)";
+    "has (docs/gp.md, Novelty)";
+
+std::string label_rule(bool force_std_judged) {
+  return force_std_judged
+             ? fmt::format("novel atoms, or a force std above {:g} σ_f", label_force_std_ratio)
+             : "novel atoms; the model has no force calibration, so its force std "
+               "is not judged";
+}
+
+std::string label_meaning(bool force_std_judged) {
+  if (!force_std_judged) return novelty_meaning;
+  return fmt::format(
+      "{}; a force std above {:g} σ_f (the model's force noise) is past the on-the-fly loop's "
+      "default threshold (docs/otf.md, Threshold)",
+      novelty_meaning, label_force_std_ratio);
+}
 
 void attach_labels(Structure& structure, const Evaluation& evaluation) {
   structure.energy = evaluation.energy;

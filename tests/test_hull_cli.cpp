@@ -210,6 +210,28 @@ TEST_CASE("otfgp hull relaxes structures at each pressure and re-checks them wit
   CHECK_THAT(result.output,
              Contains("Stability changed by the re-check") && Contains("stable → above the hull"));
   CHECK(is_png(folder / "r_recheck_0GPa.png"));
+
+  // Relaxed again with the second model at 1 GPa: the re-check's rows give
+  // its own volumes (they gave the first model's), H = E + PV with them.
+  const auto relaxed = run_otfgp("hull " + inputs + "--relax-with '" + strong +
+                                 "' --relax-algorithm lbfgs --pressure 1 --recheck-within 0.05 " +
+                                 "--recheck-relax --recheck-with '" + weak + "' --json " +
+                                 quoted(folder / "r1.json"));
+  INFO(relaxed.output);
+  REQUIRE(relaxed.exit_code == 0);
+  const auto again = read_json(folder / "r1.json");
+  int rechecked = 0;
+  for (const auto& entry : again["recheck"]["hulls"][0]["entries"]) {
+    if (!entry["rechecked"].get<bool>()) continue;
+    ++rechecked;
+    CHECK(entry["enthalpy_per_atom"].get<double>() ==
+          Approx(entry["energy_per_atom"].get<double>() +
+                 entry["volume_per_atom"].get<double>() * units::gpa_in_ev_per_a3)
+              .epsilon(1e-12));
+  }
+  CHECK(rechecked > 0);
+  CHECK(entry_of(again["recheck"]["hulls"][0], "ArKr")["volume_per_atom"].get<double>() !=
+        Approx(entry_of(again["hulls"][0], "ArKr")["volume_per_atom"].get<double>()).epsilon(1e-6));
 }
 
 TEST_CASE("otfgp hull reads energies from extended XYZ frames", "[hull][cli]") {
@@ -412,6 +434,21 @@ TEST_CASE("otfgp relax relaxes at pressure and writes the structure and trajecto
     CHECK(comment.find(key, first + 1) == std::string::npos);
   }
   CHECK_THAT(comment, Contains(" target_pressure_gpa=1.0 "));
+
+  // An earlier calculation's per-atom results (an eval's GP columns) are not
+  // carried into the relaxed structure, where they would contradict its own.
+  Structure evaluated = argon;
+  evaluated.extra_properties.push_back({"force_std", 'R', 1, {"0.1", "0.1", "0.1", "0.1"}});
+  evaluated.extra_properties.push_back({"novel", 'R', 1, {"0", "0", "0", "1"}});
+  evaluated.extra_properties.push_back({"tags", 'I', 1, {"1", "2", "3", "4"}});
+  write_structures(folder / "evaluated.xyz", {evaluated});
+  REQUIRE(run_otfgp("relax " + quoted(folder / "evaluated.xyz") +
+                    " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -o " + quoted(folder / "fresh.xyz"))
+              .exit_code == 0);
+  const Structure fresh = read_structures(folder / "fresh.xyz").at(0);
+  std::vector<std::string> columns;
+  for (const auto& column : fresh.extra_properties) columns.push_back(column.name);
+  CHECK(columns == std::vector<std::string>{"tags"});
 
   const auto limited = run_otfgp("relax " + quoted(folder / "ar.vasp") +
                                  " -p lj:eps=0.0104,sigma=3.4,rc=8.0 -P 0.5 --max-steps 1");

@@ -222,6 +222,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
   phase.phase.enthalpy_per_atom.resize(n);
   phase.phase.volume_per_atom.resize(n);
   Structure current = input.structure;
+  current.clear_results();  // the input's own results would travel into --relaxed-dir
   const double atoms = current.size();
   const std::vector<std::string> tags = pressure_tags(pressures);
   // A potential with its own uncertainty (the GP) gives each relaxed
@@ -269,13 +270,19 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
   }
-  if (!unsure_pressures.empty())
+  if (!unsure_pressures.empty()) {
+    bool judged = false, novel = false;
+    for (const auto& x : phase.extrapolation) {
+      judged = judged || force_std_judged(x);
+      novel = novel || has_novel_atoms(x);
+    }
     logger().warn(
-        "{}: relaxed where the model would ask for a label (novel atoms, or a force std above "
-        "2 σ_f) at {:g} GPa (its notes, --json, give each): its enthalpy there is the model's "
-        "extrapolation, its energy std raised by σ per novel atom; label it with an oracle "
+        "{}: relaxed where the model would ask for a label ({}) at {:g} GPa (its notes, --json, "
+        "give each): its enthalpy there is the model's extrapolation{}; label it with an oracle "
         "(--recheck-with) before trusting its place on the hull; {}",
-        input.id, fmt::join(unsure_pressures, ", "), novelty_meaning);
+        input.id, label_rule(judged), fmt::join(unsure_pressures, ", "),
+        novel ? ", and each novel atom adds σ² to its energy variance" : "", label_meaning(judged));
+  }
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)
     phase.phase.std_per_atom = phase.phase.std_per_atom_by_pressure.maxCoeff();
@@ -330,6 +337,7 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
   recheck.energy_per_atom = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(count),
                                                       static_cast<Eigen::Index>(grid), nan);
   recheck.enthalpy_per_atom = recheck.energy_per_atom;
+  recheck.volume_per_atom = recheck.energy_per_atom;
   for (std::size_t k = 0; k < grid; ++k) {
     const double pressure = study.sweep.pressures[k];
     Hull first = study.sweep.hulls[k];
@@ -360,6 +368,7 @@ RecheckResult recheck_study(Potential& potential, const HullStudy& study,
             recheck_energy(potential, structure, phase.phase.id, pressure, options);
         const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
         recheck.energy_per_atom(row, column) = energy / structure.size();
+        recheck.volume_per_atom(row, column) = volume / structure.size();
         recheck.enthalpy_per_atom(row, column) =
             (energy + pressure * units::gpa_in_ev_per_a3 * volume) / structure.size();
         entries[i].energy_per_atom = recheck.enthalpy_per_atom(row, column);

@@ -76,7 +76,7 @@ std::string novel_rings(GnuplotJob& job, const std::string& novel, const std::st
                         const char* where = "graph 0.01, graph 0.97") {
   if (novel.empty()) return "";
   job.script() << "set label 9 'rings: relaxed where the model would ask for a label (novel atoms, "
-                  "force std > 2 σ_f)' at "
+                  "or force std > 2 σ_f)' at "
                << where << " left font 'Sans,9' tc rgb " << novel_colour << "\n";
   return ", \\\n  " + job.data("novel" + tag + ".dat", novel) +
          " using 1:2 with points pt 6 ps 2.4 lw 2 lc rgb " + novel_colour;

@@ -1,6 +1,7 @@
 #include "otfgp/analysis/hull_report.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,9 +22,26 @@ std::string formula_of(const StudyPhase& phase) {
   return phase.phase.composition.reduced_formula();
 }
 
+// An entry's energy, volume and enthalpy per atom at grid pressure k: the
+// first model's, or the re-check's.
+struct EntryValues {
+  double energy, volume, enthalpy;
+};
+
+EntryValues values_of(const std::vector<StudyPhase>& phases, std::size_t i, std::size_t k,
+                      const RecheckResult* recheck) {
+  const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
+  if (recheck)
+    return {recheck->energy_per_atom(row, column), recheck->volume_per_atom(row, column),
+            recheck->enthalpy_per_atom(row, column)};
+  const StudyPhase& phase = phases[i];
+  return {phase.energy_per_atom[column], phase.phase.volume_per_atom[column],
+          phase.phase.enthalpy_per_atom[column]};
+}
+
+// The hull at grid pressure k, of the first model or (`recheck`) the re-check.
 nlohmann::json hull_json(const Hull& hull, const std::vector<StudyPhase>& phases, std::size_t k,
-                         double pressure, const Eigen::VectorXd* energies,
-                         const Eigen::VectorXd* enthalpies) {
+                         double pressure, const RecheckResult* recheck) {
   nlohmann::json result;
   result["pressure_gpa"] = pressure;
   result["stable"] = nlohmann::json::array();
@@ -38,19 +56,16 @@ nlohmann::json hull_json(const Hull& hull, const std::vector<StudyPhase>& phases
   for (std::size_t i = 0; i < phases.size(); ++i) {
     const StudyPhase& phase = phases[i];
     const HullEntryResult& entry = hull.entries[i];
-    const auto index = static_cast<Eigen::Index>(k);
+    const EntryValues values = values_of(phases, i, k, recheck);
     nlohmann::json item;
     item["id"] = phase.phase.id;
     item["formula"] = formula_of(phase);
-    item["energy_per_atom"] = number_or_null(energies ? (*energies)[static_cast<Eigen::Index>(i)]
-                                                      : phase.energy_per_atom[index]);
-    item["volume_per_atom"] = number_or_null(phase.phase.volume_per_atom[index]);
-    item["enthalpy_per_atom"] =
-        number_or_null(enthalpies ? (*enthalpies)[static_cast<Eigen::Index>(i)]
-                                  : phase.phase.enthalpy_per_atom[index]);
+    item["energy_per_atom"] = number_or_null(values.energy);
+    item["volume_per_atom"] = number_or_null(values.volume);
+    item["enthalpy_per_atom"] = number_or_null(values.enthalpy);
     item["included"] = entry.included;
     const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
-    if (x && !energies) {  // the first model's relaxation
+    if (x && !recheck) {  // the first model's relaxation
       item["max_uncertainty"] = x->max_uncertainty;
       item["max_uncertainty_normalised"] = x->max_uncertainty_normalised;
       item["novel_atoms"] = x->novel_atoms;
@@ -186,15 +201,16 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
         hidden);
 }
 
-// "  [to label at 3 of 5 grid pressures, 10–20 GPa]"; empty for a phase
-// relaxed nowhere the model would ask for a label.
+// "  [to label at 0, 10 GPa]", "  [to label at 12 of 41 grid pressures from
+// 0 to 20 GPa]"; empty for a phase relaxed nowhere the model would ask for a
+// label.
 std::string novel_pressures_text(const StudyPhase& phase, const std::vector<double>& pressures) {
   std::vector<double> novel;
   for (std::size_t k = 0; k < pressures.size(); ++k)
     if (needs_label(extrapolation_at(phase, k))) novel.push_back(pressures[k]);
   if (novel.empty()) return "";
-  if (novel.size() == 1) return fmt::format("  [to label at {:g} GPa]", novel.front());
-  return fmt::format("  [to label at {} of {} grid pressures, {:g}–{:g} GPa]", novel.size(),
+  if (novel.size() <= 4) return fmt::format("  [to label at {:g} GPa]", fmt::join(novel, ", "));
+  return fmt::format("  [to label at {} of {} grid pressures from {:g} to {:g} GPa]", novel.size(),
                      pressures.size(), novel.front(), novel.back());
 }
 
@@ -282,31 +298,29 @@ std::string extrapolation_columns(const std::optional<Extrapolation>& x) {
                      x->max_force_std ? csv_number(*x->max_force_std) : "");
 }
 
-void csv_rows(std::ostream& out, const std::string& model, const HullStudy& study,
-              const std::vector<Hull>& hulls, const Eigen::MatrixXd* energies,
-              const Eigen::MatrixXd* enthalpies) {
+// The rows of the first model's hulls, or (`recheck`) of the re-check's.
+void csv_rows(std::ostream& out, const HullStudy& study, const RecheckResult* recheck) {
+  const std::vector<Hull>& hulls = recheck ? recheck->hulls : study.sweep.hulls;
   for (std::size_t k = 0; k < hulls.size(); ++k)
     for (std::size_t i = 0; i < study.phases.size(); ++i) {
       const StudyPhase& phase = study.phases[i];
       const HullEntryResult& entry = hulls[k].entries[i];
-      const auto row = static_cast<Eigen::Index>(i), column = static_cast<Eigen::Index>(k);
+      const EntryValues values = values_of(study.phases, i, k, recheck);
       std::string parts;
       for (const auto& part : entry.decomposition)
         parts += (parts.empty() ? "" : ";") + study.phases[part.entry].phase.id + ":" +
                  fmt::format("{:.8g}", part.fraction);
-      out << model << "," << fmt::format("{:g}", study.sweep.pressures[k]) << ","
-          << csv_field(phase.phase.id) << "," << csv_field(formula_of(phase)) << ","
-          << csv_number(energies ? (*energies)(row, column) : phase.energy_per_atom[column]) << ","
-          << csv_number(phase.phase.volume_per_atom[column]) << ","
-          << csv_number(enthalpies ? (*enthalpies)(row, column)
-                                   : phase.phase.enthalpy_per_atom[column])
-          << "," << (entry.included ? csv_number(entry.formation_energy_per_atom) : "") << ","
+      out << (recheck ? "recheck" : "first") << "," << fmt::format("{:g}", study.sweep.pressures[k])
+          << "," << csv_field(phase.phase.id) << "," << csv_field(formula_of(phase)) << ","
+          << csv_number(values.energy) << "," << csv_number(values.volume) << ","
+          << csv_number(values.enthalpy) << ","
+          << (entry.included ? csv_number(entry.formation_energy_per_atom) : "") << ","
           << (entry.included ? csv_number(entry.e_above_hull) : "") << ","
           << (entry.stable ? "true" : "false") << ","
           << (entry.stability_probability ? csv_number(*entry.stability_probability) : "") << ","
           << csv_field(parts) << "," << csv_field(entry.included ? "" : entry.exclusion) << ","
-          << extrapolation_columns(energies ? std::optional<Extrapolation>()
-                                            : extrapolation_at(phase, k))
+          << extrapolation_columns(recheck ? std::optional<Extrapolation>()
+                                           : extrapolation_at(phase, k))
           << "\n";
     }
 }
@@ -350,8 +364,8 @@ nlohmann::json study_to_json(const HullStudy& study) {
   }
   document["hulls"] = nlohmann::json::array();
   for (std::size_t k = 0; k < study.sweep.pressures.size(); ++k)
-    document["hulls"].push_back(hull_json(study.sweep.hulls[k], study.phases, k,
-                                          study.sweep.pressures[k], nullptr, nullptr));
+    document["hulls"].push_back(
+        hull_json(study.sweep.hulls[k], study.phases, k, study.sweep.pressures[k], nullptr));
   document["transitions"] = nlohmann::json::array();
   for (const auto& transition : study.sweep.transitions)
     document["transitions"].push_back({{"id", study.phases[transition.entry].phase.id},
@@ -369,11 +383,8 @@ nlohmann::json study_to_json(const HullStudy& study) {
     section["hulls"] = nlohmann::json::array();
     section["changed"] = nlohmann::json::array();
     for (std::size_t k = 0; k < recheck.hulls.size(); ++k) {
-      const Eigen::VectorXd energies = recheck.energy_per_atom.col(static_cast<Eigen::Index>(k));
-      const Eigen::VectorXd enthalpies =
-          recheck.enthalpy_per_atom.col(static_cast<Eigen::Index>(k));
-      nlohmann::json hull = hull_json(recheck.hulls[k], study.phases, k, study.sweep.pressures[k],
-                                      &energies, &enthalpies);
+      nlohmann::json hull =
+          hull_json(recheck.hulls[k], study.phases, k, study.sweep.pressures[k], &recheck);
       for (std::size_t i = 0; i < study.phases.size(); ++i)
         hull["entries"][i]["rechecked"] = static_cast<bool>(recheck.rechecked[k][i]);
       section["hulls"].push_back(hull);
@@ -399,10 +410,8 @@ void write_study_csv(const HullStudy& study, std::ostream& out) {
   out << "model,pressure_gpa,id,formula,energy_per_atom,volume_per_atom,enthalpy_per_atom,"
          "formation_enthalpy_per_atom,e_above_hull,stable,stability_probability,decomposition,"
          "note,max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n";
-  csv_rows(out, "first", study, study.sweep.hulls, nullptr, nullptr);
-  if (study.recheck)
-    csv_rows(out, "recheck", study, study.recheck->hulls, &study.recheck->energy_per_atom,
-             &study.recheck->enthalpy_per_atom);
+  csv_rows(out, study, nullptr);
+  if (study.recheck) csv_rows(out, study, &*study.recheck);
 }
 
 // The largest change of a re-checked entry's enthalpy; when it exceeds the

@@ -134,7 +134,7 @@ void run_relax(const RelaxSettings& settings) {
     check_writable(settings.output);
   if (!settings.trajectory.empty()) check_writable(settings.trajectory);
   auto potential = make_potential(settings.potential);
-  const std::vector<Structure> frames = read_structures(settings.input);
+  std::vector<Structure> frames = read_structures(settings.input);
   if (frames.empty()) throw Error("'" + settings.input + "' has no structures");
   if (!settings.output.empty() && frames.size() > 1 &&
       structure_format(settings.output, "auto") == StructureFormat::poscar)
@@ -142,14 +142,19 @@ void run_relax(const RelaxSettings& settings) {
         fmt::format("'{}' holds {} structures, and the POSCAR -o '{}' holds one: give an "
                     "extended XYZ -o (*.xyz) for all of them",
                     settings.input, frames.size(), settings.output));
-  for (std::size_t f = 0; f < frames.size(); ++f)
+  for (std::size_t f = 0; f < frames.size(); ++f) {
     frames[f].refuse_fixed_atoms(
         "'" + settings.input + "'" + (frames.size() > 1 ? " frame " + std::to_string(f + 1) : ""),
         "otfgp relax");
+    // An earlier calculation's results (an eval's uncertainty columns) would
+    // travel into -o beside the relaxed structure's and contradict them.
+    frames[f].clear_results();
+  }
   std::vector<Structure> relaxed;
   bool all_converged = true;
   bool trajectory_started = false;
   std::vector<std::size_t> unsure;  // frames where the model would ask for a label
+  bool judged = false;              // whether any frame had a force std to judge
   for (std::size_t f = 0; f < frames.size(); ++f) {
     if (!settings.trajectory.empty())
       options.observer = trajectory_writer(settings, f, trajectory_started);
@@ -172,6 +177,7 @@ void run_relax(const RelaxSettings& settings) {
     all_converged = all_converged && result.converged;
     print_result(f, result, options);
     if (needs_label(result.extrapolation)) unsure.push_back(f);
+    judged = judged || force_std_judged(result.extrapolation);
     relaxed.push_back(relaxed_output(result, settings.pressure));
     if (interrupt_requested()) break;
   }
@@ -183,12 +189,12 @@ void run_relax(const RelaxSettings& settings) {
   if (!unsure.empty()) {
     const bool one = unsure.size() == 1;
     logger().warn(
-        "{} of {} relaxed structures end where the model would ask for a label (frame{} {}: novel "
-        "atoms, or a force std above 2 σ_f): {} the model's extrapolation, not its prediction; "
-        "label {} with an oracle before trusting {}; {}",
-        unsure.size(), relaxed.size(), one ? "" : "s", fmt::join(unsure, ", "),
-        one ? "its energy is" : "their energies are", one ? "it" : "them", one ? "it" : "them",
-        novelty_meaning);
+        "{} of {} relaxed structures {} where the model would ask for a label (frame{} {}: {}): "
+        "{} the model's extrapolation, not its prediction; label {} with an oracle before "
+        "trusting {}; {}",
+        unsure.size(), relaxed.size(), one ? "ends" : "end", one ? "" : "s",
+        fmt::join(unsure, ", "), label_rule(judged), one ? "its energy is" : "their energies are",
+        one ? "it" : "them", one ? "it" : "them", label_meaning(judged));
   }
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +

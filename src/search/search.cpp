@@ -1064,24 +1064,29 @@ void recheck(const SearchConfig& config, SearchResult& result) {
 // force std of 150 σ_f).
 void warn_extrapolated(const SearchConfig& config, const SearchResult& result) {
   std::vector<int> ranks;
+  bool judged = false;  // whether a minimum had a force std to judge
   for (std::size_t r = 0; r < result.ranking.size(); ++r) {
     const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
+    judged = judged || force_std_judged(c.extrapolation);
     if (needs_label(c.extrapolation) && !c.recheck_enthalpy_per_atom) ranks.push_back(int(r) + 1);
   }
   if (ranks.empty()) return;
   const auto& first =
       result.candidates[static_cast<std::size_t>(result.ranking[std::size_t(ranks.front() - 1)])];
   logger().warn(
-      "{}: {} of the {} ranked minima{} end where the model would ask for a label (novel atoms, or "
-      "a force std above 2 σ_f: novel_atoms, max_force_std in {}/ranking.csv), the first at rank "
-      "{} (candidate {}: {}): their enthalpies are the model's extrapolation, not its prediction; "
-      "{} before trusting the ranking; {}",
+      "{}: {} of the {} ranked minima{} end where the model would ask for a label ({}: "
+      "novel_atoms, max_force_std in {}/ranking.csv), the first at rank {} (candidate {}: {}): "
+      "their enthalpies are the model's extrapolation, not its prediction; {} before trusting the "
+      "ranking; {}",
       config.stoichiometry.formula(), ranks.size(), result.ranking.size(),
-      config.recheck_oracle ? " not rechecked" : "", config.output, ranks.front(), first.index,
-      describe(*first.extrapolation, first.atoms),
-      config.recheck_oracle ? "recheck more of them (recheck.top)"
-                            : "label them (recheck, or an active-learning search: docs/search.md)",
-      novelty_meaning);
+      config.recheck_oracle ? " not rechecked" : "", label_rule(judged), config.output,
+      ranks.front(), first.index, describe(*first.extrapolation, first.atoms),
+      config.recheck_oracle    ? "recheck more of them (recheck.top)"
+      : config.active_learning ? "label them (recheck, or more oracle calls: "
+                                 "active_learning.max_calls)"
+                               : "label them (recheck, or an active-learning search: "
+                                 "docs/search.md)",
+      label_meaning(judged));
 }
 
 }  // namespace

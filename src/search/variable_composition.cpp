@@ -55,25 +55,30 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 struct MinimaEntries {
   std::vector<HullEntry> entries;
   std::vector<std::optional<Extrapolation>> extrapolation;  // one per entry
+  std::vector<char> rechecked;  // one per entry: labelled by the search's recheck
 };
 
 // Stable entries whose minimum the model would label (novel atoms or a force
-// std above 2 σ_f): their place on the hull is the model's extrapolation.
+// std above 2 σ_f) and no recheck labelled: their place on the hull is the
+// model's extrapolation.
 void warn_of_unsure_stable(const MinimaEntries& minima, const Hull& hull,
                            const std::string& output) {
   std::vector<std::string> ids;
-  for (std::size_t k = 0; k < minima.entries.size(); ++k)
-    if (hull.entries[k].stable && needs_label(minima.extrapolation[k]))
+  bool judged = false;  // whether a minimum had a force std to judge
+  for (std::size_t k = 0; k < minima.entries.size(); ++k) {
+    judged = judged || force_std_judged(minima.extrapolation[k]);
+    if (hull.entries[k].stable && needs_label(minima.extrapolation[k]) && !minima.rechecked[k])
       ids.push_back(minima.entries[k].id);
+  }
   if (ids.empty()) return;
   const bool one = ids.size() == 1;
   logger().warn(
-      "the hull's stable {} {} {} where the model would ask for a label (novel atoms, or a force "
-      "std above 2 σ_f: novel_atoms, max_force_std in {}): {} place on the hull is the model's "
-      "extrapolation; label {} with an oracle (recheck) before trusting it; {}",
-      one ? "entry" : "entries", fmt::join(ids, ", "), one ? "ends" : "end",
-      (std::filesystem::path(output) / "hull.csv").string(), one ? "its" : "their",
-      one ? "it" : "them", novelty_meaning);
+      "the hull's stable {} {} {} where the model would ask for a label ({}: novel_atoms, "
+      "max_force_std in {}): {} on the hull {} the model's extrapolation; label {} with an "
+      "oracle (recheck) before trusting {}; {}",
+      one ? "entry" : "entries", fmt::join(ids, ", "), one ? "ends" : "end", label_rule(judged),
+      (std::filesystem::path(output) / "hull.csv").string(), one ? "its place" : "their places",
+      one ? "is" : "are", one ? "it" : "them", one ? "it" : "them", label_meaning(judged));
 }
 
 // The hull of the minima (hull.csv, the terminal's text and the stable ids
@@ -153,6 +158,7 @@ VariableCompositionResult run_variable_composition(const SearchConfig& config, b
       entry.energy_per_atom = c.enthalpy_per_atom;
       minima.entries.push_back(entry);
       minima.extrapolation.push_back(c.extrapolation);
+      minima.rechecked.push_back(c.recheck_enthalpy_per_atom.has_value());
       table << fmt::format("{},{},{},{}\n", entry.id, c.structure.formula(),
                            format_real(c.energy_per_atom), format_real(c.volume_per_atom));
     }

@@ -38,7 +38,10 @@ struct RecheckResult {
   std::vector<std::vector<char>> rechecked;  // [pressure][phase]
   Eigen::MatrixXd energy_per_atom;    // phases × pressures, eV/atom (NaN where not re-checked)
   Eigen::MatrixXd enthalpy_per_atom;  // phases × pressures, eV/atom
-  std::vector<Hull> hulls;            // per pressure, over the re-checked entries only
+  // phases × pressures, Å³/atom: the second model's (relaxed with it, or the
+  // first model's structure as it is)
+  Eigen::MatrixXd volume_per_atom;
+  std::vector<Hull> hulls;  // per pressure, over the re-checked entries only
 };
 
 struct HullStudy {

@@ -64,8 +64,20 @@ std::string describe(const Extrapolation& extrapolation, int atoms);
 // "[8 novel atoms]", "[force std 150 σ_f]" or both where the model would ask
 // for a label, else empty: the mark a table puts beside such a structure.
 std::string label_marker(const std::optional<Extrapolation>& extrapolation);
-// What the marks and warnings mean: novel atoms and uncertain forces.
+// Whether an extrapolation has a force std to judge (a GP calibrated at
+// training, whose force noise is known).
+inline bool force_std_judged(const std::optional<Extrapolation>& extrapolation) {
+  return extrapolation && extrapolation->max_force_std && extrapolation->force_noise;
+}
+// What a novel atom is and what it means (eval's warning).
 extern const char* const novelty_meaning;
+// What the reports' warnings judge, in words: "novel atoms, or a force std
+// above 2 σ_f" where some structure had a force std to judge, else novel
+// atoms alone and why.
+std::string label_rule(bool force_std_judged);
+// What that means: novelty_meaning and, where a force std was judged, what
+// 2 σ_f is.
+std::string label_meaning(bool force_std_judged);
 
 Evaluation evaluate(Potential& potential, const Structure& structure,
                     const ComputeRequest& request = {});
