@@ -278,10 +278,14 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     }
     logger().warn(
         "{}: relaxed where the model would ask for a label ({}) at {:g} GPa (its notes, --json, "
-        "give each): its enthalpy there is the model's extrapolation{}; label it with an oracle "
-        "(--recheck-with) before trusting its place on the hull; {}",
+        "give each): its enthalpy there is the model's extrapolation{}; {}; {}",
         input.id, label_rule(judged), fmt::join(unsure_pressures, ", "),
-        novel ? ", and each novel atom adds σ² to its energy variance" : "", label_meaning(judged));
+        novel ? ", and each novel atom adds σ² to its energy variance" : "",
+        options.recheck_follows
+            ? "the re-check gives the second model's enthalpy where it lies within "
+              "--recheck-within of the hull (widen that to take it in elsewhere)"
+            : "label it with an oracle (--recheck-with) before trusting its place on the hull",
+        label_meaning(judged));
   }
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)

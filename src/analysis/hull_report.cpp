@@ -189,10 +189,12 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
     out << fmt::format(
         "  [novel atoms, force std]: {} {} relaxed here where the model would ask for a label "
         "(atoms unlike its training data, docs/gp.md \"Novelty\", or a force std above 2 σ_f, "
-        "its force noise); {} the model's extrapolation: label {} (--recheck-with) before "
-        "trusting {} on the hull\n",
+        "its force noise); {} the model's extrapolation: {}\n",
         novel, one ? "entry" : "entries", one ? "its enthalpy is" : "their enthalpies are",
-        one ? "it" : "them", one ? "its place" : "their places");
+        study.recheck ? "the re-check below gives the second model's where it was within "
+                        "--recheck-within of the hull"
+                      : fmt::format("label {} (--recheck-with) before trusting {} on the hull",
+                                    one ? "it" : "them", one ? "its place" : "their places"));
   }
   if (hidden > 0)
     out << fmt::format(

@@ -187,6 +187,7 @@ LoadedPhases load_phases(const HullSettings& settings, const std::vector<double>
     relax_potential = make_potential(settings.relax_with);
     relaxation.relax = relax_options(settings);
     relaxation.relaxed_dir = settings.relaxed_dir;
+    relaxation.recheck_follows = !settings.recheck_with.empty();
   }
   // Every input is read first, so that two entries of one id are found before
   // any relaxation (whose results --relaxed-dir names by id).

@@ -45,6 +45,7 @@ struct PressureRelaxation {
   RelaxOptions relax;
   std::filesystem::path relaxed_dir;  // when set, each relaxed structure goes here as
                                       // ID_<P>GPa.xyz (extended XYZ)
+  bool recheck_follows = false;  // a re-check with a second model follows (the warnings' advice)
 };
 
 // Relaxes one structure at every grid pressure in turn, each from the previous
