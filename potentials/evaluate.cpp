@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/number_text.hpp"
 
 namespace otfgp {
 
@@ -101,6 +103,33 @@ bool has_uncertain_forces(const std::optional<Extrapolation>& extrapolation) {
   return ratio && *ratio > label_force_std_ratio;
 }
 
+bool any_force_std_judged(const std::vector<std::optional<Extrapolation>>& extrapolations) {
+  return std::any_of(extrapolations.begin(), extrapolations.end(),
+                     [](const auto& x) { return force_std_judged(x); });
+}
+
+const char* const extrapolation_csv_header =
+    "max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std,force_noise";
+
+std::string extrapolation_csv(const std::optional<Extrapolation>& x) {
+  if (!x) return ",,,,";
+  const auto optional_real = [](const std::optional<double>& value) {
+    return value ? format_real(*value) : std::string();
+  };
+  return fmt::format("{},{},{},{},{}", format_real(x->max_uncertainty),
+                     format_real(x->max_uncertainty_normalised), x->novel_atoms,
+                     optional_real(x->max_force_std), optional_real(x->force_noise));
+}
+
+void add_extrapolation_json(nlohmann::json& object, const std::optional<Extrapolation>& x) {
+  if (!x) return;
+  object["max_uncertainty"] = x->max_uncertainty;
+  object["max_uncertainty_normalised"] = x->max_uncertainty_normalised;
+  object["novel_atoms"] = x->novel_atoms;
+  if (x->max_force_std) object["max_force_std"] = *x->max_force_std;
+  if (x->force_noise) object["force_noise"] = *x->force_noise;
+}
+
 std::optional<Extrapolation> extrapolation_of(const Evaluation& evaluation,
                                               std::optional<double> force_noise) {
   if (!evaluation.uncertainty || evaluation.uncertainty->size() == 0) return std::nullopt;
@@ -134,11 +163,15 @@ std::string label_marker(const std::optional<Extrapolation>& extrapolation) {
     parts.push_back(fmt::format("{} novel atom{}", novel, novel == 1 ? "" : "s"));
   }
   if (has_uncertain_forces(extrapolation)) {
-    // Three digits, or more where three would round down to the threshold.
+    // Three digits, or as many more as keep it from rounding to the threshold.
     const double ratio = *extrapolation->force_std_in_noise();
-    std::string text = fmt::format("{:.3g}", ratio);
-    if (std::stod(text) <= label_force_std_ratio) text = fmt::format("{:.6g}", ratio);
-    parts.push_back("force std " + text + " σ_f");
+    int digits = 3;
+    const auto rounded = [&](int d) {
+      const double scale = std::pow(10.0, d - 1 - std::floor(std::log10(ratio)));
+      return std::round(ratio * scale) / scale;
+    };
+    while (digits < 17 && rounded(digits) <= label_force_std_ratio) ++digits;
+    parts.push_back(fmt::format("force std {:.{}g} σ_f", ratio, digits));
   }
   return parts.empty() ? "" : fmt::format("[{}]", fmt::join(parts, ", "));
 }

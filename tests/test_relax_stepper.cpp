@@ -206,6 +206,7 @@ TEST_CASE("a force std above twice the force noise is what the model would label
   CHECK(has_uncertain_forces(with(0.0201, 0.01)));
   CHECK_FALSE(has_novel_atoms(with(0.0201, 0.01)));
   CHECK(label_marker(with(0.5, 0.01)) == "[force std 50 σ_f]");
+  CHECK(label_marker(with(0.020001, 0.01)) == "[force std 2.0001 σ_f]");  // not "2"
   CHECK_FALSE(needs_label(with(0.5, std::nullopt)));
   CHECK_FALSE(needs_label(with(std::nullopt, 0.01)));
   CHECK_FALSE(needs_label(std::nullopt));

@@ -204,6 +204,25 @@ std::optional<double> relaxed_energy_std(Potential& potential, const RelaxResult
   return std::sqrt(std * std + x->novel_atoms * sigma * sigma);
 }
 
+// The warning for a phase relaxed, at `pressures`, where the model would ask
+// for a label.
+void warn_needs_label(const std::string& id, const StudyPhase& phase,
+                      const std::vector<double>& pressures, const PressureRelaxation& options) {
+  const bool judged = any_force_std_judged(phase.extrapolation);
+  const bool novel = std::any_of(phase.extrapolation.begin(), phase.extrapolation.end(),
+                                 [](const auto& x) { return has_novel_atoms(x); });
+  logger().warn(
+      "{}: relaxed where the model would ask for a label ({}) at {:g} GPa (its notes, --json, "
+      "give each): its enthalpy there is the model's extrapolation{}; {}; {}",
+      id, label_rule(judged), fmt::join(pressures, ", "),
+      novel ? ", and each novel atom adds σ² to its energy variance" : "",
+      options.recheck_follows
+          ? "the re-check gives the second model's enthalpy where it lies within "
+            "--recheck-within of the hull (widen that to take it in elsewhere)"
+          : "label it with an oracle (--recheck-with) before trusting its place on the hull",
+      label_meaning(judged));
+}
+
 }  // namespace
 
 StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
@@ -270,23 +289,7 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
   }
-  if (!unsure_pressures.empty()) {
-    bool judged = false, novel = false;
-    for (const auto& x : phase.extrapolation) {
-      judged = judged || force_std_judged(x);
-      novel = novel || has_novel_atoms(x);
-    }
-    logger().warn(
-        "{}: relaxed where the model would ask for a label ({}) at {:g} GPa (its notes, --json, "
-        "give each): its enthalpy there is the model's extrapolation{}; {}; {}",
-        input.id, label_rule(judged), fmt::join(unsure_pressures, ", "),
-        novel ? ", and each novel atom adds σ² to its energy variance" : "",
-        options.recheck_follows
-            ? "the re-check gives the second model's enthalpy where it lies within "
-              "--recheck-within of the hull (widen that to take it in elsewhere)"
-            : "label it with an oracle (--recheck-with) before trusting its place on the hull",
-        label_meaning(judged));
-  }
+  if (!unsure_pressures.empty()) warn_needs_label(input.id, phase, unsure_pressures, options);
   // The largest over the grid, for reports that give one std per phase.
   if (phase.phase.std_per_atom_by_pressure.size() > 0)
     phase.phase.std_per_atom = phase.phase.std_per_atom_by_pressure.maxCoeff();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <unistd.h>
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -58,28 +59,31 @@ std::string literal_text(const std::string& text) {
 struct HullView {
   const Hull* hull;
   std::string title;
-  // The grid pressure whose relaxations the entries' novelty marks come
-  // from: the first model's hull (a re-check's energies are the oracle's).
-  std::optional<std::size_t> novelty_at;
+  // The grid pressure whose relaxations the entries' label marks come from:
+  // the first model's hull (a re-check's energies are the second model's).
+  std::optional<std::size_t> marks_at;
 };
 
-// Whether the view marks entry i as relaxed into novel atoms.
-bool novel_in_view(const HullStudy& study, const HullView& view, std::size_t i) {
-  return view.novelty_at && needs_label(extrapolation_at(study.phases[i], *view.novelty_at));
+// Whether the view marks entry i as relaxed where the model would label it.
+bool marked_in_view(const HullStudy& study, const HullView& view, std::size_t i) {
+  return view.marks_at && needs_label(extrapolation_at(study.phases[i], *view.marks_at));
 }
 
-constexpr const char* novel_colour = "'#d62728'";
+constexpr const char* ring_colour = "'#d62728'";
 
-// A ring around each point of `novel` ("x y" lines) and a line saying what it
-// means; nothing when there is none. Returns the plot clause to append.
-std::string novel_rings(GnuplotJob& job, const std::string& novel, const std::string& tag,
-                        const char* where = "graph 0.01, graph 0.97") {
-  if (novel.empty()) return "";
-  job.script() << "set label 9 'rings: relaxed where the model would ask for a label (novel atoms, "
-                  "or force std > 2 σ_f)' at "
-               << where << " left font 'Sans,9' tc rgb " << novel_colour << "\n";
-  return ", \\\n  " + job.data("novel" + tag + ".dat", novel) +
-         " using 1:2 with points pt 6 ps 2.4 lw 2 lc rgb " + novel_colour;
+// A ring around each point of `marked` ("x y" lines) and a line saying what
+// it means; nothing when there is none. Returns the plot clause to append.
+std::string label_rings(GnuplotJob& job, const HullStudy& study, const std::string& marked,
+                        const std::string& tag, const char* where = "graph 0.01, graph 0.97") {
+  if (marked.empty()) return "";
+  const bool judged = std::any_of(study.phases.begin(), study.phases.end(), [](const auto& p) {
+    return any_force_std_judged(p.extrapolation);
+  });
+  job.script() << "set label 9 'rings: relaxed where the model would ask for a label (novel atoms"
+               << (judged ? fmt::format(", or force std > {:g} σ_f", label_force_std_ratio) : "")
+               << ")' at " << where << " left font 'Sans,9' tc rgb " << ring_colour << "\n";
+  return ", \\\n  " + job.data("marked" + tag + ".dat", marked) +
+         " using 1:2 with points pt 6 ps 2.4 lw 2 lc rgb " + ring_colour;
 }
 
 double largest_e_above_hull(const Hull& hull) {
@@ -95,7 +99,7 @@ void binary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
   const auto& phases = study.phases;
   const Hull& hull = *view.hull;
   auto& script = job.script();
-  std::ostringstream stable_points, unstable_points, labels, lines, novel;
+  std::ostringstream stable_points, unstable_points, labels, lines, marked;
   std::vector<std::pair<double, double>> vertices;
   for (std::size_t i : hull.stable)
     vertices.emplace_back(hull.entries[i].coordinates[1],
@@ -109,7 +113,7 @@ void binary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
     const HullEntryResult& entry = hull.entries[i];
     if (!entry.included) continue;
     const double x = entry.coordinates[1], y = entry.formation_energy_per_atom;
-    if (novel_in_view(study, view, i)) novel << x << " " << y << "\n";
+    if (marked_in_view(study, view, i)) marked << x << " " << y << "\n";
     if (entry.stable) {
       stable_points << x << " " << y << "\n";
       stable_labels.emplace_back(x, y,
@@ -137,7 +141,7 @@ void binary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view,
   const std::string label_file = job.data("labels" + tag + ".dat", labels.str());
   const std::string above_file =
       job.data("labels_above" + tag + ".dat", labels_above.str() + "nan nan \"\"\n");
-  const std::string rings = novel_rings(job, novel.str(), tag);
+  const std::string rings = label_rings(job, study, marked.str(), tag);
   script << "plot " << hull_file << " using 1:2 with lines lw 2 lc rgb 'black', \\\n  "
          << unstable_file << " using 1:2:3 with points pt 7 ps 1.0 lc palette, \\\n  "
          << stable_file << " using 1:2 with points pt 7 ps 1.4 lc rgb 'black', \\\n  " << label_file
@@ -152,7 +156,7 @@ void ternary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view
   const auto& phases = study.phases;
   const Hull& hull = *view.hull;
   auto& script = job.script();
-  std::ostringstream stable_points, unstable_points, labels, lines, novel;
+  std::ostringstream stable_points, unstable_points, labels, lines, marked;
   // Ternary: (a, b, c) → (b + c/2, c·√3/2).
   const double height = std::sqrt(3.0) / 2.0;
   auto point = [&](const Eigen::VectorXd& x) {
@@ -169,7 +173,7 @@ void ternary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view
     const HullEntryResult& entry = hull.entries[i];
     if (!entry.included) continue;
     const auto [x, y] = point(entry.coordinates);
-    if (novel_in_view(study, view, i)) novel << x << " " << y << "\n";
+    if (marked_in_view(study, view, i)) marked << x << " " << y << "\n";
     if (entry.stable) {
       stable_points << x << " " << y << "\n";
       bool corner = entry.coordinates.maxCoeff() > 1 - 1e-9;
@@ -197,7 +201,7 @@ void ternary_panel(GnuplotJob& job, const HullStudy& study, const HullView& view
   const std::string unstable_file =
       job.data("unstable" + tag + ".dat", unstable_points.str() + "nan nan nan\n");
   const std::string label_file = job.data("labels" + tag + ".dat", labels.str() + "nan nan \"\"\n");
-  const std::string rings = novel_rings(job, novel.str(), tag);
+  const std::string rings = label_rings(job, study, marked.str(), tag);
   script << "plot " << border << " using 1:2 with lines lw 1.5 lc rgb 'black', \\\n  " << tie_file
          << " using 1:2 with lines lw 1 lc rgb '#555555', \\\n  " << unstable_file
          << " using 1:2:3 with points pt 7 ps 0.9 lc palette, \\\n  " << stable_file
@@ -280,19 +284,19 @@ std::vector<std::size_t> sweep_rows(const HullStudy& study) {
 // bars, transition ticks; `names` gets the rows' tic labels.
 struct SweepFiles {
   std::string energies, bars, ticks;
-  std::string novel;  // "P row" where a phase was relaxed into novel atoms
+  std::string marked;  // "P row" where a phase was relaxed where the model would label
 };
 
 SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
                             const std::vector<std::size_t>& shown, std::ostringstream& names) {
   const Sweep& sweep = study.sweep;
-  std::ostringstream energies, bars, ticks, novel;
+  std::ostringstream energies, bars, ticks, marked;
   for (std::size_t row = 0; row < shown.size(); ++row) {
     const std::size_t i = shown[row];
     for (std::size_t k = 0; k < sweep.pressures.size(); ++k) {
       const auto& entry = sweep.hulls[k].entries[i];
       if (needs_label(extrapolation_at(study.phases[i], k)))
-        novel << sweep.pressures[k] << " " << row << "\n";
+        marked << sweep.pressures[k] << " " << row << "\n";
       energies << sweep.pressures[k] << " "
                << (entry.included ? fmt::format("{}", 1000.0 * entry.e_above_hull) : "nan") << "\n";
     }
@@ -311,7 +315,7 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
       if (transition.entry == i) ticks << transition.pressure_gpa << " " << row << "\n";
   }
   return {job.data("energies.dat", energies.str()), job.data("bars.dat", bars.str() + "nan nan\n"),
-          job.data("ticks.dat", ticks.str() + "nan nan\n"), novel.str()};
+          job.data("ticks.dat", ticks.str() + "nan nan\n"), marked.str()};
 }
 
 // The upper panel: E above the hull against pressure, without the phases far
@@ -369,7 +373,7 @@ bool plot_sweep(const HullStudy& study, const std::filesystem::path& png) {
             "xlabel\n";
   sweep_energy_panel(script, study, shown, files.energies);
   script << "unset title\n";
-  const std::string rings = novel_rings(job, files.novel, "_sweep", "graph 0, graph 1.05");
+  const std::string rings = label_rings(job, study, files.marked, "_sweep", "graph 0, graph 1.05");
   script << "set xlabel 'pressure (GPa)'\nset ylabel ''\nset key off\nset yrange [-0.7:"
          << count - 0.3 << "]\n"
          << "set ytics (" << names.str() << ")\nset grid xtics\n"

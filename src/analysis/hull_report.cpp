@@ -64,14 +64,7 @@ nlohmann::json hull_json(const Hull& hull, const std::vector<StudyPhase>& phases
     item["volume_per_atom"] = number_or_null(values.volume);
     item["enthalpy_per_atom"] = number_or_null(values.enthalpy);
     item["included"] = entry.included;
-    const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
-    if (x && !recheck) {  // the first model's relaxation
-      item["max_uncertainty"] = x->max_uncertainty;
-      item["max_uncertainty_normalised"] = x->max_uncertainty_normalised;
-      item["novel_atoms"] = x->novel_atoms;
-      if (x->max_force_std) item["max_force_std"] = *x->max_force_std;
-      if (x->force_noise) item["force_noise"] = *x->force_noise;
-    }
+    if (!recheck) add_extrapolation_json(item, extrapolation_at(phase, k));  // the first model's
     if (entry.included) {
       item["formation_enthalpy_per_atom"] = entry.formation_energy_per_atom;
       item["e_above_hull"] = entry.e_above_hull;
@@ -133,6 +126,23 @@ const DegeneratePhase* degenerate_entry(const Sweep& sweep, std::size_t i) {
   return nullptr;
 }
 
+// The line under a hull table whose `marked` shown entries the model would
+// label: what the marks mean and what to do.
+void label_footnote(std::ostream& out, const HullStudy& study, std::size_t k, std::size_t marked) {
+  std::vector<std::optional<Extrapolation>> at_k;
+  for (const StudyPhase& phase : study.phases) at_k.push_back(extrapolation_at(phase, k));
+  const bool one = marked == 1;
+  out << fmt::format(
+      "  [marks]: {} {} relaxed here where the model would ask for a label ({}; novel atoms are "
+      "unlike its training data, docs/gp.md \"Novelty\"); {} the model's extrapolation: {}\n",
+      marked, one ? "entry" : "entries", label_rule(any_force_std_judged(at_k)),
+      one ? "its enthalpy is" : "their enthalpies are",
+      study.recheck ? "the re-check below gives the second model's where it was within "
+                      "--recheck-within of the hull"
+                    : fmt::format("label {} (--recheck-with) before trusting {} on the hull",
+                                  one ? "it" : "them", one ? "its place" : "their places"));
+}
+
 void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   const Hull& hull = study.sweep.hulls[k];
   const auto& phases = study.phases;
@@ -153,19 +163,19 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
   // Long lists: every stable entry, the closest ones above the hull, and
   // the first entries left out; the files have the rest.
   constexpr std::size_t shown_unstable = 40, shown_excluded = 20;
-  std::size_t unstable = 0, excluded = 0, hidden = 0, novel = 0;
+  std::size_t unstable = 0, excluded = 0, hidden = 0, marked = 0;
   for (std::size_t i : display_order(hull)) {
     const StudyPhase& phase = phases[i];
     const HullEntryResult& entry = hull.entries[i];
     const double enthalpy = phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)];
-    const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
-    const std::string marker = needs_label(x) ? "  " + label_marker(x) : "";
-    novel += !marker.empty();
     if ((!entry.included && ++excluded > shown_excluded) ||
         (entry.included && !entry.stable && ++unstable > shown_unstable)) {
       ++hidden;
       continue;
     }
+    const std::optional<Extrapolation>& x = extrapolation_at(phase, k);
+    const std::string marker = needs_label(x) ? "  " + label_marker(x) : "";
+    marked += !marker.empty();
     if (!entry.included) {
       out << fmt::format("  {:<{}}  {:<12} {:>12} {:>12} {:>10}{}  left out: {}{}\n",
                          phase.phase.id, width, formula_of(phase),
@@ -184,18 +194,7 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
         formula_of(phase), enthalpy, entry.formation_energy_per_atom, 1000.0 * entry.e_above_hull,
         probabilities ? fmt::format("  {:>9}", probability_text(entry)) : "", state, marker);
   }
-  if (novel > 0) {
-    const bool one = novel == 1;
-    out << fmt::format(
-        "  [novel atoms, force std]: {} {} relaxed here where the model would ask for a label "
-        "(atoms unlike its training data, docs/gp.md \"Novelty\", or a force std above 2 σ_f, "
-        "its force noise); {} the model's extrapolation: {}\n",
-        novel, one ? "entry" : "entries", one ? "its enthalpy is" : "their enthalpies are",
-        study.recheck ? "the re-check below gives the second model's where it was within "
-                        "--recheck-within of the hull"
-                      : fmt::format("label {} (--recheck-with) before trusting {} on the hull",
-                                    one ? "it" : "them", one ? "its place" : "their places"));
-  }
+  if (marked > 0) label_footnote(out, study, k, marked);
   if (hidden > 0)
     out << fmt::format(
         "  … and {} more entries further from the hull (all of them are in the JSON and CSV "
@@ -206,14 +205,15 @@ void hull_table(std::ostream& out, const HullStudy& study, std::size_t k) {
 // "  [to label at 0, 10 GPa]", "  [to label at 12 of 41 grid pressures from
 // 0 to 20 GPa]"; empty for a phase relaxed nowhere the model would ask for a
 // label.
-std::string novel_pressures_text(const StudyPhase& phase, const std::vector<double>& pressures) {
-  std::vector<double> novel;
+std::string label_pressures_text(const StudyPhase& phase, const std::vector<double>& pressures) {
+  std::vector<double> to_label;
   for (std::size_t k = 0; k < pressures.size(); ++k)
-    if (needs_label(extrapolation_at(phase, k))) novel.push_back(pressures[k]);
-  if (novel.empty()) return "";
-  if (novel.size() <= 4) return fmt::format("  [to label at {:g} GPa]", fmt::join(novel, ", "));
-  return fmt::format("  [to label at {} of {} grid pressures from {:g} to {:g} GPa]", novel.size(),
-                     pressures.size(), novel.front(), novel.back());
+    if (needs_label(extrapolation_at(phase, k))) to_label.push_back(pressures[k]);
+  if (to_label.empty()) return "";
+  if (to_label.size() <= 4)
+    return fmt::format("  [to label at {:g} GPa]", fmt::join(to_label, ", "));
+  return fmt::format("  [to label at {} of {} grid pressures from {:g} to {:g} GPa]",
+                     to_label.size(), pressures.size(), to_label.front(), to_label.back());
 }
 
 void sweep_summary(std::ostream& out, const HullStudy& study) {
@@ -242,7 +242,7 @@ void sweep_summary(std::ostream& out, const HullStudy& study) {
           study.phases[same->same_as].phase.id, same->largest_difference);
     out << fmt::format("  {:<{}}  {:<12} {}{}\n", study.phases[i].phase.id, width,
                        formula_of(study.phases[i]), ranges.empty() ? "never stable" : ranges,
-                       novel_pressures_text(study.phases[i], sweep.pressures));
+                       label_pressures_text(study.phases[i], sweep.pressures));
   }
   if (sweep.transitions.empty()) {
     out << "No phase enters or leaves the hull in this range.\n";
@@ -291,15 +291,6 @@ std::string csv_number(double value) {
   return std::isfinite(value) ? format_significant(value, 10) : "";
 }
 
-// max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std;
-// empty without.
-std::string extrapolation_columns(const std::optional<Extrapolation>& x) {
-  if (!x) return ",,,";
-  return fmt::format("{},{},{},{}", csv_number(x->max_uncertainty),
-                     csv_number(x->max_uncertainty_normalised), x->novel_atoms,
-                     x->max_force_std ? csv_number(*x->max_force_std) : "");
-}
-
 // The rows of the first model's hulls, or (`recheck`) of the re-check's.
 void csv_rows(std::ostream& out, const HullStudy& study, const RecheckResult* recheck) {
   const std::vector<Hull>& hulls = recheck ? recheck->hulls : study.sweep.hulls;
@@ -321,8 +312,8 @@ void csv_rows(std::ostream& out, const HullStudy& study, const RecheckResult* re
           << (entry.stable ? "true" : "false") << ","
           << (entry.stability_probability ? csv_number(*entry.stability_probability) : "") << ","
           << csv_field(parts) << "," << csv_field(entry.included ? "" : entry.exclusion) << ","
-          << extrapolation_columns(recheck ? std::optional<Extrapolation>()
-                                           : extrapolation_at(phase, k))
+          << extrapolation_csv(recheck ? std::optional<Extrapolation>()
+                                       : extrapolation_at(phase, k))
           << "\n";
     }
 }
@@ -411,7 +402,8 @@ void write_study_json(const HullStudy& study, std::ostream& out) {
 void write_study_csv(const HullStudy& study, std::ostream& out) {
   out << "model,pressure_gpa,id,formula,energy_per_atom,volume_per_atom,enthalpy_per_atom,"
          "formation_enthalpy_per_atom,e_above_hull,stable,stability_probability,decomposition,"
-         "note,max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n";
+         "note,"
+      << extrapolation_csv_header << "\n";
   csv_rows(out, study, nullptr);
   if (study.recheck) csv_rows(out, study, &*study.recheck);
 }

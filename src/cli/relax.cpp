@@ -119,6 +119,19 @@ Structure relaxed_output(const RelaxResult& result, double pressure) {
   throw InterruptedError(interrupt_signal(), "relax " + done);
 }
 
+// The warning for the frames (0-based) that ended where the model would ask
+// for a label, of `frames` relaxed; `judged`: whether a force std was judged.
+void warn_unsure_frames(const std::vector<std::size_t>& unsure, std::size_t frames, bool judged) {
+  const bool one = unsure.size() == 1;
+  logger().warn(
+      "{} of {} relaxed structures {} where the model would ask for a label (frame{} {}: {}): "
+      "{} the model's extrapolation, not its prediction; label {} with an oracle before "
+      "trusting {}; {}",
+      unsure.size(), frames, one ? "ends" : "end", one ? "" : "s", fmt::join(unsure, ", "),
+      label_rule(judged), one ? "its energy is" : "their energies are", one ? "it" : "them",
+      one ? "it" : "them", label_meaning(judged));
+}
+
 void run_relax(const RelaxSettings& settings) {
   const InterruptGuard interrupt_guard;
   RelaxOptions options = relax_options(settings);
@@ -186,16 +199,7 @@ void run_relax(const RelaxSettings& settings) {
     write_structures(settings.output, relaxed);
     logger().info("wrote {}", settings.output);
   }
-  if (!unsure.empty()) {
-    const bool one = unsure.size() == 1;
-    logger().warn(
-        "{} of {} relaxed structures {} where the model would ask for a label (frame{} {}: {}): "
-        "{} the model's extrapolation, not its prediction; label {} with an oracle before "
-        "trusting {}; {}",
-        unsure.size(), relaxed.size(), one ? "ends" : "end", one ? "" : "s",
-        fmt::join(unsure, ", "), label_rule(judged), one ? "its energy is" : "their energies are",
-        one ? "it" : "them", one ? "it" : "them", label_meaning(judged));
-  }
+  if (!unsure.empty()) warn_unsure_frames(unsure, relaxed.size(), judged);
   if (!all_converged)
     throw Error("not every structure converged within --max-steps " +
                 std::to_string(settings.max_steps));

@@ -32,7 +32,10 @@ class SparseGpPotential final : public Potential {
   double cutoff() const override { return gp_->descriptor().cutoff(); }
   std::vector<int> elements() const override { return gp_->descriptor().species(); }
   bool provides_uncertainty() const override { return true; }
-  std::optional<double> force_noise() const override { return gp_->hyperparameters().force_noise; }
+  std::optional<double> force_noise() const override {
+    const double noise = gp_->hyperparameters().force_noise;
+    return noise > 0.0 ? std::optional<double>(noise) : std::nullopt;
+  }
 
   void bind(const std::vector<int>& species) override {
     const auto& known = gp_->descriptor().species();

@@ -15,6 +15,7 @@
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/core/target_pressure.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
+#include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/search/search.hpp"
 
 namespace otfgp::search {
@@ -82,8 +83,8 @@ ActiveLearningConfig parse_active_learning(ConfigSection section, const std::str
     section.fail("std_threshold",
                  "give one of std_threshold (eV/Å) and std_threshold_relative (× force noise)");
   al.relative = !section.has("std_threshold");
-  al.std_threshold =
-      al.relative ? section.number("std_threshold_relative", 2.0) : section.number("std_threshold");
+  al.std_threshold = al.relative ? section.number("std_threshold_relative", label_force_std_ratio)
+                                 : section.number("std_threshold");
   if (!(al.std_threshold > 0) || !std::isfinite(al.std_threshold))
     section.fail(al.relative ? "std_threshold_relative" : "std_threshold",
                  al.relative ? "must be a positive multiple of the force noise"

@@ -104,13 +104,7 @@ nlohmann::json candidate_json(const SearchConfig& config, const CandidateSummary
     j["max_force"] = c.max_force;
     j["space_group"] = c.space_group;
     j["space_group_symbol"] = c.space_group_symbol;
-    if (c.extrapolation) {
-      j["max_uncertainty"] = c.extrapolation->max_uncertainty;
-      j["max_uncertainty_normalised"] = c.extrapolation->max_uncertainty_normalised;
-      j["novel_atoms"] = c.extrapolation->novel_atoms;
-      if (c.extrapolation->max_force_std) j["max_force_std"] = *c.extrapolation->max_force_std;
-      if (c.extrapolation->force_noise) j["force_noise"] = *c.extrapolation->force_noise;
-    }
+    add_extrapolation_json(j, c.extrapolation);
   }
   if (!c.note.empty()) j["note"] = c.note;
   if (c.recheck_enthalpy_per_atom) j["recheck_enthalpy_per_atom"] = *c.recheck_enthalpy_per_atom;
@@ -181,22 +175,18 @@ void write_ranking_csv(const SearchConfig& config, const SearchResult& result,
   OutputFile out(csv);
   out.stream() << "rank,candidate,enthalpy_per_atom,energy_per_atom,volume_per_atom,space_group,"
                   "space_group_number,steps,found_at_steps,how_found,recheck_enthalpy_per_atom,"
-                  "duplicates,max_uncertainty,max_uncertainty_normalised,novel_atoms,"
-                  "max_force_std\n";
+                  "duplicates,"
+               << extrapolation_csv_header << "\n";
   int rank = 0;
   for (const int k : result.ranking) {
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
-    const auto& x = c.extrapolation;
     out.stream() << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", ++rank, c.index,
         format_real(c.enthalpy_per_atom), format_real(c.energy_per_atom),
         format_real(c.volume_per_atom), c.space_group_symbol, c.space_group, c.steps,
         c.found_at_steps, how_found(config, c),
         c.recheck_enthalpy_per_atom ? format_real(*c.recheck_enthalpy_per_atom) : "",
-        duplicates_of(result, k), x ? format_real(x->max_uncertainty) : "",
-        x ? format_real(x->max_uncertainty_normalised) : "",
-        x ? std::to_string(x->novel_atoms) : "",
-        x && x->max_force_std ? format_real(*x->max_force_std) : "");
+        duplicates_of(result, k), extrapolation_csv(c.extrapolation));
   }
   out.commit();
 }

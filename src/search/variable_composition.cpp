@@ -59,26 +59,33 @@ struct MinimaEntries {
 };
 
 // Stable entries whose minimum the model would label (novel atoms or a force
-// std above 2 σ_f) and no recheck labelled: their place on the hull is the
-// model's extrapolation.
+// std above 2 σ_f): their place on the hull is the model's extrapolation. A
+// recheck's oracle enthalpy (ranking.csv) does not enter this hull, so
+// rechecked minima are named too, with where to find it.
 void warn_of_unsure_stable(const MinimaEntries& minima, const Hull& hull,
                            const std::string& output) {
-  std::vector<std::string> ids;
-  bool judged = false;  // whether a minimum had a force std to judge
+  std::vector<std::string> ids, rechecked;
   for (std::size_t k = 0; k < minima.entries.size(); ++k) {
-    judged = judged || force_std_judged(minima.extrapolation[k]);
-    if (hull.entries[k].stable && needs_label(minima.extrapolation[k]) && !minima.rechecked[k])
-      ids.push_back(minima.entries[k].id);
+    if (!hull.entries[k].stable || !needs_label(minima.extrapolation[k])) continue;
+    ids.push_back(minima.entries[k].id);
+    if (minima.rechecked[k]) rechecked.push_back(minima.entries[k].id);
   }
   if (ids.empty()) return;
   const bool one = ids.size() == 1;
+  const bool judged = any_force_std_judged(minima.extrapolation);
   logger().warn(
       "the hull's stable {} {} {} where the model would ask for a label ({}: novel_atoms, "
       "max_force_std in {}): {} on the hull {} the model's extrapolation; label {} with an "
-      "oracle (recheck) before trusting {}; {}",
+      "oracle (recheck) before trusting {}{}; {}",
       one ? "entry" : "entries", fmt::join(ids, ", "), one ? "ends" : "end", label_rule(judged),
       (std::filesystem::path(output) / "hull.csv").string(), one ? "its place" : "their places",
-      one ? "is" : "are", one ? "it" : "them", one ? "it" : "them", label_meaning(judged));
+      one ? "is" : "are", one ? "it" : "them", one ? "it" : "them",
+      rechecked.empty()
+          ? ""
+          : fmt::format(" (the recheck labelled {}: recheck_enthalpy_per_atom in its formula's "
+                        "ranking.csv, which this hull does not use)",
+                        fmt::join(rechecked, ", ")),
+      label_meaning(judged));
 }
 
 // The hull of the minima (hull.csv, the terminal's text and the stable ids
@@ -92,7 +99,7 @@ void write_hull(const SearchConfig& config, const MinimaEntries& minima,
   const Hull hull = compute_hull(entries, options);
   std::ostringstream csv, text;
   csv << "id,formula,enthalpy_per_atom,formation_enthalpy_per_atom,e_above_hull,stable,"
-         "max_uncertainty,max_uncertainty_normalised,novel_atoms,max_force_std\n";
+      << extrapolation_csv_header << "\n";
   text << fmt::format("hull of {} at {:g} GPa:\n", references_label(hull.references),
                       config.pressure_gpa);
   for (std::size_t k = 0; k < entries.size(); ++k) {
@@ -105,11 +112,7 @@ void write_hull(const SearchConfig& config, const MinimaEntries& minima,
     csv << fmt::format("{},{},{},{},{},{},{}\n", entries[k].id, entries[k].composition.formula(),
                        format_real(entries[k].energy_per_atom),
                        format_real(r.formation_energy_per_atom), format_real(r.e_above_hull),
-                       r.stable ? "true" : "false",
-                       x ? fmt::format("{},{},{},{}", format_real(x->max_uncertainty),
-                                       format_real(x->max_uncertainty_normalised), x->novel_atoms,
-                                       x->max_force_std ? format_real(*x->max_force_std) : "")
-                         : ",,,");
+                       r.stable ? "true" : "false", extrapolation_csv(x));
     if (r.stable) out.stable.push_back(entries[k].id);
     text << fmt::format("  {:<16} {:<10} ΔH {:>9.4f} eV/atom, above hull {:>8.4f} eV/atom{}{}\n",
                         entries[k].id, entries[k].composition.formula(),

@@ -4,6 +4,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <Eigen/Core>
 
@@ -67,8 +70,17 @@ std::string label_marker(const std::optional<Extrapolation>& extrapolation);
 // Whether an extrapolation has a force std to judge (a GP calibrated at
 // training, whose force noise is known).
 inline bool force_std_judged(const std::optional<Extrapolation>& extrapolation) {
-  return extrapolation && extrapolation->max_force_std && extrapolation->force_noise;
+  return extrapolation && extrapolation->force_std_in_noise().has_value();
 }
+// Whether any of them has a force std to judge.
+bool any_force_std_judged(const std::vector<std::optional<Extrapolation>>& extrapolations);
+// The columns the reports' CSVs give an extrapolation (empty fields without
+// one): extrapolation_csv_header names them, extrapolation_csv fills them.
+extern const char* const extrapolation_csv_header;
+std::string extrapolation_csv(const std::optional<Extrapolation>& extrapolation);
+// The same as JSON keys of `object` (nothing without one).
+void add_extrapolation_json(nlohmann::json& object,
+                            const std::optional<Extrapolation>& extrapolation);
 // What a novel atom is and what it means (eval's warning).
 extern const char* const novelty_meaning;
 // What the reports' warnings judge, in words: "novel atoms, or a force std
