@@ -36,15 +36,21 @@ search_config() {  # FOLDER SEED CANDIDATES MAX_STEPS [EXTRA]
     "output: {folder: $1, top: 3, plots: false}" "${5:-potential: gp:$model}"
 }
 
-# ranking FOLDER [ROWS]: rank, E/N, std/σ and novel atoms of the ranked minima.
+# ranking FOLDER [ROWS]: rank, E/N, std/σ, novel atoms and force std ÷ σ_f of
+# the ranked minima; with ROWS, also every later minimum below 2 σ_f.
 ranking() {
   /usr/bin/python3 - "$1/ranking.csv" "${2:-0}" << 'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-for row in rows[:int(sys.argv[2]) or len(rows)]:
-    print(f"  rank {row['rank']:>2}: E {float(row['energy_per_atom']):8.3f} eV/atom, "
-          f"{row['space_group']:>10}, std/σ {float(row['max_uncertainty_normalised']):.3f}, "
-          f"novel {row['novel_atoms']}")
+shown = int(sys.argv[2]) or len(rows)
+def ratio(row):
+    return float(row['max_force_std']) / float(row['force_noise'])
+for n, row in enumerate(rows):
+    if n < shown or (int(row['novel_atoms']) == 0 and ratio(row) <= 2):
+        print(f"  rank {row['rank']:>2}: E {float(row['energy_per_atom']):8.3f} eV/atom, "
+              f"{row['space_group']:>10}, std/σ {float(row['max_uncertainty_normalised']):.3f}, "
+              f"novel {row['novel_atoms']}, force std {ratio(row):.3g} σ_f "
+              f"(σ_f {float(row['force_noise']):.3g} eV/Å)")
 PY
 }
 
@@ -59,11 +65,14 @@ search_config s40 7 40 400 > s40.yaml
 otfgp -q search s40.yaml 2> s40.log > /dev/null
 ranking s40 5
 grep -o 'Si: [0-9]* of the [0-9]* ranked minima[^(]*' s40.log || echo "  (no warning)"
-otfgp -q eval -p "gp:$model" "$repo/examples/quickstart/out/held_out/trajectory.xyz" -o held.xyz \
-  2> /dev/null
+otfgp eval -p "gp:$model" "$repo/examples/quickstart/out/held_out/trajectory.xyz" -o held.xyz \
+  2> held.log
 /usr/bin/python3 -c "
 from ase.io import read
-print('  largest std/σ on the held-out frames:', f\"{max(a.arrays['uncertainty_normalised'].max() for a in read('held.xyz', ':')):.4f}\")"
+frames = read('held.xyz', ':')
+print('  largest std/σ on the held-out frames:', f\"{max(a.arrays['uncertainty_normalised'].max() for a in frames):.4f}\")
+print('  largest force std on them:', f\"{max(a.arrays['force_std'].max() for a in frames):.3g} eV/Å\")"
+grep -o 'force MAE vs input labels: [0-9.]* eV/Å' held.log | sed 's/^/  /'
 
 echo "== 3. active-learning search (SW oracle, max_calls 6); SW's energies of its minima"
 cp "$model" al-start.h5
