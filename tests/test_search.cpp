@@ -496,3 +496,38 @@ TEST_CASE("the top minima are re-checked with an oracle", "[search]") {
   CHECK_THROWS_WITH(config_from(text + "recheck:\n  oracle:\n    kind: vasp\n", directory / "x"),
                     Catch::Contains("kind"));
 }
+
+TEST_CASE("ranking.txt keeps its columns aligned for long space-group symbols", "[search]") {
+  // "P6_3/mmc (194)" is 14 characters, wider than the column's 12: the
+  // columns after it used to shift on that row only.
+  SearchResult result;
+  const std::vector<std::pair<std::string, int>> groups = {
+      {"Fd-3m", 227}, {"P6_3/mmc", 194}, {"P1", 1}};
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    CandidateSummary c;
+    c.index = static_cast<int>(i);
+    c.status = CandidateStatus::converged;
+    c.enthalpy_per_atom = c.energy_per_atom = -4.0 + 0.1 * static_cast<double>(i);
+    c.volume_per_atom = 20.0;
+    c.steps = 42;
+    c.space_group_symbol = groups[i].first;
+    c.space_group = groups[i].second;
+    result.candidates.push_back(c);
+    result.ranking.push_back(c.index);
+  }
+  // Display width: UTF-8 characters, not bytes ("Å³" in the header).
+  const auto width = [](const std::string& line) {
+    return std::count_if(line.begin(), line.end(), [](char b) { return (b & 0xC0) != 0x80; });
+  };
+  std::istringstream text(ranking_text(result));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 4);
+  for (const auto& line : lines) CHECK(width(line) == width(lines.front()));
+  CHECK_THAT(lines[2], Catch::Contains(" P6_3/mmc (194)     42      0"));
+  // One row shown (Fd-3m): the column keeps its 12 characters.
+  std::istringstream one(ranking_text(result, 1));
+  std::string header;
+  std::getline(one, header);
+  CHECK(width(header) == width(lines.front()) - 2);
+}

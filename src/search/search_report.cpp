@@ -281,20 +281,29 @@ std::string ranking_text(const SearchResult& result, int rows) {
   const bool uncertain = std::any_of(result.ranking.begin(), result.ranking.end(), [&](int k) {
     return result.candidates[static_cast<std::size_t>(k)].extrapolation.has_value();
   });
+  // The space-group column is as wide as its longest shown symbol
+  // ("P6_3/mmc (194)"), so the columns after it stay aligned.
+  const std::size_t shown =
+      rows > 0 ? std::min(result.ranking.size(), std::size_t(rows)) : result.ranking.size();
+  std::vector<std::string> groups;
+  std::size_t width = 12;
+  for (std::size_t r = 0; r < shown; ++r) {
+    const auto& c = result.candidates[static_cast<std::size_t>(result.ranking[r])];
+    groups.push_back(fmt::format("{} ({})", c.space_group_symbol, c.space_group));
+    width = std::max(width, groups.back().size());
+  }
   std::ostringstream out;
   out << fmt::format(
-      "{:>4} {:>5} {:>14} {:>14} {:>10} {:>12} {:>6} {:>6}{}\n", "rank", "cand", "H (eV/atom)",
-      "E (eV/atom)", "V (Å³/at)", "space group", "steps", "dups",
+      "{:>4} {:>5} {:>14} {:>14} {:>10} {:>{}} {:>6} {:>6}{}\n", "rank", "cand", "H (eV/atom)",
+      "E (eV/atom)", "V (Å³/at)", "space group", width, "steps", "dups",
       uncertain ? fmt::format(" {:>9} {:>6} {:>9}", "std/σ", "novel", "Fstd/σ_f") : "");
-  int rank = 0;
-  for (const int k : result.ranking) {
-    if (rows > 0 && rank >= rows) break;
+  for (std::size_t r = 0; r < shown; ++r) {
+    const int k = result.ranking[r];
     const auto& c = result.candidates[static_cast<std::size_t>(k)];
     const auto& x = c.extrapolation;
     out << fmt::format(
-        "{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>12} {:>6} {:>6}{}\n", ++rank, c.index,
-        c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom,
-        fmt::format("{} ({})", c.space_group_symbol, c.space_group), c.steps,
+        "{:>4} {:>5} {:>14.6f} {:>14.6f} {:>10.3f} {:>{}} {:>6} {:>6}{}\n", r + 1, c.index,
+        c.enthalpy_per_atom, c.energy_per_atom, c.volume_per_atom, groups[r], width, c.steps,
         duplicates_of(result, k),
         x ? fmt::format(
                 " {:>9.3f} {:>6} {:>9}", x->max_uncertainty_normalised, x->novel_atoms,
