@@ -4,6 +4,7 @@
 // kill -9 at random points (during MD, during an oracle call, anywhere), and
 // the quickstart's acceptance (held-out force MAE ≤ 0.1 eV/Å with ≤ 30 calls).
 
+#include <fmt/format.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <catch2/catch.hpp>
 
@@ -703,6 +704,9 @@ TEST_CASE("otf quickstart: SW Si at 1000 K, held-out force MAE <= 0.1 eV/A in <=
   CHECK(calls <= 30);
   CHECK(mae <= 0.1);
   CHECK(summary["steps"] == 5000);
+  // The last frame sent was predicted within the target: no warning of a poor fit.
+  CHECK(summary["last_force_error_ratio"].get<double>() <= 0.1);
+  CHECK_THAT(read_text(dir / "otf.log"), !Catch::Contains("does not fit the oracle's forces"));
   // The online calibration of the force std holds on the frames it was fitted on.
   const auto& calibration = summary["force_calibration"];
   CHECK(calibration["frames"].get<int>() >= 2);
@@ -843,8 +847,18 @@ TEST_CASE("otf: a stage's step 0, its starting structure, is not labelled again"
   text.replace(text.find("structure: "), text.find('\n') + 1,
                "campaign:\n  - {structure: " + si64 + ", temperature: 600}\n" +
                    "  - {structure: " + (dir / "start.xyz").string() + ", temperature: 900}\n");
+  std::ostringstream log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   const nlohmann::json summary = run_otf(write_and_read(dir, text), false);
+  logger().sinks().pop_back();
   REQUIRE(summary["finished"] == true);
+  // No model meets the target: the run ends saying so, with the ratio.
+  const double ratio = summary["last_force_error_ratio"];
+  CHECK(ratio > 1e-6);
+  CHECK_THAT(log.str(), Catch::Contains(fmt::format("at {:.1f}% of that frame's force RMS "
+                                                    "(otf.target_force_error: 1e-06;",
+                                                    100 * ratio)) &&
+                            Catch::Contains("the model does not fit the oracle's forces yet"));
   const auto records = read_training_database(dir / "out" / "training.h5");
   int starts = 0, second_stage = 0;
   for (const TrainingRecord& r : records) {

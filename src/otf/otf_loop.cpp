@@ -368,6 +368,8 @@ class OtfLoop final : public md::StepObserver {
   // merged into the summary; the held-out errors are evaluated only without it.
   void write_unfinished_summary(const nlohmann::json& why);
   void write_summary(bool finished, const nlohmann::json& stop = nullptr);
+  // A warning when the run ends with its last test error above the target.
+  void warn_unfitted() const;
   // The settings the saved state of stages 0 … stages − 1 depends on (md:
   // dynamics, each begun stage's structure, temperature and pressure, the
   // model's descriptor and kernel), one `key: value` per line, as
@@ -1454,6 +1456,9 @@ nlohmann::json OtfLoop::summary(bool finished) const {
   s["steps"] = steps_before_stage_;
   s["stages"] = config_.stages.size();
   s["hyperparameter_updates"] = hyperparameter_updates_;
+  // The running test error (audits); null before the first MD-triggered call.
+  s["last_force_error_ratio"] =
+      last_error_ratio_ > 0 ? nlohmann::json(last_error_ratio_) : nlohmann::json(nullptr);
   s["checkpoints"] = checkpoints_;
   s["timings_seconds"] = timings_.to_json();
   if (calibration_.ready()) {
@@ -1646,6 +1651,7 @@ void OtfLoop::write_final_outputs() {
   logger().info("wrote {} ({} frames, {} sparse environments)",
                 (config_.output / "model.h5").string(), gp_->num_frames(), gp_->num_sparse());
   write_summary(true);
+  warn_unfitted();
   std::vector<Structure> parity = config_.held_out_frames;
   if (parity.empty())
     for (const auto& record : database_->records()) parity.push_back(record.frame);
@@ -1660,6 +1666,19 @@ void OtfLoop::write_final_outputs() {
   if (interrupt_requested())
     throw InterruptedError(interrupt_signal(),
                            "stopped while writing the final model, summary and plots");
+}
+
+void OtfLoop::warn_unfitted() const {
+  const double target = config_.otf.target_force_error;
+  if (last_error_ratio_ <= target) return;
+  logger().warn(
+      "the run ends with the model's force RMSE on the last frame it was sent, before learning "
+      "it, at {:.1f}% of that frame's force RMS (otf.target_force_error: {:g}; the model's "
+      "force noise σ_f is {:.3g} eV/Å): the model does not fit the oracle's forces yet. If this "
+      "ratio stays up as frames are added (force_rmse_before in calls.csv), the descriptor "
+      "cannot resolve what the oracle does: a larger cutoff or n_max, or an oracle whose forces "
+      "jump (a classical potential's cutoff switch on a neighbour shell: docs/otf.md, SiC)",
+      100 * last_error_ratio_, target, gp_->hyperparameters().force_noise);
 }
 
 void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
