@@ -3,6 +3,8 @@
 // each way the on-the-fly loop must tell apart.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <chrono>
@@ -135,6 +137,27 @@ TEST_CASE("qe oracle parses pw.x output units and signs", "[oracle][qe]") {
         oracle::FailureKind::unparsable_output);
   CHECK(kind_of("     convergence NOT achieved after 100 iterations: stopping\n") ==
         oracle::FailureKind::not_converged);
+  // pw.x 6.7 with scf_must_converge = .false. stops at electron_maxstep and
+  // prints "convergence has been achieved": the last accuracy, above the
+  // threshold, says it was not.
+  const std::string header = "     scf convergence threshold =      8.0E-09\n";
+  const auto after = [](double accuracy) {
+    return fmt::format(
+        "     estimated scf accuracy    <       1.77944265 Ry\n"
+        "     estimated scf accuracy    <       {:.8E} Ry\n"
+        "     convergence has been achieved in   2 iterations\n",
+        accuracy);
+  };
+  try {
+    oracle::parse_pw_output(header + after(0.48249888) + output, 2, "pw.out");
+    FAIL("an unconverged SCF was accepted");
+  } catch (const oracle::OracleFailure& failure) {
+    CHECK(failure.kind() == oracle::FailureKind::not_converged);
+    CHECK_THAT(failure.what(), Contains("pw.out: SCF not converged") && Contains("0.482499 Ry") &&
+                                   Contains("8e-09 Ry"));
+  }
+  CHECK(oracle::parse_pw_output(header + after(5.1e-10) + output, 2, "pw.out").energy ==
+        result.energy);
 }
 
 TEST_CASE("qe oracle reports a pw.x that exits non-zero", "[oracle][qe]") {
@@ -462,6 +485,10 @@ TEST_CASE("qe oracle reports wrong YAML types in its mappings as config errors",
       Contains("key 'input.system.ecutwfc'") && Contains("given twice") && Contains("ecutwfc"));
   CHECK(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "input: {electrons: {mixing_beta: 0.3}}\n") ==
         "no error");
+  // An SCF told not to stop at electron_maxstep: pw.x would call it converged.
+  CHECK_THAT(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") +
+                     "input: {electrons: {scf_must_converge: false}}\n"),
+             Contains("'scf_must_converge' cannot be set") && Contains("converged SCF"));
   CHECK_THAT(
       message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "environment: {A: {b: 1}}\n"),
       Contains("oracle.yaml, line 4: key 'environment.A': expected a string, got a mapping"));

@@ -95,6 +95,11 @@ void read_input_overrides(const ConfigSection& oracle, const ConfigSection& inpu
       const std::string key = ascii_lower(given_key);
       if (reserved_keys.count(key))
         input.fail(given_name, "'" + key + "' is set by otfgp and cannot be overridden");
+      if (key == "scf_must_converge")
+        input.fail(given_name,
+                   "'scf_must_converge' cannot be set: otfgp learns converged SCF results only "
+                   "(pw.x then retries with safer settings), and with it false pw.x 6.x prints "
+                   "'convergence has been achieved' for an SCF that was not");
       if (oracle_level_keys.count(key) && oracle.has(key))
         namelist.fail(given_key, "given twice: here and as " + oracle.name(key) +
                                      ", which this would silently replace; give it once");
@@ -497,11 +502,25 @@ QeResult parse_pw_output(const std::string& text, int atoms, const std::string& 
   std::optional<Positions> forces;
   std::optional<Voigt> stress;
   bool scf_done = false, job_done = false;
+  // The SCF's threshold and its last estimate of its accuracy (Ry): pw.x
+  // prints "convergence has been achieved" at electron_maxstep when it is
+  // told not to stop (scf_must_converge), so the numbers decide.
+  std::optional<double> threshold, accuracy;
   const double force_unit = rydberg_in_ev / bohr_in_angstrom;
   const double stress_unit = rydberg_in_ev / std::pow(bohr_in_angstrom, 3);
   while (std::getline(lines, line)) {
     if (line.find("End of self-consistent calculation") != std::string::npos) scf_done = true;
     if (line.find("JOB DONE") != std::string::npos) job_done = true;
+    if (line.find("convergence threshold") != std::string::npos &&
+        line.find('=') != std::string::npos) {
+      const auto values = numbers_in(line.substr(line.find('=') + 1));
+      if (!values.empty()) threshold = values.front();
+    }
+    if (line.find("estimated scf accuracy") != std::string::npos &&
+        line.find('<') != std::string::npos) {
+      const auto values = numbers_in(line.substr(line.find('<') + 1));
+      if (!values.empty()) accuracy = values.front();
+    }
     const auto first = line.find_first_not_of(' ');
     if (first != std::string::npos && line[first] == '!' &&
         line.find("total energy") != std::string::npos) {
@@ -540,6 +559,11 @@ QeResult parse_pw_output(const std::string& text, int atoms, const std::string& 
   }
   if (!scf_done)
     unparsable(source, "no 'End of self-consistent calculation' (pw.x stopped early?)");
+  if (threshold && accuracy && *accuracy > *threshold)
+    throw OracleFailure(FailureKind::not_converged,
+                        fmt::format("{}: SCF not converged: its last estimated scf accuracy, {:g} "
+                                    "Ry, is above its convergence threshold, {:g} Ry",
+                                    source, *accuracy, *threshold));
   if (!energy) unparsable(source, "no total energy line ('!    total energy')");
   if (!forces) unparsable(source, "no forces (tprnfor)");
   if (!stress) unparsable(source, "no stress tensor (tstress)");
