@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -369,11 +370,32 @@ TEST_CASE("otf: an oracle that fails on frame after frame stops the run; --resum
   CHECK_THAT(failed["error"].get<std::string>(), Contains("3 frames in a row"));
   CHECK(oracle->calls == 2 + 3 * 2);
   CHECK(read_training_database(dir / "out" / "training.h5").size() == 2);
-  // The oracle mended (its command or environment, say): the run goes on to its end.
+  CHECK(failed["oracle_failed_in_a_row"] == 3);
+  // The steps of the three skipped calls.
+  std::vector<long> skipped;
+  for (const auto& cells : read_csv(dir / "out" / "calls.csv").rows)
+    if (cells[4].rfind("skipped", 0) == 0) skipped.push_back(std::stol(cells[2]));
+  REQUIRE(skipped.size() == 3);
+  // The oracle mended (its command or environment, say): the run goes on to
+  // its end, and the calls skipped after the checkpoint are made again, not
+  // replayed as skips (which would stop it again at once).
   oracle->fail_from = 0;
+  const int calls_before = oracle->calls;
+  std::ostringstream log;
+  logger().sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
   const nlohmann::json resumed = run_otf(config, true);
+  logger().sinks().pop_back();
   CHECK(resumed["finished"] == true);
   CHECK(resumed["steps"] == 300);
+  CHECK(resumed["skipped_calls"] == 0);
+  CHECK_THAT(log.str(), Contains("the run stopped after 3 oracle calls in a row failed"));
+  std::set<long> learnt;
+  for (const TrainingRecord& r : read_training_database(dir / "out" / "training.h5"))
+    learnt.insert(r.step);
+  // The first is made again at its step; with its labels learnt the model
+  // changes, and the later calls fall where it now asks.
+  CHECK(learnt.count(skipped.front()) == 1);
+  CHECK(oracle->calls > calls_before);
 }
 
 TEST_CASE("otf: kill -9 at random points and --resume give the uninterrupted run", "[otf]") {

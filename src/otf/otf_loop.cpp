@@ -46,6 +46,20 @@ namespace otfgp::otf {
 
 namespace {
 
+// The stop after otf.max_consecutive_failures skipped calls: summary.json
+// records it, and --resume then makes those calls again (the oracle mended).
+class OracleFailuresStop : public Error {
+ public:
+  OracleFailuresStop(const std::string& message, int calls) : Error(message), calls_(calls) {}
+  int calls() const { return calls_; }
+
+ private:
+  int calls_;
+};
+
+// summary.json's key for that stop.
+const char* const failures_stop_key = "oracle_failed_in_a_row";
+
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -528,6 +542,20 @@ nlohmann::json OtfLoop::read_checkpoint_state(const std::filesystem::path& state
 // The calls skipped after the checkpoint: calls.csv's rows past the length it
 // records (skip_call flushes each). label() replays them as skips.
 void OtfLoop::read_skips_after_checkpoint() {
+  // After the stop for failures in a row the oracle was mended (or not):
+  // those calls are made again, not replayed as skips.
+  try {
+    const auto stopped = nlohmann::json::parse(std::ifstream(config_.output / "summary.json"));
+    if (stopped.contains(failures_stop_key)) {
+      logger().info(
+          "the run stopped after {} oracle calls in a row failed: the calls skipped after the "
+          "checkpoint are made again",
+          stopped.at(failures_stop_key).get<int>());
+      return;
+    }
+  } catch (const nlohmann::json::exception&) {
+    // No summary (killed), or one cut short: the skips are replayed.
+  }
   const auto length = resume_lengths_.find("calls");
   std::ifstream in(config_.output / "calls.csv");
   if (length == resume_lengths_.end() || !in) return;
@@ -829,6 +857,7 @@ std::optional<TrainingRecord> OtfLoop::label(const Structure& frame, long step, 
     // (calls.csv says so, past the checkpoint); the run goes on without it, as then.
     ++oracle_calls_;
     result = "failed twice before the interruption";
+    last_failure_ = "call " + std::to_string(oracle_calls_) + " " + result;
     skip_call(step, max_std, result, start);
     return std::nullopt;
   }
@@ -906,7 +935,9 @@ std::optional<Structure> OtfLoop::call_with_retry(const Structure& frame, long s
 void OtfLoop::skip_call(long step, double max_std, const std::string& result,
                         Clock::time_point start) {
   ++skipped_calls_;
-  logger().warn("oracle call {} failed twice: frame at stage {}, step {} skipped", oracle_calls_,
+  logger().warn("oracle call {} {}: frame at stage {}, step {} skipped", oracle_calls_,
+                skipped_before_resume_.count({stage_, step}) ? "(replayed) " + result
+                                                             : std::string("failed twice"),
                 stage_ + 1, step);
   calls_log_.stream() << oracle_calls_ << "," << stage_ + 1 << "," << step << "," << number(max_std)
                       << ",skipped (" << result << ")," << number(seconds_since(start), 4) << ",0,"
@@ -918,15 +949,17 @@ void OtfLoop::skip_call(long step, double max_std, const std::string& result,
   calls_log_.stream().flush();
   const int limit = config_.otf.max_consecutive_failures;
   if (limit > 0 && ++consecutive_failures_ >= limit)
-    throw Error(fmt::format(
-        "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
-        "here rather than go on without labels: look at the scratch folders in {}, mend the "
-        "oracle and continue with --resume (its program, environment and timeout may change, "
-        "the settings that decide its labels may not: docs/otf.md, \"What a resumed run may "
-        "change\"; for the command kind the command line is such a setting, the program "
-        "file is not); otf.max_consecutive_failures: 0 never stops",
-        consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
-        last_failure_, (config_.output / "oracle").string()));
+    throw OracleFailuresStop(
+        fmt::format(
+            "the oracle failed on {} frames in a row (calls {}-{}; the last: {}); the run stops "
+            "here rather than go on without labels: look at the scratch folders in {}, mend the "
+            "oracle and continue with --resume (its program, environment and timeout may change, "
+            "the settings that decide its labels may not: docs/otf.md, \"What a resumed run may "
+            "change\"; for the command kind the command line is such a setting, the program "
+            "file is not); otf.max_consecutive_failures: 0 never stops",
+            consecutive_failures_, oracle_calls_ - consecutive_failures_ + 1, oracle_calls_,
+            last_failure_, (config_.output / "oracle").string()),
+        consecutive_failures_);
 }
 
 InterruptedError OtfLoop::stopped_in_call(const InterruptedError& interrupted, long step) const {
@@ -1562,6 +1595,9 @@ nlohmann::json OtfLoop::run(md::StepObserver* progress) {
     const std::string message = std::string(interrupted.what()) + "; continue with --resume";
     write_unfinished_summary({{"interrupted", message}});
     throw InterruptedError(interrupted.signal(), message);
+  } catch (const OracleFailuresStop& stop) {
+    write_unfinished_summary({{"error", stop.what()}, {failures_stop_key, stop.calls()}});
+    throw;
   } catch (const std::exception& error) {
     write_unfinished_summary({{"error", error.what()}});
     throw;
