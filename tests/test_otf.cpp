@@ -388,7 +388,8 @@ TEST_CASE("otf: an oracle that fails on frame after frame stops the run; --resum
   CHECK(resumed["finished"] == true);
   CHECK(resumed["steps"] == 300);
   CHECK(resumed["skipped_calls"] == 0);
-  CHECK_THAT(log.str(), Contains("the run stopped after 3 oracle calls in a row failed"));
+  CHECK_THAT(log.str(), Contains("the run stopped after 3 oracle calls in a row failed: the 3 of "
+                                 "them after the checkpoint are made again"));
   std::set<long> learnt;
   for (const TrainingRecord& r : read_training_database(dir / "out" / "training.h5"))
     learnt.insert(r.step);

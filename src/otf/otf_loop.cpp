@@ -542,35 +542,38 @@ nlohmann::json OtfLoop::read_checkpoint_state(const std::filesystem::path& state
 // The calls skipped after the checkpoint: calls.csv's rows past the length it
 // records (skip_call flushes each). label() replays them as skips.
 void OtfLoop::read_skips_after_checkpoint() {
-  // After the stop for failures in a row the oracle was mended (or not):
-  // those calls are made again, not replayed as skips.
-  try {
-    const auto stopped = nlohmann::json::parse(std::ifstream(config_.output / "summary.json"));
-    if (stopped.contains(failures_stop_key)) {
-      logger().info(
-          "the run stopped after {} oracle calls in a row failed: the calls skipped after the "
-          "checkpoint are made again",
-          stopped.at(failures_stop_key).get<int>());
-      return;
-    }
-  } catch (const nlohmann::json::exception&) {
-    // No summary (killed), or one cut short: the skips are replayed.
-  }
   const auto length = resume_lengths_.find("calls");
   std::ifstream in(config_.output / "calls.csv");
   if (length == resume_lengths_.end() || !in) return;
   in.seekg(static_cast<std::streamoff>(length->second));
+  std::vector<std::pair<int, long>> skips;  // (stage, step) in the order they were made
   for (std::string line; std::getline(in, line);) {
     std::istringstream row(line);
     std::array<std::string, 5> cells;  // call, stage (from 1), step, max_std, result
     for (std::string& cell : cells) std::getline(row, cell, ',');
     if (cells[4].rfind("skipped", 0) != 0) continue;
     try {
-      skipped_before_resume_.emplace(std::stoi(cells[1]) - 1, std::stol(cells[2]));
+      skips.emplace_back(std::stoi(cells[1]) - 1, std::stol(cells[2]));
     } catch (const std::logic_error&) {
       // A row cut short by the kill: that call is made again.
     }
   }
+  // After the stop for failures in a row the oracle was mended (or not): the
+  // calls of that streak, the last skips, are made again, not replayed.
+  try {
+    const auto stopped = nlohmann::json::parse(std::ifstream(config_.output / "summary.json"));
+    if (stopped.contains(failures_stop_key)) {
+      const auto streak = std::min(skips.size(), stopped.at(failures_stop_key).get<std::size_t>());
+      logger().info(
+          "the run stopped after {} oracle calls in a row failed: the {} of them after the "
+          "checkpoint are made again",
+          stopped.at(failures_stop_key).get<int>(), streak);
+      skips.resize(skips.size() - streak);
+    }
+  } catch (const nlohmann::json::exception&) {
+    // No summary (killed), or one cut short: every skip is replayed.
+  }
+  skipped_before_resume_.insert(skips.begin(), skips.end());
 }
 
 // The finished stages ran the steps they had then: a changed count would
