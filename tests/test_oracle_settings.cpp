@@ -202,3 +202,47 @@ TEST_CASE("oracle label settings: parameter files count by their content, for ev
   CHECK(file->key == "oracle.files.Si.sw");
   CHECK(file->now == "content fnv1a64 2");
 }
+
+TEST_CASE("oracle settings compared with their defaults: a default written out is no change",
+          "[oracle]") {
+  // The QE and CP2K oracles themselves (their files are Debian's).
+  const auto compared = [](const std::string& yaml) {
+    const ConfigSection section = ConfigSection::parse(yaml, "otf.yaml").section("oracle");
+    const auto made = oracle::make_oracle(section, ".");
+    return oracle::with_label_defaults(oracle::label_settings(section, *made), *made);
+  };
+  const std::string bare =
+      "oracle:\n  kind: qe\n  pseudopotentials: {Si: Si.pbe-rrkj.UPF}\n  ecutwfc: 15\n";
+  for (const std::string& same :
+       {std::string("  degauss: 0.01\n"), std::string("  smearing: marzari-vanderbilt\n"),
+        std::string("  smearing: mv\n"), std::string("  smearing: cold\n  degauss: 0.010\n"),
+        std::string("  ecutrho: 60\n"), std::string("  kspacing: 0.3\n")}) {
+    INFO(same);
+    CHECK(compared(bare + same) == compared(bare));
+  }
+  for (const std::string& other :
+       {std::string("  degauss: 0.02\n"), std::string("  smearing: gaussian\n"),
+        std::string("  smearing: none\n"), std::string("  ecutrho: 80\n"),
+        std::string("  kpoints: [2, 2, 2]\n"), std::string("  kspacing: 0.25\n")}) {
+    INFO(other);
+    CHECK(compared(bare + other) != compared(bare));
+    const auto change = oracle::first_label_change(compared(bare), compared(bare + other));
+    REQUIRE(change);
+    CHECK(change->before.has_value());  // the default it had, not "not set"
+  }
+  // ecutrho's default follows ecutwfc: 60 is 4 × 15, not 4 × 20.
+  CHECK(compared(bare + "  ecutrho: 60\n") !=
+        compared("oracle:\n  kind: qe\n  pseudopotentials: {Si: Si.pbe-rrkj.UPF}\n"
+                 "  ecutwfc: 20\n"));
+  // CP2K: the functional, cutoffs, smearing and charge it takes by default.
+  const std::string cp2k = "oracle:\n  kind: cp2k\n";
+  CHECK(compared(cp2k + "  functional: PBE\n  cutoff: 400\n  rel_cutoff: 50.0\n"
+                        "  smearing: fermi_dirac\n  electronic_temperature: 300\n  charge: 0\n") ==
+        compared(cp2k));
+  CHECK(compared(cp2k + "  cutoff: 500\n") != compared(cp2k));
+  CHECK(compared(cp2k + "  electronic_temperature: 1000\n") != compared(cp2k));
+  // Lines other than the oracle's pass as they are.
+  TextOnly text_only;
+  CHECK(oracle::with_label_defaults("md.timestep: 1\noracle.kind: x\n", text_only) ==
+        "md.timestep: 1\noracle.kind: x\n");
+}

@@ -50,6 +50,9 @@ struct LabelSettings {
   // names (oracle::settings_as_recorded).
   std::string fingerprint_as_written, fingerprint_without_files;
   std::string kind;  // the oracle's
+  // What with_label_defaults compares with: a default written out, or an
+  // alias, is no change.
+  const oracle::Oracle* oracle = nullptr;
 };
 
 // The `oracle:` section of any config (an otfgp otf config, or a file
@@ -68,6 +71,7 @@ std::unique_ptr<oracle::Oracle> read_oracle(const std::string& config, LabelSett
   settings.fingerprint = oracle::label_fingerprint(root.section("oracle"), *oracle);
   const std::string as_written = oracle::label_settings_as_written(root.section("oracle"), *oracle);
   settings.kind = oracle->kind();
+  settings.oracle = oracle.get();
   settings.fingerprint_as_written = oracle::label_fingerprint(oracle->kind(), as_written);
   settings.fingerprint_without_files =
       oracle::label_fingerprint(oracle->kind(), oracle::settings_as_recorded("", as_written));
@@ -143,7 +147,9 @@ std::string fingerprint_as_recorded(const LabelOptions& options, const LabelSett
   const auto file = read_settings_file(options);
   if (!file) return "";
   const std::string compared = oracle::settings_as_recorded(file->second, now.text);
-  return oracle::label_fingerprint(now.kind, compared) == file->first ? file->first : "";
+  const bool same = oracle::with_label_defaults(file->second, *now.oracle) ==
+                    oracle::with_label_defaults(compared, *now.oracle);
+  return same || oracle::label_fingerprint(now.kind, compared) == file->first ? file->first : "";
 }
 
 // "; oracle.KEY was A, this config has B" when the settings file beside OUTPUT
@@ -153,7 +159,8 @@ std::string settings_change(const LabelOptions& options, const std::string& reco
   const auto file = read_settings_file(options);
   if (!file || file->first != recorded) return "";
   const std::optional<md::SettingChange> change =
-      oracle::first_label_change(file->second, now.text);
+      oracle::first_label_change(oracle::with_label_defaults(file->second, *now.oracle),
+                                 oracle::with_label_defaults(now.text, *now.oracle));
   if (!change) return "";
   return fmt::format("; {} was {}, this config has {}", change->key,
                      change->before.value_or("not set"), change->now.value_or("not set"));

@@ -21,6 +21,9 @@ namespace {
 
 const char* const default_data_dir = "/usr/share/cp2k";
 
+// `smearing`'s default (Cp2kSettings::smearing true) and only other value than none.
+constexpr const char* fermi_dirac_smearing = "fermi_dirac";
+
 struct Cp2kSettings {
   ExternalCommand command;
   std::filesystem::path basis_file;
@@ -116,6 +119,22 @@ class Cp2kOracle final : public Oracle {
   void check(const std::vector<int>& species) const override {
     check_external_command(settings_.command);
     for (int z : species) choose(z);
+  }
+
+  std::map<std::string, std::string> label_defaults(
+      const std::map<std::string, std::string>& set) const override {
+    const Cp2kSettings fresh;  // its members' initialisers are the defaults
+    std::map<std::string, std::string> defaults = {
+        {"basis_set", fresh.basis_set},
+        {"functional", fresh.functional},
+        {"cutoff", format_significant(fresh.cutoff, 17)},
+        {"rel_cutoff", format_significant(fresh.rel_cutoff, 17)},
+        {"smearing", fermi_dirac_smearing},
+        {"charge", std::to_string(fresh.charge)}};
+    const auto smearing = set.find("smearing");
+    if (smearing == set.end() || smearing->second != "none")
+      defaults["electronic_temperature"] = format_significant(fresh.electronic_temperature, 17);
+    return defaults;
   }
 
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {
@@ -378,7 +397,8 @@ std::unique_ptr<Oracle> make_cp2k_oracle(const ConfigSection& given,
   const KpointSampling sampling = read_kpoint_sampling(section, std::nullopt);
   settings.kpoints = sampling.kpoints;
   settings.kspacing = sampling.kspacing;
-  settings.smearing = section.choice("smearing", {"fermi_dirac", "none"}, "fermi_dirac") != "none";
+  settings.smearing =
+      section.choice("smearing", {fermi_dirac_smearing, "none"}, fermi_dirac_smearing) != "none";
   if (settings.smearing) {
     settings.electronic_temperature =
         section.number("electronic_temperature", settings.electronic_temperature);

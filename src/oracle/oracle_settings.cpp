@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/file_fingerprint.hpp"
@@ -160,6 +161,24 @@ std::string settings_as_recorded(const std::string& recorded, const std::string&
 
 bool file_contents_uncompared(const std::string& recorded, const std::string& now) {
   return file_lines_as_recorded(recorded, now, file_prefix) != now;
+}
+
+std::string with_label_defaults(const std::string& text, const Oracle& made) {
+  std::string other;
+  std::map<std::string, std::string> set;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const auto colon = line.find(": ");
+    if (line.rfind("oracle.", 0) != 0 || colon == std::string::npos) {
+      other += line + "\n";
+      continue;
+    }
+    const std::string key = line.substr(7, colon - 7);
+    set[key] = made.canonical_label_value(key, line.substr(colon + 2));
+  }
+  for (const auto& [key, value] : made.label_defaults(set)) set.emplace(key, value);
+  for (const auto& [key, value] : set) other += "oracle." + key + ": " + value + "\n";
+  return other;
 }
 
 std::optional<md::SettingChange> first_label_change(const std::string& before,

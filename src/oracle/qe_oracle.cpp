@@ -26,6 +26,12 @@ const std::set<std::string> reserved_keys = {
     "ntyp",        "celldm",  "a",       "b",          "c",      "cosab",  "cosac", "cosbc"};
 const std::vector<std::string> namelists = {"control", "system", "electrons"};
 
+// Defaults of the keys that decide the labels (read_settings, label_defaults).
+constexpr double ecutrho_per_ecutwfc = 4.0;
+constexpr const char* default_smearing = "marzari-vanderbilt";
+constexpr double default_degauss = 0.01;  // Ry
+constexpr double default_kspacing = 0.3;  // 1/Å
+
 // pw.x's ntypx: it stops with "ntyp too large, increase NSX" beyond this.
 constexpr std::size_t max_species = 10;
 
@@ -162,18 +168,18 @@ QeSettings read_settings(ConfigSection section, const std::filesystem::path& bas
   settings.pseudopotentials = read_pseudopotentials(section, base_dir, settings.pseudo_dir);
   settings.ecutwfc = section.number("ecutwfc");
   if (!(settings.ecutwfc > 0)) section.fail("ecutwfc", "must be positive (Ry)");
-  settings.ecutrho = section.number("ecutrho", 4 * settings.ecutwfc);
-  if (settings.ecutrho < 4 * settings.ecutwfc - 1e-12)
+  settings.ecutrho = section.number("ecutrho", ecutrho_per_ecutwfc * settings.ecutwfc);
+  if (settings.ecutrho < ecutrho_per_ecutwfc * settings.ecutwfc - 1e-12)
     section.fail("ecutrho", "must be at least 4 × ecutwfc");
-  const KpointSampling sampling = read_kpoint_sampling(section, 0.3);
+  const KpointSampling sampling = read_kpoint_sampling(section, default_kspacing);
   settings.kpoints = sampling.kpoints;
   settings.kspacing = sampling.kspacing;
   settings.smearing = section.choice("smearing",
                                      {"none", "gaussian", "methfessel-paxton", "marzari-vanderbilt",
                                       "fermi-dirac", "mp", "mv", "fd", "cold"},
-                                     "marzari-vanderbilt");
+                                     default_smearing);
   if (settings.smearing != "none") {
-    settings.degauss = section.number("degauss", 0.01);
+    settings.degauss = section.number("degauss", default_degauss);
     if (!(settings.degauss > 0)) section.fail("degauss", "must be positive (Ry)");
   }
   settings.mixing_beta = section.number("mixing_beta", 0.7);
@@ -384,6 +390,29 @@ class QeOracle final : public Oracle {
     // report one only for structures periodic in all three directions.
     return labelled_structure(structure, parsed,
                               structure.pbc[0] && structure.pbc[1] && structure.pbc[2]);
+  }
+
+  std::map<std::string, std::string> label_defaults(
+      const std::map<std::string, std::string>& set) const override {
+    std::map<std::string, std::string> defaults = {{"smearing", default_smearing}};
+    const auto smearing = set.find("smearing");
+    if (smearing == set.end() || smearing->second != "none")
+      defaults["degauss"] = format_significant(default_degauss, 17);
+    if (!set.count("kpoints")) defaults["kspacing"] = format_significant(default_kspacing, 17);
+    const auto ecutwfc = set.find("ecutwfc");
+    if (ecutwfc != set.end())
+      if (const auto value = parse_real(ecutwfc->second))
+        defaults["ecutrho"] = format_significant(ecutrho_per_ecutwfc * *value, 17);
+    return defaults;
+  }
+
+  std::string canonical_label_value(const std::string& key,
+                                    const std::string& value) const override {
+    if (key != "smearing") return value;
+    if (value == "mv" || value == "cold") return "marzari-vanderbilt";
+    if (value == "mp") return "methfessel-paxton";
+    if (value == "fd") return "fermi-dirac";
+    return value;
   }
 
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {

@@ -1812,7 +1812,10 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
         "{}: written before the oracle's parameter files were recorded by their contents: they "
         "are not compared; make sure they are the ones the run began with",
         (checkpoint_dir() / "state.json").string());
-  const std::optional<md::SettingChange> change = oracle::first_label_change(stored, compared);
+  // A default written out, or an alias, is no change (with_label_defaults).
+  const std::optional<md::SettingChange> change =
+      oracle::first_label_change(oracle::with_label_defaults(stored, *config_.oracle),
+                                 oracle::with_label_defaults(compared, *config_.oracle));
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
   const bool oracle = change->key.rfind("oracle.", 0) == 0;
@@ -1829,8 +1832,8 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
       config_.md.initial_temperature != config_.md.engine.thermostat.temperature &&
       change->before == format_significant(config_.md.initial_temperature, 17);
   throw Error(
-      where + ": it was written with " + key + " = " + change->before.value_or("none") +
-      ", the config has " + change->now.value_or("none") + "; " +
+      where + ": it was written with " + key + " = " + change->before.value_or("(not set)") +
+      ", the config has " + change->now.value_or("(not set)") + "; " +
       (model ? "the checkpoint's model is built on the model: section's descriptor and kernel, "
                "which a resumed run must keep (start a fresh run, or use another output folder, "
                "to change them)"

@@ -76,8 +76,8 @@ std::string first_difference(const nlohmann::json& stored, const nlohmann::json&
   // Texts of several lines (the oracle's settings): the key that changed.
   if (before.find('\n') != std::string::npos || now.find('\n') != std::string::npos)
     if (const auto change = oracle::first_label_change(before, now)) {
-      before = change->key + ": " + change->before.value_or("none");
-      now = change->key + ": " + change->now.value_or("none");
+      before = change->key + ": " + change->before.value_or("(not set)");
+      now = change->key + ": " + change->now.value_or("(not set)");
     }
   if (before.size() > 80 || now.size() > 80) return "at " + where.to_string();
   return where.to_string() + ": " + before + " in the checkpoint, " + now + " in the config";

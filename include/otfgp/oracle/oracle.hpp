@@ -7,6 +7,7 @@
 // table (make_oracle).
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,20 @@ class Oracle {
   // compares their contents, not the path text (label_settings).
   virtual std::vector<std::pair<std::string, std::filesystem::path>> label_files() const {
     return {};
+  }
+  // For comparing the settings of a resumed run (with_label_defaults): the
+  // label-deciding keys a config may leave out, with the values the oracle
+  // then takes, given those `set` (key → value as label_settings writes them,
+  // without "oracle."; QE's ecutrho follows ecutwfc) — so that a default
+  // written out is no change — and an alias's canonical value (QE's
+  // smearing: mv is marzari-vanderbilt).
+  virtual std::map<std::string, std::string> label_defaults(
+      const std::map<std::string, std::string>& /*set*/) const {
+    return {};
+  }
+  virtual std::string canonical_label_value(const std::string& /*key*/,
+                                            const std::string& value) const {
+    return value;
   }
   // Labels `structure` (positions, cell, numbers, pbc are read; labels
   // ignored): returns a copy with energy, forces and stress set. Scratch

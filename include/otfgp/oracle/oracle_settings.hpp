@@ -46,6 +46,13 @@ std::string settings_as_recorded(const std::string& recorded, const std::string&
 // Whether settings_as_recorded left `now`'s file lines out (the caller warns).
 bool file_contents_uncompared(const std::string& recorded, const std::string& now);
 
+// `text` (label_settings's, or a checkpoint's settings holding them) with its
+// oracle lines' aliases made canonical and the defaults of the keys it leaves
+// out added (Oracle::label_defaults), its oracle lines sorted: two texts that
+// give `made` the same settings give the same text. For comparing only: what
+// is recorded stays as label_settings wrote it.
+std::string with_label_defaults(const std::string& text, const Oracle& made);
+
 // md::first_setting_change of settings texts holding label_settings (a label
 // run's, a checkpoint's), naming a changed config key before the parameter-file
 // contents it brings along (a new potential spec names other files).
