@@ -230,6 +230,14 @@ TEST_CASE("qe oracle check names what is missing before any run", "[oracle][qe]"
   CHECK_THROWS_WITH(
       qe_oracle("kind: qe\npseudopotentials: {Si: Si.missing.UPF}\necutwfc: 20\n")->check({14}),
       Contains("Si.missing.UPF") && Contains("Si.pbe-rrkj.UPF"));
+  // A cluster without a cell: pw.x needs a box around it.
+  Structure cluster = silicon_pair();
+  cluster.cell.setZero();
+  cluster.pbc = {false, false, false};
+  CHECK_THROWS_WITH(qe_oracle(silicon_qe)->check_structure(cluster),
+                    Contains("the qe oracle needs a cell") && Contains("box with vacuum"));
+  cluster.cell = Eigen::Matrix3d::Identity() * 12.0;  // in a box: labelled
+  CHECK_NOTHROW(qe_oracle(silicon_qe)->check_structure(cluster));
   // The structure holds oxygen too; no pseudopotential was given for it.
   CHECK_THROWS_WITH(qe_oracle(silicon_qe)->check({8, 14}),
                     Contains("no pseudopotential for O") && Contains("O.pbe-rrkjus.UPF"));

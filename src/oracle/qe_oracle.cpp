@@ -371,9 +371,21 @@ class QeOracle final : public Oracle {
         check_file(pseudo);
   }
 
+  // pw.x treats every structure as periodic in its cell: a cluster or molecule
+  // needs a box around it (all-zero CELL_PARAMETERS failed with "coset: nsym == 0").
+  void check_structure(const Structure& structure) const override {
+    if (!(structure.volume() > singular_cell_volume))
+      throw Error(fmt::format(
+          "the qe oracle needs a cell (its volume is {:g} Å³): pw.x treats a structure as "
+          "periodic in its cell, so give a molecule or cluster a box with vacuum around it (an "
+          "extended-XYZ Lattice= some 10 Å wider than the atoms' extent)",
+          structure.volume()));
+  }
+
   Structure label(const Structure& structure, const std::filesystem::path& workdir,
                   int attempt) override {
     structure.validate();
+    check_structure(structure);
     prepare_workdir(workdir);
     for (int z : structure.species())
       if (!find(z))
