@@ -225,6 +225,22 @@ TEST_CASE("otf set-up: held-out frames, descriptor cutoff and output are checked
   CHECK_THROWS_WITH(read(dir, text), Contains("64 of the 64 atoms") &&
                                          Contains("no neighbour within model.descriptor.cutoff") &&
                                          Contains("0.45 Å"));
+  // … or a pair cutoff shorter than every bond of its pair.
+  text = otf_text(si64, out);
+  text.replace(text.find("cutoff: 4.5"), 11, "cutoff: 4.5, pair_cutoffs: {Si-Si: 0.45}");
+  CHECK_THROWS_WITH(read(dir, text),
+                    Contains("64 of the 64 atoms") && Contains("or their pair_cutoffs"));
+  // Descriptor values out of range: named with their key and line.
+  for (const auto& [from, to, key] : std::vector<std::array<std::string, 3>>{
+           {"cutoff: 4.5", "cutoff: 0", "key 'model.descriptor.cutoff'"},
+           {"n_max: 4", "n_max: 0", "key 'model.descriptor.n_max'"},
+           {"l_max: 2", "l_max: -1", "key 'model.descriptor.l_max'"},
+           {"cutoff: 4.5", "r_min: 9", "key 'model.descriptor.r_min': must be below the cutoff"}}) {
+    text = otf_text(si64, out);
+    text.replace(text.find(from), from.size(), to);
+    INFO(to);
+    CHECK_THROWS_WITH(read(dir, text), Contains(key) && Contains(", line "));
+  }
   // An output that is a file, or lies under one.
   std::ofstream(dir / "afile") << "x";
   CHECK_THROWS_WITH(

@@ -54,48 +54,58 @@ int B2Settings::descriptor_size() const {
 }
 
 void B2Settings::validate() const {
-  const std::string where = "B2 descriptor: ";
-  if (species.empty()) throw Error(where + "species must list at least one element");
+  validate([](const std::string& field, const std::string& message) {
+    const std::string name = field == "pair_cutoffs" ? "pair cutoff"
+                             : field == "embedding"  ? "the species embedding"
+                                                     : field;
+    throw Error("B2 descriptor: " + name + " " + message);
+  });
+}
+
+void B2Settings::validate(
+    const std::function<void(const std::string& field, const std::string& message)>& fail) const {
+  if (species.empty()) fail("species", "must list at least one element");
   for (std::size_t a = 0; a < species.size(); ++a) {
     element(species[a]);  // throws for a Z that is no element
     if (a > 0 && species[a] <= species[a - 1])
-      throw Error(where + "species must be distinct atomic numbers in ascending order");
+      fail("species", "must be distinct atomic numbers in ascending order");
   }
   if (n_max < 1 || n_max > b2::max_radial)
-    throw Error(where + "n_max must be between 1 and " + std::to_string(b2::max_radial) + ", got " +
-                std::to_string(n_max));
+    fail("n_max", "must be between 1 and " + std::to_string(b2::max_radial) + ", got " +
+                      std::to_string(n_max));
   if (l_max < 0 || l_max > b2::max_l)
-    throw Error(where + "l_max must be between 0 and " + std::to_string(b2::max_l) + ", got " +
-                std::to_string(l_max));
+    fail("l_max",
+         "must be between 0 and " + std::to_string(b2::max_l) + ", got " + std::to_string(l_max));
   if (!std::isfinite(r_min) || r_min < 0.0)
-    throw Error(where + "r_min must be a finite non-negative distance, got " +
-                format_significant(r_min, 17));
+    fail("r_min", "must be a finite non-negative distance, got " + format_significant(r_min, 17));
   if (!std::isfinite(cutoff) || cutoff <= r_min)
-    throw Error(where + "cutoff must be finite and larger than r_min (" +
-                format_significant(r_min, 17) + " Å), got " + format_significant(cutoff, 17));
+    fail("cutoff", "must be finite and larger than r_min (" + format_significant(r_min, 17) +
+                       " Å), got " + format_significant(cutoff, 17));
   for (const auto& [pair, value] : pair_cutoffs) {
     const auto [z_a, z_b] = pair;
     if (z_a > z_b)
-      throw Error(where + "pair cutoff keys must be ordered (Z_a ≤ Z_b), got (" +
-                  std::to_string(z_a) + ", " + std::to_string(z_b) + ")");
+      fail("pair_cutoffs", "keys must be ordered (Z_a ≤ Z_b), got (" + std::to_string(z_a) + ", " +
+                               std::to_string(z_b) + ")");
     const bool known = std::binary_search(species.begin(), species.end(), z_a) &&
                        std::binary_search(species.begin(), species.end(), z_b);
     if (!known)
-      throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
-                  " names an element that is not among the species");
+      fail("pair_cutoffs",
+           "for " + pair_name(z_a, z_b) + " names an element that is not among the species");
     if (!std::isfinite(value) || value <= r_min)
-      throw Error(where + "pair cutoff for " + pair_name(z_a, z_b) +
-                  " must be finite and larger than r_min, got " + format_significant(value, 17));
+      fail("pair_cutoffs", "for " + pair_name(z_a, z_b) +
+                               " must be finite and larger than r_min, got " +
+                               format_significant(value, 17));
   }
   if (embedded()) {
     if (embedding.cols() != static_cast<Eigen::Index>(species.size()))
-      throw Error(where + "the species embedding has " + std::to_string(embedding.cols()) +
-                  " columns, expected one per species (" + std::to_string(species.size()) + ")");
-    if (!embedding.allFinite()) throw Error(where + "the species embedding has non-finite weights");
+      fail("embedding", "has " + std::to_string(embedding.cols()) +
+                            " columns, expected one per species (" +
+                            std::to_string(species.size()) + ")");
+    if (!embedding.allFinite()) fail("embedding", "has non-finite weights");
     for (Eigen::Index s = 0; s < embedding.cols(); ++s)
       if (embedding.col(s).squaredNorm() == 0.0)
-        throw Error(where + "the species embedding gives " + element(species[s]).symbol +
-                    " no weight in any channel (its neighbours would be invisible)");
+        fail("embedding", std::string("gives ") + element(species[s]).symbol +
+                              " no weight in any channel (its neighbours would be invisible)");
   }
 }
 

@@ -252,12 +252,18 @@ GpTrainConfig parse(ConfigSection root, const std::vector<int>& data_species) {
     config.descriptor.species = read_species(root, data_species);
     set_species_defaults(config.descriptor);
   }
-  if (auto d = root.optional_section("descriptor")) read_descriptor(*d, config.descriptor);
-  try {
-    config.descriptor.validate();
-  } catch (const Error& error) {
-    throw Error(root.file() + ": " + error.what());
-  }
+  const std::optional<ConfigSection> d = root.optional_section("descriptor");
+  if (d) read_descriptor(*d, config.descriptor);
+  // A bad value named by its key and line (model.descriptor.cutoff: 0).
+  config.descriptor.validate([&](const std::string& field, const std::string& message) {
+    if (d && d->has(field)) d->fail(field, message);
+    if (d && field == "cutoff" && d->has("r_min"))  // the default cutoff, below r_min
+      d->fail("r_min",
+              "must be below the cutoff (" + format_significant(config.descriptor.cutoff, 6) +
+                  " Å, its default), got " + format_significant(config.descriptor.r_min, 6));
+    if (field == "species" && root.has("species")) root.fail("species", message);
+    throw Error(root.file() + ": B2 descriptor: " + field + " " + message);
+  });
   if (auto k = root.optional_section("kernel")) read_kernel(*k, config);
   GpTrainingSettings& t = config.training;
   if (auto h = root.optional_section("hyperparameters")) read_hyperparameters(*h, t);

@@ -345,33 +345,63 @@ std::set<int> read_stage_structures(const ConfigSection& root, std::vector<Campa
   return species;
 }
 
+// How many atoms of `stage` have no neighbour within their pair's descriptor
+// cutoff (model.descriptor.cutoff, or its pair_cutoffs entry).
+int atoms_without_neighbours(const ConfigSection& root, const B2Settings& descriptor,
+                             const CampaignStage& stage, int k) {
+  const double cutoff = descriptor.max_cutoff();
+  AtomState state = AtomState::from_structure(stage.start);
+  NeighborList list(cutoff, 0.0);
+  try {
+    list.build(state);
+  } catch (const Error& error) {
+    throw Error(root.file() + ": model.descriptor.cutoff (" + format_significant(cutoff, 6) +
+                " Å) with the starting structure of stage " + std::to_string(k + 1) + " (" +
+                stage.structure.string() + "): " + error.what());
+  }
+  const NeighborView& view = list.view();
+  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.offsets);
+  const auto index = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.index);
+  const auto image = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.image);
+  const auto shift = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.image_vector);
+  const auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.x);
+  const std::vector<int>& z = stage.start.numbers;
+  int alone = 0;
+  for (int i = 0; i < state.natoms; ++i) {
+    bool seen = false;
+    for (int p = offsets(i); p < offsets(i + 1) && !seen; ++p) {
+      const int j = index(p);
+      double r2 = 0.0;
+      for (int d = 0; d < 3; ++d) {
+        const double delta = x(j, d) + shift(image(p), d) - x(i, d);
+        r2 += delta * delta;
+      }
+      const double reach = descriptor.pair_cutoff(z[i], z[j]);
+      seen = r2 < reach * reach;
+    }
+    alone += !seen;
+  }
+  return alone;
+}
+
 // A descriptor cutoff shorter than every distance in a starting structure
 // leaves the model nothing to see (every descriptor is the same), which shows
 // up only after the first oracle call as a model that cannot fit its frame.
 void check_descriptor_cutoff(const ConfigSection& root, const OtfConfig& config) {
-  const double cutoff = config.model.descriptor.cutoff;
+  const B2Settings& descriptor = config.model.descriptor;
+  const std::string cutoffs = "model.descriptor.cutoff (" +
+                              format_significant(descriptor.cutoff, 6) + " Å)" +
+                              (descriptor.pair_cutoffs.empty() ? "" : " or their pair_cutoffs");
   for (std::size_t k = 0; k < config.stages.size(); ++k) {
     const CampaignStage& stage = config.stages[k];
-    AtomState state = AtomState::from_structure(stage.start);
-    NeighborList list(cutoff, 0.0);
-    try {
-      list.build(state);
-    } catch (const Error& error) {
-      throw Error(root.file() + ": model.descriptor.cutoff (" + format_significant(cutoff, 6) +
-                  " Å) with the starting structure of stage " + std::to_string(k + 1) + " (" +
-                  stage.structure.string() + "): " + error.what());
-    }
-    const auto offsets =
-        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), list.view().offsets);
-    int alone = 0;
-    for (int i = 0; i < state.natoms; ++i) alone += offsets(i + 1) == offsets(i);
-    if (alone == 0 || state.natoms < 2) continue;
-    const std::string what = std::to_string(alone) + " of the " + std::to_string(state.natoms) +
+    const int natoms = static_cast<int>(stage.start.size());
+    const int alone = atoms_without_neighbours(root, descriptor, stage, static_cast<int>(k));
+    if (alone == 0 || natoms < 2) continue;
+    const std::string what = std::to_string(alone) + " of the " + std::to_string(natoms) +
                              " atoms of the starting structure of stage " + std::to_string(k + 1) +
-                             " (" + stage.structure.string() +
-                             ") have no neighbour within model.descriptor.cutoff (" +
-                             format_significant(cutoff, 6) + " Å)";
-    if (alone == state.natoms)
+                             " (" + stage.structure.string() + ") have no neighbour within " +
+                             cutoffs;
+    if (alone == natoms)
       throw Error(root.file() + ": " + what +
                   ": the model would see no environment at all; the cutoff is in Å and should "
                   "reach past the nearest neighbours (typically 4-6 Å)");

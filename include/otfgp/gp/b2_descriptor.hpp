@@ -20,6 +20,7 @@
 // learns a pair potential Σ_j φ_{s_i c}(r_ij) of the neighbours' distances.
 
 #include <Eigen/Core>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -57,6 +58,11 @@ struct B2Settings {
   // Throws otfgp::Error for empty species, n_max < 1, l_max < 0, r_min ≥ cutoff,
   // an embedding whose columns are not the species or with non-finite weights, …
   void validate() const;
+  // The same checks, each failure handed to `fail` with the member it is of
+  // ("n_max", "cutoff", "pair_cutoffs", "embedding", "species") and what is
+  // wrong, for a config reader to name the key and line (`fail` must throw).
+  void validate(
+      const std::function<void(const std::string& field, const std::string& message)>& fail) const;
 };
 
 // Species embeddings from element properties (docs/gp.md, "Species embedding"),
