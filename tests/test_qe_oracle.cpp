@@ -534,3 +534,37 @@ TEST_CASE("the oracle's environment PATH finds its program, for check and for th
       missing->check({14}),
       Contains("otfgp-mypw") && Contains("PATH its environment sets (/usr/bin:/bin)"));
 }
+
+TEST_CASE("qe oracle check refuses pseudopotentials of different functionals", "[oracle][qe]") {
+  const std::filesystem::path dir = "/usr/share/espresso/pseudo";
+  // One functional however the file writes it (pw.x ran each pair of these
+  // files together, 2026-12-03): a short name, four components, PBE in the
+  // gradient slots, a v1 header line.
+  for (const char* pbe : {"Si.pbe-nl-rrkjus_psl.1.0.0.UPF", "Si.pbe-rrkj.UPF",
+                          "Si.rel-pbe-rrkj.UPF", "C.pbe-n-kjpaw_psl.0.1.UPF"}) {
+    INFO(pbe);
+    CHECK(oracle::upf_functional(dir / pbe) == std::optional<std::string>("SLA PW PBX PBC"));
+  }
+  for (const char* lda : {"Si.pz-vbc.UPF", "C.UPF", "O.pz-rrkjus.UPF"}) {
+    INFO(lda);
+    CHECK(oracle::upf_functional(dir / lda) == std::optional<std::string>("SLA PZ NOGX NOGC"));
+  }
+  CHECK(oracle::upf_functional(dir / "O.pbesol-n-rrkjus_psl.0.1.UPF") ==
+        oracle::upf_functional(dir / "O.pbesol-n-kjpaw_psl.0.1.UPF"));
+  CHECK_FALSE(oracle::upf_functional("/nonexistent.UPF"));
+
+  const std::string mixed =
+      "kind: qe\npseudopotentials: {Si: Si.pz-vbc.UPF, C: C.pbe-rrkjus.UPF}\n"
+      "ecutwfc: 20\n";
+  CHECK_THROWS_WITH(qe_oracle(mixed)->check({6, 14}),
+                    Contains("different functionals") && Contains("Si: Si.pz-vbc.UPF is SLA PZ") &&
+                        Contains("C: C.pbe-rrkjus.UPF is SLA PW PBX PBC") && Contains("input_dft"));
+  // A frame of one of them only: its file alone is read.
+  CHECK_NOTHROW(qe_oracle(mixed)->check({14}));
+  // The same files with the functional set in the input: pw.x takes that.
+  CHECK_NOTHROW(qe_oracle(mixed + "input: {system: {input_dft: pbe}}\n")->check({6, 14}));
+  CHECK_NOTHROW(
+      qe_oracle("kind: qe\npseudopotentials: {Si: Si.pbe-rrkj.UPF, C: C.pbe-n-kjpaw_psl.0.1.UPF}\n"
+                "ecutwfc: 20\n")
+          ->check({6, 14}));
+}

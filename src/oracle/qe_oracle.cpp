@@ -324,9 +324,9 @@ std::string v1_element(const std::string& header) {
   return "";
 }
 
-// UPF v2: the attribute element="Si", its value trimmed (files pad it: " B", "C ").
-std::string v2_element(const std::string& header) {
-  const std::string_view name = "element";
+// UPF v2: an attribute of <PP_HEADER …/>, element="Si", its value trimmed
+// (files pad it: " B", "C ").
+std::string v2_attribute(const std::string& header, const std::string_view name) {
   const char* const blank = " \t\r\n";
   for (auto at = header.find(name); at != std::string::npos; at = header.find(name, at + 1)) {
     if (at > 0 && !std::isspace(static_cast<unsigned char>(header[at - 1]))) continue;
@@ -365,10 +365,37 @@ class QeOracle final : public Oracle {
                       candidates(symbol)));
     }
     // With species-indexed input keys every file is read in every call.
+    std::vector<const Pseudopotential*> used;
     for (const auto& pseudo : settings_.pseudopotentials)
       if (settings_.all_species ||
-          std::find(species.begin(), species.end(), pseudo.z) != species.end())
+          std::find(species.begin(), species.end(), pseudo.z) != species.end()) {
         check_file(pseudo);
+        used.push_back(&pseudo);
+      }
+    check_functionals(used);
+  }
+
+  // pw.x stops on files of different functionals in one input ("conflicting
+  // values for icorr"), and labels of different functionals in one model
+  // would not agree: every file the structures use must have one, unless
+  // input.system.input_dft overrides them.
+  void check_functionals(const std::vector<const Pseudopotential*>& used) const {
+    const auto system = settings_.overrides.find("system");
+    if (system != settings_.overrides.end() && system->second.count("input_dft")) return;
+    std::map<std::string, std::string> by_functional;  // functional → "Si: file"
+    for (const Pseudopotential* pseudo : used)
+      if (const auto functional = upf_functional(pseudo->file))
+        by_functional.emplace(*functional,
+                              std::string(element(pseudo->z).symbol) + ": " + pseudo->given);
+    if (by_functional.size() < 2) return;
+    std::string list;
+    for (const auto& [functional, file] : by_functional)
+      list += (list.empty() ? "" : "; ") + file + " is " + functional;
+    throw Error(fmt::format(
+        "{}: the files were made with different functionals ({}): pw.x stops on them "
+        "(\"conflicting values\"), and labels of two functionals would not agree; choose "
+        "files of one functional, or set input.system.input_dft",
+        settings_.pseudopotentials_key, list));
   }
 
   // pw.x treats every structure as periodic in its cell: a cluster or molecule
@@ -524,9 +551,38 @@ std::optional<std::string> upf_element(const std::filesystem::path& file) {
   const std::string header = pp_header(file);
   if (header.empty()) return std::nullopt;
   // "<PP_HEADER>" (v1) has no attributes; "<PP_HEADER …/>" (v2) has them.
-  const std::string symbol = header[0] == '>' ? v1_element(header) : v2_element(header);
+  const std::string symbol =
+      header[0] == '>' ? v1_element(header) : v2_attribute(header, "element");
   if (symbol.empty() || symbol.find_first_of(" \t") != std::string::npos) return std::nullopt;
   return symbol;
+}
+
+std::optional<std::string> upf_functional(const std::filesystem::path& file) {
+  const std::string header = pp_header(file);
+  if (header.empty()) return std::nullopt;
+  std::string text;
+  if (header[0] == '>') {  // v1: "SLA PW PBX PBC PBE  Exchange-Correlation functional"
+    std::istringstream lines(header.substr(1));
+    for (std::string line; std::getline(lines, line);)
+      if (const auto at = line.find("Exchange-Correlation"); at != std::string::npos)
+        text = line.substr(0, at);
+  } else {
+    text = v2_attribute(header, "functional");
+  }
+  std::string upper;
+  for (const char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto words = split_whitespace(upper);
+  if (words.size() == 1) {
+    static const std::map<std::string_view, std::string> short_names = {
+        {"PZ", "SLA PZ NOGX NOGC"},   {"LDA", "SLA PZ NOGX NOGC"},  {"PBE", "SLA PW PBX PBC"},
+        {"PBESOL", "SLA PW PSX PSC"}, {"BLYP", "SLA LYP B88 BLYP"}, {"TPSS", "SLA PW TPSS TPSS"}};
+    const auto found = short_names.find(words[0]);
+    if (found == short_names.end()) return std::nullopt;
+    return found->second;
+  }
+  if (words.size() < 4) return std::nullopt;
+  return fmt::format("{} {} {} {}", words[0], words[1], words[2] == "PBE" ? "PBX" : words[2],
+                     words[3] == "PBE" ? "PBC" : words[3]);
 }
 
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source) {

@@ -30,4 +30,12 @@ QeResult parse_pw_output(const std::string& text, int atoms, const std::string& 
 // <PP_HEADER>. Nothing when the file cannot be read or holds neither.
 std::optional<std::string> upf_element(const std::filesystem::path& file);
 
+// The exchange-correlation functional a pseudopotential file was made with,
+// as pw.x's four components ("SLA PW PBX PBC"): v2's functional="…"
+// attribute or v1's "… Exchange-Correlation functional" line, a short name
+// (PZ, LDA, PBE, PBESOL, BLYP, TPSS) spelt out and PBE in a gradient slot
+// read as PBX / PBC, as pw.x reads them. Nothing when the file holds none or
+// one of another form (not compared).
+std::optional<std::string> upf_functional(const std::filesystem::path& file);
+
 }  // namespace otfgp::oracle
