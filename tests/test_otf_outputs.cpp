@@ -264,7 +264,7 @@ TEST_CASE(
            // Given reference energies are subtracted from every label the model holds.
            {"hyperparameters: {max_evaluations: 20}",
             "hyperparameters: {max_evaluations: 20}\n  reference_energies: {Si: -4.5}",
-            "model.reference_energies = none, the config has Si -4.5"},
+            "model.reference_energies = (not set), the config has Si -4.5"},
            // Steps may grow, not shrink below the checkpoint.
            {"steps: 200", "steps: 150",
             "it is at step 200 of stage 1, beyond the config's 150 steps for that stage"},

@@ -545,6 +545,34 @@ class QeOracle final : public Oracle {
   mutable std::set<std::filesystem::path> warned_;  // files without an element, warned once
 };
 
+// Throws not_converged for pw.x's "convergence NOT achieved", and for an SCF
+// whose last estimate of its accuracy is above its threshold (Ry): pw.x 6.x
+// prints "convergence has been achieved" at electron_maxstep when told not to
+// stop (scf_must_converge = .false.), so the numbers decide.
+void check_scf_converged(const std::string& text, const std::string& source) {
+  if (const auto at = text.find("convergence NOT achieved"); at != std::string::npos)
+    throw OracleFailure(FailureKind::not_converged, source + ": SCF convergence NOT achieved (" +
+                                                        text.substr(at, text.find('\n', at) - at) +
+                                                        ")");
+  std::optional<double> threshold, accuracy;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const auto value_after = [&](const char* phrase, char mark, std::optional<double>& value) {
+      const auto at = line.find(phrase);
+      if (at == std::string::npos || line.find(mark, at) == std::string::npos) return;
+      const auto values = numbers_in(line.substr(line.find(mark, at) + 1));
+      if (!values.empty()) value = values.front();
+    };
+    value_after("convergence threshold", '=', threshold);
+    value_after("estimated scf accuracy", '<', accuracy);
+  }
+  if (threshold && accuracy && *accuracy > *threshold)
+    throw OracleFailure(FailureKind::not_converged,
+                        fmt::format("{}: SCF not converged: its last estimated scf accuracy, {:g} "
+                                    "Ry, is above its convergence threshold, {:g} Ry",
+                                    source, *accuracy, *threshold));
+}
+
 }  // namespace
 
 std::optional<std::string> upf_element(const std::filesystem::path& file) {
@@ -586,38 +614,18 @@ std::optional<std::string> upf_functional(const std::filesystem::path& file) {
 }
 
 QeResult parse_pw_output(const std::string& text, int atoms, const std::string& source) {
-  if (text.find("convergence NOT achieved") != std::string::npos)
-    throw OracleFailure(
-        FailureKind::not_converged, source + ": SCF convergence NOT achieved" + [&] {
-          const auto at = text.find("convergence NOT achieved");
-          const auto end = text.find('\n', at);
-          return " (" + text.substr(at, end - at) + ")";
-        }());
+  check_scf_converged(text, source);
   std::istringstream lines(text);
   std::string line;
   std::optional<double> energy;
   std::optional<Positions> forces;
   std::optional<Voigt> stress;
   bool scf_done = false, job_done = false;
-  // The SCF's threshold and its last estimate of its accuracy (Ry): pw.x
-  // prints "convergence has been achieved" at electron_maxstep when it is
-  // told not to stop (scf_must_converge), so the numbers decide.
-  std::optional<double> threshold, accuracy;
   const double force_unit = rydberg_in_ev / bohr_in_angstrom;
   const double stress_unit = rydberg_in_ev / std::pow(bohr_in_angstrom, 3);
   while (std::getline(lines, line)) {
     if (line.find("End of self-consistent calculation") != std::string::npos) scf_done = true;
     if (line.find("JOB DONE") != std::string::npos) job_done = true;
-    if (line.find("convergence threshold") != std::string::npos &&
-        line.find('=') != std::string::npos) {
-      const auto values = numbers_in(line.substr(line.find('=') + 1));
-      if (!values.empty()) threshold = values.front();
-    }
-    if (line.find("estimated scf accuracy") != std::string::npos &&
-        line.find('<') != std::string::npos) {
-      const auto values = numbers_in(line.substr(line.find('<') + 1));
-      if (!values.empty()) accuracy = values.front();
-    }
     const auto first = line.find_first_not_of(' ');
     if (first != std::string::npos && line[first] == '!' &&
         line.find("total energy") != std::string::npos) {
@@ -656,11 +664,6 @@ QeResult parse_pw_output(const std::string& text, int atoms, const std::string& 
   }
   if (!scf_done)
     unparsable(source, "no 'End of self-consistent calculation' (pw.x stopped early?)");
-  if (threshold && accuracy && *accuracy > *threshold)
-    throw OracleFailure(FailureKind::not_converged,
-                        fmt::format("{}: SCF not converged: its last estimated scf accuracy, {:g} "
-                                    "Ry, is above its convergence threshold, {:g} Ry",
-                                    source, *accuracy, *threshold));
   if (!energy) unparsable(source, "no total energy line ('!    total energy')");
   if (!forces) unparsable(source, "no forces (tprnfor)");
   if (!stress) unparsable(source, "no stress tensor (tstress)");
