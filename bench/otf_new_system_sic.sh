@@ -80,7 +80,9 @@ import json
 import numpy as np
 from ase.io import read
 from ase.neighborlist import neighbor_list
-print("force noise sigma_f: %.3f eV/A" % json.load(open("out/summary.json"))["hyperparameters"]["force_noise"])
+summary = json.load(open("out/summary.json"))
+print("force noise sigma_f: %.3f eV/A; last force error ratio (summary.json): %.3f"
+      % (summary["hyperparameters"]["force_noise"], summary["last_force_error_ratio"]))
 held, predicted = read("held/trajectory.xyz", ":"), read("held_predicted.xyz", ":")
 forces = np.concatenate([a.arrays["forces"] for a in held])
 print("held-out force RMS: %.2f eV/A" % np.sqrt((forces ** 2).mean()))
