@@ -158,6 +158,18 @@ TEST_CASE("qe oracle parses pw.x output units and signs", "[oracle][qe]") {
   }
   CHECK(oracle::parse_pw_output(header + after(5.1e-10) + output, 2, "pw.out").energy ==
         result.energy);
+  // pw.x prints an accuracy above 1e-8 to 8 decimals: 5.58e-8 reads
+  // 0.00000006, above a threshold of 5.6E-08 only by its rounding (a
+  // converged run); 0.00000007 is above it whatever the rounding.
+  const auto printed = [&](const std::string& accuracy) {
+    return "     scf convergence threshold =      5.6E-08\n     estimated scf accuracy    <      "
+           " " +
+           accuracy + " Ry\n" + output;
+  };
+  CHECK(oracle::parse_pw_output(printed("0.00000006"), 2, "pw.out").energy == result.energy);
+  CHECK(kind_of(printed("0.00000007")) == oracle::FailureKind::not_converged);
+  CHECK(kind_of(printed("6.2E-08")) == oracle::FailureKind::not_converged);
+  CHECK(oracle::parse_pw_output(printed("5.6E-08"), 2, "pw.out").energy == result.energy);
 }
 
 TEST_CASE("qe oracle reports a pw.x that exits non-zero", "[oracle][qe]") {

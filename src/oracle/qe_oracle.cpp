@@ -545,32 +545,55 @@ class QeOracle final : public Oracle {
   mutable std::set<std::filesystem::path> warned_;  // files without an element, warned once
 };
 
+// A number pw.x printed, and half the unit of its last printed digit: it
+// prints the SCF accuracy as F17.8 above 1e-8 ("0.00000006", rounded up from
+// 5.6e-8 or less) and as 1PE17.1 below, the threshold as 1PE12.1.
+struct Printed {
+  double value = 0.0, half_unit = 0.0;
+};
+std::optional<Printed> printed_number(std::string_view token) {
+  const auto value = parse_real(token);
+  if (!value) return std::nullopt;
+  const auto exponent_at = token.find_first_of("eEdD");
+  const std::string_view mantissa = token.substr(0, exponent_at);
+  const auto point = mantissa.find('.');
+  const int decimals =
+      point == std::string_view::npos ? 0 : static_cast<int>(mantissa.size() - point - 1);
+  const long long exponent = exponent_at == std::string_view::npos
+                                 ? 0
+                                 : parse_integer(token.substr(exponent_at + 1)).value_or(0);
+  return Printed{*value, 0.5 * std::pow(10.0, static_cast<double>(exponent - decimals))};
+}
+
 // Throws not_converged for pw.x's "convergence NOT achieved", and for an SCF
-// whose last estimate of its accuracy is above its threshold (Ry): pw.x 6.x
-// prints "convergence has been achieved" at electron_maxstep when told not to
-// stop (scf_must_converge = .false.), so the numbers decide.
+// whose last estimate of its accuracy is above its threshold (Ry), beyond
+// what their printing rounds: pw.x 6.x prints "convergence has been achieved"
+// at electron_maxstep when told not to stop (scf_must_converge = .false.),
+// so the numbers decide.
 void check_scf_converged(const std::string& text, const std::string& source) {
   if (const auto at = text.find("convergence NOT achieved"); at != std::string::npos)
     throw OracleFailure(FailureKind::not_converged, source + ": SCF convergence NOT achieved (" +
                                                         text.substr(at, text.find('\n', at) - at) +
                                                         ")");
-  std::optional<double> threshold, accuracy;
+  std::optional<Printed> threshold, accuracy;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
-    const auto value_after = [&](const char* phrase, char mark, std::optional<double>& value) {
+    const auto value_after = [&](const char* phrase, char mark, std::optional<Printed>& value) {
       const auto at = line.find(phrase);
       if (at == std::string::npos || line.find(mark, at) == std::string::npos) return;
-      const auto values = numbers_in(line.substr(line.find(mark, at) + 1));
-      if (!values.empty()) value = values.front();
+      const auto words = split_whitespace(std::string_view(line).substr(line.find(mark, at) + 1));
+      if (!words.empty())
+        if (const auto number = printed_number(words.front())) value = number;
     };
     value_after("convergence threshold", '=', threshold);
     value_after("estimated scf accuracy", '<', accuracy);
   }
-  if (threshold && accuracy && *accuracy > *threshold)
+  if (threshold && accuracy &&
+      accuracy->value - accuracy->half_unit > threshold->value + threshold->half_unit)
     throw OracleFailure(FailureKind::not_converged,
                         fmt::format("{}: SCF not converged: its last estimated scf accuracy, {:g} "
                                     "Ry, is above its convergence threshold, {:g} Ry",
-                                    source, *accuracy, *threshold));
+                                    source, accuracy->value, threshold->value));
 }
 
 }  // namespace
