@@ -451,3 +451,42 @@ TEST_CASE("otfgp label writes the oracle's labels only, not those the frames car
         1e-10);
   CHECK_FALSE(labelled[1].stress);  // the slab's old stress is gone, none new
 }
+
+TEST_CASE("otfgp label --resume takes settings equal by value, and keeps one fingerprint",
+          "[oracle][cli][qe]") {
+  // Real pw.x, tiny: Si2 at 12 Ry on the Γ point.
+  TemporaryDirectory directory("otfgp-label-defaults");
+  const std::filesystem::path dir = directory.path();
+  const std::vector<Structure> frames = rattled_silicon(3, 61);
+  for (std::size_t n = 1; n <= 3; ++n)
+    write_extxyz(dir / ("first" + std::to_string(n) + ".xyz"),
+                 std::vector<Structure>(frames.begin(), frames.begin() + n));
+  const std::string base =
+      "oracle:\n  kind: qe\n  pseudopotentials: {Si: Si.pz-vbc.UPF}\n  ecutwfc: 12\n"
+      "  kpoints: [1, 1, 1]\n  environment: {OMP_NUM_THREADS: '1'}\n";
+  const auto label = [&](const std::string& oracle, std::size_t n, bool resume) {
+    std::ofstream(dir / "o.yaml") << oracle;
+    return testing::run_otfgp("label " + (dir / "o.yaml").string() + " " +
+                              (dir / ("first" + std::to_string(n) + ".xyz")).string() + " -o " +
+                              (dir / "out.xyz").string() + (resume ? " --resume" : ""));
+  };
+  REQUIRE(label(base, 1, false).exit_code == 0);
+  // The defaults written out, twice: the second resume used to refuse the first frame.
+  const std::string written = base + "  degauss: 0.01\n  smearing: mv\n";
+  for (std::size_t n : {2, 3}) {
+    const auto run = label(written, n, true);
+    INFO(run.output);
+    REQUIRE(run.exit_code == 0);
+  }
+  const auto labelled = read_extxyz(dir / "out.xyz");
+  REQUIRE(labelled.size() == 3);
+  for (const auto& frame : labelled)
+    CHECK(frame.info_value("oracle_settings") == labelled[0].info_value("oracle_settings"));
+  // A real change is refused, named by the key the config writes.
+  CHECK_THAT(label(base + "  degauss: 0.02\n", 3, true).output,
+             Contains("oracle.degauss was 0.01, this config has 0.02"));
+  CHECK_THAT(label(base + "  smearing: none\n", 3, true).output,
+             Contains("oracle.smearing was marzari-vanderbilt, this config has none"));
+  CHECK_THAT(label(base + "  ecutrho: 60\n", 3, true).output,
+             Contains("oracle.ecutrho was 48, this config has 60"));
+}

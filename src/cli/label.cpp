@@ -147,9 +147,24 @@ std::string fingerprint_as_recorded(const LabelOptions& options, const LabelSett
   const auto file = read_settings_file(options);
   if (!file) return "";
   const std::string compared = oracle::settings_as_recorded(file->second, now.text);
-  const bool same = oracle::with_label_defaults(file->second, *now.oracle) ==
-                    oracle::with_label_defaults(compared, *now.oracle);
-  return same || oracle::label_fingerprint(now.kind, compared) == file->first ? file->first : "";
+  return oracle::label_fingerprint(now.kind, compared) == file->first ? file->first : "";
+}
+
+// With --resume, settings that are the recorded ones by value (a default
+// written out, an alias: oracle::with_label_defaults) take the recorded text
+// and fingerprint, so that the output's frames keep one.
+void adopt_recorded_settings(const LabelOptions& options, LabelSettings& settings) {
+  if (!options.resume) return;
+  const auto file = read_settings_file(options);
+  if (!file) return;
+  // Records of older builds (settings_as_recorded changes them) are left to
+  // fingerprint_as_recorded: this run's frames then record today's settings.
+  if (oracle::settings_as_recorded(file->second, settings.text) != settings.text ||
+      oracle::with_label_defaults(file->second, *settings.oracle) !=
+          oracle::with_label_defaults(settings.text, *settings.oracle))
+    return;
+  settings.text = file->second;
+  settings.fingerprint = file->first;
 }
 
 // "; oracle.KEY was A, this config has B" when the settings file beside OUTPUT
@@ -159,11 +174,10 @@ std::string settings_change(const LabelOptions& options, const std::string& reco
   const auto file = read_settings_file(options);
   if (!file || file->first != recorded) return "";
   const std::optional<md::SettingChange> change =
-      oracle::first_label_change(oracle::with_label_defaults(file->second, *now.oracle),
-                                 oracle::with_label_defaults(now.text, *now.oracle));
+      oracle::first_label_change(file->second, now.text, *now.oracle);
   if (!change) return "";
   return fmt::format("; {} was {}, this config has {}", change->key,
-                     change->before.value_or("not set"), change->now.value_or("not set"));
+                     change->before.value_or("(not set)"), change->now.value_or("(not set)"));
 }
 
 // With --resume: the index of the first INPUT frame after those OUTPUT holds,
@@ -322,6 +336,7 @@ void run_label(const LabelOptions& options) {
     throw InterruptedError(interrupt_signal(), "interrupted before any frame was labelled");
   const std::filesystem::path workdir = scratch_folder(options);
   std::vector<std::size_t> earlier;  // gaps of the output a --resume keeps
+  adopt_recorded_settings(options, settings);
   const std::size_t first = labelled_before(options, frames, settings, earlier);
   write_settings_file(options, settings);
   if (first > 0)

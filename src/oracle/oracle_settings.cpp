@@ -191,6 +191,27 @@ std::optional<md::SettingChange> first_label_change(const std::string& before,
   return change;
 }
 
+std::optional<md::SettingChange> first_label_change(const std::string& before,
+                                                    const std::string& now, const Oracle& made) {
+  const std::string full_before = with_label_defaults(before, made);
+  const std::string full_now = with_label_defaults(now, made);
+  // The lines of keys that `before` or `now` writes.
+  const auto written = [&](const std::string& text) {
+    std::string kept;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      const std::string key = line.substr(0, line.find(": ") + 2);
+      const auto in = [&](const std::string& raw) {
+        return raw.rfind(key, 0) == 0 || raw.find("\n" + key) != std::string::npos;
+      };
+      if (in(before) || in(now)) kept += line + "\n";
+    }
+    return kept;
+  };
+  if (auto change = first_label_change(written(full_before), written(full_now))) return change;
+  return first_label_change(full_before, full_now);
+}
+
 std::string label_fingerprint(const ConfigSection& section, const Oracle& made) {
   const YAML::Node& node = section.node();
   return label_fingerprint(node.IsMap() && node["kind"] ? node["kind"].Scalar() : "?",

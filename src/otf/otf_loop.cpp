@@ -1814,8 +1814,7 @@ void OtfLoop::check_same_settings(const nlohmann::json& state) const {
         (checkpoint_dir() / "state.json").string());
   // A default written out, or an alias, is no change (with_label_defaults).
   const std::optional<md::SettingChange> change =
-      oracle::first_label_change(oracle::with_label_defaults(stored, *config_.oracle),
-                                 oracle::with_label_defaults(compared, *config_.oracle));
+      oracle::first_label_change(stored, compared, *config_.oracle);
   if (!change) return;
   const bool model = change->key.rfind("model.", 0) == 0;
   const bool oracle = change->key.rfind("oracle.", 0) == 0;

@@ -58,5 +58,9 @@ std::string with_label_defaults(const std::string& text, const Oracle& made);
 // contents it brings along (a new potential spec names other files).
 std::optional<md::SettingChange> first_label_change(const std::string& before,
                                                     const std::string& now);
+// The same of the two texts with_label_defaults, a key either text writes
+// named first (smearing: none, not the degauss default it drops).
+std::optional<md::SettingChange> first_label_change(const std::string& before,
+                                                    const std::string& now, const Oracle& made);
 
 }  // namespace otfgp::oracle
