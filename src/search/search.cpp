@@ -250,6 +250,11 @@ class Engine {
         const std::string recorded = stored["active_learning"]["oracle_settings"];
         expected["active_learning"]["oracle_settings"] =
             oracle::settings_as_recorded(recorded, now);
+        // A default written out, or an alias, is no change (with_label_defaults).
+        const oracle::Oracle& made = *config_.active_learning->oracle;
+        if (oracle::with_label_defaults(recorded, made) ==
+            oracle::with_label_defaults(expected["active_learning"]["oracle_settings"], made))
+          expected["active_learning"]["oracle_settings"] = recorded;
         if (oracle::file_contents_uncompared(recorded, now)) {
           logger().warn(
               "search checkpoint {}: written before the oracle's parameter files were recorded "
