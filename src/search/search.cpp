@@ -62,8 +62,10 @@ CandidateStatus status_from_name(const std::string& name) {
 
 // "KEY: A in the checkpoint, B in the config" for the first entry of `stored`
 // and `expected` that differs (a JSON pointer; values over 80 characters
-// left out, lines of a text compared one by one).
-std::string first_difference(const nlohmann::json& stored, const nlohmann::json& expected) {
+// left out, lines of a text compared one by one; an oracle's settings with
+// their defaults, `oracle`'s, filled in).
+std::string first_difference(const nlohmann::json& stored, const nlohmann::json& expected,
+                             const oracle::Oracle* oracle) {
   const nlohmann::json patch = nlohmann::json::diff(stored, expected);
   if (patch.empty()) return "no difference";
   const nlohmann::json::json_pointer where(patch[0].at("path").get<std::string>());
@@ -75,7 +77,8 @@ std::string first_difference(const nlohmann::json& stored, const nlohmann::json&
   std::string before = text(stored), now = text(expected);
   // Texts of several lines (the oracle's settings): the key that changed.
   if (before.find('\n') != std::string::npos || now.find('\n') != std::string::npos)
-    if (const auto change = oracle::first_label_change(before, now)) {
+    if (const auto change = oracle ? oracle::first_label_change(before, now, *oracle)
+                                   : oracle::first_label_change(before, now)) {
       before = change->key + ": " + change->before.value_or("(not set)");
       now = change->key + ": " + change->now.value_or("(not set)");
     }
@@ -265,7 +268,9 @@ class Engine {
       if (stored != expected)
         throw Error("search checkpoint " + checkpoint_file().string() +
                     " was written by a different search config (" +
-                    first_difference(stored, expected) +
+                    first_difference(
+                        stored, expected,
+                        config_.active_learning ? config_.active_learning->oracle.get() : nullptr) +
                     "); remove it or use another output folder");
       phase_ = j.at("phase").get<std::string>();
       total_steps_ = j.at("total_steps").get<long>();
