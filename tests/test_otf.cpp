@@ -879,7 +879,7 @@ TEST_CASE("otf: a stage's step 0, its starting structure, is not labelled again"
   const double ratio = summary["last_force_error_ratio"];
   CHECK(ratio > 1e-6);
   CHECK_THAT(log.str(), Catch::Contains(fmt::format("at {:.1f}% of that frame's force RMS "
-                                                    "(otf.target_force_error: 1e-06;",
+                                                    "(otf.target_force_error: 0.0001%;",
                                                     100 * ratio)) &&
                             Catch::Contains("the model does not fit the oracle's forces yet"));
   const auto records = read_training_database(dir / "out" / "training.h5");

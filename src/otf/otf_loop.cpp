@@ -1712,12 +1712,12 @@ void OtfLoop::warn_unfitted() const {
   if (last_error_ratio_ <= target) return;
   logger().warn(
       "the run ends with the model's force RMSE on the last frame it was sent, before learning "
-      "it, at {:.1f}% of that frame's force RMS (otf.target_force_error: {:g}; the model's "
+      "it, at {:.1f}% of that frame's force RMS (otf.target_force_error: {:.3g}%; the model's "
       "force noise σ_f is {:.3g} eV/Å): the model does not fit the oracle's forces yet. If this "
       "ratio stays up as frames are added (force_rmse_before in calls.csv), the descriptor "
       "cannot resolve what the oracle does: a larger cutoff or n_max, or an oracle whose forces "
       "jump (a classical potential's cutoff switch on a neighbour shell: docs/otf.md, SiC)",
-      100 * last_error_ratio_, target, gp_->hyperparameters().force_noise);
+      100 * last_error_ratio_, 100 * target, gp_->hyperparameters().force_noise);
 }
 
 void OtfLoop::write_summary(bool finished, const nlohmann::json& stop) {
