@@ -154,21 +154,29 @@ os.replace(path + ".v1", path)
   CHECK(gp.num_frames() == 8);
 }
 
-TEST_CASE("otfgp train warns when the cutoff leaves most atoms without a neighbour",
+TEST_CASE("otfgp train refuses a cutoff that leaves every atom without a neighbour",
           "[cli][train]") {
-  // Si's nearest neighbours sit at 2.35 Å: a 1 Å cutoff sees none, and the
-  // model would give zero forces and zero uncertainty everywhere.
+  // Si's nearest neighbours sit at 2.35 Å: a 1 Å cutoff, or a 0.3 Å pair
+  // cutoff, sees none, and the model would give zero forces and zero
+  // uncertainty everywhere.
   TemporaryDirectory dir;
   write_structures(dir / "train.xyz", silicon_frames(6, 1));
-  write_text(dir / "short.yaml", "descriptor: {cutoff: 1.0}\n");
-  const CommandResult run =
-      run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
-                (dir / "short.yaml").string() + " -o " + (dir / "model.h5").string());
-  INFO(run.output);
-  REQUIRE(run.exit_code == 0);
-  CHECK_THAT(run.output, Catch::Contains("48 of the 48 Si atoms of the training frames have no "
-                                         "neighbour within the descriptor's cutoff (1 Å)"));
-  CHECK_THAT(run.output, !Catch::Contains("no Si atom in the training frames"));
+  for (const auto& [config, cutoffs] : std::vector<std::pair<std::string, std::string>>{
+           {"descriptor: {cutoff: 1.0}\n", "(1 Å)"},
+           {"descriptor: {pair_cutoffs: {Si-Si: 0.3}}\n", "(0.3 Å)"}}) {
+    write_text(dir / "short.yaml", config);
+    const CommandResult run =
+        run_otfgp("train --data " + (dir / "train.xyz").string() + " --config " +
+                  (dir / "short.yaml").string() + " -o " + (dir / "model.h5").string());
+    INFO(run.output);
+    CHECK(run.exit_code == 1);
+    CHECK_THAT(run.output,
+               Catch::Contains("none of the 48 atoms of the training frames has a neighbour "
+                               "within the descriptor's cutoffs " +
+                               cutoffs) &&
+                   Catch::Contains("the model would see no environment at all"));
+    CHECK_FALSE(std::filesystem::exists(dir / "model.h5"));
+  }
 }
 
 TEST_CASE("otfgp train rejects bad input with one clear message", "[cli][train]") {

@@ -429,6 +429,16 @@ SparseGp train_core(std::shared_ptr<const Descriptor> descriptor,
 // Also per species whose training atoms are mostly without a neighbour within
 // the cutoff: the descriptor sees nothing of them (a 1 Å cutoff on CuNi gave a
 // model with zero forces and zero uncertainty everywhere).
+// "4.5 Å" and, where they differ, species s's pair cutoffs ("; Si-Si 0.3 Å").
+std::string cutoffs_of(const Descriptor& descriptor, int s) {
+  std::string text = fmt::format("{:g} Å", descriptor.cutoff());
+  for (int b = 0; b < static_cast<int>(descriptor.species().size()); ++b)
+    if (descriptor.pair_cutoff(s, b) != descriptor.cutoff())
+      text += fmt::format("; {}-{} {:g} Å", element(descriptor.species()[s]).symbol,
+                          element(descriptor.species()[b]).symbol, descriptor.pair_cutoff(s, b));
+  return text;
+}
+
 void warn_small_sparse_set(const SparseGp& gp, const std::vector<Structure>& frames) {
   std::vector<int> count(gp.num_species(), 0);
   for (int s : gp.sparse_species()) ++count[s];
@@ -446,9 +456,10 @@ void warn_small_sparse_set(const SparseGp& gp, const std::vector<Structure>& fra
     if (atoms[s] > 0 && isolated > 0.5 * atoms[s])
       logger().warn(
           "{:.0f} of the {:.0f} {} atoms of the training frames have no neighbour within the "
-          "descriptor's cutoff ({:g} Å): the model sees nothing of them (no forces, no "
-          "uncertainty); raise descriptor.cutoff past the nearest-neighbour distance",
-          isolated, atoms[s], symbol, gp.descriptor().cutoff());
+          "descriptor's cutoffs ({}): the model sees nothing of them (no forces, no "
+          "uncertainty); raise descriptor.cutoff, or its pair_cutoffs entries, past the "
+          "nearest-neighbour distance",
+          isolated, atoms[s], symbol, cutoffs_of(gp.descriptor(), s));
     else if (count[s] == 0)
       logger().warn(
           "sparse set: no environment of {0} (no {0} atom in the training frames?): the model "
@@ -476,6 +487,16 @@ SparseGp train_sparse_gp(std::shared_ptr<const Descriptor> descriptor,
                          const GpTrainingSettings& settings, GpTrainingReport* report_out) {
   SparseGp gp =
       train_calibrated(std::move(descriptor), std::move(kernel), frames, settings, report_out);
+  // A descriptor that sees no atom's neighbours makes a model of nothing.
+  double isolated = 0.0, atoms = 0.0;
+  for (double n : gp.isolated_atoms()) isolated += n;
+  for (const Structure& frame : frames) atoms += static_cast<double>(frame.size());
+  if (atoms > static_cast<double>(frames.size()) && isolated >= atoms)
+    throw Error(fmt::format(
+        "none of the {:.0f} atoms of the training frames has a neighbour within the "
+        "descriptor's cutoffs ({}): the model would see no environment at all; the cutoffs are "
+        "in Å and should reach past the nearest neighbours (typically 4-6 Å)",
+        atoms, cutoffs_of(gp.descriptor(), 0)));
   warn_small_sparse_set(gp, frames);
   return gp;
 }
