@@ -239,6 +239,7 @@ TEST_CASE("oracle settings compared with their defaults: a default written out i
   CHECK(compared(cp2k + "  functional: PBE\n  cutoff: 400\n  rel_cutoff: 50.0\n"
                         "  smearing: fermi_dirac\n  electronic_temperature: 300\n  charge: 0\n") ==
         compared(cp2k));
+  CHECK(compared(cp2k + "  basis_set_file: /usr/share/cp2k/BASIS_MOLOPT\n") == compared(cp2k));
   CHECK(compared(cp2k + "  cutoff: 500\n") != compared(cp2k));
   CHECK(compared(cp2k + "  electronic_temperature: 1000\n") != compared(cp2k));
   // Lines other than the oracle's pass as they are.

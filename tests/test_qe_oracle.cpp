@@ -508,7 +508,10 @@ TEST_CASE("qe oracle reports wrong YAML types in its mappings as config errors",
   // An SCF told not to stop at electron_maxstep: pw.x would call it converged.
   CHECK_THAT(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") +
                      "input: {electrons: {scf_must_converge: false}}\n"),
-             Contains("'scf_must_converge' cannot be set") && Contains("converged SCF"));
+             Contains("key 'input.electrons.scf_must_converge': cannot be false") &&
+                 Contains("converged SCF"));
+  CHECK(message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") +
+                "input: {electrons: {scf_must_converge: .true.}}\n") == "no error");
   CHECK_THAT(
       message(minimal_qe("{Si: Si.pbe-rrkj.UPF}") + "environment: {A: {b: 1}}\n"),
       Contains("oracle.yaml, line 4: key 'environment.A': expected a string, got a mapping"));

@@ -21,6 +21,11 @@ namespace {
 
 const char* const default_data_dir = "/usr/share/cp2k";
 
+// The keys naming the basis-set and pseudopotential libraries, whose contents
+// a resumed run compares (label_files) whatever path names them.
+constexpr const char* file_keys[] = {"basis_set_file", "potential_file"};
+constexpr const char* compared_by_content = "(compared by content)";
+
 // `smearing`'s default (Cp2kSettings::smearing true) and only other value than none.
 constexpr const char* fermi_dirac_smearing = "fermi_dirac";
 
@@ -134,7 +139,16 @@ class Cp2kOracle final : public Oracle {
     const auto smearing = set.find("smearing");
     if (smearing == set.end() || smearing->second != "none")
       defaults["electronic_temperature"] = format_significant(fresh.electronic_temperature, 17);
+    for (const char* key : file_keys) defaults[key] = compared_by_content;
     return defaults;
+  }
+
+  // The libraries' paths: their contents are compared (label_files), not where they are.
+  std::string canonical_label_value(const std::string& key,
+                                    const std::string& value) const override {
+    for (const char* file_key : file_keys)
+      if (key == file_key) return compared_by_content;
+    return value;
   }
 
   std::vector<std::pair<std::string, std::filesystem::path>> label_files() const override {

@@ -101,11 +101,12 @@ void read_input_overrides(const ConfigSection& oracle, const ConfigSection& inpu
       const std::string key = ascii_lower(given_key);
       if (reserved_keys.count(key))
         input.fail(given_name, "'" + key + "' is set by otfgp and cannot be overridden");
-      if (key == "scf_must_converge")
-        input.fail(given_name,
-                   "'scf_must_converge' cannot be set: otfgp learns converged SCF results only "
-                   "(pw.x then retries with safer settings), and with it false pw.x 6.x prints "
-                   "'convergence has been achieved' for an SCF that was not");
+      if (key == "scf_must_converge" &&
+          ascii_lower(namelist.text(given_key)).find('f') != std::string::npos)
+        namelist.fail(given_key,
+                      "cannot be false: otfgp learns converged SCF results only (pw.x then "
+                      "retries with safer settings), and with it false pw.x 6.x prints "
+                      "'convergence has been achieved' for an SCF that was not");
       if (oracle_level_keys.count(key) && oracle.has(key))
         namelist.fail(given_key, "given twice: here and as " + oracle.name(key) +
                                      ", which this would silently replace; give it once");
