@@ -240,6 +240,9 @@ TEST_CASE("oracle settings compared with their defaults: a default written out i
                         "  smearing: fermi_dirac\n  electronic_temperature: 300\n  charge: 0\n") ==
         compared(cp2k));
   CHECK(compared(cp2k + "  basis_set_file: /usr/share/cp2k/BASIS_MOLOPT\n") == compared(cp2k));
+  CHECK(compared(cp2k + "  kpoints: [1, 1, 1]\n") == compared(cp2k));
+  CHECK(compared(cp2k + "  kpoints: [2, 2, 2]\n") != compared(cp2k));
+  CHECK(compared(cp2k + "  kspacing: 0.5\n") != compared(cp2k));
   CHECK(compared(cp2k + "  cutoff: 500\n") != compared(cp2k));
   CHECK(compared(cp2k + "  electronic_temperature: 1000\n") != compared(cp2k));
   // Lines other than the oracle's pass as they are.

@@ -140,6 +140,8 @@ class Cp2kOracle final : public Oracle {
     if (smearing == set.end() || smearing->second != "none")
       defaults["electronic_temperature"] = format_significant(fresh.electronic_temperature, 17);
     for (const char* key : file_keys) defaults[key] = compared_by_content;
+    // Neither kpoints nor kspacing: the Γ point, the input of kpoints: [1, 1, 1].
+    if (!set.count("kspacing")) defaults["kpoints"] = "[1, 1, 1]";
     return defaults;
   }
 
