@@ -225,6 +225,39 @@ class Engine {
     return std::filesystem::path(config_.output) / "checkpoint.json";
   }
 
+  // This config's identity as `stored` (a checkpoint's) would hold it:
+  // without the active-learning oracle's settings where older checkpoints
+  // lack them, those settings as older builds recorded them, and the
+  // recorded ones where they are these by value (with_label_defaults).
+  nlohmann::json expected_identity(const nlohmann::json& stored) const {
+    nlohmann::json expected = config_identity(config_);
+    if (!expected.contains("active_learning") || !stored.contains("active_learning"))
+      return expected;
+    // Checkpoints written before 2026-12-01 do not hold the oracle's settings.
+    if (!stored["active_learning"].contains("oracle_settings")) {
+      expected["active_learning"].erase("oracle_settings");
+      logger().warn(
+          "search checkpoint {}: written before the oracle's settings were recorded: make sure "
+          "the oracle: section is the one the search began with",
+          checkpoint_file().string());
+      return expected;
+    }
+    const std::string now = expected["active_learning"]["oracle_settings"];
+    const std::string recorded = stored["active_learning"]["oracle_settings"];
+    std::string compared = oracle::settings_as_recorded(recorded, now);
+    // A default written out, or an alias, is no change.
+    const oracle::Oracle& made = *config_.active_learning->oracle;
+    if (oracle::with_label_defaults(recorded, made) == oracle::with_label_defaults(compared, made))
+      compared = recorded;
+    expected["active_learning"]["oracle_settings"] = compared;
+    if (oracle::file_contents_uncompared(recorded, now))
+      logger().warn(
+          "search checkpoint {}: written before the oracle's parameter files were recorded by "
+          "their contents: make sure they are the ones the search began with",
+          checkpoint_file().string());
+    return expected;
+  }
+
   void load_checkpoint() {
     std::ifstream in(checkpoint_file());
     if (!in) {
@@ -236,35 +269,8 @@ class Engine {
       in >> j;
       if (j.at("format_version").get<int>() != checkpoint_version)
         throw Error("search checkpoint " + checkpoint_file().string() + ": unknown format version");
-      nlohmann::json expected = config_identity(config_);
-      // Checkpoints written before 2026-12-01 do not hold the oracle's settings.
       const nlohmann::json& stored = j.at("config");
-      if (expected.contains("active_learning") && stored.contains("active_learning") &&
-          !stored["active_learning"].contains("oracle_settings")) {
-        expected["active_learning"].erase("oracle_settings");
-        logger().warn(
-            "search checkpoint {}: written before the oracle's settings were recorded: make sure "
-            "the oracle: section is the one the search began with",
-            checkpoint_file().string());
-      }
-      if (expected.contains("active_learning") && stored.contains("active_learning") &&
-          stored["active_learning"].contains("oracle_settings")) {
-        const std::string now = expected["active_learning"]["oracle_settings"];
-        const std::string recorded = stored["active_learning"]["oracle_settings"];
-        expected["active_learning"]["oracle_settings"] =
-            oracle::settings_as_recorded(recorded, now);
-        // A default written out, or an alias, is no change (with_label_defaults).
-        const oracle::Oracle& made = *config_.active_learning->oracle;
-        if (oracle::with_label_defaults(recorded, made) ==
-            oracle::with_label_defaults(expected["active_learning"]["oracle_settings"], made))
-          expected["active_learning"]["oracle_settings"] = recorded;
-        if (oracle::file_contents_uncompared(recorded, now)) {
-          logger().warn(
-              "search checkpoint {}: written before the oracle's parameter files were recorded "
-              "by their contents: make sure they are the ones the search began with",
-              checkpoint_file().string());
-        }
-      }
+      const nlohmann::json expected = expected_identity(stored);
       if (stored != expected)
         throw Error("search checkpoint " + checkpoint_file().string() +
                     " was written by a different search config (" +
