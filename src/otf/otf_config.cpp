@@ -13,6 +13,7 @@
 #include "otfgp/core/number_text.hpp"
 #include "otfgp/core/output_paths.hpp"
 #include "otfgp/core/target_pressure.hpp"
+#include "otfgp/gp/b2_descriptor.hpp"
 #include "otfgp/md/engine.hpp"
 #include "otfgp/oracle/oracle_settings.hpp"
 #include "otfgp/otf/output_folder.hpp"
@@ -359,28 +360,10 @@ int atoms_without_neighbours(const ConfigSection& root, const B2Settings& descri
                 " Å) with the starting structure of stage " + std::to_string(k + 1) + " (" +
                 stage.structure.string() + "): " + error.what());
   }
-  const NeighborView& view = list.view();
-  const auto offsets = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.offsets);
-  const auto index = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.index);
-  const auto image = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.image);
-  const auto shift = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view.image_vector);
-  const auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), state.x);
-  const std::vector<int>& z = stage.start.numbers;
+  // The descriptor's own entries: the neighbours within each pair's cutoff.
+  const DescriptorValues values = B2Descriptor(descriptor).compute(state, list, false);
   int alone = 0;
-  for (int i = 0; i < state.natoms; ++i) {
-    bool seen = false;
-    for (int p = offsets(i); p < offsets(i + 1) && !seen; ++p) {
-      const int j = index(p);
-      double r2 = 0.0;
-      for (int d = 0; d < 3; ++d) {
-        const double delta = x(j, d) + shift(image(p), d) - x(i, d);
-        r2 += delta * delta;
-      }
-      const double reach = descriptor.pair_cutoff(z[i], z[j]);
-      seen = r2 < reach * reach;
-    }
-    alone += !seen;
-  }
+  for (int i = 0; i < state.natoms; ++i) alone += values.offsets[i + 1] == values.offsets[i];
   return alone;
 }
 
