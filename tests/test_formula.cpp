@@ -67,4 +67,20 @@ TEST_CASE("junk formulas are rejected with a message that says why", "[formula]"
   CHECK_THROWS_WITH(parse_formula("CX"), Contains("unknown element 'X'"));
   CHECK_THROWS_WITH(parse_formula("Mn3o4"), Contains("Mn3o4"));
   CHECK_THROWS_AS(parse_formula("Uuo"), otfgp::Error);
+  // The case hint only where both letters are elements ("CO" for "Co").
+  CHECK_THROWS_WITH(parse_formula("Og"), !Contains("case-sensitive"));
+  CHECK_THROWS_WITH(parse_formula("Ox"), !Contains("case-sensitive"));
+  CHECK_THROWS_WITH(parse_formula("Nq"), !Contains("case-sensitive"));
+  CHECK_THROWS_WITH(parse_formula("Bk"), Contains("Z = 97"));
+  CHECK_THROWS_WITH(parse_formula("Cf"), Contains("Z = 98") && !Contains("case-sensitive"));
+  CHECK_THROWS_WITH(parse_formula("Cx"), !Contains("Z ="));
+}
+
+TEST_CASE("actinides parse and order as pymatgen orders them", "[formula]") {
+  CHECK(parse_formula("UO2").reduced_formula() == "UO2");
+  CHECK(parse_formula("O2Th").reduced_formula() == "ThO2");
+  // pymatgen 2023: PuCmNp (Pu 1.28 < Cm 1.30 < Np 1.36), AmCm (a tie: by Z), FrRaO2.
+  CHECK(parse_formula("CmPuNp").reduced_formula() == "PuCmNp");
+  CHECK(parse_formula("CmAm").reduced_formula() == "AmCm");
+  CHECK(parse_formula("O2RaFr").reduced_formula() == "FrRaO2");
 }

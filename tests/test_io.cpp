@@ -908,14 +908,14 @@ TEST_CASE("missing files, directories and unwritable places give clear errors", 
 TEST_CASE("element masses are ASE's and unknown symbols throw", "[io][elements][ase]") {
   const Json masses = Json::parse(
       python_output("import json, ase.data\n"
-                    "print(json.dumps([float(m) for m in ase.data.atomic_masses[1:87]]))\n"));
+                    "print(json.dumps([float(m) for m in ase.data.atomic_masses[1:97]]))\n"));
   REQUIRE(masses.size() == static_cast<std::size_t>(max_atomic_number));
   for (int z = 1; z <= max_atomic_number; ++z) {
     INFO("Z = " << z << " (" << element(z).symbol << ")");
     CHECK(element(z).mass == masses[z - 1].get<double>());
   }
   const Json symbols = Json::parse(
-      python_output("import json, ase.data\nprint(json.dumps(ase.data.chemical_symbols[1:87]))\n"));
+      python_output("import json, ase.data\nprint(json.dumps(ase.data.chemical_symbols[1:97]))\n"));
   for (int z = 1; z <= max_atomic_number; ++z) {
     CHECK(element(z).symbol == symbols[z - 1].get<std::string>());
     CHECK(atomic_number(symbols[z - 1].get<std::string>()) == z);
@@ -923,7 +923,20 @@ TEST_CASE("element masses are ASE's and unknown symbols throw", "[io][elements][
   CHECK_THROWS_WITH(atomic_number("Xx"), Catch::Contains("Xx"));
   CHECK_THROWS_AS(atomic_number("si"), Error);
   CHECK_THROWS_AS(element(0), Error);
-  CHECK_THROWS_AS(element(87), Error);
+  CHECK_THROWS_AS(element(97), Error);
+  CHECK_THROWS_WITH(atomic_number("Bk"), Catch::Contains("Z = 97") && Catch::Contains("Cm"));
+  CHECK(atomic_number("U") == 92);
+}
+
+TEST_CASE("element covalent radii are ASE's (Cordero's table)", "[io][elements][ase]") {
+  const Json radii = Json::parse(
+      python_output("import json, ase.data\n"
+                    "print(json.dumps([float(r) for r in ase.data.covalent_radii[1:97]]))\n"));
+  REQUIRE(radii.size() == static_cast<std::size_t>(max_atomic_number));
+  for (int z = 1; z <= max_atomic_number; ++z) {
+    INFO("Z = " << z << " (" << element(z).symbol << ")");
+    CHECK(element(z).covalent_radius == radii[z - 1].get<double>());
+  }
 }
 
 TEST_CASE("element symbols join in the order given", "[io][elements]") {

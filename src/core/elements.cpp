@@ -39,14 +39,17 @@ constexpr std::array<Element, max_atomic_number> table{{
     {76, "Os", 190.23, 1.44},       {77, "Ir", 192.217, 1.41},     {78, "Pt", 195.084, 1.36},
     {79, "Au", 196.966569, 1.36},   {80, "Hg", 200.592, 1.32},     {81, "Tl", 204.38, 1.45},
     {82, "Pb", 207.2, 1.46},        {83, "Bi", 208.9804, 1.48},    {84, "Po", 208.98243, 1.4},
-    {85, "At", 209.98715, 1.5},     {86, "Rn", 222.01758, 1.5},
+    {85, "At", 209.98715, 1.5},     {86, "Rn", 222.01758, 1.5},    {87, "Fr", 223.01974, 2.6},
+    {88, "Ra", 226.02541, 2.21},    {89, "Ac", 227.02775, 2.15},   {90, "Th", 232.0377, 2.06},
+    {91, "Pa", 231.03588, 2.0},     {92, "U", 238.02891, 1.96},    {93, "Np", 237.04817, 1.9},
+    {94, "Pu", 244.06421, 1.87},    {95, "Am", 243.06138, 1.8},    {96, "Cm", 247.07035, 1.69},
 }};
 
 }  // namespace
 
 const Element& element(int atomic_number) {
   if (atomic_number < 1 || atomic_number > max_atomic_number)
-    throw Error("atomic number " + std::to_string(atomic_number) + " is outside H–Rn (1–86)");
+    throw Error("atomic number " + std::to_string(atomic_number) + " is outside H–Cm (1–96)");
   return table[atomic_number - 1];
 }
 
@@ -56,9 +59,27 @@ int find_atomic_number(std::string_view symbol) {
   return 0;
 }
 
+int number_past_table(std::string_view symbol) {
+  // Bk … Og: real elements, past the radii this table is built from.
+  constexpr std::array<const char*, 22> heavier{"Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf",
+                                                "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn",
+                                                "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+  for (std::size_t k = 0; k < heavier.size(); ++k)
+    if (symbol == heavier[k]) return max_atomic_number + 1 + static_cast<int>(k);
+  return 0;
+}
+
+std::string unknown_element_text(std::string_view symbol) {
+  std::string text = "unknown element '" + std::string(symbol) + "'";
+  if (const int z = number_past_table(symbol))
+    text += " (Z = " + std::to_string(z) +
+            ": otfgp's elements end at Cm, Z = " + std::to_string(max_atomic_number) + ")";
+  return text;
+}
+
 int atomic_number(std::string_view symbol) {
   const int z = find_atomic_number(symbol);
-  if (z == 0) throw Error("unknown element '" + std::string(symbol) + "'");
+  if (z == 0) throw Error(unknown_element_text(symbol));
   return z;
 }
 

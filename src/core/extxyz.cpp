@@ -507,8 +507,7 @@ class AtomColumns {
       case ColumnRole::species: {
         const int z = parse_species(tokens[0]);
         if (z == 0)
-          throw Error("unknown element '" + std::string(tokens[0]) + "' for atom " +
-                      std::to_string(atom + 1));
+          throw Error(unknown_element_text(tokens[0]) + " for atom " + std::to_string(atom + 1));
         result_.numbers[atom] = z;
         break;
       }

@@ -14,7 +14,7 @@ namespace otfgp {
 
 namespace {
 
-// Pauling electronegativities, Z = 1…86 (0 where none is defined). Only the
+// Pauling electronegativities (pymatgen's), Z = 1…96 (0 where none is defined). Only the
 // order matters: it is the order pymatgen uses for reduced formulas.
 constexpr std::array<double, max_atomic_number> pauling{{
     2.20, 0.00, 0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0.00,  // H–Ne
@@ -26,7 +26,8 @@ constexpr std::array<double, max_atomic_number> pauling{{
     0.79, 0.89, 1.10, 1.12, 1.13, 1.14, 1.13, 1.17, 1.20, 1.20,  // Cs–Gd
     1.10, 1.22, 1.23, 1.24, 1.25, 1.10, 1.27, 1.30, 1.50, 2.36,  // Tb–W
     1.90, 2.20, 2.20, 2.28, 2.54, 2.00, 1.62, 2.33, 2.02, 2.00,  // Re–Po
-    2.20, 2.20,                                                  // At, Rn
+    2.20, 2.20, 0.70, 0.90, 1.10, 1.30, 1.50, 1.38, 1.36, 1.28,  // At–Pu
+    1.30, 1.30,                                                  // Am, Cm
 }};
 
 std::string format_count(double count) {
@@ -118,12 +119,16 @@ class FormulaParser {
     const std::string symbol(text_.substr(start, length));
     const int z = find_atomic_number(symbol);
     if (z == 0) {
-      std::string message = "unknown element '" + symbol + "'";
-      if (length == 2 && find_atomic_number(symbol.substr(0, 1)) != 0)
-        message +=
-            " (symbols are case-sensitive: write '" + symbol.substr(0, 1) +
-            std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[1])))) +
-            "' for two elements)";
+      std::string message = unknown_element_text(symbol);
+      // "CO" meant as "Co"? Only where both letters are elements and the pair is none.
+      if (length == 2 && number_past_table(symbol) == 0) {
+        const std::string first = symbol.substr(0, 1);
+        const std::string second(
+            1, static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[1]))));
+        if (find_atomic_number(first) != 0 && find_atomic_number(second) != 0)
+          message +=
+              " (symbols are case-sensitive: write '" + first + second + "' for two elements)";
+      }
       fail(start, message);
     }
     position_ += length;

@@ -128,7 +128,7 @@ std::vector<int> given_species(const LineReader& lines, const PoscarReadOptions&
   for (const auto& symbol : options.species) {
     const int z = find_atomic_number(symbol);
     if (z == 0)
-      throw Error("unknown element '" + symbol + "' in the species given for '" + lines.source() +
+      throw Error(unknown_element_text(symbol) + " in the species given for '" + lines.source() +
                   "'");
     given.push_back(z);
   }
@@ -150,8 +150,7 @@ SpeciesCounts read_species_and_counts(LineReader& lines, const std::string& titl
     species_line = lines.line_number();
     for (const auto token : tokens) {
       const int z = species_from_label(token);
-      if (z == 0)
-        throw lines.error("unknown element '" + std::string(token) + "' in the species line");
+      if (z == 0) throw lines.error(unknown_element_text(token) + " in the species line");
       species.push_back(z);
     }
     line = next_line(lines, "the atom counts");

@@ -111,7 +111,7 @@ void B2Settings::validate(
 
 namespace {
 
-// Period and group (lanthanides in group 3) of element Z ≤ 86.
+// Period and group (lanthanides and actinides in group 3) of element Z ≤ 96.
 std::pair<int, int> period_and_group(int z) {
   if (z <= 2) return {1, z == 1 ? 1 : 18};
   if (z <= 18) {
@@ -121,7 +121,9 @@ std::pair<int, int> period_and_group(int z) {
   if (z <= 54) return {z <= 36 ? 4 : 5, (z - 19) % 18 + 1};
   if (z <= 56) return {6, z - 54};
   if (z <= 71) return {6, 3};
-  return {6, z - 68};
+  if (z <= 86) return {6, z - 68};
+  if (z <= 88) return {7, z - 86};
+  return {7, 3};
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ const std::vector<std::string> hyperparameter_keys = {"signal_std", "energy_nois
 
 int element_of(const ConfigSection& section, const std::string& key, const std::string& symbol) {
   const int z = find_atomic_number(symbol);
-  if (z == 0) section.fail(key, "unknown element '" + symbol + "'");
+  if (z == 0) section.fail(key, unknown_element_text(symbol));
   return z;
 }
 

@@ -286,7 +286,7 @@ std::map<int, std::string> element_map(const ConfigSection& section, const std::
     if (!entries->node().IsMap()) section.fail(key, "expected a mapping of element to name");
     for (const auto& symbol : entries->keys()) {
       const int z = find_atomic_number(symbol);
-      if (z == 0) entries->fail(symbol, "unknown element '" + symbol + "'");
+      if (z == 0) entries->fail(symbol, unknown_element_text(symbol));
       result[z] = entries->text(symbol);
     }
   }

@@ -447,7 +447,7 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
   if (section.has("elements"))
     for (const auto& symbol : section.texts("elements")) {
       const int z = find_atomic_number(symbol);
-      if (z == 0) section.fail("elements", "unknown element '" + symbol + "'");
+      if (z == 0) section.fail("elements", unknown_element_text(symbol));
       if (std::find(settings.elements.begin(), settings.elements.end(), z) !=
           settings.elements.end())
         section.fail("elements", symbol + " is listed twice (one LAMMPS type per element)");
@@ -457,7 +457,7 @@ std::unique_ptr<Oracle> make_lammps_oracle(const ConfigSection& given,
     if (!charges->node().IsMap()) section.fail("charges", "expected a mapping element → charge");
     for (const auto& symbol : charges->keys()) {
       const int z = find_atomic_number(symbol);
-      if (z == 0) charges->fail(symbol, "unknown element '" + symbol + "'");
+      if (z == 0) charges->fail(symbol, unknown_element_text(symbol));
       settings.charges[z] = charges->number(symbol);
     }
   }

@@ -137,7 +137,7 @@ std::vector<Pseudopotential> read_pseudopotentials(const ConfigSection& section,
   for (const auto& symbol : symbols) {
     Pseudopotential pseudo;
     pseudo.z = find_atomic_number(symbol);
-    if (pseudo.z == 0) pseudos.fail(symbol, "unknown element '" + symbol + "'");
+    if (pseudo.z == 0) pseudos.fail(symbol, unknown_element_text(symbol));
     pseudo.given = pseudos.text(symbol);
     if (pseudo.given.empty()) pseudos.fail(symbol, "empty file name");
     const std::filesystem::path given = pseudo.given;
