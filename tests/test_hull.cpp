@@ -27,8 +27,10 @@
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/units.hpp"
+#include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/potential.hpp"
 #include "support/python.hpp"
+#include "support/structures.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace otfgp;
@@ -605,6 +607,95 @@ TEST_CASE("sweep transitions are exact for enthalpies quadratic in pressure", "[
   CHECK(sweep.hulls[2].stable == std::vector<std::size_t>{0, 1, 2});
 }
 
+namespace {
+
+// A phase with H(P) = f + slope·(P − p_mid) + P·V0 (eV/atom, P in GPa): linear,
+// so its volume is V0 + slope in Å³ (dH/dP = V).
+SweepPhase linear_phase(const std::string& formula, double f, double slope, double p_mid,
+                        const std::vector<double>& pressures) {
+  const double v0 = 10.0;  // Å³/atom, the same for every phase: no formation enthalpy
+  SweepPhase phase;
+  phase.id = formula;
+  phase.composition = parse_formula(formula);
+  const auto n = static_cast<Eigen::Index>(pressures.size());
+  phase.enthalpy_per_atom.resize(n);
+  phase.volume_per_atom = Eigen::VectorXd::Constant(n, v0 + slope * units::ev_per_a3_in_gpa);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const double p = pressures[static_cast<std::size_t>(k)];
+    phase.enthalpy_per_atom[k] = f + slope * (p - p_mid) + p * v0 * units::gpa_in_ev_per_a3;
+  }
+  return phase;
+}
+
+}  // namespace
+
+TEST_CASE("a phase on the hull only between two grid points is found and refined",
+          "[hull][sweep]") {
+  SECTION("a polymorph stable from 60 to 90 GPa on a 50 GPa grid") {
+    // The probe's case: A2 lies below A1 from 60 GPa and below A3 up to 90 GPa;
+    // neither grid neighbour (50, 100) sees it on the hull. H = E + PV.
+    const std::vector<double> pressures = {0, 50, 100, 150};
+    const double gpa = units::gpa_in_ev_per_a3;
+    const auto polymorph = [&](const std::string& id, double e, double v) {
+      SweepPhase phase = linear_phase("Cu", e, (v - 10.0) * gpa, 0.0, pressures);  // E + PV
+      phase.id = id;
+      return phase;
+    };
+    const std::vector<SweepPhase> phases = {
+        polymorph("A1", 0.0, 10.0), polymorph("A2", 60 * gpa, 9.0),
+        polymorph("A3", 60 * gpa + 90 * gpa, 8.0), linear_phase("Ni", 0.0, 0.0, 0.0, pressures)};
+    const Sweep sweep = sweep_hull(phases, pressures);
+    const std::vector<StableRange> a2 = stable_ranges(sweep, 1);
+    REQUIRE(a2.size() == 1);
+    CHECK(*a2[0].from_gpa == Approx(60).margin(1e-4));
+    CHECK(*a2[0].to_gpa == Approx(90).margin(1e-4));
+    CHECK_FALSE(a2[0].from_start);
+    CHECK_FALSE(a2[0].to_end);
+    REQUIRE(stable_ranges(sweep, 0).size() == 1);
+    CHECK(*stable_ranges(sweep, 0)[0].to_gpa == Approx(60).margin(1e-4));
+    CHECK(*stable_ranges(sweep, 2)[0].from_gpa == Approx(90).margin(1e-4));
+    CHECK(sweep.transitions.size() == 4);
+  }
+  // Al–Cu–Ni with AlCu, AlNi and CuNi on the hull throughout: the square Al,
+  // AlCu, CuNi, AlNi has its centre at Al2CuNi, and the hull's diagonal of the
+  // square flips at 25 GPa (CuNi's formation enthalpy f₃ = −1 + 0.02(P − 25)
+  // against AlCu + AlNi's −0.5 each). Al2CuNi at f + 0.005(P − 25): with
+  // f = −0.525 it is 0.1 eV/atom above the hull at 0 and 50 GPa and on it from
+  // 20 to 30 GPa. No other phase enters or leaves, so the grid {0, 50} alone
+  // shows nothing.
+  const auto al_cu_ni = [](double f_compound, const std::vector<double>& grid) {
+    const std::vector<std::string> formulas = {"Al", "Cu", "Ni", "AlCu", "AlNi", "CuNi", "Al2CuNi"};
+    const std::vector<double> f = {0, 0, 0, -0.5, -0.5, -1, f_compound},
+                              slope = {0, 0, 0, 0, 0, 0.02, 0.005};
+    std::vector<SweepPhase> phases;
+    for (std::size_t i = 0; i < formulas.size(); ++i)
+      phases.push_back(linear_phase(formulas[i], f[i], slope[i], 25, grid));
+    return phases;
+  };
+  SECTION("a compound whose window changes no other phase's stability") {
+    const Sweep sweep = sweep_hull(al_cu_ni(-0.525, {0, 50}), {0, 50});
+    CHECK_FALSE(sweep.hulls[0].entries[6].stable);
+    CHECK_FALSE(sweep.hulls[1].entries[6].stable);
+    CHECK(sweep.hulls[0].entries[6].e_above_hull == Approx(0.1).margin(1e-12));
+    REQUIRE(sweep.transitions.size() == 2);
+    CHECK(sweep.transitions[0].entry == 6);
+    CHECK(sweep.transitions[0].enters);
+    CHECK(sweep.transitions[0].pressure_gpa == Approx(20).margin(1e-4));
+    CHECK_FALSE(sweep.transitions[1].enters);
+    CHECK(sweep.transitions[1].pressure_gpa == Approx(30).margin(1e-4));
+    // A grid fine enough to see it directly: on the hull at 21…29 GPa only.
+    std::vector<double> fine;
+    for (int p = 0; p <= 50; ++p) fine.push_back(p);
+    const Sweep fine_sweep = sweep_hull(al_cu_ni(-0.525, fine), fine);
+    for (int p = 0; p <= 50; ++p)
+      CHECK(fine_sweep.hulls[static_cast<std::size_t>(p)].entries[6].stable == (p > 20 && p < 30));
+  }
+  SECTION("a compound that comes near the hull between grid points but stays off it") {
+    // 1 meV/atom above the hull at its closest (25 GPa).
+    CHECK(sweep_hull(al_cu_ni(-0.499, {0, 50}), {0, 50}).transitions.empty());
+  }
+}
+
 TEST_CASE("polymorphs equal within the tolerance at every pressure are one phase for a sweep",
           "[hull][sweep]") {
   // Zincblende and wurtzite SiC with Tersoff: relaxed enthalpies 2e-8 eV/atom
@@ -679,6 +770,55 @@ TEST_CASE("polymorphs equal within the tolerance at every pressure are one phase
   CHECK(sweep_hull(apart, pressures).degenerate.empty());
   exact.degenerate_tolerance = -1;
   CHECK_THROWS_WITH(sweep_hull(phases, pressures, exact), Contains("must not be negative"));
+}
+
+TEST_CASE("a relaxation sweep leaves broken cells out and goes on from a sound one",
+          "[hull][sweep][relax]") {
+  // The probe's case: diamond Si with Tersoff at -80 GPa comes apart (no atom
+  // within 3 Å of another: zero force and stress, H = PV alone). The 0 GPa
+  // relaxation used to start from that cell, "converge" in 0 steps at H = 0 and
+  // put SiC 2.5 eV/atom below its elements.
+  auto tersoff = make_potential("tersoff:/usr/share/lammps/potentials/SiC.tersoff");
+  PressureRelaxation options;
+  options.relax.max_steps = 300;
+  options.relax.relax_cell = true;
+  // Its primitive cell (the 8-atom cubic cell stretches to a minimum there instead).
+  StructureInput si{"si", "test", testing::diamond(14, 5.43, 1)};
+  si.structure.cell << 0, 2.715, 2.715, 2.715, 0, 2.715, 2.715, 2.715, 0;
+  si.structure.positions.resize(2, 3);
+  si.structure.positions << 0, 0, 0, 1.3575, 1.3575, 1.3575;
+  si.structure.numbers = {14, 14};
+  std::vector<Structure> relaxed;
+  const StudyPhase swept = relaxed_phase(si, *tersoff, options, {-80.0, 0.0}, relaxed);
+  REQUIRE(swept.left_out.size() == 2);
+  CHECK_THAT(swept.left_out[0], Catch::Contains("torn apart") && Catch::Contains("2 of 2 atoms"));
+  CHECK(swept.left_out[1].empty());
+  CHECK(std::isnan(swept.phase.enthalpy_per_atom[0]));
+  const StudyPhase alone = relaxed_phase(si, *tersoff, options, {0.0}, relaxed);
+  CHECK(alone.left_out.empty());
+  CHECK(swept.phase.enthalpy_per_atom[1] == Approx(alone.phase.enthalpy_per_atom[0]).margin(1e-9));
+  CHECK(alone.phase.enthalpy_per_atom[0] == Approx(-4.63).margin(0.01));  // diamond Si, Tersoff
+  // A reference left out: the sweep says which entries were and why.
+  HullStudy study;
+  study.phases = {swept, phase_from_frame({"c", "test",
+                                           [] {
+                                             Structure c = testing::diamond(6, 3.57, 1);
+                                             c.energy = -7.37 * 8;
+                                             return c;
+                                           }()},
+                                          {-80.0, 0.0})};
+  CHECK_THROWS_WITH(sweep_study(study, {-80.0, 0.0}, {}, {}),
+                    Catch::Contains("at -80 GPa") && Catch::Contains("reference Si") &&
+                        Catch::Contains("came apart (warnings above): si"));
+
+  // EAM Cu squeezed to 200 GPa: atoms 1.26 Å apart, E = -18.5 eV/atom.
+  auto eam = make_potential("eam/alloy:/usr/share/lammps/potentials/CuNi.eam.alloy");
+  const StructureInput cu{"cu", "test", testing::fcc(29, 3.61, 1)};
+  const StudyPhase squeezed = relaxed_phase(cu, *eam, options, {0.0, 200.0}, relaxed);
+  REQUIRE(squeezed.left_out.size() == 2);
+  CHECK(squeezed.left_out[0].empty());
+  CHECK_THAT(squeezed.left_out[1], Catch::Contains("collapsed"));
+  CHECK(std::isnan(squeezed.phase.enthalpy_per_atom[1]));
 }
 
 TEST_CASE("sweep_study sweeps a study and samples stability only when a phase has a std",

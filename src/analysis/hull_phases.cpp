@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
 #include "otfgp/core/io.hpp"
@@ -48,6 +49,37 @@ void record_relaxation(StudyPhase& phase, std::size_t k, const RelaxResult& resu
   if (!result.extrapolation) return;
   phase.extrapolation.resize(static_cast<std::size_t>(phase.energy_per_atom.size()));
   phase.extrapolation[k] = result.extrapolation;
+}
+
+// What is wrong with a relaxed cell whose enthalpy means nothing: atoms on top
+// of each other (a potential's short range failing at high pressure: EAM Cu at
+// 1.4 Å³/atom and −18.5 eV/atom at 200 GPa) or torn apart (negative pressure:
+// no atom within the potential's cutoff of another, H ≈ PV alone).
+std::optional<std::string> broken_cell(const Structure& structure, double cutoff) {
+  const AtomState state = AtomState::from_structure(structure);
+  if (const std::optional<CloseContact> contact = closest_contact(state, std::nullopt))
+    return "collapsed: " + contact->description;
+  if (const int alone = atoms_without_neighbour(state, cutoff); alone > 0)
+    return fmt::format("torn apart: {} of {} atoms have no neighbour within the potential's {:g} Å",
+                       alone, structure.size(), cutoff);
+  return std::nullopt;
+}
+
+// Leaves phase out of grid pressure k's hull, with a warning and a note, when
+// its relaxed structure there is broken (broken_cell); returns whether it is.
+bool left_out_if_broken(StudyPhase& phase, const std::vector<double>& pressures, std::size_t k,
+                        const Structure& relaxed, double cutoff, const std::string& id) {
+  const std::optional<std::string> broken = broken_cell(relaxed, cutoff);
+  if (!broken) return false;
+  const std::string note =
+      fmt::format("at {:g} GPa the relaxed cell is {}; left out of that pressure's hull",
+                  pressures[k], *broken);
+  logger().warn("{}: {}", id, note);
+  phase.notes.push_back(note);
+  phase.phase.enthalpy_per_atom[static_cast<Eigen::Index>(k)] = nan;
+  phase.left_out.resize(pressures.size());
+  phase.left_out[k] = "the relaxed cell is " + *broken;
+  return true;
 }
 
 void write_relaxed(const std::filesystem::path& folder, const StructureInput& input,
@@ -284,7 +316,11 @@ StudyPhase relaxed_phase(const StructureInput& input, Potential& potential,
         result.extrapolation ? "; " + describe(*result.extrapolation, current.size()) : "");
     if (note_needs_label(phase, pressures[k], result)) unsure_pressures.push_back(pressures[k]);
     record_relaxation(phase, k, result);
-    current = result.structure;
+    const bool broken =
+        left_out_if_broken(phase, pressures, k, result.structure, potential.cutoff(), input.id);
+    // The next pressure starts from this one's minimum, not from a relaxation
+    // that failed: a cell blown apart at -80 GPa "converges" in 0 steps at 0.
+    if (result.converged && !broken) current = result.structure;
     relaxed.push_back(result.structure);
     if (!options.relaxed_dir.empty())
       write_relaxed(options.relaxed_dir, input, pressures[k], tags[k], result.structure);
@@ -411,7 +447,22 @@ void sweep_study(HullStudy& study, const std::vector<double>& pressures,
                  const SweepOptions& options, const SamplingOptions& sampling) {
   std::vector<SweepPhase> phases;
   for (const auto& phase : study.phases) phases.push_back(phase.phase);
-  study.sweep = sweep_hull(phases, pressures, options);
+  try {
+    study.sweep = sweep_hull(phases, pressures, options);
+  } catch (const Error& error) {  // a reference missing at a pressure: say which were left out
+    std::vector<std::string> left_out;
+    for (const auto& phase : study.phases)
+      if (!phase.left_out.empty()) left_out.push_back(phase.phase.id);
+    if (left_out.empty()) throw;
+    throw Error(fmt::format(
+        "{}. Left out where their relaxed cells collapsed or came apart (warnings above): {}; "
+        "a narrower pressure range, or a potential made for these densities, avoids it",
+        error.what(), fmt::join(left_out, ", ")));
+  }
+  for (std::size_t i = 0; i < study.phases.size(); ++i)
+    for (std::size_t k = 0; k < study.phases[i].left_out.size(); ++k)
+      if (!study.phases[i].left_out[k].empty())
+        study.sweep.hulls[k].entries[i].exclusion = study.phases[i].left_out[k];
   for (std::size_t i = 0; i < study.phases.size(); ++i)
     if (!study.sweep.hulls.front().entries[i].included)
       logger().warn("{} ({}) left out: {}", study.phases[i].phase.id, study.phases[i].source,

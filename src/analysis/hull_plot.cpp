@@ -303,8 +303,8 @@ SweepFiles write_sweep_data(GnuplotJob& job, const HullStudy& study,
     energies << "\n\n";
     // Stable ranges with their refined ends.
     for (const StableRange& range : stable_ranges(sweep, i))
-      bars << range.from_gpa.value_or(sweep.pressures[range.first]) << " " << row << "\n"
-           << range.to_gpa.value_or(sweep.pressures[range.last]) << " " << row << "\n\n";
+      bars << range.from_gpa.value_or(range.from_grid) << " " << row << "\n"
+           << range.to_gpa.value_or(range.to_grid) << " " << row << "\n\n";
     const std::string formula = study.phases[i].phase.composition.reduced_formula();
     const std::string& id = study.phases[i].phase.id;
     names << (row > 0 ? ", " : "")

@@ -229,10 +229,8 @@ void sweep_summary(std::ostream& out, const HullStudy& study) {
       };
       // The grid's ends are shown as given, refined transitions to 1 MPa.
       const std::string from =
-          range.first == 0 ? fmt::format("{:g}", *range.from_gpa) : text(range.from_gpa);
-      const std::string to = range.last + 1 == sweep.pressures.size()
-                                 ? fmt::format("{:g}", *range.to_gpa)
-                                 : text(range.to_gpa);
+          range.from_start ? fmt::format("{:g}", *range.from_gpa) : text(range.from_gpa);
+      const std::string to = range.to_end ? fmt::format("{:g}", *range.to_gpa) : text(range.to_gpa);
       ranges += (ranges.empty() ? "" : ", ") + from + "–" + to + " GPa";
     }
     if (const DegeneratePhase* same = degenerate_entry(sweep, i))

@@ -1,5 +1,7 @@
 #include "otfgp/analysis/hull_sweep.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -42,14 +44,92 @@ double interpolated_enthalpy(const SweepPhase& phase, const std::vector<double>&
          (t3 - t2) * slope1;
 }
 
-bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
-               std::size_t k, double p, std::size_t entry, const HullOptions& options) {
+Hull hull_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+             std::size_t k, double p, const HullOptions& options) {
   std::vector<HullEntry> entries;
   entries.reserve(phases.size());
   for (const auto& phase : phases)
     entries.push_back(
         {phase.id, phase.composition, interpolated_enthalpy(phase, pressures, k, p), std::nullopt});
-  return compute_hull(entries, options).entries[entry].stable;
+  return compute_hull(entries, options);
+}
+
+bool stable_at(const std::vector<SweepPhase>& phases, const std::vector<double>& pressures,
+               std::size_t k, double p, std::size_t entry, const HullOptions& options) {
+  return hull_at(phases, pressures, k, p, options).entries[entry].stable;
+}
+
+// Where entry `entry` changes from `was` to the other in [low, high] of grid interval k.
+double bisect_transition(const std::vector<SweepPhase>& phases,
+                         const std::vector<double>& pressures, std::size_t k, std::size_t entry,
+                         bool was, double low, double high, const SweepOptions& options) {
+  while (high - low > options.transition_tolerance) {
+    const double middle = 0.5 * (low + high);
+    if (stable_at(phases, pressures, k, middle, entry, options.hull) == was)
+      low = middle;
+    else
+      high = middle;
+  }
+  return 0.5 * (low + high);
+}
+
+// A pressure inside grid interval k at which `entry`, off the hull at both of
+// its ends, is on it, if there is one: a polymorph stable only over 60–90 GPa
+// on a 50 GPa grid. Its height above the other phases' hull,
+// g(P) = H(P) − min over decompositions D of H_D(P), is at least H(P) − H_D(P)
+// for each decomposition D met so far (the hulls' `decomposition`: stable
+// phases that make its composition), so where their largest is positive over
+// the whole interval the entry stays off the hull. Otherwise the hull at that
+// bound's lowest point either has the entry on it or gives a new D that lifts
+// the bound there (Kelley's cutting planes; for table entries g is convex and
+// each cut is a line, so the search ends on the exact answer).
+std::optional<double> inner_stable_pressure(const std::vector<SweepPhase>& phases,
+                                            const std::vector<double>& pressures, std::size_t k,
+                                            std::size_t entry, const SweepOptions& options,
+                                            const Hull& below, const Hull& above) {
+  std::vector<std::vector<DecompositionPart>> cuts{below.entries[entry].decomposition,
+                                                   above.entries[entry].decomposition};
+  const auto bound = [&](double p) {
+    double largest = -std::numeric_limits<double>::infinity();
+    for (const auto& cut : cuts) {
+      double h = interpolated_enthalpy(phases[entry], pressures, k, p);
+      for (const DecompositionPart& part : cut)
+        h -= part.fraction * interpolated_enthalpy(phases[part.entry], pressures, k, p);
+      if (std::isfinite(h)) largest = std::max(largest, h);
+    }
+    return largest;
+  };
+  const double p0 = pressures[k], p1 = pressures[k + 1];
+  constexpr int samples = 64, rounds = 50;
+  for (int round = 0; round < rounds; ++round) {
+    // The bound's lowest point: the best of a uniform sample, then a golden-section search
+    // around it (the bound is convex for table entries, smooth for relaxed ones).
+    double best = p0, lowest = bound(p0);
+    for (int s = 1; s <= samples; ++s) {
+      const double p = p0 + (p1 - p0) * s / samples;
+      if (const double value = bound(p); value < lowest) lowest = value, best = p;
+    }
+    const double step = (p1 - p0) / samples;
+    double a = std::max(p0, best - step), b = std::min(p1, best + step);
+    const double golden = 0.5 * (std::sqrt(5.0) - 1.0);
+    while (b - a > options.transition_tolerance) {
+      const double c = b - golden * (b - a), d = a + golden * (b - a);
+      if (bound(c) < bound(d))
+        b = d;
+      else
+        a = c;
+    }
+    if (const double middle = 0.5 * (a + b); bound(middle) < lowest)
+      lowest = bound(middle), best = middle;
+    if (lowest > 0.0) return std::nullopt;
+    const Hull hull = hull_at(phases, pressures, k, best, options.hull);
+    const HullEntryResult& result = hull.entries[entry];
+    if (result.stable) return best;
+    if (!result.included || result.e_above_hull <= lowest + 1e-12 * std::max(1.0, std::abs(lowest)))
+      return std::nullopt;  // the bound is g there: g ≥ 0 everywhere, touching 0 at most
+    cuts.push_back(result.decomposition);
+  }
+  return std::nullopt;
 }
 
 // The largest |H_a − H_b| over the grid pressures where both have one, if
@@ -183,28 +263,40 @@ Sweep sweep_hull(const std::vector<SweepPhase>& given, const std::vector<double>
         phases[same.entry].enthalpy_per_atom[k] = h + 1e-12 * std::max(1.0, std::abs(h));
         phases[same.entry].volume_per_atom[k] = given[same.same_as].volume_per_atom[k];
       }
-  for (std::size_t k = 0; k < pressures.size(); ++k)
-    sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
+  for (std::size_t k = 0; k < pressures.size(); ++k) {
+    try {
+      sweep.hulls.push_back(compute_hull(sweep_entries(phases, k), options.hull));
+    } catch (const Error& error) {
+      if (pressures.size() == 1) throw;
+      throw Error(fmt::format("at {:g} GPa: {}", pressures[k], error.what()));
+    }
+  }
 
   for (std::size_t k = 0; k + 1 < pressures.size(); ++k) {
     const Hull &below = sweep.hulls[k], &above = sweep.hulls[k + 1];
     for (std::size_t i = 0; i < phases.size(); ++i) {
       const bool was = below.entries[i].stable, is = above.entries[i].stable;
-      if (was == is) continue;
-      // Entries with a NaN enthalpy at either end have no interpolant to bisect.
-      if (!below.entries[i].included || !above.entries[i].included) {
+      const bool both_included = below.entries[i].included && above.entries[i].included;
+      if (was != is && !both_included) {
+        // A NaN enthalpy at either end: no interpolant to bisect.
         sweep.transitions.push_back({i, is, 0.5 * (pressures[k] + pressures[k + 1]), k});
-        continue;
+      } else if (was != is) {
+        sweep.transitions.push_back({i, is,
+                                     bisect_transition(phases, pressures, k, i, was, pressures[k],
+                                                       pressures[k + 1], options),
+                                     k});
+      } else if (!was && both_included) {
+        const std::optional<double> inside =
+            inner_stable_pressure(phases, pressures, k, i, options, below, above);
+        if (!inside) continue;
+        sweep.transitions.push_back(
+            {i, true,
+             bisect_transition(phases, pressures, k, i, false, pressures[k], *inside, options), k});
+        sweep.transitions.push_back(
+            {i, false,
+             bisect_transition(phases, pressures, k, i, true, *inside, pressures[k + 1], options),
+             k});
       }
-      double low = pressures[k], high = pressures[k + 1];
-      while (high - low > options.transition_tolerance) {
-        const double middle = 0.5 * (low + high);
-        if (stable_at(phases, pressures, k, middle, i, options.hull) == was)
-          low = middle;
-        else
-          high = middle;
-      }
-      sweep.transitions.push_back({i, is, 0.5 * (low + high), k});
     }
   }
   std::stable_sort(sweep.transitions.begin(), sweep.transitions.end(),
@@ -215,32 +307,35 @@ Sweep sweep_hull(const std::vector<SweepPhase>& given, const std::vector<double>
 }
 
 std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry) {
-  const std::size_t count = sweep.pressures.size();
-  const auto transition_at = [&](std::size_t interval, bool enters) -> std::optional<double> {
-    for (const auto& transition : sweep.transitions)
-      if (transition.entry == entry && transition.grid_interval == interval &&
-          transition.enters == enters)
-        return transition.pressure_gpa;
-    return std::nullopt;
-  };
+  const std::vector<double>& pressures = sweep.pressures;
   std::vector<StableRange> ranges;
-  std::size_t k = 0;
-  while (k < count) {
-    if (!sweep.hulls[k].entries[entry].stable) {
-      ++k;
-      continue;
+  bool stable = sweep.hulls[0].entries[entry].stable;
+  if (stable) ranges.push_back({pressures[0], std::nullopt, pressures[0], pressures[0], true});
+  const auto open = [&](std::optional<double> from, double grid) {
+    ranges.push_back({from, std::nullopt, grid, grid, false});
+    stable = true;
+  };
+  const auto close = [&](std::optional<double> to, double grid) {
+    ranges.back().to_gpa = to;
+    ranges.back().to_grid = grid;
+    stable = false;
+  };
+  for (std::size_t k = 0; k + 1 < pressures.size(); ++k) {
+    // The transitions are in order of pressure.
+    for (const auto& transition : sweep.transitions) {
+      if (transition.entry != entry || transition.grid_interval != k) continue;
+      if (transition.enters && !stable) open(transition.pressure_gpa, transition.pressure_gpa);
+      if (!transition.enters && stable) close(transition.pressure_gpa, transition.pressure_gpa);
     }
-    StableRange range;
-    range.first = k;
-    range.last = k;
-    while (range.last + 1 < count && sweep.hulls[range.last + 1].entries[entry].stable)
-      ++range.last;
-    range.from_gpa =
-        k == 0 ? std::optional<double>(sweep.pressures.front()) : transition_at(k - 1, true);
-    range.to_gpa = range.last + 1 == count ? std::optional<double>(sweep.pressures.back())
-                                           : transition_at(range.last, false);
-    ranges.push_back(range);
-    k = range.last + 1;
+    // A change at the grid point with no transition recorded before it.
+    const bool at_next = sweep.hulls[k + 1].entries[entry].stable;
+    if (at_next && !stable) open(std::nullopt, pressures[k + 1]);
+    if (!at_next && stable) close(std::nullopt, pressures[k]);
+  }
+  if (stable) {
+    ranges.back().to_gpa = pressures.back();
+    ranges.back().to_grid = pressures.back();
+    ranges.back().to_end = true;
   }
   return ranges;
 }

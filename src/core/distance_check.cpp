@@ -102,6 +102,21 @@ std::optional<CloseContact> closest_contact(const AtomState& state,
   return CloseContact{message, false};
 }
 
+int atoms_without_neighbour(const AtomState& state, double cutoff) {
+  if (state.natoms < 1) return 0;
+  AtomState copy = state;  // the list builder wraps positions
+  copy.x = VecView("atoms_without_neighbour::x", state.natoms);
+  Kokkos::deep_copy(copy.x, state.x);
+  NeighborList list(cutoff, 0.0);
+  list.build(copy);
+  const auto offsets = list.view().offsets;
+  int alone = 0;
+  Kokkos::parallel_reduce(
+      "atoms_without_neighbour", RangePolicy(0, state.natoms),
+      KOKKOS_LAMBDA(int i, int& count) { count += offsets(i + 1) == offsets(i) ? 1 : 0; }, alone);
+  return alone;
+}
+
 void check_atom_distances(const AtomState& state, std::optional<double> min_distance) {
   const std::optional<CloseContact> contact = closest_contact(state, min_distance);
   if (!contact) return;

@@ -23,6 +23,9 @@ struct StudyPhase {
   std::string origin;               // how its energies came about, e.g. "table: E and V fixed"
   Eigen::VectorXd energy_per_atom;  // eV/atom per pressure (NaN: unknown)
   std::vector<std::string> notes;   // e.g. "relaxation at 10 GPa did not converge"
+  // Per pressure (empty, or one per grid pressure): why the phase is left out
+  // of that pressure's hull ("collapsed: …" for a relaxed cell), else empty.
+  std::vector<std::string> left_out;
   // Per pressure, of the structure relaxed there with a potential that has
   // an uncertainty (the GP): its largest per-atom std and novel atoms. Empty
   // for table rows, labelled frames and potentials without one.

@@ -4,7 +4,9 @@
 // grid pressure (relaxed there, or E + PV with fixed E and V for table
 // entries). Between grid points H(P) is the cubic Hermite interpolant with
 // dH/dP = V (exact for fixed E and V, where H is linear); transitions are
-// refined by bisection on that interpolant to transition_tolerance.
+// refined by bisection on that interpolant to transition_tolerance, and an
+// entry off the hull at two neighbouring grid points is searched for a
+// range between them where it is on it.
 // Polymorphs of one composition whose enthalpies agree within
 // degenerate_tolerance at every grid pressure are one phase for the sweep:
 // otherwise relaxation noise (10⁻⁸ eV/atom between Tersoff's zincblende and
@@ -72,16 +74,21 @@ std::vector<double> parse_pressure_grid(const std::string& text);
 // Hull entries at grid point k.
 std::vector<HullEntry> sweep_entries(const std::vector<SweepPhase>& phases, std::size_t k);
 
-// A run of consecutive grid points at which one entry is on the hull.
+// A pressure range over which one entry is on the hull.
 struct StableRange {
-  std::size_t first = 0, last = 0;  // grid indices, both included
-  // Where the entry enters and leaves the hull (GPa): the refined transition in
-  // the grid interval before `first` / after `last`, the grid's own end when the
-  // run reaches it, and empty when no transition was recorded there.
+  // Where the entry enters and leaves the hull (GPa): a refined transition, the
+  // grid's own end when the range reaches it, and empty where no transition was
+  // recorded (an enthalpy missing at a grid point).
   std::optional<double> from_gpa, to_gpa;
+  // The grid pressures nearest those ends within the range (for plots where an
+  // end is empty): the transition's own pressure where there is one.
+  double from_grid = 0.0, to_grid = 0.0;
+  bool from_start = false;  // from the grid's first pressure
+  bool to_end = false;      // to the grid's last pressure
 };
 
-// The stable runs of entry `entry`, in order of pressure.
+// The stable ranges of entry `entry`, in order of pressure, also those that
+// lie between two grid points.
 std::vector<StableRange> stable_ranges(const Sweep& sweep, std::size_t entry);
 
 // Throws otfgp::Error when the phases' arrays do not match the grid.

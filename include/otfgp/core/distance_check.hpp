@@ -21,6 +21,10 @@ struct CloseContact {
 std::optional<CloseContact> closest_contact(const AtomState& state,
                                             std::optional<double> min_distance);
 
+// How many atoms have no other atom (or periodic image) within `cutoff` (Å): in
+// a cell torn apart a potential sees nothing and reports zero force and stress.
+int atoms_without_neighbour(const AtomState& state, double cutoff);
+
 // Throws otfgp::Error with closest_contact's description (a broken structure).
 void check_atom_distances(const AtomState& state, std::optional<double> min_distance);
 
