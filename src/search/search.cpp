@@ -920,9 +920,10 @@ void mark_duplicates(const SearchConfig& config, const std::vector<int>& order,
         at->second = found->number;
     return at->second;
   };
+  // A structure and its mirror image (P4_132 and P4_332: the same minimum) are one.
   const auto same_group = [&](const CandidateSummary& a, const CandidateSummary& b) {
-    return a.space_group == b.space_group ||
-           (loose_group(a) != 0 && loose_group(a) == loose_group(b));
+    return same_group_up_to_mirror(a.space_group, b.space_group) ||
+           (loose_group(a) != 0 && same_group_up_to_mirror(loose_group(a), loose_group(b)));
   };
   for (const int k : order) {
     auto& candidate = result.candidates[static_cast<std::size_t>(k)];

@@ -301,4 +301,23 @@ std::optional<FoundSymmetry> find_symmetry(const Structure& structure, double sy
   return found;
 }
 
+bool same_group_up_to_mirror(int a, int b) {
+  // International Tables, Vol. A, §3.1.1.4: the enantiomorphic space-group types.
+  constexpr std::array<std::pair<int, int>, 11> pairs{{{76, 78},
+                                                       {91, 95},
+                                                       {92, 96},
+                                                       {144, 145},
+                                                       {151, 153},
+                                                       {152, 154},
+                                                       {169, 170},
+                                                       {171, 172},
+                                                       {178, 179},
+                                                       {180, 181},
+                                                       {212, 213}}};
+  if (a == b) return true;
+  return std::any_of(pairs.begin(), pairs.end(), [&](const std::pair<int, int>& pair) {
+    return (pair.first == a && pair.second == b) || (pair.first == b && pair.second == a);
+  });
+}
+
 }  // namespace otfgp::search

@@ -71,4 +71,9 @@ struct FoundSymmetry {
 // spglib's dataset at tolerance `symprec` (Å); nullopt when spglib finds none.
 std::optional<FoundSymmetry> find_symmetry(const Structure& structure, double symprec = 1e-3);
 
+// The same group up to the handedness of the crystal: equal numbers, or one of
+// the 11 enantiomorphic pairs (P4₁32/P4₃32, P3₁21/P3₂21, …), which a structure
+// and its mirror image show.
+bool same_group_up_to_mirror(int a, int b);
+
 }  // namespace otfgp::search
