@@ -58,25 +58,37 @@ void log_line(LAMMPS* lmp, const std::string& text) {
 Bridge* active_bridge = nullptr;
 
 // Commands that initialise LAMMPS (and so the fix, which refuses to run without
-// its callback). `starts_run`: the fix must exist by then; `counts_calls`: the
-// command calls the fix at least once (a rerun of an empty dump does not).
+// its callback): those that call LAMMPS::init() in Debian's liblammps
+// (2021-09-29 update 2), and change_box and displace_atoms. `starts_run`: the
+// fix must exist by then; `counts_calls`: the command calls the fix at least
+// once (a rerun of an empty dump does not). `fix` itself is built into
+// LAMMPS's Input, not in this table, so the callback is bound at the next of
+// these instead. (The replica commands, neb, prd, tad, temper and hyper, need
+// -partition, which otfgp-lammps does not support.)
 struct Hook {
   const char* name;
   bool starts_run, counts_calls, every_step;
   LAMMPS_NS::Input::CommandCreator original;
 };
 // `every_step`: the command (run) calls the fix at every step, checked after
-// it (laststep - firststep + 1 calls at least): a fix with Ncall > 1 in a run
-// shorter than Ncall steps never reaches the check in the callback.
-std::array<Hook, 9> hooks = {{{"run", true, true, true, nullptr},
-                              {"minimize", true, true, false, nullptr},
-                              {"rerun", true, false, false, nullptr},
-                              {"write_data", false, false, false, nullptr},
-                              {"write_restart", false, false, false, nullptr},
-                              {"write_coeff", false, false, false, nullptr},
-                              {"velocity", false, false, false, nullptr},
-                              {"change_box", false, false, false, nullptr},
-                              {"displace_atoms", false, false, false, nullptr}}};
+// it (one call per step the run made, plus its setup call): a fix with Ncall > 1
+// in a run shorter than Ncall steps never reaches the check in the callback.
+std::array<Hook, 16> hooks = {{{"run", true, true, true, nullptr},
+                               {"minimize", true, true, false, nullptr},
+                               {"rerun", true, false, false, nullptr},
+                               {"write_data", false, false, false, nullptr},
+                               {"write_restart", false, false, false, nullptr},
+                               {"write_coeff", false, false, false, nullptr},
+                               {"velocity", false, false, false, nullptr},
+                               {"change_box", false, false, false, nullptr},
+                               {"displace_atoms", false, false, false, nullptr},
+                               {"balance", false, false, false, nullptr},
+                               {"reset_atom_ids", false, false, false, nullptr},
+                               {"reset_mol_ids", false, false, false, nullptr},
+                               {"delete_atoms", false, false, false, nullptr},
+                               {"create_bonds", false, false, false, nullptr},
+                               {"delete_bonds", false, false, false, nullptr},
+                               {"set", false, false, false, nullptr}}};
 
 template <std::size_t Slot>
 LAMMPS_NS::Command* hooked_command(LAMMPS* lmp) {
@@ -175,9 +187,14 @@ void Bridge::check_calls() const {
                 "', so it ran without the potential's forces (a `fix … external pf/array`?); "
                 "use `fix " +
                 settings_.fix_id + " all external pf/callback 1 1`");
-  // The run's first and last step as its callbacks saw them (LAMMPS clears
-  // them when the run ends).
-  const long steps = static_cast<long>(run_last_step_ - run_first_step_);
+  // The steps the run made: update->nsteps, which LAMMPS lowers to the steps
+  // done when `fix halt` or `timer timeout` ends a run early (laststep stays
+  // the planned one). The current step bounds it where nsteps is stale: a
+  // `clear` since (whose new Update leaves nsteps unset and starts at step 0)
+  // or a `reset_timestep` to an earlier step.
+  const LAMMPS_NS::Update* update = as_lammps(handle_)->update;
+  const long steps =
+      std::min(static_cast<long>(update->nsteps), long(update->ntimestep - run_first_step_));
   if (last_was_run_ && calls < steps + run_setup_calls_)
     throw Error("--fix " + settings_.fix_id + ": the last run of " + std::to_string(steps) +
                 " steps called fix '" + settings_.fix_id + "' " + std::to_string(calls) +
@@ -188,12 +205,16 @@ void Bridge::check_calls() const {
 // LAMMPS types carry masses, not elements: a mass far from --types' element
 // (by more than 10 %) most likely means --types is not in the data file's
 // type order. A warning, since isotopes (D for H) are legitimate.
-void Bridge::check_masses() const {
+void Bridge::check_masses() {
   LAMMPS* lmp = as_lammps(handle_);
   const LAMMPS_NS::Atom* atom = lmp->atom;
   if (!atom->mass || !atom->mass_setflag) return;
+  // Each type once its mass is set, and again when it changes (`mass`, or a
+  // new system after `clear`).
+  checked_mass_.resize(atom->ntypes + 1, 0.0);
   for (int t = 1; t <= atom->ntypes; ++t) {
-    if (!atom->mass_setflag[t]) continue;
+    if (!atom->mass_setflag[t] || atom->mass[t] == checked_mass_[t]) continue;
+    checked_mass_[t] = atom->mass[t];
     const Element& named = element(find_atomic_number(settings_.type_symbols[t - 1]));
     if (std::abs(atom->mass[t] - named.mass) <= 0.1 * named.mass) continue;
     char text[256];
@@ -206,20 +227,76 @@ void Bridge::check_masses() const {
 }
 
 // Fixes act on the forces in the order they were defined, and fix external
-// adds the potential's in its turn: one that sets or averages forces
-// (setforce, aveforce, …) defined before it would see none of them, and its
-// atoms would move under the potential's forces after all.
+// adds the potential's in its turn. Defined before it, one that sets or
+// averages forces (setforce, aveforce, …) would see none of them, and its atoms
+// would move under the potential's forces after all; shake and rattle would
+// compute their constraint forces without them (measured against LAMMPS's own
+// pair sw: the bonds drift from their lengths under shake, the energies differ
+// under rattle). The rigid-body fixes may come first: they sum the forces on
+// their bodies after every fix's post_force (the same thermo as pair sw to
+// round-off, rigid, rigid/nve, rigid/nvt, rigid/small, rigid/nve/small). Each
+// name stands for its variants too (setforce/kk, shake/kk).
 void Bridge::check_fix_order(int index) const {
-  static const std::set<std::string> overriding = {"setforce", "aveforce", "freeze", "lineforce",
-                                                   "planeforce"};
+  static const std::array<std::string, 7> families = {
+      "setforce", "aveforce", "freeze", "lineforce", "planeforce", "shake", "rattle"};
   const LAMMPS_NS::Modify* modify = as_lammps(handle_)->modify;
-  for (int k = 0; k < index; ++k)
-    if (overriding.count(modify->fix[k]->style))
-      throw Error("fix '" + std::string(modify->fix[k]->id) + "' (" + modify->fix[k]->style +
+  for (int k = 0; k < index; ++k) {
+    const std::string style = modify->fix[k]->style;
+    const bool acts_on_forces =
+        std::any_of(families.begin(), families.end(), [&](const std::string& family) {
+          return style == family || style.rfind(family + "/", 0) == 0;
+        });
+    if (acts_on_forces)
+      throw Error("fix '" + std::string(modify->fix[k]->id) + "' (" + style +
                   ") is defined before fix '" + settings_.fix_id +
-                  "', so it acts on the forces before the potential adds its own and does "
-                  "not hold: define it after fix '" +
+                  "', so it acts on the forces before the potential adds its own: define it "
+                  "after fix '" +
                   settings_.fix_id + "'");
+  }
+}
+
+// The bound fix (at `index`) and the input's atom types against the settings.
+void Bridge::check_fix(int index) const {
+  LAMMPS* lmp = as_lammps(handle_);
+  const std::string& id = settings_.fix_id;
+  const LAMMPS_NS::Fix* fix = lmp->modify->fix[index];
+  if (std::strcmp(fix->style, "external") != 0)
+    throw Error("--fix " + id + ": fix '" + id + "' is of style '" + fix->style +
+                "', not 'external' (use `fix " + id + " all external pf/callback 1 1`)");
+  if (fix->igroup != 0)
+    throw Error("--fix " + id + ": the fix acts on group '" + lmp->group->names[fix->igroup] +
+                "'; the potential's energy covers every atom, so use group all");
+  check_fix_order(index);
+  const int ntypes = lmp->atom->ntypes;
+  if (ntypes != static_cast<int>(settings_.type_symbols.size())) {
+    std::string given;
+    for (const auto& symbol : settings_.type_symbols) given += " " + symbol;
+    throw Error("--types names " + std::to_string(settings_.type_symbols.size()) + " element(s) (" +
+                given.substr(1) + ") but the LAMMPS input has " + std::to_string(ntypes) +
+                " atom type(s): give one element per type");
+  }
+}
+
+// Sets the ghost cutoff to 2·cutoff + skin where the input leaves it unset (or
+// as this bridge set it before), and refuses a shorter one.
+void Bridge::set_ghost_cutoff() {
+  LAMMPS* lmp = as_lammps(handle_);
+  if (lmp->comm->mode != 0)
+    throw Error("comm_modify mode multi is not supported; use the single ghost cutoff");
+  const double required = required_ghost_cutoff();
+  double& ghost = lmp->comm->cutghostuser;
+  if (ghost == 0.0 || ghost == ghost_cutoff_set_) {
+    if (ghost != required && lmp->comm->me == 0)
+      log_line(lmp, "otfgp-lammps: comm_modify cutoff " + std::to_string(required) +
+                        " (2 x potential cutoff " + std::to_string(potential_->cutoff()) +
+                        " + skin " + std::to_string(lmp->neighbor->skin) + ")");
+    ghost = required;
+    ghost_cutoff_set_ = required;
+  } else if (ghost < required - 1e-12) {
+    throw Error("comm_modify cutoff " + std::to_string(ghost) +
+                " Å is shorter than 2 × cutoff + skin = " + std::to_string(required) +
+                " Å, which exact forces need; raise it or remove it (otfgp-lammps then sets it)");
+  }
 }
 
 void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
@@ -237,43 +314,11 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
                   " all external pf/callback 1 1` before the first run");
     return;
   }
-  LAMMPS_NS::Fix* fix = lmp->modify->fix[index];
-  if (std::strcmp(fix->style, "external") != 0)
-    throw Error("--fix " + id + ": fix '" + id + "' is of style '" + fix->style +
-                "', not 'external' (use `fix " + id + " all external pf/callback 1 1`)");
-  if (fix->igroup != 0)
-    throw Error("--fix " + id + ": the fix acts on group '" + lmp->group->names[fix->igroup] +
-                "'; the potential's energy covers every atom, so use group all");
-  check_fix_order(index);
-  const int ntypes = lmp->atom->ntypes;
-  if (ntypes != static_cast<int>(settings_.type_symbols.size())) {
-    std::string given;
-    for (const auto& symbol : settings_.type_symbols) given += " " + symbol;
-    throw Error("--types names " + std::to_string(settings_.type_symbols.size()) + " element(s) (" +
-                given.substr(1) + ") but the LAMMPS input has " + std::to_string(ntypes) +
-                " atom type(s): give one element per type");
-  }
-  if (lmp->comm->mode != 0)
-    throw Error("comm_modify mode multi is not supported; use the single ghost cutoff");
-  const double required = required_ghost_cutoff();
-  double& ghost = lmp->comm->cutghostuser;
-  if (ghost == 0.0 || ghost == ghost_cutoff_set_) {
-    if (ghost != required && lmp->comm->me == 0)
-      log_line(lmp, "otfgp-lammps: comm_modify cutoff " + std::to_string(required) +
-                        " (2 x potential cutoff " + std::to_string(potential_->cutoff()) +
-                        " + skin " + std::to_string(lmp->neighbor->skin) + ")");
-    ghost = required;
-    ghost_cutoff_set_ = required;
-  } else if (ghost < required - 1e-12) {
-    throw Error("comm_modify cutoff " + std::to_string(ghost) +
-                " Å is shorter than 2 × cutoff + skin = " + std::to_string(required) +
-                " Å, which exact forces need; raise it or remove it (otfgp-lammps then sets it)");
-  }
-  if (!masses_checked_) {
-    check_masses();
-    masses_checked_ = true;
-  }
-  if (settings_.std_every > 0) {
+  check_fix(index);
+  set_ghost_cutoff();
+  check_masses();
+  // Only runs, minimizations and reruns call the fix: the property may come later.
+  if (settings_.std_every > 0 && starts_run) {
     int flag = -1, cols = -1;
     const int custom = lmp->atom->find_custom(settings_.std_property.c_str(), flag, cols);
     if (custom < 0 || flag != 1 || cols != 0)
@@ -281,6 +326,7 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
                   ": add `fix otfgp_std all property/atom d_" + settings_.std_property +
                   "` before the run");
   }
+  LAMMPS_NS::Fix* fix = lmp->modify->fix[index];
   // The potential energy and virial are the whole system's: count them in thermo
   // output and pressure, as `fix_modify ID energy yes virial yes` would.
   fix->thermo_energy = 1;
@@ -288,9 +334,10 @@ void Bridge::prepare(bool starts_run, bool counts_calls, bool every_step) {
   lammps_set_fix_external_callback(handle_, id.c_str(), &Bridge::callback, this);
   fix_ = fix;
   bound_ = true;
-  calls_before_run_ = counts_calls ? timings_.calls : -1;
+  // LAMMPS skips a run or minimize once `timer timeout` has expired (or after
+  // `fix halt … error soft`): it calls the fix no more.
+  calls_before_run_ = counts_calls && !lmp->timer->is_timeout() ? timings_.calls : -1;
   last_was_run_ = every_step;
-  run_first_step_ = run_last_step_ = 0;
   run_setup_calls_ = 0;
 }
 
@@ -374,7 +421,6 @@ void Bridge::check_call_step(std::int64_t step) {
   last_call_step_ = step;
   if (lmp->update->whichflag == 1) {
     run_first_step_ = lmp->update->firststep;
-    run_last_step_ = lmp->update->laststep;
     // A run's setup calls once before its steps; `run N pre no` (chunks of
     // one long run) does not, and its N steps call N times.
     if (lmp->update->setupflag) ++run_setup_calls_;

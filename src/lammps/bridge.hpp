@@ -78,12 +78,15 @@ class Bridge {
 
  private:
   void compute(std::int64_t step, int nlocal, double** x, double** external_force);
-  void check_masses() const;
+  // Warns once per type whose mass is far from its --types element's.
+  void check_masses();
+  void check_fix(int index) const;
+  void set_ghost_cutoff();
   // Throws when a fix that sets or averages forces precedes the bound fix (at `index`).
   void check_fix_order(int index) const;
   void load_cluster(int nlocal, int nghost, const int* types, const int* tags, double** x);
   // Refuses a call that skipped steps (the potential must run every step) and
-  // records the run's first and last step.
+  // records the run's first step and counts its setup calls.
   void check_call_step(std::int64_t step);
   // The owned atoms' σ-normalised stds into the per-atom property d_<std_property>.
   void store_std(const ComputeResult& result, int nlocal);
@@ -98,10 +101,10 @@ class Bridge {
   bool bound_ = false;
   LAMMPS_NS::Fix* fix_ = nullptr;  // the bound fix, found by prepare before each run
   double ghost_cutoff_set_ = -1;  // the comm cutoff this bridge chose (Å), so it may raise it again
-  bool masses_checked_ = false;
-  long calls_before_run_ = -1;  // timings_.calls when a run/minimize began; -1: none pending
-  bool last_was_run_ = false;   // that command was `run`
-  std::int64_t run_first_step_ = 0, run_last_step_ = 0;  // of the last run, from its callbacks
+  std::vector<double> checked_mass_;  // per type (1-based): the mass last checked, 0: none
+  long calls_before_run_ = -1;        // timings_.calls when a run/minimize began; -1: none pending
+  bool last_was_run_ = false;         // that command was `run`
+  std::int64_t run_first_step_ = 0;   // of the last run, from its callbacks
   long run_setup_calls_ = 0;          // setup callbacks of the last run (none for `run N pre no`)
   std::int64_t last_call_step_ = -1;  // the step of the last callback (-1: none yet)
 

@@ -24,4 +24,5 @@ inline auto make_args_checked(const S& /*format*/, const std::remove_reference_t
 #include "lammps.h"
 #include "modify.h"
 #include "neighbor.h"
+#include "timer.h"
 #include "update.h"

@@ -4,10 +4,14 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
 #include <Kokkos_Core.hpp>
+
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -155,9 +159,32 @@ void write_report(const Options& options, const Bridge& bridge, MPI_Comm world, 
   {
     std::ofstream out(temporary);
     out << report.dump(2) << '\n';
-    if (!out) throw Error("cannot write report '" + options.report + "'");
+    if (!out) throw Error("cannot write report '" + temporary + "': " + std::strerror(errno));
   }
-  std::rename(temporary.c_str(), options.report.c_str());
+  if (std::rename(temporary.c_str(), options.report.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    throw Error("cannot write report '" + options.report + "': " + reason);
+  }
+}
+
+// Why the report cannot be written to `path`, or "" when it can: checked
+// before the simulation, so that a bad path fails in seconds, not after the run.
+std::string report_path_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error))
+    return "--report " + path + ": is a directory (give a file name, e.g. " +
+           (fs::path(path) / "report.json").string() + ")";
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string directory = parent.empty() ? "." : parent.string();
+  if (!fs::is_directory(directory, error))
+    return "--report " + path + ": directory '" + directory + "' does not exist";
+  if (access(directory.c_str(), W_OK | X_OK) != 0)
+    return "--report " + path + ": directory '" + directory + "': " + std::strerror(errno);
+  if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
+    return "--report " + path + ": " + std::strerror(errno);
+  return "";
 }
 
 int run(int argc, char** argv, int rank, int ranks) {
@@ -171,6 +198,16 @@ int run(int argc, char** argv, int rank, int ranks) {
   if (options.help) {
     if (rank == 0) std::cout << usage;
     return 0;
+  }
+  if (!options.report.empty()) {
+    // Rank 0 writes the report: its verdict holds for every rank.
+    const std::string problem = rank == 0 ? report_path_problem(options.report) : "";
+    int bad = !problem.empty();
+    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (bad) {
+      if (rank == 0) std::cerr << "otfgp-lammps: error: " << problem << "\n";
+      return 2;
+    }
   }
   Kokkos::ScopeGuard kokkos;
   try {

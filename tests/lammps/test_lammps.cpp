@@ -575,3 +575,200 @@ TEST_CASE("otfgp-lammps refuses units, fixes and types that would give wrong dyn
     CHECK(run.exit_code == 2);  // a command-line error
   }
 }
+
+namespace {
+
+// Silicon diamond (2×2×2 cells, 64 atoms) at 3000 K under Stillinger-Weber from
+// LAMMPS's own Si.sw, the potential driving `fix gp`.
+const std::string silicon_input = R"(units metal
+atom_style atomic
+lattice diamond 5.431
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 28.085
+fix gp all external pf/callback 1 1
+velocity all create 3000 1234 loop geom
+fix md all nve
+thermo 5
+)";
+
+CommandResult run_silicon(const std::filesystem::path& directory, const std::string& script,
+                          const std::string& extra_arguments = "") {
+  write_text(directory / "in.lmp", script);
+  return run_otfgp_lammps(
+      directory, 1,
+      "-in in.lmp -log none --potential sw:Si.sw --fix gp --types Si " + extra_arguments);
+}
+
+}  // namespace
+
+TEST_CASE("runs ended early by fix halt or timer timeout are not taken for skipped steps",
+          "[lammps][halt]") {
+  TemporaryDirectory directory("otfgp-lammps-halt");
+  // The temperature falls below 1800 K within ten steps (equipartition).
+  const std::string halted = silicon_input +
+                             "variable t equal temp\n"
+                             "fix stop all halt 1 v_t < 1800 error continue\n"
+                             "run 100\n";
+  auto check_ran = [](const CommandResult& run) {
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, !Catch::Contains("ERROR"));
+    CHECK_THAT(run.output, Catch::Contains("Fix halt condition for fix-id stop met on step"));
+  };
+  SECTION("commands after the halted run still run") {
+    const CommandResult run =
+        run_silicon(directory.path(), halted + "print \"AFTER FIRST RUN\"\nunfix stop\nrun 10\n");
+    check_ran(run);
+    CHECK_THAT(run.output,
+               Catch::Contains("AFTER FIRST RUN") && Catch::Contains("for 10 steps with 64 atoms"));
+  }
+  SECTION("the halted run last in the script") {
+    check_ran(run_silicon(directory.path(), halted));
+  }
+  SECTION("write_data after the halted run") {
+    check_ran(run_silicon(directory.path(), halted + "write_data halted.data\n"));
+    CHECK(std::filesystem::exists(directory / "halted.data"));
+  }
+  SECTION("runs skipped by an expired timer timeout") {
+    const CommandResult run =
+        run_silicon(directory.path(), silicon_input +
+                                          "timer timeout 0 every 1\nrun 100\nminimize 0 0 10 10\n"
+                                          "print \"AFTER TIMEOUT\"\ntimer timeout off\nrun 10\n");
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, !Catch::Contains("ERROR"));
+    CHECK_THAT(run.output,
+               Catch::Contains("AFTER TIMEOUT") && Catch::Contains("for 10 steps with 64 atoms"));
+  }
+  SECTION("a halted run whose fix skips steps is still caught") {
+    std::string skipping = halted;
+    skipping.replace(skipping.find("pf/callback 1 1"), 15, "pf/callback 200 1");
+    // Halted at step 9 or so: 9 steps made, one call (the setup's).
+    skipping.replace(skipping.find("v_t < 1800"), 10, "v_t < 4000");
+    const CommandResult run = run_silicon(directory.path(), skipping);
+    INFO(run.output);
+    CHECK(run.exit_code != 0);
+    CHECK_THAT(run.output, Catch::Contains("the last run of 1 steps called fix 'gp' 1 time(s)"));
+  }
+}
+
+TEST_CASE("commands that initialise LAMMPS before the first run find the potential bound",
+          "[lammps][hooks]") {
+  TemporaryDirectory directory("otfgp-lammps-hooks");
+  // Each calls LAMMPS::init(), which refuses a fix external without its callback.
+  const std::string command = GENERATE(as<std::string>(), "balance 1.0 shift xyz 5 1.0",
+                                       "reset_atom_ids", "delete_atoms overlap 0.5 all all");
+  // delete_atoms overlap needs a pair style's neighbour list: one without forces.
+  const CommandResult run =
+      run_silicon(directory.path(),
+                  silicon_input + "pair_style zero 3.0\npair_coeff * *\n" + command + "\nrun 10\n");
+  INFO(command << "\n" << run.output);
+  CHECK(run.exit_code == 0);
+  CHECK_THAT(run.output, !Catch::Contains("ERROR") && !Catch::Contains("callback function"));
+  CHECK_THAT(run.output, Catch::Contains("for 10 steps with 64 atoms"));
+}
+
+TEST_CASE("the mass check sees masses set after the first hooked command and after clear",
+          "[lammps][masses]") {
+  TemporaryDirectory directory("otfgp-lammps-masses");
+  std::string late = silicon_input;
+  late.replace(late.find("mass 1 28.085\n"), 14, "");
+  late.replace(late.find("velocity"), 0, "displace_atoms all move 0 0 0\nmass 1 12.011\n");
+  const std::string warning = "atom type 1 has mass 12.011 but --types makes it Si";
+  SECTION("mass set after displace_atoms") {
+    const CommandResult run = run_silicon(directory.path(), late + "run 0\nrun 0\n");
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, Catch::Contains(warning));
+    // Once per type, not at every command.
+    CHECK(run.output.find(warning) == run.output.rfind(warning));
+  }
+  SECTION("a new system after clear") {
+    const CommandResult run =
+        run_silicon(directory.path(), silicon_input + "run 0\nclear\n" + late + "run 0\n");
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, Catch::Contains(warning));
+  }
+}
+
+TEST_CASE("a --report path that cannot be written fails before the run", "[lammps][report]") {
+  TemporaryDirectory directory("otfgp-lammps-report");
+  const std::string script = silicon_input + "run 5\n";
+  const std::string dir = directory.path().string();
+  struct Case {
+    std::string path, message;
+  };
+  const std::vector<Case> cases = {
+      {dir, "--report " + dir + ": is a directory"},
+      {dir + "/missing/report.json", "directory '" + dir + "/missing' does not exist"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult run = run_silicon(directory.path(), script, "--report " + c.path);
+    INFO(run.output);
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.output, Catch::Contains(c.message));
+    CHECK_THAT(run.output, !Catch::Contains("Step "));
+  }
+  CHECK(!std::filesystem::exists(dir + ".tmp"));
+  const CommandResult run = run_silicon(directory.path(), script, "--report report.json");
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(std::filesystem::exists(directory / "report.json"));
+  CHECK(!std::filesystem::exists(directory / "report.json.tmp"));
+}
+
+TEST_CASE("bond constraints defined before the potential's fix are refused, rigid bodies not",
+          "[lammps][errors][order]") {
+  TemporaryDirectory directory("otfgp-lammps-order");
+  // Four disjoint nearest-neighbour pairs of the first cell (atoms 1–5, 2–6,
+  // 3–7, 4–8), bonds held at 2.3517 Å; atoms 1 and 5 one rigid body.
+  const std::string bonded = R"(units metal
+atom_style bond
+lattice diamond 5.431
+region box block 0 2 0 2 0 2
+create_box 1 box bond/types 1 extra/bond/per/atom 1 extra/special/per/atom 1
+create_atoms 1 box
+mass 1 28.085
+bond_style zero
+bond_coeff 1 2.3517
+special_bonds lj/coul 1.0 1.0 1.0
+create_bonds single/bond 1 1 5
+create_bonds single/bond 1 2 6
+create_bonds single/bond 1 3 7
+create_bonds single/bond 1 4 8
+group dimer id 1 5
+group rest subtract all dimer
+set group dimer mol 1
+velocity all create 1500 1234 loop geom
+thermo 10
+)";
+  const std::string gp = "fix gp all external pf/callback 1 1\n";
+  auto script = [&](const std::string& first, const std::string& second,
+                    const std::string& integrate) {
+    return bonded + integrate + "\n" + first + "\n" + second + "\nrun 20\n";
+  };
+  const std::string constraint = GENERATE(as<std::string>(), "shake", "rattle");
+  const std::string fix = "fix hold all " + constraint + " 1e-8 100 0 b 1";
+  const CommandResult refused = run_silicon(directory.path(), script(fix, gp, "fix md all nve"));
+  INFO(fix << "\n" << refused.output);
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.output,
+             Catch::Contains("fix 'hold' (" + constraint + ") is defined before fix 'gp'") &&
+                 Catch::Contains("define it after fix 'gp'"));
+  CHECK_THAT(refused.output, !Catch::Contains("Step "));
+  const CommandResult after = run_silicon(directory.path(), script(gp, fix, "fix md all nve"));
+  INFO(after.output);
+  CHECK(after.exit_code == 0);
+  CHECK_THAT(after.output, Catch::Contains("for 20 steps with 64 atoms"));
+  // Rigid bodies sum their forces after every fix's: either order runs.
+  for (const std::string rigid : {"rigid single", "rigid/small molecule"}) {
+    const CommandResult run =
+        run_silicon(directory.path(), script("fix body dimer " + rigid, gp, "fix md rest nve"));
+    INFO(rigid << "\n" << run.output);
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, Catch::Contains("for 20 steps with 64 atoms"));
+  }
+}
