@@ -562,3 +562,48 @@ output: {top: 5, plots: false}
   CHECK(mirrored.duplicate_of == 12);
   CHECK(std::count(result.ranking.begin(), result.ranking.end(), 17) == 0);
 }
+
+TEST_CASE("candidates torn apart or blown up fail instead of ranking", "[search]") {
+  testing::TemporaryDirectory directory("otfgp-search-apart");
+  // volume_factor 100: no atom within Tersoff's 3 Å of another; each "converged"
+  // in 0 steps at H = 0 and was ranked as a minimum with a space group.
+  const SearchResult apart = run_search(config_from(R"(
+composition: SiC
+formula_units: 2
+potential: tersoff:/usr/share/lammps/potentials/SiC.tersoff
+candidates: 4
+algorithm: random
+structure: {volume_factor: 100}
+relax: {max_steps: 200}
+output: {plots: false}
+)",
+                                                    directory / "apart"),
+                                        false);
+  CHECK(apart.ranking.empty());
+  for (const auto& candidate : apart.candidates) {
+    CHECK(candidate.status == CandidateStatus::failed);
+    CHECK_THAT(candidate.note, Catch::Contains("torn apart: 4 of 4 atoms"));
+  }
+  // At -5 GPa candidate 19 grew to 8061 Å³/atom (H = -253 eV/atom) and LAQA's
+  // score chose it every round until max_steps, 12 % of the search's steps.
+  const SearchResult negative = run_search(config_from(R"(
+composition: SiC
+formula_units: [2, 4]
+potential: tersoff:/usr/share/lammps/potentials/SiC.tersoff
+pressure: -5
+seed: 3
+candidates: 20
+algorithm: laqa
+relax: {algorithm: fire, max_steps: 300}
+laqa: {n_select: 4, n_steps: 10}
+output: {plots: false}
+)",
+                                                       directory / "negative"),
+                                           false);
+  const auto& runaway = negative.candidates[19];
+  CHECK(runaway.status == CandidateStatus::failed);
+  CHECK_THAT(runaway.note, Catch::Contains("blown up"));
+  CHECK(runaway.steps < 300);
+  for (const int k : negative.ranking)
+    CHECK(negative.candidates[static_cast<std::size_t>(k)].enthalpy_per_atom > -7.0);
+}

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "otfgp/core/distance_check.hpp"
 #include "otfgp/core/elements.hpp"
 #include "otfgp/core/error.hpp"
 #include "otfgp/core/interrupt.hpp"
@@ -451,7 +452,20 @@ class Engine {
     entry.summary.status = CandidateStatus::active;
     entry.summary.steps = entry.relaxer->steps();
     entry.delta_force = outcome.delta_force;
-    if (entry.relaxer->finished()) finish(entry);
+    // A cell that grows without end (negative pressure: H = PV → −∞) would
+    // lead LAQA's score every round until max_steps; it ends here, failed.
+    const Structure& now = *entry.relaxer->current().structure;
+    if (entry.relaxer->finished() || isolated_atoms(now) == now.size() || growth(entry) > 10.0)
+      finish(entry);
+  }
+
+  int isolated_atoms(const Structure& structure) const {
+    return atoms_without_neighbour(AtomState::from_structure(structure), potential_->cutoff());
+  }
+
+  // The candidate's volume over its generated volume.
+  static double growth(const Entry& entry) {
+    return entry.relaxer->current().structure->volume() / entry.initial.volume();
   }
 
   // Advances the candidates (in this order) by up to `steps` each: in this
@@ -617,6 +631,17 @@ class Engine {
     if (shortest_scaled_distance(s.structure) < config_.collapse_tolerance) {
       s.status = CandidateStatus::failed;
       s.note = "collapsed: atoms closer than collapse_tolerance × the sum of covalent radii";
+    } else if (const int alone = isolated_atoms(s.structure); alone > 0) {
+      // No force and no stress on them: a "minimum" in 0 steps, H = PV alone.
+      s.status = CandidateStatus::failed;
+      s.note = fmt::format("torn apart: {} of {} atoms with no neighbour within the cutoff", alone,
+                           s.structure.size());
+    } else if (const double grown = growth(entry); grown > 10.0) {
+      s.status = CandidateStatus::failed;
+      s.note = fmt::format(
+          "blown up: the cell grew to {:.0f}× its generated volume (at negative pressure nothing "
+          "may hold it: H = PV falls without end)",
+          grown);
     }
     logger().info("candidate {} {} after {} steps: H = {:.5f} eV/atom, {} (total {} steps)",
                   s.index, status_name(s.status), s.steps, s.enthalpy_per_atom,
