@@ -6,6 +6,8 @@
 // form, per-atom short lists); the force scatter and the readiness check are
 // otfgp/potentials/many_body.hpp (the GP uses them too).
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <optional>
@@ -112,11 +114,11 @@ void warn_if_asymmetric(const std::string& owner, const std::string& what,
   for (std::size_t a = 0; a < n; ++a)
     for (std::size_t b = a + 1; b < n; ++b)
       if (differ(triplets[(a * n + b) * n + b], triplets[(b * n + a) * n + a]))
-        logger().warn(
+        warn_once(fmt::format(
             "{}: {} gives different {} parameters for {}-{} and {}-{}; otfgp averages them, "
             "LAMMPS uses one or the other depending on atom IDs",
             owner, file.path().string(), what, element(species[a]).symbol,
-            element(species[b]).symbol, element(species[b]).symbol, element(species[a]).symbol);
+            element(species[b]).symbol, element(species[b]).symbol, element(species[a]).symbol));
 }
 
 }  // namespace otfgp

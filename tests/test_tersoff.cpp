@@ -1,11 +1,14 @@
+#include <spdlog/sinks/ostream_sink.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "otfgp/core/error.hpp"
+#include "otfgp/core/log.hpp"
 #include "otfgp/gp/potential_registry.hpp"
 #include "otfgp/potentials/evaluate.hpp"
 #include "otfgp/potentials/potential.hpp"
@@ -237,4 +240,25 @@ TEST_CASE("Tersoff spec, look-up and file errors", "[tersoff]") {
                           Catch::Contains("ends inside"));
     }
   }
+}
+
+TEST_CASE("a Tersoff file's asymmetric parameters are warned about once, however often bound",
+          "[tersoff]") {
+  // SiC_1994.tersoff gives Si-C and C-Si different repulsive parameters; a
+  // search's re-check binds its oracle afresh for each minimum and said so 5 times.
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  logger().sinks().push_back(sink);
+  for (int k = 0; k < 3; ++k) {
+    auto tersoff = make_potential("tersoff:/usr/share/lammps/potentials/SiC_1994.tersoff");
+    tersoff->bind({14, 6});
+  }
+  logger().sinks().pop_back();
+  const std::string text = log.str();
+  const auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("different repulsive parameters for Si-C and C-Si") == 1);
 }

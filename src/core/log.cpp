@@ -2,6 +2,9 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <mutex>
+#include <set>
+
 namespace otfgp {
 
 spdlog::logger& logger() {
@@ -13,6 +16,13 @@ spdlog::logger& logger() {
     return created;
   }();
   return *instance;
+}
+
+void warn_once(const std::string& message) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (said.insert(message).second) logger().warn("{}", message);
 }
 
 }  // namespace otfgp

@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <limits>
-#include <set>
 #include <stdexcept>
 
 #include "otfgp/core/elements.hpp"
@@ -215,12 +215,11 @@ void check_version(const hdf5::Group& root) {
   // Models written before checksums existed (format 1 and 2) still load, and
   // so does a copy without one (h5py drops otfgp's header and checksum), with
   // a warning from format 3 on, which every otfgp build wrote with a checksum.
-  static std::set<std::string> warned;  // once per file: a gp: spec may load it twice
-  if (version >= 3 && !root.has_attribute("checksum") && warned.insert(root.file()).second)
-    logger().warn(
+  if (version >= 3 && !root.has_attribute("checksum"))  // a gp: spec may load a file twice
+    warn_once(fmt::format(
         "{} has no checksum: not a file otfgp wrote (an h5py copy or edit?); its content is "
         "not checked, so an edited number would go unnoticed",
-        root.file());
+        root.file()));
   verify_hdf5_checksum(root, false);
 }
 
