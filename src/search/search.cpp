@@ -164,8 +164,11 @@ struct Entry {
 
 class Engine {
  public:
-  Engine(const SearchConfig& config, int workers)
-      : config_(config), potential_(make_potential(config.potential)), workers_(workers) {
+  Engine(const SearchConfig& config, int workers, double fork_seconds)
+      : config_(config),
+        potential_(make_potential(config.potential)),
+        workers_(workers),
+        fork_seconds_(fork_seconds) {
     if (workers > 1 && config.max_total_steps > 0)
       throw Error(
           "search: --np above 1 cannot honour max_total_steps step by step; run with --np 1 or "
@@ -206,9 +209,16 @@ class Engine {
     if (!config.templates.empty() && entries_.empty())
       throw Error("no template matches the stoichiometry pattern of " +
                   config.stoichiometry.formula());
+    const int templates = static_cast<int>(entries_.size());
     for (int k = 0; k < config.candidates; ++k) {
-      const GeneratedStructure made = generate_random_structure(
-          config.stoichiometry, config.generator, config.seed, static_cast<std::uint64_t>(k));
+      GeneratedStructure made;
+      try {
+        made = generate_random_structure(config.stoichiometry, config.generator, config.seed,
+                                         static_cast<std::uint64_t>(k));
+      } catch (const Error& error) {
+        throw Error(fmt::format("candidate {} (random, seed {}): {}", templates + k, config.seed,
+                                error.what()));
+      }
       Entry entry;
       entry.initial = made.structure;
       entry.summary.generated_space_group = made.space_group;
@@ -472,7 +482,10 @@ class Engine {
   // process, or over a pool of forked workers; either way the outcomes are
   // applied in order, so the state does not depend on the number of workers.
   void advance(const std::vector<int>& indices, int steps) {
-    if (workers_ <= 1 || indices.size() <= 1) {
+    const auto start = std::chrono::steady_clock::now();
+    const long steps_before = total_steps_;
+    const bool forked = workers_ > 1 && indices.size() > 1 && worth_forking(indices.size(), steps);
+    if (!forked) {
       for (const int k : indices) {
         if (over_budget()) break;
         Entry& entry = entries_[static_cast<std::size_t>(k)];
@@ -482,11 +495,29 @@ class Engine {
         Outcome outcome = work(entry, allowed, false);
         apply(entry, outcome);
       }
-      return;
+    } else {
+      std::vector<Outcome> outcomes = work_in_parallel(indices, steps);
+      for (std::size_t t = 0; t < indices.size(); ++t)
+        apply(entries_[static_cast<std::size_t>(indices[t])], outcomes[t]);
     }
-    std::vector<Outcome> outcomes = work_in_parallel(indices, steps);
-    for (std::size_t t = 0; t < indices.size(); ++t)
-      apply(entries_[static_cast<std::size_t>(indices[t])], outcomes[t]);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!forked && total_steps_ > steps_before)
+      seconds_per_step_ = seconds / static_cast<double>(total_steps_ - steps_before);
+  }
+
+  // A fork and the JSON of each relaxer's state cost milliseconds: a LAQA
+  // round of 4 candidates × 10 steps on a small cell ran 4.5 times slower
+  // over two workers than here. The pool takes the candidates when each
+  // worker's share of the steps, at the time per step measured here, is
+  // longer than fork_seconds_; the first batch runs here, to measure. Either
+  // way the outcomes are the same (advance()).
+  bool worth_forking(std::size_t candidates, int steps) const {
+    if (fork_seconds_ <= 0) return true;
+    if (!(seconds_per_step_ > 0)) return false;
+    const double share = static_cast<double>(candidates) /
+                         static_cast<double>(std::min<std::size_t>(workers_, candidates));
+    return seconds_per_step_ * steps * share > fork_seconds_;
   }
 
   std::vector<Outcome> work_in_parallel(const std::vector<int>& indices, int steps) {
@@ -918,6 +949,8 @@ class Engine {
   std::optional<ActiveLearner> learner_;
   bool learner_started_ = false;
   int workers_ = 1;
+  double fork_seconds_ = 0.1;
+  double seconds_per_step_ = 0.0;  // of one candidate, measured in this process (0: not yet)
   std::vector<Entry> entries_;
   std::string phase_ = "start";
   long total_steps_ = 0;
@@ -1133,7 +1166,7 @@ void warn_extrapolated(const SearchConfig& config, const SearchResult& result) {
 
 }  // namespace
 
-SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
+SearchResult run_search(const SearchConfig& config, bool resume, int workers, double fork_seconds) {
   if (workers < 1) throw Error("search: --np must be at least 1");
   check_search_output_paths(config);
   make_output_folder(config.output, "output folder");
@@ -1150,7 +1183,7 @@ SearchResult run_search(const SearchConfig& config, bool resume, int workers) {
   }
   check_writable(std::filesystem::path(config.output) / "checkpoint.json");
   if (config.recheck_oracle) config.recheck_oracle->check(config.stoichiometry.numbers);
-  Engine engine(config, workers);
+  Engine engine(config, workers, fork_seconds);
   if (resume) engine.load_checkpoint();
   SearchResult result = engine.run();
   if (const auto& al = result.active_learning)

@@ -168,9 +168,12 @@ struct SearchResult {
 // Runs (or with resume, continues) the search; writes the checkpoint, the
 // ranked table, the top structures and plots under config.output. `workers`
 // > 1 advances the candidates of each batch or LAQA round in forked
-// processes; the result is the same for any number. Throws otfgp::Error for
+// processes where each worker's share takes longer than `fork_seconds` at the
+// time per step measured in this process (a fork costs milliseconds; 0: every
+// batch); the result is the same for any number. Throws otfgp::Error for
 // unusable input or a checkpoint of another config.
-SearchResult run_search(const SearchConfig& config, bool resume, int workers = 1);
+SearchResult run_search(const SearchConfig& config, bool resume, int workers = 1,
+                        double fork_seconds = 0.1);
 
 // A variable-composition run: run_search for every composition in
 // config.compositions (in output/<formula>/), then the unique minima as
