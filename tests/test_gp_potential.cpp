@@ -918,7 +918,9 @@ TEST_CASE("the batched force pass allocates nothing once its buffers fit", "[gp]
   Kokkos::Tools::Experimental::set_allocate_data_callback(nullptr);
   INFO("allocated: " << (potential_allocations.empty() ? "" : potential_allocations.front()));
   CHECK(potential_allocations.empty());
-  CHECK(second.energy == first.energy);
+  // The same sums, in an order the thread schedule sets on threaded backends
+  // (a team of 32 on 2 cores differed in the last bit: repeatability.hpp).
+  CHECK(testing::repeats(second.energy, first.energy));
 }
 
 TEST_CASE("the uncertainty's grouping by species allocates nothing once its buffers fit", "[gp]") {
